@@ -1,0 +1,106 @@
+/*
+ * nnprune: streaming readers for validation and training data.
+ *
+ * Two formats, recognised by content: CSV (RFC 4180, optionally gzip'd) and
+ * IDX (MNIST / Fashion-MNIST image files, with labels in a second IDX file).
+ * Every file is read through zlib's gzopen, so plain and .gz files behave the
+ * same. Rows come in batches: memory does not grow with the number of rows.
+ */
+#ifndef NNPRUNE_DATA_H
+#define NNPRUNE_DATA_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include "nnprune/nnp.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum nnp_header_mode { NNP_HEADER_AUTO = 0, NNP_HEADER_YES, NNP_HEADER_NO } nnp_header_mode;
+
+typedef enum nnp_label_mode {
+	NNP_LABEL_FIRST = 0,  /* label is the first column (Kaggle MNIST) */
+	NNP_LABEL_LAST,       /* label is the last column (UCI) */
+	NNP_LABEL_INDEX,      /* label is column label_index (0-based) */
+	NNP_LABEL_NAME,       /* label is the header column named label_name */
+	NNP_LABEL_NONE        /* unlabelled data: statistics only */
+} nnp_label_mode;
+
+/* Caps on what a reader accepts, checked with overflow-safe arithmetic. */
+#define NNP_MAX_COLUMNS 1000000u
+#define NNP_MAX_FIELD_BYTES 4096u     /* one CSV field */
+#define NNP_MAX_LABEL 1000000
+
+typedef struct nnp_data_opts {
+	nnp_header_mode header;
+	nnp_label_mode label;
+	size_t label_index;       /* NNP_LABEL_INDEX: 0-based column */
+	const char *label_name;   /* NNP_LABEL_NAME: header text, borrowed */
+	char delimiter;           /* CSV field separator, ',' by default */
+	const char *labels_path;  /* IDX: the labels file, borrowed; NULL otherwise */
+	size_t expect_features;   /* if > 0, a different feature count is an error */
+	size_t n_classes;         /* if > 0, labels must be < n_classes */
+} nnp_data_opts;
+
+#define NNP_DATA_OPTS_INIT { NNP_HEADER_AUTO, NNP_LABEL_FIRST, 0, NULL, ',', NULL, 0, 0 }
+
+typedef struct nnp_reader nnp_reader;
+
+/*
+ * Opens a data file (and opts->labels_path for IDX), reads as much as needed
+ * to know the feature count (CSV: header and first record; IDX: headers), and
+ * checks it against opts. The caller owns *out: nnp_reader_close.
+ * Errors: NNP_EINPUT with "path:line:col: reason" (CSV) or
+ * "path: byte N: reason" (IDX), NNP_EUSAGE for inconsistent options.
+ */
+int nnp_reader_open(nnp_reader **out, const char *path, const nnp_data_opts *opts, nnp_err *err);
+
+/* Features per row (label column excluded). */
+size_t nnp_reader_features(const nnp_reader *r);
+/* 1 if rows carry a label. */
+int nnp_reader_has_labels(const nnp_reader *r);
+/* "csv" or "idx". */
+const char *nnp_reader_format(const nnp_reader *r);
+/* Rows returned so far. */
+uint64_t nnp_reader_rows(const nnp_reader *r);
+/* Bytes of the (decompressed) input consumed so far, for progress display. */
+uint64_t nnp_reader_offset(const nnp_reader *r);
+/* Total number of rows if the format says (IDX), else 0. */
+uint64_t nnp_reader_total_rows(const nnp_reader *r);
+
+/*
+ * Reads up to max_rows rows: features into x [rows][features] and, if the data
+ * is labelled and labels != NULL, labels into labels[rows]. *got receives the
+ * number read; 0 means the end of the input was reached cleanly. A truncated
+ * or corrupt file is an error here, never a silent short read. A file with no
+ * data rows at all is an error at its end ("no data rows").
+ */
+int nnp_reader_read(nnp_reader *r, float *x, int32_t *labels, size_t max_rows,
+                    size_t *got, nnp_err *err);
+
+/* Closes the files and frees the reader. NULL is allowed. */
+void nnp_reader_close(nnp_reader *r);
+
+/* A whole data set held in memory (row-major float32). */
+typedef struct nnp_dataset {
+	size_t rows, features;
+	float *x;        /* [rows][features] */
+	int32_t *y;      /* [rows], NULL if unlabelled */
+} nnp_dataset;
+
+/*
+ * Reads every row of a file into memory. If the rows would need more than
+ * max_bytes (0 = no cap), stops and returns NNP_EUSAGE with *out == NULL, so
+ * the caller can fall back to streaming. The caller owns *out.
+ */
+int nnp_dataset_load(nnp_dataset **out, const char *path, const nnp_data_opts *opts,
+                     size_t max_bytes, nnp_err *err);
+
+/* Frees a dataset. NULL is allowed. */
+void nnp_dataset_free(nnp_dataset *d);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

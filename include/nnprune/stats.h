@@ -1,0 +1,100 @@
+/*
+ * nnprune: activation statistics of every hidden neuron over a data set, and
+ * the statistics file (nnprune.stats.json) that `stats` writes and `sweep`
+ * reads.
+ */
+#ifndef NNPRUNE_STATS_H
+#define NNPRUNE_STATS_H
+
+#include <stdint.h>
+#include <stddef.h>
+#include "nnprune/nnp.h"
+#include "nnprune/model.h"
+#include "nnprune/data.h"
+#include "nnprune/forward.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One hidden layer's per-neuron figures, taken after its activation. */
+typedef struct nnp_layer_stats {
+	size_t layer;            /* index of the layer in the model */
+	size_t neurons;
+	nnp_act act;
+	double *mean;            /* [neurons] */
+	double *std;             /* population standard deviation */
+	double *min, *max;
+	double *zero_fraction;   /* share of rows where the activation is exactly 0 */
+} nnp_layer_stats;
+
+typedef struct nnp_stats {
+	uint64_t rows;
+	size_t n_layers;          /* hidden layers: model layers - 1 */
+	nnp_layer_stats *layers;  /* [n_layers] */
+	nnp_metrics metrics;      /* the full model on the same rows */
+} nnp_stats;
+
+/* Allocates zeroed statistics shaped like m's hidden layers. Caller owns *out. */
+int nnp_stats_create(nnp_stats **out, const nnp_model *m, nnp_err *err);
+void nnp_stats_free(nnp_stats *s);
+
+/* Called from the reading thread after each chunk; may be NULL. */
+typedef void (*nnp_progress_fn)(void *ctx, uint64_t rows, uint64_t bytes);
+
+typedef struct nnp_run_opts {
+	unsigned threads;         /* 0 = all cores */
+	size_t batch;             /* rows per forward batch; 0 = 256 */
+	nnp_progress_fn progress;
+	void *progress_ctx;
+} nnp_run_opts;
+
+#define NNP_RUN_OPTS_INIT { 0, 0, NULL, NULL }
+
+/*
+ * Streams every row of r through m on opts->threads threads. If stats is not
+ * NULL, *stats receives the per-neuron statistics (caller owns; accumulated in
+ * double: two-pass within a batch, Chan's merge across batches and threads).
+ * metrics (may be NULL) receives accuracy/loss; confusion (may be NULL) is
+ * [outputs][outputs] counts [label][pred], zeroed by the caller.
+ * Errors: reader errors, NNP_EINPUT for zero rows, NNP_ENOMEM.
+ */
+int nnp_run(const nnp_model *m, nnp_reader *r, const nnp_run_opts *opts,
+            nnp_stats **stats, nnp_metrics *metrics, uint64_t *confusion, nnp_err *err);
+
+/* Where the statistics came from, recorded in and checked from the file. */
+typedef struct nnp_stats_source {
+	char *model_path;
+	uint64_t model_bytes;
+	uint32_t model_crc32;
+	char *data_path;
+	uint64_t data_bytes;
+	uint32_t data_crc32;
+	char *labels_path;        /* IDX labels file or NULL */
+	uint64_t labels_bytes;
+	uint32_t labels_crc32;
+	nnp_data_opts data_opts;  /* its string fields point into this struct */
+	char *label_name_buf;     /* owns data_opts.label_name when set */
+} nnp_stats_source;
+
+void nnp_stats_source_free(nnp_stats_source *src);  /* frees the fields, not src */
+
+/*
+ * Writes the documented nnprune-stats JSON file atomically.
+ * Errors: NNP_EOUTPUT, NNP_ENOMEM.
+ */
+int nnp_stats_save(const nnp_stats *s, const nnp_stats_source *src, const char *path, nnp_err *err);
+
+/*
+ * Reads a statistics file. *out and *src (fields) belong to the caller.
+ * Errors: NNP_EINPUT naming the file and the key that is missing or wrong.
+ */
+int nnp_stats_load(nnp_stats **out, nnp_stats_source *src, const char *path, nnp_err *err);
+
+/* Serialises the statistics file's JSON to a malloc'd string (caller frees). */
+char *nnp_stats_to_json(const nnp_stats *s, const nnp_stats_source *src);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,85 @@
+/*
+ * nnprune: the threshold sweep. For every (mean, std) pair it derives the kept
+ * neurons, builds the slimmed model once per distinct kept set, and evaluates
+ * it against the original on the same data.
+ */
+#ifndef NNPRUNE_SWEEP_H
+#define NNPRUNE_SWEEP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "nnprune/nnp.h"
+#include "nnprune/model.h"
+#include "nnprune/data.h"
+#include "nnprune/stats.h"
+#include "nnprune/prune.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NNP_NO_DUP ((size_t)-1)
+
+/* One point of the sweep (or the original model). */
+typedef struct nnp_candidate {
+	double mean_thr, std_thr;  /* NAN for the original */
+	nnp_keep *keep;            /* owned; NULL for the original */
+	size_t params, bytes, macs;
+	double accuracy;           /* fraction in [0,1] */
+	double loss;
+	double agreement;          /* fraction of rows whose argmax matches the original's */
+	double accuracy_drop;      /* (original - this) accuracy, in points */
+	double reduction;          /* parameters removed, percent of the original */
+	int pareto;                /* 1: no other is both smaller and at least as accurate */
+	int floor_hit;             /* 1: min_keep overrode the rule somewhere */
+	size_t same_as;            /* index of an earlier candidate with the same kept set, or NNP_NO_DUP */
+	char *file;                /* where the slimmed model was written, owned; NULL if not yet */
+} nnp_candidate;
+
+typedef struct nnp_sweep_opts {
+	const double *means; size_t n_means;
+	const double *stds; size_t n_stds;
+	size_t min_keep;           /* default 1 */
+	int fold;                  /* default 1 */
+	unsigned threads;          /* 0 = all cores */
+	const char *data_path;     /* streamed from here when d == NULL */
+	const nnp_data_opts *data_opts;
+} nnp_sweep_opts;
+
+typedef struct nnp_sweep {
+	nnp_candidate original;
+	size_t n;                  /* n_means * n_stds, means outer, stds inner */
+	nnp_candidate *c;          /* [n] */
+	nnp_model **models;        /* [n] slimmed models, owned; NULL where same_as != NNP_NO_DUP */
+	size_t n_unique;           /* distinct kept sets evaluated */
+	uint64_t rows;             /* rows evaluated */
+} nnp_sweep;
+
+/*
+ * Runs the sweep of m with statistics s on the in-memory data d (or, if d is
+ * NULL, streaming o->data_path). The caller owns *out (nnp_sweep_free).
+ * Results are identical whatever the thread count.
+ */
+int nnp_sweep_run(nnp_sweep **out, const nnp_model *m, const nnp_stats *s,
+                  const nnp_dataset *d, const nnp_sweep_opts *o, nnp_err *err);
+
+void nnp_sweep_free(nnp_sweep *sw);
+
+/* Index of the smallest candidate (fewest params; ties: higher accuracy, then
+ * lower index) whose accuracy_drop <= max_drop_pts, or NNP_NO_DUP if none.
+ * *closest receives the candidate with the smallest drop when none qualifies. */
+size_t nnp_sweep_select(const nnp_sweep *sw, double max_drop_pts, size_t *closest);
+
+/*
+ * Parses a LIST: one value "0.1", a comma list "0,0.1,0.5" or a range
+ * "0:1:0.1" (start:stop:step, both ends included, each value computed as
+ * start + i*step and rounded to 12 significant digits, so no drift). Values
+ * must be finite and >= 0. *vals is malloc'd (caller frees).
+ * Errors: NNP_EUSAGE with the reason.
+ */
+int nnp_parse_list(const char *text, double **vals, size_t *n, nnp_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

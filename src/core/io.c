@@ -1,0 +1,170 @@
+/* Atomic output files, input identity and path checks. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "nnprune/io.h"
+
+static char *dup_str(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p = malloc(n);
+	if (p)
+		memcpy(p, s, n);
+	return p;
+}
+
+int nnp_atomic_open(nnp_atomic *a, const char *path, nnp_err *err)
+{
+	a->fp = NULL;
+	a->path = NULL;
+	a->tmp = NULL;
+	size_t n = strlen(path);
+	a->path = dup_str(path);
+	a->tmp = malloc(n + sizeof ".tmp.XXXXXX");
+	if (!a->path || !a->tmp) {
+		nnp_atomic_abort(a);
+		return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", path);
+	}
+	/* The temporary file lives in the target's directory so that rename()
+	 * stays on one file system and is atomic. */
+	memcpy(a->tmp, path, n);
+	memcpy(a->tmp + n, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
+	int fd = mkstemp(a->tmp);
+	if (fd < 0) {
+		int e = errno;
+		free(a->tmp);
+		a->tmp = NULL;
+		nnp_atomic_abort(a);
+		return nnp_err_set(err, NNP_EOUTPUT, "%s: cannot create a file there: %s", path,
+		                   strerror(e));
+	}
+	/* mkstemp creates 0600; an output should get the usual umask-based mode. */
+	mode_t um = umask(0);
+	umask(um);
+	(void)fchmod(fd, (mode_t)(0666 & ~um));
+	a->fp = fdopen(fd, "wb");
+	if (!a->fp) {
+		int e = errno;
+		close(fd);
+		nnp_atomic_abort(a);
+		return nnp_err_set(err, NNP_EOUTPUT, "%s: %s", path, strerror(e));
+	}
+	return NNP_OK;
+}
+
+int nnp_atomic_commit(nnp_atomic *a, nnp_err *err)
+{
+	int rc = NNP_OK;
+	if (!a->fp)
+		return nnp_err_set(err, NNP_EOUTPUT, "%s: not open for writing",
+		                   a->path ? a->path : "(output)");
+	if (fflush(a->fp) != 0 || ferror(a->fp) || fsync(fileno(a->fp)) != 0) {
+		rc = nnp_err_set(err, NNP_EOUTPUT, "%s: write failed: %s", a->path, strerror(errno));
+		nnp_atomic_abort(a);
+		return rc;
+	}
+	FILE *fp = a->fp;
+	a->fp = NULL;
+	if (fclose(fp) != 0) {
+		rc = nnp_err_set(err, NNP_EOUTPUT, "%s: write failed: %s", a->path, strerror(errno));
+		nnp_atomic_abort(a);
+		return rc;
+	}
+	if (rename(a->tmp, a->path) != 0) {
+		rc = nnp_err_set(err, NNP_EOUTPUT, "%s: cannot rename the finished file into place: %s",
+		                 a->path, strerror(errno));
+		nnp_atomic_abort(a);
+		return rc;
+	}
+	free(a->tmp);
+	free(a->path);
+	a->tmp = NULL;
+	a->path = NULL;
+	return NNP_OK;
+}
+
+void nnp_atomic_abort(nnp_atomic *a)
+{
+	if (!a)
+		return;
+	if (a->fp) {
+		fclose(a->fp);
+		a->fp = NULL;
+	}
+	if (a->tmp) {
+		unlink(a->tmp);
+		free(a->tmp);
+		a->tmp = NULL;
+	}
+	free(a->path);
+	a->path = NULL;
+}
+
+int nnp_write_file_atomic(const char *path, const void *buf, size_t len, nnp_err *err)
+{
+	nnp_atomic a;
+	int rc = nnp_atomic_open(&a, path, err);
+	if (rc)
+		return rc;
+	if (len && fwrite(buf, 1, len, a.fp) != len) {
+		rc = nnp_err_set(err, NNP_EOUTPUT, "%s: write failed: %s", path, strerror(errno));
+		nnp_atomic_abort(&a);
+		return rc;
+	}
+	return nnp_atomic_commit(&a, err);
+}
+
+int nnp_file_identity(const char *path, uint64_t *bytes, uint32_t *crc, nnp_err *err)
+{
+	FILE *fp = fopen(path, "rb");
+	if (!fp)
+		return nnp_err_set(err, NNP_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+	unsigned char buf[1 << 16];
+	uLong c = crc32(0L, Z_NULL, 0);
+	uint64_t total = 0;
+	size_t got;
+	while ((got = fread(buf, 1, sizeof buf, fp)) > 0) {
+		c = crc32(c, buf, (uInt)got);
+		total += got;
+	}
+	int bad = ferror(fp);
+	fclose(fp);
+	if (bad)
+		return nnp_err_set(err, NNP_EINPUT, "%s: read error at byte %llu", path,
+		                   (unsigned long long)total);
+	if (bytes)
+		*bytes = total;
+	if (crc)
+		*crc = (uint32_t)c;
+	return NNP_OK;
+}
+
+int nnp_same_file(const char *a, const char *b)
+{
+	struct stat sa, sb;
+	if (stat(a, &sa) != 0 || stat(b, &sb) != 0)
+		return 0;
+	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int nnp_is_dir(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int nnp_mkdir(const char *path, nnp_err *err)
+{
+	if (nnp_is_dir(path))
+		return NNP_OK;
+	if (mkdir(path, 0777) != 0 && !(errno == EEXIST && nnp_is_dir(path)))
+		return nnp_err_set(err, NNP_EOUTPUT, "%s: cannot create directory: %s", path,
+		                   strerror(errno));
+	return NNP_OK;
+}

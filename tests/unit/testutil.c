@@ -1,0 +1,117 @@
+#include <dirent.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "testutil.h"
+
+char *tu_mkdtemp(void)
+{
+	const char *base = getenv("TMPDIR");
+	if (!base || !*base)
+		base = "/tmp";
+	char *p = malloc(strlen(base) + 32);
+	assert_non_null(p);
+	sprintf(p, "%s/nnptest.XXXXXX", base);
+	assert_non_null(mkdtemp(p));
+	return p;
+}
+
+void tu_rmtree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		char *p = tu_path(dir, e->d_name);
+		struct stat st;
+		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+			tu_rmtree(p);
+		else
+			unlink(p);
+		free(p);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+char *tu_path(const char *dir, const char *name)
+{
+	char *p = malloc(strlen(dir) + strlen(name) + 2);
+	assert_non_null(p);
+	sprintf(p, "%s/%s", dir, name);
+	return p;
+}
+
+void tu_write(const char *path, const void *buf, size_t len)
+{
+	FILE *fp = fopen(path, "wb");
+	assert_non_null(fp);
+	if (len)
+		assert_int_equal(fwrite(buf, 1, len, fp), len);
+	assert_int_equal(fclose(fp), 0);
+}
+
+unsigned char *tu_read(const char *path, size_t *len)
+{
+	FILE *fp = fopen(path, "rb");
+	assert_non_null(fp);
+	size_t cap = 1 << 16, n = 0;
+	unsigned char *buf = malloc(cap + 1);
+	assert_non_null(buf);
+	size_t got;
+	while ((got = fread(buf + n, 1, cap - n, fp)) > 0) {
+		n += got;
+		if (n == cap) {
+			cap *= 2;
+			buf = realloc(buf, cap + 1);
+			assert_non_null(buf);
+		}
+	}
+	fclose(fp);
+	buf[n] = 0;
+	if (len)
+		*len = n;
+	return buf;
+}
+
+uint64_t tu_next(tu_rng *r)
+{
+	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+double tu_uniform(tu_rng *r, double lo, double hi)
+{
+	return lo + (hi - lo) * ((double)(tu_next(r) >> 11) / 9007199254740992.0);
+}
+
+nnp_model *tu_random_model(tu_rng *r, size_t n_layers, const size_t *sizes,
+                           const nnp_act *acts, double scale)
+{
+	nnp_model *m = NULL;
+	nnp_err err;
+	nnp_err_clear(&err);
+	int rc = nnp_model_create(&m, sizes[0], n_layers, sizes + 1, acts, &err);
+	if (rc)
+		fail_msg("nnp_model_create: %s", err.msg);
+	for (size_t l = 0; l < n_layers; l++) {
+		nnp_layer *L = &m->layers[l];
+		for (size_t i = 0; i < L->in * L->out; i++)
+			L->w[i] = (float)tu_uniform(r, -scale, scale);
+		for (size_t i = 0; i < L->out; i++)
+			L->b[i] = (float)tu_uniform(r, -scale, scale);
+	}
+	return m;
+}

@@ -1,0 +1,32 @@
+/* Shared helpers for the cmocka unit tests: scratch directories, files, a
+ * deterministic random generator and random models. */
+#ifndef NNP_TESTUTIL_H
+#define NNP_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "nnprune/model.h"
+
+/* Creates a fresh directory under $TMPDIR (or /tmp); caller frees the string. */
+char *tu_mkdtemp(void);
+/* Removes a directory tree made by tu_mkdtemp. */
+void tu_rmtree(const char *dir);
+/* Joins dir and name into a static-free malloc'd path. */
+char *tu_path(const char *dir, const char *name);
+/* Writes len bytes; aborts the test on failure. */
+void tu_write(const char *path, const void *buf, size_t len);
+/* Reads a whole file (malloc'd, NUL-terminated); *len may be NULL. */
+unsigned char *tu_read(const char *path, size_t *len);
+
+/* splitmix64: deterministic, so failures reproduce. */
+typedef struct { uint64_t s; } tu_rng;
+uint64_t tu_next(tu_rng *r);
+/* Uniform in [lo, hi). */
+double tu_uniform(tu_rng *r, double lo, double hi);
+
+/* A model with the given widths (sizes[0] = inputs) and activations, weights
+ * uniform in [-scale, scale]. Aborts the test on failure. */
+nnp_model *tu_random_model(tu_rng *r, size_t n_layers, const size_t *sizes,
+                           const nnp_act *acts, double scale);
+
+#endif
