@@ -1,0 +1,845 @@
+/* The sweep report: terminal table, Markdown, CSV, JSON, and the files. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nnprune/io.h"
+#include "nnprune/model.h"
+#include "nnprune/report.h"
+#include "report_priv.h"
+
+/* ---- growable buffer ---- */
+
+void nnp_rb_free(nnp_rbuf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+static int rb_reserve(nnp_rbuf *b, size_t extra)
+{
+	if (b->oom)
+		return -1;
+	if (extra > SIZE_MAX - 1 - b->len) {
+		b->oom = 1;
+		return -1;
+	}
+	size_t need = b->len + extra + 1;
+	if (need <= b->cap)
+		return 0;
+	size_t cap = b->cap ? b->cap : 4096;
+	while (cap < need)
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	char *p = realloc(b->p, cap);
+	if (!p) {
+		b->oom = 1;
+		return -1;
+	}
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+void nnp_rb_putn(nnp_rbuf *b, const char *s, size_t n)
+{
+	if (rb_reserve(b, n))
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+void nnp_rb_puts(nnp_rbuf *b, const char *s)
+{
+	nnp_rb_putn(b, s, strlen(s));
+}
+
+void nnp_rb_putc(nnp_rbuf *b, char c)
+{
+	nnp_rb_putn(b, &c, 1);
+}
+
+void nnp_rb_printf(nnp_rbuf *b, const char *fmt, ...)
+{
+	char small[256];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(small, sizeof small, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->oom = 1;
+		return;
+	}
+	if ((size_t)n < sizeof small) {
+		nnp_rb_putn(b, small, (size_t)n);
+		return;
+	}
+	/* Long output (a path): format straight into the buffer. */
+	if (rb_reserve(b, (size_t)n))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+/* ---- text escaping ---- */
+
+size_t nnp_utf8_seq(const unsigned char *s)
+{
+	unsigned c = s[0];
+	if (c == 0)
+		return 0;
+	if (c < 0x80)
+		return 1;
+	size_t n;
+	unsigned lo = 0x80, hi = 0xBF;
+	if (c >= 0xC2 && c <= 0xDF) {
+		n = 2;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		n = 3;
+		/* Overlong forms and UTF-16 surrogates are not valid UTF-8. */
+		if (c == 0xE0)
+			lo = 0xA0;
+		if (c == 0xED)
+			hi = 0x9F;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		n = 4;
+		if (c == 0xF0)
+			lo = 0x90;
+		if (c == 0xF4)
+			hi = 0x8F;
+	} else {
+		return 0;
+	}
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xBF)
+			return 0;
+	return n;
+}
+
+#define UTF8_REPLACEMENT "\xEF\xBF\xBD"
+
+void nnp_rb_xml(nnp_rbuf *b, const char *s)
+{
+	if (!s)
+		s = "-";
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		size_t n = nnp_utf8_seq(p);
+		if (n == 0 || (*p < 0x20) || *p == 0x7F) {
+			/* XML 1.0 cannot hold most control characters even as
+			 * references, and a file must be valid UTF-8. */
+			nnp_rb_puts(b, UTF8_REPLACEMENT);
+			p++;
+			continue;
+		}
+		switch (*p) {
+		case '&': nnp_rb_puts(b, "&amp;"); break;
+		case '<': nnp_rb_puts(b, "&lt;"); break;
+		case '>': nnp_rb_puts(b, "&gt;"); break;
+		case '"': nnp_rb_puts(b, "&quot;"); break;
+		case '\'': nnp_rb_puts(b, "&apos;"); break;
+		default: nnp_rb_putn(b, (const char *)p, n); break;
+		}
+		p += n;
+	}
+}
+
+static void rb_json_str(nnp_rbuf *b, const char *s)
+{
+	if (!s) {
+		nnp_rb_puts(b, "null");
+		return;
+	}
+	nnp_rb_putc(b, '"');
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		size_t n = nnp_utf8_seq(p);
+		if (n == 0) {
+			/* JSON text is Unicode: a path's stray byte cannot be kept. */
+			nnp_rb_puts(b, "\\ufffd");
+			p++;
+			continue;
+		}
+		switch (*p) {
+		case '"': nnp_rb_puts(b, "\\\""); break;
+		case '\\': nnp_rb_puts(b, "\\\\"); break;
+		case '\n': nnp_rb_puts(b, "\\n"); break;
+		case '\r': nnp_rb_puts(b, "\\r"); break;
+		case '\t': nnp_rb_puts(b, "\\t"); break;
+		default:
+			if (*p < 0x20)
+				nnp_rb_printf(b, "\\u%04x", (unsigned)*p);
+			else
+				nnp_rb_putn(b, (const char *)p, n);
+			break;
+		}
+		p += n;
+	}
+	nnp_rb_putc(b, '"');
+}
+
+/* Markdown text: backslash-escapes what could start emphasis, code, links,
+ * HTML, entities or break a table cell. */
+static void rb_md(nnp_rbuf *b, const char *s)
+{
+	if (!s) {
+		nnp_rb_putc(b, '-');
+		return;
+	}
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		size_t n = nnp_utf8_seq(p);
+		if (n == 0 || *p < 0x20 || *p == 0x7F) {
+			nnp_rb_puts(b, UTF8_REPLACEMENT);
+			p++;
+			continue;
+		}
+		if (strchr("\\`*_[]<>|#&!", *p))
+			nnp_rb_putc(b, '\\');
+		nnp_rb_putn(b, (const char *)p, n);
+		p += n;
+	}
+}
+
+/* RFC 4180: a field holding a comma, quote, CR or LF is quoted, quotes doubled.
+ * Leading or trailing spaces are quoted too, as some readers trim them. */
+static void rb_csv(nnp_rbuf *b, const char *s)
+{
+	if (!s)
+		return;
+	size_t n = strlen(s);
+	int quote = strpbrk(s, ",\"\r\n") != NULL || (n && (s[0] == ' ' || s[n - 1] == ' '));
+	if (!quote) {
+		nnp_rb_putn(b, s, n);
+		return;
+	}
+	nnp_rb_putc(b, '"');
+	for (const char *p = s; *p; p++) {
+		if (*p == '"')
+			nnp_rb_putc(b, '"');
+		nnp_rb_putc(b, *p);
+	}
+	nnp_rb_putc(b, '"');
+}
+
+/* A double for JSON/CSV: "%.12g", -0 as 0; non-finite as `nonfinite`. */
+static void rb_num(nnp_rbuf *b, double x, const char *nonfinite)
+{
+	if (!isfinite(x)) {
+		nnp_rb_puts(b, nonfinite);
+		return;
+	}
+	if (x == 0)
+		x = 0; /* -0 prints as "-0" */
+	nnp_rb_printf(b, "%.12g", x);
+}
+
+/* ---- shared pieces ---- */
+
+void nnp_report_info_init(nnp_report_info *info)
+{
+	memset(info, 0, sizeof *info);
+	info->fold = 1;
+	info->min_keep = 1;
+	info->best = NNP_NO_DUP;
+	info->max_drop = NAN;
+}
+
+const char *nnp_report_file_name(nnp_report_kind kind)
+{
+	switch (kind) {
+	case NNP_REPORT_MD: return "report.md";
+	case NNP_REPORT_CSV: return "report.csv";
+	case NNP_REPORT_JSON: return "report.json";
+	case NNP_REPORT_SVG: return "report.svg";
+	case NNP_REPORT_STATS_SVG: return "stats.svg";
+	case NNP_REPORT_TABLE:
+	default: return NULL;
+	}
+}
+
+const char *nnp_report_title_name(const nnp_report_info *info)
+{
+	if (info->model_name && *info->model_name)
+		return info->model_name;
+	if (!info->model_path)
+		return "model";
+	const char *slash = strrchr(info->model_path, '/');
+	return slash && slash[1] ? slash + 1 : info->model_path;
+}
+
+static const char *version_of(const nnp_report_info *info)
+{
+	return info->version ? info->version : NNP_VERSION;
+}
+
+static uint64_t rows_of(const nnp_sweep *sw, const nnp_report_info *info)
+{
+	return info->rows ? info->rows : sw->rows;
+}
+
+void nnp_report_kept(nnp_rbuf *b, const nnp_candidate *c, const nnp_stats *s, const char *sep)
+{
+	for (size_t l = 0; l < s->n_layers; l++) {
+		if (l)
+			nnp_rb_puts(b, sep);
+		nnp_rb_printf(b, "%zu", c->keep ? c->keep->count[l] : s->layers[l].neurons);
+	}
+}
+
+/*
+ * The sweep engine and the statistics come from different places (a stats
+ * file may be stale), so everything the renderers index is checked here once.
+ */
+static int check_inputs(const nnp_sweep *sw, const nnp_stats *s, const nnp_report_info *info,
+                        nnp_err *err)
+{
+	if (!sw || !s || !info)
+		return nnp_err_set(err, NNP_EUSAGE, "report: missing %s",
+		                   !sw ? "sweep" : !s ? "statistics" : "report info");
+	if (sw->n && !sw->c)
+		return nnp_err_set(err, NNP_EUSAGE, "report: %zu candidates but no array", sw->n);
+	if (s->n_layers && !s->layers)
+		return nnp_err_set(err, NNP_EUSAGE, "report: statistics without layers");
+	for (size_t l = 0; l < s->n_layers; l++) {
+		const nnp_layer_stats *L = &s->layers[l];
+		if (L->neurons && (!L->mean || !L->std))
+			return nnp_err_set(err, NNP_EUSAGE, "report: statistics layer %zu: no mean/std", l);
+	}
+	if (sw->original.keep)
+		return nnp_err_set(err, NNP_EUSAGE, "report: the original has a kept set");
+	for (size_t i = 0; i < sw->n; i++) {
+		const nnp_candidate *c = &sw->c[i];
+		if (c->same_as != NNP_NO_DUP && c->same_as >= i)
+			return nnp_err_set(err, NNP_EUSAGE,
+			                   "report: candidate %zu: same_as %zu is not an earlier candidate",
+			                   i, c->same_as);
+		const nnp_keep *k = c->keep;
+		if (!k)
+			return nnp_err_set(err, NNP_EUSAGE, "report: candidate %zu: no kept set", i);
+		if (k->n_layers != s->n_layers)
+			return nnp_err_set(err, NNP_EUSAGE,
+			                   "report: candidate %zu: kept set has %zu hidden layers, "
+			                   "statistics %zu", i, k->n_layers, s->n_layers);
+		if (k->n_layers && !k->count)
+			return nnp_err_set(err, NNP_EUSAGE, "report: candidate %zu: no kept counts", i);
+		for (size_t l = 0; l < k->n_layers; l++)
+			if (k->count[l] > s->layers[l].neurons)
+				return nnp_err_set(err, NNP_EUSAGE,
+				                   "report: candidate %zu: layer %zu keeps %zu neurons, "
+				                   "statistics have %zu", i, l, k->count[l],
+				                   s->layers[l].neurons);
+	}
+	if (info->best != NNP_NO_DUP && info->best >= sw->n)
+		return nnp_err_set(err, NNP_EUSAGE, "report: best candidate %zu out of range (%zu)",
+		                   info->best, sw->n);
+	return NNP_OK;
+}
+
+/* ---- the table (terminal and Markdown) ---- */
+
+enum { COL_IDX, COL_MEAN, COL_STD, COL_KEPT, COL_PARAMS, COL_RED, COL_ACC, COL_DROP,
+       COL_LOSS, COL_AGREE, COL_PARETO, COL_FLOOR, COL_NOTE, COL_FILE, NCOLS };
+
+static const struct {
+	const char *head;
+	char align;  /* 'l', 'r' or 'c' */
+} cols[NCOLS] = {
+	{ "#", 'r' }, { "mean", 'r' }, { "std", 'r' }, { "kept", 'l' }, { "params", 'r' },
+	{ "reduction", 'r' }, { "accuracy", 'r' }, { "drop", 'r' }, { "loss", 'r' },
+	{ "agreement", 'r' }, { "pareto", 'c' }, { "floor", 'c' }, { "note", 'l' },
+	{ "file", 'l' }
+};
+
+/* Every cell's text, NUL-separated in one buffer; off[row * NCOLS + col]. */
+typedef struct cells {
+	nnp_rbuf txt;
+	size_t *off;
+	size_t rows;
+} cells;
+
+static void cells_free(cells *t)
+{
+	nnp_rb_free(&t->txt);
+	free(t->off);
+}
+
+static const char *cell(const cells *t, size_t r, size_t c)
+{
+	return t->txt.p + t->off[r * NCOLS + c];
+}
+
+static void fmt_signed(nnp_rbuf *b, double x)
+{
+	char tmp[64];
+	snprintf(tmp, sizeof tmp, "%+.2f", x);
+	/* A drop that rounds to zero is shown as no change, not "-0.00". */
+	if (!strcmp(tmp, "-0.00"))
+		tmp[0] = '+';
+	nnp_rb_puts(b, tmp);
+}
+
+static void cell_text(cells *t, const nnp_candidate *c, int col, size_t i,
+                      const nnp_sweep *sw, const nnp_stats *s, const nnp_report_info *info,
+                      int md)
+{
+	nnp_rbuf *b = &t->txt;
+	int orig = c == &sw->original;
+	switch (col) {
+	case COL_IDX:
+		if (orig)
+			nnp_rb_puts(b, "orig");
+		else
+			nnp_rb_printf(b, "%zu", i);
+		break;
+	case COL_MEAN:
+	case COL_STD: {
+		double v = col == COL_MEAN ? c->mean_thr : c->std_thr;
+		if (orig || !isfinite(v))
+			nnp_rb_putc(b, '-');
+		else
+			nnp_rb_printf(b, "%g", v);
+		break;
+	}
+	case COL_KEPT:
+		if (s->n_layers)
+			nnp_report_kept(b, c, s, "-");
+		else
+			nnp_rb_putc(b, '-');
+		break;
+	case COL_PARAMS: nnp_rb_printf(b, "%zu", c->params); break;
+	case COL_RED:
+		if (orig)
+			nnp_rb_putc(b, '-');
+		else
+			nnp_rb_printf(b, "%.1f%%", c->reduction);
+		break;
+	case COL_ACC: nnp_rb_printf(b, "%.2f%%", 100.0 * c->accuracy); break;
+	case COL_DROP:
+		if (orig)
+			nnp_rb_putc(b, '-');
+		else
+			fmt_signed(b, c->accuracy_drop);
+		break;
+	case COL_LOSS:
+		nnp_rb_printf(b, fabs(c->loss) < 1e5 ? "%.4f" : "%.4g", c->loss);
+		break;
+	case COL_AGREE: nnp_rb_printf(b, "%.2f%%", 100.0 * c->agreement); break;
+	case COL_PARETO:
+	case COL_FLOOR:
+		if (col == COL_PARETO ? c->pareto : c->floor_hit)
+			nnp_rb_puts(b, md ? "\\*" : "*");
+		break;
+	case COL_NOTE: {
+		const char *sep = "";
+		if (orig) {
+			nnp_rb_puts(b, "original");
+			sep = ", ";
+		}
+		if (!orig && info->best == i) {
+			nnp_rb_puts(b, "best");
+			sep = ", ";
+		}
+		if (!orig && c->same_as != NNP_NO_DUP)
+			nnp_rb_printf(b, "%s= #%zu", sep, c->same_as);
+		break;
+	}
+	case COL_FILE:
+		if (md)
+			rb_md(b, c->file);
+		else
+			nnp_rb_puts(b, c->file ? c->file : "-");
+		break;
+	default: break;
+	}
+	nnp_rb_putc(b, '\0');
+}
+
+static int cells_build(cells *t, const nnp_sweep *sw, const nnp_stats *s,
+                       const nnp_report_info *info, int md, nnp_err *err)
+{
+	memset(t, 0, sizeof *t);
+	t->rows = sw->n + 2; /* header + original + candidates */
+	if (sw->n > SIZE_MAX / NCOLS / sizeof(size_t) - 2)
+		return nnp_err_set(err, NNP_ENOMEM, "report: %zu candidates: too many", sw->n);
+	t->off = malloc(t->rows * NCOLS * sizeof *t->off);
+	if (!t->off)
+		return nnp_err_set(err, NNP_ENOMEM, "report: out of memory");
+	for (int col = 0; col < NCOLS; col++) {
+		t->off[col] = t->txt.len;
+		nnp_rb_puts(&t->txt, cols[col].head);
+		nnp_rb_putc(&t->txt, '\0');
+	}
+	for (size_t r = 1; r < t->rows; r++) {
+		size_t i = r - 2;
+		const nnp_candidate *c = r == 1 ? &sw->original : &sw->c[i];
+		for (int col = 0; col < NCOLS; col++) {
+			t->off[r * NCOLS + col] = t->txt.len;
+			cell_text(t, c, col, i, sw, s, info, md);
+		}
+	}
+	if (t->txt.oom)
+		return nnp_err_set(err, NNP_ENOMEM, "report: out of memory");
+	return NNP_OK;
+}
+
+static void pad(nnp_rbuf *b, char ch, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		nnp_rb_putc(b, ch);
+}
+
+/* Display width: UTF-8 lead bytes only, so a non-ASCII path still lines up. */
+static size_t text_width(const char *s)
+{
+	size_t w = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		w += (*p & 0xC0) != 0x80;
+	return w;
+}
+
+static void put_aligned(nnp_rbuf *b, const char *s, size_t w, char align)
+{
+	size_t n = text_width(s), room = w > n ? w - n : 0;
+	size_t left = align == 'r' ? room : align == 'c' ? room / 2 : 0;
+	pad(b, ' ', left);
+	nnp_rb_puts(b, s);
+	pad(b, ' ', room - left);
+}
+
+static void col_widths(const cells *t, int ncols, size_t *w)
+{
+	for (int col = 0; col < ncols; col++) {
+		w[col] = 0;
+		for (size_t r = 0; r < t->rows; r++) {
+			size_t n = text_width(cell(t, r, (size_t)col));
+			if (n > w[col])
+				w[col] = n;
+		}
+	}
+}
+
+static void render_table(nnp_rbuf *b, const cells *t)
+{
+	size_t w[NCOLS];
+	const int ncols = COL_NOTE + 1;
+	col_widths(t, ncols, w);
+	for (size_t r = 0; r < t->rows; r++) {
+		for (int col = 0; col < ncols; col++) {
+			if (col)
+				nnp_rb_puts(b, "  ");
+			put_aligned(b, cell(t, r, (size_t)col), w[col], cols[col].align);
+		}
+		nnp_rb_putc(b, '\n');
+		if (r == 0) {
+			for (int col = 0; col < ncols; col++) {
+				if (col)
+					nnp_rb_puts(b, "  ");
+				pad(b, '-', w[col]);
+			}
+			nnp_rb_putc(b, '\n');
+		}
+	}
+}
+
+static void render_md_table(nnp_rbuf *b, const cells *t)
+{
+	size_t w[NCOLS];
+	col_widths(t, NCOLS, w);
+	for (int col = 0; col < NCOLS; col++)
+		if (w[col] < 3)
+			w[col] = 3; /* room for the ":-:" alignment marks */
+	for (size_t r = 0; r < t->rows; r++) {
+		nnp_rb_putc(b, '|');
+		for (int col = 0; col < NCOLS; col++) {
+			nnp_rb_putc(b, ' ');
+			put_aligned(b, cell(t, r, (size_t)col), w[col], cols[col].align);
+			nnp_rb_puts(b, " |");
+		}
+		nnp_rb_putc(b, '\n');
+		if (r == 0) {
+			nnp_rb_putc(b, '|');
+			for (int col = 0; col < NCOLS; col++) {
+				char a = cols[col].align;
+				nnp_rb_putc(b, ' ');
+				nnp_rb_putc(b, a == 'c' ? ':' : '-');
+				pad(b, '-', w[col] - 2);
+				nnp_rb_putc(b, a == 'l' ? '-' : ':');
+				nnp_rb_puts(b, " |");
+			}
+			nnp_rb_putc(b, '\n');
+		}
+	}
+}
+
+static void md_best(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info *info)
+{
+	if (info->best == NNP_NO_DUP) {
+		nnp_rb_puts(b, isnan(info->max_drop) ? "none selected" : "none within the gate");
+		return;
+	}
+	const nnp_candidate *c = &sw->c[info->best];
+	nnp_rb_printf(b, "\\#%zu: %zu parameters (%.1f%% fewer), accuracy %.2f%% (drop ",
+	              info->best, c->params, c->reduction, 100.0 * c->accuracy);
+	fmt_signed(b, c->accuracy_drop);
+	nnp_rb_puts(b, " points)");
+}
+
+static void render_md(nnp_rbuf *b, const cells *t, const nnp_sweep *sw, const nnp_stats *s,
+                      const nnp_report_info *info)
+{
+	nnp_rb_puts(b, "# nnprune report: ");
+	rb_md(b, nnp_report_title_name(info));
+	nnp_rb_puts(b, "\n\n- model: ");
+	rb_md(b, info->model_path);
+	nnp_rb_puts(b, " (hidden layers ");
+	if (s->n_layers)
+		nnp_report_kept(b, &sw->original, s, "-");
+	else
+		nnp_rb_puts(b, "none");
+	nnp_rb_printf(b, ", %zu parameters)\n- data: ", sw->original.params);
+	rb_md(b, info->data_path);
+	nnp_rb_printf(b, " (%llu rows)\n", (unsigned long long)rows_of(sw, info));
+	nnp_rb_printf(b, "- folding: %s\n- min\\_keep: %zu\n", info->fold ? "on" : "off",
+	              info->min_keep);
+	nnp_rb_printf(b, "- candidates: %zu (%zu distinct kept sets)\n", sw->n, sw->n_unique);
+	if (isnan(info->max_drop))
+		nnp_rb_puts(b, "- max drop: none\n");
+	else
+		nnp_rb_printf(b, "- max drop: %g point%s\n", info->max_drop,
+		              info->max_drop == 1 ? "" : "s");
+	nnp_rb_puts(b, "- best: ");
+	md_best(b, sw, info);
+	nnp_rb_puts(b, "\n- tool: nnprune ");
+	rb_md(b, version_of(info));
+	nnp_rb_puts(b, "\n\n");
+	render_md_table(b, t);
+	nnp_rb_puts(b, "\nmean, std: thresholds (a neuron goes when \\|mean\\| \\<= mean and "
+	               "std \\<= std). kept: neurons per hidden layer. drop: accuracy points lost. "
+	               "agreement: rows whose prediction matches the original's. "
+	               "pareto \\*: no other model is smaller and at least as accurate. "
+	               "floor \\*: min\\_keep kept more than the rule in some layer. "
+	               "= \\#N: the same neurons as candidate N.\n\n");
+	nnp_rb_puts(b, "![accuracy against parameters](report.svg)\n\n"
+	               "![activation mean and std per neuron](stats.svg)\n");
+}
+
+/* ---- CSV ---- */
+
+static void render_csv(nnp_rbuf *b, const nnp_sweep *sw, const nnp_stats *s)
+{
+	nnp_rb_puts(b, "candidate,mean,std,kept,params,bytes,macs,accuracy,accuracy_drop,loss,"
+	               "agreement,reduction,pareto,floor_hit,same_as,file\n");
+	for (size_t r = 0; r <= sw->n; r++) {
+		const nnp_candidate *c = r == 0 ? &sw->original : &sw->c[r - 1];
+		if (r == 0)
+			nnp_rb_puts(b, "original,,,");
+		else {
+			nnp_rb_printf(b, "%zu,", r - 1);
+			rb_num(b, c->mean_thr, "");
+			nnp_rb_putc(b, ',');
+			rb_num(b, c->std_thr, "");
+			nnp_rb_putc(b, ',');
+		}
+		nnp_report_kept(b, c, s, "-");
+		nnp_rb_printf(b, ",%zu,%zu,%zu,", c->params, c->bytes, c->macs);
+		const double v[5] = { c->accuracy, c->accuracy_drop, c->loss, c->agreement,
+		                      c->reduction };
+		for (int k = 0; k < 5; k++) {
+			rb_num(b, v[k], "");
+			nnp_rb_putc(b, ',');
+		}
+		nnp_rb_printf(b, "%d,%d,", c->pareto ? 1 : 0, c->floor_hit ? 1 : 0);
+		if (c->same_as != NNP_NO_DUP && r > 0)
+			nnp_rb_printf(b, "%zu", c->same_as);
+		nnp_rb_putc(b, ',');
+		rb_csv(b, c->file);
+		nnp_rb_putc(b, '\n');
+	}
+}
+
+/* ---- JSON ---- */
+
+static void json_model(nnp_rbuf *b, const nnp_candidate *c, size_t i, int orig,
+                       const nnp_stats *s)
+{
+	nnp_rb_putc(b, '{');
+	if (!orig)
+		nnp_rb_printf(b, "\"index\": %zu, ", i);
+	nnp_rb_puts(b, "\"mean\": ");
+	rb_num(b, orig ? NAN : c->mean_thr, "null");
+	nnp_rb_puts(b, ", \"std\": ");
+	rb_num(b, orig ? NAN : c->std_thr, "null");
+	nnp_rb_puts(b, ", \"kept\": [");
+	nnp_report_kept(b, c, s, ", ");
+	nnp_rb_printf(b, "], \"params\": %zu, \"bytes\": %zu, \"macs\": %zu, \"accuracy\": ",
+	              c->params, c->bytes, c->macs);
+	rb_num(b, c->accuracy, "null");
+	nnp_rb_puts(b, ", \"accuracy_drop\": ");
+	rb_num(b, c->accuracy_drop, "null");
+	nnp_rb_puts(b, ", \"loss\": ");
+	rb_num(b, c->loss, "null");
+	nnp_rb_puts(b, ", \"agreement\": ");
+	rb_num(b, c->agreement, "null");
+	nnp_rb_puts(b, ", \"reduction\": ");
+	rb_num(b, c->reduction, "null");
+	nnp_rb_printf(b, ", \"pareto\": %s, \"floor_hit\": %s, \"same_as\": ",
+	              c->pareto ? "true" : "false", c->floor_hit ? "true" : "false");
+	if (orig || c->same_as == NNP_NO_DUP)
+		nnp_rb_puts(b, "null");
+	else
+		nnp_rb_printf(b, "%zu", c->same_as);
+	nnp_rb_puts(b, ", \"file\": ");
+	rb_json_str(b, c->file);
+	nnp_rb_putc(b, '}');
+}
+
+static void render_json(nnp_rbuf *b, const nnp_sweep *sw, const nnp_stats *s,
+                        const nnp_report_info *info)
+{
+	nnp_rb_puts(b, "{\n  \"format\": \"nnprune-report\",\n  \"version\": 1,\n  \"tool\": ");
+	nnp_rbuf tool = { 0 };
+	nnp_rb_puts(&tool, "nnprune ");
+	nnp_rb_puts(&tool, version_of(info));
+	if (tool.oom)
+		b->oom = 1;
+	else
+		rb_json_str(b, tool.p);
+	nnp_rb_free(&tool);
+	nnp_rb_puts(b, ",\n  \"model\": {\"path\": ");
+	rb_json_str(b, info->model_path);
+	nnp_rb_puts(b, ", \"name\": ");
+	rb_json_str(b, info->model_name);
+	nnp_rb_puts(b, "},\n  \"data\": {\"path\": ");
+	rb_json_str(b, info->data_path);
+	nnp_rb_printf(b, ", \"rows\": %llu},\n", (unsigned long long)rows_of(sw, info));
+	nnp_rb_printf(b, "  \"fold\": %s,\n  \"min_keep\": %zu,\n", info->fold ? "true" : "false",
+	              info->min_keep);
+	nnp_rb_puts(b, "  \"layers\": [");
+	for (size_t l = 0; l < s->n_layers; l++) {
+		const char *act = nnp_act_name(s->layers[l].act);
+		nnp_rb_printf(b, "%s{\"layer\": %zu, \"activation\": ", l ? ", " : "",
+		              s->layers[l].layer);
+		rb_json_str(b, act);
+		nnp_rb_printf(b, ", \"neurons\": %zu}", s->layers[l].neurons);
+	}
+	nnp_rb_puts(b, "],\n  \"original\": ");
+	json_model(b, &sw->original, 0, 1, s);
+	nnp_rb_puts(b, ",\n  \"candidates\": [");
+	for (size_t i = 0; i < sw->n; i++) {
+		nnp_rb_puts(b, i ? ",\n    " : "\n    ");
+		json_model(b, &sw->c[i], i, 0, s);
+	}
+	nnp_rb_puts(b, sw->n ? "\n  ],\n  \"best\": " : "],\n  \"best\": ");
+	if (info->best == NNP_NO_DUP)
+		nnp_rb_puts(b, "null");
+	else
+		nnp_rb_printf(b, "%zu", info->best);
+	nnp_rb_puts(b, ",\n  \"max_drop\": ");
+	rb_num(b, info->max_drop, "null");
+	nnp_rb_puts(b, "\n}\n");
+}
+
+/* ---- entry points ---- */
+
+int nnp_report_render(char **out, size_t *len, nnp_report_kind kind, const nnp_sweep *sw,
+                      const nnp_stats *s, const nnp_report_info *info, nnp_err *err)
+{
+	*out = NULL;
+	if (len)
+		*len = 0;
+	int rc = check_inputs(sw, s, info, err);
+	if (rc)
+		return rc;
+	nnp_rbuf b = { 0 };
+	cells t = { 0 };
+	switch (kind) {
+	case NNP_REPORT_TABLE:
+	case NNP_REPORT_MD:
+		rc = cells_build(&t, sw, s, info, kind == NNP_REPORT_MD, err);
+		if (rc)
+			goto done;
+		if (kind == NNP_REPORT_TABLE)
+			render_table(&b, &t);
+		else
+			render_md(&b, &t, sw, s, info);
+		break;
+	case NNP_REPORT_CSV: render_csv(&b, sw, s); break;
+	case NNP_REPORT_JSON: render_json(&b, sw, s, info); break;
+	case NNP_REPORT_SVG: nnp_report_svg_plot(&b, sw, info); break;
+	case NNP_REPORT_STATS_SVG: nnp_report_svg_stats(&b, sw, s, info); break;
+	default:
+		rc = nnp_err_set(err, NNP_EUSAGE, "report: unknown output kind %d", (int)kind);
+		goto done;
+	}
+	/* An empty render still returns a string the caller can free. */
+	nnp_rb_putn(&b, "", 0);
+	if (b.oom) {
+		rc = nnp_err_set(err, NNP_ENOMEM, "report: out of memory");
+		goto done;
+	}
+	*out = b.p;
+	if (len)
+		*len = b.len;
+	b.p = NULL;
+done:
+	cells_free(&t);
+	nnp_rb_free(&b);
+	return rc;
+}
+
+int nnp_report_table(FILE *fp, const nnp_sweep *sw, const nnp_stats *s,
+                     const nnp_report_info *info, nnp_err *err)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc = nnp_report_render(&text, &len, NNP_REPORT_TABLE, sw, s, info, err);
+	if (rc)
+		return rc;
+	if (fwrite(text, 1, len, fp) != len || fflush(fp) != 0)
+		rc = nnp_err_set(err, NNP_EOUTPUT, "report table: write failed: %s", strerror(errno));
+	free(text);
+	return rc;
+}
+
+int nnp_report_write(const char *dir, const nnp_sweep *sw, const nnp_stats *s,
+                     const nnp_report_info *info, nnp_err *err)
+{
+	static const nnp_report_kind kinds[] = { NNP_REPORT_MD, NNP_REPORT_CSV, NNP_REPORT_JSON,
+	                                         NNP_REPORT_SVG, NNP_REPORT_STATS_SVG };
+	enum { NK = sizeof kinds / sizeof kinds[0] };
+	char *text[NK] = { 0 };
+	size_t len[NK] = { 0 };
+	char *path = NULL;
+	int rc = NNP_OK;
+	for (int k = 0; k < NK && !rc; k++)
+		rc = nnp_report_render(&text[k], &len[k], kinds[k], sw, s, info, err);
+	if (rc)
+		goto done;
+	size_t dlen = strlen(dir);
+	path = malloc(dlen + 32);
+	if (!path) {
+		rc = nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", dir);
+		goto done;
+	}
+	for (int k = 0; k < NK && !rc; k++) {
+		const char *name = nnp_report_file_name(kinds[k]);
+		snprintf(path, dlen + 32, "%s%s%s", dir,
+		         dlen && dir[dlen - 1] == '/' ? "" : "/", name);
+		rc = nnp_write_file_atomic(path, text[k], len[k], err);
+	}
+done:
+	for (int k = 0; k < NK; k++)
+		free(text[k]);
+	free(path);
+	return rc;
+}

@@ -1,0 +1,43 @@
+/* Private to report.c and report_svg.c: a growable text buffer, text
+ * escaping, and the two chart renderers. */
+#ifndef NNPRUNE_REPORT_PRIV_H
+#define NNPRUNE_REPORT_PRIV_H
+
+#include <stddef.h>
+#include "nnprune/report.h"
+
+/* A text being built. Any failed growth sets oom and makes further appends
+ * no-ops, so renderers append freely and check once at the end. */
+typedef struct nnp_rbuf {
+	char *p;
+	size_t len, cap;
+	int oom;
+} nnp_rbuf;
+
+void nnp_rb_free(nnp_rbuf *b);
+void nnp_rb_putn(nnp_rbuf *b, const char *s, size_t n);
+void nnp_rb_puts(nnp_rbuf *b, const char *s);
+void nnp_rb_putc(nnp_rbuf *b, char c);
+void nnp_rb_printf(nnp_rbuf *b, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 2, 3)))
+#endif
+	;
+/* Appends s escaped as XML character data or attribute text: &<>"' as
+ * entities, control characters and invalid UTF-8 as U+FFFD. NULL as "-". */
+void nnp_rb_xml(nnp_rbuf *b, const char *s);
+
+/* Length of the valid UTF-8 sequence at s (1..4), 0 if invalid or NUL. */
+size_t nnp_utf8_seq(const unsigned char *s);
+
+/* A name for titles: info->model_name, else the model path's base name. */
+const char *nnp_report_title_name(const nnp_report_info *info);
+/* Hidden widths "512-256-128" of a candidate (keep NULL: the original's, from s). */
+void nnp_report_kept(nnp_rbuf *b, const nnp_candidate *c, const nnp_stats *s, const char *sep);
+
+/* The charts. Inputs are already checked; failures show only as b->oom. */
+void nnp_report_svg_plot(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info *info);
+void nnp_report_svg_stats(nnp_rbuf *b, const nnp_sweep *sw, const nnp_stats *s,
+                          const nnp_report_info *info);
+
+#endif

@@ -1,0 +1,720 @@
+/* The report's two charts as self-contained SVG: no fonts, scripts or style
+ * sheets to fetch, every style an inline attribute, coordinates printed with
+ * one decimal so the bytes are the same from run to run. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nnprune/model.h"
+#include "report_priv.h"
+
+#define C_CAND "#4c78a8"
+#define C_PARETO "#f58518"
+#define C_ORIG "#222222"
+#define C_BEST "#2ca02c"
+#define C_GATE "#d62728"
+#define C_REMOVED "#d62728"
+#define C_GRID "#e6e6e6"
+#define C_AXIS "#444444"
+#define C_BOX "#f3c99b"
+#define FONT "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\""
+
+/* A stats panel draws at most this many neurons (every k-th beyond), so a
+ * 16M-neuron layer cannot make a gigabyte-sized picture. */
+#define MAX_POINTS 20000
+#define MAX_TICKS 64
+
+enum { AX_LIN, AX_LOG, AX_SQRT };
+
+typedef struct axis {
+	int kind;
+	double lo, hi;        /* data values at the two ends */
+	double p0, p1;        /* their pixel positions */
+	double tick[MAX_TICKS];
+	size_t nt;
+} axis;
+
+static double ax_t(const axis *a, double v)
+{
+	switch (a->kind) {
+	case AX_LOG: return log10(v);
+	case AX_SQRT: return copysign(sqrt(fabs(v)), v);
+	default: return v;
+	}
+}
+
+static double ax_px(const axis *a, double v)
+{
+	double t0 = ax_t(a, a->lo), t1 = ax_t(a, a->hi);
+	double f = t1 > t0 ? (ax_t(a, v) - t0) / (t1 - t0) : 0.5;
+	return a->p0 + f * (a->p1 - a->p0);
+}
+
+static double clampd(double v, double lo, double hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* The smallest 1, 2 or 5 times a power of ten that is >= raw (raw > 0). */
+static double nice_up(double raw)
+{
+	double p = pow(10, floor(log10(raw)));
+	double f = raw / p;
+	double m = f <= 1.0000001 ? 1 : f <= 2.0000001 ? 2 : f <= 5.0000001 ? 5 : 10;
+	return m * p;
+}
+
+/* The largest 1, 2 or 5 times a power of ten that is <= raw (raw > 0). */
+static double nice_down(double raw)
+{
+	double p = pow(10, floor(log10(raw)));
+	double f = raw / p;
+	double m = f >= 4.9999999 ? 5 : f >= 1.9999999 ? 2 : 1;
+	return m * p;
+}
+
+static void add_tick(axis *a, double v)
+{
+	if (a->nt < MAX_TICKS)
+		a->tick[a->nt++] = v;
+}
+
+/* Linear axis over [lo, hi] widened to whole steps of a 1-2-5 step. */
+static void lin_axis(axis *a, double lo, double hi, int target)
+{
+	a->kind = AX_LIN;
+	if (!(hi > lo))
+		hi = lo + 1;
+	double step = nice_up((hi - lo) / target);
+	double k0 = floor(lo / step + 1e-9), k1 = ceil(hi / step - 1e-9);
+	a->lo = k0 * step;
+	a->hi = k1 * step;
+	a->nt = 0;
+	for (double k = k0; k <= k1 + 0.5; k++)
+		add_tick(a, k * step);
+}
+
+/* Log axis from the 1-2-5 value below lo to the one above hi; ticks at
+ * 1-2-5 values, or only at decades when the range spans many. */
+static void log_axis(axis *a, double lo, double hi)
+{
+	a->kind = AX_LOG;
+	a->lo = nice_down(lo);
+	a->hi = nice_up(hi);
+	int decades_only = log10(a->hi / a->lo) > 3.5;
+	a->nt = 0;
+	static const double mant[3] = { 1, 2, 5 };
+	for (int e = (int)floor(log10(a->lo)) - 1; e <= (int)ceil(log10(a->hi)); e++)
+		for (int k = 0; k < (decades_only ? 1 : 3); k++) {
+			double v = mant[k] * pow(10, e);
+			if (v >= a->lo * 0.999999 && v <= a->hi * 1.000001)
+				add_tick(a, v);
+		}
+}
+
+/*
+ * Signed square-root axis: values near 0 (small thresholds, dead neurons)
+ * get room. Ticks are 1-2-5 values, chosen outward from 0 and skipped while
+ * closer than gap pixels to the previous one.
+ */
+static void sqrt_axis(axis *a, double lo, double hi, double gap)
+{
+	a->kind = AX_SQRT;
+	lo = fmin(lo, 0);
+	hi = fmax(hi, 0);
+	if (!(hi > lo))
+		hi = 1;
+	/* 5% margin in display space, so extreme points sit off the frame. */
+	double tl = ax_t(a, lo), th = ax_t(a, hi), pad = 0.05 * (th - tl);
+	a->lo = tl < 0 ? -(tl - pad) * (tl - pad) : 0;
+	a->hi = th > 0 ? (th + pad) * (th + pad) : 0;
+	a->nt = 0;
+	add_tick(a, 0);
+	double m = fmax(fabs(a->lo), fabs(a->hi));
+	int e1 = (int)ceil(log10(m)), e0 = e1 - 9;
+	static const double mant[3] = { 1, 2, 5 };
+	for (int dir = 1; dir >= -1; dir -= 2) {
+		double last = ax_px(a, 0);
+		for (int e = e0; e <= e1; e++)
+			for (int k = 0; k < 3; k++) {
+				double v = dir * mant[k] * pow(10, e);
+				if (v < a->lo || v > a->hi)
+					continue;
+				double p = ax_px(a, v);
+				if (fabs(p - last) >= gap) {
+					add_tick(a, v);
+					last = p;
+				}
+			}
+	}
+}
+
+/* Tick label: "%g", or with k/M suffixes for parameter counts. */
+static void tick_label(nnp_rbuf *b, double v, int si)
+{
+	if (v == 0)
+		v = 0;
+	if (si && fabs(v) >= 1e6)
+		nnp_rb_printf(b, "%gM", v / 1e6);
+	else if (si && fabs(v) >= 1e3)
+		nnp_rb_printf(b, "%gk", v / 1e3);
+	else
+		nnp_rb_printf(b, "%g", v);
+}
+
+/* Text, cut to about max characters keeping the end (a path's file name). */
+static void rb_xml_clip(nnp_rbuf *b, const char *s, size_t max)
+{
+	if (!s)
+		s = "-";
+	size_t chars = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		chars += (*p & 0xC0) != 0x80;
+	if (chars <= max) {
+		nnp_rb_xml(b, s);
+		return;
+	}
+	size_t skip = chars - (max - 3);
+	const unsigned char *p = (const unsigned char *)s;
+	for (; *p; p++)
+		if ((*p & 0xC0) != 0x80 && skip-- == 0)
+			break;
+	nnp_rb_puts(b, "...");
+	nnp_rb_xml(b, (const char *)p);
+}
+
+static void svg_open(nnp_rbuf *b, int w, int h)
+{
+	nnp_rb_printf(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	              "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+	              "viewBox=\"0 0 %d %d\" " FONT ">\n"
+	              "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n",
+	              w, h, w, h, w, h);
+}
+
+static void text_open(nnp_rbuf *b, double x, double y, double size, const char *anchor,
+                      const char *fill)
+{
+	nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%g\" fill=\"%s\"", x, y, size,
+	              fill);
+	if (anchor)
+		nnp_rb_printf(b, " text-anchor=\"%s\"", anchor);
+	nnp_rb_putc(b, '>');
+}
+
+/* A label over lines and points: drawn first as a thick white outline, then
+ * plainly on top (paint-order would do it in one, but not in every viewer). */
+static void halo_text(nnp_rbuf *b, double x, double y, double size, const char *anchor,
+                      const char *fill, const char *text)
+{
+	nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%g\" text-anchor=\"%s\" "
+	              "fill=\"#ffffff\" stroke=\"#ffffff\" stroke-width=\"3\" "
+	              "stroke-linejoin=\"round\">", x, y, size, anchor);
+	nnp_rb_xml(b, text);
+	nnp_rb_puts(b, "</text>\n");
+	text_open(b, x, y, size, anchor, fill);
+	nnp_rb_xml(b, text);
+	nnp_rb_puts(b, "</text>\n");
+}
+
+/* Grid lines, axis lines, ticks and tick labels of one plot area. */
+static void draw_axes(nnp_rbuf *b, const axis *x, const axis *y, int x_si, double font)
+{
+	double top = y->p1, bottom = y->p0, left = x->p0, right = x->p1;
+	nnp_rb_puts(b, "<g stroke=\"" C_GRID "\" stroke-width=\"1\">\n");
+	for (size_t i = 0; i < x->nt; i++) {
+		double p = ax_px(x, x->tick[i]);
+		nnp_rb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", p, top,
+		              p, bottom);
+	}
+	for (size_t i = 0; i < y->nt; i++) {
+		double p = ax_px(y, y->tick[i]);
+		nnp_rb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", left, p,
+		              right, p);
+	}
+	nnp_rb_puts(b, "</g>\n");
+	nnp_rb_printf(b, "<path d=\"M %.1f %.1f V %.1f H %.1f\" fill=\"none\" stroke=\"" C_AXIS
+	              "\" stroke-width=\"1\"/>\n", left, top, bottom, right);
+	nnp_rb_printf(b, "<g font-size=\"%g\" fill=\"" C_AXIS "\">\n", font);
+	for (size_t i = 0; i < x->nt; i++) {
+		double p = ax_px(x, x->tick[i]);
+		nnp_rb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\""
+		              C_AXIS "\"/>", p, bottom, p, bottom + 4);
+		nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", p,
+		              bottom + 6 + font);
+		tick_label(b, x->tick[i], x_si);
+		nnp_rb_puts(b, "</text>\n");
+	}
+	for (size_t i = 0; i < y->nt; i++) {
+		double p = ax_px(y, y->tick[i]);
+		nnp_rb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\""
+		              C_AXIS "\"/>", left - 4, p, left, p);
+		nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", left - 7,
+		              p + font * 0.35);
+		tick_label(b, y->tick[i], 0);
+		nnp_rb_puts(b, "</text>\n");
+	}
+	nnp_rb_puts(b, "</g>\n");
+}
+
+static void axis_titles(nnp_rbuf *b, const axis *x, const axis *y, const char *xt,
+                        const char *yt, double font, double x_off, double y_off)
+{
+	text_open(b, (x->p0 + x->p1) / 2, y->p0 + x_off, font, "middle", C_AXIS);
+	nnp_rb_xml(b, xt);
+	nnp_rb_puts(b, "</text>\n");
+	double cx = x->p0 - y_off, cy = (y->p0 + y->p1) / 2;
+	nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%g\" fill=\"" C_AXIS
+	              "\" text-anchor=\"middle\" transform=\"rotate(-90 %.1f %.1f)\">", cx, cy,
+	              font, cx, cy);
+	nnp_rb_xml(b, yt);
+	nnp_rb_puts(b, "</text>\n");
+}
+
+/* ---- report.svg: accuracy against parameters ---- */
+
+typedef struct pt {
+	double x, y;
+} pt;
+
+static int pt_cmp(const void *pa, const void *pb)
+{
+	const pt *a = pa, *b = pb;
+	if (a->x != b->x)
+		return a->x < b->x ? -1 : 1;
+	return (a->y > b->y) - (a->y < b->y);
+}
+
+static void diamond(nnp_rbuf *b, double x, double y, double r, const char *fill)
+{
+	nnp_rb_printf(b, "<path d=\"M %.1f %.1f L %.1f %.1f L %.1f %.1f L %.1f %.1f Z\" "
+	              "fill=\"%s\" stroke=\"#ffffff\" stroke-width=\"1\"", x, y - r, x + r, y, x,
+	              y + r, x - r, y, fill);
+}
+
+static void cand_title(nnp_rbuf *b, const nnp_candidate *c, size_t i, int orig)
+{
+	nnp_rb_puts(b, "<title>");
+	if (orig)
+		nnp_rb_puts(b, "original");
+	else
+		nnp_rb_printf(b, "#%zu: mean %g, std %g", i, c->mean_thr, c->std_thr);
+	nnp_rb_printf(b, ": %zu params, accuracy %.2f%%", c->params, 100.0 * c->accuracy);
+	if (!orig)
+		nnp_rb_printf(b, ", drop %.2f", c->accuracy_drop);
+	nnp_rb_puts(b, "</title>");
+}
+
+static void plot_ranges(axis *x, axis *y, const nnp_sweep *sw, const nnp_report_info *info)
+{
+	double pmin = (double)sw->original.params, pmax = pmin;
+	double amin = 100.0 * sw->original.accuracy, amax = amin;
+	for (size_t i = 0; i < sw->n; i++) {
+		const nnp_candidate *c = &sw->c[i];
+		pmin = fmin(pmin, (double)c->params);
+		pmax = fmax(pmax, (double)c->params);
+		if (isfinite(c->accuracy)) {
+			amin = fmin(amin, 100.0 * c->accuracy);
+			amax = fmax(amax, 100.0 * c->accuracy);
+		}
+	}
+	if (!isnan(info->max_drop) && isfinite(info->max_drop))
+		amin = fmin(amin, 100.0 * sw->original.accuracy - info->max_drop);
+	/* Sizes spanning orders of magnitude (min_keep 1 gives tiny models)
+	 * would all crowd at 0 on a linear axis. */
+	if (pmin > 0 && pmax / pmin > 50)
+		log_axis(x, pmin, pmax);
+	else
+		lin_axis(x, 0, fmax(pmax * 1.04, 1), 6);
+	double pad = fmax(0.05 * (amax - amin), 0.25);
+	lin_axis(y, clampd(amin - pad, 0, 100), clampd(amax + pad, 0, 100), 6);
+}
+
+static void plot_points(nnp_rbuf *b, const nnp_sweep *sw, const axis *x, const axis *y)
+{
+	/* Pareto points last, so the front is never hidden under the others. */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < sw->n; i++) {
+			const nnp_candidate *c = &sw->c[i];
+			if (!!c->pareto != pass || !isfinite(c->accuracy))
+				continue;
+			nnp_rb_printf(b, "<circle class=\"cand\" cx=\"%.1f\" cy=\"%.1f\" r=\"%s\" "
+			              "fill=\"%s\" fill-opacity=\"%s\">",
+			              ax_px(x, (double)c->params), ax_px(y, 100.0 * c->accuracy),
+			              pass ? "4.5" : "4", pass ? C_PARETO : C_CAND, pass ? "1" : "0.6");
+			cand_title(b, c, i, 0);
+			nnp_rb_puts(b, "</circle>\n");
+		}
+}
+
+/* The front as a staircase: the best accuracy reachable with at most x parameters. */
+static void plot_front(nnp_rbuf *b, const nnp_sweep *sw, const axis *x, const axis *y)
+{
+	pt *p = sw->n < SIZE_MAX / sizeof *p ? malloc((sw->n + 1) * sizeof *p) : NULL;
+	if (!p) {
+		b->oom = 1;
+		return;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i <= sw->n; i++) {
+		const nnp_candidate *c = i == sw->n ? &sw->original : &sw->c[i];
+		if (c->pareto && isfinite(c->accuracy))
+			p[k++] = (pt){ (double)c->params, 100.0 * c->accuracy };
+	}
+	qsort(p, k, sizeof *p, pt_cmp);
+	if (k > 1) {
+		nnp_rb_printf(b, "<path d=\"M %.1f %.1f", ax_px(x, p[0].x), ax_px(y, p[0].y));
+		for (size_t i = 1; i < k; i++)
+			nnp_rb_printf(b, " H %.1f V %.1f", ax_px(x, p[i].x), ax_px(y, p[i].y));
+		nnp_rb_puts(b, "\" fill=\"none\" stroke=\"" C_PARETO "\" stroke-width=\"1.5\"/>\n");
+	}
+	free(p);
+}
+
+static void hline(nnp_rbuf *b, const axis *x, double py, const char *color, const char *dash)
+{
+	nnp_rb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+	              "stroke-width=\"1.2\" stroke-dasharray=\"%s\"/>\n", x->p0, py, x->p1, py,
+	              color, dash);
+}
+
+static void plot_legend(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info *info,
+                        double lx, double ly)
+{
+	double y = ly;
+	nnp_rb_printf(b, "<g font-size=\"12\" fill=\"#222222\">\n");
+	nnp_rb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"" C_CAND
+	              "\" fill-opacity=\"0.6\"/>", lx + 12, y - 4);
+	text_open(b, lx + 28, y, 12, NULL, "#222222");
+	nnp_rb_puts(b, "candidate</text>\n");
+	y += 22;
+	nnp_rb_printf(b, "<path d=\"M %.1f %.1f H %.1f V %.1f H %.1f\" fill=\"none\" stroke=\""
+	              C_PARETO "\" stroke-width=\"1.5\"/>", lx, y, lx + 12, y - 8, lx + 22);
+	nnp_rb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" fill=\"" C_PARETO "\"/>",
+	              lx + 12, y - 4);
+	text_open(b, lx + 28, y, 12, NULL, "#222222");
+	nnp_rb_puts(b, "Pareto front</text>\n");
+	y += 22;
+	diamond(b, lx + 12, y - 4, 6, C_ORIG);
+	nnp_rb_puts(b, "/>");
+	text_open(b, lx + 28, y, 12, NULL, "#222222");
+	nnp_rb_puts(b, "original</text>\n");
+	y += 22;
+	nnp_rb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#555555\""
+	              " stroke-width=\"1.2\" stroke-dasharray=\"6 4\"/>", lx, y - 4, lx + 22, y - 4);
+	text_open(b, lx + 28, y, 12, NULL, "#222222");
+	nnp_rb_puts(b, "original accuracy</text>\n");
+	if (!isnan(info->max_drop)) {
+		y += 22;
+		nnp_rb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\""
+		              C_GATE "\" stroke-width=\"1.2\" stroke-dasharray=\"2 3\"/>", lx, y - 4,
+		              lx + 22, y - 4);
+		text_open(b, lx + 28, y, 12, NULL, "#222222");
+		nnp_rb_printf(b, "max drop %g point%s</text>\n", info->max_drop,
+		              info->max_drop == 1 ? "" : "s");
+	}
+	if (info->best != NNP_NO_DUP) {
+		y += 22;
+		nnp_rb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"7\" fill=\"none\" stroke=\""
+		              C_BEST "\" stroke-width=\"2\"/>", lx + 12, y - 4);
+		text_open(b, lx + 28, y, 12, NULL, "#222222");
+		nnp_rb_printf(b, "best (#%zu)</text>\n", info->best);
+	}
+	/* A few figures under the key, in a lighter grey. */
+	y += 34;
+	const nnp_candidate *o = &sw->original;
+	nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555555\">"
+	              "%zu candidates, %zu distinct</text>\n", lx, y, sw->n, sw->n_unique);
+	y += 16;
+	nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555555\">"
+	              "original: %zu params</text>\n", lx, y, o->params);
+	y += 16;
+	nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555555\">"
+	              "accuracy %.2f%%</text>\n", lx, y, 100.0 * o->accuracy);
+	if (info->best == NNP_NO_DUP && !isnan(info->max_drop)) {
+		y += 22;
+		nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555555\">"
+		              "no candidate within the gate</text>\n", lx, y);
+	}
+	if (info->best != NNP_NO_DUP) {
+		const nnp_candidate *c = &sw->c[info->best];
+		y += 22;
+		nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555555\">"
+		              "best: %zu params (-%.1f%%)</text>\n", lx, y, c->params, c->reduction);
+		y += 16;
+		nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555555\">"
+		              "accuracy %.2f%% (drop %.2f)</text>\n", lx, y, 100.0 * c->accuracy,
+		              c->accuracy_drop);
+	}
+	nnp_rb_puts(b, "</g>\n");
+}
+
+static void plot_heading(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info *info,
+                         double x)
+{
+	text_open(b, x, 28, 16, NULL, "#111111");
+	nnp_rb_puts(b, "<tspan font-weight=\"bold\">Accuracy against size:</tspan> ");
+	rb_xml_clip(b, nnp_report_title_name(info), 48);
+	nnp_rb_puts(b, "</text>\n");
+	text_open(b, x, 48, 12, NULL, "#555555");
+	nnp_rb_puts(b, "data ");
+	rb_xml_clip(b, info->data_path, 44);
+	nnp_rb_printf(b, ", %llu rows; folding %s; min_keep %zu</text>\n",
+	              (unsigned long long)(info->rows ? info->rows : sw->rows),
+	              info->fold ? "on" : "off", info->min_keep);
+}
+
+void nnp_report_svg_plot(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info *info)
+{
+	const int W = 800, H = 500;
+	axis x = { 0 }, y = { 0 };
+	x.p0 = 78;
+	x.p1 = 590;
+	y.p0 = 440;
+	y.p1 = 68;
+	plot_ranges(&x, &y, sw, info);
+	svg_open(b, W, H);
+	plot_heading(b, sw, info, x.p0);
+	draw_axes(b, &x, &y, 1, 11);
+	axis_titles(b, &x, &y, x.kind == AX_LOG ? "parameters (weights + biases, log scale)"
+	                                        : "parameters (weights + biases)",
+	            "accuracy (%)", 12, 38, 50);
+	const nnp_candidate *o = &sw->original;
+	double oy = ax_px(&y, 100.0 * o->accuracy);
+	hline(b, &x, oy, "#555555", "6 4");
+	if (!isnan(info->max_drop))
+		hline(b, &x, ax_px(&y, 100.0 * o->accuracy - info->max_drop), C_GATE, "2 3");
+	plot_front(b, sw, &x, &y);
+	plot_points(b, sw, &x, &y);
+	double ox = ax_px(&x, (double)o->params);
+	diamond(b, ox, oy, 7, C_ORIG);
+	nnp_rb_putc(b, '>');
+	cand_title(b, o, 0, 1);
+	nnp_rb_puts(b, "</path>\n");
+	halo_text(b, ox - 10, oy - 10, 12, "end", C_ORIG, "original");
+	if (info->best != NNP_NO_DUP) {
+		const nnp_candidate *c = &sw->c[info->best];
+		double bx = ax_px(&x, (double)c->params), by = ax_px(&y, 100.0 * c->accuracy);
+		nnp_rb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"8\" fill=\"none\" stroke=\""
+		              C_BEST "\" stroke-width=\"2\"/>\n", bx, by);
+		char label[48];
+		snprintf(label, sizeof label, "best #%zu", info->best);
+		halo_text(b, bx, by + 22, 12, "middle", C_BEST, label);
+	}
+	plot_legend(b, sw, info, x.p1 + 24, y.p1 + 10);
+	nnp_rb_puts(b, "</svg>\n");
+}
+
+/* ---- stats.svg: every hidden neuron's (mean, std) ---- */
+
+typedef struct thr {
+	double m, s;
+} thr;
+
+static int thr_cmp(const void *pa, const void *pb)
+{
+	const thr *a = pa, *b = pb;
+	if (a->m != b->m)
+		return a->m < b->m ? -1 : 1;
+	return (a->s > b->s) - (a->s < b->s);
+}
+
+/* The distinct (mean, std) threshold pairs of the sweep, sorted. */
+static thr *distinct_thresholds(const nnp_sweep *sw, size_t *n)
+{
+	*n = 0;
+	thr *t = sw->n < SIZE_MAX / sizeof *t ? malloc((sw->n ? sw->n : 1) * sizeof *t) : NULL;
+	if (!t)
+		return NULL;
+	size_t k = 0;
+	for (size_t i = 0; i < sw->n; i++)
+		if (isfinite(sw->c[i].mean_thr) && isfinite(sw->c[i].std_thr))
+			t[k++] = (thr){ fabs(sw->c[i].mean_thr), sw->c[i].std_thr };
+	qsort(t, k, sizeof *t, thr_cmp);
+	size_t u = 0;
+	for (size_t i = 0; i < k; i++)
+		if (u == 0 || thr_cmp(&t[u - 1], &t[i]) != 0)
+			t[u++] = t[i];
+	*n = u;
+	return t;
+}
+
+/*
+ * The region |mean| <= m, std <= s as an open box on the axes. A side beyond
+ * the plotted range is left out rather than drawn along the frame.
+ */
+static void threshold_box(nnp_rbuf *b, const axis *x, const axis *y, double m, double s,
+                          const char *color, double width)
+{
+	int right_in = m <= x->hi, top_in = s <= y->hi;
+	if (!right_in && !top_in)
+		return;
+	double x1 = ax_px(x, fmin(m, x->hi)), x0 = x->lo < 0 ? ax_px(x, fmax(-m, x->lo)) : x->p0;
+	double yt = ax_px(y, fmin(s, y->hi)), yb = y->p0;
+	int left_in = x->lo < 0 && -m >= x->lo;
+	nnp_rb_puts(b, "<path d=\"");
+	if (left_in)
+		nnp_rb_printf(b, "M %.1f %.1f V %.1f ", x0, yb, yt);
+	else
+		nnp_rb_printf(b, "M %.1f %.1f ", x0, yt);
+	if (top_in)
+		nnp_rb_printf(b, "H %.1f ", x1);
+	else
+		nnp_rb_printf(b, "M %.1f %.1f ", x1, yt);
+	if (right_in)
+		nnp_rb_printf(b, "V %.1f", yb);
+	nnp_rb_printf(b, "\" fill=\"none\" stroke=\"%s\" stroke-width=\"%g\"/>\n", color, width);
+}
+
+typedef struct panel_geom {
+	double ox, oy, w, h;
+} panel_geom;
+
+static void stats_panel(nnp_rbuf *b, const nnp_layer_stats *L, size_t li, const nnp_sweep *sw,
+                        const nnp_report_info *info, const thr *t, size_t nt, panel_geom g)
+{
+	double mlo = 0, mhi = 0, shi = 0;
+	for (size_t j = 0; j < L->neurons; j++) {
+		if (!isfinite(L->mean[j]) || !isfinite(L->std[j]))
+			continue;
+		mlo = fmin(mlo, L->mean[j]);
+		mhi = fmax(mhi, L->mean[j]);
+		shi = fmax(shi, L->std[j]);
+	}
+	axis x = { 0 }, y = { 0 };
+	x.p0 = g.ox + 62;
+	x.p1 = g.ox + g.w - 18;
+	y.p0 = g.oy + g.h - 48;
+	y.p1 = g.oy + 34;
+	sqrt_axis(&x, mlo, mhi, 34);
+	sqrt_axis(&y, 0, shi, 20);
+	size_t step = L->neurons > MAX_POINTS ? (L->neurons + MAX_POINTS - 1) / MAX_POINTS : 1;
+
+	const char *act = nnp_act_name(L->act);
+	text_open(b, x.p0, g.oy + 20, 13, NULL, "#111111");
+	nnp_rb_printf(b, "<tspan font-weight=\"bold\">layer %zu</tspan> (%s, %zu neurons", L->layer,
+	              act ? act : "?", L->neurons);
+	if (step > 1)
+		nnp_rb_printf(b, ", 1 in %zu shown", step);
+	nnp_rb_puts(b, ")</text>\n");
+	draw_axes(b, &x, &y, 0, 10);
+	axis_titles(b, &x, &y, "mean activation", "standard deviation", 11, 34, 44);
+
+	nnp_rb_puts(b, "<g stroke=\"" C_BOX "\">\n");
+	for (size_t i = 0; i < nt; i++)
+		threshold_box(b, &x, &y, t[i].m, t[i].s, C_BOX, 0.8);
+	nnp_rb_puts(b, "</g>\n");
+
+	/* Colour by the selected candidate when it names its neurons; its
+	 * indices ascend, so one cursor walks them alongside j. */
+	const nnp_keep *k = info->best != NNP_NO_DUP ? sw->c[info->best].keep : NULL;
+	const size_t *idx = k && k->idx ? k->idx[li] : NULL;
+	size_t kn = idx ? k->count[li] : 0, cur = 0;
+	double r = L->neurons > 2000 ? 1.3 : L->neurons > 300 ? 1.8 : 2.5;
+	nnp_rb_printf(b, "<g fill-opacity=\"%s\">\n", L->neurons > 2000 ? "0.35" : "0.6");
+	for (size_t j = 0; j < L->neurons; j += step) {
+		if (!isfinite(L->mean[j]) || !isfinite(L->std[j]))
+			continue;
+		while (cur < kn && idx[cur] < j)
+			cur++;
+		int removed = idx && !(cur < kn && idx[cur] == j);
+		nnp_rb_printf(b, "<circle class=\"n\" cx=\"%.1f\" cy=\"%.1f\" r=\"%g\" fill=\"%s\"/>\n",
+		              ax_px(&x, L->mean[j]), ax_px(&y, L->std[j]), r,
+		              removed ? C_REMOVED : C_CAND);
+	}
+	nnp_rb_puts(b, "</g>\n");
+	if (k) {
+		const nnp_candidate *c = &sw->c[info->best];
+		threshold_box(b, &x, &y, fabs(c->mean_thr), c->std_thr, C_PARETO, 1.8);
+	}
+	/* Dead neurons all sit on one point; say how many. */
+	size_t dead = 0;
+	for (size_t j = 0; j < L->neurons; j++)
+		dead += L->mean[j] == 0 && L->std[j] == 0;
+	if (dead > 1) {
+		char label[64];
+		snprintf(label, sizeof label, "%zu at (0, 0)", dead);
+		halo_text(b, ax_px(&x, 0) + 7, y.p0 - 7, 10, "start", "#333333", label);
+	}
+}
+
+static void stats_legend(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info *info,
+                         size_t nt, double x, double y)
+{
+	const nnp_keep *k = info->best != NNP_NO_DUP ? sw->c[info->best].keep : NULL;
+	int coloured = k && k->idx;
+	nnp_rb_puts(b, "<g font-size=\"12\" fill=\"#222222\">\n");
+	nnp_rb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"" C_CAND "\"/>", x + 5,
+	              y - 4);
+	text_open(b, x + 14, y, 12, NULL, "#222222");
+	if (coloured)
+		nnp_rb_printf(b, "kept by best #%zu</text>\n", info->best);
+	else
+		nnp_rb_puts(b, "neuron</text>\n");
+	x += coloured ? 140 : 80;
+	if (coloured) {
+		nnp_rb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"" C_REMOVED "\"/>",
+		              x + 5, y - 4);
+		text_open(b, x + 14, y, 12, NULL, "#222222");
+		nnp_rb_puts(b, "removed</text>\n");
+		x += 90;
+	}
+	nnp_rb_printf(b, "<path d=\"M %.1f %.1f V %.1f H %.1f V %.1f\" fill=\"none\" stroke=\""
+	              C_BOX "\"/>", x, y + 1, y - 10, x + 14, y + 1);
+	text_open(b, x + 20, y, 12, NULL, "#222222");
+	nnp_rb_printf(b, "threshold boxes (%zu)</text>\n", nt);
+	x += 160;
+	if (k) {
+		const nnp_candidate *c = &sw->c[info->best];
+		nnp_rb_printf(b, "<path d=\"M %.1f %.1f V %.1f H %.1f V %.1f\" fill=\"none\" "
+		              "stroke=\"" C_PARETO "\" stroke-width=\"1.8\"/>", x, y + 1, y - 10,
+		              x + 14, y + 1);
+		text_open(b, x + 20, y, 12, NULL, "#222222");
+		nnp_rb_printf(b, "best: |mean| &lt;= %g, std &lt;= %g</text>\n", c->mean_thr,
+		              c->std_thr);
+	}
+	nnp_rb_puts(b, "</g>\n");
+}
+
+void nnp_report_svg_stats(nnp_rbuf *b, const nnp_sweep *sw, const nnp_stats *s,
+                          const nnp_report_info *info)
+{
+	const double PW = 400, PH = 350, HEAD = 84, MARGIN = 10;
+	size_t ncol = s->n_layers < 3 ? (s->n_layers ? s->n_layers : 1) : 3;
+	size_t nrow = s->n_layers ? (s->n_layers + ncol - 1) / ncol : 1;
+	int W = (int)(2 * MARGIN + (double)ncol * PW);
+	/* The heading and legend need about 700 pixels whatever the panel count. */
+	if (W < 720)
+		W = 720;
+	int H = (int)(HEAD + (double)nrow * PH + MARGIN);
+	size_t nt = 0;
+	thr *t = distinct_thresholds(sw, &nt);
+	if (!t) {
+		b->oom = 1;
+		return;
+	}
+	svg_open(b, W, H);
+	text_open(b, MARGIN + 8, 28, 16, NULL, "#111111");
+	nnp_rb_puts(b, "<tspan font-weight=\"bold\">Activation statistics:</tspan> ");
+	rb_xml_clip(b, nnp_report_title_name(info), 48);
+	nnp_rb_puts(b, "</text>\n");
+	text_open(b, MARGIN + 8, 48, 12, NULL, "#555555");
+	nnp_rb_printf(b, "each point a hidden neuron: mean and std of its activation over "
+	              "%llu rows; square-root scales</text>\n",
+	              (unsigned long long)(s->rows ? s->rows : sw->rows));
+	stats_legend(b, sw, info, nt, MARGIN + 8, 72);
+	if (!s->n_layers) {
+		text_open(b, W / 2.0, HEAD + PH / 2, 14, "middle", "#555555");
+		nnp_rb_puts(b, "the model has no hidden layers</text>\n");
+	}
+	for (size_t l = 0; l < s->n_layers; l++) {
+		/* Centred when the heading makes the picture wider than the panels. */
+		double x0 = (W - (double)ncol * PW) / 2;
+		panel_geom g = { x0 + (double)(l % ncol) * PW, HEAD + (double)(l / ncol) * PH, PW, PH };
+		stats_panel(b, &s->layers[l], l, sw, info, t, nt, g);
+	}
+	nnp_rb_puts(b, "</svg>\n");
+	free(t);
+}

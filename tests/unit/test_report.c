@@ -1,0 +1,1126 @@
+/* Tests of the sweep report: table, Markdown, CSV, JSON, SVG and files. */
+#include <dirent.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <cJSON.h>
+
+#include "nnprune/io.h"
+#include "nnprune/report.h"
+#include "testutil.h"
+
+#define N_INPUT 784
+#define N_OUTPUT 10
+#define HOSTILE_FILE "out/we<ird> & \"name\",x|y.json"
+
+/* ---- fixture: a sweep filled by hand, as the engine would ---- */
+
+typedef struct fixture {
+	nnp_sweep sw;
+	nnp_stats st;
+	nnp_report_info info;
+} fixture;
+
+static size_t params_of(size_t n_hidden, const size_t *w)
+{
+	size_t p = 0, in = N_INPUT;
+	for (size_t l = 0; l <= n_hidden; l++) {
+		size_t out = l < n_hidden ? w[l] : N_OUTPUT;
+		p += in * out + out;
+		in = out;
+	}
+	return p;
+}
+
+static size_t macs_of(size_t n_hidden, const size_t *w)
+{
+	size_t m = 0, in = N_INPUT;
+	for (size_t l = 0; l <= n_hidden; l++) {
+		size_t out = l < n_hidden ? w[l] : N_OUTPUT;
+		m += in * out;
+		in = out;
+	}
+	return m;
+}
+
+static void fill_stats(nnp_stats *st, size_t n_hidden, const size_t *widths, const nnp_act *acts,
+                       tu_rng *r)
+{
+	st->rows = 10000;
+	st->n_layers = n_hidden;
+	st->layers = calloc(n_hidden ? n_hidden : 1, sizeof *st->layers);
+	assert_non_null(st->layers);
+	for (size_t l = 0; l < n_hidden; l++) {
+		nnp_layer_stats *L = &st->layers[l];
+		L->layer = l;
+		L->neurons = widths[l];
+		L->act = acts[l];
+		L->mean = calloc(widths[l], sizeof *L->mean);
+		L->std = calloc(widths[l], sizeof *L->std);
+		assert_true(L->mean && L->std);
+		for (size_t j = 0; j < widths[l]; j++) {
+			double u = tu_uniform(r, 0, 1);
+			if (acts[l] == NNP_ACT_TANH) {
+				L->mean[j] = tu_uniform(r, -0.8, 0.8) * u;
+				L->std[j] = tu_uniform(r, 0, 0.5) * u;
+			} else if (u < 0.2) {
+				L->mean[j] = 0; /* dead ReLU */
+				L->std[j] = 0;
+			} else {
+				L->mean[j] = 2 * u * u * tu_uniform(r, 0.2, 1);
+				L->std[j] = L->mean[j] * tu_uniform(r, 0.3, 1.2);
+			}
+		}
+	}
+}
+
+/* The rule as prune.h states it, with min_keep 1 keeping the largest std. */
+static nnp_keep *keep_rule(const nnp_stats *st, double m, double s)
+{
+	nnp_keep *k = calloc(1, sizeof *k);
+	assert_non_null(k);
+	k->n_layers = st->n_layers;
+	size_t n = st->n_layers ? st->n_layers : 1;
+	k->count = calloc(n, sizeof *k->count);
+	k->idx = calloc(n, sizeof *k->idx);
+	k->floor_hit = calloc(n, sizeof *k->floor_hit);
+	assert_true(k->count && k->idx && k->floor_hit);
+	for (size_t l = 0; l < st->n_layers; l++) {
+		const nnp_layer_stats *L = &st->layers[l];
+		k->idx[l] = calloc(L->neurons, sizeof *k->idx[l]);
+		assert_non_null(k->idx[l]);
+		size_t best = 0;
+		for (size_t j = 0; j < L->neurons; j++) {
+			if (!(fabs(L->mean[j]) <= m && L->std[j] <= s))
+				k->idx[l][k->count[l]++] = j;
+			if (L->std[j] > L->std[best])
+				best = j;
+		}
+		if (k->count[l] == 0) {
+			k->idx[l][k->count[l]++] = best;
+			k->floor_hit[l] = 1;
+		}
+	}
+	return k;
+}
+
+static void keep_free(nnp_keep *k)
+{
+	if (!k)
+		return;
+	for (size_t l = 0; l < k->n_layers; l++)
+		free(k->idx[l]);
+	free(k->idx);
+	free(k->count);
+	free(k->floor_hit);
+	free(k);
+}
+
+static int keep_same(const nnp_keep *a, const nnp_keep *b)
+{
+	for (size_t l = 0; l < a->n_layers; l++) {
+		if (a->count[l] != b->count[l])
+			return 0;
+		if (memcmp(a->idx[l], b->idx[l], a->count[l] * sizeof(size_t)))
+			return 0;
+	}
+	return 1;
+}
+
+static char *dup_str(const char *s)
+{
+	char *p = malloc(strlen(s) + 1);
+	assert_non_null(p);
+	strcpy(p, s);
+	return p;
+}
+
+static void fill_candidate(fixture *f, size_t i, double m, double s, tu_rng *r)
+{
+	nnp_candidate *c = &f->sw.c[i];
+	const nnp_candidate *o = &f->sw.original;
+	size_t nh = f->st.n_layers;
+	c->mean_thr = m;
+	c->std_thr = s;
+	c->keep = keep_rule(&f->st, m, s);
+	c->params = params_of(nh, c->keep->count);
+	c->bytes = 4 * c->params + 64;
+	c->macs = macs_of(nh, c->keep->count);
+	c->reduction = 100.0 * (double)(o->params - c->params) / (double)o->params;
+	double gone = c->reduction / 100.0;
+	double acc = o->accuracy - 0.9 * gone * gone * gone * gone + tu_uniform(r, -0.002, 0.002);
+	c->accuracy = round(fmax(acc, 0.1) * 10000) / 10000;
+	c->accuracy_drop = 100.0 * (o->accuracy - c->accuracy);
+	c->loss = o->loss + 2 * (o->accuracy - c->accuracy);
+	c->agreement = fmin(1, 1 - 1.1 * (o->accuracy - c->accuracy));
+	c->floor_hit = 0;
+	for (size_t l = 0; l < nh; l++)
+		c->floor_hit |= c->keep->floor_hit[l];
+	c->same_as = NNP_NO_DUP;
+	for (size_t j = 0; j < i; j++)
+		if (keep_same(f->sw.c[j].keep, c->keep)) {
+			c->same_as = j;
+			break;
+		}
+	if (c->same_as != NNP_NO_DUP) {
+		/* Same neurons: the engine evaluates once and copies the figures. */
+		const nnp_candidate *d = &f->sw.c[c->same_as];
+		c->accuracy = d->accuracy;
+		c->accuracy_drop = d->accuracy_drop;
+		c->loss = d->loss;
+		c->agreement = d->agreement;
+	} else {
+		char name[64];
+		snprintf(name, sizeof name, "out/cand-%03zu.json", i);
+		c->file = dup_str(name);
+		f->sw.n_unique++;
+	}
+}
+
+/* Pareto and best computed naively from their definitions. */
+static void mark_pareto_best(fixture *f, double max_drop)
+{
+	size_t n = f->sw.n;
+	for (size_t i = 0; i <= n; i++) {
+		nnp_candidate *c = i == n ? &f->sw.original : &f->sw.c[i];
+		c->pareto = 1;
+		for (size_t j = 0; j <= n; j++) {
+			const nnp_candidate *d = j == n ? &f->sw.original : &f->sw.c[j];
+			if (d->params < c->params && d->accuracy >= c->accuracy)
+				c->pareto = 0;
+		}
+	}
+	f->info.best = NNP_NO_DUP;
+	for (size_t i = 0; i < n; i++) {
+		const nnp_candidate *c = &f->sw.c[i];
+		if (c->accuracy_drop > max_drop)
+			continue;
+		if (f->info.best == NNP_NO_DUP || c->params < f->sw.c[f->info.best].params)
+			f->info.best = i;
+	}
+	f->info.max_drop = max_drop;
+}
+
+static fixture *fx_create(size_t nh, const size_t *widths, const nnp_act *acts,
+                          const double *means, size_t nm, const double *stds, size_t ns,
+                          uint64_t seed)
+{
+	tu_rng r = { seed };
+	fixture *f = calloc(1, sizeof *f);
+	assert_non_null(f);
+	fill_stats(&f->st, nh, widths, acts, &r);
+	nnp_candidate *o = &f->sw.original;
+	o->mean_thr = o->std_thr = NAN;
+	o->same_as = NNP_NO_DUP;
+	o->params = params_of(nh, widths);
+	o->bytes = 4 * o->params + 64;
+	o->macs = macs_of(nh, widths);
+	o->accuracy = 0.9785;
+	o->loss = 0.0712;
+	o->agreement = 1;
+	f->sw.n = nm * ns;
+	f->sw.rows = 10000;
+	f->sw.c = calloc(f->sw.n ? f->sw.n : 1, sizeof *f->sw.c);
+	assert_non_null(f->sw.c);
+	for (size_t a = 0; a < nm; a++)
+		for (size_t b = 0; b < ns; b++)
+			fill_candidate(f, a * ns + b, means[a], stds[b], &r);
+	nnp_report_info_init(&f->info);
+	f->info.model_path = "models/mnist-mlp.json";
+	f->info.data_path = "data/mnist-val.csv.gz";
+	f->info.rows = 10000;
+	mark_pareto_best(f, 1.0);
+	/* As if min_keep had overridden the rule for the last candidate. */
+	if (f->sw.n)
+		f->sw.c[f->sw.n - 1].floor_hit = 1;
+	if (f->sw.n > 3) {
+		free(f->sw.c[3].file);
+		f->sw.c[3].file = dup_str(HOSTILE_FILE);
+	}
+	return f;
+}
+
+static void fx_free(fixture *f)
+{
+	if (!f)
+		return;
+	for (size_t i = 0; i < f->sw.n; i++) {
+		keep_free(f->sw.c[i].keep);
+		free(f->sw.c[i].file);
+	}
+	free(f->sw.c);
+	for (size_t l = 0; l < f->st.n_layers; l++) {
+		free(f->st.layers[l].mean);
+		free(f->st.layers[l].std);
+	}
+	free(f->st.layers);
+	free(f);
+}
+
+static const double MEANS[] = { 0, 0.02, 0.05, 0.1, 0.2, 0.5 };
+static const double STDS[] = { 0, 0.05, 0.1, 0.3 };
+#define NM (sizeof MEANS / sizeof MEANS[0])
+#define NS (sizeof STDS / sizeof STDS[0])
+
+static fixture *fx_default(void)
+{
+	static const size_t w[3] = { 120, 60, 30 };
+	static const nnp_act a[3] = { NNP_ACT_RELU, NNP_ACT_RELU, NNP_ACT_TANH };
+	return fx_create(3, w, a, MEANS, NM, STDS, NS, 42);
+}
+
+static char *render(const fixture *f, nnp_report_kind kind, size_t *len)
+{
+	char *text = NULL;
+	nnp_err err;
+	nnp_err_clear(&err);
+	int rc = nnp_report_render(&text, len, kind, &f->sw, &f->st, &f->info, &err);
+	if (rc)
+		fail_msg("render %d: %s", (int)kind, err.msg);
+	assert_non_null(text);
+	if (len)
+		assert_int_equal(strlen(text), *len);
+	return text;
+}
+
+/* Non-overlapping occurrences. A plain loop: under ASan, strstr rescans the
+ * whole haystack on every call. */
+static size_t count_str(const char *hay, const char *needle)
+{
+	size_t n = 0, k = strlen(needle);
+	for (const char *p = hay; *p;) {
+		size_t i = 0;
+		while (i < k && p[i] == needle[i])
+			i++;
+		if (i == k) {
+			n++;
+			p += k;
+		} else {
+			p++;
+		}
+	}
+	return n;
+}
+
+static char *kept_str(const fixture *f, const nnp_candidate *c, const char *sep)
+{
+	static char buf[256];
+	buf[0] = '\0';
+	for (size_t l = 0; l < f->st.n_layers; l++) {
+		char one[32];
+		snprintf(one, sizeof one, "%s%zu", l ? sep : "",
+		         c->keep ? c->keep->count[l] : f->st.layers[l].neurons);
+		strcat(buf, one);
+	}
+	return buf;
+}
+
+/* ---- the terminal table ---- */
+
+/* Splits text into lines (modifies it); returns the count. */
+static size_t split_lines(char *text, char **lines, size_t max)
+{
+	size_t n = 0;
+	for (char *p = text; *p && n < max;) {
+		char *nl = strchr(p, '\n');
+		assert_non_null(nl); /* every line ends with a newline */
+		*nl = '\0';
+		lines[n++] = p;
+		p = nl + 1;
+	}
+	return n;
+}
+
+/* Column spans from the dashes line under the header. */
+static size_t spans(const char *dashes, size_t *start, size_t *end, size_t max)
+{
+	size_t n = 0, i = 0, len = strlen(dashes);
+	while (i < len && n < max) {
+		assert_int_equal(dashes[i], '-');
+		start[n] = i;
+		while (i < len && dashes[i] == '-')
+			i++;
+		end[n++] = i;
+		assert_true(i == len || !strncmp(dashes + i, "  ", 2));
+		i += 2;
+	}
+	return n;
+}
+
+static void cell_at(const char *line, size_t s, size_t e, char *out)
+{
+	while (s < e && line[s] == ' ')
+		s++;
+	while (e > s && line[e - 1] == ' ')
+		e--;
+	memcpy(out, line + s, e - s);
+	out[e - s] = '\0';
+}
+
+static void test_table(void **state)
+{
+	(void)state;
+	fixture *f = fx_default();
+	/* A tiny gain rounds to no change, shown "+0.00", never "-0.00". */
+	f->sw.c[1].accuracy_drop = -0.001;
+	size_t len;
+	char *text = render(f, NNP_REPORT_TABLE, &len);
+	char *copy = dup_str(text);
+	char *lines[256];
+	size_t n = split_lines(copy, lines, 256);
+	assert_int_equal(n, f->sw.n + 3);
+	size_t w = strlen(lines[0]);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(strlen(lines[i]), w);
+	size_t s[16], e[16];
+	size_t nc = spans(lines[1], s, e, 16);
+	assert_int_equal(nc, 13);
+	static const char *heads[13] = { "#", "mean", "std", "kept", "params", "reduction",
+	                                 "accuracy", "drop", "loss", "agreement", "pareto",
+	                                 "floor", "note" };
+	char c[256];
+	for (size_t k = 0; k < nc; k++) {
+		cell_at(lines[0], s[k], e[k], c);
+		assert_string_equal(c, heads[k]);
+	}
+	/* Right-aligned columns end at the span's last character. */
+	static const int right[] = { 0, 1, 2, 4, 5, 6, 7, 8, 9 };
+	for (size_t row = 2; row < n; row++)
+		for (size_t k = 0; k < sizeof right / sizeof right[0]; k++)
+			assert_true(lines[row][e[right[k]] - 1] != ' ');
+	for (size_t row = 2; row < n; row++) {
+		const nnp_candidate *cd = row == 2 ? &f->sw.original : &f->sw.c[row - 3];
+		char want[128];
+		cell_at(lines[row], s[3], e[3], c);
+		assert_string_equal(c, kept_str(f, cd, "-"));
+		cell_at(lines[row], s[4], e[4], c);
+		snprintf(want, sizeof want, "%zu", cd->params);
+		assert_string_equal(c, want);
+		cell_at(lines[row], s[6], e[6], c);
+		snprintf(want, sizeof want, "%.2f%%", 100 * cd->accuracy);
+		assert_string_equal(c, want);
+		cell_at(lines[row], s[10], e[10], c);
+		assert_string_equal(c, cd->pareto ? "*" : "");
+		cell_at(lines[row], s[11], e[11], c);
+		assert_string_equal(c, cd->floor_hit ? "*" : "");
+		cell_at(lines[row], s[12], e[12], c);
+		if (row == 2) {
+			assert_string_equal(c, "original");
+			cell_at(lines[row], s[0], e[0], c);
+			assert_string_equal(c, "orig");
+			cell_at(lines[row], s[7], e[7], c);
+			assert_string_equal(c, "-");
+			continue;
+		}
+		size_t i = row - 3;
+		want[0] = '\0';
+		if (f->info.best == i)
+			strcat(want, "best");
+		if (cd->same_as != NNP_NO_DUP) {
+			char d[32];
+			snprintf(d, sizeof d, "%s= #%zu", f->info.best == i ? ", " : "", cd->same_as);
+			strcat(want, d);
+		}
+		assert_string_equal(c, want);
+		cell_at(lines[row], s[1], e[1], c);
+		snprintf(want, sizeof want, "%g", cd->mean_thr);
+		assert_string_equal(c, want);
+		cell_at(lines[row], s[7], e[7], c);
+		snprintf(want, sizeof want, "%+.2f", cd->accuracy_drop);
+		if (i == 1)
+			strcpy(want, "+0.00");
+		assert_string_equal(c, want);
+	}
+	/* The fixture has duplicates, a best and floor hits, so the notes above
+	 * were exercised. */
+	assert_true(f->sw.n_unique < f->sw.n);
+	assert_true(f->info.best != NNP_NO_DUP);
+	assert_true(f->sw.c[f->sw.n - 1].floor_hit && count_str(text, "best") == 1);
+
+	/* nnp_report_table prints the same bytes. */
+	FILE *fp = tmpfile();
+	assert_non_null(fp);
+	nnp_err err;
+	assert_int_equal(nnp_report_table(fp, &f->sw, &f->st, &f->info, &err), 0);
+	rewind(fp);
+	char *back = calloc(len + 2, 1);
+	assert_int_equal(fread(back, 1, len + 1, fp), len);
+	assert_string_equal(back, text);
+	fclose(fp);
+	free(back);
+	free(copy);
+	free(text);
+	fx_free(f);
+}
+
+/* ---- JSON ---- */
+
+static void assert_num(const cJSON *o, const char *key, double want)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	if (!cJSON_IsNumber(v))
+		fail_msg("%s: not a number", key);
+	double tol = 1e-11 * fmax(1, fabs(want));
+	if (fabs(v->valuedouble - want) > tol)
+		fail_msg("%s: %.17g, want %.17g", key, v->valuedouble, want);
+}
+
+static void assert_jnull(const cJSON *o, const char *key)
+{
+	if (!cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, key)))
+		fail_msg("%s: not null", key);
+}
+
+static void assert_bool(const cJSON *o, const char *key, int want)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	assert_true(cJSON_IsBool(v));
+	assert_int_equal(cJSON_IsTrue(v), !!want);
+}
+
+static void assert_jstr(const cJSON *o, const char *key, const char *want)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	if (!want) {
+		assert_true(cJSON_IsNull(v));
+		return;
+	}
+	assert_true(cJSON_IsString(v));
+	assert_string_equal(v->valuestring, want);
+}
+
+static void check_model_json(const fixture *f, const cJSON *o, const nnp_candidate *c, int orig)
+{
+	assert_true(cJSON_IsObject(o));
+	if (orig) {
+		assert_jnull(o, "mean");
+		assert_jnull(o, "std");
+		assert_jnull(o, "same_as");
+	} else {
+		assert_num(o, "mean", c->mean_thr);
+		assert_num(o, "std", c->std_thr);
+		/* Thresholds come back exactly, not just close. */
+		assert_true(cJSON_GetObjectItemCaseSensitive(o, "mean")->valuedouble == c->mean_thr);
+		if (c->same_as == NNP_NO_DUP)
+			assert_jnull(o, "same_as");
+		else
+			assert_num(o, "same_as", (double)c->same_as);
+	}
+	const cJSON *kept = cJSON_GetObjectItemCaseSensitive(o, "kept");
+	assert_true(cJSON_IsArray(kept));
+	assert_int_equal(cJSON_GetArraySize(kept), f->st.n_layers);
+	for (size_t l = 0; l < f->st.n_layers; l++) {
+		size_t want = orig ? f->st.layers[l].neurons : c->keep->count[l];
+		assert_int_equal((size_t)cJSON_GetArrayItem(kept, (int)l)->valuedouble, want);
+	}
+	assert_num(o, "params", (double)c->params);
+	assert_num(o, "bytes", (double)c->bytes);
+	assert_num(o, "macs", (double)c->macs);
+	assert_num(o, "accuracy", c->accuracy);
+	assert_num(o, "accuracy_drop", c->accuracy_drop);
+	assert_num(o, "loss", c->loss);
+	assert_num(o, "agreement", c->agreement);
+	assert_num(o, "reduction", c->reduction);
+	assert_bool(o, "pareto", c->pareto);
+	assert_bool(o, "floor_hit", c->floor_hit);
+	assert_jstr(o, "file", c->file);
+}
+
+static void test_json(void **state)
+{
+	(void)state;
+	fixture *f = fx_default();
+	f->info.fold = 0;
+	f->info.min_keep = 3;
+	char *text = render(f, NNP_REPORT_JSON, NULL);
+	cJSON *j = cJSON_Parse(text);
+	assert_non_null(j);
+	assert_jstr(j, "format", "nnprune-report");
+	assert_num(j, "version", 1);
+	assert_jstr(j, "tool", "nnprune " NNP_VERSION);
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
+	assert_jstr(m, "path", "models/mnist-mlp.json");
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "data");
+	assert_jstr(d, "path", "data/mnist-val.csv.gz");
+	assert_num(d, "rows", 10000);
+	assert_bool(j, "fold", 0);
+	assert_num(j, "min_keep", 3);
+	assert_num(j, "best", (double)f->info.best);
+	assert_num(j, "max_drop", 1.0);
+	const cJSON *layers = cJSON_GetObjectItemCaseSensitive(j, "layers");
+	assert_int_equal(cJSON_GetArraySize(layers), 3);
+	assert_jstr(cJSON_GetArrayItem(layers, 2), "activation", "tanh");
+	assert_num(cJSON_GetArrayItem(layers, 1), "neurons", 60);
+	check_model_json(f, cJSON_GetObjectItemCaseSensitive(j, "original"), &f->sw.original, 1);
+	const cJSON *cs = cJSON_GetObjectItemCaseSensitive(j, "candidates");
+	assert_int_equal(cJSON_GetArraySize(cs), f->sw.n);
+	for (size_t i = 0; i < f->sw.n; i++) {
+		const cJSON *o = cJSON_GetArrayItem(cs, (int)i);
+		assert_num(o, "index", (double)i);
+		check_model_json(f, o, &f->sw.c[i], 0);
+	}
+	assert_string_equal(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(cs, 3),
+	                                                     "file")->valuestring, HOSTILE_FILE);
+	cJSON_Delete(j);
+	free(text);
+
+	/* No selection and no gate print as null. */
+	f->info.best = NNP_NO_DUP;
+	f->info.max_drop = NAN;
+	text = render(f, NNP_REPORT_JSON, NULL);
+	j = cJSON_Parse(text);
+	assert_non_null(j);
+	assert_jnull(j, "best");
+	assert_jnull(j, "max_drop");
+	cJSON_Delete(j);
+	free(text);
+	fx_free(f);
+}
+
+/* ---- CSV ---- */
+
+/* A small RFC 4180 reader: fields of one record into out (malloc'd each). */
+static size_t csv_record(const char **pp, char **out, size_t max)
+{
+	const char *p = *pp;
+	size_t n = 0;
+	for (;;) {
+		char buf[512];
+		size_t k = 0;
+		if (*p == '"') {
+			for (p++;; p++) {
+				assert_true(*p != '\0');
+				if (*p == '"' && p[1] == '"')
+					buf[k++] = *p++;
+				else if (*p == '"')
+					break;
+				else
+					buf[k++] = *p;
+			}
+			p++;
+		} else {
+			while (*p && *p != ',' && *p != '\n')
+				buf[k++] = *p++;
+		}
+		buf[k] = '\0';
+		assert_true(n < max);
+		out[n++] = dup_str(buf);
+		if (*p == ',') {
+			p++;
+			continue;
+		}
+		assert_int_equal(*p, '\n');
+		*pp = p + 1;
+		return n;
+	}
+}
+
+static void free_fields(char **f, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(f[i]);
+}
+
+static void test_csv(void **state)
+{
+	(void)state;
+	fixture *f = fx_default();
+	char *text = render(f, NNP_REPORT_CSV, NULL);
+	const char *p = text;
+	char *fl[32];
+	size_t n = csv_record(&p, fl, 32);
+	assert_int_equal(n, 16);
+	assert_string_equal(fl[0], "candidate");
+	assert_string_equal(fl[3], "kept");
+	assert_string_equal(fl[15], "file");
+	free_fields(fl, n);
+	for (size_t r = 0; r <= f->sw.n; r++) {
+		const nnp_candidate *c = r == 0 ? &f->sw.original : &f->sw.c[r - 1];
+		n = csv_record(&p, fl, 32);
+		assert_int_equal(n, 16);
+		char want[64];
+		if (r == 0) {
+			assert_string_equal(fl[0], "original");
+			assert_string_equal(fl[1], "");
+			assert_string_equal(fl[2], "");
+		} else {
+			snprintf(want, sizeof want, "%zu", r - 1);
+			assert_string_equal(fl[0], want);
+			assert_true(strtod(fl[1], NULL) == c->mean_thr);
+			assert_true(strtod(fl[2], NULL) == c->std_thr);
+		}
+		assert_string_equal(fl[3], kept_str(f, c, "-"));
+		assert_int_equal(strtoull(fl[4], NULL, 10), c->params);
+		assert_int_equal(strtoull(fl[5], NULL, 10), c->bytes);
+		assert_int_equal(strtoull(fl[6], NULL, 10), c->macs);
+		assert_true(fabs(strtod(fl[7], NULL) - c->accuracy) < 1e-12);
+		assert_true(fabs(strtod(fl[8], NULL) - c->accuracy_drop) < 1e-10);
+		assert_true(fabs(strtod(fl[9], NULL) - c->loss) < 1e-12);
+		assert_true(fabs(strtod(fl[10], NULL) - c->agreement) < 1e-12);
+		assert_true(fabs(strtod(fl[11], NULL) - c->reduction) < 1e-9);
+		assert_string_equal(fl[12], c->pareto ? "1" : "0");
+		assert_string_equal(fl[13], c->floor_hit ? "1" : "0");
+		if (r == 0 || c->same_as == NNP_NO_DUP) {
+			assert_string_equal(fl[14], "");
+		} else {
+			snprintf(want, sizeof want, "%zu", c->same_as);
+			assert_string_equal(fl[14], want);
+		}
+		assert_string_equal(fl[15], c->file ? c->file : "");
+		free_fields(fl, n);
+	}
+	assert_int_equal(*p, '\0');
+	/* The hostile name was quoted, its quotes doubled. */
+	assert_non_null(strstr(text, "\"out/we<ird> & \"\"name\"\",x|y.json\""));
+	free(text);
+	fx_free(f);
+}
+
+/* ---- Markdown ---- */
+
+/* Pipes not preceded by a backslash. */
+static size_t md_pipes(const char *line)
+{
+	size_t n = 0;
+	for (const char *p = line; *p; p++)
+		if (*p == '|' && (p == line || p[-1] != '\\'))
+			n++;
+	return n;
+}
+
+static void test_markdown(void **state)
+{
+	(void)state;
+	fixture *f = fx_default();
+	char *text = render(f, NNP_REPORT_MD, NULL);
+	assert_non_null(strstr(text, "# nnprune report: mnist-mlp.json\n"));
+	assert_non_null(strstr(text, "- data: data/mnist-val.csv.gz (10000 rows)\n"));
+	assert_non_null(strstr(text, "- folding: on\n"));
+	assert_non_null(strstr(text, "- max drop: 1 point\n"));
+	assert_non_null(strstr(text, "(report.svg)"));
+	char *copy = dup_str(text);
+	char *lines[512];
+	size_t n = split_lines(copy, lines, 512), rows = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (lines[i][0] != '|')
+			continue;
+		rows++;
+		assert_int_equal(md_pipes(lines[i]), 15); /* 14 columns */
+	}
+	assert_int_equal(rows, f->sw.n + 3); /* header, alignment row, original, candidates */
+	assert_non_null(strstr(text, "out/we\\<ird\\> \\& \"name\",x\\|y.json"));
+	assert_non_null(strstr(text, "| ---: |"));
+	/* Markers are escaped: a bare '*' could start emphasis. */
+	const char *orow = strstr(text, "| orig |");
+	assert_non_null(orow);
+	const char *oend = strchr(orow, '\n');
+	const char *star = strstr(orow, "|   \\*   |");
+	assert_int_equal(star != NULL && star < oend, f->sw.original.pareto != 0);
+	size_t marks = f->sw.original.pareto != 0;
+	for (size_t i = 0; i < f->sw.n; i++)
+		marks += (f->sw.c[i].pareto != 0) + (f->sw.c[i].floor_hit != 0);
+	assert_int_equal(count_str(text, "\\*"), marks + 2); /* + the two in the notes */
+	assert_int_equal(count_str(text, " * "), 0);
+	free(copy);
+	free(text);
+	fx_free(f);
+}
+
+/* ---- SVG ---- */
+
+static int name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_' || c == ':';
+}
+
+static void check_entity(const char **pp)
+{
+	static const char *ents[] = { "&amp;", "&lt;", "&gt;", "&quot;", "&apos;" };
+	for (size_t i = 0; i < 5; i++)
+		if (!strncmp(*pp, ents[i], strlen(ents[i]))) {
+			*pp += strlen(ents[i]);
+			return;
+		}
+	fail_msg("bad entity at %.20s", *pp);
+}
+
+/* Well-formedness as far as our writer can go wrong: a prolog, one root,
+ * balanced and matching tags, quoted attributes, escaped text, only
+ * newline/tab controls, valid UTF-8. */
+static void check_xml(const char *text)
+{
+	const char *p = text;
+	const char *prolog = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+	assert_int_equal(strncmp(p, prolog, strlen(prolog)), 0);
+	p += strlen(prolog);
+	char stack[64][32];
+	size_t depth = 0, roots = 0;
+	while (*p) {
+		unsigned char ch = (unsigned char)*p;
+		assert_true(ch >= 0x20 || ch == '\n' || ch == '\t');
+		if (ch >= 0x80) {
+			size_t k = 1;
+			while ((((unsigned char)p[k]) & 0xC0) == 0x80)
+				k++;
+			assert_true(k >= 2 && k <= 4);
+			p += k;
+			continue;
+		}
+		if (ch == '&') {
+			check_entity(&p);
+			continue;
+		}
+		if (ch == '>')
+			fail_msg("stray '>' in text");
+		if (ch != '<') {
+			p++;
+			continue;
+		}
+		p++;
+		int closing = *p == '/';
+		if (closing)
+			p++;
+		char name[32];
+		size_t k = 0;
+		while (name_char(*p) && k < 31)
+			name[k++] = *p++;
+		name[k] = '\0';
+		assert_true(k > 0);
+		if (closing) {
+			assert_true(depth > 0);
+			assert_string_equal(stack[--depth], name);
+			assert_int_equal(*p, '>');
+			p++;
+			continue;
+		}
+		for (;;) {
+			while (*p == ' ' || *p == '\n')
+				p++;
+			if (*p == '/' || *p == '>')
+				break;
+			assert_true(name_char(*p));
+			while (name_char(*p))
+				p++;
+			assert_int_equal(*p++, '=');
+			assert_int_equal(*p++, '"');
+			while (*p != '"') {
+				assert_true(*p && *p != '<');
+				if (*p == '&')
+					check_entity(&p);
+				else
+					p++;
+			}
+			p++;
+		}
+		if (depth == 0)
+			roots++;
+		if (*p == '/') {
+			assert_int_equal(p[1], '>');
+			p += 2;
+		} else {
+			assert_true(depth < 64);
+			strcpy(stack[depth++], name);
+			p++;
+		}
+	}
+	assert_int_equal(depth, 0);
+	assert_int_equal(roots, 1);
+}
+
+static void test_svg_plot(void **state)
+{
+	(void)state;
+	fixture *f = fx_default();
+	f->info.model_name = "mnist <mlp> & \"friends\"";
+	char *text = render(f, NNP_REPORT_SVG, NULL);
+	check_xml(text);
+	assert_int_equal(count_str(text, "class=\"cand\""), f->sw.n);
+	assert_non_null(strstr(text, "mnist &lt;mlp&gt; &amp; &quot;friends&quot;"));
+	assert_non_null(strstr(text, ">original</text>"));
+	assert_non_null(strstr(text, "accuracy (%)"));
+	assert_non_null(strstr(text, "parameters (weights + biases"));
+	assert_non_null(strstr(text, "stroke-dasharray=\"6 4\""));  /* original accuracy */
+	assert_non_null(strstr(text, "stroke-dasharray=\"2 3\""));  /* the gate */
+	/* Self-contained: the namespace is the only URL, nothing is linked. */
+	assert_int_equal(count_str(text, "http"), 1);
+	assert_null(strstr(text, "href"));
+	assert_null(strstr(text, "<script"));
+	assert_null(strstr(text, "<style"));
+	/* A Pareto staircase is drawn when two or more points are on the front. */
+	size_t front = 0;
+	for (size_t i = 0; i < f->sw.n; i++)
+		front += f->sw.c[i].pareto != 0;
+	assert_true(front >= 2);
+	assert_non_null(strstr(text, " H "));
+	free(text);
+	fx_free(f);
+}
+
+static void test_svg_stats(void **state)
+{
+	(void)state;
+	fixture *f = fx_default();
+	char *text = render(f, NNP_REPORT_STATS_SVG, NULL);
+	check_xml(text);
+	assert_int_equal(count_str(text, "class=\"n\""), 120 + 60 + 30);
+	assert_non_null(strstr(text, "layer 0</tspan> (relu, 120 neurons)"));
+	assert_non_null(strstr(text, "layer 2</tspan> (tanh, 30 neurons)"));
+	/* Neurons removed by the best candidate are drawn red. */
+	const nnp_keep *k = f->sw.c[f->info.best].keep;
+	size_t removed = 0;
+	for (size_t l = 0; l < 3; l++)
+		removed += f->st.layers[l].neurons - k->count[l];
+	assert_true(removed > 0);
+	assert_int_equal(count_str(text, "class=\"n\" cx"), 210);
+	size_t red = 0;
+	for (const char *p = text; (p = strstr(p, "<circle class=\"n\"")) != NULL; p++) {
+		const char *end = strchr(p, '>');
+		const char *fill = strstr(p, "fill=\"#d62728\"");
+		red += fill && fill < end;
+	}
+	assert_int_equal(red, removed);
+	free(text);
+
+	/* A very wide layer is thinned to a bounded number of points. */
+	static const size_t w[1] = { 50001 };
+	static const nnp_act a[1] = { NNP_ACT_SIGMOID };
+	static const double m1[1] = { 0.1 }, s1[1] = { 0.1 };
+	fixture *g = fx_create(1, w, a, m1, 1, s1, 1, 7);
+	text = render(g, NNP_REPORT_STATS_SVG, NULL);
+	check_xml(text);
+	assert_int_equal(count_str(text, "class=\"n\""), (50001 + 2) / 3);
+	assert_non_null(strstr(text, "50001 neurons, 1 in 3 shown"));
+	free(text);
+	fx_free(g);
+	fx_free(f);
+}
+
+/* Hostile strings everywhere stay escaped; invalid UTF-8 and controls are replaced. */
+static void test_hostile_names(void **state)
+{
+	(void)state;
+	fixture *f = fx_default();
+	f->info.model_path = "m/<script>alert('x')</script>&amp;.json";
+	f->info.data_path = "d/\x01\xff\"bad\"\n.csv";
+	for (int k = 0; k < NNP_REPORT_KINDS; k++) {
+		char *text = render(f, (nnp_report_kind)k, NULL);
+		if (k == NNP_REPORT_SVG || k == NNP_REPORT_STATS_SVG) {
+			check_xml(text);
+			assert_null(strstr(text, "<script"));
+		}
+		if (k == NNP_REPORT_JSON) {
+			cJSON *j = cJSON_Parse(text);
+			assert_non_null(j);
+			const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "data");
+			assert_jstr(d, "path", "d/\x01\xEF\xBF\xBD\"bad\"\n.csv");
+			assert_jstr(cJSON_GetObjectItemCaseSensitive(j, "model"), "path",
+			            f->info.model_path);
+			cJSON_Delete(j);
+		}
+		if (k == NNP_REPORT_MD) {
+			/* Every '<' is backslash-escaped, so no HTML gets through. */
+			for (const char *p = strchr(text, '<'); p; p = strchr(p + 1, '<'))
+				assert_int_equal(p[-1], '\\');
+			assert_non_null(strstr(text, "\\<script\\>"));
+		}
+		free(text);
+	}
+	fx_free(f);
+}
+
+/* ---- determinism, edges, errors, files ---- */
+
+static void test_deterministic(void **state)
+{
+	(void)state;
+	fixture *f = fx_default(), *g = fx_default();
+	for (int k = 0; k < NNP_REPORT_KINDS; k++) {
+		size_t la, lb, lc;
+		char *a = render(f, (nnp_report_kind)k, &la);
+		char *b = render(f, (nnp_report_kind)k, &lb);
+		char *c = render(g, (nnp_report_kind)k, &lc);
+		assert_int_equal(la, lb);
+		assert_memory_equal(a, b, la);
+		assert_int_equal(la, lc);
+		assert_memory_equal(a, c, la);
+		free(a);
+		free(b);
+		free(c);
+	}
+	fx_free(f);
+	fx_free(g);
+}
+
+static void test_edges(void **state)
+{
+	(void)state;
+	/* No candidates at all, and a model without hidden layers. */
+	static const size_t w[2] = { 16, 8 };
+	static const nnp_act a[2] = { NNP_ACT_RELU, NNP_ACT_RELU };
+	fixture *f = fx_create(2, w, a, MEANS, 0, STDS, 0, 3);
+	fixture *g = fx_create(0, w, a, MEANS, 1, STDS, 2, 3);
+	for (int k = 0; k < NNP_REPORT_KINDS; k++) {
+		char *t1 = render(f, (nnp_report_kind)k, NULL);
+		char *t2 = render(g, (nnp_report_kind)k, NULL);
+		if (k == NNP_REPORT_SVG || k == NNP_REPORT_STATS_SVG) {
+			check_xml(t1);
+			check_xml(t2);
+		}
+		if (k == NNP_REPORT_JSON) {
+			cJSON *j = cJSON_Parse(t1);
+			assert_non_null(j);
+			assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j,
+			                 "candidates")), 0);
+			assert_jnull(j, "best");
+			cJSON_Delete(j);
+			j = cJSON_Parse(t2);
+			assert_non_null(j);
+			const cJSON *o = cJSON_GetObjectItemCaseSensitive(j, "original");
+			assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "kept")),
+			                 0);
+			cJSON_Delete(j);
+		}
+		if (k == NNP_REPORT_TABLE)
+			assert_int_equal(count_str(t1, "\n"), 3);
+		if (k == NNP_REPORT_STATS_SVG)
+			assert_non_null(strstr(t2, "no hidden layers"));
+		free(t1);
+		free(t2);
+	}
+	fx_free(f);
+	fx_free(g);
+}
+
+static void expect_error(const fixture *f, int status, const char *msg)
+{
+	char *text = (char *)1;
+	nnp_err err;
+	nnp_err_clear(&err);
+	int rc = nnp_report_render(&text, NULL, NNP_REPORT_JSON, &f->sw, &f->st, &f->info, &err);
+	assert_int_equal(rc, status);
+	assert_int_equal(err.status, status);
+	assert_null(text);
+	if (!strstr(err.msg, msg))
+		fail_msg("message \"%s\" lacks \"%s\"", err.msg, msg);
+}
+
+static void test_errors(void **state)
+{
+	(void)state;
+	fixture *f = fx_default();
+	size_t saved = f->info.best;
+	f->info.best = 99;
+	expect_error(f, NNP_EUSAGE, "best candidate 99 out of range (24)");
+	f->info.best = saved;
+
+	f->sw.c[5].keep->n_layers = 2;
+	expect_error(f, NNP_EUSAGE, "candidate 5: kept set has 2 hidden layers, statistics 3");
+	f->sw.c[5].keep->n_layers = 3;
+
+	size_t c = f->sw.c[6].keep->count[1];
+	f->sw.c[6].keep->count[1] = 61;
+	expect_error(f, NNP_EUSAGE, "candidate 6: layer 1 keeps 61 neurons, statistics have 60");
+	f->sw.c[6].keep->count[1] = c;
+
+	size_t sa = f->sw.c[2].same_as;
+	f->sw.c[2].same_as = 2;
+	expect_error(f, NNP_EUSAGE, "candidate 2: same_as 2 is not an earlier candidate");
+	f->sw.c[2].same_as = sa;
+
+	char *text = NULL;
+	nnp_err err;
+	assert_int_equal(nnp_report_render(&text, NULL, NNP_REPORT_CSV, &f->sw, NULL, &f->info,
+	                                   &err), NNP_EUSAGE);
+	assert_non_null(strstr(err.msg, "missing statistics"));
+	assert_int_equal(nnp_report_render(&text, NULL, (nnp_report_kind)42, &f->sw, &f->st,
+	                                   &f->info, &err), NNP_EUSAGE);
+	assert_non_null(strstr(err.msg, "unknown output kind 42"));
+	assert_null(text);
+	assert_null(nnp_report_file_name(NNP_REPORT_TABLE));
+	assert_string_equal(nnp_report_file_name(NNP_REPORT_STATS_SVG), "stats.svg");
+	fx_free(f);
+}
+
+static size_t dir_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	size_t n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL)
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+static void test_write(void **state)
+{
+	(void)state;
+	fixture *f = fx_default();
+	char *dir = tu_mkdtemp();
+	nnp_err err;
+	nnp_err_clear(&err);
+	assert_int_equal(nnp_report_write(dir, &f->sw, &f->st, &f->info, &err), 0);
+	assert_int_equal(dir_entries(dir), 5); /* no temporary file left behind */
+	for (int k = 1; k < NNP_REPORT_KINDS; k++) {
+		char *path = tu_path(dir, nnp_report_file_name((nnp_report_kind)k));
+		size_t n, m;
+		unsigned char *disk = tu_read(path, &n);
+		char *text = render(f, (nnp_report_kind)k, &m);
+		assert_int_equal(n, m);
+		assert_memory_equal(disk, text, n);
+		free(disk);
+		free(text);
+		free(path);
+	}
+	/* Writing again replaces the files in place. */
+	assert_int_equal(nnp_report_write(dir, &f->sw, &f->st, &f->info, &err), 0);
+	assert_int_equal(dir_entries(dir), 5);
+
+	/* A rendering error writes nothing. */
+	char *sub = tu_path(dir, "empty");
+	assert_int_equal(nnp_mkdir(sub, &err), 0);
+	f->info.best = 1000;
+	assert_int_equal(nnp_report_write(sub, &f->sw, &f->st, &f->info, &err), NNP_EUSAGE);
+	assert_int_equal(dir_entries(sub), 0);
+
+	/* An unwritable place is an output error naming the file. */
+	char *missing = tu_path(dir, "missing");
+	f->info.best = NNP_NO_DUP;
+	assert_int_equal(nnp_report_write(missing, &f->sw, &f->st, &f->info, &err), NNP_EOUTPUT);
+	assert_int_equal(err.status, NNP_EOUTPUT);
+	char *want = tu_path(missing, "report.md");
+	if (!strstr(err.msg, want))
+		fail_msg("message \"%s\" lacks \"%s\"", err.msg, want);
+	free(want);
+	free(missing);
+	free(sub);
+	tu_rmtree(dir);
+	free(dir);
+	fx_free(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_csv),
+		cmocka_unit_test(test_markdown),
+		cmocka_unit_test(test_svg_plot),
+		cmocka_unit_test(test_svg_stats),
+		cmocka_unit_test(test_hostile_names),
+		cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_edges),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_write),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
