@@ -28,7 +28,10 @@ int nnp_atomic_open(nnp_atomic *a, const char *path, nnp_err *err)
 	a->path = dup_str(path);
 	a->tmp = malloc(n + sizeof ".tmp.XXXXXX");
 	if (!a->path || !a->tmp) {
-		nnp_atomic_abort(a);
+		/* Not through nnp_atomic_abort: tmp holds no name yet to unlink. */
+		free(a->path);
+		free(a->tmp);
+		a->path = a->tmp = NULL;
 		return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", path);
 	}
 	/* The temporary file lives in the target's directory so that rename()
