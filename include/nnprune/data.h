@@ -5,6 +5,20 @@
  * IDX (MNIST / Fashion-MNIST image files, with labels in a second IDX file).
  * Every file is read through zlib's gzopen, so plain and .gz files behave the
  * same. Rows come in batches: memory does not grow with the number of rows.
+ *
+ * CSV details: LF or CRLF line ends, RFC 4180 quotes, a leading UTF-8 BOM is
+ * skipped, empty lines are ignored. Every field must be a whole decimal
+ * number ([+-]digits[.digits][e[+-]digits]; no spaces, hex, inf, nan or
+ * empty fields), read as (float) of the correctly rounded double, the same as
+ * numpy's float32(float(s)); |x| > FLT_MAX is an error. Labels must be whole
+ * numbers in 0..NNP_MAX_LABEL (and < n_classes when set). NNP_HEADER_AUTO
+ * takes the first record for a header when one of its fields is text (not a
+ * number, an empty field or a missing-value token such as NA), and always
+ * when the label column is given by name. Columns in messages are 1-based
+ * byte columns of the field's start, counted after a BOM.
+ * IDX details: a file starting with two zero bytes is IDX (no CSV may hold
+ * a NUL). Values of every IDX type become float; NaN, Inf and doubles beyond
+ * float are errors. Labels come from an IDX u8 file with one dimension.
  */
 #ifndef NNPRUNE_DATA_H
 #define NNPRUNE_DATA_H
@@ -64,7 +78,8 @@ int nnp_reader_has_labels(const nnp_reader *r);
 const char *nnp_reader_format(const nnp_reader *r);
 /* Rows returned so far. */
 uint64_t nnp_reader_rows(const nnp_reader *r);
-/* Bytes of the (decompressed) input consumed so far, for progress display. */
+/* Bytes of the (decompressed) input consumed so far, for progress display
+ * (IDX: of the images file). */
 uint64_t nnp_reader_offset(const nnp_reader *r);
 /* Total number of rows if the format says (IDX), else 0. */
 uint64_t nnp_reader_total_rows(const nnp_reader *r);
