@@ -1,0 +1,877 @@
+/* Tests of the training engine: gradients against double-precision finite
+ * differences, initialisation statistics, convergence, reproducibility,
+ * finetuning, input-scale folding and option checks. */
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "nnprune/train.h"
+#include "testutil.h"
+
+/* ------------------------------------------------ double-precision model -- */
+
+#define REF_MAXW 64
+
+static double ref_act(nnp_act a, double alpha, double z)
+{
+	switch (a) {
+	case NNP_ACT_RELU: return z > 0 ? z : 0;
+	case NNP_ACT_LEAKY_RELU: return z > 0 ? z : alpha * z;
+	case NNP_ACT_SIGMOID: return 1.0 / (1.0 + exp(-z));
+	case NNP_ACT_TANH: return tanh(z);
+	default: return z;
+	}
+}
+
+/* Output of one row through the model whose parameters are p (the flat
+ * layout of nnp_train_grad: per layer W [out][in] then b [out]). */
+static void ref_row(const nnp_model *m, const double *p, const double *x, double *out)
+{
+	double a[REF_MAXW], z[REF_MAXW];
+	size_t n = m->input_size;
+	memcpy(a, x, n * sizeof *a);
+	for (size_t l = 0; l < m->n_layers; l++) {
+		const nnp_layer *L = &m->layers[l];
+		assert_true(L->out <= REF_MAXW && L->in <= REF_MAXW);
+		const double *W = p, *b = p + L->in * L->out;
+		for (size_t o = 0; o < L->out; o++) {
+			double s = b[o];
+			for (size_t i = 0; i < L->in; i++)
+				s += W[o * L->in + i] * a[i];
+			z[o] = s;
+		}
+		if (L->act == NNP_ACT_SOFTMAX) {
+			double mx = z[0], sum = 0;
+			for (size_t o = 1; o < L->out; o++)
+				mx = z[o] > mx ? z[o] : mx;
+			for (size_t o = 0; o < L->out; o++)
+				sum += exp(z[o] - mx);
+			for (size_t o = 0; o < L->out; o++)
+				a[o] = exp(z[o] - mx) / sum;
+		} else {
+			for (size_t o = 0; o < L->out; o++)
+				a[o] = ref_act(L->act, L->alpha, z[o]);
+		}
+		p += L->in * L->out + L->out;
+		n = L->out;
+	}
+	memcpy(out, a, n * sizeof *out);
+}
+
+/* Mean loss: cross-entropy for softmax outputs, else MSE averaged over outputs. */
+static double ref_loss(const nnp_model *m, const double *p, const float *x, const int32_t *y,
+                       size_t rows)
+{
+	size_t K = nnp_model_outputs(m), F = m->input_size;
+	int ce = m->layers[m->n_layers - 1].act == NNP_ACT_SOFTMAX;
+	double xin[REF_MAXW], out[REF_MAXW], total = 0;
+	for (size_t r = 0; r < rows; r++) {
+		for (size_t j = 0; j < F; j++)
+			xin[j] = x[r * F + j];
+		ref_row(m, p, xin, out);
+		if (ce) {
+			total += -log(out[y[r]]);
+		} else {
+			double s = 0;
+			for (size_t k = 0; k < K; k++) {
+				double d = out[k] - (k == (size_t)y[r] ? 1.0 : 0.0);
+				s += d * d;
+			}
+			total += s / (double)K;
+		}
+	}
+	return total / (double)rows;
+}
+
+static double *flat_params(const nnp_model *m)
+{
+	double *p = malloc(nnp_model_params(m) * sizeof *p);
+	assert_non_null(p);
+	size_t k = 0;
+	for (size_t l = 0; l < m->n_layers; l++) {
+		const nnp_layer *L = &m->layers[l];
+		for (size_t i = 0; i < L->in * L->out; i++)
+			p[k++] = L->w[i];
+		for (size_t i = 0; i < L->out; i++)
+			p[k++] = L->b[i];
+	}
+	return p;
+}
+
+/* Checks nnp_train_grad against central differences of the double model. */
+static void check_grad(size_t n_layers, const size_t *sizes, const nnp_act *acts, uint64_t seed)
+{
+	tu_rng r = { seed };
+	nnp_model *m = tu_random_model(&r, n_layers, sizes, acts, 0.8);
+	size_t rows = 6, F = sizes[0], K = sizes[n_layers], P = nnp_model_params(m);
+	float x[6 * 8];
+	int32_t y[6];
+	assert_true(F <= 8);
+	for (size_t i = 0; i < rows * F; i++)
+		x[i] = (float)tu_uniform(&r, -1.5, 1.5);
+	for (size_t i = 0; i < rows; i++)
+		y[i] = (int32_t)(tu_next(&r) % K);
+	float *g = malloc(P * sizeof *g);
+	assert_non_null(g);
+	double loss = -1;
+	nnp_err err;
+	nnp_err_clear(&err);
+	assert_int_equal(nnp_train_grad(m, x, y, rows, g, &loss, &err), NNP_OK);
+	double *p = flat_params(m);
+	double ref = ref_loss(m, p, x, y, rows);
+	assert_true(fabs(loss - ref) <= 1e-5 * fmax(1.0, fabs(ref)));
+	double h = 1e-6, gmax = 0;
+	double *fd = malloc(P * sizeof *fd);
+	assert_non_null(fd);
+	for (size_t i = 0; i < P; i++) {
+		double keep = p[i];
+		p[i] = keep + h;
+		double lp = ref_loss(m, p, x, y, rows);
+		p[i] = keep - h;
+		double lm = ref_loss(m, p, x, y, rows);
+		p[i] = keep;
+		fd[i] = (lp - lm) / (2 * h);
+		gmax = fmax(gmax, fabs(fd[i]));
+	}
+	/* A gradient of all zeros would pass anything: make sure it is not. */
+	assert_true(gmax > 1e-3);
+	for (size_t i = 0; i < P; i++) {
+		double tol = 2e-3 * fabs(fd[i]) + 2e-5 * gmax;
+		if (fabs((double)g[i] - fd[i]) > tol)
+			fail_msg("param %zu: gradient %.9g, finite differences %.9g", i, (double)g[i],
+			         fd[i]);
+	}
+	free(fd);
+	free(p);
+	free(g);
+	nnp_model_free(m);
+}
+
+static void test_grad_softmax_ce(void **state)
+{
+	(void)state;
+	size_t s[] = { 4, 6, 5, 3 };
+	nnp_act a[] = { NNP_ACT_RELU, NNP_ACT_TANH, NNP_ACT_SOFTMAX };
+	check_grad(3, s, a, 11);
+}
+
+static void test_grad_mse_linear(void **state)
+{
+	(void)state;
+	size_t s[] = { 3, 5, 4, 5, 3 };
+	nnp_act a[] = { NNP_ACT_LEAKY_RELU, NNP_ACT_SIGMOID, NNP_ACT_LINEAR, NNP_ACT_LINEAR };
+	check_grad(4, s, a, 12);
+}
+
+static void test_grad_mse_sigmoid(void **state)
+{
+	(void)state;
+	size_t s[] = { 5, 7, 4 };
+	nnp_act a[] = { NNP_ACT_TANH, NNP_ACT_SIGMOID };
+	check_grad(2, s, a, 13);
+	size_t s2[] = { 3, 8, 6, 2 };
+	nnp_act a2[] = { NNP_ACT_RELU, NNP_ACT_LEAKY_RELU, NNP_ACT_SIGMOID };
+	check_grad(3, s2, a2, 14);
+}
+
+static void test_grad_single_layer(void **state)
+{
+	(void)state;
+	size_t s[] = { 6, 4 };
+	nnp_act a[] = { NNP_ACT_SOFTMAX };
+	check_grad(1, s, a, 15);
+	nnp_act b[] = { NNP_ACT_TANH };
+	check_grad(1, s, b, 16);
+}
+
+static void test_grad_errors(void **state)
+{
+	(void)state;
+	tu_rng r = { 3 };
+	size_t s[] = { 2, 3 };
+	nnp_act a[] = { NNP_ACT_SOFTMAX };
+	nnp_model *m = tu_random_model(&r, 1, s, a, 1.0);
+	float x[4] = { 0 }, g[9];
+	int32_t y[2] = { 0, 3 };
+	nnp_err err;
+	nnp_err_clear(&err);
+	assert_int_equal(nnp_train_grad(m, x, y, 0, g, NULL, &err), NNP_EUSAGE);
+	assert_non_null(strstr(err.msg, "rows must be between 1"));
+	assert_int_equal(nnp_train_grad(m, x, y, 2, g, NULL, &err), NNP_EINPUT);
+	assert_non_null(strstr(err.msg, "row 2: label 3 is out of range"));
+	nnp_model_free(m);
+}
+
+/* ---------------------------------------------------------------- init -- */
+
+static void moments(const float *v, size_t n, double *mean, double *sd)
+{
+	double s = 0, q = 0;
+	for (size_t i = 0; i < n; i++)
+		s += v[i];
+	*mean = s / (double)n;
+	for (size_t i = 0; i < n; i++)
+		q += (v[i] - *mean) * (v[i] - *mean);
+	*sd = sqrt(q / (double)n);
+}
+
+static void test_init_stats(void **state)
+{
+	(void)state;
+	size_t s[] = { 512, 512, 256, 10 };
+	nnp_act a[] = { NNP_ACT_RELU, NNP_ACT_TANH, NNP_ACT_SIGMOID };
+	tu_rng r = { 1 };
+	nnp_model *m = tu_random_model(&r, 3, s, a, 1.0);
+	nnp_model_init_random(m, 99);
+	double mean, sd;
+	/* He on the relu layer: std sqrt(2/in). */
+	moments(m->layers[0].w, 512 * 512, &mean, &sd);
+	double he = sqrt(2.0 / 512);
+	assert_true(fabs(sd - he) < 0.03 * he);
+	assert_true(fabs(mean) < 0.01 * he);
+	/* Normal, not uniform: about 68.3% within one standard deviation. */
+	size_t in1 = 0;
+	for (size_t i = 0; i < 512 * 512; i++)
+		in1 += fabs(m->layers[0].w[i]) < he;
+	double frac = (double)in1 / (512.0 * 512.0);
+	assert_true(fabs(frac - 0.6827) < 0.01);
+	/* Glorot on tanh and sigmoid layers: std sqrt(2/(in+out)). */
+	moments(m->layers[1].w, 512 * 256, &mean, &sd);
+	double gl = sqrt(2.0 / (512 + 256));
+	assert_true(fabs(sd - gl) < 0.03 * gl);
+	moments(m->layers[2].w, 256 * 10, &mean, &sd);
+	gl = sqrt(2.0 / (256 + 10));
+	assert_true(fabs(sd - gl) < 0.1 * gl);
+	for (size_t l = 0; l < 3; l++)
+		for (size_t i = 0; i < m->layers[l].out; i++)
+			assert_true(m->layers[l].b[i] == 0.0f);
+	/* Same seed, same weights; another seed, other weights. */
+	nnp_model *m2 = tu_random_model(&r, 3, s, a, 1.0);
+	nnp_model_init_random(m2, 99);
+	for (size_t l = 0; l < 3; l++)
+		assert_memory_equal(m->layers[l].w, m2->layers[l].w,
+		                    m->layers[l].in * m->layers[l].out * sizeof(float));
+	nnp_model_init_random(m2, 100);
+	assert_memory_not_equal(m->layers[0].w, m2->layers[0].w, 512 * sizeof(float));
+	nnp_model_free(m);
+	nnp_model_free(m2);
+}
+
+/* ---------------------------------------------------------------- data -- */
+
+static nnp_dataset *ds_new(size_t rows, size_t features)
+{
+	nnp_dataset *d = calloc(1, sizeof *d);
+	assert_non_null(d);
+	d->rows = rows;
+	d->features = features;
+	d->x = calloc(rows * features, sizeof(float));
+	d->y = calloc(rows, sizeof(int32_t));
+	assert_non_null(d->x);
+	assert_non_null(d->y);
+	return d;
+}
+
+static void ds_del(nnp_dataset *d)
+{
+	if (!d)
+		return;
+	free(d->x);
+	free(d->y);
+	free(d);
+}
+
+static double normal(tu_rng *r)
+{
+	double u = tu_uniform(r, 1e-12, 1.0), v = tu_uniform(r, 0.0, 1.0);
+	return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
+}
+
+/* Three gaussian blobs in the plane (std 0.5, centres 3 apart), classes interleaved. */
+static nnp_dataset *blobs(size_t rows, uint64_t seed, double offset, double scale)
+{
+	static const double cx[3] = { 0.0, -2.6, 2.6 }, cy[3] = { 3.0, -1.5, -1.5 };
+	tu_rng r = { seed };
+	nnp_dataset *d = ds_new(rows, 2);
+	for (size_t i = 0; i < rows; i++) {
+		int c = (int)(i % 3);
+		d->y[i] = c;
+		d->x[2 * i] = (float)(offset + scale * (cx[c] + 0.5 * normal(&r)));
+		d->x[2 * i + 1] = (float)(offset + scale * (cy[c] + 0.5 * normal(&r)));
+	}
+	return d;
+}
+
+/* Accuracy of m on d, with the double-precision reference forward pass. */
+static double ref_accuracy(const nnp_model *m, const nnp_dataset *d)
+{
+	double *p = flat_params(m), xin[REF_MAXW], out[REF_MAXW];
+	size_t K = nnp_model_outputs(m), hits = 0;
+	for (size_t r = 0; r < d->rows; r++) {
+		for (size_t j = 0; j < d->features; j++)
+			xin[j] = d->x[r * d->features + j];
+		ref_row(m, p, xin, out);
+		size_t best = 0;
+		for (size_t k = 1; k < K; k++)
+			if (out[k] > out[best])
+				best = k;
+		hits += best == (size_t)d->y[r];
+	}
+	free(p);
+	return (double)hits / (double)d->rows;
+}
+
+static nnp_model *fresh(size_t n_layers, const size_t *sizes, const nnp_act *acts, uint64_t seed)
+{
+	nnp_model *m = NULL;
+	nnp_err err;
+	nnp_err_clear(&err);
+	if (nnp_model_create(&m, sizes[0], n_layers, sizes + 1, acts, &err))
+		fail_msg("nnp_model_create: %s", err.msg);
+	nnp_model_init_random(m, seed);
+	return m;
+}
+
+static double full_loss(const nnp_model *m, const nnp_dataset *d)
+{
+	float *g = malloc(nnp_model_params(m) * sizeof *g);
+	assert_non_null(g);
+	double loss = -1;
+	nnp_err err;
+	nnp_err_clear(&err);
+	assert_int_equal(nnp_train_grad(m, d->x, d->y, d->rows, g, &loss, &err), NNP_OK);
+	free(g);
+	return loss;
+}
+
+/* ---------------------------------------------------------- convergence -- */
+
+typedef struct cb_log {
+	size_t calls, last_epoch, stop_at;
+	int val_ok;
+	uint64_t last_done, last_total;
+	size_t progress_calls;
+} cb_log;
+
+static int on_epoch(const nnp_epoch_info *e, void *ctx)
+{
+	cb_log *lg = ctx;
+	lg->calls++;
+	assert_int_equal(e->epoch, lg->last_epoch + 1);
+	lg->last_epoch = e->epoch;
+	lg->val_ok = e->val != NULL && e->val->labelled > 0;
+	assert_true(e->train_accuracy >= 0.0 && e->train_accuracy <= 1.0);
+	assert_true(e->seconds >= 0.0);
+	return lg->stop_at && e->epoch == lg->stop_at;
+}
+
+static void on_progress(size_t epoch, uint64_t done, uint64_t total, void *ctx)
+{
+	cb_log *lg = ctx;
+	(void)epoch;
+	assert_true(done <= total);
+	lg->last_done = done;
+	lg->last_total = total;
+	lg->progress_calls++;
+}
+
+static void test_blobs_adam(void **state)
+{
+	(void)state;
+	nnp_dataset *tr = blobs(600, 5, 0.0, 1.0), *va = blobs(300, 6, 0.0, 1.0);
+	size_t s[] = { 2, 16, 3 };
+	nnp_act a[] = { NNP_ACT_RELU, NNP_ACT_SOFTMAX };
+	nnp_model *m = fresh(2, s, a, 1);
+	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
+	cb_log lg = { 0 };
+	o.lr = 0.01f;
+	o.epochs = 8;
+	o.batch = 32;
+	o.seed = 3;
+	o.on_epoch = on_epoch;
+	o.on_progress = on_progress;
+	o.ctx = &lg;
+	nnp_train_report rep;
+	nnp_err err;
+	nnp_err_clear(&err);
+	assert_int_equal(nnp_train(m, tr, va, &o, &rep, &err), NNP_OK);
+	assert_int_equal(lg.calls, 8);
+	assert_true(lg.val_ok);
+	assert_int_equal(lg.last_total, 600);
+	assert_int_equal(lg.last_done, 600);
+	assert_int_equal(lg.progress_calls, 8 * 19);  /* ceil(600/32) steps an epoch */
+	assert_int_equal(rep.epochs_run, 8);
+	assert_int_equal(rep.steps, 8 * 19);
+	assert_false(rep.stopped_early);
+	assert_true(rep.has_val);
+	double acc = ref_accuracy(m, va);
+	assert_true(acc >= 0.95);
+	/* The report's validation figures are the model's. */
+	assert_int_equal(rep.val.labelled, 300);
+	assert_true(fabs(nnp_metrics_accuracy(&rep.val) - acc) < 1e-9);
+	assert_true(rep.train_accuracy >= 0.9);
+	nnp_model_free(m);
+	ds_del(tr);
+	ds_del(va);
+}
+
+/* XOR of the quadrants, tanh then sigmoid with MSE, SGD with momentum. */
+static void test_xor_sgd_mse(void **state)
+{
+	(void)state;
+	tu_rng r = { 8 };
+	nnp_dataset *d = ds_new(800, 2);
+	for (size_t i = 0; i < d->rows; i++) {
+		double u, v;
+		do {
+			u = tu_uniform(&r, -1, 1);
+			v = tu_uniform(&r, -1, 1);
+		} while (fabs(u) < 0.1 || fabs(v) < 0.1);
+		d->x[2 * i] = (float)u;
+		d->x[2 * i + 1] = (float)v;
+		d->y[i] = (u > 0) != (v > 0);
+	}
+	size_t s[] = { 2, 16, 2 };
+	nnp_act a[] = { NNP_ACT_TANH, NNP_ACT_SIGMOID };
+	nnp_model *m = fresh(2, s, a, 4);
+	double before = full_loss(m, d);
+	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
+	o.optimizer = NNP_OPT_SGD;
+	o.lr = 0.5f;
+	o.epochs = 30;
+	o.batch = 16;
+	nnp_train_report rep;
+	nnp_err err;
+	nnp_err_clear(&err);
+	assert_int_equal(nnp_train(m, d, NULL, &o, &rep, &err), NNP_OK);
+	assert_false(rep.has_val);
+	assert_true(full_loss(m, d) < before / 4);
+	assert_true(ref_accuracy(m, d) >= 0.95);
+	nnp_model_free(m);
+	ds_del(d);
+}
+
+static void test_stop_early(void **state)
+{
+	(void)state;
+	nnp_dataset *tr = blobs(90, 9, 0.0, 1.0);
+	size_t s[] = { 2, 4, 3 };
+	nnp_act a[] = { NNP_ACT_TANH, NNP_ACT_SOFTMAX };
+	nnp_model *m = fresh(2, s, a, 1);
+	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
+	cb_log lg = { 0 };
+	lg.stop_at = 2;
+	o.epochs = 5;
+	o.batch = 1000;  /* more than the rows: one step an epoch */
+	o.on_epoch = on_epoch;
+	o.ctx = &lg;
+	nnp_train_report rep;
+	nnp_err err;
+	nnp_err_clear(&err);
+	assert_int_equal(nnp_train(m, tr, NULL, &o, &rep, &err), NNP_OK);
+	assert_int_equal(lg.calls, 2);
+	assert_false(lg.val_ok);
+	assert_int_equal(rep.epochs_run, 2);
+	assert_int_equal(rep.steps, 2);
+	assert_true(rep.stopped_early);
+	nnp_model_free(m);
+	ds_del(tr);
+}
+
+/* ------------------------------------------------------- reproducibility -- */
+
+/* Rows labelled by a random linear teacher: learnable, not trivial. */
+static nnp_dataset *teacher(size_t rows, size_t F, size_t K, uint64_t seed)
+{
+	tu_rng r = { seed };
+	nnp_dataset *d = ds_new(rows, F);
+	double *w = malloc(F * K * sizeof *w);
+	assert_non_null(w);
+	for (size_t i = 0; i < F * K; i++)
+		w[i] = tu_uniform(&r, -1, 1);
+	for (size_t i = 0; i < rows; i++) {
+		size_t best = 0;
+		double bv = -1e300;
+		for (size_t j = 0; j < F; j++)
+			d->x[i * F + j] = (float)tu_uniform(&r, -1, 1);
+		for (size_t k = 0; k < K; k++) {
+			double v = 0;
+			for (size_t j = 0; j < F; j++)
+				v += w[k * F + j] * d->x[i * F + j];
+			if (v > bv) {
+				bv = v;
+				best = k;
+			}
+		}
+		d->y[i] = (int32_t)best;
+	}
+	free(w);
+	return d;
+}
+
+static nnp_model *train_copy(const nnp_dataset *d, const nnp_dataset *v, nnp_train_opts *o,
+                             nnp_train_report *rep)
+{
+	size_t s[] = { 20, 48, 24, 4 };
+	nnp_act a[] = { NNP_ACT_RELU, NNP_ACT_LEAKY_RELU, NNP_ACT_SOFTMAX };
+	nnp_model *m = fresh(3, s, a, 21);
+	nnp_err err;
+	nnp_err_clear(&err);
+	if (nnp_train(m, d, v, o, rep, &err))
+		fail_msg("nnp_train: %s", err.msg);
+	return m;
+}
+
+static int same_weights(const nnp_model *a, const nnp_model *b)
+{
+	for (size_t l = 0; l < a->n_layers; l++) {
+		const nnp_layer *x = &a->layers[l], *y = &b->layers[l];
+		if (memcmp(x->w, y->w, x->in * x->out * sizeof(float)) ||
+		    memcmp(x->b, y->b, x->out * sizeof(float)))
+			return 0;
+	}
+	return 1;
+}
+
+static void test_deterministic(void **state)
+{
+	(void)state;
+	/* 1003 rows: the last batch of each epoch is short (1003 = 15*64 + 43). */
+	nnp_dataset *d = teacher(1003, 20, 4, 31), *v = teacher(200, 20, 4, 32);
+	nnp_model *ref[3] = { NULL, NULL, NULL };
+	for (unsigned t = 1; t <= 2; t++) {
+		for (int opt = 0; opt < 2; opt++) {
+			nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
+			nnp_train_report r1, r2;
+			o.threads = t;
+			o.epochs = 3;
+			o.batch = 64;
+			o.seed = 77;
+			o.input_scale = 0.5f;
+			o.lr = 0.01f;
+			if (opt) {
+				o.optimizer = NNP_OPT_SGD;
+				o.lr = 0.1f;
+				o.weight_decay = 1e-3f;
+			}
+			nnp_model *a = train_copy(d, v, &o, &r1);
+			nnp_model *b = train_copy(d, v, &o, &r2);
+			assert_int_equal(r1.threads, t);
+			assert_true(same_weights(a, b));
+			assert_true(r1.train_loss == r2.train_loss);
+			assert_true(r1.val.loss_sum == r2.val.loss_sum);
+			assert_true(r1.train_accuracy > 0.7);
+			nnp_model_free(b);
+			if (opt == 0) {
+				/* Another seed shuffles differently. */
+				o.seed = 78;
+				b = train_copy(d, v, &o, &r2);
+				assert_false(same_weights(a, b));
+				nnp_model_free(b);
+			}
+			if (opt == 0 && t == 1) {
+				ref[0] = a;
+			} else if (opt == 0 && t == 2) {
+				/* Two threads sum in another order: close, not equal. */
+				ref[1] = a;
+				assert_false(same_weights(ref[0], a));
+				assert_true(fabs(full_loss(ref[0], d) - full_loss(a, d)) < 0.05);
+			} else {
+				nnp_model_free(a);
+			}
+		}
+	}
+	nnp_model_free(ref[0]);
+	nnp_model_free(ref[1]);
+	ds_del(d);
+	ds_del(v);
+}
+
+/* Three threads, and a last batch of one row: two of its three parts are empty. */
+static void test_uneven_parts(void **state)
+{
+	(void)state;
+	nnp_dataset *d = teacher(985, 20, 4, 33), *v = teacher(7, 20, 4, 34);
+	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
+	nnp_train_report r1, r2;
+	o.threads = 3;
+	o.batch = 24;  /* 985 = 41 * 24 + 1 */
+	o.epochs = 2;
+	o.lr = 0.01f;
+	nnp_model *a = train_copy(d, v, &o, &r1), *b = train_copy(d, v, &o, &r2);
+	assert_int_equal(r1.threads, 3);
+	assert_true(same_weights(a, b));
+	assert_int_equal(r1.steps, 2 * 42);
+	assert_int_equal(r1.val.labelled, 7);
+	assert_true(r1.train_accuracy > 0.7);
+	/* More threads than 8-row shares of a batch: only as many as shares. */
+	o.threads = 8;
+	nnp_model *c = train_copy(d, v, &o, &r2);
+	assert_int_equal(r2.threads, 3);
+	assert_true(same_weights(a, c));
+	nnp_model_free(a);
+	nnp_model_free(b);
+	nnp_model_free(c);
+	ds_del(d);
+	ds_del(v);
+}
+
+/* ---------------------------------------------------- scale and finetune -- */
+
+/* Inputs like pixels: 0..255. */
+static nnp_dataset *pixel_blobs(size_t rows, uint64_t seed)
+{
+	return blobs(rows, seed, 128.0, 30.0);
+}
+
+static void test_scale_folding(void **state)
+{
+	(void)state;
+	const float s = 1.0f / 255.0f;
+	nnp_dataset *raw = pixel_blobs(300, 41), *scaled = pixel_blobs(300, 41);
+	for (size_t i = 0; i < raw->rows * raw->features; i++)
+		scaled->x[i] = raw->x[i] * s;
+	size_t sz[] = { 2, 12, 3 };
+	nnp_act ac[] = { NNP_ACT_TANH, NNP_ACT_SOFTMAX };
+	nnp_model *a = fresh(2, sz, ac, 5), *b = fresh(2, sz, ac, 5);
+	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
+	nnp_err err;
+	nnp_err_clear(&err);
+	o.epochs = 2;
+	o.batch = 16;
+	o.input_scale = s;
+	assert_int_equal(nnp_train(a, raw, NULL, &o, NULL, &err), NNP_OK);
+	o.input_scale = 1.0f;
+	assert_int_equal(nnp_train(b, scaled, NULL, &o, NULL, &err), NNP_OK);
+	/* Same trajectory: only W0 differs, by exactly the fold. */
+	for (size_t i = 0; i < 24; i++)
+		assert_true(a->layers[0].w[i] == b->layers[0].w[i] * s);
+	assert_memory_equal(a->layers[1].w, b->layers[1].w, 36 * sizeof(float));
+	assert_memory_equal(a->layers[0].b, b->layers[0].b, 12 * sizeof(float));
+	/* And the saved model on raw inputs = the training network on scaled ones. */
+	nnp_forward *fa = NULL, *fb = NULL;
+	assert_int_equal(nnp_forward_create(&fa, a, 300, &err), NNP_OK);
+	assert_int_equal(nnp_forward_create(&fb, b, 300, &err), NNP_OK);
+	const float *ya = nnp_forward_run(fa, raw->x, 300), *yb = nnp_forward_run(fb, scaled->x, 300);
+	for (size_t i = 0; i < 900; i++)
+		assert_true(fabs((double)ya[i] - (double)yb[i]) <= 1e-5);
+	nnp_forward_free(fa);
+	nnp_forward_free(fb);
+	nnp_model_free(a);
+	nnp_model_free(b);
+	ds_del(raw);
+	ds_del(scaled);
+}
+
+static void test_finetune(void **state)
+{
+	(void)state;
+	const float s = 1.0f / 255.0f;
+	nnp_dataset *raw = pixel_blobs(600, 51);
+	size_t sz[] = { 2, 10, 8, 3 };
+	nnp_act ac[] = { NNP_ACT_RELU, NNP_ACT_SIGMOID, NNP_ACT_SOFTMAX };
+	nnp_model *m = fresh(3, sz, ac, 6);
+	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
+	nnp_err err;
+	nnp_err_clear(&err);
+	o.epochs = 1;
+	o.batch = 32;
+	o.input_scale = s;
+	assert_int_equal(nnp_train(m, raw, NULL, &o, NULL, &err), NNP_OK);
+	double l0 = full_loss(m, raw);  /* m takes raw inputs now */
+
+	/* A tiny learning rate: the unfolded, refolded model computes the same
+	 * function (had W0 not been unfolded, inputs would be scaled twice). */
+	nnp_model *c = NULL;
+	assert_int_equal(nnp_model_clone(&c, m, &err), NNP_OK);
+	o.model_takes_raw = 1;
+	o.optimizer = NNP_OPT_SGD;
+	o.lr = 1e-12f;
+	assert_int_equal(nnp_train(c, raw, NULL, &o, NULL, &err), NNP_OK);
+	assert_true(fabs(full_loss(c, raw) - l0) < 1e-5 * fmax(1.0, l0));
+	nnp_model_free(c);
+
+	/* A real finetune: same shape, lower loss. */
+	o.optimizer = NNP_OPT_ADAM;
+	o.lr = 0.01f;
+	o.epochs = 3;
+	assert_int_equal(nnp_train(m, raw, NULL, &o, NULL, &err), NNP_OK);
+	assert_int_equal(m->n_layers, 3);
+	assert_int_equal(m->input_size, 2);
+	for (size_t l = 0; l < 3; l++) {
+		assert_int_equal(m->layers[l].out, sz[l + 1]);
+		assert_int_equal(m->layers[l].act, ac[l]);
+	}
+	double l1 = full_loss(m, raw);
+	assert_true(l1 < 0.8 * l0);
+	/* And a plain finetune (scale 1) on the model as it is. */
+	o.input_scale = 1.0f;
+	o.model_takes_raw = 1;
+	o.lr = 1e-4f;
+	o.epochs = 2;
+	assert_int_equal(nnp_train(m, raw, NULL, &o, NULL, &err), NNP_OK);
+	assert_true(full_loss(m, raw) < l1);
+	nnp_model_free(m);
+	ds_del(raw);
+}
+
+/* --------------------------------------------------------------- errors -- */
+
+static void expect(nnp_model *m, const nnp_dataset *d, const nnp_dataset *v,
+                   const nnp_train_opts *o, int status, const char *msg)
+{
+	nnp_err err;
+	nnp_err_clear(&err);
+	int rc = nnp_train(m, d, v, o, NULL, &err);
+	if (rc != status || !strstr(err.msg, msg))
+		fail_msg("expected %d \"%s\", got %d \"%s\"", status, msg, rc, err.msg);
+}
+
+static void test_bad_options(void **state)
+{
+	(void)state;
+	nnp_dataset *d = blobs(30, 1, 0.0, 1.0);
+	size_t s[] = { 2, 4, 3 };
+	nnp_act a[] = { NNP_ACT_RELU, NNP_ACT_SOFTMAX };
+	nnp_model *m = fresh(2, s, a, 1);
+	nnp_train_opts o;
+	const nnp_train_opts def = NNP_TRAIN_OPTS_INIT;
+
+	o = def, o.epochs = 0;
+	expect(m, d, NULL, &o, NNP_EUSAGE, "--epochs must be between 1 and");
+	o = def, o.batch = 0;
+	expect(m, d, NULL, &o, NNP_EUSAGE, "--batch must be between 1 and");
+	o = def, o.lr = 0.0f;
+	expect(m, d, NULL, &o, NNP_EUSAGE, "--lr must be a finite number > 0 (got 0)");
+	o = def, o.lr = -1.0f;
+	expect(m, d, NULL, &o, NNP_EUSAGE, "(got -1)");
+	o = def, o.lr = NAN;
+	expect(m, d, NULL, &o, NNP_EUSAGE, "--lr must be");
+	o = def, o.threads = 100000;
+	expect(m, d, NULL, &o, NNP_EUSAGE, "--threads must be at most");
+	o = def, o.input_scale = 0.0f;
+	expect(m, d, NULL, &o, NNP_EUSAGE, "--input-scale must be");
+	o = def, o.weight_decay = -0.1f;
+	expect(m, d, NULL, &o, NNP_EUSAGE, "--weight-decay must be");
+	o = def, o.beta2 = 1.0f;
+	expect(m, d, NULL, &o, NNP_EUSAGE, "--beta2 must be in [0, 1)");
+	o = def, o.eps = 0.0f;
+	expect(m, d, NULL, &o, NNP_EUSAGE, "--eps must be");
+	o = def, o.optimizer = NNP_OPT_SGD, o.momentum = 1.0f;
+	expect(m, d, NULL, &o, NNP_EUSAGE, "--momentum must be in [0, 1)");
+	o = def, o.optimizer = (nnp_optimizer)7;
+	expect(m, d, NULL, &o, NNP_EUSAGE, "unknown optimizer 7");
+	/* The same checks without data. */
+	nnp_err err;
+	nnp_err_clear(&err);
+	o = def;
+	assert_int_equal(nnp_train_check_opts(&o, &err), NNP_OK);
+	o.batch = NNP_TRAIN_MAX_BATCH + 1;
+	assert_int_equal(nnp_train_check_opts(&o, &err), NNP_EUSAGE);
+
+	/* Data problems. */
+	o = def;
+	expect(m, NULL, NULL, &o, NNP_EUSAGE, "no training data");
+	int32_t *y = d->y;
+	d->y = NULL;
+	expect(m, d, NULL, &o, NNP_EINPUT, "training data has no labels");
+	d->y = y;
+	nnp_dataset *v = blobs(10, 2, 0.0, 1.0);
+	v->features = 1;
+	expect(m, d, v, &o, NNP_EINPUT,
+	       "validation data has 1 features per row but the model takes 2 inputs");
+	v->features = 2;
+	v->y[4] = 3;
+	expect(m, d, v, &o, NNP_EINPUT, "validation data: row 5: label 3 is out of range");
+	v->y[4] = -1;
+	expect(m, d, v, &o, NNP_EINPUT, "label -1 is out of range");
+	v->y[4] = 0;
+	d->x[7] = NAN;
+	expect(m, d, NULL, &o, NNP_EINPUT, "training data: row 4: feature 2 is NaN");
+	d->x[7] = 0.0f;
+	size_t rows = d->rows;
+	d->rows = 0;
+	expect(m, d, NULL, &o, NNP_EINPUT, "training data has no rows");
+	d->rows = rows;
+	/* Nothing above touched the model. */
+	nnp_model *c = fresh(2, s, a, 1);
+	assert_true(same_weights(m, c));
+	nnp_model_free(c);
+	nnp_model_free(m);
+	ds_del(d);
+	ds_del(v);
+}
+
+static void test_diverges(void **state)
+{
+	(void)state;
+	nnp_dataset *d = teacher(200, 8, 3, 4);
+	for (size_t i = 0; i < 200 * 8; i++)
+		d->x[i] *= 1000.0f;
+	size_t s[] = { 8, 16, 3 };
+	nnp_act a[] = { NNP_ACT_LINEAR, NNP_ACT_LINEAR };
+	nnp_model *m = fresh(2, s, a, 1);
+	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
+	o.optimizer = NNP_OPT_SGD;
+	o.lr = 1e6f;
+	o.batch = 10;
+	nnp_train_report rep;
+	expect(m, d, NULL, &o, NNP_EINPUT, "training diverged at epoch 1, batch ");
+	nnp_err err;
+	nnp_err_clear(&err);
+	nnp_model_init_random(m, 1);
+	assert_int_equal(nnp_train(m, d, NULL, &o, &rep, &err), NNP_EINPUT);
+	assert_non_null(strstr(err.msg, "; try a smaller --lr"));
+	assert_true(strstr(err.msg, "(loss is NaN)") || strstr(err.msg, "(loss is infinite)"));
+	assert_true(rep.steps < 20);
+	nnp_model_free(m);
+	ds_del(d);
+}
+
+static void test_names(void **state)
+{
+	(void)state;
+	nnp_optimizer o;
+	assert_int_equal(nnp_optimizer_parse("sgd", &o), 0);
+	assert_int_equal(o, NNP_OPT_SGD);
+	assert_int_equal(nnp_optimizer_parse("adam", &o), 0);
+	assert_int_equal(o, NNP_OPT_ADAM);
+	assert_int_equal(nnp_optimizer_parse("Adam", &o), -1);
+	assert_string_equal(nnp_optimizer_name(NNP_OPT_SGD), "sgd");
+	assert_null(nnp_optimizer_name((nnp_optimizer)9));
+	assert_true(nnp_train_default_lr(NNP_OPT_SGD) == 0.01f);
+	assert_true(nnp_train_default_lr(NNP_OPT_ADAM) == 1e-3f);
+	const nnp_train_opts def = NNP_TRAIN_OPTS_INIT;
+	assert_int_equal(def.epochs, 10);
+	assert_int_equal(def.batch, 64);
+	assert_true(def.momentum == 0.9f && def.input_scale == 1.0f && def.shuffle == 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_grad_softmax_ce),
+		cmocka_unit_test(test_grad_mse_linear),
+		cmocka_unit_test(test_grad_mse_sigmoid),
+		cmocka_unit_test(test_grad_single_layer),
+		cmocka_unit_test(test_grad_errors),
+		cmocka_unit_test(test_init_stats),
+		cmocka_unit_test(test_blobs_adam),
+		cmocka_unit_test(test_xor_sgd_mse),
+		cmocka_unit_test(test_stop_early),
+		cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_uneven_parts),
+		cmocka_unit_test(test_scale_folding),
+		cmocka_unit_test(test_finetune),
+		cmocka_unit_test(test_bad_options),
+		cmocka_unit_test(test_diverges),
+		cmocka_unit_test(test_names),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
