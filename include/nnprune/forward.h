@@ -62,7 +62,9 @@ void nnp_metrics_merge(nnp_metrics *a, const nnp_metrics *b);
 
 /*
  * Scores one batch of outputs out[rows][n_out] (after the output activation).
- * labels may be NULL (rows counted, nothing scored). pred, if not NULL,
+ * labels may be NULL (rows counted, nothing scored); a negative label marks
+ * an unlabelled row. Cross-entropy is -ln max(p_label, 1e-12); MSE is the
+ * mean over the outputs of the squared error. pred, if not NULL,
  * receives each row's argmax (first maximum wins). confusion, if not NULL, is
  * [n_out][n_out] counts indexed [label][pred].
  */

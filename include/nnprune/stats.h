@@ -57,10 +57,19 @@ typedef struct nnp_run_opts {
  * double: two-pass within a batch, Chan's merge across batches and threads).
  * metrics (may be NULL) receives accuracy/loss; confusion (may be NULL) is
  * [outputs][outputs] counts [label][pred], zeroed by the caller.
- * Errors: reader errors, NNP_EINPUT for zero rows, NNP_ENOMEM.
+ * Errors: reader errors, NNP_EINPUT for zero rows, a feature count other than
+ * the model's inputs or a label >= its outputs, NNP_EUSAGE for more than 1024
+ * threads or batches over 2^20 rows, NNP_ENOMEM.
  */
 int nnp_run(const nnp_model *m, nnp_reader *r, const nnp_run_opts *opts,
             nnp_stats **stats, nnp_metrics *metrics, uint64_t *confusion, nnp_err *err);
+
+/*
+ * nnp_run over a data set already in memory (borrowed, never copied): same
+ * batches, threads, results and errors; the progress callback gets bytes 0.
+ */
+int nnp_run_dataset(const nnp_model *m, const nnp_dataset *d, const nnp_run_opts *opts,
+                    nnp_stats **stats, nnp_metrics *metrics, uint64_t *confusion, nnp_err *err);
 
 /* Where the statistics came from, recorded in and checked from the file. */
 typedef struct nnp_stats_source {
@@ -80,8 +89,9 @@ typedef struct nnp_stats_source {
 void nnp_stats_source_free(nnp_stats_source *src);  /* frees the fields, not src */
 
 /*
- * Writes the documented nnprune-stats JSON file atomically.
- * Errors: NNP_EOUTPUT, NNP_ENOMEM.
+ * Writes the documented nnprune-stats JSON file atomically (layout: see
+ * src/core/stats_file.c). src may be NULL (empty paths, default options).
+ * Errors: NNP_EOUTPUT, NNP_ENOMEM, NNP_EINPUT if a value is NaN or infinite.
  */
 int nnp_stats_save(const nnp_stats *s, const nnp_stats_source *src, const char *path, nnp_err *err);
 
@@ -91,7 +101,8 @@ int nnp_stats_save(const nnp_stats *s, const nnp_stats_source *src, const char *
  */
 int nnp_stats_load(nnp_stats **out, nnp_stats_source *src, const char *path, nnp_err *err);
 
-/* Serialises the statistics file's JSON to a malloc'd string (caller frees). */
+/* Serialises the statistics file's JSON to a malloc'd string (caller frees);
+ * NULL if out of memory or a value is NaN or infinite (JSON has neither). */
 char *nnp_stats_to_json(const nnp_stats *s, const nnp_stats_source *src);
 
 #ifdef __cplusplus
