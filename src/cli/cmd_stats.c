@@ -1,0 +1,391 @@
+/* nnprune stats and nnprune eval: run data through a model and measure. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cJSON.h>
+
+#include "cli.h"
+#include "nnprune/io.h"
+#include "nnprune/model.h"
+#include "nnprune/stats.h"
+
+#define STATS_DEFAULT_OUT "nnprune.stats.json"
+
+/* Reference thresholds shown in the summary, so the user sees what a sweep finds. */
+static const double ref_thr[][2] = { { 0.05, 0.1 }, { 0.1, 0.4 }, { 0.5, 1.0 } };
+#define N_REF (sizeof ref_thr / sizeof ref_thr[0])
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* Quantile by linear interpolation on a sorted copy. */
+static double quantile(const double *sorted, size_t n, double q)
+{
+	double pos = q * (double)(n - 1);
+	size_t i = (size_t)pos;
+	if (i + 1 >= n)
+		return sorted[n - 1];
+	double f = pos - (double)i;
+	return sorted[i] * (1 - f) + sorted[i + 1] * f;
+}
+
+static const double qs[] = { 0.0, 0.25, 0.5, 0.75, 1.0 };
+#define N_Q (sizeof qs / sizeof qs[0])
+
+typedef struct layer_summary {
+	double absmean_q[N_Q], std_q[N_Q];
+	size_t under[N_REF];
+	size_t dead;  /* zero on every row */
+} layer_summary;
+
+static int summarise(const nnp_layer_stats *ls, layer_summary *out)
+{
+	size_t n = ls->neurons;
+	double *a = malloc(n * sizeof *a), *s = malloc(n * sizeof *s);
+	if (!a || !s) {
+		free(a);
+		free(s);
+		return -1;
+	}
+	memset(out, 0, sizeof *out);
+	for (size_t j = 0; j < n; j++) {
+		a[j] = fabs(ls->mean[j]);
+		s[j] = ls->std[j];
+		for (size_t r = 0; r < N_REF; r++)
+			if (a[j] <= ref_thr[r][0] && s[j] <= ref_thr[r][1])
+				out->under[r]++;
+		if (ls->zero_fraction[j] >= 1.0)
+			out->dead++;
+	}
+	qsort(a, n, sizeof *a, cmp_double);
+	qsort(s, n, sizeof *s, cmp_double);
+	for (size_t q = 0; q < N_Q; q++) {
+		out->absmean_q[q] = quantile(a, n, qs[q]);
+		out->std_q[q] = quantile(s, n, qs[q]);
+	}
+	free(a);
+	free(s);
+	return 0;
+}
+
+static void print_metrics_line(const nnp_metrics *mt)
+{
+	if (mt->labelled)
+		printf("accuracy %.2f%%, %s %.4f on %llu labelled rows\n",
+		       100.0 * nnp_metrics_accuracy(mt), mt->mse ? "MSE" : "cross-entropy",
+		       nnp_metrics_loss(mt), (unsigned long long)mt->labelled);
+	else
+		printf("no labels: accuracy not measured\n");
+}
+
+static void print_summary_text(const nnp_stats *s, const char *out_path)
+{
+	printf("rows: %llu; model on these rows: ", (unsigned long long)s->rows);
+	print_metrics_line(&s->metrics);
+	for (size_t l = 0; l < s->n_layers; l++) {
+		const nnp_layer_stats *ls = &s->layers[l];
+		layer_summary sm;
+		if (summarise(ls, &sm))
+			continue;
+		printf("\nlayer %zu (%s, %zu neurons)%s\n", ls->layer, nnp_act_name(ls->act),
+		       ls->neurons, "");
+		printf("  %-7s %10s %10s %10s %10s %10s\n", "", "min", "25%", "median", "75%", "max");
+		printf("  %-7s", "|mean|");
+		for (size_t q = 0; q < N_Q; q++)
+			printf(" %10.4g", sm.absmean_q[q]);
+		printf("\n  %-7s", "std");
+		for (size_t q = 0; q < N_Q; q++)
+			printf(" %10.4g", sm.std_q[q]);
+		printf("\n  under (|mean|, std) thresholds:");
+		for (size_t r = 0; r < N_REF; r++)
+			printf("%s (%g, %g): %zu", r ? "," : "", ref_thr[r][0], ref_thr[r][1],
+			       sm.under[r]);
+		printf("\n  never active (zero on every row): %zu\n", sm.dead);
+	}
+	printf("\nstatistics written to %s\n", out_path);
+}
+
+static char *summary_json(const nnp_stats *s, const char *out_path)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON_AddStringToObject(root, "stats_file", out_path);
+	cJSON_AddNumberToObject(root, "rows", (double)s->rows);
+	if (s->metrics.labelled) {
+		cJSON_AddNumberToObject(root, "accuracy", nnp_metrics_accuracy(&s->metrics));
+		cJSON_AddNumberToObject(root, "loss", nnp_metrics_loss(&s->metrics));
+	}
+	cJSON *layers = cJSON_AddArrayToObject(root, "layers");
+	for (size_t l = 0; l < s->n_layers; l++) {
+		const nnp_layer_stats *ls = &s->layers[l];
+		layer_summary sm;
+		if (summarise(ls, &sm))
+			continue;
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "layer", (double)ls->layer);
+		cJSON_AddNumberToObject(o, "neurons", (double)ls->neurons);
+		cJSON_AddStringToObject(o, "activation", nnp_act_name(ls->act));
+		cJSON_AddItemToObject(o, "quantiles", cJSON_CreateDoubleArray(qs, (int)N_Q));
+		cJSON_AddItemToObject(o, "abs_mean", cJSON_CreateDoubleArray(sm.absmean_q, (int)N_Q));
+		cJSON_AddItemToObject(o, "std", cJSON_CreateDoubleArray(sm.std_q, (int)N_Q));
+		cJSON *u = cJSON_AddArrayToObject(o, "under");
+		for (size_t r = 0; r < N_REF; r++) {
+			cJSON *t = cJSON_CreateObject();
+			cJSON_AddNumberToObject(t, "mean", ref_thr[r][0]);
+			cJSON_AddNumberToObject(t, "std", ref_thr[r][1]);
+			cJSON_AddNumberToObject(t, "neurons", (double)sm.under[r]);
+			cJSON_AddItemToArray(u, t);
+		}
+		cJSON_AddNumberToObject(o, "never_active", (double)sm.dead);
+		cJSON_AddItemToArray(layers, o);
+	}
+	char *txt = cJSON_Print(root);
+	cJSON_Delete(root);
+	return txt;
+}
+
+/* Loads MODEL and opens DATA checked against it. */
+static int open_model_data(const char *model_path, const char *data_path, cli_data *d,
+                           nnp_model **m, nnp_file_info *fi, nnp_reader **r, nnp_err *err)
+{
+	int rc = nnp_model_load(m, model_path, fi, err);
+	if (rc)
+		return rc;
+	d->opts.expect_features = (*m)->input_size;
+	d->opts.n_classes = nnp_model_outputs(*m);
+	return nnp_reader_open(r, data_path, &d->opts, err);
+}
+
+static const char stats_usage[] =
+	"nnprune stats MODEL DATA [-o FILE] [--json] [--quiet] [data options]";
+
+int cmd_stats(int argc, char **argv)
+{
+	enum { O_OUT = 1, O_JSON, O_QUIET, O_HELP };
+	static const cli_opt opts[] = { { "output", 'o', 1, O_OUT }, { "json", 0, 0, O_JSON },
+		                        { "quiet", 'q', 0, O_QUIET }, { "help", 'h', 0, O_HELP },
+		                        CLI_DATA_OPTIONS, { NULL, 0, 0, 0 } };
+	cli_parser p;
+	if (cli_init(&p, argc, argv, opts, "stats", stats_usage))
+		return NNP_EXIT_INPUT;
+	cli_data d;
+	cli_data_init(&d);
+	const char *out = STATS_DEFAULT_OUT, *arg;
+	int json = 0, quiet = 0, rc = NNP_EXIT_OK, id;
+	nnp_model *m = NULL;
+	nnp_reader *r = NULL;
+	nnp_stats *s = NULL;
+	nnp_stats_source src;
+	memset(&src, 0, sizeof src);
+	nnp_err err;
+	nnp_err_clear(&err);
+	while ((id = cli_next(&p, &arg)) != CLI_END) {
+		switch (id) {
+		case CLI_ERROR: rc = NNP_EXIT_USAGE; goto done;
+		case O_HELP:
+			printf("usage: %s\n\n"
+			       "Runs DATA through MODEL and records, for every hidden neuron, the mean,\n"
+			       "standard deviation, min, max and share of zeros of its activation, plus\n"
+			       "the model's accuracy and loss. Writes them (atomically) to FILE, by\n"
+			       "default ./%s, where 'nnprune sweep' finds them.\n\n"
+			       "  -o, --output FILE  statistics file (default %s)\n"
+			       "  --json             print the summary as JSON on stdout\n"
+			       "  -q, --quiet        print nothing on success\n\n%s",
+			       stats_usage, STATS_DEFAULT_OUT, STATS_DEFAULT_OUT, CLI_DATA_HELP);
+			goto done;
+		case O_OUT: out = arg; break;
+		case O_JSON: json = 1; break;
+		case O_QUIET: quiet = 1; break;
+		default:
+			if (cli_data_option(&p, &d, id, arg)) {
+				rc = NNP_EXIT_USAGE;
+				goto done;
+			}
+		}
+	}
+	if (p.n_operands != 2) {
+		rc = cli_usage_error(&p, "expected MODEL and DATA, got %d arguments", p.n_operands);
+		goto done;
+	}
+	const char *model_path = p.operands[0], *data_path = p.operands[1];
+	if (nnp_same_file(out, model_path) || nnp_same_file(out, data_path) ||
+	    (d.opts.labels_path && nnp_same_file(out, d.opts.labels_path))) {
+		fprintf(stderr, "nnprune: %s: refusing to write over an input file\n", out);
+		rc = NNP_EXIT_OUTPUT;
+		goto done;
+	}
+	nnp_file_info fi;
+	if (open_model_data(model_path, data_path, &d, &m, &fi, &r, &err))
+		goto fail;
+	cli_progress pr;
+	cli_progress_init(&pr, "stats", quiet || json);
+	pr.total_rows = nnp_reader_total_rows(r);
+	nnp_run_opts ro = NNP_RUN_OPTS_INIT;
+	ro.threads = d.threads;
+	ro.progress = cli_progress_cb;
+	ro.progress_ctx = &pr;
+	int run_rc = nnp_run(m, r, &ro, &s, NULL, NULL, &err);
+	cli_progress_end(&pr);
+	if (run_rc)
+		goto fail;
+	/* Identity of the inputs, so that sweep can tell when they changed. */
+	src.model_path = (char *)model_path;
+	src.model_bytes = fi.bytes;
+	src.model_crc32 = fi.crc32;
+	src.data_path = (char *)data_path;
+	if (nnp_file_identity(data_path, &src.data_bytes, &src.data_crc32, &err))
+		goto fail;
+	if (d.opts.labels_path) {
+		src.labels_path = (char *)d.opts.labels_path;
+		if (nnp_file_identity(d.opts.labels_path, &src.labels_bytes, &src.labels_crc32, &err))
+			goto fail;
+	}
+	src.data_opts = d.opts;
+	if (nnp_stats_save(s, &src, out, &err))
+		goto fail;
+	if (json) {
+		char *txt = summary_json(s, out);
+		if (txt)
+			printf("%s\n", txt);
+		free(txt);
+	} else if (!quiet) {
+		print_summary_text(s, out);
+	}
+	goto done;
+fail:
+	rc = cli_fail(&err);
+done:
+	nnp_stats_free(s);
+	nnp_reader_close(r);
+	nnp_model_free(m);
+	cli_done(&p);
+	return rc;
+}
+
+static const char eval_usage[] = "nnprune eval MODEL DATA [--json] [--confusion] [data options]";
+
+static void print_confusion(const nnp_model *m, const uint64_t *cm, size_t k)
+{
+	printf("\nconfusion matrix (rows: label, columns: prediction)\n%6s", "");
+	for (size_t j = 0; j < k; j++)
+		printf(" %6zu", j);
+	printf("\n");
+	for (size_t i = 0; i < k; i++) {
+		printf("%6zu", i);
+		for (size_t j = 0; j < k; j++)
+			printf(" %6llu", (unsigned long long)cm[i * k + j]);
+		if (m->n_classes == k)
+			printf("  %s", m->classes[i]);
+		printf("\n");
+	}
+}
+
+int cmd_eval(int argc, char **argv)
+{
+	enum { O_JSON = 1, O_CONFUSION, O_HELP };
+	static const cli_opt opts[] = { { "json", 0, 0, O_JSON }, { "confusion", 0, 0, O_CONFUSION },
+		                        { "help", 'h', 0, O_HELP }, CLI_DATA_OPTIONS,
+		                        { NULL, 0, 0, 0 } };
+	cli_parser p;
+	if (cli_init(&p, argc, argv, opts, "eval", eval_usage))
+		return NNP_EXIT_INPUT;
+	cli_data d;
+	cli_data_init(&d);
+	const char *arg;
+	int json = 0, confusion = 0, rc = NNP_EXIT_OK, id;
+	nnp_model *m = NULL;
+	nnp_reader *r = NULL;
+	uint64_t *cm = NULL;
+	nnp_err err;
+	nnp_err_clear(&err);
+	while ((id = cli_next(&p, &arg)) != CLI_END) {
+		switch (id) {
+		case CLI_ERROR: rc = NNP_EXIT_USAGE; goto done;
+		case O_HELP:
+			printf("usage: %s\n\nRuns labelled DATA through MODEL and prints the rows, accuracy\n"
+			       "(argmax against the label) and loss (cross-entropy for softmax outputs,\n"
+			       "mean squared error against the one-hot label otherwise).\n\n"
+			       "  --json       print the results as JSON\n"
+			       "  --confusion  add the confusion matrix\n\n%s",
+			       eval_usage, CLI_DATA_HELP);
+			goto done;
+		case O_JSON: json = 1; break;
+		case O_CONFUSION: confusion = 1; break;
+		default:
+			if (cli_data_option(&p, &d, id, arg)) {
+				rc = NNP_EXIT_USAGE;
+				goto done;
+			}
+		}
+	}
+	if (p.n_operands != 2) {
+		rc = cli_usage_error(&p, "expected MODEL and DATA, got %d arguments", p.n_operands);
+		goto done;
+	}
+	if (d.opts.label == NNP_LABEL_NONE) {
+		rc = cli_usage_error(&p, "--no-label: eval needs labelled data");
+		goto done;
+	}
+	nnp_file_info fi;
+	if (open_model_data(p.operands[0], p.operands[1], &d, &m, &fi, &r, &err))
+		goto fail;
+	size_t k = nnp_model_outputs(m);
+	cm = calloc(k * k, sizeof *cm);
+	if (!cm) {
+		nnp_err_set(&err, NNP_ENOMEM, "out of memory for a %zu x %zu confusion matrix", k, k);
+		goto fail;
+	}
+	cli_progress pr;
+	cli_progress_init(&pr, "eval", json);
+	pr.total_rows = nnp_reader_total_rows(r);
+	nnp_run_opts ro = NNP_RUN_OPTS_INIT;
+	ro.threads = d.threads;
+	ro.progress = cli_progress_cb;
+	ro.progress_ctx = &pr;
+	nnp_metrics mt;
+	int run_rc = nnp_run(m, r, &ro, NULL, &mt, cm, &err);
+	cli_progress_end(&pr);
+	if (run_rc)
+		goto fail;
+	if (json) {
+		cJSON *root = cJSON_CreateObject();
+		cJSON_AddStringToObject(root, "model", p.operands[0]);
+		cJSON_AddStringToObject(root, "data", p.operands[1]);
+		cJSON_AddNumberToObject(root, "rows", (double)mt.rows);
+		cJSON_AddNumberToObject(root, "accuracy", nnp_metrics_accuracy(&mt));
+		cJSON_AddNumberToObject(root, "loss", nnp_metrics_loss(&mt));
+		cJSON_AddStringToObject(root, "loss_kind", mt.mse ? "mse" : "cross_entropy");
+		if (confusion) {
+			cJSON *a = cJSON_AddArrayToObject(root, "confusion");
+			for (size_t i = 0; i < k; i++) {
+				cJSON *row = cJSON_CreateArray();
+				for (size_t j = 0; j < k; j++)
+					cJSON_AddItemToArray(row, cJSON_CreateNumber((double)cm[i * k + j]));
+				cJSON_AddItemToArray(a, row);
+			}
+		}
+		char *txt = cJSON_Print(root);
+		cJSON_Delete(root);
+		if (txt)
+			printf("%s\n", txt);
+		free(txt);
+	} else {
+		printf("%s on %s: %llu rows, ", p.operands[0], p.operands[1],
+		       (unsigned long long)mt.rows);
+		print_metrics_line(&mt);
+		if (confusion)
+			print_confusion(m, cm, k);
+	}
+	goto done;
+fail:
+	rc = cli_fail(&err);
+done:
+	free(cm);
+	nnp_reader_close(r);
+	nnp_model_free(m);
+	cli_done(&p);
+	return rc;
+}

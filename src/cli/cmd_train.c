@@ -1,0 +1,513 @@
+/* nnprune train and nnprune finetune: fit a dense network on labelled data. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cJSON.h>
+
+#include "cli.h"
+#include "nnprune/io.h"
+#include "nnprune/model.h"
+#include "nnprune/train.h"
+
+static const char *const fashion_classes[] = { "T-shirt/top", "Trouser", "Pullover", "Dress",
+	                                        "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+	                                        "Ankle boot" };
+
+enum {
+	T_OUT = 1, T_LAYERS, T_ACT, T_OUTPUT, T_OPT, T_EPOCHS, T_BATCH, T_LR, T_MOMENTUM, T_WD,
+	T_SEED, T_VAL, T_VAL_LABELS, T_SCALE, T_NAME, T_CLASSES, T_QUIET, T_NO_SHUFFLE, T_HELP
+};
+
+typedef struct train_cfg {
+	cli_data data;
+	const char *out, *layers, *val, *val_labels, *name, *classes;
+	nnp_act act, out_act;
+	nnp_train_opts t;
+	int lr_set, scale_set, quiet;
+} train_cfg;
+
+#define TRAIN_COMMON_OPTIONS                                                                   \
+	{ "output", 'o', 1, T_OUT }, { "optimizer", 0, 1, T_OPT }, { "epochs", 'e', 1, T_EPOCHS }, \
+	{ "batch", 'b', 1, T_BATCH }, { "lr", 0, 1, T_LR }, { "momentum", 0, 1, T_MOMENTUM },     \
+	{ "weight-decay", 0, 1, T_WD }, { "seed", 0, 1, T_SEED }, { "val", 0, 1, T_VAL },         \
+	{ "val-labels", 0, 1, T_VAL_LABELS }, { "input-scale", 0, 1, T_SCALE },                 \
+	{ "quiet", 'q', 0, T_QUIET }, { "no-shuffle", 0, 0, T_NO_SHUFFLE },                     \
+	{ "help", 'h', 0, T_HELP }, CLI_DATA_OPTIONS
+
+#define TRAIN_COMMON_HELP                                                                      \
+	"  -o, --output FILE     where the model goes (format from the extension: .json or\n"  \
+	"                        binary)\n"                                                    \
+	"  --optimizer adam|sgd  Adam, or SGD with momentum (default adam)\n"                  \
+	"  -e, --epochs N        passes over the data\n"                                       \
+	"  -b, --batch N         rows per step (default 64)\n"                                 \
+	"  --lr X                learning rate (default 0.001 for adam, 0.01 for sgd)\n"       \
+	"  --momentum X          SGD momentum (default 0.9)\n"                                 \
+	"  --weight-decay X      L2 penalty on the weights (default 0)\n"                      \
+	"  --seed N              initialisation and shuffling seed (default 0)\n"              \
+	"  --val DATA            report validation accuracy and loss after each epoch\n"       \
+	"  --val-labels FILE     IDX labels for --val\n"                                       \
+	"  --input-scale X       train on input * X (e.g. 1/255); folded into the first layer\n" \
+	"                        when saving, so the model takes the data's raw values\n"      \
+	"  --no-shuffle          keep the file's row order\n"                                  \
+	"  -q, --quiet           no per-epoch lines\n"
+
+/* "1/255", "0.00392", "1e-3". */
+static int parse_scale(const cli_parser *p, const char *text, float *out)
+{
+	double a, b = 1.0;
+	const char *slash = strchr(text, '/');
+	if (slash) {
+		char num[64];
+		size_t n = (size_t)(slash - text);
+		if (n == 0 || n >= sizeof num)
+			return cli_usage_error(p, "--input-scale: '%s' is not a number or a/b", text), -1;
+		memcpy(num, text, n);
+		num[n] = '\0';
+		if (cli_double(p, "--input-scale", num, 1e-30, 1e30, &a) ||
+		    cli_double(p, "--input-scale", slash + 1, 1e-30, 1e30, &b))
+			return -1;
+	} else if (cli_double(p, "--input-scale", text, 1e-30, 1e30, &a)) {
+		return -1;
+	}
+	*out = (float)(a / b);
+	return 0;
+}
+
+static int common_option(cli_parser *p, train_cfg *c, int id, const char *arg)
+{
+	uint64_t v;
+	double x;
+	switch (id) {
+	case T_OUT: c->out = arg; return 0;
+	case T_OPT:
+		if (nnp_optimizer_parse(arg, &c->t.optimizer))
+			return cli_usage_error(p, "--optimizer: '%s' is not adam or sgd", arg), -1;
+		return 0;
+	case T_EPOCHS:
+		if (cli_size(p, "--epochs", arg, 1, NNP_TRAIN_MAX_EPOCHS, &v))
+			return -1;
+		c->t.epochs = (size_t)v;
+		return 0;
+	case T_BATCH:
+		if (cli_size(p, "--batch", arg, 1, NNP_TRAIN_MAX_BATCH, &v))
+			return -1;
+		c->t.batch = (size_t)v;
+		return 0;
+	case T_LR:
+		if (cli_double(p, "--lr", arg, 1e-12, 1e3, &x))
+			return -1;
+		c->t.lr = (float)x;
+		c->lr_set = 1;
+		return 0;
+	case T_MOMENTUM:
+		if (cli_double(p, "--momentum", arg, 0, 0.999999, &x))
+			return -1;
+		c->t.momentum = (float)x;
+		return 0;
+	case T_WD:
+		if (cli_double(p, "--weight-decay", arg, 0, 1, &x))
+			return -1;
+		c->t.weight_decay = (float)x;
+		return 0;
+	case T_SEED:
+		if (cli_size(p, "--seed", arg, 0, UINT64_MAX, &v))
+			return -1;
+		c->t.seed = v;
+		return 0;
+	case T_VAL: c->val = arg; return 0;
+	case T_VAL_LABELS: c->val_labels = arg; return 0;
+	case T_SCALE:
+		if (parse_scale(p, arg, &c->t.input_scale))
+			return -1;
+		c->scale_set = 1;
+		return 0;
+	case T_QUIET: c->quiet = 1; return 0;
+	case T_NO_SHUFFLE: c->t.shuffle = 0; return 0;
+	default:
+		return cli_data_option(p, &c->data, id, arg);
+	}
+}
+
+static int on_epoch(const nnp_epoch_info *e, void *ctx)
+{
+	const train_cfg *c = ctx;
+	if (c->quiet)
+		return 0;
+	if (isatty(STDERR_FILENO))
+		fprintf(stderr, "\r\033[K");
+	printf("epoch %zu/%zu: loss %.4f, accuracy %.2f%%", e->epoch, e->epochs, e->train_loss,
+	       100.0 * e->train_accuracy);
+	if (e->val)
+		printf(", val loss %.4f, val accuracy %.2f%%", nnp_metrics_loss(e->val),
+		       100.0 * nnp_metrics_accuracy(e->val));
+	printf(", %.1f s\n", e->seconds);
+	fflush(stdout);
+	return 0;
+}
+
+static void on_progress(size_t epoch, uint64_t done, uint64_t total, void *ctx)
+{
+	const train_cfg *c = ctx;
+	/* Redraw about a hundred times an epoch: enough to see it move, cheap. */
+	uint64_t step = total / 100 ? total / 100 : 1;
+	if (c->quiet || !isatty(STDERR_FILENO) || (done % step >= c->t.batch && done != total))
+		return;
+	fprintf(stderr, "\repoch %zu: %3.0f%%", epoch, 100.0 * (double)done / (double)total);
+}
+
+static int load_sets(train_cfg *c, const nnp_model *m, const char *train_path,
+                     nnp_dataset **train, nnp_dataset **val, nnp_err *err)
+{
+	c->data.opts.expect_features = m->input_size;
+	c->data.opts.n_classes = nnp_model_outputs(m);
+	int rc = nnp_dataset_load(train, train_path, &c->data.opts, 0, err);
+	if (rc || !c->val)
+		return rc;
+	nnp_data_opts vo = c->data.opts;
+	vo.labels_path = c->val_labels;
+	return nnp_dataset_load(val, c->val, &vo, 0, err);
+}
+
+static void add_train_fields(cJSON *o, const train_cfg *c, const char *data, const nnp_train_report *rep)
+{
+	cJSON_AddStringToObject(o, "data", data);
+	cJSON_AddStringToObject(o, "optimizer", nnp_optimizer_name(c->t.optimizer));
+	cJSON_AddNumberToObject(o, "lr", (double)c->t.lr);
+	cJSON_AddNumberToObject(o, "epochs", (double)rep->epochs_run);
+	cJSON_AddNumberToObject(o, "batch", (double)c->t.batch);
+	cJSON_AddNumberToObject(o, "seed", (double)c->t.seed);
+	cJSON_AddNumberToObject(o, "threads", (double)rep->threads);
+	cJSON_AddNumberToObject(o, "input_scale", (double)c->t.input_scale);
+	cJSON_AddNumberToObject(o, "train_accuracy", rep->train_accuracy);
+	if (rep->has_val) {
+		cJSON_AddStringToObject(o, "val_data", c->val);
+		cJSON_AddNumberToObject(o, "val_accuracy", nnp_metrics_accuracy(&rep->val));
+	}
+}
+
+static int save_with_provenance(nnp_model *m, cJSON *prov, const char *out, const char *const *inputs,
+                                size_t n_inputs, nnp_err *err)
+{
+	for (size_t k = 0; k < n_inputs; k++)
+		if (inputs[k] && nnp_same_file(out, inputs[k]))
+			return nnp_err_set(err, NNP_EOUTPUT, "%s: refusing to write over an input file", out);
+	char *txt = cJSON_PrintUnformatted(prov);
+	int rc = txt ? nnp_model_set_provenance(m, txt, err)
+	             : nnp_err_set(err, NNP_ENOMEM, "out of memory");
+	free(txt);
+	if (rc)
+		return rc;
+	size_t n = strlen(out);
+	nnp_format fmt = (n >= 5 && !strcmp(out + n - 5, ".json")) ? NNP_FMT_JSON : NNP_FMT_BIN;
+	return nnp_model_save(m, out, fmt, err);
+}
+
+static int parse_layers(const cli_parser *p, const char *text, size_t *sizes, size_t *n)
+{
+	const char *s = text;
+	*n = 0;
+	while (*s) {
+		char buf[32];
+		const char *comma = strchr(s, ',');
+		size_t len = comma ? (size_t)(comma - s) : strlen(s);
+		if (len == 0 || len >= sizeof buf || *n >= NNP_MAX_LAYERS + 1)
+			return cli_usage_error(p, "--layers: '%s' is not a list of sizes like 784,300,10",
+			                       text), -1;
+		memcpy(buf, s, len);
+		buf[len] = '\0';
+		uint64_t v;
+		if (cli_size(p, "--layers", buf, 1, NNP_MAX_WIDTH, &v))
+			return -1;
+		sizes[(*n)++] = (size_t)v;
+		s += len;
+		if (*s == ',' && *++s == '\0')
+			return cli_usage_error(p, "--layers: trailing comma in '%s'", text), -1;
+	}
+	if (*n < 2)
+		return cli_usage_error(p, "--layers: needs at least the input and output sizes"), -1;
+	return 0;
+}
+
+static const char train_usage[] =
+	"nnprune train TRAIN_DATA -o MODEL --layers 784,300,150,10 [options]";
+
+int cmd_train(int argc, char **argv)
+{
+	static const cli_opt opts[] = { TRAIN_COMMON_OPTIONS, { "layers", 'l', 1, T_LAYERS },
+		                        { "activation", 'a', 1, T_ACT }, { "output-act", 0, 1, T_OUTPUT },
+		                        { "name", 0, 1, T_NAME }, { "classes", 0, 1, T_CLASSES },
+		                        { NULL, 0, 0, 0 } };
+	cli_parser p;
+	if (cli_init(&p, argc, argv, opts, "train", train_usage))
+		return NNP_EXIT_INPUT;
+	train_cfg c;
+	memset(&c, 0, sizeof c);
+	cli_data_init(&c.data);
+	nnp_train_opts t0 = NNP_TRAIN_OPTS_INIT;
+	c.t = t0;
+	c.act = NNP_ACT_RELU;
+	c.out_act = NNP_ACT_SOFTMAX;
+	int rc = NNP_EXIT_OK, id;
+	const char *arg;
+	nnp_err err;
+	nnp_err_clear(&err);
+	nnp_model *m = NULL;
+	nnp_dataset *train = NULL, *val = NULL;
+	size_t *sizes = NULL;
+	nnp_act *acts = NULL;
+	cJSON *prov = NULL;
+	while ((id = cli_next(&p, &arg)) != CLI_END) {
+		switch (id) {
+		case CLI_ERROR: rc = NNP_EXIT_USAGE; goto done;
+		case T_HELP:
+			printf("usage: %s\n\nTrains a dense network: hidden layers with --activation, the\n"
+			       "output softmax with cross-entropy (or linear with mean squared error\n"
+			       "against the one-hot label). He/Xavier initialisation, minibatch Adam or\n"
+			       "SGD. The same seed and thread count give a bit-identical model.\n\n"
+			       "  -l, --layers LIST     sizes from input to output, e.g. 784,300,150,10\n"
+			       "  -a, --activation A    hidden activation: relu, leaky_relu, sigmoid, tanh,\n"
+			       "                        linear (default relu)\n"
+			       "  --output-act A        softmax or linear (default softmax)\n"
+			       "  --name NAME           the model's name in its metadata\n"
+			       "  --classes LIST        class names, comma-separated, or fashion-mnist\n"
+			       TRAIN_COMMON_HELP "\n%s", train_usage, CLI_DATA_HELP);
+			goto done;
+		case T_LAYERS: c.layers = arg; break;
+		case T_ACT:
+			if (nnp_act_parse(arg, &c.act) || c.act == NNP_ACT_SOFTMAX) {
+				rc = cli_usage_error(&p, "--activation: '%s' is not a hidden activation", arg);
+				goto done;
+			}
+			break;
+		case T_OUTPUT:
+			if (nnp_act_parse(arg, &c.out_act) ||
+			    (c.out_act != NNP_ACT_SOFTMAX && c.out_act != NNP_ACT_LINEAR)) {
+				rc = cli_usage_error(&p, "--output-act: '%s' is not softmax or linear", arg);
+				goto done;
+			}
+			break;
+		case T_NAME: c.name = arg; break;
+		case T_CLASSES: c.classes = arg; break;
+		default:
+			if (common_option(&p, &c, id, arg)) {
+				rc = NNP_EXIT_USAGE;
+				goto done;
+			}
+		}
+	}
+	if (p.n_operands != 1) {
+		rc = cli_usage_error(&p, "expected one TRAIN_DATA, got %d arguments", p.n_operands);
+		goto done;
+	}
+	if (!c.out || !c.layers) {
+		rc = cli_usage_error(&p, "%s is required", !c.out ? "-o MODEL" : "--layers");
+		goto done;
+	}
+	if (c.data.opts.label == NNP_LABEL_NONE) {
+		rc = cli_usage_error(&p, "--no-label: training needs labelled data");
+		goto done;
+	}
+	sizes = malloc((NNP_MAX_LAYERS + 1) * sizeof *sizes);
+	acts = malloc(NNP_MAX_LAYERS * sizeof *acts);
+	if (!sizes || !acts) {
+		nnp_err_set(&err, NNP_ENOMEM, "out of memory");
+		goto fail;
+	}
+	size_t n_sizes;
+	if (parse_layers(&p, c.layers, sizes, &n_sizes)) {
+		rc = NNP_EXIT_USAGE;
+		goto done;
+	}
+	if (!c.lr_set)
+		c.t.lr = nnp_train_default_lr(c.t.optimizer);
+	c.t.threads = c.data.threads;
+	if (nnp_train_check_opts(&c.t, &err)) {
+		rc = cli_usage_error(&p, "%s", err.msg);
+		goto done;
+	}
+	for (size_t l = 0; l + 1 < n_sizes; l++)
+		acts[l] = l + 2 == n_sizes ? c.out_act : c.act;
+	if (nnp_model_create(&m, sizes[0], n_sizes - 1, sizes + 1, acts, &err))
+		goto fail;
+	if (c.name && nnp_model_set_name(m, c.name, &err))
+		goto fail;
+	if (c.classes) {
+		size_t k = nnp_model_outputs(m);
+		if (!strcmp(c.classes, "fashion-mnist")) {
+			if (k != 10) {
+				rc = cli_usage_error(&p, "--classes fashion-mnist needs 10 outputs, not %zu", k);
+				goto done;
+			}
+			if (nnp_model_set_classes(m, fashion_classes, 10, &err))
+				goto fail;
+		} else {
+			char *copy = strdup(c.classes);
+			const char **names = calloc(k + 1, sizeof *names);
+			size_t n = 0;
+			for (char *tok = copy ? strtok(copy, ",") : NULL; tok && n <= k; tok = strtok(NULL, ","))
+				names[n++] = tok;
+			int bad = !copy || !names || n != k;
+			int set_rc = bad ? 0 : nnp_model_set_classes(m, names, n, &err);
+			free(names);
+			free(copy);
+			if (bad) {
+				rc = cli_usage_error(&p, "--classes: needs %zu comma-separated names", k);
+				goto done;
+			}
+			if (set_rc)
+				goto fail;
+		}
+	}
+	nnp_model_init_random(m, c.t.seed);
+	if (load_sets(&c, m, p.operands[0], &train, &val, &err))
+		goto fail;
+	c.t.on_epoch = on_epoch;
+	c.t.on_progress = on_progress;
+	c.t.ctx = &c;
+	nnp_train_report rep;
+	if (nnp_train(m, train, val, &c.t, &rep, &err))
+		goto fail;
+	prov = cJSON_CreateObject();
+	cJSON_AddStringToObject(prov, "tool", "nnprune " NNP_VERSION);
+	cJSON_AddStringToObject(prov, "operation", "train");
+	cJSON_AddStringToObject(prov, "layers", c.layers);
+	cJSON_AddStringToObject(prov, "activation", nnp_act_name(c.act));
+	add_train_fields(prov, &c, p.operands[0], &rep);
+	const char *inputs[] = { p.operands[0], c.data.opts.labels_path, c.val, c.val_labels };
+	if (save_with_provenance(m, prov, c.out, inputs, 4, &err))
+		goto fail;
+	if (!c.quiet)
+		printf("model written to %s (%zu parameters, %.1f s)\n", c.out, nnp_model_params(m),
+		       rep.seconds);
+	goto done;
+fail:
+	rc = cli_fail(&err);
+done:
+	cJSON_Delete(prov);
+	free(sizes);
+	free(acts);
+	nnp_dataset_free(train);
+	nnp_dataset_free(val);
+	nnp_model_free(m);
+	cli_done(&p);
+	return rc;
+}
+
+/* The input scale a model was trained with, from its provenance chain (1 if none). */
+static float provenance_scale(const nnp_model *m)
+{
+	float s = 1.0f;
+	cJSON *root = m->provenance ? cJSON_Parse(m->provenance) : NULL;
+	for (cJSON *o = root; o; o = cJSON_GetObjectItemCaseSensitive(o, "previous")) {
+		cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "input_scale");
+		if (cJSON_IsNumber(v) && v->valuedouble > 0) {
+			s = (float)v->valuedouble;
+			break;
+		}
+	}
+	cJSON_Delete(root);
+	return s;
+}
+
+static const char finetune_usage[] = "nnprune finetune MODEL TRAIN_DATA -o OUT [options]";
+
+int cmd_finetune(int argc, char **argv)
+{
+	static const cli_opt opts[] = { TRAIN_COMMON_OPTIONS, { NULL, 0, 0, 0 } };
+	cli_parser p;
+	if (cli_init(&p, argc, argv, opts, "finetune", finetune_usage))
+		return NNP_EXIT_INPUT;
+	train_cfg c;
+	memset(&c, 0, sizeof c);
+	cli_data_init(&c.data);
+	nnp_train_opts t0 = NNP_TRAIN_OPTS_INIT;
+	c.t = t0;
+	c.t.epochs = 1;
+	int rc = NNP_EXIT_OK, id;
+	const char *arg;
+	nnp_err err;
+	nnp_err_clear(&err);
+	nnp_model *m = NULL;
+	nnp_dataset *train = NULL, *val = NULL;
+	cJSON *prov = NULL;
+	while ((id = cli_next(&p, &arg)) != CLI_END) {
+		if (id == CLI_ERROR) {
+			rc = NNP_EXIT_USAGE;
+			goto done;
+		}
+		if (id == T_HELP) {
+			printf("usage: %s\n\nContinues training MODEL (typically a slimmed one from 'sweep')\n"
+			       "with the same machinery, keeping its shape. Without --input-scale, the\n"
+			       "scale recorded when the model was trained is used. Epochs default to 1.\n\n"
+			       TRAIN_COMMON_HELP "\n%s", finetune_usage, CLI_DATA_HELP);
+			goto done;
+		}
+		if (common_option(&p, &c, id, arg)) {
+			rc = NNP_EXIT_USAGE;
+			goto done;
+		}
+	}
+	if (p.n_operands != 2) {
+		rc = cli_usage_error(&p, "expected MODEL and TRAIN_DATA, got %d arguments",
+		                     p.n_operands);
+		goto done;
+	}
+	if (!c.out) {
+		rc = cli_usage_error(&p, "-o OUT is required");
+		goto done;
+	}
+	if (!c.lr_set)
+		c.t.lr = nnp_train_default_lr(c.t.optimizer);
+	c.t.threads = c.data.threads;
+	if (nnp_train_check_opts(&c.t, &err)) {
+		rc = cli_usage_error(&p, "%s", err.msg);
+		goto done;
+	}
+	nnp_file_info fi;
+	if (nnp_model_load(&m, p.operands[0], &fi, &err))
+		goto fail;
+	if (!c.scale_set)
+		c.t.input_scale = provenance_scale(m);
+	c.t.model_takes_raw = 1;
+	if (load_sets(&c, m, p.operands[1], &train, &val, &err))
+		goto fail;
+	c.t.on_epoch = on_epoch;
+	c.t.on_progress = on_progress;
+	c.t.ctx = &c;
+	nnp_train_report rep;
+	if (nnp_train(m, train, val, &c.t, &rep, &err))
+		goto fail;
+	char crc[9];
+	snprintf(crc, sizeof crc, "%08x", (unsigned)fi.crc32);
+	prov = cJSON_CreateObject();
+	cJSON_AddStringToObject(prov, "tool", "nnprune " NNP_VERSION);
+	cJSON_AddStringToObject(prov, "operation", "finetune");
+	cJSON *source = cJSON_AddObjectToObject(prov, "source");
+	cJSON_AddStringToObject(source, "path", p.operands[0]);
+	cJSON_AddStringToObject(source, "crc32", crc);
+	add_train_fields(prov, &c, p.operands[1], &rep);
+	if (m->provenance) {
+		cJSON *prev = cJSON_Parse(m->provenance);
+		if (prev)
+			cJSON_AddItemToObject(prov, "previous", prev);
+	}
+	const char *inputs[] = { p.operands[0], p.operands[1], c.data.opts.labels_path, c.val,
+		                 c.val_labels };
+	if (save_with_provenance(m, prov, c.out, inputs, 5, &err))
+		goto fail;
+	if (!c.quiet)
+		printf("model written to %s (%zu parameters, %.1f s)\n", c.out, nnp_model_params(m),
+		       rep.seconds);
+	goto done;
+fail:
+	rc = cli_fail(&err);
+done:
+	cJSON_Delete(prov);
+	nnp_dataset_free(train);
+	nnp_dataset_free(val);
+	nnp_model_free(m);
+	cli_done(&p);
+	return rc;
+}

@@ -1,0 +1,62 @@
+/* nnprune: a thin main that looks the subcommand up in a table. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+typedef struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+} command;
+
+static const command commands[] = {
+	{ "info", cmd_info, "show a model's layers, sizes, costs and provenance" },
+	{ "convert", cmd_convert, "convert a model between the JSON and binary formats" },
+	{ "stats", cmd_stats, "measure every hidden neuron's activation statistics on data" },
+	{ "eval", cmd_eval, "accuracy, loss and confusion matrix of a model on data" },
+	{ "sweep", cmd_sweep, "prune by (mean, std) thresholds and report accuracy against size" },
+	{ "train", cmd_train, "train a dense network on labelled data" },
+	{ "finetune", cmd_finetune, "continue training a (slimmed) model, keeping its shape" },
+	{ "bench", cmd_bench, "measure parsing, forward, statistics and sweep speed" },
+	{ NULL, NULL, NULL }
+};
+
+static void usage(FILE *fp)
+{
+	fprintf(fp, "usage: nnprune COMMAND [options] [args]\n\n"
+	            "Makes trained dense networks smaller by removing hidden neurons whose\n"
+	            "activations barely vary, and reports accuracy against size.\n\n"
+	            "Commands:\n");
+	for (const command *c = commands; c->name; c++)
+		fprintf(fp, "  %-9s %s\n", c->name, c->summary);
+	fprintf(fp, "\nTypical use:\n"
+	            "  nnprune stats model.bin val.csv      # writes nnprune.stats.json\n"
+	            "  nnprune sweep --mean 0.1 --std 0.4   # slimmed models + report in pruned/\n\n"
+	            "'nnprune COMMAND --help' describes a command.\n"
+	            "Exit codes: 0 success, 1 quality gate failed, 2 usage error,\n"
+	            "            3 invalid or unreadable input, 4 output could not be written.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return NNP_EXIT_USAGE;
+	}
+	const char *name = argv[1];
+	if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+		usage(stdout);
+		return NNP_EXIT_OK;
+	}
+	if (!strcmp(name, "--version") || !strcmp(name, "-V")) {
+		printf("nnprune %s\n", NNP_VERSION);
+		return NNP_EXIT_OK;
+	}
+	for (const command *c = commands; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c->fn(argc - 1, argv + 1);
+	fprintf(stderr, "nnprune: '%s' is not a command\n", name);
+	usage(stderr);
+	return NNP_EXIT_USAGE;
+}

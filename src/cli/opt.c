@@ -1,0 +1,255 @@
+/* Option parsing shared by every subcommand: strict, with honest messages. */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int cli_init(cli_parser *p, int argc, char **argv, const cli_opt *opts,
+             const char *cmd, const char *usage)
+{
+	memset(p, 0, sizeof *p);
+	p->argc = argc;
+	p->argv = argv;
+	p->i = 1;
+	p->opts = opts;
+	p->cmd = cmd;
+	p->usage = usage;
+	p->operands = calloc((size_t)(argc > 0 ? argc : 1), sizeof *p->operands);
+	if (!p->operands) {
+		fprintf(stderr, "nnprune: out of memory\n");
+		return -1;
+	}
+	return 0;
+}
+
+void cli_done(cli_parser *p)
+{
+	free(p->operands);
+	p->operands = NULL;
+}
+
+int cli_usage_error(const cli_parser *p, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "nnprune: %s: ", p->cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: %s\nTry 'nnprune %s --help' for more.\n", p->usage, p->cmd);
+	return NNP_EXIT_USAGE;
+}
+
+int cli_next(cli_parser *p, const char **arg)
+{
+	*arg = NULL;
+	while (p->i < p->argc) {
+		char *a = p->argv[p->i++];
+		if (p->no_more_opts || a[0] != '-' || a[1] == '\0') {
+			p->operands[p->n_operands++] = a;  /* "-" alone is stdin */
+			continue;
+		}
+		if (!strcmp(a, "--")) {
+			p->no_more_opts = 1;
+			continue;
+		}
+		const cli_opt *o = NULL;
+		const char *val = NULL;
+		if (a[1] == '-') {
+			const char *name = a + 2;
+			const char *eq = strchr(name, '=');
+			size_t len = eq ? (size_t)(eq - name) : strlen(name);
+			for (const cli_opt *q = p->opts; q->name; q++)
+				if (strlen(q->name) == len && !strncmp(q->name, name, len))
+					o = q;
+			if (!o) {
+				cli_usage_error(p, "unknown option '--%.*s'", (int)len, name);
+				return CLI_ERROR;
+			}
+			if (eq && !o->has_arg) {
+				cli_usage_error(p, "option '--%s' takes no value", o->name);
+				return CLI_ERROR;
+			}
+			if (eq)
+				val = eq + 1;
+		} else {
+			for (const cli_opt *q = p->opts; q->name; q++)
+				if (q->short_name && q->short_name == a[1])
+					o = q;
+			if (!o) {
+				cli_usage_error(p, "unknown option '%s'", a);
+				return CLI_ERROR;
+			}
+			if (a[2] != '\0') {
+				if (!o->has_arg) {
+					cli_usage_error(p, "unknown option '%s'", a);
+					return CLI_ERROR;
+				}
+				val = a + 2;  /* -j2 */
+			}
+		}
+		if (o->has_arg && !val) {
+			if (p->i >= p->argc) {
+				cli_usage_error(p, "option '--%s' needs a value", o->name);
+				return CLI_ERROR;
+			}
+			val = p->argv[p->i++];
+		}
+		*arg = val;
+		return o->id;
+	}
+	return CLI_END;
+}
+
+int cli_double(const cli_parser *p, const char *opt, const char *text, double lo,
+               double hi, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(text, &end);
+	if (end == text || *end != '\0' || errno == ERANGE || !isfinite(v)) {
+		cli_usage_error(p, "%s: '%s' is not a number", opt, text);
+		return -1;
+	}
+	if (v < lo || v > hi) {
+		cli_usage_error(p, "%s: %s is out of range [%g, %g]", opt, text, lo, hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int cli_size(const cli_parser *p, const char *opt, const char *text, uint64_t lo,
+             uint64_t hi, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	if (text[0] < '0' || text[0] > '9') {
+		cli_usage_error(p, "%s: '%s' is not a whole number", opt, text);
+		return -1;
+	}
+	unsigned long long v = strtoull(text, &end, 10);
+	if (*end != '\0' || errno == ERANGE) {
+		cli_usage_error(p, "%s: '%s' is not a whole number", opt, text);
+		return -1;
+	}
+	if (v < lo || v > hi) {
+		cli_usage_error(p, "%s: %s is out of range [%llu, %llu]", opt, text,
+		                (unsigned long long)lo, (unsigned long long)hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int cli_fail(const nnp_err *err)
+{
+	fprintf(stderr, "nnprune: %s\n", err->msg[0] ? err->msg : "unknown error");
+	return nnp_exit_code(err->status);
+}
+
+void cli_data_init(cli_data *d)
+{
+	nnp_data_opts init = NNP_DATA_OPTS_INIT;
+	d->opts = init;
+	d->threads = 0;
+	d->batch = 0;
+}
+
+int cli_data_option(cli_parser *p, cli_data *d, int id, const char *arg)
+{
+	uint64_t v;
+	switch (id) {
+	case CLI_DATA_LABELS:
+		d->opts.labels_path = arg;
+		return 0;
+	case CLI_DATA_HEADER:
+		if (!strcmp(arg, "auto"))
+			d->opts.header = NNP_HEADER_AUTO;
+		else if (!strcmp(arg, "yes"))
+			d->opts.header = NNP_HEADER_YES;
+		else if (!strcmp(arg, "no"))
+			d->opts.header = NNP_HEADER_NO;
+		else {
+			cli_usage_error(p, "--header: '%s' is not auto, yes or no", arg);
+			return -1;
+		}
+		return 0;
+	case CLI_DATA_LABEL_COL:
+		if (!strcmp(arg, "first")) {
+			d->opts.label = NNP_LABEL_FIRST;
+		} else if (!strcmp(arg, "last")) {
+			d->opts.label = NNP_LABEL_LAST;
+		} else if (arg[0] >= '0' && arg[0] <= '9') {
+			if (cli_size(p, "--label-col", arg, 0, NNP_MAX_COLUMNS - 1, &v))
+				return -1;
+			d->opts.label = NNP_LABEL_INDEX;
+			d->opts.label_index = (size_t)v;
+		} else if (arg[0] != '\0') {
+			d->opts.label = NNP_LABEL_NAME;
+			d->opts.label_name = arg;
+		} else {
+			cli_usage_error(p, "--label-col: empty value");
+			return -1;
+		}
+		return 0;
+	case CLI_DATA_NO_LABEL:
+		d->opts.label = NNP_LABEL_NONE;
+		return 0;
+	case CLI_DATA_DELIM:
+		if (!strcmp(arg, "\\t") || !strcmp(arg, "tab"))
+			arg = "\t";
+		if (strlen(arg) != 1 || arg[0] == '"' || arg[0] == '\n' || arg[0] == '\r' ||
+		    arg[0] == '.' || arg[0] == '-' || (arg[0] >= '0' && arg[0] <= '9')) {
+			cli_usage_error(p, "--delimiter: '%s' must be one character other than a "
+			                "quote, digit, sign, point or line break", arg);
+			return -1;
+		}
+		d->opts.delimiter = arg[0];
+		return 0;
+	case CLI_DATA_THREADS:
+		if (cli_size(p, "--threads", arg, 1, 256, &v))
+			return -1;
+		d->threads = (unsigned)v;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+const char *cli_header_name(nnp_header_mode h)
+{
+	return h == NNP_HEADER_YES ? "yes" : h == NNP_HEADER_NO ? "no" : "auto";
+}
+
+void cli_progress_init(cli_progress *pr, const char *what, int quiet)
+{
+	pr->enabled = !quiet && isatty(STDERR_FILENO);
+	pr->what = what;
+	pr->total_rows = 0;
+}
+
+void cli_progress_cb(void *ctx, uint64_t rows, uint64_t bytes)
+{
+	cli_progress *pr = ctx;
+	if (!pr || !pr->enabled)
+		return;
+	if (pr->total_rows)
+		fprintf(stderr, "\r%s: %llu / %llu rows (%.0f%%)", pr->what,
+		        (unsigned long long)rows, (unsigned long long)pr->total_rows,
+		        100.0 * (double)rows / (double)pr->total_rows);
+	else
+		fprintf(stderr, "\r%s: %llu rows, %.1f MB", pr->what, (unsigned long long)rows,
+		        (double)bytes / 1e6);
+	fflush(stderr);
+}
+
+void cli_progress_end(cli_progress *pr)
+{
+	if (pr->enabled)
+		fprintf(stderr, "\r\033[K");
+}
