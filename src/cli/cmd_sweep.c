@@ -373,6 +373,8 @@ int cmd_sweep(int argc, char **argv)
 		       "%s/ (report.md, report.csv, report.json, report.svg, stats.svg)\n",
 		       sw->n, sw->n_unique, (unsigned long long)sw->rows, cfg.out_dir);
 	}
+	/* The verdict goes to stderr after the table: keep them in that order on a terminal. */
+	fflush(stdout);
 	if (!isnan(cfg.max_drop)) {
 		if (info.best == NNP_NO_DUP) {
 			const nnp_candidate *c = closest != NNP_NO_DUP ? &sw->c[closest] : NULL;
