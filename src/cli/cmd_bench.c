@@ -62,6 +62,19 @@ static void verdict(char *buf, size_t n, int ok, const char *target)
 	snprintf(buf, n, "(target %s: %s)", target, ok ? "met" : "NOT met");
 }
 
+static char *put_uint(char *p, unsigned v)
+{
+	char tmp[12];
+	int n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
 /* Writes rows of d (cycled) as CSV, label first, integers when they are. */
 static int write_csv(const char *path, const nnp_dataset *d, uint64_t rows, nnp_err *err)
 {
@@ -81,10 +94,11 @@ static int write_csv(const char *path, const nnp_dataset *d, uint64_t rows, nnp_
 		p += sprintf(p, "%d", d->y ? (int)d->y[i] : 0);
 		for (size_t j = 0; j < d->features; j++) {
 			float v = x[j];
-			if (v == floorf(v) && fabsf(v) < 1e6f)
-				p += sprintf(p, ",%d", (int)v);
+			*p++ = ',';
+			if (v >= 0 && v < 1e6f && v == floorf(v))
+				p = put_uint(p, (unsigned)v);  /* pixels: a million rows of them */
 			else
-				p += sprintf(p, ",%.9g", (double)v);
+				p += sprintf(p, "%.9g", (double)v);
 		}
 		*p++ = '\n';
 		if (fwrite(line, 1, (size_t)(p - line), a.fp) != (size_t)(p - line)) {
