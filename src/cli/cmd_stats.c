@@ -159,6 +159,22 @@ static int open_model_data(const char *model_path, const char *data_path, cli_da
 	return nnp_reader_open(r, data_path, &d->opts, err);
 }
 
+/* nnp_run with a progress line on stderr (only when it is a terminal). */
+static int run_shown(const nnp_model *m, nnp_reader *r, const cli_data *d, const char *what,
+                     int quiet, nnp_stats **stats, nnp_metrics *mt, uint64_t *cm, nnp_err *err)
+{
+	cli_progress pr;
+	cli_progress_init(&pr, what, quiet);
+	pr.total_rows = nnp_reader_total_rows(r);
+	nnp_run_opts ro = NNP_RUN_OPTS_INIT;
+	ro.threads = d->threads;
+	ro.progress = cli_progress_cb;
+	ro.progress_ctx = &pr;
+	int rc = nnp_run(m, r, &ro, stats, mt, cm, err);
+	cli_progress_end(&pr);
+	return rc;
+}
+
 static const char stats_usage[] =
 	"nnprune stats MODEL DATA [-o FILE] [--json] [--quiet] [data options]";
 
@@ -220,16 +236,7 @@ int cmd_stats(int argc, char **argv)
 	nnp_file_info fi;
 	if (open_model_data(model_path, data_path, &d, &m, &fi, &r, &err))
 		goto fail;
-	cli_progress pr;
-	cli_progress_init(&pr, "stats", quiet || json);
-	pr.total_rows = nnp_reader_total_rows(r);
-	nnp_run_opts ro = NNP_RUN_OPTS_INIT;
-	ro.threads = d.threads;
-	ro.progress = cli_progress_cb;
-	ro.progress_ctx = &pr;
-	int run_rc = nnp_run(m, r, &ro, &s, NULL, NULL, &err);
-	cli_progress_end(&pr);
-	if (run_rc)
+	if (run_shown(m, r, &d, "stats", quiet || json, &s, NULL, NULL, &err))
 		goto fail;
 	/* Identity of the inputs, so that sweep can tell when they changed. */
 	src.model_path = (char *)model_path;
@@ -338,17 +345,8 @@ int cmd_eval(int argc, char **argv)
 		nnp_err_set(&err, NNP_ENOMEM, "out of memory for a %zu x %zu confusion matrix", k, k);
 		goto fail;
 	}
-	cli_progress pr;
-	cli_progress_init(&pr, "eval", json);
-	pr.total_rows = nnp_reader_total_rows(r);
-	nnp_run_opts ro = NNP_RUN_OPTS_INIT;
-	ro.threads = d.threads;
-	ro.progress = cli_progress_cb;
-	ro.progress_ctx = &pr;
 	nnp_metrics mt;
-	int run_rc = nnp_run(m, r, &ro, NULL, &mt, cm, &err);
-	cli_progress_end(&pr);
-	if (run_rc)
+	if (run_shown(m, r, &d, "eval", json, NULL, &mt, cm, &err))
 		goto fail;
 	if (json) {
 		cJSON *root = cJSON_CreateObject();

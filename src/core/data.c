@@ -10,20 +10,11 @@
 
 #include "data_priv.h"
 
-static char *dup_str(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *p = malloc(n);
-	if (p)
-		memcpy(p, s, n);
-	return p;
-}
-
 int nnp_src_open(nnp_src *s, const char *path, size_t cap, nnp_err *err)
 {
 	memset(s, 0, sizeof *s);
 	int is_stdin = strcmp(path, "-") == 0;
-	s->path = dup_str(is_stdin ? "stdin" : path);
+	s->path = strdup(is_stdin ? "stdin" : path);
 	s->buf = malloc(cap + NNP_SRC_PAD);
 	if (!s->path || !s->buf)
 		return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", path);

@@ -10,22 +10,13 @@
 
 #include "nnprune/io.h"
 
-static char *dup_str(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *p = malloc(n);
-	if (p)
-		memcpy(p, s, n);
-	return p;
-}
-
 int nnp_atomic_open(nnp_atomic *a, const char *path, nnp_err *err)
 {
 	a->fp = NULL;
 	a->path = NULL;
 	a->tmp = NULL;
 	size_t n = strlen(path);
-	a->path = dup_str(path);
+	a->path = strdup(path);
 	a->tmp = malloc(n + sizeof ".tmp.XXXXXX");
 	if (!a->path || !a->tmp) {
 		/* Not through nnp_atomic_abort: tmp holds no name yet to unlink. */

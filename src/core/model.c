@@ -45,15 +45,6 @@ const char *nnp_format_name(nnp_format f)
 	}
 }
 
-static char *dup_str(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *p = malloc(n);
-	if (p)
-		memcpy(p, s, n);
-	return p;
-}
-
 static void free_classes(char **classes, size_t n)
 {
 	if (!classes)
@@ -163,9 +154,9 @@ static int check_shape(const nnp_model *m, const char *label, int status, nnp_er
 /* Copies name, classes and provenance as they are (no re-validation). */
 static int copy_meta(nnp_model *d, const nnp_model *m)
 {
-	if (m->name && !(d->name = dup_str(m->name)))
+	if (m->name && !(d->name = strdup(m->name)))
 		return NNP_ENOMEM;
-	if (m->provenance && !(d->provenance = dup_str(m->provenance)))
+	if (m->provenance && !(d->provenance = strdup(m->provenance)))
 		return NNP_ENOMEM;
 	if (m->classes && m->n_classes) {
 		d->classes = calloc(m->n_classes, sizeof *d->classes);
@@ -173,7 +164,7 @@ static int copy_meta(nnp_model *d, const nnp_model *m)
 			return NNP_ENOMEM;
 		d->n_classes = m->n_classes;
 		for (size_t i = 0; i < m->n_classes; i++)
-			if (m->classes[i] && !(d->classes[i] = dup_str(m->classes[i])))
+			if (m->classes[i] && !(d->classes[i] = strdup(m->classes[i])))
 				return NNP_ENOMEM;
 	}
 	return NNP_OK;
@@ -236,7 +227,7 @@ int nnp_model_set_name(nnp_model *m, const char *name, nnp_err *err)
 	if (name) {
 		if (!nnpm_utf8_ok(name, strlen(name)))
 			return nnp_err_set(err, NNP_EUSAGE, "model: the name is not valid UTF-8");
-		p = dup_str(name);
+		p = strdup(name);
 		if (!p)
 			return nnp_err_set(err, NNP_ENOMEM, "model: out of memory");
 	}
@@ -277,7 +268,7 @@ int nnp_model_set_provenance(nnp_model *m, const char *json_object, nnp_err *err
 			return nnp_err_set(err, NNP_EUSAGE, "model: provenance is not valid UTF-8");
 		}
 		/* cJSON's allocator may differ from ours: copy into a malloc'd string. */
-		char *q = dup_str(p);
+		char *q = strdup(p);
 		cJSON_free(p);
 		p = q;
 		if (!p)
@@ -310,7 +301,7 @@ int nnp_model_set_classes(nnp_model *m, const char *const *names, size_t n, nnp_
 		if (!c)
 			return nnp_err_set(err, NNP_ENOMEM, "model: out of memory");
 		for (size_t i = 0; i < n; i++) {
-			c[i] = dup_str(names[i]);
+			c[i] = strdup(names[i]);
 			if (!c[i]) {
 				free_classes(c, n);
 				return nnp_err_set(err, NNP_ENOMEM, "model: out of memory");

@@ -339,15 +339,6 @@ typedef struct jctx {
 	nnp_err *err;
 } jctx;
 
-static char *dup_str(const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *p = malloc(n);
-	if (p)
-		memcpy(p, s, n);
-	return p;
-}
-
 static int read_all(const char *path, char **out, size_t *len, nnp_err *err)
 {
 	*out = NULL;
@@ -520,7 +511,7 @@ static int get_identity(const jctx *c, const cJSON *obj, const char *where, char
 		rc = get_crc(c, obj, where, crc);
 	if (rc)
 		return rc;
-	*path = dup_str(p);
+	*path = strdup(p);
 	if (!*path)
 		return nnp_err_set(c->err, NNP_ENOMEM, "%s: out of memory", c->path);
 	return NNP_OK;
@@ -592,7 +583,7 @@ static int parse_options(const jctx *c, const cJSON *data, nnp_stats_source *src
 		rc = get_string(c, opt, w, "label_name", &s);
 		if (rc)
 			return rc;
-		src->label_name_buf = dup_str(s);
+		src->label_name_buf = strdup(s);
 		if (!src->label_name_buf)
 			return nnp_err_set(c->err, NNP_ENOMEM, "%s: out of memory", c->path);
 		o->label_name = src->label_name_buf;
