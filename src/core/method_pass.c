@@ -1,0 +1,393 @@
+/* The streaming passes of the pruning methods: batches of calibration rows
+ * run through the original and the partly pruned network on our threads,
+ * their sums added in batch order so that no result depends on the thread
+ * count. */
+#include <math.h>
+#include <pthread.h>
+#include <string.h>
+#include <cblas.h>
+
+#include "nnprune/forward.h"
+#include "method_priv.h"
+
+typedef struct mth_pass {
+	nnp_method_ctx *c;
+	int kind;
+	size_t layer;
+	const mth_variant *var;
+	size_t n_var;
+	size_t acc_len;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	size_t next;       /* next batch to hand out */
+	size_t commit;     /* next batch whose sums join the totals */
+} mth_pass;
+
+typedef struct mth_targ {
+	mth_pass *P;
+	mth_ws *w;
+} mth_targ;
+
+size_t nnp_mth_stat_len(const nnp_method_ctx *c, size_t l)
+{
+	size_t n = c->m->layers[l].out, m = c->m->layers[l + 1].out;
+	return c->full ? n + m + n * n + n * m : 2 * n;
+}
+
+size_t nnp_mth_shift_len(const nnp_method_ctx *c, size_t l)
+{
+	size_t n = c->m->layers[l].out, m = c->m->layers[l + 1].out;
+	return c->full ? n + m : n;
+}
+
+/* ---- forward pieces ---------------------------------------------------- */
+
+/* Original layers 0..n_dense-1 into w->z, activations of 0..n_act-1 into w->a
+ * (n_act >= n_dense - 1: each dense layer reads the previous activation). */
+static void orig_forward(const nnp_method_ctx *c, mth_ws *w, const float *x, size_t rows,
+                         size_t n_dense, size_t n_act)
+{
+	const float *in = x;
+	for (size_t i = 0; i < n_dense; i++) {
+		const nnp_layer *L = &c->m->layers[i];
+		nnp_dense(L, in, rows, w->z[i]);
+		if (i < n_act) {
+			memcpy(w->a[i], w->z[i], rows * L->out * sizeof(float));
+			nnp_activate(L->act, L->alpha, w->a[i], rows, L->out);
+			in = w->a[i];
+		}
+	}
+}
+
+/* Copies columns idx[0..k) of src [rows][n] into dst [rows][k]. */
+static void gather(const float *restrict src, size_t rows, size_t n, const size_t *idx, size_t k,
+                   float *restrict dst)
+{
+	for (size_t r = 0; r < rows; r++) {
+		const float *s = src + r * n;
+		float *d = dst + r * k;
+		for (size_t i = 0; i < k; i++)
+			d[i] = s[idx[i]];
+	}
+}
+
+/*
+ * The pruned network up to hidden layer l (all of its n_l neurons). Layer 0
+ * is never refit, so its kept outputs are the original's, gathered.
+ */
+static void work_forward(const nnp_method_ctx *c, mth_ws *w, size_t rows, size_t l)
+{
+	if (l == 0) {
+		w->h = w->a[0];
+		return;
+	}
+	gather(w->a[0], rows, c->m->layers[0].out, c->kept[0], c->count[0], w->g);
+	float *cur = w->g, *nxt = w->p;
+	for (size_t i = 1; i <= l; i++) {
+		const nnp_layer *L = &c->wl[i];
+		nnp_dense(L, cur, rows, nxt);
+		nnp_activate(L->act, L->alpha, nxt, rows, L->out);
+		/* After the first layer the ping-pong pair is p and q. */
+		float *t = cur == w->g ? w->q : cur;
+		cur = nxt;
+		nxt = t;
+	}
+	w->h = cur;
+}
+
+/* Runs batch b's forward for the pass; returns its row count. */
+static size_t batch_forward(const mth_pass *P, mth_ws *w, size_t b)
+{
+	const nnp_method_ctx *c = P->c;
+	size_t r0 = b * c->batch;
+	size_t rows = c->d->rows - r0 < c->batch ? c->d->rows - r0 : c->batch;
+	const float *x = c->d->x + r0 * c->d->features;
+	size_t L = c->L;
+	switch (P->kind) {
+	case MTH_PASS_ORIG:
+		orig_forward(c, w, x, rows, c->full ? L : c->H, c->H);
+		break;
+	case MTH_PASS_WORK:
+		if (c->full)
+			orig_forward(c, w, x, rows, P->layer + 2, P->layer + 1);
+		else
+			orig_forward(c, w, x, rows, 1, 1);
+		work_forward(c, w, rows, P->layer);
+		break;
+	default: {
+		int soft = c->m->layers[L - 1].act == NNP_ACT_SOFTMAX;
+		orig_forward(c, w, x, rows, L, soft ? L - 1 : L);
+		break;
+	}
+	}
+	return rows;
+}
+
+/* ---- statistics --------------------------------------------------------- */
+
+/* The activations (h, n wide) and original next pre-activations (z, m wide)
+ * that stat layer t of the pass accumulates. */
+static void pass_hz(const mth_pass *P, const mth_ws *w, size_t t, const float **h,
+                    const float **z)
+{
+	if (P->kind == MTH_PASS_ORIG) {
+		*h = w->a[t];
+		*z = w->z[t + 1];
+	} else {
+		*h = w->h;
+		*z = w->z[P->layer + 1];
+	}
+}
+
+/*
+ * One batch of one layer. Rows are shifted by a reference (batch 0's mean)
+ * before the products, so that the covariance is not the small difference
+ * of two large sums.
+ */
+static void stat_batch(const float *h, const float *z, size_t rows, size_t n, size_t m, int full,
+                       const double *sh, double *part, double *hd, double *zd)
+{
+	double *sum_h = part;
+	for (size_t r = 0; r < rows; r++) {
+		const float *hr = h + r * n;
+		double *d = hd + r * n;
+		for (size_t j = 0; j < n; j++) {
+			d[j] = (double)hr[j] - sh[j];
+			sum_h[j] += d[j];
+		}
+	}
+	if (!full) {
+		double *sq = part + n;
+		for (size_t r = 0; r < rows; r++) {
+			const double *d = hd + r * n;
+			for (size_t j = 0; j < n; j++)
+				sq[j] += d[j] * d[j];
+		}
+		return;
+	}
+	const double *sz = sh + n;
+	double *sum_z = part + n, *S = sum_z + m, *X = S + n * n;
+	for (size_t r = 0; r < rows; r++) {
+		const float *zr = z + r * m;
+		double *d = zd + r * m;
+		for (size_t i = 0; i < m; i++) {
+			d[i] = (double)zr[i] - sz[i];
+			sum_z[i] += d[i];
+		}
+	}
+	/* Only S's upper triangle is written (and read back). */
+	cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)n, (int)rows, 1.0, hd, (int)n, 0.0, S,
+	            (int)n);
+	cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)n, (int)m, (int)rows, 1.0, hd,
+	            (int)n, zd, (int)m, 0.0, X, (int)m);
+}
+
+static void stats_of_batch(const mth_pass *P, mth_ws *w, size_t rows)
+{
+	const nnp_method_ctx *c = P->c;
+	size_t t0 = P->kind == MTH_PASS_ORIG ? 0 : P->layer;
+	size_t t1 = P->kind == MTH_PASS_ORIG ? c->H : P->layer + 1;
+	memset(w->part, 0, P->acc_len * sizeof *w->part);
+	for (size_t t = t0; t < t1; t++) {
+		const float *h, *z;
+		pass_hz(P, w, t, &h, &z);
+		size_t off = P->kind == MTH_PASS_ORIG ? c->off[t] : 0;
+		size_t soff = P->kind == MTH_PASS_ORIG ? c->soff[t] : 0;
+		stat_batch(h, z, rows, c->m->layers[t].out, c->m->layers[t + 1].out, c->full,
+		           c->shift + soff, w->part + off, w->hd, w->zd);
+	}
+}
+
+/* Column means of a [rows][n] block. */
+static void col_mean(const float *h, size_t rows, size_t n, double *out)
+{
+	for (size_t j = 0; j < n; j++)
+		out[j] = 0.0;
+	for (size_t r = 0; r < rows; r++)
+		for (size_t j = 0; j < n; j++)
+			out[j] += (double)h[r * n + j];
+	for (size_t j = 0; j < n; j++)
+		out[j] /= (double)rows;
+}
+
+/* The reference shifts, from batch 0, computed before any thread starts. */
+static void pass_shifts(const mth_pass *P, mth_ws *w)
+{
+	const nnp_method_ctx *c = P->c;
+	size_t rows = batch_forward(P, w, 0);
+	size_t t0 = P->kind == MTH_PASS_ORIG ? 0 : P->layer;
+	size_t t1 = P->kind == MTH_PASS_ORIG ? c->H : P->layer + 1;
+	for (size_t t = t0; t < t1; t++) {
+		const float *h, *z;
+		pass_hz(P, w, t, &h, &z);
+		size_t n = c->m->layers[t].out, m = c->m->layers[t + 1].out;
+		double *s = c->shift + (P->kind == MTH_PASS_ORIG ? c->soff[t] : 0);
+		col_mean(h, rows, n, s);
+		if (c->full)
+			col_mean(z, rows, m, s + n);
+	}
+}
+
+/* ---- divergence of the variants ----------------------------------------- */
+
+static double log_sum_exp(const float *z, size_t n)
+{
+	double mx = z[0];
+	for (size_t i = 1; i < n; i++)
+		mx = z[i] > mx ? z[i] : mx;
+	double s = 0.0;
+	for (size_t i = 0; i < n; i++)
+		s += exp((double)z[i] - mx);
+	return mx + log(s);
+}
+
+/* KL(softmax(zo) || softmax(zq)) from the logits, in double, so that an
+ * output rounding to 0 in float costs its true amount, not infinity. */
+static double kl_logits(const float *zo, const float *zq, size_t n)
+{
+	double lo = log_sum_exp(zo, n), lq = log_sum_exp(zq, n), kl = 0.0;
+	for (size_t i = 0; i < n; i++) {
+		double a = (double)zo[i] - lo, b = (double)zq[i] - lq;
+		kl += exp(a) * (a - b);
+	}
+	return kl;
+}
+
+static void variant_batch(const mth_pass *P, mth_ws *w, size_t rows)
+{
+	const nnp_method_ctx *c = P->c;
+	const nnp_model *m = c->m;
+	size_t L = c->L, out = m->layers[L - 1].out;
+	const nnp_layer *last = &m->layers[L - 1];
+	int soft = last->act == NNP_ACT_SOFTMAX;
+	for (size_t v = 0; v < P->n_var; v++) {
+		const mth_variant *V = &P->var[v];
+		size_t l = V->layer;
+		gather(w->a[l], rows, m->layers[l].out, V->idx, V->k, w->g);
+		const nnp_layer *nx = &m->layers[l + 1];
+		nnp_layer T = { V->k, nx->out, nx->act, nx->alpha, V->w, V->b };
+		nnp_dense(&T, w->g, rows, w->p);
+		float *cur = w->p, *nxt = w->q;
+		for (size_t i = l + 1; i < L; i++) {
+			if (i > l + 1) {
+				nnp_dense(&m->layers[i], cur, rows, nxt);
+				float *t = cur;
+				cur = nxt;
+				nxt = t;
+			}
+			if (i < L - 1)
+				nnp_activate(m->layers[i].act, m->layers[i].alpha, cur, rows,
+				             m->layers[i].out);
+		}
+		double s = 0.0;
+		if (soft) {
+			for (size_t r = 0; r < rows; r++)
+				s += kl_logits(w->z[L - 1] + r * out, cur + r * out, out);
+		} else {
+			nnp_activate(last->act, last->alpha, cur, rows, out);
+			const float *ao = w->a[L - 1];
+			for (size_t r = 0; r < rows; r++) {
+				double e = 0.0;
+				for (size_t i = 0; i < out; i++) {
+					double d = (double)cur[r * out + i] - (double)ao[r * out + i];
+					e += d * d;
+				}
+				s += e / (double)out;
+			}
+		}
+		w->part[v] = s;
+	}
+}
+
+/* ---- threads ------------------------------------------------------------ */
+
+static void run_batches(mth_pass *P, mth_ws *w)
+{
+	nnp_method_ctx *c = P->c;
+	for (;;) {
+		pthread_mutex_lock(&P->mu);
+		size_t b = P->next++;
+		pthread_mutex_unlock(&P->mu);
+		if (b >= c->n_batches)
+			return;
+		size_t rows = batch_forward(P, w, b);
+		if (P->kind == MTH_PASS_EVAL)
+			variant_batch(P, w, rows);
+		else
+			stats_of_batch(P, w, rows);
+		/* Totals grow in batch order whichever thread ran the batch. The
+		 * thread holding the oldest uncommitted batch never waits, so the
+		 * chain always moves. */
+		pthread_mutex_lock(&P->mu);
+		while (P->commit != b)
+			pthread_cond_wait(&P->cv, &P->mu);
+		for (size_t i = 0; i < P->acc_len; i++)
+			c->acc[i] += w->part[i];
+		P->commit++;
+		pthread_cond_broadcast(&P->cv);
+		pthread_mutex_unlock(&P->mu);
+	}
+}
+
+static void *worker(void *arg)
+{
+	mth_targ *t = arg;
+	run_batches(t->P, t->w);
+	return NULL;
+}
+
+void nnp_mth_pass(nnp_method_ctx *c, int kind, size_t layer, const mth_variant *var,
+                  size_t n_var)
+{
+	mth_pass P;
+	memset(&P, 0, sizeof P);
+	P.c = c;
+	P.kind = kind;
+	P.layer = layer;
+	P.var = var;
+	P.n_var = n_var;
+	P.acc_len = kind == MTH_PASS_ORIG ? c->orig_len
+	            : kind == MTH_PASS_WORK ? nnp_mth_stat_len(c, layer) : n_var;
+	memset(c->acc, 0, P.acc_len * sizeof *c->acc);
+	if (kind != MTH_PASS_EVAL)
+		pass_shifts(&P, &c->ws[0]);
+	/* Without a mutex or a thread the calling thread does every batch
+	 * alone: same batches, same order, same sums. */
+	int sync = pthread_mutex_init(&P.mu, NULL) == 0;
+	if (sync && pthread_cond_init(&P.cv, NULL) != 0) {
+		pthread_mutex_destroy(&P.mu);
+		sync = 0;
+	}
+	size_t T = c->threads < c->n_batches ? c->threads : c->n_batches;
+	if (!sync)
+		T = 1;
+	pthread_t tid[NNP_METHOD_MAX_THREADS];
+	mth_targ targ[NNP_METHOD_MAX_THREADS];
+	size_t started = 1;
+	for (size_t t = 1; t < T; t++) {
+		targ[t] = (mth_targ){ &P, &c->ws[t] };
+		if (pthread_create(&tid[started], NULL, worker, &targ[t]) != 0)
+			break;
+		started++;
+	}
+	if (sync) {
+		run_batches(&P, &c->ws[0]);
+	} else {
+		/* The same loop without locks. */
+		for (size_t b = 0; b < c->n_batches; b++) {
+			size_t rows = batch_forward(&P, &c->ws[0], b);
+			if (kind == MTH_PASS_EVAL)
+				variant_batch(&P, &c->ws[0], rows);
+			else
+				stats_of_batch(&P, &c->ws[0], rows);
+			for (size_t i = 0; i < P.acc_len; i++)
+				c->acc[i] += c->ws[0].part[i];
+		}
+	}
+	for (size_t t = 1; t < started; t++)
+		pthread_join(tid[t], NULL);
+	if (sync) {
+		pthread_cond_destroy(&P.cv);
+		pthread_mutex_destroy(&P.mu);
+	}
+}

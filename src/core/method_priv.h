@@ -1,0 +1,136 @@
+/*
+ * nnprune (private): the pruning methods' linear algebra, the context's
+ * layout and the streaming passes over the calibration rows.
+ */
+#ifndef NNPRUNE_METHOD_PRIV_H
+#define NNPRUNE_METHOD_PRIV_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include "nnprune/method.h"
+
+/* ---- linear algebra (method_linalg.c), row-major, double -------------- */
+
+/*
+ * Cholesky factorisation in place: the lower triangle of the n x n matrix a
+ * becomes L (A = L L^T), the strict upper triangle is zeroed. Reads only the
+ * lower triangle. Returns 0, or -1 if a pivot is not positive (or NaN).
+ */
+int nnp_mth_chol(double *a, size_t n);
+
+/* Solves L L^T X = B in place; b is n x nrhs, row-major. */
+void nnp_mth_chol_solve(const double *l, size_t n, double *b, size_t nrhs);
+
+/*
+ * The ridge refit over the kept inputs (kept[k] indices into n; NULL = all):
+ * w (k x m) = (cov[K][K] + lambda I)^-1 cross[K][:], cov n x n, cross n x m.
+ * a is k*k scratch. *lambda is raised tenfold after a failed factorisation
+ * (at most 12 tries). Returns 0 or -1.
+ */
+int nnp_mth_ridge(const double *cov, const double *cross, size_t n, size_t m,
+                  const size_t *kept, size_t k, double *lambda, double *w, double *a);
+
+/* Doubles of scratch nnp_mth_obs_order needs. */
+size_t nnp_mth_obs_work(size_t n, size_t m);
+
+/*
+ * Greedy backward elimination (Optimal Brain Surgeon on the ridge refit):
+ * order[s] is the input removed at step s (all n of them, the last one the
+ * most valuable); inc[s] (may be NULL) the rise of the squared error it cost.
+ * Ties: the higher index goes first. *lambda as nnp_mth_ridge.
+ * Returns 0 or -1 (no factorisation).
+ */
+int nnp_mth_obs_order(const double *cov, const double *cross, size_t n, size_t m,
+                      double *lambda, size_t *order, double *inc, double *work);
+
+typedef struct nnp_mth_rank {
+	double s;
+	size_t j;
+} nnp_mth_rank;
+
+/*
+ * Removal order by the score std_j * ||w[:, j]|| (w: the next layer's weights,
+ * m x n row-major, var: the activations' variances): lowest score first, equal
+ * scores higher index first. rank is n entries of scratch.
+ */
+void nnp_mth_score_order(const double *var, const float *w, size_t n, size_t m, size_t *order,
+                         nnp_mth_rank *rank);
+
+/* The last k of a removal order, ascending. */
+void nnp_mth_kept_from_order(const size_t *order, size_t n, size_t k, size_t *kept);
+
+/* ---- the context (method.c) and its passes (method_pass.c) ------------ */
+
+/* Accumulated statistics of one hidden layer in a network pruned so far. */
+typedef struct mth_entry {
+	int valid;
+	size_t layer, n, m;
+	size_t *key;          /* counts then kept indices of the layers before: what they came from */
+	size_t key_len;
+	double *mean, *var;   /* [n] */
+	double *cov;          /* [n][n] (full statistics only) */
+	double *zmean;        /* [m] original next pre-activations' mean (full only) */
+	double *cross;        /* [n][m] Cov(h', z) (full only) */
+	double lambda;
+	int have_order;
+	size_t *order;        /* [n] removal order */
+} mth_entry;
+
+/* Hidden layer `layer` pruned alone to k neurons, for the sensitivity curves. */
+typedef struct mth_variant {
+	size_t layer, k;
+	size_t *idx;          /* [k] kept */
+	float *w, *b;         /* the next layer over the kept inputs: [m][k], [m] */
+} mth_variant;
+
+/* One thread's buffers for a batch. */
+typedef struct mth_ws {
+	float **z, **a;       /* [L] the original's pre- and post-activations, [batch][out_l] */
+	float *g, *p, *q;     /* [batch][maxw]: gathered inputs and a ping-pong pair */
+	const float *h;       /* the activations a WORK pass accumulates, after a forward */
+	double *hd, *zd;      /* [batch][maxw] shifted copies */
+	double *part;         /* [part_len] this batch's sums */
+} mth_ws;
+
+enum { MTH_PASS_ORIG = 0, MTH_PASS_WORK = 1, MTH_PASS_EVAL = 2 };
+
+struct nnp_method_ctx {
+	const nnp_model *m;
+	const nnp_dataset *d;
+	nnp_method_opts o;
+	size_t L, H;           /* layers, hidden layers */
+	size_t batch, n_batches, maxw, maxh;
+	unsigned threads;      /* workspaces; passes run min(threads, batches) threads */
+	int full;              /* covariances needed (obs or ls), else means and variances */
+	int have_orig;
+	mth_entry *orig;       /* [H] statistics of the unpruned network */
+	mth_entry *work;       /* [H] the latest pruned-prefix statistics per layer */
+	size_t *off, *soff;    /* [H] accumulator and shift offsets of each layer in an ORIG pass */
+	size_t orig_len, shift_len, part_len, max_var;
+	/* the candidate being built */
+	size_t *count;         /* [H] */
+	size_t **kept;         /* [H][width] */
+	nnp_layer *wl;         /* [L] layer l >= 1: over kept inputs, buffers of layer l's size */
+	/* scratch */
+	double *sa, *sw, *obs_work;
+	nnp_mth_rank *rank;
+	double *acc, *shift;   /* a pass's totals and reference shifts */
+	mth_ws *ws;            /* [threads] */
+};
+
+/* Statistics sizes of hidden layer l: accumulator doubles (sums, products). */
+size_t nnp_mth_stat_len(const nnp_method_ctx *c, size_t l);
+/* Shift doubles of hidden layer l. */
+size_t nnp_mth_shift_len(const nnp_method_ctx *c, size_t l);
+
+/*
+ * Runs one pass over the calibration rows. ORIG: every hidden layer of the
+ * unpruned network, totals at c->off[l]. WORK: hidden layer `layer` of the
+ * network in c->wl / c->kept, totals at 0. EVAL: sum over rows of each
+ * variant's divergence from the original, totals[v]. Totals land in c->acc,
+ * shifts in c->shift. Threads are started here and joined before returning.
+ */
+void nnp_mth_pass(nnp_method_ctx *c, int kind, size_t layer, const mth_variant *var,
+                  size_t n_var);
+
+#endif
