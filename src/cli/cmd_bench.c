@@ -112,7 +112,8 @@ static int write_csv(const char *path, const nnp_dataset *d, uint64_t rows, nnp_
 }
 
 /* Fashion-MNIST-like rows: about half the pixels 0, the rest 1..255. */
-static int synthetic_data(nnp_dataset **out, size_t rows, size_t features, nnp_err *err)
+static int synthetic_data(nnp_dataset **out, size_t rows, size_t features, size_t classes,
+                          nnp_err *err)
 {
 	nnp_dataset *d = calloc(1, sizeof *d);
 	if (!d)
@@ -132,7 +133,7 @@ static int synthetic_data(nnp_dataset **out, size_t rows, size_t features, nnp_e
 		d->x[i] = (v & 1) ? 0.0f : (float)(1 + (v >> 1) % 255);
 	}
 	for (size_t i = 0; i < rows; i++)
-		d->y[i] = (int32_t)(i % 10);
+		d->y[i] = (int32_t)(i % classes);
 	*out = d;
 	return NNP_OK;
 }
@@ -354,7 +355,7 @@ int cmd_bench(int argc, char **argv)
 		c.data.opts.n_classes = nnp_model_outputs(m);
 		if (nnp_dataset_load(&src, c.data_path, &c.data.opts, 0, &err))
 			goto fail;
-	} else if (synthetic_data(&src, (size_t)c.rows, m->input_size, &err)) {
+	} else if (synthetic_data(&src, (size_t)c.rows, m->input_size, nnp_model_outputs(m), &err)) {
 		goto fail;
 	}
 	if (write_csv(csv, src, c.rows, &err))

@@ -227,6 +227,12 @@ int cmd_stats(int argc, char **argv)
 		goto done;
 	}
 	const char *model_path = p.operands[0], *data_path = p.operands[1];
+	if (!strcmp(data_path, "-") || (d.opts.labels_path && !strcmp(d.opts.labels_path, "-"))) {
+		/* sweep re-reads the data and checks it is unchanged: it needs a file. */
+		rc = cli_usage_error(&p, "the data must be a file, not standard input: 'nnprune "
+		                         "sweep' reads it again");
+		goto done;
+	}
 	if (nnp_same_file(out, model_path) || nnp_same_file(out, data_path) ||
 	    (d.opts.labels_path && nnp_same_file(out, d.opts.labels_path))) {
 		fprintf(stderr, "nnprune: %s: refusing to write over an input file\n", out);

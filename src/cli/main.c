@@ -56,7 +56,7 @@ int main(int argc, char **argv)
 	for (const command *c = commands; c->name; c++)
 		if (!strcmp(c->name, name))
 			return c->fn(argc - 1, argv + 1);
-	fprintf(stderr, "nnprune: '%s' is not a command\n", name);
-	usage(stderr);
+	fprintf(stderr, "nnprune: '%s' is not a command (info, convert, stats, eval, sweep, "
+	        "train, finetune, bench)\nTry 'nnprune --help' for more.\n", name);
 	return NNP_EXIT_USAGE;
 }

@@ -108,11 +108,30 @@ int cli_next(cli_parser *p, const char **arg)
 int cli_double(const cli_parser *p, const char *opt, const char *text, double lo,
                double hi, double *out)
 {
+	/* strtod alone would take " 1", "0x10", "inf" and "nan": only plain
+	 * decimal notation is a number here. */
+	const char *q = text;
+	if (*q == '+' || *q == '-')
+		q++;
+	int digits = 0;
+	while ((*q >= '0' && *q <= '9') || *q == '.')
+		digits += *q++ != '.';
+	if (digits && (*q == 'e' || *q == 'E')) {
+		q++;
+		if (*q == '+' || *q == '-')
+			q++;
+		while (*q >= '0' && *q <= '9')
+			q++;
+	}
 	char *end;
 	errno = 0;
 	double v = strtod(text, &end);
-	if (end == text || *end != '\0' || errno == ERANGE || !isfinite(v)) {
+	if (!digits || *q != '\0' || end != q) {
 		cli_usage_error(p, "%s: '%s' is not a number", opt, text);
+		return -1;
+	}
+	if (errno == ERANGE || !isfinite(v)) {
+		cli_usage_error(p, "%s: %s is out of range", opt, text);
 		return -1;
 	}
 	if (v < lo || v > hi) {

@@ -1,0 +1,1 @@
+printf '0,0,0\n1.5,0,1\n' > bad.csv && $NNPRUNE eval models/xor.json bad.csv

@@ -1,0 +1,1 @@
+$NNPRUNE eval models/xor.json data/nope.csv

@@ -1,0 +1,1 @@
+$NNPRUNE eval --no-label models/xor.json data/cli_xor.csv

@@ -1,0 +1,2 @@
+: > empty.bin
+$NNPRUNE info empty.bin

@@ -1,0 +1,2 @@
+sed 's/"relu"/"softmax"/' models/xor.json > bad.json &&
+$NNPRUNE info bad.json

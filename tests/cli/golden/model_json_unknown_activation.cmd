@@ -1,0 +1,2 @@
+sed 's/"relu"/"swish"/' models/xor.json > bad.json &&
+$NNPRUNE info bad.json

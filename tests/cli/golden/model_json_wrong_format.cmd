@@ -1,0 +1,2 @@
+sed 's/"nnprune-model"/"onnx"/' models/xor.json > bad.json &&
+$NNPRUNE info bad.json

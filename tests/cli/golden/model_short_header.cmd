@@ -1,0 +1,2 @@
+$NNPRUNE convert models/xor.json xor.bin && head -c 20 xor.bin > cut.bin &&
+$NNPRUNE info cut.bin

@@ -1,0 +1,1 @@
+$NNPRUNE convert --format yaml models/xor.json x.yaml

@@ -1,0 +1,1 @@
+$NNPRUNE convert models/xor.json

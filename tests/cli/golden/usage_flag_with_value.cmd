@@ -1,0 +1,1 @@
+$NNPRUNE eval --json=yes models/xor.json data/cli_xor.csv

@@ -1,0 +1,1 @@
+$NNPRUNE stats models/xor.json

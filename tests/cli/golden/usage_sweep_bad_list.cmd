@@ -1,0 +1,1 @@
+$NNPRUNE sweep --mean 0.1x

@@ -1,0 +1,1 @@
+$NNPRUNE eval -j0 models/xor.json data/cli_xor.csv

@@ -1,0 +1,1 @@
+$NNPRUNE stats --frobnicate models/xor.json data/cli_xor.csv
