@@ -9,7 +9,8 @@
  * printf in the "C" numeric locale (the front end never changes LC_NUMERIC).
  * JSON and CSV print every double with "%.12g": 12 significant digits keep
  * the thresholds exactly as nnp_parse_list rounded them and any accuracy of
- * a run of fewer than 10^11 rows, without the noise of "%.17g".
+ * a run of fewer than 10^11 rows, without the noise of "%.17g" (the one
+ * exception: the fine-tuning learning rate, a float, prints with "%.7g").
  */
 #ifndef NNPRUNE_REPORT_H
 #define NNPRUNE_REPORT_H
@@ -36,9 +37,20 @@ typedef struct nnp_report_info {
 	size_t best;              /* selected candidate (index into sw->c) or NNP_NO_DUP */
 	double max_drop;          /* the accuracy gate in points, or NAN when none was set */
 	const char *version;      /* tool version printed; NULL: NNP_VERSION */
+	/* Fine-tuning. When the original or any candidate has `finetuned` set,
+	 * every output gains the fine-tuned figures (table, Markdown and CSV
+	 * columns, a "finetune" object per model in JSON, hollow points in
+	 * report.svg), and `best` and `max_drop` are taken to judge the
+	 * fine-tuned accuracy against the original's. Otherwise these are unused
+	 * and the outputs are exactly those of a sweep without fine-tuning. */
+	size_t ft_epochs;         /* epochs every model was fine-tuned; >= 1 when any was */
+	const char *ft_data_path; /* the training data; NULL prints as "-" */
+	double ft_lr;             /* learning rate, for the record */
+	uint64_t ft_seed;         /* shuffling seed, for the record */
 } nnp_report_info;
 
-/* Fills *info with the defaults: no paths, fold on, min_keep 1, no best, no gate. */
+/* Fills *info with the defaults: no paths, fold on, min_keep 1, no best, no
+ * gate, no fine-tuning. */
 void nnp_report_info_init(nnp_report_info *info);
 
 /* What nnp_report_render produces. */
@@ -61,8 +73,8 @@ const char *nnp_report_file_name(nnp_report_kind kind);
  * caller; *len, which may be NULL, excludes the NUL). s gives the original's
  * layer widths and the stats chart's points; it must describe the hidden
  * layers the sweep's keeps refer to.
- * Errors: NNP_EUSAGE when the inputs disagree (naming the candidate and what),
- * NNP_ENOMEM. *out is NULL on error.
+ * Errors: NNP_EUSAGE when the inputs disagree (naming the candidate and what,
+ * e.g. fine-tuned results with ft_epochs 0), NNP_ENOMEM. *out is NULL on error.
  */
 int nnp_report_render(char **out, size_t *len, nnp_report_kind kind, const nnp_sweep *sw,
                       const nnp_stats *s, const nnp_report_info *info, nnp_err *err);

@@ -34,6 +34,14 @@ typedef struct nnp_candidate {
 	int floor_hit;             /* 1: min_keep overrode the rule somewhere */
 	size_t same_as;            /* index of an earlier candidate with the same kept set, or NNP_NO_DUP */
 	char *file;                /* where the slimmed model was written, owned; NULL if not yet */
+	/* After fine-tuning (`sweep --finetune`, filled by the front end). All
+	 * zero and NULL otherwise, and then ignored by every reader. */
+	int finetuned;             /* 1: the ft_ fields below are set */
+	double ft_accuracy;        /* the fine-tuned model's accuracy, fraction in [0,1] */
+	double ft_loss;
+	double ft_drop;            /* (original - fine-tuned this) accuracy, in points */
+	double ft_drop_vs_ft;      /* (fine-tuned original - fine-tuned this), in points */
+	char *ft_file;             /* where the fine-tuned model was written, owned; or NULL */
 } nnp_candidate;
 
 typedef struct nnp_sweep_opts {

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include "nnprune/nnp.h"
 #include "nnprune/data.h"
+#include "nnprune/model.h"
+#include "nnprune/prune.h"
 
 /* One option a command accepts. */
 typedef struct cli_opt {
@@ -99,12 +101,80 @@ void cli_progress_init(cli_progress *pr, const char *what, int quiet);
 void cli_progress_cb(void *ctx, uint64_t rows, uint64_t bytes);
 void cli_progress_end(cli_progress *pr);
 
+/* ---- shared by prune and sweep (provenance.c) ---- */
+
+/* Calibration rows: what the pruning methods' statistics and refits are
+ * computed on, held in memory. */
+typedef struct cli_calib {
+	const char *path;          /* borrowed */
+	const char *labels_path;   /* borrowed; NULL if none */
+	uint64_t bytes;            /* the file's size and CRC-32, for the provenance */
+	uint32_t crc32;
+	uint64_t max_rows;         /* 0: every row was read */
+	nnp_dataset *d;            /* owned */
+	nnp_dataset view;          /* d without its labels (borrowed arrays): what the
+	                              methods and statistics runs see */
+} cli_calib;
+
+/* Reads the first max_rows rows (0: all) of path with opts, checking the
+ * feature count against `features`; labels are read when present but never
+ * checked or used. Errors: the reader's, "no data rows", NNP_ENOMEM. Free
+ * with cli_calib_free (also after a failure). */
+int cli_calib_load(cli_calib *c, const char *path, const nnp_data_opts *opts, size_t features,
+                   uint64_t max_rows, nnp_err *err);
+void cli_calib_free(cli_calib *c);
+
+/* A parameter budget: "N" (at most N parameters) or "P%" (at most P percent
+ * of the original's). */
+typedef struct cli_target {
+	const char *text;    /* as given, borrowed */
+	size_t params;       /* N, or 0 for a percentage */
+	double percent;      /* P in (0, 100], or 0 */
+} cli_target;
+
+/* Parses a budget for option opt; -1 after a usage error. */
+int cli_parse_target(const cli_parser *p, const char *opt, const char *text, cli_target *t);
+/* The budget in parameters for a model of params0 (a percentage rounds down). */
+size_t cli_target_params(const cli_target *t, size_t params0);
+
+#define CLI_PROV_NONE ((size_t)-1)
+
+/* What a pruned model's provenance records; cli_prov_init leaves every
+ * optional item out. Strings and pointers are borrowed. */
+typedef struct cli_prov {
+	const nnp_model *src;      /* its provenance becomes "previous"; may be NULL */
+	const char *src_path;
+	uint32_t src_crc;
+	const char *method;        /* "rule", "score", "obs" */
+	const char *compensate;    /* NULL: not recorded */
+	double lambda_rel;         /* NAN: not recorded */
+	const cli_calib *calib;    /* NULL: not recorded */
+	double mean_thr, std_thr;  /* the rule's thresholds; NAN: none */
+	double keep_frac;          /* budget: fraction kept per layer; NAN: none */
+	size_t target_params;      /* budget: --target-params in parameters; CLI_PROV_NONE: none */
+	const char *target_text;   /*   and as given */
+	size_t alloc_step;         /* budget: 0-based step of the allocation path; CLI_PROV_NONE: none */
+	double grid_step;          /*   and the allocation grid's step */
+	int fold;                  /* the rule's "fold" flag: 0 or 1, < 0: not recorded */
+	size_t min_keep;           /* CLI_PROV_NONE: not recorded */
+	const nnp_keep *kept;      /* the kept indices per hidden layer */
+} cli_prov;
+
+void cli_prov_init(cli_prov *p);
+
+/* The provenance JSON (compact, malloc'd; NULL when out of memory). Keys in
+ * order: tool, operation "prune", method, compensate, lambda_rel, source,
+ * calibration, thresholds, budget, fold, min_keep, kept, previous; a rule
+ * sweep that sets only the rule's items writes exactly what it always did. */
+char *cli_provenance_prune(const cli_prov *p);
+
 /* The subcommands. argv[0] is the command name. Each returns an exit code. */
 int cmd_info(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
+int cmd_prune(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

@@ -3,20 +3,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cJSON.h>
 
 #include "cli.h"
+#include "finetune.h"
 #include "nnprune/io.h"
 #include "nnprune/model.h"
 #include "nnprune/report.h"
 #include "nnprune/stats.h"
 #include "nnprune/sweep.h"
+#include "nnprune/train.h"
 
 #define SWEEP_DEFAULT_STATS "nnprune.stats.json"
 #define SWEEP_DEFAULT_OUT "pruned"
 #define SWEEP_DEFAULT_MEANS "0,0.05,0.1,0.2,0.5,1"
 #define SWEEP_DEFAULT_STDS "0.1,0.2,0.4,0.6,1"
 #define SWEEP_DEFAULT_MEM_LIMIT ((uint64_t)1 << 30)
+#define SWEEP_DEFAULT_FT_EPOCHS 1
+#define SWEEP_DEFAULT_FT_SEED 0
 
 static const char sweep_usage[] =
 	"nnprune sweep [--stats FILE] [--mean LIST] [--std LIST] [--out DIR] [options]";
@@ -29,10 +34,17 @@ typedef struct sweep_cfg {
 	nnp_format format;     /* 0: as the input model */
 	double max_drop;       /* NAN: no gate */
 	unsigned threads;
+	/* --finetune */
+	const char *ft_data, *ft_labels;
+	const char *ft_option; /* the first --finetune-* option given, for a usage error */
+	uint64_t ft_epochs, ft_seed;
+	double ft_lr;          /* NAN: the optimizer's default */
+	int ft_pareto;
 } sweep_cfg;
 
 static void sweep_help(void)
 {
+	const nnp_train_opts t0 = NNP_TRAIN_OPTS_INIT;
 	printf("usage: %s\n\n"
 	       "Reads the statistics written by 'nnprune stats' and, for every pair of\n"
 	       "thresholds (m, s), removes each hidden neuron with |mean| <= m and std <= s,\n"
@@ -49,16 +61,33 @@ static void sweep_help(void)
 	       "  --min-keep N       neurons every hidden layer keeps at least (default 1)\n"
 	       "  --no-fold          do not fold removed neurons' means into the next bias\n"
 	       "  --format json|bin  format of the written models (default: the input's)\n"
-	       "  --max-drop PTS     select the smallest model within PTS accuracy points;\n"
-	       "                     exit 1 if none qualifies\n"
-	       "  --best PATH        write the selected model to PATH (needs --max-drop)\n"
+	       "  --max-drop PTS     select the smallest model within PTS accuracy points of\n"
+	       "                     the original (with --finetune: the smallest fine-tuned\n"
+	       "                     model, judged on its fine-tuned accuracy); exit 1 if\n"
+	       "                     none qualifies\n"
+	       "  --best PATH        write the selected model to PATH (needs --max-drop; with\n"
+	       "                     --finetune, its fine-tuned version)\n"
 	       "  --json             print report.json on stdout and nothing else there\n"
 	       "  --mem-limit BYTES  hold the data in memory up to this size, else stream\n"
 	       "                     (suffix K, M or G; default 1G)\n"
 	       "  -j, --threads N    worker threads (default: all cores)\n"
-	       "  -q, --quiet        no table on stdout\n",
+	       "  -q, --quiet        no table on stdout\n\n"
+	       "Fine-tuning (each model trained as 'nnprune finetune' would: Adam, batch %zu,\n"
+	       "in the input scale its provenance records):\n"
+	       "  --finetune DATA    fine-tune every slimmed model and a copy of the original\n"
+	       "                     on labelled DATA (CSV or IDX, read with the statistics'\n"
+	       "                     data options), report both accuracies, and write each as\n"
+	       "                     NAME-ft<N>.EXT beside its slimmed model (N: the epochs)\n"
+	       "  --finetune-labels FILE  IDX labels for --finetune\n"
+	       "  --finetune-epochs N     passes over DATA (default %d)\n"
+	       "  --finetune-pareto       fine-tune only the Pareto candidates (and the original)\n"
+	       "  --finetune-lr X         learning rate (default %g)\n"
+	       "  --finetune-seed N       shuffling seed (default %d)\n"
+	       "Every model trains on one thread, models in parallel (-j), so results do not\n"
+	       "depend on -j and equal 'nnprune finetune -j 1' with the same options.\n",
 	       sweep_usage, SWEEP_DEFAULT_STATS, SWEEP_DEFAULT_MEANS, SWEEP_DEFAULT_STDS,
-	       SWEEP_DEFAULT_OUT);
+	       SWEEP_DEFAULT_OUT, t0.batch, SWEEP_DEFAULT_FT_EPOCHS,
+	       (double)nnp_train_default_lr(t0.optimizer), SWEEP_DEFAULT_FT_SEED);
 }
 
 static int parse_bytes(const cli_parser *p, const char *text, uint64_t *out)
@@ -88,7 +117,8 @@ static int parse_bytes(const cli_parser *p, const char *text, uint64_t *out)
 static int parse_args(cli_parser *p, sweep_cfg *c)
 {
 	enum { O_STATS = 1, O_MEAN, O_STD, O_OUT, O_MODEL, O_DATA, O_LABELS, O_MINKEEP, O_NOFOLD,
-	       O_FORMAT, O_MAXDROP, O_BEST, O_JSON, O_MEM, O_THREADS, O_QUIET, O_HELP };
+	       O_FORMAT, O_MAXDROP, O_BEST, O_JSON, O_MEM, O_THREADS, O_QUIET, O_HELP, O_FT,
+	       O_FT_LABELS, O_FT_EPOCHS, O_FT_PARETO, O_FT_LR, O_FT_SEED };
 	static const cli_opt opts[] = {
 		{ "stats", 0, 1, O_STATS }, { "mean", 0, 1, O_MEAN }, { "std", 0, 1, O_STD },
 		{ "out", 'o', 1, O_OUT }, { "model", 0, 1, O_MODEL }, { "data", 0, 1, O_DATA },
@@ -96,7 +126,10 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 		{ "no-fold", 0, 0, O_NOFOLD }, { "format", 'f', 1, O_FORMAT },
 		{ "max-drop", 0, 1, O_MAXDROP }, { "best", 0, 1, O_BEST }, { "json", 0, 0, O_JSON },
 		{ "mem-limit", 0, 1, O_MEM }, { "threads", 'j', 1, O_THREADS },
-		{ "quiet", 'q', 0, O_QUIET }, { "help", 'h', 0, O_HELP }, { NULL, 0, 0, 0 }
+		{ "quiet", 'q', 0, O_QUIET }, { "help", 'h', 0, O_HELP }, { "finetune", 0, 1, O_FT },
+		{ "finetune-labels", 0, 1, O_FT_LABELS }, { "finetune-epochs", 0, 1, O_FT_EPOCHS },
+		{ "finetune-pareto", 0, 0, O_FT_PARETO }, { "finetune-lr", 0, 1, O_FT_LR },
+		{ "finetune-seed", 0, 1, O_FT_SEED }, { NULL, 0, 0, 0 }
 	};
 	p->opts = opts;
 	int id;
@@ -142,6 +175,30 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 			c->threads = (unsigned)v;
 			break;
 		case O_QUIET: c->quiet = 1; break;
+		case O_FT: c->ft_data = arg; break;
+		case O_FT_LABELS:
+			c->ft_labels = arg;
+			c->ft_option = c->ft_option ? c->ft_option : "--finetune-labels";
+			break;
+		case O_FT_EPOCHS:
+			if (cli_size(p, "--finetune-epochs", arg, 1, NNP_TRAIN_MAX_EPOCHS, &c->ft_epochs))
+				return -1;
+			c->ft_option = c->ft_option ? c->ft_option : "--finetune-epochs";
+			break;
+		case O_FT_PARETO:
+			c->ft_pareto = 1;
+			c->ft_option = c->ft_option ? c->ft_option : "--finetune-pareto";
+			break;
+		case O_FT_LR:
+			if (cli_double(p, "--finetune-lr", arg, 1e-12, 1e3, &c->ft_lr))
+				return -1;
+			c->ft_option = c->ft_option ? c->ft_option : "--finetune-lr";
+			break;
+		case O_FT_SEED:
+			if (cli_size(p, "--finetune-seed", arg, 0, UINT64_MAX, &c->ft_seed))
+				return -1;
+			c->ft_option = c->ft_option ? c->ft_option : "--finetune-seed";
+			break;
 		}
 	}
 	if (p->n_operands != 0)
@@ -149,6 +206,8 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 		                          "the statistics file)", p->operands[0]), -1;
 	if (c->best_path && isnan(c->max_drop))
 		return cli_usage_error(p, "--best needs --max-drop to choose a model"), -1;
+	if (c->ft_option && !c->ft_data)
+		return cli_usage_error(p, "%s needs --finetune TRAIN_DATA", c->ft_option), -1;
 	return 0;
 }
 
@@ -195,15 +254,33 @@ static void model_stem(const char *path, char *buf, size_t size)
 		*dot = '\0';
 }
 
+/* "dir/stem-m0.1-s0.4.bin"; with ft_epochs > 0 "dir/stem-m0.1-s0.4-ft2.bin", and
+ * for the original (c NULL) "dir/stem-ft2.bin". */
 static char *candidate_path(const char *dir, const char *stem, const nnp_candidate *c,
-                            nnp_format fmt)
+                            nnp_format fmt, uint64_t ft_epochs)
 {
-	size_t n = strlen(dir) + strlen(stem) + 96;
+	size_t n = strlen(dir) + strlen(stem) + 128;
 	char *p = malloc(n);
-	if (p)
-		snprintf(p, n, "%s/%s-m%.12g-s%.12g.%s", dir, stem, c->mean_thr, c->std_thr,
-		         fmt == NNP_FMT_JSON ? "json" : "bin");
+	if (!p)
+		return NULL;
+	char thr[64] = "", ft[32] = "";
+	if (c)
+		snprintf(thr, sizeof thr, "-m%.12g-s%.12g", c->mean_thr, c->std_thr);
+	if (ft_epochs)
+		snprintf(ft, sizeof ft, "-ft%llu", (unsigned long long)ft_epochs);
+	snprintf(p, n, "%s/%s%s%s.%s", dir, stem, thr, ft, fmt == NNP_FMT_JSON ? "json" : "bin");
 	return p;
+}
+
+/* NNP_EOUTPUT if path names one of the inputs (NULL entries are skipped). */
+static int check_not_input(const char *path, const char *const *inputs, size_t n_inputs,
+                           nnp_err *err)
+{
+	for (size_t k = 0; k < n_inputs; k++)
+		if (inputs[k] && nnp_same_file(path, inputs[k]))
+			return nnp_err_set(err, NNP_EOUTPUT, "%s: refusing to write over an input file",
+			                   path);
+	return NNP_OK;
 }
 
 /* The provenance a slimmed model carries: where it came from and what was kept. */
@@ -252,13 +329,11 @@ static int write_models(nnp_sweep *sw, const nnp_model *m, const char *model_pat
 		nnp_candidate *c = &sw->c[i];
 		size_t src = c->same_as == NNP_NO_DUP ? i : c->same_as;
 		nnp_model *pm = sw->models[src];
-		char *path = candidate_path(cfg->out_dir, stem, c, fmt);
+		char *path = candidate_path(cfg->out_dir, stem, c, fmt, 0);
 		char *prov = provenance_json(m, model_path, model_crc, c, cfg);
 		int rc = (!path || !prov) ? nnp_err_set(err, NNP_ENOMEM, "out of memory") : NNP_OK;
-		for (size_t k = 0; !rc && k < n_inputs; k++)
-			if (inputs[k] && nnp_same_file(path, inputs[k]))
-				rc = nnp_err_set(err, NNP_EOUTPUT, "%s: refusing to write over an input file",
-				                 path);
+		if (!rc)
+			rc = check_not_input(path, inputs, n_inputs, err);
 		if (!rc)
 			rc = nnp_model_set_provenance(pm, prov, err);
 		if (!rc)
@@ -274,6 +349,215 @@ static int write_models(nnp_sweep *sw, const nnp_model *m, const char *model_pat
 	return NNP_OK;
 }
 
+/* ---- --finetune ---- */
+
+/* Fine-tuning state: job 0 is the original, then one job per distinct kept
+ * set that is fine-tuned. */
+typedef struct sweep_ft {
+	nnp_train_opts t;
+	nnp_dataset *train;
+	cli_ft_job *jobs;
+	size_t n_jobs;
+	size_t *job_of;          /* [sw->n]: the job of each candidate's kept set, or NNP_NO_DUP */
+} sweep_ft;
+
+static void ft_free(sweep_ft *ft)
+{
+	for (size_t i = 0; i < ft->n_jobs; i++)
+		nnp_model_free(ft->jobs[i].model);
+	free(ft->jobs);
+	free(ft->job_of);
+	nnp_dataset_free(ft->train);
+}
+
+/* The training options: `nnprune finetune`'s defaults and the --finetune-* values. */
+static int ft_options(sweep_ft *ft, const sweep_cfg *cfg, nnp_err *err)
+{
+	const nnp_train_opts t0 = NNP_TRAIN_OPTS_INIT;
+	ft->t = t0;
+	ft->t.epochs = (size_t)cfg->ft_epochs;
+	ft->t.seed = cfg->ft_seed;
+	ft->t.lr = isnan(cfg->ft_lr) ? nnp_train_default_lr(ft->t.optimizer) : (float)cfg->ft_lr;
+	ft->t.threads = 1;
+	return nnp_train_check_opts(&ft->t, err);
+}
+
+/* Reads the training rows, before any output is written. */
+static int ft_load(sweep_ft *ft, const sweep_cfg *cfg, const nnp_data_opts *dopts, nnp_err *err)
+{
+	/* The training file is read like the evaluation data (same CSV
+	 * options), with its own labels file for IDX images. */
+	nnp_data_opts to = *dopts;
+	to.labels_path = cfg->ft_labels;
+	int rc = nnp_dataset_load(&ft->train, cfg->ft_data, &to, 0, err);
+	if (rc)
+		return rc;
+	if (!ft->train->y)
+		return nnp_err_set(err, NNP_EINPUT, "%s: the fine-tuning data has no labels%s",
+		                   cfg->ft_data, cfg->ft_labels ? "" : " (IDX images need "
+		                   "--finetune-labels)");
+	return NNP_OK;
+}
+
+/* Fine-tunes the original and every distinct kept set chosen (all, or the
+ * Pareto ones), each evaluated on the sweep's data. */
+static int ft_run(sweep_ft *ft, const nnp_sweep *sw, const nnp_model *m, const char *model_path,
+                  const nnp_dataset *d, const char *data_path, const nnp_data_opts *dopts,
+                  const sweep_cfg *cfg, nnp_err *err)
+{
+	ft->job_of = malloc((sw->n ? sw->n : 1) * sizeof *ft->job_of);
+	ft->jobs = calloc(sw->n_unique + 1, sizeof *ft->jobs);
+	if (!ft->job_of || !ft->jobs)
+		return nnp_err_set(err, NNP_ENOMEM, "out of memory");
+	ft->jobs[0].src = m;
+	ft->jobs[0].label = model_path;
+	ft->n_jobs = 1;
+	for (size_t i = 0; i < sw->n; i++) {
+		const nnp_candidate *c = &sw->c[i];
+		ft->job_of[i] = NNP_NO_DUP;
+		/* A duplicate has its first's size and accuracy, so its Pareto mark too. */
+		if (c->same_as != NNP_NO_DUP) {
+			ft->job_of[i] = ft->job_of[c->same_as];
+			continue;
+		}
+		if (cfg->ft_pareto && !c->pareto)
+			continue;
+		if (ft->n_jobs > sw->n_unique)
+			return nnp_err_set(err, NNP_EUSAGE, "sweep: more distinct kept sets than %zu",
+			                   sw->n_unique);
+		ft->jobs[ft->n_jobs].src = sw->models[i];
+		ft->jobs[ft->n_jobs].label = c->file;
+		ft->job_of[i] = ft->n_jobs++;
+	}
+	cli_ft_plan plan = { ft->t, ft->train, d, data_path, dopts, cfg->threads,
+		             !cfg->quiet && !cfg->json && isatty(STDERR_FILENO) };
+	return cli_ft_run(ft->jobs, ft->n_jobs, &plan, err);
+}
+
+/* The provenance of a fine-tuned model: as `nnprune finetune` writes it,
+ * its source the file that was fine-tuned, whose provenance (prev) follows. */
+static char *ft_provenance(const char *src_path, const char *prev, const cli_ft_job *j,
+                           const sweep_ft *ft, const sweep_cfg *cfg, nnp_err *err)
+{
+	uint64_t bytes;
+	uint32_t crc32;
+	if (nnp_file_identity(src_path, &bytes, &crc32, err))
+		return NULL;
+	char crc[9];
+	snprintf(crc, sizeof crc, "%08x", (unsigned)crc32);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "tool", "nnprune " NNP_VERSION);
+	cJSON_AddStringToObject(o, "operation", "finetune");
+	cJSON *s = cJSON_AddObjectToObject(o, "source");
+	cJSON_AddStringToObject(s, "path", src_path);
+	cJSON_AddStringToObject(s, "crc32", crc);
+	cJSON_AddStringToObject(o, "data", cfg->ft_data);
+	cJSON_AddStringToObject(o, "optimizer", nnp_optimizer_name(ft->t.optimizer));
+	cJSON_AddNumberToObject(o, "lr", (double)ft->t.lr);
+	cJSON_AddNumberToObject(o, "epochs", (double)j->rep.epochs_run);
+	cJSON_AddNumberToObject(o, "batch", (double)ft->t.batch);
+	cJSON_AddNumberToObject(o, "seed", (double)ft->t.seed);
+	cJSON_AddNumberToObject(o, "threads", (double)j->rep.threads);
+	cJSON_AddNumberToObject(o, "input_scale", (double)j->input_scale);
+	cJSON_AddNumberToObject(o, "train_accuracy", j->rep.train_accuracy);
+	cJSON *pv = prev ? cJSON_Parse(prev) : NULL;
+	if (pv)
+		cJSON_AddItemToObject(o, "previous", pv);
+	char *txt = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!txt)
+		nnp_err_set(err, NNP_ENOMEM, "out of memory");
+	return txt;
+}
+
+/* Saves job j's model to path with the provenance of candidate c (NULL: the original). */
+static int ft_save(const sweep_ft *ft, const cli_ft_job *j, const nnp_candidate *c,
+                   const char *path, const nnp_model *m, const char *model_path,
+                   uint32_t model_crc, const sweep_cfg *cfg, nnp_format fmt,
+                   const char *const *inputs, size_t n_inputs, nnp_err *err)
+{
+	int rc = check_not_input(path, inputs, n_inputs, err);
+	if (rc)
+		return rc;
+	char *prev = c ? provenance_json(m, model_path, model_crc, c, cfg) : NULL;
+	if (c && !prev)
+		return nnp_err_set(err, NNP_ENOMEM, "out of memory");
+	char *prov = ft_provenance(c ? c->file : model_path, c ? prev : m->provenance, j, ft, cfg,
+	                           err);
+	free(prev);
+	if (!prov)
+		return err->status ? err->status : NNP_ENOMEM;
+	rc = nnp_model_set_provenance(j->model, prov, err);
+	free(prov);
+	if (!rc)
+		rc = nnp_model_save(j->model, path, fmt, err);
+	return rc;
+}
+
+static void ft_scores(nnp_candidate *c, const cli_ft_job *j, const nnp_candidate *o)
+{
+	c->finetuned = 1;
+	c->ft_accuracy = nnp_metrics_accuracy(&j->mt);
+	c->ft_loss = nnp_metrics_loss(&j->mt);
+	c->ft_drop = 100.0 * (o->accuracy - c->ft_accuracy);
+	c->ft_drop_vs_ft = 100.0 * (o->ft_accuracy - c->ft_accuracy);
+}
+
+/* Fills every candidate's fine-tuned figures and writes the fine-tuned models
+ * (duplicates too, like the slimmed ones). */
+static int ft_write(const sweep_ft *ft, nnp_sweep *sw, const nnp_model *m, const char *model_path,
+                    uint32_t model_crc, const sweep_cfg *cfg, nnp_format fmt,
+                    const char *const *inputs, size_t n_inputs, nnp_err *err)
+{
+	char stem[256];
+	model_stem(model_path, stem, sizeof stem);
+	nnp_candidate *o = &sw->original;
+	ft_scores(o, &ft->jobs[0], o);
+	o->ft_drop_vs_ft = 0;
+	for (size_t i = 0; i <= sw->n; i++) {
+		nnp_candidate *c = i == 0 ? o : &sw->c[i - 1];
+		size_t job = i == 0 ? 0 : ft->job_of[i - 1];
+		if (job == NNP_NO_DUP)
+			continue;
+		if (i)
+			ft_scores(c, &ft->jobs[job], o);
+		char *path = candidate_path(cfg->out_dir, stem, i ? c : NULL, fmt, cfg->ft_epochs);
+		int rc = path ? ft_save(ft, &ft->jobs[job], i ? c : NULL, path, m, model_path,
+		                        model_crc, cfg, fmt, inputs, n_inputs, err)
+		              : nnp_err_set(err, NNP_ENOMEM, "out of memory");
+		if (rc) {
+			free(path);
+			return rc;
+		}
+		free(c->ft_file);
+		c->ft_file = path;
+	}
+	return NNP_OK;
+}
+
+/* The gate on fine-tuned accuracy: nnp_sweep_select over a view of the sweep
+ * whose drops are the fine-tuned ones; a candidate not fine-tuned never
+ * qualifies. */
+static int ft_select(const nnp_sweep *sw, double max_drop, size_t *best, size_t *closest,
+                     nnp_err *err)
+{
+	*best = *closest = NNP_NO_DUP;
+	nnp_sweep view = *sw;
+	view.c = malloc((sw->n ? sw->n : 1) * sizeof *view.c);
+	if (!view.c)
+		return nnp_err_set(err, NNP_ENOMEM, "out of memory");
+	for (size_t i = 0; i < sw->n; i++) {
+		view.c[i] = sw->c[i];
+		view.c[i].accuracy = sw->c[i].finetuned ? sw->c[i].ft_accuracy : -INFINITY;
+		view.c[i].accuracy_drop = sw->c[i].finetuned ? sw->c[i].ft_drop : INFINITY;
+	}
+	*best = nnp_sweep_select(&view, max_drop, closest);
+	if (*closest != NNP_NO_DUP && !sw->c[*closest].finetuned)
+		*closest = NNP_NO_DUP;
+	free(view.c);
+	return NNP_OK;
+}
+
 int cmd_sweep(int argc, char **argv)
 {
 	cli_parser p;
@@ -281,7 +565,8 @@ int cmd_sweep(int argc, char **argv)
 		return NNP_EXIT_INPUT;
 	sweep_cfg cfg = { SWEEP_DEFAULT_STATS, SWEEP_DEFAULT_OUT, NULL, NULL, NULL,
 		          SWEEP_DEFAULT_MEANS, SWEEP_DEFAULT_STDS, NULL, 1, SWEEP_DEFAULT_MEM_LIMIT,
-		          1, 0, 0, 0, NAN, 0 };
+		          1, 0, 0, 0, NAN, 0, NULL, NULL, NULL, SWEEP_DEFAULT_FT_EPOCHS,
+		          SWEEP_DEFAULT_FT_SEED, NAN, 0 };
 	int rc = NNP_EXIT_OK;
 	nnp_err err;
 	nnp_err_clear(&err);
@@ -294,6 +579,8 @@ int cmd_sweep(int argc, char **argv)
 	double *means = NULL, *stds = NULL;
 	size_t n_means = 0, n_stds = 0;
 	char *json = NULL;
+	sweep_ft ft;
+	memset(&ft, 0, sizeof ft);
 
 	int prc = parse_args(&p, &cfg);
 	if (prc) {
@@ -301,7 +588,8 @@ int cmd_sweep(int argc, char **argv)
 		goto done;
 	}
 	if (nnp_parse_list(cfg.means_text, &means, &n_means, &err) ||
-	    nnp_parse_list(cfg.stds_text, &stds, &n_stds, &err)) {
+	    nnp_parse_list(cfg.stds_text, &stds, &n_stds, &err) ||
+	    (cfg.ft_data && ft_options(&ft, &cfg, &err))) {
 		rc = cli_usage_error(&p, "%s", err.msg);
 		goto done;
 	}
@@ -330,6 +618,8 @@ int cmd_sweep(int argc, char **argv)
 		            "a sweep needs labels to measure accuracy (use --data)", cfg.stats_path);
 		goto fail;
 	}
+	if (cfg.ft_data && ft_load(&ft, &cfg, &dopts, &err))
+		goto fail;
 	/* Hold the data in memory when it fits, so it is read once for all candidates. */
 	int drc = nnp_dataset_load(&d, data_path, &dopts, cfg.mem_limit, &err);
 	if (drc && drc != NNP_EUSAGE)
@@ -343,9 +633,15 @@ int cmd_sweep(int argc, char **argv)
 
 	if (nnp_mkdir(cfg.out_dir, &err))
 		goto fail;
-	const char *inputs[] = { model_path, data_path, labels_path, cfg.stats_path };
+	const char *inputs[] = { model_path, data_path, labels_path, cfg.stats_path, cfg.ft_data,
+		                 cfg.ft_labels };
+	const size_t n_inputs = sizeof inputs / sizeof inputs[0];
 	nnp_format fmt = cfg.format ? cfg.format : fi.format;
-	if (write_models(sw, m, model_path, fi.crc32, &cfg, fmt, inputs, 4, &err))
+	if (write_models(sw, m, model_path, fi.crc32, &cfg, fmt, inputs, n_inputs, &err))
+		goto fail;
+	if (cfg.ft_data &&
+	    (ft_run(&ft, sw, m, model_path, d, data_path, &dopts, &cfg, &err) ||
+	     ft_write(&ft, sw, m, model_path, fi.crc32, &cfg, fmt, inputs, n_inputs, &err)))
 		goto fail;
 
 	nnp_report_info info;
@@ -357,9 +653,19 @@ int cmd_sweep(int argc, char **argv)
 	info.fold = cfg.fold;
 	info.min_keep = (size_t)cfg.min_keep;
 	info.max_drop = cfg.max_drop;
+	if (cfg.ft_data) {
+		info.ft_epochs = (size_t)cfg.ft_epochs;
+		info.ft_data_path = cfg.ft_data;
+		info.ft_lr = isnan(cfg.ft_lr) ? (double)ft.t.lr : cfg.ft_lr;
+		info.ft_seed = cfg.ft_seed;
+	}
 	size_t closest = NNP_NO_DUP;
-	if (!isnan(cfg.max_drop))
+	if (!isnan(cfg.max_drop) && cfg.ft_data) {
+		if (ft_select(sw, cfg.max_drop, &info.best, &closest, &err))
+			goto fail;
+	} else if (!isnan(cfg.max_drop)) {
 		info.best = nnp_sweep_select(sw, cfg.max_drop, &closest);
+	}
 	if (nnp_report_write(cfg.out_dir, sw, s, &info, &err))
 		goto fail;
 	if (cfg.json) {
@@ -369,35 +675,44 @@ int cmd_sweep(int argc, char **argv)
 	} else if (!cfg.quiet) {
 		if (nnp_report_table(stdout, sw, s, &info, &err))
 			goto fail;
-		printf("\n%zu candidates (%zu distinct) evaluated on %llu rows; models and report in "
-		       "%s/ (report.md, report.csv, report.json, report.svg, stats.svg)\n",
-		       sw->n, sw->n_unique, (unsigned long long)sw->rows, cfg.out_dir);
+		printf("\n%zu candidates (%zu distinct) evaluated on %llu rows; ", sw->n, sw->n_unique,
+		       (unsigned long long)sw->rows);
+		if (cfg.ft_data)
+			printf("%zu distinct model%s and the original fine-tuned for %llu epoch%s on "
+			       "%s; ", ft.n_jobs - 1, ft.n_jobs == 2 ? "" : "s",
+			       (unsigned long long)cfg.ft_epochs, cfg.ft_epochs == 1 ? "" : "s",
+			       cfg.ft_data);
+		printf("models and report in %s/ (report.md, report.csv, report.json, report.svg, "
+		       "stats.svg)\n", cfg.out_dir);
 	}
 	/* The verdict goes to stderr after the table: keep them in that order on a terminal. */
 	fflush(stdout);
 	if (!isnan(cfg.max_drop)) {
 		if (info.best == NNP_NO_DUP) {
 			const nnp_candidate *c = closest != NNP_NO_DUP ? &sw->c[closest] : NULL;
+			const char *what = cfg.ft_data ? " after fine-tuning" : "";
+			const char *file = c ? (cfg.ft_data ? c->ft_file : c->file) : NULL;
 			if (c)
 				fprintf(stderr, "nnprune: sweep: no candidate within %g points of the "
-				        "original accuracy; closest: mean %g, std %g with a drop of %.2f "
-				        "points (%s)\n", cfg.max_drop, c->mean_thr, c->std_thr,
-				        c->accuracy_drop, c->file ? c->file : "-");
+				        "original accuracy%s; closest: mean %g, std %g with a drop of %.2f "
+				        "points (%s)\n", cfg.max_drop, what, c->mean_thr, c->std_thr,
+				        cfg.ft_data ? c->ft_drop : c->accuracy_drop, file ? file : "-");
 			else
 				fprintf(stderr, "nnprune: sweep: no candidate within %g points of the "
-				        "original accuracy\n", cfg.max_drop);
+				        "original accuracy%s\n", cfg.max_drop, what);
 			rc = NNP_EXIT_GATE;
 			goto done;
 		}
 		const nnp_candidate *b = &sw->c[info.best];
-		if (cfg.best_path) {
+		if (cfg.best_path && cfg.ft_data) {
+			/* The gate judged the fine-tuned model: that is the one to keep. */
+			if (ft_save(&ft, &ft.jobs[ft.job_of[info.best]], b, cfg.best_path, m, model_path,
+			            fi.crc32, &cfg, fmt, inputs, n_inputs, &err))
+				goto fail;
+		} else if (cfg.best_path) {
 			size_t bi = b->same_as == NNP_NO_DUP ? info.best : b->same_as;
-			for (size_t k = 0; k < 4; k++)
-				if (inputs[k] && nnp_same_file(cfg.best_path, inputs[k])) {
-					nnp_err_set(&err, NNP_EOUTPUT, "%s: refusing to write over an input file",
-					            cfg.best_path);
-					goto fail;
-				}
+			if (check_not_input(cfg.best_path, inputs, n_inputs, &err))
+				goto fail;
 			char *prov = provenance_json(m, model_path, fi.crc32, b, &cfg);
 			if (!prov || nnp_model_set_provenance(sw->models[bi], prov, &err) ||
 			    nnp_model_save(sw->models[bi], cfg.best_path, fmt, &err)) {
@@ -408,7 +723,13 @@ int cmd_sweep(int argc, char **argv)
 			}
 			free(prov);
 		}
-		if (!cfg.json)
+		if (!cfg.json && cfg.ft_data)
+			fprintf(stderr, "nnprune: sweep: selected mean %g, std %g: %.1f%% fewer "
+			        "parameters, accuracy drop after fine-tuning %.2f points (%.2f against "
+			        "the fine-tuned original; %.2f before fine-tuning)%s%s\n", b->mean_thr,
+			        b->std_thr, b->reduction, b->ft_drop, b->ft_drop_vs_ft, b->accuracy_drop,
+			        cfg.best_path ? ", written to " : "", cfg.best_path ? cfg.best_path : "");
+		else if (!cfg.json)
 			fprintf(stderr, "nnprune: sweep: selected mean %g, std %g: %.1f%% fewer "
 			        "parameters, accuracy drop %.2f points%s%s\n", b->mean_thr, b->std_thr,
 			        b->reduction, b->accuracy_drop, cfg.best_path ? ", written to " : "",
@@ -419,6 +740,7 @@ fail:
 	rc = cli_fail(&err);
 done:
 	free(json);
+	ft_free(&ft);
 	nnp_sweep_free(sw);
 	nnp_dataset_free(d);
 	nnp_model_free(m);

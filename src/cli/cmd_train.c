@@ -7,6 +7,7 @@
 #include <cJSON.h>
 
 #include "cli.h"
+#include "finetune.h"
 #include "nnprune/io.h"
 #include "nnprune/model.h"
 #include "nnprune/train.h"
@@ -395,22 +396,6 @@ done:
 	return rc;
 }
 
-/* The input scale a model was trained with, from its provenance chain (1 if none). */
-static float provenance_scale(const nnp_model *m)
-{
-	float s = 1.0f;
-	cJSON *root = m->provenance ? cJSON_Parse(m->provenance) : NULL;
-	for (cJSON *o = root; o; o = cJSON_GetObjectItemCaseSensitive(o, "previous")) {
-		cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "input_scale");
-		if (cJSON_IsNumber(v) && v->valuedouble > 0) {
-			s = (float)v->valuedouble;
-			break;
-		}
-	}
-	cJSON_Delete(root);
-	return s;
-}
-
 static const char finetune_usage[] = "nnprune finetune MODEL TRAIN_DATA -o OUT [options]";
 
 int cmd_finetune(int argc, char **argv)
@@ -469,7 +454,7 @@ int cmd_finetune(int argc, char **argv)
 	if (nnp_model_load(&m, p.operands[0], &fi, &err))
 		goto fail;
 	if (!c.scale_set)
-		c.t.input_scale = provenance_scale(m);
+		c.t.input_scale = cli_provenance_scale(m);
 	c.t.model_takes_raw = 1;
 	if (load_sets(&c, m, p.operands[1], &train, &val, &err))
 		goto fail;

@@ -16,6 +16,7 @@ static const command commands[] = {
 	{ "stats", cmd_stats, "measure every hidden neuron's activation statistics on data" },
 	{ "eval", cmd_eval, "accuracy, loss and confusion matrix of a model on data" },
 	{ "sweep", cmd_sweep, "prune by (mean, std) thresholds and report accuracy against size" },
+	{ "prune", cmd_prune, "prune one model to a budget (score, obs or rule) and write it" },
 	{ "train", cmd_train, "train a dense network on labelled data" },
 	{ "finetune", cmd_finetune, "continue training a (slimmed) model, keeping its shape" },
 	{ "bench", cmd_bench, "measure parsing, forward, statistics and sweep speed" },

@@ -296,6 +296,16 @@ void nnp_report_kept(nnp_rbuf *b, const nnp_candidate *c, const nnp_stats *s, co
 	}
 }
 
+int nnp_report_has_ft(const nnp_sweep *sw)
+{
+	if (sw->original.finetuned)
+		return 1;
+	for (size_t i = 0; i < sw->n; i++)
+		if (sw->c[i].finetuned)
+			return 1;
+	return 0;
+}
+
 /*
  * The sweep engine and the statistics come from different places (a stats
  * file may be stale), so everything the renderers index is checked here once.
@@ -342,13 +352,19 @@ static int check_inputs(const nnp_sweep *sw, const nnp_stats *s, const nnp_repor
 	if (info->best != NNP_NO_DUP && info->best >= sw->n)
 		return nnp_err_set(err, NNP_EUSAGE, "report: best candidate %zu out of range (%zu)",
 		                   info->best, sw->n);
+	if (info->ft_epochs == 0 && nnp_report_has_ft(sw))
+		return nnp_err_set(err, NNP_EUSAGE, "report: fine-tuned results but no epoch count "
+		                   "(ft_epochs 0)");
 	return NNP_OK;
 }
 
 /* ---- the table (terminal and Markdown) ---- */
 
+/* The fine-tuning columns exist only when some model was fine-tuned; the file
+ * column stays last, as the terminal table leaves it out. */
 enum { COL_IDX, COL_MEAN, COL_STD, COL_KEPT, COL_PARAMS, COL_RED, COL_ACC, COL_DROP,
-       COL_LOSS, COL_AGREE, COL_PARETO, COL_FLOOR, COL_NOTE, COL_FILE, NCOLS };
+       COL_LOSS, COL_AGREE, COL_FTACC, COL_FTDROP, COL_FTVS, COL_PARETO, COL_FLOOR, COL_NOTE,
+       COL_FILE, NCOLS };
 
 static const struct {
 	const char *head;
@@ -356,15 +372,18 @@ static const struct {
 } cols[NCOLS] = {
 	{ "#", 'r' }, { "mean", 'r' }, { "std", 'r' }, { "kept", 'l' }, { "params", 'r' },
 	{ "reduction", 'r' }, { "accuracy", 'r' }, { "drop", 'r' }, { "loss", 'r' },
-	{ "agreement", 'r' }, { "pareto", 'c' }, { "floor", 'c' }, { "note", 'l' },
-	{ "file", 'l' }
+	{ "agreement", 'r' }, { "ft accuracy", 'r' }, { "ft drop", 'r' }, { "vs ft orig", 'r' },
+	{ "pareto", 'c' }, { "floor", 'c' }, { "note", 'l' }, { "file", 'l' }
 };
 
-/* Every cell's text, NUL-separated in one buffer; off[row * NCOLS + col]. */
+/* Every cell's text, NUL-separated in one buffer; off[row * ncols + k] for the
+ * k-th shown column, whose id is col[k]. */
 typedef struct cells {
 	nnp_rbuf txt;
 	size_t *off;
 	size_t rows;
+	int col[NCOLS];
+	int ncols;
 } cells;
 
 static void cells_free(cells *t)
@@ -373,9 +392,9 @@ static void cells_free(cells *t)
 	free(t->off);
 }
 
-static const char *cell(const cells *t, size_t r, size_t c)
+static const char *cell(const cells *t, size_t r, size_t k)
 {
-	return t->txt.p + t->off[r * NCOLS + c];
+	return t->txt.p + t->off[r * (size_t)t->ncols + k];
 }
 
 static void fmt_signed(nnp_rbuf *b, double x)
@@ -434,6 +453,25 @@ static void cell_text(cells *t, const nnp_candidate *c, int col, size_t i,
 		nnp_rb_printf(b, fabs(c->loss) < 1e5 ? "%.4f" : "%.4g", c->loss);
 		break;
 	case COL_AGREE: nnp_rb_printf(b, "%.2f%%", 100.0 * c->agreement); break;
+	case COL_FTACC:
+		if (c->finetuned)
+			nnp_rb_printf(b, "%.2f%%", 100.0 * c->ft_accuracy);
+		else
+			nnp_rb_putc(b, '-');
+		break;
+	case COL_FTDROP:
+		/* The original's own figure is what fine-tuning alone did to it. */
+		if (c->finetuned)
+			fmt_signed(b, c->ft_drop);
+		else
+			nnp_rb_putc(b, '-');
+		break;
+	case COL_FTVS:
+		if (c->finetuned && !orig)
+			fmt_signed(b, c->ft_drop_vs_ft);
+		else
+			nnp_rb_putc(b, '-');
+		break;
 	case COL_PARETO:
 	case COL_FLOOR:
 		if (col == COL_PARETO ? c->pareto : c->floor_hit)
@@ -468,23 +506,28 @@ static int cells_build(cells *t, const nnp_sweep *sw, const nnp_stats *s,
                        const nnp_report_info *info, int md, nnp_err *err)
 {
 	memset(t, 0, sizeof *t);
+	int ft = nnp_report_has_ft(sw);
+	for (int col = 0; col < NCOLS; col++)
+		if (ft || (col != COL_FTACC && col != COL_FTDROP && col != COL_FTVS))
+			t->col[t->ncols++] = col;
+	size_t nc = (size_t)t->ncols;
 	t->rows = sw->n + 2; /* header + original + candidates */
 	if (sw->n > SIZE_MAX / NCOLS / sizeof(size_t) - 2)
 		return nnp_err_set(err, NNP_ENOMEM, "report: %zu candidates: too many", sw->n);
-	t->off = malloc(t->rows * NCOLS * sizeof *t->off);
+	t->off = malloc(t->rows * nc * sizeof *t->off);
 	if (!t->off)
 		return nnp_err_set(err, NNP_ENOMEM, "report: out of memory");
-	for (int col = 0; col < NCOLS; col++) {
-		t->off[col] = t->txt.len;
-		nnp_rb_puts(&t->txt, cols[col].head);
+	for (size_t k = 0; k < nc; k++) {
+		t->off[k] = t->txt.len;
+		nnp_rb_puts(&t->txt, cols[t->col[k]].head);
 		nnp_rb_putc(&t->txt, '\0');
 	}
 	for (size_t r = 1; r < t->rows; r++) {
 		size_t i = r - 2;
 		const nnp_candidate *c = r == 1 ? &sw->original : &sw->c[i];
-		for (int col = 0; col < NCOLS; col++) {
-			t->off[r * NCOLS + col] = t->txt.len;
-			cell_text(t, c, col, i, sw, s, info, md);
+		for (size_t k = 0; k < nc; k++) {
+			t->off[r * nc + k] = t->txt.len;
+			cell_text(t, c, t->col[k], i, sw, s, info, md);
 		}
 	}
 	if (t->txt.oom)
@@ -516,14 +559,14 @@ static void put_aligned(nnp_rbuf *b, const char *s, size_t w, char align)
 	pad(b, ' ', room - left);
 }
 
-static void col_widths(const cells *t, int ncols, size_t *w)
+static void col_widths(const cells *t, size_t ncols, size_t *w)
 {
-	for (int col = 0; col < ncols; col++) {
-		w[col] = 0;
+	for (size_t k = 0; k < ncols; k++) {
+		w[k] = 0;
 		for (size_t r = 0; r < t->rows; r++) {
-			size_t n = text_width(cell(t, r, (size_t)col));
-			if (n > w[col])
-				w[col] = n;
+			size_t n = text_width(cell(t, r, k));
+			if (n > w[k])
+				w[k] = n;
 		}
 	}
 }
@@ -531,20 +574,21 @@ static void col_widths(const cells *t, int ncols, size_t *w)
 static void render_table(nnp_rbuf *b, const cells *t)
 {
 	size_t w[NCOLS];
-	const int ncols = COL_NOTE + 1;
+	/* Every column but the file, which is last and too wide for a terminal. */
+	const size_t ncols = (size_t)t->ncols - 1;
 	col_widths(t, ncols, w);
 	for (size_t r = 0; r < t->rows; r++) {
-		for (int col = 0; col < ncols; col++) {
-			if (col)
+		for (size_t k = 0; k < ncols; k++) {
+			if (k)
 				nnp_rb_puts(b, "  ");
-			put_aligned(b, cell(t, r, (size_t)col), w[col], cols[col].align);
+			put_aligned(b, cell(t, r, k), w[k], cols[t->col[k]].align);
 		}
 		nnp_rb_putc(b, '\n');
 		if (r == 0) {
-			for (int col = 0; col < ncols; col++) {
-				if (col)
+			for (size_t k = 0; k < ncols; k++) {
+				if (k)
 					nnp_rb_puts(b, "  ");
-				pad(b, '-', w[col]);
+				pad(b, '-', w[k]);
 			}
 			nnp_rb_putc(b, '\n');
 		}
@@ -554,25 +598,26 @@ static void render_table(nnp_rbuf *b, const cells *t)
 static void render_md_table(nnp_rbuf *b, const cells *t)
 {
 	size_t w[NCOLS];
-	col_widths(t, NCOLS, w);
-	for (int col = 0; col < NCOLS; col++)
-		if (w[col] < 3)
-			w[col] = 3; /* room for the ":-:" alignment marks */
+	const size_t ncols = (size_t)t->ncols;
+	col_widths(t, ncols, w);
+	for (size_t k = 0; k < ncols; k++)
+		if (w[k] < 3)
+			w[k] = 3; /* room for the ":-:" alignment marks */
 	for (size_t r = 0; r < t->rows; r++) {
 		nnp_rb_putc(b, '|');
-		for (int col = 0; col < NCOLS; col++) {
+		for (size_t k = 0; k < ncols; k++) {
 			nnp_rb_putc(b, ' ');
-			put_aligned(b, cell(t, r, (size_t)col), w[col], cols[col].align);
+			put_aligned(b, cell(t, r, k), w[k], cols[t->col[k]].align);
 			nnp_rb_puts(b, " |");
 		}
 		nnp_rb_putc(b, '\n');
 		if (r == 0) {
 			nnp_rb_putc(b, '|');
-			for (int col = 0; col < NCOLS; col++) {
-				char a = cols[col].align;
+			for (size_t k = 0; k < ncols; k++) {
+				char a = cols[t->col[k]].align;
 				nnp_rb_putc(b, ' ');
 				nnp_rb_putc(b, a == 'c' ? ':' : '-');
-				pad(b, '-', w[col] - 2);
+				pad(b, '-', w[k] - 2);
 				nnp_rb_putc(b, a == 'l' ? '-' : ':');
 				nnp_rb_puts(b, " |");
 			}
@@ -592,6 +637,19 @@ static void md_best(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info *inf
 	              info->best, c->params, c->reduction, 100.0 * c->accuracy);
 	fmt_signed(b, c->accuracy_drop);
 	nnp_rb_puts(b, " points)");
+	if (c->finetuned) {
+		nnp_rb_printf(b, ", fine-tuned %.2f%% (drop ", 100.0 * c->ft_accuracy);
+		fmt_signed(b, c->ft_drop);
+		nnp_rb_puts(b, " points)");
+	}
+}
+
+/* "N epoch(s) on DATA (lr X, seed S)", Markdown-escaped. */
+static void md_ft(nnp_rbuf *b, const nnp_report_info *info)
+{
+	nnp_rb_printf(b, "%zu epoch%s on ", info->ft_epochs, info->ft_epochs == 1 ? "" : "s");
+	rb_md(b, info->ft_data_path);
+	nnp_rb_printf(b, " (lr %.7g, seed %llu)", info->ft_lr, (unsigned long long)info->ft_seed);
 }
 
 static void render_md(nnp_rbuf *b, const cells *t, const nnp_sweep *sw, const nnp_stats *s,
@@ -612,11 +670,17 @@ static void render_md(nnp_rbuf *b, const cells *t, const nnp_sweep *sw, const nn
 	nnp_rb_printf(b, "- folding: %s\n- min\\_keep: %zu\n", info->fold ? "on" : "off",
 	              info->min_keep);
 	nnp_rb_printf(b, "- candidates: %zu (%zu distinct kept sets)\n", sw->n, sw->n_unique);
+	int ft = nnp_report_has_ft(sw);
 	if (isnan(info->max_drop))
 		nnp_rb_puts(b, "- max drop: none\n");
 	else
-		nnp_rb_printf(b, "- max drop: %g point%s\n", info->max_drop,
-		              info->max_drop == 1 ? "" : "s");
+		nnp_rb_printf(b, "- max drop: %g point%s%s\n", info->max_drop,
+		              info->max_drop == 1 ? "" : "s", ft ? " (after fine-tuning)" : "");
+	if (ft) {
+		nnp_rb_puts(b, "- fine-tuning: ");
+		md_ft(b, info);
+		nnp_rb_puts(b, "\n");
+	}
 	nnp_rb_puts(b, "- best: ");
 	md_best(b, sw, info);
 	nnp_rb_puts(b, "\n- tool: nnprune ");
@@ -628,17 +692,47 @@ static void render_md(nnp_rbuf *b, const cells *t, const nnp_sweep *sw, const nn
 	               "agreement: rows whose prediction matches the original's. "
 	               "pareto \\*: no other model is smaller and at least as accurate. "
 	               "floor \\*: min\\_keep kept more than the rule in some layer. "
-	               "= \\#N: the same neurons as candidate N.\n\n");
+	               "= \\#N: the same neurons as candidate N.");
+	if (ft)
+		nnp_rb_puts(b, " ft accuracy: after fine-tuning (\\- where a model was not "
+		               "fine-tuned). ft drop: accuracy points the fine-tuned model lost against "
+		               "the original (negative: gained). vs ft orig: points lost against the "
+		               "original fine-tuned the same way. With fine-tuning, max drop and best "
+		               "judge the fine-tuned accuracy.");
+	nnp_rb_puts(b, "\n\n");
 	nnp_rb_puts(b, "![accuracy against parameters](report.svg)\n\n"
 	               "![activation mean and std per neuron](stats.svg)\n");
 }
 
 /* ---- CSV ---- */
 
+/* The fine-tuning fields of one CSV row, after the others; empty when the
+ * model was not fine-tuned. */
+static void csv_ft(nnp_rbuf *b, const nnp_candidate *c, int orig)
+{
+	if (!c->finetuned) {
+		nnp_rb_puts(b, ",,,,,");
+		return;
+	}
+	const double v[4] = { c->ft_accuracy, c->ft_drop, orig ? 0 : c->ft_drop_vs_ft, c->ft_loss };
+	for (int k = 0; k < 4; k++) {
+		nnp_rb_putc(b, ',');
+		rb_num(b, v[k], "");
+	}
+	nnp_rb_putc(b, ',');
+	rb_csv(b, c->ft_file);
+}
+
 static void render_csv(nnp_rbuf *b, const nnp_sweep *sw, const nnp_stats *s)
 {
+	int ft = nnp_report_has_ft(sw);
 	nnp_rb_puts(b, "candidate,mean,std,kept,params,bytes,macs,accuracy,accuracy_drop,loss,"
-	               "agreement,reduction,pareto,floor_hit,same_as,file\n");
+	               "agreement,reduction,pareto,floor_hit,same_as,file");
+	/* New columns go last, so scripts reading the others by position still work. */
+	if (ft)
+		nnp_rb_puts(b, ",ft_accuracy,ft_accuracy_drop,ft_accuracy_drop_vs_finetuned_original,"
+		               "ft_loss,ft_file");
+	nnp_rb_putc(b, '\n');
 	for (size_t r = 0; r <= sw->n; r++) {
 		const nnp_candidate *c = r == 0 ? &sw->original : &sw->c[r - 1];
 		if (r == 0)
@@ -663,14 +757,37 @@ static void render_csv(nnp_rbuf *b, const nnp_sweep *sw, const nnp_stats *s)
 			nnp_rb_printf(b, "%zu", c->same_as);
 		nnp_rb_putc(b, ',');
 		rb_csv(b, c->file);
+		if (ft)
+			csv_ft(b, c, r == 0);
 		nnp_rb_putc(b, '\n');
 	}
 }
 
 /* ---- JSON ---- */
 
+/* A model's "finetune" member: its fine-tuned figures, or null. */
+static void json_ft(nnp_rbuf *b, const nnp_candidate *c, int orig, const nnp_report_info *info)
+{
+	nnp_rb_puts(b, ", \"finetune\": ");
+	if (!c->finetuned) {
+		nnp_rb_puts(b, "null");
+		return;
+	}
+	nnp_rb_printf(b, "{\"epochs\": %zu, \"accuracy\": ", info->ft_epochs);
+	rb_num(b, c->ft_accuracy, "null");
+	nnp_rb_puts(b, ", \"loss\": ");
+	rb_num(b, c->ft_loss, "null");
+	nnp_rb_puts(b, ", \"accuracy_drop\": ");
+	rb_num(b, c->ft_drop, "null");
+	nnp_rb_puts(b, ", \"accuracy_drop_vs_finetuned_original\": ");
+	rb_num(b, orig ? 0 : c->ft_drop_vs_ft, "null");
+	nnp_rb_puts(b, ", \"file\": ");
+	rb_json_str(b, c->ft_file);
+	nnp_rb_putc(b, '}');
+}
+
 static void json_model(nnp_rbuf *b, const nnp_candidate *c, size_t i, int orig,
-                       const nnp_stats *s)
+                       const nnp_stats *s, const nnp_report_info *info, int ft)
 {
 	nnp_rb_putc(b, '{');
 	if (!orig)
@@ -700,6 +817,8 @@ static void json_model(nnp_rbuf *b, const nnp_candidate *c, size_t i, int orig,
 		nnp_rb_printf(b, "%zu", c->same_as);
 	nnp_rb_puts(b, ", \"file\": ");
 	rb_json_str(b, c->file);
+	if (ft)
+		json_ft(b, c, orig, info);
 	nnp_rb_putc(b, '}');
 }
 
@@ -732,12 +851,13 @@ static void render_json(nnp_rbuf *b, const nnp_sweep *sw, const nnp_stats *s,
 		rb_json_str(b, act);
 		nnp_rb_printf(b, ", \"neurons\": %zu}", s->layers[l].neurons);
 	}
+	int ft = nnp_report_has_ft(sw);
 	nnp_rb_puts(b, "],\n  \"original\": ");
-	json_model(b, &sw->original, 0, 1, s);
+	json_model(b, &sw->original, 0, 1, s, info, ft);
 	nnp_rb_puts(b, ",\n  \"candidates\": [");
 	for (size_t i = 0; i < sw->n; i++) {
 		nnp_rb_puts(b, i ? ",\n    " : "\n    ");
-		json_model(b, &sw->c[i], i, 0, s);
+		json_model(b, &sw->c[i], i, 0, s, info, ft);
 	}
 	nnp_rb_puts(b, sw->n ? "\n  ],\n  \"best\": " : "],\n  \"best\": ");
 	if (info->best == NNP_NO_DUP)
@@ -746,6 +866,17 @@ static void render_json(nnp_rbuf *b, const nnp_sweep *sw, const nnp_stats *s,
 		nnp_rb_printf(b, "%zu", info->best);
 	nnp_rb_puts(b, ",\n  \"max_drop\": ");
 	rb_num(b, info->max_drop, "null");
+	if (ft) {
+		/* lr is a float in training: 7 digits say all it holds. */
+		nnp_rb_puts(b, ",\n  \"finetune\": {\"data\": ");
+		rb_json_str(b, info->ft_data_path);
+		nnp_rb_printf(b, ", \"epochs\": %zu, \"lr\": ", info->ft_epochs);
+		if (isfinite(info->ft_lr))
+			nnp_rb_printf(b, "%.7g", info->ft_lr);
+		else
+			nnp_rb_puts(b, "null");
+		nnp_rb_printf(b, ", \"seed\": %llu}", (unsigned long long)info->ft_seed);
+	}
 	nnp_rb_puts(b, "\n}\n");
 }
 

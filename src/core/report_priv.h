@@ -35,6 +35,9 @@ const char *nnp_report_title_name(const nnp_report_info *info);
 /* Hidden widths "512-256-128" of a candidate (keep NULL: the original's, from s). */
 void nnp_report_kept(nnp_rbuf *b, const nnp_candidate *c, const nnp_stats *s, const char *sep);
 
+/* 1 if the original or any candidate carries fine-tuned figures. */
+int nnp_report_has_ft(const nnp_sweep *sw);
+
 /* The charts. Inputs are already checked; failures show only as b->oom. */
 void nnp_report_svg_plot(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info *info);
 void nnp_report_svg_stats(nnp_rbuf *b, const nnp_sweep *sw, const nnp_stats *s,

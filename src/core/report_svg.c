@@ -19,6 +19,8 @@
 #define C_GRID "#e6e6e6"
 #define C_AXIS "#444444"
 #define C_BOX "#f3c99b"
+#define C_FT "#9467bd"
+#define C_LINK "#bbbbbb"
 #define FONT "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\""
 
 /* A stats panel draws at most this many neurons (every k-th beyond), so a
@@ -307,17 +309,44 @@ static void cand_title(nnp_rbuf *b, const nnp_candidate *c, size_t i, int orig)
 	nnp_rb_puts(b, "</title>");
 }
 
+static void ft_title(nnp_rbuf *b, const nnp_candidate *c, size_t i, int orig,
+                     const nnp_report_info *info)
+{
+	nnp_rb_puts(b, "<title>");
+	if (orig)
+		nnp_rb_puts(b, "original");
+	else
+		nnp_rb_printf(b, "#%zu: mean %g, std %g", i, c->mean_thr, c->std_thr);
+	nnp_rb_printf(b, " after %zu epoch%s of fine-tuning: accuracy %.2f%%, drop %.2f",
+	              info->ft_epochs, info->ft_epochs == 1 ? "" : "s", 100.0 * c->ft_accuracy,
+	              c->ft_drop);
+	if (!orig)
+		nnp_rb_printf(b, ", %.2f against the fine-tuned original", c->ft_drop_vs_ft);
+	nnp_rb_puts(b, "</title>");
+}
+
+/* Where the best candidate is drawn: its fine-tuned point when it has one,
+ * since the gate judged that. */
+static double best_acc(const nnp_candidate *c)
+{
+	return c->finetuned ? c->ft_accuracy : c->accuracy;
+}
+
 static void plot_ranges(axis *x, axis *y, const nnp_sweep *sw, const nnp_report_info *info)
 {
 	double pmin = (double)sw->original.params, pmax = pmin;
 	double amin = 100.0 * sw->original.accuracy, amax = amin;
-	for (size_t i = 0; i < sw->n; i++) {
-		const nnp_candidate *c = &sw->c[i];
+	for (size_t i = 0; i <= sw->n; i++) {
+		const nnp_candidate *c = i == sw->n ? &sw->original : &sw->c[i];
 		pmin = fmin(pmin, (double)c->params);
 		pmax = fmax(pmax, (double)c->params);
 		if (isfinite(c->accuracy)) {
 			amin = fmin(amin, 100.0 * c->accuracy);
 			amax = fmax(amax, 100.0 * c->accuracy);
+		}
+		if (c->finetuned && isfinite(c->ft_accuracy)) {
+			amin = fmin(amin, 100.0 * c->ft_accuracy);
+			amax = fmax(amax, 100.0 * c->ft_accuracy);
 		}
 	}
 	if (!isnan(info->max_drop) && isfinite(info->max_drop))
@@ -347,6 +376,39 @@ static void plot_points(nnp_rbuf *b, const nnp_sweep *sw, const axis *x, const a
 			cand_title(b, c, i, 0);
 			nnp_rb_puts(b, "</circle>\n");
 		}
+}
+
+/* A faint line from each fine-tuned candidate's one-shot point to its
+ * fine-tuned one, so the pair reads as before and after. Drawn under both. */
+static void plot_ft_links(nnp_rbuf *b, const nnp_sweep *sw, const axis *x, const axis *y)
+{
+	nnp_rb_puts(b, "<g stroke=\"" C_LINK "\" stroke-width=\"1\">\n");
+	for (size_t i = 0; i < sw->n; i++) {
+		const nnp_candidate *c = &sw->c[i];
+		if (!c->finetuned || c->same_as != NNP_NO_DUP || !isfinite(c->accuracy) ||
+		    !isfinite(c->ft_accuracy))
+			continue;
+		double px = ax_px(x, (double)c->params);
+		nnp_rb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", px,
+		              ax_px(y, 100.0 * c->accuracy), px, ax_px(y, 100.0 * c->ft_accuracy));
+	}
+	nnp_rb_puts(b, "</g>\n");
+}
+
+/* Fine-tuned candidates: a hollow point each. */
+static void plot_ft_points(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info *info,
+                           const axis *x, const axis *y)
+{
+	for (size_t i = 0; i < sw->n; i++) {
+		const nnp_candidate *c = &sw->c[i];
+		if (!c->finetuned || !isfinite(c->ft_accuracy))
+			continue;
+		nnp_rb_printf(b, "<circle class=\"ft\" cx=\"%.1f\" cy=\"%.1f\" r=\"4\" "
+		              "fill=\"none\" stroke=\"" C_FT "\" stroke-width=\"1.5\">",
+		              ax_px(x, (double)c->params), ax_px(y, 100.0 * c->ft_accuracy));
+		ft_title(b, c, i, 0, info);
+		nnp_rb_puts(b, "</circle>\n");
+	}
 }
 
 /* The front as a staircase: the best accuracy reachable with at most x parameters. */
@@ -406,6 +468,22 @@ static void plot_legend(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info 
 	              " stroke-width=\"1.2\" stroke-dasharray=\"6 4\"/>", lx, y - 4, lx + 22, y - 4);
 	text_open(b, lx + 28, y, 12, NULL, "#222222");
 	nnp_rb_puts(b, "original accuracy</text>\n");
+	if (nnp_report_has_ft(sw)) {
+		y += 22;
+		nnp_rb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"none\" stroke=\""
+		              C_FT "\" stroke-width=\"1.5\"/>", lx + 12, y - 4);
+		text_open(b, lx + 28, y, 12, NULL, "#222222");
+		nnp_rb_printf(b, "fine-tuned (%zu epoch%s)</text>\n", info->ft_epochs,
+		              info->ft_epochs == 1 ? "" : "s");
+	}
+	if (sw->original.finetuned) {
+		y += 22;
+		nnp_rb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\""
+		              C_FT "\" stroke-width=\"1.2\" stroke-dasharray=\"6 4\"/>", lx, y - 4,
+		              lx + 22, y - 4);
+		text_open(b, lx + 28, y, 12, NULL, "#222222");
+		nnp_rb_puts(b, "fine-tuned original</text>\n");
+	}
 	if (!isnan(info->max_drop)) {
 		y += 22;
 		nnp_rb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\""
@@ -433,6 +511,11 @@ static void plot_legend(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info 
 	y += 16;
 	nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555555\">"
 	              "accuracy %.2f%%</text>\n", lx, y, 100.0 * o->accuracy);
+	if (o->finetuned) {
+		y += 16;
+		nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555555\">"
+		              "fine-tuned %.2f%%</text>\n", lx, y, 100.0 * o->ft_accuracy);
+	}
 	if (info->best == NNP_NO_DUP && !isnan(info->max_drop)) {
 		y += 22;
 		nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555555\">"
@@ -447,6 +530,12 @@ static void plot_legend(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info 
 		nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555555\">"
 		              "accuracy %.2f%% (drop %.2f)</text>\n", lx, y, 100.0 * c->accuracy,
 		              c->accuracy_drop);
+		if (c->finetuned) {
+			y += 16;
+			nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
+			              "fill=\"#555555\">fine-tuned %.2f%% (drop %.2f)</text>\n", lx, y,
+			              100.0 * c->ft_accuracy, c->ft_drop);
+		}
 	}
 	nnp_rb_puts(b, "</g>\n");
 }
@@ -484,11 +573,28 @@ void nnp_report_svg_plot(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info
 	const nnp_candidate *o = &sw->original;
 	double oy = ax_px(&y, 100.0 * o->accuracy);
 	hline(b, &x, oy, "#555555", "6 4");
+	int oft = o->finetuned && isfinite(o->ft_accuracy);
+	double fy = oft ? ax_px(&y, 100.0 * o->ft_accuracy) : 0;
+	if (oft)
+		hline(b, &x, fy, C_FT, "6 4");
 	if (!isnan(info->max_drop))
 		hline(b, &x, ax_px(&y, 100.0 * o->accuracy - info->max_drop), C_GATE, "2 3");
+	int ft = nnp_report_has_ft(sw);
+	if (ft)
+		plot_ft_links(b, sw, &x, &y);
 	plot_front(b, sw, &x, &y);
 	plot_points(b, sw, &x, &y);
+	if (ft)
+		plot_ft_points(b, sw, info, &x, &y);
 	double ox = ax_px(&x, (double)o->params);
+	if (oft) {
+		/* Hollow, like the other fine-tuned points. */
+		nnp_rb_printf(b, "<path class=\"ft\" d=\"M %.1f %.1f L %.1f %.1f L %.1f %.1f L %.1f "
+		              "%.1f Z\" fill=\"none\" stroke=\"" C_FT "\" stroke-width=\"1.5\">", ox,
+		              fy - 7, ox + 7, fy, ox, fy + 7, ox - 7, fy);
+		ft_title(b, o, 0, 1, info);
+		nnp_rb_puts(b, "</path>\n");
+	}
 	diamond(b, ox, oy, 7, C_ORIG);
 	nnp_rb_putc(b, '>');
 	cand_title(b, o, 0, 1);
@@ -496,7 +602,7 @@ void nnp_report_svg_plot(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info
 	halo_text(b, ox - 10, oy - 10, 12, "end", C_ORIG, "original");
 	if (info->best != NNP_NO_DUP) {
 		const nnp_candidate *c = &sw->c[info->best];
-		double bx = ax_px(&x, (double)c->params), by = ax_px(&y, 100.0 * c->accuracy);
+		double bx = ax_px(&x, (double)c->params), by = ax_px(&y, 100.0 * best_acc(c));
 		nnp_rb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"8\" fill=\"none\" stroke=\""
 		              C_BEST "\" stroke-width=\"2\"/>\n", bx, by);
 		char label[48];

@@ -846,12 +846,14 @@ void nnp_sweep_free(nnp_sweep *sw)
 		for (size_t i = 0; i < sw->n; i++) {
 			nnp_keep_free(sw->c[i].keep);
 			free(sw->c[i].file);
+			free(sw->c[i].ft_file);
 		}
 	if (sw->models)
 		for (size_t i = 0; i < sw->n; i++)
 			nnp_model_free(sw->models[i]);
 	nnp_keep_free(sw->original.keep);
 	free(sw->original.file);
+	free(sw->original.ft_file);
 	free(sw->c);
 	free(sw->models);
 	free(sw);

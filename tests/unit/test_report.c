@@ -253,7 +253,9 @@ static void fx_free(fixture *f)
 	for (size_t i = 0; i < f->sw.n; i++) {
 		keep_free(f->sw.c[i].keep);
 		free(f->sw.c[i].file);
+		free(f->sw.c[i].ft_file);
 	}
+	free(f->sw.original.ft_file);
 	free(f->sw.c);
 	for (size_t l = 0; l < f->st.n_layers; l++) {
 		free(f->st.layers[l].mean);
@@ -275,6 +277,11 @@ static fixture *fx_default(void)
 	return fx_create(3, w, a, MEANS, NM, STDS, NS, 42);
 }
 
+/* Not inlined: GCC's -Wdangling-pointer at -O2 otherwise mistakes the text for
+ * the local out-parameter that received it. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static char *render(const fixture *f, nnp_report_kind kind, size_t *len)
 {
 	char *text = NULL;
@@ -372,7 +379,7 @@ static void test_table(void **state)
 	size_t len;
 	char *text = render(f, NNP_REPORT_TABLE, &len);
 	char *copy = dup_str(text);
-	char *lines[256];
+	char *lines[256] = { NULL };
 	size_t n = split_lines(copy, lines, 256);
 	assert_int_equal(n, f->sw.n + 3);
 	size_t w = strlen(lines[0]);
@@ -1107,6 +1114,368 @@ static void test_write(void **state)
 	fx_free(f);
 }
 
+/* ---- fine-tuning ---- */
+
+#define FT_EPOCHS 2
+#define FT_HOSTILE "out/ft \"x\",y.json"
+
+/*
+ * Fine-tuned figures as `sweep --finetune` fills them: the original and every
+ * candidate (only the Pareto ones with pareto_only), duplicates copying
+ * their first. Accuracies are whole basis points, so no cell rounds at a
+ * tie. The best is chosen again on the fine-tuned drop, as the gate does.
+ */
+static void fx_finetune(fixture *f, int pareto_only, tu_rng *r)
+{
+	nnp_candidate *o = &f->sw.original;
+	o->finetuned = 1;
+	o->ft_accuracy = 0.9811;
+	o->ft_loss = 0.0655;
+	o->ft_drop = 100.0 * (o->accuracy - o->ft_accuracy);
+	o->ft_drop_vs_ft = 0;
+	o->ft_file = dup_str("out/orig-ft2.json");
+	f->info.ft_epochs = FT_EPOCHS;
+	f->info.ft_data_path = "data/train.csv";
+	f->info.ft_lr = 0.001;
+	f->info.ft_seed = 7;
+	for (size_t i = 0; i < f->sw.n; i++) {
+		nnp_candidate *c = &f->sw.c[i];
+		if (pareto_only && !c->pareto)
+			continue;
+		c->finetuned = 1;
+		if (c->same_as != NNP_NO_DUP) {
+			const nnp_candidate *d = &f->sw.c[c->same_as];
+			c->ft_accuracy = d->ft_accuracy;
+			c->ft_loss = d->ft_loss;
+		} else {
+			double gain = 0.6 * (o->ft_accuracy - c->accuracy) + tu_uniform(r, -0.001, 0.001);
+			c->ft_accuracy = round((c->accuracy + gain) * 10000) / 10000;
+			c->ft_loss = c->loss * 0.8;
+		}
+		c->ft_drop = 100.0 * (o->accuracy - c->ft_accuracy);
+		c->ft_drop_vs_ft = 100.0 * (o->ft_accuracy - c->ft_accuracy);
+		char name[64];
+		snprintf(name, sizeof name, "out/cand-%03zu-ft2.json", i);
+		c->ft_file = dup_str(i == 3 ? FT_HOSTILE : name);
+	}
+	f->info.best = NNP_NO_DUP;
+	for (size_t i = 0; i < f->sw.n; i++) {
+		const nnp_candidate *c = &f->sw.c[i];
+		if (!c->finetuned || c->ft_drop > f->info.max_drop)
+			continue;
+		if (f->info.best == NNP_NO_DUP || c->params < f->sw.c[f->info.best].params)
+			f->info.best = i;
+	}
+}
+
+static fixture *fx_ft(int pareto_only)
+{
+	fixture *f = fx_default();
+	tu_rng r = { 99 };
+	fx_finetune(f, pareto_only, &r);
+	return f;
+}
+
+static void signed2(char *buf, size_t n, double x)
+{
+	snprintf(buf, n, "%+.2f", x);
+}
+
+static void test_ft_table(void **state)
+{
+	(void)state;
+	fixture *f = fx_ft(1);
+	size_t len;
+	char *text = render(f, NNP_REPORT_TABLE, &len);
+	char *copy = dup_str(text);
+	char *lines[256] = { NULL };
+	size_t n = split_lines(copy, lines, 256);
+	assert_int_equal(n, f->sw.n + 3);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(strlen(lines[i]), strlen(lines[0]));
+	size_t s[20], e[20];
+	size_t nc = spans(lines[1], s, e, 20);
+	assert_int_equal(nc, 16);
+	static const char *heads[16] = { "#", "mean", "std", "kept", "params", "reduction",
+	                                 "accuracy", "drop", "loss", "agreement", "ft accuracy",
+	                                 "ft drop", "vs ft orig", "pareto", "floor", "note" };
+	char c[256], want[64];
+	for (size_t k = 0; k < nc; k++) {
+		cell_at(lines[0], s[k], e[k], c);
+		assert_string_equal(c, heads[k]);
+	}
+	size_t tuned = 0, not_tuned = 0;
+	for (size_t row = 2; row < n; row++) {
+		int orig = row == 2;
+		const nnp_candidate *cd = orig ? &f->sw.original : &f->sw.c[row - 3];
+		/* The one-shot columns keep their places. */
+		cell_at(lines[row], s[6], e[6], c);
+		snprintf(want, sizeof want, "%.2f%%", 100 * cd->accuracy);
+		assert_string_equal(c, want);
+		cell_at(lines[row], s[13], e[13], c);
+		assert_string_equal(c, cd->pareto ? "*" : "");
+		cell_at(lines[row], s[10], e[10], c);
+		if (!cd->finetuned) {
+			not_tuned++;
+			assert_string_equal(c, "-");
+			cell_at(lines[row], s[11], e[11], c);
+			assert_string_equal(c, "-");
+			cell_at(lines[row], s[12], e[12], c);
+			assert_string_equal(c, "-");
+			continue;
+		}
+		tuned++;
+		snprintf(want, sizeof want, "%.2f%%", 100 * cd->ft_accuracy);
+		assert_string_equal(c, want);
+		cell_at(lines[row], s[11], e[11], c);
+		signed2(want, sizeof want, 100 * (f->sw.original.accuracy - cd->ft_accuracy));
+		assert_string_equal(c, want);
+		cell_at(lines[row], s[12], e[12], c);
+		if (orig)
+			strcpy(want, "-");
+		else
+			signed2(want, sizeof want, 100 * (f->sw.original.ft_accuracy - cd->ft_accuracy));
+		assert_string_equal(c, want);
+	}
+	/* Both kinds of row were seen: --finetune-pareto leaves some out. */
+	assert_true(tuned >= 2 && not_tuned >= 2);
+	free(copy);
+	free(text);
+	fx_free(f);
+}
+
+static void test_ft_markdown(void **state)
+{
+	(void)state;
+	fixture *f = fx_ft(0);
+	char *text = render(f, NNP_REPORT_MD, NULL);
+	assert_non_null(strstr(text, "- max drop: 1 point (after fine-tuning)\n"));
+	assert_non_null(strstr(text, "- fine-tuning: 2 epochs on data/train.csv (lr 0.001, seed 7)\n"));
+	const nnp_candidate *b = &f->sw.c[f->info.best];
+	char want[256];
+	snprintf(want, sizeof want, "- best: \\#%zu: %zu parameters (%.1f%% fewer), accuracy %.2f%% "
+	         "(drop %+.2f points), fine-tuned %.2f%% (drop %+.2f points)\n", f->info.best,
+	         b->params, b->reduction, 100 * b->accuracy, b->accuracy_drop,
+	         100 * b->ft_accuracy, b->ft_drop);
+	if (!strstr(text, want))
+		fail_msg("no \"%s\" in the Markdown", want);
+	assert_non_null(strstr(text, "vs ft orig: points lost against the original fine-tuned"));
+	char *copy = dup_str(text);
+	char *lines[512] = { NULL };
+	size_t n = split_lines(copy, lines, 512), rows = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (lines[i][0] != '|')
+			continue;
+		rows++;
+		assert_int_equal(md_pipes(lines[i]), 18); /* 17 columns */
+	}
+	assert_int_equal(rows, f->sw.n + 3);
+	assert_non_null(strstr(text, "| ft accuracy | ft drop | vs ft orig |"));
+	free(copy);
+	free(text);
+	fx_free(f);
+}
+
+static void test_ft_csv(void **state)
+{
+	(void)state;
+	fixture *f = fx_ft(1);
+	char *text = render(f, NNP_REPORT_CSV, NULL);
+	const char *p = text;
+	char *fl[32];
+	size_t n = csv_record(&p, fl, 32);
+	assert_int_equal(n, 21);
+	static const char *tail[6] = { "file", "ft_accuracy", "ft_accuracy_drop",
+	                               "ft_accuracy_drop_vs_finetuned_original", "ft_loss",
+	                               "ft_file" };
+	for (size_t k = 0; k < 6; k++)
+		assert_string_equal(fl[15 + k], tail[k]);
+	free_fields(fl, n);
+	const nnp_candidate *o = &f->sw.original;
+	for (size_t r = 0; r <= f->sw.n; r++) {
+		const nnp_candidate *c = r == 0 ? o : &f->sw.c[r - 1];
+		n = csv_record(&p, fl, 32);
+		assert_int_equal(n, 21);
+		/* The first 16 fields as without fine-tuning. */
+		assert_true(fabs(strtod(fl[7], NULL) - c->accuracy) < 1e-12);
+		assert_string_equal(fl[15], c->file ? c->file : "");
+		if (!c->finetuned) {
+			for (size_t k = 16; k < 21; k++)
+				assert_string_equal(fl[k], "");
+		} else {
+			assert_true(fabs(strtod(fl[16], NULL) - c->ft_accuracy) < 1e-12);
+			assert_true(fabs(strtod(fl[17], NULL) - 100 * (o->accuracy - c->ft_accuracy)) <
+			            1e-9);
+			double vs = r == 0 ? 0 : 100 * (o->ft_accuracy - c->ft_accuracy);
+			assert_true(fabs(strtod(fl[18], NULL) - vs) < 1e-9);
+			assert_true(fabs(strtod(fl[19], NULL) - c->ft_loss) < 1e-12);
+			assert_string_equal(fl[20], c->ft_file);
+		}
+		free_fields(fl, n);
+	}
+	assert_int_equal(*p, '\0');
+	if (f->sw.c[3].finetuned)
+		assert_non_null(strstr(text, ",\"out/ft \"\"x\"\",y.json\"\n"));
+	free(text);
+	fx_free(f);
+}
+
+static void check_ft_json(const cJSON *m, const nnp_candidate *c, const nnp_candidate *o,
+                          int orig)
+{
+	const cJSON *ft = cJSON_GetObjectItemCaseSensitive(m, "finetune");
+	assert_non_null(ft);
+	if (!c->finetuned) {
+		assert_true(cJSON_IsNull(ft));
+		return;
+	}
+	assert_true(cJSON_IsObject(ft));
+	assert_num(ft, "epochs", FT_EPOCHS);
+	assert_num(ft, "accuracy", c->ft_accuracy);
+	assert_num(ft, "loss", c->ft_loss);
+	assert_num(ft, "accuracy_drop", 100 * (o->accuracy - c->ft_accuracy));
+	assert_num(ft, "accuracy_drop_vs_finetuned_original",
+	           orig ? 0 : 100 * (o->ft_accuracy - c->ft_accuracy));
+	assert_jstr(ft, "file", c->ft_file);
+}
+
+static void test_ft_json(void **state)
+{
+	(void)state;
+	fixture *f = fx_ft(1);
+	char *text = render(f, NNP_REPORT_JSON, NULL);
+	cJSON *j = cJSON_Parse(text);
+	assert_non_null(j);
+	const nnp_candidate *o = &f->sw.original;
+	check_model_json(f, cJSON_GetObjectItemCaseSensitive(j, "original"), o, 1);
+	check_ft_json(cJSON_GetObjectItemCaseSensitive(j, "original"), o, o, 1);
+	const cJSON *cs = cJSON_GetObjectItemCaseSensitive(j, "candidates");
+	assert_int_equal(cJSON_GetArraySize(cs), f->sw.n);
+	size_t nulls = 0;
+	for (size_t i = 0; i < f->sw.n; i++) {
+		const cJSON *m = cJSON_GetArrayItem(cs, (int)i);
+		check_model_json(f, m, &f->sw.c[i], 0);
+		check_ft_json(m, &f->sw.c[i], o, 0);
+		nulls += !f->sw.c[i].finetuned;
+	}
+	assert_true(nulls > 0 && nulls < f->sw.n);
+	const cJSON *top = cJSON_GetObjectItemCaseSensitive(j, "finetune");
+	assert_true(cJSON_IsObject(top));
+	assert_jstr(top, "data", "data/train.csv");
+	assert_num(top, "epochs", FT_EPOCHS);
+	assert_num(top, "lr", 0.001);
+	assert_num(top, "seed", 7);
+	assert_num(j, "best", (double)f->info.best);
+	cJSON_Delete(j);
+	free(text);
+	fx_free(f);
+}
+
+/* The number after `key="` in the element starting at p. */
+static double attr_num(const char *p, const char *key)
+{
+	char pat[32];
+	snprintf(pat, sizeof pat, " %s=\"", key);
+	const char *end = strchr(p, '>');
+	const char *a = strstr(p, pat);
+	assert_true(a && a < end);
+	return strtod(a + strlen(pat), NULL);
+}
+
+static void test_ft_svg(void **state)
+{
+	(void)state;
+	fixture *f = fx_ft(1);
+	char *text = render(f, NNP_REPORT_SVG, NULL);
+	check_xml(text);
+	size_t tuned = 0;
+	for (size_t i = 0; i < f->sw.n; i++)
+		tuned += f->sw.c[i].finetuned != 0;
+	assert_int_equal(count_str(text, "<circle class=\"ft\""), tuned);
+	assert_int_equal(count_str(text, "<path class=\"ft\""), 1); /* the original */
+	assert_int_equal(count_str(text, "class=\"cand\""), f->sw.n);
+	assert_non_null(strstr(text, "fine-tuned (2 epochs)</text>"));
+	assert_non_null(strstr(text, "fine-tuned original</text>"));
+	assert_non_null(strstr(text, "stroke=\"#9467bd\" stroke-width=\"1.2\" "
+	                             "stroke-dasharray=\"6 4\"/>"));
+	/* The best ring is drawn on the best's fine-tuned point. */
+	char title[64];
+	snprintf(title, sizeof title, "<title>#%zu: ", f->info.best);
+	const char *ft = NULL;
+	for (const char *p = text; (p = strstr(p, "<circle class=\"ft\"")) != NULL; p++) {
+		const char *t = strstr(p, "<title>");
+		if (t && !strncmp(t, title, strlen(title))) {
+			ft = p;
+			break;
+		}
+	}
+	assert_non_null(ft);
+	const char *ring = strstr(text, "r=\"8\" fill=\"none\"");
+	assert_non_null(ring);
+	while (ring > text && strncmp(ring, "<circle", 7))
+		ring--;
+	assert_true(fabs(attr_num(ring, "cy") - attr_num(ft, "cy")) < 1e-9);
+	assert_true(fabs(attr_num(ring, "cx") - attr_num(ft, "cx")) < 1e-9);
+	free(text);
+	fx_free(f);
+}
+
+/* Fine-tuned fields are read only where `finetuned` is set: without it the
+ * outputs are those of a sweep that never heard of fine-tuning. */
+static void test_ft_ignored(void **state)
+{
+	(void)state;
+	fixture *f = fx_default(), *g = fx_default();
+	nnp_candidate *cs[2] = { &g->sw.original, &g->sw.c[4] };
+	for (size_t k = 0; k < 2; k++) {
+		cs[k]->ft_accuracy = 0.123;
+		cs[k]->ft_loss = 9;
+		cs[k]->ft_drop = 55;
+		cs[k]->ft_drop_vs_ft = -3;
+		cs[k]->ft_file = dup_str("out/never.json");
+	}
+	g->info.ft_epochs = 3;
+	g->info.ft_data_path = "data/train.csv";
+	g->info.ft_lr = 0.5;
+	for (int k = 0; k < NNP_REPORT_KINDS; k++) {
+		size_t la, lb;
+		char *a = render(f, (nnp_report_kind)k, &la);
+		char *b = render(g, (nnp_report_kind)k, &lb);
+		assert_int_equal(la, lb);
+		assert_memory_equal(a, b, la);
+		assert_null(strstr(a, "fine-tun"));
+		free(a);
+		free(b);
+	}
+	fx_free(f);
+	fx_free(g);
+}
+
+static void test_ft_deterministic_and_errors(void **state)
+{
+	(void)state;
+	fixture *f = fx_ft(0), *g = fx_ft(0);
+	for (int k = 0; k < NNP_REPORT_KINDS; k++) {
+		size_t la, lb;
+		char *a = render(f, (nnp_report_kind)k, &la);
+		char *b = render(g, (nnp_report_kind)k, &lb);
+		assert_int_equal(la, lb);
+		assert_memory_equal(a, b, la);
+		if (k == NNP_REPORT_SVG || k == NNP_REPORT_STATS_SVG)
+			check_xml(a);
+		free(a);
+		free(b);
+	}
+	/* Fine-tuned figures without an epoch count are inconsistent inputs,
+	 * whether the original or only a candidate carries them. */
+	f->info.ft_epochs = 0;
+	expect_error(f, NNP_EUSAGE, "fine-tuned results but no epoch count");
+	f->sw.original.finetuned = 0;
+	expect_error(f, NNP_EUSAGE, "fine-tuned results but no epoch count");
+	fx_free(f);
+	fx_free(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1121,6 +1490,13 @@ int main(void)
 		cmocka_unit_test(test_edges),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_write),
+		cmocka_unit_test(test_ft_table),
+		cmocka_unit_test(test_ft_markdown),
+		cmocka_unit_test(test_ft_csv),
+		cmocka_unit_test(test_ft_json),
+		cmocka_unit_test(test_ft_svg),
+		cmocka_unit_test(test_ft_ignored),
+		cmocka_unit_test(test_ft_deterministic_and_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

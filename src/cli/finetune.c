@@ -1,0 +1,147 @@
+/* Fine-tuning shared by `nnprune finetune` and `nnprune sweep --finetune`. */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cJSON.h>
+
+#include "finetune.h"
+#include "nnprune/stats.h"
+
+float cli_provenance_scale(const nnp_model *m)
+{
+	float s = 1.0f;
+	cJSON *root = m->provenance ? cJSON_Parse(m->provenance) : NULL;
+	for (cJSON *o = root; o; o = cJSON_GetObjectItemCaseSensitive(o, "previous")) {
+		cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "input_scale");
+		if (cJSON_IsNumber(v) && v->valuedouble > 0) {
+			s = (float)v->valuedouble;
+			break;
+		}
+	}
+	cJSON_Delete(root);
+	return s;
+}
+
+/* The jobs' shared state: a cursor handing out jobs, one error per job. */
+typedef struct ft_pool {
+	cli_ft_job *jobs;
+	size_t n, next, done;
+	const cli_ft_plan *p;
+	nnp_err *errs;            /* [n] */
+	int *rcs;                 /* [n] */
+	pthread_mutex_t mu;
+} ft_pool;
+
+static int ft_eval(const cli_ft_job *j, const cli_ft_plan *p, nnp_metrics *mt, nnp_err *err)
+{
+	/* One thread: the jobs are the parallel unit. */
+	nnp_run_opts ro = NNP_RUN_OPTS_INIT;
+	ro.threads = 1;
+	if (p->eval)
+		return nnp_run_dataset(j->model, p->eval, &ro, NULL, mt, NULL, err);
+	nnp_reader *r = NULL;
+	int rc = nnp_reader_open(&r, p->eval_path, p->eval_opts, err);
+	if (!rc)
+		rc = nnp_run(j->model, r, &ro, NULL, mt, NULL, err);
+	nnp_reader_close(r);
+	return rc;
+}
+
+static int ft_one(cli_ft_job *j, const cli_ft_plan *p, nnp_err *err)
+{
+	int rc = nnp_model_clone(&j->model, j->src, err);
+	if (rc)
+		return rc;
+	nnp_train_opts o = p->train;
+	/* As `nnprune finetune` without --input-scale: the model maps raw
+	 * inputs and is trained in the space its provenance records. */
+	j->input_scale = cli_provenance_scale(j->src);
+	o.input_scale = j->input_scale;
+	o.model_takes_raw = 1;
+	/* One training thread per job: a model's weights then never depend on
+	 * how many jobs run at once. */
+	o.threads = 1;
+	o.on_epoch = NULL;
+	o.on_progress = NULL;
+	o.ctx = NULL;
+	rc = nnp_train(j->model, p->train_data, NULL, &o, &j->rep, err);
+	if (rc)
+		return rc;
+	memset(&j->mt, 0, sizeof j->mt);
+	return ft_eval(j, p, &j->mt, err);
+}
+
+static void *ft_worker(void *arg)
+{
+	ft_pool *P = arg;
+	for (;;) {
+		pthread_mutex_lock(&P->mu);
+		size_t i = P->next < P->n ? P->next++ : P->n;
+		pthread_mutex_unlock(&P->mu);
+		if (i == P->n)
+			break;
+		nnp_err_clear(&P->errs[i]);
+		P->rcs[i] = ft_one(&P->jobs[i], P->p, &P->errs[i]);
+		pthread_mutex_lock(&P->mu);
+		P->done++;
+		if (P->p->progress) {
+			fprintf(stderr, "\rnnprune: fine-tuning: %zu/%zu models", P->done, P->n);
+			fflush(stderr);
+		}
+		pthread_mutex_unlock(&P->mu);
+	}
+	return NULL;
+}
+
+int cli_ft_run(cli_ft_job *jobs, size_t n, const cli_ft_plan *p, nnp_err *err)
+{
+	if (n == 0)
+		return NNP_OK;
+	int rc = NNP_OK;
+	ft_pool P;
+	memset(&P, 0, sizeof P);
+	P.jobs = jobs;
+	P.n = n;
+	P.p = p;
+	P.errs = calloc(n, sizeof *P.errs);
+	P.rcs = calloc(n, sizeof *P.rcs);
+	size_t T = p->threads ? p->threads : nnp_default_threads();
+	if (T > n)
+		T = n;
+	pthread_t *tid = T > 1 ? calloc(T - 1, sizeof *tid) : NULL;
+	if (!P.errs || !P.rcs || (T > 1 && !tid)) {
+		rc = nnp_err_set(err, NNP_ENOMEM, "fine-tuning: out of memory");
+		goto done;
+	}
+	if (pthread_mutex_init(&P.mu, NULL)) {
+		rc = nnp_err_set(err, NNP_ENOMEM, "fine-tuning: cannot create a mutex");
+		goto done;
+	}
+	/* The calling thread works too; a thread that cannot start only means
+	 * fewer jobs at once, never a different result. */
+	size_t started = 0;
+	for (size_t t = 0; t + 1 < T; t++) {
+		if (pthread_create(&tid[t], NULL, ft_worker, &P))
+			break;
+		started++;
+	}
+	ft_worker(&P);
+	for (size_t t = 0; t < started; t++)
+		pthread_join(tid[t], NULL);
+	pthread_mutex_destroy(&P.mu);
+	if (p->progress)
+		fprintf(stderr, "\r\033[K");
+	for (size_t i = 0; i < n; i++)
+		if (P.rcs[i]) {
+			rc = nnp_err_set(err, P.rcs[i], "%s: fine-tuning: %s",
+			                 jobs[i].label ? jobs[i].label : "model", P.errs[i].msg);
+			break;
+		}
+done:
+	free(tid);
+	free(P.errs);
+	free(P.rcs);
+	return rc;
+}

@@ -1,0 +1,235 @@
+/*
+ * What `prune` and `sweep` share about a pruned model: the calibration rows
+ * it was computed on, the parameter budget it was given, and the provenance
+ * it records.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cJSON.h>
+
+#include "cli.h"
+#include "nnprune/io.h"
+
+/* ---- calibration rows ------------------------------------------------- */
+
+/* The first max_rows rows of a file, read without touching the rest (grows
+ * geometrically, so a large max_rows never allocates more than the file has). */
+static int load_first_rows(nnp_dataset **out, const char *path, const nnp_data_opts *opts,
+                           uint64_t max_rows, nnp_err *err)
+{
+	nnp_reader *r = NULL;
+	nnp_dataset *d = calloc(1, sizeof *d);
+	int rc = d ? nnp_reader_open(&r, path, opts, err)
+	           : nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", path);
+	if (rc)
+		goto done;
+	d->features = nnp_reader_features(r);
+	int labelled = nnp_reader_has_labels(r);
+	size_t cap = 0;
+	while (d->rows < max_rows) {
+		if (d->rows == cap) {
+			uint64_t want = cap ? (uint64_t)cap * 2 : 1024;
+			want = want < max_rows ? want : max_rows;
+			/* features <= NNP_MAX_COLUMNS: one row's size cannot overflow. */
+			if (want > SIZE_MAX / (d->features * sizeof(float) + sizeof(int32_t))) {
+				rc = nnp_err_set(err, NNP_ENOMEM, "%s: out of memory for %llu rows", path,
+				                 (unsigned long long)want);
+				goto done;
+			}
+			float *x = realloc(d->x, (size_t)want * d->features * sizeof *x);
+			if (x)
+				d->x = x;
+			int32_t *y = labelled ? realloc(d->y, (size_t)want * sizeof *y) : NULL;
+			if (y)
+				d->y = y;
+			if (!x || (labelled && !y)) {
+				rc = nnp_err_set(err, NNP_ENOMEM, "%s: out of memory for %llu rows", path,
+				                 (unsigned long long)want);
+				goto done;
+			}
+			cap = (size_t)want;
+		}
+		size_t got;
+		rc = nnp_reader_read(r, d->x + d->rows * d->features, labelled ? d->y + d->rows : NULL,
+		                     cap - d->rows, &got, err);
+		if (rc)
+			goto done;
+		if (got == 0)
+			break;
+		d->rows += got;
+	}
+	if (d->rows == 0)
+		rc = nnp_err_set(err, NNP_EINPUT, "%s: no data rows", path);
+done:
+	nnp_reader_close(r);
+	if (rc) {
+		nnp_dataset_free(d);
+		return rc;
+	}
+	*out = d;
+	return NNP_OK;
+}
+
+int cli_calib_load(cli_calib *c, const char *path, const nnp_data_opts *opts, size_t features,
+                   uint64_t max_rows, nnp_err *err)
+{
+	memset(c, 0, sizeof *c);
+	c->path = path;
+	c->labels_path = opts->labels_path;
+	c->max_rows = max_rows;
+	nnp_data_opts o = *opts;
+	/* Labels are read if the file has them but never used: only the
+	 * features calibrate, so their range is not checked. */
+	o.expect_features = features;
+	o.n_classes = 0;
+	int rc = nnp_file_identity(path, &c->bytes, &c->crc32, err);
+	if (rc)
+		return rc;
+	rc = max_rows ? load_first_rows(&c->d, path, &o, max_rows, err)
+	              : nnp_dataset_load(&c->d, path, &o, 0, err);
+	if (rc)
+		return rc;
+	/* The methods never look at labels; statistics runs must not check them. */
+	c->view = *c->d;
+	c->view.y = NULL;
+	return NNP_OK;
+}
+
+void cli_calib_free(cli_calib *c)
+{
+	nnp_dataset_free(c->d);
+	c->d = NULL;
+}
+
+/* ---- budgets ---------------------------------------------------------- */
+
+int cli_parse_target(const cli_parser *p, const char *opt, const char *text, cli_target *t)
+{
+	size_t n = strlen(text);
+	memset(t, 0, sizeof *t);
+	t->text = text;
+	if (n > 1 && text[n - 1] == '%') {
+		char buf[64];
+		if (n >= sizeof buf)
+			return cli_usage_error(p, "%s: '%s' is not a number", opt, text), -1;
+		memcpy(buf, text, n - 1);
+		buf[n - 1] = '\0';
+		char *end;
+		errno = 0;
+		double v = strtod(buf, &end);
+		if (end == buf || *end != '\0' || errno == ERANGE || !isfinite(v))
+			return cli_usage_error(p, "%s: '%s' is not a number of parameters or a "
+			                          "percentage", opt, text), -1;
+		if (!(v > 0.0 && v <= 100.0))
+			return cli_usage_error(p, "%s: %s is out of range (0%%, 100%%]", opt, text), -1;
+		t->percent = v;
+		return 0;
+	}
+	uint64_t v;
+	if (cli_size(p, opt, text, 1, NNP_MAX_PARAMS, &v))
+		return -1;
+	t->params = (size_t)v;
+	return 0;
+}
+
+size_t cli_target_params(const cli_target *t, size_t params0)
+{
+	if (t->percent > 0.0)
+		return (size_t)floor(t->percent / 100.0 * (double)params0 + 1e-9);
+	return t->params;
+}
+
+/* ---- provenance ------------------------------------------------------- */
+
+void cli_prov_init(cli_prov *p)
+{
+	memset(p, 0, sizeof *p);
+	p->lambda_rel = NAN;
+	p->mean_thr = p->std_thr = NAN;
+	p->fold = -1;
+	p->min_keep = CLI_PROV_NONE;
+	p->keep_frac = NAN;
+	p->alloc_step = CLI_PROV_NONE;
+	p->target_params = CLI_PROV_NONE;
+}
+
+static void add_crc(cJSON *o, const char *key, uint32_t crc)
+{
+	char buf[9];
+	snprintf(buf, sizeof buf, "%08x", (unsigned)crc);
+	cJSON_AddStringToObject(o, key, buf);
+}
+
+static void add_budget(cJSON *o, const cli_prov *p)
+{
+	if (isnan(p->keep_frac) && p->alloc_step == CLI_PROV_NONE &&
+	    p->target_params == CLI_PROV_NONE)
+		return;
+	cJSON *b = cJSON_AddObjectToObject(o, "budget");
+	if (!isnan(p->keep_frac))
+		cJSON_AddNumberToObject(b, "keep", p->keep_frac);
+	if (p->target_params != CLI_PROV_NONE) {
+		cJSON_AddNumberToObject(b, "target_params", (double)p->target_params);
+		if (p->target_text)
+			cJSON_AddStringToObject(b, "target", p->target_text);
+	}
+	if (p->alloc_step != CLI_PROV_NONE) {
+		/* 1-based, as the report numbers the path's steps. */
+		cJSON_AddNumberToObject(b, "allocation_step", (double)p->alloc_step + 1);
+		cJSON_AddNumberToObject(b, "grid_step", p->grid_step);
+	}
+}
+
+char *cli_provenance_prune(const cli_prov *p)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "tool", "nnprune " NNP_VERSION);
+	cJSON_AddStringToObject(o, "operation", "prune");
+	cJSON_AddStringToObject(o, "method", p->method);
+	if (p->compensate)
+		cJSON_AddStringToObject(o, "compensate", p->compensate);
+	if (!isnan(p->lambda_rel))
+		cJSON_AddNumberToObject(o, "lambda_rel", p->lambda_rel);
+	cJSON *s = cJSON_AddObjectToObject(o, "source");
+	cJSON_AddStringToObject(s, "path", p->src_path);
+	add_crc(s, "crc32", p->src_crc);
+	if (p->calib) {
+		cJSON *c = cJSON_AddObjectToObject(o, "calibration");
+		cJSON_AddStringToObject(c, "path", p->calib->path);
+		cJSON_AddNumberToObject(c, "bytes", (double)p->calib->bytes);
+		add_crc(c, "crc32", p->calib->crc32);
+		cJSON_AddNumberToObject(c, "rows", (double)p->calib->d->rows);
+		if (p->calib->max_rows)
+			cJSON_AddNumberToObject(c, "max_rows", (double)p->calib->max_rows);
+	}
+	if (!isnan(p->mean_thr)) {
+		cJSON *t = cJSON_AddObjectToObject(o, "thresholds");
+		cJSON_AddNumberToObject(t, "mean", p->mean_thr);
+		cJSON_AddNumberToObject(t, "std", p->std_thr);
+	}
+	add_budget(o, p);
+	if (p->fold >= 0)
+		cJSON_AddBoolToObject(o, "fold", p->fold);
+	if (p->min_keep != CLI_PROV_NONE)
+		cJSON_AddNumberToObject(o, "min_keep", (double)p->min_keep);
+	cJSON *kept = cJSON_AddArrayToObject(o, "kept");
+	for (size_t l = 0; p->kept && l < p->kept->n_layers; l++) {
+		cJSON *a = cJSON_CreateArray();
+		for (size_t i = 0; i < p->kept->count[l]; i++)
+			cJSON_AddItemToArray(a, cJSON_CreateNumber((double)p->kept->idx[l][i]));
+		cJSON_AddItemToArray(kept, a);
+	}
+	if (p->src && p->src->provenance) {
+		cJSON *prev = cJSON_Parse(p->src->provenance);
+		if (prev)
+			cJSON_AddItemToObject(o, "previous", prev);
+	}
+	char *txt = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return txt;
+}

@@ -1,0 +1,558 @@
+/*
+ * Evaluating already-built models against the original (evaluate.h).
+ *
+ * The rows are taken in chunks (all of them when in memory; read from the
+ * file a chunk at a time otherwise) and every chunk in fixed-size blocks. A
+ * task is one block: the original runs on it first (its predictions are what
+ * agreement compares with), then every distinct candidate, each scoring into
+ * its own (model, block) slot. Slots are added in block order, so neither the
+ * thread count nor the chunking changes a single bit of the results.
+ */
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nnprune/evaluate.h"
+#include "nnprune/forward.h"
+
+#define EV_ALIGN 64
+#define EV_CHUNK_BYTES ((size_t)32 << 20)   /* streamed rows held at once */
+#define EV_MAX_CHUNK_BLOCKS 64u
+#define EV_MEM_CHUNK_BLOCKS 1024u           /* bounds the slots for data in memory */
+
+typedef struct ev_slot {
+	nnp_metrics mt;
+	uint64_t agree;
+} ev_slot;
+
+/* One thread's scratch: two [block][maxw] buffers and two [block] predictions. */
+typedef struct ev_ws {
+	float *a, *b;
+	int32_t *opred, *pred;
+} ev_ws;
+
+typedef struct ev_run ev_run;
+
+typedef struct ev_thread {
+	ev_run *R;
+	ev_ws *ws;
+} ev_thread;
+
+struct ev_run {
+	const nnp_model *const *mod;  /* [nm]: 0 the original, then the distinct candidates */
+	size_t *cand;                 /* [nm] candidate index of model u >= 1 */
+	size_t nm;
+	size_t block, chunk_blocks, maxw, n_threads;
+	ev_slot *slots;               /* [nm][chunk_blocks] */
+	ev_slot *tot;                 /* [nm] running totals */
+	ev_ws *ws;                    /* [n_threads] */
+	ev_thread *targ;
+	pthread_t *tid;
+	/* the chunk being evaluated */
+	const float *x;
+	const int32_t *y;
+	size_t rows, nblocks;
+	pthread_mutex_t mu;
+	int mu_ok;
+	size_t next;
+};
+
+/* ---- checks ----------------------------------------------------------- */
+
+static int mul_ok(size_t a, size_t b, size_t *out)
+{
+	if (a && b > SIZE_MAX / a)
+		return 0;
+	*out = a * b;
+	return 1;
+}
+
+static int check_opts(const nnp_eval_opts *o, nnp_err *err)
+{
+	if (o->threads > NNP_EVAL_MAX_THREADS)
+		return nnp_err_set(err, NNP_EUSAGE, "evaluation: %u threads, at most %u are allowed",
+		                   o->threads, NNP_EVAL_MAX_THREADS);
+	if (o->block > NNP_EVAL_MAX_BLOCK)
+		return nnp_err_set(err, NNP_EUSAGE,
+		                   "evaluation: blocks of %zu rows, at most %u are allowed", o->block,
+		                   NNP_EVAL_MAX_BLOCK);
+	return NNP_OK;
+}
+
+/* Every candidate takes m's inputs and gives m's outputs; duplicates point back. */
+static int check_models(const nnp_model *m, const nnp_model *const *models,
+                        const nnp_candidate *c, size_t n, nnp_err *err)
+{
+	if (!m || m->n_layers == 0)
+		return nnp_err_set(err, NNP_EUSAGE, "evaluation: no original model");
+	if (n && (!models || !c))
+		return nnp_err_set(err, NNP_EUSAGE, "evaluation: %zu candidates but no array", n);
+	size_t outs = nnp_model_outputs(m);
+	for (size_t i = 0; i < n; i++) {
+		size_t s = c[i].same_as;
+		if (s != NNP_NO_DUP) {
+			if (s >= i || c[s].same_as != NNP_NO_DUP)
+				return nnp_err_set(err, NNP_EUSAGE,
+				                   "evaluation: candidate %zu: same_as %zu is not an earlier "
+				                   "distinct candidate", i, s);
+			continue;
+		}
+		const nnp_model *p = models[i];
+		if (!p || p->n_layers == 0)
+			return nnp_err_set(err, NNP_EUSAGE, "evaluation: candidate %zu has no model", i);
+		if (p->input_size != m->input_size)
+			return nnp_err_set(err, NNP_EINPUT,
+			                   "evaluation: candidate %zu takes %zu inputs, the original %zu",
+			                   i, p->input_size, m->input_size);
+		if (nnp_model_outputs(p) != outs ||
+		    p->layers[p->n_layers - 1].act != m->layers[m->n_layers - 1].act)
+			return nnp_err_set(err, NNP_EINPUT,
+			                   "evaluation: candidate %zu has %zu %s outputs, the original "
+			                   "%zu %s", i, nnp_model_outputs(p),
+			                   nnp_act_name(p->layers[p->n_layers - 1].act), outs,
+			                   nnp_act_name(m->layers[m->n_layers - 1].act));
+	}
+	return NNP_OK;
+}
+
+/* A label with no output would score as "wrong" silently: refuse it. */
+static int check_labels(const int32_t *y, size_t rows, size_t outputs, uint64_t first_row,
+                        nnp_err *err)
+{
+	if (!y)
+		return NNP_OK;
+	for (size_t i = 0; i < rows; i++)
+		if (y[i] < 0 || (uint64_t)y[i] >= outputs)
+			return nnp_err_set(err, NNP_EINPUT,
+			                   "data row %llu: label %ld is out of range for a model "
+			                   "with %zu outputs",
+			                   (unsigned long long)(first_row + i + 1), (long)y[i], outputs);
+	return NNP_OK;
+}
+
+/* ---- setup ------------------------------------------------------------ */
+
+static float *fbuf(size_t rows, size_t width)
+{
+	size_t n, bytes;
+	if (!mul_ok(rows, width, &n) || !mul_ok(n, sizeof(float), &bytes) ||
+	    bytes > SIZE_MAX - EV_ALIGN)
+		return NULL;
+	/* aligned_alloc wants a multiple of the alignment, and never 0. */
+	bytes = (bytes + EV_ALIGN - 1) / EV_ALIGN * EV_ALIGN;
+	return aligned_alloc(EV_ALIGN, bytes ? bytes : EV_ALIGN);
+}
+
+static void run_free(ev_run *R)
+{
+	if (R->ws)
+		for (size_t t = 0; t < R->n_threads; t++) {
+			free(R->ws[t].a);
+			free(R->ws[t].b);
+			free(R->ws[t].opred);
+			free(R->ws[t].pred);
+		}
+	free(R->ws);
+	free(R->targ);
+	free(R->tid);
+	free(R->slots);
+	free(R->tot);
+	free((void *)R->mod);
+	free(R->cand);
+	if (R->mu_ok)
+		pthread_mutex_destroy(&R->mu);
+}
+
+/* The models to run and the buffers; chunk_rows_hint: rows a chunk may hold
+ * (the whole data set in memory), or 0 to size chunks for streaming. */
+static int run_alloc(ev_run *R, const nnp_model *m, const nnp_model *const *models,
+                     const nnp_candidate *c, size_t n, const nnp_eval_opts *o,
+                     size_t chunk_rows_hint, nnp_err *err)
+{
+	const nnp_model **mod = calloc(n + 1, sizeof *mod);
+	R->mod = mod;
+	R->cand = calloc(n + 1, sizeof *R->cand);
+	if (!mod || !R->cand)
+		goto nomem;
+	mod[0] = m;
+	R->nm = 1;
+	R->maxw = nnp_model_max_width(m);
+	for (size_t i = 0; i < n; i++) {
+		if (c[i].same_as != NNP_NO_DUP)
+			continue;
+		mod[R->nm] = models[i];
+		R->cand[R->nm++] = i;
+		size_t w = nnp_model_max_width(models[i]);
+		R->maxw = w > R->maxw ? w : R->maxw;
+	}
+	R->block = o->block ? o->block : NNP_EVAL_BLOCK;
+	if (chunk_rows_hint) {
+		size_t nb = (chunk_rows_hint - 1) / R->block + 1;
+		R->chunk_blocks = nb < EV_MEM_CHUNK_BLOCKS ? nb : EV_MEM_CHUNK_BLOCKS;
+	} else {
+		/* Streaming holds a chunk's inputs: keep that near EV_CHUNK_BYTES. */
+		size_t row = m->input_size * sizeof(float) + sizeof(int32_t);
+		size_t cb = EV_CHUNK_BYTES / row / R->block;
+		R->chunk_blocks = cb < 1 ? 1 : (cb > EV_MAX_CHUNK_BLOCKS ? EV_MAX_CHUNK_BLOCKS : cb);
+	}
+	size_t ns;
+	if (!mul_ok(R->nm, R->chunk_blocks, &ns) || ns > SIZE_MAX / sizeof(ev_slot))
+		goto nomem;
+	R->slots = calloc(ns, sizeof *R->slots);
+	R->tot = calloc(R->nm, sizeof *R->tot);
+	unsigned t = o->threads ? o->threads : nnp_default_threads();
+	R->n_threads = t > NNP_EVAL_MAX_THREADS ? NNP_EVAL_MAX_THREADS : t;
+	/* More threads than blocks in a chunk would never get a task. */
+	if (R->n_threads > R->chunk_blocks)
+		R->n_threads = R->chunk_blocks;
+	R->ws = calloc(R->n_threads, sizeof *R->ws);
+	R->targ = calloc(R->n_threads, sizeof *R->targ);
+	R->tid = calloc(R->n_threads, sizeof *R->tid);
+	if (!R->slots || !R->tot || !R->ws || !R->targ || !R->tid)
+		goto nomem;
+	for (size_t k = 0; k < R->n_threads; k++) {
+		ev_ws *w = &R->ws[k];
+		w->a = fbuf(R->block, R->maxw);
+		w->b = fbuf(R->block, R->maxw);
+		w->opred = malloc(R->block * sizeof *w->opred);
+		w->pred = malloc(R->block * sizeof *w->pred);
+		if (!w->a || !w->b || !w->opred || !w->pred)
+			goto nomem;
+		R->targ[k].R = R;
+		R->targ[k].ws = w;
+	}
+	if (pthread_mutex_init(&R->mu, NULL) != 0)
+		goto nomem;
+	R->mu_ok = 1;
+	return NNP_OK;
+nomem:
+	return nnp_err_set(err, NNP_ENOMEM, "evaluation: out of memory for %zu models", n + 1);
+}
+
+/* ---- the work --------------------------------------------------------- */
+
+/* Runs model p on n rows of x; returns the buffer holding its outputs. */
+static const float *forward(const nnp_model *p, const float *x, size_t n, ev_ws *ws)
+{
+	const float *in = x;
+	float *cur = ws->a, *other = ws->b;
+	for (size_t l = 0; l < p->n_layers; l++) {
+		const nnp_layer *L = &p->layers[l];
+		nnp_dense(L, in, n, cur);
+		nnp_activate(L->act, L->alpha, cur, n, L->out);
+		in = cur;
+		float *t = cur;
+		cur = other;
+		other = t;
+	}
+	return in;
+}
+
+static void eval_block(ev_run *R, ev_ws *ws, size_t b)
+{
+	size_t r0 = b * R->block;
+	size_t n = R->rows - r0 < R->block ? R->rows - r0 : R->block;
+	const float *x = R->x + r0 * R->mod[0]->input_size;
+	const int32_t *y = R->y ? R->y + r0 : NULL;
+	for (size_t u = 0; u < R->nm; u++) {
+		const nnp_model *p = R->mod[u];
+		const float *out = forward(p, x, n, ws);
+		const nnp_layer *last = &p->layers[p->n_layers - 1];
+		ev_slot *sl = &R->slots[u * R->chunk_blocks + b];
+		memset(sl, 0, sizeof *sl);
+		int32_t *pred = u ? ws->pred : ws->opred;
+		nnp_metrics_add(&sl->mt, last->act, out, n, last->out, y, pred, NULL);
+		if (u == 0) {
+			sl->agree = n;
+			continue;
+		}
+		for (size_t r = 0; r < n; r++)
+			sl->agree += pred[r] == ws->opred[r];
+	}
+}
+
+static void run_tasks(ev_run *R, ev_ws *ws)
+{
+	for (;;) {
+		pthread_mutex_lock(&R->mu);
+		size_t b = R->next++;
+		pthread_mutex_unlock(&R->mu);
+		if (b >= R->nblocks)
+			return;
+		eval_block(R, ws, b);
+	}
+}
+
+static void *worker(void *arg)
+{
+	ev_thread *t = arg;
+	run_tasks(t->R, t->ws);
+	return NULL;
+}
+
+/* Evaluates every model on rows [0, rows) of x/y, then adds the slots in
+ * block order. A thread that cannot be started leaves its share to the others. */
+static void run_chunk(ev_run *R, const float *x, const int32_t *y, size_t rows)
+{
+	R->x = x;
+	R->y = y;
+	R->rows = rows;
+	R->nblocks = (rows + R->block - 1) / R->block;
+	R->next = 0;
+	size_t started = 1;
+	while (started < R->n_threads && started < R->nblocks &&
+	       pthread_create(&R->tid[started], NULL, worker, &R->targ[started]) == 0)
+		started++;
+	run_tasks(R, &R->ws[0]);
+	for (size_t t = 1; t < started; t++)
+		pthread_join(R->tid[t], NULL);
+	for (size_t u = 0; u < R->nm; u++)
+		for (size_t b = 0; b < R->nblocks; b++) {
+			const ev_slot *sl = &R->slots[u * R->chunk_blocks + b];
+			nnp_metrics_merge(&R->tot[u].mt, &sl->mt);
+			R->tot[u].agree += sl->agree;
+		}
+}
+
+static int eval_memory(ev_run *R, const nnp_dataset *d)
+{
+	size_t chunk = R->chunk_blocks * R->block;
+	for (size_t r0 = 0; r0 < d->rows; r0 += chunk) {
+		size_t n = d->rows - r0 < chunk ? d->rows - r0 : chunk;
+		run_chunk(R, d->x + r0 * d->features, d->y ? d->y + r0 : NULL, n);
+	}
+	return NNP_OK;
+}
+
+/* Reads whole chunks, so blocks fall where they would in memory. */
+static int eval_stream(ev_run *R, const char *path, const nnp_data_opts *dopts, nnp_err *err)
+{
+	const nnp_model *m = R->mod[0];
+	nnp_data_opts o = NNP_DATA_OPTS_INIT;
+	if (dopts)
+		o = *dopts;
+	o.expect_features = m->input_size;
+	nnp_reader *r = NULL;
+	size_t chunk = R->chunk_blocks * R->block, F = m->input_size, outs = nnp_model_outputs(m);
+	float *x = NULL;
+	int32_t *y = NULL;
+	int rc = nnp_reader_open(&r, path, &o, err);
+	if (rc)
+		return rc;
+	if (nnp_reader_features(r) != F) {
+		rc = nnp_err_set(err, NNP_EINPUT, "%s: %zu features, the model takes %zu", path,
+		                 nnp_reader_features(r), F);
+		goto done;
+	}
+	int labelled = nnp_reader_has_labels(r);
+	x = fbuf(chunk, F);
+	y = labelled ? malloc(chunk * sizeof *y) : NULL;
+	if (!x || (labelled && !y)) {
+		rc = nnp_err_set(err, NNP_ENOMEM, "evaluation: out of memory for %zu rows", chunk);
+		goto done;
+	}
+	uint64_t total = 0;
+	for (int eof = 0; !eof;) {
+		size_t have = 0, got = 0;
+		while (have < chunk) {
+			rc = nnp_reader_read(r, x + have * F, y ? y + have : NULL, chunk - have, &got,
+			                     err);
+			if (rc)
+				goto done;
+			if (got == 0) {
+				eof = 1;
+				break;
+			}
+			have += got;
+		}
+		if ((rc = check_labels(y, have, outs, total, err)))
+			goto done;
+		if (have)
+			run_chunk(R, x, y, have);
+		total += have;
+	}
+	if (total == 0)
+		rc = nnp_err_set(err, NNP_EINPUT, "%s: no data rows", path);
+done:
+	nnp_reader_close(r);
+	free(x);
+	free(y);
+	return rc;
+}
+
+/* ---- results ---------------------------------------------------------- */
+
+static void sizes(nnp_candidate *c, const nnp_model *p)
+{
+	c->params = nnp_model_params(p);
+	c->macs = nnp_model_macs(p);
+	c->bytes = c->params * sizeof(float);
+}
+
+/* Accuracy, loss and agreement from a model's totals; the drop from the
+ * correct counts, so that it is exact in points. */
+static void scores(nnp_candidate *c, const ev_slot *t, const nnp_metrics *orig, size_t params0)
+{
+	c->accuracy = nnp_metrics_accuracy(&t->mt);
+	c->loss = nnp_metrics_loss(&t->mt);
+	c->agreement = t->mt.rows ? (double)t->agree / (double)t->mt.rows : 0.0;
+	c->accuracy_drop = orig->labelled ? 100.0 * ((double)orig->correct - (double)t->mt.correct) /
+	                                     (double)orig->labelled
+	                                  : 0.0;
+	c->reduction = params0 ? 100.0 * ((double)params0 - (double)c->params) / (double)params0
+	                       : 0.0;
+}
+
+typedef struct ev_pt {
+	size_t params;
+	double acc;
+	nnp_candidate *c;
+} ev_pt;
+
+/* By params, then accuracy descending. Equal points get equal flags, so
+ * their order does not matter. */
+static int pt_cmp(const void *pa, const void *pb)
+{
+	const ev_pt *a = pa, *b = pb;
+	if (a->params != b->params)
+		return a->params < b->params ? -1 : 1;
+	return (a->acc < b->acc) - (a->acc > b->acc);
+}
+
+/* In order of params, a point is Pareto iff it is the most accurate among
+ * its equals and beats everything strictly smaller. */
+static int mark_pareto(nnp_candidate *orig, nnp_candidate *c, size_t n, nnp_err *err)
+{
+	ev_pt *pt = malloc((n + 1) * sizeof *pt);
+	if (!pt)
+		return nnp_err_set(err, NNP_ENOMEM, "evaluation: out of memory");
+	size_t np = 0;
+	pt[np++] = (ev_pt){ orig->params, orig->accuracy, orig };
+	for (size_t i = 0; i < n; i++)
+		if (c[i].same_as == NNP_NO_DUP)
+			pt[np++] = (ev_pt){ c[i].params, c[i].accuracy, &c[i] };
+	qsort(pt, np, sizeof *pt, pt_cmp);
+	double best_smaller = -INFINITY;
+	for (size_t i = 0; i < np;) {
+		size_t j = i;
+		double group_best = pt[i].acc;
+		for (; j < np && pt[j].params == pt[i].params; j++)
+			pt[j].c->pareto = pt[j].acc == group_best && pt[j].acc > best_smaller;
+		if (group_best > best_smaller)
+			best_smaller = group_best;
+		i = j;
+	}
+	free(pt);
+	return NNP_OK;
+}
+
+static int finish(const ev_run *R, nnp_candidate *c, size_t n, nnp_candidate *orig,
+                  uint64_t *rows, nnp_err *err)
+{
+	const nnp_metrics *om = &R->tot[0].mt;
+	sizes(orig, R->mod[0]);
+	scores(orig, &R->tot[0], om, orig->params);
+	for (size_t u = 1; u < R->nm; u++) {
+		nnp_candidate *ci = &c[R->cand[u]];
+		sizes(ci, R->mod[u]);
+		scores(ci, &R->tot[u], om, orig->params);
+	}
+	int rc = mark_pareto(orig, c, n, err);
+	for (size_t i = 0; i < n; i++) {
+		if (c[i].same_as == NNP_NO_DUP)
+			continue;
+		const nnp_candidate *f = &c[c[i].same_as];
+		c[i].params = f->params;
+		c[i].bytes = f->bytes;
+		c[i].macs = f->macs;
+		c[i].accuracy = f->accuracy;
+		c[i].loss = f->loss;
+		c[i].agreement = f->agreement;
+		c[i].accuracy_drop = f->accuracy_drop;
+		c[i].reduction = f->reduction;
+		c[i].pareto = f->pareto;
+	}
+	if (rows)
+		*rows = om->rows;
+	return rc;
+}
+
+/* d or (path, dopts): the rows; everything else as nnp_evaluate_models. */
+static int evaluate(const nnp_model *m, const nnp_model *const *models, nnp_candidate *c,
+                    size_t n, const nnp_dataset *d, const char *path,
+                    const nnp_data_opts *dopts, const nnp_eval_opts *o, nnp_candidate *orig,
+                    uint64_t *rows, nnp_err *err)
+{
+	nnp_eval_opts o0 = NNP_EVAL_OPTS_INIT;
+	if (!o)
+		o = &o0;
+	if (!orig)
+		return nnp_err_set(err, NNP_EUSAGE, "evaluation: nowhere to put the original's figures");
+	int rc = check_opts(o, err);
+	if (!rc)
+		rc = check_models(m, models, c, n, err);
+	if (rc)
+		return rc;
+	if (d) {
+		if (d->rows == 0 || !d->x)
+			return nnp_err_set(err, NNP_EINPUT, "evaluation: the data has no rows");
+		if (d->features != m->input_size)
+			return nnp_err_set(err, NNP_EINPUT,
+			                   "evaluation: the data has %zu features, the model takes %zu",
+			                   d->features, m->input_size);
+		if ((rc = check_labels(d->y, d->rows, nnp_model_outputs(m), 0, err)))
+			return rc;
+	} else if (!path) {
+		return nnp_err_set(err, NNP_EUSAGE, "evaluation: no data and no data path");
+	}
+	/* Our threads run fixed blocks; BLAS threads inside them would oversubscribe. */
+	nnp_blas_single_thread();
+	ev_run R;
+	memset(&R, 0, sizeof R);
+	rc = run_alloc(&R, m, models, c, n, o, d ? d->rows : 0, err);
+	if (!rc)
+		rc = d ? eval_memory(&R, d) : eval_stream(&R, path, dopts, err);
+	if (!rc)
+		rc = finish(&R, c, n, orig, rows, err);
+	run_free(&R);
+	return rc;
+}
+
+/* ---- public ----------------------------------------------------------- */
+
+int nnp_evaluate_models(const nnp_model *m, const nnp_model *const *models, nnp_candidate *c,
+                        size_t n, const nnp_dataset *d, const nnp_eval_opts *o,
+                        nnp_candidate *orig, uint64_t *rows, nnp_err *err)
+{
+	if (!d)
+		return nnp_err_set(err, NNP_EUSAGE, "evaluation: no data");
+	return evaluate(m, models, c, n, d, NULL, NULL, o, orig, rows, err);
+}
+
+int nnp_evaluate_models_file(const nnp_model *m, const nnp_model *const *models,
+                             nnp_candidate *c, size_t n, const char *path,
+                             const nnp_data_opts *dopts, const nnp_eval_opts *o,
+                             nnp_candidate *orig, uint64_t *rows, nnp_err *err)
+{
+	if (!path)
+		return nnp_err_set(err, NNP_EUSAGE, "evaluation: no data path");
+	return evaluate(m, models, c, n, NULL, path, dopts, o, orig, rows, err);
+}
+
+int nnp_sweep_evaluate(nnp_sweep *sw, const nnp_model *m, const nnp_dataset *d,
+                       const char *path, const nnp_data_opts *dopts, const nnp_eval_opts *o,
+                       nnp_err *err)
+{
+	if (!sw || (sw->n && (!sw->c || !sw->models)))
+		return nnp_err_set(err, NNP_EUSAGE, "evaluation: no sweep");
+	int rc = evaluate(m, (const nnp_model *const *)sw->models, sw->c, sw->n, d, path, dopts, o,
+	                  &sw->original, &sw->rows, err);
+	if (rc)
+		return rc;
+	sw->n_unique = 0;
+	for (size_t i = 0; i < sw->n; i++)
+		sw->n_unique += sw->c[i].same_as == NNP_NO_DUP;
+	return NNP_OK;
+}

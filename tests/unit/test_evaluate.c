@@ -1,0 +1,467 @@
+/* Tests of the evaluation of already-built models (evaluate.h): every figure
+ * against an independent evaluation (nnp_forward_run + nnp_metrics_add over
+ * the same blocks, agreement and Pareto flags by brute force), duplicates,
+ * determinism across thread counts and between memory and a streamed file,
+ * pruned models from the methods, unlabelled data, and the error cases. */
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "nnprune/evaluate.h"
+#include "nnprune/forward.h"
+#include "nnprune/method.h"
+#include "testutil.h"
+
+#define IN 6
+#define OUT 4
+
+static nnp_dataset *make_data(tu_rng *r, size_t rows, int labelled)
+{
+	nnp_dataset *d = calloc(1, sizeof *d);
+	assert_non_null(d);
+	d->rows = rows;
+	d->features = IN;
+	d->x = malloc(rows * IN * sizeof *d->x);
+	assert_non_null(d->x);
+	for (size_t i = 0; i < rows * IN; i++)
+		d->x[i] = (float)tu_uniform(r, -2, 2);
+	if (labelled) {
+		d->y = malloc(rows * sizeof *d->y);
+		assert_non_null(d->y);
+		for (size_t i = 0; i < rows; i++)
+			d->y[i] = (int32_t)(tu_next(r) % OUT);
+	}
+	return d;
+}
+
+/* The original 6-12-10-4 and candidates of other hidden widths. */
+static nnp_model *make_model(tu_rng *r, size_t h1, size_t h2, nnp_act out_act)
+{
+	const size_t sizes[] = { IN, h1, h2, OUT };
+	const nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_TANH, out_act };
+	return tu_random_model(r, 3, sizes, acts, 0.8);
+}
+
+/* What an independent evaluation finds for one model. */
+typedef struct ref_eval {
+	nnp_metrics mt;
+	uint64_t agree;
+	int32_t *pred;   /* [rows] */
+} ref_eval;
+
+static void ref_run(ref_eval *e, const nnp_model *p, const nnp_dataset *d, size_t block,
+                    const int32_t *opred)
+{
+	nnp_err err;
+	nnp_forward *f = NULL;
+	assert_int_equal(nnp_forward_create(&f, p, block, &err), 0);
+	memset(e, 0, sizeof *e);
+	e->pred = malloc(d->rows * sizeof *e->pred);
+	assert_non_null(e->pred);
+	for (size_t r0 = 0; r0 < d->rows; r0 += block) {
+		size_t n = d->rows - r0 < block ? d->rows - r0 : block;
+		const float *out = nnp_forward_run(f, d->x + r0 * d->features, n);
+		nnp_metrics b;
+		memset(&b, 0, sizeof b);
+		nnp_metrics_add(&b, p->layers[p->n_layers - 1].act, out, n, OUT,
+		                d->y ? d->y + r0 : NULL, e->pred + r0, NULL);
+		nnp_metrics_merge(&e->mt, &b);
+	}
+	for (size_t i = 0; i < d->rows; i++)
+		e->agree += opred ? e->pred[i] == opred[i] : 1;
+	nnp_forward_free(f);
+}
+
+static size_t ref_params(const nnp_model *p)
+{
+	size_t n = 0, in = p->input_size;
+	for (size_t l = 0; l < p->n_layers; l++) {
+		n += (in + 1) * p->layers[l].out;
+		in = p->layers[l].out;
+	}
+	return n;
+}
+
+static size_t ref_macs(const nnp_model *p)
+{
+	size_t n = 0, in = p->input_size;
+	for (size_t l = 0; l < p->n_layers; l++) {
+		n += in * p->layers[l].out;
+		in = p->layers[l].out;
+	}
+	return n;
+}
+
+static void assert_close(double a, double b, double tol)
+{
+	if (!(fabs(a - b) <= tol))
+		fail_msg("%.17g != %.17g (tolerance %g)", a, b, tol);
+}
+
+/* Brute force: Pareto iff no other distinct point is smaller and at least as
+ * accurate, nor as small and more accurate. */
+static int ref_pareto(const nnp_candidate *all, const int *distinct, size_t n, size_t i)
+{
+	for (size_t j = 0; j < n; j++) {
+		if (j == i || !distinct[j])
+			continue;
+		if (all[j].params < all[i].params && all[j].accuracy >= all[i].accuracy)
+			return 0;
+		if (all[j].params == all[i].params && all[j].accuracy > all[i].accuracy)
+			return 0;
+	}
+	return 1;
+}
+
+/* Checks every filled figure of orig and c[0..n) against the references. */
+static void check_against_reference(const nnp_model *m, nnp_model *const *models,
+                                    const nnp_candidate *c, size_t n, const nnp_candidate *orig,
+                                    const nnp_dataset *d, size_t block)
+{
+	ref_eval o;
+	ref_run(&o, m, d, block, NULL);
+	size_t p0 = ref_params(m);
+	assert_int_equal(orig->params, p0);
+	assert_int_equal(orig->bytes, 4 * p0);
+	assert_int_equal(orig->macs, ref_macs(m));
+	assert_true(orig->accuracy == nnp_metrics_accuracy(&o.mt));
+	assert_true(orig->loss == nnp_metrics_loss(&o.mt));
+	assert_true(orig->agreement == 1.0);
+	assert_true(orig->accuracy_drop == 0.0);
+	assert_true(orig->reduction == 0.0);
+	nnp_candidate *all = calloc(n + 1, sizeof *all);
+	int *distinct = calloc(n + 1, sizeof *distinct);
+	assert_non_null(all);
+	assert_non_null(distinct);
+	all[0] = *orig;
+	distinct[0] = 1;
+	for (size_t i = 0; i < n; i++) {
+		size_t s = c[i].same_as == NNP_NO_DUP ? i : c[i].same_as;
+		const nnp_model *p = models[s];
+		ref_eval e;
+		ref_run(&e, p, d, block, o.pred);
+		size_t pp = ref_params(p);
+		assert_int_equal(c[i].params, pp);
+		assert_int_equal(c[i].bytes, 4 * pp);
+		assert_int_equal(c[i].macs, ref_macs(p));
+		/* Bit for bit: the same blocks, the same sums in the same order. */
+		assert_true(c[i].accuracy == nnp_metrics_accuracy(&e.mt));
+		assert_true(c[i].loss == nnp_metrics_loss(&e.mt));
+		assert_true(c[i].agreement == (double)e.agree / (double)d->rows);
+		if (d->y)
+			assert_close(c[i].accuracy_drop,
+			             100.0 * ((double)o.mt.correct - (double)e.mt.correct) / (double)d->rows,
+			             0);
+		else
+			assert_true(c[i].accuracy_drop == 0.0);
+		assert_close(c[i].reduction, 100.0 * ((double)p0 - (double)pp) / (double)p0, 1e-12);
+		all[i + 1] = c[i];
+		distinct[i + 1] = c[i].same_as == NNP_NO_DUP;
+		free(e.pred);
+	}
+	for (size_t i = 0; i <= n; i++) {
+		size_t s = i == 0 || c[i - 1].same_as == NNP_NO_DUP ? i : c[i - 1].same_as + 1;
+		if (all[i].pareto != ref_pareto(all, distinct, n + 1, s))
+			fail_msg("model %zu: pareto %d, expected %d", i, all[i].pareto,
+			         ref_pareto(all, distinct, n + 1, s));
+	}
+	free(all);
+	free(distinct);
+	free(o.pred);
+}
+
+static void init_cands(nnp_candidate *c, size_t n)
+{
+	memset(c, 0, n * sizeof *c);
+	for (size_t i = 0; i < n; i++) {
+		c[i].same_as = NNP_NO_DUP;
+		c[i].mean_thr = c[i].std_thr = NAN;
+	}
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+static void test_against_reference(void **state)
+{
+	(void)state;
+	tu_rng r = { 7 };
+	nnp_model *m = make_model(&r, 12, 10, NNP_ACT_SOFTMAX);
+	nnp_model *models[5];
+	models[0] = make_model(&r, 6, 5, NNP_ACT_SOFTMAX);
+	models[1] = make_model(&r, 12, 3, NNP_ACT_SOFTMAX);
+	models[2] = NULL;                                   /* duplicate of 0 */
+	models[3] = make_model(&r, 2, 2, NNP_ACT_SOFTMAX);
+	models[4] = make_model(&r, 6, 5, NNP_ACT_SOFTMAX);  /* same size as 0 */
+	nnp_dataset *d = make_data(&r, 1000, 1);
+	nnp_candidate c[5], orig;
+	init_cands(c, 5);
+	c[2].same_as = 0;
+	c[3].keep = (nnp_keep *)&r;   /* untouched fields stay as they were */
+	memset(&orig, 0, sizeof orig);
+	nnp_err err;
+	nnp_eval_opts o = NNP_EVAL_OPTS_INIT;
+	uint64_t rows = 0;
+	assert_int_equal(nnp_evaluate_models(m, (const nnp_model *const *)models, c, 5, d, &o, &orig,
+	                                     &rows, &err), 0);
+	assert_int_equal(rows, 1000);
+	check_against_reference(m, models, c, 5, &orig, d, NNP_EVAL_BLOCK);
+	assert_ptr_equal(c[3].keep, &r);
+	assert_true(isnan(c[3].mean_thr));
+	assert_int_equal(c[2].same_as, 0);
+	/* The duplicate has exactly its first's figures. */
+	assert_true(c[2].accuracy == c[0].accuracy && c[2].loss == c[0].loss &&
+	            c[2].params == c[0].params && c[2].pareto == c[0].pareto);
+	/* Some candidate differs from the original: the test can see a mistake. */
+	assert_true(c[3].agreement < 1.0);
+	for (int i = 0; i < 5; i++)
+		nnp_model_free(models[i]);
+	nnp_model_free(m);
+	nnp_dataset_free(d);
+}
+
+/* A small block size: many blocks, partial last block, several chunks. */
+static void test_small_blocks_and_threads(void **state)
+{
+	(void)state;
+	tu_rng r = { 11 };
+	nnp_model *m = make_model(&r, 12, 10, NNP_ACT_LINEAR);
+	nnp_model *models[3] = { make_model(&r, 9, 10, NNP_ACT_LINEAR),
+		                 make_model(&r, 4, 7, NNP_ACT_LINEAR),
+		                 make_model(&r, 12, 10, NNP_ACT_LINEAR) };
+	nnp_dataset *d = make_data(&r, 777, 1);
+	nnp_candidate ref[3], c[3], o0, o1;
+	nnp_err err;
+	init_cands(ref, 3);
+	init_cands(&o0, 1);
+	init_cands(&o1, 1);
+	nnp_eval_opts o = { 1, 7 };
+	assert_int_equal(nnp_evaluate_models(m, (const nnp_model *const *)models, ref, 3, d, &o,
+	                                     &o0, NULL, &err), 0);
+	check_against_reference(m, models, ref, 3, &o0, d, 7);
+	assert_true(o0.loss > 0.0);   /* MSE against the one-hot labels */
+	for (unsigned t = 2; t <= 5; t++) {
+		init_cands(c, 3);
+		o.threads = t;
+		assert_int_equal(nnp_evaluate_models(m, (const nnp_model *const *)models, c, 3, d, &o,
+		                                     &o1, NULL, &err), 0);
+		assert_memory_equal(c, ref, sizeof c);
+		assert_memory_equal(&o1, &o0, sizeof o1);
+	}
+	for (int i = 0; i < 3; i++)
+		nnp_model_free(models[i]);
+	nnp_model_free(m);
+	nnp_dataset_free(d);
+}
+
+/* The rows written as CSV (%.9g reads back bit for bit) and streamed give
+ * the same figures as in memory, with chunks of few blocks. */
+static void test_file_equals_memory(void **state)
+{
+	(void)state;
+	tu_rng r = { 23 };
+	nnp_model *m = make_model(&r, 12, 10, NNP_ACT_SOFTMAX);
+	nnp_model *models[2] = { make_model(&r, 5, 10, NNP_ACT_SOFTMAX),
+		                 make_model(&r, 12, 4, NNP_ACT_SOFTMAX) };
+	nnp_dataset *d = make_data(&r, 3001, 1);
+	char *dir = tu_mkdtemp(), *path = tu_path(dir, "rows.csv");
+	size_t cap = d->rows * (IN + 1) * 20 + 1, len = 0;
+	char *csv = malloc(cap);
+	assert_non_null(csv);
+	for (size_t i = 0; i < d->rows; i++) {
+		len += (size_t)snprintf(csv + len, cap - len, "%d", (int)d->y[i]);
+		for (size_t j = 0; j < IN; j++)
+			len += (size_t)snprintf(csv + len, cap - len, ",%.9g", (double)d->x[i * IN + j]);
+		len += (size_t)snprintf(csv + len, cap - len, "\n");
+	}
+	tu_write(path, csv, len);
+	nnp_candidate a[2], b[2], oa, ob;
+	init_cands(a, 2);
+	init_cands(b, 2);
+	init_cands(&oa, 1);
+	init_cands(&ob, 1);
+	nnp_err err;
+	/* Block 3: streaming chunks hold 64 blocks, so 3001 rows take 16 chunks. */
+	nnp_eval_opts o = { 2, 3 };
+	uint64_t ra = 0, rb = 0;
+	assert_int_equal(nnp_evaluate_models(m, (const nnp_model *const *)models, a, 2, d, &o, &oa,
+	                                     &ra, &err), 0);
+	nnp_data_opts dopts = NNP_DATA_OPTS_INIT;
+	dopts.header = NNP_HEADER_NO;
+	assert_int_equal(nnp_evaluate_models_file(m, (const nnp_model *const *)models, b, 2, path,
+	                                          &dopts, &o, &ob, &rb, &err), 0);
+	assert_int_equal(ra, 3001);
+	assert_int_equal(rb, 3001);
+	assert_memory_equal(a, b, sizeof a);
+	assert_memory_equal(&oa, &ob, sizeof oa);
+	check_against_reference(m, models, a, 2, &oa, d, 3);
+	/* Through a sweep, with a duplicate. */
+	nnp_sweep sw;
+	memset(&sw, 0, sizeof sw);
+	init_cands(&sw.original, 1);
+	nnp_candidate sc[3];
+	nnp_model *sm[3] = { models[0], NULL, models[1] };
+	init_cands(sc, 3);
+	sc[1].same_as = 0;
+	sw.n = 3;
+	sw.c = sc;
+	sw.models = sm;
+	assert_int_equal(nnp_sweep_evaluate(&sw, m, NULL, path, &dopts, &o, &err), 0);
+	assert_int_equal(sw.n_unique, 2);
+	assert_int_equal(sw.rows, 3001);
+	assert_memory_equal(&sw.original, &oa, sizeof oa);
+	assert_memory_equal(&sc[0], &a[0], sizeof sc[0]);
+	assert_memory_equal(&sc[2], &a[1], sizeof sc[2]);
+	assert_true(sc[1].accuracy == a[0].accuracy && sc[1].params == a[0].params);
+	free(csv);
+	tu_rmtree(dir);
+	free(path);
+	free(dir);
+	for (int i = 0; i < 2; i++)
+		nnp_model_free(models[i]);
+	nnp_model_free(m);
+	nnp_dataset_free(d);
+}
+
+/* Models from the pruning methods, and an unlabelled data set. */
+static void test_method_models_unlabelled(void **state)
+{
+	(void)state;
+	tu_rng r = { 31 };
+	nnp_model *m = make_model(&r, 12, 10, NNP_ACT_SOFTMAX);
+	nnp_dataset *cal = make_data(&r, 400, 0), *ev = make_data(&r, 500, 1);
+	nnp_model *models[2] = { NULL, NULL };
+	const size_t counts[2][2] = { { 6, 5 }, { 3, 2 } };
+	nnp_method_opts mo = NNP_METHOD_OPTS_INIT;
+	mo.threads = 1;
+	nnp_err err;
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(nnp_method_prune(&models[i], m, cal, &mo, counts[i], NULL, &err), 0);
+	nnp_candidate c[2], orig;
+	init_cands(c, 2);
+	assert_int_equal(nnp_evaluate_models(m, (const nnp_model *const *)models, c, 2, ev, NULL,
+	                                     &orig, NULL, &err), 0);
+	check_against_reference(m, models, c, 2, &orig, ev, NNP_EVAL_BLOCK);
+	assert_int_equal(c[1].params, (6 + 1) * 3 + (3 + 1) * 2 + (2 + 1) * 4);
+	/* Without labels: no accuracy, but agreement still measured. */
+	free(ev->y);
+	ev->y = NULL;
+	nnp_candidate u[2], uo;
+	init_cands(u, 2);
+	assert_int_equal(nnp_evaluate_models(m, (const nnp_model *const *)models, u, 2, ev, NULL,
+	                                     &uo, NULL, &err), 0);
+	check_against_reference(m, models, u, 2, &uo, ev, NNP_EVAL_BLOCK);
+	assert_true(u[0].accuracy == 0.0 && u[0].accuracy_drop == 0.0 && u[0].loss == 0.0);
+	assert_true(u[0].agreement == c[0].agreement && u[1].agreement == c[1].agreement);
+	for (int i = 0; i < 2; i++)
+		nnp_model_free(models[i]);
+	nnp_model_free(m);
+	nnp_dataset_free(cal);
+	nnp_dataset_free(ev);
+}
+
+static void expect_err(int rc, const nnp_err *err, int status, const char *needle)
+{
+	assert_int_equal(rc, status);
+	assert_int_equal(err->status, status);
+	if (!strstr(err->msg, needle))
+		fail_msg("message \"%s\" lacks \"%s\"", err->msg, needle);
+}
+
+static void test_errors(void **state)
+{
+	(void)state;
+	tu_rng r = { 41 };
+	nnp_model *m = make_model(&r, 12, 10, NNP_ACT_SOFTMAX);
+	nnp_model *good = make_model(&r, 5, 5, NNP_ACT_SOFTMAX);
+	const size_t s7[] = { IN + 1, 5, 5, OUT }, s5[] = { IN, 5, 5, OUT + 1 };
+	const nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_RELU, NNP_ACT_SOFTMAX };
+	nnp_model *wide_in = tu_random_model(&r, 3, s7, acts, 1);
+	nnp_model *wide_out = tu_random_model(&r, 3, s5, acts, 1);
+	nnp_model *linear_out = make_model(&r, 5, 5, NNP_ACT_LINEAR);
+	nnp_dataset *d = make_data(&r, 50, 1);
+	nnp_candidate c[2], orig;
+	nnp_err err;
+	const nnp_model *one[2] = { good, good };
+	int rc;
+
+	init_cands(c, 2);
+	nnp_eval_opts o = { 300, 0 };
+	rc = nnp_evaluate_models(m, one, c, 1, d, &o, &orig, NULL, &err);
+	expect_err(rc, &err, NNP_EUSAGE, "300 threads, at most 256");
+	o = (nnp_eval_opts){ 1, 100000 };
+	rc = nnp_evaluate_models(m, one, c, 1, d, &o, &orig, NULL, &err);
+	expect_err(rc, &err, NNP_EUSAGE, "blocks of 100000 rows");
+
+	const nnp_model *bad_in[1] = { wide_in };
+	rc = nnp_evaluate_models(m, bad_in, c, 1, d, NULL, &orig, NULL, &err);
+	expect_err(rc, &err, NNP_EINPUT, "candidate 0 takes 7 inputs, the original 6");
+	const nnp_model *bad_out[2] = { good, wide_out };
+	rc = nnp_evaluate_models(m, bad_out, c, 2, d, NULL, &orig, NULL, &err);
+	expect_err(rc, &err, NNP_EINPUT, "candidate 1 has 5 softmax outputs, the original 4 softmax");
+	const nnp_model *bad_act[1] = { linear_out };
+	rc = nnp_evaluate_models(m, bad_act, c, 1, d, NULL, &orig, NULL, &err);
+	expect_err(rc, &err, NNP_EINPUT, "4 linear outputs, the original 4 softmax");
+	const nnp_model *none[2] = { NULL, NULL };
+	rc = nnp_evaluate_models(m, none, c, 1, d, NULL, &orig, NULL, &err);
+	expect_err(rc, &err, NNP_EUSAGE, "candidate 0 has no model");
+	c[0].same_as = 1;
+	rc = nnp_evaluate_models(m, one, c, 2, d, NULL, &orig, NULL, &err);
+	expect_err(rc, &err, NNP_EUSAGE, "candidate 0: same_as 1 is not an earlier distinct");
+	c[0].same_as = NNP_NO_DUP;
+
+	d->y[17] = OUT;
+	rc = nnp_evaluate_models(m, one, c, 1, d, NULL, &orig, NULL, &err);
+	expect_err(rc, &err, NNP_EINPUT, "data row 18: label 4 is out of range for a model with 4");
+	d->y[17] = 0;
+	d->features = IN + 1;
+	rc = nnp_evaluate_models(m, one, c, 1, d, NULL, &orig, NULL, &err);
+	expect_err(rc, &err, NNP_EINPUT, "the data has 7 features, the model takes 6");
+	d->features = IN;
+	size_t rows = d->rows;
+	d->rows = 0;
+	rc = nnp_evaluate_models(m, one, c, 1, d, NULL, &orig, NULL, &err);
+	expect_err(rc, &err, NNP_EINPUT, "the data has no rows");
+	d->rows = rows;
+	rc = nnp_evaluate_models(m, one, c, 1, NULL, NULL, &orig, NULL, &err);
+	expect_err(rc, &err, NNP_EUSAGE, "no data");
+
+	/* A file with the wrong feature count, and one with no rows. */
+	char *dir = tu_mkdtemp(), *p1 = tu_path(dir, "a.csv"), *p2 = tu_path(dir, "b.csv");
+	tu_write(p1, "1,2,3\n0,1,2\n", 12);
+	tu_write(p2, "", 0);
+	rc = nnp_evaluate_models_file(m, one, c, 1, p1, NULL, NULL, &orig, NULL, &err);
+	assert_int_equal(rc, NNP_EINPUT);
+	assert_non_null(strstr(err.msg, "a.csv"));
+	rc = nnp_evaluate_models_file(m, one, c, 1, p2, NULL, NULL, &orig, NULL, &err);
+	assert_int_equal(rc, NNP_EINPUT);
+	assert_non_null(strstr(err.msg, "b.csv"));
+	tu_rmtree(dir);
+	free(p1);
+	free(p2);
+	free(dir);
+
+	nnp_model_free(m);
+	nnp_model_free(good);
+	nnp_model_free(wide_in);
+	nnp_model_free(wide_out);
+	nnp_model_free(linear_out);
+	nnp_dataset_free(d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_against_reference),
+		cmocka_unit_test(test_small_blocks_and_threads),
+		cmocka_unit_test(test_file_equals_memory),
+		cmocka_unit_test(test_method_models_unlabelled),
+		cmocka_unit_test(test_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
