@@ -67,7 +67,10 @@ const char *nnp_format_name(nnp_format f);
 typedef struct nnp_file_info {
 	nnp_format format;
 	uint64_t bytes;
-	uint32_t crc32;   /* zlib CRC-32 of the whole file's bytes */
+	uint32_t crc32;   /* zlib CRC-32: of the whole file for JSON; for a binary model
+	                   * the CRC stored in its last 4 bytes, i.e. of all bytes before it
+	                   * (the CRC of a whole binary file would be the same constant for
+	                   * every file, since it ends with its own CRC) */
 } nnp_file_info;
 
 /*
@@ -113,6 +116,14 @@ size_t nnp_model_max_width(const nnp_model *m);
  * line:column for JSON syntax, layer N for semantic errors), NNP_ENOMEM.
  */
 int nnp_model_load(nnp_model **out, const char *path, nnp_file_info *info, nnp_err *err);
+
+/*
+ * The identity nnp_model_load would report for a model file (format, size and
+ * CRC-32 as nnp_file_info documents) without parsing it: a binary model's
+ * stored CRC is read from its last 4 bytes, a JSON file's is computed.
+ * Errors: NNP_EINPUT (unreadable, or neither format's first bytes).
+ */
+int nnp_model_identity(const char *path, nnp_file_info *info, nnp_err *err);
 
 /* Parses a model from a JSON text in memory; `label` names it in messages. */
 int nnp_model_from_json(nnp_model **out, const char *text, size_t len,

@@ -212,14 +212,9 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 }
 
 /* Checks that a file is the one the statistics were taken on. */
-static int check_identity(const char *path, uint64_t bytes, uint32_t crc, const char *stats_path,
-                          nnp_err *err)
+static int check_same(const char *path, uint64_t b, uint32_t c, uint64_t bytes, uint32_t crc,
+                      const char *stats_path, nnp_err *err)
 {
-	uint64_t b;
-	uint32_t c;
-	int rc = nnp_file_identity(path, &b, &c, err);
-	if (rc)
-		return rc;
 	if (b != bytes || c != crc)
 		return nnp_err_set(err, NNP_EINPUT,
 		                   "%s: changed since %s was written (now %llu bytes, CRC-32 %08x; "
@@ -227,6 +222,15 @@ static int check_identity(const char *path, uint64_t bytes, uint32_t crc, const 
 		                   path, stats_path, (unsigned long long)b, (unsigned)c,
 		                   (unsigned long long)bytes, (unsigned)crc);
 	return NNP_OK;
+}
+
+static int check_identity(const char *path, uint64_t bytes, uint32_t crc, const char *stats_path,
+                          nnp_err *err)
+{
+	uint64_t b;
+	uint32_t c;
+	int rc = nnp_file_identity(path, &b, &c, err);
+	return rc ? rc : check_same(path, b, c, bytes, crc, stats_path, err);
 }
 
 static int check_shape(const nnp_model *m, const nnp_stats *s, const char *model_path,
@@ -316,6 +320,21 @@ static char *provenance_json(const nnp_model *src, const char *src_path, uint32_
 	char *txt = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	return txt;
+}
+
+/* Refuses, before anything is written, a report file that would replace an input. */
+static int check_reports(const char *dir, const char *const *inputs, size_t n_inputs,
+                         nnp_err *err)
+{
+	for (int k = NNP_REPORT_MD; k < NNP_REPORT_KINDS; k++) {
+		char path[4096];
+		snprintf(path, sizeof path, "%s/%s", dir, nnp_report_file_name((nnp_report_kind)k));
+		for (size_t i = 0; i < n_inputs; i++)
+			if (inputs[i] && nnp_same_file(path, inputs[i]))
+				return nnp_err_set(err, NNP_EOUTPUT, "%s: refusing to write over an input "
+				                   "file", path);
+	}
+	return NNP_OK;
 }
 
 /* Writes every candidate's slimmed model (duplicates share the first's weights). */
@@ -439,12 +458,11 @@ static int ft_run(sweep_ft *ft, const nnp_sweep *sw, const nnp_model *m, const c
 static char *ft_provenance(const char *src_path, const char *prev, const cli_ft_job *j,
                            const sweep_ft *ft, const sweep_cfg *cfg, nnp_err *err)
 {
-	uint64_t bytes;
-	uint32_t crc32;
-	if (nnp_file_identity(src_path, &bytes, &crc32, err))
+	nnp_file_info fi;
+	if (nnp_model_identity(src_path, &fi, err))
 		return NULL;
 	char crc[9];
-	snprintf(crc, sizeof crc, "%08x", (unsigned)crc32);
+	snprintf(crc, sizeof crc, "%08x", (unsigned)fi.crc32);
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "tool", "nnprune " NNP_VERSION);
 	cJSON_AddStringToObject(o, "operation", "finetune");
@@ -598,15 +616,18 @@ int cmd_sweep(int argc, char **argv)
 	const char *model_path = cfg.model_path ? cfg.model_path : src.model_path;
 	const char *data_path = cfg.data_path ? cfg.data_path : src.data_path;
 	const char *labels_path = cfg.labels_path ? cfg.labels_path : src.labels_path;
-	if (check_identity(model_path, src.model_bytes, src.model_crc32, cfg.stats_path, &err) ||
+	/* The model's identity is what stats recorded from the loader (for a binary
+	 * model, the CRC stored in the file), so compare with the loader's view. */
+	nnp_file_info fi;
+	if (nnp_model_load(&m, model_path, &fi, &err) ||
+	    check_same(model_path, fi.bytes, fi.crc32, src.model_bytes, src.model_crc32,
+	               cfg.stats_path, &err) ||
 	    check_identity(data_path, src.data_bytes, src.data_crc32, cfg.stats_path, &err))
 		goto fail;
 	if (labels_path &&
 	    check_identity(labels_path, src.labels_bytes, src.labels_crc32, cfg.stats_path, &err))
 		goto fail;
-	nnp_file_info fi;
-	if (nnp_model_load(&m, model_path, &fi, &err) ||
-	    check_shape(m, s, model_path, cfg.stats_path, &err))
+	if (check_shape(m, s, model_path, cfg.stats_path, &err))
 		goto fail;
 
 	nnp_data_opts dopts = src.data_opts;
@@ -615,7 +636,8 @@ int cmd_sweep(int argc, char **argv)
 	dopts.n_classes = nnp_model_outputs(m);
 	if (dopts.label == NNP_LABEL_NONE) {
 		nnp_err_set(&err, NNP_EINPUT, "%s: the statistics were taken on unlabelled data; "
-		            "a sweep needs labels to measure accuracy (use --data)", cfg.stats_path);
+		            "a sweep needs labels to measure accuracy: run 'nnprune stats' on "
+		            "labelled data", cfg.stats_path);
 		goto fail;
 	}
 	if (cfg.ft_data && ft_load(&ft, &cfg, &dopts, &err))
@@ -636,6 +658,8 @@ int cmd_sweep(int argc, char **argv)
 	const char *inputs[] = { model_path, data_path, labels_path, cfg.stats_path, cfg.ft_data,
 		                 cfg.ft_labels };
 	const size_t n_inputs = sizeof inputs / sizeof inputs[0];
+	if (check_reports(cfg.out_dir, inputs, n_inputs, &err))
+		goto fail;
 	nnp_format fmt = cfg.format ? cfg.format : fi.format;
 	if (write_models(sw, m, model_path, fi.crc32, &cfg, fmt, inputs, n_inputs, &err))
 		goto fail;

@@ -188,12 +188,22 @@ static void add_train_fields(cJSON *o, const train_cfg *c, const char *data, con
 	}
 }
 
-static int save_with_provenance(nnp_model *m, cJSON *prov, const char *out, const char *const *inputs,
-                                size_t n_inputs, nnp_err *err)
+/* Refuses an output that names one of the inputs; checked before training, so
+ * a typo does not cost a whole run, and again when saving. */
+static int check_output(const char *out, const char *const *inputs, size_t n_inputs,
+                        nnp_err *err)
 {
 	for (size_t k = 0; k < n_inputs; k++)
 		if (inputs[k] && nnp_same_file(out, inputs[k]))
 			return nnp_err_set(err, NNP_EOUTPUT, "%s: refusing to write over an input file", out);
+	return NNP_OK;
+}
+
+static int save_with_provenance(nnp_model *m, cJSON *prov, const char *out, const char *const *inputs,
+                                size_t n_inputs, nnp_err *err)
+{
+	if (check_output(out, inputs, n_inputs, err))
+		return err->status;
 	char *txt = cJSON_PrintUnformatted(prov);
 	int rc = txt ? nnp_model_set_provenance(m, txt, err)
 	             : nnp_err_set(err, NNP_ENOMEM, "out of memory");
@@ -362,7 +372,9 @@ int cmd_train(int argc, char **argv)
 		}
 	}
 	nnp_model_init_random(m, c.t.seed);
-	if (load_sets(&c, m, p.operands[0], &train, &val, &err))
+	const char *inputs[] = { p.operands[0], c.data.opts.labels_path, c.val, c.val_labels };
+	if (check_output(c.out, inputs, 4, &err) ||
+	    load_sets(&c, m, p.operands[0], &train, &val, &err))
 		goto fail;
 	c.t.on_epoch = on_epoch;
 	c.t.on_progress = on_progress;
@@ -376,7 +388,6 @@ int cmd_train(int argc, char **argv)
 	cJSON_AddStringToObject(prov, "layers", c.layers);
 	cJSON_AddStringToObject(prov, "activation", nnp_act_name(c.act));
 	add_train_fields(prov, &c, p.operands[0], &rep);
-	const char *inputs[] = { p.operands[0], c.data.opts.labels_path, c.val, c.val_labels };
 	if (save_with_provenance(m, prov, c.out, inputs, 4, &err))
 		goto fail;
 	if (!c.quiet)
@@ -456,7 +467,10 @@ int cmd_finetune(int argc, char **argv)
 	if (!c.scale_set)
 		c.t.input_scale = cli_provenance_scale(m);
 	c.t.model_takes_raw = 1;
-	if (load_sets(&c, m, p.operands[1], &train, &val, &err))
+	const char *inputs[] = { p.operands[0], p.operands[1], c.data.opts.labels_path, c.val,
+		                 c.val_labels };
+	if (check_output(c.out, inputs, 5, &err) ||
+	    load_sets(&c, m, p.operands[1], &train, &val, &err))
 		goto fail;
 	c.t.on_epoch = on_epoch;
 	c.t.on_progress = on_progress;
@@ -478,8 +492,6 @@ int cmd_finetune(int argc, char **argv)
 		if (prev)
 			cJSON_AddItemToObject(prov, "previous", prev);
 	}
-	const char *inputs[] = { p.operands[0], p.operands[1], c.data.opts.labels_path, c.val,
-		                 c.val_labels };
 	if (save_with_provenance(m, prov, c.out, inputs, 5, &err))
 		goto fail;
 	if (!c.quiet)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cJSON.h>
+#include <zlib.h>
 
 #include "cli.h"
 #include "nnprune/io.h"
@@ -73,6 +74,21 @@ done:
 	return NNP_OK;
 }
 
+/* 1 if the (possibly gzip'd) file starts with two zero bytes: IDX, as the
+ * readers recognise it (no CSV may hold a NUL). */
+static int is_idx(const char *path)
+{
+	unsigned char b[2];
+	if (!strcmp(path, "-"))
+		return 0;
+	gzFile f = gzopen(path, "rb");
+	if (!f)
+		return 0;
+	int n = gzread(f, b, 2);
+	gzclose(f);
+	return n == 2 && b[0] == 0 && b[1] == 0;
+}
+
 int cli_calib_load(cli_calib *c, const char *path, const nnp_data_opts *opts, size_t features,
                    uint64_t max_rows, nnp_err *err)
 {
@@ -85,6 +101,9 @@ int cli_calib_load(cli_calib *c, const char *path, const nnp_data_opts *opts, si
 	 * features calibrate, so their range is not checked. */
 	o.expect_features = features;
 	o.n_classes = 0;
+	/* IDX images without their labels file are read unlabelled. */
+	if (!o.labels_path && o.label != NNP_LABEL_NONE && is_idx(path))
+		o.label = NNP_LABEL_NONE;
 	int rc = nnp_file_identity(path, &c->bytes, &c->crc32, err);
 	if (rc)
 		return rc;

@@ -741,7 +741,9 @@ static int load_stream(nnp_model **m, FILE *fp, const char *path, nnp_file_info 
 	if (!rc)
 		rc = load_mem(m, buf, len, path, &fi->format, err);
 	fi->bytes = len;
-	fi->crc32 = (uint32_t)nnpm_crc(crc32(0L, Z_NULL, 0), buf, len);
+	/* For a binary model, the CRC of everything before its own CRC field. */
+	size_t covered = (!rc && fi->format == NNP_FMT_BIN) ? len - 4 : len;
+	fi->crc32 = (uint32_t)nnpm_crc(crc32(0L, Z_NULL, 0), buf, covered);
 	free(buf);
 	return rc;
 }
@@ -773,6 +775,32 @@ static int load_regular(nnp_model **m, FILE *fp, uint64_t size, const char *path
 	fi->crc32 = (uint32_t)nnpm_crc(crc32(0L, Z_NULL, 0), buf, (size_t)size);
 	free(buf);
 	return rc;
+}
+
+int nnp_model_identity(const char *path, nnp_file_info *info, nnp_err *err)
+{
+	unsigned char head[8], tail[4];
+	FILE *fp = fopen(path, "rb");
+	if (!fp)
+		return nnp_err_set(err, NNP_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+	size_t n = fread(head, 1, sizeof head, fp);
+	int bin = n == sizeof head && !memcmp(head, NNPM_BIN_MAGIC, sizeof head);
+	int rc = NNP_OK;
+	if (bin) {
+		long size = 0;
+		if (fseek(fp, 0, SEEK_END) != 0 || (size = ftell(fp)) < 12 ||
+		    fseek(fp, size - 4, SEEK_SET) != 0 || fread(tail, 1, 4, fp) != 4)
+			rc = nnp_err_set(err, NNP_EINPUT, "%s: read error", path);
+		info->format = NNP_FMT_BIN;
+		info->bytes = (uint64_t)(size > 0 ? size : 0);
+		info->crc32 = (uint32_t)tail[0] | (uint32_t)tail[1] << 8 | (uint32_t)tail[2] << 16 |
+		              (uint32_t)tail[3] << 24;
+	}
+	fclose(fp);
+	if (bin || rc)
+		return rc;
+	info->format = NNP_FMT_JSON;
+	return nnp_file_identity(path, &info->bytes, &info->crc32, err);
 }
 
 int nnp_model_load(nnp_model **out, const char *path, nnp_file_info *info, nnp_err *err)

@@ -239,6 +239,9 @@ static int read_values(bin_src *s, nnp_model *m, const char *label, nnp_err *err
 		return nnp_err_set(err, NNP_EINPUT, "%s: byte %llu: CRC-32 mismatch: stored %08x, "
 		                   "computed %08x (the file is corrupt)", label,
 		                   (unsigned long long)(s->pos - 4), stored, (unsigned)computed);
+	/* Report the stored CRC, not the running one: a CRC taken over data that
+	 * ends in its own CRC is the same constant for every file. */
+	s->crc = computed;
 	return NNP_OK;
 }
 

@@ -22,11 +22,18 @@ expect_out "info --json on binary: format" '"format":	"bin"'
 expect_out "info --json on binary: size" '"bytes":	300'
 check "info --json: CRC-32 is 8 hex digits" grep -q '^	"crc32":	"[0-9a-f]\{8\}",$' ib.json
 if command -v gzip >/dev/null 2>&1; then
-	# zlib's CRC-32 of the whole file is the one gzip stores in its trailer
-	# (little-endian, 8 bytes from the end).
-	expect_eq "info: CRC-32 is zlib's (= gzip trailer's)" \
-		"$(gzip -c xor.bin | tail -c 8 | od -An -tx1 -N4 | awk '{ print $4 $3 $2 $1 }')" \
+	# A binary model's CRC-32 is the one it stores, over every byte before it:
+	# the CRC gzip stores in its trailer (little-endian, 8 bytes from the end)
+	# for the file less its last 4 bytes, and the file's own last 4 bytes.
+	expect_eq "info: CRC-32 of a binary model = zlib's over all but its CRC field" \
+		"$(head -c -4 xor.bin | gzip -c | tail -c 8 | od -An -tx1 -N4 | awk '{ print $4 $3 $2 $1 }')" \
 		"$(json_num ib.json crc32 | tr -d '"')"
+	expect_eq "info: CRC-32 of a binary model = its stored CRC field" \
+		"$(tail -c 4 xor.bin | od -An -tx1 | awk '{ print $4 $3 $2 $1 }')" \
+		"$(json_num ib.json crc32 | tr -d '"')"
+	expect_eq "info: CRC-32 of a JSON model = zlib's over the whole file" \
+		"$(gzip -c xor.json | tail -c 8 | od -An -tx1 -N4 | awk '{ print $4 $3 $2 $1 }')" \
+		"$(json_num ij.json crc32 | tr -d '"')"
 fi
 
 # --- convert ----------------------------------------------------------------------------------------

@@ -189,13 +189,10 @@ expect_rc "eval on stdin '-': exit 0" 0
 if [ $HAVE_PY = 1 ]; then
 	expect_eq "eval on stdin: same accuracy" "$acc" "$(py "$OUT" 'repr(j["accuracy"])')"
 fi
-# BUG: 'stats MODEL -' reads and measures all of stdin, then fails with
-# "nnprune: -: cannot open: No such file or directory" (exit 3) when it takes
-# the data file's identity. CONVENTIONS.md item 7 says '-' is stdin
-# everywhere: it should either work (exit 0) or be refused up front as a
-# usage error (exit 2) saying why (sweep needs a file it can re-check).
+# sweep re-reads and re-checks the data, so stats wants a file: '-' is a usage error.
 nnp_stdin blobs.csv stats -q model.bin - -o stdin.json
-check "stats on stdin '-': works or is a usage error (BUG)" test "$RC" = 0 -o "$RC" = 2
+expect_rc "stats on stdin '-': usage error" 2
+expect_err "stats on stdin '-': says why" "not standard input"
 
 # --- input errors ----------------------------------------------------------------------------
 nnp eval model.bin missing.csv

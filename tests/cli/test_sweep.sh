@@ -252,15 +252,11 @@ nnp sweep --max-drop -1
 expect_rc "sweep --max-drop -1: exit 2" 2
 nnp sweep --max-drop 1x
 expect_rc "sweep --max-drop 1x: exit 2" 2
-# BUG: cli_double (--max-drop, train's --lr, --momentum, ...) takes whatever
-# strtod takes, so "--max-drop 0x10" is 16 and "--max-drop ' 1'" is 1 (both
-# exit 0 and sweep). cli_size rejects a leading blank on purpose, and the LIST
-# parser rejects "--mean 0x1" and "--mean ' 1'" (exit 2, above): the same
-# texts should be refused as numbers everywhere.
+# Numbers are plain decimals everywhere: no hex, no blanks (as in LISTs).
 nnp sweep -q --max-drop 0x10 -o hex
-check "sweep --max-drop 0x10: not a number, exit 2 (BUG)" test "$RC" = 2
+check "sweep --max-drop 0x10: not a number, exit 2" test "$RC" = 2
 nnp sweep -q --max-drop ' 1' -o blank
-check "sweep --max-drop ' 1': not a number, exit 2 (BUG)" test "$RC" = 2
+check "sweep --max-drop ' 1': not a number, exit 2" test "$RC" = 2
 model_sum=$(cksum <model.bin)
 nnp sweep -q --max-drop 100 --best model.bin -o gb
 expect_rc "sweep --best MODEL: exit 4" 4
@@ -375,15 +371,12 @@ cp blobs.csv rep/report.csv
 nnp stats -q model.bin rep/report.csv -o rep/report.json
 rep_csv=$(cksum <rep/report.csv)
 rep_json=$(cksum <rep/report.json)
-# BUG: sweep checks each model path (and --best) against its inputs, but not
-# the report paths: with the data at DIR/report.csv and the statistics at
-# DIR/report.json, 'sweep -o DIR' exits 0 and silently replaces both (the
-# data set is lost). Expected: exit 4, "refusing to write over an input
-# file", inputs unchanged.
+# With the data at DIR/report.csv and the statistics at DIR/report.json,
+# 'sweep -o DIR' must refuse before writing anything.
 nnp sweep -q --stats rep/report.json --mean 1 --std 1 -o rep
-check "sweep -o DIR with inputs named like its reports: exit 4 (BUG)" test "$RC" = 4
-expect_eq "sweep -o DIR: data named report.csv unchanged (BUG)" "$rep_csv" "$(cksum <rep/report.csv)"
-expect_eq "sweep -o DIR: statistics named report.json unchanged (BUG)" "$rep_json" "$(cksum <rep/report.json)"
+check "sweep -o DIR with inputs named like its reports: exit 4" test "$RC" = 4
+expect_eq "sweep -o DIR: data named report.csv unchanged" "$rep_csv" "$(cksum <rep/report.csv)"
+expect_eq "sweep -o DIR: statistics named report.json unchanged" "$rep_json" "$(cksum <rep/report.json)"
 touch afile
 nnp sweep -q --mean 1 --std 1 -o afile
 expect_rc "sweep -o a regular file: exit 4" 4
@@ -395,13 +388,9 @@ nnp stats -q model.bin nolabel.csv --no-label -o nolabel-stats.json
 nnp sweep -q --stats nolabel-stats.json -o nl
 expect_rc "sweep on unlabelled statistics: exit 3" 3
 expect_err "sweep on unlabelled statistics: says so" "unlabelled"
-# BUG: the message above says "(use --data)", but 'sweep --data LABELLED.csv'
-# then fails with "changed since ...: run 'nnprune stats' again" because the
-# labelled file is not the unlabelled one the statistics were taken on (and
-# the unlabelled reader options would be used anyway). The advice cannot be
-# followed: either --data should accept a labelled copy of the same rows, or
-# the message should not suggest it.
+# The message says what to do instead: take the statistics on labelled data.
+expect_err "sweep on unlabelled statistics: says to run stats on labelled data" "run 'nnprune stats' on labelled data"
 nnp sweep -q --stats nolabel-stats.json --data blobs.csv -o nl
-check "sweep on unlabelled statistics with --data LABELLED: the advice works (BUG)" test "$RC" = 0
+expect_rc "sweep on unlabelled statistics with another --data: exit 3 (not the same file)" 3
 
 finish

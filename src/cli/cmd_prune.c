@@ -1,0 +1,428 @@
+/* nnprune prune: one slimmed model from a method, a compensation and a budget. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "nnprune/io.h"
+#include "nnprune/method.h"
+#include "nnprune/model.h"
+#include "nnprune/prune.h"
+#include "nnprune/stats.h"
+
+static const char prune_usage[] =
+	"nnprune prune MODEL --calib DATA (--keep F | --target-params N|P% | --mean M --std S) "
+	"-o OUT [options]";
+
+typedef struct prune_cfg {
+	const char *out, *calib, *calib_labels;
+	nnp_method_opts mo;
+	int method_set, comp_set, lambda_set;
+	double keep;               /* NAN: not given */
+	cli_target target;         /* text NULL: not given */
+	double mean_thr, std_thr;  /* NAN: not given */
+	uint64_t min_keep, calib_rows;
+	int min_keep_set, quiet;
+	nnp_format format;         /* 0: from OUT's extension */
+	cli_data data;
+} prune_cfg;
+
+static void prune_help(void)
+{
+	const nnp_method_opts d = NNP_METHOD_OPTS_INIT;
+	printf("usage: %s\n\n"
+	       "Removes hidden neurons of MODEL, physically, and writes the smaller model to\n"
+	       "OUT (atomically) with its provenance. Which neurons go and how the next layer\n"
+	       "makes up for them is computed on the calibration rows DATA (labels are not\n"
+	       "needed). Prints one line: parameters before and after.\n\n"
+	       "Method (which neurons stay):\n"
+	       "  --method score     the k neurons of largest std_j * ||W_next[:, j]|| per layer\n"
+	       "                     (the default)\n"
+	       "  --method obs       greedy backward elimination: repeatedly remove the neuron\n"
+	       "                     whose loss the ridge refit of the next layer makes up best\n"
+	       "  --method rule      the thresholds of 'sweep': remove j iff |mean_j| <= M and\n"
+	       "                     std_j <= S, statistics taken on DATA\n"
+	       "Compensation (what the next layer becomes):\n"
+	       "  --compensate none  drop the removed neurons' weights\n"
+	       "  --compensate fold  add each removed neuron's mean contribution to the next\n"
+	       "                     bias (the default for rule)\n"
+	       "  --compensate ls    refit the next layer by ridge least squares to reproduce the\n"
+	       "                     original's pre-activations on DATA (the default for score\n"
+	       "                     and obs)\n"
+	       "  --lambda X         ridge strength relative to trace(C)/n, C the covariance of\n"
+	       "                     the layer's activations (default %g; ls and obs only)\n"
+	       "Budget (one of):\n"
+	       "  --keep F           keep round(F * width) neurons of every hidden layer, F in\n"
+	       "                     (0, 1]\n"
+	       "  --target-params N|P%%  at most N parameters (or P%% of the original's), the\n"
+	       "                     per-layer counts from the sensitivity allocation (the first\n"
+	       "                     step of its path within the budget)\n"
+	       "  --mean M --std S   the rule's thresholds (rule only); --min-keep N: every\n"
+	       "                     hidden layer keeps at least N neurons (default 1)\n"
+	       "Calibration data and output:\n"
+	       "  --calib DATA       calibration rows (CSV or IDX, plain or .gz)\n"
+	       "  --calib-labels FILE  IDX labels for DATA, if its reader needs them (same as\n"
+	       "                     --labels)\n"
+	       "  --calib-rows N     use only the first N rows of DATA\n"
+	       "  -o, --output OUT   the slimmed model\n"
+	       "  --format json|bin  its format (default: JSON if OUT ends in .json, else binary)\n"
+	       "  -q, --quiet        print nothing on success\n\n"
+	       "%s"
+	       "Results are the same for any -j.\n",
+	       prune_usage, d.lambda_rel, CLI_DATA_HELP);
+}
+
+static int parse_keep(const cli_parser *p, const char *arg, double *keep)
+{
+	double v;
+	if (cli_double(p, "--keep", arg, -INFINITY, INFINITY, &v))
+		return -1;
+	if (!(v > 0.0 && v <= 1.0))
+		return cli_usage_error(p, "--keep: %s is out of range (0, 1]", arg), -1;
+	*keep = v;
+	return 0;
+}
+
+static int parse_args(cli_parser *p, prune_cfg *c)
+{
+	enum { O_OUT = 1, O_CALIB, O_CALIB_LABELS, O_CALIB_ROWS, O_METHOD, O_COMP, O_LAMBDA, O_KEEP,
+	       O_TARGET, O_MEAN, O_STD, O_MINKEEP, O_FORMAT, O_QUIET, O_HELP };
+	static const cli_opt opts[] = {
+		{ "output", 'o', 1, O_OUT }, { "calib", 0, 1, O_CALIB },
+		{ "calib-labels", 0, 1, O_CALIB_LABELS }, { "calib-rows", 0, 1, O_CALIB_ROWS },
+		{ "method", 0, 1, O_METHOD }, { "compensate", 0, 1, O_COMP },
+		{ "lambda", 0, 1, O_LAMBDA }, { "keep", 0, 1, O_KEEP },
+		{ "target-params", 0, 1, O_TARGET }, { "mean", 0, 1, O_MEAN }, { "std", 0, 1, O_STD },
+		{ "min-keep", 0, 1, O_MINKEEP }, { "format", 'f', 1, O_FORMAT },
+		{ "quiet", 'q', 0, O_QUIET }, { "help", 'h', 0, O_HELP }, CLI_DATA_OPTIONS,
+		{ NULL, 0, 0, 0 }
+	};
+	p->opts = opts;
+	int id;
+	const char *arg;
+	while ((id = cli_next(p, &arg)) != CLI_END) {
+		switch (id) {
+		case CLI_ERROR: return -1;
+		case O_HELP: prune_help(); return 1;
+		case O_OUT: c->out = arg; break;
+		case O_CALIB: c->calib = arg; break;
+		case O_CALIB_LABELS: c->data.opts.labels_path = arg; break;
+		case O_CALIB_ROWS:
+			if (cli_size(p, "--calib-rows", arg, 1, UINT64_MAX, &c->calib_rows))
+				return -1;
+			break;
+		case O_METHOD:
+			if (nnp_method_parse(arg, &c->mo.method))
+				return cli_usage_error(p, "--method: '%s' is not score, obs or rule", arg), -1;
+			c->method_set = 1;
+			break;
+		case O_COMP:
+			if (nnp_compensate_parse(arg, &c->mo.compensate))
+				return cli_usage_error(p, "--compensate: '%s' is not none, fold or ls", arg),
+				       -1;
+			c->comp_set = 1;
+			break;
+		case O_LAMBDA:
+			if (cli_double(p, "--lambda", arg, 1e-12, 1e6, &c->mo.lambda_rel))
+				return -1;
+			c->lambda_set = 1;
+			break;
+		case O_KEEP:
+			if (parse_keep(p, arg, &c->keep))
+				return -1;
+			break;
+		case O_TARGET:
+			if (cli_parse_target(p, "--target-params", arg, &c->target))
+				return -1;
+			break;
+		case O_MEAN:
+			if (cli_double(p, "--mean", arg, 0, INFINITY, &c->mean_thr))
+				return -1;
+			break;
+		case O_STD:
+			if (cli_double(p, "--std", arg, 0, INFINITY, &c->std_thr))
+				return -1;
+			break;
+		case O_MINKEEP:
+			if (cli_size(p, "--min-keep", arg, 0, NNP_MAX_WIDTH, &c->min_keep))
+				return -1;
+			c->min_keep_set = 1;
+			break;
+		case O_FORMAT:
+			if (!strcmp(arg, "json"))
+				c->format = NNP_FMT_JSON;
+			else if (!strcmp(arg, "bin"))
+				c->format = NNP_FMT_BIN;
+			else
+				return cli_usage_error(p, "--format: '%s' is not json or bin", arg), -1;
+			break;
+		case O_QUIET: c->quiet = 1; break;
+		default:
+			if (cli_data_option(p, &c->data, id, arg))
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* The combinations the options allow, with the method's defaults filled in. */
+static int check_args(const cli_parser *p, prune_cfg *c)
+{
+	if (p->n_operands != 1)
+		return cli_usage_error(p, "expected one MODEL, got %d arguments", p->n_operands), -1;
+	if (!c->calib)
+		return cli_usage_error(p, "--calib DATA is required (the calibration rows)"), -1;
+	if (!c->out)
+		return cli_usage_error(p, "-o OUT is required"), -1;
+	int rule = c->mo.method == NNP_METHOD_RULE;
+	if (!c->comp_set)
+		c->mo.compensate = rule ? NNP_COMP_FOLD : NNP_COMP_LS;
+	int thresholds = !isnan(c->mean_thr) || !isnan(c->std_thr);
+	if (rule) {
+		if (!isnan(c->keep) || c->target.text)
+			return cli_usage_error(p, "%s: the rule method takes --mean and --std, not a "
+			                          "budget", !isnan(c->keep) ? "--keep" : "--target-params"),
+			       -1;
+		if (isnan(c->mean_thr) || isnan(c->std_thr))
+			return cli_usage_error(p, "the rule method needs --mean M and --std S"), -1;
+	} else {
+		if (thresholds || c->min_keep_set)
+			return cli_usage_error(p, "%s: thresholds belong to --method rule (this is %s)",
+			                       thresholds ? (!isnan(c->mean_thr) ? "--mean" : "--std")
+			                                  : "--min-keep",
+			                       nnp_method_name(c->mo.method)), -1;
+		if (isnan(c->keep) == !c->target.text)
+			return cli_usage_error(p, "%s", isnan(c->keep)
+			                                    ? "a budget is required: --keep F or "
+			                                      "--target-params N|P%"
+			                                    : "--keep and --target-params: give one "
+			                                      "budget, not both"), -1;
+	}
+	if (c->lambda_set && c->mo.method != NNP_METHOD_OBS && c->mo.compensate != NNP_COMP_LS)
+		return cli_usage_error(p, "--lambda: only --method obs and --compensate ls use a "
+		                          "ridge"), -1;
+	c->mo.threads = c->data.threads;
+	return 0;
+}
+
+/* Where the run ended up, for the provenance and the summary. */
+typedef struct prune_result {
+	nnp_model *pm;
+	nnp_keep *kept;
+	size_t target_params;      /* CLI_PROV_NONE unless --target-params */
+	size_t alloc_step;         /* CLI_PROV_NONE unless the allocation chose the counts */
+} prune_result;
+
+/* The rule: thresholds on statistics of the calibration rows. none and fold
+ * build the model exactly as 'sweep' does; ls refits through the methods. */
+static int run_rule(const prune_cfg *c, const nnp_model *m, const cli_calib *cal,
+                    prune_result *res, nnp_err *err)
+{
+	nnp_stats *s = NULL;
+	nnp_method_ctx *ctx = NULL;
+	nnp_run_opts ro = NNP_RUN_OPTS_INIT;
+	ro.threads = c->data.threads;
+	int rc = nnp_run_dataset(m, &cal->view, &ro, &s, NULL, NULL, err);
+	if (!rc)
+		rc = nnp_keep_rule(&res->kept, s, c->mean_thr, c->std_thr,
+		                   c->min_keep_set ? (size_t)c->min_keep : 1, err);
+	if (!rc && c->mo.compensate != NNP_COMP_LS)
+		rc = nnp_prune_apply(&res->pm, m, res->kept, s, c->mo.compensate == NNP_COMP_FOLD, err);
+	else if (!rc && !(rc = nnp_method_ctx_create(&ctx, m, &cal->view, &c->mo, err)))
+		rc = nnp_method_ctx_prune_keep(ctx, res->kept, &res->pm, err);
+	nnp_method_ctx_free(ctx);
+	nnp_stats_free(s);
+	return rc;
+}
+
+/* score or obs to a budget: a fraction per layer, or the allocation's first
+ * step within the parameter target. */
+static int run_method(const prune_cfg *c, const nnp_model *m, const cli_calib *cal,
+                      prune_result *res, nnp_err *err)
+{
+	nnp_method_ctx *ctx = NULL;
+	nnp_alloc *a = NULL;
+	size_t H = m->n_layers - 1;
+	size_t *counts = calloc(H ? H : 1, sizeof *counts);
+	int rc = counts ? nnp_method_ctx_create(&ctx, m, &cal->view, &c->mo, err)
+	                : nnp_err_set(err, NNP_ENOMEM, "out of memory");
+	if (rc)
+		goto done;
+	size_t params0 = nnp_model_params(m);
+	if (!isnan(c->keep)) {
+		rc = nnp_method_counts(m, c->keep, counts, err);
+	} else {
+		size_t target = cli_target_params(&c->target, params0);
+		res->target_params = target;
+		for (size_t l = 0; l < H; l++)
+			counts[l] = m->layers[l].out;
+		/* Within budget already: nothing is removed. */
+		if (target < params0) {
+			rc = nnp_method_ctx_allocate(ctx, &a, err);
+			if (rc)
+				goto done;
+			size_t s = nnp_alloc_pick(a, target);
+			if (s == NNP_ALLOC_NONE) {
+				rc = nnp_err_set(err, NNP_EUSAGE,
+				                 "--target-params %s: %zu parameters is below the smallest "
+				                 "model the allocation reaches (%zu parameters)",
+				                 c->target.text, target, a->n ? a->params[a->n - 1] : params0);
+				goto done;
+			}
+			memcpy(counts, a->counts + s * H, H * sizeof *counts);
+			res->alloc_step = s;
+		}
+	}
+	if (!rc)
+		rc = nnp_method_ctx_prune(ctx, counts, &res->pm, &res->kept, err);
+done:
+	nnp_alloc_free(a);
+	nnp_method_ctx_free(ctx);
+	free(counts);
+	return rc;
+}
+
+static char *provenance(const prune_cfg *c, const nnp_model *m, const char *model_path,
+                        uint32_t crc, const cli_calib *cal, const prune_result *res)
+{
+	cli_prov pv;
+	cli_prov_init(&pv);
+	pv.src = m;
+	pv.src_path = model_path;
+	pv.src_crc = crc;
+	pv.method = nnp_method_name(c->mo.method);
+	pv.compensate = nnp_compensate_name(c->mo.compensate);
+	if (c->mo.method == NNP_METHOD_OBS || c->mo.compensate == NNP_COMP_LS)
+		pv.lambda_rel = c->mo.lambda_rel;
+	pv.calib = cal;
+	if (c->mo.method == NNP_METHOD_RULE) {
+		pv.mean_thr = c->mean_thr;
+		pv.std_thr = c->std_thr;
+		pv.min_keep = c->min_keep_set ? (size_t)c->min_keep : 1;
+	}
+	pv.keep_frac = c->keep;
+	if (res->target_params != CLI_PROV_NONE) {
+		pv.target_params = res->target_params;
+		pv.target_text = c->target.text;
+	}
+	if (res->alloc_step != CLI_PROV_NONE) {
+		pv.alloc_step = res->alloc_step;
+		pv.grid_step = c->mo.grid_step;
+	}
+	pv.kept = res->kept;
+	return cli_provenance_prune(&pv);
+}
+
+/* "512-256-128" */
+static void widths(const nnp_model *m, char *buf, size_t size)
+{
+	size_t n = 0;
+	buf[0] = '\0';
+	for (size_t l = 0; l + 1 < m->n_layers && n < size; l++) {
+		int w = snprintf(buf + n, size - n, "%s%zu", l ? "-" : "", m->layers[l].out);
+		if (w < 0)
+			break;
+		n += (size_t)w;
+	}
+}
+
+static void summary(const prune_cfg *c, const nnp_model *m, const char *model_path,
+                    const cli_calib *cal, const prune_result *res)
+{
+	char budget[96], before[256], after[256];
+	if (c->mo.method == NNP_METHOD_RULE)
+		snprintf(budget, sizeof budget, "mean %g, std %g", c->mean_thr, c->std_thr);
+	else if (!isnan(c->keep))
+		snprintf(budget, sizeof budget, "keep %g", c->keep);
+	else if (res->alloc_step != CLI_PROV_NONE)
+		snprintf(budget, sizeof budget, "target %s: allocation step %zu", c->target.text,
+		         res->alloc_step + 1);
+	else
+		snprintf(budget, sizeof budget, "target %s: already within", c->target.text);
+	widths(m, before, sizeof before);
+	widths(res->pm, after, sizeof after);
+	size_t p0 = nnp_model_params(m), p1 = nnp_model_params(res->pm);
+	printf("%s: %s + %s (%s) on %zu calibration rows: %zu -> %zu parameters (%.1f%% fewer), "
+	       "hidden %s -> %s; written to %s\n", model_path, nnp_method_name(c->mo.method),
+	       nnp_compensate_name(c->mo.compensate), budget, cal->d->rows, p0, p1,
+	       p0 ? 100.0 * ((double)p0 - (double)p1) / (double)p0 : 0.0, before, after, c->out);
+}
+
+int cmd_prune(int argc, char **argv)
+{
+	cli_parser p;
+	if (cli_init(&p, argc, argv, NULL, "prune", prune_usage))
+		return NNP_EXIT_INPUT;
+	const nnp_method_opts mo0 = NNP_METHOD_OPTS_INIT;
+	prune_cfg c;
+	memset(&c, 0, sizeof c);
+	c.mo = mo0;
+	c.keep = c.mean_thr = c.std_thr = NAN;
+	cli_data_init(&c.data);
+	int rc = NNP_EXIT_OK;
+	nnp_err err;
+	nnp_err_clear(&err);
+	nnp_model *m = NULL;
+	cli_calib cal;
+	memset(&cal, 0, sizeof cal);
+	prune_result res = { NULL, NULL, CLI_PROV_NONE, CLI_PROV_NONE };
+	char *prov = NULL;
+
+	int prc = parse_args(&p, &c);
+	if (prc || check_args(&p, &c)) {
+		rc = prc > 0 ? NNP_EXIT_OK : NNP_EXIT_USAGE;
+		goto done;
+	}
+	const char *model_path = p.operands[0];
+	const char *inputs[] = { model_path, c.calib, c.data.opts.labels_path };
+	for (size_t k = 0; k < sizeof inputs / sizeof inputs[0]; k++)
+		if (inputs[k] && nnp_same_file(c.out, inputs[k])) {
+			nnp_err_set(&err, NNP_EOUTPUT, "%s: refusing to write over an input file", c.out);
+			goto fail;
+		}
+	nnp_file_info fi;
+	if (nnp_model_load(&m, model_path, &fi, &err))
+		goto fail;
+	if (m->n_layers < 2) {
+		nnp_err_set(&err, NNP_EINPUT, "%s: has no hidden layer: nothing to prune", model_path);
+		goto fail;
+	}
+	if (cli_calib_load(&cal, c.calib, &c.data.opts, m->input_size, c.calib_rows, &err))
+		goto fail;
+	int mrc = c.mo.method == NNP_METHOD_RULE ? run_rule(&c, m, &cal, &res, &err)
+	                                         : run_method(&c, m, &cal, &res, &err);
+	if (mrc == NNP_EUSAGE) {
+		/* An unreachable budget is the caller's number, said once with usage. */
+		rc = cli_usage_error(&p, "%s", err.msg);
+		goto done;
+	}
+	if (mrc)
+		goto fail;
+	prov = provenance(&c, m, model_path, fi.crc32, &cal, &res);
+	if (!prov) {
+		nnp_err_set(&err, NNP_ENOMEM, "out of memory");
+		goto fail;
+	}
+	if (nnp_model_set_provenance(res.pm, prov, &err))
+		goto fail;
+	size_t n = strlen(c.out);
+	nnp_format fmt = c.format ? c.format
+	                          : (n >= 5 && !strcmp(c.out + n - 5, ".json")) ? NNP_FMT_JSON
+	                                                                        : NNP_FMT_BIN;
+	if (nnp_model_save(res.pm, c.out, fmt, &err))
+		goto fail;
+	if (!c.quiet)
+		summary(&c, m, model_path, &cal, &res);
+	goto done;
+fail:
+	rc = cli_fail(&err);
+done:
+	free(prov);
+	nnp_keep_free(res.kept);
+	nnp_model_free(res.pm);
+	cli_calib_free(&cal);
+	nnp_model_free(m);
+	cli_done(&p);
+	return rc;
+}

@@ -1,0 +1,279 @@
+#!/usr/bin/env bash
+# End-to-end tests of 'nnprune prune' on generated blobs: every method x
+# compensation writes a model of the budget's shape that eval and info read,
+# with its provenance; the budgets (--keep, --target-params, the rule's
+# thresholds); the rule's models equal the sweep's; usage and input errors;
+# identical output for any -j.
+# usage: test_prune.sh NNPRUNE_BINARY SOURCE_DIR
+. "$(dirname "$0")/lib.sh" "$@"
+
+# 3 classes of 16-D blobs and a 16-32-16-3 ReLU network.
+gen_blobs 4242 600 16 3 >blobs.csv
+gen_blobs 777 300 16 3 >calib.csv
+nnp train blobs.csv -o model.bin --layers 16,32,16,3 --epochs 5 --seed 1 --lr 0.01 --batch 16 \
+	-j 1 -q
+if [ "$RC" != 0 ] || [ ! -s model.bin ]; then
+	bad "setup: train" "$(last_run)"
+	finish
+fi
+P0=$((17 * 32 + 33 * 16 + 17 * 3))
+
+not() { ! "$@"; }
+
+# params of a 16-a-b-3 network
+params_of() { echo $((17 * $1 + ($1 + 1) * $2 + ($2 + 1) * 3)); }
+
+# hidden widths "a-b" of a model, from info --json (no JSON tool needed)
+hidden_of() {
+	nnp info --json "$1"
+	awk -F'\t' '$4 == "\"out\":" { v = $5; sub(/,$/, "", v); s = s sep v; sep = "-" }
+		END { sub(/-[0-9]+$/, "", s); print s }' "$OUT"
+}
+
+# --- every method x compensation -------------------------------------------------------------
+for method in score obs rule; do
+	for comp in none fold ls; do
+		name="$method/$comp"
+		out=p-$method-$comp.bin
+		if [ $method = rule ]; then
+			nnp prune model.bin --calib calib.csv --method $method --compensate $comp \
+				--mean 0.5 --std 1 -o $out
+		else
+			nnp prune model.bin --calib calib.csv --method $method --compensate $comp \
+				--keep 0.5 -o $out
+		fi
+		expect_rc "prune $name: exit 0" 0
+		check "prune $name: stderr empty" test ! -s "$ERR"
+		expect_out "prune $name: summary names method and compensation" "$method + $comp"
+		expect_out "prune $name: summary gives the parameters" "$P0 -> "
+		check "prune $name: model written" test -s $out
+		cp "$OUT" summary.txt
+		hid=$(hidden_of $out)
+		if [ $method = rule ]; then
+			check "prune $name: removed neurons" test "$hid" != "32-16"
+		else
+			# --keep 0.5: round(0.5 * 32), round(0.5 * 16)
+			expect_eq "prune $name: shape follows --keep 0.5" "16-8" "$hid"
+		fi
+		expect_eq "prune $name: summary's count is the model's" \
+			"$(params_of ${hid%-*} ${hid#*-})" \
+			"$(sed -n 's/.*: [0-9]* -> \([0-9]*\) parameters.*/\1/p' summary.txt)"
+		nnp eval $out blobs.csv
+		expect_rc "eval of prune $name: exit 0" 0
+		expect_out "eval of prune $name: accuracy" "accuracy"
+		nnp info $out
+		expect_out "info of prune $name: operation" '"operation":	"prune"'
+		expect_out "info of prune $name: method" "\"method\":	\"$method\""
+		expect_out "info of prune $name: compensation" "\"compensate\":	\"$comp\""
+		expect_out "info of prune $name: calibration file" '"path":	"calib.csv"'
+		expect_out "info of prune $name: kept indices" '"kept":'
+		expect_out "info of prune $name: the training before it" '"operation":	"train"'
+		if [ $method = obs ] || [ $comp = ls ]; then
+			expect_out "info of prune $name: ridge lambda" '"lambda_rel":	0.001'
+		else
+			check "info of prune $name: no lambda" not grep -q lambda_rel "$OUT"
+		fi
+	done
+done
+
+if [ $HAVE_PY = 1 ]; then
+	nnp info --json p-obs-ls.bin
+	cp "$OUT" obs.json
+	nnp info --json model.bin
+	expect_eq "provenance: source CRC-32 is the model's" "$(py "$OUT" 'j["crc32"]')" \
+		"$(py obs.json 'j["provenance"]["source"]["crc32"]')"
+	expect_eq "provenance: calibration rows and CRC-32" \
+		"300 $(pyrun -c 'import zlib; print("%08x" % zlib.crc32(open("calib.csv", "rb").read()))')" \
+		"$(py obs.json '"%d %s" % (j["provenance"]["calibration"]["rows"], j["provenance"]["calibration"]["crc32"])')"
+	expect_eq "provenance: budget" '{"keep": 0.5}' "$(py obs.json 'j["provenance"]["budget"]')"
+	expect_eq "provenance: as many kept indices as neurons, ascending, in range" "True" \
+		"$(py obs.json 'all(len(k) == l["out"] and k == sorted(set(k)) and k[-1] < w for k, l, w in zip(j["provenance"]["kept"], j["layers"], [32, 16]))')"
+	nnp info --json p-rule-fold.bin
+	expect_eq "provenance (rule): thresholds, min_keep" '{"mean": 0.5, "std": 1} 1' \
+		"$(py "$OUT" '"%s %d" % (json.dumps(j["provenance"]["thresholds"]), j["provenance"]["min_keep"])')"
+else
+	skip "provenance values" "python3 not found"
+fi
+
+# Compensation matters: the three score models differ.
+check "score none/fold differ" not cmp -s p-score-none.bin p-score-fold.bin
+check "score fold/ls differ" not cmp -s p-score-fold.bin p-score-ls.bin
+check "obs/score ls differ in what they keep or how" not cmp -s p-obs-ls.bin p-score-ls.bin
+
+# --- the rule: the same models as 'sweep' on the same data -----------------------------------
+nnp stats -q model.bin calib.csv
+nnp sweep -q --mean 0.5 --std 1 -o sw
+nnp sweep -q --mean 0.5 --std 1 --no-fold -o swn
+for pair in "p-rule-fold.bin sw/model-m0.5-s1.bin" "p-rule-none.bin swn/model-m0.5-s1.bin"; do
+	set -- $pair
+	nnp eval --json $1 blobs.csv
+	cp "$OUT" e1.json
+	nnp eval --json $2 blobs.csv
+	expect_eq "rule $1 = sweep's model (accuracy, loss)" \
+		"$(json_num e1.json accuracy) $(json_num e1.json loss)" \
+		"$(json_num "$OUT" accuracy) $(json_num "$OUT" loss)"
+	nnp convert $1 a.json
+	nnp convert $2 b.json
+	expect_eq "rule $1 = sweep's model (weights)" "$(sed -n '/^  "layers"/,/^  "metadata"/p' b.json)" \
+		"$(sed -n '/^  "layers"/,/^  "metadata"/p' a.json)"
+done
+nnp prune model.bin --calib calib.csv --method rule --mean 1000 --std 1000 --min-keep 5 -o mk.bin
+expect_rc "rule --min-keep 5: exit 0" 0
+expect_eq "rule --min-keep 5: every layer keeps 5" "5-5" "$(hidden_of mk.bin)"
+
+# --- budgets -------------------------------------------------------------------------------------
+nnp prune model.bin --calib calib.csv --keep 1 -o k1.bin
+expect_rc "--keep 1: exit 0" 0
+expect_eq "--keep 1: nothing removed" "32-16" "$(hidden_of k1.bin)"
+nnp eval --json k1.bin blobs.csv
+cp "$OUT" k1.json
+nnp eval --json model.bin blobs.csv
+expect_eq "--keep 1: the original's figures" "$(json_num "$OUT" loss)" "$(json_num k1.json loss)"
+nnp prune model.bin --calib calib.csv --keep 0.01 -o k0.bin
+expect_eq "--keep 0.01: at least one neuron per layer" "1-1" "$(hidden_of k0.bin)"
+
+for t in 50% 400; do
+	for method in score obs; do
+		nnp prune model.bin --calib calib.csv --method $method --target-params $t -o tp.bin
+		expect_rc "--target-params $t ($method): exit 0" 0
+		expect_out "--target-params $t ($method): allocation step in the summary" "allocation step"
+		hid=$(hidden_of tp.bin)
+		n=$(params_of ${hid%-*} ${hid#*-})
+		lim=$t
+		[ $t = 50% ] && lim=$((P0 / 2))
+		check "--target-params $t ($method): $n <= $lim parameters" test "$n" -le "$lim"
+		check "--target-params $t ($method): something kept" test "$n" -gt 0
+	done
+done
+nnp info tp.bin
+expect_out "--target-params: budget in the provenance" '"target":	"400"'
+expect_out "--target-params: allocation step in the provenance" '"allocation_step":'
+nnp prune model.bin --calib calib.csv --target-params 100% -o tall.bin
+expect_rc "--target-params 100%: exit 0" 0
+expect_eq "--target-params 100%: nothing removed" "32-16" "$(hidden_of tall.bin)"
+nnp prune model.bin --calib calib.csv --target-params 10 -o tsmall.bin
+expect_rc "--target-params 10: usage error" 2
+expect_err "--target-params 10: says why" "below the smallest model the allocation reaches"
+check "--target-params 10: no file" test ! -e tsmall.bin
+
+# --- calibration data ----------------------------------------------------------------------------
+nnp prune model.bin --calib calib.csv --calib-rows 100 --keep 0.5 -o r100.bin
+expect_rc "--calib-rows 100: exit 0" 0
+expect_out "--calib-rows 100: summary counts 100 rows" "on 100 calibration rows"
+nnp info r100.bin
+expect_out "--calib-rows 100: provenance rows" '"rows":	100'
+head -100 calib.csv >calib100.csv
+nnp prune model.bin --calib calib100.csv --keep 0.5 -o h100.bin
+nnp convert r100.bin a.json
+nnp convert h100.bin b.json
+expect_eq "--calib-rows 100 = the first 100 rows" "$(sed -n '/^  "layers"/,/^  "metadata"/p' b.json)" \
+	"$(sed -n '/^  "layers"/,/^  "metadata"/p' a.json)"
+# Labels are not needed: the same rows without their label column.
+cut -d, -f2- calib.csv >nolabel.csv
+nnp prune model.bin --calib nolabel.csv --no-label --keep 0.5 -o nl.bin
+expect_rc "--no-label: exit 0" 0
+nnp convert p-score-ls.bin a.json
+nnp convert nl.bin b.json
+expect_eq "--no-label: same model as with labels" "$(sed -n '/^  "layers"/,/^  "metadata"/p' a.json)" \
+	"$(sed -n '/^  "layers"/,/^  "metadata"/p' b.json)"
+# Labels outside the model's outputs do not matter either.
+awk -F, 'BEGIN { OFS = "," } { $1 = 9; print }' calib.csv >lab9.csv
+nnp prune model.bin --calib lab9.csv --keep 0.5 -o l9.bin
+expect_rc "labels out of range are ignored: exit 0" 0
+nnp prune model.bin --calib calib.csv --keep 0.5 -o p.json
+expect_rc "OUT .json: exit 0" 0
+check "OUT .json: a JSON model" grep -q '"format": "nnprune-model"' p.json
+nnp prune model.bin --calib calib.csv --keep 0.5 --format bin -o pj.json
+check "--format bin wins over the extension" test "$(head -c 4 pj.json | od -An -c | tr -d ' ')" = '211NNP'
+nnp prune -q model.bin --calib calib.csv --keep 0.5 -o q.bin
+expect_rc "-q: exit 0" 0
+check "-q: stdout empty" test ! -s "$OUT"
+
+# A pruned model pruned again keeps the chain of provenance.
+nnp prune p-obs-ls.bin --calib calib.csv --keep 0.5 -o again.bin
+expect_rc "prune a pruned model: exit 0" 0
+expect_eq "prune a pruned model: 8-4" "8-4" "$(hidden_of again.bin)"
+nnp info again.bin
+check "prune a pruned model: two prune records" test "$(grep -c '"operation":	"prune"' "$OUT")" = 2
+nnp finetune again.bin blobs.csv -o ft.bin --epochs 1 -j 1 -q
+expect_rc "finetune of a pruned model: exit 0" 0
+
+# --- determinism ---------------------------------------------------------------------------------
+for args in "--method score --keep 0.4" "--method obs --keep 0.4" "--method obs --target-params 60%" \
+	"--method rule --mean 0.5 --std 1 --compensate ls" "--method score --compensate fold --keep 0.3"; do
+	nnp prune model.bin --calib calib.csv $args -j 1 -o j1.bin
+	nnp prune model.bin --calib calib.csv $args -j 2 -o j2.bin
+	expect_same "prune $args: -j 1 and -j 2 identical" j1.bin j2.bin
+	nnp prune model.bin --calib calib.csv $args -j 2 -o j3.bin
+	expect_same "prune $args: twice identical" j2.bin j3.bin
+done
+
+# --- errors --------------------------------------------------------------------------------------
+for k in 0 1.5 -0.5 x; do
+	nnp prune model.bin --calib calib.csv --keep $k -o e.bin
+	expect_rc "--keep $k: exit 2" 2
+	expect_err "--keep $k: names the option" "--keep"
+done
+expect_err "--keep x: not a number" "is not a number"
+nnp prune model.bin --calib calib.csv --keep 0 -o e.bin
+expect_err "--keep 0: the range" "(0, 1]"
+check "usage errors write nothing" test ! -e e.bin
+for bad_args in "--keep 0.5 -o e.bin" "--calib calib.csv -o e.bin" "--calib calib.csv --keep 0.5" \
+	"--calib calib.csv --keep 0.5 --target-params 50% -o e.bin" \
+	"--calib calib.csv --method score --mean 0.1 --std 0.1 -o e.bin" \
+	"--calib calib.csv --method rule --keep 0.5 -o e.bin" \
+	"--calib calib.csv --method rule --mean 0.1 -o e.bin" \
+	"--calib calib.csv --method magic --keep 0.5 -o e.bin" \
+	"--calib calib.csv --compensate more --keep 0.5 -o e.bin" \
+	"--calib calib.csv --compensate fold --lambda 0.1 --keep 0.5 -o e.bin" \
+	"--calib calib.csv --lambda 0 --keep 0.5 -o e.bin" \
+	"--calib calib.csv --target-params 0 -o e.bin" \
+	"--calib calib.csv --target-params 150% -o e.bin" \
+	"--calib calib.csv --calib-rows 0 --keep 0.5 -o e.bin"; do
+	nnp prune model.bin $bad_args
+	expect_rc "usage: prune $bad_args: exit 2" 2
+	check "usage: prune $bad_args: usage line" grep -q '^usage: nnprune prune' "$ERR"
+done
+nnp prune --calib calib.csv --keep 0.5 -o e.bin
+expect_rc "no MODEL: exit 2" 2
+nnp prune model.bin --calib calib.csv --method rule --mean 0.1 -o e.bin
+expect_err "rule without --std: says what it needs" "--mean M and --std S"
+nnp prune model.bin --calib calib.csv -o e.bin
+expect_err "no budget: says what it needs" "--keep F or --target-params"
+
+: >empty.csv
+nnp prune model.bin --calib empty.csv --keep 0.5 -o e.bin
+expect_rc "empty calibration file: exit 3" 3
+expect_one_line_error "empty calibration file: one line"
+expect_err "empty calibration file: names it" "empty.csv"
+echo "label,a,b" >header.csv
+nnp prune model.bin --calib header.csv --keep 0.5 -o e.bin
+expect_rc "calibration file with a header only: exit 3" 3
+gen_blobs 5 50 8 3 >narrow.csv
+nnp prune model.bin --calib narrow.csv --keep 0.5 -o e.bin
+expect_rc "calibration feature mismatch: exit 3" 3
+expect_one_line_error "calibration feature mismatch: one line"
+expect_err "calibration feature mismatch: names the file" "narrow.csv"
+nnp prune model.bin --calib missing.csv --keep 0.5 -o e.bin
+expect_rc "missing calibration file: exit 3" 3
+nnp prune nomodel.bin --calib calib.csv --keep 0.5 -o e.bin
+expect_rc "missing model: exit 3" 3
+check "input errors write nothing" test ! -e e.bin
+cp model.bin keep.bin
+nnp prune keep.bin --calib calib.csv --keep 0.5 -o keep.bin
+expect_rc "-o MODEL: exit 4" 4
+expect_err "-o MODEL: refuses" "refusing to write over an input file"
+expect_same "-o MODEL: the model is untouched" model.bin keep.bin
+nnp prune model.bin --calib calib.csv --keep 0.5 -o calib.csv
+expect_rc "-o DATA: exit 4" 4
+nnp prune model.bin --calib calib.csv --keep 0.5 -o nodir/x.bin
+expect_rc "unwritable output: exit 4" 4
+
+nnp prune --help
+expect_rc "--help: exit 0" 0
+expect_out "--help: the methods" "--method obs"
+expect_out "--help: the lambda default" "default 0.001"
+nnp --help
+expect_out "nnprune --help lists prune" "prune "
+
+finish
