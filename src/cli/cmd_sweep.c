@@ -87,7 +87,7 @@ static void sweep_help(void)
 	       "depend on -j and equal 'nnprune finetune -j 1' with the same options.\n",
 	       sweep_usage, SWEEP_DEFAULT_STATS, SWEEP_DEFAULT_MEANS, SWEEP_DEFAULT_STDS,
 	       SWEEP_DEFAULT_OUT, t0.batch, SWEEP_DEFAULT_FT_EPOCHS,
-	       (double)nnp_train_default_lr(t0.optimizer), SWEEP_DEFAULT_FT_SEED);
+	       (double)cli_finetune_default_lr(t0.optimizer), SWEEP_DEFAULT_FT_SEED);
 }
 
 static int parse_bytes(const cli_parser *p, const char *text, uint64_t *out)
@@ -396,7 +396,7 @@ static int ft_options(sweep_ft *ft, const sweep_cfg *cfg, nnp_err *err)
 	ft->t = t0;
 	ft->t.epochs = (size_t)cfg->ft_epochs;
 	ft->t.seed = cfg->ft_seed;
-	ft->t.lr = isnan(cfg->ft_lr) ? nnp_train_default_lr(ft->t.optimizer) : (float)cfg->ft_lr;
+	ft->t.lr = isnan(cfg->ft_lr) ? cli_finetune_default_lr(ft->t.optimizer) : (float)cfg->ft_lr;
 	ft->t.threads = 1;
 	return nnp_train_check_opts(&ft->t, err);
 }

@@ -436,7 +436,9 @@ int cmd_finetune(int argc, char **argv)
 		if (id == T_HELP) {
 			printf("usage: %s\n\nContinues training MODEL (typically a slimmed one from 'sweep')\n"
 			       "with the same machinery, keeping its shape. Without --input-scale, the\n"
-			       "scale recorded when the model was trained is used. Epochs default to 1.\n\n"
+			       "scale recorded when the model was trained is used. Epochs default to 1\n"
+			       "and the learning rate to a tenth of training's (0.0001 for adam, 0.001\n"
+			       "for sgd), so the first steps do not undo the trained weights.\n\n"
 			       TRAIN_COMMON_HELP "\n%s", finetune_usage, CLI_DATA_HELP);
 			goto done;
 		}
@@ -455,7 +457,7 @@ int cmd_finetune(int argc, char **argv)
 		goto done;
 	}
 	if (!c.lr_set)
-		c.t.lr = nnp_train_default_lr(c.t.optimizer);
+		c.t.lr = cli_finetune_default_lr(c.t.optimizer);
 	c.t.threads = c.data.threads;
 	if (nnp_train_check_opts(&c.t, &err)) {
 		rc = cli_usage_error(&p, "%s", err.msg);

@@ -9,6 +9,11 @@
 #include "finetune.h"
 #include "nnprune/stats.h"
 
+float cli_finetune_default_lr(nnp_optimizer o)
+{
+	return nnp_train_default_lr(o) / 10.0f;
+}
+
 float cli_provenance_scale(const nnp_model *m)
 {
 	float s = 1.0f;

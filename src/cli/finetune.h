@@ -15,6 +15,12 @@
  * along its provenance chain (each object's "previous"), 1 if none. */
 float cli_provenance_scale(const nnp_model *m);
 
+/* The learning rate fine-tuning uses when none is given: a tenth of the
+ * optimizer's training rate. Fine-tuning starts from trained weights, and at
+ * the full rate Adam's first steps undo part of that training (one epoch at
+ * 1e-3 lowered the bundled 512-256-128 model from 89.30% to 88.56%). */
+float cli_finetune_default_lr(nnp_optimizer o);
+
 /* One model to fine-tune, and what came of it. */
 typedef struct cli_ft_job {
 	const nnp_model *src;     /* borrowed, left untouched */

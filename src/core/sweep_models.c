@@ -16,6 +16,7 @@
 
 #include "nnprune/evaluate.h"
 #include "nnprune/forward.h"
+#include "nnprune/prune.h"
 
 #define EV_ALIGN 64
 #define EV_CHUNK_BYTES ((size_t)32 << 20)   /* streamed rows held at once */
@@ -539,6 +540,60 @@ int nnp_evaluate_models_file(const nnp_model *m, const nnp_model *const *models,
 	if (!path)
 		return nnp_err_set(err, NNP_EUSAGE, "evaluation: no data path");
 	return evaluate(m, models, c, n, NULL, path, dopts, o, orig, rows, err);
+}
+
+static uint64_t keep_hash(const nnp_keep *k)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t l = 0; l < k->n_layers; l++) {
+		h = (h ^ k->count[l]) * 1099511628211ULL;
+		for (size_t i = 0; i < k->count[l]; i++)
+			h = (h ^ k->idx[l][i]) * 1099511628211ULL;
+	}
+	return h;
+}
+
+int nnp_candidates_dedupe(nnp_candidate *c, size_t n, size_t *n_unique, nnp_err *err)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!c[i].keep)
+			return nnp_err_set(err, NNP_EUSAGE, "candidate %zu has no kept set", i);
+	size_t cap = 16, uniq = 0;
+	while (cap < 2 * n && cap <= SIZE_MAX / 4)
+		cap *= 2;
+	size_t *tab = malloc(cap * sizeof *tab);
+	uint64_t *hash = malloc((n ? n : 1) * sizeof *hash);
+	if (!tab || !hash || cap < 2 * n) {
+		free(tab);
+		free(hash);
+		return nnp_err_set(err, NNP_ENOMEM, "%zu candidates: out of memory", n);
+	}
+	for (size_t i = 0; i < cap; i++)
+		tab[i] = NNP_NO_DUP;
+	/* Open addressing on the kept set's hash: equal sets meet for sure, and
+	 * nnp_keep_equal settles an unequal collision. */
+	for (size_t i = 0; i < n; i++) {
+		hash[i] = keep_hash(c[i].keep);
+		size_t slot = (size_t)hash[i] & (cap - 1);
+		c[i].same_as = NNP_NO_DUP;
+		while (tab[slot] != NNP_NO_DUP) {
+			size_t e = tab[slot];
+			if (hash[e] == hash[i] && nnp_keep_equal(c[e].keep, c[i].keep)) {
+				c[i].same_as = e;
+				break;
+			}
+			slot = (slot + 1) & (cap - 1);
+		}
+		if (c[i].same_as == NNP_NO_DUP) {
+			tab[slot] = i;
+			uniq++;
+		}
+	}
+	free(tab);
+	free(hash);
+	if (n_unique)
+		*n_unique = uniq;
+	return NNP_OK;
 }
 
 int nnp_sweep_evaluate(nnp_sweep *sw, const nnp_model *m, const nnp_dataset *d,
