@@ -77,6 +77,14 @@ int nnp_sweep_evaluate(nnp_sweep *sw, const nnp_model *m, const nnp_dataset *d,
                        const char *path, const nnp_data_opts *dopts, const nnp_eval_opts *o,
                        nnp_err *err);
 
+/*
+ * Marks every candidate whose kept set an earlier one has: c[i].same_as is
+ * the first such index, else NNP_NO_DUP. Every c[i].keep must be set.
+ * *n_unique (may be NULL) receives the number of distinct kept sets.
+ * Errors: NNP_EUSAGE (a candidate without a kept set), NNP_ENOMEM.
+ */
+int nnp_candidates_dedupe(nnp_candidate *c, size_t n, size_t *n_unique, nnp_err *err);
+
 #ifdef __cplusplus
 }
 #endif

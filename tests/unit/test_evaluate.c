@@ -365,6 +365,70 @@ static void test_method_models_unlabelled(void **state)
 	nnp_dataset_free(ev);
 }
 
+/* A two-layer kept set from "a,b|c" style lists: layer 0 keeps idx0[0..n0). */
+static nnp_keep *make_keep(const size_t *idx0, size_t n0, const size_t *idx1, size_t n1)
+{
+	nnp_keep *k = calloc(1, sizeof *k);
+	assert_non_null(k);
+	k->n_layers = 2;
+	k->count = calloc(2, sizeof *k->count);
+	k->idx = calloc(2, sizeof *k->idx);
+	k->floor_hit = calloc(2, sizeof *k->floor_hit);
+	assert_true(k->count && k->idx && k->floor_hit);
+	k->count[0] = n0;
+	k->count[1] = n1;
+	k->idx[0] = malloc((n0 + 1) * sizeof **k->idx);
+	k->idx[1] = malloc((n1 + 1) * sizeof **k->idx);
+	assert_true(k->idx[0] && k->idx[1]);
+	memcpy(k->idx[0], idx0, n0 * sizeof *idx0);
+	memcpy(k->idx[1], idx1, n1 * sizeof *idx1);
+	return k;
+}
+
+static void test_dedupe(void **state)
+{
+	(void)state;
+	const size_t a0[] = { 0, 2, 5 }, a1[] = { 1 }, b1[] = { 2 }, c0[] = { 0, 2 };
+	nnp_candidate c[6];
+	init_cands(c, 6);
+	c[0].keep = make_keep(a0, 3, a1, 1);
+	c[1].keep = make_keep(a0, 3, b1, 1);     /* differs in layer 1 only */
+	c[2].keep = make_keep(a0, 3, a1, 1);     /* = 0 */
+	c[3].keep = make_keep(c0, 2, a1, 1);     /* a prefix of 0's layer 0 */
+	c[4].keep = make_keep(a0, 3, b1, 1);     /* = 1 */
+	c[5].keep = make_keep(c0, 2, a1, 1);     /* = 3 */
+	for (int i = 0; i < 6; i++)
+		c[i].same_as = 99;                   /* overwritten, never read */
+	size_t uniq = 0;
+	nnp_err err;
+	assert_int_equal(nnp_candidates_dedupe(c, 6, &uniq, &err), 0);
+	assert_int_equal(uniq, 3);
+	const size_t want[6] = { NNP_NO_DUP, NNP_NO_DUP, 0, NNP_NO_DUP, 1, 3 };
+	for (int i = 0; i < 6; i++)
+		assert_int_equal(c[i].same_as, want[i]);
+	/* Many candidates: more than the first table size, all distinct or paired. */
+	enum { N = 100 };
+	nnp_candidate *m = calloc(N, sizeof *m);
+	assert_non_null(m);
+	for (size_t i = 0; i < N; i++) {
+		size_t x = i % 37, y = i % 2;
+		m[i].keep = make_keep(&x, 1, &y, 1);
+	}
+	assert_int_equal(nnp_candidates_dedupe(m, N, &uniq, &err), 0);
+	assert_int_equal(uniq, 74);   /* (i mod 37, i mod 2) repeats with period 74 */
+	for (size_t i = 0; i < N; i++) {
+		assert_int_equal(m[i].same_as, i < 74 ? NNP_NO_DUP : i - 74);
+		nnp_keep_free(m[i].keep);
+	}
+	free(m);
+	nnp_keep_free(c[5].keep);
+	c[5].keep = NULL;
+	assert_int_equal(nnp_candidates_dedupe(c, 6, &uniq, &err), NNP_EUSAGE);
+	assert_non_null(strstr(err.msg, "candidate 5 has no kept set"));
+	for (int i = 0; i < 5; i++)
+		nnp_keep_free(c[i].keep);
+}
+
 static void expect_err(int rc, const nnp_err *err, int status, const char *needle)
 {
 	assert_int_equal(rc, status);
@@ -461,6 +525,7 @@ int main(void)
 		cmocka_unit_test(test_small_blocks_and_threads),
 		cmocka_unit_test(test_file_equals_memory),
 		cmocka_unit_test(test_method_models_unlabelled),
+		cmocka_unit_test(test_dedupe),
 		cmocka_unit_test(test_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
