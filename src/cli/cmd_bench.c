@@ -207,35 +207,136 @@ static double time_sgemm(unsigned threads, nnp_err *err)
 	return 2.0 * M * N * K / best / 1e9;
 }
 
-/* Runs this binary's `stats` on a file; wall seconds and peak RSS in MiB. */
-static int time_stats_cmd(const char *model, const char *data, const char *out, unsigned threads,
-                          double *secs, double *rss_mib, nnp_err *err)
+/*
+ * `nnprune stats` runs in child processes started by a small launcher that is
+ * forked when the bench begins. Linux carries a process's resident size at
+ * fork into the child's peak (ru_maxrss survives exec), so a child forked
+ * from the bench itself, which by then holds the data and the sgemm buffers,
+ * would report the bench's memory instead of its own.
+ */
+typedef struct launch_req {
+	char model[2048], data[2048], out[2048];
+	unsigned threads;
+} launch_req;
+
+typedef struct launch_res {
+	int status;        /* wait status, or -1 if the child could not start */
+	double secs;
+	long maxrss_kib;
+} launch_res;
+
+typedef struct launcher {
+	pid_t pid;
+	int to, from;      /* requests in, results out */
+} launcher;
+
+static int io_full(int fd, void *buf, size_t n, int writing)
 {
-	char self[4096];
+	char *p = buf;
+	while (n) {
+		ssize_t k = writing ? write(fd, p, n) : read(fd, p, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static void launcher_loop(int in, int out, const char *self)
+{
+	launch_req rq;
+	while (io_full(in, &rq, sizeof rq, 0) == 0) {
+		char tbuf[16];
+		snprintf(tbuf, sizeof tbuf, "%u", rq.threads);
+		launch_res rs = { -1, 0, 0 };
+		double t0 = now();
+		pid_t pid = fork();
+		if (pid == 0) {
+			execl(self, self, "stats", rq.model, rq.data, "-o", rq.out, "--quiet", "-j",
+			      tbuf, (char *)NULL);
+			_exit(127);
+		}
+		struct rusage ru;
+		if (pid > 0 && wait4(pid, &rs.status, 0, &ru) == pid) {
+			rs.secs = now() - t0;
+			rs.maxrss_kib = ru.ru_maxrss;
+		}
+		if (io_full(out, &rs, sizeof rs, 1))
+			break;
+	}
+	_exit(0);
+}
+
+static int launcher_start(launcher *l, nnp_err *err)
+{
+	char self[2048];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	int a[2], b[2];
+	l->pid = -1;
 	if (n <= 0)
 		return nnp_err_set(err, NNP_EINPUT, "cannot find this program's path");
 	self[n] = '\0';
-	char tbuf[16];
-	snprintf(tbuf, sizeof tbuf, "%u", threads);
-	fflush(stdout);
-	double t0 = now();
-	pid_t pid = fork();
-	if (pid < 0)
-		return nnp_err_set(err, NNP_EINPUT, "fork: %s", strerror(errno));
-	if (pid == 0) {
-		execl(self, self, "stats", model, data, "-o", out, "--quiet", "-j", tbuf, (char *)NULL);
-		_exit(127);
+	if (pipe(a) != 0)
+		return nnp_err_set(err, NNP_EINPUT, "pipe: %s", strerror(errno));
+	if (pipe(b) != 0) {
+		close(a[0]);
+		close(a[1]);
+		return nnp_err_set(err, NNP_EINPUT, "pipe: %s", strerror(errno));
 	}
-	int status;
-	struct rusage ru;
-	if (wait4(pid, &status, 0, &ru) < 0)
-		return nnp_err_set(err, NNP_EINPUT, "wait: %s", strerror(errno));
-	*secs = now() - t0;
-	*rss_mib = (double)ru.ru_maxrss / 1024.0;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+	fflush(stdout);
+	l->pid = fork();
+	if (l->pid == 0) {
+		close(a[1]);
+		close(b[0]);
+		launcher_loop(a[0], b[1], self);
+	}
+	close(a[0]);
+	close(b[1]);
+	l->to = a[1];
+	l->from = b[0];
+	if (l->pid < 0) {
+		close(l->to);
+		close(l->from);
+		return nnp_err_set(err, NNP_EINPUT, "fork: %s", strerror(errno));
+	}
+	return NNP_OK;
+}
+
+static void launcher_stop(launcher *l)
+{
+	if (l->pid <= 0)
+		return;
+	close(l->to);
+	close(l->from);
+	waitpid(l->pid, NULL, 0);
+	l->pid = -1;
+}
+
+/* Runs `nnprune stats` on a file; wall seconds and peak RSS in MiB. */
+static int time_stats_cmd(launcher *l, const char *model, const char *data, const char *out,
+                          unsigned threads, double *secs, double *rss_mib, nnp_err *err)
+{
+	launch_req rq;
+	memset(&rq, 0, sizeof rq);
+	if (strlen(model) >= sizeof rq.model || strlen(data) >= sizeof rq.data ||
+	    strlen(out) >= sizeof rq.out)
+		return nnp_err_set(err, NNP_EUSAGE, "%s: path too long for the bench", data);
+	strcpy(rq.model, model);
+	strcpy(rq.data, data);
+	strcpy(rq.out, out);
+	rq.threads = threads;
+	fflush(stdout);
+	launch_res rs;
+	if (io_full(l->to, &rq, sizeof rq, 1) || io_full(l->from, &rs, sizeof rs, 0))
+		return nnp_err_set(err, NNP_EINPUT, "the bench's process launcher stopped");
+	if (rs.status == -1 || !WIFEXITED(rs.status) || WEXITSTATUS(rs.status) != 0)
 		return nnp_err_set(err, NNP_EINPUT, "nnprune stats %s %s failed (status %d)", model,
-		                   data, status);
+		                   data, rs.status);
+	*secs = rs.secs;
+	*rss_mib = (double)rs.maxrss_kib / 1024.0;
 	return NNP_OK;
 }
 
@@ -306,6 +407,7 @@ int cmd_bench(int argc, char **argv)
 	char *dir = NULL, *model_file = NULL, *csv = NULL, *big = NULL, *stats_out = NULL;
 	bench_out o = { cJSON_CreateObject(), 0 };
 	char note[128];
+	launcher launch = { -1, -1, -1 };
 
 	int prc = bench_parse_args(&p, &c);
 	if (prc) {
@@ -313,6 +415,9 @@ int cmd_bench(int argc, char **argv)
 		goto done;
 	}
 	o.json = c.json;
+	/* Before anything large is allocated: see launcher_start. */
+	if (launcher_start(&launch, &err))
+		goto fail;
 	unsigned threads = c.data.threads ? c.data.threads : nnp_default_threads();
 	const char *tmp = getenv("TMPDIR");
 	size_t dl = strlen(tmp && *tmp ? tmp : "/tmp") + 64;
@@ -419,18 +524,21 @@ int cmd_bench(int argc, char **argv)
 
 	/* 3. The whole stats command, and its memory. */
 	double secs, rss_small, rss_big;
-	if (time_stats_cmd(model_file, csv, stats_out, threads, &secs, &rss_small, &err))
+	if (time_stats_cmd(&launch, model_file, csv, stats_out, threads, &secs, &rss_small, &err))
 		goto fail;
 	figure(&o, "stats_command_seconds", "'nnprune stats' wall time", secs, "s", NULL);
 	figure(&o, "stats_peak_rss_mib", "'nnprune stats' peak memory", rss_small, "MiB", NULL);
 	if (c.big_rows) {
-		if (!o.json) {
+		int tty = !o.json && isatty(STDOUT_FILENO);
+		if (tty) {
 			printf("  (writing %llu rows for the memory figure...)\r", (unsigned long long)c.big_rows);
 			fflush(stdout);
 		}
 		if (write_csv(big, src, c.big_rows, &err))
 			goto fail;
-		if (time_stats_cmd(model_file, big, stats_out, threads, &secs, &rss_big, &err))
+		if (tty)
+			printf("\033[K");
+		if (time_stats_cmd(&launch, model_file, big, stats_out, threads, &secs, &rss_big, &err))
 			goto fail;
 		unlink(big);
 		snprintf(note, sizeof note, "(%llu rows)", (unsigned long long)c.big_rows);
@@ -471,6 +579,7 @@ int cmd_bench(int argc, char **argv)
 fail:
 	rc = cli_fail(&err);
 done:
+	launcher_stop(&launch);
 	if (dir) {
 		unlink(model_file);
 		unlink(csv);
