@@ -47,10 +47,20 @@ typedef struct nnp_report_info {
 	const char *ft_data_path; /* the training data; NULL prints as "-" */
 	double ft_lr;             /* learning rate, for the record */
 	uint64_t ft_seed;         /* shuffling seed, for the record */
+	/* The pruning method and what it was computed on. method NULL (or "rule")
+	 * with compensate NULL is the threshold sweep as it always was: folding
+	 * from `fold`. A sweep of another method shows each candidate's budget
+	 * (keep_frac, alloc_step, target_params) where a rule sweep shows its
+	 * thresholds, and leaves out the rule's min_keep and floor. */
+	const char *method;       /* "rule", "score" or "obs"; NULL: "rule" */
+	const char *compensate;   /* "none", "fold" or "ls"; NULL: from fold */
+	double lambda_rel;        /* the ridge strength relative to trace(C)/n; NAN: none used */
+	const char *calib_path;   /* the calibration data; NULL: the evaluation data itself */
+	uint64_t calib_rows;      /* rows of calib_path used */
 } nnp_report_info;
 
 /* Fills *info with the defaults: no paths, fold on, min_keep 1, no best, no
- * gate, no fine-tuning. */
+ * gate, no fine-tuning, the rule calibrated on the evaluation data. */
 void nnp_report_info_init(nnp_report_info *info);
 
 /* What nnp_report_render produces. */

@@ -42,6 +42,12 @@ typedef struct nnp_candidate {
 	double ft_drop;            /* (original - fine-tuned this) accuracy, in points */
 	double ft_drop_vs_ft;      /* (fine-tuned original - fine-tuned this), in points */
 	char *ft_file;             /* where the fine-tuned model was written, owned; or NULL */
+	/* The budget of a candidate of the output-aware methods (`sweep --method
+	 * score|obs`, built outside nnp_sweep_run; its mean_thr and std_thr are
+	 * NAN). All zero for a threshold candidate, and then ignored. */
+	double keep_frac;          /* > 0: round(keep_frac * width) neurons kept per hidden layer */
+	size_t alloc_step;         /* > 0: the 1-based step of the allocation path */
+	size_t target_params;      /* > 0: the parameter budget that step was picked for */
 } nnp_candidate;
 
 typedef struct nnp_sweep_opts {

@@ -111,9 +111,9 @@ typedef struct cli_calib {
 	uint64_t bytes;            /* the file's size and CRC-32, for the provenance */
 	uint32_t crc32;
 	uint64_t max_rows;         /* 0: every row was read */
-	nnp_dataset *d;            /* owned */
-	nnp_dataset view;          /* d without its labels (borrowed arrays): what the
-	                              methods and statistics runs see */
+	nnp_dataset *d;            /* owned; NULL when view borrows rows held elsewhere */
+	nnp_dataset view;          /* the rows without their labels (borrowed arrays): what
+	                              the methods and statistics runs see */
 } cli_calib;
 
 /* Reads the first max_rows rows (0: all) of path with opts, checking the
@@ -127,13 +127,25 @@ void cli_calib_free(cli_calib *c);
 /* A parameter budget: "N" (at most N parameters) or "P%" (at most P percent
  * of the original's). */
 typedef struct cli_target {
-	const char *text;    /* as given, borrowed */
+	char text[32];       /* as given ("" when not given) */
 	size_t params;       /* N, or 0 for a percentage */
 	double percent;      /* P in (0, 100], or 0 */
 } cli_target;
 
 /* Parses a budget for option opt; -1 after a usage error. */
 int cli_parse_target(const cli_parser *p, const char *opt, const char *text, cli_target *t);
+/* A comma list of budgets; *t is malloc'd (caller frees). -1 after a usage error. */
+int cli_parse_targets(const cli_parser *p, const char *opt, const char *text, cli_target **t,
+                      size_t *n);
+
+#define CLI_MAX_BUDGETS 10000u
+
+/* A list of fractions in (0, 1]: "0.5", "0.9,0.5", or ranges start:stop:step in
+ * either direction, ends included ("0.9:0.1:0.1" is 0.9, 0.8, ..., 0.1), each
+ * value start +- i*step rounded to 12 significant digits. *vals is malloc'd
+ * (caller frees). -1 after a usage error naming opt. */
+int cli_parse_fractions(const cli_parser *p, const char *opt, const char *text, double **vals,
+                        size_t *n);
 /* The budget in parameters for a model of params0 (a percentage rounds down). */
 size_t cli_target_params(const cli_target *t, size_t params0);
 

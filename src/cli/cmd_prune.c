@@ -18,7 +18,7 @@ static const char prune_usage[] =
 typedef struct prune_cfg {
 	const char *out, *calib, *calib_labels;
 	nnp_method_opts mo;
-	int method_set, comp_set, lambda_set;
+	int method_set, comp_set, lambda_set, alloc_step_set;
 	double keep;               /* NAN: not given */
 	cli_target target;         /* text NULL: not given */
 	double mean_thr, std_thr;  /* NAN: not given */
@@ -58,6 +58,7 @@ static void prune_help(void)
 	       "  --target-params N|P%%  at most N parameters (or P%% of the original's), the\n"
 	       "                     per-layer counts from the sensitivity allocation (the first\n"
 	       "                     step of its path within the budget)\n"
+	       "  --allocate-step X  the allocation's grid of fractions per layer (default %g)\n"
 	       "  --mean M --std S   the rule's thresholds (rule only); --min-keep N: every\n"
 	       "                     hidden layer keeps at least N neurons (default 1)\n"
 	       "Calibration data and output:\n"
@@ -70,7 +71,7 @@ static void prune_help(void)
 	       "  -q, --quiet        print nothing on success\n\n"
 	       "%s"
 	       "Results are the same for any -j.\n",
-	       prune_usage, d.lambda_rel, CLI_DATA_HELP);
+	       prune_usage, d.lambda_rel, d.grid_step, CLI_DATA_HELP);
 }
 
 static int parse_keep(const cli_parser *p, const char *arg, double *keep)
@@ -87,7 +88,7 @@ static int parse_keep(const cli_parser *p, const char *arg, double *keep)
 static int parse_args(cli_parser *p, prune_cfg *c)
 {
 	enum { O_OUT = 1, O_CALIB, O_CALIB_LABELS, O_CALIB_ROWS, O_METHOD, O_COMP, O_LAMBDA, O_KEEP,
-	       O_TARGET, O_MEAN, O_STD, O_MINKEEP, O_FORMAT, O_QUIET, O_HELP };
+	       O_TARGET, O_MEAN, O_STD, O_MINKEEP, O_FORMAT, O_QUIET, O_HELP, O_ALLOC_STEP };
 	static const cli_opt opts[] = {
 		{ "output", 'o', 1, O_OUT }, { "calib", 0, 1, O_CALIB },
 		{ "calib-labels", 0, 1, O_CALIB_LABELS }, { "calib-rows", 0, 1, O_CALIB_ROWS },
@@ -95,7 +96,8 @@ static int parse_args(cli_parser *p, prune_cfg *c)
 		{ "lambda", 0, 1, O_LAMBDA }, { "keep", 0, 1, O_KEEP },
 		{ "target-params", 0, 1, O_TARGET }, { "mean", 0, 1, O_MEAN }, { "std", 0, 1, O_STD },
 		{ "min-keep", 0, 1, O_MINKEEP }, { "format", 'f', 1, O_FORMAT },
-		{ "quiet", 'q', 0, O_QUIET }, { "help", 'h', 0, O_HELP }, CLI_DATA_OPTIONS,
+		{ "quiet", 'q', 0, O_QUIET }, { "help", 'h', 0, O_HELP },
+		{ "allocate-step", 0, 1, O_ALLOC_STEP }, CLI_DATA_OPTIONS,
 		{ NULL, 0, 0, 0 }
 	};
 	p->opts = opts;
@@ -135,6 +137,11 @@ static int parse_args(cli_parser *p, prune_cfg *c)
 		case O_TARGET:
 			if (cli_parse_target(p, "--target-params", arg, &c->target))
 				return -1;
+			break;
+		case O_ALLOC_STEP:
+			if (cli_double(p, "--allocate-step", arg, 0.001, 0.5, &c->mo.grid_step))
+				return -1;
+			c->alloc_step_set = 1;
 			break;
 		case O_MEAN:
 			if (cli_double(p, "--mean", arg, 0, INFINITY, &c->mean_thr))
@@ -180,7 +187,7 @@ static int check_args(const cli_parser *p, prune_cfg *c)
 		c->mo.compensate = rule ? NNP_COMP_FOLD : NNP_COMP_LS;
 	int thresholds = !isnan(c->mean_thr) || !isnan(c->std_thr);
 	if (rule) {
-		if (!isnan(c->keep) || c->target.text)
+		if (!isnan(c->keep) || c->target.text[0])
 			return cli_usage_error(p, "%s: the rule method takes --mean and --std, not a "
 			                          "budget", !isnan(c->keep) ? "--keep" : "--target-params"),
 			       -1;
@@ -192,13 +199,15 @@ static int check_args(const cli_parser *p, prune_cfg *c)
 			                       thresholds ? (!isnan(c->mean_thr) ? "--mean" : "--std")
 			                                  : "--min-keep",
 			                       nnp_method_name(c->mo.method)), -1;
-		if (isnan(c->keep) == !c->target.text)
+		if (isnan(c->keep) == !c->target.text[0])
 			return cli_usage_error(p, "%s", isnan(c->keep)
 			                                    ? "a budget is required: --keep F or "
 			                                      "--target-params N|P%"
 			                                    : "--keep and --target-params: give one "
 			                                      "budget, not both"), -1;
 	}
+	if (c->alloc_step_set && !c->target.text[0])
+		return cli_usage_error(p, "--allocate-step goes with --target-params"), -1;
 	if (c->lambda_set && c->mo.method != NNP_METHOD_OBS && c->mo.compensate != NNP_COMP_LS)
 		return cli_usage_error(p, "--lambda: only --method obs and --compensate ls use a "
 		                          "ridge"), -1;

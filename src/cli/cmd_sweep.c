@@ -8,7 +8,9 @@
 
 #include "cli.h"
 #include "finetune.h"
+#include "nnprune/evaluate.h"
 #include "nnprune/io.h"
+#include "nnprune/method.h"
 #include "nnprune/model.h"
 #include "nnprune/report.h"
 #include "nnprune/stats.h"
@@ -22,9 +24,12 @@
 #define SWEEP_DEFAULT_MEM_LIMIT ((uint64_t)1 << 30)
 #define SWEEP_DEFAULT_FT_EPOCHS 1
 #define SWEEP_DEFAULT_FT_SEED 0
+#define SWEEP_DEFAULT_KEEP "0.9:0.1:0.1"
+#define SWEEP_MAX_BUILT 100000u   /* candidates whose models are built one by one */
 
 static const char sweep_usage[] =
-	"nnprune sweep [--stats FILE] [--mean LIST] [--std LIST] [--out DIR] [options]";
+	"nnprune sweep [--stats FILE] [--method M] [--mean LIST] [--std LIST] [--keep LIST] "
+	"[--calib DATA] [--out DIR] [options]";
 
 typedef struct sweep_cfg {
 	const char *stats_path, *out_dir, *model_path, *data_path, *labels_path;
@@ -40,6 +45,16 @@ typedef struct sweep_cfg {
 	uint64_t ft_epochs, ft_seed;
 	double ft_lr;          /* NAN: the optimizer's default */
 	int ft_pareto;
+	/* the method */
+	nnp_method_opts mo;    /* method, compensate (set by check_method), lambda_rel */
+	int comp_set, lambda_set, means_set, min_keep_set, alloc_step_set;
+	const char *keep_text, *targets_text, *calib_path, *calib_labels;
+	int allocate;
+	uint64_t calib_rows;
+	/* set once the inputs are read */
+	int plain;             /* the threshold sweep as it always was: rule, fold or none,
+	                          calibrated on the evaluation data */
+	const cli_calib *calib; /* the calibration rows; NULL for a plain sweep */
 } sweep_cfg;
 
 static void sweep_help(void)
@@ -48,17 +63,44 @@ static void sweep_help(void)
 	printf("usage: %s\n\n"
 	       "Reads the statistics written by 'nnprune stats' and, for every pair of\n"
 	       "thresholds (m, s), removes each hidden neuron with |mean| <= m and std <= s,\n"
-	       "physically (smaller matrices). Every slimmed model is evaluated on the data\n"
-	       "the statistics were taken on and written to DIR, with a report.\n\n"
+	       "physically (smaller matrices); or, with --method score or obs, prunes every\n"
+	       "hidden layer to a budget. Every slimmed model is evaluated on the data the\n"
+	       "statistics were taken on and written to DIR, with a report. Model files are\n"
+	       "named by thresholds (NAME-m0.1-s0.4.bin) or by method and budget\n"
+	       "(NAME-obs-ls-k0.5.bin, -a<step> for an allocation step, -t<params>).\n\n"
 	       "  --stats FILE       statistics file (default %s)\n"
+	       "Method (which neurons go; see 'nnprune prune --help'):\n"
+	       "  --method rule      the thresholds below (the default)\n"
+	       "  --method score     keep the neurons of largest std_j * ||W_next[:, j]||\n"
+	       "  --method obs       greedy backward elimination under a ridge refit\n"
+	       "  --compensate none|fold|ls  what the next layer becomes (default: fold for\n"
+	       "                     rule, ls for score and obs); --no-fold is 'none'\n"
+	       "  --lambda X         ridge strength relative to trace(C)/n (default %g; ls, obs)\n"
+	       "Candidates of the rule: every (mean, std) pair:\n"
 	       "  --mean LIST        mean thresholds (default %s)\n"
 	       "  --std LIST         std thresholds (default %s)\n"
 	       "                     LIST: 0.1 | 0,0.1,0.5 | 0:1:0.1 (start:stop:step, ends included)\n"
+	       "  --min-keep N       neurons every hidden layer keeps at least (default 1)\n"
+	       "Candidates of score and obs: budgets (any together; default --keep %s):\n"
+	       "  --keep LIST        fractions of every hidden layer kept, in (0, 1]; ranges may\n"
+	       "                     go down (0.9:0.1:0.1 is 0.9, 0.8, ..., 0.1)\n"
+	       "  --allocate         one candidate per step of the sensitivity allocation path\n"
+	       "                     (per-layer counts on a grid of fractions, the cheapest\n"
+	       "                     loss of accuracy per parameter first)\n"
+	       "  --target-params LIST  per budget N or P%% (of the original's parameters), the\n"
+	       "                     first step of the allocation path within it\n"
+	       "  --allocate-step X  the allocation's grid of fractions per layer (default %g)\n"
+	       "Calibration (what the method's statistics and refits are computed on):\n"
+	       "  --calib DATA       calibration rows, read with the statistics' data options\n"
+	       "                     (default: the evaluation data itself, which the report\n"
+	       "                     then says; separate rows keep the evaluation honest)\n"
+	       "  --calib-labels FILE  IDX labels for DATA (not needed: labels are not used)\n"
+	       "  --calib-rows N     use only the first N rows of --calib DATA\n"
+	       "Evaluation and output:\n"
 	       "  -o, --out DIR      where models and reports go (default %s)\n"
 	       "  --model FILE       the model, if it moved (it must be unchanged)\n"
 	       "  --data FILE        the data, if it moved (it must be unchanged)\n"
 	       "  --labels FILE      the IDX labels file, if it moved\n"
-	       "  --min-keep N       neurons every hidden layer keeps at least (default 1)\n"
 	       "  --no-fold          do not fold removed neurons' means into the next bias\n"
 	       "  --format json|bin  format of the written models (default: the input's)\n"
 	       "  --max-drop PTS     select the smallest model within PTS accuracy points of\n"
@@ -85,8 +127,9 @@ static void sweep_help(void)
 	       "  --finetune-seed N       shuffling seed (default %d)\n"
 	       "Every model trains on one thread, models in parallel (-j), so results do not\n"
 	       "depend on -j and equal 'nnprune finetune -j 1' with the same options.\n",
-	       sweep_usage, SWEEP_DEFAULT_STATS, SWEEP_DEFAULT_MEANS, SWEEP_DEFAULT_STDS,
-	       SWEEP_DEFAULT_OUT, t0.batch, SWEEP_DEFAULT_FT_EPOCHS,
+	       sweep_usage, SWEEP_DEFAULT_STATS, NNP_METHOD_LAMBDA_REL, SWEEP_DEFAULT_MEANS,
+	       SWEEP_DEFAULT_STDS, SWEEP_DEFAULT_KEEP, NNP_METHOD_GRID_STEP, SWEEP_DEFAULT_OUT,
+	       t0.batch, SWEEP_DEFAULT_FT_EPOCHS,
 	       (double)cli_finetune_default_lr(t0.optimizer), SWEEP_DEFAULT_FT_SEED);
 }
 
@@ -114,11 +157,46 @@ static int parse_bytes(const cli_parser *p, const char *text, uint64_t *out)
 	return 0;
 }
 
+/* Which options go with which method; fills in the compensation's default. */
+static int check_method(const cli_parser *p, sweep_cfg *c)
+{
+	int rule = c->mo.method == NNP_METHOD_RULE;
+	if (c->comp_set && !c->fold && c->mo.compensate != NNP_COMP_NONE)
+		return cli_usage_error(p, "--no-fold contradicts --compensate %s",
+		                       nnp_compensate_name(c->mo.compensate)), -1;
+	if (!c->comp_set)
+		c->mo.compensate = !c->fold ? NNP_COMP_NONE : rule ? NNP_COMP_FOLD : NNP_COMP_LS;
+	c->fold = c->mo.compensate == NNP_COMP_FOLD;
+	if (rule && (c->keep_text || c->allocate || c->targets_text))
+		return cli_usage_error(p, "%s: budgets belong to --method score or obs (the rule "
+		                          "takes --mean and --std)", c->keep_text ? "--keep"
+		                       : c->allocate ? "--allocate" : "--target-params"), -1;
+	if (!rule && (c->means_set || c->min_keep_set))
+		return cli_usage_error(p, "%s: thresholds belong to --method rule (this is %s)",
+		                       c->means_set ? "--mean/--std" : "--min-keep",
+		                       nnp_method_name(c->mo.method)), -1;
+	if (!rule && !c->keep_text && !c->allocate && !c->targets_text)
+		c->keep_text = SWEEP_DEFAULT_KEEP;
+	if (c->alloc_step_set && !c->allocate && !c->targets_text)
+		return cli_usage_error(p, "--allocate-step needs --allocate or --target-params"), -1;
+	if (c->lambda_set && c->mo.method != NNP_METHOD_OBS && c->mo.compensate != NNP_COMP_LS)
+		return cli_usage_error(p, "--lambda: only --method obs and --compensate ls use a "
+		                          "ridge"), -1;
+	if ((c->calib_labels || c->calib_rows) && !c->calib_path)
+		return cli_usage_error(p, "%s needs --calib DATA", c->calib_labels ? "--calib-labels"
+		                                                                    : "--calib-rows"),
+		       -1;
+	c->mo.threads = c->threads;
+	return 0;
+}
+
 static int parse_args(cli_parser *p, sweep_cfg *c)
 {
 	enum { O_STATS = 1, O_MEAN, O_STD, O_OUT, O_MODEL, O_DATA, O_LABELS, O_MINKEEP, O_NOFOLD,
 	       O_FORMAT, O_MAXDROP, O_BEST, O_JSON, O_MEM, O_THREADS, O_QUIET, O_HELP, O_FT,
-	       O_FT_LABELS, O_FT_EPOCHS, O_FT_PARETO, O_FT_LR, O_FT_SEED };
+	       O_FT_LABELS, O_FT_EPOCHS, O_FT_PARETO, O_FT_LR, O_FT_SEED, O_METHOD, O_COMP,
+	       O_LAMBDA, O_KEEP, O_ALLOCATE, O_TARGET, O_CALIB, O_CALIB_LABELS, O_CALIB_ROWS,
+	       O_ALLOC_STEP };
 	static const cli_opt opts[] = {
 		{ "stats", 0, 1, O_STATS }, { "mean", 0, 1, O_MEAN }, { "std", 0, 1, O_STD },
 		{ "out", 'o', 1, O_OUT }, { "model", 0, 1, O_MODEL }, { "data", 0, 1, O_DATA },
@@ -129,7 +207,12 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 		{ "quiet", 'q', 0, O_QUIET }, { "help", 'h', 0, O_HELP }, { "finetune", 0, 1, O_FT },
 		{ "finetune-labels", 0, 1, O_FT_LABELS }, { "finetune-epochs", 0, 1, O_FT_EPOCHS },
 		{ "finetune-pareto", 0, 0, O_FT_PARETO }, { "finetune-lr", 0, 1, O_FT_LR },
-		{ "finetune-seed", 0, 1, O_FT_SEED }, { NULL, 0, 0, 0 }
+		{ "finetune-seed", 0, 1, O_FT_SEED }, { "method", 0, 1, O_METHOD },
+		{ "compensate", 0, 1, O_COMP }, { "lambda", 0, 1, O_LAMBDA }, { "keep", 0, 1, O_KEEP },
+		{ "allocate", 0, 0, O_ALLOCATE }, { "target-params", 0, 1, O_TARGET },
+		{ "calib", 0, 1, O_CALIB }, { "calib-labels", 0, 1, O_CALIB_LABELS },
+		{ "calib-rows", 0, 1, O_CALIB_ROWS }, { "allocate-step", 0, 1, O_ALLOC_STEP },
+		{ NULL, 0, 0, 0 }
 	};
 	p->opts = opts;
 	int id;
@@ -140,8 +223,8 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 		case CLI_ERROR: return -1;
 		case O_HELP: sweep_help(); return 1;
 		case O_STATS: c->stats_path = arg; break;
-		case O_MEAN: c->means_text = arg; break;
-		case O_STD: c->stds_text = arg; break;
+		case O_MEAN: c->means_text = arg; c->means_set = 1; break;
+		case O_STD: c->stds_text = arg; c->means_set = 1; break;
 		case O_OUT: c->out_dir = arg; break;
 		case O_MODEL: c->model_path = arg; break;
 		case O_DATA: c->data_path = arg; break;
@@ -149,6 +232,7 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 		case O_MINKEEP:
 			if (cli_size(p, "--min-keep", arg, 0, NNP_MAX_WIDTH, &c->min_keep))
 				return -1;
+			c->min_keep_set = 1;
 			break;
 		case O_NOFOLD: c->fold = 0; break;
 		case O_FORMAT:
@@ -199,6 +283,35 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 				return -1;
 			c->ft_option = c->ft_option ? c->ft_option : "--finetune-seed";
 			break;
+		case O_METHOD:
+			if (nnp_method_parse(arg, &c->mo.method))
+				return cli_usage_error(p, "--method: '%s' is not rule, score or obs", arg), -1;
+			break;
+		case O_COMP:
+			if (nnp_compensate_parse(arg, &c->mo.compensate))
+				return cli_usage_error(p, "--compensate: '%s' is not none, fold or ls", arg),
+				       -1;
+			c->comp_set = 1;
+			break;
+		case O_LAMBDA:
+			if (cli_double(p, "--lambda", arg, 1e-12, 1e6, &c->mo.lambda_rel))
+				return -1;
+			c->lambda_set = 1;
+			break;
+		case O_KEEP: c->keep_text = arg; break;
+		case O_ALLOCATE: c->allocate = 1; break;
+		case O_ALLOC_STEP:
+			if (cli_double(p, "--allocate-step", arg, 0.001, 0.5, &c->mo.grid_step))
+				return -1;
+			c->alloc_step_set = 1;
+			break;
+		case O_TARGET: c->targets_text = arg; break;
+		case O_CALIB: c->calib_path = arg; break;
+		case O_CALIB_LABELS: c->calib_labels = arg; break;
+		case O_CALIB_ROWS:
+			if (cli_size(p, "--calib-rows", arg, 1, UINT64_MAX, &c->calib_rows))
+				return -1;
+			break;
 		}
 	}
 	if (p->n_operands != 0)
@@ -208,7 +321,7 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 		return cli_usage_error(p, "--best needs --max-drop to choose a model"), -1;
 	if (c->ft_option && !c->ft_data)
 		return cli_usage_error(p, "%s needs --finetune TRAIN_DATA", c->ft_option), -1;
-	return 0;
+	return check_method(p, c);
 }
 
 /* Checks that a file is the one the statistics were taken on. */
@@ -258,22 +371,56 @@ static void model_stem(const char *path, char *buf, size_t size)
 		*dot = '\0';
 }
 
+/* What a candidate's file name says it is: "-m0.1-s0.4" for the rule (as it
+ * always was), "-rule-ls-m0.1-s0.4" for the rule with a refit, and for the
+ * other methods "-obs-ls-k0.5", "-obs-ls-a12" (allocation step), "-obs-ls-t150000". */
+static void budget_name(char *buf, size_t size, const nnp_candidate *c, const sweep_cfg *cfg)
+{
+	const char *me = nnp_method_name(cfg->mo.method);
+	const char *co = nnp_compensate_name(cfg->mo.compensate);
+	if (cfg->mo.method == NNP_METHOD_RULE && cfg->mo.compensate != NNP_COMP_LS)
+		snprintf(buf, size, "-m%.12g-s%.12g", c->mean_thr, c->std_thr);
+	else if (cfg->mo.method == NNP_METHOD_RULE)
+		snprintf(buf, size, "-%s-%s-m%.12g-s%.12g", me, co, c->mean_thr, c->std_thr);
+	else if (c->target_params)
+		snprintf(buf, size, "-%s-%s-t%zu", me, co, c->target_params);
+	else if (c->alloc_step)
+		snprintf(buf, size, "-%s-%s-a%zu", me, co, c->alloc_step);
+	else
+		snprintf(buf, size, "-%s-%s-k%.12g", me, co, c->keep_frac);
+}
+
 /* "dir/stem-m0.1-s0.4.bin"; with ft_epochs > 0 "dir/stem-m0.1-s0.4-ft2.bin", and
  * for the original (c NULL) "dir/stem-ft2.bin". */
 static char *candidate_path(const char *dir, const char *stem, const nnp_candidate *c,
-                            nnp_format fmt, uint64_t ft_epochs)
+                            const sweep_cfg *cfg, nnp_format fmt, uint64_t ft_epochs)
 {
 	size_t n = strlen(dir) + strlen(stem) + 128;
 	char *p = malloc(n);
 	if (!p)
 		return NULL;
-	char thr[64] = "", ft[32] = "";
+	char thr[96] = "", ft[32] = "";
 	if (c)
-		snprintf(thr, sizeof thr, "-m%.12g-s%.12g", c->mean_thr, c->std_thr);
+		budget_name(thr, sizeof thr, c, cfg);
 	if (ft_epochs)
 		snprintf(ft, sizeof ft, "-ft%llu", (unsigned long long)ft_epochs);
 	snprintf(p, n, "%s/%s%s%s.%s", dir, stem, thr, ft, fmt == NNP_FMT_JSON ? "json" : "bin");
 	return p;
+}
+
+/* "mean 0.1, std 0.4", "keep 0.5", "allocation step 12", "target 150000 (allocation
+ * step 12)": how messages name a candidate. */
+static void budget_text(char *buf, size_t size, const nnp_candidate *c)
+{
+	if (c->target_params)
+		snprintf(buf, size, "target %zu (allocation step %zu)", c->target_params,
+		         c->alloc_step);
+	else if (c->alloc_step)
+		snprintf(buf, size, "allocation step %zu", c->alloc_step);
+	else if (c->keep_frac > 0)
+		snprintf(buf, size, "keep %g", c->keep_frac);
+	else
+		snprintf(buf, size, "mean %g, std %g", c->mean_thr, c->std_thr);
 }
 
 /* NNP_EOUTPUT if path names one of the inputs (NULL entries are skipped). */
@@ -287,39 +434,38 @@ static int check_not_input(const char *path, const char *const *inputs, size_t n
 	return NNP_OK;
 }
 
-/* The provenance a slimmed model carries: where it came from and what was kept. */
+/* The provenance a slimmed model carries: where it came from and what was kept
+ * (for a plain threshold sweep, exactly what it always recorded). */
 static char *provenance_json(const nnp_model *src, const char *src_path, uint32_t src_crc,
                              const nnp_candidate *c, const sweep_cfg *cfg)
 {
-	char crc[9];
-	snprintf(crc, sizeof crc, "%08x", (unsigned)src_crc);
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "tool", "nnprune " NNP_VERSION);
-	cJSON_AddStringToObject(o, "operation", "prune");
-	cJSON_AddStringToObject(o, "method", "rule");
-	cJSON *s = cJSON_AddObjectToObject(o, "source");
-	cJSON_AddStringToObject(s, "path", src_path);
-	cJSON_AddStringToObject(s, "crc32", crc);
-	cJSON *t = cJSON_AddObjectToObject(o, "thresholds");
-	cJSON_AddNumberToObject(t, "mean", c->mean_thr);
-	cJSON_AddNumberToObject(t, "std", c->std_thr);
-	cJSON_AddBoolToObject(o, "fold", cfg->fold);
-	cJSON_AddNumberToObject(o, "min_keep", (double)cfg->min_keep);
-	cJSON *kept = cJSON_AddArrayToObject(o, "kept");
-	for (size_t l = 0; l < c->keep->n_layers; l++) {
-		cJSON *a = cJSON_CreateArray();
-		for (size_t i = 0; i < c->keep->count[l]; i++)
-			cJSON_AddItemToArray(a, cJSON_CreateNumber((double)c->keep->idx[l][i]));
-		cJSON_AddItemToArray(kept, a);
+	cli_prov pv;
+	cli_prov_init(&pv);
+	pv.src = src;
+	pv.src_path = src_path;
+	pv.src_crc = src_crc;
+	pv.method = nnp_method_name(cfg->mo.method);
+	pv.kept = c->keep;
+	if (!cfg->plain) {
+		pv.compensate = nnp_compensate_name(cfg->mo.compensate);
+		pv.calib = cfg->calib;
+		if (cfg->mo.method == NNP_METHOD_OBS || cfg->mo.compensate == NNP_COMP_LS)
+			pv.lambda_rel = cfg->mo.lambda_rel;
 	}
-	if (src->provenance) {
-		cJSON *prev = cJSON_Parse(src->provenance);
-		if (prev)
-			cJSON_AddItemToObject(o, "previous", prev);
+	if (cfg->mo.method == NNP_METHOD_RULE) {
+		pv.mean_thr = c->mean_thr;
+		pv.std_thr = c->std_thr;
+		pv.fold = cfg->fold;
+		pv.min_keep = (size_t)cfg->min_keep;
+	} else {
+		pv.keep_frac = c->keep_frac > 0 ? c->keep_frac : NAN;
+		pv.target_params = c->target_params ? c->target_params : CLI_PROV_NONE;
+		if (c->alloc_step) {
+			pv.alloc_step = c->alloc_step - 1;
+			pv.grid_step = cfg->mo.grid_step;
+		}
 	}
-	char *txt = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	return txt;
+	return cli_provenance_prune(&pv);
 }
 
 /* Refuses, before anything is written, a report file that would replace an input. */
@@ -348,7 +494,7 @@ static int write_models(nnp_sweep *sw, const nnp_model *m, const char *model_pat
 		nnp_candidate *c = &sw->c[i];
 		size_t src = c->same_as == NNP_NO_DUP ? i : c->same_as;
 		nnp_model *pm = sw->models[src];
-		char *path = candidate_path(cfg->out_dir, stem, c, fmt, 0);
+		char *path = candidate_path(cfg->out_dir, stem, c, cfg, fmt, 0);
 		char *prov = provenance_json(m, model_path, model_crc, c, cfg);
 		int rc = (!path || !prov) ? nnp_err_set(err, NNP_ENOMEM, "out of memory") : NNP_OK;
 		if (!rc)
@@ -539,7 +685,8 @@ static int ft_write(const sweep_ft *ft, nnp_sweep *sw, const nnp_model *m, const
 			continue;
 		if (i)
 			ft_scores(c, &ft->jobs[job], o);
-		char *path = candidate_path(cfg->out_dir, stem, i ? c : NULL, fmt, cfg->ft_epochs);
+		char *path = candidate_path(cfg->out_dir, stem, i ? c : NULL, cfg, fmt,
+		                            cfg->ft_epochs);
 		int rc = path ? ft_save(ft, &ft->jobs[job], i ? c : NULL, path, m, model_path,
 		                        model_crc, cfg, fmt, inputs, n_inputs, err)
 		              : nnp_err_set(err, NNP_ENOMEM, "out of memory");
@@ -576,15 +723,204 @@ static int ft_select(const nnp_sweep *sw, double max_drop, size_t *best, size_t 
 	return NNP_OK;
 }
 
+/* ---- candidates built outside the threshold engine ---- */
+
+/* A sweep of n candidates, none built yet (thresholds NAN, no duplicates). */
+static nnp_sweep *sweep_alloc(size_t n)
+{
+	nnp_sweep *sw = calloc(1, sizeof *sw);
+	if (!sw)
+		return NULL;
+	sw->n = n;
+	sw->c = calloc(n ? n : 1, sizeof *sw->c);
+	sw->models = calloc(n ? n : 1, sizeof *sw->models);
+	if (!sw->c || !sw->models) {
+		nnp_sweep_free(sw);
+		return NULL;
+	}
+	sw->original.mean_thr = sw->original.std_thr = NAN;
+	sw->original.same_as = NNP_NO_DUP;
+	for (size_t i = 0; i < n; i++) {
+		sw->c[i].mean_thr = sw->c[i].std_thr = NAN;
+		sw->c[i].same_as = NNP_NO_DUP;
+	}
+	return sw;
+}
+
+/* "building 3/40" on stderr, only on a terminal and when not quiet. */
+static void build_progress(const sweep_cfg *cfg, size_t done, size_t n)
+{
+	if (cfg->quiet || cfg->json || !isatty(STDERR_FILENO))
+		return;
+	if (done < n)
+		fprintf(stderr, "\rbuilding candidates: %zu/%zu", done, n);
+	else
+		fprintf(stderr, "\r\033[K");
+	fflush(stderr);
+}
+
+/* The rule with a refit: the kept sets of every (mean, std) pair on s, each
+ * distinct one's next layers refit on the calibration rows. */
+static int build_rule_ls(nnp_sweep **out, const nnp_model *m, const nnp_stats *s,
+                         const cli_calib *cal, const double *means, size_t n_means,
+                         const double *stds, size_t n_stds, const sweep_cfg *cfg, nnp_err *err)
+{
+	nnp_method_ctx *ctx = NULL;
+	/* Each list holds at most 10,000 values: the product cannot overflow. */
+	if (n_means * n_stds > SWEEP_MAX_BUILT)
+		return nnp_err_set(err, NNP_EUSAGE, "sweep: %zu x %zu candidates, the limit with "
+		                   "--compensate ls is %u", n_means, n_stds, SWEEP_MAX_BUILT);
+	nnp_sweep *sw = sweep_alloc(n_means * n_stds);
+	int rc = sw ? NNP_OK : nnp_err_set(err, NNP_ENOMEM, "sweep: out of memory");
+	for (size_t i = 0; !rc && i < sw->n; i++) {
+		nnp_candidate *c = &sw->c[i];
+		c->mean_thr = means[i / n_stds];
+		c->std_thr = stds[i % n_stds];
+		rc = nnp_keep_rule(&c->keep, s, c->mean_thr, c->std_thr, (size_t)cfg->min_keep, err);
+		if (!rc)
+			c->floor_hit = nnp_keep_any_floor(c->keep);
+	}
+	if (!rc)
+		rc = nnp_candidates_dedupe(sw->c, sw->n, &sw->n_unique, err);
+	if (!rc)
+		rc = nnp_method_ctx_create(&ctx, m, &cal->view, &cfg->mo, err);
+	for (size_t i = 0; !rc && i < sw->n; i++) {
+		build_progress(cfg, i, sw->n);
+		if (sw->c[i].same_as == NNP_NO_DUP)
+			rc = nnp_method_ctx_prune_keep(ctx, sw->c[i].keep, &sw->models[i], err);
+	}
+	build_progress(cfg, sw ? sw->n : 0, sw ? sw->n : 0);
+	nnp_method_ctx_free(ctx);
+	if (rc) {
+		nnp_sweep_free(sw);
+		return rc;
+	}
+	*out = sw;
+	return NNP_OK;
+}
+
+/* Candidate i of score or obs from per-layer counts. */
+static int build_one(nnp_method_ctx *ctx, nnp_sweep *sw, size_t i, const size_t *counts,
+                     nnp_err *err)
+{
+	return nnp_method_ctx_prune(ctx, counts, &sw->models[i], &sw->c[i].keep, err);
+}
+
+/* score or obs: one candidate per --keep fraction, then per allocation step
+ * (--allocate), then per --target-params budget. An unreachable budget is
+ * NNP_EUSAGE. */
+static int build_method(nnp_sweep **out, const nnp_model *m, const cli_calib *cal,
+                        const double *keeps, size_t n_keeps, const cli_target *targets,
+                        size_t n_targets, const sweep_cfg *cfg, nnp_err *err)
+{
+	nnp_method_ctx *ctx = NULL;
+	nnp_alloc *a = NULL;
+	nnp_sweep *sw = NULL;
+	size_t H = m->n_layers - 1, params0 = nnp_model_params(m);
+	size_t *counts = calloc(H ? H : 1, sizeof *counts);
+	int rc = counts ? nnp_method_ctx_create(&ctx, m, &cal->view, &cfg->mo, err)
+	                : nnp_err_set(err, NNP_ENOMEM, "sweep: out of memory");
+	if (!rc && (cfg->allocate || n_targets))
+		rc = nnp_method_ctx_allocate(ctx, &a, err);
+	if (rc)
+		goto done;
+	size_t n_steps = cfg->allocate ? a->n : 0;
+	if (!(sw = sweep_alloc(n_keeps + n_steps + n_targets))) {
+		rc = nnp_err_set(err, NNP_ENOMEM, "sweep: out of memory");
+		goto done;
+	}
+	size_t i = 0;
+	for (size_t k = 0; !rc && k < n_keeps; k++, i++) {
+		build_progress(cfg, i, sw->n);
+		sw->c[i].keep_frac = keeps[k];
+		rc = nnp_method_counts(m, keeps[k], counts, err);
+		if (!rc)
+			rc = build_one(ctx, sw, i, counts, err);
+	}
+	for (size_t k = 0; !rc && k < n_steps; k++, i++) {
+		build_progress(cfg, i, sw->n);
+		sw->c[i].alloc_step = k + 1;
+		rc = build_one(ctx, sw, i, a->counts + k * H, err);
+	}
+	for (size_t k = 0; !rc && k < n_targets; k++, i++) {
+		build_progress(cfg, i, sw->n);
+		size_t target = cli_target_params(&targets[k], params0);
+		size_t st = target >= params0 ? NNP_ALLOC_NONE : nnp_alloc_pick(a, target);
+		sw->c[i].target_params = target;
+		if (target >= params0) {
+			/* Within budget already: every layer whole. */
+			for (size_t l = 0; l < H; l++)
+				counts[l] = m->layers[l].out;
+			rc = build_one(ctx, sw, i, counts, err);
+		} else if (st == NNP_ALLOC_NONE) {
+			rc = nnp_err_set(err, NNP_EUSAGE,
+			                 "--target-params %s: %zu parameters is below the smallest model "
+			                 "the allocation reaches (%zu parameters)", targets[k].text,
+			                 target, a->n ? a->params[a->n - 1] : params0);
+		} else {
+			sw->c[i].alloc_step = st + 1;
+			rc = build_one(ctx, sw, i, a->counts + st * H, err);
+		}
+	}
+	build_progress(cfg, sw->n, sw->n);
+	if (!rc)
+		rc = nnp_candidates_dedupe(sw->c, sw->n, &sw->n_unique, err);
+	/* A duplicate is evaluated and written through its first. */
+	for (size_t k = 0; !rc && k < sw->n; k++)
+		if (sw->c[k].same_as != NNP_NO_DUP) {
+			nnp_model_free(sw->models[k]);
+			sw->models[k] = NULL;
+		}
+done:
+	nnp_alloc_free(a);
+	nnp_method_ctx_free(ctx);
+	free(counts);
+	if (rc) {
+		nnp_sweep_free(sw);
+		return rc;
+	}
+	*out = sw;
+	return NNP_OK;
+}
+
+/* The calibration rows: --calib DATA (read with the statistics' reader
+ * options), else the evaluation rows already in memory. */
+static int load_calib(cli_calib *cal, const sweep_cfg *cfg, const nnp_model *m,
+                      const nnp_dataset *d, const char *data_path, const nnp_data_opts *dopts,
+                      const nnp_stats_source *src, nnp_err *err)
+{
+	memset(cal, 0, sizeof *cal);
+	if (cfg->calib_path) {
+		nnp_data_opts o = *dopts;
+		o.labels_path = cfg->calib_labels;
+		return cli_calib_load(cal, cfg->calib_path, &o, m->input_size, cfg->calib_rows, err);
+	}
+	if (!d)
+		return nnp_err_set(err, NNP_EINPUT,
+		                   "%s: the method computes on rows held in memory, and the data "
+		                   "exceeds --mem-limit: raise it, or give --calib DATA "
+		                   "(--calib-rows N to read fewer)", data_path);
+	cal->path = data_path;
+	cal->labels_path = dopts->labels_path;
+	cal->bytes = src->data_bytes;
+	cal->crc32 = src->data_crc32;
+	cal->view = *d;
+	cal->view.y = NULL;
+	return NNP_OK;
+}
+
 int cmd_sweep(int argc, char **argv)
 {
 	cli_parser p;
 	if (cli_init(&p, argc, argv, NULL, "sweep", sweep_usage))
 		return NNP_EXIT_INPUT;
+	const nnp_method_opts mo0 = NNP_METHOD_OPTS_INIT;
 	sweep_cfg cfg = { SWEEP_DEFAULT_STATS, SWEEP_DEFAULT_OUT, NULL, NULL, NULL,
 		          SWEEP_DEFAULT_MEANS, SWEEP_DEFAULT_STDS, NULL, 1, SWEEP_DEFAULT_MEM_LIMIT,
 		          1, 0, 0, 0, NAN, 0, NULL, NULL, NULL, SWEEP_DEFAULT_FT_EPOCHS,
-		          SWEEP_DEFAULT_FT_SEED, NAN, 0 };
+		          SWEEP_DEFAULT_FT_SEED, NAN, 0, mo0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
+		          0, 0, 0, NULL };
+	cfg.mo.method = NNP_METHOD_RULE;
 	int rc = NNP_EXIT_OK;
 	nnp_err err;
 	nnp_err_clear(&err);
@@ -594,8 +930,12 @@ int cmd_sweep(int argc, char **argv)
 	nnp_model *m = NULL;
 	nnp_dataset *d = NULL;
 	nnp_sweep *sw = NULL;
-	double *means = NULL, *stds = NULL;
-	size_t n_means = 0, n_stds = 0;
+	double *means = NULL, *stds = NULL, *keeps = NULL;
+	size_t n_means = 0, n_stds = 0, n_keeps = 0, n_targets = 0;
+	cli_target *targets = NULL;
+	cli_calib cal;
+	memset(&cal, 0, sizeof cal);
+	nnp_stats *cs = NULL;
 	char *json = NULL;
 	sweep_ft ft;
 	memset(&ft, 0, sizeof ft);
@@ -605,8 +945,15 @@ int cmd_sweep(int argc, char **argv)
 		rc = prc > 0 ? NNP_EXIT_OK : NNP_EXIT_USAGE;
 		goto done;
 	}
-	if (nnp_parse_list(cfg.means_text, &means, &n_means, &err) ||
-	    nnp_parse_list(cfg.stds_text, &stds, &n_stds, &err) ||
+	int rule = cfg.mo.method == NNP_METHOD_RULE;
+	if ((cfg.keep_text && cli_parse_fractions(&p, "--keep", cfg.keep_text, &keeps, &n_keeps)) ||
+	    (cfg.targets_text &&
+	     cli_parse_targets(&p, "--target-params", cfg.targets_text, &targets, &n_targets))) {
+		rc = NNP_EXIT_USAGE;
+		goto done;
+	}
+	if ((rule && (nnp_parse_list(cfg.means_text, &means, &n_means, &err) ||
+	              nnp_parse_list(cfg.stds_text, &stds, &n_stds, &err))) ||
 	    (cfg.ft_data && ft_options(&ft, &cfg, &err))) {
 		rc = cli_usage_error(&p, "%s", err.msg);
 		goto done;
@@ -648,15 +995,50 @@ int cmd_sweep(int argc, char **argv)
 		goto fail;
 	nnp_err_clear(&err);
 
-	nnp_sweep_opts so = { means, n_means, stds, n_stds, (size_t)cfg.min_keep, cfg.fold,
-		              cfg.threads, data_path, &dopts };
-	if (nnp_sweep_run(&sw, m, s, d, &so, &err))
+	/* The rule on the evaluation data's statistics, folding or not, is the
+	 * sweep as it always was; everything else computes on calibration rows. */
+	cfg.plain = rule && cfg.mo.compensate != NNP_COMP_LS && !cfg.calib_path;
+	if (!cfg.plain) {
+		if (load_calib(&cal, &cfg, m, d, data_path, &dopts, &src, &err))
+			goto fail;
+		cfg.calib = &cal;
+	}
+	/* The rule's thresholds apply to the calibration rows' statistics. */
+	const nnp_stats *rs = s;
+	if (rule && cfg.calib_path) {
+		nnp_run_opts ro = NNP_RUN_OPTS_INIT;
+		ro.threads = cfg.threads;
+		if (nnp_run_dataset(m, &cal.view, &ro, &cs, NULL, NULL, &err))
+			goto fail;
+		rs = cs;
+	}
+	int brc = NNP_OK;
+	if (rule && cfg.mo.compensate != NNP_COMP_LS) {
+		nnp_sweep_opts so = { means, n_means, stds, n_stds, (size_t)cfg.min_keep, cfg.fold,
+			              cfg.threads, data_path, &dopts };
+		if (nnp_sweep_run(&sw, m, rs, d, &so, &err))
+			goto fail;
+	} else {
+		brc = rule ? build_rule_ls(&sw, m, rs, &cal, means, n_means, stds, n_stds, &cfg, &err)
+		           : build_method(&sw, m, &cal, keeps, n_keeps, targets, n_targets, &cfg,
+		                          &err);
+		nnp_eval_opts eo = NNP_EVAL_OPTS_INIT;
+		eo.threads = cfg.threads;
+		if (!brc)
+			brc = nnp_sweep_evaluate(sw, m, d, data_path, &dopts, &eo, &err);
+	}
+	if (brc == NNP_EUSAGE) {
+		/* An unreachable budget is the caller's number. */
+		rc = cli_usage_error(&p, "%s", err.msg);
+		goto done;
+	}
+	if (brc)
 		goto fail;
 
 	if (nnp_mkdir(cfg.out_dir, &err))
 		goto fail;
 	const char *inputs[] = { model_path, data_path, labels_path, cfg.stats_path, cfg.ft_data,
-		                 cfg.ft_labels };
+		                 cfg.ft_labels, cfg.calib_path, cfg.calib_labels };
 	const size_t n_inputs = sizeof inputs / sizeof inputs[0];
 	if (check_reports(cfg.out_dir, inputs, n_inputs, &err))
 		goto fail;
@@ -677,6 +1059,16 @@ int cmd_sweep(int argc, char **argv)
 	info.fold = cfg.fold;
 	info.min_keep = (size_t)cfg.min_keep;
 	info.max_drop = cfg.max_drop;
+	if (!cfg.plain) {
+		info.method = nnp_method_name(cfg.mo.method);
+		info.compensate = nnp_compensate_name(cfg.mo.compensate);
+		if (cfg.mo.method == NNP_METHOD_OBS || cfg.mo.compensate == NNP_COMP_LS)
+			info.lambda_rel = cfg.mo.lambda_rel;
+		/* A copy of the evaluation data is no separate calibration set. */
+		int same = cfg.calib_path && cal.bytes == src.data_bytes && cal.crc32 == src.data_crc32;
+		info.calib_path = same ? NULL : cfg.calib_path;
+		info.calib_rows = cal.view.rows;
+	}
 	if (cfg.ft_data) {
 		info.ft_epochs = (size_t)cfg.ft_epochs;
 		info.ft_data_path = cfg.ft_data;
@@ -690,17 +1082,23 @@ int cmd_sweep(int argc, char **argv)
 	} else if (!isnan(cfg.max_drop)) {
 		info.best = nnp_sweep_select(sw, cfg.max_drop, &closest);
 	}
-	if (nnp_report_write(cfg.out_dir, sw, s, &info, &err))
+	if (nnp_report_write(cfg.out_dir, sw, rs, &info, &err))
 		goto fail;
 	if (cfg.json) {
-		if (nnp_report_render(&json, NULL, NNP_REPORT_JSON, sw, s, &info, &err))
+		if (nnp_report_render(&json, NULL, NNP_REPORT_JSON, sw, rs, &info, &err))
 			goto fail;
 		fputs(json, stdout);
 	} else if (!cfg.quiet) {
-		if (nnp_report_table(stdout, sw, s, &info, &err))
+		if (nnp_report_table(stdout, sw, rs, &info, &err))
 			goto fail;
 		printf("\n%zu candidates (%zu distinct) evaluated on %llu rows; ", sw->n, sw->n_unique,
 		       (unsigned long long)sw->rows);
+		if (!cfg.plain && info.calib_path)
+			printf("%s + %s calibrated on %s (%zu rows); ", info.method, info.compensate,
+			       cfg.calib_path, cal.view.rows);
+		else if (!cfg.plain)
+			printf("%s + %s calibrated on the evaluation data itself; ", info.method,
+			       info.compensate);
 		if (cfg.ft_data)
 			printf("%zu distinct model%s and the original fine-tuned for %llu epoch%s on "
 			       "%s; ", ft.n_jobs - 1, ft.n_jobs == 2 ? "" : "s",
@@ -716,11 +1114,14 @@ int cmd_sweep(int argc, char **argv)
 			const nnp_candidate *c = closest != NNP_NO_DUP ? &sw->c[closest] : NULL;
 			const char *what = cfg.ft_data ? " after fine-tuning" : "";
 			const char *file = c ? (cfg.ft_data ? c->ft_file : c->file) : NULL;
+			char bt[96];
+			if (c)
+				budget_text(bt, sizeof bt, c);
 			if (c)
 				fprintf(stderr, "nnprune: sweep: no candidate within %g points of the "
-				        "original accuracy%s; closest: mean %g, std %g with a drop of %.2f "
-				        "points (%s)\n", cfg.max_drop, what, c->mean_thr, c->std_thr,
-				        cfg.ft_data ? c->ft_drop : c->accuracy_drop, file ? file : "-");
+				        "original accuracy%s; closest: %s with a drop of %.2f points (%s)\n",
+				        cfg.max_drop, what, bt, cfg.ft_data ? c->ft_drop : c->accuracy_drop,
+				        file ? file : "-");
 			else
 				fprintf(stderr, "nnprune: sweep: no candidate within %g points of the "
 				        "original accuracy%s\n", cfg.max_drop, what);
@@ -728,6 +1129,8 @@ int cmd_sweep(int argc, char **argv)
 			goto done;
 		}
 		const nnp_candidate *b = &sw->c[info.best];
+		char bt[96];
+		budget_text(bt, sizeof bt, b);
 		if (cfg.best_path && cfg.ft_data) {
 			/* The gate judged the fine-tuned model: that is the one to keep. */
 			if (ft_save(&ft, &ft.jobs[ft.job_of[info.best]], b, cfg.best_path, m, model_path,
@@ -748,16 +1151,15 @@ int cmd_sweep(int argc, char **argv)
 			free(prov);
 		}
 		if (!cfg.json && cfg.ft_data)
-			fprintf(stderr, "nnprune: sweep: selected mean %g, std %g: %.1f%% fewer "
-			        "parameters, accuracy drop after fine-tuning %.2f points (%.2f against "
-			        "the fine-tuned original; %.2f before fine-tuning)%s%s\n", b->mean_thr,
-			        b->std_thr, b->reduction, b->ft_drop, b->ft_drop_vs_ft, b->accuracy_drop,
-			        cfg.best_path ? ", written to " : "", cfg.best_path ? cfg.best_path : "");
-		else if (!cfg.json)
-			fprintf(stderr, "nnprune: sweep: selected mean %g, std %g: %.1f%% fewer "
-			        "parameters, accuracy drop %.2f points%s%s\n", b->mean_thr, b->std_thr,
-			        b->reduction, b->accuracy_drop, cfg.best_path ? ", written to " : "",
+			fprintf(stderr, "nnprune: sweep: selected %s: %.1f%% fewer parameters, accuracy "
+			        "drop after fine-tuning %.2f points (%.2f against the fine-tuned "
+			        "original; %.2f before fine-tuning)%s%s\n", bt, b->reduction, b->ft_drop,
+			        b->ft_drop_vs_ft, b->accuracy_drop, cfg.best_path ? ", written to " : "",
 			        cfg.best_path ? cfg.best_path : "");
+		else if (!cfg.json)
+			fprintf(stderr, "nnprune: sweep: selected %s: %.1f%% fewer parameters, accuracy "
+			        "drop %.2f points%s%s\n", bt, b->reduction, b->accuracy_drop,
+			        cfg.best_path ? ", written to " : "", cfg.best_path ? cfg.best_path : "");
 	}
 	goto done;
 fail:
@@ -766,6 +1168,10 @@ done:
 	free(json);
 	ft_free(&ft);
 	nnp_sweep_free(sw);
+	nnp_stats_free(cs);
+	cli_calib_free(&cal);
+	free(keeps);
+	free(targets);
 	nnp_dataset_free(d);
 	nnp_model_free(m);
 	nnp_stats_free(s);

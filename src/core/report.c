@@ -252,6 +252,36 @@ void nnp_report_info_init(nnp_report_info *info)
 	info->min_keep = 1;
 	info->best = NNP_NO_DUP;
 	info->max_drop = NAN;
+	info->lambda_rel = NAN;
+}
+
+int nnp_report_is_budget(const nnp_report_info *info)
+{
+	return info->method && strcmp(info->method, "rule") != 0;
+}
+
+const char *nnp_report_comp(const nnp_report_info *info)
+{
+	return info->compensate ? info->compensate : info->fold ? "fold" : "none";
+}
+
+int nnp_report_is_plain(const nnp_report_info *info)
+{
+	const char *c = nnp_report_comp(info);
+	return !nnp_report_is_budget(info) && !info->calib_path &&
+	       (!strcmp(c, "fold") || !strcmp(c, "none"));
+}
+
+void nnp_report_budget(nnp_rbuf *b, const nnp_candidate *c)
+{
+	if (c->target_params)
+		nnp_rb_printf(b, "target %zu (step %zu)", c->target_params, c->alloc_step);
+	else if (c->alloc_step)
+		nnp_rb_printf(b, "step %zu", c->alloc_step);
+	else if (c->keep_frac > 0)
+		nnp_rb_printf(b, "keep %g", c->keep_frac);
+	else
+		nnp_rb_printf(b, "mean %g, std %g", c->mean_thr, c->std_thr);
 }
 
 const char *nnp_report_file_name(nnp_report_kind kind)
@@ -362,15 +392,16 @@ static int check_inputs(const nnp_sweep *sw, const nnp_stats *s, const nnp_repor
 
 /* The fine-tuning columns exist only when some model was fine-tuned; the file
  * column stays last, as the terminal table leaves it out. */
-enum { COL_IDX, COL_MEAN, COL_STD, COL_KEPT, COL_PARAMS, COL_RED, COL_ACC, COL_DROP,
-       COL_LOSS, COL_AGREE, COL_FTACC, COL_FTDROP, COL_FTVS, COL_PARETO, COL_FLOOR, COL_NOTE,
-       COL_FILE, NCOLS };
+enum { COL_IDX, COL_MEAN, COL_STD, COL_BUDGET, COL_KEPT, COL_PARAMS, COL_RED, COL_ACC,
+       COL_DROP, COL_LOSS, COL_AGREE, COL_FTACC, COL_FTDROP, COL_FTVS, COL_PARETO, COL_FLOOR,
+       COL_NOTE, COL_FILE, NCOLS };
 
 static const struct {
 	const char *head;
 	char align;  /* 'l', 'r' or 'c' */
 } cols[NCOLS] = {
-	{ "#", 'r' }, { "mean", 'r' }, { "std", 'r' }, { "kept", 'l' }, { "params", 'r' },
+	{ "#", 'r' }, { "mean", 'r' }, { "std", 'r' }, { "budget", 'l' }, { "kept", 'l' },
+	{ "params", 'r' },
 	{ "reduction", 'r' }, { "accuracy", 'r' }, { "drop", 'r' }, { "loss", 'r' },
 	{ "agreement", 'r' }, { "ft accuracy", 'r' }, { "ft drop", 'r' }, { "vs ft orig", 'r' },
 	{ "pareto", 'c' }, { "floor", 'c' }, { "note", 'l' }, { "file", 'l' }
@@ -429,6 +460,12 @@ static void cell_text(cells *t, const nnp_candidate *c, int col, size_t i,
 			nnp_rb_printf(b, "%g", v);
 		break;
 	}
+	case COL_BUDGET:
+		if (orig)
+			nnp_rb_putc(b, '-');
+		else
+			nnp_report_budget(b, c);
+		break;
 	case COL_KEPT:
 		if (s->n_layers)
 			nnp_report_kept(b, c, s, "-");
@@ -506,10 +543,16 @@ static int cells_build(cells *t, const nnp_sweep *sw, const nnp_stats *s,
                        const nnp_report_info *info, int md, nnp_err *err)
 {
 	memset(t, 0, sizeof *t);
-	int ft = nnp_report_has_ft(sw);
-	for (int col = 0; col < NCOLS; col++)
-		if (ft || (col != COL_FTACC && col != COL_FTDROP && col != COL_FTVS))
-			t->col[t->ncols++] = col;
+	int ft = nnp_report_has_ft(sw), budget = nnp_report_is_budget(info);
+	for (int col = 0; col < NCOLS; col++) {
+		if (!ft && (col == COL_FTACC || col == COL_FTDROP || col == COL_FTVS))
+			continue;
+		/* A budget replaces the thresholds, and there is no rule's floor. */
+		if (budget ? (col == COL_MEAN || col == COL_STD || col == COL_FLOOR)
+		           : col == COL_BUDGET)
+			continue;
+		t->col[t->ncols++] = col;
+	}
 	size_t nc = (size_t)t->ncols;
 	t->rows = sw->n + 2; /* header + original + candidates */
 	if (sw->n > SIZE_MAX / NCOLS / sizeof(size_t) - 2)
@@ -633,8 +676,14 @@ static void md_best(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info *inf
 		return;
 	}
 	const nnp_candidate *c = &sw->c[info->best];
-	nnp_rb_printf(b, "\\#%zu: %zu parameters (%.1f%% fewer), accuracy %.2f%% (drop ",
-	              info->best, c->params, c->reduction, 100.0 * c->accuracy);
+	nnp_rb_printf(b, "\\#%zu", info->best);
+	if (nnp_report_is_budget(info)) {
+		nnp_rb_puts(b, " (");
+		nnp_report_budget(b, c);
+		nnp_rb_putc(b, ')');
+	}
+	nnp_rb_printf(b, ": %zu parameters (%.1f%% fewer), accuracy %.2f%% (drop ", c->params,
+	              c->reduction, 100.0 * c->accuracy);
 	fmt_signed(b, c->accuracy_drop);
 	nnp_rb_puts(b, " points)");
 	if (c->finetuned) {
@@ -652,6 +701,34 @@ static void md_ft(nnp_rbuf *b, const nnp_report_info *info)
 	nnp_rb_printf(b, " (lr %.7g, seed %llu)", info->ft_lr, (unsigned long long)info->ft_seed);
 }
 
+/* What was pruned how, and on which rows the method computed its choices. */
+static void md_method(nnp_rbuf *b, const nnp_report_info *info)
+{
+	const char *comp = nnp_report_comp(info);
+	if (!nnp_report_is_budget(info) && strcmp(comp, "ls") != 0) {
+		nnp_rb_printf(b, "- folding: %s\n", !strcmp(comp, "fold") ? "on" : "off");
+	} else {
+		nnp_rb_puts(b, "- method: ");
+		rb_md(b, info->method ? info->method : "rule");
+		nnp_rb_puts(b, ", compensation ");
+		rb_md(b, comp);
+		if (isfinite(info->lambda_rel))
+			nnp_rb_printf(b, " (ridge lambda %g x trace(C)/n)", info->lambda_rel);
+		nnp_rb_putc(b, '\n');
+	}
+	if (!nnp_report_is_budget(info))
+		nnp_rb_printf(b, "- min\\_keep: %zu\n", info->min_keep);
+	nnp_rb_puts(b, "- calibration: ");
+	if (info->calib_path) {
+		rb_md(b, info->calib_path);
+		nnp_rb_printf(b, " (%llu rows), not the evaluation data\n",
+		              (unsigned long long)info->calib_rows);
+	} else {
+		nnp_rb_puts(b, "the evaluation data itself (what the method chose from is what it is "
+		               "judged on: use --calib for separate rows)\n");
+	}
+}
+
 static void render_md(nnp_rbuf *b, const cells *t, const nnp_sweep *sw, const nnp_stats *s,
                       const nnp_report_info *info)
 {
@@ -667,8 +744,7 @@ static void render_md(nnp_rbuf *b, const cells *t, const nnp_sweep *sw, const nn
 	nnp_rb_printf(b, ", %zu parameters)\n- data: ", sw->original.params);
 	rb_md(b, info->data_path);
 	nnp_rb_printf(b, " (%llu rows)\n", (unsigned long long)rows_of(sw, info));
-	nnp_rb_printf(b, "- folding: %s\n- min\\_keep: %zu\n", info->fold ? "on" : "off",
-	              info->min_keep);
+	md_method(b, info);
 	nnp_rb_printf(b, "- candidates: %zu (%zu distinct kept sets)\n", sw->n, sw->n_unique);
 	int ft = nnp_report_has_ft(sw);
 	if (isnan(info->max_drop))
@@ -687,12 +763,19 @@ static void render_md(nnp_rbuf *b, const cells *t, const nnp_sweep *sw, const nn
 	rb_md(b, version_of(info));
 	nnp_rb_puts(b, "\n\n");
 	render_md_table(b, t);
-	nnp_rb_puts(b, "\nmean, std: thresholds (a neuron goes when \\|mean\\| \\<= mean and "
-	               "std \\<= std). kept: neurons per hidden layer. drop: accuracy points lost. "
+	if (nnp_report_is_budget(info))
+		nnp_rb_puts(b, "\nbudget: keep F keeps round(F x width) neurons of every hidden layer; "
+		               "step N is step N of the sensitivity allocation path; target P is the "
+		               "first step of that path within P parameters.");
+	else
+		nnp_rb_puts(b, "\nmean, std: thresholds (a neuron goes when \\|mean\\| \\<= mean "
+		               "and std \\<= std).");
+	nnp_rb_puts(b, " kept: neurons per hidden layer. drop: accuracy points lost. "
 	               "agreement: rows whose prediction matches the original's. "
-	               "pareto \\*: no other model is smaller and at least as accurate. "
-	               "floor \\*: min\\_keep kept more than the rule in some layer. "
-	               "= \\#N: the same neurons as candidate N.");
+	               "pareto \\*: no other model is smaller and at least as accurate.");
+	if (!nnp_report_is_budget(info))
+		nnp_rb_puts(b, " floor \\*: min\\_keep kept more than the rule in some layer.");
+	nnp_rb_puts(b, " = \\#N: the same neurons as candidate N.");
 	if (ft)
 		nnp_rb_puts(b, " ft accuracy: after fine-tuning (\\- where a model was not "
 		               "fine-tuned). ft drop: accuracy points the fine-tuned model lost against "
@@ -723,15 +806,32 @@ static void csv_ft(nnp_rbuf *b, const nnp_candidate *c, int orig)
 	rb_csv(b, c->ft_file);
 }
 
-static void render_csv(nnp_rbuf *b, const nnp_sweep *sw, const nnp_stats *s)
+/* The budget fields of one CSV row (methods other than the rule). */
+static void csv_budget(nnp_rbuf *b, const nnp_candidate *c, int orig)
 {
-	int ft = nnp_report_has_ft(sw);
+	nnp_rb_putc(b, ',');
+	if (!orig && c->keep_frac > 0)
+		rb_num(b, c->keep_frac, "");
+	nnp_rb_putc(b, ',');
+	if (!orig && c->alloc_step)
+		nnp_rb_printf(b, "%zu", c->alloc_step);
+	nnp_rb_putc(b, ',');
+	if (!orig && c->target_params)
+		nnp_rb_printf(b, "%zu", c->target_params);
+}
+
+static void render_csv(nnp_rbuf *b, const nnp_sweep *sw, const nnp_stats *s,
+                       const nnp_report_info *info)
+{
+	int ft = nnp_report_has_ft(sw), budget = nnp_report_is_budget(info);
 	nnp_rb_puts(b, "candidate,mean,std,kept,params,bytes,macs,accuracy,accuracy_drop,loss,"
 	               "agreement,reduction,pareto,floor_hit,same_as,file");
 	/* New columns go last, so scripts reading the others by position still work. */
 	if (ft)
 		nnp_rb_puts(b, ",ft_accuracy,ft_accuracy_drop,ft_accuracy_drop_vs_finetuned_original,"
 		               "ft_loss,ft_file");
+	if (budget)
+		nnp_rb_puts(b, ",keep,allocation_step,target_params");
 	nnp_rb_putc(b, '\n');
 	for (size_t r = 0; r <= sw->n; r++) {
 		const nnp_candidate *c = r == 0 ? &sw->original : &sw->c[r - 1];
@@ -759,6 +859,8 @@ static void render_csv(nnp_rbuf *b, const nnp_sweep *sw, const nnp_stats *s)
 		rb_csv(b, c->file);
 		if (ft)
 			csv_ft(b, c, r == 0);
+		if (budget)
+			csv_budget(b, c, r == 0);
 		nnp_rb_putc(b, '\n');
 	}
 }
@@ -786,6 +888,30 @@ static void json_ft(nnp_rbuf *b, const nnp_candidate *c, int orig, const nnp_rep
 	nnp_rb_putc(b, '}');
 }
 
+/* A candidate's "budget" member (methods other than the rule). */
+static void json_budget(nnp_rbuf *b, const nnp_candidate *c, int orig)
+{
+	nnp_rb_puts(b, ", \"budget\": ");
+	if (orig) {
+		nnp_rb_puts(b, "null");
+		return;
+	}
+	const char *sep = "";
+	nnp_rb_putc(b, '{');
+	if (c->keep_frac > 0) {
+		nnp_rb_puts(b, "\"keep\": ");
+		rb_num(b, c->keep_frac, "null");
+		sep = ", ";
+	}
+	if (c->target_params) {
+		nnp_rb_printf(b, "%s\"target_params\": %zu", sep, c->target_params);
+		sep = ", ";
+	}
+	if (c->alloc_step)
+		nnp_rb_printf(b, "%s\"allocation_step\": %zu", sep, c->alloc_step);
+	nnp_rb_putc(b, '}');
+}
+
 static void json_model(nnp_rbuf *b, const nnp_candidate *c, size_t i, int orig,
                        const nnp_stats *s, const nnp_report_info *info, int ft)
 {
@@ -796,6 +922,8 @@ static void json_model(nnp_rbuf *b, const nnp_candidate *c, size_t i, int orig,
 	rb_num(b, orig ? NAN : c->mean_thr, "null");
 	nnp_rb_puts(b, ", \"std\": ");
 	rb_num(b, orig ? NAN : c->std_thr, "null");
+	if (nnp_report_is_budget(info))
+		json_budget(b, c, orig);
 	nnp_rb_puts(b, ", \"kept\": [");
 	nnp_report_kept(b, c, s, ", ");
 	nnp_rb_printf(b, "], \"params\": %zu, \"bytes\": %zu, \"macs\": %zu, \"accuracy\": ",
@@ -841,8 +969,23 @@ static void render_json(nnp_rbuf *b, const nnp_sweep *sw, const nnp_stats *s,
 	nnp_rb_puts(b, "},\n  \"data\": {\"path\": ");
 	rb_json_str(b, info->data_path);
 	nnp_rb_printf(b, ", \"rows\": %llu},\n", (unsigned long long)rows_of(sw, info));
-	nnp_rb_printf(b, "  \"fold\": %s,\n  \"min_keep\": %zu,\n", info->fold ? "true" : "false",
-	              info->min_keep);
+	const char *comp = nnp_report_comp(info);
+	nnp_rb_printf(b, "  \"fold\": %s,\n  \"min_keep\": ", !strcmp(comp, "fold") ? "true" : "false");
+	if (nnp_report_is_budget(info))
+		nnp_rb_puts(b, "null");
+	else
+		nnp_rb_printf(b, "%zu", info->min_keep);
+	nnp_rb_puts(b, ",\n  \"method\": ");
+	rb_json_str(b, info->method ? info->method : "rule");
+	nnp_rb_puts(b, ",\n  \"compensate\": ");
+	rb_json_str(b, comp);
+	nnp_rb_puts(b, ",\n  \"lambda_rel\": ");
+	rb_num(b, info->lambda_rel, "null");
+	nnp_rb_puts(b, ",\n  \"calibration\": {\"path\": ");
+	rb_json_str(b, info->calib_path ? info->calib_path : info->data_path);
+	nnp_rb_printf(b, ", \"rows\": %llu, \"evaluation_data\": %s},\n",
+	              (unsigned long long)(info->calib_path ? info->calib_rows : rows_of(sw, info)),
+	              info->calib_path ? "false" : "true");
 	nnp_rb_puts(b, "  \"layers\": [");
 	for (size_t l = 0; l < s->n_layers; l++) {
 		const char *act = nnp_act_name(s->layers[l].act);
@@ -904,7 +1047,7 @@ int nnp_report_render(char **out, size_t *len, nnp_report_kind kind, const nnp_s
 		else
 			render_md(&b, &t, sw, s, info);
 		break;
-	case NNP_REPORT_CSV: render_csv(&b, sw, s); break;
+	case NNP_REPORT_CSV: render_csv(&b, sw, s, info); break;
 	case NNP_REPORT_JSON: render_json(&b, sw, s, info); break;
 	case NNP_REPORT_SVG: nnp_report_svg_plot(&b, sw, info); break;
 	case NNP_REPORT_STATS_SVG: nnp_report_svg_stats(&b, sw, s, info); break;

@@ -35,6 +35,17 @@ const char *nnp_report_title_name(const nnp_report_info *info);
 /* Hidden widths "512-256-128" of a candidate (keep NULL: the original's, from s). */
 void nnp_report_kept(nnp_rbuf *b, const nnp_candidate *c, const nnp_stats *s, const char *sep);
 
+/* 1 if the sweep is of a method other than the rule: budgets, not thresholds. */
+int nnp_report_is_budget(const nnp_report_info *info);
+/* The compensation's name: info->compensate, else "fold" or "none" from info->fold. */
+const char *nnp_report_comp(const nnp_report_info *info);
+/* 1 for the plain threshold sweep (rule, fold or none, calibrated on the
+ * evaluation data): the outputs say what they always said. */
+int nnp_report_is_plain(const nnp_report_info *info);
+/* A candidate's budget: "keep 0.5", "step 12", "target 283717 (step 12)", or
+ * for a threshold candidate "mean 0.1, std 0.4". */
+void nnp_report_budget(nnp_rbuf *b, const nnp_candidate *c);
+
 /* 1 if the original or any candidate carries fine-tuned figures. */
 int nnp_report_has_ft(const nnp_sweep *sw);
 

@@ -299,10 +299,12 @@ static void diamond(nnp_rbuf *b, double x, double y, double r, const char *fill)
 static void cand_title(nnp_rbuf *b, const nnp_candidate *c, size_t i, int orig)
 {
 	nnp_rb_puts(b, "<title>");
-	if (orig)
+	if (orig) {
 		nnp_rb_puts(b, "original");
-	else
-		nnp_rb_printf(b, "#%zu: mean %g, std %g", i, c->mean_thr, c->std_thr);
+	} else {
+		nnp_rb_printf(b, "#%zu: ", i);
+		nnp_report_budget(b, c);
+	}
 	nnp_rb_printf(b, ": %zu params, accuracy %.2f%%", c->params, 100.0 * c->accuracy);
 	if (!orig)
 		nnp_rb_printf(b, ", drop %.2f", c->accuracy_drop);
@@ -313,10 +315,12 @@ static void ft_title(nnp_rbuf *b, const nnp_candidate *c, size_t i, int orig,
                      const nnp_report_info *info)
 {
 	nnp_rb_puts(b, "<title>");
-	if (orig)
+	if (orig) {
 		nnp_rb_puts(b, "original");
-	else
-		nnp_rb_printf(b, "#%zu: mean %g, std %g", i, c->mean_thr, c->std_thr);
+	} else {
+		nnp_rb_printf(b, "#%zu: ", i);
+		nnp_report_budget(b, c);
+	}
 	nnp_rb_printf(b, " after %zu epoch%s of fine-tuning: accuracy %.2f%%, drop %.2f",
 	              info->ft_epochs, info->ft_epochs == 1 ? "" : "s", 100.0 * c->ft_accuracy,
 	              c->ft_drop);
@@ -550,9 +554,23 @@ static void plot_heading(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info
 	text_open(b, x, 48, 12, NULL, "#555555");
 	nnp_rb_puts(b, "data ");
 	rb_xml_clip(b, info->data_path, 44);
-	nnp_rb_printf(b, ", %llu rows; folding %s; min_keep %zu</text>\n",
-	              (unsigned long long)(info->rows ? info->rows : sw->rows),
-	              info->fold ? "on" : "off", info->min_keep);
+	nnp_rb_printf(b, ", %llu rows; ", (unsigned long long)(info->rows ? info->rows : sw->rows));
+	if (nnp_report_is_plain(info)) {
+		nnp_rb_printf(b, "folding %s; min_keep %zu</text>\n", info->fold ? "on" : "off",
+		              info->min_keep);
+		return;
+	}
+	nnp_rb_xml(b, info->method ? info->method : "rule");
+	nnp_rb_puts(b, " + ");
+	nnp_rb_xml(b, nnp_report_comp(info));
+	if (!nnp_report_is_budget(info))
+		nnp_rb_printf(b, "; min_keep %zu", info->min_keep);
+	nnp_rb_puts(b, "; calibration ");
+	if (info->calib_path)
+		rb_xml_clip(b, info->calib_path, 30);
+	else
+		nnp_rb_puts(b, "= evaluation data");
+	nnp_rb_puts(b, "</text>\n");
 }
 
 void nnp_report_svg_plot(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info *info)
@@ -731,7 +749,7 @@ static void stats_panel(nnp_rbuf *b, const nnp_layer_stats *L, size_t li, const 
 		              removed ? C_REMOVED : C_CAND);
 	}
 	nnp_rb_puts(b, "</g>\n");
-	if (k) {
+	if (k && isfinite(sw->c[info->best].mean_thr)) {
 		const nnp_candidate *c = &sw->c[info->best];
 		threshold_box(b, &x, &y, fabs(c->mean_thr), c->std_thr, C_PARETO, 1.8);
 	}
@@ -766,6 +784,17 @@ static void stats_legend(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info
 		text_open(b, x + 14, y, 12, NULL, "#222222");
 		nnp_rb_puts(b, "removed</text>\n");
 		x += 90;
+	}
+	if (nnp_report_is_budget(info)) {
+		/* No thresholds: name the selected candidate's budget instead. */
+		if (k) {
+			text_open(b, x, y, 12, NULL, "#222222");
+			nnp_rb_printf(b, "best #%zu: ", info->best);
+			nnp_report_budget(b, &sw->c[info->best]);
+			nnp_rb_puts(b, "</text>\n");
+		}
+		nnp_rb_puts(b, "</g>\n");
+		return;
 	}
 	nnp_rb_printf(b, "<path d=\"M %.1f %.1f V %.1f H %.1f V %.1f\" fill=\"none\" stroke=\""
 	              C_BOX "\"/>", x, y + 1, y - 10, x + 14, y + 1);

@@ -148,6 +148,14 @@ done
 nnp info tp.bin
 expect_out "--target-params: budget in the provenance" '"target":	"400"'
 expect_out "--target-params: allocation step in the provenance" '"allocation_step":'
+nnp prune model.bin --calib calib.csv --target-params 50% --allocate-step 0.25 -o ta.bin
+expect_rc "--allocate-step 0.25: exit 0" 0
+hid=$(hidden_of ta.bin)
+# A grid of quarters: every hidden width is a multiple of a quarter of its layer.
+check "--allocate-step 0.25: widths on the grid ($hid)" \
+	test $(( ${hid%-*} % 8 )) -eq 0 -a $(( ${hid#*-} % 4 )) -eq 0
+nnp info ta.bin
+expect_out "--allocate-step: grid step in the provenance" '"grid_step":	0.25'
 nnp prune model.bin --calib calib.csv --target-params 100% -o tall.bin
 expect_rc "--target-params 100%: exit 0" 0
 expect_eq "--target-params 100%: nothing removed" "32-16" "$(hidden_of tall.bin)"
@@ -229,7 +237,9 @@ for bad_args in "--keep 0.5 -o e.bin" "--calib calib.csv -o e.bin" "--calib cali
 	"--calib calib.csv --lambda 0 --keep 0.5 -o e.bin" \
 	"--calib calib.csv --target-params 0 -o e.bin" \
 	"--calib calib.csv --target-params 150% -o e.bin" \
-	"--calib calib.csv --calib-rows 0 --keep 0.5 -o e.bin"; do
+	"--calib calib.csv --calib-rows 0 --keep 0.5 -o e.bin" \
+	"--calib calib.csv --keep 0.5 --allocate-step 0.1 -o e.bin" \
+	"--calib calib.csv --target-params 50% --allocate-step 0.6 -o e.bin"; do
 	nnp prune model.bin $bad_args
 	expect_rc "usage: prune $bad_args: exit 2" 2
 	check "usage: prune $bad_args: usage line" grep -q '^usage: nnprune prune' "$ERR"

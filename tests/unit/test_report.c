@@ -1476,6 +1476,238 @@ static void test_ft_deterministic_and_errors(void **state)
 	fx_free(g);
 }
 
+/* ---- sweeps of the other methods: budgets instead of thresholds ---- */
+
+/* The default fixture as a sweep of obs + ls on separate calibration rows:
+ * candidates 0-4 by keep fraction, then allocation steps, the last two by
+ * parameter target. */
+static fixture *fx_budget(void)
+{
+	fixture *f = fx_default();
+	for (size_t i = 0; i < f->sw.n; i++) {
+		nnp_candidate *c = &f->sw.c[i];
+		c->mean_thr = c->std_thr = NAN;
+		c->floor_hit = 0;
+		if (i < 5)
+			c->keep_frac = 0.9 - 0.2 * (double)i;
+		else
+			c->alloc_step = i - 4;
+		if (i + 2 >= f->sw.n)
+			c->target_params = 100000 + i;
+	}
+	f->info.method = "obs";
+	f->info.compensate = "ls";
+	f->info.lambda_rel = 0.001;
+	f->info.calib_path = "data/calib.csv";
+	f->info.calib_rows = 5000;
+	return f;
+}
+
+static void budget_of(const nnp_candidate *c, char *buf, size_t n)
+{
+	if (c->target_params)
+		snprintf(buf, n, "target %zu (step %zu)", c->target_params, c->alloc_step);
+	else if (c->alloc_step)
+		snprintf(buf, n, "step %zu", c->alloc_step);
+	else
+		snprintf(buf, n, "keep %g", c->keep_frac);
+}
+
+static void test_budget_table_md(void **state)
+{
+	(void)state;
+	fixture *f = fx_budget();
+	char *text = render(f, NNP_REPORT_TABLE, NULL);
+	char *copy = dup_str(text);
+	char *lines[256] = { NULL };
+	size_t n = split_lines(copy, lines, 256);
+	assert_int_equal(n, f->sw.n + 3);
+	size_t s[16], e[16];
+	size_t nc = spans(lines[1], s, e, 16);
+	static const char *heads[] = { "#", "budget", "kept", "params", "reduction", "accuracy",
+	                               "drop", "loss", "agreement", "pareto", "note" };
+	assert_int_equal(nc, sizeof heads / sizeof heads[0]);
+	char c[256], want[128];
+	for (size_t k = 0; k < nc; k++) {
+		cell_at(lines[0], s[k], e[k], c);
+		assert_string_equal(c, heads[k]);
+	}
+	cell_at(lines[2], s[1], e[1], c);
+	assert_string_equal(c, "-");
+	for (size_t i = 0; i < f->sw.n; i++) {
+		cell_at(lines[i + 3], s[1], e[1], c);
+		budget_of(&f->sw.c[i], want, sizeof want);
+		assert_string_equal(c, want);
+	}
+	assert_non_null(strstr(text, "keep 0.1 "));
+	assert_non_null(strstr(text, "step 1 "));
+	free(copy);
+	free(text);
+
+	text = render(f, NNP_REPORT_MD, NULL);
+	assert_non_null(strstr(text, "\n- method: obs, compensation ls (ridge lambda 0.001 x "
+	                             "trace(C)/n)\n- calibration: data/calib.csv (5000 rows), not "
+	                             "the evaluation data\n- candidates: "));
+	assert_null(strstr(text, "folding"));
+	assert_null(strstr(text, "min\\_keep"));
+	assert_null(strstr(text, "floor"));
+	assert_non_null(strstr(text, "\nbudget: keep F keeps round(F x width) neurons"));
+	char best[160];
+	budget_of(&f->sw.c[f->info.best], want, sizeof want);
+	snprintf(best, sizeof best, "- best: \\#%zu (%s): ", f->info.best, want);
+	assert_non_null(strstr(text, best));
+	copy = dup_str(text);
+	n = split_lines(copy, lines, 256);
+	size_t rows = 0;
+	for (size_t i = 0; i < n; i++)
+		if (lines[i][0] == '|') {
+			rows++;
+			assert_int_equal(md_pipes(lines[i]), 13); /* 12 columns */
+		}
+	assert_int_equal(rows, f->sw.n + 3);
+	free(copy);
+	free(text);
+	fx_free(f);
+}
+
+static void test_budget_csv_json(void **state)
+{
+	(void)state;
+	fixture *f = fx_budget();
+	char *text = render(f, NNP_REPORT_CSV, NULL);
+	const char *p = text;
+	char *fl[32];
+	size_t n = csv_record(&p, fl, 32);
+	assert_int_equal(n, 19);
+	assert_string_equal(fl[15], "file");
+	assert_string_equal(fl[16], "keep");
+	assert_string_equal(fl[17], "allocation_step");
+	assert_string_equal(fl[18], "target_params");
+	free_fields(fl, n);
+	for (size_t r = 0; r <= f->sw.n; r++) {
+		const nnp_candidate *c = r == 0 ? &f->sw.original : &f->sw.c[r - 1];
+		n = csv_record(&p, fl, 32);
+		assert_int_equal(n, 19);
+		assert_string_equal(fl[1], "");
+		assert_string_equal(fl[2], "");
+		char want[64] = "";
+		if (r && c->keep_frac > 0)
+			snprintf(want, sizeof want, "%.12g", c->keep_frac);
+		assert_string_equal(fl[16], want);
+		want[0] = '\0';
+		if (r && c->alloc_step)
+			snprintf(want, sizeof want, "%zu", c->alloc_step);
+		assert_string_equal(fl[17], want);
+		want[0] = '\0';
+		if (r && c->target_params)
+			snprintf(want, sizeof want, "%zu", c->target_params);
+		assert_string_equal(fl[18], want);
+		free_fields(fl, n);
+	}
+	free(text);
+
+	text = render(f, NNP_REPORT_JSON, NULL);
+	cJSON *j = cJSON_Parse(text);
+	assert_non_null(j);
+	assert_jstr(j, "method", "obs");
+	assert_jstr(j, "compensate", "ls");
+	assert_num(j, "lambda_rel", 0.001);
+	assert_jnull(j, "min_keep");
+	assert_bool(j, "fold", 0);
+	const cJSON *cal = cJSON_GetObjectItemCaseSensitive(j, "calibration");
+	assert_jstr(cal, "path", "data/calib.csv");
+	assert_num(cal, "rows", 5000);
+	assert_bool(cal, "evaluation_data", 0);
+	assert_jnull(cJSON_GetObjectItemCaseSensitive(j, "original"), "budget");
+	const cJSON *cs = cJSON_GetObjectItemCaseSensitive(j, "candidates");
+	for (size_t i = 0; i < f->sw.n; i++) {
+		const nnp_candidate *c = &f->sw.c[i];
+		const cJSON *o = cJSON_GetArrayItem(cs, (int)i);
+		assert_num(o, "params", (double)c->params);
+		assert_num(o, "accuracy", c->accuracy);
+		assert_jnull(o, "mean");
+		assert_jnull(o, "std");
+		const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "budget");
+		assert_true(cJSON_IsObject(b));
+		assert_int_equal(cJSON_GetArraySize(b), (c->keep_frac > 0) + (c->alloc_step > 0) +
+		                                        (c->target_params > 0));
+		if (c->keep_frac > 0)
+			assert_num(b, "keep", c->keep_frac);
+		if (c->alloc_step)
+			assert_num(b, "allocation_step", (double)c->alloc_step);
+		if (c->target_params)
+			assert_num(b, "target_params", (double)c->target_params);
+	}
+	cJSON_Delete(j);
+	free(text);
+	fx_free(f);
+}
+
+static void test_budget_svg(void **state)
+{
+	(void)state;
+	fixture *f = fx_budget();
+	char *text = render(f, NNP_REPORT_SVG, NULL);
+	check_xml(text);
+	assert_non_null(strstr(text, "<title>#0: keep 0.9: "));
+	assert_non_null(strstr(text, "<title>#5: step 1: "));
+	assert_non_null(strstr(text, "; obs + ls; calibration data/calib.csv</text>"));
+	assert_null(strstr(text, "mean nan"));
+	free(text);
+	text = render(f, NNP_REPORT_STATS_SVG, NULL);
+	check_xml(text);
+	assert_null(strstr(text, "threshold boxes"));
+	char want[160], b[96];
+	budget_of(&f->sw.c[f->info.best], b, sizeof b);
+	snprintf(want, sizeof want, "best #%zu: %s</text>", f->info.best, b);
+	assert_non_null(strstr(text, want));
+	free(text);
+	fx_free(f);
+}
+
+/* The rule states its calibration too; with a refit it names the method. */
+static void test_rule_calibration(void **state)
+{
+	(void)state;
+	fixture *f = fx_default();
+	char *text = render(f, NNP_REPORT_MD, NULL);
+	assert_non_null(strstr(text, "- folding: on\n- min\\_keep: 1\n- calibration: the "
+	                             "evaluation data itself"));
+	free(text);
+	text = render(f, NNP_REPORT_JSON, NULL);
+	cJSON *j = cJSON_Parse(text);
+	assert_non_null(j);
+	assert_jstr(j, "method", "rule");
+	assert_jstr(j, "compensate", "fold");
+	assert_jnull(j, "lambda_rel");
+	const cJSON *cal = cJSON_GetObjectItemCaseSensitive(j, "calibration");
+	assert_jstr(cal, "path", "data/mnist-val.csv.gz");
+	assert_num(cal, "rows", 10000);
+	assert_bool(cal, "evaluation_data", 1);
+	assert_null(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(
+		cJSON_GetObjectItemCaseSensitive(j, "candidates"), 0), "budget"));
+	cJSON_Delete(j);
+	free(text);
+	/* The plain heading of the chart, as it always was. */
+	text = render(f, NNP_REPORT_SVG, NULL);
+	assert_non_null(strstr(text, "rows; folding on; min_keep 1</text>"));
+	free(text);
+
+	f->info.method = "rule";
+	f->info.compensate = "ls";
+	f->info.lambda_rel = 0.01;
+	text = render(f, NNP_REPORT_MD, NULL);
+	assert_non_null(strstr(text, "- method: rule, compensation ls (ridge lambda 0.01 x "
+	                             "trace(C)/n)\n- min\\_keep: 1\n"));
+	assert_non_null(strstr(text, "| mean |"));
+	free(text);
+	text = render(f, NNP_REPORT_SVG, NULL);
+	assert_non_null(strstr(text, "rows; rule + ls; min_keep 1; calibration = evaluation "
+	                             "data</text>"));
+	free(text);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1497,6 +1729,10 @@ int main(void)
 		cmocka_unit_test(test_ft_svg),
 		cmocka_unit_test(test_ft_ignored),
 		cmocka_unit_test(test_ft_deterministic_and_errors),
+		cmocka_unit_test(test_budget_table_md),
+		cmocka_unit_test(test_budget_csv_json),
+		cmocka_unit_test(test_budget_svg),
+		cmocka_unit_test(test_rule_calibration),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
