@@ -69,7 +69,9 @@ static int parse_fallback(const unsigned char *s, size_t n, double *out)
 	double v = strtod(tmp, &end);
 	if (end != tmp + n)
 		return NNP_NUM_SYNTAX;
-	if (errno == ERANGE)
+	/* ERANGE on underflow gives a correctly rounded tiny value (0 as a float):
+	 * only overflow is out of range. */
+	if (errno == ERANGE && fabs(v) > 1.0)
 		return NNP_NUM_RANGE;
 	*out = v;
 	return NNP_NUM_OK;
@@ -776,6 +778,8 @@ typedef struct first_rec {
 	double *vals;          /* [n] values when the record may be data */
 	size_t cap;
 	int name_like;         /* some field looks like a column name */
+	size_t numbers;        /* fields that parse as numbers */
+	int first_num, last_num, index_num;  /* first / last / label_index field is a number */
 	int have_bad;          /* `bad` holds the first field that is no number */
 	nnp_err bad;
 	size_t big_at;         /* first field beyond the float range, SIZE_MAX if none */
@@ -787,6 +791,17 @@ typedef struct first_rec {
 	size_t lab_n;
 	uint64_t lab_line, lab_col;
 } first_rec;
+
+static int label_is_number(const first_rec *fr, const nnp_data_opts *o)
+{
+	switch (o->label) {
+	case NNP_LABEL_FIRST: return fr->first_num;
+	case NNP_LABEL_LAST: return fr->last_num;
+	case NNP_LABEL_INDEX: return fr->index_num;
+	case NNP_LABEL_NONE: return fr->numbers > 0;
+	default: return 0;
+	}
+}
 
 static int first_add(nnp_reader *r, first_rec *fr, const nnp_data_opts *o, const csv_field *f,
                      nnp_err *err)
@@ -825,6 +840,13 @@ static int first_add(nnp_reader *r, first_rec *fr, const nnp_data_opts *o, const
 		/* Errors are kept for later: they count only if the record is data.
 		 * A value beyond float is fine in the label column, whose own check
 		 * then rejects it, so it is decided once that column is known. */
+		if (!kind)
+			fr->numbers++;
+		if (j == 0)
+			fr->first_num = !kind;
+		fr->last_num = !kind;
+		if (o->label == NNP_LABEL_INDEX && j == o->label_index)
+			fr->index_num = !kind;
 		if (kind) {
 			fr->name_like |= is_name_like(f->s, f->n, kind);
 			if (!fr->have_bad) {
@@ -947,7 +969,11 @@ int nnp_csv_open(nnp_reader *r, const nnp_data_opts *o, nnp_err *err)
 			break;
 	}
 	int header = o->header == NNP_HEADER_YES ||
-	             (o->header == NNP_HEADER_AUTO && (o->label == NNP_LABEL_NAME || fr.name_like));
+	             (o->header == NNP_HEADER_AUTO &&
+	              (o->label == NNP_LABEL_NAME || (fr.name_like && !label_is_number(&fr, o))));
+	/* Auto: the record is a header only if its label field is text too (or, for
+	 * unlabelled data, no field is a number), so a data row with one typo ("O"
+	 * for "0") is reported, not silently dropped as a header. */
 	if (!header && fr.have_bad) {
 		rc = fr.bad.status;
 		if (err)
