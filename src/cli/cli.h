@@ -56,6 +56,10 @@ int cli_double(const cli_parser *p, const char *opt, const char *text, double lo
 int cli_size(const cli_parser *p, const char *opt, const char *text, uint64_t lo,
              uint64_t hi, uint64_t *out);
 
+/* Checks, before any work, that a file can be written at path: a non-empty
+ * name, not a directory, in an existing writable directory. NNP_EOUTPUT. */
+int cli_check_output(const char *path, nnp_err *err);
+
 /* Prints "nnprune: <msg>" for a core error and returns its exit code. */
 int cli_fail(const nnp_err *err);
 

@@ -391,7 +391,7 @@ int cmd_prune(int argc, char **argv)
 			goto fail;
 		}
 	nnp_file_info fi;
-	if (nnp_model_load(&m, model_path, &fi, &err))
+	if (cli_check_output(c.out, &err) || nnp_model_load(&m, model_path, &fi, &err))
 		goto fail;
 	if (m->n_layers < 2) {
 		nnp_err_set(&err, NNP_EINPUT, "%s: has no hidden layer: nothing to prune", model_path);

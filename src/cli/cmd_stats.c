@@ -240,7 +240,8 @@ int cmd_stats(int argc, char **argv)
 		goto done;
 	}
 	nnp_file_info fi;
-	if (open_model_data(model_path, data_path, &d, &m, &fi, &r, &err))
+	if (cli_check_output(out, &err) ||
+	    open_model_data(model_path, data_path, &d, &m, &fi, &r, &err))
 		goto fail;
 	if (run_shown(m, r, &d, "stats", quiet || json, &s, NULL, NULL, &err))
 		goto fail;
@@ -346,8 +347,7 @@ int cmd_eval(int argc, char **argv)
 	if (open_model_data(p.operands[0], p.operands[1], &d, &m, &fi, &r, &err))
 		goto fail;
 	size_t k = nnp_model_outputs(m);
-	cm = calloc(k * k, sizeof *cm);
-	if (!cm) {
+	if (confusion && !(cm = calloc(k * k, sizeof *cm))) {
 		nnp_err_set(&err, NNP_ENOMEM, "out of memory for a %zu x %zu confusion matrix", k, k);
 		goto fail;
 	}

@@ -373,7 +373,7 @@ int cmd_train(int argc, char **argv)
 	}
 	nnp_model_init_random(m, c.t.seed);
 	const char *inputs[] = { p.operands[0], c.data.opts.labels_path, c.val, c.val_labels };
-	if (check_output(c.out, inputs, 4, &err) ||
+	if (cli_check_output(c.out, &err) || check_output(c.out, inputs, 4, &err) ||
 	    load_sets(&c, m, p.operands[0], &train, &val, &err))
 		goto fail;
 	c.t.on_epoch = on_epoch;
@@ -471,7 +471,7 @@ int cmd_finetune(int argc, char **argv)
 	c.t.model_takes_raw = 1;
 	const char *inputs[] = { p.operands[0], p.operands[1], c.data.opts.labels_path, c.val,
 		                 c.val_labels };
-	if (check_output(c.out, inputs, 5, &err) ||
+	if (cli_check_output(c.out, &err) || check_output(c.out, inputs, 5, &err) ||
 	    load_sets(&c, m, p.operands[1], &train, &val, &err))
 		goto fail;
 	c.t.on_epoch = on_epoch;

@@ -39,6 +39,16 @@ static void usage(FILE *fp)
 	            "            3 invalid or unreadable input, 4 output could not be written.\n");
 }
 
+/* A report cut short on stdout (full disk, closed pipe) must not pass a CI gate. */
+static int finish(int rc)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "nnprune: stdout: write failed\n");
+		return rc == NNP_EXIT_OK || rc == NNP_EXIT_GATE ? NNP_EXIT_OUTPUT : rc;
+	}
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -56,8 +66,10 @@ int main(int argc, char **argv)
 	}
 	for (const command *c = commands; c->name; c++)
 		if (!strcmp(c->name, name))
-			return c->fn(argc - 1, argv + 1);
-	fprintf(stderr, "nnprune: '%s' is not a command (info, convert, stats, eval, sweep, "
-	        "train, finetune, bench)\nTry 'nnprune --help' for more.\n", name);
+			return finish(c->fn(argc - 1, argv + 1));
+	fprintf(stderr, "nnprune: '%s' is not a command (", name);
+	for (const command *c = commands; c->name; c++)
+		fprintf(stderr, "%s%s", c == commands ? "" : ", ", c->name);
+	fprintf(stderr, ")\nTry 'nnprune --help' for more.\n");
 	return NNP_EXIT_USAGE;
 }

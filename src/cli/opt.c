@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "nnprune/io.h"
 
 int cli_init(cli_parser *p, int argc, char **argv, const cli_opt *opts,
              const char *cmd, const char *usage)
@@ -163,6 +164,28 @@ int cli_size(const cli_parser *p, const char *opt, const char *text, uint64_t lo
 	}
 	*out = v;
 	return 0;
+}
+
+int cli_check_output(const char *path, nnp_err *err)
+{
+	if (!path[0])
+		return nnp_err_set(err, NNP_EOUTPUT, "the output file name is empty");
+	if (nnp_is_dir(path))
+		return nnp_err_set(err, NNP_EOUTPUT, "%s: is a directory, not a file name", path);
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+	if (!slash)
+		snprintf(dir, sizeof dir, ".");
+	else if (slash == path)
+		snprintf(dir, sizeof dir, "/");
+	else
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+	if (!nnp_is_dir(dir))
+		return nnp_err_set(err, NNP_EOUTPUT, "%s: directory %s does not exist", path, dir);
+	if (access(dir, W_OK) != 0)
+		return nnp_err_set(err, NNP_EOUTPUT, "%s: cannot write in %s: %s", path, dir,
+		                   strerror(errno));
+	return NNP_OK;
 }
 
 int cli_fail(const nnp_err *err)

@@ -234,4 +234,16 @@ check "stats --help: nothing on stderr" test ! -s "$ERR"
 nnp eval --help
 expect_rc "eval --help: exit 0" 0
 
+# Outputs checked before any work; stdout that cannot be written fails the run.
+nnp stats -q model.bin blobs.csv -o no-such-dir/s.json
+expect_rc "stats -o into a missing directory: exit 4" 4
+expect_err "stats -o into a missing directory: says so" "does not exist"
+nnp stats -q model.bin blobs.csv -o .
+expect_rc "stats -o a directory: exit 4" 4
+if [ -w /dev/full ]; then
+	"$NNP" eval --json model.bin blobs.csv >/dev/full 2>"$ERR"
+	check "eval --json into a full disk: exit 4" test $? = 4
+	expect_err "eval --json into a full disk: says so" "stdout: write failed"
+fi
+
 finish
