@@ -41,12 +41,9 @@ typedef struct train_cfg {
 	"  -o, --output FILE     where the model goes (format from the extension: .json or\n"  \
 	"                        binary)\n"                                                    \
 	"  --optimizer adam|sgd  Adam, or SGD with momentum (default adam)\n"                  \
-	"  -e, --epochs N        passes over the data\n"                                       \
 	"  -b, --batch N         rows per step (default 64)\n"                                 \
-	"  --lr X                learning rate (default 0.001 for adam, 0.01 for sgd)\n"       \
 	"  --momentum X          SGD momentum (default 0.9)\n"                                 \
 	"  --weight-decay X      L2 penalty on the weights (default 0)\n"                      \
-	"  --seed N              initialisation and shuffling seed (default 0)\n"              \
 	"  --val DATA            report validation accuracy and loss after each epoch\n"       \
 	"  --val-labels FILE     IDX labels for --val\n"                                       \
 	"  --input-scale X       train on input * X (e.g. 1/255); folded into the first layer\n" \
@@ -283,6 +280,9 @@ int cmd_train(int argc, char **argv)
 			       "  --output-act A        softmax or linear (default softmax)\n"
 			       "  --name NAME           the model's name in its metadata\n"
 			       "  --classes LIST        class names, comma-separated, or fashion-mnist\n"
+			       "  -e, --epochs N        passes over the data (default 10)\n"
+			       "  --lr X                learning rate (default 0.001 for adam, 0.01 for sgd)\n"
+			       "  --seed N              initialisation and shuffling seed (default 0)\n"
 			       TRAIN_COMMON_HELP "\n%s", train_usage, CLI_DATA_HELP);
 			goto done;
 		case T_LAYERS: c.layers = arg; break;
@@ -439,6 +439,9 @@ int cmd_finetune(int argc, char **argv)
 			       "scale recorded when the model was trained is used. Epochs default to 1\n"
 			       "and the learning rate to a tenth of training's (0.0001 for adam, 0.001\n"
 			       "for sgd), so the first steps do not undo the trained weights.\n\n"
+			       "  -e, --epochs N        passes over the data (default 1)\n"
+			       "  --lr X                learning rate (default 0.0001 for adam, 0.001 for sgd)\n"
+			       "  --seed N              shuffling seed (default 0)\n"
 			       TRAIN_COMMON_HELP "\n%s", finetune_usage, CLI_DATA_HELP);
 			goto done;
 		}
