@@ -20,6 +20,7 @@
 #include "nnprune/data.h"
 #include "nnprune/forward.h"
 #include "nnprune/io.h"
+#include "nnprune/method.h"
 #include "nnprune/model.h"
 #include "nnprune/stats.h"
 #include "nnprune/sweep.h"
@@ -340,6 +341,31 @@ static int time_stats_cmd(launcher *l, const char *model, const char *data, cons
 	return NNP_OK;
 }
 
+/* One candidate of a method (keep half of every hidden layer) on the rows in
+ * memory as calibration data: the context's passes and solves, then the build. */
+static double time_method(const nnp_model *m, const nnp_dataset *calib, nnp_method meth,
+                          nnp_compensate comp, unsigned threads, nnp_err *err)
+{
+	nnp_method_opts mo = NNP_METHOD_OPTS_INIT;
+	mo.method = meth;
+	mo.compensate = comp;
+	mo.threads = threads;
+	size_t *counts = malloc(m->n_layers * sizeof *counts);
+	nnp_method_ctx *ctx = NULL;
+	nnp_model *out = NULL;
+	double t = -1, t0 = now();
+	if (counts && !nnp_method_counts(m, 0.5, counts, err) &&
+	    !nnp_method_ctx_create(&ctx, m, calib, &mo, err) &&
+	    !nnp_method_ctx_prune(ctx, counts, &out, NULL, err))
+		t = now() - t0;
+	else if (!counts)
+		nnp_err_set(err, NNP_ENOMEM, "out of memory");
+	nnp_model_free(out);
+	nnp_method_ctx_free(ctx);
+	free(counts);
+	return t;
+}
+
 static int bench_parse_args(cli_parser *p, bench_cfg *c)
 {
 	enum { B_ROWS = 1, B_BIG, B_MODEL, B_DATA, B_JSON, B_HELP };
@@ -569,6 +595,22 @@ int cmd_bench(int argc, char **argv)
 	figure(&o, "sweep_seconds", "sweep, default 30-pair grid", t_sw, "s", note);
 	verdict(note, sizeof note, t_sw / t_eval <= 5, "<= 5");
 	figure(&o, "sweep_vs_eval", "  in full-model evaluations", t_sw / t_eval, "", note);
+	/* 5. The stronger methods: one candidate each, the rows as calibration data. */
+	static const nnp_method meths[] = { NNP_METHOD_SCORE, NNP_METHOD_OBS };
+	static const nnp_compensate comps[] = { NNP_COMP_NONE, NNP_COMP_FOLD, NNP_COMP_LS };
+	for (size_t i = 0; i < 2; i++)
+		for (size_t j = 0; j < 3; j++) {
+			double t = time_method(m, d, meths[i], comps[j], threads, &err);
+			if (t < 0)
+				goto fail;
+			char key[64], label[96];
+			snprintf(key, sizeof key, "method_%s_%s_seconds", nnp_method_name(meths[i]),
+			         nnp_compensate_name(comps[j]));
+			snprintf(label, sizeof label, "method %s + %s, keep 0.5 (one candidate)",
+			         nnp_method_name(meths[i]), nnp_compensate_name(comps[j]));
+			snprintf(note, sizeof note, "(%.1f full-model evaluations)", t / t_eval);
+			figure(&o, key, label, t, "s", note);
+		}
 	if (o.json) {
 		char *txt = cJSON_Print(o.root);
 		if (txt)
