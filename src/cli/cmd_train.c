@@ -212,6 +212,31 @@ static int save_with_provenance(nnp_model *m, cJSON *prov, const char *out, cons
 	return nnp_model_save(m, out, fmt, err);
 }
 
+/* Checks the output, loads the data and trains m in place: what train and
+ * finetune share once the model is ready. */
+static int fit(train_cfg *c, nnp_model *m, const char *train_path, const char *const *inputs,
+               size_t n_inputs, nnp_dataset **train, nnp_dataset **val, nnp_train_report *rep,
+               nnp_err *err)
+{
+	int rc = cli_check_output(c->out, err);
+	if (!rc)
+		rc = check_output(c->out, inputs, n_inputs, err);
+	if (!rc)
+		rc = load_sets(c, m, train_path, train, val, err);
+	if (rc)
+		return rc;
+	c->t.on_epoch = on_epoch;
+	c->t.on_progress = on_progress;
+	c->t.ctx = c;
+	return nnp_train(m, *train, *val, &c->t, rep, err);
+}
+
+static void print_written(const train_cfg *c, const nnp_model *m, const nnp_train_report *rep)
+{
+	printf("model written to %s (%zu parameters, %.1f s)\n", c->out, nnp_model_params(m),
+	       rep->seconds);
+}
+
 static int parse_layers(const cli_parser *p, const char *text, size_t *sizes, size_t *n)
 {
 	const char *s = text;
@@ -373,14 +398,8 @@ int cmd_train(int argc, char **argv)
 	}
 	nnp_model_init_random(m, c.t.seed);
 	const char *inputs[] = { p.operands[0], c.data.opts.labels_path, c.val, c.val_labels };
-	if (cli_check_output(c.out, &err) || check_output(c.out, inputs, 4, &err) ||
-	    load_sets(&c, m, p.operands[0], &train, &val, &err))
-		goto fail;
-	c.t.on_epoch = on_epoch;
-	c.t.on_progress = on_progress;
-	c.t.ctx = &c;
 	nnp_train_report rep;
-	if (nnp_train(m, train, val, &c.t, &rep, &err))
+	if (fit(&c, m, p.operands[0], inputs, 4, &train, &val, &rep, &err))
 		goto fail;
 	prov = cJSON_CreateObject();
 	cJSON_AddStringToObject(prov, "tool", "nnprune " NNP_VERSION);
@@ -391,8 +410,7 @@ int cmd_train(int argc, char **argv)
 	if (save_with_provenance(m, prov, c.out, inputs, 4, &err))
 		goto fail;
 	if (!c.quiet)
-		printf("model written to %s (%zu parameters, %.1f s)\n", c.out, nnp_model_params(m),
-		       rep.seconds);
+		print_written(&c, m, &rep);
 	goto done;
 fail:
 	rc = cli_fail(&err);
@@ -474,14 +492,8 @@ int cmd_finetune(int argc, char **argv)
 	c.t.model_takes_raw = 1;
 	const char *inputs[] = { p.operands[0], p.operands[1], c.data.opts.labels_path, c.val,
 		                 c.val_labels };
-	if (cli_check_output(c.out, &err) || check_output(c.out, inputs, 5, &err) ||
-	    load_sets(&c, m, p.operands[1], &train, &val, &err))
-		goto fail;
-	c.t.on_epoch = on_epoch;
-	c.t.on_progress = on_progress;
-	c.t.ctx = &c;
 	nnp_train_report rep;
-	if (nnp_train(m, train, val, &c.t, &rep, &err))
+	if (fit(&c, m, p.operands[1], inputs, 5, &train, &val, &rep, &err))
 		goto fail;
 	char crc[9];
 	snprintf(crc, sizeof crc, "%08x", (unsigned)fi.crc32);
@@ -500,8 +512,7 @@ int cmd_finetune(int argc, char **argv)
 	if (save_with_provenance(m, prov, c.out, inputs, 5, &err))
 		goto fail;
 	if (!c.quiet)
-		printf("model written to %s (%zu parameters, %.1f s)\n", c.out, nnp_model_params(m),
-		       rep.seconds);
+		print_written(&c, m, &rep);
 	goto done;
 fail:
 	rc = cli_fail(&err);
