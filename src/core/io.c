@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -28,23 +29,31 @@ int nnp_atomic_open(nnp_atomic *a, const char *path, nnp_err *err)
 	/* The temporary file lives in the target's directory so that rename()
 	 * stays on one file system and is atomic. */
 	memcpy(a->tmp, path, n);
-	memcpy(a->tmp + n, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
-	int fd = mkstemp(a->tmp);
+	/* open(O_EXCL) with mode 0666 lets the kernel apply the umask, as for any
+	 * output; mkstemp's 0600 would need the umask read, which only umask()
+	 * can do, and that changes it for the whole process for a moment. */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^
+	             ((uint64_t)getpid() << 40) ^ (uint64_t)(uintptr_t)a;
+	int fd = -1, e = EEXIST;
+	for (int attempt = 0; attempt < 100 && fd < 0 && e == EEXIST; attempt++) {
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		snprintf(a->tmp + n, sizeof ".tmp.XXXXXX", ".tmp.%06llx",
+		         (unsigned long long)(x >> 40) & 0xffffffULL);
+		fd = open(a->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		e = errno;
+	}
 	if (fd < 0) {
-		int e = errno;
 		free(a->tmp);
 		a->tmp = NULL;
 		nnp_atomic_abort(a);
 		return nnp_err_set(err, NNP_EOUTPUT, "%s: cannot create a file there: %s", path,
 		                   strerror(e));
 	}
-	/* mkstemp creates 0600; an output should get the usual umask-based mode. */
-	mode_t um = umask(0);
-	umask(um);
-	(void)fchmod(fd, (mode_t)(0666 & ~um));
 	a->fp = fdopen(fd, "wb");
 	if (!a->fp) {
-		int e = errno;
+		e = errno;
 		close(fd);
 		nnp_atomic_abort(a);
 		return nnp_err_set(err, NNP_EOUTPUT, "%s: %s", path, strerror(e));
