@@ -62,10 +62,7 @@ typedef struct sw_plan {
 } sw_plan;
 
 /* What one block scored for one model. */
-typedef struct sw_slot {
-	nnp_metrics mt;
-	uint64_t agree;
-} sw_slot;
+typedef nnp_sweep_slot sw_slot;
 
 /* One thread's scratch, [block][maxw] each. */
 typedef struct sw_ws {
@@ -106,47 +103,12 @@ struct sw_run {
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static int mul_ok(size_t a, size_t b, size_t *out)
-{
-	if (a && b > SIZE_MAX / a)
-		return 0;
-	*out = a * b;
-	return 1;
-}
-
 static float *falloc(size_t n)
 {
 	size_t bytes;
-	if (!mul_ok(n ? n : 1, sizeof(float), &bytes))
+	if (!nnp_sweep_mul_ok(n ? n : 1, sizeof(float), &bytes))
 		return NULL;
 	return malloc(bytes);
-}
-
-static uint64_t keep_hash(const nnp_keep *k)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t l = 0; l < k->n_layers; l++) {
-		h = (h ^ k->count[l]) * 1099511628211ULL;
-		for (size_t i = 0; i < k->count[l]; i++)
-			h = (h ^ k->idx[l][i]) * 1099511628211ULL;
-	}
-	return h;
-}
-
-/* Rows whose label has no output would score as "wrong" silently: refuse
- * them, as nnp_run does. first_row numbers the rows in messages. */
-static int check_labels(const int32_t *y, size_t rows, size_t outputs, uint64_t first_row,
-                        nnp_err *err)
-{
-	if (!y)
-		return NNP_OK;
-	for (size_t i = 0; i < rows; i++)
-		if (y[i] < 0 || (uint64_t)y[i] >= outputs)
-			return nnp_err_set(err, NNP_EINPUT,
-			                   "data row %llu: label %ld is out of range for a model "
-			                   "with %zu outputs",
-			                   (unsigned long long)(first_row + i + 1), (long)y[i], outputs);
-	return NNP_OK;
 }
 
 /* ---- candidates: kept sets, duplicates, pruned models ----------------- */
@@ -159,7 +121,7 @@ static int check_inputs(const nnp_model *m, const nnp_stats *s, const nnp_datase
 	if (!o->means || !o->stds || o->n_means == 0 || o->n_stds == 0)
 		return nnp_err_set(err, NNP_EUSAGE, "sweep: the mean and std lists must not be empty");
 	size_t n;
-	if (!mul_ok(o->n_means, o->n_stds, &n) || n > SW_MAX_CANDIDATES)
+	if (!nnp_sweep_mul_ok(o->n_means, o->n_stds, &n) || n > SW_MAX_CANDIDATES)
 		return nnp_err_set(err, NNP_EUSAGE, "sweep: %zu x %zu candidates, the limit is %u",
 		                   o->n_means, o->n_stds, SW_MAX_CANDIDATES);
 	if (s->n_layers != m->n_layers - 1)
@@ -178,7 +140,7 @@ static int check_inputs(const nnp_model *m, const nnp_stats *s, const nnp_datase
 			                   d->features, m->input_size);
 		if (d->rows == 0)
 			return nnp_err_set(err, NNP_EINPUT, "sweep: the data has no rows");
-		return check_labels(d->y, d->rows, nnp_model_outputs(m), 0, err);
+		return nnp_sweep_check_labels(d->y, d->rows, nnp_model_outputs(m), 0, err);
 	} else if (!o->data_path) {
 		return nnp_err_set(err, NNP_EUSAGE, "sweep: no data and no data path");
 	}
@@ -188,39 +150,8 @@ static int check_inputs(const nnp_model *m, const nnp_stats *s, const nnp_datase
 /* Marks each candidate whose kept set an earlier one has (same_as). */
 static int find_duplicates(nnp_sweep *sw, nnp_err *err)
 {
-	size_t cap = 16;
-	while (cap < 2 * sw->n)
-		cap *= 2;
-	size_t *tab = malloc(cap * sizeof *tab);
-	uint64_t *hash = malloc(sw->n * sizeof *hash);
-	if (!tab || !hash) {
-		free(tab);
-		free(hash);
+	if (nnp_sweep_find_dups(sw->c, sw->n, &sw->n_unique))
 		return nnp_err_set(err, NNP_ENOMEM, "sweep: out of memory");
-	}
-	for (size_t i = 0; i < cap; i++)
-		tab[i] = SW_NONE;
-	/* Open addressing on the kept set's hash: equal sets collide for sure,
-	 * and keep_equal settles the rare unequal collision. */
-	for (size_t i = 0; i < sw->n; i++) {
-		hash[i] = keep_hash(sw->c[i].keep);
-		size_t slot = (size_t)hash[i] & (cap - 1);
-		sw->c[i].same_as = NNP_NO_DUP;
-		while (tab[slot] != SW_NONE) {
-			size_t e = tab[slot];
-			if (hash[e] == hash[i] && nnp_keep_equal(sw->c[e].keep, sw->c[i].keep)) {
-				sw->c[i].same_as = e;
-				break;
-			}
-			slot = (slot + 1) & (cap - 1);
-		}
-		if (sw->c[i].same_as == NNP_NO_DUP) {
-			tab[slot] = i;
-			sw->n_unique++;
-		}
-	}
-	free(tab);
-	free(hash);
 	return NNP_OK;
 }
 
@@ -247,11 +178,8 @@ static int build_candidates(nnp_sweep *sw, const nnp_model *m, const nnp_stats *
 		if (sw->c[i].same_as != NNP_NO_DUP)
 			continue;
 		rc = nnp_prune_apply(&sw->models[i], m, sw->c[i].keep, s, o->fold, err);
-		if (!rc) {
-			sw->c[i].params = nnp_model_params(sw->models[i]);
-			sw->c[i].macs = nnp_model_macs(sw->models[i]);
-			sw->c[i].bytes = sw->c[i].params * sizeof(float);
-		}
+		if (!rc)
+			nnp_sweep_set_sizes(&sw->c[i], sw->models[i]);
 	}
 	return rc;
 }
@@ -270,7 +198,7 @@ static int plan_correction(sw_plan *P, const nnp_model *m, const nnp_stats *s, i
 {
 	const nnp_layer *Lq = &m->layers[P->p + 1];
 	size_t n;
-	if (!mul_ok(P->nkq, P->nrp, &n))
+	if (!nnp_sweep_mul_ok(P->nkq, P->nrp, &n))
 		return NNP_ENOMEM;
 	P->wc = falloc(n);
 	P->mf = falloc(P->nrp);
@@ -373,7 +301,7 @@ static int chunk_alloc(sw_run *R, int streaming, size_t max_chunk_blocks)
 		R->chunk_blocks = max_chunk_blocks;
 	size_t chunk = R->chunk_blocks * R->block, n;
 	for (size_t l = 0; l < R->L; l++) {
-		if (!mul_ok(chunk, m->layers[l].out, &n))
+		if (!nnp_sweep_mul_ok(chunk, m->layers[l].out, &n))
 			goto done;
 		if (need_h[l] && !(R->H[l] = falloc(n)))
 			goto done;
@@ -401,7 +329,7 @@ static int threads_alloc(sw_run *R, unsigned threads)
 	R->ws = calloc(R->n_threads, sizeof *R->ws);
 	R->targ = calloc(R->n_threads, sizeof *R->targ);
 	R->tid = calloc(R->n_threads, sizeof *R->tid);
-	if (!R->ws || !R->targ || !R->tid || !mul_ok(R->block, R->maxw, &n))
+	if (!R->ws || !R->targ || !R->tid || !nnp_sweep_mul_ok(R->block, R->maxw, &n))
 		return NNP_ENOMEM;
 	for (size_t t = 0; t < R->n_threads; t++) {
 		sw_ws *w = &R->ws[t];
@@ -617,13 +545,7 @@ static void run_chunk(sw_run *R, const float *x, const int32_t *y, size_t rows)
 	run_phase(R, 0, R->nblocks);
 	if (R->n_plans)
 		run_phase(R, 1, R->n_plans * R->nblocks);
-	for (size_t u = 0; u <= R->n_plans; u++) {
-		for (size_t b = 0; b < R->nblocks; b++) {
-			const sw_slot *sl = &R->slots[u * R->chunk_blocks + b];
-			nnp_metrics_merge(&R->tot[u].mt, &sl->mt);
-			R->tot[u].agree += sl->agree;
-		}
-	}
+	nnp_sweep_merge_slots(R->tot, R->slots, R->n_plans + 1, R->chunk_blocks, R->nblocks);
 }
 
 static int eval_memory(sw_run *R, const nnp_dataset *d)
@@ -657,7 +579,7 @@ static int eval_stream(sw_run *R, const nnp_sweep_opts *o, nnp_err *err)
 		goto done;
 	}
 	int labelled = nnp_reader_has_labels(r);
-	x = mul_ok(chunk, F, &n) ? falloc(n) : NULL;
+	x = nnp_sweep_mul_ok(chunk, F, &n) ? falloc(n) : NULL;
 	y = labelled ? malloc(chunk * sizeof *y) : NULL;
 	if (!x || (labelled && !y)) {
 		rc = nnp_err_set(err, NNP_ENOMEM, "sweep: out of memory for %zu rows of data", chunk);
@@ -683,7 +605,7 @@ static int eval_stream(sw_run *R, const nnp_sweep_opts *o, nnp_err *err)
 			}
 			have += got;
 		}
-		rc = check_labels(y, have, nnp_model_outputs(R->m), total, err);
+		rc = nnp_sweep_check_labels(y, have, nnp_model_outputs(R->m), total, err);
 		if (rc)
 			goto done;
 		if (have)
@@ -701,93 +623,20 @@ done:
 
 /* ---- results ---------------------------------------------------------- */
 
-/* Fills a candidate's figures from its totals; the drop is computed from the
- * counts, so that e.g. 95 vs 94 correct of 100 is exactly 1 point. */
-static void set_scores(nnp_candidate *c, const sw_slot *t, const nnp_metrics *orig,
-                       size_t params0)
-{
-	c->accuracy = nnp_metrics_accuracy(&t->mt);
-	c->loss = nnp_metrics_loss(&t->mt);
-	c->agreement = t->mt.rows ? (double)t->agree / (double)t->mt.rows : 0.0;
-	c->accuracy_drop = orig->labelled
-	                   ? 100.0 * ((double)orig->correct - (double)t->mt.correct) /
-	                     (double)orig->labelled
-	                   : 0.0;
-	c->reduction = params0 ? 100.0 * (double)(params0 - c->params) / (double)params0 : 0.0;
-}
-
-typedef struct sw_pt {
-	size_t params;
-	double acc;
-	nnp_candidate *c;
-} sw_pt;
-
-static int pt_cmp(const void *pa, const void *pb)
-{
-	const sw_pt *a = pa, *b = pb;
-	if (a->params != b->params)
-		return a->params < b->params ? -1 : 1;
-	return (a->acc < b->acc) - (a->acc > b->acc);
-}
-
-/*
- * Pareto flags of the original and the distinct candidates: in order of
- * params, a point survives iff it has the best accuracy among its equals and
- * beats everything strictly smaller.
- */
-static int mark_pareto(nnp_sweep *sw, nnp_err *err)
-{
-	sw_pt *pt = malloc((sw->n_unique + 1) * sizeof *pt);
-	if (!pt)
-		return nnp_err_set(err, NNP_ENOMEM, "sweep: out of memory");
-	size_t np = 0;
-	pt[np++] = (sw_pt){ sw->original.params, sw->original.accuracy, &sw->original };
-	for (size_t i = 0; i < sw->n; i++)
-		if (sw->c[i].same_as == NNP_NO_DUP)
-			pt[np++] = (sw_pt){ sw->c[i].params, sw->c[i].accuracy, &sw->c[i] };
-	qsort(pt, np, sizeof *pt, pt_cmp);
-	double best_smaller = -INFINITY;
-	for (size_t i = 0; i < np;) {
-		size_t j = i;
-		double group_best = pt[i].acc;  /* sorted: the first is the best */
-		for (; j < np && pt[j].params == pt[i].params; j++)
-			pt[j].c->pareto = pt[j].acc == group_best && pt[j].acc > best_smaller;
-		if (group_best > best_smaller)
-			best_smaller = group_best;
-		i = j;
-	}
-	free(pt);
-	return NNP_OK;
-}
-
 static int finish(nnp_sweep *sw, const sw_run *R, nnp_err *err)
 {
 	nnp_candidate *o = &sw->original;
 	const nnp_metrics *om = &R->tot[0].mt;
 	sw->rows = om->rows;
-	set_scores(o, &R->tot[0], om, o->params);
+	nnp_sweep_set_scores(o, &R->tot[0], om, o->params);
 	/* Candidates that removed nothing are the original itself. */
 	for (size_t i = 0; i < sw->n; i++)
 		if (sw->c[i].same_as == NNP_NO_DUP)
-			set_scores(&sw->c[i], &R->tot[0], om, o->params);
+			nnp_sweep_set_scores(&sw->c[i], &R->tot[0], om, o->params);
 	for (size_t u = 0; u < R->n_plans; u++)
-		set_scores(&sw->c[R->plans[u].cand], &R->tot[u + 1], om, o->params);
-	int rc = mark_pareto(sw, err);
-	for (size_t i = 0; i < sw->n; i++) {
-		nnp_candidate *c = &sw->c[i];
-		if (c->same_as == NNP_NO_DUP)
-			continue;
-		const nnp_candidate *f = &sw->c[c->same_as];
-		c->params = f->params;
-		c->bytes = f->bytes;
-		c->macs = f->macs;
-		c->accuracy = f->accuracy;
-		c->loss = f->loss;
-		c->agreement = f->agreement;
-		c->accuracy_drop = f->accuracy_drop;
-		c->reduction = f->reduction;
-		c->pareto = f->pareto;
-	}
+		nnp_sweep_set_scores(&sw->c[R->plans[u].cand], &R->tot[u + 1], om, o->params);
+	int rc = nnp_sweep_mark_pareto(o, sw->c, sw->n, "sweep", err);
+	nnp_sweep_copy_dups(sw->c, sw->n);
 	return rc;
 }
 
@@ -817,9 +666,7 @@ int nnp_sweep_run_chunked(nnp_sweep **out, const nnp_model *m, const nnp_stats *
 	sw->original.mean_thr = NAN;
 	sw->original.std_thr = NAN;
 	sw->original.same_as = NNP_NO_DUP;
-	sw->original.params = nnp_model_params(m);
-	sw->original.macs = nnp_model_macs(m);
-	sw->original.bytes = sw->original.params * sizeof(float);
+	nnp_sweep_set_sizes(&sw->original, m);
 	rc = build_candidates(sw, m, s, o, err);
 	if (!rc)
 		rc = make_plans(&R, sw, m, s, o->fold, err);

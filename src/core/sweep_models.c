@@ -8,7 +8,6 @@
  * its own (model, block) slot. Slots are added in block order, so neither the
  * thread count nor the chunking changes a single bit of the results.
  */
-#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -17,16 +16,14 @@
 #include "nnprune/evaluate.h"
 #include "nnprune/forward.h"
 #include "nnprune/prune.h"
+#include "sweep_priv.h"
 
 #define EV_ALIGN 64
 #define EV_CHUNK_BYTES ((size_t)32 << 20)   /* streamed rows held at once */
 #define EV_MAX_CHUNK_BLOCKS 64u
 #define EV_MEM_CHUNK_BLOCKS 1024u           /* bounds the slots for data in memory */
 
-typedef struct ev_slot {
-	nnp_metrics mt;
-	uint64_t agree;
-} ev_slot;
+typedef nnp_sweep_slot ev_slot;
 
 /* One thread's scratch: two [block][maxw] buffers and two [block] predictions. */
 typedef struct ev_ws {
@@ -61,14 +58,6 @@ struct ev_run {
 };
 
 /* ---- checks ----------------------------------------------------------- */
-
-static int mul_ok(size_t a, size_t b, size_t *out)
-{
-	if (a && b > SIZE_MAX / a)
-		return 0;
-	*out = a * b;
-	return 1;
-}
 
 static int check_opts(const nnp_eval_opts *o, nnp_err *err)
 {
@@ -118,27 +107,12 @@ static int check_models(const nnp_model *m, const nnp_model *const *models,
 	return NNP_OK;
 }
 
-/* A label with no output would score as "wrong" silently: refuse it. */
-static int check_labels(const int32_t *y, size_t rows, size_t outputs, uint64_t first_row,
-                        nnp_err *err)
-{
-	if (!y)
-		return NNP_OK;
-	for (size_t i = 0; i < rows; i++)
-		if (y[i] < 0 || (uint64_t)y[i] >= outputs)
-			return nnp_err_set(err, NNP_EINPUT,
-			                   "data row %llu: label %ld is out of range for a model "
-			                   "with %zu outputs",
-			                   (unsigned long long)(first_row + i + 1), (long)y[i], outputs);
-	return NNP_OK;
-}
-
 /* ---- setup ------------------------------------------------------------ */
 
 static float *fbuf(size_t rows, size_t width)
 {
 	size_t n, bytes;
-	if (!mul_ok(rows, width, &n) || !mul_ok(n, sizeof(float), &bytes) ||
+	if (!nnp_sweep_mul_ok(rows, width, &n) || !nnp_sweep_mul_ok(n, sizeof(float), &bytes) ||
 	    bytes > SIZE_MAX - EV_ALIGN)
 		return NULL;
 	/* aligned_alloc wants a multiple of the alignment, and never 0. */
@@ -199,7 +173,7 @@ static int run_alloc(ev_run *R, const nnp_model *m, const nnp_model *const *mode
 		R->chunk_blocks = cb < 1 ? 1 : (cb > EV_MAX_CHUNK_BLOCKS ? EV_MAX_CHUNK_BLOCKS : cb);
 	}
 	size_t ns;
-	if (!mul_ok(R->nm, R->chunk_blocks, &ns) || ns > SIZE_MAX / sizeof(ev_slot))
+	if (!nnp_sweep_mul_ok(R->nm, R->chunk_blocks, &ns) || ns > SIZE_MAX / sizeof(ev_slot))
 		goto nomem;
 	R->slots = calloc(ns, sizeof *R->slots);
 	R->tot = calloc(R->nm, sizeof *R->tot);
@@ -309,12 +283,7 @@ static void run_chunk(ev_run *R, const float *x, const int32_t *y, size_t rows)
 	run_tasks(R, &R->ws[0]);
 	for (size_t t = 1; t < started; t++)
 		pthread_join(R->tid[t], NULL);
-	for (size_t u = 0; u < R->nm; u++)
-		for (size_t b = 0; b < R->nblocks; b++) {
-			const ev_slot *sl = &R->slots[u * R->chunk_blocks + b];
-			nnp_metrics_merge(&R->tot[u].mt, &sl->mt);
-			R->tot[u].agree += sl->agree;
-		}
+	nnp_sweep_merge_slots(R->tot, R->slots, R->nm, R->chunk_blocks, R->nblocks);
 }
 
 static int eval_memory(ev_run *R, const nnp_dataset *d)
@@ -368,7 +337,7 @@ static int eval_stream(ev_run *R, const char *path, const nnp_data_opts *dopts, 
 			}
 			have += got;
 		}
-		if ((rc = check_labels(y, have, outs, total, err)))
+		if ((rc = nnp_sweep_check_labels(y, have, outs, total, err)))
 			goto done;
 		if (have)
 			run_chunk(R, x, y, have);
@@ -385,96 +354,19 @@ done:
 
 /* ---- results ---------------------------------------------------------- */
 
-static void sizes(nnp_candidate *c, const nnp_model *p)
-{
-	c->params = nnp_model_params(p);
-	c->macs = nnp_model_macs(p);
-	c->bytes = c->params * sizeof(float);
-}
-
-/* Accuracy, loss and agreement from a model's totals; the drop from the
- * correct counts, so that it is exact in points. */
-static void scores(nnp_candidate *c, const ev_slot *t, const nnp_metrics *orig, size_t params0)
-{
-	c->accuracy = nnp_metrics_accuracy(&t->mt);
-	c->loss = nnp_metrics_loss(&t->mt);
-	c->agreement = t->mt.rows ? (double)t->agree / (double)t->mt.rows : 0.0;
-	c->accuracy_drop = orig->labelled ? 100.0 * ((double)orig->correct - (double)t->mt.correct) /
-	                                     (double)orig->labelled
-	                                  : 0.0;
-	c->reduction = params0 ? 100.0 * ((double)params0 - (double)c->params) / (double)params0
-	                       : 0.0;
-}
-
-typedef struct ev_pt {
-	size_t params;
-	double acc;
-	nnp_candidate *c;
-} ev_pt;
-
-/* By params, then accuracy descending. Equal points get equal flags, so
- * their order does not matter. */
-static int pt_cmp(const void *pa, const void *pb)
-{
-	const ev_pt *a = pa, *b = pb;
-	if (a->params != b->params)
-		return a->params < b->params ? -1 : 1;
-	return (a->acc < b->acc) - (a->acc > b->acc);
-}
-
-/* In order of params, a point is Pareto iff it is the most accurate among
- * its equals and beats everything strictly smaller. */
-static int mark_pareto(nnp_candidate *orig, nnp_candidate *c, size_t n, nnp_err *err)
-{
-	ev_pt *pt = malloc((n + 1) * sizeof *pt);
-	if (!pt)
-		return nnp_err_set(err, NNP_ENOMEM, "evaluation: out of memory");
-	size_t np = 0;
-	pt[np++] = (ev_pt){ orig->params, orig->accuracy, orig };
-	for (size_t i = 0; i < n; i++)
-		if (c[i].same_as == NNP_NO_DUP)
-			pt[np++] = (ev_pt){ c[i].params, c[i].accuracy, &c[i] };
-	qsort(pt, np, sizeof *pt, pt_cmp);
-	double best_smaller = -INFINITY;
-	for (size_t i = 0; i < np;) {
-		size_t j = i;
-		double group_best = pt[i].acc;
-		for (; j < np && pt[j].params == pt[i].params; j++)
-			pt[j].c->pareto = pt[j].acc == group_best && pt[j].acc > best_smaller;
-		if (group_best > best_smaller)
-			best_smaller = group_best;
-		i = j;
-	}
-	free(pt);
-	return NNP_OK;
-}
-
 static int finish(const ev_run *R, nnp_candidate *c, size_t n, nnp_candidate *orig,
                   uint64_t *rows, nnp_err *err)
 {
 	const nnp_metrics *om = &R->tot[0].mt;
-	sizes(orig, R->mod[0]);
-	scores(orig, &R->tot[0], om, orig->params);
+	nnp_sweep_set_sizes(orig, R->mod[0]);
+	nnp_sweep_set_scores(orig, &R->tot[0], om, orig->params);
 	for (size_t u = 1; u < R->nm; u++) {
 		nnp_candidate *ci = &c[R->cand[u]];
-		sizes(ci, R->mod[u]);
-		scores(ci, &R->tot[u], om, orig->params);
+		nnp_sweep_set_sizes(ci, R->mod[u]);
+		nnp_sweep_set_scores(ci, &R->tot[u], om, orig->params);
 	}
-	int rc = mark_pareto(orig, c, n, err);
-	for (size_t i = 0; i < n; i++) {
-		if (c[i].same_as == NNP_NO_DUP)
-			continue;
-		const nnp_candidate *f = &c[c[i].same_as];
-		c[i].params = f->params;
-		c[i].bytes = f->bytes;
-		c[i].macs = f->macs;
-		c[i].accuracy = f->accuracy;
-		c[i].loss = f->loss;
-		c[i].agreement = f->agreement;
-		c[i].accuracy_drop = f->accuracy_drop;
-		c[i].reduction = f->reduction;
-		c[i].pareto = f->pareto;
-	}
+	int rc = nnp_sweep_mark_pareto(orig, c, n, "evaluation", err);
+	nnp_sweep_copy_dups(c, n);
 	if (rows)
 		*rows = om->rows;
 	return rc;
@@ -503,7 +395,7 @@ static int evaluate(const nnp_model *m, const nnp_model *const *models, nnp_cand
 			return nnp_err_set(err, NNP_EINPUT,
 			                   "evaluation: the data has %zu features, the model takes %zu",
 			                   d->features, m->input_size);
-		if ((rc = check_labels(d->y, d->rows, nnp_model_outputs(m), 0, err)))
+		if ((rc = nnp_sweep_check_labels(d->y, d->rows, nnp_model_outputs(m), 0, err)))
 			return rc;
 	} else if (!path) {
 		return nnp_err_set(err, NNP_EUSAGE, "evaluation: no data and no data path");
@@ -542,57 +434,13 @@ int nnp_evaluate_models_file(const nnp_model *m, const nnp_model *const *models,
 	return evaluate(m, models, c, n, NULL, path, dopts, o, orig, rows, err);
 }
 
-static uint64_t keep_hash(const nnp_keep *k)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (size_t l = 0; l < k->n_layers; l++) {
-		h = (h ^ k->count[l]) * 1099511628211ULL;
-		for (size_t i = 0; i < k->count[l]; i++)
-			h = (h ^ k->idx[l][i]) * 1099511628211ULL;
-	}
-	return h;
-}
-
 int nnp_candidates_dedupe(nnp_candidate *c, size_t n, size_t *n_unique, nnp_err *err)
 {
 	for (size_t i = 0; i < n; i++)
 		if (!c[i].keep)
 			return nnp_err_set(err, NNP_EUSAGE, "candidate %zu has no kept set", i);
-	size_t cap = 16, uniq = 0;
-	while (cap < 2 * n && cap <= SIZE_MAX / 4)
-		cap *= 2;
-	size_t *tab = malloc(cap * sizeof *tab);
-	uint64_t *hash = malloc((n ? n : 1) * sizeof *hash);
-	if (!tab || !hash || cap < 2 * n) {
-		free(tab);
-		free(hash);
+	if (nnp_sweep_find_dups(c, n, n_unique))
 		return nnp_err_set(err, NNP_ENOMEM, "%zu candidates: out of memory", n);
-	}
-	for (size_t i = 0; i < cap; i++)
-		tab[i] = NNP_NO_DUP;
-	/* Open addressing on the kept set's hash: equal sets meet for sure, and
-	 * nnp_keep_equal settles an unequal collision. */
-	for (size_t i = 0; i < n; i++) {
-		hash[i] = keep_hash(c[i].keep);
-		size_t slot = (size_t)hash[i] & (cap - 1);
-		c[i].same_as = NNP_NO_DUP;
-		while (tab[slot] != NNP_NO_DUP) {
-			size_t e = tab[slot];
-			if (hash[e] == hash[i] && nnp_keep_equal(c[e].keep, c[i].keep)) {
-				c[i].same_as = e;
-				break;
-			}
-			slot = (slot + 1) & (cap - 1);
-		}
-		if (c[i].same_as == NNP_NO_DUP) {
-			tab[slot] = i;
-			uniq++;
-		}
-	}
-	free(tab);
-	free(hash);
-	if (n_unique)
-		*n_unique = uniq;
 	return NNP_OK;
 }
 

@@ -1,10 +1,14 @@
 /*
- * nnprune (private): a test hook into the sweep engine.
+ * nnprune (private): a test hook into the sweep engine, and the pieces the
+ * sweep (sweep.c) and the evaluation of built models (sweep_models.c) share.
  */
 #ifndef NNPRUNE_SWEEP_PRIV_H
 #define NNPRUNE_SWEEP_PRIV_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include "nnprune/forward.h"
+#include "nnprune/model.h"
 #include "nnprune/sweep.h"
 
 /*
@@ -15,5 +19,53 @@
 int nnp_sweep_run_chunked(nnp_sweep **out, const nnp_model *m, const nnp_stats *s,
                           const nnp_dataset *d, const nnp_sweep_opts *o,
                           size_t max_chunk_blocks, nnp_err *err);
+
+/* What one block scored for one model: its metrics and the rows whose
+ * prediction equals the original's. */
+typedef struct nnp_sweep_slot {
+	nnp_metrics mt;
+	uint64_t agree;
+} nnp_sweep_slot;
+
+/* *out = a * b; 0 (and *out untouched) if that overflows, else 1. */
+int nnp_sweep_mul_ok(size_t a, size_t b, size_t *out);
+
+/*
+ * NNP_EINPUT naming the row (first_row + i + 1) if a label of y[0..rows) is
+ * outside [0, outputs); NNP_OK otherwise, or when y is NULL (unlabelled).
+ */
+int nnp_sweep_check_labels(const int32_t *y, size_t rows, size_t outputs, uint64_t first_row,
+                           nnp_err *err);
+
+/*
+ * Sets c[i].same_as to the first earlier candidate with an equal kept set,
+ * NNP_NO_DUP for the first of each; *n_unique (may be NULL) receives the
+ * count of the latter. Every c[i].keep must be set. Returns NNP_OK or
+ * NNP_ENOMEM, recording no message: the caller names itself in it.
+ */
+int nnp_sweep_find_dups(nnp_candidate *c, size_t n, size_t *n_unique);
+
+/* Adds slots[u][0..nblocks) (rows of chunk_blocks) into tot[u] for u in
+ * [0, n_models), in block order so that sums never depend on the threads. */
+void nnp_sweep_merge_slots(nnp_sweep_slot *tot, const nnp_sweep_slot *slots, size_t n_models,
+                           size_t chunk_blocks, size_t nblocks);
+
+/* c's params, macs and bytes (params as float32) from model p. */
+void nnp_sweep_set_sizes(nnp_candidate *c, const nnp_model *p);
+
+/* c's accuracy, loss, agreement from its totals t, accuracy_drop against the
+ * original's metrics orig and reduction against its params0 (c->params set). */
+void nnp_sweep_set_scores(nnp_candidate *c, const nnp_sweep_slot *t, const nnp_metrics *orig,
+                          size_t params0);
+
+/*
+ * Sets the pareto flag of orig and of every distinct candidate of c[0..n).
+ * Errors: NNP_ENOMEM, the message prefixed by who ("sweep", "evaluation").
+ */
+int nnp_sweep_mark_pareto(nnp_candidate *orig, nnp_candidate *c, size_t n, const char *who,
+                          nnp_err *err);
+
+/* Gives every duplicate in c[0..n) the figures of the candidate it repeats. */
+void nnp_sweep_copy_dups(nnp_candidate *c, size_t n);
 
 #endif

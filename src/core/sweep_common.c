@@ -1,0 +1,190 @@
+/*
+ * What the threshold sweep (sweep.c) and the evaluation of built models
+ * (sweep_models.c) do the same way: checks, duplicate kept sets, the merging
+ * of block slots and the figures and Pareto flags of the candidates.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "nnprune/prune.h"
+#include "sweep_priv.h"
+
+int nnp_sweep_mul_ok(size_t a, size_t b, size_t *out)
+{
+	if (a && b > SIZE_MAX / a)
+		return 0;
+	*out = a * b;
+	return 1;
+}
+
+/* A label with no output would score as "wrong" silently: refuse it, as
+ * nnp_run does. first_row numbers the rows in messages. */
+int nnp_sweep_check_labels(const int32_t *y, size_t rows, size_t outputs, uint64_t first_row,
+                           nnp_err *err)
+{
+	if (!y)
+		return NNP_OK;
+	for (size_t i = 0; i < rows; i++)
+		if (y[i] < 0 || (uint64_t)y[i] >= outputs)
+			return nnp_err_set(err, NNP_EINPUT,
+			                   "data row %llu: label %ld is out of range for a model "
+			                   "with %zu outputs",
+			                   (unsigned long long)(first_row + i + 1), (long)y[i], outputs);
+	return NNP_OK;
+}
+
+/* ---- duplicates ------------------------------------------------------- */
+
+static uint64_t keep_hash(const nnp_keep *k)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t l = 0; l < k->n_layers; l++) {
+		h = (h ^ k->count[l]) * 1099511628211ULL;
+		for (size_t i = 0; i < k->count[l]; i++)
+			h = (h ^ k->idx[l][i]) * 1099511628211ULL;
+	}
+	return h;
+}
+
+int nnp_sweep_find_dups(nnp_candidate *c, size_t n, size_t *n_unique)
+{
+	size_t cap = 16, uniq = 0;
+	while (cap < 2 * n && cap <= SIZE_MAX / 4)
+		cap *= 2;
+	size_t *tab = malloc(cap * sizeof *tab);
+	uint64_t *hash = malloc((n ? n : 1) * sizeof *hash);
+	if (!tab || !hash || cap < 2 * n) {
+		free(tab);
+		free(hash);
+		return NNP_ENOMEM;
+	}
+	for (size_t i = 0; i < cap; i++)
+		tab[i] = NNP_NO_DUP;
+	/* Open addressing on the kept set's hash: equal sets meet for sure, and
+	 * nnp_keep_equal settles an unequal collision. */
+	for (size_t i = 0; i < n; i++) {
+		hash[i] = keep_hash(c[i].keep);
+		size_t slot = (size_t)hash[i] & (cap - 1);
+		c[i].same_as = NNP_NO_DUP;
+		while (tab[slot] != NNP_NO_DUP) {
+			size_t e = tab[slot];
+			if (hash[e] == hash[i] && nnp_keep_equal(c[e].keep, c[i].keep)) {
+				c[i].same_as = e;
+				break;
+			}
+			slot = (slot + 1) & (cap - 1);
+		}
+		if (c[i].same_as == NNP_NO_DUP) {
+			tab[slot] = i;
+			uniq++;
+		}
+	}
+	free(tab);
+	free(hash);
+	if (n_unique)
+		*n_unique = uniq;
+	return NNP_OK;
+}
+
+/* ---- results ---------------------------------------------------------- */
+
+void nnp_sweep_merge_slots(nnp_sweep_slot *tot, const nnp_sweep_slot *slots, size_t n_models,
+                           size_t chunk_blocks, size_t nblocks)
+{
+	for (size_t u = 0; u < n_models; u++)
+		for (size_t b = 0; b < nblocks; b++) {
+			const nnp_sweep_slot *sl = &slots[u * chunk_blocks + b];
+			nnp_metrics_merge(&tot[u].mt, &sl->mt);
+			tot[u].agree += sl->agree;
+		}
+}
+
+void nnp_sweep_set_sizes(nnp_candidate *c, const nnp_model *p)
+{
+	c->params = nnp_model_params(p);
+	c->macs = nnp_model_macs(p);
+	c->bytes = c->params * sizeof(float);
+}
+
+/* The drop is computed from the correct counts, so that e.g. 95 vs 94
+ * correct of 100 is exactly 1 point. The reduction subtracts in double: a
+ * built model may be larger than the original. */
+void nnp_sweep_set_scores(nnp_candidate *c, const nnp_sweep_slot *t, const nnp_metrics *orig,
+                          size_t params0)
+{
+	c->accuracy = nnp_metrics_accuracy(&t->mt);
+	c->loss = nnp_metrics_loss(&t->mt);
+	c->agreement = t->mt.rows ? (double)t->agree / (double)t->mt.rows : 0.0;
+	c->accuracy_drop = orig->labelled
+	                   ? 100.0 * ((double)orig->correct - (double)t->mt.correct) /
+	                     (double)orig->labelled
+	                   : 0.0;
+	c->reduction = params0 ? 100.0 * ((double)params0 - (double)c->params) / (double)params0
+	                       : 0.0;
+}
+
+typedef struct sweep_pt {
+	size_t params;
+	double acc;
+	nnp_candidate *c;
+} sweep_pt;
+
+/* By params, then accuracy descending. Equal points get equal flags, so
+ * their order does not matter. */
+static int pt_cmp(const void *pa, const void *pb)
+{
+	const sweep_pt *a = pa, *b = pb;
+	if (a->params != b->params)
+		return a->params < b->params ? -1 : 1;
+	return (a->acc < b->acc) - (a->acc > b->acc);
+}
+
+/* In order of params, a point is Pareto iff it is the most accurate among
+ * its equals and beats everything strictly smaller. */
+int nnp_sweep_mark_pareto(nnp_candidate *orig, nnp_candidate *c, size_t n, const char *who,
+                          nnp_err *err)
+{
+	size_t distinct = 0;
+	for (size_t i = 0; i < n; i++)
+		distinct += c[i].same_as == NNP_NO_DUP;
+	sweep_pt *pt = malloc((distinct + 1) * sizeof *pt);
+	if (!pt)
+		return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", who);
+	size_t np = 0;
+	pt[np++] = (sweep_pt){ orig->params, orig->accuracy, orig };
+	for (size_t i = 0; i < n; i++)
+		if (c[i].same_as == NNP_NO_DUP)
+			pt[np++] = (sweep_pt){ c[i].params, c[i].accuracy, &c[i] };
+	qsort(pt, np, sizeof *pt, pt_cmp);
+	double best_smaller = -INFINITY;
+	for (size_t i = 0; i < np;) {
+		size_t j = i;
+		double group_best = pt[i].acc;  /* sorted: the first is the best */
+		for (; j < np && pt[j].params == pt[i].params; j++)
+			pt[j].c->pareto = pt[j].acc == group_best && pt[j].acc > best_smaller;
+		if (group_best > best_smaller)
+			best_smaller = group_best;
+		i = j;
+	}
+	free(pt);
+	return NNP_OK;
+}
+
+void nnp_sweep_copy_dups(nnp_candidate *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (c[i].same_as == NNP_NO_DUP)
+			continue;
+		const nnp_candidate *f = &c[c[i].same_as];
+		c[i].params = f->params;
+		c[i].bytes = f->bytes;
+		c[i].macs = f->macs;
+		c[i].accuracy = f->accuracy;
+		c[i].loss = f->loss;
+		c[i].agreement = f->agreement;
+		c[i].accuracy_drop = f->accuracy_drop;
+		c[i].reduction = f->reduction;
+		c[i].pareto = f->pareto;
+	}
+}
