@@ -51,6 +51,8 @@ typedef struct nnp_metrics {
 	uint64_t correct;    /* argmax == label */
 	double loss_sum;     /* summed over labelled rows */
 	int mse;             /* 1 if loss is MSE, 0 if cross-entropy */
+	uint64_t nonfinite;  /* rows with a NaN or infinite output (activations overflowed):
+	                      * their scores mean nothing, and the CLI refuses them */
 } nnp_metrics;
 
 /* Fraction in [0,1]; 0 when nothing is labelled. */

@@ -161,7 +161,8 @@ static int open_model_data(const char *model_path, const char *data_path, cli_da
 
 /* nnp_run with a progress line on stderr (only when it is a terminal). */
 static int run_shown(const nnp_model *m, nnp_reader *r, const cli_data *d, const char *what,
-                     int quiet, nnp_stats **stats, nnp_metrics *mt, uint64_t *cm, nnp_err *err)
+                     int quiet, nnp_stats **stats, nnp_metrics *mt, uint64_t *cm,
+                     const char *const paths[2], nnp_err *err)
 {
 	cli_progress pr;
 	cli_progress_init(&pr, what, quiet);
@@ -172,6 +173,12 @@ static int run_shown(const nnp_model *m, nnp_reader *r, const cli_data *d, const
 	ro.progress_ctx = &pr;
 	int rc = nnp_run(m, r, &ro, stats, mt, cm, err);
 	cli_progress_end(&pr);
+	const nnp_metrics *got = mt ? mt : (stats && *stats ? &(*stats)->metrics : NULL);
+	if (!rc && got && got->nonfinite)
+		rc = nnp_err_set(err, NNP_EINPUT, "%s: %llu of the %llu rows of %s give NaN or "
+		                 "infinite outputs (activations overflow float): no statistics or "
+		                 "scores can be taken", paths[0], (unsigned long long)got->nonfinite,
+		                 (unsigned long long)got->rows, paths[1]);
 	return rc;
 }
 
@@ -243,7 +250,8 @@ int cmd_stats(int argc, char **argv)
 	if (cli_check_output(out, &err) ||
 	    open_model_data(model_path, data_path, &d, &m, &fi, &r, &err))
 		goto fail;
-	if (run_shown(m, r, &d, "stats", quiet || json, &s, NULL, NULL, &err))
+	const char *const paths[2] = { model_path, data_path };
+	if (run_shown(m, r, &d, "stats", quiet || json, &s, NULL, NULL, paths, &err))
 		goto fail;
 	/* Identity of the inputs, so that sweep can tell when they changed. */
 	src.model_path = (char *)model_path;
@@ -352,7 +360,8 @@ int cmd_eval(int argc, char **argv)
 		goto fail;
 	}
 	nnp_metrics mt;
-	if (run_shown(m, r, &d, "eval", json, NULL, &mt, cm, &err))
+	const char *const paths[2] = { p.operands[0], p.operands[1] };
+	if (run_shown(m, r, &d, "eval", json, NULL, &mt, cm, paths, &err))
 		goto fail;
 	if (json) {
 		cJSON *root = cJSON_CreateObject();

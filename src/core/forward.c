@@ -276,6 +276,7 @@ void nnp_metrics_merge(nnp_metrics *a, const nnp_metrics *b)
 	a->labelled += b->labelled;
 	a->correct += b->correct;
 	a->loss_sum += b->loss_sum;
+	a->nonfinite += b->nonfinite;
 	if (b->rows)
 		a->mse = b->mse;
 }
@@ -326,6 +327,11 @@ void nnp_metrics_add(nnp_metrics *mt, nnp_act out_act, const float *out, size_t 
 		return;
 	for (size_t r = 0; r < rows; r++) {
 		const float *o = out + r * n_out;
+		for (size_t j = 0; j < n_out; j++)
+			if (!isfinite(o[j])) {
+				mt->nonfinite++;
+				break;
+			}
 		size_t best = argmax(o, n_out);
 		if (pred)
 			pred[r] = (int32_t)best;

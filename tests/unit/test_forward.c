@@ -299,6 +299,24 @@ static void test_metrics_cross_entropy(void **state)
 	assert_true(b.loss_sum == 2 * mt.loss_sum);
 }
 
+/* Rows whose outputs overflowed are counted, so callers can refuse them. */
+static void test_metrics_nonfinite(void **state)
+{
+	(void)state;
+	float out[] = { 0.2f, 0.8f, NAN, 0.5f, 0.5f, INFINITY, 0.9f, 0.1f };
+	int32_t y[] = { 1, 0, 1, 0 };
+	nnp_metrics a, b;
+	memset(&a, 0, sizeof a);
+	memset(&b, 0, sizeof b);
+	nnp_metrics_add(&a, NNP_ACT_SOFTMAX, out, 2, 2, y, NULL, NULL);
+	nnp_metrics_add(&b, NNP_ACT_SOFTMAX, out + 4, 2, 2, y + 2, NULL, NULL);
+	assert_int_equal(a.nonfinite, 1);
+	assert_int_equal(b.nonfinite, 1);
+	nnp_metrics_merge(&a, &b);
+	assert_int_equal(a.nonfinite, 2);
+	assert_int_equal(a.rows, 4);
+}
+
 static void test_metrics_mse(void **state)
 {
 	(void)state;
@@ -356,6 +374,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_forward_all_activations),
+		cmocka_unit_test(test_metrics_nonfinite),
 		cmocka_unit_test(test_forward_step),
 		cmocka_unit_test(test_dense_bias_and_layout),
 		cmocka_unit_test(test_activation_edges),
