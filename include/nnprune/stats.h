@@ -54,7 +54,8 @@ typedef struct nnp_run_opts {
 /*
  * Streams every row of r through m on opts->threads threads. If stats is not
  * NULL, *stats receives the per-neuron statistics (caller owns; accumulated in
- * double: two-pass within a batch, Chan's merge across batches and threads).
+ * double: two-pass within a batch, Chan's merge of the batches in batch order, so
+ * the result is the same bits for any thread count).
  * metrics (may be NULL) receives accuracy/loss; confusion (may be NULL) is
  * [outputs][outputs] counts [label][pred], zeroed by the caller.
  * Errors: reader errors, NNP_EINPUT for zero rows, a feature count other than

@@ -328,6 +328,13 @@ void nnp_acc_add(nnp_acc *a, const nnp_forward *f, size_t rows)
 		nnp_acc_add_layer(a, l, nnp_forward_layer(f, l), rows);
 }
 
+/* Empties an accumulator for reuse (its buffers stay). */
+static void acc_reset(nnp_acc *a)
+{
+	for (size_t l = 0; l < a->n_layers; l++)
+		a->layers[l].rows = 0;
+}
+
 void nnp_acc_merge(nnp_acc *a, const nnp_acc *b)
 {
 	for (size_t l = 0; l < a->n_layers && l < b->n_layers; l++) {
@@ -416,7 +423,6 @@ typedef struct run_worker {
 	unsigned id;
 	pthread_t tid;
 	nnp_forward *fwd;
-	nnp_acc *acc;      /* NULL when no statistics are wanted */
 } run_worker;
 
 /* Workers wait for a new generation, run their share of the chunk's batches
@@ -434,6 +440,12 @@ typedef struct run_pool {
 	/* One record per batch of a chunk, merged in batch order so that the
 	 * loss sums the same way whatever the thread count. */
 	nnp_metrics *bmetrics;
+	/* Likewise one accumulator per batch of a chunk, folded into `acc` in
+	 * batch order: the statistics are then the same bits for any thread
+	 * count (NULL when no statistics are wanted). */
+	nnp_acc **bacc;
+	size_t n_bacc;
+	nnp_acc *acc;
 	run_worker *w;
 	unsigned started;
 } run_pool;
@@ -445,12 +457,15 @@ static void run_batch(run_pool *p, run_worker *w, const run_chunk *c, size_t b)
 	size_t n_layers = p->m->n_layers;
 	const nnp_layer *last = &p->m->layers[n_layers - 1];
 	const float *x = c->x + off * p->inputs, *out = NULL;
+	nnp_acc *acc = p->bacc ? p->bacc[b] : NULL;
+	if (acc)
+		acc_reset(acc);
 	/* Each hidden layer's statistics are taken right after it is computed,
 	 * while its output is still in cache. */
 	for (size_t l = 0; l < n_layers; l++) {
 		out = nnp_forward_step(w->fwd, l, x, rows);
-		if (w->acc && l + 1 < n_layers)
-			nnp_acc_add_layer(w->acc, l, out, rows);
+		if (acc && l + 1 < n_layers)
+			nnp_acc_add_layer(acc, l, out, rows);
 	}
 	nnp_metrics *bm = &p->bmetrics[b];
 	memset(bm, 0, sizeof *bm);
@@ -582,8 +597,11 @@ static int next_chunk(run_source *s, run_chunk *c, size_t cap, size_t inputs, si
 static void collect_chunk(run_pool *p, const run_chunk *c, nnp_metrics *total, uint64_t *confusion)
 {
 	size_t n_batches = (c->rows + p->batch - 1) / p->batch;
-	for (size_t b = 0; b < n_batches; b++)
+	for (size_t b = 0; b < n_batches; b++) {
 		nnp_metrics_merge(total, &p->bmetrics[b]);
+		if (p->acc)
+			nnp_acc_merge(p->acc, p->bacc[b]);
+	}
 	if (confusion && c->labels && c->pred)
 		for (size_t i = 0; i < c->rows; i++)
 			confusion[(size_t)c->labels[i] * p->outputs + (size_t)c->pred[i]]++;
@@ -645,8 +663,16 @@ static int pool_start(run_pool *p, int want_stats, nnp_err *err)
 		w->pool = p;
 		w->id = i;
 		int rc = nnp_forward_create(&w->fwd, p->m, p->batch, err);
-		if (!rc && want_stats)
-			rc = nnp_acc_create(&w->acc, p->m, err);
+		if (rc)
+			return rc;
+	}
+	if (want_stats) {
+		p->bacc = calloc(p->n_bacc, sizeof *p->bacc);
+		if (!p->bacc)
+			return nnp_err_set(err, NNP_ENOMEM, "statistics accumulator: out of memory");
+		int rc = nnp_acc_create(&p->acc, p->m, err);
+		for (size_t b = 0; !rc && b < p->n_bacc; b++)
+			rc = nnp_acc_create(&p->bacc[b], p->m, err);
 		if (rc)
 			return rc;
 	}
@@ -688,10 +714,13 @@ static void pool_sync_destroy(run_pool *p)
 static void pool_free(run_pool *p)
 {
 	if (p->w)
-		for (unsigned i = 0; i < p->threads; i++) {
+		for (unsigned i = 0; i < p->threads; i++)
 			nnp_forward_free(p->w[i].fwd);
-			nnp_acc_free(p->w[i].acc);
-		}
+	if (p->bacc)
+		for (size_t b = 0; b < p->n_bacc; b++)
+			nnp_acc_free(p->bacc[b]);
+	free(p->bacc);
+	nnp_acc_free(p->acc);
 	free(p->w);
 	free(p->bmetrics);
 }
@@ -752,6 +781,7 @@ static int run_source_all(const nnp_model *m, run_source *s, size_t features, in
 	p.threads = threads;
 	p.w = calloc(threads, sizeof *p.w);
 	p.bmetrics = calloc(cap / batch, sizeof *p.bmetrics);
+	p.n_bacc = cap / batch;
 	if (!p.w || !p.bmetrics ||
 	    chunk_alloc(&ch[0], cap, p.inputs, reading, reading && labelled, want_pred) ||
 	    chunk_alloc(&ch[1], cap, p.inputs, reading, reading && labelled, want_pred)) {
@@ -777,11 +807,7 @@ static int run_source_all(const nnp_model *m, run_source *s, size_t features, in
 	if (rc)
 		goto done;
 	if (st) {
-		/* Workers are merged in a fixed order: the result depends on the
-		 * thread count only through rounding. */
-		for (unsigned i = 1; i < threads; i++)
-			nnp_acc_merge(p.w[0].acc, p.w[i].acc);
-		nnp_acc_finish(p.w[0].acc, st);
+		nnp_acc_finish(p.acc, st);
 		st->rows = total.rows;
 		st->metrics = total;
 		*stats = st;
