@@ -85,7 +85,7 @@ enum {
 	"  --labels FILE        IDX labels file for IDX images\n" \
 	"  --header auto|yes|no CSV header line (default auto)\n" \
 	"  --label-col first|last|N|NAME  label column; N counts from 0 (default first)\n" \
-	"  --no-label           the data has no label column (statistics only)\n" \
+	"  --no-label           the data has no label column (stats and prune only)\n" \
 	"  --delimiter C        CSV field separator (default ',')\n" \
 	"  -j, --threads N      worker threads (default: all cores)\n"
 

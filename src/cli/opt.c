@@ -245,10 +245,10 @@ int cli_data_option(cli_parser *p, cli_data *d, int id, const char *arg)
 	case CLI_DATA_DELIM:
 		if (!strcmp(arg, "\\t") || !strcmp(arg, "tab"))
 			arg = "\t";
-		if (strlen(arg) != 1 || arg[0] == '"' || arg[0] == '\n' || arg[0] == '\r' ||
-		    arg[0] == '.' || arg[0] == '-' || (arg[0] >= '0' && arg[0] <= '9')) {
+		if (strlen(arg) != 1 || strchr("\"\n\r.+-eE", arg[0]) ||
+		    (arg[0] >= '0' && arg[0] <= '9')) {
 			cli_usage_error(p, "--delimiter: '%s' must be one character other than a "
-			                "quote, digit, sign, point or line break", arg);
+			                "quote, digit, sign, point, exponent 'e' or line break", arg);
 			return -1;
 		}
 		d->opts.delimiter = arg[0];
