@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include "nnprune/nnp.h"
 #include "nnprune/data.h"
+#include "nnprune/method.h"
 #include "nnprune/model.h"
 #include "nnprune/prune.h"
 
@@ -138,6 +139,10 @@ typedef struct cli_target {
 
 /* Parses a budget for option opt; -1 after a usage error. */
 int cli_parse_target(const cli_parser *p, const char *opt, const char *text, cli_target *t);
+
+/* The method options prune and sweep share: which is 'm' (--method), 'c'
+ * (--compensate) or 'l' (--lambda). Returns 0, or -1 after a usage error. */
+int cli_method_option(const cli_parser *p, int which, const char *arg, nnp_method_opts *mo);
 /* A comma list of budgets; *t is malloc'd (caller frees). -1 after a usage error. */
 int cli_parse_targets(const cli_parser *p, const char *opt, const char *text, cli_target **t,
                       size_t *n);

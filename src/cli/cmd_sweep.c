@@ -284,17 +284,16 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 			c->ft_option = c->ft_option ? c->ft_option : "--finetune-seed";
 			break;
 		case O_METHOD:
-			if (nnp_method_parse(arg, &c->mo.method))
-				return cli_usage_error(p, "--method: '%s' is not rule, score or obs", arg), -1;
+			if (cli_method_option(p, 'm', arg, &c->mo))
+				return -1;
 			break;
 		case O_COMP:
-			if (nnp_compensate_parse(arg, &c->mo.compensate))
-				return cli_usage_error(p, "--compensate: '%s' is not none, fold or ls", arg),
-				       -1;
+			if (cli_method_option(p, 'c', arg, &c->mo))
+				return -1;
 			c->comp_set = 1;
 			break;
 		case O_LAMBDA:
-			if (cli_double(p, "--lambda", arg, 1e-12, 1e6, &c->mo.lambda_rel))
+			if (cli_method_option(p, 'l', arg, &c->mo))
 				return -1;
 			c->lambda_set = 1;
 			break;

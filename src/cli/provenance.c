@@ -316,6 +316,22 @@ size_t cli_target_params(const cli_target *t, size_t params0)
 
 /* ---- provenance ------------------------------------------------------- */
 
+int cli_method_option(const cli_parser *p, int which, const char *arg, nnp_method_opts *mo)
+{
+	switch (which) {
+	case 'm':
+		if (nnp_method_parse(arg, &mo->method))
+			return cli_usage_error(p, "--method: '%s' is not rule, score or obs", arg), -1;
+		return 0;
+	case 'c':
+		if (nnp_compensate_parse(arg, &mo->compensate))
+			return cli_usage_error(p, "--compensate: '%s' is not none, fold or ls", arg), -1;
+		return 0;
+	default:
+		return cli_double(p, "--lambda", arg, 1e-12, 1e6, &mo->lambda_rel);
+	}
+}
+
 void cli_prov_init(cli_prov *p)
 {
 	memset(p, 0, sizeof *p);
