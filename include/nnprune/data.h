@@ -55,9 +55,10 @@ typedef struct nnp_data_opts {
 	const char *labels_path;  /* IDX: the labels file, borrowed; NULL otherwise */
 	size_t expect_features;   /* if > 0, a different feature count is an error */
 	size_t n_classes;         /* if > 0, labels must be < n_classes */
+	const char *labels_option; /* how the user gives labels_path ("--labels"), for messages */
 } nnp_data_opts;
 
-#define NNP_DATA_OPTS_INIT { NNP_HEADER_AUTO, NNP_LABEL_FIRST, 0, NULL, ',', NULL, 0, 0 }
+#define NNP_DATA_OPTS_INIT { NNP_HEADER_AUTO, NNP_LABEL_FIRST, 0, NULL, ',', NULL, 0, 0, NULL }
 
 typedef struct nnp_reader nnp_reader;
 

@@ -553,6 +553,7 @@ static int ft_load(sweep_ft *ft, const sweep_cfg *cfg, const nnp_data_opts *dopt
 	 * options), with its own labels file for IDX images. */
 	nnp_data_opts to = *dopts;
 	to.labels_path = cfg->ft_labels;
+	to.labels_option = "--finetune-labels";
 	int rc = nnp_dataset_load(&ft->train, cfg->ft_data, &to, 0, err);
 	if (rc)
 		return rc;
@@ -978,6 +979,7 @@ int cmd_sweep(int argc, char **argv)
 
 	nnp_data_opts dopts = src.data_opts;
 	dopts.labels_path = labels_path;
+	dopts.labels_option = "--labels";
 	dopts.expect_features = m->input_size;
 	dopts.n_classes = nnp_model_outputs(m);
 	if (dopts.label == NNP_LABEL_NONE) {

@@ -198,6 +198,7 @@ void cli_data_init(cli_data *d)
 {
 	nnp_data_opts init = NNP_DATA_OPTS_INIT;
 	d->opts = init;
+	d->opts.labels_option = "--labels";
 	d->threads = 0;
 	d->batch = 0;
 }

@@ -137,6 +137,20 @@ nnp train -o never.bin --layers 8,16,3
 expect_rc "train without data: exit 2" 2
 check "train: bad options wrote nothing" test ! -e never.bin
 
+# IDX images without their labels file: the message names the option that gives it.
+printf '\0\0\10\3\0\0\0\2\0\0\0\2\0\0\0\4' >imgs.idx
+head -c 16 /dev/zero >>imgs.idx
+nnp train blobs.csv -o never.bin --layers 8,16,3 --val imgs.idx
+expect_rc "train --val IDX without --val-labels: exit 2" 2
+expect_err "train --val IDX without --val-labels: names it" "imgs.idx: IDX images need their labels file: give --val-labels FILE"
+expect_one_line_error "train --val IDX without --val-labels: one line"
+nnp train imgs.idx -o never.bin --layers 8,16,3
+expect_err "train IDX without --labels: names it" "imgs.idx: IDX images need their labels file: give --labels FILE"
+nnp eval model.bin imgs.idx
+expect_rc "eval IDX without --labels: exit 2" 2
+expect_err "eval IDX without --labels: names it" "give --labels FILE"
+check "train: IDX without labels wrote nothing" test ! -e never.bin
+
 # --- layers that do not fit the data: exit 3 ---------------------------------------------------------------
 nnp train blobs.csv -o never.bin --layers 5,4,3 -q
 expect_rc "train --layers 5,... on 8 features: exit 3" 3
