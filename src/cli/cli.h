@@ -56,6 +56,10 @@ int cli_double(const cli_parser *p, const char *opt, const char *text, double lo
                double hi, double *out);
 int cli_size(const cli_parser *p, const char *opt, const char *text, uint64_t lo,
              uint64_t hi, uint64_t *out);
+/* A comma list of sizes in [1, NNP_MAX_WIDTH] ("784,300,10"), at most max
+ * of them, into sizes[*n]; example shows the form in the message. */
+int cli_size_list(const cli_parser *p, const char *opt, const char *text, const char *example,
+                  size_t max, size_t *sizes, size_t *n);
 
 /* Checks, before any work, that a file can be written at path: a non-empty
  * name, not a directory, in an existing writable directory. NNP_EOUTPUT. */
@@ -172,6 +176,8 @@ typedef struct cli_prov {
 	const cli_calib *calib;    /* NULL: not recorded */
 	double mean_thr, std_thr;  /* the rule's thresholds; NAN: none */
 	double keep_frac;          /* budget: fraction kept per layer; NAN: none */
+	const size_t *widths;      /* budget: neurons kept per hidden layer; NULL: none */
+	size_t n_widths;
 	size_t target_params;      /* budget: --target-params in parameters; CLI_PROV_NONE: none */
 	const char *target_text;   /*   and as given */
 	size_t alloc_step;         /* budget: 0-based step of the allocation path; CLI_PROV_NONE: none */

@@ -12,14 +12,16 @@
 #include "nnprune/stats.h"
 
 static const char prune_usage[] =
-	"nnprune prune MODEL --calib DATA (--keep F | --target-params N|P% | --mean M --std S) "
-	"-o OUT [options]";
+	"nnprune prune MODEL --calib DATA (--keep F | --widths LIST | --target-params N|P% | "
+	"--mean M --std S) -o OUT [options]";
 
 typedef struct prune_cfg {
 	const char *out, *calib, *calib_labels;
 	nnp_method_opts mo;
 	int method_set, comp_set, lambda_set, alloc_step_set;
 	double keep;               /* NAN: not given */
+	const char *widths_text;   /* --widths as given; NULL: not given */
+	size_t widths[NNP_MAX_LAYERS], n_widths; /* parsed by check_args */
 	cli_target target;         /* text NULL: not given */
 	double mean_thr, std_thr;  /* NAN: not given */
 	uint64_t min_keep, calib_rows;
@@ -55,6 +57,8 @@ static void prune_help(void)
 	       "Budget (one of):\n"
 	       "  --keep F           keep round(F * width) neurons of every hidden layer, F in\n"
 	       "                     (0, 1]\n"
+	       "  --widths LIST      keep exactly these numbers of neurons, one per hidden\n"
+	       "                     layer, e.g. 160,160,96\n"
 	       "  --target-params N|P%%  at most N parameters (or P%% of the original's), the\n"
 	       "                     per-layer counts from the sensitivity allocation (the first\n"
 	       "                     step of its path within the budget)\n"
@@ -88,12 +92,12 @@ static int parse_keep(const cli_parser *p, const char *arg, double *keep)
 static int parse_args(cli_parser *p, prune_cfg *c)
 {
 	enum { O_OUT = 1, O_CALIB, O_CALIB_LABELS, O_CALIB_ROWS, O_METHOD, O_COMP, O_LAMBDA, O_KEEP,
-	       O_TARGET, O_MEAN, O_STD, O_MINKEEP, O_FORMAT, O_QUIET, O_HELP, O_ALLOC_STEP };
+	       O_WIDTHS, O_TARGET, O_MEAN, O_STD, O_MINKEEP, O_FORMAT, O_QUIET, O_HELP, O_ALLOC_STEP };
 	static const cli_opt opts[] = {
 		{ "output", 'o', 1, O_OUT }, { "calib", 0, 1, O_CALIB },
 		{ "calib-labels", 0, 1, O_CALIB_LABELS }, { "calib-rows", 0, 1, O_CALIB_ROWS },
 		{ "method", 0, 1, O_METHOD }, { "compensate", 0, 1, O_COMP },
-		{ "lambda", 0, 1, O_LAMBDA }, { "keep", 0, 1, O_KEEP },
+		{ "lambda", 0, 1, O_LAMBDA }, { "keep", 0, 1, O_KEEP }, { "widths", 0, 1, O_WIDTHS },
 		{ "target-params", 0, 1, O_TARGET }, { "mean", 0, 1, O_MEAN }, { "std", 0, 1, O_STD },
 		{ "min-keep", 0, 1, O_MINKEEP }, { "format", 'f', 1, O_FORMAT },
 		{ "quiet", 'q', 0, O_QUIET }, { "help", 'h', 0, O_HELP },
@@ -133,6 +137,7 @@ static int parse_args(cli_parser *p, prune_cfg *c)
 			if (parse_keep(p, arg, &c->keep))
 				return -1;
 			break;
+		case O_WIDTHS: c->widths_text = arg; break;
 		case O_TARGET:
 			if (cli_parse_target(p, "--target-params", arg, &c->target))
 				return -1;
@@ -185,11 +190,14 @@ static int check_args(const cli_parser *p, prune_cfg *c)
 	if (!c->comp_set)
 		c->mo.compensate = rule ? NNP_COMP_FOLD : NNP_COMP_LS;
 	int thresholds = !isnan(c->mean_thr) || !isnan(c->std_thr);
+	/* The budgets given, the first one named in messages. */
+	int n_budgets = !isnan(c->keep) + (c->widths_text != NULL) + (c->target.text[0] != '\0');
+	const char *budget = !isnan(c->keep) ? "--keep" : c->widths_text ? "--widths"
+	                                                                 : "--target-params";
 	if (rule) {
-		if (!isnan(c->keep) || c->target.text[0])
+		if (n_budgets)
 			return cli_usage_error(p, "%s: the rule method takes --mean and --std, not a "
-			                          "budget", !isnan(c->keep) ? "--keep" : "--target-params"),
-			       -1;
+			                          "budget", budget), -1;
 		if (isnan(c->mean_thr) || isnan(c->std_thr))
 			return cli_usage_error(p, "the rule method needs --mean M and --std S"), -1;
 	} else {
@@ -198,13 +206,16 @@ static int check_args(const cli_parser *p, prune_cfg *c)
 			                       thresholds ? (!isnan(c->mean_thr) ? "--mean" : "--std")
 			                                  : "--min-keep",
 			                       nnp_method_name(c->mo.method)), -1;
-		if (isnan(c->keep) == !c->target.text[0])
-			return cli_usage_error(p, "%s", isnan(c->keep)
-			                                    ? "a budget is required: --keep F or "
-			                                      "--target-params N|P%"
-			                                    : "--keep and --target-params: give one "
-			                                      "budget, not both"), -1;
+		if (n_budgets == 0)
+			return cli_usage_error(p, "a budget is required: --keep F, --widths LIST or "
+			                          "--target-params N|P%%"), -1;
+		if (n_budgets > 1)
+			return cli_usage_error(p, "%s and %s: give one budget, not both", budget,
+			                       c->target.text[0] ? "--target-params" : "--widths"), -1;
 	}
+	if (c->widths_text && cli_size_list(p, "--widths", c->widths_text, "160,160,96",
+	                                    NNP_MAX_LAYERS, c->widths, &c->n_widths))
+		return -1;
 	if (c->alloc_step_set && !c->target.text[0])
 		return cli_usage_error(p, "--allocate-step goes with --target-params"), -1;
 	if (c->lambda_set && c->mo.method != NNP_METHOD_OBS && c->mo.compensate != NNP_COMP_LS)
@@ -244,8 +255,25 @@ static int run_rule(const prune_cfg *c, const nnp_model *m, const cli_calib *cal
 	return rc;
 }
 
-/* score or obs to a budget: a fraction per layer, or the allocation's first
- * step within the parameter target. */
+/* --widths against the model: one count per hidden layer, none wider than
+ * its layer. */
+static int check_widths(const prune_cfg *c, const nnp_model *m, nnp_err *err)
+{
+	size_t H = m->n_layers - 1;
+	if (c->n_widths != H)
+		return nnp_err_set(err, NNP_EUSAGE, "--widths %s: %zu value%s for a model with %zu "
+		                   "hidden layer%s", c->widths_text, c->n_widths,
+		                   c->n_widths == 1 ? "" : "s", H, H == 1 ? "" : "s");
+	for (size_t l = 0; l < H; l++)
+		if (c->widths[l] > m->layers[l].out)
+			return nnp_err_set(err, NNP_EUSAGE, "--widths %s: hidden layer %zu has %zu "
+			                   "neurons, it cannot keep %zu", c->widths_text, l,
+			                   m->layers[l].out, c->widths[l]);
+	return NNP_OK;
+}
+
+/* score or obs to a budget: a fraction per layer, given widths, or the
+ * allocation's first step within the parameter target. */
 static int run_method(const prune_cfg *c, const nnp_model *m, const cli_calib *cal,
                       prune_result *res, nnp_err *err)
 {
@@ -260,6 +288,8 @@ static int run_method(const prune_cfg *c, const nnp_model *m, const cli_calib *c
 	size_t params0 = nnp_model_params(m);
 	if (!isnan(c->keep)) {
 		rc = nnp_method_counts(m, c->keep, counts, err);
+	} else if (c->widths_text) {
+		memcpy(counts, c->widths, H * sizeof *counts);
 	} else {
 		size_t target = cli_target_params(&c->target, params0);
 		res->target_params = target;
@@ -310,6 +340,10 @@ static char *provenance(const prune_cfg *c, const nnp_model *m, const char *mode
 		pv.min_keep = c->min_keep_set ? (size_t)c->min_keep : 1;
 	}
 	pv.keep_frac = c->keep;
+	if (c->widths_text) {
+		pv.widths = c->widths;
+		pv.n_widths = c->n_widths;
+	}
 	if (res->target_params != CLI_PROV_NONE) {
 		pv.target_params = res->target_params;
 		pv.target_text = c->target.text;
@@ -343,6 +377,8 @@ static void summary(const prune_cfg *c, const nnp_model *m, const char *model_pa
 		snprintf(budget, sizeof budget, "mean %g, std %g", c->mean_thr, c->std_thr);
 	else if (!isnan(c->keep))
 		snprintf(budget, sizeof budget, "keep %g", c->keep);
+	else if (c->widths_text)
+		snprintf(budget, sizeof budget, "widths %.80s", c->widths_text);
 	else if (res->alloc_step != CLI_PROV_NONE)
 		snprintf(budget, sizeof budget, "target %s: allocation step %zu", c->target.text,
 		         res->alloc_step + 1);
@@ -395,6 +431,10 @@ int cmd_prune(int argc, char **argv)
 	if (m->n_layers < 2) {
 		nnp_err_set(&err, NNP_EINPUT, "%s: has no hidden layer: nothing to prune", model_path);
 		goto fail;
+	}
+	if (c.widths_text && check_widths(&c, m, &err)) {
+		rc = cli_usage_error(&p, "%s", err.msg);
+		goto done;
 	}
 	if (cli_calib_load(&cal, c.calib, &c.data.opts, m->input_size, c.calib_rows, &err))
 		goto fail;

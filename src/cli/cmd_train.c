@@ -240,25 +240,8 @@ static void print_written(const train_cfg *c, const nnp_model *m, const nnp_trai
 
 static int parse_layers(const cli_parser *p, const char *text, size_t *sizes, size_t *n)
 {
-	const char *s = text;
-	*n = 0;
-	while (*s) {
-		char buf[32];
-		const char *comma = strchr(s, ',');
-		size_t len = comma ? (size_t)(comma - s) : strlen(s);
-		if (len == 0 || len >= sizeof buf || *n >= NNP_MAX_LAYERS + 1)
-			return cli_usage_error(p, "--layers: '%s' is not a list of sizes like 784,300,10",
-			                       text), -1;
-		memcpy(buf, s, len);
-		buf[len] = '\0';
-		uint64_t v;
-		if (cli_size(p, "--layers", buf, 1, NNP_MAX_WIDTH, &v))
-			return -1;
-		sizes[(*n)++] = (size_t)v;
-		s += len;
-		if (*s == ',' && *++s == '\0')
-			return cli_usage_error(p, "--layers: trailing comma in '%s'", text), -1;
-	}
+	if (cli_size_list(p, "--layers", text, "784,300,10", NNP_MAX_LAYERS + 1, sizes, n))
+		return -1;
 	if (*n < 2)
 		return cli_usage_error(p, "--layers: needs at least the input and output sizes"), -1;
 	return 0;

@@ -166,6 +166,33 @@ int cli_size(const cli_parser *p, const char *opt, const char *text, uint64_t lo
 	return 0;
 }
 
+int cli_size_list(const cli_parser *p, const char *opt, const char *text, const char *example,
+                  size_t max, size_t *sizes, size_t *n)
+{
+	const char *s = text;
+	*n = 0;
+	if (!*s)
+		return cli_usage_error(p, "%s: empty list (expected sizes like %s)", opt, example), -1;
+	while (*s) {
+		char buf[32];
+		const char *comma = strchr(s, ',');
+		size_t len = comma ? (size_t)(comma - s) : strlen(s);
+		if (len == 0 || len >= sizeof buf || *n >= max)
+			return cli_usage_error(p, "%s: '%s' is not a list of sizes like %s", opt, text,
+			                       example), -1;
+		memcpy(buf, s, len);
+		buf[len] = '\0';
+		uint64_t v;
+		if (cli_size(p, opt, buf, 1, NNP_MAX_WIDTH, &v))
+			return -1;
+		sizes[(*n)++] = (size_t)v;
+		s += len;
+		if (*s == ',' && *++s == '\0')
+			return cli_usage_error(p, "%s: trailing comma in '%s'", opt, text), -1;
+	}
+	return 0;
+}
+
 int cli_check_output(const char *path, nnp_err *err)
 {
 	if (!path[0])

@@ -353,12 +353,17 @@ static void add_crc(cJSON *o, const char *key, uint32_t crc)
 
 static void add_budget(cJSON *o, const cli_prov *p)
 {
-	if (isnan(p->keep_frac) && p->alloc_step == CLI_PROV_NONE &&
+	if (isnan(p->keep_frac) && !p->widths && p->alloc_step == CLI_PROV_NONE &&
 	    p->target_params == CLI_PROV_NONE)
 		return;
 	cJSON *b = cJSON_AddObjectToObject(o, "budget");
 	if (!isnan(p->keep_frac))
 		cJSON_AddNumberToObject(b, "keep", p->keep_frac);
+	if (p->widths) {
+		cJSON *w = cJSON_AddArrayToObject(b, "widths");
+		for (size_t l = 0; w && l < p->n_widths; l++)
+			cJSON_AddItemToArray(w, cJSON_CreateNumber((double)p->widths[l]));
+	}
 	if (p->target_params != CLI_PROV_NONE) {
 		cJSON_AddNumberToObject(b, "target_params", (double)p->target_params);
 		if (p->target_text)

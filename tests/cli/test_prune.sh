@@ -164,6 +164,32 @@ expect_rc "--target-params 10: usage error" 2
 expect_err "--target-params 10: says why" "below the smallest model the allocation reaches"
 check "--target-params 10: no file" test ! -e tsmall.bin
 
+# --widths: exactly those counts, the same model as the fraction that gives them.
+for method in score obs; do
+	nnp prune model.bin --calib calib.csv --method $method --widths 16,8 -o w-$method.bin
+	expect_rc "--widths 16,8 ($method): exit 0" 0
+	expect_out "--widths 16,8 ($method): the budget in the summary" "$method + ls (widths 16,8)"
+	expect_eq "--widths 16,8 ($method): the shape" "16-8" "$(hidden_of w-$method.bin)"
+	nnp eval --json w-$method.bin blobs.csv
+	cp "$OUT" w.json
+	nnp eval --json p-$method-ls.bin blobs.csv
+	expect_eq "--widths 16,8 ($method): the model --keep 0.5 gives" "$(json_num "$OUT" loss)" \
+		"$(json_num w.json loss)"
+done
+nnp info w-obs.bin
+expect_out "--widths: budget in the provenance" '"widths":	[16, 8]'
+nnp prune model.bin --calib calib.csv --method obs --widths 32,3 -o w3.bin
+expect_eq "--widths 32,3: a whole layer and a narrow one" "32-3" "$(hidden_of w3.bin)"
+for w in 16 16,8,4 40,8 16,17; do
+	nnp prune model.bin --calib calib.csv --widths $w -o we.bin
+	expect_rc "--widths $w: exit 2" 2
+	expect_err "--widths $w: names the option" "--widths $w: "
+done
+expect_err "--widths 16,17: which layer is too narrow" "hidden layer 1 has 16 neurons, it cannot keep 17"
+nnp prune model.bin --calib calib.csv --widths 16 -o we.bin
+expect_err "--widths 16: counts the hidden layers" "1 value for a model with 2 hidden layers"
+check "--widths errors write nothing" test ! -e we.bin
+
 # --- calibration data ----------------------------------------------------------------------------
 nnp prune model.bin --calib calib.csv --calib-rows 100 --keep 0.5 -o r100.bin
 expect_rc "--calib-rows 100: exit 0" 0
@@ -228,6 +254,11 @@ expect_err "--keep 0: the range" "(0, 1]"
 check "usage errors write nothing" test ! -e e.bin
 for bad_args in "--keep 0.5 -o e.bin" "--calib calib.csv -o e.bin" "--calib calib.csv --keep 0.5" \
 	"--calib calib.csv --keep 0.5 --target-params 50% -o e.bin" \
+	"--calib calib.csv --keep 0.5 --widths 16,8 -o e.bin" \
+	"--calib calib.csv --widths 16,8 --target-params 50% -o e.bin" \
+	"--calib calib.csv --method rule --mean 0 --std 0 --widths 16,8 -o e.bin" \
+	"--calib calib.csv --widths 16,,8 -o e.bin" "--calib calib.csv --widths 16,8, -o e.bin" \
+	"--calib calib.csv --widths 0,8 -o e.bin" "--calib calib.csv --widths x -o e.bin" \
 	"--calib calib.csv --method score --mean 0.1 --std 0.1 -o e.bin" \
 	"--calib calib.csv --method rule --keep 0.5 -o e.bin" \
 	"--calib calib.csv --method rule --mean 0.1 -o e.bin" \
@@ -249,7 +280,7 @@ expect_rc "no MODEL: exit 2" 2
 nnp prune model.bin --calib calib.csv --method rule --mean 0.1 -o e.bin
 expect_err "rule without --std: says what it needs" "--mean M and --std S"
 nnp prune model.bin --calib calib.csv -o e.bin
-expect_err "no budget: says what it needs" "--keep F or --target-params"
+expect_err "no budget: says what it needs" "--keep F, --widths LIST or --target-params"
 
 : >empty.csv
 nnp prune model.bin --calib empty.csv --keep 0.5 -o e.bin
