@@ -56,9 +56,11 @@ typedef struct nnp_data_opts {
 	size_t expect_features;   /* if > 0, a different feature count is an error */
 	size_t n_classes;         /* if > 0, labels must be < n_classes */
 	const char *labels_option; /* how the user gives labels_path ("--labels"), for messages */
+	uint64_t max_rows;        /* if > 0, the reader ends after this many rows (the rest of
+	                             the file is neither read nor checked) */
 } nnp_data_opts;
 
-#define NNP_DATA_OPTS_INIT { NNP_HEADER_AUTO, NNP_LABEL_FIRST, 0, NULL, ',', NULL, 0, 0, NULL }
+#define NNP_DATA_OPTS_INIT { NNP_HEADER_AUTO, NNP_LABEL_FIRST, 0, NULL, ',', NULL, 0, 0, NULL, 0 }
 
 typedef struct nnp_reader nnp_reader;
 
@@ -115,6 +117,14 @@ int nnp_dataset_load(nnp_dataset **out, const char *path, const nnp_data_opts *o
 
 /* Frees a dataset. NULL is allowed. */
 void nnp_dataset_free(nnp_dataset *d);
+
+/*
+ * Reads a file through (checking every row, as reading it would) and counts
+ * its rows (at most opts->max_rows when set), holding a few rows at a time.
+ * Errors: the reader's.
+ */
+int nnp_data_count_rows(const char *path, const nnp_data_opts *opts, uint64_t *rows,
+                        nnp_err *err);
 
 #ifdef __cplusplus
 }

@@ -155,6 +155,7 @@ int nnp_reader_open_buf(nnp_reader **out, const char *path, const nnp_data_opts 
 		return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", path);
 	r->csv.label_col = SIZE_MAX;
 	r->n_classes = opts->n_classes;
+	r->max_rows = opts->max_rows;
 	rc = nnp_src_open(&r->in, path, bufsize, err);
 	if (rc)
 		goto done;
@@ -220,7 +221,7 @@ uint64_t nnp_reader_offset(const nnp_reader *r)
 
 uint64_t nnp_reader_total_rows(const nnp_reader *r)
 {
-	return r->total;
+	return r->max_rows && r->total > r->max_rows ? r->max_rows : r->total;
 }
 
 int nnp_reader_read(nnp_reader *r, float *x, int32_t *labels, size_t max_rows, size_t *got,
@@ -235,8 +236,12 @@ int nnp_reader_read(nnp_reader *r, float *x, int32_t *labels, size_t max_rows, s
 	}
 	if (max_rows == 0 || !x)
 		return nnp_err_set(err, NNP_EUSAGE, "%s: reading needs a row buffer", r->in.path);
+	if (r->max_rows && r->rows >= r->max_rows)
+		r->done = 1;
 	if (r->done)
 		return NNP_OK;
+	if (r->max_rows && max_rows > r->max_rows - r->rows)
+		max_rows = (size_t)(r->max_rows - r->rows);
 	int rc;
 	/* Back ends record into r->fail so the error can be repeated later. */
 	if (r->fmt == NNP_FMT_IDX)
@@ -359,4 +364,23 @@ void nnp_dataset_free(nnp_dataset *d)
 	free(d->x);
 	free(d->y);
 	free(d);
+}
+
+int nnp_data_count_rows(const char *path, const nnp_data_opts *opts, uint64_t *rows,
+                        nnp_err *err)
+{
+	enum { COUNT_ROWS = 256 };
+	nnp_reader *r = NULL;
+	float *buf = NULL;
+	*rows = 0;
+	int rc = nnp_reader_open(&r, path, opts, err);
+	if (!rc && !(buf = malloc(COUNT_ROWS * nnp_reader_features(r) * sizeof *buf)))
+		rc = nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", path);
+	for (size_t got = 1; !rc && got;) {
+		rc = nnp_reader_read(r, buf, NULL, COUNT_ROWS, &got, err);
+		*rows += got;
+	}
+	free(buf);
+	nnp_reader_close(r);
+	return rc;
 }

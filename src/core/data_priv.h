@@ -86,6 +86,7 @@ struct nnp_reader {
 	int has_labels;
 	size_t n_classes;      /* 0 = unchecked */
 	uint64_t rows;         /* rows returned so far */
+	uint64_t max_rows;     /* > 0: the end comes after this many rows */
 	uint64_t total;        /* rows the header announces (IDX), else 0 */
 	int done;              /* the end was reached cleanly */
 	int failed;            /* an error stopped the reader: `fail` repeats it */

@@ -1311,6 +1311,48 @@ static void test_idx_rejections(void **state)
 
 /* ---- whole-file loading ----------------------------------------------- */
 
+/* max_rows ends the reader after that many rows: the rest is neither read
+ * nor checked; counting agrees with loading. */
+static void test_max_rows(void **state)
+{
+	(void)state;
+	const size_t rows = 700, cols = 3;
+	float *x = malloc(rows * cols * sizeof *x);
+	int32_t *y = malloc(rows * sizeof *y);
+	size_t len;
+	char *text = make_csv(rows, cols, 3, 0, x, y, &len);
+	sbuf b = { NULL, 0, 0 };
+	sb_add(&b, text, len);
+	sb_printf(&b, "1,2,oops,4\n");
+	char *p = put("m.csv", b.s, b.n);
+	nnp_data_opts o = NNP_DATA_OPTS_INIT;
+	nnp_err err;
+	uint64_t n;
+	/* A header, 700 rows, a bad row: reading it all meets the bad row. */
+	assert_int_equal(nnp_data_count_rows(p, &o, &n, &err), NNP_EINPUT);
+	expect_msg(&err, "m.csv:702:5: field 'oops' is not a number");
+	const size_t limits[] = { 1, 255, 256, 257, 700 };
+	for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+		o.max_rows = limits[i];
+		nnp_dataset *d;
+		assert_int_equal(nnp_dataset_load(&d, p, &o, 0, &err), 0);
+		assert_int_equal(d->rows, limits[i]);
+		assert_memory_equal(d->x, x, limits[i] * cols * sizeof *x);
+		assert_memory_equal(d->y, y, limits[i] * sizeof *y);
+		nnp_dataset_free(d);
+		assert_int_equal(nnp_data_count_rows(p, &o, &n, &err), 0);
+		assert_int_equal(n, limits[i]);
+	}
+	/* Beyond the file: all of it, so the bad row is met. */
+	o.max_rows = 10000;
+	assert_int_equal(nnp_data_count_rows(p, &o, &n, &err), NNP_EINPUT);
+	free(b.s);
+	free(p);
+	free(text);
+	free(x);
+	free(y);
+}
+
 static void test_dataset_load(void **state)
 {
 	(void)state;
@@ -1381,6 +1423,7 @@ int main(void)
 		cmocka_unit_test(test_idx_matches_csv),
 		cmocka_unit_test(test_idx_rejections),
 		cmocka_unit_test(test_dataset_load),
+		cmocka_unit_test(test_max_rows),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
