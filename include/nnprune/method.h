@@ -123,6 +123,22 @@ typedef struct nnp_method_ctx nnp_method_ctx;
 
 int nnp_method_ctx_create(nnp_method_ctx **out, const nnp_model *m, const nnp_dataset *calib,
                           const nnp_method_opts *o, nnp_err *err);
+
+/*
+ * The same over calibration rows streamed from a file (path and opts
+ * borrowed: they must outlive the context) instead of held in memory: every
+ * pass reads the file again, a few batches at a time, so the memory does not
+ * depend on the number of rows; results are the same bits as with the rows in
+ * memory. opts->max_rows limits the rows. The file is read through once here
+ * (a bad row is an error before any work) and must not change afterwards.
+ * Errors: as nnp_method_ctx_create, and the reader's.
+ */
+int nnp_method_ctx_create_stream(nnp_method_ctx **out, const nnp_model *m, const char *path,
+                                 const nnp_data_opts *opts, const nnp_method_opts *o,
+                                 nnp_err *err);
+
+/* Calibration rows the context computes on. */
+size_t nnp_method_ctx_rows(const nnp_method_ctx *c);
 void nnp_method_ctx_free(nnp_method_ctx *c);
 
 /*

@@ -47,9 +47,10 @@ typedef struct nnp_run_opts {
 	size_t batch;             /* rows per forward batch; 0 = 256 */
 	nnp_progress_fn progress;
 	void *progress_ctx;
+	int no_labels;            /* nnp_run: read past the labels (no checks, no metrics) */
 } nnp_run_opts;
 
-#define NNP_RUN_OPTS_INIT { 0, 0, NULL, NULL }
+#define NNP_RUN_OPTS_INIT { 0, 0, NULL, NULL, 0 }
 
 /*
  * Streams every row of r through m on opts->threads threads. If stats is not

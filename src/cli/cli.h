@@ -12,6 +12,7 @@
 #include "nnprune/method.h"
 #include "nnprune/model.h"
 #include "nnprune/prune.h"
+#include "nnprune/stats.h"
 
 /* One option a command accepts. */
 typedef struct cli_opt {
@@ -113,25 +114,40 @@ void cli_progress_end(cli_progress *pr);
 /* ---- shared by prune and sweep (provenance.c) ---- */
 
 /* Calibration rows: what the pruning methods' statistics and refits are
- * computed on, held in memory. */
+ * computed on; held in memory when they fit the memory limit, else read from
+ * the file again at every pass. */
 typedef struct cli_calib {
 	const char *path;          /* borrowed */
 	const char *labels_path;   /* borrowed; NULL if none */
 	uint64_t bytes;            /* the file's size and CRC-32, for the provenance */
 	uint32_t crc32;
 	uint64_t max_rows;         /* 0: every row was read */
+	size_t rows;               /* the calibration rows */
+	int streamed;              /* 1: not in memory, read from path with opts */
+	nnp_data_opts opts;        /* the reader's options (strings borrowed) */
 	nnp_dataset *d;            /* owned; NULL when view borrows rows held elsewhere */
-	nnp_dataset view;          /* the rows without their labels (borrowed arrays): what
-	                              the methods and statistics runs see */
+	nnp_dataset view;          /* in memory: the rows without their labels (borrowed
+	                              arrays): what the methods and statistics runs see */
 } cli_calib;
 
 /* Reads the first max_rows rows (0: all) of path with opts, checking the
  * feature count against `features`; labels are read when present but never
- * checked or used. Errors: the reader's, "no data rows", NNP_ENOMEM. Free
- * with cli_calib_free (also after a failure). */
+ * checked or used. Rows needing more than mem_limit bytes (0: any) are not
+ * held but streamed: then the file is read through once here, so that a bad
+ * row is an error before any work. Errors: the reader's, "no data rows",
+ * NNP_ENOMEM. Free with cli_calib_free (also after a failure). */
 int cli_calib_load(cli_calib *c, const char *path, const nnp_data_opts *opts, size_t features,
-                   uint64_t max_rows, nnp_err *err);
+                   uint64_t max_rows, uint64_t mem_limit, nnp_err *err);
 void cli_calib_free(cli_calib *c);
+/* A pruning context over the calibration rows, held or streamed. */
+int cli_calib_method_ctx(nnp_method_ctx **out, const nnp_model *m, const cli_calib *c,
+                         const nnp_method_opts *mo, nnp_err *err);
+/* The per-neuron statistics of m over the calibration rows (labels unused). */
+int cli_calib_stats(nnp_stats **out, const nnp_model *m, const cli_calib *c,
+                    const nnp_run_opts *ro, nnp_err *err);
+
+/* "--mem-limit"-style sizes: N, NK, NM or NG bytes. -1 after a usage error. */
+int cli_parse_bytes(const cli_parser *p, const char *opt, const char *text, uint64_t *out);
 
 /* A parameter budget: "N" (at most N parameters) or "P%" (at most P percent
  * of the original's). */

@@ -15,6 +15,8 @@ static const char prune_usage[] =
 	"nnprune prune MODEL --calib DATA (--keep F | --widths LIST | --target-params N|P% | "
 	"--mean M --std S) -o OUT [options]";
 
+#define PRUNE_DEFAULT_MEM_LIMIT ((uint64_t)1 << 30)
+
 typedef struct prune_cfg {
 	const char *out, *calib, *calib_labels;
 	nnp_method_opts mo;
@@ -24,7 +26,7 @@ typedef struct prune_cfg {
 	size_t widths[NNP_MAX_LAYERS], n_widths; /* parsed by check_args */
 	cli_target target;         /* text NULL: not given */
 	double mean_thr, std_thr;  /* NAN: not given */
-	uint64_t min_keep, calib_rows;
+	uint64_t min_keep, calib_rows, mem_limit;
 	int min_keep_set, quiet;
 	nnp_format format;         /* 0: from OUT's extension */
 	cli_data data;
@@ -70,6 +72,9 @@ static void prune_help(void)
 	       "  --calib-labels FILE  IDX labels for DATA, if its reader needs them (same as\n"
 	       "                     --labels)\n"
 	       "  --calib-rows N     use only the first N rows of DATA\n"
+	       "  --mem-limit BYTES  hold the calibration rows in memory up to this size, else\n"
+	       "                     read DATA again at every pass (suffix K, M or G;\n"
+	       "                     default 1G; 0: always read again)\n"
 	       "  -o, --output OUT   the slimmed model\n"
 	       "  --format json|bin  its format (default: JSON if OUT ends in .json, else binary)\n"
 	       "  -q, --quiet        print nothing on success\n\n"
@@ -92,12 +97,13 @@ static int parse_keep(const cli_parser *p, const char *arg, double *keep)
 static int parse_args(cli_parser *p, prune_cfg *c)
 {
 	enum { O_OUT = 1, O_CALIB, O_CALIB_LABELS, O_CALIB_ROWS, O_METHOD, O_COMP, O_LAMBDA, O_KEEP,
-	       O_WIDTHS, O_TARGET, O_MEAN, O_STD, O_MINKEEP, O_FORMAT, O_QUIET, O_HELP, O_ALLOC_STEP };
+	       O_WIDTHS, O_TARGET, O_MEM, O_MEAN, O_STD, O_MINKEEP, O_FORMAT, O_QUIET, O_HELP, O_ALLOC_STEP };
 	static const cli_opt opts[] = {
 		{ "output", 'o', 1, O_OUT }, { "calib", 0, 1, O_CALIB },
 		{ "calib-labels", 0, 1, O_CALIB_LABELS }, { "calib-rows", 0, 1, O_CALIB_ROWS },
 		{ "method", 0, 1, O_METHOD }, { "compensate", 0, 1, O_COMP },
 		{ "lambda", 0, 1, O_LAMBDA }, { "keep", 0, 1, O_KEEP }, { "widths", 0, 1, O_WIDTHS },
+		{ "mem-limit", 0, 1, O_MEM },
 		{ "target-params", 0, 1, O_TARGET }, { "mean", 0, 1, O_MEAN }, { "std", 0, 1, O_STD },
 		{ "min-keep", 0, 1, O_MINKEEP }, { "format", 'f', 1, O_FORMAT },
 		{ "quiet", 'q', 0, O_QUIET }, { "help", 'h', 0, O_HELP },
@@ -138,6 +144,10 @@ static int parse_args(cli_parser *p, prune_cfg *c)
 				return -1;
 			break;
 		case O_WIDTHS: c->widths_text = arg; break;
+		case O_MEM:
+			if (cli_parse_bytes(p, "--mem-limit", arg, &c->mem_limit))
+				return -1;
+			break;
 		case O_TARGET:
 			if (cli_parse_target(p, "--target-params", arg, &c->target))
 				return -1;
@@ -242,13 +252,13 @@ static int run_rule(const prune_cfg *c, const nnp_model *m, const cli_calib *cal
 	nnp_method_ctx *ctx = NULL;
 	nnp_run_opts ro = NNP_RUN_OPTS_INIT;
 	ro.threads = c->data.threads;
-	int rc = nnp_run_dataset(m, &cal->view, &ro, &s, NULL, NULL, err);
+	int rc = cli_calib_stats(&s, m, cal, &ro, err);
 	if (!rc)
 		rc = nnp_keep_rule(&res->kept, s, c->mean_thr, c->std_thr,
 		                   c->min_keep_set ? (size_t)c->min_keep : 1, err);
 	if (!rc && c->mo.compensate != NNP_COMP_LS)
 		rc = nnp_prune_apply(&res->pm, m, res->kept, s, c->mo.compensate == NNP_COMP_FOLD, err);
-	else if (!rc && !(rc = nnp_method_ctx_create(&ctx, m, &cal->view, &c->mo, err)))
+	else if (!rc && !(rc = cli_calib_method_ctx(&ctx, m, cal, &c->mo, err)))
 		rc = nnp_method_ctx_prune_keep(ctx, res->kept, &res->pm, err);
 	nnp_method_ctx_free(ctx);
 	nnp_stats_free(s);
@@ -281,7 +291,7 @@ static int run_method(const prune_cfg *c, const nnp_model *m, const cli_calib *c
 	nnp_alloc *a = NULL;
 	size_t H = m->n_layers - 1;
 	size_t *counts = calloc(H ? H : 1, sizeof *counts);
-	int rc = counts ? nnp_method_ctx_create(&ctx, m, &cal->view, &c->mo, err)
+	int rc = counts ? cli_calib_method_ctx(&ctx, m, cal, &c->mo, err)
 	                : nnp_err_set(err, NNP_ENOMEM, "out of memory");
 	if (rc)
 		goto done;
@@ -389,7 +399,7 @@ static void summary(const prune_cfg *c, const nnp_model *m, const char *model_pa
 	size_t p0 = nnp_model_params(m), p1 = nnp_model_params(res->pm);
 	printf("%s: %s + %s (%s) on %zu calibration rows: %zu -> %zu parameters (%.1f%% fewer), "
 	       "hidden %s -> %s; written to %s\n", model_path, nnp_method_name(c->mo.method),
-	       nnp_compensate_name(c->mo.compensate), budget, cal->d->rows, p0, p1,
+	       nnp_compensate_name(c->mo.compensate), budget, cal->rows, p0, p1,
 	       p0 ? 100.0 * ((double)p0 - (double)p1) / (double)p0 : 0.0, before, after, c->out);
 }
 
@@ -403,6 +413,7 @@ int cmd_prune(int argc, char **argv)
 	memset(&c, 0, sizeof c);
 	c.mo = mo0;
 	c.keep = c.mean_thr = c.std_thr = NAN;
+	c.mem_limit = PRUNE_DEFAULT_MEM_LIMIT;
 	cli_data_init(&c.data);
 	int rc = NNP_EXIT_OK;
 	nnp_err err;
@@ -436,7 +447,8 @@ int cmd_prune(int argc, char **argv)
 		rc = cli_usage_error(&p, "%s", err.msg);
 		goto done;
 	}
-	if (cli_calib_load(&cal, c.calib, &c.data.opts, m->input_size, c.calib_rows, &err))
+	if (cli_calib_load(&cal, c.calib, &c.data.opts, m->input_size, c.calib_rows, c.mem_limit,
+	                   &err))
 		goto fail;
 	int mrc = c.mo.method == NNP_METHOD_RULE ? run_rule(&c, m, &cal, &res, &err)
 	                                         : run_method(&c, m, &cal, &res, &err);

@@ -110,8 +110,9 @@ static void sweep_help(void)
 	       "  --best PATH        write the selected model to PATH (needs --max-drop; with\n"
 	       "                     --finetune, its fine-tuned version)\n"
 	       "  --json             print report.json on stdout and nothing else there\n"
-	       "  --mem-limit BYTES  hold the data in memory up to this size, else stream\n"
-	       "                     (suffix K, M or G; default 1G)\n"
+	       "  --mem-limit BYTES  hold the data (and --calib DATA) in memory up to this\n"
+	       "                     size each, else read them again at every pass (suffix\n"
+	       "                     K, M or G; default 1G; 0: always read again)\n"
 	       "  -j, --threads N    worker threads (default: all cores)\n"
 	       "  -q, --quiet        no table on stdout\n\n"
 	       "Fine-tuning (each model trained as 'nnprune finetune' would: Adam, batch %zu,\n"
@@ -131,30 +132,6 @@ static void sweep_help(void)
 	       SWEEP_DEFAULT_STDS, SWEEP_DEFAULT_KEEP, NNP_METHOD_GRID_STEP, SWEEP_DEFAULT_OUT,
 	       t0.batch, SWEEP_DEFAULT_FT_EPOCHS,
 	       (double)cli_finetune_default_lr(t0.optimizer), SWEEP_DEFAULT_FT_SEED);
-}
-
-static int parse_bytes(const cli_parser *p, const char *text, uint64_t *out)
-{
-	char buf[64];
-	size_t n = strlen(text);
-	uint64_t mult = 1;
-	if (n == 0 || n >= sizeof buf)
-		return cli_usage_error(p, "--mem-limit: '%s' is not a size", text), -1;
-	memcpy(buf, text, n + 1);
-	char last = buf[n - 1];
-	if (last == 'K' || last == 'k')
-		mult = 1ull << 10;
-	else if (last == 'M' || last == 'm')
-		mult = 1ull << 20;
-	else if (last == 'G' || last == 'g')
-		mult = 1ull << 30;
-	if (mult != 1)
-		buf[n - 1] = '\0';
-	uint64_t v;
-	if (cli_size(p, "--mem-limit", buf, 0, UINT64_MAX / mult, &v))
-		return -1;
-	*out = v * mult;
-	return 0;
 }
 
 /* Which options go with which method; fills in the compensation's default. */
@@ -250,7 +227,7 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 		case O_BEST: c->best_path = arg; break;
 		case O_JSON: c->json = 1; break;
 		case O_MEM:
-			if (parse_bytes(p, arg, &c->mem_limit))
+			if (cli_parse_bytes(p, "--mem-limit", arg, &c->mem_limit))
 				return -1;
 			break;
 		case O_THREADS:
@@ -783,7 +760,7 @@ static int build_rule_ls(nnp_sweep **out, const nnp_model *m, const nnp_stats *s
 	if (!rc)
 		rc = nnp_candidates_dedupe(sw->c, sw->n, &sw->n_unique, err);
 	if (!rc)
-		rc = nnp_method_ctx_create(&ctx, m, &cal->view, &cfg->mo, err);
+		rc = cli_calib_method_ctx(&ctx, m, cal, &cfg->mo, err);
 	for (size_t i = 0; !rc && i < sw->n; i++) {
 		build_progress(cfg, i, sw->n);
 		if (sw->c[i].same_as == NNP_NO_DUP)
@@ -818,7 +795,7 @@ static int build_method(nnp_sweep **out, const nnp_model *m, const cli_calib *ca
 	nnp_sweep *sw = NULL;
 	size_t H = m->n_layers - 1, params0 = nnp_model_params(m);
 	size_t *counts = calloc(H ? H : 1, sizeof *counts);
-	int rc = counts ? nnp_method_ctx_create(&ctx, m, &cal->view, &cfg->mo, err)
+	int rc = counts ? cli_calib_method_ctx(&ctx, m, cal, &cfg->mo, err)
 	                : nnp_err_set(err, NNP_ENOMEM, "sweep: out of memory");
 	if (!rc && (cfg->allocate || n_targets))
 		rc = nnp_method_ctx_allocate(ctx, &a, err);
@@ -893,19 +870,19 @@ static int load_calib(cli_calib *cal, const sweep_cfg *cfg, const nnp_model *m,
 	if (cfg->calib_path) {
 		nnp_data_opts o = *dopts;
 		o.labels_path = cfg->calib_labels;
-		return cli_calib_load(cal, cfg->calib_path, &o, m->input_size, cfg->calib_rows, err);
+		return cli_calib_load(cal, cfg->calib_path, &o, m->input_size, cfg->calib_rows,
+		                      cfg->mem_limit, err);
 	}
+	/* The evaluation data beyond --mem-limit calibrates streamed, too. */
 	if (!d)
-		return nnp_err_set(err, NNP_EINPUT,
-		                   "%s: the method computes on rows held in memory, and the data "
-		                   "exceeds --mem-limit: raise it, or give --calib DATA "
-		                   "(--calib-rows N to read fewer)", data_path);
+		return cli_calib_load(cal, data_path, dopts, m->input_size, 0, 0, err);
 	cal->path = data_path;
 	cal->labels_path = dopts->labels_path;
 	cal->bytes = src->data_bytes;
 	cal->crc32 = src->data_crc32;
 	cal->view = *d;
 	cal->view.y = NULL;
+	cal->rows = d->rows;
 	return NNP_OK;
 }
 
@@ -991,7 +968,9 @@ int cmd_sweep(int argc, char **argv)
 	if (cfg.ft_data && ft_load(&ft, &cfg, &dopts, &err))
 		goto fail;
 	/* Hold the data in memory when it fits, so it is read once for all candidates. */
-	int drc = nnp_dataset_load(&d, data_path, &dopts, cfg.mem_limit, &err);
+	/* --mem-limit 0: always streamed. */
+	int drc = cfg.mem_limit ? nnp_dataset_load(&d, data_path, &dopts, cfg.mem_limit, &err)
+	                        : NNP_EUSAGE;
 	if (drc && drc != NNP_EUSAGE)
 		goto fail;
 	nnp_err_clear(&err);
@@ -1009,7 +988,7 @@ int cmd_sweep(int argc, char **argv)
 	if (rule && cfg.calib_path) {
 		nnp_run_opts ro = NNP_RUN_OPTS_INIT;
 		ro.threads = cfg.threads;
-		if (nnp_run_dataset(m, &cal.view, &ro, &cs, NULL, NULL, &err))
+		if (cli_calib_stats(&cs, m, &cal, &ro, &err))
 			goto fail;
 		rs = cs;
 	}
@@ -1068,7 +1047,7 @@ int cmd_sweep(int argc, char **argv)
 		/* A copy of the evaluation data is no separate calibration set. */
 		int same = cfg.calib_path && cal.bytes == src.data_bytes && cal.crc32 == src.data_crc32;
 		info.calib_path = same ? NULL : cfg.calib_path;
-		info.calib_rows = cal.view.rows;
+		info.calib_rows = cal.rows;
 	}
 	if (cfg.ft_data) {
 		info.ft_epochs = (size_t)cfg.ft_epochs;
@@ -1096,7 +1075,7 @@ int cmd_sweep(int argc, char **argv)
 		       (unsigned long long)sw->rows);
 		if (!cfg.plain && info.calib_path)
 			printf("%s + %s calibrated on %s (%zu rows); ", info.method, info.compensate,
-			       cfg.calib_path, cal.view.rows);
+			       cfg.calib_path, cal.rows);
 		else if (!cfg.plain)
 			printf("%s + %s calibrated on the evaluation data itself; ", info.method,
 			       info.compensate);

@@ -193,6 +193,30 @@ int cli_size_list(const cli_parser *p, const char *opt, const char *text, const 
 	return 0;
 }
 
+int cli_parse_bytes(const cli_parser *p, const char *opt, const char *text, uint64_t *out)
+{
+	char buf[64];
+	size_t n = strlen(text);
+	uint64_t mult = 1;
+	if (n == 0 || n >= sizeof buf)
+		return cli_usage_error(p, "%s: '%s' is not a size", opt, text), -1;
+	memcpy(buf, text, n + 1);
+	char last = buf[n - 1];
+	if (last == 'K' || last == 'k')
+		mult = 1ull << 10;
+	else if (last == 'M' || last == 'm')
+		mult = 1ull << 20;
+	else if (last == 'G' || last == 'g')
+		mult = 1ull << 30;
+	if (mult != 1)
+		buf[n - 1] = '\0';
+	uint64_t v;
+	if (cli_size(p, opt, buf, 0, UINT64_MAX / mult, &v))
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
 int cli_check_output(const char *path, nnp_err *err)
 {
 	if (!path[0])

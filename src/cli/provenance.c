@@ -16,64 +16,6 @@
 
 /* ---- calibration rows ------------------------------------------------- */
 
-/* The first max_rows rows of a file, read without touching the rest (grows
- * geometrically, so a large max_rows never allocates more than the file has). */
-static int load_first_rows(nnp_dataset **out, const char *path, const nnp_data_opts *opts,
-                           uint64_t max_rows, nnp_err *err)
-{
-	nnp_reader *r = NULL;
-	nnp_dataset *d = calloc(1, sizeof *d);
-	int rc = d ? nnp_reader_open(&r, path, opts, err)
-	           : nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", path);
-	if (rc)
-		goto done;
-	d->features = nnp_reader_features(r);
-	int labelled = nnp_reader_has_labels(r);
-	size_t cap = 0;
-	while (d->rows < max_rows) {
-		if (d->rows == cap) {
-			uint64_t want = cap ? (uint64_t)cap * 2 : 1024;
-			want = want < max_rows ? want : max_rows;
-			/* features <= NNP_MAX_COLUMNS: one row's size cannot overflow. */
-			if (want > SIZE_MAX / (d->features * sizeof(float) + sizeof(int32_t))) {
-				rc = nnp_err_set(err, NNP_ENOMEM, "%s: out of memory for %llu rows", path,
-				                 (unsigned long long)want);
-				goto done;
-			}
-			float *x = realloc(d->x, (size_t)want * d->features * sizeof *x);
-			if (x)
-				d->x = x;
-			int32_t *y = labelled ? realloc(d->y, (size_t)want * sizeof *y) : NULL;
-			if (y)
-				d->y = y;
-			if (!x || (labelled && !y)) {
-				rc = nnp_err_set(err, NNP_ENOMEM, "%s: out of memory for %llu rows", path,
-				                 (unsigned long long)want);
-				goto done;
-			}
-			cap = (size_t)want;
-		}
-		size_t got;
-		rc = nnp_reader_read(r, d->x + d->rows * d->features, labelled ? d->y + d->rows : NULL,
-		                     cap - d->rows, &got, err);
-		if (rc)
-			goto done;
-		if (got == 0)
-			break;
-		d->rows += got;
-	}
-	if (d->rows == 0)
-		rc = nnp_err_set(err, NNP_EINPUT, "%s: no data rows", path);
-done:
-	nnp_reader_close(r);
-	if (rc) {
-		nnp_dataset_free(d);
-		return rc;
-	}
-	*out = d;
-	return NNP_OK;
-}
-
 /* 1 if the (possibly gzip'd) file starts with two zero bytes: IDX, as the
  * readers recognise it (no CSV may hold a NUL). */
 static int is_idx(const char *path)
@@ -90,7 +32,7 @@ static int is_idx(const char *path)
 }
 
 int cli_calib_load(cli_calib *c, const char *path, const nnp_data_opts *opts, size_t features,
-                   uint64_t max_rows, nnp_err *err)
+                   uint64_t max_rows, uint64_t mem_limit, nnp_err *err)
 {
 	memset(c, 0, sizeof *c);
 	c->path = path;
@@ -101,19 +43,38 @@ int cli_calib_load(cli_calib *c, const char *path, const nnp_data_opts *opts, si
 	 * features calibrate, so their range is not checked. */
 	o.expect_features = features;
 	o.n_classes = 0;
+	o.max_rows = max_rows;
 	/* IDX images without their labels file are read unlabelled. */
 	if (!o.labels_path && o.label != NNP_LABEL_NONE && is_idx(path))
 		o.label = NNP_LABEL_NONE;
+	c->opts = o;
 	int rc = nnp_file_identity(path, &c->bytes, &c->crc32, err);
 	if (rc)
 		return rc;
-	rc = max_rows ? load_first_rows(&c->d, path, &o, max_rows, err)
-	              : nnp_dataset_load(&c->d, path, &o, 0, err);
+	if (mem_limit > 0) {
+		rc = nnp_dataset_load(&c->d, path, &o, mem_limit > SIZE_MAX ? SIZE_MAX : mem_limit,
+		                      err);
+		/* NNP_EUSAGE without rows: they exceed the limit (a real usage
+		 * error comes back from the streaming reader below). */
+		if (rc != NNP_EUSAGE || c->d) {
+			if (rc)
+				return rc;
+			/* The methods never look at labels; statistics runs must not check them. */
+			c->view = *c->d;
+			c->view.y = NULL;
+			c->rows = c->d->rows;
+			return NNP_OK;
+		}
+	}
+	uint64_t rows;
+	rc = nnp_data_count_rows(path, &o, &rows, err);
 	if (rc)
 		return rc;
-	/* The methods never look at labels; statistics runs must not check them. */
-	c->view = *c->d;
-	c->view.y = NULL;
+	if (rows > SIZE_MAX / 2)
+		return nnp_err_set(err, NNP_EINPUT, "%s: %llu rows: too many", path,
+		                   (unsigned long long)rows);
+	c->rows = (size_t)rows;
+	c->streamed = 1;
 	return NNP_OK;
 }
 
@@ -121,6 +82,30 @@ void cli_calib_free(cli_calib *c)
 {
 	nnp_dataset_free(c->d);
 	c->d = NULL;
+}
+
+int cli_calib_method_ctx(nnp_method_ctx **out, const nnp_model *m, const cli_calib *c,
+                         const nnp_method_opts *mo, nnp_err *err)
+{
+	return c->streamed ? nnp_method_ctx_create_stream(out, m, c->path, &c->opts, mo, err)
+	                   : nnp_method_ctx_create(out, m, &c->view, mo, err);
+}
+
+int cli_calib_stats(nnp_stats **out, const nnp_model *m, const cli_calib *c,
+                    const nnp_run_opts *ro, nnp_err *err)
+{
+	if (!c->streamed)
+		return nnp_run_dataset(m, &c->view, ro, out, NULL, NULL, err);
+	/* The statistics do not need the labels, and a run that reads them
+	 * would check their range. */
+	nnp_run_opts o = *ro;
+	o.no_labels = 1;
+	nnp_reader *r = NULL;
+	int rc = nnp_reader_open(&r, c->path, &c->opts, err);
+	if (!rc)
+		rc = nnp_run(m, r, &o, out, NULL, NULL, err);
+	nnp_reader_close(r);
+	return rc;
 }
 
 /* ---- budgets ---------------------------------------------------------- */
@@ -396,7 +381,7 @@ char *cli_provenance_prune(const cli_prov *p)
 		cJSON_AddStringToObject(c, "path", p->calib->path);
 		cJSON_AddNumberToObject(c, "bytes", (double)p->calib->bytes);
 		add_crc(c, "crc32", p->calib->crc32);
-		cJSON_AddNumberToObject(c, "rows", (double)p->calib->view.rows);
+		cJSON_AddNumberToObject(c, "rows", (double)p->calib->rows);
 		if (p->calib->max_rows)
 			cJSON_AddNumberToObject(c, "max_rows", (double)p->calib->max_rows);
 	}

@@ -225,11 +225,11 @@ void nnp_method_ctx_free(nnp_method_ctx *c)
 	free(c->acc);
 	free(c->shift);
 	free(c->ws);
+	free(c->chunk);
 	free(c);
 }
 
-static int check_inputs(const nnp_model *m, const nnp_dataset *d, const nnp_method_opts *o,
-                        nnp_err *err)
+static int check_model(const nnp_model *m, const nnp_method_opts *o, nnp_err *err)
 {
 	int rc = nnp_method_check_opts(o, err);
 	if (rc)
@@ -241,6 +241,15 @@ static int check_inputs(const nnp_model *m, const nnp_dataset *d, const nnp_meth
 			return nnp_err_set(err, NNP_EUSAGE,
 			                   "layer %zu: %zu neurons: the pruning methods take 1 to %u",
 			                   l, m->layers[l].out, NNP_METHOD_MAX_WIDTH);
+	return NNP_OK;
+}
+
+static int check_inputs(const nnp_model *m, const nnp_dataset *d, const nnp_method_opts *o,
+                        nnp_err *err)
+{
+	int rc = check_model(m, o, err);
+	if (rc)
+		return rc;
 	if (!d || d->rows == 0 || !d->x)
 		return nnp_err_set(err, NNP_EINPUT, "calibration set: no rows");
 	if (d->features != m->input_size)
@@ -320,23 +329,16 @@ static int ctx_alloc(nnp_method_ctx *c)
 	return 0;
 }
 
-int nnp_method_ctx_create(nnp_method_ctx **out, const nnp_model *m, const nnp_dataset *calib,
-                          const nnp_method_opts *o, nnp_err *err)
+/* The context over c->rows rows (c->d or c->path set), its buffers allocated. */
+static int ctx_setup(nnp_method_ctx *c, const nnp_model *m, const nnp_method_opts *o,
+                     nnp_err *err)
 {
-	*out = NULL;
-	int rc = check_inputs(m, calib, o, err);
-	if (rc)
-		return rc;
-	nnp_method_ctx *c = calloc(1, sizeof *c);
-	if (!c)
-		return nnp_err_set(err, NNP_ENOMEM, "pruning methods: out of memory");
 	c->m = m;
-	c->d = calib;
 	c->o = *o;
 	c->L = m->n_layers;
 	c->H = m->n_layers - 1;
 	c->batch = o->batch ? o->batch : NNP_METHOD_BATCH;
-	c->n_batches = (calib->rows - 1) / c->batch + 1;
+	c->n_batches = (c->rows - 1) / c->batch + 1;
 	unsigned t = o->threads ? o->threads : nnp_default_threads();
 	c->threads = t > NNP_METHOD_MAX_THREADS ? NNP_METHOD_MAX_THREADS : t;
 	/* More workspaces than batches would never be used. */
@@ -350,14 +352,77 @@ int nnp_method_ctx_create(nnp_method_ctx **out, const nnp_model *m, const nnp_da
 		if (l < c->H && w > c->maxh)
 			c->maxh = w;
 	}
-	if (ctx_alloc(c)) {
-		nnp_method_ctx_free(c);
+	if (ctx_alloc(c))
 		return nnp_err_set(err, NNP_ENOMEM, "pruning methods: out of memory for %zu-row batches",
 		                   c->batch);
+	if (!c->d) {
+		size_t nb = 2 * (size_t)c->threads;
+		nb = nb > MTH_CHUNK_BATCHES ? nb : MTH_CHUNK_BATCHES;
+		c->chunk_rows = nb * c->batch;
+		if (!(c->chunk = alloc3(c->chunk_rows, m->input_size, sizeof(float))))
+			return nnp_err_set(err, NNP_ENOMEM, "pruning methods: out of memory for %zu "
+			                   "streamed rows", c->chunk_rows);
 	}
 	/* Our threads run fixed batches; BLAS threads inside them would only
 	 * compete for the same cores. */
 	nnp_blas_single_thread();
+	return NNP_OK;
+}
+
+int nnp_method_ctx_create(nnp_method_ctx **out, const nnp_model *m, const nnp_dataset *calib,
+                          const nnp_method_opts *o, nnp_err *err)
+{
+	*out = NULL;
+	int rc = check_inputs(m, calib, o, err);
+	if (rc)
+		return rc;
+	nnp_method_ctx *c = calloc(1, sizeof *c);
+	if (!c)
+		return nnp_err_set(err, NNP_ENOMEM, "pruning methods: out of memory");
+	c->d = calib;
+	c->rows = calib->rows;
+	if ((rc = ctx_setup(c, m, o, err))) {
+		nnp_method_ctx_free(c);
+		return rc;
+	}
+	*out = c;
+	return NNP_OK;
+}
+
+size_t nnp_method_ctx_rows(const nnp_method_ctx *c)
+{
+	return c->rows;
+}
+
+int nnp_method_ctx_create_stream(nnp_method_ctx **out, const nnp_model *m, const char *path,
+                                 const nnp_data_opts *opts, const nnp_method_opts *o,
+                                 nnp_err *err)
+{
+	*out = NULL;
+	int rc = check_model(m, o, err);
+	if (rc)
+		return rc;
+	/* Read through once: a bad row is an error now, before any work. */
+	nnp_data_opts so = *opts;
+	so.expect_features = m->input_size;
+	uint64_t rows;
+	if ((rc = nnp_data_count_rows(path, &so, &rows, err)))
+		return rc;
+	if (rows == 0)
+		return nnp_err_set(err, NNP_EINPUT, "%s: calibration set: no rows", path);
+	if (rows > SIZE_MAX / 2)
+		return nnp_err_set(err, NNP_EINPUT, "%s: %llu rows: too many", path,
+		                   (unsigned long long)rows);
+	nnp_method_ctx *c = calloc(1, sizeof *c);
+	if (!c)
+		return nnp_err_set(err, NNP_ENOMEM, "pruning methods: out of memory");
+	c->path = path;
+	c->sopts = so;
+	c->rows = (size_t)rows;
+	if ((rc = ctx_setup(c, m, o, err))) {
+		nnp_method_ctx_free(c);
+		return rc;
+	}
 	*out = c;
 	return NNP_OK;
 }
@@ -377,7 +442,7 @@ static int finalize(const nnp_method_ctx *c, mth_entry *e, const double *acc,
                     const double *shift, nnp_err *err)
 {
 	size_t n = e->n, m = e->m;
-	double N = (double)c->d->rows;
+	double N = (double)c->rows;
 	const double *sum_h = acc;
 	for (size_t j = 0; j < n; j++)
 		e->mean[j] = shift[j] + sum_h[j] / N;
@@ -428,7 +493,9 @@ static int ensure_orig(nnp_method_ctx *c, nnp_err *err)
 {
 	if (c->have_orig)
 		return NNP_OK;
-	nnp_mth_pass(c, MTH_PASS_ORIG, 0, NULL, 0);
+	int prc = nnp_mth_pass(c, MTH_PASS_ORIG, 0, NULL, 0, err);
+	if (prc)
+		return prc;
 	for (size_t l = 0; l < c->H; l++) {
 		int rc = finalize(c, &c->orig[l], c->acc + c->off[l], c->shift + c->soff[l], err);
 		if (rc)
@@ -485,8 +552,10 @@ static int get_entry(nnp_method_ctx *c, size_t l, mth_entry **out, nnp_err *err)
 	if (key_matches(c, e, l))
 		return NNP_OK;
 	e->valid = 0;
-	nnp_mth_pass(c, MTH_PASS_WORK, l, NULL, 0);
-	int rc = finalize(c, e, c->acc, c->shift, err);
+	int rc = nnp_mth_pass(c, MTH_PASS_WORK, l, NULL, 0, err);
+	if (rc)
+		return rc;
+	rc = finalize(c, e, c->acc, c->shift, err);
 	if (rc)
 		return rc;
 	e->key_len = key_build(c, l, e->key);
@@ -855,11 +924,11 @@ static int measure_sens(nnp_method_ctx *c, nnp_alloc *a, nnp_err *err)
 			bytes += variant_bytes(c->m, v[j].layer, v[j].k), j++;
 		for (size_t t = i; t < j && !rc; t++)
 			rc = variant_build(c, &v[t], err);
-		if (!rc) {
-			nnp_mth_pass(c, MTH_PASS_EVAL, 0, v + i, j - i);
+		if (!rc)
+			rc = nnp_mth_pass(c, MTH_PASS_EVAL, 0, v + i, j - i, err);
+		if (!rc)
 			for (size_t t = i; t < j; t++)
-				sens[t] = c->acc[t - i] / (double)c->d->rows;
-		}
+				sens[t] = c->acc[t - i] / (double)c->rows;
 		variants_free(v + i, j - i);
 		i = j;
 	}

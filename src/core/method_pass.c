@@ -17,6 +17,9 @@ typedef struct mth_pass {
 	const mth_variant *var;
 	size_t n_var;
 	size_t acc_len;
+	const float *x;    /* the rows at hand: all of them, or a streamed chunk */
+	size_t rows;
+	size_t n_batches;  /* of those rows */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	size_t next;       /* next batch to hand out */
@@ -100,8 +103,8 @@ static size_t batch_forward(const mth_pass *P, mth_ws *w, size_t b)
 {
 	const nnp_method_ctx *c = P->c;
 	size_t r0 = b * c->batch;
-	size_t rows = c->d->rows - r0 < c->batch ? c->d->rows - r0 : c->batch;
-	const float *x = c->d->x + r0 * c->d->features;
+	size_t rows = P->rows - r0 < c->batch ? P->rows - r0 : c->batch;
+	const float *x = P->x + r0 * c->m->input_size;
 	size_t L = c->L;
 	switch (P->kind) {
 	case MTH_PASS_ORIG:
@@ -308,7 +311,7 @@ static void run_batches(mth_pass *P, mth_ws *w)
 		pthread_mutex_lock(&P->mu);
 		size_t b = P->next++;
 		pthread_mutex_unlock(&P->mu);
-		if (b >= c->n_batches)
+		if (b >= P->n_batches)
 			return;
 		size_t rows = batch_forward(P, w, b);
 		if (P->kind == MTH_PASS_EVAL)
@@ -336,8 +339,104 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-void nnp_mth_pass(nnp_method_ctx *c, int kind, size_t layer, const mth_variant *var,
-                  size_t n_var)
+/* Runs the batches of the rows at hand (P->x) on the context's threads. */
+static void run_rows(mth_pass *P)
+{
+	nnp_method_ctx *c = P->c;
+	P->next = P->commit = 0;
+	/* Without a mutex or a thread the calling thread does every batch
+	 * alone: same batches, same order, same sums. */
+	int sync = pthread_mutex_init(&P->mu, NULL) == 0;
+	if (sync && pthread_cond_init(&P->cv, NULL) != 0) {
+		pthread_mutex_destroy(&P->mu);
+		sync = 0;
+	}
+	size_t T = c->threads < P->n_batches ? c->threads : P->n_batches;
+	if (!sync)
+		T = 1;
+	pthread_t tid[NNP_METHOD_MAX_THREADS];
+	mth_targ targ[NNP_METHOD_MAX_THREADS];
+	size_t started = 1;
+	for (size_t t = 1; t < T; t++) {
+		targ[t] = (mth_targ){ P, &c->ws[t] };
+		if (pthread_create(&tid[started], NULL, worker, &targ[t]) != 0)
+			break;
+		started++;
+	}
+	if (sync) {
+		run_batches(P, &c->ws[0]);
+	} else {
+		/* The same loop without locks. */
+		for (size_t b = 0; b < P->n_batches; b++) {
+			size_t rows = batch_forward(P, &c->ws[0], b);
+			if (P->kind == MTH_PASS_EVAL)
+				variant_batch(P, &c->ws[0], rows);
+			else
+				stats_of_batch(P, &c->ws[0], rows);
+			for (size_t i = 0; i < P->acc_len; i++)
+				c->acc[i] += c->ws[0].part[i];
+		}
+	}
+	for (size_t t = 1; t < started; t++)
+		pthread_join(tid[t], NULL);
+	if (sync) {
+		pthread_cond_destroy(&P->cv);
+		pthread_mutex_destroy(&P->mu);
+	}
+}
+
+/* Fills the chunk buffer from r: *got rows, fewer than a chunk only at the end. */
+static int read_chunk(nnp_method_ctx *c, nnp_reader *r, size_t *got, nnp_err *err)
+{
+	*got = 0;
+	while (*got < c->chunk_rows) {
+		size_t n;
+		int rc = nnp_reader_read(r, c->chunk + *got * c->m->input_size, NULL,
+		                         c->chunk_rows - *got, &n, err);
+		if (rc)
+			return rc;
+		if (n == 0)
+			break;
+		*got += n;
+	}
+	return NNP_OK;
+}
+
+/* The pass over a streamed file, a chunk at a time. Chunks are whole
+ * batches, so batch b of the file is batch b of the rows in memory. */
+static int stream_rows(mth_pass *P, nnp_err *err)
+{
+	nnp_method_ctx *c = P->c;
+	nnp_reader *r = NULL;
+	int rc = nnp_reader_open(&r, c->path, &c->sopts, err);
+	size_t total = 0, got = 0;
+	for (int first = 1; !rc; first = 0) {
+		if ((rc = read_chunk(c, r, &got, err)) || got == 0)
+			break;
+		if (got > c->rows - total) {
+			total = c->rows + 1;
+			break;
+		}
+		P->x = c->chunk;
+		P->rows = got;
+		P->n_batches = (got - 1) / c->batch + 1;
+		if (first && P->kind != MTH_PASS_EVAL)
+			pass_shifts(P, &c->ws[0]);
+		run_rows(P);
+		total += got;
+		if (got < c->chunk_rows)
+			break;
+	}
+	nnp_reader_close(r);
+	if (!rc && total != c->rows)
+		rc = nnp_err_set(err, NNP_EINPUT, "%s: changed while being read: it had %zu "
+		                 "calibration rows, now %s", c->path, c->rows,
+		                 total > c->rows ? "more" : "fewer");
+	return rc;
+}
+
+int nnp_mth_pass(nnp_method_ctx *c, int kind, size_t layer, const mth_variant *var,
+                 size_t n_var, nnp_err *err)
 {
 	mth_pass P;
 	memset(&P, 0, sizeof P);
@@ -349,45 +448,13 @@ void nnp_mth_pass(nnp_method_ctx *c, int kind, size_t layer, const mth_variant *
 	P.acc_len = kind == MTH_PASS_ORIG ? c->orig_len
 	            : kind == MTH_PASS_WORK ? nnp_mth_stat_len(c, layer) : n_var;
 	memset(c->acc, 0, P.acc_len * sizeof *c->acc);
+	if (!c->d)
+		return stream_rows(&P, err);
+	P.x = c->d->x;
+	P.rows = c->d->rows;
+	P.n_batches = c->n_batches;
 	if (kind != MTH_PASS_EVAL)
 		pass_shifts(&P, &c->ws[0]);
-	/* Without a mutex or a thread the calling thread does every batch
-	 * alone: same batches, same order, same sums. */
-	int sync = pthread_mutex_init(&P.mu, NULL) == 0;
-	if (sync && pthread_cond_init(&P.cv, NULL) != 0) {
-		pthread_mutex_destroy(&P.mu);
-		sync = 0;
-	}
-	size_t T = c->threads < c->n_batches ? c->threads : c->n_batches;
-	if (!sync)
-		T = 1;
-	pthread_t tid[NNP_METHOD_MAX_THREADS];
-	mth_targ targ[NNP_METHOD_MAX_THREADS];
-	size_t started = 1;
-	for (size_t t = 1; t < T; t++) {
-		targ[t] = (mth_targ){ &P, &c->ws[t] };
-		if (pthread_create(&tid[started], NULL, worker, &targ[t]) != 0)
-			break;
-		started++;
-	}
-	if (sync) {
-		run_batches(&P, &c->ws[0]);
-	} else {
-		/* The same loop without locks. */
-		for (size_t b = 0; b < c->n_batches; b++) {
-			size_t rows = batch_forward(&P, &c->ws[0], b);
-			if (kind == MTH_PASS_EVAL)
-				variant_batch(&P, &c->ws[0], rows);
-			else
-				stats_of_batch(&P, &c->ws[0], rows);
-			for (size_t i = 0; i < P.acc_len; i++)
-				c->acc[i] += c->ws[0].part[i];
-		}
-	}
-	for (size_t t = 1; t < started; t++)
-		pthread_join(tid[t], NULL);
-	if (sync) {
-		pthread_cond_destroy(&P.cv);
-		pthread_mutex_destroy(&P.mu);
-	}
+	run_rows(&P);
+	return NNP_OK;
 }

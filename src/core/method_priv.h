@@ -96,7 +96,12 @@ enum { MTH_PASS_ORIG = 0, MTH_PASS_WORK = 1, MTH_PASS_EVAL = 2 };
 
 struct nnp_method_ctx {
 	const nnp_model *m;
-	const nnp_dataset *d;
+	const nnp_dataset *d;  /* rows in memory; NULL: streamed from path at every pass */
+	const char *path;      /* streamed calibration: the file (borrowed) */
+	nnp_data_opts sopts;   /*   its reader options (string fields borrowed) */
+	float *chunk;          /*   [chunk_rows][features]: the rows a pass holds at once */
+	size_t chunk_rows;
+	size_t rows;           /* calibration rows */
 	nnp_method_opts o;
 	size_t L, H;           /* layers, hidden layers */
 	size_t batch, n_batches, maxw, maxh;
@@ -129,8 +134,15 @@ size_t nnp_mth_shift_len(const nnp_method_ctx *c, size_t l);
  * network in c->wl / c->kept, totals at 0. EVAL: sum over rows of each
  * variant's divergence from the original, totals[v]. Totals land in c->acc,
  * shifts in c->shift. Threads are started here and joined before returning.
+ * Streamed rows are read a chunk (a whole number of batches) at a time, so
+ * the batches and their sums are those of the rows held in memory. Errors
+ * (streamed only): the reader's, or NNP_EINPUT if the file no longer has the
+ * rows it had.
  */
-void nnp_mth_pass(nnp_method_ctx *c, int kind, size_t layer, const mth_variant *var,
-                  size_t n_var);
+int nnp_mth_pass(nnp_method_ctx *c, int kind, size_t layer, const mth_variant *var,
+                 size_t n_var, nnp_err *err);
+
+/* Batches a streamed pass holds at once (at least two per thread). */
+#define MTH_CHUNK_BATCHES 8u
 
 #endif

@@ -829,8 +829,9 @@ int nnp_run(const nnp_model *m, nnp_reader *r, const nnp_run_opts *opts,
             nnp_stats **stats, nnp_metrics *metrics, uint64_t *confusion, nnp_err *err)
 {
 	run_source s = {r, NULL, 0, 0};
-	return run_source_all(m, &s, nnp_reader_features(r), nnp_reader_has_labels(r), opts, stats,
-	                      metrics, confusion, err);
+	int labelled = nnp_reader_has_labels(r) && !(opts && opts->no_labels);
+	return run_source_all(m, &s, nnp_reader_features(r), labelled, opts, stats, metrics,
+	                      confusion, err);
 }
 
 int nnp_run_dataset(const nnp_model *m, const nnp_dataset *d, const nnp_run_opts *opts,

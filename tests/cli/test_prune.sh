@@ -223,6 +223,35 @@ nnp prune -q model.bin --calib calib.csv --keep 0.5 -o q.bin
 expect_rc "-q: exit 0" 0
 check "-q: stdout empty" test ! -s "$OUT"
 
+# Calibration rows beyond --mem-limit are read again at every pass: the same
+# model, byte for byte, for every kind of pass (statistics, refits, allocation).
+for args in "--method obs --target-params 50%" "--method score --compensate none --keep 0.5" \
+	"--method rule --compensate ls --mean 0.5 --std 1" "--method rule --mean 0.5 --std 1"; do
+	nnp prune model.bin --calib calib.csv $args -o mem.bin
+	for lim in 0 1K; do
+		nnp prune model.bin --calib calib.csv $args --mem-limit $lim -o str.bin
+		expect_rc "--mem-limit $lim $args: exit 0" 0
+		expect_same "--mem-limit $lim $args: the model held in memory gives" mem.bin str.bin
+	done
+done
+nnp prune model.bin --calib calib.csv --calib-rows 100 --keep 0.5 -o mem.bin
+nnp prune model.bin --calib calib.csv --calib-rows 100 --keep 0.5 --mem-limit 0 -o str.bin
+expect_same "--calib-rows 100, streamed: the same model" mem.bin str.bin
+nnp info --json str.bin
+expect_out "--calib-rows 100, streamed: 100 rows in the provenance" '"rows":	100'
+nnp prune model.bin --calib lab9.csv --method rule --mean 0.5 --std 1 --mem-limit 0 \
+	-o l9s.bin
+expect_rc "streamed: labels out of range are ignored" 0
+# A bad row anywhere in a streamed file is found before any work.
+{ cat calib.csv; echo "0,1,x"; } >badtail.csv
+nnp prune model.bin --calib badtail.csv --keep 0.5 --mem-limit 0 -o bt.bin
+expect_rc "streamed: bad last row: exit 3" 3
+expect_one_line_error "streamed: bad last row: one line"
+expect_err "streamed: bad last row: where" "badtail.csv:301:"
+check "streamed: bad last row: nothing written" test ! -e bt.bin
+nnp prune model.bin --calib calib.csv --keep 0.5 --mem-limit 1X -o bt.bin
+expect_rc "--mem-limit 1X: exit 2" 2
+
 # A pruned model pruned again keeps the chain of provenance.
 nnp prune p-obs-ls.bin --calib calib.csv --keep 0.5 -o again.bin
 expect_rc "prune a pruned model: exit 0" 0

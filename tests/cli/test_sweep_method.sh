@@ -259,11 +259,14 @@ nnp sweep -q --method obs --calib calib.csv --allocate --keep 0.8,0.4 -j 2 -o d2
 check "-j 1 / -j 2: models identical" same_models d1 d2
 check "-j 1 / -j 2: reports identical" same_reports d1 d2
 nnp sweep -q --method obs --calib calib.csv --allocate --keep 0.8,0.4 --mem-limit 1K -o ds
-expect_rc "streamed evaluation: exit 0" 0
-check "streamed evaluation = in memory" same_reports d1 ds
-nnp sweep -q --method obs --mem-limit 1K -o dm
-expect_rc "calibration on data beyond --mem-limit: exit 3" 3
-expect_err "calibration on data beyond --mem-limit: says what to do" "give --calib DATA"
+expect_rc "streamed evaluation and calibration: exit 0" 0
+check "streamed evaluation and calibration = in memory: reports" same_reports d1 ds
+check "streamed evaluation and calibration = in memory: models" same_models d1 ds
+nnp sweep -q --method obs --allocate --keep 0.8,0.4 -o de
+nnp sweep -q --method obs --allocate --keep 0.8,0.4 --mem-limit 1K -o dm
+expect_rc "evaluation data as calibration, beyond --mem-limit: exit 0" 0
+check "evaluation data as calibration, streamed = in memory: models" same_models de dm
+check "evaluation data as calibration, streamed = in memory: reports" same_reports de dm
 
 # --- usage errors ----------------------------------------------------------------------------------
 for bad_args in "--keep 0.5" "--allocate" "--target-params 50%" "--method score --mean 0.1" \

@@ -886,6 +886,101 @@ static void test_threads_determinism(void **state)
 	nnp_dataset_free(d);
 }
 
+/* ---- streamed calibration -------------------------------------------------- */
+
+/* rows x f values as an unlabelled CSV (%.9g: every float comes back exact). */
+static void write_rows_csv(const char *path, const nnp_dataset *d, size_t rows)
+{
+	size_t cap = rows * d->features * 20 + 1, len = 0;
+	char *csv = malloc(cap);
+	assert_non_null(csv);
+	for (size_t i = 0; i < rows; i++)
+		for (size_t j = 0; j < d->features; j++)
+			len += (size_t)snprintf(csv + len, cap - len, "%.9g%s",
+			                        (double)d->x[i * d->features + j],
+			                        j + 1 < d->features ? "," : "\n");
+	tu_write(path, csv, len);
+	free(csv);
+}
+
+/* The same calibration rows streamed from a file (in chunks of batches that
+ * do not divide the rows) and held in memory give the same bits: models,
+ * sensitivities and the allocation path; max_rows takes the first rows. */
+static void test_stream_matches_memory(void **state)
+{
+	(void)state;
+	tu_rng r = { 23 };
+	const size_t sizes[] = { 20, 24, 16, 5 };
+	const nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_TANH, NNP_ACT_SOFTMAX };
+	nnp_model *mod = tu_random_model(&r, 3, sizes, acts, 0.5);
+	nnp_dataset *d = make_data(&r, 333, 20, 0, 1);
+	char *dir = tu_mkdtemp(), *path = tu_path(dir, "calib.csv");
+	write_rows_csv(path, d, d->rows);
+	nnp_data_opts dopts = NNP_DATA_OPTS_INIT;
+	dopts.header = NNP_HEADER_NO;
+	dopts.label = NNP_LABEL_NONE;
+	const size_t counts[2] = { 11, 9 };
+	for (int me = NNP_METHOD_SCORE; me <= NNP_METHOD_OBS; me++)
+		for (int co = NNP_COMP_NONE; co <= NNP_COMP_LS; co += 2)
+			for (unsigned th = 1; th <= 3; th += 2) {
+				nnp_method_opts o = opts_of((nnp_method)me, (nnp_compensate)co, th, 16);
+				o.grid_step = 0.25;
+				nnp_method_ctx *cm = NULL, *cs = NULL;
+				nnp_model *pm = NULL, *ps = NULL;
+				nnp_alloc *am = NULL, *as = NULL;
+				nnp_err err;
+				assert_int_equal(nnp_method_ctx_create(&cm, mod, d, &o, &err), 0);
+				assert_int_equal(nnp_method_ctx_create_stream(&cs, mod, path, &dopts, &o,
+				                                              &err), 0);
+				assert_int_equal(nnp_method_ctx_rows(cs), 333);
+				assert_int_equal(nnp_method_ctx_prune(cm, counts, &pm, NULL, &err), 0);
+				assert_int_equal(nnp_method_ctx_prune(cs, counts, &ps, NULL, &err), 0);
+				assert_models_bitequal(pm, ps);
+				assert_int_equal(nnp_method_ctx_allocate(cm, &am, &err), 0);
+				assert_int_equal(nnp_method_ctx_allocate(cs, &as, &err), 0);
+				assert_memory_equal(am->sens, as->sens, 2 * am->n_grid * sizeof(double));
+				assert_int_equal(am->n, as->n);
+				assert_memory_equal(am->counts, as->counts, am->n * 2 * sizeof(size_t));
+				nnp_model_free(pm);
+				nnp_model_free(ps);
+				nnp_alloc_free(am);
+				nnp_alloc_free(as);
+				nnp_method_ctx_free(cm);
+				nnp_method_ctx_free(cs);
+			}
+	/* The first 200 rows, by max_rows, are the first 200 rows in memory. */
+	nnp_method_opts o = opts_of(NNP_METHOD_OBS, NNP_COMP_LS, 2, 16);
+	nnp_data_opts first = dopts;
+	first.max_rows = 200;
+	nnp_dataset head = *d;
+	head.rows = 200;
+	nnp_model *pm = NULL, *ps = NULL;
+	nnp_err err;
+	nnp_method_ctx *cs = NULL;
+	assert_int_equal(nnp_method_prune(&pm, mod, &head, &o, counts, NULL, &err), 0);
+	assert_int_equal(nnp_method_ctx_create_stream(&cs, mod, path, &first, &o, &err), 0);
+	assert_int_equal(nnp_method_ctx_rows(cs), 200);
+	assert_int_equal(nnp_method_ctx_prune(cs, counts, &ps, NULL, &err), 0);
+	assert_models_bitequal(pm, ps);
+	nnp_model_free(pm);
+	nnp_model_free(ps);
+	/* A file that loses rows after the context counted them is caught. */
+	write_rows_csv(path, d, 150);
+	nnp_model *pc = NULL;
+	const size_t other[2] = { 10, 8 };
+	int rc = nnp_method_ctx_prune(cs, other, &pc, NULL, &err);
+	assert_int_equal(rc, NNP_EINPUT);
+	assert_non_null(strstr(err.msg, "changed while being read: it had 200 calibration rows, "
+	                                "now fewer"));
+	assert_null(pc);
+	nnp_method_ctx_free(cs);
+	tu_rmtree(dir);
+	free(path);
+	free(dir);
+	nnp_model_free(mod);
+	nnp_dataset_free(d);
+}
+
 /* ---- errors --------------------------------------------------------------- */
 
 static void expect_err(int rc, const nnp_err *err, int status, const char *needle)
@@ -932,6 +1027,25 @@ static void test_bad_options(void **state)
 	nnp_dataset wide = { 2, 4, d->x, NULL };
 	expect_err(nnp_method_ctx_create(&c, mod, &wide, &o, &err), &err, NNP_EINPUT,
 	           "4 features per row, the model takes 3");
+	/* The same, streamed: a header only, four columns, a bad row, no file. */
+	char *dir = tu_mkdtemp(), *cp = tu_path(dir, "c.csv");
+	nnp_data_opts so = NNP_DATA_OPTS_INIT;
+	so.label = NNP_LABEL_NONE;
+	tu_write(cp, "a,b,c\n", 6);
+	expect_err(nnp_method_ctx_create_stream(&c, mod, cp, &so, &o, &err), &err, NNP_EINPUT,
+	           "no data rows");
+	tu_write(cp, "1,2,3,4\n", 8);
+	expect_err(nnp_method_ctx_create_stream(&c, mod, cp, &so, &o, &err), &err, NNP_EINPUT,
+	           "4 feature columns (4 fields, no label column) but the model has 3 inputs");
+	tu_write(cp, "1,2,3\n4,x,6\n", 12);
+	expect_err(nnp_method_ctx_create_stream(&c, mod, cp, &so, &o, &err), &err, NNP_EINPUT,
+	           "c.csv:2:");
+	assert_null(c);
+	tu_rmtree(dir);
+	expect_err(nnp_method_ctx_create_stream(&c, mod, cp, &so, &o, &err), &err, NNP_EINPUT,
+	           "c.csv");
+	free(cp);
+	free(dir);
 
 	/* Options. */
 	nnp_method_opts b = o;
@@ -1029,6 +1143,7 @@ int main(void)
 		cmocka_unit_test(test_prune_keep_matches_prune_apply),
 		cmocka_unit_test(test_allocation_budget),
 		cmocka_unit_test(test_threads_determinism),
+		cmocka_unit_test(test_stream_matches_memory),
 		cmocka_unit_test(test_bad_options),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
