@@ -209,15 +209,18 @@ static double time_sgemm(unsigned threads, nnp_err *err)
 }
 
 /*
- * `nnprune stats` runs in child processes started by a small launcher that is
- * forked when the bench begins. Linux carries a process's resident size at
+ * `nnprune stats` and `nnprune prune` run in child processes started by a
+ * small launcher that is forked when the bench begins. Linux carries a process's resident size at
  * fork into the child's peak (ru_maxrss survives exec), so a child forked
  * from the bench itself, which by then holds the data and the sgemm buffers,
  * would report the bench's memory instead of its own.
  */
+#define LAUNCH_MAX_ARGS 32
+
+/* A command line: argc NUL-terminated arguments, one after the other. */
 typedef struct launch_req {
-	char model[2048], data[2048], out[2048];
-	unsigned threads;
+	char args[8192];
+	unsigned argc;
 } launch_req;
 
 typedef struct launch_res {
@@ -250,14 +253,19 @@ static void launcher_loop(int in, int out, const char *self)
 {
 	launch_req rq;
 	while (io_full(in, &rq, sizeof rq, 0) == 0) {
-		char tbuf[16];
-		snprintf(tbuf, sizeof tbuf, "%u", rq.threads);
+		char *argv[LAUNCH_MAX_ARGS + 2];
+		argv[0] = (char *)self;
+		rq.args[sizeof rq.args - 1] = '\0';
+		char *a = rq.args;
+		unsigned n = 0;
+		for (; n < rq.argc && n < LAUNCH_MAX_ARGS; n++, a += strlen(a) + 1)
+			argv[n + 1] = a;
+		argv[n + 1] = NULL;
 		launch_res rs = { -1, 0, 0 };
 		double t0 = now();
 		pid_t pid = fork();
 		if (pid == 0) {
-			execl(self, self, "stats", rq.model, rq.data, "-o", rq.out, "--quiet", "-j",
-			      tbuf, (char *)NULL);
+			execv(self, argv);
 			_exit(127);
 		}
 		struct rusage ru;
@@ -316,29 +324,58 @@ static void launcher_stop(launcher *l)
 	l->pid = -1;
 }
 
-/* Runs `nnprune stats` on a file; wall seconds and peak RSS in MiB. */
-static int time_stats_cmd(launcher *l, const char *model, const char *data, const char *out,
-                          unsigned threads, double *secs, double *rss_mib, nnp_err *err)
+/* Runs `nnprune ARGS...` (NULL-terminated); wall seconds and peak RSS in MiB. */
+static int run_child(launcher *l, const char *const *args, double *secs, double *rss_mib,
+                     nnp_err *err)
 {
 	launch_req rq;
 	memset(&rq, 0, sizeof rq);
-	if (strlen(model) >= sizeof rq.model || strlen(data) >= sizeof rq.data ||
-	    strlen(out) >= sizeof rq.out)
-		return nnp_err_set(err, NNP_EUSAGE, "%s: path too long for the bench", data);
-	strcpy(rq.model, model);
-	strcpy(rq.data, data);
-	strcpy(rq.out, out);
-	rq.threads = threads;
+	size_t used = 0;
+	for (; args[rq.argc]; rq.argc++) {
+		size_t n = strlen(args[rq.argc]) + 1;
+		if (rq.argc >= LAUNCH_MAX_ARGS || n > sizeof rq.args - 1 - used)
+			return nnp_err_set(err, NNP_EUSAGE, "%s: command line too long for the bench",
+			                   args[rq.argc]);
+		memcpy(rq.args + used, args[rq.argc], n);
+		used += n;
+	}
 	fflush(stdout);
 	launch_res rs;
 	if (io_full(l->to, &rq, sizeof rq, 1) || io_full(l->from, &rs, sizeof rs, 0))
 		return nnp_err_set(err, NNP_EINPUT, "the bench's process launcher stopped");
 	if (rs.status == -1 || !WIFEXITED(rs.status) || WEXITSTATUS(rs.status) != 0)
-		return nnp_err_set(err, NNP_EINPUT, "nnprune stats %s %s failed (status %d)", model,
-		                   data, rs.status);
+		return nnp_err_set(err, NNP_EINPUT, "nnprune %s %s failed (status %d)", args[0],
+		                   args[1] ? args[1] : "", rs.status);
 	*secs = rs.secs;
 	*rss_mib = (double)rs.maxrss_kib / 1024.0;
 	return NNP_OK;
+}
+
+/* Runs `nnprune stats` on a file. */
+static int time_stats_cmd(launcher *l, const char *model, const char *data, const char *out,
+                          unsigned threads, double *secs, double *rss_mib, nnp_err *err)
+{
+	char tbuf[16];
+	snprintf(tbuf, sizeof tbuf, "%u", threads);
+	const char *args[] = { "stats", model, data, "-o", out, "--quiet", "-j", tbuf, NULL };
+	return run_child(l, args, secs, rss_mib, err);
+}
+
+/* Runs `nnprune prune` with one method and compensation, keeping half of
+ * every hidden layer, the calibration rows streamed (--mem-limit 0) so that
+ * the peak is the method's own, not the rows'. rows 0: all of them. */
+static int time_prune_cmd(launcher *l, const char *model, const char *calib, uint64_t rows,
+                          nnp_method meth, nnp_compensate comp, const char *out,
+                          unsigned threads, double *secs, double *rss_mib, nnp_err *err)
+{
+	char tbuf[16], rbuf[32];
+	snprintf(tbuf, sizeof tbuf, "%u", threads);
+	snprintf(rbuf, sizeof rbuf, "%llu", (unsigned long long)rows);
+	const char *args[] = { "prune", model, "--calib", calib, "--method", nnp_method_name(meth),
+		               "--compensate", nnp_compensate_name(comp), "--keep", "0.5",
+		               "--mem-limit", "0", "-q", "-j", tbuf, "-o", out,
+		               rows ? "--calib-rows" : NULL, rbuf, NULL };
+	return run_child(l, args, secs, rss_mib, err);
 }
 
 /* One candidate of a method (keep half of every hidden layer) on the rows in
@@ -431,6 +468,7 @@ int cmd_bench(int argc, char **argv)
 	nnp_sweep *sw = NULL;
 	double *means = NULL, *stds = NULL;
 	char *dir = NULL, *model_file = NULL, *csv = NULL, *big = NULL, *stats_out = NULL;
+	char *pruned_out = NULL;
 	bench_out o = { cJSON_CreateObject(), 0 };
 	char note[128];
 	launcher launch = { -1, -1, -1 };
@@ -452,7 +490,8 @@ int cmd_bench(int argc, char **argv)
 	csv = malloc(dl);
 	big = malloc(dl);
 	stats_out = malloc(dl);
-	if (!dir || !model_file || !csv || !big || !stats_out) {
+	pruned_out = malloc(dl);
+	if (!dir || !model_file || !csv || !big || !stats_out || !pruned_out) {
 		nnp_err_set(&err, NNP_ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -465,6 +504,7 @@ int cmd_bench(int argc, char **argv)
 	snprintf(csv, dl, "%s/data.csv", dir);
 	snprintf(big, dl, "%s/big.csv", dir);
 	snprintf(stats_out, dl, "%s/stats.json", dir);
+	snprintf(pruned_out, dl, "%s/pruned.bin", dir);
 
 	if (c.model_path) {
 		if (nnp_model_load(&m, c.model_path, NULL, &err))
@@ -566,7 +606,6 @@ int cmd_bench(int argc, char **argv)
 			printf("\033[K");
 		if (time_stats_cmd(&launch, model_file, big, stats_out, threads, &secs, &rss_big, &err))
 			goto fail;
-		unlink(big);
 		snprintf(note, sizeof note, "(%llu rows)", (unsigned long long)c.big_rows);
 		figure(&o, "stats_big_seconds", "'nnprune stats' wall time, large file", secs, "s", note);
 		figure(&o, "stats_big_peak_rss_mib", "'nnprune stats' peak memory, large file", rss_big,
@@ -595,22 +634,46 @@ int cmd_bench(int argc, char **argv)
 	figure(&o, "sweep_seconds", "sweep, default 30-pair grid", t_sw, "s", note);
 	verdict(note, sizeof note, t_sw / t_eval <= 5, "<= 5");
 	figure(&o, "sweep_vs_eval", "  in full-model evaluations", t_sw / t_eval, "", note);
-	/* 5. The stronger methods: one candidate each, the rows as calibration data. */
+	/* 5. The stronger methods: one candidate each, the rows as calibration
+	 * data, timed in this process (rows in memory); then their memory, as
+	 * 'nnprune prune' with the rows streamed, on these rows and on ten times
+	 * as many. */
 	static const nnp_method meths[] = { NNP_METHOD_SCORE, NNP_METHOD_OBS };
 	static const nnp_compensate comps[] = { NNP_COMP_NONE, NNP_COMP_FOLD, NNP_COMP_LS };
+	double rss_m[2][3];
 	for (size_t i = 0; i < 2; i++)
 		for (size_t j = 0; j < 3; j++) {
-			double t = time_method(m, d, meths[i], comps[j], threads, &err);
-			if (t < 0)
-				goto fail;
+			const char *me = nnp_method_name(meths[i]), *co = nnp_compensate_name(comps[j]);
 			char key[64], label[96];
-			snprintf(key, sizeof key, "method_%s_%s_seconds", nnp_method_name(meths[i]),
-			         nnp_compensate_name(comps[j]));
-			snprintf(label, sizeof label, "method %s + %s, keep 0.5 (one candidate)",
-			         nnp_method_name(meths[i]), nnp_compensate_name(comps[j]));
+			double t = time_method(m, d, meths[i], comps[j], threads, &err);
+			if (t < 0 || time_prune_cmd(&launch, model_file, csv, 0, meths[i], comps[j],
+			                            pruned_out, threads, &secs, &rss_m[i][j], &err))
+				goto fail;
+			snprintf(key, sizeof key, "method_%s_%s_seconds", me, co);
+			snprintf(label, sizeof label, "method %s + %s, keep 0.5 (one candidate)", me, co);
 			snprintf(note, sizeof note, "(%.1f full-model evaluations)", t / t_eval);
 			figure(&o, key, label, t, "s", note);
+			snprintf(key, sizeof key, "prune_%s_%s_peak_rss_mib", me, co);
+			snprintf(label, sizeof label, "  'nnprune prune', its peak memory");
+			snprintf(note, sizeof note, "(%.2f s, calibration streamed)", secs);
+			figure(&o, key, label, rss_m[i][j], "MiB", note);
 		}
+	uint64_t more = (uint64_t)d->rows * 10;
+	if (c.big_rows >= more) {
+		double rss_more;
+		if (time_prune_cmd(&launch, model_file, big, more, NNP_METHOD_OBS, NNP_COMP_LS,
+		                   pruned_out, threads, &secs, &rss_more, &err))
+			goto fail;
+		snprintf(note, sizeof note, "(%llu rows, %.2f s)", (unsigned long long)more, secs);
+		figure(&o, "prune_obs_ls_more_rows_peak_rss_mib",
+		       "'nnprune prune' obs + ls, 10x the rows", rss_more, "MiB", note);
+		verdict(note, sizeof note, rss_more - rss_m[1][2] <= 1, "<= 1 MiB");
+		figure(&o, "prune_rss_growth_mib", "  growth over the rows above", rss_more - rss_m[1][2],
+		       "MiB", note);
+	}
+	if (c.big_rows)
+		unlink(big);
+	unlink(pruned_out);
 	if (o.json) {
 		char *txt = cJSON_Print(o.root);
 		if (txt)
@@ -627,6 +690,7 @@ done:
 		unlink(csv);
 		unlink(big);
 		unlink(stats_out);
+		unlink(pruned_out);
 		rmdir(dir);
 	}
 	cJSON_Delete(o.root);
@@ -635,6 +699,7 @@ done:
 	free(csv);
 	free(big);
 	free(stats_out);
+	free(pruned_out);
 	free(means);
 	free(stds);
 	nnp_sweep_free(sw);

@@ -13,13 +13,25 @@ expect_rc "bench --json: exit 0" 0
 cp "$OUT" bench.json
 expect_json "bench --json: stdout is JSON" bench.json
 for key in rows csv_parse_mb_s sgemm_gflops forward_stats_gflops stats_command_seconds \
-	stats_peak_rss_mib sweep_seconds sweep_vs_eval; do
+	stats_peak_rss_mib sweep_seconds sweep_vs_eval method_obs_ls_seconds \
+	prune_score_none_peak_rss_mib prune_obs_ls_peak_rss_mib; do
 	v=$(json_num bench.json "$key")
 	check "bench --json: $key > 0" num_lt 0 "${v:-0}"
 done
 expect_eq "bench --json: rows as asked" 300 "$(json_num bench.json rows)"
 expect_eq "bench: scratch files removed" "" "$(ls -A "$TMPDIR")"
 expect_eq "bench: nothing written in the working directory" "bench.json" "$(ls -A)"
+# With a file ten times the rows: the methods' memory on it.
+nnp bench --rows 300 --big-rows 3000 -j 1 --json
+expect_rc "bench --big-rows 3000: exit 0" 0
+cp "$OUT" big.json
+for key in stats_big_peak_rss_mib prune_obs_ls_more_rows_peak_rss_mib; do
+	v=$(json_num big.json "$key")
+	check "bench --big-rows: $key > 0" num_lt 0 "${v:-0}"
+done
+check "bench --big-rows: prune growth reported" grep -q '"prune_rss_growth_mib"' big.json
+expect_eq "bench --big-rows: scratch files removed" "" "$(ls -A "$TMPDIR")"
+rm -f big.json
 
 gen_blobs 7 300 >blobs.csv
 nnp train blobs.csv -o model.bin $TRAIN_ARGS
