@@ -48,6 +48,7 @@ typedef struct nnp_candidate {
 	double keep_frac;          /* > 0: round(keep_frac * width) neurons kept per hidden layer */
 	size_t alloc_step;         /* > 0: the 1-based step of the allocation path */
 	size_t target_params;      /* > 0: the parameter budget that step was picked for */
+	int widths;                /* 1: the kept counts per hidden layer were given */
 } nnp_candidate;
 
 typedef struct nnp_sweep_opts {

@@ -146,6 +146,23 @@ int cli_calib_method_ctx(nnp_method_ctx **out, const nnp_model *m, const cli_cal
 int cli_calib_stats(nnp_stats **out, const nnp_model *m, const cli_calib *c,
                     const nnp_run_opts *ro, nnp_err *err);
 
+/* Kept counts per hidden layer, given: one or more sets of n_per sizes
+ * ("160,160,96" or "160,160,96/192,128,96"), v[set * n_per + layer]. */
+typedef struct cli_widths {
+	const char *text;          /* as given; NULL: none */
+	size_t *v;                 /* malloc'd */
+	size_t n_sets, n_per;
+} cli_widths;
+
+/* Parses opt's LIST into w (w->text = text); at most max_sets sets, all of
+ * one length. -1 after a usage error. Free with cli_widths_free. */
+int cli_parse_widths(const cli_parser *p, const char *opt, const char *text, size_t max_sets,
+                     cli_widths *w);
+void cli_widths_free(cli_widths *w);
+/* Each set against m: one count per hidden layer, none wider than its layer.
+ * NNP_EUSAGE naming opt and the set. */
+int cli_check_widths(const char *opt, const cli_widths *w, const nnp_model *m, nnp_err *err);
+
 /* "--mem-limit"-style sizes: N, NK, NM or NG bytes. -1 after a usage error. */
 int cli_parse_bytes(const cli_parser *p, const char *opt, const char *text, uint64_t *out);
 

@@ -23,7 +23,7 @@ typedef struct prune_cfg {
 	int method_set, comp_set, lambda_set, alloc_step_set;
 	double keep;               /* NAN: not given */
 	const char *widths_text;   /* --widths as given; NULL: not given */
-	size_t widths[NNP_MAX_LAYERS], n_widths; /* parsed by check_args */
+	cli_widths widths;         /* parsed by check_args */
 	cli_target target;         /* text NULL: not given */
 	double mean_thr, std_thr;  /* NAN: not given */
 	uint64_t min_keep, calib_rows, mem_limit;
@@ -223,8 +223,7 @@ static int check_args(const cli_parser *p, prune_cfg *c)
 			return cli_usage_error(p, "%s and %s: give one budget, not both", budget,
 			                       c->target.text[0] ? "--target-params" : "--widths"), -1;
 	}
-	if (c->widths_text && cli_size_list(p, "--widths", c->widths_text, "160,160,96",
-	                                    NNP_MAX_LAYERS, c->widths, &c->n_widths))
+	if (c->widths_text && cli_parse_widths(p, "--widths", c->widths_text, 1, &c->widths))
 		return -1;
 	if (c->alloc_step_set && !c->target.text[0])
 		return cli_usage_error(p, "--allocate-step goes with --target-params"), -1;
@@ -265,23 +264,6 @@ static int run_rule(const prune_cfg *c, const nnp_model *m, const cli_calib *cal
 	return rc;
 }
 
-/* --widths against the model: one count per hidden layer, none wider than
- * its layer. */
-static int check_widths(const prune_cfg *c, const nnp_model *m, nnp_err *err)
-{
-	size_t H = m->n_layers - 1;
-	if (c->n_widths != H)
-		return nnp_err_set(err, NNP_EUSAGE, "--widths %s: %zu value%s for a model with %zu "
-		                   "hidden layer%s", c->widths_text, c->n_widths,
-		                   c->n_widths == 1 ? "" : "s", H, H == 1 ? "" : "s");
-	for (size_t l = 0; l < H; l++)
-		if (c->widths[l] > m->layers[l].out)
-			return nnp_err_set(err, NNP_EUSAGE, "--widths %s: hidden layer %zu has %zu "
-			                   "neurons, it cannot keep %zu", c->widths_text, l,
-			                   m->layers[l].out, c->widths[l]);
-	return NNP_OK;
-}
-
 /* score or obs to a budget: a fraction per layer, given widths, or the
  * allocation's first step within the parameter target. */
 static int run_method(const prune_cfg *c, const nnp_model *m, const cli_calib *cal,
@@ -299,7 +281,7 @@ static int run_method(const prune_cfg *c, const nnp_model *m, const cli_calib *c
 	if (!isnan(c->keep)) {
 		rc = nnp_method_counts(m, c->keep, counts, err);
 	} else if (c->widths_text) {
-		memcpy(counts, c->widths, H * sizeof *counts);
+		memcpy(counts, c->widths.v, H * sizeof *counts);
 	} else {
 		size_t target = cli_target_params(&c->target, params0);
 		res->target_params = target;
@@ -351,8 +333,8 @@ static char *provenance(const prune_cfg *c, const nnp_model *m, const char *mode
 	}
 	pv.keep_frac = c->keep;
 	if (c->widths_text) {
-		pv.widths = c->widths;
-		pv.n_widths = c->n_widths;
+		pv.widths = c->widths.v;
+		pv.n_widths = c->widths.n_per;
 	}
 	if (res->target_params != CLI_PROV_NONE) {
 		pv.target_params = res->target_params;
@@ -443,7 +425,7 @@ int cmd_prune(int argc, char **argv)
 		nnp_err_set(&err, NNP_EINPUT, "%s: has no hidden layer: nothing to prune", model_path);
 		goto fail;
 	}
-	if (c.widths_text && check_widths(&c, m, &err)) {
+	if (c.widths_text && cli_check_widths("--widths", &c.widths, m, &err)) {
 		rc = cli_usage_error(&p, "%s", err.msg);
 		goto done;
 	}
@@ -482,6 +464,7 @@ done:
 	nnp_keep_free(res.kept);
 	nnp_model_free(res.pm);
 	cli_calib_free(&cal);
+	cli_widths_free(&c.widths);
 	nnp_model_free(m);
 	cli_done(&p);
 	return rc;

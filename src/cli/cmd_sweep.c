@@ -22,6 +22,7 @@
 #define SWEEP_DEFAULT_MEANS "0,0.05,0.1,0.2,0.5,1"
 #define SWEEP_DEFAULT_STDS "0.1,0.2,0.4,0.6,1"
 #define SWEEP_DEFAULT_MEM_LIMIT ((uint64_t)1 << 30)
+#define SWEEP_MAX_WIDTHS 1000u
 #define SWEEP_DEFAULT_FT_EPOCHS 1
 #define SWEEP_DEFAULT_FT_SEED 0
 #define SWEEP_DEFAULT_KEEP "0.9:0.1:0.1"
@@ -48,7 +49,7 @@ typedef struct sweep_cfg {
 	/* the method */
 	nnp_method_opts mo;    /* method, compensate (set by check_method), lambda_rel */
 	int comp_set, lambda_set, means_set, min_keep_set, alloc_step_set;
-	const char *keep_text, *targets_text, *calib_path, *calib_labels;
+	const char *keep_text, *targets_text, *widths_text, *calib_path, *calib_labels;
 	int allocate;
 	uint64_t calib_rows;
 	/* set once the inputs are read */
@@ -90,6 +91,8 @@ static void sweep_help(void)
 	       "  --target-params LIST  per budget N or P%% (of the original's parameters), the\n"
 	       "                     first step of the allocation path within it\n"
 	       "  --allocate-step X  the allocation's grid of fractions per layer (default %g)\n"
+	       "  --widths LIST      neurons kept per hidden layer, one set per candidate:\n"
+	       "                     160,160,96 or 160,160,96/192,128,96\n"
 	       "Calibration (what the method's statistics and refits are computed on):\n"
 	       "  --calib DATA       calibration rows, read with the statistics' data options\n"
 	       "                     (default: the evaluation data itself, which the report\n"
@@ -144,15 +147,16 @@ static int check_method(const cli_parser *p, sweep_cfg *c)
 	if (!c->comp_set)
 		c->mo.compensate = !c->fold ? NNP_COMP_NONE : rule ? NNP_COMP_FOLD : NNP_COMP_LS;
 	c->fold = c->mo.compensate == NNP_COMP_FOLD;
-	if (rule && (c->keep_text || c->allocate || c->targets_text))
+	if (rule && (c->keep_text || c->allocate || c->targets_text || c->widths_text))
 		return cli_usage_error(p, "%s: budgets belong to --method score or obs (the rule "
 		                          "takes --mean and --std)", c->keep_text ? "--keep"
-		                       : c->allocate ? "--allocate" : "--target-params"), -1;
+		                       : c->allocate ? "--allocate" : c->targets_text ? "--target-params"
+		                       : "--widths"), -1;
 	if (!rule && (c->means_set || c->min_keep_set))
 		return cli_usage_error(p, "%s: thresholds belong to --method rule (this is %s)",
 		                       c->means_set ? "--mean/--std" : "--min-keep",
 		                       nnp_method_name(c->mo.method)), -1;
-	if (!rule && !c->keep_text && !c->allocate && !c->targets_text)
+	if (!rule && !c->keep_text && !c->allocate && !c->targets_text && !c->widths_text)
 		c->keep_text = SWEEP_DEFAULT_KEEP;
 	if (c->alloc_step_set && !c->allocate && !c->targets_text)
 		return cli_usage_error(p, "--allocate-step needs --allocate or --target-params"), -1;
@@ -173,7 +177,7 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 	       O_FORMAT, O_MAXDROP, O_BEST, O_JSON, O_MEM, O_THREADS, O_QUIET, O_HELP, O_FT,
 	       O_FT_LABELS, O_FT_EPOCHS, O_FT_PARETO, O_FT_LR, O_FT_SEED, O_METHOD, O_COMP,
 	       O_LAMBDA, O_KEEP, O_ALLOCATE, O_TARGET, O_CALIB, O_CALIB_LABELS, O_CALIB_ROWS,
-	       O_ALLOC_STEP };
+	       O_ALLOC_STEP, O_WIDTHS };
 	static const cli_opt opts[] = {
 		{ "stats", 0, 1, O_STATS }, { "mean", 0, 1, O_MEAN }, { "std", 0, 1, O_STD },
 		{ "out", 'o', 1, O_OUT }, { "model", 0, 1, O_MODEL }, { "data", 0, 1, O_DATA },
@@ -189,7 +193,7 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 		{ "allocate", 0, 0, O_ALLOCATE }, { "target-params", 0, 1, O_TARGET },
 		{ "calib", 0, 1, O_CALIB }, { "calib-labels", 0, 1, O_CALIB_LABELS },
 		{ "calib-rows", 0, 1, O_CALIB_ROWS }, { "allocate-step", 0, 1, O_ALLOC_STEP },
-		{ NULL, 0, 0, 0 }
+		{ "widths", 0, 1, O_WIDTHS }, { NULL, 0, 0, 0 }
 	};
 	p->opts = opts;
 	int id;
@@ -282,6 +286,7 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 			c->alloc_step_set = 1;
 			break;
 		case O_TARGET: c->targets_text = arg; break;
+		case O_WIDTHS: c->widths_text = arg; break;
 		case O_CALIB: c->calib_path = arg; break;
 		case O_CALIB_LABELS: c->calib_labels = arg; break;
 		case O_CALIB_ROWS:
@@ -362,7 +367,11 @@ static void budget_name(char *buf, size_t size, const nnp_candidate *c, const sw
 		snprintf(buf, size, "-%s-%s-t%zu", me, co, c->target_params);
 	else if (c->alloc_step)
 		snprintf(buf, size, "-%s-%s-a%zu", me, co, c->alloc_step);
-	else
+	else if (c->widths) {
+		int n = snprintf(buf, size, "-%s-%s-w", me, co);
+		for (size_t l = 0; n > 0 && (size_t)n < size && l < c->keep->n_layers; l++)
+			n += snprintf(buf + n, size - (size_t)n, "%s%zu", l ? "-" : "", c->keep->count[l]);
+	} else
 		snprintf(buf, size, "-%s-%s-k%.12g", me, co, c->keep_frac);
 }
 
@@ -371,11 +380,11 @@ static void budget_name(char *buf, size_t size, const nnp_candidate *c, const sw
 static char *candidate_path(const char *dir, const char *stem, const nnp_candidate *c,
                             const sweep_cfg *cfg, nnp_format fmt, uint64_t ft_epochs)
 {
-	size_t n = strlen(dir) + strlen(stem) + 128;
+	size_t n = strlen(dir) + strlen(stem) + 600;
 	char *p = malloc(n);
 	if (!p)
 		return NULL;
-	char thr[96] = "", ft[32] = "";
+	char thr[512] = "", ft[32] = "";
 	if (c)
 		budget_name(thr, sizeof thr, c, cfg);
 	if (ft_epochs)
@@ -395,6 +404,11 @@ static void budget_text(char *buf, size_t size, const nnp_candidate *c)
 		snprintf(buf, size, "allocation step %zu", c->alloc_step);
 	else if (c->keep_frac > 0)
 		snprintf(buf, size, "keep %g", c->keep_frac);
+	else if (c->widths) {
+		int n = snprintf(buf, size, "widths ");
+		for (size_t l = 0; n > 0 && (size_t)n < size && l < c->keep->n_layers; l++)
+			n += snprintf(buf + n, size - (size_t)n, "%s%zu", l ? "-" : "", c->keep->count[l]);
+	}
 	else
 		snprintf(buf, size, "mean %g, std %g", c->mean_thr, c->std_thr);
 }
@@ -439,6 +453,10 @@ static char *provenance_json(const nnp_model *src, const char *src_path, uint32_
 		if (c->alloc_step) {
 			pv.alloc_step = c->alloc_step - 1;
 			pv.grid_step = cfg->mo.grid_step;
+		}
+		if (c->widths) {
+			pv.widths = c->keep->count;
+			pv.n_widths = c->keep->n_layers;
 		}
 	}
 	return cli_provenance_prune(&pv);
@@ -784,11 +802,12 @@ static int build_one(nnp_method_ctx *ctx, nnp_sweep *sw, size_t i, const size_t 
 }
 
 /* score or obs: one candidate per --keep fraction, then per allocation step
- * (--allocate), then per --target-params budget. An unreachable budget is
- * NNP_EUSAGE. */
+ * (--allocate), then per --target-params budget, then per --widths set. An
+ * unreachable budget is NNP_EUSAGE. */
 static int build_method(nnp_sweep **out, const nnp_model *m, const cli_calib *cal,
                         const double *keeps, size_t n_keeps, const cli_target *targets,
-                        size_t n_targets, const sweep_cfg *cfg, nnp_err *err)
+                        size_t n_targets, const cli_widths *widths, const sweep_cfg *cfg,
+                        nnp_err *err)
 {
 	nnp_method_ctx *ctx = NULL;
 	nnp_alloc *a = NULL;
@@ -802,7 +821,7 @@ static int build_method(nnp_sweep **out, const nnp_model *m, const cli_calib *ca
 	if (rc)
 		goto done;
 	size_t n_steps = cfg->allocate ? a->n : 0;
-	if (!(sw = sweep_alloc(n_keeps + n_steps + n_targets))) {
+	if (!(sw = sweep_alloc(n_keeps + n_steps + n_targets + widths->n_sets))) {
 		rc = nnp_err_set(err, NNP_ENOMEM, "sweep: out of memory");
 		goto done;
 	}
@@ -838,6 +857,11 @@ static int build_method(nnp_sweep **out, const nnp_model *m, const cli_calib *ca
 			sw->c[i].alloc_step = st + 1;
 			rc = build_one(ctx, sw, i, a->counts + st * H, err);
 		}
+	}
+	for (size_t k = 0; !rc && k < widths->n_sets; k++, i++) {
+		build_progress(cfg, i, sw->n);
+		sw->c[i].widths = 1;
+		rc = build_one(ctx, sw, i, widths->v + k * widths->n_per, err);
 	}
 	build_progress(cfg, sw->n, sw->n);
 	if (!rc)
@@ -896,7 +920,7 @@ int cmd_sweep(int argc, char **argv)
 		          SWEEP_DEFAULT_MEANS, SWEEP_DEFAULT_STDS, NULL, 1, SWEEP_DEFAULT_MEM_LIMIT,
 		          1, 0, 0, 0, NAN, 0, NULL, NULL, NULL, SWEEP_DEFAULT_FT_EPOCHS,
 		          SWEEP_DEFAULT_FT_SEED, NAN, 0, mo0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
-		          0, 0, 0, NULL };
+		          NULL, 0, 0, 0, NULL };
 	cfg.mo.method = NNP_METHOD_RULE;
 	int rc = NNP_EXIT_OK;
 	nnp_err err;
@@ -910,6 +934,8 @@ int cmd_sweep(int argc, char **argv)
 	double *means = NULL, *stds = NULL, *keeps = NULL;
 	size_t n_means = 0, n_stds = 0, n_keeps = 0, n_targets = 0;
 	cli_target *targets = NULL;
+	cli_widths widths;
+	memset(&widths, 0, sizeof widths);
 	cli_calib cal;
 	memset(&cal, 0, sizeof cal);
 	nnp_stats *cs = NULL;
@@ -925,7 +951,9 @@ int cmd_sweep(int argc, char **argv)
 	int rule = cfg.mo.method == NNP_METHOD_RULE;
 	if ((cfg.keep_text && cli_parse_fractions(&p, "--keep", cfg.keep_text, &keeps, &n_keeps)) ||
 	    (cfg.targets_text &&
-	     cli_parse_targets(&p, "--target-params", cfg.targets_text, &targets, &n_targets))) {
+	     cli_parse_targets(&p, "--target-params", cfg.targets_text, &targets, &n_targets)) ||
+	    (cfg.widths_text &&
+	     cli_parse_widths(&p, "--widths", cfg.widths_text, SWEEP_MAX_WIDTHS, &widths))) {
 		rc = NNP_EXIT_USAGE;
 		goto done;
 	}
@@ -953,6 +981,10 @@ int cmd_sweep(int argc, char **argv)
 		goto fail;
 	if (check_shape(m, s, model_path, cfg.stats_path, &err))
 		goto fail;
+	if (cfg.widths_text && cli_check_widths("--widths", &widths, m, &err)) {
+		rc = cli_usage_error(&p, "%s", err.msg);
+		goto done;
+	}
 
 	nnp_data_opts dopts = src.data_opts;
 	dopts.labels_path = labels_path;
@@ -1000,8 +1032,8 @@ int cmd_sweep(int argc, char **argv)
 			goto fail;
 	} else {
 		brc = rule ? build_rule_ls(&sw, m, rs, &cal, means, n_means, stds, n_stds, &cfg, &err)
-		           : build_method(&sw, m, &cal, keeps, n_keeps, targets, n_targets, &cfg,
-		                          &err);
+		           : build_method(&sw, m, &cal, keeps, n_keeps, targets, n_targets, &widths,
+		                          &cfg, &err);
 		nnp_eval_opts eo = NNP_EVAL_OPTS_INIT;
 		eo.threads = cfg.threads;
 		if (!brc)
@@ -1152,6 +1184,7 @@ done:
 	cli_calib_free(&cal);
 	free(keeps);
 	free(targets);
+	cli_widths_free(&widths);
 	nnp_dataset_free(d);
 	nnp_model_free(m);
 	nnp_stats_free(s);

@@ -217,6 +217,75 @@ int cli_parse_bytes(const cli_parser *p, const char *opt, const char *text, uint
 	return 0;
 }
 
+int cli_parse_widths(const cli_parser *p, const char *opt, const char *text, size_t max_sets,
+                     cli_widths *w)
+{
+	memset(w, 0, sizeof *w);
+	w->text = text;
+	size_t cap = 0;
+	for (const char *s = text;; ) {
+		const char *slash = strchr(s, '/');
+		size_t len = slash ? (size_t)(slash - s) : strlen(s);
+		char buf[4096];
+		if (len >= sizeof buf)
+			return cli_usage_error(p, "%s: '%.40s...' is too long", opt, s), -1;
+		memcpy(buf, s, len);
+		buf[len] = '\0';
+		if (w->n_sets == max_sets && max_sets == 1)
+			return cli_usage_error(p, "%s: one set of widths, without '/'", opt), -1;
+		if (w->n_sets == max_sets)
+			return cli_usage_error(p, "%s: more than %zu sets of widths", opt, max_sets), -1;
+		if (w->n_sets == cap) {
+			size_t ncap = cap ? 2 * cap : 4;
+			size_t *v = realloc(w->v, ncap * NNP_MAX_LAYERS * sizeof *v);
+			if (!v)
+				return cli_usage_error(p, "%s: out of memory", opt), -1;
+			w->v = v;
+			cap = ncap;
+		}
+		size_t n;
+		if (cli_size_list(p, opt, buf, max_sets > 1 ? "160,160,96/192,128,96" : "160,160,96",
+		                  NNP_MAX_LAYERS, w->v + w->n_sets * NNP_MAX_LAYERS, &n))
+			return -1;
+		if (w->n_sets && n != w->n_per)
+			return cli_usage_error(p, "%s: '%s' has %zu value%s, the first set %zu", opt,
+			                       buf, n, n == 1 ? "" : "s", w->n_per), -1;
+		w->n_per = n;
+		w->n_sets++;
+		if (!slash)
+			break;
+		s = slash + 1;
+	}
+	/* Sets were parsed NNP_MAX_LAYERS apart: pack them. */
+	for (size_t k = 1; k < w->n_sets; k++)
+		memmove(w->v + k * w->n_per, w->v + k * NNP_MAX_LAYERS, w->n_per * sizeof *w->v);
+	return 0;
+}
+
+void cli_widths_free(cli_widths *w)
+{
+	free(w->v);
+	w->v = NULL;
+}
+
+int cli_check_widths(const char *opt, const cli_widths *w, const nnp_model *m, nnp_err *err)
+{
+	size_t H = m->n_layers - 1;
+	for (size_t k = 0; k < w->n_sets; k++) {
+		const size_t *v = w->v + k * w->n_per;
+		if (w->n_per != H)
+			return nnp_err_set(err, NNP_EUSAGE, "%s %s: %zu value%s for a model with %zu "
+			                   "hidden layer%s", opt, w->text, w->n_per,
+			                   w->n_per == 1 ? "" : "s", H, H == 1 ? "" : "s");
+		for (size_t l = 0; l < H; l++)
+			if (v[l] > m->layers[l].out)
+				return nnp_err_set(err, NNP_EUSAGE, "%s %s: hidden layer %zu has %zu "
+				                   "neurons, it cannot keep %zu", opt, w->text, l,
+				                   m->layers[l].out, v[l]);
+	}
+	return NNP_OK;
+}
+
 int cli_check_output(const char *path, nnp_err *err)
 {
 	if (!path[0])

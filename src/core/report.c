@@ -280,6 +280,8 @@ void nnp_report_budget(nnp_rbuf *b, const nnp_candidate *c)
 		nnp_rb_printf(b, "step %zu", c->alloc_step);
 	else if (c->keep_frac > 0)
 		nnp_rb_printf(b, "keep %g", c->keep_frac);
+	else if (c->widths)
+		nnp_rb_puts(b, "widths");
 	else
 		nnp_rb_printf(b, "mean %g, std %g", c->mean_thr, c->std_thr);
 }
@@ -766,7 +768,8 @@ static void render_md(nnp_rbuf *b, const cells *t, const nnp_sweep *sw, const nn
 	if (nnp_report_is_budget(info))
 		nnp_rb_puts(b, "\nbudget: keep F keeps round(F x width) neurons of every hidden layer; "
 		               "step N is step N of the sensitivity allocation path; target P is the "
-		               "first step of that path within P parameters.");
+		               "first step of that path within P parameters; widths: the kept "
+		               "counts as given.");
 	else
 		nnp_rb_puts(b, "\nmean, std: thresholds (a neuron goes when \\|mean\\| \\<= mean "
 		               "and std \\<= std).");
@@ -907,8 +910,16 @@ static void json_budget(nnp_rbuf *b, const nnp_candidate *c, int orig)
 		nnp_rb_printf(b, "%s\"target_params\": %zu", sep, c->target_params);
 		sep = ", ";
 	}
-	if (c->alloc_step)
+	if (c->alloc_step) {
 		nnp_rb_printf(b, "%s\"allocation_step\": %zu", sep, c->alloc_step);
+		sep = ", ";
+	}
+	if (c->widths && c->keep) {
+		nnp_rb_printf(b, "%s\"widths\": [", sep);
+		for (size_t l = 0; l < c->keep->n_layers; l++)
+			nnp_rb_printf(b, "%s%zu", l ? ", " : "", c->keep->count[l]);
+		nnp_rb_putc(b, ']');
+	}
 	nnp_rb_putc(b, '}');
 }
 

@@ -186,6 +186,37 @@ nnp sweep -q --method obs --calib calib.csv --target-params 10 -o tsmall
 expect_rc "--target-params below the path: exit 2" 2
 expect_err "--target-params below the path: says why" "below the smallest model the allocation reaches"
 
+# --widths: one candidate per set, exactly those counts, the model 'prune --widths' writes.
+nnp sweep -q --method obs --calib calib.csv --widths 16,8/32,3/5,16 -o wd
+expect_rc "--widths three sets: exit 0" 0
+expect_eq "--widths: files named by the widths" \
+	"model-obs-ls-w16-8.bin model-obs-ls-w32-3.bin model-obs-ls-w5-16.bin" \
+	"$(cd wd && ls *.bin | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "--widths 5,16: the shape" "5-16" "$(hidden_of wd/model-obs-ls-w5-16.bin)"
+nnp prune model.bin --calib calib.csv --method obs --widths 32,3 -o pw.bin
+expect_eq "--widths 32,3: the weights 'prune --widths' gives" "$(weights_of pw.bin)" \
+	"$(weights_of wd/model-obs-ls-w32-3.bin)"
+nnp info wd/model-obs-ls-w16-8.bin
+expect_out "--widths: provenance budget" '"widths":	[16, 8]'
+check "--widths: the report's budget column" grep -q '| widths ' wd/report.md
+if [ $HAVE_PY = 1 ]; then
+	expect_eq "--widths: report.json budgets" "[[16, 8], [32, 3], [5, 16]]" \
+		"$(py wd/report.json '[c["budget"]["widths"] for c in j["candidates"]]')"
+fi
+nnp sweep -q --method score --calib calib.csv --widths 16,8 --keep 0.5 -o wk
+expect_rc "--widths with --keep: exit 0" 0
+check "--widths with --keep: both candidates" test -s wk/model-score-ls-k0.5.bin -a \
+	-s wk/model-score-ls-w16-8.bin
+for w in 16 16,8,4 40,8 16,17 16,8/4; do
+	nnp sweep -q --method obs --calib calib.csv --widths $w -o we
+	expect_rc "--widths $w: exit 2" 2
+	expect_err "--widths $w: names the option" "--widths"
+done
+expect_err "--widths 16,8/4: every set alike" "'4' has 1 value, the first set 2"
+nnp sweep -q --method obs --calib calib.csv --widths 16,17 -o we
+expect_err "--widths 16,17: which layer" "hidden layer 1 has 16 neurons, it cannot keep 17"
+check "--widths errors write nothing" test ! -e we
+
 # --- calibration -----------------------------------------------------------------------------------
 # Without --calib the methods calibrate on the evaluation rows, and say so.
 nnp sweep --method score -o selfcal
@@ -276,7 +307,8 @@ for bad_args in "--keep 0.5" "--allocate" "--target-params 50%" "--method score 
 	"--no-fold --compensate ls" "--method score --compensate fold --lambda 0.1" \
 	"--calib-rows 10" "--calib-labels l.idx" "--method obs --target-params 0" \
 	"--method obs --target-params 101%" "--method obs --allocate-step 0.1" \
-	"--method obs --allocate --allocate-step 0"; do
+	"--method obs --allocate --allocate-step 0" "--widths 16,8" "--method obs --widths 16,,8" \
+	"--method obs --widths 16,8/" "--method obs --widths 0,8"; do
 	nnp sweep $bad_args -o u
 	expect_rc "usage: sweep $bad_args: exit 2" 2
 	check "usage: sweep $bad_args: usage line" grep -q '^usage: nnprune sweep' "$ERR"
