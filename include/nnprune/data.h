@@ -55,7 +55,8 @@ typedef struct nnp_data_opts {
 	const char *labels_path;  /* IDX: the labels file, borrowed; NULL otherwise */
 	size_t expect_features;   /* if > 0, a different feature count is an error */
 	size_t n_classes;         /* if > 0, labels must be < n_classes */
-	const char *labels_option; /* how the user gives labels_path ("--labels"), for messages */
+	const char *labels_option; /* how the user gives labels_path ("--labels FILE"), for
+	                             the message when it is missing */
 	uint64_t max_rows;        /* if > 0, the reader ends after this many rows (the rest of
 	                             the file is neither read nor checked) */
 } nnp_data_opts;

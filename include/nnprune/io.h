@@ -48,6 +48,23 @@ int nnp_write_file_atomic(const char *path, const void *buf, size_t len, nnp_err
  */
 int nnp_file_identity(const char *path, uint64_t *bytes, uint32_t *crc, nnp_err *err);
 
+/*
+ * What tells one version of a file from another without reading it: device,
+ * inode, size and modification time. A file replaced (mv) or rewritten in
+ * place gets another stamp.
+ */
+typedef struct nnp_file_stamp {
+	uint64_t dev, ino, size;
+	int64_t mtime_sec;
+	long mtime_nsec;
+} nnp_file_stamp;
+
+/* The stamp of path now. NNP_EINPUT naming the file if it cannot be read. */
+int nnp_file_stamp_get(const char *path, nnp_file_stamp *st, nnp_err *err);
+
+/* 1 if a and b are stamps of the same version of a file. */
+int nnp_file_stamp_same(const nnp_file_stamp *a, const nnp_file_stamp *b);
+
 /* 1 if both paths name the same existing file (same device and inode), else 0. */
 int nnp_same_file(const char *a, const char *b);
 

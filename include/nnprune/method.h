@@ -50,6 +50,7 @@
 #include "nnprune/nnp.h"
 #include "nnprune/model.h"
 #include "nnprune/data.h"
+#include "nnprune/io.h"
 #include "nnprune/prune.h"
 
 #ifdef __cplusplus
@@ -124,17 +125,30 @@ typedef struct nnp_method_ctx nnp_method_ctx;
 int nnp_method_ctx_create(nnp_method_ctx **out, const nnp_model *m, const nnp_dataset *calib,
                           const nnp_method_opts *o, nnp_err *err);
 
+/* Calibration rows read from a file at every pass. */
+typedef struct nnp_calib_stream {
+	const char *path;
+	const nnp_data_opts *opts;    /* reader options; max_rows limits the rows */
+	uint64_t rows;                /* the rows, if the caller counted them; 0: count here */
+	const nnp_file_stamp *stamp;  /* the file's version they were counted on; NULL: now */
+} nnp_calib_stream;
+
+/* Rows a streamed pass holds at most, in bytes (whole batches, at least one). */
+#define NNP_METHOD_CHUNK_BYTES ((size_t)16 << 20)
+
 /*
- * The same over calibration rows streamed from a file (path and opts
- * borrowed: they must outlive the context) instead of held in memory: every
- * pass reads the file again, a few batches at a time, so the memory does not
- * depend on the number of rows; results are the same bits as with the rows in
- * memory. opts->max_rows limits the rows. The file is read through once here
- * (a bad row is an error before any work) and must not change afterwards.
- * Errors: as nnp_method_ctx_create, and the reader's.
+ * The same over calibration rows streamed from a file instead of held in
+ * memory (s and what it points to are borrowed: they must outlive the
+ * context): every pass reads the file again, whole batches at a time (at most
+ * NNP_METHOD_CHUNK_BYTES of rows), so the memory does not depend on the number
+ * of rows, and the results are the same bits as with the rows in memory.
+ * Without s->rows the file is read through once here (a bad row is an error
+ * before any work). The file must not change afterwards: every pass checks
+ * its stamp and its row count. Errors: as nnp_method_ctx_create, the
+ * reader's, NNP_EINPUT for a file that changed.
  */
-int nnp_method_ctx_create_stream(nnp_method_ctx **out, const nnp_model *m, const char *path,
-                                 const nnp_data_opts *opts, const nnp_method_opts *o,
+int nnp_method_ctx_create_stream(nnp_method_ctx **out, const nnp_model *m,
+                                 const nnp_calib_stream *s, const nnp_method_opts *o,
                                  nnp_err *err);
 
 /* Calibration rows the context computes on. */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include "nnprune/nnp.h"
 #include "nnprune/data.h"
+#include "nnprune/io.h"
 #include "nnprune/method.h"
 #include "nnprune/model.h"
 #include "nnprune/prune.h"
@@ -61,6 +62,8 @@ int cli_size(const cli_parser *p, const char *opt, const char *text, uint64_t lo
  * of them, into sizes[*n]; example shows the form in the message. */
 int cli_size_list(const cli_parser *p, const char *opt, const char *text, const char *example,
                   size_t max, size_t *sizes, size_t *n);
+/* "--mem-limit"-style sizes: N, NK, NM or NG bytes. -1 after a usage error. */
+int cli_parse_bytes(const cli_parser *p, const char *opt, const char *text, uint64_t *out);
 
 /* Checks, before any work, that a file can be written at path: a non-empty
  * name, not a directory, in an existing writable directory. NNP_EOUTPUT. */
@@ -124,6 +127,7 @@ typedef struct cli_calib {
 	uint64_t max_rows;         /* 0: every row was read */
 	size_t rows;               /* the calibration rows */
 	int streamed;              /* 1: not in memory, read from path with opts */
+	nnp_file_stamp stamp;      /* the file's version that bytes, crc32 and rows describe */
 	nnp_data_opts opts;        /* the reader's options (strings borrowed) */
 	nnp_dataset *d;            /* owned; NULL when view borrows rows held elsewhere */
 	nnp_dataset view;          /* in memory: the rows without their labels (borrowed
@@ -139,6 +143,8 @@ typedef struct cli_calib {
 int cli_calib_load(cli_calib *c, const char *path, const nnp_data_opts *opts, size_t features,
                    uint64_t max_rows, uint64_t mem_limit, nnp_err *err);
 void cli_calib_free(cli_calib *c);
+/* NNP_EINPUT if the calibration file is no longer the version loaded. */
+int cli_calib_unchanged(const cli_calib *c, nnp_err *err);
 /* A pruning context over the calibration rows, held or streamed. */
 int cli_calib_method_ctx(nnp_method_ctx **out, const nnp_model *m, const cli_calib *c,
                          const nnp_method_opts *mo, nnp_err *err);
@@ -163,8 +169,6 @@ void cli_widths_free(cli_widths *w);
  * NNP_EUSAGE naming opt and the set. */
 int cli_check_widths(const char *opt, const cli_widths *w, const nnp_model *m, nnp_err *err);
 
-/* "--mem-limit"-style sizes: N, NK, NM or NG bytes. -1 after a usage error. */
-int cli_parse_bytes(const cli_parser *p, const char *opt, const char *text, uint64_t *out);
 
 /* A parameter budget: "N" (at most N parameters) or "P%" (at most P percent
  * of the original's). */

@@ -343,9 +343,14 @@ static int run_child(launcher *l, const char *const *args, double *secs, double 
 	launch_res rs;
 	if (io_full(l->to, &rq, sizeof rq, 1) || io_full(l->from, &rs, sizeof rs, 0))
 		return nnp_err_set(err, NNP_EINPUT, "the bench's process launcher stopped");
-	if (rs.status == -1 || !WIFEXITED(rs.status) || WEXITSTATUS(rs.status) != 0)
-		return nnp_err_set(err, NNP_EINPUT, "nnprune %s %s failed (status %d)", args[0],
-		                   args[1] ? args[1] : "", rs.status);
+	if (rs.status == -1)
+		return nnp_err_set(err, NNP_EINPUT, "nnprune %s: could not be started", args[0]);
+	if (WIFSIGNALED(rs.status))
+		return nnp_err_set(err, NNP_EINPUT, "nnprune %s %s: killed by signal %d", args[0],
+		                   args[1] ? args[1] : "", WTERMSIG(rs.status));
+	if (!WIFEXITED(rs.status) || WEXITSTATUS(rs.status) != 0)
+		return nnp_err_set(err, NNP_EINPUT, "nnprune %s %s: exit status %d", args[0],
+		                   args[1] ? args[1] : "", WEXITSTATUS(rs.status));
 	*secs = rs.secs;
 	*rss_mib = (double)rs.maxrss_kib / 1024.0;
 	return NNP_OK;
@@ -421,7 +426,10 @@ static int bench_parse_args(cli_parser *p, bench_cfg *c)
 			       "Prints, in one run: CSV parsing speed (one thread); forward + statistics\n"
 			       "throughput against a 4096x1024x1024 sgemm on the same threads; wall time\n"
 			       "and peak memory of 'nnprune stats' on --rows and --big-rows rows; the\n"
-			       "default 30-pair sweep against one full-model evaluation.\n\n"
+			       "default 30-pair sweep against one full-model evaluation; each pruning\n"
+			       "method (score, obs x none, fold, ls) on --rows calibration rows: one\n"
+			       "candidate's time, and the peak memory of 'nnprune prune' with the rows\n"
+			       "streamed, also on 10 x --rows rows when --big-rows has that many.\n\n"
 			       "  --rows N        rows of the CSV (default 10000)\n"
 			       "  --big-rows N    rows of the large CSV for the memory figure\n"
 			       "                  (default 1000000; 0 skips it)\n"

@@ -74,13 +74,14 @@ static void prune_help(void)
 	       "  --calib-rows N     use only the first N rows of DATA\n"
 	       "  --mem-limit BYTES  hold the calibration rows in memory up to this size, else\n"
 	       "                     read DATA again at every pass (suffix K, M or G;\n"
-	       "                     default 1G; 0: always read again)\n"
+	       "                     default %lluM; 0: always read again)\n"
 	       "  -o, --output OUT   the slimmed model\n"
 	       "  --format json|bin  its format (default: JSON if OUT ends in .json, else binary)\n"
 	       "  -q, --quiet        print nothing on success\n\n"
 	       "%s"
 	       "Results are the same for any -j.\n",
-	       prune_usage, d.lambda_rel, d.grid_step, CLI_DATA_HELP);
+	       prune_usage, d.lambda_rel, d.grid_step,
+	       (unsigned long long)(PRUNE_DEFAULT_MEM_LIMIT >> 20), CLI_DATA_HELP);
 }
 
 static int parse_keep(const cli_parser *p, const char *arg, double *keep)
@@ -97,7 +98,8 @@ static int parse_keep(const cli_parser *p, const char *arg, double *keep)
 static int parse_args(cli_parser *p, prune_cfg *c)
 {
 	enum { O_OUT = 1, O_CALIB, O_CALIB_LABELS, O_CALIB_ROWS, O_METHOD, O_COMP, O_LAMBDA, O_KEEP,
-	       O_WIDTHS, O_TARGET, O_MEM, O_MEAN, O_STD, O_MINKEEP, O_FORMAT, O_QUIET, O_HELP, O_ALLOC_STEP };
+	       O_WIDTHS, O_TARGET, O_MEM, O_MEAN, O_STD, O_MINKEEP, O_FORMAT, O_QUIET, O_HELP,
+	       O_ALLOC_STEP };
 	static const cli_opt opts[] = {
 		{ "output", 'o', 1, O_OUT }, { "calib", 0, 1, O_CALIB },
 		{ "calib-labels", 0, 1, O_CALIB_LABELS }, { "calib-rows", 0, 1, O_CALIB_ROWS },

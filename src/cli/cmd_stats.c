@@ -196,6 +196,8 @@ int cmd_stats(int argc, char **argv)
 		return NNP_EXIT_INPUT;
 	cli_data d;
 	cli_data_init(&d);
+	/* Statistics alone need no labels. */
+	d.opts.labels_option = "--labels FILE (or --no-label: statistics without accuracy)";
 	const char *out = STATS_DEFAULT_OUT, *arg;
 	int json = 0, quiet = 0, rc = NNP_EXIT_OK, id;
 	nnp_model *m = NULL;

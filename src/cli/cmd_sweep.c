@@ -115,7 +115,7 @@ static void sweep_help(void)
 	       "  --json             print report.json on stdout and nothing else there\n"
 	       "  --mem-limit BYTES  hold the data (and --calib DATA) in memory up to this\n"
 	       "                     size each, else read them again at every pass (suffix\n"
-	       "                     K, M or G; default 1G; 0: always read again)\n"
+	       "                     K, M or G; default %lluM; 0: always read again)\n"
 	       "  -j, --threads N    worker threads (default: all cores)\n"
 	       "  -q, --quiet        no table on stdout\n\n"
 	       "Fine-tuning (each model trained as 'nnprune finetune' would: Adam, batch %zu,\n"
@@ -133,7 +133,7 @@ static void sweep_help(void)
 	       "depend on -j and equal 'nnprune finetune -j 1' with the same options.\n",
 	       sweep_usage, SWEEP_DEFAULT_STATS, NNP_METHOD_LAMBDA_REL, SWEEP_DEFAULT_MEANS,
 	       SWEEP_DEFAULT_STDS, SWEEP_DEFAULT_KEEP, NNP_METHOD_GRID_STEP, SWEEP_DEFAULT_OUT,
-	       t0.batch, SWEEP_DEFAULT_FT_EPOCHS,
+	       (unsigned long long)(SWEEP_DEFAULT_MEM_LIMIT >> 20), t0.batch, SWEEP_DEFAULT_FT_EPOCHS,
 	       (double)cli_finetune_default_lr(t0.optimizer), SWEEP_DEFAULT_FT_SEED);
 }
 
@@ -548,7 +548,7 @@ static int ft_load(sweep_ft *ft, const sweep_cfg *cfg, const nnp_data_opts *dopt
 	 * options), with its own labels file for IDX images. */
 	nnp_data_opts to = *dopts;
 	to.labels_path = cfg->ft_labels;
-	to.labels_option = "--finetune-labels";
+	to.labels_option = "--finetune-labels FILE";
 	int rc = nnp_dataset_load(&ft->train, cfg->ft_data, &to, 0, err);
 	if (rc)
 		return rc;
@@ -988,7 +988,7 @@ int cmd_sweep(int argc, char **argv)
 
 	nnp_data_opts dopts = src.data_opts;
 	dopts.labels_path = labels_path;
-	dopts.labels_option = "--labels";
+	dopts.labels_option = "--labels FILE";
 	dopts.expect_features = m->input_size;
 	dopts.n_classes = nnp_model_outputs(m);
 	if (dopts.label == NNP_LABEL_NONE) {

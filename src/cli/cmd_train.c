@@ -165,7 +165,7 @@ static int load_sets(train_cfg *c, const nnp_model *m, const char *train_path,
 		return rc;
 	nnp_data_opts vo = c->data.opts;
 	vo.labels_path = c->val_labels;
-	vo.labels_option = "--val-labels";
+	vo.labels_option = "--val-labels FILE";
 	return nnp_dataset_load(val, c->val, &vo, 0, err);
 }
 

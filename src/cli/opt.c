@@ -177,7 +177,10 @@ int cli_size_list(const cli_parser *p, const char *opt, const char *text, const 
 		char buf[32];
 		const char *comma = strchr(s, ',');
 		size_t len = comma ? (size_t)(comma - s) : strlen(s);
-		if (len == 0 || len >= sizeof buf || *n >= max)
+		if (*n >= max)
+			return cli_usage_error(p, "%s: '%s' has more than %zu values", opt, text, max),
+			       -1;
+		if (len == 0 || len >= sizeof buf)
 			return cli_usage_error(p, "%s: '%s' is not a list of sizes like %s", opt, text,
 			                       example), -1;
 		memcpy(buf, s, len);
@@ -318,7 +321,7 @@ void cli_data_init(cli_data *d)
 {
 	nnp_data_opts init = NNP_DATA_OPTS_INIT;
 	d->opts = init;
-	d->opts.labels_option = "--labels";
+	d->opts.labels_option = "--labels FILE";
 	d->threads = 0;
 	d->batch = 0;
 }

@@ -48,34 +48,44 @@ int cli_calib_load(cli_calib *c, const char *path, const nnp_data_opts *opts, si
 	if (!o.labels_path && o.label != NNP_LABEL_NONE && is_idx(path))
 		o.label = NNP_LABEL_NONE;
 	c->opts = o;
-	int rc = nnp_file_identity(path, &c->bytes, &c->crc32, err);
+	/* The identity and the rows must describe one version of the file. */
+	int rc = nnp_file_stamp_get(path, &c->stamp, err);
+	if (!rc)
+		rc = nnp_file_identity(path, &c->bytes, &c->crc32, err);
 	if (rc)
 		return rc;
-	if (mem_limit > 0) {
+	rc = NNP_EUSAGE;
+	if (mem_limit > 0)
 		rc = nnp_dataset_load(&c->d, path, &o, mem_limit > SIZE_MAX ? SIZE_MAX : mem_limit,
 		                      err);
-		/* NNP_EUSAGE without rows: they exceed the limit (a real usage
-		 * error comes back from the streaming reader below). */
-		if (rc != NNP_EUSAGE || c->d) {
-			if (rc)
-				return rc;
-			/* The methods never look at labels; statistics runs must not check them. */
-			c->view = *c->d;
-			c->view.y = NULL;
-			c->rows = c->d->rows;
-			return NNP_OK;
-		}
-	}
-	uint64_t rows;
-	rc = nnp_data_count_rows(path, &o, &rows, err);
-	if (rc)
+	if (!rc) {
+		/* The methods never look at labels; statistics runs must not check them. */
+		c->view = *c->d;
+		c->view.y = NULL;
+		c->rows = c->d->rows;
+	} else if (rc == NNP_EUSAGE) {
+		/* Beyond the limit (a real usage error comes back from this reader too). */
+		uint64_t rows;
+		if ((rc = nnp_data_count_rows(path, &o, &rows, err)))
+			return rc;
+		if (rows > SIZE_MAX / 2)
+			return nnp_err_set(err, NNP_EINPUT, "%s: %llu rows: too many", path,
+			                   (unsigned long long)rows);
+		c->rows = (size_t)rows;
+		c->streamed = 1;
+	} else {
 		return rc;
-	if (rows > SIZE_MAX / 2)
-		return nnp_err_set(err, NNP_EINPUT, "%s: %llu rows: too many", path,
-		                   (unsigned long long)rows);
-	c->rows = (size_t)rows;
-	c->streamed = 1;
-	return NNP_OK;
+	}
+	return cli_calib_unchanged(c, err);
+}
+
+int cli_calib_unchanged(const cli_calib *c, nnp_err *err)
+{
+	nnp_file_stamp now;
+	int rc = nnp_file_stamp_get(c->path, &now, err);
+	if (!rc && !nnp_file_stamp_same(&now, &c->stamp))
+		rc = nnp_err_set(err, NNP_EINPUT, "%s: changed while being read", c->path);
+	return rc;
 }
 
 void cli_calib_free(cli_calib *c)
@@ -87,7 +97,8 @@ void cli_calib_free(cli_calib *c)
 int cli_calib_method_ctx(nnp_method_ctx **out, const nnp_model *m, const cli_calib *c,
                          const nnp_method_opts *mo, nnp_err *err)
 {
-	return c->streamed ? nnp_method_ctx_create_stream(out, m, c->path, &c->opts, mo, err)
+	nnp_calib_stream s = { c->path, &c->opts, c->rows, &c->stamp };
+	return c->streamed ? nnp_method_ctx_create_stream(out, m, &s, mo, err)
 	                   : nnp_method_ctx_create(out, m, &c->view, mo, err);
 }
 
@@ -101,10 +112,17 @@ int cli_calib_stats(nnp_stats **out, const nnp_model *m, const cli_calib *c,
 	nnp_run_opts o = *ro;
 	o.no_labels = 1;
 	nnp_reader *r = NULL;
-	int rc = nnp_reader_open(&r, c->path, &c->opts, err);
+	int rc = cli_calib_unchanged(c, err);
+	if (!rc)
+		rc = nnp_reader_open(&r, c->path, &c->opts, err);
 	if (!rc)
 		rc = nnp_run(m, r, &o, out, NULL, NULL, err);
 	nnp_reader_close(r);
+	/* The statistics must be of the rows the refits will read. */
+	if (!rc && (rc = cli_calib_unchanged(c, err))) {
+		nnp_stats_free(*out);
+		*out = NULL;
+	}
 	return rc;
 }
 

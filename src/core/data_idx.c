@@ -144,10 +144,9 @@ int nnp_idx_open(nnp_reader *r, const nnp_data_opts *o, nnp_err *err)
 		                   s->path);
 	int labelled = o->label != NNP_LABEL_NONE;
 	if (labelled && !o->labels_path)
-		return nnp_err_set(err, NNP_EUSAGE, "%s: IDX images need their labels file%s%s%s",
+		return nnp_err_set(err, NNP_EUSAGE, "%s: IDX images need their labels file%s%s",
 		                   s->path, o->labels_option ? ": give " : "",
-		                   o->labels_option ? o->labels_option : "",
-		                   o->labels_option ? " FILE" : "");
+		                   o->labels_option ? o->labels_option : "");
 	int rc = idx_header(s, &t, &nd, dims, err);
 	if (rc)
 		return rc;

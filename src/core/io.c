@@ -148,6 +148,26 @@ int nnp_file_identity(const char *path, uint64_t *bytes, uint32_t *crc, nnp_err 
 	return NNP_OK;
 }
 
+int nnp_file_stamp_get(const char *path, nnp_file_stamp *st, nnp_err *err)
+{
+	struct stat s;
+	memset(st, 0, sizeof *st);
+	if (stat(path, &s) != 0)
+		return nnp_err_set(err, NNP_EINPUT, "%s: cannot read: %s", path, strerror(errno));
+	st->dev = (uint64_t)s.st_dev;
+	st->ino = (uint64_t)s.st_ino;
+	st->size = (uint64_t)s.st_size;
+	st->mtime_sec = (int64_t)s.st_mtim.tv_sec;
+	st->mtime_nsec = s.st_mtim.tv_nsec;
+	return NNP_OK;
+}
+
+int nnp_file_stamp_same(const nnp_file_stamp *a, const nnp_file_stamp *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mtime_sec == b->mtime_sec && a->mtime_nsec == b->mtime_nsec;
+}
+
 int nnp_same_file(const char *a, const char *b)
 {
 	struct stat sa, sb;

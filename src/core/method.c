@@ -356,8 +356,15 @@ static int ctx_setup(nnp_method_ctx *c, const nnp_model *m, const nnp_method_opt
 		return nnp_err_set(err, NNP_ENOMEM, "pruning methods: out of memory for %zu-row batches",
 		                   c->batch);
 	if (!c->d) {
+		/* Whole batches keep the sums those of the rows in memory; the byte
+		 * cap keeps many threads from holding many rows. */
 		size_t nb = 2 * (size_t)c->threads;
 		nb = nb > MTH_CHUNK_BATCHES ? nb : MTH_CHUNK_BATCHES;
+		size_t batch_bytes = c->batch * m->input_size * sizeof(float);
+		size_t cap = NNP_METHOD_CHUNK_BYTES / batch_bytes;
+		nb = nb < cap ? nb : cap;
+		nb = nb < c->n_batches ? nb : c->n_batches;
+		nb = nb ? nb : 1;
 		c->chunk_rows = nb * c->batch;
 		if (!(c->chunk = alloc3(c->chunk_rows, m->input_size, sizeof(float))))
 			return nnp_err_set(err, NNP_ENOMEM, "pruning methods: out of memory for %zu "
@@ -394,19 +401,25 @@ size_t nnp_method_ctx_rows(const nnp_method_ctx *c)
 	return c->rows;
 }
 
-int nnp_method_ctx_create_stream(nnp_method_ctx **out, const nnp_model *m, const char *path,
-                                 const nnp_data_opts *opts, const nnp_method_opts *o,
+int nnp_method_ctx_create_stream(nnp_method_ctx **out, const nnp_model *m,
+                                 const nnp_calib_stream *s, const nnp_method_opts *o,
                                  nnp_err *err)
 {
 	*out = NULL;
 	int rc = check_model(m, o, err);
 	if (rc)
 		return rc;
-	/* Read through once: a bad row is an error now, before any work. */
-	nnp_data_opts so = *opts;
+	const char *path = s->path;
+	nnp_data_opts so = *s->opts;
 	so.expect_features = m->input_size;
-	uint64_t rows;
-	if ((rc = nnp_data_count_rows(path, &so, &rows, err)))
+	nnp_file_stamp stamp;
+	uint64_t rows = s->rows;
+	if (s->stamp)
+		stamp = *s->stamp;
+	else if ((rc = nnp_file_stamp_get(path, &stamp, err)))
+		return rc;
+	/* Read through once: a bad row is an error now, before any work. */
+	if (!rows && (rc = nnp_data_count_rows(path, &so, &rows, err)))
 		return rc;
 	if (rows == 0)
 		return nnp_err_set(err, NNP_EINPUT, "%s: calibration set: no rows", path);
@@ -418,6 +431,7 @@ int nnp_method_ctx_create_stream(nnp_method_ctx **out, const nnp_model *m, const
 		return nnp_err_set(err, NNP_ENOMEM, "pruning methods: out of memory");
 	c->path = path;
 	c->sopts = so;
+	c->stamp = stamp;
 	c->rows = (size_t)rows;
 	if ((rc = ctx_setup(c, m, o, err))) {
 		nnp_method_ctx_free(c);

@@ -402,13 +402,26 @@ static int read_chunk(nnp_method_ctx *c, nnp_reader *r, size_t *got, nnp_err *er
 	return NNP_OK;
 }
 
+/* The file is still the version the rows were counted on. */
+static int check_stamp(const nnp_method_ctx *c, nnp_err *err)
+{
+	nnp_file_stamp now;
+	int rc = nnp_file_stamp_get(c->path, &now, err);
+	if (!rc && !nnp_file_stamp_same(&now, &c->stamp))
+		rc = nnp_err_set(err, NNP_EINPUT, "%s: changed while being read (calibration rows "
+		                 "are read again at every pass: keep the file as it is)", c->path);
+	return rc;
+}
+
 /* The pass over a streamed file, a chunk at a time. Chunks are whole
  * batches, so batch b of the file is batch b of the rows in memory. */
 static int stream_rows(mth_pass *P, nnp_err *err)
 {
 	nnp_method_ctx *c = P->c;
 	nnp_reader *r = NULL;
-	int rc = nnp_reader_open(&r, c->path, &c->sopts, err);
+	int rc = check_stamp(c, err);
+	if (!rc)
+		rc = nnp_reader_open(&r, c->path, &c->sopts, err);
 	size_t total = 0, got = 0;
 	for (int first = 1; !rc; first = 0) {
 		if ((rc = read_chunk(c, r, &got, err)) || got == 0)
@@ -432,6 +445,9 @@ static int stream_rows(mth_pass *P, nnp_err *err)
 		rc = nnp_err_set(err, NNP_EINPUT, "%s: changed while being read: it had %zu "
 		                 "calibration rows, now %s", c->path, c->rows,
 		                 total > c->rows ? "more" : "fewer");
+	/* Replaced or rewritten during the pass: what was read may be either. */
+	if (!rc)
+		rc = check_stamp(c, err);
 	return rc;
 }
 

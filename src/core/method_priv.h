@@ -99,6 +99,7 @@ struct nnp_method_ctx {
 	const nnp_dataset *d;  /* rows in memory; NULL: streamed from path at every pass */
 	const char *path;      /* streamed calibration: the file (borrowed) */
 	nnp_data_opts sopts;   /*   its reader options (string fields borrowed) */
+	nnp_file_stamp stamp;  /*   the version every pass must find */
 	float *chunk;          /*   [chunk_rows][features]: the rows a pass holds at once */
 	size_t chunk_rows;
 	size_t rows;           /* calibration rows */
@@ -142,7 +143,7 @@ size_t nnp_mth_shift_len(const nnp_method_ctx *c, size_t l);
 int nnp_mth_pass(nnp_method_ctx *c, int kind, size_t layer, const mth_variant *var,
                  size_t n_var, nnp_err *err);
 
-/* Batches a streamed pass holds at once (at least two per thread). */
+/* Batches a streamed pass would like to hold at once (and two per thread). */
 #define MTH_CHUNK_BATCHES 8u
 
 #endif

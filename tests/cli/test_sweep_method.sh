@@ -293,6 +293,9 @@ nnp sweep -q --method obs --calib calib.csv --allocate --keep 0.8,0.4 --mem-limi
 expect_rc "streamed evaluation and calibration: exit 0" 0
 check "streamed evaluation and calibration = in memory: reports" same_reports d1 ds
 check "streamed evaluation and calibration = in memory: models" same_models d1 ds
+nnp sweep -q --method obs --calib calib.csv --allocate --keep 0.8,0.4 --mem-limit 0 -o d0
+expect_rc "--mem-limit 0 (never held): exit 0" 0
+check "--mem-limit 0 = in memory: models" same_models d1 d0
 nnp sweep -q --method obs --allocate --keep 0.8,0.4 -o de
 nnp sweep -q --method obs --allocate --keep 0.8,0.4 --mem-limit 1K -o dm
 expect_rc "evaluation data as calibration, beyond --mem-limit: exit 0" 0

@@ -1346,6 +1346,35 @@ static void test_max_rows(void **state)
 	/* Beyond the file: all of it, so the bad row is met. */
 	o.max_rows = 10000;
 	assert_int_equal(nnp_data_count_rows(p, &o, &n, &err), NNP_EINPUT);
+
+	/* IDX: the header's count is clamped, the rows are the first ones. */
+	fill_images(0, 0);
+	idx_pair ip;
+	make_pair(&ip, 0x08, 1);
+	nnp_data_opts io = NNP_DATA_OPTS_INIT;
+	io.labels_path = ip.lab;
+	io.max_rows = 3;
+	nnp_reader *r;
+	assert_int_equal(nnp_reader_open(&r, ip.img, &io, &err), 0);
+	assert_int_equal(nnp_reader_total_rows(r), 3);
+	float xb[4 * NH * NW];
+	int32_t yb[4];
+	size_t got;
+	assert_int_equal(nnp_reader_read(r, xb, yb, 4, &got, &err), 0);
+	assert_int_equal(got, 3);
+	for (size_t i = 0; i < 3 * NH * NW; i++)
+		assert_true(xb[i] == (float)img_vals[i]);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(yb[i], lab_vals[i]);
+	assert_int_equal(nnp_reader_read(r, xb, yb, 4, &got, &err), 0);
+	assert_int_equal(got, 0);
+	nnp_reader_close(r);
+	assert_int_equal(nnp_data_count_rows(ip.img, &io, &n, &err), 0);
+	assert_int_equal(n, 3);
+	io.max_rows = 0;
+	assert_int_equal(nnp_data_count_rows(ip.img, &io, &n, &err), 0);
+	assert_int_equal(n, NIMG);
+	free_pair(&ip);
 	free(b.s);
 	free(p);
 	free(text);

@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "nnprune/method.h"
@@ -903,36 +906,35 @@ static void write_rows_csv(const char *path, const nnp_dataset *d, size_t rows)
 	free(csv);
 }
 
-/* The same calibration rows streamed from a file (in chunks of batches that
- * do not divide the rows) and held in memory give the same bits: models,
- * sensitivities and the allocation path; max_rows takes the first rows. */
-static void test_stream_matches_memory(void **state)
+/* Sets path's modification time to t seconds: a rewrite within one clock
+ * tick would otherwise keep its stamp. */
+static void set_mtime(const char *path, time_t t)
 {
-	(void)state;
-	tu_rng r = { 23 };
-	const size_t sizes[] = { 20, 24, 16, 5 };
-	const nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_TANH, NNP_ACT_SOFTMAX };
-	nnp_model *mod = tu_random_model(&r, 3, sizes, acts, 0.5);
-	nnp_dataset *d = make_data(&r, 333, 20, 0, 1);
-	char *dir = tu_mkdtemp(), *path = tu_path(dir, "calib.csv");
-	write_rows_csv(path, d, d->rows);
-	nnp_data_opts dopts = NNP_DATA_OPTS_INIT;
-	dopts.header = NNP_HEADER_NO;
-	dopts.label = NNP_LABEL_NONE;
-	const size_t counts[2] = { 11, 9 };
+	struct timespec ts[2] = { { t, 0 }, { t, 0 } };
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+/* Every method x {none, ls} x threads 1, 3, 5 on the first n rows of d, in
+ * memory and streamed from path: the same models, curves and path. */
+static void stream_vs_memory(const nnp_model *mod, const nnp_dataset *d, size_t n,
+                             const char *path, const nnp_data_opts *dopts, const size_t *counts)
+{
+	nnp_dataset rows = *d;
+	rows.rows = n;
+	write_rows_csv(path, d, n);
+	nnp_calib_stream src = { path, dopts, 0, NULL };
 	for (int me = NNP_METHOD_SCORE; me <= NNP_METHOD_OBS; me++)
 		for (int co = NNP_COMP_NONE; co <= NNP_COMP_LS; co += 2)
-			for (unsigned th = 1; th <= 3; th += 2) {
+			for (unsigned th = 1; th <= 5; th += 2) {
 				nnp_method_opts o = opts_of((nnp_method)me, (nnp_compensate)co, th, 16);
 				o.grid_step = 0.25;
 				nnp_method_ctx *cm = NULL, *cs = NULL;
 				nnp_model *pm = NULL, *ps = NULL;
 				nnp_alloc *am = NULL, *as = NULL;
 				nnp_err err;
-				assert_int_equal(nnp_method_ctx_create(&cm, mod, d, &o, &err), 0);
-				assert_int_equal(nnp_method_ctx_create_stream(&cs, mod, path, &dopts, &o,
-				                                              &err), 0);
-				assert_int_equal(nnp_method_ctx_rows(cs), 333);
+				assert_int_equal(nnp_method_ctx_create(&cm, mod, &rows, &o, &err), 0);
+				assert_int_equal(nnp_method_ctx_create_stream(&cs, mod, &src, &o, &err), 0);
+				assert_int_equal(nnp_method_ctx_rows(cs), n);
 				assert_int_equal(nnp_method_ctx_prune(cm, counts, &pm, NULL, &err), 0);
 				assert_int_equal(nnp_method_ctx_prune(cs, counts, &ps, NULL, &err), 0);
 				assert_models_bitequal(pm, ps);
@@ -948,31 +950,68 @@ static void test_stream_matches_memory(void **state)
 				nnp_method_ctx_free(cm);
 				nnp_method_ctx_free(cs);
 			}
+}
+
+/* The same calibration rows streamed from a file and held in memory give the
+ * same bits: models, sensitivities and the allocation path, with chunks that
+ * do not divide the rows (333 rows, chunks of 8 batches of 16, or 10 batches
+ * with 5 threads) and chunks that do (256 rows); max_rows takes the first
+ * rows; a file replaced or rewritten after the context took it is caught. */
+static void test_stream_matches_memory(void **state)
+{
+	(void)state;
+	tu_rng r = { 23 };
+	const size_t sizes[] = { 20, 24, 16, 5 };
+	const nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_TANH, NNP_ACT_SOFTMAX };
+	nnp_model *mod = tu_random_model(&r, 3, sizes, acts, 0.5);
+	nnp_dataset *d = make_data(&r, 333, 20, 0, 1);
+	char *dir = tu_mkdtemp(), *path = tu_path(dir, "calib.csv");
+	nnp_data_opts dopts = NNP_DATA_OPTS_INIT;
+	dopts.header = NNP_HEADER_NO;
+	dopts.label = NNP_LABEL_NONE;
+	const size_t counts[2] = { 11, 9 };
+	stream_vs_memory(mod, d, 333, path, &dopts, counts);
+	stream_vs_memory(mod, d, 256, path, &dopts, counts);
 	/* The first 200 rows, by max_rows, are the first 200 rows in memory. */
+	write_rows_csv(path, d, d->rows);
+	set_mtime(path, 1000);
 	nnp_method_opts o = opts_of(NNP_METHOD_OBS, NNP_COMP_LS, 2, 16);
 	nnp_data_opts first = dopts;
 	first.max_rows = 200;
+	nnp_calib_stream head_src = { path, &first, 0, NULL };
 	nnp_dataset head = *d;
 	head.rows = 200;
 	nnp_model *pm = NULL, *ps = NULL;
 	nnp_err err;
 	nnp_method_ctx *cs = NULL;
 	assert_int_equal(nnp_method_prune(&pm, mod, &head, &o, counts, NULL, &err), 0);
-	assert_int_equal(nnp_method_ctx_create_stream(&cs, mod, path, &first, &o, &err), 0);
+	assert_int_equal(nnp_method_ctx_create_stream(&cs, mod, &head_src, &o, &err), 0);
 	assert_int_equal(nnp_method_ctx_rows(cs), 200);
 	assert_int_equal(nnp_method_ctx_prune(cs, counts, &ps, NULL, &err), 0);
 	assert_models_bitequal(pm, ps);
 	nnp_model_free(pm);
 	nnp_model_free(ps);
-	/* A file that loses rows after the context counted them is caught. */
-	write_rows_csv(path, d, 150);
+	/* Rewritten with the same rows, other values, after the context took it. */
+	nnp_dataset *d2 = make_data(&r, 333, 20, 0, 1);
+	write_rows_csv(path, d2, d2->rows);
+	set_mtime(path, 2000);
 	nnp_model *pc = NULL;
 	const size_t other[2] = { 10, 8 };
 	int rc = nnp_method_ctx_prune(cs, other, &pc, NULL, &err);
 	assert_int_equal(rc, NNP_EINPUT);
-	assert_non_null(strstr(err.msg, "changed while being read: it had 200 calibration rows, "
-	                                "now fewer"));
+	assert_non_null(strstr(err.msg, "calib.csv: changed while being read"));
 	assert_null(pc);
+	nnp_method_ctx_free(cs);
+	nnp_dataset_free(d2);
+	/* A row count the caller got wrong (the stamp matching) is caught too. */
+	nnp_file_stamp st;
+	assert_int_equal(nnp_file_stamp_get(path, &st, &err), 0);
+	nnp_calib_stream wrong = { path, &dopts, 300, &st };
+	assert_int_equal(nnp_method_ctx_create_stream(&cs, mod, &wrong, &o, &err), 0);
+	rc = nnp_method_ctx_prune(cs, other, &pc, NULL, &err);
+	assert_int_equal(rc, NNP_EINPUT);
+	assert_non_null(strstr(err.msg, "changed while being read: it had 300 calibration rows, "
+	                                "now more"));
 	nnp_method_ctx_free(cs);
 	tu_rmtree(dir);
 	free(path);
@@ -1031,18 +1070,19 @@ static void test_bad_options(void **state)
 	char *dir = tu_mkdtemp(), *cp = tu_path(dir, "c.csv");
 	nnp_data_opts so = NNP_DATA_OPTS_INIT;
 	so.label = NNP_LABEL_NONE;
+	nnp_calib_stream cs_src = { cp, &so, 0, NULL };
 	tu_write(cp, "a,b,c\n", 6);
-	expect_err(nnp_method_ctx_create_stream(&c, mod, cp, &so, &o, &err), &err, NNP_EINPUT,
+	expect_err(nnp_method_ctx_create_stream(&c, mod, &cs_src, &o, &err), &err, NNP_EINPUT,
 	           "no data rows");
 	tu_write(cp, "1,2,3,4\n", 8);
-	expect_err(nnp_method_ctx_create_stream(&c, mod, cp, &so, &o, &err), &err, NNP_EINPUT,
+	expect_err(nnp_method_ctx_create_stream(&c, mod, &cs_src, &o, &err), &err, NNP_EINPUT,
 	           "4 feature columns (4 fields, no label column) but the model has 3 inputs");
 	tu_write(cp, "1,2,3\n4,x,6\n", 12);
-	expect_err(nnp_method_ctx_create_stream(&c, mod, cp, &so, &o, &err), &err, NNP_EINPUT,
+	expect_err(nnp_method_ctx_create_stream(&c, mod, &cs_src, &o, &err), &err, NNP_EINPUT,
 	           "c.csv:2:");
 	assert_null(c);
 	tu_rmtree(dir);
-	expect_err(nnp_method_ctx_create_stream(&c, mod, cp, &so, &o, &err), &err, NNP_EINPUT,
+	expect_err(nnp_method_ctx_create_stream(&c, mod, &cs_src, &o, &err), &err, NNP_EINPUT,
 	           "c.csv");
 	free(cp);
 	free(dir);
