@@ -1001,6 +1001,12 @@ static void test_stream_matches_memory(void **state)
 	assert_int_equal(rc, NNP_EINPUT);
 	assert_non_null(strstr(err.msg, "calib.csv: changed while being read"));
 	assert_null(pc);
+	/* The allocation's passes (its original statistics already taken) too. */
+	nnp_alloc *al = NULL;
+	rc = nnp_method_ctx_allocate(cs, &al, &err);
+	assert_int_equal(rc, NNP_EINPUT);
+	assert_non_null(strstr(err.msg, "calib.csv: changed while being read"));
+	assert_null(al);
 	nnp_method_ctx_free(cs);
 	nnp_dataset_free(d2);
 	/* A row count the caller got wrong (the stamp matching) is caught too. */
