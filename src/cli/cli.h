@@ -119,6 +119,7 @@ void cli_progress_end(cli_progress *pr);
 /* Calibration rows: what the pruning methods' statistics and refits are
  * computed on; held in memory when they fit the memory limit, else read from
  * the file again at every pass. */
+#define CLI_CALIB_MEM_LIMIT ((uint64_t)64 << 20)  /* the limit's default: 64 MiB */
 typedef struct cli_calib {
 	const char *path;          /* borrowed */
 	const char *labels_path;   /* borrowed; NULL if none */
@@ -134,12 +135,13 @@ typedef struct cli_calib {
 	                              arrays): what the methods and statistics runs see */
 } cli_calib;
 
-/* Reads the first max_rows rows (0: all) of path with opts, checking the
+/* Takes the first max_rows rows (0: all) of path with opts, checking the
  * feature count against `features`; labels are read when present but never
- * checked or used. Rows needing more than mem_limit bytes (0: any) are not
- * held but streamed: then the file is read through once here, so that a bad
- * row is an error before any work. Errors: the reader's, "no data rows",
- * NNP_ENOMEM. Free with cli_calib_free (also after a failure). */
+ * checked or used. The file is read through once to count the rows (a bad row
+ * is an error before any work); rows that need at most mem_limit bytes (0:
+ * none do) are then held in memory, the others streamed. Errors: the
+ * reader's, "no data rows", NNP_ENOMEM, a file that changed meanwhile. Free
+ * with cli_calib_free (also after a failure). */
 int cli_calib_load(cli_calib *c, const char *path, const nnp_data_opts *opts, size_t features,
                    uint64_t max_rows, uint64_t mem_limit, nnp_err *err);
 void cli_calib_free(cli_calib *c);

@@ -15,8 +15,6 @@ static const char prune_usage[] =
 	"nnprune prune MODEL --calib DATA (--keep F | --widths LIST | --target-params N|P% | "
 	"--mean M --std S) -o OUT [options]";
 
-#define PRUNE_DEFAULT_MEM_LIMIT ((uint64_t)1 << 30)
-
 typedef struct prune_cfg {
 	const char *out, *calib, *calib_labels;
 	nnp_method_opts mo;
@@ -81,7 +79,7 @@ static void prune_help(void)
 	       "%s"
 	       "Results are the same for any -j.\n",
 	       prune_usage, d.lambda_rel, d.grid_step,
-	       (unsigned long long)(PRUNE_DEFAULT_MEM_LIMIT >> 20), CLI_DATA_HELP);
+	       (unsigned long long)(CLI_CALIB_MEM_LIMIT >> 20), CLI_DATA_HELP);
 }
 
 static int parse_keep(const cli_parser *p, const char *arg, double *keep)
@@ -397,7 +395,7 @@ int cmd_prune(int argc, char **argv)
 	memset(&c, 0, sizeof c);
 	c.mo = mo0;
 	c.keep = c.mean_thr = c.std_thr = NAN;
-	c.mem_limit = PRUNE_DEFAULT_MEM_LIMIT;
+	c.mem_limit = CLI_CALIB_MEM_LIMIT;
 	cli_data_init(&c.data);
 	int rc = NNP_EXIT_OK;
 	nnp_err err;

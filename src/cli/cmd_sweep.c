@@ -35,7 +35,7 @@ static const char sweep_usage[] =
 typedef struct sweep_cfg {
 	const char *stats_path, *out_dir, *model_path, *data_path, *labels_path;
 	const char *means_text, *stds_text, *best_path;
-	uint64_t min_keep, mem_limit;
+	uint64_t min_keep, mem_limit, calib_mem_limit;
 	int fold, json, quiet;
 	nnp_format format;     /* 0: as the input model */
 	double max_drop;       /* NAN: no gate */
@@ -99,6 +99,8 @@ static void sweep_help(void)
 	       "                     then says; separate rows keep the evaluation honest)\n"
 	       "  --calib-labels FILE  IDX labels for DATA (not needed: labels are not used)\n"
 	       "  --calib-rows N     use only the first N rows of --calib DATA\n"
+	       "  --calib-mem-limit BYTES  hold them in memory up to this size, else read\n"
+	       "                     them again at every pass (default %lluM; 0: never hold)\n"
 	       "Evaluation and output:\n"
 	       "  -o, --out DIR      where models and reports go (default %s)\n"
 	       "  --model FILE       the model, if it moved (it must be unchanged)\n"
@@ -113,9 +115,8 @@ static void sweep_help(void)
 	       "  --best PATH        write the selected model to PATH (needs --max-drop; with\n"
 	       "                     --finetune, its fine-tuned version)\n"
 	       "  --json             print report.json on stdout and nothing else there\n"
-	       "  --mem-limit BYTES  hold the data (and --calib DATA) in memory up to this\n"
-	       "                     size each, else read them again at every pass (suffix\n"
-	       "                     K, M or G; default %lluM; 0: always read again)\n"
+	       "  --mem-limit BYTES  hold the data in memory up to this size, else read it\n"
+	       "                     again (suffix K, M or G; default %lluM; 0: never hold)\n"
 	       "  -j, --threads N    worker threads (default: all cores)\n"
 	       "  -q, --quiet        no table on stdout\n\n"
 	       "Fine-tuning (each model trained as 'nnprune finetune' would: Adam, batch %zu,\n"
@@ -132,7 +133,8 @@ static void sweep_help(void)
 	       "Every model trains on one thread, models in parallel (-j), so results do not\n"
 	       "depend on -j and equal 'nnprune finetune -j 1' with the same options.\n",
 	       sweep_usage, SWEEP_DEFAULT_STATS, NNP_METHOD_LAMBDA_REL, SWEEP_DEFAULT_MEANS,
-	       SWEEP_DEFAULT_STDS, SWEEP_DEFAULT_KEEP, NNP_METHOD_GRID_STEP, SWEEP_DEFAULT_OUT,
+	       SWEEP_DEFAULT_STDS, SWEEP_DEFAULT_KEEP, NNP_METHOD_GRID_STEP,
+	       (unsigned long long)(CLI_CALIB_MEM_LIMIT >> 20), SWEEP_DEFAULT_OUT,
 	       (unsigned long long)(SWEEP_DEFAULT_MEM_LIMIT >> 20), t0.batch, SWEEP_DEFAULT_FT_EPOCHS,
 	       (double)cli_finetune_default_lr(t0.optimizer), SWEEP_DEFAULT_FT_SEED);
 }
@@ -174,7 +176,7 @@ static int check_method(const cli_parser *p, sweep_cfg *c)
 static int parse_args(cli_parser *p, sweep_cfg *c)
 {
 	enum { O_STATS = 1, O_MEAN, O_STD, O_OUT, O_MODEL, O_DATA, O_LABELS, O_MINKEEP, O_NOFOLD,
-	       O_FORMAT, O_MAXDROP, O_BEST, O_JSON, O_MEM, O_THREADS, O_QUIET, O_HELP, O_FT,
+	       O_FORMAT, O_MAXDROP, O_BEST, O_JSON, O_MEM, O_CALIB_MEM, O_THREADS, O_QUIET, O_HELP, O_FT,
 	       O_FT_LABELS, O_FT_EPOCHS, O_FT_PARETO, O_FT_LR, O_FT_SEED, O_METHOD, O_COMP,
 	       O_LAMBDA, O_KEEP, O_ALLOCATE, O_TARGET, O_CALIB, O_CALIB_LABELS, O_CALIB_ROWS,
 	       O_ALLOC_STEP, O_WIDTHS };
@@ -184,7 +186,8 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 		{ "labels", 0, 1, O_LABELS }, { "min-keep", 0, 1, O_MINKEEP },
 		{ "no-fold", 0, 0, O_NOFOLD }, { "format", 'f', 1, O_FORMAT },
 		{ "max-drop", 0, 1, O_MAXDROP }, { "best", 0, 1, O_BEST }, { "json", 0, 0, O_JSON },
-		{ "mem-limit", 0, 1, O_MEM }, { "threads", 'j', 1, O_THREADS },
+		{ "mem-limit", 0, 1, O_MEM }, { "calib-mem-limit", 0, 1, O_CALIB_MEM },
+		{ "threads", 'j', 1, O_THREADS },
 		{ "quiet", 'q', 0, O_QUIET }, { "help", 'h', 0, O_HELP }, { "finetune", 0, 1, O_FT },
 		{ "finetune-labels", 0, 1, O_FT_LABELS }, { "finetune-epochs", 0, 1, O_FT_EPOCHS },
 		{ "finetune-pareto", 0, 0, O_FT_PARETO }, { "finetune-lr", 0, 1, O_FT_LR },
@@ -230,6 +233,10 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 			break;
 		case O_BEST: c->best_path = arg; break;
 		case O_JSON: c->json = 1; break;
+		case O_CALIB_MEM:
+			if (cli_parse_bytes(p, "--calib-mem-limit", arg, &c->calib_mem_limit))
+				return -1;
+			break;
 		case O_MEM:
 			if (cli_parse_bytes(p, "--mem-limit", arg, &c->mem_limit))
 				return -1;
@@ -895,7 +902,7 @@ static int load_calib(cli_calib *cal, const sweep_cfg *cfg, const nnp_model *m,
 		nnp_data_opts o = *dopts;
 		o.labels_path = cfg->calib_labels;
 		return cli_calib_load(cal, cfg->calib_path, &o, m->input_size, cfg->calib_rows,
-		                      cfg->mem_limit, err);
+		                      cfg->calib_mem_limit, err);
 	}
 	/* The evaluation data beyond --mem-limit calibrates streamed, too. */
 	if (!d)
@@ -918,7 +925,7 @@ int cmd_sweep(int argc, char **argv)
 	const nnp_method_opts mo0 = NNP_METHOD_OPTS_INIT;
 	sweep_cfg cfg = { SWEEP_DEFAULT_STATS, SWEEP_DEFAULT_OUT, NULL, NULL, NULL,
 		          SWEEP_DEFAULT_MEANS, SWEEP_DEFAULT_STDS, NULL, 1, SWEEP_DEFAULT_MEM_LIMIT,
-		          1, 0, 0, 0, NAN, 0, NULL, NULL, NULL, SWEEP_DEFAULT_FT_EPOCHS,
+		          CLI_CALIB_MEM_LIMIT, 1, 0, 0, 0, NAN, 0, NULL, NULL, NULL, SWEEP_DEFAULT_FT_EPOCHS,
 		          SWEEP_DEFAULT_FT_SEED, NAN, 0, mo0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
 		          NULL, 0, 0, 0, NULL };
 	cfg.mo.method = NNP_METHOD_RULE;

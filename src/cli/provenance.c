@@ -54,27 +54,27 @@ int cli_calib_load(cli_calib *c, const char *path, const nnp_data_opts *opts, si
 		rc = nnp_file_identity(path, &c->bytes, &c->crc32, err);
 	if (rc)
 		return rc;
-	rc = NNP_EUSAGE;
-	if (mem_limit > 0)
-		rc = nnp_dataset_load(&c->d, path, &o, mem_limit > SIZE_MAX ? SIZE_MAX : mem_limit,
-		                      err);
-	if (!rc) {
+	/* Counted first (reading every row, holding a few): a bad row is an error
+	 * before any work, and the count decides, without a trial load, whether
+	 * the rows are held or read again at every pass. */
+	uint64_t rows;
+	if ((rc = nnp_data_count_rows(path, &o, &rows, err)))
+		return rc;
+	if (rows > SIZE_MAX / 2)
+		return nnp_err_set(err, NNP_EINPUT, "%s: %llu rows: too many", path,
+		                   (unsigned long long)rows);
+	c->rows = (size_t)rows;
+	/* Labels included: they are read when present. */
+	uint64_t row_bytes = (uint64_t)features * sizeof(float) + sizeof(int32_t);
+	c->streamed = rows > mem_limit / row_bytes;
+	if (!c->streamed) {
+		if ((rc = nnp_dataset_load(&c->d, path, &o, 0, err)))
+			return rc;
 		/* The methods never look at labels; statistics runs must not check them. */
 		c->view = *c->d;
 		c->view.y = NULL;
-		c->rows = c->d->rows;
-	} else if (rc == NNP_EUSAGE) {
-		/* Beyond the limit (a real usage error comes back from this reader too). */
-		uint64_t rows;
-		if ((rc = nnp_data_count_rows(path, &o, &rows, err)))
-			return rc;
-		if (rows > SIZE_MAX / 2)
-			return nnp_err_set(err, NNP_EINPUT, "%s: %llu rows: too many", path,
-			                   (unsigned long long)rows);
-		c->rows = (size_t)rows;
-		c->streamed = 1;
-	} else {
-		return rc;
+		if (c->d->rows != c->rows)
+			return nnp_err_set(err, NNP_EINPUT, "%s: changed while being read", path);
 	}
 	return cli_calib_unchanged(c, err);
 }

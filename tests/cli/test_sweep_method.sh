@@ -289,13 +289,15 @@ nnp sweep -q --method obs --calib calib.csv --allocate --keep 0.8,0.4 -j 1 -o d1
 nnp sweep -q --method obs --calib calib.csv --allocate --keep 0.8,0.4 -j 2 -o d2
 check "-j 1 / -j 2: models identical" same_models d1 d2
 check "-j 1 / -j 2: reports identical" same_reports d1 d2
-nnp sweep -q --method obs --calib calib.csv --allocate --keep 0.8,0.4 --mem-limit 1K -o ds
+nnp sweep -q --method obs --calib calib.csv --allocate --keep 0.8,0.4 --mem-limit 1K \
+	--calib-mem-limit 1K -o ds
 expect_rc "streamed evaluation and calibration: exit 0" 0
 check "streamed evaluation and calibration = in memory: reports" same_reports d1 ds
 check "streamed evaluation and calibration = in memory: models" same_models d1 ds
-nnp sweep -q --method obs --calib calib.csv --allocate --keep 0.8,0.4 --mem-limit 0 -o d0
-expect_rc "--mem-limit 0 (never held): exit 0" 0
-check "--mem-limit 0 = in memory: models" same_models d1 d0
+nnp sweep -q --method obs --calib calib.csv --allocate --keep 0.8,0.4 --mem-limit 0 \
+	--calib-mem-limit 0 -o d0
+expect_rc "--mem-limit 0 --calib-mem-limit 0 (never held): exit 0" 0
+check "--mem-limit 0 --calib-mem-limit 0 = in memory: models" same_models d1 d0
 nnp sweep -q --method obs --allocate --keep 0.8,0.4 -o de
 nnp sweep -q --method obs --allocate --keep 0.8,0.4 --mem-limit 1K -o dm
 expect_rc "evaluation data as calibration, beyond --mem-limit: exit 0" 0
@@ -311,7 +313,8 @@ for bad_args in "--keep 0.5" "--allocate" "--target-params 50%" "--method score 
 	"--calib-rows 10" "--calib-labels l.idx" "--method obs --target-params 0" \
 	"--method obs --target-params 101%" "--method obs --allocate-step 0.1" \
 	"--method obs --allocate --allocate-step 0" "--widths 16,8" "--method obs --widths 16,,8" \
-	"--method obs --widths 16,8/" "--method obs --widths 0,8"; do
+	"--method obs --widths 16,8/" "--method obs --widths 0,8" \
+	"--method obs --calib calib.csv --calib-mem-limit 1X"; do
 	nnp sweep $bad_args -o u
 	expect_rc "usage: sweep $bad_args: exit 2" 2
 	check "usage: sweep $bad_args: usage line" grep -q '^usage: nnprune sweep' "$ERR"
