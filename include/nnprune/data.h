@@ -98,6 +98,14 @@ uint64_t nnp_reader_total_rows(const nnp_reader *r);
 int nnp_reader_read(nnp_reader *r, float *x, int32_t *labels, size_t max_rows,
                     size_t *got, nnp_err *err);
 
+/*
+ * nnp_reader_read until max_rows rows are read or the input ends: *got <
+ * max_rows only at the end. Callers that cut the rows into fixed batches get
+ * whole buffers, whatever sizes the format reads in. Errors: the reader's.
+ */
+int nnp_reader_fill(nnp_reader *r, float *x, int32_t *labels, size_t max_rows, size_t *got,
+                    nnp_err *err);
+
 /* Closes the files and frees the reader. NULL is allowed. */
 void nnp_reader_close(nnp_reader *r);
 

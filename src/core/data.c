@@ -366,6 +366,23 @@ void nnp_dataset_free(nnp_dataset *d)
 	free(d);
 }
 
+int nnp_reader_fill(nnp_reader *r, float *x, int32_t *labels, size_t max_rows, size_t *got,
+                    nnp_err *err)
+{
+	*got = 0;
+	while (*got < max_rows) {
+		size_t n;
+		int rc = nnp_reader_read(r, x + *got * r->features, labels ? labels + *got : NULL,
+		                         max_rows - *got, &n, err);
+		if (rc)
+			return rc;
+		if (n == 0)
+			break;
+		*got += n;
+	}
+	return NNP_OK;
+}
+
 int nnp_data_count_rows(const char *path, const nnp_data_opts *opts, uint64_t *rows,
                         nnp_err *err)
 {

@@ -385,23 +385,6 @@ static void run_rows(mth_pass *P)
 	}
 }
 
-/* Fills the chunk buffer from r: *got rows, fewer than a chunk only at the end. */
-static int read_chunk(nnp_method_ctx *c, nnp_reader *r, size_t *got, nnp_err *err)
-{
-	*got = 0;
-	while (*got < c->chunk_rows) {
-		size_t n;
-		int rc = nnp_reader_read(r, c->chunk + *got * c->m->input_size, NULL,
-		                         c->chunk_rows - *got, &n, err);
-		if (rc)
-			return rc;
-		if (n == 0)
-			break;
-		*got += n;
-	}
-	return NNP_OK;
-}
-
 /* The file is still the version the rows were counted on. */
 static int check_stamp(const nnp_method_ctx *c, nnp_err *err)
 {
@@ -424,7 +407,8 @@ static int stream_rows(mth_pass *P, nnp_err *err)
 		rc = nnp_reader_open(&r, c->path, &c->sopts, err);
 	size_t total = 0, got = 0;
 	for (int first = 1; !rc; first = 0) {
-		if ((rc = read_chunk(c, r, &got, err)) || got == 0)
+		rc = nnp_reader_fill(r, c->chunk, NULL, c->chunk_rows, &got, err);
+		if (rc || got == 0)
 			break;
 		if (got > c->rows - total) {
 			total = c->rows + 1;

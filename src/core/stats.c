@@ -546,24 +546,12 @@ static int check_labels(const run_chunk *c, size_t outputs, uint64_t first_row, 
 }
 
 /* Fills a chunk from the reader until it holds cap rows or the input ends. */
-static int read_chunk(run_source *s, run_chunk *c, size_t cap, size_t inputs, nnp_err *err)
+static int read_chunk(run_source *s, run_chunk *c, size_t cap, nnp_err *err)
 {
-	while (c->rows < cap) {
-		size_t got = 0;
-		int rc = nnp_reader_read(s->r, c->xbuf + c->rows * inputs,
-		                         c->ybuf ? c->ybuf + c->rows : NULL, cap - c->rows, &got, err);
-		if (rc)
-			return rc;
-		if (got == 0) {
-			s->eof = 1;
-			break;
-		}
-		if (got > cap - c->rows)
-			return nnp_err_set(err, NNP_EINPUT, "data reader returned %zu rows for %zu asked",
-			                   got, cap - c->rows);
-		c->rows += got;
-	}
-	return NNP_OK;
+	int rc = nnp_reader_fill(s->r, c->xbuf, c->ybuf, cap, &c->rows, err);
+	if (!rc && c->rows < cap)
+		s->eof = 1;
+	return rc;
 }
 
 /* Gives the chunk its next rows: parsed from the reader or pointed at in
@@ -578,7 +566,7 @@ static int next_chunk(run_source *s, run_chunk *c, size_t cap, size_t inputs, si
 	if (s->r) {
 		c->x = c->xbuf;
 		c->labels = c->ybuf;
-		rc = read_chunk(s, c, cap, inputs, err);
+		rc = read_chunk(s, c, cap, err);
 	} else {
 		uint64_t left = s->d->rows - s->next;
 		c->rows = left < cap ? (size_t)left : cap;

@@ -587,24 +587,11 @@ static int eval_stream(sw_run *R, const nnp_sweep_opts *o, nnp_err *err)
 	}
 	uint64_t total = 0;
 	for (int eof = 0; !eof;) {
-		/* Fill whole chunks so blocks sit where they would in memory. */
-		size_t have = 0, got = 0;
-		while (have < chunk) {
-			rc = nnp_reader_read(r, x + have * F, y ? y + have : NULL, chunk - have, &got,
-			                     err);
-			if (rc)
-				goto done;
-			if (got == 0) {
-				eof = 1;
-				break;
-			}
-			if (got > chunk - have) {
-				rc = nnp_err_set(err, NNP_EINPUT, "%s: the reader returned %zu rows for %zu",
-				                 o->data_path, got, chunk - have);
-				goto done;
-			}
-			have += got;
-		}
+		/* Whole chunks, so that blocks sit where they would in memory. */
+		size_t have;
+		if ((rc = nnp_reader_fill(r, x, y, chunk, &have, err)))
+			goto done;
+		eof = have < chunk;
 		rc = nnp_sweep_check_labels(y, have, nnp_model_outputs(R->m), total, err);
 		if (rc)
 			goto done;

@@ -325,18 +325,10 @@ static int eval_stream(ev_run *R, const char *path, const nnp_data_opts *dopts, 
 	}
 	uint64_t total = 0;
 	for (int eof = 0; !eof;) {
-		size_t have = 0, got = 0;
-		while (have < chunk) {
-			rc = nnp_reader_read(r, x + have * F, y ? y + have : NULL, chunk - have, &got,
-			                     err);
-			if (rc)
-				goto done;
-			if (got == 0) {
-				eof = 1;
-				break;
-			}
-			have += got;
-		}
+		size_t have;
+		if ((rc = nnp_reader_fill(r, x, y, chunk, &have, err)))
+			goto done;
+		eof = have < chunk;
 		if ((rc = nnp_sweep_check_labels(y, have, outs, total, err)))
 			goto done;
 		if (have)

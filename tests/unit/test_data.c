@@ -1343,6 +1343,24 @@ static void test_max_rows(void **state)
 		assert_int_equal(nnp_data_count_rows(p, &o, &n, &err), 0);
 		assert_int_equal(n, limits[i]);
 	}
+	/* nnp_reader_fill: whole buffers through a small read buffer, short only at the end. */
+	o.max_rows = 300;
+	nnp_reader *fr;
+	assert_int_equal(nnp_reader_open_buf(&fr, p, &o, NNP_DATA_BUF_MIN, &err), 0);
+	float *fx = malloc(256 * cols * sizeof *fx);
+	int32_t fy[256];
+	size_t fgot;
+	const size_t want[3] = { 256, 44, 0 };
+	for (size_t k = 0; k < 3; k++) {
+		assert_int_equal(nnp_reader_fill(fr, fx, fy, 256, &fgot, &err), 0);
+		assert_int_equal(fgot, want[k]);
+		if (fgot) {
+			assert_memory_equal(fx, x + k * 256 * cols, fgot * cols * sizeof *fx);
+			assert_memory_equal(fy, y + k * 256, fgot * sizeof *fy);
+		}
+	}
+	nnp_reader_close(fr);
+	free(fx);
 	/* Beyond the file: all of it, so the bad row is met. */
 	o.max_rows = 10000;
 	assert_int_equal(nnp_data_count_rows(p, &o, &n, &err), NNP_EINPUT);
