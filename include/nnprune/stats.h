@@ -92,7 +92,7 @@ void nnp_stats_source_free(nnp_stats_source *src);  /* frees the fields, not src
 
 /*
  * Writes the documented nnprune-stats JSON file atomically (layout: see
- * src/core/stats_file.c). src may be NULL (empty paths, default options).
+ * src/engine/stats_file.c). src may be NULL (empty paths, default options).
  * Errors: NNP_EOUTPUT, NNP_ENOMEM, NNP_EINPUT if a value is NaN or infinite.
  */
 int nnp_stats_save(const nnp_stats *s, const nnp_stats_source *src, const char *path, nnp_err *err);
