@@ -1,6 +1,7 @@
 /* Tests of the training engine: gradients against double-precision finite
- * differences, initialisation statistics, convergence, reproducibility,
- * finetuning, input-scale folding and option checks. */
+ * differences, the optimizers' steps against their update rules in double,
+ * initialisation statistics, convergence, reproducibility, finetuning,
+ * input-scale folding and option checks. */
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
