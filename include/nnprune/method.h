@@ -51,6 +51,7 @@
 #include "nnprune/model.h"
 #include "nnprune/data.h"
 #include "nnprune/io.h"
+#include "nnprune/parallel.h"
 #include "nnprune/prune.h"
 
 #ifdef __cplusplus
@@ -78,7 +79,7 @@ int nnp_compensate_parse(const char *name, nnp_compensate *out);
 #define NNP_METHOD_BATCH 256u
 #define NNP_METHOD_GRID_STEP 0.05
 /* Caps checked by nnp_method_check_opts and the context. */
-#define NNP_METHOD_MAX_THREADS 256u
+#define NNP_METHOD_MAX_THREADS NNP_MAX_THREADS
 #define NNP_METHOD_MAX_BATCH (1u << 16)
 /* Widest layer the method handles: its covariance is width^2 doubles. */
 #define NNP_METHOD_MAX_WIDTH 8192u

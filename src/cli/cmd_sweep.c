@@ -1009,8 +1009,8 @@ int cmd_sweep(int argc, char **argv)
 	/* Hold the data in memory when it fits, so it is read once for all candidates. */
 	/* --mem-limit 0: always streamed. */
 	int drc = cfg.mem_limit ? nnp_dataset_load(&d, data_path, &dopts, cfg.mem_limit, &err)
-	                        : NNP_EUSAGE;
-	if (drc && drc != NNP_EUSAGE)
+	                        : NNP_ETOOBIG;
+	if (drc && drc != NNP_ETOOBIG)
 		goto fail;
 	nnp_err_clear(&err);
 

@@ -347,16 +347,6 @@ void nnp_metrics_add(nnp_metrics *mt, nnp_act out_act, const float *out, size_t 
 	}
 }
 
-unsigned nnp_default_threads(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	if (n < 1)
-		return 1;
-	if (n > 1024)
-		return 1024;
-	return (unsigned)n;
-}
-
 void nnp_blas_single_thread(void)
 {
 	openblas_set_num_threads(1);

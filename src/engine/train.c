@@ -2,7 +2,6 @@
  * threads over fixed parts of each batch so that runs are reproducible. */
 #include <limits.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +11,11 @@
 #include <emmintrin.h>
 #endif
 
+#include "nnprune/parallel.h"
 #include "nnprune/train.h"
 
-/* A thread needs this many rows of a batch to itself to be worth its three
- * barriers a step. Measured on 784-512-256-128-10 over 60,000 rows, two
+/* A thread needs this many rows of a batch to itself to be worth its two
+ * parallel loops a step. Measured on 784-512-256-128-10 over 60,000 rows, two
  * quiet cores: one epoch at batch 16 takes 7.4 s on one thread and 5.2 s on
  * two (8 rows each); at batch 32, 4.3 s and 3.2 s; at batch 64, 3.6 s and
  * 1.75 s. Fewer rows than this per thread would only add synchronisation. */
@@ -29,8 +29,6 @@
 /* Validation runs in chunks of at least this many rows even when the
  * training batch is small, so that sgemm gets a reasonable shape. */
 #define TR_EVAL_ROWS 256u
-
-enum { CMD_STEP = 1, CMD_EVAL = 2, CMD_QUIT = 3 };
 
 /* ---------------------------------------------------------------- PRNG -- */
 
@@ -574,30 +572,15 @@ typedef struct trainer {
 	size_t T;            /* threads, the caller's included */
 	tr_ws *ws;           /* [T] */
 	float *m1, *m2;      /* optimizer state [P]: Adam moments, or SGD momentum in m1 */
-	/* the current command, written by the caller's thread between barriers */
-	int cmd;
+	/* the current step or validation, written by the caller between loops */
 	const nnp_dataset *data;
 	const size_t *idx;   /* perm while training, NULL (file order) for validation */
 	size_t first, n;
 	float scale, inv_n;
 	tr_step k;
 	size_t *perm;        /* [rows] this epoch's order of the training rows */
-	/* threads */
-	struct tr_arg *args; /* [T] what each worker is started with */
-	pthread_t *tid;      /* [T] (entry 0 unused) */
-	size_t started;      /* workers created */
-	pthread_barrier_t start, mid, done;
-	int barriers;        /* 1 once the three are initialised */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int sync_ok;         /* mutex and condition initialised */
-	int go;              /* 0 wait, 1 run, -1 quit: the start-up handshake */
+	nnp_pool *pool;      /* T workers; part t of a batch is task t */
 } trainer;
-
-typedef struct tr_arg {
-	trainer *tr;
-	size_t t;
-} tr_arg;
 
 static double batch_loss(const trainer *tr)
 {
@@ -676,130 +659,36 @@ static void eval_part(trainer *tr, size_t t)
 	}
 }
 
-static void sync_wait(trainer *tr, pthread_barrier_t *b)
+static void compute_task(void *ctx, size_t t, unsigned worker)
 {
-	if (tr->T > 1)
-		pthread_barrier_wait(b);
+	(void)worker;
+	step_compute(ctx, t);
 }
 
-static void run_part(trainer *tr, size_t t)
+static void update_task(void *ctx, size_t t, unsigned worker)
 {
-	if (tr->cmd == CMD_STEP) {
-		step_compute(tr, t);
-		sync_wait(tr, &tr->mid);
-		step_update(tr, t);
-	} else if (tr->cmd == CMD_EVAL) {
-		eval_part(tr, t);
-	}
+	(void)worker;
+	step_update(ctx, t);
 }
 
-static void *worker_main(void *p)
+static void eval_task(void *ctx, size_t t, unsigned worker)
 {
-	tr_arg *arg = p;
-	trainer *tr = arg->tr;
-	pthread_mutex_lock(&tr->mu);
-	while (tr->go == 0)
-		pthread_cond_wait(&tr->cv, &tr->mu);
-	int go = tr->go;
-	pthread_mutex_unlock(&tr->mu);
-	if (go < 0)
-		return NULL;
-	for (;;) {
-		pthread_barrier_wait(&tr->start);
-		if (tr->cmd == CMD_QUIT)
-			return NULL;
-		run_part(tr, arg->t);
-		pthread_barrier_wait(&tr->done);
-	}
+	(void)worker;
+	eval_part(ctx, t);
 }
 
-/* Runs a command on all threads, the caller's being part 0. */
-static void run_all(trainer *tr, int cmd)
+/* One step: every part's gradient, then every slice of the update. Parts
+ * write their own workspace, so which worker runs which part changes nothing. */
+static void run_step(trainer *tr)
 {
-	tr->cmd = cmd;
-	sync_wait(tr, &tr->start);
-	run_part(tr, 0);
-	sync_wait(tr, &tr->done);
-}
-
-static void set_go(trainer *tr, int go)
-{
-	pthread_mutex_lock(&tr->mu);
-	tr->go = go;
-	pthread_cond_broadcast(&tr->cv);
-	pthread_mutex_unlock(&tr->mu);
-}
-
-static void threads_stop(trainer *tr)
-{
-	if (tr->started == 0)
-		return;
-	if (tr->go > 0) {
-		tr->cmd = CMD_QUIT;
-		pthread_barrier_wait(&tr->start);
-	} else {
-		set_go(tr, -1);
-	}
-	for (size_t t = 1; t <= tr->started; t++)
-		pthread_join(tr->tid[t], NULL);
-	tr->started = 0;
-}
-
-/*
- * Starts T-1 workers. They wait on a condition until all exist: should one
- * fail to start, the others are told to quit instead of meeting at barriers
- * sized for T threads.
- */
-static int threads_start(trainer *tr, nnp_err *err)
-{
-	if (tr->T < 2)
-		return NNP_OK;
-	if (pthread_mutex_init(&tr->mu, NULL) != 0)
-		return nnp_err_set(err, NNP_ENOMEM, "training: cannot create a mutex");
-	if (pthread_cond_init(&tr->cv, NULL) != 0) {
-		pthread_mutex_destroy(&tr->mu);
-		return nnp_err_set(err, NNP_ENOMEM, "training: cannot create a condition variable");
-	}
-	tr->sync_ok = 1;
-	unsigned cnt = (unsigned)tr->T;
-	if (pthread_barrier_init(&tr->start, NULL, cnt) != 0)
-		return nnp_err_set(err, NNP_ENOMEM, "training: cannot create a barrier");
-	if (pthread_barrier_init(&tr->mid, NULL, cnt) != 0) {
-		pthread_barrier_destroy(&tr->start);
-		return nnp_err_set(err, NNP_ENOMEM, "training: cannot create a barrier");
-	}
-	if (pthread_barrier_init(&tr->done, NULL, cnt) != 0) {
-		pthread_barrier_destroy(&tr->start);
-		pthread_barrier_destroy(&tr->mid);
-		return nnp_err_set(err, NNP_ENOMEM, "training: cannot create a barrier");
-	}
-	tr->barriers = 1;
-	for (size_t t = 1; t < tr->T; t++) {
-		tr->args[t].tr = tr;
-		tr->args[t].t = t;
-		if (pthread_create(&tr->tid[t], NULL, worker_main, &tr->args[t]) != 0) {
-			threads_stop(tr);
-			return nnp_err_set(err, NNP_ENOMEM, "training: cannot start thread %zu of %zu",
-			                   t + 1, tr->T);
-		}
-		tr->started = t;
-	}
-	set_go(tr, 1);
-	return NNP_OK;
+	nnp_pfor_job compute = { compute_task, NULL, tr }, update = { update_task, NULL, tr };
+	nnp_pool_for(tr->pool, tr->T, &compute);
+	nnp_pool_for(tr->pool, tr->T, &update);
 }
 
 static void trainer_free(trainer *tr)
 {
-	threads_stop(tr);
-	if (tr->barriers) {
-		pthread_barrier_destroy(&tr->start);
-		pthread_barrier_destroy(&tr->mid);
-		pthread_barrier_destroy(&tr->done);
-	}
-	if (tr->sync_ok) {
-		pthread_cond_destroy(&tr->cv);
-		pthread_mutex_destroy(&tr->mu);
-	}
+	nnp_pool_free(tr->pool);
 	if (tr->ws)
 		for (size_t t = 0; t < tr->T; t++)
 			ws_free(&tr->ws[t]);
@@ -807,8 +696,6 @@ static void trainer_free(trainer *tr)
 	free(tr->off);
 	free(tr->m1);
 	free(tr->m2);
-	free(tr->tid);
-	free(tr->args);
 	free(tr->perm);
 }
 
@@ -849,16 +736,14 @@ static int trainer_init(trainer *tr, nnp_model *m, const nnp_train_opts *o, size
 		return nnp_err_set(err, NNP_ENOMEM, "training: out of memory");
 	tr->scale = o->input_scale;
 	tr->ws = calloc(T, sizeof *tr->ws);
-	tr->tid = calloc(T, sizeof *tr->tid);
-	tr->args = calloc(T, sizeof *tr->args);
 	tr->perm = malloc(rows * sizeof *tr->perm);
-	if (!tr->perm || !tr->args)
+	if (!tr->perm)
 		return nnp_err_set(err, NNP_ENOMEM, "training: out of memory for %zu rows", rows);
 	for (size_t i = 0; i < rows; i++)
 		tr->perm[i] = i;
 	tr->m1 = alloc_floats(tr->P);
 	tr->m2 = o->optimizer == NNP_OPT_ADAM ? alloc_floats(tr->P) : NULL;
-	if (!tr->ws || !tr->tid || !tr->m1 || (o->optimizer == NNP_OPT_ADAM && !tr->m2))
+	if (!tr->ws || !tr->m1 || (o->optimizer == NNP_OPT_ADAM && !tr->m2))
 		return nnp_err_set(err, NNP_ENOMEM, "training: out of memory for %zu parameters",
 		                   tr->P);
 	for (size_t t = 0; t < T; t++) {
@@ -955,7 +840,8 @@ static void eval_val(trainer *tr, const nnp_dataset *val, nnp_metrics *out)
 		memset(&tr->ws[t].val, 0, sizeof tr->ws[t].val);
 	tr->data = val;
 	tr->idx = NULL;
-	run_all(tr, CMD_EVAL);
+	nnp_pfor_job job = { eval_task, NULL, tr };
+	nnp_pool_for(tr->pool, tr->T, &job);
 	memset(out, 0, sizeof *out);
 	for (size_t t = 0; t < tr->T; t++)
 		nnp_metrics_merge(out, &tr->ws[t].val);
@@ -978,7 +864,7 @@ static int run_epoch(trainer *tr, const nnp_dataset *train, size_t epoch, uint64
 		tr->n = rows - first < o->batch ? rows - first : o->batch;
 		tr->inv_n = (float)(1.0 / (double)tr->n);
 		set_step(tr, *steps + 1);
-		run_all(tr, CMD_STEP);
+		run_step(tr);
 		double bl = batch_loss(tr);
 		if (!isfinite(bl))
 			return nnp_err_set(err, NNP_EINPUT,
@@ -1092,7 +978,7 @@ int nnp_train(nnp_model *m, const nnp_dataset *train, const nnp_dataset *val,
 	rep->threads = (unsigned)T;
 	if ((rc = trainer_init(&tr, m, o, T, cap, train->rows, err)) != 0)
 		goto done;
-	if ((rc = threads_start(&tr, err)) != 0)
+	if ((rc = nnp_pool_create(&tr.pool, (unsigned)T, 0, err)) != 0)
 		goto done;
 	/* A saved model maps raw inputs; training works on scaled ones. */
 	if (o->model_takes_raw && o->input_scale != 1.0f)

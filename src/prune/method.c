@@ -225,7 +225,7 @@ void nnp_method_ctx_free(nnp_method_ctx *c)
 	free(c->acc);
 	free(c->shift);
 	free(c->ws);
-	free(c->chunk);
+	nnp_pool_free(c->pool);
 	free(c);
 }
 
@@ -320,6 +320,8 @@ static int ctx_alloc(nnp_method_ctx *c)
 	if (c->o.method == NNP_METHOD_OBS &&
 	    !(c->obs_work = alloc3(nnp_mth_obs_work(c->maxh, c->maxw), 1, sizeof(double))))
 		return -1;
+	if (nnp_pool_create(&c->pool, c->threads, 0, NULL))
+		return -1;
 	c->ws = calloc(c->threads, sizeof *c->ws);
 	if (!c->ws)
 		return -1;
@@ -339,8 +341,7 @@ static int ctx_setup(nnp_method_ctx *c, const nnp_model *m, const nnp_method_opt
 	c->H = m->n_layers - 1;
 	c->batch = o->batch ? o->batch : NNP_METHOD_BATCH;
 	c->n_batches = (c->rows - 1) / c->batch + 1;
-	unsigned t = o->threads ? o->threads : nnp_default_threads();
-	c->threads = t > NNP_METHOD_MAX_THREADS ? NNP_METHOD_MAX_THREADS : t;
+	c->threads = nnp_threads_resolve(o->threads);
 	/* More workspaces than batches would never be used. */
 	if (c->threads > c->n_batches)
 		c->threads = (unsigned)c->n_batches;
@@ -366,9 +367,6 @@ static int ctx_setup(nnp_method_ctx *c, const nnp_model *m, const nnp_method_opt
 		nb = nb < c->n_batches ? nb : c->n_batches;
 		nb = nb ? nb : 1;
 		c->chunk_rows = nb * c->batch;
-		if (!(c->chunk = alloc3(c->chunk_rows, m->input_size, sizeof(float))))
-			return nnp_err_set(err, NNP_ENOMEM, "pruning methods: out of memory for %zu "
-			                   "streamed rows", c->chunk_rows);
 	}
 	/* Our threads run fixed batches; BLAS threads inside them would only
 	 * compete for the same cores. */
