@@ -119,6 +119,7 @@ struct nnp_method_ctx {
 	/* scratch */
 	double *sa, *sw, *obs_work;
 	nnp_mth_rank *rank;
+	size_t *removed;       /* [maxh] a layer's removed neurons, for folding */
 	double *acc, *shift;   /* a pass's totals and reference shifts */
 	mth_ws *ws;            /* [threads], one per worker of the pool */
 	nnp_pool *pool;        /* the passes' threads */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "nnprune/prune.h"
+#include "prune_priv.h"
 
 /* A neuron the rule removed, ranked for the min_keep floor. */
 typedef struct rm_rank {
@@ -239,11 +240,8 @@ static int fill_layer(nnp_layer *P, const nnp_layer *L, size_t l, const size_t *
 				dst[c] = src[cols[c]];
 		else
 			memcpy(dst, src, P->in * sizeof *dst);
-		/* The removed neuron's average output keeps flowing into this
-		 * neuron through the bias; summed in double, rounded once. */
-		double acc = L->b[r];
-		for (size_t t = 0; t < n_rm; t++)
-			acc += mean[rm[t]] * (double)src[rm[t]];
+		/* Rounded once, after the sum in double. */
+		double acc = nnp_fold_bias(L->b[r], src, mean, rm, n_rm);
 		P->b[i] = (float)acc;
 		if (!isfinite(P->b[i]))
 			return nnp_err_set(err, NNP_EINPUT,
@@ -253,7 +251,15 @@ static int fill_layer(nnp_layer *P, const nnp_layer *L, size_t l, const size_t *
 	return NNP_OK;
 }
 
-static int copy_metadata(nnp_model *p, const nnp_model *m, nnp_err *err)
+double nnp_fold_bias(double b, const float *row, const double *mean, const size_t *removed,
+                     size_t n_removed)
+{
+	for (size_t t = 0; t < n_removed; t++)
+		b += mean[removed[t]] * (double)row[removed[t]];
+	return b;
+}
+
+int nnp_copy_metadata(nnp_model *p, const nnp_model *m, nnp_err *err)
 {
 	int rc = NNP_OK;
 	if (m->name)
@@ -313,7 +319,7 @@ int nnp_prune_apply(nnp_model **out, const nnp_model *m, const nnp_keep *k,
 		if (rc)
 			goto done;
 	}
-	rc = copy_metadata(p, m, err);
+	rc = nnp_copy_metadata(p, m, err);
 	if (rc)
 		goto done;
 	*out = p;

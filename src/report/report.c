@@ -10,6 +10,7 @@
 #include "nnprune/io.h"
 #include "nnprune/model.h"
 #include "nnprune/report.h"
+#include "nnprune/criteria.h"
 #include "report_priv.h"
 
 /* ---- text escaping ---- */
@@ -181,7 +182,7 @@ void nnp_report_info_init(nnp_report_info *info)
 
 int nnp_report_is_budget(const nnp_report_info *info)
 {
-	return info->method && strcmp(info->method, "rule") != 0;
+	return !nnp_criterion_by_thresholds(info->method);
 }
 
 const char *nnp_report_comp(const nnp_report_info *info)
@@ -635,7 +636,7 @@ static void md_method(nnp_tbuf *b, const nnp_report_info *info)
 		nnp_tb_printf(b, "- folding: %s\n", !strcmp(comp, "fold") ? "on" : "off");
 	} else {
 		nnp_tb_puts(b, "- method: ");
-		rb_md(b, info->method ? info->method : "rule");
+		rb_md(b, nnp_criterion_display(info->method));
 		nnp_tb_puts(b, ", compensation ");
 		rb_md(b, comp);
 		if (isfinite(info->lambda_rel))
@@ -911,7 +912,7 @@ static void render_json(nnp_tbuf *b, const nnp_sweep *sw, const nnp_stats *s,
 	else
 		nnp_tb_printf(b, "%zu", info->min_keep);
 	nnp_tb_puts(b, ",\n  \"method\": ");
-	rb_json_str(b, info->method ? info->method : "rule");
+	rb_json_str(b, nnp_criterion_display(info->method));
 	nnp_tb_puts(b, ",\n  \"compensate\": ");
 	rb_json_str(b, comp);
 	nnp_tb_puts(b, ",\n  \"lambda_rel\": ");

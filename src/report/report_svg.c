@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "nnprune/model.h"
+#include "nnprune/criteria.h"
 #include "report_priv.h"
 
 #define C_CAND "#4c78a8"
@@ -560,7 +561,7 @@ static void plot_heading(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info
 		              info->min_keep);
 		return;
 	}
-	nnp_rb_xml(b, info->method ? info->method : "rule");
+	nnp_rb_xml(b, nnp_criterion_display(info->method));
 	nnp_tb_puts(b, " + ");
 	nnp_rb_xml(b, nnp_report_comp(info));
 	if (!nnp_report_is_budget(info))
