@@ -10,6 +10,7 @@
 
 #include "nnprune/backprop.h"
 #include "nnprune/train.h"
+#include "forward_priv.h"
 
 /* Every buffer starts on a cache line: SIMD loads stay aligned and two
  * threads never write the same line. */
@@ -173,15 +174,6 @@ static void act_backward(const nnp_layer *L, const float *restrict z, const floa
 	}
 }
 
-static size_t argmax_row(const float *o, size_t n)
-{
-	size_t best = 0;
-	for (size_t j = 1; j < n; j++)
-		if (o[j] > o[best])
-			best = j;
-	return best;
-}
-
 void nnp_backprop_loss(nnp_backprop *w, const nnp_model *m, size_t n, float inv_n,
                        double *loss_sum, uint64_t *correct)
 {
@@ -194,7 +186,7 @@ void nnp_backprop_loss(nnp_backprop *w, const nnp_model *m, size_t n, float inv_
 		const float *z = w->z[last] + r * K, *a = w->a[last] + r * K;
 		float *d = w->d0 + r * K;
 		size_t c = (size_t)w->y[r];
-		hits += argmax_row(a, K) == c;
+		hits += nnp_argmax(a, K) == c;
 		if (L->act == NNP_ACT_SOFTMAX) {
 			/* log-sum-exp of the logits: exact where log(softmax) of a
 			 * float that underflowed to 0 would be infinite. */

@@ -281,7 +281,7 @@ void nnp_metrics_merge(nnp_metrics *a, const nnp_metrics *b)
 		a->mse = b->mse;
 }
 
-static size_t argmax(const float *o, size_t n)
+size_t nnp_argmax(const float *o, size_t n)
 {
 	size_t best = 0;
 	for (size_t j = 1; j < n; j++)
@@ -332,7 +332,7 @@ void nnp_metrics_add(nnp_metrics *mt, nnp_act out_act, const float *out, size_t 
 				mt->nonfinite++;
 				break;
 			}
-		size_t best = argmax(o, n_out);
+		size_t best = nnp_argmax(o, n_out);
 		if (pred)
 			pred[r] = (int32_t)best;
 		if (!labels || labels[r] < 0)

@@ -718,19 +718,9 @@ static int build_model(const nnp_method_ctx *c, nnp_model **out, nnp_err *err)
 	const nnp_model *m = c->m;
 	size_t L = c->L;
 	nnp_model *p = NULL;
-	size_t *sizes = malloc(L * sizeof *sizes);
-	nnp_act *acts = malloc(L * sizeof *acts);
-	int rc = NNP_OK;
-	if (!sizes || !acts) {
-		rc = nnp_err_set(err, NNP_ENOMEM, "pruning methods: out of memory");
-		goto done;
-	}
-	for (size_t l = 0; l < L; l++) {
-		sizes[l] = l < c->H ? c->count[l] : m->layers[l].out;
-		acts[l] = m->layers[l].act;
-	}
-	if ((rc = nnp_model_create(&p, m->input_size, L, sizes, acts, err)))
-		goto done;
+	int rc = nnp_prune_shell(&p, m, c->count, err);
+	if (rc)
+		return rc;
 	/* Layer 0 is never refit: its kept rows as they were. */
 	const nnp_layer *s0 = &m->layers[0];
 	for (size_t r = 0; r < c->count[0]; r++) {
@@ -738,22 +728,13 @@ static int build_model(const nnp_method_ctx *c, nnp_model **out, nnp_err *err)
 		       s0->in * sizeof(float));
 		p->layers[0].b[r] = s0->b[c->kept[0][r]];
 	}
-	for (size_t l = 0; l < L; l++)
-		p->layers[l].alpha = m->layers[l].alpha;
 	for (size_t l = 1; l < L; l++) {
 		const nnp_layer *w = &c->wl[l];
 		memcpy(p->layers[l].w, w->w, w->in * w->out * sizeof(float));
 		memcpy(p->layers[l].b, w->b, w->out * sizeof(float));
 	}
-	if ((rc = nnp_copy_metadata(p, m, err)))
-		goto done;
 	*out = p;
-	p = NULL;
-done:
-	nnp_model_free(p);
-	free(sizes);
-	free(acts);
-	return rc;
+	return NNP_OK;
 }
 
 static int make_keep(const nnp_method_ctx *c, nnp_keep **out)

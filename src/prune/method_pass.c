@@ -138,18 +138,24 @@ static void pass_hz(const mth_pass *P, const mth_ws *w, size_t t, const float **
  * before the products, so that the covariance is not the small difference
  * of two large sums.
  */
+/* d = x - shift for rows of width n, and their column sums added to sum. */
+static void shift_rows(const float *x, size_t rows, size_t n, const double *shift, double *d,
+                       double *sum)
+{
+	for (size_t r = 0; r < rows; r++) {
+		const float *xr = x + r * n;
+		double *dr = d + r * n;
+		for (size_t j = 0; j < n; j++) {
+			dr[j] = (double)xr[j] - shift[j];
+			sum[j] += dr[j];
+		}
+	}
+}
+
 static void stat_batch(const float *h, const float *z, size_t rows, size_t n, size_t m, int full,
                        const double *sh, double *part, double *hd, double *zd)
 {
-	double *sum_h = part;
-	for (size_t r = 0; r < rows; r++) {
-		const float *hr = h + r * n;
-		double *d = hd + r * n;
-		for (size_t j = 0; j < n; j++) {
-			d[j] = (double)hr[j] - sh[j];
-			sum_h[j] += d[j];
-		}
-	}
+	shift_rows(h, rows, n, sh, hd, part);
 	if (!full) {
 		double *sq = part + n;
 		for (size_t r = 0; r < rows; r++) {
@@ -159,16 +165,8 @@ static void stat_batch(const float *h, const float *z, size_t rows, size_t n, si
 		}
 		return;
 	}
-	const double *sz = sh + n;
 	double *sum_z = part + n, *S = sum_z + m, *X = S + n * n;
-	for (size_t r = 0; r < rows; r++) {
-		const float *zr = z + r * m;
-		double *d = zd + r * m;
-		for (size_t i = 0; i < m; i++) {
-			d[i] = (double)zr[i] - sz[i];
-			sum_z[i] += d[i];
-		}
-	}
+	shift_rows(z, rows, m, sh + n, zd, sum_z);
 	/* Only S's upper triangle is written (and read back). */
 	cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)n, (int)rows, 1.0, hd, (int)n, 0.0, S,
 	            (int)n);

@@ -12,7 +12,9 @@
 double nnp_fold_bias(double b, const float *row, const double *mean, const size_t *removed,
                      size_t n_removed);
 
-/* Gives p m's name, class names and provenance. Errors: those of the setters. */
-int nnp_copy_metadata(nnp_model *p, const nnp_model *m, nnp_err *err);
+/* A model shaped like m with hidden layer l cut to counts[l] neurons: m's
+ * activations, alphas and metadata, weights zero. Errors: NNP_ENOMEM, those
+ * of the metadata setters. */
+int nnp_prune_shell(nnp_model **out, const nnp_model *m, const size_t *counts, nnp_err *err);
 
 #endif
