@@ -12,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "nnprune/backprop.h"
 #include "nnprune/train.h"
 #include "testutil.h"
 
@@ -189,6 +190,93 @@ static void test_grad_single_layer(void **state)
 	check_grad(1, s, a, 15);
 	nnp_act b[] = { NNP_ACT_TANH };
 	check_grad(1, s, b, 16);
+}
+
+/* What a first-order (Taylor) criterion needs, written on the engine: the
+ * gradient of each row's loss w.r.t. every hidden neuron's activation. */
+typedef struct dact_rec {
+	float *da[4];    /* [hidden layer][rows][width] */
+	float *a[4];
+} dact_rec;
+
+static void keep_dact(void *ctx, size_t layer, const float *a, const float *da, size_t rows,
+                      size_t width)
+{
+	dact_rec *r = ctx;
+	memcpy(r->da[layer], da, rows * width * sizeof *da);
+	memcpy(r->a[layer], a, rows * width * sizeof *a);
+}
+
+/* dL/da_l[j] of one row = sum_k dL/dz_{l+1}[k] W_{l+1}[k][j], and dL/dz_{l+1}[k]
+ * is the derivative by the next layer's bias k: central differences of the
+ * double model, row by row. */
+static void test_backprop_activation_grads(void **state)
+{
+	(void)state;
+	size_t sizes[] = { 5, 7, 6, 4 };
+	nnp_act acts[] = { NNP_ACT_TANH, NNP_ACT_RELU, NNP_ACT_SOFTMAX };
+	tu_rng r = { 77 };
+	nnp_model *m = tu_random_model(&r, 3, sizes, acts, 0.8);
+	enum { ROWS = 4 };
+	nnp_backprop b;
+	assert_int_equal(nnp_backprop_init(&b, m, ROWS, 0), NNP_OK);
+	assert_null(b.grad);
+	for (size_t i = 0; i < ROWS * sizes[0]; i++)
+		b.x[i] = (float)tu_uniform(&r, -1.5, 1.5);
+	for (size_t i = 0; i < ROWS; i++)
+		b.y[i] = (int32_t)(tu_next(&r) % sizes[3]);
+	dact_rec rec;
+	for (size_t l = 0; l < 2; l++) {
+		rec.da[l] = malloc(ROWS * sizes[l + 1] * sizeof(float));
+		rec.a[l] = malloc(ROWS * sizes[l + 1] * sizeof(float));
+		assert_true(rec.da[l] && rec.a[l]);
+	}
+	double loss;
+	uint64_t hits;
+	nnp_backprop_forward(&b, m, ROWS);
+	/* inv_n = 1: each row's own loss, not the batch mean. */
+	nnp_backprop_loss(&b, m, ROWS, 1.0f, &loss, &hits);
+	nnp_backprop_backward(&b, m, ROWS, NULL, keep_dact, &rec);
+	double *p = flat_params(m), h = 1e-6, gmax = 0;
+	size_t off = 0;
+	for (size_t l = 0; l < 2; l++) {
+		const nnp_layer *N = &m->layers[l + 1];
+		size_t bias = off + m->layers[l].in * m->layers[l].out + m->layers[l].out +
+		              N->in * N->out;
+		for (size_t row = 0; row < ROWS; row++) {
+			double dz[8];
+			for (size_t k = 0; k < N->out; k++) {
+				double keep = p[bias + k];
+				p[bias + k] = keep + h;
+				double lp = ref_loss(m, p, b.x + row * sizes[0], b.y + row, 1);
+				p[bias + k] = keep - h;
+				double lm = ref_loss(m, p, b.x + row * sizes[0], b.y + row, 1);
+				p[bias + k] = keep;
+				dz[k] = (lp - lm) / (2 * h);
+			}
+			for (size_t j = 0; j < N->in; j++) {
+				double want = 0;
+				for (size_t k = 0; k < N->out; k++)
+					want += dz[k] * N->w[k * N->in + j];
+				double got = rec.da[l][row * N->in + j];
+				gmax = fmax(gmax, fabs(want));
+				if (fabs(got - want) > 2e-3 * fabs(want) + 1e-5)
+					fail_msg("layer %zu row %zu neuron %zu: dL/da %.9g, finite "
+					         "differences %.9g", l, row, j, got, want);
+				/* the activations handed over are the forward's */
+				assert_true(rec.a[l][row * N->in + j] == b.a[l][row * N->in + j]);
+			}
+		}
+		off += m->layers[l].in * m->layers[l].out + m->layers[l].out;
+	}
+	assert_true(gmax > 1e-3);
+	for (size_t l = 0; l < 2; l++) {
+		free(rec.da[l]);
+		free(rec.a[l]);
+	}
+	free(p);
+	nnp_backprop_free(&b);
+	nnp_model_free(m);
 }
 
 static void test_grad_errors(void **state)
@@ -1037,6 +1125,7 @@ int main(void)
 		cmocka_unit_test(test_grad_mse_sigmoid),
 		cmocka_unit_test(test_grad_single_layer),
 		cmocka_unit_test(test_grad_errors),
+		cmocka_unit_test(test_backprop_activation_grads),
 		cmocka_unit_test(test_init_stats),
 		cmocka_unit_test(test_blobs_adam),
 		cmocka_unit_test(test_xor_sgd_mse),
