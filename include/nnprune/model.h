@@ -46,6 +46,13 @@ typedef struct nnp_layer {
 	float alpha;  /* leaky_relu slope; 0 for the other activations */
 	float *w;     /* [out][in], owned by the model */
 	float *b;     /* [out], owned by the model */
+	/* Layer 0 only: the model's input preprocessing x' = (x - offset) * scale,
+	 * applied by nnp_dense before the product. Each NULL (offset 0, scale 1)
+	 * or [in] floats owned by the model. Set through nnp_model_set_prep; they
+	 * sit on layer 0 so that every pass that starts from raw rows applies them,
+	 * and pruning (which never removes inputs) leaves them as they are. */
+	float *pre_offset;
+	float *pre_scale;
 } nnp_layer;
 
 typedef struct nnp_model {
@@ -56,6 +63,9 @@ typedef struct nnp_model {
 	char **classes;     /* optional: n_classes names (= output size), owned */
 	size_t n_classes;
 	char *provenance;   /* optional JSON text of an object, NULL if absent; owned */
+	int logits;         /* 1: the last layer is linear and its outputs are class
+	                     * logits, scored with softmax cross-entropy and argmax
+	                     * (PyTorch's CrossEntropyLoss); see nnp_model_logits */
 } nnp_model;
 
 typedef enum nnp_format { NNP_FMT_JSON = 1, NNP_FMT_BIN = 2 } nnp_format;
@@ -92,6 +102,31 @@ int nnp_model_clone(nnp_model **out, const nnp_model *m, nnp_err *err);
 int nnp_model_set_name(nnp_model *m, const char *name, nnp_err *err);
 int nnp_model_set_provenance(nnp_model *m, const char *json_object, nnp_err *err);
 int nnp_model_set_classes(nnp_model *m, const char *const *names, size_t n, nnp_err *err);
+
+/*
+ * Sets the input preprocessing x' = (x - offset) * scale. offset and scale are
+ * each NULL (none), one value (n = 1, every feature) or input_size values
+ * (n = input_size); values must be finite. NNP_EUSAGE with a message otherwise.
+ */
+int nnp_model_set_prep(nnp_model *m, const float *offset, size_t n_offset,
+                       const float *scale, size_t n_scale, nnp_err *err);
+/* 1 if the model has input preprocessing. */
+int nnp_model_has_prep(const nnp_model *m);
+
+/*
+ * 1 if the outputs are read as class logits: the last layer is linear and
+ * either m->logits is set or the model has class names. Such outputs are
+ * scored with softmax cross-entropy and argmax.
+ */
+int nnp_model_logits(const nnp_model *m);
+
+/*
+ * Copies everything that is not a layer's weights from src to dst (whose
+ * input size and output count must match): name, classes, provenance,
+ * input preprocessing and the output kind. Used when a pruned or converted
+ * model is built from another one.
+ */
+int nnp_model_copy_io(nnp_model *dst, const nnp_model *src, nnp_err *err);
 
 /*
  * Checks the invariants a loaded model must meet: limits, sizes that chain,

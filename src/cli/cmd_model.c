@@ -10,6 +10,73 @@
 
 static const char info_usage[] = "nnprune info MODEL [--json]";
 
+/* How `eval` and the other commands read the outputs. */
+static const char *outputs_kind(const nnp_model *m)
+{
+	if (nnp_model_logits(m))
+		return "logits";
+	switch (m->layers[m->n_layers - 1].act) {
+	case NNP_ACT_SOFTMAX: return "probabilities";
+	default: return "values";
+	}
+}
+
+static const char *outputs_text(const nnp_model *m)
+{
+	if (nnp_model_logits(m))
+		return "logits: class = argmax, loss = softmax cross-entropy";
+	if (m->layers[m->n_layers - 1].act == NNP_ACT_SOFTMAX)
+		return "probabilities (softmax): class = argmax, loss = cross-entropy";
+	return "values: class = argmax, loss = mean squared error against the one-hot label";
+}
+
+/* "x * 0.5", "(x - 127.5) * 0.0078125", "(x - offset[784]) * scale[784]". */
+static void print_prep(const nnp_model *m)
+{
+	const nnp_layer *L = &m->layers[0];
+	size_t n = m->input_size;
+	int same_o = 1, same_s = 1;
+	for (size_t i = 1; i < n; i++) {
+		same_o &= !L->pre_offset || L->pre_offset[i] == L->pre_offset[0];
+		same_s &= !L->pre_scale || L->pre_scale[i] == L->pre_scale[0];
+	}
+	printf("preprocessing: ");
+	if (L->pre_offset && same_o)
+		printf("(x - %.9g)", (double)L->pre_offset[0]);
+	else if (L->pre_offset)
+		printf("(x - offset[%zu])", n);
+	else
+		printf("x");
+	if (L->pre_scale && same_s)
+		printf(" * %.9g", (double)L->pre_scale[0]);
+	else if (L->pre_scale)
+		printf(" * scale[%zu]", n);
+	printf("\n");
+}
+
+static cJSON *prep_json(const nnp_model *m)
+{
+	const nnp_layer *L = &m->layers[0];
+	cJSON *o = cJSON_CreateObject();
+	const float *v[2] = { L->pre_offset, L->pre_scale };
+	const char *k[2] = { "offset", "scale" };
+	for (int j = 0; j < 2; j++) {
+		if (!v[j])
+			continue;
+		int same = 1;
+		for (size_t i = 1; i < m->input_size; i++)
+			same &= v[j][i] == v[j][0];
+		if (same) {
+			cJSON_AddNumberToObject(o, k[j], (double)v[j][0]);
+			continue;
+		}
+		cJSON *a = cJSON_AddArrayToObject(o, k[j]);
+		for (size_t i = 0; i < m->input_size; i++)
+			cJSON_AddItemToArray(a, cJSON_CreateNumber((double)v[j][i]));
+	}
+	return o;
+}
+
 static void print_info_text(const char *path, const nnp_model *m, const nnp_file_info *fi)
 {
 	size_t params = nnp_model_params(m);
@@ -32,6 +99,9 @@ static void print_info_text(const char *path, const nnp_model *m, const nnp_file
 	}
 	printf("\nparameters: %zu (%.2f KiB as float32)\n", params, (double)params * 4.0 / 1024.0);
 	printf("multiply-adds per sample: %zu\n", nnp_model_macs(m));
+	if (nnp_model_has_prep(m))
+		print_prep(m);
+	printf("outputs: %s\n", outputs_text(m));
 	if (m->n_classes) {
 		printf("classes:");
 		for (size_t i = 0; i < m->n_classes; i++)
@@ -74,6 +144,9 @@ static char *info_json(const char *path, const nnp_model *m, const nnp_file_info
 	cJSON_AddNumberToObject(root, "params", (double)nnp_model_params(m));
 	cJSON_AddNumberToObject(root, "float32_bytes", (double)nnp_model_params(m) * 4.0);
 	cJSON_AddNumberToObject(root, "macs", (double)nnp_model_macs(m));
+	if (nnp_model_has_prep(m))
+		cJSON_AddItemToObject(root, "preprocessing", prep_json(m));
+	cJSON_AddStringToObject(root, "outputs", outputs_kind(m));
 	if (m->n_classes)
 		cJSON_AddItemToObject(root, "classes",
 		                      cJSON_CreateStringArray((const char *const *)m->classes,

@@ -455,7 +455,6 @@ static void run_batch(run_pool *p, run_worker *w, const run_chunk *c, size_t b)
 	size_t off = b * p->batch;
 	size_t rows = c->rows - off < p->batch ? c->rows - off : p->batch;
 	size_t n_layers = p->m->n_layers;
-	const nnp_layer *last = &p->m->layers[n_layers - 1];
 	const float *x = c->x + off * p->inputs, *out = NULL;
 	nnp_acc *acc = p->bacc ? p->bacc[b] : NULL;
 	if (acc)
@@ -469,8 +468,8 @@ static void run_batch(run_pool *p, run_worker *w, const run_chunk *c, size_t b)
 	}
 	nnp_metrics *bm = &p->bmetrics[b];
 	memset(bm, 0, sizeof *bm);
-	nnp_metrics_add(bm, last->act, out, rows, p->outputs, c->labels ? c->labels + off : NULL,
-	                c->pred ? c->pred + off : NULL, NULL);
+	nnp_metrics_add(bm, nnp_score_kind(p->m), out, rows, p->outputs,
+	                c->labels ? c->labels + off : NULL, c->pred ? c->pred + off : NULL, NULL);
 }
 
 static void *run_worker_main(void *arg)

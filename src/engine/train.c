@@ -340,7 +340,10 @@ static void ws_forward(const nnp_model *m, tr_ws *w, size_t n)
 {
 	const float *in = w->x;
 	for (size_t l = 0; l < m->n_layers; l++) {
-		const nnp_layer *L = &m->layers[l];
+		nnp_layer plain = m->layers[l];
+		const nnp_layer *L = &plain;
+		/* w->x holds preprocessed rows already (ws_gather). */
+		plain.pre_offset = plain.pre_scale = NULL;
 		nnp_dense(L, in, n, w->z[l]);
 		if (w->z[l] != w->a[l])
 			memcpy(w->a[l], w->z[l], n * L->out * sizeof(float));
@@ -399,12 +402,14 @@ static void ws_loss(const nnp_model *m, tr_ws *w, size_t n, float inv_n)
 	size_t K = L->out;
 	double loss = 0.0;
 	uint64_t hits = 0;
+	/* Logits are trained as PyTorch's CrossEntropyLoss: softmax taken here. */
+	int logits = nnp_model_logits(m), ce = logits || L->act == NNP_ACT_SOFTMAX;
 	for (size_t r = 0; r < n; r++) {
 		const float *z = w->z[last] + r * K, *a = w->a[last] + r * K;
 		float *d = w->d0 + r * K;
 		size_t c = (size_t)w->y[r];
 		hits += argmax_row(a, K) == c;
-		if (L->act == NNP_ACT_SOFTMAX) {
+		if (ce) {
 			/* log-sum-exp of the logits: exact where log(softmax) of a
 			 * float that underflowed to 0 would be infinite. */
 			float zmax = z[0];
@@ -415,7 +420,8 @@ static void ws_loss(const nnp_model *m, tr_ws *w, size_t n, float inv_n)
 				s += exp((double)z[k] - (double)zmax);
 			loss += log(s) + (double)zmax - (double)z[c];
 			for (size_t k = 0; k < K; k++)
-				d[k] = a[k] * inv_n;
+				d[k] = (logits ? (float)(exp((double)z[k] - (double)zmax) / s) : a[k]) *
+				       inv_n;
 			d[c] -= inv_n;
 		} else {
 			float g = 2.0f * inv_n / (float)K;
@@ -428,7 +434,7 @@ static void ws_loss(const nnp_model *m, tr_ws *w, size_t n, float inv_n)
 			loss += s / (double)K;
 		}
 	}
-	if (L->act != NNP_ACT_SOFTMAX)
+	if (!ce)
 		act_backward(L, w->z[last], w->a[last], w->d0, n * K);
 	w->loss = loss;
 	w->correct = hits;
@@ -469,17 +475,24 @@ static void ws_backward(const nnp_model *m, tr_ws *w, size_t n, const size_t *of
 	}
 }
 
-/* Copies rows first..first+n-1 (through idx when not NULL) into w, scaled. */
+/* Copies rows first..first+n-1 (through idx when not NULL) into w, through
+ * the model's input preprocessing (layer 0's), then scaled. */
 static void ws_gather(tr_ws *w, const nnp_dataset *ds, const size_t *idx, size_t first,
-                      size_t n, float scale)
+                      size_t n, float scale, const nnp_layer *L0)
 {
 	size_t F = ds->features;
+	const float *off = L0->pre_offset, *sc = L0->pre_scale;
 	for (size_t r = 0; r < n; r++) {
 		size_t row = idx ? idx[first + r] : first + r;
 		const float *restrict src = ds->x + row * F;
 		float *restrict dst = w->x + r * F;
-		for (size_t j = 0; j < F; j++)
-			dst[j] = src[j] * scale;
+		if (off || sc) {
+			for (size_t j = 0; j < F; j++)
+				dst[j] = ((src[j] - (off ? off[j] : 0.0f)) * (sc ? sc[j] : 1.0f)) * scale;
+		} else {
+			for (size_t j = 0; j < F; j++)
+				dst[j] = src[j] * scale;
+		}
 		w->y[r] = ds->y[row];
 	}
 }
@@ -617,7 +630,7 @@ static void step_compute(trainer *tr, size_t t)
 	w->correct = 0;
 	if (w->rows == 0)
 		return;
-	ws_gather(w, tr->data, tr->idx, tr->first + lo, w->rows, tr->scale);
+	ws_gather(w, tr->data, tr->idx, tr->first + lo, w->rows, tr->scale, &tr->m->layers[0]);
 	ws_forward(tr->m, w, w->rows);
 	ws_loss(tr->m, w, w->rows, tr->inv_n);
 	ws_backward(tr->m, w, w->rows, tr->off);
@@ -669,9 +682,9 @@ static void eval_part(trainer *tr, size_t t)
 	part_bounds(tr->data->rows, tr->T, t, &lo, &hi);
 	for (size_t r = lo; r < hi; r += w->cap) {
 		size_t n = hi - r < w->cap ? hi - r : w->cap;
-		ws_gather(w, tr->data, NULL, r, n, tr->scale);
+		ws_gather(w, tr->data, NULL, r, n, tr->scale, &tr->m->layers[0]);
 		ws_forward(tr->m, w, n);
-		nnp_metrics_add(&w->val, last->act, w->a[tr->m->n_layers - 1], n, last->out, w->y,
+		nnp_metrics_add(&w->val, nnp_score_kind(tr->m), w->a[tr->m->n_layers - 1], n, last->out, w->y,
 		                NULL, NULL);
 	}
 }
@@ -959,7 +972,8 @@ static void eval_val(trainer *tr, const nnp_dataset *val, nnp_metrics *out)
 	memset(out, 0, sizeof *out);
 	for (size_t t = 0; t < tr->T; t++)
 		nnp_metrics_merge(out, &tr->ws[t].val);
-	out->mse = tr->m->layers[tr->m->n_layers - 1].act != NNP_ACT_SOFTMAX;
+	out->mse = nnp_score_kind(tr->m) != NNP_ACT_SOFTMAX &&
+	           nnp_score_kind(tr->m) != NNP_SCORE_LOGITS;
 }
 
 /* One epoch; NNP_EINPUT if the loss stops being finite. */
@@ -1140,8 +1154,9 @@ int nnp_train_grad(const nnp_model *m, const float *x, const int32_t *y, size_t 
 		goto done;
 	}
 	nnp_blas_single_thread();
-	memcpy(w.x, x, rows * m->input_size * sizeof(float));
-	memcpy(w.y, y, rows * sizeof(int32_t));
+	/* Through the input preprocessing, as training does. */
+	nnp_dataset ds = { rows, m->input_size, (float *)(uintptr_t)x, (int32_t *)(uintptr_t)y };
+	ws_gather(&w, &ds, NULL, 0, rows, 1.0f, &m->layers[0]);
 	ws_forward(m, &w, rows);
 	ws_loss(m, &w, rows, (float)(1.0 / (double)rows));
 	ws_backward(m, &w, rows, off);

@@ -62,6 +62,8 @@ void nnp_model_free(nnp_model *m)
 		for (size_t l = 0; l < m->n_layers; l++) {
 			free(m->layers[l].w);
 			free(m->layers[l].b);
+			free(m->layers[l].pre_offset);
+			free(m->layers[l].pre_scale);
 		}
 	}
 	free(m->layers);
@@ -200,6 +202,9 @@ int nnp_model_clone(nnp_model **out, const nnp_model *m, nnp_err *err)
 			memcpy(D->b, S->b, S->out * sizeof(float));
 		}
 		rc = copy_meta(c, m);
+		if (!rc)
+			rc = nnpm_copy_prep(c, m);
+		c->logits = m->logits;
 	}
 	free(sizes);
 	free(acts);
@@ -362,6 +367,9 @@ static int check_shape(const nnp_model *m, const char *label, int status, nnp_er
 			                   nonfinite_name(L->alpha));
 		if (!L->w || !L->b)
 			return nnp_err_set(err, status, "%s: layer %zu: weights or bias missing", label, l);
+		if (l > 0 && (L->pre_offset || L->pre_scale))
+			return nnp_err_set(err, status, "%s: layer %zu: only layer 0 may carry the input "
+			                   "preprocessing", label, l);
 		params += (uint64_t)L->in * L->out + L->out;
 		prev = L->out;
 	}
@@ -390,6 +398,9 @@ static int check_values(const nnp_model *m, const char *label, int status, nnp_e
 
 static int check_meta(const nnp_model *m, const char *label, int status, nnp_err *err)
 {
+	int rc = nnpm_check_io(m, label, status, err);
+	if (rc)
+		return rc;
 	size_t outs = nnp_model_outputs(m);
 	if (m->n_classes && (!m->classes || m->n_classes != outs))
 		return nnp_err_set(err, status, "%s: metadata: %zu class names but the model has "
@@ -621,7 +632,7 @@ int nnpm_utf8_ok(const char *s, size_t n)
 
 int nnpm_has_meta(const nnp_model *m)
 {
-	return m->name || m->n_classes || m->provenance;
+	return m->name || m->n_classes || m->provenance || nnp_model_has_prep(m) || m->logits;
 }
 
 size_t nnpm_meta_size(const nnp_model *m)

@@ -104,6 +104,22 @@ const char *nnpm_json_type(const cJSON *item);
 /* 1 if the n bytes are valid UTF-8 (no overlongs, surrogates or > U+10FFFF). */
 int nnpm_utf8_ok(const char *s, size_t n);
 
+/*
+ * Input preprocessing and output kind (model_prep.c), stored in the metadata
+ * object as "preprocessing": {"offset": x | [..], "scale": x | [..]} and
+ * "output": "logits". nnpm_io_print prints the keys (each led by `sep` and,
+ * pretty, a new line and `indent`) and returns whether it printed any;
+ * nnpm_io_from_cjson reads them from a metadata object into m.
+ */
+void nnpm_io_print(nnpm_sink *s, const nnp_model *m, int pretty, const char *indent,
+                   const char *sep);
+int nnpm_io_from_cjson(nnp_model *m, const cJSON *meta, const char *label, const char *place,
+                       nnp_err *err);
+/* Copies src's preprocessing into dst (same input size); NNP_ENOMEM. */
+int nnpm_copy_prep(nnp_model *dst, const nnp_model *src);
+/* Preprocessing values finite, output kind consistent with the last layer. */
+int nnpm_check_io(const nnp_model *m, const char *label, int status, nnp_err *err);
+
 /* Writers: the whole file's bytes in the given format. The model is valid. */
 void nnpm_write_json(nnpm_sink *s, const nnp_model *m);
 void nnpm_write_bin(nnpm_sink *s, const nnp_model *m);

@@ -701,14 +701,8 @@ static int run_candidate(nnp_method_ctx *c, const size_t *counts, const nnp_keep
 
 static int copy_metadata(nnp_model *p, const nnp_model *m, nnp_err *err)
 {
-	int rc = NNP_OK;
-	if (m->name)
-		rc = nnp_model_set_name(p, m->name, err);
-	if (!rc && m->classes && m->n_classes)
-		rc = nnp_model_set_classes(p, (const char *const *)m->classes, m->n_classes, err);
-	if (!rc && m->provenance)
-		rc = nnp_model_set_provenance(p, m->provenance, err);
-	return rc;
+	/* Metadata, input preprocessing and output kind: pruning keeps the inputs. */
+	return nnp_model_copy_io(p, m, err);
 }
 
 /* The slimmed model of the candidate in c->wl / c->kept. */
