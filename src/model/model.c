@@ -36,14 +36,6 @@ int nnp_act_parse(const char *name, nnp_act *out)
 	return -1;
 }
 
-const char *nnp_format_name(nnp_format f)
-{
-	switch (f) {
-	case NNP_FMT_JSON: return "json";
-	case NNP_FMT_BIN: return "bin";
-	default: return NULL;
-	}
-}
 
 static void free_classes(char **classes, size_t n)
 {
@@ -817,7 +809,7 @@ int nnp_model_identity(const char *path, nnp_file_info *info, nnp_err *err)
 int nnp_model_load(nnp_model **out, const char *path, nnp_file_info *info, nnp_err *err)
 {
 	nnp_model *m = NULL;
-	nnp_file_info fi = { NNP_FMT_JSON, 0, 0 };
+	nnp_file_info fi = { NNP_FMT_JSON, 0, 0, 0 };
 	struct stat st;
 	int rc;
 	*out = NULL;
