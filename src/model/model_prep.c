@@ -257,7 +257,8 @@ int nnpm_io_from_cjson(nnp_model *m, const cJSON *meta, const char *label, const
 		return nnp_err_set(err, NNP_EINPUT, "%s: %smetadata: \"output\" must be \"logits\" "
 		                   "(the only output kind stored)", label, place);
 	}
-	set_vectors(m, off, sc);
+	if (p)  /* a file's metadata without the key leaves what the reader set */
+		set_vectors(m, off, sc);
 	m->logits = o != NULL;
 	return NNP_OK;
 }

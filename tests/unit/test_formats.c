@@ -118,6 +118,49 @@ static void test_pytorch_safetensors(void **state)
 	nnp_model_free(m);
 }
 
+static nnp_model *rich_model(void);
+static void assert_same_model(const nnp_model *a, const nnp_model *b);
+
+static void test_onnx(void **state)
+{
+	(void)state;
+	nnp_model *m = load(FIX "gemm.onnx", NULL);
+	assert_int_equal(m->layers[1].act, NNP_ACT_SIGMOID);
+	assert_int_equal(m->layers[2].act, NNP_ACT_SOFTMAX);
+	check_outputs(m, FIX "gemm.out.csv");
+	nnp_model_free(m);
+	m = load(FIX "matmul.onnx", NULL);  /* 1-D input: MatMul + Add(bias, .) */
+	assert_true(nnp_model_logits(m));
+	check_outputs(m, FIX "seq.out.csv");
+	nnp_model_free(m);
+	m = load(FIX "prep.onnx", NULL);  /* (x - 0.5) / 4 in front: preprocessing */
+	assert_true(m->layers[0].pre_offset[3] == 0.5f && m->layers[0].pre_scale[0] == 0.25f);
+	check_outputs(m, FIX "prep.out.csv");
+	nnp_model_free(m);
+	nnp_err err;
+	nnp_err_clear(&err);
+	assert_int_equal(nnp_model_load_opts(&m, FIX "elu.onnx", NULL, NULL, &err), NNP_EINPUT);
+	expect_msg(&err, "op Elu");
+	expect_msg(&err, "node 1");
+	/* Our export reads back identical, metadata included. */
+	char *dir = tu_mkdtemp();
+	char *p = tu_path(dir, "r.onnx");
+	nnp_model *r = rich_model();
+	assert_int_equal(nnp_model_save_opts(r, p, NNP_FMT_ONNX, NULL, &err), 0);
+	m = load(p, NULL);
+	assert_same_model(r, m);
+	assert_string_equal(m->name, "rich");
+	nnp_model_free(m);
+	nnp_model_free(r);
+	/* Not a protobuf. */
+	tu_write(p, "\xff\xff\xff\xff garbage", 12);
+	assert_int_equal(nnp_model_load_opts(&m, p, NULL, NULL, &err), NNP_EINPUT);
+	expect_msg(&err, "not a valid ONNX");
+	free(p);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 static void test_numpy(void **state)
 {
 	(void)state;
@@ -460,6 +503,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pytorch_safetensors),
 		cmocka_unit_test(test_numpy),
+		cmocka_unit_test(test_onnx),
 		cmocka_unit_test(test_round_trips),
 		cmocka_unit_test(test_prep_absent_same_bytes),
 		cmocka_unit_test(test_prep_forward),
