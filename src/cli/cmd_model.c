@@ -228,7 +228,48 @@ done:
 }
 
 static const char convert_usage[] =
-	"nnprune convert IN OUT [--to FORMAT] [--int8] [--prefix NAME] [model options]";
+	"nnprune convert IN OUT [--to FORMAT] [--int8 [--data DATA]] [--prefix NAME] "
+	"[model options]";
+
+/* Accuracy and loss of m on DATA; -1 on error (printed). */
+static int score(const nnp_model *m, const char *data, cli_data *d, nnp_metrics *mt)
+{
+	nnp_err err;
+	nnp_err_clear(&err);
+	nnp_reader *r = NULL;
+	d->opts.expect_features = m->input_size;
+	d->opts.n_classes = nnp_model_outputs(m);
+	nnp_run_opts ro = NNP_RUN_OPTS_INIT;
+	ro.threads = d->threads;
+	memset(mt, 0, sizeof *mt);
+	int rc = nnp_reader_open(&r, data, &d->opts, &err);
+	if (!rc)
+		rc = nnp_run(m, r, &ro, NULL, mt, NULL, &err);
+	nnp_reader_close(r);
+	return rc ? cli_fail(&err) : 0;
+}
+
+/* convert --int8 --data: what the int8 weights cost in accuracy. */
+static int report_int8(const nnp_model *m, const char *data, cli_data *d)
+{
+	nnp_model *q = NULL;
+	nnp_metrics f, i8;
+	nnp_err err;
+	int rc = nnp_model_clone(&q, m, &err);
+	if (rc)
+		return cli_fail(&err);
+	nnp_model_quantize_int8(q);
+	rc = score(m, data, d, &f);
+	if (!rc)
+		rc = score(q, data, d, &i8);
+	if (!rc)
+		printf("%s: float32 accuracy %.4f, int8 accuracy %.4f (%+.4f) on %llu rows\n", data,
+		       nnp_metrics_accuracy(&f), nnp_metrics_accuracy(&i8),
+		       nnp_metrics_accuracy(&i8) - nnp_metrics_accuracy(&f),
+		       (unsigned long long)f.labelled);
+	nnp_model_free(q);
+	return rc;
+}
 
 /* A C identifier from OUT's base name ("models/best-1.h" -> "best_1"). */
 static void default_prefix(const char *out, char *buf, size_t cap)
@@ -245,10 +286,14 @@ static void default_prefix(const char *out, char *buf, size_t cap)
 
 int cmd_convert(int argc, char **argv)
 {
-	enum { O_FORMAT = 1, O_HELP, O_PREFIX };
+	enum { O_FORMAT = 1, O_HELP, O_PREFIX, O_DATA };
 	static const cli_opt opts[] = { { "format", 'f', 1, O_FORMAT }, { "to", 0, 1, O_FORMAT },
 		                        { "prefix", 0, 1, O_PREFIX }, { "help", 'h', 0, O_HELP },
-		                        CLI_MODEL_OPTIONS, { NULL, 0, 0, 0 } };
+		                        { "data", 0, 1, O_DATA }, CLI_MODEL_OPTIONS, CLI_DATA_OPTIONS,
+		                        { NULL, 0, 0, 0 } };
+	cli_data d;
+	cli_data_init(&d);
+	const char *data = NULL;
 	cli_parser p;
 	if (cli_init(&p, argc, argv, opts, "convert", convert_usage))
 		return NNP_EXIT_INPUT;
@@ -271,6 +316,8 @@ int cmd_convert(int argc, char **argv)
 			       "error. OUT may not be IN.\n\n"
 			       "  --to FORMAT     json, bin, safetensors, npz, onnx or h (also --format)\n"
 			       "  --int8          with .h: per-row int8 weights and float scales\n"
+			       "  --data DATA     with --int8: print the float and int8 accuracy on DATA\n"
+			       "                  (as 'nnprune eval IN DATA' and 'nnprune eval IN DATA --int8')\n"
 			       "  --prefix NAME   with .h: the C identifiers' prefix (default: OUT's name)\n\n"
 			       "%s", convert_usage, CLI_MODEL_HELP);
 			goto done;
@@ -282,6 +329,13 @@ int cmd_convert(int argc, char **argv)
 		}
 		if (id == O_PREFIX)
 			prefix = arg;
+		if (id == O_DATA)
+			data = arg;
+		if (id >= CLI_DATA_LABELS && id <= CLI_DATA_THREADS &&
+		    cli_data_option(&p, &d, id, arg)) {
+			rc = NNP_EXIT_USAGE;
+			goto done;
+		}
 		if (cli_model_is_option(id) && cli_model_option(&p, &mo, id, arg)) {
 			rc = NNP_EXIT_USAGE;
 			goto done;
@@ -329,6 +383,8 @@ int cmd_convert(int argc, char **argv)
 		rc = cli_fail(&err);
 		goto done;
 	}
+	if (data && eo.int8)
+		rc = report_int8(m, data, &d);
 done:
 	nnp_model_free(m);
 	cli_model_free(&mo);
