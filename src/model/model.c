@@ -768,9 +768,12 @@ static int load_regular(nnp_model **m, FILE *fp, uint64_t size, const char *path
 		fi->format = NNP_FMT_BIN;
 		return nnpm_read_bin_file(m, fp, size, path, &fi->crc32, err);
 	}
-	/* Refuse a stray CSV or image before reading all of it. */
-	if (kind == SNIFF_OTHER || (kind == SNIFF_BLANK && n == size))
-		return not_a_model(path, err);
+	/* The interchange formats (safetensors, npz, npy, ONNX), then refuse a
+	 * stray CSV or image before reading all of it. */
+	if (kind == SNIFF_OTHER || (kind == SNIFF_BLANK && n == size)) {
+		int rc = nnpm_load_foreign(m, path, fi, err);
+		return rc || *m ? rc : not_a_model(path, err);
+	}
 	int rc = slurp_file(fp, path, size, &buf, err);
 	if (rc)
 		return rc;

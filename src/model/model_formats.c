@@ -249,6 +249,29 @@ static const nnpm_format_row *foreign_format(const char *path)
 	return r && r->read ? r : NULL;
 }
 
+int nnpm_load_foreign(nnp_model **out, const char *path, nnp_file_info *fi, nnp_err *err)
+{
+	*out = NULL;
+	const nnpm_format_row *row = foreign_format(path);
+	if (!row)
+		return NNP_OK;
+	nnp_model *m = NULL;
+	nnp_file_info local;
+	int rc = nnp_model_load_opts(&m, path, NULL, &local, err);
+	if (!rc && local.acts_assumed) {
+		nnp_model_free(m);
+		return nnp_err_set(err, NNP_EINPUT, "%s: the file does not say its activations: give "
+		                   "them (nnprune eval/info/convert --activations relu,...,logits), or "
+		                   "convert it once: nnprune convert %s model.bin --activations ...",
+		                   path, path);
+	}
+	if (rc)
+		return rc;
+	*fi = local;
+	*out = m;
+	return NNP_OK;
+}
+
 static int apply_opts(nnp_model *m, const nnp_import_opts *o, const char *path, nnp_err *err)
 {
 	if (!o)

@@ -167,6 +167,10 @@ typedef struct nnpm_format_row {
 	int (*write)(nnpm_sink *s, const nnp_model *m, const nnp_export_opts *o, nnp_err *err);
 } nnpm_format_row;
 const nnpm_format_row *nnpm_format_find(nnp_format f);
+/* nnp_model_load's way into the interchange formats: *out stays NULL if the
+ * file is none of them; a file that does not say its activations is refused
+ * (only nnp_model_load_opts may assume defaults, and it reports that it did). */
+int nnpm_load_foreign(nnp_model **out, const char *path, nnp_file_info *fi, nnp_err *err);
 
 int nnpm_safetensors_detect(const unsigned char *head, size_t n);
 int nnpm_safetensors_read(nnp_model **out, const unsigned char *buf, size_t len,
