@@ -362,6 +362,10 @@ int cmd_convert(int argc, char **argv)
 		default_prefix(out, pbuf, sizeof pbuf);
 		eo.prefix = pbuf;
 	}
+	if (data && !mo.io.int8) {
+		rc = cli_usage_error(&p, "--data is for --int8 (use 'nnprune eval' otherwise)");
+		goto done;
+	}
 	if (mo.io.int8 && fmt != NNP_FMT_C) {
 		rc = cli_usage_error(&p, "--int8 is for the C header (.h); to evaluate the int8 "
 		                     "weights use 'nnprune eval MODEL DATA --int8'");

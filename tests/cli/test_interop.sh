@@ -58,6 +58,18 @@ nnp convert base.json out.yaml
 expect_rc "unknown extension: exit 2" 2
 expect_err "unknown extension: lists the formats" ".json, .bin, .safetensors, .npz, .onnx or .h"
 check "unknown extension: nothing written" test ! -e out.yaml
+# The preprocessing travels into pruned models, and every command applies it.
+nnp convert base.json base.bin
+nnp stats base.bin rows.csv -o base.stats --quiet
+expect_rc "stats on raw rows of a model with preprocessing: exit 0" 0
+nnp prune base.bin --calib rows.csv --keep 0.5 -o slim.bin
+expect_rc "prune a model with preprocessing: exit 0" 0
+nnp info slim.bin
+expect_out "pruned model keeps the preprocessing" "preprocessing: (x - 0.5) * 0.25"
+nnp sweep --stats base.stats --out swept --quiet
+expect_rc "sweep a model with preprocessing: exit 0" 0
+nnp info "$(ls swept/*.bin | head -1)"
+expect_out "swept models keep the preprocessing" "preprocessing: (x - 0.5) * 0.25"
 nnp convert base.json odd.name --to safetensors
 nnp info odd.name
 expect_out "--to forces the format" "safetensors file"
