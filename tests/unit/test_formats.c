@@ -129,6 +129,9 @@ static void test_onnx(void **state)
 	assert_int_equal(m->layers[2].act, NNP_ACT_SOFTMAX);
 	check_outputs(m, FIX "gemm.out.csv");
 	nnp_model_free(m);
+	m = load(FIX "gemm_float_data.onnx", NULL);  /* initializers in float_data */
+	check_outputs(m, FIX "gemm.out.csv");
+	nnp_model_free(m);
 	m = load(FIX "matmul.onnx", NULL);  /* 1-D input: MatMul + Add(bias, .) */
 	assert_true(nnp_model_logits(m));
 	check_outputs(m, FIX "seq.out.csv");
