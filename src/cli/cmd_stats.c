@@ -334,8 +334,8 @@ int cmd_eval(int argc, char **argv)
 		case CLI_ERROR: rc = NNP_EXIT_USAGE; goto done;
 		case O_HELP:
 			printf("usage: %s\n\nRuns labelled DATA through MODEL and prints the rows, accuracy\n"
-			       "(argmax against the label) and loss (cross-entropy for softmax outputs,\n"
-			       "mean squared error against the one-hot label otherwise).\n\n"
+			       "(argmax against the label) and loss (cross-entropy for softmax outputs\n"
+			       "and logits, mean squared error against the one-hot label otherwise).\n\n"
 			       "  --json       print the results as JSON\n"
 			       "  --confusion  add the confusion matrix\n\n%s\n%s",
 			       eval_usage, CLI_DATA_HELP, CLI_MODEL_HELP);
