@@ -60,6 +60,11 @@ void nnp_backprop_free(nnp_backprop *b);
  * int dimensions). */
 size_t nnp_backprop_max_rows(const nnp_model *m);
 
+/* One input row through layer 0's preprocessing ((x - offset) * scale when
+ * the model has it), times `scale`: what training and gradients feed the
+ * network, since the workspace's forward pass takes preprocessed rows. */
+void nnp_backprop_input(const nnp_layer *L0, const float *src, float *dst, float scale);
+
 /* Runs rows b->x[0..n) through m, keeping every layer's output. */
 void nnp_backprop_forward(nnp_backprop *b, const nnp_model *m, size_t n);
 

@@ -19,7 +19,8 @@
 extern "C" {
 #endif
 
-/* y[rows][L->out] = x[rows][L->in] * W^T + b (no activation). */
+/* y[rows][L->out] = x'[rows][L->in] * W^T + b (no activation), x' being x
+ * through the layer's input preprocessing when it has one (layer 0). */
 void nnp_dense(const nnp_layer *L, const float *x, size_t rows, float *y);
 
 /* Applies an activation in place to z[rows][n]; softmax is taken row by row. */
@@ -71,6 +72,12 @@ void nnp_metrics_merge(nnp_metrics *a, const nnp_metrics *b);
  * receives each row's argmax (first maximum wins). confusion, if not NULL, is
  * [n_out][n_out] counts indexed [label][pred].
  */
+/* out_act of nnp_metrics_add for outputs read as logits (nnp_model_logits):
+ * scored with softmax cross-entropy computed from them, and argmax. */
+#define NNP_SCORE_LOGITS ((nnp_act)NNP_ACT_COUNT)
+/* How a model's outputs are scored: NNP_SCORE_LOGITS or its last activation. */
+nnp_act nnp_score_kind(const nnp_model *m);
+
 void nnp_metrics_add(nnp_metrics *mt, nnp_act out_act, const float *out, size_t rows,
                      size_t n_out, const int32_t *labels, int32_t *pred, uint64_t *confusion);
 

@@ -1,21 +1,94 @@
 /* nnprune info and nnprune convert: look at a model, change its format. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cJSON.h>
 
 #include "cli.h"
+#include "cli_model.h"
 #include "nnprune/io.h"
 #include "nnprune/model.h"
 
-static const char info_usage[] = "nnprune info MODEL [--json]";
+static const char info_usage[] = "nnprune info MODEL [--json] [model options]";
+
+/* How `eval` and the other commands read the outputs. */
+static const char *outputs_kind(const nnp_model *m)
+{
+	if (nnp_model_logits(m))
+		return "logits";
+	switch (m->layers[m->n_layers - 1].act) {
+	case NNP_ACT_SOFTMAX: return "probabilities";
+	default: return "values";
+	}
+}
+
+static const char *outputs_text(const nnp_model *m)
+{
+	if (nnp_model_logits(m))
+		return "logits: class = argmax, loss = softmax cross-entropy";
+	if (m->layers[m->n_layers - 1].act == NNP_ACT_SOFTMAX)
+		return "probabilities (softmax): class = argmax, loss = cross-entropy";
+	return "values: class = argmax, loss = mean squared error against the one-hot label";
+}
+
+/* "x * 0.5", "(x - 127.5) * 0.0078125", "(x - offset[784]) * scale[784]". */
+static void print_prep(const nnp_model *m)
+{
+	const nnp_layer *L = &m->layers[0];
+	size_t n = m->input_size;
+	int same_o = 1, same_s = 1;
+	for (size_t i = 1; i < n; i++) {
+		same_o &= !L->pre_offset || L->pre_offset[i] == L->pre_offset[0];
+		same_s &= !L->pre_scale || L->pre_scale[i] == L->pre_scale[0];
+	}
+	printf("preprocessing: ");
+	if (L->pre_offset && same_o)
+		printf("(x - %.9g)", (double)L->pre_offset[0]);
+	else if (L->pre_offset)
+		printf("(x - offset[%zu])", n);
+	else
+		printf("x");
+	if (L->pre_scale && same_s)
+		printf(" * %.9g", (double)L->pre_scale[0]);
+	else if (L->pre_scale)
+		printf(" * scale[%zu]", n);
+	printf("\n");
+}
+
+static cJSON *prep_json(const nnp_model *m)
+{
+	const nnp_layer *L = &m->layers[0];
+	cJSON *o = cJSON_CreateObject();
+	const float *v[2] = { L->pre_offset, L->pre_scale };
+	const char *k[2] = { "offset", "scale" };
+	for (int j = 0; j < 2; j++) {
+		if (!v[j])
+			continue;
+		int same = 1;
+		for (size_t i = 1; i < m->input_size; i++)
+			same &= v[j][i] == v[j][0];
+		if (same) {
+			cJSON_AddNumberToObject(o, k[j], (double)v[j][0]);
+			continue;
+		}
+		cJSON *a = cJSON_AddArrayToObject(o, k[j]);
+		for (size_t i = 0; i < m->input_size; i++)
+			cJSON_AddItemToArray(a, cJSON_CreateNumber((double)v[j][i]));
+	}
+	return o;
+}
 
 static void print_info_text(const char *path, const nnp_model *m, const nnp_file_info *fi)
 {
 	size_t params = nnp_model_params(m);
-	printf("%s: nnprune %s model, %llu bytes, CRC-32 %08x\n", path,
-	       fi->format == NNP_FMT_BIN ? "binary" : "JSON", (unsigned long long)fi->bytes,
-	       (unsigned)fi->crc32);
+	if (fi->format == NNP_FMT_BIN || fi->format == NNP_FMT_JSON)
+		printf("%s: nnprune %s model, %llu bytes, CRC-32 %08x\n", path,
+		       fi->format == NNP_FMT_BIN ? "binary" : "JSON", (unsigned long long)fi->bytes,
+		       (unsigned)fi->crc32);
+	else
+		printf("%s: %s file, %llu bytes, CRC-32 %08x\n", path, nnp_format_name(fi->format),
+		       (unsigned long long)fi->bytes, (unsigned)fi->crc32);
 	if (m->name)
 		printf("name: %s\n", m->name);
 	printf("input size: %zu\n\n", m->input_size);
@@ -32,6 +105,9 @@ static void print_info_text(const char *path, const nnp_model *m, const nnp_file
 	}
 	printf("\nparameters: %zu (%.2f KiB as float32)\n", params, (double)params * 4.0 / 1024.0);
 	printf("multiply-adds per sample: %zu\n", nnp_model_macs(m));
+	if (nnp_model_has_prep(m))
+		print_prep(m);
+	printf("outputs: %s\n", outputs_text(m));
 	if (m->n_classes) {
 		printf("classes:");
 		for (size_t i = 0; i < m->n_classes; i++)
@@ -74,6 +150,9 @@ static char *info_json(const char *path, const nnp_model *m, const nnp_file_info
 	cJSON_AddNumberToObject(root, "params", (double)nnp_model_params(m));
 	cJSON_AddNumberToObject(root, "float32_bytes", (double)nnp_model_params(m) * 4.0);
 	cJSON_AddNumberToObject(root, "macs", (double)nnp_model_macs(m));
+	if (nnp_model_has_prep(m))
+		cJSON_AddItemToObject(root, "preprocessing", prep_json(m));
+	cJSON_AddStringToObject(root, "outputs", outputs_kind(m));
 	if (m->n_classes)
 		cJSON_AddItemToObject(root, "classes",
 		                      cJSON_CreateStringArray((const char *const *)m->classes,
@@ -92,12 +171,14 @@ int cmd_info(int argc, char **argv)
 {
 	enum { O_JSON = 1, O_HELP };
 	static const cli_opt opts[] = { { "json", 0, 0, O_JSON }, { "help", 'h', 0, O_HELP },
-		                        { NULL, 0, 0, 0 } };
+		                        CLI_MODEL_OPTIONS, { NULL, 0, 0, 0 } };
 	cli_parser p;
 	if (cli_init(&p, argc, argv, opts, "info", info_usage))
 		return NNP_EXIT_INPUT;
 	int json = 0, rc = NNP_EXIT_OK, id;
 	const char *arg;
+	cli_model mo;
+	cli_model_init(&mo);
 	while ((id = cli_next(&p, &arg)) != CLI_END) {
 		if (id == CLI_ERROR) {
 			rc = NNP_EXIT_USAGE;
@@ -106,12 +187,17 @@ int cmd_info(int argc, char **argv)
 		if (id == O_HELP) {
 			printf("usage: %s\n\nShows each layer's sizes, activation and parameters, the totals\n"
 			       "(parameters, float32 bytes, multiply-adds per sample), the file's\n"
-			       "format and CRC-32, and the model's metadata and provenance.\n\n"
-			       "  --json   print the same as JSON\n", info_usage);
+			       "format and CRC-32, how the outputs are read, the input preprocessing,\n"
+			       "and the model's metadata and provenance.\n\n"
+			       "  --json   print the same as JSON\n\n%s", info_usage, CLI_MODEL_HELP);
 			goto done;
 		}
 		if (id == O_JSON)
 			json = 1;
+		if (cli_model_is_option(id) && cli_model_option(&p, &mo, id, arg)) {
+			rc = NNP_EXIT_USAGE;
+			goto done;
+		}
 	}
 	if (p.n_operands != 1) {
 		rc = cli_usage_error(&p, "expected one MODEL, got %d arguments", p.n_operands);
@@ -122,7 +208,7 @@ int cmd_info(int argc, char **argv)
 	nnp_model *m = NULL;
 	nnp_file_info fi;
 	const char *path = p.operands[0];
-	if (nnp_model_load(&m, path, &fi, &err)) {
+	if (cli_model_load(&m, path, &mo, &fi, &err)) {
 		rc = cli_fail(&err);
 		goto done;
 	}
@@ -136,45 +222,123 @@ int cmd_info(int argc, char **argv)
 	}
 	nnp_model_free(m);
 done:
+	cli_model_free(&mo);
 	cli_done(&p);
 	return rc;
 }
 
-static const char convert_usage[] = "nnprune convert IN OUT [--format json|bin]";
+static const char convert_usage[] =
+	"nnprune convert IN OUT [--to FORMAT] [--int8 [--data DATA]] [--prefix NAME] "
+	"[model options]";
+
+/* Accuracy and loss of m on DATA; -1 on error (printed). */
+static int score(const nnp_model *m, const char *data, cli_data *d, nnp_metrics *mt)
+{
+	nnp_err err;
+	nnp_err_clear(&err);
+	nnp_reader *r = NULL;
+	d->opts.expect_features = m->input_size;
+	d->opts.n_classes = nnp_model_outputs(m);
+	nnp_run_opts ro = NNP_RUN_OPTS_INIT;
+	ro.threads = d->threads;
+	memset(mt, 0, sizeof *mt);
+	int rc = nnp_reader_open(&r, data, &d->opts, &err);
+	if (!rc)
+		rc = nnp_run(m, r, &ro, NULL, mt, NULL, &err);
+	nnp_reader_close(r);
+	return rc ? cli_fail(&err) : 0;
+}
+
+/* convert --int8 --data: what the int8 weights cost in accuracy. */
+static int report_int8(const nnp_model *m, const char *data, cli_data *d)
+{
+	nnp_model *q = NULL;
+	nnp_metrics f, i8;
+	nnp_err err;
+	int rc = nnp_model_clone(&q, m, &err);
+	if (rc)
+		return cli_fail(&err);
+	nnp_model_quantize_int8(q);
+	rc = score(m, data, d, &f);
+	if (!rc)
+		rc = score(q, data, d, &i8);
+	if (!rc)
+		printf("%s: float32 accuracy %.4f, int8 accuracy %.4f (%+.4f) on %llu rows\n", data,
+		       nnp_metrics_accuracy(&f), nnp_metrics_accuracy(&i8),
+		       nnp_metrics_accuracy(&i8) - nnp_metrics_accuracy(&f),
+		       (unsigned long long)f.labelled);
+	nnp_model_free(q);
+	return rc;
+}
+
+/* A C identifier from OUT's base name ("models/best-1.h" -> "best_1"). */
+static void default_prefix(const char *out, char *buf, size_t cap)
+{
+	const char *b = strrchr(out, '/');
+	b = b ? b + 1 : out;
+	size_t n = 0;
+	for (; *b && *b != '.' && n + 1 < cap; b++)
+		buf[n++] = (isalnum((unsigned char)*b) ? *b : '_');
+	buf[n] = '\0';
+	if (!n || isdigit((unsigned char)buf[0]))
+		snprintf(buf, cap, "nnp_model");
+}
 
 int cmd_convert(int argc, char **argv)
 {
-	enum { O_FORMAT = 1, O_HELP };
-	static const cli_opt opts[] = { { "format", 'f', 1, O_FORMAT }, { "help", 'h', 0, O_HELP },
+	enum { O_FORMAT = 1, O_HELP, O_PREFIX, O_DATA };
+	static const cli_opt opts[] = { { "format", 'f', 1, O_FORMAT }, { "to", 0, 1, O_FORMAT },
+		                        { "prefix", 0, 1, O_PREFIX }, { "help", 'h', 0, O_HELP },
+		                        { "data", 0, 1, O_DATA }, CLI_MODEL_OPTIONS, CLI_DATA_OPTIONS,
 		                        { NULL, 0, 0, 0 } };
+	cli_data d;
+	cli_data_init(&d);
+	const char *data = NULL;
 	cli_parser p;
 	if (cli_init(&p, argc, argv, opts, "convert", convert_usage))
 		return NNP_EXIT_INPUT;
 	int rc = NNP_EXIT_OK, id;
 	nnp_format fmt = 0;
-	const char *arg;
+	const char *arg, *prefix = NULL;
 	nnp_model *m = NULL;
+	cli_model mo;
+	cli_model_init(&mo);
 	while ((id = cli_next(&p, &arg)) != CLI_END) {
 		if (id == CLI_ERROR) {
 			rc = NNP_EXIT_USAGE;
 			goto done;
 		}
 		if (id == O_HELP) {
-			printf("usage: %s\n\nReads a model in either format (recognised by content) and\n"
-			       "writes it to OUT, atomically. The format is --format, else OUT's\n"
-			       "extension (.json is JSON, anything else binary). OUT may not be IN.\n",
-			       convert_usage);
+			printf("usage: %s\n\nReads a model (nnprune JSON or binary, safetensors, .npz, .npy,\n"
+			       "ONNX) and writes it to OUT, atomically, in the format --to names or\n"
+			       "else OUT's extension: .json, .bin (or .nnp), .safetensors, .npz, .onnx,\n"
+			       ".h (a C99 header for microcontrollers). Any other extension is an\n"
+			       "error. OUT may not be IN.\n\n"
+			       "  --to FORMAT     json, bin, safetensors, npz, onnx or h (also --format)\n"
+			       "  --int8          with .h: per-row int8 weights and float scales\n"
+			       "  --data DATA     with --int8: print the float and int8 accuracy on DATA\n"
+			       "                  (as 'nnprune eval IN DATA' and 'nnprune eval IN DATA --int8')\n"
+			       "  --prefix NAME   with .h: the C identifiers' prefix (default: OUT's name)\n\n"
+			       "%s", convert_usage, CLI_MODEL_HELP);
 			goto done;
 		}
-		if (id == O_FORMAT) {
-			if (!strcmp(arg, "json"))
-				fmt = NNP_FMT_JSON;
-			else if (!strcmp(arg, "bin"))
-				fmt = NNP_FMT_BIN;
-			else {
-				rc = cli_usage_error(&p, "--format: '%s' is not json or bin", arg);
-				goto done;
-			}
+		if (id == O_FORMAT && !(fmt = nnp_format_parse(arg))) {
+			rc = cli_usage_error(&p, "--to: '%s' is not one of %s", arg,
+			                     nnp_format_list_writable());
+			goto done;
+		}
+		if (id == O_PREFIX)
+			prefix = arg;
+		if (id == O_DATA)
+			data = arg;
+		if (id >= CLI_DATA_LABELS && id <= CLI_DATA_THREADS &&
+		    cli_data_option(&p, &d, id, arg)) {
+			rc = NNP_EXIT_USAGE;
+			goto done;
+		}
+		if (cli_model_is_option(id) && cli_model_option(&p, &mo, id, arg)) {
+			rc = NNP_EXIT_USAGE;
+			goto done;
 		}
 	}
 	if (p.n_operands != 2) {
@@ -182,13 +346,35 @@ int cmd_convert(int argc, char **argv)
 		goto done;
 	}
 	const char *in = p.operands[0], *out = p.operands[1];
-	if (!fmt) {
-		size_t n = strlen(out);
-		fmt = (n >= 5 && !strcmp(out + n - 5, ".json")) ? NNP_FMT_JSON : NNP_FMT_BIN;
+	if (!fmt && !(fmt = nnp_format_of_path(out))) {
+		rc = cli_usage_error(&p, "%s: cannot tell the format from the extension: use .json, "
+		                     ".bin, .safetensors, .npz, .onnx or .h, or --to FORMAT", out);
+		goto done;
 	}
+	if (fmt == NNP_FMT_NPY) {
+		rc = cli_usage_error(&p, "%s: .npy holds one array: write .npz for a model", out);
+		goto done;
+	}
+	/* --int8 on convert means: write int8 into the header (not: quantise first). */
+	nnp_export_opts eo = { mo.io.int8, prefix };
+	char pbuf[72];
+	if (!prefix) {
+		default_prefix(out, pbuf, sizeof pbuf);
+		eo.prefix = pbuf;
+	}
+	if (data && !mo.io.int8) {
+		rc = cli_usage_error(&p, "--data is for --int8 (use 'nnprune eval' otherwise)");
+		goto done;
+	}
+	if (mo.io.int8 && fmt != NNP_FMT_C) {
+		rc = cli_usage_error(&p, "--int8 is for the C header (.h); to evaluate the int8 "
+		                     "weights use 'nnprune eval MODEL DATA --int8'");
+		goto done;
+	}
+	mo.io.int8 = 0;
 	nnp_err err;
 	nnp_err_clear(&err);
-	if (nnp_model_load(&m, in, NULL, &err)) {
+	if (cli_model_load(&m, in, &mo, NULL, &err)) {
 		rc = cli_fail(&err);
 		goto done;
 	}
@@ -197,12 +383,15 @@ int cmd_convert(int argc, char **argv)
 		rc = NNP_EXIT_OUTPUT;
 		goto done;
 	}
-	if (nnp_model_save(m, out, fmt, &err)) {
+	if (nnp_model_save_opts(m, out, fmt, &eo, &err)) {
 		rc = cli_fail(&err);
 		goto done;
 	}
+	if (data && eo.int8)
+		rc = report_int8(m, data, &d);
 done:
 	nnp_model_free(m);
+	cli_model_free(&mo);
 	cli_done(&p);
 	return rc;
 }

@@ -6,6 +6,7 @@
 #include <cJSON.h>
 
 #include "cli.h"
+#include "cli_model.h"
 #include "nnprune/io.h"
 #include "nnprune/model.h"
 #include "nnprune/stats.h"
@@ -149,9 +150,10 @@ static char *summary_json(const nnp_stats *s, const char *out_path)
 
 /* Loads MODEL and opens DATA checked against it. */
 static int open_model_data(const char *model_path, const char *data_path, cli_data *d,
-                           nnp_model **m, nnp_file_info *fi, nnp_reader **r, nnp_err *err)
+                           nnp_model **m, nnp_file_info *fi, nnp_reader **r, nnp_err *err,
+                           const cli_model *mo)
 {
-	int rc = nnp_model_load(m, model_path, fi, err);
+	int rc = cli_model_load(m, model_path, mo, fi, err);
 	if (rc)
 		return rc;
 	d->opts.expect_features = (*m)->input_size;
@@ -250,7 +252,7 @@ int cmd_stats(int argc, char **argv)
 	}
 	nnp_file_info fi;
 	if (cli_check_output(out, &err) ||
-	    open_model_data(model_path, data_path, &d, &m, &fi, &r, &err))
+	    open_model_data(model_path, data_path, &d, &m, &fi, &r, &err, NULL))
 		goto fail;
 	const char *const paths[2] = { model_path, data_path };
 	if (run_shown(m, r, &d, "stats", quiet || json, &s, NULL, NULL, paths, &err))
@@ -312,10 +314,12 @@ int cmd_eval(int argc, char **argv)
 	enum { O_JSON = 1, O_CONFUSION, O_HELP };
 	static const cli_opt opts[] = { { "json", 0, 0, O_JSON }, { "confusion", 0, 0, O_CONFUSION },
 		                        { "help", 'h', 0, O_HELP }, CLI_DATA_OPTIONS,
-		                        { NULL, 0, 0, 0 } };
+		                        CLI_MODEL_OPTIONS, { NULL, 0, 0, 0 } };
 	cli_parser p;
 	if (cli_init(&p, argc, argv, opts, "eval", eval_usage))
 		return NNP_EXIT_INPUT;
+	cli_model mo;  /* weights files' activations, preprocessing, --int8 */
+	cli_model_init(&mo);
 	cli_data d;
 	cli_data_init(&d);
 	const char *arg;
@@ -330,16 +334,17 @@ int cmd_eval(int argc, char **argv)
 		case CLI_ERROR: rc = NNP_EXIT_USAGE; goto done;
 		case O_HELP:
 			printf("usage: %s\n\nRuns labelled DATA through MODEL and prints the rows, accuracy\n"
-			       "(argmax against the label) and loss (cross-entropy for softmax outputs,\n"
-			       "mean squared error against the one-hot label otherwise).\n\n"
+			       "(argmax against the label) and loss (cross-entropy for softmax outputs\n"
+			       "and logits, mean squared error against the one-hot label otherwise).\n\n"
 			       "  --json       print the results as JSON\n"
-			       "  --confusion  add the confusion matrix\n\n%s",
-			       eval_usage, CLI_DATA_HELP);
+			       "  --confusion  add the confusion matrix\n\n%s\n%s",
+			       eval_usage, CLI_DATA_HELP, CLI_MODEL_HELP);
 			goto done;
 		case O_JSON: json = 1; break;
 		case O_CONFUSION: confusion = 1; break;
 		default:
-			if (cli_data_option(&p, &d, id, arg)) {
+			if (cli_model_is_option(id) ? cli_model_option(&p, &mo, id, arg)
+			                            : cli_data_option(&p, &d, id, arg)) {
 				rc = NNP_EXIT_USAGE;
 				goto done;
 			}
@@ -354,7 +359,7 @@ int cmd_eval(int argc, char **argv)
 		goto done;
 	}
 	nnp_file_info fi;
-	if (open_model_data(p.operands[0], p.operands[1], &d, &m, &fi, &r, &err))
+	if (open_model_data(p.operands[0], p.operands[1], &d, &m, &fi, &r, &err, &mo))
 		goto fail;
 	size_t k = nnp_model_outputs(m);
 	if (confusion && !(cm = calloc(k * k, sizeof *cm))) {
@@ -401,6 +406,7 @@ done:
 	free(cm);
 	nnp_reader_close(r);
 	nnp_model_free(m);
+	cli_model_free(&mo);
 	cli_done(&p);
 	return rc;
 }

@@ -623,7 +623,8 @@ static char *ft_provenance(const char *src_path, const char *prev, const cli_ft_
 	cJSON_AddNumberToObject(o, "batch", (double)ft->t.batch);
 	cJSON_AddNumberToObject(o, "seed", (double)ft->t.seed);
 	cJSON_AddNumberToObject(o, "threads", (double)j->rep.threads);
-	cJSON_AddNumberToObject(o, "input_scale", (double)j->input_scale);
+	if (j->input_scale != 1.0f)  /* as nnprune finetune: only a scale folded into layer 0 */
+		cJSON_AddNumberToObject(o, "input_scale", (double)j->input_scale);
 	cJSON_AddNumberToObject(o, "train_accuracy", j->rep.train_accuracy);
 	cJSON *pv = prev ? cJSON_Parse(prev) : NULL;
 	if (pv)

@@ -46,8 +46,10 @@ typedef struct train_cfg {
 	"  --weight-decay X      L2 penalty on the weights (default 0)\n"                      \
 	"  --val DATA            report validation accuracy and loss after each epoch\n"       \
 	"  --val-labels FILE     IDX labels for --val\n"                                       \
-	"  --input-scale X       train on input * X (e.g. 1/255); folded into the first layer\n" \
-	"                        when saving, so the model takes the data's raw values\n"      \
+	"  --input-scale X       train on input * X (e.g. 1/255). train records it as the\n"   \
+	"                        model's input preprocessing; finetune folds it into layer 0\n" \
+	"                        of a model without preprocessing. Either way the model\n"   \
+	"                        takes the data's raw values\n"                               \
 	"  --no-shuffle          keep the file's row order\n"                                  \
 	"  -q, --quiet           no per-epoch lines\n"
 
@@ -178,7 +180,10 @@ static void add_train_fields(cJSON *o, const train_cfg *c, const char *data, con
 	cJSON_AddNumberToObject(o, "batch", (double)c->t.batch);
 	cJSON_AddNumberToObject(o, "seed", (double)c->t.seed);
 	cJSON_AddNumberToObject(o, "threads", (double)rep->threads);
-	cJSON_AddNumberToObject(o, "input_scale", (double)c->t.input_scale);
+	/* A scale the engine folds into layer 0 (finetuning a model without
+	 * recorded preprocessing); models with preprocessing carry it themselves. */
+	if (c->t.input_scale != 1.0f)
+		cJSON_AddNumberToObject(o, "input_scale", (double)c->t.input_scale);
 	cJSON_AddNumberToObject(o, "train_accuracy", rep->train_accuracy);
 	if (rep->has_val) {
 		cJSON_AddStringToObject(o, "val_data", c->val);
@@ -381,6 +386,13 @@ int cmd_train(int argc, char **argv)
 		}
 	}
 	nnp_model_init_random(m, c.t.seed);
+	/* The scale becomes the model's input preprocessing, applied by every command. */
+	if (c.scale_set) {
+		float s = c.t.input_scale;
+		if (nnp_model_set_prep(m, NULL, 0, &s, 1, &err))
+			goto fail;
+		c.t.input_scale = 1.0f;
+	}
 	const char *inputs[] = { p.operands[0], c.data.opts.labels_path, c.val, c.val_labels };
 	nnp_train_report rep;
 	if (fit(&c, m, p.operands[0], inputs, 4, &train, &val, &rep, &err))
@@ -471,6 +483,11 @@ int cmd_finetune(int argc, char **argv)
 	nnp_file_info fi;
 	if (nnp_model_load(&m, p.operands[0], &fi, &err))
 		goto fail;
+	if (c.scale_set && nnp_model_has_prep(m)) {
+		rc = cli_usage_error(&p, "--input-scale: %s carries its input preprocessing already "
+		                     "(the option is for models without it)", p.operands[0]);
+		goto done;
+	}
 	if (!c.scale_set)
 		c.t.input_scale = cli_provenance_scale(m);
 	c.t.model_takes_raw = 1;

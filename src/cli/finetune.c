@@ -18,7 +18,8 @@ float cli_finetune_default_lr(nnp_optimizer o)
 float cli_provenance_scale(const nnp_model *m)
 {
 	float s = 1.0f;
-	cJSON *root = m->provenance ? cJSON_Parse(m->provenance) : NULL;
+	/* A model with input preprocessing applies it itself: nothing to fold. */
+	cJSON *root = m->provenance && !nnp_model_has_prep(m) ? cJSON_Parse(m->provenance) : NULL;
 	for (cJSON *o = root; o; o = cJSON_GetObjectItemCaseSensitive(o, "previous")) {
 		cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "input_scale");
 		if (cJSON_IsNumber(v) && v->valuedouble > 0) {

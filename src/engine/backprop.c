@@ -132,11 +132,28 @@ size_t nnp_backprop_max_rows(const nnp_model *m)
 
 /* --------------------------------------------------------------- kernels -- */
 
+void nnp_backprop_input(const nnp_layer *L0, const float *restrict src, float *restrict dst,
+                        float scale)
+{
+	size_t F = L0->in;
+	const float *off = L0->pre_offset, *sc = L0->pre_scale;
+	if (off || sc) {
+		for (size_t j = 0; j < F; j++)
+			dst[j] = ((src[j] - (off ? off[j] : 0.0f)) * (sc ? sc[j] : 1.0f)) * scale;
+	} else {
+		for (size_t j = 0; j < F; j++)
+			dst[j] = src[j] * scale;
+	}
+}
+
 void nnp_backprop_forward(nnp_backprop *w, const nnp_model *m, size_t n)
 {
 	const float *in = w->x;
 	for (size_t l = 0; l < m->n_layers; l++) {
-		const nnp_layer *L = &m->layers[l];
+		nnp_layer plain = m->layers[l];
+		const nnp_layer *L = &plain;
+		/* w->x holds preprocessed rows already (nnp_backprop_input). */
+		plain.pre_offset = plain.pre_scale = NULL;
 		nnp_dense(L, in, n, w->z[l]);
 		if (w->z[l] != w->a[l])
 			memcpy(w->a[l], w->z[l], n * L->out * sizeof(float));
@@ -182,12 +199,14 @@ void nnp_backprop_loss(nnp_backprop *w, const nnp_model *m, size_t n, float inv_
 	size_t K = L->out;
 	double loss = 0.0;
 	uint64_t hits = 0;
+	/* Logits are trained as PyTorch's CrossEntropyLoss: softmax taken here. */
+	int logits = nnp_model_logits(m), ce = logits || L->act == NNP_ACT_SOFTMAX;
 	for (size_t r = 0; r < n; r++) {
 		const float *z = w->z[last] + r * K, *a = w->a[last] + r * K;
 		float *d = w->d0 + r * K;
 		size_t c = (size_t)w->y[r];
 		hits += nnp_argmax(a, K) == c;
-		if (L->act == NNP_ACT_SOFTMAX) {
+		if (ce) {
 			/* log-sum-exp of the logits: exact where log(softmax) of a
 			 * float that underflowed to 0 would be infinite. */
 			float zmax = z[0];
@@ -198,7 +217,8 @@ void nnp_backprop_loss(nnp_backprop *w, const nnp_model *m, size_t n, float inv_
 				s += exp((double)z[k] - (double)zmax);
 			loss += log(s) + (double)zmax - (double)z[c];
 			for (size_t k = 0; k < K; k++)
-				d[k] = a[k] * inv_n;
+				d[k] = (logits ? (float)(exp((double)z[k] - (double)zmax) / s) : a[k]) *
+				       inv_n;
 			d[c] -= inv_n;
 		} else {
 			float g = 2.0f * inv_n / (float)K;
@@ -211,7 +231,7 @@ void nnp_backprop_loss(nnp_backprop *w, const nnp_model *m, size_t n, float inv_
 			loss += s / (double)K;
 		}
 	}
-	if (L->act != NNP_ACT_SOFTMAX)
+	if (!ce)
 		act_backward(L, w->z[last], w->a[last], w->d0, n * K);
 	*loss_sum = loss;
 	*correct = hits;
@@ -303,7 +323,10 @@ int nnp_train_grad(const nnp_model *m, const float *x, const int32_t *y, size_t 
 		goto done;
 	}
 	nnp_blas_single_thread();
-	memcpy(w.x, x, rows * m->input_size * sizeof(float));
+	/* Through the input preprocessing, as training does. */
+	for (size_t r = 0; r < rows; r++)
+		nnp_backprop_input(&m->layers[0], x + r * m->input_size, w.x + r * m->input_size,
+		                   1.0f);
 	memcpy(w.y, y, rows * sizeof(int32_t));
 	nnp_backprop_forward(&w, m, rows);
 	double sum;

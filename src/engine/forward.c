@@ -24,10 +24,8 @@ struct nnp_forward {
 	float **out;    /* [n_layers] post-activation outputs, [max_rows][out_l] */
 };
 
-void nnp_dense(const nnp_layer *L, const float *x, size_t rows, float *y)
+static void dense_plain(const nnp_layer *L, const float *x, size_t rows, float *y)
 {
-	if (rows == 0 || L->out == 0)
-		return;
 	/* Copying the bias into y and letting sgemm add onto it (beta = 1) costs
 	 * one write pass; beta = 0 would make OpenBLAS zero y first and need a
 	 * second pass for the bias. */
@@ -35,6 +33,61 @@ void nnp_dense(const nnp_layer *L, const float *x, size_t rows, float *y)
 		memcpy(y + r * L->out, L->b, L->out * sizeof *y);
 	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)L->out, (int)L->in,
 	            1.0f, x, (int)L->in, L->w, (int)L->in, 1.0f, y, (int)L->out);
+}
+
+/* Preprocessed inputs are built on the stack, this many floats at a time. */
+#define PREP_BLOCK 4096
+
+/* dst[i] = (src[i] - offset[c0 + i]) * scale[c0 + i] for n columns from c0. */
+static void prep_cols(const nnp_layer *L, const float *src, size_t c0, size_t n, float *dst)
+{
+	for (size_t i = 0; i < n; i++) {
+		float v = src[i];
+		if (L->pre_offset)
+			v -= L->pre_offset[c0 + i];
+		if (L->pre_scale)
+			v *= L->pre_scale[c0 + i];
+		dst[i] = v;
+	}
+}
+
+/* Layer 0 with input preprocessing: the rows go through a stack buffer in
+ * blocks (no allocation); a row wider than the buffer goes column block by
+ * column block through sgemv. */
+static void dense_prep(const nnp_layer *L, const float *x, size_t rows, float *y)
+{
+	float buf[PREP_BLOCK];
+	size_t in = L->in, out = L->out;
+	if (in <= PREP_BLOCK) {
+		size_t per = PREP_BLOCK / in;
+		for (size_t r0 = 0; r0 < rows; r0 += per) {
+			size_t n = rows - r0 < per ? rows - r0 : per;
+			for (size_t r = 0; r < n; r++)
+				prep_cols(L, x + (r0 + r) * in, 0, in, buf + r * in);
+			dense_plain(L, buf, n, y + r0 * out);
+		}
+		return;
+	}
+	for (size_t r = 0; r < rows; r++) {
+		float *yr = y + r * out;
+		memcpy(yr, L->b, out * sizeof *yr);
+		for (size_t c0 = 0; c0 < in; c0 += PREP_BLOCK) {
+			size_t n = in - c0 < PREP_BLOCK ? in - c0 : PREP_BLOCK;
+			prep_cols(L, x + r * in + c0, c0, n, buf);
+			cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)out, (int)n, 1.0f, L->w + c0,
+			            (int)in, buf, 1, 1.0f, yr, 1);
+		}
+	}
+}
+
+void nnp_dense(const nnp_layer *L, const float *x, size_t rows, float *y)
+{
+	if (rows == 0 || L->out == 0)
+		return;
+	if (L->pre_offset || L->pre_scale)
+		dense_prep(L, x, rows, y);
+	else
+		dense_plain(L, x, rows, y);
 }
 
 static void act_relu(float *restrict z, size_t n)
@@ -317,10 +370,30 @@ static double row_ce(const float *o, size_t n, int64_t label)
  * scored (wrong, worst loss) but kept out of the confusion matrix, which has
  * no row for it; nnp_run rejects such labels before they get here.
  */
+/* -log softmax(z)[label] from the logits, in double: log-sum-exp minus the
+ * label's logit, as PyTorch's CrossEntropyLoss computes it. */
+static double row_ce_logits(const float *z, size_t n, int64_t label)
+{
+	if (label < 0 || (uint64_t)label >= n)
+		return -log(NNP_CE_CLAMP);
+	double zmax = z[0], s = 0.0;
+	for (size_t j = 1; j < n; j++)
+		zmax = z[j] > zmax ? z[j] : zmax;
+	for (size_t j = 0; j < n; j++)
+		s += exp((double)z[j] - zmax);
+	return log(s) + zmax - (double)z[label];
+}
+
+nnp_act nnp_score_kind(const nnp_model *m)
+{
+	return nnp_model_logits(m) ? NNP_SCORE_LOGITS : m->layers[m->n_layers - 1].act;
+}
+
 void nnp_metrics_add(nnp_metrics *mt, nnp_act out_act, const float *out, size_t rows,
                      size_t n_out, const int32_t *labels, int32_t *pred, uint64_t *confusion)
 {
-	int ce = out_act == NNP_ACT_SOFTMAX;
+	int logits = out_act == NNP_SCORE_LOGITS;
+	int ce = out_act == NNP_ACT_SOFTMAX || logits;
 	mt->mse = !ce;
 	mt->rows += rows;
 	if (n_out == 0)
@@ -341,7 +414,8 @@ void nnp_metrics_add(nnp_metrics *mt, nnp_act out_act, const float *out, size_t 
 		mt->labelled++;
 		if ((uint64_t)lab == best)
 			mt->correct++;
-		mt->loss_sum += ce ? row_ce(o, n_out, lab) : row_mse(o, n_out, lab);
+		mt->loss_sum += logits ? row_ce_logits(o, n_out, lab)
+		                : ce ? row_ce(o, n_out, lab) : row_mse(o, n_out, lab);
 		if (confusion && (uint64_t)lab < n_out)
 			confusion[(size_t)lab * n_out + best]++;
 	}

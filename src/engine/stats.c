@@ -426,7 +426,6 @@ static void run_batch(void *ctx, size_t b, unsigned worker)
 	size_t off = b * p->batch;
 	size_t rows = c->rows - off < p->batch ? c->rows - off : p->batch;
 	size_t n_layers = p->m->n_layers;
-	const nnp_layer *last = &p->m->layers[n_layers - 1];
 	const float *x = c->x + off * p->inputs, *out = NULL;
 	nnp_acc *acc = p->bacc ? p->bacc[b] : NULL;
 	if (acc)
@@ -440,7 +439,7 @@ static void run_batch(void *ctx, size_t b, unsigned worker)
 	}
 	nnp_metrics *bm = &p->bmetrics[b];
 	memset(bm, 0, sizeof *bm);
-	nnp_metrics_add(bm, last->act, out, rows, p->outputs, c->y ? c->y + off : NULL,
+	nnp_metrics_add(bm, nnp_score_kind(p->m), out, rows, p->outputs, c->y ? c->y + off : NULL,
 	                rc->pred ? rc->pred + off : NULL, NULL);
 }
 

@@ -213,17 +213,15 @@ typedef struct tr_ws {
 	nnp_metrics val;   /* validation figures of this thread's share */
 } tr_ws;
 
-/* Copies rows first..first+n-1 (through idx when not NULL) into w, scaled. */
+/* Copies rows first..first+n-1 (through idx when not NULL) into w, through
+ * the model's input preprocessing (layer 0's), then scaled. */
 static void ws_gather(tr_ws *w, const nnp_dataset *ds, const size_t *idx, size_t first,
-                      size_t n, float scale)
+                      size_t n, float scale, const nnp_layer *L0)
 {
 	size_t F = ds->features;
 	for (size_t r = 0; r < n; r++) {
 		size_t row = idx ? idx[first + r] : first + r;
-		const float *restrict src = ds->x + row * F;
-		float *restrict dst = w->bp.x + r * F;
-		for (size_t j = 0; j < F; j++)
-			dst[j] = src[j] * scale;
+		nnp_backprop_input(L0, ds->x + row * F, w->bp.x + r * F, scale);
 		w->bp.y[r] = ds->y[row];
 	}
 }
@@ -346,7 +344,7 @@ static void step_compute(trainer *tr, size_t t)
 	w->correct = 0;
 	if (w->rows == 0)
 		return;
-	ws_gather(w, tr->data, tr->idx, tr->first + lo, w->rows, tr->scale);
+	ws_gather(w, tr->data, tr->idx, tr->first + lo, w->rows, tr->scale, &tr->m->layers[0]);
 	nnp_backprop_forward(&w->bp, tr->m, w->rows);
 	nnp_backprop_loss(&w->bp, tr->m, w->rows, tr->inv_n, &w->loss, &w->correct);
 	nnp_backprop_backward(&w->bp, tr->m, w->rows, tr->off, NULL, NULL);
@@ -398,9 +396,9 @@ static void eval_part(trainer *tr, size_t t)
 	part_bounds(tr->data->rows, tr->T, t, &lo, &hi);
 	for (size_t r = lo; r < hi; r += w->bp.cap) {
 		size_t n = hi - r < w->bp.cap ? hi - r : w->bp.cap;
-		ws_gather(w, tr->data, NULL, r, n, tr->scale);
+		ws_gather(w, tr->data, NULL, r, n, tr->scale, &tr->m->layers[0]);
 		nnp_backprop_forward(&w->bp, tr->m, n);
-		nnp_metrics_add(&w->val, last->act, w->bp.a[tr->m->n_layers - 1], n, last->out, w->bp.y,
+		nnp_metrics_add(&w->val, nnp_score_kind(tr->m), w->bp.a[tr->m->n_layers - 1], n, last->out, w->bp.y,
 		                NULL, NULL);
 	}
 }
@@ -576,7 +574,8 @@ static void eval_val(trainer *tr, const nnp_dataset *val, nnp_metrics *out)
 	memset(out, 0, sizeof *out);
 	for (size_t t = 0; t < tr->T; t++)
 		nnp_metrics_merge(out, &tr->ws[t].val);
-	out->mse = tr->m->layers[tr->m->n_layers - 1].act != NNP_ACT_SOFTMAX;
+	out->mse = nnp_score_kind(tr->m) != NNP_ACT_SOFTMAX &&
+	           nnp_score_kind(tr->m) != NNP_SCORE_LOGITS;
 }
 
 /* One epoch; NNP_EINPUT if the loss stops being finite. */

@@ -36,14 +36,6 @@ int nnp_act_parse(const char *name, nnp_act *out)
 	return -1;
 }
 
-const char *nnp_format_name(nnp_format f)
-{
-	switch (f) {
-	case NNP_FMT_JSON: return "json";
-	case NNP_FMT_BIN: return "bin";
-	default: return NULL;
-	}
-}
 
 static void free_classes(char **classes, size_t n)
 {
@@ -62,6 +54,8 @@ void nnp_model_free(nnp_model *m)
 		for (size_t l = 0; l < m->n_layers; l++) {
 			free(m->layers[l].w);
 			free(m->layers[l].b);
+			free(m->layers[l].pre_offset);
+			free(m->layers[l].pre_scale);
 		}
 	}
 	free(m->layers);
@@ -200,6 +194,9 @@ int nnp_model_clone(nnp_model **out, const nnp_model *m, nnp_err *err)
 			memcpy(D->b, S->b, S->out * sizeof(float));
 		}
 		rc = copy_meta(c, m);
+		if (!rc)
+			rc = nnpm_copy_prep(c, m);
+		c->logits = m->logits;
 	}
 	free(sizes);
 	free(acts);
@@ -362,6 +359,9 @@ static int check_shape(const nnp_model *m, const char *label, int status, nnp_er
 			                   nonfinite_name(L->alpha));
 		if (!L->w || !L->b)
 			return nnp_err_set(err, status, "%s: layer %zu: weights or bias missing", label, l);
+		if (l > 0 && (L->pre_offset || L->pre_scale))
+			return nnp_err_set(err, status, "%s: layer %zu: only layer 0 may carry the input "
+			                   "preprocessing", label, l);
 		params += (uint64_t)L->in * L->out + L->out;
 		prev = L->out;
 	}
@@ -390,6 +390,9 @@ static int check_values(const nnp_model *m, const char *label, int status, nnp_e
 
 static int check_meta(const nnp_model *m, const char *label, int status, nnp_err *err)
 {
+	int rc = nnpm_check_io(m, label, status, err);
+	if (rc)
+		return rc;
 	size_t outs = nnp_model_outputs(m);
 	if (m->n_classes && (!m->classes || m->n_classes != outs))
 		return nnp_err_set(err, status, "%s: metadata: %zu class names but the model has "
@@ -608,7 +611,7 @@ int nnpm_utf8_ok(const char *s, size_t n)
 
 int nnpm_has_meta(const nnp_model *m)
 {
-	return m->name || m->n_classes || m->provenance;
+	return m->name || m->n_classes || m->provenance || nnp_model_has_prep(m) || m->logits;
 }
 
 size_t nnpm_meta_size(const nnp_model *m)
@@ -752,9 +755,12 @@ static int load_regular(nnp_model **m, FILE *fp, uint64_t size, const char *path
 		fi->format = NNP_FMT_BIN;
 		return nnpm_read_bin_file(m, fp, size, path, &fi->crc32, err);
 	}
-	/* Refuse a stray CSV or image before reading all of it. */
-	if (kind == SNIFF_OTHER || (kind == SNIFF_BLANK && n == size))
-		return not_a_model(path, err);
+	/* The interchange formats (safetensors, npz, npy, ONNX), then refuse a
+	 * stray CSV or image before reading all of it. */
+	if (kind == SNIFF_OTHER || (kind == SNIFF_BLANK && n == size)) {
+		int rc = nnpm_load_foreign(m, path, fi, err);
+		return rc || *m ? rc : not_a_model(path, err);
+	}
 	int rc = slurp_file(fp, path, size, &buf, err);
 	if (rc)
 		return rc;
@@ -793,7 +799,7 @@ int nnp_model_identity(const char *path, nnp_file_info *info, nnp_err *err)
 int nnp_model_load(nnp_model **out, const char *path, nnp_file_info *info, nnp_err *err)
 {
 	nnp_model *m = NULL;
-	nnp_file_info fi = { NNP_FMT_JSON, 0, 0 };
+	nnp_file_info fi = { NNP_FMT_JSON, 0, 0, 0 };
 	struct stat st;
 	int rc;
 	*out = NULL;

@@ -494,6 +494,8 @@ int nnpm_meta_from_cjson(nnp_model *m, const cJSON *meta, const char *label,
 	v = cJSON_GetObjectItemCaseSensitive(meta, "provenance");
 	if (!rc && v)
 		rc = meta_provenance(v, &prov, label, place, err);
+	if (!rc)
+		rc = nnpm_io_from_cjson(m, meta, label, place, err);
 	if (rc) {
 		free(name);
 		free(prov);
@@ -552,6 +554,7 @@ void nnpm_meta_print(nnpm_sink *s, const nnp_model *m, int pretty, const char *i
 		META_KEY("provenance");
 		nnpm_sink_puts(s, m->provenance);
 	}
+	nnpm_io_print(s, m, pretty, indent, first);
 #undef META_KEY
 	if (pretty) {
 		nnpm_sink_puts(s, "\n");

@@ -105,6 +105,108 @@ const char *nnpm_json_type(const cJSON *item);
 /* 1 if the n bytes are valid UTF-8 (no overlongs, surrogates or > U+10FFFF). */
 int nnpm_utf8_ok(const char *s, size_t n);
 
+/*
+ * Input preprocessing and output kind (model_prep.c), stored in the metadata
+ * object as "preprocessing": {"offset": x | [..], "scale": x | [..]} and
+ * "output": "logits". nnpm_io_print prints the keys (each led by `sep` and,
+ * pretty, a new line and `indent`) and returns whether it printed any;
+ * nnpm_io_from_cjson reads them from a metadata object into m.
+ */
+void nnpm_io_print(nnpm_sink *s, const nnp_model *m, int pretty, const char *indent,
+                   const char *sep);
+int nnpm_io_from_cjson(nnp_model *m, const cJSON *meta, const char *label, const char *place,
+                       nnp_err *err);
+/* Copies src's preprocessing into dst (same input size); NNP_ENOMEM. */
+int nnpm_copy_prep(nnp_model *dst, const nnp_model *src);
+/* Preprocessing values finite, output kind consistent with the last layer. */
+int nnpm_check_io(const nnp_model *m, const char *label, int status, nnp_err *err);
+
+/* ---- interchange formats (model_formats.c and one file per format) ---- */
+
+/* A named tensor read from a weights file, converted to float32, row-major. */
+typedef struct nnpm_tensor {
+	char *name;
+	size_t ndim;
+	uint64_t shape[8];
+	uint64_t count;
+	float *data;
+} nnpm_tensor;
+void nnpm_tensors_free(nnpm_tensor *t, size_t n);
+
+/* Activations as a file or an option lists them. */
+#define NNPM_MAX_ACTS NNP_MAX_LAYERS
+typedef struct nnpm_acts {
+	size_t n;
+	int given;     /* 1 if this list is set */
+	int logits;    /* the last entry was "logits" */
+	nnp_act act[NNPM_MAX_ACTS];
+	float alpha[NNPM_MAX_ACTS];
+} nnpm_acts;
+/* "relu,leaky_relu=0.2,logits" into out; -1 if malformed. */
+int nnpm_parse_acts(const char *list, nnpm_acts *out);
+/* The activations to use: the option's, else the file's, else the defaults
+ * (*assumed = 1). NNP_EUSAGE/NNP_EINPUT with a message. */
+int nnpm_resolve_acts(const nnpm_acts *file, const nnp_import_opts *o, size_t L, nnp_act *acts,
+                      float *alphas, int *logits, int *assumed, const char *label,
+                      nnp_err *err);
+/* Builds a model from a state dict's tensors (see model_tensors.c). */
+int nnpm_model_from_tensors(nnp_model **out, const nnpm_tensor *t, size_t n,
+                            const nnpm_acts *acts, const nnp_import_opts *o, int *assumed,
+                            const char *label, nnp_err *err);
+
+/* One row of the format table: a reader gets the whole file in memory. */
+typedef struct nnpm_format_row {
+	nnp_format fmt;
+	const char *name;
+	const char *exts;   /* space-separated, with the dot */
+	const char *what;   /* for messages: "safetensors file" */
+	/* 1 if the first n bytes (n >= 16 unless the file is shorter) are this format's. */
+	int (*detect)(const unsigned char *head, size_t n);
+	int (*read)(nnp_model **out, const unsigned char *buf, size_t len, const char *label,
+	            const nnp_import_opts *o, int *assumed, nnp_err *err);
+	/* Writes the model (valid) to the sink; NNP_EUSAGE if it cannot be expressed. */
+	int (*write)(nnpm_sink *s, const nnp_model *m, const nnp_export_opts *o, nnp_err *err);
+} nnpm_format_row;
+const nnpm_format_row *nnpm_format_find(nnp_format f);
+/* nnp_model_load's way into the interchange formats: *out stays NULL if the
+ * file is none of them; a file that does not say its activations is refused
+ * (only nnp_model_load_opts may assume defaults, and it reports that it did). */
+int nnpm_load_foreign(nnp_model **out, const char *path, nnp_file_info *fi, nnp_err *err);
+
+int nnpm_safetensors_detect(const unsigned char *head, size_t n);
+int nnpm_safetensors_read(nnp_model **out, const unsigned char *buf, size_t len,
+                          const char *label, const nnp_import_opts *o, int *assumed,
+                          nnp_err *err);
+int nnpm_safetensors_write(nnpm_sink *s, const nnp_model *m, const nnp_export_opts *o,
+                           nnp_err *err);
+int nnpm_npy_detect(const unsigned char *head, size_t n);
+int nnpm_npy_read(nnp_model **out, const unsigned char *buf, size_t len, const char *label,
+                  const nnp_import_opts *o, int *assumed, nnp_err *err);
+/* One .npy array into t (name copied); place prefixes messages ("x.npz: w.npy: "). */
+int nnpm_npy_parse(const unsigned char *buf, size_t len, const char *name, nnpm_tensor *t,
+                   const char *label, nnp_err *err);
+/* A float32 array as .npy bytes ('<f4', C order). */
+void nnpm_npy_put(nnpm_sink *s, const float *v, size_t rows, size_t cols, int two_d);
+int nnpm_npz_detect(const unsigned char *head, size_t n);
+int nnpm_npz_read(nnp_model **out, const unsigned char *buf, size_t len, const char *label,
+                  const nnp_import_opts *o, int *assumed, nnp_err *err);
+int nnpm_npz_write(nnpm_sink *s, const nnp_model *m, const nnp_export_opts *o, nnp_err *err);
+int nnpm_onnx_read(nnp_model **out, const unsigned char *buf, size_t len, const char *label,
+                   const nnp_import_opts *o, int *assumed, nnp_err *err);
+int nnpm_onnx_write(nnpm_sink *s, const nnp_model *m, const nnp_export_opts *o, nnp_err *err);
+int nnpm_c_write(nnpm_sink *s, const nnp_model *m, const nnp_export_opts *o, nnp_err *err);
+
+/* The metadata a weights file carries as strings (safetensors' __metadata__):
+ * key -> JSON text. nnpm_meta_strings_put calls put(ctx, key, json) for each
+ * (owned by the caller of put only during the call); nnpm_meta_strings_get
+ * rebuilds activations and the model's metadata from a cJSON object of strings. */
+void nnpm_meta_strings(const nnp_model *m, void (*put)(void *ctx, const char *key,
+                       const char *json), void *ctx);
+int nnpm_meta_strings_acts(const cJSON *meta, nnpm_acts *acts, const char *label,
+                           nnp_err *err);
+int nnpm_meta_strings_apply(nnp_model *m, const cJSON *meta, const char *label,
+                            nnp_err *err);
+
 /* Writers: the whole file's bytes in the given format. The model is valid. */
 void nnpm_write_json(nnpm_sink *s, const nnp_model *m);
 void nnpm_write_bin(nnpm_sink *s, const nnp_model *m);

@@ -400,7 +400,7 @@ static void orig_block(sw_run *R, sw_ws *ws, size_t b)
 	sw_slot *sl = &R->slots[b];
 	memset(sl, 0, sizeof *sl);
 	const nnp_layer *last = &m->layers[R->L - 1];
-	nnp_metrics_add(&sl->mt, last->act, in, n, last->out, R->y ? R->y + r0 : NULL,
+	nnp_metrics_add(&sl->mt, nnp_score_kind(m), in, n, last->out, R->y ? R->y + r0 : NULL,
 	                R->opred + r0, NULL);
 	sl->agree = n;
 }
@@ -463,7 +463,7 @@ static void cand_block(sw_run *R, sw_ws *ws, size_t u, size_t b)
 	sw_slot *sl = &R->slots[(u + 1) * R->chunk_blocks + b];
 	memset(sl, 0, sizeof *sl);
 	const nnp_layer *last = &pm->layers[R->L - 1];
-	nnp_metrics_add(&sl->mt, last->act, cur, n, last->out, R->y ? R->y + r0 : NULL, ws->pred,
+	nnp_metrics_add(&sl->mt, nnp_score_kind(pm), cur, n, last->out, R->y ? R->y + r0 : NULL, ws->pred,
 	                NULL);
 	for (size_t r = 0; r < n; r++)
 		sl->agree += ws->pred[r] == R->opred[r0 + r];

@@ -220,7 +220,7 @@ static void eval_block(ev_run *R, ev_ws *ws, size_t b)
 		ev_slot *sl = &R->slots[u * R->chunk_blocks + b];
 		memset(sl, 0, sizeof *sl);
 		int32_t *pred = u ? ws->pred : ws->opred;
-		nnp_metrics_add(&sl->mt, last->act, out, n, last->out, y, pred, NULL);
+		nnp_metrics_add(&sl->mt, nnp_score_kind(p), out, n, last->out, y, pred, NULL);
 		if (u == 0) {
 			sl->agree = n;
 			continue;

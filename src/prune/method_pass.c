@@ -257,7 +257,7 @@ static void variant_batch(const mth_pass *P, mth_ws *w, size_t rows)
 		size_t l = V->layer;
 		gather(w->a[l], rows, m->layers[l].out, V->idx, V->k, w->g);
 		const nnp_layer *nx = &m->layers[l + 1];
-		nnp_layer T = { V->k, nx->out, nx->act, nx->alpha, V->w, V->b };
+		nnp_layer T = { V->k, nx->out, nx->act, nx->alpha, V->w, V->b, NULL, NULL };
 		nnp_dense(&T, w->g, rows, w->p);
 		float *cur = w->p, *nxt = w->q;
 		for (size_t i = l + 1; i < L; i++) {

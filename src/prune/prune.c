@@ -259,18 +259,6 @@ double nnp_fold_bias(double b, const float *row, const double *mean, const size_
 	return b;
 }
 
-static int copy_metadata(nnp_model *p, const nnp_model *m, nnp_err *err)
-{
-	int rc = NNP_OK;
-	if (m->name)
-		rc = nnp_model_set_name(p, m->name, err);
-	if (!rc && m->classes && m->n_classes)
-		rc = nnp_model_set_classes(p, (const char *const *)m->classes, m->n_classes, err);
-	if (!rc && m->provenance)
-		rc = nnp_model_set_provenance(p, m->provenance, err);
-	return rc;
-}
-
 int nnp_prune_shell(nnp_model **out, const nnp_model *m, const size_t *counts, nnp_err *err)
 {
 	*out = NULL;
@@ -288,7 +276,8 @@ int nnp_prune_shell(nnp_model **out, const nnp_model *m, const size_t *counts, n
 		rc = nnp_model_create(out, m->input_size, L, sizes, acts, err);
 		for (size_t l = 0; !rc && l < L; l++)
 			(*out)->layers[l].alpha = m->layers[l].alpha;
-		if (!rc && (rc = copy_metadata(*out, m, err))) {
+		/* Metadata, input preprocessing and output kind: pruning keeps the inputs. */
+		if (!rc && (rc = nnp_model_copy_io(*out, m, err))) {
 			nnp_model_free(*out);
 			*out = NULL;
 		}

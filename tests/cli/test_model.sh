@@ -48,8 +48,13 @@ nnp info bin-in-disguise.json
 expect_out "convert -f bin: binary whatever the name" "nnprune binary model"
 expect_same "convert -f bin: same bytes as the .bin" xor.bin bin-in-disguise.json
 nnp convert xor.bin noext
+expect_rc "convert to a name without a known extension: exit 2" 2
+expect_err "convert to a name without an extension: lists the formats" ".safetensors, .npz, .onnx or .h"
+check "convert to a name without an extension: nothing written" test ! -e noext
+nnp convert xor.json best.h
+nnp convert --to bin xor.bin noext
 nnp info noext
-expect_out "convert to a name without .json: binary" "nnprune binary model"
+expect_out "convert --to bin: binary whatever the name" "nnprune binary model"
 
 echo old >out.bin
 ln out.bin out-link.bin
@@ -71,7 +76,7 @@ expect_eq "convert refusals: input unchanged" "$xor_sum" "$(cksum <xor.json)"
 nnp convert xor.json nodir/x.bin
 expect_rc "convert into a missing directory: exit 4" 4
 expect_one_line_error "convert into a missing directory: one error line"
-nnp convert xor.json /
+nnp convert --to bin xor.json /
 expect_rc "convert to /: exit 4" 4
 nnp convert missing.json x.bin
 expect_rc "convert missing input: exit 3" 3

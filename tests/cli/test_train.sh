@@ -121,9 +121,9 @@ fi
 nnp train blobs.csv -o scaled.bin $TRAIN_ARGS --input-scale 1/2
 expect_rc "train --input-scale 1/2: exit 0" 0
 nnp info scaled.bin
-expect_out "train --input-scale: recorded" '"input_scale":	0.5'
+expect_out "train --input-scale: recorded as preprocessing" 'preprocessing: x * 0.5'
 nnp eval --json scaled.bin blobs.csv
-# The scale is folded into the first layer: the model takes raw values.
+# The scale is the model's preprocessing: the model takes raw values.
 check "train --input-scale: model works on raw data (>= 90%)" num_le 0.9 "$(json_num "$OUT" accuracy)"
 gen_blobs 12345 600 8 3 >hdr.csv.tmp
 { echo "y,a,b,c,d,e,f,g,h"; cat hdr.csv.tmp; } >hdr.csv
@@ -243,8 +243,8 @@ nnp info ft1.bin
 expect_out "finetune defaults: 1 epoch recorded" '"epochs":	1'
 nnp finetune scaled.bin blobs.csv -o ftscaled.bin -q
 nnp info --json ftscaled.bin
-if need_py "finetune: recorded input scale"; then
-	expect_eq "finetune: inherits the recorded input scale" 0.5 "$(py "$OUT" 'j["provenance"]["input_scale"]')"
+if need_py "finetune: keeps the input preprocessing"; then
+	expect_eq "finetune: keeps the input preprocessing" 0.5 "$(py "$OUT" 'j["preprocessing"]["scale"]')"
 fi
 
 nnp finetune $P blobs.csv -o $P --epochs 1 -q

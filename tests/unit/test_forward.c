@@ -169,7 +169,7 @@ static void test_dense_bias_and_layout(void **state)
 	/* W [2][3] row-major, y = x W^T + b, worked by hand. */
 	float w[] = {1, 2, 3, -1, 0, 0.5f};
 	float b[] = {0.5f, -2};
-	nnp_layer L = {3, 2, NNP_ACT_LINEAR, 0, w, b};
+	nnp_layer L = {3, 2, NNP_ACT_LINEAR, 0, w, b, NULL, NULL};
 	float x[] = {1, 1, 1, 2, 0, -2};
 	float y[4];
 	nnp_dense(&L, x, 2, y);
