@@ -78,7 +78,9 @@ unsigned nnp_default_threads(void);
 
 /*
  * Makes the BLAS library single-threaded: nnprune runs its own threads over
- * fixed-size batches, so results do not depend on the thread count.
+ * fixed-size batches, so results do not depend on the thread count. With
+ * OpenBLAS it also stops OpenBLAS's own thread pool, whose idle threads
+ * would otherwise spin beside ours (the CLI calls this first thing).
  */
 void nnp_blas_single_thread(void);
 
