@@ -32,6 +32,7 @@ typedef struct nnp_src {
 	size_t len;            /* valid bytes in buf */
 	uint64_t base;         /* stream offset of buf[0] */
 	int eof;               /* the stream has no more bytes */
+	uint32_t crc;          /* CRC-32 of the bytes read so far */
 } nnp_src;
 
 /* Opens path ("-" = standard input) with a buffer of cap bytes. The caller
