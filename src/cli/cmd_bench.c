@@ -497,9 +497,9 @@ static double floor_secs(double flops, double gemm_gflops, double csv_secs, unsi
 }
 
 /*
- * 'nnprune stats' on the model as JSON and the CSV, then 'nnprune sweep'
- * (default grid) writing binary and then JSON models, as a user types
- * them; each against its floor. sw: the same sweep run in memory above,
+ * 'nnprune stats' on the model as JSON and the CSV (best of BENCH_REPS),
+ * then 'nnprune sweep' (default grid, one run each) writing binary and then
+ * JSON models, as a user types them; each against its floor. sw: the same sweep run in memory above,
  * whose distinct candidates give the sweep's FLOPs.
  */
 static int bench_user_commands(bench_out *o, launcher *l, const char *dir,
@@ -537,7 +537,8 @@ static int bench_user_commands(bench_out *o, launcher *l, const char *dir,
 	for (int f = 0; f < 2; f++) {
 		const char *wargs[] = { "sweep", "--stats", st, "--out", out, "--format", fmts[f],
 			                "--quiet", "-j", tbuf, NULL };
-		if (run_best(l, wargs, &secs, &rss, err))
+		/* One run each: a sweep writes 30 models, and takes seconds. */
+		if (run_child(l, wargs, &secs, &rss, err))
 			goto done;
 		remove_dir(out);
 		char key[48], label[64];
