@@ -85,6 +85,12 @@ uint64_t nnp_reader_rows(const nnp_reader *r);
 /* Bytes of the (decompressed) input consumed so far, for progress display
  * (IDX: of the images file). */
 uint64_t nnp_reader_offset(const nnp_reader *r);
+/*
+ * The data file's size and CRC-32 (as nnp_file_identity gives them), taken
+ * as its bytes were read: 1 once the reader has read a plain (not gzip)
+ * file to its end, else 0 (then nnp_file_identity reads the file again).
+ */
+int nnp_reader_identity(const nnp_reader *r, uint64_t *bytes, uint32_t *crc);
 /* Total number of rows if the format says (IDX), else 0. */
 uint64_t nnp_reader_total_rows(const nnp_reader *r);
 

@@ -83,7 +83,9 @@ void nnp_metrics_add(nnp_metrics *mt, nnp_act out_act, const float *out, size_t 
 
 /*
  * Makes the BLAS library single-threaded: nnprune runs its own threads over
- * fixed-size batches, so results do not depend on the thread count.
+ * fixed-size batches, so results do not depend on the thread count. With
+ * OpenBLAS it also stops OpenBLAS's own thread pool, whose idle threads
+ * would otherwise spin beside ours (the CLI calls this first thing).
  */
 void nnp_blas_single_thread(void);
 

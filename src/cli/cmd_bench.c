@@ -4,6 +4,7 @@
  * a shared, noisy machine still mean something.
  */
 #define _DEFAULT_SOURCE 1 /* wait4 */
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -408,6 +409,157 @@ static double time_method(const nnp_model *m, const nnp_dataset *calib, nnp_meth
 	return t;
 }
 
+/* ---- JSON models, and the commands as a user runs them ----------------- */
+
+/*
+ * The model as JSON, best of BENCH_REPS: serialised in memory, saved to
+ * path (nnp_model_save: the file, its fsync and rename) and loaded back
+ * (nnp_model_load: read, parse, check). Reports MB/s of the file's bytes.
+ */
+static int bench_json_model(bench_out *o, const nnp_model *m, const char *path, nnp_err *err)
+{
+	double t_ser = INFINITY, t_save = INFINITY, t_load = INFINITY;
+	size_t bytes = 0;
+	for (int rep = 0; rep < BENCH_REPS; rep++) {
+		unsigned char *buf = NULL;
+		nnp_model *back = NULL;
+		double t0 = now();
+		if (nnp_model_to_buffer(m, NNP_FMT_JSON, &buf, &bytes, err))
+			return -1;
+		double t1 = now();
+		free(buf);
+		double t2 = now();
+		if (nnp_model_save(m, path, NNP_FMT_JSON, err))
+			return -1;
+		double t3 = now();
+		if (nnp_model_load(&back, path, NULL, err))
+			return -1;
+		double t4 = now();
+		nnp_model_free(back);
+		t_ser = fmin(t_ser, t1 - t0);
+		t_save = fmin(t_save, t3 - t2);
+		t_load = fmin(t_load, t4 - t3);
+	}
+	char note[96];
+	double mb = (double)bytes / 1e6;
+	snprintf(note, sizeof note, "(%.1f MB in %.0f ms; target >= 150 MB/s: %s)", mb,
+	         t_load * 1e3, mb / t_load >= 150 ? "met" : "NOT met");
+	figure(o, "json_model_read_mb_s", "JSON model read (load, parse, check)", mb / t_load,
+	       "MB/s", note);
+	snprintf(note, sizeof note, "(%.0f ms; target >= 150 MB/s: %s)", t_ser * 1e3,
+	         mb / t_ser >= 150 ? "met" : "NOT met");
+	figure(o, "json_model_write_mb_s", "JSON model write (serialise)", mb / t_ser, "MB/s", note);
+	snprintf(note, sizeof note, "(%.0f ms with the file's fsync)", t_save * 1e3);
+	figure(o, "json_model_save_mb_s", "  saved to a file", mb / t_save, "MB/s", note);
+	return 0;
+}
+
+/* The best wall time of BENCH_REPS runs of `nnprune ARGS...`. */
+static int run_best(launcher *l, const char *const *args, double *secs, double *rss_mib,
+                    nnp_err *err)
+{
+	*secs = INFINITY;
+	for (int rep = 0; rep < BENCH_REPS; rep++) {
+		double s, r;
+		if (run_child(l, args, &s, &r, err))
+			return -1;
+		if (s < *secs) {
+			*secs = s;
+			*rss_mib = r;
+		}
+	}
+	return 0;
+}
+
+/* Removes the files of a directory (no subdirectories) and the directory. */
+static void remove_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	char path[4096];
+	while ((e = readdir(d)) != NULL) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+/* What a user's run costs at the least on these threads: its FLOPs at the
+ * sgemm rate measured above, plus the CSV parsed once, spread over them. */
+static double floor_secs(double flops, double gemm_gflops, double csv_secs, unsigned threads)
+{
+	return flops / (gemm_gflops * 1e9) + csv_secs / threads;
+}
+
+/*
+ * 'nnprune stats' on the model as JSON and the CSV (best of BENCH_REPS),
+ * then 'nnprune sweep' (default grid, one run each) writing binary and then
+ * JSON models, as a user types them; each against its floor. sw: the same sweep run in memory above,
+ * whose distinct candidates give the sweep's FLOPs.
+ */
+static int bench_user_commands(bench_out *o, launcher *l, const char *dir,
+                               const char *json_model, const char *csv, const nnp_model *m,
+                               const nnp_sweep *sw, uint64_t rows, unsigned threads,
+                               double gemm_gflops, double csv_secs, nnp_err *err)
+{
+	size_t dl = strlen(dir) + 32;
+	char *st = malloc(dl), *out = malloc(dl), tbuf[16];
+	int rc = -1;
+	if (!st || !out) {
+		nnp_err_set(err, NNP_ENOMEM, "out of memory");
+		goto done;
+	}
+	snprintf(st, dl, "%s/user.stats.json", dir);
+	snprintf(out, dl, "%s/pruned", dir);
+	snprintf(tbuf, sizeof tbuf, "%u", threads);
+	double secs = 0, rss = 0, fl;
+	char note[128];
+	const char *sargs[] = { "stats", json_model, csv, "-o", st, "--quiet", "-j", tbuf, NULL };
+	if (run_best(l, sargs, &secs, &rss, err))
+		goto done;
+	fl = floor_secs(2.0 * (double)nnp_model_macs(m) * (double)rows, gemm_gflops, csv_secs,
+	                threads);
+	snprintf(note, sizeof note, "(floor %.3f s: sgemm of its FLOPs + CSV; %.1fx; %.0f MiB)",
+	         fl, secs / fl, rss);
+	figure(o, "user_stats_json_seconds", "'nnprune stats' JSON model + CSV", secs, "s", note);
+	figure(o, "user_stats_floor_seconds", "  its floor", fl, "s", NULL);
+	double macs = 0;
+	for (size_t i = 0; i < sw->n; i++)
+		if (sw->models[i])
+			macs += (double)nnp_model_macs(sw->models[i]);
+	fl = floor_secs(2.0 * macs * (double)rows, gemm_gflops, csv_secs, threads);
+	static const char *const fmts[] = { "bin", "json" };
+	for (int f = 0; f < 2; f++) {
+		const char *wargs[] = { "sweep", "--stats", st, "--out", out, "--format", fmts[f],
+			                "--quiet", "-j", tbuf, NULL };
+		/* One run each: a sweep writes 30 models, and takes seconds. */
+		if (run_child(l, wargs, &secs, &rss, err))
+			goto done;
+		remove_dir(out);
+		char key[48], label[64];
+		snprintf(key, sizeof key, "user_sweep_%s_seconds", fmts[f]);
+		snprintf(label, sizeof label, "'nnprune sweep', %s models written", fmts[f]);
+		snprintf(note, sizeof note, "(floor %.3f s: %zu distinct of %zu candidates; %.1fx)", fl,
+		         sw->n_unique, sw->n, secs / fl);
+		figure(o, key, label, secs, "s", note);
+	}
+	figure(o, "user_sweep_floor_seconds", "  its floor", fl, "s", NULL);
+	rc = 0;
+done:
+	if (st)
+		unlink(st);
+	if (out)
+		remove_dir(out);
+	free(st);
+	free(out);
+	return rc;
+}
+
 static int bench_parse_args(cli_parser *p, bench_cfg *c)
 {
 	enum { B_ROWS = 1, B_BIG, B_MODEL, B_DATA, B_JSON, B_HELP };
@@ -429,7 +581,11 @@ static int bench_parse_args(cli_parser *p, bench_cfg *c)
 			       "default 30-pair sweep against one full-model evaluation; each pruning\n"
 			       "method (score, obs x none, fold, ls) on --rows calibration rows: one\n"
 			       "candidate's time, and the peak memory of 'nnprune prune' with the rows\n"
-			       "streamed, also on 10 x --rows rows when --big-rows has that many.\n\n"
+			       "streamed, also on 10 x --rows rows when --big-rows has that many;\n"
+			       "the model's JSON read and write speed; and, as a user runs them,\n"
+			       "'nnprune stats' with the model as JSON and 'nnprune sweep' writing\n"
+			       "binary and JSON models, each against its floor (the sgemm time of\n"
+			       "its FLOPs plus the CSV parse, on the same threads).\n\n"
 			       "  --rows N        rows of the CSV (default 10000)\n"
 			       "  --big-rows N    rows of the large CSV for the memory figure\n"
 			       "                  (default 1000000; 0 skips it)\n"
@@ -476,7 +632,7 @@ int cmd_bench(int argc, char **argv)
 	nnp_sweep *sw = NULL;
 	double *means = NULL, *stds = NULL;
 	char *dir = NULL, *model_file = NULL, *csv = NULL, *big = NULL, *stats_out = NULL;
-	char *pruned_out = NULL;
+	char *pruned_out = NULL, *json_file = NULL;
 	bench_out o = { cJSON_CreateObject(), 0 };
 	char note[128];
 	launcher launch = { -1, -1, -1 };
@@ -499,7 +655,8 @@ int cmd_bench(int argc, char **argv)
 	big = malloc(dl);
 	stats_out = malloc(dl);
 	pruned_out = malloc(dl);
-	if (!dir || !model_file || !csv || !big || !stats_out || !pruned_out) {
+	json_file = malloc(dl);
+	if (!dir || !model_file || !csv || !big || !stats_out || !pruned_out || !json_file) {
 		nnp_err_set(&err, NNP_ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -513,6 +670,7 @@ int cmd_bench(int argc, char **argv)
 	snprintf(big, dl, "%s/big.csv", dir);
 	snprintf(stats_out, dl, "%s/stats.json", dir);
 	snprintf(pruned_out, dl, "%s/pruned.bin", dir);
+	snprintf(json_file, dl, "%s/model.json", dir);
 
 	if (c.model_path) {
 		if (nnp_model_load(&m, c.model_path, NULL, &err))
@@ -679,6 +837,11 @@ int cmd_bench(int argc, char **argv)
 		figure(&o, "prune_rss_growth_mib", "  growth over the rows above", rss_more - rss_m[1][2],
 		       "MiB", note);
 	}
+	/* 6. JSON models, and the commands as a user types them. */
+	if (bench_json_model(&o, m, json_file, &err) ||
+	    bench_user_commands(&o, &launch, dir, json_file, csv, m, sw, d->rows, threads, gemm, tp,
+	                        &err))
+		goto fail;
 	if (c.big_rows)
 		unlink(big);
 	unlink(pruned_out);
@@ -699,6 +862,7 @@ done:
 		unlink(big);
 		unlink(stats_out);
 		unlink(pruned_out);
+		unlink(json_file);
 		rmdir(dir);
 	}
 	cJSON_Delete(o.root);
@@ -708,6 +872,7 @@ done:
 	free(big);
 	free(stats_out);
 	free(pruned_out);
+	free(json_file);
 	free(means);
 	free(stds);
 	nnp_sweep_free(sw);

@@ -262,7 +262,8 @@ int cmd_stats(int argc, char **argv)
 	src.model_bytes = fi.bytes;
 	src.model_crc32 = fi.crc32;
 	src.data_path = (char *)data_path;
-	if (nnp_file_identity(data_path, &src.data_bytes, &src.data_crc32, &err))
+	if (!nnp_reader_identity(r, &src.data_bytes, &src.data_crc32) &&
+	    nnp_file_identity(data_path, &src.data_bytes, &src.data_crc32, &err))
 		goto fail;
 	if (d.opts.labels_path) {
 		src.labels_path = (char *)d.opts.labels_path;

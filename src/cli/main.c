@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "nnprune/forward.h"
 
 typedef struct command {
 	const char *name;
@@ -51,6 +52,7 @@ static int finish(int rc)
 
 int main(int argc, char **argv)
 {
+	nnp_blas_single_thread();   /* before OpenBLAS's idle threads spin for long */
 	if (argc < 2) {
 		usage(stderr);
 		return NNP_EXIT_USAGE;

@@ -83,6 +83,8 @@ int nnp_src_refill(nnp_src *s, size_t from, size_t *added, nnp_err *err)
 		int got = gzread(s->gz, s->buf + s->len, (unsigned)want);
 		if (got < 0)
 			return src_gz_error(s, err);
+		/* The file's identity, taken as its bytes pass (plain files). */
+		s->crc = (uint32_t)crc32(s->crc, s->buf + s->len, (uInt)got);
 		s->len += (size_t)got;
 		*added = (size_t)got;
 		/* A gzip stream cut short shows only in the error state, never in
@@ -217,6 +219,16 @@ uint64_t nnp_reader_rows(const nnp_reader *r)
 uint64_t nnp_reader_offset(const nnp_reader *r)
 {
 	return nnp_src_at(&r->in, r->in.pos);
+}
+
+int nnp_reader_identity(const nnp_reader *r, uint64_t *bytes, uint32_t *crc)
+{
+	/* gzip input: the CRC is of the decompressed bytes, not the file's. */
+	if (!r->in.eof || !gzdirect(r->in.gz))
+		return 0;
+	*bytes = nnp_src_at(&r->in, r->in.len);
+	*crc = r->in.crc;
+	return 1;
 }
 
 uint64_t nnp_reader_total_rows(const nnp_reader *r)

@@ -20,7 +20,8 @@
  * (it never calls setlocale); should an embedding program set a locale with a
  * decimal comma, strtod would stop at the '.', and the end-pointer check
  * turns that into an error rather than a wrong value.
- * A value is (float)(double)text, as numpy's float32(float(s)).
+ * A value is (float)(double)text, as numpy's float32(float(s)). The parser lives in
+ * src/util/num.c, shared with the JSON model reader.
  */
 #include <errno.h>
 #include <float.h>
@@ -43,109 +44,6 @@ typedef struct csv_field {
 	uint64_t eline, ecol;     /* where its terminator is */
 	int term;                 /* T_DELIM, T_EOL or T_EOF */
 } csv_field;
-
-/* ---- numbers ---------------------------------------------------------- */
-
-static const double pow10_exact[23] = {
-	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
-};
-
-static int is_digit(unsigned char c)
-{
-	return (unsigned)c - '0' < 10u;
-}
-
-/* strtod on a copy: only called once the syntax is known to be decimal. */
-static int parse_fallback(const unsigned char *s, size_t n, double *out)
-{
-	char tmp[NNP_MAX_FIELD_BYTES + 1];
-	if (n > NNP_MAX_FIELD_BYTES)
-		return NNP_NUM_SYNTAX;
-	memcpy(tmp, s, n);
-	tmp[n] = '\0';
-	char *end;
-	errno = 0;
-	double v = strtod(tmp, &end);
-	if (end != tmp + n)
-		return NNP_NUM_SYNTAX;
-	/* ERANGE on underflow gives a correctly rounded tiny value (0 as a float):
-	 * only overflow is out of range. */
-	if (errno == ERANGE && fabs(v) > 1.0)
-		return NNP_NUM_RANGE;
-	*out = v;
-	return NNP_NUM_OK;
-}
-
-int nnp_parse_number(const unsigned char *s, size_t n, double *out)
-{
-	const unsigned char *p = s, *end = s + n;
-	if (n == 0)
-		return NNP_NUM_EMPTY;
-	int neg = 0;
-	if (*p == '+' || *p == '-')
-		neg = *p++ == '-';
-	uint64_t w = 0;          /* the first 19 significant digits */
-	int sig = 0, many = 0;   /* digits in w; 1 if more followed */
-	long e10 = 0;            /* w * 10^e10 is the value before the exponent */
-	size_t ndig = 0;
-	for (; p < end && is_digit(*p); p++, ndig++) {
-		unsigned d = (unsigned)*p - '0';
-		if (sig < 19 && (w || d)) {
-			w = w * 10 + d;
-			sig++;
-		} else if (sig >= 19) {
-			e10++;
-			many = 1;
-		}
-	}
-	if (p < end && *p == '.') {
-		for (p++; p < end && is_digit(*p); p++, ndig++) {
-			unsigned d = (unsigned)*p - '0';
-			if (sig < 19 && (w || d)) {
-				w = w * 10 + d;
-				sig++;
-				e10--;
-			} else if (sig >= 19) {
-				many = 1;
-			} else {
-				e10--;   /* a leading zero after the point */
-			}
-		}
-	}
-	if (ndig == 0)
-		return NNP_NUM_SYNTAX;
-	if (p < end && (*p == 'e' || *p == 'E')) {
-		p++;
-		int eneg = 0;
-		if (p < end && (*p == '+' || *p == '-'))
-			eneg = *p++ == '-';
-		if (p == end || !is_digit(*p))
-			return NNP_NUM_SYNTAX;
-		long ex = 0;
-		for (; p < end && is_digit(*p); p++)
-			if (ex < 100000)   /* saturate: strtod decides such extremes */
-				ex = ex * 10 + (*p - '0');
-		e10 += eneg ? -ex : ex;
-	}
-	if (p != end)
-		return NNP_NUM_SYNTAX;
-	if (w == 0 && !many) {
-		*out = neg ? -0.0 : 0.0;
-		return NNP_NUM_OK;
-	}
-#if !defined(FLT_EVAL_METHOD) || FLT_EVAL_METHOD == 0
-	/* Clinger: w and 10^|e10| are exact doubles, so one correctly rounded
-	 * multiplication or division gives the correctly rounded result. */
-	if (!many && w <= (UINT64_C(1) << 53) && e10 >= -22 && e10 <= 22) {
-		double v = (double)w;
-		v = e10 >= 0 ? v * pow10_exact[e10] : v / pow10_exact[-e10];
-		*out = neg ? -v : v;
-		return NNP_NUM_OK;
-	}
-#endif
-	return parse_fallback(s, n, out);
-}
 
 /* ---- messages --------------------------------------------------------- */
 
@@ -586,7 +484,7 @@ static int csv_row(nnp_reader *r, float *restrict xo, int32_t *y, nnp_err *err)
 				uint64_t frac;
 				size_t k = lead_digits(t + 1, &frac);
 				if (k - 1 < 15 && nd + k <= 15) {
-					v = (v * pow10_exact[k] + (double)frac) / pow10_exact[k];
+					v = (v * nnp_pow10_exact[k] + (double)frac) / nnp_pow10_exact[k];
 					t += 1 + k;
 				} else {
 					t = p;   /* not a terminator: the general path decides */

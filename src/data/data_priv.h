@@ -13,6 +13,7 @@
 #include <zlib.h>
 
 #include "nnprune/data.h"
+#include "num.h"   /* nnp_parse_number, shared with the JSON model reader */
 
 #define NNP_DATA_BUF (1u << 20)       /* input buffer of a data file */
 #define NNP_LABELS_BUF (1u << 16)     /* input buffer of an IDX labels file */
@@ -31,6 +32,7 @@ typedef struct nnp_src {
 	size_t len;            /* valid bytes in buf */
 	uint64_t base;         /* stream offset of buf[0] */
 	int eof;               /* the stream has no more bytes */
+	uint32_t crc;          /* CRC-32 of the bytes read so far */
 } nnp_src;
 
 /* Opens path ("-" = standard input) with a buffer of cap bytes. The caller
@@ -110,17 +112,5 @@ int nnp_idx_open(nnp_reader *r, const nnp_data_opts *o, nnp_err *err);
 int nnp_idx_read(nnp_reader *r, float *x, int32_t *labels, size_t max_rows, size_t *got,
                  nnp_err *err);
 void nnp_idx_free(nnp_reader *r);
-
-/* Results of nnp_parse_number. */
-enum { NNP_NUM_OK = 0, NNP_NUM_EMPTY, NNP_NUM_SYNTAX, NNP_NUM_RANGE };
-
-/*
- * Parses s[0..n) as a whole decimal number, [+-]digits[.digits][(e|E)[+-]digits]
- * (also "5." and ".5"), into the correctly rounded double, independently of
- * the locale's decimal point. NNP_NUM_EMPTY, NNP_NUM_SYNTAX (anything else,
- * including hex, inf, nan and surrounding spaces) or NNP_NUM_RANGE (strtod's
- * ERANGE: overflow or underflow).
- */
-int nnp_parse_number(const unsigned char *s, size_t n, double *out);
 
 #endif

@@ -421,7 +421,25 @@ void nnp_metrics_add(nnp_metrics *mt, nnp_act out_act, const float *out, size_t 
 	}
 }
 
+/*
+ * OpenBLAS starts a thread pool when it is loaded; its threads spin in
+ * sched_yield for a while after starting and after every threaded call,
+ * taking a core from nnprune's own workers. nnprune never gives OpenBLAS more
+ * than one thread, so the pool is stopped. blas_thread_shutdown_ is exported
+ * by OpenBLAS (it is its fork handler) but not in its headers: declared weak,
+ * so that another BLAS links without it. OpenBLAS starts the pool again by
+ * itself should a caller later ask it for more threads.
+ */
+#if defined(__GNUC__) && defined(__ELF__)
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+#define NNP_BLAS_SHUTDOWN 1
+#endif
+
 void nnp_blas_single_thread(void)
 {
 	openblas_set_num_threads(1);
+#ifdef NNP_BLAS_SHUTDOWN
+	if (blas_thread_shutdown_)
+		blas_thread_shutdown_();
+#endif
 }

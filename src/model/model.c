@@ -554,27 +554,6 @@ void nnpm_sink_json_string(nnpm_sink *s, const char *str)
 	nnpm_sink_put(s, "\"", 1);
 }
 
-size_t nnpm_fmt_float(char buf[40], float v)
-{
-	double d = v;
-	int n;
-	/* Integral values print in full (exact: a float's integer part fits a
-	 * double); 1e16 bounds the length. Everything else needs 9 digits. */
-	if (d == floor(d) && fabs(d) < 1e16)
-		n = snprintf(buf, 40, "%.0f", d);
-	else
-		n = snprintf(buf, 40, "%.9g", d);
-	if (n < 0 || n >= 40)
-		n = 0;
-	buf[n] = '\0';
-	/* A locale with a decimal comma would break JSON: force '.'. */
-	for (int i = 0; i < n; i++)
-		if (!(buf[i] >= '0' && buf[i] <= '9') && buf[i] != '-' && buf[i] != '+' &&
-		    buf[i] != 'e')
-			buf[i] = '.';
-	return (size_t)n;
-}
-
 int nnpm_utf8_ok(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;

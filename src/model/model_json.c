@@ -1,7 +1,11 @@
 /*
  * The JSON model format: read with cJSON, written by our own printer so that
- * floats use "%.9g" (exact float round trip) and the layout is canonical:
- * JSON -> binary -> JSON gives the same bytes.
+ * floats use the fewest digits that read back exactly (nnp_fmt_float) and the
+ * layout is canonical: JSON -> binary -> JSON gives the same bytes.
+ *
+ * Speed: the weight rows and biases are parsed before cJSON sees the text
+ * (see numdoc_scan below), so cJSON builds no node and runs no strtod per
+ * weight; it still checks the whole document's syntax and structure.
  *
  * {"format": "nnprune-model", "version": 1, "input_size": N,
  *  "layers": [{"activation": "relu", "alpha": a (leaky_relu only),
@@ -13,6 +17,7 @@
 #include <string.h>
 
 #include "model_priv.h"
+#include "num.h"
 
 const char *nnpm_json_type(const cJSON *item)
 {
@@ -101,6 +106,277 @@ static int is_ws(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+/* ---- number arrays, parsed before cJSON sees the text ---- */
+
+#define NUM_BIAS UINT32_MAX   /* numrow.row of a layer's bias */
+
+/* One weight row or bias parsed ahead: n floats at vals[off]. */
+typedef struct numrow {
+	uint32_t layer, row;
+	size_t off, n;
+} numrow;
+
+/* Where an array was cut: skeleton byte skel is "null", orig..orig_end the array. */
+typedef struct numcut {
+	size_t skel, orig, orig_end;
+} numcut;
+
+/*
+ * The text with every weight row and bias that is a plain array of JSON
+ * numbers in the float range replaced by `null` (the skeleton, all cJSON
+ * parses), and those numbers. Rows are found by position: the scan follows
+ * the nesting and notes which array it is in, so `null` in the skeleton only
+ * stands for an array where the scan put one. Replacing one JSON value by
+ * another keeps a document valid or invalid, and `null` cannot join a
+ * neighbouring token, so cJSON's verdict on the skeleton is its verdict on
+ * the text. Anything else (an escaped key, a string among the numbers, a
+ * number outside the float range) stays in the skeleton for cJSON and the
+ * checks below, which then word the error as before.
+ */
+typedef struct numdoc {
+	char *skel;
+	size_t skel_len;
+	float *vals;
+	size_t n_vals, cap_vals;
+	numrow *rows;
+	numcut *cuts;
+	size_t n_rows, cap_rows;
+} numdoc;
+
+static void numdoc_free(numdoc *d)
+{
+	free(d->skel);
+	free(d->vals);
+	free(d->rows);
+	free(d->cuts);
+}
+
+static const unsigned char *skip_ws(const unsigned char *p, const unsigned char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+		p++;
+	return p;
+}
+
+/* Parses the array at p ('[') into d->vals: its end, or NULL if it is not a
+ * non-empty array of numbers in the float range (d->n_vals is then restored). */
+static const unsigned char *number_array(numdoc *d, const unsigned char *p,
+                                         const unsigned char *end, int *nomem)
+{
+	size_t start = d->n_vals;
+	p = skip_ws(p + 1, end);
+	for (;;) {
+		if (d->n_vals == d->cap_vals) {
+			size_t cap = d->cap_vals ? 2 * d->cap_vals : 4096;
+			float *v = cap < SIZE_MAX / sizeof *v ? realloc(d->vals, cap * sizeof *v) : NULL;
+			if (!v) {
+				*nomem = 1;
+				break;
+			}
+			d->vals = v;
+			d->cap_vals = cap;
+		}
+		size_t k = nnp_json_float(p, end, &d->vals[d->n_vals]);
+		if (!k)
+			break;
+		d->n_vals++;
+		p = skip_ws(p + k, end);
+		if (p < end && *p == ',') {
+			p = skip_ws(p + 1, end);
+			continue;
+		}
+		if (p < end && *p == ']')
+			return p + 1;
+		break;
+	}
+	d->n_vals = start;
+	return NULL;
+}
+
+static int add_row(numdoc *d, uint32_t layer, uint32_t row, size_t off, size_t orig,
+                   size_t orig_end)
+{
+	if (d->n_rows == d->cap_rows) {
+		size_t cap = d->cap_rows ? 2 * d->cap_rows : 256;
+		numrow *r = realloc(d->rows, cap * sizeof *r);
+		if (r)
+			d->rows = r;
+		numcut *c = realloc(d->cuts, cap * sizeof *c);
+		if (c)
+			d->cuts = c;
+		if (!r || !c)
+			return NNP_ENOMEM;
+		d->cap_rows = cap;
+	}
+	numrow *r = &d->rows[d->n_rows];
+	r->layer = layer;
+	r->row = row;
+	r->off = off;
+	r->n = d->n_vals - off;
+	numcut *c = &d->cuts[d->n_rows++];
+	c->skel = d->skel_len;
+	c->orig = orig;
+	c->orig_end = orig_end;
+	return NNP_OK;
+}
+
+enum { KEY_OTHER, KEY_LAYERS, KEY_WEIGHTS, KEY_BIAS };
+
+/* One open object or array of the first four levels. */
+typedef struct numframe {
+	unsigned char obj, key, want_key;
+	uint32_t idx;          /* arrays: index of the current element */
+} numframe;
+
+#define NUM_DEPTH 4
+
+static unsigned char key_of(const unsigned char *s, size_t n)
+{
+	if (n == 6 && !memcmp(s, "layers", 6)) return KEY_LAYERS;
+	if (n == 7 && !memcmp(s, "weights", 7)) return KEY_WEIGHTS;
+	if (n == 4 && !memcmp(s, "bias", 4)) return KEY_BIAS;
+	return KEY_OTHER;
+}
+
+/* At an array value at `depth`: 1 (and *layer, *row) if it is a weight row
+ * {"layers": [.., {"weights": [.., HERE]}]} or a bias {"layers": [.., {"bias": HERE}]}. */
+static int row_place(const numframe *st, int depth, uint32_t *layer, uint32_t *row)
+{
+	if (depth < 3 || depth > 4 || !st[0].obj || st[0].key != KEY_LAYERS || st[1].obj ||
+	    !st[2].obj || st[2].want_key)
+		return 0;
+	*layer = st[1].idx;
+	if (depth == 3 && st[2].key == KEY_BIAS) {
+		*row = NUM_BIAS;
+		return 1;
+	}
+	if (depth == 4 && st[2].key == KEY_WEIGHTS && !st[3].obj) {
+		*row = st[3].idx;
+		return 1;
+	}
+	return 0;
+}
+
+static int numdoc_scan(numdoc *d, const char *text, size_t len)
+{
+	memset(d, 0, sizeof *d);
+	const unsigned char *p = (const unsigned char *)text, *end = p + len;
+	/* `null` is longer than the shortest array, `[0]`, by one byte. */
+	unsigned char *o = malloc(len + len / 3 + 2);
+	if (!o)
+		return NNP_ENOMEM;
+	d->skel = (char *)o;
+	numframe st[NUM_DEPTH];
+	int depth = 0, lost = 0, nomem = 0;
+	while (p < end) {
+		unsigned char c = *p;
+		if (c == '"') {
+			const unsigned char *q = p + 1;
+			while (q < end && *q != '"')
+				q += *q == '\\' && q + 1 < end ? 2 : 1;
+			if (q < end)
+				q++;
+			if (depth && depth <= NUM_DEPTH && st[depth - 1].obj && st[depth - 1].want_key)
+				st[depth - 1].key = key_of(p + 1, (size_t)(q - p) - 2);
+			memcpy(o + d->skel_len, p, (size_t)(q - p));
+			d->skel_len += (size_t)(q - p);
+			p = q;
+			continue;
+		}
+		uint32_t layer, row;
+		if (c == '[' && !lost && row_place(st, depth, &layer, &row)) {
+			size_t off = d->n_vals;
+			const unsigned char *q = number_array(d, p, end, &nomem);
+			if (nomem)
+				return NNP_ENOMEM;
+			if (q) {
+				if (add_row(d, layer, row, off, (size_t)(p - (const unsigned char *)text),
+				            (size_t)(q - (const unsigned char *)text)))
+					return NNP_ENOMEM;
+				memcpy(o + d->skel_len, "null", 4);
+				d->skel_len += 4;
+				p = q;
+				continue;
+			}
+		}
+		switch (c) {
+		case '{':
+		case '[':
+			if (depth < NUM_DEPTH) {
+				numframe f = { c == '{', KEY_OTHER, c == '{', 0 };
+				st[depth] = f;
+			}
+			depth++;
+			break;
+		case '}':
+		case ']':
+			if (depth == 0)
+				lost = 1;   /* broken: cJSON will say where */
+			else
+				depth--;
+			break;
+		case ':':
+			if (depth && depth <= NUM_DEPTH)
+				st[depth - 1].want_key = 0;
+			break;
+		case ',':
+			if (depth && depth <= NUM_DEPTH) {
+				numframe *f = &st[depth - 1];
+				if (f->obj) {
+					f->want_key = 1;
+					f->key = KEY_OTHER;
+				} else {
+					f->idx++;
+				}
+			}
+			break;
+		default:
+			break;
+		}
+		o[d->skel_len++] = (char)c;
+		p++;
+	}
+	o[d->skel_len] = '\0';
+	return NNP_OK;
+}
+
+static int cmp_rows(const void *a, const void *b)
+{
+	const numrow *x = a, *y = b;
+	if (x->layer != y->layer)
+		return x->layer < y->layer ? -1 : 1;
+	return x->row < y->row ? -1 : x->row > y->row;
+}
+
+/* The parsed row of layer l (NUM_BIAS: its bias), or NULL: then cJSON has it. */
+static const numrow *find_row(const numdoc *d, size_t l, uint32_t row)
+{
+	numrow key;
+	key.layer = (uint32_t)l;
+	key.row = row;
+	return d->n_rows ? bsearch(&key, d->rows, d->n_rows, sizeof key, cmp_rows) : NULL;
+}
+
+/* Byte offset in the text of byte `pos` of the skeleton. */
+static size_t orig_pos(const numdoc *d, size_t pos)
+{
+	size_t lo = 0, hi = d->n_rows;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (d->cuts[mid].skel <= pos)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return pos;
+	const numcut *c = &d->cuts[lo - 1];
+	if (pos >= c->skel + 4)
+		return c->orig_end + (pos - c->skel - 4);
+	/* cJSON points at the last byte when the text ends early: the array's. */
+	return pos == c->skel ? c->orig : c->orig_end - 4 + (pos - c->skel);
+}
+
 /* Reads a required whole number in [lo, hi] from key `key` of obj. */
 static int get_uint(const cJSON *obj, const char *key, double lo, double hi, size_t *out,
                     const char *label, nnp_err *err)
@@ -181,7 +457,7 @@ static int layer_activation(const cJSON *lj, size_t l, size_t n_layers, layer_sr
 
 /* Shape of "weights" and "bias": out rows of `in` items and out biases. */
 static int layer_shape(const cJSON *lj, size_t l, size_t in, layer_src *ls, size_t *out,
-                       const char *label, nnp_err *err)
+                       const numdoc *nd, const char *label, nnp_err *err)
 {
 	const cJSON *w = cJSON_GetObjectItemCaseSensitive(lj, "weights");
 	if (!w)
@@ -195,11 +471,12 @@ static int layer_shape(const cJSON *lj, size_t l, size_t in, layer_src *ls, size
 		                   "allowed)", label, l, rows, NNP_MAX_WIDTH);
 	size_t r = 0;
 	for (const cJSON *row = w->child; row; row = row->next, r++) {
-		if (!cJSON_IsArray(row))
+		const numrow *nr = find_row(nd, l, (uint32_t)r);
+		if (!nr && !cJSON_IsArray(row))
 			return nnp_err_set(err, NNP_EINPUT, "%s: layer %zu: \"weights\" row %zu must be "
 			                   "an array of %zu numbers (found %s)", label, l, r, in,
 			                   nnpm_json_type(row));
-		size_t cols = count_items(row);
+		size_t cols = nr ? nr->n : count_items(row);
 		if (cols == in)
 			continue;
 		if (r == 0 && l == 0)
@@ -214,10 +491,11 @@ static int layer_shape(const cJSON *lj, size_t l, size_t in, layer_src *ls, size
 	const cJSON *b = cJSON_GetObjectItemCaseSensitive(lj, "bias");
 	if (!b)
 		return nnp_err_set(err, NNP_EINPUT, "%s: layer %zu: missing \"bias\"", label, l);
-	if (!cJSON_IsArray(b))
+	const numrow *nr = find_row(nd, l, NUM_BIAS);
+	if (!nr && !cJSON_IsArray(b))
 		return nnp_err_set(err, NNP_EINPUT, "%s: layer %zu: \"bias\" must be an array of %zu "
 		                   "numbers (found %s)", label, l, rows, nnpm_json_type(b));
-	size_t nb = count_items(b);
+	size_t nb = nr ? nr->n : count_items(b);
 	if (nb != rows)
 		return nnp_err_set(err, NNP_EINPUT, "%s: layer %zu: \"bias\" must be an array of %zu "
 		                   "numbers (found %zu)", label, l, rows, nb);
@@ -229,7 +507,8 @@ static int layer_shape(const cJSON *lj, size_t l, size_t in, layer_src *ls, size
 
 /* Pass 1: every layer's activation and shape, and the parameter budget. */
 static int scan_layers(const cJSON *layers, size_t n, size_t input_size, layer_src *ls,
-                       size_t *sizes, nnp_act *acts, const char *label, nnp_err *err)
+                       size_t *sizes, nnp_act *acts, const numdoc *nd, const char *label,
+                       nnp_err *err)
 {
 	char where[48];
 	size_t in = input_size, l = 0;
@@ -243,7 +522,7 @@ static int scan_layers(const cJSON *layers, size_t n, size_t input_size, layer_s
 		if (!rc)
 			rc = layer_activation(lj, l, n, &ls[l], label, err);
 		if (!rc)
-			rc = layer_shape(lj, l, in, &ls[l], &sizes[l], label, err);
+			rc = layer_shape(lj, l, in, &ls[l], &sizes[l], nd, label, err);
 		if (rc)
 			return rc;
 		acts[l] = ls[l].act;
@@ -275,17 +554,27 @@ static int read_number(const cJSON *v, float *f, const char *label, size_t l,
 }
 
 /* Pass 2: the numbers, into the allocated model. */
-static int fill_layer(nnp_layer *L, const layer_src *ls, size_t l, const char *label,
-                      nnp_err *err)
+static int fill_layer(nnp_layer *L, const layer_src *ls, size_t l, const numdoc *nd,
+                      const char *label, nnp_err *err)
 {
 	size_t r = 0;
 	L->alpha = ls->alpha;
 	for (const cJSON *row = ls->weights->child; row; row = row->next, r++) {
 		size_t c = 0;
 		float *w = L->w + r * L->in;
+		const numrow *nr = find_row(nd, l, (uint32_t)r);
+		if (nr) {
+			memcpy(w, nd->vals + nr->off, nr->n * sizeof *w);
+			continue;
+		}
 		for (const cJSON *v = row->child; v; v = v->next, c++)
 			if (read_number(v, &w[c], label, l, "weight", r, c, 1, err))
 				return NNP_EINPUT;
+	}
+	const numrow *nr = find_row(nd, l, NUM_BIAS);
+	if (nr) {
+		memcpy(L->b, nd->vals + nr->off, nr->n * sizeof *L->b);
+		return NNP_OK;
 	}
 	size_t i = 0;
 	for (const cJSON *v = ls->bias->child; v; v = v->next, i++)
@@ -294,7 +583,8 @@ static int fill_layer(nnp_layer *L, const layer_src *ls, size_t l, const char *l
 	return NNP_OK;
 }
 
-static int parse_root(nnp_model **out, const cJSON *root, const char *label, nnp_err *err)
+static int parse_root(nnp_model **out, const cJSON *root, const numdoc *nd, const char *label,
+                      nnp_err *err)
 {
 	nnp_model *m = NULL;
 	layer_src *ls = NULL;
@@ -329,7 +619,7 @@ static int parse_root(nnp_model **out, const cJSON *root, const char *label, nnp
 		rc = nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", label);
 		goto done;
 	}
-	rc = scan_layers(layers, n, input_size, ls, sizes, acts, label, err);
+	rc = scan_layers(layers, n, input_size, ls, sizes, acts, nd, label, err);
 	if (rc)
 		goto done;
 	rc = nnpm_alloc(&m, input_size, n, sizes, acts);
@@ -338,7 +628,7 @@ static int parse_root(nnp_model **out, const cJSON *root, const char *label, nnp
 		goto done;
 	}
 	for (size_t l = 0; l < n && !rc; l++)
-		rc = fill_layer(&m->layers[l], &ls[l], l, label, err);
+		rc = fill_layer(&m->layers[l], &ls[l], l, nd, label, err);
 	if (!rc && meta)
 		rc = nnpm_meta_from_cjson(m, meta, label, "", err);
 	if (!rc)
@@ -371,15 +661,25 @@ int nnp_model_from_json(nnp_model **out, const char *text, size_t len, const cha
 	}
 	size_t line, col;
 	const char *end = NULL;
-	cJSON *root = len ? cJSON_ParseWithLengthOpts(text, len, &end, 0) : NULL;
+	numdoc nd;
+	if (numdoc_scan(&nd, text, len)) {
+		numdoc_free(&nd);
+		return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", label);
+	}
+	if (nd.n_rows > 1)
+		qsort(nd.rows, nd.n_rows, sizeof *nd.rows, cmp_rows);
+	const char *sk = nd.skel;
+	cJSON *root = len ? cJSON_ParseWithLengthOpts(sk, nd.skel_len, &end, 0) : NULL;
 	if (!root) {
 		/* cJSON leaves return_parse_end where it stopped. */
-		size_t pos = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
+		size_t pos = end && end >= sk && end <= sk + nd.skel_len ? (size_t)(end - sk) : 0;
+		pos = orig_pos(&nd, pos);
+		numdoc_free(&nd);
 		line_col(text, pos, &line, &col);
 		return nnp_err_set(err, NNP_EINPUT, "%s:%zu:%zu: JSON syntax error%s", label, line, col,
 		                   len ? "" : " (empty text)");
 	}
-	size_t pos = (size_t)(end - text);
+	size_t pos = orig_pos(&nd, (size_t)(end - sk));
 	while (pos < len && is_ws(text[pos]))
 		pos++;
 	int rc;
@@ -395,9 +695,10 @@ int nnp_model_from_json(nnp_model **out, const char *text, size_t len, const cha
 		rc = nnp_err_set(err, NNP_EINPUT, "%s:%zu:%zu: expected a JSON object (found %s)",
 		                 label, line, col, nnpm_json_type(root));
 	} else {
-		rc = parse_root(out, root, label, err);
+		rc = parse_root(out, root, &nd, label, err);
 	}
 	cJSON_Delete(root);
+	numdoc_free(&nd);
 	return rc;
 }
 
@@ -565,26 +866,36 @@ void nnpm_meta_print(nnpm_sink *s, const nnp_model *m, int pretty, const char *i
 
 /* ---- writer ---- */
 
+/* Numbers joined by ", ", gathered in a local buffer: one sink write per few
+ * kilobytes rather than one per number. */
 static void put_floats(nnpm_sink *s, const float *v, size_t n)
 {
-	char num[40];
+	char buf[8192];
+	size_t k = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (i)
-			nnpm_sink_put(s, ", ", 2);
-		nnpm_sink_put(s, num, nnpm_fmt_float(num, v[i]));
+		if (k > sizeof buf - NNP_FLOAT_CHARS - 2) {
+			nnpm_sink_put(s, buf, k);
+			k = 0;
+		}
+		if (i) {
+			buf[k++] = ',';
+			buf[k++] = ' ';
+		}
+		k += nnp_fmt_float(buf + k, v[i]);
 	}
+	nnpm_sink_put(s, buf, k);
 }
 
 void nnpm_write_json(nnpm_sink *s, const nnp_model *m)
 {
-	char num[40];
+	char num[NNP_FLOAT_CHARS];
 	nnpm_sink_printf(s, "{\n  \"format\": \"nnprune-model\",\n  \"version\": 1,\n"
 	                 "  \"input_size\": %zu,\n  \"layers\": [\n", m->input_size);
 	for (size_t l = 0; l < m->n_layers && !s->failed; l++) {
 		const nnp_layer *L = &m->layers[l];
 		nnpm_sink_printf(s, "    {\n      \"activation\": \"%s\",\n", nnp_act_name(L->act));
 		if (L->act == NNP_ACT_LEAKY_RELU) {
-			nnpm_fmt_float(num, L->alpha);
+			nnp_fmt_float(num, L->alpha);
 			nnpm_sink_printf(s, "      \"alpha\": %s,\n", num);
 		}
 		/* One weight row per line: readable, and diffs stay local. */

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "model_priv.h"
+#include "num.h"
 
 int nnp_model_has_prep(const nnp_model *m)
 {
@@ -130,19 +131,19 @@ int nnpm_check_io(const nnp_model *m, const char *label, int status, nnp_err *er
 
 static void put_vector(nnpm_sink *s, const float *v, size_t n)
 {
-	char num[40];
+	char num[NNP_FLOAT_CHARS];
 	size_t i = 1;
 	while (i < n && memcmp(&v[i], &v[0], sizeof *v) == 0)
 		i++;
 	if (i == n) {  /* the same value everywhere: one number */
-		nnpm_sink_put(s, num, nnpm_fmt_float(num, v[0]));
+		nnpm_sink_put(s, num, nnp_fmt_float(num, v[0]));
 		return;
 	}
 	nnpm_sink_puts(s, "[");
 	for (i = 0; i < n; i++) {
 		if (i)
 			nnpm_sink_puts(s, ",");
-		nnpm_sink_put(s, num, nnpm_fmt_float(num, v[i]));
+		nnpm_sink_put(s, num, nnp_fmt_float(num, v[i]));
 	}
 	nnpm_sink_puts(s, "]");
 }

@@ -66,13 +66,6 @@ unsigned long nnpm_crc(unsigned long crc, const void *p, size_t n);
 void nnpm_sink_json_string(nnpm_sink *s, const char *str);
 
 /*
- * Formats a float so that strtod + a cast to float gives back the same bits:
- * integral values below 1e16 without an exponent, others with "%.9g". Always
- * uses '.' as the decimal point whatever the locale. Returns the length.
- */
-size_t nnpm_fmt_float(char buf[40], float v);
-
-/*
  * Prints the metadata object ({"name": ..., "classes": [...], "provenance": {...}},
  * keys present only when set). pretty: the indented layout of the JSON format,
  * its lines prefixed by `indent`; otherwise compact (the binary format's blob).

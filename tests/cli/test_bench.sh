@@ -14,7 +14,9 @@ cp "$OUT" bench.json
 expect_json "bench --json: stdout is JSON" bench.json
 for key in rows csv_parse_mb_s sgemm_gflops forward_stats_gflops stats_command_seconds \
 	stats_peak_rss_mib sweep_seconds sweep_vs_eval method_obs_ls_seconds \
-	prune_score_none_peak_rss_mib prune_obs_ls_peak_rss_mib; do
+	prune_score_none_peak_rss_mib prune_obs_ls_peak_rss_mib json_model_read_mb_s \
+	json_model_write_mb_s json_model_save_mb_s user_stats_json_seconds user_stats_floor_seconds \
+	user_sweep_bin_seconds user_sweep_json_seconds user_sweep_floor_seconds; do
 	v=$(json_num bench.json "$key")
 	check "bench --json: $key > 0" num_lt 0 "${v:-0}"
 done

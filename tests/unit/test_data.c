@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "nnprune/data.h"
+#include "nnprune/io.h"
 #include "data_priv.h"
 #include "testutil.h"
 
@@ -519,6 +520,47 @@ static void test_parse_number_random(void **state)
 	double v;
 	assert_int_equal(nnp_parse_number((const unsigned char *)"1e999", 5, &v), NNP_NUM_RANGE);
 	assert_int_equal(nnp_parse_number((const unsigned char *)"", 0, &v), NNP_NUM_EMPTY);
+}
+
+/* The file's identity taken as the reader reads it equals a second read's;
+ * a gzip file or a reader stopped early has none. */
+static void test_reader_identity(void **state)
+{
+	(void)state;
+	sbuf b = { 0 };
+	for (int r = 0; r < 3000; r++)
+		sb_printf(&b, "%d,%d,%d.5\n", r % 10, r * 7 % 256, r % 97);
+	char *p = put("ident.csv", b.s, b.n), *pz = put_gz("ident.csv.gz", b.s, b.n);
+	nnp_data_opts o = NNP_DATA_OPTS_INIT;
+	o.header = NNP_HEADER_NO;
+	float x[2 * 64];
+	int32_t y[64];
+	uint64_t bytes = 0, want_bytes = 0;
+	uint32_t crc = 0, want_crc = 0;
+	nnp_err err;
+	assert_int_equal(nnp_file_identity(p, &want_bytes, &want_crc, &err), NNP_OK);
+	assert_int_equal(want_bytes, b.n);
+	for (int kind = 0; kind < 3; kind++) {
+		nnp_reader *r = NULL;
+		/* A small buffer: the CRC runs over many refills. */
+		assert_int_equal(nnp_reader_open_buf(&r, kind == 1 ? pz : p, &o, NNP_DATA_BUF_MIN, &err),
+		                 NNP_OK);
+		size_t got = 1;
+		while (got && (kind != 2 || nnp_reader_rows(r) < 100))
+			assert_int_equal(nnp_reader_read(r, x, y, 64, &got, &err), NNP_OK);
+		int have = nnp_reader_identity(r, &bytes, &crc);
+		if (kind == 0) {
+			assert_int_equal(have, 1);
+			assert_int_equal(bytes, want_bytes);
+			assert_int_equal(crc, want_crc);
+		} else {
+			assert_int_equal(have, 0);   /* gzip; stopped before the end */
+		}
+		nnp_reader_close(r);
+	}
+	free(p);
+	free(pz);
+	free(b.s);
 }
 
 /* ---- CSV: rejections -------------------------------------------------- */
@@ -1460,6 +1502,7 @@ int main(void)
 		cmocka_unit_test(test_csv_quoted),
 		cmocka_unit_test(test_csv_exact_values),
 		cmocka_unit_test(test_parse_number_random),
+		cmocka_unit_test(test_reader_identity),
 		cmocka_unit_test(test_csv_rejections),
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_error_sticks),

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include <cmocka.h>
+#include <cJSON.h>
 
 #include "nnprune/model.h"
 #include "testutil.h"
@@ -385,11 +386,13 @@ static void test_roundtrip_special(void **state)
 	assert_true(signbit(r->layers[1].b[0]) && r->layers[1].b[0] == 0.0f);
 	assert_true(r->layers[1].b[1] == FLT_TRUE_MIN);
 	assert_true(r->layers[1].b[2] == FLT_MAX);
-	/* Integers print in full, others with 9 significant digits. */
+	/* Integers below 1e16 print in full, every value in the fewest digits
+	 * that read back. */
 	assert_non_null(strstr((char *)buf, "10000000000"));
 	assert_non_null(strstr((char *)buf, "16777216, "));
-	assert_non_null(strstr((char *)buf, "3.40282347e+38"));
-	assert_non_null(strstr((char *)buf, "0.100000001"));
+	assert_non_null(strstr((char *)buf, "3.4028235e+38"));
+	assert_non_null(strstr((char *)buf, "0.1, "));
+	assert_null(strstr((char *)buf, "0.100000001"));
 	assert_non_null(strstr((char *)buf, "[-0, "));
 	assert_null(strstr((char *)buf, "e+09"));
 	free(buf);
@@ -674,6 +677,98 @@ static void test_json_semantic_errors(void **state)
 	expect_variant("{\"name\": \"n\"}", "{\"provenance\": \"x\"}",
 	               "metadata: \"provenance\" must be an object (found a string)");
 	expect_variant("{\"name\": \"n\"}", "{\"name\": \"\xff\"}", "\"name\" is not valid UTF-8");
+}
+
+/* line:column (1-based) of byte pos in ASCII text. */
+static void ascii_line_col(const char *t, size_t pos, size_t *line, size_t *col)
+{
+	*line = 1;
+	*col = 1;
+	for (size_t i = 0; i < pos; i++) {
+		if (t[i] == '\n') {
+			(*line)++;
+			*col = 1;
+		} else {
+			(*col)++;
+		}
+	}
+}
+
+/*
+ * The reader parses weight rows and biases itself before cJSON sees the
+ * rest: on thousands of mutations of a valid document, its verdict (syntax
+ * error and where, trailing text and where, or the values read) must be
+ * cJSON's on the unchanged text.
+ */
+static void test_json_prescan_same_verdict(void **state)
+{
+	(void)state;
+	static const char base[] =
+		"{\"format\": \"nnprune-model\", \"version\": 1, \"input_size\": 3,\n"
+		" \"layers\": [\n"
+		"  {\"activation\": \"relu\", \"weights\": [[1, 2.5, -3e-2],\n"
+		"     [0.125, -0, 4E1]], \"bias\": [0, -1.75]},\n"
+		"  {\"activation\": \"softmax\", \"weights\": [[1, -1], [-1, 1]], \"bias\": [0.5, -0.5]}\n"
+		" ], \"metadata\": {\"name\": \"n\", \"provenance\": {\"w\": [1, 2]}}}\n";
+	static const char alphabet[] = "[]{},:-\"0 .e\\x1n";
+	const size_t blen = sizeof base - 1;
+	char t[sizeof base + 8];
+	tu_rng r = { 4242 };
+	int syntax = 0, valid = 0;
+	for (int it = 0; it < 4000; it++) {
+		size_t n = blen, pos = (size_t)(tu_next(&r) % blen);
+		memcpy(t, base, blen);
+		char c = alphabet[tu_next(&r) % (sizeof alphabet - 1)];
+		switch (tu_next(&r) % 4) {
+		case 0: t[pos] = c; break;
+		case 1: memmove(t + pos, t + pos + 1, n - pos - 1); n--; break;
+		case 2: memmove(t + pos + 1, t + pos, n - pos); t[pos] = c; n++; break;
+		default: n = pos; break;
+		}
+		t[n] = '\0';
+		const char *end = NULL;
+		cJSON *root = cJSON_ParseWithLengthOpts(t, n, &end, 0);
+		nnp_model *m = NULL;
+		nnp_err err;
+		nnp_err_clear(&err);
+		int rc = nnp_model_from_json(&m, t, n, "m.json", &err);
+		char want[96];
+		size_t line, col, at = end && end >= t && end <= t + n ? (size_t)(end - t) : 0;
+		if (root)
+			while (at < n && strchr(" \t\r\n", t[at]))
+				at++;
+		ascii_line_col(t, at, &line, &col);
+		if (!root || at < n) {
+			snprintf(want, sizeof want, "m.json:%zu:%zu: %s", line, col,
+			         root ? "unexpected text after" : "JSON syntax error");
+			if (rc != NNP_EINPUT || strncmp(err.msg, want, strlen(want)) != 0)
+				fail_msg("%s\nexpected \"%s\", got rc %d \"%s\"", t, want, rc, err.msg);
+			syntax++;
+		} else if (rc == NNP_OK) {
+			/* The values are cJSON's numbers, rounded to float. */
+			const cJSON *ls = cJSON_GetObjectItemCaseSensitive(root, "layers");
+			size_t l = 0;
+			for (const cJSON *lj = ls->child; lj; lj = lj->next, l++) {
+				const nnp_layer *L = &m->layers[l];
+				const cJSON *w = cJSON_GetObjectItemCaseSensitive(lj, "weights");
+				size_t i = 0;
+				for (const cJSON *row = w->child; row; row = row->next)
+					for (const cJSON *v = row->child; v; v = v->next, i++)
+						assert_true(memcmp(&L->w[i], &(float){ (float)v->valuedouble }, 4) == 0);
+				i = 0;
+				for (const cJSON *v = cJSON_GetObjectItemCaseSensitive(lj, "bias")->child; v;
+				     v = v->next, i++)
+					assert_true(memcmp(&L->b[i], &(float){ (float)v->valuedouble }, 4) == 0);
+			}
+			valid++;
+		} else if (strstr(err.msg, "JSON syntax error") || strstr(err.msg, "unexpected text")) {
+			fail_msg("%s\ncJSON reads it, but: %s", t, err.msg);
+		}
+		nnp_model_free(m);
+		cJSON_Delete(root);
+	}
+	/* Both kinds were met many times. */
+	assert_true(syntax > 500 && valid > 100);
 }
 
 static void test_json_big_messages(void **state)
@@ -1165,6 +1260,7 @@ int main(void)
 		cmocka_unit_test(test_xor_fixture),
 		cmocka_unit_test(test_json_syntax_errors),
 		cmocka_unit_test(test_json_semantic_errors),
+		cmocka_unit_test(test_json_prescan_same_verdict),
 		cmocka_unit_test(test_json_big_messages),
 		cmocka_unit_test(test_bin_layout),
 		cmocka_unit_test(test_bin_errors),
