@@ -51,6 +51,8 @@ static int finish(int rc)
 
 int main(int argc, char **argv)
 {
+	/* SIGINT/SIGTERM remove the temporary files of outputs being written. */
+	nnp_cleanup_on_signals();
 	if (argc < 2) {
 		usage(stderr);
 		return NNP_EXIT_USAGE;
