@@ -32,6 +32,14 @@ char *nnp_text_quote(char *dst, size_t cap, const void *src, size_t n);
 void nnp_text_escape_inplace(char *s, size_t cap);
 
 /*
+ * A malloc'd copy of s with every byte outside printable ASCII as \xNN, as
+ * nnp_text_escape_inplace does, without a length limit; keep_layout leaves
+ * LF and tab as they are (for text laid out by us, such as pretty JSON whose
+ * strings already escape them). NULL if out of memory.
+ */
+char *nnp_text_escape_dup(const char *s, int keep_layout);
+
+/*
  * The white space of JSON as RFC 8259 defines it: space, tab, LF and CR
  * between tokens, no raw control byte (< 0x20) inside a string. cJSON
  * skips every byte <= 0x20 between tokens; every JSON reader (models,

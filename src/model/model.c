@@ -681,8 +681,8 @@ int nnp_model_from_bytes(nnp_model **out, const unsigned char *buf, size_t n,
 		return nnp_model_from_json(out, (const char *)buf, n, label, err);
 	default:
 		if (n == 0)
-			return nnp_err_set(err, NNP_EINPUT, "%s: byte 0: empty (not an nnprune model)",
-			                   label);
+			return nnp_err_set(err, NNP_EINPUT, "%s: byte 0: the file is empty (not an "
+			                   "nnprune model)", label);
 		return not_a_model(label, err);
 	}
 }

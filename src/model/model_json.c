@@ -374,8 +374,8 @@ int nnp_model_from_json(nnp_model **out, const char *text, size_t len, const cha
 	if (nnp_json_check_ws(text, len, &bad)) {
 		line_col(text, bad, &line, &col);
 		return nnp_err_set(err, NNP_EINPUT, "%s:%zu:%zu: JSON syntax error: control byte 0x%02x "
-		                   "(JSON white space is space, tab, LF and CR only)", label, line, col,
-		                   (unsigned char)text[bad]);
+		                   "(JSON allows space, tab, LF and CR between tokens, and no control "
+		                   "byte inside a string)", label, line, col, (unsigned char)text[bad]);
 	}
 	const char *end = NULL;
 	cJSON *root = len ? cJSON_ParseWithLengthOpts(text, len, &end, 0) : NULL;

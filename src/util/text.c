@@ -1,5 +1,6 @@
 /* Input bytes made safe for messages, and JSON's white-space rule. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nnprune/text.h"
@@ -79,6 +80,34 @@ void nnp_text_escape_inplace(char *s, size_t cap)
 			s[--o] = '\\';
 		}
 	}
+}
+
+char *nnp_text_escape_dup(const char *s, int keep_layout)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = strlen(s), extra = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!printable(c) && !(keep_layout && (c == '\n' || c == '\t')))
+			extra += 3;
+	}
+	char *out = malloc(n + extra + 1);
+	if (!out)
+		return NULL;
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (printable(c) || (keep_layout && (c == '\n' || c == '\t'))) {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+	return out;
 }
 
 int nnp_json_check_ws(const char *text, size_t len, size_t *at)
