@@ -250,7 +250,7 @@ int cmd_stats(int argc, char **argv)
 	}
 	nnp_file_info fi;
 	/* The identity recorded below needs regular files: refuse others before work. */
-	if (nnp_require_regular(data_path, &err) ||
+	if (nnp_require_regular(model_path, &err) || nnp_require_regular(data_path, &err) ||
 	    (d.opts.labels_path && nnp_require_regular(d.opts.labels_path, &err)))
 		goto fail;
 	if (cli_check_output(out, &err) ||

@@ -990,7 +990,7 @@ int cmd_sweep(int argc, char **argv)
 	/* The model's identity is what stats recorded from the loader (for a binary
 	 * model, the CRC stored in the file), so compare with the loader's view. */
 	nnp_file_info fi;
-	if (nnp_model_load(&m, model_path, &fi, &err) ||
+	if (nnp_require_regular(model_path, &err) || nnp_model_load(&m, model_path, &fi, &err) ||
 	    check_same(model_path, fi.bytes, fi.crc32, src.model_bytes, src.model_crc32,
 	               cfg.stats_path, &err) ||
 	    check_identity(data_path, src.data_bytes, src.data_crc32, cfg.stats_path, &err))

@@ -21,6 +21,7 @@ sub 's|"path": "xor.csv"|"path": "data.fifo"|' stats_fifo.json
 sub 's|"path": "xor.csv"|"path": "x\\u001b[2Jy.csv"|' stats_escpath.json
 sub 's|"format"|\x01"format"|' stats_ws.json
 sub 's|"path": "xor.json"|"path": "other.json"|' stats_other.json
+sub 's|"path": "xor.json"|"path": "data.fifo"|' stats_mfifo.json
 sed 's/"hand-written"/"hand-written, edited"/' xor.json >other.json
 # A model with another shape (two hidden layers) for --model.
 nnp train xor.csv -o deep.json --layers 2,3,3,2 --epochs 1 -q
