@@ -63,6 +63,13 @@ typedef struct nnp_data_opts {
 
 #define NNP_DATA_OPTS_INIT { NNP_HEADER_AUTO, NNP_LABEL_FIRST, 0, NULL, ',', NULL, 0, 0, NULL, 0 }
 
+/*
+ * Checks options for consistency (modes, a usable delimiter, a label name
+ * with a header...) as nnp_reader_open does first. NNP_OK or NNP_EUSAGE
+ * with the reason (no file name: callers add where the options came from).
+ */
+int nnp_data_opts_check(const nnp_data_opts *o, nnp_err *err);
+
 typedef struct nnp_reader nnp_reader;
 
 /*

@@ -236,6 +236,20 @@ int nnp_model_save_opts(const nnp_model *m, const char *path, nnp_format fmt,
  */
 int nnp_model_identity(const char *path, nnp_file_info *info, nnp_err *err);
 
+/* A model read from a pipe or device (not a regular file) is read once, up
+ * to this many bytes; bigger models must be regular files. */
+#define NNP_MAX_STREAM_MODEL (256u << 20)
+
+/*
+ * Parses a model from bytes in memory, recognising the format by content
+ * exactly as nnp_model_load does for a file (the binary magic, or a JSON
+ * object after an optional BOM and JSON white space): the same bytes give
+ * the same model or the same refusal from a file, a pipe or memory. *fmt
+ * (may be NULL) receives the format. The caller owns *out.
+ */
+int nnp_model_from_bytes(nnp_model **out, const unsigned char *buf, size_t len,
+                         const char *label, nnp_format *fmt, nnp_err *err);
+
 /* Parses a model from a JSON text in memory; `label` names it in messages. */
 int nnp_model_from_json(nnp_model **out, const char *text, size_t len,
                         const char *label, nnp_err *err);

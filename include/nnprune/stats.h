@@ -103,6 +103,11 @@ int nnp_stats_save(const nnp_stats *s, const nnp_stats_source *src, const char *
  */
 int nnp_stats_load(nnp_stats **out, nnp_stats_source *src, const char *path, nnp_err *err);
 
+/* nnp_stats_load on len bytes of text in memory, named `path` in messages
+ * (the text need not end in a NUL). */
+int nnp_stats_from_json(nnp_stats **out, nnp_stats_source *src, const char *text, size_t len,
+                        const char *path, nnp_err *err);
+
 /* Serialises the statistics file's JSON to a malloc'd string (caller frees);
  * NULL if out of memory or a value is NaN or infinite (JSON has neither). */
 char *nnp_stats_to_json(const nnp_stats *s, const nnp_stats_source *src);

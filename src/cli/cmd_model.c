@@ -9,6 +9,7 @@
 #include "cli_model.h"
 #include "nnprune/io.h"
 #include "nnprune/model.h"
+#include "nnprune/text.h"
 
 static const char info_usage[] = "nnprune info MODEL [--json] [model options]";
 
@@ -79,6 +80,14 @@ static cJSON *prep_json(const nnp_model *m)
 	return o;
 }
 
+/* Text from the model file, with bytes outside printable ASCII as \xNN. */
+static void print_safe(const char *before, const char *text, const char *after, int layout)
+{
+	char *safe = nnp_text_escape_dup(text, layout);
+	printf("%s%s%s", before, safe ? safe : "?", after);
+	free(safe);
+}
+
 static void print_info_text(const char *path, const nnp_model *m, const nnp_file_info *fi)
 {
 	size_t params = nnp_model_params(m);
@@ -90,7 +99,7 @@ static void print_info_text(const char *path, const nnp_model *m, const nnp_file
 		printf("%s: %s file, %llu bytes, CRC-32 %08x\n", path, nnp_format_name(fi->format),
 		       (unsigned long long)fi->bytes, (unsigned)fi->crc32);
 	if (m->name)
-		printf("name: %s\n", m->name);
+		print_safe("name: ", m->name, "\n", 0);
 	printf("input size: %zu\n\n", m->input_size);
 	printf("%5s %9s %9s  %-11s %12s\n", "layer", "in", "out", "activation", "parameters");
 	for (size_t l = 0; l < m->n_layers; l++) {
@@ -111,13 +120,13 @@ static void print_info_text(const char *path, const nnp_model *m, const nnp_file
 	if (m->n_classes) {
 		printf("classes:");
 		for (size_t i = 0; i < m->n_classes; i++)
-			printf("%s %s", i ? "," : "", m->classes[i]);
+			print_safe(i ? ", " : " ", m->classes[i], "", 0);
 		printf("\n");
 	}
 	if (m->provenance) {
 		cJSON *p = cJSON_Parse(m->provenance);
 		char *s = p ? cJSON_Print(p) : NULL;
-		printf("provenance: %s\n", s ? s : m->provenance);
+		print_safe("provenance: ", s ? s : m->provenance, "\n", 1);
 		free(s);
 		cJSON_Delete(p);
 	}

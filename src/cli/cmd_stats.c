@@ -251,6 +251,10 @@ int cmd_stats(int argc, char **argv)
 		goto done;
 	}
 	nnp_file_info fi;
+	/* The identity recorded below needs regular files: refuse others before work. */
+	if (nnp_require_regular(model_path, &err) || nnp_require_regular(data_path, &err) ||
+	    (d.opts.labels_path && nnp_require_regular(d.opts.labels_path, &err)))
+		goto fail;
 	if (cli_check_output(out, &err) ||
 	    open_model_data(model_path, data_path, &d, &m, &fi, &r, &err, NULL))
 		goto fail;

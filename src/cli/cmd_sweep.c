@@ -56,6 +56,7 @@ typedef struct sweep_cfg {
 	int plain;             /* the threshold sweep as it always was: rule, fold or none,
 	                          calibrated on the evaluation data */
 	const cli_calib *calib; /* the calibration rows; NULL for a plain sweep */
+	int no_wait;           /* --no-wait: fail (exit 4) if another run holds DIR */
 } sweep_cfg;
 
 static void sweep_help(void)
@@ -101,7 +102,9 @@ static void sweep_help(void)
 	       "  --calib-mem-limit BYTES  hold them in memory up to this size, else read\n"
 	       "                     them again at every pass (default %lluM; 0: never hold)\n"
 	       "Evaluation and output:\n"
-	       "  -o, --out DIR      where models and reports go (default %s)\n"
+	       "  -o, --out DIR      where models and reports go (default %s); one run at a\n"
+	       "                     time: another waits for the first to finish\n"
+	       "  --no-wait          fail (exit 4) instead of waiting for another run in DIR\n"
 	       "  --model FILE       the model, if it moved (it must be unchanged)\n"
 	       "  --data FILE        the data, if it moved (it must be unchanged)\n"
 	       "  --labels FILE      the IDX labels file, if it moved\n"
@@ -178,7 +181,7 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 	       O_FORMAT, O_MAXDROP, O_BEST, O_JSON, O_MEM, O_CALIB_MEM, O_THREADS, O_QUIET, O_HELP, O_FT,
 	       O_FT_LABELS, O_FT_EPOCHS, O_FT_PARETO, O_FT_LR, O_FT_SEED, O_METHOD, O_COMP,
 	       O_LAMBDA, O_KEEP, O_ALLOCATE, O_TARGET, O_CALIB, O_CALIB_LABELS, O_CALIB_ROWS,
-	       O_ALLOC_STEP, O_WIDTHS };
+	       O_ALLOC_STEP, O_WIDTHS, O_NOWAIT };
 	static const cli_opt opts[] = {
 		{ "stats", 0, 1, O_STATS }, { "mean", 0, 1, O_MEAN }, { "std", 0, 1, O_STD },
 		{ "out", 'o', 1, O_OUT }, { "model", 0, 1, O_MODEL }, { "data", 0, 1, O_DATA },
@@ -195,7 +198,7 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 		{ "allocate", 0, 0, O_ALLOCATE }, { "target-params", 0, 1, O_TARGET },
 		{ "calib", 0, 1, O_CALIB }, { "calib-labels", 0, 1, O_CALIB_LABELS },
 		{ "calib-rows", 0, 1, O_CALIB_ROWS }, { "allocate-step", 0, 1, O_ALLOC_STEP },
-		{ "widths", 0, 1, O_WIDTHS }, { NULL, 0, 0, 0 }
+		{ "widths", 0, 1, O_WIDTHS }, { "no-wait", 0, 0, O_NOWAIT }, { NULL, 0, 0, 0 }
 	};
 	p->opts = opts;
 	int id;
@@ -209,6 +212,7 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 		case O_MEAN: c->means_text = arg; c->means_set = 1; break;
 		case O_STD: c->stds_text = arg; c->means_set = 1; break;
 		case O_OUT: c->out_dir = arg; break;
+		case O_NOWAIT: c->no_wait = 1; break;
 		case O_MODEL: c->model_path = arg; break;
 		case O_DATA: c->data_path = arg; break;
 		case O_LABELS: c->labels_path = arg; break;
@@ -917,6 +921,13 @@ static int load_calib(cli_calib *cal, const sweep_cfg *cfg, const nnp_model *m,
 	return NNP_OK;
 }
 
+static void lock_wait(const char *dir, long pid, void *ctx)
+{
+	(void)ctx;
+	fprintf(stderr, "nnprune: %s: another run (pid %ld) is writing there; waiting for it "
+	        "(--no-wait: fail instead)\n", dir, pid);
+}
+
 int cmd_sweep(int argc, char **argv)
 {
 	cli_parser p;
@@ -927,7 +938,7 @@ int cmd_sweep(int argc, char **argv)
 		          SWEEP_DEFAULT_MEANS, SWEEP_DEFAULT_STDS, NULL, 1, SWEEP_DEFAULT_MEM_LIMIT,
 		          CLI_CALIB_MEM_LIMIT, 1, 0, 0, 0, NAN, 0, NULL, NULL, NULL, SWEEP_DEFAULT_FT_EPOCHS,
 		          SWEEP_DEFAULT_FT_SEED, NAN, 0, mo0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
-		          NULL, 0, 0, 0, NULL };
+		          NULL, 0, 0, 0, NULL, 0 };
 	cfg.mo.method = NNP_METHOD_RULE;
 	int rc = NNP_EXIT_OK;
 	nnp_err err;
@@ -947,6 +958,7 @@ int cmd_sweep(int argc, char **argv)
 	memset(&cal, 0, sizeof cal);
 	nnp_stats *cs = NULL;
 	char *json = NULL;
+	nnp_dir_lock *lock = NULL;
 	sweep_ft ft;
 	memset(&ft, 0, sizeof ft);
 
@@ -978,7 +990,7 @@ int cmd_sweep(int argc, char **argv)
 	/* The model's identity is what stats recorded from the loader (for a binary
 	 * model, the CRC stored in the file), so compare with the loader's view. */
 	nnp_file_info fi;
-	if (nnp_model_load(&m, model_path, &fi, &err) ||
+	if (nnp_require_regular(model_path, &err) || nnp_model_load(&m, model_path, &fi, &err) ||
 	    check_same(model_path, fi.bytes, fi.crc32, src.model_bytes, src.model_crc32,
 	               cfg.stats_path, &err) ||
 	    check_identity(data_path, src.data_bytes, src.data_crc32, cfg.stats_path, &err))
@@ -1054,7 +1066,8 @@ int cmd_sweep(int argc, char **argv)
 	if (brc)
 		goto fail;
 
-	if (nnp_mkdir(cfg.out_dir, &err))
+	if (nnp_mkdir(cfg.out_dir, &err) ||
+	    nnp_dir_lock_take(&lock, cfg.out_dir, !cfg.no_wait, lock_wait, NULL, &err))
 		goto fail;
 	const char *inputs[] = { model_path, data_path, labels_path, cfg.stats_path, cfg.ft_data,
 		                 cfg.ft_labels, cfg.calib_path, cfg.calib_labels };
@@ -1184,6 +1197,7 @@ int cmd_sweep(int argc, char **argv)
 fail:
 	rc = cli_fail(&err);
 done:
+	nnp_dir_unlock(lock);
 	free(json);
 	ft_free(&ft);
 	nnp_sweep_free(sw);

@@ -53,6 +53,8 @@ static int finish(int rc)
 int main(int argc, char **argv)
 {
 	nnp_blas_single_thread();   /* before OpenBLAS's idle threads spin for long */
+	/* SIGINT/SIGTERM remove the temporary files of outputs being written. */
+	nnp_cleanup_on_signals();
 	if (argc < 2) {
 		usage(stderr);
 		return NNP_EXIT_USAGE;

@@ -3,66 +3,212 @@
  * by its content (IDX or CSV), the row accessors and whole-file loading.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "data_priv.h"
 
+/* Compressed bytes handed to inflate at a time, at most. */
+#define NNP_ZIN_MAX (1u << 16)
+/* A .gz buffer is sized for this ratio of its compressed size (any size works;
+ * a small one only means more refills). */
+#define NNP_GZ_RATIO 8u
+
+static size_t clamp_size(uint64_t want, size_t lo, size_t hi)
+{
+	if (want < lo)
+		return lo;
+	return want > hi ? hi : (size_t)want;
+}
+
+/* Up to `want` raw bytes from the descriptor or memory; fewer only at the end. */
+static int raw_read(nnp_src *s, unsigned char *dst, size_t want, size_t *got, nnp_err *err)
+{
+	*got = 0;
+	if (s->mem) {
+		size_t n = s->mem_len - s->mem_pos;
+		if (n > want)
+			n = want;
+		memcpy(dst, s->mem + s->mem_pos, n);
+		s->mem_pos += n;
+		*got = n;
+		if (s->mem_pos == s->mem_len)
+			s->raw_eof = 1;
+	} else {
+		while (*got < want && !s->raw_eof) {
+			ssize_t n = read(s->fd, dst + *got, want - *got);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return nnp_err_set(err, NNP_EINPUT, "%s: byte %llu: read error: %s", s->path,
+				                   (unsigned long long)(s->raw_read + *got), strerror(errno));
+			if (n == 0)
+				s->raw_eof = 1;
+			*got += (size_t)n;
+		}
+	}
+	/* The file's identity (CRC-32 of its raw bytes, gzip or not), taken as
+	 * the bytes pass rather than in a second pass over the file. */
+	for (size_t done = 0; done < *got;) {
+		size_t n = *got - done > UINT_MAX ? UINT_MAX : *got - done;
+		s->crc = (uint32_t)crc32(s->crc, dst + done, (uInt)n);
+		done += n;
+	}
+	s->raw_read += *got;
+	return NNP_OK;
+}
+
+/*
+ * Allocates the buffer for the raw size `size` (0: unknown, then `cap`),
+ * reads the first bytes and, if they are the gzip magic, switches to
+ * inflating them.
+ */
+static int src_start(nnp_src *s, uint64_t size, size_t cap, nnp_err *err)
+{
+	if (cap < NNP_DATA_BUF_MIN)
+		cap = NNP_DATA_BUF_MIN;
+	s->cap = size ? clamp_size(size + 1, NNP_DATA_BUF_MIN, cap) : cap;
+	s->buf = malloc(s->cap + NNP_SRC_PAD);
+	if (!s->buf)
+		return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", s->path);
+	size_t got = 0, n;
+	while (got < 2 && !s->raw_eof) {
+		int rc = raw_read(s, s->buf + got, 2 - got, &n, err);
+		if (rc)
+			return rc;
+		got += n;
+	}
+	if (got == 2 && s->buf[0] == 0x1f && s->buf[1] == 0x8b) {
+		s->zin_cap = size ? clamp_size(size, 64, NNP_ZIN_MAX) : NNP_ZIN_MAX;
+		s->zin = malloc(s->zin_cap);
+		if (!s->zin)
+			return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", s->path);
+		memcpy(s->zin, s->buf, 2);
+		size_t gcap = size ? clamp_size(size * NNP_GZ_RATIO, NNP_DATA_BUF_MIN, cap) : cap;
+		if (gcap != s->cap) {
+			unsigned char *b = realloc(s->buf, gcap + NNP_SRC_PAD);
+			if (!b)
+				return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", s->path);
+			s->buf = b;
+			s->cap = gcap;
+		}
+		memset(&s->z, 0, sizeof s->z);
+		if (inflateInit2(&s->z, 16 + MAX_WBITS) != Z_OK)
+			return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", s->path);
+		s->gz = 1;
+		s->z.next_in = s->zin;
+		s->z.avail_in = 2;
+		got = 0;
+	}
+	s->len = got;
+	memset(s->buf + s->len, 0, NNP_SRC_PAD);
+	return NNP_OK;
+}
+
 int nnp_src_open(nnp_src *s, const char *path, size_t cap, nnp_err *err)
 {
 	memset(s, 0, sizeof *s);
+	s->fd = -1;
+	s->open = 1;
 	int is_stdin = strcmp(path, "-") == 0;
 	s->path = strdup(is_stdin ? "stdin" : path);
-	s->buf = malloc(cap + NNP_SRC_PAD);
-	if (!s->path || !s->buf)
+	if (!s->path)
 		return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", path);
-	s->cap = cap;
-	memset(s->buf, 0, NNP_SRC_PAD);
-	if (is_stdin) {
-		/* A duplicate, so that closing the reader leaves fd 0 open. */
-		int fd = dup(0);
-		if (fd < 0)
-			return nnp_err_set(err, NNP_EINPUT, "stdin: cannot read: %s", strerror(errno));
-		s->gz = gzdopen(fd, "rb");
-		if (!s->gz)
-			close(fd);
-	} else {
-		s->gz = gzopen(path, "rb");
-	}
-	if (!s->gz)
-		return nnp_err_set(err, NNP_EINPUT, "%s: cannot open: %s", s->path,
-		                   errno ? strerror(errno) : "out of memory");
-	/* A larger zlib buffer halves the inflate calls on .gz input; plain files
-	 * are read straight into our buffer whatever this size. */
-	(void)gzbuffer(s->gz, 1u << 17);
-	return NNP_OK;
+	/* A duplicate of stdin, so that closing the reader leaves fd 0 open. */
+	s->fd = is_stdin ? fcntl(0, F_DUPFD_CLOEXEC, 0) : open(path, O_RDONLY | O_CLOEXEC);
+	if (s->fd < 0)
+		return nnp_err_set(err, NNP_EINPUT, "%s: cannot open: %s", s->path, strerror(errno));
+	struct stat st;
+	uint64_t size = 0;
+	if (fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode))
+		size = (uint64_t)st.st_size;
+	return src_start(s, size, cap, err);
+}
+
+int nnp_src_open_mem(nnp_src *s, const char *label, const void *data, size_t len, size_t cap,
+                     nnp_err *err)
+{
+	memset(s, 0, sizeof *s);
+	s->fd = -1;
+	s->open = 1;
+	s->path = strdup(label);
+	if (!s->path)
+		return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", label);
+	/* An empty buffer still needs a non-NULL pointer to mean "memory". */
+	s->mem = len ? data : (const unsigned char *)"";
+	s->mem_len = len;
+	s->raw_eof = len == 0;
+	return src_start(s, len ? len : 1, cap, err);
 }
 
 void nnp_src_close(nnp_src *s)
 {
-	if (!s)
+	/* A zeroed src was never opened: its fd 0 is not ours. */
+	if (!s || !s->open)
 		return;
 	if (s->gz)
-		(void)gzclose(s->gz);
+		inflateEnd(&s->z);
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->zin);
 	free(s->buf);
 	free(s->path);
 	memset(s, 0, sizeof *s);
+	s->fd = -1;
 }
 
-static int src_gz_error(nnp_src *s, nnp_err *err)
+static int gz_fail(const nnp_src *s, const char *what, nnp_err *err)
 {
-	int zerr = Z_OK;
-	const char *why = gzerror(s->gz, &zerr);
-	if (zerr == Z_ERRNO)
-		why = strerror(errno);
-	uint64_t at = nnp_src_at(s, s->len);
-	if (zerr == Z_BUF_ERROR)
-		return nnp_err_set(err, NNP_EINPUT, "%s: byte %llu: truncated gzip data (%s)", s->path,
-		                   (unsigned long long)at, why);
-	return nnp_err_set(err, NNP_EINPUT, "%s: byte %llu: read error: %s", s->path,
-	                   (unsigned long long)at, why && *why ? why : "unknown");
+	return nnp_err_set(err, NNP_EINPUT, "%s: byte %llu: %s", s->path,
+	                   (unsigned long long)nnp_src_at(s, s->len), what);
+}
+
+/* Inflates into buf[len..cap): stops when full or at the end of the input. */
+static int gz_fill(nnp_src *s, nnp_err *err)
+{
+	while (s->len < s->cap) {
+		if (s->z.avail_in == 0 && !s->raw_eof) {
+			size_t got;
+			int rc = raw_read(s, s->zin, s->zin_cap, &got, err);
+			if (rc)
+				return rc;
+			s->z.next_in = s->zin;
+			s->z.avail_in = (uInt)got;
+		}
+		if (s->z.avail_in == 0) {
+			if (!s->gz_member_end)
+				return gz_fail(s, "truncated gzip data (the file ends inside the stream)", err);
+			s->eof = 1;
+			break;
+		}
+		if (s->gz_member_end) {
+			/* More bytes after a complete member: only another member may follow. */
+			if (s->z.next_in[0] != 0x1f)
+				return gz_fail(s, "bytes after the end of the gzip data", err);
+			inflateReset(&s->z);
+			s->gz_member_end = 0;
+		}
+		size_t room = s->cap - s->len;
+		s->z.next_out = s->buf + s->len;
+		s->z.avail_out = room > UINT_MAX ? UINT_MAX : (uInt)room;
+		uInt before = s->z.avail_out;
+		int zr = inflate(&s->z, Z_NO_FLUSH);
+		s->len += before - s->z.avail_out;
+		if (zr == Z_STREAM_END)
+			s->gz_member_end = 1;
+		else if (!(zr == Z_OK || (zr == Z_BUF_ERROR && s->z.avail_in == 0))) {
+			char why[128];
+			snprintf(why, sizeof why, "invalid gzip data (%s)",
+			         zr == Z_MEM_ERROR ? "out of memory" : s->z.msg ? s->z.msg : "corrupt");
+			return gz_fail(s, why, err);
+		}
+	}
+	return NNP_OK;
 }
 
 int nnp_src_refill(nnp_src *s, size_t from, size_t *added, nnp_err *err)
@@ -76,31 +222,28 @@ int nnp_src_refill(nnp_src *s, size_t from, size_t *added, nnp_err *err)
 		s->pos = s->pos >= from ? s->pos - from : 0;
 	}
 	if (!s->eof && s->len < s->cap) {
-		size_t want = s->cap - s->len;
-		if (want > INT_MAX)
-			want = INT_MAX;
-		/* gzread keeps reading until it has `want` bytes or the input ends. */
-		int got = gzread(s->gz, s->buf + s->len, (unsigned)want);
-		if (got < 0)
-			return src_gz_error(s, err);
-		/* The file's identity, taken as its bytes pass (plain files). */
-		s->crc = (uint32_t)crc32(s->crc, s->buf + s->len, (uInt)got);
-		s->len += (size_t)got;
-		*added = (size_t)got;
-		/* A gzip stream cut short shows only in the error state, never in
-		 * gzread's return value. */
-		int zerr = Z_OK;
-		(void)gzerror(s->gz, &zerr);
-		if (zerr != Z_OK)
-			return src_gz_error(s, err);
-		if (got == 0)
+		size_t before = s->len;
+		int rc;
+		if (s->gz) {
+			rc = gz_fill(s, err);
+		} else {
+			size_t got;
+			rc = raw_read(s, s->buf + s->len, s->cap - s->len, &got, err);
+			s->len += got;
+			if (!rc && got == 0)
+				s->eof = 1;
+		}
+		if (rc)
+			return rc;
+		*added = s->len - before;
+		if (*added == 0)
 			s->eof = 1;
 	}
 	memset(s->buf + s->len, 0, NNP_SRC_PAD);
 	return NNP_OK;
 }
 
-static int check_opts(const nnp_data_opts *o, nnp_err *err)
+int nnp_data_opts_check(const nnp_data_opts *o, nnp_err *err)
 {
 	if (o->header != NNP_HEADER_AUTO && o->header != NNP_HEADER_YES && o->header != NNP_HEADER_NO)
 		return nnp_err_set(err, NNP_EUSAGE, "unknown header mode %d", (int)o->header);
@@ -136,8 +279,9 @@ static int looks_like_idx(const nnp_src *s)
 	return s->len < 2 || s->buf[1] == 0;
 }
 
-int nnp_reader_open_buf(nnp_reader **out, const char *path, const nnp_data_opts *opts,
-                        size_t bufsize, nnp_err *err)
+static int reader_open(nnp_reader **out, const char *path, const nnp_bytes *data,
+                       const nnp_bytes *labels, const nnp_data_opts *opts, size_t bufsize,
+                       nnp_err *err)
 {
 	nnp_data_opts defaults = NNP_DATA_OPTS_INIT;
 	nnp_reader *r = NULL;
@@ -149,7 +293,7 @@ int nnp_reader_open_buf(nnp_reader **out, const char *path, const nnp_data_opts 
 		return nnp_err_set(err, NNP_EUSAGE, "no data file given");
 	if (bufsize < NNP_DATA_BUF_MIN)
 		bufsize = NNP_DATA_BUF_MIN;
-	rc = check_opts(opts, err);
+	rc = nnp_data_opts_check(opts, err);
 	if (rc)
 		return rc;
 	r = calloc(1, sizeof *r);
@@ -158,7 +302,10 @@ int nnp_reader_open_buf(nnp_reader **out, const char *path, const nnp_data_opts 
 	r->csv.label_col = SIZE_MAX;
 	r->n_classes = opts->n_classes;
 	r->max_rows = opts->max_rows;
-	rc = nnp_src_open(&r->in, path, bufsize, err);
+	r->lab_mem = labels;
+	r->bufsize = bufsize;
+	rc = data ? nnp_src_open_mem(&r->in, path, data->data, data->len, bufsize, err)
+	          : nnp_src_open(&r->in, path, bufsize, err);
 	if (rc)
 		goto done;
 	size_t added;
@@ -189,6 +336,24 @@ done:
 	}
 	*out = r;
 	return NNP_OK;
+}
+
+int nnp_reader_open_buf(nnp_reader **out, const char *path, const nnp_data_opts *opts,
+                        size_t bufsize, nnp_err *err)
+{
+	return reader_open(out, path, NULL, NULL, opts, bufsize, err);
+}
+
+int nnp_reader_open_mem(nnp_reader **out, const char *path, const nnp_bytes *data,
+                        const nnp_bytes *labels, const nnp_data_opts *opts, size_t bufsize,
+                        nnp_err *err)
+{
+	*out = NULL;
+	if (!data)
+		return nnp_err_set(err, NNP_EUSAGE, "no data given");
+	if (labels && (!opts || !opts->labels_path))
+		return nnp_err_set(err, NNP_EUSAGE, "labels in memory need a name (labels_path)");
+	return reader_open(out, path, data, labels, opts, bufsize, err);
 }
 
 int nnp_reader_open(nnp_reader **out, const char *path, const nnp_data_opts *opts, nnp_err *err)
@@ -223,10 +388,10 @@ uint64_t nnp_reader_offset(const nnp_reader *r)
 
 int nnp_reader_identity(const nnp_reader *r, uint64_t *bytes, uint32_t *crc)
 {
-	/* gzip input: the CRC is of the decompressed bytes, not the file's. */
-	if (!r->in.eof || !gzdirect(r->in.gz))
+	/* Only once every raw byte has passed (an early stop leaves the rest). */
+	if (!r->in.eof || !r->in.raw_eof || r->in.mem)
 		return 0;
-	*bytes = nnp_src_at(&r->in, r->in.len);
+	*bytes = r->in.raw_read;
 	*crc = r->in.crc;
 	return 1;
 }

@@ -111,7 +111,9 @@ static int idx_open_labels(nnp_reader *r, const char *path, nnp_err *err)
 	const idx_type *t;
 	unsigned nd;
 	uint32_t dims[3];
-	int rc = nnp_src_open(s, path, NNP_LABELS_BUF, err);
+	int rc = r->lab_mem ? nnp_src_open_mem(s, path, r->lab_mem->data, r->lab_mem->len,
+	                                       NNP_LABELS_BUF, err)
+	                    : nnp_src_open(s, path, NNP_LABELS_BUF, err);
 	if (!rc)
 		rc = idx_header(s, &t, &nd, dims, err);
 	if (rc)

@@ -22,9 +22,28 @@
 #define NNP_DATA_BUF_MIN (2u * NNP_MAX_FIELD_BYTES + 16u)
 #define NNP_SRC_PAD 16u
 
-/* A buffered, decompressing input stream. */
+/* Bytes in memory standing for a file (borrowed: they must outlive the reader). */
+typedef struct nnp_bytes {
+	const void *data;
+	size_t len;
+} nnp_bytes;
+
+/* A buffered, decompressing input stream. Raw bytes come from a file
+ * descriptor or from memory; input that starts with the gzip magic is
+ * inflated on the way (several members in a row allowed, anything else
+ * after the last is an error). Buffers are sized to the input: a small file
+ * costs a few kilobytes, not the full buffer. */
 typedef struct nnp_src {
-	gzFile gz;
+	int fd;                /* raw input, or -1 when reading memory (or closed) */
+	const unsigned char *mem; /* raw input in memory (borrowed), or NULL */
+	size_t mem_len, mem_pos;
+	int raw_eof;           /* no more raw bytes */
+	uint64_t raw_read;     /* raw bytes taken from fd or memory */
+	int gz;                /* 1: the input is gzip */
+	int gz_member_end;     /* the last gzip member read is complete */
+	z_stream z;            /* inflate state when gz */
+	unsigned char *zin;    /* compressed bytes for inflate [zin_cap] */
+	size_t zin_cap;
 	char *path;            /* name used in messages, owned ("stdin" for "-") */
 	unsigned char *buf;    /* [cap + NNP_SRC_PAD]; buf[len..len+PAD) are zero */
 	size_t cap;
@@ -33,11 +52,16 @@ typedef struct nnp_src {
 	uint64_t base;         /* stream offset of buf[0] */
 	int eof;               /* the stream has no more bytes */
 	uint32_t crc;          /* CRC-32 of the bytes read so far */
+	int open;              /* 1 once opened (until closed) */
 } nnp_src;
 
-/* Opens path ("-" = standard input) with a buffer of cap bytes. The caller
- * releases it with nnp_src_close, also after a failure. NNP_EINPUT/ENOMEM. */
+/* Opens path ("-" = standard input) with a buffer of at most cap bytes (less
+ * for a small regular file). The caller releases it with nnp_src_close, also
+ * after a failure. NNP_EINPUT/ENOMEM. */
 int nnp_src_open(nnp_src *s, const char *path, size_t cap, nnp_err *err);
+/* The same over len bytes of memory (borrowed until close); `label` names it. */
+int nnp_src_open_mem(nnp_src *s, const char *label, const void *data, size_t len, size_t cap,
+                     nnp_err *err);
 /* Closes the stream and frees its buffer. A zeroed or closed src is fine. */
 void nnp_src_close(nnp_src *s);
 /*
@@ -73,7 +97,7 @@ typedef struct nnp_csv {
 
 /* IDX state (data_idx.c). */
 typedef struct nnp_idx {
-	nnp_src lab;           /* the labels file; lab.gz == NULL when unlabelled */
+	nnp_src lab;           /* the labels file; lab.open == 0 when unlabelled */
 	unsigned char type;    /* IDX type code of the images */
 	size_t itemsize;       /* bytes per value */
 	uint64_t count;        /* images (= labels) */
@@ -95,12 +119,24 @@ struct nnp_reader {
 	nnp_err fail;
 	nnp_csv csv;
 	nnp_idx idx;
+	const nnp_bytes *lab_mem; /* the labels file's bytes when reading memory */
+	size_t bufsize;        /* buffer size asked for (labels included) */
 };
 
 /* Opening with an explicit buffer size (>= NNP_DATA_BUF_MIN): tests use a
  * small one to cross buffer boundaries often. Otherwise as nnp_reader_open. */
 int nnp_reader_open_buf(nnp_reader **out, const char *path, const nnp_data_opts *opts,
                         size_t bufsize, nnp_err *err);
+
+/*
+ * nnp_reader_open_buf over bytes in memory: `data` is the data file, named
+ * `path` in messages; `labels` (may be NULL) the IDX labels file, named
+ * opts->labels_path (which must then be set). Same rows, same messages as
+ * the same bytes in files. Used by the fuzz harnesses.
+ */
+int nnp_reader_open_mem(nnp_reader **out, const char *path, const nnp_bytes *data,
+                        const nnp_bytes *labels, const nnp_data_opts *opts, size_t bufsize,
+                        nnp_err *err);
 
 /* Format back ends: called by data.c once r->in is open and its first bytes
  * are buffered. They fill r->features, r->has_labels and their own state. */

@@ -31,7 +31,9 @@
 #include <sys/stat.h>
 #include <cJSON.h>
 
+#include "nnprune/data.h"
 #include "nnprune/io.h"
+#include "nnprune/text.h"
 #include "nnprune/stats.h"
 #include "stats_priv.h"
 #include "textbuf.h"
@@ -594,6 +596,12 @@ static int parse_source(const jctx *c, const cJSON *root, nnp_stats_source *src,
 	src->data_opts = defaults;
 	rc = parse_options(c, data, src);
 	src->data_opts.labels_path = src->labels_path;
+	/* Options no reader accepts are this file's fault, not the caller's. */
+	if (!rc && nnp_data_opts_check(&src->data_opts, c->err)) {
+		char why[NNP_ERRMSG_MAX];
+		memcpy(why, c->err->msg, sizeof why);
+		rc = nnp_err_set(c->err, NNP_EINPUT, "%s: data: options: %s", c->path, why);
+	}
 	return rc;
 }
 
@@ -744,18 +752,37 @@ int nnp_stats_load(nnp_stats **out, nnp_stats_source *src, const char *path, nnp
 {
 	*out = NULL;
 	memset(src, 0, sizeof *src);
-	jctx c = {path, err};
 	char *text = NULL;
 	size_t len = 0;
+	int rc = read_all(path, &text, &len, err);
+	if (rc)
+		return rc;
+	rc = nnp_stats_from_json(out, src, text, len, path, err);
+	free(text);
+	return rc;
+}
+
+int nnp_stats_from_json(nnp_stats **out, nnp_stats_source *src, const char *text, size_t len,
+                        const char *path, nnp_err *err)
+{
+	*out = NULL;
+	memset(src, 0, sizeof *src);
+	jctx c = {path, err};
 	cJSON *root = NULL;
 	nnp_stats *s = NULL;
 	uint64_t rows = 0;
 	nnp_metrics mt;
 	memset(&mt, 0, sizeof mt);
-	int rc = read_all(path, &text, &len, err);
-	if (rc)
-		return rc;
+	int rc = NNP_OK;
+	if (len > STATS_MAX_BYTES)
+		return nnp_err_set(err, NNP_EINPUT, "%s: %zu bytes is too large for a statistics file "
+		                   "(limit %zu)", path, len, STATS_MAX_BYTES);
 	const char *end = NULL;
+	size_t bad;
+	if (nnp_json_check_ws(text, len, &bad)) {
+		rc = parse_error(&c, text, text + bad);
+		goto done;
+	}
 	root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 	if (!root) {
 		rc = parse_error(&c, text, end ? end : text);
@@ -791,6 +818,5 @@ done:
 		nnp_stats_source_free(src);
 	nnp_stats_free(s);
 	cJSON_Delete(root);
-	free(text);
 	return rc;
 }

@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "nnprune/io.h"
+#include "nnprune/text.h"
 #include "model_priv.h"
 
 static const char *const act_names[NNP_ACT_COUNT] = {
@@ -244,8 +246,9 @@ int nnp_model_set_provenance(nnp_model *m, const char *json_object, nnp_err *err
 	char *p = NULL;
 	if (json_object) {
 		const char *end = NULL;
-		size_t n = strlen(json_object);
-		cJSON *j = cJSON_ParseWithLengthOpts(json_object, n, &end, 0);
+		size_t n = strlen(json_object), bad;
+		cJSON *j = nnp_json_check_ws(json_object, n, &bad)
+		           ? NULL : cJSON_ParseWithLengthOpts(json_object, n, &end, 0);
 		size_t rest = j ? n - (size_t)(end - json_object) : 0;
 		while (rest && strchr(" \t\r\n", end[0])) {
 			end++;
@@ -607,7 +610,8 @@ size_t nnpm_meta_size(const nnp_model *m)
 enum { SNIFF_BIN, SNIFF_JSON, SNIFF_BLANK, SNIFF_OTHER };
 
 /* The format, from the first bytes: the binary magic's start, or a '{' after
- * an optional UTF-8 BOM and whitespace. */
+ * an optional UTF-8 BOM and JSON white space. The one place that decides
+ * "is this our model", for files, streams and bytes in memory alike. */
 static int sniff(const unsigned char *p, size_t n)
 {
 	if (n > 0 && p[0] == 0x89)
@@ -628,38 +632,55 @@ static int not_a_model(const char *path, nnp_err *err)
 	                   "magic nor a JSON object)", path);
 }
 
-static int load_mem(nnp_model **out, const unsigned char *buf, size_t n, const char *path,
-                    nnp_format *fmt, nnp_err *err)
+int nnp_model_from_bytes(nnp_model **out, const unsigned char *buf, size_t n,
+                         const char *label, nnp_format *fmt, nnp_err *err)
 {
+	nnp_format f;
+	*out = NULL;
+	if (!label)
+		label = "model";
+	if (!fmt)
+		fmt = &f;
 	switch (sniff(buf, n)) {
 	case SNIFF_BIN:
 		*fmt = NNP_FMT_BIN;
-		return nnp_model_from_bin(out, buf, n, path, err);
+		return nnp_model_from_bin(out, buf, n, label, err);
 	case SNIFF_JSON:
 		*fmt = NNP_FMT_JSON;
-		return nnp_model_from_json(out, (const char *)buf, n, path, err);
+		return nnp_model_from_json(out, (const char *)buf, n, label, err);
 	default:
-		return not_a_model(path, err);
+		if (n == 0)
+			return nnp_err_set(err, NNP_EINPUT, "%s: byte 0: the file is empty (not an "
+			                   "nnprune model)", label);
+		return not_a_model(label, err);
 	}
 }
 
-/* Reads a whole stream (pipes and other non-regular files) up to `cap` bytes. */
-static int slurp_stream(FILE *fp, const char *path, uint64_t cap, unsigned char **buf,
-                        size_t *len, nnp_err *err)
+/*
+ * Reads a pipe or device once, up to NNP_MAX_STREAM_MODEL bytes: the first
+ * block decides whether it can be a model at all, so /dev/zero or
+ * /dev/urandom are refused after a few bytes; the buffer grows with what
+ * really arrives.
+ */
+static int slurp_stream(FILE *fp, const char *path, unsigned char **buf, size_t *len,
+                        nnp_err *err)
 {
-	size_t n = 0, size = 1 << 16;
+	size_t n = 0, size = 4096;
 	unsigned char *b = malloc(size);
 	if (!b)
 		return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", path);
 	for (;;) {
 		size_t got = fread(b + n, 1, size - n, fp);
 		n += got;
+		if (n == size && size == 4096 && sniff(b, n) == SNIFF_OTHER)
+			break;  /* refused below, without reading on */
 		if (n < size)
 			break;
-		if (size >= cap) {
+		if (size >= NNP_MAX_STREAM_MODEL) {
 			free(b);
-			return nnp_err_set(err, NNP_EINPUT, "%s: more than %llu bytes, too large for a "
-			                   "model", path, (unsigned long long)cap);
+			return nnp_err_set(err, NNP_EINPUT, "%s: more than %u bytes from a pipe or "
+			                   "device, the limit for a model that is not a regular file",
+			                   path, NNP_MAX_STREAM_MODEL);
 		}
 		unsigned char *nb = realloc(b, size * 2);
 		if (!nb) {
@@ -700,15 +721,16 @@ static int slurp_file(FILE *fp, const char *path, uint64_t size, unsigned char *
 	return NNP_OK;
 }
 
-/* A pipe or device: no size to check against, so read it all and parse in memory. */
+/* A pipe or device: no size to check against, so read it (bounded) and parse in memory. */
 static int load_stream(nnp_model **m, FILE *fp, const char *path, nnp_file_info *fi,
                        nnp_err *err)
 {
 	unsigned char *buf = NULL;
 	size_t len = 0;
-	int rc = slurp_stream(fp, path, NNPM_MAX_JSON_BYTES + (64u << 20), &buf, &len, err);
-	if (!rc)
-		rc = load_mem(m, buf, len, path, &fi->format, err);
+	int rc = slurp_stream(fp, path, &buf, &len, err);
+	if (rc)
+		return rc;
+	rc = nnp_model_from_bytes(m, buf, len, path, &fi->format, err);
 	fi->bytes = len;
 	/* For a binary model, the CRC of everything before its own CRC field. */
 	size_t covered = (!rc && fi->format == NNP_FMT_BIN) ? len - 4 : len;
@@ -743,7 +765,7 @@ static int load_regular(nnp_model **m, FILE *fp, uint64_t size, const char *path
 	int rc = slurp_file(fp, path, size, &buf, err);
 	if (rc)
 		return rc;
-	rc = load_mem(m, buf, (size_t)size, path, &fi->format, err);
+	rc = nnp_model_from_bytes(m, buf, (size_t)size, path, &fi->format, err);
 	fi->crc32 = (uint32_t)nnpm_crc(crc32(0L, Z_NULL, 0), buf, (size_t)size);
 	free(buf);
 	return rc;
@@ -752,12 +774,17 @@ static int load_regular(nnp_model **m, FILE *fp, uint64_t size, const char *path
 int nnp_model_identity(const char *path, nnp_file_info *info, nnp_err *err)
 {
 	unsigned char head[8], tail[4];
-	FILE *fp = fopen(path, "rb");
-	if (!fp)
-		return nnp_err_set(err, NNP_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+	int fd;
+	int rc = nnp_open_regular(path, &fd, NULL, err);
+	if (rc)
+		return rc;
+	FILE *fp = fdopen(fd, "rb");
+	if (!fp) {
+		close(fd);
+		return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", path);
+	}
 	size_t n = fread(head, 1, sizeof head, fp);
 	int bin = n == sizeof head && !memcmp(head, NNPM_BIN_MAGIC, sizeof head);
-	int rc = NNP_OK;
 	if (bin) {
 		long size = 0;
 		if (fseek(fp, 0, SEEK_END) != 0 || (size = ftell(fp)) < 12 ||

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "nnprune/text.h"
 #include "model_priv.h"
 
 static int host_le(void)
@@ -250,6 +251,11 @@ static int parse_meta(nnp_model *m, const char *meta, size_t n, uint64_t at, con
 {
 	const char *end = NULL;
 	char place[48];
+	size_t bad;
+	if (nnp_json_check_ws(meta, n, &bad))
+		return nnp_err_set(err, NNP_EINPUT, "%s: byte %llu: metadata is not valid JSON "
+		                   "(control byte 0x%02x)", label, (unsigned long long)(at + bad),
+		                   (unsigned char)meta[bad]);
 	cJSON *j = cJSON_ParseWithLengthOpts(meta, n, &end, 0);
 	size_t pos = end && end >= meta && end <= meta + n ? (size_t)(end - meta) : 0;
 	while (j && pos < n && meta[pos] && strchr(" \t\r\n", meta[pos]))

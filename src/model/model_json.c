@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nnprune/text.h"
 #include "model_priv.h"
 #include "num.h"
 
@@ -659,7 +660,13 @@ int nnp_model_from_json(nnp_model **out, const char *text, size_t len, const cha
 		text += 3;
 		len -= 3;
 	}
-	size_t line, col;
+	size_t line, col, bad;
+	if (nnp_json_check_ws(text, len, &bad)) {
+		line_col(text, bad, &line, &col);
+		return nnp_err_set(err, NNP_EINPUT, "%s:%zu:%zu: JSON syntax error: control byte 0x%02x "
+		                   "(JSON allows space, tab, LF and CR between tokens, and no control "
+		                   "byte inside a string)", label, line, col, (unsigned char)text[bad]);
+	}
 	const char *end = NULL;
 	numdoc nd;
 	if (numdoc_scan(&nd, text, len)) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "nnprune/nnp.h"
+#include "nnprune/text.h"
 
 void nnp_err_clear(nnp_err *err)
 {
@@ -21,10 +22,9 @@ int nnp_err_set(nnp_err *err, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
 	va_end(ap);
-	/* The message is printed on one line: fold any newline a caller let in. */
-	for (char *p = err->msg; *p; p++)
-		if (*p == '\n' || *p == '\r')
-			*p = ' ';
+	/* The message is printed on one line and may quote input (a name, a path
+	 * read from a file): every byte outside printable ASCII becomes \xNN. */
+	nnp_text_escape_inplace(err->msg, sizeof err->msg);
 	err->status = status;
 	return status;
 }

@@ -1,6 +1,13 @@
-/* Atomic output files, input identity and path checks. */
+/* Atomic output files, input identity and path checks, and the registry of
+ * live temporary files that a signal handler removes. */
+/* realpath() is XSI. */
+#define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,24 +18,206 @@
 
 #include "nnprune/io.h"
 
+/* ---- live temporary files ----
+ * A fixed table of pointers, each slot claimed and released with one atomic
+ * operation, so that a signal handler can walk it without locks: it only
+ * loads pointers and calls unlink(), both async-signal-safe. A file that
+ * finds no free slot (more than NNP_TEMP_SLOTS written at once) is simply
+ * not removed on a signal. */
+#define NNP_TEMP_SLOTS 256
+static _Atomic(char *) temp_slots[NNP_TEMP_SLOTS];
+
+static void temp_register(char *name)
+{
+	for (size_t i = 0; i < NNP_TEMP_SLOTS; i++) {
+		char *expect = NULL;
+		if (atomic_compare_exchange_strong(&temp_slots[i], &expect, name))
+			return;
+	}
+}
+
+static void temp_unregister(char *name)
+{
+	for (size_t i = 0; i < NNP_TEMP_SLOTS; i++) {
+		char *expect = name;
+		if (atomic_compare_exchange_strong(&temp_slots[i], &expect, NULL))
+			return;
+	}
+}
+
+void nnp_temp_cleanup(void)
+{
+	for (size_t i = 0; i < NNP_TEMP_SLOTS; i++) {
+		char *p = atomic_exchange(&temp_slots[i], NULL);
+		if (p)
+			unlink(p);
+	}
+}
+
+static void on_signal(int sig)
+{
+	nnp_temp_cleanup();
+	_exit(128 + sig);
+}
+
+int nnp_cleanup_on_signals(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+		sigaddset(&sa.sa_mask, sigs[i]);
+	int rc = 0;
+	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+		struct sigaction old;
+		/* A signal the caller's parent ignores (nohup) stays ignored. */
+		if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+			continue;
+		if (sigaction(sigs[i], &sa, NULL) != 0)
+			rc = -1;
+	}
+	return rc;
+}
+
+/* Blocks the cleanup signals while a temporary file is created and
+ * registered, so that no signal finds it created but unknown. */
+static void block_signals(sigset_t *old)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, old);
+}
+
+static void restore_signals(const sigset_t *old)
+{
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+/* ---- where an output really goes ---- */
+
+/* The directory part of path ("." if none), malloc'd. */
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+/*
+ * The path an output is finally written to: a symbolic link is followed to
+ * its target (existing or not), so that the rename replaces the target and
+ * the link stays. NULL with errno set when the chain cannot be resolved.
+ */
+static char *resolve_output(const char *path)
+{
+	char *p = strdup(path);
+	for (int depth = 0; p && depth < 40; depth++) {
+		struct stat st;
+		if (lstat(p, &st) != 0 || !S_ISLNK(st.st_mode))
+			return p;
+		/* An existing target: realpath gives its canonical name. */
+		char *real = realpath(p, NULL);
+		if (real) {
+			free(p);
+			return real;
+		}
+		/* A dangling link: follow it one step by hand. */
+		char link[PATH_MAX];
+		ssize_t n = readlink(p, link, sizeof link - 1);
+		if (n < 0) {
+			free(p);
+			return NULL;
+		}
+		link[n] = '\0';
+		char *next;
+		if (link[0] == '/') {
+			next = strdup(link);
+		} else {
+			char *dir = dir_of(p);
+			size_t len = dir ? strlen(dir) + 1 + (size_t)n + 1 : 0;
+			next = dir ? malloc(len) : NULL;
+			if (next)
+				snprintf(next, len, "%s/%s", dir, link);
+			free(dir);
+		}
+		free(p);
+		p = next;
+	}
+	if (p) {
+		free(p);
+		errno = ELOOP;
+	}
+	return NULL;
+}
+
+/* A character device or FIFO (/dev/null, /dev/stdout, a pipe): written in
+ * place, never replaced. The descriptor is opened without O_CREAT so that
+ * nothing new appears if the node vanished meanwhile. */
+static int open_direct(nnp_atomic *a, const char *path, nnp_err *err)
+{
+	int fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+	struct stat st;
+	if (fd >= 0 && (fstat(fd, &st) != 0 || !(S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)))) {
+		close(fd);
+		errno = EINVAL;
+		fd = -1;
+	}
+	int e = errno;
+	if (fd >= 0 && !(a->fp = fdopen(fd, "wb"))) {
+		e = errno;
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0) {
+		nnp_atomic_abort(a);
+		return nnp_err_set(err, NNP_EOUTPUT, "%s: cannot write there: %s", path, strerror(e));
+	}
+	a->direct = 1;
+	return NNP_OK;
+}
+
 int nnp_atomic_open(nnp_atomic *a, const char *path, nnp_err *err)
 {
 	a->fp = NULL;
 	a->path = NULL;
 	a->tmp = NULL;
-	size_t n = strlen(path);
-	a->path = strdup(path);
+	a->direct = 0;
+	struct stat st;
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if (S_ISDIR(st.st_mode))
+			return nnp_err_set(err, NNP_EOUTPUT, "%s: is a directory", path);
+		if (!S_ISCHR(st.st_mode) && !S_ISFIFO(st.st_mode))
+			return nnp_err_set(err, NNP_EUSAGE, "%s: neither a regular file, a character "
+			                   "device nor a FIFO: refusing to write there", path);
+		if (!(a->path = strdup(path)))
+			return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", path);
+		return open_direct(a, path, err);
+	}
+	errno = 0;
+	a->path = resolve_output(path);
+	if (!a->path)
+		return nnp_err_set(err, errno == ENOMEM || errno == 0 ? NNP_ENOMEM : NNP_EOUTPUT,
+		                   "%s: cannot follow the link: %s", path,
+		                   strerror(errno ? errno : ENOMEM));
+	size_t n = strlen(a->path);
 	a->tmp = malloc(n + sizeof ".tmp.XXXXXX");
-	if (!a->path || !a->tmp) {
+	if (!a->tmp) {
 		/* Not through nnp_atomic_abort: tmp holds no name yet to unlink. */
 		free(a->path);
-		free(a->tmp);
-		a->path = a->tmp = NULL;
+		a->path = NULL;
 		return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", path);
 	}
 	/* The temporary file lives in the target's directory so that rename()
 	 * stays on one file system and is atomic. */
-	memcpy(a->tmp, path, n);
+	memcpy(a->tmp, a->path, n);
 	/* open(O_EXCL) with mode 0666 lets the kernel apply the umask, as for any
 	 * output; mkstemp's 0600 would need the umask read, which only umask()
 	 * can do, and that changes it for the whole process for a moment. */
@@ -37,6 +226,8 @@ int nnp_atomic_open(nnp_atomic *a, const char *path, nnp_err *err)
 	uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^
 	             ((uint64_t)getpid() << 40) ^ (uint64_t)(uintptr_t)a;
 	int fd = -1, e = EEXIST;
+	sigset_t old;
+	block_signals(&old);
 	for (int attempt = 0; attempt < 100 && fd < 0 && e == EEXIST; attempt++) {
 		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
 		snprintf(a->tmp + n, sizeof ".tmp.XXXXXX", ".tmp.%06llx",
@@ -44,6 +235,9 @@ int nnp_atomic_open(nnp_atomic *a, const char *path, nnp_err *err)
 		fd = open(a->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
 		e = errno;
 	}
+	if (fd >= 0)
+		temp_register(a->tmp);
+	restore_signals(&old);
 	if (fd < 0) {
 		free(a->tmp);
 		a->tmp = NULL;
@@ -67,7 +261,8 @@ int nnp_atomic_commit(nnp_atomic *a, nnp_err *err)
 	if (!a->fp)
 		return nnp_err_set(err, NNP_EOUTPUT, "%s: not open for writing",
 		                   a->path ? a->path : "(output)");
-	if (fflush(a->fp) != 0 || ferror(a->fp) || fsync(fileno(a->fp)) != 0) {
+	/* A device or FIFO cannot be synced (EINVAL) and is not renamed. */
+	if (fflush(a->fp) != 0 || ferror(a->fp) || (!a->direct && fsync(fileno(a->fp)) != 0)) {
 		rc = nnp_err_set(err, NNP_EOUTPUT, "%s: write failed: %s", a->path, strerror(errno));
 		nnp_atomic_abort(a);
 		return rc;
@@ -79,12 +274,18 @@ int nnp_atomic_commit(nnp_atomic *a, nnp_err *err)
 		nnp_atomic_abort(a);
 		return rc;
 	}
+	if (a->direct) {
+		free(a->path);
+		a->path = NULL;
+		return NNP_OK;
+	}
 	if (rename(a->tmp, a->path) != 0) {
 		rc = nnp_err_set(err, NNP_EOUTPUT, "%s: cannot rename the finished file into place: %s",
 		                 a->path, strerror(errno));
 		nnp_atomic_abort(a);
 		return rc;
 	}
+	temp_unregister(a->tmp);
 	free(a->tmp);
 	free(a->path);
 	a->tmp = NULL;
@@ -102,6 +303,7 @@ void nnp_atomic_abort(nnp_atomic *a)
 	}
 	if (a->tmp) {
 		unlink(a->tmp);
+		temp_unregister(a->tmp);
 		free(a->tmp);
 		a->tmp = NULL;
 	}
@@ -123,22 +325,63 @@ int nnp_write_file_atomic(const char *path, const void *buf, size_t len, nnp_err
 	return nnp_atomic_commit(&a, err);
 }
 
+int nnp_open_regular(const char *path, int *fd_out, uint64_t *size, nnp_err *err)
+{
+	*fd_out = -1;
+	/* O_NONBLOCK: opening a FIFO for reading must not wait for a writer. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return nnp_err_set(err, NNP_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		int e = errno;
+		close(fd);
+		return nnp_err_set(err, NNP_EINPUT, "%s: cannot read: %s", path, strerror(e));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return nnp_err_set(err, NNP_EINPUT, "%s: is %s, not a regular file: it cannot be read "
+		                   "again or checked for changes", path,
+		                   S_ISDIR(st.st_mode) ? "a directory" : "a pipe, socket or device");
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		(void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	*fd_out = fd;
+	if (size)
+		*size = (uint64_t)st.st_size;
+	return NNP_OK;
+}
+
+int nnp_require_regular(const char *path, nnp_err *err)
+{
+	int fd;
+	int rc = nnp_open_regular(path, &fd, NULL, err);
+	if (!rc)
+		close(fd);
+	return rc;
+}
+
 int nnp_file_identity(const char *path, uint64_t *bytes, uint32_t *crc, nnp_err *err)
 {
-	FILE *fp = fopen(path, "rb");
-	if (!fp)
-		return nnp_err_set(err, NNP_EINPUT, "%s: cannot open: %s", path, strerror(errno));
+	int fd;
+	int rc = nnp_open_regular(path, &fd, NULL, err);
+	if (rc)
+		return rc;
 	unsigned char buf[1 << 16];
 	uLong c = crc32(0L, Z_NULL, 0);
 	uint64_t total = 0;
-	size_t got;
-	while ((got = fread(buf, 1, sizeof buf, fp)) > 0) {
+	ssize_t got;
+	while ((got = read(fd, buf, sizeof buf)) != 0) {
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			break;
 		c = crc32(c, buf, (uInt)got);
-		total += got;
+		total += (uint64_t)got;
 	}
-	int bad = ferror(fp);
-	fclose(fp);
-	if (bad)
+	close(fd);
+	if (got < 0)
 		return nnp_err_set(err, NNP_EINPUT, "%s: read error at byte %llu", path,
 		                   (unsigned long long)total);
 	if (bytes)

@@ -115,3 +115,13 @@ nnp_model *tu_random_model(tu_rng *r, size_t n_layers, const size_t *sizes,
 	}
 	return m;
 }
+
+/* NNP_TEST_FILTER=PATTERN runs only the tests whose names match (cmocka's
+ * '*' and '?' wildcards): the ThreadSanitizer job runs the thread-count
+ * invariance tests alone. */
+__attribute__((constructor)) static void tu_filter_from_env(void)
+{
+	const char *f = getenv("NNP_TEST_FILTER");
+	if (f && *f)
+		cmocka_set_test_filter(f);
+}
