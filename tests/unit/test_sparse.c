@@ -347,6 +347,127 @@ static void test_json_corrupt(void **state)
 	            "\"bias\": [0]}]}", "layer 0: \"weights_csr\": missing \"cols\"");
 }
 
+/* ---- the sparse forward kernel ---- */
+
+/* max over outputs of |a - b| / (|bias| + sum |w x|): the error relative to
+ * the size of the terms summed, which bounds the rounding of any order. */
+static double rel_err(const nnp_layer *L, const float *x, size_t rows, const float *a,
+                      const float *b)
+{
+	double worst = 0;
+	for (size_t r = 0; r < rows; r++)
+		for (size_t o = 0; o < L->out; o++) {
+			double scale = fabs(L->b[o]);
+			for (size_t j = 0; j < L->in; j++)
+				scale += fabs((double)L->w[o * L->in + j] * x[r * L->in + j]);
+			double e = fabs((double)a[r * L->out + o] - b[r * L->out + o]);
+			if (scale > 0 && e / scale > worst)
+				worst = e / scale;
+			if (scale == 0)
+				assert_true(e == 0);
+		}
+	return worst;
+}
+
+static void test_kernel(void **state)
+{
+	(void)state;
+	tu_rng r = { 5 };
+	const size_t shapes[][2] = { { 37, 23 }, { 300, 50 }, { 1, 1 } };
+	const double dens[] = { 0.0, 0.01, 0.1, 0.5, 1.0 };
+	const size_t rows[] = { 1, 63, 64, 65, 200 };
+	for (size_t s = 0; s < 3; s++)
+		for (size_t d = 0; d < 5; d++) {
+			size_t sizes[] = { shapes[s][0], shapes[s][1] };
+			nnp_act acts[] = { NNP_ACT_LINEAR };
+			nnp_model *m = tu_random_model(&r, 1, sizes, acts, 1.0);
+			nnp_layer *L = &m->layers[0];
+			random_mask(&r, L, dens[d]);
+			nnp_csr *c = NULL;
+			nnp_err err;
+			assert_int_equal(nnp_csr_from_layer(&c, L, &err), NNP_OK);
+			assert_int_equal(c->nnz, nnp_layer_nonzeros(L));
+			float *scratch = malloc(nnp_sparse_scratch(L->in) * sizeof(float));
+			size_t n = 200;
+			float *x = malloc(n * L->in * sizeof *x), *yd = malloc(n * L->out * sizeof *yd);
+			float *ys = malloc(n * L->out * sizeof *ys), *y1 = malloc(L->out * sizeof *y1);
+			for (size_t i = 0; i < n * L->in; i++)
+				x[i] = (float)tu_uniform(&r, -2, 2);
+			for (size_t k = 0; k < 5; k++) {
+				nnp_dense(L, x, rows[k], yd);
+				nnp_sparse(c, x, rows[k], ys, scratch);
+				assert_true(rel_err(L, x, rows[k], ys, yd) <= 1e-6);
+				/* Each row's outputs do not depend on the rows beside it. */
+				for (size_t i = 0; i < rows[k]; i++) {
+					nnp_sparse(c, x + i * L->in, 1, y1, scratch);
+					assert_memory_equal(y1, ys + i * L->out, L->out * sizeof *y1);
+				}
+			}
+			free(x);
+			free(yd);
+			free(ys);
+			free(y1);
+			free(scratch);
+			nnp_csr_free(c);
+			nnp_model_free(m);
+		}
+}
+
+/* A forward workspace runs the sparse layers sparse, and gets what the dense
+ * layer-by-layer chain gets. */
+static void test_forward_sparse(void **state)
+{
+	(void)state;
+	tu_rng r = { 9 };
+	size_t sizes[] = { 100, 80, 70, 10 };
+	nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_TANH, NNP_ACT_SOFTMAX };
+	nnp_model *m = tu_random_model(&r, 3, sizes, acts, 0.3);
+	random_mask(&r, &m->layers[0], 0.03);
+	random_mask(&r, &m->layers[1], 0.5 * NNP_SPARSE_MAX_DENSITY);
+	random_mask(&r, &m->layers[2], 0.03);  /* stays dense: too few outputs */
+	nnp_forward *f = NULL;
+	nnp_err err;
+	size_t rows = 150;
+	assert_int_equal(nnp_forward_create(&f, m, rows, &err), NNP_OK);
+	assert_int_equal(nnp_forward_sparse_layers(f), 2);
+	float *x = malloc(rows * 100 * sizeof *x);
+	float *a = malloc(rows * 100 * sizeof *a), *b = malloc(rows * 100 * sizeof *b);
+	for (size_t i = 0; i < rows * 100; i++)
+		x[i] = (float)tu_uniform(&r, -1, 1);
+	const float *y = nnp_forward_run(f, x, rows);
+	memcpy(a, x, rows * 100 * sizeof *a);
+	for (size_t l = 0; l < 3; l++) {
+		const nnp_layer *L = &m->layers[l];
+		nnp_dense(L, a, rows, b);
+		/* the layer alone, from the same inputs */
+		const float *ys = nnp_forward_layer(f, l);
+		if (l < 2) {
+			assert_true(L->out >= NNP_SPARSE_MIN_OUTPUTS);
+			float *z = malloc(rows * L->out * sizeof *z);
+			nnp_csr *c = NULL;
+			assert_int_equal(nnp_csr_from_layer(&c, L, &err), NNP_OK);
+			float *scratch = malloc(nnp_sparse_scratch(L->in) * sizeof(float));
+			nnp_sparse(c, a, rows, z, scratch);
+			assert_true(rel_err(L, a, rows, z, b) <= 1e-6);
+			nnp_activate(L->act, L->alpha, z, rows, L->out);
+			assert_memory_equal(z, ys, rows * L->out * sizeof *z);
+			free(scratch);
+			free(z);
+			nnp_csr_free(c);
+		}
+		nnp_activate(L->act, L->alpha, b, rows, L->out);
+		for (size_t i = 0; i < rows * L->out; i++)
+			assert_true(fabs(b[i] - ys[i]) <= 1e-6 * (1 + fabs(b[i])));
+		memcpy(a, ys, rows * L->out * sizeof *a);  /* the next layer from the same inputs */
+	}
+	assert_ptr_equal(y, nnp_forward_layer(f, 2));
+	free(x);
+	free(a);
+	free(b);
+	nnp_forward_free(f);
+	nnp_model_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -355,6 +476,8 @@ int main(void)
 		cmocka_unit_test(test_csr32),
 		cmocka_unit_test(test_bin_corrupt),
 		cmocka_unit_test(test_json_corrupt),
+		cmocka_unit_test(test_kernel),
+		cmocka_unit_test(test_forward_sparse),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
