@@ -478,7 +478,8 @@ static double sparse_ratio(const nnp_layer *L, double sparsity, const float *x, 
  * weights zero (random masks), and the crossover: the sparsity above which
  * the sparse kernel is faster, found by bisection on the density's log.
  */
-static int bench_sparse_layers(bench_out *o, const nnp_model *m, double gemm, nnp_err *err)
+static int bench_sparse_layers(bench_out *o, const nnp_model *m, double gemm, unsigned threads,
+                               nnp_err *err)
 {
 	static const double levels[] = { 0.5, 0.8, 0.9, 0.95, 0.99 };
 	size_t in = nnp_model_max_width(m), out = in;
@@ -496,10 +497,11 @@ static int bench_sparse_layers(bench_out *o, const nnp_model *m, double gemm, nn
 		const nnp_layer *L = &m->layers[l];
 		double t_dense = time_layer(L, NULL, x, y, scratch), t_sparse = 0;
 		snprintf(key, sizeof key, "sparse_layer%zu_dense_ms", l);
-		snprintf(label, sizeof label, "layer %zu (%zu x %zu), dense, 256 rows", l, L->out, L->in);
-		snprintf(note, sizeof note, "(%.1f GFLOP/s, %.0f%% of sgemm)",
-		         2.0 * (double)(L->in * L->out) * SPARSE_BATCH / t_dense / 1e9,
-		         100 * 2.0 * (double)(L->in * L->out) * SPARSE_BATCH / t_dense / 1e9 / gemm);
+		snprintf(label, sizeof label, "layer %zu (%zux%zu) dense, 256 rows, 1 thread", l,
+		         L->out, L->in);
+		double gf = 2.0 * (double)(L->in * L->out) * SPARSE_BATCH / t_dense / 1e9;
+		snprintf(note, sizeof note, "(%.1f GFLOP/s, %.0f%% of sgemm per thread)", gf,
+		         100 * gf / (gemm / threads));
 		figure(o, key, label, 1e3 * t_dense, "ms", note);
 		for (size_t k = 0; k < sizeof levels / sizeof *levels; k++) {
 			double ratio = sparse_ratio(L, levels[k], x, y, scratch, t_dense, &t_sparse, err);
@@ -599,7 +601,9 @@ static int bench_parse_args(cli_parser *p, bench_cfg *c)
 			       "default 30-pair sweep against one full-model evaluation; each pruning\n"
 			       "method (score, obs x none, fold, ls) on --rows calibration rows: one\n"
 			       "candidate's time, and the peak memory of 'nnprune prune' with the rows\n"
-			       "streamed, also on 10 x --rows rows when --big-rows has that many.\n\n"
+			       "streamed, also on 10 x --rows rows when --big-rows has that many; per\n"
+			       "layer, the sparse kernel's time against sgemm's at 50-99%% zero weights\n"
+			       "and the crossover, and evaluation with 90-99%% of the weights zero.\n\n"
 			       "  --rows N        rows of the CSV (default 10000)\n"
 			       "  --big-rows N    rows of the large CSV for the memory figure\n"
 			       "                  (default 1000000; 0 skips it)\n"
@@ -765,7 +769,7 @@ int cmd_bench(int argc, char **argv)
 	       NULL);
 	figure(&o, "forward_stats_vs_sgemm", "  as a fraction of sgemm", gf / gemm, "", note);
 	figure(&o, "full_eval_seconds", "full-model evaluation (forward + metrics)", t_eval, "s", NULL);
-	if (bench_sparse_layers(&o, m, gemm, &err) ||
+	if (bench_sparse_layers(&o, m, gemm, threads, &err) ||
 	    bench_sparse_eval(&o, m, d, threads, t_eval, &err))
 		goto fail;
 
