@@ -23,45 +23,12 @@ static void random_mask(tu_rng *r, nnp_layer *L, double density)
 			L->w[i] = 0.0f;
 }
 
-static unsigned char *serialise(const nnp_model *m, nnp_format fmt, size_t *len)
-{
-	unsigned char *b = NULL;
-	nnp_err err;
-	nnp_err_clear(&err);
-	if (nnp_model_to_buffer(m, fmt, &b, len, &err))
-		fail_msg("serialise: %s", err.msg);
-	return b;
-}
-
-static nnp_model *parse(const unsigned char *b, size_t len, nnp_format fmt)
-{
-	nnp_model *m = NULL;
-	nnp_err err;
-	nnp_err_clear(&err);
-	int rc = fmt == NNP_FMT_BIN ? nnp_model_from_bin(&m, b, len, "m.bin", &err) :
-	                              nnp_model_from_json(&m, (const char *)b, len, "m.json", &err);
-	if (rc)
-		fail_msg("parse: %s", err.msg);
-	return m;
-}
-
-static uint32_t le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void set32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
 /* Serialises, parses back and compares every bit; returns the size. */
 static size_t round_trip(const nnp_model *m, nnp_format fmt)
 {
 	size_t len;
-	unsigned char *b = serialise(m, fmt, &len);
-	nnp_model *back = parse(b, len, fmt);
+	unsigned char *b = tu_model_bytes(m, fmt, &len);
+	nnp_model *back = tu_model_parse(b, len, fmt);
 	for (size_t l = 0; l < m->n_layers; l++) {
 		const nnp_layer *x = &m->layers[l], *y = &back->layers[l];
 		assert_int_equal(x->in, y->in);
@@ -71,7 +38,7 @@ static size_t round_trip(const nnp_model *m, nnp_format fmt)
 	}
 	/* Canonical: writing it again gives the same bytes. */
 	size_t len2;
-	unsigned char *b2 = serialise(back, fmt, &len2);
+	unsigned char *b2 = tu_model_bytes(back, fmt, &len2);
 	assert_int_equal(len, len2);
 	assert_memory_equal(b, b2, len);
 	uint64_t predicted;
@@ -100,8 +67,8 @@ static void test_round_trips(void **state)
 		round_trip(m, NNP_FMT_JSON);
 		/* The binary size is what the documented layout predicts. */
 		size_t len;
-		unsigned char *b = serialise(m, NNP_FMT_BIN, &len);
-		uint32_t version = le32(b + 8);
+		unsigned char *b = tu_model_bytes(m, NNP_FMT_BIN, &len);
+		uint32_t version = tu_rd32(b + 8);
 		uint64_t want = 32 + (version == 2 ? 24 : 16) * 3;
 		want = (want + 7) / 8 * 8 + 4;
 		int any = 0;
@@ -120,8 +87,8 @@ static void test_round_trips(void **state)
 			any |= csr < dense;
 			if (version == 2) {
 				const unsigned char *e = b + 32 + 24 * l;
-				assert_int_equal(le32(e + 12), csr < dense ? 1 : 0);
-				assert_int_equal(le32(e + 16), csr < dense ? nnz : 0);
+				assert_int_equal(tu_rd32(e + 12), csr < dense ? 1 : 0);
+				assert_int_equal(tu_rd32(e + 16), csr < dense ? nnz : 0);
 			}
 		}
 		assert_int_equal(version, any ? 2 : 1);
@@ -141,12 +108,12 @@ static void test_dense_unchanged(void **state)
 	nnp_model *m = tu_random_model(&r, 2, sizes, acts, 1.0);
 	m->layers[0].w[3] = 0.0f;  /* a few zeros do not make a layer sparse */
 	size_t len;
-	unsigned char *b = serialise(m, NNP_FMT_BIN, &len);
-	assert_int_equal(le32(b + 8), 1);
+	unsigned char *b = tu_model_bytes(m, NNP_FMT_BIN, &len);
+	assert_int_equal(tu_rd32(b + 8), 1);
 	assert_int_equal(len, 32 + 2 * 16 + 4 * nnp_model_params(m) + 4);
 	assert_memory_equal(b + 64 + 12, &m->layers[0].w[3], 4);
 	free(b);
-	b = serialise(m, NNP_FMT_JSON, &len);
+	b = tu_model_bytes(m, NNP_FMT_JSON, &len);
 	assert_non_null(strstr((const char *)b, "\"version\": 1,"));
 	assert_null(strstr((const char *)b, "weights_csr"));
 	free(b);
@@ -169,18 +136,18 @@ static void test_csr32(void **state)
 	m->layers[1].w[0] = 1.0f;
 	m->layers[1].w[1] = 1.0f;
 	size_t len;
-	unsigned char *b = serialise(m, NNP_FMT_BIN, &len);
-	assert_int_equal(le32(b + 8), 2);
-	assert_int_equal(le32(b + 32 + 12), 2);
-	assert_int_equal(le32(b + 32 + 16), 3);
+	unsigned char *b = tu_model_bytes(m, NNP_FMT_BIN, &len);
+	assert_int_equal(tu_rd32(b + 8), 2);
+	assert_int_equal(tu_rd32(b + 32 + 12), 2);
+	assert_int_equal(tu_rd32(b + 32 + 16), 3);
 	/* header, table, then row_ptr [0 2 3], cols as u32, values, bias */
 	const unsigned char *d = b + 80;
-	assert_int_equal(le32(d), 0);
-	assert_int_equal(le32(d + 4), 2);
-	assert_int_equal(le32(d + 8), 3);
-	assert_int_equal(le32(d + 12), 5);
-	assert_int_equal(le32(d + 16), 69999);
-	assert_int_equal(le32(d + 20), 65536);
+	assert_int_equal(tu_rd32(d), 0);
+	assert_int_equal(tu_rd32(d + 4), 2);
+	assert_int_equal(tu_rd32(d + 8), 3);
+	assert_int_equal(tu_rd32(d + 12), 5);
+	assert_int_equal(tu_rd32(d + 16), 69999);
+	assert_int_equal(tu_rd32(d + 20), 65536);
 	free(b);
 	round_trip(m, NNP_FMT_BIN);
 	round_trip(m, NNP_FMT_JSON);
@@ -209,7 +176,7 @@ static nnp_model *fixture(void)
 
 static void expect_bin(unsigned char *b, size_t len, const char *want)
 {
-	set32(b + len - 4, (uint32_t)crc32(0L, b, (uInt)(len - 4)));
+	tu_wr32(b + len - 4, (uint32_t)crc32(0L, b, (uInt)(len - 4)));
 	nnp_model *m = NULL;
 	nnp_err err;
 	nnp_err_clear(&err);
@@ -224,60 +191,52 @@ static void test_bin_corrupt(void **state)
 	(void)state;
 	nnp_model *m = fixture();
 	size_t len;
-	unsigned char *good = serialise(m, NNP_FMT_BIN, &len);
+	unsigned char *good = tu_model_bytes(m, NNP_FMT_BIN, &len);
 	unsigned char *b = malloc(len);
-	assert_int_equal(le32(good + 8), 2);
-	assert_int_equal(le32(good + 32 + 12), 1);
-	assert_int_equal(le32(good + 32 + 16), 2);
-	assert_int_equal(le32(good + 84), 0);
-	assert_int_equal(le32(good + 88), 2);
+	assert_int_equal(tu_rd32(good + 8), 2);
+	assert_int_equal(tu_rd32(good + 32 + 12), 1);
+	assert_int_equal(tu_rd32(good + 32 + 16), 2);
+	assert_int_equal(tu_rd32(good + 84), 0);
+	assert_int_equal(tu_rd32(good + 88), 2);
 	assert_int_equal(good[100], 2);
 	assert_int_equal(good[102], 5);
 #define RESET() memcpy(b, good, len)
+	/* The two u16 columns (bytes 100 and 102), then single u32 fields. */
+	static const struct { unsigned c0, c1; const char *want; } cols[] = {
+		{ 2, 9, "m.bin: byte 102: layer 0: row 1: column 9 is out of range (the layer has 8 "
+		        "inputs)" },
+		{ 5, 2, "m.bin: byte 102: layer 0: row 1: column 2 after column 5 (columns must "
+		        "increase within a row)" },
+		{ 5, 5, "m.bin: byte 102: layer 0: row 1: column 5 after column 5 (duplicate column)" },
+	};
+	for (size_t i = 0; i < sizeof cols / sizeof *cols; i++) {
+		RESET();
+		b[100] = (unsigned char)cols[i].c0;
+		b[102] = (unsigned char)cols[i].c1;
+		expect_bin(b, len, cols[i].want);
+	}
+	static const struct { size_t at; uint32_t v; const char *want; } words[] = {
+		{ 92, 1, "m.bin: byte 92: layer 0: row_ptr[3] = 1 is less than row_ptr[2] = 2" },
+		{ 88, 7, "m.bin: byte 88: layer 0: row_ptr[2] = 7 is over the 2 stored entries" },
+		{ 80, 1, "m.bin: byte 80: layer 0: row_ptr[0] is 1, expected 0" },
+		{ 48, 33, "m.bin: byte 48: layer 0: 33 stored entries, more than the layer's 32 "
+		          "weights" },
+		/* the sizes no longer add up: refused before allocating */
+		{ 48, 3, "m.bin: byte 172: truncated: file is 172 bytes, expected 180 bytes" },
+		{ 44, 3, "m.bin: byte 44: layer 0: unknown weight encoding 3" },
+		{ 72, 5, "m.bin: byte 72: layer 1: entry count is 5 for a dense layer" },
+		{ 52, 1, "m.bin: byte 52: layer 0: reserved field is 1, expected 0" },
+	};
+	for (size_t i = 0; i < sizeof words / sizeof *words; i++) {
+		RESET();
+		tu_wr32(b + words[i].at, words[i].v);
+		expect_bin(b, len, words[i].want);
+	}
 	RESET();
-	b[102] = 9;
-	expect_bin(b, len, "m.bin: byte 102: layer 0: row 1: column 9 is out of range (the layer "
-	           "has 8 inputs)");
-	RESET();
-	b[100] = 5;
-	b[102] = 2;
-	expect_bin(b, len, "m.bin: byte 102: layer 0: row 1: column 2 after column 5 (columns must "
-	           "increase within a row)");
-	RESET();
-	b[100] = 5;
-	expect_bin(b, len, "m.bin: byte 102: layer 0: row 1: column 5 after column 5 (duplicate "
-	           "column)");
-	RESET();
-	set32(b + 88, 1);
-	set32(b + 92, 1);
-	set32(b + 96, 1);
+	for (size_t at = 88; at <= 96; at += 4)
+		tu_wr32(b + at, 1);   /* row_ptr [0 0 1 1 1] */
 	expect_bin(b, len, "m.bin: byte 96: layer 0: row_ptr[4] = 1 but the layer stores 2 "
 	           "entries (the counts disagree)");
-	RESET();
-	set32(b + 92, 1);
-	expect_bin(b, len, "m.bin: byte 92: layer 0: row_ptr[3] = 1 is less than row_ptr[2] = 2");
-	RESET();
-	set32(b + 88, 7);
-	expect_bin(b, len, "m.bin: byte 88: layer 0: row_ptr[2] = 7 is over the 2 stored entries");
-	RESET();
-	set32(b + 80, 1);
-	expect_bin(b, len, "m.bin: byte 80: layer 0: row_ptr[0] is 1, expected 0");
-	RESET();
-	set32(b + 32 + 16, 33);
-	expect_bin(b, len, "m.bin: byte 48: layer 0: 33 stored entries, more than the layer's 32 "
-	           "weights");
-	RESET();
-	set32(b + 32 + 16, 3);  /* the sizes no longer add up: refused before allocating */
-	expect_bin(b, len, "m.bin: byte 172: truncated: file is 172 bytes, expected 180 bytes");
-	RESET();
-	set32(b + 32 + 12, 3);
-	expect_bin(b, len, "m.bin: byte 44: layer 0: unknown weight encoding 3");
-	RESET();
-	set32(b + 32 + 24 + 16, 5);
-	expect_bin(b, len, "m.bin: byte 72: layer 1: entry count is 5 for a dense layer");
-	RESET();
-	set32(b + 32 + 20, 1);
-	expect_bin(b, len, "m.bin: byte 52: layer 0: reserved field is 1, expected 0");
 	/* Index damage without a matching CRC is reported as damage. */
 	RESET();
 	b[102] = 9;
