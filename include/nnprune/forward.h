@@ -26,6 +26,43 @@ void nnp_dense(const nnp_layer *L, const float *x, size_t rows, float *y);
 /* Applies an activation in place to z[rows][n]; softmax is taken row by row. */
 void nnp_activate(nnp_act act, float alpha, float *z, size_t rows, size_t n);
 
+/*
+ * A layer's weights in compressed sparse rows: row o's entries are
+ * row_ptr[o] .. row_ptr[o+1]-1, with increasing columns. The forward engine
+ * keeps such a copy of every layer with at least NNP_SPARSE_MIN_OUTPUTS
+ * outputs whose share of nonzero weights is at most NNP_SPARSE_MAX_DENSITY,
+ * and runs it through nnp_sparse instead of sgemm. `nnprune bench` measures
+ * the crossover; on the 2-core AMD EPYC these were set on, 256-row batches,
+ * sparse won below a density of 0.27 to 0.43 on layers of 128 to 512
+ * outputs, and never on a 10-output layer (the batch's transposition costs
+ * more than the small product).
+ */
+typedef struct nnp_csr {
+	size_t in, out, nnz;
+	uint32_t *row_ptr;   /* [out + 1] */
+	uint32_t *cols;      /* [nnz] */
+	float *vals;         /* [nnz] */
+	const float *b;      /* [out] the layer's bias, borrowed */
+} nnp_csr;
+
+#define NNP_SPARSE_MAX_DENSITY 0.25
+#define NNP_SPARSE_MIN_OUTPUTS 64
+
+/* Builds the CSR copy of a layer's nonzero weights (the layer must outlive
+ * it: the bias is borrowed). The caller owns *out. Errors: NNP_ENOMEM. */
+int nnp_csr_from_layer(nnp_csr **out, const nnp_layer *L, nnp_err *err);
+void nnp_csr_free(nnp_csr *c);
+
+/* Floats of scratch nnp_sparse needs for a layer with `in` inputs (any rows). */
+size_t nnp_sparse_scratch(size_t in);
+
+/*
+ * y[rows][c->out] = x[rows][c->in] * W^T + b, W sparse, like nnp_dense. Each
+ * output is the bias plus the products in the row's column order, whatever
+ * the rows and their count: deterministic, and within rounding of nnp_dense.
+ */
+void nnp_sparse(const nnp_csr *c, const float *x, size_t rows, float *y, float *scratch);
+
 typedef struct nnp_forward nnp_forward;
 
 /*
@@ -41,6 +78,9 @@ void nnp_forward_free(nnp_forward *f);
  * valid until the next run.
  */
 const float *nnp_forward_run(nnp_forward *f, const float *x, size_t rows);
+
+/* How many of the model's layers the workspace runs through nnp_sparse. */
+size_t nnp_forward_sparse_layers(const nnp_forward *f);
 
 /* Layer l's post-activation output [rows][out_l] of the last run (borrowed). */
 const float *nnp_forward_layer(const nnp_forward *f, size_t l);

@@ -190,6 +190,20 @@ size_t nnp_model_outputs(const nnp_model *m);
 size_t nnp_model_max_width(const nnp_model *m);
 
 /*
+ * Weights that are not zero (either sign), biases not counted: what is left
+ * after unstructured pruning, shown beside nnp_model_params.
+ */
+size_t nnp_model_nonzeros(const nnp_model *m);
+size_t nnp_layer_nonzeros(const nnp_layer *L);
+
+/*
+ * The exact number of bytes nnp_model_save would write for m in format fmt
+ * (each layer dense or sparse, whichever the format picks). m must be valid.
+ * Errors: NNP_EUSAGE (unknown format).
+ */
+int nnp_model_file_size(const nnp_model *m, nnp_format fmt, uint64_t *bytes, nnp_err *err);
+
+/*
  * Loads a model from a file, recognising the format by its content (never by
  * the extension). Validates it fully. info may be NULL. The caller owns *out.
  * Errors: NNP_EINPUT with "path: place: what" (byte offset for binary files,

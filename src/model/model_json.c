@@ -11,6 +11,13 @@
  *  "layers": [{"activation": "relu", "alpha": a (leaky_relu only),
  *              "weights": [[in numbers] x out], "bias": [out numbers]}, ...],
  *  "metadata": {"name": "...", "classes": [...], "provenance": {...}}}
+ *
+ * A layer may instead hold its weights sparse (CSR, see model_sparse.c):
+ *   "weights_csr": {"row_ptr": [out+1 integers], "cols": [nnz integers],
+ *                   "values": [nnz numbers]}
+ * The writer uses it for a layer when its text is shorter than the dense
+ * rows, and then writes "version": 2; files without such layers stay
+ * version 1, byte for byte as before.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -414,15 +421,16 @@ static int check_header(const cJSON *root, const char *label, nnp_err *err)
 	if (!cJSON_IsNumber(v))
 		return nnp_err_set(err, NNP_EINPUT, "%s: \"version\" must be a number (found %s)",
 		                   label, nnpm_json_type(v));
-	if (v->valuedouble != 1.0)
+	if (v->valuedouble != 1.0 && v->valuedouble != 2.0)
 		return nnp_err_set(err, NNP_EINPUT, "%s: unsupported version %.9g (this nnprune "
-		                   "reads version 1)", label, v->valuedouble);
+		                   "reads versions 1 and 2)", label, v->valuedouble);
 	return NNP_OK;
 }
 
 /* What pass 1 learns about each layer before anything is allocated. */
 typedef struct layer_src {
 	const cJSON *weights, *bias;
+	const cJSON *row_ptr, *cols, *values;   /* a "weights_csr" layer; weights is NULL */
 	nnp_act act;
 	float alpha;
 } layer_src;
@@ -456,17 +464,78 @@ static int layer_activation(const cJSON *lj, size_t l, size_t n_layers, layer_sr
 	return NNP_OK;
 }
 
+/* A required array member of a layer's "weights_csr". */
+static int csr_array(const cJSON *csr, const char *key, size_t l, const cJSON **out,
+                     size_t *n, const char *label, nnp_err *err)
+{
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(csr, key);
+	if (!a)
+		return nnp_err_set(err, NNP_EINPUT, "%s: layer %zu: \"weights_csr\": missing \"%s\"",
+		                   label, l, key);
+	if (!cJSON_IsArray(a))
+		return nnp_err_set(err, NNP_EINPUT, "%s: layer %zu: \"weights_csr\": \"%s\" must be "
+		                   "an array (found %s)", label, l, key, nnpm_json_type(a));
+	*out = a;
+	*n = count_items(a);
+	return NNP_OK;
+}
+
+/* Shape of a "weights_csr": out + 1 row pointers, as many columns as values,
+ * no more entries than weights. The index values are checked in pass 2. */
+static int layer_shape_csr(const cJSON *csr, size_t l, size_t in, layer_src *ls,
+                           size_t *rows, const char *label, nnp_err *err)
+{
+	size_t np = 0, nc = 0, nv = 0;
+	if (!cJSON_IsObject(csr))
+		return nnp_err_set(err, NNP_EINPUT, "%s: layer %zu: \"weights_csr\" must be an object "
+		                   "(found %s)", label, l, nnpm_json_type(csr));
+	char where[64];
+	snprintf(where, sizeof where, "layer %zu: \"weights_csr\": ", l);
+	int rc = nnpm_no_dup_keys(csr, label, where, err);
+	if (!rc)
+		rc = csr_array(csr, "row_ptr", l, &ls->row_ptr, &np, label, err);
+	if (!rc)
+		rc = csr_array(csr, "cols", l, &ls->cols, &nc, label, err);
+	if (!rc)
+		rc = csr_array(csr, "values", l, &ls->values, &nv, label, err);
+	if (rc)
+		return rc;
+	if (np < 2 || np - 1 > NNP_MAX_WIDTH)
+		return nnp_err_set(err, NNP_EINPUT, "%s: layer %zu: \"weights_csr\": \"row_ptr\" has "
+		                   "%zu entries (2 to %u allowed: one per row and one more)", label, l,
+		                   np, NNP_MAX_WIDTH + 1);
+	if (nc != nv)
+		return nnp_err_set(err, NNP_EINPUT, "%s: layer %zu: \"weights_csr\": %zu \"cols\" but "
+		                   "%zu \"values\" (the counts disagree)", label, l, nc, nv);
+	if ((uint64_t)nc > (uint64_t)in * (np - 1))
+		return nnp_err_set(err, NNP_EINPUT, "%s: layer %zu: \"weights_csr\": %zu entries, "
+		                   "more than the layer's %zu x %zu weights", label, l, nc, np - 1, in);
+	*rows = np - 1;
+	return NNP_OK;
+}
+
 /* Shape of "weights" and "bias": out rows of `in` items and out biases. */
 static int layer_shape(const cJSON *lj, size_t l, size_t in, layer_src *ls, size_t *out,
                        const numdoc *nd, const char *label, nnp_err *err)
 {
 	const cJSON *w = cJSON_GetObjectItemCaseSensitive(lj, "weights");
+	const cJSON *csr = cJSON_GetObjectItemCaseSensitive(lj, "weights_csr");
+	size_t rows = 0;
+	if (w && csr)
+		return nnp_err_set(err, NNP_EINPUT, "%s: layer %zu: both \"weights\" and "
+		                   "\"weights_csr\" (a layer has one or the other)", label, l);
+	if (csr) {
+		int rc = layer_shape_csr(csr, l, in, ls, &rows, label, err);
+		if (rc)
+			return rc;
+		goto bias;
+	}
 	if (!w)
 		return nnp_err_set(err, NNP_EINPUT, "%s: layer %zu: missing \"weights\"", label, l);
 	if (!cJSON_IsArray(w))
 		return nnp_err_set(err, NNP_EINPUT, "%s: layer %zu: \"weights\" must be an array of "
 		                   "rows (found %s)", label, l, nnpm_json_type(w));
-	size_t rows = count_items(w);
+	rows = count_items(w);
 	if (rows < 1 || rows > NNP_MAX_WIDTH)
 		return nnp_err_set(err, NNP_EINPUT, "%s: layer %zu: \"weights\" has %zu rows (1 to %u "
 		                   "allowed)", label, l, rows, NNP_MAX_WIDTH);
@@ -489,6 +558,7 @@ static int layer_shape(const cJSON *lj, size_t l, size_t in, layer_src *ls, size
 		return nnp_err_set(err, NNP_EINPUT, "%s: layer %zu: \"weights\" row %zu must be an "
 		                   "array of %zu numbers (found %zu)", label, l, r, in, cols);
 	}
+bias:;
 	const cJSON *b = cJSON_GetObjectItemCaseSensitive(lj, "bias");
 	if (!b)
 		return nnp_err_set(err, NNP_EINPUT, "%s: layer %zu: missing \"bias\"", label, l);
@@ -554,13 +624,68 @@ static int read_number(const cJSON *v, float *f, const char *label, size_t l,
 	                   label, l, place, v->valuedouble);
 }
 
+/* A "weights_csr" index array into u32s: whole numbers 0 .. 2^32-1. */
+static int csr_indices(const cJSON *a, const char *key, uint32_t *out, size_t l,
+                       const char *label, nnp_err *err)
+{
+	size_t i = 0;
+	for (const cJSON *v = a->child; v; v = v->next, i++) {
+		if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= 4294967295.0) ||
+		    v->valuedouble != floor(v->valuedouble))
+			return nnp_err_set(err, NNP_EINPUT, "%s: layer %zu: \"weights_csr\": \"%s\"[%zu] "
+			                   "must be a whole number from 0 to 4294967295", label, l, key, i);
+		out[i] = (uint32_t)v->valuedouble;
+	}
+	return NNP_OK;
+}
+
+/* Pass 2 for a "weights_csr" layer: indices checked, then scattered. */
+static int fill_csr(nnp_layer *L, const layer_src *ls, size_t l, const char *label,
+                    nnp_err *err)
+{
+	size_t nnz = count_items(ls->cols);
+	uint32_t *ptr = malloc((L->out + 1) * sizeof *ptr);
+	uint32_t *cols = malloc((nnz ? nnz : 1) * sizeof *cols);
+	float *vals = malloc((nnz ? nnz : 1) * sizeof *vals);
+	int rc = NNP_OK;
+	nnpm_csr_fault f;
+	if (!ptr || !cols || !vals) {
+		rc = nnp_err_set(err, NNP_ENOMEM, "%s: layer %zu: out of memory", label, l);
+		goto done;
+	}
+	rc = csr_indices(ls->row_ptr, "row_ptr", ptr, l, label, err);
+	if (!rc)
+		rc = csr_indices(ls->cols, "cols", cols, l, label, err);
+	size_t i = 0;
+	for (const cJSON *v = ls->values->child; v && !rc; v = v->next, i++)
+		rc = read_number(v, &vals[i], label, l, "\"weights_csr\": value", i, 0, 0, err);
+	if (rc)
+		goto done;
+	if (nnpm_csr_check(L->in, L->out, nnz, ptr, cols, &f)) {
+		rc = nnp_err_set(err, NNP_EINPUT, "%s: layer %zu: \"weights_csr\": \"%s\"[%zu]: %s",
+		                 label, l, f.array ? "cols" : "row_ptr", f.index, f.what);
+		goto done;
+	}
+	nnpm_csr_scatter(L, ptr, cols, vals);
+done:
+	free(ptr);
+	free(cols);
+	free(vals);
+	return rc;
+}
+
 /* Pass 2: the numbers, into the allocated model. */
 static int fill_layer(nnp_layer *L, const layer_src *ls, size_t l, const numdoc *nd,
                       const char *label, nnp_err *err)
 {
 	size_t r = 0;
 	L->alpha = ls->alpha;
-	for (const cJSON *row = ls->weights->child; row; row = row->next, r++) {
+	if (!ls->weights) {
+		int rc = fill_csr(L, ls, l, label, err);
+		if (rc)
+			return rc;
+	}
+	for (const cJSON *row = ls->weights ? ls->weights->child : NULL; row; row = row->next, r++) {
 		size_t c = 0;
 		float *w = L->w + r * L->in;
 		const numrow *nr = find_row(nd, l, (uint32_t)r);
@@ -893,11 +1018,83 @@ static void put_floats(nnpm_sink *s, const float *v, size_t n)
 	nnpm_sink_put(s, buf, k);
 }
 
+/* A layer's weights as rows, one per line: readable, and diffs stay local. */
+static void put_dense_weights(nnpm_sink *s, const nnp_layer *L)
+{
+	nnpm_sink_puts(s, "      \"weights\": [\n");
+	for (size_t r = 0; r < L->out; r++) {
+		nnpm_sink_puts(s, "        [");
+		put_floats(s, L->w + r * L->in, L->in);
+		nnpm_sink_puts(s, r + 1 < L->out ? "],\n" : "]\n");
+	}
+	nnpm_sink_puts(s, "      ],\n");
+}
+
+static void put_uints(nnpm_sink *s, const uint32_t *v, size_t n, int first)
+{
+	for (size_t i = 0; i < n; i++)
+		nnpm_sink_printf(s, first && i == 0 ? "%u" : ", %u", v[i]);
+}
+
+/* A layer's weights as CSR, each array on one line. */
+static void put_csr_weights(nnpm_sink *s, const nnp_layer *L)
+{
+	enum { CHUNK = 256 };
+	uint32_t idx[CHUNK];
+	float vals[CHUNK];
+	size_t k, pos = 0;
+	uint32_t first = 0;
+	nnpm_sink_puts(s, "      \"weights_csr\": {\n        \"row_ptr\": [0");
+	for (size_t r0 = 0; r0 < L->out; r0 += k) {
+		k = L->out - r0 < CHUNK ? L->out - r0 : CHUNK;
+		nnpm_csr_row_ptr(L, r0, k, first, idx);
+		first = idx[k - 1];
+		put_uints(s, idx, k, 0);
+	}
+	nnpm_sink_puts(s, "],\n        \"cols\": [");
+	for (int start = 1; (k = nnpm_csr_next(L, &pos, CHUNK, idx, NULL)) > 0; start = 0)
+		put_uints(s, idx, k, start);
+	nnpm_sink_puts(s, "],\n        \"values\": [");
+	pos = 0;
+	for (int start = 1; (k = nnpm_csr_next(L, &pos, CHUNK, NULL, vals)) > 0; start = 0) {
+		if (!start)
+			nnpm_sink_put(s, ", ", 2);
+		put_floats(s, vals, k);
+	}
+	nnpm_sink_puts(s, "]\n      },\n");
+}
+
+/* 1 if the layer's CSR text is shorter than its dense rows. Measured only
+ * when at least half the weights are +0.0: below that, CSR can hardly win,
+ * as each stored entry costs a column index and ", " (3 bytes or more) on
+ * top of its value, and each zero left out saves "0, " (3 bytes). */
+static int json_csr_shorter(const nnp_layer *L)
+{
+	if (nnpm_layer_stored(L) * 2 > L->in * L->out)
+		return 0;
+	nnpm_sink dense, csr;
+	memset(&dense, 0, sizeof dense);
+	memset(&csr, 0, sizeof csr);
+	dense.count_only = csr.count_only = 1;
+	put_dense_weights(&dense, L);
+	put_csr_weights(&csr, L);
+	return csr.len < dense.len;
+}
+
 void nnpm_write_json(nnpm_sink *s, const nnp_model *m)
 {
 	char num[NNP_FLOAT_CHARS];
-	nnpm_sink_printf(s, "{\n  \"format\": \"nnprune-model\",\n  \"version\": 1,\n"
-	                 "  \"input_size\": %zu,\n  \"layers\": [\n", m->input_size);
+	unsigned char *csr = calloc(m->n_layers, 1);
+	if (!csr) {
+		s->failed = NNP_ENOMEM;
+		return;
+	}
+	int version = 1;
+	for (size_t l = 0; l < m->n_layers; l++)
+		if ((csr[l] = (unsigned char)json_csr_shorter(&m->layers[l])))
+			version = 2;
+	nnpm_sink_printf(s, "{\n  \"format\": \"nnprune-model\",\n  \"version\": %d,\n"
+	                 "  \"input_size\": %zu,\n  \"layers\": [\n", version, m->input_size);
 	for (size_t l = 0; l < m->n_layers && !s->failed; l++) {
 		const nnp_layer *L = &m->layers[l];
 		nnpm_sink_printf(s, "    {\n      \"activation\": \"%s\",\n", nnp_act_name(L->act));
@@ -905,18 +1102,16 @@ void nnpm_write_json(nnpm_sink *s, const nnp_model *m)
 			nnp_fmt_float(num, L->alpha);
 			nnpm_sink_printf(s, "      \"alpha\": %s,\n", num);
 		}
-		/* One weight row per line: readable, and diffs stay local. */
-		nnpm_sink_puts(s, "      \"weights\": [\n");
-		for (size_t r = 0; r < L->out; r++) {
-			nnpm_sink_puts(s, "        [");
-			put_floats(s, L->w + r * L->in, L->in);
-			nnpm_sink_puts(s, r + 1 < L->out ? "],\n" : "]\n");
-		}
-		nnpm_sink_puts(s, "      ],\n      \"bias\": [");
+		if (csr[l])
+			put_csr_weights(s, L);
+		else
+			put_dense_weights(s, L);
+		nnpm_sink_puts(s, "      \"bias\": [");
 		put_floats(s, L->b, L->out);
 		nnpm_sink_puts(s, l + 1 < m->n_layers ? "]\n    },\n" : "]\n    }\n");
 	}
 	nnpm_sink_puts(s, "  ]");
+	free(csr);
 	if (nnpm_has_meta(m)) {
 		nnpm_sink_puts(s, ",\n  \"metadata\": ");
 		nnpm_meta_print(s, m, 1, "  ");

@@ -204,6 +204,59 @@ int nnpm_meta_strings_apply(nnp_model *m, const cJSON *meta, const char *label,
 void nnpm_write_json(nnpm_sink *s, const nnp_model *m);
 void nnpm_write_bin(nnpm_sink *s, const nnp_model *m);
 
+/* ---- sparse layer encoding (model_sparse.c) ---- */
+
+/* Binary format version 2: written only when some layer is sparse; its layer
+ * table entries are 24 bytes (encoding and entry count added). */
+#define NNPM_BIN_VERSION_SPARSE 2u
+#define NNPM_BIN_LAYER_V2 24u
+
+/* How a layer's weights are stored in a file. */
+typedef enum nnpm_enc {
+	NNPM_ENC_DENSE = 0,
+	NNPM_ENC_CSR16 = 1,   /* CSR, u16 column indices (layers with in <= 65536) */
+	NNPM_ENC_CSR32 = 2    /* CSR, u32 column indices */
+} nnpm_enc;
+
+/* Weights whose bits are not +0.0: the entries a CSR encoding stores. */
+size_t nnpm_layer_stored(const nnp_layer *L);
+
+/* Bytes a layer's weights and biases take in the binary format. */
+uint64_t nnpm_bin_layer_bytes(size_t in, size_t out, nnpm_enc enc, uint64_t nnz);
+
+/* The binary format's choice for a layer with nnz stored entries: CSR (16-bit
+ * columns when in <= 65536) when strictly smaller than dense, else dense. */
+nnpm_enc nnpm_bin_pick(const nnp_layer *L, size_t nnz);
+
+/* Row pointers of rows r0 .. r0+n-1 (their ends: ptr[i] = entries up to the
+ * end of row r0+i), counting from `first`. */
+void nnpm_csr_row_ptr(const nnp_layer *L, size_t r0, size_t n, uint32_t first, uint32_t *ptr);
+
+/* The next up to `max` stored entries from flat position *pos on (row-major);
+ * columns and/or values (either may be NULL). Returns how many. */
+size_t nnpm_csr_next(const nnp_layer *L, size_t *pos, size_t max, uint32_t *cols, float *vals);
+
+/* Where a CSR index array is wrong: array 0 = row_ptr, 1 = cols, the index in
+ * it, and what is wrong. */
+typedef struct nnpm_csr_fault {
+	int array;
+	size_t index;
+	char what[160];
+} nnpm_csr_fault;
+
+/*
+ * Checks CSR index arrays of a layer with `in` inputs and `out` rows storing
+ * nnz entries: row_ptr[0] = 0, row pointers that never decrease, at most `in`
+ * entries per row, row_ptr[out] = nnz, columns < in and strictly increasing
+ * in each row. 0 if valid, else -1 with *f filled in.
+ */
+int nnpm_csr_check(size_t in, size_t out, uint64_t nnz, const uint32_t *row_ptr,
+                   const uint32_t *cols, nnpm_csr_fault *f);
+
+/* Writes checked CSR arrays into the layer's dense weights (zeros elsewhere). */
+void nnpm_csr_scatter(nnp_layer *L, const uint32_t *row_ptr, const uint32_t *cols,
+                      const float *vals);
+
 /*
  * Reads a binary model from an open file of `size` bytes positioned at 0
  * (streamed: weights are read straight into the model's arrays). *crc gets

@@ -142,7 +142,7 @@ for n in 1 2 50 120 200 300 400 500 550 554; do
 done
 for sub in 's/"input_size": 2/"input_size": 0/' 's/"input_size": 2/"input_size": -2/' \
 	's/"input_size": 2/"input_size": 2.5/' 's/"input_size": 2/"input_size": 1e300/' \
-	's/"input_size": 2/"input_size": "2"/' 's/"version": 1/"version": 2/' \
+	's/"input_size": 2/"input_size": "2"/' 's/"version": 1/"version": 3/' \
 	's/"layers": \[/"layers": [], "x": [/' 's/\[1, 1\],/[1, "1"],/' 's/\[1, 1\],/[1, null],/' \
 	's/\[1, 1\],/[1, true],/' 's/\[1, 1\],/[],/' 's/\[1, 1\],/[[1], 1],/' 's/"bias": \[0, -1\]/"bias": 0/' \
 	's/"relu"/"leaky_relu", "alpha": "x"/' 's/"relu"/"relu", "alpha": 0.1/' \

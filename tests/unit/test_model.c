@@ -609,8 +609,8 @@ static void test_json_syntax_errors(void **state)
 	expect_json_err("{\"format\": \"onnx\"}", "\"format\" must be \"nnprune-model\" (found \"onnx\")");
 	expect_json_err("{\"format\": 3}", "\"format\" must be \"nnprune-model\" (found a number)");
 	expect_json_err("{\"format\": \"nnprune-model\"}", "m.json: missing \"version\"");
-	expect_json_err("{\"format\": \"nnprune-model\", \"version\": 2}",
-	                "m.json: unsupported version 2 (this nnprune reads version 1)");
+	expect_json_err("{\"format\": \"nnprune-model\", \"version\": 3}",
+	                "m.json: unsupported version 3 (this nnprune reads versions 1 and 2)");
 }
 
 static void test_json_semantic_errors(void **state)
@@ -863,6 +863,9 @@ static void test_bin_layout(void **state)
 	for (size_t i = 0; i < 6; i++)
 		m->layers[0].w[i] = (float)i + 0.5f;
 	m->layers[1].b[0] = -2.0f;
+	/* Nonzero: a layer of zeros would be stored sparse (version 2). */
+	for (size_t i = 0; i < 3; i++)
+		m->layers[1].w[i] = 1.0f;
 	m->layers[0].alpha = 0.25f;
 	size_t len;
 	unsigned char *b = to_buf(m, NNP_FMT_BIN, &len);
@@ -913,8 +916,9 @@ static void test_bin_errors(void **state)
 	memmove(b + 4, b + 5, len - 5);
 	expect_bin_err(b, len - 1, "bad magic: line endings were changed");
 	RESET();
-	wr32(b + 8, 2);
-	expect_bin_err(b, len, "m.bin: byte 8: unsupported version 2 (this nnprune reads version 1)");
+	wr32(b + 8, 3);
+	expect_bin_err(b, len, "m.bin: byte 8: unsupported version 3 (this nnprune reads versions "
+	               "1 and 2)");
 	RESET();
 	wr32(b + 12, 4);
 	expect_bin_err(b, len, "m.bin: byte 12: unknown flags 0x00000004");

@@ -125,3 +125,35 @@ __attribute__((constructor)) static void tu_filter_from_env(void)
 	if (f && *f)
 		cmocka_set_test_filter(f);
 }
+
+unsigned char *tu_model_bytes(const nnp_model *m, nnp_format fmt, size_t *len)
+{
+	unsigned char *b = NULL;
+	nnp_err err;
+	nnp_err_clear(&err);
+	if (nnp_model_to_buffer(m, fmt, &b, len, &err))
+		fail_msg("nnp_model_to_buffer: %s", err.msg);
+	return b;
+}
+
+nnp_model *tu_model_parse(const unsigned char *b, size_t len, nnp_format fmt)
+{
+	nnp_model *m = NULL;
+	nnp_err err;
+	nnp_err_clear(&err);
+	if (fmt == NNP_FMT_BIN ? nnp_model_from_bin(&m, b, len, "m.bin", &err) :
+	                         nnp_model_from_json(&m, (const char *)b, len, "m.json", &err))
+		fail_msg("parsing the model back: %s", err.msg);
+	return m;
+}
+
+uint32_t tu_rd32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+void tu_wr32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}

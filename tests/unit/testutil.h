@@ -29,4 +29,13 @@ double tu_uniform(tu_rng *r, double lo, double hi);
 nnp_model *tu_random_model(tu_rng *r, size_t n_layers, const size_t *sizes,
                            const nnp_act *acts, double scale);
 
+/* A model's file bytes in fmt (malloc'd) and a model parsed from them (labels
+ * "m.bin" / "m.json"); abort the test on failure. */
+unsigned char *tu_model_bytes(const nnp_model *m, nnp_format fmt, size_t *len);
+nnp_model *tu_model_parse(const unsigned char *b, size_t len, nnp_format fmt);
+
+/* Little-endian u32 read and write, for byte-level checks of binary files. */
+uint32_t tu_rd32(const unsigned char *p);
+void tu_wr32(unsigned char *p, uint32_t v);
+
 #endif
