@@ -771,6 +771,18 @@ done:
 	return NNP_OK;
 }
 
+/* 1 if cJSON finds a syntax error before byte `at`: that error is the one
+ * to report, since it comes first in the text (a missing quote can put a
+ * line break inside a "string" further on). Only on the error path. */
+static int json_fails_before(const char *text, size_t len, size_t at)
+{
+	const char *end = NULL;
+	cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	cJSON_Delete(root);
+	return !root && end && end >= text && (size_t)(end - text) < at;
+}
+
+
 int nnp_model_from_json(nnp_model **out, const char *text, size_t len, const char *label,
                         nnp_err *err)
 {
@@ -786,7 +798,7 @@ int nnp_model_from_json(nnp_model **out, const char *text, size_t len, const cha
 		len -= 3;
 	}
 	size_t line, col, bad;
-	if (nnp_json_check_ws(text, len, &bad)) {
+	if (nnp_json_check_ws(text, len, &bad) && !json_fails_before(text, len, bad)) {
 		line_col(text, bad, &line, &col);
 		return nnp_err_set(err, NNP_EINPUT, "%s:%zu:%zu: JSON syntax error: control byte 0x%02x "
 		                   "(JSON allows space, tab, LF and CR between tokens, and no control "
