@@ -67,6 +67,19 @@ typedef int (*nnp_epoch_fn)(const nnp_epoch_info *info, void *ctx);
 typedef void (*nnp_train_progress_fn)(size_t epoch, uint64_t rows_done, uint64_t rows_total,
                                       void *ctx);
 
+/* How the learning rate moves over a run: constant, or cosine-decayed per
+ * step from lr towards 0 (lr_t = lr * (1 + cos(pi * (t - 1) / S)) / 2 for
+ * step t = 1..S of S, so the first step uses lr and the last a small
+ * positive rate). */
+typedef enum nnp_lr_schedule { NNP_LR_CONSTANT = 0, NNP_LR_COSINE = 1 } nnp_lr_schedule;
+
+/* "constant" or "cosine"; NULL for an unknown value. */
+const char *nnp_lr_schedule_name(nnp_lr_schedule s);
+/* Parses a schedule name; 0 on success, -1 if unknown. */
+int nnp_lr_schedule_parse(const char *name, nnp_lr_schedule *out);
+/* The learning rate of step t (1-based) of S steps under schedule s. */
+double nnp_lr_at(nnp_lr_schedule s, double lr, uint64_t t, uint64_t S);
+
 typedef struct nnp_train_opts {
 	nnp_optimizer optimizer;
 	float lr;                 /* > 0; the _INIT value is Adam's: when choosing SGD, set
@@ -85,11 +98,29 @@ typedef struct nnp_train_opts {
 	nnp_epoch_fn on_epoch;    /* may be NULL */
 	nnp_train_progress_fn on_progress; /* may be NULL */
 	void *ctx;                /* passed to both callbacks */
+	/* Masked training: NULL, or one entry per layer, each NULL (layer not
+	 * masked) or [out][in] bytes laid out like the weights, 0 = pruned.
+	 * Owned by the caller, read during nnp_train. Pruned weights are set to
+	 * 0 before the first step and are exactly 0 (+0.0f) after every step;
+	 * their gradients and optimizer state are kept at 0. Biases are never
+	 * masked. */
+	const uint8_t *const *mask;
+	nnp_lr_schedule lr_schedule;
+	/* Distillation: with a teacher (NULL = none; borrowed), the loss of a
+	 * row is alpha * T^2 * KL(p_teacher,T || p_student,T)
+	 *      + (1 - alpha) * CE(softmax(z_student), label)
+	 * (Hinton et al.), p_x,T = softmax(z_x / T) of the logits z; see
+	 * nnp_distill_loss. Both models end in softmax and have the same inputs
+	 * and outputs; the teacher is given the data's raw values (a saved model
+	 * takes raw inputs), whatever input_scale. */
+	const nnp_model *teacher;
+	float distill_t;          /* T > 0 */
+	float distill_alpha;      /* in [0, 1] */
 } nnp_train_opts;
 
 #define NNP_TRAIN_OPTS_INIT                                                              \
 	{ NNP_OPT_ADAM, NNP_TRAIN_ADAM_LR, 0.9f, 0.9f, 0.999f, 1e-8f, 0.0f, 10, 64, 0, 0, 1.0f, \
-	  0, 1, NULL, NULL, NULL }
+	  0, 1, NULL, NULL, NULL, NULL, NNP_LR_CONSTANT, NULL, 1.0f, 0.5f }
 
 /* What a finished (or stopped) run did. */
 typedef struct nnp_train_report {
@@ -153,6 +184,29 @@ int nnp_train(nnp_model *m, const nnp_dataset *train, const nnp_dataset *val,
  */
 int nnp_train_grad(const nnp_model *m, const float *x, const int32_t *y, size_t rows,
                    float *grad, double *loss, nnp_err *err);
+
+/*
+ * Distillation loss of one row, in double: student logits zs[K], teacher
+ * logits zt[K], the row's label, temperature T > 0 and alpha in [0, 1]:
+ *     alpha * T^2 * KL(softmax(zt/T) || softmax(zs/T))
+ *   + (1 - alpha) * (logsumexp(zs) - zs[label]).
+ * dz (may be NULL) receives the gradient w.r.t. zs:
+ *     alpha * T * (softmax(zs/T) - softmax(zt/T)) + (1 - alpha) * (softmax(zs) - onehot).
+ */
+double nnp_distill_loss(const double *zs, const double *zt, size_t K, size_t label, double T,
+                        double alpha, double *dz);
+
+/* Zeroes the weights a mask (as in nnp_train_opts) prunes. */
+void nnp_mask_apply(nnp_model *m, const uint8_t *const *mask);
+
+/*
+ * Rewinds a trained model to recorded initial weights: every weight the mask
+ * keeps (all of them with mask NULL) and every bias is copied from init bit
+ * for bit; pruned weights are set to 0. init must have m's shape.
+ * Errors: NNP_EINPUT naming the first layer whose shape differs.
+ */
+int nnp_model_rewind(nnp_model *m, const nnp_model *init, const uint8_t *const *mask,
+                     nnp_err *err);
 
 #ifdef __cplusplus
 }

@@ -18,12 +18,15 @@ static const char *const fashion_classes[] = { "T-shirt/top", "Trouser", "Pullov
 
 enum {
 	T_OUT = 1, T_LAYERS, T_ACT, T_OUTPUT, T_OPT, T_EPOCHS, T_BATCH, T_LR, T_MOMENTUM, T_WD,
-	T_SEED, T_VAL, T_VAL_LABELS, T_SCALE, T_NAME, T_CLASSES, T_QUIET, T_NO_SHUFFLE, T_HELP
+	T_SEED, T_VAL, T_VAL_LABELS, T_SCALE, T_NAME, T_CLASSES, T_QUIET, T_NO_SHUFFLE, T_HELP,
+	T_LR_SCHEDULE, T_SAVE_INIT, T_DISTILL, T_TEACHER
 };
 
 typedef struct train_cfg {
 	cli_data data;
 	const char *out, *layers, *val, *val_labels, *name, *classes;
+	const char *save_init, *teacher; /* train --save-init; finetune --teacher */
+	int distill;                     /* finetune --distill given */
 	nnp_act act, out_act;
 	nnp_train_opts t;
 	int lr_set, scale_set, quiet;
@@ -35,6 +38,7 @@ typedef struct train_cfg {
 	{ "weight-decay", 0, 1, T_WD }, { "seed", 0, 1, T_SEED }, { "val", 0, 1, T_VAL },         \
 	{ "val-labels", 0, 1, T_VAL_LABELS }, { "input-scale", 0, 1, T_SCALE },                 \
 	{ "quiet", 'q', 0, T_QUIET }, { "no-shuffle", 0, 0, T_NO_SHUFFLE },                     \
+	{ "lr-schedule", 0, 1, T_LR_SCHEDULE },                                                   \
 	{ "help", 'h', 0, T_HELP }, CLI_DATA_OPTIONS
 
 #define TRAIN_COMMON_HELP                                                                      \
@@ -51,6 +55,8 @@ typedef struct train_cfg {
 	"                        of a model without preprocessing. Either way the model\n"   \
 	"                        takes the data's raw values\n"                               \
 	"  --no-shuffle          keep the file's row order\n"                                  \
+	"  --lr-schedule S       constant, or cosine: decayed every step from --lr towards 0\n" \
+	"                        over the run (default constant)\n"                             \
 	"  -q, --quiet           no per-epoch lines\n"
 
 /* "1/255", "0.00392", "1e-3". */
@@ -125,6 +131,10 @@ static int common_option(cli_parser *p, train_cfg *c, int id, const char *arg)
 		return 0;
 	case T_QUIET: c->quiet = 1; return 0;
 	case T_NO_SHUFFLE: c->t.shuffle = 0; return 0;
+	case T_LR_SCHEDULE:
+		if (nnp_lr_schedule_parse(arg, &c->t.lr_schedule))
+			return cli_usage_error(p, "--lr-schedule: '%s' is not constant or cosine", arg), -1;
+		return 0;
 	default:
 		return cli_data_option(p, &c->data, id, arg);
 	}
@@ -176,6 +186,13 @@ static void add_train_fields(cJSON *o, const train_cfg *c, const char *data, con
 	cJSON_AddStringToObject(o, "data", data);
 	cJSON_AddStringToObject(o, "optimizer", nnp_optimizer_name(c->t.optimizer));
 	cJSON_AddNumberToObject(o, "lr", (double)c->t.lr);
+	if (c->t.lr_schedule != NNP_LR_CONSTANT)
+		cJSON_AddStringToObject(o, "lr_schedule", nnp_lr_schedule_name(c->t.lr_schedule));
+	if (c->t.teacher) {
+		cJSON_AddStringToObject(o, "teacher", c->teacher);
+		cJSON_AddNumberToObject(o, "distill_t", (double)c->t.distill_t);
+		cJSON_AddNumberToObject(o, "distill_alpha", (double)c->t.distill_alpha);
+	}
 	cJSON_AddNumberToObject(o, "epochs", (double)rep->epochs_run);
 	cJSON_AddNumberToObject(o, "batch", (double)c->t.batch);
 	cJSON_AddNumberToObject(o, "seed", (double)c->t.seed);
@@ -252,6 +269,32 @@ static int parse_layers(const cli_parser *p, const char *text, size_t *sizes, si
 	return 0;
 }
 
+/* Writes the initial model with the input preprocessing the trained model
+ * records, so that it maps raw inputs like the trained model it is paired with. */
+static int save_init(const train_cfg *c, const nnp_model *m, const char *const *inputs,
+                     size_t n_inputs, nnp_err *err)
+{
+	if (nnp_same_file(c->save_init, c->out) || !strcmp(c->save_init, c->out))
+		return nnp_err_set(err, NNP_EUSAGE, "--save-init %s: the same file as -o",
+		                   c->save_init);
+	nnp_model *init = NULL;
+	cJSON *prov = NULL;
+	int rc = cli_check_output(c->save_init, err);
+	if (!rc)
+		rc = nnp_model_clone(&init, m, err);
+	if (rc)
+		return rc;
+	prov = cJSON_CreateObject();
+	cJSON_AddStringToObject(prov, "tool", "nnprune " NNP_VERSION);
+	cJSON_AddStringToObject(prov, "operation", "init");
+	cJSON_AddStringToObject(prov, "layers", c->layers);
+	cJSON_AddNumberToObject(prov, "seed", (double)c->t.seed);
+	rc = save_with_provenance(init, prov, c->save_init, inputs, n_inputs, err);
+	cJSON_Delete(prov);
+	nnp_model_free(init);
+	return rc;
+}
+
 static const char train_usage[] =
 	"nnprune train TRAIN_DATA -o MODEL --layers 784,300,150,10 [options]";
 
@@ -260,7 +303,7 @@ int cmd_train(int argc, char **argv)
 	static const cli_opt opts[] = { TRAIN_COMMON_OPTIONS, { "layers", 'l', 1, T_LAYERS },
 		                        { "activation", 'a', 1, T_ACT }, { "output-act", 0, 1, T_OUTPUT },
 		                        { "name", 0, 1, T_NAME }, { "classes", 0, 1, T_CLASSES },
-		                        { NULL, 0, 0, 0 } };
+		                        { "save-init", 0, 1, T_SAVE_INIT }, { NULL, 0, 0, 0 } };
 	cli_parser p;
 	if (cli_init(&p, argc, argv, opts, "train", train_usage))
 		return NNP_EXIT_INPUT;
@@ -297,6 +340,9 @@ int cmd_train(int argc, char **argv)
 			       "  -e, --epochs N        passes over the data (default 10)\n"
 			       "  --lr X                learning rate (default 0.001 for adam, 0.01 for sgd)\n"
 			       "  --seed N              initialisation and shuffling seed (default 0)\n"
+			       "  --save-init FILE      also write the initial (random) model, before\n"
+			       "                        training, folded like the trained one (it takes the\n"
+			       "                        data's raw values): what a lottery ticket rewinds to\n"
 			       TRAIN_COMMON_HELP "\n%s", train_usage, CLI_DATA_HELP);
 			goto done;
 		case T_LAYERS: c.layers = arg; break;
@@ -315,6 +361,7 @@ int cmd_train(int argc, char **argv)
 			break;
 		case T_NAME: c.name = arg; break;
 		case T_CLASSES: c.classes = arg; break;
+		case T_SAVE_INIT: c.save_init = arg; break;
 		default:
 			if (common_option(&p, &c, id, arg)) {
 				rc = NNP_EXIT_USAGE;
@@ -394,6 +441,8 @@ int cmd_train(int argc, char **argv)
 		c.t.input_scale = 1.0f;
 	}
 	const char *inputs[] = { p.operands[0], c.data.opts.labels_path, c.val, c.val_labels };
+	if (c.save_init && save_init(&c, m, inputs, 4, &err))
+		goto fail;
 	nnp_train_report rep;
 	if (fit(&c, m, p.operands[0], inputs, 4, &train, &val, &rep, &err))
 		goto fail;
@@ -421,11 +470,33 @@ done:
 	return rc;
 }
 
+/* "T,ALPHA": T > 0, ALPHA in [0, 1], both whole numbers to the end. */
+static int parse_distill(const cli_parser *p, const char *text, nnp_train_opts *t)
+{
+	const char *comma = strchr(text, ',');
+	char num[64];
+	double T, alpha;
+	size_t n = comma ? (size_t)(comma - text) : 0;
+	if (!comma || n == 0 || n >= sizeof num || strchr(comma + 1, ','))
+		return cli_usage_error(p, "--distill: '%s' is not T,ALPHA (e.g. 2,0.5)", text), -1;
+	memcpy(num, text, n);
+	num[n] = '\0';
+	if (cli_double(p, "--distill T", num, 0, 1e6, &T) ||
+	    cli_double(p, "--distill ALPHA", comma + 1, 0, 1, &alpha))
+		return -1;
+	if (!(T > 0))
+		return cli_usage_error(p, "--distill: the temperature must be > 0 (got %s)", num), -1;
+	t->distill_t = (float)T;
+	t->distill_alpha = (float)alpha;
+	return 0;
+}
+
 static const char finetune_usage[] = "nnprune finetune MODEL TRAIN_DATA -o OUT [options]";
 
 int cmd_finetune(int argc, char **argv)
 {
-	static const cli_opt opts[] = { TRAIN_COMMON_OPTIONS, { NULL, 0, 0, 0 } };
+	static const cli_opt opts[] = { TRAIN_COMMON_OPTIONS, { "distill", 0, 1, T_DISTILL },
+		                        { "teacher", 0, 1, T_TEACHER }, { NULL, 0, 0, 0 } };
 	cli_parser p;
 	if (cli_init(&p, argc, argv, opts, "finetune", finetune_usage))
 		return NNP_EXIT_INPUT;
@@ -439,7 +510,7 @@ int cmd_finetune(int argc, char **argv)
 	const char *arg;
 	nnp_err err;
 	nnp_err_clear(&err);
-	nnp_model *m = NULL;
+	nnp_model *m = NULL, *teacher = NULL;
 	nnp_dataset *train = NULL, *val = NULL;
 	cJSON *prov = NULL;
 	while ((id = cli_next(&p, &arg)) != CLI_END) {
@@ -456,13 +527,35 @@ int cmd_finetune(int argc, char **argv)
 			       "  -e, --epochs N        passes over the data (default 1)\n"
 			       "  --lr X                learning rate (default 0.0001 for adam, 0.001 for sgd)\n"
 			       "  --seed N              shuffling seed (default 0)\n"
+			       "  --distill T,ALPHA     train against --teacher's outputs: the loss is\n"
+			       "                        ALPHA*T^2*KL(teacher_T || model_T) + (1-ALPHA)*CE\n"
+			       "                        with the labels, softmax at temperature T > 0,\n"
+			       "                        ALPHA in [0,1] (Hinton et al.)\n"
+			       "  --teacher MODEL       the model to distil from (needed by --distill)\n"
 			       TRAIN_COMMON_HELP "\n%s", finetune_usage, CLI_DATA_HELP);
 			goto done;
+		}
+		if (id == T_TEACHER) {
+			c.teacher = arg;
+			continue;
+		}
+		if (id == T_DISTILL) {
+			if (parse_distill(&p, arg, &c.t)) {
+				rc = NNP_EXIT_USAGE;
+				goto done;
+			}
+			c.distill = 1;
+			continue;
 		}
 		if (common_option(&p, &c, id, arg)) {
 			rc = NNP_EXIT_USAGE;
 			goto done;
 		}
+	}
+	if (c.distill != (c.teacher != NULL)) {
+		rc = cli_usage_error(&p, c.distill ? "--distill needs --teacher MODEL"
+		                                   : "--teacher is only used with --distill T,ALPHA");
+		goto done;
 	}
 	if (p.n_operands != 2) {
 		rc = cli_usage_error(&p, "expected MODEL and TRAIN_DATA, got %d arguments",
@@ -491,10 +584,15 @@ int cmd_finetune(int argc, char **argv)
 	if (!c.scale_set)
 		c.t.input_scale = cli_provenance_scale(m);
 	c.t.model_takes_raw = 1;
+	if (c.teacher) {
+		if (nnp_model_load(&teacher, c.teacher, NULL, &err))
+			goto fail;
+		c.t.teacher = teacher;
+	}
 	const char *inputs[] = { p.operands[0], p.operands[1], c.data.opts.labels_path, c.val,
-		                 c.val_labels };
+		                 c.val_labels, c.teacher };
 	nnp_train_report rep;
-	if (fit(&c, m, p.operands[1], inputs, 5, &train, &val, &rep, &err))
+	if (fit(&c, m, p.operands[1], inputs, 6, &train, &val, &rep, &err))
 		goto fail;
 	char crc[9];
 	snprintf(crc, sizeof crc, "%08x", (unsigned)fi.crc32);
@@ -510,7 +608,7 @@ int cmd_finetune(int argc, char **argv)
 		if (prev)
 			cJSON_AddItemToObject(prov, "previous", prev);
 	}
-	if (save_with_provenance(m, prov, c.out, inputs, 5, &err))
+	if (save_with_provenance(m, prov, c.out, inputs, 6, &err))
 		goto fail;
 	if (!c.quiet)
 		print_written(&c, m, &rep);
@@ -522,6 +620,7 @@ done:
 	nnp_dataset_free(train);
 	nnp_dataset_free(val);
 	nnp_model_free(m);
+	nnp_model_free(teacher);
 	cli_done(&p);
 	return rc;
 }

@@ -14,6 +14,7 @@
 #include "nnprune/backprop.h"
 #include "nnprune/parallel.h"
 #include "nnprune/train.h"
+#include "forward_priv.h"
 
 /* A thread needs this many rows of a batch to itself to be worth its two
  * parallel loops a step. Measured on 784-512-256-128-10 over 60,000 rows, two
@@ -154,6 +155,34 @@ float nnp_train_default_lr(nnp_optimizer o)
 	return o == NNP_OPT_SGD ? NNP_TRAIN_SGD_LR : NNP_TRAIN_ADAM_LR;
 }
 
+const char *nnp_lr_schedule_name(nnp_lr_schedule s)
+{
+	switch (s) {
+	case NNP_LR_CONSTANT: return "constant";
+	case NNP_LR_COSINE: return "cosine";
+	default: return NULL;
+	}
+}
+
+int nnp_lr_schedule_parse(const char *name, nnp_lr_schedule *out)
+{
+	if (!strcmp(name, "constant"))
+		*out = NNP_LR_CONSTANT;
+	else if (!strcmp(name, "cosine"))
+		*out = NNP_LR_COSINE;
+	else
+		return -1;
+	return 0;
+}
+
+double nnp_lr_at(nnp_lr_schedule s, double lr, uint64_t t, uint64_t S)
+{
+	if (s != NNP_LR_COSINE || S == 0)
+		return lr;
+	const double pi = 3.14159265358979323846;
+	return lr * 0.5 * (1.0 + cos(pi * (double)(t - 1) / (double)S));
+}
+
 static int unit_interval(float v)
 {
 	return v >= 0.0f && v < 1.0f;
@@ -198,6 +227,19 @@ int nnp_train_check_opts(const nnp_train_opts *o, nnp_err *err)
 			return nnp_err_set(err, NNP_EUSAGE, "--eps must be a finite number > 0 (got %g)",
 			                   (double)o->eps);
 	}
+	if (!nnp_lr_schedule_name(o->lr_schedule))
+		return nnp_err_set(err, NNP_EUSAGE,
+		                   "unknown learning rate schedule %d (expected constant or cosine)",
+		                   (int)o->lr_schedule);
+	if (o->teacher) {
+		if (!(isfinite(o->distill_t) && o->distill_t > 0.0f))
+			return nnp_err_set(err, NNP_EUSAGE,
+			                   "--distill: the temperature must be a finite number > 0 (got %g)",
+			                   (double)o->distill_t);
+		if (!(o->distill_alpha >= 0.0f && o->distill_alpha <= 1.0f))
+			return nnp_err_set(err, NNP_EUSAGE, "--distill: alpha must be in [0, 1] (got %g)",
+			                   (double)o->distill_alpha);
+	}
 	return NNP_OK;
 }
 
@@ -206,6 +248,8 @@ int nnp_train_check_opts(const nnp_train_opts *o, nnp_err *err)
 /* One part's engine workspace (include/nnprune/backprop.h) and its figures. */
 typedef struct tr_ws {
 	nnp_backprop bp;
+	nnp_backprop tb;   /* the teacher's forward pass, when distilling */
+	double *dscr;      /* [3][outputs] one row's logits and gradient, when distilling */
 	/* the last part this thread ran */
 	size_t rows;
 	double loss;       /* summed over the part's rows */
@@ -213,16 +257,16 @@ typedef struct tr_ws {
 	nnp_metrics val;   /* validation figures of this thread's share */
 } tr_ws;
 
-/* Copies rows first..first+n-1 (through idx when not NULL) into w, through
- * the model's input preprocessing (layer 0's), then scaled. */
-static void ws_gather(tr_ws *w, const nnp_dataset *ds, const size_t *idx, size_t first,
+/* Copies rows first..first+n-1 (through idx when not NULL) into b, through
+ * the input preprocessing of L0 (the model's layer 0), then scaled. */
+static void ws_gather(nnp_backprop *b, const nnp_dataset *ds, const size_t *idx, size_t first,
                       size_t n, float scale, const nnp_layer *L0)
 {
 	size_t F = ds->features;
 	for (size_t r = 0; r < n; r++) {
 		size_t row = idx ? idx[first + r] : first + r;
-		nnp_backprop_input(L0, ds->x + row * F, w->bp.x + r * F, scale);
-		w->bp.y[r] = ds->y[row];
+		nnp_backprop_input(L0, ds->x + row * F, b->x + r * F, scale);
+		b->y[r] = ds->y[row];
 	}
 }
 
@@ -251,8 +295,23 @@ typedef struct tr_step {
  * _mm_sqrt_ps; the tail, and other machines, take the same operations in
  * the same order one at a time.
  */
+#if defined(__SSE2__)
+/* All ones in the lanes whose mask byte is non-zero (kept), zeros elsewhere. */
+static __m128 keep4(const uint8_t *mk)
+{
+	uint32_t b;
+	memcpy(&b, mk, sizeof b);
+	__m128i z = _mm_setzero_si128();
+	__m128i v = _mm_unpacklo_epi16(_mm_unpacklo_epi8(_mm_cvtsi32_si128((int)b), z), z);
+	return _mm_castsi128_ps(_mm_cmpgt_epi32(v, z));
+}
+#endif
+
+/* mk (may be NULL) masks the segment: where it is 0 the gradient counts as 0
+ * (so the moments stay 0) and the weight is written as +0. */
 static void adam_seg(float *restrict w, float *restrict g, float *restrict m1,
-                     float *restrict m2, size_t n, const tr_step *k, float wd)
+                     float *restrict m2, const uint8_t *restrict mk, size_t n, const tr_step *k,
+                     float wd)
 {
 	float b1 = k->b1, b2 = k->b2, c1 = 1.0f - k->b1, c2 = 1.0f - k->b2;
 	float step = k->step, isb = k->inv_sqrt_bc2, eps = k->eps;
@@ -261,9 +320,11 @@ static void adam_seg(float *restrict w, float *restrict g, float *restrict m1,
 	__m128 vb1 = _mm_set1_ps(b1), vb2 = _mm_set1_ps(b2), vc1 = _mm_set1_ps(c1);
 	__m128 vc2 = _mm_set1_ps(c2), vstep = _mm_set1_ps(step), visb = _mm_set1_ps(isb);
 	__m128 veps = _mm_set1_ps(eps), vwd = _mm_set1_ps(wd);
+	__m128 all = _mm_castsi128_ps(_mm_set1_epi32(-1));
 	for (; i + 4 <= n; i += 4) {
+		__m128 keep = mk ? keep4(mk + i) : all;
 		__m128 wi = _mm_loadu_ps(w + i);
-		__m128 gi = _mm_add_ps(_mm_loadu_ps(g + i), _mm_mul_ps(vwd, wi));
+		__m128 gi = _mm_and_ps(keep, _mm_add_ps(_mm_loadu_ps(g + i), _mm_mul_ps(vwd, wi)));
 		_mm_storeu_ps(g + i, _mm_setzero_ps());
 		__m128 mi = _mm_add_ps(_mm_mul_ps(vb1, _mm_loadu_ps(m1 + i)), _mm_mul_ps(vc1, gi));
 		__m128 vi = _mm_add_ps(_mm_mul_ps(vb2, _mm_loadu_ps(m2 + i)),
@@ -271,29 +332,42 @@ static void adam_seg(float *restrict w, float *restrict g, float *restrict m1,
 		_mm_storeu_ps(m1 + i, mi);
 		_mm_storeu_ps(m2 + i, vi);
 		__m128 den = _mm_add_ps(_mm_mul_ps(_mm_sqrt_ps(vi), visb), veps);
-		_mm_storeu_ps(w + i, _mm_sub_ps(wi, _mm_div_ps(_mm_mul_ps(vstep, mi), den)));
+		__m128 wn = _mm_sub_ps(wi, _mm_div_ps(_mm_mul_ps(vstep, mi), den));
+		_mm_storeu_ps(w + i, _mm_and_ps(keep, wn));
 	}
 #endif
 	for (; i < n; i++) {
-		float gi = g[i] + wd * w[i];
+		int keep = !mk || mk[i];
+		float gi = keep ? g[i] + wd * w[i] : 0.0f;
 		g[i] = 0.0f;
 		float mi = b1 * m1[i] + c1 * gi;
 		float vi = b2 * m2[i] + c2 * gi * gi;
 		m1[i] = mi;
 		m2[i] = vi;
-		w[i] -= step * mi / (sqrtf(vi) * isb + eps);
+		w[i] = keep ? w[i] - step * mi / (sqrtf(vi) * isb + eps) : 0.0f;
 	}
 }
 
-static void sgd_seg(float *restrict w, float *restrict g, float *restrict buf, size_t n,
-                    const tr_step *k, float wd)
+static void sgd_seg(float *restrict w, float *restrict g, float *restrict buf,
+                    const uint8_t *restrict mk, size_t n, const tr_step *k, float wd)
 {
 	float mom = k->mom, lr = k->lr;
+	if (!mk) {
+		for (size_t i = 0; i < n; i++) {
+			float b = mom * buf[i] + g[i] + wd * w[i];
+			g[i] = 0.0f;
+			buf[i] = b;
+			w[i] -= lr * b;
+		}
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
-		float b = mom * buf[i] + g[i] + wd * w[i];
+		float keep = mk[i] ? 1.0f : 0.0f;
+		float b = keep * (mom * buf[i] + g[i] + wd * w[i]);
 		g[i] = 0.0f;
 		buf[i] = b;
-		w[i] -= lr * b;
+		/* keep * w is +0 for a pruned weight holding 0 or any finite value */
+		w[i] = mk[i] ? w[i] - lr * b : 0.0f;
 	}
 }
 
@@ -324,6 +398,7 @@ typedef struct trainer {
 	tr_step k;
 	size_t *perm;        /* [rows] this epoch's order of the training rows */
 	nnp_pool *pool;      /* T workers; part t of a batch is task t */
+	uint64_t total_steps; /* steps of the whole run, for the learning rate schedule */
 } trainer;
 
 static double batch_loss(const trainer *tr)
@@ -332,6 +407,37 @@ static double batch_loss(const trainer *tr)
 	for (size_t t = 0; t < tr->T; t++)
 		s += tr->ws[t].rows ? tr->ws[t].loss : 0.0;
 	return s;
+}
+
+/* The teacher's logits for the part's rows (from the raw inputs), then the
+ * distillation loss and its gradient w.r.t. the student's logits into d0,
+ * scaled by inv_n like nnp_backprop_loss. */
+static void distill_part(trainer *tr, tr_ws *w, size_t first)
+{
+	const nnp_model *tm = tr->o->teacher;
+	size_t n = w->rows, last = tr->m->n_layers - 1, tlast = tm->n_layers - 1;
+	size_t K = tr->m->layers[last].out;
+	/* The teacher reads the raw rows through its own preprocessing. */
+	ws_gather(&w->tb, tr->data, tr->idx, first, n, 1.0f, &tm->layers[0]);
+	nnp_backprop_forward(&w->tb, tm, n);
+	double *zs = w->dscr, *zt = zs + K, *dz = zt + K;
+	double T = tr->o->distill_t, alpha = tr->o->distill_alpha, loss = 0.0;
+	uint64_t hits = 0;
+	for (size_t r = 0; r < n; r++) {
+		const float *z = w->bp.z[last] + r * K, *y = w->tb.z[tlast] + r * K;
+		for (size_t k = 0; k < K; k++) {
+			zs[k] = z[k];
+			zt[k] = y[k];
+		}
+		size_t c = (size_t)w->bp.y[r];
+		hits += nnp_argmax(w->bp.a[last] + r * K, K) == c;
+		loss += nnp_distill_loss(zs, zt, K, c, T, alpha, dz);
+		float *d = w->bp.d0 + r * K;
+		for (size_t k = 0; k < K; k++)
+			d[k] = (float)(dz[k] * (double)tr->inv_n);
+	}
+	w->loss = loss;
+	w->correct = hits;
 }
 
 static void step_compute(trainer *tr, size_t t)
@@ -344,9 +450,12 @@ static void step_compute(trainer *tr, size_t t)
 	w->correct = 0;
 	if (w->rows == 0)
 		return;
-	ws_gather(w, tr->data, tr->idx, tr->first + lo, w->rows, tr->scale, &tr->m->layers[0]);
+	ws_gather(&w->bp, tr->data, tr->idx, tr->first + lo, w->rows, tr->scale, &tr->m->layers[0]);
 	nnp_backprop_forward(&w->bp, tr->m, w->rows);
-	nnp_backprop_loss(&w->bp, tr->m, w->rows, tr->inv_n, &w->loss, &w->correct);
+	if (tr->o->teacher)
+		distill_part(tr, w, tr->first + lo);
+	else
+		nnp_backprop_loss(&w->bp, tr->m, w->rows, tr->inv_n, &w->loss, &w->correct);
 	nnp_backprop_backward(&w->bp, tr->m, w->rows, tr->off, NULL, NULL);
 }
 
@@ -380,10 +489,13 @@ static void step_update(trainer *tr, size_t t)
 				continue;
 			float *p = (s ? L->b : L->w) + (b0 - a);
 			float wd = s ? 0.0f : tr->k.wd;
+			const uint8_t *mk = !s && tr->o->mask && tr->o->mask[l]
+			                            ? tr->o->mask[l] + (b0 - a)
+			                            : NULL;
 			if (tr->o->optimizer == NNP_OPT_ADAM)
-				adam_seg(p, g + b0, tr->m1 + b0, tr->m2 + b0, b1 - b0, &tr->k, wd);
+				adam_seg(p, g + b0, tr->m1 + b0, tr->m2 + b0, mk, b1 - b0, &tr->k, wd);
 			else
-				sgd_seg(p, g + b0, tr->m1 + b0, b1 - b0, &tr->k, wd);
+				sgd_seg(p, g + b0, tr->m1 + b0, mk, b1 - b0, &tr->k, wd);
 		}
 	}
 }
@@ -396,7 +508,7 @@ static void eval_part(trainer *tr, size_t t)
 	part_bounds(tr->data->rows, tr->T, t, &lo, &hi);
 	for (size_t r = lo; r < hi; r += w->bp.cap) {
 		size_t n = hi - r < w->bp.cap ? hi - r : w->bp.cap;
-		ws_gather(w, tr->data, NULL, r, n, tr->scale, &tr->m->layers[0]);
+		ws_gather(&w->bp, tr->data, NULL, r, n, tr->scale, &tr->m->layers[0]);
 		nnp_backprop_forward(&w->bp, tr->m, n);
 		nnp_metrics_add(&w->val, nnp_score_kind(tr->m), w->bp.a[tr->m->n_layers - 1], n, last->out, w->bp.y,
 		                NULL, NULL);
@@ -435,7 +547,11 @@ static void trainer_free(trainer *tr)
 	nnp_pool_free(tr->pool);
 	if (tr->ws)
 		for (size_t t = 0; t < tr->T; t++)
+		{
 			nnp_backprop_free(&tr->ws[t].bp);
+			nnp_backprop_free(&tr->ws[t].tb);
+			free(tr->ws[t].dscr);
+		}
 	free(tr->ws);
 	free(tr->off);
 	free(tr->m1);
@@ -484,6 +600,18 @@ static int trainer_init(trainer *tr, nnp_model *m, const nnp_train_opts *o, size
 		if (rc)
 			return nnp_err_set(err, NNP_ENOMEM,
 			                   "training: out of memory for the buffers of %zu rows", cap);
+		if (o->teacher) {
+			size_t K = nnp_model_outputs(m);
+			tr->ws[t].dscr = malloc(3 * K * sizeof(double));
+			rc = nnp_backprop_init(&tr->ws[t].tb, o->teacher, cap, 0);
+			if (rc == NNP_EUSAGE)
+				return nnp_err_set(err, NNP_EUSAGE,
+				                   "training: %zu rows per thread are too many for the teacher",
+				                   cap);
+			if (rc || !tr->ws[t].dscr)
+				return nnp_err_set(err, NNP_ENOMEM,
+				                   "training: out of memory for the teacher's buffers");
+		}
 	}
 	return NNP_OK;
 }
@@ -540,7 +668,8 @@ static void scale_layer0(nnp_model *m, float s)
 static void set_step(trainer *tr, uint64_t t)
 {
 	const nnp_train_opts *o = tr->o;
-	tr->k.lr = o->lr;
+	double lr = nnp_lr_at(o->lr_schedule, (double)o->lr, t, tr->total_steps);
+	tr->k.lr = (float)lr;
 	tr->k.mom = o->momentum;
 	tr->k.b1 = o->beta1;
 	tr->k.b2 = o->beta2;
@@ -549,7 +678,7 @@ static void set_step(trainer *tr, uint64_t t)
 	/* Bias corrections in double: beta^t for large t is tiny, not 0 - 0. */
 	double bc1 = 1.0 - pow((double)o->beta1, (double)t);
 	double bc2 = 1.0 - pow((double)o->beta2, (double)t);
-	tr->k.step = (float)((double)o->lr / bc1);
+	tr->k.step = (float)(lr / bc1);
 	tr->k.inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2));
 }
 
@@ -639,6 +768,24 @@ static int check_inputs(const nnp_model *m, const nnp_dataset *train, const nnp_
 		return rc;
 	if (val && (rc = check_data(m, val, "validation data", err)) != 0)
 		return rc;
+	if (o->teacher) {
+		const nnp_model *t = o->teacher;
+		if ((rc = nnp_model_validate(t, "teacher", err)) != 0)
+			return rc;
+		if (t->input_size != m->input_size || nnp_model_outputs(t) != nnp_model_outputs(m))
+			return nnp_err_set(err, NNP_EINPUT,
+			                   "teacher: takes %zu inputs and gives %zu outputs but the model "
+			                   "takes %zu and gives %zu",
+			                   t->input_size, nnp_model_outputs(t), m->input_size,
+			                   nnp_model_outputs(m));
+		if (t->layers[t->n_layers - 1].act != NNP_ACT_SOFTMAX ||
+		    m->layers[m->n_layers - 1].act != NNP_ACT_SOFTMAX)
+			return nnp_err_set(err, NNP_EINPUT,
+			                   "distillation needs softmax outputs (the %s's last layer is not "
+			                   "softmax)",
+			                   t->layers[t->n_layers - 1].act != NNP_ACT_SOFTMAX ? "teacher"
+			                                                                      : "model");
+	}
 	return NNP_OK;
 }
 
@@ -713,6 +860,8 @@ int nnp_train(nnp_model *m, const nnp_dataset *train, const nnp_dataset *val,
 	/* A saved model maps raw inputs; training works on scaled ones. */
 	if (o->model_takes_raw && o->input_scale != 1.0f)
 		scale_layer0(m, 1.0f / o->input_scale);
+	nnp_mask_apply(m, o->mask);
+	tr.total_steps = (uint64_t)o->epochs * (uint64_t)div_up(train->rows, o->batch);
 	rc = epoch_loop(&tr, train, val, rep, err);
 	/* Fold the scale in on every path, failure included, so that m always
 	 * maps raw inputs when we return. */

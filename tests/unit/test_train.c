@@ -1117,6 +1117,500 @@ static void test_names(void **state)
 	assert_true(def.momentum == 0.9f && def.input_scale == 1.0f && def.shuffle == 1);
 }
 
+/* ------------------------------------------- masks, schedules, distillation -- */
+
+/* A few rows of n features, labels in [0, K), from a seeded generator. */
+static nnp_dataset *rand_rows(size_t rows, size_t F, size_t K, uint64_t seed)
+{
+	tu_rng r = { seed };
+	nnp_dataset *d = ds_new(rows, F);
+	for (size_t i = 0; i < rows * F; i++)
+		d->x[i] = (float)tu_uniform(&r, -1.5, 1.5);
+	for (size_t i = 0; i < rows; i++)
+		d->y[i] = (int32_t)(tu_next(&r) % K);
+	return d;
+}
+
+/* About half of every layer's weights kept; layer 1 (the second) left unmasked. */
+static uint8_t **rand_mask(const nnp_model *m, uint64_t seed)
+{
+	tu_rng r = { seed };
+	uint8_t **mk = calloc(m->n_layers, sizeof *mk);
+	assert_non_null(mk);
+	for (size_t l = 0; l < m->n_layers; l++) {
+		if (l == 1)
+			continue;
+		size_t n = m->layers[l].in * m->layers[l].out;
+		mk[l] = malloc(n);
+		assert_non_null(mk[l]);
+		for (size_t i = 0; i < n; i++)
+			mk[l][i] = (uint8_t)(tu_next(&r) % 2 ? 1 + tu_next(&r) % 255 : 0);
+	}
+	return mk;
+}
+
+static void free_mask(uint8_t **mk, size_t L)
+{
+	for (size_t l = 0; l < L; l++)
+		free(mk[l]);
+	free(mk);
+}
+
+static int pruned(const uint8_t *const *mk, size_t l, size_t i)
+{
+	return mk && mk[l] && !mk[l][i];
+}
+
+/* Every pruned weight is +0.0f, bit for bit. */
+static void assert_masked_zero(const nnp_model *m, const uint8_t *const *mk)
+{
+	const float zero = 0.0f;
+	for (size_t l = 0; l < m->n_layers; l++)
+		for (size_t i = 0; i < m->layers[l].in * m->layers[l].out; i++)
+			if (pruned(mk, l, i))
+				assert_memory_equal(&m->layers[l].w[i], &zero, sizeof zero);
+}
+
+typedef struct mask_watch {
+	const nnp_model *m;
+	const uint8_t *const *mk;
+	size_t steps;
+} mask_watch;
+
+static void watch_mask(size_t epoch, uint64_t done, uint64_t total, void *ctx)
+{
+	mask_watch *w = ctx;
+	(void)epoch;
+	(void)done;
+	(void)total;
+	assert_masked_zero(w->m, w->mk);
+	w->steps++;
+}
+
+/*
+ * The update rules written out in double, one full-batch step at a time: the
+ * gradient of the float model at the current weights (nnp_train_grad), then
+ * PyTorch's Adam (L2 weight decay added to the gradient) or SGD with
+ * momentum, the learning rate of the schedule's formula, pruned weights 0.
+ */
+static void ref_train(nnp_model *m, const nnp_dataset *d, const nnp_train_opts *o,
+                      const uint8_t *const *mk, size_t steps)
+{
+	size_t P = nnp_model_params(m);
+	double *w = flat_params(m), *m1 = calloc(P, sizeof *m1), *m2 = calloc(P, sizeof *m2);
+	float *g = malloc(P * sizeof *g);
+	assert_true(m1 && m2 && g);
+	nnp_err err;
+	nnp_err_clear(&err);
+	for (size_t t = 1; t <= steps; t++) {
+		/* Load w (pruned weights zeroed) into m. */
+		size_t k = 0;
+		for (size_t l = 0; l < m->n_layers; l++) {
+			nnp_layer *L = &m->layers[l];
+			for (size_t i = 0; i < L->in * L->out; i++, k++) {
+				if (pruned(mk, l, i))
+					w[k] = 0.0;
+				L->w[i] = (float)w[k];
+			}
+			for (size_t i = 0; i < L->out; i++, k++)
+				L->b[i] = (float)w[k];
+		}
+		assert_int_equal(nnp_train_grad(m, d->x, d->y, d->rows, g, NULL, &err), NNP_OK);
+		double lr = o->lr;
+		if (o->lr_schedule == NNP_LR_COSINE)
+			lr = o->lr * 0.5 * (1.0 + cos(3.141592653589793 * (double)(t - 1) / (double)steps));
+		k = 0;
+		for (size_t l = 0; l < m->n_layers; l++) {
+			nnp_layer *L = &m->layers[l];
+			size_t nw = L->in * L->out;
+			for (size_t i = 0; i < nw + L->out; i++, k++) {
+				int is_w = i < nw;
+				if (is_w && pruned(mk, l, i))
+					continue;
+				double gi = g[k] + (is_w ? o->weight_decay * w[k] : 0.0);
+				if (o->optimizer == NNP_OPT_SGD) {
+					m1[k] = o->momentum * m1[k] + gi;
+					w[k] -= lr * m1[k];
+				} else {
+					m1[k] = o->beta1 * m1[k] + (1 - o->beta1) * gi;
+					m2[k] = o->beta2 * m2[k] + (1 - o->beta2) * gi * gi;
+					double mh = m1[k] / (1 - pow(o->beta1, (double)t));
+					double vh = m2[k] / (1 - pow(o->beta2, (double)t));
+					w[k] -= lr * mh / (sqrt(vh) + o->eps);
+				}
+			}
+		}
+	}
+	size_t k = 0;
+	for (size_t l = 0; l < m->n_layers; l++) {
+		nnp_layer *L = &m->layers[l];
+		for (size_t i = 0; i < L->in * L->out; i++)
+			L->w[i] = (float)w[k++];
+		for (size_t i = 0; i < L->out; i++)
+			L->b[i] = (float)w[k++];
+	}
+	free(w);
+	free(m1);
+	free(m2);
+	free(g);
+}
+
+static double max_diff(const nnp_model *a, const nnp_model *b)
+{
+	double d = 0;
+	for (size_t l = 0; l < a->n_layers; l++) {
+		const nnp_layer *x = &a->layers[l], *y = &b->layers[l];
+		for (size_t i = 0; i < x->in * x->out; i++)
+			d = fmax(d, fabs((double)x->w[i] - y->w[i]));
+		for (size_t i = 0; i < x->out; i++)
+			d = fmax(d, fabs((double)x->b[i] - y->b[i]));
+	}
+	return d;
+}
+
+static nnp_model *clone(const nnp_model *m)
+{
+	nnp_model *c = NULL;
+	size_t sizes[NNP_MAX_LAYERS + 1];
+	nnp_act acts[NNP_MAX_LAYERS];
+	nnp_err err;
+	nnp_err_clear(&err);
+	sizes[0] = m->input_size;
+	for (size_t l = 0; l < m->n_layers; l++) {
+		sizes[l + 1] = m->layers[l].out;
+		acts[l] = m->layers[l].act;
+	}
+	assert_int_equal(nnp_model_create(&c, sizes[0], m->n_layers, sizes + 1, acts, &err), NNP_OK);
+	for (size_t l = 0; l < m->n_layers; l++) {
+		memcpy(c->layers[l].w, m->layers[l].w, m->layers[l].in * m->layers[l].out * sizeof(float));
+		memcpy(c->layers[l].b, m->layers[l].b, m->layers[l].out * sizeof(float));
+	}
+	return c;
+}
+
+/* Masked training against the update rules, for each optimizer, with weight
+ * decay and momentum, on one and two threads, constant and cosine rates. */
+static void test_masked_training(void **state)
+{
+	(void)state;
+	size_t s[] = { 6, 9, 7, 4 };
+	nnp_act a[] = { NNP_ACT_RELU, NNP_ACT_TANH, NNP_ACT_SOFTMAX };
+	nnp_dataset *d = rand_rows(40, 6, 4, 3);
+	for (int opt = 0; opt < 2; opt++)
+		for (unsigned th = 1; th <= 2; th++)
+			for (int sched = 0; sched < 2; sched++) {
+				nnp_model *m = fresh(3, s, a, 9), *ref = clone(m);
+				uint8_t **mk = rand_mask(m, 17);
+				nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
+				o.optimizer = opt ? NNP_OPT_SGD : NNP_OPT_ADAM;
+				o.lr = opt ? 0.05f : 0.01f;
+				o.momentum = 0.8f;
+				o.weight_decay = 0.01f;
+				o.epochs = 6;
+				o.batch = 40;
+				o.shuffle = 0;
+				o.threads = th;
+				o.lr_schedule = sched ? NNP_LR_COSINE : NNP_LR_CONSTANT;
+				o.mask = (const uint8_t *const *)mk;
+				mask_watch mw = { m, o.mask, 0 };
+				o.on_progress = watch_mask;
+				o.ctx = &mw;
+				nnp_train_report rep;
+				nnp_err err;
+				nnp_err_clear(&err);
+				assert_int_equal(nnp_train(m, d, NULL, &o, &rep, &err), NNP_OK);
+				assert_int_equal(rep.threads, th);
+				assert_int_equal(mw.steps, 6);
+				assert_masked_zero(m, o.mask);
+				ref_train(ref, d, &o, o.mask, 6);
+				double diff = max_diff(m, ref);
+				assert_true(diff < 2e-5);
+				/* The weights moved: the comparison is not vacuous. */
+				nnp_model *init = fresh(3, s, a, 9);
+				assert_true(max_diff(m, init) > 1e-2);
+				nnp_model_free(init);
+				free_mask(mk, 3);
+				nnp_model_free(m);
+				nnp_model_free(ref);
+			}
+	ds_del(d);
+}
+
+static void test_lr_schedule(void **state)
+{
+	(void)state;
+	const double pi = 3.141592653589793;
+	for (uint64_t t = 1; t <= 10; t++) {
+		assert_true(nnp_lr_at(NNP_LR_CONSTANT, 0.3, t, 10) == 0.3);
+		double want = 0.3 * 0.5 * (1 + cos(pi * (double)(t - 1) / 10.0));
+		assert_true(fabs(nnp_lr_at(NNP_LR_COSINE, 0.3, t, 10) - want) < 1e-15);
+	}
+	assert_true(nnp_lr_at(NNP_LR_COSINE, 0.3, 1, 10) == 0.3);
+	assert_true(fabs(nnp_lr_at(NNP_LR_COSINE, 0.3, 6, 10) - 0.15) < 1e-15);
+	assert_true(fabs(nnp_lr_at(NNP_LR_COSINE, 0.3, 11, 10)) < 1e-15);
+	nnp_lr_schedule s;
+	assert_int_equal(nnp_lr_schedule_parse("cosine", &s), 0);
+	assert_int_equal(s, NNP_LR_COSINE);
+	assert_int_equal(nnp_lr_schedule_parse("constant", &s), 0);
+	assert_int_equal(s, NNP_LR_CONSTANT);
+	assert_int_equal(nnp_lr_schedule_parse("Cosine", &s), -1);
+	assert_string_equal(nnp_lr_schedule_name(NNP_LR_COSINE), "cosine");
+}
+
+static void test_rewind(void **state)
+{
+	(void)state;
+	size_t s[] = { 6, 9, 7, 4 };
+	nnp_act a[] = { NNP_ACT_RELU, NNP_ACT_TANH, NNP_ACT_SOFTMAX };
+	nnp_dataset *d = rand_rows(40, 6, 4, 5);
+	nnp_model *m = fresh(3, s, a, 11), *init = clone(m);
+	uint8_t **mk = rand_mask(m, 19);
+	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
+	o.epochs = 3;
+	o.batch = 8;
+	o.input_scale = 1.0f / 3.0f;
+	nnp_err err;
+	nnp_err_clear(&err);
+	assert_int_equal(nnp_train(m, d, NULL, &o, NULL, &err), NNP_OK);
+	assert_false(same_weights(m, init));
+	assert_int_equal(nnp_model_rewind(m, init, (const uint8_t *const *)mk, &err), NNP_OK);
+	const float zero = 0.0f;
+	for (size_t l = 0; l < 3; l++) {
+		const nnp_layer *L = &m->layers[l], *I = &init->layers[l];
+		for (size_t i = 0; i < L->in * L->out; i++)
+			assert_memory_equal(&L->w[i], pruned((const uint8_t *const *)mk, l, i) ? &zero : &I->w[i],
+			                    sizeof(float));
+		assert_memory_equal(L->b, I->b, L->out * sizeof(float));
+	}
+	/* Without a mask: the initial model, bit for bit. */
+	assert_int_equal(nnp_model_rewind(m, init, NULL, &err), NNP_OK);
+	assert_true(same_weights(m, init));
+	/* Another shape is refused, naming the layer; m is left alone. */
+	size_t s2[] = { 6, 9, 5, 4 };
+	nnp_model *other = fresh(3, s2, a, 1);
+	assert_int_equal(nnp_model_rewind(m, other, NULL, &err), NNP_EINPUT);
+	assert_non_null(strstr(err.msg, "layer 2 is 7x9 in the model but 5x9"));
+	assert_true(same_weights(m, init));
+	nnp_model_free(other);
+	free_mask(mk, 3);
+	nnp_model_free(m);
+	nnp_model_free(init);
+	ds_del(d);
+}
+
+/* The loss written out from the probabilities, and its gradient w.r.t. the
+ * student's logits against central differences, in double. */
+static void test_distill_loss(void **state)
+{
+	(void)state;
+	tu_rng r = { 23 };
+	const double Ts[] = { 1.0, 2.0, 4.5 }, alphas[] = { 0.0, 0.3, 1.0 };
+	enum { K = 5 };
+	for (int rep = 0; rep < 4; rep++)
+		for (size_t ti = 0; ti < 3; ti++)
+			for (size_t ai = 0; ai < 3; ai++) {
+				double zs[K], zt[K], dz[K], T = Ts[ti], al = alphas[ai];
+				for (size_t k = 0; k < K; k++) {
+					zs[k] = tu_uniform(&r, -4, 4);
+					zt[k] = tu_uniform(&r, -4, 4);
+				}
+				size_t c = tu_next(&r) % K;
+				/* Direct: probabilities, then the sums. */
+				double ps[K], pt[K], p[K], ss = 0, st = 0, s1 = 0;
+				for (size_t k = 0; k < K; k++) {
+					ss += exp(zs[k] / T);
+					st += exp(zt[k] / T);
+					s1 += exp(zs[k]);
+				}
+				double kl = 0;
+				for (size_t k = 0; k < K; k++) {
+					ps[k] = exp(zs[k] / T) / ss;
+					pt[k] = exp(zt[k] / T) / st;
+					p[k] = exp(zs[k]) / s1;
+					kl += pt[k] * log(pt[k] / ps[k]);
+				}
+				double want = al * T * T * kl - (1 - al) * log(p[c]);
+				double got = nnp_distill_loss(zs, zt, K, c, T, al, dz);
+				assert_true(fabs(got - want) < 1e-12 * (1 + fabs(want)));
+				for (size_t k = 0; k < K; k++) {
+					const double h = 1e-5;
+					double save = zs[k];
+					zs[k] = save + h;
+					double up = nnp_distill_loss(zs, zt, K, c, T, al, NULL);
+					zs[k] = save - h;
+					double dn = nnp_distill_loss(zs, zt, K, c, T, al, NULL);
+					zs[k] = save;
+					assert_true(fabs((up - dn) / (2 * h) - dz[k]) < 1e-8);
+				}
+			}
+	/* A student equal to its teacher has nothing to learn from it. */
+	double z[3] = { 0.5, -1, 2 }, dz[3];
+	assert_true(fabs(nnp_distill_loss(z, z, 3, 1, 3.0, 1.0, dz)) < 1e-15);
+	for (size_t k = 0; k < 3; k++)
+		assert_true(fabs(dz[k]) < 1e-15);
+}
+
+/* Mean distillation loss of a tiny network in double; the student's logits
+ * are the logs of its softmax outputs (the loss is shift-invariant). */
+static double ref_distill(const nnp_model *m, const double *p, const nnp_model *t,
+                          const double *pt, const nnp_dataset *d, double scale, double T,
+                          double alpha)
+{
+	size_t F = d->features, K = nnp_model_outputs(m);
+	double xs[REF_MAXW], xr[REF_MAXW], os[REF_MAXW], ot[REF_MAXW], total = 0;
+	for (size_t r = 0; r < d->rows; r++) {
+		for (size_t j = 0; j < F; j++) {
+			xr[j] = d->x[r * F + j];
+			xs[j] = xr[j] * scale;
+		}
+		ref_row(m, p, xs, os);
+		ref_row(t, pt, xr, ot);
+		for (size_t k = 0; k < K; k++) {
+			os[k] = log(os[k]);
+			ot[k] = log(ot[k]);
+		}
+		total += nnp_distill_loss(os, ot, K, (size_t)d->y[r], T, alpha, NULL);
+	}
+	return total / (double)d->rows;
+}
+
+/* One full-batch SGD step with distillation moves every parameter by
+ * -lr times the finite-difference gradient of the double loss; the teacher
+ * sees raw inputs while the student trains on scaled ones. */
+static void test_distill_training(void **state)
+{
+	(void)state;
+	size_t s[] = { 3, 5, 4 }, st[] = { 3, 6, 6, 4 };
+	nnp_act a[] = { NNP_ACT_TANH, NNP_ACT_SOFTMAX };
+	nnp_act at[] = { NNP_ACT_RELU, NNP_ACT_SIGMOID, NNP_ACT_SOFTMAX };
+	nnp_dataset *d = rand_rows(16, 3, 4, 7);
+	nnp_model *t = fresh(3, st, at, 4);
+	for (size_t l = 0; l < 3; l++)  /* a confident teacher */
+		for (size_t i = 0; i < t->layers[l].in * t->layers[l].out; i++)
+			t->layers[l].w[i] *= 2.0f;
+	const double scale = 0.5, T = 2.5, alpha = 0.7, lr = 0.1;
+	for (unsigned th = 1; th <= 2; th++) {
+		nnp_model *m = fresh(2, s, a, 8), *before = clone(m);
+		nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
+		o.optimizer = NNP_OPT_SGD;
+		o.lr = (float)lr;
+		o.momentum = 0.0f;
+		o.epochs = 1;
+		o.batch = 16;
+		o.shuffle = 0;
+		o.threads = th;
+		o.input_scale = (float)scale;
+		o.model_takes_raw = 0;
+		o.teacher = t;
+		o.distill_t = (float)T;
+		o.distill_alpha = (float)alpha;
+		nnp_train_report rep;
+		nnp_err err;
+		nnp_err_clear(&err);
+		assert_int_equal(nnp_train(m, d, NULL, &o, &rep, &err), NNP_OK);
+		double *p = flat_params(before), *pt = flat_params(t), *pa = flat_params(m);
+		/* The reported loss is the distillation loss at the starting weights. */
+		double l0 = ref_distill(before, p, t, pt, d, scale, T, alpha);
+		assert_true(fabs(rep.train_loss - l0) < 1e-5);
+		/* W0 came back folded (times the scale): unfold to compare. */
+		size_t n0 = before->layers[0].in * before->layers[0].out;
+		for (size_t i = 0; i < n0; i++)
+			pa[i] /= scale;
+		size_t P = nnp_model_params(m);
+		for (size_t k = 0; k < P; k++) {
+			const double h = 1e-5;
+			double save = p[k];
+			p[k] = save + h;
+			double up = ref_distill(before, p, t, pt, d, scale, T, alpha);
+			p[k] = save - h;
+			double dn = ref_distill(before, p, t, pt, d, scale, T, alpha);
+			p[k] = save;
+			double g = (up - dn) / (2 * h), moved = (save - pa[k]) / lr;
+			assert_true(fabs(moved - g) < 2e-4 + 1e-3 * fabs(g));
+		}
+		free(p);
+		free(pt);
+		free(pa);
+		nnp_model_free(m);
+		nnp_model_free(before);
+	}
+	nnp_model_free(t);
+	ds_del(d);
+}
+
+static void test_distill_errors(void **state)
+{
+	(void)state;
+	size_t s[] = { 3, 5, 4 }, s2[] = { 3, 5, 3 };
+	nnp_act a[] = { NNP_ACT_TANH, NNP_ACT_SOFTMAX }, lin[] = { NNP_ACT_TANH, NNP_ACT_LINEAR };
+	nnp_dataset *d = rand_rows(16, 3, 3, 7);
+	nnp_model *m = fresh(2, s, a, 8), *t3 = fresh(2, s2, a, 1), *tl = fresh(2, s, lin, 1);
+	nnp_model *keep = clone(m);
+	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
+	nnp_err err;
+	nnp_err_clear(&err);
+	o.teacher = m;
+	o.distill_t = 0.0f;
+	assert_int_equal(nnp_train_check_opts(&o, &err), NNP_EUSAGE);
+	assert_non_null(strstr(err.msg, "temperature"));
+	o.distill_t = 2.0f;
+	o.distill_alpha = 1.5f;
+	assert_int_equal(nnp_train_check_opts(&o, &err), NNP_EUSAGE);
+	assert_non_null(strstr(err.msg, "alpha must be in [0, 1]"));
+	o.distill_alpha = 0.5f;
+	o.teacher = t3;
+	assert_int_equal(nnp_train(m, d, NULL, &o, NULL, &err), NNP_EINPUT);
+	assert_non_null(strstr(err.msg, "teacher: takes 3 inputs and gives 3 outputs"));
+	o.teacher = tl;
+	assert_int_equal(nnp_train(m, d, NULL, &o, NULL, &err), NNP_EINPUT);
+	assert_non_null(strstr(err.msg, "softmax"));
+	assert_true(same_weights(m, keep));
+	nnp_model_free(m);
+	nnp_model_free(t3);
+	nnp_model_free(tl);
+	nnp_model_free(keep);
+	ds_del(d);
+}
+
+/* Same seed and thread count with a mask and a teacher: the same model. */
+static void test_deterministic_mask_distill(void **state)
+{
+	(void)state;
+	nnp_dataset *d = teacher(403, 20, 4, 41);
+	size_t s[] = { 20, 48, 24, 4 };
+	nnp_act a[] = { NNP_ACT_RELU, NNP_ACT_LEAKY_RELU, NNP_ACT_SOFTMAX };
+	nnp_model *t = fresh(3, s, a, 5);
+	for (unsigned th = 1; th <= 2; th++) {
+		nnp_model *r[2];
+		uint8_t **mk = NULL;
+		for (int k = 0; k < 2; k++) {
+			r[k] = fresh(3, s, a, 21);
+			if (!mk)
+				mk = rand_mask(r[k], 3);
+			nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
+			o.threads = th;
+			o.epochs = 2;
+			o.seed = 9;
+			o.input_scale = 0.5f;
+			o.mask = (const uint8_t *const *)mk;
+			o.teacher = t;
+			o.distill_t = 2.0f;
+			o.distill_alpha = 0.5f;
+			o.lr_schedule = NNP_LR_COSINE;
+			nnp_err err;
+			nnp_err_clear(&err);
+			assert_int_equal(nnp_train(r[k], d, NULL, &o, NULL, &err), NNP_OK);
+			assert_masked_zero(r[k], o.mask);
+		}
+		assert_true(same_weights(r[0], r[1]));
+		free_mask(mk, 3);
+		nnp_model_free(r[0]);
+		nnp_model_free(r[1]);
+	}
+	nnp_model_free(t);
+	ds_del(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1141,6 +1635,13 @@ int main(void)
 		cmocka_unit_test(test_bad_options),
 		cmocka_unit_test(test_diverges),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_masked_training),
+		cmocka_unit_test(test_lr_schedule),
+		cmocka_unit_test(test_rewind),
+		cmocka_unit_test(test_distill_loss),
+		cmocka_unit_test(test_distill_training),
+		cmocka_unit_test(test_distill_errors),
+		cmocka_unit_test(test_deterministic_mask_distill),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
