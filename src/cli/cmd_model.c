@@ -51,9 +51,11 @@ static char *info_json(const char *path, const nnp_model *m, const nnp_file_info
 {
 	char crc[9];
 	snprintf(crc, sizeof crc, "%08x", (unsigned)fi->crc32);
-	cJSON *root = cJSON_CreateObject();
+	cJSON *root = cli_json_begin("info");
+	if (!root)
+		return NULL;
 	cJSON_AddStringToObject(root, "path", path);
-	cJSON_AddStringToObject(root, "format", nnp_format_name(fi->format));
+	cJSON_AddStringToObject(root, "model_format", nnp_format_name(fi->format));
 	cJSON_AddNumberToObject(root, "bytes", (double)fi->bytes);
 	cJSON_AddStringToObject(root, "crc32", crc);
 	if (m->name)
@@ -130,6 +132,8 @@ int cmd_info(int argc, char **argv)
 		char *s = info_json(path, m, &fi);
 		if (s)
 			printf("%s\n", s);
+		else
+			rc = cli_json_print(NULL);
 		free(s);
 	} else {
 		print_info_text(path, m, &fi);
@@ -140,17 +144,17 @@ done:
 	return rc;
 }
 
-static const char convert_usage[] = "nnprune convert IN OUT [--format json|bin]";
+static const char convert_usage[] = "nnprune convert IN OUT [--format json|bin] [--json]";
 
 int cmd_convert(int argc, char **argv)
 {
-	enum { O_FORMAT = 1, O_HELP };
-	static const cli_opt opts[] = { { "format", 'f', 1, O_FORMAT }, { "help", 'h', 0, O_HELP },
-		                        { NULL, 0, 0, 0 } };
+	enum { O_FORMAT = 1, O_JSON, O_HELP };
+	static const cli_opt opts[] = { { "format", 'f', 1, O_FORMAT }, { "json", 0, 0, O_JSON },
+		                        { "help", 'h', 0, O_HELP }, { NULL, 0, 0, 0 } };
 	cli_parser p;
 	if (cli_init(&p, argc, argv, opts, "convert", convert_usage))
 		return NNP_EXIT_INPUT;
-	int rc = NNP_EXIT_OK, id;
+	int rc = NNP_EXIT_OK, id, json = 0;
 	nnp_format fmt = 0;
 	const char *arg;
 	nnp_model *m = NULL;
@@ -161,11 +165,15 @@ int cmd_convert(int argc, char **argv)
 		}
 		if (id == O_HELP) {
 			printf("usage: %s\n\nReads a model in either format (recognised by content) and\n"
-			       "writes it to OUT, atomically. The format is --format, else OUT's\n"
-			       "extension (.json is JSON, anything else binary). OUT may not be IN.\n",
+			       "writes it to OUT, atomically. OUT may not be IN.\n\n"
+			       "  -f, --format json|bin  OUT's format (default: OUT's extension, .json\n"
+			       "                         is JSON, anything else binary)\n"
+			       "  --json                 print what was written as JSON\n",
 			       convert_usage);
 			goto done;
 		}
+		if (id == O_JSON)
+			json = 1;
 		if (id == O_FORMAT) {
 			if (!strcmp(arg, "json"))
 				fmt = NNP_FMT_JSON;
@@ -200,6 +208,25 @@ int cmd_convert(int argc, char **argv)
 	if (nnp_model_save(m, out, fmt, &err)) {
 		rc = cli_fail(&err);
 		goto done;
+	}
+	if (json) {
+		nnp_file_info fo;
+		if (nnp_model_identity(out, &fo, &err)) {
+			rc = cli_fail(&err);
+			goto done;
+		}
+		char crc[9];
+		snprintf(crc, sizeof crc, "%08x", (unsigned)fo.crc32);
+		cJSON *o = cli_json_begin("convert");
+		if (o) {
+			cJSON_AddStringToObject(o, "input", in);
+			cJSON_AddStringToObject(o, "output", out);
+			cJSON_AddStringToObject(o, "model_format", nnp_format_name(fo.format));
+			cJSON_AddNumberToObject(o, "bytes", (double)fo.bytes);
+			cJSON_AddStringToObject(o, "crc32", crc);
+			cJSON_AddNumberToObject(o, "params", (double)nnp_model_params(m));
+		}
+		rc = cli_json_print(o);
 	}
 done:
 	nnp_model_free(m);

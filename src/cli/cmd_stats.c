@@ -111,7 +111,9 @@ static void print_summary_text(const nnp_stats *s, const char *out_path)
 
 static char *summary_json(const nnp_stats *s, const char *out_path)
 {
-	cJSON *root = cJSON_CreateObject();
+	cJSON *root = cli_json_begin("stats");
+	if (!root)
+		return NULL;
 	cJSON_AddStringToObject(root, "stats_file", out_path);
 	cJSON_AddNumberToObject(root, "rows", (double)s->rows);
 	if (s->metrics.labelled) {
@@ -274,6 +276,8 @@ int cmd_stats(int argc, char **argv)
 		char *txt = summary_json(s, out);
 		if (txt)
 			printf("%s\n", txt);
+		else
+			rc = cli_json_print(NULL);
 		free(txt);
 	} else if (!quiet) {
 		print_summary_text(s, out);
@@ -311,7 +315,7 @@ int cmd_eval(int argc, char **argv)
 {
 	enum { O_JSON = 1, O_CONFUSION, O_HELP };
 	static const cli_opt opts[] = { { "json", 0, 0, O_JSON }, { "confusion", 0, 0, O_CONFUSION },
-		                        { "help", 'h', 0, O_HELP }, CLI_DATA_OPTIONS,
+		                        { "help", 'h', 0, O_HELP }, CLI_DATA_OPTIONS_LABELLED,
 		                        { NULL, 0, 0, 0 } };
 	cli_parser p;
 	if (cli_init(&p, argc, argv, opts, "eval", eval_usage))
@@ -334,7 +338,7 @@ int cmd_eval(int argc, char **argv)
 			       "mean squared error against the one-hot label otherwise).\n\n"
 			       "  --json       print the results as JSON\n"
 			       "  --confusion  add the confusion matrix\n\n%s",
-			       eval_usage, CLI_DATA_HELP);
+			       eval_usage, CLI_DATA_HELP_LABELLED);
 			goto done;
 		case O_JSON: json = 1; break;
 		case O_CONFUSION: confusion = 1; break;
@@ -347,10 +351,6 @@ int cmd_eval(int argc, char **argv)
 	}
 	if (p.n_operands != 2) {
 		rc = cli_usage_error(&p, "expected MODEL and DATA, got %d arguments", p.n_operands);
-		goto done;
-	}
-	if (d.opts.label == NNP_LABEL_NONE) {
-		rc = cli_usage_error(&p, "--no-label: eval needs labelled data");
 		goto done;
 	}
 	nnp_file_info fi;
@@ -366,7 +366,11 @@ int cmd_eval(int argc, char **argv)
 	if (run_shown(m, r, &d, "eval", json, NULL, &mt, cm, paths, &err))
 		goto fail;
 	if (json) {
-		cJSON *root = cJSON_CreateObject();
+		cJSON *root = cli_json_begin("eval");
+		if (!root) {
+			rc = cli_json_print(NULL);
+			goto done;
+		}
 		cJSON_AddStringToObject(root, "model", p.operands[0]);
 		cJSON_AddStringToObject(root, "data", p.operands[1]);
 		cJSON_AddNumberToObject(root, "rows", (double)mt.rows);
@@ -382,11 +386,7 @@ int cmd_eval(int argc, char **argv)
 				cJSON_AddItemToArray(a, row);
 			}
 		}
-		char *txt = cJSON_Print(root);
-		cJSON_Delete(root);
-		if (txt)
-			printf("%s\n", txt);
-		free(txt);
+		rc = cli_json_print(root);
 	} else {
 		printf("%s on %s: %llu rows, ", p.operands[0], p.operands[1],
 		       (unsigned long long)mt.rows);

@@ -35,7 +35,7 @@ typedef struct train_cfg {
 	{ "weight-decay", 0, 1, T_WD }, { "seed", 0, 1, T_SEED }, { "val", 0, 1, T_VAL },         \
 	{ "val-labels", 0, 1, T_VAL_LABELS }, { "input-scale", 0, 1, T_SCALE },                 \
 	{ "quiet", 'q', 0, T_QUIET }, { "no-shuffle", 0, 0, T_NO_SHUFFLE },                     \
-	{ "help", 'h', 0, T_HELP }, CLI_DATA_OPTIONS
+	{ "help", 'h', 0, T_HELP }, CLI_DATA_OPTIONS_LABELLED
 
 #define TRAIN_COMMON_HELP                                                                      \
 	"  -o, --output FILE     where the model goes (format from the extension: .json or\n"  \
@@ -292,7 +292,7 @@ int cmd_train(int argc, char **argv)
 			       "  -e, --epochs N        passes over the data (default 10)\n"
 			       "  --lr X                learning rate (default 0.001 for adam, 0.01 for sgd)\n"
 			       "  --seed N              initialisation and shuffling seed (default 0)\n"
-			       TRAIN_COMMON_HELP "\n%s", train_usage, CLI_DATA_HELP);
+			       TRAIN_COMMON_HELP "\n%s", train_usage, CLI_DATA_HELP_LABELLED);
 			goto done;
 		case T_LAYERS: c.layers = arg; break;
 		case T_ACT:
@@ -323,10 +323,6 @@ int cmd_train(int argc, char **argv)
 	}
 	if (!c.out || !c.layers) {
 		rc = cli_usage_error(&p, "%s is required", !c.out ? "-o MODEL" : "--layers");
-		goto done;
-	}
-	if (c.data.opts.label == NNP_LABEL_NONE) {
-		rc = cli_usage_error(&p, "--no-label: training needs labelled data");
 		goto done;
 	}
 	sizes = malloc((NNP_MAX_LAYERS + 1) * sizeof *sizes);
@@ -444,7 +440,7 @@ int cmd_finetune(int argc, char **argv)
 			       "  -e, --epochs N        passes over the data (default 1)\n"
 			       "  --lr X                learning rate (default 0.0001 for adam, 0.001 for sgd)\n"
 			       "  --seed N              shuffling seed (default 0)\n"
-			       TRAIN_COMMON_HELP "\n%s", finetune_usage, CLI_DATA_HELP);
+			       TRAIN_COMMON_HELP "\n%s", finetune_usage, CLI_DATA_HELP_LABELLED);
 			goto done;
 		}
 		if (common_option(&p, &c, id, arg)) {
