@@ -129,6 +129,10 @@ enum {
 void cli_data_init(cli_data *d);
 /* Handles a CLI_DATA_* option; returns 0, or -1 after a usage error. */
 int cli_data_option(cli_parser *p, cli_data *d, int id, const char *arg);
+/* After opening path: a label column the reader took by its header name
+ * (NNP_LABEL_AUTO) is said on stderr unless quiet, and recorded in o as
+ * NNP_LABEL_NAME (the name borrowed from r) so the statistics file names it. */
+void cli_label_note(const nnp_reader *r, const char *path, nnp_data_opts *o, int quiet);
 /* Writes the options as in the statistics file ("first", "last", "3", "name:x"). */
 const char *cli_header_name(nnp_header_mode h);
 

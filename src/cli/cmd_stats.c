@@ -151,7 +151,8 @@ static char *summary_json(const nnp_stats *s, const char *out_path)
 
 /* Loads MODEL and opens DATA checked against it. */
 static int open_model_data(const char *model_path, const char *data_path, cli_data *d,
-                           nnp_model **m, nnp_file_info *fi, nnp_reader **r, nnp_err *err)
+                           nnp_model **m, nnp_file_info *fi, nnp_reader **r,
+                           nnp_err *err)
 {
 	int rc = nnp_model_load(m, model_path, fi, err);
 	if (rc)
@@ -257,6 +258,7 @@ int cmd_stats(int argc, char **argv)
 	const char *const paths[2] = { model_path, data_path };
 	if (run_shown(m, r, &d, "stats", quiet || json, &s, NULL, NULL, paths, &err))
 		goto fail;
+	cli_label_note(r, data_path, &d.opts, quiet);
 	/* Identity of the inputs, so that sweep can tell when they changed. */
 	src.model_path = (char *)model_path;
 	src.model_bytes = fi.bytes;
@@ -365,6 +367,7 @@ int cmd_eval(int argc, char **argv)
 	const char *const paths[2] = { p.operands[0], p.operands[1] };
 	if (run_shown(m, r, &d, "eval", json, NULL, &mt, cm, paths, &err))
 		goto fail;
+	cli_label_note(r, p.operands[1], &d.opts, 0);
 	if (json) {
 		cJSON *root = cli_json_begin("eval");
 		if (!root) {

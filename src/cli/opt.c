@@ -400,6 +400,24 @@ int cli_data_option(cli_parser *p, cli_data *d, int id, const char *arg)
 	}
 }
 
+void cli_label_note(const nnp_reader *r, const char *path, nnp_data_opts *o, int quiet)
+{
+	size_t col;
+	const char *name = nnp_reader_label_by_name(r, &col);
+	/* The first column by its name is what the first column by place would
+	 * be: nothing to say. */
+	if (!name || col == 0) {
+		if (o->label == NNP_LABEL_AUTO && nnp_reader_has_labels(r))
+			o->label = NNP_LABEL_FIRST;  /* what the reader took */
+		return;
+	}
+	if (!quiet)
+		fprintf(stderr, "nnprune: note: %s: the label is column %zu, named '%s' "
+		        "(--label-col says otherwise)\n", path, col, name);
+	o->label = NNP_LABEL_NAME;
+	o->label_name = name;
+}
+
 const char *cli_header_name(nnp_header_mode h)
 {
 	return h == NNP_HEADER_YES ? "yes" : h == NNP_HEADER_NO ? "no" : "auto";

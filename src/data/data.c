@@ -102,7 +102,7 @@ static int check_opts(const nnp_data_opts *o, nnp_err *err)
 {
 	if (o->header != NNP_HEADER_AUTO && o->header != NNP_HEADER_YES && o->header != NNP_HEADER_NO)
 		return nnp_err_set(err, NNP_EUSAGE, "unknown header mode %d", (int)o->header);
-	if (o->label < NNP_LABEL_FIRST || o->label > NNP_LABEL_NONE)
+	if (o->label < NNP_LABEL_FIRST || o->label > NNP_LABEL_AUTO)
 		return nnp_err_set(err, NNP_EUSAGE, "unknown label mode %d", (int)o->label);
 	if (o->label == NNP_LABEL_NAME && !o->label_name)
 		return nnp_err_set(err, NNP_EUSAGE, "a label column by name needs the name");
@@ -217,6 +217,14 @@ uint64_t nnp_reader_rows(const nnp_reader *r)
 uint64_t nnp_reader_offset(const nnp_reader *r)
 {
 	return nnp_src_at(&r->in, r->in.pos);
+}
+
+const char *nnp_reader_label_by_name(const nnp_reader *r, size_t *col)
+{
+	if (!r->label_name[0])
+		return NULL;
+	*col = r->label_col;
+	return r->label_name;
 }
 
 uint64_t nnp_reader_total_rows(const nnp_reader *r)

@@ -182,6 +182,7 @@ static void write_options(sbuf *b, const nnp_data_opts *o)
 	case NNP_LABEL_LAST: label = "last"; break;
 	case NNP_LABEL_NONE: label = "none"; break;
 	case NNP_LABEL_NAME: label = "name"; break;
+	case NNP_LABEL_AUTO: label = "auto"; break;
 	case NNP_LABEL_INDEX:
 		snprintf(idx, sizeof idx, "%zu", o->label_index);
 		label = idx;
@@ -542,6 +543,8 @@ static int parse_label(const jctx *c, const cJSON *opt, nnp_data_opts *o)
 		o->label = NNP_LABEL_NONE;
 	} else if (!strcmp(s, "name")) {
 		o->label = NNP_LABEL_NAME;
+	} else if (!strcmp(s, "auto")) {
+		o->label = NNP_LABEL_AUTO;
 	} else {
 		size_t v = 0, i = 0;
 		for (; s[i] >= '0' && s[i] <= '9' && i < 8; i++)
@@ -554,7 +557,7 @@ static int parse_label(const jctx *c, const cJSON *opt, nnp_data_opts *o)
 	return NNP_OK;
 bad:
 	return nnp_err_set(c->err, NNP_EINPUT, "%s: data: options: \"label\" must be \"first\", "
-	                   "\"last\", \"none\", \"name\" or a column index below %u", c->path,
+	                   "\"last\", \"none\", \"name\", \"auto\" or a column index below %u", c->path,
 	                   NNP_MAX_COLUMNS);
 }
 
