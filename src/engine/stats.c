@@ -10,7 +10,7 @@
 #include "forward_priv.h"
 #include "stats_priv.h"
 
-#define RUN_DEFAULT_BATCH 256
+#define RUN_DEFAULT_BATCH NNP_RUN_BATCH
 /* A chunk holds this many batches per worker: enough to keep every worker
  * busy while the calling thread parses the next chunk. */
 #define RUN_BATCHES_PER_WORKER 8
