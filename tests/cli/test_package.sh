@@ -84,16 +84,21 @@ int main(int argc, char **argv)
 }
 EOF
 	export PKG_CONFIG_PATH=$R/usr/lib/pkgconfig
+	# A sanitizer build's library needs its runtime in the program too.
+	san=
+	if command -v ldd >/dev/null 2>&1 && ldd "$NNP" | grep -q libasan; then
+		san="-fsanitize=address,undefined"
+	fi
 	expect_eq "pkg-config: version" "$version" "$(pkg-config --modversion nnprune)"
 	cflags=$(pkg-config --cflags nnprune)
-	cc $cflags use.c -o use_shared $(pkg-config --libs nnprune) 2>cc.err
+	cc $san $cflags use.c -o use_shared $(pkg-config --libs nnprune) 2>cc.err
 	check "builds against the shared library" test $? = 0
 	# xor.json: 2-2-1... its layer count and parameters, as 'nnprune info' says.
 	want=$("$NNP" info --json xor.json | sed -n 's/^\t"params":[ \t]*\([0-9]*\).*/\1/p')
 	layers=$("$NNP" info --json xor.json | grep -c '"activation"')
 	expect_eq "shared: runs and loads a model" "$layers $want" \
 		"$(LD_LIBRARY_PATH=$R/usr/lib ./use_shared xor.json 2>&1)"
-	cc $cflags use.c -o use_static $R/usr/lib/libnnprune.a \
+	cc $san $cflags use.c -o use_static $R/usr/lib/libnnprune.a \
 		$(pkg-config --libs-only-l --static nnprune | sed 's/-lnnprune//') 2>cc.err
 	check "builds against the static library" test $? = 0
 	expect_eq "static: runs and loads a model" "$layers $want" "$(./use_static xor.json 2>&1)"
