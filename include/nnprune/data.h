@@ -126,7 +126,7 @@ typedef struct nnp_dataset {
 
 /*
  * Reads every row of a file into memory. If the rows would need more than
- * max_bytes (0 = no cap), stops and returns NNP_EUSAGE with *out == NULL, so
+ * max_bytes (0 = no cap), stops and returns NNP_ETOOBIG with *out == NULL, so
  * the caller can fall back to streaming. The caller owns *out.
  */
 int nnp_dataset_load(nnp_dataset **out, const char *path, const nnp_data_opts *opts,

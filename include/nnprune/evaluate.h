@@ -17,6 +17,7 @@
 #include "nnprune/nnp.h"
 #include "nnprune/model.h"
 #include "nnprune/data.h"
+#include "nnprune/parallel.h"
 #include "nnprune/sweep.h"
 
 #ifdef __cplusplus
@@ -25,7 +26,7 @@ extern "C" {
 
 #define NNP_EVAL_BLOCK 256u          /* default rows per block */
 #define NNP_EVAL_MAX_BLOCK (1u << 16)
-#define NNP_EVAL_MAX_THREADS 256u
+#define NNP_EVAL_MAX_THREADS NNP_MAX_THREADS
 
 typedef struct nnp_eval_opts {
 	unsigned threads;    /* 0 = all cores */

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include "nnprune/nnp.h"
 #include "nnprune/model.h"
+#include "nnprune/parallel.h"  /* nnp_default_threads */
 
 #ifdef __cplusplus
 extern "C" {
@@ -72,9 +73,6 @@ void nnp_metrics_merge(nnp_metrics *a, const nnp_metrics *b);
  */
 void nnp_metrics_add(nnp_metrics *mt, nnp_act out_act, const float *out, size_t rows,
                      size_t n_out, const int32_t *labels, int32_t *pred, uint64_t *confusion);
-
-/* Number of worker threads to use when the user asks for 0 ("all cores"). */
-unsigned nnp_default_threads(void);
 
 /*
  * Makes the BLAS library single-threaded: nnprune runs its own threads over

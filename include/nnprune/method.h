@@ -51,13 +51,18 @@
 #include "nnprune/model.h"
 #include "nnprune/data.h"
 #include "nnprune/io.h"
+#include "nnprune/parallel.h"
 #include "nnprune/prune.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+/* A method is a row of the criteria table (include/nnprune/criteria.h); these
+ * are its first rows. */
 typedef enum nnp_method { NNP_METHOD_RULE = 0, NNP_METHOD_SCORE = 1, NNP_METHOD_OBS = 2 } nnp_method;
+
+typedef struct nnp_method_opts nnp_method_opts;
 
 typedef enum nnp_compensate {
 	NNP_COMP_NONE = 0,
@@ -65,10 +70,16 @@ typedef enum nnp_compensate {
 	NNP_COMP_LS = 2
 } nnp_compensate;
 
-/* "rule", "score", "obs"; NULL for an unknown value. */
+/* The criterion's name ("rule", "score", ...); NULL for an unknown value. */
 const char *nnp_method_name(nnp_method m);
-/* Parses a method name; 0 on success, -1 if unknown. */
+/* Parses a criterion's name; 0 on success, -1 if unknown. */
 int nnp_method_parse(const char *name, nnp_method *out);
+/* 1 if the method selects by thresholds on the statistics (the rule), not by
+ * an order over a budget. */
+int nnp_method_by_thresholds(nnp_method m);
+/* 1 if the method or the compensation solves a ridge (lambda applies, and
+ * the context gathers covariances). */
+int nnp_method_uses_ridge(const nnp_method_opts *o);
 /* "none", "fold", "ls"; NULL for an unknown value. */
 const char *nnp_compensate_name(nnp_compensate c);
 /* Parses a compensation name; 0 on success, -1 if unknown. */
@@ -78,19 +89,19 @@ int nnp_compensate_parse(const char *name, nnp_compensate *out);
 #define NNP_METHOD_BATCH 256u
 #define NNP_METHOD_GRID_STEP 0.05
 /* Caps checked by nnp_method_check_opts and the context. */
-#define NNP_METHOD_MAX_THREADS 256u
+#define NNP_METHOD_MAX_THREADS NNP_MAX_THREADS
 #define NNP_METHOD_MAX_BATCH (1u << 16)
 /* Widest layer the method handles: its covariance is width^2 doubles. */
 #define NNP_METHOD_MAX_WIDTH 8192u
 
-typedef struct nnp_method_opts {
+struct nnp_method_opts {
 	nnp_method method;          /* default score */
 	nnp_compensate compensate;  /* default ls */
 	double lambda_rel;          /* ridge strength relative to trace(C)/n; finite, > 0 */
 	unsigned threads;           /* 0 = all cores */
 	size_t batch;               /* rows per batch, 0 = NNP_METHOD_BATCH; fixes the sums' order */
 	double grid_step;           /* allocation fractions step, 2*step, ..., 1; in (0, 0.5] */
-} nnp_method_opts;
+};
 
 #define NNP_METHOD_OPTS_INIT \
 	{ NNP_METHOD_SCORE, NNP_COMP_LS, NNP_METHOD_LAMBDA_REL, 0, 0, NNP_METHOD_GRID_STEP }

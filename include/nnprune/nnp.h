@@ -24,7 +24,9 @@ typedef enum nnp_status {
 	NNP_EINPUT = -2,  /* invalid, unreadable or stale input: exit 3 */
 	NNP_EOUTPUT = -3, /* an output could not be written: exit 4 */
 	NNP_ENOMEM = -4,  /* an allocation failed: exit 3 */
-	NNP_EGATE = -5    /* a quality gate was not met: exit 1 */
+	NNP_EGATE = -5,   /* a quality gate was not met: exit 1 */
+	NNP_ETOOBIG = -6  /* the data does not fit the memory allowed (the caller may
+	                     stream it instead): exit 2 when it reaches the user */
 } nnp_status;
 
 /* Process exit codes, stable for scripts and CI pipelines. */

@@ -44,7 +44,7 @@ int nnp_optimizer_parse(const char *name, nnp_optimizer *out);
 float nnp_train_default_lr(nnp_optimizer o);
 
 /* Caps checked by nnp_train_check_opts. */
-#define NNP_TRAIN_MAX_THREADS 256u
+#define NNP_TRAIN_MAX_THREADS NNP_MAX_THREADS
 #define NNP_TRAIN_MAX_BATCH (1u << 20)
 #define NNP_TRAIN_MAX_EPOCHS 1000000u
 

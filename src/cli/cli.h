@@ -215,6 +215,10 @@ typedef struct cli_target {
 /* Parses a budget for option opt; -1 after a usage error. */
 int cli_parse_target(const cli_parser *p, const char *opt, const char *text, cli_target *t);
 
+/* The --method lines of a help text, one per row of the criteria table;
+ * dflt is marked as the default. */
+void cli_print_methods(nnp_method dflt);
+
 /* The method options prune and sweep share: which is 'm' (--method), 'c'
  * (--compensate) or 'l' (--lambda). Returns 0, or -1 after a usage error. */
 int cli_method_option(const cli_parser *p, int which, const char *arg, nnp_method_opts *mo);

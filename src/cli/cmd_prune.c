@@ -38,14 +38,9 @@ static void prune_help(void)
 	       "OUT (atomically) with its provenance. Which neurons go and how the next layer\n"
 	       "makes up for them is computed on the calibration rows DATA (labels are not\n"
 	       "needed). Prints one line: parameters before and after.\n\n"
-	       "Method (which neurons stay):\n"
-	       "  --method score     the k neurons of largest std_j * ||W_next[:, j]|| per layer\n"
-	       "                     (the default)\n"
-	       "  --method obs       greedy backward elimination: repeatedly remove the neuron\n"
-	       "                     whose loss the ridge refit of the next layer makes up best\n"
-	       "  --method rule      the thresholds of 'sweep': remove j iff |mean_j| <= M and\n"
-	       "                     std_j <= S, statistics taken on DATA\n"
-	       "Compensation (what the next layer becomes):\n"
+	       "Method (which neurons stay):\n", prune_usage);
+	cli_print_methods(NNP_METHOD_SCORE);
+	printf("Compensation (what the next layer becomes):\n"
 	       "  --compensate none  drop the removed neurons' weights\n"
 	       "  --compensate fold  add each removed neuron's mean contribution to the next\n"
 	       "                     bias (the default for rule)\n"
@@ -78,7 +73,7 @@ static void prune_help(void)
 	       "  -q, --quiet        print nothing on success\n\n"
 	       "%s"
 	       "Results are the same for any -j.\n",
-	       prune_usage, d.lambda_rel, d.grid_step,
+	       d.lambda_rel, d.grid_step,
 	       (unsigned long long)(CLI_CALIB_MEM_LIMIT >> 20), CLI_DATA_HELP);
 }
 
@@ -196,7 +191,7 @@ static int check_args(const cli_parser *p, prune_cfg *c)
 		return cli_usage_error(p, "--calib DATA is required (the calibration rows)"), -1;
 	if (!c->out)
 		return cli_usage_error(p, "-o OUT is required"), -1;
-	int rule = c->mo.method == NNP_METHOD_RULE;
+	int rule = nnp_method_by_thresholds(c->mo.method);
 	if (!c->comp_set)
 		c->mo.compensate = rule ? NNP_COMP_FOLD : NNP_COMP_LS;
 	int thresholds = !isnan(c->mean_thr) || !isnan(c->std_thr);
@@ -227,7 +222,7 @@ static int check_args(const cli_parser *p, prune_cfg *c)
 		return -1;
 	if (c->alloc_step_set && !c->target.text[0])
 		return cli_usage_error(p, "--allocate-step goes with --target-params"), -1;
-	if (c->lambda_set && c->mo.method != NNP_METHOD_OBS && c->mo.compensate != NNP_COMP_LS)
+	if (c->lambda_set && !nnp_method_uses_ridge(&c->mo))
 		return cli_usage_error(p, "--lambda: only --method obs and --compensate ls use a "
 		                          "ridge"), -1;
 	c->mo.threads = c->data.threads;
@@ -323,10 +318,10 @@ static char *provenance(const prune_cfg *c, const nnp_model *m, const char *mode
 	pv.src_crc = crc;
 	pv.method = nnp_method_name(c->mo.method);
 	pv.compensate = nnp_compensate_name(c->mo.compensate);
-	if (c->mo.method == NNP_METHOD_OBS || c->mo.compensate == NNP_COMP_LS)
+	if (nnp_method_uses_ridge(&c->mo))
 		pv.lambda_rel = c->mo.lambda_rel;
 	pv.calib = cal;
-	if (c->mo.method == NNP_METHOD_RULE) {
+	if (nnp_method_by_thresholds(c->mo.method)) {
 		pv.mean_thr = c->mean_thr;
 		pv.std_thr = c->std_thr;
 		pv.min_keep = c->min_keep_set ? (size_t)c->min_keep : 1;
@@ -365,7 +360,7 @@ static void summary(const prune_cfg *c, const nnp_model *m, const char *model_pa
                     const cli_calib *cal, const prune_result *res)
 {
 	char budget[96], before[256], after[256];
-	if (c->mo.method == NNP_METHOD_RULE)
+	if (nnp_method_by_thresholds(c->mo.method))
 		snprintf(budget, sizeof budget, "mean %g, std %g", c->mean_thr, c->std_thr);
 	else if (!isnan(c->keep))
 		snprintf(budget, sizeof budget, "keep %g", c->keep);
@@ -432,7 +427,7 @@ int cmd_prune(int argc, char **argv)
 	if (cli_calib_load(&cal, c.calib, &c.data.opts, m->input_size, c.calib_rows, c.mem_limit,
 	                   &err))
 		goto fail;
-	int mrc = c.mo.method == NNP_METHOD_RULE ? run_rule(&c, m, &cal, &res, &err)
+	int mrc = nnp_method_by_thresholds(c.mo.method) ? run_rule(&c, m, &cal, &res, &err)
 	                                         : run_method(&c, m, &cal, &res, &err);
 	if (mrc == NNP_EUSAGE) {
 		/* An unreachable budget is the caller's number, said once with usage. */

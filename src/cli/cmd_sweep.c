@@ -70,11 +70,10 @@ static void sweep_help(void)
 	       "named by thresholds (NAME-m0.1-s0.4.bin) or by method and budget\n"
 	       "(NAME-obs-ls-k0.5.bin, -a<step> for an allocation step, -t<params>).\n\n"
 	       "  --stats FILE       statistics file (default %s)\n"
-	       "Method (which neurons go; see 'nnprune prune --help'):\n"
-	       "  --method rule      the thresholds below (the default)\n"
-	       "  --method score     keep the neurons of largest std_j * ||W_next[:, j]||\n"
-	       "  --method obs       greedy backward elimination under a ridge refit\n"
-	       "  --compensate none|fold|ls  what the next layer becomes (default: fold for\n"
+	       "Method (which neurons go; see 'nnprune prune --help'):\n",
+	       sweep_usage, SWEEP_DEFAULT_STATS);
+	cli_print_methods(NNP_METHOD_RULE);
+	printf("  --compensate none|fold|ls  what the next layer becomes (default: fold for\n"
 	       "                     rule, ls for score and obs); --no-fold is 'none'\n"
 	       "  --lambda X         ridge strength relative to trace(C)/n (default %g; ls, obs)\n"
 	       "Candidates of the rule: every (mean, std) pair:\n"
@@ -132,7 +131,7 @@ static void sweep_help(void)
 	       "  --finetune-seed N       shuffling seed (default %d)\n"
 	       "Every model trains on one thread, models in parallel (-j), so results do not\n"
 	       "depend on -j and equal 'nnprune finetune -j 1' with the same options.\n",
-	       sweep_usage, SWEEP_DEFAULT_STATS, NNP_METHOD_LAMBDA_REL, SWEEP_DEFAULT_MEANS,
+	       NNP_METHOD_LAMBDA_REL, SWEEP_DEFAULT_MEANS,
 	       SWEEP_DEFAULT_STDS, SWEEP_DEFAULT_KEEP, NNP_METHOD_GRID_STEP,
 	       (unsigned long long)(CLI_CALIB_MEM_LIMIT >> 20), SWEEP_DEFAULT_OUT,
 	       (unsigned long long)(SWEEP_DEFAULT_MEM_LIMIT >> 20), t0.batch, SWEEP_DEFAULT_FT_EPOCHS,
@@ -142,7 +141,7 @@ static void sweep_help(void)
 /* Which options go with which method; fills in the compensation's default. */
 static int check_method(const cli_parser *p, sweep_cfg *c)
 {
-	int rule = c->mo.method == NNP_METHOD_RULE;
+	int rule = nnp_method_by_thresholds(c->mo.method);
 	if (c->comp_set && !c->fold && c->mo.compensate != NNP_COMP_NONE)
 		return cli_usage_error(p, "--no-fold contradicts --compensate %s",
 		                       nnp_compensate_name(c->mo.compensate)), -1;
@@ -162,7 +161,7 @@ static int check_method(const cli_parser *p, sweep_cfg *c)
 		c->keep_text = SWEEP_DEFAULT_KEEP;
 	if (c->alloc_step_set && !c->allocate && !c->targets_text)
 		return cli_usage_error(p, "--allocate-step needs --allocate or --target-params"), -1;
-	if (c->lambda_set && c->mo.method != NNP_METHOD_OBS && c->mo.compensate != NNP_COMP_LS)
+	if (c->lambda_set && !nnp_method_uses_ridge(&c->mo))
 		return cli_usage_error(p, "--lambda: only --method obs and --compensate ls use a "
 		                          "ridge"), -1;
 	if ((c->calib_labels || c->calib_rows) && !c->calib_path)
@@ -366,9 +365,9 @@ static void budget_name(char *buf, size_t size, const nnp_candidate *c, const sw
 {
 	const char *me = nnp_method_name(cfg->mo.method);
 	const char *co = nnp_compensate_name(cfg->mo.compensate);
-	if (cfg->mo.method == NNP_METHOD_RULE && cfg->mo.compensate != NNP_COMP_LS)
+	if (nnp_method_by_thresholds(cfg->mo.method) && cfg->mo.compensate != NNP_COMP_LS)
 		snprintf(buf, size, "-m%.12g-s%.12g", c->mean_thr, c->std_thr);
-	else if (cfg->mo.method == NNP_METHOD_RULE)
+	else if (nnp_method_by_thresholds(cfg->mo.method))
 		snprintf(buf, size, "-%s-%s-m%.12g-s%.12g", me, co, c->mean_thr, c->std_thr);
 	else if (c->target_params)
 		snprintf(buf, size, "-%s-%s-t%zu", me, co, c->target_params);
@@ -446,10 +445,10 @@ static char *provenance_json(const nnp_model *src, const char *src_path, uint32_
 	if (!cfg->plain) {
 		pv.compensate = nnp_compensate_name(cfg->mo.compensate);
 		pv.calib = cfg->calib;
-		if (cfg->mo.method == NNP_METHOD_OBS || cfg->mo.compensate == NNP_COMP_LS)
+		if (nnp_method_uses_ridge(&cfg->mo))
 			pv.lambda_rel = cfg->mo.lambda_rel;
 	}
-	if (cfg->mo.method == NNP_METHOD_RULE) {
+	if (nnp_method_by_thresholds(cfg->mo.method)) {
 		pv.mean_thr = c->mean_thr;
 		pv.std_thr = c->std_thr;
 		pv.fold = cfg->fold;
@@ -955,7 +954,7 @@ int cmd_sweep(int argc, char **argv)
 		rc = prc > 0 ? NNP_EXIT_OK : NNP_EXIT_USAGE;
 		goto done;
 	}
-	int rule = cfg.mo.method == NNP_METHOD_RULE;
+	int rule = nnp_method_by_thresholds(cfg.mo.method);
 	if ((cfg.keep_text && cli_parse_fractions(&p, "--keep", cfg.keep_text, &keeps, &n_keeps)) ||
 	    (cfg.targets_text &&
 	     cli_parse_targets(&p, "--target-params", cfg.targets_text, &targets, &n_targets)) ||
@@ -1009,8 +1008,8 @@ int cmd_sweep(int argc, char **argv)
 	/* Hold the data in memory when it fits, so it is read once for all candidates. */
 	/* --mem-limit 0: always streamed. */
 	int drc = cfg.mem_limit ? nnp_dataset_load(&d, data_path, &dopts, cfg.mem_limit, &err)
-	                        : NNP_EUSAGE;
-	if (drc && drc != NNP_EUSAGE)
+	                        : NNP_ETOOBIG;
+	if (drc && drc != NNP_ETOOBIG)
 		goto fail;
 	nnp_err_clear(&err);
 
@@ -1081,7 +1080,7 @@ int cmd_sweep(int argc, char **argv)
 	if (!cfg.plain) {
 		info.method = nnp_method_name(cfg.mo.method);
 		info.compensate = nnp_compensate_name(cfg.mo.compensate);
-		if (cfg.mo.method == NNP_METHOD_OBS || cfg.mo.compensate == NNP_COMP_LS)
+		if (nnp_method_uses_ridge(&cfg.mo))
 			info.lambda_rel = cfg.mo.lambda_rel;
 		/* A copy of the evaluation data is no separate calibration set. */
 		int same = cfg.calib_path && cal.bytes == src.data_bytes && cal.crc32 == src.data_crc32;

@@ -1,5 +1,5 @@
 /* Fine-tuning shared by `nnprune finetune` and `nnprune sweep --finetune`. */
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +7,7 @@
 #include <cJSON.h>
 
 #include "finetune.h"
+#include "nnprune/parallel.h"
 #include "nnprune/stats.h"
 
 float cli_finetune_default_lr(nnp_optimizer o)
@@ -29,14 +30,14 @@ float cli_provenance_scale(const nnp_model *m)
 	return s;
 }
 
-/* The jobs' shared state: a cursor handing out jobs, one error per job. */
+/* The jobs' shared state: one error per job. */
 typedef struct ft_pool {
 	cli_ft_job *jobs;
-	size_t n, next, done;
+	size_t n;
 	const cli_ft_plan *p;
 	nnp_err *errs;            /* [n] */
 	int *rcs;                 /* [n] */
-	pthread_mutex_t mu;
+	atomic_size_t done;       /* jobs finished, for the progress line */
 } ft_pool;
 
 static int ft_eval(const cli_ft_job *j, const cli_ft_plan *p, nnp_metrics *mt, nnp_err *err)
@@ -78,26 +79,17 @@ static int ft_one(cli_ft_job *j, const cli_ft_plan *p, nnp_err *err)
 	return ft_eval(j, p, &j->mt, err);
 }
 
-static void *ft_worker(void *arg)
+static void ft_task(void *ctx, size_t i, unsigned worker)
 {
-	ft_pool *P = arg;
-	for (;;) {
-		pthread_mutex_lock(&P->mu);
-		size_t i = P->next < P->n ? P->next++ : P->n;
-		pthread_mutex_unlock(&P->mu);
-		if (i == P->n)
-			break;
-		nnp_err_clear(&P->errs[i]);
-		P->rcs[i] = ft_one(&P->jobs[i], P->p, &P->errs[i]);
-		pthread_mutex_lock(&P->mu);
-		P->done++;
-		if (P->p->progress) {
-			fprintf(stderr, "\rnnprune: fine-tuning: %zu/%zu models", P->done, P->n);
-			fflush(stderr);
-		}
-		pthread_mutex_unlock(&P->mu);
+	(void)worker;
+	ft_pool *P = ctx;
+	nnp_err_clear(&P->errs[i]);
+	P->rcs[i] = ft_one(&P->jobs[i], P->p, &P->errs[i]);
+	size_t done = atomic_fetch_add(&P->done, 1) + 1;
+	if (P->p->progress) {
+		fprintf(stderr, "\rnnprune: fine-tuning: %zu/%zu models", done, P->n);
+		fflush(stderr);
 	}
-	return NULL;
 }
 
 int cli_ft_run(cli_ft_job *jobs, size_t n, const cli_ft_plan *p, nnp_err *err)
@@ -107,35 +99,20 @@ int cli_ft_run(cli_ft_job *jobs, size_t n, const cli_ft_plan *p, nnp_err *err)
 	int rc = NNP_OK;
 	ft_pool P;
 	memset(&P, 0, sizeof P);
+	atomic_init(&P.done, 0);
 	P.jobs = jobs;
 	P.n = n;
 	P.p = p;
 	P.errs = calloc(n, sizeof *P.errs);
 	P.rcs = calloc(n, sizeof *P.rcs);
-	size_t T = p->threads ? p->threads : nnp_default_threads();
-	if (T > n)
-		T = n;
-	pthread_t *tid = T > 1 ? calloc(T - 1, sizeof *tid) : NULL;
-	if (!P.errs || !P.rcs || (T > 1 && !tid)) {
+	if (!P.errs || !P.rcs) {
 		rc = nnp_err_set(err, NNP_ENOMEM, "fine-tuning: out of memory");
 		goto done;
 	}
-	if (pthread_mutex_init(&P.mu, NULL)) {
-		rc = nnp_err_set(err, NNP_ENOMEM, "fine-tuning: cannot create a mutex");
-		goto done;
-	}
-	/* The calling thread works too; a thread that cannot start only means
-	 * fewer jobs at once, never a different result. */
-	size_t started = 0;
-	for (size_t t = 0; t + 1 < T; t++) {
-		if (pthread_create(&tid[t], NULL, ft_worker, &P))
-			break;
-		started++;
-	}
-	ft_worker(&P);
-	for (size_t t = 0; t < started; t++)
-		pthread_join(tid[t], NULL);
-	pthread_mutex_destroy(&P.mu);
+	/* Each job is one task: fewer threads only means fewer jobs at once,
+	 * never a different result. */
+	nnp_pfor_job job = { ft_task, NULL, &P };
+	nnp_pfor(p->threads, n, &job);
 	if (p->progress)
 		fprintf(stderr, "\r\033[K");
 	for (size_t i = 0; i < n; i++)
@@ -145,7 +122,6 @@ int cli_ft_run(cli_ft_job *jobs, size_t n, const cli_ft_plan *p, nnp_err *err)
 			break;
 		}
 done:
-	free(tid);
 	free(P.errs);
 	free(P.rcs);
 	return rc;

@@ -11,6 +11,7 @@
 #include <cJSON.h>
 #include <zlib.h>
 
+#include "nnprune/criteria.h"
 #include "cli.h"
 #include "nnprune/io.h"
 
@@ -319,12 +320,22 @@ size_t cli_target_params(const cli_target *t, size_t params0)
 
 /* ---- provenance ------------------------------------------------------- */
 
+void cli_print_methods(nnp_method dflt)
+{
+	for (size_t i = 0; i < nnp_criteria_count(); i++) {
+		const nnp_criterion *c = nnp_criterion_at(i);
+		printf("  --method %-8s  %s%s\n", c->name, c->help,
+		       (size_t)dflt == i ? " (default)" : "");
+	}
+}
+
 int cli_method_option(const cli_parser *p, int which, const char *arg, nnp_method_opts *mo)
 {
 	switch (which) {
 	case 'm':
 		if (nnp_method_parse(arg, &mo->method))
-			return cli_usage_error(p, "--method: '%s' is not rule, score or obs", arg), -1;
+			return cli_usage_error(p, "--method: '%s' is not %s", arg, nnp_criteria_names()),
+			       -1;
 		return 0;
 	case 'c':
 		if (nnp_compensate_parse(arg, &mo->compensate))

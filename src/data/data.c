@@ -320,7 +320,7 @@ int nnp_dataset_load(nnp_dataset **out, const char *path, const nnp_data_opts *o
 	for (;;) {
 		if (d->rows == cap) {
 			if (cap > limit) {
-				rc = nnp_err_set(err, NNP_EUSAGE,
+				rc = nnp_err_set(err, NNP_ETOOBIG,
 				                 "%s: the rows need more than %zu bytes in memory", r->in.path,
 				                 max_bytes);
 				goto done;

@@ -281,7 +281,7 @@ void nnp_metrics_merge(nnp_metrics *a, const nnp_metrics *b)
 		a->mse = b->mse;
 }
 
-static size_t argmax(const float *o, size_t n)
+size_t nnp_argmax(const float *o, size_t n)
 {
 	size_t best = 0;
 	for (size_t j = 1; j < n; j++)
@@ -332,7 +332,7 @@ void nnp_metrics_add(nnp_metrics *mt, nnp_act out_act, const float *out, size_t 
 				mt->nonfinite++;
 				break;
 			}
-		size_t best = argmax(o, n_out);
+		size_t best = nnp_argmax(o, n_out);
 		if (pred)
 			pred[r] = (int32_t)best;
 		if (!labels || labels[r] < 0)
@@ -345,16 +345,6 @@ void nnp_metrics_add(nnp_metrics *mt, nnp_act out_act, const float *out, size_t 
 		if (confusion && (uint64_t)lab < n_out)
 			confusion[(size_t)lab * n_out + best]++;
 	}
-}
-
-unsigned nnp_default_threads(void)
-{
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	if (n < 1)
-		return 1;
-	if (n > 1024)
-		return 1024;
-	return (unsigned)n;
 }
 
 void nnp_blas_single_thread(void)

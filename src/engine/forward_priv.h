@@ -32,4 +32,7 @@
  */
 const float *nnp_forward_step(nnp_forward *f, size_t l, const float *x, size_t rows);
 
+/* Index of the first maximum of o[0..n). */
+size_t nnp_argmax(const float *o, size_t n);
+
 #endif

@@ -1,11 +1,12 @@
 /* Activation statistics: the accumulator and nnp_run, which streams a data
  * set through the model on worker threads. */
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "nnprune/parallel.h"
+#include "nnprune/rows.h"
 #include "nnprune/stats.h"
 #include "forward_priv.h"
 #include "stats_priv.h"
@@ -14,7 +15,6 @@
 /* A chunk holds this many batches per worker: enough to keep every worker
  * busy while the calling thread parses the next chunk. */
 #define RUN_BATCHES_PER_WORKER 8
-#define RUN_MAX_THREADS 1024u
 #define RUN_MAX_BATCH ((size_t)1 << 20)
 /* Rows of one chunk, inputs and labels, before it holds fewer batches. */
 #define RUN_CHUNK_BYTES ((size_t)128 << 20)
@@ -395,63 +395,34 @@ void nnp_acc_finish(const nnp_acc *a, nnp_stats *s)
 
 /* ------------------------------------------------------------------ run */
 
-/*
- * One chunk of rows. For a reader, the calling thread parses rows into the
- * owned buffers; for a data set in memory, x and labels point into it.
- */
+/* One chunk of rows from the row source, and its predictions when a
+ * confusion matrix is wanted. */
 typedef struct run_chunk {
-	float *xbuf;              /* [cap][inputs], owned; NULL for in-memory data */
-	int32_t *ybuf;            /* [cap], owned; NULL unless a reader has labels */
+	nnp_chunk c;
 	int32_t *pred;            /* [cap], owned; only when a confusion matrix is wanted */
-	const float *x;           /* the chunk's rows */
-	const int32_t *labels;    /* their labels, NULL for unlabelled data */
-	size_t rows;
 } run_chunk;
 
-/* Where the rows come from: a streaming reader or a data set in memory. */
-typedef struct run_source {
-	nnp_reader *r;
-	const nnp_dataset *d;
-	uint64_t next;            /* rows handed out so far */
-	int eof;
-} run_source;
-
-struct run_pool;
-
-typedef struct run_worker {
-	struct run_pool *pool;
-	unsigned id;
-	pthread_t tid;
-	nnp_forward *fwd;
-} run_worker;
-
-/* Workers wait for a new generation, run their share of the chunk's batches
- * (batch i goes to worker i % threads) and report back. */
+/* The chunk's batches are the tasks; batch b's metrics and accumulator go to
+ * slot b, folded into the totals in batch order (include/nnprune/parallel.h). */
 typedef struct run_pool {
 	const nnp_model *m;
 	size_t batch, inputs, outputs;
-	unsigned threads;
-	pthread_mutex_t mu;
-	pthread_cond_t start, done;
-	uint64_t gen;
-	unsigned pending;
-	int stop;
+	nnp_pool *pool;
+	nnp_forward **fwd;        /* [pool size] */
+	unsigned n_fwd;
 	const run_chunk *job;
-	/* One record per batch of a chunk, merged in batch order so that the
-	 * loss sums the same way whatever the thread count. */
-	nnp_metrics *bmetrics;
-	/* Likewise one accumulator per batch of a chunk, folded into `acc` in
-	 * batch order: the statistics are then the same bits for any thread
-	 * count (NULL when no statistics are wanted). */
-	nnp_acc **bacc;
+	nnp_metrics *bmetrics;    /* [n_bacc] */
+	nnp_acc **bacc;           /* [n_bacc], NULL when no statistics are wanted */
 	size_t n_bacc;
 	nnp_acc *acc;
-	run_worker *w;
-	unsigned started;
 } run_pool;
 
-static void run_batch(run_pool *p, run_worker *w, const run_chunk *c, size_t b)
+static void run_batch(void *ctx, size_t b, unsigned worker)
 {
+	run_pool *p = ctx;
+	const run_chunk *rc = p->job;
+	const nnp_chunk *c = &rc->c;
+	nnp_forward *fwd = p->fwd[worker];
 	size_t off = b * p->batch;
 	size_t rows = c->rows - off < p->batch ? c->rows - off : p->batch;
 	size_t n_layers = p->m->n_layers;
@@ -463,158 +434,46 @@ static void run_batch(run_pool *p, run_worker *w, const run_chunk *c, size_t b)
 	/* Each hidden layer's statistics are taken right after it is computed,
 	 * while its output is still in cache. */
 	for (size_t l = 0; l < n_layers; l++) {
-		out = nnp_forward_step(w->fwd, l, x, rows);
+		out = nnp_forward_step(fwd, l, x, rows);
 		if (acc && l + 1 < n_layers)
 			nnp_acc_add_layer(acc, l, out, rows);
 	}
 	nnp_metrics *bm = &p->bmetrics[b];
 	memset(bm, 0, sizeof *bm);
-	nnp_metrics_add(bm, last->act, out, rows, p->outputs, c->labels ? c->labels + off : NULL,
-	                c->pred ? c->pred + off : NULL, NULL);
+	nnp_metrics_add(bm, last->act, out, rows, p->outputs, c->y ? c->y + off : NULL,
+	                rc->pred ? rc->pred + off : NULL, NULL);
 }
 
-static void *run_worker_main(void *arg)
+/* Labels are checked on the calling thread (by the row source), so the
+ * workers never see a label the model has no output for. */
+static int next_chunk(nnp_rows *src, run_chunk *c, size_t outputs, nnp_err *err)
 {
-	run_worker *w = arg;
-	run_pool *p = w->pool;
-	uint64_t seen = 0;
-	for (;;) {
-		pthread_mutex_lock(&p->mu);
-		while (p->gen == seen && !p->stop)
-			pthread_cond_wait(&p->start, &p->mu);
-		if (p->stop) {
-			pthread_mutex_unlock(&p->mu);
-			return NULL;
-		}
-		seen = p->gen;
-		const run_chunk *c = p->job;
-		pthread_mutex_unlock(&p->mu);
-
-		size_t n_batches = (c->rows + p->batch - 1) / p->batch;
-		for (size_t b = w->id; b < n_batches; b += p->threads)
-			run_batch(p, w, c, b);
-
-		pthread_mutex_lock(&p->mu);
-		if (--p->pending == 0)
-			pthread_cond_signal(&p->done);
-		pthread_mutex_unlock(&p->mu);
-	}
-}
-
-static void pool_publish(run_pool *p, const run_chunk *c)
-{
-	pthread_mutex_lock(&p->mu);
-	p->job = c;
-	p->pending = p->threads;
-	p->gen++;
-	pthread_cond_broadcast(&p->start);
-	pthread_mutex_unlock(&p->mu);
-}
-
-static void pool_wait(run_pool *p)
-{
-	pthread_mutex_lock(&p->mu);
-	while (p->pending)
-		pthread_cond_wait(&p->done, &p->mu);
-	pthread_mutex_unlock(&p->mu);
-}
-
-static void pool_stop(run_pool *p)
-{
-	pthread_mutex_lock(&p->mu);
-	p->stop = 1;
-	pthread_cond_broadcast(&p->start);
-	pthread_mutex_unlock(&p->mu);
-	for (unsigned i = 0; i < p->started; i++)
-		pthread_join(p->w[i].tid, NULL);
-	p->started = 0;
-}
-
-/* Labels are checked on the calling thread, so the workers never see a
- * label the model has no output for. */
-static int check_labels(const run_chunk *c, size_t outputs, uint64_t first_row, nnp_err *err)
-{
-	if (!c->labels)
-		return NNP_OK;
-	for (size_t i = 0; i < c->rows; i++)
-		if (c->labels[i] < 0 || (uint64_t)c->labels[i] >= outputs)
-			return nnp_err_set(err, NNP_EINPUT, "data row %llu: label %ld is out of range for "
-			                   "a model with %zu outputs",
-			                   (unsigned long long)(first_row + i + 1), (long)c->labels[i],
-			                   outputs);
-	return NNP_OK;
-}
-
-/* Fills a chunk from the reader until it holds cap rows or the input ends. */
-static int read_chunk(run_source *s, run_chunk *c, size_t cap, nnp_err *err)
-{
-	int rc = nnp_reader_fill(s->r, c->xbuf, c->ybuf, cap, &c->rows, err);
-	if (!rc && c->rows < cap)
-		s->eof = 1;
-	return rc;
-}
-
-/* Gives the chunk its next rows: parsed from the reader or pointed at in
- * memory. c->rows == 0 afterwards means the input is exhausted. */
-static int next_chunk(run_source *s, run_chunk *c, size_t cap, size_t inputs, size_t outputs,
-                      nnp_err *err)
-{
-	c->rows = 0;
-	if (s->eof)
-		return NNP_OK;
-	int rc = NNP_OK;
-	if (s->r) {
-		c->x = c->xbuf;
-		c->labels = c->ybuf;
-		rc = read_chunk(s, c, cap, err);
-	} else {
-		uint64_t left = s->d->rows - s->next;
-		c->rows = left < cap ? (size_t)left : cap;
-		c->x = s->d->x + s->next * inputs;
-		c->labels = s->d->y ? s->d->y + s->next : NULL;
-		s->eof = c->rows == left;
-	}
-	if (!rc)
-		rc = check_labels(c, outputs, s->next, err);
-	s->next += c->rows;
-	return rc;
+	(void)outputs;
+	return nnp_rows_next(src, &c->c, err);
 }
 
 /* Folds a finished chunk's per-batch metrics (in batch order) and, if
  * wanted, its predictions into the confusion matrix. */
-static void collect_chunk(run_pool *p, const run_chunk *c, nnp_metrics *total, uint64_t *confusion)
+static void collect_chunk(run_pool *p, const run_chunk *rc, nnp_metrics *total,
+                          uint64_t *confusion)
 {
+	const nnp_chunk *c = &rc->c;
 	size_t n_batches = (c->rows + p->batch - 1) / p->batch;
 	for (size_t b = 0; b < n_batches; b++) {
 		nnp_metrics_merge(total, &p->bmetrics[b]);
 		if (p->acc)
 			nnp_acc_merge(p->acc, p->bacc[b]);
 	}
-	if (confusion && c->labels && c->pred)
+	if (confusion && c->y && rc->pred)
 		for (size_t i = 0; i < c->rows; i++)
-			confusion[(size_t)c->labels[i] * p->outputs + (size_t)c->pred[i]]++;
-}
-
-static int chunk_alloc(run_chunk *c, size_t cap, size_t inputs, int rows, int labels, int pred)
-{
-	c->xbuf = rows ? malloc(cap * inputs * sizeof(float)) : NULL;
-	c->ybuf = labels ? malloc(cap * sizeof(int32_t)) : NULL;
-	c->pred = pred ? malloc(cap * sizeof(int32_t)) : NULL;
-	return (!rows || c->xbuf) && (!labels || c->ybuf) && (!pred || c->pred) ? 0 : -1;
-}
-
-static void chunk_free(run_chunk *c)
-{
-	free(c->xbuf);
-	free(c->ybuf);
-	free(c->pred);
+			confusion[(size_t)c->y[i] * p->outputs + (size_t)rc->pred[i]]++;
 }
 
 /*
  * Checks the options and sizes the chunks. A chunk holds up to
  * RUN_BATCHES_PER_WORKER batches per worker, fewer when that would take more
- * than RUN_CHUNK_BYTES: the batches stay the same size and batch g still goes
- * to worker g % threads, so the results do not change.
+ * than RUN_CHUNK_BYTES: the batches stay the same size, so the results do not
+ * change.
  */
 static int run_plan(const nnp_model *m, size_t features, const nnp_run_opts *opts,
                     unsigned *threads, size_t *batch, size_t *cap, nnp_err *err)
@@ -623,20 +482,20 @@ static int run_plan(const nnp_model *m, size_t features, const nnp_run_opts *opt
 		return nnp_err_set(err, NNP_EUSAGE, "run: the model has no layers");
 	*threads = opts && opts->threads ? opts->threads : nnp_default_threads();
 	*batch = opts && opts->batch ? opts->batch : RUN_DEFAULT_BATCH;
-	if (*threads > RUN_MAX_THREADS)
+	if (*threads > NNP_MAX_THREADS)
 		return nnp_err_set(err, NNP_EUSAGE, "%u threads: at most %u are allowed", *threads,
-		                   RUN_MAX_THREADS);
+		                   NNP_MAX_THREADS);
 	if (*batch > RUN_MAX_BATCH)
 		return nnp_err_set(err, NNP_EUSAGE, "batch of %zu rows: at most %zu are allowed",
 		                   *batch, RUN_MAX_BATCH);
 	if (features != m->input_size)
 		return nnp_err_set(err, NNP_EINPUT, "the data has %zu features per row but the model "
 		                   "expects %zu inputs", features, m->input_size);
-	/* threads <= 2^10 and batch <= 2^20: this product cannot overflow. */
+	/* threads <= 2^8 and batch <= 2^20: this product cannot overflow. */
 	size_t rows = (size_t)*threads * *batch;
 	size_t row_bytes = (m->input_size + 2) * sizeof(float);
 	if (rows > SIZE_MAX / RUN_BATCHES_PER_WORKER / row_bytes)
-		return nnp_err_set(err, NNP_EUSAGE, "%zu rows of %zu inputs overflow memory", rows,
+		return nnp_err_set(err, NNP_ETOOBIG, "%zu rows of %zu inputs overflow memory", rows,
 		                   m->input_size);
 	size_t per = RUN_CHUNK_BYTES / (rows * row_bytes);
 	per = per < 1 ? 1 : per > RUN_BATCHES_PER_WORKER ? RUN_BATCHES_PER_WORKER : per;
@@ -644,96 +503,67 @@ static int run_plan(const nnp_model *m, size_t features, const nnp_run_opts *opt
 	return NNP_OK;
 }
 
-static int pool_start(run_pool *p, int want_stats, nnp_err *err)
+static int pool_init(run_pool *p, unsigned threads, int want_stats, nnp_err *err)
 {
-	for (unsigned i = 0; i < p->threads; i++) {
-		run_worker *w = &p->w[i];
-		w->pool = p;
-		w->id = i;
-		int rc = nnp_forward_create(&w->fwd, p->m, p->batch, err);
-		if (rc)
+	int rc = nnp_pool_create(&p->pool, threads, NNP_POOL_ASYNC, err);
+	if (rc)
+		return rc;
+	p->n_fwd = nnp_pool_size(p->pool);
+	p->fwd = calloc(p->n_fwd, sizeof *p->fwd);
+	if (!p->fwd)
+		return nnp_err_set(err, NNP_ENOMEM, "run: out of memory");
+	for (unsigned i = 0; i < p->n_fwd; i++)
+		if ((rc = nnp_forward_create(&p->fwd[i], p->m, p->batch, err)))
 			return rc;
-	}
 	if (want_stats) {
 		p->bacc = calloc(p->n_bacc, sizeof *p->bacc);
 		if (!p->bacc)
 			return nnp_err_set(err, NNP_ENOMEM, "statistics accumulator: out of memory");
-		int rc = nnp_acc_create(&p->acc, p->m, err);
+		rc = nnp_acc_create(&p->acc, p->m, err);
 		for (size_t b = 0; !rc && b < p->n_bacc; b++)
 			rc = nnp_acc_create(&p->bacc[b], p->m, err);
-		if (rc)
-			return rc;
 	}
-	for (unsigned i = 0; i < p->threads; i++) {
-		int e = pthread_create(&p->w[i].tid, NULL, run_worker_main, &p->w[i]);
-		if (e)
-			return nnp_err_set(err, NNP_ENOMEM, "cannot start worker thread %u: %s", i,
-			                   strerror(e));
-		p->started++;
-	}
-	return NNP_OK;
+	return rc;
 }
 
-/* 1 if the mutex and both condition variables were created, else 0 with
- * none left behind. */
-static int pool_sync_init(run_pool *p)
+static void pool_fini(run_pool *p)
 {
-	if (pthread_mutex_init(&p->mu, NULL) != 0)
-		return 0;
-	if (pthread_cond_init(&p->start, NULL) != 0) {
-		pthread_mutex_destroy(&p->mu);
-		return 0;
-	}
-	if (pthread_cond_init(&p->done, NULL) != 0) {
-		pthread_cond_destroy(&p->start);
-		pthread_mutex_destroy(&p->mu);
-		return 0;
-	}
-	return 1;
-}
-
-static void pool_sync_destroy(run_pool *p)
-{
-	pthread_cond_destroy(&p->done);
-	pthread_cond_destroy(&p->start);
-	pthread_mutex_destroy(&p->mu);
-}
-
-static void pool_free(run_pool *p)
-{
-	if (p->w)
-		for (unsigned i = 0; i < p->threads; i++)
-			nnp_forward_free(p->w[i].fwd);
+	nnp_pool_free(p->pool);
+	if (p->fwd)
+		for (unsigned i = 0; i < p->n_fwd; i++)
+			nnp_forward_free(p->fwd[i]);
 	if (p->bacc)
 		for (size_t b = 0; b < p->n_bacc; b++)
 			nnp_acc_free(p->bacc[b]);
 	free(p->bacc);
 	nnp_acc_free(p->acc);
-	free(p->w);
+	free(p->fwd);
 	free(p->bmetrics);
 }
 
 /* Processes chunks until the input ends; the next chunk is read while the
  * workers run the current one. */
-static int run_loop(run_pool *p, run_source *s, run_chunk ch[2], size_t cap,
-                    const nnp_run_opts *opts, nnp_metrics *total, uint64_t *confusion,
-                    nnp_err *err)
+static int run_loop(run_pool *p, nnp_rows *src, run_chunk ch[2], const nnp_run_opts *opts,
+                    nnp_metrics *total, uint64_t *confusion, nnp_err *err)
 {
 	int cur = 0;
 	uint64_t rows = 0;
-	int rc = next_chunk(s, &ch[cur], cap, p->inputs, p->outputs, err);
+	int rc = next_chunk(src, &ch[cur], p->outputs, err);
 	if (rc)
 		return rc;
-	if (ch[cur].rows == 0)  /* readers report this themselves, with the path */
-		return nnp_err_set(err, NNP_EINPUT, "%s: no data rows", s->r ? "input" : "data set");
-	while (ch[cur].rows) {
-		pool_publish(p, &ch[cur]);
-		rc = next_chunk(s, &ch[!cur], cap, p->inputs, p->outputs, err);
-		pool_wait(p);
+	if (ch[cur].c.rows == 0)  /* readers report this themselves, with the path */
+		return nnp_err_set(err, NNP_EINPUT, "%s: no data rows",
+		                   nnp_rows_streaming(src) ? "input" : "data set");
+	nnp_pfor_job job = { run_batch, NULL, p };
+	while (ch[cur].c.rows) {
+		p->job = &ch[cur];
+		nnp_pool_start(p->pool, (ch[cur].c.rows + p->batch - 1) / p->batch, &job);
+		rc = next_chunk(src, &ch[!cur], p->outputs, err);
+		nnp_pool_wait(p->pool);
 		collect_chunk(p, &ch[cur], total, confusion);
-		rows += ch[cur].rows;
+		rows += ch[cur].c.rows;
 		if (opts && opts->progress)
-			opts->progress(opts->progress_ctx, rows, s->r ? nnp_reader_offset(s->r) : 0);
+			opts->progress(opts->progress_ctx, rows, nnp_rows_offset(src));
 		if (rc)
 			return rc;
 		cur = !cur;
@@ -742,7 +572,7 @@ static int run_loop(run_pool *p, run_source *s, run_chunk ch[2], size_t cap,
 }
 
 /* Everything nnp_run and nnp_run_dataset share once the source is known. */
-static int run_source_all(const nnp_model *m, run_source *s, size_t features, int labelled,
+static int run_source_all(const nnp_model *m, nnp_rows_spec *spec, size_t features,
                           const nnp_run_opts *opts, nnp_stats **stats, nnp_metrics *metrics,
                           uint64_t *confusion, nnp_err *err)
 {
@@ -760,38 +590,33 @@ static int run_source_all(const nnp_model *m, run_source *s, size_t features, in
 	memset(&p, 0, sizeof p);
 	memset(&total, 0, sizeof total);
 	nnp_stats *st = NULL;
-	int sync_ok = 0, reading = s->r != NULL, want_pred = labelled && confusion;
+	nnp_rows *src = NULL;
+	int want_pred = spec->labels && confusion;
 
 	p.m = m;
 	p.batch = batch;
 	p.inputs = m->input_size;
 	p.outputs = nnp_model_outputs(m);
-	p.threads = threads;
-	p.w = calloc(threads, sizeof *p.w);
 	p.bmetrics = calloc(cap / batch, sizeof *p.bmetrics);
 	p.n_bacc = cap / batch;
-	if (!p.w || !p.bmetrics ||
-	    chunk_alloc(&ch[0], cap, p.inputs, reading, reading && labelled, want_pred) ||
-	    chunk_alloc(&ch[1], cap, p.inputs, reading, reading && labelled, want_pred)) {
+	spec->chunk_rows = cap;
+	spec->buffers = 2;
+	spec->outputs = p.outputs;
+	for (int i = 0; want_pred && i < 2; i++)
+		ch[i].pred = malloc(cap * sizeof(int32_t));
+	if (!p.bmetrics || (want_pred && (!ch[0].pred || !ch[1].pred))) {
 		rc = nnp_err_set(err, NNP_ENOMEM, "run: out of memory for %zu rows of %zu inputs",
 		                 cap, p.inputs);
 		goto done;
 	}
-	if (stats) {
-		rc = nnp_stats_create(&st, m, err);
-		if (rc)
-			goto done;
-	}
-	sync_ok = pool_sync_init(&p);
-	if (!sync_ok) {
-		rc = nnp_err_set(err, NNP_ENOMEM, "run: cannot create thread synchronisation");
+	if ((rc = nnp_rows_open(&src, spec, err)))
 		goto done;
-	}
+	if (stats && (rc = nnp_stats_create(&st, m, err)))
+		goto done;
 	nnp_blas_single_thread();
-	rc = pool_start(&p, stats != NULL, err);
+	rc = pool_init(&p, threads, stats != NULL, err);
 	if (!rc)
-		rc = run_loop(&p, s, ch, cap, opts, &total, confusion, err);
-	pool_stop(&p);
+		rc = run_loop(&p, src, ch, opts, &total, confusion, err);
 	if (rc)
 		goto done;
 	if (st) {
@@ -804,11 +629,10 @@ static int run_source_all(const nnp_model *m, run_source *s, size_t features, in
 	if (metrics)
 		*metrics = total;
 done:
-	if (sync_ok)
-		pool_sync_destroy(&p);
-	pool_free(&p);
-	chunk_free(&ch[0]);
-	chunk_free(&ch[1]);
+	pool_fini(&p);
+	nnp_rows_free(src);
+	free(ch[0].pred);
+	free(ch[1].pred);
 	nnp_stats_free(st);
 	return rc;
 }
@@ -816,10 +640,10 @@ done:
 int nnp_run(const nnp_model *m, nnp_reader *r, const nnp_run_opts *opts,
             nnp_stats **stats, nnp_metrics *metrics, uint64_t *confusion, nnp_err *err)
 {
-	run_source s = {r, NULL, 0, 0};
-	int labelled = nnp_reader_has_labels(r) && !(opts && opts->no_labels);
-	return run_source_all(m, &s, nnp_reader_features(r), labelled, opts, stats, metrics,
-	                      confusion, err);
+	nnp_rows_spec s = { 0 };
+	s.reader = r;
+	s.labels = nnp_reader_has_labels(r) && !(opts && opts->no_labels);
+	return run_source_all(m, &s, nnp_reader_features(r), opts, stats, metrics, confusion, err);
 }
 
 int nnp_run_dataset(const nnp_model *m, const nnp_dataset *d, const nnp_run_opts *opts,
@@ -829,7 +653,8 @@ int nnp_run_dataset(const nnp_model *m, const nnp_dataset *d, const nnp_run_opts
 		*stats = NULL;
 	if (!d || (d->rows && !d->x))
 		return nnp_err_set(err, NNP_EUSAGE, "run: no data set given");
-	run_source s = {NULL, d, 0, 0};
-	return run_source_all(m, &s, d->features, d->y != NULL, opts, stats, metrics, confusion,
-	                      err);
+	nnp_rows_spec s = { 0 };
+	s.data = d;
+	s.labels = d->y != NULL;
+	return run_source_all(m, &s, d->features, opts, stats, metrics, confusion, err);
 }

@@ -34,6 +34,7 @@
 #include "nnprune/io.h"
 #include "nnprune/stats.h"
 #include "stats_priv.h"
+#include "textbuf.h"
 
 #define STATS_FORMAT "nnprune-stats"
 #define STATS_PART_FORMAT "nnprune-stats-part"  /* a shard's rows: nnprune stats --merge */
@@ -49,67 +50,11 @@
 
 /* --------------------------------------------------------------- writer */
 
-typedef struct sbuf {
-	char *p;
-	size_t len, cap;
-	int oom;
-} sbuf;
-
-static int sb_reserve(sbuf *b, size_t extra)
-{
-	if (b->oom)
-		return -1;
-	if (extra < b->cap - b->len)
-		return 0;
-	size_t cap = b->cap ? b->cap : 4096;
-	while (extra >= cap - b->len) {
-		if (cap > SIZE_MAX / 2) {
-			b->oom = 1;
-			return -1;
-		}
-		cap *= 2;
-	}
-	char *p = realloc(b->p, cap);
-	if (!p) {
-		b->oom = 1;
-		return -1;
-	}
-	b->p = p;
-	b->cap = cap;
-	return 0;
-}
-
-static void sb_put(sbuf *b, const char *s, size_t n)
-{
-	if (sb_reserve(b, n))
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_puts(sbuf *b, const char *s)
-{
-	sb_put(b, s, strlen(s));
-}
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-	char tmp[256];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
-	/* Callers print a few keys and numbers at most: 256 bytes suffice. */
-	if (n < 0 || (size_t)n >= sizeof tmp) {
-		b->oom = 1;
-		return;
-	}
-	sb_put(b, tmp, (size_t)n);
-}
+/* The writer builds the file in the one text buffer (src/util/textbuf.h). */
+typedef nnp_tbuf sbuf;
+#define sb_put nnp_tb_putn
+#define sb_puts nnp_tb_puts
+#define sb_printf nnp_tb_printf
 
 /* A JSON string: quotes, backslashes and control bytes escaped; other bytes
  * (UTF-8 paths) pass through unchanged. */

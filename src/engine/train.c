@@ -2,7 +2,6 @@
  * threads over fixed parts of each batch so that runs are reproducible. */
 #include <limits.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +11,12 @@
 #include <emmintrin.h>
 #endif
 
+#include "nnprune/backprop.h"
+#include "nnprune/parallel.h"
 #include "nnprune/train.h"
 
-/* A thread needs this many rows of a batch to itself to be worth its three
- * barriers a step. Measured on 784-512-256-128-10 over 60,000 rows, two
+/* A thread needs this many rows of a batch to itself to be worth its two
+ * parallel loops a step. Measured on 784-512-256-128-10 over 60,000 rows, two
  * quiet cores: one epoch at batch 16 takes 7.4 s on one thread and 5.2 s on
  * two (8 rows each); at batch 32, 4.3 s and 3.2 s; at batch 64, 3.6 s and
  * 1.75 s. Fewer rows than this per thread would only add synchronisation. */
@@ -29,8 +30,6 @@
 /* Validation runs in chunks of at least this many rows even when the
  * training batch is small, so that sgemm gets a reasonable shape. */
 #define TR_EVAL_ROWS 256u
-
-enum { CMD_STEP = 1, CMD_EVAL = 2, CMD_QUIT = 3 };
 
 /* ---------------------------------------------------------------- PRNG -- */
 
@@ -204,270 +203,15 @@ int nnp_train_check_opts(const nnp_train_opts *o, nnp_err *err)
 
 /* ----------------------------------------------------------- workspace -- */
 
-/* One thread's buffers for batches of up to `cap` rows, in one aligned block. */
+/* One part's engine workspace (include/nnprune/backprop.h) and its figures. */
 typedef struct tr_ws {
-	size_t cap;
-	float *x;          /* [cap][inputs], scaled */
-	int32_t *y;        /* [cap] */
-	float **z;         /* [layers] pre-activations [cap][out]; == a[l] when not needed */
-	float **a;         /* [layers] post-activations [cap][out] */
-	float *d0, *d1;    /* [cap][widest] gradients w.r.t. pre-activations, ping-pong */
-	float *grad;       /* [params] this part's gradient, NULL when not training;
-	                      all zero between steps (whoever reads it zeroes it) */
-	void *mem;
+	nnp_backprop bp;
 	/* the last part this thread ran */
 	size_t rows;
 	double loss;       /* summed over the part's rows */
 	uint64_t correct;
 	nnp_metrics val;   /* validation figures of this thread's share */
 } tr_ws;
-
-static int mul_sz(size_t a, size_t b, size_t *out)
-{
-	if (a && b > SIZE_MAX / a)
-		return -1;
-	*out = a * b;
-	return 0;
-}
-
-/* Reserves `count` floats (rounded up to whole cache lines) at *total. */
-static int plan(size_t *total, size_t count, size_t *off)
-{
-	if (count > SIZE_MAX - TR_LINE_FLOATS)
-		return -1;
-	size_t r = (count + TR_LINE_FLOATS - 1) / TR_LINE_FLOATS * TR_LINE_FLOATS;
-	if (r > SIZE_MAX - *total)
-		return -1;
-	*off = *total;
-	*total += r;
-	return 0;
-}
-
-static int plan_rows(size_t *total, size_t rows, size_t width, size_t *off)
-{
-	size_t n;
-	if (mul_sz(rows, width, &n))
-		return -1;
-	return plan(total, n, off);
-}
-
-/* The backward pass needs the pre-activation only where the derivative
- * cannot be read from the output (and softmax for a stable log-sum-exp). */
-static int needs_z(nnp_act a)
-{
-	return a == NNP_ACT_RELU || a == NNP_ACT_LEAKY_RELU || a == NNP_ACT_SOFTMAX;
-}
-
-static size_t widest(const nnp_model *m)
-{
-	size_t w = m->input_size;
-	for (size_t l = 0; l < m->n_layers; l++)
-		w = m->layers[l].out > w ? m->layers[l].out : w;
-	return w;
-}
-
-static void ws_free(tr_ws *w)
-{
-	if (!w)
-		return;
-	free(w->mem);
-	free(w->z);
-	free(w->a);
-	memset(w, 0, sizeof *w);
-}
-
-/*
- * Sizes and allocates a workspace. params = 0 for a forward-only one.
- * Returns NNP_OK, NNP_EUSAGE (sizes overflow) or NNP_ENOMEM, recording nothing.
- */
-static int ws_init(tr_ws *w, const nnp_model *m, size_t cap, size_t params)
-{
-	size_t L = m->n_layers, total = 0, wide = widest(m);
-	size_t ox, oy, od0, od1, og = 0;
-	memset(w, 0, sizeof *w);
-	w->cap = cap;
-	w->z = calloc(L, sizeof *w->z);
-	w->a = calloc(L, sizeof *w->a);
-	size_t *oz = calloc(L, sizeof *oz), *oa = calloc(L, sizeof *oa);
-	int rc = NNP_ENOMEM;
-	if (!w->z || !w->a || !oz || !oa)
-		goto done;
-	rc = NNP_EUSAGE;
-	if (plan_rows(&total, cap, m->input_size, &ox) || plan(&total, cap, &oy))
-		goto done;
-	for (size_t l = 0; l < L; l++) {
-		if (plan_rows(&total, cap, m->layers[l].out, &oa[l]))
-			goto done;
-		oz[l] = oa[l];
-		if (needs_z(m->layers[l].act) && plan_rows(&total, cap, m->layers[l].out, &oz[l]))
-			goto done;
-	}
-	if (plan_rows(&total, cap, wide, &od0) || plan_rows(&total, cap, wide, &od1))
-		goto done;
-	if (params && plan(&total, params, &og))
-		goto done;
-	if (total > SIZE_MAX / sizeof(float))
-		goto done;
-	rc = NNP_ENOMEM;
-	if (posix_memalign(&w->mem, TR_ALIGN, total * sizeof(float)) != 0) {
-		w->mem = NULL;
-		goto done;
-	}
-	float *base = w->mem;
-	w->x = base + ox;
-	/* y is only ever accessed as int32_t, so its effective type is int32_t. */
-	w->y = (int32_t *)(void *)(base + oy);
-	for (size_t l = 0; l < L; l++) {
-		w->a[l] = base + oa[l];
-		w->z[l] = base + oz[l];
-	}
-	w->d0 = base + od0;
-	w->d1 = base + od1;
-	w->grad = params ? base + og : NULL;
-	memset(w->mem, 0, total * sizeof(float));
-	rc = NNP_OK;
-done:
-	free(oz);
-	free(oa);
-	if (rc)
-		ws_free(w);
-	return rc;
-}
-
-/* --------------------------------------------------------------- kernels -- */
-
-static void ws_forward(const nnp_model *m, tr_ws *w, size_t n)
-{
-	const float *in = w->x;
-	for (size_t l = 0; l < m->n_layers; l++) {
-		const nnp_layer *L = &m->layers[l];
-		nnp_dense(L, in, n, w->z[l]);
-		if (w->z[l] != w->a[l])
-			memcpy(w->a[l], w->z[l], n * L->out * sizeof(float));
-		nnp_activate(L->act, L->alpha, w->a[l], n, L->out);
-		in = w->a[l];
-	}
-}
-
-/* d *= act'(z): the derivative read from z (relu family) or from a = act(z). */
-static void act_backward(const nnp_layer *L, const float *restrict z, const float *restrict a,
-                         float *restrict d, size_t n)
-{
-	float alpha = L->alpha;
-	switch (L->act) {
-	case NNP_ACT_RELU:
-		for (size_t i = 0; i < n; i++)
-			d[i] = z[i] > 0.0f ? d[i] : 0.0f;
-		break;
-	case NNP_ACT_LEAKY_RELU:
-		for (size_t i = 0; i < n; i++)
-			d[i] = z[i] > 0.0f ? d[i] : alpha * d[i];
-		break;
-	case NNP_ACT_SIGMOID:
-		for (size_t i = 0; i < n; i++)
-			d[i] *= a[i] * (1.0f - a[i]);
-		break;
-	case NNP_ACT_TANH:
-		for (size_t i = 0; i < n; i++)
-			d[i] *= 1.0f - a[i] * a[i];
-		break;
-	case NNP_ACT_LINEAR:
-	case NNP_ACT_SOFTMAX:  /* only last, where the cross-entropy handles it */
-	default:
-		break;
-	}
-}
-
-static size_t argmax_row(const float *o, size_t n)
-{
-	size_t best = 0;
-	for (size_t j = 1; j < n; j++)
-		if (o[j] > o[best])
-			best = j;
-	return best;
-}
-
-/*
- * Loss of the part's rows (summed into w->loss, hits into w->correct) and the
- * gradient of the batch-mean loss w.r.t. the last pre-activation into d0.
- * inv_n = 1 / rows of the whole batch, so that the parts' gradients add up.
- */
-static void ws_loss(const nnp_model *m, tr_ws *w, size_t n, float inv_n)
-{
-	size_t last = m->n_layers - 1;
-	const nnp_layer *L = &m->layers[last];
-	size_t K = L->out;
-	double loss = 0.0;
-	uint64_t hits = 0;
-	for (size_t r = 0; r < n; r++) {
-		const float *z = w->z[last] + r * K, *a = w->a[last] + r * K;
-		float *d = w->d0 + r * K;
-		size_t c = (size_t)w->y[r];
-		hits += argmax_row(a, K) == c;
-		if (L->act == NNP_ACT_SOFTMAX) {
-			/* log-sum-exp of the logits: exact where log(softmax) of a
-			 * float that underflowed to 0 would be infinite. */
-			float zmax = z[0];
-			for (size_t k = 1; k < K; k++)
-				zmax = z[k] > zmax ? z[k] : zmax;
-			double s = 0.0;
-			for (size_t k = 0; k < K; k++)
-				s += exp((double)z[k] - (double)zmax);
-			loss += log(s) + (double)zmax - (double)z[c];
-			for (size_t k = 0; k < K; k++)
-				d[k] = a[k] * inv_n;
-			d[c] -= inv_n;
-		} else {
-			float g = 2.0f * inv_n / (float)K;
-			double s = 0.0;
-			for (size_t k = 0; k < K; k++) {
-				float e = a[k] - (k == c ? 1.0f : 0.0f);
-				s += (double)e * (double)e;
-				d[k] = g * e;
-			}
-			loss += s / (double)K;
-		}
-	}
-	if (L->act != NNP_ACT_SOFTMAX)
-		act_backward(L, w->z[last], w->a[last], w->d0, n * K);
-	w->loss = loss;
-	w->correct = hits;
-}
-
-static void col_sums(const float *restrict d, size_t n, size_t k, float *restrict out)
-{
-	memset(out, 0, k * sizeof *out);
-	for (size_t r = 0; r < n; r++)
-		for (size_t j = 0; j < k; j++)
-			out[j] += d[r * k + j];
-}
-
-/* Flat parameter layout: layer l's weights at off[l], its biases right after. */
-static void ws_backward(const nnp_model *m, tr_ws *w, size_t n, const size_t *off)
-{
-	float *d = w->d0, *e = w->d1;
-	for (size_t l = m->n_layers; l-- > 0;) {
-		const nnp_layer *L = &m->layers[l];
-		const float *xin = l ? w->a[l - 1] : w->x;
-		float *gw = w->grad + off[l];
-		int in = (int)L->in, out = (int)L->out, rows = (int)n;
-		/* dW = dZ^T X: [out][in], row-major like W. Added onto a buffer the
-		 * optimizer left zeroed: with beta = 0 OpenBLAS would spend a whole
-		 * extra pass over the weights zeroing it. */
-		cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, rows, 1.0f, d, out,
-		            xin, in, 1.0f, gw, in);
-		col_sums(d, n, L->out, gw + L->in * L->out);
-		if (l == 0)
-			break;
-		/* dX = dZ W: [n][in], then through the previous layer's activation. */
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, in, out, 1.0f, d, out,
-		            L->w, in, 0.0f, e, in);
-		act_backward(&m->layers[l - 1], w->z[l - 1], w->a[l - 1], e, n * L->in);
-		float *t = d;
-		d = e;
-		e = t;
-	}
-}
 
 /* Copies rows first..first+n-1 (through idx when not NULL) into w, scaled. */
 static void ws_gather(tr_ws *w, const nnp_dataset *ds, const size_t *idx, size_t first,
@@ -477,10 +221,10 @@ static void ws_gather(tr_ws *w, const nnp_dataset *ds, const size_t *idx, size_t
 	for (size_t r = 0; r < n; r++) {
 		size_t row = idx ? idx[first + r] : first + r;
 		const float *restrict src = ds->x + row * F;
-		float *restrict dst = w->x + r * F;
+		float *restrict dst = w->bp.x + r * F;
 		for (size_t j = 0; j < F; j++)
 			dst[j] = src[j] * scale;
-		w->y[r] = ds->y[row];
+		w->bp.y[r] = ds->y[row];
 	}
 }
 
@@ -574,30 +318,15 @@ typedef struct trainer {
 	size_t T;            /* threads, the caller's included */
 	tr_ws *ws;           /* [T] */
 	float *m1, *m2;      /* optimizer state [P]: Adam moments, or SGD momentum in m1 */
-	/* the current command, written by the caller's thread between barriers */
-	int cmd;
+	/* the current step or validation, written by the caller between loops */
 	const nnp_dataset *data;
 	const size_t *idx;   /* perm while training, NULL (file order) for validation */
 	size_t first, n;
 	float scale, inv_n;
 	tr_step k;
 	size_t *perm;        /* [rows] this epoch's order of the training rows */
-	/* threads */
-	struct tr_arg *args; /* [T] what each worker is started with */
-	pthread_t *tid;      /* [T] (entry 0 unused) */
-	size_t started;      /* workers created */
-	pthread_barrier_t start, mid, done;
-	int barriers;        /* 1 once the three are initialised */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int sync_ok;         /* mutex and condition initialised */
-	int go;              /* 0 wait, 1 run, -1 quit: the start-up handshake */
+	nnp_pool *pool;      /* T workers; part t of a batch is task t */
 } trainer;
-
-typedef struct tr_arg {
-	trainer *tr;
-	size_t t;
-} tr_arg;
 
 static double batch_loss(const trainer *tr)
 {
@@ -618,9 +347,9 @@ static void step_compute(trainer *tr, size_t t)
 	if (w->rows == 0)
 		return;
 	ws_gather(w, tr->data, tr->idx, tr->first + lo, w->rows, tr->scale);
-	ws_forward(tr->m, w, w->rows);
-	ws_loss(tr->m, w, w->rows, tr->inv_n);
-	ws_backward(tr->m, w, w->rows, tr->off);
+	nnp_backprop_forward(&w->bp, tr->m, w->rows);
+	nnp_backprop_loss(&w->bp, tr->m, w->rows, tr->inv_n, &w->loss, &w->correct);
+	nnp_backprop_backward(&w->bp, tr->m, w->rows, tr->off, NULL, NULL);
 }
 
 /* Sums the parts' gradients into part 0's buffer and steps the optimizer,
@@ -638,10 +367,10 @@ static void step_update(trainer *tr, size_t t)
 	hi = hi * TR_LINE_FLOATS < tr->P ? hi * TR_LINE_FLOATS : tr->P;
 	if (lo >= hi)
 		return;
-	float *g = tr->ws[0].grad;
+	float *g = tr->ws[0].bp.grad;
 	for (size_t k = 1; k < tr->T; k++)
 		if (tr->ws[k].rows)
-			drain_into(g + lo, tr->ws[k].grad + lo, hi - lo);
+			drain_into(g + lo, tr->ws[k].bp.grad + lo, hi - lo);
 	for (size_t l = 0; l < tr->m->n_layers; l++) {
 		nnp_layer *L = &tr->m->layers[l];
 		size_t nw = L->in * L->out;
@@ -667,164 +396,53 @@ static void eval_part(trainer *tr, size_t t)
 	const nnp_layer *last = &tr->m->layers[tr->m->n_layers - 1];
 	size_t lo, hi;
 	part_bounds(tr->data->rows, tr->T, t, &lo, &hi);
-	for (size_t r = lo; r < hi; r += w->cap) {
-		size_t n = hi - r < w->cap ? hi - r : w->cap;
+	for (size_t r = lo; r < hi; r += w->bp.cap) {
+		size_t n = hi - r < w->bp.cap ? hi - r : w->bp.cap;
 		ws_gather(w, tr->data, NULL, r, n, tr->scale);
-		ws_forward(tr->m, w, n);
-		nnp_metrics_add(&w->val, last->act, w->a[tr->m->n_layers - 1], n, last->out, w->y,
+		nnp_backprop_forward(&w->bp, tr->m, n);
+		nnp_metrics_add(&w->val, last->act, w->bp.a[tr->m->n_layers - 1], n, last->out, w->bp.y,
 		                NULL, NULL);
 	}
 }
 
-static void sync_wait(trainer *tr, pthread_barrier_t *b)
+static void compute_task(void *ctx, size_t t, unsigned worker)
 {
-	if (tr->T > 1)
-		pthread_barrier_wait(b);
+	(void)worker;
+	step_compute(ctx, t);
 }
 
-static void run_part(trainer *tr, size_t t)
+static void update_task(void *ctx, size_t t, unsigned worker)
 {
-	if (tr->cmd == CMD_STEP) {
-		step_compute(tr, t);
-		sync_wait(tr, &tr->mid);
-		step_update(tr, t);
-	} else if (tr->cmd == CMD_EVAL) {
-		eval_part(tr, t);
-	}
+	(void)worker;
+	step_update(ctx, t);
 }
 
-static void *worker_main(void *p)
+static void eval_task(void *ctx, size_t t, unsigned worker)
 {
-	tr_arg *arg = p;
-	trainer *tr = arg->tr;
-	pthread_mutex_lock(&tr->mu);
-	while (tr->go == 0)
-		pthread_cond_wait(&tr->cv, &tr->mu);
-	int go = tr->go;
-	pthread_mutex_unlock(&tr->mu);
-	if (go < 0)
-		return NULL;
-	for (;;) {
-		pthread_barrier_wait(&tr->start);
-		if (tr->cmd == CMD_QUIT)
-			return NULL;
-		run_part(tr, arg->t);
-		pthread_barrier_wait(&tr->done);
-	}
+	(void)worker;
+	eval_part(ctx, t);
 }
 
-/* Runs a command on all threads, the caller's being part 0. */
-static void run_all(trainer *tr, int cmd)
+/* One step: every part's gradient, then every slice of the update. Parts
+ * write their own workspace, so which worker runs which part changes nothing. */
+static void run_step(trainer *tr)
 {
-	tr->cmd = cmd;
-	sync_wait(tr, &tr->start);
-	run_part(tr, 0);
-	sync_wait(tr, &tr->done);
-}
-
-static void set_go(trainer *tr, int go)
-{
-	pthread_mutex_lock(&tr->mu);
-	tr->go = go;
-	pthread_cond_broadcast(&tr->cv);
-	pthread_mutex_unlock(&tr->mu);
-}
-
-static void threads_stop(trainer *tr)
-{
-	if (tr->started == 0)
-		return;
-	if (tr->go > 0) {
-		tr->cmd = CMD_QUIT;
-		pthread_barrier_wait(&tr->start);
-	} else {
-		set_go(tr, -1);
-	}
-	for (size_t t = 1; t <= tr->started; t++)
-		pthread_join(tr->tid[t], NULL);
-	tr->started = 0;
-}
-
-/*
- * Starts T-1 workers. They wait on a condition until all exist: should one
- * fail to start, the others are told to quit instead of meeting at barriers
- * sized for T threads.
- */
-static int threads_start(trainer *tr, nnp_err *err)
-{
-	if (tr->T < 2)
-		return NNP_OK;
-	if (pthread_mutex_init(&tr->mu, NULL) != 0)
-		return nnp_err_set(err, NNP_ENOMEM, "training: cannot create a mutex");
-	if (pthread_cond_init(&tr->cv, NULL) != 0) {
-		pthread_mutex_destroy(&tr->mu);
-		return nnp_err_set(err, NNP_ENOMEM, "training: cannot create a condition variable");
-	}
-	tr->sync_ok = 1;
-	unsigned cnt = (unsigned)tr->T;
-	if (pthread_barrier_init(&tr->start, NULL, cnt) != 0)
-		return nnp_err_set(err, NNP_ENOMEM, "training: cannot create a barrier");
-	if (pthread_barrier_init(&tr->mid, NULL, cnt) != 0) {
-		pthread_barrier_destroy(&tr->start);
-		return nnp_err_set(err, NNP_ENOMEM, "training: cannot create a barrier");
-	}
-	if (pthread_barrier_init(&tr->done, NULL, cnt) != 0) {
-		pthread_barrier_destroy(&tr->start);
-		pthread_barrier_destroy(&tr->mid);
-		return nnp_err_set(err, NNP_ENOMEM, "training: cannot create a barrier");
-	}
-	tr->barriers = 1;
-	for (size_t t = 1; t < tr->T; t++) {
-		tr->args[t].tr = tr;
-		tr->args[t].t = t;
-		if (pthread_create(&tr->tid[t], NULL, worker_main, &tr->args[t]) != 0) {
-			threads_stop(tr);
-			return nnp_err_set(err, NNP_ENOMEM, "training: cannot start thread %zu of %zu",
-			                   t + 1, tr->T);
-		}
-		tr->started = t;
-	}
-	set_go(tr, 1);
-	return NNP_OK;
+	nnp_pfor_job compute = { compute_task, NULL, tr }, update = { update_task, NULL, tr };
+	nnp_pool_for(tr->pool, tr->T, &compute);
+	nnp_pool_for(tr->pool, tr->T, &update);
 }
 
 static void trainer_free(trainer *tr)
 {
-	threads_stop(tr);
-	if (tr->barriers) {
-		pthread_barrier_destroy(&tr->start);
-		pthread_barrier_destroy(&tr->mid);
-		pthread_barrier_destroy(&tr->done);
-	}
-	if (tr->sync_ok) {
-		pthread_cond_destroy(&tr->cv);
-		pthread_mutex_destroy(&tr->mu);
-	}
+	nnp_pool_free(tr->pool);
 	if (tr->ws)
 		for (size_t t = 0; t < tr->T; t++)
-			ws_free(&tr->ws[t]);
+			nnp_backprop_free(&tr->ws[t].bp);
 	free(tr->ws);
 	free(tr->off);
 	free(tr->m1);
 	free(tr->m2);
-	free(tr->tid);
-	free(tr->args);
 	free(tr->perm);
-}
-
-/* Flat offsets of each layer's weights; *P the total (validated models fit). */
-static int layout(const nnp_model *m, size_t **off, size_t *P)
-{
-	*off = malloc(m->n_layers * sizeof **off);
-	if (!*off)
-		return NNP_ENOMEM;
-	size_t p = 0;
-	for (size_t l = 0; l < m->n_layers; l++) {
-		(*off)[l] = p;
-		p += m->layers[l].in * m->layers[l].out + m->layers[l].out;
-	}
-	*P = p;
-	return NNP_OK;
 }
 
 static float *alloc_floats(size_t n)
@@ -845,24 +463,22 @@ static int trainer_init(trainer *tr, nnp_model *m, const nnp_train_opts *o, size
 	tr->m = m;
 	tr->o = o;
 	tr->T = T;
-	if (layout(m, &tr->off, &tr->P))
+	if (nnp_param_layout(m, &tr->off, &tr->P))
 		return nnp_err_set(err, NNP_ENOMEM, "training: out of memory");
 	tr->scale = o->input_scale;
 	tr->ws = calloc(T, sizeof *tr->ws);
-	tr->tid = calloc(T, sizeof *tr->tid);
-	tr->args = calloc(T, sizeof *tr->args);
 	tr->perm = malloc(rows * sizeof *tr->perm);
-	if (!tr->perm || !tr->args)
+	if (!tr->perm)
 		return nnp_err_set(err, NNP_ENOMEM, "training: out of memory for %zu rows", rows);
 	for (size_t i = 0; i < rows; i++)
 		tr->perm[i] = i;
 	tr->m1 = alloc_floats(tr->P);
 	tr->m2 = o->optimizer == NNP_OPT_ADAM ? alloc_floats(tr->P) : NULL;
-	if (!tr->ws || !tr->tid || !tr->m1 || (o->optimizer == NNP_OPT_ADAM && !tr->m2))
+	if (!tr->ws || !tr->m1 || (o->optimizer == NNP_OPT_ADAM && !tr->m2))
 		return nnp_err_set(err, NNP_ENOMEM, "training: out of memory for %zu parameters",
 		                   tr->P);
 	for (size_t t = 0; t < T; t++) {
-		int rc = ws_init(&tr->ws[t], m, cap, tr->P);
+		int rc = nnp_backprop_init(&tr->ws[t].bp, m, cap, tr->P);
 		if (rc == NNP_EUSAGE)
 			return nnp_err_set(err, NNP_EUSAGE,
 			                   "training: %zu rows per thread are too many for this model",
@@ -955,7 +571,8 @@ static void eval_val(trainer *tr, const nnp_dataset *val, nnp_metrics *out)
 		memset(&tr->ws[t].val, 0, sizeof tr->ws[t].val);
 	tr->data = val;
 	tr->idx = NULL;
-	run_all(tr, CMD_EVAL);
+	nnp_pfor_job job = { eval_task, NULL, tr };
+	nnp_pool_for(tr->pool, tr->T, &job);
 	memset(out, 0, sizeof *out);
 	for (size_t t = 0; t < tr->T; t++)
 		nnp_metrics_merge(out, &tr->ws[t].val);
@@ -978,7 +595,7 @@ static int run_epoch(trainer *tr, const nnp_dataset *train, size_t epoch, uint64
 		tr->n = rows - first < o->batch ? rows - first : o->batch;
 		tr->inv_n = (float)(1.0 / (double)tr->n);
 		set_step(tr, *steps + 1);
-		run_all(tr, CMD_STEP);
+		run_step(tr);
 		double bl = batch_loss(tr);
 		if (!isfinite(bl))
 			return nnp_err_set(err, NNP_EINPUT,
@@ -1087,12 +704,12 @@ int nnp_train(nnp_model *m, const nnp_dataset *train, const nnp_dataset *val,
 		cap = want > cap ? want : cap;
 	}
 	/* sgemm takes int dimensions: rows x widest must fit. */
-	if (cap > INT_MAX / widest(m))
+	if (cap > nnp_backprop_max_rows(m))
 		return nnp_err_set(err, NNP_EUSAGE, "training: batches of %zu rows are too large", cap);
 	rep->threads = (unsigned)T;
 	if ((rc = trainer_init(&tr, m, o, T, cap, train->rows, err)) != 0)
 		goto done;
-	if ((rc = threads_start(&tr, err)) != 0)
+	if ((rc = nnp_pool_create(&tr.pool, (unsigned)T, 0, err)) != 0)
 		goto done;
 	/* A saved model maps raw inputs; training works on scaled ones. */
 	if (o->model_takes_raw && o->input_scale != 1.0f)
@@ -1105,51 +722,5 @@ int nnp_train(nnp_model *m, const nnp_dataset *train, const nnp_dataset *val,
 done:
 	trainer_free(&tr);
 	rep->seconds = now_sec() - t_run;
-	return rc;
-}
-
-int nnp_train_grad(const nnp_model *m, const float *x, const int32_t *y, size_t rows,
-                   float *grad, double *loss, nnp_err *err)
-{
-	if (rows == 0 || rows > NNP_TRAIN_MAX_BATCH)
-		return nnp_err_set(err, NNP_EUSAGE, "gradient: rows must be between 1 and %u (got %zu)",
-		                   NNP_TRAIN_MAX_BATCH, rows);
-	int rc = nnp_model_validate(m, "model", err);
-	if (rc)
-		return rc;
-	size_t K = nnp_model_outputs(m);
-	for (size_t r = 0; r < rows; r++)
-		if (y[r] < 0 || (uint64_t)y[r] >= K)
-			return nnp_err_set(err, NNP_EINPUT,
-			                   "gradient: row %zu: label %ld is out of range (the model has "
-			                   "%zu outputs)",
-			                   r + 1, (long)y[r], K);
-	if (rows > INT_MAX / widest(m))
-		return nnp_err_set(err, NNP_EUSAGE, "gradient: %zu rows are too many for this model",
-		                   rows);
-	size_t *off = NULL, P;
-	tr_ws w;
-	memset(&w, 0, sizeof w);
-	if (layout(m, &off, &P)) {
-		rc = nnp_err_set(err, NNP_ENOMEM, "gradient: out of memory");
-		goto done;
-	}
-	rc = ws_init(&w, m, rows, P);
-	if (rc) {
-		rc = nnp_err_set(err, rc, "gradient: cannot allocate buffers for %zu rows", rows);
-		goto done;
-	}
-	nnp_blas_single_thread();
-	memcpy(w.x, x, rows * m->input_size * sizeof(float));
-	memcpy(w.y, y, rows * sizeof(int32_t));
-	ws_forward(m, &w, rows);
-	ws_loss(m, &w, rows, (float)(1.0 / (double)rows));
-	ws_backward(m, &w, rows, off);
-	memcpy(grad, w.grad, P * sizeof(float));
-	if (loss)
-		*loss = w.loss / (double)rows;
-done:
-	ws_free(&w);
-	free(off);
 	return rc;
 }

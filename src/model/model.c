@@ -498,24 +498,11 @@ void nnpm_sink_put(nnpm_sink *s, const void *p, size_t n)
 		s->len += n;
 		return;
 	}
-	if (n > s->cap - s->len) {
-		size_t cap = s->cap ? s->cap : 4096;
-		while (cap - s->len < n) {
-			if (cap > SIZE_MAX / 2) {
-				s->failed = NNP_ENOMEM;
-				return;
-			}
-			cap *= 2;
-		}
-		unsigned char *b = realloc(s->buf, cap);
-		if (!b) {
-			s->failed = NNP_ENOMEM;
-			return;
-		}
-		s->buf = b;
-		s->cap = cap;
+	nnp_tb_putn(&s->mem, p, n);
+	if (s->mem.oom) {
+		s->failed = NNP_ENOMEM;
+		return;
 	}
-	memcpy(s->buf + s->len, p, n);
 	s->len += n;
 }
 
@@ -891,10 +878,10 @@ int nnp_model_to_buffer(const nnp_model *m, nnp_format fmt, unsigned char **buf,
 	memset(&s, 0, sizeof s);
 	/* A NUL after the bytes (not counted) lets callers use JSON as a string. */
 	if (write_model(&s, m, fmt) || (nnpm_sink_put(&s, "", 1), s.failed)) {
-		free(s.buf);
+		free(s.mem.p);
 		return nnp_err_set(err, NNP_ENOMEM, "model: out of memory while serialising");
 	}
-	*buf = s.buf;
+	*buf = (unsigned char *)s.mem.p;
 	*len = s.len - 1;
 	return NNP_OK;
 }

@@ -11,6 +11,7 @@
 #include <cJSON.h>
 
 #include "nnprune/model.h"
+#include "textbuf.h"
 
 /* JSON model files are read whole into memory; this caps what we accept. */
 #define NNPM_MAX_JSON_BYTES ((uint64_t)4 << 30)
@@ -41,8 +42,8 @@ int nnpm_check(const nnp_model *m, const char *label, int status, nnp_err *err);
  */
 typedef struct nnpm_sink {
 	FILE *fp;
-	unsigned char *buf;   /* owned by whoever takes it after a memory write */
-	size_t len, cap;
+	nnp_tbuf mem;         /* memory writes; mem.p owned by whoever takes it */
+	size_t len;           /* bytes written */
 	int count_only;
 	int failed;           /* 0, NNP_EOUTPUT (write error) or NNP_ENOMEM */
 	int err_no;           /* errno of the first failed write */

@@ -26,14 +26,15 @@
  */
 #include <cblas.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nnprune/forward.h"
+#include "nnprune/parallel.h"
 #include "nnprune/sweep.h"
+#include "nnprune/rows.h"
 #include "sweep_priv.h"
 
 #define SW_BLOCK 256u                  /* rows per block, the unit of determinism */
@@ -41,7 +42,6 @@
 #define SW_CHUNK_BYTES ((size_t)32 << 20)
 #define SW_MAX_CHUNK_BLOCKS 64u
 #define SW_MAX_CANDIDATES 1000000u
-#define SW_MAX_THREADS 64u
 #define SW_LIST_MAX 10000u
 #define SW_NONE ((size_t)-1)
 
@@ -70,14 +70,7 @@ typedef struct sw_ws {
 	int32_t *pred;
 } sw_ws;
 
-typedef struct sw_run sw_run;
-
-typedef struct sw_thread {
-	sw_run *R;
-	sw_ws *ws;
-} sw_thread;
-
-struct sw_run {
+typedef struct sw_run {
 	const nnp_model *m;
 	size_t L, block, maxw, chunk_blocks, n_threads;
 	float **H;              /* [L] hidden outputs of the chunk, NULL where unused */
@@ -87,19 +80,13 @@ struct sw_run {
 	size_t n_plans;
 	sw_slot *slots;         /* [n_plans + 1][chunk_blocks], row 0 the original */
 	sw_slot *tot;           /* [n_plans + 1] running totals */
-	sw_ws *ws;              /* [n_threads] */
-	sw_thread *targ;
-	pthread_t *tid;
+	sw_ws *ws;              /* [n_threads], one per worker of the pool */
+	nnp_pool *pool;
 	/* the chunk being evaluated */
 	const float *x;
 	const int32_t *y;
 	size_t rows, nblocks;
-	/* task dispatch */
-	pthread_mutex_t mu;
-	int mu_ok;
-	size_t next, total;
-	int phase;              /* 0: the original, 1: candidates */
-};
+} sw_run;
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -140,7 +127,7 @@ static int check_inputs(const nnp_model *m, const nnp_stats *s, const nnp_datase
 			                   d->features, m->input_size);
 		if (d->rows == 0)
 			return nnp_err_set(err, NNP_EINPUT, "sweep: the data has no rows");
-		return nnp_sweep_check_labels(d->y, d->rows, nnp_model_outputs(m), 0, err);
+		return nnp_labels_check(d->y, d->rows, nnp_model_outputs(m), 0, err);
 	} else if (!o->data_path) {
 		return nnp_err_set(err, NNP_EUSAGE, "sweep: no data and no data path");
 	}
@@ -319,17 +306,15 @@ done:
 	return rc;
 }
 
-/* One scratch workspace per thread, [block][maxw] floats each. */
+/* The pool, and one scratch workspace per worker, [block][maxw] floats each. */
 static int threads_alloc(sw_run *R, unsigned threads)
 {
 	size_t n;
-	R->n_threads = threads ? threads : nnp_default_threads();
-	if (R->n_threads > SW_MAX_THREADS)
-		R->n_threads = SW_MAX_THREADS;
+	if (nnp_pool_create(&R->pool, nnp_threads_resolve(threads), 0, NULL))
+		return NNP_ENOMEM;
+	R->n_threads = nnp_pool_size(R->pool);
 	R->ws = calloc(R->n_threads, sizeof *R->ws);
-	R->targ = calloc(R->n_threads, sizeof *R->targ);
-	R->tid = calloc(R->n_threads, sizeof *R->tid);
-	if (!R->ws || !R->targ || !R->tid || !nnp_sweep_mul_ok(R->block, R->maxw, &n))
+	if (!R->ws || !nnp_sweep_mul_ok(R->block, R->maxw, &n))
 		return NNP_ENOMEM;
 	for (size_t t = 0; t < R->n_threads; t++) {
 		sw_ws *w = &R->ws[t];
@@ -339,12 +324,7 @@ static int threads_alloc(sw_run *R, unsigned threads)
 		w->pred = malloc(R->block * sizeof *w->pred);
 		if (!w->a || !w->b || !w->g || !w->pred)
 			return NNP_ENOMEM;
-		R->targ[t].R = R;
-		R->targ[t].ws = w;
 	}
-	if (pthread_mutex_init(&R->mu, NULL) != 0)
-		return NNP_ENOMEM;
-	R->mu_ok = 1;
 	return NNP_OK;
 }
 
@@ -388,13 +368,10 @@ static void run_free(sw_run *R)
 			free(R->ws[t].pred);
 		}
 	free(R->ws);
-	free(R->targ);
-	free(R->tid);
+	nnp_pool_free(R->pool);
 	free(R->opred);
 	free(R->slots);
 	free(R->tot);
-	if (R->mu_ok)
-		pthread_mutex_destroy(&R->mu);
 }
 
 /* ---- the work of one task --------------------------------------------- */
@@ -492,120 +469,33 @@ static void cand_block(sw_run *R, sw_ws *ws, size_t u, size_t b)
 		sl->agree += ws->pred[r] == R->opred[r0 + r];
 }
 
-/* ---- threads ---------------------------------------------------------- */
+/* ---- tasks: blocks of the original, then (candidate, block) pairs ------ */
 
-static void run_tasks(sw_run *R, sw_ws *ws)
+static void orig_task(void *ctx, size_t t, unsigned worker)
 {
-	for (;;) {
-		pthread_mutex_lock(&R->mu);
-		size_t t = R->next++;
-		pthread_mutex_unlock(&R->mu);
-		if (t >= R->total)
-			return;
-		if (R->phase == 0)
-			orig_block(R, ws, t);
-		else
-			cand_block(R, ws, t / R->nblocks, t % R->nblocks);
-	}
+	sw_run *R = ctx;
+	orig_block(R, &R->ws[worker], t);
 }
 
-static void *worker(void *arg)
+static void cand_task(void *ctx, size_t t, unsigned worker)
 {
-	sw_thread *t = arg;
-	run_tasks(t->R, t->ws);
-	return NULL;
-}
-
-/*
- * Runs `total` tasks of a phase on up to n_threads threads, the calling one
- * included. Which thread takes which task does not matter: every task writes
- * its own slot. If a thread cannot be started the others do its share.
- */
-static void run_phase(sw_run *R, int phase, size_t total)
-{
-	R->phase = phase;
-	R->next = 0;
-	R->total = total;
-	size_t started = 1;
-	while (started < R->n_threads && started < total &&
-	       pthread_create(&R->tid[started], NULL, worker, &R->targ[started]) == 0)
-		started++;
-	run_tasks(R, &R->ws[0]);
-	for (size_t t = 1; t < started; t++)
-		pthread_join(R->tid[t], NULL);
+	sw_run *R = ctx;
+	cand_block(R, &R->ws[worker], t / R->nblocks, t % R->nblocks);
 }
 
 /* Evaluates every model on rows [0, rows) of x/y, then merges in block order. */
-static void run_chunk(sw_run *R, const float *x, const int32_t *y, size_t rows)
+static void run_chunk(void *ctx, const float *x, const int32_t *y, size_t rows)
 {
+	sw_run *R = ctx;
 	R->x = x;
 	R->y = y;
 	R->rows = rows;
 	R->nblocks = (rows + R->block - 1) / R->block;
-	run_phase(R, 0, R->nblocks);
+	nnp_pfor_job orig = { orig_task, NULL, R }, cand = { cand_task, NULL, R };
+	nnp_pool_for(R->pool, R->nblocks, &orig);
 	if (R->n_plans)
-		run_phase(R, 1, R->n_plans * R->nblocks);
+		nnp_pool_for(R->pool, R->n_plans * R->nblocks, &cand);
 	nnp_sweep_merge_slots(R->tot, R->slots, R->n_plans + 1, R->chunk_blocks, R->nblocks);
-}
-
-static int eval_memory(sw_run *R, const nnp_dataset *d)
-{
-	size_t chunk = R->chunk_blocks * R->block;
-	for (size_t r0 = 0; r0 < d->rows; r0 += chunk) {
-		size_t n = d->rows - r0 < chunk ? d->rows - r0 : chunk;
-		run_chunk(R, d->x + r0 * d->features, d->y ? d->y + r0 : NULL, n);
-	}
-	return NNP_OK;
-}
-
-/* Reads the file once, a chunk at a time, evaluating every model on each. */
-static int eval_stream(sw_run *R, const nnp_sweep_opts *o, nnp_err *err)
-{
-	nnp_data_opts dopt = NNP_DATA_OPTS_INIT;
-	if (o->data_opts)
-		dopt = *o->data_opts;
-	if (!dopt.expect_features)
-		dopt.expect_features = R->m->input_size;
-	nnp_reader *r = NULL;
-	size_t chunk = R->chunk_blocks * R->block, F = R->m->input_size, n;
-	float *x = NULL;
-	int32_t *y = NULL;
-	int rc = nnp_reader_open(&r, o->data_path, &dopt, err);
-	if (rc)
-		return rc;
-	if (nnp_reader_features(r) != F) {
-		rc = nnp_err_set(err, NNP_EINPUT, "%s: %zu features, the model expects %zu",
-		                 o->data_path, nnp_reader_features(r), F);
-		goto done;
-	}
-	int labelled = nnp_reader_has_labels(r);
-	x = nnp_sweep_mul_ok(chunk, F, &n) ? falloc(n) : NULL;
-	y = labelled ? malloc(chunk * sizeof *y) : NULL;
-	if (!x || (labelled && !y)) {
-		rc = nnp_err_set(err, NNP_ENOMEM, "sweep: out of memory for %zu rows of data", chunk);
-		goto done;
-	}
-	uint64_t total = 0;
-	for (int eof = 0; !eof;) {
-		/* Whole chunks, so that blocks sit where they would in memory. */
-		size_t have;
-		if ((rc = nnp_reader_fill(r, x, y, chunk, &have, err)))
-			goto done;
-		eof = have < chunk;
-		rc = nnp_sweep_check_labels(y, have, nnp_model_outputs(R->m), total, err);
-		if (rc)
-			goto done;
-		if (have)
-			run_chunk(R, x, y, have);
-		total += have;
-	}
-	if (total == 0)
-		rc = nnp_err_set(err, NNP_EINPUT, "%s: no data rows", o->data_path);
-done:
-	nnp_reader_close(r);
-	free(x);
-	free(y);
-	return rc;
 }
 
 /* ---- results ---------------------------------------------------------- */
@@ -660,7 +550,8 @@ int nnp_sweep_run_chunked(nnp_sweep **out, const nnp_model *m, const nnp_stats *
 	if (!rc)
 		rc = run_alloc(&R, m, o->threads, d == NULL, max_chunk_blocks, err);
 	if (!rc)
-		rc = d ? eval_memory(&R, d) : eval_stream(&R, o, err);
+		rc = nnp_sweep_each_chunk(m, d, o->data_path, o->data_opts,
+		                          R.chunk_blocks * R.block, run_chunk, &R, err);
 	if (!rc)
 		rc = finish(sw, &R, err);
 	run_free(&R);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "nnprune/prune.h"
+#include "nnprune/rows.h"
 #include "sweep_priv.h"
 
 int nnp_sweep_mul_ok(size_t a, size_t b, size_t *out)
@@ -20,18 +21,45 @@ int nnp_sweep_mul_ok(size_t a, size_t b, size_t *out)
 
 /* A label with no output would score as "wrong" silently: refuse it, as
  * nnp_run does. first_row numbers the rows in messages. */
-int nnp_sweep_check_labels(const int32_t *y, size_t rows, size_t outputs, uint64_t first_row,
-                           nnp_err *err)
+int nnp_sweep_each_chunk(const nnp_model *m, const nnp_dataset *d, const char *path,
+                         const nnp_data_opts *dopts, size_t chunk_rows,
+                         void (*chunk)(void *ctx, const float *x, const int32_t *y, size_t rows),
+                         void *ctx, nnp_err *err)
 {
-	if (!y)
-		return NNP_OK;
-	for (size_t i = 0; i < rows; i++)
-		if (y[i] < 0 || (uint64_t)y[i] >= outputs)
-			return nnp_err_set(err, NNP_EINPUT,
-			                   "data row %llu: label %ld is out of range for a model "
-			                   "with %zu outputs",
-			                   (unsigned long long)(first_row + i + 1), (long)y[i], outputs);
-	return NNP_OK;
+	size_t F = m->input_size;
+	nnp_data_opts o = NNP_DATA_OPTS_INIT;
+	if (dopts)
+		o = *dopts;
+	o.expect_features = F;
+	nnp_rows_spec sp = { 0 };
+	sp.data = d;
+	sp.path = path;
+	sp.opts = &o;
+	sp.chunk_rows = chunk_rows;
+	sp.labels = 1;
+	sp.outputs = nnp_model_outputs(m);
+	nnp_rows *src = NULL;
+	int rc = nnp_rows_open(&src, &sp, err);
+	if (rc)
+		return rc;
+	if (nnp_rows_features(src) != F) {
+		rc = nnp_err_set(err, NNP_EINPUT, "%s: %zu features, the model expects %zu",
+		                 path ? path : "data", nnp_rows_features(src), F);
+		goto done;
+	}
+	uint64_t total = 0;
+	for (;;) {
+		nnp_chunk c;
+		if ((rc = nnp_rows_next(src, &c, err)) || c.rows == 0)
+			break;
+		chunk(ctx, c.x, c.y, c.rows);
+		total += c.rows;
+	}
+	if (!rc && total == 0)
+		rc = nnp_err_set(err, NNP_EINPUT, "%s: no data rows", path ? path : "data");
+done:
+	nnp_rows_free(src);
+	return rc;
 }
 
 /* ---- duplicates ------------------------------------------------------- */

@@ -8,14 +8,15 @@
  * its own (model, block) slot. Slots are added in block order, so neither the
  * thread count nor the chunking changes a single bit of the results.
  */
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "nnprune/evaluate.h"
 #include "nnprune/forward.h"
+#include "nnprune/parallel.h"
 #include "nnprune/prune.h"
+#include "nnprune/rows.h"
 #include "sweep_priv.h"
 
 #define EV_ALIGN 64
@@ -31,31 +32,20 @@ typedef struct ev_ws {
 	int32_t *opred, *pred;
 } ev_ws;
 
-typedef struct ev_run ev_run;
-
-typedef struct ev_thread {
-	ev_run *R;
-	ev_ws *ws;
-} ev_thread;
-
-struct ev_run {
+typedef struct ev_run {
 	const nnp_model *const *mod;  /* [nm]: 0 the original, then the distinct candidates */
 	size_t *cand;                 /* [nm] candidate index of model u >= 1 */
 	size_t nm;
 	size_t block, chunk_blocks, maxw, n_threads;
 	ev_slot *slots;               /* [nm][chunk_blocks] */
 	ev_slot *tot;                 /* [nm] running totals */
-	ev_ws *ws;                    /* [n_threads] */
-	ev_thread *targ;
-	pthread_t *tid;
+	ev_ws *ws;                    /* [n_threads], one per worker of the pool */
+	nnp_pool *pool;
 	/* the chunk being evaluated */
 	const float *x;
 	const int32_t *y;
 	size_t rows, nblocks;
-	pthread_mutex_t mu;
-	int mu_ok;
-	size_t next;
-};
+} ev_run;
 
 /* ---- checks ----------------------------------------------------------- */
 
@@ -130,14 +120,11 @@ static void run_free(ev_run *R)
 			free(R->ws[t].pred);
 		}
 	free(R->ws);
-	free(R->targ);
-	free(R->tid);
+	nnp_pool_free(R->pool);
 	free(R->slots);
 	free(R->tot);
 	free((void *)R->mod);
 	free(R->cand);
-	if (R->mu_ok)
-		pthread_mutex_destroy(&R->mu);
 }
 
 /* The models to run and the buffers; chunk_rows_hint: rows a chunk may hold
@@ -177,15 +164,15 @@ static int run_alloc(ev_run *R, const nnp_model *m, const nnp_model *const *mode
 		goto nomem;
 	R->slots = calloc(ns, sizeof *R->slots);
 	R->tot = calloc(R->nm, sizeof *R->tot);
-	unsigned t = o->threads ? o->threads : nnp_default_threads();
-	R->n_threads = t > NNP_EVAL_MAX_THREADS ? NNP_EVAL_MAX_THREADS : t;
+	unsigned t = nnp_threads_resolve(o->threads);
 	/* More threads than blocks in a chunk would never get a task. */
-	if (R->n_threads > R->chunk_blocks)
-		R->n_threads = R->chunk_blocks;
+	if (t > R->chunk_blocks)
+		t = (unsigned)R->chunk_blocks;
+	if (!R->slots || !R->tot || nnp_pool_create(&R->pool, t, 0, NULL))
+		goto nomem;
+	R->n_threads = nnp_pool_size(R->pool);
 	R->ws = calloc(R->n_threads, sizeof *R->ws);
-	R->targ = calloc(R->n_threads, sizeof *R->targ);
-	R->tid = calloc(R->n_threads, sizeof *R->tid);
-	if (!R->slots || !R->tot || !R->ws || !R->targ || !R->tid)
+	if (!R->ws)
 		goto nomem;
 	for (size_t k = 0; k < R->n_threads; k++) {
 		ev_ws *w = &R->ws[k];
@@ -195,12 +182,7 @@ static int run_alloc(ev_run *R, const nnp_model *m, const nnp_model *const *mode
 		w->pred = malloc(R->block * sizeof *w->pred);
 		if (!w->a || !w->b || !w->opred || !w->pred)
 			goto nomem;
-		R->targ[k].R = R;
-		R->targ[k].ws = w;
 	}
-	if (pthread_mutex_init(&R->mu, NULL) != 0)
-		goto nomem;
-	R->mu_ok = 1;
 	return NNP_OK;
 nomem:
 	return nnp_err_set(err, NNP_ENOMEM, "evaluation: out of memory for %zu models", n + 1);
@@ -248,100 +230,24 @@ static void eval_block(ev_run *R, ev_ws *ws, size_t b)
 	}
 }
 
-static void run_tasks(ev_run *R, ev_ws *ws)
+static void block_task(void *ctx, size_t b, unsigned worker)
 {
-	for (;;) {
-		pthread_mutex_lock(&R->mu);
-		size_t b = R->next++;
-		pthread_mutex_unlock(&R->mu);
-		if (b >= R->nblocks)
-			return;
-		eval_block(R, ws, b);
-	}
-}
-
-static void *worker(void *arg)
-{
-	ev_thread *t = arg;
-	run_tasks(t->R, t->ws);
-	return NULL;
+	ev_run *R = ctx;
+	eval_block(R, &R->ws[worker], b);
 }
 
 /* Evaluates every model on rows [0, rows) of x/y, then adds the slots in
- * block order. A thread that cannot be started leaves its share to the others. */
-static void run_chunk(ev_run *R, const float *x, const int32_t *y, size_t rows)
+ * block order. */
+static void run_chunk(void *ctx, const float *x, const int32_t *y, size_t rows)
 {
+	ev_run *R = ctx;
 	R->x = x;
 	R->y = y;
 	R->rows = rows;
 	R->nblocks = (rows + R->block - 1) / R->block;
-	R->next = 0;
-	size_t started = 1;
-	while (started < R->n_threads && started < R->nblocks &&
-	       pthread_create(&R->tid[started], NULL, worker, &R->targ[started]) == 0)
-		started++;
-	run_tasks(R, &R->ws[0]);
-	for (size_t t = 1; t < started; t++)
-		pthread_join(R->tid[t], NULL);
+	nnp_pfor_job job = { block_task, NULL, R };
+	nnp_pool_for(R->pool, R->nblocks, &job);
 	nnp_sweep_merge_slots(R->tot, R->slots, R->nm, R->chunk_blocks, R->nblocks);
-}
-
-static int eval_memory(ev_run *R, const nnp_dataset *d)
-{
-	size_t chunk = R->chunk_blocks * R->block;
-	for (size_t r0 = 0; r0 < d->rows; r0 += chunk) {
-		size_t n = d->rows - r0 < chunk ? d->rows - r0 : chunk;
-		run_chunk(R, d->x + r0 * d->features, d->y ? d->y + r0 : NULL, n);
-	}
-	return NNP_OK;
-}
-
-/* Reads whole chunks, so blocks fall where they would in memory. */
-static int eval_stream(ev_run *R, const char *path, const nnp_data_opts *dopts, nnp_err *err)
-{
-	const nnp_model *m = R->mod[0];
-	nnp_data_opts o = NNP_DATA_OPTS_INIT;
-	if (dopts)
-		o = *dopts;
-	o.expect_features = m->input_size;
-	nnp_reader *r = NULL;
-	size_t chunk = R->chunk_blocks * R->block, F = m->input_size, outs = nnp_model_outputs(m);
-	float *x = NULL;
-	int32_t *y = NULL;
-	int rc = nnp_reader_open(&r, path, &o, err);
-	if (rc)
-		return rc;
-	if (nnp_reader_features(r) != F) {
-		rc = nnp_err_set(err, NNP_EINPUT, "%s: %zu features, the model takes %zu", path,
-		                 nnp_reader_features(r), F);
-		goto done;
-	}
-	int labelled = nnp_reader_has_labels(r);
-	x = fbuf(chunk, F);
-	y = labelled ? malloc(chunk * sizeof *y) : NULL;
-	if (!x || (labelled && !y)) {
-		rc = nnp_err_set(err, NNP_ENOMEM, "evaluation: out of memory for %zu rows", chunk);
-		goto done;
-	}
-	uint64_t total = 0;
-	for (int eof = 0; !eof;) {
-		size_t have;
-		if ((rc = nnp_reader_fill(r, x, y, chunk, &have, err)))
-			goto done;
-		eof = have < chunk;
-		if ((rc = nnp_sweep_check_labels(y, have, outs, total, err)))
-			goto done;
-		if (have)
-			run_chunk(R, x, y, have);
-		total += have;
-	}
-	if (total == 0)
-		rc = nnp_err_set(err, NNP_EINPUT, "%s: no data rows", path);
-done:
-	nnp_reader_close(r);
-	free(x);
-	free(y);
-	return rc;
 }
 
 /* ---- results ---------------------------------------------------------- */
@@ -387,7 +293,7 @@ static int evaluate(const nnp_model *m, const nnp_model *const *models, nnp_cand
 			return nnp_err_set(err, NNP_EINPUT,
 			                   "evaluation: the data has %zu features, the model takes %zu",
 			                   d->features, m->input_size);
-		if ((rc = nnp_sweep_check_labels(d->y, d->rows, nnp_model_outputs(m), 0, err)))
+		if ((rc = nnp_labels_check(d->y, d->rows, nnp_model_outputs(m), 0, err)))
 			return rc;
 	} else if (!path) {
 		return nnp_err_set(err, NNP_EUSAGE, "evaluation: no data and no data path");
@@ -398,7 +304,8 @@ static int evaluate(const nnp_model *m, const nnp_model *const *models, nnp_cand
 	memset(&R, 0, sizeof R);
 	rc = run_alloc(&R, m, models, c, n, o, d ? d->rows : 0, err);
 	if (!rc)
-		rc = d ? eval_memory(&R, d) : eval_stream(&R, path, dopts, err);
+		rc = nnp_sweep_each_chunk(m, d, path, dopts, R.chunk_blocks * R.block, run_chunk,
+		                          &R, err);
 	if (!rc)
 		rc = finish(&R, c, n, orig, rows, err);
 	run_free(&R);

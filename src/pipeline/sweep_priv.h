@@ -31,11 +31,16 @@ typedef struct nnp_sweep_slot {
 int nnp_sweep_mul_ok(size_t a, size_t b, size_t *out);
 
 /*
- * NNP_EINPUT naming the row (first_row + i + 1) if a label of y[0..rows) is
- * outside [0, outputs); NNP_OK otherwise, or when y is NULL (unlabelled).
+ * Calls chunk(ctx, x, y, rows) for every chunk of chunk_rows rows (the last
+ * may hold fewer) of d, or, when d is NULL, of the file at path read with
+ * dopts: whole chunks, so that blocks fall where they would in memory.
+ * Labels are checked against m's outputs first. Errors: the reader's,
+ * NNP_EINPUT (a label out of range, no rows), NNP_ENOMEM.
  */
-int nnp_sweep_check_labels(const int32_t *y, size_t rows, size_t outputs, uint64_t first_row,
-                           nnp_err *err);
+int nnp_sweep_each_chunk(const nnp_model *m, const nnp_dataset *d, const char *path,
+                         const nnp_data_opts *dopts, size_t chunk_rows,
+                         void (*chunk)(void *ctx, const float *x, const int32_t *y, size_t rows),
+                         void *ctx, nnp_err *err);
 
 /*
  * Sets c[i].same_as to the first earlier candidate with an equal kept set,

@@ -6,29 +6,48 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nnprune/criteria.h"
 #include "nnprune/forward.h"
 #include "method_priv.h"
+#include "prune_priv.h"
 
 /* Variant weights held at once while measuring sensitivities; more variants
  * than fit are measured in further passes. */
 #define MTH_EVAL_BYTES ((size_t)64 << 20)
 
-static const char *const method_names[] = { "rule", "score", "obs" };
 static const char *const comp_names[] = { "none", "fold", "ls" };
 
 const char *nnp_method_name(nnp_method m)
 {
-	return (unsigned)m <= NNP_METHOD_OBS ? method_names[m] : NULL;
+	const nnp_criterion *c = nnp_criterion_at((size_t)m);
+	return c ? c->name : NULL;
 }
 
 int nnp_method_parse(const char *name, nnp_method *out)
 {
-	for (unsigned i = 0; i <= NNP_METHOD_OBS; i++)
-		if (name && strcmp(name, method_names[i]) == 0) {
-			*out = (nnp_method)i;
-			return 0;
-		}
-	return -1;
+	int i = nnp_criterion_index(name);
+	if (i < 0)
+		return -1;
+	*out = (nnp_method)i;
+	return 0;
+}
+
+int nnp_method_by_thresholds(nnp_method m)
+{
+	const nnp_criterion *c = nnp_criterion_at((size_t)m);
+	return c && !c->order;
+}
+
+int nnp_method_uses_ridge(const nnp_method_opts *o)
+{
+	const nnp_criterion *c = nnp_criterion_at((size_t)o->method);
+	return (c && (c->needs & NNP_NEEDS_COV)) || o->compensate == NNP_COMP_LS;
+}
+
+/* The criterion's row; the options are checked, so it exists. */
+static const nnp_criterion *crit(const nnp_method_ctx *c)
+{
+	return nnp_criterion_at((size_t)c->o.method);
 }
 
 const char *nnp_compensate_name(nnp_compensate c)
@@ -48,9 +67,9 @@ int nnp_compensate_parse(const char *name, nnp_compensate *out)
 
 int nnp_method_check_opts(const nnp_method_opts *o, nnp_err *err)
 {
-	if ((unsigned)o->method > NNP_METHOD_OBS)
-		return nnp_err_set(err, NNP_EUSAGE, "method %d: expected rule, score or obs",
-		                   (int)o->method);
+	if ((unsigned)o->method >= nnp_criteria_count())
+		return nnp_err_set(err, NNP_EUSAGE, "method %d: expected %s", (int)o->method,
+		                   nnp_criteria_names());
 	if ((unsigned)o->compensate > NNP_COMP_LS)
 		return nnp_err_set(err, NNP_EUSAGE, "compensation %d: expected none, fold or ls",
 		                   (int)o->compensate);
@@ -222,10 +241,11 @@ void nnp_method_ctx_free(nnp_method_ctx *c)
 	free(c->sw);
 	free(c->obs_work);
 	free(c->rank);
+	free(c->removed);
 	free(c->acc);
 	free(c->shift);
 	free(c->ws);
-	free(c->chunk);
+	nnp_pool_free(c->pool);
 	free(c);
 }
 
@@ -313,12 +333,15 @@ static int ctx_alloc(nnp_method_ctx *c)
 	c->sa = alloc3(c->maxh, c->maxh, sizeof *c->sa);
 	c->sw = alloc3(c->maxh, c->maxw, sizeof *c->sw);
 	c->rank = alloc3(c->maxh, 1, sizeof *c->rank);
+	c->removed = alloc3(c->maxh, 1, sizeof *c->removed);
 	c->acc = alloc3(c->part_len, 1, sizeof *c->acc);
 	c->shift = alloc3(c->shift_len, 1, sizeof *c->shift);
-	if (!c->sa || !c->sw || !c->rank || !c->acc || !c->shift)
+	if (!c->sa || !c->sw || !c->rank || !c->removed || !c->acc || !c->shift)
 		return -1;
-	if (c->o.method == NNP_METHOD_OBS &&
+	if ((crit(c)->needs & NNP_NEEDS_COV) &&
 	    !(c->obs_work = alloc3(nnp_mth_obs_work(c->maxh, c->maxw), 1, sizeof(double))))
+		return -1;
+	if (nnp_pool_create(&c->pool, c->threads, 0, NULL))
 		return -1;
 	c->ws = calloc(c->threads, sizeof *c->ws);
 	if (!c->ws)
@@ -339,12 +362,11 @@ static int ctx_setup(nnp_method_ctx *c, const nnp_model *m, const nnp_method_opt
 	c->H = m->n_layers - 1;
 	c->batch = o->batch ? o->batch : NNP_METHOD_BATCH;
 	c->n_batches = (c->rows - 1) / c->batch + 1;
-	unsigned t = o->threads ? o->threads : nnp_default_threads();
-	c->threads = t > NNP_METHOD_MAX_THREADS ? NNP_METHOD_MAX_THREADS : t;
+	c->threads = nnp_threads_resolve(o->threads);
 	/* More workspaces than batches would never be used. */
 	if (c->threads > c->n_batches)
 		c->threads = (unsigned)c->n_batches;
-	c->full = o->method == NNP_METHOD_OBS || o->compensate == NNP_COMP_LS;
+	c->full = nnp_method_uses_ridge(o);
 	c->maxw = 1;
 	for (size_t l = 0; l < c->L; l++) {
 		size_t w = m->layers[l].out;
@@ -366,9 +388,6 @@ static int ctx_setup(nnp_method_ctx *c, const nnp_model *m, const nnp_method_opt
 		nb = nb < c->n_batches ? nb : c->n_batches;
 		nb = nb ? nb : 1;
 		c->chunk_rows = nb * c->batch;
-		if (!(c->chunk = alloc3(c->chunk_rows, m->input_size, sizeof(float))))
-			return nnp_err_set(err, NNP_ENOMEM, "pruning methods: out of memory for %zu "
-			                   "streamed rows", c->chunk_rows);
 	}
 	/* Our threads run fixed batches; BLAS threads inside them would only
 	 * compete for the same cores. */
@@ -589,16 +608,11 @@ static int select_kept(nnp_method_ctx *c, size_t l, mth_entry *e, size_t k, size
 		return NNP_OK;
 	}
 	if (!e->have_order) {
-		if (c->o.method == NNP_METHOD_OBS) {
-			double lam = e->lambda;
-			if (nnp_mth_obs_order(e->cov, e->cross, n, e->m, &lam, e->order, NULL,
-			                      c->obs_work))
-				return nnp_err_set(err, NNP_EINPUT,
-				                   "hidden layer %zu: the calibration covariance cannot be "
-				                   "factorised, even with lambda %g", l, lam);
-		} else {
-			nnp_mth_score_order(e->var, c->m->layers[l + 1].w, n, e->m, e->order, c->rank);
-		}
+		nnp_crit_layer in = { l, n, e->m, e->mean, e->var, e->cov, e->cross, e->lambda,
+		                      c->m->layers[l + 1].w, c->rank, c->obs_work };
+		int rc = crit(c)->order(&in, e->order, err);
+		if (rc)
+			return rc;
 		e->have_order = 1;
 	}
 	nnp_mth_kept_from_order(e->order, n, k, kept);
@@ -615,20 +629,19 @@ static int compensate(nnp_method_ctx *c, size_t l, const mth_entry *e, const siz
 	const nnp_layer *src = &c->m->layers[l + 1];
 	size_t n = src->in, m = src->out;
 	if (k == n || c->o.compensate != NNP_COMP_LS) {
+		/* Fold: the removed neurons, ascending (the complement of kept). */
+		size_t n_rm = 0, *rm = c->o.compensate == NNP_COMP_FOLD ? c->removed : NULL;
+		for (size_t j = 0, t = 0; rm && j < n; j++) {
+			if (t < k && kept[t] == j)
+				t++;
+			else
+				rm[n_rm++] = j;
+		}
 		for (size_t i = 0; i < m; i++) {
 			const float *row = src->w + i * n;
 			for (size_t j = 0; j < k; j++)
 				w[i * k + j] = row[kept[j]];
-			double acc = src->b[i];
-			/* Fold: removed neurons pass on their mean through the bias. */
-			if (k < n && c->o.compensate == NNP_COMP_FOLD)
-				for (size_t j = 0, t = 0; j < n; j++) {
-					if (t < k && kept[t] == j)
-						t++;
-					else
-						acc += e->mean[j] * (double)row[j];
-				}
-			b[i] = (float)acc;
+			b[i] = (float)nnp_fold_bias(src->b[i], row, e->mean, rm, n_rm);
 		}
 	} else {
 		double lam = e->lambda;
@@ -699,37 +712,15 @@ static int run_candidate(nnp_method_ctx *c, const size_t *counts, const nnp_keep
 	return NNP_OK;
 }
 
-static int copy_metadata(nnp_model *p, const nnp_model *m, nnp_err *err)
-{
-	int rc = NNP_OK;
-	if (m->name)
-		rc = nnp_model_set_name(p, m->name, err);
-	if (!rc && m->classes && m->n_classes)
-		rc = nnp_model_set_classes(p, (const char *const *)m->classes, m->n_classes, err);
-	if (!rc && m->provenance)
-		rc = nnp_model_set_provenance(p, m->provenance, err);
-	return rc;
-}
-
 /* The slimmed model of the candidate in c->wl / c->kept. */
 static int build_model(const nnp_method_ctx *c, nnp_model **out, nnp_err *err)
 {
 	const nnp_model *m = c->m;
 	size_t L = c->L;
 	nnp_model *p = NULL;
-	size_t *sizes = malloc(L * sizeof *sizes);
-	nnp_act *acts = malloc(L * sizeof *acts);
-	int rc = NNP_OK;
-	if (!sizes || !acts) {
-		rc = nnp_err_set(err, NNP_ENOMEM, "pruning methods: out of memory");
-		goto done;
-	}
-	for (size_t l = 0; l < L; l++) {
-		sizes[l] = l < c->H ? c->count[l] : m->layers[l].out;
-		acts[l] = m->layers[l].act;
-	}
-	if ((rc = nnp_model_create(&p, m->input_size, L, sizes, acts, err)))
-		goto done;
+	int rc = nnp_prune_shell(&p, m, c->count, err);
+	if (rc)
+		return rc;
 	/* Layer 0 is never refit: its kept rows as they were. */
 	const nnp_layer *s0 = &m->layers[0];
 	for (size_t r = 0; r < c->count[0]; r++) {
@@ -737,22 +728,13 @@ static int build_model(const nnp_method_ctx *c, nnp_model **out, nnp_err *err)
 		       s0->in * sizeof(float));
 		p->layers[0].b[r] = s0->b[c->kept[0][r]];
 	}
-	for (size_t l = 0; l < L; l++)
-		p->layers[l].alpha = m->layers[l].alpha;
 	for (size_t l = 1; l < L; l++) {
 		const nnp_layer *w = &c->wl[l];
 		memcpy(p->layers[l].w, w->w, w->in * w->out * sizeof(float));
 		memcpy(p->layers[l].b, w->b, w->out * sizeof(float));
 	}
-	if ((rc = copy_metadata(p, m, err)))
-		goto done;
 	*out = p;
-	p = NULL;
-done:
-	nnp_model_free(p);
-	free(sizes);
-	free(acts);
-	return rc;
+	return NNP_OK;
 }
 
 static int make_keep(const nnp_method_ctx *c, nnp_keep **out)
@@ -800,9 +782,10 @@ int nnp_method_ctx_prune(nnp_method_ctx *c, const size_t *counts, nnp_model **ou
 	*out = NULL;
 	if (kept)
 		*kept = NULL;
-	if (c->o.method == NNP_METHOD_RULE)
+	if (!crit(c)->order)
 		return nnp_err_set(err, NNP_EUSAGE,
-		                   "method rule selects by thresholds: it takes kept sets, not counts");
+		                   "method %s selects by thresholds: it takes kept sets, not counts",
+		                   crit(c)->name);
 	int rc = check_counts(c, counts, err);
 	if (!rc)
 		rc = run_candidate(c, counts, NULL, err);
@@ -1063,9 +1046,9 @@ done:
 int nnp_method_ctx_allocate(nnp_method_ctx *c, nnp_alloc **out, nnp_err *err)
 {
 	*out = NULL;
-	if (c->o.method == NNP_METHOD_RULE)
+	if (!crit(c)->order)
 		return nnp_err_set(err, NNP_EUSAGE,
-		                   "allocation needs a ranking method (score or obs), not rule");
+		                   "allocation needs a ranking method, not %s", crit(c)->name);
 	int rc = ensure_orig(c, err);
 	if (rc)
 		return rc;

@@ -3,11 +3,11 @@
  * their sums added in batch order so that no result depends on the thread
  * count. */
 #include <math.h>
-#include <pthread.h>
 #include <string.h>
 #include <cblas.h>
 
 #include "nnprune/forward.h"
+#include "nnprune/rows.h"
 #include "method_priv.h"
 
 typedef struct mth_pass {
@@ -20,16 +20,7 @@ typedef struct mth_pass {
 	const float *x;    /* the rows at hand: all of them, or a streamed chunk */
 	size_t rows;
 	size_t n_batches;  /* of those rows */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	size_t next;       /* next batch to hand out */
-	size_t commit;     /* next batch whose sums join the totals */
 } mth_pass;
-
-typedef struct mth_targ {
-	mth_pass *P;
-	mth_ws *w;
-} mth_targ;
 
 size_t nnp_mth_stat_len(const nnp_method_ctx *c, size_t l)
 {
@@ -147,18 +138,24 @@ static void pass_hz(const mth_pass *P, const mth_ws *w, size_t t, const float **
  * before the products, so that the covariance is not the small difference
  * of two large sums.
  */
+/* d = x - shift for rows of width n, and their column sums added to sum. */
+static void shift_rows(const float *x, size_t rows, size_t n, const double *shift, double *d,
+                       double *sum)
+{
+	for (size_t r = 0; r < rows; r++) {
+		const float *xr = x + r * n;
+		double *dr = d + r * n;
+		for (size_t j = 0; j < n; j++) {
+			dr[j] = (double)xr[j] - shift[j];
+			sum[j] += dr[j];
+		}
+	}
+}
+
 static void stat_batch(const float *h, const float *z, size_t rows, size_t n, size_t m, int full,
                        const double *sh, double *part, double *hd, double *zd)
 {
-	double *sum_h = part;
-	for (size_t r = 0; r < rows; r++) {
-		const float *hr = h + r * n;
-		double *d = hd + r * n;
-		for (size_t j = 0; j < n; j++) {
-			d[j] = (double)hr[j] - sh[j];
-			sum_h[j] += d[j];
-		}
-	}
+	shift_rows(h, rows, n, sh, hd, part);
 	if (!full) {
 		double *sq = part + n;
 		for (size_t r = 0; r < rows; r++) {
@@ -168,16 +165,8 @@ static void stat_batch(const float *h, const float *z, size_t rows, size_t n, si
 		}
 		return;
 	}
-	const double *sz = sh + n;
 	double *sum_z = part + n, *S = sum_z + m, *X = S + n * n;
-	for (size_t r = 0; r < rows; r++) {
-		const float *zr = z + r * m;
-		double *d = zd + r * m;
-		for (size_t i = 0; i < m; i++) {
-			d[i] = (double)zr[i] - sz[i];
-			sum_z[i] += d[i];
-		}
-	}
+	shift_rows(z, rows, m, sh + n, zd, sum_z);
 	/* Only S's upper triangle is written (and read back). */
 	cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)n, (int)rows, 1.0, hd, (int)n, 0.0, S,
 	            (int)n);
@@ -302,136 +291,63 @@ static void variant_batch(const mth_pass *P, mth_ws *w, size_t rows)
 	}
 }
 
-/* ---- threads ------------------------------------------------------------ */
+/* ---- the pass: batches on the pool, sums added in batch order ---------- */
 
-static void run_batches(mth_pass *P, mth_ws *w)
+static void batch_task(void *ctx, size_t b, unsigned worker)
 {
-	nnp_method_ctx *c = P->c;
-	for (;;) {
-		pthread_mutex_lock(&P->mu);
-		size_t b = P->next++;
-		pthread_mutex_unlock(&P->mu);
-		if (b >= P->n_batches)
-			return;
-		size_t rows = batch_forward(P, w, b);
-		if (P->kind == MTH_PASS_EVAL)
-			variant_batch(P, w, rows);
-		else
-			stats_of_batch(P, w, rows);
-		/* Totals grow in batch order whichever thread ran the batch. The
-		 * thread holding the oldest uncommitted batch never waits, so the
-		 * chain always moves. */
-		pthread_mutex_lock(&P->mu);
-		while (P->commit != b)
-			pthread_cond_wait(&P->cv, &P->mu);
-		for (size_t i = 0; i < P->acc_len; i++)
-			c->acc[i] += w->part[i];
-		P->commit++;
-		pthread_cond_broadcast(&P->cv);
-		pthread_mutex_unlock(&P->mu);
-	}
+	mth_pass *P = ctx;
+	mth_ws *w = &P->c->ws[worker];
+	size_t rows = batch_forward(P, w, b);
+	if (P->kind == MTH_PASS_EVAL)
+		variant_batch(P, w, rows);
+	else
+		stats_of_batch(P, w, rows);
 }
 
-static void *worker(void *arg)
+static void batch_merge(void *ctx, size_t b, unsigned worker)
 {
-	mth_targ *t = arg;
-	run_batches(t->P, t->w);
-	return NULL;
+	(void)b;
+	mth_pass *P = ctx;
+	const double *part = P->c->ws[worker].part;
+	for (size_t i = 0; i < P->acc_len; i++)
+		P->c->acc[i] += part[i];
 }
 
-/* Runs the batches of the rows at hand (P->x) on the context's threads. */
+/* Runs the batches of the rows at hand (P->x) on the context's pool. */
 static void run_rows(mth_pass *P)
 {
-	nnp_method_ctx *c = P->c;
-	P->next = P->commit = 0;
-	/* Without a mutex or a thread the calling thread does every batch
-	 * alone: same batches, same order, same sums. */
-	int sync = pthread_mutex_init(&P->mu, NULL) == 0;
-	if (sync && pthread_cond_init(&P->cv, NULL) != 0) {
-		pthread_mutex_destroy(&P->mu);
-		sync = 0;
-	}
-	size_t T = c->threads < P->n_batches ? c->threads : P->n_batches;
-	if (!sync)
-		T = 1;
-	pthread_t tid[NNP_METHOD_MAX_THREADS];
-	mth_targ targ[NNP_METHOD_MAX_THREADS];
-	size_t started = 1;
-	for (size_t t = 1; t < T; t++) {
-		targ[t] = (mth_targ){ P, &c->ws[t] };
-		if (pthread_create(&tid[started], NULL, worker, &targ[t]) != 0)
-			break;
-		started++;
-	}
-	if (sync) {
-		run_batches(P, &c->ws[0]);
-	} else {
-		/* The same loop without locks. */
-		for (size_t b = 0; b < P->n_batches; b++) {
-			size_t rows = batch_forward(P, &c->ws[0], b);
-			if (P->kind == MTH_PASS_EVAL)
-				variant_batch(P, &c->ws[0], rows);
-			else
-				stats_of_batch(P, &c->ws[0], rows);
-			for (size_t i = 0; i < P->acc_len; i++)
-				c->acc[i] += c->ws[0].part[i];
-		}
-	}
-	for (size_t t = 1; t < started; t++)
-		pthread_join(tid[t], NULL);
-	if (sync) {
-		pthread_cond_destroy(&P->cv);
-		pthread_mutex_destroy(&P->mu);
-	}
-}
-
-/* The file is still the version the rows were counted on. */
-static int check_stamp(const nnp_method_ctx *c, nnp_err *err)
-{
-	nnp_file_stamp now;
-	int rc = nnp_file_stamp_get(c->path, &now, err);
-	if (!rc && !nnp_file_stamp_same(&now, &c->stamp))
-		rc = nnp_err_set(err, NNP_EINPUT, "%s: changed while being read (calibration rows "
-		                 "are read again at every pass: keep the file as it is)", c->path);
-	return rc;
+	nnp_pfor_job job = { batch_task, batch_merge, P };
+	nnp_pool_for(P->c->pool, P->n_batches, &job);
 }
 
 /* The pass over a streamed file, a chunk at a time. Chunks are whole
- * batches, so batch b of the file is batch b of the rows in memory. */
+ * batches, so batch b of the file is batch b of the rows in memory; the row
+ * source checks the file's stamp and count. */
 static int stream_rows(mth_pass *P, nnp_err *err)
 {
 	nnp_method_ctx *c = P->c;
-	nnp_reader *r = NULL;
-	int rc = check_stamp(c, err);
-	if (!rc)
-		rc = nnp_reader_open(&r, c->path, &c->sopts, err);
-	size_t total = 0, got = 0;
+	nnp_rows_spec sp = { 0 };
+	sp.path = c->path;
+	sp.opts = &c->sopts;
+	sp.chunk_rows = c->chunk_rows;
+	sp.stamp = &c->stamp;
+	sp.expect_rows = c->rows;
+	sp.what = "calibration rows";
+	nnp_rows *src = NULL;
+	int rc = nnp_rows_open(&src, &sp, err);
 	for (int first = 1; !rc; first = 0) {
-		rc = nnp_reader_fill(r, c->chunk, NULL, c->chunk_rows, &got, err);
-		if (rc || got == 0)
+		nnp_chunk ch;
+		rc = nnp_rows_next(src, &ch, err);
+		if (rc || ch.rows == 0)
 			break;
-		if (got > c->rows - total) {
-			total = c->rows + 1;
-			break;
-		}
-		P->x = c->chunk;
-		P->rows = got;
-		P->n_batches = (got - 1) / c->batch + 1;
+		P->x = ch.x;
+		P->rows = ch.rows;
+		P->n_batches = (ch.rows - 1) / c->batch + 1;
 		if (first && P->kind != MTH_PASS_EVAL)
 			pass_shifts(P, &c->ws[0]);
 		run_rows(P);
-		total += got;
-		if (got < c->chunk_rows)
-			break;
 	}
-	nnp_reader_close(r);
-	if (!rc && total != c->rows)
-		rc = nnp_err_set(err, NNP_EINPUT, "%s: changed while being read: it had %zu "
-		                 "calibration rows, now %s", c->path, c->rows,
-		                 total > c->rows ? "more" : "fewer");
-	/* Replaced or rewritten during the pass: what was read may be either. */
-	if (!rc)
-		rc = check_stamp(c, err);
+	nnp_rows_free(src);
 	return rc;
 }
 

@@ -5,9 +5,9 @@
 #ifndef NNPRUNE_METHOD_PRIV_H
 #define NNPRUNE_METHOD_PRIV_H
 
-#include <pthread.h>
 #include <stddef.h>
 #include "nnprune/method.h"
+#include "nnprune/parallel.h"
 
 /* ---- linear algebra (method_linalg.c), row-major, double -------------- */
 
@@ -100,8 +100,7 @@ struct nnp_method_ctx {
 	const char *path;      /* streamed calibration: the file (borrowed) */
 	nnp_data_opts sopts;   /*   its reader options (string fields borrowed) */
 	nnp_file_stamp stamp;  /*   the version every pass must find */
-	float *chunk;          /*   [chunk_rows][features]: the rows a pass holds at once */
-	size_t chunk_rows;
+	size_t chunk_rows;     /*   rows a pass holds at once */
 	size_t rows;           /* calibration rows */
 	nnp_method_opts o;
 	size_t L, H;           /* layers, hidden layers */
@@ -120,8 +119,10 @@ struct nnp_method_ctx {
 	/* scratch */
 	double *sa, *sw, *obs_work;
 	nnp_mth_rank *rank;
+	size_t *removed;       /* [maxh] a layer's removed neurons, for folding */
 	double *acc, *shift;   /* a pass's totals and reference shifts */
-	mth_ws *ws;            /* [threads] */
+	mth_ws *ws;            /* [threads], one per worker of the pool */
+	nnp_pool *pool;        /* the passes' threads */
 };
 
 /* Statistics sizes of hidden layer l: accumulator doubles (sums, products). */
@@ -134,7 +135,7 @@ size_t nnp_mth_shift_len(const nnp_method_ctx *c, size_t l);
  * unpruned network, totals at c->off[l]. WORK: hidden layer `layer` of the
  * network in c->wl / c->kept, totals at 0. EVAL: sum over rows of each
  * variant's divergence from the original, totals[v]. Totals land in c->acc,
- * shifts in c->shift. Threads are started here and joined before returning.
+ * shifts in c->shift. Batches run on c->pool, their sums added in batch order.
  * Streamed rows are read a chunk (a whole number of batches) at a time, so
  * the batches and their sums are those of the rows held in memory. Errors
  * (streamed only): the reader's, or NNP_EINPUT if the file no longer has the

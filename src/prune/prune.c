@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "nnprune/prune.h"
+#include "prune_priv.h"
 
 /* A neuron the rule removed, ranked for the min_keep floor. */
 typedef struct rm_rank {
@@ -239,11 +240,8 @@ static int fill_layer(nnp_layer *P, const nnp_layer *L, size_t l, const size_t *
 				dst[c] = src[cols[c]];
 		else
 			memcpy(dst, src, P->in * sizeof *dst);
-		/* The removed neuron's average output keeps flowing into this
-		 * neuron through the bias; summed in double, rounded once. */
-		double acc = L->b[r];
-		for (size_t t = 0; t < n_rm; t++)
-			acc += mean[rm[t]] * (double)src[rm[t]];
+		/* Rounded once, after the sum in double. */
+		double acc = nnp_fold_bias(L->b[r], src, mean, rm, n_rm);
 		P->b[i] = (float)acc;
 		if (!isfinite(P->b[i]))
 			return nnp_err_set(err, NNP_EINPUT,
@@ -251,6 +249,14 @@ static int fill_layer(nnp_layer *P, const nnp_layer *L, size_t l, const size_t *
 			                   acc);
 	}
 	return NNP_OK;
+}
+
+double nnp_fold_bias(double b, const float *row, const double *mean, const size_t *removed,
+                     size_t n_removed)
+{
+	for (size_t t = 0; t < n_removed; t++)
+		b += mean[removed[t]] * (double)row[removed[t]];
+	return b;
 }
 
 static int copy_metadata(nnp_model *p, const nnp_model *m, nnp_err *err)
@@ -262,6 +268,33 @@ static int copy_metadata(nnp_model *p, const nnp_model *m, nnp_err *err)
 		rc = nnp_model_set_classes(p, (const char *const *)m->classes, m->n_classes, err);
 	if (!rc && m->provenance)
 		rc = nnp_model_set_provenance(p, m->provenance, err);
+	return rc;
+}
+
+int nnp_prune_shell(nnp_model **out, const nnp_model *m, const size_t *counts, nnp_err *err)
+{
+	*out = NULL;
+	size_t L = m->n_layers;
+	size_t *sizes = calloc(L, sizeof *sizes);
+	nnp_act *acts = calloc(L, sizeof *acts);
+	int rc = NNP_OK;
+	if (!sizes || !acts) {
+		rc = nnp_err_set(err, NNP_ENOMEM, "prune: out of memory");
+	} else {
+		for (size_t l = 0; l < L; l++) {
+			sizes[l] = l + 1 < L ? counts[l] : m->layers[l].out;
+			acts[l] = m->layers[l].act;
+		}
+		rc = nnp_model_create(out, m->input_size, L, sizes, acts, err);
+		for (size_t l = 0; !rc && l < L; l++)
+			(*out)->layers[l].alpha = m->layers[l].alpha;
+		if (!rc && (rc = copy_metadata(*out, m, err))) {
+			nnp_model_free(*out);
+			*out = NULL;
+		}
+	}
+	free(sizes);
+	free(acts);
 	return rc;
 }
 
@@ -285,20 +318,11 @@ int nnp_prune_apply(nnp_model **out, const nnp_model *m, const nnp_keep *k,
 	if (rc)
 		return rc;
 	size_t L = m->n_layers;
-	size_t *sizes = malloc(L * sizeof *sizes);
-	nnp_act *acts = malloc(L * sizeof *acts);
 	size_t *rm = malloc((nnp_model_max_width(m) + 1) * sizeof *rm);
 	nnp_model *p = NULL;
-	if (!sizes || !acts || !rm) {
-		rc = nnp_err_set(err, NNP_ENOMEM, "prune: out of memory");
-		goto done;
-	}
-	for (size_t l = 0; l < L; l++) {
-		sizes[l] = l + 1 < L ? k->count[l] : m->layers[l].out;
-		acts[l] = m->layers[l].act;
-	}
-	rc = nnp_model_create(&p, m->input_size, L, sizes, acts, err);
-	if (rc)
+	if (!rm)
+		return nnp_err_set(err, NNP_ENOMEM, "prune: out of memory");
+	if ((rc = nnp_prune_shell(&p, m, k->count, err)))
 		goto done;
 	for (size_t l = 0; l < L; l++) {
 		const size_t *rows = l + 1 < L ? k->idx[l] : NULL;
@@ -313,15 +337,10 @@ int nnp_prune_apply(nnp_model **out, const nnp_model *m, const nnp_keep *k,
 		if (rc)
 			goto done;
 	}
-	rc = copy_metadata(p, m, err);
-	if (rc)
-		goto done;
 	*out = p;
 	p = NULL;
 done:
 	nnp_model_free(p);
-	free(sizes);
-	free(acts);
 	free(rm);
 	return rc;
 }

@@ -10,83 +10,8 @@
 #include "nnprune/io.h"
 #include "nnprune/model.h"
 #include "nnprune/report.h"
+#include "nnprune/criteria.h"
 #include "report_priv.h"
-
-/* ---- growable buffer ---- */
-
-void nnp_rb_free(nnp_rbuf *b)
-{
-	free(b->p);
-	b->p = NULL;
-	b->len = b->cap = 0;
-}
-
-static int rb_reserve(nnp_rbuf *b, size_t extra)
-{
-	if (b->oom)
-		return -1;
-	if (extra > SIZE_MAX - 1 - b->len) {
-		b->oom = 1;
-		return -1;
-	}
-	size_t need = b->len + extra + 1;
-	if (need <= b->cap)
-		return 0;
-	size_t cap = b->cap ? b->cap : 4096;
-	while (cap < need)
-		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-	char *p = realloc(b->p, cap);
-	if (!p) {
-		b->oom = 1;
-		return -1;
-	}
-	b->p = p;
-	b->cap = cap;
-	return 0;
-}
-
-void nnp_rb_putn(nnp_rbuf *b, const char *s, size_t n)
-{
-	if (rb_reserve(b, n))
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-void nnp_rb_puts(nnp_rbuf *b, const char *s)
-{
-	nnp_rb_putn(b, s, strlen(s));
-}
-
-void nnp_rb_putc(nnp_rbuf *b, char c)
-{
-	nnp_rb_putn(b, &c, 1);
-}
-
-void nnp_rb_printf(nnp_rbuf *b, const char *fmt, ...)
-{
-	char small[256];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(small, sizeof small, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		b->oom = 1;
-		return;
-	}
-	if ((size_t)n < sizeof small) {
-		nnp_rb_putn(b, small, (size_t)n);
-		return;
-	}
-	/* Long output (a path): format straight into the buffer. */
-	if (rb_reserve(b, (size_t)n))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
 
 /* ---- text escaping ---- */
 
@@ -127,7 +52,7 @@ size_t nnp_utf8_seq(const unsigned char *s)
 
 #define UTF8_REPLACEMENT "\xEF\xBF\xBD"
 
-void nnp_rb_xml(nnp_rbuf *b, const char *s)
+void nnp_rb_xml(nnp_tbuf *b, const char *s)
 {
 	if (!s)
 		s = "-";
@@ -137,110 +62,110 @@ void nnp_rb_xml(nnp_rbuf *b, const char *s)
 		if (n == 0 || (*p < 0x20) || *p == 0x7F) {
 			/* XML 1.0 cannot hold most control characters even as
 			 * references, and a file must be valid UTF-8. */
-			nnp_rb_puts(b, UTF8_REPLACEMENT);
+			nnp_tb_puts(b, UTF8_REPLACEMENT);
 			p++;
 			continue;
 		}
 		switch (*p) {
-		case '&': nnp_rb_puts(b, "&amp;"); break;
-		case '<': nnp_rb_puts(b, "&lt;"); break;
-		case '>': nnp_rb_puts(b, "&gt;"); break;
-		case '"': nnp_rb_puts(b, "&quot;"); break;
-		case '\'': nnp_rb_puts(b, "&apos;"); break;
-		default: nnp_rb_putn(b, (const char *)p, n); break;
+		case '&': nnp_tb_puts(b, "&amp;"); break;
+		case '<': nnp_tb_puts(b, "&lt;"); break;
+		case '>': nnp_tb_puts(b, "&gt;"); break;
+		case '"': nnp_tb_puts(b, "&quot;"); break;
+		case '\'': nnp_tb_puts(b, "&apos;"); break;
+		default: nnp_tb_putn(b, (const char *)p, n); break;
 		}
 		p += n;
 	}
 }
 
-static void rb_json_str(nnp_rbuf *b, const char *s)
+static void rb_json_str(nnp_tbuf *b, const char *s)
 {
 	if (!s) {
-		nnp_rb_puts(b, "null");
+		nnp_tb_puts(b, "null");
 		return;
 	}
-	nnp_rb_putc(b, '"');
+	nnp_tb_putc(b, '"');
 	const unsigned char *p = (const unsigned char *)s;
 	while (*p) {
 		size_t n = nnp_utf8_seq(p);
 		if (n == 0) {
 			/* JSON text is Unicode: a path's stray byte cannot be kept. */
-			nnp_rb_puts(b, "\\ufffd");
+			nnp_tb_puts(b, "\\ufffd");
 			p++;
 			continue;
 		}
 		switch (*p) {
-		case '"': nnp_rb_puts(b, "\\\""); break;
-		case '\\': nnp_rb_puts(b, "\\\\"); break;
-		case '\n': nnp_rb_puts(b, "\\n"); break;
-		case '\r': nnp_rb_puts(b, "\\r"); break;
-		case '\t': nnp_rb_puts(b, "\\t"); break;
+		case '"': nnp_tb_puts(b, "\\\""); break;
+		case '\\': nnp_tb_puts(b, "\\\\"); break;
+		case '\n': nnp_tb_puts(b, "\\n"); break;
+		case '\r': nnp_tb_puts(b, "\\r"); break;
+		case '\t': nnp_tb_puts(b, "\\t"); break;
 		default:
 			if (*p < 0x20)
-				nnp_rb_printf(b, "\\u%04x", (unsigned)*p);
+				nnp_tb_printf(b, "\\u%04x", (unsigned)*p);
 			else
-				nnp_rb_putn(b, (const char *)p, n);
+				nnp_tb_putn(b, (const char *)p, n);
 			break;
 		}
 		p += n;
 	}
-	nnp_rb_putc(b, '"');
+	nnp_tb_putc(b, '"');
 }
 
 /* Markdown text: backslash-escapes what could start emphasis, code, links,
  * HTML, entities or break a table cell. */
-static void rb_md(nnp_rbuf *b, const char *s)
+static void rb_md(nnp_tbuf *b, const char *s)
 {
 	if (!s) {
-		nnp_rb_putc(b, '-');
+		nnp_tb_putc(b, '-');
 		return;
 	}
 	const unsigned char *p = (const unsigned char *)s;
 	while (*p) {
 		size_t n = nnp_utf8_seq(p);
 		if (n == 0 || *p < 0x20 || *p == 0x7F) {
-			nnp_rb_puts(b, UTF8_REPLACEMENT);
+			nnp_tb_puts(b, UTF8_REPLACEMENT);
 			p++;
 			continue;
 		}
 		if (strchr("\\`*_[]<>|#&!", *p))
-			nnp_rb_putc(b, '\\');
-		nnp_rb_putn(b, (const char *)p, n);
+			nnp_tb_putc(b, '\\');
+		nnp_tb_putn(b, (const char *)p, n);
 		p += n;
 	}
 }
 
 /* RFC 4180: a field holding a comma, quote, CR or LF is quoted, quotes doubled.
  * Leading or trailing spaces are quoted too, as some readers trim them. */
-static void rb_csv(nnp_rbuf *b, const char *s)
+static void rb_csv(nnp_tbuf *b, const char *s)
 {
 	if (!s)
 		return;
 	size_t n = strlen(s);
 	int quote = strpbrk(s, ",\"\r\n") != NULL || (n && (s[0] == ' ' || s[n - 1] == ' '));
 	if (!quote) {
-		nnp_rb_putn(b, s, n);
+		nnp_tb_putn(b, s, n);
 		return;
 	}
-	nnp_rb_putc(b, '"');
+	nnp_tb_putc(b, '"');
 	for (const char *p = s; *p; p++) {
 		if (*p == '"')
-			nnp_rb_putc(b, '"');
-		nnp_rb_putc(b, *p);
+			nnp_tb_putc(b, '"');
+		nnp_tb_putc(b, *p);
 	}
-	nnp_rb_putc(b, '"');
+	nnp_tb_putc(b, '"');
 }
 
 /* A double for JSON/CSV: "%.12g", -0 as 0; non-finite as `nonfinite`. */
-static void rb_num(nnp_rbuf *b, double x, const char *nonfinite)
+static void rb_num(nnp_tbuf *b, double x, const char *nonfinite)
 {
 	if (!isfinite(x)) {
-		nnp_rb_puts(b, nonfinite);
+		nnp_tb_puts(b, nonfinite);
 		return;
 	}
 	if (x == 0)
 		x = 0; /* -0 prints as "-0" */
-	nnp_rb_printf(b, "%.12g", x);
+	nnp_tb_printf(b, "%.12g", x);
 }
 
 /* ---- shared pieces ---- */
@@ -257,7 +182,7 @@ void nnp_report_info_init(nnp_report_info *info)
 
 int nnp_report_is_budget(const nnp_report_info *info)
 {
-	return info->method && strcmp(info->method, "rule") != 0;
+	return !nnp_criterion_by_thresholds(info->method);
 }
 
 const char *nnp_report_comp(const nnp_report_info *info)
@@ -272,18 +197,18 @@ int nnp_report_is_plain(const nnp_report_info *info)
 	       (!strcmp(c, "fold") || !strcmp(c, "none"));
 }
 
-void nnp_report_budget(nnp_rbuf *b, const nnp_candidate *c)
+void nnp_report_budget(nnp_tbuf *b, const nnp_candidate *c)
 {
 	if (c->target_params)
-		nnp_rb_printf(b, "target %zu (step %zu)", c->target_params, c->alloc_step);
+		nnp_tb_printf(b, "target %zu (step %zu)", c->target_params, c->alloc_step);
 	else if (c->alloc_step)
-		nnp_rb_printf(b, "step %zu", c->alloc_step);
+		nnp_tb_printf(b, "step %zu", c->alloc_step);
 	else if (c->keep_frac > 0)
-		nnp_rb_printf(b, "keep %g", c->keep_frac);
+		nnp_tb_printf(b, "keep %g", c->keep_frac);
 	else if (c->widths)
-		nnp_rb_puts(b, "widths");
+		nnp_tb_puts(b, "widths");
 	else
-		nnp_rb_printf(b, "mean %g, std %g", c->mean_thr, c->std_thr);
+		nnp_tb_printf(b, "mean %g, std %g", c->mean_thr, c->std_thr);
 }
 
 const char *nnp_report_file_name(nnp_report_kind kind)
@@ -319,12 +244,12 @@ static uint64_t rows_of(const nnp_sweep *sw, const nnp_report_info *info)
 	return info->rows ? info->rows : sw->rows;
 }
 
-void nnp_report_kept(nnp_rbuf *b, const nnp_candidate *c, const nnp_stats *s, const char *sep)
+void nnp_report_kept(nnp_tbuf *b, const nnp_candidate *c, const nnp_stats *s, const char *sep)
 {
 	for (size_t l = 0; l < s->n_layers; l++) {
 		if (l)
-			nnp_rb_puts(b, sep);
-		nnp_rb_printf(b, "%zu", c->keep ? c->keep->count[l] : s->layers[l].neurons);
+			nnp_tb_puts(b, sep);
+		nnp_tb_printf(b, "%zu", c->keep ? c->keep->count[l] : s->layers[l].neurons);
 	}
 }
 
@@ -412,7 +337,7 @@ static const struct {
 /* Every cell's text, NUL-separated in one buffer; off[row * ncols + k] for the
  * k-th shown column, whose id is col[k]. */
 typedef struct cells {
-	nnp_rbuf txt;
+	nnp_tbuf txt;
 	size_t *off;
 	size_t rows;
 	int col[NCOLS];
@@ -421,7 +346,7 @@ typedef struct cells {
 
 static void cells_free(cells *t)
 {
-	nnp_rb_free(&t->txt);
+	nnp_tb_free(&t->txt);
 	free(t->off);
 }
 
@@ -430,41 +355,41 @@ static const char *cell(const cells *t, size_t r, size_t k)
 	return t->txt.p + t->off[r * (size_t)t->ncols + k];
 }
 
-static void fmt_signed(nnp_rbuf *b, double x)
+static void fmt_signed(nnp_tbuf *b, double x)
 {
 	char tmp[64];
 	snprintf(tmp, sizeof tmp, "%+.2f", x);
 	/* A drop that rounds to zero is shown as no change, not "-0.00". */
 	if (!strcmp(tmp, "-0.00"))
 		tmp[0] = '+';
-	nnp_rb_puts(b, tmp);
+	nnp_tb_puts(b, tmp);
 }
 
 static void cell_text(cells *t, const nnp_candidate *c, int col, size_t i,
                       const nnp_sweep *sw, const nnp_stats *s, const nnp_report_info *info,
                       int md)
 {
-	nnp_rbuf *b = &t->txt;
+	nnp_tbuf *b = &t->txt;
 	int orig = c == &sw->original;
 	switch (col) {
 	case COL_IDX:
 		if (orig)
-			nnp_rb_puts(b, "orig");
+			nnp_tb_puts(b, "orig");
 		else
-			nnp_rb_printf(b, "%zu", i);
+			nnp_tb_printf(b, "%zu", i);
 		break;
 	case COL_MEAN:
 	case COL_STD: {
 		double v = col == COL_MEAN ? c->mean_thr : c->std_thr;
 		if (orig || !isfinite(v))
-			nnp_rb_putc(b, '-');
+			nnp_tb_putc(b, '-');
 		else
-			nnp_rb_printf(b, "%g", v);
+			nnp_tb_printf(b, "%g", v);
 		break;
 	}
 	case COL_BUDGET:
 		if (orig)
-			nnp_rb_putc(b, '-');
+			nnp_tb_putc(b, '-');
 		else
 			nnp_report_budget(b, c);
 		break;
@@ -472,73 +397,73 @@ static void cell_text(cells *t, const nnp_candidate *c, int col, size_t i,
 		if (s->n_layers)
 			nnp_report_kept(b, c, s, "-");
 		else
-			nnp_rb_putc(b, '-');
+			nnp_tb_putc(b, '-');
 		break;
-	case COL_PARAMS: nnp_rb_printf(b, "%zu", c->params); break;
+	case COL_PARAMS: nnp_tb_printf(b, "%zu", c->params); break;
 	case COL_RED:
 		if (orig)
-			nnp_rb_putc(b, '-');
+			nnp_tb_putc(b, '-');
 		else
-			nnp_rb_printf(b, "%.1f%%", c->reduction);
+			nnp_tb_printf(b, "%.1f%%", c->reduction);
 		break;
-	case COL_ACC: nnp_rb_printf(b, "%.2f%%", 100.0 * c->accuracy); break;
+	case COL_ACC: nnp_tb_printf(b, "%.2f%%", 100.0 * c->accuracy); break;
 	case COL_DROP:
 		if (orig)
-			nnp_rb_putc(b, '-');
+			nnp_tb_putc(b, '-');
 		else
 			fmt_signed(b, c->accuracy_drop);
 		break;
 	case COL_LOSS:
-		nnp_rb_printf(b, fabs(c->loss) < 1e5 ? "%.4f" : "%.4g", c->loss);
+		nnp_tb_printf(b, fabs(c->loss) < 1e5 ? "%.4f" : "%.4g", c->loss);
 		break;
-	case COL_AGREE: nnp_rb_printf(b, "%.2f%%", 100.0 * c->agreement); break;
+	case COL_AGREE: nnp_tb_printf(b, "%.2f%%", 100.0 * c->agreement); break;
 	case COL_FTACC:
 		if (c->finetuned)
-			nnp_rb_printf(b, "%.2f%%", 100.0 * c->ft_accuracy);
+			nnp_tb_printf(b, "%.2f%%", 100.0 * c->ft_accuracy);
 		else
-			nnp_rb_putc(b, '-');
+			nnp_tb_putc(b, '-');
 		break;
 	case COL_FTDROP:
 		/* The original's own figure is what fine-tuning alone did to it. */
 		if (c->finetuned)
 			fmt_signed(b, c->ft_drop);
 		else
-			nnp_rb_putc(b, '-');
+			nnp_tb_putc(b, '-');
 		break;
 	case COL_FTVS:
 		if (c->finetuned && !orig)
 			fmt_signed(b, c->ft_drop_vs_ft);
 		else
-			nnp_rb_putc(b, '-');
+			nnp_tb_putc(b, '-');
 		break;
 	case COL_PARETO:
 	case COL_FLOOR:
 		if (col == COL_PARETO ? c->pareto : c->floor_hit)
-			nnp_rb_puts(b, md ? "\\*" : "*");
+			nnp_tb_puts(b, md ? "\\*" : "*");
 		break;
 	case COL_NOTE: {
 		const char *sep = "";
 		if (orig) {
-			nnp_rb_puts(b, "original");
+			nnp_tb_puts(b, "original");
 			sep = ", ";
 		}
 		if (!orig && info->best == i) {
-			nnp_rb_puts(b, "best");
+			nnp_tb_puts(b, "best");
 			sep = ", ";
 		}
 		if (!orig && c->same_as != NNP_NO_DUP)
-			nnp_rb_printf(b, "%s= #%zu", sep, c->same_as);
+			nnp_tb_printf(b, "%s= #%zu", sep, c->same_as);
 		break;
 	}
 	case COL_FILE:
 		if (md)
 			rb_md(b, c->file);
 		else
-			nnp_rb_puts(b, c->file ? c->file : "-");
+			nnp_tb_puts(b, c->file ? c->file : "-");
 		break;
 	default: break;
 	}
-	nnp_rb_putc(b, '\0');
+	nnp_tb_putc(b, '\0');
 }
 
 static int cells_build(cells *t, const nnp_sweep *sw, const nnp_stats *s,
@@ -564,8 +489,8 @@ static int cells_build(cells *t, const nnp_sweep *sw, const nnp_stats *s,
 		return nnp_err_set(err, NNP_ENOMEM, "report: out of memory");
 	for (size_t k = 0; k < nc; k++) {
 		t->off[k] = t->txt.len;
-		nnp_rb_puts(&t->txt, cols[t->col[k]].head);
-		nnp_rb_putc(&t->txt, '\0');
+		nnp_tb_puts(&t->txt, cols[t->col[k]].head);
+		nnp_tb_putc(&t->txt, '\0');
 	}
 	for (size_t r = 1; r < t->rows; r++) {
 		size_t i = r - 2;
@@ -580,10 +505,10 @@ static int cells_build(cells *t, const nnp_sweep *sw, const nnp_stats *s,
 	return NNP_OK;
 }
 
-static void pad(nnp_rbuf *b, char ch, size_t n)
+static void pad(nnp_tbuf *b, char ch, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		nnp_rb_putc(b, ch);
+		nnp_tb_putc(b, ch);
 }
 
 /* Display width: UTF-8 lead bytes only, so a non-ASCII path still lines up. */
@@ -595,12 +520,12 @@ static size_t text_width(const char *s)
 	return w;
 }
 
-static void put_aligned(nnp_rbuf *b, const char *s, size_t w, char align)
+static void put_aligned(nnp_tbuf *b, const char *s, size_t w, char align)
 {
 	size_t n = text_width(s), room = w > n ? w - n : 0;
 	size_t left = align == 'r' ? room : align == 'c' ? room / 2 : 0;
 	pad(b, ' ', left);
-	nnp_rb_puts(b, s);
+	nnp_tb_puts(b, s);
 	pad(b, ' ', room - left);
 }
 
@@ -616,7 +541,7 @@ static void col_widths(const cells *t, size_t ncols, size_t *w)
 	}
 }
 
-static void render_table(nnp_rbuf *b, const cells *t)
+static void render_table(nnp_tbuf *b, const cells *t)
 {
 	size_t w[NCOLS];
 	/* Every column but the file, which is last and too wide for a terminal. */
@@ -625,22 +550,22 @@ static void render_table(nnp_rbuf *b, const cells *t)
 	for (size_t r = 0; r < t->rows; r++) {
 		for (size_t k = 0; k < ncols; k++) {
 			if (k)
-				nnp_rb_puts(b, "  ");
+				nnp_tb_puts(b, "  ");
 			put_aligned(b, cell(t, r, k), w[k], cols[t->col[k]].align);
 		}
-		nnp_rb_putc(b, '\n');
+		nnp_tb_putc(b, '\n');
 		if (r == 0) {
 			for (size_t k = 0; k < ncols; k++) {
 				if (k)
-					nnp_rb_puts(b, "  ");
+					nnp_tb_puts(b, "  ");
 				pad(b, '-', w[k]);
 			}
-			nnp_rb_putc(b, '\n');
+			nnp_tb_putc(b, '\n');
 		}
 	}
 }
 
-static void render_md_table(nnp_rbuf *b, const cells *t)
+static void render_md_table(nnp_tbuf *b, const cells *t)
 {
 	size_t w[NCOLS];
 	const size_t ncols = (size_t)t->ncols;
@@ -649,144 +574,144 @@ static void render_md_table(nnp_rbuf *b, const cells *t)
 		if (w[k] < 3)
 			w[k] = 3; /* room for the ":-:" alignment marks */
 	for (size_t r = 0; r < t->rows; r++) {
-		nnp_rb_putc(b, '|');
+		nnp_tb_putc(b, '|');
 		for (size_t k = 0; k < ncols; k++) {
-			nnp_rb_putc(b, ' ');
+			nnp_tb_putc(b, ' ');
 			put_aligned(b, cell(t, r, k), w[k], cols[t->col[k]].align);
-			nnp_rb_puts(b, " |");
+			nnp_tb_puts(b, " |");
 		}
-		nnp_rb_putc(b, '\n');
+		nnp_tb_putc(b, '\n');
 		if (r == 0) {
-			nnp_rb_putc(b, '|');
+			nnp_tb_putc(b, '|');
 			for (size_t k = 0; k < ncols; k++) {
 				char a = cols[t->col[k]].align;
-				nnp_rb_putc(b, ' ');
-				nnp_rb_putc(b, a == 'c' ? ':' : '-');
+				nnp_tb_putc(b, ' ');
+				nnp_tb_putc(b, a == 'c' ? ':' : '-');
 				pad(b, '-', w[k] - 2);
-				nnp_rb_putc(b, a == 'l' ? '-' : ':');
-				nnp_rb_puts(b, " |");
+				nnp_tb_putc(b, a == 'l' ? '-' : ':');
+				nnp_tb_puts(b, " |");
 			}
-			nnp_rb_putc(b, '\n');
+			nnp_tb_putc(b, '\n');
 		}
 	}
 }
 
-static void md_best(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info *info)
+static void md_best(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info *info)
 {
 	if (info->best == NNP_NO_DUP) {
-		nnp_rb_puts(b, isnan(info->max_drop) ? "none selected" : "none within the gate");
+		nnp_tb_puts(b, isnan(info->max_drop) ? "none selected" : "none within the gate");
 		return;
 	}
 	const nnp_candidate *c = &sw->c[info->best];
-	nnp_rb_printf(b, "\\#%zu", info->best);
+	nnp_tb_printf(b, "\\#%zu", info->best);
 	if (nnp_report_is_budget(info)) {
-		nnp_rb_puts(b, " (");
+		nnp_tb_puts(b, " (");
 		nnp_report_budget(b, c);
-		nnp_rb_putc(b, ')');
+		nnp_tb_putc(b, ')');
 	}
-	nnp_rb_printf(b, ": %zu parameters (%.1f%% fewer), accuracy %.2f%% (drop ", c->params,
+	nnp_tb_printf(b, ": %zu parameters (%.1f%% fewer), accuracy %.2f%% (drop ", c->params,
 	              c->reduction, 100.0 * c->accuracy);
 	fmt_signed(b, c->accuracy_drop);
-	nnp_rb_puts(b, " points)");
+	nnp_tb_puts(b, " points)");
 	if (c->finetuned) {
-		nnp_rb_printf(b, ", fine-tuned %.2f%% (drop ", 100.0 * c->ft_accuracy);
+		nnp_tb_printf(b, ", fine-tuned %.2f%% (drop ", 100.0 * c->ft_accuracy);
 		fmt_signed(b, c->ft_drop);
-		nnp_rb_puts(b, " points)");
+		nnp_tb_puts(b, " points)");
 	}
 }
 
 /* "N epoch(s) on DATA (lr X, seed S)", Markdown-escaped. */
-static void md_ft(nnp_rbuf *b, const nnp_report_info *info)
+static void md_ft(nnp_tbuf *b, const nnp_report_info *info)
 {
-	nnp_rb_printf(b, "%zu epoch%s on ", info->ft_epochs, info->ft_epochs == 1 ? "" : "s");
+	nnp_tb_printf(b, "%zu epoch%s on ", info->ft_epochs, info->ft_epochs == 1 ? "" : "s");
 	rb_md(b, info->ft_data_path);
-	nnp_rb_printf(b, " (lr %.7g, seed %llu)", info->ft_lr, (unsigned long long)info->ft_seed);
+	nnp_tb_printf(b, " (lr %.7g, seed %llu)", info->ft_lr, (unsigned long long)info->ft_seed);
 }
 
 /* What was pruned how, and on which rows the method computed its choices. */
-static void md_method(nnp_rbuf *b, const nnp_report_info *info)
+static void md_method(nnp_tbuf *b, const nnp_report_info *info)
 {
 	const char *comp = nnp_report_comp(info);
 	if (!nnp_report_is_budget(info) && strcmp(comp, "ls") != 0) {
-		nnp_rb_printf(b, "- folding: %s\n", !strcmp(comp, "fold") ? "on" : "off");
+		nnp_tb_printf(b, "- folding: %s\n", !strcmp(comp, "fold") ? "on" : "off");
 	} else {
-		nnp_rb_puts(b, "- method: ");
-		rb_md(b, info->method ? info->method : "rule");
-		nnp_rb_puts(b, ", compensation ");
+		nnp_tb_puts(b, "- method: ");
+		rb_md(b, nnp_criterion_display(info->method));
+		nnp_tb_puts(b, ", compensation ");
 		rb_md(b, comp);
 		if (isfinite(info->lambda_rel))
-			nnp_rb_printf(b, " (ridge lambda %g x trace(C)/n)", info->lambda_rel);
-		nnp_rb_putc(b, '\n');
+			nnp_tb_printf(b, " (ridge lambda %g x trace(C)/n)", info->lambda_rel);
+		nnp_tb_putc(b, '\n');
 	}
 	if (!nnp_report_is_budget(info))
-		nnp_rb_printf(b, "- min\\_keep: %zu\n", info->min_keep);
-	nnp_rb_puts(b, "- calibration: ");
+		nnp_tb_printf(b, "- min\\_keep: %zu\n", info->min_keep);
+	nnp_tb_puts(b, "- calibration: ");
 	if (info->calib_path) {
 		rb_md(b, info->calib_path);
-		nnp_rb_printf(b, " (%llu rows), not the evaluation data\n",
+		nnp_tb_printf(b, " (%llu rows), not the evaluation data\n",
 		              (unsigned long long)info->calib_rows);
 	} else {
-		nnp_rb_puts(b, "the evaluation data itself (what the method chose from is what it is "
+		nnp_tb_puts(b, "the evaluation data itself (what the method chose from is what it is "
 		               "judged on: use --calib for separate rows)\n");
 	}
 }
 
-static void render_md(nnp_rbuf *b, const cells *t, const nnp_sweep *sw, const nnp_stats *s,
+static void render_md(nnp_tbuf *b, const cells *t, const nnp_sweep *sw, const nnp_stats *s,
                       const nnp_report_info *info)
 {
-	nnp_rb_puts(b, "# nnprune report: ");
+	nnp_tb_puts(b, "# nnprune report: ");
 	rb_md(b, nnp_report_title_name(info));
-	nnp_rb_puts(b, "\n\n- model: ");
+	nnp_tb_puts(b, "\n\n- model: ");
 	rb_md(b, info->model_path);
-	nnp_rb_puts(b, " (hidden layers ");
+	nnp_tb_puts(b, " (hidden layers ");
 	if (s->n_layers)
 		nnp_report_kept(b, &sw->original, s, "-");
 	else
-		nnp_rb_puts(b, "none");
-	nnp_rb_printf(b, ", %zu parameters)\n- data: ", sw->original.params);
+		nnp_tb_puts(b, "none");
+	nnp_tb_printf(b, ", %zu parameters)\n- data: ", sw->original.params);
 	rb_md(b, info->data_path);
-	nnp_rb_printf(b, " (%llu rows)\n", (unsigned long long)rows_of(sw, info));
+	nnp_tb_printf(b, " (%llu rows)\n", (unsigned long long)rows_of(sw, info));
 	md_method(b, info);
-	nnp_rb_printf(b, "- candidates: %zu (%zu distinct kept sets)\n", sw->n, sw->n_unique);
+	nnp_tb_printf(b, "- candidates: %zu (%zu distinct kept sets)\n", sw->n, sw->n_unique);
 	int ft = nnp_report_has_ft(sw);
 	if (isnan(info->max_drop))
-		nnp_rb_puts(b, "- max drop: none\n");
+		nnp_tb_puts(b, "- max drop: none\n");
 	else
-		nnp_rb_printf(b, "- max drop: %g point%s%s\n", info->max_drop,
+		nnp_tb_printf(b, "- max drop: %g point%s%s\n", info->max_drop,
 		              info->max_drop == 1 ? "" : "s", ft ? " (after fine-tuning)" : "");
 	if (ft) {
-		nnp_rb_puts(b, "- fine-tuning: ");
+		nnp_tb_puts(b, "- fine-tuning: ");
 		md_ft(b, info);
-		nnp_rb_puts(b, "\n");
+		nnp_tb_puts(b, "\n");
 	}
-	nnp_rb_puts(b, "- best: ");
+	nnp_tb_puts(b, "- best: ");
 	md_best(b, sw, info);
-	nnp_rb_puts(b, "\n- tool: nnprune ");
+	nnp_tb_puts(b, "\n- tool: nnprune ");
 	rb_md(b, version_of(info));
-	nnp_rb_puts(b, "\n\n");
+	nnp_tb_puts(b, "\n\n");
 	render_md_table(b, t);
 	if (nnp_report_is_budget(info))
-		nnp_rb_puts(b, "\nbudget: keep F keeps round(F x width) neurons of every hidden layer; "
+		nnp_tb_puts(b, "\nbudget: keep F keeps round(F x width) neurons of every hidden layer; "
 		               "step N is step N of the sensitivity allocation path; target P is the "
 		               "first step of that path within P parameters; widths: the kept "
 		               "counts as given.");
 	else
-		nnp_rb_puts(b, "\nmean, std: thresholds (a neuron goes when \\|mean\\| \\<= mean "
+		nnp_tb_puts(b, "\nmean, std: thresholds (a neuron goes when \\|mean\\| \\<= mean "
 		               "and std \\<= std).");
-	nnp_rb_puts(b, " kept: neurons per hidden layer. drop: accuracy points lost. "
+	nnp_tb_puts(b, " kept: neurons per hidden layer. drop: accuracy points lost. "
 	               "agreement: rows whose prediction matches the original's. "
 	               "pareto \\*: no other model is smaller and at least as accurate.");
 	if (!nnp_report_is_budget(info))
-		nnp_rb_puts(b, " floor \\*: min\\_keep kept more than the rule in some layer.");
-	nnp_rb_puts(b, " = \\#N: the same neurons as candidate N.");
+		nnp_tb_puts(b, " floor \\*: min\\_keep kept more than the rule in some layer.");
+	nnp_tb_puts(b, " = \\#N: the same neurons as candidate N.");
 	if (ft)
-		nnp_rb_puts(b, " ft accuracy: after fine-tuning (\\- where a model was not "
+		nnp_tb_puts(b, " ft accuracy: after fine-tuning (\\- where a model was not "
 		               "fine-tuned). ft drop: accuracy points the fine-tuned model lost against "
 		               "the original (negative: gained). vs ft orig: points lost against the "
 		               "original fine-tuned the same way. With fine-tuning, max drop and best "
 		               "judge the fine-tuned accuracy.");
-	nnp_rb_puts(b, "\n\n");
-	nnp_rb_puts(b, "![accuracy against parameters](report.svg)\n\n"
+	nnp_tb_puts(b, "\n\n");
+	nnp_tb_puts(b, "![accuracy against parameters](report.svg)\n\n"
 	               "![activation mean and std per neuron](stats.svg)\n");
 }
 
@@ -794,244 +719,244 @@ static void render_md(nnp_rbuf *b, const cells *t, const nnp_sweep *sw, const nn
 
 /* The fine-tuning fields of one CSV row, after the others; empty when the
  * model was not fine-tuned. */
-static void csv_ft(nnp_rbuf *b, const nnp_candidate *c, int orig)
+static void csv_ft(nnp_tbuf *b, const nnp_candidate *c, int orig)
 {
 	if (!c->finetuned) {
-		nnp_rb_puts(b, ",,,,,");
+		nnp_tb_puts(b, ",,,,,");
 		return;
 	}
 	const double v[4] = { c->ft_accuracy, c->ft_drop, orig ? 0 : c->ft_drop_vs_ft, c->ft_loss };
 	for (int k = 0; k < 4; k++) {
-		nnp_rb_putc(b, ',');
+		nnp_tb_putc(b, ',');
 		rb_num(b, v[k], "");
 	}
-	nnp_rb_putc(b, ',');
+	nnp_tb_putc(b, ',');
 	rb_csv(b, c->ft_file);
 }
 
 /* The budget fields of one CSV row (methods other than the rule). */
-static void csv_budget(nnp_rbuf *b, const nnp_candidate *c, int orig)
+static void csv_budget(nnp_tbuf *b, const nnp_candidate *c, int orig)
 {
-	nnp_rb_putc(b, ',');
+	nnp_tb_putc(b, ',');
 	if (!orig && c->keep_frac > 0)
 		rb_num(b, c->keep_frac, "");
-	nnp_rb_putc(b, ',');
+	nnp_tb_putc(b, ',');
 	if (!orig && c->alloc_step)
-		nnp_rb_printf(b, "%zu", c->alloc_step);
-	nnp_rb_putc(b, ',');
+		nnp_tb_printf(b, "%zu", c->alloc_step);
+	nnp_tb_putc(b, ',');
 	if (!orig && c->target_params)
-		nnp_rb_printf(b, "%zu", c->target_params);
+		nnp_tb_printf(b, "%zu", c->target_params);
 }
 
-static void render_csv(nnp_rbuf *b, const nnp_sweep *sw, const nnp_stats *s,
+static void render_csv(nnp_tbuf *b, const nnp_sweep *sw, const nnp_stats *s,
                        const nnp_report_info *info)
 {
 	int ft = nnp_report_has_ft(sw), budget = nnp_report_is_budget(info);
-	nnp_rb_puts(b, "candidate,mean,std,kept,params,bytes,macs,accuracy,accuracy_drop,loss,"
+	nnp_tb_puts(b, "candidate,mean,std,kept,params,bytes,macs,accuracy,accuracy_drop,loss,"
 	               "agreement,reduction,pareto,floor_hit,same_as,file");
 	/* New columns go last, so scripts reading the others by position still work. */
 	if (ft)
-		nnp_rb_puts(b, ",ft_accuracy,ft_accuracy_drop,ft_accuracy_drop_vs_finetuned_original,"
+		nnp_tb_puts(b, ",ft_accuracy,ft_accuracy_drop,ft_accuracy_drop_vs_finetuned_original,"
 		               "ft_loss,ft_file");
 	if (budget)
-		nnp_rb_puts(b, ",keep,allocation_step,target_params");
-	nnp_rb_putc(b, '\n');
+		nnp_tb_puts(b, ",keep,allocation_step,target_params");
+	nnp_tb_putc(b, '\n');
 	for (size_t r = 0; r <= sw->n; r++) {
 		const nnp_candidate *c = r == 0 ? &sw->original : &sw->c[r - 1];
 		if (r == 0)
-			nnp_rb_puts(b, "original,,,");
+			nnp_tb_puts(b, "original,,,");
 		else {
-			nnp_rb_printf(b, "%zu,", r - 1);
+			nnp_tb_printf(b, "%zu,", r - 1);
 			rb_num(b, c->mean_thr, "");
-			nnp_rb_putc(b, ',');
+			nnp_tb_putc(b, ',');
 			rb_num(b, c->std_thr, "");
-			nnp_rb_putc(b, ',');
+			nnp_tb_putc(b, ',');
 		}
 		nnp_report_kept(b, c, s, "-");
-		nnp_rb_printf(b, ",%zu,%zu,%zu,", c->params, c->bytes, c->macs);
+		nnp_tb_printf(b, ",%zu,%zu,%zu,", c->params, c->bytes, c->macs);
 		const double v[5] = { c->accuracy, c->accuracy_drop, c->loss, c->agreement,
 		                      c->reduction };
 		for (int k = 0; k < 5; k++) {
 			rb_num(b, v[k], "");
-			nnp_rb_putc(b, ',');
+			nnp_tb_putc(b, ',');
 		}
-		nnp_rb_printf(b, "%d,%d,", c->pareto ? 1 : 0, c->floor_hit ? 1 : 0);
+		nnp_tb_printf(b, "%d,%d,", c->pareto ? 1 : 0, c->floor_hit ? 1 : 0);
 		if (c->same_as != NNP_NO_DUP && r > 0)
-			nnp_rb_printf(b, "%zu", c->same_as);
-		nnp_rb_putc(b, ',');
+			nnp_tb_printf(b, "%zu", c->same_as);
+		nnp_tb_putc(b, ',');
 		rb_csv(b, c->file);
 		if (ft)
 			csv_ft(b, c, r == 0);
 		if (budget)
 			csv_budget(b, c, r == 0);
-		nnp_rb_putc(b, '\n');
+		nnp_tb_putc(b, '\n');
 	}
 }
 
 /* ---- JSON ---- */
 
 /* A model's "finetune" member: its fine-tuned figures, or null. */
-static void json_ft(nnp_rbuf *b, const nnp_candidate *c, int orig, const nnp_report_info *info)
+static void json_ft(nnp_tbuf *b, const nnp_candidate *c, int orig, const nnp_report_info *info)
 {
-	nnp_rb_puts(b, ", \"finetune\": ");
+	nnp_tb_puts(b, ", \"finetune\": ");
 	if (!c->finetuned) {
-		nnp_rb_puts(b, "null");
+		nnp_tb_puts(b, "null");
 		return;
 	}
-	nnp_rb_printf(b, "{\"epochs\": %zu, \"accuracy\": ", info->ft_epochs);
+	nnp_tb_printf(b, "{\"epochs\": %zu, \"accuracy\": ", info->ft_epochs);
 	rb_num(b, c->ft_accuracy, "null");
-	nnp_rb_puts(b, ", \"loss\": ");
+	nnp_tb_puts(b, ", \"loss\": ");
 	rb_num(b, c->ft_loss, "null");
-	nnp_rb_puts(b, ", \"accuracy_drop\": ");
+	nnp_tb_puts(b, ", \"accuracy_drop\": ");
 	rb_num(b, c->ft_drop, "null");
-	nnp_rb_puts(b, ", \"accuracy_drop_vs_finetuned_original\": ");
+	nnp_tb_puts(b, ", \"accuracy_drop_vs_finetuned_original\": ");
 	rb_num(b, orig ? 0 : c->ft_drop_vs_ft, "null");
-	nnp_rb_puts(b, ", \"file\": ");
+	nnp_tb_puts(b, ", \"file\": ");
 	rb_json_str(b, c->ft_file);
-	nnp_rb_putc(b, '}');
+	nnp_tb_putc(b, '}');
 }
 
 /* A candidate's "budget" member (methods other than the rule). */
-static void json_budget(nnp_rbuf *b, const nnp_candidate *c, int orig)
+static void json_budget(nnp_tbuf *b, const nnp_candidate *c, int orig)
 {
-	nnp_rb_puts(b, ", \"budget\": ");
+	nnp_tb_puts(b, ", \"budget\": ");
 	if (orig) {
-		nnp_rb_puts(b, "null");
+		nnp_tb_puts(b, "null");
 		return;
 	}
 	const char *sep = "";
-	nnp_rb_putc(b, '{');
+	nnp_tb_putc(b, '{');
 	if (c->keep_frac > 0) {
-		nnp_rb_puts(b, "\"keep\": ");
+		nnp_tb_puts(b, "\"keep\": ");
 		rb_num(b, c->keep_frac, "null");
 		sep = ", ";
 	}
 	if (c->target_params) {
-		nnp_rb_printf(b, "%s\"target_params\": %zu", sep, c->target_params);
+		nnp_tb_printf(b, "%s\"target_params\": %zu", sep, c->target_params);
 		sep = ", ";
 	}
 	if (c->alloc_step) {
-		nnp_rb_printf(b, "%s\"allocation_step\": %zu", sep, c->alloc_step);
+		nnp_tb_printf(b, "%s\"allocation_step\": %zu", sep, c->alloc_step);
 		sep = ", ";
 	}
 	if (c->widths && c->keep) {
-		nnp_rb_printf(b, "%s\"widths\": [", sep);
+		nnp_tb_printf(b, "%s\"widths\": [", sep);
 		for (size_t l = 0; l < c->keep->n_layers; l++)
-			nnp_rb_printf(b, "%s%zu", l ? ", " : "", c->keep->count[l]);
-		nnp_rb_putc(b, ']');
+			nnp_tb_printf(b, "%s%zu", l ? ", " : "", c->keep->count[l]);
+		nnp_tb_putc(b, ']');
 	}
-	nnp_rb_putc(b, '}');
+	nnp_tb_putc(b, '}');
 }
 
-static void json_model(nnp_rbuf *b, const nnp_candidate *c, size_t i, int orig,
+static void json_model(nnp_tbuf *b, const nnp_candidate *c, size_t i, int orig,
                        const nnp_stats *s, const nnp_report_info *info, int ft)
 {
-	nnp_rb_putc(b, '{');
+	nnp_tb_putc(b, '{');
 	if (!orig)
-		nnp_rb_printf(b, "\"index\": %zu, ", i);
-	nnp_rb_puts(b, "\"mean\": ");
+		nnp_tb_printf(b, "\"index\": %zu, ", i);
+	nnp_tb_puts(b, "\"mean\": ");
 	rb_num(b, orig ? NAN : c->mean_thr, "null");
-	nnp_rb_puts(b, ", \"std\": ");
+	nnp_tb_puts(b, ", \"std\": ");
 	rb_num(b, orig ? NAN : c->std_thr, "null");
 	if (nnp_report_is_budget(info))
 		json_budget(b, c, orig);
-	nnp_rb_puts(b, ", \"kept\": [");
+	nnp_tb_puts(b, ", \"kept\": [");
 	nnp_report_kept(b, c, s, ", ");
-	nnp_rb_printf(b, "], \"params\": %zu, \"bytes\": %zu, \"macs\": %zu, \"accuracy\": ",
+	nnp_tb_printf(b, "], \"params\": %zu, \"bytes\": %zu, \"macs\": %zu, \"accuracy\": ",
 	              c->params, c->bytes, c->macs);
 	rb_num(b, c->accuracy, "null");
-	nnp_rb_puts(b, ", \"accuracy_drop\": ");
+	nnp_tb_puts(b, ", \"accuracy_drop\": ");
 	rb_num(b, c->accuracy_drop, "null");
-	nnp_rb_puts(b, ", \"loss\": ");
+	nnp_tb_puts(b, ", \"loss\": ");
 	rb_num(b, c->loss, "null");
-	nnp_rb_puts(b, ", \"agreement\": ");
+	nnp_tb_puts(b, ", \"agreement\": ");
 	rb_num(b, c->agreement, "null");
-	nnp_rb_puts(b, ", \"reduction\": ");
+	nnp_tb_puts(b, ", \"reduction\": ");
 	rb_num(b, c->reduction, "null");
-	nnp_rb_printf(b, ", \"pareto\": %s, \"floor_hit\": %s, \"same_as\": ",
+	nnp_tb_printf(b, ", \"pareto\": %s, \"floor_hit\": %s, \"same_as\": ",
 	              c->pareto ? "true" : "false", c->floor_hit ? "true" : "false");
 	if (orig || c->same_as == NNP_NO_DUP)
-		nnp_rb_puts(b, "null");
+		nnp_tb_puts(b, "null");
 	else
-		nnp_rb_printf(b, "%zu", c->same_as);
-	nnp_rb_puts(b, ", \"file\": ");
+		nnp_tb_printf(b, "%zu", c->same_as);
+	nnp_tb_puts(b, ", \"file\": ");
 	rb_json_str(b, c->file);
 	if (ft)
 		json_ft(b, c, orig, info);
-	nnp_rb_putc(b, '}');
+	nnp_tb_putc(b, '}');
 }
 
-static void render_json(nnp_rbuf *b, const nnp_sweep *sw, const nnp_stats *s,
+static void render_json(nnp_tbuf *b, const nnp_sweep *sw, const nnp_stats *s,
                         const nnp_report_info *info)
 {
-	nnp_rb_puts(b, "{\n  \"format\": \"nnprune-report\",\n  \"version\": 1,\n  \"tool\": ");
-	nnp_rbuf tool = { 0 };
-	nnp_rb_puts(&tool, "nnprune ");
-	nnp_rb_puts(&tool, version_of(info));
+	nnp_tb_puts(b, "{\n  \"format\": \"nnprune-report\",\n  \"version\": 1,\n  \"tool\": ");
+	nnp_tbuf tool = { 0 };
+	nnp_tb_puts(&tool, "nnprune ");
+	nnp_tb_puts(&tool, version_of(info));
 	if (tool.oom)
 		b->oom = 1;
 	else
 		rb_json_str(b, tool.p);
-	nnp_rb_free(&tool);
-	nnp_rb_puts(b, ",\n  \"model\": {\"path\": ");
+	nnp_tb_free(&tool);
+	nnp_tb_puts(b, ",\n  \"model\": {\"path\": ");
 	rb_json_str(b, info->model_path);
-	nnp_rb_puts(b, ", \"name\": ");
+	nnp_tb_puts(b, ", \"name\": ");
 	rb_json_str(b, info->model_name);
-	nnp_rb_puts(b, "},\n  \"data\": {\"path\": ");
+	nnp_tb_puts(b, "},\n  \"data\": {\"path\": ");
 	rb_json_str(b, info->data_path);
-	nnp_rb_printf(b, ", \"rows\": %llu},\n", (unsigned long long)rows_of(sw, info));
+	nnp_tb_printf(b, ", \"rows\": %llu},\n", (unsigned long long)rows_of(sw, info));
 	const char *comp = nnp_report_comp(info);
-	nnp_rb_printf(b, "  \"fold\": %s,\n  \"min_keep\": ", !strcmp(comp, "fold") ? "true" : "false");
+	nnp_tb_printf(b, "  \"fold\": %s,\n  \"min_keep\": ", !strcmp(comp, "fold") ? "true" : "false");
 	if (nnp_report_is_budget(info))
-		nnp_rb_puts(b, "null");
+		nnp_tb_puts(b, "null");
 	else
-		nnp_rb_printf(b, "%zu", info->min_keep);
-	nnp_rb_puts(b, ",\n  \"method\": ");
-	rb_json_str(b, info->method ? info->method : "rule");
-	nnp_rb_puts(b, ",\n  \"compensate\": ");
+		nnp_tb_printf(b, "%zu", info->min_keep);
+	nnp_tb_puts(b, ",\n  \"method\": ");
+	rb_json_str(b, nnp_criterion_display(info->method));
+	nnp_tb_puts(b, ",\n  \"compensate\": ");
 	rb_json_str(b, comp);
-	nnp_rb_puts(b, ",\n  \"lambda_rel\": ");
+	nnp_tb_puts(b, ",\n  \"lambda_rel\": ");
 	rb_num(b, info->lambda_rel, "null");
-	nnp_rb_puts(b, ",\n  \"calibration\": {\"path\": ");
+	nnp_tb_puts(b, ",\n  \"calibration\": {\"path\": ");
 	rb_json_str(b, info->calib_path ? info->calib_path : info->data_path);
-	nnp_rb_printf(b, ", \"rows\": %llu, \"evaluation_data\": %s},\n",
+	nnp_tb_printf(b, ", \"rows\": %llu, \"evaluation_data\": %s},\n",
 	              (unsigned long long)(info->calib_path ? info->calib_rows : rows_of(sw, info)),
 	              info->calib_path ? "false" : "true");
-	nnp_rb_puts(b, "  \"layers\": [");
+	nnp_tb_puts(b, "  \"layers\": [");
 	for (size_t l = 0; l < s->n_layers; l++) {
 		const char *act = nnp_act_name(s->layers[l].act);
-		nnp_rb_printf(b, "%s{\"layer\": %zu, \"activation\": ", l ? ", " : "",
+		nnp_tb_printf(b, "%s{\"layer\": %zu, \"activation\": ", l ? ", " : "",
 		              s->layers[l].layer);
 		rb_json_str(b, act);
-		nnp_rb_printf(b, ", \"neurons\": %zu}", s->layers[l].neurons);
+		nnp_tb_printf(b, ", \"neurons\": %zu}", s->layers[l].neurons);
 	}
 	int ft = nnp_report_has_ft(sw);
-	nnp_rb_puts(b, "],\n  \"original\": ");
+	nnp_tb_puts(b, "],\n  \"original\": ");
 	json_model(b, &sw->original, 0, 1, s, info, ft);
-	nnp_rb_puts(b, ",\n  \"candidates\": [");
+	nnp_tb_puts(b, ",\n  \"candidates\": [");
 	for (size_t i = 0; i < sw->n; i++) {
-		nnp_rb_puts(b, i ? ",\n    " : "\n    ");
+		nnp_tb_puts(b, i ? ",\n    " : "\n    ");
 		json_model(b, &sw->c[i], i, 0, s, info, ft);
 	}
-	nnp_rb_puts(b, sw->n ? "\n  ],\n  \"best\": " : "],\n  \"best\": ");
+	nnp_tb_puts(b, sw->n ? "\n  ],\n  \"best\": " : "],\n  \"best\": ");
 	if (info->best == NNP_NO_DUP)
-		nnp_rb_puts(b, "null");
+		nnp_tb_puts(b, "null");
 	else
-		nnp_rb_printf(b, "%zu", info->best);
-	nnp_rb_puts(b, ",\n  \"max_drop\": ");
+		nnp_tb_printf(b, "%zu", info->best);
+	nnp_tb_puts(b, ",\n  \"max_drop\": ");
 	rb_num(b, info->max_drop, "null");
 	if (ft) {
 		/* lr is a float in training: 7 digits say all it holds. */
-		nnp_rb_puts(b, ",\n  \"finetune\": {\"data\": ");
+		nnp_tb_puts(b, ",\n  \"finetune\": {\"data\": ");
 		rb_json_str(b, info->ft_data_path);
-		nnp_rb_printf(b, ", \"epochs\": %zu, \"lr\": ", info->ft_epochs);
+		nnp_tb_printf(b, ", \"epochs\": %zu, \"lr\": ", info->ft_epochs);
 		if (isfinite(info->ft_lr))
-			nnp_rb_printf(b, "%.7g", info->ft_lr);
+			nnp_tb_printf(b, "%.7g", info->ft_lr);
 		else
-			nnp_rb_puts(b, "null");
-		nnp_rb_printf(b, ", \"seed\": %llu}", (unsigned long long)info->ft_seed);
+			nnp_tb_puts(b, "null");
+		nnp_tb_printf(b, ", \"seed\": %llu}", (unsigned long long)info->ft_seed);
 	}
-	nnp_rb_puts(b, "\n}\n");
+	nnp_tb_puts(b, "\n}\n");
 }
 
 /* ---- entry points ---- */
@@ -1045,7 +970,7 @@ int nnp_report_render(char **out, size_t *len, nnp_report_kind kind, const nnp_s
 	int rc = check_inputs(sw, s, info, err);
 	if (rc)
 		return rc;
-	nnp_rbuf b = { 0 };
+	nnp_tbuf b = { 0 };
 	cells t = { 0 };
 	switch (kind) {
 	case NNP_REPORT_TABLE:
@@ -1067,7 +992,7 @@ int nnp_report_render(char **out, size_t *len, nnp_report_kind kind, const nnp_s
 		goto done;
 	}
 	/* An empty render still returns a string the caller can free. */
-	nnp_rb_putn(&b, "", 0);
+	nnp_tb_putn(&b, "", 0);
 	if (b.oom) {
 		rc = nnp_err_set(err, NNP_ENOMEM, "report: out of memory");
 		goto done;
@@ -1078,7 +1003,7 @@ int nnp_report_render(char **out, size_t *len, nnp_report_kind kind, const nnp_s
 	b.p = NULL;
 done:
 	cells_free(&t);
-	nnp_rb_free(&b);
+	nnp_tb_free(&b);
 	return rc;
 }
 

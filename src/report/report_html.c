@@ -54,40 +54,40 @@ static const char html_script[] =
 	"</script>\n</body>\n</html>\n";
 
 /* A numeric cell: shown with `decimals` decimals, sorted by v (NaN sorts first). */
-static void num_cell(nnp_rbuf *b, double v, int decimals)
+static void num_cell(nnp_tbuf *b, double v, int decimals)
 {
-	nnp_rb_printf(b, "<td data-v=\"%.17g\">", isfinite(v) ? v : -1e308);
+	nnp_tb_printf(b, "<td data-v=\"%.17g\">", isfinite(v) ? v : -1e308);
 	if (isfinite(v))
-		nnp_rb_printf(b, "%.*f", decimals, v);
+		nnp_tb_printf(b, "%.*f", decimals, v);
 	else
-		nnp_rb_puts(b, "-");
-	nnp_rb_puts(b, "</td>");
+		nnp_tb_puts(b, "-");
+	nnp_tb_puts(b, "</td>");
 }
 
-static void row(nnp_rbuf *b, const nnp_sweep *sw, const nnp_stats *s,
+static void row(nnp_tbuf *b, const nnp_sweep *sw, const nnp_stats *s,
                 const nnp_report_info *info, const nnp_candidate *c, size_t i, int orig, int ft)
 {
 	const char *cls = orig ? "orig" : !orig && info->best == i ? "best"
 	                  : c->same_as != NNP_NO_DUP ? "dup" : NULL;
-	nnp_rb_puts(b, cls ? "<tr class=\"" : "<tr");
+	nnp_tb_puts(b, cls ? "<tr class=\"" : "<tr");
 	if (cls) {
-		nnp_rb_puts(b, cls);
-		nnp_rb_putc(b, '"');
+		nnp_tb_puts(b, cls);
+		nnp_tb_putc(b, '"');
 	}
-	nnp_rb_putc(b, '>');
+	nnp_tb_putc(b, '>');
 	if (orig)
-		nnp_rb_puts(b, "<td data-v=\"-1\" class=\"t\">original</td><td class=\"t\">-</td>");
+		nnp_tb_puts(b, "<td data-v=\"-1\" class=\"t\">original</td><td class=\"t\">-</td>");
 	else {
-		nnp_rb_printf(b, "<td data-v=\"%zu\">%zu</td><td class=\"t\">", i, i);
-		nnp_rbuf t = { NULL, 0, 0, 0 };
+		nnp_tb_printf(b, "<td data-v=\"%zu\">%zu</td><td class=\"t\">", i, i);
+		nnp_tbuf t = { NULL, 0, 0, 0 };
 		nnp_report_budget(&t, c);
 		nnp_rb_xml(b, t.oom ? "?" : t.p ? t.p : "");
-		nnp_rb_free(&t);
-		nnp_rb_puts(b, "</td>");
+		nnp_tb_free(&t);
+		nnp_tb_puts(b, "</td>");
 	}
-	nnp_rb_puts(b, "<td class=\"t\">");
+	nnp_tb_puts(b, "<td class=\"t\">");
 	nnp_report_kept(b, orig ? &sw->original : c, s, "-");
-	nnp_rb_puts(b, "</td>");
+	nnp_tb_puts(b, "</td>");
 	num_cell(b, (double)c->params, 0);
 	num_cell(b, orig ? 0 : c->reduction, 1);
 	num_cell(b, 100.0 * c->accuracy, 2);
@@ -98,22 +98,22 @@ static void row(nnp_rbuf *b, const nnp_sweep *sw, const nnp_stats *s,
 	}
 	num_cell(b, c->loss, 4);
 	num_cell(b, orig ? 100 : 100.0 * c->agreement, 2);
-	nnp_rb_printf(b, "<td class=\"t\">%s</td>", c->pareto ? "yes" : "");
+	nnp_tb_printf(b, "<td class=\"t\">%s</td>", c->pareto ? "yes" : "");
 	if (!orig && c->same_as != NNP_NO_DUP)
-		nnp_rb_printf(b, "<td data-v=\"%zu\">#%zu</td>", c->same_as, c->same_as);
+		nnp_tb_printf(b, "<td data-v=\"%zu\">#%zu</td>", c->same_as, c->same_as);
 	else
-		nnp_rb_puts(b, "<td data-v=\"-1\"></td>");
-	nnp_rb_puts(b, "<td class=\"t\">");
+		nnp_tb_puts(b, "<td data-v=\"-1\"></td>");
+	nnp_tb_puts(b, "<td class=\"t\">");
 	if (c->file)
 		nnp_rb_xml(b, c->file);
-	nnp_rb_puts(b, "</td></tr>\n");
+	nnp_tb_puts(b, "</td></tr>\n");
 }
 
 /* An SVG document without its XML declaration, inline in the page. */
-static void inline_svg(nnp_rbuf *b, const char *svg)
+static void inline_svg(nnp_tbuf *b, const char *svg)
 {
 	const char *start = strstr(svg, "<svg");
-	nnp_rb_puts(b, start ? start : svg);
+	nnp_tb_puts(b, start ? start : svg);
 }
 
 int nnp_report_render_html(char **out, size_t *len, const nnp_sweep *sw, const nnp_stats *s,
@@ -129,48 +129,48 @@ int nnp_report_render_html(char **out, size_t *len, const nnp_sweep *sw, const n
 		return rc;
 	}
 	int ft = nnp_report_has_ft(sw);
-	nnp_rbuf b = { NULL, 0, 0, 0 };
-	nnp_rb_puts(&b, html_head);
+	nnp_tbuf b = { NULL, 0, 0, 0 };
+	nnp_tb_puts(&b, html_head);
 	nnp_rb_xml(&b, nnp_report_title_name(info));
-	nnp_rb_puts(&b, html_style);
-	nnp_rb_puts(&b, "<h1>");
+	nnp_tb_puts(&b, html_style);
+	nnp_tb_puts(&b, "<h1>");
 	nnp_rb_xml(&b, nnp_report_title_name(info));
-	nnp_rb_puts(&b, "</h1>\n<p>model <code>");
+	nnp_tb_puts(&b, "</h1>\n<p>model <code>");
 	nnp_rb_xml(&b, info->model_path);
-	nnp_rb_puts(&b, "</code>, evaluated on <code>");
+	nnp_tb_puts(&b, "</code>, evaluated on <code>");
 	nnp_rb_xml(&b, info->data_path);
-	nnp_rb_printf(&b, "</code> (%llu rows); method ",
+	nnp_tb_printf(&b, "</code> (%llu rows); method ",
 	              (unsigned long long)(info->rows ? info->rows : sw->rows));
 	nnp_rb_xml(&b, info->method ? info->method : "rule");
-	nnp_rb_puts(&b, " + ");
+	nnp_tb_puts(&b, " + ");
 	nnp_rb_xml(&b, nnp_report_comp(info));
-	nnp_rb_printf(&b, "; %zu candidates, %zu distinct", sw->n, sw->n_unique);
+	nnp_tb_printf(&b, "; %zu candidates, %zu distinct", sw->n, sw->n_unique);
 	if (!isnan(info->max_drop))
-		nnp_rb_printf(&b, "; gate: accuracy drop at most %g point%s", info->max_drop,
+		nnp_tb_printf(&b, "; gate: accuracy drop at most %g point%s", info->max_drop,
 		              info->max_drop == 1 ? "" : "s");
 	if (info->best != NNP_NO_DUP)
-		nnp_rb_printf(&b, "; best: #%zu", info->best);
-	nnp_rb_puts(&b, ". Accuracy and agreement in percent, drops in points; click a column "
+		nnp_tb_printf(&b, "; best: #%zu", info->best);
+	nnp_tb_puts(&b, ". Accuracy and agreement in percent, drops in points; click a column "
 	                "heading to sort.</p>\n");
-	nnp_rb_puts(&b, "<table class=\"sortable\" id=\"models\">\n<thead><tr><th>#</th>"
+	nnp_tb_puts(&b, "<table class=\"sortable\" id=\"models\">\n<thead><tr><th>#</th>"
 	                "<th>thresholds / budget</th><th>kept</th><th>params</th>"
 	                "<th>reduction %</th><th>accuracy %</th><th>drop (points)</th>");
 	if (ft)
-		nnp_rb_puts(&b, "<th>fine-tuned accuracy %</th><th>fine-tuned drop (points)</th>");
-	nnp_rb_puts(&b, "<th>loss</th><th>agreement %</th><th>Pareto</th><th>same as</th>"
+		nnp_tb_puts(&b, "<th>fine-tuned accuracy %</th><th>fine-tuned drop (points)</th>");
+	nnp_tb_puts(&b, "<th>loss</th><th>agreement %</th><th>Pareto</th><th>same as</th>"
 	                "<th>file</th></tr></thead>\n<tbody>\n");
 	row(&b, sw, s, info, &sw->original, 0, 1, ft);
 	for (size_t i = 0; i < sw->n; i++)
 		row(&b, sw, s, info, &sw->c[i], i, 0, ft);
-	nnp_rb_puts(&b, "</tbody>\n</table>\n<div class=\"charts\">\n");
+	nnp_tb_puts(&b, "</tbody>\n</table>\n<div class=\"charts\">\n");
 	inline_svg(&b, plot);
 	inline_svg(&b, stats);
-	nnp_rb_puts(&b, "</div>\n");
-	nnp_rb_puts(&b, html_script);
+	nnp_tb_puts(&b, "</div>\n");
+	nnp_tb_puts(&b, html_script);
 	free(plot);
 	free(stats);
 	if (b.oom) {
-		nnp_rb_free(&b);
+		nnp_tb_free(&b);
 		return nnp_err_set(err, NNP_ENOMEM, "out of memory for report.html");
 	}
 	*out = b.p;

@@ -1,31 +1,15 @@
-/* Private to report.c and report_svg.c: a growable text buffer, text
- * escaping, and the two chart renderers. */
+/* Private to report.c and report_svg.c: text escaping and the two chart
+ * renderers (the text buffer is src/util/textbuf.h). */
 #ifndef NNPRUNE_REPORT_PRIV_H
 #define NNPRUNE_REPORT_PRIV_H
 
 #include <stddef.h>
 #include "nnprune/report.h"
+#include "textbuf.h"
 
-/* A text being built. Any failed growth sets oom and makes further appends
- * no-ops, so renderers append freely and check once at the end. */
-typedef struct nnp_rbuf {
-	char *p;
-	size_t len, cap;
-	int oom;
-} nnp_rbuf;
-
-void nnp_rb_free(nnp_rbuf *b);
-void nnp_rb_putn(nnp_rbuf *b, const char *s, size_t n);
-void nnp_rb_puts(nnp_rbuf *b, const char *s);
-void nnp_rb_putc(nnp_rbuf *b, char c);
-void nnp_rb_printf(nnp_rbuf *b, const char *fmt, ...)
-#if defined(__GNUC__)
-	__attribute__((format(printf, 2, 3)))
-#endif
-	;
 /* Appends s escaped as XML character data or attribute text: &<>"' as
  * entities, control characters and invalid UTF-8 as U+FFFD. NULL as "-". */
-void nnp_rb_xml(nnp_rbuf *b, const char *s);
+void nnp_rb_xml(nnp_tbuf *b, const char *s);
 
 /* Length of the valid UTF-8 sequence at s (1..4), 0 if invalid or NUL. */
 size_t nnp_utf8_seq(const unsigned char *s);
@@ -33,7 +17,7 @@ size_t nnp_utf8_seq(const unsigned char *s);
 /* A name for titles: info->model_name, else the model path's base name. */
 const char *nnp_report_title_name(const nnp_report_info *info);
 /* Hidden widths "512-256-128" of a candidate (keep NULL: the original's, from s). */
-void nnp_report_kept(nnp_rbuf *b, const nnp_candidate *c, const nnp_stats *s, const char *sep);
+void nnp_report_kept(nnp_tbuf *b, const nnp_candidate *c, const nnp_stats *s, const char *sep);
 
 /* 1 if the sweep is of a method other than the rule: budgets, not thresholds. */
 int nnp_report_is_budget(const nnp_report_info *info);
@@ -44,14 +28,14 @@ const char *nnp_report_comp(const nnp_report_info *info);
 int nnp_report_is_plain(const nnp_report_info *info);
 /* A candidate's budget: "keep 0.5", "step 12", "target 283717 (step 12)", or
  * for a threshold candidate "mean 0.1, std 0.4". */
-void nnp_report_budget(nnp_rbuf *b, const nnp_candidate *c);
+void nnp_report_budget(nnp_tbuf *b, const nnp_candidate *c);
 
 /* 1 if the original or any candidate carries fine-tuned figures. */
 int nnp_report_has_ft(const nnp_sweep *sw);
 
 /* The charts. Inputs are already checked; failures show only as b->oom. */
-void nnp_report_svg_plot(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info *info);
-void nnp_report_svg_stats(nnp_rbuf *b, const nnp_sweep *sw, const nnp_stats *s,
+void nnp_report_svg_plot(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info *info);
+void nnp_report_svg_stats(nnp_tbuf *b, const nnp_sweep *sw, const nnp_stats *s,
                           const nnp_report_info *info);
 
 #endif

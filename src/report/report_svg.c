@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "nnprune/model.h"
+#include "nnprune/criteria.h"
 #include "report_priv.h"
 
 #define C_CAND "#4c78a8"
@@ -154,20 +155,20 @@ static void sqrt_axis(axis *a, double lo, double hi, double gap)
 }
 
 /* Tick label: "%g", or with k/M suffixes for parameter counts. */
-static void tick_label(nnp_rbuf *b, double v, int si)
+static void tick_label(nnp_tbuf *b, double v, int si)
 {
 	if (v == 0)
 		v = 0;
 	if (si && fabs(v) >= 1e6)
-		nnp_rb_printf(b, "%gM", v / 1e6);
+		nnp_tb_printf(b, "%gM", v / 1e6);
 	else if (si && fabs(v) >= 1e3)
-		nnp_rb_printf(b, "%gk", v / 1e3);
+		nnp_tb_printf(b, "%gk", v / 1e3);
 	else
-		nnp_rb_printf(b, "%g", v);
+		nnp_tb_printf(b, "%g", v);
 }
 
 /* Text, cut to about max characters keeping the end (a path's file name). */
-static void rb_xml_clip(nnp_rbuf *b, const char *s, size_t max)
+static void rb_xml_clip(nnp_tbuf *b, const char *s, size_t max)
 {
 	if (!s)
 		s = "-";
@@ -183,96 +184,96 @@ static void rb_xml_clip(nnp_rbuf *b, const char *s, size_t max)
 	for (; *p; p++)
 		if ((*p & 0xC0) != 0x80 && skip-- == 0)
 			break;
-	nnp_rb_puts(b, "...");
+	nnp_tb_puts(b, "...");
 	nnp_rb_xml(b, (const char *)p);
 }
 
-static void svg_open(nnp_rbuf *b, int w, int h)
+static void svg_open(nnp_tbuf *b, int w, int h)
 {
-	nnp_rb_printf(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	nnp_tb_printf(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 	              "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
 	              "viewBox=\"0 0 %d %d\" " FONT ">\n"
 	              "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#ffffff\"/>\n",
 	              w, h, w, h, w, h);
 }
 
-static void text_open(nnp_rbuf *b, double x, double y, double size, const char *anchor,
+static void text_open(nnp_tbuf *b, double x, double y, double size, const char *anchor,
                       const char *fill)
 {
-	nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%g\" fill=\"%s\"", x, y, size,
+	nnp_tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%g\" fill=\"%s\"", x, y, size,
 	              fill);
 	if (anchor)
-		nnp_rb_printf(b, " text-anchor=\"%s\"", anchor);
-	nnp_rb_putc(b, '>');
+		nnp_tb_printf(b, " text-anchor=\"%s\"", anchor);
+	nnp_tb_putc(b, '>');
 }
 
 /* A label over lines and points: drawn first as a thick white outline, then
  * plainly on top (paint-order would do it in one, but not in every viewer). */
-static void halo_text(nnp_rbuf *b, double x, double y, double size, const char *anchor,
+static void halo_text(nnp_tbuf *b, double x, double y, double size, const char *anchor,
                       const char *fill, const char *text)
 {
-	nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%g\" text-anchor=\"%s\" "
+	nnp_tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%g\" text-anchor=\"%s\" "
 	              "fill=\"#ffffff\" stroke=\"#ffffff\" stroke-width=\"3\" "
 	              "stroke-linejoin=\"round\">", x, y, size, anchor);
 	nnp_rb_xml(b, text);
-	nnp_rb_puts(b, "</text>\n");
+	nnp_tb_puts(b, "</text>\n");
 	text_open(b, x, y, size, anchor, fill);
 	nnp_rb_xml(b, text);
-	nnp_rb_puts(b, "</text>\n");
+	nnp_tb_puts(b, "</text>\n");
 }
 
 /* Grid lines, axis lines, ticks and tick labels of one plot area. */
-static void draw_axes(nnp_rbuf *b, const axis *x, const axis *y, int x_si, double font)
+static void draw_axes(nnp_tbuf *b, const axis *x, const axis *y, int x_si, double font)
 {
 	double top = y->p1, bottom = y->p0, left = x->p0, right = x->p1;
-	nnp_rb_puts(b, "<g stroke=\"" C_GRID "\" stroke-width=\"1\">\n");
+	nnp_tb_puts(b, "<g stroke=\"" C_GRID "\" stroke-width=\"1\">\n");
 	for (size_t i = 0; i < x->nt; i++) {
 		double p = ax_px(x, x->tick[i]);
-		nnp_rb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", p, top,
+		nnp_tb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", p, top,
 		              p, bottom);
 	}
 	for (size_t i = 0; i < y->nt; i++) {
 		double p = ax_px(y, y->tick[i]);
-		nnp_rb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", left, p,
+		nnp_tb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", left, p,
 		              right, p);
 	}
-	nnp_rb_puts(b, "</g>\n");
-	nnp_rb_printf(b, "<path d=\"M %.1f %.1f V %.1f H %.1f\" fill=\"none\" stroke=\"" C_AXIS
+	nnp_tb_puts(b, "</g>\n");
+	nnp_tb_printf(b, "<path d=\"M %.1f %.1f V %.1f H %.1f\" fill=\"none\" stroke=\"" C_AXIS
 	              "\" stroke-width=\"1\"/>\n", left, top, bottom, right);
-	nnp_rb_printf(b, "<g font-size=\"%g\" fill=\"" C_AXIS "\">\n", font);
+	nnp_tb_printf(b, "<g font-size=\"%g\" fill=\"" C_AXIS "\">\n", font);
 	for (size_t i = 0; i < x->nt; i++) {
 		double p = ax_px(x, x->tick[i]);
-		nnp_rb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\""
+		nnp_tb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\""
 		              C_AXIS "\"/>", p, bottom, p, bottom + 4);
-		nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", p,
+		nnp_tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">", p,
 		              bottom + 6 + font);
 		tick_label(b, x->tick[i], x_si);
-		nnp_rb_puts(b, "</text>\n");
+		nnp_tb_puts(b, "</text>\n");
 	}
 	for (size_t i = 0; i < y->nt; i++) {
 		double p = ax_px(y, y->tick[i]);
-		nnp_rb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\""
+		nnp_tb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\""
 		              C_AXIS "\"/>", left - 4, p, left, p);
-		nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", left - 7,
+		nnp_tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\">", left - 7,
 		              p + font * 0.35);
 		tick_label(b, y->tick[i], 0);
-		nnp_rb_puts(b, "</text>\n");
+		nnp_tb_puts(b, "</text>\n");
 	}
-	nnp_rb_puts(b, "</g>\n");
+	nnp_tb_puts(b, "</g>\n");
 }
 
-static void axis_titles(nnp_rbuf *b, const axis *x, const axis *y, const char *xt,
+static void axis_titles(nnp_tbuf *b, const axis *x, const axis *y, const char *xt,
                         const char *yt, double font, double x_off, double y_off)
 {
 	text_open(b, (x->p0 + x->p1) / 2, y->p0 + x_off, font, "middle", C_AXIS);
 	nnp_rb_xml(b, xt);
-	nnp_rb_puts(b, "</text>\n");
+	nnp_tb_puts(b, "</text>\n");
 	double cx = x->p0 - y_off, cy = (y->p0 + y->p1) / 2;
-	nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%g\" fill=\"" C_AXIS
+	nnp_tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%g\" fill=\"" C_AXIS
 	              "\" text-anchor=\"middle\" transform=\"rotate(-90 %.1f %.1f)\">", cx, cy,
 	              font, cx, cy);
 	nnp_rb_xml(b, yt);
-	nnp_rb_puts(b, "</text>\n");
+	nnp_tb_puts(b, "</text>\n");
 }
 
 /* ---- report.svg: accuracy against parameters ---- */
@@ -289,44 +290,44 @@ static int pt_cmp(const void *pa, const void *pb)
 	return (a->y > b->y) - (a->y < b->y);
 }
 
-static void diamond(nnp_rbuf *b, double x, double y, double r, const char *fill)
+static void diamond(nnp_tbuf *b, double x, double y, double r, const char *fill)
 {
-	nnp_rb_printf(b, "<path d=\"M %.1f %.1f L %.1f %.1f L %.1f %.1f L %.1f %.1f Z\" "
+	nnp_tb_printf(b, "<path d=\"M %.1f %.1f L %.1f %.1f L %.1f %.1f L %.1f %.1f Z\" "
 	              "fill=\"%s\" stroke=\"#ffffff\" stroke-width=\"1\"", x, y - r, x + r, y, x,
 	              y + r, x - r, y, fill);
 }
 
-static void cand_title(nnp_rbuf *b, const nnp_candidate *c, size_t i, int orig)
+static void cand_title(nnp_tbuf *b, const nnp_candidate *c, size_t i, int orig)
 {
-	nnp_rb_puts(b, "<title>");
+	nnp_tb_puts(b, "<title>");
 	if (orig) {
-		nnp_rb_puts(b, "original");
+		nnp_tb_puts(b, "original");
 	} else {
-		nnp_rb_printf(b, "#%zu: ", i);
+		nnp_tb_printf(b, "#%zu: ", i);
 		nnp_report_budget(b, c);
 	}
-	nnp_rb_printf(b, ": %zu params, accuracy %.2f%%", c->params, 100.0 * c->accuracy);
+	nnp_tb_printf(b, ": %zu params, accuracy %.2f%%", c->params, 100.0 * c->accuracy);
 	if (!orig)
-		nnp_rb_printf(b, ", drop %.2f", c->accuracy_drop);
-	nnp_rb_puts(b, "</title>");
+		nnp_tb_printf(b, ", drop %.2f", c->accuracy_drop);
+	nnp_tb_puts(b, "</title>");
 }
 
-static void ft_title(nnp_rbuf *b, const nnp_candidate *c, size_t i, int orig,
+static void ft_title(nnp_tbuf *b, const nnp_candidate *c, size_t i, int orig,
                      const nnp_report_info *info)
 {
-	nnp_rb_puts(b, "<title>");
+	nnp_tb_puts(b, "<title>");
 	if (orig) {
-		nnp_rb_puts(b, "original");
+		nnp_tb_puts(b, "original");
 	} else {
-		nnp_rb_printf(b, "#%zu: ", i);
+		nnp_tb_printf(b, "#%zu: ", i);
 		nnp_report_budget(b, c);
 	}
-	nnp_rb_printf(b, " after %zu epoch%s of fine-tuning: accuracy %.2f%%, drop %.2f",
+	nnp_tb_printf(b, " after %zu epoch%s of fine-tuning: accuracy %.2f%%, drop %.2f",
 	              info->ft_epochs, info->ft_epochs == 1 ? "" : "s", 100.0 * c->ft_accuracy,
 	              c->ft_drop);
 	if (!orig)
-		nnp_rb_printf(b, ", %.2f against the fine-tuned original", c->ft_drop_vs_ft);
-	nnp_rb_puts(b, "</title>");
+		nnp_tb_printf(b, ", %.2f against the fine-tuned original", c->ft_drop_vs_ft);
+	nnp_tb_puts(b, "</title>");
 }
 
 /* Where the best candidate is drawn: its fine-tuned point when it has one,
@@ -365,7 +366,7 @@ static void plot_ranges(axis *x, axis *y, const nnp_sweep *sw, const nnp_report_
 	lin_axis(y, clampd(amin - pad, 0, 100), clampd(amax + pad, 0, 100), 6);
 }
 
-static void plot_points(nnp_rbuf *b, const nnp_sweep *sw, const axis *x, const axis *y)
+static void plot_points(nnp_tbuf *b, const nnp_sweep *sw, const axis *x, const axis *y)
 {
 	/* Pareto points last, so the front is never hidden under the others. */
 	for (int pass = 0; pass < 2; pass++)
@@ -373,50 +374,50 @@ static void plot_points(nnp_rbuf *b, const nnp_sweep *sw, const axis *x, const a
 			const nnp_candidate *c = &sw->c[i];
 			if (!!c->pareto != pass || !isfinite(c->accuracy))
 				continue;
-			nnp_rb_printf(b, "<circle class=\"cand\" cx=\"%.1f\" cy=\"%.1f\" r=\"%s\" "
+			nnp_tb_printf(b, "<circle class=\"cand\" cx=\"%.1f\" cy=\"%.1f\" r=\"%s\" "
 			              "fill=\"%s\" fill-opacity=\"%s\">",
 			              ax_px(x, (double)c->params), ax_px(y, 100.0 * c->accuracy),
 			              pass ? "4.5" : "4", pass ? C_PARETO : C_CAND, pass ? "1" : "0.6");
 			cand_title(b, c, i, 0);
-			nnp_rb_puts(b, "</circle>\n");
+			nnp_tb_puts(b, "</circle>\n");
 		}
 }
 
 /* A faint line from each fine-tuned candidate's one-shot point to its
  * fine-tuned one, so the pair reads as before and after. Drawn under both. */
-static void plot_ft_links(nnp_rbuf *b, const nnp_sweep *sw, const axis *x, const axis *y)
+static void plot_ft_links(nnp_tbuf *b, const nnp_sweep *sw, const axis *x, const axis *y)
 {
-	nnp_rb_puts(b, "<g stroke=\"" C_LINK "\" stroke-width=\"1\">\n");
+	nnp_tb_puts(b, "<g stroke=\"" C_LINK "\" stroke-width=\"1\">\n");
 	for (size_t i = 0; i < sw->n; i++) {
 		const nnp_candidate *c = &sw->c[i];
 		if (!c->finetuned || c->same_as != NNP_NO_DUP || !isfinite(c->accuracy) ||
 		    !isfinite(c->ft_accuracy))
 			continue;
 		double px = ax_px(x, (double)c->params);
-		nnp_rb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", px,
+		nnp_tb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", px,
 		              ax_px(y, 100.0 * c->accuracy), px, ax_px(y, 100.0 * c->ft_accuracy));
 	}
-	nnp_rb_puts(b, "</g>\n");
+	nnp_tb_puts(b, "</g>\n");
 }
 
 /* Fine-tuned candidates: a hollow point each. */
-static void plot_ft_points(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info *info,
+static void plot_ft_points(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info *info,
                            const axis *x, const axis *y)
 {
 	for (size_t i = 0; i < sw->n; i++) {
 		const nnp_candidate *c = &sw->c[i];
 		if (!c->finetuned || !isfinite(c->ft_accuracy))
 			continue;
-		nnp_rb_printf(b, "<circle class=\"ft\" cx=\"%.1f\" cy=\"%.1f\" r=\"4\" "
+		nnp_tb_printf(b, "<circle class=\"ft\" cx=\"%.1f\" cy=\"%.1f\" r=\"4\" "
 		              "fill=\"none\" stroke=\"" C_FT "\" stroke-width=\"1.5\">",
 		              ax_px(x, (double)c->params), ax_px(y, 100.0 * c->ft_accuracy));
 		ft_title(b, c, i, 0, info);
-		nnp_rb_puts(b, "</circle>\n");
+		nnp_tb_puts(b, "</circle>\n");
 	}
 }
 
 /* The front as a staircase: the best accuracy reachable with at most x parameters. */
-static void plot_front(nnp_rbuf *b, const nnp_sweep *sw, const axis *x, const axis *y)
+static void plot_front(nnp_tbuf *b, const nnp_sweep *sw, const axis *x, const axis *y)
 {
 	pt *p = sw->n < SIZE_MAX / sizeof *p ? malloc((sw->n + 1) * sizeof *p) : NULL;
 	if (!p) {
@@ -431,146 +432,146 @@ static void plot_front(nnp_rbuf *b, const nnp_sweep *sw, const axis *x, const ax
 	}
 	qsort(p, k, sizeof *p, pt_cmp);
 	if (k > 1) {
-		nnp_rb_printf(b, "<path d=\"M %.1f %.1f", ax_px(x, p[0].x), ax_px(y, p[0].y));
+		nnp_tb_printf(b, "<path d=\"M %.1f %.1f", ax_px(x, p[0].x), ax_px(y, p[0].y));
 		for (size_t i = 1; i < k; i++)
-			nnp_rb_printf(b, " H %.1f V %.1f", ax_px(x, p[i].x), ax_px(y, p[i].y));
-		nnp_rb_puts(b, "\" fill=\"none\" stroke=\"" C_PARETO "\" stroke-width=\"1.5\"/>\n");
+			nnp_tb_printf(b, " H %.1f V %.1f", ax_px(x, p[i].x), ax_px(y, p[i].y));
+		nnp_tb_puts(b, "\" fill=\"none\" stroke=\"" C_PARETO "\" stroke-width=\"1.5\"/>\n");
 	}
 	free(p);
 }
 
-static void hline(nnp_rbuf *b, const axis *x, double py, const char *color, const char *dash)
+static void hline(nnp_tbuf *b, const axis *x, double py, const char *color, const char *dash)
 {
-	nnp_rb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
+	nnp_tb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
 	              "stroke-width=\"1.2\" stroke-dasharray=\"%s\"/>\n", x->p0, py, x->p1, py,
 	              color, dash);
 }
 
-static void plot_legend(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info *info,
+static void plot_legend(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info *info,
                         double lx, double ly)
 {
 	double y = ly;
-	nnp_rb_printf(b, "<g font-size=\"12\" fill=\"#222222\">\n");
-	nnp_rb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"" C_CAND
+	nnp_tb_printf(b, "<g font-size=\"12\" fill=\"#222222\">\n");
+	nnp_tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"" C_CAND
 	              "\" fill-opacity=\"0.6\"/>", lx + 12, y - 4);
 	text_open(b, lx + 28, y, 12, NULL, "#222222");
-	nnp_rb_puts(b, "candidate</text>\n");
+	nnp_tb_puts(b, "candidate</text>\n");
 	y += 22;
-	nnp_rb_printf(b, "<path d=\"M %.1f %.1f H %.1f V %.1f H %.1f\" fill=\"none\" stroke=\""
+	nnp_tb_printf(b, "<path d=\"M %.1f %.1f H %.1f V %.1f H %.1f\" fill=\"none\" stroke=\""
 	              C_PARETO "\" stroke-width=\"1.5\"/>", lx, y, lx + 12, y - 8, lx + 22);
-	nnp_rb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" fill=\"" C_PARETO "\"/>",
+	nnp_tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4.5\" fill=\"" C_PARETO "\"/>",
 	              lx + 12, y - 4);
 	text_open(b, lx + 28, y, 12, NULL, "#222222");
-	nnp_rb_puts(b, "Pareto front</text>\n");
+	nnp_tb_puts(b, "Pareto front</text>\n");
 	y += 22;
 	diamond(b, lx + 12, y - 4, 6, C_ORIG);
-	nnp_rb_puts(b, "/>");
+	nnp_tb_puts(b, "/>");
 	text_open(b, lx + 28, y, 12, NULL, "#222222");
-	nnp_rb_puts(b, "original</text>\n");
+	nnp_tb_puts(b, "original</text>\n");
 	y += 22;
-	nnp_rb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#555555\""
+	nnp_tb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#555555\""
 	              " stroke-width=\"1.2\" stroke-dasharray=\"6 4\"/>", lx, y - 4, lx + 22, y - 4);
 	text_open(b, lx + 28, y, 12, NULL, "#222222");
-	nnp_rb_puts(b, "original accuracy</text>\n");
+	nnp_tb_puts(b, "original accuracy</text>\n");
 	if (nnp_report_has_ft(sw)) {
 		y += 22;
-		nnp_rb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"none\" stroke=\""
+		nnp_tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"none\" stroke=\""
 		              C_FT "\" stroke-width=\"1.5\"/>", lx + 12, y - 4);
 		text_open(b, lx + 28, y, 12, NULL, "#222222");
-		nnp_rb_printf(b, "fine-tuned (%zu epoch%s)</text>\n", info->ft_epochs,
+		nnp_tb_printf(b, "fine-tuned (%zu epoch%s)</text>\n", info->ft_epochs,
 		              info->ft_epochs == 1 ? "" : "s");
 	}
 	if (sw->original.finetuned) {
 		y += 22;
-		nnp_rb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\""
+		nnp_tb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\""
 		              C_FT "\" stroke-width=\"1.2\" stroke-dasharray=\"6 4\"/>", lx, y - 4,
 		              lx + 22, y - 4);
 		text_open(b, lx + 28, y, 12, NULL, "#222222");
-		nnp_rb_puts(b, "fine-tuned original</text>\n");
+		nnp_tb_puts(b, "fine-tuned original</text>\n");
 	}
 	if (!isnan(info->max_drop)) {
 		y += 22;
-		nnp_rb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\""
+		nnp_tb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\""
 		              C_GATE "\" stroke-width=\"1.2\" stroke-dasharray=\"2 3\"/>", lx, y - 4,
 		              lx + 22, y - 4);
 		text_open(b, lx + 28, y, 12, NULL, "#222222");
-		nnp_rb_printf(b, "max drop %g point%s</text>\n", info->max_drop,
+		nnp_tb_printf(b, "max drop %g point%s</text>\n", info->max_drop,
 		              info->max_drop == 1 ? "" : "s");
 	}
 	if (info->best != NNP_NO_DUP) {
 		y += 22;
-		nnp_rb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"7\" fill=\"none\" stroke=\""
+		nnp_tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"7\" fill=\"none\" stroke=\""
 		              C_BEST "\" stroke-width=\"2\"/>", lx + 12, y - 4);
 		text_open(b, lx + 28, y, 12, NULL, "#222222");
-		nnp_rb_printf(b, "best (#%zu)</text>\n", info->best);
+		nnp_tb_printf(b, "best (#%zu)</text>\n", info->best);
 	}
 	/* A few figures under the key, in a lighter grey. */
 	y += 34;
 	const nnp_candidate *o = &sw->original;
-	nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555555\">"
+	nnp_tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555555\">"
 	              "%zu candidates, %zu distinct</text>\n", lx, y, sw->n, sw->n_unique);
 	y += 16;
-	nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555555\">"
+	nnp_tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555555\">"
 	              "original: %zu params</text>\n", lx, y, o->params);
 	y += 16;
-	nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555555\">"
+	nnp_tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555555\">"
 	              "accuracy %.2f%%</text>\n", lx, y, 100.0 * o->accuracy);
 	if (o->finetuned) {
 		y += 16;
-		nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555555\">"
+		nnp_tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555555\">"
 		              "fine-tuned %.2f%%</text>\n", lx, y, 100.0 * o->ft_accuracy);
 	}
 	if (info->best == NNP_NO_DUP && !isnan(info->max_drop)) {
 		y += 22;
-		nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555555\">"
+		nnp_tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555555\">"
 		              "no candidate within the gate</text>\n", lx, y);
 	}
 	if (info->best != NNP_NO_DUP) {
 		const nnp_candidate *c = &sw->c[info->best];
 		y += 22;
-		nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555555\">"
+		nnp_tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555555\">"
 		              "best: %zu params (-%.1f%%)</text>\n", lx, y, c->params, c->reduction);
 		y += 16;
-		nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555555\">"
+		nnp_tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555555\">"
 		              "accuracy %.2f%% (drop %.2f)</text>\n", lx, y, 100.0 * c->accuracy,
 		              c->accuracy_drop);
 		if (c->finetuned) {
 			y += 16;
-			nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
+			nnp_tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
 			              "fill=\"#555555\">fine-tuned %.2f%% (drop %.2f)</text>\n", lx, y,
 			              100.0 * c->ft_accuracy, c->ft_drop);
 		}
 	}
-	nnp_rb_puts(b, "</g>\n");
+	nnp_tb_puts(b, "</g>\n");
 }
 
-static void plot_heading(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info *info,
+static void plot_heading(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info *info,
                          double x)
 {
 	text_open(b, x, 28, 16, NULL, "#111111");
-	nnp_rb_puts(b, "<tspan font-weight=\"bold\">Accuracy against size:</tspan> ");
+	nnp_tb_puts(b, "<tspan font-weight=\"bold\">Accuracy against size:</tspan> ");
 	rb_xml_clip(b, nnp_report_title_name(info), 48);
-	nnp_rb_puts(b, "</text>\n");
+	nnp_tb_puts(b, "</text>\n");
 	text_open(b, x, 48, 12, NULL, "#555555");
-	nnp_rb_puts(b, "data ");
+	nnp_tb_puts(b, "data ");
 	rb_xml_clip(b, info->data_path, 44);
-	nnp_rb_printf(b, ", %llu rows; ", (unsigned long long)(info->rows ? info->rows : sw->rows));
+	nnp_tb_printf(b, ", %llu rows; ", (unsigned long long)(info->rows ? info->rows : sw->rows));
 	if (nnp_report_is_plain(info)) {
-		nnp_rb_printf(b, "folding %s; min_keep %zu</text>\n", info->fold ? "on" : "off",
+		nnp_tb_printf(b, "folding %s; min_keep %zu</text>\n", info->fold ? "on" : "off",
 		              info->min_keep);
 		return;
 	}
-	nnp_rb_xml(b, info->method ? info->method : "rule");
-	nnp_rb_puts(b, " + ");
+	nnp_rb_xml(b, nnp_criterion_display(info->method));
+	nnp_tb_puts(b, " + ");
 	nnp_rb_xml(b, nnp_report_comp(info));
 	if (!nnp_report_is_budget(info))
-		nnp_rb_printf(b, "; min_keep %zu", info->min_keep);
-	nnp_rb_puts(b, "; calibration ");
+		nnp_tb_printf(b, "; min_keep %zu", info->min_keep);
+	nnp_tb_puts(b, "; calibration ");
 	if (info->calib_path)
 		rb_xml_clip(b, info->calib_path, 30);
 	else
-		nnp_rb_puts(b, "= evaluation data");
-	nnp_rb_puts(b, "</text>\n");
+		nnp_tb_puts(b, "= evaluation data");
+	nnp_tb_puts(b, "</text>\n");
 }
 
 /* A candidate's thresholds or budget in a few characters, for a label. */
@@ -592,7 +593,7 @@ static void short_budget(char *buf, size_t n, const nnp_candidate *c)
  * original (the region a gate decides in), Pareto points labelled with their
  * thresholds or budget. Points outside are clipped and counted. */
 #define ZOOM_POINTS 3.0
-static void plot_zoom(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info *info,
+static void plot_zoom(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info *info,
                       const axis *x, double top, double bottom)
 {
 	const nnp_candidate *o = &sw->original;
@@ -611,16 +612,16 @@ static void plot_zoom(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info *i
 	y.p1 = top;
 	lin_axis(&y, clampd(oa - span, 0, 100), clampd(fmin(hi, oa + span) + 0.25, 0, 100), 5);
 	text_open(b, x->p0, top - 12, 13, NULL, "#111111");
-	nnp_rb_printf(b, "<tspan font-weight=\"bold\">Within %g points of the original</tspan>"
+	nnp_tb_printf(b, "<tspan font-weight=\"bold\">Within %g points of the original</tspan>"
 	              " (Pareto points labelled: ", span);
-	nnp_rb_puts(b, nnp_report_is_budget(info) ? "budget)" : "|mean|, std thresholds)");
-	nnp_rb_puts(b, "</text>\n");
+	nnp_tb_puts(b, nnp_report_is_budget(info) ? "budget)" : "|mean|, std thresholds)");
+	nnp_tb_puts(b, "</text>\n");
 	draw_axes(b, x, &y, 1, 11);
 	axis_titles(b, x, &y, "parameters", "accuracy (%)", 12, 38, 50);
 	hline(b, x, ax_px(&y, oa), "#555555", "6 4");
 	if (!isnan(info->max_drop))
 		hline(b, x, ax_px(&y, oa - info->max_drop), C_GATE, "2 3");
-	nnp_rb_printf(b, "<clipPath id=\"zoom\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+	nnp_tb_printf(b, "<clipPath id=\"zoom\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
 	              "height=\"%.1f\"/></clipPath>\n<g clip-path=\"url(#zoom)\">\n", x->p0 - 8,
 	              y.p1 - 8, x->p1 - x->p0 + 16, y.p0 - y.p1 + 8);
 	int ft = nnp_report_has_ft(sw);
@@ -632,9 +633,9 @@ static void plot_zoom(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info *i
 		plot_ft_points(b, sw, info, x, &y);
 	double ox = ax_px(x, (double)o->params), oy = ax_px(&y, oa);
 	diamond(b, ox, oy, 7, C_ORIG);
-	nnp_rb_putc(b, '>');
+	nnp_tb_putc(b, '>');
 	cand_title(b, o, 0, 1);
-	nnp_rb_puts(b, "</path>\n");
+	nnp_tb_puts(b, "</path>\n");
 	/* Labels alternate above and below their points, so neighbours on the
 	 * staircase do not overwrite each other. */
 	size_t below = 0, k = 0;
@@ -656,11 +657,11 @@ static void plot_zoom(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info *i
 	}
 	if (info->best != NNP_NO_DUP) {
 		const nnp_candidate *c = &sw->c[info->best];
-		nnp_rb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"8\" fill=\"none\" stroke=\""
+		nnp_tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"8\" fill=\"none\" stroke=\""
 		              C_BEST "\" stroke-width=\"2\"/>\n", ax_px(x, (double)c->params),
 		              ax_px(&y, 100.0 * best_acc(c)));
 	}
-	nnp_rb_puts(b, "</g>\n");
+	nnp_tb_puts(b, "</g>\n");
 	if (below) {
 		char note[64];
 		snprintf(note, sizeof note, "%zu candidate%s below %g%%", below, below == 1 ? "" : "s",
@@ -669,7 +670,7 @@ static void plot_zoom(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info *i
 	}
 }
 
-void nnp_report_svg_plot(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info *info)
+void nnp_report_svg_plot(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info *info)
 {
 	const int W = 800, H = 860;
 	axis x = { 0 }, y = { 0 };
@@ -703,21 +704,21 @@ void nnp_report_svg_plot(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info
 	double ox = ax_px(&x, (double)o->params);
 	if (oft) {
 		/* Hollow, like the other fine-tuned points. */
-		nnp_rb_printf(b, "<path class=\"ft\" d=\"M %.1f %.1f L %.1f %.1f L %.1f %.1f L %.1f "
+		nnp_tb_printf(b, "<path class=\"ft\" d=\"M %.1f %.1f L %.1f %.1f L %.1f %.1f L %.1f "
 		              "%.1f Z\" fill=\"none\" stroke=\"" C_FT "\" stroke-width=\"1.5\">", ox,
 		              fy - 7, ox + 7, fy, ox, fy + 7, ox - 7, fy);
 		ft_title(b, o, 0, 1, info);
-		nnp_rb_puts(b, "</path>\n");
+		nnp_tb_puts(b, "</path>\n");
 	}
 	diamond(b, ox, oy, 7, C_ORIG);
-	nnp_rb_putc(b, '>');
+	nnp_tb_putc(b, '>');
 	cand_title(b, o, 0, 1);
-	nnp_rb_puts(b, "</path>\n");
+	nnp_tb_puts(b, "</path>\n");
 	halo_text(b, ox - 10, oy - 10, 12, "end", C_ORIG, "original");
 	if (info->best != NNP_NO_DUP) {
 		const nnp_candidate *c = &sw->c[info->best];
 		double bx = ax_px(&x, (double)c->params), by = ax_px(&y, 100.0 * best_acc(c));
-		nnp_rb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"8\" fill=\"none\" stroke=\""
+		nnp_tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"8\" fill=\"none\" stroke=\""
 		              C_BEST "\" stroke-width=\"2\"/>\n", bx, by);
 		char label[48];
 		snprintf(label, sizeof label, "best #%zu", info->best);
@@ -725,7 +726,7 @@ void nnp_report_svg_plot(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info
 	}
 	plot_legend(b, sw, info, x.p1 + 24, y.p1 + 10);
 	plot_zoom(b, sw, info, &x, 540, 800);
-	nnp_rb_puts(b, "</svg>\n");
+	nnp_tb_puts(b, "</svg>\n");
 }
 
 /* ---- stats.svg: every hidden neuron's (mean, std) ---- */
@@ -766,7 +767,7 @@ static thr *distinct_thresholds(const nnp_sweep *sw, size_t *n)
  * The region |mean| <= m, std <= s as an open box on the axes. A side beyond
  * the plotted range is left out rather than drawn along the frame.
  */
-static void threshold_box(nnp_rbuf *b, const axis *x, const axis *y, double m, double s,
+static void threshold_box(nnp_tbuf *b, const axis *x, const axis *y, double m, double s,
                           const char *color, double width)
 {
 	int right_in = m <= x->hi, top_in = s <= y->hi;
@@ -775,25 +776,25 @@ static void threshold_box(nnp_rbuf *b, const axis *x, const axis *y, double m, d
 	double x1 = ax_px(x, fmin(m, x->hi)), x0 = x->lo < 0 ? ax_px(x, fmax(-m, x->lo)) : x->p0;
 	double yt = ax_px(y, fmin(s, y->hi)), yb = y->p0;
 	int left_in = x->lo < 0 && -m >= x->lo;
-	nnp_rb_puts(b, "<path d=\"");
+	nnp_tb_puts(b, "<path d=\"");
 	if (left_in)
-		nnp_rb_printf(b, "M %.1f %.1f V %.1f ", x0, yb, yt);
+		nnp_tb_printf(b, "M %.1f %.1f V %.1f ", x0, yb, yt);
 	else
-		nnp_rb_printf(b, "M %.1f %.1f ", x0, yt);
+		nnp_tb_printf(b, "M %.1f %.1f ", x0, yt);
 	if (top_in)
-		nnp_rb_printf(b, "H %.1f ", x1);
+		nnp_tb_printf(b, "H %.1f ", x1);
 	else
-		nnp_rb_printf(b, "M %.1f %.1f ", x1, yt);
+		nnp_tb_printf(b, "M %.1f %.1f ", x1, yt);
 	if (right_in)
-		nnp_rb_printf(b, "V %.1f", yb);
-	nnp_rb_printf(b, "\" fill=\"none\" stroke=\"%s\" stroke-width=\"%g\"/>\n", color, width);
+		nnp_tb_printf(b, "V %.1f", yb);
+	nnp_tb_printf(b, "\" fill=\"none\" stroke=\"%s\" stroke-width=\"%g\"/>\n", color, width);
 }
 
 typedef struct panel_geom {
 	double ox, oy, w, h;
 } panel_geom;
 
-static void stats_panel(nnp_rbuf *b, const nnp_layer_stats *L, size_t li, const nnp_sweep *sw,
+static void stats_panel(nnp_tbuf *b, const nnp_layer_stats *L, size_t li, const nnp_sweep *sw,
                         const nnp_report_info *info, const thr *t, size_t nt, panel_geom g)
 {
 	double mlo = 0, mhi = 0, shi = 0;
@@ -815,25 +816,25 @@ static void stats_panel(nnp_rbuf *b, const nnp_layer_stats *L, size_t li, const 
 
 	const char *act = nnp_act_name(L->act);
 	text_open(b, x.p0, g.oy + 20, 13, NULL, "#111111");
-	nnp_rb_printf(b, "<tspan font-weight=\"bold\">layer %zu</tspan> (%s, %zu neurons", L->layer,
+	nnp_tb_printf(b, "<tspan font-weight=\"bold\">layer %zu</tspan> (%s, %zu neurons", L->layer,
 	              act ? act : "?", L->neurons);
 	if (step > 1)
-		nnp_rb_printf(b, ", 1 in %zu shown", step);
-	nnp_rb_puts(b, ")</text>\n");
+		nnp_tb_printf(b, ", 1 in %zu shown", step);
+	nnp_tb_puts(b, ")</text>\n");
 	draw_axes(b, &x, &y, 0, 10);
 	axis_titles(b, &x, &y, "mean activation", "standard deviation", 11, 34, 44);
 
-	nnp_rb_puts(b, "<g stroke=\"" C_BOX "\">\n");
+	nnp_tb_puts(b, "<g stroke=\"" C_BOX "\">\n");
 	for (size_t i = 0; i < nt; i++)
 		threshold_box(b, &x, &y, t[i].m, t[i].s, C_BOX, 0.8);
-	nnp_rb_puts(b, "</g>\n");
+	nnp_tb_puts(b, "</g>\n");
 	/* Each box numbered at its corner, as in the key under the heading. */
-	nnp_rb_puts(b, "<g font-size=\"8\" fill=\"#a0522d\">\n");
+	nnp_tb_puts(b, "<g font-size=\"8\" fill=\"#a0522d\">\n");
 	for (size_t i = 0; i < nt; i++)
 		if (t[i].m <= x.hi && t[i].s <= y.hi)
-			nnp_rb_printf(b, "<text x=\"%.1f\" y=\"%.1f\">%zu</text>\n",
+			nnp_tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\">%zu</text>\n",
 			              ax_px(&x, t[i].m) + 1.5, ax_px(&y, t[i].s) - 1.5, i + 1);
-	nnp_rb_puts(b, "</g>\n");
+	nnp_tb_puts(b, "</g>\n");
 
 	/* Colour by the selected candidate when it names its neurons; its
 	 * indices ascend, so one cursor walks them alongside j. */
@@ -841,18 +842,18 @@ static void stats_panel(nnp_rbuf *b, const nnp_layer_stats *L, size_t li, const 
 	const size_t *idx = k && k->idx ? k->idx[li] : NULL;
 	size_t kn = idx ? k->count[li] : 0, cur = 0;
 	double r = L->neurons > 2000 ? 1.3 : L->neurons > 300 ? 1.8 : 2.5;
-	nnp_rb_printf(b, "<g fill-opacity=\"%s\">\n", L->neurons > 2000 ? "0.35" : "0.6");
+	nnp_tb_printf(b, "<g fill-opacity=\"%s\">\n", L->neurons > 2000 ? "0.35" : "0.6");
 	for (size_t j = 0; j < L->neurons; j += step) {
 		if (!isfinite(L->mean[j]) || !isfinite(L->std[j]))
 			continue;
 		while (cur < kn && idx[cur] < j)
 			cur++;
 		int removed = idx && !(cur < kn && idx[cur] == j);
-		nnp_rb_printf(b, "<circle class=\"n\" cx=\"%.1f\" cy=\"%.1f\" r=\"%g\" fill=\"%s\"/>\n",
+		nnp_tb_printf(b, "<circle class=\"n\" cx=\"%.1f\" cy=\"%.1f\" r=\"%g\" fill=\"%s\"/>\n",
 		              ax_px(&x, L->mean[j]), ax_px(&y, L->std[j]), r,
 		              removed ? C_REMOVED : C_CAND);
 	}
-	nnp_rb_puts(b, "</g>\n");
+	nnp_tb_puts(b, "</g>\n");
 	if (k && isfinite(sw->c[info->best].mean_thr)) {
 		const nnp_candidate *c = &sw->c[info->best];
 		threshold_box(b, &x, &y, fabs(c->mean_thr), c->std_thr, C_PARETO, 1.8);
@@ -868,56 +869,56 @@ static void stats_panel(nnp_rbuf *b, const nnp_layer_stats *L, size_t li, const 
 	}
 }
 
-static void stats_legend(nnp_rbuf *b, const nnp_sweep *sw, const nnp_report_info *info,
+static void stats_legend(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info *info,
                          size_t nt, double x, double y)
 {
 	const nnp_keep *k = info->best != NNP_NO_DUP ? sw->c[info->best].keep : NULL;
 	int coloured = k && k->idx;
-	nnp_rb_puts(b, "<g font-size=\"12\" fill=\"#222222\">\n");
-	nnp_rb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"" C_CAND "\"/>", x + 5,
+	nnp_tb_puts(b, "<g font-size=\"12\" fill=\"#222222\">\n");
+	nnp_tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"" C_CAND "\"/>", x + 5,
 	              y - 4);
 	text_open(b, x + 14, y, 12, NULL, "#222222");
 	if (coloured)
-		nnp_rb_printf(b, "kept by best #%zu</text>\n", info->best);
+		nnp_tb_printf(b, "kept by best #%zu</text>\n", info->best);
 	else
-		nnp_rb_puts(b, "neuron</text>\n");
+		nnp_tb_puts(b, "neuron</text>\n");
 	x += coloured ? 140 : 80;
 	if (coloured) {
-		nnp_rb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"" C_REMOVED "\"/>",
+		nnp_tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"" C_REMOVED "\"/>",
 		              x + 5, y - 4);
 		text_open(b, x + 14, y, 12, NULL, "#222222");
-		nnp_rb_puts(b, "removed</text>\n");
+		nnp_tb_puts(b, "removed</text>\n");
 		x += 90;
 	}
 	if (nnp_report_is_budget(info)) {
 		/* No thresholds: name the selected candidate's budget instead. */
 		if (k) {
 			text_open(b, x, y, 12, NULL, "#222222");
-			nnp_rb_printf(b, "best #%zu: ", info->best);
+			nnp_tb_printf(b, "best #%zu: ", info->best);
 			nnp_report_budget(b, &sw->c[info->best]);
-			nnp_rb_puts(b, "</text>\n");
+			nnp_tb_puts(b, "</text>\n");
 		}
-		nnp_rb_puts(b, "</g>\n");
+		nnp_tb_puts(b, "</g>\n");
 		return;
 	}
-	nnp_rb_printf(b, "<path d=\"M %.1f %.1f V %.1f H %.1f V %.1f\" fill=\"none\" stroke=\""
+	nnp_tb_printf(b, "<path d=\"M %.1f %.1f V %.1f H %.1f V %.1f\" fill=\"none\" stroke=\""
 	              C_BOX "\"/>", x, y + 1, y - 10, x + 14, y + 1);
 	text_open(b, x + 20, y, 12, NULL, "#222222");
-	nnp_rb_printf(b, "threshold boxes (%zu)</text>\n", nt);
+	nnp_tb_printf(b, "threshold boxes (%zu)</text>\n", nt);
 	x += 160;
 	if (k) {
 		const nnp_candidate *c = &sw->c[info->best];
-		nnp_rb_printf(b, "<path d=\"M %.1f %.1f V %.1f H %.1f V %.1f\" fill=\"none\" "
+		nnp_tb_printf(b, "<path d=\"M %.1f %.1f V %.1f H %.1f V %.1f\" fill=\"none\" "
 		              "stroke=\"" C_PARETO "\" stroke-width=\"1.8\"/>", x, y + 1, y - 10,
 		              x + 14, y + 1);
 		text_open(b, x + 20, y, 12, NULL, "#222222");
-		nnp_rb_printf(b, "best: |mean| &lt;= %g, std &lt;= %g</text>\n", c->mean_thr,
+		nnp_tb_printf(b, "best: |mean| &lt;= %g, std &lt;= %g</text>\n", c->mean_thr,
 		              c->std_thr);
 	}
-	nnp_rb_puts(b, "</g>\n");
+	nnp_tb_puts(b, "</g>\n");
 }
 
-void nnp_report_svg_stats(nnp_rbuf *b, const nnp_sweep *sw, const nnp_stats *s,
+void nnp_report_svg_stats(nnp_tbuf *b, const nnp_sweep *sw, const nnp_stats *s,
                           const nnp_report_info *info)
 {
 	const double PW = 400, PH = 350, MARGIN = 10, KEY_PER_LINE = 6;
@@ -939,26 +940,26 @@ void nnp_report_svg_stats(nnp_rbuf *b, const nnp_sweep *sw, const nnp_stats *s,
 	int H = (int)(HEAD + (double)nrow * PH + MARGIN);
 	svg_open(b, W, H);
 	text_open(b, MARGIN + 8, 28, 16, NULL, "#111111");
-	nnp_rb_puts(b, "<tspan font-weight=\"bold\">Activation statistics:</tspan> ");
+	nnp_tb_puts(b, "<tspan font-weight=\"bold\">Activation statistics:</tspan> ");
 	rb_xml_clip(b, nnp_report_title_name(info), 48);
-	nnp_rb_puts(b, "</text>\n");
+	nnp_tb_puts(b, "</text>\n");
 	text_open(b, MARGIN + 8, 48, 12, NULL, "#555555");
-	nnp_rb_printf(b, "each point a hidden neuron: mean and std of its activation over "
+	nnp_tb_printf(b, "each point a hidden neuron: mean and std of its activation over "
 	              "%llu rows; square-root scales</text>\n",
 	              (unsigned long long)(s->rows ? s->rows : sw->rows));
 	stats_legend(b, sw, info, nt, MARGIN + 8, 72);
 	for (size_t line = 0; line < key_lines; line++) {
 		text_open(b, MARGIN + 8, 90 + 15 * (double)line, 11, NULL, "#a0522d");
-		nnp_rb_puts(b, line ? "" : "boxes (|mean|, std): ");
+		nnp_tb_puts(b, line ? "" : "boxes (|mean|, std): ");
 		for (size_t i = line * (size_t)KEY_PER_LINE;
 		     i < nt && i < (line + 1) * (size_t)KEY_PER_LINE; i++)
-			nnp_rb_printf(b, "%s%zu (%g, %g)", i % (size_t)KEY_PER_LINE ? " \xc2\xb7 " : "",
+			nnp_tb_printf(b, "%s%zu (%g, %g)", i % (size_t)KEY_PER_LINE ? " \xc2\xb7 " : "",
 			              i + 1, t[i].m, t[i].s);
-		nnp_rb_puts(b, "</text>\n");
+		nnp_tb_puts(b, "</text>\n");
 	}
 	if (!s->n_layers) {
 		text_open(b, W / 2.0, HEAD + PH / 2, 14, "middle", "#555555");
-		nnp_rb_puts(b, "the model has no hidden layers</text>\n");
+		nnp_tb_puts(b, "the model has no hidden layers</text>\n");
 	}
 	for (size_t l = 0; l < s->n_layers; l++) {
 		/* Centred when the heading makes the picture wider than the panels. */
@@ -966,6 +967,6 @@ void nnp_report_svg_stats(nnp_rbuf *b, const nnp_sweep *sw, const nnp_stats *s,
 		panel_geom g = { x0 + (double)(l % ncol) * PW, HEAD + (double)(l / ncol) * PH, PW, PH };
 		stats_panel(b, &s->layers[l], l, sw, info, t, nt, g);
 	}
-	nnp_rb_puts(b, "</svg>\n");
+	nnp_tb_puts(b, "</svg>\n");
 	free(t);
 }

@@ -34,7 +34,8 @@ int nnp_exit_code(int status)
 	switch (status) {
 	case NNP_OK: return NNP_EXIT_OK;
 	case NNP_EGATE: return NNP_EXIT_GATE;
-	case NNP_EUSAGE: return NNP_EXIT_USAGE;
+	case NNP_EUSAGE:
+	case NNP_ETOOBIG: return NNP_EXIT_USAGE;
 	case NNP_EOUTPUT: return NNP_EXIT_OUTPUT;
 	case NNP_EINPUT:
 	case NNP_ENOMEM:

@@ -6,14 +6,22 @@
 #   expect_rc NAME N      the last run exited N
 #   expect_err NAME TEXT  its stderr contains TEXT (fixed string)
 #   expect_out NAME TEXT  its stdout contains TEXT
-#   expect_eq NAME WANT GOT, expect_same NAME FILE1 FILE2 (cmp), check NAME CMD...
+#   expect_eq NAME WANT GOT, expect_same NAME FILE1 FILE2 (cmp), check NAME CMD...,
+#   check NAME not CMD..., num_le A B, num_lt A B
 #   ok NAME / bad NAME DETAILS / skip NAME WHY
 #   py FILE EXPR          prints a Python expression over the JSON in FILE (as j);
-#                         guard with [ $HAVE_PY = 1 ] (python3 is optional)
+#                         only inside 'if need_py NAME; then ... fi'
+#   need_py NAME          true if python3 is here, else records NAME as skipped
+#   expect_eval NAME MODEL DATA  eval's accuracy and loss = our own forward pass
+#                         in double (py_eval; python3)
 #   expect_json NAME FILE FILE is valid JSON (python3 or jq; else skipped)
 #   gen_blobs SEED ROWS   a CSV of Gaussian blobs on stdout (label first)
 #   finish                prints "N passed, M failed" and exits non-zero on failure
 # No 'set -e': every check runs and is counted.
+#
+# Skips are never silent: a script that skipped anything (and failed nothing)
+# exits 77, which ctest shows as "Skipped" (SKIP_RETURN_CODE); with CI=true a
+# skip is a failure, since CI machines have python3 and jq (.ci/setup).
 set -u
 if [ $# -lt 2 ]; then
 	echo "usage: $0 NNPRUNE_BINARY SOURCE_DIR" >&2
@@ -61,15 +69,23 @@ last_run() {
 	printf '[nnprune %s] exit %s; stderr: %s' "$LAST" "$RC" "$(head -c 400 "$ERR" | tr '\n' '|')"
 }
 
+# A report of AddressSanitizer, LeakSanitizer or UBSan (its first line, a
+# "runtime error:" line or the closing "SUMMARY: ...Sanitizer" line) on the
+# last run's stderr fails the suite.
+SAN_PATTERN='ERROR: [A-Za-z]*Sanitizer|runtime error:|SUMMARY: [A-Za-z]*Sanitizer'
+sanitizer_check() {
+	if grep -qE "$SAN_PATTERN" "$ERR"; then
+		bad "sanitizer" "$(last_run)"
+	fi
+}
+
 # Runs nnprune. A sanitizer report anywhere fails the suite even if the
 # command's own checks pass.
 nnp() {
 	LAST="$*"
 	"$NNP" "$@" >"$OUT" 2>"$ERR" </dev/null
 	RC=$?
-	if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: (Address|Undefined)' "$ERR"; then
-		bad "sanitizer" "$(last_run)"
-	fi
+	sanitizer_check
 	return 0
 }
 
@@ -80,9 +96,7 @@ nnp_stdin() {
 	LAST="$* < $in"
 	"$NNP" "$@" >"$OUT" 2>"$ERR" <"$in"
 	RC=$?
-	if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: (Address|Undefined)' "$ERR"; then
-		bad "sanitizer" "$(last_run)"
-	fi
+	sanitizer_check
 	return 0
 }
 
@@ -139,6 +153,14 @@ if [ "${NNP_TEST_NO_PYTHON:-0}" != 1 ] && command -v python3 >/dev/null 2>&1; th
 fi
 pyrun() { "$PY" -I -S "$@"; }
 
+# if need_py NAME; then ...checks using py... fi: without python3 the block is
+# recorded as skipped (see finish), never dropped silently.
+need_py() {
+	[ $HAVE_PY = 1 ] && return 0
+	skip "$1" "python3 not found"
+	return 1
+}
+
 # py FILE EXPR: evaluates EXPR with j = the parsed JSON of FILE ('-': stdin)
 # and prints the result; exits non-zero if the file is not JSON.
 py() {
@@ -149,6 +171,58 @@ j = json.load(sys.stdin if src == "-" else open(src))
 r = eval(sys.argv[2])
 print(json.dumps(r) if isinstance(r, (dict, list)) else r)
 ' "$1" "$2"
+}
+
+# py_eval MODEL.json DATA.csv: an independent forward pass in double over a
+# JSON model (nnprune convert) and a headerless CSV with the label first;
+# prints "CORRECT LOSS" (cross-entropy after softmax, else the MSE against
+# the one-hot label averaged over the outputs), the figures eval reports.
+py_eval() {
+	pyrun -c '
+import json, math, sys
+m = json.load(open(sys.argv[1]))
+correct, total, rows = 0, 0.0, 0
+for line in open(sys.argv[2]):
+    f = line.strip().split(",")
+    y, a = int(f[0]), [float(v) for v in f[1:]]
+    for L in m["layers"]:
+        z = [b + sum(w * x for w, x in zip(row, a)) for row, b in zip(L["weights"], L["bias"])]
+        act = L["activation"]
+        if act == "relu": a = [max(v, 0.0) for v in z]
+        elif act == "leaky_relu": a = [v if v > 0 else L["alpha"] * v for v in z]
+        elif act == "sigmoid": a = [1 / (1 + math.exp(-v)) for v in z]
+        elif act == "tanh": a = [math.tanh(v) for v in z]
+        elif act == "softmax":
+            mx = max(z)
+            s = sum(math.exp(v - mx) for v in z)
+            a = [math.exp(v - mx) / s for v in z]
+            lse = mx + math.log(s)
+        else: a = z
+    rows += 1
+    correct += max(range(len(a)), key=lambda k: a[k]) == y
+    if m["layers"][-1]["activation"] == "softmax":
+        total += lse - z[y]
+    else:
+        total += sum((v - (k == y)) ** 2 for k, v in enumerate(a)) / len(a)
+print(correct, total / rows)
+' "$1" "$2"
+}
+
+# expect_eval NAME MODEL DATA: `nnprune eval --json` of MODEL on DATA (a
+# headerless CSV, label first) reports the accuracy and loss of py_eval.
+expect_eval() {
+	local name=$1 model=$2 data=$3 want got
+	nnp convert "$model" "$WORK/.eval.json"
+	want=$(py_eval "$WORK/.eval.json" "$data")
+	nnp eval --json "$model" "$data"
+	got=$(py "$OUT" '"%d %r" % (round(j["accuracy"] * j["rows"]), j["loss"])')
+	if awk -v w="$want" -v g="$got" 'BEGIN { split(w, a, " "); split(g, b, " ")
+		d = a[2] - b[2]; if (d < 0) d = -d
+		exit !(a[1] == b[1] && d <= 1e-5 * (a[2] < 0 ? -a[2] : a[2]) + 1e-7) }'; then
+		ok "$name"
+	else
+		bad "$name" "eval says '$got' (correct rows, loss), a double forward pass '$want'"
+	fi
 }
 
 is_json() {
@@ -214,6 +288,9 @@ make_blobs_and_model() {
 	fi
 }
 
+# check NAME not CMD...: CMD fails.
+not() { ! "$@"; }
+
 # Numeric comparison through awk: num_le A B is true when A <= B.
 num_le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 <= b + 0) }'; }
 num_lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'; }
@@ -224,9 +301,13 @@ sums() { (cd "$1" && find . -type f | LC_ALL=C sort | xargs cksum); }
 finish() {
 	local t=$(($(date +%s) - T0))
 	echo "# $(basename "$0"): ${t}s, $SKIP skipped"
-	echo "$PASS passed, $FAIL failed"
-	[ $FAIL -eq 0 ]
-	exit $?
+	if [ $SKIP -gt 0 ] && [ "${CI:-}" = true ]; then
+		bad "skipped checks" "$SKIP checks could not run (CI=true: run .ci/setup)"
+	fi
+	echo "$PASS passed, $FAIL failed, $SKIP skipped"
+	[ $FAIL -eq 0 ] || exit 1
+	[ $SKIP -eq 0 ] || exit 77
+	exit 0
 }
 
 # expect_schema NAME KIND FILE: FILE (an --json output) is valid against

@@ -92,7 +92,7 @@ nnp eval --confusion model.bin blobs.csv
 expect_rc "eval text: exit 0" 0
 cp "$OUT" eval.txt
 expect_out "eval text: rows" "model.bin on blobs.csv: 600 rows, accuracy"
-if [ $HAVE_PY = 1 ]; then
+if need_py "eval/stats JSON values"; then
 	expect_eq "eval --json: 600 rows" 600 "$(py eval.json 'j["rows"]')"
 	acc=$(py eval.json 'repr(j["accuracy"])')
 	expect_eq "eval accuracy = stats --json accuracy" "$acc" "$(py stats-summary.json 'repr(j["accuracy"])')"
@@ -120,8 +120,6 @@ print(all(abs(ls["abs_mean"][4] - max(abs(m) for m in lf["mean"])) < 1e-12 and
 	expect_eq "stats file: per-neuron figures consistent" "True" "$(py plain.json 'all(
 		lo - 1e-9 <= m <= hi + 1e-9 and s >= 0 and 0 <= z <= 1
 		for l in j["layers"] for m, s, lo, hi, z in zip(l["mean"], l["std"], l["min"], l["max"], l["zero_fraction"]))')"
-else
-	skip "eval/stats JSON values" "python3 not found"
 fi
 
 # Metrics are summed batch by batch in order: identical whatever the thread count.
@@ -181,7 +179,7 @@ expect_eq "stats --no-label: same neuron numbers" "$(layers_part plain.json)" "$
 # --- stdin ---------------------------------------------------------------------------------
 nnp_stdin blobs.csv eval --json model.bin -
 expect_rc "eval on stdin '-': exit 0" 0
-if [ $HAVE_PY = 1 ]; then
+if need_py "eval on stdin: same accuracy"; then
 	expect_eq "eval on stdin: same accuracy" "$acc" "$(py "$OUT" 'repr(j["accuracy"])')"
 fi
 # sweep re-reads and re-checks the data, so stats wants a file: '-' is a usage error.

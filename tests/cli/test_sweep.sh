@@ -33,7 +33,7 @@ expect_eq "sweep: report.csv has header + original + 30 rows" 32 "$(wc -l <prune
 check "sweep: report.md has a table" grep -q '^|' pruned/report.md
 expect_eq "sweep: no temporary file left" "" "$(ls -A pruned | grep '\.tmp\.')"
 
-if [ $HAVE_PY = 1 ]; then
+if need_py "report.json values"; then
 	R=pruned/report.json
 	expect_eq "report.json: 30 candidates" 30 "$(py $R 'len(j["candidates"])')"
 	expect_eq "report.json: every candidate's file exists" "True" \
@@ -54,8 +54,6 @@ if [ $HAVE_PY = 1 ]; then
 		"$(py $R 'all(a["kept"][l] >= b["kept"][l] for a in j["candidates"] for b in j["candidates"] if a["mean"] <= b["mean"] and a["std"] <= b["std"] for l in range(2))')"
 	check "report.json: some candidate is smaller than the original" \
 		test "$(py $R 'min(c["params"] for c in j["candidates"])')" -lt 387
-else
-	skip "report.json values" "python3 not found"
 fi
 
 # Every written model, evaluated on its own, gives the report's figures
@@ -108,7 +106,7 @@ expect_out "info pruned: thresholds" '"thresholds":'
 expect_out "info pruned: kept indices" '"kept":'
 expect_out "info pruned: the source model" '"path":	"model.bin"'
 expect_out "info pruned: the training before it" '"operation":	"train"'
-if [ $HAVE_PY = 1 ]; then
+if need_py "provenance: kept indices and folded biases"; then
 	nnp info --json $P
 	cp "$OUT" pinfo.json
 	nnp info --json model.bin
@@ -208,7 +206,7 @@ check "sweep --no-fold: biases differ from the folded model" \
 	test "$(sed '/"metadata"/,$d' nf.json)" != "$(sed '/"metadata"/,$d' f.json)"
 nnp sweep -q --mean 100 --std 100 --min-keep 20 -o mk
 expect_rc "sweep --min-keep above the width: exit 0" 0
-if [ $HAVE_PY = 1 ]; then
+if need_py "sweep --min-keep 20 report"; then
 	expect_eq "sweep --min-keep 20: keeps whole 16 and 12 layers" "[16, 12] True" \
 		"$(py mk/report.json '"%s %s" % (j["candidates"][0]["kept"], j["candidates"][0]["floor_hit"])')"
 fi
@@ -223,7 +221,7 @@ expect_rc "sweep --max-drop 100: exit 0" 0
 check "sweep --best: file written" test -s best.bin
 expect_err "sweep --max-drop: says what it selected" "nnprune: sweep: selected mean"
 expect_err "sweep --best: says where" "written to best.bin"
-if [ $HAVE_PY = 1 ]; then
+if need_py "sweep --max-drop 100 best"; then
 	bi=$(py g/report.json 'j["best"]')
 	check "sweep --max-drop 100: report names a best" test "$bi" != None
 	expect_eq "sweep --max-drop 100: the smallest candidate" \

@@ -1,95 +1,29 @@
 # End-to-end tests of `nnprune sweep --finetune`, on generated data.
 # usage: bash test_sweep_finetune.sh NNPRUNE_BINARY SOURCE_DIR
-# Self-contained (awk, cmp, cksum); prints "N passed, M failed" last.
-set -u
-if [ $# -lt 2 ]; then
-	echo "usage: $0 NNPRUNE_BINARY SOURCE_DIR" >&2
-	exit 2
-fi
-NNP=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-export LC_ALL=C
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/nnpft.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
-cd "$WORK" || exit 1
-PASS=0
-FAIL=0
-RC=0
+# Helpers from lib.sh (nnp, expect_*, check, gen_blobs, json_num, finish).
+. "$(dirname "$0")/lib.sh" "$@"
 
-ok() { PASS=$((PASS + 1)); echo "ok $1"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL $1: $2"; }
-finish() {
-	echo "$PASS passed, $FAIL failed"
-	[ "$FAIL" -eq 0 ]
-	exit $?
-}
-
-# nnp ARGS: runs nnprune, stdout in out.txt, stderr in err.txt, status in RC.
-nnp() {
-	LAST="$*"
-	"$NNP" "$@" >out.txt 2>err.txt </dev/null
-	RC=$?
-	if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' err.txt; then
-		bad "sanitizer" "nnprune $LAST: $(head -c 300 err.txt)"
-	fi
-}
-expect_rc() {
-	if [ "$RC" = "$2" ]; then ok "$1"; else
-		bad "$1" "expected exit $2, got $RC: nnprune $LAST: $(head -c 300 err.txt | tr '\n' '|')"
-	fi
-}
-expect_err() {
-	if grep -qF -- "$2" err.txt; then ok "$1"; else bad "$1" "stderr lacks '$2': $(head -c 300 err.txt)"; fi
-}
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else bad "$name" "failed: $*"; fi
-}
 same_num() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; exit !(a != "" && b != "" && d < 1e-9 && d > -1e-9) }'; }
-
-# SEED ROWS: 3 classes of Gaussian blobs in 8 features, label first. A MINSTD
-# generator in integer-exact double arithmetic: every awk writes the same file.
-blobs() {
-	awk -v state="$1" -v n="$2" '
-	function rnd() { state = (state * 48271) % 2147483647; return state / 2147483647 }
-	BEGIN {
-		pi = 3.141592653589793
-		for (i = 0; i < n; i++) {
-			c = i % 3
-			line = c
-			for (j = 0; j < 8; j++) {
-				g = sqrt(-2 * log(rnd())) * cos(2 * pi * rnd())
-				line = line "," sprintf("%.3f", (j % 3 == c ? 1.2 : 0) + g)
-			}
-			print line
-		}
-	}'
-}
 
 # Field F of the CSV row whose first field is KEY ("original" or an index).
 csv_field() { awk -F, -v k="$2" -v f="$3" '$1 == k { print $f }' "$1"; }
-# Accuracy and loss from `nnprune eval --json`.
-eval_json() {
-	"$NNP" eval "$1" val.csv --json 2>/dev/null |
-		awk -v key="\"$2\":" '$1 == key { v = $2; sub(/,$/, "", v); print v }'
-}
 
 # ---- setup: data, a briefly trained model, its statistics ----
-blobs 7 600 >train.csv
-blobs 99 300 >val.csv
+# 3 classes of Gaussian blobs in 8 features, centres 1.2 apart.
+gen_blobs 7 600 8 3 1.2 >train.csv
+gen_blobs 99 300 8 3 1.2 >val.csv
 nnp train train.csv -o model.bin --layers 8,16,12,3 --epochs 3 --seed 1 -j 1 -q
-[ "$RC" = 0 ] || { bad "setup: train" "$(cat err.txt)"; finish; }
+[ "$RC" = 0 ] || { bad "setup: train" "$(last_run)"; finish; }
 nnp stats model.bin val.csv
-[ "$RC" = 0 ] || { bad "setup: stats" "$(cat err.txt)"; finish; }
+[ "$RC" = 0 ] || { bad "setup: stats" "$(last_run)"; finish; }
 GRID="--mean 0,0.2,0.5,1 --std 0.3,1,2"
 EP=2
 
 # ---- every candidate fine-tuned, one thread ----
 nnp sweep $GRID --finetune train.csv --finetune-epochs $EP -j 1
 expect_rc "sweep --finetune runs" 0
-check "table has the fine-tuned columns" grep -q "ft accuracy  ft drop  vs ft orig" out.txt
-check "summary names the fine-tuning" grep -q "fine-tuned for 2 epochs on train.csv" out.txt
+check "table has the fine-tuned columns" grep -q "ft accuracy  ft drop  vs ft orig" "$OUT"
+check "summary names the fine-tuning" grep -q "fine-tuned for 2 epochs on train.csv" "$OUT"
 cp pruned/report.json j1.json
 cp pruned/report.csv j1.csv
 (cd pruned && cksum ./*-ft$EP.bin) >j1.sums
@@ -102,8 +36,9 @@ mismatch=""
 while IFS=, read -r key acc loss file; do
 	rows=$((rows + 1))
 	[ -s "$file" ] || { mismatch="$mismatch $key:nofile"; continue; }
-	same_num "$acc" "$(eval_json "$file" accuracy)" || mismatch="$mismatch $key:acc"
-	same_num "$loss" "$(eval_json "$file" loss)" || mismatch="$mismatch $key:loss"
+	nnp eval "$file" val.csv --json
+	same_num "$acc" "$(json_num "$OUT" accuracy)" || mismatch="$mismatch $key:acc"
+	same_num "$loss" "$(json_num "$OUT" loss)" || mismatch="$mismatch $key:loss"
 done < <(awk -F, 'NR > 1 { print $1 "," $17 "," $20 "," $21 }' j1.csv)
 if [ -z "$mismatch" ] && [ "$rows" = 13 ]; then ok "fine-tuned accuracy and loss = nnprune eval of each -ft file"
 else bad "fine-tuned accuracy and loss = nnprune eval of each -ft file" "rows $rows,$mismatch"; fi

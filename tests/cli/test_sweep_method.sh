@@ -8,8 +8,6 @@
 # usage: test_sweep_method.sh NNPRUNE_BINARY SOURCE_DIR
 . "$(dirname "$0")/lib.sh" "$@"
 
-not() { ! "$@"; }
-
 gen_blobs 4242 600 16 3 >blobs.csv
 gen_blobs 777 300 16 3 >calib.csv
 nnp train blobs.csv -o model.bin --layers 16,32,16,3 --epochs 5 --seed 1 --lr 0.01 --batch 16 \
@@ -66,7 +64,7 @@ check "report.md: calibration = evaluation data, said" \
 check "report.md: the rule shows folding" grep -q '^- folding: on' pl/report.md
 nnp info pl/model-m0.1-s0.4.bin
 check "plain provenance: no calibration record (as before)" not grep -q calibration "$OUT"
-if [ $HAVE_PY = 1 ]; then
+if need_py "report.json: method, compensation, calibration"; then
 	expect_eq "report.json: method, compensation, calibration" "rule fold True" \
 		"$(py pl/report.json '"%s %s %s" % (j["method"], j["compensate"], j["calibration"]["evaluation_data"])')"
 fi
@@ -153,7 +151,7 @@ nnp sweep -q --method score --calib calib.csv --allocate -o al
 expect_rc "--allocate: exit 0" 0
 check "--allocate: step files" test -s al/model-score-ls-a1.bin
 check "--allocate: no keep files" not test -e al/model-score-ls-k0.9.bin
-if [ $HAVE_PY = 1 ]; then
+if need_py "--allocate report"; then
 	expect_eq "--allocate: one candidate per step, numbered from 1" "True" \
 		"$(py al/report.json '[c["budget"]["allocation_step"] for c in j["candidates"]] == list(range(1, len(j["candidates"]) + 1))')"
 	expect_eq "--allocate: parameters strictly decrease along the path" "True" \
@@ -199,7 +197,7 @@ expect_eq "--widths 32,3: the weights 'prune --widths' gives" "$(weights_of pw.b
 nnp info wd/model-obs-ls-w16-8.bin
 expect_out "--widths: provenance budget" '"widths":	[16, 8]'
 check "--widths: the report's budget column" grep -q '| widths ' wd/report.md
-if [ $HAVE_PY = 1 ]; then
+if need_py "--widths report budgets"; then
 	expect_eq "--widths: report.json budgets" "[[16, 8], [32, 3], [5, 16]]" \
 		"$(py wd/report.json '[c["budget"]["widths"] for c in j["candidates"]]')"
 fi
@@ -277,7 +275,7 @@ expect_out "--finetune: the pruning before it" '"method":	"score"'
 nnp sweep --json --method obs --calib calib.csv --keep 0.5 -o js
 expect_rc "--json with a method: exit 0" 0
 expect_same "--json: stdout is report.json" "$OUT" js/report.json
-if [ $HAVE_PY = 1 ]; then
+if need_py "report.json: budget and method"; then
 	expect_eq "report.json: budget and method" '{"keep": 0.5} obs ls 0.001 False' \
 		"$(py js/report.json '"%s %s %s %s %s" % (json.dumps(j["candidates"][0]["budget"]), j["method"], j["compensate"], j["lambda_rel"], j["calibration"]["evaluation_data"])')"
 fi

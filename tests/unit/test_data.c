@@ -1481,7 +1481,7 @@ static void test_dataset_load(void **state)
 	assert_int_equal(d->rows, rows);
 	nnp_dataset_free(d);
 	d = (nnp_dataset *)1;
-	assert_int_equal(nnp_dataset_load(&d, p, &o, need - 1, &err), NNP_EUSAGE);
+	assert_int_equal(nnp_dataset_load(&d, p, &o, need - 1, &err), NNP_ETOOBIG);
 	assert_null(d);
 	expect_msg(&err, "d.csv: the rows need more than");
 

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 
+#include "nnprune/criteria.h"
 #include "nnprune/method.h"
 #include "method_priv.h"
 #include "testutil.h"
@@ -1169,7 +1170,7 @@ static void test_bad_options(void **state)
 	assert_int_equal(nnp_compensate_parse("lsq", &co), -1);
 	assert_string_equal(nnp_method_name(NNP_METHOD_SCORE), "score");
 	assert_string_equal(nnp_compensate_name(NNP_COMP_LS), "ls");
-	assert_null(nnp_method_name((nnp_method)3));
+	assert_null(nnp_method_name((nnp_method)nnp_criteria_count()));
 
 	nnp_model_free(mod);
 	nnp_dataset_free(d);

@@ -1,6 +1,7 @@
 /* Tests of the training engine: gradients against double-precision finite
- * differences, initialisation statistics, convergence, reproducibility,
- * finetuning, input-scale folding and option checks. */
+ * differences, the optimizers' steps against their update rules in double,
+ * initialisation statistics, convergence, reproducibility, finetuning,
+ * input-scale folding and option checks. */
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "nnprune/backprop.h"
 #include "nnprune/train.h"
 #include "testutil.h"
 
@@ -188,6 +190,93 @@ static void test_grad_single_layer(void **state)
 	check_grad(1, s, a, 15);
 	nnp_act b[] = { NNP_ACT_TANH };
 	check_grad(1, s, b, 16);
+}
+
+/* What a first-order (Taylor) criterion needs, written on the engine: the
+ * gradient of each row's loss w.r.t. every hidden neuron's activation. */
+typedef struct dact_rec {
+	float *da[4];    /* [hidden layer][rows][width] */
+	float *a[4];
+} dact_rec;
+
+static void keep_dact(void *ctx, size_t layer, const float *a, const float *da, size_t rows,
+                      size_t width)
+{
+	dact_rec *r = ctx;
+	memcpy(r->da[layer], da, rows * width * sizeof *da);
+	memcpy(r->a[layer], a, rows * width * sizeof *a);
+}
+
+/* dL/da_l[j] of one row = sum_k dL/dz_{l+1}[k] W_{l+1}[k][j], and dL/dz_{l+1}[k]
+ * is the derivative by the next layer's bias k: central differences of the
+ * double model, row by row. */
+static void test_backprop_activation_grads(void **state)
+{
+	(void)state;
+	size_t sizes[] = { 5, 7, 6, 4 };
+	nnp_act acts[] = { NNP_ACT_TANH, NNP_ACT_RELU, NNP_ACT_SOFTMAX };
+	tu_rng r = { 77 };
+	nnp_model *m = tu_random_model(&r, 3, sizes, acts, 0.8);
+	enum { ROWS = 4 };
+	nnp_backprop b;
+	assert_int_equal(nnp_backprop_init(&b, m, ROWS, 0), NNP_OK);
+	assert_null(b.grad);
+	for (size_t i = 0; i < ROWS * sizes[0]; i++)
+		b.x[i] = (float)tu_uniform(&r, -1.5, 1.5);
+	for (size_t i = 0; i < ROWS; i++)
+		b.y[i] = (int32_t)(tu_next(&r) % sizes[3]);
+	dact_rec rec;
+	for (size_t l = 0; l < 2; l++) {
+		rec.da[l] = malloc(ROWS * sizes[l + 1] * sizeof(float));
+		rec.a[l] = malloc(ROWS * sizes[l + 1] * sizeof(float));
+		assert_true(rec.da[l] && rec.a[l]);
+	}
+	double loss;
+	uint64_t hits;
+	nnp_backprop_forward(&b, m, ROWS);
+	/* inv_n = 1: each row's own loss, not the batch mean. */
+	nnp_backprop_loss(&b, m, ROWS, 1.0f, &loss, &hits);
+	nnp_backprop_backward(&b, m, ROWS, NULL, keep_dact, &rec);
+	double *p = flat_params(m), h = 1e-6, gmax = 0;
+	size_t off = 0;
+	for (size_t l = 0; l < 2; l++) {
+		const nnp_layer *N = &m->layers[l + 1];
+		size_t bias = off + m->layers[l].in * m->layers[l].out + m->layers[l].out +
+		              N->in * N->out;
+		for (size_t row = 0; row < ROWS; row++) {
+			double dz[8];
+			for (size_t k = 0; k < N->out; k++) {
+				double keep = p[bias + k];
+				p[bias + k] = keep + h;
+				double lp = ref_loss(m, p, b.x + row * sizes[0], b.y + row, 1);
+				p[bias + k] = keep - h;
+				double lm = ref_loss(m, p, b.x + row * sizes[0], b.y + row, 1);
+				p[bias + k] = keep;
+				dz[k] = (lp - lm) / (2 * h);
+			}
+			for (size_t j = 0; j < N->in; j++) {
+				double want = 0;
+				for (size_t k = 0; k < N->out; k++)
+					want += dz[k] * N->w[k * N->in + j];
+				double got = rec.da[l][row * N->in + j];
+				gmax = fmax(gmax, fabs(want));
+				if (fabs(got - want) > 2e-3 * fabs(want) + 1e-5)
+					fail_msg("layer %zu row %zu neuron %zu: dL/da %.9g, finite "
+					         "differences %.9g", l, row, j, got, want);
+				/* the activations handed over are the forward's */
+				assert_true(rec.a[l][row * N->in + j] == b.a[l][row * N->in + j]);
+			}
+		}
+		off += m->layers[l].in * m->layers[l].out + m->layers[l].out;
+	}
+	assert_true(gmax > 1e-3);
+	for (size_t l = 0; l < 2; l++) {
+		free(rec.da[l]);
+		free(rec.a[l]);
+	}
+	free(p);
+	nnp_backprop_free(&b);
+	nnp_model_free(m);
 }
 
 static void test_grad_errors(void **state)
@@ -482,6 +571,181 @@ static void test_stop_early(void **state)
 	assert_true(rep.stopped_early);
 	nnp_model_free(m);
 	ds_del(tr);
+}
+
+/* ------------------------------------------------------ optimizer steps -- */
+
+/* One optimizer configuration run through nnp_train and, independently, in
+ * double precision: the gradient of each batch by central differences of the
+ * double model (ref_loss), then PyTorch's update rules written out here. */
+typedef struct opt_case {
+	nnp_optimizer opt;
+	float lr, momentum, beta1, beta2, eps, wd;
+	unsigned threads;
+	size_t batch, batches, epochs;  /* rows = batch * batches, in file order */
+} opt_case;
+
+/* The double gradient of the mean loss over rows [first, first + n) at p. */
+static void ref_grad(const nnp_model *m, double *p, const float *x, const int32_t *y,
+                     size_t n, double *g)
+{
+	size_t P = nnp_model_params(m);
+	double h = 1e-6;
+	for (size_t i = 0; i < P; i++) {
+		double keep = p[i];
+		p[i] = keep + h;
+		double lp = ref_loss(m, p, x, y, n);
+		p[i] = keep - h;
+		double lm = ref_loss(m, p, x, y, n);
+		p[i] = keep;
+		g[i] = (lp - lm) / (2 * h);
+	}
+}
+
+/* 1 where flat parameter i is a weight (decayed), 0 where it is a bias. */
+static int is_weight(const nnp_model *m, size_t i)
+{
+	for (size_t l = 0; l < m->n_layers; l++) {
+		size_t nw = m->layers[l].in * m->layers[l].out, n = nw + m->layers[l].out;
+		if (i < n)
+			return i < nw;
+		i -= n;
+	}
+	return 0;
+}
+
+static void check_opt_steps(const opt_case *c)
+{
+	/* 3-5-3, tanh then softmax: every segment has a 4-wide SIMD part and a
+	 * scalar tail (15 weights, 5 and 3 biases), and tanh has no flat
+	 * regions, so no gradient is exactly 0. */
+	size_t sz[] = { 3, 5, 3 };
+	nnp_act ac[] = { NNP_ACT_TANH, NNP_ACT_SOFTMAX };
+	tu_rng r = { 77 };
+	nnp_model *m = tu_random_model(&r, 2, sz, ac, 0.8);
+	size_t rows = c->batch * c->batches, P = nnp_model_params(m);
+	nnp_dataset *d = ds_new(rows, 3);
+	for (size_t i = 0; i < rows * 3; i++)
+		d->x[i] = (float)tu_uniform(&r, -1.5, 1.5);
+	for (size_t i = 0; i < rows; i++)
+		d->y[i] = (int32_t)(tu_next(&r) % 3);
+
+	double *p = flat_params(m), *p0 = flat_params(m);
+	double *g = calloc(P, sizeof *g), *m1 = calloc(P, sizeof *m1), *m2 = calloc(P, sizeof *m2);
+	assert_non_null(g);
+	assert_non_null(m1);
+	assert_non_null(m2);
+	size_t t = 0;
+	for (size_t e = 0; e < c->epochs; e++) {
+		for (size_t b = 0; b < c->batches; b++) {
+			t++;
+			ref_grad(m, p, d->x + b * c->batch * 3, d->y + b * c->batch, c->batch, g);
+			for (size_t i = 0; i < P; i++) {
+				/* A gradient near 0 would leave Adam's direction to rounding. */
+				if (c->wd == 0.0f && fabs(g[i]) < 1e-4)
+					fail_msg("fixture: gradient %zu is %g, too small to test with", i, g[i]);
+				double gi = g[i] + (is_weight(m, i) ? (double)c->wd * p[i] : 0.0);
+				if (c->opt == NNP_OPT_ADAM) {
+					double b1 = c->beta1, b2 = c->beta2;
+					m1[i] = b1 * m1[i] + (1 - b1) * gi;
+					m2[i] = b2 * m2[i] + (1 - b2) * gi * gi;
+					double mh = m1[i] / (1 - pow(b1, (double)t));
+					double vh = m2[i] / (1 - pow(b2, (double)t));
+					p[i] -= (double)c->lr * mh / (sqrt(vh) + (double)c->eps);
+				} else {
+					m1[i] = (double)c->momentum * m1[i] + gi;
+					p[i] -= (double)c->lr * m1[i];
+				}
+			}
+		}
+	}
+
+	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
+	o.optimizer = c->opt;
+	o.lr = c->lr;
+	o.momentum = c->momentum;
+	o.beta1 = c->beta1;
+	o.beta2 = c->beta2;
+	o.eps = c->eps;
+	o.weight_decay = c->wd;
+	o.threads = c->threads;
+	o.batch = c->batch;
+	o.epochs = c->epochs;
+	o.shuffle = 0;
+	nnp_train_report rep;
+	nnp_err err;
+	nnp_err_clear(&err);
+	assert_int_equal(nnp_train(m, d, NULL, &o, &rep, &err), NNP_OK);
+	assert_int_equal(rep.steps, t);
+	assert_int_equal(rep.threads, c->threads);
+	double *q = flat_params(m);
+	/* Float against double: a few ulps of each parameter and of each update,
+	 * far below what any slip in the rule would move. */
+	double moved = 0;
+	for (size_t i = 0; i < P; i++)
+		moved = fmax(moved, fabs(p[i] - p0[i]));
+	assert_true(moved > 1e-3);
+	double tol = 1e-5 * moved + 5e-7;
+	for (size_t i = 0; i < P; i++) {
+		if (fabs(q[i] - p[i]) > tol)
+			fail_msg("param %zu (%s): %.9g after %zu steps, expected %.9g (from %.9g)", i,
+			         is_weight(m, i) ? "weight" : "bias", q[i], t, p[i], p0[i]);
+		/* Every parameter moved: none is compared unchanged with itself. */
+		if (fabs(p[i] - p0[i]) < 5 * tol)
+			fail_msg("fixture: param %zu moved only %g", i, fabs(p[i] - p0[i]));
+	}
+	free(q);
+	free(p);
+	free(p0);
+	free(g);
+	free(m1);
+	free(m2);
+	nnp_model_free(m);
+	ds_del(d);
+}
+
+/* Adam as `train` runs it (PyTorch's defaults, no weight decay): two steps an
+ * epoch over two epochs, so the bias corrections 1 - beta^t run over t = 1..4. */
+static void test_step_adam(void **state)
+{
+	(void)state;
+	opt_case c = { NNP_OPT_ADAM, 0.01f, 0.0f, 0.9f, 0.999f, 1e-8f, 0.0f, 1, 4, 2, 2 };
+	check_opt_steps(&c);
+	/* Other betas and an eps large enough to matter (gradients are ~0.01..0.3). */
+	opt_case c2 = { NNP_OPT_ADAM, 0.02f, 0.0f, 0.8f, 0.99f, 1e-2f, 0.0f, 1, 4, 2, 1 };
+	check_opt_steps(&c2);
+}
+
+/* --weight-decay with Adam: wd * w added to the weights' gradients (L2, not
+ * decoupled), never to the biases; large enough to flip some directions. */
+static void test_step_adam_decay(void **state)
+{
+	(void)state;
+	opt_case c = { NNP_OPT_ADAM, 0.01f, 0.0f, 0.9f, 0.999f, 1e-8f, 0.5f, 1, 4, 2, 2 };
+	check_opt_steps(&c);
+}
+
+/* --optimizer sgd: momentum 0.9 (default), 0.5 and none, with and without decay. */
+static void test_step_sgd(void **state)
+{
+	(void)state;
+	opt_case c = { NNP_OPT_SGD, 0.1f, 0.9f, 0.9f, 0.999f, 1e-8f, 0.0f, 1, 4, 2, 2 };
+	check_opt_steps(&c);
+	opt_case c0 = { NNP_OPT_SGD, 0.1f, 0.0f, 0.9f, 0.999f, 1e-8f, 0.0f, 1, 4, 3, 1 };
+	check_opt_steps(&c0);
+	opt_case cd = { NNP_OPT_SGD, 0.05f, 0.5f, 0.9f, 0.999f, 1e-8f, 0.3f, 1, 4, 3, 1 };
+	check_opt_steps(&cd);
+}
+
+/* Two threads, each computing half of a 16-row batch: the parts' gradients
+ * are summed before the step, for both optimizers. */
+static void test_step_threads(void **state)
+{
+	(void)state;
+	opt_case a = { NNP_OPT_ADAM, 0.01f, 0.0f, 0.9f, 0.999f, 1e-8f, 0.1f, 2, 16, 2, 1 };
+	check_opt_steps(&a);
+	opt_case s = { NNP_OPT_SGD, 0.1f, 0.9f, 0.9f, 0.999f, 1e-8f, 0.1f, 2, 16, 2, 1 };
+	check_opt_steps(&s);
 }
 
 /* ------------------------------------------------------- reproducibility -- */
@@ -861,9 +1125,14 @@ int main(void)
 		cmocka_unit_test(test_grad_mse_sigmoid),
 		cmocka_unit_test(test_grad_single_layer),
 		cmocka_unit_test(test_grad_errors),
+		cmocka_unit_test(test_backprop_activation_grads),
 		cmocka_unit_test(test_init_stats),
 		cmocka_unit_test(test_blobs_adam),
 		cmocka_unit_test(test_xor_sgd_mse),
+		cmocka_unit_test(test_step_adam),
+		cmocka_unit_test(test_step_adam_decay),
+		cmocka_unit_test(test_step_sgd),
+		cmocka_unit_test(test_step_threads),
 		cmocka_unit_test(test_stop_early),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_uneven_parts),

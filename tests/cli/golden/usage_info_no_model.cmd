@@ -1,1 +1,2 @@
+# info without a MODEL: usage error (exit 2).
 $NNPRUNE info

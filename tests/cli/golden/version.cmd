@@ -1,1 +1,2 @@
+# --version prints the name and version on stdout, exit 0.
 $NNPRUNE --version
