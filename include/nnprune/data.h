@@ -38,7 +38,11 @@ typedef enum nnp_label_mode {
 	NNP_LABEL_LAST,       /* label is the last column (UCI) */
 	NNP_LABEL_INDEX,      /* label is column label_index (0-based) */
 	NNP_LABEL_NAME,       /* label is the header column named label_name */
-	NNP_LABEL_NONE        /* unlabelled data: statistics only */
+	NNP_LABEL_NONE,       /* unlabelled data: statistics only */
+	NNP_LABEL_AUTO        /* the default: a CSV header's column named label, target,
+	                         class or y (any case; two such columns are an error, a
+	                         header with none is an error); without a header, and for
+	                         IDX, the first column */
 } nnp_label_mode;
 
 /* Caps on what a reader accepts, checked with overflow-safe arithmetic. */
@@ -61,7 +65,7 @@ typedef struct nnp_data_opts {
 	                             the file is neither read nor checked) */
 } nnp_data_opts;
 
-#define NNP_DATA_OPTS_INIT { NNP_HEADER_AUTO, NNP_LABEL_FIRST, 0, NULL, ',', NULL, 0, 0, NULL, 0 }
+#define NNP_DATA_OPTS_INIT { NNP_HEADER_AUTO, NNP_LABEL_AUTO, 0, NULL, ',', NULL, 0, 0, NULL, 0 }
 
 /*
  * Checks options for consistency (modes, a usable delimiter, a label name
@@ -94,10 +98,14 @@ uint64_t nnp_reader_rows(const nnp_reader *r);
 uint64_t nnp_reader_offset(const nnp_reader *r);
 /*
  * The data file's size and CRC-32 (as nnp_file_identity gives them), taken
- * as its bytes were read: 1 once the reader has read a plain (not gzip)
- * file to its end, else 0 (then nnp_file_identity reads the file again).
+ * as its raw bytes were read (gzip or not): 1 once the reader has read the
+ * whole file, else 0 (then nnp_file_identity reads the file again).
  */
 int nnp_reader_identity(const nnp_reader *r, uint64_t *bytes, uint32_t *crc);
+/* With NNP_LABEL_AUTO, the header name of the column taken as the label
+ * (borrowed, valid until the reader is closed) and its 0-based index in *col;
+ * NULL when no column was taken by its name. */
+const char *nnp_reader_label_by_name(const nnp_reader *r, size_t *col);
 /* Total number of rows if the format says (IDX), else 0. */
 uint64_t nnp_reader_total_rows(const nnp_reader *r);
 

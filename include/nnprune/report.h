@@ -107,6 +107,20 @@ int nnp_report_table(FILE *fp, const nnp_sweep *sw, const nnp_stats *s,
 int nnp_report_write(const char *dir, const nnp_sweep *sw, const nnp_stats *s,
                      const nnp_report_info *info, nnp_err *err);
 
+/*
+ * report.html: a self-contained page (no network): the run's facts, every
+ * model in a table sortable by any column (inline script), report.svg and
+ * stats.svg inline. *out (malloc'd, NUL-terminated) belongs to the caller;
+ * *len (may be NULL) excludes the NUL. Errors: as nnp_report_render.
+ */
+int nnp_report_render_html(char **out, size_t *len, const nnp_sweep *sw, const nnp_stats *s,
+                           const nnp_report_info *info, nnp_err *err);
+
+/* Writes dir/report.html atomically. Errors: as nnp_report_render_html,
+ * NNP_EOUTPUT naming the file. */
+int nnp_report_write_html(const char *dir, const nnp_sweep *sw, const nnp_stats *s,
+                          const nnp_report_info *info, nnp_err *err);
+
 #ifdef __cplusplus
 }
 #endif

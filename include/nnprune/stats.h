@@ -18,6 +18,11 @@ extern "C" {
 #endif
 
 /* One hidden layer's per-neuron figures, taken after its activation. */
+/* The default rows per forward batch. A float product's rounding depends on
+ * the batch a row is in, so statistics taken in parts (row ranges) equal one
+ * pass's to the last bits only when every part starts at a multiple of it. */
+#define NNP_RUN_BATCH 256
+
 typedef struct nnp_layer_stats {
 	size_t layer;            /* index of the layer in the model */
 	size_t neurons;
@@ -44,7 +49,7 @@ typedef void (*nnp_progress_fn)(void *ctx, uint64_t rows, uint64_t bytes);
 
 typedef struct nnp_run_opts {
 	unsigned threads;         /* 0 = all cores */
-	size_t batch;             /* rows per forward batch; 0 = 256 */
+	size_t batch;             /* rows per forward batch; 0 = NNP_RUN_BATCH */
 	nnp_progress_fn progress;
 	void *progress_ctx;
 	int no_labels;            /* nnp_run: read past the labels (no checks, no metrics) */
@@ -86,6 +91,9 @@ typedef struct nnp_stats_source {
 	uint32_t labels_crc32;
 	nnp_data_opts data_opts;  /* its string fields point into this struct */
 	char *label_name_buf;     /* owns data_opts.label_name when set */
+	int part;                 /* 1: the statistics of rows part_first.. only (a shard) */
+	uint64_t part_first;      /*   0-based first row */
+	int part_end;             /*   1: the shard's rows reach the end of the data */
 } nnp_stats_source;
 
 void nnp_stats_source_free(nnp_stats_source *src);  /* frees the fields, not src */
@@ -98,7 +106,10 @@ void nnp_stats_source_free(nnp_stats_source *src);  /* frees the fields, not src
 int nnp_stats_save(const nnp_stats *s, const nnp_stats_source *src, const char *path, nnp_err *err);
 
 /*
- * Reads a statistics file. *out and *src (fields) belong to the caller.
+ * Reads a statistics file. *out and *src (fields) belong to the caller. The
+ * model, data and labels paths in src are ready to open: a relative path in
+ * the file is relative to the file's own directory, and is returned joined to
+ * it ("runs/x.stats.json" holding "model.bin" gives "runs/model.bin").
  * Errors: NNP_EINPUT naming the file and the key that is missing or wrong.
  */
 int nnp_stats_load(nnp_stats **out, nnp_stats_source *src, const char *path, nnp_err *err);
@@ -107,6 +118,26 @@ int nnp_stats_load(nnp_stats **out, nnp_stats_source *src, const char *path, nnp
  * (the text need not end in a NUL). */
 int nnp_stats_from_json(nnp_stats **out, nnp_stats_source *src, const char *text, size_t len,
                         const char *path, nnp_err *err);
+
+/* As nnp_stats_load, and a partial file (src->part) is accepted too. */
+int nnp_stats_load_part(nnp_stats **out, nnp_stats_source *src, const char *path,
+                        nnp_err *err);
+
+/*
+ * Combines the statistics of consecutive row ranges of the same data into
+ * those of all their rows: counts exactly, means and variances by Chan's
+ * merge, min, max and the shares of zeros exactly. parts[0..n) in row order,
+ * all shaped alike. *out belongs to the caller. Errors: NNP_EINPUT when the
+ * shapes or loss kinds differ, NNP_ENOMEM.
+ */
+int nnp_stats_merge(nnp_stats **out, const nnp_stats *const *parts, size_t n, nnp_err *err);
+
+/*
+ * When err's message is about one of src's paths ("PATH: ..."), appends
+ * " (from STATS_PATH)" so the user sees where the path came from; returns 1
+ * then, else 0 and err is unchanged.
+ */
+int nnp_stats_note_origin(nnp_err *err, const nnp_stats_source *src, const char *stats_path);
 
 /* Serialises the statistics file's JSON to a malloc'd string (caller frees);
  * NULL if out of memory or a value is NaN or infinite (JSON has neither). */

@@ -45,6 +45,19 @@ void cli_done(cli_parser *p);
 /* Next option id, CLI_END when all are read, CLI_ERROR after printing why. */
 int cli_next(cli_parser *p, const char **arg);
 
+/* Set by the documentation generator (doc.c): the next cli_next records the
+ * command's option table and usage here and returns CLI_ERROR at once, so a
+ * command called with it set prints nothing and does no work. */
+typedef struct cli_probe {
+	const cli_opt *opts;
+	const char *usage;
+} cli_probe;
+extern cli_probe *cli_probing;
+
+/* The closest of n names to word (edit distance, '_' taken as '-'), or NULL
+ * when none is close enough to be a likely typo. */
+const char *cli_suggest(const char *word, size_t len, const char *const *names, size_t n);
+
 /* Prints "nnprune: CMD: message" and the usage line on stderr; returns NNP_EXIT_USAGE. */
 int cli_usage_error(const cli_parser *p, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -69,6 +82,13 @@ int cli_parse_bytes(const cli_parser *p, const char *opt, const char *text, uint
  * name, not a directory, in an existing writable directory. NNP_EOUTPUT. */
 int cli_check_output(const char *path, nnp_err *err);
 
+/* A --json object's head: {"format": "nnprune.KIND", "version": N}, N the
+ * kind's schema version (json_out.c; schemas in schema/). NULL when out of
+ * memory or KIND is unknown. */
+struct cJSON *cli_json_begin(const char *kind);
+/* Prints o on stdout and frees it; NNP_EXIT_OK, or an exit code after a message. */
+int cli_json_print(struct cJSON *o);
+
 /* Prints "nnprune: <msg>" for a core error and returns its exit code. */
 int cli_fail(const nnp_err *err);
 
@@ -84,23 +104,35 @@ enum {
 	CLI_DATA_DELIM, CLI_DATA_THREADS
 };
 
-#define CLI_DATA_OPTIONS \
+/* The data options of commands that need labels, and of those that take
+ * unlabelled data too (--no-label); the help lists exactly the table's. */
+#define CLI_DATA_OPTIONS_LABELLED \
 	{ "labels", 0, 1, CLI_DATA_LABELS }, { "header", 0, 1, CLI_DATA_HEADER }, \
-	{ "label-col", 0, 1, CLI_DATA_LABEL_COL }, { "no-label", 0, 0, CLI_DATA_NO_LABEL }, \
+	{ "label-col", 0, 1, CLI_DATA_LABEL_COL }, \
 	{ "delimiter", 0, 1, CLI_DATA_DELIM }, { "threads", 'j', 1, CLI_DATA_THREADS }
+#define CLI_DATA_OPTIONS CLI_DATA_OPTIONS_LABELLED, { "no-label", 0, 0, CLI_DATA_NO_LABEL }
 
-#define CLI_DATA_HELP \
+#define CLI_DATA_HELP_HEAD \
 	"Data options (CSV or IDX, plain or .gz, recognised by content):\n" \
 	"  --labels FILE        IDX labels file for IDX images\n" \
-	"  --header auto|yes|no CSV header line (default auto)\n" \
-	"  --label-col first|last|N|NAME  label column; N counts from 0 (default first)\n" \
-	"  --no-label           the data has no label column (stats and prune only)\n" \
+	"  --header auto|yes|no  CSV header line (default auto)\n" \
+	"  --label-col first|last|N|NAME  label column; N counts from 0 (default: a\n" \
+	"                       header column named label, target, class or y, else\n" \
+	"                       the first)\n"
+#define CLI_DATA_HELP_TAIL \
 	"  --delimiter C        CSV field separator (default ',')\n" \
 	"  -j, --threads N      worker threads (default: all cores)\n"
+#define CLI_DATA_HELP_LABELLED CLI_DATA_HELP_HEAD CLI_DATA_HELP_TAIL
+#define CLI_DATA_HELP CLI_DATA_HELP_HEAD \
+	"  --no-label           the data has no label column\n" CLI_DATA_HELP_TAIL
 
 void cli_data_init(cli_data *d);
 /* Handles a CLI_DATA_* option; returns 0, or -1 after a usage error. */
 int cli_data_option(cli_parser *p, cli_data *d, int id, const char *arg);
+/* After opening path: a label column the reader took by its header name
+ * (NNP_LABEL_AUTO) is said on stderr unless quiet, and recorded in o as
+ * NNP_LABEL_NAME (the name borrowed from r) so the statistics file names it. */
+void cli_label_note(const nnp_reader *r, const char *path, nnp_data_opts *o, int quiet);
 /* Writes the options as in the statistics file ("first", "last", "3", "name:x"). */
 const char *cli_header_name(nnp_header_mode h);
 
@@ -238,6 +270,20 @@ void cli_prov_init(cli_prov *p);
  * sweep that sets only the rule's items writes exactly what it always did. */
 char *cli_provenance_prune(const cli_prov *p);
 
+/* The command table (main.c), ended by a NULL name. */
+typedef struct cli_command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+} cli_command;
+extern const cli_command cli_commands[];
+/* The top-level usage text. */
+void cli_main_usage(FILE *fp);
+
+/* The man page nnprune(1) in roff, from the command table and each
+ * command's --help (doc.c); 0, or -1 when a help text could not be read. */
+int cli_write_man(FILE *fp);
+
 /* The subcommands. argv[0] is the command name. Each returns an exit code. */
 int cmd_info(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
@@ -248,5 +294,6 @@ int cmd_prune(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_completion(int argc, char **argv);
 
 #endif

@@ -742,7 +742,7 @@ static int bench_parse_args(cli_parser *p, bench_cfg *c)
 	static const cli_opt opts[] = { { "rows", 0, 1, B_ROWS }, { "big-rows", 0, 1, B_BIG },
 		                        { "model", 0, 1, B_MODEL }, { "data", 0, 1, B_DATA },
 		                        { "json", 0, 0, B_JSON }, { "help", 'h', 0, B_HELP },
-		                        CLI_DATA_OPTIONS, { NULL, 0, 0, 0 } };
+		                        CLI_DATA_OPTIONS_LABELLED, { NULL, 0, 0, 0 } };
 	p->opts = opts;
 	int id;
 	const char *arg;
@@ -769,9 +769,8 @@ static int bench_parse_args(cli_parser *p, bench_cfg *c)
 			       "                  (default 1000000; 0 skips it)\n"
 			       "  --model FILE    the network (default: a random 784-512-256-128-10)\n"
 			       "  --data FILE     real rows to use (default: synthetic Fashion-MNIST-like)\n"
-			       "  --labels FILE   IDX labels for --data\n"
-			       "  -j, --threads N threads (default: all cores)\n"
-			       "  --json          print the figures as JSON\n", bench_usage);
+			       "  --json          print the figures as JSON\n\n"
+			       "The data options apply to --data.\n%s", bench_usage, CLI_DATA_HELP_LABELLED);
 			return 1;
 		case B_ROWS:
 			if (cli_size(p, "--rows", arg, 100, 100000000, &c->rows))
@@ -811,7 +810,7 @@ int cmd_bench(int argc, char **argv)
 	double *means = NULL, *stds = NULL;
 	char *dir = NULL, *model_file = NULL, *csv = NULL, *big = NULL, *stats_out = NULL;
 	char *pruned_out = NULL, *json_file = NULL;
-	bench_out o = { cJSON_CreateObject(), 0 };
+	bench_out o = { cli_json_begin("bench"), 0 };
 	char note[128];
 	launcher launch = { -1, -1, -1 };
 

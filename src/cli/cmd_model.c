@@ -136,9 +136,11 @@ static char *info_json(const char *path, const nnp_model *m, const nnp_file_info
 {
 	char crc[9];
 	snprintf(crc, sizeof crc, "%08x", (unsigned)fi->crc32);
-	cJSON *root = cJSON_CreateObject();
+	cJSON *root = cli_json_begin("info");
+	if (!root)
+		return NULL;
 	cJSON_AddStringToObject(root, "path", path);
-	cJSON_AddStringToObject(root, "format", nnp_format_name(fi->format));
+	cJSON_AddStringToObject(root, "model_format", nnp_format_name(fi->format));
 	cJSON_AddNumberToObject(root, "bytes", (double)fi->bytes);
 	cJSON_AddStringToObject(root, "crc32", crc);
 	if (m->name)
@@ -225,6 +227,8 @@ int cmd_info(int argc, char **argv)
 		char *s = info_json(path, m, &fi);
 		if (s)
 			printf("%s\n", s);
+		else
+			rc = cli_json_print(NULL);
 		free(s);
 	} else {
 		print_info_text(path, m, &fi);
@@ -238,7 +242,7 @@ done:
 
 static const char convert_usage[] =
 	"nnprune convert IN OUT [--to FORMAT] [--int8 [--data DATA]] [--prefix NAME] "
-	"[model options]";
+	"[--json] [model options]";
 
 /* Accuracy and loss of m on DATA; -1 on error (printed). */
 static int score(const nnp_model *m, const char *data, cli_data *d, nnp_metrics *mt)
@@ -295,10 +299,11 @@ static void default_prefix(const char *out, char *buf, size_t cap)
 
 int cmd_convert(int argc, char **argv)
 {
-	enum { O_FORMAT = 1, O_HELP, O_PREFIX, O_DATA };
+	enum { O_FORMAT = 1, O_HELP, O_PREFIX, O_DATA, O_JSON };
 	static const cli_opt opts[] = { { "format", 'f', 1, O_FORMAT }, { "to", 0, 1, O_FORMAT },
 		                        { "prefix", 0, 1, O_PREFIX }, { "help", 'h', 0, O_HELP },
-		                        { "data", 0, 1, O_DATA }, CLI_MODEL_OPTIONS, CLI_DATA_OPTIONS,
+		                        { "data", 0, 1, O_DATA }, { "json", 0, 0, O_JSON },
+		                        CLI_MODEL_OPTIONS, CLI_DATA_OPTIONS,
 		                        { NULL, 0, 0, 0 } };
 	cli_data d;
 	cli_data_init(&d);
@@ -306,7 +311,7 @@ int cmd_convert(int argc, char **argv)
 	cli_parser p;
 	if (cli_init(&p, argc, argv, opts, "convert", convert_usage))
 		return NNP_EXIT_INPUT;
-	int rc = NNP_EXIT_OK, id;
+	int rc = NNP_EXIT_OK, id, json = 0;
 	nnp_format fmt = 0;
 	const char *arg, *prefix = NULL;
 	nnp_model *m = NULL;
@@ -327,7 +332,8 @@ int cmd_convert(int argc, char **argv)
 			       "  --int8          with .h: per-row int8 weights and float scales\n"
 			       "  --data DATA     with --int8: print the float and int8 accuracy on DATA\n"
 			       "                  (as 'nnprune eval IN DATA' and 'nnprune eval IN DATA --int8')\n"
-			       "  --prefix NAME   with .h: the C identifiers' prefix (default: OUT's name)\n\n"
+			       "  --prefix NAME   with .h: the C identifiers' prefix (default: OUT's name)\n"
+			       "  --json          print what was written as JSON\n\n"
 			       "%s", convert_usage, CLI_MODEL_HELP);
 			goto done;
 		}
@@ -338,6 +344,8 @@ int cmd_convert(int argc, char **argv)
 		}
 		if (id == O_PREFIX)
 			prefix = arg;
+		if (id == O_JSON)
+			json = 1;
 		if (id == O_DATA)
 			data = arg;
 		if (id >= CLI_DATA_LABELS && id <= CLI_DATA_THREADS &&
@@ -398,6 +406,26 @@ int cmd_convert(int argc, char **argv)
 	}
 	if (data && eo.int8)
 		rc = report_int8(m, data, &d);
+	if (!rc && json) {
+		uint64_t bytes = 0;
+		uint32_t crc32v = 0;
+		if (nnp_file_identity(out, &bytes, &crc32v, &err)) {
+			rc = cli_fail(&err);
+			goto done;
+		}
+		char crc[9];
+		snprintf(crc, sizeof crc, "%08x", (unsigned)crc32v);
+		cJSON *o = cli_json_begin("convert");
+		if (o) {
+			cJSON_AddStringToObject(o, "input", in);
+			cJSON_AddStringToObject(o, "output", out);
+			cJSON_AddStringToObject(o, "model_format", nnp_format_name(fmt));
+			cJSON_AddNumberToObject(o, "bytes", (double)bytes);
+			cJSON_AddStringToObject(o, "crc32", crc);
+			cJSON_AddNumberToObject(o, "params", (double)nnp_model_params(m));
+		}
+		rc = cli_json_print(o);
+	}
 done:
 	nnp_model_free(m);
 	cli_model_free(&mo);

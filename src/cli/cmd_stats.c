@@ -1,4 +1,6 @@
 /* nnprune stats and nnprune eval: run data through a model and measure. */
+/* realpath() is XSI. */
+#define _XOPEN_SOURCE 700
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,7 +114,9 @@ static void print_summary_text(const nnp_stats *s, const char *out_path)
 
 static char *summary_json(const nnp_stats *s, const char *out_path)
 {
-	cJSON *root = cJSON_CreateObject();
+	cJSON *root = cli_json_begin("stats");
+	if (!root)
+		return NULL;
 	cJSON_AddStringToObject(root, "stats_file", out_path);
 	cJSON_AddNumberToObject(root, "rows", (double)s->rows);
 	if (s->metrics.labelled) {
@@ -184,15 +188,249 @@ static int run_shown(const nnp_model *m, nnp_reader *r, const cli_data *d, const
 	return rc;
 }
 
+/* path as the statistics file at out should record it: relative to out's
+ * directory when path is relative (absolute paths as given), so the file
+ * and its inputs can move together and be used from any directory. NULL
+ * when out of memory or a directory cannot be resolved (caller frees). */
+static char *path_from(const char *out, const char *path)
+{
+	const char *slash = strrchr(out, '/');
+	if (path[0] == '/' || !slash)
+		return strdup(path);
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%.*s", slash == out ? 1 : (int)(slash - out), out);
+	char *d = realpath(dir, NULL), *p = realpath(path, NULL), *r = NULL;
+	if (d && p) {
+		/* The common leading directories, then one ".." per remaining one of d. */
+		size_t i = 0, common = 0;
+		while (d[i] && d[i] == p[i]) {
+			i++;
+			if (d[i] == '/' || (!d[i] && p[i] == '/'))
+				common = i;
+		}
+		if (!d[i] && p[i] == '/')
+			common = i;
+		if (!strcmp(d, "/"))
+			common = 0;
+		size_t ups = 0;
+		for (const char *q = d + common; *q; q++)
+			ups += *q == '/';
+		size_t n = 3 * ups + strlen(p + common) + 1;
+		if ((r = malloc(n))) {
+			r[0] = '\0';
+			for (size_t k = 0; k < ups; k++)
+				strcat(r, "../");
+			strcat(r, p + common + (p[common] == '/'));
+		}
+	}
+	free(d);
+	free(p);
+	return r;
+}
+
 static const char stats_usage[] =
-	"nnprune stats MODEL DATA [-o FILE] [--json] [--quiet] [data options]";
+	"nnprune stats MODEL DATA [-o FILE] [--rows A:B | --shard I/N] [--json] [--quiet] "
+	"[data options]\n       nnprune stats --merge PART... -o FILE";
+
+/* "A:B" (rows A to B-1, 0-based; "A:" to the end) into *first, *end (0: the
+ * end of the data). -1 after a usage error. */
+static int parse_rows(const cli_parser *p, const char *text, uint64_t *first, uint64_t *end)
+{
+	const char *colon = strchr(text, ':');
+	char a[32];
+	if (!colon || (size_t)(colon - text) >= sizeof a || colon == text)
+		return cli_usage_error(p, "--rows: '%s' is not A:B (rows A to B-1, counted from 0) "
+		                       "or A: (to the end)", text), -1;
+	snprintf(a, sizeof a, "%.*s", (int)(colon - text), text);
+	if (cli_size(p, "--rows", a, 0, UINT64_MAX / 2, first))
+		return -1;
+	*end = 0;
+	if (colon[1] && cli_size(p, "--rows", colon + 1, *first + 1, UINT64_MAX / 2, end))
+		return -1;
+	return 0;
+}
+
+/* "I/N": shard I of N (0 <= I < N). -1 after a usage error. */
+static int parse_shard(const cli_parser *p, const char *text, uint64_t *i, uint64_t *n)
+{
+	const char *slash = strchr(text, '/');
+	char a[32];
+	if (!slash || (size_t)(slash - text) >= sizeof a || slash == text)
+		return cli_usage_error(p, "--shard: '%s' is not I/N (shard I of N, from 0)", text), -1;
+	snprintf(a, sizeof a, "%.*s", (int)(slash - text), text);
+	if (cli_size(p, "--shard", slash + 1, 1, 1000000, n) ||
+	    cli_size(p, "--shard", a, 0, *n - 1, i))
+		return -1;
+	return 0;
+}
+
+/* Skips the first `first` rows of r (the rows before a shard). */
+static int skip_rows(nnp_reader *r, uint64_t first, const char *path, nnp_err *err)
+{
+	size_t nf = nnp_reader_features(r), chunk = 256;
+	float *x = malloc(chunk * nf * sizeof *x);
+	int32_t *y = malloc(chunk * sizeof *y);
+	int rc = x && y ? NNP_OK : nnp_err_set(err, NNP_ENOMEM, "out of memory");
+	for (uint64_t done = 0; !rc && done < first; ) {
+		size_t want = first - done < chunk ? (size_t)(first - done) : chunk, got = 0;
+		rc = nnp_reader_fill(r, x, y, want, &got, err);
+		if (!rc && got < want)
+			rc = nnp_err_set(err, NNP_EUSAGE, "%s: has %llu rows, the part starts at row %llu",
+			                 path, (unsigned long long)(done + got),
+			                 (unsigned long long)first);
+		done += got;
+	}
+	free(x);
+	free(y);
+	return rc;
+}
+
+/* nnprune stats --merge PART... -o FILE: parts of one data file's rows, in
+ * any order, combined into the statistics one pass would have written. */
+static int merge_parts(char **parts, int n, const char *out, int json, int quiet)
+{
+	nnp_err err;
+	nnp_err_clear(&err);
+	nnp_stats **ps = calloc((size_t)n, sizeof *ps), *s = NULL;
+	nnp_stats_source *srcs = calloc((size_t)n, sizeof *srcs), src;
+	int *order = calloc((size_t)n, sizeof *order), rc = NNP_EXIT_OK, loaded = 0;
+	memset(&src, 0, sizeof src);
+	if (!ps || !srcs || !order) {
+		nnp_err_set(&err, NNP_ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (int k = 0; k < n; k++) {
+		if (nnp_same_file(out, parts[k])) {
+			nnp_err_set(&err, NNP_EOUTPUT, "%s: refusing to write over an input file", out);
+			goto fail;
+		}
+		if (nnp_stats_load_part(&ps[k], &srcs[k], parts[k], &err))
+			goto fail;
+		loaded = k + 1;
+		if (!srcs[k].part) {
+			nnp_err_set(&err, NNP_EINPUT, "%s: not a partial statistics file (it covers all "
+			            "the rows)", parts[k]);
+			goto fail;
+		}
+		nnp_stats_source *a = &srcs[0], *b = &srcs[k];
+		const char *what = NULL;
+		if (b->model_bytes != a->model_bytes || b->model_crc32 != a->model_crc32)
+			what = "model";
+		else if (b->data_bytes != a->data_bytes || b->data_crc32 != a->data_crc32)
+			what = "data";
+		else if (!b->labels_path != !a->labels_path ||
+		         (b->labels_path && (b->labels_bytes != a->labels_bytes ||
+		                             b->labels_crc32 != a->labels_crc32)))
+			what = "labels";
+		else if (b->data_opts.label != a->data_opts.label ||
+		         b->data_opts.header != a->data_opts.header ||
+		         b->data_opts.delimiter != a->data_opts.delimiter ||
+		         b->data_opts.label_index != a->data_opts.label_index)
+			what = "data options";
+		if (what) {
+			nnp_err_set(&err, NNP_EINPUT, "%s: its %s is not that of %s: the parts must come "
+			            "from the same model and data", parts[k], what, parts[0]);
+			goto fail;
+		}
+		/* Insertion into row order. */
+		int j = k;
+		while (j > 0 && srcs[order[j - 1]].part_first > b->part_first) {
+			order[j] = order[j - 1];
+			j--;
+		}
+		order[j] = k;
+	}
+	/* The parts must cover the rows once each, from row 0 to the end. */
+	uint64_t next = 0;
+	for (int j = 0; j < n; j++) {
+		int k = order[j];
+		if (srcs[k].part_first != next) {
+			nnp_err_set(&err, NNP_EINPUT, "%s: starts at row %llu but the parts before it end "
+			            "at row %llu: %s", parts[k], (unsigned long long)srcs[k].part_first,
+			            (unsigned long long)next,
+			            srcs[k].part_first > next ? "rows are missing" : "rows overlap");
+			goto fail;
+		}
+		next += ps[k]->rows;
+		if (srcs[k].part_end && j + 1 < n) {
+			nnp_err_set(&err, NNP_EINPUT, "%s: reaches the end of the data, yet %s starts at "
+			            "row %llu", parts[k], parts[order[j + 1]],
+			            (unsigned long long)srcs[order[j + 1]].part_first);
+			goto fail;
+		}
+	}
+	if (!srcs[order[n - 1]].part_end) {
+		nnp_err_set(&err, NNP_EINPUT, "%s: the last part ends at row %llu, not at the end of the "
+		            "data (give the last part as --rows A: or use --shard)",
+		            parts[order[n - 1]], (unsigned long long)next);
+		goto fail;
+	}
+	const nnp_stats **sorted = malloc((size_t)n * sizeof *sorted);
+	if (!sorted) {
+		nnp_err_set(&err, NNP_ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (int j = 0; j < n; j++)
+		sorted[j] = ps[order[j]];
+	int mrc = nnp_stats_merge(&s, (const nnp_stats *const *)sorted, (size_t)n, &err);
+	free(sorted);
+	if (mrc)
+		goto fail;
+	/* The merged file describes the inputs as one pass would, its paths
+	 * relative to its own place. */
+	src = srcs[0];
+	src.part = 0;
+	src.model_path = path_from(out, srcs[0].model_path);
+	src.data_path = path_from(out, srcs[0].data_path);
+	src.labels_path = srcs[0].labels_path ? path_from(out, srcs[0].labels_path) : NULL;
+	src.data_opts.labels_path = src.labels_path;
+	src.label_name_buf = NULL;
+	if (!src.model_path || !src.data_path || (srcs[0].labels_path && !src.labels_path)) {
+		nnp_err_set(&err, NNP_EINPUT, "%s: the inputs it names cannot be found from %s",
+		            parts[0], out);
+		goto fail;
+	}
+	if (cli_check_output(out, &err) || nnp_stats_save(s, &src, out, &err))
+		goto fail;
+	if (json) {
+		char *txt = summary_json(s, out);
+		if (txt)
+			printf("%s\n", txt);
+		else
+			rc = cli_json_print(NULL);
+		free(txt);
+	} else if (!quiet) {
+		print_summary_text(s, out);
+	}
+	goto done;
+fail:
+	rc = cli_fail(&err);
+done:
+	free(src.model_path);
+	free(src.data_path);
+	free(src.labels_path);
+	for (int k = 0; k < loaded; k++) {
+		nnp_stats_free(ps[k]);
+		nnp_stats_source_free(&srcs[k]);
+	}
+	nnp_stats_free(s);
+	free(ps);
+	free(srcs);
+	free(order);
+	return rc;
+}
 
 int cmd_stats(int argc, char **argv)
 {
-	enum { O_OUT = 1, O_JSON, O_QUIET, O_HELP };
+	enum { O_OUT = 1, O_JSON, O_QUIET, O_HELP, O_ROWS, O_SHARD, O_MERGE };
 	static const cli_opt opts[] = { { "output", 'o', 1, O_OUT }, { "json", 0, 0, O_JSON },
 		                        { "quiet", 'q', 0, O_QUIET }, { "help", 'h', 0, O_HELP },
+		                        { "rows", 0, 1, O_ROWS }, { "shard", 0, 1, O_SHARD },
+		                        { "merge", 0, 0, O_MERGE },
 		                        CLI_DATA_OPTIONS, { NULL, 0, 0, 0 } };
+	const char *rows_text = NULL, *shard_text = NULL;
+	int merge = 0, out_given = 0;
+	uint64_t first = 0, end = 0, shard_i = 0, shard_n = 0;
 	cli_parser p;
 	if (cli_init(&p, argc, argv, opts, "stats", stats_usage))
 		return NNP_EXIT_INPUT;
@@ -220,10 +458,33 @@ int cmd_stats(int argc, char **argv)
 			       "default ./%s, where 'nnprune sweep' finds them.\n\n"
 			       "  -o, --output FILE  statistics file (default %s)\n"
 			       "  --json             print the summary as JSON on stdout\n"
-			       "  -q, --quiet        print nothing on success\n\n%s",
+			       "  -q, --quiet        print nothing on success\n\n"
+			       "Statistics in parts, e.g. one per machine (README: sharded statistics):\n"
+			       "  --rows A:B         only rows A to B-1 (from 0; A: to the end), into a\n"
+			       "                     partial file (-o required)\n"
+			       "  --shard I/N        part I of N equal parts (I from 0); counts the rows\n"
+			       "                     first\n"
+			       "  --merge            the operands are partial files of one data file, in\n"
+			       "                     any order: write the statistics of all their rows,\n"
+			       "                     as one pass over them would\n\n%s",
 			       stats_usage, STATS_DEFAULT_OUT, STATS_DEFAULT_OUT, CLI_DATA_HELP);
 			goto done;
-		case O_OUT: out = arg; break;
+		case O_ROWS:
+			if (parse_rows(&p, arg, &first, &end)) {
+				rc = NNP_EXIT_USAGE;
+				goto done;
+			}
+			rows_text = arg;
+			break;
+		case O_SHARD:
+			if (parse_shard(&p, arg, &shard_i, &shard_n)) {
+				rc = NNP_EXIT_USAGE;
+				goto done;
+			}
+			shard_text = arg;
+			break;
+		case O_MERGE: merge = 1; break;
+		case O_OUT: out = arg; out_given = 1; break;
 		case O_JSON: json = 1; break;
 		case O_QUIET: quiet = 1; break;
 		default:
@@ -232,6 +493,23 @@ int cmd_stats(int argc, char **argv)
 				goto done;
 			}
 		}
+	}
+	if ((rows_text || shard_text || merge) && !out_given) {
+		rc = cli_usage_error(&p, "%s needs -o FILE", merge ? "--merge" :
+		                     rows_text ? "--rows" : "--shard");
+		goto done;
+	}
+	if (merge + !!rows_text + !!shard_text > 1) {
+		rc = cli_usage_error(&p, "--merge, --rows and --shard exclude each other");
+		goto done;
+	}
+	if (merge) {
+		if (p.n_operands < 1) {
+			rc = cli_usage_error(&p, "--merge: expected the partial files");
+			goto done;
+		}
+		rc = merge_parts(p.operands, p.n_operands, out, json, quiet);
+		goto done;
 	}
 	if (p.n_operands != 2) {
 		rc = cli_usage_error(&p, "expected MODEL and DATA, got %d arguments", p.n_operands);
@@ -255,32 +533,76 @@ int cmd_stats(int argc, char **argv)
 	if (nnp_require_regular(model_path, &err) || nnp_require_regular(data_path, &err) ||
 	    (d.opts.labels_path && nnp_require_regular(d.opts.labels_path, &err)))
 		goto fail;
-	if (cli_check_output(out, &err) ||
-	    open_model_data(model_path, data_path, &d, &m, &fi, &r, &err, NULL))
+	if (cli_check_output(out, &err))
+		goto fail;
+	if (shard_text) {
+		/* Equal parts of the rows: floor(I * T / N) to floor((I + 1) * T / N). */
+		uint64_t total;
+		nnp_data_opts co = d.opts;
+		if (nnp_data_count_rows(data_path, &co, &total, &err))
+			goto fail;
+		/* Whole batches each, so every row meets the same batch as in one pass. */
+		uint64_t batches = total / NNP_RUN_BATCH + (total % NNP_RUN_BATCH != 0);
+		first = batches * shard_i / shard_n * NNP_RUN_BATCH;
+		end = shard_i + 1 == shard_n ? 0 : batches * (shard_i + 1) / shard_n * NNP_RUN_BATCH;
+	} else if (rows_text && first % NNP_RUN_BATCH && !quiet) {
+		fprintf(stderr, "nnprune: note: --rows %s: a part starting at a multiple of %d rows "
+		        "merges into exactly one pass's statistics; this one will differ by float "
+		        "rounding (about 1e-7)\n", rows_text, NNP_RUN_BATCH);
+	}
+	int part = rows_text || shard_text;
+	d.opts.max_rows = end;
+	if (open_model_data(model_path, data_path, &d, &m, &fi, &r, &err, NULL) ||
+	    (first && skip_rows(r, first, data_path, &err)))
 		goto fail;
 	const char *const paths[2] = { model_path, data_path };
 	if (run_shown(m, r, &d, "stats", quiet || json, &s, NULL, NULL, paths, &err))
 		goto fail;
-	/* Identity of the inputs, so that sweep can tell when they changed. */
-	src.model_path = (char *)model_path;
+	cli_label_note(r, data_path, &d.opts, quiet);
+	/* Identity of the inputs, so that sweep can tell when they changed; their
+	 * paths relative to the statistics file. */
+	src.model_path = path_from(out, model_path);
 	src.model_bytes = fi.bytes;
 	src.model_crc32 = fi.crc32;
-	src.data_path = (char *)data_path;
+	src.data_path = path_from(out, data_path);
+	if (!src.model_path || !src.data_path) {
+		nnp_err_set(&err, NNP_EOUTPUT, "%s: cannot resolve the paths of the inputs from "
+		            "its directory", out);
+		goto fail;
+	}
 	if (!nnp_reader_identity(r, &src.data_bytes, &src.data_crc32) &&
 	    nnp_file_identity(data_path, &src.data_bytes, &src.data_crc32, &err))
 		goto fail;
 	if (d.opts.labels_path) {
-		src.labels_path = (char *)d.opts.labels_path;
+		if (!(src.labels_path = path_from(out, d.opts.labels_path))) {
+			nnp_err_set(&err, NNP_EOUTPUT, "%s: cannot resolve %s from its directory", out,
+			            d.opts.labels_path);
+			goto fail;
+		}
 		if (nnp_file_identity(d.opts.labels_path, &src.labels_bytes, &src.labels_crc32, &err))
 			goto fail;
 	}
 	src.data_opts = d.opts;
+	src.data_opts.max_rows = 0;
+	if (part) {
+		src.part = 1;
+		src.part_first = first;
+		/* Fewer rows than asked for, or no end asked: the data's end was reached. */
+		src.part_end = !end || s->rows < end - first;
+		if (!s->rows) {
+			nnp_err_set(&err, NNP_EINPUT, "%s: no rows from row %llu", data_path,
+			            (unsigned long long)first);
+			goto fail;
+		}
+	}
 	if (nnp_stats_save(s, &src, out, &err))
 		goto fail;
 	if (json) {
 		char *txt = summary_json(s, out);
 		if (txt)
 			printf("%s\n", txt);
+		else
+			rc = cli_json_print(NULL);
 		free(txt);
 	} else if (!quiet) {
 		print_summary_text(s, out);
@@ -289,6 +611,9 @@ int cmd_stats(int argc, char **argv)
 fail:
 	rc = cli_fail(&err);
 done:
+	free(src.model_path);
+	free(src.data_path);
+	free(src.labels_path);
 	nnp_stats_free(s);
 	nnp_reader_close(r);
 	nnp_model_free(m);
@@ -318,7 +643,7 @@ int cmd_eval(int argc, char **argv)
 {
 	enum { O_JSON = 1, O_CONFUSION, O_HELP };
 	static const cli_opt opts[] = { { "json", 0, 0, O_JSON }, { "confusion", 0, 0, O_CONFUSION },
-		                        { "help", 'h', 0, O_HELP }, CLI_DATA_OPTIONS,
+		                        { "help", 'h', 0, O_HELP }, CLI_DATA_OPTIONS_LABELLED,
 		                        CLI_MODEL_OPTIONS, { NULL, 0, 0, 0 } };
 	cli_parser p;
 	if (cli_init(&p, argc, argv, opts, "eval", eval_usage))
@@ -343,7 +668,7 @@ int cmd_eval(int argc, char **argv)
 			       "and logits, mean squared error against the one-hot label otherwise).\n\n"
 			       "  --json       print the results as JSON\n"
 			       "  --confusion  add the confusion matrix\n\n%s\n%s",
-			       eval_usage, CLI_DATA_HELP, CLI_MODEL_HELP);
+			       eval_usage, CLI_DATA_HELP_LABELLED, CLI_MODEL_HELP);
 			goto done;
 		case O_JSON: json = 1; break;
 		case O_CONFUSION: confusion = 1; break;
@@ -359,10 +684,6 @@ int cmd_eval(int argc, char **argv)
 		rc = cli_usage_error(&p, "expected MODEL and DATA, got %d arguments", p.n_operands);
 		goto done;
 	}
-	if (d.opts.label == NNP_LABEL_NONE) {
-		rc = cli_usage_error(&p, "--no-label: eval needs labelled data");
-		goto done;
-	}
 	nnp_file_info fi;
 	if (open_model_data(p.operands[0], p.operands[1], &d, &m, &fi, &r, &err, &mo))
 		goto fail;
@@ -375,8 +696,13 @@ int cmd_eval(int argc, char **argv)
 	const char *const paths[2] = { p.operands[0], p.operands[1] };
 	if (run_shown(m, r, &d, "eval", json, NULL, &mt, cm, paths, &err))
 		goto fail;
+	cli_label_note(r, p.operands[1], &d.opts, 0);
 	if (json) {
-		cJSON *root = cJSON_CreateObject();
+		cJSON *root = cli_json_begin("eval");
+		if (!root) {
+			rc = cli_json_print(NULL);
+			goto done;
+		}
 		cJSON_AddStringToObject(root, "model", p.operands[0]);
 		cJSON_AddStringToObject(root, "data", p.operands[1]);
 		cJSON_AddNumberToObject(root, "rows", (double)mt.rows);
@@ -392,11 +718,7 @@ int cmd_eval(int argc, char **argv)
 				cJSON_AddItemToArray(a, row);
 			}
 		}
-		char *txt = cJSON_Print(root);
-		cJSON_Delete(root);
-		if (txt)
-			printf("%s\n", txt);
-		free(txt);
+		rc = cli_json_print(root);
 	} else {
 		printf("%s on %s: %llu rows, ", p.operands[0], p.operands[1],
 		       (unsigned long long)mt.rows);

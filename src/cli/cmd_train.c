@@ -39,7 +39,7 @@ typedef struct train_cfg {
 	{ "val-labels", 0, 1, T_VAL_LABELS }, { "input-scale", 0, 1, T_SCALE },                 \
 	{ "quiet", 'q', 0, T_QUIET }, { "no-shuffle", 0, 0, T_NO_SHUFFLE },                     \
 	{ "lr-schedule", 0, 1, T_LR_SCHEDULE },                                                   \
-	{ "help", 'h', 0, T_HELP }, CLI_DATA_OPTIONS
+	{ "help", 'h', 0, T_HELP }, CLI_DATA_OPTIONS_LABELLED
 
 #define TRAIN_COMMON_HELP                                                                      \
 	"  -o, --output FILE     where the model goes (format from the extension: .json or\n"  \
@@ -341,9 +341,9 @@ int cmd_train(int argc, char **argv)
 			       "  --lr X                learning rate (default 0.001 for adam, 0.01 for sgd)\n"
 			       "  --seed N              initialisation and shuffling seed (default 0)\n"
 			       "  --save-init FILE      also write the initial (random) model, before\n"
-			       "                        training, folded like the trained one (it takes the\n"
-			       "                        data's raw values): what a lottery ticket rewinds to\n"
-			       TRAIN_COMMON_HELP "\n%s", train_usage, CLI_DATA_HELP);
+			       "                        training, with the trained model's input\n"
+			       "                        preprocessing: what a lottery ticket rewinds to\n"
+			       TRAIN_COMMON_HELP "\n%s", train_usage, CLI_DATA_HELP_LABELLED);
 			goto done;
 		case T_LAYERS: c.layers = arg; break;
 		case T_ACT:
@@ -375,10 +375,6 @@ int cmd_train(int argc, char **argv)
 	}
 	if (!c.out || !c.layers) {
 		rc = cli_usage_error(&p, "%s is required", !c.out ? "-o MODEL" : "--layers");
-		goto done;
-	}
-	if (c.data.opts.label == NNP_LABEL_NONE) {
-		rc = cli_usage_error(&p, "--no-label: training needs labelled data");
 		goto done;
 	}
 	sizes = malloc((NNP_MAX_LAYERS + 1) * sizeof *sizes);
@@ -532,7 +528,7 @@ int cmd_finetune(int argc, char **argv)
 			       "                        with the labels, softmax at temperature T > 0,\n"
 			       "                        ALPHA in [0,1] (Hinton et al.)\n"
 			       "  --teacher MODEL       the model to distil from (needed by --distill)\n"
-			       TRAIN_COMMON_HELP "\n%s", finetune_usage, CLI_DATA_HELP);
+			       TRAIN_COMMON_HELP "\n%s", finetune_usage, CLI_DATA_HELP_LABELLED);
 			goto done;
 		}
 		if (id == T_TEACHER) {

@@ -5,13 +5,7 @@
 #include "cli.h"
 #include "nnprune/forward.h"
 
-typedef struct command {
-	const char *name;
-	int (*fn)(int argc, char **argv);
-	const char *summary;
-} command;
-
-static const command commands[] = {
+const cli_command cli_commands[] = {
 	{ "info", cmd_info, "show a model's layers, sizes, costs and provenance" },
 	{ "convert", cmd_convert, "convert a model between the JSON and binary formats" },
 	{ "stats", cmd_stats, "measure every hidden neuron's activation statistics on data" },
@@ -21,21 +15,23 @@ static const command commands[] = {
 	{ "train", cmd_train, "train a dense network on labelled data" },
 	{ "finetune", cmd_finetune, "continue training a (slimmed) model, keeping its shape" },
 	{ "bench", cmd_bench, "measure parsing, forward, statistics and sweep speed" },
+	{ "completion", cmd_completion, "print a bash or zsh completion script" },
 	{ NULL, NULL, NULL }
 };
 
-static void usage(FILE *fp)
+void cli_main_usage(FILE *fp)
 {
 	fprintf(fp, "usage: nnprune COMMAND [options] [args]\n\n"
 	            "Makes trained dense networks smaller by removing hidden neurons whose\n"
 	            "activations barely vary, and reports accuracy against size.\n\n"
 	            "Commands:\n");
-	for (const command *c = commands; c->name; c++)
-		fprintf(fp, "  %-9s %s\n", c->name, c->summary);
+	for (const cli_command *c = cli_commands; c->name; c++)
+		fprintf(fp, "  %-10s %s\n", c->name, c->summary);
 	fprintf(fp, "\nTypical use:\n"
 	            "  nnprune stats model.bin val.csv      # writes nnprune.stats.json\n"
 	            "  nnprune sweep --mean 0.1 --std 0.4   # slimmed models + report in pruned/\n\n"
-	            "'nnprune COMMAND --help' describes a command.\n"
+	            "'nnprune COMMAND --help' describes a command; 'nnprune --man' prints\n"
+	            "the manual page nnprune(1) made of them all.\n"
 	            "Exit codes: 0 success, 1 quality gate failed, 2 usage error,\n"
 	            "            3 invalid or unreadable input, 4 output could not be written.\n");
 }
@@ -56,24 +52,37 @@ int main(int argc, char **argv)
 	/* SIGINT/SIGTERM remove the temporary files of outputs being written. */
 	nnp_cleanup_on_signals();
 	if (argc < 2) {
-		usage(stderr);
+		cli_main_usage(stderr);
 		return NNP_EXIT_USAGE;
 	}
 	const char *name = argv[1];
 	if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
-		usage(stdout);
+		cli_main_usage(stdout);
 		return NNP_EXIT_OK;
 	}
+	if (!strcmp(name, "--man"))
+		return finish(cli_write_man(stdout) ? NNP_EXIT_OUTPUT : NNP_EXIT_OK);
 	if (!strcmp(name, "--version") || !strcmp(name, "-V")) {
 		printf("nnprune %s\n", NNP_VERSION);
 		return NNP_EXIT_OK;
 	}
-	for (const command *c = commands; c->name; c++)
+	const char *names[32];
+	size_t n = 0;
+	for (const cli_command *c = cli_commands; c->name; c++) {
 		if (!strcmp(c->name, name))
 			return finish(c->fn(argc - 1, argv + 1));
+		if (n < sizeof names / sizeof names[0])
+			names[n++] = c->name;
+	}
+	const char *near = cli_suggest(name, strlen(name), names, n);
+	if (near) {
+		fprintf(stderr, "nnprune: '%s' is not a command; did you mean '%s'?\n"
+		        "Try 'nnprune --help' for more.\n", name, near);
+		return NNP_EXIT_USAGE;
+	}
 	fprintf(stderr, "nnprune: '%s' is not a command (", name);
-	for (const command *c = commands; c->name; c++)
-		fprintf(stderr, "%s%s", c == commands ? "" : ", ", c->name);
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, "%s%s", i ? ", " : "", names[i]);
 	fprintf(stderr, ")\nTry 'nnprune --help' for more.\n");
 	return NNP_EXIT_USAGE;
 }

@@ -48,6 +48,11 @@ int cli_usage_error(const cli_parser *p, const char *fmt, ...)
 int cli_next(cli_parser *p, const char **arg)
 {
 	*arg = NULL;
+	if (cli_probing) {
+		cli_probing->opts = p->opts;
+		cli_probing->usage = p->usage;
+		return CLI_ERROR;
+	}
 	while (p->i < p->argc) {
 		char *a = p->argv[p->i++];
 		if (p->no_more_opts || a[0] != '-' || a[1] == '\0') {
@@ -68,7 +73,15 @@ int cli_next(cli_parser *p, const char **arg)
 				if (strlen(q->name) == len && !strncmp(q->name, name, len))
 					o = q;
 			if (!o) {
-				cli_usage_error(p, "unknown option '--%.*s'", (int)len, name);
+				const char *names[128], *near;
+				size_t n = 0;
+				for (const cli_opt *q = p->opts; q->name && n < 128; q++)
+					names[n++] = q->name;
+				if ((near = cli_suggest(name, len, names, n)))
+					cli_usage_error(p, "unknown option '--%.*s'; did you mean '--%s'?",
+					                (int)len, name, near);
+				else
+					cli_usage_error(p, "unknown option '--%.*s'", (int)len, name);
 				return CLI_ERROR;
 			}
 			if (eq && !o->has_arg) {
@@ -385,6 +398,24 @@ int cli_data_option(cli_parser *p, cli_data *d, int id, const char *arg)
 	default:
 		return -1;
 	}
+}
+
+void cli_label_note(const nnp_reader *r, const char *path, nnp_data_opts *o, int quiet)
+{
+	size_t col;
+	const char *name = nnp_reader_label_by_name(r, &col);
+	/* The first column by its name is what the first column by place would
+	 * be: nothing to say. */
+	if (!name || col == 0) {
+		if (o->label == NNP_LABEL_AUTO && nnp_reader_has_labels(r))
+			o->label = NNP_LABEL_FIRST;  /* what the reader took */
+		return;
+	}
+	if (!quiet)
+		fprintf(stderr, "nnprune: note: %s: the label is column %zu, named '%s' "
+		        "(--label-col says otherwise)\n", path, col, name);
+	o->label = NNP_LABEL_NAME;
+	o->label_name = name;
 }
 
 const char *cli_header_name(nnp_header_mode h)

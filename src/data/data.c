@@ -247,7 +247,7 @@ int nnp_data_opts_check(const nnp_data_opts *o, nnp_err *err)
 {
 	if (o->header != NNP_HEADER_AUTO && o->header != NNP_HEADER_YES && o->header != NNP_HEADER_NO)
 		return nnp_err_set(err, NNP_EUSAGE, "unknown header mode %d", (int)o->header);
-	if (o->label < NNP_LABEL_FIRST || o->label > NNP_LABEL_NONE)
+	if (o->label < NNP_LABEL_FIRST || o->label > NNP_LABEL_AUTO)
 		return nnp_err_set(err, NNP_EUSAGE, "unknown label mode %d", (int)o->label);
 	if (o->label == NNP_LABEL_NAME && !o->label_name)
 		return nnp_err_set(err, NNP_EUSAGE, "a label column by name needs the name");
@@ -394,6 +394,14 @@ int nnp_reader_identity(const nnp_reader *r, uint64_t *bytes, uint32_t *crc)
 	*bytes = r->in.raw_read;
 	*crc = r->in.crc;
 	return 1;
+}
+
+const char *nnp_reader_label_by_name(const nnp_reader *r, size_t *col)
+{
+	if (!r->label_name[0])
+		return NULL;
+	*col = r->label_col;
+	return r->label_name;
 }
 
 uint64_t nnp_reader_total_rows(const nnp_reader *r)

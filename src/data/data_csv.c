@@ -24,6 +24,7 @@
  * src/util/num.c, shared with the JSON model reader.
  */
 #include <errno.h>
+#include <ctype.h>
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
@@ -135,6 +136,24 @@ static int is_name_like(const unsigned char *s, size_t n, int kind)
 	return kind == NNP_NUM_SYNTAX && !is_missing(s, n) && !is_nonfinite(s, n) && !is_hex(s, n);
 }
 
+/* 1 if a header field names the label column: label, target, class or y,
+ * in any case. */
+static int is_label_name(const unsigned char *s, size_t n)
+{
+	static const char *const names[] = { "label", "target", "class", "y" };
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		size_t k = strlen(names[i]);
+		if (n != k)
+			continue;
+		size_t j = 0;
+		while (j < k && tolower(s[j]) == names[i][j])
+			j++;
+		if (j == k)
+			return 1;
+	}
+	return 0;
+}
+
 /* Records why the field (line, col, s[0..n)) is not a usable number:
  * kind from nnp_parse_number, or NNP_NUM_OK when the value is beyond float. */
 static int number_error(const nnp_reader *r, uint64_t line, uint64_t col, const unsigned char *s,
@@ -156,6 +175,9 @@ static int number_error(const nnp_reader *r, uint64_t line, uint64_t col, const 
 	if (is_hex(s, n))
 		return csv_err(r, err, line, col, "%s '%s' is hexadecimal; only decimal numbers are read",
 		               what, t);
+	if (r->csv.delim != '\t' && memchr(s, '\t', n))
+		return csv_err(r, err, line, col, "%s '%s' is not a number (the file looks "
+		               "tab-separated: --delimiter tab)", what, t);
 	return csv_err(r, err, line, col, "%s '%s' is not a number", what, t);
 }
 
@@ -173,6 +195,10 @@ static int label_check(const nnp_reader *r, uint64_t line, uint64_t col, const u
 	if ((double)k != v)
 		return csv_err(r, err, line, col, "label %s is not a whole number",
 		               show(s, n, t, sizeof t));
+	if (r->n_classes && (size_t)k == r->n_classes)
+		return csv_err(r, err, line, col, "label %s is outside the model's %zu outputs "
+		               "(labels run from 0 to %zu; if the file counts classes from 1, "
+		               "subtract 1)", show(s, n, t, sizeof t), r->n_classes, r->n_classes - 1);
 	if (r->n_classes && (size_t)k >= r->n_classes)
 		return csv_err(r, err, line, col, "label %s is outside the model's %zu outputs",
 		               show(s, n, t, sizeof t), r->n_classes);
@@ -683,6 +709,9 @@ typedef struct first_rec {
 	size_t big_at;         /* first field beyond the float range, SIZE_MAX if none */
 	nnp_err big;
 	size_t name_col;       /* NNP_LABEL_NAME: the matching column */
+	size_t auto_col;       /* NNP_LABEL_AUTO: the column named like a label, */
+	size_t auto_col2;      /*   and a second one (ambiguous) */
+	char auto_name[8];     /*   the first one's text */
 	uint64_t line;         /* line where the record starts */
 	/* the label candidate's text and place (for messages) */
 	unsigned char *lab_text;
@@ -697,6 +726,8 @@ static int label_is_number(const first_rec *fr, const nnp_data_opts *o)
 	case NNP_LABEL_LAST: return fr->last_num;
 	case NNP_LABEL_INDEX: return fr->index_num;
 	case NNP_LABEL_NONE: return fr->numbers > 0;
+	/* A column named like a label makes the record a header. */
+	case NNP_LABEL_AUTO: return fr->first_num && fr->auto_col == SIZE_MAX;
 	default: return 0;
 	}
 }
@@ -715,7 +746,15 @@ static int first_add(nnp_reader *r, first_rec *fr, const nnp_data_opts *o, const
 			               o->label_name, fr->name_col + 1, j + 1);
 		fr->name_col = j;
 	}
-	int is_lab = (o->label == NNP_LABEL_FIRST && j == 0) ||
+	if (o->label == NNP_LABEL_AUTO && is_label_name(f->s, f->n)) {
+		if (fr->auto_col == SIZE_MAX) {
+			fr->auto_col = j;
+			memcpy(fr->auto_name, f->s, f->n);  /* at most 6 bytes */
+			fr->auto_name[f->n] = '\0';
+		} else if (fr->auto_col2 == SIZE_MAX)
+			fr->auto_col2 = j;
+	}
+	int is_lab = ((o->label == NNP_LABEL_FIRST || o->label == NNP_LABEL_AUTO) && j == 0) ||
 	             (o->label == NNP_LABEL_INDEX && j == o->label_index) ||
 	             o->label == NNP_LABEL_LAST;
 	if (is_lab) {
@@ -762,13 +801,46 @@ static int first_add(nnp_reader *r, first_rec *fr, const nnp_data_opts *o, const
 	return NNP_OK;
 }
 
+/* 1 when the first line of the file holds a tab but the delimiter is not one. */
+static int looks_tabbed(const nnp_reader *r)
+{
+	if (r->csv.delim == '\t')
+		return 0;
+	for (size_t i = 0; i < r->in.len && i < 65536; i++) {
+		if (r->in.buf[i] == '\n')
+			return 0;
+		if (r->in.buf[i] == '\t')
+			return 1;
+	}
+	return 0;
+}
+
 /* Resolves the label column and the feature count from the first record. */
-static int csv_columns(nnp_reader *r, const first_rec *fr, const nnp_data_opts *o, nnp_err *err)
+static int csv_columns(nnp_reader *r, const first_rec *fr, const nnp_data_opts *o, int header,
+                       nnp_err *err)
 {
 	nnp_csv *c = &r->csv;
 	size_t n = fr->n;
+	const char *tab_hint = looks_tabbed(r) ? " (the file looks tab-separated: --delimiter tab)"
+	                                       : "";
 	c->ncols = n;
 	switch (o->label) {
+	case NNP_LABEL_AUTO:
+		c->label_col = 0;
+		if (!header)
+			break;
+		if (fr->auto_col2 != SIZE_MAX)
+			return csv_err(r, err, fr->line, 1, "columns %zu and %zu of the header could both "
+			               "be the label: say which with --label-col N (0-based) or NAME",
+			               fr->auto_col, fr->auto_col2);
+		if (fr->auto_col == SIZE_MAX)
+			return csv_err(r, err, fr->line, 1, "no header column is named label, target, "
+			               "class or y: say which column is the label with --label-col "
+			               "first|last|N|NAME, or --no-label%s", tab_hint);
+		c->label_col = fr->auto_col;
+		r->label_col = fr->auto_col;
+		snprintf(r->label_name, sizeof r->label_name, "%s", fr->auto_name);
+		break;
 	case NNP_LABEL_FIRST: c->label_col = 0; break;
 	case NNP_LABEL_LAST: c->label_col = n - 1; break;
 	case NNP_LABEL_INDEX:
@@ -790,12 +862,13 @@ static int csv_columns(nnp_reader *r, const first_rec *fr, const nnp_data_opts *
 	r->has_labels = c->label_col != SIZE_MAX;
 	r->features = n - (r->has_labels ? 1u : 0u);
 	if (r->features == 0)
-		return csv_err(r, err, fr->line, 1, "no feature columns: the only field is the label");
+		return csv_err(r, err, fr->line, 1, "no feature columns: the only field is the "
+		               "label%s", tab_hint);
 	if (o->expect_features && r->features != o->expect_features)
 		return csv_err(r, err, fr->line, 1,
-		               "%zu feature columns (%zu fields, %s) but the model has %zu inputs",
+		               "%zu feature columns (%zu fields, %s) but the model has %zu inputs%s",
 		               r->features, n, r->has_labels ? "less the label" : "no label column",
-		               o->expect_features);
+		               o->expect_features, tab_hint);
 	return NNP_OK;
 }
 
@@ -833,6 +906,7 @@ int nnp_csv_open(nnp_reader *r, const nnp_data_opts *o, nnp_err *err)
 	int rc;
 	memset(&fr, 0, sizeof fr);
 	fr.name_col = SIZE_MAX;
+	fr.auto_col = fr.auto_col2 = SIZE_MAX;
 	fr.big_at = SIZE_MAX;
 	c->delim = (unsigned char)o->delimiter;
 	c->line = 1;
@@ -878,7 +952,7 @@ int nnp_csv_open(nnp_reader *r, const nnp_data_opts *o, nnp_err *err)
 			*err = fr.bad;
 		goto done;
 	}
-	rc = csv_columns(r, &fr, o, err);
+	rc = csv_columns(r, &fr, o, header, err);
 	if (!rc && !header)
 		rc = csv_pend(r, &fr, err);
 done:

@@ -116,6 +116,8 @@ struct nnp_reader {
 	uint64_t total;        /* rows the header announces (IDX), else 0 */
 	int done;              /* the end was reached cleanly */
 	int failed;            /* an error stopped the reader: `fail` repeats it */
+	char label_name[16];   /* NNP_LABEL_AUTO: the header name taken as the label, or "" */
+	size_t label_col;      /*   and its column */
 	nnp_err fail;
 	nnp_csv csv;
 	nnp_idx idx;

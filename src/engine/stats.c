@@ -11,7 +11,7 @@
 #include "forward_priv.h"
 #include "stats_priv.h"
 
-#define RUN_DEFAULT_BATCH 256
+#define RUN_DEFAULT_BATCH NNP_RUN_BATCH
 /* A chunk holds this many batches per worker: one keeps every worker busy
  * while the calling thread parses the next chunk, and keeps the two chunk
  * buffers small enough to be reused from cache rather than faulted in page

@@ -39,6 +39,7 @@
 #include "textbuf.h"
 
 #define STATS_FORMAT "nnprune-stats"
+#define STATS_PART_FORMAT "nnprune-stats-part"  /* a shard's rows: nnprune stats --merge */
 #define STATS_VERSION 1
 /* A file holds about 5 x 25 bytes per hidden neuron, so 64 MiB is half a
  * million hidden neurons, far beyond real MLPs. The cap bounds what a hostile
@@ -129,6 +130,7 @@ static void write_options(sbuf *b, const nnp_data_opts *o)
 	case NNP_LABEL_LAST: label = "last"; break;
 	case NNP_LABEL_NONE: label = "none"; break;
 	case NNP_LABEL_NAME: label = "name"; break;
+	case NNP_LABEL_AUTO: label = "auto"; break;
 	case NNP_LABEL_INDEX:
 		snprintf(idx, sizeof idx, "%zu", o->label_index);
 		label = idx;
@@ -221,9 +223,14 @@ char *nnp_stats_to_json(const nnp_stats *s, const nnp_stats_source *src)
 	if (first_non_finite(s, &bad_layer))
 		return NULL;
 	sbuf b = {NULL, 0, 0, 0};
-	sb_puts(&b, "{\n  \"format\": \"" STATS_FORMAT "\",\n");
+	int part = src && src->part;
+	sb_puts(&b, part ? "{\n  \"format\": \"" STATS_PART_FORMAT "\",\n"
+	                 : "{\n  \"format\": \"" STATS_FORMAT "\",\n");
 	sb_printf(&b, "  \"version\": %d,\n", STATS_VERSION);
 	sb_puts(&b, "  \"tool\": \"nnprune " NNP_VERSION "\",\n");
+	if (part)
+		sb_printf(&b, "  \"part\": {\"first_row\": %llu, \"end\": %s},\n",
+		          (unsigned long long)src->part_first, src->part_end ? "true" : "false");
 	write_source(&b, s, src);
 	sb_puts(&b, "  \"metrics\": {\"accuracy\": ");
 	sb_num(&b, nnp_metrics_accuracy(&s->metrics));
@@ -489,6 +496,8 @@ static int parse_label(const jctx *c, const cJSON *opt, nnp_data_opts *o)
 		o->label = NNP_LABEL_NONE;
 	} else if (!strcmp(s, "name")) {
 		o->label = NNP_LABEL_NAME;
+	} else if (!strcmp(s, "auto")) {
+		o->label = NNP_LABEL_AUTO;
 	} else {
 		size_t v = 0, i = 0;
 		for (; s[i] >= '0' && s[i] <= '9' && i < 8; i++)
@@ -501,7 +510,7 @@ static int parse_label(const jctx *c, const cJSON *opt, nnp_data_opts *o)
 	return NNP_OK;
 bad:
 	return nnp_err_set(c->err, NNP_EINPUT, "%s: data: options: \"label\" must be \"first\", "
-	                   "\"last\", \"none\", \"name\" or a column index below %u", c->path,
+	                   "\"last\", \"none\", \"name\", \"auto\" or a column index below %u", c->path,
 	                   NNP_MAX_COLUMNS);
 }
 
@@ -546,16 +555,30 @@ static int parse_options(const jctx *c, const cJSON *data, nnp_stats_source *src
 	return NNP_OK;
 }
 
-static int parse_header(const jctx *c, const cJSON *root)
+static int parse_header(const jctx *c, const cJSON *root, nnp_stats_source *src)
 {
 	const char *s = "";
 	uint64_t version = 0;
 	int rc = get_string(c, root, "", "format", &s);
 	if (rc)
 		return rc;
-	if (strcmp(s, STATS_FORMAT))
+	if (!strcmp(s, STATS_PART_FORMAT)) {
+		const cJSON *part, *end;
+		rc = get_object(c, root, "", "part", &part);
+		if (!rc)
+			rc = get_uint(c, part, "part: ", "first_row", STATS_MAX_INT, &src->part_first);
+		if (rc)
+			return rc;
+		end = cJSON_GetObjectItemCaseSensitive(part, "end");
+		if (!cJSON_IsBool(end))
+			return nnp_err_set(c->err, NNP_EINPUT, "%s: part: \"end\" must be true or false",
+			                   c->path);
+		src->part = 1;
+		src->part_end = cJSON_IsTrue(end);
+	} else if (strcmp(s, STATS_FORMAT)) {
 		return nnp_err_set(c->err, NNP_EINPUT, "%s: \"format\" must be \"" STATS_FORMAT
 		                   "\" (found \"%.40s\")", c->path, s);
+	}
 	rc = get_uint(c, root, "", "version", STATS_MAX_INT, &version);
 	if (rc)
 		return rc;
@@ -748,7 +771,54 @@ done:
 	return rc;
 }
 
+/* A relative path in a statistics file is relative to the file's directory:
+ * joined to it (a file in the working directory leaves it as it is). */
+static int resolve_from(const char *stats_path, char **p, nnp_err *err)
+{
+	const char *slash = strrchr(stats_path, '/');
+	if (!*p || !(*p)[0] || (*p)[0] == '/' || !slash)
+		return NNP_OK;
+	size_t dl = (size_t)(slash - stats_path) + 1, pl = strlen(*p);
+	char *j = malloc(dl + pl + 1);
+	if (!j)
+		return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", stats_path);
+	memcpy(j, stats_path, dl);
+	memcpy(j + dl, *p, pl + 1);
+	free(*p);
+	*p = j;
+	return NNP_OK;
+}
+
+int nnp_stats_note_origin(nnp_err *err, const nnp_stats_source *src, const char *stats_path)
+{
+	const char *const paths[] = { src->model_path, src->data_path, src->labels_path };
+	for (size_t i = 0; i < 3; i++) {
+		size_t n = paths[i] ? strlen(paths[i]) : 0;
+		if (n && !strncmp(err->msg, paths[i], n) && err->msg[n] == ':') {
+			size_t used = strlen(err->msg);
+			snprintf(err->msg + used, sizeof err->msg - used, " (from %s)", stats_path);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 int nnp_stats_load(nnp_stats **out, nnp_stats_source *src, const char *path, nnp_err *err)
+{
+	int rc = nnp_stats_load_part(out, src, path, err);
+	if (!rc && src->part) {
+		rc = nnp_err_set(err, NNP_EINPUT, "%s: a partial statistics file (%llu rows from row "
+		                 "%llu): combine the parts with 'nnprune stats --merge'", path,
+		                 (unsigned long long)(*out)->rows,
+		                 (unsigned long long)src->part_first);
+		nnp_stats_free(*out);
+		*out = NULL;
+		nnp_stats_source_free(src);
+	}
+	return rc;
+}
+
+int nnp_stats_load_part(nnp_stats **out, nnp_stats_source *src, const char *path, nnp_err *err)
 {
 	*out = NULL;
 	memset(src, 0, sizeof *src);
@@ -800,15 +870,22 @@ int nnp_stats_from_json(nnp_stats **out, nnp_stats_source *src, const char *text
 	}
 	rc = check_duplicates(&c, root, "");
 	if (!rc)
-		rc = parse_header(&c, root);
+		rc = parse_header(&c, root, src);
 	if (!rc)
 		rc = parse_source(&c, root, src, &rows);
 	if (!rc)
 		rc = parse_metrics(&c, root, rows, &mt);
 	if (!rc)
 		rc = parse_layers(&c, root, &s);
+	if (!rc)
+		rc = resolve_from(path, &src->model_path, err);
+	if (!rc)
+		rc = resolve_from(path, &src->data_path, err);
+	if (!rc)
+		rc = resolve_from(path, &src->labels_path, err);
 	if (rc)
 		goto done;
+	src->data_opts.labels_path = src->labels_path;
 	s->rows = rows;
 	s->metrics = mt;
 	*out = s;

@@ -549,12 +549,18 @@ static int layer_shape(const cJSON *lj, size_t l, size_t in, layer_src *ls, size
 		size_t cols = nr ? nr->n : count_items(row);
 		if (cols == in)
 			continue;
+		/* [in][out], as Keras kernels and emlearn arrays are, is the usual way in. */
+		const cJSON *bj = cJSON_GetObjectItemCaseSensitive(lj, "bias");
+		size_t nbj = cJSON_IsArray(bj) ? count_items(bj) : 0;
+		const char *hint = rows == in && nbj == cols ? " (the weights look like [in][out]: nnprune takes "
+		                                "[out][in], one row per output neuron; transpose them)"
+		                              : "";
 		if (r == 0 && l == 0)
 			return nnp_err_set(err, NNP_EINPUT, "%s: layer 0: weights have %zu columns but "
-			                   "\"input_size\" is %zu", label, cols, in);
+			                   "\"input_size\" is %zu%s", label, cols, in, hint);
 		if (r == 0)
 			return nnp_err_set(err, NNP_EINPUT, "%s: layer %zu: weights have %zu columns but "
-			                   "layer %zu has %zu outputs", label, l, cols, l - 1, in);
+			                   "layer %zu has %zu outputs%s", label, l, cols, l - 1, in, hint);
 		return nnp_err_set(err, NNP_EINPUT, "%s: layer %zu: \"weights\" row %zu must be an "
 		                   "array of %zu numbers (found %zu)", label, l, r, in, cols);
 	}

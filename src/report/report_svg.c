@@ -574,9 +574,105 @@ static void plot_heading(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info
 	nnp_tb_puts(b, "</text>\n");
 }
 
+/* A candidate's thresholds or budget in a few characters, for a label. */
+static void short_budget(char *buf, size_t n, const nnp_candidate *c)
+{
+	if (c->target_params)
+		snprintf(buf, n, "target %zu", c->target_params);
+	else if (c->alloc_step)
+		snprintf(buf, n, "step %zu", c->alloc_step);
+	else if (c->keep_frac > 0)
+		snprintf(buf, n, "keep %g", c->keep_frac);
+	else if (c->widths)
+		snprintf(buf, n, "widths");
+	else
+		snprintf(buf, n, "%g, %g", c->mean_thr, c->std_thr);
+}
+
+/* The lower panel: the same sizes, accuracy only within a few points of the
+ * original (the region a gate decides in), Pareto points labelled with their
+ * thresholds or budget. Points outside are clipped and counted. */
+#define ZOOM_POINTS 3.0
+static void plot_zoom(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info *info,
+                      const axis *x, double top, double bottom)
+{
+	const nnp_candidate *o = &sw->original;
+	double oa = 100.0 * o->accuracy, span = ZOOM_POINTS;
+	if (!isnan(info->max_drop) && isfinite(info->max_drop) && info->max_drop + 0.5 > span)
+		span = info->max_drop + 0.5;
+	double hi = oa;
+	for (size_t i = 0; i < sw->n; i++) {
+		if (isfinite(sw->c[i].accuracy))
+			hi = fmax(hi, 100.0 * sw->c[i].accuracy);
+		if (sw->c[i].finetuned && isfinite(sw->c[i].ft_accuracy))
+			hi = fmax(hi, 100.0 * sw->c[i].ft_accuracy);
+	}
+	axis y = { 0 };
+	y.p0 = bottom;
+	y.p1 = top;
+	lin_axis(&y, clampd(oa - span, 0, 100), clampd(fmin(hi, oa + span) + 0.25, 0, 100), 5);
+	text_open(b, x->p0, top - 12, 13, NULL, "#111111");
+	nnp_tb_printf(b, "<tspan font-weight=\"bold\">Within %g points of the original</tspan>"
+	              " (Pareto points labelled: ", span);
+	nnp_tb_puts(b, nnp_report_is_budget(info) ? "budget)" : "|mean|, std thresholds)");
+	nnp_tb_puts(b, "</text>\n");
+	draw_axes(b, x, &y, 1, 11);
+	axis_titles(b, x, &y, "parameters", "accuracy (%)", 12, 38, 50);
+	hline(b, x, ax_px(&y, oa), "#555555", "6 4");
+	if (!isnan(info->max_drop))
+		hline(b, x, ax_px(&y, oa - info->max_drop), C_GATE, "2 3");
+	nnp_tb_printf(b, "<clipPath id=\"zoom\"><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+	              "height=\"%.1f\"/></clipPath>\n<g clip-path=\"url(#zoom)\">\n", x->p0 - 8,
+	              y.p1 - 8, x->p1 - x->p0 + 16, y.p0 - y.p1 + 8);
+	int ft = nnp_report_has_ft(sw);
+	if (ft)
+		plot_ft_links(b, sw, x, &y);
+	plot_front(b, sw, x, &y);
+	plot_points(b, sw, x, &y);
+	if (ft)
+		plot_ft_points(b, sw, info, x, &y);
+	double ox = ax_px(x, (double)o->params), oy = ax_px(&y, oa);
+	diamond(b, ox, oy, 7, C_ORIG);
+	nnp_tb_putc(b, '>');
+	cand_title(b, o, 0, 1);
+	nnp_tb_puts(b, "</path>\n");
+	/* Labels alternate above and below their points, so neighbours on the
+	 * staircase do not overwrite each other. */
+	size_t below = 0, k = 0;
+	for (size_t i = 0; i < sw->n; i++) {
+		const nnp_candidate *c = &sw->c[i];
+		if (!isfinite(c->accuracy))
+			continue;
+		double a = 100.0 * c->accuracy;
+		if (a < y.lo) {
+			below += c->same_as == NNP_NO_DUP;
+			continue;
+		}
+		if (!c->pareto || c->same_as != NNP_NO_DUP)
+			continue;
+		char label[64];
+		short_budget(label, sizeof label, c);
+		double px = ax_px(x, (double)c->params), py = ax_px(&y, a);
+		halo_text(b, px + 6, k++ % 2 ? py + 14 : py - 7, 9, "start", "#8a4a00", label);
+	}
+	if (info->best != NNP_NO_DUP) {
+		const nnp_candidate *c = &sw->c[info->best];
+		nnp_tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"8\" fill=\"none\" stroke=\""
+		              C_BEST "\" stroke-width=\"2\"/>\n", ax_px(x, (double)c->params),
+		              ax_px(&y, 100.0 * best_acc(c)));
+	}
+	nnp_tb_puts(b, "</g>\n");
+	if (below) {
+		char note[64];
+		snprintf(note, sizeof note, "%zu candidate%s below %g%%", below, below == 1 ? "" : "s",
+		         y.lo);
+		halo_text(b, x->p0 + 6, y.p0 - 6, 10, "start", "#555555", note);
+	}
+}
+
 void nnp_report_svg_plot(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info *info)
 {
-	const int W = 800, H = 500;
+	const int W = 800, H = 860;
 	axis x = { 0 }, y = { 0 };
 	x.p0 = 78;
 	x.p1 = 590;
@@ -629,6 +725,7 @@ void nnp_report_svg_plot(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info
 		halo_text(b, bx, by + 22, 12, "middle", C_BEST, label);
 	}
 	plot_legend(b, sw, info, x.p1 + 24, y.p1 + 10);
+	plot_zoom(b, sw, info, &x, 540, 800);
 	nnp_tb_puts(b, "</svg>\n");
 }
 
@@ -731,6 +828,13 @@ static void stats_panel(nnp_tbuf *b, const nnp_layer_stats *L, size_t li, const 
 	for (size_t i = 0; i < nt; i++)
 		threshold_box(b, &x, &y, t[i].m, t[i].s, C_BOX, 0.8);
 	nnp_tb_puts(b, "</g>\n");
+	/* Each box numbered at its corner, as in the key under the heading. */
+	nnp_tb_puts(b, "<g font-size=\"8\" fill=\"#a0522d\">\n");
+	for (size_t i = 0; i < nt; i++)
+		if (t[i].m <= x.hi && t[i].s <= y.hi)
+			nnp_tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\">%zu</text>\n",
+			              ax_px(&x, t[i].m) + 1.5, ax_px(&y, t[i].s) - 1.5, i + 1);
+	nnp_tb_puts(b, "</g>\n");
 
 	/* Colour by the selected candidate when it names its neurons; its
 	 * indices ascend, so one cursor walks them alongside j. */
@@ -817,20 +921,23 @@ static void stats_legend(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info
 void nnp_report_svg_stats(nnp_tbuf *b, const nnp_sweep *sw, const nnp_stats *s,
                           const nnp_report_info *info)
 {
-	const double PW = 400, PH = 350, HEAD = 84, MARGIN = 10;
+	const double PW = 400, PH = 350, MARGIN = 10, KEY_PER_LINE = 6;
 	size_t ncol = s->n_layers < 3 ? (s->n_layers ? s->n_layers : 1) : 3;
 	size_t nrow = s->n_layers ? (s->n_layers + ncol - 1) / ncol : 1;
 	int W = (int)(2 * MARGIN + (double)ncol * PW);
 	/* The heading and legend need about 700 pixels whatever the panel count. */
 	if (W < 720)
 		W = 720;
-	int H = (int)(HEAD + (double)nrow * PH + MARGIN);
 	size_t nt = 0;
 	thr *t = distinct_thresholds(sw, &nt);
 	if (!t) {
 		b->oom = 1;
 		return;
 	}
+	/* The key of the numbered boxes: a few (|mean|, std) pairs a line. */
+	size_t key_lines = nnp_report_is_budget(info) ? 0 : (size_t)ceil((double)nt / KEY_PER_LINE);
+	const double HEAD = 84 + 15 * (double)key_lines;
+	int H = (int)(HEAD + (double)nrow * PH + MARGIN);
 	svg_open(b, W, H);
 	text_open(b, MARGIN + 8, 28, 16, NULL, "#111111");
 	nnp_tb_puts(b, "<tspan font-weight=\"bold\">Activation statistics:</tspan> ");
@@ -841,6 +948,15 @@ void nnp_report_svg_stats(nnp_tbuf *b, const nnp_sweep *sw, const nnp_stats *s,
 	              "%llu rows; square-root scales</text>\n",
 	              (unsigned long long)(s->rows ? s->rows : sw->rows));
 	stats_legend(b, sw, info, nt, MARGIN + 8, 72);
+	for (size_t line = 0; line < key_lines; line++) {
+		text_open(b, MARGIN + 8, 90 + 15 * (double)line, 11, NULL, "#a0522d");
+		nnp_tb_puts(b, line ? "" : "boxes (|mean|, std): ");
+		for (size_t i = line * (size_t)KEY_PER_LINE;
+		     i < nt && i < (line + 1) * (size_t)KEY_PER_LINE; i++)
+			nnp_tb_printf(b, "%s%zu (%g, %g)", i % (size_t)KEY_PER_LINE ? " \xc2\xb7 " : "",
+			              i + 1, t[i].m, t[i].s);
+		nnp_tb_puts(b, "</text>\n");
+	}
 	if (!s->n_layers) {
 		text_open(b, W / 2.0, HEAD + PH / 2, 14, "middle", "#555555");
 		nnp_tb_puts(b, "the model has no hidden layers</text>\n");

@@ -309,3 +309,25 @@ finish() {
 	[ $SKIP -eq 0 ] || exit 77
 	exit 0
 }
+
+# expect_schema NAME KIND FILE: FILE (an --json output) is valid against
+# schema/nnprune.KIND.vN.json, N its "version" (python3-jsonschema; else skipped).
+expect_schema() {
+	local v schema msg
+	v=$(json_num "$3" version)
+	schema="$SRC/schema/nnprune.$2.v${v:-0}.json"
+	if [ ! -f "$schema" ]; then
+		bad "$1" "no schema $schema for version '${v}' of $2"
+		return
+	fi
+	if ! command -v python3 >/dev/null 2>&1; then
+		skip "$1" "python3 is not installed"
+		return
+	fi
+	msg=$(python3 "$SRC/tests/cli/check_schema.py" "$schema" "$3" 2>&1)
+	case $? in
+	0) ok "$1" ;;
+	77) skip "$1" "$msg" ;;
+	*) bad "$1" "$(echo "$msg" | tr '\n' '|')" ;;
+	esac
+}

@@ -12,6 +12,7 @@ nnp bench --rows 300 --big-rows 0 -j 1 --json
 expect_rc "bench --json: exit 0" 0
 cp "$OUT" bench.json
 expect_json "bench --json: stdout is JSON" bench.json
+expect_schema "bench --json: valid against its schema" bench bench.json
 for key in rows csv_parse_mb_s sgemm_gflops forward_stats_gflops stats_command_seconds \
 	stats_peak_rss_mib sweep_seconds sweep_vs_eval method_obs_ls_seconds \
 	prune_score_none_peak_rss_mib prune_obs_ls_peak_rss_mib json_model_read_mb_s \

@@ -17,8 +17,8 @@ nnp info --json xor.bin
 cp "$OUT" ib.json
 expect_json "info --json: JSON" ij.json
 expect_eq "info --json: same model in both formats" \
-	"$(grep -v '"path"\|"format"\|"bytes"\|"crc32"' ij.json)" "$(grep -v '"path"\|"format"\|"bytes"\|"crc32"' ib.json)"
-expect_out "info --json on binary: format" '"format":	"bin"'
+	"$(grep -v '"path"\|"model_format"\|"bytes"\|"crc32"' ij.json)" "$(grep -v '"path"\|"model_format"\|"bytes"\|"crc32"' ib.json)"
+expect_out "info --json on binary: format" '"model_format":	"bin"'
 expect_out "info --json on binary: size" '"bytes":	300'
 check "info --json: CRC-32 is 8 hex digits" grep -q '^	"crc32":	"[0-9a-f]\{8\}",$' ib.json
 if command -v gzip >/dev/null 2>&1; then

@@ -277,6 +277,7 @@ static void test_csv_header_yes_no(void **state)
 {
 	(void)state;
 	nnp_data_opts o = NNP_DATA_OPTS_INIT;
+	o.label = NNP_LABEL_FIRST; /* headers here name no label column */
 	got_t g;
 	o.header = NNP_HEADER_YES;
 	read_text("1,2,3\n0,4,5\n", &o, &g);
@@ -350,10 +351,63 @@ static void test_csv_label_modes(void **state)
 	expect_csv_fail("y\n1\n", &o, "no feature columns");
 }
 
+/* The default label column: a header column named label, target, class or y
+ * (any case), else the first column of headerless data; a header naming no
+ * label column, or two, is an error. */
+static void test_csv_label_auto(void **state)
+{
+	(void)state;
+	nnp_data_opts o = NNP_DATA_OPTS_INIT;
+	assert_int_equal(o.label, NNP_LABEL_AUTO);
+	got_t a, b, c;
+	read_text("a,b,label\n2,3.5,1\n4,5,0\n", &o, &a);
+	assert_int_equal(a.rows, 2);
+	assert_int_equal(a.nf, 2);
+	assert_int_equal(a.y[0], 1);
+	assert_int_equal(a.y[1], 0);
+	assert_true(a.x[0] == 2.0f && a.x[1] == 3.5f && a.x[2] == 4.0f && a.x[3] == 5.0f);
+	read_text("a,CLASS,b\n2,1,3.5\n4,0,5\n", &o, &b);
+	same_data(&a, &b);
+	read_text("1,2,3.5\n0,4,5\n", &o, &c);  /* no header: the first column */
+	same_data(&a, &c);
+	got_free(&a);
+	got_free(&b);
+	got_free(&c);
+
+	char *p = put_str("t.csv", "x1,Target,x2\n2,1,3.5\n");
+	nnp_reader *r;
+	nnp_err err;
+	size_t col = 99;
+	assert_int_equal(nnp_reader_open(&r, p, &o, &err), 0);
+	const char *name = nnp_reader_label_by_name(r, &col);
+	assert_non_null(name);
+	assert_string_equal(name, "Target");
+	assert_int_equal(col, 1);
+	nnp_reader_close(r);
+	free(p);
+	p = put_str("t.csv", "1,2,3\n");
+	assert_int_equal(nnp_reader_open(&r, p, &o, &err), 0);
+	assert_null(nnp_reader_label_by_name(r, &col));
+	nnp_reader_close(r);
+	free(p);
+
+	expect_csv_fail("a,b,c\n1,2,3\n", &o, "bad.csv:1:1: no header column is named label, "
+	                "target, class or y");
+	expect_csv_fail("y,b,label\n1,2,3\n", &o, "columns 0 and 2 of the header could both be "
+	                "the label");
+	expect_csv_fail("a\tb\tlabel\n1\t2\t3\n", &o, "(the file looks tab-separated: "
+	                "--delimiter tab)");
+	o.header = NNP_HEADER_NO;
+	read_text("1,2,3.5\n0,4,5\n", &o, &c);
+	assert_int_equal(c.y[0], 1);
+	got_free(&c);
+}
+
 static void test_csv_delimiter_crlf_bom(void **state)
 {
 	(void)state;
 	nnp_data_opts o = NNP_DATA_OPTS_INIT;
+	o.label = NNP_LABEL_FIRST; /* headers here name no label column */
 	got_t a, b, c, d;
 	read_text("label,a,b\n1,2,3.5\n0,4,5\n", &o, &a);
 	read_text("label,a,b\r\n1,2,3.5\r\n0,4,5\r\n", &o, &b);
@@ -573,6 +627,7 @@ static void test_csv_rejections(void **state)
 {
 	(void)state;
 	nnp_data_opts o = NNP_DATA_OPTS_INIT;
+	o.label = NNP_LABEL_FIRST; /* headers here name no label column */
 	char *pn = put("nul.csv", "a,b\n1,2\0\n", 9);
 	expect_fail(pn, &o, NNP_EINPUT, "nul.csv:2:3: NUL byte");
 	free(pn);
@@ -696,6 +751,7 @@ static void test_error_sticks(void **state)
 	(void)state;
 	char *p = put_str("s.csv", "a,b\n1,2\n1,x\n1,3\n");
 	nnp_data_opts o = NNP_DATA_OPTS_INIT;
+	o.label = NNP_LABEL_FIRST; /* headers here name no label column */
 	nnp_reader *r;
 	nnp_err err;
 	float x[8];
@@ -1501,6 +1557,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_csv_header_auto),
 		cmocka_unit_test(test_csv_header_yes_no),
+		cmocka_unit_test(test_csv_label_auto),
 		cmocka_unit_test(test_csv_label_modes),
 		cmocka_unit_test(test_csv_delimiter_crlf_bom),
 		cmocka_unit_test(test_csv_quoted),

@@ -848,7 +848,20 @@ static void test_svg_plot(void **state)
 	f->info.model_name = "mnist <mlp> & \"friends\"";
 	char *text = render(f, NNP_REPORT_SVG, NULL);
 	check_xml(text);
-	assert_int_equal(count_str(text, "class=\"cand\""), f->sw.n);
+	/* Every candidate in both panels: all sizes, and within a few points. */
+	assert_int_equal(count_str(text, "class=\"cand\""), 2 * f->sw.n);
+	assert_non_null(strstr(text, "Within 3 points of the original"));
+	assert_non_null(strstr(text, "<clipPath id=\"zoom\">"));
+	/* Each distinct Pareto candidate in the zoom's range carries its thresholds. */
+	double lo = 100.0 * f->sw.original.accuracy - 3;
+	for (size_t i = 0; i < f->sw.n; i++) {
+		const nnp_candidate *c = &f->sw.c[i];
+		if (!c->pareto || c->same_as != NNP_NO_DUP || 100.0 * c->accuracy < lo)
+			continue;
+		char label[64];
+		snprintf(label, sizeof label, ">%g, %g</text>", c->mean_thr, c->std_thr);
+		assert_non_null(strstr(text, label));
+	}
 	assert_non_null(strstr(text, "mnist &lt;mlp&gt; &amp; &quot;friends&quot;"));
 	assert_non_null(strstr(text, ">original</text>"));
 	assert_non_null(strstr(text, "accuracy (%)"));
@@ -968,7 +981,8 @@ static void test_deterministic(void **state)
 static void test_edges(void **state)
 {
 	(void)state;
-	/* No candidates at all, and a model without hidden layers. */
+	
+/* No candidates at all, and a model without hidden layers. */
 	static const size_t w[2] = { 16, 8 };
 	static const nnp_act a[2] = { NNP_ACT_RELU, NNP_ACT_RELU };
 	fixture *f = fx_create(2, w, a, MEANS, 0, STDS, 0, 3);
@@ -1391,9 +1405,9 @@ static void test_ft_svg(void **state)
 	size_t tuned = 0;
 	for (size_t i = 0; i < f->sw.n; i++)
 		tuned += f->sw.c[i].finetuned != 0;
-	assert_int_equal(count_str(text, "<circle class=\"ft\""), tuned);
+	assert_int_equal(count_str(text, "<circle class=\"ft\""), 2 * tuned);  /* both panels */
 	assert_int_equal(count_str(text, "<path class=\"ft\""), 1); /* the original */
-	assert_int_equal(count_str(text, "class=\"cand\""), f->sw.n);
+	assert_int_equal(count_str(text, "class=\"cand\""), 2 * f->sw.n);
 	assert_non_null(strstr(text, "fine-tuned (2 epochs)</text>"));
 	assert_non_null(strstr(text, "fine-tuned original</text>"));
 	assert_non_null(strstr(text, "stroke=\"#9467bd\" stroke-width=\"1.2\" "
@@ -1708,6 +1722,89 @@ static void test_rule_calibration(void **state)
 	fx_free(f);
 }
 
+/* report.html: the table holds the original and every candidate, both
+ * charts are inline, nothing is fetched; written atomically; and, where
+ * Chromium is installed, the page as a browser builds it shows the rows. */
+static void test_html(void **state)
+{
+	(void)state;
+	fixture *f = fx_default();
+	f->info.model_name = "mnist <mlp> & \"friends\"";
+	char *text = NULL;
+	size_t len = 0;
+	nnp_err err;
+	nnp_err_clear(&err);
+	assert_int_equal(nnp_report_render_html(&text, &len, &f->sw, &f->st, &f->info, &err), 0);
+	assert_int_equal(strlen(text), len);
+	assert_int_equal(count_str(text, "<tr"), f->sw.n + 2);  /* heading, original, candidates */
+	assert_int_equal(count_str(text, "<svg"), 2);
+	assert_int_equal(count_str(text, "class=\"cand\""), f->sw.n * 2);  /* both panels */
+	assert_non_null(strstr(text, "<table class=\"sortable\" id=\"models\">"));
+	assert_non_null(strstr(text, "<tr class=\"orig\">"));
+	assert_non_null(strstr(text, "mnist &lt;mlp&gt; &amp; &quot;friends&quot;"));
+	assert_null(strstr(text, "mnist <mlp>"));
+	/* Self-contained: the only URLs are the two SVG namespaces. */
+	assert_int_equal(count_str(text, "http"), 2);
+	assert_null(strstr(text, "href"));
+	assert_null(strstr(text, " src="));
+	assert_null(strstr(text, "<link"));
+	assert_null(strstr(text, "<?xml"));
+	char row[64];
+	snprintf(row, sizeof row, "<td data-v=\"%zu\">%zu</td>", f->info.best, f->info.best);
+	assert_non_null(strstr(text, row));
+
+	char *dir = tu_mkdtemp();
+	assert_int_equal(nnp_report_write_html(dir, &f->sw, &f->st, &f->info, &err), 0);
+	assert_int_equal(dir_entries(dir), 1);
+	char *path = tu_path(dir, "report.html");
+	size_t n;
+	unsigned char *disk = tu_read(path, &n);
+	assert_int_equal(n, len);
+	assert_memory_equal(disk, text, n);
+	free(disk);
+
+	const char *chromium = getenv("NNP_CHROMIUM");
+	if (chromium && *chromium) {
+		char cmd[8192];
+		snprintf(cmd, sizeof cmd, "'%s' --headless --no-sandbox --disable-gpu --no-first-run "
+		         "--disable-background-networking --disable-component-update --disable-sync "
+		         "--user-data-dir='%s/profile' --dump-dom 'file://%s' 2>/dev/null", chromium,
+		         dir, path);
+		FILE *pp = popen(cmd, "r");
+		assert_non_null(pp);
+		size_t cap = 1 << 20, got = 0, k;
+		char *dom = malloc(cap + 1);
+		assert_non_null(dom);
+		while ((k = fread(dom + got, 1, cap - got, pp)) > 0 && got + k < cap)
+			got += k;
+		got += k;
+		dom[got] = '\0';
+		pclose(pp);
+		/* The browser's DOM: every model's row, both charts, the script run. */
+		assert_int_equal(count_str(dom, "<tr"), f->sw.n + 2);
+		assert_int_equal(count_str(dom, "<svg"), 2);
+		assert_non_null(strstr(dom, "<td data-v=\"-1\" class=\"t\">original</td>"));
+		free(dom);
+		printf("report.html: %zu table rows in Chromium's DOM\n", f->sw.n + 1);
+	} else {
+		printf("SKIPPED: Chromium is not installed (NNP_CHROMIUM unset): report.html not "
+		       "checked in a browser\n");
+	}
+	const char *keep = getenv("NNP_KEEP_HTML");
+	if (keep && *keep) {
+		FILE *o = fopen(keep, "wb");
+		if (o) {
+			fwrite(text, 1, len, o);
+			fclose(o);
+		}
+	}
+	free(path);
+	tu_rmtree(dir);
+	free(dir);
+	free(text);
+	fx_free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1733,6 +1830,7 @@ int main(void)
 		cmocka_unit_test(test_budget_csv_json),
 		cmocka_unit_test(test_budget_svg),
 		cmocka_unit_test(test_rule_calibration),
+		cmocka_unit_test(test_html),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "nnprune/stats.h"
@@ -642,7 +644,11 @@ static void test_stats_file_round_trip(void **state)
 	nnp_err err;
 	nnp_err_clear(&err);
 	char *dir = tu_mkdtemp();
-	char *path = tu_path(dir, "nnprune.stats.json");
+	/* In the working directory, relative paths read back as written. */
+	char cwd[4096];
+	assert_non_null(getcwd(cwd, sizeof cwd));
+	assert_int_equal(chdir(dir), 0);
+	char *path = strdup("nnprune.stats.json");
 	nnp_stats *s = sample_stats(&rng);
 	nnp_stats_source src;
 	sample_source(&src);
@@ -746,8 +752,59 @@ static void test_stats_file_round_trip(void **state)
 	nnp_stats_free(t);
 	nnp_stats_source_free(&got);
 	nnp_stats_free(s);
+	assert_int_equal(chdir(cwd), 0);
 	tu_rmtree(dir);
 	free(dir);
+	free(path);
+}
+
+/* Relative paths in a statistics file are relative to its directory; an
+ * error about one of them can say where it came from. */
+static void test_stats_file_paths(void **state)
+{
+	(void)state;
+	tu_rng rng = {6};
+	nnp_err err;
+	nnp_err_clear(&err);
+	char *dir = tu_mkdtemp();
+	char *sub = tu_path(dir, "sub");
+	assert_int_equal(mkdir(sub, 0755), 0);
+	char *path = tu_path(sub, "x.stats.json");
+	nnp_stats *s = sample_stats(&rng), *t = NULL;
+	nnp_stats_source src, got;
+	sample_source(&src);
+	src.model_path = "m.bin";
+	src.data_path = "../d.csv";
+	src.labels_path = "/abs/labels.gz";
+	assert_int_equal(nnp_stats_save(s, &src, path, &err), 0);
+	assert_int_equal(nnp_stats_load(&t, &got, path, &err), 0);
+	char *want_m = tu_path(sub, "m.bin"), *want_d = tu_path(sub, "../d.csv");
+	assert_string_equal(got.model_path, want_m);
+	assert_string_equal(got.data_path, want_d);
+	assert_string_equal(got.labels_path, "/abs/labels.gz");
+	assert_ptr_equal(got.data_opts.labels_path, got.labels_path);
+
+	nnp_err_set(&err, NNP_EINPUT, "%s: cannot open: No such file or directory", want_d);
+	assert_int_equal(nnp_stats_note_origin(&err, &got, path), 1);
+	char want[4096];
+	snprintf(want, sizeof want, "%s: cannot open: No such file or directory (from %s)", want_d,
+	         path);
+	assert_string_equal(err.msg, want);
+	nnp_err_set(&err, NNP_EINPUT, "other.bin: cannot open");
+	assert_int_equal(nnp_stats_note_origin(&err, &got, path), 0);
+	assert_string_equal(err.msg, "other.bin: cannot open");
+	/* A path that only starts like one of them is not it. */
+	nnp_err_set(&err, NNP_EINPUT, "%s.gz: cannot open", want_m);
+	assert_int_equal(nnp_stats_note_origin(&err, &got, path), 0);
+
+	free(want_m);
+	free(want_d);
+	nnp_stats_free(t);
+	nnp_stats_source_free(&got);
+	nnp_stats_free(s);
+	tu_rmtree(dir);
+	free(dir);
+	free(sub);
 	free(path);
 }
 
@@ -912,6 +969,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_run_metrics_only, setup_run, teardown_run),
 		cmocka_unit_test_setup_teardown(test_run_unlabelled, setup_run, teardown_run),
 		cmocka_unit_test_setup_teardown(test_run_errors, setup_run, teardown_run),
+		cmocka_unit_test(test_stats_file_paths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

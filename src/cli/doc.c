@@ -1,0 +1,463 @@
+/*
+ * Documentation made from the program itself: the man page nnprune(1) and the
+ * bash and zsh completion scripts. Both come from the command table, each
+ * command's option table (read through cli_probing) and each command's --help
+ * text, so there is no second copy of any text to drift.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+cli_probe *cli_probing = NULL;
+
+/* ---- "did you mean" ---- */
+
+static int same_char(char a, char b)
+{
+	if (a == '_')
+		a = '-';
+	if (b == '_')
+		b = '-';
+	return tolower((unsigned char)a) == tolower((unsigned char)b);
+}
+
+/* Edit distance with adjacent transpositions (optimal string alignment). */
+static size_t edit_distance(const char *a, size_t n, const char *b, size_t m)
+{
+	enum { MAXLEN = 64 };
+	if (n >= MAXLEN || m >= MAXLEN)
+		return (size_t)-1;
+	size_t d[MAXLEN][MAXLEN];
+	for (size_t i = 0; i <= n; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= m; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= n; i++)
+		for (size_t j = 1; j <= m; j++) {
+			size_t cost = !same_char(a[i - 1], b[j - 1]);
+			size_t v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (d[i - 1][j - 1] + cost < v)
+				v = d[i - 1][j - 1] + cost;
+			if (i > 1 && j > 1 && same_char(a[i - 1], b[j - 2]) &&
+			    same_char(a[i - 2], b[j - 1]) && d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	return d[n][m];
+}
+
+const char *cli_suggest(const char *word, size_t len, const char *const *names, size_t n)
+{
+	const char *best = NULL;
+	size_t best_d = (size_t)-1;
+	/* A typo costs about one edit in four letters; short words allow one. */
+	size_t limit = len <= 4 ? 1 : len <= 8 ? 2 : 3;
+	for (size_t i = 0; i < n; i++) {
+		size_t m = strlen(names[i]);
+		size_t d = edit_distance(word, len, names[i], m);
+		/* An abbreviation ("--max" for "--max-drop") is close too. */
+		if (len >= 3 && len < m) {
+			size_t k = 0;
+			while (k < len && same_char(word[k], names[i][k]))
+				k++;
+			if (k == len && limit < d)
+				d = limit;
+		}
+		if (d <= limit && d < best_d) {
+			best = names[i];
+			best_d = d;
+		}
+	}
+	return best;
+}
+
+/* ---- what each command says about itself ---- */
+
+typedef struct doc_cmd {
+	const cli_command *c;
+	const cli_opt *opts;   /* the command's option table (NULL: none) */
+	const char *usage;
+	char *help;            /* its --help text, malloc'd */
+} doc_cmd;
+
+/* Runs fn with argv {name, flag} with stdout sent to a temporary file, and
+ * returns what it printed (malloc'd; NULL on failure). */
+static char *capture(const cli_command *c, const char *flag)
+{
+	char *argv[3] = { (char *)c->name, (char *)flag, NULL };
+	FILE *tmp = tmpfile();
+	if (!tmp)
+		return NULL;
+	fflush(stdout);
+	int saved = dup(STDOUT_FILENO);
+	if (saved < 0 || dup2(fileno(tmp), STDOUT_FILENO) < 0) {
+		if (saved >= 0)
+			close(saved);
+		fclose(tmp);
+		return NULL;
+	}
+	c->fn(2, argv);
+	fflush(stdout);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	char *buf = NULL;
+	long size;
+	if (fseek(tmp, 0, SEEK_END) == 0 && (size = ftell(tmp)) >= 0 && fseek(tmp, 0, SEEK_SET) == 0 &&
+	    (buf = malloc((size_t)size + 1))) {
+		size_t got = fread(buf, 1, (size_t)size, tmp);
+		buf[got] = '\0';
+	}
+	fclose(tmp);
+	return buf;
+}
+
+static void doc_free(doc_cmd *d, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(d[i].help);
+	free(d);
+}
+
+/* Every command's tables and help; NULL when out of memory or a help is empty. */
+static doc_cmd *doc_collect(size_t *n_out)
+{
+	size_t n = 0;
+	while (cli_commands[n].name)
+		n++;
+	doc_cmd *d = calloc(n, sizeof *d);
+	if (!d)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		d[i].c = &cli_commands[i];
+		cli_probe probe = { NULL, NULL };
+		char *argv[3] = { (char *)d[i].c->name, (char *)"--help", NULL };
+		cli_probing = &probe;
+		d[i].c->fn(2, argv);
+		cli_probing = NULL;
+		d[i].opts = probe.opts;
+		d[i].usage = probe.usage;
+		d[i].help = capture(d[i].c, "--help");
+		if (!d[i].help || !d[i].help[0]) {
+			doc_free(d, n);
+			return NULL;
+		}
+	}
+	*n_out = n;
+	return d;
+}
+
+/* The help line that describes --name: its value placeholder (as in
+ * "--header auto|yes|no") and description, copied into val and desc. */
+static void option_help(const char *help, const cli_opt *o, char *val, size_t vn, char *desc,
+                        size_t dn)
+{
+	val[0] = desc[0] = '\0';
+	size_t nl = strlen(o->name);
+	for (const char *line = help; *line; ) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		const char *s = line, *e = line + len;
+		while (s < e && *s == ' ')
+			s++;
+		if (s < e - 4 && s[0] == '-' && s[1] != '-' && s[2] == ',' && s[3] == ' ')
+			s += 4;  /* "-o, --output" */
+		if (s + 2 + nl <= e && !strncmp(s, "--", 2) && !strncmp(s + 2, o->name, nl) &&
+		    (s + 2 + nl == e || s[2 + nl] == ' ')) {
+			const char *p = s + 2 + nl;
+			if (p < e && p[1] != ' ') {  /* one space, then the placeholder */
+				const char *q = ++p;
+				while (q < e && *q != ' ')
+					q++;
+				snprintf(val, vn, "%.*s", (int)(q - p), p);
+				p = q;
+			}
+			while (p < e && *p == ' ')
+				p++;
+			snprintf(desc, dn, "%.*s", (int)(e - p), p);
+			return;
+		}
+		line = end ? end + 1 : line + len;
+	}
+}
+
+/* ---- the man page ---- */
+
+static void roff_line(FILE *fp, const char *s, size_t len)
+{
+	if (len && (s[0] == '.' || s[0] == '\''))
+		fputs("\\&", fp);
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '\\')
+			fputs("\\e", fp);
+		else if (s[i] == '-')
+			fputs("\\-", fp);
+		else
+			fputc(s[i], fp);
+	}
+	fputc('\n', fp);
+}
+
+static void roff_block(FILE *fp, const char *text)
+{
+	fputs(".nf\n", fp);
+	for (const char *line = text; *line; ) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		roff_line(fp, line, len);
+		line = end ? end + 1 : line + len;
+	}
+	fputs(".fi\n", fp);
+}
+
+int cli_write_man(FILE *fp)
+{
+	size_t n;
+	doc_cmd *d = doc_collect(&n);
+	if (!d) {
+		fprintf(stderr, "nnprune: --man: a command's help could not be read\n");
+		return -1;
+	}
+	char *main_usage = NULL;
+	size_t main_len = 0;
+	FILE *mem = open_memstream(&main_usage, &main_len);
+	if (!mem) {
+		doc_free(d, n);
+		return -1;
+	}
+	cli_main_usage(mem);
+	fclose(mem);
+	fprintf(fp, ".\\\" Generated by 'nnprune --man' from the program's own help texts.\n"
+	            ".TH NNPRUNE 1 \"\" \"nnprune %s\" \"User Commands\"\n"
+	            ".SH NAME\nnnprune \\- make trained dense networks smaller\n"
+	            ".SH SYNOPSIS\n.B nnprune\n.I COMMAND\n[options] [arguments]\n.br\n"
+	            ".B nnprune\n.BR \\-\\-help \" | \" \\-\\-version \" | \" \\-\\-man\n"
+	            ".SH DESCRIPTION\n", NNP_VERSION);
+	roff_block(fp, main_usage);
+	fputs(".SH COMMANDS\n", fp);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(fp, ".SS \"nnprune %s\"\n", d[i].c->name);
+		roff_line(fp, d[i].c->summary, strlen(d[i].c->summary));
+		fputs(".PP\n", fp);
+		roff_block(fp, d[i].help);
+	}
+	fputs(".SH EXIT STATUS\n.TP\n0\nsuccess\n.TP\n1\na quality gate failed\n.TP\n2\n"
+	      "usage error\n.TP\n3\ninvalid or unreadable input\n.TP\n4\n"
+	      "an output could not be written\n"
+	      ".SH FILES\n.TP\n.I nnprune.stats.json\nwhere 'nnprune stats' writes the "
+	      "statistics and 'nnprune sweep' reads them by default\n"
+	      ".SH SEE ALSO\nThe README of the nnprune sources: file formats, JSON outputs and "
+	      "their schemas.\n", fp);
+	free(main_usage);
+	doc_free(d, n);
+	return ferror(fp) ? -1 : 0;
+}
+
+/* ---- completion scripts ---- */
+
+/* The literal words a placeholder lists ("auto|yes|no" -> "auto yes no";
+ * "first|last|N|NAME" -> "first last": capitals stand for a value), else "". */
+static void choices(const char *val, char *out, size_t n)
+{
+	size_t k = 0;
+	out[0] = '\0';
+	if (!strchr(val, '|'))
+		return;
+	for (const char *p = val; *p; p++)
+		if (!(isalnum((unsigned char)*p) || *p == '|' || *p == '-' || *p == '_'))
+			return;  /* "N|P%" is not a list of words */
+	for (const char *w = val; *w; ) {
+		size_t len = strcspn(w, "|");
+		int literal = 1;
+		for (size_t i = 0; i < len; i++)
+			literal &= !isupper((unsigned char)w[i]);
+		if (literal && k + len + 2 < n) {
+			if (k)
+				out[k++] = ' ';
+			memcpy(out + k, w, len);
+			out[k += len] = '\0';
+		}
+		w += len + (w[len] == '|');
+	}
+}
+
+static void bash_script(FILE *fp, const doc_cmd *d, size_t n)
+{
+	fputs("# bash completion for nnprune; generated by 'nnprune completion bash'.\n"
+	      "_nnprune()\n{\n"
+	      "\tlocal cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}\n"
+	      "\tlocal opts= valopts= vals=\n"
+	      "\tCOMPREPLY=()\n"
+	      "\tif [ \"$COMP_CWORD\" -eq 1 ]; then\n"
+	      "\t\tCOMPREPLY=($(compgen -W \"", fp);
+	for (size_t i = 0; i < n; i++)
+		fprintf(fp, "%s ", d[i].c->name);
+	fputs("--help --version --man\" -- \"$cur\"))\n\t\treturn\n\tfi\n"
+	      "\tcase ${COMP_WORDS[1]} in\n", fp);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(fp, "\t%s)\n\t\topts=\"", d[i].c->name);
+		for (const cli_opt *o = d[i].opts; o && o->name; o++) {
+			if (o->short_name)
+				fprintf(fp, "-%c ", o->short_name);
+			fprintf(fp, "--%s ", o->name);
+		}
+		fputs("\"\n\t\tvalopts=\"", fp);
+		for (const cli_opt *o = d[i].opts; o && o->name; o++)
+			if (o->has_arg) {
+				if (o->short_name)
+					fprintf(fp, "-%c ", o->short_name);
+				fprintf(fp, "--%s ", o->name);
+			}
+		fputs("\"\n\t\tcase $prev in\n", fp);
+		for (const cli_opt *o = d[i].opts; o && o->name; o++) {
+			char val[128], desc[256], ch[128];
+			if (!o->has_arg)
+				continue;
+			option_help(d[i].help, o, val, sizeof val, desc, sizeof desc);
+			choices(val, ch, sizeof ch);
+			if (ch[0] && o->short_name)
+				fprintf(fp, "\t\t-%c|--%s) vals=\"%s\" ;;\n", o->short_name, o->name, ch);
+			else if (ch[0])
+				fprintf(fp, "\t\t--%s) vals=\"%s\" ;;\n", o->name, ch);
+		}
+		if (!strcmp(d[i].c->name, "completion"))
+			fputs("\t\t*) [ \"$COMP_CWORD\" -eq 2 ] && vals=\"bash zsh\" ;;\n", fp);
+		fputs("\t\tesac\n\t\t;;\n", fp);
+	}
+	fputs("\tesac\n"
+	      "\tif [ -n \"$vals\" ]; then\n"
+	      "\t\tCOMPREPLY=($(compgen -W \"$vals\" -- \"$cur\"))\n"
+	      "\telif [[ \" $valopts \" == *\" $prev \"* ]]; then\n"
+	      "\t\tCOMPREPLY=($(compgen -f -- \"$cur\"))\n"
+	      "\telif [[ $cur == -* ]]; then\n"
+	      "\t\tCOMPREPLY=($(compgen -W \"$opts\" -- \"$cur\"))\n"
+	      "\telse\n"
+	      "\t\tCOMPREPLY=($(compgen -f -- \"$cur\"))\n"
+	      "\tfi\n"
+	      "}\n"
+	      "complete -o filenames -F _nnprune nnprune\n", fp);
+}
+
+/* A description as a zsh _arguments item: no ' (the item is single-quoted),
+ * brackets and colons escaped. */
+static void zsh_text(FILE *fp, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\'')
+			fputs("'\\''", fp);
+		else if (*s == '[' || *s == ']' || *s == ':' || *s == '\\')
+			fprintf(fp, "\\%c", *s);
+		else
+			fputc(*s, fp);
+	}
+}
+
+static void zsh_script(FILE *fp, const doc_cmd *d, size_t n)
+{
+	fputs("#compdef nnprune\n"
+	      "# zsh completion for nnprune; generated by 'nnprune completion zsh'.\n"
+	      "_nnprune() {\n"
+	      "\tlocal -a commands\n"
+	      "\tcommands=(\n", fp);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(fp, "\t\t'%s:", d[i].c->name);
+		zsh_text(fp, d[i].c->summary);
+		fputs("'\n", fp);
+	}
+	fputs("\t)\n"
+	      "\tif (( CURRENT == 2 )); then\n"
+	      "\t\t_describe -t commands 'nnprune command' commands\n"
+	      "\t\treturn\n"
+	      "\tfi\n"
+	      "\tlocal cmd=${words[2]}\n"
+	      "\tshift words\n"
+	      "\t(( CURRENT-- ))\n"
+	      "\tcase $cmd in\n", fp);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(fp, "\t%s)\n\t\t_arguments -s", d[i].c->name);
+		for (const cli_opt *o = d[i].opts; o && o->name; o++) {
+			char val[128], desc[256], ch[128];
+			option_help(d[i].help, o, val, sizeof val, desc, sizeof desc);
+			choices(val, ch, sizeof ch);
+			for (int form = 0; form < 2; form++) {
+				if (form == 1 && !o->short_name)
+					break;
+				fputs(" \\\n\t\t\t'", fp);
+				if (form == 0)
+					fprintf(fp, "--%s", o->name);
+				else
+					fprintf(fp, "-%c", o->short_name);
+				fputc('[', fp);
+				zsh_text(fp, desc);
+				fputc(']', fp);
+				if (o->has_arg) {
+					fputc(':', fp);
+					zsh_text(fp, val[0] ? val : "value");
+					if (ch[0])
+						fprintf(fp, ":(%s)", ch);
+					else
+						fputs(":_files", fp);
+				}
+				fputc('\'', fp);
+			}
+		}
+		if (!strcmp(d[i].c->name, "completion"))
+			fputs(" \\\n\t\t\t'1:shell:(bash zsh)'", fp);
+		else
+			fputs(" \\\n\t\t\t'*:file:_files'", fp);
+		fputs("\n\t\t;;\n", fp);
+	}
+	fputs("\tesac\n}\n_nnprune \"$@\"\n", fp);
+}
+
+static const char completion_usage[] = "nnprune completion bash|zsh";
+
+int cmd_completion(int argc, char **argv)
+{
+	enum { O_HELP = 1 };
+	static const cli_opt opts[] = { { "help", 'h', 0, O_HELP }, { NULL, 0, 0, 0 } };
+	cli_parser p;
+	if (cli_init(&p, argc, argv, opts, "completion", completion_usage))
+		return NNP_EXIT_INPUT;
+	int rc = NNP_EXIT_OK, id;
+	const char *arg;
+	while ((id = cli_next(&p, &arg)) != CLI_END) {
+		if (id == CLI_ERROR) {
+			rc = NNP_EXIT_USAGE;
+			goto done;
+		}
+		if (id == O_HELP) {
+			printf("usage: %s\n\n"
+			       "Prints a completion script for the shell, made from the commands'\n"
+			       "own option tables and help. Installed with nnprune; by hand:\n"
+			       "  bash: source <(nnprune completion bash)\n"
+			       "  zsh:  nnprune completion zsh > ~/.zfunc/_nnprune  (with ~/.zfunc\n"
+			       "        in $fpath before compinit)\n", completion_usage);
+			goto done;
+		}
+	}
+	if (p.n_operands != 1 || (strcmp(p.operands[0], "bash") && strcmp(p.operands[0], "zsh"))) {
+		rc = cli_usage_error(&p, "expected one shell, bash or zsh");
+		goto done;
+	}
+	size_t n;
+	doc_cmd *d = doc_collect(&n);
+	if (!d) {
+		fprintf(stderr, "nnprune: completion: a command's help could not be read\n");
+		rc = NNP_EXIT_OUTPUT;
+		goto done;
+	}
+	if (!strcmp(p.operands[0], "bash"))
+		bash_script(stdout, d, n);
+	else
+		zsh_script(stdout, d, n);
+	doc_free(d, n);
+done:
+	cli_done(&p);
+	return rc;
+}
