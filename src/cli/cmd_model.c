@@ -334,7 +334,7 @@ int cmd_convert(int argc, char **argv)
 			       "                  (as 'nnprune eval IN DATA' and 'nnprune eval IN DATA --int8')\n"
 			       "  --prefix NAME   with .h: the C identifiers' prefix (default: OUT's name)\n"
 			       "  --json          print what was written as JSON\n\n"
-			       "%s", convert_usage, CLI_MODEL_HELP);
+			       "%s\n%s", convert_usage, CLI_MODEL_HELP, CLI_DATA_HELP);
 			goto done;
 		}
 		if (id == O_FORMAT && !(fmt = nnp_format_parse(arg))) {

@@ -993,11 +993,13 @@ int cmd_sweep(int argc, char **argv)
 	if (nnp_require_regular(model_path, &err) || nnp_model_load(&m, model_path, &fi, &err) ||
 	    check_same(model_path, fi.bytes, fi.crc32, src.model_bytes, src.model_crc32,
 	               cfg.stats_path, &err) ||
-	    check_identity(data_path, src.data_bytes, src.data_crc32, cfg.stats_path, &err))
+	    check_identity(data_path, src.data_bytes, src.data_crc32, cfg.stats_path, &err) ||
+	    (labels_path &&
+	     check_identity(labels_path, src.labels_bytes, src.labels_crc32, cfg.stats_path, &err))) {
+		/* A path read from the statistics file: say where it came from. */
+		nnp_stats_note_origin(&err, &src, cfg.stats_path);
 		goto fail;
-	if (labels_path &&
-	    check_identity(labels_path, src.labels_bytes, src.labels_crc32, cfg.stats_path, &err))
-		goto fail;
+	}
 	if (check_shape(m, s, model_path, cfg.stats_path, &err))
 		goto fail;
 	if (cfg.widths_text && cli_check_widths("--widths", &widths, m, &err)) {
@@ -1114,7 +1116,8 @@ int cmd_sweep(int argc, char **argv)
 	} else if (!isnan(cfg.max_drop)) {
 		info.best = nnp_sweep_select(sw, cfg.max_drop, &closest);
 	}
-	if (nnp_report_write(cfg.out_dir, sw, rs, &info, &err))
+	if (nnp_report_write(cfg.out_dir, sw, rs, &info, &err) ||
+	    nnp_report_write_html(cfg.out_dir, sw, rs, &info, &err))
 		goto fail;
 	if (cfg.json) {
 		if (nnp_report_render(&json, NULL, NNP_REPORT_JSON, sw, rs, &info, &err))

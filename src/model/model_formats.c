@@ -234,7 +234,10 @@ static const nnpm_format_row *foreign_format(const char *path)
 {
 	unsigned char head[64];
 	size_t n = 0;
-	FILE *fp = fopen(path, "rb");
+	struct stat st;
+	/* Only a regular file is looked into: the first bytes of a pipe, once
+	 * read here, would be gone for the loader that reads it next. */
+	FILE *fp = stat(path, &st) == 0 && S_ISREG(st.st_mode) ? fopen(path, "rb") : NULL;
 	if (fp) {
 		n = fread(head, 1, sizeof head, fp);
 		fclose(fp);

@@ -551,7 +551,8 @@ static int layer_shape(const cJSON *lj, size_t l, size_t in, layer_src *ls, size
 			continue;
 		/* [in][out], as Keras kernels and emlearn arrays are, is the usual way in. */
 		const cJSON *bj = cJSON_GetObjectItemCaseSensitive(lj, "bias");
-		size_t nbj = cJSON_IsArray(bj) ? count_items(bj) : 0;
+		const numrow *nb = find_row(nd, l, NUM_BIAS);
+		size_t nbj = nb ? nb->n : cJSON_IsArray(bj) ? count_items(bj) : 0;
 		const char *hint = rows == in && nbj == cols ? " (the weights look like [in][out]: nnprune takes "
 		                                "[out][in], one row per output neuron; transpose them)"
 		                              : "";
