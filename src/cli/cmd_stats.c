@@ -192,10 +192,13 @@ int cmd_stats(int argc, char **argv)
 	enum { O_OUT = 1, O_JSON, O_QUIET, O_HELP };
 	static const cli_opt opts[] = { { "output", 'o', 1, O_OUT }, { "json", 0, 0, O_JSON },
 		                        { "quiet", 'q', 0, O_QUIET }, { "help", 'h', 0, O_HELP },
-		                        CLI_DATA_OPTIONS, { NULL, 0, 0, 0 } };
+		                        CLI_DATA_OPTIONS, CLI_MODEL_OPTIONS_NO_OUTPUT,
+		                        { NULL, 0, 0, 0 } };
 	cli_parser p;
 	if (cli_init(&p, argc, argv, opts, "stats", stats_usage))
 		return NNP_EXIT_INPUT;
+	cli_model mo;  /* weights files' activations (--output-kind: -o is the file) */
+	cli_model_init(&mo);
 	cli_data d;
 	cli_data_init(&d);
 	/* Statistics alone need no labels. */
@@ -220,14 +223,17 @@ int cmd_stats(int argc, char **argv)
 			       "default ./%s, where 'nnprune sweep' finds them.\n\n"
 			       "  -o, --output FILE  statistics file (default %s)\n"
 			       "  --json             print the summary as JSON on stdout\n"
-			       "  -q, --quiet        print nothing on success\n\n%s",
-			       stats_usage, STATS_DEFAULT_OUT, STATS_DEFAULT_OUT, CLI_DATA_HELP);
+			       "  -q, --quiet        print nothing on success\n\n%s\n%s"
+			       "'nnprune sweep' reads MODEL again: give it the same model options.\n",
+			       stats_usage, STATS_DEFAULT_OUT, STATS_DEFAULT_OUT, CLI_DATA_HELP,
+			       CLI_MODEL_HELP);
 			goto done;
 		case O_OUT: out = arg; break;
 		case O_JSON: json = 1; break;
 		case O_QUIET: quiet = 1; break;
 		default:
-			if (cli_data_option(&p, &d, id, arg)) {
+			if (cli_model_is_option(id) ? cli_model_option(&p, &mo, id, arg)
+			                            : cli_data_option(&p, &d, id, arg)) {
 				rc = NNP_EXIT_USAGE;
 				goto done;
 			}
@@ -256,7 +262,7 @@ int cmd_stats(int argc, char **argv)
 	    (d.opts.labels_path && nnp_require_regular(d.opts.labels_path, &err)))
 		goto fail;
 	if (cli_check_output(out, &err) ||
-	    open_model_data(model_path, data_path, &d, &m, &fi, &r, &err, NULL))
+	    open_model_data(model_path, data_path, &d, &m, &fi, &r, &err, &mo))
 		goto fail;
 	const char *const paths[2] = { model_path, data_path };
 	if (run_shown(m, r, &d, "stats", quiet || json, &s, NULL, NULL, paths, &err))
@@ -292,6 +298,7 @@ done:
 	nnp_stats_free(s);
 	nnp_reader_close(r);
 	nnp_model_free(m);
+	cli_model_free(&mo);
 	cli_done(&p);
 	return rc;
 }

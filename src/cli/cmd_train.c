@@ -7,6 +7,7 @@
 #include <cJSON.h>
 
 #include "cli.h"
+#include "cli_model.h"
 #include "finetune.h"
 #include "nnprune/io.h"
 #include "nnprune/model.h"
@@ -425,10 +426,13 @@ static const char finetune_usage[] = "nnprune finetune MODEL TRAIN_DATA -o OUT [
 
 int cmd_finetune(int argc, char **argv)
 {
-	static const cli_opt opts[] = { TRAIN_COMMON_OPTIONS, { NULL, 0, 0, 0 } };
+	static const cli_opt opts[] = { TRAIN_COMMON_OPTIONS, CLI_MODEL_OPTIONS_BASE,
+		                        { NULL, 0, 0, 0 } };
 	cli_parser p;
 	if (cli_init(&p, argc, argv, opts, "finetune", finetune_usage))
 		return NNP_EXIT_INPUT;
+	cli_model mo;  /* MODEL's import options (--output-kind: -o is OUT) */
+	cli_model_init(&mo);
 	train_cfg c;
 	memset(&c, 0, sizeof c);
 	cli_data_init(&c.data);
@@ -456,10 +460,12 @@ int cmd_finetune(int argc, char **argv)
 			       "  -e, --epochs N        passes over the data (default 1)\n"
 			       "  --lr X                learning rate (default 0.0001 for adam, 0.001 for sgd)\n"
 			       "  --seed N              shuffling seed (default 0)\n"
-			       TRAIN_COMMON_HELP "\n%s", finetune_usage, CLI_DATA_HELP);
+			       TRAIN_COMMON_HELP "\n%s\n%s", finetune_usage, CLI_DATA_HELP,
+			       CLI_MODEL_HELP);
 			goto done;
 		}
-		if (common_option(&p, &c, id, arg)) {
+		if (cli_model_is_option(id) ? cli_model_option(&p, &mo, id, arg)
+		                            : common_option(&p, &c, id, arg)) {
 			rc = NNP_EXIT_USAGE;
 			goto done;
 		}
@@ -481,7 +487,7 @@ int cmd_finetune(int argc, char **argv)
 		goto done;
 	}
 	nnp_file_info fi;
-	if (nnp_model_load(&m, p.operands[0], &fi, &err))
+	if (cli_model_load(&m, p.operands[0], &mo, &fi, &err))
 		goto fail;
 	if (c.scale_set && nnp_model_has_prep(m)) {
 		rc = cli_usage_error(&p, "--input-scale: %s carries its input preprocessing already "
@@ -522,6 +528,7 @@ done:
 	nnp_dataset_free(train);
 	nnp_dataset_free(val);
 	nnp_model_free(m);
+	cli_model_free(&mo);
 	cli_done(&p);
 	return rc;
 }
