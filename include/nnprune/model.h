@@ -88,6 +88,8 @@ nnp_format nnp_format_parse(const char *name);
 nnp_format nnp_format_of_path(const char *path);
 /* "json, bin, safetensors, npz, onnx, h": the formats that can be written. */
 const char *nnp_format_list_writable(void);
+/* 1 if nnp_model_save can write format f (a row of the table with a writer). */
+int nnp_format_writable(nnp_format f);
 
 /* How to read a weights-only file (safetensors, npz, npy, ONNX) into a model. */
 typedef enum nnp_layout { NNP_LAYOUT_AUTO = 0, NNP_LAYOUT_OUT_IN, NNP_LAYOUT_IN_OUT } nnp_layout;

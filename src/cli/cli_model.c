@@ -96,7 +96,24 @@ int cli_model_load(nnp_model **m, const char *path, const cli_model *c, nnp_file
 	if (!rc && fi->acts_assumed)
 		fprintf(stderr, "nnprune: %s: the file does not say its activations: assumed %s "
 		        "hidden layers and %s outputs (set them with --activations, or --hidden "
-		        "and --output)\n", path, c && c->io.hidden ? c->io.hidden : "relu",
+		        "and --output-kind)\n", path, c && c->io.hidden ? c->io.hidden : "relu",
 		        c && c->io.output ? c->io.output : "logits");
 	return rc;
+}
+
+int cli_format_option(cli_parser *p, const char *arg, nnp_format *fmt)
+{
+	nnp_format f = nnp_format_parse(arg);
+	if (!f || !nnp_format_writable(f))
+		return cli_usage_error(p, "--format: '%s' is not one of %s", arg,
+		                       nnp_format_list_writable()), -1;
+	*fmt = f;
+	return 0;
+}
+
+nnp_format cli_format_pick(nnp_format forced, nnp_format fallback)
+{
+	if (forced)
+		return forced;
+	return fallback && nnp_format_writable(fallback) ? fallback : NNP_FMT_BIN;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_model.h"
 #include "nnprune/io.h"
 #include "nnprune/method.h"
 #include "nnprune/model.h"
@@ -28,6 +29,7 @@ typedef struct prune_cfg {
 	int min_keep_set, quiet;
 	nnp_format format;         /* 0: from OUT's extension */
 	cli_data data;
+	cli_model model;           /* import options (--output-kind: -o is OUT) */
 } prune_cfg;
 
 static void prune_help(void)
@@ -69,12 +71,14 @@ static void prune_help(void)
 	       "                     read DATA again at every pass (suffix K, M or G;\n"
 	       "                     default %lluM; 0: always read again)\n"
 	       "  -o, --output OUT   the slimmed model\n"
-	       "  --format json|bin  its format (default: JSON if OUT ends in .json, else binary)\n"
+	       "  --format FMT       its format: %s (default: OUT's\n"
+	       "                     extension's, else bin)\n"
 	       "  -q, --quiet        print nothing on success\n\n"
-	       "%s"
+	       "%s\n%s"
 	       "Results are the same for any -j.\n",
 	       d.lambda_rel, d.grid_step,
-	       (unsigned long long)(CLI_CALIB_MEM_LIMIT >> 20), CLI_DATA_HELP);
+	       (unsigned long long)(CLI_CALIB_MEM_LIMIT >> 20), nnp_format_list_writable(),
+	       CLI_DATA_HELP, CLI_MODEL_HELP);
 }
 
 static int parse_keep(const cli_parser *p, const char *arg, double *keep)
@@ -103,7 +107,7 @@ static int parse_args(cli_parser *p, prune_cfg *c)
 		{ "min-keep", 0, 1, O_MINKEEP }, { "format", 'f', 1, O_FORMAT },
 		{ "quiet", 'q', 0, O_QUIET }, { "help", 'h', 0, O_HELP },
 		{ "allocate-step", 0, 1, O_ALLOC_STEP }, CLI_DATA_OPTIONS,
-		{ NULL, 0, 0, 0 }
+		CLI_MODEL_OPTIONS_NO_OUTPUT, { NULL, 0, 0, 0 }
 	};
 	p->opts = opts;
 	int id;
@@ -166,16 +170,13 @@ static int parse_args(cli_parser *p, prune_cfg *c)
 			c->min_keep_set = 1;
 			break;
 		case O_FORMAT:
-			if (!strcmp(arg, "json"))
-				c->format = NNP_FMT_JSON;
-			else if (!strcmp(arg, "bin"))
-				c->format = NNP_FMT_BIN;
-			else
-				return cli_usage_error(p, "--format: '%s' is not json or bin", arg), -1;
+			if (cli_format_option(p, arg, &c->format))
+				return -1;
 			break;
 		case O_QUIET: c->quiet = 1; break;
 		default:
-			if (cli_data_option(p, &c->data, id, arg))
+			if (cli_model_is_option(id) ? cli_model_option(p, &c->model, id, arg)
+			                            : cli_data_option(p, &c->data, id, arg))
 				return -1;
 		}
 	}
@@ -392,6 +393,7 @@ int cmd_prune(int argc, char **argv)
 	c.keep = c.mean_thr = c.std_thr = NAN;
 	c.mem_limit = CLI_CALIB_MEM_LIMIT;
 	cli_data_init(&c.data);
+	cli_model_init(&c.model);
 	int rc = NNP_EXIT_OK;
 	nnp_err err;
 	nnp_err_clear(&err);
@@ -414,7 +416,7 @@ int cmd_prune(int argc, char **argv)
 			goto fail;
 		}
 	nnp_file_info fi;
-	if (cli_check_output(c.out, &err) || nnp_model_load(&m, model_path, &fi, &err))
+	if (cli_check_output(c.out, &err) || cli_model_load(&m, model_path, &c.model, &fi, &err))
 		goto fail;
 	if (m->n_layers < 2) {
 		nnp_err_set(&err, NNP_EINPUT, "%s: has no hidden layer: nothing to prune", model_path);
@@ -443,11 +445,8 @@ int cmd_prune(int argc, char **argv)
 	}
 	if (nnp_model_set_provenance(res.pm, prov, &err))
 		goto fail;
-	size_t n = strlen(c.out);
-	nnp_format fmt = c.format ? c.format
-	                          : (n >= 5 && !strcmp(c.out + n - 5, ".json")) ? NNP_FMT_JSON
-	                                                                        : NNP_FMT_BIN;
-	if (nnp_model_save(res.pm, c.out, fmt, &err))
+	nnp_format fmt = cli_format_pick(c.format, nnp_format_of_path(c.out));
+	if (nnp_model_save_opts(res.pm, c.out, fmt, NULL, &err))
 		goto fail;
 	if (!c.quiet)
 		summary(&c, m, model_path, &cal, &res);
@@ -460,6 +459,7 @@ done:
 	nnp_model_free(res.pm);
 	cli_calib_free(&cal);
 	cli_widths_free(&c.widths);
+	cli_model_free(&c.model);
 	nnp_model_free(m);
 	cli_done(&p);
 	return rc;

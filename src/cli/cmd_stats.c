@@ -427,13 +427,16 @@ int cmd_stats(int argc, char **argv)
 		                        { "quiet", 'q', 0, O_QUIET }, { "help", 'h', 0, O_HELP },
 		                        { "rows", 0, 1, O_ROWS }, { "shard", 0, 1, O_SHARD },
 		                        { "merge", 0, 0, O_MERGE },
-		                        CLI_DATA_OPTIONS, { NULL, 0, 0, 0 } };
+		                        CLI_DATA_OPTIONS, CLI_MODEL_OPTIONS_NO_OUTPUT,
+		                        { NULL, 0, 0, 0 } };
 	const char *rows_text = NULL, *shard_text = NULL;
 	int merge = 0, out_given = 0;
 	uint64_t first = 0, end = 0, shard_i = 0, shard_n = 0;
 	cli_parser p;
 	if (cli_init(&p, argc, argv, opts, "stats", stats_usage))
 		return NNP_EXIT_INPUT;
+	cli_model mo;  /* weights files' activations (--output-kind: -o is the file) */
+	cli_model_init(&mo);
 	cli_data d;
 	cli_data_init(&d);
 	/* Statistics alone need no labels. */
@@ -466,8 +469,10 @@ int cmd_stats(int argc, char **argv)
 			       "                     first\n"
 			       "  --merge            the operands are partial files of one data file, in\n"
 			       "                     any order: write the statistics of all their rows,\n"
-			       "                     as one pass over them would\n\n%s",
-			       stats_usage, STATS_DEFAULT_OUT, STATS_DEFAULT_OUT, CLI_DATA_HELP);
+			       "                     as one pass over them would\n\n%s\n%s"
+			       "'nnprune sweep' reads MODEL again: give it the same model options.\n",
+			       stats_usage, STATS_DEFAULT_OUT, STATS_DEFAULT_OUT, CLI_DATA_HELP,
+			       CLI_MODEL_HELP);
 			goto done;
 		case O_ROWS:
 			if (parse_rows(&p, arg, &first, &end)) {
@@ -488,7 +493,8 @@ int cmd_stats(int argc, char **argv)
 		case O_JSON: json = 1; break;
 		case O_QUIET: quiet = 1; break;
 		default:
-			if (cli_data_option(&p, &d, id, arg)) {
+			if (cli_model_is_option(id) ? cli_model_option(&p, &mo, id, arg)
+			                            : cli_data_option(&p, &d, id, arg)) {
 				rc = NNP_EXIT_USAGE;
 				goto done;
 			}
@@ -552,7 +558,7 @@ int cmd_stats(int argc, char **argv)
 	}
 	int part = rows_text || shard_text;
 	d.opts.max_rows = end;
-	if (open_model_data(model_path, data_path, &d, &m, &fi, &r, &err, NULL) ||
+	if (open_model_data(model_path, data_path, &d, &m, &fi, &r, &err, &mo) ||
 	    (first && skip_rows(r, first, data_path, &err)))
 		goto fail;
 	const char *const paths[2] = { model_path, data_path };
@@ -617,6 +623,7 @@ done:
 	nnp_stats_free(s);
 	nnp_reader_close(r);
 	nnp_model_free(m);
+	cli_model_free(&mo);
 	cli_done(&p);
 	return rc;
 }

@@ -7,6 +7,7 @@
 #include <cJSON.h>
 
 #include "cli.h"
+#include "cli_model.h"
 #include "finetune.h"
 #include "nnprune/evaluate.h"
 #include "nnprune/io.h"
@@ -57,6 +58,7 @@ typedef struct sweep_cfg {
 	                          calibrated on the evaluation data */
 	const cli_calib *calib; /* the calibration rows; NULL for a plain sweep */
 	int no_wait;           /* --no-wait: fail (exit 4) if another run holds DIR */
+	cli_model model;       /* import options for a weights-only MODEL (as given to stats) */
 } sweep_cfg;
 
 static void sweep_help(void)
@@ -109,7 +111,8 @@ static void sweep_help(void)
 	       "  --data FILE        the data, if it moved (it must be unchanged)\n"
 	       "  --labels FILE      the IDX labels file, if it moved\n"
 	       "  --no-fold          do not fold removed neurons' means into the next bias\n"
-	       "  --format json|bin  format of the written models (default: the input's)\n"
+	       "  --format FMT       format of the written models, named NAME-....FMT: %s\n"
+	       "                     (default: the input's, if writable, else bin)\n"
 	       "  --max-drop PTS     select the smallest model within PTS accuracy points of\n"
 	       "                     the original (with --finetune: the smallest fine-tuned\n"
 	       "                     model, judged on its fine-tuned accuracy); exit 1 if\n"
@@ -133,12 +136,14 @@ static void sweep_help(void)
 	       "  --finetune-lr X         learning rate (default %g)\n"
 	       "  --finetune-seed N       shuffling seed (default %d)\n"
 	       "Every model trains on one thread, models in parallel (-j), so results do not\n"
-	       "depend on -j and equal 'nnprune finetune -j 1' with the same options.\n",
+	       "depend on -j and equal 'nnprune finetune -j 1' with the same options.\n\n"
+	       "%s(give sweep the model options given to 'nnprune stats')\n",
 	       NNP_METHOD_LAMBDA_REL, SWEEP_DEFAULT_MEANS,
 	       SWEEP_DEFAULT_STDS, SWEEP_DEFAULT_KEEP, NNP_METHOD_GRID_STEP,
 	       (unsigned long long)(CLI_CALIB_MEM_LIMIT >> 20), SWEEP_DEFAULT_OUT,
-	       (unsigned long long)(SWEEP_DEFAULT_MEM_LIMIT >> 20), t0.batch, SWEEP_DEFAULT_FT_EPOCHS,
-	       (double)cli_finetune_default_lr(t0.optimizer), SWEEP_DEFAULT_FT_SEED);
+	       nnp_format_list_writable(), (unsigned long long)(SWEEP_DEFAULT_MEM_LIMIT >> 20),
+	       t0.batch, SWEEP_DEFAULT_FT_EPOCHS, (double)cli_finetune_default_lr(t0.optimizer),
+	       SWEEP_DEFAULT_FT_SEED, CLI_MODEL_HELP);
 }
 
 /* Which options go with which method; fills in the compensation's default. */
@@ -198,7 +203,8 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 		{ "allocate", 0, 0, O_ALLOCATE }, { "target-params", 0, 1, O_TARGET },
 		{ "calib", 0, 1, O_CALIB }, { "calib-labels", 0, 1, O_CALIB_LABELS },
 		{ "calib-rows", 0, 1, O_CALIB_ROWS }, { "allocate-step", 0, 1, O_ALLOC_STEP },
-		{ "widths", 0, 1, O_WIDTHS }, { "no-wait", 0, 0, O_NOWAIT }, { NULL, 0, 0, 0 }
+		{ "widths", 0, 1, O_WIDTHS }, { "no-wait", 0, 0, O_NOWAIT }, CLI_MODEL_OPTIONS,
+		{ NULL, 0, 0, 0 }
 	};
 	p->opts = opts;
 	int id;
@@ -223,12 +229,8 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 			break;
 		case O_NOFOLD: c->fold = 0; break;
 		case O_FORMAT:
-			if (!strcmp(arg, "json"))
-				c->format = NNP_FMT_JSON;
-			else if (!strcmp(arg, "bin"))
-				c->format = NNP_FMT_BIN;
-			else
-				return cli_usage_error(p, "--format: '%s' is not json or bin", arg), -1;
+			if (cli_format_option(p, arg, &c->format))
+				return -1;
 			break;
 		case O_MAXDROP:
 			if (cli_double(p, "--max-drop", arg, 0, 100, &c->max_drop))
@@ -303,6 +305,9 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 			if (cli_size(p, "--calib-rows", arg, 1, UINT64_MAX, &c->calib_rows))
 				return -1;
 			break;
+		default:
+			if (cli_model_is_option(id) && cli_model_option(p, &c->model, id, arg))
+				return -1;
 		}
 	}
 	if (p->n_operands != 0)
@@ -399,7 +404,7 @@ static char *candidate_path(const char *dir, const char *stem, const nnp_candida
 		budget_name(thr, sizeof thr, c, cfg);
 	if (ft_epochs)
 		snprintf(ft, sizeof ft, "-ft%llu", (unsigned long long)ft_epochs);
-	snprintf(p, n, "%s/%s%s%s.%s", dir, stem, thr, ft, fmt == NNP_FMT_JSON ? "json" : "bin");
+	snprintf(p, n, "%s/%s%s%s.%s", dir, stem, thr, ft, nnp_format_name(fmt));
 	return p;
 }
 
@@ -506,7 +511,7 @@ static int write_models(nnp_sweep *sw, const nnp_model *m, const char *model_pat
 		if (!rc)
 			rc = nnp_model_set_provenance(pm, prov, err);
 		if (!rc)
-			rc = nnp_model_save(pm, path, fmt, err);
+			rc = nnp_model_save_opts(pm, path, fmt, NULL, err);
 		free(prov);
 		if (rc) {
 			free(path);
@@ -660,7 +665,7 @@ static int ft_save(const sweep_ft *ft, const cli_ft_job *j, const nnp_candidate 
 	rc = nnp_model_set_provenance(j->model, prov, err);
 	free(prov);
 	if (!rc)
-		rc = nnp_model_save(j->model, path, fmt, err);
+		rc = nnp_model_save_opts(j->model, path, fmt, NULL, err);
 	return rc;
 }
 
@@ -938,7 +943,7 @@ int cmd_sweep(int argc, char **argv)
 		          SWEEP_DEFAULT_MEANS, SWEEP_DEFAULT_STDS, NULL, 1, SWEEP_DEFAULT_MEM_LIMIT,
 		          CLI_CALIB_MEM_LIMIT, 1, 0, 0, 0, NAN, 0, NULL, NULL, NULL, SWEEP_DEFAULT_FT_EPOCHS,
 		          SWEEP_DEFAULT_FT_SEED, NAN, 0, mo0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
-		          NULL, 0, 0, 0, NULL, 0 };
+		          NULL, 0, 0, 0, NULL, 0, { { 0 }, NULL, NULL } };
 	cfg.mo.method = NNP_METHOD_RULE;
 	int rc = NNP_EXIT_OK;
 	nnp_err err;
@@ -990,7 +995,8 @@ int cmd_sweep(int argc, char **argv)
 	/* The model's identity is what stats recorded from the loader (for a binary
 	 * model, the CRC stored in the file), so compare with the loader's view. */
 	nnp_file_info fi;
-	if (nnp_require_regular(model_path, &err) || nnp_model_load(&m, model_path, &fi, &err) ||
+	if (nnp_require_regular(model_path, &err) ||
+	    cli_model_load(&m, model_path, &cfg.model, &fi, &err) ||
 	    check_same(model_path, fi.bytes, fi.crc32, src.model_bytes, src.model_crc32,
 	               cfg.stats_path, &err) ||
 	    check_identity(data_path, src.data_bytes, src.data_crc32, cfg.stats_path, &err) ||
@@ -1076,7 +1082,7 @@ int cmd_sweep(int argc, char **argv)
 	const size_t n_inputs = sizeof inputs / sizeof inputs[0];
 	if (check_reports(cfg.out_dir, inputs, n_inputs, &err))
 		goto fail;
-	nnp_format fmt = cfg.format ? cfg.format : fi.format;
+	nnp_format fmt = cli_format_pick(cfg.format, fi.format);
 	if (write_models(sw, m, model_path, fi.crc32, &cfg, fmt, inputs, n_inputs, &err))
 		goto fail;
 	if (cfg.ft_data &&
@@ -1177,7 +1183,7 @@ int cmd_sweep(int argc, char **argv)
 				goto fail;
 			char *prov = provenance_json(m, model_path, fi.crc32, b, &cfg);
 			if (!prov || nnp_model_set_provenance(sw->models[bi], prov, &err) ||
-			    nnp_model_save(sw->models[bi], cfg.best_path, fmt, &err)) {
+			    nnp_model_save_opts(sw->models[bi], cfg.best_path, fmt, NULL, &err)) {
 				free(prov);
 				if (!err.msg[0])
 					nnp_err_set(&err, NNP_ENOMEM, "out of memory");
@@ -1215,6 +1221,7 @@ done:
 	nnp_stats_source_free(&src);
 	free(means);
 	free(stds);
+	cli_model_free(&cfg.model);
 	cli_done(&p);
 	return rc;
 }

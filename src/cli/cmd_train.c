@@ -7,6 +7,7 @@
 #include <cJSON.h>
 
 #include "cli.h"
+#include "cli_model.h"
 #include "finetune.h"
 #include "nnprune/io.h"
 #include "nnprune/model.h"
@@ -492,10 +493,13 @@ static const char finetune_usage[] = "nnprune finetune MODEL TRAIN_DATA -o OUT [
 int cmd_finetune(int argc, char **argv)
 {
 	static const cli_opt opts[] = { TRAIN_COMMON_OPTIONS, { "distill", 0, 1, T_DISTILL },
-		                        { "teacher", 0, 1, T_TEACHER }, { NULL, 0, 0, 0 } };
+		                        { "teacher", 0, 1, T_TEACHER }, CLI_MODEL_OPTIONS_BASE,
+		                        { NULL, 0, 0, 0 } };
 	cli_parser p;
 	if (cli_init(&p, argc, argv, opts, "finetune", finetune_usage))
 		return NNP_EXIT_INPUT;
+	cli_model mo;  /* MODEL's import options (--output-kind: -o is OUT) */
+	cli_model_init(&mo);
 	train_cfg c;
 	memset(&c, 0, sizeof c);
 	cli_data_init(&c.data);
@@ -528,7 +532,8 @@ int cmd_finetune(int argc, char **argv)
 			       "                        with the labels, softmax at temperature T > 0,\n"
 			       "                        ALPHA in [0,1] (Hinton et al.)\n"
 			       "  --teacher MODEL       the model to distil from (needed by --distill)\n"
-			       TRAIN_COMMON_HELP "\n%s", finetune_usage, CLI_DATA_HELP_LABELLED);
+			       TRAIN_COMMON_HELP "\n%s\n%s", finetune_usage, CLI_DATA_HELP_LABELLED,
+			       CLI_MODEL_HELP);
 			goto done;
 		}
 		if (id == T_TEACHER) {
@@ -543,7 +548,8 @@ int cmd_finetune(int argc, char **argv)
 			c.distill = 1;
 			continue;
 		}
-		if (common_option(&p, &c, id, arg)) {
+		if (cli_model_is_option(id) ? cli_model_option(&p, &mo, id, arg)
+		                            : common_option(&p, &c, id, arg)) {
 			rc = NNP_EXIT_USAGE;
 			goto done;
 		}
@@ -570,7 +576,7 @@ int cmd_finetune(int argc, char **argv)
 		goto done;
 	}
 	nnp_file_info fi;
-	if (nnp_model_load(&m, p.operands[0], &fi, &err))
+	if (cli_model_load(&m, p.operands[0], &mo, &fi, &err))
 		goto fail;
 	if (c.scale_set && nnp_model_has_prep(m)) {
 		rc = cli_usage_error(&p, "--input-scale: %s carries its input preprocessing already "
@@ -617,6 +623,7 @@ done:
 	nnp_dataset_free(val);
 	nnp_model_free(m);
 	nnp_model_free(teacher);
+	cli_model_free(&mo);
 	cli_done(&p);
 	return rc;
 }

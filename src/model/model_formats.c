@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -79,9 +80,24 @@ nnp_format nnp_format_of_path(const char *path)
 	return 0;
 }
 
+int nnp_format_writable(nnp_format f)
+{
+	const nnpm_format_row *r = nnpm_format_find(f);
+	return r && (r->write || f == NNP_FMT_JSON || f == NNP_FMT_BIN);
+}
+
 const char *nnp_format_list_writable(void)
 {
-	return "json, bin, safetensors, npz, onnx, h";
+	/* Built from the table once; every row fits ("json, bin, ..." < 96 bytes). */
+	static char list[128];
+	if (!list[0]) {
+		size_t n = 0;
+		for (size_t i = 0; i < N_ROWS; i++)
+			if (nnp_format_writable(rows[i].fmt))
+				n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", n ? ", " : "",
+				                      rows[i].name);
+	}
+	return list;
 }
 
 /* ---- metadata as strings (safetensors' __metadata__) ---- */

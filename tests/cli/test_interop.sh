@@ -199,4 +199,56 @@ nnp convert g.onnx out-bad.json
 expect_rc "not an ONNX protobuf: exit 3" 3
 check "hostile inputs: nothing written" test ! -e out-bad.json
 
+# --- sweep and prune write every writable format; the model options on stats, sweep, prune -----
+# seq.safetensors holds no activations: stats and prune take them as --hidden and
+# --output-kind (their -o/--output is the output file), sweep as --output.
+nnp eval --json "$FIX/seq.safetensors" rows.csv --hidden relu --output logits
+ev_acc=$(json_num "$OUT" accuracy)
+ev_loss=$(json_num "$OUT" loss)
+nnp stats --json "$FIX/seq.safetensors" rows.csv --hidden relu --output-kind logits -o seq.stats
+expect_rc "stats of a safetensors file with --hidden/--output-kind: exit 0" 0
+expect_eq "stats: eval's accuracy" "$ev_acc" "$(json_num "$OUT" accuracy)"
+expect_eq "stats: eval's loss" "$ev_loss" "$(json_num "$OUT" loss)"
+nnp stats "$FIX/seq.safetensors" rows.csv --activations relu,relu,softmax --output-kind logits \
+	-o seq-sm.stats
+expect_rc "stats --activations: exit 0" 0
+for fmt in json bin safetensors npz onnx h; do
+	nnp sweep --stats seq.stats --out "sw-$fmt" --format $fmt --hidden relu --output logits -q
+	expect_rc "sweep --format $fmt: exit 0" 0
+	check "sweep --format $fmt: models named .$fmt" test -e "sw-$fmt/seq-m0-s0.2.$fmt"
+	nnp prune "$FIX/seq.safetensors" --calib rows.csv --keep 0.5 --hidden relu \
+		--output-kind logits --format $fmt -o "pruned-$fmt.out"
+	expect_rc "prune --format $fmt: exit 0" 0
+done
+check "sweep --format h: a C header" grep -q "static inline" sw-h/seq-m0-s0.2.h
+# A written model read back by eval gives the report's accuracy.
+for fmt in onnx safetensors; do
+	f=$(jq -r '.candidates[1].file' "sw-$fmt/report.json")
+	rep_acc=$(jq -r '.candidates[1].accuracy' "sw-$fmt/report.json")
+	nnp eval --json "sw-$fmt/$(basename "$f")" rows.csv
+	expect_eq "sweep --format $fmt: eval of $(basename "$f") = the report's accuracy" \
+		"$rep_acc" "$(json_num "$OUT" accuracy)"
+done
+nnp eval --json pruned-json.out rows.csv
+pr_loss=$(json_num "$OUT" loss)
+# (ONNX is recognised by its extension only: pruned-onnx.out is checked as pruned.onnx below.)
+for fmt in bin safetensors; do
+	nnp eval --json "pruned-$fmt.out" rows.csv
+	expect_eq "prune --format $fmt: the same loss as JSON" "$pr_loss" "$(json_num "$OUT" loss)"
+done
+nnp prune "$FIX/seq.safetensors" --calib rows.csv --keep 0.5 -o pruned.onnx
+nnp eval --json pruned.onnx rows.csv
+expect_eq "prune -o X.onnx: ONNX by the extension, assumed activations" "$pr_loss" \
+	"$(json_num "$OUT" loss)"
+nnp finetune "$FIX/seq.safetensors" rows.csv --hidden relu --output-kind logits -e 1 -o ft.json -q
+expect_rc "finetune a safetensors file with --output-kind: exit 0" 0
+nnp info ft.json
+expect_out "finetune: the activations given" "logits"
+nnp sweep --stats seq.stats --out sw-bad --format npy
+expect_rc "sweep --format npy (read-only): exit 2" 2
+expect_err "unknown --format: lists the formats" "json, bin, safetensors, npz, onnx, h"
+nnp prune "$FIX/seq.safetensors" --calib rows.csv --keep 0.5 --format yaml -o bad.yaml
+expect_rc "prune --format yaml: exit 2" 2
+check "prune --format yaml: nothing written" test ! -e bad.yaml
+
 finish
