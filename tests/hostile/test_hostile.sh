@@ -119,8 +119,8 @@ check "stale temporaries: ours removed" test ! -e stale/xor-m0-s0.1.json.tmp.a1b
 check "stale temporaries: others kept" test -e stale/notours.tmp.txt
 
 # SIGINT and SIGTERM: the run's temporary files go, exit 130 and 143. A
-# sweep of the 300-150 Fashion-MNIST model writes 30 models of 1 MiB, each
-# synced: the signal comes once the first is in place.
+# sweep of the 300-150 Fashion-MNIST model writes 30 JSON models of 2-4 MB,
+# each synced: the signal comes once the first is in place.
 awk 'BEGIN { srand(7); for (r = 0; r < 50; r++) { printf "%d", r % 10;
 	for (c = 0; c < 784; c++) printf ",%d", int(rand() * 256); printf "\n" } }' >fm.csv
 nnp stats "$SRC/models/fashion-mlp-300-150.bin" fm.csv -o fm.stats.json -q
@@ -128,11 +128,13 @@ expect_rc "signals: statistics of the Fashion-MNIST model" 0
 for sig in INT TERM; do
 	want=$((128 + $(kill -l $sig)))
 	# A background job of a script starts with SIGINT ignored: restore it.
-	env --default-signal=$sig "$NNP" sweep --stats fm.stats.json -o sig-$sig -q 2>/dev/null &
+	# JSON models take about 25 ms each to write: the signal lands mid-run.
+	env --default-signal=$sig "$NNP" sweep --stats fm.stats.json -o sig-$sig --format json -q \
+		2>/dev/null &
 	pid=$!
-	for _ in $(seq 600); do
-		ls sig-$sig/*.bin >/dev/null 2>&1 && break
-		sleep 0.05
+	for _ in $(seq 3000); do
+		ls sig-$sig/*-m*-s*.json >/dev/null 2>&1 && break
+		sleep 0.01
 	done
 	kill -s $sig $pid 2>/dev/null
 	wait $pid
@@ -146,9 +148,7 @@ for sig in INT TERM; do
 	# The report comes last: if a killed run left one, every model it lists is there.
 	missing=
 	if [ -e sig-$sig/report.md ]; then
-		for f in $(grep -o '[A-Za-z0-9_.-]*\.bin' sig-$sig/report.md | sort -u); do
-			# the report names the source model too; it is not in the directory
-			[ "$f" = fashion-mlp-300-150.bin ] && continue
+		for f in $(grep -o '[A-Za-z0-9_.-]*-m[0-9.]*-s[0-9.]*\.json' sig-$sig/report.md | sort -u); do
 			[ -e "sig-$sig/$f" ] || missing="$missing $f"
 		done
 	fi
