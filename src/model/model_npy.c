@@ -14,6 +14,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zip.h>
 
 #include "model_priv.h"
@@ -21,6 +22,7 @@
 #define NPY_MAX_HEADER 10000u
 #define NPZ_MAX_MEMBERS 4096u
 #define NPZ_MAX_MEMBER ((uint64_t)4 << 30)
+#define NPZ_MTIME ((time_t)315532800)  /* 1980-01-01 00:00 UTC */
 
 static const unsigned char npy_magic[6] = { 0x93, 'N', 'U', 'M', 'P', 'Y' };
 
@@ -421,7 +423,10 @@ int nnpm_npz_write(nnpm_sink *s, const nnp_model *m, const nnp_export_opts *o, n
 				zip_source_free(z);
 			if (!z)
 				free(a.mem.p);
-			if (idx < 0 || zip_set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_STORE, 0))
+			/* A fixed date (1980-01-01, the zip epoch): the same model gives the
+			 * same bytes, whenever it is written. */
+			if (idx < 0 || zip_set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_STORE, 0) ||
+			    zip_file_set_mtime(za, (zip_uint64_t)idx, NPZ_MTIME, 0))
 				rc = nnp_err_set(err, NNP_ENOMEM, "npz: cannot add %s", name);
 		}
 	}

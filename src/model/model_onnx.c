@@ -274,6 +274,8 @@ static int read_layer(const onnx_rd *r, const Onnx__NodeProto *n, size_t ni, con
 	int gemm = !strcmp(op(n), "Gemm");
 	if (n->n_input < 2 || strcmp(n->input[0], *cur) || !find_const(r, n->input[1]))
 		return unsupported(r, ni, n, "does not multiply the activations by a constant weight");
+	if (n->n_output != 1)
+		return unsupported(r, ni, n, "has several outputs");
 	int rc = tensor_floats(r, find_const(r, n->input[1]), n->input[1], &W);
 	if (rc)
 		return rc;
@@ -291,7 +293,8 @@ static int read_layer(const onnx_rd *r, const Onnx__NodeProto *n, size_t ni, con
 		size_t j;
 		int many;
 		const Onnx__NodeProto *a = consumer(r, *cur, &j, &many);
-		if (a && !many && !strcmp(op(a), "Add") && other_const(r, a, *cur, &cf)) {
+		if (a && !many && !strcmp(op(a), "Add") && a->n_output == 1 &&
+		    other_const(r, a, *cur, &cf)) {
 			bias = cf ? a->input[1] : a->input[0];
 			*cur = a->output[0];
 		}
@@ -339,10 +342,15 @@ static int walk(onnx_rd *r, const char *input, const char *output, olayer **laye
 	size_t nl = 0;
 	const char *cur = input;
 	int rc = ls ? NNP_OK : nnp_err_set(r->err, NNP_ENOMEM, "%s: out of memory", r->label);
-	while (!rc && strcmp(cur, output)) {
+	/* Each step passes at least one node: more steps than nodes is a cycle. */
+	for (size_t steps = 0; !rc && strcmp(cur, output); steps++) {
 		size_t ni = 0;
 		int many, cf;
 		const Onnx__NodeProto *n = consumer(r, cur, &ni, &many);
+		if (n && steps >= r->g->n_node) {
+			rc = unsupported(r, ni, n, "is reached again (the graph has a cycle)");
+			break;
+		}
 		if (!n) {
 			rc = nnp_err_set(r->err, NNP_EINPUT, "%s: nothing reads \"%.60s\" and it is not the "
 			                 "graph's output", r->label, cur);

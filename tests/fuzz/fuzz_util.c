@@ -38,7 +38,11 @@ const char *fz_path(int k)
 
 const char *fz_write(int k, const void *data, size_t n)
 {
-	const char *p = fz_path(k);
+	return fz_write_path(fz_path(k), data, n);
+}
+
+const char *fz_write_path(const char *p, const void *data, size_t n)
+{
 	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	FZ_CHECK(fd >= 0);
 	size_t done = 0;

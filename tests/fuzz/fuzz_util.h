@@ -22,4 +22,7 @@ const char *fz_path(int k);
 /* Replaces the scratch file k's contents with n bytes; returns its path. */
 const char *fz_write(int k, const void *data, size_t n);
 
+/* The same for a file of the harness's own (removed by the harness). */
+const char *fz_write_path(const char *path, const void *data, size_t n);
+
 #endif

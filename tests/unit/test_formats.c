@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "nnprune/forward.h"
@@ -485,6 +486,71 @@ static void test_npy_hostile(void **state)
 	free(dir);
 }
 
+/* A graph whose second Gemm writes its own input (found by fuzz_onnx): the
+ * walk along the graph came back to that node for ever, one layer more each
+ * time, past the end of its layer array. A cycle is refused. */
+static void test_onnx_cycle(void **state)
+{
+	(void)state;
+	tu_rng r = { 3 };
+	size_t sizes[] = { 2, 2, 2 };
+	nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_SIGMOID };
+	nnp_model *m = tu_random_model(&r, 2, sizes, acts, 1.0);
+	char *dir = tu_mkdtemp();
+	char *p = tu_path(dir, "c.onnx");
+	nnp_err err;
+	assert_int_equal(nnp_model_save_opts(m, p, NNP_FMT_ONNX, NULL, &err), 0);
+	nnp_model_free(m);
+	size_t n;
+	unsigned char *b = tu_read(p, &n);
+	/* The second Gemm's output "z1" (field 2, length 2) becomes its input "a0". */
+	unsigned char *z1 = NULL;
+	for (size_t i = 0; i + 4 <= n && !z1; i++)
+		if (!memcmp(b + i, "\x12\x02z1", 4))
+			z1 = b + i;
+	assert_non_null(z1);
+	memcpy(z1 + 2, "a0", 2);
+	tu_write(p, b, n);
+	m = NULL;
+	assert_int_equal(nnp_model_load_opts(&m, p, NULL, NULL, &err), NNP_EINPUT);
+	assert_null(m);
+	expect_msg(&err, "c.onnx: node 2");
+	expect_msg(&err, "cycle");
+	free(b);
+	free(p);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+/* An .npz is written with a fixed date (found by fuzz_npz: a model written
+ * again read back the same but gave other bytes, the zip entries carrying
+ * the time of writing). */
+static void test_npz_fixed_date(void **state)
+{
+	(void)state;
+	setenv("TZ", "UTC", 1);
+	tzset();
+	tu_rng r = { 5 };
+	size_t sizes[] = { 2, 3, 2 };
+	nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_LINEAR };
+	nnp_model *m = tu_random_model(&r, 2, sizes, acts, 1.0);
+	char *dir = tu_mkdtemp();
+	char *p = tu_path(dir, "d.npz");
+	nnp_err err;
+	assert_int_equal(nnp_model_save_opts(m, p, NNP_FMT_NPZ, NULL, &err), 0);
+	size_t n;
+	unsigned char *b = tu_read(p, &n);
+	assert_true(n > 30 && !memcmp(b, "PK\x03\x04", 4));
+	/* Local header: time (0:00:00) at byte 10, date (1980-01-01) at byte 12. */
+	assert_int_equal(b[10] | b[11] << 8, 0);
+	assert_int_equal(b[12] | b[13] << 8, (0 << 9) | (1 << 5) | 1);
+	free(b);
+	free(p);
+	tu_rmtree(dir);
+	free(dir);
+	nnp_model_free(m);
+}
+
 static void test_int8(void **state)
 {
 	(void)state;
@@ -507,6 +573,8 @@ int main(void)
 		cmocka_unit_test(test_pytorch_safetensors),
 		cmocka_unit_test(test_numpy),
 		cmocka_unit_test(test_onnx),
+		cmocka_unit_test(test_onnx_cycle),
+		cmocka_unit_test(test_npz_fixed_date),
 		cmocka_unit_test(test_round_trips),
 		cmocka_unit_test(test_prep_absent_same_bytes),
 		cmocka_unit_test(test_prep_forward),
