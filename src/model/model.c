@@ -652,7 +652,9 @@ int nnp_model_from_bytes(nnp_model **out, const unsigned char *buf, size_t n,
 		if (n == 0)
 			return nnp_err_set(err, NNP_EINPUT, "%s: byte 0: the file is empty (not an "
 			                   "nnprune model)", label);
-		return not_a_model(label, err);
+		/* The interchange formats, as nnp_model_load reads them from a file. */
+		int rc = nnpm_load_foreign_bytes(out, buf, n, label, fmt, err);
+		return rc || *out ? rc : not_a_model(label, err);
 	}
 }
 

@@ -245,6 +245,29 @@ static int read_all(const char *path, unsigned char **buf, size_t *len, nnp_err 
 	return rc;
 }
 
+/* The interchange format of bytes, from the first n (content) or else the
+ * name's extension: a weights file's extension still says what it claims to
+ * be (ONNX has no magic; a damaged header has none left), so its own reader
+ * explains what is wrong. */
+static const nnpm_format_row *row_for(const unsigned char *head, size_t n, const char *name)
+{
+	for (size_t i = 0; i < N_ROWS; i++)
+		if (rows[i].read && rows[i].detect(head, n))
+			return &rows[i];
+	const nnpm_format_row *r = nnpm_format_find(nnp_format_of_path(name));
+	return r && r->read ? r : NULL;
+}
+
+/* A weights file that does not say its activations, read by a caller that
+ * takes no import options. */
+static int acts_not_said(const char *path, nnp_err *err)
+{
+	return nnp_err_set(err, NNP_EINPUT, "%s: the file does not say its activations: give "
+	                   "them (nnprune eval/info/convert --activations relu,...,logits), or "
+	                   "convert it once: nnprune convert %s model.bin --activations ...",
+	                   path, path);
+}
+
 /* The interchange format of a file, from its first bytes or else its name. */
 static const nnpm_format_row *foreign_format(const char *path)
 {
@@ -258,14 +281,30 @@ static const nnpm_format_row *foreign_format(const char *path)
 		n = fread(head, 1, sizeof head, fp);
 		fclose(fp);
 	}
-	for (size_t i = 0; i < N_ROWS; i++)
-		if (rows[i].read && rows[i].detect(head, n))
-			return &rows[i];
-	/* No detector matched: a weights file's extension still says what it
-	 * claims to be (ONNX has no magic; a damaged header has none left), so
-	 * its own reader explains what is wrong. */
-	const nnpm_format_row *r = nnpm_format_find(nnp_format_of_path(path));
-	return r && r->read ? r : NULL;
+	return row_for(head, n, path);
+}
+
+int nnpm_load_foreign_bytes(nnp_model **out, const unsigned char *buf, size_t len,
+                            const char *label, nnp_format *fmt, nnp_err *err)
+{
+	*out = NULL;
+	const nnpm_format_row *row = row_for(buf, len, label);
+	if (!row)
+		return NNP_OK;
+	nnp_model *m = NULL;
+	int assumed = 0;
+	int rc = row->read(&m, buf, len, label, NULL, &assumed, err);
+	if (!rc)
+		rc = nnpm_check(m, label, NNP_EINPUT, err);
+	if (!rc && assumed)
+		rc = acts_not_said(label, err);
+	if (rc) {
+		nnp_model_free(m);
+		return rc;
+	}
+	*fmt = row->fmt;
+	*out = m;
+	return NNP_OK;
 }
 
 int nnpm_load_foreign(nnp_model **out, const char *path, nnp_file_info *fi, nnp_err *err)
@@ -279,10 +318,7 @@ int nnpm_load_foreign(nnp_model **out, const char *path, nnp_file_info *fi, nnp_
 	int rc = nnp_model_load_opts(&m, path, NULL, &local, err);
 	if (!rc && local.acts_assumed) {
 		nnp_model_free(m);
-		return nnp_err_set(err, NNP_EINPUT, "%s: the file does not say its activations: give "
-		                   "them (nnprune eval/info/convert --activations relu,...,logits), or "
-		                   "convert it once: nnprune convert %s model.bin --activations ...",
-		                   path, path);
+		return acts_not_said(path, err);
 	}
 	if (rc)
 		return rc;

@@ -165,6 +165,10 @@ const nnpm_format_row *nnpm_format_find(nnp_format f);
  * file is none of them; a file that does not say its activations is refused
  * (only nnp_model_load_opts may assume defaults, and it reports that it did). */
 int nnpm_load_foreign(nnp_model **out, const char *path, nnp_file_info *fi, nnp_err *err);
+/* The same for bytes in memory named `label` (its extension counts as a
+ * file's would), so that bytes and files get one verdict; *fmt is set. */
+int nnpm_load_foreign_bytes(nnp_model **out, const unsigned char *buf, size_t len,
+                            const char *label, nnp_format *fmt, nnp_err *err);
 
 int nnpm_safetensors_detect(const unsigned char *head, size_t n);
 int nnpm_safetensors_read(nnp_model **out, const unsigned char *buf, size_t len,

@@ -50,8 +50,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_CHECK(fmt == fi.format && fi.bytes == size);
 	unsigned char *a = NULL, *b = NULL;
 	size_t na, nb;
-	FZ_CHECK(nnp_model_to_buffer(m1, fmt, &a, &na, &e1) == NNP_OK);
-	FZ_CHECK(nnp_model_to_buffer(m2, fmt, &b, &nb, &e2) == NNP_OK);
+	/* Both models in one of our formats (an interchange file read by
+	 * content compares as binary: its own writers have their harness). */
+	nnp_format cmp = fmt == NNP_FMT_JSON ? NNP_FMT_JSON : NNP_FMT_BIN;
+	FZ_CHECK(nnp_model_to_buffer(m1, cmp, &a, &na, &e1) == NNP_OK);
+	FZ_CHECK(nnp_model_to_buffer(m2, cmp, &b, &nb, &e2) == NNP_OK);
 	FZ_CHECK(na == nb && memcmp(a, b, na) == 0);
 	free(a);
 	free(b);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 #include <cmocka.h>
@@ -567,6 +568,34 @@ static void test_int8(void **state)
 	nnp_model_free(m);
 }
 
+/* Bytes and files get one verdict: a safetensors header whose length runs
+ * past the end (found by the binary-model harness) reads the same from
+ * memory as from a file, and a weights file that does not say its
+ * activations is refused the same way by both. */
+static void test_bytes_and_files_agree(void **state)
+{
+	(void)state;
+	static const unsigned char cut[] = { 0x00, 0x40, 0, 0, 0, 0, 0, 0, '{', '-', 'e', '"',
+		                             ':', 'K', 'a', ';', 0x86, 0x86 };
+	char path[] = "/tmp/nnp_agreeXXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, cut, sizeof cut), (ssize_t)sizeof cut);
+	close(fd);
+	nnp_model *a = NULL, *b = NULL;
+	nnp_err e1, e2;
+	nnp_format fmt;
+	int r1 = nnp_model_from_bytes(&a, cut, sizeof cut, path, &fmt, &e1);
+	int r2 = nnp_model_load(&b, path, NULL, &e2);
+	unlink(path);
+	assert_int_equal(r1, NNP_EINPUT);
+	assert_int_equal(r2, NNP_EINPUT);
+	assert_string_equal(e1.msg, e2.msg);
+	assert_non_null(strstr(e1.msg, "header length 16384 runs past the end"));
+	assert_null(a);
+	assert_null(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -582,6 +611,7 @@ int main(void)
 		cmocka_unit_test(test_safetensors_hostile),
 		cmocka_unit_test(test_npy_hostile),
 		cmocka_unit_test(test_int8),
+		cmocka_unit_test(test_bytes_and_files_agree),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
