@@ -287,6 +287,25 @@ static int skip_rows(nnp_reader *r, uint64_t first, const char *path, nnp_err *e
 
 /* nnprune stats --merge PART... -o FILE: parts of one data file's rows, in
  * any order, combined into the statistics one pass would have written. */
+
+/* What stats prints once its file is written: JSON, the text summary, or
+ * nothing under --quiet. Returns the exit code. */
+static int print_summary(const nnp_stats *s, const char *out, int json, int quiet)
+{
+	if (json) {
+		char *txt = summary_json(s, out);
+		int rc = NNP_EXIT_OK;
+		if (txt)
+			printf("%s\n", txt);
+		else
+			rc = cli_json_print(NULL);
+		free(txt);
+		return rc;
+	}
+	if (!quiet)
+		print_summary_text(s, out);
+	return NNP_EXIT_OK;
+}
 static int merge_parts(char **parts, int n, const char *out, int json, int quiet)
 {
 	nnp_err err;
@@ -392,16 +411,7 @@ static int merge_parts(char **parts, int n, const char *out, int json, int quiet
 	}
 	if (cli_check_output(out, &err) || nnp_stats_save(s, &src, out, &err))
 		goto fail;
-	if (json) {
-		char *txt = summary_json(s, out);
-		if (txt)
-			printf("%s\n", txt);
-		else
-			rc = cli_json_print(NULL);
-		free(txt);
-	} else if (!quiet) {
-		print_summary_text(s, out);
-	}
+	rc = print_summary(s, out, json, quiet);
 	goto done;
 fail:
 	rc = cli_fail(&err);
@@ -603,16 +613,7 @@ int cmd_stats(int argc, char **argv)
 	}
 	if (nnp_stats_save(s, &src, out, &err))
 		goto fail;
-	if (json) {
-		char *txt = summary_json(s, out);
-		if (txt)
-			printf("%s\n", txt);
-		else
-			rc = cli_json_print(NULL);
-		free(txt);
-	} else if (!quiet) {
-		print_summary_text(s, out);
-	}
+	rc = print_summary(s, out, json, quiet);
 	goto done;
 fail:
 	rc = cli_fail(&err);
