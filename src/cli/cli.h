@@ -146,45 +146,7 @@ void cli_progress_init(cli_progress *pr, const char *what, int quiet);
 void cli_progress_cb(void *ctx, uint64_t rows, uint64_t bytes);
 void cli_progress_end(cli_progress *pr);
 
-/* ---- shared by prune and sweep (provenance.c) ---- */
-
-/* Calibration rows: what the pruning methods' statistics and refits are
- * computed on; held in memory when they fit the memory limit, else read from
- * the file again at every pass. */
-#define CLI_CALIB_MEM_LIMIT ((uint64_t)64 << 20)  /* the limit's default: 64 MiB */
-typedef struct cli_calib {
-	const char *path;          /* borrowed */
-	const char *labels_path;   /* borrowed; NULL if none */
-	uint64_t bytes;            /* the file's size and CRC-32, for the provenance */
-	uint32_t crc32;
-	uint64_t max_rows;         /* 0: every row was read */
-	size_t rows;               /* the calibration rows */
-	int streamed;              /* 1: not in memory, read from path with opts */
-	nnp_file_stamp stamp;      /* the file's version that bytes, crc32 and rows describe */
-	nnp_data_opts opts;        /* the reader's options (strings borrowed) */
-	nnp_dataset *d;            /* owned; NULL when view borrows rows held elsewhere */
-	nnp_dataset view;          /* in memory: the rows without their labels (borrowed
-	                              arrays): what the methods and statistics runs see */
-} cli_calib;
-
-/* Takes the first max_rows rows (0: all) of path with opts, checking the
- * feature count against `features`; labels are read when present but never
- * checked or used. The file is read through once to count the rows (a bad row
- * is an error before any work); rows that need at most mem_limit bytes (0:
- * none do) are then held in memory, the others streamed. Errors: the
- * reader's, "no data rows", NNP_ENOMEM, a file that changed meanwhile. Free
- * with cli_calib_free (also after a failure). */
-int cli_calib_load(cli_calib *c, const char *path, const nnp_data_opts *opts, size_t features,
-                   uint64_t max_rows, uint64_t mem_limit, nnp_err *err);
-void cli_calib_free(cli_calib *c);
-/* NNP_EINPUT if the calibration file is no longer the version loaded. */
-int cli_calib_unchanged(const cli_calib *c, nnp_err *err);
-/* A pruning context over the calibration rows, held or streamed. */
-int cli_calib_method_ctx(nnp_method_ctx **out, const nnp_model *m, const cli_calib *c,
-                         const nnp_method_opts *mo, nnp_err *err);
-/* The per-neuron statistics of m over the calibration rows (labels unused). */
-int cli_calib_stats(nnp_stats **out, const nnp_model *m, const cli_calib *c,
-                    const nnp_run_opts *ro, nnp_err *err);
+/* ---- shared by prune and sweep (opt_budget.c, opt.c) ---- */
 
 /* Kept counts per hidden layer, given: one or more sets of n_per sizes
  * ("160,160,96" or "160,160,96/192,128,96"), v[set * n_per + layer]. */
@@ -236,39 +198,6 @@ int cli_parse_fractions(const cli_parser *p, const char *opt, const char *text, 
                         size_t *n);
 /* The budget in parameters for a model of params0 (a percentage rounds down). */
 size_t cli_target_params(const cli_target *t, size_t params0);
-
-#define CLI_PROV_NONE ((size_t)-1)
-
-/* What a pruned model's provenance records; cli_prov_init leaves every
- * optional item out. Strings and pointers are borrowed. */
-typedef struct cli_prov {
-	const nnp_model *src;      /* its provenance becomes "previous"; may be NULL */
-	const char *src_path;
-	uint32_t src_crc;
-	const char *method;        /* "rule", "score", "obs" */
-	const char *compensate;    /* NULL: not recorded */
-	double lambda_rel;         /* NAN: not recorded */
-	const cli_calib *calib;    /* NULL: not recorded */
-	double mean_thr, std_thr;  /* the rule's thresholds; NAN: none */
-	double keep_frac;          /* budget: fraction kept per layer; NAN: none */
-	const size_t *widths;      /* budget: neurons kept per hidden layer; NULL: none */
-	size_t n_widths;
-	size_t target_params;      /* budget: --target-params in parameters; CLI_PROV_NONE: none */
-	const char *target_text;   /*   and as given */
-	size_t alloc_step;         /* budget: 0-based step of the allocation path; CLI_PROV_NONE: none */
-	double grid_step;          /*   and the allocation grid's step */
-	int fold;                  /* the rule's "fold" flag: 0 or 1, < 0: not recorded */
-	size_t min_keep;           /* CLI_PROV_NONE: not recorded */
-	const nnp_keep *kept;      /* the kept indices per hidden layer */
-} cli_prov;
-
-void cli_prov_init(cli_prov *p);
-
-/* The provenance JSON (compact, malloc'd; NULL when out of memory). Keys in
- * order: tool, operation "prune", method, compensate, lambda_rel, source,
- * calibration, thresholds, budget, fold, min_keep, kept, previous; a rule
- * sweep that sets only the rule's items writes exactly what it always did. */
-char *cli_provenance_prune(const cli_prov *p);
 
 /* The command table (main.c), ended by a NULL name. */
 typedef struct cli_command {

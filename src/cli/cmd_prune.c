@@ -10,6 +10,7 @@
 #include "nnprune/method.h"
 #include "nnprune/model.h"
 #include "nnprune/prune.h"
+#include "nnprune/pipeline.h"
 #include "nnprune/stats.h"
 
 static const char prune_usage[] =
@@ -77,7 +78,7 @@ static void prune_help(void)
 	       "%s\n%s"
 	       "Results are the same for any -j.\n",
 	       d.lambda_rel, d.grid_step,
-	       (unsigned long long)(CLI_CALIB_MEM_LIMIT >> 20), nnp_format_list_writable(),
+	       (unsigned long long)(NNP_CALIB_MEM_LIMIT >> 20), nnp_format_list_writable(),
 	       CLI_DATA_HELP, CLI_MODEL_HELP);
 }
 
@@ -230,90 +231,37 @@ static int check_args(const cli_parser *p, prune_cfg *c)
 	return 0;
 }
 
-/* Where the run ended up, for the provenance and the summary. */
-typedef struct prune_result {
-	nnp_model *pm;
-	nnp_keep *kept;
-	size_t target_params;      /* CLI_PROV_NONE unless --target-params */
-	size_t alloc_step;         /* CLI_PROV_NONE unless the allocation chose the counts */
-} prune_result;
-
-/* The rule: thresholds on statistics of the calibration rows. none and fold
- * build the model exactly as 'sweep' does; ls refits through the methods. */
-static int run_rule(const prune_cfg *c, const nnp_model *m, const cli_calib *cal,
-                    prune_result *res, nnp_err *err)
+/* The one candidate asked for. */
+static nnp_spec prune_spec(const prune_cfg *c, const nnp_model *m, char *label, size_t size)
 {
-	nnp_stats *s = NULL;
-	nnp_method_ctx *ctx = NULL;
-	nnp_run_opts ro = NNP_RUN_OPTS_INIT;
-	ro.threads = c->data.threads;
-	int rc = cli_calib_stats(&s, m, cal, &ro, err);
-	if (!rc)
-		rc = nnp_keep_rule(&res->kept, s, c->mean_thr, c->std_thr,
-		                   c->min_keep_set ? (size_t)c->min_keep : 1, err);
-	if (!rc && c->mo.compensate != NNP_COMP_LS)
-		rc = nnp_prune_apply(&res->pm, m, res->kept, s, c->mo.compensate == NNP_COMP_FOLD, err);
-	else if (!rc && !(rc = cli_calib_method_ctx(&ctx, m, cal, &c->mo, err)))
-		rc = nnp_method_ctx_prune_keep(ctx, res->kept, &res->pm, err);
-	nnp_method_ctx_free(ctx);
-	nnp_stats_free(s);
-	return rc;
-}
-
-/* score or obs to a budget: a fraction per layer, given widths, or the
- * allocation's first step within the parameter target. */
-static int run_method(const prune_cfg *c, const nnp_model *m, const cli_calib *cal,
-                      prune_result *res, nnp_err *err)
-{
-	nnp_method_ctx *ctx = NULL;
-	nnp_alloc *a = NULL;
-	size_t H = m->n_layers - 1;
-	size_t *counts = calloc(H ? H : 1, sizeof *counts);
-	int rc = counts ? cli_calib_method_ctx(&ctx, m, cal, &c->mo, err)
-	                : nnp_err_set(err, NNP_ENOMEM, "out of memory");
-	if (rc)
-		goto done;
-	size_t params0 = nnp_model_params(m);
-	if (!isnan(c->keep)) {
-		rc = nnp_method_counts(m, c->keep, counts, err);
+	nnp_spec s;
+	memset(&s, 0, sizeof s);
+	if (nnp_method_by_thresholds(c->mo.method)) {
+		s.kind = NNP_SPEC_THRESHOLDS;
+		s.mean = c->mean_thr;
+		s.std = c->std_thr;
+	} else if (!isnan(c->keep)) {
+		s.kind = NNP_SPEC_KEEP;
+		s.keep = c->keep;
 	} else if (c->widths_text) {
-		memcpy(counts, c->widths.v, H * sizeof *counts);
+		s.kind = NNP_SPEC_WIDTHS;
+		s.widths = c->widths.v;
 	} else {
-		size_t target = cli_target_params(&c->target, params0);
-		res->target_params = target;
-		for (size_t l = 0; l < H; l++)
-			counts[l] = m->layers[l].out;
-		/* Within budget already: nothing is removed. */
-		if (target < params0) {
-			rc = nnp_method_ctx_allocate(ctx, &a, err);
-			if (rc)
-				goto done;
-			size_t s = nnp_alloc_pick(a, target);
-			if (s == NNP_ALLOC_NONE) {
-				rc = nnp_err_set(err, NNP_EUSAGE,
-				                 "--target-params %s: %zu parameters is below the smallest "
-				                 "model the allocation reaches (%zu parameters)",
-				                 c->target.text, target, a->n ? a->params[a->n - 1] : params0);
-				goto done;
-			}
-			memcpy(counts, a->counts + s * H, H * sizeof *counts);
-			res->alloc_step = s;
-		}
+		s.kind = NNP_SPEC_TARGET;
+		s.target_params = cli_target_params(&c->target, nnp_model_params(m));
+		snprintf(label, size, "--target-params %s", c->target.text);
+		s.label = label;
 	}
-	if (!rc)
-		rc = nnp_method_ctx_prune(ctx, counts, &res->pm, &res->kept, err);
-done:
-	nnp_alloc_free(a);
-	nnp_method_ctx_free(ctx);
-	free(counts);
-	return rc;
+	return s;
 }
 
+/* What prune records: the budget as given (the sweep's file names record it). */
 static char *provenance(const prune_cfg *c, const nnp_model *m, const char *model_path,
-                        uint32_t crc, const cli_calib *cal, const prune_result *res)
+                        uint32_t crc, const nnp_pipeline *pl)
 {
-	cli_prov pv;
-	cli_prov_init(&pv);
+	const nnp_candidate *k = &pl->sw->c[0];
+	nnp_prov pv;
+	nnp_prov_init(&pv);
 	pv.src = m;
 	pv.src_path = model_path;
 	pv.src_crc = crc;
@@ -321,7 +269,7 @@ static char *provenance(const prune_cfg *c, const nnp_model *m, const char *mode
 	pv.compensate = nnp_compensate_name(c->mo.compensate);
 	if (nnp_method_uses_ridge(&c->mo))
 		pv.lambda_rel = c->mo.lambda_rel;
-	pv.calib = cal;
+	pv.calib = &pl->calib;
 	if (nnp_method_by_thresholds(c->mo.method)) {
 		pv.mean_thr = c->mean_thr;
 		pv.std_thr = c->std_thr;
@@ -332,16 +280,16 @@ static char *provenance(const prune_cfg *c, const nnp_model *m, const char *mode
 		pv.widths = c->widths.v;
 		pv.n_widths = c->widths.n_per;
 	}
-	if (res->target_params != CLI_PROV_NONE) {
-		pv.target_params = res->target_params;
+	if (k->target_params) {
+		pv.target_params = k->target_params;
 		pv.target_text = c->target.text;
 	}
-	if (res->alloc_step != CLI_PROV_NONE) {
-		pv.alloc_step = res->alloc_step;
+	if (k->alloc_step) {
+		pv.alloc_step = k->alloc_step - 1;
 		pv.grid_step = c->mo.grid_step;
 	}
-	pv.kept = res->kept;
-	return cli_provenance_prune(&pv);
+	pv.kept = k->keep;
+	return nnp_provenance_prune(&pv);
 }
 
 /* "512-256-128" */
@@ -358,8 +306,10 @@ static void widths(const nnp_model *m, char *buf, size_t size)
 }
 
 static void summary(const prune_cfg *c, const nnp_model *m, const char *model_path,
-                    const cli_calib *cal, const prune_result *res)
+                    const nnp_pipeline *pl)
 {
+	const nnp_candidate *k = &pl->sw->c[0];
+	const nnp_model *pm = nnp_pipeline_model(pl, 0);
 	char budget[96], before[256], after[256];
 	if (nnp_method_by_thresholds(c->mo.method))
 		snprintf(budget, sizeof budget, "mean %g, std %g", c->mean_thr, c->std_thr);
@@ -367,17 +317,17 @@ static void summary(const prune_cfg *c, const nnp_model *m, const char *model_pa
 		snprintf(budget, sizeof budget, "keep %g", c->keep);
 	else if (c->widths_text)
 		snprintf(budget, sizeof budget, "widths %.80s", c->widths_text);
-	else if (res->alloc_step != CLI_PROV_NONE)
+	else if (k->alloc_step)
 		snprintf(budget, sizeof budget, "target %s: allocation step %zu", c->target.text,
-		         res->alloc_step + 1);
+		         k->alloc_step);
 	else
 		snprintf(budget, sizeof budget, "target %s: already within", c->target.text);
 	widths(m, before, sizeof before);
-	widths(res->pm, after, sizeof after);
-	size_t p0 = nnp_model_params(m), p1 = nnp_model_params(res->pm);
+	widths(pm, after, sizeof after);
+	size_t p0 = nnp_model_params(m), p1 = nnp_model_params(pm);
 	printf("%s: %s + %s (%s) on %zu calibration rows: %zu -> %zu parameters (%.1f%% fewer), "
 	       "hidden %s -> %s; written to %s\n", model_path, nnp_method_name(c->mo.method),
-	       nnp_compensate_name(c->mo.compensate), budget, cal->rows, p0, p1,
+	       nnp_compensate_name(c->mo.compensate), budget, pl->calib.rows, p0, p1,
 	       p0 ? 100.0 * ((double)p0 - (double)p1) / (double)p0 : 0.0, before, after, c->out);
 }
 
@@ -391,16 +341,14 @@ int cmd_prune(int argc, char **argv)
 	memset(&c, 0, sizeof c);
 	c.mo = mo0;
 	c.keep = c.mean_thr = c.std_thr = NAN;
-	c.mem_limit = CLI_CALIB_MEM_LIMIT;
+	c.mem_limit = NNP_CALIB_MEM_LIMIT;
 	cli_data_init(&c.data);
 	cli_model_init(&c.model);
 	int rc = NNP_EXIT_OK;
 	nnp_err err;
 	nnp_err_clear(&err);
 	nnp_model *m = NULL;
-	cli_calib cal;
-	memset(&cal, 0, sizeof cal);
-	prune_result res = { NULL, NULL, CLI_PROV_NONE, CLI_PROV_NONE };
+	nnp_pipeline *pl = NULL;
 	char *prov = NULL;
 
 	int prc = parse_args(&p, &c);
@@ -426,11 +374,18 @@ int cmd_prune(int argc, char **argv)
 		rc = cli_usage_error(&p, "%s", err.msg);
 		goto done;
 	}
-	if (cli_calib_load(&cal, c.calib, &c.data.opts, m->input_size, c.calib_rows, c.mem_limit,
-	                   &err))
-		goto fail;
-	int mrc = nnp_method_by_thresholds(c.mo.method) ? run_rule(&c, m, &cal, &res, &err)
-	                                         : run_method(&c, m, &cal, &res, &err);
+	char label[64];
+	nnp_spec spec = prune_spec(&c, m, label, sizeof label);
+	nnp_pipeline_opts po;
+	nnp_pipeline_opts_init(&po);
+	po.mo = c.mo;
+	po.min_keep = c.min_keep_set ? (size_t)c.min_keep : 1;
+	po.threads = c.data.threads;
+	nnp_source cs = { c.calib, c.data.opts, c.calib_rows, c.mem_limit, NULL, 0, 0 };
+	po.calib = cs;
+	po.specs = &spec;
+	po.n_specs = 1;
+	int mrc = nnp_pipeline_run(&pl, m, &po, &err);
 	if (mrc == NNP_EUSAGE) {
 		/* An unreachable budget is the caller's number, said once with usage. */
 		rc = cli_usage_error(&p, "%s", err.msg);
@@ -438,26 +393,25 @@ int cmd_prune(int argc, char **argv)
 	}
 	if (mrc)
 		goto fail;
-	prov = provenance(&c, m, model_path, fi.crc32, &cal, &res);
+	prov = provenance(&c, m, model_path, fi.crc32, pl);
+	nnp_model *pm = pl->sw->models[0];
 	if (!prov) {
 		nnp_err_set(&err, NNP_ENOMEM, "out of memory");
 		goto fail;
 	}
-	if (nnp_model_set_provenance(res.pm, prov, &err))
+	if (nnp_model_set_provenance(pm, prov, &err))
 		goto fail;
 	nnp_format fmt = cli_format_pick(c.format, nnp_format_of_path(c.out));
-	if (nnp_model_save_opts(res.pm, c.out, fmt, NULL, &err))
+	if (nnp_model_save_opts(pm, c.out, fmt, NULL, &err))
 		goto fail;
 	if (!c.quiet)
-		summary(&c, m, model_path, &cal, &res);
+		summary(&c, m, model_path, pl);
 	goto done;
 fail:
 	rc = cli_fail(&err);
 done:
 	free(prov);
-	nnp_keep_free(res.kept);
-	nnp_model_free(res.pm);
-	cli_calib_free(&cal);
+	nnp_pipeline_free(pl);
 	cli_widths_free(&c.widths);
 	cli_model_free(&c.model);
 	nnp_model_free(m);

@@ -4,12 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <cJSON.h>
 
 #include "cli.h"
 #include "cli_model.h"
-#include "finetune.h"
-#include "nnprune/evaluate.h"
+#include "nnprune/pipeline.h"
 #include "nnprune/io.h"
 #include "nnprune/method.h"
 #include "nnprune/model.h"
@@ -28,6 +26,7 @@
 #define SWEEP_DEFAULT_FT_SEED 0
 #define SWEEP_DEFAULT_KEEP "0.9:0.1:0.1"
 #define SWEEP_MAX_BUILT 100000u   /* candidates whose models are built one by one */
+#define SWEEP_MAX_CANDIDATES 1000000u /* those of the threshold engine */
 
 static const char sweep_usage[] =
 	"nnprune sweep [--stats FILE] [--method M] [--mean LIST] [--std LIST] [--keep LIST] "
@@ -54,12 +53,29 @@ typedef struct sweep_cfg {
 	int allocate;
 	uint64_t calib_rows;
 	/* set once the inputs are read */
-	int plain;             /* the threshold sweep as it always was: rule, fold or none,
-	                          calibrated on the evaluation data */
-	const cli_calib *calib; /* the calibration rows; NULL for a plain sweep */
 	int no_wait;           /* --no-wait: fail (exit 4) if another run holds DIR */
 	cli_model model;       /* import options for a weights-only MODEL (as given to stats) */
 } sweep_cfg;
+
+/* The candidates' lists as parsed. */
+typedef struct sweep_lists {
+	double *means, *stds, *keeps;
+	size_t n_means, n_stds, n_keeps, n_targets;
+	cli_target *targets;
+	cli_widths widths;
+} sweep_lists;
+
+/* The training options: `nnprune finetune`'s defaults and the --finetune-* values. */
+static int ft_options(nnp_train_opts *t, const sweep_cfg *cfg, nnp_err *err)
+{
+	const nnp_train_opts t0 = NNP_TRAIN_OPTS_INIT;
+	*t = t0;
+	t->epochs = (size_t)cfg->ft_epochs;
+	t->seed = cfg->ft_seed;
+	t->lr = isnan(cfg->ft_lr) ? nnp_finetune_default_lr(t->optimizer) : (float)cfg->ft_lr;
+	t->threads = 1;
+	return nnp_train_check_opts(t, err);
+}
 
 static void sweep_help(void)
 {
@@ -140,9 +156,9 @@ static void sweep_help(void)
 	       "%s(give sweep the model options given to 'nnprune stats')\n",
 	       NNP_METHOD_LAMBDA_REL, SWEEP_DEFAULT_MEANS,
 	       SWEEP_DEFAULT_STDS, SWEEP_DEFAULT_KEEP, NNP_METHOD_GRID_STEP,
-	       (unsigned long long)(CLI_CALIB_MEM_LIMIT >> 20), SWEEP_DEFAULT_OUT,
+	       (unsigned long long)(NNP_CALIB_MEM_LIMIT >> 20), SWEEP_DEFAULT_OUT,
 	       nnp_format_list_writable(), (unsigned long long)(SWEEP_DEFAULT_MEM_LIMIT >> 20),
-	       t0.batch, SWEEP_DEFAULT_FT_EPOCHS, (double)cli_finetune_default_lr(t0.optimizer),
+	       t0.batch, SWEEP_DEFAULT_FT_EPOCHS, (double)nnp_finetune_default_lr(t0.optimizer),
 	       SWEEP_DEFAULT_FT_SEED, CLI_MODEL_HELP);
 }
 
@@ -356,581 +372,188 @@ static int check_shape(const nnp_model *m, const nnp_stats *s, const char *model
 	return NNP_OK;
 }
 
-/* "model" from "dir/model.bin". */
-static void model_stem(const char *path, char *buf, size_t size)
-{
-	const char *base = strrchr(path, '/');
-	base = base ? base + 1 : path;
-	snprintf(buf, size, "%s", base);
-	char *dot = strrchr(buf, '.');
-	if (dot && dot != buf)
-		*dot = '\0';
-}
-
-/* What a candidate's file name says it is: "-m0.1-s0.4" for the rule (as it
- * always was), "-rule-ls-m0.1-s0.4" for the rule with a refit, and for the
- * other methods "-obs-ls-k0.5", "-obs-ls-a12" (allocation step), "-obs-ls-t150000". */
-static void budget_name(char *buf, size_t size, const nnp_candidate *c, const sweep_cfg *cfg)
-{
-	const char *me = nnp_method_name(cfg->mo.method);
-	const char *co = nnp_compensate_name(cfg->mo.compensate);
-	if (nnp_method_by_thresholds(cfg->mo.method) && cfg->mo.compensate != NNP_COMP_LS)
-		snprintf(buf, size, "-m%.12g-s%.12g", c->mean_thr, c->std_thr);
-	else if (nnp_method_by_thresholds(cfg->mo.method))
-		snprintf(buf, size, "-%s-%s-m%.12g-s%.12g", me, co, c->mean_thr, c->std_thr);
-	else if (c->target_params)
-		snprintf(buf, size, "-%s-%s-t%zu", me, co, c->target_params);
-	else if (c->alloc_step)
-		snprintf(buf, size, "-%s-%s-a%zu", me, co, c->alloc_step);
-	else if (c->widths) {
-		int n = snprintf(buf, size, "-%s-%s-w", me, co);
-		for (size_t l = 0; n > 0 && (size_t)n < size && l < c->keep->n_layers; l++)
-			n += snprintf(buf + n, size - (size_t)n, "%s%zu", l ? "-" : "", c->keep->count[l]);
-	} else
-		snprintf(buf, size, "-%s-%s-k%.12g", me, co, c->keep_frac);
-}
-
-/* "dir/stem-m0.1-s0.4.bin"; with ft_epochs > 0 "dir/stem-m0.1-s0.4-ft2.bin", and
- * for the original (c NULL) "dir/stem-ft2.bin". */
-static char *candidate_path(const char *dir, const char *stem, const nnp_candidate *c,
-                            const sweep_cfg *cfg, nnp_format fmt, uint64_t ft_epochs)
-{
-	size_t n = strlen(dir) + strlen(stem) + 600;
-	char *p = malloc(n);
-	if (!p)
-		return NULL;
-	char thr[512] = "", ft[32] = "";
-	if (c)
-		budget_name(thr, sizeof thr, c, cfg);
-	if (ft_epochs)
-		snprintf(ft, sizeof ft, "-ft%llu", (unsigned long long)ft_epochs);
-	snprintf(p, n, "%s/%s%s%s.%s", dir, stem, thr, ft, nnp_format_name(fmt));
-	return p;
-}
-
-/* "mean 0.1, std 0.4", "keep 0.5", "allocation step 12", "target 150000 (allocation
- * step 12)": how messages name a candidate. */
-static void budget_text(char *buf, size_t size, const nnp_candidate *c)
-{
-	if (c->target_params)
-		snprintf(buf, size, "target %zu (allocation step %zu)", c->target_params,
-		         c->alloc_step);
-	else if (c->alloc_step)
-		snprintf(buf, size, "allocation step %zu", c->alloc_step);
-	else if (c->keep_frac > 0)
-		snprintf(buf, size, "keep %g", c->keep_frac);
-	else if (c->widths) {
-		int n = snprintf(buf, size, "widths ");
-		for (size_t l = 0; n > 0 && (size_t)n < size && l < c->keep->n_layers; l++)
-			n += snprintf(buf + n, size - (size_t)n, "%s%zu", l ? "-" : "", c->keep->count[l]);
-	}
-	else
-		snprintf(buf, size, "mean %g, std %g", c->mean_thr, c->std_thr);
-}
-
-/* NNP_EOUTPUT if path names one of the inputs (NULL entries are skipped). */
-static int check_not_input(const char *path, const char *const *inputs, size_t n_inputs,
-                           nnp_err *err)
-{
-	for (size_t k = 0; k < n_inputs; k++)
-		if (inputs[k] && nnp_same_file(path, inputs[k]))
-			return nnp_err_set(err, NNP_EOUTPUT, "%s: refusing to write over an input file",
-			                   path);
-	return NNP_OK;
-}
-
-/* The provenance a slimmed model carries: where it came from and what was kept
- * (for a plain threshold sweep, exactly what it always recorded). */
-static char *provenance_json(const nnp_model *src, const char *src_path, uint32_t src_crc,
-                             const nnp_candidate *c, const sweep_cfg *cfg)
-{
-	cli_prov pv;
-	cli_prov_init(&pv);
-	pv.src = src;
-	pv.src_path = src_path;
-	pv.src_crc = src_crc;
-	pv.method = nnp_method_name(cfg->mo.method);
-	pv.kept = c->keep;
-	if (!cfg->plain) {
-		pv.compensate = nnp_compensate_name(cfg->mo.compensate);
-		pv.calib = cfg->calib;
-		if (nnp_method_uses_ridge(&cfg->mo))
-			pv.lambda_rel = cfg->mo.lambda_rel;
-	}
-	if (nnp_method_by_thresholds(cfg->mo.method)) {
-		pv.mean_thr = c->mean_thr;
-		pv.std_thr = c->std_thr;
-		pv.fold = cfg->fold;
-		pv.min_keep = (size_t)cfg->min_keep;
-	} else {
-		pv.keep_frac = c->keep_frac > 0 ? c->keep_frac : NAN;
-		pv.target_params = c->target_params ? c->target_params : CLI_PROV_NONE;
-		if (c->alloc_step) {
-			pv.alloc_step = c->alloc_step - 1;
-			pv.grid_step = cfg->mo.grid_step;
-		}
-		if (c->widths) {
-			pv.widths = c->keep->count;
-			pv.n_widths = c->keep->n_layers;
-		}
-	}
-	return cli_provenance_prune(&pv);
-}
-
-/* Refuses, before anything is written, a report file that would replace an input. */
-static int check_reports(const char *dir, const char *const *inputs, size_t n_inputs,
-                         nnp_err *err)
-{
-	for (int k = NNP_REPORT_MD; k < NNP_REPORT_KINDS; k++) {
-		char path[4096];
-		snprintf(path, sizeof path, "%s/%s", dir, nnp_report_file_name((nnp_report_kind)k));
-		for (size_t i = 0; i < n_inputs; i++)
-			if (inputs[i] && nnp_same_file(path, inputs[i]))
-				return nnp_err_set(err, NNP_EOUTPUT, "%s: refusing to write over an input "
-				                   "file", path);
-	}
-	return NNP_OK;
-}
-
-/* Writes every candidate's slimmed model (duplicates share the first's weights). */
-static int write_models(nnp_sweep *sw, const nnp_model *m, const char *model_path,
-                        uint32_t model_crc, const sweep_cfg *cfg, nnp_format fmt,
-                        const char *const *inputs, size_t n_inputs, nnp_err *err)
-{
-	char stem[256];
-	model_stem(model_path, stem, sizeof stem);
-	for (size_t i = 0; i < sw->n; i++) {
-		nnp_candidate *c = &sw->c[i];
-		size_t src = c->same_as == NNP_NO_DUP ? i : c->same_as;
-		nnp_model *pm = sw->models[src];
-		char *path = candidate_path(cfg->out_dir, stem, c, cfg, fmt, 0);
-		char *prov = provenance_json(m, model_path, model_crc, c, cfg);
-		int rc = (!path || !prov) ? nnp_err_set(err, NNP_ENOMEM, "out of memory") : NNP_OK;
-		if (!rc)
-			rc = check_not_input(path, inputs, n_inputs, err);
-		if (!rc)
-			rc = nnp_model_set_provenance(pm, prov, err);
-		if (!rc)
-			rc = nnp_model_save_opts(pm, path, fmt, NULL, err);
-		free(prov);
-		if (rc) {
-			free(path);
-			return rc;
-		}
-		free(c->file);
-		c->file = path;
-	}
-	return NNP_OK;
-}
-
-/* ---- --finetune ---- */
-
-/* Fine-tuning state: job 0 is the original, then one job per distinct kept
- * set that is fine-tuned. */
-typedef struct sweep_ft {
-	nnp_train_opts t;
-	nnp_dataset *train;
-	cli_ft_job *jobs;
-	size_t n_jobs;
-	size_t *job_of;          /* [sw->n]: the job of each candidate's kept set, or NNP_NO_DUP */
-} sweep_ft;
-
-static void ft_free(sweep_ft *ft)
-{
-	for (size_t i = 0; i < ft->n_jobs; i++)
-		nnp_model_free(ft->jobs[i].model);
-	free(ft->jobs);
-	free(ft->job_of);
-	nnp_dataset_free(ft->train);
-}
-
-/* The training options: `nnprune finetune`'s defaults and the --finetune-* values. */
-static int ft_options(sweep_ft *ft, const sweep_cfg *cfg, nnp_err *err)
-{
-	const nnp_train_opts t0 = NNP_TRAIN_OPTS_INIT;
-	ft->t = t0;
-	ft->t.epochs = (size_t)cfg->ft_epochs;
-	ft->t.seed = cfg->ft_seed;
-	ft->t.lr = isnan(cfg->ft_lr) ? cli_finetune_default_lr(ft->t.optimizer) : (float)cfg->ft_lr;
-	ft->t.threads = 1;
-	return nnp_train_check_opts(&ft->t, err);
-}
-
-/* Reads the training rows, before any output is written. */
-static int ft_load(sweep_ft *ft, const sweep_cfg *cfg, const nnp_data_opts *dopts, nnp_err *err)
-{
-	/* The training file is read like the evaluation data (same CSV
-	 * options), with its own labels file for IDX images. */
-	nnp_data_opts to = *dopts;
-	to.labels_path = cfg->ft_labels;
-	to.labels_option = "--finetune-labels FILE";
-	int rc = nnp_dataset_load(&ft->train, cfg->ft_data, &to, 0, err);
-	if (rc)
-		return rc;
-	if (!ft->train->y)
-		return nnp_err_set(err, NNP_EINPUT, "%s: the fine-tuning data has no labels%s",
-		                   cfg->ft_data, cfg->ft_labels ? "" : " (IDX images need "
-		                   "--finetune-labels)");
-	return NNP_OK;
-}
-
-/* Fine-tunes the original and every distinct kept set chosen (all, or the
- * Pareto ones), each evaluated on the sweep's data. */
-static int ft_run(sweep_ft *ft, const nnp_sweep *sw, const nnp_model *m, const char *model_path,
-                  const nnp_dataset *d, const char *data_path, const nnp_data_opts *dopts,
-                  const sweep_cfg *cfg, nnp_err *err)
-{
-	ft->job_of = malloc((sw->n ? sw->n : 1) * sizeof *ft->job_of);
-	ft->jobs = calloc(sw->n_unique + 1, sizeof *ft->jobs);
-	if (!ft->job_of || !ft->jobs)
-		return nnp_err_set(err, NNP_ENOMEM, "out of memory");
-	ft->jobs[0].src = m;
-	ft->jobs[0].label = model_path;
-	ft->n_jobs = 1;
-	for (size_t i = 0; i < sw->n; i++) {
-		const nnp_candidate *c = &sw->c[i];
-		ft->job_of[i] = NNP_NO_DUP;
-		/* A duplicate has its first's size and accuracy, so its Pareto mark too. */
-		if (c->same_as != NNP_NO_DUP) {
-			ft->job_of[i] = ft->job_of[c->same_as];
-			continue;
-		}
-		if (cfg->ft_pareto && !c->pareto)
-			continue;
-		if (ft->n_jobs > sw->n_unique)
-			return nnp_err_set(err, NNP_EUSAGE, "sweep: more distinct kept sets than %zu",
-			                   sw->n_unique);
-		ft->jobs[ft->n_jobs].src = sw->models[i];
-		ft->jobs[ft->n_jobs].label = c->file;
-		ft->job_of[i] = ft->n_jobs++;
-	}
-	cli_ft_plan plan = { ft->t, ft->train, d, data_path, dopts, cfg->threads,
-		             !cfg->quiet && !cfg->json && isatty(STDERR_FILENO) };
-	return cli_ft_run(ft->jobs, ft->n_jobs, &plan, err);
-}
-
-/* The provenance of a fine-tuned model: as `nnprune finetune` writes it,
- * its source the file that was fine-tuned, whose provenance (prev) follows. */
-static char *ft_provenance(const char *src_path, const char *prev, const cli_ft_job *j,
-                           const sweep_ft *ft, const sweep_cfg *cfg, nnp_err *err)
-{
-	nnp_file_info fi;
-	if (nnp_model_identity(src_path, &fi, err))
-		return NULL;
-	char crc[9];
-	snprintf(crc, sizeof crc, "%08x", (unsigned)fi.crc32);
-	cJSON *o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "tool", "nnprune " NNP_VERSION);
-	cJSON_AddStringToObject(o, "operation", "finetune");
-	cJSON *s = cJSON_AddObjectToObject(o, "source");
-	cJSON_AddStringToObject(s, "path", src_path);
-	cJSON_AddStringToObject(s, "crc32", crc);
-	cJSON_AddStringToObject(o, "data", cfg->ft_data);
-	cJSON_AddStringToObject(o, "optimizer", nnp_optimizer_name(ft->t.optimizer));
-	cJSON_AddNumberToObject(o, "lr", (double)ft->t.lr);
-	cJSON_AddNumberToObject(o, "epochs", (double)j->rep.epochs_run);
-	cJSON_AddNumberToObject(o, "batch", (double)ft->t.batch);
-	cJSON_AddNumberToObject(o, "seed", (double)ft->t.seed);
-	cJSON_AddNumberToObject(o, "threads", (double)j->rep.threads);
-	if (j->input_scale != 1.0f)  /* as nnprune finetune: only a scale folded into layer 0 */
-		cJSON_AddNumberToObject(o, "input_scale", (double)j->input_scale);
-	cJSON_AddNumberToObject(o, "train_accuracy", j->rep.train_accuracy);
-	cJSON *pv = prev ? cJSON_Parse(prev) : NULL;
-	if (pv)
-		cJSON_AddItemToObject(o, "previous", pv);
-	char *txt = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	if (!txt)
-		nnp_err_set(err, NNP_ENOMEM, "out of memory");
-	return txt;
-}
-
-/* Saves job j's model to path with the provenance of candidate c (NULL: the original). */
-static int ft_save(const sweep_ft *ft, const cli_ft_job *j, const nnp_candidate *c,
-                   const char *path, const nnp_model *m, const char *model_path,
-                   uint32_t model_crc, const sweep_cfg *cfg, nnp_format fmt,
-                   const char *const *inputs, size_t n_inputs, nnp_err *err)
-{
-	int rc = check_not_input(path, inputs, n_inputs, err);
-	if (rc)
-		return rc;
-	char *prev = c ? provenance_json(m, model_path, model_crc, c, cfg) : NULL;
-	if (c && !prev)
-		return nnp_err_set(err, NNP_ENOMEM, "out of memory");
-	char *prov = ft_provenance(c ? c->file : model_path, c ? prev : m->provenance, j, ft, cfg,
-	                           err);
-	free(prev);
-	if (!prov)
-		return err->status ? err->status : NNP_ENOMEM;
-	rc = nnp_model_set_provenance(j->model, prov, err);
-	free(prov);
-	if (!rc)
-		rc = nnp_model_save_opts(j->model, path, fmt, NULL, err);
-	return rc;
-}
-
-static void ft_scores(nnp_candidate *c, const cli_ft_job *j, const nnp_candidate *o)
-{
-	c->finetuned = 1;
-	c->ft_accuracy = nnp_metrics_accuracy(&j->mt);
-	c->ft_loss = nnp_metrics_loss(&j->mt);
-	c->ft_drop = 100.0 * (o->accuracy - c->ft_accuracy);
-	c->ft_drop_vs_ft = 100.0 * (o->ft_accuracy - c->ft_accuracy);
-}
-
-/* Fills every candidate's fine-tuned figures and writes the fine-tuned models
- * (duplicates too, like the slimmed ones). */
-static int ft_write(const sweep_ft *ft, nnp_sweep *sw, const nnp_model *m, const char *model_path,
-                    uint32_t model_crc, const sweep_cfg *cfg, nnp_format fmt,
-                    const char *const *inputs, size_t n_inputs, nnp_err *err)
-{
-	char stem[256];
-	model_stem(model_path, stem, sizeof stem);
-	nnp_candidate *o = &sw->original;
-	ft_scores(o, &ft->jobs[0], o);
-	o->ft_drop_vs_ft = 0;
-	for (size_t i = 0; i <= sw->n; i++) {
-		nnp_candidate *c = i == 0 ? o : &sw->c[i - 1];
-		size_t job = i == 0 ? 0 : ft->job_of[i - 1];
-		if (job == NNP_NO_DUP)
-			continue;
-		if (i)
-			ft_scores(c, &ft->jobs[job], o);
-		char *path = candidate_path(cfg->out_dir, stem, i ? c : NULL, cfg, fmt,
-		                            cfg->ft_epochs);
-		int rc = path ? ft_save(ft, &ft->jobs[job], i ? c : NULL, path, m, model_path,
-		                        model_crc, cfg, fmt, inputs, n_inputs, err)
-		              : nnp_err_set(err, NNP_ENOMEM, "out of memory");
-		if (rc) {
-			free(path);
-			return rc;
-		}
-		free(c->ft_file);
-		c->ft_file = path;
-	}
-	return NNP_OK;
-}
-
-/* The gate on fine-tuned accuracy: nnp_sweep_select over a view of the sweep
- * whose drops are the fine-tuned ones; a candidate not fine-tuned never
- * qualifies. */
-static int ft_select(const nnp_sweep *sw, double max_drop, size_t *best, size_t *closest,
-                     nnp_err *err)
-{
-	*best = *closest = NNP_NO_DUP;
-	nnp_sweep view = *sw;
-	view.c = malloc((sw->n ? sw->n : 1) * sizeof *view.c);
-	if (!view.c)
-		return nnp_err_set(err, NNP_ENOMEM, "out of memory");
-	for (size_t i = 0; i < sw->n; i++) {
-		view.c[i] = sw->c[i];
-		view.c[i].accuracy = sw->c[i].finetuned ? sw->c[i].ft_accuracy : -INFINITY;
-		view.c[i].accuracy_drop = sw->c[i].finetuned ? sw->c[i].ft_drop : INFINITY;
-	}
-	*best = nnp_sweep_select(&view, max_drop, closest);
-	if (*closest != NNP_NO_DUP && !sw->c[*closest].finetuned)
-		*closest = NNP_NO_DUP;
-	free(view.c);
-	return NNP_OK;
-}
-
-/* ---- candidates built outside the threshold engine ---- */
-
-/* A sweep of n candidates, none built yet (thresholds NAN, no duplicates). */
-static nnp_sweep *sweep_alloc(size_t n)
-{
-	nnp_sweep *sw = calloc(1, sizeof *sw);
-	if (!sw)
-		return NULL;
-	sw->n = n;
-	sw->c = calloc(n ? n : 1, sizeof *sw->c);
-	sw->models = calloc(n ? n : 1, sizeof *sw->models);
-	if (!sw->c || !sw->models) {
-		nnp_sweep_free(sw);
-		return NULL;
-	}
-	sw->original.mean_thr = sw->original.std_thr = NAN;
-	sw->original.same_as = NNP_NO_DUP;
-	for (size_t i = 0; i < n; i++) {
-		sw->c[i].mean_thr = sw->c[i].std_thr = NAN;
-		sw->c[i].same_as = NNP_NO_DUP;
-	}
-	return sw;
-}
-
-/* "building 3/40" on stderr, only on a terminal and when not quiet. */
-static void build_progress(const sweep_cfg *cfg, size_t done, size_t n)
-{
-	if (cfg->quiet || cfg->json || !isatty(STDERR_FILENO))
-		return;
-	if (done < n)
-		fprintf(stderr, "\rbuilding candidates: %zu/%zu", done, n);
-	else
-		fprintf(stderr, "\r\033[K");
-	fflush(stderr);
-}
-
-/* The rule with a refit: the kept sets of every (mean, std) pair on s, each
- * distinct one's next layers refit on the calibration rows. */
-static int build_rule_ls(nnp_sweep **out, const nnp_model *m, const nnp_stats *s,
-                         const cli_calib *cal, const double *means, size_t n_means,
-                         const double *stds, size_t n_stds, const sweep_cfg *cfg, nnp_err *err)
-{
-	nnp_method_ctx *ctx = NULL;
-	/* Each list holds at most 10,000 values: the product cannot overflow. */
-	if (n_means * n_stds > SWEEP_MAX_BUILT)
-		return nnp_err_set(err, NNP_EUSAGE, "sweep: %zu x %zu candidates, the limit with "
-		                   "--compensate ls is %u", n_means, n_stds, SWEEP_MAX_BUILT);
-	nnp_sweep *sw = sweep_alloc(n_means * n_stds);
-	int rc = sw ? NNP_OK : nnp_err_set(err, NNP_ENOMEM, "sweep: out of memory");
-	for (size_t i = 0; !rc && i < sw->n; i++) {
-		nnp_candidate *c = &sw->c[i];
-		c->mean_thr = means[i / n_stds];
-		c->std_thr = stds[i % n_stds];
-		rc = nnp_keep_rule(&c->keep, s, c->mean_thr, c->std_thr, (size_t)cfg->min_keep, err);
-		if (!rc)
-			c->floor_hit = nnp_keep_any_floor(c->keep);
-	}
-	if (!rc)
-		rc = nnp_candidates_dedupe(sw->c, sw->n, &sw->n_unique, err);
-	if (!rc)
-		rc = cli_calib_method_ctx(&ctx, m, cal, &cfg->mo, err);
-	for (size_t i = 0; !rc && i < sw->n; i++) {
-		build_progress(cfg, i, sw->n);
-		if (sw->c[i].same_as == NNP_NO_DUP)
-			rc = nnp_method_ctx_prune_keep(ctx, sw->c[i].keep, &sw->models[i], err);
-	}
-	build_progress(cfg, sw ? sw->n : 0, sw ? sw->n : 0);
-	nnp_method_ctx_free(ctx);
-	if (rc) {
-		nnp_sweep_free(sw);
-		return rc;
-	}
-	*out = sw;
-	return NNP_OK;
-}
-
-/* Candidate i of score or obs from per-layer counts. */
-static int build_one(nnp_method_ctx *ctx, nnp_sweep *sw, size_t i, const size_t *counts,
-                     nnp_err *err)
-{
-	return nnp_method_ctx_prune(ctx, counts, &sw->models[i], &sw->c[i].keep, err);
-}
-
-/* score or obs: one candidate per --keep fraction, then per allocation step
- * (--allocate), then per --target-params budget, then per --widths set. An
- * unreachable budget is NNP_EUSAGE. */
-static int build_method(nnp_sweep **out, const nnp_model *m, const cli_calib *cal,
-                        const double *keeps, size_t n_keeps, const cli_target *targets,
-                        size_t n_targets, const cli_widths *widths, const sweep_cfg *cfg,
-                        nnp_err *err)
-{
-	nnp_method_ctx *ctx = NULL;
-	nnp_alloc *a = NULL;
-	nnp_sweep *sw = NULL;
-	size_t H = m->n_layers - 1, params0 = nnp_model_params(m);
-	size_t *counts = calloc(H ? H : 1, sizeof *counts);
-	int rc = counts ? cli_calib_method_ctx(&ctx, m, cal, &cfg->mo, err)
-	                : nnp_err_set(err, NNP_ENOMEM, "sweep: out of memory");
-	if (!rc && (cfg->allocate || n_targets))
-		rc = nnp_method_ctx_allocate(ctx, &a, err);
-	if (rc)
-		goto done;
-	size_t n_steps = cfg->allocate ? a->n : 0;
-	if (!(sw = sweep_alloc(n_keeps + n_steps + n_targets + widths->n_sets))) {
-		rc = nnp_err_set(err, NNP_ENOMEM, "sweep: out of memory");
-		goto done;
-	}
-	size_t i = 0;
-	for (size_t k = 0; !rc && k < n_keeps; k++, i++) {
-		build_progress(cfg, i, sw->n);
-		sw->c[i].keep_frac = keeps[k];
-		rc = nnp_method_counts(m, keeps[k], counts, err);
-		if (!rc)
-			rc = build_one(ctx, sw, i, counts, err);
-	}
-	for (size_t k = 0; !rc && k < n_steps; k++, i++) {
-		build_progress(cfg, i, sw->n);
-		sw->c[i].alloc_step = k + 1;
-		rc = build_one(ctx, sw, i, a->counts + k * H, err);
-	}
-	for (size_t k = 0; !rc && k < n_targets; k++, i++) {
-		build_progress(cfg, i, sw->n);
-		size_t target = cli_target_params(&targets[k], params0);
-		size_t st = target >= params0 ? NNP_ALLOC_NONE : nnp_alloc_pick(a, target);
-		sw->c[i].target_params = target;
-		if (target >= params0) {
-			/* Within budget already: every layer whole. */
-			for (size_t l = 0; l < H; l++)
-				counts[l] = m->layers[l].out;
-			rc = build_one(ctx, sw, i, counts, err);
-		} else if (st == NNP_ALLOC_NONE) {
-			rc = nnp_err_set(err, NNP_EUSAGE,
-			                 "--target-params %s: %zu parameters is below the smallest model "
-			                 "the allocation reaches (%zu parameters)", targets[k].text,
-			                 target, a->n ? a->params[a->n - 1] : params0);
-		} else {
-			sw->c[i].alloc_step = st + 1;
-			rc = build_one(ctx, sw, i, a->counts + st * H, err);
-		}
-	}
-	for (size_t k = 0; !rc && k < widths->n_sets; k++, i++) {
-		build_progress(cfg, i, sw->n);
-		sw->c[i].widths = 1;
-		rc = build_one(ctx, sw, i, widths->v + k * widths->n_per, err);
-	}
-	build_progress(cfg, sw->n, sw->n);
-	if (!rc)
-		rc = nnp_candidates_dedupe(sw->c, sw->n, &sw->n_unique, err);
-	/* A duplicate is evaluated and written through its first. */
-	for (size_t k = 0; !rc && k < sw->n; k++)
-		if (sw->c[k].same_as != NNP_NO_DUP) {
-			nnp_model_free(sw->models[k]);
-			sw->models[k] = NULL;
-		}
-done:
-	nnp_alloc_free(a);
-	nnp_method_ctx_free(ctx);
-	free(counts);
-	if (rc) {
-		nnp_sweep_free(sw);
-		return rc;
-	}
-	*out = sw;
-	return NNP_OK;
-}
-
-/* The calibration rows: --calib DATA (read with the statistics' reader
- * options), else the evaluation rows already in memory. */
-static int load_calib(cli_calib *cal, const sweep_cfg *cfg, const nnp_model *m,
-                      const nnp_dataset *d, const char *data_path, const nnp_data_opts *dopts,
-                      const nnp_stats_source *src, nnp_err *err)
-{
-	memset(cal, 0, sizeof *cal);
-	if (cfg->calib_path) {
-		nnp_data_opts o = *dopts;
-		o.labels_path = cfg->calib_labels;
-		return cli_calib_load(cal, cfg->calib_path, &o, m->input_size, cfg->calib_rows,
-		                      cfg->calib_mem_limit, err);
-	}
-	/* The evaluation data beyond --mem-limit calibrates streamed, too. */
-	if (!d)
-		return cli_calib_load(cal, data_path, dopts, m->input_size, 0, 0, err);
-	cal->path = data_path;
-	cal->labels_path = dopts->labels_path;
-	cal->bytes = src->data_bytes;
-	cal->crc32 = src->data_crc32;
-	cal->view = *d;
-	cal->view.y = NULL;
-	cal->rows = d->rows;
-	return NNP_OK;
-}
-
 static void lock_wait(const char *dir, long pid, void *ctx)
 {
 	(void)ctx;
 	fprintf(stderr, "nnprune: %s: another run (pid %ld) is writing there; waiting for it "
 	        "(--no-wait: fail instead)\n", dir, pid);
+}
+
+/* "building candidates 3/40" and "fine-tuning 2/5 models" on stderr. */
+static void sweep_progress(void *ctx, nnp_pipeline_stage st, size_t done, size_t total)
+{
+	(void)ctx;
+	if (done == NNP_PROGRESS_END)
+		fprintf(stderr, "\r\033[K");
+	else if (st == NNP_STAGE_BUILD)
+		fprintf(stderr, "\rbuilding candidates: %zu/%zu", done, total);
+	else
+		fprintf(stderr, "\rnnprune: fine-tuning: %zu/%zu models", done, total);
+	fflush(stderr);
+}
+
+/* The candidates asked for: every (mean, std) pair for the rule, else per
+ * --keep fraction, the --allocate path, per --target-params budget, per
+ * --widths set, in that order. Labels (for messages) go to *labels. */
+static int make_specs(const sweep_cfg *c, const sweep_lists *l, const nnp_model *m,
+                      nnp_spec **out, size_t *n, char **labels, nnp_err *err)
+{
+	size_t total = nnp_method_by_thresholds(c->mo.method)
+	                       ? l->n_means * l->n_stds
+	                       : l->n_keeps + (c->allocate != 0) + l->n_targets + l->widths.n_sets;
+	nnp_spec *s = calloc(total ? total : 1, sizeof *s);
+	char *lab = calloc(l->n_targets ? l->n_targets : 1, 64);
+	if (!s || !lab) {
+		free(s);
+		free(lab);
+		return nnp_err_set(err, NNP_ENOMEM, "out of memory");
+	}
+	size_t i = 0, params0 = nnp_model_params(m);
+	if (nnp_method_by_thresholds(c->mo.method))
+		for (size_t a = 0; a < l->n_means; a++)
+			for (size_t b = 0; b < l->n_stds; b++, i++) {
+				s[i].kind = NNP_SPEC_THRESHOLDS;
+				s[i].mean = l->means[a];
+				s[i].std = l->stds[b];
+			}
+	else {
+		for (size_t k = 0; k < l->n_keeps; k++, i++) {
+			s[i].kind = NNP_SPEC_KEEP;
+			s[i].keep = l->keeps[k];
+		}
+		if (c->allocate)
+			s[i++].kind = NNP_SPEC_ALLOC_STEP;   /* step 0: every step of the path */
+		for (size_t k = 0; k < l->n_targets; k++, i++) {
+			s[i].kind = NNP_SPEC_TARGET;
+			s[i].target_params = cli_target_params(&l->targets[k], params0);
+			snprintf(lab + 64 * k, 64, "--target-params %s", l->targets[k].text);
+			s[i].label = lab + 64 * k;
+		}
+		for (size_t k = 0; k < l->widths.n_sets; k++, i++) {
+			s[i].kind = NNP_SPEC_WIDTHS;
+			s[i].widths = l->widths.v + k * l->widths.n_per;
+		}
+	}
+	*out = s;
+	*n = total;
+	*labels = lab;
+	return NNP_OK;
+}
+
+/* The report's header: what ran, on what, and what was selected. */
+static void report_info(nnp_report_info *info, const sweep_cfg *cfg, const nnp_pipeline *pl,
+                        const nnp_model *m, const char *model_path, const char *data_path)
+{
+	nnp_report_info_init(info);
+	info->model_path = model_path;
+	info->model_name = m->name;
+	info->data_path = data_path;
+	info->rows = pl->sw->rows;
+	info->fold = cfg->fold;
+	info->min_keep = (size_t)cfg->min_keep;
+	info->max_drop = cfg->max_drop;
+	if (pl->calibrated) {
+		info->method = nnp_method_name(cfg->mo.method);
+		info->compensate = nnp_compensate_name(cfg->mo.compensate);
+		if (nnp_method_uses_ridge(&cfg->mo))
+			info->lambda_rel = cfg->mo.lambda_rel;
+		/* A copy of the evaluation data is no separate calibration set. */
+		info->calib_path = pl->calib_separate ? cfg->calib_path : NULL;
+		info->calib_rows = pl->calib.rows;
+	}
+	if (cfg->ft_data) {
+		info->ft_epochs = (size_t)cfg->ft_epochs;
+		info->ft_data_path = cfg->ft_data;
+		info->ft_lr = isnan(cfg->ft_lr) ? (double)pl->o.ft_train.lr : cfg->ft_lr;
+		info->ft_seed = cfg->ft_seed;
+	}
+	info->best = pl->best;
+}
+
+/* The table's closing line on stdout. */
+static void summary(const sweep_cfg *cfg, const nnp_pipeline *pl, const nnp_report_info *info)
+{
+	const nnp_sweep *sw = pl->sw;
+	printf("\n%zu candidates (%zu distinct) evaluated on %llu rows; ", sw->n, sw->n_unique,
+	       (unsigned long long)sw->rows);
+	if (pl->calibrated && info->calib_path)
+		printf("%s + %s calibrated on %s (%zu rows); ", info->method, info->compensate,
+		       cfg->calib_path, pl->calib.rows);
+	else if (pl->calibrated)
+		printf("%s + %s calibrated on the evaluation data itself; ", info->method,
+		       info->compensate);
+	if (cfg->ft_data)
+		printf("%zu distinct model%s and the original fine-tuned for %llu epoch%s on %s; ",
+		       pl->n_ft_jobs - 1, pl->n_ft_jobs == 2 ? "" : "s",
+		       (unsigned long long)cfg->ft_epochs, cfg->ft_epochs == 1 ? "" : "s",
+		       cfg->ft_data);
+	printf("models and report in %s/ (report.md, report.csv, report.json, report.svg, "
+	       "stats.svg)\n", cfg->out_dir);
+}
+
+/* The verdict of --max-drop on stderr, and --best written; an exit code. */
+static int verdict(const sweep_cfg *cfg, nnp_pipeline *pl, nnp_err *err)
+{
+	const nnp_sweep *sw = pl->sw;
+	char bt[96];
+	if (pl->best == NNP_NO_DUP) {
+		const nnp_candidate *c = pl->closest != NNP_NO_DUP ? &sw->c[pl->closest] : NULL;
+		const char *what = cfg->ft_data ? " after fine-tuning" : "";
+		const char *file = c ? (cfg->ft_data ? c->ft_file : c->file) : NULL;
+		if (c) {
+			nnp_candidate_budget_text(bt, sizeof bt, c);
+			fprintf(stderr, "nnprune: sweep: no candidate within %g points of the original "
+			        "accuracy%s; closest: %s with a drop of %.2f points (%s)\n", cfg->max_drop,
+			        what, bt, cfg->ft_data ? c->ft_drop : c->accuracy_drop, file ? file : "-");
+		} else
+			fprintf(stderr, "nnprune: sweep: no candidate within %g points of the original "
+			        "accuracy%s\n", cfg->max_drop, what);
+		return NNP_EXIT_GATE;
+	}
+	const nnp_candidate *b = &sw->c[pl->best];
+	nnp_candidate_budget_text(bt, sizeof bt, b);
+	/* With --finetune the gate judged the fine-tuned model: that is the one to keep. */
+	if (cfg->best_path && nnp_pipeline_write(pl, pl->best, cfg->ft_data != NULL,
+	                                         cfg->best_path, err))
+		return cli_fail(err);
+	if (!cfg->json && cfg->ft_data)
+		fprintf(stderr, "nnprune: sweep: selected %s: %.1f%% fewer parameters, accuracy "
+		        "drop after fine-tuning %.2f points (%.2f against the fine-tuned "
+		        "original; %.2f before fine-tuning)%s%s\n", bt, b->reduction, b->ft_drop,
+		        b->ft_drop_vs_ft, b->accuracy_drop, cfg->best_path ? ", written to " : "",
+		        cfg->best_path ? cfg->best_path : "");
+	else if (!cfg->json)
+		fprintf(stderr, "nnprune: sweep: selected %s: %.1f%% fewer parameters, accuracy "
+		        "drop %.2f points%s%s\n", bt, b->reduction, b->accuracy_drop,
+		        cfg->best_path ? ", written to " : "", cfg->best_path ? cfg->best_path : "");
+	return NNP_EXIT_OK;
+}
+
+/* Reports on disk and on stdout, then the verdict. */
+static int report(const sweep_cfg *cfg, nnp_pipeline *pl, const nnp_model *m,
+                  const char *model_path, const char *data_path, nnp_err *err)
+{
+	nnp_report_info info;
+	report_info(&info, cfg, pl, m, model_path, data_path);
+	char *json = NULL;
+	int rc = nnp_report_write(cfg->out_dir, pl->sw, pl->stats, &info, err);
+	if (!rc)
+		rc = nnp_report_write_html(cfg->out_dir, pl->sw, pl->stats, &info, err);
+	if (!rc && cfg->json) {
+		rc = nnp_report_render(&json, NULL, NNP_REPORT_JSON, pl->sw, pl->stats, &info, err);
+		if (!rc)
+			fputs(json, stdout);
+		free(json);
+	} else if (!rc && !cfg->quiet) {
+		rc = nnp_report_table(stdout, pl->sw, pl->stats, &info, err);
+		if (!rc)
+			summary(cfg, pl, &info);
+	}
+	if (rc)
+		return cli_fail(err);
+	/* The verdict goes to stderr after the table: keep them in that order on a terminal. */
+	fflush(stdout);
+	return isnan(cfg->max_drop) ? NNP_EXIT_OK : verdict(cfg, pl, err);
 }
 
 int cmd_sweep(int argc, char **argv)
@@ -941,9 +564,9 @@ int cmd_sweep(int argc, char **argv)
 	const nnp_method_opts mo0 = NNP_METHOD_OPTS_INIT;
 	sweep_cfg cfg = { SWEEP_DEFAULT_STATS, SWEEP_DEFAULT_OUT, NULL, NULL, NULL,
 		          SWEEP_DEFAULT_MEANS, SWEEP_DEFAULT_STDS, NULL, 1, SWEEP_DEFAULT_MEM_LIMIT,
-		          CLI_CALIB_MEM_LIMIT, 1, 0, 0, 0, NAN, 0, NULL, NULL, NULL, SWEEP_DEFAULT_FT_EPOCHS,
+		          NNP_CALIB_MEM_LIMIT, 1, 0, 0, 0, NAN, 0, NULL, NULL, NULL, SWEEP_DEFAULT_FT_EPOCHS,
 		          SWEEP_DEFAULT_FT_SEED, NAN, 0, mo0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
-		          NULL, 0, 0, 0, NULL, 0, { { 0 }, NULL, NULL } };
+		          NULL, 0, 0, 0, { { 0 }, NULL, NULL } };
 	cfg.mo.method = NNP_METHOD_RULE;
 	int rc = NNP_EXIT_OK;
 	nnp_err err;
@@ -952,20 +575,13 @@ int cmd_sweep(int argc, char **argv)
 	nnp_stats_source src;
 	memset(&src, 0, sizeof src);
 	nnp_model *m = NULL;
-	nnp_dataset *d = NULL;
-	nnp_sweep *sw = NULL;
-	double *means = NULL, *stds = NULL, *keeps = NULL;
-	size_t n_means = 0, n_stds = 0, n_keeps = 0, n_targets = 0;
-	cli_target *targets = NULL;
-	cli_widths widths;
-	memset(&widths, 0, sizeof widths);
-	cli_calib cal;
-	memset(&cal, 0, sizeof cal);
-	nnp_stats *cs = NULL;
-	char *json = NULL;
-	nnp_dir_lock *lock = NULL;
-	sweep_ft ft;
-	memset(&ft, 0, sizeof ft);
+	sweep_lists l;
+	memset(&l, 0, sizeof l);
+	nnp_spec *specs = NULL;
+	char *labels = NULL;
+	nnp_pipeline *pl = NULL;
+	nnp_pipeline_opts po;
+	nnp_pipeline_opts_init(&po);
 
 	int prc = parse_args(&p, &cfg);
 	if (prc) {
@@ -973,17 +589,17 @@ int cmd_sweep(int argc, char **argv)
 		goto done;
 	}
 	int rule = nnp_method_by_thresholds(cfg.mo.method);
-	if ((cfg.keep_text && cli_parse_fractions(&p, "--keep", cfg.keep_text, &keeps, &n_keeps)) ||
+	if ((cfg.keep_text && cli_parse_fractions(&p, "--keep", cfg.keep_text, &l.keeps, &l.n_keeps)) ||
 	    (cfg.targets_text &&
-	     cli_parse_targets(&p, "--target-params", cfg.targets_text, &targets, &n_targets)) ||
+	     cli_parse_targets(&p, "--target-params", cfg.targets_text, &l.targets, &l.n_targets)) ||
 	    (cfg.widths_text &&
-	     cli_parse_widths(&p, "--widths", cfg.widths_text, SWEEP_MAX_WIDTHS, &widths))) {
+	     cli_parse_widths(&p, "--widths", cfg.widths_text, SWEEP_MAX_WIDTHS, &l.widths))) {
 		rc = NNP_EXIT_USAGE;
 		goto done;
 	}
-	if ((rule && (nnp_parse_list(cfg.means_text, &means, &n_means, &err) ||
-	              nnp_parse_list(cfg.stds_text, &stds, &n_stds, &err))) ||
-	    (cfg.ft_data && ft_options(&ft, &cfg, &err))) {
+	if ((rule && (nnp_parse_list(cfg.means_text, &l.means, &l.n_means, &err) ||
+	              nnp_parse_list(cfg.stds_text, &l.stds, &l.n_stds, &err))) ||
+	    (cfg.ft_data && ft_options(&po.ft_train, &cfg, &err))) {
 		rc = cli_usage_error(&p, "%s", err.msg);
 		goto done;
 	}
@@ -1008,11 +624,10 @@ int cmd_sweep(int argc, char **argv)
 	}
 	if (check_shape(m, s, model_path, cfg.stats_path, &err))
 		goto fail;
-	if (cfg.widths_text && cli_check_widths("--widths", &widths, m, &err)) {
+	if (cfg.widths_text && cli_check_widths("--widths", &l.widths, m, &err)) {
 		rc = cli_usage_error(&p, "%s", err.msg);
 		goto done;
 	}
-
 	nnp_data_opts dopts = src.data_opts;
 	dopts.labels_path = labels_path;
 	dopts.labels_option = "--labels FILE";
@@ -1024,48 +639,50 @@ int cmd_sweep(int argc, char **argv)
 		            "labelled data", cfg.stats_path);
 		goto fail;
 	}
-	if (cfg.ft_data && ft_load(&ft, &cfg, &dopts, &err))
+	if (rule && cfg.mo.compensate != NNP_COMP_LS && l.n_means * l.n_stds > SWEEP_MAX_CANDIDATES) {
+		nnp_err_set(&err, NNP_EUSAGE, "sweep: %zu x %zu candidates, the limit is %u",
+		            l.n_means, l.n_stds, SWEEP_MAX_CANDIDATES);
 		goto fail;
-	/* Hold the data in memory when it fits, so it is read once for all candidates. */
-	/* --mem-limit 0: always streamed. */
-	int drc = cfg.mem_limit ? nnp_dataset_load(&d, data_path, &dopts, cfg.mem_limit, &err)
-	                        : NNP_ETOOBIG;
-	if (drc && drc != NNP_ETOOBIG)
+	}
+	if (rule && cfg.mo.compensate == NNP_COMP_LS && l.n_means * l.n_stds > SWEEP_MAX_BUILT) {
+		rc = cli_usage_error(&p, "%zu x %zu candidates, the limit with --compensate ls is %u",
+		                     l.n_means, l.n_stds, SWEEP_MAX_BUILT);
+		goto done;
+	}
+	if (make_specs(&cfg, &l, m, &specs, &po.n_specs, &labels, &err))
 		goto fail;
-	nnp_err_clear(&err);
-
-	/* The rule on the evaluation data's statistics, folding or not, is the
-	 * sweep as it always was; everything else computes on calibration rows. */
-	cfg.plain = rule && cfg.mo.compensate != NNP_COMP_LS && !cfg.calib_path;
-	if (!cfg.plain) {
-		if (load_calib(&cal, &cfg, m, d, data_path, &dopts, &src, &err))
-			goto fail;
-		cfg.calib = &cal;
+	const char *inputs[] = { model_path, data_path, labels_path, cfg.stats_path, cfg.ft_data,
+		                 cfg.ft_labels, cfg.calib_path, cfg.calib_labels };
+	po.specs = specs;
+	po.mo = cfg.mo;
+	po.min_keep = (size_t)cfg.min_keep;
+	po.threads = cfg.threads;
+	po.stats = s;
+	/* The statistics' rows are the evaluation rows, and calibrate by default. */
+	nnp_source stats_src = { data_path, dopts, 0, 0, NULL, src.data_bytes, src.data_crc32 };
+	po.stats_src = po.eval = stats_src;
+	po.eval.mem_limit = cfg.mem_limit;
+	if (cfg.calib_path) {
+		nnp_source cs = { cfg.calib_path, dopts, cfg.calib_rows, cfg.calib_mem_limit, NULL, 0, 0 };
+		cs.opts.labels_path = cfg.calib_labels;
+		po.calib = cs;
 	}
-	/* The rule's thresholds apply to the calibration rows' statistics. */
-	const nnp_stats *rs = s;
-	if (rule && cfg.calib_path) {
-		nnp_run_opts ro = NNP_RUN_OPTS_INIT;
-		ro.threads = cfg.threads;
-		if (cli_calib_stats(&cs, m, &cal, &ro, &err))
-			goto fail;
-		rs = cs;
+	if (cfg.ft_data) {
+		/* Read like the evaluation data, with its own labels file for IDX images. */
+		nnp_source ts = { cfg.ft_data, dopts, 0, 0, NULL, 0, 0 };
+		ts.opts.labels_path = cfg.ft_labels;
+		ts.opts.labels_option = "--finetune-labels FILE";
+		po.finetune = ts;
 	}
-	int brc = NNP_OK;
-	if (rule && cfg.mo.compensate != NNP_COMP_LS) {
-		nnp_sweep_opts so = { means, n_means, stds, n_stds, (size_t)cfg.min_keep, cfg.fold,
-			              cfg.threads, data_path, &dopts };
-		if (nnp_sweep_run(&sw, m, rs, d, &so, &err))
-			goto fail;
-	} else {
-		brc = rule ? build_rule_ls(&sw, m, rs, &cal, means, n_means, stds, n_stds, &cfg, &err)
-		           : build_method(&sw, m, &cal, keeps, n_keeps, targets, n_targets, &widths,
-		                          &cfg, &err);
-		nnp_eval_opts eo = NNP_EVAL_OPTS_INIT;
-		eo.threads = cfg.threads;
-		if (!brc)
-			brc = nnp_sweep_evaluate(sw, m, d, data_path, &dopts, &eo, &err);
-	}
+	po.ft_pareto = cfg.ft_pareto;
+	po.max_drop = cfg.max_drop;
+	nnp_pipeline_output out = { cfg.out_dir, model_path, fi.crc32,
+		                    cli_format_pick(cfg.format, fi.format), inputs,
+		                    sizeof inputs / sizeof inputs[0], !cfg.no_wait, lock_wait, NULL };
+	po.out = out;
+	if (!cfg.quiet && !cfg.json && isatty(STDERR_FILENO))
+		po.progress = sweep_progress;
+	int brc = nnp_pipeline_run(&pl, m, &po, &err);
 	if (brc == NNP_EUSAGE) {
 		/* An unreachable budget is the caller's number. */
 		rc = cli_usage_error(&p, "%s", err.msg);
@@ -1073,154 +690,22 @@ int cmd_sweep(int argc, char **argv)
 	}
 	if (brc)
 		goto fail;
-
-	if (nnp_mkdir(cfg.out_dir, &err) ||
-	    nnp_dir_lock_take(&lock, cfg.out_dir, !cfg.no_wait, lock_wait, NULL, &err))
-		goto fail;
-	const char *inputs[] = { model_path, data_path, labels_path, cfg.stats_path, cfg.ft_data,
-		                 cfg.ft_labels, cfg.calib_path, cfg.calib_labels };
-	const size_t n_inputs = sizeof inputs / sizeof inputs[0];
-	if (check_reports(cfg.out_dir, inputs, n_inputs, &err))
-		goto fail;
-	nnp_format fmt = cli_format_pick(cfg.format, fi.format);
-	if (write_models(sw, m, model_path, fi.crc32, &cfg, fmt, inputs, n_inputs, &err))
-		goto fail;
-	if (cfg.ft_data &&
-	    (ft_run(&ft, sw, m, model_path, d, data_path, &dopts, &cfg, &err) ||
-	     ft_write(&ft, sw, m, model_path, fi.crc32, &cfg, fmt, inputs, n_inputs, &err)))
-		goto fail;
-
-	nnp_report_info info;
-	nnp_report_info_init(&info);
-	info.model_path = model_path;
-	info.model_name = m->name;
-	info.data_path = data_path;
-	info.rows = sw->rows;
-	info.fold = cfg.fold;
-	info.min_keep = (size_t)cfg.min_keep;
-	info.max_drop = cfg.max_drop;
-	if (!cfg.plain) {
-		info.method = nnp_method_name(cfg.mo.method);
-		info.compensate = nnp_compensate_name(cfg.mo.compensate);
-		if (nnp_method_uses_ridge(&cfg.mo))
-			info.lambda_rel = cfg.mo.lambda_rel;
-		/* A copy of the evaluation data is no separate calibration set. */
-		int same = cfg.calib_path && cal.bytes == src.data_bytes && cal.crc32 == src.data_crc32;
-		info.calib_path = same ? NULL : cfg.calib_path;
-		info.calib_rows = cal.rows;
-	}
-	if (cfg.ft_data) {
-		info.ft_epochs = (size_t)cfg.ft_epochs;
-		info.ft_data_path = cfg.ft_data;
-		info.ft_lr = isnan(cfg.ft_lr) ? (double)ft.t.lr : cfg.ft_lr;
-		info.ft_seed = cfg.ft_seed;
-	}
-	size_t closest = NNP_NO_DUP;
-	if (!isnan(cfg.max_drop) && cfg.ft_data) {
-		if (ft_select(sw, cfg.max_drop, &info.best, &closest, &err))
-			goto fail;
-	} else if (!isnan(cfg.max_drop)) {
-		info.best = nnp_sweep_select(sw, cfg.max_drop, &closest);
-	}
-	if (nnp_report_write(cfg.out_dir, sw, rs, &info, &err) ||
-	    nnp_report_write_html(cfg.out_dir, sw, rs, &info, &err))
-		goto fail;
-	if (cfg.json) {
-		if (nnp_report_render(&json, NULL, NNP_REPORT_JSON, sw, rs, &info, &err))
-			goto fail;
-		fputs(json, stdout);
-	} else if (!cfg.quiet) {
-		if (nnp_report_table(stdout, sw, rs, &info, &err))
-			goto fail;
-		printf("\n%zu candidates (%zu distinct) evaluated on %llu rows; ", sw->n, sw->n_unique,
-		       (unsigned long long)sw->rows);
-		if (!cfg.plain && info.calib_path)
-			printf("%s + %s calibrated on %s (%zu rows); ", info.method, info.compensate,
-			       cfg.calib_path, cal.rows);
-		else if (!cfg.plain)
-			printf("%s + %s calibrated on the evaluation data itself; ", info.method,
-			       info.compensate);
-		if (cfg.ft_data)
-			printf("%zu distinct model%s and the original fine-tuned for %llu epoch%s on "
-			       "%s; ", ft.n_jobs - 1, ft.n_jobs == 2 ? "" : "s",
-			       (unsigned long long)cfg.ft_epochs, cfg.ft_epochs == 1 ? "" : "s",
-			       cfg.ft_data);
-		printf("models and report in %s/ (report.md, report.csv, report.json, report.svg, "
-		       "stats.svg)\n", cfg.out_dir);
-	}
-	/* The verdict goes to stderr after the table: keep them in that order on a terminal. */
-	fflush(stdout);
-	if (!isnan(cfg.max_drop)) {
-		if (info.best == NNP_NO_DUP) {
-			const nnp_candidate *c = closest != NNP_NO_DUP ? &sw->c[closest] : NULL;
-			const char *what = cfg.ft_data ? " after fine-tuning" : "";
-			const char *file = c ? (cfg.ft_data ? c->ft_file : c->file) : NULL;
-			char bt[96];
-			if (c)
-				budget_text(bt, sizeof bt, c);
-			if (c)
-				fprintf(stderr, "nnprune: sweep: no candidate within %g points of the "
-				        "original accuracy%s; closest: %s with a drop of %.2f points (%s)\n",
-				        cfg.max_drop, what, bt, cfg.ft_data ? c->ft_drop : c->accuracy_drop,
-				        file ? file : "-");
-			else
-				fprintf(stderr, "nnprune: sweep: no candidate within %g points of the "
-				        "original accuracy%s\n", cfg.max_drop, what);
-			rc = NNP_EXIT_GATE;
-			goto done;
-		}
-		const nnp_candidate *b = &sw->c[info.best];
-		char bt[96];
-		budget_text(bt, sizeof bt, b);
-		if (cfg.best_path && cfg.ft_data) {
-			/* The gate judged the fine-tuned model: that is the one to keep. */
-			if (ft_save(&ft, &ft.jobs[ft.job_of[info.best]], b, cfg.best_path, m, model_path,
-			            fi.crc32, &cfg, fmt, inputs, n_inputs, &err))
-				goto fail;
-		} else if (cfg.best_path) {
-			size_t bi = b->same_as == NNP_NO_DUP ? info.best : b->same_as;
-			if (check_not_input(cfg.best_path, inputs, n_inputs, &err))
-				goto fail;
-			char *prov = provenance_json(m, model_path, fi.crc32, b, &cfg);
-			if (!prov || nnp_model_set_provenance(sw->models[bi], prov, &err) ||
-			    nnp_model_save_opts(sw->models[bi], cfg.best_path, fmt, NULL, &err)) {
-				free(prov);
-				if (!err.msg[0])
-					nnp_err_set(&err, NNP_ENOMEM, "out of memory");
-				goto fail;
-			}
-			free(prov);
-		}
-		if (!cfg.json && cfg.ft_data)
-			fprintf(stderr, "nnprune: sweep: selected %s: %.1f%% fewer parameters, accuracy "
-			        "drop after fine-tuning %.2f points (%.2f against the fine-tuned "
-			        "original; %.2f before fine-tuning)%s%s\n", bt, b->reduction, b->ft_drop,
-			        b->ft_drop_vs_ft, b->accuracy_drop, cfg.best_path ? ", written to " : "",
-			        cfg.best_path ? cfg.best_path : "");
-		else if (!cfg.json)
-			fprintf(stderr, "nnprune: sweep: selected %s: %.1f%% fewer parameters, accuracy "
-			        "drop %.2f points%s%s\n", bt, b->reduction, b->accuracy_drop,
-			        cfg.best_path ? ", written to " : "", cfg.best_path ? cfg.best_path : "");
-	}
+	rc = report(&cfg, pl, m, model_path, data_path, &err);
 	goto done;
 fail:
 	rc = cli_fail(&err);
 done:
-	nnp_dir_unlock(lock);
-	free(json);
-	ft_free(&ft);
-	nnp_sweep_free(sw);
-	nnp_stats_free(cs);
-	cli_calib_free(&cal);
-	free(keeps);
-	free(targets);
-	cli_widths_free(&widths);
-	nnp_dataset_free(d);
+	nnp_pipeline_free(pl);
+	free(specs);
+	free(labels);
+	free(l.keeps);
+	free(l.targets);
+	cli_widths_free(&l.widths);
+	free(l.means);
+	free(l.stds);
 	nnp_model_free(m);
 	nnp_stats_free(s);
 	nnp_stats_source_free(&src);
-	free(means);
-	free(stds);
 	cli_model_free(&cfg.model);
 	cli_done(&p);
 	return rc;

@@ -1,21 +1,19 @@
-/* Fine-tuning shared by `nnprune finetune` and `nnprune sweep --finetune`. */
+/* Fine-tuning several models at once, as `nnprune finetune` trains one. */
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <cJSON.h>
 
-#include "finetune.h"
+#include "nnprune/pipeline.h"
 #include "nnprune/parallel.h"
 #include "nnprune/stats.h"
 
-float cli_finetune_default_lr(nnp_optimizer o)
+float nnp_finetune_default_lr(nnp_optimizer o)
 {
 	return nnp_train_default_lr(o) / 10.0f;
 }
 
-float cli_provenance_scale(const nnp_model *m)
+float nnp_provenance_scale(const nnp_model *m)
 {
 	float s = 1.0f;
 	/* A model with input preprocessing applies it itself: nothing to fold. */
@@ -33,15 +31,15 @@ float cli_provenance_scale(const nnp_model *m)
 
 /* The jobs' shared state: one error per job. */
 typedef struct ft_pool {
-	cli_ft_job *jobs;
+	nnp_ft_job *jobs;
 	size_t n;
-	const cli_ft_plan *p;
+	const nnp_ft_plan *p;
 	nnp_err *errs;            /* [n] */
 	int *rcs;                 /* [n] */
 	atomic_size_t done;       /* jobs finished, for the progress line */
 } ft_pool;
 
-static int ft_eval(const cli_ft_job *j, const cli_ft_plan *p, nnp_metrics *mt, nnp_err *err)
+static int ft_eval(const nnp_ft_job *j, const nnp_ft_plan *p, nnp_metrics *mt, nnp_err *err)
 {
 	/* One thread: the jobs are the parallel unit. */
 	nnp_run_opts ro = NNP_RUN_OPTS_INIT;
@@ -56,7 +54,7 @@ static int ft_eval(const cli_ft_job *j, const cli_ft_plan *p, nnp_metrics *mt, n
 	return rc;
 }
 
-static int ft_one(cli_ft_job *j, const cli_ft_plan *p, nnp_err *err)
+static int ft_one(nnp_ft_job *j, const nnp_ft_plan *p, nnp_err *err)
 {
 	int rc = nnp_model_clone(&j->model, j->src, err);
 	if (rc)
@@ -64,7 +62,7 @@ static int ft_one(cli_ft_job *j, const cli_ft_plan *p, nnp_err *err)
 	nnp_train_opts o = p->train;
 	/* As `nnprune finetune` without --input-scale: the model maps raw
 	 * inputs and is trained in the space its provenance records. */
-	j->input_scale = cli_provenance_scale(j->src);
+	j->input_scale = nnp_provenance_scale(j->src);
 	o.input_scale = j->input_scale;
 	o.model_takes_raw = 1;
 	/* One training thread per job: a model's weights then never depend on
@@ -87,13 +85,11 @@ static void ft_task(void *ctx, size_t i, unsigned worker)
 	nnp_err_clear(&P->errs[i]);
 	P->rcs[i] = ft_one(&P->jobs[i], P->p, &P->errs[i]);
 	size_t done = atomic_fetch_add(&P->done, 1) + 1;
-	if (P->p->progress) {
-		fprintf(stderr, "\rnnprune: fine-tuning: %zu/%zu models", done, P->n);
-		fflush(stderr);
-	}
+	if (P->p->progress)
+		P->p->progress(P->p->progress_ctx, done, P->n);
 }
 
-int cli_ft_run(cli_ft_job *jobs, size_t n, const cli_ft_plan *p, nnp_err *err)
+int nnp_finetune_run(nnp_ft_job *jobs, size_t n, const nnp_ft_plan *p, nnp_err *err)
 {
 	if (n == 0)
 		return NNP_OK;
@@ -115,7 +111,7 @@ int cli_ft_run(cli_ft_job *jobs, size_t n, const cli_ft_plan *p, nnp_err *err)
 	nnp_pfor_job job = { ft_task, NULL, &P };
 	nnp_pfor(p->threads, n, &job);
 	if (p->progress)
-		fprintf(stderr, "\r\033[K");
+		p->progress(p->progress_ctx, NNP_PROGRESS_END, n);
 	for (size_t i = 0; i < n; i++)
 		if (P.rcs[i]) {
 			rc = nnp_err_set(err, P.rcs[i], "%s: fine-tuning: %s",

@@ -1,0 +1,374 @@
+/*
+ * The pipeline's outputs: candidate models written with their provenance,
+ * fine-tuned copies of the original and the candidates, the selection.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cJSON.h>
+
+#include "nnprune/report.h"
+#include "pipeline_priv.h"
+
+/* "model" from "dir/model.bin". */
+static void model_stem(const char *path, char *buf, size_t size)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	snprintf(buf, size, "%s", base);
+	char *dot = strrchr(buf, '.');
+	if (dot && dot != buf)
+		*dot = '\0';
+}
+
+/* What a candidate's file name says it is: "-m0.1-s0.4" for the rule (as it
+ * always was), "-rule-ls-m0.1-s0.4" for the rule with a refit, and for the
+ * other methods "-obs-ls-k0.5", "-obs-ls-a12" (allocation step), "-obs-ls-t150000". */
+static void budget_name(char *buf, size_t size, const nnp_candidate *c,
+                        const nnp_method_opts *mo)
+{
+	const char *me = nnp_method_name(mo->method);
+	const char *co = nnp_compensate_name(mo->compensate);
+	if (nnp_method_by_thresholds(mo->method) && mo->compensate != NNP_COMP_LS)
+		snprintf(buf, size, "-m%.12g-s%.12g", c->mean_thr, c->std_thr);
+	else if (nnp_method_by_thresholds(mo->method))
+		snprintf(buf, size, "-%s-%s-m%.12g-s%.12g", me, co, c->mean_thr, c->std_thr);
+	else if (c->target_params)
+		snprintf(buf, size, "-%s-%s-t%zu", me, co, c->target_params);
+	else if (c->alloc_step)
+		snprintf(buf, size, "-%s-%s-a%zu", me, co, c->alloc_step);
+	else if (c->widths) {
+		int n = snprintf(buf, size, "-%s-%s-w", me, co);
+		for (size_t l = 0; n > 0 && (size_t)n < size && l < c->keep->n_layers; l++)
+			n += snprintf(buf + n, size - (size_t)n, "%s%zu", l ? "-" : "", c->keep->count[l]);
+	} else
+		snprintf(buf, size, "-%s-%s-k%.12g", me, co, c->keep_frac);
+}
+
+/* "dir/stem-m0.1-s0.4.bin"; with ft_epochs > 0 "dir/stem-m0.1-s0.4-ft2.bin", and
+ * for the original (c NULL) "dir/stem-ft2.bin". */
+static char *candidate_path(const nnp_pipeline *p, const nnp_candidate *c, uint64_t ft_epochs)
+{
+	const nnp_pipeline_output *o = &p->o.out;
+	char stem[256];
+	model_stem(o->model_path, stem, sizeof stem);
+	size_t n = strlen(o->dir) + strlen(stem) + 600;
+	char *path = malloc(n);
+	if (!path)
+		return NULL;
+	char thr[512] = "", ft[32] = "";
+	if (c)
+		budget_name(thr, sizeof thr, c, &p->o.mo);
+	if (ft_epochs)
+		snprintf(ft, sizeof ft, "-ft%llu", (unsigned long long)ft_epochs);
+	snprintf(path, n, "%s/%s%s%s.%s", o->dir, stem, thr, ft, nnp_format_name(o->format));
+	return path;
+}
+
+void nnp_candidate_budget_text(char *buf, size_t size, const nnp_candidate *c)
+{
+	if (c->target_params)
+		snprintf(buf, size, "target %zu (allocation step %zu)", c->target_params,
+		         c->alloc_step);
+	else if (c->alloc_step)
+		snprintf(buf, size, "allocation step %zu", c->alloc_step);
+	else if (c->keep_frac > 0)
+		snprintf(buf, size, "keep %g", c->keep_frac);
+	else if (c->widths) {
+		int n = snprintf(buf, size, "widths ");
+		for (size_t l = 0; n > 0 && (size_t)n < size && l < c->keep->n_layers; l++)
+			n += snprintf(buf + n, size - (size_t)n, "%s%zu", l ? "-" : "", c->keep->count[l]);
+	}
+	else
+		snprintf(buf, size, "mean %g, std %g", c->mean_thr, c->std_thr);
+}
+
+/* NNP_EOUTPUT if path names one of the inputs (NULL entries are skipped). */
+static int check_not_input(const nnp_pipeline *p, const char *path, nnp_err *err)
+{
+	for (size_t k = 0; k < p->o.out.n_inputs; k++)
+		if (p->o.out.inputs[k] && nnp_same_file(path, p->o.out.inputs[k]))
+			return nnp_err_set(err, NNP_EOUTPUT, "%s: refusing to write over an input file",
+			                   path);
+	return NNP_OK;
+}
+
+char *nnp_pipeline_provenance(const nnp_pipeline *p, size_t i)
+{
+	const nnp_candidate *c = &p->sw->c[i];
+	const nnp_method_opts *mo = &p->o.mo;
+	nnp_prov pv;
+	nnp_prov_init(&pv);
+	pv.src = p->model;
+	pv.src_path = p->o.out.model_path;
+	pv.src_crc = p->o.out.model_crc;
+	pv.method = nnp_method_name(mo->method);
+	pv.kept = c->keep;
+	if (p->calibrated) {
+		pv.compensate = nnp_compensate_name(mo->compensate);
+		pv.calib = &p->calib;
+		if (nnp_method_uses_ridge(mo))
+			pv.lambda_rel = mo->lambda_rel;
+	}
+	if (nnp_method_by_thresholds(mo->method)) {
+		pv.mean_thr = c->mean_thr;
+		pv.std_thr = c->std_thr;
+		pv.fold = mo->compensate == NNP_COMP_FOLD;
+		pv.min_keep = p->o.min_keep;
+	} else {
+		pv.keep_frac = c->keep_frac > 0 ? c->keep_frac : NAN;
+		pv.target_params = c->target_params ? c->target_params : NNP_PROV_NONE;
+		if (c->alloc_step) {
+			pv.alloc_step = c->alloc_step - 1;
+			pv.grid_step = mo->grid_step;
+		}
+		if (c->widths) {
+			pv.widths = c->keep->count;
+			pv.n_widths = c->keep->n_layers;
+		}
+	}
+	return nnp_provenance_prune(&pv);
+}
+
+/* Refuses, before anything is written, a report file that would replace an input. */
+static int check_reports(const nnp_pipeline *p, nnp_err *err)
+{
+	for (int k = NNP_REPORT_MD; k < NNP_REPORT_KINDS; k++) {
+		char path[4096];
+		snprintf(path, sizeof path, "%s/%s", p->o.out.dir,
+		         nnp_report_file_name((nnp_report_kind)k));
+		int rc = check_not_input(p, path, err);
+		if (rc)
+			return rc;
+	}
+	return NNP_OK;
+}
+
+/* Saves candidate i's slimmed model to path with its provenance. */
+static int save_slim(nnp_pipeline *p, size_t i, const char *path, nnp_err *err)
+{
+	size_t src = p->sw->c[i].same_as == NNP_NO_DUP ? i : p->sw->c[i].same_as;
+	int rc = check_not_input(p, path, err);
+	if (rc)
+		return rc;
+	char *prov = nnp_pipeline_provenance(p, i);
+	if (!prov)
+		return nnp_err_set(err, NNP_ENOMEM, "out of memory");
+	rc = nnp_model_set_provenance(p->sw->models[src], prov, err);
+	if (!rc)
+		rc = nnp_model_save_opts(p->sw->models[src], path, p->o.out.format, NULL, err);
+	free(prov);
+	return rc;
+}
+
+int nnp_pipeline_write_all(nnp_pipeline *p, const nnp_model *m, nnp_err *err)
+{
+	(void)m;
+	const nnp_pipeline_output *o = &p->o.out;
+	int rc = nnp_mkdir(o->dir, err);
+	if (!rc)
+		rc = nnp_dir_lock_take(&p->lock, o->dir, o->wait, o->on_wait, o->wait_ctx, err);
+	if (!rc)
+		rc = check_reports(p, err);
+	for (size_t i = 0; !rc && i < p->sw->n; i++) {
+		char *path = candidate_path(p, &p->sw->c[i], 0);
+		rc = path ? save_slim(p, i, path, err) : nnp_err_set(err, NNP_ENOMEM, "out of memory");
+		if (rc) {
+			free(path);
+			break;
+		}
+		free(p->sw->c[i].file);
+		p->sw->c[i].file = path;
+	}
+	return rc;
+}
+
+/* ---- fine-tuning ---- */
+
+int nnp_pipeline_ft_load(nnp_pipeline *p, nnp_err *err)
+{
+	const nnp_source *s = &p->o.finetune;
+	int rc = nnp_dataset_load(&p->ft_rows, s->path, &s->opts, 0, err);
+	if (rc)
+		return rc;
+	if (!p->ft_rows->y) {
+		/* The hint names how the caller takes the labels file: its first word. */
+		const char *lo = s->opts.labels_option;
+		int n = lo ? (int)strcspn(lo, " ") : 0;
+		return nnp_err_set(err, NNP_EINPUT, "%s: the fine-tuning data has no labels%s%.*s%s",
+		                   s->path, !s->opts.labels_path && lo ? " (IDX images need " : "",
+		                   !s->opts.labels_path ? n : 0, lo ? lo : "",
+		                   !s->opts.labels_path && lo ? ")" : "");
+	}
+	return NNP_OK;
+}
+
+static void ft_progress(void *ctx, size_t done, size_t total)
+{
+	const nnp_pipeline_opts *o = ctx;
+	o->progress(o->progress_ctx, NNP_STAGE_FINETUNE, done, total);
+}
+
+/* The provenance of a fine-tuned model: as `nnprune finetune` writes it,
+ * its source the file that was fine-tuned, whose provenance (prev) follows. */
+static char *ft_provenance(const nnp_pipeline *p, const char *src_path, const char *prev,
+                           const nnp_ft_job *j, nnp_err *err)
+{
+	const nnp_train_opts *t = &p->o.ft_train;
+	nnp_file_info fi;
+	if (nnp_model_identity(src_path, &fi, err))
+		return NULL;
+	char crc[9];
+	snprintf(crc, sizeof crc, "%08x", (unsigned)fi.crc32);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "tool", "nnprune " NNP_VERSION);
+	cJSON_AddStringToObject(o, "operation", "finetune");
+	cJSON *s = cJSON_AddObjectToObject(o, "source");
+	cJSON_AddStringToObject(s, "path", src_path);
+	cJSON_AddStringToObject(s, "crc32", crc);
+	cJSON_AddStringToObject(o, "data", p->o.finetune.path);
+	cJSON_AddStringToObject(o, "optimizer", nnp_optimizer_name(t->optimizer));
+	cJSON_AddNumberToObject(o, "lr", (double)t->lr);
+	cJSON_AddNumberToObject(o, "epochs", (double)j->rep.epochs_run);
+	cJSON_AddNumberToObject(o, "batch", (double)t->batch);
+	cJSON_AddNumberToObject(o, "seed", (double)t->seed);
+	cJSON_AddNumberToObject(o, "threads", (double)j->rep.threads);
+	if (j->input_scale != 1.0f)  /* as nnprune finetune: only a scale folded into layer 0 */
+		cJSON_AddNumberToObject(o, "input_scale", (double)j->input_scale);
+	cJSON_AddNumberToObject(o, "train_accuracy", j->rep.train_accuracy);
+	cJSON *pv = prev ? cJSON_Parse(prev) : NULL;
+	if (pv)
+		cJSON_AddItemToObject(o, "previous", pv);
+	char *txt = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!txt)
+		nnp_err_set(err, NNP_ENOMEM, "out of memory");
+	return txt;
+}
+
+/* Saves job j's model to path with the provenance of candidate i (NNP_NO_DUP: the original). */
+static int ft_save(nnp_pipeline *p, const nnp_ft_job *j, size_t i, const char *path,
+                   nnp_err *err)
+{
+	int rc = check_not_input(p, path, err);
+	if (rc)
+		return rc;
+	const nnp_candidate *c = i != NNP_NO_DUP ? &p->sw->c[i] : NULL;
+	char *prev = c ? nnp_pipeline_provenance(p, i) : NULL;
+	if (c && !prev)
+		return nnp_err_set(err, NNP_ENOMEM, "out of memory");
+	char *prov = ft_provenance(p, c ? c->file : p->o.out.model_path,
+	                           c ? prev : p->model->provenance, j, err);
+	free(prev);
+	if (!prov)
+		return err->status ? err->status : NNP_ENOMEM;
+	rc = nnp_model_set_provenance(j->model, prov, err);
+	free(prov);
+	if (!rc)
+		rc = nnp_model_save_opts(j->model, path, p->o.out.format, NULL, err);
+	return rc;
+}
+
+static void ft_scores(nnp_candidate *c, const nnp_ft_job *j, const nnp_candidate *o)
+{
+	c->finetuned = 1;
+	c->ft_accuracy = nnp_metrics_accuracy(&j->mt);
+	c->ft_loss = nnp_metrics_loss(&j->mt);
+	c->ft_drop = 100.0 * (o->accuracy - c->ft_accuracy);
+	c->ft_drop_vs_ft = 100.0 * (o->ft_accuracy - c->ft_accuracy);
+}
+
+/* Fills every candidate's fine-tuned figures and writes the fine-tuned models
+ * (duplicates too, like the slimmed ones). */
+static int ft_write(nnp_pipeline *p, nnp_err *err)
+{
+	nnp_sweep *sw = p->sw;
+	nnp_candidate *o = &sw->original;
+	ft_scores(o, &p->ft_jobs[0], o);
+	o->ft_drop_vs_ft = 0;
+	for (size_t i = 0; i <= sw->n; i++) {
+		nnp_candidate *c = i == 0 ? o : &sw->c[i - 1];
+		size_t job = i == 0 ? 0 : p->ft_job_of[i - 1];
+		if (job == NNP_NO_DUP)
+			continue;
+		if (i)
+			ft_scores(c, &p->ft_jobs[job], o);
+		if (!p->o.out.dir)
+			continue;
+		char *path = candidate_path(p, i ? c : NULL, p->o.ft_train.epochs);
+		int rc = path ? ft_save(p, &p->ft_jobs[job], i ? i - 1 : NNP_NO_DUP, path, err)
+		              : nnp_err_set(err, NNP_ENOMEM, "out of memory");
+		if (rc) {
+			free(path);
+			return rc;
+		}
+		free(c->ft_file);
+		c->ft_file = path;
+	}
+	return NNP_OK;
+}
+
+int nnp_pipeline_ft_run(nnp_pipeline *p, const nnp_model *m, const nnp_dataset *d,
+                        nnp_err *err)
+{
+	const nnp_sweep *sw = p->sw;
+	p->ft_job_of = malloc((sw->n ? sw->n : 1) * sizeof *p->ft_job_of);
+	p->ft_jobs = calloc(sw->n_unique + 1, sizeof *p->ft_jobs);
+	if (!p->ft_job_of || !p->ft_jobs)
+		return nnp_err_set(err, NNP_ENOMEM, "out of memory");
+	p->ft_jobs[0].src = m;
+	p->ft_jobs[0].label = p->o.out.model_path;
+	p->n_ft_jobs = 1;
+	for (size_t i = 0; i < sw->n; i++) {
+		const nnp_candidate *c = &sw->c[i];
+		p->ft_job_of[i] = NNP_NO_DUP;
+		/* A duplicate has its first's size and accuracy, so its Pareto mark too. */
+		if (c->same_as != NNP_NO_DUP) {
+			p->ft_job_of[i] = p->ft_job_of[c->same_as];
+			continue;
+		}
+		if (p->o.ft_pareto && !c->pareto)
+			continue;
+		if (p->n_ft_jobs > sw->n_unique)
+			return nnp_err_set(err, NNP_EUSAGE, "more distinct kept sets than %zu",
+			                   sw->n_unique);
+		p->ft_jobs[p->n_ft_jobs].src = sw->models[i];
+		p->ft_jobs[p->n_ft_jobs].label = c->file;
+		p->ft_job_of[i] = p->n_ft_jobs++;
+	}
+	nnp_ft_plan plan = { p->o.ft_train, p->ft_rows, d, p->o.eval.path, &p->o.eval.opts,
+		             p->o.threads, p->o.progress ? ft_progress : NULL, &p->o };
+	int rc = nnp_finetune_run(p->ft_jobs, p->n_ft_jobs, &plan, err);
+	return rc ? rc : ft_write(p, err);
+}
+
+int nnp_pipeline_ft_select(nnp_pipeline *p, nnp_err *err)
+{
+	const nnp_sweep *sw = p->sw;
+	p->best = p->closest = NNP_NO_DUP;
+	nnp_sweep view = *sw;
+	view.c = malloc((sw->n ? sw->n : 1) * sizeof *view.c);
+	if (!view.c)
+		return nnp_err_set(err, NNP_ENOMEM, "out of memory");
+	for (size_t i = 0; i < sw->n; i++) {
+		view.c[i] = sw->c[i];
+		view.c[i].accuracy = sw->c[i].finetuned ? sw->c[i].ft_accuracy : -INFINITY;
+		view.c[i].accuracy_drop = sw->c[i].finetuned ? sw->c[i].ft_drop : INFINITY;
+	}
+	p->best = nnp_sweep_select(&view, p->o.max_drop, &p->closest);
+	if (p->closest != NNP_NO_DUP && !sw->c[p->closest].finetuned)
+		p->closest = NNP_NO_DUP;
+	free(view.c);
+	return NNP_OK;
+}
+
+int nnp_pipeline_write(nnp_pipeline *p, size_t i, int finetuned, const char *path, nnp_err *err)
+{
+	if (!finetuned)
+		return save_slim(p, i, path, err);
+	size_t job = p->ft_job_of ? p->ft_job_of[i] : NNP_NO_DUP;
+	if (job == NNP_NO_DUP)
+		return nnp_err_set(err, NNP_EUSAGE, "candidate %zu was not fine-tuned", i);
+	return ft_save(p, &p->ft_jobs[job], i, path, err);
+}
