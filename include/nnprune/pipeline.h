@@ -37,7 +37,7 @@ extern "C" {
  * rows, held in memory up to mem_limit bytes, else streamed) or rows already
  * in memory (rows set; path then only names them, bytes/crc32 identify them). */
 typedef struct nnp_source {
-	const char *path;          /* NULL: no such source */
+	const char *path;          /* NULL and rows NULL: no such source */
 	nnp_data_opts opts;
 	uint64_t max_rows;         /* 0: every row */
 	uint64_t mem_limit;        /* 0: never held, always streamed */
@@ -195,9 +195,9 @@ typedef struct nnp_pipeline_opts {
 	unsigned threads;          /* 0 = all cores; results do not depend on it */
 	const nnp_stats *stats;    /* the statistics taken on the statistics source */
 	nnp_source stats_src;      /* their rows: calibration when calib.path is NULL */
-	nnp_source eval;           /* evaluation rows; path NULL: candidates not evaluated */
-	nnp_source calib;          /* calibration rows; path NULL: the statistics source */
-	nnp_source finetune;       /* labelled training rows; path NULL: no fine-tuning */
+	nnp_source eval;           /* evaluation rows; none: candidates not evaluated */
+	nnp_source calib;          /* calibration rows; none: the statistics source */
+	nnp_source finetune;       /* labelled training rows; none: no fine-tuning */
 	nnp_train_opts ft_train;   /* fine-tuning's training options */
 	int ft_pareto;             /* 1: fine-tune only the Pareto candidates */
 	const nnp_spec *specs;
@@ -225,6 +225,7 @@ typedef struct nnp_pipeline {
 	/* private */
 	nnp_stats *calib_stats;
 	nnp_dataset *ft_rows;
+	const nnp_dataset *ft_train;
 	const nnp_model *model;    /* the original, borrowed */
 	nnp_dir_lock *lock;
 	int evaluated;             /* 1: the threshold engine evaluated them */

@@ -242,6 +242,13 @@ static int load_calib(nnp_pipeline *p, const nnp_model *m, const nnp_dataset *d,
 {
 	const nnp_pipeline_opts *o = &p->o;
 	const nnp_source *s = &o->stats_src;
+	if (o->calib.rows) {
+		nnp_calib_borrow(&p->calib, o->calib.path, &o->calib.opts, o->calib.rows,
+		                 o->calib.bytes, o->calib.crc32);
+		p->calib_separate = !(s->path && o->calib.bytes == s->bytes &&
+		                      o->calib.crc32 == s->crc32);
+		return NNP_OK;
+	}
 	if (o->calib.path) {
 		int rc = nnp_calib_load(&p->calib, o->calib.path, &o->calib.opts, m->input_size,
 		                        o->calib.max_rows, o->calib.mem_limit, err);
@@ -278,7 +285,7 @@ static int build(nnp_pipeline *p, const nnp_model *m, const nnp_dataset *d, nnp_
 		memcpy(p->specs, o->specs, o->n_specs * sizeof *p->specs);
 	double *means = NULL, *stds = NULL;
 	size_t n_means = 0, n_stds = 0;
-	if (o->mo.compensate != NNP_COMP_LS && o->eval.path &&
+	if (o->mo.compensate != NNP_COMP_LS && (o->eval.path || o->eval.rows) &&
 	    as_grid(o->specs, o->n_specs, &means, &n_means, &stds, &n_stds)) {
 		/* The threshold engine: every candidate built and evaluated in one pass. */
 		nnp_sweep_opts so = { means, n_means, stds, n_stds, o->min_keep,
@@ -306,7 +313,11 @@ int nnp_pipeline_run(nnp_pipeline **out, const nnp_model *m, const nnp_pipeline_
 	p->model = m;
 	p->best = p->closest = NNP_NO_DUP;
 	int rc = NNP_OK;
-	if (o->finetune.path && (rc = nnp_pipeline_ft_load(p, err)))
+	if ((o->finetune.path || o->finetune.rows) && !o->eval.path && !o->eval.rows) {
+		rc = nnp_err_set(err, NNP_EUSAGE, "fine-tuning needs evaluation rows");
+		goto fail;
+	}
+	if ((o->finetune.path || o->finetune.rows) && (rc = nnp_pipeline_ft_load(p, err)))
 		goto fail;
 	/* The evaluation rows, held in memory when they fit the limit: read once
 	 * for all candidates (limit 0: always streamed). */
@@ -324,11 +335,12 @@ int nnp_pipeline_run(nnp_pipeline **out, const nnp_model *m, const nnp_pipeline_
 	/* The rule on the statistics as they are, folding or not, is the sweep as
 	 * it always was; everything else computes on calibration rows. */
 	int rule = nnp_method_by_thresholds(o->mo.method);
-	p->calibrated = !(rule && o->mo.compensate != NNP_COMP_LS && !o->calib.path);
+	p->calibrated = !(rule && o->mo.compensate != NNP_COMP_LS && !o->calib.path &&
+	                  !o->calib.rows);
 	if (p->calibrated && (rc = load_calib(p, m, d, err)))
 		goto fail;
 	p->stats = o->stats;
-	if (rule && o->calib.path) {
+	if (rule && (o->calib.path || o->calib.rows)) {
 		/* The rule's thresholds apply to the calibration rows' statistics. */
 		nnp_run_opts ro = NNP_RUN_OPTS_INIT;
 		ro.threads = o->threads;
@@ -340,7 +352,7 @@ int nnp_pipeline_run(nnp_pipeline **out, const nnp_model *m, const nnp_pipeline_
 		rc = nnp_err_set(err, NNP_EUSAGE, "the rule needs statistics");
 	if (rc || (rc = build(p, m, d, err)))
 		goto fail;
-	if (o->eval.path && !p->evaluated) {
+	if ((o->eval.path || o->eval.rows) && !p->evaluated) {
 		nnp_eval_opts eo = NNP_EVAL_OPTS_INIT;
 		eo.threads = o->threads;
 		if ((rc = nnp_sweep_evaluate(p->sw, m, d, o->eval.path, &o->eval.opts, &eo, err)))
@@ -348,10 +360,10 @@ int nnp_pipeline_run(nnp_pipeline **out, const nnp_model *m, const nnp_pipeline_
 	}
 	if (o->out.dir && (rc = nnp_pipeline_write_all(p, m, err)))
 		goto fail;
-	if (o->finetune.path && (rc = nnp_pipeline_ft_run(p, m, d, err)))
+	if ((o->finetune.path || o->finetune.rows) && (rc = nnp_pipeline_ft_run(p, m, d, err)))
 		goto fail;
 	if (!isnan(o->max_drop)) {
-		if (o->finetune.path)
+		if (p->ft_jobs)
 			rc = nnp_pipeline_ft_select(p, err);
 		else
 			p->best = nnp_sweep_select(p->sw, o->max_drop, &p->closest);

@@ -189,15 +189,19 @@ int nnp_pipeline_write_all(nnp_pipeline *p, const nnp_model *m, nnp_err *err)
 int nnp_pipeline_ft_load(nnp_pipeline *p, nnp_err *err)
 {
 	const nnp_source *s = &p->o.finetune;
-	int rc = nnp_dataset_load(&p->ft_rows, s->path, &s->opts, 0, err);
-	if (rc)
-		return rc;
-	if (!p->ft_rows->y) {
+	p->ft_train = s->rows;
+	if (!s->rows) {
+		int rc = nnp_dataset_load(&p->ft_rows, s->path, &s->opts, 0, err);
+		if (rc)
+			return rc;
+		p->ft_train = p->ft_rows;
+	}
+	if (!p->ft_train->y) {
 		/* The hint names how the caller takes the labels file: its first word. */
 		const char *lo = s->opts.labels_option;
 		int n = lo ? (int)strcspn(lo, " ") : 0;
 		return nnp_err_set(err, NNP_EINPUT, "%s: the fine-tuning data has no labels%s%.*s%s",
-		                   s->path, !s->opts.labels_path && lo ? " (IDX images need " : "",
+		                   s->path ? s->path : "fine-tuning rows", !s->opts.labels_path && lo ? " (IDX images need " : "",
 		                   !s->opts.labels_path ? n : 0, lo ? lo : "",
 		                   !s->opts.labels_path && lo ? ")" : "");
 	}
@@ -337,7 +341,7 @@ int nnp_pipeline_ft_run(nnp_pipeline *p, const nnp_model *m, const nnp_dataset *
 		p->ft_jobs[p->n_ft_jobs].label = c->file;
 		p->ft_job_of[i] = p->n_ft_jobs++;
 	}
-	nnp_ft_plan plan = { p->o.ft_train, p->ft_rows, d, p->o.eval.path, &p->o.eval.opts,
+	nnp_ft_plan plan = { p->o.ft_train, p->ft_train, d, p->o.eval.path, &p->o.eval.opts,
 		             p->o.threads, p->o.progress ? ft_progress : NULL, &p->o };
 	int rc = nnp_finetune_run(p->ft_jobs, p->n_ft_jobs, &plan, err);
 	return rc ? rc : ft_write(p, err);

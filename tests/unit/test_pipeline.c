@@ -1,0 +1,329 @@
+/* The pipeline as a library call: its candidates equal those built by hand
+ * through the lower-level calls, fine-tuning equals nnp_train, and nothing
+ * depends on the thread count. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "nnprune/evaluate.h"
+#include "nnprune/pipeline.h"
+#include "nnprune/prune.h"
+#include "testutil.h"
+
+#define ROWS 300
+
+typedef struct fixture {
+	nnp_model *m;
+	float *x;
+	int32_t *y;
+	nnp_dataset d;      /* labelled */
+	nnp_dataset cal;    /* other rows, unlabelled */
+	float *xc;
+	nnp_stats *s;
+	char *dir;
+} fixture;
+
+static nnp_err g_err;
+
+static int setup(void **state)
+{
+	fixture *fx = calloc(1, sizeof *fx);
+	tu_rng rng = { 777 };
+	size_t sizes[4] = { 8, 16, 12, 3 };
+	nnp_act acts[3] = { NNP_ACT_RELU, NNP_ACT_RELU, NNP_ACT_SOFTMAX };
+	fx->m = tu_random_model(&rng, 3, sizes, acts, 0.7);
+	fx->x = malloc(ROWS * 8 * sizeof(float));
+	fx->xc = malloc(ROWS * 8 * sizeof(float));
+	fx->y = malloc(ROWS * sizeof(int32_t));
+	for (size_t i = 0; i < ROWS * 8; i++) {
+		fx->x[i] = (float)tu_uniform(&rng, -1.5, 1.5);
+		fx->xc[i] = (float)tu_uniform(&rng, -1.5, 1.5);
+	}
+	for (size_t r = 0; r < ROWS; r++) {
+		/* A learnable rule with some noise. */
+		float v = fx->x[r * 8] + fx->x[r * 8 + 1];
+		fx->y[r] = v < -0.5f ? 0 : v < 0.5f ? 1 : 2;
+		if (tu_uniform(&rng, 0, 1) < 0.1)
+			fx->y[r] = (int32_t)(tu_next(&rng) % 3);
+	}
+	fx->d = (nnp_dataset){ ROWS, 8, fx->x, fx->y };
+	fx->cal = (nnp_dataset){ ROWS, 8, fx->xc, NULL };
+	nnp_run_opts ro = NNP_RUN_OPTS_INIT;
+	assert_int_equal(nnp_run_dataset(fx->m, &fx->d, &ro, &fx->s, NULL, NULL, &g_err), 0);
+	fx->dir = tu_mkdtemp();
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	fixture *fx = *state;
+	nnp_model_free(fx->m);
+	nnp_stats_free(fx->s);
+	free(fx->x);
+	free(fx->xc);
+	free(fx->y);
+	tu_rmtree(fx->dir);
+	free(fx->dir);
+	free(fx);
+	return 0;
+}
+
+static void expect_same_model(const nnp_model *a, const nnp_model *b)
+{
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(a->n_layers, b->n_layers);
+	for (size_t l = 0; l < a->n_layers; l++) {
+		assert_int_equal(a->layers[l].in, b->layers[l].in);
+		assert_int_equal(a->layers[l].out, b->layers[l].out);
+		size_t n = a->layers[l].in * a->layers[l].out;
+		assert_memory_equal(a->layers[l].w, b->layers[l].w, n * sizeof(float));
+		assert_memory_equal(a->layers[l].b, b->layers[l].b, a->layers[l].out * sizeof(float));
+	}
+}
+
+/* Options over the fixture's rows held in memory: evaluation on d, the
+ * statistics of d, calibration on the other rows. */
+static void base_opts(const fixture *fx, nnp_pipeline_opts *o, unsigned threads)
+{
+	nnp_pipeline_opts_init(o);
+	o->threads = threads;
+	o->mo.threads = threads;
+	o->stats = fx->s;
+	o->eval.rows = &fx->d;
+	o->stats_src.rows = &fx->d;
+	o->calib.rows = &fx->cal;
+	o->calib.path = "calib";
+}
+
+/* obs + ls to a fraction, to widths and to a parameter target: each model as
+ * the method context builds it from the same counts, and each figure as
+ * nnp_evaluate_models gives it. */
+static void test_method_equals_hand(void **state)
+{
+	fixture *fx = *state;
+	size_t widths[2] = { 9, 5 };
+	nnp_spec specs[3] = { { .kind = NNP_SPEC_KEEP, .keep = 0.5 },
+		              { .kind = NNP_SPEC_WIDTHS, .widths = widths },
+		              { .kind = NNP_SPEC_TARGET, .target_params = 150 } };
+	nnp_pipeline_opts o;
+	base_opts(fx, &o, 2);
+	o.mo.method = NNP_METHOD_OBS;
+	o.mo.compensate = NNP_COMP_LS;
+	o.specs = specs;
+	o.n_specs = 3;
+	nnp_pipeline *p = NULL;
+	assert_int_equal(nnp_pipeline_run(&p, fx->m, &o, &g_err), 0);
+	assert_int_equal(p->sw->n, 3);
+	assert_int_equal(p->calibrated, 1);
+	assert_int_equal(p->calib.rows, ROWS);
+
+	nnp_method_ctx *ctx = NULL;
+	assert_int_equal(nnp_method_ctx_create(&ctx, fx->m, &fx->cal, &o.mo, &g_err), 0);
+	nnp_alloc *a = NULL;
+	assert_int_equal(nnp_method_ctx_allocate(ctx, &a, &g_err), 0);
+	size_t counts[2];
+	nnp_model *hand[3] = { NULL, NULL, NULL };
+	nnp_keep *kept[3] = { NULL, NULL, NULL };
+	assert_int_equal(nnp_method_counts(fx->m, 0.5, counts, &g_err), 0);
+	assert_int_equal(nnp_method_ctx_prune(ctx, counts, &hand[0], &kept[0], &g_err), 0);
+	assert_int_equal(nnp_method_ctx_prune(ctx, widths, &hand[1], &kept[1], &g_err), 0);
+	size_t st = nnp_alloc_pick(a, 150);
+	assert_true(st != NNP_ALLOC_NONE);
+	assert_int_equal(nnp_method_ctx_prune(ctx, a->counts + st * 2, &hand[2], &kept[2], &g_err),
+	                 0);
+	assert_int_equal(p->sw->c[2].alloc_step, st + 1);
+	assert_true(p->sw->c[2].params <= 150);
+	nnp_candidate c[3], orig;
+	memset(c, 0, sizeof c);
+	memset(&orig, 0, sizeof orig);
+	for (size_t i = 0; i < 3; i++)
+		c[i].same_as = NNP_NO_DUP;
+	nnp_eval_opts eo = NNP_EVAL_OPTS_INIT;
+	eo.threads = 1;
+	assert_int_equal(nnp_evaluate_models(fx->m, (const nnp_model *const *)hand, c, 3, &fx->d,
+	                                     &eo, &orig, NULL, &g_err), 0);
+	for (size_t i = 0; i < 3; i++) {
+		expect_same_model(nnp_pipeline_model(p, i), hand[i]);
+		assert_int_equal(p->sw->c[i].params, c[i].params);
+		assert_true(p->sw->c[i].accuracy == c[i].accuracy);
+		assert_true(p->sw->c[i].loss == c[i].loss);
+		assert_true(p->sw->c[i].agreement == c[i].agreement);
+		assert_int_equal(p->sw->c[i].keep->count[0], kept[i]->count[0]);
+		nnp_model_free(hand[i]);
+		nnp_keep_free(kept[i]);
+	}
+	assert_true(p->sw->original.accuracy == orig.accuracy);
+	assert_int_equal(p->specs[1].kind, NNP_SPEC_WIDTHS);
+	nnp_alloc_free(a);
+	nnp_method_ctx_free(ctx);
+	nnp_pipeline_free(p);
+}
+
+/* The rule on the statistics as they are: a grid is nnp_sweep_run's result;
+ * any other list of pairs gives each pair's candidate of that sweep, built
+ * by nnp_keep_rule + nnp_prune_apply. */
+static void test_rule_equals_sweep(void **state)
+{
+	fixture *fx = *state;
+	const double means[2] = { 0.05, 0.3 }, stds[3] = { 0.1, 0.3, 0.6 };
+	nnp_spec grid[6], odd[2];
+	memset(grid, 0, sizeof grid);
+	memset(odd, 0, sizeof odd);
+	for (size_t i = 0; i < 6; i++) {
+		grid[i].kind = NNP_SPEC_THRESHOLDS;
+		grid[i].mean = means[i / 3];
+		grid[i].std = stds[i % 3];
+	}
+	odd[0] = grid[5];
+	odd[1] = grid[1];
+	nnp_pipeline_opts o;
+	base_opts(fx, &o, 1);
+	o.calib.rows = NULL;
+	o.calib.path = NULL;
+	o.mo.method = NNP_METHOD_RULE;
+	o.mo.compensate = NNP_COMP_FOLD;
+	o.specs = grid;
+	o.n_specs = 6;
+	nnp_pipeline *p = NULL, *q = NULL;
+	assert_int_equal(nnp_pipeline_run(&p, fx->m, &o, &g_err), 0);
+	assert_int_equal(p->calibrated, 0);
+	nnp_sweep *sw = NULL;
+	nnp_sweep_opts so = { means, 2, stds, 3, 1, 1, 1, NULL, NULL };
+	assert_int_equal(nnp_sweep_run(&sw, fx->m, fx->s, &fx->d, &so, &g_err), 0);
+	assert_int_equal(sw->n, p->sw->n);
+	for (size_t i = 0; i < sw->n; i++) {
+		assert_true(sw->c[i].accuracy == p->sw->c[i].accuracy);
+		assert_int_equal(sw->c[i].params, p->sw->c[i].params);
+		assert_int_equal(sw->c[i].same_as, p->sw->c[i].same_as);
+	}
+	o.specs = odd;
+	o.n_specs = 2;
+	assert_int_equal(nnp_pipeline_run(&q, fx->m, &o, &g_err), 0);
+	const size_t at[2] = { 5, 1 };
+	for (size_t i = 0; i < 2; i++) {
+		const nnp_candidate *a = &q->sw->c[i], *b = &sw->c[at[i]];
+		assert_true(a->accuracy == b->accuracy);
+		/* Another evaluation engine: float sums in another order. */
+		assert_true(fabs(a->loss - b->loss) <= 1e-6 * fabs(b->loss));
+		assert_int_equal(a->params, b->params);
+		nnp_keep *k = NULL;
+		nnp_model *pm = NULL;
+		assert_int_equal(nnp_keep_rule(&k, fx->s, a->mean_thr, a->std_thr, 1, &g_err), 0);
+		assert_int_equal(nnp_prune_apply(&pm, fx->m, k, fx->s, 1, &g_err), 0);
+		if (a->same_as == NNP_NO_DUP)
+			expect_same_model(nnp_pipeline_model(q, i), pm);
+		nnp_model_free(pm);
+		nnp_keep_free(k);
+	}
+	nnp_sweep_free(sw);
+	nnp_pipeline_free(p);
+	nnp_pipeline_free(q);
+}
+
+/* Fine-tuning: the original's copy is what nnp_train makes of a clone (one
+ * thread, raw inputs), and every figure is the same for 1 and 3 threads. */
+static void test_finetune_and_threads(void **state)
+{
+	fixture *fx = *state;
+	nnp_spec specs[2] = { { .kind = NNP_SPEC_KEEP, .keep = 0.75 },
+		              { .kind = NNP_SPEC_KEEP, .keep = 0.4 } };
+	nnp_pipeline *p[2] = { NULL, NULL };
+	for (int k = 0; k < 2; k++) {
+		nnp_pipeline_opts o;
+		base_opts(fx, &o, k ? 3 : 1);
+		o.mo.method = NNP_METHOD_SCORE;
+		o.mo.compensate = NNP_COMP_LS;
+		o.specs = specs;
+		o.n_specs = 2;
+		o.finetune.rows = &fx->d;
+		o.ft_train.epochs = 2;
+		o.ft_train.lr = nnp_finetune_default_lr(o.ft_train.optimizer);
+		o.max_drop = 100;
+		assert_int_equal(nnp_pipeline_run(&p[k], fx->m, &o, &g_err), 0);
+	}
+	assert_int_equal(p[0]->n_ft_jobs, 3);
+	nnp_model *c = NULL;
+	assert_int_equal(nnp_model_clone(&c, fx->m, &g_err), 0);
+	nnp_train_opts t = p[0]->o.ft_train;
+	t.threads = 1;
+	t.input_scale = 1.0f;
+	t.model_takes_raw = 1;
+	nnp_train_report rep;
+	assert_int_equal(nnp_train(c, &fx->d, NULL, &t, &rep, &g_err), 0);
+	expect_same_model(p[0]->ft_jobs[0].model, c);
+	nnp_model_free(c);
+	for (size_t i = 0; i < p[0]->n_ft_jobs; i++)
+		expect_same_model(p[0]->ft_jobs[i].model, p[1]->ft_jobs[i].model);
+	for (size_t i = 0; i < 2; i++) {
+		assert_true(p[0]->sw->c[i].finetuned);
+		assert_true(p[0]->sw->c[i].ft_accuracy == p[1]->sw->c[i].ft_accuracy);
+		assert_true(p[0]->sw->c[i].accuracy == p[1]->sw->c[i].accuracy);
+	}
+	/* max_drop 100: everything qualifies; the smallest is the 0.4 one. */
+	assert_int_equal(p[0]->best, 1);
+	assert_int_equal(p[1]->best, 1);
+	nnp_pipeline_free(p[0]);
+	nnp_pipeline_free(p[1]);
+}
+
+/* Written models carry their provenance; an unreachable budget is refused
+ * with the caller's label first. */
+static void test_write_and_errors(void **state)
+{
+	fixture *fx = *state;
+	nnp_spec specs[2] = { { .kind = NNP_SPEC_KEEP, .keep = 0.5 },
+		              { .kind = NNP_SPEC_TARGET, .target_params = 3, .label = "budget 3" } };
+	nnp_pipeline_opts o;
+	base_opts(fx, &o, 1);
+	o.mo.method = NNP_METHOD_SCORE;
+	o.mo.compensate = NNP_COMP_LS;
+	o.specs = specs;
+	o.n_specs = 1;
+	o.out.dir = fx->dir;
+	o.out.model_path = "net.bin";
+	o.out.format = NNP_FMT_BIN;
+	nnp_pipeline *p = NULL;
+	assert_int_equal(nnp_pipeline_run(&p, fx->m, &o, &g_err), 0);
+	assert_non_null(p->sw->c[0].file);
+	char *want = tu_path(fx->dir, "net-score-ls-k0.5.bin");
+	assert_string_equal(p->sw->c[0].file, want);
+	nnp_model *back = NULL;
+	assert_int_equal(nnp_model_load(&back, want, NULL, &g_err), 0);
+	expect_same_model(back, nnp_pipeline_model(p, 0));
+	assert_non_null(back->provenance);
+	assert_non_null(strstr(back->provenance, "\"budget\":{\"keep\":0.5}"));
+	assert_non_null(strstr(back->provenance, "\"calibration\":{\"path\":\"calib\""));
+	nnp_model_free(back);
+	free(want);
+	nnp_pipeline_free(p);
+
+	o.out.dir = NULL;
+	o.specs = specs + 1;
+	p = NULL;
+	assert_int_equal(nnp_pipeline_run(&p, fx->m, &o, &g_err), NNP_EUSAGE);
+	assert_null(p);
+	assert_non_null(strstr(g_err.msg, "budget 3: 3 parameters is below the smallest model"));
+	assert_null(strstr(g_err.msg, "--"));
+	/* Budgets do not go with the rule. */
+	o.mo.method = NNP_METHOD_RULE;
+	assert_int_equal(nnp_pipeline_run(&p, fx->m, &o, &g_err), NNP_EUSAGE);
+	assert_null(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_method_equals_hand),
+		cmocka_unit_test(test_rule_equals_sweep),
+		cmocka_unit_test(test_finetune_and_threads),
+		cmocka_unit_test(test_write_and_errors),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
