@@ -46,6 +46,18 @@ typedef struct nnp_source {
 	uint32_t crc32;
 } nnp_source;
 
+/* ---- the statistics' inputs (inputs.c) --------------------------------- */
+
+/* NNP_EINPUT unless the model (as loaded: model), the data and the labels
+ * (labels_path may be NULL) are the files the statistics were taken on (their
+ * sizes and CRC-32s), the message saying to run the statistics again. */
+int nnp_stats_check_files(const nnp_stats_source *src, const char *stats_path,
+                          const char *model_path, const nnp_file_info *model,
+                          const char *data_path, const char *labels_path, nnp_err *err);
+/* NNP_EINPUT unless the statistics describe m's hidden layers. */
+int nnp_stats_check_shape(const nnp_model *m, const nnp_stats *s, const char *model_path,
+                          const char *stats_path, nnp_err *err);
+
 /* ---- calibration rows (calib.c) ---------------------------------------- */
 
 #define NNP_CALIB_MEM_LIMIT ((uint64_t)64 << 20)  /* a sensible default: 64 MiB */

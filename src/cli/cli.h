@@ -136,6 +136,23 @@ void cli_label_note(const nnp_reader *r, const char *path, nnp_data_opts *o, int
 /* Writes the options as in the statistics file ("first", "last", "3", "name:x"). */
 const char *cli_header_name(nnp_header_mode h);
 
+/* ---- shared by stats and eval (cmd_stats.c) ---- */
+struct cli_model;
+/* Loads MODEL and opens DATA checked against it. */
+int cli_open_model_data(const char *model_path, const char *data_path, cli_data *d,
+                        nnp_model **m, nnp_file_info *fi, nnp_reader **r, nnp_err *err,
+                        const struct cli_model *mo);
+/* nnp_run with a progress line on stderr (only when it is a terminal); rows
+ * giving non-finite outputs are an error naming paths[0] (model) and paths[1]. */
+int cli_run_shown(const nnp_model *m, nnp_reader *r, const cli_data *d, const char *what,
+                  int quiet, nnp_stats **stats, nnp_metrics *mt, uint64_t *cm,
+                  const char *const paths[2], nnp_err *err);
+/* The statistics' summary after stats: JSON on stdout, or text unless quiet
+ * (cmd_stats_summary.c); an exit code. */
+int cli_stats_summary(const nnp_stats *s, const char *out, int json, int quiet);
+/* "accuracy A%, LOSS L on N labelled rows" (or "no labels") on stdout. */
+void cli_print_metrics_line(const nnp_metrics *mt);
+
 /* Progress on stderr, only when stderr is a terminal and not quiet. */
 typedef struct cli_progress {
 	int enabled;
@@ -181,9 +198,35 @@ int cli_parse_target(const cli_parser *p, const char *opt, const char *text, cli
  * dflt is marked as the default. */
 void cli_print_methods(nnp_method dflt);
 
-/* The method options prune and sweep share: which is 'm' (--method), 'c'
- * (--compensate) or 'l' (--lambda). Returns 0, or -1 after a usage error. */
-int cli_method_option(const cli_parser *p, int which, const char *arg, nnp_method_opts *mo);
+/* The options prune and sweep share about the method and its calibration
+ * rows, declared once: each command places the entries in its table (so its
+ * help and completion keep their order) and hands their ids to cli_method_arg. */
+enum {
+	CLI_M_METHOD = 1200, CLI_M_COMP, CLI_M_LAMBDA, CLI_M_ALLOC_STEP, CLI_M_CALIB,
+	CLI_M_CALIB_LABELS, CLI_M_CALIB_ROWS
+};
+#define CLI_OPT_METHOD { "method", 0, 1, CLI_M_METHOD }
+#define CLI_OPT_COMPENSATE { "compensate", 0, 1, CLI_M_COMP }
+#define CLI_OPT_LAMBDA { "lambda", 0, 1, CLI_M_LAMBDA }
+#define CLI_OPT_ALLOC_STEP { "allocate-step", 0, 1, CLI_M_ALLOC_STEP }
+#define CLI_OPT_CALIB { "calib", 0, 1, CLI_M_CALIB }
+#define CLI_OPT_CALIB_LABELS { "calib-labels", 0, 1, CLI_M_CALIB_LABELS }
+#define CLI_OPT_CALIB_ROWS { "calib-rows", 0, 1, CLI_M_CALIB_ROWS }
+
+typedef struct cli_method {
+	nnp_method_opts mo;
+	int method_set, comp_set, lambda_set, alloc_step_set;
+	const char *calib, *calib_labels;   /* NULL: not given */
+	uint64_t calib_rows;                /* 0: not given */
+} cli_method;
+
+void cli_method_init(cli_method *m, nnp_method dflt);
+/* 1 if id is one of the CLI_M_* options. */
+int cli_method_is_option(int id);
+/* Handles a CLI_M_* option; 0, or -1 after a usage error. */
+int cli_method_arg(const cli_parser *p, cli_method *m, int id, const char *arg);
+/* The cross-checks both commands make (--lambda needs a ridge); -1 after a usage error. */
+int cli_method_check(const cli_parser *p, const cli_method *m);
 /* A comma list of budgets; *t is malloc'd (caller frees). -1 after a usage error. */
 int cli_parse_targets(const cli_parser *p, const char *opt, const char *text, cli_target **t,
                       size_t *n);

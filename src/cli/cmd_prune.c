@@ -18,15 +18,14 @@ static const char prune_usage[] =
 	"--mean M --std S) -o OUT [options]";
 
 typedef struct prune_cfg {
-	const char *out, *calib, *calib_labels;
-	nnp_method_opts mo;
-	int method_set, comp_set, lambda_set, alloc_step_set;
+	const char *out;
+	cli_method me;             /* --method, --compensate, --lambda, --calib... */
 	double keep;               /* NAN: not given */
 	const char *widths_text;   /* --widths as given; NULL: not given */
 	cli_widths widths;         /* parsed by check_args */
 	cli_target target;         /* text NULL: not given */
 	double mean_thr, std_thr;  /* NAN: not given */
-	uint64_t min_keep, calib_rows, mem_limit;
+	uint64_t min_keep, mem_limit;
 	int min_keep_set, quiet;
 	nnp_format format;         /* 0: from OUT's extension */
 	cli_data data;
@@ -95,19 +94,17 @@ static int parse_keep(const cli_parser *p, const char *arg, double *keep)
 
 static int parse_args(cli_parser *p, prune_cfg *c)
 {
-	enum { O_OUT = 1, O_CALIB, O_CALIB_LABELS, O_CALIB_ROWS, O_METHOD, O_COMP, O_LAMBDA, O_KEEP,
-	       O_WIDTHS, O_TARGET, O_MEM, O_MEAN, O_STD, O_MINKEEP, O_FORMAT, O_QUIET, O_HELP,
-	       O_ALLOC_STEP };
+	enum { O_OUT = 1, O_KEEP, O_WIDTHS, O_TARGET, O_MEM, O_MEAN, O_STD, O_MINKEEP, O_FORMAT,
+	       O_QUIET, O_HELP };
 	static const cli_opt opts[] = {
-		{ "output", 'o', 1, O_OUT }, { "calib", 0, 1, O_CALIB },
-		{ "calib-labels", 0, 1, O_CALIB_LABELS }, { "calib-rows", 0, 1, O_CALIB_ROWS },
-		{ "method", 0, 1, O_METHOD }, { "compensate", 0, 1, O_COMP },
-		{ "lambda", 0, 1, O_LAMBDA }, { "keep", 0, 1, O_KEEP }, { "widths", 0, 1, O_WIDTHS },
+		{ "output", 'o', 1, O_OUT }, CLI_OPT_CALIB, CLI_OPT_CALIB_LABELS, CLI_OPT_CALIB_ROWS,
+		CLI_OPT_METHOD, CLI_OPT_COMPENSATE, CLI_OPT_LAMBDA,
+		{ "keep", 0, 1, O_KEEP }, { "widths", 0, 1, O_WIDTHS },
 		{ "mem-limit", 0, 1, O_MEM },
 		{ "target-params", 0, 1, O_TARGET }, { "mean", 0, 1, O_MEAN }, { "std", 0, 1, O_STD },
 		{ "min-keep", 0, 1, O_MINKEEP }, { "format", 'f', 1, O_FORMAT },
 		{ "quiet", 'q', 0, O_QUIET }, { "help", 'h', 0, O_HELP },
-		{ "allocate-step", 0, 1, O_ALLOC_STEP }, CLI_DATA_OPTIONS,
+		CLI_OPT_ALLOC_STEP, CLI_DATA_OPTIONS,
 		CLI_MODEL_OPTIONS_NO_OUTPUT, { NULL, 0, 0, 0 }
 	};
 	p->opts = opts;
@@ -118,27 +115,8 @@ static int parse_args(cli_parser *p, prune_cfg *c)
 		case CLI_ERROR: return -1;
 		case O_HELP: prune_help(); return 1;
 		case O_OUT: c->out = arg; break;
-		case O_CALIB: c->calib = arg; break;
-		case O_CALIB_LABELS: c->data.opts.labels_path = arg; break;
-		case O_CALIB_ROWS:
-			if (cli_size(p, "--calib-rows", arg, 1, UINT64_MAX, &c->calib_rows))
-				return -1;
-			break;
-		case O_METHOD:
-			if (cli_method_option(p, 'm', arg, &c->mo))
-				return -1;
-			c->method_set = 1;
-			break;
-		case O_COMP:
-			if (cli_method_option(p, 'c', arg, &c->mo))
-				return -1;
-			c->comp_set = 1;
-			break;
-		case O_LAMBDA:
-			if (cli_method_option(p, 'l', arg, &c->mo))
-				return -1;
-			c->lambda_set = 1;
-			break;
+		/* The calibration rows are the data prune reads (as --labels). */
+		case CLI_M_CALIB_LABELS: c->data.opts.labels_path = arg; break;
 		case O_KEEP:
 			if (parse_keep(p, arg, &c->keep))
 				return -1;
@@ -151,11 +129,6 @@ static int parse_args(cli_parser *p, prune_cfg *c)
 		case O_TARGET:
 			if (cli_parse_target(p, "--target-params", arg, &c->target))
 				return -1;
-			break;
-		case O_ALLOC_STEP:
-			if (cli_double(p, "--allocate-step", arg, 0.001, 0.5, &c->mo.grid_step))
-				return -1;
-			c->alloc_step_set = 1;
 			break;
 		case O_MEAN:
 			if (cli_double(p, "--mean", arg, 0, INFINITY, &c->mean_thr))
@@ -176,8 +149,9 @@ static int parse_args(cli_parser *p, prune_cfg *c)
 			break;
 		case O_QUIET: c->quiet = 1; break;
 		default:
-			if (cli_model_is_option(id) ? cli_model_option(p, &c->model, id, arg)
-			                            : cli_data_option(p, &c->data, id, arg))
+			if (cli_method_is_option(id) ? cli_method_arg(p, &c->me, id, arg)
+			    : cli_model_is_option(id) ? cli_model_option(p, &c->model, id, arg)
+			                              : cli_data_option(p, &c->data, id, arg))
 				return -1;
 		}
 	}
@@ -189,13 +163,13 @@ static int check_args(const cli_parser *p, prune_cfg *c)
 {
 	if (p->n_operands != 1)
 		return cli_usage_error(p, "expected one MODEL, got %d arguments", p->n_operands), -1;
-	if (!c->calib)
+	if (!c->me.calib)
 		return cli_usage_error(p, "--calib DATA is required (the calibration rows)"), -1;
 	if (!c->out)
 		return cli_usage_error(p, "-o OUT is required"), -1;
-	int rule = nnp_method_by_thresholds(c->mo.method);
-	if (!c->comp_set)
-		c->mo.compensate = rule ? NNP_COMP_FOLD : NNP_COMP_LS;
+	int rule = nnp_method_by_thresholds(c->me.mo.method);
+	if (!c->me.comp_set)
+		c->me.mo.compensate = rule ? NNP_COMP_FOLD : NNP_COMP_LS;
 	int thresholds = !isnan(c->mean_thr) || !isnan(c->std_thr);
 	/* The budgets given, the first one named in messages. */
 	int n_budgets = !isnan(c->keep) + (c->widths_text != NULL) + (c->target.text[0] != '\0');
@@ -212,7 +186,7 @@ static int check_args(const cli_parser *p, prune_cfg *c)
 			return cli_usage_error(p, "%s: thresholds belong to --method rule (this is %s)",
 			                       thresholds ? (!isnan(c->mean_thr) ? "--mean" : "--std")
 			                                  : "--min-keep",
-			                       nnp_method_name(c->mo.method)), -1;
+			                       nnp_method_name(c->me.mo.method)), -1;
 		if (n_budgets == 0)
 			return cli_usage_error(p, "a budget is required: --keep F, --widths LIST or "
 			                          "--target-params N|P%%"), -1;
@@ -222,12 +196,11 @@ static int check_args(const cli_parser *p, prune_cfg *c)
 	}
 	if (c->widths_text && cli_parse_widths(p, "--widths", c->widths_text, 1, &c->widths))
 		return -1;
-	if (c->alloc_step_set && !c->target.text[0])
+	if (c->me.alloc_step_set && !c->target.text[0])
 		return cli_usage_error(p, "--allocate-step goes with --target-params"), -1;
-	if (c->lambda_set && !nnp_method_uses_ridge(&c->mo))
-		return cli_usage_error(p, "--lambda: only --method obs and --compensate ls use a "
-		                          "ridge"), -1;
-	c->mo.threads = c->data.threads;
+	if (cli_method_check(p, &c->me))
+		return -1;
+	c->me.mo.threads = c->data.threads;
 	return 0;
 }
 
@@ -236,7 +209,7 @@ static nnp_spec prune_spec(const prune_cfg *c, const nnp_model *m, char *label, 
 {
 	nnp_spec s;
 	memset(&s, 0, sizeof s);
-	if (nnp_method_by_thresholds(c->mo.method)) {
+	if (nnp_method_by_thresholds(c->me.mo.method)) {
 		s.kind = NNP_SPEC_THRESHOLDS;
 		s.mean = c->mean_thr;
 		s.std = c->std_thr;
@@ -265,12 +238,12 @@ static char *provenance(const prune_cfg *c, const nnp_model *m, const char *mode
 	pv.src = m;
 	pv.src_path = model_path;
 	pv.src_crc = crc;
-	pv.method = nnp_method_name(c->mo.method);
-	pv.compensate = nnp_compensate_name(c->mo.compensate);
-	if (nnp_method_uses_ridge(&c->mo))
-		pv.lambda_rel = c->mo.lambda_rel;
+	pv.method = nnp_method_name(c->me.mo.method);
+	pv.compensate = nnp_compensate_name(c->me.mo.compensate);
+	if (nnp_method_uses_ridge(&c->me.mo))
+		pv.lambda_rel = c->me.mo.lambda_rel;
 	pv.calib = &pl->calib;
-	if (nnp_method_by_thresholds(c->mo.method)) {
+	if (nnp_method_by_thresholds(c->me.mo.method)) {
 		pv.mean_thr = c->mean_thr;
 		pv.std_thr = c->std_thr;
 		pv.min_keep = c->min_keep_set ? (size_t)c->min_keep : 1;
@@ -286,7 +259,7 @@ static char *provenance(const prune_cfg *c, const nnp_model *m, const char *mode
 	}
 	if (k->alloc_step) {
 		pv.alloc_step = k->alloc_step - 1;
-		pv.grid_step = c->mo.grid_step;
+		pv.grid_step = c->me.mo.grid_step;
 	}
 	pv.kept = k->keep;
 	return nnp_provenance_prune(&pv);
@@ -311,7 +284,7 @@ static void summary(const prune_cfg *c, const nnp_model *m, const char *model_pa
 	const nnp_candidate *k = &pl->sw->c[0];
 	const nnp_model *pm = nnp_pipeline_model(pl, 0);
 	char budget[96], before[256], after[256];
-	if (nnp_method_by_thresholds(c->mo.method))
+	if (nnp_method_by_thresholds(c->me.mo.method))
 		snprintf(budget, sizeof budget, "mean %g, std %g", c->mean_thr, c->std_thr);
 	else if (!isnan(c->keep))
 		snprintf(budget, sizeof budget, "keep %g", c->keep);
@@ -326,8 +299,8 @@ static void summary(const prune_cfg *c, const nnp_model *m, const char *model_pa
 	widths(pm, after, sizeof after);
 	size_t p0 = nnp_model_params(m), p1 = nnp_model_params(pm);
 	printf("%s: %s + %s (%s) on %zu calibration rows: %zu -> %zu parameters (%.1f%% fewer), "
-	       "hidden %s -> %s; written to %s\n", model_path, nnp_method_name(c->mo.method),
-	       nnp_compensate_name(c->mo.compensate), budget, pl->calib.rows, p0, p1,
+	       "hidden %s -> %s; written to %s\n", model_path, nnp_method_name(c->me.mo.method),
+	       nnp_compensate_name(c->me.mo.compensate), budget, pl->calib.rows, p0, p1,
 	       p0 ? 100.0 * ((double)p0 - (double)p1) / (double)p0 : 0.0, before, after, c->out);
 }
 
@@ -339,7 +312,7 @@ int cmd_prune(int argc, char **argv)
 	const nnp_method_opts mo0 = NNP_METHOD_OPTS_INIT;
 	prune_cfg c;
 	memset(&c, 0, sizeof c);
-	c.mo = mo0;
+	cli_method_init(&c.me, mo0.method);
 	c.keep = c.mean_thr = c.std_thr = NAN;
 	c.mem_limit = NNP_CALIB_MEM_LIMIT;
 	cli_data_init(&c.data);
@@ -357,7 +330,7 @@ int cmd_prune(int argc, char **argv)
 		goto done;
 	}
 	const char *model_path = p.operands[0];
-	const char *inputs[] = { model_path, c.calib, c.data.opts.labels_path };
+	const char *inputs[] = { model_path, c.me.calib, c.data.opts.labels_path };
 	for (size_t k = 0; k < sizeof inputs / sizeof inputs[0]; k++)
 		if (inputs[k] && nnp_same_file(c.out, inputs[k])) {
 			nnp_err_set(&err, NNP_EOUTPUT, "%s: refusing to write over an input file", c.out);
@@ -378,10 +351,10 @@ int cmd_prune(int argc, char **argv)
 	nnp_spec spec = prune_spec(&c, m, label, sizeof label);
 	nnp_pipeline_opts po;
 	nnp_pipeline_opts_init(&po);
-	po.mo = c.mo;
+	po.mo = c.me.mo;
 	po.min_keep = c.min_keep_set ? (size_t)c.min_keep : 1;
 	po.threads = c.data.threads;
-	nnp_source cs = { c.calib, c.data.opts, c.calib_rows, c.mem_limit, NULL, 0, 0 };
+	nnp_source cs = { c.me.calib, c.data.opts, c.me.calib_rows, c.mem_limit, NULL, 0, 0 };
 	po.calib = cs;
 	po.specs = &spec;
 	po.n_specs = 1;

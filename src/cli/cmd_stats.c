@@ -15,67 +15,7 @@
 
 #define STATS_DEFAULT_OUT "nnprune.stats.json"
 
-/* Reference thresholds shown in the summary, so the user sees what a sweep finds. */
-static const double ref_thr[][2] = { { 0.05, 0.1 }, { 0.1, 0.4 }, { 0.5, 1.0 } };
-#define N_REF (sizeof ref_thr / sizeof ref_thr[0])
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-/* Quantile by linear interpolation on a sorted copy. */
-static double quantile(const double *sorted, size_t n, double q)
-{
-	double pos = q * (double)(n - 1);
-	size_t i = (size_t)pos;
-	if (i + 1 >= n)
-		return sorted[n - 1];
-	double f = pos - (double)i;
-	return sorted[i] * (1 - f) + sorted[i + 1] * f;
-}
-
-static const double qs[] = { 0.0, 0.25, 0.5, 0.75, 1.0 };
-#define N_Q (sizeof qs / sizeof qs[0])
-
-typedef struct layer_summary {
-	double absmean_q[N_Q], std_q[N_Q];
-	size_t under[N_REF];
-	size_t dead;  /* zero on every row */
-} layer_summary;
-
-static int summarise(const nnp_layer_stats *ls, layer_summary *out)
-{
-	size_t n = ls->neurons;
-	double *a = malloc(n * sizeof *a), *s = malloc(n * sizeof *s);
-	if (!a || !s) {
-		free(a);
-		free(s);
-		return -1;
-	}
-	memset(out, 0, sizeof *out);
-	for (size_t j = 0; j < n; j++) {
-		a[j] = fabs(ls->mean[j]);
-		s[j] = ls->std[j];
-		for (size_t r = 0; r < N_REF; r++)
-			if (a[j] <= ref_thr[r][0] && s[j] <= ref_thr[r][1])
-				out->under[r]++;
-		if (ls->zero_fraction[j] >= 1.0)
-			out->dead++;
-	}
-	qsort(a, n, sizeof *a, cmp_double);
-	qsort(s, n, sizeof *s, cmp_double);
-	for (size_t q = 0; q < N_Q; q++) {
-		out->absmean_q[q] = quantile(a, n, qs[q]);
-		out->std_q[q] = quantile(s, n, qs[q]);
-	}
-	free(a);
-	free(s);
-	return 0;
-}
-
-static void print_metrics_line(const nnp_metrics *mt)
+void cli_print_metrics_line(const nnp_metrics *mt)
 {
 	if (mt->labelled)
 		printf("accuracy %.2f%%, %s %.4f on %llu labelled rows\n",
@@ -85,75 +25,8 @@ static void print_metrics_line(const nnp_metrics *mt)
 		printf("no labels: accuracy not measured\n");
 }
 
-static void print_summary_text(const nnp_stats *s, const char *out_path)
-{
-	printf("rows: %llu; model on these rows: ", (unsigned long long)s->rows);
-	print_metrics_line(&s->metrics);
-	for (size_t l = 0; l < s->n_layers; l++) {
-		const nnp_layer_stats *ls = &s->layers[l];
-		layer_summary sm;
-		if (summarise(ls, &sm))
-			continue;
-		printf("\nlayer %zu (%s, %zu neurons)%s\n", ls->layer, nnp_act_name(ls->act),
-		       ls->neurons, "");
-		printf("  %-7s %10s %10s %10s %10s %10s\n", "", "min", "25%", "median", "75%", "max");
-		printf("  %-7s", "|mean|");
-		for (size_t q = 0; q < N_Q; q++)
-			printf(" %10.4g", sm.absmean_q[q]);
-		printf("\n  %-7s", "std");
-		for (size_t q = 0; q < N_Q; q++)
-			printf(" %10.4g", sm.std_q[q]);
-		printf("\n  under (|mean|, std) thresholds:");
-		for (size_t r = 0; r < N_REF; r++)
-			printf("%s (%g, %g): %zu", r ? "," : "", ref_thr[r][0], ref_thr[r][1],
-			       sm.under[r]);
-		printf("\n  never active (zero on every row): %zu\n", sm.dead);
-	}
-	printf("\nstatistics written to %s\n", out_path);
-}
-
-static char *summary_json(const nnp_stats *s, const char *out_path)
-{
-	cJSON *root = cli_json_begin("stats");
-	if (!root)
-		return NULL;
-	cJSON_AddStringToObject(root, "stats_file", out_path);
-	cJSON_AddNumberToObject(root, "rows", (double)s->rows);
-	if (s->metrics.labelled) {
-		cJSON_AddNumberToObject(root, "accuracy", nnp_metrics_accuracy(&s->metrics));
-		cJSON_AddNumberToObject(root, "loss", nnp_metrics_loss(&s->metrics));
-	}
-	cJSON *layers = cJSON_AddArrayToObject(root, "layers");
-	for (size_t l = 0; l < s->n_layers; l++) {
-		const nnp_layer_stats *ls = &s->layers[l];
-		layer_summary sm;
-		if (summarise(ls, &sm))
-			continue;
-		cJSON *o = cJSON_CreateObject();
-		cJSON_AddNumberToObject(o, "layer", (double)ls->layer);
-		cJSON_AddNumberToObject(o, "neurons", (double)ls->neurons);
-		cJSON_AddStringToObject(o, "activation", nnp_act_name(ls->act));
-		cJSON_AddItemToObject(o, "quantiles", cJSON_CreateDoubleArray(qs, (int)N_Q));
-		cJSON_AddItemToObject(o, "abs_mean", cJSON_CreateDoubleArray(sm.absmean_q, (int)N_Q));
-		cJSON_AddItemToObject(o, "std", cJSON_CreateDoubleArray(sm.std_q, (int)N_Q));
-		cJSON *u = cJSON_AddArrayToObject(o, "under");
-		for (size_t r = 0; r < N_REF; r++) {
-			cJSON *t = cJSON_CreateObject();
-			cJSON_AddNumberToObject(t, "mean", ref_thr[r][0]);
-			cJSON_AddNumberToObject(t, "std", ref_thr[r][1]);
-			cJSON_AddNumberToObject(t, "neurons", (double)sm.under[r]);
-			cJSON_AddItemToArray(u, t);
-		}
-		cJSON_AddNumberToObject(o, "never_active", (double)sm.dead);
-		cJSON_AddItemToArray(layers, o);
-	}
-	char *txt = cJSON_Print(root);
-	cJSON_Delete(root);
-	return txt;
-}
-
 /* Loads MODEL and opens DATA checked against it. */
-static int open_model_data(const char *model_path, const char *data_path, cli_data *d,
+int cli_open_model_data(const char *model_path, const char *data_path, cli_data *d,
                            nnp_model **m, nnp_file_info *fi, nnp_reader **r, nnp_err *err,
                            const cli_model *mo)
 {
@@ -166,7 +39,7 @@ static int open_model_data(const char *model_path, const char *data_path, cli_da
 }
 
 /* nnp_run with a progress line on stderr (only when it is a terminal). */
-static int run_shown(const nnp_model *m, nnp_reader *r, const cli_data *d, const char *what,
+int cli_run_shown(const nnp_model *m, nnp_reader *r, const cli_data *d, const char *what,
                      int quiet, nnp_stats **stats, nnp_metrics *mt, uint64_t *cm,
                      const char *const paths[2], nnp_err *err)
 {
@@ -290,22 +163,6 @@ static int skip_rows(nnp_reader *r, uint64_t first, const char *path, nnp_err *e
 
 /* What stats prints once its file is written: JSON, the text summary, or
  * nothing under --quiet. Returns the exit code. */
-static int print_summary(const nnp_stats *s, const char *out, int json, int quiet)
-{
-	if (json) {
-		char *txt = summary_json(s, out);
-		int rc = NNP_EXIT_OK;
-		if (txt)
-			printf("%s\n", txt);
-		else
-			rc = cli_json_print(NULL);
-		free(txt);
-		return rc;
-	}
-	if (!quiet)
-		print_summary_text(s, out);
-	return NNP_EXIT_OK;
-}
 static int merge_parts(char **parts, int n, const char *out, int json, int quiet)
 {
 	nnp_err err;
@@ -411,7 +268,7 @@ static int merge_parts(char **parts, int n, const char *out, int json, int quiet
 	}
 	if (cli_check_output(out, &err) || nnp_stats_save(s, &src, out, &err))
 		goto fail;
-	rc = print_summary(s, out, json, quiet);
+	rc = cli_stats_summary(s, out, json, quiet);
 	goto done;
 fail:
 	rc = cli_fail(&err);
@@ -568,11 +425,11 @@ int cmd_stats(int argc, char **argv)
 	}
 	int part = rows_text || shard_text;
 	d.opts.max_rows = end;
-	if (open_model_data(model_path, data_path, &d, &m, &fi, &r, &err, &mo) ||
+	if (cli_open_model_data(model_path, data_path, &d, &m, &fi, &r, &err, &mo) ||
 	    (first && skip_rows(r, first, data_path, &err)))
 		goto fail;
 	const char *const paths[2] = { model_path, data_path };
-	if (run_shown(m, r, &d, "stats", quiet || json, &s, NULL, NULL, paths, &err))
+	if (cli_run_shown(m, r, &d, "stats", quiet || json, &s, NULL, NULL, paths, &err))
 		goto fail;
 	cli_label_note(r, data_path, &d.opts, quiet);
 	/* Identity of the inputs, so that sweep can tell when they changed; their
@@ -613,7 +470,7 @@ int cmd_stats(int argc, char **argv)
 	}
 	if (nnp_stats_save(s, &src, out, &err))
 		goto fail;
-	rc = print_summary(s, out, json, quiet);
+	rc = cli_stats_summary(s, out, json, quiet);
 	goto done;
 fail:
 	rc = cli_fail(&err);
@@ -622,123 +479,6 @@ done:
 	free(src.data_path);
 	free(src.labels_path);
 	nnp_stats_free(s);
-	nnp_reader_close(r);
-	nnp_model_free(m);
-	cli_model_free(&mo);
-	cli_done(&p);
-	return rc;
-}
-
-static const char eval_usage[] = "nnprune eval MODEL DATA [--json] [--confusion] [data options]";
-
-static void print_confusion(const nnp_model *m, const uint64_t *cm, size_t k)
-{
-	printf("\nconfusion matrix (rows: label, columns: prediction)\n%6s", "");
-	for (size_t j = 0; j < k; j++)
-		printf(" %6zu", j);
-	printf("\n");
-	for (size_t i = 0; i < k; i++) {
-		printf("%6zu", i);
-		for (size_t j = 0; j < k; j++)
-			printf(" %6llu", (unsigned long long)cm[i * k + j]);
-		if (m->n_classes == k)
-			printf("  %s", m->classes[i]);
-		printf("\n");
-	}
-}
-
-int cmd_eval(int argc, char **argv)
-{
-	enum { O_JSON = 1, O_CONFUSION, O_HELP };
-	static const cli_opt opts[] = { { "json", 0, 0, O_JSON }, { "confusion", 0, 0, O_CONFUSION },
-		                        { "help", 'h', 0, O_HELP }, CLI_DATA_OPTIONS_LABELLED,
-		                        CLI_MODEL_OPTIONS, { NULL, 0, 0, 0 } };
-	cli_parser p;
-	if (cli_init(&p, argc, argv, opts, "eval", eval_usage))
-		return NNP_EXIT_INPUT;
-	cli_model mo;  /* weights files' activations, preprocessing, --int8 */
-	cli_model_init(&mo);
-	cli_data d;
-	cli_data_init(&d);
-	const char *arg;
-	int json = 0, confusion = 0, rc = NNP_EXIT_OK, id;
-	nnp_model *m = NULL;
-	nnp_reader *r = NULL;
-	uint64_t *cm = NULL;
-	nnp_err err;
-	nnp_err_clear(&err);
-	while ((id = cli_next(&p, &arg)) != CLI_END) {
-		switch (id) {
-		case CLI_ERROR: rc = NNP_EXIT_USAGE; goto done;
-		case O_HELP:
-			printf("usage: %s\n\nRuns labelled DATA through MODEL and prints the rows, accuracy\n"
-			       "(argmax against the label) and loss (cross-entropy for softmax outputs\n"
-			       "and logits, mean squared error against the one-hot label otherwise).\n\n"
-			       "  --json       print the results as JSON\n"
-			       "  --confusion  add the confusion matrix\n\n%s\n%s",
-			       eval_usage, CLI_DATA_HELP_LABELLED, CLI_MODEL_HELP);
-			goto done;
-		case O_JSON: json = 1; break;
-		case O_CONFUSION: confusion = 1; break;
-		default:
-			if (cli_model_is_option(id) ? cli_model_option(&p, &mo, id, arg)
-			                            : cli_data_option(&p, &d, id, arg)) {
-				rc = NNP_EXIT_USAGE;
-				goto done;
-			}
-		}
-	}
-	if (p.n_operands != 2) {
-		rc = cli_usage_error(&p, "expected MODEL and DATA, got %d arguments", p.n_operands);
-		goto done;
-	}
-	nnp_file_info fi;
-	if (open_model_data(p.operands[0], p.operands[1], &d, &m, &fi, &r, &err, &mo))
-		goto fail;
-	size_t k = nnp_model_outputs(m);
-	if (confusion && !(cm = calloc(k * k, sizeof *cm))) {
-		nnp_err_set(&err, NNP_ENOMEM, "out of memory for a %zu x %zu confusion matrix", k, k);
-		goto fail;
-	}
-	nnp_metrics mt;
-	const char *const paths[2] = { p.operands[0], p.operands[1] };
-	if (run_shown(m, r, &d, "eval", json, NULL, &mt, cm, paths, &err))
-		goto fail;
-	cli_label_note(r, p.operands[1], &d.opts, 0);
-	if (json) {
-		cJSON *root = cli_json_begin("eval");
-		if (!root) {
-			rc = cli_json_print(NULL);
-			goto done;
-		}
-		cJSON_AddStringToObject(root, "model", p.operands[0]);
-		cJSON_AddStringToObject(root, "data", p.operands[1]);
-		cJSON_AddNumberToObject(root, "rows", (double)mt.rows);
-		cJSON_AddNumberToObject(root, "accuracy", nnp_metrics_accuracy(&mt));
-		cJSON_AddNumberToObject(root, "loss", nnp_metrics_loss(&mt));
-		cJSON_AddStringToObject(root, "loss_kind", mt.mse ? "mse" : "cross_entropy");
-		if (confusion) {
-			cJSON *a = cJSON_AddArrayToObject(root, "confusion");
-			for (size_t i = 0; i < k; i++) {
-				cJSON *row = cJSON_CreateArray();
-				for (size_t j = 0; j < k; j++)
-					cJSON_AddItemToArray(row, cJSON_CreateNumber((double)cm[i * k + j]));
-				cJSON_AddItemToArray(a, row);
-			}
-		}
-		rc = cli_json_print(root);
-	} else {
-		printf("%s on %s: %llu rows, ", p.operands[0], p.operands[1],
-		       (unsigned long long)mt.rows);
-		print_metrics_line(&mt);
-		if (confusion)
-			print_confusion(m, cm, k);
-	}
-	goto done;
-fail:
-	rc = cli_fail(&err);
-done:
-	free(cm);
 	nnp_reader_close(r);
 	nnp_model_free(m);
 	cli_model_free(&mo);

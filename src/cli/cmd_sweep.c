@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "cli_model.h"
+#include "cmd_sweep.h"
 #include "nnprune/pipeline.h"
 #include "nnprune/io.h"
 #include "nnprune/method.h"
@@ -32,30 +33,6 @@ static const char sweep_usage[] =
 	"nnprune sweep [--stats FILE] [--method M] [--mean LIST] [--std LIST] [--keep LIST] "
 	"[--calib DATA] [--out DIR] [options]";
 
-typedef struct sweep_cfg {
-	const char *stats_path, *out_dir, *model_path, *data_path, *labels_path;
-	const char *means_text, *stds_text, *best_path;
-	uint64_t min_keep, mem_limit, calib_mem_limit;
-	int fold, json, quiet;
-	nnp_format format;     /* 0: as the input model */
-	double max_drop;       /* NAN: no gate */
-	unsigned threads;
-	/* --finetune */
-	const char *ft_data, *ft_labels;
-	const char *ft_option; /* the first --finetune-* option given, for a usage error */
-	uint64_t ft_epochs, ft_seed;
-	double ft_lr;          /* NAN: the optimizer's default */
-	int ft_pareto;
-	/* the method */
-	nnp_method_opts mo;    /* method, compensate (set by check_method), lambda_rel */
-	int comp_set, lambda_set, means_set, min_keep_set, alloc_step_set;
-	const char *keep_text, *targets_text, *widths_text, *calib_path, *calib_labels;
-	int allocate;
-	uint64_t calib_rows;
-	/* set once the inputs are read */
-	int no_wait;           /* --no-wait: fail (exit 4) if another run holds DIR */
-	cli_model model;       /* import options for a weights-only MODEL (as given to stats) */
-} sweep_cfg;
 
 /* The candidates' lists as parsed. */
 typedef struct sweep_lists {
@@ -165,13 +142,13 @@ static void sweep_help(void)
 /* Which options go with which method; fills in the compensation's default. */
 static int check_method(const cli_parser *p, sweep_cfg *c)
 {
-	int rule = nnp_method_by_thresholds(c->mo.method);
-	if (c->comp_set && !c->fold && c->mo.compensate != NNP_COMP_NONE)
+	int rule = nnp_method_by_thresholds(c->me.mo.method);
+	if (c->me.comp_set && !c->fold && c->me.mo.compensate != NNP_COMP_NONE)
 		return cli_usage_error(p, "--no-fold contradicts --compensate %s",
-		                       nnp_compensate_name(c->mo.compensate)), -1;
-	if (!c->comp_set)
-		c->mo.compensate = !c->fold ? NNP_COMP_NONE : rule ? NNP_COMP_FOLD : NNP_COMP_LS;
-	c->fold = c->mo.compensate == NNP_COMP_FOLD;
+		                       nnp_compensate_name(c->me.mo.compensate)), -1;
+	if (!c->me.comp_set)
+		c->me.mo.compensate = !c->fold ? NNP_COMP_NONE : rule ? NNP_COMP_FOLD : NNP_COMP_LS;
+	c->fold = c->me.mo.compensate == NNP_COMP_FOLD;
 	if (rule && (c->keep_text || c->allocate || c->targets_text || c->widths_text))
 		return cli_usage_error(p, "%s: budgets belong to --method score or obs (the rule "
 		                          "takes --mean and --std)", c->keep_text ? "--keep"
@@ -180,19 +157,18 @@ static int check_method(const cli_parser *p, sweep_cfg *c)
 	if (!rule && (c->means_set || c->min_keep_set))
 		return cli_usage_error(p, "%s: thresholds belong to --method rule (this is %s)",
 		                       c->means_set ? "--mean/--std" : "--min-keep",
-		                       nnp_method_name(c->mo.method)), -1;
+		                       nnp_method_name(c->me.mo.method)), -1;
 	if (!rule && !c->keep_text && !c->allocate && !c->targets_text && !c->widths_text)
 		c->keep_text = SWEEP_DEFAULT_KEEP;
-	if (c->alloc_step_set && !c->allocate && !c->targets_text)
+	if (c->me.alloc_step_set && !c->allocate && !c->targets_text)
 		return cli_usage_error(p, "--allocate-step needs --allocate or --target-params"), -1;
-	if (c->lambda_set && !nnp_method_uses_ridge(&c->mo))
-		return cli_usage_error(p, "--lambda: only --method obs and --compensate ls use a "
-		                          "ridge"), -1;
-	if ((c->calib_labels || c->calib_rows) && !c->calib_path)
-		return cli_usage_error(p, "%s needs --calib DATA", c->calib_labels ? "--calib-labels"
+	if (cli_method_check(p, &c->me))
+		return -1;
+	if ((c->me.calib_labels || c->me.calib_rows) && !c->me.calib)
+		return cli_usage_error(p, "%s needs --calib DATA", c->me.calib_labels ? "--calib-labels"
 		                                                                    : "--calib-rows"),
 		       -1;
-	c->mo.threads = c->threads;
+	c->me.mo.threads = c->threads;
 	return 0;
 }
 
@@ -200,9 +176,8 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 {
 	enum { O_STATS = 1, O_MEAN, O_STD, O_OUT, O_MODEL, O_DATA, O_LABELS, O_MINKEEP, O_NOFOLD,
 	       O_FORMAT, O_MAXDROP, O_BEST, O_JSON, O_MEM, O_CALIB_MEM, O_THREADS, O_QUIET, O_HELP, O_FT,
-	       O_FT_LABELS, O_FT_EPOCHS, O_FT_PARETO, O_FT_LR, O_FT_SEED, O_METHOD, O_COMP,
-	       O_LAMBDA, O_KEEP, O_ALLOCATE, O_TARGET, O_CALIB, O_CALIB_LABELS, O_CALIB_ROWS,
-	       O_ALLOC_STEP, O_WIDTHS, O_NOWAIT };
+	       O_FT_LABELS, O_FT_EPOCHS, O_FT_PARETO, O_FT_LR, O_FT_SEED, O_KEEP, O_ALLOCATE,
+	       O_TARGET, O_WIDTHS, O_NOWAIT };
 	static const cli_opt opts[] = {
 		{ "stats", 0, 1, O_STATS }, { "mean", 0, 1, O_MEAN }, { "std", 0, 1, O_STD },
 		{ "out", 'o', 1, O_OUT }, { "model", 0, 1, O_MODEL }, { "data", 0, 1, O_DATA },
@@ -214,11 +189,10 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 		{ "quiet", 'q', 0, O_QUIET }, { "help", 'h', 0, O_HELP }, { "finetune", 0, 1, O_FT },
 		{ "finetune-labels", 0, 1, O_FT_LABELS }, { "finetune-epochs", 0, 1, O_FT_EPOCHS },
 		{ "finetune-pareto", 0, 0, O_FT_PARETO }, { "finetune-lr", 0, 1, O_FT_LR },
-		{ "finetune-seed", 0, 1, O_FT_SEED }, { "method", 0, 1, O_METHOD },
-		{ "compensate", 0, 1, O_COMP }, { "lambda", 0, 1, O_LAMBDA }, { "keep", 0, 1, O_KEEP },
+		{ "finetune-seed", 0, 1, O_FT_SEED }, CLI_OPT_METHOD, CLI_OPT_COMPENSATE,
+		CLI_OPT_LAMBDA, { "keep", 0, 1, O_KEEP },
 		{ "allocate", 0, 0, O_ALLOCATE }, { "target-params", 0, 1, O_TARGET },
-		{ "calib", 0, 1, O_CALIB }, { "calib-labels", 0, 1, O_CALIB_LABELS },
-		{ "calib-rows", 0, 1, O_CALIB_ROWS }, { "allocate-step", 0, 1, O_ALLOC_STEP },
+		CLI_OPT_CALIB, CLI_OPT_CALIB_LABELS, CLI_OPT_CALIB_ROWS, CLI_OPT_ALLOC_STEP,
 		{ "widths", 0, 1, O_WIDTHS }, { "no-wait", 0, 0, O_NOWAIT }, CLI_MODEL_OPTIONS,
 		{ NULL, 0, 0, 0 }
 	};
@@ -292,37 +266,13 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 				return -1;
 			c->ft_option = c->ft_option ? c->ft_option : "--finetune-seed";
 			break;
-		case O_METHOD:
-			if (cli_method_option(p, 'm', arg, &c->mo))
-				return -1;
-			break;
-		case O_COMP:
-			if (cli_method_option(p, 'c', arg, &c->mo))
-				return -1;
-			c->comp_set = 1;
-			break;
-		case O_LAMBDA:
-			if (cli_method_option(p, 'l', arg, &c->mo))
-				return -1;
-			c->lambda_set = 1;
-			break;
 		case O_KEEP: c->keep_text = arg; break;
 		case O_ALLOCATE: c->allocate = 1; break;
-		case O_ALLOC_STEP:
-			if (cli_double(p, "--allocate-step", arg, 0.001, 0.5, &c->mo.grid_step))
-				return -1;
-			c->alloc_step_set = 1;
-			break;
 		case O_TARGET: c->targets_text = arg; break;
 		case O_WIDTHS: c->widths_text = arg; break;
-		case O_CALIB: c->calib_path = arg; break;
-		case O_CALIB_LABELS: c->calib_labels = arg; break;
-		case O_CALIB_ROWS:
-			if (cli_size(p, "--calib-rows", arg, 1, UINT64_MAX, &c->calib_rows))
-				return -1;
-			break;
 		default:
-			if (cli_model_is_option(id) && cli_model_option(p, &c->model, id, arg))
+			if (cli_method_is_option(id) ? cli_method_arg(p, &c->me, id, arg)
+			    : cli_model_is_option(id) && cli_model_option(p, &c->model, id, arg))
 				return -1;
 		}
 	}
@@ -334,42 +284,6 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 	if (c->ft_option && !c->ft_data)
 		return cli_usage_error(p, "%s needs --finetune TRAIN_DATA", c->ft_option), -1;
 	return check_method(p, c);
-}
-
-/* Checks that a file is the one the statistics were taken on. */
-static int check_same(const char *path, uint64_t b, uint32_t c, uint64_t bytes, uint32_t crc,
-                      const char *stats_path, nnp_err *err)
-{
-	if (b != bytes || c != crc)
-		return nnp_err_set(err, NNP_EINPUT,
-		                   "%s: changed since %s was written (now %llu bytes, CRC-32 %08x; "
-		                   "then %llu bytes, CRC-32 %08x): run 'nnprune stats' again",
-		                   path, stats_path, (unsigned long long)b, (unsigned)c,
-		                   (unsigned long long)bytes, (unsigned)crc);
-	return NNP_OK;
-}
-
-static int check_identity(const char *path, uint64_t bytes, uint32_t crc, const char *stats_path,
-                          nnp_err *err)
-{
-	uint64_t b;
-	uint32_t c;
-	int rc = nnp_file_identity(path, &b, &c, err);
-	return rc ? rc : check_same(path, b, c, bytes, crc, stats_path, err);
-}
-
-static int check_shape(const nnp_model *m, const nnp_stats *s, const char *model_path,
-                       const char *stats_path, nnp_err *err)
-{
-	if (s->n_layers + 1 != m->n_layers)
-		return nnp_err_set(err, NNP_EINPUT, "%s: has %zu hidden layers but %s describes %zu",
-		                   model_path, m->n_layers - 1, stats_path, s->n_layers);
-	for (size_t l = 0; l < s->n_layers; l++)
-		if (s->layers[l].neurons != m->layers[l].out)
-			return nnp_err_set(err, NNP_EINPUT,
-			                   "%s: layer %zu has %zu neurons but %s describes %zu", model_path,
-			                   l, m->layers[l].out, stats_path, s->layers[l].neurons);
-	return NNP_OK;
 }
 
 static void lock_wait(const char *dir, long pid, void *ctx)
@@ -398,7 +312,7 @@ static void sweep_progress(void *ctx, nnp_pipeline_stage st, size_t done, size_t
 static int make_specs(const sweep_cfg *c, const sweep_lists *l, const nnp_model *m,
                       nnp_spec **out, size_t *n, char **labels, nnp_err *err)
 {
-	size_t total = nnp_method_by_thresholds(c->mo.method)
+	size_t total = nnp_method_by_thresholds(c->me.mo.method)
 	                       ? l->n_means * l->n_stds
 	                       : l->n_keeps + (c->allocate != 0) + l->n_targets + l->widths.n_sets;
 	nnp_spec *s = calloc(total ? total : 1, sizeof *s);
@@ -409,7 +323,7 @@ static int make_specs(const sweep_cfg *c, const sweep_lists *l, const nnp_model 
 		return nnp_err_set(err, NNP_ENOMEM, "out of memory");
 	}
 	size_t i = 0, params0 = nnp_model_params(m);
-	if (nnp_method_by_thresholds(c->mo.method))
+	if (nnp_method_by_thresholds(c->me.mo.method))
 		for (size_t a = 0; a < l->n_means; a++)
 			for (size_t b = 0; b < l->n_stds; b++, i++) {
 				s[i].kind = NNP_SPEC_THRESHOLDS;
@@ -440,134 +354,27 @@ static int make_specs(const sweep_cfg *c, const sweep_lists *l, const nnp_model 
 	return NNP_OK;
 }
 
-/* The report's header: what ran, on what, and what was selected. */
-static void report_info(nnp_report_info *info, const sweep_cfg *cfg, const nnp_pipeline *pl,
-                        const nnp_model *m, const char *model_path, const char *data_path)
-{
-	nnp_report_info_init(info);
-	info->model_path = model_path;
-	info->model_name = m->name;
-	info->data_path = data_path;
-	info->rows = pl->sw->rows;
-	info->fold = cfg->fold;
-	info->min_keep = (size_t)cfg->min_keep;
-	info->max_drop = cfg->max_drop;
-	if (pl->calibrated) {
-		info->method = nnp_method_name(cfg->mo.method);
-		info->compensate = nnp_compensate_name(cfg->mo.compensate);
-		if (nnp_method_uses_ridge(&cfg->mo))
-			info->lambda_rel = cfg->mo.lambda_rel;
-		/* A copy of the evaluation data is no separate calibration set. */
-		info->calib_path = pl->calib_separate ? cfg->calib_path : NULL;
-		info->calib_rows = pl->calib.rows;
-	}
-	if (cfg->ft_data) {
-		info->ft_epochs = (size_t)cfg->ft_epochs;
-		info->ft_data_path = cfg->ft_data;
-		info->ft_lr = isnan(cfg->ft_lr) ? (double)pl->o.ft_train.lr : cfg->ft_lr;
-		info->ft_seed = cfg->ft_seed;
-	}
-	info->best = pl->best;
-}
-
-/* The table's closing line on stdout. */
-static void summary(const sweep_cfg *cfg, const nnp_pipeline *pl, const nnp_report_info *info)
-{
-	const nnp_sweep *sw = pl->sw;
-	printf("\n%zu candidates (%zu distinct) evaluated on %llu rows; ", sw->n, sw->n_unique,
-	       (unsigned long long)sw->rows);
-	if (pl->calibrated && info->calib_path)
-		printf("%s + %s calibrated on %s (%zu rows); ", info->method, info->compensate,
-		       cfg->calib_path, pl->calib.rows);
-	else if (pl->calibrated)
-		printf("%s + %s calibrated on the evaluation data itself; ", info->method,
-		       info->compensate);
-	if (cfg->ft_data)
-		printf("%zu distinct model%s and the original fine-tuned for %llu epoch%s on %s; ",
-		       pl->n_ft_jobs - 1, pl->n_ft_jobs == 2 ? "" : "s",
-		       (unsigned long long)cfg->ft_epochs, cfg->ft_epochs == 1 ? "" : "s",
-		       cfg->ft_data);
-	printf("models and report in %s/ (report.md, report.csv, report.json, report.svg, "
-	       "stats.svg)\n", cfg->out_dir);
-}
-
-/* The verdict of --max-drop on stderr, and --best written; an exit code. */
-static int verdict(const sweep_cfg *cfg, nnp_pipeline *pl, nnp_err *err)
-{
-	const nnp_sweep *sw = pl->sw;
-	char bt[96];
-	if (pl->best == NNP_NO_DUP) {
-		const nnp_candidate *c = pl->closest != NNP_NO_DUP ? &sw->c[pl->closest] : NULL;
-		const char *what = cfg->ft_data ? " after fine-tuning" : "";
-		const char *file = c ? (cfg->ft_data ? c->ft_file : c->file) : NULL;
-		if (c) {
-			nnp_candidate_budget_text(bt, sizeof bt, c);
-			fprintf(stderr, "nnprune: sweep: no candidate within %g points of the original "
-			        "accuracy%s; closest: %s with a drop of %.2f points (%s)\n", cfg->max_drop,
-			        what, bt, cfg->ft_data ? c->ft_drop : c->accuracy_drop, file ? file : "-");
-		} else
-			fprintf(stderr, "nnprune: sweep: no candidate within %g points of the original "
-			        "accuracy%s\n", cfg->max_drop, what);
-		return NNP_EXIT_GATE;
-	}
-	const nnp_candidate *b = &sw->c[pl->best];
-	nnp_candidate_budget_text(bt, sizeof bt, b);
-	/* With --finetune the gate judged the fine-tuned model: that is the one to keep. */
-	if (cfg->best_path && nnp_pipeline_write(pl, pl->best, cfg->ft_data != NULL,
-	                                         cfg->best_path, err))
-		return cli_fail(err);
-	if (!cfg->json && cfg->ft_data)
-		fprintf(stderr, "nnprune: sweep: selected %s: %.1f%% fewer parameters, accuracy "
-		        "drop after fine-tuning %.2f points (%.2f against the fine-tuned "
-		        "original; %.2f before fine-tuning)%s%s\n", bt, b->reduction, b->ft_drop,
-		        b->ft_drop_vs_ft, b->accuracy_drop, cfg->best_path ? ", written to " : "",
-		        cfg->best_path ? cfg->best_path : "");
-	else if (!cfg->json)
-		fprintf(stderr, "nnprune: sweep: selected %s: %.1f%% fewer parameters, accuracy "
-		        "drop %.2f points%s%s\n", bt, b->reduction, b->accuracy_drop,
-		        cfg->best_path ? ", written to " : "", cfg->best_path ? cfg->best_path : "");
-	return NNP_EXIT_OK;
-}
-
-/* Reports on disk and on stdout, then the verdict. */
-static int report(const sweep_cfg *cfg, nnp_pipeline *pl, const nnp_model *m,
-                  const char *model_path, const char *data_path, nnp_err *err)
-{
-	nnp_report_info info;
-	report_info(&info, cfg, pl, m, model_path, data_path);
-	char *json = NULL;
-	int rc = nnp_report_write(cfg->out_dir, pl->sw, pl->stats, &info, err);
-	if (!rc)
-		rc = nnp_report_write_html(cfg->out_dir, pl->sw, pl->stats, &info, err);
-	if (!rc && cfg->json) {
-		rc = nnp_report_render(&json, NULL, NNP_REPORT_JSON, pl->sw, pl->stats, &info, err);
-		if (!rc)
-			fputs(json, stdout);
-		free(json);
-	} else if (!rc && !cfg->quiet) {
-		rc = nnp_report_table(stdout, pl->sw, pl->stats, &info, err);
-		if (!rc)
-			summary(cfg, pl, &info);
-	}
-	if (rc)
-		return cli_fail(err);
-	/* The verdict goes to stderr after the table: keep them in that order on a terminal. */
-	fflush(stdout);
-	return isnan(cfg->max_drop) ? NNP_EXIT_OK : verdict(cfg, pl, err);
-}
-
 int cmd_sweep(int argc, char **argv)
 {
 	cli_parser p;
 	if (cli_init(&p, argc, argv, NULL, "sweep", sweep_usage))
 		return NNP_EXIT_INPUT;
-	const nnp_method_opts mo0 = NNP_METHOD_OPTS_INIT;
-	sweep_cfg cfg = { SWEEP_DEFAULT_STATS, SWEEP_DEFAULT_OUT, NULL, NULL, NULL,
-		          SWEEP_DEFAULT_MEANS, SWEEP_DEFAULT_STDS, NULL, 1, SWEEP_DEFAULT_MEM_LIMIT,
-		          NNP_CALIB_MEM_LIMIT, 1, 0, 0, 0, NAN, 0, NULL, NULL, NULL, SWEEP_DEFAULT_FT_EPOCHS,
-		          SWEEP_DEFAULT_FT_SEED, NAN, 0, mo0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
-		          NULL, 0, 0, 0, { { 0 }, NULL, NULL } };
-	cfg.mo.method = NNP_METHOD_RULE;
+	sweep_cfg cfg;
+	memset(&cfg, 0, sizeof cfg);
+	cfg.stats_path = SWEEP_DEFAULT_STATS;
+	cfg.out_dir = SWEEP_DEFAULT_OUT;
+	cfg.means_text = SWEEP_DEFAULT_MEANS;
+	cfg.stds_text = SWEEP_DEFAULT_STDS;
+	cfg.min_keep = 1;
+	cfg.mem_limit = SWEEP_DEFAULT_MEM_LIMIT;
+	cfg.calib_mem_limit = NNP_CALIB_MEM_LIMIT;
+	cfg.fold = 1;
+	cfg.max_drop = NAN;
+	cfg.ft_epochs = SWEEP_DEFAULT_FT_EPOCHS;
+	cfg.ft_seed = SWEEP_DEFAULT_FT_SEED;
+	cfg.ft_lr = NAN;
+	cli_method_init(&cfg.me, NNP_METHOD_RULE);
+	cli_model_init(&cfg.model);
 	int rc = NNP_EXIT_OK;
 	nnp_err err;
 	nnp_err_clear(&err);
@@ -588,7 +395,7 @@ int cmd_sweep(int argc, char **argv)
 		rc = prc > 0 ? NNP_EXIT_OK : NNP_EXIT_USAGE;
 		goto done;
 	}
-	int rule = nnp_method_by_thresholds(cfg.mo.method);
+	int rule = nnp_method_by_thresholds(cfg.me.mo.method);
 	if ((cfg.keep_text && cli_parse_fractions(&p, "--keep", cfg.keep_text, &l.keeps, &l.n_keeps)) ||
 	    (cfg.targets_text &&
 	     cli_parse_targets(&p, "--target-params", cfg.targets_text, &l.targets, &l.n_targets)) ||
@@ -613,16 +420,13 @@ int cmd_sweep(int argc, char **argv)
 	nnp_file_info fi;
 	if (nnp_require_regular(model_path, &err) ||
 	    cli_model_load(&m, model_path, &cfg.model, &fi, &err) ||
-	    check_same(model_path, fi.bytes, fi.crc32, src.model_bytes, src.model_crc32,
-	               cfg.stats_path, &err) ||
-	    check_identity(data_path, src.data_bytes, src.data_crc32, cfg.stats_path, &err) ||
-	    (labels_path &&
-	     check_identity(labels_path, src.labels_bytes, src.labels_crc32, cfg.stats_path, &err))) {
+	    nnp_stats_check_files(&src, cfg.stats_path, model_path, &fi, data_path, labels_path,
+	                          &err)) {
 		/* A path read from the statistics file: say where it came from. */
 		nnp_stats_note_origin(&err, &src, cfg.stats_path);
 		goto fail;
 	}
-	if (check_shape(m, s, model_path, cfg.stats_path, &err))
+	if (nnp_stats_check_shape(m, s, model_path, cfg.stats_path, &err))
 		goto fail;
 	if (cfg.widths_text && cli_check_widths("--widths", &l.widths, m, &err)) {
 		rc = cli_usage_error(&p, "%s", err.msg);
@@ -639,12 +443,12 @@ int cmd_sweep(int argc, char **argv)
 		            "labelled data", cfg.stats_path);
 		goto fail;
 	}
-	if (rule && cfg.mo.compensate != NNP_COMP_LS && l.n_means * l.n_stds > SWEEP_MAX_CANDIDATES) {
+	if (rule && cfg.me.mo.compensate != NNP_COMP_LS && l.n_means * l.n_stds > SWEEP_MAX_CANDIDATES) {
 		nnp_err_set(&err, NNP_EUSAGE, "sweep: %zu x %zu candidates, the limit is %u",
 		            l.n_means, l.n_stds, SWEEP_MAX_CANDIDATES);
 		goto fail;
 	}
-	if (rule && cfg.mo.compensate == NNP_COMP_LS && l.n_means * l.n_stds > SWEEP_MAX_BUILT) {
+	if (rule && cfg.me.mo.compensate == NNP_COMP_LS && l.n_means * l.n_stds > SWEEP_MAX_BUILT) {
 		rc = cli_usage_error(&p, "%zu x %zu candidates, the limit with --compensate ls is %u",
 		                     l.n_means, l.n_stds, SWEEP_MAX_BUILT);
 		goto done;
@@ -652,9 +456,9 @@ int cmd_sweep(int argc, char **argv)
 	if (make_specs(&cfg, &l, m, &specs, &po.n_specs, &labels, &err))
 		goto fail;
 	const char *inputs[] = { model_path, data_path, labels_path, cfg.stats_path, cfg.ft_data,
-		                 cfg.ft_labels, cfg.calib_path, cfg.calib_labels };
+		                 cfg.ft_labels, cfg.me.calib, cfg.me.calib_labels };
 	po.specs = specs;
-	po.mo = cfg.mo;
+	po.mo = cfg.me.mo;
 	po.min_keep = (size_t)cfg.min_keep;
 	po.threads = cfg.threads;
 	po.stats = s;
@@ -662,9 +466,9 @@ int cmd_sweep(int argc, char **argv)
 	nnp_source stats_src = { data_path, dopts, 0, 0, NULL, src.data_bytes, src.data_crc32 };
 	po.stats_src = po.eval = stats_src;
 	po.eval.mem_limit = cfg.mem_limit;
-	if (cfg.calib_path) {
-		nnp_source cs = { cfg.calib_path, dopts, cfg.calib_rows, cfg.calib_mem_limit, NULL, 0, 0 };
-		cs.opts.labels_path = cfg.calib_labels;
+	if (cfg.me.calib) {
+		nnp_source cs = { cfg.me.calib, dopts, cfg.me.calib_rows, cfg.calib_mem_limit, NULL, 0, 0 };
+		cs.opts.labels_path = cfg.me.calib_labels;
 		po.calib = cs;
 	}
 	if (cfg.ft_data) {
@@ -690,7 +494,7 @@ int cmd_sweep(int argc, char **argv)
 	}
 	if (brc)
 		goto fail;
-	rc = report(&cfg, pl, m, model_path, data_path, &err);
+	rc = sweep_report(&cfg, pl, m, model_path, data_path, &err);
 	goto done;
 fail:
 	rc = cli_fail(&err);

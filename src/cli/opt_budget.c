@@ -214,7 +214,7 @@ void cli_print_methods(nnp_method dflt)
 	}
 }
 
-int cli_method_option(const cli_parser *p, int which, const char *arg, nnp_method_opts *mo)
+static int method_option(const cli_parser *p, int which, const char *arg, nnp_method_opts *mo)
 {
 	switch (which) {
 	case 'm':
@@ -231,3 +231,45 @@ int cli_method_option(const cli_parser *p, int which, const char *arg, nnp_metho
 	}
 }
 
+void cli_method_init(cli_method *m, nnp_method dflt)
+{
+	const nnp_method_opts mo = NNP_METHOD_OPTS_INIT;
+	memset(m, 0, sizeof *m);
+	m->mo = mo;
+	m->mo.method = dflt;
+}
+
+int cli_method_is_option(int id)
+{
+	return id >= CLI_M_METHOD && id <= CLI_M_CALIB_ROWS;
+}
+
+int cli_method_arg(const cli_parser *p, cli_method *m, int id, const char *arg)
+{
+	switch (id) {
+	case CLI_M_METHOD:
+		m->method_set = 1;
+		return method_option(p, 'm', arg, &m->mo);
+	case CLI_M_COMP:
+		m->comp_set = 1;
+		return method_option(p, 'c', arg, &m->mo);
+	case CLI_M_LAMBDA:
+		m->lambda_set = 1;
+		return method_option(p, 'l', arg, &m->mo);
+	case CLI_M_ALLOC_STEP:
+		m->alloc_step_set = 1;
+		return cli_double(p, "--allocate-step", arg, 0.001, 0.5, &m->mo.grid_step);
+	case CLI_M_CALIB: m->calib = arg; return 0;
+	case CLI_M_CALIB_LABELS: m->calib_labels = arg; return 0;
+	default:
+		return cli_size(p, "--calib-rows", arg, 1, UINT64_MAX, &m->calib_rows);
+	}
+}
+
+int cli_method_check(const cli_parser *p, const cli_method *m)
+{
+	if (m->lambda_set && !nnp_method_uses_ridge(&m->mo))
+		return cli_usage_error(p, "--lambda: only --method obs and --compensate ls use a "
+		                          "ridge"), -1;
+	return 0;
+}
