@@ -53,12 +53,14 @@ typedef struct nnp_lottery_round {
 
 /*
  * Called after each round on the caller's thread with the round's figures,
- * its trained ticket and the mask (one [out][in] byte array per layer, 0 =
- * pruned; NULL in round 0), all borrowed for the call. Return NNP_OK to go
+ * its trained ticket, its trained control (NULL in round 0 or without the
+ * control) and the mask (one [out][in] byte array per layer, 0 = pruned;
+ * NULL in round 0), all borrowed for the call. Return NNP_OK to go
  * on, or a negative status (with err set) to stop the run with it.
  */
 typedef int (*nnp_lottery_round_fn)(const nnp_lottery_round *r, const nnp_model *ticket,
-                                    const uint8_t *const *mask, void *ctx, nnp_err *err);
+                                    const nnp_model *control, const uint8_t *const *mask,
+                                    void *ctx, nnp_err *err);
 
 typedef struct nnp_lottery_opts {
 	nnp_train_opts train;      /* every training's options; mask, teacher and
@@ -111,6 +113,16 @@ int nnp_lottery_run(nnp_lottery **out, const nnp_model *init, const nnp_dataset 
  */
 int nnp_lottery_prune_magnitude(const nnp_model *m, const uint8_t *const *mask, double rate,
                                 int global, uint8_t **next, nnp_err *err);
+
+/*
+ * New mask keeping exactly `keep` (at most the weights mask keeps) of the
+ * weights mask keeps, the largest |w| of m: with global one ranking over the
+ * model; per layer, layer l keeps its share keep * (its weights / all
+ * weights), rounded by largest remainders so that the shares add up to keep.
+ * Errors: NNP_EUSAGE (keep more than mask keeps), NNP_ENOMEM.
+ */
+int nnp_mask_magnitude_to(const nnp_model *m, const uint8_t *const *mask, size_t keep,
+                          int global, uint8_t **next, nnp_err *err);
 
 /*
  * New mask: in each hidden layer, round(rate * alive) of the alive neurons

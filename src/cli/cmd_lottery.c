@@ -248,8 +248,10 @@ static cJSON *report_json(const lot_cfg *c, const nnp_lottery *lt, const nnp_mod
 }
 
 static int on_round(const nnp_lottery_round *r, const nnp_model *ticket,
-                    const uint8_t *const *mask, void *ctx, nnp_err *err)
+                    const nnp_model *control, const uint8_t *const *mask, void *ctx,
+                    nnp_err *err)
 {
+	(void)control;
 	(void)mask;
 	lot_cfg *c = ctx;
 	char name[64];

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "nnprune/lottery.h"
+#include "mask_priv.h"
 #include "scores_priv.h"
 
 void nnp_lottery_free(nnp_lottery *lt)
@@ -55,7 +56,7 @@ int nnp_lottery_check_opts(const nnp_lottery_opts *o, nnp_err *err)
 
 /* ------------------------------------------------------------- masks -- */
 
-static void masks_free(uint8_t **mk, size_t n)
+void nnp_masks_free(uint8_t **mk, size_t n)
 {
 	if (!mk)
 		return;
@@ -64,7 +65,7 @@ static void masks_free(uint8_t **mk, size_t n)
 	free(mk);
 }
 
-static uint8_t **masks_alloc(const nnp_model *m)
+uint8_t **nnp_masks_alloc(const nnp_model *m)
 {
 	uint8_t **mk = calloc(m->n_layers, sizeof *mk);
 	if (!mk)
@@ -73,7 +74,7 @@ static uint8_t **masks_alloc(const nnp_model *m)
 		const nnp_layer *L = &m->layers[l];
 		size_t n = L->in * L->out;
 		if (!(mk[l] = malloc(n ? n : 1))) {
-			masks_free(mk, m->n_layers);
+			nnp_masks_free(mk, m->n_layers);
 			return NULL;
 		}
 	}
@@ -89,7 +90,7 @@ static int row_alive(const uint8_t *mk, size_t n)
 	return 0;
 }
 
-static size_t layer_kept(const nnp_layer *L, const uint8_t *mk)
+size_t nnp_mask_kept(const nnp_layer *L, const uint8_t *mk)
 {
 	size_t n = L->in * L->out, k = 0;
 	if (!mk)
@@ -121,23 +122,23 @@ static int ranking_copy(nnp_model **out, const nnp_model *m, const uint8_t *cons
 	return NNP_OK;
 }
 
-int nnp_lottery_prune_magnitude(const nnp_model *m, const uint8_t *const *mask, double rate,
-                                int global, uint8_t **next, nnp_err *err)
+/* Marks into next what stays when, from the weights mask keeps, `go[l]` of
+ * layer l (global: go[0] over the whole model) with the smallest |w| go. */
+static int mag_select(const nnp_model *m, const uint8_t *const *mask, const size_t *go,
+                      int global, uint8_t **next, nnp_err *err)
 {
-	if (!(rate >= 0.0 && rate <= 1.0))
-		return nnp_err_set(err, NNP_EUSAGE, "lottery: rate %g is outside 0 to 1", rate);
 	nnp_model *r = NULL;
 	nnp_mag_cut *cuts = calloc(m->n_layers, sizeof *cuts);
 	int rc = cuts ? ranking_copy(&r, m, mask, err)
-	              : nnp_err_set(err, NNP_ENOMEM, "lottery: out of memory");
+	              : nnp_err_set(err, NNP_ENOMEM, "pruning: out of memory");
 	if (rc)
 		goto done;
 	if (global) {
 		size_t total = nnp_model_macs(m), kept = 0;
 		for (size_t l = 0; l < m->n_layers; l++)
-			kept += layer_kept(&m->layers[l], mask ? mask[l] : NULL);
-		size_t go = (total - kept) + nnp_mag_count(rate, kept);
-		rc = nnp_mag_select(r, total ? (double)go / (double)total : 0.0, NNP_MAG_GLOBAL, cuts,
+			kept += nnp_mask_kept(&m->layers[l], mask ? mask[l] : NULL);
+		size_t k = (total - kept) + go[0];
+		rc = nnp_mag_select(r, total ? (double)k / (double)total : 0.0, NNP_MAG_GLOBAL, cuts,
 		                    err);
 	} else {
 		for (size_t l = 0; l < m->n_layers && !rc; l++) {
@@ -147,9 +148,9 @@ int nnp_lottery_prune_magnitude(const nnp_model *m, const uint8_t *const *mask, 
 			one.layers = &r->layers[l];
 			one.input_size = r->layers[l].in;
 			size_t n = r->layers[l].in * r->layers[l].out;
-			size_t kept = layer_kept(&m->layers[l], mask ? mask[l] : NULL);
-			size_t go = (n - kept) + nnp_mag_count(rate, kept);
-			rc = nnp_mag_select(&one, n ? (double)go / (double)n : 0.0, NNP_MAG_PER_LAYER,
+			size_t kept = nnp_mask_kept(&m->layers[l], mask ? mask[l] : NULL);
+			size_t k = (n - kept) + go[l];
+			rc = nnp_mag_select(&one, n ? (double)k / (double)n : 0.0, NNP_MAG_PER_LAYER,
 			                    &cuts[l], err);
 		}
 	}
@@ -165,6 +166,77 @@ int nnp_lottery_prune_magnitude(const nnp_model *m, const uint8_t *const *mask, 
 done:
 	nnp_model_free(r);
 	free(cuts);
+	return rc;
+}
+
+int nnp_lottery_prune_magnitude(const nnp_model *m, const uint8_t *const *mask, double rate,
+                                int global, uint8_t **next, nnp_err *err)
+{
+	if (!(rate >= 0.0 && rate <= 1.0))
+		return nnp_err_set(err, NNP_EUSAGE, "lottery: rate %g is outside 0 to 1", rate);
+	size_t *go = calloc(m->n_layers, sizeof *go);
+	if (!go)
+		return nnp_err_set(err, NNP_ENOMEM, "lottery: out of memory");
+	size_t all = 0;
+	for (size_t l = 0; l < m->n_layers; l++) {
+		size_t kept = nnp_mask_kept(&m->layers[l], mask ? mask[l] : NULL);
+		go[l] = nnp_mag_count(rate, kept);
+		all += kept;
+	}
+	if (global)
+		go[0] = nnp_mag_count(rate, all);
+	int rc = mag_select(m, mask, go, global, next, err);
+	free(go);
+	return rc;
+}
+
+int nnp_mask_magnitude_to(const nnp_model *m, const uint8_t *const *mask, size_t keep,
+                          int global, uint8_t **next, nnp_err *err)
+{
+	size_t L = m->n_layers, total = nnp_model_macs(m), kept = 0;
+	size_t *go = calloc(L, sizeof *go), *want = calloc(L, sizeof *want);
+	double *frac = calloc(L, sizeof *frac);
+	int rc = go && want && frac ? NNP_OK : nnp_err_set(err, NNP_ENOMEM, "pruning: out of memory");
+	for (size_t l = 0; l < L && !rc; l++)
+		kept += nnp_mask_kept(&m->layers[l], mask ? mask[l] : NULL);
+	if (!rc && keep > kept)
+		rc = nnp_err_set(err, NNP_EUSAGE,
+		                 "pruning: cannot keep %zu weights when only %zu are left", keep, kept);
+	if (!rc && global) {
+		go[0] = kept - keep;
+	} else if (!rc) {
+		/* Largest remainders: layer l keeps its share keep * n_l / total,
+		 * the units left over go to the largest fractions (then lower l),
+		 * never more than it still has. */
+		size_t given = 0;
+		for (size_t l = 0; l < L; l++) {
+			const nnp_layer *Y = &m->layers[l];
+			double share = (double)keep * (double)(Y->in * Y->out) / (double)total;
+			size_t has = nnp_mask_kept(Y, mask ? mask[l] : NULL);
+			want[l] = (size_t)floor(share);
+			if (want[l] > has)
+				want[l] = has;
+			frac[l] = want[l] < has ? share - floor(share) : -1.0;
+			given += want[l];
+		}
+		while (given < keep) {
+			size_t best = L;
+			for (size_t l = 0; l < L; l++)
+				if (want[l] < nnp_mask_kept(&m->layers[l], mask ? mask[l] : NULL) &&
+				    (best == L || frac[l] > frac[best]))
+					best = l;
+			want[best]++;
+			frac[best] = -1.0;   /* one unit each before any second */
+			given++;
+		}
+		for (size_t l = 0; l < L; l++)
+			go[l] = nnp_mask_kept(&m->layers[l], mask ? mask[l] : NULL) - want[l];
+	}
+	if (!rc)
+		rc = mag_select(m, mask, go, global, next, err);
+	free(go);
+	free(want);
+	free(frac);
 	return rc;
 }
 
@@ -277,7 +349,7 @@ static void fill_round(nnp_lottery_round *r, size_t round, const nnp_model *m,
 	r->round = round;
 	r->weights = nnp_model_macs(m);
 	for (size_t l = 0; l < m->n_layers; l++)
-		r->kept += layer_kept(&m->layers[l], mask ? mask[l] : NULL);
+		r->kept += nnp_mask_kept(&m->layers[l], mask ? mask[l] : NULL);
 	r->remaining = r->weights ? (double)r->kept / (double)r->weights : 1.0;
 	r->params = lt_params(m, mask, structured, r->kept);
 	r->accuracy = nnp_metrics_accuracy(&rep->val);
@@ -288,8 +360,9 @@ static void fill_round(nnp_lottery_round *r, size_t round, const nnp_model *m,
 }
 
 /* The control of a round: the mask's survivors from a fresh initialisation. */
-static int train_control(nnp_lottery_round *r, const nnp_model *init, const nnp_dataset *train,
-                         const nnp_dataset *val, const nnp_train_opts *t, nnp_err *err)
+static int train_control(nnp_model **out, nnp_lottery_round *r, const nnp_model *init,
+                         const nnp_dataset *train, const nnp_dataset *val,
+                         const nnp_train_opts *t, nnp_err *err)
 {
 	nnp_model *c = NULL;
 	nnp_train_report rep;
@@ -301,6 +374,8 @@ static int train_control(nnp_lottery_round *r, const nnp_model *init, const nnp_
 	if (!rc) {
 		r->control_accuracy = nnp_metrics_accuracy(&rep.val);
 		r->control_loss = nnp_metrics_loss(&rep.val);
+		*out = c;
+		return NNP_OK;
 	}
 	nnp_model_free(c);
 	return rc;
@@ -318,7 +393,7 @@ int nnp_lottery_run(nnp_lottery **out, const nnp_model *init, const nnp_dataset 
 	nnp_lottery *lt = calloc(1, sizeof *lt);
 	if (lt)
 		lt->r = calloc(o->rounds + 1, sizeof *lt->r);
-	nnp_model *m = NULL;
+	nnp_model *m = NULL, *ctl = NULL;
 	uint8_t **cur = NULL, **next = NULL;
 	lt_epoch ep = { o, NULL, o->rewind_epoch, NULL, 0 };
 	if (!lt || !lt->r) {
@@ -328,8 +403,8 @@ int nnp_lottery_run(nnp_lottery **out, const nnp_model *init, const nnp_dataset 
 	*out = lt;
 	if ((rc = nnp_model_clone(&m, init, err)) != 0)
 		goto done;
-	cur = masks_alloc(m);
-	next = masks_alloc(m);
+	cur = nnp_masks_alloc(m);
+	next = nnp_masks_alloc(m);
 	if (!cur || !next) {
 		rc = nnp_err_set(err, NNP_ENOMEM, "lottery: out of memory for the masks");
 		goto done;
@@ -379,17 +454,21 @@ int nnp_lottery_run(nnp_lottery **out, const nnp_model *init, const nnp_dataset 
 			tc.on_epoch = o->train.on_epoch;
 			tc.on_progress = o->train.on_progress;
 			tc.ctx = o->train.ctx;
-			if ((rc = train_control(r, init, train, val, &tc, err)) != 0)
+			if ((rc = train_control(&ctl, r, init, train, val, &tc, err)) != 0)
 				goto done;
 		}
 		r->seconds = now_sec() - t0;
 		lt->n = round + 1;
-		if (o->on_round && (rc = o->on_round(r, m, mk, o->ctx, err)) != 0)
+		if (o->on_round)
+			rc = o->on_round(r, m, ctl, mk, o->ctx, err);
+		nnp_model_free(ctl);
+		ctl = NULL;
+		if (rc)
 			goto done;
 	}
 done:
-	masks_free(cur, init->n_layers);
-	masks_free(next, init->n_layers);
+	nnp_masks_free(cur, init->n_layers);
+	nnp_masks_free(next, init->n_layers);
 	nnp_model_free(ep.snapshot);
 	nnp_model_free(m);
 	return rc;

@@ -134,7 +134,7 @@ static void series(nnp_tbuf *b, const plot *p, const nnp_lottery *lt, int contro
 char *nnp_lottery_svg(const nnp_lottery *lt, const nnp_lottery_info *info)
 {
 	nnp_tbuf b = { 0 };
-	plot p = { 1.0, 1.0, 100.0, 0.0 };
+	plot p = { 1.2, 1.0, 100.0, 0.0 };
 	for (size_t i = 0; i < lt->n; i++) {
 		const nnp_lottery_round *r = &lt->r[i];
 		double a[2] = { r->accuracy, r->control_accuracy };
