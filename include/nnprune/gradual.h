@@ -67,6 +67,7 @@ typedef struct nnp_gradual_step {
 typedef struct nnp_gradual_report {
 	size_t n;
 	nnp_gradual_step *s;        /* [n], owned: free() */
+	nnp_train_report last;      /* the last step's fine-tuning */
 } nnp_gradual_report;
 
 /*

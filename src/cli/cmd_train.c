@@ -10,6 +10,7 @@
 #include "cli_model.h"
 #include "finetune.h"
 #include "train_common.h"
+#include "nnprune/gradual.h"
 #include "nnprune/io.h"
 #include "nnprune/model.h"
 #include "nnprune/train.h"
@@ -19,9 +20,10 @@ static const char *const fashion_classes[] = { "T-shirt/top", "Trouser", "Pullov
 	                                        "Ankle boot" };
 
 
-/* Checks the output, loads the data and trains m in place: what train and
- * finetune share once the model is ready. */
-static int fit(train_cfg *c, nnp_model *m, const char *train_path, const char *const *inputs,
+/* Checks the output, loads the data and trains *m in place: what train and
+ * finetune share once the model is ready. With finetune --sparsity, *m is
+ * replaced by its magnitude-pruned copy fine-tuned on the cubic schedule. */
+static int fit(train_cfg *c, nnp_model **m, const char *train_path, const char *const *inputs,
                size_t n_inputs, nnp_dataset **train, nnp_dataset **val, nnp_train_report *rep,
                nnp_err *err)
 {
@@ -29,13 +31,38 @@ static int fit(train_cfg *c, nnp_model *m, const char *train_path, const char *c
 	if (!rc)
 		rc = cli_train_check_not_input(c->out, inputs, n_inputs, err);
 	if (!rc)
-		rc = cli_train_load_sets(c, m, train_path, train, val, err);
+		rc = cli_train_load_sets(c, *m, train_path, train, val, err);
 	if (rc)
 		return rc;
 	c->t.on_epoch = cli_train_on_epoch;
 	c->t.on_progress = cli_train_on_progress;
 	c->t.ctx = c;
-	return nnp_train(m, *train, *val, &c->t, rep, err);
+	if (!(c->sparsity > 0))
+		return nnp_train(*m, *train, *val, &c->t, rep, err);
+	nnp_gradual_opts g;
+	memset(&g, 0, sizeof g);
+	g.train = c->t;
+	g.train.model_takes_raw = 0;
+	g.steps = c->steps;
+	g.global = c->global;
+	size_t W = nnp_model_macs(*m);
+	g.target = W - (size_t)llround(c->sparsity * (double)W);
+	nnp_model *out = NULL;
+	nnp_gradual_report gr;
+	if ((rc = nnp_gradual_run(&out, *m, *train, *val, &g, &gr, err)) != 0)
+		return rc;
+	for (size_t s = 0; s < gr.n && !c->quiet; s++) {
+		printf("step %zu/%zu: %zu of %zu weights kept (%.2f%%)", gr.s[s].step, gr.n,
+		       gr.s[s].weights, W, 100.0 * (double)gr.s[s].weights / (double)W);
+		if (*val)
+			printf(", val accuracy %.2f%%", 100.0 * gr.s[s].accuracy);
+		printf("\n");
+	}
+	*rep = gr.last;
+	free(gr.s);
+	nnp_model_free(*m);
+	*m = out;
+	return NNP_OK;
 }
 
 static void print_written(const train_cfg *c, const nnp_model *m, const nnp_train_report *rep)
@@ -215,7 +242,7 @@ int cmd_train(int argc, char **argv)
 	if (c.save_init && save_init(&c, m, inputs, 4, &err))
 		goto fail;
 	nnp_train_report rep;
-	if (fit(&c, m, p.operands[0], inputs, 4, &train, &val, &rep, &err))
+	if (fit(&c, &m, p.operands[0], inputs, 4, &train, &val, &rep, &err))
 		goto fail;
 	prov = cJSON_CreateObject();
 	cJSON_AddStringToObject(prov, "tool", "nnprune " NNP_VERSION);
@@ -267,8 +294,9 @@ static const char finetune_usage[] = "nnprune finetune MODEL TRAIN_DATA -o OUT [
 int cmd_finetune(int argc, char **argv)
 {
 	static const cli_opt opts[] = { TRAIN_COMMON_OPTIONS, { "distill", 0, 1, T_DISTILL },
-		                        { "teacher", 0, 1, T_TEACHER }, CLI_MODEL_OPTIONS_BASE,
-		                        { NULL, 0, 0, 0 } };
+		                        { "teacher", 0, 1, T_TEACHER }, { "sparsity", 0, 1, T_SPARSITY },
+		                        { "steps", 0, 1, T_STEPS }, { "scope", 0, 1, T_SCOPE },
+		                        CLI_MODEL_OPTIONS_BASE, { NULL, 0, 0, 0 } };
 	cli_parser p;
 	if (cli_init(&p, argc, argv, opts, "finetune", finetune_usage))
 		return NNP_EXIT_INPUT;
@@ -280,6 +308,7 @@ int cmd_finetune(int argc, char **argv)
 	nnp_train_opts t0 = NNP_TRAIN_OPTS_INIT;
 	c.t = t0;
 	c.t.epochs = 1;
+	c.steps = 1;
 	int rc = NNP_EXIT_OK, id;
 	const char *arg;
 	nnp_err err;
@@ -306,12 +335,36 @@ int cmd_finetune(int argc, char **argv)
 			       "                        with the labels, softmax at temperature T > 0,\n"
 			       "                        ALPHA in [0,1] (Hinton et al.)\n"
 			       "  --teacher MODEL       the model to distil from (needed by --distill)\n"
+			       "  --sparsity X          zero the share X in [0, 1) of the weights by\n"
+			       "                        magnitude while fine-tuning (they stay 0)\n"
+			       "  --steps N             reach --sparsity in N steps on the cubic schedule\n"
+			       "                        of Zhu & Gupta, step t fine-tuning on the t-th of\n"
+			       "                        N parts of the rows (default 1: prune, then tune)\n"
+			       "  --scope layer|global  magnitude ranked per layer (each layer keeps its\n"
+			       "                        share) or over the whole model (default layer)\n"
 			       TRAIN_COMMON_HELP "\n%s\n%s", finetune_usage, CLI_DATA_HELP_LABELLED,
 			       CLI_MODEL_HELP);
 			goto done;
 		}
 		if (id == T_TEACHER) {
 			c.teacher = arg;
+			continue;
+		}
+		if (id == T_SPARSITY || id == T_STEPS || id == T_SCOPE) {
+			double x;
+			uint64_t v;
+			if (id == T_SCOPE && strcmp(arg, "layer") && strcmp(arg, "global"))
+				rc = cli_usage_error(&p, "--scope: '%s' is not layer or global", arg);
+			else if (id == T_SCOPE)
+				c.global = !strcmp(arg, "global");
+			else if (id == T_STEPS && !cli_size(&p, "--steps", arg, 1, NNP_GRADUAL_MAX_STEPS, &v))
+				c.steps = (size_t)v;
+			else if (id == T_SPARSITY && !cli_double(&p, "--sparsity", arg, 0, 0.999999, &x))
+				c.sparsity = x;
+			else if (id != T_SCOPE)
+				rc = NNP_EXIT_USAGE;
+			if (rc)
+				goto done;
 			continue;
 		}
 		if (id == T_DISTILL) {
@@ -327,6 +380,10 @@ int cmd_finetune(int argc, char **argv)
 			rc = NNP_EXIT_USAGE;
 			goto done;
 		}
+	}
+	if (!(c.sparsity > 0) && (c.steps != 1 || c.global)) {
+		rc = cli_usage_error(&p, "--steps and --scope apply to --sparsity X");
+		goto done;
 	}
 	if (c.distill != (c.teacher != NULL)) {
 		rc = cli_usage_error(&p, c.distill ? "--distill needs --teacher MODEL"
@@ -368,7 +425,7 @@ int cmd_finetune(int argc, char **argv)
 	const char *inputs[] = { p.operands[0], p.operands[1], c.data.opts.labels_path, c.val,
 		                 c.val_labels, c.teacher };
 	nnp_train_report rep;
-	if (fit(&c, m, p.operands[1], inputs, 6, &train, &val, &rep, &err))
+	if (fit(&c, &m, p.operands[1], inputs, 6, &train, &val, &rep, &err))
 		goto fail;
 	char crc[9];
 	snprintf(crc, sizeof crc, "%08x", (unsigned)fi.crc32);

@@ -145,6 +145,11 @@ void cli_train_add_fields(cJSON *o, const train_cfg *c, const char *data, const 
 		cJSON_AddNumberToObject(o, "distill_t", (double)c->t.distill_t);
 		cJSON_AddNumberToObject(o, "distill_alpha", (double)c->t.distill_alpha);
 	}
+	if (c->sparsity > 0) {
+		cJSON_AddNumberToObject(o, "sparsity", c->sparsity);
+		cJSON_AddNumberToObject(o, "steps", (double)c->steps);
+		cJSON_AddStringToObject(o, "scope", c->global ? "global" : "layer");
+	}
 	cJSON_AddNumberToObject(o, "epochs", (double)rep->epochs_run);
 	cJSON_AddNumberToObject(o, "batch", (double)c->t.batch);
 	cJSON_AddNumberToObject(o, "seed", (double)c->t.seed);

@@ -14,7 +14,7 @@
 enum {
 	T_OUT = 1, T_LAYERS, T_ACT, T_OUTPUT, T_OPT, T_EPOCHS, T_BATCH, T_LR, T_MOMENTUM, T_WD,
 	T_SEED, T_VAL, T_VAL_LABELS, T_SCALE, T_NAME, T_CLASSES, T_QUIET, T_NO_SHUFFLE, T_HELP,
-	T_LR_SCHEDULE, T_SAVE_INIT, T_DISTILL, T_TEACHER,
+	T_LR_SCHEDULE, T_SAVE_INIT, T_DISTILL, T_TEACHER, T_SPARSITY, T_STEPS, T_SCOPE,
 	T_TRAIN_LAST  /* commands number their own options from here */
 };
 
@@ -26,6 +26,9 @@ typedef struct train_cfg {
 	nnp_act act, out_act;
 	nnp_train_opts t;
 	int lr_set, scale_set, quiet;
+	double sparsity;                 /* finetune --sparsity: 0 = none */
+	size_t steps;                    /* finetune --steps (gradual schedule) */
+	int global;                      /* finetune --scope global */
 } train_cfg;
 
 #define TRAIN_COMMON_OPTIONS                                                                   \

@@ -169,6 +169,8 @@ int nnp_gradual_run(nnp_model **out, const nnp_model *m, const nnp_dataset *trai
 		if ((rc = nnp_train(cur, &part, val, &t, &tr, err)) != 0)
 			goto done;
 		st->accuracy = val ? nnp_metrics_accuracy(&tr.val) : NAN;
+		if (rep)
+			rep->last = tr;
 	}
 	*out = cur;
 	cur = NULL;
