@@ -75,9 +75,9 @@ static void print_help(void)
 	       "  --lr-schedule S       constant or cosine (default constant)\n"
 	       "  --seed N              initialisation and shuffling seed (default 0)\n"
 	       "  --input-scale X       train on input * X, recorded as the models' input\n"
-	       "                        preprocessing. Default: 1/max|x| when the training\n"
-	       "                        data holds values above 1 (e.g. 1/255 for pixels),\n"
-	       "                        said on stderr\n"
+	       "                        preprocessing. Default: 1/255 when the training\n"
+	       "                        data are whole numbers in 0..255 (pixels), said on\n"
+	       "                        stderr; else 1\n"
 	       "  --no-shuffle          keep the file's row order\n"
 	       "  -q, --quiet           no per-round lines\n\n%s",
 	       lottery_usage, LOT_DEFAULT_ROUNDS, LOT_DEFAULT_RATE, LOT_DEFAULT_EPOCHS,
@@ -161,7 +161,8 @@ static int make_init(nnp_model **out, const lot_cfg *c, const cli_parser *p, nnp
 	return rc;
 }
 
-/* The input scale: --input-scale, else 1/max|x| of data whose values exceed 1. */
+/* The input scale: --input-scale, else 1/255 for data that look like pixels
+ * (whole numbers in 0..255, some above 1), else none. */
 static int set_scale(lot_cfg *c, nnp_model *m, const nnp_dataset *d, nnp_err *err)
 {
 	float s = c->tc.t.input_scale;
@@ -170,14 +171,18 @@ static int set_scale(lot_cfg *c, nnp_model *m, const nnp_dataset *d, nnp_err *er
 		if (nnp_model_has_prep(m))
 			return NNP_OK;
 		float mx = 0.0f;
-		for (size_t i = 0; i < d->rows * d->features; i++)
-			mx = fabsf(d->x[i]) > mx ? fabsf(d->x[i]) : mx;
+		for (size_t i = 0; i < d->rows * d->features; i++) {
+			float v = d->x[i];
+			if (!(v >= 0.0f && v <= 255.0f && v == floorf(v)))
+				return NNP_OK;
+			mx = v > mx ? v : mx;
+		}
 		if (!(mx > 1.0f))
 			return NNP_OK;
-		s = 1.0f / mx;
-		fprintf(stderr, "nnprune: lottery: %s holds values up to %g: training on them "
-		        "times 1/%g (--input-scale 1 keeps them as they are)\n", c->data_path,
-		        (double)mx, (double)mx);
+		s = 1.0f / 255.0f;
+		fprintf(stderr, "nnprune: lottery: %s holds whole numbers 0..%g: training on them "
+		        "times 1/255 (--input-scale 1 keeps them as they are)\n", c->data_path,
+		        (double)mx);
 	} else if (nnp_model_has_prep(m)) {
 		return nnp_err_set(err, NNP_EUSAGE, "--input-scale: %s carries its input "
 		                   "preprocessing already", c->init_path);
@@ -397,11 +402,12 @@ int cmd_lottery(int argc, char **argv)
 		                 c.tc.val_labels, c.init_path };
 	c.inputs = inputs;
 	c.n_inputs = sizeof inputs / sizeof inputs[0];
-	if (nnp_mkdir(c.tc.out, &err) ||
-	    nnp_dir_lock_take(&lock, c.tc.out, !c.no_wait, lock_wait, NULL, &err))
-		goto fail;
+	/* The inputs first: a bad file leaves no directory behind. */
 	if (cli_train_load_sets(&c.tc, init, c.data_path, &train, &val, &err) ||
 	    set_scale(&c, init, train, &err))
+		goto fail;
+	if (nnp_mkdir(c.tc.out, &err) ||
+	    nnp_dir_lock_take(&lock, c.tc.out, !c.no_wait, lock_wait, NULL, &err))
 		goto fail;
 	c.files = calloc(c.lo.rounds + 1, sizeof *c.files);
 	if (!c.files) {

@@ -77,5 +77,13 @@ nnp lottery train.csv --val val.csv $ARGS --rewind-epoch 9 -o bad3
 expect_rc "lottery --rewind-epoch past --epochs: exit 2" 2
 nnp lottery train.csv --val val.csv $ARGS --structured --scope global -o bad4
 expect_rc "lottery --structured --scope global: exit 2" 2
+nnp lottery missing.csv --val val.csv $ARGS -o bad5
+expect_rc "lottery missing data: exit 3" 3
+expect_one_line_error "lottery missing data: one error line"
+check "lottery missing data: no directory" test ! -e bad5
+printf '1,2,3\n' >short.csv
+nnp lottery train.csv --val short.csv $ARGS -o bad6
+expect_rc "lottery: validation rows of the wrong width: exit 3" 3
+check "lottery bad validation data: no directory" test ! -e bad6
 
 finish
