@@ -11,24 +11,18 @@
  * what a lottery round or a gradual step several steps in trains. */
 #define BENCH_MASK_KEEP 10
 
-/* Best of BENCH_REPS one-epoch runs of a copy of m with options t. */
+/* One epoch of a copy of m with options t, in seconds; -1 on failure. */
 static double time_epoch(const nnp_model *m, const nnp_dataset *d, const nnp_train_opts *t,
                          nnp_err *err)
 {
-	double best = INFINITY;
-	for (int rep = 0; rep < BENCH_REPS; rep++) {
-		nnp_model *c = NULL;
-		if (nnp_model_clone(&c, m, err))
-			return -1;
-		double t0 = bench_now();
-		int rc = nnp_train(c, d, NULL, t, NULL, err);
-		double s = bench_now() - t0;
-		nnp_model_free(c);
-		if (rc)
-			return -1;
-		best = fmin(best, s);
-	}
-	return best;
+	nnp_model *c = NULL;
+	if (nnp_model_clone(&c, m, err))
+		return -1;
+	double t0 = bench_now();
+	int rc = nnp_train(c, d, NULL, t, NULL, err);
+	double s = bench_now() - t0;
+	nnp_model_free(c);
+	return rc ? -1 : s;
 }
 
 int bench_training(bench_out *o, const nnp_model *m, const nnp_dataset *d, unsigned threads,
@@ -49,23 +43,28 @@ int bench_training(bench_out *o, const nnp_model *m, const nnp_dataset *d, unsig
 			mask[l][i] = i % BENCH_MASK_KEEP == 0;
 	}
 	char note[128];
-	double plain = rc ? -1 : time_epoch(m, d, &t, err);
-	double masked = -1, distill = -1;
-	if (plain >= 0) {
-		t.mask = (const uint8_t *const *)mask;
-		masked = time_epoch(m, d, &t, err);
-		t.mask = NULL;
-	}
 	/* Distillation needs softmax outputs: other models skip it. */
 	int soft = m->layers[m->n_layers - 1].act == NNP_ACT_SOFTMAX;
-	if (masked >= 0 && !soft)
-		distill = 0;
-	if (masked >= 0 && soft) {
-		t.teacher = m;   /* the same network as its own teacher: the cost is the same */
-		t.distill_t = 2.0f;
-		t.distill_alpha = 0.5f;
-		distill = time_epoch(m, d, &t, err);
+	nnp_train_opts tm = t, td = t;
+	tm.mask = (const uint8_t *const *)mask;
+	td.teacher = m;   /* the same network as its own teacher: the cost is the same */
+	td.distill_t = 2.0f;
+	td.distill_alpha = 0.5f;
+	/* The three interleaved, best of BENCH_REPS each, so that a machine whose
+	 * load changes meanwhile weighs on all three alike. */
+	double plain = INFINITY, masked = INFINITY, distill = soft ? INFINITY : 0;
+	for (int rep = 0; rep < BENCH_REPS && !rc; rep++) {
+		double a = time_epoch(m, d, &t, err);
+		double b = a < 0 ? -1 : time_epoch(m, d, &tm, err);
+		double c = b < 0 ? -1 : soft ? time_epoch(m, d, &td, err) : 0;
+		if (c < 0)
+			rc = err->status ? err->status : NNP_ENOMEM;
+		plain = fmin(plain, a);
+		masked = fmin(masked, b);
+		distill = fmin(distill, c);
 	}
+	if (rc)
+		distill = -1;
 	if (distill >= 0) {
 		bench_figure(o, "train_epoch_seconds", "training, one epoch (Adam)", plain, "s", NULL);
 		bench_verdict(note, sizeof note, masked / plain <= 1.2, "<= 1.2");
