@@ -86,4 +86,17 @@ nnp lottery train.csv --val short.csv $ARGS -o bad6
 expect_rc "lottery: validation rows of the wrong width: exit 3" 3
 check "lottery bad validation data: no directory" test ! -e bad6
 
+# finetune --sparsity: magnitude pruning while fine-tuning, the pruned
+# weights exactly 0 at the end: 356 weights, 70% zeroed -> 107 kept.
+nnp train train.csv -o dense.bin --layers 8,16,12,3 --epochs 3 -j 1 -q
+nnp finetune dense.bin train.csv --sparsity 0.7 --steps 3 --epochs 2 -j 1 -o sparse.json
+expect_rc "finetune --sparsity --steps: exit 0" 0
+expect_out "finetune --sparsity: the last step at the target" "step 3/3: 107 of 356 weights kept"
+if [ $HAVE_PY = 1 ]; then
+	expect_eq "finetune --sparsity: at most 107 nonzero weights in the file" "True" "$(py sparse.json '
+sum(len(l["weights_csr"]["values"]) if "weights_csr" in l else sum(1 for r in l["weights"] for v in r if v != 0) for l in j["layers"]) <= 107')"
+fi
+nnp finetune dense.bin train.csv --steps 3 -o x.bin
+expect_rc "finetune --steps without --sparsity: exit 2" 2
+
 finish
