@@ -265,6 +265,7 @@ int cmd_sweep(int argc, char **argv);
 int cmd_prune(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
+int cmd_lottery(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_completion(int argc, char **argv);
 

@@ -17,6 +17,7 @@
 #include <cblas.h>
 #include <cJSON.h>
 
+#include "bench.h"
 #include "cli.h"
 #include "nnprune/data.h"
 #include "nnprune/forward.h"
@@ -27,12 +28,10 @@
 #include "nnprune/sweep.h"
 #include "nnprune/train.h"
 
-#define BENCH_REPS 3
-
 static const char bench_usage[] =
 	"nnprune bench [--rows N] [--big-rows N] [--model FILE] [--data FILE --labels FILE] [-j N]";
 
-static double now(void)
+double bench_now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -46,20 +45,15 @@ typedef struct bench_cfg {
 	int json;
 } bench_cfg;
 
-typedef struct bench_out {
-	cJSON *root;
-	int json;
-} bench_out;
-
-static void figure(bench_out *o, const char *key, const char *label, double value,
-                   const char *unit, const char *note)
+void bench_figure(bench_out *o, const char *key, const char *label, double value,
+                  const char *unit, const char *note)
 {
 	cJSON_AddNumberToObject(o->root, key, value);
 	if (!o->json)
 		printf("  %-44s %12.3f %-8s %s\n", label, value, unit, note ? note : "");
 }
 
-static void verdict(char *buf, size_t n, int ok, const char *target)
+void bench_verdict(char *buf, size_t n, int ok, const char *target)
 {
 	snprintf(buf, n, "(target %s: %s)", target, ok ? "met" : "NOT met");
 }
@@ -157,12 +151,12 @@ static double time_parse(const char *path, size_t features, uint64_t *bytes, nnp
 	for (int rep = 0; rep < BENCH_REPS && best > 0; rep++) {
 		nnp_data_opts o = NNP_DATA_OPTS_INIT;
 		nnp_reader *r = NULL;
-		double t0 = now();
+		double t0 = bench_now();
 		int rc = nnp_reader_open(&r, path, &o, err);
 		size_t got = 1;
 		while (!rc && got)
 			rc = nnp_reader_read(r, x, y, chunk, &got, err);
-		double t = now() - t0;
+		double t = bench_now() - t0;
 		nnp_reader_close(r);
 		if (rc) {
 			best = -1;
@@ -195,10 +189,10 @@ static double time_sgemm(unsigned threads, nnp_err *err)
 	openblas_set_num_threads((int)threads);
 	double best = INFINITY;
 	for (int rep = 0; rep < BENCH_REPS + 1; rep++) {
-		double t0 = now();
+		double t0 = bench_now();
 		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, a, K, b, K, 0.0f,
 		            c, N);
-		double t = now() - t0;
+		double t = bench_now() - t0;
 		if (rep > 0 && t < best)  /* the first run warms caches and threads */
 			best = t;
 	}
@@ -207,181 +201,6 @@ static double time_sgemm(unsigned threads, nnp_err *err)
 	free(b);
 	free(c);
 	return 2.0 * M * N * K / best / 1e9;
-}
-
-/*
- * `nnprune stats` and `nnprune prune` run in child processes started by a
- * small launcher that is forked when the bench begins. Linux carries a process's resident size at
- * fork into the child's peak (ru_maxrss survives exec), so a child forked
- * from the bench itself, which by then holds the data and the sgemm buffers,
- * would report the bench's memory instead of its own.
- */
-#define LAUNCH_MAX_ARGS 32
-
-/* A command line: argc NUL-terminated arguments, one after the other. */
-typedef struct launch_req {
-	char args[8192];
-	unsigned argc;
-} launch_req;
-
-typedef struct launch_res {
-	int status;        /* wait status, or -1 if the child could not start */
-	double secs;
-	long maxrss_kib;
-} launch_res;
-
-typedef struct launcher {
-	pid_t pid;
-	int to, from;      /* requests in, results out */
-} launcher;
-
-static int io_full(int fd, void *buf, size_t n, int writing)
-{
-	char *p = buf;
-	while (n) {
-		ssize_t k = writing ? write(fd, p, n) : read(fd, p, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
-static void launcher_loop(int in, int out, const char *self)
-{
-	launch_req rq;
-	while (io_full(in, &rq, sizeof rq, 0) == 0) {
-		char *argv[LAUNCH_MAX_ARGS + 2];
-		argv[0] = (char *)self;
-		rq.args[sizeof rq.args - 1] = '\0';
-		char *a = rq.args;
-		unsigned n = 0;
-		for (; n < rq.argc && n < LAUNCH_MAX_ARGS; n++, a += strlen(a) + 1)
-			argv[n + 1] = a;
-		argv[n + 1] = NULL;
-		launch_res rs = { -1, 0, 0 };
-		double t0 = now();
-		pid_t pid = fork();
-		if (pid == 0) {
-			execv(self, argv);
-			_exit(127);
-		}
-		struct rusage ru;
-		if (pid > 0 && wait4(pid, &rs.status, 0, &ru) == pid) {
-			rs.secs = now() - t0;
-			rs.maxrss_kib = ru.ru_maxrss;
-		}
-		if (io_full(out, &rs, sizeof rs, 1))
-			break;
-	}
-	_exit(0);
-}
-
-static int launcher_start(launcher *l, nnp_err *err)
-{
-	char self[2048];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-	int a[2], b[2];
-	l->pid = -1;
-	if (n <= 0)
-		return nnp_err_set(err, NNP_EINPUT, "cannot find this program's path");
-	self[n] = '\0';
-	if (pipe(a) != 0)
-		return nnp_err_set(err, NNP_EINPUT, "pipe: %s", strerror(errno));
-	if (pipe(b) != 0) {
-		close(a[0]);
-		close(a[1]);
-		return nnp_err_set(err, NNP_EINPUT, "pipe: %s", strerror(errno));
-	}
-	fflush(stdout);
-	l->pid = fork();
-	if (l->pid == 0) {
-		close(a[1]);
-		close(b[0]);
-		launcher_loop(a[0], b[1], self);
-	}
-	close(a[0]);
-	close(b[1]);
-	l->to = a[1];
-	l->from = b[0];
-	if (l->pid < 0) {
-		close(l->to);
-		close(l->from);
-		return nnp_err_set(err, NNP_EINPUT, "fork: %s", strerror(errno));
-	}
-	return NNP_OK;
-}
-
-static void launcher_stop(launcher *l)
-{
-	if (l->pid <= 0)
-		return;
-	close(l->to);
-	close(l->from);
-	waitpid(l->pid, NULL, 0);
-	l->pid = -1;
-}
-
-/* Runs `nnprune ARGS...` (NULL-terminated); wall seconds and peak RSS in MiB. */
-static int run_child(launcher *l, const char *const *args, double *secs, double *rss_mib,
-                     nnp_err *err)
-{
-	launch_req rq;
-	memset(&rq, 0, sizeof rq);
-	size_t used = 0;
-	for (; args[rq.argc]; rq.argc++) {
-		size_t n = strlen(args[rq.argc]) + 1;
-		if (rq.argc >= LAUNCH_MAX_ARGS || n > sizeof rq.args - 1 - used)
-			return nnp_err_set(err, NNP_EUSAGE, "%s: command line too long for the bench",
-			                   args[rq.argc]);
-		memcpy(rq.args + used, args[rq.argc], n);
-		used += n;
-	}
-	fflush(stdout);
-	launch_res rs;
-	if (io_full(l->to, &rq, sizeof rq, 1) || io_full(l->from, &rs, sizeof rs, 0))
-		return nnp_err_set(err, NNP_EINPUT, "the bench's process launcher stopped");
-	if (rs.status == -1)
-		return nnp_err_set(err, NNP_EINPUT, "nnprune %s: could not be started", args[0]);
-	if (WIFSIGNALED(rs.status))
-		return nnp_err_set(err, NNP_EINPUT, "nnprune %s %s: killed by signal %d", args[0],
-		                   args[1] ? args[1] : "", WTERMSIG(rs.status));
-	if (!WIFEXITED(rs.status) || WEXITSTATUS(rs.status) != 0)
-		return nnp_err_set(err, NNP_EINPUT, "nnprune %s %s: exit status %d", args[0],
-		                   args[1] ? args[1] : "", WEXITSTATUS(rs.status));
-	*secs = rs.secs;
-	*rss_mib = (double)rs.maxrss_kib / 1024.0;
-	return NNP_OK;
-}
-
-/* Runs `nnprune stats` on a file. */
-static int time_stats_cmd(launcher *l, const char *model, const char *data, const char *out,
-                          unsigned threads, double *secs, double *rss_mib, nnp_err *err)
-{
-	char tbuf[16];
-	snprintf(tbuf, sizeof tbuf, "%u", threads);
-	const char *args[] = { "stats", model, data, "-o", out, "--quiet", "-j", tbuf, NULL };
-	return run_child(l, args, secs, rss_mib, err);
-}
-
-/* Runs `nnprune prune` with one method and compensation, keeping half of
- * every hidden layer, the calibration rows streamed (--mem-limit 0) so that
- * the peak is the method's own, not the rows'. rows 0: all of them. */
-static int time_prune_cmd(launcher *l, const char *model, const char *calib, uint64_t rows,
-                          nnp_method meth, nnp_compensate comp, const char *out,
-                          unsigned threads, double *secs, double *rss_mib, nnp_err *err)
-{
-	char tbuf[16], rbuf[32];
-	snprintf(tbuf, sizeof tbuf, "%u", threads);
-	snprintf(rbuf, sizeof rbuf, "%llu", (unsigned long long)rows);
-	const char *args[] = { "prune", model, "--calib", calib, "--method", nnp_method_name(meth),
-		               "--compensate", nnp_compensate_name(comp), "--keep", "0.5",
-		               "--mem-limit", "0", "-q", "-j", tbuf, "-o", out,
-		               rows ? "--calib-rows" : NULL, rbuf, NULL };
-	return run_child(l, args, secs, rss_mib, err);
 }
 
 /* One candidate of a method (keep half of every hidden layer) on the rows in
@@ -396,344 +215,17 @@ static double time_method(const nnp_model *m, const nnp_dataset *calib, nnp_meth
 	size_t *counts = malloc(m->n_layers * sizeof *counts);
 	nnp_method_ctx *ctx = NULL;
 	nnp_model *out = NULL;
-	double t = -1, t0 = now();
+	double t = -1, t0 = bench_now();
 	if (counts && !nnp_method_counts(m, 0.5, counts, err) &&
 	    !nnp_method_ctx_create(&ctx, m, calib, &mo, err) &&
 	    !nnp_method_ctx_prune(ctx, counts, &out, NULL, err))
-		t = now() - t0;
+		t = bench_now() - t0;
 	else if (!counts)
 		nnp_err_set(err, NNP_ENOMEM, "out of memory");
 	nnp_model_free(out);
 	nnp_method_ctx_free(ctx);
 	free(counts);
 	return t;
-}
-
-/* ---- JSON models, and the commands as a user runs them ----------------- */
-
-/*
- * The model as JSON, best of BENCH_REPS: serialised in memory, saved to
- * path (nnp_model_save: the file, its fsync and rename) and loaded back
- * (nnp_model_load: read, parse, check). Reports MB/s of the file's bytes.
- */
-static int bench_json_model(bench_out *o, const nnp_model *m, const char *path, nnp_err *err)
-{
-	double t_ser = INFINITY, t_save = INFINITY, t_load = INFINITY;
-	size_t bytes = 0;
-	for (int rep = 0; rep < BENCH_REPS; rep++) {
-		unsigned char *buf = NULL;
-		nnp_model *back = NULL;
-		double t0 = now();
-		if (nnp_model_to_buffer(m, NNP_FMT_JSON, &buf, &bytes, err))
-			return -1;
-		double t1 = now();
-		free(buf);
-		double t2 = now();
-		if (nnp_model_save(m, path, NNP_FMT_JSON, err))
-			return -1;
-		double t3 = now();
-		if (nnp_model_load(&back, path, NULL, err))
-			return -1;
-		double t4 = now();
-		nnp_model_free(back);
-		t_ser = fmin(t_ser, t1 - t0);
-		t_save = fmin(t_save, t3 - t2);
-		t_load = fmin(t_load, t4 - t3);
-	}
-	char note[96];
-	double mb = (double)bytes / 1e6;
-	snprintf(note, sizeof note, "(%.1f MB in %.0f ms; target >= 150 MB/s: %s)", mb,
-	         t_load * 1e3, mb / t_load >= 150 ? "met" : "NOT met");
-	figure(o, "json_model_read_mb_s", "JSON model read (load, parse, check)", mb / t_load,
-	       "MB/s", note);
-	snprintf(note, sizeof note, "(%.0f ms; target >= 150 MB/s: %s)", t_ser * 1e3,
-	         mb / t_ser >= 150 ? "met" : "NOT met");
-	figure(o, "json_model_write_mb_s", "JSON model write (serialise)", mb / t_ser, "MB/s", note);
-	snprintf(note, sizeof note, "(%.0f ms with the file's fsync)", t_save * 1e3);
-	figure(o, "json_model_save_mb_s", "  saved to a file", mb / t_save, "MB/s", note);
-	return 0;
-}
-
-/* The best wall time of BENCH_REPS runs of `nnprune ARGS...`. */
-static int run_best(launcher *l, const char *const *args, double *secs, double *rss_mib,
-                    nnp_err *err)
-{
-	*secs = INFINITY;
-	for (int rep = 0; rep < BENCH_REPS; rep++) {
-		double s, r;
-		if (run_child(l, args, &s, &r, err))
-			return -1;
-		if (s < *secs) {
-			*secs = s;
-			*rss_mib = r;
-		}
-	}
-	return 0;
-}
-
-/* Removes the files of a directory (no subdirectories) and the directory. */
-static void remove_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *e;
-	char path[4096];
-	while ((e = readdir(d)) != NULL) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		unlink(path);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
-/* What a user's run costs at the least on these threads: its FLOPs at the
- * sgemm rate measured above, plus the CSV parsed once, spread over them. */
-static double floor_secs(double flops, double gemm_gflops, double csv_secs, unsigned threads)
-{
-	return flops / (gemm_gflops * 1e9) + csv_secs / threads;
-}
-
-/*
- * 'nnprune stats' on the model as JSON and the CSV (best of BENCH_REPS),
- * then 'nnprune sweep' (default grid, one run each) writing binary and then
- * JSON models, as a user types them; each against its floor. sw: the same sweep run in memory above,
- * whose distinct candidates give the sweep's FLOPs.
- */
-static int bench_user_commands(bench_out *o, launcher *l, const char *dir,
-                               const char *json_model, const char *csv, const nnp_model *m,
-                               const nnp_sweep *sw, uint64_t rows, unsigned threads,
-                               double gemm_gflops, double csv_secs, nnp_err *err)
-{
-	size_t dl = strlen(dir) + 32;
-	char *st = malloc(dl), *out = malloc(dl), tbuf[16];
-	int rc = -1;
-	if (!st || !out) {
-		nnp_err_set(err, NNP_ENOMEM, "out of memory");
-		goto done;
-	}
-	snprintf(st, dl, "%s/user.stats.json", dir);
-	snprintf(out, dl, "%s/pruned", dir);
-	snprintf(tbuf, sizeof tbuf, "%u", threads);
-	double secs = 0, rss = 0, fl;
-	char note[128];
-	const char *sargs[] = { "stats", json_model, csv, "-o", st, "--quiet", "-j", tbuf, NULL };
-	if (run_best(l, sargs, &secs, &rss, err))
-		goto done;
-	fl = floor_secs(2.0 * (double)nnp_model_macs(m) * (double)rows, gemm_gflops, csv_secs,
-	                threads);
-	snprintf(note, sizeof note, "(floor %.3f s: sgemm of its FLOPs + CSV; %.1fx; %.0f MiB)",
-	         fl, secs / fl, rss);
-	figure(o, "user_stats_json_seconds", "'nnprune stats' JSON model + CSV", secs, "s", note);
-	figure(o, "user_stats_floor_seconds", "  its floor", fl, "s", NULL);
-	double macs = 0;
-	for (size_t i = 0; i < sw->n; i++)
-		if (sw->models[i])
-			macs += (double)nnp_model_macs(sw->models[i]);
-	fl = floor_secs(2.0 * macs * (double)rows, gemm_gflops, csv_secs, threads);
-	static const char *const fmts[] = { "bin", "json" };
-	for (int f = 0; f < 2; f++) {
-		const char *wargs[] = { "sweep", "--stats", st, "--out", out, "--format", fmts[f],
-			                "--quiet", "-j", tbuf, NULL };
-		/* One run each: a sweep writes 30 models, and takes seconds. */
-		if (run_child(l, wargs, &secs, &rss, err))
-			goto done;
-		remove_dir(out);
-		char key[48], label[64];
-		snprintf(key, sizeof key, "user_sweep_%s_seconds", fmts[f]);
-		snprintf(label, sizeof label, "'nnprune sweep', %s models written", fmts[f]);
-		snprintf(note, sizeof note, "(floor %.3f s: %zu distinct of %zu candidates; %.1fx)", fl,
-		         sw->n_unique, sw->n, secs / fl);
-		figure(o, key, label, secs, "s", note);
-	}
-	figure(o, "user_sweep_floor_seconds", "  its floor", fl, "s", NULL);
-	rc = 0;
-done:
-	if (st)
-		unlink(st);
-	if (out)
-		remove_dir(out);
-	free(st);
-	free(out);
-	return rc;
-}
-
-/* ---- sparse layers: nnp_sparse against nnp_dense ---- */
-
-#define SPARSE_BATCH 256   /* rows: the forward engine's default batch */
-
-/* Zeroes each weight of L with probability `sparsity` (a fixed generator). */
-static void sparse_mask(nnp_layer *L, double sparsity, uint64_t seed)
-{
-	uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
-	for (size_t i = 0; i < L->in * L->out; i++) {
-		s ^= s << 13;
-		s ^= s >> 7;
-		s ^= s << 17;
-		if ((double)(s >> 11) * 0x1p-53 < sparsity)
-			L->w[i] = 0.0f;
-	}
-}
-
-/* Best time of one batch through L, dense (c NULL) or sparse: repeated until
- * each of the BENCH_REPS + 1 measurements takes 5 ms, the first discarded;
- * a first batch over 50 ms (a debug or sanitizer build) is taken as it is. */
-static double time_layer(const nnp_layer *L, const nnp_csr *c, const float *x, float *y,
-                         float *scratch)
-{
-	double best = INFINITY;
-	size_t iters = 1;
-	for (int rep = 0; rep < BENCH_REPS + 1; rep++) {
-		double t0 = now(), t;
-		for (size_t i = 0; i < iters; i++) {
-			if (c)
-				nnp_sparse(c, x, SPARSE_BATCH, y, scratch);
-			else
-				nnp_dense(L, x, SPARSE_BATCH, y);
-		}
-		t = (now() - t0) / (double)iters;
-		if (rep == 0 && t > 0.05)
-			return t;
-		while (rep == 0 && (double)iters * t < 0.005)
-			iters *= 2;
-		if (rep > 0 && t < best)
-			best = t;
-	}
-	return best;
-}
-
-/* Sparse time over dense time for L masked at `sparsity`; NAN out of memory. */
-static double sparse_ratio(const nnp_layer *L, double sparsity, const float *x, float *y,
-                           float *scratch, double t_dense, double *t_sparse, nnp_err *err)
-{
-	nnp_layer M = *L;
-	nnp_csr *c = NULL;
-	M.w = malloc(L->in * L->out * sizeof *M.w);
-	if (!M.w) {
-		nnp_err_set(err, NNP_ENOMEM, "out of memory");
-		return NAN;
-	}
-	memcpy(M.w, L->w, L->in * L->out * sizeof *M.w);
-	sparse_mask(&M, sparsity, (uint64_t)(sparsity * 1e6) + L->in);
-	double ratio = NAN;
-	if (nnp_csr_from_layer(&c, &M, err) == 0) {
-		*t_sparse = time_layer(&M, c, x, y, scratch);
-		ratio = *t_sparse / t_dense;
-	}
-	nnp_csr_free(c);
-	free(M.w);
-	return ratio;
-}
-
-/*
- * Per layer of m: the dense time of a 256-row batch (as GFLOP/s, beside the
- * same-run sgemm), the sparse kernel's time at 50/80/90/95/99% of the
- * weights zero (random masks), and the crossover: the sparsity above which
- * the sparse kernel is faster, found by bisection on the density's log.
- */
-static int bench_sparse_layers(bench_out *o, const nnp_model *m, double gemm, unsigned threads,
-                               nnp_err *err)
-{
-	static const double levels[] = { 0.5, 0.8, 0.9, 0.95, 0.99 };
-	size_t in = nnp_model_max_width(m), out = in;
-	float *x = malloc(SPARSE_BATCH * in * sizeof *x), *y = malloc(SPARSE_BATCH * out * sizeof *y);
-	float *scratch = malloc(nnp_sparse_scratch(in) * sizeof *scratch);
-	char key[64], label[96], note[128];
-	int rc = NNP_OK;
-	if (!x || !y || !scratch) {
-		rc = nnp_err_set(err, NNP_ENOMEM, "out of memory");
-		goto done;
-	}
-	for (size_t i = 0; i < SPARSE_BATCH * in; i++)
-		x[i] = (float)((i * 7) % 13) * 0.1f - 0.6f;
-	for (size_t l = 0; l < m->n_layers; l++) {
-		const nnp_layer *L = &m->layers[l];
-		double t_dense = time_layer(L, NULL, x, y, scratch), t_sparse = 0;
-		snprintf(key, sizeof key, "sparse_layer%zu_dense_ms", l);
-		snprintf(label, sizeof label, "layer %zu (%zux%zu) dense, 256 rows, 1 thread", l,
-		         L->out, L->in);
-		double gf = 2.0 * (double)(L->in * L->out) * SPARSE_BATCH / t_dense / 1e9;
-		snprintf(note, sizeof note, "(%.1f GFLOP/s, %.0f%% of sgemm per thread)", gf,
-		         100 * gf / (gemm / threads));
-		figure(o, key, label, 1e3 * t_dense, "ms", note);
-		for (size_t k = 0; k < sizeof levels / sizeof *levels; k++) {
-			double ratio = sparse_ratio(L, levels[k], x, y, scratch, t_dense, &t_sparse, err);
-			if (isnan(ratio)) {
-				rc = err->status;
-				goto done;
-			}
-			snprintf(key, sizeof key, "sparse_layer%zu_s%.0f_vs_dense", l, 100 * levels[k]);
-			snprintf(label, sizeof label, "  %.0f%% zero: sparse time / dense time",
-			         100 * levels[k]);
-			snprintf(note, sizeof note, "(%.3f ms)", 1e3 * t_sparse);
-			figure(o, key, label, ratio, "", note);
-		}
-		/* Bisection between 0.1% and 100% dense, in log density: 6 steps
-		 * bracket the crossover within a factor of 1.12. */
-		double lo = log(0.001), hi = 0.0;
-		for (int it = 0; it < 6; it++) {
-			double mid = 0.5 * (lo + hi);
-			double ratio = sparse_ratio(L, 1.0 - exp(mid), x, y, scratch, t_dense, &t_sparse, err);
-			if (isnan(ratio)) {
-				rc = err->status;
-				goto done;
-			}
-			if (ratio < 1.0)
-				lo = mid;
-			else
-				hi = mid;
-		}
-		snprintf(key, sizeof key, "sparse_layer%zu_crossover_density", l);
-		snprintf(label, sizeof label, "  crossover: sparse wins below this density");
-		snprintf(note, sizeof note, "(NNP_SPARSE_MAX_DENSITY is %.2f)", NNP_SPARSE_MAX_DENSITY);
-		figure(o, key, label, exp(0.5 * (lo + hi)), "", note);
-	}
-done:
-	free(x);
-	free(y);
-	free(scratch);
-	return rc;
-}
-
-/* Whole-model evaluation with every layer masked at 90/95/99%, which the
- * forward engine runs sparse where the density is under its threshold,
- * against the dense model's evaluation time t_eval. */
-static int bench_sparse_eval(bench_out *o, const nnp_model *m, const nnp_dataset *d,
-                             unsigned threads, double t_eval, nnp_err *err)
-{
-	static const double levels[] = { 0.9, 0.95, 0.99 };
-	char key[64], label[96], note[128];
-	nnp_run_opts ro = NNP_RUN_OPTS_INIT;
-	ro.threads = threads;
-	for (size_t k = 0; k < sizeof levels / sizeof *levels; k++) {
-		nnp_model *s = NULL;
-		if (nnp_model_clone(&s, m, err))
-			return err->status;
-		for (size_t l = 0; l < s->n_layers; l++)
-			sparse_mask(&s->layers[l], levels[k], l + 1);
-		double t = INFINITY;
-		for (int rep = 0; rep < BENCH_REPS; rep++) {
-			nnp_metrics mt;
-			double t0 = now();
-			if (nnp_run_dataset(s, d, &ro, NULL, &mt, NULL, err)) {
-				nnp_model_free(s);
-				return err->status;
-			}
-			t = fmin(t, now() - t0);
-		}
-		uint64_t bin = 0, dense = 0;
-		nnp_model_file_size(s, NNP_FMT_BIN, &bin, err);
-		nnp_model_file_size(m, NNP_FMT_BIN, &dense, err);
-		snprintf(key, sizeof key, "sparse_eval_s%.0f_vs_dense", 100 * levels[k]);
-		snprintf(label, sizeof label, "evaluation, %.0f%% of weights zero / dense", 100 * levels[k]);
-		snprintf(note, sizeof note, "(%.3f s; binary file %.2f of dense)", t,
-		         (double)bin / (double)dense);
-		figure(o, key, label, t / t_eval, "", note);
-		nnp_model_free(s);
-	}
-	return NNP_OK;
 }
 
 static int bench_parse_args(cli_parser *p, bench_cfg *c)
@@ -893,14 +385,14 @@ int cmd_bench(int argc, char **argv)
 	if (tp < 0)
 		goto fail;
 	double mbs = (double)csv_bytes / tp / 1e6;
-	verdict(note, sizeof note, mbs >= 400, ">= 400 MB/s");
-	figure(&o, "csv_parse_mb_s", "CSV parsing, one thread", mbs, "MB/s", note);
+	bench_verdict(note, sizeof note, mbs >= 400, ">= 400 MB/s");
+	bench_figure(&o, "csv_parse_mb_s", "CSV parsing, one thread", mbs, "MB/s", note);
 
 	/* 2. Forward + statistics against sgemm on the same threads. */
 	double gemm = time_sgemm(threads, &err);
 	if (gemm < 0)
 		goto fail;
-	figure(&o, "sgemm_gflops", "sgemm 4096x1024x1024 (baseline)", gemm, "GFLOP/s", NULL);
+	bench_figure(&o, "sgemm_gflops", "sgemm 4096x1024x1024 (baseline)", gemm, "GFLOP/s", NULL);
 	c.data.opts.expect_features = m->input_size;
 	nnp_data_opts plain = NNP_DATA_OPTS_INIT;
 	plain.expect_features = m->input_size;
@@ -914,32 +406,35 @@ int cmd_bench(int argc, char **argv)
 		nnp_stats_free(st);
 		st = NULL;
 		nnp_metrics mt;
-		double t0 = now();
+		double t0 = bench_now();
 		if (nnp_run_dataset(m, d, &ro, &st, &mt, NULL, &err))
 			goto fail;
-		double t1 = now();
+		double t1 = bench_now();
 		if (nnp_run_dataset(m, d, &ro, NULL, &mt, NULL, &err))
 			goto fail;
-		double t2 = now();
+		double t2 = bench_now();
 		t_fs = fmin(t_fs, t1 - t0);
 		t_eval = fmin(t_eval, t2 - t1);
 	}
 	double gf = 2.0 * (double)macs * (double)d->rows / t_fs / 1e9;
-	verdict(note, sizeof note, gf >= 0.6 * gemm, ">= 60% of sgemm");
-	figure(&o, "forward_stats_gflops", "forward + statistics (data in memory)", gf, "GFLOP/s",
+	bench_verdict(note, sizeof note, gf >= 0.6 * gemm, ">= 60% of sgemm");
+	bench_figure(&o, "forward_stats_gflops", "forward + statistics (data in memory)", gf, "GFLOP/s",
 	       NULL);
-	figure(&o, "forward_stats_vs_sgemm", "  as a fraction of sgemm", gf / gemm, "", note);
-	figure(&o, "full_eval_seconds", "full-model evaluation (forward + metrics)", t_eval, "s", NULL);
+	bench_figure(&o, "forward_stats_vs_sgemm", "  as a fraction of sgemm", gf / gemm, "", note);
+	bench_figure(&o, "full_eval_seconds", "full-model evaluation (forward + metrics)", t_eval, "s", NULL);
 	if (bench_sparse_layers(&o, m, gemm, threads, &err) ||
 	    bench_sparse_eval(&o, m, d, threads, t_eval, &err))
+		goto fail;
+
+	if (bench_training(&o, m, d, threads, &err))
 		goto fail;
 
 	/* 3. The whole stats command, and its memory. */
 	double secs, rss_small, rss_big;
 	if (time_stats_cmd(&launch, model_file, csv, stats_out, threads, &secs, &rss_small, &err))
 		goto fail;
-	figure(&o, "stats_command_seconds", "'nnprune stats' wall time", secs, "s", NULL);
-	figure(&o, "stats_peak_rss_mib", "'nnprune stats' peak memory", rss_small, "MiB", NULL);
+	bench_figure(&o, "stats_command_seconds", "'nnprune stats' wall time", secs, "s", NULL);
+	bench_figure(&o, "stats_peak_rss_mib", "'nnprune stats' peak memory", rss_small, "MiB", NULL);
 	if (c.big_rows) {
 		int tty = !o.json && isatty(STDOUT_FILENO);
 		if (tty) {
@@ -953,11 +448,11 @@ int cmd_bench(int argc, char **argv)
 		if (time_stats_cmd(&launch, model_file, big, stats_out, threads, &secs, &rss_big, &err))
 			goto fail;
 		snprintf(note, sizeof note, "(%llu rows)", (unsigned long long)c.big_rows);
-		figure(&o, "stats_big_seconds", "'nnprune stats' wall time, large file", secs, "s", note);
-		figure(&o, "stats_big_peak_rss_mib", "'nnprune stats' peak memory, large file", rss_big,
+		bench_figure(&o, "stats_big_seconds", "'nnprune stats' wall time, large file", secs, "s", note);
+		bench_figure(&o, "stats_big_peak_rss_mib", "'nnprune stats' peak memory, large file", rss_big,
 		       "MiB", NULL);
-		verdict(note, sizeof note, rss_big - rss_small <= 32, "<= 32 MiB");
-		figure(&o, "stats_rss_growth_mib", "  growth over the small file", rss_big - rss_small,
+		bench_verdict(note, sizeof note, rss_big - rss_small <= 32, "<= 32 MiB");
+		bench_figure(&o, "stats_rss_growth_mib", "  growth over the small file", rss_big - rss_small,
 		       "MiB", note);
 	}
 
@@ -971,15 +466,15 @@ int cmd_bench(int argc, char **argv)
 	for (int rep = 0; rep < BENCH_REPS; rep++) {
 		nnp_sweep_free(sw);
 		sw = NULL;
-		double t0 = now();
+		double t0 = bench_now();
 		if (nnp_sweep_run(&sw, m, st, d, &so, &err))
 			goto fail;
-		t_sw = fmin(t_sw, now() - t0);
+		t_sw = fmin(t_sw, bench_now() - t0);
 	}
 	snprintf(note, sizeof note, "(%zu candidates, %zu distinct)", sw->n, sw->n_unique);
-	figure(&o, "sweep_seconds", "sweep, default 30-pair grid", t_sw, "s", note);
-	verdict(note, sizeof note, t_sw / t_eval <= 5, "<= 5");
-	figure(&o, "sweep_vs_eval", "  in full-model evaluations", t_sw / t_eval, "", note);
+	bench_figure(&o, "sweep_seconds", "sweep, default 30-pair grid", t_sw, "s", note);
+	bench_verdict(note, sizeof note, t_sw / t_eval <= 5, "<= 5");
+	bench_figure(&o, "sweep_vs_eval", "  in full-model evaluations", t_sw / t_eval, "", note);
 	/* 5. The stronger methods: one candidate each, the rows as calibration
 	 * data, timed in this process (rows in memory); then their memory, as
 	 * 'nnprune prune' with the rows streamed, on these rows and on ten times
@@ -998,11 +493,11 @@ int cmd_bench(int argc, char **argv)
 			snprintf(key, sizeof key, "method_%s_%s_seconds", me, co);
 			snprintf(label, sizeof label, "method %s + %s, keep 0.5 (one candidate)", me, co);
 			snprintf(note, sizeof note, "(%.1f full-model evaluations)", t / t_eval);
-			figure(&o, key, label, t, "s", note);
+			bench_figure(&o, key, label, t, "s", note);
 			snprintf(key, sizeof key, "prune_%s_%s_peak_rss_mib", me, co);
 			snprintf(label, sizeof label, "  'nnprune prune', its peak memory");
 			snprintf(note, sizeof note, "(%.2f s, calibration streamed)", secs);
-			figure(&o, key, label, rss_m[i][j], "MiB", note);
+			bench_figure(&o, key, label, rss_m[i][j], "MiB", note);
 		}
 	uint64_t more = (uint64_t)d->rows * 10;
 	if (c.big_rows >= more) {
@@ -1011,10 +506,10 @@ int cmd_bench(int argc, char **argv)
 		                   pruned_out, threads, &secs, &rss_more, &err))
 			goto fail;
 		snprintf(note, sizeof note, "(%llu rows, %.2f s)", (unsigned long long)more, secs);
-		figure(&o, "prune_obs_ls_more_rows_peak_rss_mib",
+		bench_figure(&o, "prune_obs_ls_more_rows_peak_rss_mib",
 		       "'nnprune prune' obs + ls, 10x the rows", rss_more, "MiB", note);
-		verdict(note, sizeof note, rss_more - rss_m[1][2] <= 1, "<= 1 MiB");
-		figure(&o, "prune_rss_growth_mib", "  growth over the rows above", rss_more - rss_m[1][2],
+		bench_verdict(note, sizeof note, rss_more - rss_m[1][2] <= 1, "<= 1 MiB");
+		bench_figure(&o, "prune_rss_growth_mib", "  growth over the rows above", rss_more - rss_m[1][2],
 		       "MiB", note);
 	}
 	/* 6. JSON models, and the commands as a user types them. */

@@ -9,6 +9,8 @@
 #include "cli.h"
 #include "cli_model.h"
 #include "finetune.h"
+#include "train_common.h"
+#include "nnprune/gradual.h"
 #include "nnprune/io.h"
 #include "nnprune/model.h"
 #include "nnprune/train.h"
@@ -17,257 +19,56 @@ static const char *const fashion_classes[] = { "T-shirt/top", "Trouser", "Pullov
 	                                        "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
 	                                        "Ankle boot" };
 
-enum {
-	T_OUT = 1, T_LAYERS, T_ACT, T_OUTPUT, T_OPT, T_EPOCHS, T_BATCH, T_LR, T_MOMENTUM, T_WD,
-	T_SEED, T_VAL, T_VAL_LABELS, T_SCALE, T_NAME, T_CLASSES, T_QUIET, T_NO_SHUFFLE, T_HELP,
-	T_LR_SCHEDULE, T_SAVE_INIT, T_DISTILL, T_TEACHER
-};
 
-typedef struct train_cfg {
-	cli_data data;
-	const char *out, *layers, *val, *val_labels, *name, *classes;
-	const char *save_init, *teacher; /* train --save-init; finetune --teacher */
-	int distill;                     /* finetune --distill given */
-	nnp_act act, out_act;
-	nnp_train_opts t;
-	int lr_set, scale_set, quiet;
-} train_cfg;
-
-#define TRAIN_COMMON_OPTIONS                                                                   \
-	{ "output", 'o', 1, T_OUT }, { "optimizer", 0, 1, T_OPT }, { "epochs", 'e', 1, T_EPOCHS }, \
-	{ "batch", 'b', 1, T_BATCH }, { "lr", 0, 1, T_LR }, { "momentum", 0, 1, T_MOMENTUM },     \
-	{ "weight-decay", 0, 1, T_WD }, { "seed", 0, 1, T_SEED }, { "val", 0, 1, T_VAL },         \
-	{ "val-labels", 0, 1, T_VAL_LABELS }, { "input-scale", 0, 1, T_SCALE },                 \
-	{ "quiet", 'q', 0, T_QUIET }, { "no-shuffle", 0, 0, T_NO_SHUFFLE },                     \
-	{ "lr-schedule", 0, 1, T_LR_SCHEDULE },                                                   \
-	{ "help", 'h', 0, T_HELP }, CLI_DATA_OPTIONS_LABELLED
-
-#define TRAIN_COMMON_HELP                                                                      \
-	"  -o, --output FILE     where the model goes (format from the extension: .json or\n"  \
-	"                        binary)\n"                                                    \
-	"  --optimizer adam|sgd  Adam, or SGD with momentum (default adam)\n"                  \
-	"  -b, --batch N         rows per step (default 64)\n"                                 \
-	"  --momentum X          SGD momentum (default 0.9)\n"                                 \
-	"  --weight-decay X      L2 penalty on the weights (default 0)\n"                      \
-	"  --val DATA            report validation accuracy and loss after each epoch\n"       \
-	"  --val-labels FILE     IDX labels for --val\n"                                       \
-	"  --input-scale X       train on input * X (e.g. 1/255). train records it as the\n"   \
-	"                        model's input preprocessing; finetune folds it into layer 0\n" \
-	"                        of a model without preprocessing. Either way the model\n"   \
-	"                        takes the data's raw values\n"                               \
-	"  --no-shuffle          keep the file's row order\n"                                  \
-	"  --lr-schedule S       constant, or cosine: decayed every step from --lr towards 0\n" \
-	"                        over the run (default constant)\n"                             \
-	"  -q, --quiet           no per-epoch lines\n"
-
-/* "1/255", "0.00392", "1e-3". */
-static int parse_scale(const cli_parser *p, const char *text, float *out)
-{
-	double a, b = 1.0;
-	const char *slash = strchr(text, '/');
-	if (slash) {
-		char num[64];
-		size_t n = (size_t)(slash - text);
-		if (n == 0 || n >= sizeof num)
-			return cli_usage_error(p, "--input-scale: '%s' is not a number or a/b", text), -1;
-		memcpy(num, text, n);
-		num[n] = '\0';
-		if (cli_double(p, "--input-scale", num, 1e-30, 1e30, &a) ||
-		    cli_double(p, "--input-scale", slash + 1, 1e-30, 1e30, &b))
-			return -1;
-	} else if (cli_double(p, "--input-scale", text, 1e-30, 1e30, &a)) {
-		return -1;
-	}
-	*out = (float)(a / b);
-	return 0;
-}
-
-static int common_option(cli_parser *p, train_cfg *c, int id, const char *arg)
-{
-	uint64_t v;
-	double x;
-	switch (id) {
-	case T_OUT: c->out = arg; return 0;
-	case T_OPT:
-		if (nnp_optimizer_parse(arg, &c->t.optimizer))
-			return cli_usage_error(p, "--optimizer: '%s' is not adam or sgd", arg), -1;
-		return 0;
-	case T_EPOCHS:
-		if (cli_size(p, "--epochs", arg, 1, NNP_TRAIN_MAX_EPOCHS, &v))
-			return -1;
-		c->t.epochs = (size_t)v;
-		return 0;
-	case T_BATCH:
-		if (cli_size(p, "--batch", arg, 1, NNP_TRAIN_MAX_BATCH, &v))
-			return -1;
-		c->t.batch = (size_t)v;
-		return 0;
-	case T_LR:
-		if (cli_double(p, "--lr", arg, 1e-12, 1e3, &x))
-			return -1;
-		c->t.lr = (float)x;
-		c->lr_set = 1;
-		return 0;
-	case T_MOMENTUM:
-		if (cli_double(p, "--momentum", arg, 0, 0.999999, &x))
-			return -1;
-		c->t.momentum = (float)x;
-		return 0;
-	case T_WD:
-		if (cli_double(p, "--weight-decay", arg, 0, 1, &x))
-			return -1;
-		c->t.weight_decay = (float)x;
-		return 0;
-	case T_SEED:
-		if (cli_size(p, "--seed", arg, 0, UINT64_MAX, &v))
-			return -1;
-		c->t.seed = v;
-		return 0;
-	case T_VAL: c->val = arg; return 0;
-	case T_VAL_LABELS: c->val_labels = arg; return 0;
-	case T_SCALE:
-		if (parse_scale(p, arg, &c->t.input_scale))
-			return -1;
-		c->scale_set = 1;
-		return 0;
-	case T_QUIET: c->quiet = 1; return 0;
-	case T_NO_SHUFFLE: c->t.shuffle = 0; return 0;
-	case T_LR_SCHEDULE:
-		if (nnp_lr_schedule_parse(arg, &c->t.lr_schedule))
-			return cli_usage_error(p, "--lr-schedule: '%s' is not constant or cosine", arg), -1;
-		return 0;
-	default:
-		return cli_data_option(p, &c->data, id, arg);
-	}
-}
-
-static int on_epoch(const nnp_epoch_info *e, void *ctx)
-{
-	const train_cfg *c = ctx;
-	if (c->quiet)
-		return 0;
-	if (isatty(STDERR_FILENO))
-		fprintf(stderr, "\r\033[K");
-	printf("epoch %zu/%zu: loss %.4f, accuracy %.2f%%", e->epoch, e->epochs, e->train_loss,
-	       100.0 * e->train_accuracy);
-	if (e->val)
-		printf(", val loss %.4f, val accuracy %.2f%%", nnp_metrics_loss(e->val),
-		       100.0 * nnp_metrics_accuracy(e->val));
-	printf(", %.1f s\n", e->seconds);
-	fflush(stdout);
-	return 0;
-}
-
-static void on_progress(size_t epoch, uint64_t done, uint64_t total, void *ctx)
-{
-	const train_cfg *c = ctx;
-	/* Redraw about a hundred times an epoch: enough to see it move, cheap. */
-	uint64_t step = total / 100 ? total / 100 : 1;
-	if (c->quiet || !isatty(STDERR_FILENO) || (done % step >= c->t.batch && done != total))
-		return;
-	fprintf(stderr, "\repoch %zu: %3.0f%%", epoch, 100.0 * (double)done / (double)total);
-}
-
-static int load_sets(train_cfg *c, const nnp_model *m, const char *train_path,
-                     nnp_dataset **train, nnp_dataset **val, nnp_err *err)
-{
-	c->data.opts.expect_features = m->input_size;
-	c->data.opts.n_classes = nnp_model_outputs(m);
-	int rc = nnp_dataset_load(train, train_path, &c->data.opts, 0, err);
-	if (rc || !c->val)
-		return rc;
-	nnp_data_opts vo = c->data.opts;
-	vo.labels_path = c->val_labels;
-	vo.labels_option = "--val-labels FILE";
-	return nnp_dataset_load(val, c->val, &vo, 0, err);
-}
-
-static void add_train_fields(cJSON *o, const train_cfg *c, const char *data, const nnp_train_report *rep)
-{
-	cJSON_AddStringToObject(o, "data", data);
-	cJSON_AddStringToObject(o, "optimizer", nnp_optimizer_name(c->t.optimizer));
-	cJSON_AddNumberToObject(o, "lr", (double)c->t.lr);
-	if (c->t.lr_schedule != NNP_LR_CONSTANT)
-		cJSON_AddStringToObject(o, "lr_schedule", nnp_lr_schedule_name(c->t.lr_schedule));
-	if (c->t.teacher) {
-		cJSON_AddStringToObject(o, "teacher", c->teacher);
-		cJSON_AddNumberToObject(o, "distill_t", (double)c->t.distill_t);
-		cJSON_AddNumberToObject(o, "distill_alpha", (double)c->t.distill_alpha);
-	}
-	cJSON_AddNumberToObject(o, "epochs", (double)rep->epochs_run);
-	cJSON_AddNumberToObject(o, "batch", (double)c->t.batch);
-	cJSON_AddNumberToObject(o, "seed", (double)c->t.seed);
-	cJSON_AddNumberToObject(o, "threads", (double)rep->threads);
-	/* A scale the engine folds into layer 0 (finetuning a model without
-	 * recorded preprocessing); models with preprocessing carry it themselves. */
-	if (c->t.input_scale != 1.0f)
-		cJSON_AddNumberToObject(o, "input_scale", (double)c->t.input_scale);
-	cJSON_AddNumberToObject(o, "train_accuracy", rep->train_accuracy);
-	if (rep->has_val) {
-		cJSON_AddStringToObject(o, "val_data", c->val);
-		cJSON_AddNumberToObject(o, "val_accuracy", nnp_metrics_accuracy(&rep->val));
-	}
-}
-
-/* Refuses an output that names one of the inputs; checked before training, so
- * a typo does not cost a whole run, and again when saving. */
-static int check_output(const char *out, const char *const *inputs, size_t n_inputs,
-                        nnp_err *err)
-{
-	for (size_t k = 0; k < n_inputs; k++)
-		if (inputs[k] && nnp_same_file(out, inputs[k]))
-			return nnp_err_set(err, NNP_EOUTPUT, "%s: refusing to write over an input file", out);
-	return NNP_OK;
-}
-
-static int save_with_provenance(nnp_model *m, cJSON *prov, const char *out, const char *const *inputs,
-                                size_t n_inputs, nnp_err *err)
-{
-	if (check_output(out, inputs, n_inputs, err))
-		return err->status;
-	char *txt = cJSON_PrintUnformatted(prov);
-	int rc = txt ? nnp_model_set_provenance(m, txt, err)
-	             : nnp_err_set(err, NNP_ENOMEM, "out of memory");
-	free(txt);
-	if (rc)
-		return rc;
-	size_t n = strlen(out);
-	nnp_format fmt = (n >= 5 && !strcmp(out + n - 5, ".json")) ? NNP_FMT_JSON : NNP_FMT_BIN;
-	return nnp_model_save(m, out, fmt, err);
-}
-
-/* Checks the output, loads the data and trains m in place: what train and
- * finetune share once the model is ready. */
-static int fit(train_cfg *c, nnp_model *m, const char *train_path, const char *const *inputs,
+/* Checks the output, loads the data and trains *m in place: what train and
+ * finetune share once the model is ready. With finetune --sparsity, *m is
+ * replaced by its magnitude-pruned copy fine-tuned on the cubic schedule. */
+static int fit(train_cfg *c, nnp_model **m, const char *train_path, const char *const *inputs,
                size_t n_inputs, nnp_dataset **train, nnp_dataset **val, nnp_train_report *rep,
                nnp_err *err)
 {
 	int rc = cli_check_output(c->out, err);
 	if (!rc)
-		rc = check_output(c->out, inputs, n_inputs, err);
+		rc = cli_train_check_not_input(c->out, inputs, n_inputs, err);
 	if (!rc)
-		rc = load_sets(c, m, train_path, train, val, err);
+		rc = cli_train_load_sets(c, *m, train_path, train, val, err);
 	if (rc)
 		return rc;
-	c->t.on_epoch = on_epoch;
-	c->t.on_progress = on_progress;
+	c->t.on_epoch = cli_train_on_epoch;
+	c->t.on_progress = cli_train_on_progress;
 	c->t.ctx = c;
-	return nnp_train(m, *train, *val, &c->t, rep, err);
+	if (!(c->sparsity > 0))
+		return nnp_train(*m, *train, *val, &c->t, rep, err);
+	nnp_gradual_opts g;
+	memset(&g, 0, sizeof g);
+	g.train = c->t;
+	g.train.model_takes_raw = 0;
+	g.steps = c->steps;
+	g.global = c->global;
+	size_t W = nnp_model_macs(*m);
+	g.target = W - (size_t)llround(c->sparsity * (double)W);
+	nnp_model *out = NULL;
+	nnp_gradual_report gr;
+	if ((rc = nnp_gradual_run(&out, *m, *train, *val, &g, &gr, err)) != 0)
+		return rc;
+	for (size_t s = 0; s < gr.n && !c->quiet; s++) {
+		printf("step %zu/%zu: %zu of %zu weights kept (%.2f%%)", gr.s[s].step, gr.n,
+		       gr.s[s].weights, W, 100.0 * (double)gr.s[s].weights / (double)W);
+		if (*val)
+			printf(", val accuracy %.2f%%", 100.0 * gr.s[s].accuracy);
+		printf("\n");
+	}
+	*rep = gr.last;
+	free(gr.s);
+	nnp_model_free(*m);
+	*m = out;
+	return NNP_OK;
 }
 
 static void print_written(const train_cfg *c, const nnp_model *m, const nnp_train_report *rep)
 {
 	printf("model written to %s (%zu parameters, %.1f s)\n", c->out, nnp_model_params(m),
 	       rep->seconds);
-}
-
-static int parse_layers(const cli_parser *p, const char *text, size_t *sizes, size_t *n)
-{
-	if (cli_size_list(p, "--layers", text, "784,300,10", NNP_MAX_LAYERS + 1, sizes, n))
-		return -1;
-	if (*n < 2)
-		return cli_usage_error(p, "--layers: needs at least the input and output sizes"), -1;
-	return 0;
 }
 
 /* Writes the initial model with the input preprocessing the trained model
@@ -290,7 +91,7 @@ static int save_init(const train_cfg *c, const nnp_model *m, const char *const *
 	cJSON_AddStringToObject(prov, "operation", "init");
 	cJSON_AddStringToObject(prov, "layers", c->layers);
 	cJSON_AddNumberToObject(prov, "seed", (double)c->t.seed);
-	rc = save_with_provenance(init, prov, c->save_init, inputs, n_inputs, err);
+	rc = cli_train_save(init, prov, c->save_init, inputs, n_inputs, err);
 	cJSON_Delete(prov);
 	nnp_model_free(init);
 	return rc;
@@ -364,7 +165,7 @@ int cmd_train(int argc, char **argv)
 		case T_CLASSES: c.classes = arg; break;
 		case T_SAVE_INIT: c.save_init = arg; break;
 		default:
-			if (common_option(&p, &c, id, arg)) {
+			if (cli_train_option(&p, &c, id, arg)) {
 				rc = NNP_EXIT_USAGE;
 				goto done;
 			}
@@ -385,7 +186,7 @@ int cmd_train(int argc, char **argv)
 		goto fail;
 	}
 	size_t n_sizes;
-	if (parse_layers(&p, c.layers, sizes, &n_sizes)) {
+	if (cli_train_parse_layers(&p, c.layers, sizes, &n_sizes)) {
 		rc = NNP_EXIT_USAGE;
 		goto done;
 	}
@@ -441,15 +242,15 @@ int cmd_train(int argc, char **argv)
 	if (c.save_init && save_init(&c, m, inputs, 4, &err))
 		goto fail;
 	nnp_train_report rep;
-	if (fit(&c, m, p.operands[0], inputs, 4, &train, &val, &rep, &err))
+	if (fit(&c, &m, p.operands[0], inputs, 4, &train, &val, &rep, &err))
 		goto fail;
 	prov = cJSON_CreateObject();
 	cJSON_AddStringToObject(prov, "tool", "nnprune " NNP_VERSION);
 	cJSON_AddStringToObject(prov, "operation", "train");
 	cJSON_AddStringToObject(prov, "layers", c.layers);
 	cJSON_AddStringToObject(prov, "activation", nnp_act_name(c.act));
-	add_train_fields(prov, &c, p.operands[0], &rep);
-	if (save_with_provenance(m, prov, c.out, inputs, 4, &err))
+	cli_train_add_fields(prov, &c, p.operands[0], &rep);
+	if (cli_train_save(m, prov, c.out, inputs, 4, &err))
 		goto fail;
 	if (!c.quiet)
 		print_written(&c, m, &rep);
@@ -493,8 +294,9 @@ static const char finetune_usage[] = "nnprune finetune MODEL TRAIN_DATA -o OUT [
 int cmd_finetune(int argc, char **argv)
 {
 	static const cli_opt opts[] = { TRAIN_COMMON_OPTIONS, { "distill", 0, 1, T_DISTILL },
-		                        { "teacher", 0, 1, T_TEACHER }, CLI_MODEL_OPTIONS_BASE,
-		                        { NULL, 0, 0, 0 } };
+		                        { "teacher", 0, 1, T_TEACHER }, { "sparsity", 0, 1, T_SPARSITY },
+		                        { "steps", 0, 1, T_STEPS }, { "scope", 0, 1, T_SCOPE },
+		                        CLI_MODEL_OPTIONS_BASE, { NULL, 0, 0, 0 } };
 	cli_parser p;
 	if (cli_init(&p, argc, argv, opts, "finetune", finetune_usage))
 		return NNP_EXIT_INPUT;
@@ -506,6 +308,7 @@ int cmd_finetune(int argc, char **argv)
 	nnp_train_opts t0 = NNP_TRAIN_OPTS_INIT;
 	c.t = t0;
 	c.t.epochs = 1;
+	c.steps = 1;
 	int rc = NNP_EXIT_OK, id;
 	const char *arg;
 	nnp_err err;
@@ -532,12 +335,36 @@ int cmd_finetune(int argc, char **argv)
 			       "                        with the labels, softmax at temperature T > 0,\n"
 			       "                        ALPHA in [0,1] (Hinton et al.)\n"
 			       "  --teacher MODEL       the model to distil from (needed by --distill)\n"
+			       "  --sparsity X          zero the share X in [0, 1) of the weights by\n"
+			       "                        magnitude while fine-tuning (they stay 0)\n"
+			       "  --steps N             reach --sparsity in N steps on the cubic schedule\n"
+			       "                        of Zhu & Gupta, step t fine-tuning on the t-th of\n"
+			       "                        N parts of the rows (default 1: prune, then tune)\n"
+			       "  --scope layer|global  magnitude ranked per layer (each layer keeps its\n"
+			       "                        share) or over the whole model (default layer)\n"
 			       TRAIN_COMMON_HELP "\n%s\n%s", finetune_usage, CLI_DATA_HELP_LABELLED,
 			       CLI_MODEL_HELP);
 			goto done;
 		}
 		if (id == T_TEACHER) {
 			c.teacher = arg;
+			continue;
+		}
+		if (id == T_SPARSITY || id == T_STEPS || id == T_SCOPE) {
+			double x;
+			uint64_t v;
+			if (id == T_SCOPE && strcmp(arg, "layer") && strcmp(arg, "global"))
+				rc = cli_usage_error(&p, "--scope: '%s' is not layer or global", arg);
+			else if (id == T_SCOPE)
+				c.global = !strcmp(arg, "global");
+			else if (id == T_STEPS && !cli_size(&p, "--steps", arg, 1, NNP_GRADUAL_MAX_STEPS, &v))
+				c.steps = (size_t)v;
+			else if (id == T_SPARSITY && !cli_double(&p, "--sparsity", arg, 0, 0.999999, &x))
+				c.sparsity = x;
+			else if (id != T_SCOPE)
+				rc = NNP_EXIT_USAGE;
+			if (rc)
+				goto done;
 			continue;
 		}
 		if (id == T_DISTILL) {
@@ -549,10 +376,14 @@ int cmd_finetune(int argc, char **argv)
 			continue;
 		}
 		if (cli_model_is_option(id) ? cli_model_option(&p, &mo, id, arg)
-		                            : common_option(&p, &c, id, arg)) {
+		                            : cli_train_option(&p, &c, id, arg)) {
 			rc = NNP_EXIT_USAGE;
 			goto done;
 		}
+	}
+	if (!(c.sparsity > 0) && (c.steps != 1 || c.global)) {
+		rc = cli_usage_error(&p, "--steps and --scope apply to --sparsity X");
+		goto done;
 	}
 	if (c.distill != (c.teacher != NULL)) {
 		rc = cli_usage_error(&p, c.distill ? "--distill needs --teacher MODEL"
@@ -594,7 +425,7 @@ int cmd_finetune(int argc, char **argv)
 	const char *inputs[] = { p.operands[0], p.operands[1], c.data.opts.labels_path, c.val,
 		                 c.val_labels, c.teacher };
 	nnp_train_report rep;
-	if (fit(&c, m, p.operands[1], inputs, 6, &train, &val, &rep, &err))
+	if (fit(&c, &m, p.operands[1], inputs, 6, &train, &val, &rep, &err))
 		goto fail;
 	char crc[9];
 	snprintf(crc, sizeof crc, "%08x", (unsigned)fi.crc32);
@@ -604,13 +435,13 @@ int cmd_finetune(int argc, char **argv)
 	cJSON *source = cJSON_AddObjectToObject(prov, "source");
 	cJSON_AddStringToObject(source, "path", p.operands[0]);
 	cJSON_AddStringToObject(source, "crc32", crc);
-	add_train_fields(prov, &c, p.operands[1], &rep);
+	cli_train_add_fields(prov, &c, p.operands[1], &rep);
 	if (m->provenance) {
 		cJSON *prev = cJSON_Parse(m->provenance);
 		if (prev)
 			cJSON_AddItemToObject(prov, "previous", prev);
 	}
-	if (save_with_provenance(m, prov, c.out, inputs, 6, &err))
+	if (cli_train_save(m, prov, c.out, inputs, 6, &err))
 		goto fail;
 	if (!c.quiet)
 		print_written(&c, m, &rep);

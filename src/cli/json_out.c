@@ -13,7 +13,7 @@ static const struct {
 	const char *kind;
 	int version;
 } json_kinds[] = {
-	{ "info", 1 }, { "convert", 1 }, { "stats", 1 }, { "eval", 1 }, { "bench", 1 },
+	{ "info", 1 }, { "convert", 1 }, { "stats", 1 }, { "eval", 1 }, { "bench", 1 }, { "lottery", 1 },
 	{ NULL, 0 }
 };
 

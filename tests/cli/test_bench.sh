@@ -17,7 +17,8 @@ for key in rows csv_parse_mb_s sgemm_gflops forward_stats_gflops stats_command_s
 	stats_peak_rss_mib sweep_seconds sweep_vs_eval method_obs_ls_seconds \
 	prune_score_none_peak_rss_mib prune_obs_ls_peak_rss_mib json_model_read_mb_s \
 	json_model_write_mb_s json_model_save_mb_s user_stats_json_seconds user_stats_floor_seconds \
-	user_sweep_bin_seconds user_sweep_json_seconds user_sweep_floor_seconds; do
+	user_sweep_bin_seconds user_sweep_json_seconds user_sweep_floor_seconds \
+	train_epoch_seconds train_masked_vs_plain train_distill_vs_plain; do
 	v=$(json_num bench.json "$key")
 	check "bench --json: $key > 0" num_lt 0 "${v:-0}"
 done

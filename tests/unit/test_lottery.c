@@ -1,0 +1,470 @@
+/* Lottery tickets and gradual pruning: masks fixed through training, exact
+ * rewinding, the remaining fraction, the control's mask, the cubic schedule's
+ * budgets, determinism. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "nnprune/gradual.h"
+#include "nnprune/lottery.h"
+#include "testutil.h"
+
+#define F 8
+#define K 3
+
+/* Three gaussian clusters in F dimensions, classes interleaved. */
+static nnp_dataset *clusters(size_t rows, uint64_t seed)
+{
+	tu_rng r = { seed };
+	nnp_dataset *d = calloc(1, sizeof *d);
+	assert_non_null(d);
+	d->rows = rows;
+	d->features = F;
+	d->x = malloc(rows * F * sizeof *d->x);
+	d->y = malloc(rows * sizeof *d->y);
+	assert_non_null(d->x);
+	assert_non_null(d->y);
+	for (size_t i = 0; i < rows; i++) {
+		int c = (int)(i % K);
+		d->y[i] = c;
+		for (size_t j = 0; j < F; j++)
+			d->x[i * F + j] = (float)((j % K == (size_t)c ? 1.5 : 0.0) +
+			                          tu_uniform(&r, -1.0, 1.0));
+	}
+	return d;
+}
+
+static void ds_free(nnp_dataset *d)
+{
+	if (!d)
+		return;
+	free(d->x);
+	free(d->y);
+	free(d);
+}
+
+static nnp_model *init_model(uint64_t seed)
+{
+	static const size_t sizes[3] = { 16, 12, K };
+	static const nnp_act acts[3] = { NNP_ACT_RELU, NNP_ACT_RELU, NNP_ACT_SOFTMAX };
+	nnp_model *m = NULL;
+	nnp_err err;
+	assert_int_equal(nnp_model_create(&m, F, 3, sizes, acts, &err), 0);
+	nnp_model_init_random(m, seed);
+	return m;
+}
+
+/* round(v) with halves to even, computed independently of the library. */
+static size_t round_even(double v)
+{
+	double f = floor(v), d = v - f;
+	if (d > 0.5)
+		return (size_t)f + 1;
+	if (d < 0.5)
+		return (size_t)f;
+	return fmod(f, 2.0) == 0.0 ? (size_t)f : (size_t)f + 1;
+}
+
+static int is_pos_zero(float w)
+{
+	uint32_t u;
+	memcpy(&u, &w, sizeof u);
+	return u == 0;
+}
+
+typedef struct watch {
+	double rate;
+	size_t expect[3];          /* weights kept per layer, computed independently */
+	nnp_model *prev;           /* the previous round's trained ticket */
+	uint8_t *prev_mask[3];
+	size_t rounds_seen;
+	nnp_model *last;           /* the last ticket, for determinism */
+} watch;
+
+static int on_round(const nnp_lottery_round *r, const nnp_model *ticket,
+                    const nnp_model *control, const uint8_t *const *mask, void *ctx,
+                    nnp_err *err)
+{
+	(void)err;
+	watch *w = ctx;
+	assert_int_equal(r->round, w->rounds_seen);
+	size_t W = nnp_model_macs(ticket);
+	if (r->round == 0) {
+		assert_null(mask);
+		assert_null(control);
+		assert_true(r->remaining == 1.0);
+		for (size_t l = 0; l < 3; l++)
+			w->expect[l] = ticket->layers[l].in * ticket->layers[l].out;
+	} else {
+		assert_non_null(mask);
+		assert_non_null(control);
+		size_t kept = 0;
+		for (size_t l = 0; l < 3; l++) {
+			const nnp_layer *T = &ticket->layers[l], *C = &control->layers[l];
+			const nnp_layer *P = &w->prev->layers[l];
+			size_t n = T->in * T->out, k = 0;
+			w->expect[l] -= round_even(w->rate * (double)w->expect[l]);
+			float max_gone = 0.0f, min_kept = INFINITY;
+			for (size_t i = 0; i < n; i++) {
+				k += mask[l][i] != 0;
+				if (!mask[l][i]) {
+					/* Pruned: exactly +0 in the ticket and the control. */
+					assert_true(is_pos_zero(T->w[i]));
+					assert_true(is_pos_zero(C->w[i]));
+				} else {
+					/* The control trains the same survivors. */
+					assert_true(C->w[i] != 0.0f);
+				}
+				if (w->prev_mask[l]) {
+					/* Masks only shrink. */
+					if (!w->prev_mask[l][i])
+						assert_int_equal(mask[l][i], 0);
+					else if (!mask[l][i])
+						max_gone = fmaxf(max_gone, fabsf(P->w[i]));
+					else
+						min_kept = fminf(min_kept, fabsf(P->w[i]));
+				} else if (!mask[l][i]) {
+					max_gone = fmaxf(max_gone, fabsf(P->w[i]));
+				} else {
+					min_kept = fminf(min_kept, fabsf(P->w[i]));
+				}
+			}
+			/* Magnitude: what went was no larger than what stayed. */
+			assert_true(max_gone <= min_kept);
+			assert_int_equal(k, w->expect[l]);
+			kept += k;
+			free(w->prev_mask[l]);
+			w->prev_mask[l] = malloc(n);
+			memcpy(w->prev_mask[l], mask[l], n);
+		}
+		assert_int_equal(r->kept, kept);
+		assert_true(r->remaining == (double)kept / (double)W);
+		double ideal = pow(1.0 - w->rate, (double)r->round);
+		assert_true(fabs(r->remaining - ideal) <= 0.5 * (double)r->round * 3.0 / (double)W);
+		assert_false(isnan(r->control_accuracy));
+		assert_int_equal(r->params, kept + 16 + 12 + K);
+	}
+	nnp_model_free(w->prev);
+	assert_int_equal(nnp_model_clone(&w->prev, ticket, err), 0);
+	w->rounds_seen++;
+	return NNP_OK;
+}
+
+static void watch_free(watch *w)
+{
+	nnp_model_free(w->prev);
+	nnp_model_free(w->last);
+	for (size_t l = 0; l < 3; l++)
+		free(w->prev_mask[l]);
+}
+
+static nnp_lottery_opts small_opts(void)
+{
+	nnp_lottery_opts o = NNP_LOTTERY_OPTS_INIT;
+	o.train.epochs = 3;
+	o.train.batch = 16;
+	o.train.lr = 0.01f;
+	o.train.seed = 7;
+	o.train.threads = 1;
+	o.rounds = 4;
+	o.rate = 0.3;
+	return o;
+}
+
+static void test_rounds(void **state)
+{
+	(void)state;
+	nnp_dataset *tr = clusters(240, 1), *va = clusters(120, 2);
+	nnp_model *init = init_model(3);
+	nnp_lottery_opts o = small_opts();
+	watch w;
+	memset(&w, 0, sizeof w);
+	w.rate = o.rate;
+	o.on_round = on_round;
+	o.ctx = &w;
+	nnp_lottery *lt = NULL;
+	nnp_err err;
+	assert_int_equal(nnp_lottery_run(&lt, init, tr, va, &o, &err), 0);
+	assert_int_equal(lt->n, 5);
+	assert_int_equal(w.rounds_seen, 5);
+	/* The clusters are easy: the dense network learns them. */
+	assert_true(lt->r[0].accuracy > 0.9);
+	nnp_lottery_free(lt);
+	watch_free(&w);
+	nnp_model_free(init);
+	ds_free(tr);
+	ds_free(va);
+}
+
+/* Rewinding copies the initial weights and biases bit for bit. */
+static void test_rewind_exact(void **state)
+{
+	(void)state;
+	nnp_dataset *tr = clusters(120, 4);
+	nnp_model *init = init_model(5), *m = NULL;
+	nnp_err err;
+	for (size_t l = 0; l < 3; l++)   /* biases that are not all 0 */
+		for (size_t o = 0; o < init->layers[l].out; o++)
+			init->layers[l].b[o] = 0.01f * (float)(o + 1);
+	assert_int_equal(nnp_model_clone(&m, init, &err), 0);
+	nnp_train_opts t = NNP_TRAIN_OPTS_INIT;
+	t.epochs = 2;
+	t.batch = 16;
+	t.threads = 1;
+	assert_int_equal(nnp_train(m, tr, NULL, &t, NULL, &err), 0);
+	uint8_t *mk[3];
+	for (size_t l = 0; l < 3; l++)
+		mk[l] = malloc(m->layers[l].in * m->layers[l].out);
+	assert_int_equal(nnp_lottery_prune_magnitude(m, NULL, 0.5, 0, mk, &err), 0);
+	assert_int_equal(nnp_model_rewind(m, init, (const uint8_t *const *)mk, &err), 0);
+	for (size_t l = 0; l < 3; l++) {
+		const nnp_layer *A = &m->layers[l], *B = &init->layers[l];
+		assert_memory_equal(A->b, B->b, A->out * sizeof *A->b);
+		for (size_t i = 0; i < A->in * A->out; i++) {
+			if (mk[l][i])
+				assert_memory_equal(&A->w[i], &B->w[i], sizeof(float));
+			else
+				assert_true(is_pos_zero(A->w[i]));
+		}
+		free(mk[l]);
+	}
+	nnp_model_free(m);
+	nnp_model_free(init);
+	ds_free(tr);
+}
+
+/* Global scope keeps round(rate * all) fewer; neurons lose whole rows and columns. */
+static void test_global_and_neurons(void **state)
+{
+	(void)state;
+	nnp_model *m = init_model(9);
+	nnp_err err;
+	uint8_t *mk[3], *mk2[3];
+	size_t W = nnp_model_macs(m);
+	for (size_t l = 0; l < 3; l++) {
+		mk[l] = malloc(m->layers[l].in * m->layers[l].out);
+		mk2[l] = malloc(m->layers[l].in * m->layers[l].out);
+	}
+	assert_int_equal(nnp_lottery_prune_magnitude(m, NULL, 0.4, 1, mk, &err), 0);
+	size_t kept = 0;
+	float max_gone = 0.0f, min_kept = INFINITY;
+	for (size_t l = 0; l < 3; l++)
+		for (size_t i = 0; i < m->layers[l].in * m->layers[l].out; i++) {
+			float a = fabsf(m->layers[l].w[i]);
+			kept += mk[l][i];
+			if (mk[l][i])
+				min_kept = fminf(min_kept, a);
+			else
+				max_gone = fmaxf(max_gone, a);
+		}
+	assert_int_equal(kept, W - round_even(0.4 * (double)W));
+	assert_true(max_gone <= min_kept);
+	/* Exactly `keep` with the largest remainders per layer, and globally. */
+	for (int global = 0; global < 2; global++) {
+		assert_int_equal(nnp_mask_magnitude_to(m, (const uint8_t *const *)mk, 101, global, mk2,
+		                                       &err), 0);
+		size_t k2 = 0;
+		for (size_t l = 0; l < 3; l++)
+			for (size_t i = 0; i < m->layers[l].in * m->layers[l].out; i++) {
+				k2 += mk2[l][i];
+				if (!mk[l][i])
+					assert_int_equal(mk2[l][i], 0);
+			}
+		assert_int_equal(k2, 101);
+	}
+	assert_int_equal(nnp_mask_magnitude_to(m, (const uint8_t *const *)mk, kept + 1, 0, mk2, &err),
+	                 NNP_EUSAGE);
+	/* Neurons: 16 -> 16 - round(0.25 * 16) = 12, 12 -> 9. */
+	assert_int_equal(nnp_lottery_prune_neurons(m, NULL, 0.25, mk, &err), 0);
+	size_t alive[2] = { 0, 0 };
+	for (size_t l = 0; l < 2; l++) {
+		const nnp_layer *L = &m->layers[l], *N = &m->layers[l + 1];
+		for (size_t o = 0; o < L->out; o++) {
+			size_t k = 0;
+			for (size_t j = 0; j < L->in; j++)
+				k += mk[l][o * L->in + j];
+			if (k)
+				alive[l]++;
+			for (size_t j = 0; j < N->out; j++)
+				if (!k)
+					assert_int_equal(mk[l + 1][j * N->in + o], 0);
+		}
+	}
+	assert_int_equal(alive[0], 12);
+	assert_int_equal(alive[1], 9);
+	for (size_t l = 0; l < 3; l++) {
+		free(mk[l]);
+		free(mk2[l]);
+	}
+	nnp_model_free(m);
+}
+
+static int keep_last(const nnp_lottery_round *r, const nnp_model *ticket,
+                     const nnp_model *control, const uint8_t *const *mask, void *ctx,
+                     nnp_err *err)
+{
+	(void)r;
+	(void)control;
+	(void)mask;
+	watch *w = ctx;
+	nnp_model_free(w->last);
+	return nnp_model_clone(&w->last, ticket, err);
+}
+
+/* The same seed and thread count give the same tickets, controls and figures. */
+static void test_deterministic(void **state)
+{
+	(void)state;
+	nnp_dataset *tr = clusters(240, 11), *va = clusters(90, 12);
+	nnp_model *init = init_model(13);
+	nnp_err err;
+	for (unsigned threads = 1; threads <= 2; threads++) {
+		nnp_lottery *lt[2] = { NULL, NULL };
+		watch w[2];
+		memset(w, 0, sizeof w);
+		for (int k = 0; k < 2; k++) {
+			nnp_lottery_opts o = small_opts();
+			o.train.threads = threads;
+			o.train.batch = 32;
+			o.rounds = 2;
+			o.rewind_epoch = 1;
+			o.global = 1;
+			o.on_round = keep_last;
+			o.ctx = &w[k];
+			assert_int_equal(nnp_lottery_run(&lt[k], init, tr, va, &o, &err), 0);
+		}
+		for (size_t i = 0; i < 3; i++) {
+			assert_memory_equal(&lt[0]->r[i].accuracy, &lt[1]->r[i].accuracy, sizeof(double));
+			assert_memory_equal(&lt[0]->r[i].loss, &lt[1]->r[i].loss, sizeof(double));
+			assert_int_equal(lt[0]->r[i].kept, lt[1]->r[i].kept);
+		}
+		assert_memory_equal(&lt[0]->r[2].control_loss, &lt[1]->r[2].control_loss,
+		                    sizeof(double));
+		for (size_t l = 0; l < 3; l++)
+			assert_memory_equal(w[0].last->layers[l].w, w[1].last->layers[l].w,
+			                    w[0].last->layers[l].in * w[0].last->layers[l].out *
+			                            sizeof(float));
+		for (int k = 0; k < 2; k++) {
+			nnp_lottery_free(lt[k]);
+			watch_free(&w[k]);
+		}
+	}
+	nnp_model_free(init);
+	ds_free(tr);
+	ds_free(va);
+}
+
+static void test_bad_options(void **state)
+{
+	(void)state;
+	nnp_dataset *tr = clusters(30, 1);
+	nnp_model *init = init_model(1);
+	nnp_lottery *lt = NULL;
+	nnp_err err;
+	nnp_lottery_opts o = small_opts();
+	o.rate = 1.0;
+	assert_int_equal(nnp_lottery_run(&lt, init, tr, tr, &o, &err), NNP_EUSAGE);
+	assert_non_null(strstr(err.msg, "--rate"));
+	o = small_opts();
+	o.rewind_epoch = 4;
+	assert_int_equal(nnp_lottery_check_opts(&o, &err), NNP_EUSAGE);
+	assert_non_null(strstr(err.msg, "--rewind-epoch"));
+	o = small_opts();
+	assert_int_equal(nnp_lottery_run(&lt, init, tr, NULL, &o, &err), NNP_EUSAGE);
+	assert_null(lt);
+	nnp_model_free(init);
+	ds_free(tr);
+}
+
+/* The cubic schedule: its ends exactly, never increasing, the formula within rounding. */
+static void test_gradual_budget(void **state)
+{
+	(void)state;
+	static const size_t b0s[] = { 1000, 567434, 7, 100 }, bTs[] = { 10, 85115, 0, 100 };
+	for (size_t c = 0; c < 4; c++)
+		for (size_t T = 1; T <= 12; T++) {
+			size_t b0 = b0s[c], bT = bTs[c], prev = b0;
+			assert_int_equal(nnp_gradual_budget(b0, bT, 0, T), b0);
+			assert_int_equal(nnp_gradual_budget(b0, bT, T, T), bT);
+			for (size_t t = 1; t <= T; t++) {
+				size_t b = nnp_gradual_budget(b0, bT, t, T);
+				double f = 1.0 - (double)t / (double)T;
+				double v = (double)bT + ((double)b0 - (double)bT) * f * f * f;
+				assert_true(fabs((double)b - v) <= 0.5);
+				assert_true(b <= prev);
+				prev = b;
+			}
+		}
+}
+
+static void test_gradual_magnitude(void **state)
+{
+	(void)state;
+	nnp_dataset *tr = clusters(240, 21), *va = clusters(90, 22);
+	nnp_model *m = init_model(23), *out = NULL;
+	nnp_err err;
+	nnp_train_opts t = NNP_TRAIN_OPTS_INIT;
+	t.epochs = 3;
+	t.batch = 16;
+	t.threads = 1;
+	t.lr = 0.01f;
+	assert_int_equal(nnp_train(m, tr, NULL, &t, NULL, &err), 0);
+	nnp_gradual_opts o;
+	memset(&o, 0, sizeof o);
+	o.train = t;
+	o.train.epochs = 1;
+	o.steps = 4;
+	o.target = 90;
+	nnp_gradual_report rep;
+	assert_int_equal(nnp_gradual_run(&out, m, tr, va, &o, &rep, &err), 0);
+	assert_int_equal(rep.n, 4);
+	size_t W = nnp_model_macs(m);
+	for (size_t s = 0; s < 4; s++) {
+		assert_int_equal(rep.s[s].budget, nnp_gradual_budget(W, 90, s + 1, 4));
+		assert_int_equal(rep.s[s].weights, rep.s[s].budget);
+	}
+	assert_int_equal(rep.s[3].weights, 90);
+	/* The pruned weights stayed 0 through the last step's training. */
+	assert_true(nnp_model_nonzeros(out) <= 90);
+	assert_true(nnp_model_nonzeros(out) >= 85);
+	free(rep.s);
+	nnp_model_free(out);
+	out = NULL;
+	/* Structured: the score criterion with its refit, to a parameter budget. */
+	o.structured = 1;
+	nnp_method_opts mo = NNP_METHOD_OPTS_INIT;
+	mo.threads = 1;
+	o.method = mo;
+	o.calib = tr;
+	o.target = nnp_model_params(m) / 2;
+	assert_int_equal(nnp_gradual_run(&out, m, tr, va, &o, &rep, &err), 0);
+	assert_true(nnp_model_params(out) <= o.target);
+	for (size_t s = 0; s < 4; s++)
+		assert_true(rep.s[s].params <= rep.s[s].budget);
+	free(rep.s);
+	nnp_model_free(out);
+	o.target = nnp_model_params(m) + 1;
+	assert_int_equal(nnp_gradual_run(&out, m, tr, va, &o, NULL, &err), NNP_EUSAGE);
+	nnp_model_free(m);
+	ds_free(tr);
+	ds_free(va);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rounds),
+		cmocka_unit_test(test_rewind_exact),
+		cmocka_unit_test(test_global_and_neurons),
+		cmocka_unit_test(test_deterministic),
+		cmocka_unit_test(test_bad_options),
+		cmocka_unit_test(test_gradual_budget),
+		cmocka_unit_test(test_gradual_magnitude),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
