@@ -68,7 +68,7 @@ expect_eq "eval of the original = report's original accuracy" \
 n=0 n_acc=0 n_loss=0 n_size=0
 while IFS=, read -r idx mean std kept params bytes macs acc drop loss rest; do
 	[ "$idx" = candidate ] || [ "$idx" = original ] && continue
-	file=${rest##*,}
+	file=$(echo "$rest" | cut -d, -f6)  # agreement,reduction,pareto,floor_hit,same_as,file,...
 	n=$((n + 1))
 	nnp eval --json "$file" blobs.csv
 	e_acc=$(json_num "$OUT" accuracy)
