@@ -91,6 +91,9 @@ typedef struct nnp_report_info {
 	size_t shard_index, shard_count;  /* count 0: not a shard */
 	const size_t *index_map;          /* [sw->n]; NULL: candidate i is i */
 	size_t n_total;                   /* candidates of the whole sweep; 0: sw->n */
+	/* [sw->n] each candidate's kept_crc32 when its kept set holds counts
+	 * only (a report read back); NULL: computed from the kept indices. */
+	const uint32_t *kept_crc;
 } nnp_report_info;
 
 /* Fills *info with the defaults: no paths, fold on, min_keep 1, no best, no
@@ -161,6 +164,11 @@ int nnp_report_render_html(char **out, size_t *len, const nnp_sweep *sw, const n
  * NNP_EOUTPUT naming the file. */
 int nnp_report_write_html(const char *dir, const nnp_sweep *sw, const nnp_stats *s,
                           const nnp_report_info *info, nnp_err *err);
+
+/* report.json's kept_crc32: CRC-32 (zlib) of a kept set, every layer's kept
+ * indices as u32 little-endian, each layer ended by 0xFFFFFFFF: equal kept
+ * sets give equal values (and different ones, almost surely, different). */
+uint32_t nnp_report_kept_crc(const nnp_keep *k);
 
 /* ---- the run's files: manifest, previous run, --best ---- */
 

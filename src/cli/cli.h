@@ -295,5 +295,6 @@ int cmd_train(int argc, char **argv);
 int cmd_finetune(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_completion(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@ const cli_command cli_commands[] = {
 	{ "prune", cmd_prune, "prune one model to a budget (score, obs or rule) and write it" },
 	{ "train", cmd_train, "train a dense network on labelled data" },
 	{ "finetune", cmd_finetune, "continue training a (slimmed) model, keeping its shape" },
+	{ "report", cmd_report, "merge the partial reports of a sharded sweep into one" },
 	{ "bench", cmd_bench, "measure parsing, forward, statistics and sweep speed" },
 	{ "completion", cmd_completion, "print a bash or zsh completion script" },
 	{ NULL, NULL, NULL }

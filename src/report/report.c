@@ -254,6 +254,20 @@ void nnp_report_kept(nnp_tbuf *b, const nnp_candidate *c, const nnp_stats *s, co
 	}
 }
 
+void nnp_report_effective(const nnp_report_info *info, nnp_report_info *eff)
+{
+	*eff = *info;
+	if (!info->gates)
+		return;
+	/* With gates, the accuracy gate every renderer draws is theirs; --max-drop
+	 * alone reads as it always did. */
+	nnp_gates g = *info->gates;
+	eff->max_drop = g.max_drop;
+	g.max_drop = NAN;
+	if (!nnp_gates_any(&g))
+		eff->gates = NULL;
+}
+
 int nnp_report_pareto(const nnp_candidate *c)
 {
 	/* A duplicate repeats its first, which carries the mark. */
@@ -966,7 +980,8 @@ static void json_model(nnp_tbuf *b, const nnp_candidate *c, size_t i, int orig,
 	if (orig)
 		nnp_tb_puts(b, "null");
 	else
-		nnp_tb_printf(b, "\"%08x\"", (unsigned)nnp_report_kept_crc(c->keep));
+		nnp_tb_printf(b, "\"%08x\"", (unsigned)(info->kept_crc ? info->kept_crc[i]
+		                                                       : nnp_report_kept_crc(c->keep)));
 	nnp_tb_printf(b, ", \"params\": %zu, \"nonzeros\": ", c->params);
 	rb_count(b, c->nonzeros);
 	nnp_tb_printf(b, ", \"param_bytes\": %zu, \"file_bytes\": ", c->bytes);
@@ -1164,10 +1179,8 @@ int nnp_report_render(char **out, size_t *len, nnp_report_kind kind, const nnp_s
 	int rc = check_inputs(sw, s, info, err);
 	if (rc)
 		return rc;
-	/* With gates, the accuracy gate every renderer draws is theirs. */
-	nnp_report_info eff = *info;
-	if (info->gates)
-		eff.max_drop = info->gates->max_drop;
+	nnp_report_info eff;
+	nnp_report_effective(info, &eff);
 	info = &eff;
 	nnp_tbuf b = { 0 };
 	cells t = { 0 };

@@ -53,10 +53,12 @@ static const char html_script[] =
 	"});\n"
 	"</script>\n</body>\n</html>\n";
 
-/* A numeric cell: shown with `decimals` decimals, sorted by v (NaN sorts first). */
+/* A numeric cell: shown with `decimals` decimals, sorted by v (NaN sorts
+ * first), v with report.json's 12 digits so a report merged from shards'
+ * report.json files is the same page. */
 static void num_cell(nnp_tbuf *b, double v, int decimals)
 {
-	nnp_tb_printf(b, "<td data-v=\"%.17g\">", isfinite(v) ? v : -1e308);
+	nnp_tb_printf(b, "<td data-v=\"%.12g\">", isfinite(v) ? v : -1e308);
 	if (isfinite(v))
 		nnp_tb_printf(b, "%.*f", decimals, v);
 	else
@@ -134,6 +136,9 @@ int nnp_report_render_html(char **out, size_t *len, const nnp_sweep *sw, const n
 		return rc;
 	}
 	int ft = nnp_report_has_ft(sw);
+	nnp_report_info eff;
+	nnp_report_effective(info, &eff);
+	info = &eff;
 	nnp_tbuf b = { NULL, 0, 0, 0 };
 	nnp_tb_puts(&b, html_head);
 	nnp_rb_xml(&b, nnp_report_title_name(info));
