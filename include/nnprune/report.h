@@ -165,6 +165,21 @@ int nnp_report_render_html(char **out, size_t *len, const nnp_sweep *sw, const n
 int nnp_report_write_html(const char *dir, const nnp_sweep *sw, const nnp_stats *s,
                           const nnp_report_info *info, nnp_err *err);
 
+/*
+ * `prune --json`: one object, format "nnprune.prune" version 1
+ * (schema/nnprune.prune.v1.json): the model, the output (out_path,
+ * out_format), the method, the calibration, the evaluation (null unless
+ * info->data_path is set, the held-out rows that judged: then the accuracy
+ * figures are given, else null), the layers, the original and the pruned
+ * model as report.json's models (sw has exactly one candidate, the pruned
+ * model), the gates and the verdict (best 0 when the pruned model passes).
+ * *out (malloc'd) belongs to the caller. Errors: as nnp_report_render;
+ * NNP_EUSAGE when sw->n is not 1.
+ */
+int nnp_report_render_prune(char **out, size_t *len, const nnp_sweep *sw, const nnp_stats *s,
+                            const nnp_report_info *info, const char *out_path,
+                            const char *out_format, nnp_err *err);
+
 /* report.json's kept_crc32: CRC-32 (zlib) of a kept set, every layer's kept
  * indices as u32 little-endian, each layer ended by 0xFFFFFFFF: equal kept
  * sets give equal values (and different ones, almost surely, different). */

@@ -1219,6 +1219,87 @@ done:
 	return rc;
 }
 
+/* ---- prune --json ---- */
+
+int nnp_report_render_prune(char **out, size_t *len, const nnp_sweep *sw, const nnp_stats *s,
+                            const nnp_report_info *info, const char *out_path,
+                            const char *out_format, nnp_err *err)
+{
+	*out = NULL;
+	if (len)
+		*len = 0;
+	if (sw && sw->n != 1)
+		return nnp_err_set(err, NNP_EUSAGE, "prune report: %zu models, not one", sw->n);
+	int rc = check_inputs(sw, s, info, err);
+	if (rc)
+		return rc;
+	nnp_report_info eff;
+	nnp_report_effective(info, &eff);
+	info = &eff;
+	nnp_tbuf b = { 0 };
+	nnp_tb_puts(&b, "{\n  \"format\": \"nnprune.prune\",\n  \"version\": 1,\n  \"tool\": ");
+	nnp_tb_puts(&b, "\"nnprune ");
+	nnp_tb_puts(&b, version_of(info));  /* a version string needs no escaping */
+	nnp_tb_puts(&b, "\",\n  \"model\": {\"path\": ");
+	rb_json_str(&b, info->model_path);
+	nnp_tb_puts(&b, ", \"name\": ");
+	rb_json_str(&b, info->model_name);
+	nnp_tb_puts(&b, "},\n  \"output\": {\"path\": ");
+	rb_json_str(&b, out_path);
+	nnp_tb_puts(&b, ", \"format\": ");
+	rb_json_str(&b, out_format);
+	nnp_tb_puts(&b, "},\n  \"method\": ");
+	rb_json_str(&b, nnp_criterion_display(info->method));
+	nnp_tb_puts(&b, ",\n  \"compensate\": ");
+	rb_json_str(&b, nnp_report_comp(info));
+	nnp_tb_puts(&b, ",\n  \"lambda_rel\": ");
+	rb_num(&b, info->lambda_rel, "null");
+	nnp_tb_puts(&b, ",\n  \"calibration\": {\"path\": ");
+	rb_json_str(&b, info->calib_path);
+	nnp_tb_printf(&b, ", \"rows\": %llu},\n  \"evaluation\": ",
+	              (unsigned long long)info->calib_rows);
+	int evaluated = info->data_path != NULL;
+	if (evaluated) {
+		nnp_tb_puts(&b, "{\"path\": ");
+		rb_json_str(&b, info->data_path);
+		nnp_tb_printf(&b, ", \"rows\": %llu}", (unsigned long long)rows_of(sw, info));
+	} else {
+		nnp_tb_puts(&b, "null");
+	}
+	nnp_tb_puts(&b, ",\n  \"layers\": [");
+	for (size_t l = 0; l < s->n_layers; l++) {
+		nnp_tb_printf(&b, "%s{\"layer\": %zu, \"activation\": ", l ? ", " : "",
+		              s->layers[l].layer);
+		rb_json_str(&b, nnp_act_name(s->layers[l].act));
+		nnp_tb_printf(&b, ", \"neurons\": %zu}", s->layers[l].neurons);
+	}
+	/* Not evaluated: the accuracy figures are unknown, printed as null. */
+	nnp_sweep view = *sw;
+	nnp_candidate c[2] = { sw->original, sw->c[0] };
+	for (int k = 0; k < 2 && !evaluated; k++)
+		c[k].accuracy = c[k].accuracy_drop = c[k].loss = c[k].agreement = NAN;
+	view.original = c[0];
+	view.c = &c[1];
+	int ft = nnp_report_has_ft(&view);
+	nnp_tb_puts(&b, "],\n  \"original\": ");
+	json_model(&b, &view.original, 0, 1, s, info, ft);
+	nnp_tb_puts(&b, ",\n  \"pruned\": ");
+	json_model(&b, &view.c[0], 0, 0, s, info, ft);
+	nnp_tb_puts(&b, ",\n  \"gates\": ");
+	json_gates(&b, info);
+	nnp_tb_puts(&b, ",\n  \"verdict\": ");
+	json_verdict(&b, &view, info);
+	nnp_tb_puts(&b, "\n}\n");
+	if (b.oom) {
+		nnp_tb_free(&b);
+		return nnp_err_set(err, NNP_ENOMEM, "prune report: out of memory");
+	}
+	*out = b.p;
+	if (len)
+		*len = b.len;
+	return NNP_OK;
+}
+
 int nnp_report_table(FILE *fp, const nnp_sweep *sw, const nnp_stats *s,
                      const nnp_report_info *info, nnp_err *err)
 {

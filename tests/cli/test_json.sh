@@ -77,6 +77,15 @@ if command -v jq >/dev/null 2>&1; then
 	expect_eq "jq: sweep head" "nnprune-report 2" "$(jq -r '"\(.format) \(.version)"' sweep.json)"
 fi
 
+# prune --json: schema/nnprune.prune.v1.json (the library renders it; checked
+# here once the command offers the option).
+if "$NNP" prune --help 2>/dev/null | grep -q -- '--json'; then
+	nnp prune model.bin --calib blobs.csv --keep 0.5 -o p.bin --json
+	expect_rc "prune --json: exit 0" 0
+	cp "$OUT" prune.json
+	contract prune prune.json
+fi
+
 # Each schema file names its format and version as the output does.
 for s in "$SRC"/schema/nnprune.*.v*.json; do
 	b=$(basename "$s" .json)

@@ -1,6 +1,7 @@
 /* Tests of the sweep report: table, Markdown, CSV, JSON, SVG and files. */
 #include <dirent.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <math.h>
 #include <setjmp.h>
@@ -1385,6 +1386,76 @@ static void test_best_path(void **state)
 	free(dir);
 }
 
+/* prune --json: the one pruned model as report.json's, checked field by field
+ * and against schema/nnprune.prune.v1.json (when python3-jsonschema is here). */
+static void test_prune_json(void **state)
+{
+	(void)state;
+	fixture *f = fx_default();
+	nnp_sweep one = f->sw;
+	one.n = 1;
+	one.c = &f->sw.c[5];
+	one.n_unique = 1;
+	f->info.best = 0;
+	f->info.method = "obs";
+	f->info.compensate = "ls";
+	f->info.lambda_rel = 0.001;
+	f->info.calib_path = "data/calib.csv";
+	f->info.calib_rows = 5000;
+	nnp_gates g;
+	nnp_gates_init(&g);
+	g.max_params_pct = 90;
+	f->info.gates = &g;
+	char *text = NULL;
+	nnp_err err;
+	for (int evaluated = 1; evaluated >= 0; evaluated--) {
+		if (!evaluated)
+			f->info.data_path = NULL;
+		assert_int_equal(nnp_report_render_prune(&text, NULL, &one, &f->st, &f->info,
+		                                         "out/p.bin", "bin", &err), 0);
+		cJSON *j = cJSON_Parse(text);
+		assert_non_null(j);
+		assert_jstr(j, "format", "nnprune.prune");
+		assert_num(j, "version", 1);
+		assert_jstr(cJSON_GetObjectItemCaseSensitive(j, "output"), "path", "out/p.bin");
+		assert_jstr(j, "method", "obs");
+		assert_num(cJSON_GetObjectItemCaseSensitive(j, "gates"), "max_params_percent", 90);
+		const cJSON *pr = cJSON_GetObjectItemCaseSensitive(j, "pruned");
+		assert_num(pr, "params", (double)one.c[0].params);
+		assert_num(pr, "nonzeros", (double)one.c[0].nonzeros);
+		assert_num(pr, "file_bytes", (double)one.c[0].file_bytes);
+		if (evaluated) {
+			assert_num(pr, "accuracy", one.c[0].accuracy);
+			assert_num(cJSON_GetObjectItemCaseSensitive(j, "evaluation"), "rows", 10000);
+		} else {
+			assert_jnull(pr, "accuracy");
+			assert_jnull(j, "evaluation");
+		}
+		assert_bool(cJSON_GetObjectItemCaseSensitive(j, "verdict"), "passed", 1);
+		cJSON_Delete(j);
+		/* Against the schema. */
+		char *dir = tu_mkdtemp(), *doc = tu_path(dir, "prune.json");
+		tu_write(doc, text, strlen(text));
+		char cmd[4096];
+		snprintf(cmd, sizeof cmd, "python3 %s/../cli/check_schema.py "
+		         "%s/../../schema/nnprune.prune.v1.json %s >/dev/null 2>&1",
+		         NNP_TEST_DATA, NNP_TEST_DATA, doc);
+		int st = system(cmd);
+		int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		if (code != 77 && code != 127)  /* no jsonschema module / no python3 */
+			assert_int_equal(code, 0);
+		free(doc);
+		tu_rmtree(dir);
+		free(dir);
+		free(text);
+	}
+	one.n = 2;
+	assert_int_equal(nnp_report_render_prune(&text, NULL, &one, &f->st, &f->info, "o", "bin",
+	                                         &err), NNP_EUSAGE);
+	assert_null(text);
+	fx_free(f);
+}
+
 /* ---- fine-tuning ---- */
 
 #define FT_EPOCHS 2
@@ -2080,6 +2151,7 @@ int main(void)
 		cmocka_unit_test(test_write),
 		cmocka_unit_test(test_manifest),
 		cmocka_unit_test(test_best_path),
+		cmocka_unit_test(test_prune_json),
 		cmocka_unit_test(test_ft_table),
 		cmocka_unit_test(test_ft_markdown),
 		cmocka_unit_test(test_ft_csv),
