@@ -1076,11 +1076,9 @@ static void json_manifest(nnp_tbuf *b, const nnp_manifest *m)
 	nnp_tb_puts(b, m->n ? "\n  ]" : "]");
 }
 
-static void render_json(nnp_tbuf *b, const nnp_sweep *sw, const nnp_stats *s,
-                        const nnp_report_info *info)
+/* "nnprune VERSION" as a JSON string. */
+static void json_tool(nnp_tbuf *b, const nnp_report_info *info)
 {
-	nnp_tb_printf(b, "{\n  \"format\": \"nnprune-report\",\n  \"version\": %d,\n  \"tool\": ",
-	              NNP_REPORT_JSON_VERSION);
 	nnp_tbuf tool = { 0 };
 	nnp_tb_puts(&tool, "nnprune ");
 	nnp_tb_puts(&tool, version_of(info));
@@ -1089,6 +1087,14 @@ static void render_json(nnp_tbuf *b, const nnp_sweep *sw, const nnp_stats *s,
 	else
 		rb_json_str(b, tool.p);
 	nnp_tb_free(&tool);
+}
+
+static void render_json(nnp_tbuf *b, const nnp_sweep *sw, const nnp_stats *s,
+                        const nnp_report_info *info)
+{
+	nnp_tb_printf(b, "{\n  \"format\": \"nnprune-report\",\n  \"version\": %d,\n  \"tool\": ",
+	              NNP_REPORT_JSON_VERSION);
+	json_tool(b, info);
 	nnp_tb_puts(b, ",\n  \"model\": {\"path\": ");
 	rb_json_str(b, info->model_path);
 	nnp_tb_puts(b, ", \"name\": ");
@@ -1170,17 +1176,27 @@ static void render_json(nnp_tbuf *b, const nnp_sweep *sw, const nnp_stats *s,
 
 /* ---- entry points ---- */
 
-int nnp_report_render(char **out, size_t *len, nnp_report_kind kind, const nnp_sweep *sw,
-                      const nnp_stats *s, const nnp_report_info *info, nnp_err *err)
+/* What every renderer does first: no output yet, the inputs checked, and
+ * *eff the info the renderers read (nnp_report_effective). */
+static int render_begin(char **out, size_t *len, const nnp_sweep *sw, const nnp_stats *s,
+                        const nnp_report_info *info, nnp_report_info *eff, nnp_err *err)
 {
 	*out = NULL;
 	if (len)
 		*len = 0;
 	int rc = check_inputs(sw, s, info, err);
+	if (!rc)
+		nnp_report_effective(info, eff);
+	return rc;
+}
+
+int nnp_report_render(char **out, size_t *len, nnp_report_kind kind, const nnp_sweep *sw,
+                      const nnp_stats *s, const nnp_report_info *info, nnp_err *err)
+{
+	nnp_report_info eff;
+	int rc = render_begin(out, len, sw, s, info, &eff, err);
 	if (rc)
 		return rc;
-	nnp_report_info eff;
-	nnp_report_effective(info, &eff);
 	info = &eff;
 	nnp_tbuf b = { 0 };
 	cells t = { 0 };
@@ -1225,22 +1241,17 @@ int nnp_report_render_prune(char **out, size_t *len, const nnp_sweep *sw, const 
                             const nnp_report_info *info, const char *out_path,
                             const char *out_format, nnp_err *err)
 {
-	*out = NULL;
-	if (len)
-		*len = 0;
-	if (sw && sw->n != 1)
-		return nnp_err_set(err, NNP_EUSAGE, "prune report: %zu models, not one", sw->n);
-	int rc = check_inputs(sw, s, info, err);
+	nnp_report_info eff;
+	int rc = render_begin(out, len, sw, s, info, &eff, err);
 	if (rc)
 		return rc;
-	nnp_report_info eff;
-	nnp_report_effective(info, &eff);
+	if (sw->n != 1)
+		return nnp_err_set(err, NNP_EUSAGE, "prune report: %zu models, not one", sw->n);
 	info = &eff;
 	nnp_tbuf b = { 0 };
 	nnp_tb_puts(&b, "{\n  \"format\": \"nnprune.prune\",\n  \"version\": 1,\n  \"tool\": ");
-	nnp_tb_puts(&b, "\"nnprune ");
-	nnp_tb_puts(&b, version_of(info));  /* a version string needs no escaping */
-	nnp_tb_puts(&b, "\",\n  \"model\": {\"path\": ");
+	json_tool(&b, info);
+	nnp_tb_puts(&b, ",\n  \"model\": {\"path\": ");
 	rb_json_str(&b, info->model_path);
 	nnp_tb_puts(&b, ", \"name\": ");
 	rb_json_str(&b, info->model_name);
