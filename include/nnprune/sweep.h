@@ -24,7 +24,9 @@ extern "C" {
 typedef struct nnp_candidate {
 	double mean_thr, std_thr;  /* NAN for the original */
 	nnp_keep *keep;            /* owned; NULL for the original */
-	size_t params, bytes, macs;
+	size_t params, bytes, macs;  /* bytes: params as float32 */
+	size_t nonzeros;           /* weights that are not zero (nnp_model_nonzeros); 0: unknown */
+	uint64_t file_bytes;       /* size of the model file (written, or as it would be); 0: unknown */
 	double accuracy;           /* fraction in [0,1] */
 	double loss;
 	double agreement;          /* fraction of rows whose argmax matches the original's */

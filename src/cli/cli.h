@@ -268,5 +268,6 @@ int cmd_finetune(int argc, char **argv);
 int cmd_lottery(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_completion(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@ const cli_command cli_commands[] = {
 	{ "train", cmd_train, "train a dense network on labelled data" },
 	{ "finetune", cmd_finetune, "continue training a (slimmed) model, keeping its shape" },
 	{ "lottery", cmd_lottery, "find lottery tickets: prune, rewind, retrain, against a control" },
+	{ "report", cmd_report, "merge the partial reports of a sharded sweep into one" },
 	{ "bench", cmd_bench, "measure parsing, forward, statistics and sweep speed" },
 	{ "completion", cmd_completion, "print a bash or zsh completion script" },
 	{ NULL, NULL, NULL }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "nnprune/io.h"
 #include "nnprune/model.h"
@@ -253,6 +254,49 @@ void nnp_report_kept(nnp_tbuf *b, const nnp_candidate *c, const nnp_stats *s, co
 	}
 }
 
+void nnp_report_effective(const nnp_report_info *info, nnp_report_info *eff)
+{
+	*eff = *info;
+	if (!info->gates)
+		return;
+	/* With gates, the accuracy gate every renderer draws is theirs; --max-drop
+	 * alone reads as it always did. */
+	nnp_gates g = *info->gates;
+	eff->max_drop = g.max_drop;
+	g.max_drop = NAN;
+	if (!nnp_gates_any(&g))
+		eff->gates = NULL;
+}
+
+int nnp_report_pareto(const nnp_candidate *c)
+{
+	/* A duplicate repeats its first, which carries the mark. */
+	return c->pareto && c->same_as == NNP_NO_DUP;
+}
+
+size_t nnp_report_index(const nnp_report_info *info, size_t i)
+{
+	return info->index_map && i != NNP_NO_DUP ? info->index_map[i] : i;
+}
+
+uint32_t nnp_report_kept_crc(const nnp_keep *k)
+{
+	uLong crc = crc32(0L, Z_NULL, 0);
+	for (size_t l = 0; k && l < k->n_layers; l++) {
+		unsigned char b[4];
+		for (size_t j = 0; j < k->count[l]; j++) {
+			uint32_t v = (uint32_t)k->idx[l][j];
+			for (int q = 0; q < 4; q++)
+				b[q] = (unsigned char)(v >> (8 * q));
+			crc = crc32(crc, b, 4);
+		}
+		/* A layer's end: so {0,1}{} and {0}{1} differ. */
+		b[0] = b[1] = b[2] = b[3] = 0xFF;
+		crc = crc32(crc, b, 4);
+	}
+	return (uint32_t)crc;
+}
+
 int nnp_report_has_ft(const nnp_sweep *sw)
 {
 	if (sw->original.finetuned)
@@ -309,6 +353,17 @@ static int check_inputs(const nnp_sweep *sw, const nnp_stats *s, const nnp_repor
 	if (info->best != NNP_NO_DUP && info->best >= sw->n)
 		return nnp_err_set(err, NNP_EUSAGE, "report: best candidate %zu out of range (%zu)",
 		                   info->best, sw->n);
+	if (info->shard_count && info->shard_index >= info->shard_count)
+		return nnp_err_set(err, NNP_EUSAGE, "report: shard %zu of %zu", info->shard_index,
+		                   info->shard_count);
+	if (info->n_total && info->n_total < sw->n)
+		return nnp_err_set(err, NNP_EUSAGE, "report: %zu candidates of %zu in all", sw->n,
+		                   info->n_total);
+	for (size_t i = 0; info->index_map && i < sw->n; i++)
+		if (info->index_map[i] >= (info->n_total ? info->n_total : sw->n) ||
+		    (i && info->index_map[i] <= info->index_map[i - 1]))
+			return nnp_err_set(err, NNP_EUSAGE, "report: candidate %zu: index %zu out of order "
+			                   "or range", i, info->index_map[i]);
 	if (info->ft_epochs == 0 && nnp_report_has_ft(sw))
 		return nnp_err_set(err, NNP_EUSAGE, "report: fine-tuned results but no epoch count "
 		                   "(ft_epochs 0)");
@@ -319,7 +374,8 @@ static int check_inputs(const nnp_sweep *sw, const nnp_stats *s, const nnp_repor
 
 /* The fine-tuning columns exist only when some model was fine-tuned; the file
  * column stays last, as the terminal table leaves it out. */
-enum { COL_IDX, COL_MEAN, COL_STD, COL_BUDGET, COL_KEPT, COL_PARAMS, COL_RED, COL_ACC,
+enum { COL_IDX, COL_MEAN, COL_STD, COL_BUDGET, COL_KEPT, COL_PARAMS, COL_NZ, COL_FBYTES,
+       COL_RED, COL_ACC,
        COL_DROP, COL_LOSS, COL_AGREE, COL_FTACC, COL_FTDROP, COL_FTVS, COL_PARETO, COL_FLOOR,
        COL_NOTE, COL_FILE, NCOLS };
 
@@ -328,7 +384,7 @@ static const struct {
 	char align;  /* 'l', 'r' or 'c' */
 } cols[NCOLS] = {
 	{ "#", 'r' }, { "mean", 'r' }, { "std", 'r' }, { "budget", 'l' }, { "kept", 'l' },
-	{ "params", 'r' },
+	{ "params", 'r' }, { "nonzeros", 'r' }, { "file bytes", 'r' },
 	{ "reduction", 'r' }, { "accuracy", 'r' }, { "drop", 'r' }, { "loss", 'r' },
 	{ "agreement", 'r' }, { "ft accuracy", 'r' }, { "ft drop", 'r' }, { "vs ft orig", 'r' },
 	{ "pareto", 'c' }, { "floor", 'c' }, { "note", 'l' }, { "file", 'l' }
@@ -376,7 +432,7 @@ static void cell_text(cells *t, const nnp_candidate *c, int col, size_t i,
 		if (orig)
 			nnp_tb_puts(b, "orig");
 		else
-			nnp_tb_printf(b, "%zu", i);
+			nnp_tb_printf(b, "%zu", nnp_report_index(info, i));
 		break;
 	case COL_MEAN:
 	case COL_STD: {
@@ -400,6 +456,18 @@ static void cell_text(cells *t, const nnp_candidate *c, int col, size_t i,
 			nnp_tb_putc(b, '-');
 		break;
 	case COL_PARAMS: nnp_tb_printf(b, "%zu", c->params); break;
+	case COL_NZ:
+		if (c->nonzeros)
+			nnp_tb_printf(b, "%zu", c->nonzeros);
+		else
+			nnp_tb_putc(b, '-');
+		break;
+	case COL_FBYTES:
+		if (c->file_bytes)
+			nnp_tb_printf(b, "%llu", (unsigned long long)c->file_bytes);
+		else
+			nnp_tb_putc(b, '-');
+		break;
 	case COL_RED:
 		if (orig)
 			nnp_tb_putc(b, '-');
@@ -438,7 +506,7 @@ static void cell_text(cells *t, const nnp_candidate *c, int col, size_t i,
 		break;
 	case COL_PARETO:
 	case COL_FLOOR:
-		if (col == COL_PARETO ? c->pareto : c->floor_hit)
+		if (col == COL_PARETO ? nnp_report_pareto(c) : c->floor_hit)
 			nnp_tb_puts(b, md ? "\\*" : "*");
 		break;
 	case COL_NOTE: {
@@ -452,7 +520,7 @@ static void cell_text(cells *t, const nnp_candidate *c, int col, size_t i,
 			sep = ", ";
 		}
 		if (!orig && c->same_as != NNP_NO_DUP)
-			nnp_tb_printf(b, "%s= #%zu", sep, c->same_as);
+			nnp_tb_printf(b, "%s= #%zu", sep, nnp_report_index(info, c->same_as));
 		break;
 	}
 	case COL_FILE:
@@ -599,11 +667,14 @@ static void render_md_table(nnp_tbuf *b, const cells *t)
 static void md_best(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info *info)
 {
 	if (info->best == NNP_NO_DUP) {
-		nnp_tb_puts(b, isnan(info->max_drop) ? "none selected" : "none within the gate");
+		int gated = info->gates ? nnp_gates_any(info->gates) : !isnan(info->max_drop);
+		nnp_tb_puts(b, !gated ? "none selected" : "none within the gate");
+		if (info->verdict && info->verdict->failed != NNP_GATE_NONE)
+			nnp_tb_printf(b, " (%s failed)", nnp_gate_option(info->verdict->failed));
 		return;
 	}
 	const nnp_candidate *c = &sw->c[info->best];
-	nnp_tb_printf(b, "\\#%zu", info->best);
+	nnp_tb_printf(b, "\\#%zu", nnp_report_index(info, info->best));
 	if (nnp_report_is_budget(info)) {
 		nnp_tb_puts(b, " (");
 		nnp_report_budget(b, c);
@@ -670,11 +741,28 @@ static void render_md(nnp_tbuf *b, const cells *t, const nnp_sweep *sw, const nn
 		nnp_tb_puts(b, "none");
 	nnp_tb_printf(b, ", %zu parameters)\n- data: ", sw->original.params);
 	rb_md(b, info->data_path);
-	nnp_tb_printf(b, " (%llu rows)\n", (unsigned long long)rows_of(sw, info));
+	nnp_tb_printf(b, " (%llu rows)%s\n", (unsigned long long)rows_of(sw, info),
+	              info->stats_data_path ? ", held out" : "");
+	if (info->stats_data_path) {
+		nnp_tb_puts(b, "- statistics: ");
+		rb_md(b, info->stats_data_path);
+		nnp_tb_printf(b, " (%llu rows)\n",
+		              (unsigned long long)(info->stats_rows ? info->stats_rows : s->rows));
+	}
+	if (info->shard_count)
+		nnp_tb_printf(b, "- shard: %zu of %zu (%zu of the sweep's %zu candidates)\n",
+		              info->shard_index, info->shard_count, sw->n,
+		              info->n_total ? info->n_total : sw->n);
 	md_method(b, info);
 	nnp_tb_printf(b, "- candidates: %zu (%zu distinct kept sets)\n", sw->n, sw->n_unique);
 	int ft = nnp_report_has_ft(sw);
-	if (isnan(info->max_drop))
+	if (info->gates && nnp_gates_any(info->gates)) {
+		char g[256];
+		nnp_gates_describe(info->gates, g, sizeof g);
+		nnp_tb_puts(b, "- gates: ");
+		rb_md(b, g);
+		nnp_tb_puts(b, ft ? " (after fine-tuning)\n" : "\n");
+	} else if (info->gates || isnan(info->max_drop))
 		nnp_tb_puts(b, "- max drop: none\n");
 	else
 		nnp_tb_printf(b, "- max drop: %g point%s%s\n", info->max_drop,
@@ -698,9 +786,11 @@ static void render_md(nnp_tbuf *b, const cells *t, const nnp_sweep *sw, const nn
 	else
 		nnp_tb_puts(b, "\nmean, std: thresholds (a neuron goes when \\|mean\\| \\<= mean "
 		               "and std \\<= std).");
-	nnp_tb_puts(b, " kept: neurons per hidden layer. drop: accuracy points lost. "
+	nnp_tb_puts(b, " kept: neurons per hidden layer. nonzeros: weights that are not zero. "
+	               "file bytes: the model file's size. drop: accuracy points lost. "
 	               "agreement: rows whose prediction matches the original's. "
-	               "pareto \\*: no other model is smaller and at least as accurate.");
+	               "pareto \\*: no other model is smaller and at least as accurate "
+	               "(duplicates are not marked).");
 	if (!nnp_report_is_budget(info))
 		nnp_tb_puts(b, " floor \\*: min\\_keep kept more than the rule in some layer.");
 	nnp_tb_puts(b, " = \\#N: the same neurons as candidate N.");
@@ -760,13 +850,14 @@ static void render_csv(nnp_tbuf *b, const nnp_sweep *sw, const nnp_stats *s,
 		               "ft_loss,ft_file");
 	if (budget)
 		nnp_tb_puts(b, ",keep,allocation_step,target_params");
+	nnp_tb_puts(b, ",nonzeros,file_bytes");
 	nnp_tb_putc(b, '\n');
 	for (size_t r = 0; r <= sw->n; r++) {
 		const nnp_candidate *c = r == 0 ? &sw->original : &sw->c[r - 1];
 		if (r == 0)
 			nnp_tb_puts(b, "original,,,");
 		else {
-			nnp_tb_printf(b, "%zu,", r - 1);
+			nnp_tb_printf(b, "%zu,", nnp_report_index(info, r - 1));
 			rb_num(b, c->mean_thr, "");
 			nnp_tb_putc(b, ',');
 			rb_num(b, c->std_thr, "");
@@ -780,15 +871,21 @@ static void render_csv(nnp_tbuf *b, const nnp_sweep *sw, const nnp_stats *s,
 			rb_num(b, v[k], "");
 			nnp_tb_putc(b, ',');
 		}
-		nnp_tb_printf(b, "%d,%d,", c->pareto ? 1 : 0, c->floor_hit ? 1 : 0);
+		nnp_tb_printf(b, "%d,%d,", nnp_report_pareto(c), c->floor_hit ? 1 : 0);
 		if (c->same_as != NNP_NO_DUP && r > 0)
-			nnp_tb_printf(b, "%zu", c->same_as);
+			nnp_tb_printf(b, "%zu", nnp_report_index(info, c->same_as));
 		nnp_tb_putc(b, ',');
 		rb_csv(b, c->file);
 		if (ft)
 			csv_ft(b, c, r == 0);
 		if (budget)
 			csv_budget(b, c, r == 0);
+		nnp_tb_putc(b, ',');
+		if (c->nonzeros)
+			nnp_tb_printf(b, "%zu", c->nonzeros);
+		nnp_tb_putc(b, ',');
+		if (c->file_bytes)
+			nnp_tb_printf(b, "%llu", (unsigned long long)c->file_bytes);
 		nnp_tb_putc(b, '\n');
 	}
 }
@@ -807,9 +904,9 @@ static void json_ft(nnp_tbuf *b, const nnp_candidate *c, int orig, const nnp_rep
 	rb_num(b, c->ft_accuracy, "null");
 	nnp_tb_puts(b, ", \"loss\": ");
 	rb_num(b, c->ft_loss, "null");
-	nnp_tb_puts(b, ", \"accuracy_drop\": ");
+	nnp_tb_puts(b, ", \"accuracy_drop_points\": ");
 	rb_num(b, c->ft_drop, "null");
-	nnp_tb_puts(b, ", \"accuracy_drop_vs_finetuned_original\": ");
+	nnp_tb_puts(b, ", \"accuracy_drop_vs_finetuned_original_points\": ");
 	rb_num(b, orig ? 0 : c->ft_drop_vs_ft, "null");
 	nnp_tb_puts(b, ", \"file\": ");
 	rb_json_str(b, c->ft_file);
@@ -848,12 +945,29 @@ static void json_budget(nnp_tbuf *b, const nnp_candidate *c, int orig)
 	nnp_tb_putc(b, '}');
 }
 
+/* A count, null when 0 (unknown). */
+static void rb_count(nnp_tbuf *b, uint64_t v)
+{
+	if (v)
+		nnp_tb_printf(b, "%llu", (unsigned long long)v);
+	else
+		nnp_tb_puts(b, "null");
+}
+
+static void rb_index(nnp_tbuf *b, const nnp_report_info *info, size_t i)
+{
+	if (i == NNP_NO_DUP)
+		nnp_tb_puts(b, "null");
+	else
+		nnp_tb_printf(b, "%zu", nnp_report_index(info, i));
+}
+
 static void json_model(nnp_tbuf *b, const nnp_candidate *c, size_t i, int orig,
                        const nnp_stats *s, const nnp_report_info *info, int ft)
 {
 	nnp_tb_putc(b, '{');
 	if (!orig)
-		nnp_tb_printf(b, "\"index\": %zu, ", i);
+		nnp_tb_printf(b, "\"index\": %zu, ", nnp_report_index(info, i));
 	nnp_tb_puts(b, "\"mean\": ");
 	rb_num(b, orig ? NAN : c->mean_thr, "null");
 	nnp_tb_puts(b, ", \"std\": ");
@@ -862,23 +976,29 @@ static void json_model(nnp_tbuf *b, const nnp_candidate *c, size_t i, int orig,
 		json_budget(b, c, orig);
 	nnp_tb_puts(b, ", \"kept\": [");
 	nnp_report_kept(b, c, s, ", ");
-	nnp_tb_printf(b, "], \"params\": %zu, \"bytes\": %zu, \"macs\": %zu, \"accuracy\": ",
-	              c->params, c->bytes, c->macs);
+	nnp_tb_puts(b, "], \"kept_crc32\": ");
+	if (orig)
+		nnp_tb_puts(b, "null");
+	else
+		nnp_tb_printf(b, "\"%08x\"", (unsigned)(info->kept_crc ? info->kept_crc[i]
+		                                                       : nnp_report_kept_crc(c->keep)));
+	nnp_tb_printf(b, ", \"params\": %zu, \"nonzeros\": ", c->params);
+	rb_count(b, c->nonzeros);
+	nnp_tb_printf(b, ", \"param_bytes\": %zu, \"file_bytes\": ", c->bytes);
+	rb_count(b, c->file_bytes);
+	nnp_tb_printf(b, ", \"macs\": %zu, \"accuracy\": ", c->macs);
 	rb_num(b, c->accuracy, "null");
-	nnp_tb_puts(b, ", \"accuracy_drop\": ");
+	nnp_tb_puts(b, ", \"accuracy_drop_points\": ");
 	rb_num(b, c->accuracy_drop, "null");
 	nnp_tb_puts(b, ", \"loss\": ");
 	rb_num(b, c->loss, "null");
 	nnp_tb_puts(b, ", \"agreement\": ");
 	rb_num(b, c->agreement, "null");
-	nnp_tb_puts(b, ", \"reduction\": ");
+	nnp_tb_puts(b, ", \"reduction_percent\": ");
 	rb_num(b, c->reduction, "null");
 	nnp_tb_printf(b, ", \"pareto\": %s, \"floor_hit\": %s, \"same_as\": ",
-	              c->pareto ? "true" : "false", c->floor_hit ? "true" : "false");
-	if (orig || c->same_as == NNP_NO_DUP)
-		nnp_tb_puts(b, "null");
-	else
-		nnp_tb_printf(b, "%zu", c->same_as);
+	              nnp_report_pareto(c) ? "true" : "false", c->floor_hit ? "true" : "false");
+	rb_index(b, info, orig ? NNP_NO_DUP : c->same_as);
 	nnp_tb_puts(b, ", \"file\": ");
 	rb_json_str(b, c->file);
 	if (ft)
@@ -886,10 +1006,79 @@ static void json_model(nnp_tbuf *b, const nnp_candidate *c, size_t i, int orig,
 	nnp_tb_putc(b, '}');
 }
 
-static void render_json(nnp_tbuf *b, const nnp_sweep *sw, const nnp_stats *s,
-                        const nnp_report_info *info)
+/* The "gates" object: every gate, null where not given. */
+static void json_gates(nnp_tbuf *b, const nnp_report_info *info)
 {
-	nnp_tb_puts(b, "{\n  \"format\": \"nnprune-report\",\n  \"version\": 1,\n  \"tool\": ");
+	nnp_gates g;
+	nnp_gates_init(&g);
+	if (info->gates)
+		g = *info->gates;
+	else
+		g.max_drop = info->max_drop;
+	nnp_tb_puts(b, "{\"max_drop_points\": ");
+	rb_num(b, g.max_drop, "null");
+	nnp_tb_puts(b, ", \"min_accuracy\": ");
+	rb_num(b, g.min_accuracy, "null");
+	nnp_tb_puts(b, ", \"max_params\": ");
+	if (g.max_params != NNP_GATE_UNSET_COUNT)
+		nnp_tb_printf(b, "%zu", g.max_params);
+	else
+		nnp_tb_puts(b, "null");
+	nnp_tb_puts(b, ", \"max_params_percent\": ");
+	rb_num(b, g.max_params_pct, "null");
+	nnp_tb_puts(b, ", \"max_bytes\": ");
+	if (g.max_bytes != NNP_GATE_UNSET_BYTES)
+		nnp_tb_printf(b, "%llu", (unsigned long long)g.max_bytes);
+	else
+		nnp_tb_puts(b, "null");
+	nnp_tb_puts(b, "}");
+}
+
+/* "verdict": null when no gate was given; else whether one passed, and when
+ * none did the gate that failed and the closest candidate. */
+static void json_verdict(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info *info)
+{
+	int gated = info->gates ? nnp_gates_any(info->gates) : !isnan(info->max_drop);
+	if (!gated) {
+		nnp_tb_puts(b, "null");
+		return;
+	}
+	nnp_tb_printf(b, "{\"passed\": %s, \"judged\": \"%s\", \"failed_gate\": ",
+	              info->best != NNP_NO_DUP ? "true" : "false",
+	              nnp_report_has_ft(sw) ? "finetuned" : "pruned");
+	const nnp_gate_result *v = info->verdict;
+	if (info->best == NNP_NO_DUP && v && v->failed != NNP_GATE_NONE)
+		rb_json_str(b, nnp_gate_option(v->failed));
+	else
+		nnp_tb_puts(b, "null");
+	nnp_tb_puts(b, ", \"closest\": ");
+	rb_index(b, info, info->best == NNP_NO_DUP && v ? v->closest : NNP_NO_DUP);
+	nnp_tb_putc(b, '}');
+}
+
+static void json_manifest(nnp_tbuf *b, const nnp_manifest *m)
+{
+	if (!m) {
+		nnp_tb_puts(b, "null");
+		return;
+	}
+	nnp_tb_putc(b, '[');
+	for (size_t i = 0; i < m->n; i++) {
+		nnp_tb_puts(b, i ? ",\n    {\"file\": " : "\n    {\"file\": ");
+		rb_json_str(b, m->e[i].name);
+		nnp_tb_puts(b, ", \"bytes\": ");
+		if (m->e[i].bytes == NNP_MANIFEST_ANY_SIZE)
+			nnp_tb_puts(b, "null");
+		else
+			nnp_tb_printf(b, "%llu", (unsigned long long)m->e[i].bytes);
+		nnp_tb_putc(b, '}');
+	}
+	nnp_tb_puts(b, m->n ? "\n  ]" : "]");
+}
+
+/* "nnprune VERSION" as a JSON string. */
+static void json_tool(nnp_tbuf *b, const nnp_report_info *info)
+{
 	nnp_tbuf tool = { 0 };
 	nnp_tb_puts(&tool, "nnprune ");
 	nnp_tb_puts(&tool, version_of(info));
@@ -898,13 +1087,28 @@ static void render_json(nnp_tbuf *b, const nnp_sweep *sw, const nnp_stats *s,
 	else
 		rb_json_str(b, tool.p);
 	nnp_tb_free(&tool);
+}
+
+static void render_json(nnp_tbuf *b, const nnp_sweep *sw, const nnp_stats *s,
+                        const nnp_report_info *info)
+{
+	nnp_tb_printf(b, "{\n  \"format\": \"nnprune-report\",\n  \"version\": %d,\n  \"tool\": ",
+	              NNP_REPORT_JSON_VERSION);
+	json_tool(b, info);
 	nnp_tb_puts(b, ",\n  \"model\": {\"path\": ");
 	rb_json_str(b, info->model_path);
 	nnp_tb_puts(b, ", \"name\": ");
 	rb_json_str(b, info->model_name);
 	nnp_tb_puts(b, "},\n  \"data\": {\"path\": ");
 	rb_json_str(b, info->data_path);
-	nnp_tb_printf(b, ", \"rows\": %llu},\n", (unsigned long long)rows_of(sw, info));
+	nnp_tb_printf(b, ", \"rows\": %llu, \"held_out\": %s},\n",
+	              (unsigned long long)rows_of(sw, info), info->stats_data_path ? "true" : "false");
+	nnp_tb_puts(b, "  \"statistics\": {\"path\": ");
+	rb_json_str(b, info->stats_path);
+	nnp_tb_puts(b, ", \"data\": ");
+	rb_json_str(b, info->stats_data_path ? info->stats_data_path : info->data_path);
+	nnp_tb_printf(b, ", \"rows\": %llu},\n",
+	              (unsigned long long)(info->stats_rows ? info->stats_rows : s->rows));
 	const char *comp = nnp_report_comp(info);
 	nnp_tb_printf(b, "  \"fold\": %s,\n  \"min_keep\": ", !strcmp(comp, "fold") ? "true" : "false");
 	if (nnp_report_is_budget(info))
@@ -930,21 +1134,28 @@ static void render_json(nnp_tbuf *b, const nnp_sweep *sw, const nnp_stats *s,
 		rb_json_str(b, act);
 		nnp_tb_printf(b, ", \"neurons\": %zu}", s->layers[l].neurons);
 	}
+	nnp_tb_puts(b, "],\n  \"shard\": ");
+	if (info->shard_count)
+		nnp_tb_printf(b, "{\"index\": %zu, \"count\": %zu}", info->shard_index,
+		              info->shard_count);
+	else
+		nnp_tb_puts(b, "null");
+	nnp_tb_printf(b, ",\n  \"candidates_total\": %zu,\n  \"distinct\": %zu",
+	              info->n_total ? info->n_total : sw->n, sw->n_unique);
 	int ft = nnp_report_has_ft(sw);
-	nnp_tb_puts(b, "],\n  \"original\": ");
+	nnp_tb_puts(b, ",\n  \"original\": ");
 	json_model(b, &sw->original, 0, 1, s, info, ft);
 	nnp_tb_puts(b, ",\n  \"candidates\": [");
 	for (size_t i = 0; i < sw->n; i++) {
 		nnp_tb_puts(b, i ? ",\n    " : "\n    ");
 		json_model(b, &sw->c[i], i, 0, s, info, ft);
 	}
-	nnp_tb_puts(b, sw->n ? "\n  ],\n  \"best\": " : "],\n  \"best\": ");
-	if (info->best == NNP_NO_DUP)
-		nnp_tb_puts(b, "null");
-	else
-		nnp_tb_printf(b, "%zu", info->best);
-	nnp_tb_puts(b, ",\n  \"max_drop\": ");
-	rb_num(b, info->max_drop, "null");
+	nnp_tb_puts(b, sw->n ? "\n  ],\n  \"gates\": " : "],\n  \"gates\": ");
+	json_gates(b, info);
+	nnp_tb_puts(b, ",\n  \"best\": ");
+	rb_index(b, info, info->best);
+	nnp_tb_puts(b, ",\n  \"verdict\": ");
+	json_verdict(b, sw, info);
 	if (ft) {
 		/* lr is a float in training: 7 digits say all it holds. */
 		nnp_tb_puts(b, ",\n  \"finetune\": {\"data\": ");
@@ -956,20 +1167,37 @@ static void render_json(nnp_tbuf *b, const nnp_sweep *sw, const nnp_stats *s,
 			nnp_tb_puts(b, "null");
 		nnp_tb_printf(b, ", \"seed\": %llu}", (unsigned long long)info->ft_seed);
 	}
+	nnp_tb_puts(b, ",\n  \"write\": ");
+	rb_json_str(b, info->write_mode);
+	nnp_tb_puts(b, ",\n  \"manifest\": ");
+	json_manifest(b, info->manifest);
 	nnp_tb_puts(b, "\n}\n");
 }
 
 /* ---- entry points ---- */
 
-int nnp_report_render(char **out, size_t *len, nnp_report_kind kind, const nnp_sweep *sw,
-                      const nnp_stats *s, const nnp_report_info *info, nnp_err *err)
+/* What every renderer does first: no output yet, the inputs checked, and
+ * *eff the info the renderers read (nnp_report_effective). */
+static int render_begin(char **out, size_t *len, const nnp_sweep *sw, const nnp_stats *s,
+                        const nnp_report_info *info, nnp_report_info *eff, nnp_err *err)
 {
 	*out = NULL;
 	if (len)
 		*len = 0;
 	int rc = check_inputs(sw, s, info, err);
+	if (!rc)
+		nnp_report_effective(info, eff);
+	return rc;
+}
+
+int nnp_report_render(char **out, size_t *len, nnp_report_kind kind, const nnp_sweep *sw,
+                      const nnp_stats *s, const nnp_report_info *info, nnp_err *err)
+{
+	nnp_report_info eff;
+	int rc = render_begin(out, len, sw, s, info, &eff, err);
 	if (rc)
 		return rc;
+	info = &eff;
 	nnp_tbuf b = { 0 };
 	cells t = { 0 };
 	switch (kind) {
@@ -1007,6 +1235,82 @@ done:
 	return rc;
 }
 
+/* ---- prune --json ---- */
+
+int nnp_report_render_prune(char **out, size_t *len, const nnp_sweep *sw, const nnp_stats *s,
+                            const nnp_report_info *info, const char *out_path,
+                            const char *out_format, nnp_err *err)
+{
+	nnp_report_info eff;
+	int rc = render_begin(out, len, sw, s, info, &eff, err);
+	if (rc)
+		return rc;
+	if (sw->n != 1)
+		return nnp_err_set(err, NNP_EUSAGE, "prune report: %zu models, not one", sw->n);
+	info = &eff;
+	nnp_tbuf b = { 0 };
+	nnp_tb_puts(&b, "{\n  \"format\": \"nnprune.prune\",\n  \"version\": 1,\n  \"tool\": ");
+	json_tool(&b, info);
+	nnp_tb_puts(&b, ",\n  \"model\": {\"path\": ");
+	rb_json_str(&b, info->model_path);
+	nnp_tb_puts(&b, ", \"name\": ");
+	rb_json_str(&b, info->model_name);
+	nnp_tb_puts(&b, "},\n  \"output\": {\"path\": ");
+	rb_json_str(&b, out_path);
+	nnp_tb_puts(&b, ", \"format\": ");
+	rb_json_str(&b, out_format);
+	nnp_tb_puts(&b, "},\n  \"method\": ");
+	rb_json_str(&b, nnp_criterion_display(info->method));
+	nnp_tb_puts(&b, ",\n  \"compensate\": ");
+	rb_json_str(&b, nnp_report_comp(info));
+	nnp_tb_puts(&b, ",\n  \"lambda_rel\": ");
+	rb_num(&b, info->lambda_rel, "null");
+	nnp_tb_puts(&b, ",\n  \"calibration\": {\"path\": ");
+	rb_json_str(&b, info->calib_path);
+	nnp_tb_printf(&b, ", \"rows\": %llu},\n  \"evaluation\": ",
+	              (unsigned long long)info->calib_rows);
+	int evaluated = info->data_path != NULL;
+	if (evaluated) {
+		nnp_tb_puts(&b, "{\"path\": ");
+		rb_json_str(&b, info->data_path);
+		nnp_tb_printf(&b, ", \"rows\": %llu}", (unsigned long long)rows_of(sw, info));
+	} else {
+		nnp_tb_puts(&b, "null");
+	}
+	nnp_tb_puts(&b, ",\n  \"layers\": [");
+	for (size_t l = 0; l < s->n_layers; l++) {
+		nnp_tb_printf(&b, "%s{\"layer\": %zu, \"activation\": ", l ? ", " : "",
+		              s->layers[l].layer);
+		rb_json_str(&b, nnp_act_name(s->layers[l].act));
+		nnp_tb_printf(&b, ", \"neurons\": %zu}", s->layers[l].neurons);
+	}
+	/* Not evaluated: the accuracy figures are unknown, printed as null. */
+	nnp_sweep view = *sw;
+	nnp_candidate c[2] = { sw->original, sw->c[0] };
+	for (int k = 0; k < 2 && !evaluated; k++)
+		c[k].accuracy = c[k].accuracy_drop = c[k].loss = c[k].agreement = NAN;
+	view.original = c[0];
+	view.c = &c[1];
+	int ft = nnp_report_has_ft(&view);
+	nnp_tb_puts(&b, "],\n  \"original\": ");
+	json_model(&b, &view.original, 0, 1, s, info, ft);
+	nnp_tb_puts(&b, ",\n  \"pruned\": ");
+	json_model(&b, &view.c[0], 0, 0, s, info, ft);
+	nnp_tb_puts(&b, ",\n  \"gates\": ");
+	json_gates(&b, info);
+	nnp_tb_puts(&b, ",\n  \"verdict\": ");
+	json_verdict(&b, &view, info);
+	nnp_tb_puts(&b, "\n}\n");
+	if (b.oom) {
+		nnp_tb_free(&b);
+		return nnp_err_set(err, NNP_ENOMEM, "prune report: out of memory");
+	}
+	*out = b.p;
+	if (len)
+		*len = b.len;
+	return NNP_OK;
+}
+
 int nnp_report_table(FILE *fp, const nnp_sweep *sw, const nnp_stats *s,
                      const nnp_report_info *info, nnp_err *err)
 {
@@ -1031,8 +1335,12 @@ int nnp_report_write(const char *dir, const nnp_sweep *sw, const nnp_stats *s,
 	size_t len[NK] = { 0 };
 	char *path = NULL;
 	int rc = NNP_OK;
+	char *html = NULL;
+	size_t html_len = 0;
 	for (int k = 0; k < NK && !rc; k++)
 		rc = nnp_report_render(&text[k], &len[k], kinds[k], sw, s, info, err);
+	if (!rc)
+		rc = nnp_report_render_html(&html, &html_len, sw, s, info, err);
 	if (rc)
 		goto done;
 	size_t dlen = strlen(dir);
@@ -1047,7 +1355,12 @@ int nnp_report_write(const char *dir, const nnp_sweep *sw, const nnp_stats *s,
 		         dlen && dir[dlen - 1] == '/' ? "" : "/", name);
 		rc = nnp_write_file_atomic(path, text[k], len[k], err);
 	}
+	if (!rc) {
+		snprintf(path, dlen + 32, "%s%sreport.html", dir, dlen && dir[dlen - 1] == '/' ? "" : "/");
+		rc = nnp_write_file_atomic(path, html, html_len, err);
+	}
 done:
+	free(html);
 	for (int k = 0; k < NK; k++)
 		free(text[k]);
 	free(path);

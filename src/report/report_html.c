@@ -53,10 +53,12 @@ static const char html_script[] =
 	"});\n"
 	"</script>\n</body>\n</html>\n";
 
-/* A numeric cell: shown with `decimals` decimals, sorted by v (NaN sorts first). */
+/* A numeric cell: shown with `decimals` decimals, sorted by v (NaN sorts
+ * first), v with report.json's 12 digits so a report merged from shards'
+ * report.json files is the same page. */
 static void num_cell(nnp_tbuf *b, double v, int decimals)
 {
-	nnp_tb_printf(b, "<td data-v=\"%.17g\">", isfinite(v) ? v : -1e308);
+	nnp_tb_printf(b, "<td data-v=\"%.12g\">", isfinite(v) ? v : -1e308);
 	if (isfinite(v))
 		nnp_tb_printf(b, "%.*f", decimals, v);
 	else
@@ -78,7 +80,8 @@ static void row(nnp_tbuf *b, const nnp_sweep *sw, const nnp_stats *s,
 	if (orig)
 		nnp_tb_puts(b, "<td data-v=\"-1\" class=\"t\">original</td><td class=\"t\">-</td>");
 	else {
-		nnp_tb_printf(b, "<td data-v=\"%zu\">%zu</td><td class=\"t\">", i, i);
+		size_t g = nnp_report_index(info, i);
+		nnp_tb_printf(b, "<td data-v=\"%zu\">%zu</td><td class=\"t\">", g, g);
 		nnp_tbuf t = { NULL, 0, 0, 0 };
 		nnp_report_budget(&t, c);
 		nnp_rb_xml(b, t.oom ? "?" : t.p ? t.p : "");
@@ -89,6 +92,8 @@ static void row(nnp_tbuf *b, const nnp_sweep *sw, const nnp_stats *s,
 	nnp_report_kept(b, orig ? &sw->original : c, s, "-");
 	nnp_tb_puts(b, "</td>");
 	num_cell(b, (double)c->params, 0);
+	num_cell(b, c->nonzeros ? (double)c->nonzeros : NAN, 0);
+	num_cell(b, c->file_bytes ? (double)c->file_bytes : NAN, 0);
 	num_cell(b, orig ? 0 : c->reduction, 1);
 	num_cell(b, 100.0 * c->accuracy, 2);
 	num_cell(b, orig ? 0 : c->accuracy_drop, 2);
@@ -98,9 +103,11 @@ static void row(nnp_tbuf *b, const nnp_sweep *sw, const nnp_stats *s,
 	}
 	num_cell(b, c->loss, 4);
 	num_cell(b, orig ? 100 : 100.0 * c->agreement, 2);
-	nnp_tb_printf(b, "<td class=\"t\">%s</td>", c->pareto ? "yes" : "");
-	if (!orig && c->same_as != NNP_NO_DUP)
-		nnp_tb_printf(b, "<td data-v=\"%zu\">#%zu</td>", c->same_as, c->same_as);
+	nnp_tb_printf(b, "<td class=\"t\">%s</td>", nnp_report_pareto(c) ? "yes" : "");
+	if (!orig && c->same_as != NNP_NO_DUP) {
+		size_t g = nnp_report_index(info, c->same_as);
+		nnp_tb_printf(b, "<td data-v=\"%zu\">#%zu</td>", g, g);
+	}
 	else
 		nnp_tb_puts(b, "<td data-v=\"-1\"></td>");
 	nnp_tb_puts(b, "<td class=\"t\">");
@@ -129,6 +136,9 @@ int nnp_report_render_html(char **out, size_t *len, const nnp_sweep *sw, const n
 		return rc;
 	}
 	int ft = nnp_report_has_ft(sw);
+	nnp_report_info eff;
+	nnp_report_effective(info, &eff);
+	info = &eff;
 	nnp_tbuf b = { NULL, 0, 0, 0 };
 	nnp_tb_puts(&b, html_head);
 	nnp_rb_xml(&b, nnp_report_title_name(info));
@@ -145,15 +155,22 @@ int nnp_report_render_html(char **out, size_t *len, const nnp_sweep *sw, const n
 	nnp_tb_puts(&b, " + ");
 	nnp_rb_xml(&b, nnp_report_comp(info));
 	nnp_tb_printf(&b, "; %zu candidates, %zu distinct", sw->n, sw->n_unique);
-	if (!isnan(info->max_drop))
+	if (!info->gates && !isnan(info->max_drop))
 		nnp_tb_printf(&b, "; gate: accuracy drop at most %g point%s", info->max_drop,
 		              info->max_drop == 1 ? "" : "s");
+	if (info->gates && nnp_gates_any(info->gates)) {
+		char g[256];
+		nnp_gates_describe(info->gates, g, sizeof g);
+		nnp_tb_puts(&b, "; gates: ");
+		nnp_rb_xml(&b, g);
+	}
 	if (info->best != NNP_NO_DUP)
-		nnp_tb_printf(&b, "; best: #%zu", info->best);
+		nnp_tb_printf(&b, "; best: #%zu", nnp_report_index(info, info->best));
 	nnp_tb_puts(&b, ". Accuracy and agreement in percent, drops in points; click a column "
 	                "heading to sort.</p>\n");
 	nnp_tb_puts(&b, "<table class=\"sortable\" id=\"models\">\n<thead><tr><th>#</th>"
-	                "<th>thresholds / budget</th><th>kept</th><th>params</th>"
+	                "<th>thresholds / budget</th><th>kept</th><th>params</th><th>nonzeros</th>"
+	                "<th>file bytes</th>"
 	                "<th>reduction %</th><th>accuracy %</th><th>drop (points)</th>");
 	if (ft)
 		nnp_tb_puts(&b, "<th>fine-tuned accuracy %</th><th>fine-tuned drop (points)</th>");

@@ -4,6 +4,7 @@
 #define NNPRUNE_REPORT_PRIV_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "nnprune/report.h"
 #include "textbuf.h"
 
@@ -29,6 +30,14 @@ int nnp_report_is_plain(const nnp_report_info *info);
 /* A candidate's budget: "keep 0.5", "step 12", "target 283717 (step 12)", or
  * for a threshold candidate "mean 0.1, std 0.4". */
 void nnp_report_budget(nnp_tbuf *b, const nnp_candidate *c);
+
+/* The info every renderer reads: the gates' --max-drop as max_drop, and
+ * gates NULL when --max-drop is the only one (the outputs read as before). */
+void nnp_report_effective(const nnp_report_info *info, nnp_report_info *eff);
+/* The Pareto mark as reported: never on a duplicate (its first carries it). */
+int nnp_report_pareto(const nnp_candidate *c);
+/* Candidate i's index in the whole sweep (info->index_map of a shard). */
+size_t nnp_report_index(const nnp_report_info *info, size_t i);
 
 /* 1 if the original or any candidate carries fine-tuned figures. */
 int nnp_report_has_ft(const nnp_sweep *sw);

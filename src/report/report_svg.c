@@ -366,19 +366,20 @@ static void plot_ranges(axis *x, axis *y, const nnp_sweep *sw, const nnp_report_
 	lin_axis(y, clampd(amin - pad, 0, 100), clampd(amax + pad, 0, 100), 6);
 }
 
-static void plot_points(nnp_tbuf *b, const nnp_sweep *sw, const axis *x, const axis *y)
+static void plot_points(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info *info,
+                        const axis *x, const axis *y)
 {
 	/* Pareto points last, so the front is never hidden under the others. */
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < sw->n; i++) {
 			const nnp_candidate *c = &sw->c[i];
-			if (!!c->pareto != pass || !isfinite(c->accuracy))
+			if (nnp_report_pareto(c) != pass || !isfinite(c->accuracy))
 				continue;
 			nnp_tb_printf(b, "<circle class=\"cand\" cx=\"%.1f\" cy=\"%.1f\" r=\"%s\" "
 			              "fill=\"%s\" fill-opacity=\"%s\">",
 			              ax_px(x, (double)c->params), ax_px(y, 100.0 * c->accuracy),
 			              pass ? "4.5" : "4", pass ? C_PARETO : C_CAND, pass ? "1" : "0.6");
-			cand_title(b, c, i, 0);
+			cand_title(b, c, nnp_report_index(info, i), 0);
 			nnp_tb_puts(b, "</circle>\n");
 		}
 }
@@ -411,7 +412,7 @@ static void plot_ft_points(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_in
 		nnp_tb_printf(b, "<circle class=\"ft\" cx=\"%.1f\" cy=\"%.1f\" r=\"4\" "
 		              "fill=\"none\" stroke=\"" C_FT "\" stroke-width=\"1.5\">",
 		              ax_px(x, (double)c->params), ax_px(y, 100.0 * c->ft_accuracy));
-		ft_title(b, c, i, 0, info);
+		ft_title(b, c, nnp_report_index(info, i), 0, info);
 		nnp_tb_puts(b, "</circle>\n");
 	}
 }
@@ -427,7 +428,7 @@ static void plot_front(nnp_tbuf *b, const nnp_sweep *sw, const axis *x, const ax
 	size_t k = 0;
 	for (size_t i = 0; i <= sw->n; i++) {
 		const nnp_candidate *c = i == sw->n ? &sw->original : &sw->c[i];
-		if (c->pareto && isfinite(c->accuracy))
+		if (nnp_report_pareto(c) && isfinite(c->accuracy))
 			p[k++] = (pt){ (double)c->params, 100.0 * c->accuracy };
 	}
 	qsort(p, k, sizeof *p, pt_cmp);
@@ -503,7 +504,7 @@ static void plot_legend(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info 
 		nnp_tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"7\" fill=\"none\" stroke=\""
 		              C_BEST "\" stroke-width=\"2\"/>", lx + 12, y - 4);
 		text_open(b, lx + 28, y, 12, NULL, "#222222");
-		nnp_tb_printf(b, "best (#%zu)</text>\n", info->best);
+		nnp_tb_printf(b, "best (#%zu)</text>\n", nnp_report_index(info, info->best));
 	}
 	/* A few figures under the key, in a lighter grey. */
 	y += 34;
@@ -628,7 +629,7 @@ static void plot_zoom(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info *i
 	if (ft)
 		plot_ft_links(b, sw, x, &y);
 	plot_front(b, sw, x, &y);
-	plot_points(b, sw, x, &y);
+	plot_points(b, sw, info, x, &y);
 	if (ft)
 		plot_ft_points(b, sw, info, x, &y);
 	double ox = ax_px(x, (double)o->params), oy = ax_px(&y, oa);
@@ -698,7 +699,7 @@ void nnp_report_svg_plot(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info
 	if (ft)
 		plot_ft_links(b, sw, &x, &y);
 	plot_front(b, sw, &x, &y);
-	plot_points(b, sw, &x, &y);
+	plot_points(b, sw, info, &x, &y);
 	if (ft)
 		plot_ft_points(b, sw, info, &x, &y);
 	double ox = ax_px(&x, (double)o->params);
@@ -721,7 +722,7 @@ void nnp_report_svg_plot(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info
 		nnp_tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"8\" fill=\"none\" stroke=\""
 		              C_BEST "\" stroke-width=\"2\"/>\n", bx, by);
 		char label[48];
-		snprintf(label, sizeof label, "best #%zu", info->best);
+		snprintf(label, sizeof label, "best #%zu", nnp_report_index(info, info->best));
 		halo_text(b, bx, by + 22, 12, "middle", C_BEST, label);
 	}
 	plot_legend(b, sw, info, x.p1 + 24, y.p1 + 10);
@@ -879,7 +880,7 @@ static void stats_legend(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info
 	              y - 4);
 	text_open(b, x + 14, y, 12, NULL, "#222222");
 	if (coloured)
-		nnp_tb_printf(b, "kept by best #%zu</text>\n", info->best);
+		nnp_tb_printf(b, "kept by best #%zu</text>\n", nnp_report_index(info, info->best));
 	else
 		nnp_tb_puts(b, "neuron</text>\n");
 	x += coloured ? 140 : 80;
@@ -894,7 +895,7 @@ static void stats_legend(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info
 		/* No thresholds: name the selected candidate's budget instead. */
 		if (k) {
 			text_open(b, x, y, 12, NULL, "#222222");
-			nnp_tb_printf(b, "best #%zu: ", info->best);
+			nnp_tb_printf(b, "best #%zu: ", nnp_report_index(info, info->best));
 			nnp_report_budget(b, &sw->c[info->best]);
 			nnp_tb_puts(b, "</text>\n");
 		}

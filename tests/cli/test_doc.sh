@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh" "$@"
 
 commands=$("$NNP" --help | awk '/^Commands:/ { on = 1; next } on && /^  [a-z]/ { print $1 } on && /^$/ { exit }')
-expect_eq "commands listed" "info convert stats eval sweep prune train finetune lottery bench completion" \
+expect_eq "commands listed" "info convert stats eval sweep prune train finetune lottery report bench completion" \
 	"$(echo $commands)"
 
 nnp completion bash

@@ -47,7 +47,7 @@ if need_py "report.json values"; then
 	expect_eq "report.json: params follow from the kept sizes" "True" \
 		"$(py $R 'all(c["params"] == 9 * c["kept"][0] + (c["kept"][0] + 1) * c["kept"][1] + (c["kept"][1] + 1) * 3 for c in j["candidates"])')"
 	expect_eq "report.json: drop = original - candidate accuracy, in points" "True" \
-		"$(py $R 'all(abs(c["accuracy_drop"] - 100 * (j["original"]["accuracy"] - c["accuracy"])) < 1e-6 for c in j["candidates"])')"
+		"$(py $R 'all(abs(c["accuracy_drop_points"] - 100 * (j["original"]["accuracy"] - c["accuracy"])) < 1e-6 for c in j["candidates"])')"
 	expect_eq "report.json: duplicates point to an earlier candidate with the same kept sizes" "True" \
 		"$(py $R 'all(c["same_as"] is None or (c["same_as"] < c["index"] and j["candidates"][c["same_as"]]["kept"] == c["kept"]) for c in j["candidates"])')"
 	expect_eq "report.json: larger thresholds never keep more" "True" \
@@ -68,7 +68,7 @@ expect_eq "eval of the original = report's original accuracy" \
 n=0 n_acc=0 n_loss=0 n_size=0
 while IFS=, read -r idx mean std kept params bytes macs acc drop loss rest; do
 	[ "$idx" = candidate ] || [ "$idx" = original ] && continue
-	file=${rest##*,}
+	file=$(echo "$rest" | cut -d, -f6)  # agreement,reduction,pareto,floor_hit,same_as,file,...
 	n=$((n + 1))
 	nnp eval --json "$file" blobs.csv
 	e_acc=$(json_num "$OUT" accuracy)
@@ -230,7 +230,7 @@ if need_py "sweep --max-drop 100 best"; then
 	expect_same "sweep --best = the selected candidate's file" best.bin "$(py g/report.json 'j["candidates"][j["best"]]["file"]')"
 	nnp sweep -q --max-drop 0.5 -o g05
 	expect_eq "sweep --max-drop 0.5: best within 0.5 points and smallest such" "True" \
-		"$(py g05/report.json 'j["best"] is None or (j["candidates"][j["best"]]["accuracy_drop"] <= 0.5 and all(c["params"] >= j["candidates"][j["best"]]["params"] for c in j["candidates"] if c["accuracy_drop"] <= 0.5))')"
+		"$(py g05/report.json 'j["best"] is None or (j["candidates"][j["best"]]["accuracy_drop_points"] <= 0.5 and all(c["params"] >= j["candidates"][j["best"]]["params"] for c in j["candidates"] if c["accuracy_drop_points"] <= 0.5))')"
 fi
 nnp sweep -q --max-drop 0 --mean 100 --std 100 --min-keep 1 --best never.bin -o g0
 expect_rc "sweep gate not met: exit 1" 1

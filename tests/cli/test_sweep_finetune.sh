@@ -28,7 +28,7 @@ cp pruned/report.json j1.json
 cp pruned/report.csv j1.csv
 (cd pruned && cksum ./*-ft$EP.bin) >j1.sums
 check "original fine-tuned file written" test -s pruned/model-ft$EP.bin
-check "csv has 21 columns" awk -F, 'NR == 1 && NF == 21 && $17 == "ft_accuracy" && $21 == "ft_file" { f = 1 } END { exit !f }' j1.csv
+check "csv has 23 columns" awk -F, 'NR == 1 && NF == 23 && $17 == "ft_accuracy" && $21 == "ft_file" && $23 == "file_bytes" { f = 1 } END { exit !f }' j1.csv
 
 # Every row's fine-tuned figures are what `nnprune eval` says of its file.
 rows=0
@@ -73,12 +73,14 @@ check "report.json identical when the data is streamed" cmp -s j1.json pruned/re
 # ---- --finetune-pareto: only the Pareto candidates ----
 nnp sweep $GRID --finetune train.csv --finetune-epochs $EP --finetune-pareto -q -o pp
 expect_rc "sweep --finetune-pareto runs" 0
-wrong=$(awk -F, 'NR > 2 && (($13 == 1) != ($17 != "")) { print $1 }' pp/report.csv)
+# A duplicate is not marked Pareto (its first is) and shares its first's fine-tuning.
+wrong=$(awk -F, 'NR > 2 && $15 == "" && (($13 == 1) != ($17 != "")) { print $1 }' pp/report.csv)
 check "exactly the Pareto candidates are fine-tuned" test -z "$wrong"
 n_pareto=$(awk -F, 'NR > 2 && $13 == 1 { n++ } END { print n + 0 }' pp/report.csv)
+n_tuned=$(awk -F, 'NR > 2 && $17 != "" { n++ } END { print n + 0 }' pp/report.csv)
 n_files=$(ls pp/*-ft$EP.bin | wc -l)
 check "some candidates are not Pareto" test "$n_pareto" -lt 12
-check "one -ft file per Pareto candidate plus the original" test "$n_files" = $((n_pareto + 1))
+check "one -ft file per fine-tuned candidate plus the original" test "$n_files" = $((n_tuned + 1))
 check "non-Pareto candidates have \"finetune\": null" grep -q '"finetune": null' pp/report.json
 same=$(awk -F, 'NR > 1 && $17 != "" { print $1 "," $17 }' pp/report.csv)
 want=$(awk -F, -v s="$same" 'BEGIN { n = split(s, a, "\n"); for (i = 1; i <= n; i++) keep[substr(a[i], 1, index(a[i], ",") - 1)] = 1 }
@@ -106,7 +108,7 @@ check "the failed gate's fine-tuned drop is over it" awk -F, '$1 == 0 && $18 > 5
 
 # ---- without --finetune nothing changes ----
 nnp sweep $GRID -q -o plain
-check "no fine-tuned columns without --finetune" awk -F, 'NR == 1 && NF == 16 { f = 1 } END { exit !f }' plain/report.csv
+check "no fine-tuned columns without --finetune" awk -F, 'NR == 1 && NF == 18 { f = 1 } END { exit !f }' plain/report.csv
 check "no finetune key without --finetune" test "$(grep -c finetune plain/report.json)" = 0
 check "no -ft files without --finetune" test -z "$(ls plain | grep -- -ft)"
 

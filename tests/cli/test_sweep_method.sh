@@ -92,7 +92,7 @@ for method in score obs; do
 		check "sweep $name: report.md names the calibration rows" \
 			grep -q '^- calibration: calib.csv (300 rows), not the evaluation data' $d/report.md
 		expect_eq "sweep $name: report.csv gains the budget columns" \
-			"candidate,mean,std,kept,params,bytes,macs,accuracy,accuracy_drop,loss,agreement,reduction,pareto,floor_hit,same_as,file,keep,allocation_step,target_params" \
+			"candidate,mean,std,kept,params,bytes,macs,accuracy,accuracy_drop,loss,agreement,reduction,pareto,floor_hit,same_as,file,keep,allocation_step,target_params,nonzeros,file_bytes" \
 			"$(head -1 $d/report.csv)"
 		nnp info $d/model-$method-$comp-k0.5.bin
 		expect_out "sweep $name: provenance method" "\"method\":	\"$method\""

@@ -1,5 +1,8 @@
 /* Tests of the sweep report: table, Markdown, CSV, JSON, SVG and files. */
 #include <dirent.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -151,6 +154,8 @@ static void fill_candidate(fixture *f, size_t i, double m, double s, tu_rng *r)
 	c->keep = keep_rule(&f->st, m, s);
 	c->params = params_of(nh, c->keep->count);
 	c->bytes = 4 * c->params + 64;
+	c->nonzeros = c->params - 7;
+	c->file_bytes = 4 * (uint64_t)c->params + 301;
 	c->macs = macs_of(nh, c->keep->count);
 	c->reduction = 100.0 * (double)(o->params - c->params) / (double)o->params;
 	double gone = c->reduction / 100.0;
@@ -183,7 +188,14 @@ static void fill_candidate(fixture *f, size_t i, double m, double s, tu_rng *r)
 	}
 }
 
-/* Pareto and best computed naively from their definitions. */
+/* The Pareto mark a report shows: never on a duplicate. */
+static int shown_pareto(const nnp_candidate *c)
+{
+	return c->pareto && c->same_as == NNP_NO_DUP;
+}
+
+/* Pareto and best computed naively from their definitions (duplicates
+ * marked like their first, as the engine did: the reports must drop it). */
 static void mark_pareto_best(fixture *f, double max_drop)
 {
 	size_t n = f->sw.n;
@@ -387,17 +399,17 @@ static void test_table(void **state)
 		assert_int_equal(strlen(lines[i]), w);
 	size_t s[16], e[16];
 	size_t nc = spans(lines[1], s, e, 16);
-	assert_int_equal(nc, 13);
-	static const char *heads[13] = { "#", "mean", "std", "kept", "params", "reduction",
-	                                 "accuracy", "drop", "loss", "agreement", "pareto",
-	                                 "floor", "note" };
+	assert_int_equal(nc, 15);
+	static const char *heads[15] = { "#", "mean", "std", "kept", "params", "nonzeros",
+	                                 "file bytes", "reduction", "accuracy", "drop", "loss",
+	                                 "agreement", "pareto", "floor", "note" };
 	char c[256];
 	for (size_t k = 0; k < nc; k++) {
 		cell_at(lines[0], s[k], e[k], c);
 		assert_string_equal(c, heads[k]);
 	}
 	/* Right-aligned columns end at the span's last character. */
-	static const int right[] = { 0, 1, 2, 4, 5, 6, 7, 8, 9 };
+	static const int right[] = { 0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 11 };
 	for (size_t row = 2; row < n; row++)
 		for (size_t k = 0; k < sizeof right / sizeof right[0]; k++)
 			assert_true(lines[row][e[right[k]] - 1] != ' ');
@@ -409,19 +421,25 @@ static void test_table(void **state)
 		cell_at(lines[row], s[4], e[4], c);
 		snprintf(want, sizeof want, "%zu", cd->params);
 		assert_string_equal(c, want);
+		cell_at(lines[row], s[5], e[5], c);
+		snprintf(want, sizeof want, "%zu", cd->nonzeros);
+		assert_string_equal(c, cd->nonzeros ? want : "-");
 		cell_at(lines[row], s[6], e[6], c);
+		snprintf(want, sizeof want, "%llu", (unsigned long long)cd->file_bytes);
+		assert_string_equal(c, cd->file_bytes ? want : "-");
+		cell_at(lines[row], s[8], e[8], c);
 		snprintf(want, sizeof want, "%.2f%%", 100 * cd->accuracy);
 		assert_string_equal(c, want);
-		cell_at(lines[row], s[10], e[10], c);
-		assert_string_equal(c, cd->pareto ? "*" : "");
-		cell_at(lines[row], s[11], e[11], c);
-		assert_string_equal(c, cd->floor_hit ? "*" : "");
 		cell_at(lines[row], s[12], e[12], c);
+		assert_string_equal(c, shown_pareto(cd) ? "*" : "");
+		cell_at(lines[row], s[13], e[13], c);
+		assert_string_equal(c, cd->floor_hit ? "*" : "");
+		cell_at(lines[row], s[14], e[14], c);
 		if (row == 2) {
 			assert_string_equal(c, "original");
 			cell_at(lines[row], s[0], e[0], c);
 			assert_string_equal(c, "orig");
-			cell_at(lines[row], s[7], e[7], c);
+			cell_at(lines[row], s[9], e[9], c);
 			assert_string_equal(c, "-");
 			continue;
 		}
@@ -438,7 +456,7 @@ static void test_table(void **state)
 		cell_at(lines[row], s[1], e[1], c);
 		snprintf(want, sizeof want, "%g", cd->mean_thr);
 		assert_string_equal(c, want);
-		cell_at(lines[row], s[7], e[7], c);
+		cell_at(lines[row], s[9], e[9], c);
 		snprintf(want, sizeof want, "%+.2f", cd->accuracy_drop);
 		if (i == 1)
 			strcpy(want, "+0.00");
@@ -527,14 +545,28 @@ static void check_model_json(const fixture *f, const cJSON *o, const nnp_candida
 		assert_int_equal((size_t)cJSON_GetArrayItem(kept, (int)l)->valuedouble, want);
 	}
 	assert_num(o, "params", (double)c->params);
-	assert_num(o, "bytes", (double)c->bytes);
+	if (c->nonzeros)
+		assert_num(o, "nonzeros", (double)c->nonzeros);
+	else
+		assert_jnull(o, "nonzeros");
+	assert_num(o, "param_bytes", (double)c->bytes);
+	if (c->file_bytes)
+		assert_num(o, "file_bytes", (double)c->file_bytes);
+	else
+		assert_jnull(o, "file_bytes");
 	assert_num(o, "macs", (double)c->macs);
 	assert_num(o, "accuracy", c->accuracy);
-	assert_num(o, "accuracy_drop", c->accuracy_drop);
+	assert_num(o, "accuracy_drop_points", c->accuracy_drop);
 	assert_num(o, "loss", c->loss);
 	assert_num(o, "agreement", c->agreement);
-	assert_num(o, "reduction", c->reduction);
-	assert_bool(o, "pareto", c->pareto);
+	assert_num(o, "reduction_percent", c->reduction);
+	assert_bool(o, "pareto", shown_pareto(c));
+	if (orig) {
+		assert_jnull(o, "kept_crc32");
+	} else {
+		const cJSON *k = cJSON_GetObjectItemCaseSensitive(o, "kept_crc32");
+		assert_true(cJSON_IsString(k) && strlen(k->valuestring) == 8);
+	}
 	assert_bool(o, "floor_hit", c->floor_hit);
 	assert_jstr(o, "file", c->file);
 }
@@ -549,7 +581,7 @@ static void test_json(void **state)
 	cJSON *j = cJSON_Parse(text);
 	assert_non_null(j);
 	assert_jstr(j, "format", "nnprune-report");
-	assert_num(j, "version", 1);
+	assert_num(j, "version", 2);
 	assert_jstr(j, "tool", "nnprune " NNP_VERSION);
 	const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "model");
 	assert_jstr(m, "path", "models/mnist-mlp.json");
@@ -559,7 +591,19 @@ static void test_json(void **state)
 	assert_bool(j, "fold", 0);
 	assert_num(j, "min_keep", 3);
 	assert_num(j, "best", (double)f->info.best);
-	assert_num(j, "max_drop", 1.0);
+	const cJSON *gj = cJSON_GetObjectItemCaseSensitive(j, "gates");
+	assert_num(gj, "max_drop_points", 1.0);
+	assert_jnull(gj, "min_accuracy");
+	assert_jnull(gj, "max_params");
+	assert_jnull(gj, "max_params_percent");
+	assert_jnull(gj, "max_bytes");
+	const cJSON *vj = cJSON_GetObjectItemCaseSensitive(j, "verdict");
+	assert_bool(vj, "passed", 1);
+	assert_jnull(vj, "failed_gate");
+	assert_jnull(j, "shard");
+	assert_jnull(j, "manifest");
+	assert_num(j, "candidates_total", (double)f->sw.n);
+	assert_bool(d, "held_out", 0);
 	const cJSON *layers = cJSON_GetObjectItemCaseSensitive(j, "layers");
 	assert_int_equal(cJSON_GetArraySize(layers), 3);
 	assert_jstr(cJSON_GetArrayItem(layers, 2), "activation", "tanh");
@@ -584,7 +628,8 @@ static void test_json(void **state)
 	j = cJSON_Parse(text);
 	assert_non_null(j);
 	assert_jnull(j, "best");
-	assert_jnull(j, "max_drop");
+	assert_jnull(cJSON_GetObjectItemCaseSensitive(j, "gates"), "max_drop_points");
+	assert_jnull(j, "verdict");
 	cJSON_Delete(j);
 	free(text);
 	fx_free(f);
@@ -642,16 +687,22 @@ static void test_csv(void **state)
 	const char *p = text;
 	char *fl[32];
 	size_t n = csv_record(&p, fl, 32);
-	assert_int_equal(n, 16);
+	assert_int_equal(n, 18);
 	assert_string_equal(fl[0], "candidate");
 	assert_string_equal(fl[3], "kept");
 	assert_string_equal(fl[15], "file");
+	assert_string_equal(fl[16], "nonzeros");
+	assert_string_equal(fl[17], "file_bytes");
 	free_fields(fl, n);
 	for (size_t r = 0; r <= f->sw.n; r++) {
 		const nnp_candidate *c = r == 0 ? &f->sw.original : &f->sw.c[r - 1];
 		n = csv_record(&p, fl, 32);
-		assert_int_equal(n, 16);
+		assert_int_equal(n, 18);
 		char want[64];
+		snprintf(want, sizeof want, "%zu", c->nonzeros);
+		assert_string_equal(fl[16], c->nonzeros ? want : "");
+		snprintf(want, sizeof want, "%llu", (unsigned long long)c->file_bytes);
+		assert_string_equal(fl[17], c->file_bytes ? want : "");
 		if (r == 0) {
 			assert_string_equal(fl[0], "original");
 			assert_string_equal(fl[1], "");
@@ -671,7 +722,7 @@ static void test_csv(void **state)
 		assert_true(fabs(strtod(fl[9], NULL) - c->loss) < 1e-12);
 		assert_true(fabs(strtod(fl[10], NULL) - c->agreement) < 1e-12);
 		assert_true(fabs(strtod(fl[11], NULL) - c->reduction) < 1e-9);
-		assert_string_equal(fl[12], c->pareto ? "1" : "0");
+		assert_string_equal(fl[12], shown_pareto(c) ? "1" : "0");
 		assert_string_equal(fl[13], c->floor_hit ? "1" : "0");
 		if (r == 0 || c->same_as == NNP_NO_DUP) {
 			assert_string_equal(fl[14], "");
@@ -718,7 +769,7 @@ static void test_markdown(void **state)
 		if (lines[i][0] != '|')
 			continue;
 		rows++;
-		assert_int_equal(md_pipes(lines[i]), 15); /* 14 columns */
+		assert_int_equal(md_pipes(lines[i]), 17); /* 16 columns */
 	}
 	assert_int_equal(rows, f->sw.n + 3); /* header, alignment row, original, candidates */
 	assert_non_null(strstr(text, "out/we\\<ird\\> \\& \"name\",x\\|y.json"));
@@ -731,7 +782,7 @@ static void test_markdown(void **state)
 	assert_int_equal(star != NULL && star < oend, f->sw.original.pareto != 0);
 	size_t marks = f->sw.original.pareto != 0;
 	for (size_t i = 0; i < f->sw.n; i++)
-		marks += (f->sw.c[i].pareto != 0) + (f->sw.c[i].floor_hit != 0);
+		marks += shown_pareto(&f->sw.c[i]) + (f->sw.c[i].floor_hit != 0);
 	assert_int_equal(count_str(text, "\\*"), marks + 2); /* + the two in the notes */
 	assert_int_equal(count_str(text, " * "), 0);
 	free(copy);
@@ -1089,7 +1140,7 @@ static void test_write(void **state)
 	nnp_err err;
 	nnp_err_clear(&err);
 	assert_int_equal(nnp_report_write(dir, &f->sw, &f->st, &f->info, &err), 0);
-	assert_int_equal(dir_entries(dir), 5); /* no temporary file left behind */
+	assert_int_equal(dir_entries(dir), 6); /* no temporary file left behind */
 	for (int k = 1; k < NNP_REPORT_KINDS; k++) {
 		char *path = tu_path(dir, nnp_report_file_name((nnp_report_kind)k));
 		size_t n, m;
@@ -1103,7 +1154,19 @@ static void test_write(void **state)
 	}
 	/* Writing again replaces the files in place. */
 	assert_int_equal(nnp_report_write(dir, &f->sw, &f->st, &f->info, &err), 0);
-	assert_int_equal(dir_entries(dir), 5);
+	assert_int_equal(dir_entries(dir), 6);
+	{
+		/* report.html as nnp_report_render_html renders it. */
+		char *path = tu_path(dir, "report.html"), *html = NULL;
+		size_t n, m;
+		unsigned char *disk = tu_read(path, &n);
+		assert_int_equal(nnp_report_render_html(&html, &m, &f->sw, &f->st, &f->info, &err), 0);
+		assert_int_equal(n, m);
+		assert_memory_equal(disk, html, n);
+		free(disk);
+		free(html);
+		free(path);
+	}
 
 	/* A rendering error writes nothing. */
 	char *sub = tu_path(dir, "empty");
@@ -1125,6 +1188,271 @@ static void test_write(void **state)
 	free(sub);
 	tu_rmtree(dir);
 	free(dir);
+	fx_free(f);
+}
+
+/* ---- the manifest, the previous run's files, --best ---- */
+
+static void put_file(const char *dir, const char *name, size_t bytes)
+{
+	char *p = tu_path(dir, name);
+	char *buf = malloc(bytes + 1);
+	memset(buf, 'x', bytes);
+	tu_write(p, buf, bytes);
+	free(buf);
+	free(p);
+}
+
+static int exists_in(const char *dir, const char *name)
+{
+	char *p = tu_path(dir, name);
+	struct stat st;
+	int r = lstat(p, &st) == 0;
+	free(p);
+	return r;
+}
+
+static void test_manifest(void **state)
+{
+	(void)state;
+	fixture *f = fx_default();
+	char *dir = tu_mkdtemp();
+	nnp_err err;
+	/* The run's model files: two in the directory (one in a subdirectory),
+	 * one elsewhere; a duplicate naming its first's file is listed once. */
+	char *sub = tu_path(dir, "sub");
+	assert_int_equal(nnp_mkdir(sub, &err), 0);
+	put_file(dir, "a.bin", 10);
+	put_file(dir, "sub/b.bin", 20);
+	put_file(dir, "own.txt", 5);     /* the user's: never listed, never removed */
+	char *other = tu_mkdtemp();
+	put_file(other, "c.bin", 30);
+	for (size_t i = 0; i < f->sw.n; i++) {
+		free(f->sw.c[i].file);
+		f->sw.c[i].file = NULL;
+	}
+	f->sw.c[0].file = tu_path(dir, "a.bin");
+	f->sw.c[1].file = tu_path(dir, "a.bin");
+	f->sw.c[2].file = tu_path(dir, "sub/b.bin");
+	f->sw.c[3].file = tu_path(other, "c.bin");
+	nnp_manifest m = { 0 };
+	assert_int_equal(nnp_manifest_of_run(&m, dir, &f->sw, &err), 0);
+	static const char *const want[] = { "a.bin", "sub/b.bin", "report.md", "report.csv",
+		                            "report.svg", "stats.svg", "report.html", "report.json" };
+	static const uint64_t want_bytes[] = { 10, 20 };
+	assert_int_equal(m.n, 8);
+	for (size_t i = 0; i < 8; i++) {
+		assert_string_equal(m.e[i].name, want[i]);
+		assert_true(m.e[i].bytes == (i < 2 ? want_bytes[i] : NNP_MANIFEST_ANY_SIZE));
+	}
+	/* report.json carries it, and it reads back equal. */
+	f->info.manifest = &m;
+	assert_int_equal(nnp_report_write(dir, &f->sw, &f->st, &f->info, &err), 0);
+	nnp_manifest back;
+	assert_int_equal(nnp_manifest_read(&back, dir, &err), 0);
+	assert_int_equal(back.n, m.n);
+	for (size_t i = 0; i < m.n; i++) {
+		assert_string_equal(back.e[i].name, m.e[i].name);
+		assert_true(back.e[i].bytes == m.e[i].bytes);
+	}
+	nnp_manifest_free(&back);
+
+	/* The next run removes exactly those; a listed file whose size changed
+	 * (someone else's now) stays and is reported. */
+	put_file(dir, "sub/b.bin", 21);
+	size_t removed = 0;
+	nnp_manifest left;
+	assert_int_equal(nnp_manifest_clean(dir, &removed, &left, &err), 0);
+	assert_int_equal(removed, 7);  /* a.bin and the six reports */
+	assert_int_equal(left.n, 1);
+	assert_string_equal(left.e[0].name, "sub/b.bin");
+	nnp_manifest_free(&left);
+	assert_false(exists_in(dir, "a.bin"));
+	assert_false(exists_in(dir, "report.json"));
+	assert_true(exists_in(dir, "sub/b.bin"));
+	assert_true(exists_in(dir, "own.txt"));
+	assert_true(exists_in(other, "c.bin"));
+	/* Nothing listed any more: a second clean removes nothing. */
+	assert_int_equal(nnp_manifest_clean(dir, &removed, NULL, &err), 0);
+	assert_int_equal(removed, 0);
+
+	/* Missing files are skipped; a listed directory or link is left. */
+	put_file(dir, "a.bin", 10);
+	assert_int_equal(nnp_report_write(dir, &f->sw, &f->st, &f->info, &err), 0);
+	char *rp = tu_path(dir, "report.md");
+	unlink(rp);
+	free(rp);
+	char *ap = tu_path(dir, "a.bin"), *op = tu_path(dir, "own.txt");
+	unlink(ap);
+	assert_int_equal(symlink(op, ap), 0);  /* a.bin now a link to the user's file */
+	assert_int_equal(nnp_manifest_clean(dir, &removed, &left, &err), 0);
+	assert_int_equal(removed, 5);
+	assert_int_equal(left.n, 2);  /* a.bin (a link), sub/b.bin (size) */
+	nnp_manifest_free(&left);
+	assert_true(exists_in(dir, "own.txt"));
+	unlink(ap);
+
+	/* A subdirectory replaced by a link to elsewhere is not followed. */
+	char *other_b = tu_path(other, "b.bin");
+	char *subb = tu_path(dir, "sub/b.bin");
+	unlink(subb);
+	rmdir(sub);
+	assert_int_equal(symlink(other, sub), 0);
+	put_file(other, "b.bin", 20);
+	f->info.manifest = &m;
+	assert_int_equal(nnp_report_write(dir, &f->sw, &f->st, &f->info, &err), 0);
+	assert_int_equal(nnp_manifest_clean(dir, &removed, &left, &err), 0);
+	assert_true(exists_in(other, "b.bin"));
+	nnp_manifest_free(&left);
+	unlink(sub);
+	free(other_b);
+	free(subb);
+
+	/* Names leaving the directory are refused before anything is removed. */
+	static const char *const bad[] = { "../x", "/etc/passwd", "a/../../b", "a//b", "./a", "" };
+	for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+		char json[512];
+		snprintf(json, sizeof json, "{\"format\": \"nnprune-report\", \"version\": 2, "
+		         "\"manifest\": [{\"file\": \"own.txt\", \"bytes\": 5}, {\"file\": \"%s\", "
+		         "\"bytes\": null}]}", bad[k]);
+		put_file(dir, "report.json", 0);
+		char *jp = tu_path(dir, "report.json");
+		tu_write(jp, json, strlen(json));
+		free(jp);
+		assert_int_equal(nnp_manifest_clean(dir, &removed, NULL, &err), NNP_EINPUT);
+		assert_non_null(strstr(err.msg, "manifest entry 1"));
+		assert_true(exists_in(dir, "own.txt"));
+	}
+	/* Not a report of ours, or one without a manifest: nothing to remove. */
+	put_file(dir, "report.json", 3);
+	assert_int_equal(nnp_manifest_clean(dir, &removed, NULL, &err), 0);
+	assert_int_equal(removed, 0);
+	assert_int_equal(nnp_manifest_add(&m, "../up", 1, &err), NNP_EUSAGE);
+	nnp_manifest_free(&m);
+	f->info.manifest = NULL;
+	free(ap);
+	free(op);
+	free(sub);
+	tu_rmtree(other);
+	free(other);
+	tu_rmtree(dir);
+	free(dir);
+	fx_free(f);
+}
+
+static void test_best_path(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	char *path = tu_path(dir, "best.bin"), *side = tu_path(dir, "best.bin.nnprune.json");
+	nnp_err err;
+	int ours = -1, removed = -1;
+	/* Nothing there: go ahead. */
+	assert_int_equal(nnp_best_check(path, &ours, &err), 0);
+	assert_int_equal(ours, 0);
+	assert_int_equal(nnp_best_remove(path, &removed, &err), 0);
+	assert_int_equal(removed, 0);
+	/* Someone's file: refused before any work, and never removed. */
+	put_file(dir, "best.bin", 40);
+	assert_int_equal(nnp_best_check(path, &ours, &err), NNP_EOUTPUT);
+	assert_non_null(strstr(err.msg, "exists and is not a model an earlier --best wrote"));
+	assert_int_equal(nnp_best_remove(path, &removed, &err), NNP_EOUTPUT);
+	assert_true(exists_in(dir, "best.bin"));
+	/* Ours (marked): accepted, and removed on a failed gate with its sidecar. */
+	assert_int_equal(nnp_best_mark(path, &err), 0);
+	assert_true(exists_in(dir, "best.bin.nnprune.json"));
+	assert_int_equal(nnp_best_check(path, &ours, &err), 0);
+	assert_int_equal(ours, 1);
+	/* Changed since (same size, other bytes): no longer ours. */
+	char *p40 = malloc(40);
+	memset(p40, 'y', 40);
+	tu_write(path, p40, 40);
+	assert_int_equal(nnp_best_check(path, &ours, &err), NNP_EOUTPUT);
+	memset(p40, 'x', 40);
+	tu_write(path, p40, 40);
+	free(p40);
+	assert_int_equal(nnp_best_check(path, &ours, &err), 0);
+	assert_int_equal(nnp_best_remove(path, &removed, &err), 0);
+	assert_int_equal(removed, 1);
+	assert_false(exists_in(dir, "best.bin"));
+	assert_false(exists_in(dir, "best.bin.nnprune.json"));
+	/* A directory at PATH is refused. */
+	assert_int_equal(nnp_mkdir(path, &err), 0);
+	assert_int_equal(nnp_best_check(path, &ours, &err), NNP_EOUTPUT);
+	rmdir(path);
+	free(path);
+	free(side);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+/* prune --json: the one pruned model as report.json's, checked field by field
+ * and against schema/nnprune.prune.v1.json (when python3-jsonschema is here). */
+static void test_prune_json(void **state)
+{
+	(void)state;
+	fixture *f = fx_default();
+	nnp_sweep one = f->sw;
+	one.n = 1;
+	one.c = &f->sw.c[5];
+	one.n_unique = 1;
+	f->info.best = 0;
+	f->info.method = "obs";
+	f->info.compensate = "ls";
+	f->info.lambda_rel = 0.001;
+	f->info.calib_path = "data/calib.csv";
+	f->info.calib_rows = 5000;
+	nnp_gates g;
+	nnp_gates_init(&g);
+	g.max_params_pct = 90;
+	f->info.gates = &g;
+	char *text = NULL;
+	nnp_err err;
+	for (int evaluated = 1; evaluated >= 0; evaluated--) {
+		if (!evaluated)
+			f->info.data_path = NULL;
+		assert_int_equal(nnp_report_render_prune(&text, NULL, &one, &f->st, &f->info,
+		                                         "out/p.bin", "bin", &err), 0);
+		cJSON *j = cJSON_Parse(text);
+		assert_non_null(j);
+		assert_jstr(j, "format", "nnprune.prune");
+		assert_num(j, "version", 1);
+		assert_jstr(cJSON_GetObjectItemCaseSensitive(j, "output"), "path", "out/p.bin");
+		assert_jstr(j, "method", "obs");
+		assert_num(cJSON_GetObjectItemCaseSensitive(j, "gates"), "max_params_percent", 90);
+		const cJSON *pr = cJSON_GetObjectItemCaseSensitive(j, "pruned");
+		assert_num(pr, "params", (double)one.c[0].params);
+		assert_num(pr, "nonzeros", (double)one.c[0].nonzeros);
+		assert_num(pr, "file_bytes", (double)one.c[0].file_bytes);
+		if (evaluated) {
+			assert_num(pr, "accuracy", one.c[0].accuracy);
+			assert_num(cJSON_GetObjectItemCaseSensitive(j, "evaluation"), "rows", 10000);
+		} else {
+			assert_jnull(pr, "accuracy");
+			assert_jnull(j, "evaluation");
+		}
+		assert_bool(cJSON_GetObjectItemCaseSensitive(j, "verdict"), "passed", 1);
+		cJSON_Delete(j);
+		/* Against the schema. */
+		char *dir = tu_mkdtemp(), *doc = tu_path(dir, "prune.json");
+		tu_write(doc, text, strlen(text));
+		char cmd[4096];
+		snprintf(cmd, sizeof cmd, "python3 %s/../cli/check_schema.py "
+		         "%s/../../schema/nnprune.prune.v1.json %s >/dev/null 2>&1",
+		         NNP_TEST_DATA, NNP_TEST_DATA, doc);
+		int st = system(cmd);
+		int code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		if (code != 77 && code != 127)  /* no jsonschema module / no python3 */
+			assert_int_equal(code, 0);
+		free(doc);
+		tu_rmtree(dir);
+		free(dir);
+		free(text);
+	}
+	one.n = 2;
+	assert_int_equal(nnp_report_render_prune(&text, NULL, &one, &f->st, &f->info, "o", "bin",
+	                                         &err), NNP_EUSAGE);
+	assert_null(text);
 	fx_free(f);
 }
 
@@ -1209,10 +1537,11 @@ static void test_ft_table(void **state)
 		assert_int_equal(strlen(lines[i]), strlen(lines[0]));
 	size_t s[20], e[20];
 	size_t nc = spans(lines[1], s, e, 20);
-	assert_int_equal(nc, 16);
-	static const char *heads[16] = { "#", "mean", "std", "kept", "params", "reduction",
-	                                 "accuracy", "drop", "loss", "agreement", "ft accuracy",
-	                                 "ft drop", "vs ft orig", "pareto", "floor", "note" };
+	assert_int_equal(nc, 18);
+	static const char *heads[18] = { "#", "mean", "std", "kept", "params", "nonzeros",
+	                                 "file bytes", "reduction", "accuracy", "drop", "loss",
+	                                 "agreement", "ft accuracy", "ft drop", "vs ft orig",
+	                                 "pareto", "floor", "note" };
 	char c[256], want[64];
 	for (size_t k = 0; k < nc; k++) {
 		cell_at(lines[0], s[k], e[k], c);
@@ -1223,28 +1552,28 @@ static void test_ft_table(void **state)
 		int orig = row == 2;
 		const nnp_candidate *cd = orig ? &f->sw.original : &f->sw.c[row - 3];
 		/* The one-shot columns keep their places. */
-		cell_at(lines[row], s[6], e[6], c);
+		cell_at(lines[row], s[8], e[8], c);
 		snprintf(want, sizeof want, "%.2f%%", 100 * cd->accuracy);
 		assert_string_equal(c, want);
-		cell_at(lines[row], s[13], e[13], c);
-		assert_string_equal(c, cd->pareto ? "*" : "");
-		cell_at(lines[row], s[10], e[10], c);
+		cell_at(lines[row], s[15], e[15], c);
+		assert_string_equal(c, shown_pareto(cd) ? "*" : "");
+		cell_at(lines[row], s[12], e[12], c);
 		if (!cd->finetuned) {
 			not_tuned++;
 			assert_string_equal(c, "-");
-			cell_at(lines[row], s[11], e[11], c);
+			cell_at(lines[row], s[13], e[13], c);
 			assert_string_equal(c, "-");
-			cell_at(lines[row], s[12], e[12], c);
+			cell_at(lines[row], s[14], e[14], c);
 			assert_string_equal(c, "-");
 			continue;
 		}
 		tuned++;
 		snprintf(want, sizeof want, "%.2f%%", 100 * cd->ft_accuracy);
 		assert_string_equal(c, want);
-		cell_at(lines[row], s[11], e[11], c);
+		cell_at(lines[row], s[13], e[13], c);
 		signed2(want, sizeof want, 100 * (f->sw.original.accuracy - cd->ft_accuracy));
 		assert_string_equal(c, want);
-		cell_at(lines[row], s[12], e[12], c);
+		cell_at(lines[row], s[14], e[14], c);
 		if (orig)
 			strcpy(want, "-");
 		else
@@ -1281,7 +1610,7 @@ static void test_ft_markdown(void **state)
 		if (lines[i][0] != '|')
 			continue;
 		rows++;
-		assert_int_equal(md_pipes(lines[i]), 18); /* 17 columns */
+		assert_int_equal(md_pipes(lines[i]), 20); /* 19 columns */
 	}
 	assert_int_equal(rows, f->sw.n + 3);
 	assert_non_null(strstr(text, "| ft accuracy | ft drop | vs ft orig |"));
@@ -1298,7 +1627,7 @@ static void test_ft_csv(void **state)
 	const char *p = text;
 	char *fl[32];
 	size_t n = csv_record(&p, fl, 32);
-	assert_int_equal(n, 21);
+	assert_int_equal(n, 23);
 	static const char *tail[6] = { "file", "ft_accuracy", "ft_accuracy_drop",
 	                               "ft_accuracy_drop_vs_finetuned_original", "ft_loss",
 	                               "ft_file" };
@@ -1309,7 +1638,7 @@ static void test_ft_csv(void **state)
 	for (size_t r = 0; r <= f->sw.n; r++) {
 		const nnp_candidate *c = r == 0 ? o : &f->sw.c[r - 1];
 		n = csv_record(&p, fl, 32);
-		assert_int_equal(n, 21);
+		assert_int_equal(n, 23);
 		/* The first 16 fields as without fine-tuning. */
 		assert_true(fabs(strtod(fl[7], NULL) - c->accuracy) < 1e-12);
 		assert_string_equal(fl[15], c->file ? c->file : "");
@@ -1347,8 +1676,8 @@ static void check_ft_json(const cJSON *m, const nnp_candidate *c, const nnp_cand
 	assert_num(ft, "epochs", FT_EPOCHS);
 	assert_num(ft, "accuracy", c->ft_accuracy);
 	assert_num(ft, "loss", c->ft_loss);
-	assert_num(ft, "accuracy_drop", 100 * (o->accuracy - c->ft_accuracy));
-	assert_num(ft, "accuracy_drop_vs_finetuned_original",
+	assert_num(ft, "accuracy_drop_points", 100 * (o->accuracy - c->ft_accuracy));
+	assert_num(ft, "accuracy_drop_vs_finetuned_original_points",
 	           orig ? 0 : 100 * (o->ft_accuracy - c->ft_accuracy));
 	assert_jstr(ft, "file", c->ft_file);
 }
@@ -1538,8 +1867,9 @@ static void test_budget_table_md(void **state)
 	assert_int_equal(n, f->sw.n + 3);
 	size_t s[16], e[16];
 	size_t nc = spans(lines[1], s, e, 16);
-	static const char *heads[] = { "#", "budget", "kept", "params", "reduction", "accuracy",
-	                               "drop", "loss", "agreement", "pareto", "note" };
+	static const char *heads[] = { "#", "budget", "kept", "params", "nonzeros", "file bytes",
+	                               "reduction", "accuracy", "drop", "loss", "agreement",
+	                               "pareto", "note" };
 	assert_int_equal(nc, sizeof heads / sizeof heads[0]);
 	char c[256], want[128];
 	for (size_t k = 0; k < nc; k++) {
@@ -1576,7 +1906,7 @@ static void test_budget_table_md(void **state)
 	for (size_t i = 0; i < n; i++)
 		if (lines[i][0] == '|') {
 			rows++;
-			assert_int_equal(md_pipes(lines[i]), 13); /* 12 columns */
+			assert_int_equal(md_pipes(lines[i]), 15); /* 14 columns */
 		}
 	assert_int_equal(rows, f->sw.n + 3);
 	free(copy);
@@ -1592,7 +1922,7 @@ static void test_budget_csv_json(void **state)
 	const char *p = text;
 	char *fl[32];
 	size_t n = csv_record(&p, fl, 32);
-	assert_int_equal(n, 19);
+	assert_int_equal(n, 21);
 	assert_string_equal(fl[15], "file");
 	assert_string_equal(fl[16], "keep");
 	assert_string_equal(fl[17], "allocation_step");
@@ -1601,7 +1931,7 @@ static void test_budget_csv_json(void **state)
 	for (size_t r = 0; r <= f->sw.n; r++) {
 		const nnp_candidate *c = r == 0 ? &f->sw.original : &f->sw.c[r - 1];
 		n = csv_record(&p, fl, 32);
-		assert_int_equal(n, 19);
+		assert_int_equal(n, 21);
 		assert_string_equal(fl[1], "");
 		assert_string_equal(fl[2], "");
 		char want[64] = "";
@@ -1819,6 +2149,9 @@ int main(void)
 		cmocka_unit_test(test_edges),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_write),
+		cmocka_unit_test(test_manifest),
+		cmocka_unit_test(test_best_path),
+		cmocka_unit_test(test_prune_json),
 		cmocka_unit_test(test_ft_table),
 		cmocka_unit_test(test_ft_markdown),
 		cmocka_unit_test(test_ft_csv),
