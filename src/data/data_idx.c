@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "data_priv.h"
+#include "num.h"
 
 typedef struct idx_type {
 	unsigned char code;
@@ -235,9 +236,7 @@ static int convert(const nnp_src *s, unsigned char type, size_t k, float *restri
 		break;
 	case 0x0D:
 		for (i = 0; i < k; i++) {
-			uint32_t u = be32(b + 4 * i);
-			float f;
-			memcpy(&f, &u, sizeof f);
+			float f = nnp_bits_float(be32(b + 4 * i));
 			if (!isfinite(f))
 				return bad_value(s, s->pos + 4 * i, f, err);
 			xo[i] = f;

@@ -101,6 +101,22 @@ int nnp_stats_create(nnp_stats **out, const nnp_model *m, nnp_err *err)
 	return nnp_stats_alloc(out, hidden, neurons, acts, err);
 }
 
+int nnp_stats_alloc_like(nnp_stats **out, const nnp_stats *shape, nnp_err *err)
+{
+	size_t neurons[NNP_MAX_LAYERS] = { 0 };
+	nnp_act acts[NNP_MAX_LAYERS] = { 0 };
+	size_t n = shape->n_layers;
+	for (size_t l = 0; l < n && l < NNP_MAX_LAYERS; l++) {
+		neurons[l] = shape->layers[l].neurons;
+		acts[l] = shape->layers[l].act;
+	}
+	/* Past the limit nnp_stats_alloc refuses. */
+	int rc = nnp_stats_alloc(out, n, neurons, acts, err);
+	for (size_t l = 0; !rc && l < n; l++)
+		(*out)->layers[l].layer = shape->layers[l].layer;
+	return rc;
+}
+
 /* ---------------------------------------------------------- accumulator */
 
 typedef struct acc_layer {

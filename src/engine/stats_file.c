@@ -734,8 +734,8 @@ static int fill_layer(const jctx *c, const cJSON *L, nnp_layer_stats *S)
 static int parse_layers(const jctx *c, const cJSON *root, nnp_stats **out)
 {
 	const cJSON *arr;
-	size_t *neurons = NULL;
-	nnp_act *acts = NULL;
+	size_t neurons[NNP_MAX_LAYERS];
+	nnp_act acts[NNP_MAX_LAYERS];
 	nnp_stats *s = NULL;
 	int rc = get_item(c, root, "", "layers", &arr);
 	if (rc)
@@ -746,12 +746,6 @@ static int parse_layers(const jctx *c, const cJSON *root, nnp_stats **out)
 	if (!cJSON_IsArray(arr) || n > NNP_MAX_LAYERS)
 		return nnp_err_set(c->err, NNP_EINPUT, "%s: \"layers\" must be an array of at most %u "
 		                   "layers", c->path, NNP_MAX_LAYERS);
-	neurons = calloc(n ? n : 1, sizeof *neurons);
-	acts = calloc(n ? n : 1, sizeof *acts);
-	if (!neurons || !acts) {
-		rc = nnp_err_set(c->err, NNP_ENOMEM, "%s: out of memory", c->path);
-		goto done;
-	}
 	size_t i = 0;
 	for (const cJSON *e = arr->child; e && !rc; e = e->next, i++)
 		rc = check_layer(c, e, i, &neurons[i], &acts[i]);
@@ -760,14 +754,10 @@ static int parse_layers(const jctx *c, const cJSON *root, nnp_stats **out)
 	i = 0;
 	for (const cJSON *e = arr->child; e && !rc; e = e->next, i++)
 		rc = fill_layer(c, e, &s->layers[i]);
-	if (!rc) {
+	if (!rc)
 		*out = s;
-		s = NULL;
-	}
-done:
-	free(neurons);
-	free(acts);
-	nnp_stats_free(s);
+	else
+		nnp_stats_free(s);
 	return rc;
 }
 

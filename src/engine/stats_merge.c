@@ -24,24 +24,12 @@ int nnp_stats_merge(nnp_stats **out, const nnp_stats *const *parts, size_t n, nn
 		    parts[k]->metrics.mse != p0->metrics.mse)
 			return nnp_err_set(err, NNP_EINPUT, "part %zu measures a different loss", k);
 	}
-	size_t *neurons = malloc((p0->n_layers + 1) * sizeof *neurons);
-	nnp_act *acts = malloc((p0->n_layers + 1) * sizeof *acts);
 	nnp_stats *s = NULL;
-	int rc = NNP_OK;
-	if (!neurons || !acts) {
-		rc = nnp_err_set(err, NNP_ENOMEM, "out of memory");
-		goto done;
-	}
-	for (size_t l = 0; l < p0->n_layers; l++) {
-		neurons[l] = p0->layers[l].neurons;
-		acts[l] = p0->layers[l].act;
-	}
-	rc = nnp_stats_alloc(&s, p0->n_layers, neurons, acts, err);
+	int rc = nnp_stats_alloc_like(&s, p0, err);
 	if (rc)
-		goto done;
+		return rc;
 	for (size_t l = 0; l < s->n_layers; l++) {
 		nnp_layer_stats *L = &s->layers[l];
-		L->layer = p0->layers[l].layer;
 		for (size_t j = 0; j < L->neurons; j++) {
 			/* Chan et al.: counts add; the mean moves by delta * nb / n; the
 			 * summed squared deviations gain delta^2 * na * nb / n. */
@@ -82,10 +70,5 @@ int nnp_stats_merge(nnp_stats **out, const nnp_stats *const *parts, size_t n, nn
 			s->metrics.mse = m->mse;
 	}
 	*out = s;
-	s = NULL;
-done:
-	nnp_stats_free(s);
-	free(neurons);
-	free(acts);
-	return rc;
+	return NNP_OK;
 }

@@ -49,4 +49,7 @@ void nnp_acc_finish(const nnp_acc *a, nnp_stats *s);
 int nnp_stats_alloc(nnp_stats **out, size_t n_layers, const size_t *neurons,
                     const nnp_act *acts, nnp_err *err);
 
+/* Zeroed statistics with the layers (indices, widths, activations) of shape. */
+int nnp_stats_alloc_like(nnp_stats **out, const nnp_stats *shape, nnp_err *err);
+
 #endif

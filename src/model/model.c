@@ -485,6 +485,16 @@ unsigned long nnpm_crc(unsigned long crc, const void *p, size_t n)
 	return crc;
 }
 
+int nnpm_hand_over(nnp_model *m, int rc, nnp_model **out)
+{
+	if (rc) {
+		nnp_model_free(m);
+		return rc;
+	}
+	*out = m;
+	return NNP_OK;
+}
+
 void nnpm_sink_put(nnpm_sink *s, const void *p, size_t n)
 {
 	if (s->failed || n == 0)
@@ -519,14 +529,18 @@ void nnpm_sink_puts(nnpm_sink *s, const char *str)
 
 void nnpm_sink_printf(nnpm_sink *s, const char *fmt, ...)
 {
-	char buf[256];
+	nnp_tbuf t = { 0 };
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(buf, sizeof buf, fmt, ap);
+	nnp_tb_vprintf(&t, fmt, ap);
 	va_end(ap);
-	/* Callers print short fixed texts and numbers only. */
-	if (n > 0)
-		nnpm_sink_put(s, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+	if (t.oom) {
+		if (!s->failed)
+			s->failed = NNP_ENOMEM;
+	} else {
+		nnpm_sink_put(s, t.p, t.len);
+	}
+	nnp_tb_free(&t);
 }
 
 void nnpm_sink_json_string(nnpm_sink *s, const char *str)

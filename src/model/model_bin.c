@@ -43,6 +43,7 @@
 
 #include "nnprune/text.h"
 #include "model_priv.h"
+#include "num.h"
 
 static int host_le(void)
 {
@@ -76,20 +77,6 @@ static void swap32(void *p, size_t n)
 		b[1] = b[2];
 		b[2] = t;
 	}
-}
-
-static float bits_to_float(uint32_t u)
-{
-	float f;
-	memcpy(&f, &u, sizeof f);
-	return f;
-}
-
-static uint32_t float_to_bits(float f)
-{
-	uint32_t u;
-	memcpy(&u, &f, sizeof u);
-	return u;
 }
 
 /* Bytes come from memory or from a file; both keep a running CRC-32. */
@@ -210,7 +197,7 @@ static int check_layer(const unsigned char *e, size_t esize, size_t l, uint64_t 
 	if (code >= NNP_ACT_COUNT)
 		return nnp_err_set(err, NNP_EINPUT, "%s: byte %llu: layer %zu: unknown activation "
 		                   "code %u", label, at + 4, l, code);
-	float a = bits_to_float(abits);
+	float a = nnp_bits_float(abits);
 	if (code == NNP_ACT_LEAKY_RELU && !isfinite(a))
 		return nnp_err_set(err, NNP_EINPUT, "%s: byte %llu: layer %zu: alpha is not a finite "
 		                   "number", label, at + 8, l);
@@ -487,12 +474,7 @@ static int read_bin(nnp_model **out, bin_src *s, const char *label, nnp_err *err
 done:
 	shape_free(&sh);
 	free(meta);
-	if (rc) {
-		nnp_model_free(m);
-		return rc;
-	}
-	*out = m;
-	return NNP_OK;
+	return nnpm_hand_over(m, rc, out);
 }
 
 int nnp_model_from_bin(nnp_model **out, const unsigned char *buf, size_t len,
@@ -621,7 +603,7 @@ void nnpm_write_bin(nnpm_sink *s, const nnp_model *m)
 		const nnp_layer *L = &m->layers[l];
 		put32(e, (uint32_t)L->out);
 		put32(e + 4, (uint32_t)L->act);
-		put32(e + 8, L->act == NNP_ACT_LEAKY_RELU ? float_to_bits(L->alpha) : 0);
+		put32(e + 8, L->act == NNP_ACT_LEAKY_RELU ? nnp_float_bits(L->alpha) : 0);
 		memset(e + 12, 0, sizeof e - 12);
 		if (sparse) {
 			put32(e + 12, (uint32_t)enc[l]);

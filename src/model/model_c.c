@@ -10,31 +10,11 @@
  */
 #include <ctype.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model_priv.h"
-
-/* nnpm_sink_printf with room for the long fixed texts of this file. */
-static void cprintf(nnpm_sink *s, const char *fmt, ...)
-#if defined(__GNUC__)
-	__attribute__((format(printf, 2, 3)))
-#endif
-	;
-static void cprintf(nnpm_sink *s, const char *fmt, ...)
-{
-	char buf[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	if (n >= (int)sizeof buf)
-		s->failed = NNP_ENOMEM;  /* never silently cut */
-	else if (n > 0)
-		nnpm_sink_put(s, buf, (size_t)n);
-}
 
 /* A float literal: %.9g round-trips float32; make sure it reads as a float. */
 static void put_float(nnpm_sink *s, float v)
@@ -98,7 +78,7 @@ static float quantize_row(const float *w, size_t n, signed char *q)
 static void put_layer(nnpm_sink *s, const nnp_layer *L, size_t l, const char *p, int int8)
 {
 	if (!int8) {
-		cprintf(s, "static const float %s_w%zu[%zu][%zu] = {\n", p, l, L->out, L->in);
+		nnpm_sink_printf(s, "static const float %s_w%zu[%zu][%zu] = {\n", p, l, L->out, L->in);
 		for (size_t o = 0; o < L->out; o++) {
 			nnpm_sink_puts(s, "\t{\n");
 			put_floats(s, L->w + o * L->in, L->in, "\t\t");
@@ -108,17 +88,17 @@ static void put_layer(nnpm_sink *s, const nnp_layer *L, size_t l, const char *p,
 	} else {
 		signed char *q = malloc(L->in ? L->in : 1);
 		float *sc = malloc(L->out * sizeof *sc);
-		cprintf(s, "static const signed char %s_q%zu[%zu][%zu] = {\n", p, l, L->out,
+		nnpm_sink_printf(s, "static const signed char %s_q%zu[%zu][%zu] = {\n", p, l, L->out,
 		                 L->in);
 		for (size_t o = 0; q && sc && o < L->out; o++) {
 			sc[o] = quantize_row(L->w + o * L->in, L->in, q);
 			nnpm_sink_puts(s, "\t{");
 			for (size_t i = 0; i < L->in; i++)
-				cprintf(s, "%s%d", i ? (i % 24 ? ", " : ",\n\t ") : "", q[i]);
+				nnpm_sink_printf(s, "%s%d", i ? (i % 24 ? ", " : ",\n\t ") : "", q[i]);
 			nnpm_sink_puts(s, o + 1 < L->out ? "},\n" : "}\n");
 		}
 		nnpm_sink_puts(s, "};\n");
-		cprintf(s, "static const float %s_s%zu[%zu] = {\n", p, l, L->out);
+		nnpm_sink_printf(s, "static const float %s_s%zu[%zu] = {\n", p, l, L->out);
 		if (q && sc)
 			put_floats(s, sc, L->out, "\t");
 		else
@@ -127,7 +107,7 @@ static void put_layer(nnpm_sink *s, const nnp_layer *L, size_t l, const char *p,
 		free(q);
 		free(sc);
 	}
-	cprintf(s, "static const float %s_b%zu[%zu] = {\n", p, l, L->out);
+	nnpm_sink_printf(s, "static const float %s_b%zu[%zu] = {\n", p, l, L->out);
 	put_floats(s, L->b, L->out, "\t");
 	nnpm_sink_puts(s, "\n};\n");
 }
@@ -136,18 +116,18 @@ static void put_act(nnpm_sink *s, const nnp_layer *L, const char *v)
 {
 	switch (L->act) {
 	case NNP_ACT_RELU:
-		cprintf(s, "\t\t%s = %s > 0.0f ? %s : 0.0f;\n", v, v, v);
+		nnpm_sink_printf(s, "\t\t%s = %s > 0.0f ? %s : 0.0f;\n", v, v, v);
 		break;
 	case NNP_ACT_LEAKY_RELU:
-		cprintf(s, "\t\t%s = %s > 0.0f ? %s : %s * ", v, v, v, v);
+		nnpm_sink_printf(s, "\t\t%s = %s > 0.0f ? %s : %s * ", v, v, v, v);
 		put_float(s, L->alpha);
 		nnpm_sink_puts(s, ";\n");
 		break;
 	case NNP_ACT_SIGMOID:
-		cprintf(s, "\t\t%s = 1.0f / (1.0f + expf(-%s));\n", v, v);
+		nnpm_sink_printf(s, "\t\t%s = 1.0f / (1.0f + expf(-%s));\n", v, v);
 		break;
 	case NNP_ACT_TANH:
-		cprintf(s, "\t\t%s = tanhf(%s);\n", v, v);
+		nnpm_sink_printf(s, "\t\t%s = tanhf(%s);\n", v, v);
 		break;
 	default:
 		break;
@@ -172,7 +152,7 @@ int nnpm_c_write(nnpm_sink *s, const nnp_model *m, const nnp_export_opts *o, nnp
 	size_t bytes = int8 ? (nnp_model_macs(m) + (params - nnp_model_macs(m)) * 4 +
 	                       4 * (params - nnp_model_macs(m)))
 	                    : params * 4;
-	cprintf(s, "/*\n * %s.h: a %zu-layer dense network", p, L);
+	nnpm_sink_printf(s, "/*\n * %s.h: a %zu-layer dense network", p, L);
 	if (m->name) {
 		nnpm_sink_puts(s, " (");
 		for (const char *c = m->name; *c; c++)
@@ -180,10 +160,10 @@ int nnpm_c_write(nnpm_sink *s, const nnp_model *m, const nnp_export_opts *o, nnp
 				nnpm_sink_put(s, c, 1);
 		nnpm_sink_puts(s, ")");
 	}
-	cprintf(s, ", written by nnprune. C99, needs only <math.h>.\n"
+	nnpm_sink_printf(s, ", written by nnprune. C99, needs only <math.h>.\n"
 	                 " * %zu inputs -> %zu outputs; %zu parameters, about %zu bytes of %s "
 	                 "weights.\n", in, out, params, bytes, int8 ? "int8 + float" : "float");
-	cprintf(s, " *\n * Use: float scratch[%s_SCRATCH], y[%s_OUTPUTS];\n"
+	nnpm_sink_printf(s, " *\n * Use: float scratch[%s_SCRATCH], y[%s_OUTPUTS];\n"
 	                 " *      int cls = %s_predict(x, y, scratch);\n"
 	                 " * x: %s_INPUTS raw inputs (the model's preprocessing is applied here);\n"
 	                 " * y: the outputs (%s); cls: the index of the largest.\n"
@@ -194,63 +174,63 @@ int nnpm_c_write(nnpm_sink *s, const nnp_model *m, const nnp_export_opts *o, nnp
 	                 nnp_model_logits(m) ? "logits"
 	                 : m->layers[L - 1].act == NNP_ACT_SOFTMAX ? "probabilities"
 	                                                            : "values");
-	cprintf(s, "#ifndef %s_H\n#define %s_H\n\n#include <math.h>\n\n", P, P);
+	nnpm_sink_printf(s, "#ifndef %s_H\n#define %s_H\n\n#include <math.h>\n\n", P, P);
 	nnpm_sink_puts(s, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
-	cprintf(s, "#define %s_INPUTS %zu\n#define %s_OUTPUTS %zu\n#define %s_LAYERS %zu\n",
+	nnpm_sink_printf(s, "#define %s_INPUTS %zu\n#define %s_OUTPUTS %zu\n#define %s_LAYERS %zu\n",
 	                 P, in, P, out, P, L);
 	for (size_t l = 0; l < L; l++)
-		cprintf(s, "#define %s_LAYER%zu_OUT %zu\n", P, l, m->layers[l].out);
-	cprintf(s, "#define %s_SCRATCH %zu\n\n", P, scratch);
+		nnpm_sink_printf(s, "#define %s_LAYER%zu_OUT %zu\n", P, l, m->layers[l].out);
+	nnpm_sink_printf(s, "#define %s_SCRATCH %zu\n\n", P, scratch);
 	const nnp_layer *L0 = &m->layers[0];
 	if (L0->pre_offset) {
-		cprintf(s, "static const float %s_offset[%zu] = {\n", p, in);
+		nnpm_sink_printf(s, "static const float %s_offset[%zu] = {\n", p, in);
 		put_floats(s, L0->pre_offset, in, "\t");
 		nnpm_sink_puts(s, "\n};\n");
 	}
 	if (L0->pre_scale) {
-		cprintf(s, "static const float %s_scale[%zu] = {\n", p, in);
+		nnpm_sink_printf(s, "static const float %s_scale[%zu] = {\n", p, in);
 		put_floats(s, L0->pre_scale, in, "\t");
 		nnpm_sink_puts(s, "\n};\n");
 	}
 	for (size_t l = 0; l < L; l++)
 		put_layer(s, &m->layers[l], l, p, int8);
-	cprintf(s, "\n/* Writes %s_OUTPUTS outputs to y; returns the argmax. */\n"
+	nnpm_sink_printf(s, "\n/* Writes %s_OUTPUTS outputs to y; returns the argmax. */\n"
 	                 "static inline int %s_predict(const float *x, float *y, float *scratch)\n{\n"
 	                 "\tfloat *in = scratch, *a = scratch + %zu, *b = a + %zu, *t;\n"
 	                 "\tint i, o, best = 0;\n\n"
 	                 "\tfor (i = 0; i < %zu; i++)\n\t\tin[i] = ", P, p, in, wmax ? wmax : 1, in);
 	nnpm_sink_puts(s, L0->pre_offset ? "(x[i] - " : "x[i]");
 	if (L0->pre_offset)
-		cprintf(s, "%s_offset[i])", p);
+		nnpm_sink_printf(s, "%s_offset[i])", p);
 	if (L0->pre_scale)
-		cprintf(s, " * %s_scale[i]", p);
+		nnpm_sink_printf(s, " * %s_scale[i]", p);
 	nnpm_sink_puts(s, ";\n\t(void)t;\n");
 	for (size_t l = 0; l < L; l++) {
 		const nnp_layer *Ly = &m->layers[l];
 		const char *src = l == 0 ? "in" : "a", *dst = l + 1 == L ? "y" : "b";
-		cprintf(s, "\t/* layer %zu: %zu -> %zu, %s */\n", l, Ly->in, Ly->out,
+		nnpm_sink_printf(s, "\t/* layer %zu: %zu -> %zu, %s */\n", l, Ly->in, Ly->out,
 		                 nnp_act_name(Ly->act));
-		cprintf(s, "\tfor (o = 0; o < %zu; o++) {\n\t\tfloat acc = 0.0f;\n", Ly->out);
+		nnpm_sink_printf(s, "\tfor (o = 0; o < %zu; o++) {\n\t\tfloat acc = 0.0f;\n", Ly->out);
 		if (int8)
-			cprintf(s, "\t\tfor (i = 0; i < %zu; i++)\n\t\t\tacc += (float)%s_q%zu[o][i]"
+			nnpm_sink_printf(s, "\t\tfor (i = 0; i < %zu; i++)\n\t\t\tacc += (float)%s_q%zu[o][i]"
 			                 " * %s[i];\n\t\tacc = acc * %s_s%zu[o] + %s_b%zu[o];\n", Ly->in,
 			                 p, l, src, p, l, p, l);
 		else
-			cprintf(s, "\t\tfor (i = 0; i < %zu; i++)\n\t\t\tacc += %s_w%zu[o][i] * "
+			nnpm_sink_printf(s, "\t\tfor (i = 0; i < %zu; i++)\n\t\t\tacc += %s_w%zu[o][i] * "
 			                 "%s[i];\n\t\tacc += %s_b%zu[o];\n", Ly->in, p, l, src, p, l);
 		put_act(s, Ly, "acc");
-		cprintf(s, "\t\t%s[o] = acc;\n\t}\n", dst);
+		nnpm_sink_printf(s, "\t\t%s[o] = acc;\n\t}\n", dst);
 		if (l + 1 < L)
 			nnpm_sink_puts(s, "\tt = a;\n\ta = b;\n\tb = t;\n");
 	}
 	if (m->layers[L - 1].act == NNP_ACT_SOFTMAX)
-		cprintf(s, "\t{\n\t\tfloat mx = y[0], sum = 0.0f;\n"
+		nnpm_sink_printf(s, "\t{\n\t\tfloat mx = y[0], sum = 0.0f;\n"
 		                 "\t\tfor (o = 1; o < %zu; o++)\n\t\t\tmx = y[o] > mx ? y[o] : mx;\n"
 		                 "\t\tfor (o = 0; o < %zu; o++) {\n\t\t\ty[o] = expf(y[o] - mx);\n"
 		                 "\t\t\tsum += y[o];\n\t\t}\n\t\tfor (o = 0; o < %zu; o++)\n"
 		                 "\t\t\ty[o] /= sum;\n\t}\n", out, out, out);
-	cprintf(s, "\tfor (o = 1; o < %zu; o++)\n\t\tif (y[o] > y[best])\n"
+	nnpm_sink_printf(s, "\tfor (o = 1; o < %zu; o++)\n\t\tif (y[o] > y[best])\n"
 	                 "\t\t\tbest = o;\n\treturn best;\n}\n\n", out);
-	cprintf(s, "#ifdef __cplusplus\n}\n#endif\n#endif /* %s_H */\n", P);
+	nnpm_sink_printf(s, "#ifdef __cplusplus\n}\n#endif\n#endif /* %s_H */\n", P);
 	return NNP_OK;
 }

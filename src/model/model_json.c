@@ -770,12 +770,7 @@ done:
 	free(ls);
 	free(sizes);
 	free(acts);
-	if (rc) {
-		nnp_model_free(m);
-		return rc;
-	}
-	*out = m;
-	return NNP_OK;
+	return nnpm_hand_over(m, rc, out);
 }
 
 /* 1 if cJSON finds a syntax error before byte `at`: that error is the one

@@ -479,12 +479,7 @@ static int build(onnx_rd *r, olayer *ls, size_t nl, const oprep *p, const nnp_im
 	}
 	free(sizes);
 	free(acts);
-	if (rc) {
-		nnp_model_free(m);
-		return rc;
-	}
-	*out = m;
-	return NNP_OK;
+	return nnpm_hand_over(m, rc, out);
 }
 
 static int is_initializer(const Onnx__GraphProto *g, const char *name)

@@ -35,6 +35,9 @@ int nnpm_alloc(nnp_model **out, size_t input_size, size_t n_layers, const size_t
 /* Model invariants; errors carry `status` and start with `label`. */
 int nnpm_check(const nnp_model *m, const char *label, int status, nnp_err *err);
 
+/* The end of a loader: gives m to *out when rc is 0, else frees it; returns rc. */
+int nnpm_hand_over(nnp_model *m, int rc, nnp_model **out);
+
 /*
  * Where a writer puts its bytes: a FILE, a growing memory buffer, or nowhere
  * (count_only: just measure). Errors are sticky: after the first failure the
@@ -52,6 +55,7 @@ typedef struct nnpm_sink {
 } nnpm_sink;
 
 void nnpm_sink_put(nnpm_sink *s, const void *p, size_t n);
+/* Formatted text of any length (never cut). */
 void nnpm_sink_printf(nnpm_sink *s, const char *fmt, ...)
 #if defined(__GNUC__)
 	__attribute__((format(printf, 2, 3)))

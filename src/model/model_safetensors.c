@@ -290,12 +290,7 @@ int nnpm_safetensors_read(nnp_model **out, const unsigned char *buf, size_t len,
 	cJSON_Delete(root);
 	nnpm_tensors_free(t, k);
 	free(se);
-	if (rc) {
-		nnp_model_free(m);
-		return rc;
-	}
-	*out = m;
-	return NNP_OK;
+	return nnpm_hand_over(m, rc, out);
 }
 
 /* ---- writer ---- */

@@ -297,7 +297,8 @@ static void diamond(nnp_tbuf *b, double x, double y, double r, const char *fill)
 	              y + r, x - r, y, fill);
 }
 
-static void cand_title(nnp_tbuf *b, const nnp_candidate *c, size_t i, int orig)
+/* Opens a point's tooltip with what it is: "original" or "#i: budget". */
+static void title_start(nnp_tbuf *b, const nnp_candidate *c, size_t i, int orig)
 {
 	nnp_tb_puts(b, "<title>");
 	if (orig) {
@@ -306,6 +307,11 @@ static void cand_title(nnp_tbuf *b, const nnp_candidate *c, size_t i, int orig)
 		nnp_tb_printf(b, "#%zu: ", i);
 		nnp_report_budget(b, c);
 	}
+}
+
+static void cand_title(nnp_tbuf *b, const nnp_candidate *c, size_t i, int orig)
+{
+	title_start(b, c, i, orig);
 	nnp_tb_printf(b, ": %zu params, accuracy %.2f%%", c->params, 100.0 * c->accuracy);
 	if (!orig)
 		nnp_tb_printf(b, ", drop %.2f", c->accuracy_drop);
@@ -315,13 +321,7 @@ static void cand_title(nnp_tbuf *b, const nnp_candidate *c, size_t i, int orig)
 static void ft_title(nnp_tbuf *b, const nnp_candidate *c, size_t i, int orig,
                      const nnp_report_info *info)
 {
-	nnp_tb_puts(b, "<title>");
-	if (orig) {
-		nnp_tb_puts(b, "original");
-	} else {
-		nnp_tb_printf(b, "#%zu: ", i);
-		nnp_report_budget(b, c);
-	}
+	title_start(b, c, i, orig);
 	nnp_tb_printf(b, " after %zu epoch%s of fine-tuning: accuracy %.2f%%, drop %.2f",
 	              info->ft_epochs, info->ft_epochs == 1 ? "" : "s", 100.0 * c->ft_accuracy,
 	              c->ft_drop);
@@ -732,17 +732,8 @@ void nnp_report_svg_plot(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info
 
 /* ---- stats.svg: every hidden neuron's (mean, std) ---- */
 
-typedef struct thr {
-	double m, s;
-} thr;
-
-static int thr_cmp(const void *pa, const void *pb)
-{
-	const thr *a = pa, *b = pb;
-	if (a->m != b->m)
-		return a->m < b->m ? -1 : 1;
-	return (a->s > b->s) - (a->s < b->s);
-}
+/* A threshold pair (|mean|, std) as the point (x, y). */
+typedef pt thr;
 
 /* The distinct (mean, std) threshold pairs of the sweep, sorted. */
 static thr *distinct_thresholds(const nnp_sweep *sw, size_t *n)
@@ -755,10 +746,10 @@ static thr *distinct_thresholds(const nnp_sweep *sw, size_t *n)
 	for (size_t i = 0; i < sw->n; i++)
 		if (isfinite(sw->c[i].mean_thr) && isfinite(sw->c[i].std_thr))
 			t[k++] = (thr){ fabs(sw->c[i].mean_thr), sw->c[i].std_thr };
-	qsort(t, k, sizeof *t, thr_cmp);
+	qsort(t, k, sizeof *t, pt_cmp);
 	size_t u = 0;
 	for (size_t i = 0; i < k; i++)
-		if (u == 0 || thr_cmp(&t[u - 1], &t[i]) != 0)
+		if (u == 0 || pt_cmp(&t[u - 1], &t[i]) != 0)
 			t[u++] = t[i];
 	*n = u;
 	return t;
@@ -827,14 +818,14 @@ static void stats_panel(nnp_tbuf *b, const nnp_layer_stats *L, size_t li, const 
 
 	nnp_tb_puts(b, "<g stroke=\"" C_BOX "\">\n");
 	for (size_t i = 0; i < nt; i++)
-		threshold_box(b, &x, &y, t[i].m, t[i].s, C_BOX, 0.8);
+		threshold_box(b, &x, &y, t[i].x, t[i].y, C_BOX, 0.8);
 	nnp_tb_puts(b, "</g>\n");
 	/* Each box numbered at its corner, as in the key under the heading. */
 	nnp_tb_puts(b, "<g font-size=\"8\" fill=\"#a0522d\">\n");
 	for (size_t i = 0; i < nt; i++)
-		if (t[i].m <= x.hi && t[i].s <= y.hi)
+		if (t[i].x <= x.hi && t[i].y <= y.hi)
 			nnp_tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\">%zu</text>\n",
-			              ax_px(&x, t[i].m) + 1.5, ax_px(&y, t[i].s) - 1.5, i + 1);
+			              ax_px(&x, t[i].x) + 1.5, ax_px(&y, t[i].y) - 1.5, i + 1);
 	nnp_tb_puts(b, "</g>\n");
 
 	/* Colour by the selected candidate when it names its neurons; its
@@ -955,7 +946,7 @@ void nnp_report_svg_stats(nnp_tbuf *b, const nnp_sweep *sw, const nnp_stats *s,
 		for (size_t i = line * (size_t)KEY_PER_LINE;
 		     i < nt && i < (line + 1) * (size_t)KEY_PER_LINE; i++)
 			nnp_tb_printf(b, "%s%zu (%g, %g)", i % (size_t)KEY_PER_LINE ? " \xc2\xb7 " : "",
-			              i + 1, t[i].m, t[i].s);
+			              i + 1, t[i].x, t[i].y);
 		nnp_tb_puts(b, "</text>\n");
 	}
 	if (!s->n_layers) {

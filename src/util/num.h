@@ -8,6 +8,22 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+/* A float32's bit pattern and back (memcpy: no aliasing question). */
+static inline uint32_t nnp_float_bits(float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, sizeof u);
+	return u;
+}
+
+static inline float nnp_bits_float(uint32_t u)
+{
+	float f;
+	memcpy(&f, &u, sizeof f);
+	return f;
+}
 
 /* Results of the parsers. */
 enum { NNP_NUM_OK = 0, NNP_NUM_EMPTY, NNP_NUM_SYNTAX, NNP_NUM_RANGE };

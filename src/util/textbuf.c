@@ -57,26 +57,28 @@ void nnp_tb_putc(nnp_tbuf *b, char c)
 	nnp_tb_putn(b, &c, 1);
 }
 
-void nnp_tb_printf(nnp_tbuf *b, const char *fmt, ...)
+void nnp_tb_vprintf(nnp_tbuf *b, const char *fmt, va_list ap)
 {
 	char small[256];
+	va_list again;
+	va_copy(again, ap);
+	int n = vsnprintf(small, sizeof small, fmt, ap);
+	if (n < 0)
+		b->oom = 1;
+	else if ((size_t)n < sizeof small)
+		nnp_tb_putn(b, small, (size_t)n);
+	else if (!tb_reserve(b, (size_t)n)) {
+		/* Long output (a path): format straight into the buffer. */
+		vsnprintf(b->p + b->len, (size_t)n + 1, fmt, again);
+		b->len += (size_t)n;
+	}
+	va_end(again);
+}
+
+void nnp_tb_printf(nnp_tbuf *b, const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(small, sizeof small, fmt, ap);
+	nnp_tb_vprintf(b, fmt, ap);
 	va_end(ap);
-	if (n < 0) {
-		b->oom = 1;
-		return;
-	}
-	if ((size_t)n < sizeof small) {
-		nnp_tb_putn(b, small, (size_t)n);
-		return;
-	}
-	/* Long output (a path): format straight into the buffer. */
-	if (tb_reserve(b, (size_t)n))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
 }

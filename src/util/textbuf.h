@@ -3,6 +3,7 @@
 #ifndef NNPRUNE_TEXTBUF_H
 #define NNPRUNE_TEXTBUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /* A text being built, always NUL-terminated once anything was appended. Any
@@ -19,6 +20,12 @@ void nnp_tb_free(nnp_tbuf *b);
 void nnp_tb_putn(nnp_tbuf *b, const char *s, size_t n);
 void nnp_tb_puts(nnp_tbuf *b, const char *s);
 void nnp_tb_putc(nnp_tbuf *b, char c);
+/* Appends the formatted text, of any length. */
+void nnp_tb_vprintf(nnp_tbuf *b, const char *fmt, va_list ap)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 2, 0)))
+#endif
+	;
 void nnp_tb_printf(nnp_tbuf *b, const char *fmt, ...)
 #if defined(__GNUC__)
 	__attribute__((format(printf, 2, 3)))

@@ -6,6 +6,7 @@
 #   expect_rc NAME N      the last run exited N
 #   expect_err NAME TEXT  its stderr contains TEXT (fixed string)
 #   expect_out NAME TEXT  its stdout contains TEXT
+#   expect_usage NAME TEXT ARGS...  nnprune ARGS exits 2 with TEXT on stderr
 #   expect_eq NAME WANT GOT, expect_same NAME FILE1 FILE2 (cmp), check NAME CMD...,
 #   check NAME not CMD..., num_le A B, num_lt A B
 #   ok NAME / bad NAME DETAILS / skip NAME WHY
@@ -16,6 +17,9 @@
 #                         in double (py_eval; python3)
 #   expect_json NAME FILE FILE is valid JSON (python3 or jq; else skipped)
 #   gen_blobs SEED ROWS   a CSV of Gaussian blobs on stdout (label first)
+#   hidden_of MODEL       its hidden widths joined by '-' (e.g. 16-12)
+#   rescore MODEL DATA    a written model's own figures: EV_ACC, EV_LOSS (eval
+#                         --json on DATA), INFO_PARAMS, INFO_HIDDEN (info --json)
 #   finish                prints "N passed, M failed" and exits non-zero on failure
 # No 'set -e': every check runs and is counted.
 #
@@ -114,6 +118,14 @@ expect_out() {
 	else
 		bad "$1" "stdout lacks '$2'; stdout: $(head -c 300 "$OUT" | tr '\n' '|')"
 	fi
+}
+
+expect_usage() {
+	local name=$1 text=$2
+	shift 2
+	nnp "$@"
+	expect_rc "$name: exit 2" 2
+	expect_err "$name: names the option" "$text"
 }
 
 expect_eq() {
@@ -251,6 +263,27 @@ expect_json() {
 # (one tab of indentation), without a JSON tool.
 json_num() {
 	awk -F'\t' -v k="\"$2\":" '$1 == "" && $2 == k { v = $3; sub(/,$/, "", v); print v; exit }' "$1"
+}
+
+# hidden_widths FILE: the hidden layers' widths in an info --json output,
+# joined by '-'.
+hidden_widths() {
+	awk -F'\t' '$4 == "\"out\":" { v = $5; sub(/,$/, "", v); s = s sep v; sep = "-" }
+		END { sub(/-[0-9]+$/, "", s); print s }' "$1"
+}
+
+hidden_of() {
+	nnp info --json "$1"
+	hidden_widths "$OUT"
+}
+
+rescore() {
+	nnp eval --json "$1" "$2"
+	EV_ACC=$(json_num "$OUT" accuracy)
+	EV_LOSS=$(json_num "$OUT" loss)
+	nnp info --json "$1"
+	INFO_PARAMS=$(json_num "$OUT" params)
+	INFO_HIDDEN=$(hidden_widths "$OUT")
 }
 
 # SEED ROWS [FEATURES [CLASSES [SEP]]]: Gaussian blobs, class i % CLASSES,

@@ -11,24 +11,10 @@
 #   NAME...     run only these cases
 #   NNP_REGEN=1 rewrite the expected files from the current binary: read the
 #               diff (git diff tests/cli/golden) before committing it.
-set -u
-if [ $# -lt 2 ]; then
-	echo "usage: $0 NNPRUNE_BINARY SOURCE_DIR [NAME...]" >&2
-	exit 2
-fi
-# The cases run in their own directories: the binary's path must not be relative.
-bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-src=$(cd "$2" && pwd)
+. "$(dirname "$0")/lib.sh" "$@"
 shift 2
-golden="$src/tests/cli/golden"
-work=$(mktemp -d "${TMPDIR:-/tmp}/nnpgolden.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-# Sanitizer builds: report leaks too; the report goes to stderr and fails the case.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
-# Messages must not depend on the user's locale.
-export LC_ALL=C
-pass=0
-fail=0
+golden="$SRC/tests/cli/golden"
+work=$WORK
 regen=${NNP_REGEN:-0}
 
 if [ $# -gt 0 ]; then
@@ -42,46 +28,39 @@ else
 	shopt -u nullglob
 fi
 if [ ${#cases[@]} -eq 0 ]; then
-	echo "FAIL no cases in $golden"
-	echo "0 passed, 1 failed"
-	exit 1
+	bad "cases" "no cases in $golden"
+	finish
 fi
 
 for cmdfile in "${cases[@]}"; do
 	name=$(basename "$cmdfile" .cmd)
 	if [ ! -f "$cmdfile" ]; then
-		echo "FAIL $name: no such case ($cmdfile)"
-		fail=$((fail + 1))
+		bad "$name" "no such case ($cmdfile)"
 		continue
 	fi
 	case_dir="$work/$name"
 	mkdir -p "$case_dir"
-	cp -r "$src/tests/data" "$case_dir/data"
-	cp -r "$src/models" "$case_dir/models"
-	(cd "$case_dir" && NNPRUNE="$bin" bash "$cmdfile" >"$work/$name.out" 2>"$work/$name.err" </dev/null)
+	cp -r "$SRC/tests/data" "$case_dir/data"
+	cp -r "$SRC/models" "$case_dir/models"
+	(cd "$case_dir" && NNPRUNE="$NNP" bash "$cmdfile" >"$work/$name.out" 2>"$work/$name.err" </dev/null)
 	echo $? >"$work/$name.code"
 	if [ "$regen" = 1 ]; then
 		cp "$work/$name.out" "$work/$name.err" "$work/$name.code" "$golden/"
 		echo "regenerated $name (exit $(cat "$work/$name.code"))"
 		continue
 	fi
-	ok=1
+	same=1
 	for ext in out err code; do
 		if [ ! -f "$golden/$name.$ext" ]; then
-			echo "FAIL $name: missing $name.$ext (run with NNP_REGEN=1, then read it)"
-			ok=0
+			bad "$name" "missing $name.$ext (run with NNP_REGEN=1, then read it)"
+			same=0
 		elif ! diff -u "$golden/$name.$ext" "$work/$name.$ext" >"$work/diff" 2>&1; then
-			echo "FAIL $name: $ext differs:"
+			bad "$name" "$ext differs:"
 			cat "$work/diff"
-			ok=0
+			same=0
 		fi
 	done
-	if [ $ok = 1 ]; then
-		echo "ok $name"
-		pass=$((pass + 1))
-	else
-		fail=$((fail + 1))
-	fi
+	[ $same = 1 ] && ok "$name"
 done
 
 # Expected files whose case was deleted or renamed would silently stop testing.
@@ -89,13 +68,9 @@ if [ $# -eq 0 ]; then
 	for f in "$golden"/*.code; do
 		[ -e "$f" ] || continue
 		name=$(basename "$f" .code)
-		if [ ! -f "$golden/$name.cmd" ]; then
-			echo "FAIL $name: $name.code has no $name.cmd"
-			fail=$((fail + 1))
-		fi
+		[ -f "$golden/$name.cmd" ] || bad "$name" "$name.code has no $name.cmd"
 	done
 fi
 
 [ "$regen" = 1 ] && echo "expected files rewritten: review them before committing"
-echo "$pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish

@@ -74,6 +74,21 @@ nnp convert base.json odd.name --to safetensors
 nnp info odd.name
 expect_out "--to forces the format" "safetensors file"
 
+# header_agrees NAME PROGRAM TOL [EVAL-ARGS]: the compiled header PROGRAM on
+# rows.csv prints the accuracy nnprune eval EVAL-ARGS reports on base.json,
+# and its loss within TOL (relative above 1).
+header_agrees() {
+	local name=$1 prog=$2 tol=$3 how acc loss
+	shift 3
+	how="nnprune eval${1:+ $*}"
+	nnp eval --json base.json rows.csv "$@"
+	acc=$(json_num "$OUT" accuracy)
+	loss=$(json_num "$OUT" loss)
+	set -- $("./$prog" <rows.csv)
+	check "$name: accuracy = $how ($1 vs $acc)" num_le "$(awk -v a="$1" -v b="$acc" 'BEGIN { d = a - b; print d < 0 ? -d : d }')" 0
+	check "$name: loss = $how within $tol ($2 vs $loss)" num_le \
+		"$(awk -v a="$2" -v b="$loss" 'BEGIN { d = a - b; print (d < 0 ? -d : d) / (b > 1 ? b : 1) }')" "$tol"
+}
 # --- the C header ----------------------------------------------------------------------------------
 nnp convert base.json model.h --prefix nnp_model
 expect_rc "convert to .h: exit 0" 0
@@ -127,20 +142,8 @@ if command -v "$CC" >/dev/null 2>&1; then
 			bad "model.h compiles as C++" "$(head -5 cxx.err | tr '\n' '|')"
 		fi
 	fi
-	nnp eval --json base.json rows.csv
-	acc=$(json_num "$OUT" accuracy)
-	loss=$(json_num "$OUT" loss)
-	set -- $(./model-c <rows.csv)
-	check "C header: accuracy = nnprune eval ($1 vs $acc)" num_le "$(awk -v a="$1" -v b="$acc" 'BEGIN { d = a - b; print d < 0 ? -d : d }')" 0
-	check "C header: loss = nnprune eval within 1e-6 ($2 vs $loss)" num_le \
-		"$(awk -v a="$2" -v b="$loss" 'BEGIN { d = a - b; print (d < 0 ? -d : d) / (b > 1 ? b : 1) }')" 1e-6
-	nnp eval --json base.json rows.csv --int8
-	acc8=$(json_num "$OUT" accuracy)
-	loss8=$(json_num "$OUT" loss)
-	set -- $(./model8-c <rows.csv)
-	check "int8 header: accuracy = nnprune eval --int8 ($1 vs $acc8)" num_le "$(awk -v a="$1" -v b="$acc8" 'BEGIN { d = a - b; print d < 0 ? -d : d }')" 0
-	check "int8 header: loss = nnprune eval --int8 within 1e-5 ($2 vs $loss8)" num_le \
-		"$(awk -v a="$2" -v b="$loss8" 'BEGIN { d = a - b; print (d < 0 ? -d : d) / (b > 1 ? b : 1) }')" 1e-5
+	header_agrees "C header" model-c 1e-6
+	header_agrees "int8 header" model8-c 1e-5 --int8
 	if [ -x model-cxx ]; then
 		expect_eq "C++ build: the same results" "$(./model-c <rows.csv)" "$(./model-cxx <rows.csv)"
 	fi

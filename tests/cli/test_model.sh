@@ -93,24 +93,30 @@ expect_rc "info with two models: exit 2" 2
 set_byte() { printf "\\$(printf %03o "$3")" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null; }
 
 crashes=0 not3=0 notone=0 accepted=0 runs=0
-try_model() { # FILE WHAT
-	nnp info "$1"
+# try_hostile NAMED WHAT ARGS...: nnprune ARGS on a hostile input; counts
+# crashes, acceptances, exits other than 3 and errors that are not one line
+# starting 'nnprune: NAMED'.
+try_hostile() {
+	local named=$1 what=$2
+	shift 2
+	nnp "$@"
 	runs=$((runs + 1))
 	if [ "$RC" -ge 128 ]; then
 		crashes=$((crashes + 1))
-		echo "  crash ($RC) on $2"
+		echo "  crash ($RC) on $what"
 	elif [ "$RC" = 0 ]; then
 		accepted=$((accepted + 1))
-		echo "  accepted: $2"
+		echo "  accepted: $what"
 	elif [ "$RC" != 3 ]; then
 		not3=$((not3 + 1))
-		echo "  exit $RC on $2"
+		echo "  exit $RC on $what"
 	fi
-	if [ "$RC" != 0 ] && { [ "$(wc -l <"$ERR")" != 1 ] || ! grep -q "^nnprune: $1:" "$ERR"; }; then
+	if [ "$RC" != 0 ] && { [ "$(wc -l <"$ERR")" != 1 ] || ! grep -q "^nnprune: $named" "$ERR"; }; then
 		notone=$((notone + 1))
-		echo "  not one 'nnprune: FILE:' line on $2: $(head -c 200 "$ERR")"
+		echo "  not one 'nnprune: $named' line on $what: $(head -c 200 "$ERR")"
 	fi
 }
+try_model() { try_hostile "$1:" "$2" info "$1"; } # FILE WHAT
 # Every header and first-layer-record byte changed by one; the high byte of
 # each 32-bit field set to 255 (huge sizes, counts, flags).
 bytes=($(od -An -tu1 -N64 xor.bin))
@@ -166,24 +172,7 @@ expect_eq "hostile models: every error is one 'nnprune: FILE:' line" 0 "$notone"
 
 # --- hostile data files --------------------------------------------------------------------------------
 crashes=0 not3=0 runs=0 notone=0 accepted=0
-try_data() { # WHAT: eval xor.json on d.csv
-	nnp eval xor.json d.csv
-	runs=$((runs + 1))
-	if [ "$RC" -ge 128 ]; then
-		crashes=$((crashes + 1))
-		echo "  crash ($RC) on $1"
-	elif [ "$RC" = 0 ]; then
-		accepted=$((accepted + 1))
-		echo "  accepted: $1"
-	elif [ "$RC" != 3 ]; then
-		not3=$((not3 + 1))
-		echo "  exit $RC on $1"
-	fi
-	if [ "$RC" != 0 ] && { [ "$(wc -l <"$ERR")" != 1 ] || ! grep -q '^nnprune: d.csv' "$ERR"; }; then
-		notone=$((notone + 1))
-		echo "  not one 'nnprune: d.csv' line on $1: $(head -c 200 "$ERR")"
-	fi
-}
+try_data() { try_hostile d.csv "$1" eval xor.json d.csv; } # WHAT: eval xor.json on d.csv
 for content in '0,1,2\n1,1\n' '0,1,2\n1,1,2,3\n' '0,1,2\n,1,2\n' '0,1,2\n1,1,\n' '0,1,2\n1,1,2x\n' \
 	'0,1,2\n1,0x10,2\n' '0,1,2\n1,inf,2\n' '0,1,2\n1,-nan,2\n' '0,1,2\n1,1e39,2\n' '0,1,2\n1,NA,2\n' \
 	'0,1,2\n3,1,2\n' '0,1,2\n-1,1,2\n' '0,1,2\n1e9,1,2\n' '0,1,2\n99999999999999999999,1,2\n' \

@@ -21,13 +21,6 @@ P0=$((17 * 32 + 33 * 16 + 17 * 3))
 # params of a 16-a-b-3 network
 params_of() { echo $((17 * $1 + ($1 + 1) * $2 + ($2 + 1) * 3)); }
 
-# hidden widths "a-b" of a model, from info --json (no JSON tool needed)
-hidden_of() {
-	nnp info --json "$1"
-	awk -F'\t' '$4 == "\"out\":" { v = $5; sub(/,$/, "", v); s = s sep v; sep = "-" }
-		END { sub(/-[0-9]+$/, "", s); print s }' "$OUT"
-}
-
 # --- every method x compensation -------------------------------------------------------------
 declare -A loss
 for method in score obs rule; do
@@ -193,15 +186,6 @@ nnp info w-obs.bin
 expect_out "--widths: budget in the provenance" '"widths":	[16, 8]'
 nnp prune model.bin --calib calib.csv --method obs --widths 32,3 -o w3.bin
 expect_eq "--widths 32,3: a whole layer and a narrow one" "32-3" "$(hidden_of w3.bin)"
-for w in 16 16,8,4 40,8 16,17; do
-	nnp prune model.bin --calib calib.csv --widths $w -o we.bin
-	expect_rc "--widths $w: exit 2" 2
-	expect_err "--widths $w: names the option" "--widths $w: "
-done
-expect_err "--widths 16,17: which layer is too narrow" "hidden layer 1 has 16 neurons, it cannot keep 17"
-nnp prune model.bin --calib calib.csv --widths 16 -o we.bin
-expect_err "--widths 16: counts the hidden layers" "1 value for a model with 2 hidden layers"
-check "--widths errors write nothing" test ! -e we.bin
 
 # --- calibration data ----------------------------------------------------------------------------
 nnp prune model.bin --calib calib.csv --calib-rows 100 --keep 0.5 -o r100.bin
@@ -285,14 +269,22 @@ for args in "--method score --keep 0.4" "--method obs --keep 0.4" "--method obs 
 done
 
 # --- errors --------------------------------------------------------------------------------------
-for k in 0 1.5 -0.5 x; do
-	nnp prune model.bin --calib calib.csv --keep $k -o e.bin
-	expect_rc "--keep $k: exit 2" 2
-	expect_err "--keep $k: names the option" "--keep"
-done
-expect_err "--keep x: not a number" "is not a number"
-nnp prune model.bin --calib calib.csv --keep 0 -o e.bin
-expect_err "--keep 0: the range" "(0, 1]"
+# Bad budgets: exit 2 naming the option, and where given what is wrong.
+# OUT|BUDGET|NAMED|WHY
+while IFS='|' read -r out budget named why; do
+	expect_usage "$budget" "$named" prune model.bin --calib calib.csv $budget -o $out
+	[ -z "$why" ] || expect_err "$budget: what is wrong" "$why"
+done <<'EOF'
+we.bin|--widths 16|--widths 16: |1 value for a model with 2 hidden layers
+we.bin|--widths 16,8,4|--widths 16,8,4: |
+we.bin|--widths 40,8|--widths 40,8: |
+we.bin|--widths 16,17|--widths 16,17: |hidden layer 1 has 16 neurons, it cannot keep 17
+e.bin|--keep 0|--keep|(0, 1]
+e.bin|--keep 1.5|--keep|
+e.bin|--keep -0.5|--keep|
+e.bin|--keep x|--keep|is not a number
+EOF
+check "--widths errors write nothing" test ! -e we.bin
 check "usage errors write nothing" test ! -e e.bin
 for bad_args in "--keep 0.5 -o e.bin" "--calib calib.csv -o e.bin" "--calib calib.csv --keep 0.5" \
 	"--calib calib.csv --keep 0.5 --target-params 50% -o e.bin" \

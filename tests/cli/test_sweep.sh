@@ -70,12 +70,8 @@ while IFS=, read -r idx mean std kept params bytes macs acc drop loss rest; do
 	[ "$idx" = candidate ] || [ "$idx" = original ] && continue
 	file=$(echo "$rest" | cut -d, -f6)  # agreement,reduction,pareto,floor_hit,same_as,file,...
 	n=$((n + 1))
-	nnp eval --json "$file" blobs.csv
-	e_acc=$(json_num "$OUT" accuracy)
-	e_loss=$(json_num "$OUT" loss)
-	nnp info --json "$file"
-	i_params=$(json_num "$OUT" params)
-	i_kept=$(awk -F'\t' '$4 == "\"out\":" { v = $5; sub(/,$/, "", v); s = s sep v; sep = "-" } END { sub(/-[0-9]+$/, "", s); print s }' "$OUT")
+	rescore "$file" blobs.csv
+	e_acc=$EV_ACC e_loss=$EV_LOSS i_params=$INFO_PARAMS i_kept=$INFO_HIDDEN
 	if awk -v a="$acc" -v b="$e_acc" 'BEGIN { exit !(int(a * 600 + 0.5) == int(b * 600 + 0.5)) }'; then
 		n_acc=$((n_acc + 1))
 	else

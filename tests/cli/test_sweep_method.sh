@@ -20,11 +20,6 @@ fi
 P0=$((17 * 32 + 33 * 16 + 17 * 3))
 
 # hidden widths "a-b" of a model, from info --json (no JSON tool needed)
-hidden_of() {
-	nnp info --json "$1"
-	awk -F'\t' '$4 == "\"out\":" { v = $5; sub(/,$/, "", v); s = s sep v; sep = "-" }
-		END { sub(/-[0-9]+$/, "", s); print s }' "$OUT"
-}
 # the weights and biases of a model, without its metadata
 weights_of() {
 	nnp convert "$1" w.json
@@ -107,17 +102,13 @@ n=0 n_ok=0
 while IFS=, read -r idx mean std kept params bytes macs acc drop loss agree red par fl same file rest; do
 	[ "$idx" = candidate ] || [ "$idx" = original ] && continue
 	n=$((n + 1))
-	nnp eval --json "$file" blobs.csv
-	e_acc=$(json_num "$OUT" accuracy)
-	e_loss=$(json_num "$OUT" loss)
-	nnp info --json "$file"
-	i_params=$(json_num "$OUT" params)
-	if awk -v a="$acc" -v b="$e_acc" -v l="$loss" -v m="$e_loss" \
+	rescore "$file" blobs.csv
+	if awk -v a="$acc" -v b="$EV_ACC" -v l="$loss" -v m="$EV_LOSS" \
 		'BEGIN { d = l - m; if (d < 0) d = -d; exit !(int(a * 600 + 0.5) == int(b * 600 + 0.5) && d <= 1e-6 * l) }' &&
-		[ "$i_params" = "$params" ] && [ "$(hidden_of "$file")" = "$kept" ]; then
+		[ "$INFO_PARAMS" = "$params" ] && [ "$INFO_HIDDEN" = "$kept" ]; then
 		n_ok=$((n_ok + 1))
 	else
-		echo "  $file: eval $e_acc $e_loss, info $i_params; report $acc $loss $params $kept"
+		echo "  $file: eval $EV_ACC $EV_LOSS, info $INFO_PARAMS $INFO_HIDDEN; report $acc $loss $params $kept"
 	fi
 done <o-obs-ls/report.csv
 expect_eq "obs/ls: eval and info of each model = report" "$n" "$n_ok"
@@ -206,9 +197,7 @@ expect_rc "--widths with --keep: exit 0" 0
 check "--widths with --keep: both candidates" test -s wk/model-score-ls-k0.5.bin -a \
 	-s wk/model-score-ls-w16-8.bin
 for w in 16 16,8,4 40,8 16,17 16,8/4; do
-	nnp sweep -q --method obs --calib calib.csv --widths $w -o we
-	expect_rc "--widths $w: exit 2" 2
-	expect_err "--widths $w: names the option" "--widths"
+	expect_usage "--widths $w" "--widths" sweep -q --method obs --calib calib.csv --widths $w -o we
 done
 expect_err "--widths 16,8/4: every set alike" "'4' has 1 value, the first set 2"
 nnp sweep -q --method obs --calib calib.csv --widths 16,17 -o we

@@ -44,7 +44,7 @@ static void test_table_names(void **state)
 	o.method = (nnp_method)n;
 	nnp_err err;
 	assert_int_equal(nnp_method_check_opts(&o, &err), NNP_EUSAGE);
-	assert_non_null(strstr(err.msg, "expected rule, score, obs or random"));
+	tu_expect_msg(&err, "expected rule, score, obs or random");
 }
 
 static void test_random_is_a_fixed_permutation(void **state)

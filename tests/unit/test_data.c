@@ -1,5 +1,4 @@
 /* Tests of the data readers: CSV and IDX, plain and gzip, every rejection. */
-#include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <errno.h>
@@ -17,6 +16,7 @@
 #include "nnprune/data.h"
 #include "nnprune/io.h"
 #include "data_priv.h"
+#include "textbuf.h"
 #include "testutil.h"
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -33,38 +33,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	tu_rmtree(g_dir);
-	free(g_dir);
+	tu_rmtree_free(g_dir);
 	return 0;
-}
-
-/* A growable byte string for building files. */
-typedef struct sbuf {
-	char *s;
-	size_t n, cap;
-} sbuf;
-
-static void sb_add(sbuf *b, const void *p, size_t n)
-{
-	if (b->n + n + 1 > b->cap) {
-		b->cap = (b->n + n + 1) * 2;
-		b->s = realloc(b->s, b->cap);
-		assert_non_null(b->s);
-	}
-	memcpy(b->s + b->n, p, n);
-	b->n += n;
-	b->s[b->n] = '\0';
-}
-
-static void sb_printf(sbuf *b, const char *fmt, ...)
-{
-	char tmp[512];
-	va_list ap;
-	va_start(ap, fmt);
-	int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
-	assert_true(k >= 0 && (size_t)k < sizeof tmp);
-	sb_add(b, tmp, (size_t)k);
 }
 
 /* Writes a file in the test directory; returns its malloc'd path. */
@@ -156,11 +126,6 @@ static int slurp(const char *path, const nnp_data_opts *o, size_t batch, size_t 
 	return rc;
 }
 
-static void expect_msg(const nnp_err *e, const char *sub)
-{
-	if (!strstr(e->msg, sub))
-		fail_msg("message \"%s\" lacks \"%s\"", e->msg, sub);
-}
 
 /* Reading path with o fails (at open or while reading) with sub in the message. */
 static void expect_fail(const char *path, const nnp_data_opts *o, int status, const char *sub)
@@ -172,7 +137,7 @@ static void expect_fail(const char *path, const nnp_data_opts *o, int status, co
 		fail_msg("%s: expected an error with \"%s\", read %zu rows", path, sub, g.rows);
 	if (rc != status || err.status != status)
 		fail_msg("%s: status %d, expected %d: %s", path, rc, status, err.msg);
-	expect_msg(&err, sub);
+	tu_expect_msg(&err, sub);
 	got_free(&g);
 }
 
@@ -482,19 +447,19 @@ static void test_csv_exact_values(void **state)
 {
 	(void)state;
 	size_t n = sizeof number_cases / sizeof number_cases[0];
-	sbuf b = { 0 };
+	nnp_tbuf b = { 0 };
 	for (size_t i = 0; i < n; i++)
-		sb_printf(&b, "%s%s", i ? "," : "", number_cases[i]);
-	sb_add(&b, "\n", 1);
+		nnp_tb_printf(&b, "%s%s", i ? "," : "", number_cases[i]);
+	nnp_tb_putn(&b, "\n", 1);
 	/* The same values again as the second row, quoted (the slow path). */
 	for (size_t i = 0; i < n; i++)
-		sb_printf(&b, "%s\"%s\"", i ? "," : "", number_cases[i]);
-	sb_add(&b, "\n", 1);
+		nnp_tb_printf(&b, "%s\"%s\"", i ? "," : "", number_cases[i]);
+	nnp_tb_putn(&b, "\n", 1);
 	nnp_data_opts o = NNP_DATA_OPTS_INIT;
 	o.label = NNP_LABEL_NONE;
 	o.header = NNP_HEADER_NO;
 	got_t g;
-	read_text(b.s, &o, &g);
+	read_text(b.p, &o, &g);
 	assert_int_equal(g.nf, n);
 	assert_int_equal(g.rows, 2);
 	for (size_t r = 0; r < 2; r++)
@@ -503,7 +468,7 @@ static void test_csv_exact_values(void **state)
 	assert_true(signbit(g.x[4]));
 	assert_true(g.x[2] == FLT_MAX);
 	got_free(&g);
-	free(b.s);
+	free(b.p);
 }
 
 /* Random decimal strings against strtod, double for double. */
@@ -545,7 +510,7 @@ static void test_parse_number_random(void **state)
 	/* The reader's inline decimal path (digits.digits) against strtod, with
 	 * both sides of its 15-digit limit. */
 	const size_t rows = 200, cols = 20;
-	sbuf b = { 0 };
+	nnp_tbuf b = { 0 };
 	float *want = malloc(rows * cols * sizeof *want);
 	for (size_t i = 0; i < rows * cols; i++) {
 		int ni = 1 + (int)(tu_next(&rng) % 9), nf = 1 + (int)(tu_next(&rng) % 12);
@@ -557,19 +522,19 @@ static void test_parse_number_random(void **state)
 			s[k++] = (char)('0' + tu_next(&rng) % 10);
 		s[k] = '\0';
 		want[i] = ref(s);
-		sb_printf(&b, "%s%s", s, (i + 1) % cols ? "," : "\n");
+		nnp_tb_printf(&b, "%s%s", s, (i + 1) % cols ? "," : "\n");
 	}
 	nnp_data_opts o = NNP_DATA_OPTS_INIT;
 	o.label = NNP_LABEL_NONE;
 	o.header = NNP_HEADER_NO;
 	got_t g;
-	read_text(b.s, &o, &g);
+	read_text(b.p, &o, &g);
 	assert_int_equal(g.rows, rows);
 	for (size_t i = 0; i < rows * cols; i++)
 		assert_bits(g.x[i], want[i]);
 	got_free(&g);
 	free(want);
-	free(b.s);
+	free(b.p);
 
 	double v;
 	assert_int_equal(nnp_parse_number((const unsigned char *)"1e999", 5, &v), NNP_NUM_RANGE);
@@ -581,10 +546,10 @@ static void test_parse_number_random(void **state)
 static void test_reader_identity(void **state)
 {
 	(void)state;
-	sbuf b = { 0 };
+	nnp_tbuf b = { 0 };
 	for (int r = 0; r < 3000; r++)
-		sb_printf(&b, "%d,%d,%d.5\n", r % 10, r * 7 % 256, r % 97);
-	char *p = put("ident.csv", b.s, b.n), *pz = put_gz("ident.csv.gz", b.s, b.n);
+		nnp_tb_printf(&b, "%d,%d,%d.5\n", r % 10, r * 7 % 256, r % 97);
+	char *p = put("ident.csv", b.p, b.len), *pz = put_gz("ident.csv.gz", b.p, b.len);
 	nnp_data_opts o = NNP_DATA_OPTS_INIT;
 	o.header = NNP_HEADER_NO;
 	float x[2 * 64];
@@ -596,7 +561,7 @@ static void test_reader_identity(void **state)
 	uint32_t want_zcrc = 0;
 	assert_int_equal(nnp_file_identity(p, &want_bytes, &want_crc, &err), NNP_OK);
 	assert_int_equal(nnp_file_identity(pz, &want_zbytes, &want_zcrc, &err), NNP_OK);
-	assert_int_equal(want_bytes, b.n);
+	assert_int_equal(want_bytes, b.len);
 	for (int kind = 0; kind < 3; kind++) {
 		nnp_reader *r = NULL;
 		/* A small buffer: the CRC runs over many refills. */
@@ -618,7 +583,7 @@ static void test_reader_identity(void **state)
 	}
 	free(p);
 	free(pz);
-	free(b.s);
+	free(b.p);
 }
 
 /* ---- CSV: rejections -------------------------------------------------- */
@@ -686,38 +651,38 @@ static void test_csv_rejections(void **state)
 	expect_csv_fail("a,b\n1,2\n\rx\n", &o, "bad.csv:3:1: carriage return without a line feed");
 
 	/* A field longer than the cap, on both paths. */
-	sbuf b = { 0 };
-	sb_add(&b, "a,b\n1,", 6);
+	nnp_tbuf b = { 0 };
+	nnp_tb_putn(&b, "a,b\n1,", 6);
 	for (int i = 0; i < 5000; i++)
-		sb_add(&b, "7", 1);
-	sb_add(&b, "\n", 1);
-	expect_csv_fail(b.s, &o, "bad.csv:2:3: field longer than 4096 bytes");
-	b.n = 0;
-	sb_add(&b, "a,b\n1,\"", 7);
+		nnp_tb_putn(&b, "7", 1);
+	nnp_tb_putn(&b, "\n", 1);
+	expect_csv_fail(b.p, &o, "bad.csv:2:3: field longer than 4096 bytes");
+	b.len = 0;
+	nnp_tb_putn(&b, "a,b\n1,\"", 7);
 	for (int i = 0; i < 5000; i++)
-		sb_add(&b, "\"\"", 2);
-	sb_add(&b, "\"\n", 2);
-	expect_csv_fail(b.s, &o, "bad.csv:2:3: field longer than 4096 bytes");
+		nnp_tb_putn(&b, "\"\"", 2);
+	nnp_tb_putn(&b, "\"\n", 2);
+	expect_csv_fail(b.p, &o, "bad.csv:2:3: field longer than 4096 bytes");
 	/* 4096 digits is still a field, and a number. */
-	b.n = 0;
-	sb_add(&b, "a,b\n1,", 6);
+	b.len = 0;
+	nnp_tb_putn(&b, "a,b\n1,", 6);
 	for (int i = 0; i < 4096; i++)
-		sb_add(&b, i < 4060 ? "0" : "1", 1);
-	float want = ref(b.s + 6);
-	sb_add(&b, "\n", 1);
-	read_text(b.s, &o, &g);
+		nnp_tb_putn(&b, i < 4060 ? "0" : "1", 1);
+	float want = ref(b.p + 6);
+	nnp_tb_putn(&b, "\n", 1);
+	read_text(b.p, &o, &g);
 	assert_int_equal(g.rows, 1);
 	assert_true(g.x[0] == want);
 	got_free(&g);
 
 	/* Over the column cap. */
-	b.n = 0;
+	b.len = 0;
 	for (unsigned i = 0; i <= NNP_MAX_COLUMNS; i++)
-		sb_add(&b, "0,", 2);
-	b.s[b.n - 1] = '\n';
+		nnp_tb_putn(&b, "0,", 2);
+	b.p[b.len - 1] = '\n';
 	o.header = NNP_HEADER_YES;
-	expect_csv_fail(b.s, &o, "bad.csv:1:2000001: more than 1000000 fields");
-	free(b.s);
+	expect_csv_fail(b.p, &o, "bad.csv:1:2000001: more than 1000000 fields");
+	free(b.p);
 }
 
 static void test_bad_options(void **state)
@@ -759,31 +724,49 @@ static void test_error_sticks(void **state)
 	size_t got;
 	assert_int_equal(nnp_reader_open(&r, p, &o, &err), 0);
 	assert_int_equal(nnp_reader_read(r, x, y, 8, &got, &err), NNP_EINPUT);
-	expect_msg(&err, "s.csv:3:3: field 'x' is not a number");
+	tu_expect_msg(&err, "s.csv:3:3: field 'x' is not a number");
 	nnp_err_clear(&err);
 	assert_int_equal(nnp_reader_read(r, x, y, 8, &got, &err), NNP_EINPUT);
 	assert_int_equal(got, 0);
-	expect_msg(&err, "s.csv:3:3:");
+	tu_expect_msg(&err, "s.csv:3:3:");
 	nnp_reader_close(r);
 	free(p);
 }
 
 /* ---- CSV: batches, buffers, gzip -------------------------------------- */
 
-/* A labelled CSV of rows x cols with assorted number spellings; the expected
- * values are written to x and y. */
-static char *make_csv(size_t rows, size_t cols, uint64_t seed, int crlf, float *x, int32_t *y,
-                      size_t *len)
+/* A labelled CSV text and the values it holds. */
+typedef struct csv_t {
+	float *x;     /* [rows][cols] */
+	int32_t *y;   /* [rows] */
+	char *text;
+	size_t len;
+} csv_t;
+
+static void csv_free(csv_t *c)
 {
+	free(c->x);
+	free(c->y);
+	free(c->text);
+}
+
+/* A labelled CSV of rows x cols with assorted number spellings, with the
+ * values it should read back as. */
+static csv_t make_csv(size_t rows, size_t cols, uint64_t seed, int crlf)
+{
+	csv_t c = { malloc(rows * cols * sizeof(float)), malloc(rows * sizeof(int32_t)), NULL, 0 };
+	assert_true(c.x && c.y);
+	float *x = c.x;
+	int32_t *y = c.y;
 	tu_rng rng = { seed };
-	sbuf b = { 0 };
-	sb_add(&b, "label", 5);
+	nnp_tbuf b = { 0 };
+	nnp_tb_putn(&b, "label", 5);
 	for (size_t j = 0; j < cols; j++)
-		sb_printf(&b, ",p%zu", j);
-	sb_add(&b, crlf ? "\r\n" : "\n", crlf ? 2 : 1);
+		nnp_tb_printf(&b, ",p%zu", j);
+	nnp_tb_putn(&b, crlf ? "\r\n" : "\n", crlf ? 2 : 1);
 	for (size_t i = 0; i < rows; i++) {
 		y[i] = (int32_t)(tu_next(&rng) % 10);
-		sb_printf(&b, "%d", y[i]);
+		nnp_tb_printf(&b, "%d", y[i]);
 		for (size_t j = 0; j < cols; j++) {
 			char f[64];
 			switch (tu_next(&rng) % 7) {
@@ -797,14 +780,16 @@ static char *make_csv(size_t rows, size_t cols, uint64_t seed, int crlf, float *
 			}
 			x[i * cols + j] = ref(f);
 			if (tu_next(&rng) % 13 == 0)
-				sb_printf(&b, ",\"%s\"", f);
+				nnp_tb_printf(&b, ",\"%s\"", f);
 			else
-				sb_printf(&b, ",%s", f);
+				nnp_tb_printf(&b, ",%s", f);
 		}
-		sb_add(&b, crlf ? "\r\n" : "\n", crlf ? 2 : 1);
+		nnp_tb_putn(&b, crlf ? "\r\n" : "\n", crlf ? 2 : 1);
 	}
-	*len = b.n;
-	return b.s;
+	assert_false(b.oom);
+	c.text = b.p;
+	c.len = b.len;
+	return c;
 }
 
 static void check_against(const got_t *g, const float *x, const int32_t *y, size_t rows,
@@ -823,17 +808,14 @@ static void test_csv_batches(void **state)
 {
 	(void)state;
 	const size_t rows = 50, cols = 9;
-	float *x = malloc(rows * cols * sizeof *x);
-	int32_t *y = malloc(rows * sizeof *y);
-	size_t len;
-	char *text = make_csv(rows, cols, 7, 0, x, y, &len);
-	char *p = put("b.csv", text, len);
+	csv_t c = make_csv(rows, cols, 7, 0);
+	char *p = put("b.csv", c.text, c.len);
 	nnp_data_opts o = NNP_DATA_OPTS_INIT;
 	got_t whole, part;
 	nnp_err err;
 	assert_int_equal(slurp(p, &o, 1000, 0, &whole, &err), 0);
-	check_against(&whole, x, y, rows, cols);
-	assert_int_equal(whole.offset, len);
+	check_against(&whole, c.x, c.y, rows, cols);
+	assert_int_equal(whole.offset, c.len);
 	const size_t batches[] = { 1, 3, 7, 49, 50, 51 };
 	for (size_t i = 0; i < sizeof batches / sizeof batches[0]; i++) {
 		assert_int_equal(slurp(p, &o, batches[i], 0, &part, &err), 0);
@@ -850,13 +832,11 @@ static void test_csv_batches(void **state)
 	while ((rc = nnp_reader_read(r, xb, NULL, 1, &got, &err)) == 0 && got)
 		total += got;
 	assert_int_equal(rc, NNP_EINPUT);
-	expect_msg(&err, "outside the model's 5 outputs");
+	tu_expect_msg(&err, "outside the model's 5 outputs");
 	nnp_reader_close(r);
 	got_free(&whole);
-	free(text);
 	free(p);
-	free(x);
-	free(y);
+	csv_free(&c);
 }
 
 static void test_csv_buffer_boundaries(void **state)
@@ -865,56 +845,51 @@ static void test_csv_buffer_boundaries(void **state)
 	/* Long lines through the smallest buffer: records, fields, quotes and
 	 * CRLF pairs land on every side of the buffer end. */
 	const size_t rows = 120, cols = 700;
-	float *x = malloc(rows * cols * sizeof *x);
-	int32_t *y = malloc(rows * sizeof *y);
-	size_t len;
 	for (int crlf = 0; crlf < 2; crlf++) {
-		char *text = make_csv(rows, cols, 11 + (uint64_t)crlf, crlf, x, y, &len);
-		char *p = put("long.csv", text, len);
+		csv_t c = make_csv(rows, cols, 11 + (uint64_t)crlf, crlf);
+		size_t len = c.len;
+		char *p = put("long.csv", c.text, len);
 		nnp_data_opts o = NNP_DATA_OPTS_INIT;
 		got_t g;
 		nnp_err err;
 		assert_true(len > 20 * NNP_DATA_BUF_MIN);
 		if (slurp(p, &o, 5, NNP_DATA_BUF_MIN, &g, &err))
 			fail_msg("%s", err.msg);
-		check_against(&g, x, y, rows, cols);
+		check_against(&g, c.x, c.y, rows, cols);
 		assert_int_equal(g.offset, len);
 		got_free(&g);
 		if (slurp(p, &o, 5, NNP_DATA_BUF_MIN + 37, &g, &err))
 			fail_msg("%s", err.msg);
-		check_against(&g, x, y, rows, cols);
+		check_against(&g, c.x, c.y, rows, cols);
 		got_free(&g);
 		/* An error after many refills still names its line and column. */
 		char *bad = malloc(len + 64);
-		memcpy(bad, text, len);
+		memcpy(bad, c.text, len);
 		size_t blen = len + (size_t)sprintf(bad + len, "1,2%s", crlf ? "\r\n" : "\n");
 		char *pb = put("longbad.csv", bad, blen);
 		assert_int_equal(slurp(pb, &o, 5, NNP_DATA_BUF_MIN, &g, &err), NNP_EINPUT);
 		char want[128];
 		snprintf(want, sizeof want, "longbad.csv:%zu:4: expected %zu fields as in line 1, found 2",
 		         rows + 2, cols + 1);
-		expect_msg(&err, want);
+		tu_expect_msg(&err, want);
 		got_free(&g);
 		free(pb);
 		free(bad);
-		free(text);
+		csv_free(&c);
 		free(p);
 	}
-	free(x);
-	free(y);
 
 	/* A file larger than the default buffer, plain and gzip'd. */
 	const size_t rows2 = 2000, cols2 = 100;
-	x = malloc(rows2 * cols2 * sizeof *x);
-	y = malloc(rows2 * sizeof *y);
-	char *text = make_csv(rows2, cols2, 5, 0, x, y, &len);
+	csv_t c = make_csv(rows2, cols2, 5, 0);
+	size_t len = c.len;
 	assert_true(len > NNP_DATA_BUF + NNP_DATA_BUF / 2);
-	char *p = put("big.csv", text, len);
-	char *pz = put_gz("big.csv.gz", text, len);
+	char *p = put("big.csv", c.text, len);
+	char *pz = put_gz("big.csv.gz", c.text, len);
 	nnp_data_opts o = NNP_DATA_OPTS_INIT;
 	got_t g, gz;
 	read_ok(p, &o, &g);
-	check_against(&g, x, y, rows2, cols2);
+	check_against(&g, c.x, c.y, rows2, cols2);
 	read_ok(pz, &o, &gz);
 	same_data(&g, &gz);
 	assert_int_equal(gz.offset, len);
@@ -931,11 +906,9 @@ static void test_csv_buffer_boundaries(void **state)
 	free(z);
 	got_free(&g);
 	got_free(&gz);
-	free(text);
+	csv_free(&c);
 	free(p);
 	free(pz);
-	free(x);
-	free(y);
 }
 
 /* Integer-only rows: the fast paths (one row and two rows at a time). */
@@ -943,12 +916,12 @@ static char *make_int_csv(size_t rows, size_t cols, uint64_t seed, int crlf, int
                           float *x, int32_t *y, size_t *len)
 {
 	tu_rng rng = { seed };
-	sbuf b = { 0 };
+	nnp_tbuf b = { 0 };
 	const char *eol = crlf ? "\r\n" : "\n";
 	for (size_t i = 0; i < rows; i++) {
 		y[i] = (int32_t)(tu_next(&rng) % 10);
 		if (!label_last)
-			sb_printf(&b, "%d,", y[i]);
+			nnp_tb_printf(&b, "%d,", y[i]);
 		for (size_t j = 0; j < cols; j++) {
 			char f[64];
 			uint64_t k = tu_next(&rng) % 20;
@@ -962,14 +935,14 @@ static char *make_int_csv(size_t rows, size_t cols, uint64_t seed, int crlf, int
 			else
 				snprintf(f, sizeof f, "%07d", (int)(tu_next(&rng) % 10000000));
 			x[i * cols + j] = ref(f);
-			sb_printf(&b, "%s%s", f, j + 1 < cols ? "," : "");
+			nnp_tb_printf(&b, "%s%s", f, j + 1 < cols ? "," : "");
 		}
 		if (label_last)
-			sb_printf(&b, ",%d", y[i]);
-		sb_add(&b, eol, strlen(eol));
+			nnp_tb_printf(&b, ",%d", y[i]);
+		nnp_tb_putn(&b, eol, strlen(eol));
 	}
-	*len = b.n;
-	return b.s;
+	*len = b.len;
+	return b.p;
 }
 
 static void test_csv_integer_rows(void **state)
@@ -1153,15 +1126,15 @@ static void free_pair(idx_pair *p)
 /* The same data as CSV, for comparison. */
 static char *pair_as_csv(void)
 {
-	sbuf b = { 0 };
+	nnp_tbuf b = { 0 };
 	for (size_t i = 0; i < NIMG; i++) {
-		sb_printf(&b, "%d", (int)lab_vals[i]);
+		nnp_tb_printf(&b, "%d", (int)lab_vals[i]);
 		for (size_t j = 0; j < NH * NW; j++)
-			sb_printf(&b, ",%.17g", (double)(float)img_vals[i * NH * NW + j]);
-		sb_add(&b, "\n", 1);
+			nnp_tb_printf(&b, ",%.17g", (double)(float)img_vals[i * NH * NW + j]);
+		nnp_tb_putn(&b, "\n", 1);
 	}
-	char *p = put("pair.csv", b.s, b.n);
-	free(b.s);
+	char *p = put("pair.csv", b.p, b.len);
+	free(b.p);
 	return p;
 }
 
@@ -1419,28 +1392,25 @@ static void test_max_rows(void **state)
 {
 	(void)state;
 	const size_t rows = 700, cols = 3;
-	float *x = malloc(rows * cols * sizeof *x);
-	int32_t *y = malloc(rows * sizeof *y);
-	size_t len;
-	char *text = make_csv(rows, cols, 3, 0, x, y, &len);
-	sbuf b = { NULL, 0, 0 };
-	sb_add(&b, text, len);
-	sb_printf(&b, "1,2,oops,4\n");
-	char *p = put("m.csv", b.s, b.n);
+	csv_t c = make_csv(rows, cols, 3, 0);
+	nnp_tbuf b = { 0 };
+	nnp_tb_putn(&b, c.text, c.len);
+	nnp_tb_printf(&b, "1,2,oops,4\n");
+	char *p = put("m.csv", b.p, b.len);
 	nnp_data_opts o = NNP_DATA_OPTS_INIT;
 	nnp_err err;
 	uint64_t n;
 	/* A header, 700 rows, a bad row: reading it all meets the bad row. */
 	assert_int_equal(nnp_data_count_rows(p, &o, &n, &err), NNP_EINPUT);
-	expect_msg(&err, "m.csv:702:5: field 'oops' is not a number");
+	tu_expect_msg(&err, "m.csv:702:5: field 'oops' is not a number");
 	const size_t limits[] = { 1, 255, 256, 257, 700 };
 	for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
 		o.max_rows = limits[i];
 		nnp_dataset *d;
 		assert_int_equal(nnp_dataset_load(&d, p, &o, 0, &err), 0);
 		assert_int_equal(d->rows, limits[i]);
-		assert_memory_equal(d->x, x, limits[i] * cols * sizeof *x);
-		assert_memory_equal(d->y, y, limits[i] * sizeof *y);
+		assert_memory_equal(d->x, c.x, limits[i] * cols * sizeof *c.x);
+		assert_memory_equal(d->y, c.y, limits[i] * sizeof *c.y);
 		nnp_dataset_free(d);
 		assert_int_equal(nnp_data_count_rows(p, &o, &n, &err), 0);
 		assert_int_equal(n, limits[i]);
@@ -1457,8 +1427,8 @@ static void test_max_rows(void **state)
 		assert_int_equal(nnp_reader_fill(fr, fx, fy, 256, &fgot, &err), 0);
 		assert_int_equal(fgot, want[k]);
 		if (fgot) {
-			assert_memory_equal(fx, x + k * 256 * cols, fgot * cols * sizeof *fx);
-			assert_memory_equal(fy, y + k * 256, fgot * sizeof *fy);
+			assert_memory_equal(fx, c.x + k * 256 * cols, fgot * cols * sizeof *fx);
+			assert_memory_equal(fy, c.y + k * 256, fgot * sizeof *fy);
 		}
 	}
 	nnp_reader_close(fr);
@@ -1495,30 +1465,25 @@ static void test_max_rows(void **state)
 	assert_int_equal(nnp_data_count_rows(ip.img, &io, &n, &err), 0);
 	assert_int_equal(n, NIMG);
 	free_pair(&ip);
-	free(b.s);
+	free(b.p);
 	free(p);
-	free(text);
-	free(x);
-	free(y);
+	csv_free(&c);
 }
 
 static void test_dataset_load(void **state)
 {
 	(void)state;
 	const size_t rows = 3000, cols = 4;
-	float *x = malloc(rows * cols * sizeof *x);
-	int32_t *y = malloc(rows * sizeof *y);
-	size_t len;
-	char *text = make_csv(rows, cols, 3, 0, x, y, &len);
-	char *p = put("d.csv", text, len);
+	csv_t c = make_csv(rows, cols, 3, 0);
+	char *p = put("d.csv", c.text, c.len);
 	nnp_data_opts o = NNP_DATA_OPTS_INIT;
 	nnp_dataset *d;
 	nnp_err err;
 	assert_int_equal(nnp_dataset_load(&d, p, &o, 0, &err), 0);
 	assert_int_equal(d->rows, rows);
 	assert_int_equal(d->features, cols);
-	assert_memory_equal(d->x, x, rows * cols * sizeof *x);
-	assert_memory_equal(d->y, y, rows * sizeof *y);
+	assert_memory_equal(d->x, c.x, rows * cols * sizeof *c.x);
+	assert_memory_equal(d->y, c.y, rows * sizeof *c.y);
 	nnp_dataset_free(d);
 
 	/* Exactly enough memory, then one byte less. */
@@ -1529,13 +1494,13 @@ static void test_dataset_load(void **state)
 	d = (nnp_dataset *)1;
 	assert_int_equal(nnp_dataset_load(&d, p, &o, need - 1, &err), NNP_ETOOBIG);
 	assert_null(d);
-	expect_msg(&err, "d.csv: the rows need more than");
+	tu_expect_msg(&err, "d.csv: the rows need more than");
 
 	o.label = NNP_LABEL_NONE;
 	assert_int_equal(nnp_dataset_load(&d, p, &o, 0, &err), 0);
 	assert_null(d->y);
 	assert_int_equal(d->features, cols + 1);
-	assert_true(d->x[1] == x[0]);
+	assert_true(d->x[1] == c.x[0]);
 	nnp_dataset_free(d);
 	nnp_dataset_free(NULL);
 	nnp_reader_close(NULL);
@@ -1544,12 +1509,10 @@ static void test_dataset_load(void **state)
 	d = (nnp_dataset *)1;
 	assert_int_equal(nnp_dataset_load(&d, e, &o, 0, &err), NNP_EINPUT);
 	assert_null(d);
-	expect_msg(&err, "e.csv: no data rows");
+	tu_expect_msg(&err, "e.csv: no data rows");
 	free(e);
-	free(text);
 	free(p);
-	free(x);
-	free(y);
+	csv_free(&c);
 }
 
 int main(void)

@@ -319,9 +319,8 @@ static void test_file_equals_memory(void **state)
 	assert_memory_equal(&sc[2], &a[1], sizeof sc[2]);
 	assert_true(sc[1].accuracy == a[0].accuracy && sc[1].params == a[0].params);
 	free(csv);
-	tu_rmtree(dir);
-	free(path);
-	free(dir);
+		free(path);
+	tu_rmtree_free(dir);
 	for (int i = 0; i < 2; i++)
 		nnp_model_free(models[i]);
 	nnp_model_free(m);
@@ -424,7 +423,7 @@ static void test_dedupe(void **state)
 	nnp_keep_free(c[5].keep);
 	c[5].keep = NULL;
 	assert_int_equal(nnp_candidates_dedupe(c, 6, &uniq, &err), NNP_EUSAGE);
-	assert_non_null(strstr(err.msg, "candidate 5 has no kept set"));
+	tu_expect_msg(&err, "candidate 5 has no kept set");
 	for (int i = 0; i < 5; i++)
 		nnp_keep_free(c[i].keep);
 }
@@ -433,8 +432,7 @@ static void expect_err(int rc, const nnp_err *err, int status, const char *needl
 {
 	assert_int_equal(rc, status);
 	assert_int_equal(err->status, status);
-	if (!strstr(err->msg, needle))
-		fail_msg("message \"%s\" lacks \"%s\"", err->msg, needle);
+	tu_expect_msg(err, needle);
 }
 
 static void test_errors(void **state)
@@ -501,14 +499,13 @@ static void test_errors(void **state)
 	tu_write(p2, "", 0);
 	rc = nnp_evaluate_models_file(m, one, c, 1, p1, NULL, NULL, &orig, NULL, &err);
 	assert_int_equal(rc, NNP_EINPUT);
-	assert_non_null(strstr(err.msg, "a.csv"));
+	tu_expect_msg(&err, "a.csv");
 	rc = nnp_evaluate_models_file(m, one, c, 1, p2, NULL, NULL, &orig, NULL, &err);
 	assert_int_equal(rc, NNP_EINPUT);
-	assert_non_null(strstr(err.msg, "b.csv"));
-	tu_rmtree(dir);
-	free(p1);
+	tu_expect_msg(&err, "b.csv");
+		free(p1);
 	free(p2);
-	free(dir);
+	tu_rmtree_free(dir);
 
 	nnp_model_free(m);
 	nnp_model_free(good);

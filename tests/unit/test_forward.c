@@ -15,16 +15,6 @@
 
 /* ---------------------------------------------------------- reference */
 
-static double ref_act(nnp_act a, double alpha, double z)
-{
-	switch (a) {
-	case NNP_ACT_RELU: return z > 0 ? z : 0;
-	case NNP_ACT_LEAKY_RELU: return z > 0 ? z : alpha * z;
-	case NNP_ACT_SIGMOID: return 1.0 / (1.0 + exp(-z));
-	case NNP_ACT_TANH: return tanh(z);
-	default: return z;
-	}
-}
 
 /* One row through the model in double; out[l] receives layer l's output. */
 static void ref_forward(const nnp_model *m, const float *x, double **out)
@@ -54,7 +44,7 @@ static void ref_forward(const nnp_model *m, const float *x, double **out)
 				y[o] /= sum;
 		} else {
 			for (size_t o = 0; o < L->out; o++)
-				y[o] = ref_act(L->act, L->alpha, y[o]);
+				y[o] = tu_ref_act(L->act, L->alpha, y[o]);
 		}
 		prev = y;
 	}
@@ -362,7 +352,7 @@ static void test_create_errors_and_threads(void **state)
 	nnp_err_clear(&err);
 	assert_int_equal(nnp_forward_create(&f, m, 0, &err), NNP_EUSAGE);
 	assert_null(f);
-	assert_non_null(strstr(err.msg, "batch of 0 rows"));
+	tu_expect_msg(&err, "batch of 0 rows");
 	assert_int_equal(nnp_forward_create(&f, m, (size_t)1 << 40, &err), NNP_EUSAGE);
 	nnp_forward_free(NULL);
 	nnp_model_free(m);

@@ -27,18 +27,13 @@
 #include "nnprune/text.h"
 #include "testutil.h"
 
-/* Entries of dir whose name contains ".tmp.". */
-static int count_temps(const char *dir)
+/* path is still a file of that kind (S_IFCHR...), and dir holds no temporary file. */
+static void expect_kind_no_temps(const char *dir, const char *path, mode_t kind)
 {
-	DIR *d = opendir(dir);
-	assert_non_null(d);
-	int n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL)
-		if (strstr(e->d_name, ".tmp."))
-			n++;
-	closedir(d);
-	return n;
+	struct stat st;
+	assert_int_equal(lstat(path, &st), 0);
+	assert_int_equal(st.st_mode & S_IFMT, kind);
+	assert_int_equal(tu_count_names(dir, ".tmp."), 0);
 }
 
 static void test_char_device_written_in_place(void **state)
@@ -52,13 +47,9 @@ static void test_char_device_written_in_place(void **state)
 		path = dev;
 	nnp_err err;
 	assert_int_equal(nnp_write_file_atomic(path, "hello", 5, &err), NNP_OK);
-	struct stat st;
-	assert_int_equal(stat(path, &st), 0);
-	assert_true(S_ISCHR(st.st_mode));
-	assert_int_equal(count_temps(dir), 0);
+	expect_kind_no_temps(dir, path, S_IFCHR);
 	free(dev);
-	tu_rmtree(dir);
-	free(dir);
+	tu_rmtree_free(dir);
 }
 
 static void test_block_device_refused(void **state)
@@ -73,14 +64,10 @@ static void test_block_device_refused(void **state)
 	assert_int_equal(mknod(dev, S_IFBLK | 0600, makedev(7, 0)), 0);
 	nnp_err err;
 	assert_int_equal(nnp_write_file_atomic(dev, "x", 1, &err), NNP_EUSAGE);
-	assert_non_null(strstr(err.msg, "refusing to write there"));
-	struct stat st;
-	assert_int_equal(stat(dev, &st), 0);
-	assert_true(S_ISBLK(st.st_mode));
-	assert_int_equal(count_temps(dir), 0);
+	tu_expect_msg(&err, "refusing to write there");
+	expect_kind_no_temps(dir, dev, S_IFBLK);
 	free(dev);
-	tu_rmtree(dir);
-	free(dir);
+	tu_rmtree_free(dir);
 }
 
 static void test_fifo_written_in_place(void **state)
@@ -103,13 +90,9 @@ static void test_fifo_written_in_place(void **state)
 	int status;
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	struct stat st;
-	assert_int_equal(lstat(fifo, &st), 0);
-	assert_true(S_ISFIFO(st.st_mode));
-	assert_int_equal(count_temps(dir), 0);
+	expect_kind_no_temps(dir, fifo, S_IFIFO);
 	free(fifo);
-	tu_rmtree(dir);
-	free(dir);
+	tu_rmtree_free(dir);
 }
 
 static void test_symlinks_followed(void **state)
@@ -138,13 +121,12 @@ static void test_symlinks_followed(void **state)
 	got = tu_read(made, &len);
 	assert_int_equal(len, 3);
 	free(got);
-	assert_int_equal(count_temps(dir), 0);
+	assert_int_equal(tu_count_names(dir, ".tmp."), 0);
 	free(target);
 	free(link);
 	free(dangling);
 	free(made);
-	tu_rmtree(dir);
-	free(dir);
+	tu_rmtree_free(dir);
 }
 
 static void test_identity_refuses_streams(void **state)
@@ -158,7 +140,7 @@ static void test_identity_refuses_streams(void **state)
 	uint32_t crc;
 	/* No writer: a blocking open would hang here. */
 	assert_int_equal(nnp_file_identity(fifo, &bytes, &crc, &err), NNP_EINPUT);
-	assert_non_null(strstr(err.msg, "not a regular file"));
+	tu_expect_msg(&err, "not a regular file");
 	assert_int_equal(nnp_file_identity("/dev/zero", &bytes, &crc, &err), NNP_EINPUT);
 	nnp_file_info fi;
 	assert_int_equal(nnp_model_identity("/dev/zero", &fi, &err), NNP_EINPUT);
@@ -168,8 +150,7 @@ static void test_identity_refuses_streams(void **state)
 	assert_int_equal(nnp_model_load(&m, "/dev/urandom", NULL, &err), NNP_EINPUT);
 	assert_null(m);
 	free(fifo);
-	tu_rmtree(dir);
-	free(dir);
+	tu_rmtree_free(dir);
 }
 
 static void test_signal_removes_temps(void **state)
@@ -185,7 +166,7 @@ static void test_signal_removes_temps(void **state)
 			nnp_err err;
 			nnp_atomic a, b;
 			if (nnp_cleanup_on_signals() || nnp_atomic_open(&a, out, &err) ||
-			    nnp_atomic_open(&b, out, &err) || count_temps(dir) != 2)
+			    nnp_atomic_open(&b, out, &err) || tu_count_names(dir, ".tmp.") != 2)
 				_exit(1);
 			raise(sigs[k]);
 			_exit(2);
@@ -194,11 +175,10 @@ static void test_signal_removes_temps(void **state)
 		assert_int_equal(waitpid(pid, &status, 0), pid);
 		assert_true(WIFEXITED(status));
 		assert_int_equal(WEXITSTATUS(status), 128 + sigs[k]);
-		assert_int_equal(count_temps(dir), 0);
+		assert_int_equal(tu_count_names(dir, ".tmp."), 0);
 	}
 	free(out);
-	tu_rmtree(dir);
-	free(dir);
+	tu_rmtree_free(dir);
 }
 
 static void test_dir_lock(void **state)
@@ -241,7 +221,7 @@ static void test_dir_lock(void **state)
 	assert_null(lk);
 	char want[64];
 	snprintf(want, sizeof want, "in use by another nnprune run (pid %ld)", (long)pid);
-	assert_non_null(strstr(err.msg, want));
+	tu_expect_msg(&err, want);
 	assert_int_equal(write(release[1], "x", 1), 1);
 	/* Waiting: granted once the holder lets go. */
 	assert_int_equal(nnp_dir_lock_take(&lk, dir, 1, NULL, NULL, &err), NNP_OK);
@@ -258,8 +238,7 @@ static void test_dir_lock(void **state)
 	free(stale);
 	free(other);
 	free(fresh);
-	tu_rmtree(dir);
-	free(dir);
+	tu_rmtree_free(dir);
 }
 
 static void test_quote(void **state)
@@ -332,8 +311,7 @@ static void test_json_ws(void **state)
 	                                      sizeof model - 2, "mem", NULL, &err), NNP_OK);
 	nnp_model_free(m);
 	free(path);
-	tu_rmtree(dir);
-	free(dir);
+	tu_rmtree_free(dir);
 }
 
 int main(void)

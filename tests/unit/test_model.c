@@ -20,21 +20,6 @@
 
 #define MAGIC "\x89NNP\r\n\x1a\n"
 
-static void expect_msg(const nnp_err *err, const char *want)
-{
-	if (!strstr(err->msg, want))
-		fail_msg("message \"%s\" lacks \"%s\"", err->msg, want);
-}
-
-static nnp_model *make_model(size_t input, size_t n, const size_t *sizes, const nnp_act *acts)
-{
-	nnp_model *m = NULL;
-	nnp_err err;
-	nnp_err_clear(&err);
-	if (nnp_model_create(&m, input, n, sizes, acts, &err))
-		fail_msg("create: %s", err.msg);
-	return m;
-}
 
 /* Weights and biases of two models are the same bits. */
 static void assert_same_values(const nnp_model *a, const nnp_model *b)
@@ -67,29 +52,6 @@ static void assert_same_meta(const nnp_model *a, const nnp_model *b)
 	assert_int_equal(a->n_classes, b->n_classes);
 	for (size_t i = 0; i < a->n_classes; i++)
 		assert_string_equal(a->classes[i], b->classes[i]);
-}
-
-static unsigned char *to_buf(const nnp_model *m, nnp_format fmt, size_t *len)
-{
-	unsigned char *buf = NULL;
-	nnp_err err;
-	nnp_err_clear(&err);
-	if (nnp_model_to_buffer(m, fmt, &buf, len, &err))
-		fail_msg("to_buffer: %s", err.msg);
-	return buf;
-}
-
-static nnp_model *from_buf(const unsigned char *buf, size_t len, nnp_format fmt)
-{
-	nnp_model *m = NULL;
-	nnp_err err;
-	nnp_err_clear(&err);
-	int rc = fmt == NNP_FMT_JSON
-	             ? nnp_model_from_json(&m, (const char *)buf, len, "m.json", &err)
-	             : nnp_model_from_bin(&m, buf, len, "m.bin", &err);
-	if (rc)
-		fail_msg("read back: %s", err.msg);
-	return m;
 }
 
 /* 3 -> 4 (leaky) -> 2 (softmax) with metadata that needs escaping. */
@@ -131,23 +93,23 @@ static void test_act_names(void **state)
 static void test_create_counts_clone(void **state)
 {
 	(void)state;
-	size_t sizes[] = { 7, 5, 9, 4 };
+	size_t sizes[] = { 6, 7, 5, 9, 4 };
 	nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_LEAKY_RELU, NNP_ACT_TANH, NNP_ACT_SOFTMAX };
-	nnp_model *m = make_model(6, 4, sizes, acts);
+	nnp_model *m = tu_model(4, sizes, acts);
 	size_t in = 6, params = 0, macs = 0;
 	for (size_t l = 0; l < 4; l++) {
 		nnp_layer *L = &m->layers[l];
 		assert_int_equal(L->in, in);
-		assert_int_equal(L->out, sizes[l]);
+		assert_int_equal(L->out, sizes[l + 1]);
 		assert_int_equal(L->act, acts[l]);
 		assert_true(L->alpha == (l == 1 ? 0.01f : 0.0f));
 		for (size_t i = 0; i < L->in * L->out; i++)
 			assert_true(L->w[i] == 0.0f);
 		for (size_t i = 0; i < L->out; i++)
 			assert_true(L->b[i] == 0.0f);
-		params += in * sizes[l] + sizes[l];
-		macs += in * sizes[l];
-		in = sizes[l];
+		params += in * sizes[l + 1] + sizes[l + 1];
+		macs += in * sizes[l + 1];
+		in = sizes[l + 1];
 	}
 	assert_int_equal(nnp_model_params(m), params);
 	assert_int_equal(params, 6 * 7 + 7 + 7 * 5 + 5 + 5 * 9 + 9 + 9 * 4 + 4);
@@ -178,9 +140,9 @@ static void test_create_counts_clone(void **state)
 	nnp_model_free(NULL);
 
 	/* The input layer can be the widest. */
-	size_t s2[] = { 2 };
+	size_t s2[] = { 30, 2 };
 	nnp_act a2[] = { NNP_ACT_LINEAR };
-	m = make_model(30, 1, s2, a2);
+	m = tu_model(1, s2, a2);
 	assert_int_equal(nnp_model_max_width(m), 30);
 	assert_int_equal(nnp_model_params(m), 62);
 	nnp_model_free(m);
@@ -194,36 +156,36 @@ static void test_create_errors(void **state)
 	size_t sizes[] = { 4, 3 };
 	nnp_act acts[] = { NNP_ACT_SOFTMAX, NNP_ACT_RELU };
 	assert_int_equal(nnp_model_create(&m, 2, 2, sizes, acts, &err), NNP_EUSAGE);
-	expect_msg(&err, "layer 0: softmax is only allowed on the last layer");
+	tu_expect_msg(&err, "layer 0: softmax is only allowed on the last layer");
 	assert_null(m);
 	nnp_act ok[] = { NNP_ACT_RELU, NNP_ACT_SOFTMAX };
 	assert_int_equal(nnp_model_create(&m, 2, 0, sizes, ok, &err), NNP_EUSAGE);
-	expect_msg(&err, "0 layers (1 to 1024 allowed)");
+	tu_expect_msg(&err, "0 layers (1 to 1024 allowed)");
 	assert_int_equal(nnp_model_create(&m, 0, 2, sizes, ok, &err), NNP_EUSAGE);
-	expect_msg(&err, "input size 0 is out of range");
+	tu_expect_msg(&err, "input size 0 is out of range");
 	size_t zero[] = { 4, 0 };
 	assert_int_equal(nnp_model_create(&m, 2, 2, zero, ok, &err), NNP_EUSAGE);
-	expect_msg(&err, "layer 1: 0 outputs is out of range (1 to 16777216)");
+	tu_expect_msg(&err, "layer 1: 0 outputs is out of range (1 to 16777216)");
 	nnp_act bad[] = { NNP_ACT_RELU, (nnp_act)9 };
 	assert_int_equal(nnp_model_create(&m, 2, 2, sizes, bad, &err), NNP_EUSAGE);
-	expect_msg(&err, "layer 1: unknown activation code 9");
+	tu_expect_msg(&err, "layer 1: unknown activation code 9");
 	/* 2^24 x 2^24 would be 2^48 parameters: refused before any allocation. */
 	size_t huge[] = { NNP_MAX_WIDTH, NNP_MAX_WIDTH };
 	assert_int_equal(nnp_model_create(&m, NNP_MAX_WIDTH, 2, huge, ok, &err), NNP_EUSAGE);
-	expect_msg(&err, "over the limit of 1073741824");
+	tu_expect_msg(&err, "over the limit of 1073741824");
 	assert_null(m);
 }
 
 static void test_setters(void **state)
 {
 	(void)state;
-	size_t sizes[] = { 3 };
+	size_t sizes[] = { 2, 3 };
 	nnp_act acts[] = { NNP_ACT_SOFTMAX };
-	nnp_model *m = make_model(2, 1, sizes, acts);
+	nnp_model *m = tu_model(1, sizes, acts);
 	nnp_err err;
 	const char *three[] = { "x", "y", "z" };
 	assert_int_equal(nnp_model_set_classes(m, three, 2, &err), NNP_EUSAGE);
-	expect_msg(&err, "2 class names for a model with 3 outputs");
+	tu_expect_msg(&err, "2 class names for a model with 3 outputs");
 	assert_int_equal(nnp_model_set_classes(m, three, 3, &err), 0);
 	assert_int_equal(m->n_classes, 3);
 	assert_string_equal(m->classes[2], "z");
@@ -232,7 +194,7 @@ static void test_setters(void **state)
 	assert_int_equal(m->n_classes, 0);
 
 	assert_int_equal(nnp_model_set_provenance(m, "[1, 2]", &err), NNP_EUSAGE);
-	expect_msg(&err, "provenance must be a JSON object");
+	tu_expect_msg(&err, "provenance must be a JSON object");
 	assert_int_equal(nnp_model_set_provenance(m, "{\"a\": 1} junk", &err), NNP_EUSAGE);
 	assert_int_equal(nnp_model_set_provenance(m, " {\"a\" :  1 ,\n \"b\": [true, null]} ", &err),
 	                 0);
@@ -241,7 +203,7 @@ static void test_setters(void **state)
 	assert_null(m->provenance);
 
 	assert_int_equal(nnp_model_set_name(m, "bad \xc3\x28 utf8", &err), NNP_EUSAGE);
-	expect_msg(&err, "not valid UTF-8");
+	tu_expect_msg(&err, "not valid UTF-8");
 	assert_int_equal(nnp_model_set_name(m, "good", &err), 0);
 	assert_string_equal(m->name, "good");
 	assert_int_equal(nnp_model_set_name(m, "better", &err), 0);
@@ -254,7 +216,7 @@ static void test_setters(void **state)
 	memset(big, 'a', n);
 	big[n] = '\0';
 	assert_int_equal(nnp_model_set_name(m, big, &err), NNP_EUSAGE);
-	expect_msg(&err, "over the limit of 16777216");
+	tu_expect_msg(&err, "over the limit of 16777216");
 	assert_string_equal(m->name, "better");
 	free(big);
 	nnp_model_free(m);
@@ -263,40 +225,40 @@ static void test_setters(void **state)
 static void test_validate(void **state)
 {
 	(void)state;
-	size_t sizes[] = { 20, 256, 10 };
+	size_t sizes[] = { 5, 20, 256, 10 };
 	nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_TANH, NNP_ACT_SOFTMAX };
-	nnp_model *m = make_model(5, 3, sizes, acts);
+	nnp_model *m = tu_model(3, sizes, acts);
 	nnp_err err;
 	assert_int_equal(nnp_model_validate(m, "m.json", &err), 0);
 
 	m->layers[1].w[3 * 20 + 17] = NAN;
 	assert_int_equal(nnp_model_validate(m, "m.json", &err), NNP_EINPUT);
-	expect_msg(&err, "m.json: layer 1: weight[3][17] is NaN");
+	tu_expect_msg(&err, "m.json: layer 1: weight[3][17] is NaN");
 	m->layers[1].w[3 * 20 + 17] = 0.0f;
 	m->layers[2].b[7] = INFINITY;
 	assert_int_equal(nnp_model_validate(m, "m.json", &err), NNP_EINPUT);
-	expect_msg(&err, "m.json: layer 2: bias[7] is +Inf");
+	tu_expect_msg(&err, "m.json: layer 2: bias[7] is +Inf");
 	m->layers[2].b[7] = -INFINITY;
 	assert_int_equal(nnp_model_validate(m, "m.json", &err), NNP_EINPUT);
-	expect_msg(&err, "bias[7] is -Inf");
+	tu_expect_msg(&err, "bias[7] is -Inf");
 	m->layers[2].b[7] = 0.0f;
 
 	m->layers[2].in = 300;
 	assert_int_equal(nnp_model_validate(m, "m.json", &err), NNP_EINPUT);
-	expect_msg(&err, "m.json: layer 2: weights have 300 columns but layer 1 has 256 outputs");
+	tu_expect_msg(&err, "m.json: layer 2: weights have 300 columns but layer 1 has 256 outputs");
 	m->layers[2].in = 256;
 	m->layers[0].in = 4;
 	assert_int_equal(nnp_model_validate(m, "m.json", &err), NNP_EINPUT);
-	expect_msg(&err, "m.json: layer 0: weights have 4 columns but the input size is 5");
+	tu_expect_msg(&err, "m.json: layer 0: weights have 4 columns but the input size is 5");
 	m->layers[0].in = 5;
 
 	m->layers[1].act = NNP_ACT_SOFTMAX;
 	assert_int_equal(nnp_model_validate(m, "m.json", &err), NNP_EINPUT);
-	expect_msg(&err, "m.json: layer 1: softmax is only allowed on the last layer");
+	tu_expect_msg(&err, "m.json: layer 1: softmax is only allowed on the last layer");
 	m->layers[1].act = NNP_ACT_LEAKY_RELU;
 	m->layers[1].alpha = NAN;
 	assert_int_equal(nnp_model_validate(m, "m.json", &err), NNP_EINPUT);
-	expect_msg(&err, "layer 1: alpha is NaN");
+	tu_expect_msg(&err, "layer 1: alpha is NaN");
 	m->layers[1].alpha = 0.2f;
 	assert_int_equal(nnp_model_validate(m, "m.json", &err), 0);
 
@@ -304,23 +266,23 @@ static void test_validate(void **state)
 	m->classes = one;
 	m->n_classes = 1;
 	assert_int_equal(nnp_model_validate(m, "m.json", &err), NNP_EINPUT);
-	expect_msg(&err, "m.json: metadata: 1 class names but the model has 10 outputs");
+	tu_expect_msg(&err, "m.json: metadata: 1 class names but the model has 10 outputs");
 	m->classes = NULL;
 	m->n_classes = 0;
 	char prov[] = "[1]";
 	m->provenance = prov;
 	assert_int_equal(nnp_model_validate(m, "m.json", &err), NNP_EINPUT);
-	expect_msg(&err, "provenance is not a JSON object");
+	tu_expect_msg(&err, "provenance is not a JSON object");
 	m->provenance = NULL;
 
 	size_t nl = m->n_layers;
 	m->n_layers = 0;
 	assert_int_equal(nnp_model_validate(m, "x", &err), NNP_EINPUT);
-	expect_msg(&err, "x: the model has 0 layers");
+	tu_expect_msg(&err, "x: the model has 0 layers");
 	m->n_layers = nl;
 	m->input_size = 0;
 	assert_int_equal(nnp_model_validate(m, "x", &err), NNP_EINPUT);
-	expect_msg(&err, "x: input size 0 is out of range");
+	tu_expect_msg(&err, "x: input size 0 is out of range");
 	m->input_size = 5;
 	assert_int_equal(nnp_model_validate(NULL, "x", &err), NNP_EINPUT);
 	nnp_model_free(m);
@@ -339,9 +301,9 @@ static const float special[] = {
 
 static nnp_model *special_model(void)
 {
-	size_t sizes[] = { N_SPECIAL, 3 };
+	size_t sizes[] = { 2, N_SPECIAL, 3 };
 	nnp_act acts[] = { NNP_ACT_SIGMOID, NNP_ACT_LINEAR };
-	nnp_model *m = make_model(2, 2, sizes, acts);
+	nnp_model *m = tu_model(2, sizes, acts);
 	for (size_t i = 0; i < N_SPECIAL; i++) {
 		m->layers[0].w[2 * i] = special[i];
 		m->layers[0].w[2 * i + 1] = special[N_SPECIAL - 1 - i];
@@ -358,13 +320,13 @@ static nnp_model *special_model(void)
 static void roundtrip(const nnp_model *m, nnp_format fmt)
 {
 	size_t len;
-	unsigned char *buf = to_buf(m, fmt, &len);
-	nnp_model *r = from_buf(buf, len, fmt);
+	unsigned char *buf = tu_model_bytes(m, fmt, &len);
+	nnp_model *r = tu_model_parse(buf, len, fmt);
 	assert_same_values(m, r);
 	assert_same_meta(m, r);
 	/* Writing what was read gives the same bytes. */
 	size_t len2;
-	unsigned char *buf2 = to_buf(r, fmt, &len2);
+	unsigned char *buf2 = tu_model_bytes(r, fmt, &len2);
 	assert_int_equal(len, len2);
 	assert_memory_equal(buf, buf2, len);
 	free(buf2);
@@ -381,8 +343,8 @@ static void test_roundtrip_special(void **state)
 	/* A signed zero really comes back negative (memcmp above checks bits, this
 	 * checks that the test data has one). */
 	size_t len;
-	unsigned char *buf = to_buf(m, NNP_FMT_JSON, &len);
-	nnp_model *r = from_buf(buf, len, NNP_FMT_JSON);
+	unsigned char *buf = tu_model_bytes(m, NNP_FMT_JSON, &len);
+	nnp_model *r = tu_model_parse(buf, len, NNP_FMT_JSON);
 	assert_true(signbit(r->layers[1].b[0]) && r->layers[1].b[0] == 0.0f);
 	assert_true(r->layers[1].b[1] == FLT_TRUE_MIN);
 	assert_true(r->layers[1].b[2] == FLT_MAX);
@@ -405,9 +367,9 @@ static void test_roundtrip_random_bits(void **state)
 	(void)state;
 	/* Every finite float pattern class (denormals included) from random bits. */
 	tu_rng r = { 12345 };
-	size_t sizes[] = { 40, 30 };
+	size_t sizes[] = { 25, 40, 30 };
 	nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_LINEAR };
-	nnp_model *m = make_model(25, 2, sizes, acts);
+	nnp_model *m = tu_model(2, sizes, acts);
 	for (size_t l = 0; l < 2; l++) {
 		nnp_layer *L = &m->layers[l];
 		for (size_t i = 0; i < L->in * L->out + L->out; i++) {
@@ -434,15 +396,15 @@ static void test_json_bin_json_identical(void **state)
 	(void)state;
 	nnp_model *m = small_model(7);
 	size_t jlen, blen, jlen2, blen2;
-	unsigned char *j1 = to_buf(m, NNP_FMT_JSON, &jlen);
-	nnp_model *a = from_buf(j1, jlen, NNP_FMT_JSON);
-	unsigned char *b1 = to_buf(a, NNP_FMT_BIN, &blen);
-	nnp_model *b = from_buf(b1, blen, NNP_FMT_BIN);
-	unsigned char *j2 = to_buf(b, NNP_FMT_JSON, &jlen2);
+	unsigned char *j1 = tu_model_bytes(m, NNP_FMT_JSON, &jlen);
+	nnp_model *a = tu_model_parse(j1, jlen, NNP_FMT_JSON);
+	unsigned char *b1 = tu_model_bytes(a, NNP_FMT_BIN, &blen);
+	nnp_model *b = tu_model_parse(b1, blen, NNP_FMT_BIN);
+	unsigned char *j2 = tu_model_bytes(b, NNP_FMT_JSON, &jlen2);
 	assert_int_equal(jlen, jlen2);
 	assert_memory_equal(j1, j2, jlen);
-	nnp_model *c = from_buf(j2, jlen2, NNP_FMT_JSON);
-	unsigned char *b2 = to_buf(c, NNP_FMT_BIN, &blen2);
+	nnp_model *c = tu_model_parse(j2, jlen2, NNP_FMT_JSON);
+	unsigned char *b2 = tu_model_bytes(c, NNP_FMT_BIN, &blen2);
 	assert_int_equal(blen, blen2);
 	assert_memory_equal(b1, b2, blen);
 	assert_same_values(m, c);
@@ -535,7 +497,7 @@ static void test_xor_fixture(void **state)
 	assert_true(fabs(xor_class(m, 1, 1) - 0.2689414214) < 1e-9);
 	/* The fixture is in canonical form: it is exactly what the writer emits. */
 	size_t len, flen;
-	unsigned char *buf = to_buf(m, NNP_FMT_JSON, &len);
+	unsigned char *buf = tu_model_bytes(m, NNP_FMT_JSON, &len);
 	unsigned char *file = tu_read(NNP_TEST_DATA "/model_xor.json", &flen);
 	assert_int_equal(len, strlen(xor_expected));
 	assert_memory_equal(buf, xor_expected, len);
@@ -552,14 +514,7 @@ static void test_xor_fixture(void **state)
 
 static void expect_json_err(const char *text, const char *want)
 {
-	nnp_model *m = NULL;
-	nnp_err err;
-	nnp_err_clear(&err);
-	int rc = nnp_model_from_json(&m, text, strlen(text), "m.json", &err);
-	if (rc != NNP_EINPUT)
-		fail_msg("expected an input error \"%s\" for:\n%s\ngot rc %d", want, text, rc);
-	assert_null(m);
-	expect_msg(&err, want);
+	tu_expect_model_error(text, strlen(text), NNP_FMT_JSON, want);
 }
 
 /* A valid 2 -> 2 (relu) -> 2 (softmax) document with one piece replaced. */
@@ -842,32 +797,14 @@ static void test_json_big_messages(void **state)
 
 /* ---- binary errors ---- */
 
-static uint32_t rd32(const unsigned char *p)
+static void expect_bin_err(const unsigned char *buf, size_t len, const char *want)
 {
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void wr32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
+	tu_expect_model_error(buf, len, NNP_FMT_BIN, want);
 }
 
 static void fix_crc(unsigned char *buf, size_t len)
 {
-	wr32(buf + len - 4, (uint32_t)crc32(0L, buf, (uInt)(len - 4)));
-}
-
-static void expect_bin_err(const unsigned char *buf, size_t len, const char *want)
-{
-	nnp_model *m = NULL;
-	nnp_err err;
-	nnp_err_clear(&err);
-	int rc = nnp_model_from_bin(&m, buf, len, "m.bin", &err);
-	if (rc != NNP_EINPUT)
-		fail_msg("expected an input error \"%s\", got rc %d (%s)", want, rc, err.msg);
-	assert_null(m);
-	expect_msg(&err, want);
+	tu_wr32(buf + len - 4, (uint32_t)crc32(0L, buf, (uInt)(len - 4)));
 }
 
 /* A hand-made header (and zeroed rest) for hostile size tests. */
@@ -876,10 +813,10 @@ static unsigned char *header(size_t len, uint32_t input, uint32_t layers, uint32
 	unsigned char *b = calloc(1, len);
 	assert_non_null(b);
 	memcpy(b, MAGIC, 8);
-	wr32(b + 8, 1);
-	wr32(b + 16, input);
-	wr32(b + 20, layers);
-	wr32(b + 24, meta);
+	tu_wr32(b + 8, 1);
+	tu_wr32(b + 16, input);
+	tu_wr32(b + 20, layers);
+	tu_wr32(b + 24, meta);
 	return b;
 }
 
@@ -887,9 +824,9 @@ static void test_bin_layout(void **state)
 {
 	(void)state;
 	/* Check the documented layout byte by byte on a model without metadata. */
-	size_t sizes[] = { 3, 1 };
+	size_t sizes[] = { 2, 3, 1 };
 	nnp_act acts[] = { NNP_ACT_LEAKY_RELU, NNP_ACT_SIGMOID };
-	nnp_model *m = make_model(2, 2, sizes, acts);
+	nnp_model *m = tu_model(2, sizes, acts);
 	for (size_t i = 0; i < 6; i++)
 		m->layers[0].w[i] = (float)i + 0.5f;
 	m->layers[1].b[0] = -2.0f;
@@ -898,26 +835,26 @@ static void test_bin_layout(void **state)
 		m->layers[1].w[i] = 1.0f;
 	m->layers[0].alpha = 0.25f;
 	size_t len;
-	unsigned char *b = to_buf(m, NNP_FMT_BIN, &len);
+	unsigned char *b = tu_model_bytes(m, NNP_FMT_BIN, &len);
 	assert_int_equal(len, 32 + 2 * 16 + 4 * (6 + 3 + 3 + 1) + 4);
 	assert_memory_equal(b, MAGIC, 8);
-	assert_int_equal(rd32(b + 8), 1);
-	assert_int_equal(rd32(b + 12), 0);
-	assert_int_equal(rd32(b + 16), 2);
-	assert_int_equal(rd32(b + 20), 2);
-	assert_int_equal(rd32(b + 24), 0);
-	assert_int_equal(rd32(b + 28), 0);
-	assert_int_equal(rd32(b + 32), 3);
-	assert_int_equal(rd32(b + 36), 2);
-	assert_int_equal(rd32(b + 40), 0x3e800000u);  /* 0.25f */
-	assert_int_equal(rd32(b + 44), 0);
-	assert_int_equal(rd32(b + 48), 1);
-	assert_int_equal(rd32(b + 52), 3);
-	assert_int_equal(rd32(b + 56), 0);
-	assert_int_equal(rd32(b + 64), 0x3f000000u);  /* w[0][0] = 0.5f */
-	assert_int_equal(rd32(b + 64 + 4 * 5), 0x40b00000u);  /* w[2][1] = 5.5f */
-	assert_int_equal(rd32(b + 64 + 4 * 12), 0xc0000000u);  /* last bias -2.0f */
-	assert_int_equal(rd32(b + len - 4), (uint32_t)crc32(0L, b, (uInt)(len - 4)));
+	assert_int_equal(tu_rd32(b + 8), 1);
+	assert_int_equal(tu_rd32(b + 12), 0);
+	assert_int_equal(tu_rd32(b + 16), 2);
+	assert_int_equal(tu_rd32(b + 20), 2);
+	assert_int_equal(tu_rd32(b + 24), 0);
+	assert_int_equal(tu_rd32(b + 28), 0);
+	assert_int_equal(tu_rd32(b + 32), 3);
+	assert_int_equal(tu_rd32(b + 36), 2);
+	assert_int_equal(tu_rd32(b + 40), 0x3e800000u);  /* 0.25f */
+	assert_int_equal(tu_rd32(b + 44), 0);
+	assert_int_equal(tu_rd32(b + 48), 1);
+	assert_int_equal(tu_rd32(b + 52), 3);
+	assert_int_equal(tu_rd32(b + 56), 0);
+	assert_int_equal(tu_rd32(b + 64), 0x3f000000u);  /* w[0][0] = 0.5f */
+	assert_int_equal(tu_rd32(b + 64 + 4 * 5), 0x40b00000u);  /* w[2][1] = 5.5f */
+	assert_int_equal(tu_rd32(b + 64 + 4 * 12), 0xc0000000u);  /* last bias -2.0f */
+	assert_int_equal(tu_rd32(b + len - 4), (uint32_t)crc32(0L, b, (uInt)(len - 4)));
 	free(b);
 	nnp_model_free(m);
 }
@@ -927,10 +864,10 @@ static void test_bin_errors(void **state)
 	(void)state;
 	nnp_model *m = small_model(11);
 	size_t len;
-	unsigned char *good = to_buf(m, NNP_FMT_BIN, &len);
+	unsigned char *good = tu_model_bytes(m, NNP_FMT_BIN, &len);
 	unsigned char *b = malloc(len + 16);
 	assert_non_null(b);
-	uint32_t msize = rd32(good + 24);
+	uint32_t msize = tu_rd32(good + 24);
 	size_t meta_at = 32 + 2 * 16, data_at = (meta_at + msize + 7) / 8 * 8;
 	assert_true(data_at > meta_at + msize);  /* the test needs padding */
 	char want[256];
@@ -945,43 +882,26 @@ static void test_bin_errors(void **state)
 	RESET();
 	memmove(b + 4, b + 5, len - 5);
 	expect_bin_err(b, len - 1, "bad magic: line endings were changed");
-	RESET();
-	wr32(b + 8, 3);
-	expect_bin_err(b, len, "m.bin: byte 8: unsupported version 3 (this nnprune reads versions "
-	               "1 and 2)");
-	RESET();
-	wr32(b + 12, 4);
-	expect_bin_err(b, len, "m.bin: byte 12: unknown flags 0x00000004");
-	RESET();
-	wr32(b + 28, 5);
-	expect_bin_err(b, len, "m.bin: byte 28: reserved field is 5, expected 0");
-	RESET();
-	wr32(b + 16, 0xffffffffu);
-	expect_bin_err(b, len, "m.bin: byte 16: input size 4294967295 is out of range");
-	RESET();
-	wr32(b + 20, 0x80000000u);
-	expect_bin_err(b, len, "m.bin: byte 20: layer count 2147483648 is out of range (1 to 1024)");
-	RESET();
-	wr32(b + 20, 0);
-	expect_bin_err(b, len, "layer count 0 is out of range");
-	RESET();
-	wr32(b + 24, NNP_MAX_META_BYTES + 1);
-	expect_bin_err(b, len, "m.bin: byte 24: metadata size 16777217 is over the limit");
-	RESET();
-	wr32(b + 32, 0xffffffffu);
-	expect_bin_err(b, len, "m.bin: byte 32: layer 0: 4294967295 outputs is out of range");
-	RESET();
-	wr32(b + 52, 9);
-	expect_bin_err(b, len, "m.bin: byte 52: layer 1: unknown activation code 9");
-	RESET();
-	wr32(b + 56, 0x3f800000u);
-	expect_bin_err(b, len, "m.bin: byte 56: layer 1: alpha must be 0 for softmax");
-	RESET();
-	wr32(b + 40, 0x7fc00000u);
-	expect_bin_err(b, len, "layer 0: alpha is not a finite number");
-	RESET();
-	wr32(b + 60, 1);
-	expect_bin_err(b, len, "m.bin: byte 60: layer 1: reserved field is 1, expected 0");
+	/* One header or layer-record word changed (offsets as in the layout test). */
+	static const struct { size_t at; uint32_t v; const char *msg; } words[] = {
+		{ 8, 3, "m.bin: byte 8: unsupported version 3 (this nnprune reads versions 1 and 2)" },
+		{ 12, 4, "m.bin: byte 12: unknown flags 0x00000004" },
+		{ 28, 5, "m.bin: byte 28: reserved field is 5, expected 0" },
+		{ 16, 0xffffffffu, "m.bin: byte 16: input size 4294967295 is out of range" },
+		{ 20, 0x80000000u, "m.bin: byte 20: layer count 2147483648 is out of range (1 to 1024)" },
+		{ 20, 0, "layer count 0 is out of range" },
+		{ 24, NNP_MAX_META_BYTES + 1, "m.bin: byte 24: metadata size 16777217 is over the limit" },
+		{ 32, 0xffffffffu, "m.bin: byte 32: layer 0: 4294967295 outputs is out of range" },
+		{ 52, 9, "m.bin: byte 52: layer 1: unknown activation code 9" },
+		{ 56, 0x3f800000u, "m.bin: byte 56: layer 1: alpha must be 0 for softmax" },
+		{ 40, 0x7fc00000u, "layer 0: alpha is not a finite number" },
+		{ 60, 1, "m.bin: byte 60: layer 1: reserved field is 1, expected 0" },
+	};
+	for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+		RESET();
+		tu_wr32(b + words[i].at, words[i].v);
+		expect_bin_err(b, len, words[i].msg);
+	}
 	RESET();
 	b[len] = b[len + 1] = b[len + 2] = 0;
 	snprintf(want, sizeof want, "m.bin: byte %zu: 3 trailing bytes after the CRC-32 (file is "
@@ -1001,7 +921,7 @@ static void test_bin_errors(void **state)
 	b[data_at + 5] ^= 0x10;
 	uint32_t computed = (uint32_t)crc32(0L, b, (uInt)(len - 4));
 	snprintf(want, sizeof want, "m.bin: byte %zu: CRC-32 mismatch: stored %08x, computed %08x",
-	         len - 4, rd32(good + len - 4), computed);
+	         len - 4, tu_rd32(good + len - 4), computed);
 	expect_bin_err(b, len, want);
 	RESET();
 	b[len - 1] ^= 1;
@@ -1027,16 +947,16 @@ static void test_bin_errors(void **state)
 	snprintf(want, sizeof want, "m.bin: byte %zu: metadata: \"name\" must be a string", meta_at);
 	expect_bin_err(b, len, want);
 	RESET();
-	wr32(b + data_at + 4 * (3 * 1 + 2), 0x7fc00000u);  /* layer 0 w[1][2] */
+	tu_wr32(b + data_at + 4 * (3 * 1 + 2), 0x7fc00000u);  /* layer 0 w[1][2] */
 	fix_crc(b, len);
 	expect_bin_err(b, len, "m.bin: layer 0: weight[1][2] is NaN");
 	RESET();
-	wr32(b + data_at + 4 * (12 + 4 + 8 + 1), 0xff800000u);  /* layer 1 b[1] */
+	tu_wr32(b + data_at + 4 * (12 + 4 + 8 + 1), 0xff800000u);  /* layer 1 b[1] */
 	fix_crc(b, len);
 	expect_bin_err(b, len, "m.bin: layer 1: bias[1] is -Inf");
 	RESET();
-	wr32(b + 36, 5);
-	wr32(b + 40, 0);
+	tu_wr32(b + 36, 5);
+	tu_wr32(b + 40, 0);
 	fix_crc(b, len);
 	expect_bin_err(b, len, "m.bin: layer 0: softmax is only allowed on the last layer");
 	RESET();
@@ -1055,13 +975,13 @@ static void test_bin_absurd_sizes(void **state)
 	/* Each claims far more than it holds; all are refused from the header
 	 * and table alone, before any weight allocation. */
 	unsigned char *b = header(64, 1u << 14, 2, 0);
-	wr32(b + 32, 1u << 15);
-	wr32(b + 48, 1u << 15);
+	tu_wr32(b + 32, 1u << 15);
+	tu_wr32(b + 48, 1u << 15);
 	expect_bin_err(b, 64, "m.bin: byte 48: layer 1: the model would have more than 1073741824 "
 	               "parameters");
 	free(b);
 	b = header(48, 1u << 14, 1, 0);
-	wr32(b + 32, 1u << 15);
+	tu_wr32(b + 32, 1u << 15);
 	/* 2^29 + 2^15 parameters (2 GiB): legal, but the file is 48 bytes. */
 	expect_bin_err(b, 48, "m.bin: byte 48: truncated: file is 48 bytes, expected 2147614772 bytes");
 	free(b);
@@ -1081,7 +1001,7 @@ static void test_bin_truncation_and_flips(void **state)
 	(void)state;
 	nnp_model *m = small_model(3);
 	size_t len;
-	unsigned char *good = to_buf(m, NNP_FMT_BIN, &len);
+	unsigned char *good = tu_model_bytes(m, NNP_FMT_BIN, &len);
 	unsigned char *b = malloc(len);
 	assert_non_null(b);
 	char *dir = tu_mkdtemp();
@@ -1114,8 +1034,7 @@ static void test_bin_truncation_and_flips(void **state)
 		}
 	}
 	free(path);
-	tu_rmtree(dir);
-	free(dir);
+	tu_rmtree_free(dir);
 	free(b);
 	free(good);
 	nnp_model_free(m);
@@ -1149,7 +1068,7 @@ static void test_load_by_content(void **state)
 	assert_int_equal(id.format, NNP_FMT_BIN);
 	assert_int_equal(id.bytes, fi.bytes);
 	assert_int_equal(id.crc32, fi.crc32);
-	unsigned char *buf = to_buf(m, NNP_FMT_BIN, &len);
+	unsigned char *buf = tu_model_bytes(m, NNP_FMT_BIN, &len);
 	assert_int_equal(len, flen);
 	assert_memory_equal(buf, file, len);
 	assert_same_values(m, r);
@@ -1179,57 +1098,44 @@ static void test_load_by_content(void **state)
 	nnp_model_free(r);
 	tu_write(p, "\xef\xbb\xbf{ x", 6);
 	assert_int_equal(nnp_model_load(&r, p, NULL, &err), NNP_EINPUT);
-	expect_msg(&err, "bom.json:1:3: JSON syntax error");
+	tu_expect_msg(&err, "bom.json:1:3: JSON syntax error");
 	free(t);
 	free(file);
 
 	tu_write(p, "label,pixel0\n1,0\n", 17);
 	assert_int_equal(nnp_model_load(&r, p, NULL, &err), NNP_EINPUT);
-	expect_msg(&err, "bom.json: byte 0: not an nnprune model (neither the binary magic nor a "
+	tu_expect_msg(&err, "bom.json: byte 0: not an nnprune model (neither the binary magic nor a "
 	           "JSON object)");
 	tu_write(p, " \n\t ", 4);
 	assert_int_equal(nnp_model_load(&r, p, NULL, &err), NNP_EINPUT);
-	expect_msg(&err, "not an nnprune model");
+	tu_expect_msg(&err, "not an nnprune model");
 	tu_write(p, "", 0);
 	assert_int_equal(nnp_model_load(&r, p, NULL, &err), NNP_EINPUT);
-	expect_msg(&err, "bom.json: byte 0: the file is empty");
+	tu_expect_msg(&err, "bom.json: byte 0: the file is empty");
 	tu_write(p, "\x89NN", 3);
 	assert_int_equal(nnp_model_load(&r, p, NULL, &err), NNP_EINPUT);
-	expect_msg(&err, "bom.json: byte 0: file is 3 bytes, too short for the 32-byte header");
+	tu_expect_msg(&err, "bom.json: byte 0: file is 3 bytes, too short for the 32-byte header");
 	assert_int_equal(nnp_model_load(&r, dir, NULL, &err), NNP_EINPUT);
-	expect_msg(&err, "is a directory");
+	tu_expect_msg(&err, "is a directory");
 	char *missing = tu_path(dir, "missing.json");
 	assert_int_equal(nnp_model_load(&r, missing, NULL, &err), NNP_EINPUT);
-	expect_msg(&err, "missing.json: cannot open: No such file or directory");
+	tu_expect_msg(&err, "missing.json: cannot open: No such file or directory");
 	if (geteuid() != 0) {
 		/* Root reads anything: the check only means something for others. */
 		tu_write(p, "{}", 2);
 		assert_int_equal(chmod(p, 0), 0);
 		assert_int_equal(nnp_model_load(&r, p, NULL, &err), NNP_EINPUT);
-		expect_msg(&err, "cannot open: Permission denied");
+		tu_expect_msg(&err, "cannot open: Permission denied");
 	}
 	assert_null(r);
 	free(missing);
 	free(p);
 	free(jpath);
 	free(bpath);
-	tu_rmtree(dir);
-	free(dir);
+	tu_rmtree_free(dir);
 	nnp_model_free(m);
 }
 
-static int count_temp_files(const char *dir)
-{
-	DIR *d = opendir(dir);
-	assert_non_null(d);
-	int n = 0;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL)
-		if (strstr(e->d_name, ".tmp."))
-			n++;
-	closedir(d);
-	return n;
-}
 
 static void test_save_atomic(void **state)
 {
@@ -1245,7 +1151,7 @@ static void test_save_atomic(void **state)
 	/* An invalid model is refused and the previous file stays as it was. */
 	m->layers[1].w[7] = NAN;
 	assert_int_equal(nnp_model_save(m, path, NNP_FMT_JSON, &err), NNP_EOUTPUT);
-	expect_msg(&err, "m.bin: layer 1: weight[1][3] is NaN (not written)");
+	tu_expect_msg(&err, "m.bin: layer 1: weight[1][3] is NaN (not written)");
 	unsigned char *after = tu_read(path, &len2);
 	assert_int_equal(len, len2);
 	assert_memory_equal(before, after, len);
@@ -1253,19 +1159,19 @@ static void test_save_atomic(void **state)
 	unsigned char *buf = NULL;
 	size_t blen = 0;
 	assert_int_equal(nnp_model_to_buffer(m, NNP_FMT_BIN, &buf, &blen, &err), NNP_EOUTPUT);
-	expect_msg(&err, "weight[1][3] is NaN");
+	tu_expect_msg(&err, "weight[1][3] is NaN");
 	assert_null(buf);
 	m->layers[1].w[7] = 1.0f;
 
 	char *nodir = tu_path(dir, "no/such/dir/m.bin");
 	assert_int_equal(nnp_model_save(m, nodir, NNP_FMT_BIN, &err), NNP_EOUTPUT);
-	expect_msg(&err, "no/such/dir/m.bin");
+	tu_expect_msg(&err, "no/such/dir/m.bin");
 	assert_int_equal(nnp_model_save(m, path, (nnp_format)7, &err), NNP_EUSAGE);
-	assert_int_equal(count_temp_files(dir), 0);
+	assert_int_equal(tu_count_names(dir, ".tmp."), 0);
 
 	/* Overwriting works and leaves no temporary file behind. */
 	assert_int_equal(nnp_model_save(m, path, NNP_FMT_JSON, &err), 0);
-	assert_int_equal(count_temp_files(dir), 0);
+	assert_int_equal(tu_count_names(dir, ".tmp."), 0);
 	nnp_model *r = NULL;
 	nnp_file_info fi;
 	assert_int_equal(nnp_model_load(&r, path, &fi, &err), 0);
@@ -1275,8 +1181,7 @@ static void test_save_atomic(void **state)
 	free(before);
 	free(nodir);
 	free(path);
-	tu_rmtree(dir);
-	free(dir);
+	tu_rmtree_free(dir);
 	nnp_model_free(m);
 }
 

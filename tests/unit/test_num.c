@@ -29,20 +29,6 @@
 #define RANDOM_CASES 10000000u
 #endif
 
-static float from_bits(uint32_t u)
-{
-	float f;
-	memcpy(&f, &u, sizeof f);
-	return f;
-}
-
-static uint32_t to_bits(float f)
-{
-	uint32_t u;
-	memcpy(&u, &f, sizeof u);
-	return u;
-}
-
 /* Significant digits of a printed number: leading zeros never count, nor
  * trailing zeros of a number without a point (they only place the digits). */
 static int sig_digits(const char *s)
@@ -73,12 +59,12 @@ static void check_one(float v, int check_short)
 	size_t n = nnp_fmt_float(b, v);
 	assert_int_equal(n, strlen(b));
 	float g = strtof(b, NULL), h = 0;
-	if (to_bits(g) != to_bits(v))
-		fail_msg("%08x printed as %s reads back as %08x", to_bits(v), b, to_bits(g));
+	if (nnp_float_bits(g) != nnp_float_bits(v))
+		fail_msg("%08x printed as %s reads back as %08x", nnp_float_bits(v), b, nnp_float_bits(g));
 	size_t k = nnp_json_float((const unsigned char *)b, (const unsigned char *)b + n, &h);
-	if (k != n || to_bits(h) != to_bits(v))
-		fail_msg("%08x printed as %s: nnp_json_float took %zu bytes, %08x", to_bits(v), b, k,
-		         to_bits(h));
+	if (k != n || nnp_float_bits(h) != nnp_float_bits(v))
+		fail_msg("%08x printed as %s: nnp_json_float took %zu bytes, %08x", nnp_float_bits(v), b, k,
+		         nnp_float_bits(h));
 	int p = sig_digits(b);
 	if (!check_short || v == 0 || p <= 1)
 		return;
@@ -86,13 +72,13 @@ static void check_one(float v, int check_short)
 	char t[64];
 	snprintf(t, sizeof t, "%.*e", p - 2, (double)av);
 	if (strtof(t, NULL) == av)
-		fail_msg("%08x printed as %s but %s (fewer digits) reads back too", to_bits(v), b, t);
+		fail_msg("%08x printed as %s but %s (fewer digits) reads back too", nnp_float_bits(v), b, t);
 	/* The other neighbour: the last digit one step away on v's other side. */
 	double near = strtod(t, NULL);
 	double step = pow(10.0, atoi(strchr(t, 'e') + 1) - (p - 2));
 	snprintf(t, sizeof t, "%.*e", p - 2, near < (double)av ? near + step : near - step);
 	if (strtof(t, NULL) == av)
-		fail_msg("%08x printed as %s but %s (fewer digits) reads back too", to_bits(v), b, t);
+		fail_msg("%08x printed as %s but %s (fewer digits) reads back too", nnp_float_bits(v), b, t);
 }
 
 /* Digits from NumPy 1.24: np.format_float_scientific(np.float32(x), unique=True),
@@ -145,10 +131,10 @@ static void test_fmt_known(void **state)
 	(void)state;
 	char b[NNP_FLOAT_CHARS];
 	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
-		nnp_fmt_float(b, from_bits(known[i].bits));
+		nnp_fmt_float(b, nnp_bits_float(known[i].bits));
 		if (strcmp(b, known[i].text) != 0)
 			fail_msg("%08x: \"%s\", NumPy's digits give \"%s\"", known[i].bits, b, known[i].text);
-		check_one(from_bits(known[i].bits), 1);
+		check_one(nnp_bits_float(known[i].bits), 1);
 	}
 	nnp_fmt_float(b, NAN);
 	assert_string_equal(b, "nan");
@@ -199,7 +185,7 @@ static void test_fmt_random(void **state)
 	tu_rng r = { 20261207 };
 	for (uint32_t i = 0; i < RANDOM_CASES; i++) {
 		uint64_t x = tu_next(&r);
-		float v = from_bits((uint32_t)(x >> 32));
+		float v = nnp_bits_float((uint32_t)(x >> 32));
 		if (!isfinite(v))
 			continue;
 		check_one(v, i % 10 == 0);
@@ -213,11 +199,11 @@ static void test_fmt_stable(void **state)
 	char a[NNP_FLOAT_CHARS], b[NNP_FLOAT_CHARS];
 	tu_rng r = { 7 };
 	for (int i = 0; i < 1000; i++) {
-		float v = from_bits((uint32_t)tu_next(&r));
+		float v = nnp_bits_float((uint32_t)tu_next(&r));
 		if (!isfinite(v))
 			continue;
 		nnp_fmt_float(a, v);
-		nnp_fmt_float(b, from_bits((uint32_t)tu_next(&r)));
+		nnp_fmt_float(b, nnp_bits_float((uint32_t)tu_next(&r)));
 		nnp_fmt_float(b, v);
 		assert_string_equal(a, b);
 	}
@@ -232,7 +218,7 @@ static void test_decimal_to_float(void **state)
 	tu_rng r = { 99 };
 	int hard = 0;
 	for (uint32_t i = 0; i < RANDOM_CASES / 10; i++) {
-		float f = from_bits((uint32_t)(tu_next(&r) >> 33));   /* positive */
+		float f = nnp_bits_float((uint32_t)(tu_next(&r) >> 33));   /* positive */
 		float g = nextafterf(f, INFINITY);
 		if (!isfinite(g))
 			continue;
@@ -249,8 +235,8 @@ static void test_decimal_to_float(void **state)
 			assert_int_equal(k, 0);
 			continue;
 		}
-		if (k != n || to_bits(got) != to_bits(want))
-			fail_msg("\"%s\": %08x, strtof %08x", t, to_bits(got), to_bits(want));
+		if (k != n || nnp_float_bits(got) != nnp_float_bits(want))
+			fail_msg("\"%s\": %08x, strtof %08x", t, nnp_float_bits(got), nnp_float_bits(want));
 		if ((float)strtod(t, NULL) != want)
 			hard++;
 		/* A random decimal of up to 19 digits and exponent -60..60. */
@@ -263,8 +249,8 @@ static void test_decimal_to_float(void **state)
 			assert_int_equal(rc, NNP_NUM_RANGE);
 		} else {
 			assert_int_equal(rc, NNP_NUM_OK);
-			if (to_bits(got) != to_bits(-want))
-				fail_msg("-%s: %08x, strtof %08x", t, to_bits(got), to_bits(-want));
+			if (nnp_float_bits(got) != nnp_float_bits(-want))
+				fail_msg("-%s: %08x, strtof %08x", t, nnp_float_bits(got), nnp_float_bits(-want));
 		}
 	}
 	/* The cases above include some where strtod then a cast differs. */
@@ -292,7 +278,7 @@ static void test_json_float_syntax(void **state)
 		size_t k = nnp_json_float(s, s + strlen(cases[i].text), &v);
 		if (k != cases[i].took)
 			fail_msg("\"%s\": took %zu bytes, expected %zu", cases[i].text, k, cases[i].took);
-		if (k && to_bits(v) != to_bits(cases[i].value))
+		if (k && nnp_float_bits(v) != nnp_float_bits(cases[i].value))
 			fail_msg("\"%s\": %.9g", cases[i].text, (double)v);
 	}
 	/* The end bounds the scan: "12" seen as its first byte. */

@@ -172,12 +172,11 @@ static void test_rows_stream_equals_memory(void **state)
 	nnp_chunk c;
 	assert_int_equal(nnp_rows_open(&lr, &ls, &err), NNP_OK);
 	assert_int_equal(nnp_rows_next(lr, &c, &err), NNP_EINPUT);
-	assert_non_null(strstr(err.msg, "data row 3: label 2 is out of range"));
+	tu_expect_msg(&err, "data row 3: label 2 is out of range");
 	nnp_rows_free(lr);
 	nnp_dataset_free(d);
-	tu_rmtree(dir);
-	free(path);
-	free(dir);
+		free(path);
+	tu_rmtree_free(dir);
 }
 
 /* A stamped file must keep its count and stamp to the end of the pass. */
@@ -211,7 +210,7 @@ static void test_rows_stamp_and_count(void **state)
 			;
 		assert_int_equal(rc, want[k]);
 		if (msg[k])
-			assert_non_null(strstr(err.msg, msg[k]));
+			tu_expect_msg(&err, msg[k]);
 		nnp_rows_free(r);
 	}
 	/* Rewritten since stamped: refused at open. */
@@ -225,10 +224,9 @@ static void test_rows_stamp_and_count(void **state)
 	s.what = "calibration rows";
 	nnp_rows *r = NULL;
 	assert_int_equal(nnp_rows_open(&r, &s, &err), NNP_EINPUT);
-	assert_non_null(strstr(err.msg, "changed while being read (calibration rows are read"));
-	tu_rmtree(dir);
-	free(path);
-	free(dir);
+	tu_expect_msg(&err, "changed while being read (calibration rows are read");
+		free(path);
+	tu_rmtree_free(dir);
 }
 
 int main(void)

@@ -188,7 +188,7 @@ static void test_apoz(void **state)
 	}
 	assert_true(some > 0);
 	assert_int_equal(nnp_apoz_scores(st, 1, score, &err), NNP_EUSAGE);
-	assert_non_null(strstr(err.msg, "layer 1 is tanh"));
+	tu_expect_msg(&err, "layer 1 is tanh");
 	assert_int_equal(nnp_apoz_scores(st, 2, score, &err), NNP_EUSAGE);
 	nnp_stats_free(st);
 	free(x);

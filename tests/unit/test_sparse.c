@@ -177,13 +177,7 @@ static nnp_model *fixture(void)
 static void expect_bin(unsigned char *b, size_t len, const char *want)
 {
 	tu_wr32(b + len - 4, (uint32_t)crc32(0L, b, (uInt)(len - 4)));
-	nnp_model *m = NULL;
-	nnp_err err;
-	nnp_err_clear(&err);
-	assert_int_equal(nnp_model_from_bin(&m, b, len, "m.bin", &err), NNP_EINPUT);
-	assert_null(m);
-	if (!strstr(err.msg, want))
-		fail_msg("message \"%s\" lacks \"%s\"", err.msg, want);
+	tu_expect_model_error(b, len, NNP_FMT_BIN, want);
 }
 
 static void test_bin_corrupt(void **state)
@@ -243,7 +237,7 @@ static void test_bin_corrupt(void **state)
 	nnp_model *bad = NULL;
 	nnp_err err;
 	assert_int_equal(nnp_model_from_bin(&bad, b, len, "m.bin", &err), NNP_EINPUT);
-	assert_non_null(strstr(err.msg, "CRC-32 mismatch"));
+	tu_expect_msg(&err, "CRC-32 mismatch");
 #undef RESET
 	free(b);
 	free(good);
@@ -252,13 +246,7 @@ static void test_bin_corrupt(void **state)
 
 static void expect_json(const char *text, const char *want)
 {
-	nnp_model *m = NULL;
-	nnp_err err;
-	nnp_err_clear(&err);
-	assert_int_equal(nnp_model_from_json(&m, text, strlen(text), "m.json", &err), NNP_EINPUT);
-	assert_null(m);
-	if (!strstr(err.msg, want))
-		fail_msg("message \"%s\" lacks \"%s\"", err.msg, want);
+	tu_expect_model_error(text, strlen(text), NNP_FMT_JSON, want);
 }
 
 static void test_json_corrupt(void **state)

@@ -299,8 +299,7 @@ static int setup_run(void **state)
 static int teardown_run(void **state)
 {
 	fixture *fx = *state;
-	tu_rmtree(fx->dir);
-	free(fx->dir);
+	tu_rmtree_free(fx->dir);
 	free(fx->csv);
 	free(fx->x);
 	free(fx->y);
@@ -479,21 +478,21 @@ static void test_run_dataset(void **state)
 	a = (nnp_stats *)fx;
 	assert_int_equal(nnp_run_dataset(fx->m, &empty, &o, &a, &ma, NULL, &err), NNP_EINPUT);
 	assert_null(a);
-	assert_non_null(strstr(err.msg, "no data rows"));
+	tu_expect_msg(&err, "no data rows");
 	int32_t *y = malloc(fx->rows * sizeof *y);
 	assert_non_null(y);
 	memcpy(y, fx->y, fx->rows * sizeof *y);
 	y[fx->rows - 1] = -3;
 	nnp_dataset bad = {fx->rows, fx->feats, fx->x, y};
 	assert_int_equal(nnp_run_dataset(fx->m, &bad, &o, NULL, &ma, NULL, &err), NNP_EINPUT);
-	assert_non_null(strstr(err.msg, "data row 1500: label -3 is out of range"));
+	tu_expect_msg(&err, "data row 1500: label -3 is out of range");
 	free(y);
 	nnp_dataset narrow = {fx->rows, 5, fx->x, NULL};
 	assert_int_equal(nnp_run_dataset(fx->m, &narrow, &o, NULL, &ma, NULL, &err), NNP_EINPUT);
-	assert_non_null(strstr(err.msg, "5 features"));
+	tu_expect_msg(&err, "5 features");
 	o.threads = 5000;
 	assert_int_equal(nnp_run_dataset(fx->m, &d, &o, NULL, &ma, NULL, &err), NNP_EUSAGE);
-	assert_non_null(strstr(err.msg, "5000 threads"));
+	tu_expect_msg(&err, "5000 threads");
 }
 
 static void test_run_metrics_only(void **state)
@@ -560,8 +559,7 @@ static void expect_run_error(fixture *fx, const char *path, nnp_label_mode label
 		nnp_reader_close(r);
 	}
 	assert_int_equal(rc, status);
-	if (!strstr(err.msg, msg))
-		fail_msg("message \"%s\" lacks \"%s\"", err.msg, msg);
+	tu_expect_msg(&err, msg);
 }
 
 static void test_run_errors(void **state)
@@ -732,7 +730,7 @@ static void test_stats_file_round_trip(void **state)
 	s->layers[1].std[2] = NAN;
 	assert_null(nnp_stats_to_json(s, &src));
 	assert_int_equal(nnp_stats_save(s, &src, path, &err), NNP_EINPUT);
-	assert_non_null(strstr(err.msg, "layer 1: a \"std\" value is not finite"));
+	tu_expect_msg(&err, "layer 1: a \"std\" value is not finite");
 	s->layers[1].std[2] = 1;
 	/* An unwritable place is an output error. */
 	char *bad = tu_path(dir, "missing/dir/x.json");
@@ -753,8 +751,7 @@ static void test_stats_file_round_trip(void **state)
 	nnp_stats_source_free(&got);
 	nnp_stats_free(s);
 	assert_int_equal(chdir(cwd), 0);
-	tu_rmtree(dir);
-	free(dir);
+	tu_rmtree_free(dir);
 	free(path);
 }
 
@@ -802,8 +799,7 @@ static void test_stats_file_paths(void **state)
 	nnp_stats_free(t);
 	nnp_stats_source_free(&got);
 	nnp_stats_free(s);
-	tu_rmtree(dir);
-	free(dir);
+	tu_rmtree_free(dir);
 	free(sub);
 	free(path);
 }
@@ -834,8 +830,7 @@ static void expect_load_error(const char *path, const char *text, const char *ms
 	assert_null(s);
 	assert_null(src.model_path);
 	assert_null(src.data_path);
-	if (!strstr(err.msg, msg))
-		fail_msg("message \"%s\" lacks \"%s\"", err.msg, msg);
+	tu_expect_msg(&err, msg);
 	assert_int_equal(strncmp(err.msg, path, strlen(path)), 0);
 }
 
@@ -924,13 +919,12 @@ static void test_stats_file_errors(void **state)
 	char *missing = tu_path(dir, "nope.json");
 	t = NULL;
 	assert_int_equal(nnp_stats_load(&t, &got, missing, &err), NNP_EINPUT);
-	assert_non_null(strstr(err.msg, "nope.json: cannot open"));
+	tu_expect_msg(&err, "nope.json: cannot open");
 	free(missing);
 
 	free(good);
 	nnp_stats_free(s);
-	tu_rmtree(dir);
-	free(dir);
+	tu_rmtree_free(dir);
 	free(path);
 }
 

@@ -1,4 +1,5 @@
 #include <dirent.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -84,6 +85,54 @@ unsigned char *tu_read(const char *path, size_t *len)
 	return buf;
 }
 
+void tu_rmtree_free(char *dir)
+{
+	tu_rmtree(dir);
+	free(dir);
+}
+
+int tu_count_names(const char *dir, const char *part)
+{
+	DIR *d = opendir(dir);
+	assert_non_null(d);
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL)
+		if (strstr(e->d_name, part))
+			n++;
+	closedir(d);
+	return n;
+}
+
+void tu_expect_msg(const nnp_err *err, const char *want)
+{
+	if (!strstr(err->msg, want))
+		fail_msg("message \"%s\" lacks \"%s\"", err->msg, want);
+}
+
+void tu_expect_case(const char *what, size_t i, int rc, const nnp_err *err, const char *want)
+{
+	if (!want) {
+		if (rc)
+			fail_msg("%s %zu: %s", what, i, err->msg);
+		return;
+	}
+	if (rc != NNP_EINPUT)
+		fail_msg("%s %zu: rc %d (%s)", what, i, rc, err->msg);
+	tu_expect_msg(err, want);
+}
+
+double tu_ref_act(nnp_act a, double alpha, double z)
+{
+	switch (a) {
+	case NNP_ACT_RELU: return z > 0 ? z : 0;
+	case NNP_ACT_LEAKY_RELU: return z > 0 ? z : alpha * z;
+	case NNP_ACT_SIGMOID: return 1.0 / (1.0 + exp(-z));
+	case NNP_ACT_TANH: return tanh(z);
+	default: return z;
+	}
+}
+
 uint64_t tu_next(tu_rng *r)
 {
 	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
@@ -97,15 +146,20 @@ double tu_uniform(tu_rng *r, double lo, double hi)
 	return lo + (hi - lo) * ((double)(tu_next(r) >> 11) / 9007199254740992.0);
 }
 
-nnp_model *tu_random_model(tu_rng *r, size_t n_layers, const size_t *sizes,
-                           const nnp_act *acts, double scale)
+nnp_model *tu_model(size_t n_layers, const size_t *sizes, const nnp_act *acts)
 {
 	nnp_model *m = NULL;
 	nnp_err err;
 	nnp_err_clear(&err);
-	int rc = nnp_model_create(&m, sizes[0], n_layers, sizes + 1, acts, &err);
-	if (rc)
+	if (nnp_model_create(&m, sizes[0], n_layers, sizes + 1, acts, &err))
 		fail_msg("nnp_model_create: %s", err.msg);
+	return m;
+}
+
+nnp_model *tu_random_model(tu_rng *r, size_t n_layers, const size_t *sizes,
+                           const nnp_act *acts, double scale)
+{
+	nnp_model *m = tu_model(n_layers, sizes, acts);
 	for (size_t l = 0; l < n_layers; l++) {
 		nnp_layer *L = &m->layers[l];
 		for (size_t i = 0; i < L->in * L->out; i++)
@@ -136,15 +190,31 @@ unsigned char *tu_model_bytes(const nnp_model *m, nnp_format fmt, size_t *len)
 	return b;
 }
 
+static int parse(nnp_model **m, const void *b, size_t len, nnp_format fmt, nnp_err *err)
+{
+	nnp_err_clear(err);
+	return fmt == NNP_FMT_BIN ? nnp_model_from_bin(m, b, len, "m.bin", err) :
+	                            nnp_model_from_json(m, b, len, "m.json", err);
+}
+
 nnp_model *tu_model_parse(const unsigned char *b, size_t len, nnp_format fmt)
 {
 	nnp_model *m = NULL;
 	nnp_err err;
-	nnp_err_clear(&err);
-	if (fmt == NNP_FMT_BIN ? nnp_model_from_bin(&m, b, len, "m.bin", &err) :
-	                         nnp_model_from_json(&m, (const char *)b, len, "m.json", &err))
+	if (parse(&m, b, len, fmt, &err))
 		fail_msg("parsing the model back: %s", err.msg);
 	return m;
+}
+
+void tu_expect_model_error(const void *b, size_t len, nnp_format fmt, const char *want)
+{
+	nnp_model *m = NULL;
+	nnp_err err;
+	int rc = parse(&m, b, len, fmt, &err);
+	if (rc != NNP_EINPUT)
+		fail_msg("expected an input error \"%s\", got rc %d (%s)", want, rc, err.msg);
+	assert_null(m);
+	tu_expect_msg(&err, want);
 }
 
 uint32_t tu_rd32(const unsigned char *p)

@@ -33,6 +33,29 @@ nnp_model *tu_random_model(tu_rng *r, size_t n_layers, const size_t *sizes,
  * "m.bin" / "m.json"); abort the test on failure. */
 unsigned char *tu_model_bytes(const nnp_model *m, nnp_format fmt, size_t *len);
 nnp_model *tu_model_parse(const unsigned char *b, size_t len, nnp_format fmt);
+/* Parsing b as in tu_model_parse fails with NNP_EINPUT, no model and want in
+ * the message. */
+void tu_expect_model_error(const void *b, size_t len, nnp_format fmt, const char *want);
+
+/* A model of the given widths and activations with zero weights and biases
+ * (sizes[0] = inputs); aborts the test on failure. */
+nnp_model *tu_model(size_t n_layers, const size_t *sizes, const nnp_act *acts);
+
+/* Fails the test unless err's message contains want. */
+void tu_expect_msg(const nnp_err *err, const char *want);
+
+/* The outcome of case i of a table (what names the table): with want NULL,
+ * success; else NNP_EINPUT with want in the message. */
+void tu_expect_case(const char *what, size_t i, int rc, const nnp_err *err, const char *want);
+
+/* The number of entries of dir whose name contains part. */
+int tu_count_names(const char *dir, const char *part);
+
+/* Removes a directory tree made by tu_mkdtemp and frees its path. */
+void tu_rmtree_free(char *dir);
+
+/* The activation in double precision, written independently of the engine. */
+double tu_ref_act(nnp_act a, double alpha, double z);
 
 /* Little-endian u32 read and write, for byte-level checks of binary files. */
 uint32_t tu_rd32(const unsigned char *p);
