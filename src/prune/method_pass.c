@@ -25,7 +25,8 @@ typedef struct mth_pass {
 size_t nnp_mth_stat_len(const nnp_method_ctx *c, size_t l)
 {
 	size_t n = c->m->layers[l].out, m = c->m->layers[l + 1].out;
-	return c->full ? n + m + n * n + n * m : 2 * n;
+	/* ... then the counts of exact zeros. */
+	return (c->full ? n + m + n * n + n * m : 2 * n) + n;
 }
 
 size_t nnp_mth_shift_len(const nnp_method_ctx *c, size_t l)
@@ -155,6 +156,10 @@ static void shift_rows(const float *x, size_t rows, size_t n, const double *shif
 static void stat_batch(const float *h, const float *z, size_t rows, size_t n, size_t m, int full,
                        const double *sh, double *part, double *hd, double *zd)
 {
+	double *zc = part + (full ? n + m + n * n + n * m : 2 * n);
+	for (size_t r = 0; r < rows; r++)
+		for (size_t j = 0; j < n; j++)
+			zc[j] += h[r * n + j] == 0.0f;
 	shift_rows(h, rows, n, sh, hd, part);
 	if (!full) {
 		double *sq = part + n;
