@@ -103,8 +103,7 @@ static const nnp_criterion table[] = {
 	{ "random", 0, NNP_CRIT_STRUCTURED, order_random,
 	  "a seeded random order (a control)" },
 	{ "l2", 0, NNP_CRIT_STRUCTURED, order_l2,
-	  "keep the largest ||W_l[j, :]||: the incoming row (what j reads; compensation refits "
-	  "the outgoing column)" },
+	  "keep the largest ||W_l[j, :]||: incoming (the outgoing is what ls/fold refit)" },
 	{ "apoz", NNP_NEEDS_STATS, NNP_CRIT_STRUCTURED, order_apoz,
 	  "remove the highest share of zero outputs first (APoZ; ReLU layers)" },
 	{ "taylor", NNP_NEEDS_GRAD | NNP_NEEDS_LABELS, NNP_CRIT_STRUCTURED, order_taylor,
