@@ -8,6 +8,7 @@
 
 #include "nnprune/criteria.h"
 #include "nnprune/forward.h"
+#include "nnprune/rows.h"
 #include "method_priv.h"
 #include "prune_priv.h"
 
@@ -443,10 +444,6 @@ int nnp_method_ctx_create_stream(nnp_method_ctx **out, const nnp_model *m,
 	int rc = check_model(m, o, err);
 	if (rc)
 		return rc;
-	const nnp_criterion *cr = nnp_criterion_at((size_t)o->method);
-	if (cr->needs & NNP_NEEDS_GRAD)
-		return nnp_err_set(err, NNP_ETOOBIG, "%s: method %s needs the calibration rows in "
-		                   "memory (their gradients), and they are streamed", s->path, cr->name);
 	const char *path = s->path;
 	nnp_data_opts so = *s->opts;
 	so.expect_features = m->input_size;
@@ -562,7 +559,9 @@ static int ensure_orig(nnp_method_ctx *c, nnp_err *err)
 			return nnp_err_set(err, NNP_ENOMEM, "pruning methods: out of memory");
 		for (size_t l = 0; l < c->H; l++)
 			sc[l] = c->orig[l].taylor;
-		int rc = nnp_mth_taylor(c->m, c->d, c->pool, c->batch, 0, c->H, sc, err);
+		nnp_rows_spec sp;
+		nnp_mth_rows_spec(c, &sp);
+		int rc = nnp_mth_taylor(c->m, &sp, c->pool, c->batch, 0, c->H, sc, err);
 		free(sc);
 		if (rc)
 			return rc;
@@ -633,7 +632,9 @@ static int taylor_work(nnp_method_ctx *c, size_t l, mth_entry *e, nnp_err *err)
 	tm.layers = ly;
 	tm.logits = nnp_model_logits(m);
 	sc[l] = e->taylor;
-	rc = nnp_mth_taylor(&tm, c->d, c->pool, c->batch, l, l + 1, sc, err);
+	nnp_rows_spec sp;
+	nnp_mth_rows_spec(c, &sp);
+	rc = nnp_mth_taylor(&tm, &sp, c->pool, c->batch, l, l + 1, sc, err);
 done:
 	free(ly);
 	free(w0);

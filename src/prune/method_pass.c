@@ -328,16 +328,27 @@ static void run_rows(mth_pass *P)
 /* The pass over a streamed file, a chunk at a time. Chunks are whole
  * batches, so batch b of the file is batch b of the rows in memory; the row
  * source checks the file's stamp and count. */
+void nnp_mth_rows_spec(const nnp_method_ctx *c, nnp_rows_spec *sp)
+{
+	memset(sp, 0, sizeof *sp);
+	if (c->d) {
+		sp->data = c->d;
+		sp->chunk_rows = c->rows;
+		return;
+	}
+	sp->path = c->path;
+	sp->opts = &c->sopts;
+	sp->chunk_rows = c->chunk_rows;
+	sp->stamp = &c->stamp;
+	sp->expect_rows = c->rows;
+	sp->what = "calibration rows";
+}
+
 static int stream_rows(mth_pass *P, nnp_err *err)
 {
 	nnp_method_ctx *c = P->c;
-	nnp_rows_spec sp = { 0 };
-	sp.path = c->path;
-	sp.opts = &c->sopts;
-	sp.chunk_rows = c->chunk_rows;
-	sp.stamp = &c->stamp;
-	sp.expect_rows = c->rows;
-	sp.what = "calibration rows";
+	nnp_rows_spec sp;
+	nnp_mth_rows_spec(c, &sp);
 	nnp_rows *src = NULL;
 	int rc = nnp_rows_open(&src, &sp, err);
 	for (int first = 1; !rc; first = 0) {

@@ -152,13 +152,20 @@ int nnp_mth_pass(nnp_method_ctx *c, int kind, size_t layer, const mth_variant *v
                  size_t n_var, nnp_err *err);
 
 /*
- * Taylor scores of hidden layers [l0, l1) of m (taylor.c): mean over d's
- * rows of |a_j * dL_row/da_j| into scores[l][j], blocks of `batch` rows on
- * the pool, added in block order. Errors: NNP_EINPUT (no rows or labels, a
- * label out of range, non-finite scores), NNP_ENOMEM.
+ * Taylor scores of hidden layers [l0, l1) of m (taylor.c): mean over the
+ * source's rows of |a_j * dL_row/da_j| into scores[l][j], blocks of `batch`
+ * rows on the pool, added in block order (the source's chunks must be whole
+ * blocks). Errors: NNP_EINPUT (no rows or labels, a label out of range,
+ * non-finite scores), the reader's, NNP_ENOMEM.
  */
-int nnp_mth_taylor(const nnp_model *m, const nnp_dataset *d, nnp_pool *pool, size_t batch,
-                   size_t l0, size_t l1, double *const *scores, nnp_err *err);
+struct nnp_rows_spec;
+int nnp_mth_taylor(const nnp_model *m, const struct nnp_rows_spec *src, nnp_pool *pool,
+                   size_t batch, size_t l0, size_t l1, double *const *scores, nnp_err *err);
+
+/* The context's calibration rows as a row source: in memory (one chunk), or
+ * streamed from the file (c->chunk_rows at a time, the stamp and count
+ * checked). */
+void nnp_mth_rows_spec(const nnp_method_ctx *c, struct nnp_rows_spec *sp);
 
 /* Batches a streamed pass would like to hold at once (and two per thread). */
 #define MTH_CHUNK_BATCHES 8u

@@ -517,6 +517,82 @@ static void test_taylor_needs_labels(void **state)
 	nnp_model_free(m);
 }
 
+/* Streamed calibration rows (labels in the first column) give the same
+ * Taylor scores, kept sets and model bits as the rows in memory; a file
+ * without labels is refused. */
+static void test_taylor_streamed(void **state)
+{
+	(void)state;
+	tu_rng r = { 45 };
+	const size_t sizes[] = { 5, 9, 7, 3 };
+	const nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_TANH, NNP_ACT_SOFTMAX };
+	nnp_model *m = tu_random_model(&r, 3, sizes, acts, 1.0);
+	nnp_dataset *d = data_new(&r, 61, 5, 3);
+	char *dir = tu_mkdtemp(), *path = tu_path(dir, "calib.csv");
+	size_t cap = 61 * 6 * 20, len = 0;
+	char *csv = malloc(cap);
+	for (size_t i = 0; i < 61; i++) {
+		len += (size_t)snprintf(csv + len, cap - len, "%d", (int)d->y[i]);
+		for (size_t j = 0; j < 5; j++)
+			len += (size_t)snprintf(csv + len, cap - len, ",%.9g", (double)d->x[i * 5 + j]);
+		len += (size_t)snprintf(csv + len, cap - len, "\n");
+	}
+	tu_write(path, csv, len);
+	free(csv);
+	nnp_data_opts so = NNP_DATA_OPTS_INIT;
+	so.header = NNP_HEADER_NO;
+	so.label = NNP_LABEL_FIRST;
+	nnp_calib_stream src = { path, &so, 0, NULL };
+	nnp_method_opts o = NNP_METHOD_OPTS_INIT;
+	assert_int_equal(nnp_method_parse("taylor", &o.method), 0);
+	o.batch = 8;
+	o.threads = 2;
+	nnp_err err;
+	nnp_method_ctx *cs = NULL, *cm = NULL;
+	assert_int_equal(nnp_method_ctx_create_stream(&cs, m, &src, &o, &err), NNP_OK);
+	assert_int_equal(nnp_method_ctx_create(&cm, m, d, &o, &err), NNP_OK);
+	const size_t counts[][2] = { { 4, 7 }, { 9, 3 }, { 5, 2 } };
+	for (size_t t = 0; t < 3; t++) {
+		nnp_model *ps = NULL, *pm = NULL;
+		nnp_keep *ks = NULL, *km = NULL;
+		if (nnp_method_ctx_prune(cs, counts[t], &ps, &ks, &err))
+			fail_msg("%s", err.msg);
+		assert_int_equal(nnp_method_ctx_prune(cm, counts[t], &pm, &km, &err), NNP_OK);
+		assert_true(nnp_keep_equal(ks, km));
+		for (size_t l = 0; l < 3; l++)
+			assert_int_equal(ps->layers[l].out, pm->layers[l].out);
+		assert_same_weights(ps, pm);
+		nnp_keep_free(ks);
+		nnp_keep_free(km);
+		nnp_model_free(ps);
+		nnp_model_free(pm);
+	}
+	nnp_method_ctx_free(cs);
+	nnp_method_ctx_free(cm);
+	/* the features alone, without labels: refused when the pass needs them */
+	len = 0;
+	csv = malloc(cap);
+	for (size_t i = 0; i < 61; i++)
+		for (size_t j = 0; j < 5; j++)
+			len += (size_t)snprintf(csv + len, cap - len, "%.9g%s", (double)d->x[i * 5 + j],
+			                        j < 4 ? "," : "\n");
+	tu_write(path, csv, len);
+	free(csv);
+	so.label = NNP_LABEL_NONE;
+	const size_t c0[2] = { 4, 7 };
+	nnp_model *p = NULL;
+	assert_int_equal(nnp_method_ctx_create_stream(&cs, m, &src, &o, &err), NNP_OK);
+	assert_int_equal(nnp_method_ctx_prune(cs, c0, &p, NULL, &err), NNP_EINPUT);
+	assert_non_null(strstr(err.msg, "no labels"));
+	assert_null(p);
+	nnp_method_ctx_free(cs);
+	tu_rmtree(dir);
+	free(path);
+	free(dir);
+	data_free(d);
+	nnp_model_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -526,6 +602,7 @@ int main(void)
 		cmocka_unit_test(test_apoz_zero_shares),
 		cmocka_unit_test(test_taylor_finite_differences),
 		cmocka_unit_test(test_taylor_needs_labels),
+		cmocka_unit_test(test_taylor_streamed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
