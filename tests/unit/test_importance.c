@@ -231,6 +231,7 @@ static void ref_kept(const double *s, size_t n, size_t k, size_t *kept)
 		if (in)
 			kept[t++] = j;
 	}
+	free(idx);
 }
 
 static nnp_keep *prune_with(const char *method, nnp_compensate comp, const nnp_model *m,
