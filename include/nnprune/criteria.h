@@ -11,6 +11,8 @@
 
 #include <stddef.h>
 #include "nnprune/nnp.h"
+#include "nnprune/model.h"
+#include "nnprune/data.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -18,7 +20,7 @@ extern "C" {
 
 /* What a criterion needs, per hidden layer, over the calibration rows. */
 enum {
-	NNP_NEEDS_STATS = 1,   /* means and variances of the activations */
+	NNP_NEEDS_STATS = 1,   /* means, variances and shares of zeros of the activations */
 	NNP_NEEDS_COV = 2,     /* their covariance */
 	NNP_NEEDS_CROSS = 4,   /* their cross-covariance with the next pre-activations */
 	NNP_NEEDS_GRAD = 8,    /* gradients of the loss (include/nnprune/backprop.h) */
@@ -40,6 +42,14 @@ typedef struct nnp_crit_layer {
 	const float *w_next;          /* [m][n] the next layer's weights */
 	void *rank;                   /* scratch: n (double, size_t) pairs */
 	double *work;                 /* scratch for criteria that need COV */
+	/* Always set by the method context: */
+	size_t in;                    /* the layer's inputs */
+	const float *w_in;            /* [n][in] its incoming weights, as the network now is
+	                               * (over the inputs earlier layers kept, compensated) */
+	nnp_act act;                  /* its activation */
+	const double *zero;           /* [n] share of calibration rows where the activation is
+	                               * exactly 0 (NEEDS_STATS) */
+	const double *taylor;         /* [n] mean over labelled rows of |a_j * dL/da_j| (NEEDS_GRAD) */
 } nnp_crit_layer;
 
 /* Writes the removal order of the layer's neurons into order[n]: order[0]
@@ -50,8 +60,10 @@ typedef struct nnp_criterion {
 	const char *name;
 	unsigned needs;               /* NNP_NEEDS_* */
 	nnp_crit_kind kind;
-	nnp_order_fn order;           /* NULL: selects by thresholds on the statistics */
-	const char *help;             /* one line: which neurons go */
+	nnp_order_fn order;           /* NULL: structured, selects by thresholds on the
+	                               * statistics (the rule); unstructured, selects single
+	                               * weights (magnitude: nnp_prune_magnitude) */
+	const char *help;             /* one line: which neurons (or weights) go */
 } nnp_criterion;
 
 /* Rows 0, 1, 2, ...; NULL past the last. Row i is nnp_method i. */
@@ -65,8 +77,56 @@ int nnp_criterion_index(const char *name);
 const char *nnp_criterion_display(const char *name);
 /* 1 if the method given by name (NULL: the default) selects by thresholds. */
 int nnp_criterion_by_thresholds(const char *name);
-/* The names joined for a message: "rule, score, obs or random". */
+/* 1 if the row ranks neurons (structured, with an ordering function): what
+ * the method context, the allocation and the iterative loop take. */
+int nnp_criterion_ranks(const nnp_criterion *c);
+/* The names joined for a message: "rule, score, obs, random, l2, ...". */
 const char *nnp_criteria_names(void);
+
+/* ---- criteria computed outside the method context ---------------------- */
+
+typedef enum nnp_mag_scope {
+	NNP_MAG_PER_LAYER = 0,   /* each layer loses round(s_l * its weights) */
+	NNP_MAG_GLOBAL = 1       /* round(s * all weights), ranked across layers */
+} nnp_mag_scope;
+
+/*
+ * Unstructured magnitude pruning (the `magnitude` row): a copy of m with the
+ * smallest |w| set to +0.0. sparsity[0..n_sparsity): one share in [0, 1]
+ * (every layer, or the whole model with NNP_MAG_GLOBAL) or, per layer only,
+ * one per layer (m->n_layers). round(share * weights) are removed, halves to
+ * even (as torch.nn.utils.prune rounds its amount); ties in |w| go in the
+ * order (layer, row, column). Biases are never pruned. The output layer is
+ * pruned like any other (in the global scope it competes with the hidden
+ * layers' weights, as in torch's global_unstructured): nothing is removed
+ * structurally, every class keeps its bias; to spare it, give per-layer
+ * shares with 0 last. Weights already zero count as removed first: the
+ * share is that of zeros afterwards. The copy is a sparse model: saved, each
+ * layer is written in CSR where that is smaller (bin v2, JSON weights_csr),
+ * and the forward engine runs its sparse layers through nnp_sparse. *removed
+ * (may be NULL) receives the weights selected. The caller owns *out.
+ * Errors: NNP_EUSAGE (a share outside [0, 1], n_sparsity neither 1 nor the
+ * layer count, per-layer shares with the global scope), NNP_ENOMEM.
+ */
+int nnp_prune_magnitude(const nnp_model *m, const double *sparsity, size_t n_sparsity,
+                        nnp_mag_scope scope, nnp_model **out, size_t *removed, nnp_err *err);
+
+/*
+ * The first-order Taylor importance of every hidden neuron (the `taylor`
+ * row; Molchanov et al. 2017): scores[h][j] = mean over the labelled rows of
+ * |a_j * dloss/da_j|, a_j neuron j's output in hidden layer h and the loss
+ * that row's own (cross-entropy for softmax or logits outputs, else the mean
+ * squared error against the one-hot label: nnp_backprop_loss). One
+ * forward/backward pass through the shared engine (nnprune/backprop.h) over
+ * blocks of `batch` rows (0: 256) on `threads` threads (0: all cores), the
+ * blocks' sums added in block order: the same bits for any thread count.
+ * scores[h] has m->layers[h].out doubles, h < m->n_layers - 1.
+ * Errors: NNP_EINPUT (no rows, no labels, a label out of range, a feature
+ * count not the model's, non-finite scores), NNP_EUSAGE (no hidden layer,
+ * options), NNP_ENOMEM.
+ */
+int nnp_taylor_scores(const nnp_model *m, const nnp_dataset *d, unsigned threads,
+                      size_t batch, double *const *scores, nnp_err *err);
 
 #ifdef __cplusplus
 }

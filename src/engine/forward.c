@@ -359,8 +359,8 @@ static int sparse_copies(nnp_forward *f, nnp_err *err)
 	for (size_t l = 0; l < m->n_layers; l++) {
 		const nnp_layer *L = &m->layers[l];
 		double size = (double)L->in * (double)L->out;
-		/* nnp_sparse reads its inputs as they are: layer 0's input
-		 * preprocessing is applied by nnp_dense only. */
+		/* nnp_sparse takes its inputs as they are: a layer with input
+		 * preprocessing (layer 0) stays with nnp_dense, which applies it. */
 		if (L->out < NNP_SPARSE_MIN_OUTPUTS || L->pre_offset || L->pre_scale ||
 		    (double)nnp_layer_nonzeros(L) > NNP_SPARSE_MAX_DENSITY * size)
 			continue;

@@ -6,7 +6,11 @@
  * the outputs and returns the argmax, working in a scratch buffer the caller
  * passes (PREFIX_SCRATCH floats): no malloc, no global written. With int8,
  * weights are per-row symmetric int8 with a float scale per row, accumulated
- * in float.
+ * in float. A float layer whose compressed sparse rows take fewer bytes than
+ * its dense matrix (a magnitude-pruned one) is written as CSR arrays
+ * (values, columns, row pointers; 16-bit indices where they fit) with a
+ * loop over the stored entries only; it computes the same bits as the dense
+ * loop, since the products it skips are zeros.
  */
 #include <ctype.h>
 #include <math.h>
@@ -75,9 +79,74 @@ static float quantize_row(const float *w, size_t n, signed char *q)
 	return sc;
 }
 
+/* A float layer in CSR: its entries are the weights that are not zero. */
+typedef struct c_csr {
+	size_t nnz;
+	int wide_cols, wide_ptr;   /* 32-bit indices where 16 bits do not hold them */
+	size_t bytes;
+} c_csr;
+
+static c_csr csr_plan(const nnp_layer *L)
+{
+	c_csr c;
+	c.nnz = nnp_layer_nonzeros(L);
+	c.wide_cols = L->in > 65536;
+	c.wide_ptr = c.nnz > 65535;
+	c.bytes = c.nnz * (4 + (c.wide_cols ? 4 : 2)) + (L->out + 1) * (c.wide_ptr ? 4 : 2);
+	return c;
+}
+
+/* 1 if the layer is written as CSR: smaller than dense (float weights only). */
+static int use_csr(const nnp_layer *L, int int8)
+{
+	return !int8 && csr_plan(L).bytes < L->in * L->out * sizeof(float);
+}
+
+static void put_csr(nnpm_sink *s, const nnp_layer *L, size_t l, const char *p)
+{
+	c_csr c = csr_plan(L);
+	size_t n = c.nnz ? c.nnz : 1;   /* C has no empty arrays */
+	float *v = calloc(n, sizeof *v);
+	unsigned long *col = calloc(n, sizeof *col), *ptr = calloc(L->out + 1, sizeof *ptr);
+	if (!v || !col || !ptr) {
+		s->failed = NNP_ENOMEM;
+		goto done;
+	}
+	size_t k = 0;
+	for (size_t o = 0; o < L->out; o++) {
+		for (size_t i = 0; i < L->in; i++)
+			if (L->w[o * L->in + i] != 0.0f) {
+				v[k] = L->w[o * L->in + i];
+				col[k++] = (unsigned long)i;
+			}
+		ptr[o + 1] = (unsigned long)k;
+	}
+	nnpm_sink_printf(s, "/* layer %zu in compressed sparse rows: %zu of %zu weights stored */\n", l,
+	        c.nnz, L->in * L->out);
+	nnpm_sink_printf(s, "static const float %s_v%zu[%zu] = {\n", p, l, n);
+	put_floats(s, v, n, "\t");
+	nnpm_sink_puts(s, "\n};\n");
+	nnpm_sink_printf(s, "static const unsigned %s %s_c%zu[%zu] = {\n\t", c.wide_cols ? "long" : "short",
+	        p, l, n);
+	for (size_t i = 0; i < n; i++)
+		nnpm_sink_printf(s, "%s%lu", i ? (i % 16 ? ", " : ",\n\t") : "", col[i]);
+	nnpm_sink_puts(s, "\n};\n");
+	nnpm_sink_printf(s, "static const unsigned %s %s_r%zu[%zu] = {\n\t", c.wide_ptr ? "long" : "short",
+	        p, l, L->out + 1);
+	for (size_t i = 0; i <= L->out; i++)
+		nnpm_sink_printf(s, "%s%lu", i ? (i % 16 ? ", " : ",\n\t") : "", ptr[i]);
+	nnpm_sink_puts(s, "\n};\n");
+done:
+	free(v);
+	free(col);
+	free(ptr);
+}
+
 static void put_layer(nnpm_sink *s, const nnp_layer *L, size_t l, const char *p, int int8)
 {
-	if (!int8) {
+	if (use_csr(L, int8)) {
+		put_csr(s, L, l, p);
+	} else if (!int8) {
 		nnpm_sink_printf(s, "static const float %s_w%zu[%zu][%zu] = {\n", p, l, L->out, L->in);
 		for (size_t o = 0; o < L->out; o++) {
 			nnpm_sink_puts(s, "\t{\n");
@@ -152,6 +221,14 @@ int nnpm_c_write(nnpm_sink *s, const nnp_model *m, const nnp_export_opts *o, nnp
 	size_t bytes = int8 ? (nnp_model_macs(m) + (params - nnp_model_macs(m)) * 4 +
 	                       4 * (params - nnp_model_macs(m)))
 	                    : params * 4;
+	int any_csr = 0;
+	for (size_t l = 0; l < L; l++) {
+		const nnp_layer *Ly = &m->layers[l];
+		if (use_csr(Ly, int8)) {
+			any_csr = 1;
+			bytes -= Ly->in * Ly->out * sizeof(float) - csr_plan(Ly).bytes;
+		}
+	}
 	nnpm_sink_printf(s, "/*\n * %s.h: a %zu-layer dense network", p, L);
 	if (m->name) {
 		nnpm_sink_puts(s, " (");
@@ -169,11 +246,12 @@ int nnpm_c_write(nnpm_sink *s, const nnp_model *m, const nnp_export_opts *o, nnp
 	                 " * y: the outputs (%s); cls: the index of the largest.\n"
 	                 " * The scratch buffer is the caller's (a static array, the stack, ...);\n"
 	                 " * predict writes nothing else and allocates nothing. Weights are laid\n"
-	                 " * out [out][in] as in PyTorch.\n */\n",
+	                 " * out [out][in] as in PyTorch%s.\n */\n",
 	                 P, P, p, P,
 	                 nnp_model_logits(m) ? "logits"
 	                 : m->layers[L - 1].act == NNP_ACT_SOFTMAX ? "probabilities"
-	                                                            : "values");
+	                                                            : "values",
+	                 any_csr ? ", sparse layers in compressed sparse rows" : "");
 	nnpm_sink_printf(s, "#ifndef %s_H\n#define %s_H\n\n#include <math.h>\n\n", P, P);
 	nnpm_sink_puts(s, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
 	nnpm_sink_printf(s, "#define %s_INPUTS %zu\n#define %s_OUTPUTS %zu\n#define %s_LAYERS %zu\n",
@@ -205,13 +283,19 @@ int nnpm_c_write(nnpm_sink *s, const nnp_model *m, const nnp_export_opts *o, nnp
 	if (L0->pre_scale)
 		nnpm_sink_printf(s, " * %s_scale[i]", p);
 	nnpm_sink_puts(s, ";\n\t(void)t;\n");
+	if (any_csr)
+		nnpm_sink_puts(s, "\tunsigned long k;\n");
 	for (size_t l = 0; l < L; l++) {
 		const nnp_layer *Ly = &m->layers[l];
 		const char *src = l == 0 ? "in" : "a", *dst = l + 1 == L ? "y" : "b";
 		nnpm_sink_printf(s, "\t/* layer %zu: %zu -> %zu, %s */\n", l, Ly->in, Ly->out,
 		                 nnp_act_name(Ly->act));
 		nnpm_sink_printf(s, "\tfor (o = 0; o < %zu; o++) {\n\t\tfloat acc = 0.0f;\n", Ly->out);
-		if (int8)
+		if (use_csr(Ly, int8))
+			nnpm_sink_printf(s, "\t\tfor (k = %s_r%zu[o]; k < %s_r%zu[o + 1]; k++)\n\t\t\tacc += "
+			        "%s_v%zu[k] * %s[%s_c%zu[k]];\n\t\tacc += %s_b%zu[o];\n", p, l, p, l, p,
+			        l, src, p, l, p, l);
+		else if (int8)
 			nnpm_sink_printf(s, "\t\tfor (i = 0; i < %zu; i++)\n\t\t\tacc += (float)%s_q%zu[o][i]"
 			                 " * %s[i];\n\t\tacc = acc * %s_s%zu[o] + %s_b%zu[o];\n", Ly->in,
 			                 p, l, src, p, l, p, l);

@@ -1,4 +1,5 @@
 /* The criteria table: one ordering function and one row per criterion. */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -44,6 +45,53 @@ static int order_random(const nnp_crit_layer *L, size_t *order, nnp_err *err)
 	return NNP_OK;
 }
 
+/* Orders by scores (lowest first, ties: the lower index stays). */
+static void order_scores(const nnp_crit_layer *L, const double *s, size_t *order)
+{
+	nnp_mth_rank *r = L->rank;
+	for (size_t j = 0; j < L->n; j++)
+		r[j] = (nnp_mth_rank){ s ? s[j] : 0.0, j };
+	nnp_mth_rank_order(r, L->n, order);
+}
+
+/* l2: lowest ||W_l[j, :]|| first, the norm of the neuron's incoming row. */
+static int order_l2(const nnp_crit_layer *L, size_t *order, nnp_err *err)
+{
+	(void)err;
+	nnp_mth_rank *r = L->rank;
+	for (size_t j = 0; j < L->n; j++) {
+		const float *w = L->w_in + j * L->in;
+		double s = 0.0;
+		for (size_t i = 0; i < L->in; i++)
+			s += (double)w[i] * (double)w[i];
+		r[j] = (nnp_mth_rank){ sqrt(s), j };
+	}
+	nnp_mth_rank_order(r, L->n, order);
+	return NNP_OK;
+}
+
+/* apoz: the highest share of zero outputs first (score 1 - share). ReLU
+ * only: other activations are almost never exactly 0, every score would tie. */
+static int order_apoz(const nnp_crit_layer *L, size_t *order, nnp_err *err)
+{
+	if (L->act != NNP_ACT_RELU)
+		return nnp_err_set(err, NNP_EINPUT, "hidden layer %zu is %s: APoZ (the share of zero "
+		                   "outputs) ranks ReLU neurons only", L->layer, nnp_act_name(L->act));
+	nnp_mth_rank *r = L->rank;
+	for (size_t j = 0; j < L->n; j++)
+		r[j] = (nnp_mth_rank){ 1.0 - L->zero[j], j };
+	nnp_mth_rank_order(r, L->n, order);
+	return NNP_OK;
+}
+
+/* taylor: lowest mean |a_j * dL/da_j| first. */
+static int order_taylor(const nnp_crit_layer *L, size_t *order, nnp_err *err)
+{
+	(void)err;
+	order_scores(L, L->taylor, order);
+	return NNP_OK;
+}
+
 /* Row i is nnp_method i: rule, score and obs keep their enum values. */
 static const nnp_criterion table[] = {
 	{ "rule", NNP_NEEDS_STATS, NNP_CRIT_STRUCTURED, NULL,
@@ -54,6 +102,14 @@ static const nnp_criterion table[] = {
 	  "greedy backward elimination, ridge refit" },
 	{ "random", 0, NNP_CRIT_STRUCTURED, order_random,
 	  "a seeded random order (a control)" },
+	{ "l2", 0, NNP_CRIT_STRUCTURED, order_l2,
+	  "keep the largest ||W_l[j, :]||: incoming (the outgoing is what ls/fold refit)" },
+	{ "apoz", NNP_NEEDS_STATS, NNP_CRIT_STRUCTURED, order_apoz,
+	  "remove the highest share of zero outputs first (APoZ; ReLU layers)" },
+	{ "taylor", NNP_NEEDS_GRAD | NNP_NEEDS_LABELS, NNP_CRIT_STRUCTURED, order_taylor,
+	  "keep the largest mean |a_j * dL/da_j| (first-order Taylor; labelled rows)" },
+	{ "magnitude", 0, NNP_CRIT_UNSTRUCTURED, NULL,
+	  "zero the smallest |w| (unstructured, biases kept): a sparse model" },
 };
 
 #define N_CRITERIA (sizeof table / sizeof *table)
@@ -90,15 +146,20 @@ const char *nnp_criterion_display(const char *name)
 int nnp_criterion_by_thresholds(const char *name)
 {
 	const nnp_criterion *c = name ? nnp_criterion_find(name) : &table[0];
-	return c && !c->order;
+	return c && !c->order && c->kind == NNP_CRIT_STRUCTURED;
+}
+
+int nnp_criterion_ranks(const nnp_criterion *c)
+{
+	return c && c->order && c->kind == NNP_CRIT_STRUCTURED;
 }
 
 const char *nnp_criteria_names(void)
 {
-	static char buf[256];
+	static char buf[512];
 	if (buf[0])
 		return buf;
-	char tmp[256];
+	char tmp[512];
 	size_t len = 0;
 	for (size_t i = 0; i < N_CRITERIA; i++) {
 		const char *sep = i == 0 ? "" : i + 1 == N_CRITERIA ? " or " : ", ";

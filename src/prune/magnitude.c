@@ -81,12 +81,46 @@ static size_t count_equal(const nnp_layer *L, uint32_t T)
 	return n;
 }
 
+static int check_share(double s, size_t l, nnp_err *err)
+{
+	if (s >= 0.0 && s <= 1.0)
+		return NNP_OK;
+	if (l == (size_t)-1)
+		return nnp_err_set(err, NNP_EUSAGE, "magnitude: sparsity %g is outside 0 to 1", s);
+	return nnp_err_set(err, NNP_EUSAGE, "magnitude: layer %zu: sparsity %g is outside 0 to 1",
+	                   l, s);
+}
+
+/* Per layer: layer l loses round(share[l] * its weights). */
+static int select_layers(const nnp_model *m, const double *share, nnp_mag_cut *cuts,
+                         nnp_err *err)
+{
+	memset(cuts, 0, m->n_layers * sizeof *cuts);
+	for (size_t l = 0; l < m->n_layers; l++) {
+		int rc = check_share(share[l], l, err);
+		if (rc)
+			return rc;
+	}
+	for (size_t l = 0; l < m->n_layers; l++) {
+		const nnp_layer *L = &m->layers[l];
+		size_t k = nnp_mag_count(share[l], L->in * L->out), below;
+		uint32_t T;
+		if (k == 0)
+			continue;
+		int rc = threshold(m, l, l + 1, k, &T, &below, err);
+		if (rc)
+			return rc;
+		cuts[l] = (nnp_mag_cut){ T, k - below, k };
+	}
+	return NNP_OK;
+}
+
 int nnp_mag_select(const nnp_model *m, double sparsity, nnp_mag_scope scope,
                    nnp_mag_cut *cuts, nnp_err *err)
 {
-	if (!(sparsity >= 0.0 && sparsity <= 1.0))
-		return nnp_err_set(err, NNP_EUSAGE, "magnitude: sparsity %g is outside 0 to 1",
-		                   sparsity);
+	int rc0 = check_share(sparsity, (size_t)-1, err);
+	if (rc0)
+		return rc0;
 	memset(cuts, 0, m->n_layers * sizeof *cuts);
 	uint32_t T;
 	size_t below;
@@ -158,4 +192,36 @@ size_t nnp_mag_apply(nnp_model *m, const nnp_mag_cut *cuts)
 	for (size_t l = 0; l < m->n_layers; l++)
 		n += walk(&m->layers[l], &cuts[l], NULL, m->layers[l].w);
 	return n;
+}
+
+int nnp_prune_magnitude(const nnp_model *m, const double *sparsity, size_t n_sparsity,
+                        nnp_mag_scope scope, nnp_model **out, size_t *removed, nnp_err *err)
+{
+	*out = NULL;
+	if (removed)
+		*removed = 0;
+	if (scope != NNP_MAG_PER_LAYER && scope != NNP_MAG_GLOBAL)
+		return nnp_err_set(err, NNP_EUSAGE, "magnitude: scope %d: expected per layer or global",
+		                   (int)scope);
+	if (n_sparsity != 1 && (n_sparsity != m->n_layers || scope == NNP_MAG_GLOBAL))
+		return nnp_err_set(err, NNP_EUSAGE,
+		                   "magnitude: %zu sparsities for %zu layers: give one%s", n_sparsity,
+		                   m->n_layers, scope == NNP_MAG_GLOBAL ? " (global scope)" :
+		                                                          " or one per layer");
+	nnp_mag_cut *cuts = calloc(m->n_layers, sizeof *cuts);
+	if (!cuts)
+		return nnp_err_set(err, NNP_ENOMEM, "magnitude: out of memory");
+	int rc = n_sparsity == 1 ? nnp_mag_select(m, sparsity[0], scope, cuts, err)
+	                         : select_layers(m, sparsity, cuts, err);
+	nnp_model *p = NULL;
+	if (!rc)
+		rc = nnp_model_clone(&p, m, err);
+	if (!rc) {
+		size_t n = nnp_mag_apply(p, cuts);
+		if (removed)
+			*removed = n;
+		*out = p;
+	}
+	free(cuts);
+	return rc;
 }

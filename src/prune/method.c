@@ -8,6 +8,7 @@
 
 #include "nnprune/criteria.h"
 #include "nnprune/forward.h"
+#include "nnprune/rows.h"
 #include "method_priv.h"
 #include "prune_priv.h"
 
@@ -35,7 +36,7 @@ int nnp_method_parse(const char *name, nnp_method *out)
 int nnp_method_by_thresholds(nnp_method m)
 {
 	const nnp_criterion *c = nnp_criterion_at((size_t)m);
-	return c && !c->order;
+	return c && !c->order && c->kind == NNP_CRIT_STRUCTURED;
 }
 
 int nnp_method_uses_ridge(const nnp_method_opts *o)
@@ -147,10 +148,13 @@ static void entry_free(mth_entry *e)
 	free(e->cov);
 	free(e->zmean);
 	free(e->cross);
+	free(e->zero);
+	free(e->taylor);
 	free(e->order);
 }
 
-static int entry_alloc(mth_entry *e, size_t layer, size_t n, size_t m, int full, size_t key_cap)
+static int entry_alloc(mth_entry *e, size_t layer, size_t n, size_t m, int full, int grad,
+                       size_t key_cap)
 {
 	e->layer = layer;
 	e->n = n;
@@ -159,7 +163,10 @@ static int entry_alloc(mth_entry *e, size_t layer, size_t n, size_t m, int full,
 	e->mean = alloc3(n, 1, sizeof *e->mean);
 	e->var = alloc3(n, 1, sizeof *e->var);
 	e->order = alloc3(n, 1, sizeof *e->order);
-	if (!e->key || !e->mean || !e->var || !e->order)
+	e->zero = alloc3(n, 1, sizeof *e->zero);
+	if (!e->key || !e->mean || !e->var || !e->order || !e->zero)
+		return -1;
+	if (grad && !(e->taylor = alloc3(n, 1, sizeof *e->taylor)))
 		return -1;
 	if (full) {
 		e->cov = alloc3(n, n, sizeof *e->cov);
@@ -254,6 +261,10 @@ static int check_model(const nnp_model *m, const nnp_method_opts *o, nnp_err *er
 	int rc = nnp_method_check_opts(o, err);
 	if (rc)
 		return rc;
+	const nnp_criterion *cr = nnp_criterion_at((size_t)o->method);
+	if (cr->kind != NNP_CRIT_STRUCTURED)
+		return nnp_err_set(err, NNP_EUSAGE, "method %s zeroes single weights and removes no "
+		                   "neuron: it is not one of the neuron-removing methods", cr->name);
 	if (!m || m->n_layers < 2)
 		return nnp_err_set(err, NNP_EUSAGE, "nothing to prune: the model has no hidden layer");
 	for (size_t l = 0; l < m->n_layers; l++)
@@ -276,6 +287,10 @@ static int check_inputs(const nnp_model *m, const nnp_dataset *d, const nnp_meth
 		return nnp_err_set(err, NNP_EINPUT,
 		                   "calibration set: %zu features per row, the model takes %zu",
 		                   d->features, m->input_size);
+	const nnp_criterion *cr = nnp_criterion_at((size_t)o->method);
+	if ((cr->needs & NNP_NEEDS_LABELS) && !d->y)
+		return nnp_err_set(err, NNP_EINPUT, "calibration set: the rows have no labels, and "
+		                   "method %s needs them", cr->name);
 	return NNP_OK;
 }
 
@@ -314,8 +329,9 @@ static int ctx_alloc(nnp_method_ctx *c)
 		size_t n = c->m->layers[l].out, m = c->m->layers[l + 1].out;
 		/* Nothing is ever cut before layer 0: its statistics are always the
 		 * unpruned network's, so it needs no pruned-prefix entry. */
-		if (entry_alloc(&c->orig[l], l, n, m, c->full, key_cap) ||
-		    (l > 0 && entry_alloc(&c->work[l], l, n, m, c->full, key_cap)))
+		int grad = (crit(c)->needs & NNP_NEEDS_GRAD) != 0;
+		if (entry_alloc(&c->orig[l], l, n, m, c->full, grad, key_cap) ||
+		    (l > 0 && entry_alloc(&c->work[l], l, n, m, c->full, grad, key_cap)))
 			return -1;
 		if (!(c->kept[l] = alloc3(n, 1, sizeof **c->kept)))
 			return -1;
@@ -503,6 +519,9 @@ static int finalize(const nnp_method_ctx *c, mth_entry *e, const double *acc,
 			e->var[j] = v > 0.0 ? v : 0.0;
 		}
 	}
+	const double *zc = acc + (c->full ? n + m + n * n + n * m : 2 * n);
+	for (size_t j = 0; j < n; j++)
+		e->zero[j] = zc[j] / N;
 	int ok = all_finite(e->mean, n) && all_finite(e->var, n);
 	if (ok && c->full)
 		ok = all_finite(e->zmean, m) && all_finite(e->cov, n * n) && all_finite(e->cross, n * m);
@@ -531,6 +550,19 @@ static int ensure_orig(nnp_method_ctx *c, nnp_err *err)
 		return prc;
 	for (size_t l = 0; l < c->H; l++) {
 		int rc = finalize(c, &c->orig[l], c->acc + c->off[l], c->shift + c->soff[l], err);
+		if (rc)
+			return rc;
+	}
+	if (crit(c)->needs & NNP_NEEDS_GRAD) {
+		double **sc = calloc(c->H, sizeof *sc);
+		if (!sc)
+			return nnp_err_set(err, NNP_ENOMEM, "pruning methods: out of memory");
+		for (size_t l = 0; l < c->H; l++)
+			sc[l] = c->orig[l].taylor;
+		nnp_rows_spec sp;
+		nnp_mth_rows_spec(c, &sp);
+		int rc = nnp_mth_taylor(c->m, &sp, c->pool, c->batch, 0, c->H, sc, err);
+		free(sc);
 		if (rc)
 			return rc;
 	}
@@ -566,6 +598,52 @@ static int key_matches(const nnp_method_ctx *c, const mth_entry *e, size_t l)
 }
 
 /*
+ * Taylor scores of hidden layer l in the network pruned so far: layer 0's
+ * kept rows, the work layers 1..l (layer l whole, over the kept inputs),
+ * the original layers after it.
+ */
+static int taylor_work(nnp_method_ctx *c, size_t l, mth_entry *e, nnp_err *err)
+{
+	const nnp_model *m = c->m;
+	const nnp_layer *s0 = &m->layers[0];
+	nnp_layer *ly = calloc(c->L, sizeof *ly);
+	float *w0 = alloc3(c->count[0], s0->in, sizeof *w0);
+	float *b0 = alloc3(c->count[0], 1, sizeof *b0);
+	double **sc = calloc(c->H, sizeof *sc);
+	int rc;
+	if (!ly || !w0 || !b0 || !sc) {
+		rc = nnp_err_set(err, NNP_ENOMEM, "pruning methods: out of memory");
+		goto done;
+	}
+	ly[0] = *s0;
+	ly[0].out = c->count[0];
+	ly[0].w = w0;
+	ly[0].b = b0;
+	for (size_t r = 0; r < c->count[0]; r++) {
+		memcpy(w0 + r * s0->in, s0->w + c->kept[0][r] * s0->in, s0->in * sizeof *w0);
+		b0[r] = s0->b[c->kept[0][r]];
+	}
+	for (size_t i = 1; i < c->L; i++)
+		ly[i] = i <= l ? c->wl[i] : m->layers[i];
+	nnp_model tm;
+	memset(&tm, 0, sizeof tm);
+	tm.input_size = m->input_size;
+	tm.n_layers = c->L;
+	tm.layers = ly;
+	tm.logits = nnp_model_logits(m);
+	sc[l] = e->taylor;
+	nnp_rows_spec sp;
+	nnp_mth_rows_spec(c, &sp);
+	rc = nnp_mth_taylor(&tm, &sp, c->pool, c->batch, l, l + 1, sc, err);
+done:
+	free(ly);
+	free(w0);
+	free(b0);
+	free(sc);
+	return rc;
+}
+
+/*
  * Layer l's statistics in the network pruned so far (c->count, c->kept,
  * c->wl for the layers before l): the unpruned network's when nothing before
  * was cut, the cached ones when the same cut was seen last, else a new pass.
@@ -589,8 +667,12 @@ static int get_entry(nnp_method_ctx *c, size_t l, mth_entry **out, nnp_err *err)
 	if (rc)
 		return rc;
 	rc = finalize(c, e, c->acc, c->shift, err);
-	if (rc)
+	if (!rc && (crit(c)->needs & NNP_NEEDS_GRAD))
+		rc = taylor_work(c, l, e, err);
+	if (rc) {
+		e->valid = 0;
 		return rc;
+	}
 	e->key_len = key_build(c, l, e->key);
 	return NNP_OK;
 }
@@ -608,8 +690,12 @@ static int select_kept(nnp_method_ctx *c, size_t l, mth_entry *e, size_t k, size
 		return NNP_OK;
 	}
 	if (!e->have_order) {
+		/* The incoming weights as the network now is: the original's for
+		 * the unpruned statistics, else the work layer over the kept inputs. */
+		const nnp_layer *wi = e == &c->orig[l] || l == 0 ? &c->m->layers[l] : &c->wl[l];
 		nnp_crit_layer in = { l, n, e->m, e->mean, e->var, e->cov, e->cross, e->lambda,
-		                      c->m->layers[l + 1].w, c->rank, c->obs_work };
+		                      c->m->layers[l + 1].w, c->rank, c->obs_work,
+		                      wi->in, wi->w, c->m->layers[l].act, e->zero, e->taylor };
 		int rc = crit(c)->order(&in, e->order, err);
 		if (rc)
 			return rc;

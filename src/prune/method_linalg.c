@@ -201,6 +201,15 @@ void nnp_mth_score_order(const double *var, const float *w, size_t n, size_t m, 
 		if (isnan(rank[j].s))
 			rank[j].s = INFINITY;
 	}
+	nnp_mth_rank_order(rank, n, order);
+}
+
+void nnp_mth_rank_order(nnp_mth_rank *rank, size_t n, size_t *order)
+{
+	for (size_t j = 0; j < n; j++)
+		/* NaN scores sort as +inf: such a neuron stays. */
+		if (isnan(rank[j].s))
+			rank[j].s = INFINITY;
 	qsort(rank, n, sizeof *rank, rank_cmp);
 	for (size_t j = 0; j < n; j++)
 		order[j] = rank[j].j;

@@ -25,7 +25,8 @@ typedef struct mth_pass {
 size_t nnp_mth_stat_len(const nnp_method_ctx *c, size_t l)
 {
 	size_t n = c->m->layers[l].out, m = c->m->layers[l + 1].out;
-	return c->full ? n + m + n * n + n * m : 2 * n;
+	/* ... then the counts of exact zeros. */
+	return (c->full ? n + m + n * n + n * m : 2 * n) + n;
 }
 
 size_t nnp_mth_shift_len(const nnp_method_ctx *c, size_t l)
@@ -155,6 +156,10 @@ static void shift_rows(const float *x, size_t rows, size_t n, const double *shif
 static void stat_batch(const float *h, const float *z, size_t rows, size_t n, size_t m, int full,
                        const double *sh, double *part, double *hd, double *zd)
 {
+	double *zc = part + (full ? n + m + n * n + n * m : 2 * n);
+	for (size_t r = 0; r < rows; r++)
+		for (size_t j = 0; j < n; j++)
+			zc[j] += h[r * n + j] == 0.0f;
 	shift_rows(h, rows, n, sh, hd, part);
 	if (!full) {
 		double *sq = part + n;
@@ -323,16 +328,27 @@ static void run_rows(mth_pass *P)
 /* The pass over a streamed file, a chunk at a time. Chunks are whole
  * batches, so batch b of the file is batch b of the rows in memory; the row
  * source checks the file's stamp and count. */
+void nnp_mth_rows_spec(const nnp_method_ctx *c, nnp_rows_spec *sp)
+{
+	memset(sp, 0, sizeof *sp);
+	if (c->d) {
+		sp->data = c->d;
+		sp->chunk_rows = c->rows;
+		return;
+	}
+	sp->path = c->path;
+	sp->opts = &c->sopts;
+	sp->chunk_rows = c->chunk_rows;
+	sp->stamp = &c->stamp;
+	sp->expect_rows = c->rows;
+	sp->what = "calibration rows";
+}
+
 static int stream_rows(mth_pass *P, nnp_err *err)
 {
 	nnp_method_ctx *c = P->c;
-	nnp_rows_spec sp = { 0 };
-	sp.path = c->path;
-	sp.opts = &c->sopts;
-	sp.chunk_rows = c->chunk_rows;
-	sp.stamp = &c->stamp;
-	sp.expect_rows = c->rows;
-	sp.what = "calibration rows";
+	nnp_rows_spec sp;
+	nnp_mth_rows_spec(c, &sp);
 	nnp_rows *src = NULL;
 	int rc = nnp_rows_open(&src, &sp, err);
 	for (int first = 1; !rc; first = 0) {

@@ -56,6 +56,11 @@ typedef struct nnp_mth_rank {
 void nnp_mth_score_order(const double *var, const float *w, size_t n, size_t m, size_t *order,
                          nnp_mth_rank *rank);
 
+/* Removal order from scores rank[j] = { s_j, j }: lowest first, equal
+ * scores higher index first (the lower index stays), NaN as +inf. Sorts
+ * rank in place. */
+void nnp_mth_rank_order(nnp_mth_rank *rank, size_t n, size_t *order);
+
 /* The last k of a removal order, ascending. */
 void nnp_mth_kept_from_order(const size_t *order, size_t n, size_t k, size_t *kept);
 
@@ -71,6 +76,8 @@ typedef struct mth_entry {
 	double *cov;          /* [n][n] (full statistics only) */
 	double *zmean;        /* [m] original next pre-activations' mean (full only) */
 	double *cross;        /* [n][m] Cov(h', z) (full only) */
+	double *zero;         /* [n] share of rows where the activation is exactly 0 */
+	double *taylor;       /* [n] mean |a * dL/da| (criteria that need gradients) */
 	double lambda;
 	int have_order;
 	size_t *order;        /* [n] removal order */
@@ -143,6 +150,22 @@ size_t nnp_mth_shift_len(const nnp_method_ctx *c, size_t l);
  */
 int nnp_mth_pass(nnp_method_ctx *c, int kind, size_t layer, const mth_variant *var,
                  size_t n_var, nnp_err *err);
+
+/*
+ * Taylor scores of hidden layers [l0, l1) of m (taylor.c): mean over the
+ * source's rows of |a_j * dL_row/da_j| into scores[l][j], blocks of `batch`
+ * rows on the pool, added in block order (the source's chunks must be whole
+ * blocks). Errors: NNP_EINPUT (no rows or labels, a label out of range,
+ * non-finite scores), the reader's, NNP_ENOMEM.
+ */
+struct nnp_rows_spec;
+int nnp_mth_taylor(const nnp_model *m, const struct nnp_rows_spec *src, nnp_pool *pool,
+                   size_t batch, size_t l0, size_t l1, double *const *scores, nnp_err *err);
+
+/* The context's calibration rows as a row source: in memory (one chunk), or
+ * streamed from the file (c->chunk_rows at a time, the stamp and count
+ * checked). */
+void nnp_mth_rows_spec(const nnp_method_ctx *c, struct nnp_rows_spec *sp);
 
 /* Batches a streamed pass would like to hold at once (and two per thread). */
 #define MTH_CHUNK_BATCHES 8u

@@ -12,13 +12,11 @@
 #include <stdint.h>
 #include "nnprune/model.h"
 #include "nnprune/stats.h"
+#include "nnprune/criteria.h"
 
 /* ---- weight magnitude (magnitude.c) ---- */
 
-typedef enum nnp_mag_scope {
-	NNP_MAG_PER_LAYER = 0,   /* each layer loses round(s * its weights) */
-	NNP_MAG_GLOBAL = 1       /* round(s * all weights), ranked across layers */
-} nnp_mag_scope;
+/* nnp_mag_scope: include/nnprune/criteria.h */
 
 /*
  * What magnitude pruning removes from one layer: every weight whose |w| (as

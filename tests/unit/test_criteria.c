@@ -39,12 +39,13 @@ static void test_table_names(void **state)
 	assert_true(nnp_criterion_by_thresholds("rule"));
 	assert_false(nnp_criterion_by_thresholds("score"));
 	assert_string_equal(nnp_criterion_display(NULL), "rule");
-	assert_string_equal(nnp_criteria_names(), "rule, score, obs or random");
+	assert_string_equal(nnp_criteria_names(),
+	                    "rule, score, obs, random, l2, apoz, taylor or magnitude");
 	nnp_method_opts o = NNP_METHOD_OPTS_INIT;
 	o.method = (nnp_method)n;
 	nnp_err err;
 	assert_int_equal(nnp_method_check_opts(&o, &err), NNP_EUSAGE);
-	tu_expect_msg(&err, "expected rule, score, obs or random");
+	tu_expect_msg(&err, "expected rule, score, obs, random, l2, apoz, taylor or magnitude");
 }
 
 static void test_random_is_a_fixed_permutation(void **state)
@@ -55,7 +56,7 @@ static void test_random_is_a_fixed_permutation(void **state)
 	assert_int_equal(c->needs, 0);
 	enum { N = 50 };
 	size_t a[N], b[N], seen[N] = { 0 };
-	nnp_crit_layer L = { 1, N, 3, NULL, NULL, NULL, NULL, 0.0, NULL, NULL, NULL };
+	nnp_crit_layer L = { .layer = 1, .n = N, .m = 3 };
 	assert_int_equal(c->order(&L, a, NULL), NNP_OK);
 	assert_int_equal(c->order(&L, b, NULL), NNP_OK);
 	assert_memory_equal(a, b, sizeof a);
@@ -97,7 +98,7 @@ static void test_random_prunes(void **state)
 	assert_int_equal(nnp_method_prune(&p, m, &d, &o, counts, &k, &err), NNP_OK);
 	assert_int_equal(p->layers[0].out, 5);
 	size_t order[12];
-	nnp_crit_layer L = { 0, 12, 3, NULL, NULL, NULL, NULL, 0.0, NULL, NULL, NULL };
+	nnp_crit_layer L = { .layer = 0, .n = 12, .m = 3 };
 	nnp_criterion_find("random")->order(&L, order, NULL);
 	/* kept = the last 5 of the order, ascending */
 	size_t want[5];

@@ -1114,8 +1114,8 @@ static void test_bad_options(void **state)
 	b.batch = (size_t)NNP_METHOD_MAX_BATCH + 1;
 	expect_err(nnp_method_check_opts(&b, &err), &err, NNP_EUSAGE, "batch");
 	b = o;
-	b.method = (nnp_method)7;
-	expect_err(nnp_method_check_opts(&b, &err), &err, NNP_EUSAGE, "method 7");
+	b.method = (nnp_method)99;
+	expect_err(nnp_method_check_opts(&b, &err), &err, NNP_EUSAGE, "method 99");
 	b = o;
 	b.compensate = (nnp_compensate)9;
 	expect_err(nnp_method_check_opts(&b, &err), &err, NNP_EUSAGE, "compensation 9");

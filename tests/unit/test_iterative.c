@@ -1,0 +1,405 @@
+/* Tests of the iterative ranking loop: each stop condition triggering where
+ * an independent reckoning says, the first step equal to a one-shot prune,
+ * the fine-tuning hook's schedule, the CSV trace, and the same results for
+ * 1, 2 and 4 threads. */
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "nnprune/criteria.h"
+#include "nnprune/forward.h"
+#include "nnprune/iterative.h"
+#include "testutil.h"
+
+enum { F = 4, K = 3 };
+
+static nnp_model *net(tu_rng *r)
+{
+	const size_t sizes[] = { F, 8, 6, K };
+	const nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_TANH, NNP_ACT_SOFTMAX };
+	return tu_random_model(r, 3, sizes, acts, 1.0);
+}
+
+/* Rows labelled by the model's own prediction: it starts at 100%. */
+static nnp_dataset *rows_of(tu_rng *r, const nnp_model *m, size_t rows)
+{
+	nnp_dataset *d = calloc(1, sizeof *d);
+	assert_non_null(d);
+	d->rows = rows;
+	d->features = F;
+	d->x = malloc(rows * F * sizeof *d->x);
+	d->y = malloc(rows * sizeof *d->y);
+	for (size_t i = 0; i < rows * F; i++)
+		d->x[i] = (float)tu_uniform(r, -1, 1);
+	nnp_forward *f = NULL;
+	nnp_err err;
+	assert_int_equal(nnp_forward_create(&f, m, rows, &err), NNP_OK);
+	const float *y = nnp_forward_run(f, d->x, rows);
+	for (size_t i = 0; i < rows; i++) {
+		size_t best = 0;
+		for (size_t k = 1; k < K; k++)
+			best = y[i * K + k] > y[i * K + best] ? k : best;
+		d->y[i] = (int32_t)best;
+	}
+	nnp_forward_free(f);
+	return d;
+}
+
+static void rows_free(nnp_dataset *d)
+{
+	free(d->x);
+	free(d->y);
+	free(d);
+}
+
+/* Correct rows, by a forward run and an argmax taken here. */
+static uint64_t correct_of(const nnp_model *m, const nnp_dataset *d)
+{
+	nnp_forward *f = NULL;
+	nnp_err err;
+	assert_int_equal(nnp_forward_create(&f, m, d->rows, &err), NNP_OK);
+	const float *y = nnp_forward_run(f, d->x, d->rows);
+	uint64_t c = 0;
+	for (size_t i = 0; i < d->rows; i++) {
+		size_t best = 0;
+		for (size_t k = 1; k < K; k++)
+			best = y[i * K + k] > y[i * K + best] ? k : best;
+		c += (int32_t)best == d->y[i];
+	}
+	nnp_forward_free(f);
+	return c;
+}
+
+static nnp_iter_opts opts(const char *method, unsigned threads)
+{
+	nnp_iter_opts o = NNP_ITER_OPTS_INIT;
+	assert_int_equal(nnp_method_parse(method, &o.method.method), 0);
+	o.method.compensate = NNP_COMP_FOLD;
+	o.method.threads = threads;
+	o.method.batch = 16;
+	return o;
+}
+
+static size_t params_of(const size_t *w)
+{
+	return (F * w[0] + w[0]) + (w[0] * w[1] + w[1]) + (w[1] * K + K);
+}
+
+/* The widths one neuron at a time: the layer with the most to spare. */
+static void next_widths(size_t *w, size_t min)
+{
+	size_t s0 = w[0] > min ? w[0] - min : 0, s1 = w[1] > min ? w[1] - min : 0;
+	if (s0 >= s1)
+		w[0]--;
+	else
+		w[1]--;
+}
+
+static void test_min_neurons(void **state)
+{
+	(void)state;
+	tu_rng r = { 61 };
+	nnp_model *m = net(&r), *out = NULL;
+	nnp_dataset *cal = rows_of(&r, m, 60), *held = rows_of(&r, m, 50);
+	nnp_iter_opts o = opts("score", 1);
+	o.min_neurons = 2;
+	nnp_iter_trace *t = NULL;
+	nnp_err err;
+	assert_int_equal(nnp_prune_iterative(m, cal, held, &o, &out, &t, &err), NNP_OK);
+	assert_int_equal(t->stop, NNP_ITER_MIN_NEURONS);
+	assert_int_equal(t->n, 1 + 6 + 4);
+	assert_int_equal(t->kept, t->n - 1);
+	size_t w[2] = { 8, 6 };
+	for (size_t s = 0; s < t->n; s++) {
+		assert_int_equal(t->neurons[2 * s], w[0]);
+		assert_int_equal(t->neurons[2 * s + 1], w[1]);
+		assert_int_equal(t->params[s], params_of(w));
+		if (s + 1 < t->n)
+			next_widths(w, 2);
+	}
+	assert_int_equal(out->layers[0].out, 2);
+	assert_int_equal(out->layers[1].out, 2);
+	assert_int_equal(t->rows, 50);
+	assert_true(t->accuracy[0] == 1.0);
+	assert_int_equal(t->correct[t->n - 1], correct_of(out, held));
+	nnp_iter_trace_free(t);
+	nnp_model_free(out);
+	rows_free(cal);
+	rows_free(held);
+	nnp_model_free(m);
+}
+
+/* One step is the one-shot prune of the layer with the most to spare. */
+static void test_first_step_is_one_shot(void **state)
+{
+	(void)state;
+	tu_rng r = { 62 };
+	nnp_model *m = net(&r), *out = NULL, *ref = NULL;
+	nnp_dataset *cal = rows_of(&r, m, 60);
+	const char *methods[] = { "score", "l2", "taylor", "obs" };
+	for (size_t i = 0; i < 4; i++) {
+		nnp_iter_opts o = opts(methods[i], 2);
+		o.method.compensate = NNP_COMP_LS;
+		o.max_steps = 1;
+		o.step = 3;   /* shared 3:2 -> 2 from layer 0 (6 spare of 12), 1 from layer 1 */
+		nnp_iter_trace *t = NULL;
+		nnp_err err;
+		assert_int_equal(nnp_prune_iterative(m, cal, NULL, &o, &out, &t, &err), NNP_OK);
+		assert_int_equal(t->stop, NNP_ITER_MAX_STEPS);
+		assert_true(isnan(t->accuracy[1]));
+		size_t counts[2] = { 6, 5 };
+		assert_int_equal(nnp_method_prune(&ref, m, cal, &o.method, counts, NULL, &err), NNP_OK);
+		for (size_t l = 0; l < 3; l++) {
+			assert_int_equal(out->layers[l].out, ref->layers[l].out);
+			assert_memory_equal(out->layers[l].w, ref->layers[l].w,
+			                    ref->layers[l].in * ref->layers[l].out * sizeof(float));
+			assert_memory_equal(out->layers[l].b, ref->layers[l].b,
+			                    ref->layers[l].out * sizeof(float));
+		}
+		nnp_model_free(ref);
+		nnp_model_free(out);
+		nnp_iter_trace_free(t);
+	}
+	rows_free(cal);
+	nnp_model_free(m);
+}
+
+static void test_target(void **state)
+{
+	(void)state;
+	tu_rng r = { 63 };
+	nnp_model *m = net(&r), *out = NULL;
+	nnp_dataset *cal = rows_of(&r, m, 60);
+	size_t w[2] = { 8, 6 }, steps = 0, target = params_of((size_t[]){ 5, 4 }) + 3;
+	while (params_of(w) > target) {
+		next_widths(w, 1);
+		steps++;
+	}
+	nnp_iter_opts o = opts("random", 1);
+	o.target_params = target;
+	nnp_iter_trace *t = NULL;
+	nnp_err err;
+	assert_int_equal(nnp_prune_iterative(m, cal, NULL, &o, &out, &t, &err), NNP_OK);
+	assert_int_equal(t->stop, NNP_ITER_TARGET);
+	assert_int_equal(t->n, steps + 1);
+	assert_int_equal(nnp_model_params(out), params_of(w));
+	assert_true(nnp_model_params(out) <= target);
+	assert_true(t->params[t->n - 2] > target);
+	nnp_iter_trace_free(t);
+	nnp_model_free(out);
+	/* as a share of the parameters: 50% */
+	o.target_params = 0;
+	o.target_percent = 50.0;
+	assert_int_equal(nnp_prune_iterative(m, cal, NULL, &o, &out, &t, &err), NNP_OK);
+	assert_int_equal(t->stop, NNP_ITER_TARGET);
+	assert_true(2 * nnp_model_params(out) <= nnp_model_params(m));
+	assert_true(2 * t->params[t->n - 2] > nnp_model_params(m));
+	nnp_iter_trace_free(t);
+	nnp_model_free(out);
+	/* already met: the model itself */
+	o.target_percent = 100.0;
+	assert_int_equal(nnp_prune_iterative(m, cal, NULL, &o, &out, &t, &err), NNP_OK);
+	assert_int_equal(t->n, 1);
+	assert_int_equal(nnp_model_params(out), nnp_model_params(m));
+	nnp_iter_trace_free(t);
+	nnp_model_free(out);
+	rows_free(cal);
+	nnp_model_free(m);
+}
+
+static void test_until_drop(void **state)
+{
+	(void)state;
+	tu_rng r = { 64 };
+	nnp_model *m = net(&r), *out = NULL;
+	nnp_dataset *cal = rows_of(&r, m, 80), *held = rows_of(&r, m, 100);
+	const double budgets[] = { 0.0, 4.0, 15.0 };
+	for (size_t b = 0; b < 3; b++) {
+		nnp_iter_opts o = opts("score", 1);
+		o.until_drop = budgets[b];
+		nnp_iter_trace *t = NULL;
+		nnp_err err;
+		assert_int_equal(nnp_prune_iterative(m, cal, held, &o, &out, &t, &err), NNP_OK);
+		uint64_t c0 = correct_of(m, held);
+		assert_int_equal(t->correct[0], c0);
+		for (size_t s = 0; s + 1 < t->n; s++)
+			assert_true(100.0 * ((double)c0 - (double)t->correct[s]) / 100.0 <= budgets[b]);
+		if (t->stop == NNP_ITER_DROP) {
+			assert_true(100.0 * ((double)c0 - (double)t->correct[t->n - 1]) / 100.0 >
+			            budgets[b]);
+			assert_int_equal(t->kept, t->n - 2);
+		} else {
+			assert_int_equal(t->stop, NNP_ITER_MIN_NEURONS);
+		}
+		/* what is returned is the kept row's model */
+		assert_int_equal(correct_of(out, held), t->correct[t->kept]);
+		assert_int_equal(out->layers[0].out, t->neurons[2 * t->kept]);
+		assert_int_equal(out->layers[1].out, t->neurons[2 * t->kept + 1]);
+		if (b == 0)
+			assert_int_equal(t->stop, NNP_ITER_DROP);
+		nnp_iter_trace_free(t);
+		nnp_model_free(out);
+	}
+	rows_free(cal);
+	rows_free(held);
+	nnp_model_free(m);
+}
+
+static void test_threads(void **state)
+{
+	(void)state;
+	tu_rng r = { 65 };
+	nnp_model *m = net(&r);
+	nnp_dataset *cal = rows_of(&r, m, 90), *held = rows_of(&r, m, 70);
+	unsigned char *first = NULL;
+	size_t first_len = 0;
+	nnp_iter_trace *t1 = NULL;
+	for (unsigned th = 1; th <= 4; th *= 2) {
+		nnp_iter_opts o = opts("taylor", th);
+		o.method.compensate = NNP_COMP_LS;
+		o.step_percent = 20.0;
+		o.until_drop = 10.0;
+		nnp_model *out = NULL;
+		nnp_iter_trace *t = NULL;
+		nnp_err err;
+		assert_int_equal(nnp_prune_iterative(m, cal, held, &o, &out, &t, &err), NNP_OK);
+		size_t len;
+		unsigned char *b = tu_model_bytes(out, NNP_FMT_BIN, &len);
+		if (!first) {
+			first = b;
+			first_len = len;
+			t1 = t;
+		} else {
+			assert_int_equal(len, first_len);
+			assert_memory_equal(b, first, len);
+			assert_int_equal(t->n, t1->n);
+			assert_memory_equal(t->neurons, t1->neurons, t->n * 2 * sizeof *t->neurons);
+			assert_memory_equal(t->correct, t1->correct, t->n * sizeof *t->correct);
+			nnp_iter_trace_free(t);
+			free(b);
+		}
+		nnp_model_free(out);
+	}
+	/* 20% of the 14 neurons: 2, shared 7:5 by the spare ones -> 1 + 1 */
+	assert_int_equal(t1->neurons[2], 7);
+	assert_int_equal(t1->neurons[3], 5);
+	free(first);
+	nnp_iter_trace_free(t1);
+	rows_free(cal);
+	rows_free(held);
+	nnp_model_free(m);
+}
+
+typedef struct ft_log {
+	size_t steps[16], n;
+} ft_log;
+
+/* A "fine-tuning" that nudges every bias of the last layer, logged. */
+static int fake_finetune(void *ctx, nnp_model **m, size_t step, nnp_err *err)
+{
+	(void)err;
+	ft_log *lg = ctx;
+	lg->steps[lg->n++] = step;
+	nnp_layer *L = &(*m)->layers[(*m)->n_layers - 1];
+	for (size_t i = 0; i < L->out; i++)
+		L->b[i] += 0.001f;
+	return NNP_OK;
+}
+
+static void progress(void *ctx, const nnp_iter_trace *t)
+{
+	size_t *calls = ctx;
+	assert_int_equal(t->n, *calls + 2);
+	(*calls)++;
+}
+
+static void test_finetune_hook_and_csv(void **state)
+{
+	(void)state;
+	tu_rng r = { 66 };
+	nnp_model *m = net(&r), *out = NULL;
+	nnp_dataset *cal = rows_of(&r, m, 60), *held = rows_of(&r, m, 40);
+	nnp_iter_opts o = opts("l2", 1);
+	o.max_steps = 7;
+	o.finetune_every = 3;
+	ft_log lg = { { 0 }, 0 };
+	size_t calls = 0;
+	o.finetune = fake_finetune;
+	o.finetune_ctx = &lg;
+	o.progress = progress;
+	o.progress_ctx = &calls;
+	nnp_iter_trace *t = NULL;
+	nnp_err err;
+	assert_int_equal(nnp_prune_iterative(m, cal, held, &o, &out, &t, &err), NNP_OK);
+	assert_int_equal(lg.n, 2);
+	assert_int_equal(lg.steps[0], 3);
+	assert_int_equal(lg.steps[1], 6);
+	assert_int_equal(calls, 7);
+	assert_int_equal(t->stop, NNP_ITER_MAX_STEPS);
+	assert_string_equal(nnp_iter_stop_name(t->stop), "max-steps");
+	char *csv = NULL;
+	size_t len;
+	assert_int_equal(nnp_iter_trace_csv(t, &csv, &len, &err), NNP_OK);
+	assert_int_equal(strlen(csv), len);
+	size_t lines = 0;
+	for (size_t i = 0; i < len; i++)
+		lines += csv[i] == '\n';
+	assert_int_equal(lines, 1 + 8);
+	char want[128];
+	snprintf(want, sizeof want, "step,params,accuracy,neurons_0,neurons_1\n0,%zu,1.000000,8,6\n",
+	         nnp_model_params(m));
+	assert_memory_equal(csv, want, strlen(want));
+	free(csv);
+	nnp_iter_trace_free(t);
+	nnp_model_free(out);
+	rows_free(cal);
+	rows_free(held);
+	nnp_model_free(m);
+}
+
+static void test_errors(void **state)
+{
+	(void)state;
+	tu_rng r = { 67 };
+	nnp_model *m = net(&r), *out = NULL;
+	nnp_dataset *cal = rows_of(&r, m, 20);
+	nnp_err err;
+	const char *no_rank[] = { "rule", "magnitude" };
+	for (size_t i = 0; i < 2; i++) {
+		nnp_iter_opts o = opts(no_rank[i], 1);
+		assert_int_equal(nnp_prune_iterative(m, cal, NULL, &o, &out, NULL, &err), NNP_EUSAGE);
+		assert_non_null(strstr(err.msg, "does not rank neurons"));
+	}
+	nnp_iter_opts o = opts("score", 1);
+	o.until_drop = 1.0;
+	assert_int_equal(nnp_prune_iterative(m, cal, NULL, &o, &out, NULL, &err), NNP_EUSAGE);
+	assert_non_null(strstr(err.msg, "held-out rows"));
+	o = opts("score", 1);
+	o.step_percent = 150;
+	assert_int_equal(nnp_prune_iterative(m, cal, NULL, &o, &out, NULL, &err), NNP_EUSAGE);
+	o = opts("score", 1);
+	o.finetune_every = 2;
+	assert_int_equal(nnp_prune_iterative(m, cal, NULL, &o, &out, NULL, &err), NNP_EUSAGE);
+	assert_null(out);
+	rows_free(cal);
+	nnp_model_free(m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_min_neurons),
+		cmocka_unit_test(test_first_step_is_one_shot),
+		cmocka_unit_test(test_target),
+		cmocka_unit_test(test_until_drop),
+		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_finetune_hook_and_csv),
+		cmocka_unit_test(test_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
