@@ -313,10 +313,6 @@ int nnp_pipeline_run(nnp_pipeline **out, const nnp_model *m, const nnp_pipeline_
 	p->model = m;
 	p->best = p->closest = NNP_NO_DUP;
 	int rc = NNP_OK;
-	if ((o->finetune.path || o->finetune.rows) && !o->eval.path && !o->eval.rows) {
-		rc = nnp_err_set(err, NNP_EUSAGE, "fine-tuning needs evaluation rows");
-		goto fail;
-	}
 	if ((o->finetune.path || o->finetune.rows) && (rc = nnp_pipeline_ft_load(p, err)))
 		goto fail;
 	/* The evaluation rows, held in memory when they fit the limit: read once
