@@ -142,7 +142,8 @@ void cli_finetune_help(void)
 	       "  --schedule oneshot|gradual  oneshot: prune, then fine-tune (default);\n"
 	       "                          gradual: prune the original to the same widths in %u\n"
 	       "                          steps of the cubic schedule while fine-tuning, step t\n"
-	       "                          on the t-th of %u parts of DATA\n",
+	       "                          --finetune-epochs passes over the t-th of %u parts of\n"
+	       "                          DATA (as many passes as oneshot in all)\n",
 	       t0.batch, CLI_FT_DEFAULT_EPOCHS, (double)nnp_finetune_default_lr(NNP_OPT_ADAM),
 	       (double)nnp_finetune_default_lr(NNP_OPT_SGD), CLI_FT_DEFAULT_SEED,
 	       nnp_lr_schedule_name(NNP_FINETUNE_LR_SCHEDULE), NNP_GRADUAL_STEPS,
