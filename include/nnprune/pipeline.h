@@ -253,6 +253,7 @@ typedef struct nnp_pipeline {
 	nnp_stats *calib_stats;
 	nnp_dataset *ft_rows;
 	const nnp_dataset *ft_train;
+	struct nnp_gradual_opts *ft_gradual_opts; /* [n_ft_jobs] with a gradual schedule */
 	const nnp_model *model;    /* the original, borrowed */
 	nnp_dir_lock *lock;
 	int evaluated;             /* 1: the threshold engine evaluated them */

@@ -390,6 +390,7 @@ void nnp_pipeline_free(nnp_pipeline *p)
 		nnp_model_free(p->ft_jobs[i].model);
 	free(p->ft_jobs);
 	free(p->ft_job_of);
+	free(p->ft_gradual_opts);
 	nnp_dataset_free(p->ft_rows);
 	nnp_sweep_free(p->sw);
 	free(p->specs);

@@ -330,7 +330,8 @@ static int ft_write(nnp_pipeline *p, nnp_err *err)
 }
 
 /* With a gradual schedule every candidate's job starts from the original m
- * and ends at the candidate's widths: the options of job j are (*g)[j]. */
+ * and ends at the candidate's widths: the options of job j are (*g)[j]
+ * (kept with the pipeline: the provenance of a job written later reads them). */
 static int gradual_jobs(nnp_pipeline *p, const nnp_model *m, nnp_gradual_opts **g,
                         nnp_err *err)
 {
@@ -389,16 +390,14 @@ int nnp_pipeline_ft_run(nnp_pipeline *p, const nnp_model *m, const nnp_dataset *
 		p->ft_jobs[p->n_ft_jobs].label = c->file;
 		p->ft_job_of[i] = p->n_ft_jobs++;
 	}
-	nnp_gradual_opts *g = NULL;
 	if (p->o.ft_gradual) {
-		int rc = gradual_jobs(p, m, &g, err);
+		int rc = gradual_jobs(p, m, &p->ft_gradual_opts, err);
 		if (rc)
 			return rc;
 	}
 	nnp_ft_plan plan = { p->o.ft_train, p->ft_train, d, p->o.eval.path, &p->o.eval.opts,
 		             p->o.threads, p->o.progress ? ft_progress : NULL, &p->o };
 	int rc = nnp_finetune_run(p->ft_jobs, p->n_ft_jobs, &plan, err);
-	free(g);
 	return rc ? rc : ft_write(p, err);
 }
 
