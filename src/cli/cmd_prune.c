@@ -203,11 +203,8 @@ static int check_args(const cli_parser *p, prune_cfg *c)
 		return -1;
 	if (c->me.alloc_step_set && !c->target.text[0])
 		return cli_usage_error(p, "--allocate-step goes with --target-params"), -1;
-	if (cli_method_check(p, &c->me) || cli_finetune_check(p, &c->ft))
+	if (cli_method_check(p, &c->me) || cli_finetune_check(p, &c->ft, c->me.mo.method))
 		return -1;
-	if (c->ft.gradual && rule)
-		return cli_usage_error(p, "--schedule gradual needs a method that prunes to a budget "
-		                          "(not rule)"), -1;
 	c->me.mo.threads = c->data.threads;
 	return 0;
 }

@@ -237,7 +237,7 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 		                          "the statistics file)", p->operands[0]), -1;
 	if (c->best_path && isnan(c->max_drop))
 		return cli_usage_error(p, "--best needs --max-drop to choose a model"), -1;
-	if (cli_finetune_check(p, &c->ft))
+	if (cli_finetune_check(p, &c->ft, c->me.mo.method))
 		return -1;
 	return check_method(p, c);
 }

@@ -59,9 +59,9 @@ void cli_finetune_init(cli_finetune *f);
 int cli_finetune_is_option(int id);
 /* Handles a CLI_FT_* option; 0, or -1 after a usage error. */
 int cli_finetune_arg(const cli_parser *p, cli_finetune *f, int id, const char *arg);
-/* The cross-checks (every option needs --finetune, --teacher needs --distill);
- * -1 after a usage error. */
-int cli_finetune_check(const cli_parser *p, const cli_finetune *f);
+/* The cross-checks (every option needs --finetune, --teacher needs --distill,
+ * the gradual schedule a budget method); -1 after a usage error. */
+int cli_finetune_check(const cli_parser *p, const cli_finetune *f, nnp_method method);
 /* The training options: one thread per model (results do not depend on -j),
  * the teacher (borrowed) when distilling. NNP_EUSAGE in err when invalid. */
 int cli_finetune_train_opts(const cli_finetune *f, const nnp_model *teacher, nnp_train_opts *t,

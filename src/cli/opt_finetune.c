@@ -8,6 +8,7 @@
 
 #include "finetune.h"
 #include "nnprune/gradual.h"
+#include "nnprune/method.h"
 #include "nnprune/model.h"
 
 int cli_parse_distill(const cli_parser *p, const char *text, float *t, float *alpha)
@@ -82,12 +83,15 @@ int cli_finetune_arg(const cli_parser *p, cli_finetune *f, int id, const char *a
 	}
 }
 
-int cli_finetune_check(const cli_parser *p, const cli_finetune *f)
+int cli_finetune_check(const cli_parser *p, const cli_finetune *f, nnp_method method)
 {
 	if (f->option && !f->data)
 		return cli_usage_error(p, "%s needs --finetune TRAIN_DATA", f->option), -1;
 	if (f->teacher && !f->distill)
 		return cli_usage_error(p, "--teacher is only used with --distill T,ALPHA"), -1;
+	if (f->gradual && nnp_method_by_thresholds(method))
+		return cli_usage_error(p, "--schedule gradual needs a method that prunes to a budget "
+		                          "(not %s)", nnp_method_name(method)), -1;
 	return 0;
 }
 

@@ -123,6 +123,9 @@ nnp prune $PR --target-params 40% $FT --schedule slowly -o x.bin
 expect_rc "--schedule slowly: usage" 2
 nnp prune model.bin --calib train.csv --method rule --mean 0.1 --std 0.1 $FT --schedule gradual -o x.bin
 expect_rc "--schedule gradual with the rule: usage" 2
+nnp sweep $FT --schedule gradual -q
+expect_rc "sweep --schedule gradual with the rule: usage" 2
+expect_err "sweep --schedule gradual with the rule: says why" "needs a method that prunes to a budget"
 nnp prune $PR --target-params 40% $FT --distill 2 -o x.bin
 expect_rc "--distill 2: usage" 2
 check "nothing written by the usage errors" test ! -e x.bin
