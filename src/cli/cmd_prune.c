@@ -395,6 +395,8 @@ int cmd_prune(int argc, char **argv)
 		nnp_source ts = { c.ft.data, c.data.opts, 0, 0, NULL, 0, 0 };
 		ts.opts.labels_path = c.ft.labels;
 		ts.opts.labels_option = "--finetune-labels FILE";
+		ts.opts.expect_features = m->input_size;
+		ts.opts.n_classes = nnp_model_outputs(m);
 		po.finetune = ts;
 		po.ft_gradual = c.ft.gradual ? NNP_GRADUAL_STEPS : 0;
 		const nnp_model *tm = NULL;

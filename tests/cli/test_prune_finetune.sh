@@ -128,7 +128,11 @@ expect_rc "sweep --schedule gradual with the rule: usage" 2
 expect_err "sweep --schedule gradual with the rule: says why" "needs a method that prunes to a budget"
 nnp prune $PR --target-params 40% $FT --distill 2 -o x.bin
 expect_rc "--distill 2: usage" 2
-check "nothing written by the usage errors" test ! -e x.bin
+gen_blobs 43 60 5 3 >five.csv
+nnp prune $PR --target-params 40% --finetune five.csv -o x.bin
+expect_rc "fine-tuning rows of another width: exit 3" 3
+expect_err "fine-tuning rows of another width: named" "five.csv:1:1: 5 feature columns"
+check "nothing written by the errors" test ! -e x.bin
 nnp prune $PR --target-params 40% $FT --schedule oneshot -o os.bin -q
 expect_same "--schedule oneshot is the default" ft.bin os.bin
 
