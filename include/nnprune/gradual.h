@@ -16,7 +16,8 @@
  * structured steps remove neurons with any criterion of the table that
  * orders neurons (score, obs, ...), through a pruning context
  * (include/nnprune/method.h) on the calibration rows and the context's
- * compensation, each hidden layer keeping the same share of its neurons.
+ * compensation, each hidden layer keeping the same share of its neurons
+ * (or, given final widths, the same share of the neurons it is to lose).
  * The last step's budget is the target itself.
  */
 #ifndef NNPRUNE_GRADUAL_H
@@ -53,6 +54,10 @@ typedef struct nnp_gradual_opts {
 	int global;                 /* magnitude: one ranking over all layers */
 	nnp_method_opts method;     /* structured: criterion (not the rule), compensation */
 	const nnp_dataset *calib;   /* structured: calibration rows (labels unused) */
+	const size_t *widths;       /* structured, may be NULL: the hidden widths to end at
+	                               (one per hidden layer, none above m's); the target is
+	                               then their parameter count and every step removes the
+	                               same share of each layer's neurons still to go */
 } nnp_gradual_opts;
 
 /* What each step did. */

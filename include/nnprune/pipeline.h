@@ -134,23 +134,32 @@ char *nnp_provenance_prune(const nnp_prov *p);
 /* The input scale a model was trained with: the first positive "input_scale"
  * along its provenance chain, 1 if none (or if the model has preprocessing). */
 float nnp_provenance_scale(const nnp_model *m);
-/* Fine-tuning's default learning rate: a tenth of the optimizer's. */
+/* Fine-tuning's defaults, the recipe that retrained pruned models best
+ * (README, Results): the optimizer's training rate, decayed to 0 over the
+ * run by a cosine. */
 float nnp_finetune_default_lr(nnp_optimizer o);
+#define NNP_FINETUNE_LR_SCHEDULE NNP_LR_COSINE
+
+struct nnp_gradual_opts;
 
 typedef struct nnp_ft_job {
 	const nnp_model *src;      /* borrowed, left untouched */
+	/* NULL: src fine-tuned as it is; else src pruned gradually while being
+	 * fine-tuned (nnp_gradual_run with these options, their train replaced
+	 * by the plan's) */
+	const struct nnp_gradual_opts *gradual;
 	const char *label;         /* names the model in an error message */
 	nnp_model *model;          /* the fine-tuned copy; owned */
 	float input_scale;
 	nnp_train_report rep;
-	nnp_metrics mt;            /* the copy on the evaluation rows */
+	nnp_metrics mt;            /* the copy on the evaluation rows (zero without them) */
 } nnp_ft_job;
 
 typedef struct nnp_ft_plan {
 	nnp_train_opts train;       /* callbacks, input_scale, model_takes_raw, threads per job */
 	const nnp_dataset *train_data;
 	const nnp_dataset *eval;    /* evaluation rows in memory, or NULL to stream: */
-	const char *eval_path;
+	const char *eval_path;      /*   (both NULL: the models are not scored) */
 	const nnp_data_opts *eval_opts;
 	unsigned threads;           /* jobs at once; 0 = all cores */
 	void (*progress)(void *ctx, size_t done, size_t total); /* from worker threads; may be NULL */
@@ -210,8 +219,14 @@ typedef struct nnp_pipeline_opts {
 	nnp_source eval;           /* evaluation rows; none: candidates not evaluated */
 	nnp_source calib;          /* calibration rows; none: the statistics source */
 	nnp_source finetune;       /* labelled training rows; none: no fine-tuning */
-	nnp_train_opts ft_train;   /* fine-tuning's training options */
+	nnp_train_opts ft_train;   /* fine-tuning's training options (a teacher is
+	                              borrowed: every model distils from it) */
 	int ft_pareto;             /* 1: fine-tune only the Pareto candidates */
+	size_t ft_gradual;         /* 0: each candidate fine-tuned as built (one-shot);
+	                              N: each pruned from the original to its widths in N
+	                              steps of the gradual schedule while fine-tuning
+	                              (nnprune/gradual.h; a budget method, calibration
+	                              rows in memory) */
 	const nnp_spec *specs;
 	size_t n_specs;
 	nnp_pipeline_output out;
@@ -238,6 +253,7 @@ typedef struct nnp_pipeline {
 	nnp_stats *calib_stats;
 	nnp_dataset *ft_rows;
 	const nnp_dataset *ft_train;
+	struct nnp_gradual_opts *ft_gradual_opts; /* [n_ft_jobs] with a gradual schedule */
 	const nnp_model *model;    /* the original, borrowed */
 	nnp_dir_lock *lock;
 	int evaluated;             /* 1: the threshold engine evaluated them */
@@ -250,7 +266,8 @@ typedef struct nnp_pipeline {
  * builds every specification's candidate, evaluates them (eval.path set),
  * writes each to out.dir with its provenance (out.dir set, holding the
  * directory's lock until nnp_pipeline_free), fine-tunes the original and the
- * candidates (finetune.path set) and selects the smallest within max_drop.
+ * candidates (finetune.path set; scored when there are evaluation rows) and
+ * selects the smallest within max_drop.
  * Results do not depend on the thread count. Errors: the sources', NNP_EUSAGE
  * for a specification that cannot be met (its label first), NNP_EOUTPUT.
  */

@@ -6,6 +6,8 @@
 
 #include "cli.h"
 #include "cli_model.h"
+#include "finetune.h"
+#include "nnprune/gradual.h"
 #include "nnprune/io.h"
 #include "nnprune/method.h"
 #include "nnprune/model.h"
@@ -30,6 +32,7 @@ typedef struct prune_cfg {
 	nnp_format format;         /* 0: from OUT's extension */
 	cli_data data;
 	cli_model model;           /* import options (--output-kind: -o is OUT) */
+	cli_finetune ft;           /* --finetune DATA: OUT is the slimmed model fine-tuned */
 } prune_cfg;
 
 static void prune_help(void)
@@ -73,12 +76,13 @@ static void prune_help(void)
 	       "  -o, --output OUT   the slimmed model\n"
 	       "  --format FMT       its format: %s (default: OUT's\n"
 	       "                     extension's, else bin)\n"
-	       "  -q, --quiet        print nothing on success\n\n"
-	       "%s\n%s"
-	       "Results are the same for any -j.\n",
+	       "  -q, --quiet        print nothing on success\n"
+	       "Fine-tuning (OUT is then the slimmed model fine-tuned; stderr compares it with\n"
+	       "the original fine-tuned the same way; DATA read with the data options):\n",
 	       d.lambda_rel, d.grid_step,
-	       (unsigned long long)(NNP_CALIB_MEM_LIMIT >> 20), nnp_format_list_writable(),
-	       CLI_DATA_HELP, CLI_MODEL_HELP);
+	       (unsigned long long)(NNP_CALIB_MEM_LIMIT >> 20), nnp_format_list_writable());
+	cli_finetune_help();
+	printf("\n%s\n%sResults are the same for any -j.\n", CLI_DATA_HELP, CLI_MODEL_HELP);
 }
 
 static int parse_keep(const cli_parser *p, const char *arg, double *keep)
@@ -104,7 +108,7 @@ static int parse_args(cli_parser *p, prune_cfg *c)
 		{ "target-params", 0, 1, O_TARGET }, { "mean", 0, 1, O_MEAN }, { "std", 0, 1, O_STD },
 		{ "min-keep", 0, 1, O_MINKEEP }, { "format", 'f', 1, O_FORMAT },
 		{ "quiet", 'q', 0, O_QUIET }, { "help", 'h', 0, O_HELP },
-		CLI_OPT_ALLOC_STEP, CLI_DATA_OPTIONS,
+		CLI_OPT_ALLOC_STEP, CLI_DATA_OPTIONS, CLI_FINETUNE_OPTIONS,
 		CLI_MODEL_OPTIONS_NO_OUTPUT, { NULL, 0, 0, 0 }
 	};
 	p->opts = opts;
@@ -150,6 +154,7 @@ static int parse_args(cli_parser *p, prune_cfg *c)
 		case O_QUIET: c->quiet = 1; break;
 		default:
 			if (cli_method_is_option(id) ? cli_method_arg(p, &c->me, id, arg)
+			    : cli_finetune_is_option(id) ? cli_finetune_arg(p, &c->ft, id, arg)
 			    : cli_model_is_option(id) ? cli_model_option(p, &c->model, id, arg)
 			                              : cli_data_option(p, &c->data, id, arg))
 				return -1;
@@ -198,7 +203,7 @@ static int check_args(const cli_parser *p, prune_cfg *c)
 		return -1;
 	if (c->me.alloc_step_set && !c->target.text[0])
 		return cli_usage_error(p, "--allocate-step goes with --target-params"), -1;
-	if (cli_method_check(p, &c->me))
+	if (cli_method_check(p, &c->me) || cli_finetune_check(p, &c->ft, c->me.mo.method))
 		return -1;
 	c->me.mo.threads = c->data.threads;
 	return 0;
@@ -304,6 +309,30 @@ static void summary(const prune_cfg *c, const nnp_model *m, const char *model_pa
 	       p0 ? 100.0 * ((double)p0 - (double)p1) / (double)p0 : 0.0, before, after, c->out);
 }
 
+/* The fine-tuned model against the original fine-tuned the same way, on stderr. */
+static void ft_summary(const prune_cfg *c, const nnp_pipeline *pl, const char *model_path)
+{
+	const nnp_train_opts *t = &pl->o.ft_train;
+	const nnp_candidate *o = &pl->sw->original, *k = &pl->sw->c[0];
+	const nnp_ft_job *jo = &pl->ft_jobs[0], *jk = &pl->ft_jobs[pl->ft_job_of[0]];
+	fprintf(stderr, "nnprune: fine-tuned on %s (%s, lr %g %s, %zu epoch%s, seed %llu", c->ft.data,
+	        nnp_optimizer_name(t->optimizer), (double)t->lr,
+	        nnp_lr_schedule_name(t->lr_schedule), t->epochs, t->epochs == 1 ? "" : "s",
+	        (unsigned long long)t->seed);
+	if (t->teacher)
+		fprintf(stderr, ", distilled from %s at T %g, alpha %g",
+		        c->ft.teacher ? c->ft.teacher : model_path, (double)t->distill_t,
+		        (double)t->distill_alpha);
+	if (pl->o.ft_gradual)
+		fprintf(stderr, ", pruned gradually in %zu steps", pl->o.ft_gradual);
+	fprintf(stderr, "): training accuracy %.2f%%, the original fine-tuned the same way "
+	        "%.2f%%\n", 100.0 * jk->rep.train_accuracy, 100.0 * jo->rep.train_accuracy);
+	if (!isnan(k->ft_accuracy))
+		fprintf(stderr, "nnprune: accuracy after fine-tuning %.2f%%, the original fine-tuned "
+		        "the same way %.2f%%: %.2f points lower (%.2f below the original as it was)\n",
+		        100.0 * k->ft_accuracy, 100.0 * o->ft_accuracy, k->ft_drop_vs_ft, k->ft_drop);
+}
+
 int cmd_prune(int argc, char **argv)
 {
 	cli_parser p;
@@ -317,11 +346,13 @@ int cmd_prune(int argc, char **argv)
 	c.mem_limit = NNP_CALIB_MEM_LIMIT;
 	cli_data_init(&c.data);
 	cli_model_init(&c.model);
+	cli_finetune_init(&c.ft);
 	int rc = NNP_EXIT_OK;
 	nnp_err err;
 	nnp_err_clear(&err);
 	nnp_model *m = NULL;
 	nnp_pipeline *pl = NULL;
+	nnp_model *teacher = NULL;   /* --teacher's; NULL: the original's */
 	char *prov = NULL;
 
 	int prc = parse_args(&p, &c);
@@ -330,7 +361,8 @@ int cmd_prune(int argc, char **argv)
 		goto done;
 	}
 	const char *model_path = p.operands[0];
-	const char *inputs[] = { model_path, c.me.calib, c.data.opts.labels_path };
+	const char *inputs[] = { model_path, c.me.calib, c.data.opts.labels_path, c.ft.data,
+		                 c.ft.labels, c.ft.teacher };
 	for (size_t k = 0; k < sizeof inputs / sizeof inputs[0]; k++)
 		if (inputs[k] && nnp_same_file(c.out, inputs[k])) {
 			nnp_err_set(&err, NNP_EOUTPUT, "%s: refusing to write over an input file", c.out);
@@ -358,6 +390,26 @@ int cmd_prune(int argc, char **argv)
 	po.calib = cs;
 	po.specs = &spec;
 	po.n_specs = 1;
+	nnp_format fmt = cli_format_pick(c.format, nnp_format_of_path(c.out));
+	if (c.ft.data) {
+		nnp_source ts = { c.ft.data, c.data.opts, 0, 0, NULL, 0, 0 };
+		ts.opts.labels_path = c.ft.labels;
+		ts.opts.labels_option = "--finetune-labels FILE";
+		ts.opts.expect_features = m->input_size;
+		ts.opts.n_classes = nnp_model_outputs(m);
+		po.finetune = ts;
+		po.ft_gradual = c.ft.gradual ? NNP_GRADUAL_STEPS : 0;
+		const nnp_model *tm = NULL;
+		if (cli_finetune_teacher(&c.ft, m, &teacher, &tm, &err))
+			goto fail;
+		if (cli_finetune_train_opts(&c.ft, tm, &po.ft_train, &err)) {
+			rc = cli_usage_error(&p, "%s", err.msg);
+			goto done;
+		}
+		nnp_pipeline_output out = { NULL, model_path, fi.crc32, fmt, inputs,
+			                    sizeof inputs / sizeof inputs[0], 0, NULL, NULL };
+		po.out = out;
+	}
 	int mrc = nnp_pipeline_run(&pl, m, &po, &err);
 	if (mrc == NNP_EUSAGE) {
 		/* An unreachable budget is the caller's number, said once with usage. */
@@ -366,6 +418,16 @@ int cmd_prune(int argc, char **argv)
 	}
 	if (mrc)
 		goto fail;
+	if (c.ft.data) {
+		/* OUT is the fine-tuned model; its provenance says how it was pruned. */
+		if (nnp_pipeline_write(pl, 0, 1, c.out, &err))
+			goto fail;
+		if (!c.quiet) {
+			summary(&c, m, model_path, pl);
+			ft_summary(&c, pl, model_path);
+		}
+		goto done;
+	}
 	prov = provenance(&c, m, model_path, fi.crc32, pl);
 	nnp_model *pm = pl->sw->models[0];
 	if (!prov) {
@@ -374,7 +436,6 @@ int cmd_prune(int argc, char **argv)
 	}
 	if (nnp_model_set_provenance(pm, prov, &err))
 		goto fail;
-	nnp_format fmt = cli_format_pick(c.format, nnp_format_of_path(c.out));
 	if (nnp_model_save_opts(pm, c.out, fmt, NULL, &err))
 		goto fail;
 	if (!c.quiet)
@@ -385,6 +446,7 @@ fail:
 done:
 	free(prov);
 	nnp_pipeline_free(pl);
+	nnp_model_free(teacher);
 	cli_widths_free(&c.widths);
 	cli_model_free(&c.model);
 	nnp_model_free(m);

@@ -9,6 +9,7 @@
 #include "cli_model.h"
 #include "cmd_sweep.h"
 #include "nnprune/pipeline.h"
+#include "nnprune/gradual.h"
 #include "nnprune/io.h"
 #include "nnprune/method.h"
 #include "nnprune/model.h"
@@ -23,8 +24,6 @@
 #define SWEEP_DEFAULT_STDS "0.1,0.2,0.4,0.6,1"
 #define SWEEP_DEFAULT_MEM_LIMIT ((uint64_t)1 << 30)
 #define SWEEP_MAX_WIDTHS 1000u
-#define SWEEP_DEFAULT_FT_EPOCHS 1
-#define SWEEP_DEFAULT_FT_SEED 0
 #define SWEEP_DEFAULT_KEEP "0.9:0.1:0.1"
 #define SWEEP_MAX_BUILT 100000u   /* candidates whose models are built one by one */
 #define SWEEP_MAX_CANDIDATES 1000000u /* those of the threshold engine */
@@ -42,21 +41,8 @@ typedef struct sweep_lists {
 	cli_widths widths;
 } sweep_lists;
 
-/* The training options: `nnprune finetune`'s defaults and the --finetune-* values. */
-static int ft_options(nnp_train_opts *t, const sweep_cfg *cfg, nnp_err *err)
-{
-	const nnp_train_opts t0 = NNP_TRAIN_OPTS_INIT;
-	*t = t0;
-	t->epochs = (size_t)cfg->ft_epochs;
-	t->seed = cfg->ft_seed;
-	t->lr = isnan(cfg->ft_lr) ? nnp_finetune_default_lr(t->optimizer) : (float)cfg->ft_lr;
-	t->threads = 1;
-	return nnp_train_check_opts(t, err);
-}
-
 static void sweep_help(void)
 {
-	const nnp_train_opts t0 = NNP_TRAIN_OPTS_INIT;
 	printf("usage: %s\n\n"
 	       "Reads the statistics written by 'nnprune stats' and, for every pair of\n"
 	       "thresholds (m, s), removes each hidden neuron with |mean| <= m and std <= s,\n"
@@ -117,26 +103,17 @@ static void sweep_help(void)
 	       "                     again (suffix K, M or G; default %lluM; 0: never hold)\n"
 	       "  -j, --threads N    worker threads (default: all cores)\n"
 	       "  -q, --quiet        no table on stdout\n\n"
-	       "Fine-tuning (each model trained as 'nnprune finetune' would: Adam, batch %zu,\n"
-	       "in the input scale its provenance records):\n"
-	       "  --finetune DATA    fine-tune every slimmed model and a copy of the original\n"
-	       "                     on labelled DATA (CSV or IDX, read with the statistics'\n"
-	       "                     data options), report both accuracies, and write each as\n"
-	       "                     NAME-ft<N>.EXT beside its slimmed model (N: the epochs)\n"
-	       "  --finetune-labels FILE  IDX labels for --finetune\n"
-	       "  --finetune-epochs N     passes over DATA (default %d)\n"
-	       "  --finetune-pareto       fine-tune only the Pareto candidates (and the original)\n"
-	       "  --finetune-lr X         learning rate (default %g)\n"
-	       "  --finetune-seed N       shuffling seed (default %d)\n"
-	       "Every model trains on one thread, models in parallel (-j), so results do not\n"
-	       "depend on -j and equal 'nnprune finetune -j 1' with the same options.\n\n"
-	       "%s(give sweep the model options given to 'nnprune stats')\n",
+	       "Fine-tuning (DATA read with the statistics' data options; each model written\n"
+	       "as NAME-ft<N>.EXT beside its slimmed model, N the epochs):\n",
 	       NNP_METHOD_LAMBDA_REL, SWEEP_DEFAULT_MEANS,
 	       SWEEP_DEFAULT_STDS, SWEEP_DEFAULT_KEEP, NNP_METHOD_GRID_STEP,
 	       (unsigned long long)(NNP_CALIB_MEM_LIMIT >> 20), SWEEP_DEFAULT_OUT,
-	       nnp_format_list_writable(), (unsigned long long)(SWEEP_DEFAULT_MEM_LIMIT >> 20),
-	       t0.batch, SWEEP_DEFAULT_FT_EPOCHS, (double)nnp_finetune_default_lr(t0.optimizer),
-	       SWEEP_DEFAULT_FT_SEED, CLI_MODEL_HELP);
+	       nnp_format_list_writable(), (unsigned long long)(SWEEP_DEFAULT_MEM_LIMIT >> 20));
+	cli_finetune_help();
+	printf("  --finetune-pareto       fine-tune only the Pareto candidates (and the original)\n"
+	       "Every model trains on one thread, models in parallel (-j), so results do not\n"
+	       "depend on -j.\n\n"
+	       "%s(give sweep the model options given to 'nnprune stats')\n", CLI_MODEL_HELP);
 }
 
 /* Which options go with which method; fills in the compensation's default. */
@@ -175,8 +152,8 @@ static int check_method(const cli_parser *p, sweep_cfg *c)
 static int parse_args(cli_parser *p, sweep_cfg *c)
 {
 	enum { O_STATS = 1, O_MEAN, O_STD, O_OUT, O_MODEL, O_DATA, O_LABELS, O_MINKEEP, O_NOFOLD,
-	       O_FORMAT, O_MAXDROP, O_BEST, O_JSON, O_MEM, O_CALIB_MEM, O_THREADS, O_QUIET, O_HELP, O_FT,
-	       O_FT_LABELS, O_FT_EPOCHS, O_FT_PARETO, O_FT_LR, O_FT_SEED, O_KEEP, O_ALLOCATE,
+	       O_FORMAT, O_MAXDROP, O_BEST, O_JSON, O_MEM, O_CALIB_MEM, O_THREADS, O_QUIET, O_HELP,
+	       O_FT_PARETO, O_KEEP, O_ALLOCATE,
 	       O_TARGET, O_WIDTHS, O_NOWAIT };
 	static const cli_opt opts[] = {
 		{ "stats", 0, 1, O_STATS }, { "mean", 0, 1, O_MEAN }, { "std", 0, 1, O_STD },
@@ -186,10 +163,8 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 		{ "max-drop", 0, 1, O_MAXDROP }, { "best", 0, 1, O_BEST }, { "json", 0, 0, O_JSON },
 		{ "mem-limit", 0, 1, O_MEM }, { "calib-mem-limit", 0, 1, O_CALIB_MEM },
 		{ "threads", 'j', 1, O_THREADS },
-		{ "quiet", 'q', 0, O_QUIET }, { "help", 'h', 0, O_HELP }, { "finetune", 0, 1, O_FT },
-		{ "finetune-labels", 0, 1, O_FT_LABELS }, { "finetune-epochs", 0, 1, O_FT_EPOCHS },
-		{ "finetune-pareto", 0, 0, O_FT_PARETO }, { "finetune-lr", 0, 1, O_FT_LR },
-		{ "finetune-seed", 0, 1, O_FT_SEED }, CLI_OPT_METHOD, CLI_OPT_COMPENSATE,
+		{ "quiet", 'q', 0, O_QUIET }, { "help", 'h', 0, O_HELP }, CLI_FINETUNE_OPTIONS,
+		{ "finetune-pareto", 0, 0, O_FT_PARETO }, CLI_OPT_METHOD, CLI_OPT_COMPENSATE,
 		CLI_OPT_LAMBDA, { "keep", 0, 1, O_KEEP },
 		{ "allocate", 0, 0, O_ALLOCATE }, { "target-params", 0, 1, O_TARGET },
 		CLI_OPT_CALIB, CLI_OPT_CALIB_LABELS, CLI_OPT_CALIB_ROWS, CLI_OPT_ALLOC_STEP,
@@ -242,29 +217,9 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 			c->threads = (unsigned)v;
 			break;
 		case O_QUIET: c->quiet = 1; break;
-		case O_FT: c->ft_data = arg; break;
-		case O_FT_LABELS:
-			c->ft_labels = arg;
-			c->ft_option = c->ft_option ? c->ft_option : "--finetune-labels";
-			break;
-		case O_FT_EPOCHS:
-			if (cli_size(p, "--finetune-epochs", arg, 1, NNP_TRAIN_MAX_EPOCHS, &c->ft_epochs))
-				return -1;
-			c->ft_option = c->ft_option ? c->ft_option : "--finetune-epochs";
-			break;
 		case O_FT_PARETO:
 			c->ft_pareto = 1;
-			c->ft_option = c->ft_option ? c->ft_option : "--finetune-pareto";
-			break;
-		case O_FT_LR:
-			if (cli_double(p, "--finetune-lr", arg, 1e-12, 1e3, &c->ft_lr))
-				return -1;
-			c->ft_option = c->ft_option ? c->ft_option : "--finetune-lr";
-			break;
-		case O_FT_SEED:
-			if (cli_size(p, "--finetune-seed", arg, 0, UINT64_MAX, &c->ft_seed))
-				return -1;
-			c->ft_option = c->ft_option ? c->ft_option : "--finetune-seed";
+			c->ft.option = c->ft.option ? c->ft.option : "--finetune-pareto";
 			break;
 		case O_KEEP: c->keep_text = arg; break;
 		case O_ALLOCATE: c->allocate = 1; break;
@@ -272,6 +227,7 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 		case O_WIDTHS: c->widths_text = arg; break;
 		default:
 			if (cli_method_is_option(id) ? cli_method_arg(p, &c->me, id, arg)
+			    : cli_finetune_is_option(id) ? cli_finetune_arg(p, &c->ft, id, arg)
 			    : cli_model_is_option(id) && cli_model_option(p, &c->model, id, arg))
 				return -1;
 		}
@@ -281,8 +237,8 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 		                          "the statistics file)", p->operands[0]), -1;
 	if (c->best_path && isnan(c->max_drop))
 		return cli_usage_error(p, "--best needs --max-drop to choose a model"), -1;
-	if (c->ft_option && !c->ft_data)
-		return cli_usage_error(p, "%s needs --finetune TRAIN_DATA", c->ft_option), -1;
+	if (cli_finetune_check(p, &c->ft, c->me.mo.method))
+		return -1;
 	return check_method(p, c);
 }
 
@@ -370,9 +326,7 @@ int cmd_sweep(int argc, char **argv)
 	cfg.calib_mem_limit = NNP_CALIB_MEM_LIMIT;
 	cfg.fold = 1;
 	cfg.max_drop = NAN;
-	cfg.ft_epochs = SWEEP_DEFAULT_FT_EPOCHS;
-	cfg.ft_seed = SWEEP_DEFAULT_FT_SEED;
-	cfg.ft_lr = NAN;
+	cli_finetune_init(&cfg.ft);
 	cli_method_init(&cfg.me, NNP_METHOD_RULE);
 	cli_model_init(&cfg.model);
 	int rc = NNP_EXIT_OK;
@@ -387,6 +341,7 @@ int cmd_sweep(int argc, char **argv)
 	nnp_spec *specs = NULL;
 	char *labels = NULL;
 	nnp_pipeline *pl = NULL;
+	nnp_model *teacher = NULL;   /* --teacher's; NULL: the original's */
 	nnp_pipeline_opts po;
 	nnp_pipeline_opts_init(&po);
 
@@ -406,7 +361,7 @@ int cmd_sweep(int argc, char **argv)
 	}
 	if ((rule && (nnp_parse_list(cfg.means_text, &l.means, &l.n_means, &err) ||
 	              nnp_parse_list(cfg.stds_text, &l.stds, &l.n_stds, &err))) ||
-	    (cfg.ft_data && ft_options(&po.ft_train, &cfg, &err))) {
+	    (cfg.ft.data && cli_finetune_train_opts(&cfg.ft, NULL, &po.ft_train, &err))) {
 		rc = cli_usage_error(&p, "%s", err.msg);
 		goto done;
 	}
@@ -455,8 +410,8 @@ int cmd_sweep(int argc, char **argv)
 	}
 	if (make_specs(&cfg, &l, m, &specs, &po.n_specs, &labels, &err))
 		goto fail;
-	const char *inputs[] = { model_path, data_path, labels_path, cfg.stats_path, cfg.ft_data,
-		                 cfg.ft_labels, cfg.me.calib, cfg.me.calib_labels };
+	const char *inputs[] = { model_path, data_path, labels_path, cfg.stats_path, cfg.ft.data,
+		                 cfg.ft.labels, cfg.me.calib, cfg.me.calib_labels, cfg.ft.teacher };
 	po.specs = specs;
 	po.mo = cfg.me.mo;
 	po.min_keep = (size_t)cfg.min_keep;
@@ -471,14 +426,19 @@ int cmd_sweep(int argc, char **argv)
 		cs.opts.labels_path = cfg.me.calib_labels;
 		po.calib = cs;
 	}
-	if (cfg.ft_data) {
+	if (cfg.ft.data) {
 		/* Read like the evaluation data, with its own labels file for IDX images. */
-		nnp_source ts = { cfg.ft_data, dopts, 0, 0, NULL, 0, 0 };
-		ts.opts.labels_path = cfg.ft_labels;
+		nnp_source ts = { cfg.ft.data, dopts, 0, 0, NULL, 0, 0 };
+		ts.opts.labels_path = cfg.ft.labels;
 		ts.opts.labels_option = "--finetune-labels FILE";
 		po.finetune = ts;
 	}
 	po.ft_pareto = cfg.ft_pareto;
+	po.ft_gradual = cfg.ft.gradual ? NNP_GRADUAL_STEPS : 0;
+	if (cli_finetune_teacher(&cfg.ft, m, &teacher, &po.ft_train.teacher, &err))
+		goto fail;
+	if (!cfg.ft.distill)
+		po.ft_train.teacher = NULL;
 	po.max_drop = cfg.max_drop;
 	nnp_pipeline_output out = { cfg.out_dir, model_path, fi.crc32,
 		                    cli_format_pick(cfg.format, fi.format), inputs,
@@ -508,6 +468,7 @@ done:
 	free(l.means);
 	free(l.stds);
 	nnp_model_free(m);
+	nnp_model_free(teacher);
 	nnp_stats_free(s);
 	nnp_stats_source_free(&src);
 	cli_model_free(&cfg.model);

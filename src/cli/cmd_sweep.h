@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "cli_model.h"
+#include "finetune.h"
 #include "nnprune/pipeline.h"
 
 typedef struct sweep_cfg {
@@ -18,11 +19,7 @@ typedef struct sweep_cfg {
 	nnp_format format;     /* 0: as the input model */
 	double max_drop;       /* NAN: no gate */
 	unsigned threads;
-	/* --finetune */
-	const char *ft_data, *ft_labels;
-	const char *ft_option; /* the first --finetune-* option given, for a usage error */
-	uint64_t ft_epochs, ft_seed;
-	double ft_lr;          /* NAN: the optimizer's default */
+	cli_finetune ft;       /* --finetune DATA and its options */
 	int ft_pareto;
 	/* the method */
 	cli_method me;         /* --method, --compensate (set by check_method), --calib... */

@@ -27,11 +27,11 @@ static void report_info(nnp_report_info *info, const sweep_cfg *cfg, const nnp_p
 		info->calib_path = pl->calib_separate ? cfg->me.calib : NULL;
 		info->calib_rows = pl->calib.rows;
 	}
-	if (cfg->ft_data) {
-		info->ft_epochs = (size_t)cfg->ft_epochs;
-		info->ft_data_path = cfg->ft_data;
-		info->ft_lr = isnan(cfg->ft_lr) ? (double)pl->o.ft_train.lr : cfg->ft_lr;
-		info->ft_seed = cfg->ft_seed;
+	if (cfg->ft.data) {
+		info->ft_epochs = (size_t)cfg->ft.epochs;
+		info->ft_data_path = cfg->ft.data;
+		info->ft_lr = isnan(cfg->ft.lr) ? (double)pl->o.ft_train.lr : cfg->ft.lr;
+		info->ft_seed = cfg->ft.seed;
 	}
 	info->best = pl->best;
 }
@@ -48,11 +48,11 @@ static void summary(const sweep_cfg *cfg, const nnp_pipeline *pl, const nnp_repo
 	else if (pl->calibrated)
 		printf("%s + %s calibrated on the evaluation data itself; ", info->method,
 		       info->compensate);
-	if (cfg->ft_data)
+	if (cfg->ft.data)
 		printf("%zu distinct model%s and the original fine-tuned for %llu epoch%s on %s; ",
 		       pl->n_ft_jobs - 1, pl->n_ft_jobs == 2 ? "" : "s",
-		       (unsigned long long)cfg->ft_epochs, cfg->ft_epochs == 1 ? "" : "s",
-		       cfg->ft_data);
+		       (unsigned long long)cfg->ft.epochs, cfg->ft.epochs == 1 ? "" : "s",
+		       cfg->ft.data);
 	printf("models and report in %s/ (report.md, report.csv, report.json, report.svg, "
 	       "stats.svg)\n", cfg->out_dir);
 }
@@ -64,13 +64,13 @@ static int verdict(const sweep_cfg *cfg, nnp_pipeline *pl, nnp_err *err)
 	char bt[96];
 	if (pl->best == NNP_NO_DUP) {
 		const nnp_candidate *c = pl->closest != NNP_NO_DUP ? &sw->c[pl->closest] : NULL;
-		const char *what = cfg->ft_data ? " after fine-tuning" : "";
-		const char *file = c ? (cfg->ft_data ? c->ft_file : c->file) : NULL;
+		const char *what = cfg->ft.data ? " after fine-tuning" : "";
+		const char *file = c ? (cfg->ft.data ? c->ft_file : c->file) : NULL;
 		if (c) {
 			nnp_candidate_budget_text(bt, sizeof bt, c);
 			fprintf(stderr, "nnprune: sweep: no candidate within %g points of the original "
 			        "accuracy%s; closest: %s with a drop of %.2f points (%s)\n", cfg->max_drop,
-			        what, bt, cfg->ft_data ? c->ft_drop : c->accuracy_drop, file ? file : "-");
+			        what, bt, cfg->ft.data ? c->ft_drop : c->accuracy_drop, file ? file : "-");
 		} else
 			fprintf(stderr, "nnprune: sweep: no candidate within %g points of the original "
 			        "accuracy%s\n", cfg->max_drop, what);
@@ -79,10 +79,10 @@ static int verdict(const sweep_cfg *cfg, nnp_pipeline *pl, nnp_err *err)
 	const nnp_candidate *b = &sw->c[pl->best];
 	nnp_candidate_budget_text(bt, sizeof bt, b);
 	/* With --finetune the gate judged the fine-tuned model: that is the one to keep. */
-	if (cfg->best_path && nnp_pipeline_write(pl, pl->best, cfg->ft_data != NULL,
+	if (cfg->best_path && nnp_pipeline_write(pl, pl->best, cfg->ft.data != NULL,
 	                                         cfg->best_path, err))
 		return cli_fail(err);
-	if (!cfg->json && cfg->ft_data)
+	if (!cfg->json && cfg->ft.data)
 		fprintf(stderr, "nnprune: sweep: selected %s: %.1f%% fewer parameters, accuracy "
 		        "drop after fine-tuning %.2f points (%.2f against the fine-tuned "
 		        "original; %.2f before fine-tuning)%s%s\n", bt, b->reduction, b->ft_drop,

@@ -268,27 +268,6 @@ done:
 	return rc;
 }
 
-/* "T,ALPHA": T > 0, ALPHA in [0, 1], both whole numbers to the end. */
-static int parse_distill(const cli_parser *p, const char *text, nnp_train_opts *t)
-{
-	const char *comma = strchr(text, ',');
-	char num[64];
-	double T, alpha;
-	size_t n = comma ? (size_t)(comma - text) : 0;
-	if (!comma || n == 0 || n >= sizeof num || strchr(comma + 1, ','))
-		return cli_usage_error(p, "--distill: '%s' is not T,ALPHA (e.g. 2,0.5)", text), -1;
-	memcpy(num, text, n);
-	num[n] = '\0';
-	if (cli_double(p, "--distill T", num, 0, 1e6, &T) ||
-	    cli_double(p, "--distill ALPHA", comma + 1, 0, 1, &alpha))
-		return -1;
-	if (!(T > 0))
-		return cli_usage_error(p, "--distill: the temperature must be > 0 (got %s)", num), -1;
-	t->distill_t = (float)T;
-	t->distill_alpha = (float)alpha;
-	return 0;
-}
-
 static const char finetune_usage[] = "nnprune finetune MODEL TRAIN_DATA -o OUT [options]";
 
 int cmd_finetune(int argc, char **argv)
@@ -307,7 +286,9 @@ int cmd_finetune(int argc, char **argv)
 	cli_data_init(&c.data);
 	nnp_train_opts t0 = NNP_TRAIN_OPTS_INIT;
 	c.t = t0;
-	c.t.epochs = 1;
+	c.t.epochs = CLI_FT_DEFAULT_EPOCHS;
+	c.t.seed = CLI_FT_DEFAULT_SEED;
+	c.t.lr_schedule = NNP_FINETUNE_LR_SCHEDULE;
 	c.steps = 1;
 	int rc = NNP_EXIT_OK, id;
 	const char *arg;
@@ -324,11 +305,12 @@ int cmd_finetune(int argc, char **argv)
 		if (id == T_HELP) {
 			printf("usage: %s\n\nContinues training MODEL (typically a slimmed one from 'sweep')\n"
 			       "with the same machinery, keeping its shape. Without --input-scale, the\n"
-			       "scale recorded when the model was trained is used. Epochs default to 1\n"
-			       "and the learning rate to a tenth of training's (0.0001 for adam, 0.001\n"
-			       "for sgd), so the first steps do not undo the trained weights.\n\n"
+			       "scale recorded when the model was trained is used. The defaults are the\n"
+			       "recipe that retrained pruned models best (README, Results): Adam at\n"
+			       "0.001 decayed to 0 by a cosine over the run; 'prune --finetune' and\n"
+			       "'sweep --finetune' train with the same.\n\n"
 			       "  -e, --epochs N        passes over the data (default 1)\n"
-			       "  --lr X                learning rate (default 0.0001 for adam, 0.001 for sgd)\n"
+			       "  --lr X                learning rate (default 0.001 for adam, 0.01 for sgd)\n"
 			       "  --seed N              shuffling seed (default 0)\n"
 			       "  --distill T,ALPHA     train against --teacher's outputs: the loss is\n"
 			       "                        ALPHA*T^2*KL(teacher_T || model_T) + (1-ALPHA)*CE\n"
@@ -342,7 +324,8 @@ int cmd_finetune(int argc, char **argv)
 			       "                        N parts of the rows (default 1: prune, then tune)\n"
 			       "  --scope layer|global  magnitude ranked per layer (each layer keeps its\n"
 			       "                        share) or over the whole model (default layer)\n"
-			       TRAIN_COMMON_HELP "\n%s\n%s", finetune_usage, CLI_DATA_HELP_LABELLED,
+			       TRAIN_COMMON_HELP_BASE TRAIN_LR_SCHEDULE_HELP("cosine") TRAIN_QUIET_HELP
+			       "\n%s\n%s", finetune_usage, CLI_DATA_HELP_LABELLED,
 			       CLI_MODEL_HELP);
 			goto done;
 		}
@@ -368,7 +351,7 @@ int cmd_finetune(int argc, char **argv)
 			continue;
 		}
 		if (id == T_DISTILL) {
-			if (parse_distill(&p, arg, &c.t)) {
+			if (cli_parse_distill(&p, arg, &c.t.distill_t, &c.t.distill_alpha)) {
 				rc = NNP_EXIT_USAGE;
 				goto done;
 			}

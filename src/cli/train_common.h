@@ -40,7 +40,7 @@ typedef struct train_cfg {
 	{ "lr-schedule", 0, 1, T_LR_SCHEDULE },                                                   \
 	{ "help", 'h', 0, T_HELP }, CLI_DATA_OPTIONS_LABELLED
 
-#define TRAIN_COMMON_HELP                                                                      \
+#define TRAIN_COMMON_HELP_BASE                                                                 \
 	"  -o, --output FILE     where the model goes (format from the extension: .json or\n"  \
 	"                        binary)\n"                                                    \
 	"  --optimizer adam|sgd  Adam, or SGD with momentum (default adam)\n"                  \
@@ -53,10 +53,13 @@ typedef struct train_cfg {
 	"                        model's input preprocessing; finetune folds it into layer 0\n" \
 	"                        of a model without preprocessing. Either way the model\n"   \
 	"                        takes the data's raw values\n"                               \
-	"  --no-shuffle          keep the file's row order\n"                                  \
+	"  --no-shuffle          keep the file's row order\n"
+#define TRAIN_LR_SCHEDULE_HELP(dflt)                                                           \
 	"  --lr-schedule S       constant, or cosine: decayed every step from --lr towards 0\n" \
-	"                        over the run (default constant)\n"                             \
-	"  -q, --quiet           no per-epoch lines\n"
+	"                        over the run (default " dflt ")\n"
+#define TRAIN_QUIET_HELP "  -q, --quiet           no per-epoch lines\n"
+#define TRAIN_COMMON_HELP \
+	TRAIN_COMMON_HELP_BASE TRAIN_LR_SCHEDULE_HELP("constant") TRAIN_QUIET_HELP
 
 /* "1/255", "0.00392", "1e-3" for --input-scale. -1 after a usage error. */
 int cli_train_parse_scale(const cli_parser *p, const char *text, float *out);

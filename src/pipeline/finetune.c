@@ -4,13 +4,14 @@
 #include <string.h>
 #include <cJSON.h>
 
+#include "nnprune/gradual.h"
 #include "nnprune/pipeline.h"
 #include "nnprune/parallel.h"
 #include "nnprune/stats.h"
 
 float nnp_finetune_default_lr(nnp_optimizer o)
 {
-	return nnp_train_default_lr(o) / 10.0f;
+	return nnp_train_default_lr(o);
 }
 
 float nnp_provenance_scale(const nnp_model *m)
@@ -54,9 +55,25 @@ static int ft_eval(const nnp_ft_job *j, const nnp_ft_plan *p, nnp_metrics *mt, n
 	return rc;
 }
 
+/* j->src pruned gradually to j->model while fine-tuning with o. */
+static int ft_gradual(nnp_ft_job *j, const nnp_ft_plan *p, const nnp_train_opts *o,
+                      nnp_err *err)
+{
+	nnp_gradual_opts g = *j->gradual;
+	nnp_gradual_report gr;
+	g.train = *o;
+	g.train.model_takes_raw = 0;   /* nnp_gradual_run sets it itself */
+	int rc = nnp_gradual_run(&j->model, j->src, p->train_data, NULL, &g, &gr, err);
+	if (!rc) {
+		j->rep = gr.last;
+		free(gr.s);
+	}
+	return rc;
+}
+
 static int ft_one(nnp_ft_job *j, const nnp_ft_plan *p, nnp_err *err)
 {
-	int rc = nnp_model_clone(&j->model, j->src, err);
+	int rc = j->gradual ? NNP_OK : nnp_model_clone(&j->model, j->src, err);
 	if (rc)
 		return rc;
 	nnp_train_opts o = p->train;
@@ -71,11 +88,12 @@ static int ft_one(nnp_ft_job *j, const nnp_ft_plan *p, nnp_err *err)
 	o.on_epoch = NULL;
 	o.on_progress = NULL;
 	o.ctx = NULL;
-	rc = nnp_train(j->model, p->train_data, NULL, &o, &j->rep, err);
+	rc = j->gradual ? ft_gradual(j, p, &o, err)
+	                : nnp_train(j->model, p->train_data, NULL, &o, &j->rep, err);
 	if (rc)
 		return rc;
 	memset(&j->mt, 0, sizeof j->mt);
-	return ft_eval(j, p, &j->mt, err);
+	return p->eval || p->eval_path ? ft_eval(j, p, &j->mt, err) : NNP_OK;
 }
 
 static void ft_task(void *ctx, size_t i, unsigned worker)

@@ -36,7 +36,13 @@ static int check_opts(const nnp_gradual_opts *o, const nnp_model *m, const nnp_d
 		return nnp_err_set(err, NNP_EUSAGE, "gradual pruning: %zu steps need at least as many "
 		                   "training rows", o->steps);
 	size_t b0 = o->structured ? nnp_model_params(m) : nnp_model_nonzeros(m);
-	if (o->target > b0)
+	if (o->structured && o->widths)
+		for (size_t l = 0; l + 1 < m->n_layers; l++)
+			if (o->widths[l] < 1 || o->widths[l] > m->layers[l].out)
+				return nnp_err_set(err, NNP_EUSAGE, "gradual pruning: hidden layer %zu: "
+				                   "width %zu is not in 1..%zu", l, o->widths[l],
+				                   m->layers[l].out);
+	if (!(o->structured && o->widths) && o->target > b0)
 		return nnp_err_set(err, NNP_EUSAGE, "gradual pruning: the target (%zu %s) is above "
 		                   "the model's %zu", o->target,
 		                   o->structured ? "parameters" : "weights", b0);
@@ -79,17 +85,60 @@ static int counts_for(const nnp_model *m, size_t budget, size_t *counts, nnp_err
 	return nnp_method_counts(m, lo, counts, err);
 }
 
-/* One structured step: *cur pruned to at most `budget` parameters. */
-static int structured_step(nnp_model **cur, size_t budget, const nnp_gradual_opts *o,
-                           nnp_err *err)
+/* Hidden layer l of m at share f of the way from o->widths to m's widths:
+ * widths[l] + floor(f * (width - widths[l])). */
+static void counts_between(const nnp_model *m, const size_t *widths, double f, size_t *counts)
 {
-	if (nnp_model_params(*cur) <= budget)
+	for (size_t l = 0; l + 1 < m->n_layers; l++)
+		counts[l] = widths[l] + (size_t)floor(f * (double)(m->layers[l].out - widths[l]));
+}
+
+/* The counts of the largest share f in [0, 1] whose model has at most
+ * `budget` parameters (f = 0, the final widths, when none does). */
+static void counts_towards(const nnp_model *m, const size_t *widths, size_t budget,
+                           size_t *counts)
+{
+	double lo = 0.0, hi = 1.0;
+	counts_between(m, widths, 1.0, counts);
+	if (nnp_model_params(m) <= budget)
+		return;
+	for (int i = 0; i < 60; i++) {
+		double mid = 0.5 * (lo + hi);
+		counts_between(m, widths, mid, counts);
+		if (nnp_method_params(m, counts) <= budget)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	counts_between(m, widths, lo, counts);
+}
+
+/* One structured step: *cur pruned to at most `budget` parameters (the last
+ * step with final widths: to those widths). */
+static int structured_step(nnp_model **cur, size_t budget, int last,
+                           const nnp_gradual_opts *o, nnp_err *err)
+{
+	size_t nh = (*cur)->n_layers - 1, same = 1;
+	if (!o->widths && nnp_model_params(*cur) <= budget)
 		return NNP_OK;
-	size_t *counts = malloc((*cur)->n_layers * sizeof *counts);
+	size_t *counts = malloc((nh ? nh : 1) * sizeof *counts);
 	nnp_method_ctx *ctx = NULL;
 	nnp_model *next = NULL;
-	int rc = counts ? counts_for(*cur, budget, counts, err)
-	                : nnp_err_set(err, NNP_ENOMEM, "gradual pruning: out of memory");
+	int rc = counts ? NNP_OK : nnp_err_set(err, NNP_ENOMEM, "gradual pruning: out of memory");
+	if (!rc && o->widths) {
+		if (last)
+			memcpy(counts, o->widths, nh * sizeof *counts);
+		else
+			counts_towards(*cur, o->widths, budget, counts);
+		for (size_t l = 0; l < nh; l++)
+			same &= counts[l] == (*cur)->layers[l].out;
+		if (same) {
+			free(counts);
+			return NNP_OK;
+		}
+	} else if (!rc) {
+		rc = counts_for(*cur, budget, counts, err);
+	}
 	if (!rc)
 		rc = nnp_method_ctx_create(&ctx, *cur, o->calib, &o->method, err);
 	if (!rc)
@@ -135,12 +184,13 @@ int nnp_gradual_run(nnp_model **out, const nnp_model *m, const nnp_dataset *trai
 		}
 	}
 	size_t b0 = o->structured ? nnp_model_params(m) : nnp_model_nonzeros(m);
+	size_t bT = o->structured && o->widths ? nnp_method_params(m, o->widths) : o->target;
 	nnp_train_opts t = o->train;
 	t.model_takes_raw = 1;
 	for (size_t s = 1; s <= o->steps; s++) {
-		size_t b = nnp_gradual_budget(b0, o->target, s, o->steps);
+		size_t b = nnp_gradual_budget(b0, bT, s, o->steps);
 		if (o->structured) {
-			rc = structured_step(&cur, b, o, err);
+			rc = structured_step(&cur, b, s == o->steps, o, err);
 		} else {
 			rc = nnp_mask_magnitude_to(cur, (const uint8_t *const *)mask, b, o->global, next,
 			                           err);

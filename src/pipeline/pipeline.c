@@ -313,10 +313,6 @@ int nnp_pipeline_run(nnp_pipeline **out, const nnp_model *m, const nnp_pipeline_
 	p->model = m;
 	p->best = p->closest = NNP_NO_DUP;
 	int rc = NNP_OK;
-	if ((o->finetune.path || o->finetune.rows) && !o->eval.path && !o->eval.rows) {
-		rc = nnp_err_set(err, NNP_EUSAGE, "fine-tuning needs evaluation rows");
-		goto fail;
-	}
 	if ((o->finetune.path || o->finetune.rows) && (rc = nnp_pipeline_ft_load(p, err)))
 		goto fail;
 	/* The evaluation rows, held in memory when they fit the limit: read once
@@ -394,6 +390,7 @@ void nnp_pipeline_free(nnp_pipeline *p)
 		nnp_model_free(p->ft_jobs[i].model);
 	free(p->ft_jobs);
 	free(p->ft_job_of);
+	free(p->ft_gradual_opts);
 	nnp_dataset_free(p->ft_rows);
 	nnp_sweep_free(p->sw);
 	free(p->specs);

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <cJSON.h>
 
+#include "nnprune/gradual.h"
+#include "nnprune/method.h"
 #include "nnprune/report.h"
 #include "pipeline_priv.h"
 
@@ -221,19 +223,32 @@ static char *ft_provenance(const nnp_pipeline *p, const char *src_path, const ch
 {
 	const nnp_train_opts *t = &p->o.ft_train;
 	nnp_file_info fi;
-	if (nnp_model_identity(src_path, &fi, err))
+	/* No file (a candidate not written on its own): "previous" says what it was. */
+	if (src_path && nnp_model_identity(src_path, &fi, err))
 		return NULL;
-	char crc[9];
-	snprintf(crc, sizeof crc, "%08x", (unsigned)fi.crc32);
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "tool", "nnprune " NNP_VERSION);
 	cJSON_AddStringToObject(o, "operation", "finetune");
-	cJSON *s = cJSON_AddObjectToObject(o, "source");
-	cJSON_AddStringToObject(s, "path", src_path);
-	cJSON_AddStringToObject(s, "crc32", crc);
+	if (src_path) {
+		char crc[9];
+		snprintf(crc, sizeof crc, "%08x", (unsigned)fi.crc32);
+		cJSON *s = cJSON_AddObjectToObject(o, "source");
+		cJSON_AddStringToObject(s, "path", src_path);
+		cJSON_AddStringToObject(s, "crc32", crc);
+	}
 	cJSON_AddStringToObject(o, "data", p->o.finetune.path);
 	cJSON_AddStringToObject(o, "optimizer", nnp_optimizer_name(t->optimizer));
 	cJSON_AddNumberToObject(o, "lr", (double)t->lr);
+	if (t->lr_schedule != NNP_LR_CONSTANT)
+		cJSON_AddStringToObject(o, "lr_schedule", nnp_lr_schedule_name(t->lr_schedule));
+	if (t->teacher) {
+		cJSON_AddNumberToObject(o, "distill_t", (double)t->distill_t);
+		cJSON_AddNumberToObject(o, "distill_alpha", (double)t->distill_alpha);
+	}
+	if (j->gradual) {
+		cJSON_AddStringToObject(o, "schedule", "gradual");
+		cJSON_AddNumberToObject(o, "steps", (double)j->gradual->steps);
+	}
 	cJSON_AddNumberToObject(o, "epochs", (double)j->rep.epochs_run);
 	cJSON_AddNumberToObject(o, "batch", (double)t->batch);
 	cJSON_AddNumberToObject(o, "seed", (double)t->seed);
@@ -277,8 +292,9 @@ static int ft_save(nnp_pipeline *p, const nnp_ft_job *j, size_t i, const char *p
 static void ft_scores(nnp_candidate *c, const nnp_ft_job *j, const nnp_candidate *o)
 {
 	c->finetuned = 1;
-	c->ft_accuracy = nnp_metrics_accuracy(&j->mt);
-	c->ft_loss = nnp_metrics_loss(&j->mt);
+	/* Not scored (no evaluation rows): NAN, never a 0% that was not measured. */
+	c->ft_accuracy = j->mt.labelled ? nnp_metrics_accuracy(&j->mt) : NAN;
+	c->ft_loss = j->mt.labelled ? nnp_metrics_loss(&j->mt) : NAN;
 	c->ft_drop = 100.0 * (o->accuracy - c->ft_accuracy);
 	c->ft_drop_vs_ft = 100.0 * (o->ft_accuracy - c->ft_accuracy);
 }
@@ -313,6 +329,39 @@ static int ft_write(nnp_pipeline *p, nnp_err *err)
 	return NNP_OK;
 }
 
+/* With a gradual schedule every candidate's job starts from the original m
+ * and ends at the candidate's widths: the options of job j are (*g)[j]
+ * (kept with the pipeline: the provenance of a job written later reads them). */
+static int gradual_jobs(nnp_pipeline *p, const nnp_model *m, nnp_gradual_opts **g,
+                        nnp_err *err)
+{
+	if (nnp_method_by_thresholds(p->o.mo.method))
+		return nnp_err_set(err, NNP_EUSAGE, "the gradual schedule needs a method that prunes "
+		                   "to a budget, not --method %s", nnp_method_name(p->o.mo.method));
+	if (!p->calibrated || p->calib.streamed)
+		return nnp_err_set(err, NNP_EUSAGE, "the gradual schedule needs the calibration rows "
+		                   "in memory (%s is larger than the memory limit)",
+		                   p->calib.path ? p->calib.path : "they are");
+	*g = calloc(p->n_ft_jobs, sizeof **g);
+	if (!*g)
+		return nnp_err_set(err, NNP_ENOMEM, "out of memory");
+	for (size_t i = 0; i < p->sw->n; i++) {
+		size_t j = p->ft_job_of[i];
+		if (j == NNP_NO_DUP || p->ft_jobs[j].gradual)
+			continue;
+		nnp_gradual_opts *o = &(*g)[j];
+		o->steps = p->o.ft_gradual;
+		o->structured = 1;
+		o->method = p->o.mo;
+		o->calib = &p->calib.view;
+		o->widths = p->sw->c[i].keep->count;
+		o->target = nnp_method_params(m, o->widths);
+		p->ft_jobs[j].src = m;
+		p->ft_jobs[j].gradual = o;
+	}
+	return NNP_OK;
+}
+
 int nnp_pipeline_ft_run(nnp_pipeline *p, const nnp_model *m, const nnp_dataset *d,
                         nnp_err *err)
 {
@@ -340,6 +389,11 @@ int nnp_pipeline_ft_run(nnp_pipeline *p, const nnp_model *m, const nnp_dataset *
 		p->ft_jobs[p->n_ft_jobs].src = sw->models[i];
 		p->ft_jobs[p->n_ft_jobs].label = c->file;
 		p->ft_job_of[i] = p->n_ft_jobs++;
+	}
+	if (p->o.ft_gradual) {
+		int rc = gradual_jobs(p, m, &p->ft_gradual_opts, err);
+		if (rc)
+			return rc;
 	}
 	nnp_ft_plan plan = { p->o.ft_train, p->ft_train, d, p->o.eval.path, &p->o.eval.opts,
 		             p->o.threads, p->o.progress ? ft_progress : NULL, &p->o };

@@ -448,6 +448,28 @@ static void test_gradual_magnitude(void **state)
 		assert_true(rep.s[s].params <= rep.s[s].budget);
 	free(rep.s);
 	nnp_model_free(out);
+	/* Given final widths: every step within the schedule's budget from the
+	 * model's parameters to theirs, the last exactly at them. */
+	const size_t widths[2] = { 5, 7 };
+	const size_t pw = (F * 5 + 5) + (5 * 7 + 7) + (7 * K + K), p0 = nnp_model_params(m);
+	o.widths = widths;
+	o.target = 0;   /* ignored with widths */
+	assert_int_equal(nnp_gradual_run(&out, m, tr, va, &o, &rep, &err), 0);
+	assert_int_equal(out->layers[0].out, 5);
+	assert_int_equal(out->layers[1].out, 7);
+	assert_int_equal(nnp_model_params(out), pw);
+	for (size_t s = 0; s < 4; s++) {
+		assert_int_equal(rep.s[s].budget, nnp_gradual_budget(p0, pw, s + 1, 4));
+		assert_true(rep.s[s].params <= rep.s[s].budget);
+		assert_true(s == 0 || rep.s[s].params <= rep.s[s - 1].params);
+	}
+	assert_int_equal(rep.s[3].params, pw);
+	free(rep.s);
+	nnp_model_free(out);
+	const size_t too_wide[2] = { 5, 13 };
+	o.widths = too_wide;
+	assert_int_equal(nnp_gradual_run(&out, m, tr, va, &o, NULL, &err), NNP_EUSAGE);
+	o.widths = NULL;
 	o.target = nnp_model_params(m) + 1;
 	assert_int_equal(nnp_gradual_run(&out, m, tr, va, &o, NULL, &err), NNP_EUSAGE);
 	nnp_model_free(m);
