@@ -245,7 +245,10 @@ static void test_finetune_and_threads(void **state)
 		o.finetune.rows = &fx->d;
 		o.ft_train.epochs = 2;
 		o.ft_train.lr = nnp_finetune_default_lr(o.ft_train.optimizer);
-		o.max_drop = 100;
+		nnp_gates g;
+		nnp_gates_init(&g);
+		g.max_drop = 100;
+		o.gates = &g;
 		assert_int_equal(nnp_pipeline_run(&p[k], fx->m, &o, &g_err), 0);
 	}
 	assert_int_equal(p[0]->n_ft_jobs, 3);
