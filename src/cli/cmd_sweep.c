@@ -531,7 +531,7 @@ int cmd_sweep(int argc, char **argv)
 	for (size_t k = 0; k < pl->left.n; k++)
 		fprintf(stderr, "nnprune: note: %s/%s: left in place (changed since the previous run "
 		        "wrote it)\n", cfg.out_dir, pl->left.e[k].name);
-	rc = sweep_report(&cfg, pl, m, cfg.oo.eval ? cfg.oo.eval : data_path, data_path, &src,
+	rc = sweep_report(&cfg, pl, m, model_path, cfg.oo.eval ? cfg.oo.eval : data_path, &src,
 	                  index_map, n_total, &err);
 	goto done;
 fail:

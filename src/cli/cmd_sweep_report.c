@@ -28,13 +28,18 @@ static void report_info(nnp_report_info *info, const sweep_cfg *cfg, const nnp_p
 	if (pl->verdict.gated)
 		info->verdict = &pl->verdict;
 	info->write_mode = nnp_write_mode_name(cfg->oo.write);
+	/* Held out: the method computed on the statistics' rows, not the judging ones. */
+	if (cfg->oo.eval) {
+		info->calib_path = stats_data;
+		info->calib_rows = pl->calibrated ? pl->calib.rows : info->stats_rows;
+	}
 	if (pl->calibrated) {
 		info->method = nnp_method_name(cfg->me.mo.method);
 		info->compensate = nnp_compensate_name(cfg->me.mo.compensate);
 		if (nnp_method_uses_ridge(&cfg->me.mo))
 			info->lambda_rel = cfg->me.mo.lambda_rel;
 		/* A copy of the evaluation data is no separate calibration set. */
-		info->calib_path = pl->calib_separate ? cfg->me.calib : NULL;
+		info->calib_path = pl->calib_separate ? cfg->me.calib : cfg->oo.eval ? stats_data : NULL;
 		info->calib_rows = pl->calib.rows;
 	}
 	if (cfg->ft_data) {
@@ -55,7 +60,7 @@ static void summary(const sweep_cfg *cfg, const nnp_pipeline *pl, const nnp_repo
 	       cfg->oo.eval ? cfg->oo.eval : "", cfg->oo.eval ? " (held out)" : "");
 	if (pl->calibrated && info->calib_path)
 		printf("%s + %s calibrated on %s (%zu rows); ", info->method, info->compensate,
-		       cfg->me.calib, pl->calib.rows);
+		       info->calib_path, pl->calib.rows);
 	else if (pl->calibrated)
 		printf("%s + %s calibrated on the evaluation data itself; ", info->method,
 		       info->compensate);
