@@ -275,6 +275,9 @@ int cli_output_is_option(int id);
 int cli_output_arg(const cli_parser *p, cli_output *o, int id, const char *arg);
 /* --best needs a gate, --eval-labels needs --eval; -1 after a usage error. */
 int cli_output_check(const cli_parser *p, const cli_output *o);
+/* Says on stderr (unless quiet) which column of DATA at path is the label when
+ * the reader finds it by its header name (cli_label_note), o left as is. */
+int cli_note_label(const char *path, const nnp_data_opts *o, int quiet, nnp_err *err);
 /* "I/N": shard I of N (0 <= I < N). -1 after a usage error naming opt. */
 int cli_parse_shard(const cli_parser *p, const char *opt, const char *text, uint64_t *i,
                     uint64_t *n);

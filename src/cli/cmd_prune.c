@@ -427,6 +427,11 @@ int cmd_prune(int argc, char **argv)
 		rc = cli_usage_error(&p, "%s", err.msg);
 		goto done;
 	}
+	nnp_data_opts eo = c.data.opts;
+	eo.labels_path = c.oo.eval_labels;
+	if (cli_note_label(c.me.calib, &c.data.opts, c.quiet || c.json, &err) ||
+	    cli_note_label(c.oo.eval, &eo, c.quiet || c.json, &err))
+		goto fail;
 	char label[64];
 	nnp_spec spec = prune_spec(&c, m, label, sizeof label);
 	nnp_pipeline_opts po;

@@ -88,12 +88,17 @@ static int verdict(const sweep_cfg *cfg, nnp_pipeline *pl, nnp_err *err)
 		return NNP_EXIT_OK;
 	if (cli_best_finish(&cfg->oo, v, cfg->quiet, write_best, pl, err))
 		return cli_fail(err);
+	/* A shard's numbers count its own candidates; report.json maps them. */
+	char shard[64] = "";
+	if (cfg->oo.shard_n)
+		snprintf(shard, sizeof shard, "shard %llu/%llu (#: within the shard): ",
+		         (unsigned long long)cfg->oo.shard_i, (unsigned long long)cfg->oo.shard_n);
 	if (v->best == NNP_NO_DUP) {
-		fprintf(stderr, "nnprune: sweep: %s\n", v->message);
+		fprintf(stderr, "nnprune: sweep: %s%s\n", shard, v->message);
 		return NNP_EXIT_GATE;
 	}
 	if (!cfg->json)
-		fprintf(stderr, "nnprune: sweep: %s%s%s\n", v->message,
+		fprintf(stderr, "nnprune: sweep: %s%s%s%s\n", shard, v->message,
 		        cfg->oo.best ? "; written to " : "", cfg->oo.best ? cfg->oo.best : "");
 	return NNP_EXIT_OK;
 }

@@ -111,3 +111,16 @@ int cli_best_finish(const cli_output *o, const nnp_gate_result *v, int quiet,
 	int rc = write(ctx, o->best, err);
 	return rc ? rc : nnp_best_mark(o->best, err);
 }
+
+int cli_note_label(const char *path, const nnp_data_opts *o, int quiet, nnp_err *err)
+{
+	if (!path || quiet || o->label != NNP_LABEL_AUTO)
+		return NNP_OK;
+	nnp_reader *r = NULL;
+	nnp_data_opts scratch = *o;  /* the reader chooses the same again later */
+	int rc = nnp_reader_open(&r, path, &scratch, err);
+	if (!rc)
+		cli_label_note(r, path, &scratch, quiet);
+	nnp_reader_close(r);
+	return rc;
+}
