@@ -273,7 +273,7 @@ void cli_output_init(cli_output *o);
 int cli_output_is_option(int id);
 /* Handles a CLI_O_* option; 0, or -1 after a usage error. */
 int cli_output_arg(const cli_parser *p, cli_output *o, int id, const char *arg);
-/* --best needs a gate, --eval-labels needs --eval; -1 after a usage error. */
+/* --best and --write best need a gate, --eval-labels needs --eval; -1 after a usage error. */
 int cli_output_check(const cli_parser *p, const cli_output *o);
 /* Says on stderr (unless quiet) which column of DATA at path is the label when
  * the reader finds it by its header name (cli_label_note), o left as is. */

@@ -83,6 +83,8 @@ int cli_output_check(const cli_parser *p, const cli_output *o)
 	if (o->best && !nnp_gates_any(&o->gates))
 		return cli_usage_error(p, "--best needs a gate to choose a model (--max-drop, "
 		                          "--min-accuracy, --max-params or --max-bytes)"), -1;
+	if (o->write == NNP_WRITE_BEST && !nnp_gates_any(&o->gates))
+		return cli_usage_error(p, "--write best needs a gate to choose the best"), -1;
 	if (o->eval_labels && !o->eval)
 		return cli_usage_error(p, "--eval-labels needs --eval DATA"), -1;
 	return 0;

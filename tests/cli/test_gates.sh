@@ -99,7 +99,8 @@ expect_rc "--write pareto: exit 0" 0
 nnp sweep --stats s.json -q --write best --max-drop 2 -o wb
 expect_eq "--write best: one file" 1 "$(nmodels wb)"
 nnp sweep --stats s.json -q --write best -o wb0
-expect_eq "--write best without a gate: no model" 0 "$(nmodels wb0)"
+expect_rc "--write best without a gate: exit 2" 2
+check "... before any work" test ! -e wb0
 if need_py "--write and the report"; then
 	expect_eq "--write distinct: duplicates name their first's file, which exists" "True" \
 		"$(py wd/report.json 'all(c["file"] == j["candidates"][c["same_as"]]["file"] for c in j["candidates"] if c["same_as"] is not None) and all(__import__("os").path.exists(c["file"]) for c in j["candidates"])')"
