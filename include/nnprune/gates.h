@@ -145,8 +145,8 @@ void nnp_write_plan(const nnp_sweep *sw, nnp_write_mode mode, size_t best, unsig
 /*
  * Fills every candidate's nonzeros (from sw->models of its first; left as is
  * where the model is NULL) and file_bytes: the size of c->file when set (a
- * duplicate sharing its first's file, that file's), else, when fmt is not 0,
- * the exact bytes nnp_model_save would write for the first's model in fmt
+ * duplicate sharing its first's file, that file's), else, when fmt is json or
+ * bin, the exact bytes nnp_model_save would write for the first's model in fmt
  * (nnp_model_file_size, the model's provenance as it stands); else left as is.
  * Errors: NNP_EINPUT naming a c->file that cannot be stat'ed; the sizing's.
  */

@@ -23,6 +23,8 @@
 #include "nnprune/io.h"
 #include "nnprune/method.h"
 #include "nnprune/model.h"
+#include "nnprune/gates.h"
+#include "nnprune/report.h"
 #include "nnprune/stats.h"
 #include "nnprune/sweep.h"
 #include "nnprune/train.h"
@@ -230,7 +232,8 @@ typedef struct nnp_pipeline_opts {
 	const nnp_spec *specs;
 	size_t n_specs;
 	nnp_pipeline_output out;
-	double max_drop;           /* NAN: no selection */
+	const nnp_gates *gates;    /* NULL or none given: no judgment (best NNP_NO_DUP) */
+	nnp_write_mode write;      /* which candidates get files in out.dir (default distinct) */
 	void (*progress)(void *ctx, nnp_pipeline_stage st, size_t done, size_t total);
 	void *progress_ctx;
 } nnp_pipeline_opts;
@@ -248,7 +251,10 @@ typedef struct nnp_pipeline {
 	nnp_ft_job *ft_jobs;       /* [n_ft_jobs]: job 0 the original */
 	size_t n_ft_jobs;
 	size_t *ft_job_of;         /* [sw->n]: a candidate's job, or NNP_NO_DUP */
-	size_t best, closest;      /* selection under max_drop (NNP_NO_DUP: none) */
+	size_t best, closest;      /* the verdict's (NNP_NO_DUP: none) */
+	nnp_gate_result verdict;   /* the gates' judgment (gated 0: no gate given) */
+	size_t cleaned;            /* files of the directory's previous run removed */
+	nnp_manifest left;         /* its files left because they changed since */
 	/* private */
 	nnp_stats *calib_stats;
 	nnp_dataset *ft_rows;
@@ -264,10 +270,14 @@ typedef struct nnp_pipeline {
  * Runs the pipeline: reads the fine-tuning and evaluation rows, the
  * calibration rows (unless the rule applies to the statistics as they are),
  * builds every specification's candidate, evaluates them (eval.path set),
- * writes each to out.dir with its provenance (out.dir set, holding the
- * directory's lock until nnp_pipeline_free), fine-tunes the original and the
- * candidates (finetune.path set; scored when there are evaluation rows) and
- * selects the smallest within max_drop.
+ * takes out.dir (holding its lock until nnp_pipeline_free) and removes the
+ * files its previous run listed in report.json's manifest (nnp_manifest_clean),
+ * fine-tunes the original and the candidates (finetune.path set; scored when
+ * there are evaluation rows), measures
+ * the candidates (nnp_sweep_measure in out.format), judges them by the gates
+ * (the fine-tuned figures when fine-tuned) and writes the models the write
+ * mode asks for with their provenance: a duplicate without a file of its own
+ * gets its first's file name (c->file, c->ft_file).
  * Results do not depend on the thread count. Errors: the sources', NNP_EUSAGE
  * for a specification that cannot be met (its label first), NNP_EOUTPUT.
  */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include "nnprune/nnp.h"
 #include "nnprune/data.h"
+#include "nnprune/gates.h"
 #include "nnprune/io.h"
 #include "nnprune/method.h"
 #include "nnprune/model.h"
@@ -99,6 +100,10 @@ typedef struct cli_data {
 	uint64_t batch;
 } cli_data;
 
+/* Option groups shared by commands take their ids by hundreds, so that one
+ * command's table can hold several: 1000 data, 1100 model (cli_model.h),
+ * 1200 method, 1300 output, 1400 fine-tuning (finetune.h). A command's own
+ * options count from 1. */
 enum {
 	CLI_DATA_LABELS = 1000, CLI_DATA_HEADER, CLI_DATA_LABEL_COL, CLI_DATA_NO_LABEL,
 	CLI_DATA_DELIM, CLI_DATA_THREADS
@@ -241,6 +246,52 @@ int cli_parse_fractions(const cli_parser *p, const char *opt, const char *text, 
                         size_t *n);
 /* The budget in parameters for a model of params0 (a percentage rounds down). */
 size_t cli_target_params(const cli_target *t, size_t params0);
+
+/* The options prune and sweep share about what judges and what is kept
+ * (opt_output.c): held-out evaluation, the gates, --write, --best, --shard;
+ * declared once like cli_method, placed in each command's table. */
+enum {
+	CLI_O_EVAL = 1300, CLI_O_EVAL_LABELS, CLI_O_MAX_DROP, CLI_O_MIN_ACC, CLI_O_MAX_PARAMS,
+	CLI_O_MAX_BYTES, CLI_O_WRITE, CLI_O_BEST, CLI_O_SHARD
+};
+#define CLI_OPT_EVAL { "eval", 0, 1, CLI_O_EVAL }, { "eval-labels", 0, 1, CLI_O_EVAL_LABELS }
+#define CLI_OPT_GATES \
+	{ "max-drop", 0, 1, CLI_O_MAX_DROP }, { "min-accuracy", 0, 1, CLI_O_MIN_ACC }, \
+	{ "max-params", 0, 1, CLI_O_MAX_PARAMS }, { "max-bytes", 0, 1, CLI_O_MAX_BYTES }
+#define CLI_OPT_BEST { "best", 0, 1, CLI_O_BEST }
+#define CLI_OPT_WRITE { "write", 0, 1, CLI_O_WRITE }
+#define CLI_OPT_SHARD { "shard", 0, 1, CLI_O_SHARD }
+
+typedef struct cli_output {
+	const char *eval, *eval_labels;    /* NULL: not given */
+	nnp_gates gates;
+	nnp_write_mode write;
+	int write_set;
+	const char *best;                  /* NULL: not given */
+	uint64_t shard_i, shard_n;         /* shard_n 0: not a shard */
+} cli_output;
+
+/* The help lines of the group (sweep: with --write and --shard). */
+void cli_output_help(int sweep);
+void cli_output_init(cli_output *o);
+int cli_output_is_option(int id);
+/* Handles a CLI_O_* option; 0, or -1 after a usage error. */
+int cli_output_arg(const cli_parser *p, cli_output *o, int id, const char *arg);
+/* --best and --write best need a gate, --eval-labels needs --eval; -1 after a usage error. */
+int cli_output_check(const cli_parser *p, const cli_output *o);
+/* Says on stderr (unless quiet) which column of DATA at path is the label when
+ * the reader finds it by its header name (cli_label_note), o left as is. */
+int cli_note_label(const char *path, const nnp_data_opts *o, int quiet, nnp_err *err);
+/* "I/N": shard I of N (0 <= I < N). -1 after a usage error naming opt. */
+int cli_parse_shard(const cli_parser *p, const char *opt, const char *text, uint64_t *i,
+                    uint64_t *n);
+/* Before any work: --best PATH is free or an earlier --best (else exit 4). */
+int cli_best_check(const cli_output *o, nnp_err *err);
+/* After the judgment: the best written to --best PATH and marked (write(ctx)
+ * writes it), or, when the gates failed, an earlier --best removed and said. */
+int cli_best_finish(const cli_output *o, const nnp_gate_result *v, int quiet,
+                    int (*write)(void *ctx, const char *path, nnp_err *err), void *ctx,
+                    nnp_err *err);
 
 /* The command table (main.c), ended by a NULL name. */
 typedef struct cli_command {

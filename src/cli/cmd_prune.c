@@ -13,6 +13,7 @@
 #include "nnprune/model.h"
 #include "nnprune/prune.h"
 #include "nnprune/pipeline.h"
+#include "nnprune/report.h"
 #include "nnprune/stats.h"
 
 static const char prune_usage[] =
@@ -30,6 +31,8 @@ typedef struct prune_cfg {
 	uint64_t min_keep, mem_limit;
 	int min_keep_set, quiet;
 	nnp_format format;         /* 0: from OUT's extension */
+	cli_output oo;             /* --eval, the gates, --best */
+	int json;
 	cli_data data;
 	cli_model model;           /* import options (--output-kind: -o is OUT) */
 	cli_finetune ft;           /* --finetune DATA: OUT is the slimmed model fine-tuned */
@@ -76,13 +79,17 @@ static void prune_help(void)
 	       "  -o, --output OUT   the slimmed model\n"
 	       "  --format FMT       its format: %s (default: OUT's\n"
 	       "                     extension's, else bin)\n"
+	       "  --json             print the result as JSON (nnprune.prune) on stdout\n"
 	       "  -q, --quiet        print nothing on success\n"
 	       "Fine-tuning (OUT is then the slimmed model fine-tuned; stderr compares it with\n"
 	       "the original fine-tuned the same way; DATA read with the data options):\n",
 	       d.lambda_rel, d.grid_step,
 	       (unsigned long long)(NNP_CALIB_MEM_LIMIT >> 20), nnp_format_list_writable());
 	cli_finetune_help();
-	printf("\n%s\n%sResults are the same for any -j.\n", CLI_DATA_HELP, CLI_MODEL_HELP);
+	printf("\n");
+	cli_output_help(0);
+	printf("(the accuracy gates need --eval; OUT is written whatever the verdict)\n\n"
+	       "%s\n%sResults are the same for any -j.\n", CLI_DATA_HELP, CLI_MODEL_HELP);
 }
 
 static int parse_keep(const cli_parser *p, const char *arg, double *keep)
@@ -99,7 +106,7 @@ static int parse_keep(const cli_parser *p, const char *arg, double *keep)
 static int parse_args(cli_parser *p, prune_cfg *c)
 {
 	enum { O_OUT = 1, O_KEEP, O_WIDTHS, O_TARGET, O_MEM, O_MEAN, O_STD, O_MINKEEP, O_FORMAT,
-	       O_QUIET, O_HELP };
+	       O_QUIET, O_HELP, O_JSON };
 	static const cli_opt opts[] = {
 		{ "output", 'o', 1, O_OUT }, CLI_OPT_CALIB, CLI_OPT_CALIB_LABELS, CLI_OPT_CALIB_ROWS,
 		CLI_OPT_METHOD, CLI_OPT_COMPENSATE, CLI_OPT_LAMBDA,
@@ -108,7 +115,8 @@ static int parse_args(cli_parser *p, prune_cfg *c)
 		{ "target-params", 0, 1, O_TARGET }, { "mean", 0, 1, O_MEAN }, { "std", 0, 1, O_STD },
 		{ "min-keep", 0, 1, O_MINKEEP }, { "format", 'f', 1, O_FORMAT },
 		{ "quiet", 'q', 0, O_QUIET }, { "help", 'h', 0, O_HELP },
-		CLI_OPT_ALLOC_STEP, CLI_DATA_OPTIONS, CLI_FINETUNE_OPTIONS,
+		CLI_OPT_ALLOC_STEP, CLI_OPT_EVAL, CLI_OPT_GATES, CLI_OPT_BEST,
+		{ "json", 0, 0, O_JSON }, CLI_DATA_OPTIONS, CLI_FINETUNE_OPTIONS,
 		CLI_MODEL_OPTIONS_NO_OUTPUT, { NULL, 0, 0, 0 }
 	};
 	p->opts = opts;
@@ -152,9 +160,11 @@ static int parse_args(cli_parser *p, prune_cfg *c)
 				return -1;
 			break;
 		case O_QUIET: c->quiet = 1; break;
+		case O_JSON: c->json = 1; break;
 		default:
 			if (cli_method_is_option(id) ? cli_method_arg(p, &c->me, id, arg)
 			    : cli_finetune_is_option(id) ? cli_finetune_arg(p, &c->ft, id, arg)
+			    : cli_output_is_option(id) ? cli_output_arg(p, &c->oo, id, arg)
 			    : cli_model_is_option(id) ? cli_model_option(p, &c->model, id, arg)
 			                              : cli_data_option(p, &c->data, id, arg))
 				return -1;
@@ -203,8 +213,13 @@ static int check_args(const cli_parser *p, prune_cfg *c)
 		return -1;
 	if (c->me.alloc_step_set && !c->target.text[0])
 		return cli_usage_error(p, "--allocate-step goes with --target-params"), -1;
-	if (cli_method_check(p, &c->me) || cli_finetune_check(p, &c->ft, c->me.mo.method))
+	if (cli_method_check(p, &c->me) || cli_finetune_check(p, &c->ft, c->me.mo.method) ||
+	    cli_output_check(p, &c->oo))
 		return -1;
+	if (!c->oo.eval && (!isnan(c->oo.gates.max_drop) || !isnan(c->oo.gates.min_accuracy)))
+		return cli_usage_error(p, "%s needs --eval DATA (the rows that judge accuracy)",
+		                       !isnan(c->oo.gates.max_drop) ? "--max-drop" : "--min-accuracy"),
+		       -1;
 	c->me.mo.threads = c->data.threads;
 	return 0;
 }
@@ -333,6 +348,73 @@ static void ft_summary(const prune_cfg *c, const nnp_pipeline *pl, const char *m
 		        100.0 * k->ft_accuracy, 100.0 * o->ft_accuracy, k->ft_drop_vs_ft, k->ft_drop);
 }
 
+/* --best: the model OUT holds (the fine-tuned one after --finetune). */
+static int write_best(void *ctx, const char *path, nnp_err *err)
+{
+	nnp_pipeline *pl = ctx;
+	if (pl->n_ft_jobs)
+		return nnp_pipeline_write(pl, 0, 1, path, err);
+	nnp_format fmt = cli_format_pick(0, nnp_format_of_path(path));
+	return nnp_model_save_opts(pl->sw->models[0], path, fmt, NULL, err);
+}
+
+/* The gates judged on the written model, --best, and --json; an exit code,
+ * or -1 after an error in *err. */
+static int judge(const prune_cfg *c, nnp_pipeline *pl, const nnp_model *m,
+                 const char *model_path, nnp_format fmt, nnp_err *err)
+{
+	nnp_sweep *sw = pl->sw;
+	nnp_gate_result v;
+	memset(&v, 0, sizeof v);
+	v.best = v.closest = NNP_NO_DUP;
+	free(sw->c[0].file);
+	if (!(sw->c[0].file = strdup(c->out)))
+		return nnp_err_set(err, NNP_ENOMEM, "out of memory"), -1;
+	if (nnp_sweep_measure(sw, fmt, err) ||
+	    (nnp_gates_any(&c->oo.gates) && nnp_gates_judge(&c->oo.gates, sw, &v, err)) ||
+	    cli_best_finish(&c->oo, &v, c->quiet, write_best, pl, err))
+		return -1;
+	if (c->json) {
+		nnp_stats *s = NULL;
+		char *txt = NULL;
+		nnp_report_info info;
+		nnp_report_info_init(&info);
+		info.model_path = model_path;
+		info.model_name = m->name;
+		info.data_path = c->oo.eval;
+		info.rows = sw->rows;
+		info.method = nnp_method_name(c->me.mo.method);
+		info.compensate = nnp_compensate_name(c->me.mo.compensate);
+		if (nnp_method_uses_ridge(&c->me.mo))
+			info.lambda_rel = c->me.mo.lambda_rel;
+		info.calib_path = c->me.calib;
+		info.calib_rows = pl->calib.rows;
+		info.min_keep = c->min_keep_set ? (size_t)c->min_keep : 1;
+		info.max_drop = c->oo.gates.max_drop;
+		info.gates = &c->oo.gates;
+		info.verdict = v.gated ? &v : NULL;
+		info.best = v.best;
+		int rc = nnp_stats_create(&s, m, err);
+		if (!rc)
+			rc = nnp_report_render_prune(&txt, NULL, sw, s, &info, c->out,
+			                             nnp_format_name(fmt), err);
+		if (!rc)
+			fputs(txt, stdout);
+		free(txt);
+		nnp_stats_free(s);
+		if (rc)
+			return -1;
+	}
+	if (v.gated && v.best == NNP_NO_DUP) {
+		fprintf(stderr, "nnprune: prune: %s\n", v.message);
+		return NNP_EXIT_GATE;
+	}
+	if (v.gated && !c->quiet && !c->json)
+		fprintf(stderr, "nnprune: prune: %s%s%s\n", v.message, c->oo.best ? "; written to " : "",
+		        c->oo.best ? c->oo.best : "");
+	return NNP_EXIT_OK;
+}
+
 int cmd_prune(int argc, char **argv)
 {
 	cli_parser p;
@@ -347,6 +429,7 @@ int cmd_prune(int argc, char **argv)
 	cli_data_init(&c.data);
 	cli_model_init(&c.model);
 	cli_finetune_init(&c.ft);
+	cli_output_init(&c.oo);
 	int rc = NNP_EXIT_OK;
 	nnp_err err;
 	nnp_err_clear(&err);
@@ -362,14 +445,15 @@ int cmd_prune(int argc, char **argv)
 	}
 	const char *model_path = p.operands[0];
 	const char *inputs[] = { model_path, c.me.calib, c.data.opts.labels_path, c.ft.data,
-		                 c.ft.labels, c.ft.teacher };
+		                 c.ft.labels, c.ft.teacher, c.oo.eval, c.oo.eval_labels };
 	for (size_t k = 0; k < sizeof inputs / sizeof inputs[0]; k++)
 		if (inputs[k] && nnp_same_file(c.out, inputs[k])) {
 			nnp_err_set(&err, NNP_EOUTPUT, "%s: refusing to write over an input file", c.out);
 			goto fail;
 		}
 	nnp_file_info fi;
-	if (cli_check_output(c.out, &err) || cli_model_load(&m, model_path, &c.model, &fi, &err))
+	if (cli_check_output(c.out, &err) || cli_best_check(&c.oo, &err) ||
+	    cli_model_load(&m, model_path, &c.model, &fi, &err))
 		goto fail;
 	if (m->n_layers < 2) {
 		nnp_err_set(&err, NNP_EINPUT, "%s: has no hidden layer: nothing to prune", model_path);
@@ -379,6 +463,11 @@ int cmd_prune(int argc, char **argv)
 		rc = cli_usage_error(&p, "%s", err.msg);
 		goto done;
 	}
+	nnp_data_opts eo = c.data.opts;
+	eo.labels_path = c.oo.eval_labels;
+	if (cli_note_label(c.me.calib, &c.data.opts, c.quiet || c.json, &err) ||
+	    cli_note_label(c.oo.eval, &eo, c.quiet || c.json, &err))
+		goto fail;
 	char label[64];
 	nnp_spec spec = prune_spec(&c, m, label, sizeof label);
 	nnp_pipeline_opts po;
@@ -391,6 +480,18 @@ int cmd_prune(int argc, char **argv)
 	po.specs = &spec;
 	po.n_specs = 1;
 	nnp_format fmt = cli_format_pick(c.format, nnp_format_of_path(c.out));
+	nnp_pipeline_output out = { NULL, model_path, fi.crc32, fmt, inputs,
+		                    sizeof inputs / sizeof inputs[0], 0, NULL, NULL };
+	po.out = out;
+	if (c.oo.eval) {
+		/* Held-out rows: the pruned model and the original judged on them. */
+		nnp_source es = { c.oo.eval, c.data.opts, 0, c.mem_limit, NULL, 0, 0 };
+		es.opts.labels_path = c.oo.eval_labels;
+		es.opts.labels_option = "--eval-labels FILE";
+		es.opts.expect_features = m->input_size;
+		es.opts.n_classes = nnp_model_outputs(m);
+		po.eval = es;
+	}
 	if (c.ft.data) {
 		nnp_source ts = { c.ft.data, c.data.opts, 0, 0, NULL, 0, 0 };
 		ts.opts.labels_path = c.ft.labels;
@@ -406,9 +507,6 @@ int cmd_prune(int argc, char **argv)
 			rc = cli_usage_error(&p, "%s", err.msg);
 			goto done;
 		}
-		nnp_pipeline_output out = { NULL, model_path, fi.crc32, fmt, inputs,
-			                    sizeof inputs / sizeof inputs[0], 0, NULL, NULL };
-		po.out = out;
 	}
 	int mrc = nnp_pipeline_run(&pl, m, &po, &err);
 	if (mrc == NNP_EUSAGE) {
@@ -422,24 +520,24 @@ int cmd_prune(int argc, char **argv)
 		/* OUT is the fine-tuned model; its provenance says how it was pruned. */
 		if (nnp_pipeline_write(pl, 0, 1, c.out, &err))
 			goto fail;
-		if (!c.quiet) {
-			summary(&c, m, model_path, pl);
-			ft_summary(&c, pl, model_path);
+	} else {
+		nnp_model *pm = pl->sw->models[0];
+		if (!(prov = provenance(&c, m, model_path, fi.crc32, pl))) {
+			nnp_err_set(&err, NNP_ENOMEM, "out of memory");
+			goto fail;
 		}
-		goto done;
+		if (nnp_model_set_provenance(pm, prov, &err) ||
+		    nnp_model_save_opts(pm, c.out, fmt, NULL, &err))
+			goto fail;
 	}
-	prov = provenance(&c, m, model_path, fi.crc32, pl);
-	nnp_model *pm = pl->sw->models[0];
-	if (!prov) {
-		nnp_err_set(&err, NNP_ENOMEM, "out of memory");
+	rc = judge(&c, pl, m, model_path, fmt, &err);
+	if (rc < 0)
 		goto fail;
-	}
-	if (nnp_model_set_provenance(pm, prov, &err))
-		goto fail;
-	if (nnp_model_save_opts(pm, c.out, fmt, NULL, &err))
-		goto fail;
-	if (!c.quiet)
+	if (!c.quiet && !c.json) {
 		summary(&c, m, model_path, pl);
+		if (c.ft.data)
+			ft_summary(&c, pl, model_path);
+	}
 	goto done;
 fail:
 	rc = cli_fail(&err);

@@ -123,20 +123,6 @@ static int parse_rows(const cli_parser *p, const char *text, uint64_t *first, ui
 	return 0;
 }
 
-/* "I/N": shard I of N (0 <= I < N). -1 after a usage error. */
-static int parse_shard(const cli_parser *p, const char *text, uint64_t *i, uint64_t *n)
-{
-	const char *slash = strchr(text, '/');
-	char a[32];
-	if (!slash || (size_t)(slash - text) >= sizeof a || slash == text)
-		return cli_usage_error(p, "--shard: '%s' is not I/N (shard I of N, from 0)", text), -1;
-	snprintf(a, sizeof a, "%.*s", (int)(slash - text), text);
-	if (cli_size(p, "--shard", slash + 1, 1, 1000000, n) ||
-	    cli_size(p, "--shard", a, 0, *n - 1, i))
-		return -1;
-	return 0;
-}
-
 /* Skips the first `first` rows of r (the rows before a shard). */
 static int skip_rows(nnp_reader *r, uint64_t first, const char *path, nnp_err *err)
 {
@@ -349,7 +335,7 @@ int cmd_stats(int argc, char **argv)
 			rows_text = arg;
 			break;
 		case O_SHARD:
-			if (parse_shard(&p, arg, &shard_i, &shard_n)) {
+			if (cli_parse_shard(&p, "--shard", arg, &shard_i, &shard_n)) {
 				rc = NNP_EXIT_USAGE;
 				goto done;
 			}

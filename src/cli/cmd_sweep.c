@@ -92,12 +92,6 @@ static void sweep_help(void)
 	       "  --no-fold          do not fold removed neurons' means into the next bias\n"
 	       "  --format FMT       format of the written models, named NAME-....FMT: %s\n"
 	       "                     (default: the input's, if writable, else bin)\n"
-	       "  --max-drop PTS     select the smallest model within PTS accuracy points of\n"
-	       "                     the original (with --finetune: the smallest fine-tuned\n"
-	       "                     model, judged on its fine-tuned accuracy); exit 1 if\n"
-	       "                     none qualifies\n"
-	       "  --best PATH        write the selected model to PATH (needs --max-drop; with\n"
-	       "                     --finetune, its fine-tuned version)\n"
 	       "  --json             print report.json on stdout and nothing else there\n"
 	       "  --mem-limit BYTES  hold the data in memory up to this size, else read it\n"
 	       "                     again (suffix K, M or G; default %lluM; 0: never hold)\n"
@@ -112,7 +106,9 @@ static void sweep_help(void)
 	cli_finetune_help();
 	printf("  --finetune-pareto       fine-tune only the Pareto candidates (and the original)\n"
 	       "Every model trains on one thread, models in parallel (-j), so results do not\n"
-	       "depend on -j.\n\n"
+	       "depend on -j.\n\n");
+	cli_output_help(1);
+	printf("(with --finetune, gates judge the fine-tuned models and --best is one of them)\n\n"
 	       "%s(give sweep the model options given to 'nnprune stats')\n", CLI_MODEL_HELP);
 }
 
@@ -152,7 +148,7 @@ static int check_method(const cli_parser *p, sweep_cfg *c)
 static int parse_args(cli_parser *p, sweep_cfg *c)
 {
 	enum { O_STATS = 1, O_MEAN, O_STD, O_OUT, O_MODEL, O_DATA, O_LABELS, O_MINKEEP, O_NOFOLD,
-	       O_FORMAT, O_MAXDROP, O_BEST, O_JSON, O_MEM, O_CALIB_MEM, O_THREADS, O_QUIET, O_HELP,
+	       O_FORMAT, O_JSON, O_MEM, O_CALIB_MEM, O_THREADS, O_QUIET, O_HELP,
 	       O_FT_PARETO, O_KEEP, O_ALLOCATE,
 	       O_TARGET, O_WIDTHS, O_NOWAIT };
 	static const cli_opt opts[] = {
@@ -160,7 +156,8 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 		{ "out", 'o', 1, O_OUT }, { "model", 0, 1, O_MODEL }, { "data", 0, 1, O_DATA },
 		{ "labels", 0, 1, O_LABELS }, { "min-keep", 0, 1, O_MINKEEP },
 		{ "no-fold", 0, 0, O_NOFOLD }, { "format", 'f', 1, O_FORMAT },
-		{ "max-drop", 0, 1, O_MAXDROP }, { "best", 0, 1, O_BEST }, { "json", 0, 0, O_JSON },
+		CLI_OPT_EVAL, CLI_OPT_GATES, CLI_OPT_BEST, CLI_OPT_WRITE, CLI_OPT_SHARD,
+		{ "json", 0, 0, O_JSON },
 		{ "mem-limit", 0, 1, O_MEM }, { "calib-mem-limit", 0, 1, O_CALIB_MEM },
 		{ "threads", 'j', 1, O_THREADS },
 		{ "quiet", 'q', 0, O_QUIET }, { "help", 'h', 0, O_HELP }, CLI_FINETUNE_OPTIONS,
@@ -197,11 +194,6 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 			if (cli_format_option(p, arg, &c->format))
 				return -1;
 			break;
-		case O_MAXDROP:
-			if (cli_double(p, "--max-drop", arg, 0, 100, &c->max_drop))
-				return -1;
-			break;
-		case O_BEST: c->best_path = arg; break;
 		case O_JSON: c->json = 1; break;
 		case O_CALIB_MEM:
 			if (cli_parse_bytes(p, "--calib-mem-limit", arg, &c->calib_mem_limit))
@@ -228,6 +220,7 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 		default:
 			if (cli_method_is_option(id) ? cli_method_arg(p, &c->me, id, arg)
 			    : cli_finetune_is_option(id) ? cli_finetune_arg(p, &c->ft, id, arg)
+			    : cli_output_is_option(id) ? cli_output_arg(p, &c->oo, id, arg)
 			    : cli_model_is_option(id) && cli_model_option(p, &c->model, id, arg))
 				return -1;
 		}
@@ -235,9 +228,7 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 	if (p->n_operands != 0)
 		return cli_usage_error(p, "unexpected argument '%s' (the model and data come from "
 		                          "the statistics file)", p->operands[0]), -1;
-	if (c->best_path && isnan(c->max_drop))
-		return cli_usage_error(p, "--best needs --max-drop to choose a model"), -1;
-	if (cli_finetune_check(p, &c->ft, c->me.mo.method))
+	if (cli_output_check(p, &c->oo) || cli_finetune_check(p, &c->ft, c->me.mo.method))
 		return -1;
 	return check_method(p, c);
 }
@@ -310,6 +301,32 @@ static int make_specs(const sweep_cfg *c, const sweep_lists *l, const nnp_model 
 	return NNP_OK;
 }
 
+/* Shard i of n keeps the candidates whose index % n is i (so each shard has
+ * large and small ones); (*map)[k] is the k-th one's index in the whole sweep. */
+static int shard_specs(nnp_pipeline_opts *po, uint64_t i, uint64_t n, size_t **map,
+                       nnp_err *err)
+{
+	size_t total = po->n_specs, k = 0;
+	nnp_spec *s = malloc((total / n + 1) * sizeof *s);
+	*map = malloc((total / n + 1) * sizeof **map);
+	if (!s || !*map) {
+		free(s);
+		return nnp_err_set(err, NNP_ENOMEM, "out of memory");
+	}
+	for (size_t j = (size_t)i; j < total; j += (size_t)n, k++) {
+		s[k] = po->specs[j];
+		(*map)[k] = j;
+	}
+	if (k == 0) {
+		free(s);
+		return nnp_err_set(err, NNP_EUSAGE, "--shard %llu/%llu: the sweep has only %zu "
+		                   "candidates", (unsigned long long)i, (unsigned long long)n, total);
+	}
+	po->specs = s;
+	po->n_specs = k;
+	return NNP_OK;
+}
+
 int cmd_sweep(int argc, char **argv)
 {
 	cli_parser p;
@@ -325,7 +342,7 @@ int cmd_sweep(int argc, char **argv)
 	cfg.mem_limit = SWEEP_DEFAULT_MEM_LIMIT;
 	cfg.calib_mem_limit = NNP_CALIB_MEM_LIMIT;
 	cfg.fold = 1;
-	cfg.max_drop = NAN;
+	cli_output_init(&cfg.oo);
 	cli_finetune_init(&cfg.ft);
 	cli_method_init(&cfg.me, NNP_METHOD_RULE);
 	cli_model_init(&cfg.model);
@@ -344,12 +361,15 @@ int cmd_sweep(int argc, char **argv)
 	nnp_model *teacher = NULL;   /* --teacher's; NULL: the original's */
 	nnp_pipeline_opts po;
 	nnp_pipeline_opts_init(&po);
+	size_t *index_map = NULL, n_total = 0;
 
 	int prc = parse_args(&p, &cfg);
 	if (prc) {
 		rc = prc > 0 ? NNP_EXIT_OK : NNP_EXIT_USAGE;
 		goto done;
 	}
+	if (cli_best_check(&cfg.oo, &err))
+		goto fail;
 	int rule = nnp_method_by_thresholds(cfg.me.mo.method);
 	if ((cfg.keep_text && cli_parse_fractions(&p, "--keep", cfg.keep_text, &l.keeps, &l.n_keeps)) ||
 	    (cfg.targets_text &&
@@ -410,8 +430,10 @@ int cmd_sweep(int argc, char **argv)
 	}
 	if (make_specs(&cfg, &l, m, &specs, &po.n_specs, &labels, &err))
 		goto fail;
+	n_total = po.n_specs;
 	const char *inputs[] = { model_path, data_path, labels_path, cfg.stats_path, cfg.ft.data,
-		                 cfg.ft.labels, cfg.me.calib, cfg.me.calib_labels, cfg.ft.teacher };
+		                 cfg.ft.labels, cfg.me.calib, cfg.me.calib_labels, cfg.ft.teacher,
+		                 cfg.oo.eval, cfg.oo.eval_labels };
 	po.specs = specs;
 	po.mo = cfg.me.mo;
 	po.min_keep = (size_t)cfg.min_keep;
@@ -439,7 +461,17 @@ int cmd_sweep(int argc, char **argv)
 		goto fail;
 	if (!cfg.ft.distill)
 		po.ft_train.teacher = NULL;
-	po.max_drop = cfg.max_drop;
+	po.gates = &cfg.oo.gates;
+	po.write = cfg.oo.write;
+	if (cfg.oo.eval) {
+		/* Held-out rows judge; the statistics stay where they were taken. */
+		nnp_source es = { cfg.oo.eval, dopts, 0, cfg.mem_limit, NULL, 0, 0 };
+		es.opts.labels_path = cfg.oo.eval_labels;
+		es.opts.labels_option = "--eval-labels FILE";
+		po.eval = es;
+	}
+	if (cfg.oo.shard_n && shard_specs(&po, cfg.oo.shard_i, cfg.oo.shard_n, &index_map, &err))
+		goto fail;
 	nnp_pipeline_output out = { cfg.out_dir, model_path, fi.crc32,
 		                    cli_format_pick(cfg.format, fi.format), inputs,
 		                    sizeof inputs / sizeof inputs[0], !cfg.no_wait, lock_wait, NULL };
@@ -454,12 +486,19 @@ int cmd_sweep(int argc, char **argv)
 	}
 	if (brc)
 		goto fail;
-	rc = sweep_report(&cfg, pl, m, model_path, data_path, &err);
+	for (size_t k = 0; k < pl->left.n; k++)
+		fprintf(stderr, "nnprune: note: %s/%s: left in place (changed since the previous run "
+		        "wrote it)\n", cfg.out_dir, pl->left.e[k].name);
+	rc = sweep_report(&cfg, pl, m, model_path, cfg.oo.eval ? cfg.oo.eval : data_path, &src,
+	                  index_map, n_total, &err);
 	goto done;
 fail:
 	rc = cli_fail(&err);
 done:
 	nnp_pipeline_free(pl);
+	free(index_map);
+	if (po.specs != specs)
+		free((nnp_spec *)po.specs);
 	free(specs);
 	free(labels);
 	free(l.keeps);

@@ -13,11 +13,10 @@
 
 typedef struct sweep_cfg {
 	const char *stats_path, *out_dir, *model_path, *data_path, *labels_path;
-	const char *means_text, *stds_text, *best_path;
+	const char *means_text, *stds_text;
 	uint64_t min_keep, mem_limit, calib_mem_limit;
 	int fold, json, quiet;
 	nnp_format format;     /* 0: as the input model */
-	double max_drop;       /* NAN: no gate */
 	unsigned threads;
 	cli_finetune ft;       /* --finetune DATA and its options */
 	int ft_pareto;
@@ -28,11 +27,13 @@ typedef struct sweep_cfg {
 	int allocate;
 	int no_wait;           /* --no-wait: fail (exit 4) if another run holds DIR */
 	cli_model model;       /* import options for a weights-only MODEL (as given to stats) */
+	cli_output oo;         /* --eval, the gates, --write, --best, --shard */
 } sweep_cfg;
 
 /* Writes the reports to cfg->out_dir, prints the table (or JSON) and the
  * --max-drop verdict, writes --best; returns the exit code. */
 int sweep_report(const sweep_cfg *cfg, nnp_pipeline *pl, const nnp_model *m,
-                 const char *model_path, const char *data_path, nnp_err *err);
+                 const char *model_path, const char *data_path, const nnp_stats_source *src,
+                 const size_t *index_map, size_t n_total, nnp_err *err);
 
 #endif

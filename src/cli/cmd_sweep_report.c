@@ -8,23 +8,38 @@
 
 /* The report's header: what ran, on what, and what was selected. */
 static void report_info(nnp_report_info *info, const sweep_cfg *cfg, const nnp_pipeline *pl,
-                        const nnp_model *m, const char *model_path, const char *data_path)
+                        const nnp_model *m, const char *model_path, const char *data_path,
+                        const char *stats_data)
 {
 	nnp_report_info_init(info);
 	info->model_path = model_path;
 	info->model_name = m->name;
 	info->data_path = data_path;
 	info->rows = pl->sw->rows;
+	info->stats_path = cfg->stats_path;
+	if (cfg->oo.eval) {
+		info->stats_data_path = stats_data;
+		info->stats_rows = pl->o.stats ? pl->o.stats->rows : 0;
+	}
 	info->fold = cfg->fold;
 	info->min_keep = (size_t)cfg->min_keep;
-	info->max_drop = cfg->max_drop;
+	info->max_drop = cfg->oo.gates.max_drop;
+	info->gates = &cfg->oo.gates;
+	if (pl->verdict.gated)
+		info->verdict = &pl->verdict;
+	info->write_mode = nnp_write_mode_name(cfg->oo.write);
+	/* Held out: the method computed on the statistics' rows, not the judging ones. */
+	if (cfg->oo.eval) {
+		info->calib_path = stats_data;
+		info->calib_rows = pl->calibrated ? pl->calib.rows : info->stats_rows;
+	}
 	if (pl->calibrated) {
 		info->method = nnp_method_name(cfg->me.mo.method);
 		info->compensate = nnp_compensate_name(cfg->me.mo.compensate);
 		if (nnp_method_uses_ridge(&cfg->me.mo))
 			info->lambda_rel = cfg->me.mo.lambda_rel;
 		/* A copy of the evaluation data is no separate calibration set. */
-		info->calib_path = pl->calib_separate ? cfg->me.calib : NULL;
+		info->calib_path = pl->calib_separate ? cfg->me.calib : cfg->oo.eval ? stats_data : NULL;
 		info->calib_rows = pl->calib.rows;
 	}
 	if (cfg->ft.data) {
@@ -40,11 +55,12 @@ static void report_info(nnp_report_info *info, const sweep_cfg *cfg, const nnp_p
 static void summary(const sweep_cfg *cfg, const nnp_pipeline *pl, const nnp_report_info *info)
 {
 	const nnp_sweep *sw = pl->sw;
-	printf("\n%zu candidates (%zu distinct) evaluated on %llu rows; ", sw->n, sw->n_unique,
-	       (unsigned long long)sw->rows);
+	printf("\n%zu candidates (%zu distinct) evaluated on %llu rows%s%s%s; ", sw->n,
+	       sw->n_unique, (unsigned long long)sw->rows, cfg->oo.eval ? " of " : "",
+	       cfg->oo.eval ? cfg->oo.eval : "", cfg->oo.eval ? " (held out)" : "");
 	if (pl->calibrated && info->calib_path)
 		printf("%s + %s calibrated on %s (%zu rows); ", info->method, info->compensate,
-		       cfg->me.calib, pl->calib.rows);
+		       info->calib_path, pl->calib.rows);
 	else if (pl->calibrated)
 		printf("%s + %s calibrated on the evaluation data itself; ", info->method,
 		       info->compensate);
@@ -57,54 +73,59 @@ static void summary(const sweep_cfg *cfg, const nnp_pipeline *pl, const nnp_repo
 	       "stats.svg)\n", cfg->out_dir);
 }
 
-/* The verdict of --max-drop on stderr, and --best written; an exit code. */
+/* --best written: the fine-tuned model when the gates judged those. */
+static int write_best(void *ctx, const char *path, nnp_err *err)
+{
+	nnp_pipeline *pl = ctx;
+	return nnp_pipeline_write(pl, pl->best, pl->verdict.finetuned, path, err);
+}
+
+/* The gates' verdict on stderr, --best written or removed; an exit code. */
 static int verdict(const sweep_cfg *cfg, nnp_pipeline *pl, nnp_err *err)
 {
-	const nnp_sweep *sw = pl->sw;
-	char bt[96];
-	if (pl->best == NNP_NO_DUP) {
-		const nnp_candidate *c = pl->closest != NNP_NO_DUP ? &sw->c[pl->closest] : NULL;
-		const char *what = cfg->ft.data ? " after fine-tuning" : "";
-		const char *file = c ? (cfg->ft.data ? c->ft_file : c->file) : NULL;
-		if (c) {
-			nnp_candidate_budget_text(bt, sizeof bt, c);
-			fprintf(stderr, "nnprune: sweep: no candidate within %g points of the original "
-			        "accuracy%s; closest: %s with a drop of %.2f points (%s)\n", cfg->max_drop,
-			        what, bt, cfg->ft.data ? c->ft_drop : c->accuracy_drop, file ? file : "-");
-		} else
-			fprintf(stderr, "nnprune: sweep: no candidate within %g points of the original "
-			        "accuracy%s\n", cfg->max_drop, what);
+	const nnp_gate_result *v = &pl->verdict;
+	if (!v->gated)
+		return NNP_EXIT_OK;
+	if (cli_best_finish(&cfg->oo, v, cfg->quiet, write_best, pl, err))
+		return cli_fail(err);
+	/* A shard's numbers count its own candidates; report.json maps them. */
+	char shard[64] = "";
+	if (cfg->oo.shard_n)
+		snprintf(shard, sizeof shard, "shard %llu/%llu (#: within the shard): ",
+		         (unsigned long long)cfg->oo.shard_i, (unsigned long long)cfg->oo.shard_n);
+	if (v->best == NNP_NO_DUP) {
+		fprintf(stderr, "nnprune: sweep: %s%s\n", shard, v->message);
 		return NNP_EXIT_GATE;
 	}
-	const nnp_candidate *b = &sw->c[pl->best];
-	nnp_candidate_budget_text(bt, sizeof bt, b);
-	/* With --finetune the gate judged the fine-tuned model: that is the one to keep. */
-	if (cfg->best_path && nnp_pipeline_write(pl, pl->best, cfg->ft.data != NULL,
-	                                         cfg->best_path, err))
-		return cli_fail(err);
-	if (!cfg->json && cfg->ft.data)
-		fprintf(stderr, "nnprune: sweep: selected %s: %.1f%% fewer parameters, accuracy "
-		        "drop after fine-tuning %.2f points (%.2f against the fine-tuned "
-		        "original; %.2f before fine-tuning)%s%s\n", bt, b->reduction, b->ft_drop,
-		        b->ft_drop_vs_ft, b->accuracy_drop, cfg->best_path ? ", written to " : "",
-		        cfg->best_path ? cfg->best_path : "");
-	else if (!cfg->json)
-		fprintf(stderr, "nnprune: sweep: selected %s: %.1f%% fewer parameters, accuracy "
-		        "drop %.2f points%s%s\n", bt, b->reduction, b->accuracy_drop,
-		        cfg->best_path ? ", written to " : "", cfg->best_path ? cfg->best_path : "");
+	if (!cfg->json)
+		fprintf(stderr, "nnprune: sweep: %s%s%s%s\n", shard, v->message,
+		        cfg->oo.best ? "; written to " : "", cfg->oo.best ? cfg->oo.best : "");
 	return NNP_EXIT_OK;
 }
 
 /* Reports on disk and on stdout, then the verdict. */
 int sweep_report(const sweep_cfg *cfg, nnp_pipeline *pl, const nnp_model *m,
-                  const char *model_path, const char *data_path, nnp_err *err)
+                 const char *model_path, const char *data_path, const nnp_stats_source *src,
+                 const size_t *index_map, size_t n_total, nnp_err *err)
 {
 	nnp_report_info info;
-	report_info(&info, cfg, pl, m, model_path, data_path);
+	const char *stats_data = cfg->data_path ? cfg->data_path : src->data_path;
+	report_info(&info, cfg, pl, m, model_path, data_path, stats_data);
+	if (cfg->oo.shard_n) {
+		info.shard_index = (size_t)cfg->oo.shard_i;
+		info.shard_count = (size_t)cfg->oo.shard_n;
+		info.index_map = index_map;
+		info.n_total = n_total;
+	}
 	char *json = NULL;
-	int rc = nnp_report_write(cfg->out_dir, pl->sw, pl->stats, &info, err);
+	nnp_manifest man = { 0 };
+	/* Sizes of the files as written, then the run's files in its manifest. */
+	int rc = nnp_sweep_measure(pl->sw, pl->o.out.format, err);
 	if (!rc)
-		rc = nnp_report_write_html(cfg->out_dir, pl->sw, pl->stats, &info, err);
+		rc = nnp_manifest_of_run(&man, cfg->out_dir, pl->sw, err);
+	info.manifest = &man;
+	if (!rc)
+		rc = nnp_report_write(cfg->out_dir, pl->sw, pl->stats, &info, err);
 	if (!rc && cfg->json) {
 		rc = nnp_report_render(&json, NULL, NNP_REPORT_JSON, pl->sw, pl->stats, &info, err);
 		if (!rc)
@@ -115,10 +136,11 @@ int sweep_report(const sweep_cfg *cfg, nnp_pipeline *pl, const nnp_model *m,
 		if (!rc)
 			summary(cfg, pl, &info);
 	}
+	nnp_manifest_free(&man);
 	if (rc)
 		return cli_fail(err);
 	/* The verdict goes to stderr after the table: keep them in that order on a terminal. */
 	fflush(stdout);
-	return isnan(cfg->max_drop) ? NNP_EXIT_OK : verdict(cfg, pl, err);
+	return verdict(cfg, pl, err);
 }
 

@@ -30,7 +30,7 @@ static inline float cli_finetune_default_lr(nnp_optimizer o)
 int cli_parse_distill(const cli_parser *p, const char *text, float *t, float *alpha);
 
 enum {
-	CLI_FT_DATA = 1300, CLI_FT_LABELS, CLI_FT_EPOCHS, CLI_FT_LR, CLI_FT_SEED, CLI_FT_OPT,
+	CLI_FT_DATA = 1400, CLI_FT_LABELS, CLI_FT_EPOCHS, CLI_FT_LR, CLI_FT_SEED, CLI_FT_OPT,
 	CLI_FT_LR_SCHEDULE, CLI_FT_DISTILL, CLI_FT_TEACHER, CLI_FT_SCHEDULE
 };
 /* The entries, placed in each command's option table. */

@@ -510,7 +510,7 @@ int nnp_sweep_measure(nnp_sweep *sw, nnp_format fmt, nnp_err *err)
 			c->file_bytes = (uint64_t)st.st_size;
 		} else if (first != i && sw->c[first].file_bytes) {
 			c->file_bytes = sw->c[first].file_bytes;
-		} else if (fmt && pm) {
+		} else if ((fmt == NNP_FMT_JSON || fmt == NNP_FMT_BIN) && pm) {
 			int rc = nnp_model_file_size(pm, fmt, &c->file_bytes, err);
 			if (rc)
 				return rc;

@@ -21,7 +21,6 @@ void nnp_pipeline_opts_init(nnp_pipeline_opts *o)
 	o->mo = mo;
 	o->ft_train = t;
 	o->min_keep = 1;
-	o->max_drop = NAN;
 	o->out.wait = 1;
 }
 
@@ -354,18 +353,10 @@ int nnp_pipeline_run(nnp_pipeline **out, const nnp_model *m, const nnp_pipeline_
 		if ((rc = nnp_sweep_evaluate(p->sw, m, d, o->eval.path, &o->eval.opts, &eo, err)))
 			goto fail;
 	}
-	if (o->out.dir && (rc = nnp_pipeline_write_all(p, m, err)))
+	if (o->out.dir && (rc = nnp_pipeline_take_dir(p, err)))
 		goto fail;
-	if ((o->finetune.path || o->finetune.rows) && (rc = nnp_pipeline_ft_run(p, m, d, err)))
+	if ((rc = nnp_pipeline_finish(p, m, d, err)))
 		goto fail;
-	if (!isnan(o->max_drop)) {
-		if (p->ft_jobs)
-			rc = nnp_pipeline_ft_select(p, err);
-		else
-			p->best = nnp_sweep_select(p->sw, o->max_drop, &p->closest);
-		if (rc)
-			goto fail;
-	}
 	*out = p;
 	return NNP_OK;
 fail:
@@ -386,6 +377,7 @@ void nnp_pipeline_free(nnp_pipeline *p)
 	if (!p)
 		return;
 	nnp_dir_unlock(p->lock);
+	nnp_manifest_free(&p->left);
 	for (size_t i = 0; i < p->n_ft_jobs; i++)
 		nnp_model_free(p->ft_jobs[i].model);
 	free(p->ft_jobs);

@@ -164,25 +164,121 @@ static int save_slim(nnp_pipeline *p, size_t i, const char *path, nnp_err *err)
 	return rc;
 }
 
-int nnp_pipeline_write_all(nnp_pipeline *p, const nnp_model *m, nnp_err *err)
+int nnp_pipeline_take_dir(nnp_pipeline *p, nnp_err *err)
 {
-	(void)m;
 	const nnp_pipeline_output *o = &p->o.out;
 	int rc = nnp_mkdir(o->dir, err);
 	if (!rc)
 		rc = nnp_dir_lock_take(&p->lock, o->dir, o->wait, o->on_wait, o->wait_ctx, err);
 	if (!rc)
 		rc = check_reports(p, err);
-	for (size_t i = 0; !rc && i < p->sw->n; i++) {
+	if (!rc)
+		rc = nnp_manifest_clean(o->dir, &p->cleaned, &p->left, err);
+	return rc;
+}
+
+/* Writes the planned candidates that have no file yet. */
+static int write_planned(nnp_pipeline *p, const unsigned char *plan, nnp_err *err)
+{
+	for (size_t i = 0; i < p->sw->n; i++) {
+		if (!plan[i] || p->sw->c[i].file)
+			continue;
 		char *path = candidate_path(p, &p->sw->c[i], 0);
-		rc = path ? save_slim(p, i, path, err) : nnp_err_set(err, NNP_ENOMEM, "out of memory");
+		int rc = path ? save_slim(p, i, path, err) : nnp_err_set(err, NNP_ENOMEM, "out of memory");
 		if (rc) {
 			free(path);
-			break;
+			return rc;
 		}
-		free(p->sw->c[i].file);
 		p->sw->c[i].file = path;
 	}
+	return NNP_OK;
+}
+
+/* Removes the files of candidates the plan leaves out (written for fine-tuning). */
+static int drop_unplanned(nnp_pipeline *p, const unsigned char *plan, nnp_err *err)
+{
+	for (size_t i = 0; i < p->sw->n; i++) {
+		nnp_candidate *c = &p->sw->c[i];
+		char **f[2] = { &c->file, &c->ft_file };
+		for (int k = 0; !plan[i] && k < 2; k++) {
+			if (*f[k] && remove(*f[k]) != 0)
+				return nnp_err_set(err, NNP_EOUTPUT, "%s: cannot remove", *f[k]);
+			free(*f[k]);
+			*f[k] = NULL;
+		}
+	}
+	return NNP_OK;
+}
+
+/* A duplicate without a file of its own names its first's. */
+static int share_files(nnp_sweep *sw, nnp_err *err)
+{
+	for (size_t i = 0; i < sw->n; i++) {
+		nnp_candidate *c = &sw->c[i];
+		if (c->same_as == NNP_NO_DUP)
+			continue;
+		const nnp_candidate *f = &sw->c[c->same_as];
+		if ((!c->file && f->file && !(c->file = strdup(f->file))) ||
+		    (!c->ft_file && f->ft_file && !(c->ft_file = strdup(f->ft_file))))
+			return nnp_err_set(err, NNP_ENOMEM, "out of memory");
+	}
+	return NNP_OK;
+}
+
+/* Every distinct model carries its provenance, so that its measured size is
+ * the size written. */
+static int set_provenances(nnp_pipeline *p, nnp_err *err)
+{
+	for (size_t i = 0; i < p->sw->n; i++) {
+		if (p->sw->c[i].same_as != NNP_NO_DUP || !p->sw->models[i])
+			continue;
+		char *prov = nnp_pipeline_provenance(p, i);
+		if (!prov)
+			return nnp_err_set(err, NNP_ENOMEM, "out of memory");
+		int rc = nnp_model_set_provenance(p->sw->models[i], prov, err);
+		free(prov);
+		if (rc)
+			return rc;
+	}
+	return NNP_OK;
+}
+
+int nnp_pipeline_finish(nnp_pipeline *p, const nnp_model *m, const nnp_dataset *d,
+                        nnp_err *err)
+{
+	nnp_sweep *sw = p->sw;
+	const nnp_pipeline_opts *o = &p->o;
+	int ft = o->finetune.path || o->finetune.rows;
+	unsigned char *plan = malloc(sw->n ? sw->n : 1);
+	if (!plan)
+		return nnp_err_set(err, NNP_ENOMEM, "out of memory");
+	int rc = set_provenances(p, err);
+	/* Fine-tuned models record the file they came from, and a format whose
+	 * size cannot be computed is measured on disk: write those first unless
+	 * the plan needs the verdict (pareto, best), removing the rest after it. */
+	int early = ft || o->write == NNP_WRITE_DISTINCT || o->write == NNP_WRITE_ALL;
+	if (!rc && early && o->out.dir) {
+		nnp_write_plan(sw, o->write == NNP_WRITE_ALL ? NNP_WRITE_ALL : NNP_WRITE_DISTINCT,
+		               NNP_NO_DUP, plan);
+		rc = write_planned(p, plan, err);
+	}
+	if (!rc && ft)
+		rc = nnp_pipeline_ft_run(p, m, d, err);
+	if (!rc)
+		rc = nnp_sweep_measure(sw, o->out.format, err);
+	memset(&p->verdict, 0, sizeof p->verdict);
+	p->verdict.best = p->verdict.closest = NNP_NO_DUP;
+	if (!rc && o->gates && nnp_gates_any(o->gates))
+		rc = nnp_gates_judge(o->gates, sw, &p->verdict, err);
+	p->best = p->verdict.best;
+	p->closest = p->verdict.closest;
+	if (!rc && o->out.dir) {
+		nnp_write_plan(sw, o->write, p->best, plan);
+		rc = early ? drop_unplanned(p, plan, err) : write_planned(p, plan, err);
+		if (!rc)
+			rc = share_files(sw, err);
+	}
+	free(plan);
 	return rc;
 }
 
@@ -314,7 +410,7 @@ static int ft_write(nnp_pipeline *p, nnp_err *err)
 			continue;
 		if (i)
 			ft_scores(c, &p->ft_jobs[job], o);
-		if (!p->o.out.dir)
+		if (!p->o.out.dir || (i && c->same_as != NNP_NO_DUP && p->o.write != NNP_WRITE_ALL))
 			continue;
 		char *path = candidate_path(p, i ? c : NULL, p->o.ft_train.epochs);
 		int rc = path ? ft_save(p, &p->ft_jobs[job], i ? i - 1 : NNP_NO_DUP, path, err)
@@ -399,26 +495,6 @@ int nnp_pipeline_ft_run(nnp_pipeline *p, const nnp_model *m, const nnp_dataset *
 		             p->o.threads, p->o.progress ? ft_progress : NULL, &p->o };
 	int rc = nnp_finetune_run(p->ft_jobs, p->n_ft_jobs, &plan, err);
 	return rc ? rc : ft_write(p, err);
-}
-
-int nnp_pipeline_ft_select(nnp_pipeline *p, nnp_err *err)
-{
-	const nnp_sweep *sw = p->sw;
-	p->best = p->closest = NNP_NO_DUP;
-	nnp_sweep view = *sw;
-	view.c = malloc((sw->n ? sw->n : 1) * sizeof *view.c);
-	if (!view.c)
-		return nnp_err_set(err, NNP_ENOMEM, "out of memory");
-	for (size_t i = 0; i < sw->n; i++) {
-		view.c[i] = sw->c[i];
-		view.c[i].accuracy = sw->c[i].finetuned ? sw->c[i].ft_accuracy : -INFINITY;
-		view.c[i].accuracy_drop = sw->c[i].finetuned ? sw->c[i].ft_drop : INFINITY;
-	}
-	p->best = nnp_sweep_select(&view, p->o.max_drop, &p->closest);
-	if (p->closest != NNP_NO_DUP && !sw->c[p->closest].finetuned)
-		p->closest = NNP_NO_DUP;
-	free(view.c);
-	return NNP_OK;
 }
 
 int nnp_pipeline_write(nnp_pipeline *p, size_t i, int finetuned, const char *path, nnp_err *err)

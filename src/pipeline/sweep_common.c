@@ -213,6 +213,6 @@ void nnp_sweep_copy_dups(nnp_candidate *c, size_t n)
 		c[i].agreement = f->agreement;
 		c[i].accuracy_drop = f->accuracy_drop;
 		c[i].reduction = f->reduction;
-		c[i].pareto = f->pareto;
+		c[i].pareto = 0;   /* a duplicate is never a Pareto point of its own */
 	}
 }

@@ -216,7 +216,8 @@ nnp stats "$FIX/seq.safetensors" rows.csv --activations relu,relu,softmax --outp
 	-o seq-sm.stats
 expect_rc "stats --activations: exit 0" 0
 for fmt in json bin safetensors npz onnx h; do
-	nnp sweep --stats seq.stats --out "sw-$fmt" --format $fmt --hidden relu --output logits -q
+	nnp sweep --stats seq.stats --out "sw-$fmt" --format $fmt --hidden relu --output logits -q \
+		--write all
 	expect_rc "sweep --format $fmt: exit 0" 0
 	check "sweep --format $fmt: models named .$fmt" test -e "sw-$fmt/seq-m0-s0.2.$fmt"
 	nnp prune "$FIX/seq.safetensors" --calib rows.csv --keep 0.5 --hidden relu \

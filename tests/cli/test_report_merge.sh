@@ -94,6 +94,15 @@ nnp sweep $GRID --no-fold -q -o nofold
 nnp report --merge part0.json nofold/report.json --stats s.json -q -o r4
 expect_rc "a part with other options: exit 3" 3
 expect_err "a part with other options: named" "nofold/report.json: \"fold\" differs from part0.json's"
+# Parts that record no statistics file (a sweep always records it now).
+for k in 0 1; do
+	pyrun -c '
+import json, sys
+j = json.load(open(sys.argv[1])); j["statistics"]["path"] = None
+json.dump(j, open(sys.argv[2], "w"), indent=1)' part$k.json ns$k.json
+done
+cp ns0.json part0.json
+cp ns1.json part1.json
 nnp report --merge part0.json part1.json -q -o r5
 expect_rc "no statistics recorded nor given: exit 2" 2
 expect_err "no statistics: says what to give" "part0.json records no statistics file: give --stats FILE"

@@ -77,7 +77,8 @@ expect_rc "sweep --finetune-pareto runs" 0
 wrong=$(awk -F, 'NR > 2 && $15 == "" && (($13 == 1) != ($17 != "")) { print $1 }' pp/report.csv)
 check "exactly the Pareto candidates are fine-tuned" test -z "$wrong"
 n_pareto=$(awk -F, 'NR > 2 && $13 == 1 { n++ } END { print n + 0 }' pp/report.csv)
-n_tuned=$(awk -F, 'NR > 2 && $17 != "" { n++ } END { print n + 0 }' pp/report.csv)
+# --write distinct: a duplicate's fine-tuned model is its first's file.
+n_tuned=$(awk -F, 'NR > 2 && $17 != "" && $15 == "" { n++ } END { print n + 0 }' pp/report.csv)
 n_files=$(ls pp/*-ft$EP.bin | wc -l)
 check "some candidates are not Pareto" test "$n_pareto" -lt 12
 check "one -ft file per fine-tuned candidate plus the original" test "$n_files" = $((n_tuned + 1))
@@ -96,13 +97,13 @@ want=$(awk -F, -v g=$gate 'NR > 2 && $17 != "" && $18 <= g {
 got=$(awk '$1 == "\"best\":" { v = $2; sub(/,$/, "", v); print v }' pg/report.json)
 check "best = smallest candidate within the gate after fine-tuning" test -n "$want" -a "$want" = "$got"
 check "--best writes the fine-tuned model" cmp -s best.bin "$(csv_field pg/report.csv "$got" 21)"
-expect_err "verdict speaks of fine-tuning" "accuracy drop after fine-tuning"
+expect_err "verdict speaks of fine-tuning" "after fine-tuning; written to best.bin"
 # A gate no fine-tuned model meets: one tiny candidate (min_keep's single
 # neuron per layer) and a learning rate too small to move any weight, so
 # fine-tuning leaves every accuracy as it was.
 nnp sweep --mean 100 --std 100 --finetune train.csv --finetune-lr 1e-12 -q -o pg2 --max-drop 5
 expect_rc "gate on fine-tuned accuracy fails with exit 1" 1
-expect_err "failed verdict speaks of fine-tuning" "original accuracy after fine-tuning; closest: mean 100, std 100"
+expect_err "failed verdict speaks of fine-tuning" "no candidate passes --max-drop 5 after fine-tuning; closest: #0 (mean 100, std 100)"
 check "--finetune-lr reaches the training" test "$(csv_field pg2/report.csv 0 8)" = "$(csv_field pg2/report.csv 0 17)"
 check "the failed gate's fine-tuned drop is over it" awk -F, '$1 == 0 && $18 > 5 { f = 1 } END { exit !f }' pg2/report.csv
 

@@ -52,8 +52,9 @@ nnp sweep -q --no-fold -o nf
 nnp sweep -q --compensate none -o nn
 check "--compensate none = --no-fold: models" same_models nf nn
 check "--compensate none = --no-fold: reports" same_reports nf nn
-check "the default sweep names models by thresholds" test -s pl/model-m0.1-s0.4.bin
-expect_eq "the default sweep: 30 models" 30 "$(ls pl/*.bin | wc -l)"
+check "the default sweep names models by thresholds" test -s pl/model-m0-s0.1.bin
+expect_eq "the default sweep: one model per distinct candidate" \
+	"$(sed -n 's/^ *"distinct": \([0-9]*\).*/\1/p' pl/report.json)" "$(ls pl/*.bin | wc -l)"
 check "report.md: calibration = evaluation data, said" \
 	grep -q '^- calibration: the evaluation data itself' pl/report.md
 check "report.md: the rule shows folding" grep -q '^- folding: on' pl/report.md
@@ -192,7 +193,7 @@ if need_py "--widths report budgets"; then
 	expect_eq "--widths: report.json budgets" "[[16, 8], [32, 3], [5, 16]]" \
 		"$(py wd/report.json '[c["budget"]["widths"] for c in j["candidates"]]')"
 fi
-nnp sweep -q --method score --calib calib.csv --widths 16,8 --keep 0.5 -o wk
+nnp sweep -q --method score --calib calib.csv --widths 16,8 --keep 0.5 --write all -o wk
 expect_rc "--widths with --keep: exit 0" 0
 check "--widths with --keep: both candidates" test -s wk/model-score-ls-k0.5.bin -a \
 	-s wk/model-score-ls-w16-8.bin
@@ -249,11 +250,11 @@ check "rule ls: report.md names the method" grep -q '^- method: rule, compensati
 # --- gate, fine-tuning, JSON ---------------------------------------------------------------------
 nnp sweep --method obs --calib calib.csv --max-drop 100 --best best.bin -o g
 expect_rc "--max-drop with a method: exit 0" 0
-expect_err "--max-drop: names the budget" "selected keep 0.1"
+expect_err "--max-drop: names the budget" "(keep 0.1)"
 check "--best written" test -s best.bin
 nnp sweep --method obs --calib calib.csv --keep 0.1 --max-drop 0 -o g0
 expect_rc "--max-drop 0 out of reach: exit 1" 1
-expect_err "--max-drop 0: the closest by budget" "closest: keep 0.1"
+expect_err "--max-drop 0: the closest by budget" "closest: #0 (keep 0.1)"
 nnp sweep -q --method score --calib calib.csv --keep 0.5,0.25 --finetune blobs.csv \
 	--finetune-epochs 1 -o ft
 expect_rc "--finetune with a method: exit 0" 0

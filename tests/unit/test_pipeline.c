@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "nnprune/evaluate.h"
@@ -245,7 +246,10 @@ static void test_finetune_and_threads(void **state)
 		o.finetune.rows = &fx->d;
 		o.ft_train.epochs = 2;
 		o.ft_train.lr = nnp_finetune_default_lr(o.ft_train.optimizer);
-		o.max_drop = 100;
+		nnp_gates g;
+		nnp_gates_init(&g);
+		g.max_drop = 100;
+		o.gates = &g;
 		assert_int_equal(nnp_pipeline_run(&p[k], fx->m, &o, &g_err), 0);
 	}
 	assert_int_equal(p[0]->n_ft_jobs, 3);
@@ -317,6 +321,66 @@ static void test_write_and_errors(void **state)
 	assert_null(p);
 }
 
+/* Files a run writes: a duplicate names its first's file (--write distinct),
+ * only the best with NNP_WRITE_BEST, whose size measured before writing is
+ * the written file's; a failed gate chooses nothing. */
+static void test_write_modes(void **state)
+{
+	fixture *fx = *state;
+	nnp_spec specs[3] = { { .kind = NNP_SPEC_KEEP, .keep = 0.5 },
+		              { .kind = NNP_SPEC_KEEP, .keep = 0.5 },
+		              { .kind = NNP_SPEC_KEEP, .keep = 0.25 } };
+	nnp_gates g;
+	nnp_gates_init(&g);
+	g.max_drop = 100;
+	nnp_pipeline_opts o;
+	base_opts(fx, &o, 1);
+	o.mo.method = NNP_METHOD_SCORE;
+	o.mo.compensate = NNP_COMP_LS;
+	o.specs = specs;
+	o.n_specs = 3;
+	o.out.model_path = "net.bin";
+	o.out.format = NNP_FMT_BIN;
+	o.gates = &g;
+	char *dd = tu_path(fx->dir, "distinct"), *db = tu_path(fx->dir, "best");
+	o.out.dir = dd;
+	nnp_pipeline *p = NULL;
+	assert_int_equal(nnp_pipeline_run(&p, fx->m, &o, &g_err), 0);
+	const nnp_sweep *sw = p->sw;
+	assert_int_equal(sw->c[1].same_as, 0);
+	assert_non_null(sw->c[0].file);
+	assert_string_equal(sw->c[1].file, sw->c[0].file);
+	assert_false(sw->c[1].pareto);
+	assert_int_equal(p->best, 2);   /* everything passes: the smallest */
+	assert_int_equal(p->verdict.best, 2);
+	struct stat st;
+	assert_int_equal(stat(sw->c[2].file, &st), 0);
+	nnp_pipeline_free(p);
+
+	o.out.dir = db;
+	o.write = NNP_WRITE_BEST;
+	assert_int_equal(nnp_pipeline_run(&p, fx->m, &o, &g_err), 0);
+	sw = p->sw;
+	assert_null(sw->c[0].file);
+	assert_null(sw->c[1].file);
+	assert_non_null(sw->c[2].file);
+	assert_int_equal(stat(sw->c[2].file, &st), 0);
+	assert_int_equal((uint64_t)st.st_size, sw->c[2].file_bytes);
+	nnp_pipeline_free(p);
+
+	/* No candidate of at most 1 parameter: no best, no file. */
+	g.max_params = 1;
+	assert_int_equal(nnp_pipeline_run(&p, fx->m, &o, &g_err), 0);
+	assert_int_equal(p->best, NNP_NO_DUP);
+	assert_true(p->verdict.gated);
+	assert_int_equal(p->verdict.failed, NNP_GATE_MAX_PARAMS);
+	for (size_t i = 0; i < 3; i++)
+		assert_null(p->sw->c[i].file);
+	nnp_pipeline_free(p);
+	free(dd);
+	free(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -324,6 +388,7 @@ int main(void)
 		cmocka_unit_test(test_rule_equals_sweep),
 		cmocka_unit_test(test_finetune_and_threads),
 		cmocka_unit_test(test_write_and_errors),
+		cmocka_unit_test(test_write_modes),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
