@@ -391,6 +391,13 @@ static int judge(const prune_cfg *c, nnp_pipeline *pl, const nnp_model *m,
 		info.calib_rows = pl->calib.rows;
 		info.min_keep = c->min_keep_set ? (size_t)c->min_keep : 1;
 		info.max_drop = c->oo.gates.max_drop;
+		if (c->ft.data) {
+			const nnp_train_opts *t = &pl->o.ft_train;
+			info.ft_epochs = t->epochs;
+			info.ft_data_path = c->ft.data;
+			info.ft_lr = (double)t->lr;
+			info.ft_seed = t->seed;
+		}
 		info.gates = &c->oo.gates;
 		info.verdict = v.gated ? &v : NULL;
 		info.best = v.best;
