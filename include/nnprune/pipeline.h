@@ -24,7 +24,7 @@
 #include "nnprune/method.h"
 #include "nnprune/model.h"
 #include "nnprune/gates.h"
-#include "nnprune/report.h"
+#include "nnprune/manifest.h"
 #include "nnprune/stats.h"
 #include "nnprune/sweep.h"
 #include "nnprune/train.h"

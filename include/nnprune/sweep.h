@@ -82,6 +82,16 @@ int nnp_sweep_run(nnp_sweep **out, const nnp_model *m, const nnp_stats *s,
 
 void nnp_sweep_free(nnp_sweep *sw);
 
+/*
+ * Sets the pareto flag of orig and of every distinct candidate of c[0..n).
+ * Errors: NNP_ENOMEM, the message prefixed by who ("sweep", "evaluation").
+ */
+int nnp_sweep_mark_pareto(nnp_candidate *orig, nnp_candidate *c, size_t n, const char *who,
+                          nnp_err *err);
+
+/* Gives every duplicate in c[0..n) the figures of the candidate it repeats. */
+void nnp_sweep_copy_dups(nnp_candidate *c, size_t n);
+
 /* Index of the smallest candidate (fewest params; ties: higher accuracy, then
  * lower index) whose accuracy_drop <= max_drop_pts, or NNP_NO_DUP if none.
  * *closest receives the candidate with the smallest drop when none qualifies. */

@@ -10,7 +10,7 @@
 
 #include "nnprune/gradual.h"
 #include "nnprune/method.h"
-#include "nnprune/report.h"
+#include "nnprune/manifest.h"
 #include "pipeline_priv.h"
 
 /* "model" from "dir/model.bin". */

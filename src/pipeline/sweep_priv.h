@@ -63,14 +63,4 @@ void nnp_sweep_set_sizes(nnp_candidate *c, const nnp_model *p);
 void nnp_sweep_set_scores(nnp_candidate *c, const nnp_sweep_slot *t, const nnp_metrics *orig,
                           size_t params0);
 
-/*
- * Sets the pareto flag of orig and of every distinct candidate of c[0..n).
- * Errors: NNP_ENOMEM, the message prefixed by who ("sweep", "evaluation").
- */
-int nnp_sweep_mark_pareto(nnp_candidate *orig, nnp_candidate *c, size_t n, const char *who,
-                          nnp_err *err);
-
-/* Gives every duplicate in c[0..n) the figures of the candidate it repeats. */
-void nnp_sweep_copy_dups(nnp_candidate *c, size_t n);
-
 #endif

@@ -212,19 +212,6 @@ void nnp_report_budget(nnp_tbuf *b, const nnp_candidate *c)
 		nnp_tb_printf(b, "mean %g, std %g", c->mean_thr, c->std_thr);
 }
 
-const char *nnp_report_file_name(nnp_report_kind kind)
-{
-	switch (kind) {
-	case NNP_REPORT_MD: return "report.md";
-	case NNP_REPORT_CSV: return "report.csv";
-	case NNP_REPORT_JSON: return "report.json";
-	case NNP_REPORT_SVG: return "report.svg";
-	case NNP_REPORT_STATS_SVG: return "stats.svg";
-	case NNP_REPORT_TABLE:
-	default: return NULL;
-	}
-}
-
 const char *nnp_report_title_name(const nnp_report_info *info)
 {
 	if (info->model_name && *info->model_name)

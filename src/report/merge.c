@@ -8,7 +8,7 @@
 
 #include "nnprune/merge.h"
 #include "nnprune/prune.h"
-#include "sweep_priv.h"
+#include "nnprune/sweep.h"
 
 /* Everything a part holds besides its own candidates, shard index and
  * manifest: all of it must be equal in every part. */

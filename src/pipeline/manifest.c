@@ -1,5 +1,6 @@
-/* A run's manifest (the files it wrote in its directory), the removal of the
- * previous run's files, and the guard of --best PATH. */
+/* A run's directory: the names of the report files, the manifest (the files
+ * a run wrote there), the removal of the previous run's files, and the guard of
+ * --best PATH. The pipeline takes the directory; the report layer fills it. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +10,7 @@
 #include <cJSON.h>
 
 #include "nnprune/io.h"
-#include "nnprune/report.h"
+#include "nnprune/manifest.h"
 
 /* Report files every run rewrites, in the order they are listed. */
 static const char *const report_files[] = { "report.md", "report.csv", "report.svg",
@@ -385,4 +386,17 @@ int nnp_best_remove(const char *path, int *removed, nnp_err *err)
 		*removed = 1;
 	free(side);
 	return rc;
+}
+
+const char *nnp_report_file_name(nnp_report_kind kind)
+{
+	switch (kind) {
+	case NNP_REPORT_MD: return "report.md";
+	case NNP_REPORT_CSV: return "report.csv";
+	case NNP_REPORT_JSON: return "report.json";
+	case NNP_REPORT_SVG: return "report.svg";
+	case NNP_REPORT_STATS_SVG: return "stats.svg";
+	case NNP_REPORT_TABLE:
+	default: return NULL;
+	}
 }
