@@ -242,6 +242,40 @@ int cli_parse_fractions(const cli_parser *p, const char *opt, const char *text, 
 /* The budget in parameters for a model of params0 (a percentage rounds down). */
 size_t cli_target_params(const cli_target *t, size_t params0);
 
+/* Unstructured pruning (opt_sparse.c): --sparsity LIST, --scope layer|global
+ * for --method magnitude; each command places the entries in its table. */
+enum { CLI_S_SPARSITY = 1300, CLI_S_SCOPE };
+#define CLI_OPT_SPARSITY { "sparsity", 0, 1, CLI_S_SPARSITY }, { "scope", 0, 1, CLI_S_SCOPE }
+#define CLI_SPARSE_HELP \
+	"  --sparsity LIST    --method magnitude: shares of the weights set to zero, one\n" \
+	"                     candidate each (0.9 | 0.5,0.8,0.9 | 0.5:0.9:0.1); the\n" \
+	"                     smallest |w| go, round(share x weights) of them (halves to\n" \
+	"                     even), ties in the order layer, row, column; biases are\n" \
+	"                     kept; the output layer is pruned like the others (every\n" \
+	"                     class keeps its bias); no neuron is removed, no\n" \
+	"                     compensation; written as sparse files (CSR per layer where\n" \
+	"                     smaller)\n" \
+	"  --scope layer|global  the share per layer (default), or of all the weights\n" \
+	"                     ranked across layers\n"
+
+typedef struct cli_sparse {
+	const char *text;          /* --sparsity as given; NULL: not given */
+	double *v;                 /* malloc'd, n values in (0, 1] */
+	size_t n;
+	int scope, scope_set;      /* nnp_mag_scope */
+} cli_sparse;
+
+void cli_sparse_init(cli_sparse *s);
+int cli_sparse_is_option(int id);
+/* Handles a CLI_S_* option; 0, or -1 after a usage error. */
+int cli_sparse_arg(const cli_parser *p, cli_sparse *s, int id, const char *arg);
+/* With --method magnitude: --sparsity given (at most max_values), no neuron
+ * budget (budget: the first given, or NULL), compensation none (set); with
+ * another method, no --sparsity or --scope. -1 after a usage error. */
+int cli_sparse_check(const cli_parser *p, cli_sparse *s, cli_method *me, const char *budget,
+                     size_t max_values);
+void cli_sparse_free(cli_sparse *s);
+
 /* The command table (main.c), ended by a NULL name. */
 typedef struct cli_command {
 	const char *name;

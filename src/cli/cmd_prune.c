@@ -30,6 +30,7 @@ typedef struct prune_cfg {
 	nnp_format format;         /* 0: from OUT's extension */
 	cli_data data;
 	cli_model model;           /* import options (--output-kind: -o is OUT) */
+	cli_sparse sp;             /* --sparsity, --scope (magnitude) */
 } prune_cfg;
 
 static void prune_help(void)
@@ -38,8 +39,8 @@ static void prune_help(void)
 	printf("usage: %s\n\n"
 	       "Removes hidden neurons of MODEL, physically, and writes the smaller model to\n"
 	       "OUT (atomically) with its provenance. Which neurons go and how the next layer\n"
-	       "makes up for them is computed on the calibration rows DATA (labels are not\n"
-	       "needed). Prints one line: parameters before and after.\n\n"
+	       "makes up for them is computed on the calibration rows DATA (labels are\n"
+	       "needed by taylor only). Prints one line: parameters before and after.\n\n"
 	       "Method (which neurons stay):\n", prune_usage);
 	cli_print_methods(NNP_METHOD_SCORE);
 	printf("Compensation (what the next layer becomes):\n"
@@ -62,10 +63,12 @@ static void prune_help(void)
 	       "  --allocate-step X  the allocation's grid of fractions per layer (default %g)\n"
 	       "  --mean M --std S   the rule's thresholds (rule only); --min-keep N: every\n"
 	       "                     hidden layer keeps at least N neurons (default 1)\n"
+	       "Unstructured (--method magnitude: one value; --calib not needed):\n"
+	       CLI_SPARSE_HELP
 	       "Calibration data and output:\n"
 	       "  --calib DATA       calibration rows (CSV or IDX, plain or .gz)\n"
 	       "  --calib-labels FILE  IDX labels for DATA, if its reader needs them (same as\n"
-	       "                     --labels)\n"
+	       "                     --labels; taylor needs labels)\n"
 	       "  --calib-rows N     use only the first N rows of DATA\n"
 	       "  --mem-limit BYTES  hold the calibration rows in memory up to this size, else\n"
 	       "                     read DATA again at every pass (suffix K, M or G;\n"
@@ -104,7 +107,7 @@ static int parse_args(cli_parser *p, prune_cfg *c)
 		{ "target-params", 0, 1, O_TARGET }, { "mean", 0, 1, O_MEAN }, { "std", 0, 1, O_STD },
 		{ "min-keep", 0, 1, O_MINKEEP }, { "format", 'f', 1, O_FORMAT },
 		{ "quiet", 'q', 0, O_QUIET }, { "help", 'h', 0, O_HELP },
-		CLI_OPT_ALLOC_STEP, CLI_DATA_OPTIONS,
+		CLI_OPT_ALLOC_STEP, CLI_OPT_SPARSITY, CLI_DATA_OPTIONS,
 		CLI_MODEL_OPTIONS_NO_OUTPUT, { NULL, 0, 0, 0 }
 	};
 	p->opts = opts;
@@ -149,7 +152,8 @@ static int parse_args(cli_parser *p, prune_cfg *c)
 			break;
 		case O_QUIET: c->quiet = 1; break;
 		default:
-			if (cli_method_is_option(id) ? cli_method_arg(p, &c->me, id, arg)
+			if (cli_sparse_is_option(id) ? cli_sparse_arg(p, &c->sp, id, arg)
+			    : cli_method_is_option(id) ? cli_method_arg(p, &c->me, id, arg)
 			    : cli_model_is_option(id) ? cli_model_option(p, &c->model, id, arg)
 			                              : cli_data_option(p, &c->data, id, arg))
 				return -1;
@@ -163,11 +167,21 @@ static int check_args(const cli_parser *p, prune_cfg *c)
 {
 	if (p->n_operands != 1)
 		return cli_usage_error(p, "expected one MODEL, got %d arguments", p->n_operands), -1;
-	if (!c->me.calib)
-		return cli_usage_error(p, "--calib DATA is required (the calibration rows)"), -1;
 	if (!c->out)
 		return cli_usage_error(p, "-o OUT is required"), -1;
 	int rule = nnp_method_by_thresholds(c->me.mo.method);
+	const char *given = !isnan(c->keep) ? "--keep" : c->widths_text ? "--widths"
+	                    : c->target.text[0] ? "--target-params"
+	                    : !isnan(c->mean_thr) ? "--mean" : !isnan(c->std_thr) ? "--std" : NULL;
+	if (cli_sparse_check(p, &c->sp, &c->me, given, 1))
+		return -1;
+	if (c->sp.text) {
+		/* Magnitude reads no rows: --calib only recorded when given. */
+		c->me.mo.threads = c->data.threads;
+		return cli_method_check(p, &c->me);
+	}
+	if (!c->me.calib)
+		return cli_usage_error(p, "--calib DATA is required (the calibration rows)"), -1;
 	if (!c->me.comp_set)
 		c->me.mo.compensate = rule ? NNP_COMP_FOLD : NNP_COMP_LS;
 	int thresholds = !isnan(c->mean_thr) || !isnan(c->std_thr);
@@ -209,7 +223,12 @@ static nnp_spec prune_spec(const prune_cfg *c, const nnp_model *m, char *label, 
 {
 	nnp_spec s;
 	memset(&s, 0, sizeof s);
-	if (nnp_method_by_thresholds(c->me.mo.method)) {
+	if (c->sp.text) {
+		s.kind = NNP_SPEC_SPARSITY;
+		s.sparsity = c->sp.v[0];
+		snprintf(label, size, "--sparsity %g", s.sparsity);
+		s.label = label;
+	} else if (nnp_method_by_thresholds(c->me.mo.method)) {
 		s.kind = NNP_SPEC_THRESHOLDS;
 		s.mean = c->mean_thr;
 		s.std = c->std_thr;
@@ -242,7 +261,7 @@ static char *provenance(const prune_cfg *c, const nnp_model *m, const char *mode
 	pv.compensate = nnp_compensate_name(c->me.mo.compensate);
 	if (nnp_method_uses_ridge(&c->me.mo))
 		pv.lambda_rel = c->me.mo.lambda_rel;
-	pv.calib = &pl->calib;
+	pv.calib = pl->calib.path ? &pl->calib : NULL;
 	if (nnp_method_by_thresholds(c->me.mo.method)) {
 		pv.mean_thr = c->mean_thr;
 		pv.std_thr = c->std_thr;
@@ -262,6 +281,10 @@ static char *provenance(const prune_cfg *c, const nnp_model *m, const char *mode
 		pv.grid_step = c->me.mo.grid_step;
 	}
 	pv.kept = k->keep;
+	if (k->sparsity > 0) {
+		pv.sparsity = k->sparsity;
+		pv.sparse_scope = k->sparse_global ? "global" : "layer";
+	}
 	return nnp_provenance_prune(&pv);
 }
 
@@ -290,11 +313,30 @@ static void summary(const prune_cfg *c, const nnp_model *m, const char *model_pa
 		snprintf(budget, sizeof budget, "keep %g", c->keep);
 	else if (c->widths_text)
 		snprintf(budget, sizeof budget, "widths %.80s", c->widths_text);
+	else if (c->sp.text)
+		snprintf(budget, sizeof budget, "sparsity %g, %s", k->sparsity,
+		         k->sparse_global ? "global" : "per layer");
 	else if (k->alloc_step)
 		snprintf(budget, sizeof budget, "target %s: allocation step %zu", c->target.text,
 		         k->alloc_step);
 	else
 		snprintf(budget, sizeof budget, "target %s: already within", c->target.text);
+	if (c->sp.text) {
+		/* Nothing removed physically: the nonzeros and the file's real bytes. */
+		size_t z0 = nnp_model_nonzeros(m), z1 = nnp_model_nonzeros(pm);
+		uint64_t b0 = 0, b1 = 0;
+		uint32_t crc;
+		nnp_err e;
+		if (nnp_file_identity(model_path, &b0, &crc, &e) ||
+		    nnp_file_identity(c->out, &b1, &crc, &e))
+			b0 = b1 = 0;
+		printf("%s: magnitude (%s): %zu parameters, %zu -> %zu nonzero weights "
+		       "(%.1f%% fewer), file %llu -> %llu bytes; written to %s\n", model_path, budget,
+		       nnp_model_params(pm), z0, z1,
+		       z0 ? 100.0 * ((double)z0 - (double)z1) / (double)z0 : 0.0,
+		       (unsigned long long)b0, (unsigned long long)b1, c->out);
+		return;
+	}
 	widths(m, before, sizeof before);
 	widths(pm, after, sizeof after);
 	size_t p0 = nnp_model_params(m), p1 = nnp_model_params(pm);
@@ -317,6 +359,7 @@ int cmd_prune(int argc, char **argv)
 	c.mem_limit = NNP_CALIB_MEM_LIMIT;
 	cli_data_init(&c.data);
 	cli_model_init(&c.model);
+	cli_sparse_init(&c.sp);
 	int rc = NNP_EXIT_OK;
 	nnp_err err;
 	nnp_err_clear(&err);
@@ -355,7 +398,10 @@ int cmd_prune(int argc, char **argv)
 	po.min_keep = c.min_keep_set ? (size_t)c.min_keep : 1;
 	po.threads = c.data.threads;
 	nnp_source cs = { c.me.calib, c.data.opts, c.me.calib_rows, c.mem_limit, NULL, 0, 0 };
-	po.calib = cs;
+	cs.opts.labels_option = "--calib-labels FILE";
+	if (c.me.calib)
+		po.calib = cs;
+	po.mag_scope = c.sp.scope;
 	po.specs = &spec;
 	po.n_specs = 1;
 	int mrc = nnp_pipeline_run(&pl, m, &po, &err);
@@ -386,6 +432,7 @@ done:
 	free(prov);
 	nnp_pipeline_free(pl);
 	cli_widths_free(&c.widths);
+	cli_sparse_free(&c.sp);
 	cli_model_free(&c.model);
 	nnp_model_free(m);
 	cli_done(&p);

@@ -31,6 +31,7 @@ typedef struct sweep_cfg {
 	int allocate;
 	int no_wait;           /* --no-wait: fail (exit 4) if another run holds DIR */
 	cli_model model;       /* import options for a weights-only MODEL (as given to stats) */
+	cli_sparse sp;         /* --sparsity, --scope (magnitude) */
 } sweep_cfg;
 
 /* Writes the reports to cfg->out_dir, prints the table (or JSON) and the
