@@ -149,6 +149,7 @@ typedef struct nnp_ft_job {
 	float input_scale;
 	nnp_train_report rep;
 	nnp_metrics mt;            /* the copy on the evaluation rows */
+	int keep_zeros;            /* 1: src's zero weights stay zero (masked training) */
 } nnp_ft_job;
 
 typedef struct nnp_ft_plan {

@@ -6,6 +6,8 @@
 
 #include "cli.h"
 #include "cli_model.h"
+#include "prune_iter.h"
+#include "nnprune/criteria.h"
 #include "nnprune/io.h"
 #include "nnprune/method.h"
 #include "nnprune/model.h"
@@ -15,7 +17,9 @@
 
 static const char prune_usage[] =
 	"nnprune prune MODEL --calib DATA (--keep F | --widths LIST | --target-params N|P% | "
-	"--mean M --std S) -o OUT [options]";
+	"--mean M --std S | --iterative [conditions]) -o OUT [options]\n"
+	"       nnprune prune MODEL --method magnitude --sparsity S [--scope layer|global] "
+	"-o OUT [options]";
 
 typedef struct prune_cfg {
 	const char *out;
@@ -31,6 +35,7 @@ typedef struct prune_cfg {
 	cli_data data;
 	cli_model model;           /* import options (--output-kind: -o is OUT) */
 	cli_sparse sp;             /* --sparsity, --scope (magnitude) */
+	prune_iter it;             /* --iterative and its conditions */
 } prune_cfg;
 
 static void prune_help(void)
@@ -78,10 +83,11 @@ static void prune_help(void)
 	       "                     extension's, else bin)\n"
 	       "  -q, --quiet        print nothing on success\n\n"
 	       "%s\n%s"
-	       "Results are the same for any -j.\n",
+	       "Results are the same for any -j.\n\n",
 	       d.lambda_rel, d.grid_step,
 	       (unsigned long long)(NNP_CALIB_MEM_LIMIT >> 20), nnp_format_list_writable(),
 	       CLI_DATA_HELP, CLI_MODEL_HELP);
+	prune_iter_help();
 }
 
 static int parse_keep(const cli_parser *p, const char *arg, double *keep)
@@ -107,7 +113,7 @@ static int parse_args(cli_parser *p, prune_cfg *c)
 		{ "target-params", 0, 1, O_TARGET }, { "mean", 0, 1, O_MEAN }, { "std", 0, 1, O_STD },
 		{ "min-keep", 0, 1, O_MINKEEP }, { "format", 'f', 1, O_FORMAT },
 		{ "quiet", 'q', 0, O_QUIET }, { "help", 'h', 0, O_HELP },
-		CLI_OPT_ALLOC_STEP, CLI_OPT_SPARSITY, CLI_DATA_OPTIONS,
+		CLI_OPT_ALLOC_STEP, CLI_OPT_SPARSITY, CLI_OPT_ITERATIVE, CLI_DATA_OPTIONS,
 		CLI_MODEL_OPTIONS_NO_OUTPUT, { NULL, 0, 0, 0 }
 	};
 	p->opts = opts;
@@ -152,7 +158,8 @@ static int parse_args(cli_parser *p, prune_cfg *c)
 			break;
 		case O_QUIET: c->quiet = 1; break;
 		default:
-			if (cli_sparse_is_option(id) ? cli_sparse_arg(p, &c->sp, id, arg)
+			if (prune_iter_is_option(id) ? prune_iter_arg(p, &c->it, id, arg)
+			    : cli_sparse_is_option(id) ? cli_sparse_arg(p, &c->sp, id, arg)
 			    : cli_method_is_option(id) ? cli_method_arg(p, &c->me, id, arg)
 			    : cli_model_is_option(id) ? cli_model_option(p, &c->model, id, arg)
 			                              : cli_data_option(p, &c->data, id, arg))
@@ -175,6 +182,28 @@ static int check_args(const cli_parser *p, prune_cfg *c)
 	                    : !isnan(c->mean_thr) ? "--mean" : !isnan(c->std_thr) ? "--std" : NULL;
 	if (cli_sparse_check(p, &c->sp, &c->me, given, 1))
 		return -1;
+	if (c->it.first && !c->it.on)
+		return cli_usage_error(p, "%s goes with --iterative", c->it.first), -1;
+	if (c->it.on) {
+		const nnp_criterion *cr = nnp_criterion_at((size_t)c->me.mo.method);
+		if (!nnp_criterion_ranks(cr))
+			return cli_usage_error(p, "--iterative: method %s does not rank neurons (give "
+			                          "--method score, obs, random, l2, apoz, taylor, ...)",
+			                       cr ? cr->name : "?"), -1;
+		if (!isnan(c->keep) || c->widths_text)
+			return cli_usage_error(p, "%s: --iterative stops on conditions (--until-drop, "
+			                          "--target-params, --min-neurons), not a budget",
+			                       !isnan(c->keep) ? "--keep" : "--widths"), -1;
+		if (c->me.alloc_step_set)
+			return cli_usage_error(p, "--allocate-step: not used by --iterative"), -1;
+		if (!c->me.calib)
+			return cli_usage_error(p, "--calib DATA is required (the calibration rows)"),
+			       -1;
+		if (!c->me.comp_set)
+			c->me.mo.compensate = NNP_COMP_LS;
+		c->me.mo.threads = c->data.threads;
+		return cli_method_check(p, &c->me);
+	}
 	if (c->sp.text) {
 		/* Magnitude reads no rows: --calib only recorded when given. */
 		c->me.mo.threads = c->data.threads;
@@ -288,8 +317,7 @@ static char *provenance(const prune_cfg *c, const nnp_model *m, const char *mode
 	return nnp_provenance_prune(&pv);
 }
 
-/* "512-256-128" */
-static void widths(const nnp_model *m, char *buf, size_t size)
+void prune_widths_text(const nnp_model *m, char *buf, size_t size)
 {
 	size_t n = 0;
 	buf[0] = '\0';
@@ -337,8 +365,8 @@ static void summary(const prune_cfg *c, const nnp_model *m, const char *model_pa
 		       (unsigned long long)b0, (unsigned long long)b1, c->out);
 		return;
 	}
-	widths(m, before, sizeof before);
-	widths(pm, after, sizeof after);
+	prune_widths_text(m, before, sizeof before);
+	prune_widths_text(pm, after, sizeof after);
 	size_t p0 = nnp_model_params(m), p1 = nnp_model_params(pm);
 	printf("%s: %s + %s (%s) on %zu calibration rows: %zu -> %zu parameters (%.1f%% fewer), "
 	       "hidden %s -> %s; written to %s\n", model_path, nnp_method_name(c->me.mo.method),
@@ -360,6 +388,7 @@ int cmd_prune(int argc, char **argv)
 	cli_data_init(&c.data);
 	cli_model_init(&c.model);
 	cli_sparse_init(&c.sp);
+	prune_iter_init(&c.it);
 	int rc = NNP_EXIT_OK;
 	nnp_err err;
 	nnp_err_clear(&err);
@@ -388,6 +417,14 @@ int cmd_prune(int argc, char **argv)
 	}
 	if (c.widths_text && cli_check_widths("--widths", &c.widths, m, &err)) {
 		rc = cli_usage_error(&p, "%s", err.msg);
+		goto done;
+	}
+	if (c.it.on) {
+		prune_iter_run ir = { model_path, c.out, fi.crc32, &c.me, &c.data.opts, c.mem_limit,
+			              c.target.text[0] ? c.target.text : NULL, c.target.params,
+			              c.target.percent, c.format, c.quiet };
+		c.data.opts.labels_option = "--calib-labels FILE";
+		rc = prune_iterative(&c.it, &ir, m);
 		goto done;
 	}
 	char label[64];

@@ -347,6 +347,8 @@ int nnp_pipeline_ft_run(nnp_pipeline *p, const nnp_model *m, const nnp_dataset *
 			                   sw->n_unique);
 		p->ft_jobs[p->n_ft_jobs].src = sw->models[i];
 		p->ft_jobs[p->n_ft_jobs].label = c->file;
+		/* A sparse candidate stays as sparse. */
+		p->ft_jobs[p->n_ft_jobs].keep_zeros = c->sparsity > 0;
 		p->ft_job_of[i] = p->n_ft_jobs++;
 	}
 	nnp_ft_plan plan = { p->o.ft_train, p->ft_train, d, p->o.eval.path, &p->o.eval.opts,
