@@ -723,6 +723,9 @@ static void md_method(nnp_tbuf *b, const nnp_report_info *info)
 		rb_md(b, info->calib_path);
 		nnp_tb_printf(b, " (%llu rows), not the evaluation data\n",
 		              (unsigned long long)info->calib_rows);
+	} else if (info->method && nnp_criterion_find(info->method) &&
+	           nnp_criterion_find(info->method)->kind == NNP_CRIT_UNSTRUCTURED) {
+		nnp_tb_puts(b, "none (the weights' magnitudes alone choose)\n");
 	} else {
 		nnp_tb_puts(b, "the evaluation data itself (what the method chose from is what it is "
 		               "judged on: use --calib for separate rows)\n");

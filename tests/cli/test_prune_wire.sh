@@ -71,6 +71,8 @@ check "sweep magnitude: -j 1 = -j 2 (models)" cmp -s sml/model-magnitude-s0.9.bi
 	sm1/model-magnitude-s0.9.bin
 check "sweep magnitude: the same model as prune" cmp -s <(nnp info --json m9.bin; \
 	json_num "$OUT" macs) <(nnp info --json sml/model-magnitude-s0.9.bin; json_num "$OUT" macs)
+check "report.md: magnitude calibrates on nothing" \
+	grep -q "^- calibration: none (the weights' magnitudes alone choose)" sml/report.md
 check "sweep magnitude: named by share and scope" test -s smg/model-magnitude-g0.9.bin
 if need_py "magnitude: report figures against the written files"; then
 	for d in sml smg; do
