@@ -77,6 +77,7 @@ typedef struct nnp_calib {
 	nnp_data_opts opts;        /* the reader's options (strings borrowed) */
 	nnp_dataset *d;            /* owned; NULL when view borrows rows held elsewhere */
 	nnp_dataset view;          /* in memory: the rows without their labels (borrowed) */
+	nnp_dataset labelled;      /* in memory: the rows with their labels (y NULL: none) */
 } nnp_calib;
 
 /* Takes the first max_rows rows (0: all) of path, checking the feature count;
@@ -91,7 +92,9 @@ void nnp_calib_borrow(nnp_calib *c, const char *path, const nnp_data_opts *opts,
 void nnp_calib_free(nnp_calib *c);
 /* NNP_EINPUT if the calibration file is no longer the version loaded. */
 int nnp_calib_unchanged(const nnp_calib *c, nnp_err *err);
-/* A pruning context over the calibration rows, held or streamed. */
+/* A pruning context over the calibration rows, held or streamed; with their
+ * labels for a criterion that needs them (NNP_EINPUT when there are none,
+ * naming opts.labels_option when set). */
 int nnp_calib_method_ctx(nnp_method_ctx **out, const nnp_model *m, const nnp_calib *c,
                          const nnp_method_opts *mo, nnp_err *err);
 /* The per-neuron statistics of m over the calibration rows (labels unused). */
@@ -123,6 +126,8 @@ typedef struct nnp_prov {
 	int fold;                  /* < 0: not recorded */
 	size_t min_keep;           /* NNP_PROV_NONE: not recorded */
 	const nnp_keep *kept;
+	double sparsity;           /* NAN: none (magnitude: the share of weights zeroed) */
+	const char *sparse_scope;  /*   "layer" or "global" */
 } nnp_prov;
 
 void nnp_prov_init(nnp_prov *p);
@@ -155,6 +160,7 @@ typedef struct nnp_ft_job {
 	float input_scale;
 	nnp_train_report rep;
 	nnp_metrics mt;            /* the copy on the evaluation rows (zero without them) */
+	int keep_zeros;            /* 1: src's zero weights stay zero (masked training) */
 } nnp_ft_job;
 
 typedef struct nnp_ft_plan {
@@ -182,7 +188,7 @@ typedef enum nnp_spec_kind {
 	NNP_SPEC_ALLOC_STEP,   /* step (1-based) of the sensitivity allocation path */
 	NNP_SPEC_TARGET,       /* the first allocation step within target_params */
 	NNP_SPEC_WIDTHS,       /* widths[l] neurons kept in hidden layer l */
-	NNP_SPEC_SPARSITY      /* reserved: a fraction of weights zeroed (unstructured) */
+	NNP_SPEC_SPARSITY      /* a share of weights zeroed (unstructured: --method magnitude) */
 } nnp_spec_kind;
 
 typedef struct nnp_spec {
@@ -192,7 +198,7 @@ typedef struct nnp_spec {
 	size_t step;               /* ALLOC_STEP */
 	size_t target_params;      /* TARGET */
 	const size_t *widths;      /* WIDTHS: one per hidden layer, borrowed */
-	double sparsity;           /* SPARSITY (reserved) */
+	double sparsity;           /* SPARSITY: in [0, 1] (nnp_prune_magnitude) */
 	const char *label;         /* how the caller names it in messages; may be NULL */
 } nnp_spec;
 
@@ -234,6 +240,7 @@ typedef struct nnp_pipeline_opts {
 	nnp_pipeline_output out;
 	const nnp_gates *gates;    /* NULL or none given: no judgment (best NNP_NO_DUP) */
 	nnp_write_mode write;      /* which candidates get files in out.dir (default distinct) */
+	int mag_scope;             /* SPARSITY: nnp_mag_scope (per layer or global) */
 	void (*progress)(void *ctx, nnp_pipeline_stage st, size_t done, size_t total);
 	void *progress_ctx;
 } nnp_pipeline_opts;

@@ -51,6 +51,9 @@ typedef struct nnp_candidate {
 	size_t alloc_step;         /* > 0: the 1-based step of the allocation path */
 	size_t target_params;      /* > 0: the parameter budget that step was picked for */
 	int widths;                /* 1: the kept counts per hidden layer were given */
+	/* Unstructured (`--method magnitude --sparsity`): every neuron kept. */
+	double sparsity;           /* > 0: this share of the weights set to zero */
+	int sparse_global;         /*   ranked across layers (else per layer) */
 } nnp_candidate;
 
 typedef struct nnp_sweep_opts {

@@ -102,8 +102,9 @@ typedef struct cli_data {
 
 /* Option groups shared by commands take their ids by hundreds, so that one
  * command's table can hold several: 1000 data, 1100 model (cli_model.h),
- * 1200 method, 1300 output, 1400 fine-tuning (finetune.h). A command's own
- * options count from 1. */
+ * 1200 method, 1300 output, 1400 fine-tuning (finetune.h), 1500 sparsity,
+ * 1600 iterative pruning (prune_iter.h).
+ * A command's own options count from 1. */
 enum {
 	CLI_DATA_LABELS = 1000, CLI_DATA_HEADER, CLI_DATA_LABEL_COL, CLI_DATA_NO_LABEL,
 	CLI_DATA_DELIM, CLI_DATA_THREADS
@@ -292,6 +293,39 @@ int cli_best_check(const cli_output *o, nnp_err *err);
 int cli_best_finish(const cli_output *o, const nnp_gate_result *v, int quiet,
                     int (*write)(void *ctx, const char *path, nnp_err *err), void *ctx,
                     nnp_err *err);
+/* Unstructured pruning (opt_sparse.c): --sparsity LIST, --scope layer|global
+ * for --method magnitude; each command places the entries in its table. */
+enum { CLI_S_SPARSITY = 1500, CLI_S_SCOPE };
+#define CLI_OPT_SPARSITY { "sparsity", 0, 1, CLI_S_SPARSITY }, { "scope", 0, 1, CLI_S_SCOPE }
+#define CLI_SPARSE_HELP \
+	"  --sparsity LIST    --method magnitude: shares of the weights set to zero, one\n" \
+	"                     candidate each (0.9 | 0.5,0.8,0.9 | 0.5:0.9:0.1); the\n" \
+	"                     smallest |w| go, round(share x weights) of them (halves to\n" \
+	"                     even), ties in the order layer, row, column; biases are\n" \
+	"                     kept; the output layer is pruned like the others (every\n" \
+	"                     class keeps its bias); no neuron is removed, no\n" \
+	"                     compensation; written as sparse files (CSR per layer where\n" \
+	"                     smaller)\n" \
+	"  --scope layer|global  the share per layer (default), or of all the weights\n" \
+	"                     ranked across layers\n"
+
+typedef struct cli_sparse {
+	const char *text;          /* --sparsity as given; NULL: not given */
+	double *v;                 /* malloc'd, n values in (0, 1] */
+	size_t n;
+	int scope, scope_set;      /* nnp_mag_scope */
+} cli_sparse;
+
+void cli_sparse_init(cli_sparse *s);
+int cli_sparse_is_option(int id);
+/* Handles a CLI_S_* option; 0, or -1 after a usage error. */
+int cli_sparse_arg(const cli_parser *p, cli_sparse *s, int id, const char *arg);
+/* With --method magnitude: --sparsity given (at most max_values), no neuron
+ * budget (budget: the first given, or NULL), compensation none (set); with
+ * another method, no --sparsity or --scope. -1 after a usage error. */
+int cli_sparse_check(const cli_parser *p, cli_sparse *s, cli_method *me, const char *budget,
+                     size_t max_values);
+void cli_sparse_free(cli_sparse *s);
 
 /* The command table (main.c), ended by a NULL name. */
 typedef struct cli_command {

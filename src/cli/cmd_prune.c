@@ -8,6 +8,8 @@
 #include "cli_model.h"
 #include "finetune.h"
 #include "nnprune/gradual.h"
+#include "prune_iter.h"
+#include "nnprune/criteria.h"
 #include "nnprune/io.h"
 #include "nnprune/method.h"
 #include "nnprune/model.h"
@@ -18,7 +20,9 @@
 
 static const char prune_usage[] =
 	"nnprune prune MODEL --calib DATA (--keep F | --widths LIST | --target-params N|P% | "
-	"--mean M --std S) -o OUT [options]";
+	"--mean M --std S | --iterative [conditions]) -o OUT [options]\n"
+	"       nnprune prune MODEL --method magnitude --sparsity S [--scope layer|global] "
+	"-o OUT [options]";
 
 typedef struct prune_cfg {
 	const char *out;
@@ -36,6 +40,8 @@ typedef struct prune_cfg {
 	cli_data data;
 	cli_model model;           /* import options (--output-kind: -o is OUT) */
 	cli_finetune ft;           /* --finetune DATA: OUT is the slimmed model fine-tuned */
+	cli_sparse sp;             /* --sparsity, --scope (magnitude) */
+	prune_iter it;             /* --iterative and its conditions */
 } prune_cfg;
 
 static void prune_help(void)
@@ -44,8 +50,8 @@ static void prune_help(void)
 	printf("usage: %s\n\n"
 	       "Removes hidden neurons of MODEL, physically, and writes the smaller model to\n"
 	       "OUT (atomically) with its provenance. Which neurons go and how the next layer\n"
-	       "makes up for them is computed on the calibration rows DATA (labels are not\n"
-	       "needed). Prints one line: parameters before and after.\n\n"
+	       "makes up for them is computed on the calibration rows DATA (labels are\n"
+	       "needed by taylor only). Prints one line: parameters before and after.\n\n"
 	       "Method (which neurons stay):\n", prune_usage);
 	cli_print_methods(NNP_METHOD_SCORE);
 	printf("Compensation (what the next layer becomes):\n"
@@ -68,10 +74,12 @@ static void prune_help(void)
 	       "  --allocate-step X  the allocation's grid of fractions per layer (default %g)\n"
 	       "  --mean M --std S   the rule's thresholds (rule only); --min-keep N: every\n"
 	       "                     hidden layer keeps at least N neurons (default 1)\n"
+	       "Unstructured (--method magnitude: one value; --calib not needed):\n"
+	       CLI_SPARSE_HELP
 	       "Calibration data and output:\n"
 	       "  --calib DATA       calibration rows (CSV or IDX, plain or .gz)\n"
 	       "  --calib-labels FILE  IDX labels for DATA, if its reader needs them (same as\n"
-	       "                     --labels)\n"
+	       "                     --labels; taylor needs labels)\n"
 	       "  --calib-rows N     use only the first N rows of DATA\n"
 	       "  --mem-limit BYTES  hold the calibration rows in memory up to this size, else\n"
 	       "                     read DATA again at every pass (suffix K, M or G;\n"
@@ -89,7 +97,8 @@ static void prune_help(void)
 	printf("\n");
 	cli_output_help(0);
 	printf("(the accuracy gates need --eval; OUT is written whatever the verdict)\n\n"
-	       "%s\n%sResults are the same for any -j.\n", CLI_DATA_HELP, CLI_MODEL_HELP);
+	       "%s\n%sResults are the same for any -j.\n\n", CLI_DATA_HELP, CLI_MODEL_HELP);
+	prune_iter_help();
 }
 
 static int parse_keep(const cli_parser *p, const char *arg, double *keep)
@@ -115,8 +124,8 @@ static int parse_args(cli_parser *p, prune_cfg *c)
 		{ "target-params", 0, 1, O_TARGET }, { "mean", 0, 1, O_MEAN }, { "std", 0, 1, O_STD },
 		{ "min-keep", 0, 1, O_MINKEEP }, { "format", 'f', 1, O_FORMAT },
 		{ "quiet", 'q', 0, O_QUIET }, { "help", 'h', 0, O_HELP },
-		CLI_OPT_ALLOC_STEP, CLI_OPT_EVAL, CLI_OPT_GATES, CLI_OPT_BEST,
-		{ "json", 0, 0, O_JSON }, CLI_DATA_OPTIONS, CLI_FINETUNE_OPTIONS,
+		CLI_OPT_ALLOC_STEP, CLI_OPT_EVAL, CLI_OPT_GATES, CLI_OPT_BEST, CLI_OPT_SPARSITY,
+		CLI_OPT_ITERATIVE, { "json", 0, 0, O_JSON }, CLI_DATA_OPTIONS, CLI_FINETUNE_OPTIONS,
 		CLI_MODEL_OPTIONS_NO_OUTPUT, { NULL, 0, 0, 0 }
 	};
 	p->opts = opts;
@@ -162,7 +171,9 @@ static int parse_args(cli_parser *p, prune_cfg *c)
 		case O_QUIET: c->quiet = 1; break;
 		case O_JSON: c->json = 1; break;
 		default:
-			if (cli_method_is_option(id) ? cli_method_arg(p, &c->me, id, arg)
+			if (prune_iter_is_option(id) ? prune_iter_arg(p, &c->it, id, arg)
+			    : cli_sparse_is_option(id) ? cli_sparse_arg(p, &c->sp, id, arg)
+			    : cli_method_is_option(id) ? cli_method_arg(p, &c->me, id, arg)
 			    : cli_finetune_is_option(id) ? cli_finetune_arg(p, &c->ft, id, arg)
 			    : cli_output_is_option(id) ? cli_output_arg(p, &c->oo, id, arg)
 			    : cli_model_is_option(id) ? cli_model_option(p, &c->model, id, arg)
@@ -173,16 +184,69 @@ static int parse_args(cli_parser *p, prune_cfg *c)
 	return 0;
 }
 
+/* The option groups' own checks, after the method's defaults are set. */
+static int check_shared(const cli_parser *p, prune_cfg *c)
+{
+	if (cli_method_check(p, &c->me) || cli_finetune_check(p, &c->ft, c->me.mo.method) ||
+	    cli_output_check(p, &c->oo))
+		return -1;
+	if (!c->oo.eval && (!isnan(c->oo.gates.max_drop) || !isnan(c->oo.gates.min_accuracy)))
+		return cli_usage_error(p, "%s needs --eval DATA (the rows that judge accuracy)",
+		                       !isnan(c->oo.gates.max_drop) ? "--max-drop" : "--min-accuracy"),
+		       -1;
+	c->me.mo.threads = c->data.threads;
+	return 0;
+}
+
 /* The combinations the options allow, with the method's defaults filled in. */
 static int check_args(const cli_parser *p, prune_cfg *c)
 {
 	if (p->n_operands != 1)
 		return cli_usage_error(p, "expected one MODEL, got %d arguments", p->n_operands), -1;
-	if (!c->me.calib)
-		return cli_usage_error(p, "--calib DATA is required (the calibration rows)"), -1;
 	if (!c->out)
 		return cli_usage_error(p, "-o OUT is required"), -1;
 	int rule = nnp_method_by_thresholds(c->me.mo.method);
+	const char *given = !isnan(c->keep) ? "--keep" : c->widths_text ? "--widths"
+	                    : c->target.text[0] ? "--target-params"
+	                    : !isnan(c->mean_thr) ? "--mean" : !isnan(c->std_thr) ? "--std" : NULL;
+	if (cli_sparse_check(p, &c->sp, &c->me, given, 1))
+		return -1;
+	if (c->it.first && !c->it.on)
+		return cli_usage_error(p, "%s goes with --iterative", c->it.first), -1;
+	if (c->it.on) {
+		const nnp_criterion *cr = nnp_criterion_at((size_t)c->me.mo.method);
+		if (!nnp_criterion_ranks(cr))
+			return cli_usage_error(p, "--iterative: method %s does not rank neurons (give "
+			                          "--method score, obs, random, l2, apoz, taylor, ...)",
+			                       cr ? cr->name : "?"), -1;
+		if (!isnan(c->keep) || c->widths_text)
+			return cli_usage_error(p, "%s: --iterative stops on conditions (--until-drop, "
+			                          "--target-params, --min-neurons), not a budget",
+			                       !isnan(c->keep) ? "--keep" : "--widths"), -1;
+		if (c->me.alloc_step_set)
+			return cli_usage_error(p, "--allocate-step: not used by --iterative"), -1;
+		if (!c->me.calib)
+			return cli_usage_error(p, "--calib DATA is required (the calibration rows)"),
+			       -1;
+		/* The loop judges on its held-out slice and writes one model itself. */
+		const char *other = c->ft.data ? "--finetune" : c->ft.option ? c->ft.option
+		                    : c->oo.eval ? "--eval"
+		                    : nnp_gates_any(&c->oo.gates) ? "a gate" : c->oo.best ? "--best"
+		                    : c->json ? "--json" : NULL;
+		if (other)
+			return cli_usage_error(p, "%s does not go with --iterative (its conditions "
+			                          "are judged on --holdout rows of --calib)", other), -1;
+		if (!c->me.comp_set)
+			c->me.mo.compensate = NNP_COMP_LS;
+		c->me.mo.threads = c->data.threads;
+		return cli_method_check(p, &c->me);
+	}
+	if (c->sp.text) {
+		/* Magnitude reads no rows: --calib only recorded when given. */
+		return check_shared(p, c);
+	}
+	if (!c->me.calib)
+		return cli_usage_error(p, "--calib DATA is required (the calibration rows)"), -1;
 	if (!c->me.comp_set)
 		c->me.mo.compensate = rule ? NNP_COMP_FOLD : NNP_COMP_LS;
 	int thresholds = !isnan(c->mean_thr) || !isnan(c->std_thr);
@@ -213,15 +277,7 @@ static int check_args(const cli_parser *p, prune_cfg *c)
 		return -1;
 	if (c->me.alloc_step_set && !c->target.text[0])
 		return cli_usage_error(p, "--allocate-step goes with --target-params"), -1;
-	if (cli_method_check(p, &c->me) || cli_finetune_check(p, &c->ft, c->me.mo.method) ||
-	    cli_output_check(p, &c->oo))
-		return -1;
-	if (!c->oo.eval && (!isnan(c->oo.gates.max_drop) || !isnan(c->oo.gates.min_accuracy)))
-		return cli_usage_error(p, "%s needs --eval DATA (the rows that judge accuracy)",
-		                       !isnan(c->oo.gates.max_drop) ? "--max-drop" : "--min-accuracy"),
-		       -1;
-	c->me.mo.threads = c->data.threads;
-	return 0;
+	return check_shared(p, c);
 }
 
 /* The one candidate asked for. */
@@ -229,7 +285,12 @@ static nnp_spec prune_spec(const prune_cfg *c, const nnp_model *m, char *label, 
 {
 	nnp_spec s;
 	memset(&s, 0, sizeof s);
-	if (nnp_method_by_thresholds(c->me.mo.method)) {
+	if (c->sp.text) {
+		s.kind = NNP_SPEC_SPARSITY;
+		s.sparsity = c->sp.v[0];
+		snprintf(label, size, "--sparsity %g", s.sparsity);
+		s.label = label;
+	} else if (nnp_method_by_thresholds(c->me.mo.method)) {
 		s.kind = NNP_SPEC_THRESHOLDS;
 		s.mean = c->mean_thr;
 		s.std = c->std_thr;
@@ -262,7 +323,7 @@ static char *provenance(const prune_cfg *c, const nnp_model *m, const char *mode
 	pv.compensate = nnp_compensate_name(c->me.mo.compensate);
 	if (nnp_method_uses_ridge(&c->me.mo))
 		pv.lambda_rel = c->me.mo.lambda_rel;
-	pv.calib = &pl->calib;
+	pv.calib = pl->calib.path ? &pl->calib : NULL;
 	if (nnp_method_by_thresholds(c->me.mo.method)) {
 		pv.mean_thr = c->mean_thr;
 		pv.std_thr = c->std_thr;
@@ -282,11 +343,14 @@ static char *provenance(const prune_cfg *c, const nnp_model *m, const char *mode
 		pv.grid_step = c->me.mo.grid_step;
 	}
 	pv.kept = k->keep;
+	if (k->sparsity > 0) {
+		pv.sparsity = k->sparsity;
+		pv.sparse_scope = k->sparse_global ? "global" : "layer";
+	}
 	return nnp_provenance_prune(&pv);
 }
 
-/* "512-256-128" */
-static void widths(const nnp_model *m, char *buf, size_t size)
+void prune_widths_text(const nnp_model *m, char *buf, size_t size)
 {
 	size_t n = 0;
 	buf[0] = '\0';
@@ -310,13 +374,32 @@ static void summary(const prune_cfg *c, const nnp_model *m, const char *model_pa
 		snprintf(budget, sizeof budget, "keep %g", c->keep);
 	else if (c->widths_text)
 		snprintf(budget, sizeof budget, "widths %.80s", c->widths_text);
+	else if (c->sp.text)
+		snprintf(budget, sizeof budget, "sparsity %g, %s", k->sparsity,
+		         k->sparse_global ? "global" : "per layer");
 	else if (k->alloc_step)
 		snprintf(budget, sizeof budget, "target %s: allocation step %zu", c->target.text,
 		         k->alloc_step);
 	else
 		snprintf(budget, sizeof budget, "target %s: already within", c->target.text);
-	widths(m, before, sizeof before);
-	widths(pm, after, sizeof after);
+	if (c->sp.text) {
+		/* Nothing removed physically: the nonzeros and the file's real bytes. */
+		size_t z0 = nnp_model_nonzeros(m), z1 = nnp_model_nonzeros(pm);
+		uint64_t b0 = 0, b1 = 0;
+		uint32_t crc;
+		nnp_err e;
+		if (nnp_file_identity(model_path, &b0, &crc, &e) ||
+		    nnp_file_identity(c->out, &b1, &crc, &e))
+			b0 = b1 = 0;
+		printf("%s: magnitude (%s): %zu parameters, %zu -> %zu nonzero weights "
+		       "(%.1f%% fewer), file %llu -> %llu bytes; written to %s\n", model_path, budget,
+		       nnp_model_params(pm), z0, z1,
+		       z0 ? 100.0 * ((double)z0 - (double)z1) / (double)z0 : 0.0,
+		       (unsigned long long)b0, (unsigned long long)b1, c->out);
+		return;
+	}
+	prune_widths_text(m, before, sizeof before);
+	prune_widths_text(pm, after, sizeof after);
 	size_t p0 = nnp_model_params(m), p1 = nnp_model_params(pm);
 	printf("%s: %s + %s (%s) on %zu calibration rows: %zu -> %zu parameters (%.1f%% fewer), "
 	       "hidden %s -> %s; written to %s\n", model_path, nnp_method_name(c->me.mo.method),
@@ -437,6 +520,8 @@ int cmd_prune(int argc, char **argv)
 	cli_model_init(&c.model);
 	cli_finetune_init(&c.ft);
 	cli_output_init(&c.oo);
+	cli_sparse_init(&c.sp);
+	prune_iter_init(&c.it);
 	int rc = NNP_EXIT_OK;
 	nnp_err err;
 	nnp_err_clear(&err);
@@ -475,6 +560,14 @@ int cmd_prune(int argc, char **argv)
 	if (cli_note_label(c.me.calib, &c.data.opts, c.quiet || c.json, &err) ||
 	    cli_note_label(c.oo.eval, &eo, c.quiet || c.json, &err))
 		goto fail;
+	if (c.it.on) {
+		prune_iter_run ir = { model_path, c.out, fi.crc32, &c.me, &c.data.opts, c.mem_limit,
+			              c.target.text[0] ? c.target.text : NULL, c.target.params,
+			              c.target.percent, c.format, c.quiet };
+		c.data.opts.labels_option = "--calib-labels FILE";
+		rc = prune_iterative(&c.it, &ir, m);
+		goto done;
+	}
 	char label[64];
 	nnp_spec spec = prune_spec(&c, m, label, sizeof label);
 	nnp_pipeline_opts po;
@@ -483,7 +576,10 @@ int cmd_prune(int argc, char **argv)
 	po.min_keep = c.min_keep_set ? (size_t)c.min_keep : 1;
 	po.threads = c.data.threads;
 	nnp_source cs = { c.me.calib, c.data.opts, c.me.calib_rows, c.mem_limit, NULL, 0, 0 };
-	po.calib = cs;
+	cs.opts.labels_option = "--calib-labels FILE";
+	if (c.me.calib)
+		po.calib = cs;
+	po.mag_scope = c.sp.scope;
 	po.specs = &spec;
 	po.n_specs = 1;
 	nnp_format fmt = cli_format_pick(c.format, nnp_format_of_path(c.out));
@@ -553,6 +649,7 @@ done:
 	nnp_pipeline_free(pl);
 	nnp_model_free(teacher);
 	cli_widths_free(&c.widths);
+	cli_sparse_free(&c.sp);
 	cli_model_free(&c.model);
 	nnp_model_free(m);
 	cli_done(&p);

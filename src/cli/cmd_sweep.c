@@ -74,11 +74,13 @@ static void sweep_help(void)
 	       "  --allocate-step X  the allocation's grid of fractions per layer (default %g)\n"
 	       "  --widths LIST      neurons kept per hidden layer, one set per candidate:\n"
 	       "                     160,160,96 or 160,160,96/192,128,96\n"
+	       "Candidates of magnitude (unstructured; evaluated with the sparse kernel):\n"
+	       CLI_SPARSE_HELP
 	       "Calibration (what the method's statistics and refits are computed on):\n"
 	       "  --calib DATA       calibration rows, read with the statistics' data options\n"
 	       "                     (default: the evaluation data itself, which the report\n"
 	       "                     then says; separate rows keep the evaluation honest)\n"
-	       "  --calib-labels FILE  IDX labels for DATA (not needed: labels are not used)\n"
+	       "  --calib-labels FILE  IDX labels for DATA (only taylor uses labels)\n"
 	       "  --calib-rows N     use only the first N rows of --calib DATA\n"
 	       "  --calib-mem-limit BYTES  hold them in memory up to this size, else read\n"
 	       "                     them again at every pass (default %lluM; 0: never hold)\n"
@@ -131,7 +133,12 @@ static int check_method(const cli_parser *p, sweep_cfg *c)
 		return cli_usage_error(p, "%s: thresholds belong to --method rule (this is %s)",
 		                       c->means_set ? "--mean/--std" : "--min-keep",
 		                       nnp_method_name(c->me.mo.method)), -1;
-	if (!rule && !c->keep_text && !c->allocate && !c->targets_text && !c->widths_text)
+	if (cli_sparse_check(p, &c->sp, &c->me, c->keep_text ? "--keep" : c->allocate ? "--allocate"
+	                     : c->targets_text ? "--target-params" : c->widths_text ? "--widths"
+	                     : NULL, CLI_MAX_BUDGETS))
+		return -1;
+	if (!rule && !c->sp.text && !c->keep_text && !c->allocate && !c->targets_text &&
+	    !c->widths_text)
 		c->keep_text = SWEEP_DEFAULT_KEEP;
 	if (c->me.alloc_step_set && !c->allocate && !c->targets_text)
 		return cli_usage_error(p, "--allocate-step needs --allocate or --target-params"), -1;
@@ -165,7 +172,8 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 		CLI_OPT_LAMBDA, { "keep", 0, 1, O_KEEP },
 		{ "allocate", 0, 0, O_ALLOCATE }, { "target-params", 0, 1, O_TARGET },
 		CLI_OPT_CALIB, CLI_OPT_CALIB_LABELS, CLI_OPT_CALIB_ROWS, CLI_OPT_ALLOC_STEP,
-		{ "widths", 0, 1, O_WIDTHS }, { "no-wait", 0, 0, O_NOWAIT }, CLI_MODEL_OPTIONS,
+		{ "widths", 0, 1, O_WIDTHS }, { "no-wait", 0, 0, O_NOWAIT }, CLI_OPT_SPARSITY,
+		CLI_MODEL_OPTIONS,
 		{ NULL, 0, 0, 0 }
 	};
 	p->opts = opts;
@@ -218,7 +226,8 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 		case O_TARGET: c->targets_text = arg; break;
 		case O_WIDTHS: c->widths_text = arg; break;
 		default:
-			if (cli_method_is_option(id) ? cli_method_arg(p, &c->me, id, arg)
+			if (cli_sparse_is_option(id) ? cli_sparse_arg(p, &c->sp, id, arg)
+			    : cli_method_is_option(id) ? cli_method_arg(p, &c->me, id, arg)
 			    : cli_finetune_is_option(id) ? cli_finetune_arg(p, &c->ft, id, arg)
 			    : cli_output_is_option(id) ? cli_output_arg(p, &c->oo, id, arg)
 			    : cli_model_is_option(id) && cli_model_option(p, &c->model, id, arg))
@@ -261,7 +270,8 @@ static int make_specs(const sweep_cfg *c, const sweep_lists *l, const nnp_model 
 {
 	size_t total = nnp_method_by_thresholds(c->me.mo.method)
 	                       ? l->n_means * l->n_stds
-	                       : l->n_keeps + (c->allocate != 0) + l->n_targets + l->widths.n_sets;
+	                       : l->n_keeps + (c->allocate != 0) + l->n_targets + l->widths.n_sets +
+	                         c->sp.n;
 	nnp_spec *s = calloc(total ? total : 1, sizeof *s);
 	char *lab = calloc(l->n_targets ? l->n_targets : 1, 64);
 	if (!s || !lab) {
@@ -293,6 +303,10 @@ static int make_specs(const sweep_cfg *c, const sweep_lists *l, const nnp_model 
 		for (size_t k = 0; k < l->widths.n_sets; k++, i++) {
 			s[i].kind = NNP_SPEC_WIDTHS;
 			s[i].widths = l->widths.v + k * l->widths.n_per;
+		}
+		for (size_t k = 0; k < c->sp.n; k++, i++) {
+			s[i].kind = NNP_SPEC_SPARSITY;
+			s[i].sparsity = c->sp.v[k];
 		}
 	}
 	*out = s;
@@ -346,6 +360,7 @@ int cmd_sweep(int argc, char **argv)
 	cli_finetune_init(&cfg.ft);
 	cli_method_init(&cfg.me, NNP_METHOD_RULE);
 	cli_model_init(&cfg.model);
+	cli_sparse_init(&cfg.sp);
 	int rc = NNP_EXIT_OK;
 	nnp_err err;
 	nnp_err_clear(&err);
@@ -446,6 +461,7 @@ int cmd_sweep(int argc, char **argv)
 	if (cfg.me.calib) {
 		nnp_source cs = { cfg.me.calib, dopts, cfg.me.calib_rows, cfg.calib_mem_limit, NULL, 0, 0 };
 		cs.opts.labels_path = cfg.me.calib_labels;
+		cs.opts.labels_option = "--calib-labels FILE";
 		po.calib = cs;
 	}
 	if (cfg.ft.data) {
@@ -472,6 +488,7 @@ int cmd_sweep(int argc, char **argv)
 	}
 	if (cfg.oo.shard_n && shard_specs(&po, cfg.oo.shard_i, cfg.oo.shard_n, &index_map, &err))
 		goto fail;
+	po.mag_scope = cfg.sp.scope;
 	nnp_pipeline_output out = { cfg.out_dir, model_path, fi.crc32,
 		                    cli_format_pick(cfg.format, fi.format), inputs,
 		                    sizeof inputs / sizeof inputs[0], !cfg.no_wait, lock_wait, NULL };
@@ -511,6 +528,7 @@ done:
 	nnp_stats_free(s);
 	nnp_stats_source_free(&src);
 	cli_model_free(&cfg.model);
+	cli_sparse_free(&cfg.sp);
 	cli_done(&p);
 	return rc;
 }

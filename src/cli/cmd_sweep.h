@@ -28,6 +28,7 @@ typedef struct sweep_cfg {
 	int no_wait;           /* --no-wait: fail (exit 4) if another run holds DIR */
 	cli_model model;       /* import options for a weights-only MODEL (as given to stats) */
 	cli_output oo;         /* --eval, the gates, --write, --best, --shard */
+	cli_sparse sp;         /* --sparsity, --scope (magnitude) */
 } sweep_cfg;
 
 /* Writes the reports to cfg->out_dir, prints the table (or JSON) and the

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "finetune.h"
+#include "nnprune/criteria.h"
 #include "nnprune/gradual.h"
 #include "nnprune/method.h"
 #include "nnprune/model.h"
@@ -89,7 +90,7 @@ int cli_finetune_check(const cli_parser *p, const cli_finetune *f, nnp_method me
 		return cli_usage_error(p, "%s needs --finetune TRAIN_DATA", f->option), -1;
 	if (f->teacher && !f->distill)
 		return cli_usage_error(p, "--teacher is only used with --distill T,ALPHA"), -1;
-	if (f->gradual && nnp_method_by_thresholds(method))
+	if (f->gradual && !nnp_criterion_ranks(nnp_criterion_at((size_t)method)))
 		return cli_usage_error(p, "--schedule gradual needs a method that prunes to a budget "
 		                          "(not %s)", nnp_method_name(method)), -1;
 	return 0;

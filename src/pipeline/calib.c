@@ -5,6 +5,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "nnprune/criteria.h"
 #include "nnprune/pipeline.h"
 
 /* 1 if the (possibly gzip'd) file starts with two zero bytes: IDX, as the
@@ -64,6 +65,7 @@ int nnp_calib_load(nnp_calib *c, const char *path, const nnp_data_opts *opts, si
 		/* The methods never look at labels; statistics runs must not check them. */
 		c->view = *c->d;
 		c->view.y = NULL;
+		c->labelled = *c->d;
 		if (c->d->rows != c->rows)
 			return nnp_err_set(err, NNP_EINPUT, "%s: changed while being read", path);
 	}
@@ -90,6 +92,7 @@ void nnp_calib_borrow(nnp_calib *c, const char *path, const nnp_data_opts *opts,
 	c->crc32 = crc32;
 	c->view = *d;
 	c->view.y = NULL;
+	c->labelled = *d;
 	c->rows = d->rows;
 }
 
@@ -103,6 +106,17 @@ int nnp_calib_method_ctx(nnp_method_ctx **out, const nnp_model *m, const nnp_cal
                          const nnp_method_opts *mo, nnp_err *err)
 {
 	nnp_calib_stream s = { c->path, &c->opts, c->rows, &c->stamp };
+	const nnp_criterion *cr = nnp_criterion_at((size_t)mo->method);
+	if (cr && (cr->needs & NNP_NEEDS_LABELS)) {
+		if (c->streamed ? c->opts.label == NNP_LABEL_NONE : !c->labelled.y)
+			return nnp_err_set(err, NNP_EINPUT, "%s: the calibration rows have no labels, "
+			                   "and method %s needs them (a label column in CSV; for IDX "
+			                   "images, give %s)", c->path, cr->name,
+			                   c->opts.labels_option ? c->opts.labels_option
+			                                         : "their labels file");
+		if (!c->streamed)
+			return nnp_method_ctx_create(out, m, &c->labelled, mo, err);
+	}
 	return c->streamed ? nnp_method_ctx_create_stream(out, m, &s, mo, err)
 	                   : nnp_method_ctx_create(out, m, &c->view, mo, err);
 }

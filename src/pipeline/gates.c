@@ -292,7 +292,9 @@ static void name_candidate(char *buf, size_t size, size_t *len, const nnp_candid
 		cat(buf, size, len, "widths ");
 		for (size_t l = 0; l < c->keep->n_layers; l++)
 			cat(buf, size, len, "%s%zu", l ? "-" : "", c->keep->count[l]);
-	} else if (isfinite(c->mean_thr) && isfinite(c->std_thr))
+	} else if (c->sparsity > 0)
+		cat(buf, size, len, "sparsity %g%s", c->sparsity, c->sparse_global ? " global" : "");
+	else if (isfinite(c->mean_thr) && isfinite(c->std_thr))
 		cat(buf, size, len, "mean %g, std %g", c->mean_thr, c->std_thr);
 	else
 		cat(buf, size, len, "candidate");

@@ -3,9 +3,11 @@
  * candidate, evaluate, write, fine-tune, select (include/nnprune/pipeline.h).
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "nnprune/criteria.h"
 #include "nnprune/evaluate.h"
 #include "nnprune/pipeline.h"
 #include "nnprune/prune.h"
@@ -212,8 +214,8 @@ static int build_method(nnp_pipeline *p, const nnp_model *m, nnp_err *err)
 				rc = spec_error(err, s, "thresholds belong to the rule");
 				break;
 			default:
-				rc = spec_error(err, s, "unstructured candidates are not built by this "
-				                        "method");
+				rc = spec_error(err, s, "a share of weights (sparsity) belongs to "
+				                        "--method magnitude");
 			}
 			if (!rc)
 				rc = nnp_method_ctx_prune(ctx, use, &sw->models[i], &c->keep, err);
@@ -232,6 +234,77 @@ done:
 	nnp_alloc_free(a);
 	nnp_method_ctx_free(ctx);
 	free(counts);
+	return rc;
+}
+
+/* Every neuron of m's hidden layers kept: what an unstructured candidate keeps. */
+static nnp_keep *keep_all(const nnp_model *m)
+{
+	size_t H = m->n_layers - 1;
+	nnp_keep *k = calloc(1, sizeof *k);
+	if (!k)
+		return NULL;
+	k->n_layers = H;
+	k->count = calloc(H ? H : 1, sizeof *k->count);
+	k->idx = calloc(H ? H : 1, sizeof *k->idx);
+	k->floor_hit = calloc(H ? H : 1, sizeof *k->floor_hit);
+	int ok = k->count && k->idx && k->floor_hit;
+	for (size_t l = 0; ok && l < H; l++) {
+		k->count[l] = m->layers[l].out;
+		ok = (k->idx[l] = malloc(k->count[l] * sizeof **k->idx)) != NULL;
+		for (size_t j = 0; ok && j < k->count[l]; j++)
+			k->idx[l][j] = j;
+	}
+	if (!ok) {
+		nnp_keep_free(k);
+		return NULL;
+	}
+	return k;
+}
+
+/* An unstructured method (magnitude): per SPARSITY specification, in order,
+ * a sparse copy of m with that share of weights zeroed (o->mag_scope). Every
+ * candidate keeps every neuron; none is a duplicate of another. */
+static int build_sparse(nnp_pipeline *p, const nnp_model *m, nnp_err *err)
+{
+	const nnp_pipeline_opts *o = &p->o;
+	if (o->n_specs > PIPE_MAX_BUILT)
+		return nnp_err_set(err, NNP_EUSAGE, "%zu candidates: more than %u to build one by one",
+		                   o->n_specs, PIPE_MAX_BUILT);
+	nnp_sweep *sw = p->sw = sweep_alloc(o->n_specs);
+	p->specs = calloc(o->n_specs ? o->n_specs : 1, sizeof *p->specs);
+	if (!sw || !p->specs)
+		return nnp_err_set(err, NNP_ENOMEM, "out of memory");
+	int rc = NNP_OK;
+	for (size_t i = 0; !rc && i < sw->n; i++) {
+		const nnp_spec *s = &o->specs[i];
+		nnp_candidate *c = &sw->c[i];
+		p->specs[i] = *s;
+		progress(o, i, sw->n);
+		if (s->kind != NNP_SPEC_SPARSITY) {
+			rc = spec_error(err, s, "an unstructured method takes shares of weights "
+			                        "(sparsity), not a neuron budget");
+			break;
+		}
+		if (!(s->sparsity >= 0.0 && s->sparsity <= 1.0)) {
+			rc = spec_error(err, s, "the sparsity is outside [0, 1]");
+			break;
+		}
+		c->sparsity = s->sparsity;
+		c->sparse_global = o->mag_scope == NNP_MAG_GLOBAL;
+		if (!(c->keep = keep_all(m)))
+			rc = nnp_err_set(err, NNP_ENOMEM, "out of memory");
+		if (!rc)
+			rc = nnp_prune_magnitude(m, &s->sparsity, 1, (nnp_mag_scope)o->mag_scope,
+			                         &sw->models[i], NULL, err);
+		if (rc == NNP_EUSAGE && s->label) {
+			char what[sizeof err->msg];
+			snprintf(what, sizeof what, "%s", err->msg);
+			rc = spec_error(err, s, what);
+		}
+	}
+	progress(o, sw->n, sw->n);
+	sw->n_unique = sw->n;
 	return rc;
 }
 
@@ -271,6 +344,9 @@ static int build(nnp_pipeline *p, const nnp_model *m, const nnp_dataset *d, nnp_
 {
 	const nnp_pipeline_opts *o = &p->o;
 	int rule = nnp_method_by_thresholds(o->mo.method);
+	const nnp_criterion *cr = nnp_criterion_at((size_t)o->mo.method);
+	if (cr && cr->kind == NNP_CRIT_UNSTRUCTURED)
+		return build_sparse(p, m, err);
 	for (size_t k = 0; k < o->n_specs; k++)
 		if (rule && o->specs[k].kind != NNP_SPEC_THRESHOLDS)
 			return spec_error(err, &o->specs[k], "budgets belong to a ranking method, not "
@@ -332,7 +408,11 @@ int nnp_pipeline_run(nnp_pipeline **out, const nnp_model *m, const nnp_pipeline_
 	int rule = nnp_method_by_thresholds(o->mo.method);
 	p->calibrated = !(rule && o->mo.compensate != NNP_COMP_LS && !o->calib.path &&
 	                  !o->calib.rows);
-	if (p->calibrated && (rc = load_calib(p, m, d, err)))
+	/* An unstructured method reads no rows: calibration only when given. */
+	const nnp_criterion *cr = nnp_criterion_at((size_t)o->mo.method);
+	int unstructured = cr && cr->kind == NNP_CRIT_UNSTRUCTURED;
+	if (p->calibrated && !(unstructured && !o->calib.path && !o->calib.rows) &&
+	    (rc = load_calib(p, m, d, err)))
 		goto fail;
 	p->stats = o->stats;
 	if (rule && (o->calib.path || o->calib.rows)) {

@@ -36,6 +36,8 @@ static void budget_name(char *buf, size_t size, const nnp_candidate *c,
 		snprintf(buf, size, "-m%.12g-s%.12g", c->mean_thr, c->std_thr);
 	else if (nnp_method_by_thresholds(mo->method))
 		snprintf(buf, size, "-%s-%s-m%.12g-s%.12g", me, co, c->mean_thr, c->std_thr);
+	else if (c->sparsity > 0)
+		snprintf(buf, size, "-%s-%s%.12g", me, c->sparse_global ? "g" : "s", c->sparsity);
 	else if (c->target_params)
 		snprintf(buf, size, "-%s-%s-t%zu", me, co, c->target_params);
 	else if (c->alloc_step)
@@ -82,6 +84,8 @@ void nnp_candidate_budget_text(char *buf, size_t size, const nnp_candidate *c)
 		for (size_t l = 0; n > 0 && (size_t)n < size && l < c->keep->n_layers; l++)
 			n += snprintf(buf + n, size - (size_t)n, "%s%zu", l ? "-" : "", c->keep->count[l]);
 	}
+	else if (c->sparsity > 0)
+		snprintf(buf, size, "sparsity %g%s", c->sparsity, c->sparse_global ? " global" : "");
 	else
 		snprintf(buf, size, "mean %g, std %g", c->mean_thr, c->std_thr);
 }
@@ -124,6 +128,10 @@ char *nnp_pipeline_provenance(const nnp_pipeline *p, size_t i)
 		if (c->alloc_step) {
 			pv.alloc_step = c->alloc_step - 1;
 			pv.grid_step = mo->grid_step;
+		}
+		if (c->sparsity > 0) {
+			pv.sparsity = c->sparsity;
+			pv.sparse_scope = c->sparse_global ? "global" : "layer";
 		}
 		if (c->widths) {
 			pv.widths = c->keep->count;
@@ -484,6 +492,8 @@ int nnp_pipeline_ft_run(nnp_pipeline *p, const nnp_model *m, const nnp_dataset *
 			                   sw->n_unique);
 		p->ft_jobs[p->n_ft_jobs].src = sw->models[i];
 		p->ft_jobs[p->n_ft_jobs].label = c->file;
+		/* A sparse candidate stays as sparse. */
+		p->ft_jobs[p->n_ft_jobs].keep_zeros = c->sparsity > 0;
 		p->ft_job_of[i] = p->n_ft_jobs++;
 	}
 	if (p->o.ft_gradual) {

@@ -17,6 +17,7 @@ void nnp_prov_init(nnp_prov *p)
 	p->keep_frac = NAN;
 	p->alloc_step = NNP_PROV_NONE;
 	p->target_params = NNP_PROV_NONE;
+	p->sparsity = NAN;
 }
 
 static void add_crc(cJSON *o, const char *key, uint32_t crc)
@@ -29,9 +30,14 @@ static void add_crc(cJSON *o, const char *key, uint32_t crc)
 static void add_budget(cJSON *o, const nnp_prov *p)
 {
 	if (isnan(p->keep_frac) && !p->widths && p->alloc_step == NNP_PROV_NONE &&
-	    p->target_params == NNP_PROV_NONE)
+	    p->target_params == NNP_PROV_NONE && isnan(p->sparsity))
 		return;
 	cJSON *b = cJSON_AddObjectToObject(o, "budget");
+	if (!isnan(p->sparsity)) {
+		cJSON_AddNumberToObject(b, "sparsity", p->sparsity);
+		if (p->sparse_scope)
+			cJSON_AddStringToObject(b, "scope", p->sparse_scope);
+	}
 	if (!isnan(p->keep_frac))
 		cJSON_AddNumberToObject(b, "keep", p->keep_frac);
 	if (p->widths) {

@@ -208,6 +208,8 @@ void nnp_report_budget(nnp_tbuf *b, const nnp_candidate *c)
 		nnp_tb_printf(b, "keep %g", c->keep_frac);
 	else if (c->widths)
 		nnp_tb_puts(b, "widths");
+	else if (c->sparsity > 0)
+		nnp_tb_printf(b, "sparsity %g%s", c->sparsity, c->sparse_global ? " global" : "");
 	else
 		nnp_tb_printf(b, "mean %g, std %g", c->mean_thr, c->std_thr);
 }
@@ -708,6 +710,9 @@ static void md_method(nnp_tbuf *b, const nnp_report_info *info)
 		rb_md(b, info->calib_path);
 		nnp_tb_printf(b, " (%llu rows), not the evaluation data\n",
 		              (unsigned long long)info->calib_rows);
+	} else if (info->method && nnp_criterion_find(info->method) &&
+	           nnp_criterion_find(info->method)->kind == NNP_CRIT_UNSTRUCTURED) {
+		nnp_tb_puts(b, "none (the weights' magnitudes alone choose)\n");
 	} else {
 		nnp_tb_puts(b, "the evaluation data itself (what the method chose from is what it is "
 		               "judged on: use --calib for separate rows)\n");
@@ -913,6 +918,12 @@ static void json_budget(nnp_tbuf *b, const nnp_candidate *c, int orig)
 	if (c->keep_frac > 0) {
 		nnp_tb_puts(b, "\"keep\": ");
 		rb_num(b, c->keep_frac, "null");
+		sep = ", ";
+	}
+	if (c->sparsity > 0) {
+		nnp_tb_puts(b, "\"sparsity\": ");
+		rb_num(b, c->sparsity, "null");
+		nnp_tb_printf(b, ", \"scope\": \"%s\"", c->sparse_global ? "global" : "layer");
 		sep = ", ";
 	}
 	if (c->target_params) {

@@ -586,6 +586,8 @@ static void short_budget(char *buf, size_t n, const nnp_candidate *c)
 		snprintf(buf, n, "keep %g", c->keep_frac);
 	else if (c->widths)
 		snprintf(buf, n, "widths");
+	else if (c->sparsity > 0)
+		snprintf(buf, n, "sparsity %g", c->sparsity);
 	else
 		snprintf(buf, n, "%g, %g", c->mean_thr, c->std_thr);
 }

@@ -1,0 +1,366 @@
+/* nnprune prune --iterative: rank, remove, re-score until a condition stops it. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cJSON.h>
+
+#include "cli_model.h"
+#include "prune_iter.h"
+#include "nnprune/io.h"
+#include "nnprune/criteria.h"
+#include "nnprune/iterative.h"
+#include "nnprune/pipeline.h"
+
+void prune_iter_init(prune_iter *it)
+{
+	memset(it, 0, sizeof *it);
+	it->until_drop = NAN;
+	it->holdout = PRUNE_ITER_DEFAULT_HOLDOUT;
+}
+
+int prune_iter_is_option(int id)
+{
+	return id >= CLI_I_ITERATIVE && id <= CLI_I_TRACE;
+}
+
+/* "P%" or "P" (a percentage in [lo, hi]) into *v. */
+static int percent(const cli_parser *p, const char *opt, const char *arg, double lo, double hi,
+                   double *v)
+{
+	char buf[64];
+	size_t n = strlen(arg);
+	if (n == 0 || n >= sizeof buf)
+		return cli_usage_error(p, "%s: '%s' is not a percentage", opt, arg), -1;
+	memcpy(buf, arg, n + 1);
+	if (buf[n - 1] == '%')
+		buf[n - 1] = '\0';
+	return cli_double(p, opt, buf, lo, hi, v);
+}
+
+int prune_iter_arg(const cli_parser *p, prune_iter *it, int id, const char *arg)
+{
+	static const char *const names[] = { "--iterative", "--step", "--until-drop",
+		                             "--min-neurons", "--holdout", "--trace" };
+	if (!it->first && id != CLI_I_ITERATIVE)
+		it->first = names[id - CLI_I_ITERATIVE];
+	uint64_t v;
+	switch (id) {
+	case CLI_I_ITERATIVE: it->on = 1; return 0;
+	case CLI_I_STEP: {
+		size_t n = strlen(arg);
+		if (n > 1 && arg[n - 1] == '%') {
+			it->step = 0;
+			return percent(p, "--step", arg, 1e-9, 100, &it->step_percent);
+		}
+		if (cli_size(p, "--step", arg, 1, NNP_MAX_WIDTH, &v))
+			return -1;
+		it->step = (size_t)v;
+		it->step_percent = 0;
+		return 0;
+	}
+	case CLI_I_UNTIL_DROP: return cli_double(p, "--until-drop", arg, 0, 100, &it->until_drop);
+	case CLI_I_MIN_NEURONS:
+		return cli_size(p, "--min-neurons", arg, 1, NNP_MAX_WIDTH, &it->min_neurons);
+	case CLI_I_HOLDOUT:
+		it->holdout_set = 1;
+		return percent(p, "--holdout", arg, 0, 90, &it->holdout);
+	default: it->trace = arg; return 0;
+	}
+}
+
+void prune_iter_help(void)
+{
+	printf("Iterative (--iterative: instead of a budget, remove the least important\n"
+	       "neurons a step at a time, re-scoring the network as it now is, with the\n"
+	       "method's compensation; a step is shared among the layers in proportion to the\n"
+	       "neurons each has above the minimum; stops at the first condition met):\n"
+	       "  --iterative        prune by a ranking method (not rule or magnitude) with a\n"
+	       "                     stopping condition; DATA is held in memory\n"
+	       "  --step N|P%%        neurons removed per step, or P%% of the hidden neurons\n"
+	       "                     left (at least 1; default 1)\n"
+	       "  --until-drop PTS   stop before the step that takes the accuracy on the\n"
+	       "                     held-out rows more than PTS points below the original's\n"
+	       "  --target-params N|P%%  stop once the model has at most N parameters (P%% of\n"
+	       "                     the original's)\n"
+	       "  --min-neurons N    every hidden layer keeps at least N neurons (default 1;\n"
+	       "                     the loop stops when none is left to remove)\n"
+	       "  --holdout P%%       the last P%% of the calibration rows are held out (not\n"
+	       "                     scored on) to measure the accuracy (default %g%%; labelled\n"
+	       "                     rows only; 0: none)\n"
+	       "  --trace FILE       the trace, one line per step (step, params, accuracy,\n"
+	       "                     neurons per layer), as CSV (default OUT.trace.csv), and a\n"
+	       "                     plot of accuracy against parameters beside it (.svg)\n"
+	       "  The model written is the last that met the conditions; the stop reason is\n"
+	       "  printed. No fine-tuning between steps here.\n",
+	       PRUNE_ITER_DEFAULT_HOLDOUT);
+}
+
+/* "a.trace.csv" -> "a.trace.svg"; else PATH.svg. malloc'd. */
+static char *svg_path(const char *csv)
+{
+	size_t n = strlen(csv);
+	char *s = malloc(n + 5);
+	if (!s)
+		return NULL;
+	memcpy(s, csv, n + 1);
+	if (n > 4 && !strcmp(s + n - 4, ".csv"))
+		memcpy(s + n - 4, ".svg", 5);
+	else
+		memcpy(s + n, ".svg", 5);
+	return s;
+}
+
+static void xml_text(FILE *f, const char *s)
+{
+	for (; *s; s++)
+		if (*s == '<')
+			fputs("&lt;", f);
+		else if (*s == '>')
+			fputs("&gt;", f);
+		else if (*s == '&')
+			fputs("&amp;", f);
+		else
+			fputc(*s, f);
+}
+
+/* The trace as a plot: accuracy (%) against parameters, the model kept marked. */
+static void trace_svg(FILE *f, const nnp_iter_trace *t, const char *title)
+{
+	const double W = 640, H = 400, L = 70, R = 20, T = 40, B = 50;
+	double p0 = 0, p1 = 1, a0 = 100, a1 = 0;
+	int acc = t->rows > 0;
+	for (size_t s = 0; s < t->n; s++) {
+		p1 = fmax(p1, (double)t->params[s]);
+		if (acc) {
+			a0 = fmin(a0, 100 * t->accuracy[s]);
+			a1 = fmax(a1, 100 * t->accuracy[s]);
+		}
+	}
+	if (!acc)
+		a0 = 0, a1 = 100;
+	a0 = floor(a0);
+	a1 = ceil(a1);
+	if (a1 - a0 < 1)
+		a0 = a1 - 1;
+#define X(v) (L + ((double)(v) - p0) / (p1 - p0) * (W - L - R))
+#define Y(v) (T + (a1 - (v)) / (a1 - a0) * (H - T - B))
+	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
+	        "viewBox=\"0 0 %g %g\" font-family=\"sans-serif\" font-size=\"12\">\n"
+	        "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W, H, W, H);
+	fputs("<text x=\"70\" y=\"24\" font-size=\"14\">", f);
+	xml_text(f, title);
+	fputs("</text>\n", f);
+	fprintf(f, "<g stroke=\"#888\"><line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\"/>"
+	        "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\"/></g>\n", L, H - B, W - R, H - B,
+	        L, T, L, H - B);
+	for (int k = 0; k <= 4; k++) {
+		double pv = p0 + (p1 - p0) * k / 4, av = a0 + (a1 - a0) * k / 4;
+		fprintf(f, "<text x=\"%.1f\" y=\"%g\" text-anchor=\"middle\">%.0f</text>\n",
+		        X(pv), H - B + 18, pv);
+		fprintf(f, "<text x=\"%g\" y=\"%.1f\" text-anchor=\"end\">%.4g</text>\n", L - 6,
+		        Y(av) + 4, av);
+	}
+	fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">parameters</text>\n"
+	        "<text transform=\"translate(18 %g) rotate(-90)\" text-anchor=\"middle\">"
+	        "held-out accuracy (%%)</text>\n", (L + W - R) / 2, H - 12, (T + H - B) / 2);
+	if (acc) {
+		fputs("<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"", f);
+		for (size_t s = 0; s < t->n; s++)
+			fprintf(f, "%s%.1f,%.1f", s ? " " : "", X(t->params[s]),
+			        Y(100 * t->accuracy[s]));
+		fputs("\"/>\n", f);
+		for (size_t s = 0; s < t->n; s++)
+			fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" fill=\"%s\"/>\n",
+			        X(t->params[s]), Y(100 * t->accuracy[s]), s == t->kept ? 6 : 3,
+			        s == t->kept ? "#d62728" : "#1f77b4");
+		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#d62728\">written (step %zu)"
+		        "</text>\n", X(t->params[t->kept]) + 8, Y(100 * t->accuracy[t->kept]) - 8,
+		        t->kept);
+	} else
+		fputs("<text x=\"200\" y=\"200\">no held-out accuracy (unlabelled rows)</text>\n", f);
+#undef X
+#undef Y
+	fputs("</svg>\n", f);
+}
+
+/* Writes the plot to path atomically. */
+static int write_svg(const char *path, const nnp_iter_trace *t, const char *title, nnp_err *err)
+{
+	nnp_atomic a;
+	int rc = nnp_atomic_open(&a, path, err);
+	if (rc)
+		return rc;
+	trace_svg(a.fp, t, title);
+	return nnp_atomic_commit(&a, err);
+}
+
+/* The provenance: prune's, with the kept widths and an "iterative" member. */
+static char *provenance(const prune_iter *it, const prune_iter_run *r, const nnp_model *m,
+                        const nnp_model *pm, const nnp_calib *c, const nnp_iter_trace *t,
+                        size_t held_rows)
+{
+	size_t H = pm->n_layers - 1;
+	size_t *w = calloc(H ? H : 1, sizeof *w);
+	if (!w)
+		return NULL;
+	for (size_t l = 0; l < H; l++)
+		w[l] = pm->layers[l].out;
+	nnp_prov pv;
+	nnp_prov_init(&pv);
+	pv.src = m;
+	pv.src_path = r->model_path;
+	pv.src_crc = r->model_crc;
+	pv.method = nnp_method_name(r->me->mo.method);
+	pv.compensate = nnp_compensate_name(r->me->mo.compensate);
+	if (nnp_method_uses_ridge(&r->me->mo))
+		pv.lambda_rel = r->me->mo.lambda_rel;
+	pv.calib = c;
+	pv.widths = w;
+	pv.n_widths = H;
+	char *s = nnp_provenance_prune(&pv);
+	free(w);
+	cJSON *o = s ? cJSON_Parse(s) : NULL;
+	free(s);
+	if (!o)
+		return NULL;
+	cJSON *i = cJSON_AddObjectToObject(o, "iterative");
+	if (it->step)
+		cJSON_AddNumberToObject(i, "step", (double)it->step);
+	else if (it->step_percent > 0)
+		cJSON_AddNumberToObject(i, "step_percent", it->step_percent);
+	else
+		cJSON_AddNumberToObject(i, "step", 1);
+	if (!isnan(it->until_drop))
+		cJSON_AddNumberToObject(i, "until_drop", it->until_drop);
+	if (r->target_text)
+		cJSON_AddStringToObject(i, "target", r->target_text);
+	cJSON_AddNumberToObject(i, "min_neurons", it->min_neurons ? (double)it->min_neurons : 1);
+	cJSON_AddNumberToObject(i, "held_out_rows", (double)held_rows);
+	cJSON_AddStringToObject(i, "stop", nnp_iter_stop_name(t->stop));
+	cJSON_AddNumberToObject(i, "steps", (double)t->kept);
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
+}
+
+int prune_iterative(const prune_iter *it, const prune_iter_run *r, const nnp_model *m)
+{
+	nnp_err err;
+	nnp_err_clear(&err);
+	int rc = NNP_EXIT_OK;
+	nnp_calib c;
+	memset(&c, 0, sizeof c);
+	nnp_model *pm = NULL;
+	nnp_iter_trace *t = NULL;
+	char *trace_path = NULL, *svg = NULL, *csv = NULL, *prov = NULL;
+	size_t csv_len = 0;
+	if (it->trace)
+		trace_path = strdup(it->trace);
+	else if ((trace_path = malloc(strlen(r->out) + 16)))
+		sprintf(trace_path, "%s.trace.csv", r->out);
+	if (!trace_path || !(svg = svg_path(trace_path))) {
+		nnp_err_set(&err, NNP_ENOMEM, "out of memory");
+		goto fail;
+	}
+	const char *outs[] = { trace_path, svg };
+	const char *ins[] = { r->model_path, r->me->calib, r->data->labels_path, r->out };
+	for (size_t o = 0; o < 2; o++) {
+		for (size_t k = 0; k < sizeof ins / sizeof ins[0]; k++)
+			if (ins[k] && nnp_same_file(outs[o], ins[k])) {
+				nnp_err_set(&err, NNP_EOUTPUT, "%s: refusing to write over %s", outs[o],
+				            k == 3 ? "the model written" : "an input file");
+				goto fail;
+			}
+		if (cli_check_output(outs[o], &err))
+			goto fail;
+	}
+	/* Held in memory whatever their size: every step reads them again. */
+	if (nnp_calib_load(&c, r->me->calib, r->data, m->input_size, r->me->calib_rows,
+	                   UINT64_MAX, &err))
+		goto fail;
+	nnp_dataset cal = c.labelled, held = { 0, cal.features, NULL, NULL };
+	if (cal.y && it->holdout > 0) {
+		size_t h = (size_t)floor((double)cal.rows * it->holdout / 100.0);
+		h = h ? h : 1;
+		if (h >= cal.rows) {
+			nnp_err_set(&err, NNP_EINPUT, "%s: %zu rows: too few to hold %g%% out",
+			            r->me->calib, cal.rows, it->holdout);
+			goto fail;
+		}
+		cal.rows -= h;
+		held.rows = h;
+		held.x = cal.x + cal.rows * cal.features;
+		held.y = cal.y + cal.rows;
+	}
+	if (!isnan(it->until_drop) && !held.rows) {
+		nnp_err_set(&err, NNP_EUSAGE, "%s: --until-drop measures the accuracy on held-out "
+		            "calibration rows: they need labels%s", r->me->calib,
+		            cal.y ? " and --holdout above 0" : " (--calib-labels FILE for IDX images)");
+		goto fail;
+	}
+	nnp_iter_opts io = NNP_ITER_OPTS_INIT;
+	io.method = r->me->mo;
+	io.step = it->step;
+	io.step_percent = it->step_percent;
+	io.until_drop = isnan(it->until_drop) ? -1.0 : it->until_drop;
+	io.target_params = r->target_params;
+	io.target_percent = r->target_percent;
+	io.min_neurons = (size_t)it->min_neurons;
+	/* The labels only for a method that needs them. */
+	const nnp_criterion *cr = nnp_criterion_at((size_t)r->me->mo.method);
+	if (cr && !(cr->needs & NNP_NEEDS_LABELS))
+		cal.y = NULL;
+	else if (!cal.y) {
+		nnp_err_set(&err, NNP_EINPUT, "%s: the calibration rows have no labels, and method "
+		            "%s needs them (a label column in CSV; for IDX images, give "
+		            "--calib-labels FILE)", r->me->calib, cr ? cr->name : "?");
+		goto fail;
+	}
+	if (nnp_prune_iterative(m, &cal, held.rows ? &held : NULL, &io, &pm, &t, &err))
+		goto fail;
+	if (!(prov = provenance(it, r, m, pm, &c, t, held.rows))) {
+		nnp_err_set(&err, NNP_ENOMEM, "out of memory");
+		goto fail;
+	}
+	char title[160];
+	snprintf(title, sizeof title, "%s: %s + %s, iterative (stop: %s)", r->model_path,
+	         nnp_method_name(r->me->mo.method), nnp_compensate_name(r->me->mo.compensate),
+	         nnp_iter_stop_name(t->stop));
+	if (nnp_model_set_provenance(pm, prov, &err) ||
+	    nnp_iter_trace_csv(t, &csv, &csv_len, &err))
+		goto fail;
+	nnp_format fmt = cli_format_pick(r->format, nnp_format_of_path(r->out));
+	if (nnp_model_save_opts(pm, r->out, fmt, NULL, &err) ||
+	    nnp_write_file_atomic(trace_path, csv, csv_len, &err) ||
+	    write_svg(svg, t, title, &err))
+		goto fail;
+	if (!r->quiet) {
+		char before[256], after[256], acc[160] = "";
+		prune_widths_text(m, before, sizeof before);
+		prune_widths_text(pm, after, sizeof after);
+		if (t->rows)
+			snprintf(acc, sizeof acc, "; held-out accuracy %.2f%% -> %.2f%% on %llu rows",
+			         100 * t->accuracy[0], 100 * t->accuracy[t->kept],
+			         (unsigned long long)t->rows);
+		printf("%s: %s + %s iterative on %zu calibration rows: stopped (%s) after %zu "
+		       "step%s, the model of step %zu written: %zu -> %zu parameters, hidden %s -> "
+		       "%s%s; written to %s, trace %s and %s\n", r->model_path,
+		       nnp_method_name(r->me->mo.method), nnp_compensate_name(r->me->mo.compensate),
+		       cal.rows, nnp_iter_stop_name(t->stop), t->n - 1, t->n == 2 ? "" : "s", t->kept,
+		       nnp_model_params(m), nnp_model_params(pm), before, after, acc, r->out,
+		       trace_path, svg);
+	}
+	goto done;
+fail:
+	rc = cli_fail(&err);
+done:
+	free(trace_path);
+	free(svg);
+	free(csv);
+	free(prov);
+	nnp_iter_trace_free(t);
+	nnp_model_free(pm);
+	nnp_calib_free(&c);
+	return rc;
+}
