@@ -324,6 +324,13 @@ int cli_fail(const nnp_err *err)
 	return nnp_exit_code(err->status);
 }
 
+void cli_lock_wait(const char *dir, long pid, void *ctx)
+{
+	(void)ctx;
+	fprintf(stderr, "nnprune: %s: another run (pid %ld) is writing there; waiting for it "
+	        "(--no-wait: fail instead)\n", dir, pid);
+}
+
 void cli_data_init(cli_data *d)
 {
 	nnp_data_opts init = NNP_DATA_OPTS_INIT;
