@@ -51,6 +51,12 @@ int nnp_gates_any(const nnp_gates *g);
  */
 int nnp_gates_parse(nnp_gates *g, const char *option, const char *text, nnp_err *err);
 
+/*
+ * The multiplier a size's last character names: K, M or G (either case) as
+ * powers of 1024, else 1 (the character is then part of the number).
+ */
+uint64_t nnp_size_suffix(char last);
+
 /* Each gate, in the order the judgment checks them and messages list them. */
 typedef enum nnp_gate {
 	NNP_GATE_NONE = 0,

@@ -93,6 +93,10 @@ int cli_json_print(struct cJSON *o);
 /* Prints "nnprune: <msg>" for a core error and returns its exit code. */
 int cli_fail(const nnp_err *err);
 
+/* nnp_dir_lock_take's on_wait for the commands with --no-wait: says on
+ * stderr which run holds the output directory and that this one waits. */
+void cli_lock_wait(const char *dir, long pid, void *ctx);
+
 /* Data reader options shared by stats, eval, sweep, train, finetune. */
 typedef struct cli_data {
 	nnp_data_opts opts;

@@ -23,6 +23,13 @@ int cli_model_is_option(int id)
 	return id >= CLI_MODEL_ACTS && id <= CLI_MODEL_INT8;
 }
 
+int cli_model_data_option(cli_parser *p, cli_model *mo, cli_data *d, int id, const char *arg)
+{
+	if (cli_model_is_option(id))
+		return cli_model_option(p, mo, id, arg);
+	return d ? cli_data_option(p, d, id, arg) : 0;
+}
+
 /* A number, "a/b", or a file (.npy or text) of one value per input. */
 static int parse_values(cli_parser *p, const char *opt, const char *text, float **out,
                         size_t *n)

@@ -51,6 +51,9 @@ void cli_model_free(cli_model *c);
 int cli_model_option(cli_parser *p, cli_model *c, int id, const char *arg);
 /* 1 if id is one of the CLI_MODEL_* ids. */
 int cli_model_is_option(int id);
+/* A CLI_MODEL_* option into mo, any other a data option into d (NULL: other
+ * ids are left alone): 0, or -1 after a usage error. */
+int cli_model_data_option(cli_parser *p, cli_model *mo, cli_data *d, int id, const char *arg);
 /* --format FMT of sweep and prune: a writable format of the table, or a usage
  * error listing them (-1). */
 int cli_format_option(cli_parser *p, const char *arg, nnp_format *fmt);

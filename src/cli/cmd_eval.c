@@ -62,8 +62,7 @@ int cmd_eval(int argc, char **argv)
 		case O_JSON: json = 1; break;
 		case O_CONFUSION: confusion = 1; break;
 		default:
-			if (cli_model_is_option(id) ? cli_model_option(&p, &mo, id, arg)
-			                            : cli_data_option(&p, &d, id, arg)) {
+			if (cli_model_data_option(&p, &mo, &d, id, arg)) {
 				rc = NNP_EXIT_USAGE;
 				goto done;
 			}

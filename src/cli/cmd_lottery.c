@@ -344,13 +344,6 @@ static int write_reports(const lot_cfg *c, const nnp_lottery *lt, const cJSON *j
 	return rc;
 }
 
-static void lock_wait(const char *dir, long pid, void *ctx)
-{
-	(void)ctx;
-	fprintf(stderr, "nnprune: %s: another run (pid %ld) is writing there; waiting for it "
-	        "(--no-wait: fail instead)\n", dir, pid);
-}
-
 int cmd_lottery(int argc, char **argv)
 {
 	static const cli_opt opts[] = {
@@ -407,7 +400,7 @@ int cmd_lottery(int argc, char **argv)
 	    set_scale(&c, init, train, &err))
 		goto fail;
 	if (nnp_mkdir(c.tc.out, &err) ||
-	    nnp_dir_lock_take(&lock, c.tc.out, !c.no_wait, lock_wait, NULL, &err))
+	    nnp_dir_lock_take(&lock, c.tc.out, !c.no_wait, cli_lock_wait, NULL, &err))
 		goto fail;
 	c.files = calloc(c.lo.rounds + 1, sizeof *c.files);
 	if (!c.files) {

@@ -191,23 +191,21 @@ int cmd_info(int argc, char **argv)
 	cli_model mo;
 	cli_model_init(&mo);
 	while ((id = cli_next(&p, &arg)) != CLI_END) {
-		if (id == CLI_ERROR) {
-			rc = NNP_EXIT_USAGE;
-			goto done;
-		}
-		if (id == O_HELP) {
+		switch (id) {
+		case CLI_ERROR: rc = NNP_EXIT_USAGE; goto done;
+		case O_HELP:
 			printf("usage: %s\n\nShows each layer's sizes, activation and parameters, the totals\n"
 			       "(parameters, float32 bytes, multiply-adds per sample), the file's\n"
 			       "format and CRC-32, how the outputs are read, the input preprocessing,\n"
 			       "and the model's metadata and provenance.\n\n"
 			       "  --json   print the same as JSON\n\n%s", info_usage, CLI_MODEL_HELP);
 			goto done;
-		}
-		if (id == O_JSON)
-			json = 1;
-		if (cli_model_is_option(id) && cli_model_option(&p, &mo, id, arg)) {
-			rc = NNP_EXIT_USAGE;
-			goto done;
+		case O_JSON: json = 1; break;
+		default:
+			if (cli_model_data_option(&p, &mo, NULL, id, arg)) {
+				rc = NNP_EXIT_USAGE;
+				goto done;
+			}
 		}
 	}
 	if (p.n_operands != 1) {
@@ -307,6 +305,8 @@ int cmd_convert(int argc, char **argv)
 		                        { NULL, 0, 0, 0 } };
 	cli_data d;
 	cli_data_init(&d);
+	cli_model mo;
+	cli_model_init(&mo);
 	const char *data = NULL;
 	cli_parser p;
 	if (cli_init(&p, argc, argv, opts, "convert", convert_usage))
@@ -315,14 +315,10 @@ int cmd_convert(int argc, char **argv)
 	nnp_format fmt = 0;
 	const char *arg, *prefix = NULL;
 	nnp_model *m = NULL;
-	cli_model mo;
-	cli_model_init(&mo);
 	while ((id = cli_next(&p, &arg)) != CLI_END) {
-		if (id == CLI_ERROR) {
-			rc = NNP_EXIT_USAGE;
-			goto done;
-		}
-		if (id == O_HELP) {
+		switch (id) {
+		case CLI_ERROR: rc = NNP_EXIT_USAGE; goto done;
+		case O_HELP:
 			printf("usage: %s\n\nReads a model (nnprune JSON or binary, safetensors, .npz, .npy,\n"
 			       "ONNX) and writes it to OUT, atomically, in the format --to names or\n"
 			       "else OUT's extension: .json, .bin (or .nnp), .safetensors, .npz, .onnx,\n"
@@ -336,26 +332,21 @@ int cmd_convert(int argc, char **argv)
 			       "  --json          print what was written as JSON\n\n"
 			       "%s\n%s", convert_usage, CLI_MODEL_HELP, CLI_DATA_HELP);
 			goto done;
-		}
-		if (id == O_FORMAT && !(fmt = nnp_format_parse(arg))) {
-			rc = cli_usage_error(&p, "--to: '%s' is not one of %s", arg,
-			                     nnp_format_list_writable());
-			goto done;
-		}
-		if (id == O_PREFIX)
-			prefix = arg;
-		if (id == O_JSON)
-			json = 1;
-		if (id == O_DATA)
-			data = arg;
-		if (id >= CLI_DATA_LABELS && id <= CLI_DATA_THREADS &&
-		    cli_data_option(&p, &d, id, arg)) {
-			rc = NNP_EXIT_USAGE;
-			goto done;
-		}
-		if (cli_model_is_option(id) && cli_model_option(&p, &mo, id, arg)) {
-			rc = NNP_EXIT_USAGE;
-			goto done;
+		case O_FORMAT:
+			if (!(fmt = nnp_format_parse(arg))) {
+				rc = cli_usage_error(&p, "--to: '%s' is not one of %s", arg,
+				                     nnp_format_list_writable());
+				goto done;
+			}
+			break;
+		case O_PREFIX: prefix = arg; break;
+		case O_JSON: json = 1; break;
+		case O_DATA: data = arg; break;
+		default:
+			if (cli_model_data_option(&p, &mo, &d, id, arg)) {
+				rc = NNP_EXIT_USAGE;
+				goto done;
+			}
 		}
 	}
 	if (p.n_operands != 2) {

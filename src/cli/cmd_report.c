@@ -39,13 +39,6 @@ static void report_help(void)
 	       report_usage);
 }
 
-static void lock_wait(const char *dir, long pid, void *ctx)
-{
-	(void)ctx;
-	fprintf(stderr, "nnprune: %s: another run (pid %ld) is writing there; waiting for it "
-	        "(--no-wait: fail instead)\n", dir, pid);
-}
-
 int cmd_report(int argc, char **argv)
 {
 	enum { O_MERGE = 1, O_OUT, O_STATS, O_MAXDROP, O_MINACC, O_MAXPARAMS, O_MAXBYTES, O_NOWAIT,
@@ -126,7 +119,7 @@ int cmd_report(int argc, char **argv)
 	    nnp_report_merge_judge(m, gated ? &g : NULL, &err))
 		goto fail;
 	if (nnp_mkdir(out, &err) ||
-	    nnp_dir_lock_take(&lock, out, !no_wait, lock_wait, NULL, &err))
+	    nnp_dir_lock_take(&lock, out, !no_wait, cli_lock_wait, NULL, &err))
 		goto fail;
 	/* Never over a part (or the statistics): check before anything is removed. */
 	char merged_path[4096];

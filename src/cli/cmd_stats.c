@@ -149,6 +149,16 @@ static int skip_rows(nnp_reader *r, uint64_t first, const char *path, nnp_err *e
 
 /* What stats prints once its file is written: JSON, the text summary, or
  * nothing under --quiet. Returns the exit code. */
+/* Writes s, described by src, to out and prints its summary: the exit code,
+ * or -1 when it could not be written (err says why). */
+static int write_stats(const nnp_stats *s, const nnp_stats_source *src, const char *out,
+                       int json, int quiet, nnp_err *err)
+{
+	if (nnp_stats_save(s, src, out, err))
+		return -1;
+	return cli_stats_summary(s, out, json, quiet);
+}
+
 static int merge_parts(char **parts, int n, const char *out, int json, int quiet)
 {
 	nnp_err err;
@@ -252,20 +262,18 @@ static int merge_parts(char **parts, int n, const char *out, int json, int quiet
 		            parts[0], out);
 		goto fail;
 	}
-	if (cli_check_output(out, &err) || nnp_stats_save(s, &src, out, &err))
+	if (cli_check_output(out, &err))
 		goto fail;
-	rc = cli_stats_summary(s, out, json, quiet);
-	goto done;
+	if ((rc = write_stats(s, &src, out, json, quiet, &err)) >= 0)
+		goto done;
 fail:
 	rc = cli_fail(&err);
 done:
-	free(src.model_path);
-	free(src.data_path);
-	free(src.labels_path);
 	for (int k = 0; k < loaded; k++) {
 		nnp_stats_free(ps[k]);
 		nnp_stats_source_free(&srcs[k]);
 	}
+	nnp_stats_source_free(&src);
 	nnp_stats_free(s);
 	free(ps);
 	free(srcs);
@@ -346,8 +354,7 @@ int cmd_stats(int argc, char **argv)
 		case O_JSON: json = 1; break;
 		case O_QUIET: quiet = 1; break;
 		default:
-			if (cli_model_is_option(id) ? cli_model_option(&p, &mo, id, arg)
-			                            : cli_data_option(&p, &d, id, arg)) {
+			if (cli_model_data_option(&p, &mo, &d, id, arg)) {
 				rc = NNP_EXIT_USAGE;
 				goto done;
 			}
@@ -454,16 +461,12 @@ int cmd_stats(int argc, char **argv)
 			goto fail;
 		}
 	}
-	if (nnp_stats_save(s, &src, out, &err))
-		goto fail;
-	rc = cli_stats_summary(s, out, json, quiet);
-	goto done;
+	if ((rc = write_stats(s, &src, out, json, quiet, &err)) >= 0)
+		goto done;
 fail:
 	rc = cli_fail(&err);
 done:
-	free(src.model_path);
-	free(src.data_path);
-	free(src.labels_path);
+	nnp_stats_source_free(&src);
 	nnp_stats_free(s);
 	nnp_reader_close(r);
 	nnp_model_free(m);

@@ -65,10 +65,28 @@ static int fit(train_cfg *c, nnp_model **m, const char *train_path, const char *
 	return NNP_OK;
 }
 
-static void print_written(const train_cfg *c, const nnp_model *m, const nnp_train_report *rep)
+/* --lr's default (lr, unless given), the threads, then the training options'
+ * checks; -1 after a usage error. */
+static int settle_train_opts(const cli_parser *p, train_cfg *c, float lr, nnp_err *err)
 {
-	printf("model written to %s (%zu parameters, %.1f s)\n", c->out, nnp_model_params(m),
-	       rep->seconds);
+	if (!c->lr_set)
+		c->t.lr = lr;
+	c->t.threads = c->data.threads;
+	if (nnp_train_check_opts(&c->t, err))
+		return cli_usage_error(p, "%s", err->msg), -1;
+	return 0;
+}
+
+/* Writes m with provenance prov to -o and, unless --quiet, says so. */
+static int save_written(const train_cfg *c, nnp_model *m, cJSON *prov, const char *const *inputs,
+                        size_t n_inputs, const nnp_train_report *rep, nnp_err *err)
+{
+	if (cli_train_save(m, prov, c->out, inputs, n_inputs, err))
+		return -1;
+	if (!c->quiet)
+		printf("model written to %s (%zu parameters, %.1f s)\n", c->out,
+		       nnp_model_params(m), rep->seconds);
+	return 0;
 }
 
 /* Writes the initial model with the input preprocessing the trained model
@@ -190,11 +208,8 @@ int cmd_train(int argc, char **argv)
 		rc = NNP_EXIT_USAGE;
 		goto done;
 	}
-	if (!c.lr_set)
-		c.t.lr = nnp_train_default_lr(c.t.optimizer);
-	c.t.threads = c.data.threads;
-	if (nnp_train_check_opts(&c.t, &err)) {
-		rc = cli_usage_error(&p, "%s", err.msg);
+	if (settle_train_opts(&p, &c, nnp_train_default_lr(c.t.optimizer), &err)) {
+		rc = NNP_EXIT_USAGE;
 		goto done;
 	}
 	for (size_t l = 0; l + 1 < n_sizes; l++)
@@ -250,10 +265,8 @@ int cmd_train(int argc, char **argv)
 	cJSON_AddStringToObject(prov, "layers", c.layers);
 	cJSON_AddStringToObject(prov, "activation", nnp_act_name(c.act));
 	cli_train_add_fields(prov, &c, p.operands[0], &rep);
-	if (cli_train_save(m, prov, c.out, inputs, 4, &err))
+	if (save_written(&c, m, prov, inputs, 4, &rep, &err))
 		goto fail;
-	if (!c.quiet)
-		print_written(&c, m, &rep);
 	goto done;
 fail:
 	rc = cli_fail(&err);
@@ -382,11 +395,8 @@ int cmd_finetune(int argc, char **argv)
 		rc = cli_usage_error(&p, "-o OUT is required");
 		goto done;
 	}
-	if (!c.lr_set)
-		c.t.lr = cli_finetune_default_lr(c.t.optimizer);
-	c.t.threads = c.data.threads;
-	if (nnp_train_check_opts(&c.t, &err)) {
-		rc = cli_usage_error(&p, "%s", err.msg);
+	if (settle_train_opts(&p, &c, cli_finetune_default_lr(c.t.optimizer), &err)) {
+		rc = NNP_EXIT_USAGE;
 		goto done;
 	}
 	nnp_file_info fi;
@@ -424,10 +434,8 @@ int cmd_finetune(int argc, char **argv)
 		if (prev)
 			cJSON_AddItemToObject(prov, "previous", prev);
 	}
-	if (cli_train_save(m, prov, c.out, inputs, 6, &err))
+	if (save_written(&c, m, prov, inputs, 6, &rep, &err))
 		goto fail;
-	if (!c.quiet)
-		print_written(&c, m, &rep);
 	goto done;
 fail:
 	rc = cli_fail(&err);

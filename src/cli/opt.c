@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "nnprune/gates.h"
 #include "nnprune/io.h"
 
 int cli_init(cli_parser *p, int argc, char **argv, const cli_opt *opts,
@@ -213,17 +214,10 @@ int cli_parse_bytes(const cli_parser *p, const char *opt, const char *text, uint
 {
 	char buf[64];
 	size_t n = strlen(text);
-	uint64_t mult = 1;
 	if (n == 0 || n >= sizeof buf)
 		return cli_usage_error(p, "%s: '%s' is not a size", opt, text), -1;
 	memcpy(buf, text, n + 1);
-	char last = buf[n - 1];
-	if (last == 'K' || last == 'k')
-		mult = 1ull << 10;
-	else if (last == 'M' || last == 'm')
-		mult = 1ull << 20;
-	else if (last == 'G' || last == 'g')
-		mult = 1ull << 30;
+	uint64_t mult = nnp_size_suffix(buf[n - 1]);
 	if (mult != 1)
 		buf[n - 1] = '\0';
 	uint64_t v;
@@ -328,6 +322,13 @@ int cli_fail(const nnp_err *err)
 {
 	fprintf(stderr, "nnprune: %s\n", err->msg[0] ? err->msg : "unknown error");
 	return nnp_exit_code(err->status);
+}
+
+void cli_lock_wait(const char *dir, long pid, void *ctx)
+{
+	(void)ctx;
+	fprintf(stderr, "nnprune: %s: another run (pid %ld) is writing there; waiting for it "
+	        "(--no-wait: fail instead)\n", dir, pid);
 }
 
 void cli_data_init(cli_data *d)

@@ -25,6 +25,7 @@
 
 #include "nnprune/text.h"
 #include "model_priv.h"
+#include "grow.h"
 #include "num.h"
 
 const char *nnpm_json_type(const cJSON *item)
@@ -206,13 +207,10 @@ static int add_row(numdoc *d, uint32_t layer, uint32_t row, size_t off, size_t o
 {
 	if (d->n_rows == d->cap_rows) {
 		size_t cap = d->cap_rows ? 2 * d->cap_rows : 256;
-		numrow *r = realloc(d->rows, cap * sizeof *r);
-		if (r)
-			d->rows = r;
-		numcut *c = realloc(d->cuts, cap * sizeof *c);
-		if (c)
-			d->cuts = c;
-		if (!r || !c)
+		int failed = 0;
+		d->rows = nnp_regrow(d->rows, cap, sizeof *d->rows, &failed);
+		d->cuts = nnp_regrow(d->cuts, cap, sizeof *d->cuts, &failed);
+		if (failed)
 			return NNP_ENOMEM;
 		d->cap_rows = cap;
 	}

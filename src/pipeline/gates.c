@@ -84,6 +84,17 @@ static int parse_count(const char *text, size_t len, uint64_t *out)
 	return 0;
 }
 
+uint64_t nnp_size_suffix(char last)
+{
+	if (last == 'K' || last == 'k')
+		return 1ull << 10;
+	if (last == 'M' || last == 'm')
+		return 1ull << 20;
+	if (last == 'G' || last == 'g')
+		return 1ull << 30;
+	return 1;
+}
+
 int nnp_gates_parse(nnp_gates *g, const char *option, const char *text, nnp_err *err)
 {
 	const char *o = option;
@@ -119,14 +130,7 @@ int nnp_gates_parse(nnp_gates *g, const char *option, const char *text, nnp_err 
 			g->max_params_pct = NAN;
 		}
 	} else if (!strcmp(o, "max-bytes")) {
-		uint64_t mult = 1;
-		char last = n ? text[n - 1] : '\0';
-		if (last == 'K' || last == 'k')
-			mult = 1ull << 10;
-		else if (last == 'M' || last == 'm')
-			mult = 1ull << 20;
-		else if (last == 'G' || last == 'g')
-			mult = 1ull << 30;
+		uint64_t mult = nnp_size_suffix(n ? text[n - 1] : '\0');
 		if (parse_count(text, n - (mult != 1), &v) || v == 0 ||
 		    v >= NNP_GATE_UNSET_BYTES / mult)
 			return nnp_err_set(err, NNP_EUSAGE, "--max-bytes: '%.64s' is not a size in bytes "

@@ -9,6 +9,7 @@
 #include "nnprune/criteria.h"
 #include "nnprune/iterative.h"
 #include "nnprune/stats.h"
+#include "grow.h"
 
 const char *nnp_iter_stop_name(nnp_iter_stop s)
 {
@@ -33,19 +34,12 @@ static int trace_grow(nnp_iter_trace *t)
 	if (t->n < t->cap)
 		return 0;
 	size_t cap = t->cap ? 2 * t->cap : 16, H = t->n_hidden ? t->n_hidden : 1;
-	size_t *nr = realloc(t->neurons, cap * H * sizeof *nr);
-	if (nr)
-		t->neurons = nr;
-	size_t *pa = realloc(t->params, cap * sizeof *pa);
-	if (pa)
-		t->params = pa;
-	double *ac = realloc(t->accuracy, cap * sizeof *ac);
-	if (ac)
-		t->accuracy = ac;
-	uint64_t *co = realloc(t->correct, cap * sizeof *co);
-	if (co)
-		t->correct = co;
-	if (!nr || !pa || !ac || !co)
+	int failed = 0;
+	t->neurons = nnp_regrow(t->neurons, cap * H, sizeof *t->neurons, &failed);
+	t->params = nnp_regrow(t->params, cap, sizeof *t->params, &failed);
+	t->accuracy = nnp_regrow(t->accuracy, cap, sizeof *t->accuracy, &failed);
+	t->correct = nnp_regrow(t->correct, cap, sizeof *t->correct, &failed);
+	if (failed)
 		return -1;
 	t->cap = cap;
 	return 0;

@@ -91,6 +91,23 @@ static int check_share(double s, size_t l, nnp_err *err)
 	                   l, s);
 }
 
+/* cuts[l] for layer l alone at the given share of its weights (left as
+ * zeros when the share rounds to none). */
+static int layer_cut(const nnp_model *m, size_t l, double share, nnp_mag_cut *cuts,
+                     nnp_err *err)
+{
+	const nnp_layer *L = &m->layers[l];
+	size_t k = nnp_mag_count(share, L->in * L->out), below;
+	uint32_t T;
+	if (k == 0)
+		return NNP_OK;
+	int rc = threshold(m, l, l + 1, k, &T, &below, err);
+	if (rc)
+		return rc;
+	cuts[l] = (nnp_mag_cut){ T, k - below, k };
+	return NNP_OK;
+}
+
 /* Per layer: layer l loses round(share[l] * its weights). */
 static int select_layers(const nnp_model *m, const double *share, nnp_mag_cut *cuts,
                          nnp_err *err)
@@ -102,15 +119,9 @@ static int select_layers(const nnp_model *m, const double *share, nnp_mag_cut *c
 			return rc;
 	}
 	for (size_t l = 0; l < m->n_layers; l++) {
-		const nnp_layer *L = &m->layers[l];
-		size_t k = nnp_mag_count(share[l], L->in * L->out), below;
-		uint32_t T;
-		if (k == 0)
-			continue;
-		int rc = threshold(m, l, l + 1, k, &T, &below, err);
+		int rc = layer_cut(m, l, share[l], cuts, err);
 		if (rc)
 			return rc;
-		cuts[l] = (nnp_mag_cut){ T, k - below, k };
 	}
 	return NNP_OK;
 }
@@ -126,14 +137,9 @@ int nnp_mag_select(const nnp_model *m, double sparsity, nnp_mag_scope scope,
 	size_t below;
 	if (scope == NNP_MAG_PER_LAYER) {
 		for (size_t l = 0; l < m->n_layers; l++) {
-			const nnp_layer *L = &m->layers[l];
-			size_t k = nnp_mag_count(sparsity, L->in * L->out);
-			if (k == 0)
-				continue;
-			int rc = threshold(m, l, l + 1, k, &T, &below, err);
+			int rc = layer_cut(m, l, sparsity, cuts, err);
 			if (rc)
 				return rc;
-			cuts[l] = (nnp_mag_cut){ T, k - below, k };
 		}
 		return NNP_OK;
 	}

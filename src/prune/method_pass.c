@@ -370,13 +370,7 @@ static int stream_rows(mth_pass *P, nnp_err *err)
 int nnp_mth_pass(nnp_method_ctx *c, int kind, size_t layer, const mth_variant *var,
                  size_t n_var, nnp_err *err)
 {
-	mth_pass P;
-	memset(&P, 0, sizeof P);
-	P.c = c;
-	P.kind = kind;
-	P.layer = layer;
-	P.var = var;
-	P.n_var = n_var;
+	mth_pass P = { .c = c, .kind = kind, .layer = layer, .var = var, .n_var = n_var };
 	P.acc_len = kind == MTH_PASS_ORIG ? c->orig_len
 	            : kind == MTH_PASS_WORK ? nnp_mth_stat_len(c, layer) : n_var;
 	memset(c->acc, 0, P.acc_len * sizeof *c->acc);

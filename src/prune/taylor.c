@@ -111,12 +111,7 @@ int nnp_mth_taylor(const nnp_model *m, const nnp_rows_spec *src, nnp_pool *pool,
 	if (batch > nnp_backprop_max_rows(m))
 		batch = nnp_backprop_max_rows(m);
 	unsigned W = nnp_pool_size(pool);
-	tay_job J;
-	memset(&J, 0, sizeof J);
-	J.m = m;
-	J.batch = batch;
-	J.l0 = l0;
-	J.l1 = l1;
+	tay_job J = { .m = m, .batch = batch, .l0 = l0, .l1 = l1 };
 	J.off = calloc(m->n_layers, sizeof *J.off);
 	J.ws = calloc(W, sizeof *J.ws);
 	int rc = NNP_ENOMEM;
