@@ -242,13 +242,6 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 	return check_method(p, c);
 }
 
-static void lock_wait(const char *dir, long pid, void *ctx)
-{
-	(void)ctx;
-	fprintf(stderr, "nnprune: %s: another run (pid %ld) is writing there; waiting for it "
-	        "(--no-wait: fail instead)\n", dir, pid);
-}
-
 /* "building candidates 3/40" and "fine-tuning 2/5 models" on stderr. */
 static void sweep_progress(void *ctx, nnp_pipeline_stage st, size_t done, size_t total)
 {
@@ -491,7 +484,7 @@ int cmd_sweep(int argc, char **argv)
 	po.mag_scope = cfg.sp.scope;
 	nnp_pipeline_output out = { cfg.out_dir, model_path, fi.crc32,
 		                    cli_format_pick(cfg.format, fi.format), inputs,
-		                    sizeof inputs / sizeof inputs[0], !cfg.no_wait, lock_wait, NULL };
+		                    sizeof inputs / sizeof inputs[0], !cfg.no_wait, cli_lock_wait, NULL };
 	po.out = out;
 	if (!cfg.quiet && !cfg.json && isatty(STDERR_FILENO))
 		po.progress = sweep_progress;
