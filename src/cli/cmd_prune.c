@@ -212,12 +212,17 @@ static int check_args(const cli_parser *p, prune_cfg *c)
 			       -1;
 		/* The loop judges on its held-out slice and writes one model itself. */
 		const char *other = c->ft.data ? "--finetune" : c->ft.option ? c->ft.option
-		                    : c->oo.eval ? "--eval"
 		                    : nnp_gates_any(&c->oo.gates) ? "a gate" : c->oo.best ? "--best"
 		                    : c->json ? "--json" : NULL;
 		if (other)
 			return cli_usage_error(p, "%s does not go with --iterative (its conditions "
-			                          "are judged on --holdout rows of --calib)", other), -1;
+			                          "are judged on --eval DATA or --holdout rows of "
+			                          "--calib)", other), -1;
+		if (c->it.holdout_set && c->oo.eval)
+			return cli_usage_error(p, "--holdout: with --eval DATA the held-out rows are "
+			                          "DATA's"), -1;
+		if (c->oo.eval_labels && !c->oo.eval)
+			return cli_usage_error(p, "--eval-labels needs --eval DATA"), -1;
 		if (!c->me.comp_set)
 			c->me.mo.compensate = NNP_COMP_LS;
 		c->me.mo.threads = c->data.threads;
@@ -390,7 +395,7 @@ int cmd_prune(int argc, char **argv)
 	if (c.it.on) {
 		prune_iter_run ir = { model_path, c.out, fi.crc32, &c.me, &c.data.opts, c.mem_limit,
 			              c.target.text[0] ? c.target.text : NULL, c.target.params,
-			              c.target.percent, c.format, c.quiet };
+			              c.target.percent, c.format, c.quiet, c.oo.eval, c.oo.eval_labels };
 		c.data.opts.labels_option = "--calib-labels FILE";
 		rc = prune_iterative(&c.it, &ir, m);
 		goto done;

@@ -87,7 +87,8 @@ void prune_iter_help(void)
 	       "                     the loop stops when none is left to remove)\n"
 	       "  --holdout P%%       the last P%% of the calibration rows are held out (not\n"
 	       "                     scored on) to measure the accuracy (default %g%%; labelled\n"
-	       "                     rows only; 0: none)\n"
+	       "                     rows only; 0: none); with --eval DATA, DATA's rows are\n"
+	       "                     held out instead and every calibration row calibrates\n"
 	       "  --trace FILE       the trace, one line per step (step, params, accuracy,\n"
 	       "                     neurons per layer), as CSV (default OUT.trace.csv), and a\n"
 	       "                     plot of accuracy against parameters beside it (.svg)\n"
@@ -253,6 +254,7 @@ int prune_iterative(const prune_iter *it, const prune_iter_run *r, const nnp_mod
 	memset(&c, 0, sizeof c);
 	nnp_model *pm = NULL;
 	nnp_iter_trace *t = NULL;
+	nnp_dataset *ev = NULL;     /* --eval DATA */
 	char *trace_path = NULL, *svg = NULL, *csv = NULL, *prov = NULL;
 	size_t csv_len = 0;
 	if (it->trace)
@@ -264,7 +266,8 @@ int prune_iterative(const prune_iter *it, const prune_iter_run *r, const nnp_mod
 		goto fail;
 	}
 	const char *outs[] = { trace_path, svg };
-	const char *ins[] = { r->model_path, r->me->calib, r->data->labels_path, r->out };
+	const char *ins[] = { r->model_path, r->me->calib, r->data->labels_path, r->out, r->eval,
+		              r->eval_labels };
 	for (size_t o = 0; o < 2; o++) {
 		for (size_t k = 0; k < sizeof ins / sizeof ins[0]; k++)
 			if (ins[k] && nnp_same_file(outs[o], ins[k])) {
@@ -280,7 +283,22 @@ int prune_iterative(const prune_iter *it, const prune_iter_run *r, const nnp_mod
 	                   UINT64_MAX, &err))
 		goto fail;
 	nnp_dataset cal = c.labelled, held = { 0, cal.features, NULL, NULL };
-	if (cal.y && it->holdout > 0) {
+	if (r->eval) {
+		/* Held-out rows of their own: every calibration row calibrates. */
+		nnp_data_opts eo = *r->data;
+		eo.labels_path = r->eval_labels;
+		eo.labels_option = "--eval-labels FILE";
+		eo.expect_features = m->input_size;
+		eo.n_classes = nnp_model_outputs(m);
+		if (nnp_dataset_load(&ev, r->eval, &eo, UINT64_MAX, &err))
+			goto fail;
+		if (!ev->y) {
+			nnp_err_set(&err, NNP_EINPUT, "%s: the held-out rows have no labels (for IDX "
+			            "images, give --eval-labels FILE)", r->eval);
+			goto fail;
+		}
+		held = *ev;
+	} else if (cal.y && it->holdout > 0) {
 		size_t h = (size_t)floor((double)cal.rows * it->holdout / 100.0);
 		h = h ? h : 1;
 		if (h >= cal.rows) {
@@ -293,7 +311,7 @@ int prune_iterative(const prune_iter *it, const prune_iter_run *r, const nnp_mod
 		held.x = cal.x + cal.rows * cal.features;
 		held.y = cal.y + cal.rows;
 	}
-	if (!isnan(it->until_drop) && !held.rows) {
+	if (!isnan(it->until_drop) && !held.rows && !r->eval) {
 		nnp_err_set(&err, NNP_EUSAGE, "%s: --until-drop measures the accuracy on held-out "
 		            "calibration rows: they need labels%s", r->me->calib,
 		            cal.y ? " and --holdout above 0" : " (--calib-labels FILE for IDX images)");
@@ -362,5 +380,6 @@ done:
 	nnp_iter_trace_free(t);
 	nnp_model_free(pm);
 	nnp_calib_free(&c);
+	nnp_dataset_free(ev);
 	return rc;
 }

@@ -48,6 +48,7 @@ typedef struct prune_iter_run {
 	double target_percent;      /* 0: none */
 	nnp_format format;
 	int quiet;
+	const char *eval, *eval_labels; /* --eval DATA: the held-out rows; NULL: --holdout */
 } prune_iter_run;
 
 /* "512-256-128": m's hidden widths (cmd_prune.c). */

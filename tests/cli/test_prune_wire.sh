@@ -174,6 +174,22 @@ if need_py "iterative: the provenance records the stop"; then
 	expect_eq "provenance: held-out rows (10% of 300)" 30 \
 		"$(py im.json 'j["metadata"]["provenance"]["iterative"]["held_out_rows"]')"
 fi
+# --eval DATA: its rows judge every step (step 0 = the original on DATA) and
+# every calibration row calibrates
+gen_blobs 777 200 16 3 >held.csv
+nnp prune model.bin --calib calib.csv --method l2 --iterative --step 10% --until-drop 2 \
+	--eval held.csv -o ie.bin -j 1 -q
+expect_rc "iterative --eval: exit 0" 0
+rescore model.bin held.csv
+check "iterative --eval: step 0's accuracy is the original's on DATA (nnprune eval)" \
+	awk -F, -v e="$EV_ACC" 'NR == 2 { d = $3 - e; exit !(d < 1e-9 && d > -1e-9) }' ie.bin.trace.csv
+if need_py "iterative --eval: the provenance counts DATA's rows as held out"; then
+	nnp convert ie.bin ie.json
+	expect_eq "iterative --eval: held-out rows = DATA's 200" 200 \
+		"$(py ie.json 'j["metadata"]["provenance"]["iterative"]["held_out_rows"]')"
+fi
+expect_usage "iterative: --holdout does not go with --eval" "DATA's" \
+	prune model.bin --calib calib.csv --method l2 --iterative --eval held.csv --holdout 5% -o x.bin
 nnp prune model.bin --calib nolab.csv --no-label --method l2 --iterative --until-drop 1 -o x.bin
 expect_rc "iterative --until-drop without labels: refused" 2
 expect_err "iterative --until-drop without labels: says why" "held-out"
