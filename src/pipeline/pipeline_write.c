@@ -274,6 +274,11 @@ int nnp_pipeline_finish(nnp_pipeline *p, const nnp_model *m, const nnp_dataset *
 		rc = nnp_pipeline_ft_run(p, m, d, err);
 	if (!rc)
 		rc = nnp_sweep_measure(sw, o->out.format, err);
+	/* The original's row beside them: its nonzeros, and its size in the
+	 * format the candidates are written in. */
+	sw->original.nonzeros = nnp_model_nonzeros(m);
+	if (!rc && (o->out.format == NNP_FMT_JSON || o->out.format == NNP_FMT_BIN))
+		rc = nnp_model_file_size(m, o->out.format, &sw->original.file_bytes, err);
 	memset(&p->verdict, 0, sizeof p->verdict);
 	p->verdict.best = p->verdict.closest = NNP_NO_DUP;
 	if (!rc && o->gates && nnp_gates_any(o->gates))
