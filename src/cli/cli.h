@@ -13,6 +13,7 @@
 #include "nnprune/io.h"
 #include "nnprune/method.h"
 #include "nnprune/model.h"
+#include "nnprune/pipeline.h"
 #include "nnprune/prune.h"
 #include "nnprune/stats.h"
 
@@ -96,6 +97,9 @@ int cli_fail(const nnp_err *err);
 /* nnp_dir_lock_take's on_wait for the commands with --no-wait: says on
  * stderr which run holds the output directory and that this one waits. */
 void cli_lock_wait(const char *dir, long pid, void *ctx);
+/* The pipeline's progress on stderr ("building candidates 3/40", "fine-tuning
+ * 2/5 models"); set it only when stderr is a terminal. */
+void cli_pipeline_progress(void *ctx, nnp_pipeline_stage st, size_t done, size_t total);
 
 /* Data reader options shared by stats, eval, sweep, train, finetune. */
 typedef struct cli_data {

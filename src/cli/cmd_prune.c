@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "cli_model.h"
@@ -443,6 +444,8 @@ int cmd_prune(int argc, char **argv)
 			goto done;
 		}
 	}
+	if (!c.quiet && !c.json && isatty(STDERR_FILENO))
+		po.progress = cli_pipeline_progress;
 	int mrc = nnp_pipeline_run(&pl, m, &po, &err);
 	if (mrc == NNP_EUSAGE) {
 		/* An unreachable budget is the caller's number, said once with usage. */

@@ -242,19 +242,6 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 	return check_method(p, c);
 }
 
-/* "building candidates 3/40" and "fine-tuning 2/5 models" on stderr. */
-static void sweep_progress(void *ctx, nnp_pipeline_stage st, size_t done, size_t total)
-{
-	(void)ctx;
-	if (done == NNP_PROGRESS_END)
-		fprintf(stderr, "\r\033[K");
-	else if (st == NNP_STAGE_BUILD)
-		fprintf(stderr, "\rbuilding candidates: %zu/%zu", done, total);
-	else
-		fprintf(stderr, "\rnnprune: fine-tuning: %zu/%zu models", done, total);
-	fflush(stderr);
-}
-
 /* The candidates asked for: every (mean, std) pair for the rule, else per
  * --keep fraction, the --allocate path, per --target-params budget, per
  * --widths set, in that order. Labels (for messages) go to *labels. */
@@ -487,7 +474,7 @@ int cmd_sweep(int argc, char **argv)
 		                    sizeof inputs / sizeof inputs[0], !cfg.no_wait, cli_lock_wait, NULL };
 	po.out = out;
 	if (!cfg.quiet && !cfg.json && isatty(STDERR_FILENO))
-		po.progress = sweep_progress;
+		po.progress = cli_pipeline_progress;
 	int brc = nnp_pipeline_run(&pl, m, &po, &err);
 	if (brc == NNP_EUSAGE) {
 		/* An unreachable budget is the caller's number. */

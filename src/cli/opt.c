@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "nnprune/pipeline.h"
 #include "nnprune/gates.h"
 #include "nnprune/io.h"
 
@@ -450,4 +451,17 @@ void cli_progress_end(cli_progress *pr)
 {
 	if (pr->enabled)
 		fprintf(stderr, "\r\033[K");
+}
+
+/* "building candidates 3/40" and "fine-tuning 2/5 models" on stderr. */
+void cli_pipeline_progress(void *ctx, nnp_pipeline_stage st, size_t done, size_t total)
+{
+	(void)ctx;
+	if (done == NNP_PROGRESS_END)
+		fprintf(stderr, "\r\033[K");
+	else if (st == NNP_STAGE_BUILD)
+		fprintf(stderr, "\rbuilding candidates: %zu/%zu", done, total);
+	else
+		fprintf(stderr, "\rnnprune: fine-tuning: %zu/%zu models", done, total);
+	fflush(stderr);
 }
