@@ -191,6 +191,10 @@ static void test_best(void **state)
 	g = gates((const char *const[]){ "--max-params", "40%", "--max-drop", "5", NULL });
 	judge(&g, sw, &r);
 	assert_int_equal(r.best, 1);
+	/* A file of exactly --max-bytes passes: 2 is 2500 bytes. */
+	g = gates((const char *const[]){ "--max-bytes", "2500", "--max-drop", "1", NULL });
+	judge(&g, sw, &r);
+	assert_int_equal(r.best, 2);
 	g = gates((const char *const[]){ "--max-bytes", "2499", "--max-drop", "1", NULL });
 	judge(&g, sw, &r);
 	/* 2 is 2500 bytes: over by one; 4 is 3400. Nothing passes; closest: the
