@@ -137,18 +137,6 @@ static nnp_method_opts opts_of(nnp_method me, nnp_compensate co, unsigned thread
 	return o;
 }
 
-static void assert_models_bitequal(const nnp_model *a, const nnp_model *b)
-{
-	assert_int_equal(a->n_layers, b->n_layers);
-	for (size_t l = 0; l < a->n_layers; l++) {
-		const nnp_layer *A = &a->layers[l], *B = &b->layers[l];
-		assert_int_equal(A->in, B->in);
-		assert_int_equal(A->out, B->out);
-		assert_memory_equal(A->w, B->w, A->in * A->out * sizeof(float));
-		assert_memory_equal(A->b, B->b, A->out * sizeof(float));
-	}
-}
-
 /* ---- Cholesky and the ridge refit -------------------------------------- */
 
 static void test_chol_solve(void **state)
@@ -687,7 +675,7 @@ static void test_sequential_against_reference(void **state)
 			check_against_ref(p, kp, &R);
 			ref_free(&R);
 			assert_int_equal(nnp_method_prune(&q, mod, d, &o, cand[i], NULL, &err), 0);
-			assert_models_bitequal(p, q);
+			tu_assert_models_bitequal(p, q);
 			assert_int_equal(nnp_model_params(p), nnp_method_params(mod, cand[i]));
 			nnp_model_free(p);
 			nnp_model_free(q);
@@ -714,7 +702,7 @@ static void test_keep_all_is_identity(void **state)
 		nnp_model *p = NULL;
 		nnp_err err;
 		assert_int_equal(nnp_method_prune(&p, mod, d, &o, counts, NULL, &err), 0);
-		assert_models_bitequal(p, mod);
+		tu_assert_models_bitequal(p, mod);
 		assert_true(p->layers[1].alpha == mod->layers[1].alpha);
 		nnp_model_free(p);
 	}
@@ -744,7 +732,7 @@ static void test_prune_keep_matches_prune_apply(void **state)
 	assert_int_equal(nnp_method_ctx_create(&c, mod, d, &o, &err), 0);
 	assert_int_equal(nnp_method_ctx_prune_keep(c, &k, &p, &err), 0);
 	assert_int_equal(nnp_prune_apply(&q, mod, &k, NULL, 0, &err), 0);
-	assert_models_bitequal(p, q);
+	tu_assert_models_bitequal(p, q);
 	nnp_model_free(p);
 	nnp_model_free(q);
 	nnp_method_ctx_free(c);
@@ -876,7 +864,7 @@ static void test_threads_determinism(void **state)
 			assert_int_equal(nnp_method_allocate(&a[i], mod, d, &o, &err), 0);
 		}
 		for (int i = 1; i < 3; i++) {
-			assert_models_bitequal(p[0], p[i]);
+			tu_assert_models_bitequal(p[0], p[i]);
 			assert_memory_equal(a[0]->sens, a[i]->sens, 2 * a[0]->n_grid * sizeof(double));
 			assert_int_equal(a[0]->n, a[i]->n);
 			assert_memory_equal(a[0]->counts, a[i]->counts, a[0]->n * 2 * sizeof(size_t));
@@ -938,7 +926,7 @@ static void stream_vs_memory(const nnp_model *mod, const nnp_dataset *d, size_t 
 				assert_int_equal(nnp_method_ctx_rows(cs), n);
 				assert_int_equal(nnp_method_ctx_prune(cm, counts, &pm, NULL, &err), 0);
 				assert_int_equal(nnp_method_ctx_prune(cs, counts, &ps, NULL, &err), 0);
-				assert_models_bitequal(pm, ps);
+				tu_assert_models_bitequal(pm, ps);
 				assert_int_equal(nnp_method_ctx_allocate(cm, &am, &err), 0);
 				assert_int_equal(nnp_method_ctx_allocate(cs, &as, &err), 0);
 				assert_memory_equal(am->sens, as->sens, 2 * am->n_grid * sizeof(double));
@@ -989,7 +977,7 @@ static void test_stream_matches_memory(void **state)
 	assert_int_equal(nnp_method_ctx_create_stream(&cs, mod, &head_src, &o, &err), 0);
 	assert_int_equal(nnp_method_ctx_rows(cs), 200);
 	assert_int_equal(nnp_method_ctx_prune(cs, counts, &ps, NULL, &err), 0);
-	assert_models_bitequal(pm, ps);
+	tu_assert_models_bitequal(pm, ps);
 	nnp_model_free(pm);
 	nnp_model_free(ps);
 	/* Rewritten with the same rows, other values, after the context took it. */

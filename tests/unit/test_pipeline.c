@@ -75,20 +75,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void expect_same_model(const nnp_model *a, const nnp_model *b)
-{
-	assert_non_null(a);
-	assert_non_null(b);
-	assert_int_equal(a->n_layers, b->n_layers);
-	for (size_t l = 0; l < a->n_layers; l++) {
-		assert_int_equal(a->layers[l].in, b->layers[l].in);
-		assert_int_equal(a->layers[l].out, b->layers[l].out);
-		size_t n = a->layers[l].in * a->layers[l].out;
-		assert_memory_equal(a->layers[l].w, b->layers[l].w, n * sizeof(float));
-		assert_memory_equal(a->layers[l].b, b->layers[l].b, a->layers[l].out * sizeof(float));
-	}
-}
-
 /* Options over the fixture's rows held in memory: evaluation on d, the
  * statistics of d, calibration on the other rows. */
 static void base_opts(const fixture *fx, nnp_pipeline_opts *o, unsigned threads)
@@ -151,7 +137,7 @@ static void test_method_equals_hand(void **state)
 	assert_int_equal(nnp_evaluate_models(fx->m, (const nnp_model *const *)hand, c, 3, &fx->d,
 	                                     &eo, &orig, NULL, &g_err), 0);
 	for (size_t i = 0; i < 3; i++) {
-		expect_same_model(nnp_pipeline_model(p, i), hand[i]);
+		tu_assert_models_bitequal(nnp_pipeline_model(p, i), hand[i]);
 		assert_int_equal(p->sw->c[i].params, c[i].params);
 		assert_true(p->sw->c[i].accuracy == c[i].accuracy);
 		assert_true(p->sw->c[i].loss == c[i].loss);
@@ -219,7 +205,7 @@ static void test_rule_equals_sweep(void **state)
 		assert_int_equal(nnp_keep_rule(&k, fx->s, a->mean_thr, a->std_thr, 1, &g_err), 0);
 		assert_int_equal(nnp_prune_apply(&pm, fx->m, k, fx->s, 1, &g_err), 0);
 		if (a->same_as == NNP_NO_DUP)
-			expect_same_model(nnp_pipeline_model(q, i), pm);
+			tu_assert_models_bitequal(nnp_pipeline_model(q, i), pm);
 		nnp_model_free(pm);
 		nnp_keep_free(k);
 	}
@@ -261,10 +247,10 @@ static void test_finetune_and_threads(void **state)
 	t.model_takes_raw = 1;
 	nnp_train_report rep;
 	assert_int_equal(nnp_train(c, &fx->d, NULL, &t, &rep, &g_err), 0);
-	expect_same_model(p[0]->ft_jobs[0].model, c);
+	tu_assert_models_bitequal(p[0]->ft_jobs[0].model, c);
 	nnp_model_free(c);
 	for (size_t i = 0; i < p[0]->n_ft_jobs; i++)
-		expect_same_model(p[0]->ft_jobs[i].model, p[1]->ft_jobs[i].model);
+		tu_assert_models_bitequal(p[0]->ft_jobs[i].model, p[1]->ft_jobs[i].model);
 	for (size_t i = 0; i < 2; i++) {
 		assert_true(p[0]->sw->c[i].finetuned);
 		assert_true(p[0]->sw->c[i].ft_accuracy == p[1]->sw->c[i].ft_accuracy);
@@ -300,7 +286,7 @@ static void test_write_and_errors(void **state)
 	assert_string_equal(p->sw->c[0].file, want);
 	nnp_model *back = NULL;
 	assert_int_equal(nnp_model_load(&back, want, NULL, &g_err), 0);
-	expect_same_model(back, nnp_pipeline_model(p, 0));
+	tu_assert_models_bitequal(back, nnp_pipeline_model(p, 0));
 	assert_non_null(back->provenance);
 	assert_non_null(strstr(back->provenance, "\"budget\":{\"keep\":0.5}"));
 	assert_non_null(strstr(back->provenance, "\"calibration\":{\"path\":\"calib\""));

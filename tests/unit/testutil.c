@@ -110,6 +110,20 @@ void tu_expect_msg(const nnp_err *err, const char *want)
 		fail_msg("message \"%s\" lacks \"%s\"", err->msg, want);
 }
 
+void tu_assert_models_bitequal(const nnp_model *a, const nnp_model *b)
+{
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(a->n_layers, b->n_layers);
+	for (size_t l = 0; l < a->n_layers; l++) {
+		const nnp_layer *A = &a->layers[l], *B = &b->layers[l];
+		assert_int_equal(A->in, B->in);
+		assert_int_equal(A->out, B->out);
+		assert_memory_equal(A->w, B->w, A->in * A->out * sizeof(float));
+		assert_memory_equal(A->b, B->b, A->out * sizeof(float));
+	}
+}
+
 void tu_expect_case(const char *what, size_t i, int rc, const nnp_err *err, const char *want)
 {
 	if (!want) {

@@ -44,6 +44,10 @@ nnp_model *tu_model(size_t n_layers, const size_t *sizes, const nnp_act *acts);
 /* Fails the test unless err's message contains want. */
 void tu_expect_msg(const nnp_err *err, const char *want);
 
+/* Fails the test unless a and b have the same shapes and the same weight and
+ * bias bits (neither may be NULL). */
+void tu_assert_models_bitequal(const nnp_model *a, const nnp_model *b);
+
 /* The outcome of case i of a table (what names the table): with want NULL,
  * success; else NNP_EINPUT with want in the message. */
 void tu_expect_case(const char *what, size_t i, int rc, const nnp_err *err, const char *want);
