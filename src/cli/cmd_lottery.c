@@ -264,13 +264,11 @@ static int on_round(const nnp_lottery_round *r, const nnp_model *ticket,
 	size_t n = strlen(c->tc.out) + strlen(name) + 1;
 	char *path = malloc(n);
 	nnp_model *m = NULL;
-	cJSON *prov = cJSON_CreateObject();
+	cJSON *prov = cli_train_prov("lottery");
 	int rc = path && prov ? nnp_model_clone(&m, ticket, err)
 	                      : nnp_err_set(err, NNP_ENOMEM, "out of memory");
 	if (!rc) {
 		snprintf(path, n, "%s%s", c->tc.out, name);
-		cJSON_AddStringToObject(prov, "tool", "nnprune " NNP_VERSION);
-		cJSON_AddStringToObject(prov, "operation", "lottery");
 		cJSON_AddNumberToObject(prov, "round", (double)r->round);
 		cJSON_AddNumberToObject(prov, "remaining", r->remaining);
 		cJSON_AddStringToObject(prov, "scope", scope_name(&c->lo));

@@ -23,22 +23,34 @@ static const char *const fashion_classes[] = { "T-shirt/top", "Trouser", "Pullov
 /* Checks the output, loads the data and trains *m in place: what train and
  * finetune share once the model is ready. With finetune --sparsity, *m is
  * replaced by its magnitude-pruned copy fine-tuned on the cubic schedule. */
+static int fit_sets(train_cfg *c, nnp_model **m, const nnp_dataset *train,
+                    const nnp_dataset *val, nnp_train_report *rep, nnp_err *err);
+
 static int fit(train_cfg *c, nnp_model **m, const char *train_path, const char *const *inputs,
-               size_t n_inputs, nnp_dataset **train, nnp_dataset **val, nnp_train_report *rep,
-               nnp_err *err)
+               size_t n_inputs, nnp_train_report *rep, nnp_err *err)
 {
+	nnp_dataset *train = NULL, *val = NULL;
 	int rc = cli_check_output(c->out, err);
 	if (!rc)
 		rc = cli_train_check_not_input(c->out, inputs, n_inputs, err);
 	if (!rc)
-		rc = cli_train_load_sets(c, *m, train_path, train, val, err);
-	if (rc)
-		return rc;
+		rc = cli_train_load_sets(c, *m, train_path, &train, &val, err);
+	if (!rc)
+		rc = fit_sets(c, m, train, val, rep, err);
+	nnp_dataset_free(train);
+	nnp_dataset_free(val);
+	return rc;
+}
+
+static int fit_sets(train_cfg *c, nnp_model **m, const nnp_dataset *train,
+                    const nnp_dataset *val, nnp_train_report *rep, nnp_err *err)
+{
+	int rc;
 	c->t.on_epoch = cli_train_on_epoch;
 	c->t.on_progress = cli_train_on_progress;
 	c->t.ctx = c;
 	if (!(c->sparsity > 0))
-		return nnp_train(*m, *train, *val, &c->t, rep, err);
+		return nnp_train(*m, train, val, &c->t, rep, err);
 	nnp_gradual_opts g;
 	memset(&g, 0, sizeof g);
 	g.train = c->t;
@@ -49,12 +61,12 @@ static int fit(train_cfg *c, nnp_model **m, const char *train_path, const char *
 	g.target = W - (size_t)llround(c->sparsity * (double)W);
 	nnp_model *out = NULL;
 	nnp_gradual_report gr;
-	if ((rc = nnp_gradual_run(&out, *m, *train, *val, &g, &gr, err)) != 0)
+	if ((rc = nnp_gradual_run(&out, *m, train, val, &g, &gr, err)) != 0)
 		return rc;
 	for (size_t s = 0; s < gr.n && !c->quiet; s++) {
 		printf("step %zu/%zu: %zu of %zu weights kept (%.2f%%)", gr.s[s].step, gr.n,
 		       gr.s[s].weights, W, 100.0 * (double)gr.s[s].weights / (double)W);
-		if (*val)
+		if (val)
 			printf(", val accuracy %.2f%%", 100.0 * gr.s[s].accuracy);
 		printf("\n");
 	}
@@ -77,11 +89,13 @@ static int settle_train_opts(const cli_parser *p, train_cfg *c, float lr, nnp_er
 	return 0;
 }
 
-/* Writes m with provenance prov to -o and, unless --quiet, says so. */
+/* Writes m with provenance prov (freed here) to -o and, unless --quiet, says so. */
 static int save_written(const train_cfg *c, nnp_model *m, cJSON *prov, const char *const *inputs,
                         size_t n_inputs, const nnp_train_report *rep, nnp_err *err)
 {
-	if (cli_train_save(m, prov, c->out, inputs, n_inputs, err))
+	int rc = cli_train_save(m, prov, c->out, inputs, n_inputs, err);
+	cJSON_Delete(prov);
+	if (rc)
 		return -1;
 	if (!c->quiet)
 		printf("model written to %s (%zu parameters, %.1f s)\n", c->out,
@@ -98,15 +112,12 @@ static int save_init(const train_cfg *c, const nnp_model *m, const char *const *
 		return nnp_err_set(err, NNP_EUSAGE, "--save-init %s: the same file as -o",
 		                   c->save_init);
 	nnp_model *init = NULL;
-	cJSON *prov = NULL;
 	int rc = cli_check_output(c->save_init, err);
 	if (!rc)
 		rc = nnp_model_clone(&init, m, err);
 	if (rc)
 		return rc;
-	prov = cJSON_CreateObject();
-	cJSON_AddStringToObject(prov, "tool", "nnprune " NNP_VERSION);
-	cJSON_AddStringToObject(prov, "operation", "init");
+	cJSON *prov = cli_train_prov("init");
 	cJSON_AddStringToObject(prov, "layers", c->layers);
 	cJSON_AddNumberToObject(prov, "seed", (double)c->t.seed);
 	rc = cli_train_save(init, prov, c->save_init, inputs, n_inputs, err);
@@ -139,10 +150,8 @@ int cmd_train(int argc, char **argv)
 	nnp_err err;
 	nnp_err_clear(&err);
 	nnp_model *m = NULL;
-	nnp_dataset *train = NULL, *val = NULL;
 	size_t *sizes = NULL;
 	nnp_act *acts = NULL;
-	cJSON *prov = NULL;
 	while ((id = cli_next(&p, &arg)) != CLI_END) {
 		switch (id) {
 		case CLI_ERROR: rc = NNP_EXIT_USAGE; goto done;
@@ -257,11 +266,9 @@ int cmd_train(int argc, char **argv)
 	if (c.save_init && save_init(&c, m, inputs, 4, &err))
 		goto fail;
 	nnp_train_report rep;
-	if (fit(&c, &m, p.operands[0], inputs, 4, &train, &val, &rep, &err))
+	if (fit(&c, &m, p.operands[0], inputs, 4, &rep, &err))
 		goto fail;
-	prov = cJSON_CreateObject();
-	cJSON_AddStringToObject(prov, "tool", "nnprune " NNP_VERSION);
-	cJSON_AddStringToObject(prov, "operation", "train");
+	cJSON *prov = cli_train_prov("train");
 	cJSON_AddStringToObject(prov, "layers", c.layers);
 	cJSON_AddStringToObject(prov, "activation", nnp_act_name(c.act));
 	cli_train_add_fields(prov, &c, p.operands[0], &rep);
@@ -271,11 +278,8 @@ int cmd_train(int argc, char **argv)
 fail:
 	rc = cli_fail(&err);
 done:
-	cJSON_Delete(prov);
 	free(sizes);
 	free(acts);
-	nnp_dataset_free(train);
-	nnp_dataset_free(val);
 	nnp_model_free(m);
 	cli_done(&p);
 	return rc;
@@ -308,8 +312,6 @@ int cmd_finetune(int argc, char **argv)
 	nnp_err err;
 	nnp_err_clear(&err);
 	nnp_model *m = NULL, *teacher = NULL;
-	nnp_dataset *train = NULL, *val = NULL;
-	cJSON *prov = NULL;
 	while ((id = cli_next(&p, &arg)) != CLI_END) {
 		if (id == CLI_ERROR) {
 			rc = NNP_EXIT_USAGE;
@@ -418,13 +420,11 @@ int cmd_finetune(int argc, char **argv)
 	const char *inputs[] = { p.operands[0], p.operands[1], c.data.opts.labels_path, c.val,
 		                 c.val_labels, c.teacher };
 	nnp_train_report rep;
-	if (fit(&c, &m, p.operands[1], inputs, 6, &train, &val, &rep, &err))
+	if (fit(&c, &m, p.operands[1], inputs, 6, &rep, &err))
 		goto fail;
 	char crc[9];
 	snprintf(crc, sizeof crc, "%08x", (unsigned)fi.crc32);
-	prov = cJSON_CreateObject();
-	cJSON_AddStringToObject(prov, "tool", "nnprune " NNP_VERSION);
-	cJSON_AddStringToObject(prov, "operation", "finetune");
+	cJSON *prov = cli_train_prov("finetune");
 	cJSON *source = cJSON_AddObjectToObject(prov, "source");
 	cJSON_AddStringToObject(source, "path", p.operands[0]);
 	cJSON_AddStringToObject(source, "crc32", crc);
@@ -440,9 +440,6 @@ int cmd_finetune(int argc, char **argv)
 fail:
 	rc = cli_fail(&err);
 done:
-	cJSON_Delete(prov);
-	nnp_dataset_free(train);
-	nnp_dataset_free(val);
 	nnp_model_free(m);
 	nnp_model_free(teacher);
 	cli_model_free(&mo);

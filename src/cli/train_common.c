@@ -133,6 +133,14 @@ int cli_train_load_sets(train_cfg *c, const nnp_model *m, const char *train_path
 }
 
 
+cJSON *cli_train_prov(const char *operation)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "tool", "nnprune " NNP_VERSION);
+	cJSON_AddStringToObject(o, "operation", operation);
+	return o;
+}
+
 void cli_train_add_fields(cJSON *o, const train_cfg *c, const char *data, const nnp_train_report *rep)
 {
 	cJSON_AddStringToObject(o, "data", data);

@@ -71,6 +71,8 @@ void cli_train_on_progress(size_t epoch, uint64_t done, uint64_t total, void *ct
 /* Loads the training data and (with --val) the validation data for model m. */
 int cli_train_load_sets(train_cfg *c, const nnp_model *m, const char *train_path,
                         nnp_dataset **train, nnp_dataset **val, nnp_err *err);
+/* A provenance object naming this tool and the operation; NULL when out of memory. */
+cJSON *cli_train_prov(const char *operation);
 /* The training options and figures a provenance records. */
 void cli_train_add_fields(cJSON *o, const train_cfg *c, const char *data,
                           const nnp_train_report *rep);
