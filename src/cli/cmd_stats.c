@@ -159,30 +159,30 @@ static int write_stats(const nnp_stats *s, const nnp_stats_source *src, const ch
 	return cli_stats_summary(s, out, json, quiet);
 }
 
-static int merge_parts(char **parts, int n, const char *out, int json, int quiet)
+/* The statistics of the partial files parts[0..n-1] merged into *s, described
+ * by *src as one pass would describe them; out checked writable. */
+static int merge_parts(char **parts, int n, const char *out, nnp_stats **s,
+                       nnp_stats_source *src, nnp_err *err)
 {
-	nnp_err err;
-	nnp_err_clear(&err);
-	nnp_stats **ps = calloc((size_t)n, sizeof *ps), *s = NULL;
-	nnp_stats_source *srcs = calloc((size_t)n, sizeof *srcs), src;
-	int *order = calloc((size_t)n, sizeof *order), rc = NNP_EXIT_OK, loaded = 0;
-	memset(&src, 0, sizeof src);
+	nnp_stats **ps = calloc((size_t)n, sizeof *ps);
+	nnp_stats_source *srcs = calloc((size_t)n, sizeof *srcs);
+	int *order = calloc((size_t)n, sizeof *order), rc = -1, loaded = 0;
 	if (!ps || !srcs || !order) {
-		nnp_err_set(&err, NNP_ENOMEM, "out of memory");
-		goto fail;
+		nnp_err_set(err, NNP_ENOMEM, "out of memory");
+		goto done;
 	}
 	for (int k = 0; k < n; k++) {
 		if (nnp_same_file(out, parts[k])) {
-			nnp_err_set(&err, NNP_EOUTPUT, "%s: refusing to write over an input file", out);
-			goto fail;
+			nnp_err_set(err, NNP_EOUTPUT, "%s: refusing to write over an input file", out);
+			goto done;
 		}
-		if (nnp_stats_load_part(&ps[k], &srcs[k], parts[k], &err))
-			goto fail;
+		if (nnp_stats_load_part(&ps[k], &srcs[k], parts[k], err))
+			goto done;
 		loaded = k + 1;
 		if (!srcs[k].part) {
-			nnp_err_set(&err, NNP_EINPUT, "%s: not a partial statistics file (it covers all "
+			nnp_err_set(err, NNP_EINPUT, "%s: not a partial statistics file (it covers all "
 			            "the rows)", parts[k]);
-			goto fail;
+			goto done;
 		}
 		nnp_stats_source *a = &srcs[0], *b = &srcs[k];
 		const char *what = NULL;
@@ -200,9 +200,9 @@ static int merge_parts(char **parts, int n, const char *out, int json, int quiet
 		         b->data_opts.label_index != a->data_opts.label_index)
 			what = "data options";
 		if (what) {
-			nnp_err_set(&err, NNP_EINPUT, "%s: its %s is not that of %s: the parts must come "
+			nnp_err_set(err, NNP_EINPUT, "%s: its %s is not that of %s: the parts must come "
 			            "from the same model and data", parts[k], what, parts[0]);
-			goto fail;
+			goto done;
 		}
 		/* Insertion into row order. */
 		int j = k;
@@ -217,64 +217,57 @@ static int merge_parts(char **parts, int n, const char *out, int json, int quiet
 	for (int j = 0; j < n; j++) {
 		int k = order[j];
 		if (srcs[k].part_first != next) {
-			nnp_err_set(&err, NNP_EINPUT, "%s: starts at row %llu but the parts before it end "
+			nnp_err_set(err, NNP_EINPUT, "%s: starts at row %llu but the parts before it end "
 			            "at row %llu: %s", parts[k], (unsigned long long)srcs[k].part_first,
 			            (unsigned long long)next,
 			            srcs[k].part_first > next ? "rows are missing" : "rows overlap");
-			goto fail;
+			goto done;
 		}
 		next += ps[k]->rows;
 		if (srcs[k].part_end && j + 1 < n) {
-			nnp_err_set(&err, NNP_EINPUT, "%s: reaches the end of the data, yet %s starts at "
+			nnp_err_set(err, NNP_EINPUT, "%s: reaches the end of the data, yet %s starts at "
 			            "row %llu", parts[k], parts[order[j + 1]],
 			            (unsigned long long)srcs[order[j + 1]].part_first);
-			goto fail;
+			goto done;
 		}
 	}
 	if (!srcs[order[n - 1]].part_end) {
-		nnp_err_set(&err, NNP_EINPUT, "%s: the last part ends at row %llu, not at the end of the "
+		nnp_err_set(err, NNP_EINPUT, "%s: the last part ends at row %llu, not at the end of the "
 		            "data (give the last part as --rows A: or use --shard)",
 		            parts[order[n - 1]], (unsigned long long)next);
-		goto fail;
+		goto done;
 	}
 	const nnp_stats **sorted = malloc((size_t)n * sizeof *sorted);
 	if (!sorted) {
-		nnp_err_set(&err, NNP_ENOMEM, "out of memory");
-		goto fail;
+		nnp_err_set(err, NNP_ENOMEM, "out of memory");
+		goto done;
 	}
 	for (int j = 0; j < n; j++)
 		sorted[j] = ps[order[j]];
-	int mrc = nnp_stats_merge(&s, (const nnp_stats *const *)sorted, (size_t)n, &err);
+	int mrc = nnp_stats_merge(s, (const nnp_stats *const *)sorted, (size_t)n, err);
 	free(sorted);
 	if (mrc)
-		goto fail;
+		goto done;
 	/* The merged file describes the inputs as one pass would, its paths
 	 * relative to its own place. */
-	src = srcs[0];
-	src.part = 0;
-	src.model_path = path_from(out, srcs[0].model_path);
-	src.data_path = path_from(out, srcs[0].data_path);
-	src.labels_path = srcs[0].labels_path ? path_from(out, srcs[0].labels_path) : NULL;
-	src.data_opts.labels_path = src.labels_path;
-	src.label_name_buf = NULL;
-	if (!src.model_path || !src.data_path || (srcs[0].labels_path && !src.labels_path)) {
-		nnp_err_set(&err, NNP_EINPUT, "%s: the inputs it names cannot be found from %s",
+	*src = srcs[0];
+	src->part = 0;
+	src->model_path = path_from(out, srcs[0].model_path);
+	src->data_path = path_from(out, srcs[0].data_path);
+	src->labels_path = srcs[0].labels_path ? path_from(out, srcs[0].labels_path) : NULL;
+	src->data_opts.labels_path = src->labels_path;
+	src->label_name_buf = NULL;
+	if (!src->model_path || !src->data_path || (srcs[0].labels_path && !src->labels_path)) {
+		nnp_err_set(err, NNP_EINPUT, "%s: the inputs it names cannot be found from %s",
 		            parts[0], out);
-		goto fail;
-	}
-	if (cli_check_output(out, &err))
-		goto fail;
-	if ((rc = write_stats(s, &src, out, json, quiet, &err)) >= 0)
 		goto done;
-fail:
-	rc = cli_fail(&err);
+	}
+	rc = cli_check_output(out, err);
 done:
 	for (int k = 0; k < loaded; k++) {
 		nnp_stats_free(ps[k]);
 		nnp_stats_source_free(&srcs[k]);
 	}
-	nnp_stats_source_free(&src);
-	nnp_stats_free(s);
 	free(ps);
 	free(srcs);
 	free(order);
@@ -374,8 +367,9 @@ int cmd_stats(int argc, char **argv)
 			rc = cli_usage_error(&p, "--merge: expected the partial files");
 			goto done;
 		}
-		rc = merge_parts(p.operands, p.n_operands, out, json, quiet);
-		goto done;
+		if (merge_parts(p.operands, p.n_operands, out, &s, &src, &err))
+			goto fail;
+		goto write;
 	}
 	if (p.n_operands != 2) {
 		rc = cli_usage_error(&p, "expected MODEL and DATA, got %d arguments", p.n_operands);
@@ -461,6 +455,7 @@ int cmd_stats(int argc, char **argv)
 			goto fail;
 		}
 	}
+write:
 	if ((rc = write_stats(s, &src, out, json, quiet, &err)) >= 0)
 		goto done;
 fail:
