@@ -47,6 +47,13 @@ void cli_done(cli_parser *p);
 /* Next option id, CLI_END when all are read, CLI_ERROR after printing why. */
 int cli_next(cli_parser *p, const char **arg);
 
+/* Reads all of p's options (table opts; NULL: the one given to cli_init):
+ * help_id prints help() and stops; any other goes to on(p, ctx, id, arg),
+ * which returns 0, or -1 after a usage error. 1 after --help, 0 when all were
+ * read, -1 after a usage error. */
+int cli_parse_opts(cli_parser *p, const cli_opt *opts, int help_id, void (*help)(void),
+                   int (*on)(cli_parser *p, void *ctx, int id, const char *arg), void *ctx);
+
 /* Set by the documentation generator (doc.c): the next cli_next records the
  * command's option table and usage here and returns CLI_ERROR at once, so a
  * command called with it set prints nothing and does no work. */

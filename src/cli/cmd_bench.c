@@ -228,58 +228,63 @@ static double time_method(const nnp_model *m, const nnp_dataset *calib, nnp_meth
 	return t;
 }
 
+enum { B_ROWS = 1, B_BIG, B_MODEL, B_DATA, B_JSON, B_HELP };
+
+static void bench_help(void)
+{
+	printf("usage: %s\n\n"
+	       "Prints, in one run: CSV parsing speed (one thread); forward + statistics\n"
+	       "throughput against a 4096x1024x1024 sgemm on the same threads; wall time\n"
+	       "and peak memory of 'nnprune stats' on --rows and --big-rows rows; the\n"
+	       "default 30-pair sweep against one full-model evaluation; each pruning\n"
+	       "method (score, obs x none, fold, ls) on --rows calibration rows: one\n"
+	       "candidate's time, and the peak memory of 'nnprune prune' with the rows\n"
+	       "streamed, also on 10 x --rows rows when --big-rows has that many;\n"
+	       "the model's JSON read and write speed; as a user runs them,\n"
+	       "'nnprune stats' with the model as JSON and 'nnprune sweep' writing\n"
+	       "binary and JSON models, each against its floor (the sgemm time of\n"
+	       "its FLOPs plus the CSV parse, on the same threads); per layer, the\n"
+	       "sparse kernel's time against sgemm's at 50-99%% zero weights and the\n"
+	       "crossover, and evaluation with 90-99%% of the weights zero.\n\n"
+	       "  --rows N        rows of the CSV (default 10000)\n"
+	       "  --big-rows N    rows of the large CSV for the memory figure\n"
+	       "                  (default 1000000; 0 skips it)\n"
+	       "  --model FILE    the network (default: a random 784-512-256-128-10)\n"
+	       "  --data FILE     real rows to use (default: synthetic Fashion-MNIST-like)\n"
+	       "  --json          print the figures as JSON\n\n"
+	       "The data options apply to --data.\n%s", bench_usage, CLI_DATA_HELP_LABELLED);
+}
+
+static int bench_opt(cli_parser *p, void *ctx, int id, const char *arg)
+{
+	bench_cfg *c = ctx;
+	switch (id) {
+	case B_ROWS:
+		if (cli_size(p, "--rows", arg, 100, 100000000, &c->rows))
+			return -1;
+		break;
+	case B_BIG:
+		if (cli_size(p, "--big-rows", arg, 0, 100000000, &c->big_rows))
+			return -1;
+		break;
+	case B_MODEL: c->model_path = arg; break;
+	case B_DATA: c->data_path = arg; break;
+	case B_JSON: c->json = 1; break;
+	default:
+		return cli_data_option(p, &c->data, id, arg);
+	}
+	return 0;
+}
+
 static int bench_parse_args(cli_parser *p, bench_cfg *c)
 {
-	enum { B_ROWS = 1, B_BIG, B_MODEL, B_DATA, B_JSON, B_HELP };
 	static const cli_opt opts[] = { { "rows", 0, 1, B_ROWS }, { "big-rows", 0, 1, B_BIG },
 		                        { "model", 0, 1, B_MODEL }, { "data", 0, 1, B_DATA },
 		                        { "json", 0, 0, B_JSON }, { "help", 'h', 0, B_HELP },
 		                        CLI_DATA_OPTIONS_LABELLED, { NULL, 0, 0, 0 } };
-	p->opts = opts;
-	int id;
-	const char *arg;
-	while ((id = cli_next(p, &arg)) != CLI_END) {
-		switch (id) {
-		case CLI_ERROR: return -1;
-		case B_HELP:
-			printf("usage: %s\n\n"
-			       "Prints, in one run: CSV parsing speed (one thread); forward + statistics\n"
-			       "throughput against a 4096x1024x1024 sgemm on the same threads; wall time\n"
-			       "and peak memory of 'nnprune stats' on --rows and --big-rows rows; the\n"
-			       "default 30-pair sweep against one full-model evaluation; each pruning\n"
-			       "method (score, obs x none, fold, ls) on --rows calibration rows: one\n"
-			       "candidate's time, and the peak memory of 'nnprune prune' with the rows\n"
-			       "streamed, also on 10 x --rows rows when --big-rows has that many;\n"
-			       "the model's JSON read and write speed; as a user runs them,\n"
-			       "'nnprune stats' with the model as JSON and 'nnprune sweep' writing\n"
-			       "binary and JSON models, each against its floor (the sgemm time of\n"
-			       "its FLOPs plus the CSV parse, on the same threads); per layer, the\n"
-			       "sparse kernel's time against sgemm's at 50-99%% zero weights and the\n"
-			       "crossover, and evaluation with 90-99%% of the weights zero.\n\n"
-			       "  --rows N        rows of the CSV (default 10000)\n"
-			       "  --big-rows N    rows of the large CSV for the memory figure\n"
-			       "                  (default 1000000; 0 skips it)\n"
-			       "  --model FILE    the network (default: a random 784-512-256-128-10)\n"
-			       "  --data FILE     real rows to use (default: synthetic Fashion-MNIST-like)\n"
-			       "  --json          print the figures as JSON\n\n"
-			       "The data options apply to --data.\n%s", bench_usage, CLI_DATA_HELP_LABELLED);
-			return 1;
-		case B_ROWS:
-			if (cli_size(p, "--rows", arg, 100, 100000000, &c->rows))
-				return -1;
-			break;
-		case B_BIG:
-			if (cli_size(p, "--big-rows", arg, 0, 100000000, &c->big_rows))
-				return -1;
-			break;
-		case B_MODEL: c->model_path = arg; break;
-		case B_DATA: c->data_path = arg; break;
-		case B_JSON: c->json = 1; break;
-		default:
-			if (cli_data_option(p, &c->data, id, arg))
-				return -1;
-		}
-	}
+	int rc = cli_parse_opts(p, opts, B_HELP, bench_help, bench_opt, c);
+	if (rc)
+		return rc;
 	if (p->n_operands)
 		return cli_usage_error(p, "unexpected argument '%s'", p->operands[0]), -1;
 	return 0;

@@ -28,64 +28,75 @@ static void print_confusion(const nnp_model *m, const uint64_t *cm, size_t k)
 	}
 }
 
+enum { O_JSON = 1, O_CONFUSION, O_HELP };
+
+typedef struct eval_cfg {
+	cli_model mo;  /* weights files' activations, preprocessing, --int8 */
+	cli_data d;
+	int json, confusion;
+} eval_cfg;
+
+static void eval_help(void)
+{
+	printf("usage: %s\n\nRuns labelled DATA through MODEL and prints the rows, accuracy\n"
+	       "(argmax against the label) and loss (cross-entropy for softmax outputs\n"
+	       "and logits, mean squared error against the one-hot label otherwise).\n\n"
+	       "  --json       print the results as JSON\n"
+	       "  --confusion  add the confusion matrix\n\n%s\n%s",
+	       eval_usage, CLI_DATA_HELP_LABELLED, CLI_MODEL_HELP);
+}
+
+static int eval_opt(cli_parser *p, void *ctx, int id, const char *arg)
+{
+	eval_cfg *c = ctx;
+	switch (id) {
+	case O_JSON: c->json = 1; break;
+	case O_CONFUSION: c->confusion = 1; break;
+	default: return cli_model_data_option(p, &c->mo, &c->d, id, arg);
+	}
+	return 0;
+}
+
 int cmd_eval(int argc, char **argv)
 {
-	enum { O_JSON = 1, O_CONFUSION, O_HELP };
 	static const cli_opt opts[] = { { "json", 0, 0, O_JSON }, { "confusion", 0, 0, O_CONFUSION },
 		                        { "help", 'h', 0, O_HELP }, CLI_DATA_OPTIONS_LABELLED,
 		                        CLI_MODEL_OPTIONS, { NULL, 0, 0, 0 } };
 	cli_parser p;
 	if (cli_init(&p, argc, argv, opts, "eval", eval_usage))
 		return NNP_EXIT_INPUT;
-	cli_model mo;  /* weights files' activations, preprocessing, --int8 */
-	cli_model_init(&mo);
-	cli_data d;
-	cli_data_init(&d);
-	const char *arg;
-	int json = 0, confusion = 0, rc = NNP_EXIT_OK, id;
+	eval_cfg c;
+	memset(&c, 0, sizeof c);
+	cli_model_init(&c.mo);
+	cli_data_init(&c.d);
+	int rc = cli_parse_opts(&p, NULL, O_HELP, eval_help, eval_opt, &c);
 	nnp_model *m = NULL;
 	nnp_reader *r = NULL;
 	uint64_t *cm = NULL;
 	nnp_err err;
 	nnp_err_clear(&err);
-	while ((id = cli_next(&p, &arg)) != CLI_END) {
-		switch (id) {
-		case CLI_ERROR: rc = NNP_EXIT_USAGE; goto done;
-		case O_HELP:
-			printf("usage: %s\n\nRuns labelled DATA through MODEL and prints the rows, accuracy\n"
-			       "(argmax against the label) and loss (cross-entropy for softmax outputs\n"
-			       "and logits, mean squared error against the one-hot label otherwise).\n\n"
-			       "  --json       print the results as JSON\n"
-			       "  --confusion  add the confusion matrix\n\n%s\n%s",
-			       eval_usage, CLI_DATA_HELP_LABELLED, CLI_MODEL_HELP);
-			goto done;
-		case O_JSON: json = 1; break;
-		case O_CONFUSION: confusion = 1; break;
-		default:
-			if (cli_model_data_option(&p, &mo, &d, id, arg)) {
-				rc = NNP_EXIT_USAGE;
-				goto done;
-			}
-		}
+	if (rc) {
+		rc = rc > 0 ? NNP_EXIT_OK : NNP_EXIT_USAGE;
+		goto done;
 	}
 	if (p.n_operands != 2) {
 		rc = cli_usage_error(&p, "expected MODEL and DATA, got %d arguments", p.n_operands);
 		goto done;
 	}
 	nnp_file_info fi;
-	if (cli_open_model_data(p.operands[0], p.operands[1], &d, &m, &fi, &r, &err, &mo))
+	if (cli_open_model_data(p.operands[0], p.operands[1], &c.d, &m, &fi, &r, &err, &c.mo))
 		goto fail;
 	size_t k = nnp_model_outputs(m);
-	if (confusion && !(cm = calloc(k * k, sizeof *cm))) {
+	if (c.confusion && !(cm = calloc(k * k, sizeof *cm))) {
 		nnp_err_set(&err, NNP_ENOMEM, "out of memory for a %zu x %zu confusion matrix", k, k);
 		goto fail;
 	}
 	nnp_metrics mt;
 	const char *const paths[2] = { p.operands[0], p.operands[1] };
-	if (cli_run_shown(m, r, &d, "eval", json, NULL, &mt, cm, paths, &err))
+	if (cli_run_shown(m, r, &c.d, "eval", c.json, NULL, &mt, cm, paths, &err))
 		goto fail;
-	cli_label_note(r, p.operands[1], &d.opts, 0);
-	if (json) {
+	cli_label_note(r, p.operands[1], &c.d.opts, 0);
+	if (c.json) {
 		cJSON *root = cli_json_begin("eval");
 		if (!root) {
 			rc = cli_json_print(NULL);
@@ -97,7 +108,7 @@ int cmd_eval(int argc, char **argv)
 		cJSON_AddNumberToObject(root, "accuracy", nnp_metrics_accuracy(&mt));
 		cJSON_AddNumberToObject(root, "loss", nnp_metrics_loss(&mt));
 		cJSON_AddStringToObject(root, "loss_kind", mt.mse ? "mse" : "cross_entropy");
-		if (confusion) {
+		if (c.confusion) {
 			cJSON *a = cJSON_AddArrayToObject(root, "confusion");
 			for (size_t i = 0; i < k; i++) {
 				cJSON *row = cJSON_CreateArray();
@@ -111,7 +122,7 @@ int cmd_eval(int argc, char **argv)
 		printf("%s on %s: %llu rows, ", p.operands[0], p.operands[1],
 		       (unsigned long long)mt.rows);
 		cli_print_metrics_line(&mt);
-		if (confusion)
+		if (c.confusion)
 			print_confusion(m, cm, k);
 	}
 	goto done;
@@ -121,7 +132,7 @@ done:
 	free(cm);
 	nnp_reader_close(r);
 	nnp_model_free(m);
-	cli_model_free(&mo);
+	cli_model_free(&c.mo);
 	cli_done(&p);
 	return rc;
 }

@@ -84,50 +84,52 @@ static void print_help(void)
 	       CLI_DATA_HELP_LABELLED);
 }
 
+static int lot_opt(cli_parser *p, void *ctx, int id, const char *arg)
+{
+	lot_cfg *c = ctx;
+	uint64_t v;
+	double x;
+	switch (id) {
+	case T_LAYERS: c->tc.layers = arg; break;
+	case L_INIT: c->init_path = arg; break;
+	case L_ROUNDS:
+		if (cli_size(p, "--rounds", arg, 0, NNP_LOTTERY_MAX_ROUNDS, &v))
+			return -1;
+		c->lo.rounds = (size_t)v;
+		break;
+	case L_RATE:
+		if (cli_double(p, "--rate", arg, 0, 1, &x))
+			return -1;
+		if (!(x > 0 && x < 1))
+			return cli_usage_error(p, "--rate must be in (0, 1) (got %s)", arg), -1;
+		c->lo.rate = x;
+		break;
+	case L_SCOPE:
+		if (strcmp(arg, "layer") && strcmp(arg, "global"))
+			return cli_usage_error(p, "--scope: '%s' is not layer or global", arg), -1;
+		c->lo.global = !strcmp(arg, "global");
+		break;
+	case L_STRUCTURED: c->lo.structured = 1; break;
+	case L_REWIND:
+		if (cli_size(p, "--rewind-epoch", arg, 0, NNP_TRAIN_MAX_EPOCHS, &v))
+			return -1;
+		c->lo.rewind_epoch = (size_t)v;
+		break;
+	case L_NO_CONTROL: c->lo.control = 0; break;
+	case L_JSON: c->json = 1; break;
+	case L_NO_WAIT: c->no_wait = 1; break;
+	default:
+		return cli_train_option(p, &c->tc, id, arg);
+	}
+	return 0;
+}
+
 /* 1 after --help, 0 to run, -1 after a usage error. */
 static int parse_args(cli_parser *p, lot_cfg *c)
 {
-	int id;
-	const char *arg;
-	uint64_t v;
-	double x;
-	while ((id = cli_next(p, &arg)) != CLI_END) {
-		switch (id) {
-		case CLI_ERROR: return -1;
-		case T_HELP: print_help(); return 1;
-		case T_LAYERS: c->tc.layers = arg; break;
-		case L_INIT: c->init_path = arg; break;
-		case L_ROUNDS:
-			if (cli_size(p, "--rounds", arg, 0, NNP_LOTTERY_MAX_ROUNDS, &v))
-				return -1;
-			c->lo.rounds = (size_t)v;
-			break;
-		case L_RATE:
-			if (cli_double(p, "--rate", arg, 0, 1, &x))
-				return -1;
-			if (!(x > 0 && x < 1))
-				return cli_usage_error(p, "--rate must be in (0, 1) (got %s)", arg), -1;
-			c->lo.rate = x;
-			break;
-		case L_SCOPE:
-			if (strcmp(arg, "layer") && strcmp(arg, "global"))
-				return cli_usage_error(p, "--scope: '%s' is not layer or global", arg), -1;
-			c->lo.global = !strcmp(arg, "global");
-			break;
-		case L_STRUCTURED: c->lo.structured = 1; break;
-		case L_REWIND:
-			if (cli_size(p, "--rewind-epoch", arg, 0, NNP_TRAIN_MAX_EPOCHS, &v))
-				return -1;
-			c->lo.rewind_epoch = (size_t)v;
-			break;
-		case L_NO_CONTROL: c->lo.control = 0; break;
-		case L_JSON: c->json = 1; break;
-		case L_NO_WAIT: c->no_wait = 1; break;
-		default:
-			if (cli_train_option(p, &c->tc, id, arg))
-				return -1;
-		}
-	}
+	int rc = cli_parse_opts(p, NULL, T_HELP, print_help, lot_opt, c);
+	if (rc)
+		return rc;
 	if (p->n_operands != 1)
 		return cli_usage_error(p, "expected one TRAIN_DATA, got %d arguments", p->n_operands), -1;
 	if (!c->tc.out || !c->tc.val)
@@ -342,6 +344,36 @@ static int write_reports(const lot_cfg *c, const nnp_lottery *lt, const cJSON *j
 	return rc;
 }
 
+/* Loads the rows, takes -o DIR (*lock) and runs the rounds from init into
+ * *lt, each round's ticket written by on_round; the rows are freed after. */
+static int run(lot_cfg *c, nnp_model *init, nnp_dir_lock **lock, nnp_lottery **lt,
+               nnp_err *err)
+{
+	nnp_dataset *train = NULL, *val = NULL;
+	/* The inputs first: a bad file leaves no directory behind. */
+	int rc = cli_train_load_sets(&c->tc, init, c->data_path, &train, &val, err);
+	if (!rc)
+		rc = set_scale(c, init, train, err);
+	if (!rc)
+		rc = nnp_mkdir(c->tc.out, err);
+	if (!rc)
+		rc = nnp_dir_lock_take(lock, c->tc.out, !c->no_wait, cli_lock_wait, NULL, err);
+	if (!rc && !(c->files = calloc(c->lo.rounds + 1, sizeof *c->files)))
+		rc = nnp_err_set(err, NNP_ENOMEM, "out of memory");
+	if (!rc) {
+		c->lo.train = c->tc.t;
+		c->lo.train.on_epoch = NULL;
+		c->lo.train.on_progress = cli_train_on_progress;
+		c->lo.train.ctx = &c->tc;
+		c->lo.on_round = on_round;
+		c->lo.ctx = c;
+		rc = nnp_lottery_run(lt, init, train, val, &c->lo, err);
+	}
+	nnp_dataset_free(train);
+	nnp_dataset_free(val);
+	return rc;
+}
+
 int cmd_lottery(int argc, char **argv)
 {
 	static const cli_opt opts[] = {
@@ -368,7 +400,6 @@ int cmd_lottery(int argc, char **argv)
 	nnp_err err;
 	nnp_err_clear(&err);
 	nnp_model *init = NULL;
-	nnp_dataset *train = NULL, *val = NULL;
 	nnp_lottery *lt = NULL;
 	nnp_dir_lock *lock = NULL;
 	cJSON *json = NULL;
@@ -393,25 +424,7 @@ int cmd_lottery(int argc, char **argv)
 		                 c.tc.val_labels, c.init_path };
 	c.inputs = inputs;
 	c.n_inputs = sizeof inputs / sizeof inputs[0];
-	/* The inputs first: a bad file leaves no directory behind. */
-	if (cli_train_load_sets(&c.tc, init, c.data_path, &train, &val, &err) ||
-	    set_scale(&c, init, train, &err))
-		goto fail;
-	if (nnp_mkdir(c.tc.out, &err) ||
-	    nnp_dir_lock_take(&lock, c.tc.out, !c.no_wait, cli_lock_wait, NULL, &err))
-		goto fail;
-	c.files = calloc(c.lo.rounds + 1, sizeof *c.files);
-	if (!c.files) {
-		nnp_err_set(&err, NNP_ENOMEM, "out of memory");
-		goto fail;
-	}
-	c.lo.train = c.tc.t;
-	c.lo.train.on_epoch = NULL;
-	c.lo.train.on_progress = cli_train_on_progress;
-	c.lo.train.ctx = &c.tc;
-	c.lo.on_round = on_round;
-	c.lo.ctx = &c;
-	if (nnp_lottery_run(&lt, init, train, val, &c.lo, &err))
+	if (run(&c, init, &lock, &lt, &err))
 		goto fail;
 	json = report_json(&c, lt, init);
 	if (!json) {
@@ -437,8 +450,6 @@ done:
 	free(c.files);
 	nnp_lottery_free(lt);
 	nnp_dir_unlock(lock);
-	nnp_dataset_free(train);
-	nnp_dataset_free(val);
 	nnp_model_free(init);
 	cli_done(&p);
 	return rc;

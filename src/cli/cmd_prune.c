@@ -95,10 +95,62 @@ static int parse_keep(const cli_parser *p, const char *arg, double *keep)
 	return 0;
 }
 
+enum { O_OUT = 1, O_KEEP, O_WIDTHS, O_TARGET, O_MEM, O_MEAN, O_STD, O_MINKEEP, O_FORMAT,
+       O_QUIET, O_HELP, O_JSON };
+
+static int prune_opt(cli_parser *p, void *ctx, int id, const char *arg)
+{
+	prune_cfg *c = ctx;
+	switch (id) {
+	case O_OUT: c->out = arg; break;
+	/* The calibration rows are the data prune reads (as --labels). */
+	case CLI_M_CALIB_LABELS: c->data.opts.labels_path = arg; break;
+	case O_KEEP:
+		if (parse_keep(p, arg, &c->keep))
+			return -1;
+		break;
+	case O_WIDTHS: c->widths_text = arg; break;
+	case O_MEM:
+		if (cli_parse_bytes(p, "--mem-limit", arg, &c->mem_limit))
+			return -1;
+		break;
+	case O_TARGET:
+		if (cli_parse_target(p, "--target-params", arg, &c->target))
+			return -1;
+		break;
+	case O_MEAN:
+		if (cli_double(p, "--mean", arg, 0, INFINITY, &c->mean_thr))
+			return -1;
+		break;
+	case O_STD:
+		if (cli_double(p, "--std", arg, 0, INFINITY, &c->std_thr))
+			return -1;
+		break;
+	case O_MINKEEP:
+		if (cli_size(p, "--min-keep", arg, 0, NNP_MAX_WIDTH, &c->min_keep))
+			return -1;
+		c->min_keep_set = 1;
+		break;
+	case O_FORMAT:
+		if (cli_format_option(p, arg, &c->format))
+			return -1;
+		break;
+	case O_QUIET: c->quiet = 1; break;
+	case O_JSON: c->json = 1; break;
+	default:
+		return prune_iter_is_option(id) ? prune_iter_arg(p, &c->it, id, arg)
+		       : cli_sparse_is_option(id) ? cli_sparse_arg(p, &c->sp, id, arg)
+		       : cli_method_is_option(id) ? cli_method_arg(p, &c->me, id, arg)
+		       : cli_finetune_is_option(id) ? cli_finetune_arg(p, &c->ft, id, arg)
+		       : cli_output_is_option(id) ? cli_output_arg(p, &c->oo, id, arg)
+		       : cli_model_is_option(id) ? cli_model_option(p, &c->model, id, arg)
+		                                 : cli_data_option(p, &c->data, id, arg);
+	}
+	return 0;
+}
+
 static int parse_args(cli_parser *p, prune_cfg *c)
 {
-	enum { O_OUT = 1, O_KEEP, O_WIDTHS, O_TARGET, O_MEM, O_MEAN, O_STD, O_MINKEEP, O_FORMAT,
-	       O_QUIET, O_HELP, O_JSON };
 	static const cli_opt opts[] = {
 		{ "output", 'o', 1, O_OUT }, CLI_OPT_CALIB, CLI_OPT_CALIB_LABELS, CLI_OPT_CALIB_ROWS,
 		CLI_OPT_METHOD, CLI_OPT_COMPENSATE, CLI_OPT_LAMBDA,
@@ -111,60 +163,7 @@ static int parse_args(cli_parser *p, prune_cfg *c)
 		CLI_OPT_ITERATIVE, { "json", 0, 0, O_JSON }, CLI_DATA_OPTIONS, CLI_FINETUNE_OPTIONS,
 		CLI_MODEL_OPTIONS_NO_OUTPUT, { NULL, 0, 0, 0 }
 	};
-	p->opts = opts;
-	int id;
-	const char *arg;
-	while ((id = cli_next(p, &arg)) != CLI_END) {
-		switch (id) {
-		case CLI_ERROR: return -1;
-		case O_HELP: prune_help(); return 1;
-		case O_OUT: c->out = arg; break;
-		/* The calibration rows are the data prune reads (as --labels). */
-		case CLI_M_CALIB_LABELS: c->data.opts.labels_path = arg; break;
-		case O_KEEP:
-			if (parse_keep(p, arg, &c->keep))
-				return -1;
-			break;
-		case O_WIDTHS: c->widths_text = arg; break;
-		case O_MEM:
-			if (cli_parse_bytes(p, "--mem-limit", arg, &c->mem_limit))
-				return -1;
-			break;
-		case O_TARGET:
-			if (cli_parse_target(p, "--target-params", arg, &c->target))
-				return -1;
-			break;
-		case O_MEAN:
-			if (cli_double(p, "--mean", arg, 0, INFINITY, &c->mean_thr))
-				return -1;
-			break;
-		case O_STD:
-			if (cli_double(p, "--std", arg, 0, INFINITY, &c->std_thr))
-				return -1;
-			break;
-		case O_MINKEEP:
-			if (cli_size(p, "--min-keep", arg, 0, NNP_MAX_WIDTH, &c->min_keep))
-				return -1;
-			c->min_keep_set = 1;
-			break;
-		case O_FORMAT:
-			if (cli_format_option(p, arg, &c->format))
-				return -1;
-			break;
-		case O_QUIET: c->quiet = 1; break;
-		case O_JSON: c->json = 1; break;
-		default:
-			if (prune_iter_is_option(id) ? prune_iter_arg(p, &c->it, id, arg)
-			    : cli_sparse_is_option(id) ? cli_sparse_arg(p, &c->sp, id, arg)
-			    : cli_method_is_option(id) ? cli_method_arg(p, &c->me, id, arg)
-			    : cli_finetune_is_option(id) ? cli_finetune_arg(p, &c->ft, id, arg)
-			    : cli_output_is_option(id) ? cli_output_arg(p, &c->oo, id, arg)
-			    : cli_model_is_option(id) ? cli_model_option(p, &c->model, id, arg)
-			                              : cli_data_option(p, &c->data, id, arg))
-				return -1;
-		}
-	}
-	return 0;
+	return cli_parse_opts(p, opts, O_HELP, prune_help, prune_opt, c);
 }
 
 /* The option groups' own checks, after the method's defaults are set. */

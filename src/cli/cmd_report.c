@@ -39,10 +39,44 @@ static void report_help(void)
 	       report_usage);
 }
 
+enum { O_MERGE = 1, O_OUT, O_STATS, O_MAXDROP, O_MINACC, O_MAXPARAMS, O_MAXBYTES, O_NOWAIT,
+       O_JSON, O_QUIET, O_HELP };
+
+typedef struct report_cfg {
+	int merge, json, quiet, no_wait, gated;
+	const char *out, *stats_path;
+	nnp_gates g;
+} report_cfg;
+
+static int report_opt(cli_parser *p, void *ctx, int id, const char *arg)
+{
+	report_cfg *c = ctx;
+	switch (id) {
+	case O_MERGE: c->merge = 1; break;
+	case O_OUT: c->out = arg; break;
+	case O_STATS: c->stats_path = arg; break;
+	case O_NOWAIT: c->no_wait = 1; break;
+	case O_JSON: c->json = 1; break;
+	case O_QUIET: c->quiet = 1; break;
+	case O_MAXDROP:
+	case O_MINACC:
+	case O_MAXPARAMS:
+	case O_MAXBYTES: {
+		const char *name = id == O_MAXDROP ? "--max-drop" : id == O_MINACC ? "--min-accuracy"
+		                 : id == O_MAXPARAMS ? "--max-params" : "--max-bytes";
+		nnp_err err;
+		if (nnp_gates_parse(&c->g, name, arg, &err))
+			return cli_usage_error(p, "%s", err.msg), -1;
+		c->gated = 1;
+		break;
+	}
+	default: break;
+	}
+	return 0;
+}
+
 int cmd_report(int argc, char **argv)
 {
-	enum { O_MERGE = 1, O_OUT, O_STATS, O_MAXDROP, O_MINACC, O_MAXPARAMS, O_MAXBYTES, O_NOWAIT,
-	       O_JSON, O_QUIET, O_HELP };
 	static const cli_opt opts[] = {
 		{ "merge", 0, 0, O_MERGE }, { "out", 'o', 1, O_OUT }, { "stats", 0, 1, O_STATS },
 		{ "max-drop", 0, 1, O_MAXDROP }, { "min-accuracy", 0, 1, O_MINACC },
@@ -53,47 +87,24 @@ int cmd_report(int argc, char **argv)
 	cli_parser p;
 	if (cli_init(&p, argc, argv, opts, "report", report_usage))
 		return NNP_EXIT_INPUT;
-	int rc = NNP_EXIT_OK, merge = 0, json = 0, quiet = 0, no_wait = 0, gated = 0;
-	const char *out = NULL, *stats_path = NULL, *arg;
+	report_cfg c;
+	memset(&c, 0, sizeof c);
+	nnp_gates_init(&c.g);
+	int rc = cli_parse_opts(&p, NULL, O_HELP, report_help, report_opt, &c);
+	const char *stats_path = c.stats_path, *out = c.out;
 	char *recorded = NULL, *text = NULL;
-	nnp_gates g;
-	nnp_gates_init(&g);
 	nnp_err err;
 	nnp_err_clear(&err);
 	nnp_stats *s = NULL;
-	nnp_stats_source src;
-	memset(&src, 0, sizeof src);
+	nnp_stats_source src = { 0 };
 	nnp_report_merged *m = NULL;
 	nnp_dir_lock *lock = NULL;
 	nnp_manifest man = { 0 };
-	int id;
-	while ((id = cli_next(&p, &arg)) != CLI_END) {
-		switch (id) {
-		case CLI_ERROR: rc = NNP_EXIT_USAGE; goto done;
-		case O_HELP: report_help(); goto done;
-		case O_MERGE: merge = 1; break;
-		case O_OUT: out = arg; break;
-		case O_STATS: stats_path = arg; break;
-		case O_NOWAIT: no_wait = 1; break;
-		case O_JSON: json = 1; break;
-		case O_QUIET: quiet = 1; break;
-		case O_MAXDROP:
-		case O_MINACC:
-		case O_MAXPARAMS:
-		case O_MAXBYTES: {
-			const char *name = id == O_MAXDROP ? "--max-drop" : id == O_MINACC ? "--min-accuracy"
-			                 : id == O_MAXPARAMS ? "--max-params" : "--max-bytes";
-			if (nnp_gates_parse(&g, name, arg, &err)) {
-				rc = cli_usage_error(&p, "%s", err.msg);
-				goto done;
-			}
-			gated = 1;
-			break;
-		}
-		default: break;
-		}
+	if (rc) {
+		rc = rc > 0 ? NNP_EXIT_OK : NNP_EXIT_USAGE;
+		goto done;
 	}
-	if (!merge) {
+	if (!c.merge) {
 		rc = cli_usage_error(&p, "say what to do: --merge PART...");
 		goto done;
 	}
@@ -116,10 +127,10 @@ int cmd_report(int argc, char **argv)
 	}
 	if (nnp_stats_load(&s, &src, stats_path, &err) ||
 	    nnp_report_merge(&m, parts, n_parts, s, &err) ||
-	    nnp_report_merge_judge(m, gated ? &g : NULL, &err))
+	    nnp_report_merge_judge(m, c.gated ? &c.g : NULL, &err))
 		goto fail;
 	if (nnp_mkdir(out, &err) ||
-	    nnp_dir_lock_take(&lock, out, !no_wait, cli_lock_wait, NULL, &err))
+	    nnp_dir_lock_take(&lock, out, !c.no_wait, cli_lock_wait, NULL, &err))
 		goto fail;
 	/* Never over a part (or the statistics): check before anything is removed. */
 	char merged_path[4096];
@@ -142,11 +153,11 @@ int cmd_report(int argc, char **argv)
 	m->info.manifest = &man;
 	if (nnp_report_write(out, m->sw, s, &m->info, &err))
 		goto fail;
-	if (json) {
+	if (c.json) {
 		if (nnp_report_render(&text, NULL, NNP_REPORT_JSON, m->sw, s, &m->info, &err))
 			goto fail;
 		fputs(text, stdout);
-	} else if (!quiet) {
+	} else if (!c.quiet) {
 		if (nnp_report_table(stdout, m->sw, s, &m->info, &err))
 			goto fail;
 		printf("\n%zu candidates (%zu distinct) from %zu part%s; report in %s/\n", m->sw->n,
@@ -154,7 +165,7 @@ int cmd_report(int argc, char **argv)
 	}
 	fflush(stdout);
 	if (m->verdict.gated) {
-		if (!json || m->verdict.best == NNP_NO_DUP)
+		if (!c.json || m->verdict.best == NNP_NO_DUP)
 			fprintf(stderr, "nnprune: report: %s\n", m->verdict.message);
 		if (m->verdict.best == NNP_NO_DUP)
 			rc = NNP_EXIT_GATE;

@@ -300,8 +300,7 @@ int cmd_stats(int argc, char **argv)
 	nnp_model *m = NULL;
 	nnp_reader *r = NULL;
 	nnp_stats *s = NULL;
-	nnp_stats_source src;
-	memset(&src, 0, sizeof src);
+	nnp_stats_source src = { 0 };
 	nnp_err err;
 	nnp_err_clear(&err);
 	while ((id = cli_next(&p, &arg)) != CLI_END) {

@@ -152,12 +152,69 @@ static int check_method(const cli_parser *p, sweep_cfg *c)
 	return 0;
 }
 
+enum { O_STATS = 1, O_MEAN, O_STD, O_OUT, O_MODEL, O_DATA, O_LABELS, O_MINKEEP, O_NOFOLD,
+       O_FORMAT, O_JSON, O_MEM, O_CALIB_MEM, O_THREADS, O_QUIET, O_HELP,
+       O_FT_PARETO, O_KEEP, O_ALLOCATE,
+       O_TARGET, O_WIDTHS, O_NOWAIT };
+
+static int sweep_opt(cli_parser *p, void *ctx, int id, const char *arg)
+{
+	sweep_cfg *c = ctx;
+	uint64_t v;
+	switch (id) {
+	case O_STATS: c->stats_path = arg; break;
+	case O_MEAN: c->means_text = arg; c->means_set = 1; break;
+	case O_STD: c->stds_text = arg; c->means_set = 1; break;
+	case O_OUT: c->out_dir = arg; break;
+	case O_NOWAIT: c->no_wait = 1; break;
+	case O_MODEL: c->model_path = arg; break;
+	case O_DATA: c->data_path = arg; break;
+	case O_LABELS: c->labels_path = arg; break;
+	case O_MINKEEP:
+		if (cli_size(p, "--min-keep", arg, 0, NNP_MAX_WIDTH, &c->min_keep))
+			return -1;
+		c->min_keep_set = 1;
+		break;
+	case O_NOFOLD: c->fold = 0; break;
+	case O_FORMAT:
+		if (cli_format_option(p, arg, &c->format))
+			return -1;
+		break;
+	case O_JSON: c->json = 1; break;
+	case O_CALIB_MEM:
+		if (cli_parse_bytes(p, "--calib-mem-limit", arg, &c->calib_mem_limit))
+			return -1;
+		break;
+	case O_MEM:
+		if (cli_parse_bytes(p, "--mem-limit", arg, &c->mem_limit))
+			return -1;
+		break;
+	case O_THREADS:
+		if (cli_size(p, "--threads", arg, 1, 256, &v))
+			return -1;
+		c->threads = (unsigned)v;
+		break;
+	case O_QUIET: c->quiet = 1; break;
+	case O_FT_PARETO:
+		c->ft_pareto = 1;
+		c->ft.option = c->ft.option ? c->ft.option : "--finetune-pareto";
+		break;
+	case O_KEEP: c->keep_text = arg; break;
+	case O_ALLOCATE: c->allocate = 1; break;
+	case O_TARGET: c->targets_text = arg; break;
+	case O_WIDTHS: c->widths_text = arg; break;
+	default:
+		return cli_sparse_is_option(id) ? cli_sparse_arg(p, &c->sp, id, arg)
+		       : cli_method_is_option(id) ? cli_method_arg(p, &c->me, id, arg)
+		       : cli_finetune_is_option(id) ? cli_finetune_arg(p, &c->ft, id, arg)
+		       : cli_output_is_option(id) ? cli_output_arg(p, &c->oo, id, arg)
+		       : cli_model_is_option(id) && cli_model_option(p, &c->model, id, arg);
+	}
+	return 0;
+}
+
 static int parse_args(cli_parser *p, sweep_cfg *c)
 {
-	enum { O_STATS = 1, O_MEAN, O_STD, O_OUT, O_MODEL, O_DATA, O_LABELS, O_MINKEEP, O_NOFOLD,
-	       O_FORMAT, O_JSON, O_MEM, O_CALIB_MEM, O_THREADS, O_QUIET, O_HELP,
-	       O_FT_PARETO, O_KEEP, O_ALLOCATE,
-	       O_TARGET, O_WIDTHS, O_NOWAIT };
 	static const cli_opt opts[] = {
 		{ "stats", 0, 1, O_STATS }, { "mean", 0, 1, O_MEAN }, { "std", 0, 1, O_STD },
 		{ "out", 'o', 1, O_OUT }, { "model", 0, 1, O_MODEL }, { "data", 0, 1, O_DATA },
@@ -176,64 +233,9 @@ static int parse_args(cli_parser *p, sweep_cfg *c)
 		CLI_MODEL_OPTIONS,
 		{ NULL, 0, 0, 0 }
 	};
-	p->opts = opts;
-	int id;
-	const char *arg;
-	uint64_t v;
-	while ((id = cli_next(p, &arg)) != CLI_END) {
-		switch (id) {
-		case CLI_ERROR: return -1;
-		case O_HELP: sweep_help(); return 1;
-		case O_STATS: c->stats_path = arg; break;
-		case O_MEAN: c->means_text = arg; c->means_set = 1; break;
-		case O_STD: c->stds_text = arg; c->means_set = 1; break;
-		case O_OUT: c->out_dir = arg; break;
-		case O_NOWAIT: c->no_wait = 1; break;
-		case O_MODEL: c->model_path = arg; break;
-		case O_DATA: c->data_path = arg; break;
-		case O_LABELS: c->labels_path = arg; break;
-		case O_MINKEEP:
-			if (cli_size(p, "--min-keep", arg, 0, NNP_MAX_WIDTH, &c->min_keep))
-				return -1;
-			c->min_keep_set = 1;
-			break;
-		case O_NOFOLD: c->fold = 0; break;
-		case O_FORMAT:
-			if (cli_format_option(p, arg, &c->format))
-				return -1;
-			break;
-		case O_JSON: c->json = 1; break;
-		case O_CALIB_MEM:
-			if (cli_parse_bytes(p, "--calib-mem-limit", arg, &c->calib_mem_limit))
-				return -1;
-			break;
-		case O_MEM:
-			if (cli_parse_bytes(p, "--mem-limit", arg, &c->mem_limit))
-				return -1;
-			break;
-		case O_THREADS:
-			if (cli_size(p, "--threads", arg, 1, 256, &v))
-				return -1;
-			c->threads = (unsigned)v;
-			break;
-		case O_QUIET: c->quiet = 1; break;
-		case O_FT_PARETO:
-			c->ft_pareto = 1;
-			c->ft.option = c->ft.option ? c->ft.option : "--finetune-pareto";
-			break;
-		case O_KEEP: c->keep_text = arg; break;
-		case O_ALLOCATE: c->allocate = 1; break;
-		case O_TARGET: c->targets_text = arg; break;
-		case O_WIDTHS: c->widths_text = arg; break;
-		default:
-			if (cli_sparse_is_option(id) ? cli_sparse_arg(p, &c->sp, id, arg)
-			    : cli_method_is_option(id) ? cli_method_arg(p, &c->me, id, arg)
-			    : cli_finetune_is_option(id) ? cli_finetune_arg(p, &c->ft, id, arg)
-			    : cli_output_is_option(id) ? cli_output_arg(p, &c->oo, id, arg)
-			    : cli_model_is_option(id) && cli_model_option(p, &c->model, id, arg))
-				return -1;
-		}
-	}
+	int rc = cli_parse_opts(p, opts, O_HELP, sweep_help, sweep_opt, c);
+	if (rc)
+		return rc;
 	if (p->n_operands != 0)
 		return cli_usage_error(p, "unexpected argument '%s' (the model and data come from "
 		                          "the statistics file)", p->operands[0]), -1;
@@ -345,8 +347,7 @@ int cmd_sweep(int argc, char **argv)
 	nnp_err err;
 	nnp_err_clear(&err);
 	nnp_stats *s = NULL;
-	nnp_stats_source src;
-	memset(&src, 0, sizeof src);
+	nnp_stats_source src = { 0 };
 	nnp_model *m = NULL;
 	sweep_lists l;
 	memset(&l, 0, sizeof l);

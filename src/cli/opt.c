@@ -121,6 +121,26 @@ int cli_next(cli_parser *p, const char **arg)
 	return CLI_END;
 }
 
+int cli_parse_opts(cli_parser *p, const cli_opt *opts, int help_id, void (*help)(void),
+                   int (*on)(cli_parser *p, void *ctx, int id, const char *arg), void *ctx)
+{
+	const char *arg;
+	int id;
+	if (opts)
+		p->opts = opts;
+	while ((id = cli_next(p, &arg)) != CLI_END) {
+		if (id == CLI_ERROR)
+			return -1;
+		if (id == help_id) {
+			help();
+			return 1;
+		}
+		if (on(p, ctx, id, arg))
+			return -1;
+	}
+	return 0;
+}
+
 int cli_double(const cli_parser *p, const char *opt, const char *text, double lo,
                double hi, double *out)
 {
