@@ -36,6 +36,9 @@ typedef struct nnp_keep {
 int nnp_keep_rule(nnp_keep **out, const nnp_stats *s, double mean_thr, double std_thr,
                   size_t min_keep, nnp_err *err);
 
+/* A keep of n_layers hidden layers with every count 0 and no indices yet
+ * (the arrays non-NULL even for 0 layers); NULL when out of memory. */
+nnp_keep *nnp_keep_alloc(size_t n_layers);
 void nnp_keep_free(nnp_keep *k);
 /* 1 if both keep exactly the same neurons. */
 int nnp_keep_equal(const nnp_keep *a, const nnp_keep *b);

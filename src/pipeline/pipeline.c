@@ -241,14 +241,8 @@ done:
 static nnp_keep *keep_all(const nnp_model *m)
 {
 	size_t H = m->n_layers - 1;
-	nnp_keep *k = calloc(1, sizeof *k);
-	if (!k)
-		return NULL;
-	k->n_layers = H;
-	k->count = calloc(H ? H : 1, sizeof *k->count);
-	k->idx = calloc(H ? H : 1, sizeof *k->idx);
-	k->floor_hit = calloc(H ? H : 1, sizeof *k->floor_hit);
-	int ok = k->count && k->idx && k->floor_hit;
+	nnp_keep *k = nnp_keep_alloc(H);
+	int ok = k != NULL;
 	for (size_t l = 0; ok && l < H; l++) {
 		k->count[l] = m->layers[l].out;
 		ok = (k->idx[l] = malloc(k->count[l] * sizeof **k->idx)) != NULL;

@@ -826,17 +826,9 @@ static int build_model(const nnp_method_ctx *c, nnp_model **out, nnp_err *err)
 static int make_keep(const nnp_method_ctx *c, nnp_keep **out)
 {
 	size_t H = c->H;
-	nnp_keep *k = calloc(1, sizeof *k);
+	nnp_keep *k = nnp_keep_alloc(H);
 	if (!k)
 		return -1;
-	k->n_layers = H;
-	k->count = calloc(H, sizeof *k->count);
-	k->idx = calloc(H, sizeof *k->idx);
-	k->floor_hit = calloc(H, sizeof *k->floor_hit);
-	if (!k->count || !k->idx || !k->floor_hit) {
-		nnp_keep_free(k);
-		return -1;
-	}
 	for (size_t l = 0; l < H; l++) {
 		k->count[l] = c->count[l];
 		k->idx[l] = malloc(c->count[l] * sizeof **k->idx);

@@ -38,7 +38,7 @@ void nnp_keep_free(nnp_keep *k)
 	free(k);
 }
 
-static nnp_keep *keep_alloc(size_t n_layers)
+nnp_keep *nnp_keep_alloc(size_t n_layers)
 {
 	nnp_keep *k = calloc(1, sizeof *k);
 	if (!k)
@@ -124,7 +124,7 @@ int nnp_keep_rule(nnp_keep **out, const nnp_stats *s, double mean_thr, double st
 	int rc = NNP_OK;
 	unsigned char *stay = malloc(maxw);
 	rm_rank *rank = malloc(maxw * sizeof *rank);
-	nnp_keep *k = keep_alloc(s->n_layers);
+	nnp_keep *k = nnp_keep_alloc(s->n_layers);
 	if (!stay || !rank || !k) {
 		rc = nnp_err_set(err, NNP_ENOMEM, "prune: out of memory");
 		goto done;
