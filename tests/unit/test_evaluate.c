@@ -23,21 +23,7 @@
 
 static nnp_dataset *make_data(tu_rng *r, size_t rows, int labelled)
 {
-	nnp_dataset *d = calloc(1, sizeof *d);
-	assert_non_null(d);
-	d->rows = rows;
-	d->features = IN;
-	d->x = malloc(rows * IN * sizeof *d->x);
-	assert_non_null(d->x);
-	for (size_t i = 0; i < rows * IN; i++)
-		d->x[i] = (float)tu_uniform(r, -2, 2);
-	if (labelled) {
-		d->y = malloc(rows * sizeof *d->y);
-		assert_non_null(d->y);
-		for (size_t i = 0; i < rows; i++)
-			d->y[i] = (int32_t)(tu_next(r) % OUT);
-	}
-	return d;
+	return tu_random_dataset(r, rows, IN, -2, 2, labelled ? OUT : 0);
 }
 
 /* The original 6-12-10-4 and candidates of other hidden widths. */

@@ -34,18 +34,7 @@ static void ref_forward(const nnp_model *m, const float *x, double **out)
 				s += (double)L->w[o * L->in + i] * prev[i];
 			y[o] = s;
 		}
-		if (L->act == NNP_ACT_SOFTMAX) {
-			double mx = y[0], sum = 0;
-			for (size_t o = 1; o < L->out; o++)
-				mx = y[o] > mx ? y[o] : mx;
-			for (size_t o = 0; o < L->out; o++)
-				sum += (y[o] = exp(y[o] - mx));
-			for (size_t o = 0; o < L->out; o++)
-				y[o] /= sum;
-		} else {
-			for (size_t o = 0; o < L->out; o++)
-				y[o] = tu_ref_act(L->act, L->alpha, y[o]);
-		}
+		tu_ref_layer_act(L, y, y);
 		prev = y;
 	}
 	free(in);

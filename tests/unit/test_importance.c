@@ -19,26 +19,7 @@
 
 static nnp_dataset *data_new(tu_rng *r, size_t rows, size_t f, size_t classes)
 {
-	nnp_dataset *d = calloc(1, sizeof *d);
-	assert_non_null(d);
-	d->rows = rows;
-	d->features = f;
-	d->x = malloc(rows * f * sizeof *d->x);
-	d->y = malloc(rows * sizeof *d->y);
-	assert_non_null(d->x);
-	assert_non_null(d->y);
-	for (size_t i = 0; i < rows * f; i++)
-		d->x[i] = (float)tu_uniform(r, -1, 1);
-	for (size_t i = 0; i < rows; i++)
-		d->y[i] = (int32_t)(tu_next(r) % classes);
-	return d;
-}
-
-static void data_free(nnp_dataset *d)
-{
-	free(d->x);
-	free(d->y);
-	free(d);
+	return tu_random_dataset(r, rows, f, -1, 1, classes);
 }
 
 /* ---- magnitude ------------------------------------------------------------ */
@@ -200,7 +181,7 @@ static void test_magnitude_errors(void **state)
 	assert_int_equal(nnp_method_ctx_create(&c, m, d, &o, &err), NNP_EUSAGE);
 	assert_non_null(strstr(err.msg, "magnitude zeroes single weights"));
 	assert_null(c);
-	data_free(d);
+	nnp_dataset_free(d);
 	nnp_model_free(m);
 }
 
@@ -289,7 +270,7 @@ static void test_l2_brute_force(void **state)
 	assert_int_equal(p->layers[1].out, 5);
 	nnp_keep_free(k);
 	nnp_model_free(p);
-	data_free(d);
+	nnp_dataset_free(d);
 	nnp_model_free(m);
 }
 
@@ -329,22 +310,11 @@ static void test_apoz_zero_shares(void **state)
 	assert_int_equal(nnp_method_prune(&p, m, d, &o, counts, NULL, &err), NNP_EINPUT);
 	assert_non_null(strstr(err.msg, "hidden layer 0 is tanh"));
 	nnp_stats_free(st);
-	data_free(d);
+	nnp_dataset_free(d);
 	nnp_model_free(m);
 }
 
 /* ---- taylor ---------------------------------------------------------------- */
-
-static double act_d(nnp_act a, double alpha, double z)
-{
-	switch (a) {
-	case NNP_ACT_RELU: return z > 0 ? z : 0;
-	case NNP_ACT_LEAKY_RELU: return z > 0 ? z : alpha * z;
-	case NNP_ACT_SIGMOID: return 1.0 / (1.0 + exp(-z));
-	case NNP_ACT_TANH: return tanh(z);
-	default: return z;
-	}
-}
 
 /* The loss of one row in double, from hidden layer `from`'s outputs a
  * onwards (from = -1: from the inputs). */
@@ -360,7 +330,7 @@ static double loss_from(const nnp_model *m, long from, const double *a, int32_t 
 			double z = Ly->b[o];
 			for (size_t i = 0; i < Ly->in; i++)
 				z += (double)Ly->w[o * Ly->in + i] * cur[i];
-			nxt[o] = l + 1 < L ? act_d(Ly->act, Ly->alpha, z) : z;
+			nxt[o] = l + 1 < L ? tu_ref_act(Ly->act, Ly->alpha, z) : z;
 		}
 		memcpy(cur, nxt, Ly->out * sizeof *cur);
 	}
@@ -376,7 +346,7 @@ static double loss_from(const nnp_model *m, long from, const double *a, int32_t 
 	}
 	double e = 0;
 	for (size_t k = 0; k < K; k++) {
-		double v = act_d(last->act, last->alpha, cur[k]) - (k == (size_t)y);
+		double v = tu_ref_act(last->act, last->alpha, cur[k]) - (k == (size_t)y);
 		e += v * v;
 	}
 	return e / (double)K;
@@ -401,7 +371,7 @@ static void ref_taylor(const nnp_model *m, const nnp_dataset *d, double **ref)
 				double z = Ly->b[o];
 				for (size_t i = 0; i < Ly->in; i++)
 					z += (double)Ly->w[o * Ly->in + i] * in[i];
-				a[h][o] = act_d(Ly->act, Ly->alpha, z);
+				a[h][o] = tu_ref_act(Ly->act, Ly->alpha, z);
 			}
 			in = a[h];
 		}
@@ -460,7 +430,7 @@ static void check_taylor(nnp_model *m, tu_rng *r)
 		free(ref[h]);
 		free(again[h]);
 	}
-	data_free(d);
+	nnp_dataset_free(d);
 }
 
 static void test_taylor_finite_differences(void **state)
@@ -514,7 +484,7 @@ static void test_taylor_needs_labels(void **state)
 	assert_int_equal(nnp_method_ctx_create(&c, m, d, &o, &err), NNP_EINPUT);
 	assert_non_null(strstr(err.msg, "method taylor needs them"));
 	d->y = y;
-	data_free(d);
+	nnp_dataset_free(d);
 	nnp_model_free(m);
 }
 
@@ -590,7 +560,7 @@ static void test_taylor_streamed(void **state)
 	tu_rmtree(dir);
 	free(path);
 	free(dir);
-	data_free(d);
+	nnp_dataset_free(d);
 	nnp_model_free(m);
 }
 

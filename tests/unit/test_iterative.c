@@ -28,12 +28,7 @@ static nnp_model *net(tu_rng *r)
 /* Rows labelled by the model's own prediction: it starts at 100%. */
 static nnp_dataset *rows_of(tu_rng *r, const nnp_model *m, size_t rows)
 {
-	nnp_dataset *d = calloc(1, sizeof *d);
-	assert_non_null(d);
-	d->rows = rows;
-	d->features = F;
-	d->x = malloc(rows * F * sizeof *d->x);
-	d->y = malloc(rows * sizeof *d->y);
+	nnp_dataset *d = tu_dataset(rows, F);
 	for (size_t i = 0; i < rows * F; i++)
 		d->x[i] = (float)tu_uniform(r, -1, 1);
 	nnp_forward *f = NULL;
@@ -48,13 +43,6 @@ static nnp_dataset *rows_of(tu_rng *r, const nnp_model *m, size_t rows)
 	}
 	nnp_forward_free(f);
 	return d;
-}
-
-static void rows_free(nnp_dataset *d)
-{
-	free(d->x);
-	free(d->y);
-	free(d);
 }
 
 /* Correct rows, by a forward run and an argmax taken here. */
@@ -129,8 +117,8 @@ static void test_min_neurons(void **state)
 	assert_int_equal(t->correct[t->n - 1], correct_of(out, held));
 	nnp_iter_trace_free(t);
 	nnp_model_free(out);
-	rows_free(cal);
-	rows_free(held);
+	nnp_dataset_free(cal);
+	nnp_dataset_free(held);
 	nnp_model_free(m);
 }
 
@@ -165,7 +153,7 @@ static void test_first_step_is_one_shot(void **state)
 		nnp_model_free(out);
 		nnp_iter_trace_free(t);
 	}
-	rows_free(cal);
+	nnp_dataset_free(cal);
 	nnp_model_free(m);
 }
 
@@ -208,7 +196,7 @@ static void test_target(void **state)
 	assert_int_equal(nnp_model_params(out), nnp_model_params(m));
 	nnp_iter_trace_free(t);
 	nnp_model_free(out);
-	rows_free(cal);
+	nnp_dataset_free(cal);
 	nnp_model_free(m);
 }
 
@@ -245,8 +233,8 @@ static void test_until_drop(void **state)
 		nnp_iter_trace_free(t);
 		nnp_model_free(out);
 	}
-	rows_free(cal);
-	rows_free(held);
+	nnp_dataset_free(cal);
+	nnp_dataset_free(held);
 	nnp_model_free(m);
 }
 
@@ -290,8 +278,8 @@ static void test_threads(void **state)
 	assert_int_equal(t1->neurons[3], 5);
 	free(first);
 	nnp_iter_trace_free(t1);
-	rows_free(cal);
-	rows_free(held);
+	nnp_dataset_free(cal);
+	nnp_dataset_free(held);
 	nnp_model_free(m);
 }
 
@@ -357,8 +345,8 @@ static void test_finetune_hook_and_csv(void **state)
 	free(csv);
 	nnp_iter_trace_free(t);
 	nnp_model_free(out);
-	rows_free(cal);
-	rows_free(held);
+	nnp_dataset_free(cal);
+	nnp_dataset_free(held);
 	nnp_model_free(m);
 }
 
@@ -386,7 +374,7 @@ static void test_errors(void **state)
 	o.finetune_every = 2;
 	assert_int_equal(nnp_prune_iterative(m, cal, NULL, &o, &out, NULL, &err), NNP_EUSAGE);
 	assert_null(out);
-	rows_free(cal);
+	nnp_dataset_free(cal);
 	nnp_model_free(m);
 }
 

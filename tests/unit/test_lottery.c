@@ -21,14 +21,7 @@
 static nnp_dataset *clusters(size_t rows, uint64_t seed)
 {
 	tu_rng r = { seed };
-	nnp_dataset *d = calloc(1, sizeof *d);
-	assert_non_null(d);
-	d->rows = rows;
-	d->features = F;
-	d->x = malloc(rows * F * sizeof *d->x);
-	d->y = malloc(rows * sizeof *d->y);
-	assert_non_null(d->x);
-	assert_non_null(d->y);
+	nnp_dataset *d = tu_dataset(rows, F);
 	for (size_t i = 0; i < rows; i++) {
 		int c = (int)(i % K);
 		d->y[i] = c;
@@ -37,15 +30,6 @@ static nnp_dataset *clusters(size_t rows, uint64_t seed)
 			                          tu_uniform(&r, -1.0, 1.0));
 	}
 	return d;
-}
-
-static void ds_free(nnp_dataset *d)
-{
-	if (!d)
-		return;
-	free(d->x);
-	free(d->y);
-	free(d);
 }
 
 static nnp_model *init_model(uint64_t seed)
@@ -197,8 +181,8 @@ static void test_rounds(void **state)
 	nnp_lottery_free(lt);
 	watch_free(&w);
 	nnp_model_free(init);
-	ds_free(tr);
-	ds_free(va);
+	nnp_dataset_free(tr);
+	nnp_dataset_free(va);
 }
 
 /* Rewinding copies the initial weights and biases bit for bit. */
@@ -235,7 +219,7 @@ static void test_rewind_exact(void **state)
 	}
 	nnp_model_free(m);
 	nnp_model_free(init);
-	ds_free(tr);
+	nnp_dataset_free(tr);
 }
 
 /* Global scope keeps round(rate * all) fewer; neurons lose whole rows and columns. */
@@ -355,8 +339,8 @@ static void test_deterministic(void **state)
 		}
 	}
 	nnp_model_free(init);
-	ds_free(tr);
-	ds_free(va);
+	nnp_dataset_free(tr);
+	nnp_dataset_free(va);
 }
 
 static void test_bad_options(void **state)
@@ -378,7 +362,7 @@ static void test_bad_options(void **state)
 	assert_int_equal(nnp_lottery_run(&lt, init, tr, NULL, &o, &err), NNP_EUSAGE);
 	assert_null(lt);
 	nnp_model_free(init);
-	ds_free(tr);
+	nnp_dataset_free(tr);
 }
 
 /* The cubic schedule: its ends exactly, never increasing, the formula within rounding. */
@@ -473,8 +457,8 @@ static void test_gradual_magnitude(void **state)
 	o.target = nnp_model_params(m) + 1;
 	assert_int_equal(nnp_gradual_run(&out, m, tr, va, &o, NULL, &err), NNP_EUSAGE);
 	nnp_model_free(m);
-	ds_free(tr);
-	ds_free(va);
+	nnp_dataset_free(tr);
+	nnp_dataset_free(va);
 }
 
 int main(void)

@@ -62,26 +62,7 @@ static void gauss_solve(double *A, double *B, size_t k, size_t m)
 
 static nnp_dataset *make_data(tu_rng *r, size_t rows, size_t f, double lo, double hi)
 {
-	nnp_dataset *d = calloc(1, sizeof *d);
-	assert_non_null(d);
-	d->rows = rows;
-	d->features = f;
-	d->x = malloc((rows * f + 1) * sizeof *d->x);
-	assert_non_null(d->x);
-	for (size_t i = 0; i < rows * f; i++)
-		d->x[i] = (float)tu_uniform(r, lo, hi);
-	return d;
-}
-
-static double ref_act(nnp_act a, double alpha, double z)
-{
-	switch (a) {
-	case NNP_ACT_RELU: return z > 0 ? z : 0;
-	case NNP_ACT_LEAKY_RELU: return z > 0 ? z : alpha * z;
-	case NNP_ACT_SIGMOID: return 1.0 / (1.0 + exp(-z));
-	case NNP_ACT_TANH: return tanh(z);
-	default: return z;
-	}
+	return tu_random_dataset(r, rows, f, lo, hi, 0);
 }
 
 /* One row through a model in double; out receives the last layer's output
@@ -107,24 +88,13 @@ static void ref_row(const nnp_model *m, const float *x, double *out, double *log
 		if (l + 1 == m->n_layers)
 			break;
 		for (size_t o = 0; o < L->out; o++)
-			y[o] = ref_act(L->act, L->alpha, y[o]);
+			y[o] = tu_ref_act(L->act, L->alpha, y[o]);
 	}
 	const nnp_layer *last = &m->layers[m->n_layers - 1];
 	double *z = buf[cur];
 	if (logits)
 		memcpy(logits, z, last->out * sizeof *z);
-	if (last->act == NNP_ACT_SOFTMAX) {
-		double mx = z[0], s = 0;
-		for (size_t i = 1; i < last->out; i++)
-			mx = z[i] > mx ? z[i] : mx;
-		for (size_t i = 0; i < last->out; i++)
-			s += exp(z[i] - mx);
-		for (size_t i = 0; i < last->out; i++)
-			out[i] = exp(z[i] - mx) / s;
-	} else {
-		for (size_t i = 0; i < last->out; i++)
-			out[i] = ref_act(last->act, last->alpha, z[i]);
-	}
+	tu_ref_layer_act(last, z, out);
 }
 
 static nnp_method_opts opts_of(nnp_method me, nnp_compensate co, unsigned threads, size_t batch)

@@ -20,17 +20,6 @@
 
 #define REF_MAXW 64
 
-static double ref_act(nnp_act a, double alpha, double z)
-{
-	switch (a) {
-	case NNP_ACT_RELU: return z > 0 ? z : 0;
-	case NNP_ACT_LEAKY_RELU: return z > 0 ? z : alpha * z;
-	case NNP_ACT_SIGMOID: return 1.0 / (1.0 + exp(-z));
-	case NNP_ACT_TANH: return tanh(z);
-	default: return z;
-	}
-}
-
 /* Output of one row through the model whose parameters are p (the flat
  * layout of nnp_train_grad: per layer W [out][in] then b [out]). */
 static void ref_row(const nnp_model *m, const double *p, const double *x, double *out)
@@ -48,18 +37,7 @@ static void ref_row(const nnp_model *m, const double *p, const double *x, double
 				s += W[o * L->in + i] * a[i];
 			z[o] = s;
 		}
-		if (L->act == NNP_ACT_SOFTMAX) {
-			double mx = z[0], sum = 0;
-			for (size_t o = 1; o < L->out; o++)
-				mx = z[o] > mx ? z[o] : mx;
-			for (size_t o = 0; o < L->out; o++)
-				sum += exp(z[o] - mx);
-			for (size_t o = 0; o < L->out; o++)
-				a[o] = exp(z[o] - mx) / sum;
-		} else {
-			for (size_t o = 0; o < L->out; o++)
-				a[o] = ref_act(L->act, L->alpha, z[o]);
-		}
+		tu_ref_layer_act(L, z, a);
 		p += L->in * L->out + L->out;
 		n = L->out;
 	}
@@ -354,27 +332,6 @@ static void test_init_stats(void **state)
 
 /* ---------------------------------------------------------------- data -- */
 
-static nnp_dataset *ds_new(size_t rows, size_t features)
-{
-	nnp_dataset *d = calloc(1, sizeof *d);
-	assert_non_null(d);
-	d->rows = rows;
-	d->features = features;
-	d->x = calloc(rows * features, sizeof(float));
-	d->y = calloc(rows, sizeof(int32_t));
-	assert_non_null(d->x);
-	assert_non_null(d->y);
-	return d;
-}
-
-static void ds_del(nnp_dataset *d)
-{
-	if (!d)
-		return;
-	free(d->x);
-	free(d->y);
-	free(d);
-}
 
 static double normal(tu_rng *r)
 {
@@ -387,7 +344,7 @@ static nnp_dataset *blobs(size_t rows, uint64_t seed, double offset, double scal
 {
 	static const double cx[3] = { 0.0, -2.6, 2.6 }, cy[3] = { 3.0, -1.5, -1.5 };
 	tu_rng r = { seed };
-	nnp_dataset *d = ds_new(rows, 2);
+	nnp_dataset *d = tu_dataset(rows, 2);
 	for (size_t i = 0; i < rows; i++) {
 		int c = (int)(i % 3);
 		d->y[i] = c;
@@ -506,8 +463,8 @@ static void test_blobs_adam(void **state)
 	assert_true(fabs(nnp_metrics_accuracy(&rep.val) - acc) < 1e-9);
 	assert_true(rep.train_accuracy >= 0.9);
 	nnp_model_free(m);
-	ds_del(tr);
-	ds_del(va);
+	nnp_dataset_free(tr);
+	nnp_dataset_free(va);
 }
 
 /* XOR of the quadrants, tanh then sigmoid with MSE, SGD with momentum. */
@@ -515,7 +472,7 @@ static void test_xor_sgd_mse(void **state)
 {
 	(void)state;
 	tu_rng r = { 8 };
-	nnp_dataset *d = ds_new(800, 2);
+	nnp_dataset *d = tu_dataset(800, 2);
 	for (size_t i = 0; i < d->rows; i++) {
 		double u, v;
 		do {
@@ -543,7 +500,7 @@ static void test_xor_sgd_mse(void **state)
 	assert_true(full_loss(m, d) < before / 4);
 	assert_true(ref_accuracy(m, d) >= 0.95);
 	nnp_model_free(m);
-	ds_del(d);
+	nnp_dataset_free(d);
 }
 
 static void test_stop_early(void **state)
@@ -570,7 +527,7 @@ static void test_stop_early(void **state)
 	assert_int_equal(rep.steps, 2);
 	assert_true(rep.stopped_early);
 	nnp_model_free(m);
-	ds_del(tr);
+	nnp_dataset_free(tr);
 }
 
 /* ------------------------------------------------------ optimizer steps -- */
@@ -624,7 +581,7 @@ static void check_opt_steps(const opt_case *c)
 	tu_rng r = { 77 };
 	nnp_model *m = tu_random_model(&r, 2, sz, ac, 0.8);
 	size_t rows = c->batch * c->batches, P = nnp_model_params(m);
-	nnp_dataset *d = ds_new(rows, 3);
+	nnp_dataset *d = tu_dataset(rows, 3);
 	for (size_t i = 0; i < rows * 3; i++)
 		d->x[i] = (float)tu_uniform(&r, -1.5, 1.5);
 	for (size_t i = 0; i < rows; i++)
@@ -701,7 +658,7 @@ static void check_opt_steps(const opt_case *c)
 	free(m1);
 	free(m2);
 	nnp_model_free(m);
-	ds_del(d);
+	nnp_dataset_free(d);
 }
 
 /* Adam as `train` runs it (PyTorch's defaults, no weight decay): two steps an
@@ -754,7 +711,7 @@ static void test_step_threads(void **state)
 static nnp_dataset *teacher(size_t rows, size_t F, size_t K, uint64_t seed)
 {
 	tu_rng r = { seed };
-	nnp_dataset *d = ds_new(rows, F);
+	nnp_dataset *d = tu_dataset(rows, F);
 	double *w = malloc(F * K * sizeof *w);
 	assert_non_null(w);
 	for (size_t i = 0; i < F * K; i++)
@@ -853,8 +810,8 @@ static void test_deterministic(void **state)
 	}
 	nnp_model_free(ref[0]);
 	nnp_model_free(ref[1]);
-	ds_del(d);
-	ds_del(v);
+	nnp_dataset_free(d);
+	nnp_dataset_free(v);
 }
 
 /* Three threads, and a last batch of one row: two of its three parts are empty. */
@@ -882,8 +839,8 @@ static void test_uneven_parts(void **state)
 	nnp_model_free(a);
 	nnp_model_free(b);
 	nnp_model_free(c);
-	ds_del(d);
-	ds_del(v);
+	nnp_dataset_free(d);
+	nnp_dataset_free(v);
 }
 
 /* ---------------------------------------------------- scale and finetune -- */
@@ -929,8 +886,8 @@ static void test_scale_folding(void **state)
 	nnp_forward_free(fb);
 	nnp_model_free(a);
 	nnp_model_free(b);
-	ds_del(raw);
-	ds_del(scaled);
+	nnp_dataset_free(raw);
+	nnp_dataset_free(scaled);
 }
 
 static void test_finetune(void **state)
@@ -982,7 +939,7 @@ static void test_finetune(void **state)
 	assert_int_equal(nnp_train(m, raw, NULL, &o, NULL, &err), NNP_OK);
 	assert_true(full_loss(m, raw) < l1);
 	nnp_model_free(m);
-	ds_del(raw);
+	nnp_dataset_free(raw);
 }
 
 /* --------------------------------------------------------------- errors -- */
@@ -1068,8 +1025,8 @@ static void test_bad_options(void **state)
 	assert_true(same_weights(m, c));
 	nnp_model_free(c);
 	nnp_model_free(m);
-	ds_del(d);
-	ds_del(v);
+	nnp_dataset_free(d);
+	nnp_dataset_free(v);
 }
 
 static void test_diverges(void **state)
@@ -1095,7 +1052,7 @@ static void test_diverges(void **state)
 	assert_true(strstr(err.msg, "(loss is NaN)") || strstr(err.msg, "(loss is infinite)"));
 	assert_true(rep.steps < 20);
 	nnp_model_free(m);
-	ds_del(d);
+	nnp_dataset_free(d);
 }
 
 static void test_names(void **state)
@@ -1123,7 +1080,7 @@ static void test_names(void **state)
 static nnp_dataset *rand_rows(size_t rows, size_t F, size_t K, uint64_t seed)
 {
 	tu_rng r = { seed };
-	nnp_dataset *d = ds_new(rows, F);
+	nnp_dataset *d = tu_dataset(rows, F);
 	for (size_t i = 0; i < rows * F; i++)
 		d->x[i] = (float)tu_uniform(&r, -1.5, 1.5);
 	for (size_t i = 0; i < rows; i++)
@@ -1333,7 +1290,7 @@ static void test_masked_training(void **state)
 				nnp_model_free(m);
 				nnp_model_free(ref);
 			}
-	ds_del(d);
+	nnp_dataset_free(d);
 }
 
 static void test_lr_schedule(void **state)
@@ -1395,7 +1352,7 @@ static void test_rewind(void **state)
 	free_mask(mk, 3);
 	nnp_model_free(m);
 	nnp_model_free(init);
-	ds_del(d);
+	nnp_dataset_free(d);
 }
 
 /* The loss written out from the probabilities, and its gradient w.r.t. the
@@ -1535,7 +1492,7 @@ static void test_distill_training(void **state)
 		nnp_model_free(before);
 	}
 	nnp_model_free(t);
-	ds_del(d);
+	nnp_dataset_free(d);
 }
 
 static void test_distill_errors(void **state)
@@ -1569,7 +1526,7 @@ static void test_distill_errors(void **state)
 	nnp_model_free(t3);
 	nnp_model_free(tl);
 	nnp_model_free(keep);
-	ds_del(d);
+	nnp_dataset_free(d);
 }
 
 /* Same seed and thread count with a mask and a teacher: the same model. */
@@ -1608,7 +1565,7 @@ static void test_deterministic_mask_distill(void **state)
 		nnp_model_free(r[1]);
 	}
 	nnp_model_free(t);
-	ds_del(d);
+	nnp_dataset_free(d);
 }
 
 int main(void)

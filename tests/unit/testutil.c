@@ -147,6 +147,22 @@ double tu_ref_act(nnp_act a, double alpha, double z)
 	}
 }
 
+void tu_ref_layer_act(const nnp_layer *L, const double *z, double *out)
+{
+	if (L->act != NNP_ACT_SOFTMAX) {
+		for (size_t o = 0; o < L->out; o++)
+			out[o] = tu_ref_act(L->act, L->alpha, z[o]);
+		return;
+	}
+	double mx = z[0], sum = 0;
+	for (size_t o = 1; o < L->out; o++)
+		mx = z[o] > mx ? z[o] : mx;
+	for (size_t o = 0; o < L->out; o++)
+		sum += exp(z[o] - mx);
+	for (size_t o = 0; o < L->out; o++)
+		out[o] = exp(z[o] - mx) / sum;
+}
+
 uint64_t tu_next(tu_rng *r)
 {
 	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
@@ -158,6 +174,34 @@ uint64_t tu_next(tu_rng *r)
 double tu_uniform(tu_rng *r, double lo, double hi)
 {
 	return lo + (hi - lo) * ((double)(tu_next(r) >> 11) / 9007199254740992.0);
+}
+
+nnp_dataset *tu_dataset(size_t rows, size_t features)
+{
+	nnp_dataset *d = calloc(1, sizeof *d);
+	assert_non_null(d);
+	d->rows = rows;
+	d->features = features;
+	d->x = calloc(rows * features + 1, sizeof *d->x);
+	d->y = calloc(rows + 1, sizeof *d->y);
+	assert_non_null(d->x);
+	assert_non_null(d->y);
+	return d;
+}
+
+nnp_dataset *tu_random_dataset(tu_rng *r, size_t rows, size_t features, double lo, double hi,
+                               size_t classes)
+{
+	nnp_dataset *d = tu_dataset(rows, features);
+	for (size_t i = 0; i < rows * features; i++)
+		d->x[i] = (float)tu_uniform(r, lo, hi);
+	for (size_t i = 0; i < rows && classes; i++)
+		d->y[i] = (int32_t)(tu_next(r) % classes);
+	if (!classes) {
+		free(d->y);
+		d->y = NULL;
+	}
+	return d;
 }
 
 nnp_model *tu_model(size_t n_layers, const size_t *sizes, const nnp_act *acts)

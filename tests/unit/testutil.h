@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "nnprune/data.h"
 #include "nnprune/model.h"
 
 /* Creates a fresh directory under $TMPDIR (or /tmp); caller frees the string. */
@@ -23,6 +24,14 @@ typedef struct { uint64_t s; } tu_rng;
 uint64_t tu_next(tu_rng *r);
 /* Uniform in [lo, hi). */
 double tu_uniform(tu_rng *r, double lo, double hi);
+
+/* A dataset of rows x features with every value and label 0 (x and y
+ * allocated); aborts the test on failure. Free with nnp_dataset_free. */
+nnp_dataset *tu_dataset(size_t rows, size_t features);
+/* tu_dataset with x uniform in [lo, hi) drawn from r in order, then, with
+ * classes > 0, labels uniform in [0, classes); with classes 0, no labels (y NULL). */
+nnp_dataset *tu_random_dataset(tu_rng *r, size_t rows, size_t features, double lo, double hi,
+                               size_t classes);
 
 /* A model with the given widths (sizes[0] = inputs) and activations, weights
  * uniform in [-scale, scale]. Aborts the test on failure. */
@@ -60,6 +69,10 @@ void tu_rmtree_free(char *dir);
 
 /* The activation in double precision, written independently of the engine. */
 double tu_ref_act(nnp_act a, double alpha, double z);
+
+/* Layer L's activation of z[0..L->out-1] into out (which may be z), in
+ * double precision: softmax over all of them, else tu_ref_act per entry. */
+void tu_ref_layer_act(const nnp_layer *L, const double *z, double *out);
 
 /* Little-endian u32 read and write, for byte-level checks of binary files. */
 uint32_t tu_rd32(const unsigned char *p);
