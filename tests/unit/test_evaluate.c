@@ -353,13 +353,8 @@ static void test_method_models_unlabelled(void **state)
 /* A two-layer kept set from "a,b|c" style lists: layer 0 keeps idx0[0..n0). */
 static nnp_keep *make_keep(const size_t *idx0, size_t n0, const size_t *idx1, size_t n1)
 {
-	nnp_keep *k = calloc(1, sizeof *k);
+	nnp_keep *k = nnp_keep_alloc(2);
 	assert_non_null(k);
-	k->n_layers = 2;
-	k->count = calloc(2, sizeof *k->count);
-	k->idx = calloc(2, sizeof *k->idx);
-	k->floor_hit = calloc(2, sizeof *k->floor_hit);
-	assert_true(k->count && k->idx && k->floor_hit);
 	k->count[0] = n0;
 	k->count[1] = n1;
 	k->idx[0] = malloc((n0 + 1) * sizeof **k->idx);

@@ -10,39 +10,21 @@
 #include <cmocka.h>
 
 #include "nnprune/prune.h"
+#include "stats_priv.h"
 #include "testutil.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 
+/* Statistics of ReLU layers of the given widths, every figure 0. */
 static nnp_stats *make_stats(size_t n_layers, const size_t *widths)
 {
-	nnp_stats *s = calloc(1, sizeof *s);
-	assert_non_null(s);
-	s->n_layers = n_layers;
-	s->layers = calloc(n_layers ? n_layers : 1, sizeof *s->layers);
-	assert_non_null(s->layers);
-	for (size_t l = 0; l < n_layers; l++) {
-		nnp_layer_stats *ls = &s->layers[l];
-		ls->layer = l;
-		ls->neurons = widths[l];
-		ls->act = NNP_ACT_RELU;
-		ls->mean = calloc(widths[l], sizeof(double));
-		ls->std = calloc(widths[l], sizeof(double));
-		assert_non_null(ls->mean);
-		assert_non_null(ls->std);
-	}
+	const nnp_act acts[4] = { NNP_ACT_RELU, NNP_ACT_RELU, NNP_ACT_RELU, NNP_ACT_RELU };
+	nnp_stats *s = NULL;
+	nnp_err err;
+	assert_true(n_layers <= 4);
+	if (nnp_stats_alloc(&s, n_layers, widths, acts, &err))
+		fail_msg("nnp_stats_alloc: %s", err.msg);
 	return s;
-}
-
-/* Frees what make_stats built (only mean and std are set). */
-static void free_stats(nnp_stats *s)
-{
-	for (size_t l = 0; l < s->n_layers; l++) {
-		free(s->layers[l].mean);
-		free(s->layers[l].std);
-	}
-	free(s->layers);
-	free(s);
 }
 
 /*
@@ -126,7 +108,7 @@ static void test_rule_matches_reference(void **state)
 			nnp_keep_free(k2);
 			nnp_keep_free(k);
 		}
-		free_stats(s);
+		nnp_stats_free(s);
 	}
 }
 
@@ -209,7 +191,7 @@ static void test_rule_min_keep(void **state)
 	k = rule(s, -1.0, 0.0, 1);
 	assert_int_equal(k->count[0], 5);
 	nnp_keep_free(k);
-	free_stats(s);
+	nnp_stats_free(s);
 }
 
 static void test_rule_errors(void **state)
@@ -229,7 +211,7 @@ static void test_rule_errors(void **state)
 	assert_int_equal(nnp_keep_rule(&k, s, 0.1, 0.1, 1, &err), NNP_EUSAGE);
 	assert_non_null(strstr(err.msg, "hidden layer 0: 0 neurons"));
 	s->layers[0].neurons = 3;
-	free_stats(s);
+	nnp_stats_free(s);
 	nnp_keep_free(NULL);
 }
 
@@ -249,19 +231,15 @@ static void test_keep_equal(void **state)
 	nnp_keep_free(a);
 	nnp_keep_free(b);
 	nnp_keep_free(c);
-	free_stats(s);
+	nnp_stats_free(s);
 }
 
 /* ---- physical removal ------------------------------------------------- */
 
 static nnp_keep *keep_from(size_t n_layers, const size_t *counts, const size_t *const *idx)
 {
-	nnp_keep *k = calloc(1, sizeof *k);
+	nnp_keep *k = nnp_keep_alloc(n_layers);
 	assert_non_null(k);
-	k->n_layers = n_layers;
-	k->count = calloc(n_layers, sizeof *k->count);
-	k->idx = calloc(n_layers, sizeof *k->idx);
-	k->floor_hit = calloc(n_layers, sizeof *k->floor_hit);
 	for (size_t l = 0; l < n_layers; l++) {
 		k->count[l] = counts[l];
 		k->idx[l] = malloc(counts[l] * sizeof(size_t));
@@ -385,7 +363,7 @@ static void test_apply_fold_bias(void **state)
 	assert_non_null(strstr(err.msg, "statistics: layer 1 has 4 neurons, the model 5"));
 	s->layers[1].neurons = 5;
 	nnp_keep_free(k);
-	free_stats(s);
+	nnp_stats_free(s);
 	nnp_model_free(m);
 }
 
@@ -515,7 +493,7 @@ static void test_fold_exact_for_constant_neurons(void **state)
 	free(h[0]);
 	free(h[1]);
 	free(x);
-	free_stats(s);
+	nnp_stats_free(s);
 	nnp_model_free(m);
 }
 

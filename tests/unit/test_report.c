@@ -15,6 +15,7 @@
 #include <cJSON.h>
 
 #include "nnprune/io.h"
+#include "nnprune/prune.h"
 #include "nnprune/report.h"
 #include "testutil.h"
 
@@ -86,14 +87,8 @@ static void fill_stats(nnp_stats *st, size_t n_hidden, const size_t *widths, con
 /* The rule as prune.h states it, with min_keep 1 keeping the largest std. */
 static nnp_keep *keep_rule(const nnp_stats *st, double m, double s)
 {
-	nnp_keep *k = calloc(1, sizeof *k);
+	nnp_keep *k = nnp_keep_alloc(st->n_layers);
 	assert_non_null(k);
-	k->n_layers = st->n_layers;
-	size_t n = st->n_layers ? st->n_layers : 1;
-	k->count = calloc(n, sizeof *k->count);
-	k->idx = calloc(n, sizeof *k->idx);
-	k->floor_hit = calloc(n, sizeof *k->floor_hit);
-	assert_true(k->count && k->idx && k->floor_hit);
 	for (size_t l = 0; l < st->n_layers; l++) {
 		const nnp_layer_stats *L = &st->layers[l];
 		k->idx[l] = calloc(L->neurons, sizeof *k->idx[l]);
@@ -111,29 +106,6 @@ static nnp_keep *keep_rule(const nnp_stats *st, double m, double s)
 		}
 	}
 	return k;
-}
-
-static void keep_free(nnp_keep *k)
-{
-	if (!k)
-		return;
-	for (size_t l = 0; l < k->n_layers; l++)
-		free(k->idx[l]);
-	free(k->idx);
-	free(k->count);
-	free(k->floor_hit);
-	free(k);
-}
-
-static int keep_same(const nnp_keep *a, const nnp_keep *b)
-{
-	for (size_t l = 0; l < a->n_layers; l++) {
-		if (a->count[l] != b->count[l])
-			return 0;
-		if (memcmp(a->idx[l], b->idx[l], a->count[l] * sizeof(size_t)))
-			return 0;
-	}
-	return 1;
 }
 
 static char *dup_str(const char *s)
@@ -169,7 +141,7 @@ static void fill_candidate(fixture *f, size_t i, double m, double s, tu_rng *r)
 		c->floor_hit |= c->keep->floor_hit[l];
 	c->same_as = NNP_NO_DUP;
 	for (size_t j = 0; j < i; j++)
-		if (keep_same(f->sw.c[j].keep, c->keep)) {
+		if (nnp_keep_equal(f->sw.c[j].keep, c->keep)) {
 			c->same_as = j;
 			break;
 		}
@@ -263,7 +235,7 @@ static void fx_free(fixture *f)
 	if (!f)
 		return;
 	for (size_t i = 0; i < f->sw.n; i++) {
-		keep_free(f->sw.c[i].keep);
+		nnp_keep_free(f->sw.c[i].keep);
 		free(f->sw.c[i].file);
 		free(f->sw.c[i].ft_file);
 	}
