@@ -18,60 +18,36 @@
 
 #define ROWS 300
 
-typedef struct fixture {
-	nnp_model *m;
-	float *x;
-	int32_t *y;
-	nnp_dataset d;      /* labelled */
-	nnp_dataset cal;    /* other rows, unlabelled */
-	float *xc;
-	nnp_stats *s;
-	char *dir;
-} fixture;
+/* cal: other rows, unlabelled. */
+typedef tu_fixture fixture;
 
 static nnp_err g_err;
 
 static int setup(void **state)
 {
-	fixture *fx = calloc(1, sizeof *fx);
+	fixture *fx = tu_fixture_new();
 	tu_rng rng = { 777 };
 	size_t sizes[4] = { 8, 16, 12, 3 };
 	nnp_act acts[3] = { NNP_ACT_RELU, NNP_ACT_RELU, NNP_ACT_SOFTMAX };
 	fx->m = tu_random_model(&rng, 3, sizes, acts, 0.7);
-	fx->x = malloc(ROWS * 8 * sizeof(float));
-	fx->xc = malloc(ROWS * 8 * sizeof(float));
-	fx->y = malloc(ROWS * sizeof(int32_t));
+	fx->d = tu_dataset(ROWS, 8);
+	fx->cal = tu_dataset(ROWS, 8);
+	free(fx->cal->y);
+	fx->cal->y = NULL;
 	for (size_t i = 0; i < ROWS * 8; i++) {
-		fx->x[i] = (float)tu_uniform(&rng, -1.5, 1.5);
-		fx->xc[i] = (float)tu_uniform(&rng, -1.5, 1.5);
+		fx->d->x[i] = (float)tu_uniform(&rng, -1.5, 1.5);
+		fx->cal->x[i] = (float)tu_uniform(&rng, -1.5, 1.5);
 	}
 	for (size_t r = 0; r < ROWS; r++) {
 		/* A learnable rule with some noise. */
-		float v = fx->x[r * 8] + fx->x[r * 8 + 1];
-		fx->y[r] = v < -0.5f ? 0 : v < 0.5f ? 1 : 2;
+		float v = fx->d->x[r * 8] + fx->d->x[r * 8 + 1];
+		fx->d->y[r] = v < -0.5f ? 0 : v < 0.5f ? 1 : 2;
 		if (tu_uniform(&rng, 0, 1) < 0.1)
-			fx->y[r] = (int32_t)(tu_next(&rng) % 3);
+			fx->d->y[r] = (int32_t)(tu_next(&rng) % 3);
 	}
-	fx->d = (nnp_dataset){ ROWS, 8, fx->x, fx->y };
-	fx->cal = (nnp_dataset){ ROWS, 8, fx->xc, NULL };
 	nnp_run_opts ro = NNP_RUN_OPTS_INIT;
-	assert_int_equal(nnp_run_dataset(fx->m, &fx->d, &ro, &fx->s, NULL, NULL, &g_err), 0);
-	fx->dir = tu_mkdtemp();
+	assert_int_equal(nnp_run_dataset(fx->m, fx->d, &ro, &fx->s, NULL, NULL, &g_err), 0);
 	*state = fx;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fixture *fx = *state;
-	nnp_model_free(fx->m);
-	nnp_stats_free(fx->s);
-	free(fx->x);
-	free(fx->xc);
-	free(fx->y);
-	tu_rmtree(fx->dir);
-	free(fx->dir);
-	free(fx);
 	return 0;
 }
 
@@ -83,9 +59,9 @@ static void base_opts(const fixture *fx, nnp_pipeline_opts *o, unsigned threads)
 	o->threads = threads;
 	o->mo.threads = threads;
 	o->stats = fx->s;
-	o->eval.rows = &fx->d;
-	o->stats_src.rows = &fx->d;
-	o->calib.rows = &fx->cal;
+	o->eval.rows = fx->d;
+	o->stats_src.rows = fx->d;
+	o->calib.rows = fx->cal;
 	o->calib.path = "calib";
 }
 
@@ -112,7 +88,7 @@ static void test_method_equals_hand(void **state)
 	assert_int_equal(p->calib.rows, ROWS);
 
 	nnp_method_ctx *ctx = NULL;
-	assert_int_equal(nnp_method_ctx_create(&ctx, fx->m, &fx->cal, &o.mo, &g_err), 0);
+	assert_int_equal(nnp_method_ctx_create(&ctx, fx->m, fx->cal, &o.mo, &g_err), 0);
 	nnp_alloc *a = NULL;
 	assert_int_equal(nnp_method_ctx_allocate(ctx, &a, &g_err), 0);
 	size_t counts[2];
@@ -134,7 +110,7 @@ static void test_method_equals_hand(void **state)
 		c[i].same_as = NNP_NO_DUP;
 	nnp_eval_opts eo = NNP_EVAL_OPTS_INIT;
 	eo.threads = 1;
-	assert_int_equal(nnp_evaluate_models(fx->m, (const nnp_model *const *)hand, c, 3, &fx->d,
+	assert_int_equal(nnp_evaluate_models(fx->m, (const nnp_model *const *)hand, c, 3, fx->d,
 	                                     &eo, &orig, NULL, &g_err), 0);
 	for (size_t i = 0; i < 3; i++) {
 		tu_assert_models_bitequal(nnp_pipeline_model(p, i), hand[i]);
@@ -183,7 +159,7 @@ static void test_rule_equals_sweep(void **state)
 	assert_int_equal(p->calibrated, 0);
 	nnp_sweep *sw = NULL;
 	nnp_sweep_opts so = { means, 2, stds, 3, 1, 1, 1, NULL, NULL };
-	assert_int_equal(nnp_sweep_run(&sw, fx->m, fx->s, &fx->d, &so, &g_err), 0);
+	assert_int_equal(nnp_sweep_run(&sw, fx->m, fx->s, fx->d, &so, &g_err), 0);
 	assert_int_equal(sw->n, p->sw->n);
 	for (size_t i = 0; i < sw->n; i++) {
 		assert_true(sw->c[i].accuracy == p->sw->c[i].accuracy);
@@ -229,7 +205,7 @@ static void test_finetune_and_threads(void **state)
 		o.mo.compensate = NNP_COMP_LS;
 		o.specs = specs;
 		o.n_specs = 2;
-		o.finetune.rows = &fx->d;
+		o.finetune.rows = fx->d;
 		o.ft_train.epochs = 2;
 		o.ft_train.lr = nnp_finetune_default_lr(o.ft_train.optimizer);
 		nnp_gates g;
@@ -246,7 +222,7 @@ static void test_finetune_and_threads(void **state)
 	t.input_scale = 1.0f;
 	t.model_takes_raw = 1;
 	nnp_train_report rep;
-	assert_int_equal(nnp_train(c, &fx->d, NULL, &t, &rep, &g_err), 0);
+	assert_int_equal(nnp_train(c, fx->d, NULL, &t, &rep, &g_err), 0);
 	tu_assert_models_bitequal(p[0]->ft_jobs[0].model, c);
 	nnp_model_free(c);
 	for (size_t i = 0; i < p[0]->n_ft_jobs; i++)
@@ -376,5 +352,5 @@ int main(void)
 		cmocka_unit_test(test_write_and_errors),
 		cmocka_unit_test(test_write_modes),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, setup, tu_fixture_teardown);
 }

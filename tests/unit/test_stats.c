@@ -249,14 +249,7 @@ static void test_acc_large_offset(void **state)
 
 /* ---------------------------------------------------------------- run */
 
-typedef struct fixture {
-	char *dir;
-	char *csv;
-	nnp_model *m;
-	float *x;
-	int32_t *y;
-	size_t rows, feats;
-} fixture;
+typedef tu_fixture fixture;
 
 static void write_csv(const char *path, const float *x, const int32_t *y, size_t rows,
                       size_t feats, const char *header)
@@ -276,35 +269,15 @@ static void write_csv(const char *path, const float *x, const int32_t *y, size_t
 
 static int setup_run(void **state)
 {
-	fixture *fx = calloc(1, sizeof *fx);
-	assert_non_null(fx);
+	fixture *fx = tu_fixture_new();
 	tu_rng rng = {2024};
 	static const size_t sizes[] = {6, 24, 12, 4};
 	static const nnp_act acts[] = {NNP_ACT_RELU, NNP_ACT_SIGMOID, NNP_ACT_SOFTMAX};
 	fx->m = tu_random_model(&rng, 3, sizes, acts, 0.7);
-	fx->rows = 1500;
-	fx->feats = 6;
-	fx->x = random_rows(&rng, fx->rows, fx->feats, -1, 1);
-	fx->y = malloc(fx->rows * sizeof *fx->y);
-	assert_non_null(fx->y);
-	for (size_t r = 0; r < fx->rows; r++)
-		fx->y[r] = (int32_t)(tu_next(&rng) % 4);
-	fx->dir = tu_mkdtemp();
+	fx->d = tu_random_dataset(&rng, 1500, 6, -1, 1, 4);
 	fx->csv = tu_path(fx->dir, "val.csv");
-	write_csv(fx->csv, fx->x, fx->y, fx->rows, fx->feats, NULL);
+	write_csv(fx->csv, fx->d->x, fx->d->y, fx->d->rows, fx->d->features, NULL);
 	*state = fx;
-	return 0;
-}
-
-static int teardown_run(void **state)
-{
-	fixture *fx = *state;
-	tu_rmtree_free(fx->dir);
-	free(fx->csv);
-	free(fx->x);
-	free(fx->y);
-	nnp_model_free(fx->m);
-	free(fx);
 	return 0;
 }
 
@@ -359,14 +332,14 @@ static void test_run_invariance(void **state)
 	fixture *fx = *state;
 	const nnp_model *m = fx->m;
 	float *out = NULL;
-	float **acts = forward_all(m, fx->x, fx->rows, &out);
+	float **acts = forward_all(m, fx->d->x, fx->d->rows, &out);
 	ref_layer ref[2];
 	for (size_t l = 0; l < 2; l++)
-		ref_compute(&ref[l], acts[l], fx->rows, m->layers[l].out);
+		ref_compute(&ref[l], acts[l], fx->d->rows, m->layers[l].out);
 	nnp_metrics want;
 	memset(&want, 0, sizeof want);
 	uint64_t want_conf[16] = {0};
-	nnp_metrics_add(&want, NNP_ACT_SOFTMAX, out, fx->rows, 4, fx->y, NULL, want_conf);
+	nnp_metrics_add(&want, NNP_ACT_SOFTMAX, out, fx->d->rows, 4, fx->d->y, NULL, want_conf);
 
 	static const size_t batch[] = {1, 7, 7, 7, 256, 256, 0};
 	static const unsigned threads[] = {1, 1, 2, 3, 1, 3, 2};
@@ -380,9 +353,9 @@ static void test_run_invariance(void **state)
 		progress_log log = {0, 0, 0, 0};
 		run_once(fx, batch[k], threads[k], &s, &mt, conf, &log);
 		assert_non_null(s);
-		assert_int_equal(s->rows, fx->rows);
-		assert_int_equal(mt.rows, fx->rows);
-		assert_int_equal(mt.labelled, fx->rows);
+		assert_int_equal(s->rows, fx->d->rows);
+		assert_int_equal(mt.rows, fx->d->rows);
+		assert_int_equal(mt.labelled, fx->d->rows);
 		assert_int_equal(s->metrics.correct, mt.correct);
 		assert_true(s->metrics.loss_sum == mt.loss_sum);
 		assert_int_equal(mt.correct, want.correct);
@@ -390,11 +363,11 @@ static void test_run_invariance(void **state)
 		for (int i = 0; i < 16; i++)
 			assert_int_equal(conf[i], want_conf[i]);
 		assert_true(log.calls >= 1);
-		assert_int_equal(log.last_rows, fx->rows);
+		assert_int_equal(log.last_rows, fx->d->rows);
 		assert_true(log.last_bytes > 0);
 		assert_false(log.backwards);
 		for (size_t l = 0; l < 2; l++)
-			compare_layer(&s->layers[l], &ref[l], 1e-6, 1e-6, 1.0 / (double)fx->rows);
+			compare_layer(&s->layers[l], &ref[l], 1e-6, 1e-6, 1.0 / (double)fx->d->rows);
 		if (k == 1) {
 			first = s;
 			first_mt = mt;
@@ -444,7 +417,7 @@ static void stats_identical(const nnp_stats *a, const nnp_stats *b)
 static void test_run_dataset(void **state)
 {
 	fixture *fx = *state;
-	nnp_dataset d = {fx->rows, fx->feats, fx->x, fx->y};
+	nnp_dataset d = *fx->d;
 	nnp_run_opts o = NNP_RUN_OPTS_INIT;
 	o.threads = 3;
 	o.batch = 13;
@@ -458,7 +431,7 @@ static void test_run_dataset(void **state)
 	o.progress_ctx = &log;
 	if (nnp_run_dataset(fx->m, &d, &o, &a, &ma, ca, &err))
 		fail_msg("nnp_run_dataset: %s", err.msg);
-	assert_int_equal(log.last_rows, fx->rows);
+	assert_int_equal(log.last_rows, fx->d->rows);
 	nnp_reader *r = open_csv(fx->csv, NNP_LABEL_FIRST);
 	assert_int_equal(nnp_run(fx->m, r, &o, &b, &mb, cb, &err), 0);
 	nnp_reader_close(r);
@@ -473,21 +446,21 @@ static void test_run_dataset(void **state)
 	d.y = NULL;
 	assert_int_equal(nnp_run_dataset(fx->m, &d, &o, NULL, &ma, NULL, &err), 0);
 	assert_int_equal(ma.labelled, 0);
-	assert_int_equal(ma.rows, fx->rows);
-	nnp_dataset empty = {0, fx->feats, NULL, NULL};
+	assert_int_equal(ma.rows, fx->d->rows);
+	nnp_dataset empty = {0, fx->d->features, NULL, NULL};
 	a = (nnp_stats *)fx;
 	assert_int_equal(nnp_run_dataset(fx->m, &empty, &o, &a, &ma, NULL, &err), NNP_EINPUT);
 	assert_null(a);
 	tu_expect_msg(&err, "no data rows");
-	int32_t *y = malloc(fx->rows * sizeof *y);
+	int32_t *y = malloc(fx->d->rows * sizeof *y);
 	assert_non_null(y);
-	memcpy(y, fx->y, fx->rows * sizeof *y);
-	y[fx->rows - 1] = -3;
-	nnp_dataset bad = {fx->rows, fx->feats, fx->x, y};
+	memcpy(y, fx->d->y, fx->d->rows * sizeof *y);
+	y[fx->d->rows - 1] = -3;
+	nnp_dataset bad = {fx->d->rows, fx->d->features, fx->d->x, y};
 	assert_int_equal(nnp_run_dataset(fx->m, &bad, &o, NULL, &ma, NULL, &err), NNP_EINPUT);
 	tu_expect_msg(&err, "data row 1500: label -3 is out of range");
 	free(y);
-	nnp_dataset narrow = {fx->rows, 5, fx->x, NULL};
+	nnp_dataset narrow = {fx->d->rows, 5, fx->d->x, NULL};
 	assert_int_equal(nnp_run_dataset(fx->m, &narrow, &o, NULL, &ma, NULL, &err), NNP_EINPUT);
 	tu_expect_msg(&err, "5 features");
 	o.threads = 5000;
@@ -505,8 +478,8 @@ static void test_run_metrics_only(void **state)
 	o.threads = 2;
 	o.batch = 100;
 	assert_int_equal(nnp_run(fx->m, r, &o, NULL, &mt, NULL, &err), 0);
-	assert_int_equal(mt.rows, fx->rows);
-	assert_true(mt.correct > 0 && mt.correct < fx->rows);
+	assert_int_equal(mt.rows, fx->d->rows);
+	assert_true(mt.correct > 0 && mt.correct < fx->d->rows);
 	nnp_reader_close(r);
 }
 
@@ -514,7 +487,7 @@ static void test_run_unlabelled(void **state)
 {
 	fixture *fx = *state;
 	char *path = tu_path(fx->dir, "nolabel.csv");
-	write_csv(path, fx->x, NULL, 300, fx->feats, NULL);
+	write_csv(path, fx->d->x, NULL, 300, fx->d->features, NULL);
 	nnp_reader *r = open_csv(path, NNP_LABEL_NONE);
 	nnp_stats *s = NULL;
 	nnp_metrics mt;
@@ -530,7 +503,7 @@ static void test_run_unlabelled(void **state)
 	assert_int_equal(s->rows, 300);
 	for (int i = 0; i < 16; i++)
 		assert_int_equal(conf[i], 0);
-	float **acts = forward_all(fx->m, fx->x, 300, NULL);
+	float **acts = forward_all(fx->m, fx->d->x, 300, NULL);
 	ref_layer ref;
 	ref_compute(&ref, acts[0], 300, fx->m->layers[0].out);
 	compare_layer(&s->layers[0], &ref, 1e-6, 1e-6, 1.0 / 300);
@@ -567,16 +540,16 @@ static void test_run_errors(void **state)
 	fixture *fx = *state;
 	/* 5 features against a model that expects 6. */
 	char *p1 = tu_path(fx->dir, "five.csv");
-	write_csv(p1, fx->x, fx->y, 20, 5, NULL);
+	write_csv(p1, fx->d->x, fx->d->y, 20, 5, NULL);
 	expect_run_error(fx, p1, NNP_LABEL_FIRST, fx->m, NNP_EINPUT,
 	                 "the data has 5 features per row but the model expects 6 inputs");
 	/* A label the 4-output model has no class for, in the second chunk. */
 	char *p2 = tu_path(fx->dir, "badlabel.csv");
-	int32_t *y = malloc(fx->rows * sizeof *y);
+	int32_t *y = malloc(fx->d->rows * sizeof *y);
 	assert_non_null(y);
-	memcpy(y, fx->y, fx->rows * sizeof *y);
+	memcpy(y, fx->d->y, fx->d->rows * sizeof *y);
 	y[1234] = 9;
-	write_csv(p2, fx->x, y, fx->rows, fx->feats, NULL);
+	write_csv(p2, fx->d->x, y, fx->d->rows, fx->d->features, NULL);
 	expect_run_error(fx, p2, NNP_LABEL_FIRST, fx->m, NNP_EINPUT,
 	                 "data row 1235: label 9 is out of range for a model with 4 outputs");
 	/* No data rows at all (the reader or nnp_run says so, once). */
@@ -958,11 +931,11 @@ int main(void)
 		cmocka_unit_test(test_stats_create_shape),
 		cmocka_unit_test(test_stats_file_round_trip),
 		cmocka_unit_test(test_stats_file_errors),
-		cmocka_unit_test_setup_teardown(test_run_invariance, setup_run, teardown_run),
-		cmocka_unit_test_setup_teardown(test_run_dataset, setup_run, teardown_run),
-		cmocka_unit_test_setup_teardown(test_run_metrics_only, setup_run, teardown_run),
-		cmocka_unit_test_setup_teardown(test_run_unlabelled, setup_run, teardown_run),
-		cmocka_unit_test_setup_teardown(test_run_errors, setup_run, teardown_run),
+		cmocka_unit_test_setup_teardown(test_run_invariance, setup_run, tu_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_run_dataset, setup_run, tu_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_run_metrics_only, setup_run, tu_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_run_unlabelled, setup_run, tu_fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_run_errors, setup_run, tu_fixture_teardown),
 		cmocka_unit_test(test_stats_file_paths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -165,14 +165,7 @@ static void test_select(void **state)
 #define ROWS 700
 #define BATCH 100
 
-typedef struct fixture {
-	nnp_model *m;
-	nnp_stats *s;
-	float *x;
-	int32_t *y;
-	nnp_dataset d;
-	char *dir;
-} fixture;
+typedef tu_fixture fixture;
 
 static nnp_err g_err;
 
@@ -233,7 +226,7 @@ static nnp_stats *stats_of(const nnp_model *m, const float *x, size_t rows)
  */
 static int setup(void **state)
 {
-	fixture *fx = calloc(1, sizeof *fx);
+	fixture *fx = tu_fixture_new();
 	tu_rng rng = { 12345 };
 	size_t sizes[5] = { 12, 24, 16, 12, 5 };
 	nnp_act acts[4] = { NNP_ACT_RELU, NNP_ACT_TANH, NNP_ACT_RELU, NNP_ACT_SOFTMAX };
@@ -258,38 +251,19 @@ static int setup(void **state)
 			fx->m->layers[2].w[q2[t] * 16 + i] *= 0.001f;
 		fx->m->layers[2].b[q2[t]] = t ? 0.3f : -5.0f;  /* the first is dead */
 	}
-	fx->x = malloc(ROWS * 12 * sizeof(float));
-	fx->y = malloc(ROWS * sizeof(int32_t));
+	fx->d = tu_dataset(ROWS, 12);
 	for (size_t i = 0; i < ROWS * 12; i++)
-		fx->x[i] = (float)tu_uniform(&rng, -1.5, 1.5);
+		fx->d->x[i] = (float)tu_uniform(&rng, -1.5, 1.5);
 	/* Labels: mostly the network's own answer, so that accuracy is high and
 	 * pruning visibly costs some of it. */
 	int32_t *pred = malloc(ROWS * sizeof(int32_t));
 	nnp_metrics mt;
-	eval_model(fx->m, fx->x, NULL, ROWS, &mt, pred);
+	eval_model(fx->m, fx->d->x, NULL, ROWS, &mt, pred);
 	for (size_t r = 0; r < ROWS; r++)
-		fx->y[r] = tu_uniform(&rng, 0, 1) < 0.85 ? pred[r] : (int32_t)(tu_next(&rng) % 5);
+		fx->d->y[r] = tu_uniform(&rng, 0, 1) < 0.85 ? pred[r] : (int32_t)(tu_next(&rng) % 5);
 	free(pred);
-	fx->s = stats_of(fx->m, fx->x, ROWS);
-	fx->d.rows = ROWS;
-	fx->d.features = 12;
-	fx->d.x = fx->x;
-	fx->d.y = fx->y;
-	fx->dir = tu_mkdtemp();
+	fx->s = stats_of(fx->m, fx->d->x, ROWS);
 	*state = fx;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	fixture *fx = *state;
-	nnp_model_free(fx->m);
-	nnp_stats_free(fx->s);
-	free(fx->x);
-	free(fx->y);
-	tu_rmtree(fx->dir);
-	free(fx->dir);
-	free(fx);
 	return 0;
 }
 
@@ -353,7 +327,7 @@ static void check_candidate_eval(const fixture *fx, const nnp_sweep *sw, size_t 
 
 	int32_t *pred = malloc(ROWS * sizeof *pred);
 	nnp_metrics mt;
-	eval_model(pm, fx->x, fx->y, ROWS, &mt, pred);
+	eval_model(pm, fx->d->x, fx->d->y, ROWS, &mt, pred);
 	size_t agree = 0;
 	for (size_t r = 0; r < ROWS; r++)
 		agree += pred[r] == opred[r];
@@ -401,7 +375,7 @@ static void check_sweep(const fixture *fx, const nnp_sweep *sw, const double *me
 {
 	int32_t *opred = malloc(ROWS * sizeof *opred);
 	nnp_metrics om;
-	eval_model(fx->m, fx->x, fx->y, ROWS, &om, opred);
+	eval_model(fx->m, fx->d->x, fx->d->y, ROWS, &om, opred);
 	assert_int_equal(sw->rows, ROWS);
 	assert_int_equal(sw->n, nm * ns);
 	assert_true(sw->original.accuracy == nnp_metrics_accuracy(&om));
@@ -480,7 +454,7 @@ static void test_sweep_default_grid(void **state)
 {
 	fixture *fx = *state;
 	nnp_sweep_opts o = opts_for(k_means, 6, k_stds, 5, 1, 2);
-	nnp_sweep *sw = run(fx, &fx->d, &o, 0);
+	nnp_sweep *sw = run(fx, fx->d, &o, 0);
 	check_sweep(fx, sw, k_means, 6, k_stds, 5, 1);
 	/* The grid is coarse for this network: some kept sets repeat. */
 	assert_true(sw->n_unique < sw->n);
@@ -495,7 +469,7 @@ static void test_sweep_paths(void **state)
 	fixture *fx = *state;
 	for (int fold = 0; fold <= 1; fold++) {
 		nnp_sweep_opts o = opts_for(k_means2, 5, k_stds2, 5, fold, 3);
-		nnp_sweep *sw = run(fx, &fx->d, &o, 0);
+		nnp_sweep *sw = run(fx, fx->d, &o, 0);
 		check_sweep(fx, sw, k_means2, 5, k_stds2, 5, fold);
 		int few0 = 0, most0 = 0, deep_only = 0, last_only = 0, none = 0;
 		for (size_t i = 0; i < sw->n; i++) {
@@ -516,17 +490,17 @@ static void test_sweep_threads_and_chunks(void **state)
 {
 	fixture *fx = *state;
 	nnp_sweep_opts o = opts_for(k_means2, 5, k_stds2, 5, 1, 1);
-	nnp_sweep *ref = run(fx, &fx->d, &o, 0);
+	nnp_sweep *ref = run(fx, fx->d, &o, 0);
 	for (unsigned t = 2; t <= 3; t++) {
 		o.threads = t;
-		nnp_sweep *sw = run(fx, &fx->d, &o, 0);
+		nnp_sweep *sw = run(fx, fx->d, &o, 0);
 		cmp_sweeps(ref, sw);
 		nnp_sweep_free(sw);
 	}
 	/* Chunks of one and two blocks: 700 rows in 3 and 2 chunks. */
 	for (size_t cb = 1; cb <= 2; cb++) {
 		o.threads = (unsigned)cb + 1;
-		nnp_sweep *sw = run(fx, &fx->d, &o, cb);
+		nnp_sweep *sw = run(fx, fx->d, &o, cb);
 		cmp_sweeps(ref, sw);
 		nnp_sweep_free(sw);
 	}
@@ -540,9 +514,9 @@ static void test_sweep_streaming(void **state)
 	FILE *fp = fopen(path, "w");
 	assert_non_null(fp);
 	for (size_t r = 0; r < ROWS; r++) {
-		fprintf(fp, "%d", fx->y[r]);
+		fprintf(fp, "%d", fx->d->y[r]);
 		for (size_t i = 0; i < 12; i++)
-			fprintf(fp, ",%.9g", fx->x[r * 12 + i]);
+			fprintf(fp, ",%.9g", fx->d->x[r * 12 + i]);
 		fprintf(fp, "\n");
 	}
 	assert_int_equal(fclose(fp), 0);
@@ -551,7 +525,7 @@ static void test_sweep_streaming(void **state)
 	nnp_sweep_opts o = opts_for(k_means2, 5, k_stds2, 5, 1, 2);
 	o.data_path = path;
 	o.data_opts = &dopt;
-	nnp_sweep *ref = run(fx, &fx->d, &o, 0);
+	nnp_sweep *ref = run(fx, fx->d, &o, 0);
 	nnp_sweep *sw = run(fx, NULL, &o, 0);
 	cmp_sweeps(ref, sw);
 	nnp_sweep_free(sw);
@@ -662,28 +636,28 @@ static void test_sweep_errors(void **state)
 	nnp_sweep *sw = NULL;
 	nnp_sweep_opts o = opts_for(k_means, 6, k_stds, 5, 1, 1);
 	o.n_stds = 0;
-	assert_int_equal(nnp_sweep_run(&sw, fx->m, fx->s, &fx->d, &o, &g_err), NNP_EUSAGE);
+	assert_int_equal(nnp_sweep_run(&sw, fx->m, fx->s, fx->d, &o, &g_err), NNP_EUSAGE);
 	assert_non_null(strstr(g_err.msg, "must not be empty"));
 	o.n_stds = 5;
 	o.min_keep = 0;
-	assert_int_equal(nnp_sweep_run(&sw, fx->m, fx->s, &fx->d, &o, &g_err), NNP_EUSAGE);
+	assert_int_equal(nnp_sweep_run(&sw, fx->m, fx->s, fx->d, &o, &g_err), NNP_EUSAGE);
 	assert_non_null(strstr(g_err.msg, "min_keep"));
 	o.min_keep = 1;
-	nnp_dataset bad = fx->d;
+	nnp_dataset bad = *fx->d;
 	bad.features = 11;
 	assert_int_equal(nnp_sweep_run(&sw, fx->m, fx->s, &bad, &o, &g_err), NNP_EINPUT);
 	assert_non_null(strstr(g_err.msg, "11 features, the model expects 12"));
-	int32_t y2 = fx->y[2];
-	fx->y[2] = 7;
-	assert_int_equal(nnp_sweep_run(&sw, fx->m, fx->s, &fx->d, &o, &g_err), NNP_EINPUT);
+	int32_t y2 = fx->d->y[2];
+	fx->d->y[2] = 7;
+	assert_int_equal(nnp_sweep_run(&sw, fx->m, fx->s, fx->d, &o, &g_err), NNP_EINPUT);
 	assert_non_null(strstr(g_err.msg, "data row 3: label 7 is out of range"));
-	fx->y[2] = y2;
-	bad = fx->d;
+	fx->d->y[2] = y2;
+	bad = *fx->d;
 	bad.rows = 0;
 	assert_int_equal(nnp_sweep_run(&sw, fx->m, fx->s, &bad, &o, &g_err), NNP_EINPUT);
 	assert_non_null(strstr(g_err.msg, "no rows"));
 	fx->s->layers[1].neurons = 15;
-	assert_int_equal(nnp_sweep_run(&sw, fx->m, fx->s, &fx->d, &o, &g_err), NNP_EINPUT);
+	assert_int_equal(nnp_sweep_run(&sw, fx->m, fx->s, fx->d, &o, &g_err), NNP_EINPUT);
 	assert_non_null(strstr(g_err.msg, "layer 1 has 15 neurons, the model 16"));
 	fx->s->layers[1].neurons = 16;
 	assert_int_equal(nnp_sweep_run(&sw, fx->m, fx->s, NULL, &o, &g_err), NNP_EUSAGE);
@@ -708,6 +682,6 @@ int main(void)
 		cmocka_unit_test(test_sweep_errors),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
-	rc += cmocka_run_group_tests(sweep_tests, setup, teardown);
+	rc += cmocka_run_group_tests(sweep_tests, setup, tu_fixture_teardown);
 	return rc;
 }

@@ -204,6 +204,27 @@ nnp_dataset *tu_random_dataset(tu_rng *r, size_t rows, size_t features, double l
 	return d;
 }
 
+tu_fixture *tu_fixture_new(void)
+{
+	tu_fixture *fx = calloc(1, sizeof *fx);
+	assert_non_null(fx);
+	fx->dir = tu_mkdtemp();
+	return fx;
+}
+
+int tu_fixture_teardown(void **state)
+{
+	tu_fixture *fx = *state;
+	nnp_model_free(fx->m);
+	nnp_dataset_free(fx->d);
+	nnp_dataset_free(fx->cal);
+	nnp_stats_free(fx->s);
+	free(fx->csv);
+	tu_rmtree_free(fx->dir);
+	free(fx);
+	return 0;
+}
+
 nnp_model *tu_model(size_t n_layers, const size_t *sizes, const nnp_act *acts)
 {
 	nnp_model *m = NULL;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "nnprune/data.h"
 #include "nnprune/model.h"
+#include "nnprune/stats.h"
 
 /* Creates a fresh directory under $TMPDIR (or /tmp); caller frees the string. */
 char *tu_mkdtemp(void);
@@ -32,6 +33,20 @@ nnp_dataset *tu_dataset(size_t rows, size_t features);
  * classes > 0, labels uniform in [0, classes); with classes 0, no labels (y NULL). */
 nnp_dataset *tu_random_dataset(tu_rng *r, size_t rows, size_t features, double lo, double hi,
                                size_t classes);
+
+/* What the group fixtures of several tests hold. */
+typedef struct tu_fixture {
+	nnp_model *m;
+	nnp_dataset *d;     /* labelled rows */
+	nnp_dataset *cal;   /* other rows, or NULL */
+	nnp_stats *s;       /* statistics, or NULL */
+	char *dir;          /* a scratch directory */
+	char *csv;          /* a file in dir, or NULL */
+} tu_fixture;
+/* A fixture with its scratch directory made and nothing else yet. */
+tu_fixture *tu_fixture_new(void);
+/* A cmocka teardown for a tu_fixture: frees all of it and removes dir. */
+int tu_fixture_teardown(void **state);
 
 /* A model with the given widths (sizes[0] = inputs) and activations, weights
  * uniform in [-scale, scale]. Aborts the test on failure. */
