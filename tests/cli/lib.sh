@@ -321,6 +321,23 @@ make_blobs_and_model() {
 	fi
 }
 
+# The wider setup: 600 rows of 16-D blobs (blobs.csv) and 300 calibration
+# rows (calib.csv) in 3 classes, a 16-32-16-3 ReLU network trained on the
+# first (model.bin) and, with the argument "stats", its statistics.
+make_wide_model() {
+	gen_blobs 4242 600 16 3 >blobs.csv
+	gen_blobs 777 300 16 3 >calib.csv
+	nnp train blobs.csv -o model.bin --layers 16,32,16,3 --epochs 5 --seed 1 --lr 0.01 \
+		--batch 16 -j 1 -q
+	if [ "$RC" = 0 ] && [ "${1:-}" = stats ]; then
+		nnp stats -q model.bin blobs.csv
+	fi
+	if [ "$RC" != 0 ] || [ ! -s model.bin ]; then
+		bad "setup: train${1:+ and $1}" "$(last_run)"
+		finish
+	fi
+}
+
 # check NAME not CMD...: CMD fails.
 not() { ! "$@"; }
 

@@ -8,14 +8,7 @@
 . "$(dirname "$0")/lib.sh" "$@"
 
 # 3 classes of 16-D blobs and a 16-32-16-3 ReLU network.
-gen_blobs 4242 600 16 3 >blobs.csv
-gen_blobs 777 300 16 3 >calib.csv
-nnp train blobs.csv -o model.bin --layers 16,32,16,3 --epochs 5 --seed 1 --lr 0.01 --batch 16 \
-	-j 1 -q
-if [ "$RC" != 0 ] || [ ! -s model.bin ]; then
-	bad "setup: train" "$(last_run)"
-	finish
-fi
+make_wide_model
 P0=$((17 * 32 + 33 * 16 + 17 * 3))
 
 # params of a 16-a-b-3 network
