@@ -54,6 +54,14 @@ int cli_next(cli_parser *p, const char **arg);
 int cli_parse_opts(cli_parser *p, const cli_opt *opts, int help_id, void (*help)(void),
                    int (*on)(cli_parser *p, void *ctx, int id, const char *arg), void *ctx);
 
+/* cli_parse_opts (table from cli_init), then exactly n operands, what naming
+ * them in the message ("expected WHAT, got K arguments"). 1 when the command
+ * stops there with exit code *rc (0 after --help, else a usage error), 0 to
+ * go on. */
+int cli_parse_cmd(cli_parser *p, int help_id, void (*help)(void),
+                  int (*on)(cli_parser *p, void *ctx, int id, const char *arg), void *ctx,
+                  int n, const char *what, int *rc);
+
 /* Set by the documentation generator (doc.c): the next cli_next records the
  * command's option table and usage here and returns CLI_ERROR at once, so a
  * command called with it set prints nothing and does no work. */

@@ -69,20 +69,14 @@ int cmd_eval(int argc, char **argv)
 	memset(&c, 0, sizeof c);
 	cli_model_init(&c.mo);
 	cli_data_init(&c.d);
-	int rc = cli_parse_opts(&p, NULL, O_HELP, eval_help, eval_opt, &c);
+	int rc = NNP_EXIT_OK;
 	nnp_model *m = NULL;
 	nnp_reader *r = NULL;
 	uint64_t *cm = NULL;
 	nnp_err err;
 	nnp_err_clear(&err);
-	if (rc) {
-		rc = rc > 0 ? NNP_EXIT_OK : NNP_EXIT_USAGE;
+	if (cli_parse_cmd(&p, O_HELP, eval_help, eval_opt, &c, 2, "MODEL and DATA", &rc))
 		goto done;
-	}
-	if (p.n_operands != 2) {
-		rc = cli_usage_error(&p, "expected MODEL and DATA, got %d arguments", p.n_operands);
-		goto done;
-	}
 	nnp_file_info fi;
 	if (cli_open_model_data(p.operands[0], p.operands[1], &c.d, &m, &fi, &r, &err, &c.mo))
 		goto fail;

@@ -178,50 +178,52 @@ static char *info_json(const char *path, const nnp_model *m, const nnp_file_info
 	return s;
 }
 
+enum { I_JSON = 1, I_HELP };
+
+typedef struct info_cfg {
+	cli_model mo;
+	int json;
+} info_cfg;
+
+static void info_help(void)
+{
+	printf("usage: %s\n\nShows each layer's sizes, activation and parameters, the totals\n"
+	       "(parameters, float32 bytes, multiply-adds per sample), the file's\n"
+	       "format and CRC-32, how the outputs are read, the input preprocessing,\n"
+	       "and the model's metadata and provenance.\n\n"
+	       "  --json   print the same as JSON\n\n%s", info_usage, CLI_MODEL_HELP);
+}
+
+static int info_opt(cli_parser *p, void *ctx, int id, const char *arg)
+{
+	info_cfg *c = ctx;
+	if (id == I_JSON)
+		return c->json = 1, 0;
+	return cli_model_data_option(p, &c->mo, NULL, id, arg);
+}
+
 int cmd_info(int argc, char **argv)
 {
-	enum { O_JSON = 1, O_HELP };
-	static const cli_opt opts[] = { { "json", 0, 0, O_JSON }, { "help", 'h', 0, O_HELP },
+	static const cli_opt opts[] = { { "json", 0, 0, I_JSON }, { "help", 'h', 0, I_HELP },
 		                        CLI_MODEL_OPTIONS, { NULL, 0, 0, 0 } };
 	cli_parser p;
 	if (cli_init(&p, argc, argv, opts, "info", info_usage))
 		return NNP_EXIT_INPUT;
-	int json = 0, rc = NNP_EXIT_OK, id;
-	const char *arg;
-	cli_model mo;
-	cli_model_init(&mo);
-	while ((id = cli_next(&p, &arg)) != CLI_END) {
-		switch (id) {
-		case CLI_ERROR: rc = NNP_EXIT_USAGE; goto done;
-		case O_HELP:
-			printf("usage: %s\n\nShows each layer's sizes, activation and parameters, the totals\n"
-			       "(parameters, float32 bytes, multiply-adds per sample), the file's\n"
-			       "format and CRC-32, how the outputs are read, the input preprocessing,\n"
-			       "and the model's metadata and provenance.\n\n"
-			       "  --json   print the same as JSON\n\n%s", info_usage, CLI_MODEL_HELP);
-			goto done;
-		case O_JSON: json = 1; break;
-		default:
-			if (cli_model_data_option(&p, &mo, NULL, id, arg)) {
-				rc = NNP_EXIT_USAGE;
-				goto done;
-			}
-		}
-	}
-	if (p.n_operands != 1) {
-		rc = cli_usage_error(&p, "expected one MODEL, got %d arguments", p.n_operands);
+	info_cfg c = { .json = 0 };
+	cli_model_init(&c.mo);
+	int rc = NNP_EXIT_OK;
+	if (cli_parse_cmd(&p, I_HELP, info_help, info_opt, &c, 1, "one MODEL", &rc))
 		goto done;
-	}
 	nnp_err err;
 	nnp_err_clear(&err);
 	nnp_model *m = NULL;
 	nnp_file_info fi;
 	const char *path = p.operands[0];
-	if (cli_model_load(&m, path, &mo, &fi, &err)) {
+	if (cli_model_load(&m, path, &c.mo, &fi, &err)) {
 		rc = cli_fail(&err);
 		goto done;
 	}
-	if (json) {
+	if (c.json) {
 		char *s = info_json(path, m, &fi);
 		if (s)
 			printf("%s\n", s);
@@ -233,7 +235,7 @@ int cmd_info(int argc, char **argv)
 	}
 	nnp_model_free(m);
 done:
-	cli_model_free(&mo);
+	cli_model_free(&c.mo);
 	cli_done(&p);
 	return rc;
 }
@@ -295,64 +297,69 @@ static void default_prefix(const char *out, char *buf, size_t cap)
 		snprintf(buf, cap, "nnp_model");
 }
 
+enum { C_FORMAT = 1, C_HELP, C_PREFIX, C_DATA, C_JSON };
+
+typedef struct convert_cfg {
+	cli_data d;
+	cli_model mo;
+	const char *data, *prefix;
+	nnp_format fmt;
+	int json;
+} convert_cfg;
+
+static void convert_help(void)
+{
+	printf("usage: %s\n\nReads a model (nnprune JSON or binary, safetensors, .npz, .npy,\n"
+	       "ONNX) and writes it to OUT, atomically, in the format --to names or\n"
+	       "else OUT's extension: .json, .bin (or .nnp), .safetensors, .npz, .onnx,\n"
+	       ".h (a C99 header for microcontrollers). Any other extension is an\n"
+	       "error. OUT may not be IN.\n\n"
+	       "  --to FORMAT     json, bin, safetensors, npz, onnx or h (also --format)\n"
+	       "  --int8          with .h: per-row int8 weights and float scales\n"
+	       "  --data DATA     with --int8: print the float and int8 accuracy on DATA\n"
+	       "                  (as 'nnprune eval IN DATA' and 'nnprune eval IN DATA --int8')\n"
+	       "  --prefix NAME   with .h: the C identifiers' prefix (default: OUT's name)\n"
+	       "  --json          print what was written as JSON\n\n"
+	       "%s\n%s", convert_usage, CLI_MODEL_HELP, CLI_DATA_HELP);
+}
+
+static int convert_opt(cli_parser *p, void *ctx, int id, const char *arg)
+{
+	convert_cfg *c = ctx;
+	switch (id) {
+	case C_FORMAT:
+		if (!(c->fmt = nnp_format_parse(arg)))
+			return cli_usage_error(p, "--to: '%s' is not one of %s", arg,
+			                       nnp_format_list_writable()), -1;
+		break;
+	case C_PREFIX: c->prefix = arg; break;
+	case C_JSON: c->json = 1; break;
+	case C_DATA: c->data = arg; break;
+	default: return cli_model_data_option(p, &c->mo, &c->d, id, arg);
+	}
+	return 0;
+}
+
 int cmd_convert(int argc, char **argv)
 {
-	enum { O_FORMAT = 1, O_HELP, O_PREFIX, O_DATA, O_JSON };
-	static const cli_opt opts[] = { { "format", 'f', 1, O_FORMAT }, { "to", 0, 1, O_FORMAT },
-		                        { "prefix", 0, 1, O_PREFIX }, { "help", 'h', 0, O_HELP },
-		                        { "data", 0, 1, O_DATA }, { "json", 0, 0, O_JSON },
+	static const cli_opt opts[] = { { "format", 'f', 1, C_FORMAT }, { "to", 0, 1, C_FORMAT },
+		                        { "prefix", 0, 1, C_PREFIX }, { "help", 'h', 0, C_HELP },
+		                        { "data", 0, 1, C_DATA }, { "json", 0, 0, C_JSON },
 		                        CLI_MODEL_OPTIONS, CLI_DATA_OPTIONS,
 		                        { NULL, 0, 0, 0 } };
-	cli_data d;
-	cli_data_init(&d);
-	cli_model mo;
-	cli_model_init(&mo);
-	const char *data = NULL;
+	convert_cfg c;
+	memset(&c, 0, sizeof c);
+	cli_data_init(&c.d);
+	cli_model_init(&c.mo);
 	cli_parser p;
 	if (cli_init(&p, argc, argv, opts, "convert", convert_usage))
 		return NNP_EXIT_INPUT;
-	int rc = NNP_EXIT_OK, id, json = 0;
-	nnp_format fmt = 0;
-	const char *arg, *prefix = NULL;
 	nnp_model *m = NULL;
-	while ((id = cli_next(&p, &arg)) != CLI_END) {
-		switch (id) {
-		case CLI_ERROR: rc = NNP_EXIT_USAGE; goto done;
-		case O_HELP:
-			printf("usage: %s\n\nReads a model (nnprune JSON or binary, safetensors, .npz, .npy,\n"
-			       "ONNX) and writes it to OUT, atomically, in the format --to names or\n"
-			       "else OUT's extension: .json, .bin (or .nnp), .safetensors, .npz, .onnx,\n"
-			       ".h (a C99 header for microcontrollers). Any other extension is an\n"
-			       "error. OUT may not be IN.\n\n"
-			       "  --to FORMAT     json, bin, safetensors, npz, onnx or h (also --format)\n"
-			       "  --int8          with .h: per-row int8 weights and float scales\n"
-			       "  --data DATA     with --int8: print the float and int8 accuracy on DATA\n"
-			       "                  (as 'nnprune eval IN DATA' and 'nnprune eval IN DATA --int8')\n"
-			       "  --prefix NAME   with .h: the C identifiers' prefix (default: OUT's name)\n"
-			       "  --json          print what was written as JSON\n\n"
-			       "%s\n%s", convert_usage, CLI_MODEL_HELP, CLI_DATA_HELP);
-			goto done;
-		case O_FORMAT:
-			if (!(fmt = nnp_format_parse(arg))) {
-				rc = cli_usage_error(&p, "--to: '%s' is not one of %s", arg,
-				                     nnp_format_list_writable());
-				goto done;
-			}
-			break;
-		case O_PREFIX: prefix = arg; break;
-		case O_JSON: json = 1; break;
-		case O_DATA: data = arg; break;
-		default:
-			if (cli_model_data_option(&p, &mo, &d, id, arg)) {
-				rc = NNP_EXIT_USAGE;
-				goto done;
-			}
-		}
-	}
-	if (p.n_operands != 2) {
-		rc = cli_usage_error(&p, "expected IN and OUT, got %d arguments", p.n_operands);
+	int rc = NNP_EXIT_OK;
+	if (cli_parse_cmd(&p, C_HELP, convert_help, convert_opt, &c, 2, "IN and OUT", &rc))
 		goto done;
-	}
+	nnp_format fmt = c.fmt;
+	const char *data = c.data, *prefix = c.prefix;
 	const char *in = p.operands[0], *out = p.operands[1];
 	if (!fmt && !(fmt = nnp_format_of_path(out))) {
 		rc = cli_usage_error(&p, "%s: cannot tell the format from the extension: use .json, "
@@ -364,25 +371,25 @@ int cmd_convert(int argc, char **argv)
 		goto done;
 	}
 	/* --int8 on convert means: write int8 into the header (not: quantise first). */
-	nnp_export_opts eo = { mo.io.int8, prefix };
+	nnp_export_opts eo = { c.mo.io.int8, prefix };
 	char pbuf[72];
 	if (!prefix) {
 		default_prefix(out, pbuf, sizeof pbuf);
 		eo.prefix = pbuf;
 	}
-	if (data && !mo.io.int8) {
+	if (data && !c.mo.io.int8) {
 		rc = cli_usage_error(&p, "--data is for --int8 (use 'nnprune eval' otherwise)");
 		goto done;
 	}
-	if (mo.io.int8 && fmt != NNP_FMT_C) {
+	if (c.mo.io.int8 && fmt != NNP_FMT_C) {
 		rc = cli_usage_error(&p, "--int8 is for the C header (.h); to evaluate the int8 "
 		                     "weights use 'nnprune eval MODEL DATA --int8'");
 		goto done;
 	}
-	mo.io.int8 = 0;
+	c.mo.io.int8 = 0;
 	nnp_err err;
 	nnp_err_clear(&err);
-	if (cli_model_load(&m, in, &mo, NULL, &err)) {
+	if (cli_model_load(&m, in, &c.mo, NULL, &err)) {
 		rc = cli_fail(&err);
 		goto done;
 	}
@@ -396,8 +403,8 @@ int cmd_convert(int argc, char **argv)
 		goto done;
 	}
 	if (data && eo.int8)
-		rc = report_int8(m, data, &d);
-	if (!rc && json) {
+		rc = report_int8(m, data, &c.d);
+	if (!rc && c.json) {
 		uint64_t bytes = 0;
 		uint32_t crc32v = 0;
 		if (nnp_file_identity(out, &bytes, &crc32v, &err)) {
@@ -419,7 +426,7 @@ int cmd_convert(int argc, char **argv)
 	}
 done:
 	nnp_model_free(m);
-	cli_model_free(&mo);
+	cli_model_free(&c.mo);
 	cli_done(&p);
 	return rc;
 }

@@ -441,6 +441,26 @@ static const char zsh_tmpl[] =
 
 static const char completion_usage[] = "nnprune completion bash|zsh";
 
+static void completion_help(void)
+{
+	printf("usage: %s\n\n"
+	       "Prints a completion script for the shell, made from the commands'\n"
+	       "own option tables and help. Installed with nnprune; by hand:\n"
+	       "  bash: source <(nnprune completion bash)\n"
+	       "  zsh:  nnprune completion zsh > ~/.zfunc/_nnprune  (with ~/.zfunc\n"
+	       "        in $fpath before compinit)\n", completion_usage);
+}
+
+/* completion has no options but --help. */
+static int completion_opt(cli_parser *p, void *ctx, int id, const char *arg)
+{
+	(void)p;
+	(void)ctx;
+	(void)id;
+	(void)arg;
+	return 0;
+}
+
 int cmd_completion(int argc, char **argv)
 {
 	enum { O_HELP = 1 };
@@ -448,22 +468,10 @@ int cmd_completion(int argc, char **argv)
 	cli_parser p;
 	if (cli_init(&p, argc, argv, opts, "completion", completion_usage))
 		return NNP_EXIT_INPUT;
-	int rc = NNP_EXIT_OK, id;
-	const char *arg;
-	while ((id = cli_next(&p, &arg)) != CLI_END) {
-		if (id == CLI_ERROR) {
-			rc = NNP_EXIT_USAGE;
-			goto done;
-		}
-		if (id == O_HELP) {
-			printf("usage: %s\n\n"
-			       "Prints a completion script for the shell, made from the commands'\n"
-			       "own option tables and help. Installed with nnprune; by hand:\n"
-			       "  bash: source <(nnprune completion bash)\n"
-			       "  zsh:  nnprune completion zsh > ~/.zfunc/_nnprune  (with ~/.zfunc\n"
-			       "        in $fpath before compinit)\n", completion_usage);
-			goto done;
-		}
+	int rc = cli_parse_opts(&p, NULL, O_HELP, completion_help, completion_opt, NULL);
+	if (rc) {
+		rc = rc > 0 ? NNP_EXIT_OK : NNP_EXIT_USAGE;
+		goto done;
 	}
 	if (p.n_operands != 1 || (strcmp(p.operands[0], "bash") && strcmp(p.operands[0], "zsh"))) {
 		rc = cli_usage_error(&p, "expected one shell, bash or zsh");

@@ -141,6 +141,18 @@ int cli_parse_opts(cli_parser *p, const cli_opt *opts, int help_id, void (*help)
 	return 0;
 }
 
+int cli_parse_cmd(cli_parser *p, int help_id, void (*help)(void),
+                  int (*on)(cli_parser *p, void *ctx, int id, const char *arg), void *ctx,
+                  int n, const char *what, int *rc)
+{
+	int prc = cli_parse_opts(p, NULL, help_id, help, on, ctx);
+	if (prc)
+		*rc = prc > 0 ? NNP_EXIT_OK : NNP_EXIT_USAGE;
+	else if (p->n_operands != n)
+		*rc = cli_usage_error(p, "expected %s, got %d arguments", what, p->n_operands);
+	return prc || p->n_operands != n;
+}
+
 int cli_double(const cli_parser *p, const char *opt, const char *text, double lo,
                double hi, double *out)
 {
