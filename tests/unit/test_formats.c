@@ -120,7 +120,7 @@ static void assert_same_model(const nnp_model *a, const nnp_model *b);
 
 static void test_onnx(void **state)
 {
-	(void)state;
+	const char *dir = ((const tu_fixture *)*state)->dir;
 	nnp_model *m = load(FIX "gemm.onnx", NULL);
 	assert_int_equal(m->layers[1].act, NNP_ACT_SIGMOID);
 	assert_int_equal(m->layers[2].act, NNP_ACT_SOFTMAX);
@@ -143,7 +143,6 @@ static void test_onnx(void **state)
 	tu_expect_msg(&err, "op Elu");
 	tu_expect_msg(&err, "node 1");
 	/* Our export reads back identical, metadata included. */
-	char *dir = tu_mkdtemp();
 	char *p = tu_path(dir, "r.onnx");
 	nnp_model *r = rich_model();
 	assert_int_equal(nnp_model_save_opts(r, p, NNP_FMT_ONNX, NULL, &err), 0);
@@ -157,7 +156,6 @@ static void test_onnx(void **state)
 	assert_int_equal(nnp_model_load_opts(&m, p, NULL, NULL, &err), NNP_EINPUT);
 	tu_expect_msg(&err, "not a valid ONNX");
 	free(p);
-	tu_rmtree_free(dir);
 }
 
 static void test_numpy(void **state)
@@ -237,8 +235,7 @@ static void assert_same_model(const nnp_model *a, const nnp_model *b)
 
 static void test_round_trips(void **state)
 {
-	(void)state;
-	char *dir = tu_mkdtemp();
+	const char *dir = ((const tu_fixture *)*state)->dir;
 	nnp_model *m = rich_model();
 	nnp_err err;
 	nnp_err_clear(&err);
@@ -263,7 +260,6 @@ static void test_round_trips(void **state)
 		free(p);
 	}
 	nnp_model_free(m);
-	tu_rmtree_free(dir);
 }
 
 /* A file without preprocessing or output kind is byte-identical to before. */
@@ -369,8 +365,7 @@ static int st(const char *dir, const char *hdr, size_t data, nnp_err *err)
 
 static void test_safetensors_hostile(void **state)
 {
-	(void)state;
-	char *dir = tu_mkdtemp();
+	const char *dir = ((const tu_fixture *)*state)->dir;
 	nnp_err err;
 	struct { const char *hdr; size_t data; const char *msg; } cases[] = {
 		{ "{" W0 "[0,16]}," B0 "[16,24]}}", 24, NULL },  /* the valid one */
@@ -413,13 +408,11 @@ static void test_safetensors_hostile(void **state)
 	unsigned char bad[16] = { 4, 0, 0, 0, 0, 0, 0, 0, '{', 0xff, 0xfe, '}' };
 	assert_int_equal(try_bytes(dir, "h.safetensors", bad, 12, &err), NNP_EINPUT);
 	tu_expect_msg(&err, "UTF-8");
-	tu_rmtree_free(dir);
 }
 
 static void test_npy_hostile(void **state)
 {
-	(void)state;
-	char *dir = tu_mkdtemp();
+	const char *dir = ((const tu_fixture *)*state)->dir;
 	nnp_err err;
 	struct { const char *hdr; unsigned ver; size_t data; const char *msg; } cases[] = {
 		{ "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", 1, 16, NULL },
@@ -462,7 +455,6 @@ static void test_npy_hostile(void **state)
 	z[200] ^= 0x55;
 	assert_int_not_equal(try_bytes(dir, "c.npz", z, n, &err), NNP_OK);
 	free(z);
-	tu_rmtree_free(dir);
 }
 
 /* A graph whose second Gemm writes its own input (found by fuzz_onnx): the
@@ -470,12 +462,11 @@ static void test_npy_hostile(void **state)
  * time, past the end of its layer array. A cycle is refused. */
 static void test_onnx_cycle(void **state)
 {
-	(void)state;
+	const char *dir = ((const tu_fixture *)*state)->dir;
 	tu_rng r = { 3 };
 	size_t sizes[] = { 2, 2, 2 };
 	nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_SIGMOID };
 	nnp_model *m = tu_random_model(&r, 2, sizes, acts, 1.0);
-	char *dir = tu_mkdtemp();
 	char *p = tu_path(dir, "c.onnx");
 	nnp_err err;
 	assert_int_equal(nnp_model_save_opts(m, p, NNP_FMT_ONNX, NULL, &err), 0);
@@ -497,7 +488,6 @@ static void test_onnx_cycle(void **state)
 	tu_expect_msg(&err, "cycle");
 	free(b);
 	free(p);
-	tu_rmtree_free(dir);
 }
 
 /* An .npz is written with a fixed date (found by fuzz_npz: a model written
@@ -505,14 +495,13 @@ static void test_onnx_cycle(void **state)
  * the time of writing). */
 static void test_npz_fixed_date(void **state)
 {
-	(void)state;
+	const char *dir = ((const tu_fixture *)*state)->dir;
 	setenv("TZ", "UTC", 1);
 	tzset();
 	tu_rng r = { 5 };
 	size_t sizes[] = { 2, 3, 2 };
 	nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_LINEAR };
 	nnp_model *m = tu_random_model(&r, 2, sizes, acts, 1.0);
-	char *dir = tu_mkdtemp();
 	char *p = tu_path(dir, "d.npz");
 	nnp_err err;
 	assert_int_equal(nnp_model_save_opts(m, p, NNP_FMT_NPZ, NULL, &err), 0);
@@ -524,7 +513,6 @@ static void test_npz_fixed_date(void **state)
 	assert_int_equal(b[12] | b[13] << 8, (0 << 9) | (1 << 5) | 1);
 	free(b);
 	free(p);
-	tu_rmtree_free(dir);
 	nnp_model_free(m);
 }
 
@@ -577,15 +565,15 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pytorch_safetensors),
 		cmocka_unit_test(test_numpy),
-		cmocka_unit_test(test_onnx),
-		cmocka_unit_test(test_onnx_cycle),
-		cmocka_unit_test(test_npz_fixed_date),
-		cmocka_unit_test(test_round_trips),
+		TU_DIR_TEST(test_onnx),
+		TU_DIR_TEST(test_onnx_cycle),
+		TU_DIR_TEST(test_npz_fixed_date),
+		TU_DIR_TEST(test_round_trips),
 		cmocka_unit_test(test_prep_absent_same_bytes),
 		cmocka_unit_test(test_prep_forward),
 		cmocka_unit_test(test_logits_scoring),
-		cmocka_unit_test(test_safetensors_hostile),
-		cmocka_unit_test(test_npy_hostile),
+		TU_DIR_TEST(test_safetensors_hostile),
+		TU_DIR_TEST(test_npy_hostile),
 		cmocka_unit_test(test_int8),
 		cmocka_unit_test(test_bytes_and_files_agree),
 	};

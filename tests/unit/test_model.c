@@ -998,13 +998,12 @@ static void test_bin_absurd_sizes(void **state)
 
 static void test_bin_truncation_and_flips(void **state)
 {
-	(void)state;
+	const char *dir = ((const tu_fixture *)*state)->dir;
 	nnp_model *m = small_model(3);
 	size_t len;
 	unsigned char *good = tu_model_bytes(m, NNP_FMT_BIN, &len);
 	unsigned char *b = malloc(len);
 	assert_non_null(b);
-	char *dir = tu_mkdtemp();
 	char *path = tu_path(dir, "cut.bin");
 	nnp_err err;
 	for (size_t cut = 0; cut < len; cut++) {
@@ -1034,7 +1033,6 @@ static void test_bin_truncation_and_flips(void **state)
 		}
 	}
 	free(path);
-	tu_rmtree_free(dir);
 	free(b);
 	free(good);
 	nnp_model_free(m);
@@ -1044,8 +1042,7 @@ static void test_bin_truncation_and_flips(void **state)
 
 static void test_load_by_content(void **state)
 {
-	(void)state;
-	char *dir = tu_mkdtemp();
+	const char *dir = ((const tu_fixture *)*state)->dir;
 	char *jpath = tu_path(dir, "really-bin.json");
 	char *bpath = tu_path(dir, "really-json.bin");
 	nnp_model *m = small_model(5), *r = NULL;
@@ -1132,15 +1129,13 @@ static void test_load_by_content(void **state)
 	free(p);
 	free(jpath);
 	free(bpath);
-	tu_rmtree_free(dir);
 	nnp_model_free(m);
 }
 
 
 static void test_save_atomic(void **state)
 {
-	(void)state;
-	char *dir = tu_mkdtemp();
+	const char *dir = ((const tu_fixture *)*state)->dir;
 	char *path = tu_path(dir, "m.bin");
 	nnp_model *m = small_model(9);
 	nnp_err err;
@@ -1181,7 +1176,6 @@ static void test_save_atomic(void **state)
 	free(before);
 	free(nodir);
 	free(path);
-	tu_rmtree_free(dir);
 	nnp_model_free(m);
 }
 
@@ -1204,9 +1198,9 @@ int main(void)
 		cmocka_unit_test(test_bin_layout),
 		cmocka_unit_test(test_bin_errors),
 		cmocka_unit_test(test_bin_absurd_sizes),
-		cmocka_unit_test(test_bin_truncation_and_flips),
-		cmocka_unit_test(test_load_by_content),
-		cmocka_unit_test(test_save_atomic),
+		TU_DIR_TEST(test_bin_truncation_and_flips),
+		TU_DIR_TEST(test_load_by_content),
+		TU_DIR_TEST(test_save_atomic),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

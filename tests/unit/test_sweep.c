@@ -277,15 +277,8 @@ static const double k_stds2[5] = { 0, 1e-3, 0.01, 0.05, 1e9 };
 static nnp_sweep_opts opts_for(const double *means, size_t nm, const double *stds, size_t ns,
                                int fold, unsigned threads)
 {
-	nnp_sweep_opts o;
-	memset(&o, 0, sizeof o);
-	o.means = means;
-	o.n_means = nm;
-	o.stds = stds;
-	o.n_stds = ns;
-	o.min_keep = 1;
-	o.fold = fold;
-	o.threads = threads;
+	nnp_sweep_opts o = { .means = means, .n_means = nm, .stds = stds, .n_stds = ns,
+		             .min_keep = 1, .fold = fold, .threads = threads };
 	return o;
 }
 

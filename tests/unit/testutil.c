@@ -212,6 +212,12 @@ tu_fixture *tu_fixture_new(void)
 	return fx;
 }
 
+int tu_setup_dir(void **state)
+{
+	*state = tu_fixture_new();
+	return 0;
+}
+
 int tu_fixture_teardown(void **state)
 {
 	tu_fixture *fx = *state;

@@ -45,8 +45,13 @@ typedef struct tu_fixture {
 } tu_fixture;
 /* A fixture with its scratch directory made and nothing else yet. */
 tu_fixture *tu_fixture_new(void);
+/* A cmocka setup: *state a tu_fixture from tu_fixture_new (a test's scratch
+ * directory, removed by tu_fixture_teardown even when the test fails). */
+int tu_setup_dir(void **state);
 /* A cmocka teardown for a tu_fixture: frees all of it and removes dir. */
 int tu_fixture_teardown(void **state);
+/* A test run with a scratch directory: tu_setup_dir and tu_fixture_teardown. */
+#define TU_DIR_TEST(f) cmocka_unit_test_setup_teardown(f, tu_setup_dir, tu_fixture_teardown)
 
 /* A model with the given widths (sizes[0] = inputs) and activations, weights
  * uniform in [-scale, scale]. Aborts the test on failure. */
