@@ -185,6 +185,14 @@ typedef struct info_cfg {
 	int json;
 } info_cfg;
 
+static int info_opt(cli_parser *p, void *ctx, int id, const char *arg)
+{
+	info_cfg *c = ctx;
+	if (id == I_JSON)
+		return c->json = 1, 0;
+	return cli_model_data_option(p, &c->mo, NULL, id, arg);
+}
+
 static void info_help(void)
 {
 	printf("usage: %s\n\nShows each layer's sizes, activation and parameters, the totals\n"
@@ -192,14 +200,6 @@ static void info_help(void)
 	       "format and CRC-32, how the outputs are read, the input preprocessing,\n"
 	       "and the model's metadata and provenance.\n\n"
 	       "  --json   print the same as JSON\n\n%s", info_usage, CLI_MODEL_HELP);
-}
-
-static int info_opt(cli_parser *p, void *ctx, int id, const char *arg)
-{
-	info_cfg *c = ctx;
-	if (id == I_JSON)
-		return c->json = 1, 0;
-	return cli_model_data_option(p, &c->mo, NULL, id, arg);
 }
 
 int cmd_info(int argc, char **argv)
