@@ -271,12 +271,7 @@ static void test_prep_absent_same_bytes(void **state)
 	nnp_model *m = NULL;
 	nnp_err err;
 	assert_int_equal(nnp_model_from_json(&m, (const char *)orig, n, "xor", &err), 0);
-	unsigned char *buf;
-	size_t len;
-	assert_int_equal(nnp_model_to_buffer(m, NNP_FMT_JSON, &buf, &len, &err), 0);
-	assert_int_equal(len, n);
-	assert_memory_equal(buf, orig, n);
-	free(buf);
+	tu_expect_model_bytes(m, NNP_FMT_JSON, orig, n);
 	nnp_model_free(m);
 	free(orig);
 }
@@ -457,22 +452,32 @@ static void test_npy_hostile(void **state)
 	free(z);
 }
 
+/* The bytes of a random 2-layer model (seed, sizes, acts) written in fmt to
+ * dir/name (*path, malloc'd). */
+static unsigned char *written(const char *dir, const char *name, nnp_format fmt, uint64_t seed,
+                              const size_t *sizes, const nnp_act *acts, char **path, size_t *n)
+{
+	tu_rng r = { seed };
+	nnp_model *m = tu_random_model(&r, 2, sizes, acts, 1.0);
+	*path = tu_path(dir, name);
+	nnp_err err;
+	if (nnp_model_save_opts(m, *path, fmt, NULL, &err))
+		fail_msg("writing %s: %s", name, err.msg);
+	nnp_model_free(m);
+	return tu_read(*path, n);
+}
+
 /* A graph whose second Gemm writes its own input (found by fuzz_onnx): the
  * walk along the graph came back to that node for ever, one layer more each
  * time, past the end of its layer array. A cycle is refused. */
 static void test_onnx_cycle(void **state)
 {
 	const char *dir = ((const tu_fixture *)*state)->dir;
-	tu_rng r = { 3 };
-	size_t sizes[] = { 2, 2, 2 };
-	nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_SIGMOID };
-	nnp_model *m = tu_random_model(&r, 2, sizes, acts, 1.0);
-	char *p = tu_path(dir, "c.onnx");
-	nnp_err err;
-	assert_int_equal(nnp_model_save_opts(m, p, NNP_FMT_ONNX, NULL, &err), 0);
-	nnp_model_free(m);
+	const size_t sizes[] = { 2, 2, 2 };
+	const nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_SIGMOID };
+	char *p;
 	size_t n;
-	unsigned char *b = tu_read(p, &n);
+	unsigned char *b = written(dir, "c.onnx", NNP_FMT_ONNX, 3, sizes, acts, &p, &n);
 	/* The second Gemm's output "z1" (field 2, length 2) becomes its input "a0". */
 	unsigned char *z1 = NULL;
 	for (size_t i = 0; i + 4 <= n && !z1; i++)
@@ -481,7 +486,8 @@ static void test_onnx_cycle(void **state)
 	assert_non_null(z1);
 	memcpy(z1 + 2, "a0", 2);
 	tu_write(p, b, n);
-	m = NULL;
+	nnp_model *m = NULL;
+	nnp_err err;
 	assert_int_equal(nnp_model_load_opts(&m, p, NULL, NULL, &err), NNP_EINPUT);
 	assert_null(m);
 	tu_expect_msg(&err, "c.onnx: node 2");
@@ -498,22 +504,17 @@ static void test_npz_fixed_date(void **state)
 	const char *dir = ((const tu_fixture *)*state)->dir;
 	setenv("TZ", "UTC", 1);
 	tzset();
-	tu_rng r = { 5 };
-	size_t sizes[] = { 2, 3, 2 };
-	nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_LINEAR };
-	nnp_model *m = tu_random_model(&r, 2, sizes, acts, 1.0);
-	char *p = tu_path(dir, "d.npz");
-	nnp_err err;
-	assert_int_equal(nnp_model_save_opts(m, p, NNP_FMT_NPZ, NULL, &err), 0);
+	const size_t sizes[] = { 2, 3, 2 };
+	const nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_LINEAR };
+	char *p;
 	size_t n;
-	unsigned char *b = tu_read(p, &n);
+	unsigned char *b = written(dir, "d.npz", NNP_FMT_NPZ, 5, sizes, acts, &p, &n);
 	assert_true(n > 30 && !memcmp(b, "PK\x03\x04", 4));
 	/* Local header: time (0:00:00) at byte 10, date (1980-01-01) at byte 12. */
 	assert_int_equal(b[10] | b[11] << 8, 0);
 	assert_int_equal(b[12] | b[13] << 8, (0 << 9) | (1 << 5) | 1);
 	free(b);
 	free(p);
-	nnp_model_free(m);
 }
 
 static void test_int8(void **state)

@@ -275,6 +275,15 @@ unsigned char *tu_model_bytes(const nnp_model *m, nnp_format fmt, size_t *len)
 	return b;
 }
 
+void tu_expect_model_bytes(const nnp_model *m, nnp_format fmt, const void *want, size_t n)
+{
+	size_t len;
+	unsigned char *b = tu_model_bytes(m, fmt, &len);
+	assert_int_equal(len, n);
+	assert_memory_equal(b, want, n);
+	free(b);
+}
+
 static int parse(nnp_model **m, const void *b, size_t len, nnp_format fmt, nnp_err *err)
 {
 	nnp_err_clear(err);

@@ -62,6 +62,8 @@ nnp_model *tu_random_model(tu_rng *r, size_t n_layers, const size_t *sizes,
  * "m.bin" / "m.json"); abort the test on failure. */
 unsigned char *tu_model_bytes(const nnp_model *m, nnp_format fmt, size_t *len);
 nnp_model *tu_model_parse(const unsigned char *b, size_t len, nnp_format fmt);
+/* m written in fmt gives exactly the n bytes want. */
+void tu_expect_model_bytes(const nnp_model *m, nnp_format fmt, const void *want, size_t n);
 /* Parsing b as in tu_model_parse fails with NNP_EINPUT, no model and want in
  * the message. */
 void tu_expect_model_error(const void *b, size_t len, nnp_format fmt, const char *want);
