@@ -52,12 +52,18 @@ static int setup(void **state)
 }
 
 /* Options over the fixture's rows held in memory: evaluation on d, the
- * statistics of d, calibration on the other rows. */
-static void base_opts(const fixture *fx, nnp_pipeline_opts *o, unsigned threads)
+ * statistics of d, calibration on the other rows; method me with
+ * compensation co over the n specifications specs. */
+static void base_opts(const fixture *fx, nnp_pipeline_opts *o, unsigned threads, nnp_method me,
+                      nnp_compensate co, nnp_spec *specs, size_t n)
 {
 	nnp_pipeline_opts_init(o);
 	o->threads = threads;
 	o->mo.threads = threads;
+	o->mo.method = me;
+	o->mo.compensate = co;
+	o->specs = specs;
+	o->n_specs = n;
 	o->stats = fx->s;
 	o->eval.rows = fx->d;
 	o->stats_src.rows = fx->d;
@@ -76,11 +82,7 @@ static void test_method_equals_hand(void **state)
 		              { .kind = NNP_SPEC_WIDTHS, .widths = widths },
 		              { .kind = NNP_SPEC_TARGET, .target_params = 150 } };
 	nnp_pipeline_opts o;
-	base_opts(fx, &o, 2);
-	o.mo.method = NNP_METHOD_OBS;
-	o.mo.compensate = NNP_COMP_LS;
-	o.specs = specs;
-	o.n_specs = 3;
+	base_opts(fx, &o, 2, NNP_METHOD_OBS, NNP_COMP_LS, specs, 3);
 	nnp_pipeline *p = NULL;
 	assert_int_equal(nnp_pipeline_run(&p, fx->m, &o, &g_err), 0);
 	assert_int_equal(p->sw->n, 3);
@@ -147,13 +149,9 @@ static void test_rule_equals_sweep(void **state)
 	odd[0] = grid[5];
 	odd[1] = grid[1];
 	nnp_pipeline_opts o;
-	base_opts(fx, &o, 1);
+	base_opts(fx, &o, 1, NNP_METHOD_RULE, NNP_COMP_FOLD, grid, 6);
 	o.calib.rows = NULL;
 	o.calib.path = NULL;
-	o.mo.method = NNP_METHOD_RULE;
-	o.mo.compensate = NNP_COMP_FOLD;
-	o.specs = grid;
-	o.n_specs = 6;
 	nnp_pipeline *p = NULL, *q = NULL;
 	assert_int_equal(nnp_pipeline_run(&p, fx->m, &o, &g_err), 0);
 	assert_int_equal(p->calibrated, 0);
@@ -200,11 +198,7 @@ static void test_finetune_and_threads(void **state)
 	nnp_pipeline *p[2] = { NULL, NULL };
 	for (int k = 0; k < 2; k++) {
 		nnp_pipeline_opts o;
-		base_opts(fx, &o, k ? 3 : 1);
-		o.mo.method = NNP_METHOD_SCORE;
-		o.mo.compensate = NNP_COMP_LS;
-		o.specs = specs;
-		o.n_specs = 2;
+		base_opts(fx, &o, k ? 3 : 1, NNP_METHOD_SCORE, NNP_COMP_LS, specs, 2);
 		o.finetune.rows = fx->d;
 		o.ft_train.epochs = 2;
 		o.ft_train.lr = nnp_finetune_default_lr(o.ft_train.optimizer);
@@ -247,11 +241,7 @@ static void test_write_and_errors(void **state)
 	nnp_spec specs[2] = { { .kind = NNP_SPEC_KEEP, .keep = 0.5 },
 		              { .kind = NNP_SPEC_TARGET, .target_params = 3, .label = "budget 3" } };
 	nnp_pipeline_opts o;
-	base_opts(fx, &o, 1);
-	o.mo.method = NNP_METHOD_SCORE;
-	o.mo.compensate = NNP_COMP_LS;
-	o.specs = specs;
-	o.n_specs = 1;
+	base_opts(fx, &o, 1, NNP_METHOD_SCORE, NNP_COMP_LS, specs, 1);
 	o.out.dir = fx->dir;
 	o.out.model_path = "net.bin";
 	o.out.format = NNP_FMT_BIN;
@@ -296,11 +286,7 @@ static void test_write_modes(void **state)
 	nnp_gates_init(&g);
 	g.max_drop = 100;
 	nnp_pipeline_opts o;
-	base_opts(fx, &o, 1);
-	o.mo.method = NNP_METHOD_SCORE;
-	o.mo.compensate = NNP_COMP_LS;
-	o.specs = specs;
-	o.n_specs = 3;
+	base_opts(fx, &o, 1, NNP_METHOD_SCORE, NNP_COMP_LS, specs, 3);
 	o.out.model_path = "net.bin";
 	o.out.format = NNP_FMT_BIN;
 	o.gates = &g;
