@@ -24,37 +24,14 @@ static nnp_dataset *data_new(tu_rng *r, size_t rows, size_t f, size_t classes)
 
 /* ---- magnitude ------------------------------------------------------------ */
 
-typedef struct wkey {
-	float a;
-	size_t l, i;
-} wkey;
-
-static int wkey_cmp(const void *pa, const void *pb)
-{
-	const wkey *x = pa, *y = pb;
-	if (x->a != y->a)
-		return x->a < y->a ? -1 : 1;
-	if (x->l != y->l)
-		return x->l < y->l ? -1 : 1;
-	return (x->i > y->i) - (x->i < y->i);
-}
-
 /* Reference: sort (|w|, layer, index) over the layers [l0, l1), zero the
  * first k in the copy r. */
 static void ref_zero(const nnp_model *m, nnp_model *r, size_t l0, size_t l1, size_t k)
 {
-	size_t n = 0;
-	for (size_t l = l0; l < l1; l++)
-		n += m->layers[l].in * m->layers[l].out;
-	wkey *key = malloc((n + 1) * sizeof *key);
-	assert_non_null(key);
-	n = 0;
-	for (size_t l = l0; l < l1; l++)
-		for (size_t i = 0; i < m->layers[l].in * m->layers[l].out; i++)
-			key[n++] = (wkey){ fabsf(m->layers[l].w[i]), l, i };
-	qsort(key, n, sizeof *key, wkey_cmp);
+	size_t n;
+	tu_wref *key = tu_weights_by_magnitude(m, l0, l1, &n);
 	for (size_t t = 0; t < k; t++)
-		r->layers[key[t].l].w[key[t].i] = 0.0f;
+		r->layers[key[t].layer].w[key[t].index] = 0.0f;
 	free(key);
 }
 

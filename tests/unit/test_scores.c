@@ -26,32 +26,12 @@ static void test_count(void **state)
 }
 
 /* The reference: every weight as (|w|, layer, index), sorted; the first k. */
-typedef struct key {
-	double a;
-	size_t layer, index;
-} key;
-
-static int cmp_key(const void *x, const void *y)
-{
-	const key *p = x, *q = y;
-	if (p->a != q->a)
-		return p->a < q->a ? -1 : 1;
-	if (p->layer != q->layer)
-		return p->layer < q->layer ? -1 : 1;
-	return (p->index > q->index) - (p->index < q->index);
-}
-
 static void reference(const nnp_model *m, double s, nnp_mag_scope scope, unsigned char **mask)
 {
-	size_t total = nnp_model_macs(m), n = 0;
-	key *keys = malloc(total * sizeof *keys);
-	for (size_t l = 0; l < m->n_layers; l++) {
-		const nnp_layer *L = &m->layers[l];
-		mask[l] = calloc(L->in * L->out, 1);
-		for (size_t i = 0; i < L->in * L->out; i++)
-			keys[n++] = (key){ fabs((double)L->w[i]), l, i };
-	}
-	qsort(keys, total, sizeof *keys, cmp_key);
+	size_t total;
+	tu_wref *keys = tu_weights_by_magnitude(m, 0, m->n_layers, &total);
+	for (size_t l = 0; l < m->n_layers; l++)
+		mask[l] = calloc(m->layers[l].in * m->layers[l].out, 1);
 	if (scope == NNP_MAG_GLOBAL) {
 		size_t k = (size_t)nearbyint(s * (double)total);
 		for (size_t i = 0; i < k; i++)

@@ -163,6 +163,31 @@ void tu_ref_layer_act(const nnp_layer *L, const double *z, double *out)
 		out[o] = exp(z[o] - mx) / sum;
 }
 
+static int wref_cmp(const void *x, const void *y)
+{
+	const tu_wref *p = x, *q = y;
+	if (p->a != q->a)
+		return p->a < q->a ? -1 : 1;
+	if (p->layer != q->layer)
+		return p->layer < q->layer ? -1 : 1;
+	return (p->index > q->index) - (p->index < q->index);
+}
+
+tu_wref *tu_weights_by_magnitude(const nnp_model *m, size_t l0, size_t l1, size_t *n)
+{
+	size_t total = 0;
+	for (size_t l = l0; l < l1; l++)
+		total += m->layers[l].in * m->layers[l].out;
+	tu_wref *w = malloc((total + 1) * sizeof *w);
+	assert_non_null(w);
+	*n = 0;
+	for (size_t l = l0; l < l1; l++)
+		for (size_t i = 0; i < m->layers[l].in * m->layers[l].out; i++)
+			w[(*n)++] = (tu_wref){ fabs((double)m->layers[l].w[i]), l, i };
+	qsort(w, *n, sizeof *w, wref_cmp);
+	return w;
+}
+
 uint64_t tu_next(tu_rng *r)
 {
 	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);

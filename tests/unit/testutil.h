@@ -96,6 +96,16 @@ double tu_ref_act(nnp_act a, double alpha, double z);
  * double precision: softmax over all of them, else tu_ref_act per entry. */
 void tu_ref_layer_act(const nnp_layer *L, const double *z, double *out);
 
+/* A weight of a model: layer, index in that layer's w, and |w|. */
+typedef struct tu_wref {
+	double a;
+	size_t layer, index;
+} tu_wref;
+/* The weights of layers [l0, l1) of m in the order magnitude pruning takes
+ * them, written independently of the library: by |w|, then layer, then
+ * index. malloc'd, *n of them. */
+tu_wref *tu_weights_by_magnitude(const nnp_model *m, size_t l0, size_t l1, size_t *n);
+
 /* Little-endian u32 read and write, for byte-level checks of binary files. */
 uint32_t tu_rd32(const unsigned char *p);
 void tu_wr32(unsigned char *p, uint32_t v);
