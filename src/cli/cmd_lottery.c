@@ -388,12 +388,11 @@ int cmd_lottery(int argc, char **argv)
 		return NNP_EXIT_INPUT;
 	lot_cfg c;
 	memset(&c, 0, sizeof c);
-	cli_data_init(&c.tc.data);
 	nnp_lottery_opts lo0 = NNP_LOTTERY_OPTS_INIT;
+	cli_train_cfg_init(&c.tc, &lo0.train);
 	c.lo = lo0;
 	c.lo.rounds = LOT_DEFAULT_ROUNDS;
 	c.lo.rate = LOT_DEFAULT_RATE;
-	c.tc.t = lo0.train;
 	c.tc.t.epochs = LOT_DEFAULT_EPOCHS;
 	c.scale = 1.0f;
 	int rc = NNP_EXIT_OK;

@@ -103,6 +103,40 @@ static int save_written(const train_cfg *c, nnp_model *m, cJSON *prov, const cha
 	return 0;
 }
 
+/* train's model written with its provenance: the layers, the activation
+ * and the training (inputs: the 4 input files). */
+static int save_trained(const train_cfg *c, nnp_model *m, const char *data,
+                        const char *const *inputs, const nnp_train_report *rep, nnp_err *err)
+{
+	cJSON *prov = cli_train_prov("train");
+	cJSON_AddStringToObject(prov, "layers", c->layers);
+	cJSON_AddStringToObject(prov, "activation", nnp_act_name(c->act));
+	cli_train_add_fields(prov, c, data, rep);
+	return save_written(c, m, prov, inputs, 4, rep, err);
+}
+
+/* finetune's model written with its provenance: the source MODEL (ops[0],
+ * its CRC-32 crc), the training on ops[1], and MODEL's own provenance as
+ * "previous" (inputs: the 6 input files). */
+static int save_finetuned(const train_cfg *c, nnp_model *m, const char *const *ops,
+                          uint32_t crc, const char *const *inputs, const nnp_train_report *rep,
+                          nnp_err *err)
+{
+	char hex[9];
+	snprintf(hex, sizeof hex, "%08x", (unsigned)crc);
+	cJSON *prov = cli_train_prov("finetune");
+	cJSON *source = cJSON_AddObjectToObject(prov, "source");
+	cJSON_AddStringToObject(source, "path", ops[0]);
+	cJSON_AddStringToObject(source, "crc32", hex);
+	cli_train_add_fields(prov, c, ops[1], rep);
+	if (m->provenance) {
+		cJSON *prev = cJSON_Parse(m->provenance);
+		if (prev)
+			cJSON_AddItemToObject(prov, "previous", prev);
+	}
+	return save_written(c, m, prov, inputs, 6, rep, err);
+}
+
 /* Writes the initial model with the input preprocessing the trained model
  * records, so that it maps raw inputs like the trained model it is paired with. */
 static int save_init(const train_cfg *c, const nnp_model *m, const char *const *inputs,
@@ -129,6 +163,49 @@ static int save_init(const train_cfg *c, const nnp_model *m, const char *const *
 static const char train_usage[] =
 	"nnprune train TRAIN_DATA -o MODEL --layers 784,300,150,10 [options]";
 
+static void train_help(void)
+{
+	printf("usage: %s\n\nTrains a dense network: hidden layers with --activation, the\n"
+	       "output softmax with cross-entropy (or linear with mean squared error\n"
+	       "against the one-hot label). He/Xavier initialisation, minibatch Adam or\n"
+	       "SGD. The same seed and thread count give a bit-identical model.\n\n"
+	       "  -l, --layers LIST     sizes from input to output, e.g. 784,300,150,10\n"
+	       "  -a, --activation A    hidden activation: relu, leaky_relu, sigmoid, tanh,\n"
+	       "                        linear (default relu)\n"
+	       "  --output-act A        softmax or linear (default softmax)\n"
+	       "  --name NAME           the model's name in its metadata\n"
+	       "  --classes LIST        class names, comma-separated, or fashion-mnist\n"
+	       "  -e, --epochs N        passes over the data (default 10)\n"
+	       "  --lr X                learning rate (default 0.001 for adam, 0.01 for sgd)\n"
+	       "  --seed N              initialisation and shuffling seed (default 0)\n"
+	       "  --save-init FILE      also write the initial (random) model, before\n"
+	       "                        training, with the trained model's input\n"
+	       "                        preprocessing: what a lottery ticket rewinds to\n"
+	       TRAIN_COMMON_HELP "\n%s", train_usage, CLI_DATA_HELP_LABELLED);
+}
+
+static int train_opt(cli_parser *p, void *ctx, int id, const char *arg)
+{
+	train_cfg *c = ctx;
+	switch (id) {
+	case T_LAYERS: c->layers = arg; break;
+	case T_ACT:
+		if (nnp_act_parse(arg, &c->act) || c->act == NNP_ACT_SOFTMAX)
+			return cli_usage_error(p, "--activation: '%s' is not a hidden activation", arg), -1;
+		break;
+	case T_OUTPUT:
+		if (nnp_act_parse(arg, &c->out_act) ||
+		    (c->out_act != NNP_ACT_SOFTMAX && c->out_act != NNP_ACT_LINEAR))
+			return cli_usage_error(p, "--output-act: '%s' is not softmax or linear", arg), -1;
+		break;
+	case T_NAME: c->name = arg; break;
+	case T_CLASSES: c->classes = arg; break;
+	case T_SAVE_INIT: c->save_init = arg; break;
+	default: return cli_train_option(p, c, id, arg);
+	}
+	return 0;
+}
+
 int cmd_train(int argc, char **argv)
 {
 	static const cli_opt opts[] = { TRAIN_COMMON_OPTIONS, { "layers", 'l', 1, T_LAYERS },
@@ -139,80 +216,21 @@ int cmd_train(int argc, char **argv)
 	if (cli_init(&p, argc, argv, opts, "train", train_usage))
 		return NNP_EXIT_INPUT;
 	train_cfg c;
-	memset(&c, 0, sizeof c);
-	cli_data_init(&c.data);
-	nnp_train_opts t0 = NNP_TRAIN_OPTS_INIT;
-	c.t = t0;
+	cli_train_cfg_init(&c, NULL);
 	c.act = NNP_ACT_RELU;
 	c.out_act = NNP_ACT_SOFTMAX;
-	int rc = NNP_EXIT_OK, id;
-	const char *arg;
+	int rc = NNP_EXIT_OK;
 	nnp_err err;
 	nnp_err_clear(&err);
 	nnp_model *m = NULL;
-	size_t *sizes = NULL;
-	nnp_act *acts = NULL;
-	while ((id = cli_next(&p, &arg)) != CLI_END) {
-		switch (id) {
-		case CLI_ERROR: rc = NNP_EXIT_USAGE; goto done;
-		case T_HELP:
-			printf("usage: %s\n\nTrains a dense network: hidden layers with --activation, the\n"
-			       "output softmax with cross-entropy (or linear with mean squared error\n"
-			       "against the one-hot label). He/Xavier initialisation, minibatch Adam or\n"
-			       "SGD. The same seed and thread count give a bit-identical model.\n\n"
-			       "  -l, --layers LIST     sizes from input to output, e.g. 784,300,150,10\n"
-			       "  -a, --activation A    hidden activation: relu, leaky_relu, sigmoid, tanh,\n"
-			       "                        linear (default relu)\n"
-			       "  --output-act A        softmax or linear (default softmax)\n"
-			       "  --name NAME           the model's name in its metadata\n"
-			       "  --classes LIST        class names, comma-separated, or fashion-mnist\n"
-			       "  -e, --epochs N        passes over the data (default 10)\n"
-			       "  --lr X                learning rate (default 0.001 for adam, 0.01 for sgd)\n"
-			       "  --seed N              initialisation and shuffling seed (default 0)\n"
-			       "  --save-init FILE      also write the initial (random) model, before\n"
-			       "                        training, with the trained model's input\n"
-			       "                        preprocessing: what a lottery ticket rewinds to\n"
-			       TRAIN_COMMON_HELP "\n%s", train_usage, CLI_DATA_HELP_LABELLED);
-			goto done;
-		case T_LAYERS: c.layers = arg; break;
-		case T_ACT:
-			if (nnp_act_parse(arg, &c.act) || c.act == NNP_ACT_SOFTMAX) {
-				rc = cli_usage_error(&p, "--activation: '%s' is not a hidden activation", arg);
-				goto done;
-			}
-			break;
-		case T_OUTPUT:
-			if (nnp_act_parse(arg, &c.out_act) ||
-			    (c.out_act != NNP_ACT_SOFTMAX && c.out_act != NNP_ACT_LINEAR)) {
-				rc = cli_usage_error(&p, "--output-act: '%s' is not softmax or linear", arg);
-				goto done;
-			}
-			break;
-		case T_NAME: c.name = arg; break;
-		case T_CLASSES: c.classes = arg; break;
-		case T_SAVE_INIT: c.save_init = arg; break;
-		default:
-			if (cli_train_option(&p, &c, id, arg)) {
-				rc = NNP_EXIT_USAGE;
-				goto done;
-			}
-		}
-	}
-	if (p.n_operands != 1) {
-		rc = cli_usage_error(&p, "expected one TRAIN_DATA, got %d arguments", p.n_operands);
+	if (cli_parse_cmd(&p, T_HELP, train_help, train_opt, &c, 1, "one TRAIN_DATA", &rc))
 		goto done;
-	}
 	if (!c.out || !c.layers) {
 		rc = cli_usage_error(&p, "%s is required", !c.out ? "-o MODEL" : "--layers");
 		goto done;
 	}
-	sizes = malloc((NNP_MAX_LAYERS + 1) * sizeof *sizes);
-	acts = malloc(NNP_MAX_LAYERS * sizeof *acts);
-	if (!sizes || !acts) {
-		nnp_err_set(&err, NNP_ENOMEM, "out of memory");
-		goto fail;
-	}
-	size_t n_sizes;
+	size_t sizes[NNP_MAX_LAYERS + 1], n_sizes;
+	nnp_act acts[NNP_MAX_LAYERS];
 	if (cli_train_parse_layers(&p, c.layers, sizes, &n_sizes)) {
 		rc = NNP_EXIT_USAGE;
 		goto done;
@@ -266,26 +284,88 @@ int cmd_train(int argc, char **argv)
 	if (c.save_init && save_init(&c, m, inputs, 4, &err))
 		goto fail;
 	nnp_train_report rep;
-	if (fit(&c, &m, p.operands[0], inputs, 4, &rep, &err))
-		goto fail;
-	cJSON *prov = cli_train_prov("train");
-	cJSON_AddStringToObject(prov, "layers", c.layers);
-	cJSON_AddStringToObject(prov, "activation", nnp_act_name(c.act));
-	cli_train_add_fields(prov, &c, p.operands[0], &rep);
-	if (save_written(&c, m, prov, inputs, 4, &rep, &err))
+	if (fit(&c, &m, p.operands[0], inputs, 4, &rep, &err) ||
+	    save_trained(&c, m, p.operands[0], inputs, &rep, &err))
 		goto fail;
 	goto done;
 fail:
 	rc = cli_fail(&err);
 done:
-	free(sizes);
-	free(acts);
 	nnp_model_free(m);
 	cli_done(&p);
 	return rc;
 }
 
 static const char finetune_usage[] = "nnprune finetune MODEL TRAIN_DATA -o OUT [options]";
+
+static void finetune_help(void)
+{
+	printf("usage: %s\n\nContinues training MODEL (typically a slimmed one from 'sweep')\n"
+	       "with the same machinery, keeping its shape. Without --input-scale, the\n"
+	       "scale recorded when the model was trained is used. The defaults are the\n"
+	       "recipe that retrained pruned models best (README, Results): Adam at\n"
+	       "0.001 decayed to 0 by a cosine over the run; 'prune --finetune' and\n"
+	       "'sweep --finetune' train with the same.\n\n"
+	       "  -e, --epochs N        passes over the data (default 1)\n"
+	       "  --lr X                learning rate (default 0.001 for adam, 0.01 for sgd)\n"
+	       "  --seed N              shuffling seed (default 0)\n"
+	       "  --distill T,ALPHA     train against --teacher's outputs: the loss is\n"
+	       "                        ALPHA*T^2*KL(teacher_T || model_T) + (1-ALPHA)*CE\n"
+	       "                        with the labels, softmax at temperature T > 0,\n"
+	       "                        ALPHA in [0,1] (Hinton et al.)\n"
+	       "  --teacher MODEL       the model to distil from (needed by --distill)\n"
+	       "  --sparsity X          zero the share X in [0, 1) of the weights by\n"
+	       "                        magnitude while fine-tuning (they stay 0)\n"
+	       "  --steps N             reach --sparsity in N steps on the cubic schedule\n"
+	       "                        of Zhu & Gupta, step t fine-tuning on the t-th of\n"
+	       "                        N parts of the rows (default 1: prune, then tune)\n"
+	       "  --scope layer|global  magnitude ranked per layer (each layer keeps its\n"
+	       "                        share) or over the whole model (default layer)\n"
+	       TRAIN_COMMON_HELP_BASE TRAIN_LR_SCHEDULE_HELP("cosine") TRAIN_QUIET_HELP
+	       "\n%s\n%s", finetune_usage, CLI_DATA_HELP_LABELLED,
+	       CLI_MODEL_HELP);
+}
+
+/* What finetune's options fill: the training setup and MODEL's import options. */
+typedef struct ft_args {
+	train_cfg *c;
+	cli_model *mo;
+} ft_args;
+
+static int finetune_opt(cli_parser *p, void *ctx, int id, const char *arg)
+{
+	ft_args *a = ctx;
+	train_cfg *c = a->c;
+	double x;
+	uint64_t v;
+	switch (id) {
+	case T_TEACHER: c->teacher = arg; break;
+	case T_SCOPE:
+		if (strcmp(arg, "layer") && strcmp(arg, "global"))
+			return cli_usage_error(p, "--scope: '%s' is not layer or global", arg), -1;
+		c->global = !strcmp(arg, "global");
+		break;
+	case T_STEPS:
+		if (cli_size(p, "--steps", arg, 1, NNP_GRADUAL_MAX_STEPS, &v))
+			return -1;
+		c->steps = (size_t)v;
+		break;
+	case T_SPARSITY:
+		if (cli_double(p, "--sparsity", arg, 0, 0.999999, &x))
+			return -1;
+		c->sparsity = x;
+		break;
+	case T_DISTILL:
+		if (cli_parse_distill(p, arg, &c->t.distill_t, &c->t.distill_alpha))
+			return -1;
+		c->distill = 1;
+		break;
+	default:
+		return cli_model_is_option(id) ? cli_model_option(p, a->mo, id, arg)
+		                               : cli_train_option(p, c, id, arg);
+	}
+	return 0;
+}
 
 int cmd_finetune(int argc, char **argv)
 {
@@ -299,85 +379,20 @@ int cmd_finetune(int argc, char **argv)
 	cli_model mo;  /* MODEL's import options (--output-kind: -o is OUT) */
 	cli_model_init(&mo);
 	train_cfg c;
-	memset(&c, 0, sizeof c);
-	cli_data_init(&c.data);
-	nnp_train_opts t0 = NNP_TRAIN_OPTS_INIT;
-	c.t = t0;
+	cli_train_cfg_init(&c, NULL);
 	c.t.epochs = CLI_FT_DEFAULT_EPOCHS;
 	c.t.seed = CLI_FT_DEFAULT_SEED;
 	c.t.lr_schedule = NNP_FINETUNE_LR_SCHEDULE;
 	c.steps = 1;
-	int rc = NNP_EXIT_OK, id;
-	const char *arg;
+	int rc = NNP_EXIT_OK;
 	nnp_err err;
 	nnp_err_clear(&err);
 	nnp_model *m = NULL, *teacher = NULL;
-	while ((id = cli_next(&p, &arg)) != CLI_END) {
-		if (id == CLI_ERROR) {
-			rc = NNP_EXIT_USAGE;
-			goto done;
-		}
-		if (id == T_HELP) {
-			printf("usage: %s\n\nContinues training MODEL (typically a slimmed one from 'sweep')\n"
-			       "with the same machinery, keeping its shape. Without --input-scale, the\n"
-			       "scale recorded when the model was trained is used. The defaults are the\n"
-			       "recipe that retrained pruned models best (README, Results): Adam at\n"
-			       "0.001 decayed to 0 by a cosine over the run; 'prune --finetune' and\n"
-			       "'sweep --finetune' train with the same.\n\n"
-			       "  -e, --epochs N        passes over the data (default 1)\n"
-			       "  --lr X                learning rate (default 0.001 for adam, 0.01 for sgd)\n"
-			       "  --seed N              shuffling seed (default 0)\n"
-			       "  --distill T,ALPHA     train against --teacher's outputs: the loss is\n"
-			       "                        ALPHA*T^2*KL(teacher_T || model_T) + (1-ALPHA)*CE\n"
-			       "                        with the labels, softmax at temperature T > 0,\n"
-			       "                        ALPHA in [0,1] (Hinton et al.)\n"
-			       "  --teacher MODEL       the model to distil from (needed by --distill)\n"
-			       "  --sparsity X          zero the share X in [0, 1) of the weights by\n"
-			       "                        magnitude while fine-tuning (they stay 0)\n"
-			       "  --steps N             reach --sparsity in N steps on the cubic schedule\n"
-			       "                        of Zhu & Gupta, step t fine-tuning on the t-th of\n"
-			       "                        N parts of the rows (default 1: prune, then tune)\n"
-			       "  --scope layer|global  magnitude ranked per layer (each layer keeps its\n"
-			       "                        share) or over the whole model (default layer)\n"
-			       TRAIN_COMMON_HELP_BASE TRAIN_LR_SCHEDULE_HELP("cosine") TRAIN_QUIET_HELP
-			       "\n%s\n%s", finetune_usage, CLI_DATA_HELP_LABELLED,
-			       CLI_MODEL_HELP);
-			goto done;
-		}
-		if (id == T_TEACHER) {
-			c.teacher = arg;
-			continue;
-		}
-		if (id == T_SPARSITY || id == T_STEPS || id == T_SCOPE) {
-			double x;
-			uint64_t v;
-			if (id == T_SCOPE && strcmp(arg, "layer") && strcmp(arg, "global"))
-				rc = cli_usage_error(&p, "--scope: '%s' is not layer or global", arg);
-			else if (id == T_SCOPE)
-				c.global = !strcmp(arg, "global");
-			else if (id == T_STEPS && !cli_size(&p, "--steps", arg, 1, NNP_GRADUAL_MAX_STEPS, &v))
-				c.steps = (size_t)v;
-			else if (id == T_SPARSITY && !cli_double(&p, "--sparsity", arg, 0, 0.999999, &x))
-				c.sparsity = x;
-			else if (id != T_SCOPE)
-				rc = NNP_EXIT_USAGE;
-			if (rc)
-				goto done;
-			continue;
-		}
-		if (id == T_DISTILL) {
-			if (cli_parse_distill(&p, arg, &c.t.distill_t, &c.t.distill_alpha)) {
-				rc = NNP_EXIT_USAGE;
-				goto done;
-			}
-			c.distill = 1;
-			continue;
-		}
-		if (cli_model_is_option(id) ? cli_model_option(&p, &mo, id, arg)
-		                            : cli_train_option(&p, &c, id, arg)) {
-			rc = NNP_EXIT_USAGE;
-			goto done;
-		}
+	ft_args a = { &c, &mo };
+	int prc = cli_parse_opts(&p, NULL, T_HELP, finetune_help, finetune_opt, &a);
+	if (prc) {
+		rc = prc > 0 ? NNP_EXIT_OK : NNP_EXIT_USAGE;
+		goto done;
 	}
 	if (!(c.sparsity > 0) && (c.steps != 1 || c.global)) {
 		rc = cli_usage_error(&p, "--steps and --scope apply to --sparsity X");
@@ -420,28 +435,15 @@ int cmd_finetune(int argc, char **argv)
 	const char *inputs[] = { p.operands[0], p.operands[1], c.data.opts.labels_path, c.val,
 		                 c.val_labels, c.teacher };
 	nnp_train_report rep;
-	if (fit(&c, &m, p.operands[1], inputs, 6, &rep, &err))
-		goto fail;
-	char crc[9];
-	snprintf(crc, sizeof crc, "%08x", (unsigned)fi.crc32);
-	cJSON *prov = cli_train_prov("finetune");
-	cJSON *source = cJSON_AddObjectToObject(prov, "source");
-	cJSON_AddStringToObject(source, "path", p.operands[0]);
-	cJSON_AddStringToObject(source, "crc32", crc);
-	cli_train_add_fields(prov, &c, p.operands[1], &rep);
-	if (m->provenance) {
-		cJSON *prev = cJSON_Parse(m->provenance);
-		if (prev)
-			cJSON_AddItemToObject(prov, "previous", prev);
-	}
-	if (save_written(&c, m, prov, inputs, 6, &rep, &err))
+	if (fit(&c, &m, p.operands[1], inputs, 6, &rep, &err) ||
+	    save_finetuned(&c, m, (const char *const *)p.operands, fi.crc32, inputs, &rep, &err))
 		goto fail;
 	goto done;
 fail:
 	rc = cli_fail(&err);
 done:
-	nnp_model_free(m);
 	nnp_model_free(teacher);
+	nnp_model_free(m);
 	cli_model_free(&mo);
 	cli_done(&p);
 	return rc;

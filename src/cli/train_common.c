@@ -133,6 +133,14 @@ int cli_train_load_sets(train_cfg *c, const nnp_model *m, const char *train_path
 }
 
 
+void cli_train_cfg_init(train_cfg *c, const nnp_train_opts *t)
+{
+	nnp_train_opts t0 = NNP_TRAIN_OPTS_INIT;
+	memset(c, 0, sizeof *c);
+	cli_data_init(&c->data);
+	c->t = t ? *t : t0;
+}
+
 cJSON *cli_train_prov(const char *operation)
 {
 	cJSON *o = cJSON_CreateObject();

@@ -61,6 +61,9 @@ typedef struct train_cfg {
 #define TRAIN_COMMON_HELP \
 	TRAIN_COMMON_HELP_BASE TRAIN_LR_SCHEDULE_HELP("constant") TRAIN_QUIET_HELP
 
+/* c zeroed, the data options' defaults, the training options *t (NULL:
+ * NNP_TRAIN_OPTS_INIT). */
+void cli_train_cfg_init(train_cfg *c, const nnp_train_opts *t);
 /* "1/255", "0.00392", "1e-3" for --input-scale. -1 after a usage error. */
 int cli_train_parse_scale(const cli_parser *p, const char *text, float *out);
 /* One of TRAIN_COMMON_OPTIONS (or the data options). -1 after a usage error. */
