@@ -39,13 +39,12 @@ static void report_help(void)
 	       report_usage);
 }
 
-enum { O_MERGE = 1, O_OUT, O_STATS, O_MAXDROP, O_MINACC, O_MAXPARAMS, O_MAXBYTES, O_NOWAIT,
-       O_JSON, O_QUIET, O_HELP };
+enum { O_MERGE = 1, O_OUT, O_STATS, O_NOWAIT, O_JSON, O_QUIET, O_HELP };
 
 typedef struct report_cfg {
-	int merge, json, quiet, no_wait, gated;
+	int merge, json, quiet, no_wait;
 	const char *out, *stats_path;
-	nnp_gates g;
+	cli_output oo;  /* the gates */
 } report_cfg;
 
 static int report_opt(cli_parser *p, void *ctx, int id, const char *arg)
@@ -58,19 +57,7 @@ static int report_opt(cli_parser *p, void *ctx, int id, const char *arg)
 	case O_NOWAIT: c->no_wait = 1; break;
 	case O_JSON: c->json = 1; break;
 	case O_QUIET: c->quiet = 1; break;
-	case O_MAXDROP:
-	case O_MINACC:
-	case O_MAXPARAMS:
-	case O_MAXBYTES: {
-		const char *name = id == O_MAXDROP ? "--max-drop" : id == O_MINACC ? "--min-accuracy"
-		                 : id == O_MAXPARAMS ? "--max-params" : "--max-bytes";
-		nnp_err err;
-		if (nnp_gates_parse(&c->g, name, arg, &err))
-			return cli_usage_error(p, "%s", err.msg), -1;
-		c->gated = 1;
-		break;
-	}
-	default: break;
+	default: return cli_output_is_option(id) ? cli_output_arg(p, &c->oo, id, arg) : 0;
 	}
 	return 0;
 }
@@ -79,8 +66,7 @@ int cmd_report(int argc, char **argv)
 {
 	static const cli_opt opts[] = {
 		{ "merge", 0, 0, O_MERGE }, { "out", 'o', 1, O_OUT }, { "stats", 0, 1, O_STATS },
-		{ "max-drop", 0, 1, O_MAXDROP }, { "min-accuracy", 0, 1, O_MINACC },
-		{ "max-params", 0, 1, O_MAXPARAMS }, { "max-bytes", 0, 1, O_MAXBYTES },
+		CLI_OPT_GATES,
 		{ "no-wait", 0, 0, O_NOWAIT }, { "json", 0, 0, O_JSON }, { "quiet", 'q', 0, O_QUIET },
 		{ "help", 'h', 0, O_HELP }, { NULL, 0, 0, 0 }
 	};
@@ -89,7 +75,7 @@ int cmd_report(int argc, char **argv)
 		return NNP_EXIT_INPUT;
 	report_cfg c;
 	memset(&c, 0, sizeof c);
-	nnp_gates_init(&c.g);
+	cli_output_init(&c.oo);
 	int rc = cli_parse_opts(&p, NULL, O_HELP, report_help, report_opt, &c);
 	const char *stats_path = c.stats_path, *out = c.out;
 	char *recorded = NULL, *text = NULL;
@@ -127,7 +113,7 @@ int cmd_report(int argc, char **argv)
 	}
 	if (nnp_stats_load(&s, &src, stats_path, &err) ||
 	    nnp_report_merge(&m, parts, n_parts, s, &err) ||
-	    nnp_report_merge_judge(m, c.gated ? &c.g : NULL, &err))
+	    nnp_report_merge_judge(m, nnp_gates_any(&c.oo.gates) ? &c.oo.gates : NULL, &err))
 		goto fail;
 	if (nnp_mkdir(out, &err) ||
 	    nnp_dir_lock_take(&lock, out, !c.no_wait, cli_lock_wait, NULL, &err))
