@@ -23,6 +23,12 @@ int cli_model_is_option(int id)
 	return id >= CLI_MODEL_ACTS && id <= CLI_MODEL_INT8;
 }
 
+void cli_model_data_init(cli_model *mo, cli_data *d)
+{
+	cli_model_init(mo);
+	cli_data_init(d);
+}
+
 int cli_model_data_option(cli_parser *p, cli_model *mo, cli_data *d, int id, const char *arg)
 {
 	if (cli_model_is_option(id))

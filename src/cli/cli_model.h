@@ -54,6 +54,8 @@ int cli_model_is_option(int id);
 /* A CLI_MODEL_* option into mo, any other a data option into d (NULL: other
  * ids are left alone): 0, or -1 after a usage error. */
 int cli_model_data_option(cli_parser *p, cli_model *mo, cli_data *d, int id, const char *arg);
+/* Both groups' defaults, for the commands that read MODEL and DATA. */
+void cli_model_data_init(cli_model *mo, cli_data *d);
 /* --format FMT of sweep and prune: a writable format of the table, or a usage
  * error listing them (-1). */
 int cli_format_option(cli_parser *p, const char *arg, nnp_format *fmt);

@@ -67,8 +67,7 @@ int cmd_eval(int argc, char **argv)
 		return NNP_EXIT_INPUT;
 	eval_cfg c;
 	memset(&c, 0, sizeof c);
-	cli_model_init(&c.mo);
-	cli_data_init(&c.d);
+	cli_model_data_init(&c.mo, &c.d);
 	int rc = NNP_EXIT_OK;
 	nnp_model *m = NULL;
 	nnp_reader *r = NULL;

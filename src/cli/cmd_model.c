@@ -349,8 +349,7 @@ int cmd_convert(int argc, char **argv)
 		                        { NULL, 0, 0, 0 } };
 	convert_cfg c;
 	memset(&c, 0, sizeof c);
-	cli_data_init(&c.d);
-	cli_model_init(&c.mo);
+	cli_model_data_init(&c.mo, &c.d);
 	cli_parser p;
 	if (cli_init(&p, argc, argv, opts, "convert", convert_usage))
 		return NNP_EXIT_INPUT;

@@ -290,9 +290,8 @@ int cmd_stats(int argc, char **argv)
 	if (cli_init(&p, argc, argv, opts, "stats", stats_usage))
 		return NNP_EXIT_INPUT;
 	cli_model mo;  /* weights files' activations (--output-kind: -o is the file) */
-	cli_model_init(&mo);
 	cli_data d;
-	cli_data_init(&d);
+	cli_model_data_init(&mo, &d);
 	/* Statistics alone need no labels. */
 	d.opts.labels_option = "--labels FILE (or --no-label: statistics without accuracy)";
 	const char *out = STATS_DEFAULT_OUT, *arg;
