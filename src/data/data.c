@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "data_priv.h"
+#include "mem.h"
 
 /* Compressed bytes handed to inflate at a time, at most. */
 #define NNP_ZIN_MAX (1u << 16)
@@ -460,6 +461,7 @@ static int dataset_grow(nnp_dataset *d, size_t cap, int labelled)
 	float *x = realloc(d->x, cap * d->features * sizeof *x);
 	if (!x)
 		return -1;
+	nnp_mem_huge(x, cap * d->features * sizeof *x);
 	d->x = x;
 	if (labelled) {
 		int32_t *y = realloc(d->y, cap * sizeof *y);
@@ -468,6 +470,24 @@ static int dataset_grow(nnp_dataset *d, size_t cap, int labelled)
 		d->y = y;
 	}
 	return 0;
+}
+
+/* The most rows the input can hold, or 0 when that is not known (gzip CSV,
+ * a pipe): the header's count for IDX; for CSV its size over two bytes per
+ * field (its text, then a comma or the line's end). Reserving that much up
+ * front spares the copies of a growing array (untouched pages cost nothing). */
+static uint64_t rows_bound(const nnp_reader *r)
+{
+	uint64_t n = 0;
+	struct stat st;
+	if (r->fmt == NNP_FMT_IDX)
+		n = r->total;
+	else if (!r->in.gz && r->csv.ncols && r->in.mem)
+		n = r->in.mem_len / (2 * r->csv.ncols) + 1;
+	else if (!r->in.gz && r->csv.ncols && r->in.fd >= 0 && fstat(r->in.fd, &st) == 0 &&
+	         S_ISREG(st.st_mode))
+		n = (uint64_t)st.st_size / (2 * r->csv.ncols) + 1;
+	return r->max_rows && (n == 0 || n > r->max_rows) ? r->max_rows : n;
 }
 
 int nnp_dataset_load(nnp_dataset **out, const char *path, const nnp_data_opts *opts,
@@ -494,6 +514,10 @@ int nnp_dataset_load(nnp_dataset **out, const char *path, const nnp_data_opts *o
 	if (limit >= SIZE_MAX / row_bytes)
 		limit = SIZE_MAX / row_bytes - 1;
 	size_t cap = 0;
+	/* Only a hint (an IDX header may lie): without the room, grow as usual. */
+	uint64_t bound = rows_bound(r);
+	if (bound && bound <= limit && !dataset_grow(d, (size_t)bound, labelled))
+		cap = (size_t)bound;
 	for (;;) {
 		if (d->rows == cap) {
 			if (cap > limit) {

@@ -12,6 +12,7 @@
 #include "nnprune/io.h"
 #include "nnprune/text.h"
 #include "model_priv.h"
+#include "mem.h"
 
 static const char *const act_names[NNP_ACT_COUNT] = {
 	"linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax"
@@ -723,7 +724,7 @@ static int slurp_file(FILE *fp, const char *path, uint64_t size, unsigned char *
 		return nnp_err_set(err, NNP_EINPUT, "%s: the file is %llu bytes, over the 4 GiB limit "
 		                   "for JSON models (use the binary format)", path,
 		                   (unsigned long long)size);
-	unsigned char *b = malloc((size_t)size);
+	unsigned char *b = nnp_malloc_huge((size_t)size);
 	if (!b)
 		return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory for %llu bytes", path,
 		                   (unsigned long long)size);

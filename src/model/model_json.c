@@ -26,6 +26,7 @@
 #include "nnprune/text.h"
 #include "model_priv.h"
 #include "grow.h"
+#include "mem.h"
 #include "num.h"
 
 const char *nnpm_json_type(const cJSON *item)
@@ -182,6 +183,7 @@ static const unsigned char *number_array(numdoc *d, const unsigned char *p,
 				*nomem = 1;
 				break;
 			}
+			nnp_mem_huge(v, cap * sizeof *v);
 			d->vals = v;
 			d->cap_vals = cap;
 		}
@@ -272,6 +274,13 @@ static int numdoc_scan(numdoc *d, const char *text, size_t len)
 	if (!o)
 		return NNP_ENOMEM;
 	d->skel = (char *)o;
+	/* A number and its comma take two bytes at least: room for all of them
+	 * at once (pages are touched only as far as the numbers go). */
+	d->cap_vals = len / 2 + 1;
+	d->vals = d->cap_vals < SIZE_MAX / sizeof *d->vals
+	          ? nnp_malloc_huge(d->cap_vals * sizeof *d->vals) : NULL;
+	if (!d->vals)
+		return NNP_ENOMEM;
 	numframe st[NUM_DEPTH];
 	int depth = 0, lost = 0, nomem = 0;
 	while (p < end) {
