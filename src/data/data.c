@@ -74,7 +74,7 @@ static int src_start(nnp_src *s, uint64_t size, size_t cap, nnp_err *err)
 	if (cap < NNP_DATA_BUF_MIN)
 		cap = NNP_DATA_BUF_MIN;
 	s->cap = size ? clamp_size(size + 1, NNP_DATA_BUF_MIN, cap) : cap;
-	s->buf = malloc(s->cap + NNP_SRC_PAD);
+	s->buf = nnp_malloc_huge(s->cap + NNP_SRC_PAD);
 	if (!s->buf)
 		return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", s->path);
 	size_t got = 0, n;
@@ -458,10 +458,11 @@ void nnp_reader_close(nnp_reader *r)
 /* Grows d's arrays to hold cap rows. */
 static int dataset_grow(nnp_dataset *d, size_t cap, int labelled)
 {
-	float *x = realloc(d->x, cap * d->features * sizeof *x);
+	size_t bytes = cap * d->features * sizeof(float);
+	float *x = d->x ? realloc(d->x, bytes) : nnp_malloc_huge(bytes);
 	if (!x)
 		return -1;
-	nnp_mem_huge(x, cap * d->features * sizeof *x);
+	nnp_mem_huge(x, bytes);
 	d->x = x;
 	if (labelled) {
 		int32_t *y = realloc(d->y, cap * sizeof *y);

@@ -95,7 +95,7 @@ int nnpm_alloc(nnp_model **out, size_t input_size, size_t n_layers, const size_t
 		L->act = acts[l];
 		L->alpha = acts[l] == NNP_ACT_LEAKY_RELU ? NNP_LEAKY_DEFAULT_ALPHA : 0.0f;
 		/* calloc(0) may return NULL: ask for at least one element. */
-		L->w = calloc(in * o > 0 ? in * o : 1, sizeof(float));
+		L->w = nnp_calloc_huge((in * o > 0 ? in * o : 1) * sizeof(float));
 		L->b = calloc(o ? o : 1, sizeof(float));
 		if (!L->w || !L->b) {
 			nnp_model_free(m);
