@@ -474,20 +474,25 @@ static int dataset_grow(nnp_dataset *d, size_t cap, int labelled)
 }
 
 /* The most rows the input can hold, or 0 when that is not known (gzip CSV,
- * a pipe): the header's count for IDX; for CSV its size over two bytes per
- * field (its text, then a comma or the line's end). Reserving that much up
+ * a pipe): for IDX the header's count, within what the file's size allows;
+ * for CSV its size over two bytes per field (its text, then a comma or the
+ * line's end). Reserving that much up
  * front spares the copies of a growing array (untouched pages cost nothing). */
 static uint64_t rows_bound(const nnp_reader *r)
 {
-	uint64_t n = 0;
+	uint64_t n = 0, size = 0;
 	struct stat st;
-	if (r->fmt == NNP_FMT_IDX)
-		n = r->total;
-	else if (!r->in.gz && r->csv.ncols && r->in.mem)
-		n = r->in.mem_len / (2 * r->csv.ncols) + 1;
-	else if (!r->in.gz && r->csv.ncols && r->in.fd >= 0 && fstat(r->in.fd, &st) == 0 &&
-	         S_ISREG(st.st_mode))
-		n = (uint64_t)st.st_size / (2 * r->csv.ncols) + 1;
+	if (r->in.mem)
+		size = r->in.mem_len;
+	else if (r->in.fd >= 0 && fstat(r->in.fd, &st) == 0 && S_ISREG(st.st_mode))
+		size = (uint64_t)st.st_size;
+	if (r->fmt == NNP_FMT_IDX && r->features && r->idx.itemsize) {
+		/* No more than the file can hold, inflated at deflate's 1032:1 at most. */
+		uint64_t most = size / (r->features * r->idx.itemsize) * (r->in.gz ? 1032 : 1);
+		n = r->total < most ? r->total : most;
+	} else if (r->fmt != NNP_FMT_IDX && !r->in.gz && r->csv.ncols && size) {
+		n = size / (2 * r->csv.ncols) + 1;
+	}
 	return r->max_rows && (n == 0 || n > r->max_rows) ? r->max_rows : n;
 }
 
