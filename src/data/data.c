@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "data_priv.h"
+#include "mem.h"
 
 /* Compressed bytes handed to inflate at a time, at most. */
 #define NNP_ZIN_MAX (1u << 16)
@@ -73,7 +74,7 @@ static int src_start(nnp_src *s, uint64_t size, size_t cap, nnp_err *err)
 	if (cap < NNP_DATA_BUF_MIN)
 		cap = NNP_DATA_BUF_MIN;
 	s->cap = size ? clamp_size(size + 1, NNP_DATA_BUF_MIN, cap) : cap;
-	s->buf = malloc(s->cap + NNP_SRC_PAD);
+	s->buf = nnp_malloc_huge(s->cap + NNP_SRC_PAD);
 	if (!s->buf)
 		return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", s->path);
 	size_t got = 0, n;
@@ -457,9 +458,11 @@ void nnp_reader_close(nnp_reader *r)
 /* Grows d's arrays to hold cap rows. */
 static int dataset_grow(nnp_dataset *d, size_t cap, int labelled)
 {
-	float *x = realloc(d->x, cap * d->features * sizeof *x);
+	size_t bytes = cap * d->features * sizeof(float);
+	float *x = d->x ? realloc(d->x, bytes) : nnp_malloc_huge(bytes);
 	if (!x)
 		return -1;
+	nnp_mem_huge(x, bytes);
 	d->x = x;
 	if (labelled) {
 		int32_t *y = realloc(d->y, cap * sizeof *y);
@@ -468,6 +471,29 @@ static int dataset_grow(nnp_dataset *d, size_t cap, int labelled)
 		d->y = y;
 	}
 	return 0;
+}
+
+/* The most rows the input can hold, or 0 when that is not known (gzip CSV,
+ * a pipe): for IDX the header's count, within what the file's size allows;
+ * for CSV its size over two bytes per field (its text, then a comma or the
+ * line's end). Reserving that much up
+ * front spares the copies of a growing array (untouched pages cost nothing). */
+static uint64_t rows_bound(const nnp_reader *r)
+{
+	uint64_t n = 0, size = 0;
+	struct stat st;
+	if (r->in.mem)
+		size = r->in.mem_len;
+	else if (r->in.fd >= 0 && fstat(r->in.fd, &st) == 0 && S_ISREG(st.st_mode))
+		size = (uint64_t)st.st_size;
+	if (r->fmt == NNP_FMT_IDX && r->features && r->idx.itemsize) {
+		/* No more than the file can hold, inflated at deflate's 1032:1 at most. */
+		uint64_t most = size / (r->features * r->idx.itemsize) * (r->in.gz ? 1032 : 1);
+		n = r->total < most ? r->total : most;
+	} else if (r->fmt != NNP_FMT_IDX && !r->in.gz && r->csv.ncols && size) {
+		n = size / (2 * r->csv.ncols) + 1;
+	}
+	return r->max_rows && (n == 0 || n > r->max_rows) ? r->max_rows : n;
 }
 
 int nnp_dataset_load(nnp_dataset **out, const char *path, const nnp_data_opts *opts,
@@ -494,6 +520,10 @@ int nnp_dataset_load(nnp_dataset **out, const char *path, const nnp_data_opts *o
 	if (limit >= SIZE_MAX / row_bytes)
 		limit = SIZE_MAX / row_bytes - 1;
 	size_t cap = 0;
+	/* Only a hint (an IDX header may lie): without the room, grow as usual. */
+	uint64_t bound = rows_bound(r);
+	if (bound && bound <= limit && !dataset_grow(d, (size_t)bound, labelled))
+		cap = (size_t)bound;
 	for (;;) {
 		if (d->rows == cap) {
 			if (cap > limit) {

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "nnprune/rows.h"
+#include "mem.h"
 
 struct nnp_rows {
 	nnp_rows_spec s;
@@ -60,7 +61,7 @@ int nnp_rows_open(nnp_rows **out, const nnp_rows_spec *spec, nnp_err *err)
 	size_t n = spec->chunk_rows;
 	for (int i = 0; i < nb; i++) {
 		R->x[i] = R->features && n <= SIZE_MAX / sizeof(float) / R->features
-		          ? malloc(n * R->features * sizeof(float)) : NULL;
+		          ? nnp_malloc_huge(n * R->features * sizeof(float)) : NULL;
 		R->y[i] = R->labelled ? malloc(n * sizeof(int32_t)) : NULL;
 		if (!R->x[i] || (R->labelled && !R->y[i])) {
 			rc = nnp_err_set(err, NNP_ENOMEM, "out of memory for %zu rows of data", n);

@@ -12,6 +12,7 @@
 #include "nnprune/io.h"
 #include "nnprune/text.h"
 #include "model_priv.h"
+#include "mem.h"
 
 static const char *const act_names[NNP_ACT_COUNT] = {
 	"linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax"
@@ -94,7 +95,7 @@ int nnpm_alloc(nnp_model **out, size_t input_size, size_t n_layers, const size_t
 		L->act = acts[l];
 		L->alpha = acts[l] == NNP_ACT_LEAKY_RELU ? NNP_LEAKY_DEFAULT_ALPHA : 0.0f;
 		/* calloc(0) may return NULL: ask for at least one element. */
-		L->w = calloc(in * o > 0 ? in * o : 1, sizeof(float));
+		L->w = nnp_calloc_huge((in * o > 0 ? in * o : 1) * sizeof(float));
 		L->b = calloc(o ? o : 1, sizeof(float));
 		if (!L->w || !L->b) {
 			nnp_model_free(m);
@@ -723,7 +724,7 @@ static int slurp_file(FILE *fp, const char *path, uint64_t size, unsigned char *
 		return nnp_err_set(err, NNP_EINPUT, "%s: the file is %llu bytes, over the 4 GiB limit "
 		                   "for JSON models (use the binary format)", path,
 		                   (unsigned long long)size);
-	unsigned char *b = malloc((size_t)size);
+	unsigned char *b = nnp_malloc_huge((size_t)size);
 	if (!b)
 		return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory for %llu bytes", path,
 		                   (unsigned long long)size);

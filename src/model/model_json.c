@@ -23,9 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nnprune/parallel.h"
 #include "nnprune/text.h"
 #include "model_priv.h"
 #include "grow.h"
+#include "mem.h"
 #include "num.h"
 
 const char *nnpm_json_type(const cJSON *item)
@@ -145,11 +147,12 @@ typedef struct numcut {
 typedef struct numdoc {
 	char *skel;
 	size_t skel_len;
-	float *vals;
+	float *vals;              /* [cap_vals] */
 	size_t n_vals, cap_vals;
 	numrow *rows;
 	numcut *cuts;
 	size_t n_rows, cap_rows;
+	size_t bad;               /* the first byte nnp_json_check_ws refuses, or SIZE_MAX */
 } numdoc;
 
 static void numdoc_free(numdoc *d)
@@ -158,6 +161,7 @@ static void numdoc_free(numdoc *d)
 	free(d->vals);
 	free(d->rows);
 	free(d->cuts);
+	memset(d, 0, sizeof *d);
 }
 
 static const unsigned char *skip_ws(const unsigned char *p, const unsigned char *end)
@@ -167,43 +171,34 @@ static const unsigned char *skip_ws(const unsigned char *p, const unsigned char 
 	return p;
 }
 
-/* Parses the array at p ('[') into d->vals: its end, or NULL if it is not a
- * non-empty array of numbers in the float range (d->n_vals is then restored). */
-static const unsigned char *number_array(numdoc *d, const unsigned char *p,
-                                         const unsigned char *end, int *nomem)
+/* Parses the array at p ('[') into dst (room for cap floats): its end and
+ * *n, or NULL if it is not a non-empty array of numbers in the float range. */
+static const unsigned char *number_array(const unsigned char *p, const unsigned char *end,
+                                         float *dst, size_t cap, size_t *n)
 {
-	size_t start = d->n_vals;
+	size_t k = 0;
 	p = skip_ws(p + 1, end);
-	for (;;) {
-		if (d->n_vals == d->cap_vals) {
-			size_t cap = d->cap_vals ? 2 * d->cap_vals : 4096;
-			float *v = cap < SIZE_MAX / sizeof *v ? realloc(d->vals, cap * sizeof *v) : NULL;
-			if (!v) {
-				*nomem = 1;
-				break;
-			}
-			d->vals = v;
-			d->cap_vals = cap;
-		}
-		size_t k = nnp_json_float(p, end, &d->vals[d->n_vals]);
-		if (!k)
+	while (k < cap) {
+		size_t used = nnp_json_float(p, end, &dst[k]);
+		if (!used)
 			break;
-		d->n_vals++;
-		p = skip_ws(p + k, end);
+		k++;
+		p = skip_ws(p + used, end);
 		if (p < end && *p == ',') {
 			p = skip_ws(p + 1, end);
 			continue;
 		}
-		if (p < end && *p == ']')
+		if (p < end && *p == ']') {
+			*n = k;
 			return p + 1;
+		}
 		break;
 	}
-	d->n_vals = start;
 	return NULL;
 }
 
-static int add_row(numdoc *d, uint32_t layer, uint32_t row, size_t off, size_t orig,
-                   size_t orig_end)
+static int add_row(numdoc *d, uint32_t layer, uint32_t row, size_t off, size_t n,
+                   size_t orig, size_t orig_end)
 {
 	if (d->n_rows == d->cap_rows) {
 		size_t cap = d->cap_rows ? 2 * d->cap_rows : 256;
@@ -218,7 +213,7 @@ static int add_row(numdoc *d, uint32_t layer, uint32_t row, size_t off, size_t o
 	r->layer = layer;
 	r->row = row;
 	r->off = off;
-	r->n = d->n_vals - off;
+	r->n = n;
 	numcut *c = &d->cuts[d->n_rows++];
 	c->skel = d->skel_len;
 	c->orig = orig;
@@ -263,23 +258,48 @@ static int row_place(const numframe *st, int depth, uint32_t *layer, uint32_t *r
 	return 0;
 }
 
-static int numdoc_scan(numdoc *d, const char *text, size_t len)
+/* A byte nnp_json_check_ws refuses outside a string. */
+static int bad_ctl(unsigned char c)
+{
+	return c < 0x20 && c != '\t' && c != '\n' && c != '\r';
+}
+
+/*
+ * Builds the skeleton. With `defer`, a weight row or bias is only delimited
+ * (up to its first ']') and its numbers are left for numdoc_defer_parse, at
+ * vals[orig / 2]: a number and its comma or bracket take two bytes at least,
+ * so the arrays' slots never overlap. Without it they are parsed here, one
+ * after another. Also notes in d->bad the first byte nnp_json_check_ws would
+ * refuse (the numbers parsed hold none).
+ */
+static int numdoc_scan(numdoc *d, const char *text, size_t len, int defer)
 {
 	memset(d, 0, sizeof *d);
-	const unsigned char *p = (const unsigned char *)text, *end = p + len;
+	d->bad = SIZE_MAX;
+	const unsigned char *t0 = (const unsigned char *)text, *p = t0, *end = p + len;
 	/* `null` is longer than the shortest array, `[0]`, by one byte. */
 	unsigned char *o = malloc(len + len / 3 + 2);
 	if (!o)
 		return NNP_ENOMEM;
 	d->skel = (char *)o;
+	/* Room for every number at once (pages are touched only as far as the
+	 * numbers go). */
+	d->cap_vals = len / 2 + 1;
+	d->vals = d->cap_vals < SIZE_MAX / sizeof *d->vals
+	          ? nnp_malloc_huge(d->cap_vals * sizeof *d->vals) : NULL;
+	if (!d->vals)
+		return NNP_ENOMEM;
 	numframe st[NUM_DEPTH];
-	int depth = 0, lost = 0, nomem = 0;
+	int depth = 0, lost = 0;
 	while (p < end) {
 		unsigned char c = *p;
 		if (c == '"') {
 			const unsigned char *q = p + 1;
-			while (q < end && *q != '"')
+			while (q < end && *q != '"') {
+				if (*q < 0x20 && d->bad == SIZE_MAX)
+					d->bad = (size_t)(q - t0);
 				q += *q == '\\' && q + 1 < end ? 2 : 1;
+			}
 			if (q < end)
 				q++;
 			if (depth && depth <= NUM_DEPTH && st[depth - 1].obj && st[depth - 1].want_key)
@@ -291,13 +311,17 @@ static int numdoc_scan(numdoc *d, const char *text, size_t len)
 		}
 		uint32_t layer, row;
 		if (c == '[' && !lost && row_place(st, depth, &layer, &row)) {
-			size_t off = d->n_vals;
-			const unsigned char *q = number_array(d, p, end, &nomem);
-			if (nomem)
-				return NNP_ENOMEM;
+			size_t at = (size_t)(p - t0), off = defer ? at / 2 : d->n_vals, n = 0;
+			const unsigned char *q;
+			if (defer) {
+				q = memchr(p, ']', (size_t)(end - p));
+				q = q ? q + 1 : NULL;
+			} else {
+				q = number_array(p, end, d->vals + off, d->cap_vals - off, &n);
+			}
 			if (q) {
-				if (add_row(d, layer, row, off, (size_t)(p - (const unsigned char *)text),
-				            (size_t)(q - (const unsigned char *)text)))
+				d->n_vals = off + n;
+				if (add_row(d, layer, row, off, n, at, (size_t)(q - t0)))
 					return NNP_ENOMEM;
 				memcpy(o + d->skel_len, "null", 4);
 				d->skel_len += 4;
@@ -305,6 +329,8 @@ static int numdoc_scan(numdoc *d, const char *text, size_t len)
 				continue;
 			}
 		}
+		if (bad_ctl(c) && d->bad == SIZE_MAX)
+			d->bad = (size_t)(p - t0);
 		switch (c) {
 		case '{':
 		case '[':
@@ -344,6 +370,64 @@ static int numdoc_scan(numdoc *d, const char *text, size_t len)
 	}
 	o[d->skel_len] = '\0';
 	return NNP_OK;
+}
+
+/* Deferred rows parsed in parallel: task t takes rows [t * per, (t + 1) * per). */
+#define NUM_DEFER_MIN ((size_t)1 << 18)   /* bytes of text worth the threads */
+#define NUM_DEFER_TASKS 64u
+
+typedef struct defer_job {
+	numdoc *d;
+	const unsigned char *text, *end;
+	size_t per;
+	unsigned char *ok;        /* [n_rows] */
+} defer_job;
+
+static void defer_task(void *ctx, size_t t, unsigned worker)
+{
+	(void)worker;
+	defer_job *j = ctx;
+	numdoc *d = j->d;
+	size_t r1 = (t + 1) * j->per < d->n_rows ? (t + 1) * j->per : d->n_rows;
+	for (size_t r = t * j->per; r < r1; r++) {
+		numrow *nr = &d->rows[r];
+		const numcut *c = &d->cuts[r];
+		size_t n = 0;
+		const unsigned char *q = number_array(j->text + c->orig, j->end, d->vals + nr->off,
+		                                      d->cap_vals - nr->off, &n);
+		nr->n = n;
+		j->ok[r] = q == j->text + c->orig_end;
+	}
+}
+
+/* The numbers of the rows numdoc_scan deferred; 0 if every row is a plain
+ * array of numbers, else 1 (then the caller scans again without deferring). */
+static int numdoc_defer_parse(numdoc *d, const char *text, size_t len, int *nomem)
+{
+	defer_job j = { d, (const unsigned char *)text, (const unsigned char *)text + len,
+		        d->n_rows / NUM_DEFER_TASKS + 1, calloc(d->n_rows ? d->n_rows : 1, 1) };
+	if (!j.ok) {
+		*nomem = 1;
+		return 1;
+	}
+	nnp_pfor_job job = { defer_task, NULL, &j };
+	nnp_pfor(0, (d->n_rows + j.per - 1) / j.per, &job);
+	int again = 0;
+	for (size_t r = 0; r < d->n_rows && !again; r++)
+		again = !j.ok[r];
+	free(j.ok);
+	return again;
+}
+
+/* numdoc_scan, the numbers of a large document parsed on every core. */
+static int numdoc_build(numdoc *d, const char *text, size_t len)
+{
+	int defer = len >= NUM_DEFER_MIN, nomem = 0;
+	int rc = numdoc_scan(d, text, len, defer);
+	if (rc || !defer || !numdoc_defer_parse(d, text, len, &nomem))
+		return rc;
+	numdoc_free(d);
+	return nomem ? NNP_ENOMEM : numdoc_scan(d, text, len, 0);
 }
 
 static int cmp_rows(const void *a, const void *b)
@@ -797,18 +881,20 @@ int nnp_model_from_json(nnp_model **out, const char *text, size_t len, const cha
 		text += 3;
 		len -= 3;
 	}
-	size_t line, col, bad;
-	if (nnp_json_check_ws(text, len, &bad) && !json_fails_before(text, len, bad)) {
+	size_t line, col;
+	const char *end = NULL;
+	numdoc nd;
+	if (numdoc_build(&nd, text, len)) {
+		numdoc_free(&nd);
+		return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", label);
+	}
+	size_t bad = nd.bad;
+	if (bad != SIZE_MAX && !json_fails_before(text, len, bad)) {
+		numdoc_free(&nd);
 		line_col(text, bad, &line, &col);
 		return nnp_err_set(err, NNP_EINPUT, "%s:%zu:%zu: JSON syntax error: control byte 0x%02x "
 		                   "(JSON allows space, tab, LF and CR between tokens, and no control "
 		                   "byte inside a string)", label, line, col, (unsigned char)text[bad]);
-	}
-	const char *end = NULL;
-	numdoc nd;
-	if (numdoc_scan(&nd, text, len)) {
-		numdoc_free(&nd);
-		return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", label);
 	}
 	if (nd.n_rows > 1)
 		qsort(nd.rows, nd.n_rows, sizeof *nd.rows, cmp_rows);

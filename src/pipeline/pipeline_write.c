@@ -11,6 +11,7 @@
 #include "nnprune/gradual.h"
 #include "nnprune/method.h"
 #include "nnprune/manifest.h"
+#include "nnprune/parallel.h"
 #include "pipeline_priv.h"
 
 /* "model" from "dir/model.bin". */
@@ -185,21 +186,94 @@ int nnp_pipeline_take_dir(nnp_pipeline *p, nnp_err *err)
 	return rc;
 }
 
-/* Writes the planned candidates that have no file yet. */
-static int write_planned(nnp_pipeline *p, const unsigned char *plan, nnp_err *err)
+/* Parallel writing: one task per distinct model (the candidates sharing it
+ * are written by that task in order, since each sets the model's
+ * provenance), and one that measures the original's size in the format. */
+typedef struct write_job {
+	nnp_pipeline *p;
+	const unsigned char *plan;
+	size_t *first;            /* [n_tasks] the first planned candidate of each model */
+	size_t n_tasks;
+	const nnp_model *orig;    /* measured by task 0, or NULL */
+	int *rc;                  /* [n_tasks + 1], the original's last */
+	nnp_err *errs;            /* [n_tasks + 1], the same */
+} write_job;
+
+static size_t model_of(const nnp_sweep *sw, size_t i)
 {
-	for (size_t i = 0; i < p->sw->n; i++) {
-		if (!plan[i] || p->sw->c[i].file)
+	return sw->c[i].same_as == NNP_NO_DUP ? i : sw->c[i].same_as;
+}
+
+static void write_task(void *ctx, size_t t, unsigned worker)
+{
+	(void)worker;
+	write_job *j = ctx;
+	nnp_pipeline *p = j->p;
+	/* The original, the largest, first: tasks are handed out in order. */
+	if (j->orig && t-- == 0) {
+		j->rc[j->n_tasks] = nnp_model_file_size(j->orig, p->o.out.format,
+		                                        &p->sw->original.file_bytes,
+		                                        &j->errs[j->n_tasks]);
+		return;
+	}
+	nnp_err *err = &j->errs[t];
+	size_t src = model_of(p->sw, j->first[t]);
+	for (size_t i = j->first[t]; i < p->sw->n && !j->rc[t]; i++) {
+		/* Only this model's candidates: the others are other tasks'. */
+		if (model_of(p->sw, i) != src || !j->plan[i] || p->sw->c[i].file)
 			continue;
 		char *path = candidate_path(p, &p->sw->c[i], 0);
-		int rc = path ? save_slim(p, i, path, err) : nnp_err_set(err, NNP_ENOMEM, "out of memory");
-		if (rc) {
+		j->rc[t] = path ? save_slim(p, i, path, err)
+		                : nnp_err_set(err, NNP_ENOMEM, "out of memory");
+		if (j->rc[t])
 			free(path);
-			return rc;
-		}
-		p->sw->c[i].file = path;
+		else
+			p->sw->c[i].file = path;
 	}
-	return NNP_OK;
+}
+
+/*
+ * Writes the planned candidates that have no file yet, the distinct models
+ * at once on the pipeline's threads, and with orig (may be NULL) measures
+ * the original's size in the output format into sw->original.file_bytes.
+ * The error reported is that of the first candidate that failed.
+ */
+static int write_planned(nnp_pipeline *p, const unsigned char *plan, const nnp_model *orig,
+                         nnp_err *err)
+{
+	nnp_sweep *sw = p->sw;
+	write_job j;
+	memset(&j, 0, sizeof j);
+	j.p = p;
+	j.plan = plan;
+	j.orig = orig;
+	j.first = malloc((sw->n ? sw->n : 1) * sizeof *j.first);
+	unsigned char *seen = calloc(sw->n ? sw->n : 1, 1);
+	int rc = j.first && seen ? NNP_OK : nnp_err_set(err, NNP_ENOMEM, "out of memory");
+	for (size_t i = 0; !rc && i < sw->n; i++) {
+		size_t src = model_of(sw, i);
+		if (plan[i] && !sw->c[i].file && !seen[src]) {
+			seen[src] = 1;
+			j.first[j.n_tasks++] = i;
+		}
+	}
+	free(seen);
+	size_t n = j.n_tasks + (orig != NULL);
+	j.rc = rc ? NULL : calloc(n + 1, sizeof *j.rc);
+	j.errs = rc ? NULL : calloc(n + 1, sizeof *j.errs);
+	if (!rc && (!j.rc || !j.errs))
+		rc = nnp_err_set(err, NNP_ENOMEM, "out of memory");
+	if (!rc && n) {
+		nnp_pfor_job job = { write_task, NULL, &j };
+		nnp_pfor(p->o.threads, n, &job);
+		for (size_t t = 0; t < n && !rc; t++)
+			if ((rc = j.rc[t]) && err)
+				*err = j.errs[t];
+	}
+	free(j.first);
+	free(j.rc);
+	free(j.errs);
+	return rc;
 }
 
 /* Removes the files of candidates the plan leaves out (written for fine-tuning). */
@@ -261,6 +335,11 @@ int nnp_pipeline_finish(nnp_pipeline *p, const nnp_model *m, const nnp_dataset *
 	if (!plan)
 		return nnp_err_set(err, NNP_ENOMEM, "out of memory");
 	int rc = set_provenances(p, err);
+	/* The original's size in the candidates' format, measured beside the
+	 * writing when there is writing to do. */
+	const nnp_model *measure = o->out.format == NNP_FMT_JSON || o->out.format == NNP_FMT_BIN
+	                           ? m : NULL;
+	int measured = 0;
 	/* Fine-tuned models record the file they came from, and a format whose
 	 * size cannot be computed is measured on disk: write those first unless
 	 * the plan needs the verdict (pareto, best), removing the rest after it. */
@@ -268,7 +347,8 @@ int nnp_pipeline_finish(nnp_pipeline *p, const nnp_model *m, const nnp_dataset *
 	if (!rc && early && o->out.dir) {
 		nnp_write_plan(sw, o->write == NNP_WRITE_ALL ? NNP_WRITE_ALL : NNP_WRITE_DISTINCT,
 		               NNP_NO_DUP, plan);
-		rc = write_planned(p, plan, err);
+		rc = write_planned(p, plan, measure, err);
+		measured = measure != NULL;
 	}
 	if (!rc && ft)
 		rc = nnp_pipeline_ft_run(p, m, d, err);
@@ -277,7 +357,7 @@ int nnp_pipeline_finish(nnp_pipeline *p, const nnp_model *m, const nnp_dataset *
 	/* The original's row beside them: its nonzeros, and its size in the
 	 * format the candidates are written in. */
 	sw->original.nonzeros = nnp_model_nonzeros(m);
-	if (!rc && (o->out.format == NNP_FMT_JSON || o->out.format == NNP_FMT_BIN))
+	if (!rc && measure && !measured)
 		rc = nnp_model_file_size(m, o->out.format, &sw->original.file_bytes, err);
 	memset(&p->verdict, 0, sizeof p->verdict);
 	p->verdict.best = p->verdict.closest = NNP_NO_DUP;
@@ -287,7 +367,7 @@ int nnp_pipeline_finish(nnp_pipeline *p, const nnp_model *m, const nnp_dataset *
 	p->closest = p->verdict.closest;
 	if (!rc && o->out.dir) {
 		nnp_write_plan(sw, o->write, p->best, plan);
-		rc = early ? drop_unplanned(p, plan, err) : write_planned(p, plan, err);
+		rc = early ? drop_unplanned(p, plan, err) : write_planned(p, plan, NULL, err);
 		if (!rc)
 			rc = share_files(sw, err);
 	}

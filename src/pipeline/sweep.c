@@ -35,6 +35,7 @@
 #include "nnprune/parallel.h"
 #include "nnprune/sweep.h"
 #include "nnprune/rows.h"
+#include "mem.h"
 #include "sweep_priv.h"
 
 #define SW_BLOCK 256u                  /* rows per block, the unit of determinism */
@@ -95,7 +96,7 @@ static float *falloc(size_t n)
 	size_t bytes;
 	if (!nnp_sweep_mul_ok(n ? n : 1, sizeof(float), &bytes))
 		return NULL;
-	return malloc(bytes);
+	return nnp_malloc_huge(bytes);
 }
 
 /* ---- candidates: kept sets, duplicates, pruned models ----------------- */

@@ -16,15 +16,9 @@
  * floats (a double rounding could then go the wrong way): only that case,
  * one value in 2^29, and the subnormal floats go to strtof.
  *
- * Printing: the shortest digits that read back are found by trying p
- * significant digits (the two p-digit neighbours of the value, from its
- * 9-digit scaling in double arithmetic) and checking each candidate with the
- * exact parser above. A p-digit decimal that reads back exists iff one of the
- * two neighbours does, and if p digits do so do p+1 (the neighbours only get
- * closer), so a search over p finds the shortest. The double arithmetic errs
- * by about 1e-15 relative: it can only misplace a neighbour when the value
- * is that close to a p-digit decimal, which then reads back whichever side
- * it is on.
+ * Printing: the shortest digits that read back, the nearest of them when
+ * there is a choice, by Ryu in exact integer arithmetic (see
+ * shortest_digits).
  */
 #include <errno.h>
 #include <float.h>
@@ -229,117 +223,163 @@ size_t nnp_json_float(const unsigned char *p, const unsigned char *end, float *o
 
 /* ---- printing ----------------------------------------------------------- */
 
-/* 10^0 .. 10^60 as the nearest doubles (exact up to 10^22). */
-static const double pow10_near[61] = {
-	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-	1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26, 1e27, 1e28, 1e29, 1e30,
-	1e31, 1e32, 1e33, 1e34, 1e35, 1e36, 1e37, 1e38, 1e39, 1e40, 1e41, 1e42, 1e43, 1e44, 1e45,
-	1e46, 1e47, 1e48, 1e49, 1e50, 1e51, 1e52, 1e53, 1e54, 1e55, 1e56, 1e57, 1e58, 1e59, 1e60
+/*
+ * The shortest digits, nearest the value among those, by Ryu (Ulf Adams,
+ * "Ryu: fast float-to-string conversion", PLDI 2018) for float32: the value
+ * and the halfway points to its neighbours, scaled by a power of ten in
+ * exact integer arithmetic (64-bit multipliers, 2^k / 5^q and 5^i / 2^k,
+ * rounded so that the truncated products are exact for every float), lose
+ * decimal digits together while the interval still holds a shorter number.
+ * The bounds belong to the interval when the significand is even (a decimal
+ * on them reads back as the value, ties going to even).
+ */
+#define RYU_INV_BITS 59
+#define RYU_POW_BITS 61
+
+static const uint64_t ryu_pow5_inv[31] = {
+	576460752303423489ull, 461168601842738791ull, 368934881474191033ull,
+	295147905179352826ull, 472236648286964522ull, 377789318629571618ull,
+	302231454903657294ull, 483570327845851670ull, 386856262276681336ull,
+	309485009821345069ull, 495176015714152110ull, 396140812571321688ull,
+	316912650057057351ull, 507060240091291761ull, 405648192073033409ull,
+	324518553658426727ull, 519229685853482763ull, 415383748682786211ull,
+	332306998946228969ull, 531691198313966350ull, 425352958651173080ull,
+	340282366920938464ull, 544451787073501542ull, 435561429658801234ull,
+	348449143727040987ull, 557518629963265579ull, 446014903970612463ull,
+	356811923176489971ull, 570899077082383953ull, 456719261665907162ull,
+	365375409332725730ull,
 };
 
-static const uint32_t pow10_u32[10] = {
-	1u, 10u, 100u, 1000u, 10000u, 100000u, 1000000u, 10000000u, 100000000u, 1000000000u
+static const uint64_t ryu_pow5[47] = {
+	1152921504606846976ull, 1441151880758558720ull, 1801439850948198400ull,
+	2251799813685248000ull, 1407374883553280000ull, 1759218604441600000ull,
+	2199023255552000000ull, 1374389534720000000ull, 1717986918400000000ull,
+	2147483648000000000ull, 1342177280000000000ull, 1677721600000000000ull,
+	2097152000000000000ull, 1310720000000000000ull, 1638400000000000000ull,
+	2048000000000000000ull, 1280000000000000000ull, 1600000000000000000ull,
+	2000000000000000000ull, 1250000000000000000ull, 1562500000000000000ull,
+	1953125000000000000ull, 1220703125000000000ull, 1525878906250000000ull,
+	1907348632812500000ull, 1192092895507812500ull, 1490116119384765625ull,
+	1862645149230957031ull, 1164153218269348144ull, 1455191522836685180ull,
+	1818989403545856475ull, 2273736754432320594ull, 1421085471520200371ull,
+	1776356839400250464ull, 2220446049250313080ull, 1387778780781445675ull,
+	1734723475976807094ull, 2168404344971008868ull, 1355252715606880542ull,
+	1694065894508600678ull, 2117582368135750847ull, 1323488980084844279ull,
+	1654361225106055349ull, 2067951531382569187ull, 1292469707114105741ull,
+	1615587133892632177ull, 2019483917365790221ull,
 };
 
-/* d * 10^e for e in [-60, 60]. */
-static double scale10(double d, int e)
+/* Bits of 5^e, e >= 0 (ceil(log2(5^e)), 1 for e = 0). */
+static int32_t pow5bits(int32_t e)
 {
-	return e >= 0 ? d * pow10_near[e] : d / pow10_near[-e];
+	return ((e * 1217359) >> 19) + 1;
 }
 
-/*
- * The value being printed, a, is x9 units of 10^e9 (x9 in [1e8, 1e9), f9 its
- * integer part); the decimals that read back as a lie between lo9 and hi9,
- * the halfway points to the neighbouring floats in the same units (on them,
- * the even significand wins: the exact check decides there).
- */
-typedef struct shortest {
-	float a;
-	double x9, lo9, hi9;
-	uint32_t f9;
-	int e9;
-} shortest;
-
-/*
- * 1 if n * 10^e10 (c9 in units of 10^e9) reads back as s->a. The double
- * figures err by far less than 1e-6 units: only a candidate that close to a
- * halfway point takes the exact check.
- */
-static int reads_back(const shortest *s, uint32_t n, long e10, double c9)
+static uint32_t pow5_factor(uint32_t v)
 {
-	const double eps = 1e-6;
-	if (c9 > s->lo9 + eps && c9 < s->hi9 - eps)
-		return 1;
-	if (c9 < s->lo9 - eps || c9 > s->hi9 + eps)
-		return 0;
-	float f;
-	return nnp_decimal_to_float(n, e10, 0, &f) == NNP_NUM_OK && f == s->a;
-}
-
-/*
- * The p-digit decimal that reads back, nearer one first: 1 and *n, *e10
- * set, or 0 if neither p-digit neighbour of the value reads back.
- */
-static int try_digits(const shortest *s, int p, uint32_t *n, long *e10)
-{
-	uint32_t q = pow10_u32[9 - p], lo = s->f9 / q;
-	long e = s->e9 + 9 - p;
-	double c_lo = (double)lo * q, c_hi = c_lo + q;
-	double below = s->x9 - c_lo, above = c_hi - s->x9;
-	int lo_first = below < above || (below == above && lo % 2 == 0);
-	if (lo_first && lo && reads_back(s, lo, e, c_lo)) {
-		*n = lo;
-	} else if (reads_back(s, lo + 1, e, c_hi)) {
-		*n = lo + 1;
-	} else if (!lo_first && lo && reads_back(s, lo, e, c_lo)) {
-		*n = lo;
-	} else {
-		return 0;
+	uint32_t n = 0;
+	while (v % 5 == 0) {
+		v /= 5;
+		n++;
 	}
-	*e10 = e;
-	return 1;
+	return n;
 }
 
-/*
- * The usual way: the fewest digits are those of the largest power of ten q
- * with a multiple strictly between lo9 and hi9 (found from the top of the
- * interval down), and of the multiples of q inside, the one nearest x9. 0
- * when a figure falls within the double arithmetic's error of a boundary:
- * then try_digits decides with the exact check.
- */
-static int fast_digits(const shortest *s, uint32_t *n, long *e10)
+static uint32_t mul_shift(uint32_t m, uint64_t f, int32_t shift)
 {
-	const double eps = 1e-6;
-	double hf_d = floor(s->hi9);
-	if (s->hi9 - hf_d < eps)
-		return 0;
-	uint32_t hf = (uint32_t)hf_d, t = hf, q = 1;
-	int j = 0;
-	while (j < 8) {
-		uint32_t m = t / 10 * (q * 10);   /* the top multiple of 10q */
-		if ((double)m <= s->lo9 + eps) {
-			if ((double)m > s->lo9 - eps)
-				return 0;
-			break;
+	uint64_t lo = (uint64_t)m * (uint32_t)f, hi = (uint64_t)m * (uint32_t)(f >> 32);
+	return (uint32_t)(((lo >> 32) + hi) >> (shift - 32));
+}
+
+/* The shortest nearest decimal n * 10^e10 of the finite positive float with
+ * these significand and exponent fields. */
+static void shortest_digits(uint32_t frac, uint32_t bexp, uint32_t *n, long *e10)
+{
+	int32_t e2 = (bexp ? (int32_t)bexp : 1) - 127 - 23 - 2;
+	uint32_t m2 = bexp ? (1u << 23) | frac : frac;
+	int accept = (m2 & 1) == 0;
+	uint32_t mv = 4 * m2, mp = 4 * m2 + 2;
+	uint32_t mm_shift = frac != 0 || bexp <= 1;
+	uint32_t mm = 4 * m2 - 1 - mm_shift;
+	uint32_t vr, vp, vm;
+	int32_t e;
+	int vm_zeros = 0, vr_zeros = 0;
+	unsigned last = 0;
+	if (e2 >= 0) {
+		int32_t q = (e2 * 78913) >> 18;   /* floor(log10(2^e2)) */
+		int32_t i = -e2 + q + RYU_INV_BITS + pow5bits(q) - 1;
+		e = q;
+		vr = mul_shift(mv, ryu_pow5_inv[q], i);
+		vp = mul_shift(mp, ryu_pow5_inv[q], i);
+		vm = mul_shift(mm, ryu_pow5_inv[q], i);
+		if (q != 0 && (vp - 1) / 10 <= vm / 10) {
+			int32_t l = RYU_INV_BITS + pow5bits(q - 1) - 1;
+			last = mul_shift(mv, ryu_pow5_inv[q - 1], -e2 + q - 1 + l) % 10;
 		}
-		t /= 10;
-		q *= 10;
-		j++;
+		if (q <= 9) {
+			if (mv % 5 == 0)
+				vr_zeros = pow5_factor(mv) >= (uint32_t)q;
+			else if (accept)
+				vm_zeros = pow5_factor(mm) >= (uint32_t)q;
+			else
+				vp -= pow5_factor(mp) >= (uint32_t)q;
+		}
+	} else {
+		int32_t q = (-e2 * 732923) >> 20;  /* floor(log10(5^-e2)) */
+		int32_t i = -e2 - q;
+		int32_t j = q - (pow5bits(i) - RYU_POW_BITS);
+		e = q + e2;
+		vr = mul_shift(mv, ryu_pow5[i], j);
+		vp = mul_shift(mp, ryu_pow5[i], j);
+		vm = mul_shift(mm, ryu_pow5[i], j);
+		if (q != 0 && (vp - 1) / 10 <= vm / 10) {
+			j = q - 1 - (pow5bits(i + 1) - RYU_POW_BITS);
+			last = mul_shift(mv, ryu_pow5[i + 1], j) % 10;
+		}
+		if (q <= 1) {
+			vr_zeros = 1;
+			if (accept)
+				vm_zeros = mm_shift == 1;
+			else
+				vp--;
+		} else if (q < 31) {
+			vr_zeros = (mv & ((1u << (q - 1)) - 1)) == 0;
+		}
 	}
-	uint32_t lo = s->f9 / q;
-	double c_lo = (double)lo * q, c_hi = c_lo + q;
-	if (fabs(c_lo - s->lo9) < eps || fabs(c_hi - s->hi9) < eps)
-		return 0;
-	int in_lo = lo && c_lo > s->lo9, in_hi = c_hi < s->hi9;
-	if (!in_lo && !in_hi)
-		return 0;
-	if (in_lo && in_hi) {
-		double below = s->x9 - c_lo, above = c_hi - s->x9;
-		in_lo = below < above || (below == above && lo % 2 == 0);
+	int32_t removed = 0;
+	if (vm_zeros || vr_zeros) {
+		while (vp / 10 > vm / 10) {
+			vm_zeros &= vm % 10 == 0;
+			vr_zeros &= last == 0;
+			last = vr % 10;
+			vr /= 10;
+			vp /= 10;
+			vm /= 10;
+			removed++;
+		}
+		if (vm_zeros)
+			while (vm % 10 == 0) {
+				vr_zeros &= last == 0;
+				last = vr % 10;
+				vr /= 10;
+				vp /= 10;
+				vm /= 10;
+				removed++;
+			}
+		if (vr_zeros && last == 5 && vr % 2 == 0)
+			last = 4;   /* exactly halfway: to even */
+		*n = vr + ((vr == vm && (!accept || !vm_zeros)) || last >= 5);
+	} else {
+		while (vp / 10 > vm / 10) {
+			last = vr % 10;
+			vr /= 10;
+			vp /= 10;
+			vm /= 10;
+			removed++;
+		}
+		*n = vr + (vr == vm || last >= 5);
 	}
-	*n = in_lo ? lo : lo + 1;
-	*e10 = s->e9 + j;
-	return 1;
+	*e10 = e + removed;
 }
 
 static char *put_text(char *p, const char *t)
@@ -358,95 +398,64 @@ size_t nnp_fmt_float(char buf[NNP_FLOAT_CHARS], float v)
 	}
 	if (signbit(v))
 		*p++ = '-';
-	shortest s;
-	s.a = fabsf(v);
-	if (isinf(s.a) || s.a == 0) {
-		p = put_text(p, s.a == 0 ? "0" : "inf");
+	float a = fabsf(v);
+	if (isinf(a) || a == 0) {
+		p = put_text(p, a == 0 ? "0" : "inf");
 		*p = '\0';
 		return (size_t)(p - buf);
 	}
-	uint32_t bits;
-	memcpy(&bits, &s.a, sizeof bits);
-	uint32_t frac = bits & 0x7fffffu, bexp = bits >> 23;
-	/* The gaps to the neighbouring floats (exact doubles), and k, the
-	 * decimal exponent of the leading digit: floor(log10(2^e2)) is k or k-1
-	 * (78913 / 2^18 is log10(2) closely enough for these exponents). */
-	double up = 0x1p-149;
-	int e2;
-	if (bexp) {
-		uint64_t ub = (uint64_t)(bexp - 150 + 1023) << 52;
-		memcpy(&up, &ub, sizeof up);
-		e2 = (int)bexp - 127;
-	} else {
-		frexp((double)s.a, &e2);
-		e2--;
-	}
-	double down = bexp > 1 && frac == 0 ? up / 2 : up;
-	int k = e2 >= 0 ? (e2 * 78913) >> 18 : -((-e2 * 78913) >> 18) - 1;
-	s.x9 = scale10((double)s.a, 8 - k);
-	if (s.x9 >= 1e9) {
-		k++;
-		s.x9 = scale10((double)s.a, 8 - k);
-	}
-	s.lo9 = scale10((double)s.a - down / 2, 8 - k);
-	s.hi9 = scale10((double)s.a + up / 2, 8 - k);
-	s.f9 = (uint32_t)s.x9;
-	s.e9 = k - 8;
-	uint32_t n = 0;
-	long e10 = 0;
-	if (!fast_digits(&s, &n, &e10)) {
-		/* Random weights mostly need 8 or 9 digits: look there first. */
-		int lo = 1, hi;
-		if (!try_digits(&s, 8, &n, &e10)) {
-			hi = 9;
-		} else if (!try_digits(&s, 7, &n, &e10)) {
-			hi = 8;
-		} else {
-			hi = 7;
-			while (lo < hi) {
-				int mid = (lo + hi) / 2;
-				if (try_digits(&s, mid, &n, &e10))
-					hi = mid;
-				else
-					lo = mid + 1;
-			}
-		}
-		if (!try_digits(&s, hi, &n, &e10)) {
-			/* Nine digits always read back; keep going whatever happens. */
-			n = (uint32_t)llround(s.x9);
-			e10 = s.e9;
-		}
-	}
+	uint32_t bits, n;
+	long e10;
+	memcpy(&bits, &a, sizeof bits);
+	shortest_digits(bits & 0x7fffffu, bits >> 23, &n, &e10);
 	while (n % 10 == 0) {
 		n /= 10;
 		e10++;
 	}
-	char dig[24];
-	int m = 0;
-	for (; n; n /= 10)
-		dig[m++] = (char)('0' + n % 10);   /* backwards */
+	/* The m digits of n, front to back, two at a time. */
+	static const char pairs[] =
+		"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+		"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+		"8081828384858687888990919293949596979899";
+	char dig[12];
+	int m = 1;
+	for (uint32_t t = n; t >= 10; t /= 10)
+		m++;
+	int i = m;
+	for (; n >= 100; n /= 100) {
+		i -= 2;
+		memcpy(dig + i, pairs + 2 * (n % 100), 2);
+	}
+	if (n >= 10)
+		memcpy(dig, pairs + 2 * n, 2);
+	else
+		dig[0] = (char)('0' + n);
 	int top = (int)e10 + m - 1;             /* exponent of the first digit */
 	if (top >= 0 && top < 16) {
-		for (int i = 0; i <= top; i++)
-			*p++ = i < m ? dig[m - 1 - i] : '0';
-		if (m > top + 1) {
+		if (m <= top + 1) {
+			memcpy(p, dig, (size_t)m);
+			memset(p + m, '0', (size_t)(top + 1 - m));
+			p += top + 1;
+		} else {
+			memcpy(p, dig, (size_t)(top + 1));
+			p += top + 1;
 			*p++ = '.';
-			for (int i = top + 1; i < m; i++)
-				*p++ = dig[m - 1 - i];
+			memcpy(p, dig + top + 1, (size_t)(m - top - 1));
+			p += m - top - 1;
 		}
 	} else if (top < 0 && top >= -5) {
 		*p++ = '0';
 		*p++ = '.';
-		for (int i = -1; i > top; i--)
+		for (int z = -1; z > top; z--)
 			*p++ = '0';
-		for (int i = m - 1; i >= 0; i--)
-			*p++ = dig[i];
+		memcpy(p, dig, (size_t)m);
+		p += m;
 	} else {
-		*p++ = dig[m - 1];
+		*p++ = dig[0];
 		if (m > 1) {
 			*p++ = '.';
-			for (int i = m - 2; i >= 0; i--)
-				*p++ = dig[i];
+			memcpy(p, dig + 1, (size_t)(m - 1));
+			p += m - 1;
 		}
 		*p++ = 'e';
 		*p++ = top < 0 ? '-' : '+';

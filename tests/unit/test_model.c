@@ -668,9 +668,10 @@ static size_t first_break_in_string(const char *t, size_t len)
 	return len;
 }
 
-static void test_json_prescan_same_verdict(void **state)
+/* With `pad` blanks after the document: past a few hundred kilobytes the
+ * rows are delimited first and their numbers parsed on every core. */
+static void prescan_same_verdict(size_t pad, int iters)
 {
-	(void)state;
 	static const char base[] =
 		"{\"format\": \"nnprune-model\", \"version\": 1, \"input_size\": 3,\n"
 		" \"layers\": [\n"
@@ -680,12 +681,14 @@ static void test_json_prescan_same_verdict(void **state)
 		" ], \"metadata\": {\"name\": \"n\", \"provenance\": {\"w\": [1, 2]}}}\n";
 	static const char alphabet[] = "[]{},:-\"0 .e\\x1n";
 	const size_t blen = sizeof base - 1;
-	char t[sizeof base + 8];
+	char *t = malloc(blen + pad + 8);
+	assert_non_null(t);
 	tu_rng r = { 4242 };
 	int syntax = 0, valid = 0;
-	for (int it = 0; it < 4000; it++) {
-		size_t n = blen, pos = (size_t)(tu_next(&r) % blen);
+	for (int it = 0; it < iters; it++) {
+		size_t n = blen + pad, pos = (size_t)(tu_next(&r) % blen);
 		memcpy(t, base, blen);
+		memset(t + blen, ' ', pad);
 		char c = alphabet[tu_next(&r) % (sizeof alphabet - 1)];
 		switch (tu_next(&r) % 4) {
 		case 0: t[pos] = c; break;
@@ -748,8 +751,16 @@ static void test_json_prescan_same_verdict(void **state)
 		nnp_model_free(m);
 		cJSON_Delete(root);
 	}
+	free(t);
 	/* Both kinds were met many times. */
-	assert_true(syntax > 500 && valid > 100);
+	assert_true(syntax > iters / 8 && valid > iters / 40);
+}
+
+static void test_json_prescan_same_verdict(void **state)
+{
+	(void)state;
+	prescan_same_verdict(0, 4000);
+	prescan_same_verdict(270000, 600);
 }
 
 static void test_json_big_messages(void **state)

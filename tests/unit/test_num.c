@@ -124,6 +124,13 @@ static const struct {
 	{ 0x4affffffu, "8388607.5" },
 	{ 0x34e17c5cu, "4.2e-7" },
 	{ 0x000116c2u, "1e-40" },
+	/* The two 8-digit neighbours lie within 1e-8 of a unit of the halfway
+	 * point: the nearer one, which a search in double arithmetic missed. */
+	{ 0x1fdc84c4u, "9.3393267e-20" },
+	{ 0x24eb1256u, "1.01946067e-16" },
+	{ 0x70fa9200u, "6.2038205e+29" },
+	{ 0x729c9b40u, "6.2038205e+30" },
+	{ 0xf5f4b294u, "-6.2038205e+32" },
 };
 
 static void test_fmt_known(void **state)
