@@ -274,10 +274,11 @@ static nnp_spec prune_spec(const prune_cfg *c, const nnp_model *m, char *label, 
 	nnp_spec s;
 	memset(&s, 0, sizeof s);
 	if (c->sp.text) {
-		s.kind = NNP_SPEC_SPARSITY;
-		s.sparsity = c->sp.v[0];
-		snprintf(label, size, "--sparsity %g", s.sparsity);
-		s.label = label;
+		cli_sparse_spec(&c->sp, 0, &s);
+		if (!s.label) {
+			snprintf(label, size, "--sparsity %g", s.sparsity);
+			s.label = label;
+		}
 	} else if (nnp_method_by_thresholds(c->me.mo.method)) {
 		s.kind = NNP_SPEC_THRESHOLDS;
 		s.mean = c->mean_thr;
@@ -334,6 +335,8 @@ static char *provenance(const prune_cfg *c, const nnp_model *m, const char *mode
 	if (k->sparsity > 0) {
 		pv.sparsity = k->sparsity;
 		pv.sparse_scope = k->sparse_global ? "global" : "layer";
+		pv.sparse_layers = k->sparse_layers;
+		pv.n_sparse_layers = k->n_sparse_layers;
 	}
 	return nnp_provenance_prune(&pv);
 }

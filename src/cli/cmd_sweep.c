@@ -284,10 +284,8 @@ static int make_specs(const sweep_cfg *c, const sweep_lists *l, const nnp_model 
 			s[i].kind = NNP_SPEC_WIDTHS;
 			s[i].widths = l->widths.v + k * l->widths.n_per;
 		}
-		for (size_t k = 0; k < c->sp.n; k++, i++) {
-			s[i].kind = NNP_SPEC_SPARSITY;
-			s[i].sparsity = c->sp.v[k];
-		}
+		for (size_t k = 0; k < c->sp.n; k++, i++)
+			cli_sparse_spec(&c->sp, k, &s[i]);
 	}
 	*out = s;
 	*n = total;

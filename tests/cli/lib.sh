@@ -321,6 +321,21 @@ make_blobs_and_model() {
 	fi
 }
 
+# The methods' setup: 600 rows of 16-D blobs in 3 classes (blobs.csv), 300
+# more (calib.csv), a 16-32-16-3 network trained on the first and its
+# statistics (model.bin, model.stats.json).
+make_blobs16_model() {
+	gen_blobs 4242 600 16 3 >blobs.csv
+	gen_blobs 777 300 16 3 >calib.csv
+	nnp train blobs.csv -o model.bin --layers 16,32,16,3 --epochs 5 --seed 1 --lr 0.01 \
+		--batch 16 -j 1 -q
+	[ "$RC" = 0 ] && nnp stats -q model.bin blobs.csv
+	if [ "$RC" != 0 ]; then
+		bad "setup: train and stats" "$(last_run)"
+		finish
+	fi
+}
+
 # check NAME not CMD...: CMD fails.
 not() { ! "$@"; }
 
