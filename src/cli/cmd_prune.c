@@ -212,8 +212,9 @@ static int check_args(const cli_parser *p, prune_cfg *c)
 			return cli_usage_error(p, "--calib DATA is required (the calibration rows)"),
 			       -1;
 		/* The loop judges on its held-out slice and writes one model itself. */
-		const char *other = c->ft.data ? "--finetune" : c->ft.option ? c->ft.option
-		                    : nnp_gates_any(&c->oo.gates) ? "a gate" : c->oo.best ? "--best"
+		if (prune_iter_check_ft(p, &c->it, &c->ft, c->me.mo.method))
+			return -1;
+		const char *other = nnp_gates_any(&c->oo.gates) ? "a gate" : c->oo.best ? "--best"
 		                    : c->json ? "--json" : NULL;
 		if (other)
 			return cli_usage_error(p, "%s does not go with --iterative (its conditions "
@@ -399,7 +400,8 @@ int cmd_prune(int argc, char **argv)
 	if (c.it.on) {
 		prune_iter_run ir = { model_path, c.out, fi.crc32, &c.me, &c.data.opts, c.mem_limit,
 			              c.target.text[0] ? c.target.text : NULL, c.target.params,
-			              c.target.percent, c.format, c.quiet, c.oo.eval, c.oo.eval_labels };
+			              c.target.percent, c.format, c.quiet, c.oo.eval, c.oo.eval_labels,
+			              &c.ft };
 		c.data.opts.labels_option = "--calib-labels FILE";
 		rc = prune_iterative(&c.it, &ir, m);
 		goto done;

@@ -21,7 +21,7 @@ void prune_iter_init(prune_iter *it)
 
 int prune_iter_is_option(int id)
 {
-	return id >= CLI_I_ITERATIVE && id <= CLI_I_TRACE;
+	return id >= CLI_I_ITERATIVE && id <= CLI_I_FT_EVERY;
 }
 
 /* "P%" or "P" (a percentage in [lo, hi]) into *v. */
@@ -41,7 +41,8 @@ static int percent(const cli_parser *p, const char *opt, const char *arg, double
 int prune_iter_arg(const cli_parser *p, prune_iter *it, int id, const char *arg)
 {
 	static const char *const names[] = { "--iterative", "--step", "--until-drop",
-		                             "--min-neurons", "--holdout", "--trace" };
+		                             "--min-neurons", "--holdout", "--trace",
+		                             "--finetune-every" };
 	if (!it->first && id != CLI_I_ITERATIVE)
 		it->first = names[id - CLI_I_ITERATIVE];
 	uint64_t v;
@@ -65,8 +66,25 @@ int prune_iter_arg(const cli_parser *p, prune_iter *it, int id, const char *arg)
 	case CLI_I_HOLDOUT:
 		it->holdout_set = 1;
 		return percent(p, "--holdout", arg, 0, 90, &it->holdout);
+	case CLI_I_FT_EVERY:
+		return cli_size(p, "--finetune-every", arg, 1, UINT32_MAX, &it->finetune_every);
 	default: it->trace = arg; return 0;
 	}
+}
+
+int prune_iter_check_ft(const cli_parser *p, const prune_iter *it, const cli_finetune *ft,
+                        nnp_method method)
+{
+	if (it->finetune_every && !ft->data)
+		return cli_usage_error(p, "--finetune-every K needs --finetune DATA (the labelled "
+		                          "rows it trains on)"), -1;
+	if (ft->data && !it->finetune_every)
+		return cli_usage_error(p, "--finetune with --iterative needs --finetune-every K "
+		                          "(fine-tune after every K-th step)"), -1;
+	if (ft->gradual)
+		return cli_usage_error(p, "--schedule gradual does not go with --iterative "
+		                          "(--finetune-every K fine-tunes between its steps)"), -1;
+	return cli_finetune_check(p, ft, method);
 }
 
 void prune_iter_help(void)
@@ -92,8 +110,14 @@ void prune_iter_help(void)
 	       "  --trace FILE       the trace, one line per step (step, params, accuracy,\n"
 	       "                     neurons per layer), as CSV (default OUT.trace.csv), and a\n"
 	       "                     plot of accuracy against parameters beside it (.svg)\n"
+	       "  --finetune-every K  after every K-th step's pruning, fine-tune the model\n"
+	       "                     with the fine-tuning options (--finetune DATA required;\n"
+	       "                     --finetune-epochs, --finetune-lr, --finetune-seed, the\n"
+	       "                     same seed each time, --optimizer, --lr-schedule,\n"
+	       "                     --distill) before its accuracy is measured; the trace\n"
+	       "                     gains a column finetuned (1 on those steps)\n"
 	       "  The model written is the last that met the conditions; the stop reason is\n"
-	       "  printed. No fine-tuning between steps here.\n",
+	       "  printed.\n",
 	       PRUNE_ITER_DEFAULT_HOLDOUT);
 }
 
@@ -196,10 +220,59 @@ static int write_svg(const char *path, const nnp_iter_trace *t, const char *titl
 	return nnp_atomic_commit(&a, err);
 }
 
+/* --finetune-every K: the hook's state. */
+typedef struct iter_ft {
+	const nnp_dataset *rows;   /* --finetune DATA, labelled */
+	nnp_train_opts o;
+	size_t done;               /* fine-tunings run */
+} iter_ft;
+
+/* Fine-tunes *m in place as `prune --finetune` does (the space its
+ * provenance records, one training thread: the same weights for any -j). */
+static int finetune_step(void *ctx, nnp_model **m, size_t step, nnp_err *err)
+{
+	iter_ft *f = ctx;
+	nnp_train_opts o = f->o;
+	o.input_scale = nnp_provenance_scale(*m);
+	o.model_takes_raw = 1;
+	o.threads = 1;
+	int rc = nnp_train(*m, f->rows, NULL, &o, NULL, err);
+	if (rc) {
+		char what[sizeof err->msg];
+		snprintf(what, sizeof what, "%s", err->msg);
+		return nnp_err_set(err, rc, "step %zu: fine-tuning: %s", step, what);
+	}
+	f->done++;
+	return NNP_OK;
+}
+
+/* Loads --finetune DATA (labelled) and the training options into *f. */
+static int finetune_load(iter_ft *f, nnp_dataset **rows, nnp_model **teacher,
+                         const prune_iter_run *r, const nnp_model *m, nnp_err *err)
+{
+	const cli_finetune *ft = r->ft;
+	const nnp_model *tm = NULL;
+	nnp_data_opts o = *r->data;
+	o.labels_path = ft->labels;
+	o.labels_option = "--finetune-labels FILE";
+	o.expect_features = m->input_size;
+	o.n_classes = nnp_model_outputs(m);
+	int rc = nnp_dataset_load(rows, ft->data, &o, UINT64_MAX, err);
+	if (!rc && !(*rows)->y)
+		rc = nnp_err_set(err, NNP_EINPUT, "%s: the fine-tuning rows have no labels (for IDX "
+		                 "images, give --finetune-labels FILE)", ft->data);
+	if (!rc)
+		rc = cli_finetune_teacher(ft, m, teacher, &tm, err);
+	if (!rc)
+		rc = cli_finetune_train_opts(ft, tm, &f->o, err);
+	f->rows = *rows;
+	return rc;
+}
+
 /* The provenance: prune's, with the kept widths and an "iterative" member. */
 static char *provenance(const prune_iter *it, const prune_iter_run *r, const nnp_model *m,
                         const nnp_model *pm, const nnp_calib *c, const nnp_iter_trace *t,
-                        size_t held_rows)
+                        size_t held_rows, const iter_ft *ft)
 {
 	size_t H = pm->n_layers - 1;
 	size_t *w = calloc(H ? H : 1, sizeof *w);
@@ -240,6 +313,28 @@ static char *provenance(const prune_iter *it, const prune_iter_run *r, const nnp
 	cJSON_AddNumberToObject(i, "held_out_rows", (double)held_rows);
 	cJSON_AddStringToObject(i, "stop", nnp_iter_stop_name(t->stop));
 	cJSON_AddNumberToObject(i, "steps", (double)t->kept);
+	if (ft) {
+		/* The recipe, and how many of the kept model's steps were fine-tuned. */
+		const nnp_train_opts *to = &ft->o;
+		size_t n = 0;
+		for (size_t k = 0; k <= t->kept; k++)
+			n += t->finetuned[k];
+		cJSON *f = cJSON_AddObjectToObject(i, "finetune");
+		cJSON_AddNumberToObject(f, "every", (double)it->finetune_every);
+		cJSON_AddNumberToObject(f, "times", (double)n);
+		cJSON_AddStringToObject(f, "data", r->ft->data);
+		cJSON_AddNumberToObject(f, "epochs", (double)to->epochs);
+		cJSON_AddStringToObject(f, "optimizer", nnp_optimizer_name(to->optimizer));
+		char lr[32];   /* a float: its 7 digits, not the double's noise */
+		snprintf(lr, sizeof lr, "%.7g", (double)to->lr);
+		cJSON_AddNumberToObject(f, "lr", strtod(lr, NULL));
+		cJSON_AddStringToObject(f, "lr_schedule", nnp_lr_schedule_name(to->lr_schedule));
+		cJSON_AddNumberToObject(f, "seed", (double)to->seed);
+		if (to->teacher) {
+			cJSON_AddNumberToObject(f, "distill_t", (double)to->distill_t);
+			cJSON_AddNumberToObject(f, "distill_alpha", (double)to->distill_alpha);
+		}
+	}
 	s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	return s;
@@ -255,6 +350,11 @@ int prune_iterative(const prune_iter *it, const prune_iter_run *r, const nnp_mod
 	nnp_model *pm = NULL;
 	nnp_iter_trace *t = NULL;
 	nnp_dataset *ev = NULL;     /* --eval DATA */
+	nnp_dataset *ftd = NULL;    /* --finetune DATA */
+	nnp_model *teacher = NULL;  /* --teacher's */
+	iter_ft ft;
+	memset(&ft, 0, sizeof ft);
+	int tuning = it->finetune_every && r->ft && r->ft->data;
 	char *trace_path = NULL, *svg = NULL, *csv = NULL, *prov = NULL;
 	size_t csv_len = 0;
 	if (it->trace)
@@ -267,7 +367,8 @@ int prune_iterative(const prune_iter *it, const prune_iter_run *r, const nnp_mod
 	}
 	const char *outs[] = { trace_path, svg };
 	const char *ins[] = { r->model_path, r->me->calib, r->data->labels_path, r->out, r->eval,
-		              r->eval_labels };
+		              r->eval_labels, tuning ? r->ft->data : NULL,
+		              tuning ? r->ft->labels : NULL };
 	for (size_t o = 0; o < 2; o++) {
 		for (size_t k = 0; k < sizeof ins / sizeof ins[0]; k++)
 			if (ins[k] && nnp_same_file(outs[o], ins[k])) {
@@ -317,7 +418,14 @@ int prune_iterative(const prune_iter *it, const prune_iter_run *r, const nnp_mod
 		            cal.y ? " and --holdout above 0" : " (--calib-labels FILE for IDX images)");
 		goto fail;
 	}
+	if (tuning && finetune_load(&ft, &ftd, &teacher, r, m, &err))
+		goto fail;
 	nnp_iter_opts io = NNP_ITER_OPTS_INIT;
+	if (tuning) {
+		io.finetune_every = (size_t)it->finetune_every;
+		io.finetune = finetune_step;
+		io.finetune_ctx = &ft;
+	}
 	io.method = r->me->mo;
 	io.step = it->step;
 	io.step_percent = it->step_percent;
@@ -337,7 +445,7 @@ int prune_iterative(const prune_iter *it, const prune_iter_run *r, const nnp_mod
 	}
 	if (nnp_prune_iterative(m, &cal, held.rows ? &held : NULL, &io, &pm, &t, &err))
 		goto fail;
-	if (!(prov = provenance(it, r, m, pm, &c, t, held.rows))) {
+	if (!(prov = provenance(it, r, m, pm, &c, t, held.rows, tuning ? &ft : NULL))) {
 		nnp_err_set(&err, NNP_ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -354,13 +462,17 @@ int prune_iterative(const prune_iter *it, const prune_iter_run *r, const nnp_mod
 	    write_svg(svg, t, title, &err))
 		goto fail;
 	if (!r->quiet) {
-		char before[256], after[256], acc[160] = "";
+		char before[256], after[256], acc[224] = "";
 		prune_widths_text(m, before, sizeof before);
 		prune_widths_text(pm, after, sizeof after);
 		if (t->rows)
 			snprintf(acc, sizeof acc, "; held-out accuracy %.2f%% -> %.2f%% on %llu rows",
 			         100 * t->accuracy[0], 100 * t->accuracy[t->kept],
 			         (unsigned long long)t->rows);
+		if (tuning)
+			snprintf(acc + strlen(acc), sizeof acc - strlen(acc), "; fine-tuned %zu "
+			         "time%s (every %llu steps)", ft.done, ft.done == 1 ? "" : "s",
+			         (unsigned long long)it->finetune_every);
 		printf("%s: %s + %s iterative on %zu calibration rows: stopped (%s) after %zu "
 		       "step%s, the model of step %zu written: %zu -> %zu parameters, hidden %s -> "
 		       "%s%s; written to %s, trace %s and %s\n", r->model_path,
@@ -381,5 +493,7 @@ done:
 	nnp_model_free(pm);
 	nnp_calib_free(&c);
 	nnp_dataset_free(ev);
+	nnp_dataset_free(ftd);
+	nnp_model_free(teacher);
 	return rc;
 }

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# prune --iterative: --finetune-every K (the fine-tuning at steps K and 2K
+# replayed with `nnprune finetune` gives the same weights), its option
+# checks, and the trace drawn as a line in the report plot.
+# usage: test_prune_iter.sh NNPRUNE_BINARY SOURCE_DIR
+. "$(dirname "$0")/lib.sh" "$@"
+
+make_blobs16_model
+
+# The weights and biases of a model (its JSON layers), to compare two models
+# whatever their provenance.
+layers_of() {
+	nnp convert "$1" lw.json
+	pyrun -c 'import json, sys; print(json.dumps(json.load(open(sys.argv[1]))["layers"]))' lw.json
+}
+ITER="--calib calib.csv --method l2 --iterative --step 2"
+FT="--finetune blobs.csv --finetune-every 2"
+
+# --- --finetune-every K ------------------------------------------------------------------------
+nnp prune model.bin $ITER --min-neurons 8 $FT -o f.bin -j 2
+expect_rc "--finetune-every 2: exit 0" 0
+expect_out "--finetune-every 2: says how often" "fine-tuned 8 times (every 2 steps)"
+expect_eq "trace: a finetuned column" "step,params,accuracy,neurons_0,neurons_1,finetuned" \
+	"$(head -1 f.bin.trace.csv)"
+expect_eq "trace: fine-tuned at steps 2, 4, ..., 16" "2 4 6 8 10 12 14 16" \
+	"$(awk -F, 'NR > 1 && $6 == 1 { printf "%s%s", s, $1; s = " " }' f.bin.trace.csv)"
+nnp prune model.bin $ITER --min-neurons 8 $FT -o f1.bin -j 1 -q
+check "--finetune-every: -j 1 = -j 2" cmp -s f.bin f1.bin
+nnp prune model.bin $ITER --min-neurons 8 -o n.bin -j 2 -q
+check "--finetune-every: weights differ from the run without it" not cmp -s f.bin n.bin
+check "without --finetune-every: no finetuned column" \
+	test "$(head -1 n.bin.trace.csv)" = "step,params,accuracy,neurons_0,neurons_1"
+if need_py "--finetune-every: steps K and 2K replayed with nnprune finetune"; then
+	# Step 2 (K): the loop stopped there by its target, with and without the
+	# fine-tuning; `finetune` (the same recipe, one thread) of the one without
+	# gives the one with, bit for bit.
+	p2=$(awk -F, '$1 == 2 { print $2 }' f.bin.trace.csv)
+	p4=$(awk -F, '$1 == 4 { print $2 }' f.bin.trace.csv)
+	nnp prune model.bin $ITER --target-params "$p2" $FT -o k.bin -q
+	nnp prune model.bin $ITER --target-params "$p2" -o k0.bin -q
+	nnp finetune k0.bin blobs.csv -o k0f.bin -q -j 1
+	expect_eq "step K: the loop's model = nnprune finetune of the unfine-tuned one" \
+		"$(layers_of k0f.bin)" "$(layers_of k.bin)"
+	check "step K: fine-tuning changed the weights" \
+		test "$(layers_of k0.bin)" != "$(layers_of k.bin)"
+	# Step 2K: two more steps from the fine-tuned step K model, then finetune.
+	nnp prune model.bin $ITER --target-params "$p4" $FT -o k2.bin -q
+	nnp prune k.bin $ITER --target-params "$p4" -o k20.bin -q
+	nnp finetune k20.bin blobs.csv -o k20f.bin -q -j 1
+	expect_eq "step 2K: the loop's model = two steps from step K, then nnprune finetune" \
+		"$(layers_of k20f.bin)" "$(layers_of k2.bin)"
+	nnp convert f.bin f.json
+	expect_eq "provenance: the fine-tuning recipe and how many times" \
+		"2 8 blobs.csv 1 adam 0.001 cosine 0" \
+		"$(py f.json '" ".join(str(v) for v in j["metadata"]["provenance"]["iterative"]["finetune"].values())')"
+fi
+expect_usage "--finetune-every needs --finetune" "--finetune-every K needs --finetune DATA" \
+	prune model.bin $ITER --finetune-every 2 -o x.bin
+expect_usage "--finetune with --iterative needs --finetune-every" \
+	"--finetune with --iterative needs --finetune-every K" \
+	prune model.bin $ITER --finetune blobs.csv -o x.bin
+expect_usage "--finetune-every goes with --iterative" "--finetune-every goes with --iterative" \
+	prune model.bin --calib calib.csv --method l2 --keep 0.5 $FT -o x.bin
+expect_usage "--finetune-every: not 0" "--finetune-every: 0 is out of range" \
+	prune model.bin $ITER --finetune blobs.csv --finetune-every 0 -o x.bin
+expect_usage "--finetune-epochs without --finetune" "--finetune-epochs needs --finetune" \
+	prune model.bin $ITER --finetune-epochs 2 -o x.bin
+expect_usage "no gradual schedule with --iterative" "--schedule gradual does not go with" \
+	prune model.bin $ITER $FT --schedule gradual -o x.bin
+nnp prune model.bin $ITER --finetune missing.csv --finetune-every 2 -o x.bin
+expect_rc "--finetune DATA missing: exit 3" 3
+expect_err "--finetune DATA missing: names it" "missing.csv"
+check "--finetune DATA missing: nothing written" not test -e x.bin
+check "--finetune DATA missing: no trace written" not test -e x.bin.trace.csv
+finish
