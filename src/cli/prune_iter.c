@@ -11,6 +11,8 @@
 #include "nnprune/criteria.h"
 #include "nnprune/iterative.h"
 #include "nnprune/pipeline.h"
+#include "nnprune/report.h"
+#include "nnprune/stats.h"
 
 void prune_iter_init(prune_iter *it)
 {
@@ -108,8 +110,10 @@ void prune_iter_help(void)
 	       "                     rows only; 0: none); with --eval DATA, DATA's rows are\n"
 	       "                     held out instead and every calibration row calibrates\n"
 	       "  --trace FILE       the trace, one line per step (step, params, accuracy,\n"
-	       "                     neurons per layer), as CSV (default OUT.trace.csv), and a\n"
-	       "                     plot of accuracy against parameters beside it (.svg)\n"
+	       "                     neurons per layer), as CSV (default OUT.trace.csv), and\n"
+	       "                     beside it (.svg) the report plot of the original and the\n"
+	       "                     model written with the trace as a line (held-out rows\n"
+	       "                     only)\n"
 	       "  --finetune-every K  after every K-th step's pruning, fine-tune the model\n"
 	       "                     with the fine-tuning options (--finetune DATA required;\n"
 	       "                     --finetune-epochs, --finetune-lr, --finetune-seed, the\n"
@@ -136,88 +140,78 @@ static char *svg_path(const char *csv)
 	return s;
 }
 
-static void xml_text(FILE *f, const char *s)
+/* The report plot of the run (report.svg's layout): the original and the
+ * model written as a one-candidate sweep judged on the held-out rows, and
+ * the trace as the path between them. Needs held-out accuracy (t->rows). */
+static int write_plot(const char *path, const prune_iter *it, const prune_iter_run *r,
+                      const nnp_model *m, const nnp_model *pm, const nnp_iter_trace *t,
+                      const char *held_name, size_t calib_rows, nnp_err *err)
 {
-	for (; *s; s++)
-		if (*s == '<')
-			fputs("&lt;", f);
-		else if (*s == '>')
-			fputs("&gt;", f);
-		else if (*s == '&')
-			fputs("&amp;", f);
-		else
-			fputc(*s, f);
-}
-
-/* The trace as a plot: accuracy (%) against parameters, the model kept marked. */
-static void trace_svg(FILE *f, const nnp_iter_trace *t, const char *title)
-{
-	const double W = 640, H = 400, L = 70, R = 20, T = 40, B = 50;
-	double p0 = 0, p1 = 1, a0 = 100, a1 = 0;
-	int acc = t->rows > 0;
-	for (size_t s = 0; s < t->n; s++) {
-		p1 = fmax(p1, (double)t->params[s]);
-		if (acc) {
-			a0 = fmin(a0, 100 * t->accuracy[s]);
-			a1 = fmax(a1, 100 * t->accuracy[s]);
-		}
+	size_t H = m->n_layers - 1;
+	nnp_stats *st = NULL;
+	char *svg = NULL, label[96];
+	size_t len = 0;
+	nnp_sweep *sw = calloc(1, sizeof *sw);
+	nnp_keep *k = calloc(1, sizeof *k);
+	if (sw)
+		sw->c = calloc(1, sizeof *sw->c);
+	if (k)
+		k->count = calloc(H ? H : 1, sizeof *k->count);
+	if (!sw || !sw->c || !k || !k->count) {
+		nnp_keep_free(k);
+		nnp_sweep_free(sw);
+		return nnp_err_set(err, NNP_ENOMEM, "out of memory");
 	}
-	if (!acc)
-		a0 = 0, a1 = 100;
-	a0 = floor(a0);
-	a1 = ceil(a1);
-	if (a1 - a0 < 1)
-		a0 = a1 - 1;
-#define X(v) (L + ((double)(v) - p0) / (p1 - p0) * (W - L - R))
-#define Y(v) (T + (a1 - (v)) / (a1 - a0) * (H - T - B))
-	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
-	        "viewBox=\"0 0 %g %g\" font-family=\"sans-serif\" font-size=\"12\">\n"
-	        "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W, H, W, H);
-	fputs("<text x=\"70\" y=\"24\" font-size=\"14\">", f);
-	xml_text(f, title);
-	fputs("</text>\n", f);
-	fprintf(f, "<g stroke=\"#888\"><line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\"/>"
-	        "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\"/></g>\n", L, H - B, W - R, H - B,
-	        L, T, L, H - B);
-	for (int k = 0; k <= 4; k++) {
-		double pv = p0 + (p1 - p0) * k / 4, av = a0 + (a1 - a0) * k / 4;
-		fprintf(f, "<text x=\"%.1f\" y=\"%g\" text-anchor=\"middle\">%.0f</text>\n",
-		        X(pv), H - B + 18, pv);
-		fprintf(f, "<text x=\"%g\" y=\"%.1f\" text-anchor=\"end\">%.4g</text>\n", L - 6,
-		        Y(av) + 4, av);
-	}
-	fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">parameters</text>\n"
-	        "<text transform=\"translate(18 %g) rotate(-90)\" text-anchor=\"middle\">"
-	        "held-out accuracy (%%)</text>\n", (L + W - R) / 2, H - 12, (T + H - B) / 2);
-	if (acc) {
-		fputs("<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"", f);
-		for (size_t s = 0; s < t->n; s++)
-			fprintf(f, "%s%.1f,%.1f", s ? " " : "", X(t->params[s]),
-			        Y(100 * t->accuracy[s]));
-		fputs("\"/>\n", f);
-		for (size_t s = 0; s < t->n; s++)
-			fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" fill=\"%s\"/>\n",
-			        X(t->params[s]), Y(100 * t->accuracy[s]), s == t->kept ? 6 : 3,
-			        s == t->kept ? "#d62728" : "#1f77b4");
-		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#d62728\">written (step %zu)"
-		        "</text>\n", X(t->params[t->kept]) + 8, Y(100 * t->accuracy[t->kept]) - 8,
-		        t->kept);
-	} else
-		fputs("<text x=\"200\" y=\"200\">no held-out accuracy (unlabelled rows)</text>\n", f);
-#undef X
-#undef Y
-	fputs("</svg>\n", f);
-}
-
-/* Writes the plot to path atomically. */
-static int write_svg(const char *path, const nnp_iter_trace *t, const char *title, nnp_err *err)
-{
-	nnp_atomic a;
-	int rc = nnp_atomic_open(&a, path, err);
-	if (rc)
-		return rc;
-	trace_svg(a.fp, t, title);
-	return nnp_atomic_commit(&a, err);
+	k->n_layers = H;
+	for (size_t l = 0; l < H; l++)
+		k->count[l] = pm->layers[l].out;
+	sw->n = sw->n_unique = 1;
+	sw->rows = t->rows;
+	nnp_candidate *o = &sw->original, *c = &sw->c[0];
+	o->mean_thr = o->std_thr = c->mean_thr = c->std_thr = NAN;
+	o->same_as = c->same_as = NNP_NO_DUP;
+	c->keep = k;
+	c->widths = 1;
+	o->params = t->params[0];
+	c->params = t->params[t->kept];
+	o->accuracy = t->accuracy[0];
+	o->agreement = 1.0;
+	c->accuracy = t->accuracy[t->kept];
+	c->agreement = NAN;
+	c->accuracy_drop = 100.0 * ((double)t->correct[0] - (double)t->correct[t->kept]) /
+	                   (double)t->rows;
+	c->reduction = 100.0 * ((double)o->params - (double)c->params) / (double)o->params;
+	snprintf(label, sizeof label, "%s, stop: %s", it->finetune_every ? "iterative + ft"
+	                                                                    : "iterative path",
+	         nnp_iter_stop_name(t->stop));
+	nnp_report_trace tr = { t->n, t->params, t->accuracy,
+		                it->finetune_every ? t->finetuned : NULL, t->kept, label };
+	nnp_report_info info;
+	nnp_report_info_init(&info);
+	info.model_path = r->model_path;
+	info.model_name = m->name;
+	info.data_path = held_name;
+	info.rows = t->rows;
+	info.method = nnp_method_name(r->me->mo.method);
+	info.compensate = nnp_compensate_name(r->me->mo.compensate);
+	if (nnp_method_uses_ridge(&r->me->mo))
+		info.lambda_rel = r->me->mo.lambda_rel;
+	info.calib_path = r->me->calib;
+	info.calib_rows = calib_rows;
+	info.max_drop = it->until_drop;
+	info.best = 0;   /* the model written: it met the conditions */
+	info.trace = &tr;
+	int rc = nnp_sweep_mark_pareto(o, sw->c, 1, "plot", err);
+	if (!rc)
+		rc = nnp_stats_create(&st, m, err);
+	if (!rc)
+		rc = nnp_report_render(&svg, &len, NNP_REPORT_SVG, sw, st, &info, err);
+	if (!rc)
+		rc = nnp_write_file_atomic(path, svg, len, err);
+	free(svg);
+	nnp_stats_free(st);
+	nnp_sweep_free(sw);
+	return rc;
 }
 
 /* --finetune-every K: the hook's state. */
@@ -449,17 +443,19 @@ int prune_iterative(const prune_iter *it, const prune_iter_run *r, const nnp_mod
 		nnp_err_set(&err, NNP_ENOMEM, "out of memory");
 		goto fail;
 	}
-	char title[160];
-	snprintf(title, sizeof title, "%s: %s + %s, iterative (stop: %s)", r->model_path,
-	         nnp_method_name(r->me->mo.method), nnp_compensate_name(r->me->mo.compensate),
-	         nnp_iter_stop_name(t->stop));
+	char held_name[600];
+	if (r->eval)
+		snprintf(held_name, sizeof held_name, "%s", r->eval);
+	else
+		snprintf(held_name, sizeof held_name, "%s (the last %g%%, held out)", r->me->calib,
+		         it->holdout);
 	if (nnp_model_set_provenance(pm, prov, &err) ||
 	    nnp_iter_trace_csv(t, &csv, &csv_len, &err))
 		goto fail;
 	nnp_format fmt = cli_format_pick(r->format, nnp_format_of_path(r->out));
 	if (nnp_model_save_opts(pm, r->out, fmt, NULL, &err) ||
 	    nnp_write_file_atomic(trace_path, csv, csv_len, &err) ||
-	    write_svg(svg, t, title, &err))
+	    (t->rows && write_plot(svg, it, r, m, pm, t, held_name, cal.rows, &err)))
 		goto fail;
 	if (!r->quiet) {
 		char before[256], after[256], acc[224] = "";
@@ -475,11 +471,12 @@ int prune_iterative(const prune_iter *it, const prune_iter_run *r, const nnp_mod
 			         (unsigned long long)it->finetune_every);
 		printf("%s: %s + %s iterative on %zu calibration rows: stopped (%s) after %zu "
 		       "step%s, the model of step %zu written: %zu -> %zu parameters, hidden %s -> "
-		       "%s%s; written to %s, trace %s and %s\n", r->model_path,
+		       "%s%s; written to %s, trace %s%s%s\n", r->model_path,
 		       nnp_method_name(r->me->mo.method), nnp_compensate_name(r->me->mo.compensate),
 		       cal.rows, nnp_iter_stop_name(t->stop), t->n - 1, t->n == 2 ? "" : "s", t->kept,
 		       nnp_model_params(m), nnp_model_params(pm), before, after, acc, r->out,
-		       trace_path, svg);
+		       trace_path, t->rows ? " and its plot " : " (no plot: no held-out rows)",
+		       t->rows ? svg : "");
 	}
 	goto done;
 fail:

@@ -22,6 +22,7 @@
 #define C_BOX "#f3c99b"
 #define C_FT "#9467bd"
 #define C_LINK "#bbbbbb"
+#define C_TRACE "#17becf"
 #define FONT "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\""
 
 /* A stats panel draws at most this many neurons (every k-th beyond), so a
@@ -357,6 +358,15 @@ static void plot_ranges(axis *x, axis *y, const nnp_sweep *sw, const nnp_report_
 			amax = fmax(amax, 100.0 * c->ft_accuracy);
 		}
 	}
+	const nnp_report_trace *t = info->trace;
+	for (size_t k = 0; t && k < t->n; k++) {
+		pmin = fmin(pmin, (double)t->params[k]);
+		pmax = fmax(pmax, (double)t->params[k]);
+		if (isfinite(t->accuracy[k])) {
+			amin = fmin(amin, 100.0 * t->accuracy[k]);
+			amax = fmax(amax, 100.0 * t->accuracy[k]);
+		}
+	}
 	if (!isnan(info->max_drop) && isfinite(info->max_drop))
 		amin = fmin(amin, 100.0 * sw->original.accuracy - info->max_drop);
 	/* Sizes spanning orders of magnitude (min_keep 1 gives tiny models)
@@ -444,6 +454,39 @@ static void plot_front(nnp_tbuf *b, const nnp_sweep *sw, const axis *x, const ax
 	free(p);
 }
 
+/* The trace: a line through its measured points, each a small dot (hollow
+ * where marked), the model written ringed; a tooltip per point. */
+static void plot_trace(nnp_tbuf *b, const nnp_report_trace *t, const axis *x, const axis *y)
+{
+	if (!t || !t->n)
+		return;
+	const char *cmd = "M";
+	nnp_tb_puts(b, "<path class=\"trace\" d=\"");
+	for (size_t k = 0; k < t->n; k++) {
+		if (!isfinite(t->accuracy[k]))
+			continue;
+		nnp_tb_printf(b, "%s%s %.1f %.1f", *cmd == 'M' ? "" : " ", cmd,
+		              ax_px(x, (double)t->params[k]), ax_px(y, 100.0 * t->accuracy[k]));
+		cmd = "L";
+	}
+	nnp_tb_puts(b, "\" fill=\"none\" stroke=\"" C_TRACE "\" stroke-width=\"2\" "
+	               "stroke-linejoin=\"round\"/>\n");
+	for (size_t k = 0; k < t->n; k++) {
+		if (!isfinite(t->accuracy[k]))
+			continue;
+		int hollow = t->marked && t->marked[k];
+		double px = ax_px(x, (double)t->params[k]), py = ax_px(y, 100.0 * t->accuracy[k]);
+		nnp_tb_printf(b, "<circle class=\"trace\" cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" "
+		              "fill=\"%s\" stroke=\"" C_TRACE "\" stroke-width=\"1.2\"><title>step "
+		              "%zu: %zu params, accuracy %.2f%%%s</title></circle>\n", px, py,
+		              hollow ? "#ffffff" : C_TRACE, k, t->params[k], 100.0 * t->accuracy[k],
+		              hollow ? ", fine-tuned" : "");
+		if (k == t->kept)
+			nnp_tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"6\" fill=\"none\" "
+			              "stroke=\"" C_TRACE "\" stroke-width=\"2\"/>\n", px, py);
+	}
+}
+
 static void hline(nnp_tbuf *b, const axis *x, double py, const char *color, const char *dash)
 {
 	nnp_tb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
@@ -477,6 +520,17 @@ static void plot_legend(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info 
 	              " stroke-width=\"1.2\" stroke-dasharray=\"6 4\"/>", lx, y - 4, lx + 22, y - 4);
 	text_open(b, lx + 28, y, 12, NULL, "#222222");
 	nnp_tb_puts(b, "original accuracy</text>\n");
+	if (info->trace && info->trace->n) {
+		y += 22;
+		nnp_tb_printf(b, "<path d=\"M %.1f %.1f L %.1f %.1f L %.1f %.1f\" fill=\"none\" "
+		              "stroke=\"" C_TRACE "\" stroke-width=\"2\"/>", lx, y - 2, lx + 11,
+		              y - 8, lx + 22, y - 5);
+		nnp_tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"6\" fill=\"none\" stroke=\""
+		              C_TRACE "\" stroke-width=\"2\"/>", lx + 11, y - 8);
+		text_open(b, lx + 28, y, 12, NULL, "#222222");
+		rb_xml_clip(b, info->trace->label ? info->trace->label : "path", 26);
+		nnp_tb_puts(b, "</text>\n");
+	}
 	if (nnp_report_has_ft(sw)) {
 		y += 22;
 		nnp_tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"none\" stroke=\""
@@ -616,6 +670,9 @@ static void plot_zoom(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info *i
 		if (sw->c[i].finetuned && isfinite(sw->c[i].ft_accuracy))
 			hi = fmax(hi, 100.0 * sw->c[i].ft_accuracy);
 	}
+	for (size_t k = 0; info->trace && k < info->trace->n; k++)
+		if (isfinite(info->trace->accuracy[k]))
+			hi = fmax(hi, 100.0 * info->trace->accuracy[k]);
 	axis y = { 0 };
 	y.p0 = bottom;
 	y.p1 = top;
@@ -637,6 +694,7 @@ static void plot_zoom(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info *i
 	if (ft)
 		plot_ft_links(b, sw, x, &y);
 	plot_front(b, sw, x, &y);
+	plot_trace(b, info->trace, x, &y);
 	plot_points(b, sw, info, x, &y);
 	if (ft)
 		plot_ft_points(b, sw, info, x, &y);
@@ -711,6 +769,7 @@ void nnp_report_svg_plot(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info
 	if (ft)
 		plot_ft_links(b, sw, &x, &y);
 	plot_front(b, sw, &x, &y);
+	plot_trace(b, info->trace, &x, &y);
 	plot_points(b, sw, info, &x, &y);
 	if (ft)
 		plot_ft_points(b, sw, info, &x, &y);

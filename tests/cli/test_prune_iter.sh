@@ -72,4 +72,35 @@ expect_rc "--finetune DATA missing: exit 3" 3
 expect_err "--finetune DATA missing: names it" "missing.csv"
 check "--finetune DATA missing: nothing written" not test -e x.bin
 check "--finetune DATA missing: no trace written" not test -e x.bin.trace.csv
+# --- the trace as a line in the report plot -------------------------------------------------------
+gen_blobs 99 600 16 3 >ev.csv
+nnp prune model.bin $ITER --until-drop 3 --eval ev.csv $FT -o e.bin -j 2
+expect_rc "--until-drop on --eval DATA, fine-tuned: exit 0" 0
+expect_out "the plot named" "trace e.bin.trace.csv and its plot e.bin.trace.svg"
+check "the plot is the report plot" grep -q "Accuracy against size:" e.bin.trace.svg
+check "the plot: the held-out rows named" grep -q "data ev.csv, 600 rows" e.bin.trace.svg
+check "the plot: the trace's legend entry" grep -q ">iterative + ft, stop: drop</text>" \
+	e.bin.trace.svg
+check "the plot: the model written is the candidate" grep -q "<title>#0: widths: " \
+	e.bin.trace.svg
+# Every step of the CSV is a point of the line (both panels), its tooltip
+# giving the CSV's figures; the fine-tuned ones hollow.
+awk -F, 'NR > 1 { printf "step %d: %d params, accuracy %.2f%%%s\n", $1, $2, 100 * $3,
+	$6 == 1 ? ", fine-tuned" : "" }' e.bin.trace.csv >want.txt
+sed -n 's/.*<circle class="trace"[^>]*><title>\([^<]*\)<\/title>.*/\1/p' e.bin.trace.svg |
+	head -n "$(wc -l <want.txt)" >got.txt
+expect_same "the plot: one point per step, the CSV's figures" want.txt got.txt
+expect_eq "the plot: the line through every step, in both panels" \
+	"$(( 2 * ($(wc -l <want.txt) - 1) ))" "$(grep '<path class="trace"' e.bin.trace.svg |
+	grep -o ' L ' | wc -l | tr -d ' ')"
+check "the plot: fine-tuned steps drawn hollow" \
+	grep -q 'fill="#ffffff" stroke="#17becf" stroke-width="1.2"><title>step 2:' e.bin.trace.svg
+nnp prune model.bin $ITER --until-drop 3 --eval ev.csv $FT -o e1.bin -j 1 -q
+check "the plot: the same bytes for -j 1 and -j 2" cmp -s e.bin.trace.svg e1.bin.trace.svg
+# Without held-out rows there is no accuracy to plot: the CSV alone.
+nnp prune model.bin $ITER --holdout 0 --min-neurons 12 -o h.bin
+expect_rc "--holdout 0: exit 0" 0
+expect_out "--holdout 0: says there is no plot" "(no plot: no held-out rows)"
+check "--holdout 0: the trace CSV" test -s h.bin.trace.csv
+check "--holdout 0: no plot" not test -e h.bin.trace.svg
 finish
