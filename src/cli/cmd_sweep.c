@@ -137,6 +137,9 @@ static int check_method(const cli_parser *p, sweep_cfg *c)
 	                     : c->targets_text ? "--target-params" : c->widths_text ? "--widths"
 	                     : NULL, CLI_MAX_BUDGETS))
 		return -1;
+	if (c->sp.text && c->oo.shard_n)
+		return cli_usage_error(p, "--shard: report --merge cannot combine magnitude "
+		                          "candidates yet; run the sweep whole"), -1;
 	if (!rule && !c->sp.text && !c->keep_text && !c->allocate && !c->targets_text &&
 	    !c->widths_text)
 		c->keep_text = SWEEP_DEFAULT_KEEP;

@@ -126,4 +126,14 @@ if need_py "unstructured candidates judged by nonzeros"; then
 	expect_rc "--max-bytes one under the real file size: fails" 1
 	check "the sparse file is smaller than the dense one" num_lt "$b9" "$(wc -c <model.bin)"
 fi
+# Shards of a magnitude sweep: report --merge cannot read their shares back
+# (it would judge them by params, as duplicates of each other): refused.
+expect_usage "sweep --shard with magnitude: refused" "--shard: report --merge cannot combine" \
+	sweep --method magnitude --sparsity 0.5,0.9 --shard 0/2 -o x
+cp sw/report.json part.json
+nnp report --merge part.json -o mg --stats nnprune.stats.json
+expect_rc "report --merge of magnitude candidates: exit 3" 3
+expect_err "report --merge of magnitude candidates: says so" \
+	"part.json: candidate 0: a magnitude candidate (sparsity): merging them is not supported"
+check "report --merge of magnitude candidates: nothing written" not test -e mg/report.md
 finish
