@@ -9,6 +9,7 @@
 
 #include "nnprune/gates.h"
 #include "nnprune/model.h"
+#include "sweep_priv.h"
 
 /* Tolerances of the comparisons (see gates.h). */
 #define DROP_EPS 1e-9
@@ -508,6 +509,15 @@ int nnp_sweep_measure(nnp_sweep *sw, nnp_format fmt, nnp_err *err)
 			return nnp_err_set(err, NNP_EUSAGE, "sizes: candidate %zu: same_as %zu is not "
 			                   "an earlier candidate", i, first);
 		const nnp_model *pm = sw->models ? sw->models[first] : NULL;
+		if (pm && !c->params) {
+			/* Not evaluated: its sizes and reduction are known all the same. */
+			nnp_sweep_set_sizes(c, pm);
+			c->reduction = sw->original.params
+			               ? 100.0 * ((double)sw->original.params -
+			                          (double)nnp_candidate_size(c)) /
+			                 (double)sw->original.params
+			               : 0.0;
+		}
 		if (pm) {
 			c->nonzeros = nnp_model_nonzeros(pm);
 			nnp_candidate_set_live(c, pm, sw->original.params);

@@ -12,6 +12,7 @@
 #include "nnprune/method.h"
 #include "nnprune/manifest.h"
 #include "pipeline_priv.h"
+#include "sweep_priv.h"
 
 /* "model" from "dir/model.bin". */
 static void model_stem(const char *path, char *buf, size_t size)
@@ -280,6 +281,8 @@ int nnp_pipeline_finish(nnp_pipeline *p, const nnp_model *m, const nnp_dataset *
 	}
 	if (!rc && ft)
 		rc = nnp_pipeline_ft_run(p, m, d, err);
+	if (!sw->original.params)
+		nnp_sweep_set_sizes(&sw->original, m);   /* not evaluated */
 	if (!rc)
 		rc = nnp_sweep_measure(sw, o->out.format, err);
 	/* The original's row beside them: its nonzeros, and its size in the

@@ -43,6 +43,17 @@ if need_py "per-layer shares against a count of the written model"; then
 	expect_eq "provenance: sparsity = the share of all the weights zeroed (717/1072)" \
 		"0.66884" "$(py pl.json '"%.5f" % j["metadata"]["provenance"]["budget"]["sparsity"]')"
 fi
+nnp prune model.bin --method magnitude --sparsity 0.9/0.5/0 -o pj.bin --json
+if need_py "prune --json without --eval: sizes and reduction by nonzeros"; then
+	cp "$OUT" pj.out
+	expect_schema "prune --json, shares per layer: schema" prune pj.out
+	set -- $(counts_of pj.bin)
+	expect_eq "prune --json: reduction = 100 (1123 - nonzero weights - biases) / 1123" \
+		"$(awk -v s=$(($1 + $2 + $3 + $4)) 'BEGIN { printf "%.6f", 100 * (1123 - s) / 1123 }')" \
+		"$(py pj.out '"%.6f" % j["pruned"]["reduction_percent"]')"
+	expect_eq "prune --json: params of both, without --eval" "1123 1123" \
+		"$(py pj.out '"%d %d" % (j["original"]["params"], j["pruned"]["params"])')"
+fi
 nnp prune model.bin --method magnitude --sparsity 0.9/0.5/0 -o pl2.bin -j 2 -q
 check "per layer: -j 1 = -j 2" cmp -s pl.bin pl2.bin
 expect_usage "per layer: the count must match the weight layers" \
