@@ -784,7 +784,11 @@ static void render_md(nnp_tbuf *b, const cells *t, const nnp_sweep *sw, const nn
 	rb_md(b, version_of(info));
 	nnp_tb_puts(b, "\n\n");
 	render_md_table(b, t);
-	if (nnp_report_is_budget(info))
+	if (nnp_report_has_sparse(sw))
+		nnp_tb_puts(b, "\nbudget: sparsity S sets the share S of the smallest weights to "
+		               "zero, in every layer (global: ranked across the layers); S1/S2/...: "
+		               "a share per weight layer, the output layer last.");
+	else if (nnp_report_is_budget(info))
 		nnp_tb_puts(b, "\nbudget: keep F keeps round(F x width) neurons of every hidden layer; "
 		               "step N is step N of the sensitivity allocation path; target P is the "
 		               "first step of that path within P parameters; widths: the kept "
