@@ -628,6 +628,8 @@ static void plot_heading(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info
 	nnp_tb_puts(b, "; calibration ");
 	if (info->calib_path)
 		rb_xml_clip(b, info->calib_path, 30);
+	else if (nnp_report_has_sparse(sw))
+		nnp_tb_puts(b, "none (magnitudes alone)");
 	else
 		nnp_tb_puts(b, "= evaluation data");
 	nnp_tb_puts(b, "</text>\n");

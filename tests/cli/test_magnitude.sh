@@ -81,6 +81,7 @@ expect_rc "sweep --sparsity 0.5,0.9,0.9/0.5/0: exit 0" 0
 check "per-layer candidate named by its shares" test -s sw/model-magnitude-s0.9_0.5_0.bin
 check "report.md: its budget shows the shares" grep -q "| sparsity 0.9/0.5/0 " sw/report.md
 check "report.md: the reduction column says nonzero" grep -q "nonzero reduction" sw/report.md
+check "report.svg: magnitude calibrates on nothing" grep -q "calibration none (magnitudes alone)" sw/report.svg
 check "report.svg: the x axis says nonzero weights" \
 	grep -q "parameters (nonzero weights + biases)" sw/report.svg
 if need_py "unstructured candidates judged by nonzeros"; then
