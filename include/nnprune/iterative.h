@@ -64,6 +64,9 @@ typedef struct nnp_iter_trace {
 	size_t kept;          /* the row of the model returned */
 	nnp_iter_stop stop;   /* why the loop stopped */
 	size_t cap;           /* rows allocated */
+	size_t finetune_every; /* the option the loop ran with (0: never fine-tuned) */
+	unsigned char *finetuned; /* [n] 1: the finetune hook ran after that step's pruning
+	                           * (before its accuracy was measured) */
 } nnp_iter_trace;
 
 /* May replace *m (freeing the old one) or change it in place; step is the
@@ -111,8 +114,10 @@ void nnp_iter_trace_free(nnp_iter_trace *t);
 
 /*
  * The trace as CSV text (caller frees *text): a header
- * "step,params,accuracy,neurons_0,...,neurons_{H-1}", one line per row
- * (accuracy as %.6f, empty without held-out rows). Errors: NNP_ENOMEM.
+ * "step,params,accuracy,neurons_0,...,neurons_{H-1}" (and ",finetuned" when
+ * the loop ran with finetune_every: 1 on the rows fine-tuned, else 0), one
+ * line per row (accuracy as %.6f, empty without held-out rows).
+ * Errors: NNP_ENOMEM.
  */
 int nnp_iter_trace_csv(const nnp_iter_trace *t, char **text, size_t *len, nnp_err *err);
 

@@ -128,6 +128,8 @@ typedef struct nnp_prov {
 	const nnp_keep *kept;
 	double sparsity;           /* NAN: none (magnitude: the share of weights zeroed) */
 	const char *sparse_scope;  /*   "layer" or "global" */
+	const double *sparse_layers; /* NULL, or the share of each weight layer */
+	size_t n_sparse_layers;
 } nnp_prov;
 
 void nnp_prov_init(nnp_prov *p);
@@ -199,6 +201,9 @@ typedef struct nnp_spec {
 	size_t target_params;      /* TARGET */
 	const size_t *widths;      /* WIDTHS: one per hidden layer, borrowed */
 	double sparsity;           /* SPARSITY: in [0, 1] (nnp_prune_magnitude) */
+	const double *sparse_layers; /* SPARSITY: NULL, or one share per weight layer
+	                              * (borrowed; sparsity is then not used) */
+	size_t n_sparse_layers;
 	const char *label;         /* how the caller names it in messages; may be NULL */
 } nnp_spec;
 

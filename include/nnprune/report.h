@@ -28,6 +28,18 @@
 extern "C" {
 #endif
 
+/* A path drawn as a line in report.svg beside the candidates: the models an
+ * iterative run went through (prune --iterative's trace), step by step.
+ * Arrays borrowed. */
+typedef struct nnp_report_trace {
+	size_t n;                  /* points, in step order */
+	const size_t *params;      /* [n] */
+	const double *accuracy;    /* [n] fractions in [0, 1]; NaN: not measured */
+	const unsigned char *marked; /* [n] or NULL: points drawn hollow (fine-tuned) */
+	size_t kept;               /* the point of the model written, ringed */
+	const char *label;         /* its legend entry; NULL: "path" */
+} nnp_report_trace;
+
 /* The context a report states besides the sweep itself. Strings are borrowed. */
 typedef struct nnp_report_info {
 	const char *model_path;   /* as the user gave it; NULL prints as "-" */
@@ -80,6 +92,9 @@ typedef struct nnp_report_info {
 	/* [sw->n] each candidate's kept_crc32 when its kept set holds counts
 	 * only (a report read back); NULL: computed from the kept indices. */
 	const uint32_t *kept_crc;
+	/* A path drawn in report.svg (both panels, with a legend entry); NULL:
+	 * none, and the plot is exactly as without it. */
+	const nnp_report_trace *trace;
 } nnp_report_info;
 
 /* Fills *info with the defaults: no paths, fold on, min_keep 1, no best, no

@@ -54,7 +54,25 @@ typedef struct nnp_candidate {
 	/* Unstructured (`--method magnitude --sparsity`): every neuron kept. */
 	double sparsity;           /* > 0: this share of the weights set to zero */
 	int sparse_global;         /*   ranked across layers (else per layer) */
+	const double *sparse_layers; /*   NULL, or one share per weight layer (borrowed
+	                              *   from the specification; sparsity is then the
+	                              *   share of all the weights zeroed) */
+	size_t n_sparse_layers;
+	size_t live_params;        /*   params less the weights that are zero (set with
+	                              *   the sizes; 0: not known): what it is judged by */
 } nnp_candidate;
+
+/* The size a candidate is judged by (reduction, Pareto front, --best, the
+ * parameter gate): its params; for an unstructured candidate (sparsity > 0)
+ * its live_params, the weights set to zero counting as removed, when known. */
+size_t nnp_candidate_size(const nnp_candidate *c);
+/* Sets an unstructured candidate's nonzeros and live_params from its model
+ * p and its reduction against params0 (nothing for any other candidate). */
+void nnp_candidate_set_live(nnp_candidate *c, const nnp_model *p, size_t params0);
+/* An unstructured candidate's shares: "0.9" (sparsity), or one per weight
+ * layer joined by sep ("0.9/0.8/0.5"); "" for any other candidate. */
+#define NNP_SHARES_TEXT_MAX 512
+void nnp_candidate_shares_text(char *buf, size_t size, const nnp_candidate *c, char sep);
 
 typedef struct nnp_sweep_opts {
 	const double *means; size_t n_means;
@@ -95,7 +113,7 @@ int nnp_sweep_mark_pareto(nnp_candidate *orig, nnp_candidate *c, size_t n, const
 /* Gives every duplicate in c[0..n) the figures of the candidate it repeats. */
 void nnp_sweep_copy_dups(nnp_candidate *c, size_t n);
 
-/* Index of the smallest candidate (fewest params; ties: higher accuracy, then
+/* Index of the smallest candidate (fewest params (nnp_candidate_size); ties: higher accuracy, then
  * lower index) whose accuracy_drop <= max_drop_pts, or NNP_NO_DUP if none.
  * *closest receives the candidate with the smallest drop when none qualifies. */
 size_t nnp_sweep_select(const nnp_sweep *sw, double max_drop_pts, size_t *closest);

@@ -329,12 +329,21 @@ enum { CLI_S_SPARSITY = 1500, CLI_S_SCOPE };
 	"                     class keeps its bias); no neuron is removed, no\n" \
 	"                     compensation; written as sparse files (CSR per layer where\n" \
 	"                     smaller)\n" \
+	"                     an item with slashes is one candidate with a share per\n" \
+	"                     weight layer, the output layer last, each in [0, 1]\n" \
+	"                     (0.9/0.8/0.5/0 spares the output layer of a 3-hidden-layer\n" \
+	"                     model; mixes with the others: 0.5,0.9/0.8/0.5/0); not\n" \
+	"                     with --scope global\n" \
 	"  --scope layer|global  the share per layer (default), or of all the weights\n" \
 	"                     ranked across layers\n"
 
 typedef struct cli_sparse {
 	const char *text;          /* --sparsity as given; NULL: not given */
-	double *v;                 /* malloc'd, n values in (0, 1] */
+	double *v;                 /* malloc'd, n candidates: a share in (0, 1], or NAN
+	                              when given per layer: */
+	double **layers;           /*   [n] malloc'd: NULL, or n_layers[k] shares */
+	size_t *n_layers;          /*   [n] */
+	char **labels;             /*   [n] "--sparsity 0.9/0.8/0.5" of those, or NULL */
 	size_t n;
 	int scope, scope_set;      /* nnp_mag_scope */
 } cli_sparse;
@@ -344,10 +353,14 @@ int cli_sparse_is_option(int id);
 /* Handles a CLI_S_* option; 0, or -1 after a usage error. */
 int cli_sparse_arg(const cli_parser *p, cli_sparse *s, int id, const char *arg);
 /* With --method magnitude: --sparsity given (at most max_values), no neuron
- * budget (budget: the first given, or NULL), compensation none (set); with
- * another method, no --sparsity or --scope. -1 after a usage error. */
+ * budget (budget: the first given, or NULL), compensation none (set), shares
+ * per layer only in the layer scope; with another method, no --sparsity or
+ * --scope. -1 after a usage error. */
 int cli_sparse_check(const cli_parser *p, cli_sparse *s, cli_method *me, const char *budget,
                      size_t max_values);
+/* Candidate k as a SPARSITY specification (its shares and label borrowed
+ * from s; label NULL for a single share). */
+void cli_sparse_spec(const cli_sparse *s, size_t k, nnp_spec *spec);
 void cli_sparse_free(cli_sparse *s);
 
 /* The command table (main.c), ended by a NULL name. */

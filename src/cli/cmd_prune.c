@@ -211,8 +211,9 @@ static int check_args(const cli_parser *p, prune_cfg *c)
 			return cli_usage_error(p, "--calib DATA is required (the calibration rows)"),
 			       -1;
 		/* The loop judges on its held-out slice and writes one model itself. */
-		const char *other = c->ft.data ? "--finetune" : c->ft.option ? c->ft.option
-		                    : nnp_gates_any(&c->oo.gates) ? "a gate" : c->oo.best ? "--best"
+		if (prune_iter_check_ft(p, &c->it, &c->ft, c->me.mo.method))
+			return -1;
+		const char *other = nnp_gates_any(&c->oo.gates) ? "a gate" : c->oo.best ? "--best"
 		                    : c->json ? "--json" : NULL;
 		if (other)
 			return cli_usage_error(p, "%s does not go with --iterative (its conditions "
@@ -273,10 +274,11 @@ static nnp_spec prune_spec(const prune_cfg *c, const nnp_model *m, char *label, 
 	nnp_spec s;
 	memset(&s, 0, sizeof s);
 	if (c->sp.text) {
-		s.kind = NNP_SPEC_SPARSITY;
-		s.sparsity = c->sp.v[0];
-		snprintf(label, size, "--sparsity %g", s.sparsity);
-		s.label = label;
+		cli_sparse_spec(&c->sp, 0, &s);
+		if (!s.label) {
+			snprintf(label, size, "--sparsity %g", s.sparsity);
+			s.label = label;
+		}
 	} else if (nnp_method_by_thresholds(c->me.mo.method)) {
 		s.kind = NNP_SPEC_THRESHOLDS;
 		s.mean = c->mean_thr;
@@ -333,6 +335,8 @@ static char *provenance(const prune_cfg *c, const nnp_model *m, const char *mode
 	if (k->sparsity > 0) {
 		pv.sparsity = k->sparsity;
 		pv.sparse_scope = k->sparse_global ? "global" : "layer";
+		pv.sparse_layers = k->sparse_layers;
+		pv.n_sparse_layers = k->n_sparse_layers;
 	}
 	return nnp_provenance_prune(&pv);
 }
@@ -395,7 +399,8 @@ int cmd_prune(int argc, char **argv)
 	if (c.it.on) {
 		prune_iter_run ir = { model_path, c.out, fi.crc32, &c.me, &c.data.opts, c.mem_limit,
 			              c.target.text[0] ? c.target.text : NULL, c.target.params,
-			              c.target.percent, c.format, c.quiet, c.oo.eval, c.oo.eval_labels };
+			              c.target.percent, c.format, c.quiet, c.oo.eval, c.oo.eval_labels,
+			              &c.ft };
 		c.data.opts.labels_option = "--calib-labels FILE";
 		rc = prune_iterative(&c.it, &ir, m);
 		goto done;

@@ -28,14 +28,19 @@ void prune_summary(const prune_cfg *c, const nnp_model *m, const char *model_pat
 {
 	const nnp_candidate *k = &pl->sw->c[0];
 	const nnp_model *pm = nnp_pipeline_model(pl, 0);
-	char budget[96], before[256], after[256];
+	char budget[160], before[256], after[256];
 	if (nnp_method_by_thresholds(c->me.mo.method))
 		snprintf(budget, sizeof budget, "mean %g, std %g", c->mean_thr, c->std_thr);
 	else if (!isnan(c->keep))
 		snprintf(budget, sizeof budget, "keep %g", c->keep);
 	else if (c->widths_text)
 		snprintf(budget, sizeof budget, "widths %.80s", c->widths_text);
-	else if (c->sp.text)
+	else if (c->sp.text && k->sparse_layers) {
+		char sh[64];
+		nnp_candidate_shares_text(sh, sizeof sh, k, '/');
+		snprintf(budget, sizeof budget, "sparsity %s per layer, %.4g of the weights", sh,
+		         k->sparsity);
+	} else if (c->sp.text)
 		snprintf(budget, sizeof budget, "sparsity %g, %s", k->sparsity,
 		         k->sparse_global ? "global" : "per layer");
 	else if (k->alloc_step)

@@ -137,6 +137,9 @@ static int check_method(const cli_parser *p, sweep_cfg *c)
 	                     : c->targets_text ? "--target-params" : c->widths_text ? "--widths"
 	                     : NULL, CLI_MAX_BUDGETS))
 		return -1;
+	if (c->sp.text && c->oo.shard_n)
+		return cli_usage_error(p, "--shard: report --merge cannot combine magnitude "
+		                          "candidates yet; run the sweep whole"), -1;
 	if (!rule && !c->sp.text && !c->keep_text && !c->allocate && !c->targets_text &&
 	    !c->widths_text)
 		c->keep_text = SWEEP_DEFAULT_KEEP;
@@ -286,10 +289,8 @@ static int make_specs(const sweep_cfg *c, const sweep_lists *l, const nnp_model 
 			s[i].kind = NNP_SPEC_WIDTHS;
 			s[i].widths = l->widths.v + k * l->widths.n_per;
 		}
-		for (size_t k = 0; k < c->sp.n; k++, i++) {
-			s[i].kind = NNP_SPEC_SPARSITY;
-			s[i].sparsity = c->sp.v[k];
-		}
+		for (size_t k = 0; k < c->sp.n; k++, i++)
+			cli_sparse_spec(&c->sp, k, &s[i]);
 	}
 	*out = s;
 	*n = total;

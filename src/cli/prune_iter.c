@@ -11,6 +11,8 @@
 #include "nnprune/criteria.h"
 #include "nnprune/iterative.h"
 #include "nnprune/pipeline.h"
+#include "nnprune/report.h"
+#include "nnprune/stats.h"
 
 void prune_iter_init(prune_iter *it)
 {
@@ -21,7 +23,7 @@ void prune_iter_init(prune_iter *it)
 
 int prune_iter_is_option(int id)
 {
-	return id >= CLI_I_ITERATIVE && id <= CLI_I_TRACE;
+	return id >= CLI_I_ITERATIVE && id <= CLI_I_FT_EVERY;
 }
 
 /* "P%" or "P" (a percentage in [lo, hi]) into *v. */
@@ -41,7 +43,8 @@ static int percent(const cli_parser *p, const char *opt, const char *arg, double
 int prune_iter_arg(const cli_parser *p, prune_iter *it, int id, const char *arg)
 {
 	static const char *const names[] = { "--iterative", "--step", "--until-drop",
-		                             "--min-neurons", "--holdout", "--trace" };
+		                             "--min-neurons", "--holdout", "--trace",
+		                             "--finetune-every" };
 	if (!it->first && id != CLI_I_ITERATIVE)
 		it->first = names[id - CLI_I_ITERATIVE];
 	uint64_t v;
@@ -65,8 +68,25 @@ int prune_iter_arg(const cli_parser *p, prune_iter *it, int id, const char *arg)
 	case CLI_I_HOLDOUT:
 		it->holdout_set = 1;
 		return percent(p, "--holdout", arg, 0, 90, &it->holdout);
+	case CLI_I_FT_EVERY:
+		return cli_size(p, "--finetune-every", arg, 1, UINT32_MAX, &it->finetune_every);
 	default: it->trace = arg; return 0;
 	}
+}
+
+int prune_iter_check_ft(const cli_parser *p, const prune_iter *it, const cli_finetune *ft,
+                        nnp_method method)
+{
+	if (it->finetune_every && !ft->data)
+		return cli_usage_error(p, "--finetune-every K needs --finetune DATA (the labelled "
+		                          "rows it trains on)"), -1;
+	if (ft->data && !it->finetune_every)
+		return cli_usage_error(p, "--finetune with --iterative needs --finetune-every K "
+		                          "(fine-tune after every K-th step)"), -1;
+	if (ft->gradual)
+		return cli_usage_error(p, "--schedule gradual does not go with --iterative "
+		                          "(--finetune-every K fine-tunes between its steps)"), -1;
+	return cli_finetune_check(p, ft, method);
 }
 
 void prune_iter_help(void)
@@ -90,10 +110,18 @@ void prune_iter_help(void)
 	       "                     rows only; 0: none); with --eval DATA, DATA's rows are\n"
 	       "                     held out instead and every calibration row calibrates\n"
 	       "  --trace FILE       the trace, one line per step (step, params, accuracy,\n"
-	       "                     neurons per layer), as CSV (default OUT.trace.csv), and a\n"
-	       "                     plot of accuracy against parameters beside it (.svg)\n"
+	       "                     neurons per layer), as CSV (default OUT.trace.csv), and\n"
+	       "                     beside it (.svg) the report plot of the original and the\n"
+	       "                     model written with the trace as a line (held-out rows\n"
+	       "                     only)\n"
+	       "  --finetune-every K  after every K-th step's pruning, fine-tune the model\n"
+	       "                     with the fine-tuning options (--finetune DATA required;\n"
+	       "                     --finetune-epochs, --finetune-lr, --finetune-seed, the\n"
+	       "                     same seed each time, --optimizer, --lr-schedule,\n"
+	       "                     --distill) before its accuracy is measured; the trace\n"
+	       "                     gains a column finetuned (1 on those steps)\n"
 	       "  The model written is the last that met the conditions; the stop reason is\n"
-	       "  printed. No fine-tuning between steps here.\n",
+	       "  printed.\n",
 	       PRUNE_ITER_DEFAULT_HOLDOUT);
 }
 
@@ -112,94 +140,133 @@ static char *svg_path(const char *csv)
 	return s;
 }
 
-static void xml_text(FILE *f, const char *s)
+/* The report plot of the run (report.svg's layout): the original and the
+ * model written as a one-candidate sweep judged on the held-out rows, and
+ * the trace as the path between them. Needs held-out accuracy (t->rows). */
+static int write_plot(const char *path, const prune_iter *it, const prune_iter_run *r,
+                      const nnp_model *m, const nnp_model *pm, const nnp_iter_trace *t,
+                      const char *held_name, size_t calib_rows, nnp_err *err)
 {
-	for (; *s; s++)
-		if (*s == '<')
-			fputs("&lt;", f);
-		else if (*s == '>')
-			fputs("&gt;", f);
-		else if (*s == '&')
-			fputs("&amp;", f);
-		else
-			fputc(*s, f);
+	size_t H = m->n_layers - 1;
+	nnp_stats *st = NULL;
+	char *svg = NULL, label[96];
+	size_t len = 0;
+	nnp_sweep *sw = calloc(1, sizeof *sw);
+	nnp_keep *k = calloc(1, sizeof *k);
+	if (sw)
+		sw->c = calloc(1, sizeof *sw->c);
+	if (k)
+		k->count = calloc(H ? H : 1, sizeof *k->count);
+	if (!sw || !sw->c || !k || !k->count) {
+		nnp_keep_free(k);
+		nnp_sweep_free(sw);
+		return nnp_err_set(err, NNP_ENOMEM, "out of memory");
+	}
+	k->n_layers = H;
+	for (size_t l = 0; l < H; l++)
+		k->count[l] = pm->layers[l].out;
+	sw->n = sw->n_unique = 1;
+	sw->rows = t->rows;
+	nnp_candidate *o = &sw->original, *c = &sw->c[0];
+	o->mean_thr = o->std_thr = c->mean_thr = c->std_thr = NAN;
+	o->same_as = c->same_as = NNP_NO_DUP;
+	c->keep = k;
+	c->widths = 1;
+	o->params = t->params[0];
+	c->params = t->params[t->kept];
+	o->accuracy = t->accuracy[0];
+	o->agreement = 1.0;
+	c->accuracy = t->accuracy[t->kept];
+	c->agreement = NAN;
+	c->accuracy_drop = 100.0 * ((double)t->correct[0] - (double)t->correct[t->kept]) /
+	                   (double)t->rows;
+	c->reduction = 100.0 * ((double)o->params - (double)c->params) / (double)o->params;
+	snprintf(label, sizeof label, "%s, stop: %s", it->finetune_every ? "iterative + ft"
+	                                                                    : "iterative path",
+	         nnp_iter_stop_name(t->stop));
+	nnp_report_trace tr = { t->n, t->params, t->accuracy,
+		                it->finetune_every ? t->finetuned : NULL, t->kept, label };
+	nnp_report_info info;
+	nnp_report_info_init(&info);
+	info.model_path = r->model_path;
+	info.model_name = m->name;
+	info.data_path = held_name;
+	info.rows = t->rows;
+	info.method = nnp_method_name(r->me->mo.method);
+	info.compensate = nnp_compensate_name(r->me->mo.compensate);
+	if (nnp_method_uses_ridge(&r->me->mo))
+		info.lambda_rel = r->me->mo.lambda_rel;
+	info.calib_path = r->me->calib;
+	info.calib_rows = calib_rows;
+	info.max_drop = it->until_drop;
+	info.best = 0;   /* the model written: it met the conditions */
+	info.trace = &tr;
+	int rc = nnp_sweep_mark_pareto(o, sw->c, 1, "plot", err);
+	if (!rc)
+		rc = nnp_stats_create(&st, m, err);
+	if (!rc)
+		rc = nnp_report_render(&svg, &len, NNP_REPORT_SVG, sw, st, &info, err);
+	if (!rc)
+		rc = nnp_write_file_atomic(path, svg, len, err);
+	free(svg);
+	nnp_stats_free(st);
+	nnp_sweep_free(sw);
+	return rc;
 }
 
-/* The trace as a plot: accuracy (%) against parameters, the model kept marked. */
-static void trace_svg(FILE *f, const nnp_iter_trace *t, const char *title)
+/* --finetune-every K: the hook's state. */
+typedef struct iter_ft {
+	const nnp_dataset *rows;   /* --finetune DATA, labelled */
+	nnp_train_opts o;
+	size_t done;               /* fine-tunings run */
+} iter_ft;
+
+/* Fine-tunes *m in place as `prune --finetune` does (the space its
+ * provenance records, one training thread: the same weights for any -j). */
+static int finetune_step(void *ctx, nnp_model **m, size_t step, nnp_err *err)
 {
-	const double W = 640, H = 400, L = 70, R = 20, T = 40, B = 50;
-	double p0 = 0, p1 = 1, a0 = 100, a1 = 0;
-	int acc = t->rows > 0;
-	for (size_t s = 0; s < t->n; s++) {
-		p1 = fmax(p1, (double)t->params[s]);
-		if (acc) {
-			a0 = fmin(a0, 100 * t->accuracy[s]);
-			a1 = fmax(a1, 100 * t->accuracy[s]);
-		}
+	iter_ft *f = ctx;
+	nnp_train_opts o = f->o;
+	o.input_scale = nnp_provenance_scale(*m);
+	o.model_takes_raw = 1;
+	o.threads = 1;
+	int rc = nnp_train(*m, f->rows, NULL, &o, NULL, err);
+	if (rc) {
+		char what[sizeof err->msg];
+		snprintf(what, sizeof what, "%s", err->msg);
+		return nnp_err_set(err, rc, "step %zu: fine-tuning: %s", step, what);
 	}
-	if (!acc)
-		a0 = 0, a1 = 100;
-	a0 = floor(a0);
-	a1 = ceil(a1);
-	if (a1 - a0 < 1)
-		a0 = a1 - 1;
-#define X(v) (L + ((double)(v) - p0) / (p1 - p0) * (W - L - R))
-#define Y(v) (T + (a1 - (v)) / (a1 - a0) * (H - T - B))
-	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
-	        "viewBox=\"0 0 %g %g\" font-family=\"sans-serif\" font-size=\"12\">\n"
-	        "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W, H, W, H);
-	fputs("<text x=\"70\" y=\"24\" font-size=\"14\">", f);
-	xml_text(f, title);
-	fputs("</text>\n", f);
-	fprintf(f, "<g stroke=\"#888\"><line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\"/>"
-	        "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\"/></g>\n", L, H - B, W - R, H - B,
-	        L, T, L, H - B);
-	for (int k = 0; k <= 4; k++) {
-		double pv = p0 + (p1 - p0) * k / 4, av = a0 + (a1 - a0) * k / 4;
-		fprintf(f, "<text x=\"%.1f\" y=\"%g\" text-anchor=\"middle\">%.0f</text>\n",
-		        X(pv), H - B + 18, pv);
-		fprintf(f, "<text x=\"%g\" y=\"%.1f\" text-anchor=\"end\">%.4g</text>\n", L - 6,
-		        Y(av) + 4, av);
-	}
-	fprintf(f, "<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">parameters</text>\n"
-	        "<text transform=\"translate(18 %g) rotate(-90)\" text-anchor=\"middle\">"
-	        "held-out accuracy (%%)</text>\n", (L + W - R) / 2, H - 12, (T + H - B) / 2);
-	if (acc) {
-		fputs("<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"", f);
-		for (size_t s = 0; s < t->n; s++)
-			fprintf(f, "%s%.1f,%.1f", s ? " " : "", X(t->params[s]),
-			        Y(100 * t->accuracy[s]));
-		fputs("\"/>\n", f);
-		for (size_t s = 0; s < t->n; s++)
-			fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" fill=\"%s\"/>\n",
-			        X(t->params[s]), Y(100 * t->accuracy[s]), s == t->kept ? 6 : 3,
-			        s == t->kept ? "#d62728" : "#1f77b4");
-		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" fill=\"#d62728\">written (step %zu)"
-		        "</text>\n", X(t->params[t->kept]) + 8, Y(100 * t->accuracy[t->kept]) - 8,
-		        t->kept);
-	} else
-		fputs("<text x=\"200\" y=\"200\">no held-out accuracy (unlabelled rows)</text>\n", f);
-#undef X
-#undef Y
-	fputs("</svg>\n", f);
+	f->done++;
+	return NNP_OK;
 }
 
-/* Writes the plot to path atomically. */
-static int write_svg(const char *path, const nnp_iter_trace *t, const char *title, nnp_err *err)
+/* Loads --finetune DATA (labelled) and the training options into *f. */
+static int finetune_load(iter_ft *f, nnp_dataset **rows, nnp_model **teacher,
+                         const prune_iter_run *r, const nnp_model *m, nnp_err *err)
 {
-	nnp_atomic a;
-	int rc = nnp_atomic_open(&a, path, err);
-	if (rc)
-		return rc;
-	trace_svg(a.fp, t, title);
-	return nnp_atomic_commit(&a, err);
+	const cli_finetune *ft = r->ft;
+	const nnp_model *tm = NULL;
+	nnp_data_opts o = *r->data;
+	o.labels_path = ft->labels;
+	o.labels_option = "--finetune-labels FILE";
+	o.expect_features = m->input_size;
+	o.n_classes = nnp_model_outputs(m);
+	int rc = nnp_dataset_load(rows, ft->data, &o, UINT64_MAX, err);
+	if (!rc && !(*rows)->y)
+		rc = nnp_err_set(err, NNP_EINPUT, "%s: the fine-tuning rows have no labels (for IDX "
+		                 "images, give --finetune-labels FILE)", ft->data);
+	if (!rc)
+		rc = cli_finetune_teacher(ft, m, teacher, &tm, err);
+	if (!rc)
+		rc = cli_finetune_train_opts(ft, tm, &f->o, err);
+	f->rows = *rows;
+	return rc;
 }
 
 /* The provenance: prune's, with the kept widths and an "iterative" member. */
 static char *provenance(const prune_iter *it, const prune_iter_run *r, const nnp_model *m,
                         const nnp_model *pm, const nnp_calib *c, const nnp_iter_trace *t,
-                        size_t held_rows)
+                        size_t held_rows, const iter_ft *ft)
 {
 	size_t H = pm->n_layers - 1;
 	size_t *w = calloc(H ? H : 1, sizeof *w);
@@ -240,6 +307,28 @@ static char *provenance(const prune_iter *it, const prune_iter_run *r, const nnp
 	cJSON_AddNumberToObject(i, "held_out_rows", (double)held_rows);
 	cJSON_AddStringToObject(i, "stop", nnp_iter_stop_name(t->stop));
 	cJSON_AddNumberToObject(i, "steps", (double)t->kept);
+	if (ft) {
+		/* The recipe, and how many of the kept model's steps were fine-tuned. */
+		const nnp_train_opts *to = &ft->o;
+		size_t n = 0;
+		for (size_t k = 0; k <= t->kept; k++)
+			n += t->finetuned[k];
+		cJSON *f = cJSON_AddObjectToObject(i, "finetune");
+		cJSON_AddNumberToObject(f, "every", (double)it->finetune_every);
+		cJSON_AddNumberToObject(f, "times", (double)n);
+		cJSON_AddStringToObject(f, "data", r->ft->data);
+		cJSON_AddNumberToObject(f, "epochs", (double)to->epochs);
+		cJSON_AddStringToObject(f, "optimizer", nnp_optimizer_name(to->optimizer));
+		char lr[32];   /* a float: its 7 digits, not the double's noise */
+		snprintf(lr, sizeof lr, "%.7g", (double)to->lr);
+		cJSON_AddNumberToObject(f, "lr", strtod(lr, NULL));
+		cJSON_AddStringToObject(f, "lr_schedule", nnp_lr_schedule_name(to->lr_schedule));
+		cJSON_AddNumberToObject(f, "seed", (double)to->seed);
+		if (to->teacher) {
+			cJSON_AddNumberToObject(f, "distill_t", (double)to->distill_t);
+			cJSON_AddNumberToObject(f, "distill_alpha", (double)to->distill_alpha);
+		}
+	}
 	s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	return s;
@@ -255,6 +344,11 @@ int prune_iterative(const prune_iter *it, const prune_iter_run *r, const nnp_mod
 	nnp_model *pm = NULL;
 	nnp_iter_trace *t = NULL;
 	nnp_dataset *ev = NULL;     /* --eval DATA */
+	nnp_dataset *ftd = NULL;    /* --finetune DATA */
+	nnp_model *teacher = NULL;  /* --teacher's */
+	iter_ft ft;
+	memset(&ft, 0, sizeof ft);
+	int tuning = it->finetune_every && r->ft && r->ft->data;
 	char *trace_path = NULL, *svg = NULL, *csv = NULL, *prov = NULL;
 	size_t csv_len = 0;
 	if (it->trace)
@@ -267,7 +361,8 @@ int prune_iterative(const prune_iter *it, const prune_iter_run *r, const nnp_mod
 	}
 	const char *outs[] = { trace_path, svg };
 	const char *ins[] = { r->model_path, r->me->calib, r->data->labels_path, r->out, r->eval,
-		              r->eval_labels };
+		              r->eval_labels, tuning ? r->ft->data : NULL,
+		              tuning ? r->ft->labels : NULL };
 	for (size_t o = 0; o < 2; o++) {
 		for (size_t k = 0; k < sizeof ins / sizeof ins[0]; k++)
 			if (ins[k] && nnp_same_file(outs[o], ins[k])) {
@@ -317,7 +412,14 @@ int prune_iterative(const prune_iter *it, const prune_iter_run *r, const nnp_mod
 		            cal.y ? " and --holdout above 0" : " (--calib-labels FILE for IDX images)");
 		goto fail;
 	}
+	if (tuning && finetune_load(&ft, &ftd, &teacher, r, m, &err))
+		goto fail;
 	nnp_iter_opts io = NNP_ITER_OPTS_INIT;
+	if (tuning) {
+		io.finetune_every = (size_t)it->finetune_every;
+		io.finetune = finetune_step;
+		io.finetune_ctx = &ft;
+	}
 	io.method = r->me->mo;
 	io.step = it->step;
 	io.step_percent = it->step_percent;
@@ -337,37 +439,44 @@ int prune_iterative(const prune_iter *it, const prune_iter_run *r, const nnp_mod
 	}
 	if (nnp_prune_iterative(m, &cal, held.rows ? &held : NULL, &io, &pm, &t, &err))
 		goto fail;
-	if (!(prov = provenance(it, r, m, pm, &c, t, held.rows))) {
+	if (!(prov = provenance(it, r, m, pm, &c, t, held.rows, tuning ? &ft : NULL))) {
 		nnp_err_set(&err, NNP_ENOMEM, "out of memory");
 		goto fail;
 	}
-	char title[160];
-	snprintf(title, sizeof title, "%s: %s + %s, iterative (stop: %s)", r->model_path,
-	         nnp_method_name(r->me->mo.method), nnp_compensate_name(r->me->mo.compensate),
-	         nnp_iter_stop_name(t->stop));
+	char held_name[600];
+	if (r->eval)
+		snprintf(held_name, sizeof held_name, "%s", r->eval);
+	else
+		snprintf(held_name, sizeof held_name, "%s (the last %g%%, held out)", r->me->calib,
+		         it->holdout);
 	if (nnp_model_set_provenance(pm, prov, &err) ||
 	    nnp_iter_trace_csv(t, &csv, &csv_len, &err))
 		goto fail;
 	nnp_format fmt = cli_format_pick(r->format, nnp_format_of_path(r->out));
 	if (nnp_model_save_opts(pm, r->out, fmt, NULL, &err) ||
 	    nnp_write_file_atomic(trace_path, csv, csv_len, &err) ||
-	    write_svg(svg, t, title, &err))
+	    (t->rows && write_plot(svg, it, r, m, pm, t, held_name, cal.rows, &err)))
 		goto fail;
 	if (!r->quiet) {
-		char before[256], after[256], acc[160] = "";
+		char before[256], after[256], acc[224] = "";
 		prune_widths_text(m, before, sizeof before);
 		prune_widths_text(pm, after, sizeof after);
 		if (t->rows)
 			snprintf(acc, sizeof acc, "; held-out accuracy %.2f%% -> %.2f%% on %llu rows",
 			         100 * t->accuracy[0], 100 * t->accuracy[t->kept],
 			         (unsigned long long)t->rows);
+		if (tuning)
+			snprintf(acc + strlen(acc), sizeof acc - strlen(acc), "; fine-tuned %zu "
+			         "time%s (every %llu steps)", ft.done, ft.done == 1 ? "" : "s",
+			         (unsigned long long)it->finetune_every);
 		printf("%s: %s + %s iterative on %zu calibration rows: stopped (%s) after %zu "
 		       "step%s, the model of step %zu written: %zu -> %zu parameters, hidden %s -> "
-		       "%s%s; written to %s, trace %s and %s\n", r->model_path,
+		       "%s%s; written to %s, trace %s%s%s\n", r->model_path,
 		       nnp_method_name(r->me->mo.method), nnp_compensate_name(r->me->mo.compensate),
 		       cal.rows, nnp_iter_stop_name(t->stop), t->n - 1, t->n == 2 ? "" : "s", t->kept,
 		       nnp_model_params(m), nnp_model_params(pm), before, after, acc, r->out,
-		       trace_path, svg);
+		       trace_path, t->rows ? " and its plot " : " (no plot: no held-out rows)",
+		       t->rows ? svg : "");
 	}
 	goto done;
 fail:
@@ -381,5 +490,7 @@ done:
 	nnp_model_free(pm);
 	nnp_calib_free(&c);
 	nnp_dataset_free(ev);
+	nnp_dataset_free(ftd);
+	nnp_model_free(teacher);
 	return rc;
 }

@@ -9,6 +9,7 @@
 
 #include "nnprune/gates.h"
 #include "nnprune/model.h"
+#include "sweep_priv.h"
 
 /* Tolerances of the comparisons (see gates.h). */
 #define DROP_EPS 1e-9
@@ -222,7 +223,7 @@ typedef struct judged {
 
 static judged figures(const nnp_candidate *c, int ft)
 {
-	judged j = { c->accuracy, c->accuracy_drop, c->params, c->file_bytes, 1 };
+	judged j = { c->accuracy, c->accuracy_drop, nnp_candidate_size(c), c->file_bytes, 1 };
 	if (ft) {
 		j.ok = c->finetuned;
 		j.acc = c->finetuned ? c->ft_accuracy : -INFINITY;
@@ -296,8 +297,11 @@ static void name_candidate(char *buf, size_t size, size_t *len, const nnp_candid
 		cat(buf, size, len, "widths ");
 		for (size_t l = 0; l < c->keep->n_layers; l++)
 			cat(buf, size, len, "%s%zu", l ? "-" : "", c->keep->count[l]);
-	} else if (c->sparsity > 0)
-		cat(buf, size, len, "sparsity %g%s", c->sparsity, c->sparse_global ? " global" : "");
+	} else if (c->sparsity > 0) {
+		char sh[NNP_SHARES_TEXT_MAX];
+		nnp_candidate_shares_text(sh, sizeof sh, c, '/');
+		cat(buf, size, len, "sparsity %s%s", sh, c->sparse_global ? " global" : "");
+	}
 	else if (isfinite(c->mean_thr) && isfinite(c->std_thr))
 		cat(buf, size, len, "mean %g, std %g", c->mean_thr, c->std_thr);
 	else
@@ -322,7 +326,8 @@ static void message_best(nnp_gate_result *r, const nnp_sweep *sw, const judged *
 	const nnp_candidate *c = &sw->c[r->best];
 	cat(m, size, &len, "selected #%zu (", r->best);
 	name_candidate(m, size, &len, c);
-	cat(m, size, &len, "): %zu parameters (%.1f%% fewer)", c->params, c->reduction);
+	cat(m, size, &len, "): %zu %sparameters (%.1f%% fewer)", nnp_candidate_size(c),
+	    c->sparsity > 0 ? "nonzero " : "", c->reduction);
 	if (c->file_bytes)
 		cat(m, size, &len, ", %llu bytes", (unsigned long long)c->file_bytes);
 	cat(m, size, &len, ", accuracy %.2f%% (drop %.2f points)%s", 100.0 * j->acc,
@@ -367,7 +372,8 @@ static void message_fail(nnp_gate_result *r, const nnp_sweep *sw, const nnp_gate
 				cat(m, size, &len, "not fine-tuned");
 			break;
 		case NNP_GATE_MAX_PARAMS:
-			cat(m, size, &len, "%zu parameters (over %.0f)", jc->params,
+			cat(m, size, &len, "%zu %sparameters (over %.0f)", jc->params,
+			    c->sparsity > 0 ? "nonzero " : "",
 			    floor(params_limit(g, params0)));
 			break;
 		case NNP_GATE_MAX_BYTES:
@@ -503,9 +509,19 @@ int nnp_sweep_measure(nnp_sweep *sw, nnp_format fmt, nnp_err *err)
 			return nnp_err_set(err, NNP_EUSAGE, "sizes: candidate %zu: same_as %zu is not "
 			                   "an earlier candidate", i, first);
 		const nnp_model *pm = sw->models ? sw->models[first] : NULL;
-		if (pm)
+		if (pm && !c->params) {
+			/* Not evaluated: its sizes and reduction are known all the same. */
+			nnp_sweep_set_sizes(c, pm);
+			c->reduction = sw->original.params
+			               ? 100.0 * ((double)sw->original.params -
+			                          (double)nnp_candidate_size(c)) /
+			                 (double)sw->original.params
+			               : 0.0;
+		}
+		if (pm) {
 			c->nonzeros = nnp_model_nonzeros(pm);
-		else if (first != i)
+			nnp_candidate_set_live(c, pm, sw->original.params);
+		} else if (first != i)
 			c->nonzeros = sw->c[first].nonzeros;
 		const char *f = c->file ? c->file : sw->c[first].file;
 		if (f) {

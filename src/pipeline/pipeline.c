@@ -256,6 +256,14 @@ static nnp_keep *keep_all(const nnp_model *m)
 	return k;
 }
 
+static size_t mag_weights(const nnp_model *m)
+{
+	size_t n = 0;
+	for (size_t l = 0; l < m->n_layers; l++)
+		n += m->layers[l].in * m->layers[l].out;
+	return n;
+}
+
 /* An unstructured method (magnitude): per SPARSITY specification, in order,
  * a sparse copy of m with that share of weights zeroed (o->mag_scope). Every
  * candidate keeps every neuron; none is a duplicate of another. */
@@ -280,22 +288,43 @@ static int build_sparse(nnp_pipeline *p, const nnp_model *m, nnp_err *err)
 			                        "(sparsity), not a neuron budget");
 			break;
 		}
-		if (!(s->sparsity >= 0.0 && s->sparsity <= 1.0)) {
-			rc = spec_error(err, s, "the sparsity is outside [0, 1]");
+		const double *share = s->sparse_layers ? s->sparse_layers : &s->sparsity;
+		size_t n_share = s->sparse_layers ? s->n_sparse_layers : 1;
+		if (s->sparse_layers && n_share != m->n_layers) {
+			char what[160];
+			snprintf(what, sizeof what, "%zu shares, but the model has %zu weight layers "
+			         "(one share each, the output layer's last)", n_share, m->n_layers);
+			rc = spec_error(err, s, what);
 			break;
 		}
-		c->sparsity = s->sparsity;
+		if (s->sparse_layers && o->mag_scope == NNP_MAG_GLOBAL) {
+			rc = spec_error(err, s, "shares per layer do not go with the global scope");
+			break;
+		}
+		for (size_t l = 0; !rc && l < n_share; l++)
+			if (!(share[l] >= 0.0 && share[l] <= 1.0))
+				rc = spec_error(err, s, "the sparsity is outside [0, 1]");
+		if (rc)
+			break;
 		c->sparse_global = o->mag_scope == NNP_MAG_GLOBAL;
+		c->sparse_layers = s->sparse_layers;
+		c->n_sparse_layers = s->sparse_layers ? n_share : 0;
 		if (!(c->keep = keep_all(m)))
 			rc = nnp_err_set(err, NNP_ENOMEM, "out of memory");
+		size_t removed = 0;
 		if (!rc)
-			rc = nnp_prune_magnitude(m, &s->sparsity, 1, (nnp_mag_scope)o->mag_scope,
-			                         &sw->models[i], NULL, err);
+			rc = nnp_prune_magnitude(m, share, n_share, (nnp_mag_scope)o->mag_scope,
+			                         &sw->models[i], &removed, err);
 		if (rc == NNP_EUSAGE && s->label) {
 			char what[sizeof err->msg];
 			snprintf(what, sizeof what, "%s", err->msg);
 			rc = spec_error(err, s, what);
 		}
+		/* Per-layer shares: the share of all the weights they zero. */
+		c->sparsity = s->sparse_layers ? (double)removed / (double)mag_weights(m)
+		                               : s->sparsity;
+		if (!rc && !(c->sparsity > 0))
+			rc = spec_error(err, s, "the shares zero no weight");
 	}
 	progress(o, sw->n, sw->n);
 	sw->n_unique = sw->n;

@@ -13,6 +13,7 @@
 #include "nnprune/manifest.h"
 #include "nnprune/parallel.h"
 #include "pipeline_priv.h"
+#include "sweep_priv.h"
 
 /* "model" from "dir/model.bin". */
 static void model_stem(const char *path, char *buf, size_t size)
@@ -37,7 +38,11 @@ static void budget_name(char *buf, size_t size, const nnp_candidate *c,
 		snprintf(buf, size, "-m%.12g-s%.12g", c->mean_thr, c->std_thr);
 	else if (nnp_method_by_thresholds(mo->method))
 		snprintf(buf, size, "-%s-%s-m%.12g-s%.12g", me, co, c->mean_thr, c->std_thr);
-	else if (c->sparsity > 0)
+	else if (c->sparse_layers) {
+		int n = snprintf(buf, size, "-%s-s", me);
+		if (n > 0 && (size_t)n < size)
+			nnp_candidate_shares_text(buf + n, size - (size_t)n, c, '_');
+	} else if (c->sparsity > 0)
 		snprintf(buf, size, "-%s-%s%.12g", me, c->sparse_global ? "g" : "s", c->sparsity);
 	else if (c->target_params)
 		snprintf(buf, size, "-%s-%s-t%zu", me, co, c->target_params);
@@ -85,9 +90,11 @@ void nnp_candidate_budget_text(char *buf, size_t size, const nnp_candidate *c)
 		for (size_t l = 0; n > 0 && (size_t)n < size && l < c->keep->n_layers; l++)
 			n += snprintf(buf + n, size - (size_t)n, "%s%zu", l ? "-" : "", c->keep->count[l]);
 	}
-	else if (c->sparsity > 0)
-		snprintf(buf, size, "sparsity %g%s", c->sparsity, c->sparse_global ? " global" : "");
-	else
+	else if (c->sparsity > 0) {
+		char sh[NNP_SHARES_TEXT_MAX];
+		nnp_candidate_shares_text(sh, sizeof sh, c, '/');
+		snprintf(buf, size, "sparsity %s%s", sh, c->sparse_global ? " global" : "");
+	} else
 		snprintf(buf, size, "mean %g, std %g", c->mean_thr, c->std_thr);
 }
 
@@ -133,6 +140,8 @@ char *nnp_pipeline_provenance(const nnp_pipeline *p, size_t i)
 		if (c->sparsity > 0) {
 			pv.sparsity = c->sparsity;
 			pv.sparse_scope = c->sparse_global ? "global" : "layer";
+			pv.sparse_layers = c->sparse_layers;
+			pv.n_sparse_layers = c->n_sparse_layers;
 		}
 		if (c->widths) {
 			pv.widths = c->keep->count;
@@ -352,6 +361,8 @@ int nnp_pipeline_finish(nnp_pipeline *p, const nnp_model *m, const nnp_dataset *
 	}
 	if (!rc && ft)
 		rc = nnp_pipeline_ft_run(p, m, d, err);
+	if (!sw->original.params)
+		nnp_sweep_set_sizes(&sw->original, m);   /* not evaluated */
 	if (!rc)
 		rc = nnp_sweep_measure(sw, o->out.format, err);
 	/* The original's row beside them: its nonzeros, and its size in the

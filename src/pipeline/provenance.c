@@ -37,6 +37,11 @@ static void add_budget(cJSON *o, const nnp_prov *p)
 		cJSON_AddNumberToObject(b, "sparsity", p->sparsity);
 		if (p->sparse_scope)
 			cJSON_AddStringToObject(b, "scope", p->sparse_scope);
+		if (p->sparse_layers) {
+			cJSON *a = cJSON_AddArrayToObject(b, "layer_sparsity");
+			for (size_t l = 0; a && l < p->n_sparse_layers; l++)
+				cJSON_AddItemToArray(a, cJSON_CreateNumber(p->sparse_layers[l]));
+		}
 	}
 	if (!isnan(p->keep_frac))
 		cJSON_AddNumberToObject(b, "keep", p->keep_frac);

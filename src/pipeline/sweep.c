@@ -590,13 +590,15 @@ size_t nnp_sweep_select(const nnp_sweep *sw, double max_drop_pts, size_t *closes
 	size_t best = NNP_NO_DUP, near = NNP_NO_DUP;
 	for (size_t i = 0; i < sw->n; i++) {
 		const nnp_candidate *c = &sw->c[i];
+		size_t size = nnp_candidate_size(c);
 		if (near == NNP_NO_DUP || c->accuracy_drop < sw->c[near].accuracy_drop ||
-		    (c->accuracy_drop == sw->c[near].accuracy_drop && c->params < sw->c[near].params))
+		    (c->accuracy_drop == sw->c[near].accuracy_drop &&
+		     size < nnp_candidate_size(&sw->c[near])))
 			near = i;
 		if (!(c->accuracy_drop <= max_drop_pts))
 			continue;
-		if (best == NNP_NO_DUP || c->params < sw->c[best].params ||
-		    (c->params == sw->c[best].params && c->accuracy > sw->c[best].accuracy))
+		if (best == NNP_NO_DUP || size < nnp_candidate_size(&sw->c[best]) ||
+		    (size == nnp_candidate_size(&sw->c[best]) && c->accuracy > sw->c[best].accuracy))
 			best = i;
 	}
 	if (closest)

@@ -4,6 +4,7 @@
  * of block slots and the figures and Pareto flags of the candidates.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -128,11 +129,53 @@ void nnp_sweep_merge_slots(nnp_sweep_slot *tot, const nnp_sweep_slot *slots, siz
 		}
 }
 
+size_t nnp_candidate_size(const nnp_candidate *c)
+{
+	return c->sparsity > 0 && c->live_params ? c->live_params : c->params;
+}
+
+static double reduction(size_t params0, size_t size)
+{
+	return params0 ? 100.0 * ((double)params0 - (double)size) / (double)params0 : 0.0;
+}
+
+void nnp_candidate_set_live(nnp_candidate *c, const nnp_model *p, size_t params0)
+{
+	if (!(c->sparsity > 0))
+		return;
+	size_t weights = 0;
+	for (size_t l = 0; l < p->n_layers; l++)
+		weights += p->layers[l].in * p->layers[l].out;
+	c->nonzeros = nnp_model_nonzeros(p);
+	c->live_params = nnp_model_params(p) - (weights - c->nonzeros);
+	c->reduction = reduction(params0, c->live_params);
+}
+
+void nnp_candidate_shares_text(char *buf, size_t size, const nnp_candidate *c, char sep)
+{
+	size_t len = 0;
+	if (size)
+		buf[0] = '\0';
+	if (!c->sparse_layers) {
+		if (c->sparsity > 0)
+			snprintf(buf, size, "%g", c->sparsity);
+		return;
+	}
+	for (size_t l = 0; l < c->n_sparse_layers && len < size; l++) {
+		int w = l ? snprintf(buf + len, size - len, "%c%g", sep, c->sparse_layers[l])
+		          : snprintf(buf + len, size - len, "%g", c->sparse_layers[l]);
+		if (w < 0)
+			break;
+		len += (size_t)w;
+	}
+}
+
 void nnp_sweep_set_sizes(nnp_candidate *c, const nnp_model *p)
 {
 	c->params = nnp_model_params(p);
 	c->macs = nnp_model_macs(p);
 	c->bytes = c->params * sizeof(float);
+	nnp_candidate_set_live(c, p, 0);
 }
 
 /* The drop is computed from the correct counts, so that e.g. 95 vs 94
@@ -148,8 +191,7 @@ void nnp_sweep_set_scores(nnp_candidate *c, const nnp_sweep_slot *t, const nnp_m
 	                   ? 100.0 * ((double)orig->correct - (double)t->mt.correct) /
 	                     (double)orig->labelled
 	                   : 0.0;
-	c->reduction = params0 ? 100.0 * ((double)params0 - (double)c->params) / (double)params0
-	                       : 0.0;
+	c->reduction = reduction(params0, nnp_candidate_size(c));
 }
 
 typedef struct sweep_pt {
@@ -180,10 +222,10 @@ int nnp_sweep_mark_pareto(nnp_candidate *orig, nnp_candidate *c, size_t n, const
 	if (!pt)
 		return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", who);
 	size_t np = 0;
-	pt[np++] = (sweep_pt){ orig->params, orig->accuracy, orig };
+	pt[np++] = (sweep_pt){ nnp_candidate_size(orig), orig->accuracy, orig };
 	for (size_t i = 0; i < n; i++)
 		if (c[i].same_as == NNP_NO_DUP)
-			pt[np++] = (sweep_pt){ c[i].params, c[i].accuracy, &c[i] };
+			pt[np++] = (sweep_pt){ nnp_candidate_size(&c[i]), c[i].accuracy, &c[i] };
 	qsort(pt, np, sizeof *pt, pt_cmp);
 	double best_smaller = -INFINITY;
 	for (size_t i = 0; i < np;) {
@@ -206,6 +248,7 @@ void nnp_sweep_copy_dups(nnp_candidate *c, size_t n)
 			continue;
 		const nnp_candidate *f = &c[c[i].same_as];
 		c[i].params = f->params;
+		c[i].live_params = f->live_params;
 		c[i].bytes = f->bytes;
 		c[i].macs = f->macs;
 		c[i].accuracy = f->accuracy;

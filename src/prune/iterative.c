@@ -26,6 +26,7 @@ void nnp_iter_trace_free(nnp_iter_trace *t)
 	free(t->params);
 	free(t->accuracy);
 	free(t->correct);
+	free(t->finetuned);
 	free(t);
 }
 
@@ -39,6 +40,7 @@ static int trace_grow(nnp_iter_trace *t)
 	t->params = nnp_regrow(t->params, cap, sizeof *t->params, &failed);
 	t->accuracy = nnp_regrow(t->accuracy, cap, sizeof *t->accuracy, &failed);
 	t->correct = nnp_regrow(t->correct, cap, sizeof *t->correct, &failed);
+	t->finetuned = nnp_regrow(t->finetuned, cap, sizeof *t->finetuned, &failed);
 	if (failed)
 		return -1;
 	t->cap = cap;
@@ -54,6 +56,7 @@ static int trace_add(nnp_iter_trace *t, const nnp_model *m, const nnp_metrics *m
 	t->params[t->n] = nnp_model_params(m);
 	t->accuracy[t->n] = mt ? nnp_metrics_accuracy(mt) : NAN;
 	t->correct[t->n] = mt ? mt->correct : 0;
+	t->finetuned[t->n] = 0;
 	t->n++;
 	return 0;
 }
@@ -179,6 +182,7 @@ int nnp_prune_iterative(const nnp_model *m, const nnp_dataset *calib, const nnp_
 		goto done;
 	}
 	t->n_hidden = H;
+	t->finetune_every = o->finetune_every;
 	if ((rc = nnp_model_clone(&cur, m, err)))
 		goto done;
 	if (acc && (rc = evaluate(cur, held, o->method.threads, &mt0, err)))
@@ -210,13 +214,14 @@ int nnp_prune_iterative(const nnp_model *m, const nnp_dataset *calib, const nnp_
 		share_out(spare, H, k < avail ? k : avail, take);
 		if ((rc = prune_step(cur, calib, o, take, &next, err)))
 			goto done;
-		if (o->finetune_every && s % o->finetune_every == 0 &&
-		    (rc = o->finetune(o->finetune_ctx, &next, s, err)))
+		int ft = o->finetune_every && s % o->finetune_every == 0;
+		if (ft && (rc = o->finetune(o->finetune_ctx, &next, s, err)))
 			goto done;
 		if (acc && (rc = evaluate(next, held, o->method.threads, &mt, err)))
 			goto done;
 		if (trace_add(t, next, acc ? &mt : NULL))
 			goto nomem;
+		t->finetuned[t->n - 1] = (unsigned char)ft;
 		if (budget) {
 			double drop = 100.0 * ((double)mt0.correct - (double)mt.correct) /
 			              (double)mt0.labelled;
@@ -258,13 +263,15 @@ done:
 int nnp_iter_trace_csv(const nnp_iter_trace *t, char **text, size_t *len, nnp_err *err)
 {
 	/* Each field is at most 24 characters with its comma. */
-	size_t cap = (t->n + 1) * (3 + t->n_hidden) * 24 + 64;
+	size_t cap = (t->n + 1) * (4 + t->n_hidden) * 24 + 64;
 	char *b = malloc(cap);
 	if (!b)
 		return nnp_err_set(err, NNP_ENOMEM, "trace: out of memory");
 	size_t n = (size_t)snprintf(b, cap, "step,params,accuracy");
 	for (size_t l = 0; l < t->n_hidden; l++)
 		n += (size_t)snprintf(b + n, cap - n, ",neurons_%zu", l);
+	if (t->finetune_every)
+		n += (size_t)snprintf(b + n, cap - n, ",finetuned");
 	n += (size_t)snprintf(b + n, cap - n, "\n");
 	for (size_t s = 0; s < t->n; s++) {
 		n += (size_t)snprintf(b + n, cap - n, "%zu,%zu,", s, t->params[s]);
@@ -272,6 +279,8 @@ int nnp_iter_trace_csv(const nnp_iter_trace *t, char **text, size_t *len, nnp_er
 			n += (size_t)snprintf(b + n, cap - n, "%.6f", t->accuracy[s]);
 		for (size_t l = 0; l < t->n_hidden; l++)
 			n += (size_t)snprintf(b + n, cap - n, ",%zu", t->neurons[s * t->n_hidden + l]);
+		if (t->finetune_every)
+			n += (size_t)snprintf(b + n, cap - n, ",%d", t->finetuned[s]);
 		n += (size_t)snprintf(b + n, cap - n, "\n");
 	}
 	*text = b;

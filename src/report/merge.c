@@ -161,6 +161,10 @@ static void read_model(rd *r, const cJSON *o, nnp_candidate *c, uint32_t *crc,
 	c->floor_hit = cJSON_IsTrue(item(r, o, "floor_hit"));
 	c->file = str_dup(r, o, "file");
 	const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "budget");
+	if (cJSON_IsObject(b) && cJSON_GetObjectItemCaseSensitive(b, "sparsity") && !r->rc)
+		/* Its shares are not read back: it would be judged as a structured one. */
+		r->rc = nnp_err_set(r->err, NNP_EINPUT, "%s: candidate %zu: a magnitude candidate "
+		                    "(sparsity): merging them is not supported", r->part, r->index);
 	if (cJSON_IsObject(b)) {
 		const cJSON *k = cJSON_GetObjectItemCaseSensitive(b, "keep");
 		c->keep_frac = cJSON_IsNumber(k) ? k->valuedouble : 0;

@@ -208,9 +208,11 @@ void nnp_report_budget(nnp_tbuf *b, const nnp_candidate *c)
 		nnp_tb_printf(b, "keep %g", c->keep_frac);
 	else if (c->widths)
 		nnp_tb_puts(b, "widths");
-	else if (c->sparsity > 0)
-		nnp_tb_printf(b, "sparsity %g%s", c->sparsity, c->sparse_global ? " global" : "");
-	else
+	else if (c->sparsity > 0) {
+		char sh[NNP_SHARES_TEXT_MAX];
+		nnp_candidate_shares_text(sh, sizeof sh, c, '/');
+		nnp_tb_printf(b, "sparsity %s%s", sh, c->sparse_global ? " global" : "");
+	} else
 		nnp_tb_printf(b, "mean %g, std %g", c->mean_thr, c->std_thr);
 }
 
@@ -284,6 +286,14 @@ uint32_t nnp_report_kept_crc(const nnp_keep *k)
 		crc = crc32(crc, b, 4);
 	}
 	return (uint32_t)crc;
+}
+
+int nnp_report_has_sparse(const nnp_sweep *sw)
+{
+	for (size_t i = 0; i < sw->n; i++)
+		if (sw->c[i].sparsity > 0)
+			return 1;
+	return 0;
 }
 
 int nnp_report_has_ft(const nnp_sweep *sw)
@@ -544,9 +554,12 @@ static int cells_build(cells *t, const nnp_sweep *sw, const nnp_stats *s,
 	t->off = malloc(t->rows * nc * sizeof *t->off);
 	if (!t->off)
 		return nnp_err_set(err, NNP_ENOMEM, "report: out of memory");
+	int sparse = nnp_report_has_sparse(sw);
 	for (size_t k = 0; k < nc; k++) {
 		t->off[k] = t->txt.len;
-		nnp_tb_puts(&t->txt, cols[t->col[k]].head);
+		/* Unstructured candidates are reduced by their zero weights. */
+		nnp_tb_puts(&t->txt, sparse && t->col[k] == COL_RED ? "nonzero reduction"
+		                                                    : cols[t->col[k]].head);
 		nnp_tb_putc(&t->txt, '\0');
 	}
 	for (size_t r = 1; r < t->rows; r++) {
@@ -669,8 +682,9 @@ static void md_best(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info *inf
 		nnp_report_budget(b, c);
 		nnp_tb_putc(b, ')');
 	}
-	nnp_tb_printf(b, ": %zu parameters (%.1f%% fewer), accuracy %.2f%% (drop ", c->params,
-	              c->reduction, 100.0 * c->accuracy);
+	nnp_tb_printf(b, ": %zu %sparameters (%.1f%% fewer), accuracy %.2f%% (drop ",
+	              nnp_candidate_size(c), c->sparsity > 0 ? "nonzero " : "", c->reduction,
+	              100.0 * c->accuracy);
 	fmt_signed(b, c->accuracy_drop);
 	nnp_tb_puts(b, " points)");
 	if (c->finetuned) {
@@ -770,7 +784,11 @@ static void render_md(nnp_tbuf *b, const cells *t, const nnp_sweep *sw, const nn
 	rb_md(b, version_of(info));
 	nnp_tb_puts(b, "\n\n");
 	render_md_table(b, t);
-	if (nnp_report_is_budget(info))
+	if (nnp_report_has_sparse(sw))
+		nnp_tb_puts(b, "\nbudget: sparsity S sets the share S of the smallest weights to "
+		               "zero, in every layer (global: ranked across the layers); S1/S2/...: "
+		               "a share per weight layer, the output layer last.");
+	else if (nnp_report_is_budget(info))
 		nnp_tb_puts(b, "\nbudget: keep F keeps round(F x width) neurons of every hidden layer; "
 		               "step N is step N of the sensitivity allocation path; target P is the "
 		               "first step of that path within P parameters; widths: the kept "
@@ -783,6 +801,12 @@ static void render_md(nnp_tbuf *b, const cells *t, const nnp_sweep *sw, const nn
 	               "agreement: rows whose prediction matches the original's. "
 	               "pareto \\*: no other model is smaller and at least as accurate "
 	               "(duplicates are not marked).");
+	if (nnp_report_has_sparse(sw))
+		nnp_tb_puts(b, " nonzero reduction: parameters removed, percent of the original's, "
+		               "the weights set to zero counting as removed (magnitude candidates "
+		               "keep every neuron): the nonzero weights plus the biases are the size "
+		               "that the Pareto front, best and --max-params judge; --max-bytes "
+		               "judges the file's real size.");
 	if (!nnp_report_is_budget(info))
 		nnp_tb_puts(b, " floor \\*: min\\_keep kept more than the rule in some layer.");
 	nnp_tb_puts(b, " = \\#N: the same neurons as candidate N.");
@@ -924,6 +948,14 @@ static void json_budget(nnp_tbuf *b, const nnp_candidate *c, int orig)
 		nnp_tb_puts(b, "\"sparsity\": ");
 		rb_num(b, c->sparsity, "null");
 		nnp_tb_printf(b, ", \"scope\": \"%s\"", c->sparse_global ? "global" : "layer");
+		if (c->sparse_layers) {
+			nnp_tb_puts(b, ", \"layer_sparsity\": [");
+			for (size_t l = 0; l < c->n_sparse_layers; l++) {
+				nnp_tb_puts(b, l ? ", " : "");
+				rb_num(b, c->sparse_layers[l], "null");
+			}
+			nnp_tb_putc(b, ']');
+		}
 		sep = ", ";
 	}
 	if (c->target_params) {

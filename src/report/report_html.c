@@ -170,8 +170,10 @@ int nnp_report_render_html(char **out, size_t *len, const nnp_sweep *sw, const n
 	                "heading to sort.</p>\n");
 	nnp_tb_puts(&b, "<table class=\"sortable\" id=\"models\">\n<thead><tr><th>#</th>"
 	                "<th>thresholds / budget</th><th>kept</th><th>params</th><th>nonzeros</th>"
-	                "<th>file bytes</th>"
-	                "<th>reduction %</th><th>accuracy %</th><th>drop (points)</th>");
+	                "<th>file bytes</th>");
+	nnp_tb_puts(&b, nnp_report_has_sparse(sw) ? "<th>nonzero reduction %</th>"
+	                                          : "<th>reduction %</th>");
+	nnp_tb_puts(&b, "<th>accuracy %</th><th>drop (points)</th>");
 	if (ft)
 		nnp_tb_puts(&b, "<th>fine-tuned accuracy %</th><th>fine-tuned drop (points)</th>");
 	nnp_tb_puts(&b, "<th>loss</th><th>agreement %</th><th>Pareto</th><th>same as</th>"

@@ -39,6 +39,8 @@ int nnp_report_pareto(const nnp_candidate *c);
 /* Candidate i's index in the whole sweep (info->index_map of a shard). */
 size_t nnp_report_index(const nnp_report_info *info, size_t i);
 
+/* 1 if any candidate is unstructured (judged by its nonzero weights). */
+int nnp_report_has_sparse(const nnp_sweep *sw);
 /* 1 if the original or any candidate carries fine-tuned figures. */
 int nnp_report_has_ft(const nnp_sweep *sw);
 

@@ -22,6 +22,7 @@
 #define C_BOX "#f3c99b"
 #define C_FT "#9467bd"
 #define C_LINK "#bbbbbb"
+#define C_TRACE "#17becf"
 #define FONT "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\""
 
 /* A stats panel draws at most this many neurons (every k-th beyond), so a
@@ -312,7 +313,10 @@ static void title_start(nnp_tbuf *b, const nnp_candidate *c, size_t i, int orig)
 static void cand_title(nnp_tbuf *b, const nnp_candidate *c, size_t i, int orig)
 {
 	title_start(b, c, i, orig);
-	nnp_tb_printf(b, ": %zu params, accuracy %.2f%%", c->params, 100.0 * c->accuracy);
+	nnp_tb_printf(b, ": %zu params", c->params);
+	if (nnp_candidate_size(c) != c->params)
+		nnp_tb_printf(b, " (%zu less the zero weights)", nnp_candidate_size(c));
+	nnp_tb_printf(b, ", accuracy %.2f%%", 100.0 * c->accuracy);
 	if (!orig)
 		nnp_tb_printf(b, ", drop %.2f", c->accuracy_drop);
 	nnp_tb_puts(b, "</title>");
@@ -343,8 +347,8 @@ static void plot_ranges(axis *x, axis *y, const nnp_sweep *sw, const nnp_report_
 	double amin = 100.0 * sw->original.accuracy, amax = amin;
 	for (size_t i = 0; i <= sw->n; i++) {
 		const nnp_candidate *c = i == sw->n ? &sw->original : &sw->c[i];
-		pmin = fmin(pmin, (double)c->params);
-		pmax = fmax(pmax, (double)c->params);
+		pmin = fmin(pmin, (double)nnp_candidate_size(c));
+		pmax = fmax(pmax, (double)nnp_candidate_size(c));
 		if (isfinite(c->accuracy)) {
 			amin = fmin(amin, 100.0 * c->accuracy);
 			amax = fmax(amax, 100.0 * c->accuracy);
@@ -352,6 +356,15 @@ static void plot_ranges(axis *x, axis *y, const nnp_sweep *sw, const nnp_report_
 		if (c->finetuned && isfinite(c->ft_accuracy)) {
 			amin = fmin(amin, 100.0 * c->ft_accuracy);
 			amax = fmax(amax, 100.0 * c->ft_accuracy);
+		}
+	}
+	const nnp_report_trace *t = info->trace;
+	for (size_t k = 0; t && k < t->n; k++) {
+		pmin = fmin(pmin, (double)t->params[k]);
+		pmax = fmax(pmax, (double)t->params[k]);
+		if (isfinite(t->accuracy[k])) {
+			amin = fmin(amin, 100.0 * t->accuracy[k]);
+			amax = fmax(amax, 100.0 * t->accuracy[k]);
 		}
 	}
 	if (!isnan(info->max_drop) && isfinite(info->max_drop))
@@ -377,7 +390,7 @@ static void plot_points(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info 
 				continue;
 			nnp_tb_printf(b, "<circle class=\"cand\" cx=\"%.1f\" cy=\"%.1f\" r=\"%s\" "
 			              "fill=\"%s\" fill-opacity=\"%s\">",
-			              ax_px(x, (double)c->params), ax_px(y, 100.0 * c->accuracy),
+			              ax_px(x, (double)nnp_candidate_size(c)), ax_px(y, 100.0 * c->accuracy),
 			              pass ? "4.5" : "4", pass ? C_PARETO : C_CAND, pass ? "1" : "0.6");
 			cand_title(b, c, nnp_report_index(info, i), 0);
 			nnp_tb_puts(b, "</circle>\n");
@@ -394,7 +407,7 @@ static void plot_ft_links(nnp_tbuf *b, const nnp_sweep *sw, const axis *x, const
 		if (!c->finetuned || c->same_as != NNP_NO_DUP || !isfinite(c->accuracy) ||
 		    !isfinite(c->ft_accuracy))
 			continue;
-		double px = ax_px(x, (double)c->params);
+		double px = ax_px(x, (double)nnp_candidate_size(c));
 		nnp_tb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", px,
 		              ax_px(y, 100.0 * c->accuracy), px, ax_px(y, 100.0 * c->ft_accuracy));
 	}
@@ -411,7 +424,7 @@ static void plot_ft_points(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_in
 			continue;
 		nnp_tb_printf(b, "<circle class=\"ft\" cx=\"%.1f\" cy=\"%.1f\" r=\"4\" "
 		              "fill=\"none\" stroke=\"" C_FT "\" stroke-width=\"1.5\">",
-		              ax_px(x, (double)c->params), ax_px(y, 100.0 * c->ft_accuracy));
+		              ax_px(x, (double)nnp_candidate_size(c)), ax_px(y, 100.0 * c->ft_accuracy));
 		ft_title(b, c, nnp_report_index(info, i), 0, info);
 		nnp_tb_puts(b, "</circle>\n");
 	}
@@ -429,7 +442,7 @@ static void plot_front(nnp_tbuf *b, const nnp_sweep *sw, const axis *x, const ax
 	for (size_t i = 0; i <= sw->n; i++) {
 		const nnp_candidate *c = i == sw->n ? &sw->original : &sw->c[i];
 		if (nnp_report_pareto(c) && isfinite(c->accuracy))
-			p[k++] = (pt){ (double)c->params, 100.0 * c->accuracy };
+			p[k++] = (pt){ (double)nnp_candidate_size(c), 100.0 * c->accuracy };
 	}
 	qsort(p, k, sizeof *p, pt_cmp);
 	if (k > 1) {
@@ -439,6 +452,39 @@ static void plot_front(nnp_tbuf *b, const nnp_sweep *sw, const axis *x, const ax
 		nnp_tb_puts(b, "\" fill=\"none\" stroke=\"" C_PARETO "\" stroke-width=\"1.5\"/>\n");
 	}
 	free(p);
+}
+
+/* The trace: a line through its measured points, each a small dot (hollow
+ * where marked), the model written ringed; a tooltip per point. */
+static void plot_trace(nnp_tbuf *b, const nnp_report_trace *t, const axis *x, const axis *y)
+{
+	if (!t || !t->n)
+		return;
+	const char *cmd = "M";
+	nnp_tb_puts(b, "<path class=\"trace\" d=\"");
+	for (size_t k = 0; k < t->n; k++) {
+		if (!isfinite(t->accuracy[k]))
+			continue;
+		nnp_tb_printf(b, "%s%s %.1f %.1f", *cmd == 'M' ? "" : " ", cmd,
+		              ax_px(x, (double)t->params[k]), ax_px(y, 100.0 * t->accuracy[k]));
+		cmd = "L";
+	}
+	nnp_tb_puts(b, "\" fill=\"none\" stroke=\"" C_TRACE "\" stroke-width=\"2\" "
+	               "stroke-linejoin=\"round\"/>\n");
+	for (size_t k = 0; k < t->n; k++) {
+		if (!isfinite(t->accuracy[k]))
+			continue;
+		int hollow = t->marked && t->marked[k];
+		double px = ax_px(x, (double)t->params[k]), py = ax_px(y, 100.0 * t->accuracy[k]);
+		nnp_tb_printf(b, "<circle class=\"trace\" cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" "
+		              "fill=\"%s\" stroke=\"" C_TRACE "\" stroke-width=\"1.2\"><title>step "
+		              "%zu: %zu params, accuracy %.2f%%%s</title></circle>\n", px, py,
+		              hollow ? "#ffffff" : C_TRACE, k, t->params[k], 100.0 * t->accuracy[k],
+		              hollow ? ", fine-tuned" : "");
+		if (k == t->kept)
+			nnp_tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"6\" fill=\"none\" "
+			              "stroke=\"" C_TRACE "\" stroke-width=\"2\"/>\n", px, py);
+	}
 }
 
 static void hline(nnp_tbuf *b, const axis *x, double py, const char *color, const char *dash)
@@ -474,6 +520,17 @@ static void plot_legend(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info 
 	              " stroke-width=\"1.2\" stroke-dasharray=\"6 4\"/>", lx, y - 4, lx + 22, y - 4);
 	text_open(b, lx + 28, y, 12, NULL, "#222222");
 	nnp_tb_puts(b, "original accuracy</text>\n");
+	if (info->trace && info->trace->n) {
+		y += 22;
+		nnp_tb_printf(b, "<path d=\"M %.1f %.1f L %.1f %.1f L %.1f %.1f\" fill=\"none\" "
+		              "stroke=\"" C_TRACE "\" stroke-width=\"2\"/>", lx, y - 2, lx + 11,
+		              y - 8, lx + 22, y - 5);
+		nnp_tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"6\" fill=\"none\" stroke=\""
+		              C_TRACE "\" stroke-width=\"2\"/>", lx + 11, y - 8);
+		text_open(b, lx + 28, y, 12, NULL, "#222222");
+		rb_xml_clip(b, info->trace->label ? info->trace->label : "path", 26);
+		nnp_tb_puts(b, "</text>\n");
+	}
 	if (nnp_report_has_ft(sw)) {
 		y += 22;
 		nnp_tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"4\" fill=\"none\" stroke=\""
@@ -531,7 +588,8 @@ static void plot_legend(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info 
 		const nnp_candidate *c = &sw->c[info->best];
 		y += 22;
 		nnp_tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555555\">"
-		              "best: %zu params (-%.1f%%)</text>\n", lx, y, c->params, c->reduction);
+		              "best: %zu params (-%.1f%%)</text>\n", lx, y, nnp_candidate_size(c),
+		              c->reduction);
 		y += 16;
 		nnp_tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555555\">"
 		              "accuracy %.2f%% (drop %.2f)</text>\n", lx, y, 100.0 * c->accuracy,
@@ -570,6 +628,8 @@ static void plot_heading(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info
 	nnp_tb_puts(b, "; calibration ");
 	if (info->calib_path)
 		rb_xml_clip(b, info->calib_path, 30);
+	else if (nnp_report_has_sparse(sw))
+		nnp_tb_puts(b, "none (magnitudes alone)");
 	else
 		nnp_tb_puts(b, "= evaluation data");
 	nnp_tb_puts(b, "</text>\n");
@@ -586,8 +646,10 @@ static void short_budget(char *buf, size_t n, const nnp_candidate *c)
 		snprintf(buf, n, "keep %g", c->keep_frac);
 	else if (c->widths)
 		snprintf(buf, n, "widths");
-	else if (c->sparsity > 0)
-		snprintf(buf, n, "sparsity %g", c->sparsity);
+	else if (c->sparsity > 0 && n > 9) {
+		memcpy(buf, "sparsity ", 10);
+		nnp_candidate_shares_text(buf + 9, n - 9, c, '/');
+	}
 	else
 		snprintf(buf, n, "%g, %g", c->mean_thr, c->std_thr);
 }
@@ -610,6 +672,9 @@ static void plot_zoom(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info *i
 		if (sw->c[i].finetuned && isfinite(sw->c[i].ft_accuracy))
 			hi = fmax(hi, 100.0 * sw->c[i].ft_accuracy);
 	}
+	for (size_t k = 0; info->trace && k < info->trace->n; k++)
+		if (isfinite(info->trace->accuracy[k]))
+			hi = fmax(hi, 100.0 * info->trace->accuracy[k]);
 	axis y = { 0 };
 	y.p0 = bottom;
 	y.p1 = top;
@@ -631,6 +696,7 @@ static void plot_zoom(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info *i
 	if (ft)
 		plot_ft_links(b, sw, x, &y);
 	plot_front(b, sw, x, &y);
+	plot_trace(b, info->trace, x, &y);
 	plot_points(b, sw, info, x, &y);
 	if (ft)
 		plot_ft_points(b, sw, info, x, &y);
@@ -655,13 +721,13 @@ static void plot_zoom(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info *i
 			continue;
 		char label[64];
 		short_budget(label, sizeof label, c);
-		double px = ax_px(x, (double)c->params), py = ax_px(&y, a);
+		double px = ax_px(x, (double)nnp_candidate_size(c)), py = ax_px(&y, a);
 		halo_text(b, px + 6, k++ % 2 ? py + 14 : py - 7, 9, "start", "#8a4a00", label);
 	}
 	if (info->best != NNP_NO_DUP) {
 		const nnp_candidate *c = &sw->c[info->best];
 		nnp_tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"8\" fill=\"none\" stroke=\""
-		              C_BEST "\" stroke-width=\"2\"/>\n", ax_px(x, (double)c->params),
+		              C_BEST "\" stroke-width=\"2\"/>\n", ax_px(x, (double)nnp_candidate_size(c)),
 		              ax_px(&y, 100.0 * best_acc(c)));
 	}
 	nnp_tb_puts(b, "</g>\n");
@@ -685,9 +751,13 @@ void nnp_report_svg_plot(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info
 	svg_open(b, W, H);
 	plot_heading(b, sw, info, x.p0);
 	draw_axes(b, &x, &y, 1, 11);
-	axis_titles(b, &x, &y, x.kind == AX_LOG ? "parameters (weights + biases, log scale)"
-	                                        : "parameters (weights + biases)",
-	            "accuracy (%)", 12, 38, 50);
+	int sparse = nnp_report_has_sparse(sw);
+	/* Unstructured candidates stand where their nonzero weights put them. */
+	const char *xt = sparse ? "parameters (nonzero weights + biases)"
+	                        : "parameters (weights + biases)";
+	const char *xt_log = sparse ? "parameters (nonzero weights + biases, log scale)"
+	                            : "parameters (weights + biases, log scale)";
+	axis_titles(b, &x, &y, x.kind == AX_LOG ? xt_log : xt, "accuracy (%)", 12, 38, 50);
 	const nnp_candidate *o = &sw->original;
 	double oy = ax_px(&y, 100.0 * o->accuracy);
 	hline(b, &x, oy, "#555555", "6 4");
@@ -701,6 +771,7 @@ void nnp_report_svg_plot(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info
 	if (ft)
 		plot_ft_links(b, sw, &x, &y);
 	plot_front(b, sw, &x, &y);
+	plot_trace(b, info->trace, &x, &y);
 	plot_points(b, sw, info, &x, &y);
 	if (ft)
 		plot_ft_points(b, sw, info, &x, &y);
@@ -720,7 +791,7 @@ void nnp_report_svg_plot(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info
 	halo_text(b, ox - 10, oy - 10, 12, "end", C_ORIG, "original");
 	if (info->best != NNP_NO_DUP) {
 		const nnp_candidate *c = &sw->c[info->best];
-		double bx = ax_px(&x, (double)c->params), by = ax_px(&y, 100.0 * best_acc(c));
+		double bx = ax_px(&x, (double)nnp_candidate_size(c)), by = ax_px(&y, 100.0 * best_acc(c));
 		nnp_tb_printf(b, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"8\" fill=\"none\" stroke=\""
 		              C_BEST "\" stroke-width=\"2\"/>\n", bx, by);
 		char label[48];

@@ -119,7 +119,7 @@ nnp prune model.bin --calib calib.csv --method l2 --iterative --step 10% --until
 expect_rc "iterative --until-drop: exit 0" 0
 expect_out "iterative --until-drop: stop reason printed" "stopped (drop)"
 check "iterative: trace CSV written beside OUT" test -s id.bin.trace.csv
-check "iterative: trace plot written" grep -q '<polyline' id.bin.trace.svg
+check "iterative: trace plot written" grep -q '<path class="trace"' id.bin.trace.svg
 expect_eq "iterative: trace header" "step,params,accuracy,neurons_0,neurons_1" \
 	"$(head -1 id.bin.trace.csv)"
 rescore id.bin blobs.csv

@@ -339,9 +339,12 @@ static void test_finetune_hook_and_csv(void **state)
 		lines += csv[i] == '\n';
 	assert_int_equal(lines, 1 + 8);
 	char want[128];
-	snprintf(want, sizeof want, "step,params,accuracy,neurons_0,neurons_1\n0,%zu,1.000000,8,6\n",
+	snprintf(want, sizeof want,
+	         "step,params,accuracy,neurons_0,neurons_1,finetuned\n0,%zu,1.000000,8,6,0\n",
 	         nnp_model_params(m));
 	assert_memory_equal(csv, want, strlen(want));
+	for (size_t s = 0; s < t->n; s++)   /* the trace marks the steps fine-tuned */
+		assert_int_equal(t->finetuned[s], s == 3 || s == 6);
 	free(csv);
 	nnp_iter_trace_free(t);
 	nnp_model_free(out);
