@@ -321,6 +321,21 @@ make_blobs_and_model() {
 	fi
 }
 
+# The pruning methods' setup: 600 rows of 16-D blobs in 3 classes, 300 more as
+# calibration rows (calib.csv), a 16-32-16-3 ReLU network trained on the
+# first and its statistics.
+make_blobs16_model_stats() {
+	gen_blobs 4242 600 16 3 >blobs.csv
+	gen_blobs 777 300 16 3 >calib.csv
+	nnp train blobs.csv -o model.bin --layers 16,32,16,3 --epochs 5 --seed 1 --lr 0.01 \
+		--batch 16 -j 1 -q
+	nnp stats -q model.bin blobs.csv
+	if [ "$RC" != 0 ]; then
+		bad "setup: train and stats" "$(last_run)"
+		finish
+	fi
+}
+
 # check NAME not CMD...: CMD fails.
 not() { ! "$@"; }
 

@@ -6,16 +6,8 @@
 # usage: test_prune_wire.sh NNPRUNE_BINARY SOURCE_DIR
 . "$(dirname "$0")/lib.sh" "$@"
 
-gen_blobs 4242 600 16 3 >blobs.csv
-gen_blobs 777 300 16 3 >calib.csv
+make_blobs16_model_stats
 cut -d, -f2- calib.csv >nolab.csv
-nnp train blobs.csv -o model.bin --layers 16,32,16,3 --epochs 5 --seed 1 --lr 0.01 --batch 16 \
-	-j 1 -q
-nnp stats -q model.bin blobs.csv
-if [ "$RC" != 0 ]; then
-	bad "setup: train and stats" "$(last_run)"
-	finish
-fi
 
 # --- taylor: labelled calibration rows --------------------------------------------------------
 nnp prune model.bin --calib calib.csv --method taylor --keep 0.5 -o t1.bin -j 1 -q
@@ -113,8 +105,8 @@ expect_usage "prune takes one --sparsity" "this command takes 1" \
 	prune model.bin --method magnitude --sparsity 0.5,0.6 -o x.bin
 expect_usage "--sparsity belongs to magnitude" "belong to --method magnitude" \
 	prune model.bin --calib calib.csv --method l2 --sparsity 0.5 -o x.bin
-expect_usage "magnitude refuses --compensate ls" "nothing to compensate" \
-	sweep --method magnitude --sparsity 0.5 --compensate ls -o x
+expect_usage "magnitude refuses --compensate fold" "removes no neuron" \
+	sweep --method magnitude --sparsity 0.5 --compensate fold -o x
 expect_usage "--scope: layer or global" "is not layer or global" \
 	sweep --method magnitude --sparsity 0.5 --scope all -o x
 

@@ -8,15 +8,7 @@
 # usage: test_sweep_method.sh NNPRUNE_BINARY SOURCE_DIR
 . "$(dirname "$0")/lib.sh" "$@"
 
-gen_blobs 4242 600 16 3 >blobs.csv
-gen_blobs 777 300 16 3 >calib.csv
-nnp train blobs.csv -o model.bin --layers 16,32,16,3 --epochs 5 --seed 1 --lr 0.01 --batch 16 \
-	-j 1 -q
-nnp stats -q model.bin blobs.csv
-if [ "$RC" != 0 ]; then
-	bad "setup: train and stats" "$(last_run)"
-	finish
-fi
+make_blobs16_model_stats
 P0=$((17 * 32 + 33 * 16 + 17 * 3))
 
 # hidden widths "a-b" of a model, from info --json (no JSON tool needed)
