@@ -450,6 +450,28 @@ static void test_sparse_refit_normal_equations(void **state)
 	assert_int_equal(nnp_method_ctx_refit(c, mag, &again, &err), 0);
 	tu_assert_models_bitequal(fit, again);
 	nnp_model_free(again);
+	/* Refused: neuron budgets on a refit context, a model of another shape,
+	 * a refit on a structured context, magnitude without ls. */
+	const size_t counts[2] = { 4, 3 };
+	nnp_model *none = NULL;
+	assert_int_equal(nnp_method_ctx_prune(c, counts, &none, NULL, &err), NNP_EUSAGE);
+	tu_expect_msg(&err, "removes no neuron");
+	const size_t other[] = { D, W, 4, 3 };
+	nnp_model *shape = tu_random_model(&r, 3, other, acts, 0.5);
+	assert_int_equal(nnp_method_ctx_refit(c, shape, &none, &err), NNP_EUSAGE);
+	tu_expect_msg(&err, "not the original's");
+	nnp_method_ctx *sx = NULL;
+	nnp_method_opts so = opts_of(NNP_METHOD_SCORE, NNP_COMP_LS, 1, 0);
+	assert_int_equal(nnp_method_ctx_create(&sx, mod, d, &so, &err), 0);
+	assert_int_equal(nnp_method_ctx_refit(sx, mag, &none, &err), NNP_EUSAGE);
+	tu_expect_msg(&err, "belongs to an unstructured method");
+	nnp_method_ctx_free(sx);
+	so = opts_of(me, NNP_COMP_NONE, 1, 0);
+	assert_int_equal(nnp_method_ctx_create(&sx, mod, d, &so, &err), NNP_EUSAGE);
+	tu_expect_msg(&err, "its one compensation is ls");
+	assert_null(sx);
+	assert_null(none);
+	nnp_model_free(shape);
 	nnp_model_free(fit);
 	nnp_model_free(mag);
 	nnp_method_ctx_free(c);
