@@ -31,6 +31,8 @@
  *            factorisation fail on round-off, lambda is raised tenfold and
  *            tried again (at most 12 times).
  *   A layer that keeps all its neurons is left exactly as it was.
+ *   For an unstructured method (magnitude, single weights zeroed), ls refits
+ *   each neuron's surviving incoming weights the same way (nnp_method_ctx_refit).
  *
  * Allocation: for each hidden layer alone and each fraction of a grid, the
  * layer is pruned (same method and compensation) and the mean KL divergence
@@ -183,6 +185,27 @@ int nnp_method_ctx_prune(nnp_method_ctx *c, const size_t *counts, nnp_model **ou
  */
 int nnp_method_ctx_prune_keep(nnp_method_ctx *c, const nnp_keep *k, nnp_model **out,
                               nnp_err *err);
+
+/*
+ * Unstructured compensation: a context created with an unstructured method
+ * (magnitude) and compensation ls refits the surviving weights of a sparse
+ * copy of its model (same layers, the removed weights exactly zero). Layer
+ * by layer, front to back, with h' the inputs of layer l in the network
+ * refit so far (the rows themselves, after layer 0's preprocessing, for
+ * layer 0) and z_i the ORIGINAL pre-activation of its output i, every
+ * output i that lost weights gets, over its nonzero weights K_i:
+ *   w_i = (C_KK + lambda I)^-1 Cov(h'_K, z_i),  b_i = mean(z_i) - w_i mean(h'_K),
+ * C and lambda as the structured ls computes them for that layer's inputs.
+ * Zeros stay zero. An output keeps its weights if the refit would not lower
+ * its calibration error (which the ridge term can cause, barely), or if it
+ * lost none. The rows' statistics are computed once per context, each
+ * later layer's by one pass per call. *out (caller owns) is pruned with the
+ * refit weights. Errors: NNP_EUSAGE (a structured context, a model of
+ * another shape), NNP_EINPUT (no factorisation, non-finite results), the
+ * reader's (streamed rows), NNP_ENOMEM.
+ */
+int nnp_method_ctx_refit(nnp_method_ctx *c, const nnp_model *pruned, nnp_model **out,
+                         nnp_err *err);
 
 /* The allocation: sensitivity curves and the greedy path over them. */
 typedef struct nnp_alloc {

@@ -61,6 +61,15 @@ typedef struct nnp_report_info {
 	const char *ft_data_path; /* the training data; NULL prints as "-" */
 	double ft_lr;             /* learning rate, for the record */
 	uint64_t ft_seed;         /* shuffling seed, for the record */
+	/* The recipe, for the record (JSON's "finetune" object, Markdown's
+	 * fine-tuning line); ft_schedule NULL: not recorded (then none of these
+	 * is written, as in reports made before they were). */
+	const char *ft_schedule;  /* "oneshot" or "gradual" */
+	const char *ft_optimizer; /* "adam", "sgd" */
+	const char *ft_lr_schedule; /* "constant", "cosine" */
+	double ft_distill_t;      /* the distillation's temperature; NAN: none */
+	double ft_distill_alpha;  /* its weight on the teacher's soft outputs */
+	const char *ft_teacher;   /* the teacher's path; NULL: the original */
 	/* The pruning method and what it was computed on. method NULL (or "rule")
 	 * with compensate NULL is the threshold sweep as it always was: folding
 	 * from `fold`. A sweep of another method shows each candidate's budget

@@ -326,16 +326,19 @@ enum { CLI_S_SPARSITY = 1500, CLI_S_SCOPE };
 	"                     smallest |w| go, round(share x weights) of them (halves to\n" \
 	"                     even), ties in the order layer, row, column; biases are\n" \
 	"                     kept; the output layer is pruned like the others (every\n" \
-	"                     class keeps its bias); no neuron is removed, no\n" \
-	"                     compensation; written as sparse files (CSR per layer where\n" \
-	"                     smaller)\n" \
+	"                     class keeps its bias); no neuron is removed; written as\n" \
+	"                     sparse files (CSR per layer where smaller)\n" \
 	"                     an item with slashes is one candidate with a share per\n" \
 	"                     weight layer, the output layer last, each in [0, 1]\n" \
 	"                     (0.9/0.8/0.5/0 spares the output layer of a 3-hidden-layer\n" \
 	"                     model; mixes with the others: 0.5,0.9/0.8/0.5/0); not\n" \
 	"                     with --scope global\n" \
 	"  --scope layer|global  the share per layer (default), or of all the weights\n" \
-	"                     ranked across layers\n"
+	"                     ranked across layers\n" \
+	"  --compensate ls    (magnitude) refit each neuron's surviving weights and bias\n" \
+	"                     by ridge least squares on the calibration rows, layer by\n" \
+	"                     layer, to reproduce the original's pre-activations; zeros\n" \
+	"                     stay zero (default none: the weights as they were)\n"
 
 typedef struct cli_sparse {
 	const char *text;          /* --sparsity as given; NULL: not given */

@@ -57,7 +57,7 @@ static void prune_help(void)
 	       "  --allocate-step X  the allocation's grid of fractions per layer (default %g)\n"
 	       "  --mean M --std S   the rule's thresholds (rule only); --min-keep N: every\n"
 	       "                     hidden layer keeps at least N neurons (default 1)\n"
-	       "Unstructured (--method magnitude: one value; --calib not needed):\n"
+	       "Unstructured (--method magnitude: one value; --calib only for --compensate ls):\n"
 	       CLI_SPARSE_HELP
 	       "Calibration data and output:\n"
 	       "  --calib DATA       calibration rows (CSV or IDX, plain or .gz)\n"
@@ -230,7 +230,11 @@ static int check_args(const cli_parser *p, prune_cfg *c)
 		return cli_method_check(p, &c->me);
 	}
 	if (c->sp.text) {
-		/* Magnitude reads no rows: --calib only recorded when given. */
+		/* Magnitude reads no rows unless it refits: --calib otherwise only
+		 * recorded when given. */
+		if (c->me.mo.compensate == NNP_COMP_LS && !c->me.calib)
+			return cli_usage_error(p, "--compensate ls: --calib DATA is required (the rows "
+			                          "the surviving weights are refit on)"), -1;
 		return check_shared(p, c);
 	}
 	if (!c->me.calib)

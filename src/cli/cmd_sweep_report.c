@@ -47,6 +47,14 @@ static void report_info(nnp_report_info *info, const sweep_cfg *cfg, const nnp_p
 		info->ft_data_path = cfg->ft.data;
 		info->ft_lr = isnan(cfg->ft.lr) ? (double)pl->o.ft_train.lr : cfg->ft.lr;
 		info->ft_seed = cfg->ft.seed;
+		info->ft_schedule = cfg->ft.gradual ? "gradual" : "oneshot";
+		info->ft_optimizer = nnp_optimizer_name(pl->o.ft_train.optimizer);
+		info->ft_lr_schedule = nnp_lr_schedule_name(pl->o.ft_train.lr_schedule);
+		if (cfg->ft.distill) {
+			info->ft_distill_t = cfg->ft.distill_t;
+			info->ft_distill_alpha = cfg->ft.distill_alpha;
+			info->ft_teacher = cfg->ft.teacher;
+		}
 	}
 	info->best = pl->best;
 }
@@ -65,10 +73,11 @@ static void summary(const sweep_cfg *cfg, const nnp_pipeline *pl, const nnp_repo
 		printf("%s + %s calibrated on the evaluation data itself; ", info->method,
 		       info->compensate);
 	if (cfg->ft.data)
-		printf("%zu distinct model%s and the original fine-tuned for %llu epoch%s on %s; ",
+		printf("%zu distinct model%s and the original fine-tuned for %llu epoch%s on %s%s%s; ",
 		       pl->n_ft_jobs - 1, pl->n_ft_jobs == 2 ? "" : "s",
 		       (unsigned long long)cfg->ft.epochs, cfg->ft.epochs == 1 ? "" : "s",
-		       cfg->ft.data);
+		       cfg->ft.data, cfg->ft.gradual ? ", pruned gradually" : "",
+		       cfg->ft.distill ? ", distilled" : "");
 	printf("models and report in %s/ (report.md, report.csv, report.json, report.svg, "
 	       "stats.svg)\n", cfg->out_dir);
 }

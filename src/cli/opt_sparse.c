@@ -203,14 +203,16 @@ int cli_sparse_check(const cli_parser *p, cli_sparse *s, cli_method *me, const c
 			return cli_usage_error(p, "%s: shares per layer do not go with --scope global "
 			                          "(it ranks all the weights against one share)",
 			                       s->labels[k]), -1;
-	if (me->comp_set && me->mo.compensate != NNP_COMP_NONE)
-		return cli_usage_error(p, "--compensate %s: --method magnitude removes no neuron, "
-		                          "there is nothing to compensate",
-		                       nnp_compensate_name(me->mo.compensate)), -1;
-	if (me->lambda_set || me->alloc_step_set)
-		return cli_usage_error(p, "%s: not used by --method magnitude",
-		                       me->lambda_set ? "--lambda" : "--allocate-step"), -1;
-	me->mo.compensate = NNP_COMP_NONE;
+	/* ls refits the surviving weights; fold has no removed neuron to fold. */
+	if (me->comp_set && me->mo.compensate == NNP_COMP_FOLD)
+		return cli_usage_error(p, "--compensate fold: --method magnitude removes no neuron "
+		                          "(--compensate ls refits the surviving weights)"), -1;
+	int ls = me->comp_set && me->mo.compensate == NNP_COMP_LS;
+	if ((me->lambda_set && !ls) || me->alloc_step_set)
+		return cli_usage_error(p, "%s: not used by --method magnitude%s",
+		                       me->alloc_step_set ? "--allocate-step" : "--lambda",
+		                       me->alloc_step_set ? "" : " without --compensate ls"), -1;
+	me->mo.compensate = ls ? NNP_COMP_LS : NNP_COMP_NONE;
 	me->comp_set = 1;
 	return 0;
 }

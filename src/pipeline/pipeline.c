@@ -265,8 +265,9 @@ static size_t mag_weights(const nnp_model *m)
 }
 
 /* An unstructured method (magnitude): per SPARSITY specification, in order,
- * a sparse copy of m with that share of weights zeroed (o->mag_scope). Every
- * candidate keeps every neuron; none is a duplicate of another. */
+ * a sparse copy of m with that share of weights zeroed (o->mag_scope), its
+ * surviving weights refit on the calibration rows with compensation ls.
+ * Every candidate keeps every neuron; none is a duplicate of another. */
 static int build_sparse(nnp_pipeline *p, const nnp_model *m, nnp_err *err)
 {
 	const nnp_pipeline_opts *o = &p->o;
@@ -277,7 +278,9 @@ static int build_sparse(nnp_pipeline *p, const nnp_model *m, nnp_err *err)
 	p->specs = calloc(o->n_specs ? o->n_specs : 1, sizeof *p->specs);
 	if (!sw || !p->specs)
 		return nnp_err_set(err, NNP_ENOMEM, "out of memory");
-	int rc = NNP_OK;
+	nnp_method_ctx *ctx = NULL;
+	int rc = o->mo.compensate == NNP_COMP_LS
+	         ? nnp_calib_method_ctx(&ctx, m, &p->calib, &o->mo, err) : NNP_OK;
 	for (size_t i = 0; !rc && i < sw->n; i++) {
 		const nnp_spec *s = &o->specs[i];
 		nnp_candidate *c = &sw->c[i];
@@ -315,6 +318,12 @@ static int build_sparse(nnp_pipeline *p, const nnp_model *m, nnp_err *err)
 		if (!rc)
 			rc = nnp_prune_magnitude(m, share, n_share, (nnp_mag_scope)o->mag_scope,
 			                         &sw->models[i], &removed, err);
+		if (!rc && ctx) {
+			nnp_model *fit = NULL;
+			rc = nnp_method_ctx_refit(ctx, sw->models[i], &fit, err);
+			nnp_model_free(sw->models[i]);
+			sw->models[i] = fit;
+		}
 		if (rc == NNP_EUSAGE && s->label) {
 			char what[sizeof err->msg];
 			snprintf(what, sizeof what, "%s", err->msg);
@@ -326,6 +335,7 @@ static int build_sparse(nnp_pipeline *p, const nnp_model *m, nnp_err *err)
 		if (!rc && !(c->sparsity > 0))
 			rc = spec_error(err, s, "the shares zero no weight");
 	}
+	nnp_method_ctx_free(ctx);
 	progress(o, sw->n, sw->n);
 	sw->n_unique = sw->n;
 	return rc;
@@ -431,10 +441,12 @@ int nnp_pipeline_run(nnp_pipeline **out, const nnp_model *m, const nnp_pipeline_
 	int rule = nnp_method_by_thresholds(o->mo.method);
 	p->calibrated = !(rule && o->mo.compensate != NNP_COMP_LS && !o->calib.path &&
 	                  !o->calib.rows);
-	/* An unstructured method reads no rows: calibration only when given. */
+	/* An unstructured method reads no rows unless it refits (ls): then
+	 * calibration rows as for the others, else only when given. */
 	const nnp_criterion *cr = nnp_criterion_at((size_t)o->mo.method);
 	int unstructured = cr && cr->kind == NNP_CRIT_UNSTRUCTURED;
-	if (p->calibrated && !(unstructured && !o->calib.path && !o->calib.rows) &&
+	if (p->calibrated &&
+	    !(unstructured && o->mo.compensate != NNP_COMP_LS && !o->calib.path && !o->calib.rows) &&
 	    (rc = load_calib(p, m, d, err)))
 		goto fail;
 	p->stats = o->stats;

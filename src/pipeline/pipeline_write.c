@@ -28,7 +28,8 @@ static void model_stem(const char *path, char *buf, size_t size)
 
 /* What a candidate's file name says it is: "-m0.1-s0.4" for the rule (as it
  * always was), "-rule-ls-m0.1-s0.4" for the rule with a refit, and for the
- * other methods "-obs-ls-k0.5", "-obs-ls-a12" (allocation step), "-obs-ls-t150000". */
+ * other methods "-obs-ls-k0.5", "-obs-ls-a12" (allocation step), "-obs-ls-t150000";
+ * magnitude "-magnitude-s0.8" ("-g" global), refit "-magnitude-ls-s0.8". */
 static void budget_name(char *buf, size_t size, const nnp_candidate *c,
                         const nnp_method_opts *mo)
 {
@@ -39,11 +40,12 @@ static void budget_name(char *buf, size_t size, const nnp_candidate *c,
 	else if (nnp_method_by_thresholds(mo->method))
 		snprintf(buf, size, "-%s-%s-m%.12g-s%.12g", me, co, c->mean_thr, c->std_thr);
 	else if (c->sparse_layers) {
-		int n = snprintf(buf, size, "-%s-s", me);
+		int n = snprintf(buf, size, "-%s%s-s", me, mo->compensate == NNP_COMP_LS ? "-ls" : "");
 		if (n > 0 && (size_t)n < size)
 			nnp_candidate_shares_text(buf + n, size - (size_t)n, c, '_');
 	} else if (c->sparsity > 0)
-		snprintf(buf, size, "-%s-%s%.12g", me, c->sparse_global ? "g" : "s", c->sparsity);
+		snprintf(buf, size, "-%s%s-%s%.12g", me, mo->compensate == NNP_COMP_LS ? "-ls" : "",
+		         c->sparse_global ? "g" : "s", c->sparsity);
 	else if (c->target_params)
 		snprintf(buf, size, "-%s-%s-t%zu", me, co, c->target_params);
 	else if (c->alloc_step)

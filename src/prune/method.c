@@ -229,8 +229,9 @@ void nnp_method_ctx_free(nnp_method_ctx *c)
 		if (c->kept)
 			free(c->kept[l]);
 	}
+	entry_free(&c->in0);
 	if (c->wl)
-		for (size_t l = 1; l < c->L; l++) {
+		for (size_t l = 0; l < c->L; l++) {
 			free(c->wl[l].w);
 			free(c->wl[l].b);
 		}
@@ -249,6 +250,9 @@ void nnp_method_ctx_free(nnp_method_ctx *c)
 	free(c->obs_work);
 	free(c->rank);
 	free(c->removed);
+	free(c->xcol);
+	free(c->bias);
+	free(c->rw);
 	free(c->acc);
 	free(c->shift);
 	free(c->ws);
@@ -262,11 +266,16 @@ static int check_model(const nnp_model *m, const nnp_method_opts *o, nnp_err *er
 	if (rc)
 		return rc;
 	const nnp_criterion *cr = nnp_criterion_at((size_t)o->method);
-	if (cr->kind != NNP_CRIT_STRUCTURED)
+	int sparse = cr->kind != NNP_CRIT_STRUCTURED;
+	if (sparse && o->compensate != NNP_COMP_LS)
 		return nnp_err_set(err, NNP_EUSAGE, "method %s zeroes single weights and removes no "
-		                   "neuron: it is not one of the neuron-removing methods", cr->name);
+		                   "neuron: its one compensation is ls (the refit of the surviving "
+		                   "weights), not %s", cr->name, nnp_compensate_name(o->compensate));
 	if (!m || m->n_layers < 2)
 		return nnp_err_set(err, NNP_EUSAGE, "nothing to prune: the model has no hidden layer");
+	if (sparse && (m->input_size == 0 || m->input_size > NNP_METHOD_MAX_WIDTH))
+		return nnp_err_set(err, NNP_EUSAGE, "%zu inputs: the refit takes 1 to %u",
+		                   m->input_size, NNP_METHOD_MAX_WIDTH);
 	for (size_t l = 0; l < m->n_layers; l++)
 		if (m->layers[l].out == 0 || m->layers[l].out > NNP_METHOD_MAX_WIDTH)
 			return nnp_err_set(err, NNP_EUSAGE,
@@ -308,6 +317,13 @@ static void set_layout(nnp_method_ctx *c)
 	c->shift_len = soff;
 	c->max_var = c->H * grid_points(c->o.grid_step);
 	c->part_len = c->orig_len > c->max_var ? c->orig_len : c->max_var;
+	if (c->sparse) {
+		/* Passes of one layer (the rows included) hold more than all hidden
+		 * layers' when the input is wide. */
+		size_t in = nnp_mth_stat_len(c, MTH_INPUT), ish = nnp_mth_shift_len(c, MTH_INPUT);
+		c->part_len = in > c->part_len ? in : c->part_len;
+		c->shift_len = ish > c->shift_len ? ish : c->shift_len;
+	}
 }
 
 static int ctx_alloc(nnp_method_ctx *c)
@@ -331,25 +347,38 @@ static int ctx_alloc(nnp_method_ctx *c)
 		 * unpruned network's, so it needs no pruned-prefix entry. */
 		int grad = (crit(c)->needs & NNP_NEEDS_GRAD) != 0;
 		if (entry_alloc(&c->orig[l], l, n, m, c->full, grad, key_cap) ||
-		    (l > 0 && entry_alloc(&c->work[l], l, n, m, c->full, grad, key_cap)))
+		    ((l > 0 || c->sparse) && entry_alloc(&c->work[l], l, n, m, c->full, grad, key_cap)))
 			return -1;
 		if (!(c->kept[l] = alloc3(n, 1, sizeof **c->kept)))
 			return -1;
 	}
-	for (size_t l = 1; l < c->L; l++) {
+	if (c->sparse && entry_alloc(&c->in0, MTH_INPUT, c->m->input_size, c->m->layers[0].out,
+	                             c->full, 0, 1))
+		return -1;
+	for (size_t l = c->sparse ? 0 : 1; l < c->L; l++) {
 		const nnp_layer *src = &c->m->layers[l];
 		nnp_layer *w = &c->wl[l];
 		w->act = src->act;
 		w->alpha = src->alpha;
+		/* Sparse: layer 0 applies the original's preprocessing (borrowed). */
+		w->pre_offset = src->pre_offset;
+		w->pre_scale = src->pre_scale;
 		w->w = alloc3(src->in, src->out, sizeof(float));
 		w->b = alloc3(src->out, 1, sizeof(float));
 		if (!w->w || !w->b)
 			return -1;
 	}
-	c->sa = alloc3(c->maxh, c->maxh, sizeof *c->sa);
+	/* The refit's inputs: hidden neurons, or (sparse) any layer's inputs. */
+	size_t maxn = c->sparse ? c->maxw : c->maxh;
+	c->sa = alloc3(maxn, maxn, sizeof *c->sa);
 	c->sw = alloc3(c->maxh, c->maxw, sizeof *c->sw);
 	c->rank = alloc3(c->maxh, 1, sizeof *c->rank);
-	c->removed = alloc3(c->maxh, 1, sizeof *c->removed);
+	c->removed = alloc3(maxn, 1, sizeof *c->removed);
+	c->xcol = alloc3(c->maxw, 1, sizeof *c->xcol);
+	c->bias = alloc3(c->maxw, 1, sizeof *c->bias);
+	c->rw = alloc3(c->maxw, 1, sizeof *c->rw);
+	if (!c->xcol || !c->bias || !c->rw)
+		return -1;
 	c->acc = alloc3(c->part_len, 1, sizeof *c->acc);
 	c->shift = alloc3(c->shift_len, 1, sizeof *c->shift);
 	if (!c->sa || !c->sw || !c->rank || !c->removed || !c->acc || !c->shift)
@@ -383,7 +412,9 @@ static int ctx_setup(nnp_method_ctx *c, const nnp_model *m, const nnp_method_opt
 	if (c->threads > c->n_batches)
 		c->threads = (unsigned)c->n_batches;
 	c->full = nnp_method_uses_ridge(o);
-	c->maxw = 1;
+	c->sparse = crit(c)->kind != NNP_CRIT_STRUCTURED;
+	/* Sparse: the rows are a layer's inputs like the others. */
+	c->maxw = c->sparse ? m->input_size : 1;
 	for (size_t l = 0; l < c->L; l++) {
 		size_t w = m->layers[l].out;
 		c->maxw = w > c->maxw ? w : c->maxw;
@@ -525,6 +556,9 @@ static int finalize(const nnp_method_ctx *c, mth_entry *e, const double *acc,
 	int ok = all_finite(e->mean, n) && all_finite(e->var, n);
 	if (ok && c->full)
 		ok = all_finite(e->zmean, m) && all_finite(e->cov, n * n) && all_finite(e->cross, n * m);
+	if (!ok && e->layer == MTH_INPUT)
+		return nnp_err_set(err, NNP_EINPUT, "calibration set: the rows' statistics are not "
+		                   "finite");
 	if (!ok)
 		return nnp_err_set(err, NNP_EINPUT,
 		                   "calibration set: hidden layer %zu: activations are not finite",
@@ -539,6 +573,11 @@ static int finalize(const nnp_method_ctx *c, mth_entry *e, const double *acc,
 	e->have_order = 0;
 	e->valid = 1;
 	return NNP_OK;
+}
+
+int nnp_mth_finalize(const nnp_method_ctx *c, mth_entry *e, nnp_err *err)
+{
+	return finalize(c, e, c->acc, c->shift, err);
 }
 
 static int ensure_orig(nnp_method_ctx *c, nnp_err *err)
@@ -730,29 +769,59 @@ static int compensate(nnp_method_ctx *c, size_t l, const mth_entry *e, const siz
 			b[i] = (float)nnp_fold_bias(src->b[i], row, e->mean, rm, n_rm);
 		}
 	} else {
-		double lam = e->lambda;
-		if (nnp_mth_ridge(e->cov, e->cross, n, m, kept, k, &lam, c->sw, c->sa))
-			return nnp_err_set(err, NNP_EINPUT,
-			                   "hidden layer %zu: the calibration covariance cannot be "
-			                   "factorised, even with lambda %g", l, lam);
+		int rc = nnp_mth_ls_fit(c, e, kept, k, 0, m, err);
+		if (rc)
+			return rc;
 		for (size_t i = 0; i < m; i++) {
-			double acc = e->zmean[i];
-			for (size_t j = 0; j < k; j++) {
-				double v = c->sw[j * m + i];
-				w[i * k + j] = (float)v;
-				acc -= v * e->mean[kept[j]];
-			}
-			b[i] = (float)acc;
+			for (size_t j = 0; j < k; j++)
+				w[i * k + j] = (float)c->sw[j * m + i];
+			b[i] = (float)c->bias[i];
 		}
 	}
-	for (size_t i = 0; i < m * k; i++)
+	return nnp_mth_check_finite(l + 1, w, m * k, b, m, err);
+}
+
+int nnp_mth_ls_fit(nnp_method_ctx *c, const mth_entry *e, const size_t *kept, size_t k,
+                   size_t i0, size_t mm, nnp_err *err)
+{
+	size_t n = e->n, m = e->m;
+	const double *cross = e->cross;
+	if (mm < m) {
+		/* The outputs' columns of the cross-covariance, side by side. */
+		for (size_t j = 0; j < n; j++)
+			for (size_t i = 0; i < mm; i++)
+				c->xcol[j * mm + i] = e->cross[j * m + i0 + i];
+		cross = c->xcol;
+	}
+	double lam = e->lambda;
+	if (nnp_mth_ridge(e->cov, cross, n, mm, kept, k, &lam, c->sw, c->sa)) {
+		if (e->layer == MTH_INPUT)
+			return nnp_err_set(err, NNP_EINPUT, "the input rows: their calibration covariance "
+			                   "cannot be factorised, even with lambda %g", lam);
+		return nnp_err_set(err, NNP_EINPUT,
+		                   "hidden layer %zu: the calibration covariance cannot be "
+		                   "factorised, even with lambda %g", e->layer, lam);
+	}
+	for (size_t i = 0; i < mm; i++) {
+		double acc = e->zmean[i0 + i];
+		for (size_t j = 0; j < k; j++)
+			acc -= c->sw[j * mm + i] * e->mean[kept[j]];
+		c->bias[i] = acc;
+	}
+	return NNP_OK;
+}
+
+int nnp_mth_check_finite(size_t l, const float *w, size_t nw, const float *b, size_t nb,
+                         nnp_err *err)
+{
+	for (size_t i = 0; i < nw; i++)
 		if (!isfinite(w[i]))
 			return nnp_err_set(err, NNP_EINPUT, "layer %zu: compensated weight is not finite",
-			                   l + 1);
-	for (size_t i = 0; i < m; i++)
+			                   l);
+	for (size_t i = 0; i < nb; i++)
 		if (!isfinite(b[i]))
 			return nnp_err_set(err, NNP_EINPUT,
-			                   "layer %zu: compensated bias[%zu] is not finite", l + 1, i);
+			                   "layer %zu: compensated bias[%zu] is not finite", l, i);
 	return NNP_OK;
 }
 
@@ -796,6 +865,14 @@ static int run_candidate(nnp_method_ctx *c, const size_t *counts, const nnp_keep
 			keep_rows(&c->wl[l], c->kept[l], k);
 	}
 	return NNP_OK;
+}
+
+/* A context of an unstructured method refits weights (nnp_method_ctx_refit);
+ * it removes no neuron. */
+static int sparse_refused(const nnp_method_ctx *c, nnp_err *err)
+{
+	return nnp_err_set(err, NNP_EUSAGE, "method %s removes no neuron: its context refits "
+	                   "surviving weights (nnp_method_ctx_refit)", crit(c)->name);
 }
 
 /* The slimmed model of the candidate in c->wl / c->kept. */
@@ -860,6 +937,8 @@ int nnp_method_ctx_prune(nnp_method_ctx *c, const size_t *counts, nnp_model **ou
 	*out = NULL;
 	if (kept)
 		*kept = NULL;
+	if (c->sparse)
+		return sparse_refused(c, err);
 	if (!crit(c)->order)
 		return nnp_err_set(err, NNP_EUSAGE,
 		                   "method %s selects by thresholds: it takes kept sets, not counts",
@@ -900,6 +979,8 @@ int nnp_method_ctx_prune_keep(nnp_method_ctx *c, const nnp_keep *k, nnp_model **
                               nnp_err *err)
 {
 	*out = NULL;
+	if (c->sparse)
+		return sparse_refused(c, err);
 	int rc = check_given(c, k, err);
 	if (!rc)
 		rc = run_candidate(c, NULL, k, err);
@@ -1124,6 +1205,8 @@ done:
 int nnp_method_ctx_allocate(nnp_method_ctx *c, nnp_alloc **out, nnp_err *err)
 {
 	*out = NULL;
+	if (c->sparse)
+		return sparse_refused(c, err);
 	if (!crit(c)->order)
 		return nnp_err_set(err, NNP_EUSAGE,
 		                   "allocation needs a ranking method, not %s", crit(c)->name);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <cblas.h>
 
+#include "nnprune/backprop.h"
 #include "nnprune/forward.h"
 #include "nnprune/rows.h"
 #include "method_priv.h"
@@ -22,16 +23,26 @@ typedef struct mth_pass {
 	size_t n_batches;  /* of those rows */
 } mth_pass;
 
+/* The widths of stat layer t: its activations h (n) and the original next
+ * pre-activations z (m); MTH_INPUT: the rows and layer 0. */
+static void stat_dims(const nnp_method_ctx *c, size_t t, size_t *n, size_t *m)
+{
+	*n = t == MTH_INPUT ? c->m->input_size : c->m->layers[t].out;
+	*m = c->m->layers[t == MTH_INPUT ? 0 : t + 1].out;
+}
+
 size_t nnp_mth_stat_len(const nnp_method_ctx *c, size_t l)
 {
-	size_t n = c->m->layers[l].out, m = c->m->layers[l + 1].out;
+	size_t n, m;
+	stat_dims(c, l, &n, &m);
 	/* ... then the counts of exact zeros. */
 	return (c->full ? n + m + n * n + n * m : 2 * n) + n;
 }
 
 size_t nnp_mth_shift_len(const nnp_method_ctx *c, size_t l)
 {
-	size_t n = c->m->layers[l].out, m = c->m->layers[l + 1].out;
+	size_t n, m;
+	stat_dims(c, l, &n, &m);
 	return c->full ? n + m : n;
 }
 
@@ -90,6 +101,23 @@ static void work_forward(const nnp_method_ctx *c, mth_ws *w, size_t rows, size_t
 	w->h = cur;
 }
 
+/* The network under refit (sparse): c->wl[0..l], every layer full width,
+ * from the rows; w->h its layer l activations. */
+static void sparse_forward(const nnp_method_ctx *c, mth_ws *w, const float *x, size_t rows,
+                           size_t l)
+{
+	const float *cur = x;
+	float *nxt = w->p;
+	for (size_t i = 0; i <= l; i++) {
+		const nnp_layer *L = &c->wl[i];
+		nnp_dense(L, cur, rows, nxt);
+		nnp_activate(L->act, L->alpha, nxt, rows, L->out);
+		cur = nxt;
+		nxt = nxt == w->p ? w->q : w->p;
+	}
+	w->h = cur;
+}
+
 /* Runs batch b's forward for the pass; returns its row count. */
 static size_t batch_forward(const mth_pass *P, mth_ws *w, size_t b)
 {
@@ -102,12 +130,28 @@ static size_t batch_forward(const mth_pass *P, mth_ws *w, size_t b)
 	case MTH_PASS_ORIG:
 		orig_forward(c, w, x, rows, c->full ? L : c->H, c->H);
 		break;
+	case MTH_PASS_INPUT: {
+		/* Layer 0's inputs are the rows after its preprocessing. */
+		const nnp_layer *L0 = &c->m->layers[0];
+		size_t in = L0->in;
+		orig_forward(c, w, x, rows, 1, 0);
+		w->h = x;
+		if (L0->pre_offset || L0->pre_scale) {
+			for (size_t r = 0; r < rows; r++)
+				nnp_backprop_input(L0, x + r * in, w->g + r * in, 1.0f);
+			w->h = w->g;
+		}
+		break;
+	}
 	case MTH_PASS_WORK:
 		if (c->full)
 			orig_forward(c, w, x, rows, P->layer + 2, P->layer + 1);
 		else
 			orig_forward(c, w, x, rows, 1, 1);
-		work_forward(c, w, rows, P->layer);
+		if (c->sparse)
+			sparse_forward(c, w, x, rows, P->layer);
+		else
+			work_forward(c, w, rows, P->layer);
 		break;
 	default: {
 		int soft = c->m->layers[L - 1].act == NNP_ACT_SOFTMAX;
@@ -130,7 +174,7 @@ static void pass_hz(const mth_pass *P, const mth_ws *w, size_t t, const float **
 		*z = w->z[t + 1];
 	} else {
 		*h = w->h;
-		*z = w->z[P->layer + 1];
+		*z = w->z[P->kind == MTH_PASS_INPUT ? 0 : P->layer + 1];
 	}
 }
 
@@ -179,19 +223,29 @@ static void stat_batch(const float *h, const float *z, size_t rows, size_t n, si
 	            (int)n, zd, (int)m, 0.0, X, (int)m);
 }
 
+/* Stat layers of a pass: every hidden layer (ORIG), else P->layer alone. */
+static size_t pass_layers(const mth_pass *P)
+{
+	return P->kind == MTH_PASS_ORIG ? P->c->H : 1;
+}
+
+static size_t pass_layer(const mth_pass *P, size_t i)
+{
+	return P->kind == MTH_PASS_ORIG ? i : P->kind == MTH_PASS_INPUT ? MTH_INPUT : P->layer;
+}
+
 static void stats_of_batch(const mth_pass *P, mth_ws *w, size_t rows)
 {
 	const nnp_method_ctx *c = P->c;
-	size_t t0 = P->kind == MTH_PASS_ORIG ? 0 : P->layer;
-	size_t t1 = P->kind == MTH_PASS_ORIG ? c->H : P->layer + 1;
 	memset(w->part, 0, P->acc_len * sizeof *w->part);
-	for (size_t t = t0; t < t1; t++) {
+	for (size_t i = 0; i < pass_layers(P); i++) {
+		size_t t = pass_layer(P, i), n, m;
 		const float *h, *z;
 		pass_hz(P, w, t, &h, &z);
+		stat_dims(c, t, &n, &m);
 		size_t off = P->kind == MTH_PASS_ORIG ? c->off[t] : 0;
 		size_t soff = P->kind == MTH_PASS_ORIG ? c->soff[t] : 0;
-		stat_batch(h, z, rows, c->m->layers[t].out, c->m->layers[t + 1].out, c->full,
-		           c->shift + soff, w->part + off, w->hd, w->zd);
+		stat_batch(h, z, rows, n, m, c->full, c->shift + soff, w->part + off, w->hd, w->zd);
 	}
 }
 
@@ -212,12 +266,11 @@ static void pass_shifts(const mth_pass *P, mth_ws *w)
 {
 	const nnp_method_ctx *c = P->c;
 	size_t rows = batch_forward(P, w, 0);
-	size_t t0 = P->kind == MTH_PASS_ORIG ? 0 : P->layer;
-	size_t t1 = P->kind == MTH_PASS_ORIG ? c->H : P->layer + 1;
-	for (size_t t = t0; t < t1; t++) {
+	for (size_t i = 0; i < pass_layers(P); i++) {
+		size_t t = pass_layer(P, i), n, m;
 		const float *h, *z;
 		pass_hz(P, w, t, &h, &z);
-		size_t n = c->m->layers[t].out, m = c->m->layers[t + 1].out;
+		stat_dims(c, t, &n, &m);
 		double *s = c->shift + (P->kind == MTH_PASS_ORIG ? c->soff[t] : 0);
 		col_mean(h, rows, n, s);
 		if (c->full)
@@ -372,7 +425,8 @@ int nnp_mth_pass(nnp_method_ctx *c, int kind, size_t layer, const mth_variant *v
 {
 	mth_pass P = { .c = c, .kind = kind, .layer = layer, .var = var, .n_var = n_var };
 	P.acc_len = kind == MTH_PASS_ORIG ? c->orig_len
-	            : kind == MTH_PASS_WORK ? nnp_mth_stat_len(c, layer) : n_var;
+	            : kind == MTH_PASS_WORK ? nnp_mth_stat_len(c, layer)
+	            : kind == MTH_PASS_INPUT ? nnp_mth_stat_len(c, MTH_INPUT) : n_var;
 	memset(c->acc, 0, P.acc_len * sizeof *c->acc);
 	if (!c->d)
 		return stream_rows(&P, err);

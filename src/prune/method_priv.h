@@ -99,7 +99,12 @@ typedef struct mth_ws {
 	double *part;         /* [part_len] this batch's sums */
 } mth_ws;
 
-enum { MTH_PASS_ORIG = 0, MTH_PASS_WORK = 1, MTH_PASS_EVAL = 2 };
+/* INPUT: the calibration rows themselves against the original layer 0's
+ * pre-activations (the unstructured refit's first layer). */
+enum { MTH_PASS_ORIG = 0, MTH_PASS_WORK = 1, MTH_PASS_EVAL = 2, MTH_PASS_INPUT = 3 };
+
+/* The layer index of the statistics of the input rows (an entry's layer). */
+#define MTH_INPUT ((size_t)-1)
 
 struct nnp_method_ctx {
 	const nnp_model *m;
@@ -114,6 +119,9 @@ struct nnp_method_ctx {
 	size_t batch, n_batches, maxw, maxh;
 	unsigned threads;      /* workspaces; passes run min(threads, batches) threads */
 	int full;              /* covariances needed (obs or ls), else means and variances */
+	int sparse;            /* unstructured (magnitude + ls): surviving weights refit in
+	                          c->wl[0..L), every layer full width; in0 the inputs' entry */
+	mth_entry in0;
 	int have_orig;
 	mth_entry *orig;       /* [H] statistics of the unpruned network */
 	mth_entry *work;       /* [H] the latest pruned-prefix statistics per layer */
@@ -126,21 +134,46 @@ struct nnp_method_ctx {
 	/* scratch */
 	double *sa, *sw, *obs_work;
 	nnp_mth_rank *rank;
-	size_t *removed;       /* [maxh] a layer's removed neurons, for folding */
+	size_t *removed;       /* [maxh] a layer's removed neurons, for folding; [maxw]
+	                          sparse: a row's surviving inputs */
+	double *xcol, *bias;   /* [maxw] a column of a cross-covariance, a refit's biases */
+	double *rw;            /* [maxw] sparse: a row's weights over its surviving inputs */
 	double *acc, *shift;   /* a pass's totals and reference shifts */
 	mth_ws *ws;            /* [threads], one per worker of the pool */
 	nnp_pool *pool;        /* the passes' threads */
 };
 
-/* Statistics sizes of hidden layer l: accumulator doubles (sums, products). */
+/*
+ * The ridge refit (compensation ls) of outputs [i0, i0 + mm) of e's next
+ * layer over the kept inputs kept[0..k): weights into c->sw ([k][mm]),
+ * biases into c->bias ([mm]): b = mean(z) - w . mean(h'_K). Structured
+ * compensation refits all e->m outputs over one kept set; the unstructured
+ * refit one output (mm 1) over its row's surviving weights. Errors:
+ * NNP_EINPUT (no factorisation, even with lambda raised).
+ */
+int nnp_mth_ls_fit(nnp_method_ctx *c, const mth_entry *e, const size_t *kept, size_t k,
+                   size_t i0, size_t mm, nnp_err *err);
+
+/* NNP_EINPUT naming layer l if a weight (w[0..nw)) or a bias (b[0..nb)) is
+ * not finite. */
+int nnp_mth_check_finite(size_t l, const float *w, size_t nw, const float *b, size_t nb,
+                         nnp_err *err);
+
+/* Turns a pass's sums (c->acc, shifted by c->shift) into e's means,
+ * covariances and lambda. Errors: NNP_EINPUT (not finite). */
+int nnp_mth_finalize(const nnp_method_ctx *c, mth_entry *e, nnp_err *err);
+
+/* Statistics sizes of hidden layer l (MTH_INPUT: the input rows):
+ * accumulator doubles (sums, products). */
 size_t nnp_mth_stat_len(const nnp_method_ctx *c, size_t l);
-/* Shift doubles of hidden layer l. */
+/* Shift doubles of hidden layer l (MTH_INPUT: the input rows). */
 size_t nnp_mth_shift_len(const nnp_method_ctx *c, size_t l);
 
 /*
  * Runs one pass over the calibration rows. ORIG: every hidden layer of the
  * unpruned network, totals at c->off[l]. WORK: hidden layer `layer` of the
- * network in c->wl / c->kept, totals at 0. EVAL: sum over rows of each
+ * network in c->wl / c->kept (sparse: c->wl[0..layer], full width), totals at
+ * 0. INPUT: the rows against the original layer 0, totals at 0. EVAL: sum over rows of each
  * variant's divergence from the original, totals[v]. Totals land in c->acc,
  * shifts in c->shift. Batches run on c->pool, their sums added in batch order.
  * Streamed rows are read a chunk (a whole number of batches) at a time, so

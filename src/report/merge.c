@@ -303,6 +303,12 @@ static int read_head(nnp_report_merged *m, const cJSON *d, const char *part, con
 		info->ft_epochs = (size_t)fmax(0, jnum(ft, "epochs", NULL));
 		info->ft_lr = jnum(ft, "lr", NULL);
 		info->ft_seed = (uint64_t)fmax(0, jnum(ft, "seed", NULL));
+		info->ft_schedule = jstr(ft, "schedule", NULL);
+		info->ft_optimizer = jstr(ft, "optimizer", NULL);
+		info->ft_lr_schedule = jstr(ft, "lr_schedule", NULL);
+		info->ft_distill_t = jnum(ft, "distill", "t");
+		info->ft_distill_alpha = jnum(ft, "distill", "alpha");
+		info->ft_teacher = jstr(ft, "distill", "teacher");
 	}
 	info->write_mode = jstr(d, "write", NULL);
 	nnp_gates_init(&m->gates);

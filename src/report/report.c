@@ -179,6 +179,7 @@ void nnp_report_info_init(nnp_report_info *info)
 	info->best = NNP_NO_DUP;
 	info->max_drop = NAN;
 	info->lambda_rel = NAN;
+	info->ft_distill_t = info->ft_distill_alpha = NAN;
 }
 
 int nnp_report_is_budget(const nnp_report_info *info)
@@ -694,12 +695,28 @@ static void md_best(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info *inf
 	}
 }
 
-/* "N epoch(s) on DATA (lr X, seed S)", Markdown-escaped. */
+/* "N epoch(s) on DATA (lr X, seed S)", Markdown-escaped; with the recipe
+ * recorded "(lr X, seed S; adam, cosine, oneshot; distilled at T 2, alpha
+ * 0.5 from the original)". */
 static void md_ft(nnp_tbuf *b, const nnp_report_info *info)
 {
 	nnp_tb_printf(b, "%zu epoch%s on ", info->ft_epochs, info->ft_epochs == 1 ? "" : "s");
 	rb_md(b, info->ft_data_path);
-	nnp_tb_printf(b, " (lr %.7g, seed %llu)", info->ft_lr, (unsigned long long)info->ft_seed);
+	nnp_tb_printf(b, " (lr %.7g, seed %llu", info->ft_lr, (unsigned long long)info->ft_seed);
+	const char *recipe[] = { info->ft_optimizer, info->ft_lr_schedule, info->ft_schedule };
+	for (size_t i = 0; info->ft_schedule && i < 3; i++) {
+		nnp_tb_puts(b, i ? ", " : "; ");
+		rb_md(b, recipe[i]);
+	}
+	if (info->ft_schedule && isfinite(info->ft_distill_t)) {
+		nnp_tb_printf(b, "; distilled at T %.7g, alpha %.7g from ", info->ft_distill_t,
+		              info->ft_distill_alpha);
+		if (info->ft_teacher)
+			rb_md(b, info->ft_teacher);
+		else
+			nnp_tb_puts(b, "the original");
+	}
+	nnp_tb_putc(b, ')');
 }
 
 /* What was pruned how, and on which rows the method computed its choices. */
@@ -1107,6 +1124,30 @@ static void json_manifest(nnp_tbuf *b, const nnp_manifest *m)
 }
 
 /* "nnprune VERSION" as a JSON string. */
+/* The top "finetune" object's recipe members, when recorded: schedule,
+ * optimizer, lr_schedule, distill (null, or its T, alpha and teacher). */
+static void json_ft_recipe(nnp_tbuf *b, const nnp_report_info *info)
+{
+	if (!info->ft_schedule)
+		return;
+	static const char *const key[] = { "schedule", "optimizer", "lr_schedule" };
+	const char *val[] = { info->ft_schedule, info->ft_optimizer, info->ft_lr_schedule };
+	for (size_t i = 0; i < 3; i++) {
+		nnp_tb_printf(b, ", \"%s\": ", key[i]);
+		rb_json_str(b, val[i]);
+	}
+	nnp_tb_puts(b, ", \"distill\": ");
+	if (!isfinite(info->ft_distill_t)) {
+		nnp_tb_puts(b, "null");
+		return;
+	}
+	/* T and alpha are floats in training: 7 digits say all they hold. */
+	nnp_tb_printf(b, "{\"t\": %.7g, \"alpha\": %.7g, \"teacher\": ", info->ft_distill_t,
+	              info->ft_distill_alpha);
+	rb_json_str(b, info->ft_teacher);
+	nnp_tb_putc(b, '}');
+}
+
 static void json_tool(nnp_tbuf *b, const nnp_report_info *info)
 {
 	nnp_tbuf tool = { 0 };
@@ -1195,7 +1236,9 @@ static void render_json(nnp_tbuf *b, const nnp_sweep *sw, const nnp_stats *s,
 			nnp_tb_printf(b, "%.7g", info->ft_lr);
 		else
 			nnp_tb_puts(b, "null");
-		nnp_tb_printf(b, ", \"seed\": %llu}", (unsigned long long)info->ft_seed);
+		nnp_tb_printf(b, ", \"seed\": %llu", (unsigned long long)info->ft_seed);
+		json_ft_recipe(b, info);
+		nnp_tb_putc(b, '}');
 	}
 	nnp_tb_puts(b, ",\n  \"write\": ");
 	rb_json_str(b, info->write_mode);

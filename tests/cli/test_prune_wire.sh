@@ -105,8 +105,8 @@ expect_usage "prune takes one --sparsity" "this command takes 1" \
 	prune model.bin --method magnitude --sparsity 0.5,0.6 -o x.bin
 expect_usage "--sparsity belongs to magnitude" "belong to --method magnitude" \
 	prune model.bin --calib calib.csv --method l2 --sparsity 0.5 -o x.bin
-expect_usage "magnitude refuses --compensate ls" "nothing to compensate" \
-	sweep --method magnitude --sparsity 0.5 --compensate ls -o x
+expect_usage "magnitude refuses --compensate fold" "removes no neuron" \
+	sweep --method magnitude --sparsity 0.5 --compensate fold -o x
 expect_usage "--scope: layer or global" "is not layer or global" \
 	sweep --method magnitude --sparsity 0.5 --scope all -o x
 

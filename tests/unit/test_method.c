@@ -291,6 +291,164 @@ static void test_refit_end_to_end(void **state)
 	nnp_dataset_free(d);
 }
 
+/* ---- the unstructured refit --------------------------------------------- */
+
+/* Rows x[N][D] through layer l of m in double, from inputs in[N][n] (the
+ * rows themselves for layer 0, preprocessed here): pre-activations z[N][out]. */
+static void ref_layer(const nnp_model *m, size_t l, const double *in, size_t N, double *z)
+{
+	const nnp_layer *L = &m->layers[l];
+	for (size_t t = 0; t < N; t++)
+		for (size_t o = 0; o < L->out; o++) {
+			double s = L->b[o];
+			for (size_t i = 0; i < L->in; i++)
+				s += (double)L->w[o * L->in + i] * in[t * L->in + i];
+			z[t * L->out + o] = s;
+		}
+}
+
+/* Mean over rows of (w . h_t + b - z_t,i)^2 for a float row w over n inputs. */
+static double row_mse(const float *w, float b, const double *h, const double *z, size_t N,
+                      size_t n, size_t m, size_t i)
+{
+	double s = 0;
+	for (size_t t = 0; t < N; t++) {
+		double v = b - z[t * m + i];
+		for (size_t j = 0; j < n; j++)
+			v += (double)w[j] * h[t * n + j];
+		s += v * v;
+	}
+	return s / (double)N;
+}
+
+/*
+ * magnitude + ls on a tiny network with input preprocessing: every row that
+ * lost weights equals the ridge normal-equations solution over its surviving
+ * weights, computed here in double on the inputs of the refit network so far
+ * against the original's pre-activations; zeros stay zero; rows that lost
+ * nothing stay; and no row's calibration error rises above the plain
+ * magnitude row's on the same inputs.
+ */
+static void test_sparse_refit_normal_equations(void **state)
+{
+	(void)state;
+	tu_rng r = { 31 };
+	enum { D = 7, N = 203, W = 8 };
+	const size_t sizes[] = { D, W, 5, 3 };
+	const nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_TANH, NNP_ACT_LINEAR };
+	nnp_model *mod = tu_random_model(&r, 3, sizes, acts, 0.8);
+	const float off = 0.25f, sc = 1.5f;
+	nnp_err err;
+	nnp_err_clear(&err);
+	assert_int_equal(nnp_model_set_prep(mod, &off, 1, &sc, 1, &err), 0);
+	nnp_dataset *d = make_data(&r, N, D, -1.0, 2.0);
+	nnp_method me;
+	assert_int_equal(nnp_method_parse("magnitude", &me), 0);
+	/* Layer 1 keeps one row whole: per layer 0.5 of 40 weights, then 0.1 of
+	 * layer 1's by hand below. */
+	const double share[] = { 0.5, 0.0, 0.4 };
+	nnp_model *mag = NULL, *fit = NULL;
+	assert_int_equal(nnp_prune_magnitude(mod, share, 3, NNP_MAG_PER_LAYER, &mag, NULL, &err), 0);
+	for (size_t i = 0; i < 5; i += 2)
+		mag->layers[1].w[i * W + i] = 0.0f;   /* rows 1 and 3 lose nothing */
+	nnp_method_opts o = opts_of(me, NNP_COMP_LS, 2, 16);
+	nnp_method_ctx *c = NULL;
+	assert_int_equal(nnp_method_ctx_create(&c, mod, d, &o, &err), 0);
+	assert_int_equal(nnp_method_ctx_refit(c, mag, &fit, &err), 0);
+	static double h[N * W], z[N * W], hn[N * W], C[W * W], X[W * W], mh[W], mz[W];
+	for (size_t t = 0; t < N * D; t++)
+		h[t] = ((double)d->x[t] - off) * sc;
+	size_t checked = 0;
+	for (size_t l = 0; l < 3; l++) {
+		const nnp_layer *Lo = &mod->layers[l], *Lm = &mag->layers[l], *Lf = &fit->layers[l];
+		size_t n = Lo->in, m = Lo->out;
+		/* The original's pre-activations: its own inputs, layer by layer. */
+		static double ho[N * W];
+		for (size_t t = 0; t < N * D; t++)
+			ho[t] = ((double)d->x[t] - off) * sc;
+		for (size_t q = 0; q <= l; q++) {
+			ref_layer(mod, q, ho, N, z);
+			if (q < l)
+				for (size_t t = 0; t < N * mod->layers[q].out; t++)
+					ho[t] = ref_act(mod->layers[q].act, 0, z[t]);
+		}
+		cov_of(h, z, N, n, m, C, X, mh, mz);
+		double tr = 0;
+		for (size_t j = 0; j < n; j++)
+			tr += C[j * n + j];
+		double lam = NNP_METHOD_LAMBDA_REL * tr / (double)n;
+		for (size_t i = 0; i < m; i++) {
+			const float *wm = Lm->w + i * n, *wf = Lf->w + i * n;
+			if (!memcmp(wm, Lo->w + i * n, n * sizeof *wm)) {
+				assert_memory_equal(wf, wm, n * sizeof *wf);
+				assert_true(Lf->b[i] == Lo->b[i]);
+				continue;
+			}
+			size_t K[W], k = 0;
+			for (size_t j = 0; j < n; j++)
+				if (wm[j] != 0.0f)
+					K[k++] = j;
+				else
+					assert_true(wf[j] == 0.0f);
+			double A[W * W], B[W];
+			for (size_t a = 0; a < k; a++) {
+				for (size_t b = 0; b < k; b++)
+					A[a * k + b] = C[K[a] * n + K[b]] + (a == b ? lam : 0);
+				B[a] = X[K[a] * m + i];
+			}
+			gauss_solve(A, B, k, 1);
+			double bias = mz[i];
+			for (size_t a = 0; a < k; a++) {
+				assert_true(fabs(wf[K[a]] - B[a]) < 1e-4 * (1 + fabs(B[a])));
+				bias -= B[a] * mh[K[a]];
+			}
+			assert_true(fabs(Lf->b[i] - bias) < 1e-4 * (1 + fabs(bias)));
+			double e_fit = row_mse(wf, Lf->b[i], h, z, N, n, m, i);
+			double e_mag = row_mse(wm, Lm->b[i], h, z, N, n, m, i);
+			assert_true(e_fit <= e_mag * (1 + 1e-9));
+			checked++;
+		}
+		/* The next layer's inputs: this layer of the refit network. */
+		ref_layer(fit, l, h, N, hn);
+		for (size_t t = 0; t < N * m; t++)
+			h[t] = ref_act(Lo->act, 0, hn[t]);
+	}
+	/* Every row of layers 0 and 2 and three of layer 1's. */
+	assert_int_equal(checked, W + 3 + 3);
+	/* The refit is deterministic: a second call on the same context agrees. */
+	nnp_model *again = NULL;
+	assert_int_equal(nnp_method_ctx_refit(c, mag, &again, &err), 0);
+	tu_assert_models_bitequal(fit, again);
+	nnp_model_free(again);
+	/* Refused: neuron budgets on a refit context, a model of another shape,
+	 * a refit on a structured context, magnitude without ls. */
+	const size_t counts[2] = { 4, 3 };
+	nnp_model *none = NULL;
+	assert_int_equal(nnp_method_ctx_prune(c, counts, &none, NULL, &err), NNP_EUSAGE);
+	tu_expect_msg(&err, "removes no neuron");
+	const size_t other[] = { D, W, 4, 3 };
+	nnp_model *shape = tu_random_model(&r, 3, other, acts, 0.5);
+	assert_int_equal(nnp_method_ctx_refit(c, shape, &none, &err), NNP_EUSAGE);
+	tu_expect_msg(&err, "not the original's");
+	nnp_method_ctx *sx = NULL;
+	nnp_method_opts so = opts_of(NNP_METHOD_SCORE, NNP_COMP_LS, 1, 0);
+	assert_int_equal(nnp_method_ctx_create(&sx, mod, d, &so, &err), 0);
+	assert_int_equal(nnp_method_ctx_refit(sx, mag, &none, &err), NNP_EUSAGE);
+	tu_expect_msg(&err, "belongs to an unstructured method");
+	nnp_method_ctx_free(sx);
+	so = opts_of(me, NNP_COMP_NONE, 1, 0);
+	assert_int_equal(nnp_method_ctx_create(&sx, mod, d, &so, &err), NNP_EUSAGE);
+	tu_expect_msg(&err, "its one compensation is ls");
+	assert_null(sx);
+	assert_null(none);
+	nnp_model_free(shape);
+	nnp_model_free(fit);
+	nnp_model_free(mag);
+	nnp_method_ctx_free(c);
+	nnp_model_free(mod);
+	nnp_dataset_free(d);
+}
+
 /* ---- selection orders --------------------------------------------------- */
 
 /* Ridge objective of keeping subset `mask` (bit j = input j): minus the
@@ -1140,6 +1298,7 @@ int main(void)
 		cmocka_unit_test(test_chol_solve),
 		cmocka_unit_test(test_ridge_vs_normal_equations),
 		cmocka_unit_test(test_refit_end_to_end),
+		cmocka_unit_test(test_sparse_refit_normal_equations),
 		cmocka_unit_test(test_obs_order_brute_force),
 		cmocka_unit_test(test_score_order_by_hand),
 		cmocka_unit_test(test_linear_combination_removed),

@@ -1680,8 +1680,58 @@ static void test_ft_json(void **state)
 	assert_num(top, "epochs", FT_EPOCHS);
 	assert_num(top, "lr", 0.001);
 	assert_num(top, "seed", 7);
+	/* No recipe recorded: none of its members, as before they existed. */
+	assert_null(cJSON_GetObjectItemCaseSensitive(top, "schedule"));
+	assert_null(cJSON_GetObjectItemCaseSensitive(top, "distill"));
 	assert_num(j, "best", (double)f->info.best);
 	cJSON_Delete(j);
+	free(text);
+	fx_free(f);
+}
+
+/* The recipe recorded: schedule, optimizer, learning-rate schedule and
+ * distillation in JSON's "finetune" object and on Markdown's line; without
+ * distillation its member is null. */
+static void test_ft_recipe(void **state)
+{
+	(void)state;
+	fixture *f = fx_ft(1);
+	f->info.ft_schedule = "gradual";
+	f->info.ft_optimizer = "sgd";
+	f->info.ft_lr_schedule = "cosine";
+	f->info.ft_distill_t = 2;
+	f->info.ft_distill_alpha = 0.25;
+	f->info.ft_teacher = "big \"t\".bin";
+	char *text = render(f, NNP_REPORT_JSON, NULL);
+	cJSON *j = cJSON_Parse(text);
+	assert_non_null(j);
+	const cJSON *top = cJSON_GetObjectItemCaseSensitive(j, "finetune");
+	assert_jstr(top, "schedule", "gradual");
+	assert_jstr(top, "optimizer", "sgd");
+	assert_jstr(top, "lr_schedule", "cosine");
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(top, "distill");
+	assert_num(d, "t", 2);
+	assert_num(d, "alpha", 0.25);
+	assert_jstr(d, "teacher", "big \"t\".bin");
+	assert_int_equal(cJSON_GetArraySize(d), 3);
+	cJSON_Delete(j);
+	free(text);
+	text = render(f, NNP_REPORT_MD, NULL);
+	assert_non_null(strstr(text, "- fine-tuning: 2 epochs on data/train.csv (lr 0.001, seed 7; "
+	                             "sgd, cosine, gradual; distilled at T 2, alpha 0.25 from "
+	                             "big \"t\".bin)\n"));
+	free(text);
+	f->info.ft_schedule = "oneshot";
+	f->info.ft_distill_t = NAN;
+	text = render(f, NNP_REPORT_JSON, NULL);
+	j = cJSON_Parse(text);
+	top = cJSON_GetObjectItemCaseSensitive(j, "finetune");
+	assert_jstr(top, "schedule", "oneshot");
+	assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(top, "distill")));
+	cJSON_Delete(j);
+	free(text);
+	text = render(f, NNP_REPORT_MD, NULL);
+	assert_non_null(strstr(text, "(lr 0.001, seed 7; sgd, cosine, oneshot)\n"));
 	free(text);
 	fx_free(f);
 }
@@ -2128,6 +2178,7 @@ int main(void)
 		cmocka_unit_test(test_ft_markdown),
 		cmocka_unit_test(test_ft_csv),
 		cmocka_unit_test(test_ft_json),
+		cmocka_unit_test(test_ft_recipe),
 		cmocka_unit_test(test_ft_svg),
 		cmocka_unit_test(test_ft_ignored),
 		cmocka_unit_test(test_ft_deterministic_and_errors),
