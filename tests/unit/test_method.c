@@ -370,7 +370,7 @@ static void test_sparse_refit_normal_equations(void **state)
 			ref_layer(mod, q, ho, N, z);
 			if (q < l)
 				for (size_t t = 0; t < N * mod->layers[q].out; t++)
-					ho[t] = ref_act(mod->layers[q].act, 0, z[t]);
+					ho[t] = tu_ref_act(mod->layers[q].act, 0, z[t]);
 		}
 		cov_of(h, z, N, n, m, C, X, mh, mz);
 		double tr = 0;
@@ -411,7 +411,7 @@ static void test_sparse_refit_normal_equations(void **state)
 		/* The next layer's inputs: this layer of the refit network. */
 		ref_layer(fit, l, h, N, hn);
 		for (size_t t = 0; t < N * m; t++)
-			h[t] = ref_act(Lo->act, 0, hn[t]);
+			h[t] = tu_ref_act(Lo->act, 0, hn[t]);
 	}
 	/* Every row of layers 0 and 2 and three of layer 1's. */
 	assert_int_equal(checked, W + 3 + 3);
