@@ -19,6 +19,8 @@
 /* A .gz buffer is sized for this ratio of its compressed size (any size works;
  * a small one only means more refills). */
 #define NNP_GZ_RATIO 8u
+/* The smallest buffer of an input of known size (see src_start). */
+#define NNP_SRC_MIN 64u
 
 static size_t clamp_size(uint64_t want, size_t lo, size_t hi)
 {
@@ -73,7 +75,11 @@ static int src_start(nnp_src *s, uint64_t size, size_t cap, nnp_err *err)
 {
 	if (cap < NNP_DATA_BUF_MIN)
 		cap = NNP_DATA_BUF_MIN;
-	s->cap = size ? clamp_size(size + 1, NNP_DATA_BUF_MIN, cap) : cap;
+	/* A known size that fits: the whole input and one byte more (to see the
+	 * end) in one buffer, which then also holds any field. At least
+	 * NNP_SRC_MIN, so that a file growing while read still holds an IDX
+	 * header (a CSV field that no longer fits is an error). */
+	s->cap = size ? clamp_size(size + 1, NNP_SRC_MIN, cap) : cap;
 	s->buf = nnp_malloc_huge(s->cap + NNP_SRC_PAD);
 	if (!s->buf)
 		return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", s->path);
@@ -127,7 +133,7 @@ int nnp_src_open(nnp_src *s, const char *path, size_t cap, nnp_err *err)
 	struct stat st;
 	uint64_t size = 0;
 	if (fstat(s->fd, &st) == 0 && S_ISREG(st.st_mode))
-		size = (uint64_t)st.st_size;
+		size = st.st_size ? (uint64_t)st.st_size : 1;  /* 0 means unknown */
 	return src_start(s, size, cap, err);
 }
 

@@ -765,7 +765,7 @@ static int first_add(nnp_reader *r, first_rec *fr, const nnp_data_opts *o, const
 	}
 	if (o->header != NNP_HEADER_YES) {
 		if (j == fr->cap) {
-			size_t ncap = fr->cap ? fr->cap * 2 : 1024;
+			size_t ncap = fr->cap ? fr->cap * 2 : 64;
 			double *v = realloc(fr->vals, ncap * sizeof *v);
 			if (!v)
 				return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", r->in.path);
@@ -910,8 +910,10 @@ int nnp_csv_open(nnp_reader *r, const nnp_data_opts *o, nnp_err *err)
 	fr.big_at = SIZE_MAX;
 	c->delim = (unsigned char)o->delimiter;
 	c->line = 1;
-	c->scratch = malloc(NNP_MAX_FIELD_BYTES + 1);
-	fr.lab_text = malloc(NNP_MAX_FIELD_BYTES + 1);
+	/* A field fits the buffer: a small input needs small copies. */
+	size_t fmax = in->cap < NNP_MAX_FIELD_BYTES ? in->cap : NNP_MAX_FIELD_BYTES;
+	c->scratch = malloc(fmax + 1);
+	fr.lab_text = malloc(fmax + 1);
 	if (!c->scratch || !fr.lab_text) {
 		rc = nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", in->path);
 		goto done;

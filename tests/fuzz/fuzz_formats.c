@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "fuzz_util.h"
 #include "model_priv.h"
@@ -20,23 +19,11 @@
 #error "FUZZ_FMT must name the format"
 #endif
 
-static char path[96];
-
-static void cleanup(void)
-{
-	if (path[0])
-		unlink(path);
-}
-
 /* The scratch file with the format's extension (ONNX is known by it alone). */
 static const char *write_input(const uint8_t *data, size_t size)
 {
-	if (!path[0]) {
-		snprintf(path, sizeof path, "%s%s", fz_path(0),
-		         nnpm_format_find(FUZZ_FMT)->exts);
-		atexit(cleanup);
-	}
-	return fz_write_path(path, data, size);
+	fz_file(0, nnpm_format_find(FUZZ_FMT)->exts);
+	return fz_write(0, data, size);
 }
 
 /* The reader the file path picks: the first detector that matches, else ours. */

@@ -1020,6 +1020,56 @@ static void test_csv_gzip_small_and_stdin(void **state)
 	free(pz);
 }
 
+/* Buffers sized to the input: an empty or small file or memory costs 64
+ * bytes, a 3,000-byte one 3,001 (its bytes and one to see the end), a pipe
+ * or a file over the buffer the buffer asked for. */
+static void test_buffers_sized_to_input(void **state)
+{
+	(void)state;
+	nnp_err err;
+	nnp_src s;
+	char *empty = put("empty.csv", "", 0);
+	char big[3000];
+	for (size_t i = 0; i < sizeof big; i++)
+		big[i] = i % 4 == 3 ? '\n' : i % 2 ? ',' : '1';
+	char *p3k = put("3k.csv", big, sizeof big);
+	assert_int_equal(nnp_src_open(&s, empty, NNP_DATA_BUF, &err), NNP_OK);
+	assert_int_equal(s.cap, 64);
+	nnp_src_close(&s);
+	assert_int_equal(nnp_src_open(&s, p3k, NNP_DATA_BUF, &err), NNP_OK);
+	assert_int_equal(s.cap, 3001);
+	nnp_src_close(&s);
+	assert_int_equal(nnp_src_open(&s, p3k, NNP_DATA_BUF_MIN, &err), NNP_OK);
+	assert_int_equal(s.cap, 3001);
+	nnp_src_close(&s);
+	assert_int_equal(nnp_src_open_mem(&s, "m", "1,2\n", 4, NNP_DATA_BUF, &err), NNP_OK);
+	assert_int_equal(s.cap, 64);
+	nnp_src_close(&s);
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	char dev[32];
+	snprintf(dev, sizeof dev, "/dev/fd/%d", fds[0]);
+	assert_int_equal(write(fds[1], "1\n", 2), 2);
+	close(fds[1]);
+	assert_int_equal(nnp_src_open(&s, dev, NNP_DATA_BUF, &err), NNP_OK);
+	assert_int_equal(s.cap, NNP_DATA_BUF);
+	nnp_src_close(&s);
+	close(fds[0]);
+	/* A quoted field with escapes and a label in a small file: the field
+	 * copies are sized to the buffer too. */
+	char *q = put_str("quoted_small.csv", "\"y\",\"a\"\"b\"\n\"1\",2\n");
+	nnp_data_opts o = NNP_DATA_OPTS_INIT;
+	got_t g;
+	read_ok(q, &o, &g);
+	assert_int_equal(g.rows, 1);
+	assert_int_equal(g.nf, 1);
+	assert_true(g.x[0] == 2.0f && g.y[0] == 1);
+	got_free(&g);
+	free(empty);
+	free(p3k);
+	free(q);
+}
+
 /* ---- IDX -------------------------------------------------------------- */
 
 static void be32put(unsigned char *b, uint32_t v)
@@ -1534,6 +1584,7 @@ int main(void)
 		cmocka_unit_test(test_csv_buffer_boundaries),
 		cmocka_unit_test(test_csv_integer_rows),
 		cmocka_unit_test(test_csv_gzip_small_and_stdin),
+		cmocka_unit_test(test_buffers_sized_to_input),
 		cmocka_unit_test(test_idx_matches_csv),
 		cmocka_unit_test(test_idx_rejections),
 		cmocka_unit_test(test_dataset_load),
