@@ -245,6 +245,9 @@ static int read_all(const char *path, unsigned char **buf, size_t *len, nnp_err 
 	return rc;
 }
 
+/* How many first bytes decide a format, for bytes and files alike. */
+#define NNPM_SNIFF 64
+
 /* The interchange format of bytes, from the first n (content) or else the
  * name's extension: a weights file's extension still says what it claims to
  * be (ONNX has no magic; a damaged header has none left), so its own reader
@@ -271,7 +274,7 @@ static int acts_not_said(const char *path, nnp_err *err)
 /* The interchange format of a file, from its first bytes or else its name. */
 static const nnpm_format_row *foreign_format(const char *path)
 {
-	unsigned char head[64];
+	unsigned char head[NNPM_SNIFF];
 	size_t n = 0;
 	struct stat st;
 	/* Only a regular file is looked into: the first bytes of a pipe, once
@@ -288,7 +291,8 @@ int nnpm_load_foreign_bytes(nnp_model **out, const unsigned char *buf, size_t le
                             const char *label, nnp_format *fmt, nnp_err *err)
 {
 	*out = NULL;
-	const nnpm_format_row *row = row_for(buf, len, label);
+	/* The same first bytes as a file's: memory and file give one verdict. */
+	const nnpm_format_row *row = row_for(buf, len < NNPM_SNIFF ? len : NNPM_SNIFF, label);
 	if (!row)
 		return NNP_OK;
 	nnp_model *m = NULL;
