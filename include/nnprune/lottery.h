@@ -6,7 +6,8 @@
  * round r >= 1 then
  *   1. prunes `rate` of the weights that remain (round(rate * remaining),
  *      per layer or over the whole model) by magnitude, from the weights the
- *      previous round trained; or, with `structured`, round(rate * remaining)
+ *      previous round trained, the output layer by itself at `output_rate`
+ *      (Frankle & Carbin prune it at half the rate); or, with `structured`, round(rate * remaining)
  *      of each hidden layer's remaining neurons by the L2 norm of their
  *      incoming weights (the neuron's row and its column in the next layer
  *      go);
@@ -15,9 +16,13 @@
  *      biases with them;
  *   3. retrains with the mask fixed (pruned weights exactly 0 throughout):
  *      the ticket of round r;
- *   4. trains the same mask from a fresh random initialisation (the same
- *      initialiser, seed nnp_lottery_control_seed(seed, r)) with the same
- *      options: the control the ticket is judged against.
+ *   4. trains the same mask from a fresh random initialisation with the
+ *      same options: the control the ticket is judged against. The fresh
+ *      weights come from nnp_model_init_random (seed
+ *      nnp_lottery_control_seed(seed, r)), the initialiser of a run from
+ *      --layers; or, with control_shuffle, each layer's initial weights (and
+ *      biases) in a random order, the same values and so the same
+ *      distribution whatever initialiser wrote them (an --init file).
  * Every training uses the same options (and shuffling seed), so a run is
  * bit-for-bit reproducible for a seed and thread count.
  */
@@ -69,16 +74,27 @@ typedef struct nnp_lottery_opts {
 	size_t rounds;             /* pruning rounds after round 0, 0..NNP_LOTTERY_MAX_ROUNDS */
 	double rate;               /* share of the remaining weights (neurons) pruned per
 	                              round, in (0, 1) */
-	int global;                /* 1: one magnitude ranking over all layers */
+	double output_rate;        /* share of the output layer's remaining weights pruned
+	                              per round, in [0, 1), ranked alone; negative: the
+	                              output layer is pruned like the others (at rate, in
+	                              the global ranking with global). Not structured */
+	int global;                /* 1: one magnitude ranking over all layers (but the
+	                              output layer when output_rate >= 0) */
 	int structured;            /* 1: whole hidden neurons by L2 norm (global ignored) */
 	size_t rewind_epoch;       /* 0: rewind to the initial weights; K in 1..epochs:
 	                              to the weights after epoch K of round 0 */
 	int control;               /* 1: train the random re-initialisation control */
+	int control_shuffle;       /* 1: the control shuffles each layer's initial values */
 	nnp_lottery_round_fn on_round; /* may be NULL */
 	void *ctx;
+	/* May be NULL: called in each round r >= 1 with the model just rewound
+	 * (masked, about to be retrained) and its mask, borrowed; return as
+	 * on_round. */
+	int (*on_rewind)(size_t round, const nnp_model *m, const uint8_t *const *mask, void *ctx,
+	                 nnp_err *err);
 } nnp_lottery_opts;
 
-#define NNP_LOTTERY_OPTS_INIT { NNP_TRAIN_OPTS_INIT, 5, 0.2, 0, 0, 0, 1, NULL, NULL }
+#define NNP_LOTTERY_OPTS_INIT { NNP_TRAIN_OPTS_INIT, 5, 0.2, -1.0, 0, 0, 0, 1, 0, NULL, NULL, NULL }
 
 /* Every round's figures: rounds + 1 of them (fewer if the run stopped). */
 typedef struct nnp_lottery {
@@ -108,11 +124,13 @@ int nnp_lottery_run(nnp_lottery **out, const nnp_model *init, const nnp_dataset 
  * New mask: prunes round(rate * kept) more of the weights mask (NULL: all
  * kept) keeps, the smallest |w| of m (per layer, or with global over the
  * whole model; ties by position), into next (one [in*out] array per layer,
- * allocated by the caller). Weights mask prunes stay pruned.
- * Errors: NNP_EUSAGE (rate outside [0, 1]), NNP_ENOMEM.
+ * allocated by the caller). With output_rate >= 0 the output layer is ranked
+ * alone and loses round(output_rate * its kept) instead. Weights mask prunes
+ * stay pruned.
+ * Errors: NNP_EUSAGE (rate outside [0, 1], output_rate above 1), NNP_ENOMEM.
  */
 int nnp_lottery_prune_magnitude(const nnp_model *m, const uint8_t *const *mask, double rate,
-                                int global, uint8_t **next, nnp_err *err);
+                                double output_rate, int global, uint8_t **next, nnp_err *err);
 
 /*
  * New mask keeping exactly `keep` (at most the weights mask keeps) of the

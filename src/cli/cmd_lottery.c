@@ -14,7 +14,7 @@
 
 enum {
 	L_ROUNDS = T_TRAIN_LAST, L_RATE, L_SCOPE, L_STRUCTURED, L_REWIND, L_NO_CONTROL, L_JSON,
-	L_INIT, L_NO_WAIT
+	L_INIT, L_NO_WAIT, L_OUTPUT_RATE
 };
 
 #define LOT_DEFAULT_ROUNDS 5
@@ -25,6 +25,7 @@ typedef struct lot_cfg {
 	train_cfg tc;
 	nnp_lottery_opts lo;
 	int json, no_wait;
+	int output_rate_set;       /* --output-rate given (else half of --rate) */
 	const char *init_path;
 	/* while running */
 	const char *data_path;
@@ -55,13 +56,20 @@ static void print_help(void)
 	       "  --rounds N            pruning rounds after the dense round 0 (default %d)\n"
 	       "  --rate X              share of the remaining weights pruned per round, in\n"
 	       "                        (0, 1) (default %g)\n"
+	       "  --output-rate X       share of the output layer's remaining weights pruned\n"
+	       "                        per round, ranked apart from the other layers, in\n"
+	       "                        [0, 1), or 'same': pruned like the others (default:\n"
+	       "                        half of --rate, as Frankle & Carbin)\n"
 	       "  --scope layer|global  rank weights within each layer or over the whole\n"
-	       "                        model (default layer)\n"
+	       "                        model, the output layer apart unless --output-rate\n"
+	       "                        same (default layer)\n"
 	       "  --structured          remove whole hidden neurons (--rate of those left,\n"
 	       "                        smallest L2 norm of the incoming weights) instead\n"
 	       "  --rewind-epoch K      rewind to the weights after epoch K of round 0 (late\n"
 	       "                        rewinding) instead of the initial ones (default 0)\n"
-	       "  --no-control          skip the random re-initialisation control\n"
+	       "  --no-control          skip the control (its fresh weights: drawn as the\n"
+	       "                        --seed's initial ones were; from --init, each\n"
+	       "                        layer's initial values shuffled)\n"
 	       "  --json                print the report (report.json) on stdout\n"
 	       "  --no-wait             fail at once when another run is writing into DIR\n"
 	       "  --val DATA            the data every ticket is scored on (required)\n"
@@ -104,6 +112,19 @@ static int lot_opt(cli_parser *p, void *ctx, int id, const char *arg)
 			return cli_usage_error(p, "--rate must be in (0, 1) (got %s)", arg), -1;
 		c->lo.rate = x;
 		break;
+	case L_OUTPUT_RATE:
+		c->output_rate_set = 1;
+		if (!strcmp(arg, "same")) {
+			c->lo.output_rate = -1.0;
+			break;
+		}
+		if (cli_double(p, "--output-rate", arg, 0, 1, &x))
+			return -1;
+		if (!(x >= 0 && x < 1))
+			return cli_usage_error(p, "--output-rate must be in [0, 1) or 'same' "
+			                       "(got %s)", arg), -1;
+		c->lo.output_rate = x;
+		break;
 	case L_SCOPE:
 		if (strcmp(arg, "layer") && strcmp(arg, "global"))
 			return cli_usage_error(p, "--scope: '%s' is not layer or global", arg), -1;
@@ -137,6 +158,11 @@ static int parse_args(cli_parser *p, lot_cfg *c)
 	if (!c->tc.layers == !c->init_path)
 		return cli_usage_error(p, c->init_path ? "--init and --layers exclude each other"
 		                                       : "--layers (or --init MODEL) is required"), -1;
+	if (c->lo.structured && c->output_rate_set)
+		return cli_usage_error(p, "--structured keeps every output neuron: --output-rate "
+		                       "does not apply"), -1;
+	if (!c->output_rate_set)
+		c->lo.output_rate = c->lo.structured ? -1.0 : c->lo.rate / 2.0;
 	if (c->lo.structured && c->lo.global)
 		return cli_usage_error(p, "--structured removes neurons per layer: --scope global "
 		                       "does not apply"), -1;
@@ -238,7 +264,13 @@ static cJSON *report_json(const lot_cfg *c, const nnp_lottery *lt, const nnp_mod
 		cJSON_AddStringToObject(o, "init", c->init_path);
 	cJSON_AddStringToObject(o, "scope", scope_name(&c->lo));
 	cJSON_AddNumberToObject(o, "rate", c->lo.rate);
+	if (c->lo.output_rate >= 0)
+		cJSON_AddNumberToObject(o, "output_rate", c->lo.output_rate);
+	else
+		cJSON_AddNullToObject(o, "output_rate");
 	cJSON_AddNumberToObject(o, "rewind_epoch", (double)c->lo.rewind_epoch);
+	if (c->lo.control)
+		cJSON_AddStringToObject(o, "control_init", c->lo.control_shuffle ? "shuffled" : "random");
 	cJSON_AddStringToObject(o, "optimizer", nnp_optimizer_name(c->lo.train.optimizer));
 	cJSON_AddNumberToObject(o, "lr", (double)c->lo.train.lr);
 	cJSON_AddStringToObject(o, "lr_schedule", nnp_lr_schedule_name(c->lo.train.lr_schedule));
@@ -275,6 +307,8 @@ static int on_round(const nnp_lottery_round *r, const nnp_model *ticket,
 		cJSON_AddNumberToObject(prov, "remaining", r->remaining);
 		cJSON_AddStringToObject(prov, "scope", scope_name(&c->lo));
 		cJSON_AddNumberToObject(prov, "rate", c->lo.rate);
+		if (c->lo.output_rate >= 0)
+			cJSON_AddNumberToObject(prov, "output_rate", c->lo.output_rate);
 		cJSON_AddNumberToObject(prov, "rewind_epoch", (double)c->lo.rewind_epoch);
 		cJSON_AddStringToObject(prov, "data", c->data_path);
 		cJSON_AddStringToObject(prov, "optimizer", nnp_optimizer_name(c->lo.train.optimizer));
@@ -378,7 +412,8 @@ int cmd_lottery(int argc, char **argv)
 {
 	static const cli_opt opts[] = {
 		TRAIN_COMMON_OPTIONS, { "layers", 'l', 1, T_LAYERS }, { "init", 0, 1, L_INIT },
-		{ "rounds", 0, 1, L_ROUNDS }, { "rate", 0, 1, L_RATE }, { "scope", 0, 1, L_SCOPE },
+		{ "rounds", 0, 1, L_ROUNDS }, { "rate", 0, 1, L_RATE },
+		{ "output-rate", 0, 1, L_OUTPUT_RATE }, { "scope", 0, 1, L_SCOPE },
 		{ "structured", 0, 0, L_STRUCTURED }, { "rewind-epoch", 0, 1, L_REWIND },
 		{ "no-control", 0, 0, L_NO_CONTROL }, { "json", 0, 0, L_JSON },
 		{ "no-wait", 0, 0, L_NO_WAIT }, { NULL, 0, 0, 0 }
@@ -415,6 +450,9 @@ int cmd_lottery(int argc, char **argv)
 	}
 	c.lo.train = c.tc.t;
 	c.lo.train.input_scale = 1.0f;
+	/* An --init file's initialiser is unknown: its own values, shuffled,
+	 * have its distribution. */
+	c.lo.control_shuffle = c.init_path != NULL;
 	if (nnp_lottery_check_opts(&c.lo, &err)) {
 		rc = cli_usage_error(&p, "%s", err.msg);
 		goto done;

@@ -19,14 +19,37 @@ void nnp_lottery_free(nnp_lottery *lt)
 	free(lt);
 }
 
+/* splitmix64: advances *s and returns the next 64 bits. */
+static uint64_t splitmix(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
 uint64_t nnp_lottery_control_seed(uint64_t seed, size_t r)
 {
 	/* splitmix64 of (seed, round): neighbouring rounds and seeds get
 	 * unrelated streams, and none equals the ticket's own seed. */
-	uint64_t z = seed + 0x9e3779b97f4a7c15ULL * ((uint64_t)r + 1);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (uint64_t)r;
+	return splitmix(&z);
+}
+
+/* Fisher-Yates: x[0..n) in a uniformly random order (rejection sampling,
+ * no modulo bias). */
+static void shuffle_floats(float *x, size_t n, uint64_t *s)
+{
+	for (size_t i = n; i > 1; i--) {
+		uint64_t lim = UINT64_MAX - UINT64_MAX % (uint64_t)i, v;
+		do
+			v = splitmix(s);
+		while (v >= lim);
+		size_t j = (size_t)(v % (uint64_t)i);
+		float t = x[i - 1];
+		x[i - 1] = x[j];
+		x[j] = t;
+	}
 }
 
 int nnp_lottery_check_opts(const nnp_lottery_opts *o, nnp_err *err)
@@ -47,6 +70,9 @@ int nnp_lottery_check_opts(const nnp_lottery_opts *o, nnp_err *err)
 		                   NNP_LOTTERY_MAX_ROUNDS, o->rounds);
 	if (!(o->rate > 0.0 && o->rate < 1.0))
 		return nnp_err_set(err, NNP_EUSAGE, "--rate must be in (0, 1) (got %g)", o->rate);
+	if (!(o->output_rate < 1.0))
+		return nnp_err_set(err, NNP_EUSAGE, "--output-rate must be in [0, 1) (got %g)",
+		                   o->output_rate);
 	if (o->rewind_epoch > o->train.epochs)
 		return nnp_err_set(err, NNP_EUSAGE,
 		                   "--rewind-epoch must be at most --epochs (%zu) (got %zu)",
@@ -122,10 +148,11 @@ static int ranking_copy(nnp_model **out, const nnp_model *m, const uint8_t *cons
 	return NNP_OK;
 }
 
-/* Marks into next what stays when, from the weights mask keeps, `go[l]` of
- * layer l (global: go[0] over the whole model) with the smallest |w| go. */
-static int mag_select(const nnp_model *m, const uint8_t *const *mask, const size_t *go,
-                      int global, uint8_t **next, nnp_err *err)
+/* Marks into next what stays when, from the weights mask keeps, the
+ * smallest |w| go: `grouped` leading layers ranked together lose go_group of
+ * their weights (one global ranking), every later layer l its own go[l]. */
+static int mag_select(const nnp_model *m, const uint8_t *const *mask, size_t grouped,
+                      size_t go_group, const size_t *go, uint8_t **next, nnp_err *err)
 {
 	nnp_model *r = NULL;
 	nnp_mag_cut *cuts = calloc(m->n_layers, sizeof *cuts);
@@ -133,26 +160,27 @@ static int mag_select(const nnp_model *m, const uint8_t *const *mask, const size
 	              : nnp_err_set(err, NNP_ENOMEM, "pruning: out of memory");
 	if (rc)
 		goto done;
-	if (global) {
-		size_t total = nnp_model_macs(m), kept = 0;
-		for (size_t l = 0; l < m->n_layers; l++)
+	if (grouped) {
+		nnp_model group = *r;
+		group.n_layers = grouped;
+		size_t total = nnp_model_macs(&group), kept = 0;
+		for (size_t l = 0; l < grouped; l++)
 			kept += nnp_mask_kept(&m->layers[l], mask ? mask[l] : NULL);
-		size_t k = (total - kept) + go[0];
-		rc = nnp_mag_select(r, total ? (double)k / (double)total : 0.0, NNP_MAG_GLOBAL, cuts,
-		                    err);
-	} else {
-		for (size_t l = 0; l < m->n_layers && !rc; l++) {
-			/* One layer seen as a model of its own: its count exactly. */
-			nnp_model one = *r;
-			one.n_layers = 1;
-			one.layers = &r->layers[l];
-			one.input_size = r->layers[l].in;
-			size_t n = r->layers[l].in * r->layers[l].out;
-			size_t kept = nnp_mask_kept(&m->layers[l], mask ? mask[l] : NULL);
-			size_t k = (n - kept) + go[l];
-			rc = nnp_mag_select(&one, n ? (double)k / (double)n : 0.0, NNP_MAG_PER_LAYER,
-			                    &cuts[l], err);
-		}
+		size_t k = (total - kept) + go_group;
+		rc = nnp_mag_select(&group, total ? (double)k / (double)total : 0.0, NNP_MAG_GLOBAL,
+		                    cuts, err);
+	}
+	for (size_t l = grouped; l < m->n_layers && !rc; l++) {
+		/* One layer seen as a model of its own: its count exactly. */
+		nnp_model one = *r;
+		one.n_layers = 1;
+		one.layers = &r->layers[l];
+		one.input_size = r->layers[l].in;
+		size_t n = r->layers[l].in * r->layers[l].out;
+		size_t kept = nnp_mask_kept(&m->layers[l], mask ? mask[l] : NULL);
+		size_t k = (n - kept) + go[l];
+		rc = nnp_mag_select(&one, n ? (double)k / (double)n : 0.0, NNP_MAG_PER_LAYER,
+		                    &cuts[l], err);
 	}
 	if (rc)
 		goto done;
@@ -170,22 +198,26 @@ done:
 }
 
 int nnp_lottery_prune_magnitude(const nnp_model *m, const uint8_t *const *mask, double rate,
-                                int global, uint8_t **next, nnp_err *err)
+                                double output_rate, int global, uint8_t **next, nnp_err *err)
 {
 	if (!(rate >= 0.0 && rate <= 1.0))
 		return nnp_err_set(err, NNP_EUSAGE, "lottery: rate %g is outside 0 to 1", rate);
-	size_t *go = calloc(m->n_layers, sizeof *go);
+	if (!(output_rate <= 1.0))
+		return nnp_err_set(err, NNP_EUSAGE, "lottery: output rate %g is above 1", output_rate);
+	size_t L = m->n_layers;
+	size_t *go = calloc(L ? L : 1, sizeof *go);
 	if (!go)
 		return nnp_err_set(err, NNP_ENOMEM, "lottery: out of memory");
-	size_t all = 0;
-	for (size_t l = 0; l < m->n_layers; l++) {
+	/* With an output rate of its own, the output layer leaves the ranking. */
+	int own = output_rate >= 0.0 && L > 1;
+	size_t grouped = global ? (own ? L - 1 : L) : 0, all = 0;
+	for (size_t l = 0; l < L; l++) {
 		size_t kept = nnp_mask_kept(&m->layers[l], mask ? mask[l] : NULL);
-		go[l] = nnp_mag_count(rate, kept);
-		all += kept;
+		go[l] = nnp_mag_count(own && l + 1 == L ? output_rate : rate, kept);
+		if (l < grouped)
+			all += kept;
 	}
-	if (global)
-		go[0] = nnp_mag_count(rate, all);
-	int rc = mag_select(m, mask, go, global, next, err);
+	int rc = mag_select(m, mask, grouped, nnp_mag_count(rate, all), go, next, err);
 	free(go);
 	return rc;
 }
@@ -233,7 +265,7 @@ int nnp_mask_magnitude_to(const nnp_model *m, const uint8_t *const *mask, size_t
 			go[l] = nnp_mask_kept(&m->layers[l], mask ? mask[l] : NULL) - want[l];
 	}
 	if (!rc)
-		rc = mag_select(m, mask, go, global, next, err);
+		rc = mag_select(m, mask, global ? L : 0, global ? go[0] : 0, go, next, err);
 	free(go);
 	free(want);
 	free(frac);
@@ -362,14 +394,22 @@ static void fill_round(nnp_lottery_round *r, size_t round, const nnp_model *m,
 /* The control of a round: the mask's survivors from a fresh initialisation. */
 static int train_control(nnp_model **out, nnp_lottery_round *r, const nnp_model *init,
                          const nnp_dataset *train, const nnp_dataset *val,
-                         const nnp_train_opts *t, nnp_err *err)
+                         const nnp_train_opts *t, int shuffle, nnp_err *err)
 {
 	nnp_model *c = NULL;
 	nnp_train_report rep;
 	int rc = nnp_model_clone(&c, init, err);
 	if (rc)
 		return rc;
-	nnp_model_init_random(c, nnp_lottery_control_seed(t->seed, r->round));
+	uint64_t seed = nnp_lottery_control_seed(t->seed, r->round);
+	if (shuffle) {
+		for (size_t l = 0; l < c->n_layers; l++) {
+			shuffle_floats(c->layers[l].w, c->layers[l].in * c->layers[l].out, &seed);
+			shuffle_floats(c->layers[l].b, c->layers[l].out, &seed);
+		}
+	} else {
+		nnp_model_init_random(c, seed);
+	}
 	rc = nnp_train(c, train, val, t, &rep, err);
 	if (!rc) {
 		r->control_accuracy = nnp_metrics_accuracy(&rep.val);
@@ -422,8 +462,8 @@ int nnp_lottery_run(nnp_lottery **out, const nnp_model *init, const nnp_dataset 
 			/* Prune from the weights the previous round trained. */
 			const uint8_t *const *prev = round > 1 ? (const uint8_t *const *)cur : NULL;
 			rc = o->structured ? nnp_lottery_prune_neurons(m, prev, o->rate, next, err)
-			                   : nnp_lottery_prune_magnitude(m, prev, o->rate, o->global,
-			                                                 next, err);
+			                   : nnp_lottery_prune_magnitude(m, prev, o->rate, o->output_rate,
+			                                                 o->global, next, err);
 			if (rc)
 				goto done;
 			uint8_t **sw = cur;
@@ -431,7 +471,8 @@ int nnp_lottery_run(nnp_lottery **out, const nnp_model *init, const nnp_dataset 
 			next = sw;
 			mk = (const uint8_t *const *)cur;
 			const nnp_model *from = ep.snapshot ? ep.snapshot : init;
-			if ((rc = nnp_model_rewind(m, from, mk, err)) != 0)
+			if ((rc = nnp_model_rewind(m, from, mk, err)) != 0 ||
+			    (o->on_rewind && (rc = o->on_rewind(round, m, mk, o->ctx, err)) != 0))
 				goto done;
 		}
 		t.mask = mk;
@@ -454,7 +495,8 @@ int nnp_lottery_run(nnp_lottery **out, const nnp_model *init, const nnp_dataset 
 			tc.on_epoch = o->train.on_epoch;
 			tc.on_progress = o->train.on_progress;
 			tc.ctx = o->train.ctx;
-			if ((rc = train_control(&ctl, r, init, train, val, &tc, err)) != 0)
+			if ((rc = train_control(&ctl, r, init, train, val, &tc, o->control_shuffle,
+			                        err)) != 0)
 				goto done;
 		}
 		r->seconds = now_sec() - t0;

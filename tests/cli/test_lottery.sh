@@ -21,12 +21,14 @@ done
 check "lottery: no temporary files left" not sh -c 'ls out | grep -q tmp'
 if [ $HAVE_PY = 1 ]; then
 	expect_eq "lottery: rounds 0..3" "[0, 1, 2, 3]" "$(py lottery.json '[r["round"] for r in j["rounds"]]')"
-	# Per layer, each round keeps W - round(0.4 W) of the W left (halves to even).
+	# Per layer, each round keeps W - round(0.4 W) of the W left (halves to
+	# even), the output layer W - round(0.2 W): --output-rate's default is
+	# half of --rate.
+	expect_eq "lottery: output_rate is half the rate by default" "0.2" "$(json_num lottery.json output_rate)"
 	expect_eq "lottery: remaining weights, counted independently" "True" "$(py lottery.json '(
 (lambda ks: all(r["weights"] == sum(ks[r["round"]]) for r in j["rounds"]))(
   (lambda f: [f(f, [128, 192, 36], i) for i in range(4)])(
-    lambda g, k, i: k if i == 0 else [a - round(0.4 * a) for a in g(g, k, i - 1)]))
-and all(abs(r["remaining"] - 0.6 ** r["round"]) < 0.02 for r in j["rounds"]))')"
+    lambda g, k, i: k if i == 0 else [a - round(p * a) for a, p in zip(g(g, k, i - 1), [0.4, 0.4, 0.2])])))')"
 	expect_eq "lottery: round 0 has no control, the others do" "True" \
 		"$(py lottery.json 'j["rounds"][0]["control_accuracy"] is None and all(0 <= r["control_accuracy"] <= 1 for r in j["rounds"][1:])')"
 	expect_eq "lottery: dense_accuracy is round 0's" "True" \
@@ -55,6 +57,21 @@ for r in 0 1 2 3; do
 	expect_same "lottery: round $r reproduces" out/round-0$r.bin out2/round-0$r.bin
 done
 
+# --output-rate same: the output layer loses 0.4 of its weights too.
+nnp lottery train.csv --val val.csv $ARGS --rounds 2 --output-rate same --no-control -o out5 --json
+expect_rc "lottery --output-rate same: exit 0" 0
+cp "$OUT" same.json
+expect_schema "lottery --output-rate same: valid against its schema" lottery same.json
+[ $HAVE_PY = 1 ] && expect_eq "lottery --output-rate same: every layer at 0.4" "True" "$(py same.json '
+j["output_rate"] is None and [r["weights"] for r in j["rounds"]] == [356, 356 - 51 - 77 - 14, 356 - 51 - 77 - 14 - 31 - 46 - 9]')"
+# From --init, the control shuffles the file's own initial values.
+nnp train train.csv -o init-src.bin --layers 8,16,12,3 --epochs 1 --save-init init.bin -j 1 -q
+nnp lottery train.csv --val val.csv --init init.bin --optimizer sgd --lr 0.05 --epochs 2 \
+	--rounds 1 -j 1 -q -o out6 --json
+expect_rc "lottery --init: exit 0" 0
+expect_eq "lottery --init: the control shuffles the initial values" '"shuffled"' "$(json_num "$OUT" control_init)"
+expect_eq "lottery --layers: the control draws fresh weights" '"random"' "$(json_num lottery.json control_init)"
+
 # Structured and global variants run and report their scope.
 nnp lottery train.csv --val val.csv $ARGS --structured --rounds 1 -o out3 --json
 expect_rc "lottery --structured: exit 0" 0
@@ -77,6 +94,11 @@ nnp lottery train.csv --val val.csv $ARGS --rewind-epoch 9 -o bad3
 expect_rc "lottery --rewind-epoch past --epochs: exit 2" 2
 nnp lottery train.csv --val val.csv $ARGS --structured --scope global -o bad4
 expect_rc "lottery --structured --scope global: exit 2" 2
+nnp lottery train.csv --val val.csv $ARGS --structured --output-rate 0.1 -o bad7
+expect_rc "lottery --structured --output-rate: exit 2" 2
+nnp lottery train.csv --val val.csv $ARGS --output-rate 1 -o bad8
+expect_rc "lottery --output-rate 1: exit 2" 2
+check "lottery --output-rate 1: no directory" test ! -e bad8
 nnp lottery missing.csv --val val.csv $ARGS -o bad5
 expect_rc "lottery missing data: exit 3" 3
 expect_one_line_error "lottery missing data: one error line"

@@ -185,6 +185,21 @@ static void test_rounds(void **state)
 	nnp_dataset_free(va);
 }
 
+/* m holds from's biases and kept weights bit for bit, +0 where mask prunes. */
+static void assert_rewound(const nnp_model *m, const nnp_model *from, const uint8_t *const *mask)
+{
+	for (size_t l = 0; l < 3; l++) {
+		const nnp_layer *A = &m->layers[l], *B = &from->layers[l];
+		assert_memory_equal(A->b, B->b, A->out * sizeof *A->b);
+		for (size_t i = 0; i < A->in * A->out; i++) {
+			if (mask[l][i])
+				assert_memory_equal(&A->w[i], &B->w[i], sizeof(float));
+			else
+				assert_true(is_pos_zero(A->w[i]));
+		}
+	}
+}
+
 /* Rewinding copies the initial weights and biases bit for bit. */
 static void test_rewind_exact(void **state)
 {
@@ -204,19 +219,11 @@ static void test_rewind_exact(void **state)
 	uint8_t *mk[3];
 	for (size_t l = 0; l < 3; l++)
 		mk[l] = malloc(m->layers[l].in * m->layers[l].out);
-	assert_int_equal(nnp_lottery_prune_magnitude(m, NULL, 0.5, 0, mk, &err), 0);
+	assert_int_equal(nnp_lottery_prune_magnitude(m, NULL, 0.5, -1.0, 0, mk, &err), 0);
 	assert_int_equal(nnp_model_rewind(m, init, (const uint8_t *const *)mk, &err), 0);
-	for (size_t l = 0; l < 3; l++) {
-		const nnp_layer *A = &m->layers[l], *B = &init->layers[l];
-		assert_memory_equal(A->b, B->b, A->out * sizeof *A->b);
-		for (size_t i = 0; i < A->in * A->out; i++) {
-			if (mk[l][i])
-				assert_memory_equal(&A->w[i], &B->w[i], sizeof(float));
-			else
-				assert_true(is_pos_zero(A->w[i]));
-		}
+	assert_rewound(m, init, (const uint8_t *const *)mk);
+	for (size_t l = 0; l < 3; l++)
 		free(mk[l]);
-	}
 	nnp_model_free(m);
 	nnp_model_free(init);
 	nnp_dataset_free(tr);
@@ -234,7 +241,7 @@ static void test_global_and_neurons(void **state)
 		mk[l] = malloc(m->layers[l].in * m->layers[l].out);
 		mk2[l] = malloc(m->layers[l].in * m->layers[l].out);
 	}
-	assert_int_equal(nnp_lottery_prune_magnitude(m, NULL, 0.4, 1, mk, &err), 0);
+	assert_int_equal(nnp_lottery_prune_magnitude(m, NULL, 0.4, -1.0, 1, mk, &err), 0);
 	size_t kept = 0;
 	float max_gone = 0.0f, min_kept = INFINITY;
 	for (size_t l = 0; l < 3; l++)
@@ -285,6 +292,105 @@ static void test_global_and_neurons(void **state)
 		free(mk[l]);
 		free(mk2[l]);
 	}
+	nnp_model_free(m);
+}
+
+/* Late rewinding: every round starts from the values recorded after epoch K
+ * of round 0, bit for bit (pruned weights +0), found here by training a copy
+ * of the initial weights for K epochs alone. */
+typedef struct rewind_watch {
+	const nnp_model *at_k;     /* the initial weights trained K epochs */
+	size_t seen;
+} rewind_watch;
+
+static int check_rewound(size_t round, const nnp_model *m, const uint8_t *const *mask,
+                         void *ctx, nnp_err *err)
+{
+	(void)err;
+	rewind_watch *w = ctx;
+	assert_int_equal(round, w->seen + 1);
+	assert_rewound(m, w->at_k, mask);
+	w->seen++;
+	return NNP_OK;
+}
+
+static void test_late_rewind_exact(void **state)
+{
+	(void)state;
+	nnp_dataset *tr = clusters(240, 21), *va = clusters(90, 22);
+	nnp_model *init = init_model(23), *at_k = NULL, *at_end = NULL;
+	nnp_lottery_opts o = small_opts();
+	o.rounds = 2;
+	o.rewind_epoch = 2;
+	o.control = 0;
+	nnp_err err;
+	nnp_train_opts t = o.train;
+	t.epochs = 2;
+	assert_int_equal(nnp_model_clone(&at_k, init, &err), 0);
+	assert_int_equal(nnp_train(at_k, tr, va, &t, NULL, &err), 0);
+	/* K = 2 is neither the start nor the end of round 0's 3 epochs. */
+	t.epochs = 3;
+	assert_int_equal(nnp_model_clone(&at_end, init, &err), 0);
+	assert_int_equal(nnp_train(at_end, tr, va, &t, NULL, &err), 0);
+	size_t n0 = init->layers[0].in * init->layers[0].out, differ_init = 0, differ_end = 0;
+	for (size_t i = 0; i < n0; i++) {
+		differ_init += at_k->layers[0].w[i] != init->layers[0].w[i];
+		differ_end += at_k->layers[0].w[i] != at_end->layers[0].w[i];
+	}
+	assert_true(differ_init > n0 / 2 && differ_end > n0 / 2);
+	rewind_watch w = { at_k, 0 };
+	o.on_rewind = check_rewound;
+	o.ctx = &w;
+	nnp_lottery *lt = NULL;
+	assert_int_equal(nnp_lottery_run(&lt, init, tr, va, &o, &err), 0);
+	assert_int_equal(w.seen, 2);
+	nnp_lottery_free(lt);
+	nnp_model_free(at_k);
+	nnp_model_free(at_end);
+	nnp_model_free(init);
+	ds_free(tr);
+	ds_free(va);
+}
+
+/* --output-rate: the output layer ranked alone at its own rate, per layer
+ * and beside the global ranking of the hidden layers. */
+static void test_output_rate(void **state)
+{
+	(void)state;
+	nnp_model *m = init_model(31);
+	nnp_err err;
+	uint8_t *mk[3];
+	for (size_t l = 0; l < 3; l++)
+		mk[l] = malloc(m->layers[l].in * m->layers[l].out);
+	for (int global = 0; global < 2; global++) {
+		assert_int_equal(nnp_lottery_prune_magnitude(m, NULL, 0.4, 0.2, global, mk, &err), 0);
+		size_t kept[3] = { 0, 0, 0 };
+		float max_gone[2] = { 0.0f, 0.0f }, min_kept[2] = { INFINITY, INFINITY };
+		for (size_t l = 0; l < 3; l++)
+			for (size_t i = 0; i < m->layers[l].in * m->layers[l].out; i++) {
+				float a = fabsf(m->layers[l].w[i]);
+				size_t g = l == 2;   /* the output layer ranks alone */
+				kept[l] += mk[l][i];
+				if (mk[l][i])
+					min_kept[g] = fminf(min_kept[g], a);
+				else
+					max_gone[g] = fmaxf(max_gone[g], a);
+			}
+		/* 8x16 = 128, 16x12 = 192, 12x3 = 36 weights. */
+		assert_int_equal(kept[2], 36 - round_even(0.2 * 36));
+		if (global) {
+			assert_int_equal(kept[0] + kept[1], 320 - round_even(0.4 * 320));
+		} else {
+			assert_int_equal(kept[0], 128 - round_even(0.4 * 128));
+			assert_int_equal(kept[1], 192 - round_even(0.4 * 192));
+		}
+		assert_true(max_gone[1] <= min_kept[1]);
+		if (global)
+			assert_true(max_gone[0] <= min_kept[0]);
+	}
+	assert_int_equal(nnp_lottery_prune_magnitude(m, NULL, 0.4, 1.5, 0, mk, &err), NNP_EUSAGE);
+	for (size_t l = 0; l < 3; l++)
+		free(mk[l]);
 	nnp_model_free(m);
 }
 
@@ -466,6 +572,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_rounds),
 		cmocka_unit_test(test_rewind_exact),
+		cmocka_unit_test(test_late_rewind_exact),
+		cmocka_unit_test(test_output_rate),
 		cmocka_unit_test(test_global_and_neurons),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_bad_options),
