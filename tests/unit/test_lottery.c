@@ -348,8 +348,8 @@ static void test_late_rewind_exact(void **state)
 	nnp_model_free(at_k);
 	nnp_model_free(at_end);
 	nnp_model_free(init);
-	ds_free(tr);
-	ds_free(va);
+	nnp_dataset_free(tr);
+	nnp_dataset_free(va);
 }
 
 /* --output-rate: the output layer ranked alone at its own rate, per layer
