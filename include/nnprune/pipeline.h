@@ -133,6 +133,9 @@ typedef struct nnp_prov {
 } nnp_prov;
 
 void nnp_prov_init(nnp_prov *p);
+/* The budget items a candidate carries whatever the command: its allocation
+ * step (with the method's grid step) and its sparsity. Borrowed from c. */
+void nnp_prov_candidate(nnp_prov *p, const nnp_candidate *c, double grid_step);
 /* The provenance JSON (compact, malloc'd; NULL when out of memory). Keys in
  * order: tool, operation "prune", method, compensate, lambda_rel, source,
  * calibration, thresholds, budget, fold, min_keep, kept, previous. */

@@ -331,17 +331,8 @@ static char *provenance(const prune_cfg *c, const nnp_model *m, const char *mode
 		pv.target_params = k->target_params;
 		pv.target_text = c->target.text;
 	}
-	if (k->alloc_step) {
-		pv.alloc_step = k->alloc_step - 1;
-		pv.grid_step = c->me.mo.grid_step;
-	}
+	nnp_prov_candidate(&pv, k, c->me.mo.grid_step);
 	pv.kept = k->keep;
-	if (k->sparsity > 0) {
-		pv.sparsity = k->sparsity;
-		pv.sparse_scope = k->sparse_global ? "global" : "layer";
-		pv.sparse_layers = k->sparse_layers;
-		pv.n_sparse_layers = k->n_sparse_layers;
-	}
 	return nnp_provenance_prune(&pv);
 }
 

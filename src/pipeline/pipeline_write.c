@@ -135,16 +135,7 @@ char *nnp_pipeline_provenance(const nnp_pipeline *p, size_t i)
 	} else {
 		pv.keep_frac = c->keep_frac > 0 ? c->keep_frac : NAN;
 		pv.target_params = c->target_params ? c->target_params : NNP_PROV_NONE;
-		if (c->alloc_step) {
-			pv.alloc_step = c->alloc_step - 1;
-			pv.grid_step = mo->grid_step;
-		}
-		if (c->sparsity > 0) {
-			pv.sparsity = c->sparsity;
-			pv.sparse_scope = c->sparse_global ? "global" : "layer";
-			pv.sparse_layers = c->sparse_layers;
-			pv.n_sparse_layers = c->n_sparse_layers;
-		}
+		nnp_prov_candidate(&pv, c, mo->grid_step);
 		if (c->widths) {
 			pv.widths = c->keep->count;
 			pv.n_widths = c->keep->n_layers;

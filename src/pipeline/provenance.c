@@ -20,6 +20,20 @@ void nnp_prov_init(nnp_prov *p)
 	p->sparsity = NAN;
 }
 
+void nnp_prov_candidate(nnp_prov *p, const nnp_candidate *c, double grid_step)
+{
+	if (c->alloc_step) {
+		p->alloc_step = c->alloc_step - 1;
+		p->grid_step = grid_step;
+	}
+	if (c->sparsity > 0) {
+		p->sparsity = c->sparsity;
+		p->sparse_scope = c->sparse_global ? "global" : "layer";
+		p->sparse_layers = c->sparse_layers;
+		p->n_sparse_layers = c->n_sparse_layers;
+	}
+}
+
 static void add_crc(cJSON *o, const char *key, uint32_t crc)
 {
 	char buf[9];
