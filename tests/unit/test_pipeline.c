@@ -233,6 +233,41 @@ static void test_finetune_and_threads(void **state)
 	nnp_pipeline_free(p[1]);
 }
 
+/* A candidate's budget in its provenance: the allocation step 1-based as the
+ * report numbers it (the candidate holds it 1-based too), the method's grid
+ * step, and a magnitude candidate's shares with their scope. */
+static void test_prov_candidate(void **state)
+{
+	(void)state;
+	static const double shares[3] = { 0.9, 0.5, 0 };
+	nnp_candidate c;
+	memset(&c, 0, sizeof c);
+	c.alloc_step = 4;
+	c.sparsity = 0.625;
+	c.sparse_layers = shares;
+	c.n_sparse_layers = 3;
+	nnp_prov pv;
+	nnp_prov_init(&pv);
+	pv.method = "obs";
+	pv.src_path = "m.bin";
+	nnp_prov_candidate(&pv, &c, 0.05);
+	char *j = nnp_provenance_prune(&pv);
+	assert_non_null(j);
+	assert_non_null(strstr(j, "\"budget\":{\"sparsity\":0.625,\"scope\":\"layer\","
+	                          "\"layer_sparsity\":[0.9,0.5,0],\"allocation_step\":4,"
+	                          "\"grid_step\":0.05}"));
+	free(j);
+	/* Nothing to record: no budget object at all. */
+	memset(&c, 0, sizeof c);
+	nnp_prov_init(&pv);
+	pv.method = "obs";
+	pv.src_path = "m.bin";
+	nnp_prov_candidate(&pv, &c, 0.05);
+	assert_non_null(j = nnp_provenance_prune(&pv));
+	assert_null(strstr(j, "budget"));
+	free(j);
+}
+
 /* Written models carry their provenance; an unreachable budget is refused
  * with the caller's label first. */
 static void test_write_and_errors(void **state)
@@ -335,6 +370,7 @@ int main(void)
 		cmocka_unit_test(test_method_equals_hand),
 		cmocka_unit_test(test_rule_equals_sweep),
 		cmocka_unit_test(test_finetune_and_threads),
+		cmocka_unit_test(test_prov_candidate),
 		cmocka_unit_test(test_write_and_errors),
 		cmocka_unit_test(test_write_modes),
 	};
