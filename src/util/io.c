@@ -54,8 +54,20 @@ void nnp_temp_cleanup(void)
 	}
 }
 
+/* Creations in flight: a thread that has blocked the signals, and is between
+ * open() and temp_register(), has a file the table does not know yet. The
+ * signal then runs on another thread, which must wait for it. Once dying is
+ * set no creation starts (sequentially consistent: a creator either counted
+ * itself before the handler read the count, or sees dying). */
+static atomic_int temp_creating;
+static atomic_int temp_dying;
+
 static void on_signal(int sig)
 {
+	atomic_store(&temp_dying, 1);
+	/* Bounded: a creation stuck in the kernel must not keep us alive. */
+	for (long spin = 0; atomic_load(&temp_creating) > 0 && spin < 200000000L; spin++)
+		;
 	nnp_temp_cleanup();
 	_exit(128 + sig);
 }
@@ -228,6 +240,9 @@ int nnp_atomic_open(nnp_atomic *a, const char *path, nnp_err *err)
 	int fd = -1, e = EEXIST;
 	sigset_t old;
 	block_signals(&old);
+	atomic_fetch_add(&temp_creating, 1);
+	if (atomic_load(&temp_dying))
+		e = EINTR; /* a signal is removing our files: create none */
 	for (int attempt = 0; attempt < 100 && fd < 0 && e == EEXIST; attempt++) {
 		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
 		snprintf(a->tmp + n, sizeof ".tmp.XXXXXX", ".tmp.%06llx",
@@ -237,6 +252,7 @@ int nnp_atomic_open(nnp_atomic *a, const char *path, nnp_err *err)
 	}
 	if (fd >= 0)
 		temp_register(a->tmp);
+	atomic_fetch_sub(&temp_creating, 1);
 	restore_signals(&old);
 	if (fd < 0) {
 		free(a->tmp);

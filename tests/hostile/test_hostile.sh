@@ -119,8 +119,10 @@ check "stale temporaries: ours removed" test ! -e stale/xor-m0-s0.1.json.tmp.a1b
 check "stale temporaries: others kept" test -e stale/notours.tmp.txt
 
 # SIGINT and SIGTERM: the run's temporary files go, exit 130 and 143. A
-# sweep of the 300-150 Fashion-MNIST model writes 30 JSON models of 2-4 MB,
-# each synced: the signal comes once the first is in place.
+# sweep of the 300-150 Fashion-MNIST model over 2,000 threshold pairs writes
+# every candidate as JSON, each synced, on two threads (seconds of writing;
+# the 30 default pairs take about 0.1 s): the signal comes once the first
+# file is being written, while the other thread writes too.
 awk 'BEGIN { srand(7); for (r = 0; r < 50; r++) { printf "%d", r % 10;
 	for (c = 0; c < 784; c++) printf ",%d", int(rand() * 256); printf "\n" } }' >fm.csv
 nnp stats "$SRC/models/fashion-mlp-300-150.bin" fm.csv -o fm.stats.json -q
@@ -128,13 +130,15 @@ expect_rc "signals: statistics of the Fashion-MNIST model" 0
 for sig in INT TERM; do
 	want=$((128 + $(kill -l $sig)))
 	# A background job of a script starts with SIGINT ignored: restore it.
-	# JSON models take about 25 ms each to write: the signal lands mid-run.
 	env --default-signal=$sig "$NNP" sweep --stats fm.stats.json -o sig-$sig --format json -q \
+		--write all -j 2 --mean 0:0.5:0.01 --std 0:2:0.05 \
 		2>/dev/null &
 	pid=$!
+	# The models are written at once on the threads: signal as soon as the
+	# first temporary file (or model) shows, while the others are written.
 	for _ in $(seq 3000); do
-		ls sig-$sig/*-m*-s*.json >/dev/null 2>&1 && break
-		sleep 0.01
+		ls sig-$sig/*-m*-s*.json* >/dev/null 2>&1 && break
+		sleep 0.005
 	done
 	kill -s $sig $pid 2>/dev/null
 	wait $pid
