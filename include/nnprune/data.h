@@ -145,6 +145,16 @@ typedef struct nnp_dataset {
 int nnp_dataset_load(nnp_dataset **out, const char *path, const nnp_data_opts *opts,
                      size_t max_bytes, nnp_err *err);
 
+/*
+ * nnp_dataset_load that also gives the file's size and CRC-32 (as
+ * nnp_file_identity would), taken from the raw bytes as they were read, so
+ * the file is read once: *whole = 1 when every byte of it passed (bytes and
+ * crc then set), else 0.
+ */
+int nnp_dataset_load_id(nnp_dataset **out, const char *path, const nnp_data_opts *opts,
+                        size_t max_bytes, uint64_t *bytes, uint32_t *crc, int *whole,
+                        nnp_err *err);
+
 /* Frees a dataset. NULL is allowed. */
 void nnp_dataset_free(nnp_dataset *d);
 

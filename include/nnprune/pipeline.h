@@ -52,10 +52,13 @@ typedef struct nnp_source {
 
 /* NNP_EINPUT unless the model (as loaded: model), the data and the labels
  * (labels_path may be NULL) are the files the statistics were taken on (their
- * sizes and CRC-32s), the message saying to run the statistics again. */
+ * sizes and CRC-32s), the message saying to run the statistics again. The
+ * data's size and CRC-32 are data's bytes and crc32 when given (taken as its
+ * rows were read: nnp_dataset_load_id), else read from the file. */
 int nnp_stats_check_files(const nnp_stats_source *src, const char *stats_path,
                           const char *model_path, const nnp_file_info *model,
-                          const char *data_path, const char *labels_path, nnp_err *err);
+                          const char *data_path, const nnp_file_info *data,
+                          const char *labels_path, nnp_err *err);
 /* NNP_EINPUT unless the statistics describe m's hidden layers. */
 int nnp_stats_check_shape(const nnp_model *m, const nnp_stats *s, const char *model_path,
                           const char *stats_path, nnp_err *err);

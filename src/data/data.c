@@ -505,10 +505,19 @@ static uint64_t rows_bound(const nnp_reader *r)
 int nnp_dataset_load(nnp_dataset **out, const char *path, const nnp_data_opts *opts,
                      size_t max_bytes, nnp_err *err)
 {
+	return nnp_dataset_load_id(out, path, opts, max_bytes, NULL, NULL, NULL, err);
+}
+
+int nnp_dataset_load_id(nnp_dataset **out, const char *path, const nnp_data_opts *opts,
+                        size_t max_bytes, uint64_t *bytes, uint32_t *crc, int *whole,
+                        nnp_err *err)
+{
 	nnp_reader *r = NULL;
 	nnp_dataset *d = NULL;
 	int rc;
 	*out = NULL;
+	if (whole)
+		*whole = 0;
 	rc = nnp_reader_open(&r, path, opts, err);
 	if (rc)
 		goto done;
@@ -568,6 +577,8 @@ int nnp_dataset_load(nnp_dataset **out, const char *path, const nnp_data_opts *o
 		if (y)
 			d->y = y;
 	}
+	if (whole)
+		*whole = nnp_reader_identity(r, bytes, crc);
 done:
 	nnp_reader_close(r);
 	if (rc) {

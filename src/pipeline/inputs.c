@@ -39,12 +39,16 @@ int nnp_stats_check_shape(const nnp_model *m, const nnp_stats *s, const char *mo
 
 int nnp_stats_check_files(const nnp_stats_source *src, const char *stats_path,
                           const char *model_path, const nnp_file_info *model,
-                          const char *data_path, const char *labels_path, nnp_err *err)
+                          const char *data_path, const nnp_file_info *data,
+                          const char *labels_path, nnp_err *err)
 {
 	int rc = check_same(model_path, model->bytes, model->crc32, src->model_bytes,
 	                    src->model_crc32, stats_path, err);
 	if (!rc)
-		rc = check_identity(data_path, src->data_bytes, src->data_crc32, stats_path, err);
+		rc = data ? check_same(data_path, data->bytes, data->crc32, src->data_bytes,
+		                       src->data_crc32, stats_path, err)
+		          : check_identity(data_path, src->data_bytes, src->data_crc32, stats_path,
+		                           err);
 	if (!rc && labels_path)
 		rc = check_identity(labels_path, src->labels_bytes, src->labels_crc32, stats_path,
 		                    err);

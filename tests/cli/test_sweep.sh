@@ -299,6 +299,24 @@ check "setup: same size" test "$(wc -c <blobs.csv)" = "$(wc -c <blobs.orig)"
 nnp sweep -q -o stale
 expect_rc "sweep after a same-size edit of the data: exit 3" 3
 expect_err "sweep after a same-size edit: 'changed since'" "changed since"
+# The data's identity is taken as its rows are read (the file read once) when
+# they parse and are held in memory, else from a read of the file of its own:
+# the message is the same, its size and CRC-32 those of the file now (zlib's,
+# computed here), whichever way they were taken.
+if need_py "data changed: the size and CRC-32 in the message"; then
+	now=$(python3 -c 'import sys, zlib; b = open(sys.argv[1], "rb").read(); print("now %d bytes, CRC-32 %08x;" % (len(b), zlib.crc32(b)))' blobs.csv)
+	expect_err "same-size edit, rows read once: the file's size and CRC-32" "blobs.csv: changed since nnprune.stats.json was written ($now"
+	nnp sweep -q --mem-limit 1K -o stale
+	expect_rc "same-size edit, rows streamed: exit 3" 3
+	expect_err "same-size edit, rows streamed: the same message" "blobs.csv: changed since nnprune.stats.json was written ($now"
+	sed '2s/^\(.\),./\1,x/' blobs.orig >blobs.csv
+	now=$(python3 -c 'import sys, zlib; b = open(sys.argv[1], "rb").read(); print("now %d bytes, CRC-32 %08x;" % (len(b), zlib.crc32(b)))' blobs.csv)
+	nnp sweep -q -o stale
+	expect_rc "an edit the reader refuses: exit 3" 3
+	expect_err "an edit the reader refuses: 'changed since', not the parse error" "blobs.csv: changed since nnprune.stats.json was written ($now"
+	expect_one_line_error "an edit the reader refuses: one error line"
+	check "an edit the reader refuses: nothing written" test ! -e stale
+fi
 cp blobs.orig blobs.csv
 cp model.bin model.orig
 nnp train blobs.csv -o model.bin $TRAIN_ARGS --seed 2

@@ -581,6 +581,34 @@ static void test_reader_identity(void **state)
 		}
 		nnp_reader_close(r);
 	}
+	/* Loaded whole: the same identity, and the rows a plain load gives; over
+	 * the memory limit, or failing, none. */
+	for (int kind = 0; kind < 2; kind++) {
+		nnp_dataset *d = NULL, *plain = NULL;
+		int whole = 0;
+		assert_int_equal(nnp_dataset_load_id(&d, kind ? pz : p, &o, 0, &bytes, &crc, &whole,
+		                                     &err), NNP_OK);
+		assert_int_equal(nnp_dataset_load(&plain, kind ? pz : p, &o, 0, &err), NNP_OK);
+		assert_int_equal(whole, 1);
+		assert_int_equal(bytes, kind ? want_zbytes : want_bytes);
+		assert_int_equal(crc, kind ? want_zcrc : want_crc);
+		assert_int_equal(d->rows, 3000);
+		assert_int_equal(d->rows, plain->rows);
+		assert_memory_equal(d->x, plain->x, d->rows * d->features * sizeof *d->x);
+		assert_memory_equal(d->y, plain->y, d->rows * sizeof *d->y);
+		nnp_dataset_free(d);
+		nnp_dataset_free(plain);
+	}
+	int whole = 1;
+	nnp_dataset *d = NULL;
+	assert_int_equal(nnp_dataset_load_id(&d, p, &o, 1000, &bytes, &crc, &whole, &err),
+	                 NNP_ETOOBIG);
+	assert_null(d);
+	assert_int_equal(whole, 0);
+	whole = 1;
+	o.expect_features = 5;
+	assert_int_equal(nnp_dataset_load_id(&d, p, &o, 0, &bytes, &crc, &whole, &err), NNP_EINPUT);
+	assert_int_equal(whole, 0);
 	free(p);
 	free(pz);
 	free(b.p);
