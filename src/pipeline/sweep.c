@@ -143,8 +143,31 @@ static int find_duplicates(nnp_sweep *sw, nnp_err *err)
 	return NNP_OK;
 }
 
+/* Building the distinct candidates' models on the pool. */
+typedef struct sw_build {
+	nnp_sweep *sw;
+	const nnp_model *m;
+	const nnp_stats *s;
+	int fold;
+	nnp_err *errs;          /* [workers] */
+	size_t *failed;         /* [workers] the first candidate each failed on, SW_NONE */
+} sw_build;
+
+static void build_task(void *ctx, size_t i, unsigned worker)
+{
+	sw_build *b = ctx;
+	nnp_sweep *sw = b->sw;
+	if (sw->c[i].same_as != NNP_NO_DUP || b->failed[worker] != SW_NONE)
+		return;
+	if (nnp_prune_apply(&sw->models[i], b->m, sw->c[i].keep, b->s, b->fold,
+	                    &b->errs[worker]))
+		b->failed[worker] = i;
+	else
+		nnp_sweep_set_sizes(&sw->c[i], sw->models[i]);
+}
+
 static int build_candidates(nnp_sweep *sw, const nnp_model *m, const nnp_stats *s,
-                            const nnp_sweep_opts *o, nnp_err *err)
+                            const nnp_sweep_opts *o, nnp_pool *pool, nnp_err *err)
 {
 	sw->n = o->n_means * o->n_stds;
 	sw->c = calloc(sw->n, sizeof *sw->c);
@@ -162,13 +185,36 @@ static int build_candidates(nnp_sweep *sw, const nnp_model *m, const nnp_stats *
 		c->floor_hit = nnp_keep_any_floor(c->keep);
 	}
 	int rc = find_duplicates(sw, err);
-	for (size_t i = 0; !rc && i < sw->n; i++) {
-		if (sw->c[i].same_as != NNP_NO_DUP)
-			continue;
-		rc = nnp_prune_apply(&sw->models[i], m, sw->c[i].keep, s, o->fold, err);
-		if (!rc)
-			nnp_sweep_set_sizes(&sw->c[i], sw->models[i]);
+	if (rc)
+		return rc;
+	/* The distinct models, built on the pool's workers: each worker keeps
+	 * the message of the first candidate it failed on, and the lowest such
+	 * candidate speaks, as it would one after the other. */
+	sw_build b = { sw, m, s, o->fold, NULL, NULL };
+	size_t workers = nnp_pool_size(pool);
+	b.errs = calloc(workers, sizeof *b.errs);
+	b.failed = malloc(workers * sizeof *b.failed);
+	if (!b.errs || !b.failed) {
+		free(b.errs);
+		free(b.failed);
+		return nnp_err_set(err, NNP_ENOMEM, "sweep: out of memory");
 	}
+	for (size_t w = 0; w < workers; w++)
+		b.failed[w] = SW_NONE;
+	nnp_pfor_job job = { build_task, NULL, &b };
+	nnp_pool_for(pool, sw->n, &job);
+	size_t first = SW_NONE, at = 0;
+	for (size_t w = 0; w < workers; w++)
+		if (b.failed[w] < first) {
+			first = b.failed[w];
+			at = w;
+		}
+	if (first != SW_NONE) {
+		*err = b.errs[at];
+		rc = err->status ? err->status : NNP_ENOMEM;
+	}
+	free(b.errs);
+	free(b.failed);
 	return rc;
 }
 
@@ -311,7 +357,7 @@ done:
 static int threads_alloc(sw_run *R, unsigned threads)
 {
 	size_t n;
-	if (nnp_pool_create(&R->pool, nnp_threads_resolve(threads), 0, NULL))
+	if (!R->pool && nnp_pool_create(&R->pool, nnp_threads_resolve(threads), 0, NULL))
 		return NNP_ENOMEM;
 	R->n_threads = nnp_pool_size(R->pool);
 	R->ws = calloc(R->n_threads, sizeof *R->ws);
@@ -545,7 +591,11 @@ int nnp_sweep_run_chunked(nnp_sweep **out, const nnp_model *m, const nnp_stats *
 	sw->original.std_thr = NAN;
 	sw->original.same_as = NNP_NO_DUP;
 	nnp_sweep_set_sizes(&sw->original, m);
-	rc = build_candidates(sw, m, s, o, err);
+	if (nnp_pool_create(&R.pool, nnp_threads_resolve(o->threads), 0, NULL)) {
+		free(sw);
+		return nnp_err_set(err, NNP_ENOMEM, "sweep: out of memory");
+	}
+	rc = build_candidates(sw, m, s, o, R.pool, err);
 	if (!rc)
 		rc = make_plans(&R, sw, m, s, o->fold, err);
 	if (!rc)
