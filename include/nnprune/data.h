@@ -97,13 +97,16 @@ uint64_t nnp_reader_rows(const nnp_reader *r);
  * (IDX: of the images file). */
 uint64_t nnp_reader_offset(const nnp_reader *r);
 /*
- * Reads up to max_rows more rows ahead into the reader's own memory (*got of
- * them; 0 at the end): later reads hand them out first, then go on parsing.
- * For a caller with other work to overlap, e.g. the model loading on another
- * thread before the rows are needed. Errors: the reader's (repeated by the
- * next read past the rows read ahead), NNP_ENOMEM.
+ * Reads up to max_rows more rows ahead into the reader's own memory, room
+ * for `room` rows in all (allocated at the first call; no more are read
+ * ahead once it is full): *got of them, 0 at the end or when full. Later
+ * reads hand them out first, then go on parsing. For a caller with other
+ * work to overlap, e.g. the model loading on another thread before the rows
+ * are needed. Errors: the reader's (repeated by the next read past the rows
+ * read ahead), NNP_ENOMEM.
  */
-int nnp_reader_prefetch(nnp_reader *r, size_t max_rows, size_t *got, nnp_err *err);
+int nnp_reader_prefetch(nnp_reader *r, size_t max_rows, size_t room, size_t *got,
+                        nnp_err *err);
 /*
  * Checks a reader opened without expect_features and n_classes against them
  * once they are known: 0 if its rows have that many features and the rows

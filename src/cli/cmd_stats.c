@@ -42,7 +42,7 @@ int cli_open_model_data(const char *model_path, const char *data_path, cli_data 
 
 /* Rows read ahead while the model loads: at most this many bytes of them
  * (a constant, whatever the size of the data), a batch at a time. */
-#define STATS_AHEAD_BYTES ((size_t)8 << 20)
+#define STATS_AHEAD_BYTES ((size_t)4 << 20)
 #define STATS_AHEAD_STEP 256u
 
 /* The worker reading ahead: until `stop`, the cap, the end or an error. */
@@ -58,11 +58,10 @@ static void ahead_task(void *ctx, size_t task, unsigned worker)
 	(void)task;
 	(void)worker;
 	stats_ahead *a = ctx;
-	size_t row_bytes = nnp_reader_features(a->r) * sizeof(float) + sizeof(int32_t), got = 1;
-	for (size_t rows = 0; got && !a->rc && !atomic_load(&a->stop) &&
-	                      (rows + STATS_AHEAD_STEP) * row_bytes <= STATS_AHEAD_BYTES;
-	     rows += got)
-		a->rc = nnp_reader_prefetch(a->r, STATS_AHEAD_STEP, &got, &a->err);
+	size_t room = STATS_AHEAD_BYTES / (nnp_reader_features(a->r) * sizeof(float) +
+	                                   sizeof(int32_t)), got = 1;
+	while (got && !a->rc && !atomic_load(&a->stop))
+		a->rc = nnp_reader_prefetch(a->r, STATS_AHEAD_STEP, room, &got, &a->err);
 }
 
 /*

@@ -441,27 +441,24 @@ int nnp_reader_read(nnp_reader *r, float *x, int32_t *labels, size_t max_rows, s
 	return read_rows(r, x, labels, max_rows, got, err);
 }
 
-int nnp_reader_prefetch(nnp_reader *r, size_t max_rows, size_t *got, nnp_err *err)
+int nnp_reader_prefetch(nnp_reader *r, size_t max_rows, size_t room, size_t *got,
+                        nnp_err *err)
 {
 	*got = 0;
-	size_t want = r->pre_n + max_rows;
-	if (want > r->pre_cap) {
-		size_t cap = r->pre_cap ? r->pre_cap : 256;
-		while (cap < want)
-			cap *= 2;
-		if (r->features && cap > SIZE_MAX / sizeof(float) / r->features)
+	if (!r->pre_x) {
+		/* One buffer for them all: no copies, few page faults. */
+		if (r->features && room > SIZE_MAX / sizeof(float) / r->features)
 			return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", r->in.path);
-		float *x = r->pre_x ? realloc(r->pre_x, cap * r->features * sizeof *x)
-		                    : nnp_malloc_huge(cap * r->features * sizeof *x);
-		if (x)
-			r->pre_x = x;
-		int32_t *y = r->has_labels ? realloc(r->pre_y, cap * sizeof *y) : NULL;
-		if (y)
-			r->pre_y = y;
-		if (!x || (r->has_labels && !y))
+		r->pre_x = nnp_malloc_huge((room ? room : 1) * r->features * sizeof *r->pre_x);
+		r->pre_y = r->has_labels ? malloc((room ? room : 1) * sizeof *r->pre_y) : NULL;
+		if (!r->pre_x || (r->has_labels && !r->pre_y))
 			return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", r->in.path);
-		r->pre_cap = cap;
+		r->pre_cap = room;
 	}
+	if (max_rows > r->pre_cap - r->pre_n)
+		max_rows = r->pre_cap - r->pre_n;
+	if (!max_rows)
+		return NNP_OK;
 	int rc = read_rows(r, r->pre_x + r->pre_n * r->features,
 	                   r->pre_y ? r->pre_y + r->pre_n : NULL, max_rows, got, err);
 	r->pre_n += *got;

@@ -617,10 +617,12 @@ static void test_reader_identity(void **state)
 	nnp_reader *r = NULL;
 	assert_int_equal(nnp_reader_open_buf(&r, p, &o, NNP_DATA_BUF_MIN, &err), NNP_OK);
 	size_t got = 0, at = 0;
-	assert_int_equal(nnp_reader_prefetch(r, 100, &got, &err), NNP_OK);
+	assert_int_equal(nnp_reader_prefetch(r, 100, 1000, &got, &err), NNP_OK);
 	assert_int_equal(got, 100);
-	assert_int_equal(nnp_reader_prefetch(r, 900, &got, &err), NNP_OK);
-	assert_int_equal(got, 900);
+	assert_int_equal(nnp_reader_prefetch(r, 1000, 1000, &got, &err), NNP_OK);
+	assert_int_equal(got, 900);   /* the room is full */
+	assert_int_equal(nnp_reader_prefetch(r, 1, 1000, &got, &err), NNP_OK);
+	assert_int_equal(got, 0);
 	assert_int_equal(nnp_reader_rows(r), 0);
 	assert_int_equal(nnp_reader_expect(r, 3, 10), -1);       /* 2 features, not 3 */
 	assert_int_equal(nnp_reader_expect(r, 2, 9), -1);        /* label 9 read ahead */
