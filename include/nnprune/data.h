@@ -97,25 +97,6 @@ uint64_t nnp_reader_rows(const nnp_reader *r);
  * (IDX: of the images file). */
 uint64_t nnp_reader_offset(const nnp_reader *r);
 /*
- * Reads up to max_rows more rows ahead into the reader's own memory, room
- * for `room` rows in all (allocated at the first call; no more are read
- * ahead once it is full): *got of them, 0 at the end or when full. Later
- * reads hand them out first, then go on parsing. For a caller with other
- * work to overlap, e.g. the model loading on another thread before the rows
- * are needed. Errors: the reader's (repeated by the next read past the rows
- * read ahead), NNP_ENOMEM.
- */
-int nnp_reader_prefetch(nnp_reader *r, size_t max_rows, size_t room, size_t *got,
-                        nnp_err *err);
-/*
- * Checks a reader opened without expect_features and n_classes against them
- * once they are known: 0 if its rows have that many features and the rows
- * read ahead labels below n_classes (0: unchecked; later rows are checked
- * while read, as with the option); -1 if not, to be reopened with the options
- * set, whose messages then say what is wrong.
- */
-int nnp_reader_expect(nnp_reader *r, size_t features, size_t n_classes);
-/*
  * The data file's size and CRC-32 (as nnp_file_identity gives them), taken
  * as its raw bytes were read (gzip or not): 1 once the reader has read the
  * whole file, else 0 (then nnp_file_identity reads the file again).

@@ -2,7 +2,6 @@
 /* realpath() is XSI. */
 #define _XOPEN_SOURCE 700
 #include <math.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +11,6 @@
 #include "cli_model.h"
 #include "nnprune/io.h"
 #include "nnprune/model.h"
-#include "nnprune/parallel.h"
 #include "nnprune/stats.h"
 
 #define STATS_DEFAULT_OUT "nnprune.stats.json"
@@ -38,74 +36,6 @@ int cli_open_model_data(const char *model_path, const char *data_path, cli_data 
 	d->opts.expect_features = (*m)->input_size;
 	d->opts.n_classes = nnp_model_outputs(*m);
 	return nnp_reader_open(r, data_path, &d->opts, err);
-}
-
-/* Rows read ahead while the model loads: at most this many bytes of them
- * (a constant, whatever the size of the data), a batch at a time. */
-#define STATS_AHEAD_BYTES ((size_t)4 << 20)
-#define STATS_AHEAD_STEP 256u
-
-/* The worker reading ahead: until `stop`, the cap, the end or an error. */
-typedef struct stats_ahead {
-	nnp_reader *r;
-	atomic_int stop;
-	int rc;
-	nnp_err err;
-} stats_ahead;
-
-static void ahead_task(void *ctx, size_t task, unsigned worker)
-{
-	(void)task;
-	(void)worker;
-	stats_ahead *a = ctx;
-	size_t room = STATS_AHEAD_BYTES / (nnp_reader_features(a->r) * sizeof(float) +
-	                                   sizeof(int32_t)), got = 1;
-	while (got && !a->rc && !atomic_load(&a->stop))
-		a->rc = nnp_reader_prefetch(a->r, STATS_AHEAD_STEP, room, &got, &a->err);
-}
-
-/*
- * cli_open_model_data with the data's first rows parsed on a worker while
- * the model loads (parsing and loading overlap). The reader opens before the
- * model is known, so without its feature and class counts; when the model
- * does not fit the rows read ahead, or reading ahead failed, the data is
- * opened again the usual way, whose messages are then the same as ever.
- */
-static int open_overlapped(const char *model_path, const char *data_path, cli_data *d,
-                           nnp_model **m, nnp_file_info *fi, nnp_reader **r, nnp_err *err,
-                           const cli_model *mo)
-{
-	nnp_data_opts early = d->opts;
-	early.expect_features = 0;
-	early.n_classes = 0;
-	nnp_pool *pool = NULL;
-	stats_ahead a;
-	memset(&a, 0, sizeof a);
-	atomic_init(&a.stop, 0);
-	nnp_err_clear(&a.err);
-	if (nnp_reader_open(&a.r, data_path, &early, &a.err) ||
-	    nnp_pool_create(&pool, 1, NNP_POOL_ASYNC, NULL)) {
-		nnp_reader_close(a.r);
-		return cli_open_model_data(model_path, data_path, d, m, fi, r, err, mo);
-	}
-	nnp_pfor_job job = { ahead_task, NULL, &a };
-	nnp_pool_start(pool, 1, &job);
-	int rc = cli_model_load(m, model_path, mo, fi, err);
-	atomic_store(&a.stop, 1);
-	nnp_pool_wait(pool);
-	nnp_pool_free(pool);
-	if (rc) {
-		nnp_reader_close(a.r);
-		return rc;
-	}
-	d->opts.expect_features = (*m)->input_size;
-	d->opts.n_classes = nnp_model_outputs(*m);
-	if (a.rc || nnp_reader_expect(a.r, d->opts.expect_features, d->opts.n_classes)) {
-		nnp_reader_close(a.r);
-		return nnp_reader_open(r, data_path, &d->opts, err);
-	}
-	*r = a.r;
-	return NNP_OK;
 }
 
 /* nnp_run with a progress line on stderr (only when it is a terminal). */
@@ -480,8 +410,7 @@ int cmd_stats(int argc, char **argv)
 	}
 	int part = rows_text || shard_text;
 	d.opts.max_rows = end;
-	if ((part ? cli_open_model_data(model_path, data_path, &d, &m, &fi, &r, &err, &mo)
-	          : open_overlapped(model_path, data_path, &d, &m, &fi, &r, &err, &mo)) ||
+	if (cli_open_model_data(model_path, data_path, &d, &m, &fi, &r, &err, &mo) ||
 	    (first && skip_rows(r, first, data_path, &err)))
 		goto fail;
 	const char *const paths[2] = { model_path, data_path };

@@ -385,7 +385,7 @@ const char *nnp_reader_format(const nnp_reader *r)
 
 uint64_t nnp_reader_rows(const nnp_reader *r)
 {
-	return r->rows - (r->pre_n - r->pre_at);
+	return r->rows;
 }
 
 uint64_t nnp_reader_offset(const nnp_reader *r)
@@ -416,68 +416,8 @@ uint64_t nnp_reader_total_rows(const nnp_reader *r)
 	return r->max_rows && r->total > r->max_rows ? r->max_rows : r->total;
 }
 
-/* Rows read ahead, first: up to max_rows of them into x (and labels). */
-static size_t take_ahead(nnp_reader *r, float *x, int32_t *labels, size_t max_rows)
-{
-	size_t n = r->pre_n - r->pre_at < max_rows ? r->pre_n - r->pre_at : max_rows;
-	memcpy(x, r->pre_x + r->pre_at * r->features, n * r->features * sizeof *x);
-	if (labels && r->pre_y)
-		memcpy(labels, r->pre_y + r->pre_at, n * sizeof *labels);
-	r->pre_at += n;
-	return n;
-}
-
-static int read_rows(nnp_reader *r, float *x, int32_t *labels, size_t max_rows, size_t *got,
-                     nnp_err *err);
-
 int nnp_reader_read(nnp_reader *r, float *x, int32_t *labels, size_t max_rows, size_t *got,
                     nnp_err *err)
-{
-	*got = 0;
-	if (r->pre_at < r->pre_n && max_rows && x) {
-		*got = take_ahead(r, x, labels, max_rows);
-		return NNP_OK;
-	}
-	return read_rows(r, x, labels, max_rows, got, err);
-}
-
-int nnp_reader_prefetch(nnp_reader *r, size_t max_rows, size_t room, size_t *got,
-                        nnp_err *err)
-{
-	*got = 0;
-	if (!r->pre_x) {
-		/* One buffer for them all: no copies, few page faults. */
-		if (r->features && room > SIZE_MAX / sizeof(float) / r->features)
-			return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", r->in.path);
-		r->pre_x = nnp_malloc_huge((room ? room : 1) * r->features * sizeof *r->pre_x);
-		r->pre_y = r->has_labels ? malloc((room ? room : 1) * sizeof *r->pre_y) : NULL;
-		if (!r->pre_x || (r->has_labels && !r->pre_y))
-			return nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", r->in.path);
-		r->pre_cap = room;
-	}
-	if (max_rows > r->pre_cap - r->pre_n)
-		max_rows = r->pre_cap - r->pre_n;
-	if (!max_rows)
-		return NNP_OK;
-	int rc = read_rows(r, r->pre_x + r->pre_n * r->features,
-	                   r->pre_y ? r->pre_y + r->pre_n : NULL, max_rows, got, err);
-	r->pre_n += *got;
-	return rc;
-}
-
-int nnp_reader_expect(nnp_reader *r, size_t features, size_t n_classes)
-{
-	if ((features && r->features != features) || n_classes > (size_t)NNP_MAX_LABEL + 1)
-		return -1;
-	for (size_t i = r->pre_at; n_classes && r->pre_y && i < r->pre_n; i++)
-		if ((size_t)r->pre_y[i] >= n_classes)
-			return -1;
-	r->n_classes = n_classes;
-	return 0;
-}
-
-static int read_rows(nnp_reader *r, float *x, int32_t *labels, size_t max_rows, size_t *got,
-                     nnp_err *err)
 {
 	*got = 0;
 	if (r->failed) {
@@ -518,8 +458,6 @@ void nnp_reader_close(nnp_reader *r)
 	nnp_csv_free(r);
 	nnp_idx_free(r);
 	nnp_src_close(&r->in);
-	free(r->pre_x);
-	free(r->pre_y);
 	free(r);
 }
 

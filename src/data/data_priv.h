@@ -123,12 +123,6 @@ struct nnp_reader {
 	nnp_idx idx;
 	const nnp_bytes *lab_mem; /* the labels file's bytes when reading memory */
 	size_t bufsize;        /* buffer size asked for (labels included) */
-	/* Rows read ahead (nnp_reader_prefetch), handed out before any more are
-	 * parsed: rows[pre_at, pre_n) of pre_x/pre_y, room for pre_cap. `rows`
-	 * above counts them as parsed; nnp_reader_rows does not yet. */
-	float *pre_x;
-	int32_t *pre_y;
-	size_t pre_n, pre_at, pre_cap;
 };
 
 /* Opening with an explicit buffer size (>= NNP_DATA_BUF_MIN): tests use a

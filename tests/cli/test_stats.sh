@@ -212,16 +212,6 @@ gen_blobs 1 30 8 4 >four.csv
 nnp eval model.bin four.csv
 expect_rc "eval label 3 for 3 outputs: exit 3" 3
 expect_err "eval label out of range: line:col" "four.csv:4:1:"
-# stats reads the data's first rows while the model loads, before the model's
-# input and class counts are known: the same messages as eval's all the same.
-for f in five.csv four.csv; do
-	nnp eval model.bin $f
-	eval_err=$(cat "$ERR")
-	nnp stats -q model.bin $f -o x.json
-	expect_rc "stats on $f: exit 3" 3
-	expect_eq "stats on $f: eval's message" "$eval_err" "$(cat "$ERR")"
-	check "stats on $f: nothing written" test ! -e x.json
-done
 nnp eval model.bin blobs.csv --header maybe
 expect_rc "eval --header maybe: exit 2" 2
 nnp eval model.bin blobs.csv --delimiter ab

@@ -609,39 +609,6 @@ static void test_reader_identity(void **state)
 	o.expect_features = 5;
 	assert_int_equal(nnp_dataset_load_id(&d, p, &o, 0, &bytes, &crc, &whole, &err), NNP_EINPUT);
 	assert_int_equal(whole, 0);
-	o.expect_features = 0;
-	/* Rows read ahead, then read: the same rows in the same chunks, counted
-	 * when handed out, and the file's identity still taken as it passes. */
-	nnp_dataset *plain = NULL;
-	assert_int_equal(nnp_dataset_load(&plain, p, &o, 0, &err), NNP_OK);
-	nnp_reader *r = NULL;
-	assert_int_equal(nnp_reader_open_buf(&r, p, &o, NNP_DATA_BUF_MIN, &err), NNP_OK);
-	size_t got = 0, at = 0;
-	assert_int_equal(nnp_reader_prefetch(r, 100, 1000, &got, &err), NNP_OK);
-	assert_int_equal(got, 100);
-	assert_int_equal(nnp_reader_prefetch(r, 1000, 1000, &got, &err), NNP_OK);
-	assert_int_equal(got, 900);   /* the room is full */
-	assert_int_equal(nnp_reader_prefetch(r, 1, 1000, &got, &err), NNP_OK);
-	assert_int_equal(got, 0);
-	assert_int_equal(nnp_reader_rows(r), 0);
-	assert_int_equal(nnp_reader_expect(r, 3, 10), -1);       /* 2 features, not 3 */
-	assert_int_equal(nnp_reader_expect(r, 2, 9), -1);        /* label 9 read ahead */
-	assert_int_equal(nnp_reader_expect(r, 2, 10), 0);
-	float xs[64 * 2];
-	int32_t ys[64];
-	do {
-		assert_int_equal(nnp_reader_fill(r, xs, ys, 64, &got, &err), NNP_OK);
-		assert_memory_equal(xs, plain->x + at * 2, got * 2 * sizeof *xs);
-		assert_memory_equal(ys, plain->y + at, got * sizeof *ys);
-		at += got;
-		assert_int_equal(nnp_reader_rows(r), at);
-	} while (got == 64);
-	assert_int_equal(at, 3000);
-	assert_int_equal(nnp_reader_identity(r, &bytes, &crc), 1);
-	assert_int_equal(bytes, want_bytes);
-	assert_int_equal(crc, want_crc);
-	nnp_reader_close(r);
-	nnp_dataset_free(plain);
 	free(p);
 	free(pz);
 	free(b.p);
