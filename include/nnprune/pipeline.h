@@ -63,6 +63,22 @@ int nnp_stats_check_files(const nnp_stats_source *src, const char *stats_path,
 int nnp_stats_check_shape(const nnp_model *m, const nnp_stats *s, const char *model_path,
                           const char *stats_path, nnp_err *err);
 
+/* The statistics' rows read on a worker thread while the caller loads the
+ * model, so that the file is read once: the rows and the data's identity (its
+ * size and CRC-32, taken as the bytes pass) for nnp_stats_check_files. NULL
+ * when path is not a regular file or no thread could start: the caller reads
+ * the usual way. */
+typedef struct nnp_rows_preload nnp_rows_preload;
+nnp_rows_preload *nnp_rows_preload_start(const char *path, const nnp_data_opts *opts,
+                                         uint64_t mem_limit);
+/* Waits for the read and frees pl (NULL: nothing). The rows (the caller's to
+ * free), with their identity in *id, if they were read whole and fit model m
+ * (NULL: the model did not load); else NULL, and the caller reads the data
+ * the usual way, so its messages are the usual ones. *too_big: the rows were
+ * over mem_limit (stream them rather than try again). */
+nnp_dataset *nnp_rows_preload_finish(nnp_rows_preload *pl, const nnp_model *m,
+                                     nnp_file_info *id, int *too_big);
+
 /* ---- calibration rows (calib.c) ---------------------------------------- */
 
 #define NNP_CALIB_MEM_LIMIT ((uint64_t)64 << 20)  /* a sensible default: 64 MiB */

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -14,9 +13,7 @@
 #include "nnprune/io.h"
 #include "nnprune/method.h"
 #include "nnprune/model.h"
-#include "nnprune/parallel.h"
 #include "nnprune/report.h"
-#include "nnprune/rows.h"
 #include "nnprune/stats.h"
 #include "nnprune/sweep.h"
 #include "nnprune/train.h"
@@ -301,72 +298,6 @@ static int make_specs(const sweep_cfg *c, const sweep_lists *l, const nnp_model 
 	return NNP_OK;
 }
 
-/* The statistics' rows, read on a worker thread while the model loads on
- * the caller's: the rows the sweep evaluates and the data's identity (its
- * size and CRC-32 taken as the bytes pass), so the file is read once. Read
- * before the model is known, so without its feature count and class count,
- * which are checked once it is; anything unusual (an error, a file over the
- * memory limit, another shape) drops them, and the sweep goes the way it
- * would without them. */
-typedef struct sweep_preload {
-	const char *path;
-	nnp_data_opts opts;
-	uint64_t mem_limit;
-	nnp_dataset *d;
-	nnp_file_info id;     /* bytes, crc32 */
-	int whole, rc;
-	nnp_err err;
-} sweep_preload;
-
-static void preload_task(void *ctx, size_t task, unsigned worker)
-{
-	(void)task;
-	(void)worker;
-	sweep_preload *pl = ctx;
-	pl->rc = nnp_dataset_load_id(&pl->d, pl->path, &pl->opts, pl->mem_limit, &pl->id.bytes,
-	                             &pl->id.crc32, &pl->whole, &pl->err);
-}
-
-/* Starts the read on pool (NULL: the caller reads later or never), when the
- * rows are the evaluation's, held in memory, and a regular file. */
-static void preload_start(sweep_preload *pl, nnp_pool **pool, const sweep_cfg *c,
-                          const char *data_path, const nnp_data_opts *dopts)
-{
-	static const nnp_pfor_job none = { NULL, NULL, NULL };
-	nnp_pfor_job job = none;
-	struct stat st;
-	memset(pl, 0, sizeof *pl);
-	*pool = NULL;
-	if (c->oo.eval || !c->mem_limit || dopts->label == NNP_LABEL_NONE ||
-	    stat(data_path, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    nnp_pool_create(pool, 1, NNP_POOL_ASYNC, NULL))
-		return;
-	pl->path = data_path;
-	pl->opts = *dopts;
-	pl->opts.expect_features = 0;
-	pl->opts.n_classes = 0;
-	pl->mem_limit = c->mem_limit;
-	nnp_err_clear(&pl->err);
-	job.run = preload_task;
-	job.ctx = pl;
-	nnp_pool_start(*pool, 1, &job);
-}
-
-/* Waits for the read; keeps its rows only if they fit model m. */
-static void preload_finish(sweep_preload *pl, nnp_pool *pool, const nnp_model *m)
-{
-	if (!pool)
-		return;
-	nnp_pool_wait(pool);
-	nnp_pool_free(pool);
-	nnp_err e;
-	if (pl->rc || !pl->whole || !m || pl->d->features != m->input_size ||
-	    nnp_labels_check(pl->d->y, pl->d->rows, nnp_model_outputs(m), 0, &e)) {
-		nnp_dataset_free(pl->d);
-		pl->d = NULL;
-	}
-}
-
 /* Shard i of n keeps the candidates whose index % n is i (so each shard has
  * large and small ones); (*map)[k] is the k-th one's index in the whole sweep. */
 static int shard_specs(nnp_pipeline_opts *po, uint64_t i, uint64_t n, size_t **map,
@@ -428,9 +359,10 @@ int cmd_sweep(int argc, char **argv)
 	nnp_pipeline_opts po;
 	nnp_pipeline_opts_init(&po);
 	size_t *index_map = NULL, n_total = 0;
-	sweep_preload pre;
-	nnp_pool *pre_pool = NULL;
-	memset(&pre, 0, sizeof pre);
+	nnp_rows_preload *pre = NULL;
+	nnp_dataset *pre_rows = NULL;
+	nnp_file_info pre_id;
+	int pre_too_big = 0;
 
 	int prc = parse_args(&p, &cfg);
 	if (prc) {
@@ -467,12 +399,14 @@ int cmd_sweep(int argc, char **argv)
 	nnp_file_info fi;
 	int lrc = nnp_require_regular(model_path, &err);
 	if (!lrc) {
-		preload_start(&pre, &pre_pool, &cfg, data_path, &dopts);
+		/* The rows the sweep evaluates, when held in memory, read while the model loads. */
+		if (!cfg.oo.eval && cfg.mem_limit && dopts.label != NNP_LABEL_NONE)
+			pre = nnp_rows_preload_start(data_path, &dopts, cfg.mem_limit);
 		lrc = cli_model_load(&m, model_path, &cfg.model, &fi, &err);
-		preload_finish(&pre, pre_pool, lrc ? NULL : m);
+		pre_rows = nnp_rows_preload_finish(pre, lrc ? NULL : m, &pre_id, &pre_too_big);
 	}
 	if (lrc || nnp_stats_check_files(&src, cfg.stats_path, model_path, &fi, data_path,
-	                                 pre.d ? &pre.id : NULL, labels_path, &err)) {
+	                                 pre_rows ? &pre_id : NULL, labels_path, &err)) {
 		/* A path read from the statistics file: say where it came from. */
 		nnp_stats_note_origin(&err, &src, cfg.stats_path);
 		goto fail;
@@ -516,9 +450,9 @@ int cmd_sweep(int argc, char **argv)
 	nnp_source stats_src = { data_path, dopts, 0, 0, NULL, src.data_bytes, src.data_crc32 };
 	po.stats_src = po.eval = stats_src;
 	po.eval.mem_limit = cfg.mem_limit;
-	po.eval.rows = pre.d;
+	po.eval.rows = pre_rows;
 	/* Over the limit: streamed without a second try at holding them. */
-	if (pre_pool && pre.rc == NNP_ETOOBIG)
+	if (pre_too_big)
 		po.eval.mem_limit = 0;
 	if (cfg.me.calib) {
 		nnp_source cs = { cfg.me.calib, dopts, cfg.me.calib_rows, cfg.calib_mem_limit, NULL, 0, 0 };
@@ -575,7 +509,7 @@ fail:
 	rc = cli_fail(&err);
 done:
 	nnp_pipeline_free(pl);
-	nnp_dataset_free(pre.d);
+	nnp_dataset_free(pre_rows);
 	free(index_map);
 	if (po.specs != specs)
 		free((nnp_spec *)po.specs);

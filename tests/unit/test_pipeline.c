@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -270,6 +271,72 @@ static void test_prov_candidate(void **state)
 
 /* Written models carry their provenance; an unreachable budget is refused
  * with the caller's label first. */
+/* The rows read while the model loads: the same rows as a plain read and the
+ * file's own identity, or nothing when they do not fit the model, are over
+ * the memory limit, or the path is no regular file. */
+static void test_rows_preload(void **state)
+{
+	(void)state;
+	char *dir = tu_mkdtemp();
+	char *p = tu_path(dir, "rows.csv");
+	char text[4096];
+	size_t len = 0;
+	tu_rng r = { 7 };
+	for (int i = 0; i < 60; i++)
+		len += (size_t)snprintf(text + len, sizeof text - len, "%d,%.2f,%.2f,%.2f,%.2f\n",
+		                        i % 3, tu_uniform(&r, -1, 1), tu_uniform(&r, -1, 1),
+		                        tu_uniform(&r, -1, 1), tu_uniform(&r, -1, 1));
+	tu_write(p, text, len);
+	nnp_data_opts o = NNP_DATA_OPTS_INIT;
+	o.label = NNP_LABEL_FIRST;
+	static const size_t fit[] = { 4, 5, 3 }, wide[] = { 6, 5, 3 }, few[] = { 4, 5, 2 };
+	static const nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_LINEAR };
+	nnp_model *m = tu_model(2, fit, acts), *mw = tu_model(2, wide, acts),
+	          *mf = tu_model(2, few, acts);
+	nnp_err err;
+	uint64_t bytes;
+	uint32_t crc;
+	assert_int_equal(nnp_file_identity(p, &bytes, &crc, &err), NNP_OK);
+	nnp_dataset *plain = NULL;
+	assert_int_equal(nnp_dataset_load(&plain, p, &o, 0, &err), NNP_OK);
+
+	nnp_file_info id;
+	memset(&id, 0, sizeof id);
+	int too_big = -1;
+	nnp_dataset *d = nnp_rows_preload_finish(nnp_rows_preload_start(p, &o, 1 << 20), m, &id,
+	                                         &too_big);
+	assert_non_null(d);
+	assert_int_equal(too_big, 0);
+	assert_int_equal(id.bytes, bytes);
+	assert_int_equal(id.crc32, crc);
+	assert_int_equal(d->rows, 60);
+	assert_int_equal(d->features, 4);
+	assert_memory_equal(d->x, plain->x, 60 * 4 * sizeof *d->x);
+	assert_memory_equal(d->y, plain->y, 60 * sizeof *d->y);
+	nnp_dataset_free(d);
+	/* Another feature count, a label past the outputs, no model: nothing. */
+	const nnp_model *misfits[] = { mw, mf, NULL };
+	for (int k = 0; k < 3; k++) {
+		assert_null(nnp_rows_preload_finish(nnp_rows_preload_start(p, &o, 1 << 20),
+		                                    misfits[k], &id, &too_big));
+		assert_int_equal(too_big, 0);
+	}
+	/* Over the limit: nothing, and said so. */
+	assert_null(nnp_rows_preload_finish(nnp_rows_preload_start(p, &o, 100), m, &id, &too_big));
+	assert_int_equal(too_big, 1);
+	/* Not a regular file: not started; finishing nothing is nothing. */
+	assert_null(nnp_rows_preload_start(dir, &o, 1 << 20));
+	assert_null(nnp_rows_preload_finish(NULL, m, &id, &too_big));
+	assert_int_equal(too_big, 0);
+
+	nnp_dataset_free(plain);
+	nnp_model_free(m);
+	nnp_model_free(mw);
+	nnp_model_free(mf);
+	free(p);
+	tu_rmtree_free(dir);
+}
+
 static void test_write_and_errors(void **state)
 {
 	fixture *fx = *state;
@@ -373,6 +440,7 @@ int main(void)
 		cmocka_unit_test(test_prov_candidate),
 		cmocka_unit_test(test_write_and_errors),
 		cmocka_unit_test(test_write_modes),
+		cmocka_unit_test(test_rows_preload),
 	};
 	return cmocka_run_group_tests(tests, setup, tu_fixture_teardown);
 }
