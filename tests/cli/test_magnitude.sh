@@ -75,6 +75,31 @@ expect_usage "per layer: an empty share" "share 1 is empty" \
 expect_usage "per layer: prune still takes one candidate" "2 values; this command takes 1" \
 	prune model.bin --method magnitude --sparsity 0.5,0.9/0.5/0 -o x.bin
 
+# --- --scope hidden: the output layer dense, the same share of every other layer ---------------
+nnp prune model.bin --method magnitude --sparsity 0.5 --scope hidden -o hid.bin -j 1
+expect_rc "prune --scope hidden: exit 0" 0
+expect_out "prune --scope hidden: says the output layer stays dense" \
+	"sparsity 0.5, output layer dense"
+if need_py "--scope hidden against a count of the written model"; then
+	# 0.5 of 1072 weights from the 1024 outside the output layer: 0.5 * 1072 / 1024
+	# = 0.5234375 of each, round(0.5234375 * 512) = 268 zeroed per layer, none of 48.
+	expect_eq "nonzeros per layer = 512-268, 512-268, 48" "244 244 48 51" "$(counts_of hid.bin)"
+	nnp convert hid.bin hid.json
+	expect_eq "provenance: scope hidden, sparsity 0.5" "hidden 0.5" \
+		"$(py hid.json '"%s %g" % (j["metadata"]["provenance"]["budget"]["scope"], j["metadata"]["provenance"]["budget"]["sparsity"])')"
+fi
+expect_usage "--scope hidden: not with shares per layer" \
+	"--sparsity 0.9/0.5/0: shares per layer do not go with --scope hidden" \
+	prune model.bin --method magnitude --sparsity 0.9/0.5/0 --scope hidden -o x.bin
+nnp prune model.bin --method magnitude --sparsity 0.99 --scope hidden -o x.bin
+expect_rc "--scope hidden: more than the layers outside the output hold: exit 2" 2
+expect_err "--scope hidden: says the limit" "is more than the 0.9552 of the weights outside the output layer"
+check "--scope hidden, too much: nothing written" not test -e x.bin
+nnp sweep -q --method magnitude --sparsity 0.5 --scope hidden -o swh -j 1 --max-drop 100
+expect_rc "sweep --scope hidden: exit 0" 0
+check "sweep --scope hidden: the budget says hidden" grep -q "| sparsity 0.5 hidden " swh/report.md
+check "sweep --scope hidden: the file name says h" test -e swh/model-magnitude-h0.5.bin
+
 # --- sweep: single shares beside shares per layer, judged by nonzeros --------------------------
 nnp sweep -q --method magnitude --sparsity 0.5,0.9,0.9/0.5/0 -o sw -j 2 --max-drop 100
 expect_rc "sweep --sparsity 0.5,0.9,0.9/0.5/0: exit 0" 0
