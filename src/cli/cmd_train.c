@@ -446,6 +446,10 @@ int cmd_finetune(int argc, char **argv)
 			nnp_err_set(&err, NNP_ENOMEM, "out of memory");
 			goto fail;
 		}
+		if (!zeros) {   /* dense: the unmasked path, as before */
+			nnp_mask_free(mask, m->n_layers);
+			mask = NULL;
+		}
 		c.t.mask = (const uint8_t *const *)mask;
 		if (zeros && !c.quiet)
 			fprintf(stderr, "nnprune: note: %s: its %zu zero weights (%.2f%% of %zu) stay "
