@@ -87,13 +87,30 @@ const char *nnp_criteria_names(void);
 
 typedef enum nnp_mag_scope {
 	NNP_MAG_PER_LAYER = 0,   /* each layer loses round(s_l * its weights) */
-	NNP_MAG_GLOBAL = 1       /* round(s * all weights), ranked across layers */
+	NNP_MAG_GLOBAL = 1,      /* round(s * all weights), ranked across layers */
+	NNP_MAG_HIDDEN = 2       /* the output layer dense, the others per layer at
+	                          * nnp_mag_hidden_share (s of all the weights) */
 } nnp_mag_scope;
+
+/* "layer", "global" or "hidden" (NULL for any other value). */
+const char *nnp_mag_scope_name(int scope);
+
+/*
+ * The hidden scope's rule (Gale et al.'s "uniform+" without its dense first
+ * layer): the output layer keeps every weight and every other layer loses
+ * the same share of its own weights, *share = s * W / (W - W_out) (W all the
+ * weights, W_out the output layer's), so that about s of all the weights go
+ * (each layer rounds its own count as the per-layer scope does).
+ * Errors: NNP_EUSAGE (s outside [0, 1]; *share above 1: s more than the
+ * weights outside the output layer; a model without hidden layer).
+ */
+int nnp_mag_hidden_share(const nnp_model *m, double s, double *share, nnp_err *err);
 
 /*
  * Unstructured magnitude pruning (the `magnitude` row): a copy of m with the
  * smallest |w| set to +0.0. sparsity[0..n_sparsity): one share in [0, 1]
- * (every layer, or the whole model with NNP_MAG_GLOBAL) or, per layer only,
+ * (every layer, the whole model with NNP_MAG_GLOBAL, all the weights but
+ * the output layer's with NNP_MAG_HIDDEN) or, per layer only,
  * one per layer (m->n_layers). round(share * weights) are removed, halves to
  * even (as torch.nn.utils.prune rounds its amount); ties in |w| go in the
  * order (layer, row, column). Biases are never pruned. The output layer is
@@ -106,7 +123,8 @@ typedef enum nnp_mag_scope {
  * and the forward engine runs its sparse layers through nnp_sparse. *removed
  * (may be NULL) receives the weights selected. The caller owns *out.
  * Errors: NNP_EUSAGE (a share outside [0, 1], n_sparsity neither 1 nor the
- * layer count, per-layer shares with the global scope), NNP_ENOMEM.
+ * layer count, per-layer shares with the global or hidden scope, a hidden
+ * share above nnp_mag_hidden_share's limit), NNP_ENOMEM.
  */
 int nnp_prune_magnitude(const nnp_model *m, const double *sparsity, size_t n_sparsity,
                         nnp_mag_scope scope, nnp_model **out, size_t *removed, nnp_err *err);

@@ -146,7 +146,7 @@ typedef struct nnp_prov {
 	size_t min_keep;           /* NNP_PROV_NONE: not recorded */
 	const nnp_keep *kept;
 	double sparsity;           /* NAN: none (magnitude: the share of weights zeroed) */
-	const char *sparse_scope;  /*   "layer" or "global" */
+	const char *sparse_scope;  /*   "layer", "global" or "hidden" */
 	const double *sparse_layers; /* NULL, or the share of each weight layer */
 	size_t n_sparse_layers;
 } nnp_prov;
@@ -267,7 +267,7 @@ typedef struct nnp_pipeline_opts {
 	nnp_pipeline_output out;
 	const nnp_gates *gates;    /* NULL or none given: no judgment (best NNP_NO_DUP) */
 	nnp_write_mode write;      /* which candidates get files in out.dir (default distinct) */
-	int mag_scope;             /* SPARSITY: nnp_mag_scope (per layer or global) */
+	int mag_scope;             /* SPARSITY: nnp_mag_scope (layer, global, hidden) */
 	void (*progress)(void *ctx, nnp_pipeline_stage st, size_t done, size_t total);
 	void *progress_ctx;
 } nnp_pipeline_opts;

@@ -53,7 +53,7 @@ typedef struct nnp_candidate {
 	int widths;                /* 1: the kept counts per hidden layer were given */
 	/* Unstructured (`--method magnitude --sparsity`): every neuron kept. */
 	double sparsity;           /* > 0: this share of the weights set to zero */
-	int sparse_global;         /*   ranked across layers (else per layer) */
+	int sparse_scope;          /*   nnp_mag_scope: per layer, global or hidden */
 	const double *sparse_layers; /*   NULL, or one share per weight layer (borrowed
 	                              *   from the specification; sparsity is then the
 	                              *   share of all the weights zeroed) */

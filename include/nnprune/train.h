@@ -200,6 +200,15 @@ double nnp_distill_loss(const double *zs, const double *zt, size_t K, size_t lab
 void nnp_mask_apply(nnp_model *m, const uint8_t *const *mask);
 
 /*
+ * A mask (as in nnp_train_opts) keeping m's zero weights at zero: one byte
+ * per weight, 1 where the weight is not zero (trained). *n_zero (may be NULL)
+ * receives the weights it holds at zero. NULL when out of memory. Free with
+ * nnp_mask_free(mask, m->n_layers).
+ */
+uint8_t **nnp_mask_of_zeros(const nnp_model *m, size_t *n_zero);
+void nnp_mask_free(uint8_t **mask, size_t n_layers);
+
+/*
  * Rewinds a trained model to recorded initial weights: every weight the mask
  * keeps (all of them with mask NULL) and every bias is copied from init bit
  * for bit; pruned weights are set to 0. init must have m's shape.

@@ -316,7 +316,7 @@ int cli_best_check(const cli_output *o, nnp_err *err);
 int cli_best_finish(const cli_output *o, const nnp_gate_result *v, int quiet,
                     int (*write)(void *ctx, const char *path, nnp_err *err), void *ctx,
                     nnp_err *err);
-/* Unstructured pruning (opt_sparse.c): --sparsity LIST, --scope layer|global
+/* Unstructured pruning (opt_sparse.c): --sparsity LIST, --scope layer|global|hidden
  * for --method magnitude; each command places the entries in its table. */
 enum { CLI_S_SPARSITY = 1500, CLI_S_SCOPE };
 #define CLI_OPT_SPARSITY { "sparsity", 0, 1, CLI_S_SPARSITY }, { "scope", 0, 1, CLI_S_SCOPE }
@@ -331,10 +331,14 @@ enum { CLI_S_SPARSITY = 1500, CLI_S_SCOPE };
 	"                     an item with slashes is one candidate with a share per\n" \
 	"                     weight layer, the output layer last, each in [0, 1]\n" \
 	"                     (0.9/0.8/0.5/0 spares the output layer of a 3-hidden-layer\n" \
-	"                     model; mixes with the others: 0.5,0.9/0.8/0.5/0); not\n" \
-	"                     with --scope global\n" \
-	"  --scope layer|global  the share per layer (default), or of all the weights\n" \
-	"                     ranked across layers\n" \
+	"                     model; mixes with the others: 0.5,0.9/0.8/0.5/0); only\n" \
+	"                     with --scope layer\n" \
+	"  --scope layer|global|hidden  the share per layer (default); of all the\n" \
+	"                     weights ranked across layers; or hidden: the share of all\n" \
+	"                     the weights, the output layer kept dense and every other\n" \
+	"                     layer losing the same share of its own (s x all / all but\n" \
+	"                     the output layer's: 0.85 on 784-512-256-128-10 is\n" \
+	"                     0.852/0.852/0.852/0)\n" \
 	"  --compensate ls    (magnitude) refit each neuron's surviving weights and bias\n" \
 	"                     by ridge least squares on the calibration rows, layer by\n" \
 	"                     layer, to reproduce the original's pre-activations; zeros\n" \

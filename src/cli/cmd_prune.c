@@ -23,7 +23,7 @@
 static const char prune_usage[] =
 	"nnprune prune MODEL --calib DATA (--keep F | --widths LIST | --target-params N|P% | "
 	"--mean M --std S | --iterative [conditions]) -o OUT [options]\n"
-	"       nnprune prune MODEL --method magnitude --sparsity S [--scope layer|global] "
+	"       nnprune prune MODEL --method magnitude --sparsity S [--scope layer|global|hidden] "
 	"-o OUT [options]";
 
 

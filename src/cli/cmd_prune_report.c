@@ -42,7 +42,8 @@ void prune_summary(const prune_cfg *c, const nnp_model *m, const char *model_pat
 		         k->sparsity);
 	} else if (c->sp.text)
 		snprintf(budget, sizeof budget, "sparsity %g, %s", k->sparsity,
-		         k->sparse_global ? "global" : "per layer");
+		         k->sparse_scope == NNP_MAG_GLOBAL ? "global"
+		         : k->sparse_scope ? "output layer dense" : "per layer");
 	else if (k->alloc_step)
 		snprintf(budget, sizeof budget, "target %s: allocation step %zu", c->target.text,
 		         k->alloc_step);

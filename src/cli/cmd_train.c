@@ -321,6 +321,8 @@ static void finetune_help(void)
 	       "                        N parts of the rows (default 1: prune, then tune)\n"
 	       "  --scope layer|global  magnitude ranked per layer (each layer keeps its\n"
 	       "                        share) or over the whole model (default layer)\n"
+	       "  --regrow              train the model's zero weights too (by default\n"
+	       "                        they stay zero: a sparse model stays sparse)\n"
 	       TRAIN_COMMON_HELP_BASE TRAIN_LR_SCHEDULE_HELP("cosine") TRAIN_QUIET_HELP
 	       "\n%s\n%s", finetune_usage, CLI_DATA_HELP_LABELLED,
 	       CLI_MODEL_HELP);
@@ -330,7 +332,10 @@ static void finetune_help(void)
 typedef struct ft_args {
 	train_cfg *c;
 	cli_model *mo;
+	int regrow;                /* --regrow: train the model's zero weights too */
 } ft_args;
+
+enum { F_REGROW = T_TRAIN_LAST };
 
 static int finetune_opt(cli_parser *p, void *ctx, int id, const char *arg)
 {
@@ -340,6 +345,7 @@ static int finetune_opt(cli_parser *p, void *ctx, int id, const char *arg)
 	uint64_t v;
 	switch (id) {
 	case T_TEACHER: c->teacher = arg; break;
+	case F_REGROW: a->regrow = 1; break;
 	case T_SCOPE:
 		if (strcmp(arg, "layer") && strcmp(arg, "global"))
 			return cli_usage_error(p, "--scope: '%s' is not layer or global", arg), -1;
@@ -372,6 +378,7 @@ int cmd_finetune(int argc, char **argv)
 	static const cli_opt opts[] = { TRAIN_COMMON_OPTIONS, { "distill", 0, 1, T_DISTILL },
 		                        { "teacher", 0, 1, T_TEACHER }, { "sparsity", 0, 1, T_SPARSITY },
 		                        { "steps", 0, 1, T_STEPS }, { "scope", 0, 1, T_SCOPE },
+		                        { "regrow", 0, 0, F_REGROW },
 		                        CLI_MODEL_OPTIONS_BASE, { NULL, 0, 0, 0 } };
 	cli_parser p;
 	if (cli_init(&p, argc, argv, opts, "finetune", finetune_usage))
@@ -388,7 +395,8 @@ int cmd_finetune(int argc, char **argv)
 	nnp_err err;
 	nnp_err_clear(&err);
 	nnp_model *m = NULL, *teacher = NULL;
-	ft_args a = { &c, &mo };
+	uint8_t **mask = NULL;
+	ft_args a = { &c, &mo, 0 };
 	int prc = cli_parse_opts(&p, NULL, T_HELP, finetune_help, finetune_opt, &a);
 	if (prc) {
 		rc = prc > 0 ? NNP_EXIT_OK : NNP_EXIT_USAGE;
@@ -396,6 +404,10 @@ int cmd_finetune(int argc, char **argv)
 	}
 	if (!(c.sparsity > 0) && (c.steps != 1 || c.global)) {
 		rc = cli_usage_error(&p, "--steps and --scope apply to --sparsity X");
+		goto done;
+	}
+	if (a.regrow && c.sparsity > 0) {
+		rc = cli_usage_error(&p, "--regrow: --sparsity keeps its zeros by design");
 		goto done;
 	}
 	if (c.distill != (c.teacher != NULL)) {
@@ -427,6 +439,23 @@ int cmd_finetune(int argc, char **argv)
 	if (!c.scale_set)
 		c.t.input_scale = cli_provenance_scale(m);
 	c.t.model_takes_raw = 1;
+	/* A sparse model (magnitude) stays sparse, as in 'prune/sweep --finetune'. */
+	size_t zeros = 0;
+	if (!a.regrow && !(c.sparsity > 0)) {
+		if (!(mask = nnp_mask_of_zeros(m, &zeros))) {
+			nnp_err_set(&err, NNP_ENOMEM, "out of memory");
+			goto fail;
+		}
+		if (!zeros) {   /* dense: the unmasked path, as before */
+			nnp_mask_free(mask, m->n_layers);
+			mask = NULL;
+		}
+		c.t.mask = (const uint8_t *const *)mask;
+		if (zeros && !c.quiet)
+			fprintf(stderr, "nnprune: note: %s: its %zu zero weights (%.2f%% of %zu) stay "
+			        "zero (--regrow trains them)\n", p.operands[0], zeros,
+			        100.0 * (double)zeros / (double)nnp_model_macs(m), nnp_model_macs(m));
+	}
 	if (c.teacher) {
 		if (nnp_model_load(&teacher, c.teacher, NULL, &err))
 			goto fail;
@@ -442,6 +471,7 @@ int cmd_finetune(int argc, char **argv)
 fail:
 	rc = cli_fail(&err);
 done:
+	nnp_mask_free(mask, m ? m->n_layers : 0);
 	nnp_model_free(teacher);
 	nnp_model_free(m);
 	cli_model_free(&mo);

@@ -1,6 +1,6 @@
 /*
  * Options `prune` and `sweep` share for unstructured pruning: --sparsity
- * LIST and --scope layer|global (--method magnitude).
+ * LIST and --scope layer|global|hidden (--method magnitude).
  */
 #include <math.h>
 #include <stdio.h>
@@ -172,8 +172,10 @@ int cli_sparse_arg(const cli_parser *p, cli_sparse *s, int id, const char *arg)
 		s->scope = NNP_MAG_PER_LAYER;
 	else if (!strcmp(arg, "global"))
 		s->scope = NNP_MAG_GLOBAL;
+	else if (!strcmp(arg, "hidden"))
+		s->scope = NNP_MAG_HIDDEN;
 	else
-		return cli_usage_error(p, "--scope: '%s' is not layer or global", arg), -1;
+		return cli_usage_error(p, "--scope: '%s' is not layer, global or hidden", arg), -1;
 	return 0;
 }
 
@@ -198,11 +200,11 @@ int cli_sparse_check(const cli_parser *p, cli_sparse *s, cli_method *me, const c
 	if (s->n > max_values)
 		return cli_usage_error(p, "--sparsity: %zu values; this command takes %zu", s->n,
 		                       max_values), -1;
-	for (size_t k = 0; k < s->n && s->scope == NNP_MAG_GLOBAL; k++)
+	for (size_t k = 0; k < s->n && s->scope != NNP_MAG_PER_LAYER; k++)
 		if (s->labels[k])
-			return cli_usage_error(p, "%s: shares per layer do not go with --scope global "
-			                          "(it ranks all the weights against one share)",
-			                       s->labels[k]), -1;
+			return cli_usage_error(p, "%s: shares per layer do not go with --scope %s "
+			                          "(it spreads one share of all the weights)",
+			                       s->labels[k], nnp_mag_scope_name(s->scope)), -1;
 	/* ls refits the surviving weights; fold has no removed neuron to fold. */
 	if (me->comp_set && me->mo.compensate == NNP_COMP_FOLD)
 		return cli_usage_error(p, "--compensate fold: --method magnitude removes no neuron "

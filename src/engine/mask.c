@@ -1,8 +1,37 @@
 /* Weight masks for training with pruned weights held at zero, and rewinding
  * survivors to recorded initial values (include/nnprune/train.h). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "nnprune/train.h"
+
+uint8_t **nnp_mask_of_zeros(const nnp_model *m, size_t *n_zero)
+{
+	size_t zeros = 0;
+	uint8_t **mask = calloc(m->n_layers ? m->n_layers : 1, sizeof *mask);
+	for (size_t l = 0; mask && l < m->n_layers; l++) {
+		const nnp_layer *L = &m->layers[l];
+		size_t n = L->in * L->out;
+		if (!(mask[l] = malloc(n ? n : 1))) {
+			nnp_mask_free(mask, l);
+			return NULL;
+		}
+		for (size_t i = 0; i < n; i++) {
+			mask[l][i] = L->w[i] != 0.0f;
+			zeros += !mask[l][i];
+		}
+	}
+	if (mask && n_zero)
+		*n_zero = zeros;
+	return mask;
+}
+
+void nnp_mask_free(uint8_t **mask, size_t n_layers)
+{
+	for (size_t l = 0; mask && l < n_layers; l++)
+		free(mask[l]);
+	free(mask);
+}
 
 void nnp_mask_apply(nnp_model *m, const uint8_t *const *mask)
 {

@@ -71,32 +71,13 @@ static int ft_gradual(nnp_ft_job *j, const nnp_ft_plan *p, const nnp_train_opts 
 	return rc;
 }
 
-/* Masks keeping m's zero weights at zero: one per layer, 1 = trained. */
-static uint8_t **zero_masks(const nnp_model *m)
-{
-	uint8_t **mask = calloc(m->n_layers, sizeof *mask);
-	for (size_t l = 0; mask && l < m->n_layers; l++) {
-		const nnp_layer *L = &m->layers[l];
-		size_t n = L->in * L->out;
-		if (!(mask[l] = malloc(n ? n : 1))) {
-			for (size_t k = 0; k < l; k++)
-				free(mask[k]);
-			free(mask);
-			return NULL;
-		}
-		for (size_t i = 0; i < L->in * L->out; i++)
-			mask[l][i] = L->w[i] != 0.0f;
-	}
-	return mask;
-}
-
 static int ft_one(nnp_ft_job *j, const nnp_ft_plan *p, nnp_err *err)
 {
 	int rc = j->gradual ? NNP_OK : nnp_model_clone(&j->model, j->src, err);
 	if (rc)
 		return rc;
 	uint8_t **mask = NULL;
-	if (j->keep_zeros && !j->gradual && !(mask = zero_masks(j->model)))
+	if (j->keep_zeros && !j->gradual && !(mask = nnp_mask_of_zeros(j->model, NULL)))
 		return nnp_err_set(err, NNP_ENOMEM, "fine-tuning: out of memory");
 	nnp_train_opts o = p->train;
 	/* As `nnprune finetune` without --input-scale: the model maps raw
@@ -113,9 +94,7 @@ static int ft_one(nnp_ft_job *j, const nnp_ft_plan *p, nnp_err *err)
 	o.mask = (const uint8_t *const *)mask;
 	rc = j->gradual ? ft_gradual(j, p, &o, err)
 	                : nnp_train(j->model, p->train_data, NULL, &o, &j->rep, err);
-	for (size_t l = 0; mask && l < j->model->n_layers; l++)
-		free(mask[l]);
-	free(mask);
+	nnp_mask_free(mask, j->model->n_layers);
 	if (rc)
 		return rc;
 	memset(&j->mt, 0, sizeof j->mt);

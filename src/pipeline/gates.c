@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "nnprune/criteria.h"
 #include "nnprune/gates.h"
 #include "nnprune/model.h"
 #include "sweep_priv.h"
@@ -300,7 +301,8 @@ static void name_candidate(char *buf, size_t size, size_t *len, const nnp_candid
 	} else if (c->sparsity > 0) {
 		char sh[NNP_SHARES_TEXT_MAX];
 		nnp_candidate_shares_text(sh, sizeof sh, c, '/');
-		cat(buf, size, len, "sparsity %s%s", sh, c->sparse_global ? " global" : "");
+		cat(buf, size, len, "sparsity %s%s%s", sh, c->sparse_scope ? " " : "",
+		    c->sparse_scope ? nnp_mag_scope_name(c->sparse_scope) : "");
 	}
 	else if (isfinite(c->mean_thr) && isfinite(c->std_thr))
 		cat(buf, size, len, "mean %g, std %g", c->mean_thr, c->std_thr);

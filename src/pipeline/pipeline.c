@@ -300,8 +300,9 @@ static int build_sparse(nnp_pipeline *p, const nnp_model *m, nnp_err *err)
 			rc = spec_error(err, s, what);
 			break;
 		}
-		if (s->sparse_layers && o->mag_scope == NNP_MAG_GLOBAL) {
-			rc = spec_error(err, s, "shares per layer do not go with the global scope");
+		if (s->sparse_layers && o->mag_scope != NNP_MAG_PER_LAYER) {
+			rc = spec_error(err, s, "shares per layer do not go with the global or hidden "
+			                        "scope");
 			break;
 		}
 		for (size_t l = 0; !rc && l < n_share; l++)
@@ -309,7 +310,7 @@ static int build_sparse(nnp_pipeline *p, const nnp_model *m, nnp_err *err)
 				rc = spec_error(err, s, "the sparsity is outside [0, 1]");
 		if (rc)
 			break;
-		c->sparse_global = o->mag_scope == NNP_MAG_GLOBAL;
+		c->sparse_scope = o->mag_scope;
 		c->sparse_layers = s->sparse_layers;
 		c->n_sparse_layers = s->sparse_layers ? n_share : 0;
 		if (!(c->keep = keep_all(m)))

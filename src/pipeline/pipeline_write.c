@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cJSON.h>
 
+#include "nnprune/criteria.h"
 #include "nnprune/gradual.h"
 #include "nnprune/method.h"
 #include "nnprune/manifest.h"
@@ -45,7 +46,7 @@ static void budget_name(char *buf, size_t size, const nnp_candidate *c,
 			nnp_candidate_shares_text(buf + n, size - (size_t)n, c, '_');
 	} else if (c->sparsity > 0)
 		snprintf(buf, size, "-%s%s-%s%.12g", me, mo->compensate == NNP_COMP_LS ? "-ls" : "",
-		         c->sparse_global ? "g" : "s", c->sparsity);
+		         c->sparse_scope == NNP_MAG_GLOBAL ? "g" : c->sparse_scope ? "h" : "s", c->sparsity);
 	else if (c->target_params)
 		snprintf(buf, size, "-%s-%s-t%zu", me, co, c->target_params);
 	else if (c->alloc_step)
@@ -95,7 +96,8 @@ void nnp_candidate_budget_text(char *buf, size_t size, const nnp_candidate *c)
 	else if (c->sparsity > 0) {
 		char sh[NNP_SHARES_TEXT_MAX];
 		nnp_candidate_shares_text(sh, sizeof sh, c, '/');
-		snprintf(buf, size, "sparsity %s%s", sh, c->sparse_global ? " global" : "");
+		snprintf(buf, size, "sparsity %s%s%s", sh, c->sparse_scope ? " " : "",
+		         c->sparse_scope ? nnp_mag_scope_name(c->sparse_scope) : "");
 	} else
 		snprintf(buf, size, "mean %g, std %g", c->mean_thr, c->std_thr);
 }

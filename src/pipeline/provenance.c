@@ -5,6 +5,7 @@
 #include <string.h>
 #include <cJSON.h>
 
+#include "nnprune/criteria.h"
 #include "nnprune/pipeline.h"
 
 void nnp_prov_init(nnp_prov *p)
@@ -28,7 +29,7 @@ void nnp_prov_candidate(nnp_prov *p, const nnp_candidate *c, double grid_step)
 	}
 	if (c->sparsity > 0) {
 		p->sparsity = c->sparsity;
-		p->sparse_scope = c->sparse_global ? "global" : "layer";
+		p->sparse_scope = nnp_mag_scope_name(c->sparse_scope);
 		p->sparse_layers = c->sparse_layers;
 		p->n_sparse_layers = c->n_sparse_layers;
 	}

@@ -1,5 +1,5 @@
-/* Weight magnitude selection: the k smallest |w|, per layer or globally,
- * ties broken by position, found in linear time. */
+/* Weight magnitude selection: the k smallest |w|, per layer, globally or in
+ * every layer but the output one, ties broken by position, in linear time. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +126,32 @@ static int select_layers(const nnp_model *m, const double *share, nnp_mag_cut *c
 	return NNP_OK;
 }
 
+const char *nnp_mag_scope_name(int scope)
+{
+	return scope == NNP_MAG_PER_LAYER ? "layer" : scope == NNP_MAG_GLOBAL ? "global"
+	       : scope == NNP_MAG_HIDDEN ? "hidden" : NULL;
+}
+
+int nnp_mag_hidden_share(const nnp_model *m, double s, double *share, nnp_err *err)
+{
+	*share = 0.0;
+	int rc = check_share(s, (size_t)-1, err);
+	if (rc)
+		return rc;
+	if (m->n_layers < 2)
+		return nnp_err_set(err, NNP_EUSAGE, "magnitude: hidden scope: the model has no hidden "
+		                                    "layer");
+	const nnp_layer *out = &m->layers[m->n_layers - 1];
+	double all = (double)nnp_model_macs(m), hidden = all - (double)(out->in * out->out);
+	double sh = hidden > 0 ? s * all / hidden : s > 0 ? INFINITY : 0.0;
+	if (sh > 1.0)
+		return nnp_err_set(err, NNP_EUSAGE, "magnitude: hidden scope: sparsity %g is more "
+		                   "than the %.4g of the weights outside the output layer", s,
+		                   hidden / all);
+	*share = sh;
+	return NNP_OK;
+}
+
 int nnp_mag_select(const nnp_model *m, double sparsity, nnp_mag_scope scope,
                    nnp_mag_cut *cuts, nnp_err *err)
 {
@@ -135,6 +161,13 @@ int nnp_mag_select(const nnp_model *m, double sparsity, nnp_mag_scope scope,
 	memset(cuts, 0, m->n_layers * sizeof *cuts);
 	uint32_t T;
 	size_t below;
+	if (scope == NNP_MAG_HIDDEN) {
+		double sh;
+		int rc = nnp_mag_hidden_share(m, sparsity, &sh, err);
+		for (size_t l = 0; !rc && l + 1 < m->n_layers; l++)
+			rc = layer_cut(m, l, sh, cuts, err);
+		return rc;
+	}
 	if (scope == NNP_MAG_PER_LAYER) {
 		for (size_t l = 0; l < m->n_layers; l++) {
 			int rc = layer_cut(m, l, sparsity, cuts, err);
@@ -206,14 +239,15 @@ int nnp_prune_magnitude(const nnp_model *m, const double *sparsity, size_t n_spa
 	*out = NULL;
 	if (removed)
 		*removed = 0;
-	if (scope != NNP_MAG_PER_LAYER && scope != NNP_MAG_GLOBAL)
-		return nnp_err_set(err, NNP_EUSAGE, "magnitude: scope %d: expected per layer or global",
-		                   (int)scope);
-	if (n_sparsity != 1 && (n_sparsity != m->n_layers || scope == NNP_MAG_GLOBAL))
+	if (!nnp_mag_scope_name(scope))
+		return nnp_err_set(err, NNP_EUSAGE, "magnitude: scope %d: expected per layer, global "
+		                   "or hidden", (int)scope);
+	if (n_sparsity != 1 && (n_sparsity != m->n_layers || scope != NNP_MAG_PER_LAYER))
 		return nnp_err_set(err, NNP_EUSAGE,
 		                   "magnitude: %zu sparsities for %zu layers: give one%s", n_sparsity,
-		                   m->n_layers, scope == NNP_MAG_GLOBAL ? " (global scope)" :
-		                                                          " or one per layer");
+		                   m->n_layers, scope != NNP_MAG_PER_LAYER ? " (global or hidden "
+		                                                             "scope)"
+		                                                           : " or one per layer");
 	nnp_mag_cut *cuts = calloc(m->n_layers, sizeof *cuts);
 	if (!cuts)
 		return nnp_err_set(err, NNP_ENOMEM, "magnitude: out of memory");

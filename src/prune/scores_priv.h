@@ -38,13 +38,15 @@ size_t nnp_mag_count(double sparsity, size_t n);
  * Selects the weights magnitude pruning at `sparsity` removes: the
  * smallest |w|, ties broken by (layer, row, column), i.e. the order of the
  * key (|w|, layer, row, col). Scope per layer: round(s * in * out) from each
- * layer; global: round(s * all weights) over the whole model. Biases are
- * never pruned. The output layer is pruned like the others in both scopes
+ * layer; global: round(s * all weights) over the whole model; hidden: the
+ * output layer none, the others per layer at nnp_mag_hidden_share. Biases are
+ * never pruned. The output layer is pruned like the others in the first two
  * (its rows are the class scores' weights; nothing is removed structurally,
  * so every class keeps its bias). Weights already zero are the smallest and
  * are selected first: sparsity is the share of zeros afterwards.
  * cuts is [m->n_layers]. Linear time: two 16-bit radix passes find the
- * threshold. Errors: NNP_EUSAGE (sparsity outside [0, 1]), NNP_ENOMEM.
+ * threshold. Errors: NNP_EUSAGE (sparsity outside [0, 1], a hidden share
+ * above 1), NNP_ENOMEM.
  */
 int nnp_mag_select(const nnp_model *m, double sparsity, nnp_mag_scope scope,
                    nnp_mag_cut *cuts, nnp_err *err);

@@ -212,7 +212,8 @@ void nnp_report_budget(nnp_tbuf *b, const nnp_candidate *c)
 	else if (c->sparsity > 0) {
 		char sh[NNP_SHARES_TEXT_MAX];
 		nnp_candidate_shares_text(sh, sizeof sh, c, '/');
-		nnp_tb_printf(b, "sparsity %s%s", sh, c->sparse_global ? " global" : "");
+		nnp_tb_printf(b, "sparsity %s%s%s", sh, c->sparse_scope ? " " : "",
+		              c->sparse_scope ? nnp_mag_scope_name(c->sparse_scope) : "");
 	} else
 		nnp_tb_printf(b, "mean %g, std %g", c->mean_thr, c->std_thr);
 }
@@ -964,7 +965,7 @@ static void json_budget(nnp_tbuf *b, const nnp_candidate *c, int orig)
 	if (c->sparsity > 0) {
 		nnp_tb_puts(b, "\"sparsity\": ");
 		rb_num(b, c->sparsity, "null");
-		nnp_tb_printf(b, ", \"scope\": \"%s\"", c->sparse_global ? "global" : "layer");
+		nnp_tb_printf(b, ", \"scope\": \"%s\"", nnp_mag_scope_name(c->sparse_scope));
 		if (c->sparse_layers) {
 			nnp_tb_puts(b, ", \"layer_sparsity\": [");
 			for (size_t l = 0; l < c->n_sparse_layers; l++) {

@@ -2,8 +2,8 @@
 # --method magnitude: shares per weight layer on the command line
 # (--sparsity 0.9/0.5/0), and unstructured candidates judged by their nonzero
 # weights (reduction, Pareto front, --best, --max-params; --max-bytes by the
-# file's real size), every figure checked against a count of the written
-# JSON models.
+# file's real size), --scope hidden, and finetune keeping a sparse model's
+# zeros; every figure checked against a count of the written JSON models.
 # usage: test_magnitude.sh NNPRUNE_BINARY SOURCE_DIR
 . "$(dirname "$0")/lib.sh" "$@"
 
@@ -74,6 +74,72 @@ expect_usage "per layer: an empty share" "share 1 is empty" \
 	prune model.bin --method magnitude --sparsity 0.5//0 -o x.bin
 expect_usage "per layer: prune still takes one candidate" "2 values; this command takes 1" \
 	prune model.bin --method magnitude --sparsity 0.5,0.9/0.5/0 -o x.bin
+
+# --- --scope hidden: the output layer dense, the same share of every other layer ---------------
+nnp prune model.bin --method magnitude --sparsity 0.5 --scope hidden -o hid.bin -j 1
+expect_rc "prune --scope hidden: exit 0" 0
+expect_out "prune --scope hidden: says the output layer stays dense" \
+	"sparsity 0.5, output layer dense"
+if need_py "--scope hidden against a count of the written model"; then
+	# 0.5 of 1072 weights from the 1024 outside the output layer: 0.5 * 1072 / 1024
+	# = 0.5234375 of each, round(0.5234375 * 512) = 268 zeroed per layer, none of 48.
+	expect_eq "nonzeros per layer = 512-268, 512-268, 48" "244 244 48 51" "$(counts_of hid.bin)"
+	nnp convert hid.bin hid.json
+	expect_eq "provenance: scope hidden, sparsity 0.5" "hidden 0.5" \
+		"$(py hid.json '"%s %g" % (j["metadata"]["provenance"]["budget"]["scope"], j["metadata"]["provenance"]["budget"]["sparsity"])')"
+fi
+expect_usage "--scope hidden: not with shares per layer" \
+	"--sparsity 0.9/0.5/0: shares per layer do not go with --scope hidden" \
+	prune model.bin --method magnitude --sparsity 0.9/0.5/0 --scope hidden -o x.bin
+nnp prune model.bin --method magnitude --sparsity 0.99 --scope hidden -o x.bin
+expect_rc "--scope hidden: more than the layers outside the output hold: exit 2" 2
+expect_err "--scope hidden: says the limit" "is more than the 0.9552 of the weights outside the output layer"
+check "--scope hidden, too much: nothing written" not test -e x.bin
+nnp sweep -q --method magnitude --sparsity 0.5 --scope hidden -o swh -j 1 --max-drop 100
+expect_rc "sweep --scope hidden: exit 0" 0
+check "sweep --scope hidden: the budget says hidden" grep -q "| sparsity 0.5 hidden " swh/report.md
+check "sweep --scope hidden: the file name says h" test -e swh/model-magnitude-h0.5.bin
+
+# --- finetune of a sparse model: its zeros stay zero unless --regrow ----------------------------
+nnp finetune pl.bin blobs.csv --epochs 2 -j 1 -o plft.bin
+expect_rc "finetune of a sparse model: exit 0" 0
+expect_err "finetune of a sparse model: says its zeros stay" \
+	"its 717 zero weights (66.88% of 1072) stay zero (--regrow trains them)"
+nnp finetune pl.bin blobs.csv --epochs 2 -j 1 -q --regrow -o plrg.bin
+expect_rc "finetune --regrow: exit 0" 0
+if need_py "finetune keeps the zeros of a sparse model"; then
+	nnp convert pl.bin pl.json
+	nnp convert plft.bin plft.json
+	nnp convert plrg.bin plrg.json
+	# Dense weights of each layer, then: zeros at the same places, the others trained.
+	cat >zeros.py <<'PY'
+import json, sys
+def dense(path):
+    out = []
+    for L in json.load(open(path))["layers"]:
+        if "weights_csr" in L:
+            c, n = L["weights_csr"], len(L["bias"])
+            w = {}
+            for r in range(n):
+                for k in range(c["row_ptr"][r], c["row_ptr"][r + 1]):
+                    w[(r, c["cols"][k])] = c["values"][k]
+            out.append(w)
+        else:
+            out.append({(r, i): v for r, row in enumerate(L["weights"]) for i, v in enumerate(row)})
+    return out
+a, b = dense(sys.argv[1]), dense(sys.argv[2])
+zero_a = [{k for k, v in la.items() if v != 0} for la in a]
+zero_b = [{k for k, v in lb.items() if v != 0} for lb in b]
+moved = sum(1 for la, lb in zip(a, b) for k, v in la.items() if v != 0 and lb.get(k, 0) != v)
+print("same" if zero_a == zero_b else "differ", "moved" if moved else "still")
+PY
+	expect_eq "finetune: the nonzeros at the same places, and trained" "same moved" \
+		"$(pyrun zeros.py pl.json plft.json)"
+	expect_eq "finetune --regrow: the zeros trained too" "differ moved" \
+		"$(pyrun zeros.py pl.json plrg.json)"
+fi
+expect_usage "finetune --regrow: not with --sparsity" "--regrow: --sparsity keeps its zeros" \
+	finetune pl.bin blobs.csv --sparsity 0.5 --regrow -o x.bin
 
 # --- sweep: single shares beside shares per layer, judged by nonzeros --------------------------
 nnp sweep -q --method magnitude --sparsity 0.5,0.9,0.9/0.5/0 -o sw -j 2 --max-drop 100

@@ -107,7 +107,7 @@ expect_usage "--sparsity belongs to magnitude" "belong to --method magnitude" \
 	prune model.bin --calib calib.csv --method l2 --sparsity 0.5 -o x.bin
 expect_usage "magnitude refuses --compensate fold" "removes no neuron" \
 	sweep --method magnitude --sparsity 0.5 --compensate fold -o x
-expect_usage "--scope: layer or global" "is not layer or global" \
+expect_usage "--scope: layer, global or hidden" "is not layer, global or hidden" \
 	sweep --method magnitude --sparsity 0.5 --scope all -o x
 
 # --- prune --iterative: each stop condition ---------------------------------------------------

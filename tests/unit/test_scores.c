@@ -1,5 +1,5 @@
 /* Tests of the pure scoring and selection functions: magnitude selection
- * against a sort-based reference (per layer and global, with ties), unit L2
+ * against a sort-based reference (per layer, global and hidden, with ties), unit L2
  * norms, APoZ against zero shares counted by a double-precision forward
  * pass, and the ranking's tie order. */
 #include <math.h>
@@ -37,9 +37,14 @@ static void reference(const nnp_model *m, double s, nnp_mag_scope scope, unsigne
 		for (size_t i = 0; i < k; i++)
 			mask[keys[i].layer][keys[i].index] = 1;
 	} else {
+		/* Hidden: the output layer dense, the others at s * all / hidden. */
+		const nnp_layer *O = &m->layers[m->n_layers - 1];
+		double sh = scope == NNP_MAG_HIDDEN ? s * (double)total / (double)(total - O->in * O->out)
+		                                    : s;
 		for (size_t l = 0; l < m->n_layers; l++) {
 			const nnp_layer *L = &m->layers[l];
-			size_t k = (size_t)nearbyint(s * (double)(L->in * L->out)), taken = 0;
+			int dense = scope == NNP_MAG_HIDDEN && l + 1 == m->n_layers;
+			size_t k = dense ? 0 : (size_t)nearbyint(sh * (double)(L->in * L->out)), taken = 0;
 			for (size_t i = 0; i < total && taken < k; i++)
 				if (keys[i].layer == l) {
 					mask[l][keys[i].index] = 1;
@@ -72,12 +77,22 @@ static void test_magnitude_reference(void **state)
 	const double sp[] = { 0.0, 0.05, 0.3, 0.5, 0.77, 0.95, 1.0 };
 	nnp_err err;
 	for (int tied = 0; tied < 2; tied++)
-		for (int scope = 0; scope < 2; scope++)
+		for (int scope = 0; scope < 3; scope++)
 			for (size_t s = 0; s < sizeof sp / sizeof *sp; s++) {
 				nnp_model *m = model(&r, tied), *orig = NULL;
 				assert_int_equal(nnp_model_clone(&orig, m, &err), NNP_OK);
 				nnp_mag_cut cuts[3];
 				unsigned char *want[3];
+				/* Weights 143, 77 and 21: the hidden scope's layers hold 220 of
+				 * 241, so 0.95 and 1 are more than they can lose. */
+				if (scope == NNP_MAG_HIDDEN && sp[s] * 241 > 220) {
+					assert_int_equal(nnp_mag_select(m, sp[s], NNP_MAG_HIDDEN, cuts, &err),
+					                 NNP_EUSAGE);
+					assert_non_null(strstr(err.msg, "outside the output layer"));
+					nnp_model_free(orig);
+					nnp_model_free(m);
+					continue;
+				}
 				assert_int_equal(nnp_mag_select(m, sp[s], (nnp_mag_scope)scope, cuts, &err),
 				                 NNP_OK);
 				reference(m, sp[s], (nnp_mag_scope)scope, want);
@@ -95,6 +110,12 @@ static void test_magnitude_reference(void **state)
 				size_t total = nnp_model_macs(m);
 				if (scope == NNP_MAG_GLOBAL)
 					assert_int_equal(selected, nnp_mag_count(sp[s], total));
+				/* By hand: 0.5 of 241 -> 0.5 * 241 / 220 of layers 0 and 1,
+				 * round(78.33) + round(42.17) = 120 weights, none of the output's. */
+				if (scope == NNP_MAG_HIDDEN && sp[s] == 0.5)
+					assert_int_equal(selected, 120);
+				if (scope == NNP_MAG_HIDDEN)
+					assert_int_equal(cuts[2].count, 0);
 				for (size_t l = 0; l < 3; l++) {
 					const nnp_layer *L = &m->layers[l], *O = &orig->layers[l];
 					for (size_t i = 0; i < L->in * L->out; i++) {
@@ -114,6 +135,11 @@ static void test_magnitude_reference(void **state)
 	nnp_model *m = model(&r, 0);
 	nnp_mag_cut cuts[3];
 	assert_int_equal(nnp_mag_select(m, 1.5, NNP_MAG_GLOBAL, cuts, &err), NNP_EUSAGE);
+	double sh;
+	assert_int_equal(nnp_mag_hidden_share(m, 0.5, &sh, &err), NNP_OK);
+	assert_true(fabs(sh - 0.5 * 241.0 / 220.0) < 1e-15);
+	assert_string_equal(nnp_mag_scope_name(NNP_MAG_HIDDEN), "hidden");
+	assert_null(nnp_mag_scope_name(3));
 	nnp_model_free(m);
 }
 
