@@ -321,13 +321,13 @@ static void run_once(fixture *fx, size_t batch, unsigned threads, nnp_stats **s,
                      nnp_metrics *mt, uint64_t *conf, progress_log *log)
 {
 	nnp_reader *r = open_csv(fx->csv, NNP_LABEL_FIRST);
+	nnp_err err;
+	nnp_err_clear(&err);
 	nnp_run_opts o = NNP_RUN_OPTS_INIT;
 	o.batch = batch;
 	o.threads = threads;
 	o.progress = on_progress;
 	o.progress_ctx = log;
-	nnp_err err;
-	nnp_err_clear(&err);
 	int rc = nnp_run(fx->m, r, &o, s, mt, conf, &err);
 	if (rc)
 		fail_msg("nnp_run(batch %zu, threads %u): %s", batch, threads, err.msg);
