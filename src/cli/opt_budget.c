@@ -75,44 +75,54 @@ static int each_item(const cli_parser *p, const char *opt, const char *text,
 	return rc;
 }
 
-typedef struct target_list {
-	cli_target *t;
+/* What a list's items are parsed into: room for CLI_MAX_BUDGETS of them. */
+typedef struct item_list {
+	void *v;
 	size_t n;
-} target_list;
+} item_list;
+
+/* The comma list text parsed by fn, item by item, into *out (malloc'd,
+ * elements of size bytes) and *n; -1 after a usage error (said), with *out
+ * NULL. */
+static int parse_list(const cli_parser *p, const char *opt, const char *text, size_t size,
+                      int (*fn)(const cli_parser *, const char *, const char *, void *),
+                      void **out, size_t *n)
+{
+	item_list l = { malloc(CLI_MAX_BUDGETS * size), 0 };
+	*out = NULL;
+	*n = 0;
+	if (!l.v) {
+		fprintf(stderr, "nnprune: out of memory\n");
+		return -1;
+	}
+	if (!*text || each_item(p, opt, text, fn, &l)) {
+		if (!*text)
+			cli_usage_error(p, "%s: no values", opt);
+		free(l.v);
+		return -1;
+	}
+	*out = l.v;
+	*n = l.n;
+	return 0;
+}
 
 static int add_target(const cli_parser *p, const char *opt, const char *item, void *ctx)
 {
-	target_list *l = ctx;
+	item_list *l = ctx;
+	cli_target *t = l->v;
 	if (l->n >= CLI_MAX_BUDGETS)
 		return cli_usage_error(p, "%s: more than %u values", opt, CLI_MAX_BUDGETS), -1;
-	return cli_parse_target(p, opt, item, &l->t[l->n++]);
+	return cli_parse_target(p, opt, item, &t[l->n++]);
 }
 
 int cli_parse_targets(const cli_parser *p, const char *opt, const char *text, cli_target **t,
                       size_t *n)
 {
-	target_list l = { malloc(CLI_MAX_BUDGETS * sizeof *l.t), 0 };
-	*t = NULL;
-	*n = 0;
-	if (!l.t) {
-		fprintf(stderr, "nnprune: out of memory\n");
-		return -1;
-	}
-	if (!*text || each_item(p, opt, text, add_target, &l)) {
-		if (!*text)
-			cli_usage_error(p, "%s: no values", opt);
-		free(l.t);
-		return -1;
-	}
-	*t = l.t;
-	*n = l.n;
-	return 0;
+	void *v;
+	int rc = parse_list(p, opt, text, sizeof **t, add_target, &v, n);
+	*t = v;
+	return rc;
 }
-
-typedef struct frac_list {
-	double *v;
-	size_t n;
-} frac_list;
 
 /* A plain decimal number (no sign, no "inf", no hexadecimal). */
 static int frac_value(const cli_parser *p, const char *opt, const char *s, double *v)
@@ -130,19 +140,20 @@ static int frac_value(const cli_parser *p, const char *opt, const char *s, doubl
 	return 0;
 }
 
-static int frac_push(const cli_parser *p, const char *opt, frac_list *l, double x)
+static int frac_push(const cli_parser *p, const char *opt, item_list *l, double x)
 {
+	double *v = l->v;
 	if (!(x > 0.0 && x <= 1.0))
 		return cli_usage_error(p, "%s: %.12g is out of range (0, 1]", opt, x), -1;
 	if (l->n >= CLI_MAX_BUDGETS)
 		return cli_usage_error(p, "%s: more than %u values", opt, CLI_MAX_BUDGETS), -1;
-	l->v[l->n++] = x;
+	v[l->n++] = x;
 	return 0;
 }
 
 static int add_fraction(const cli_parser *p, const char *opt, const char *item, void *ctx)
 {
-	frac_list *l = ctx;
+	item_list *l = ctx;
 	char *c1 = strchr(item, ':');
 	if (!c1) {
 		double x;
@@ -178,22 +189,10 @@ static int add_fraction(const cli_parser *p, const char *opt, const char *item, 
 int cli_parse_fractions(const cli_parser *p, const char *opt, const char *text, double **vals,
                         size_t *n)
 {
-	frac_list l = { malloc(CLI_MAX_BUDGETS * sizeof *l.v), 0 };
-	*vals = NULL;
-	*n = 0;
-	if (!l.v) {
-		fprintf(stderr, "nnprune: out of memory\n");
-		return -1;
-	}
-	if (!*text || each_item(p, opt, text, add_fraction, &l)) {
-		if (!*text)
-			cli_usage_error(p, "%s: no values", opt);
-		free(l.v);
-		return -1;
-	}
-	*vals = l.v;
-	*n = l.n;
-	return 0;
+	void *v;
+	int rc = parse_list(p, opt, text, sizeof **vals, add_fraction, &v, n);
+	*vals = v;
+	return rc;
 }
 
 size_t cli_target_params(const cli_target *t, size_t params0)

@@ -35,6 +35,7 @@
 #include "nnprune/io.h"
 #include "nnprune/text.h"
 #include "nnprune/stats.h"
+#include "mem.h"
 #include "stats_priv.h"
 #include "textbuf.h"
 
@@ -275,14 +276,10 @@ void nnp_stats_source_free(nnp_stats_source *src)
 {
 	if (!src)
 		return;
-	free(src->model_path);
-	free(src->data_path);
-	free(src->labels_path);
-	free(src->label_name_buf);
-	src->model_path = NULL;
-	src->data_path = NULL;
-	src->labels_path = NULL;
-	src->label_name_buf = NULL;
+	NNP_FREE(src->model_path);
+	NNP_FREE(src->data_path);
+	NNP_FREE(src->labels_path);
+	NNP_FREE(src->label_name_buf);
 	src->data_opts.label_name = NULL;
 	src->data_opts.labels_path = NULL;
 }

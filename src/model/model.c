@@ -221,6 +221,21 @@ static int meta_fits(const nnp_model *m, nnp_err *err)
 	return NNP_OK;
 }
 
+/* *field = p (malloc'd or NULL), the old value freed, if the metadata then
+ * still fits; else p freed and *field as it was: NNP_EUSAGE (said). */
+static int set_meta_str(nnp_model *m, char **field, char *p, nnp_err *err)
+{
+	char *old = *field;
+	*field = p;
+	if (meta_fits(m, err)) {
+		*field = old;
+		free(p);
+		return NNP_EUSAGE;
+	}
+	free(old);
+	return NNP_OK;
+}
+
 int nnp_model_set_name(nnp_model *m, const char *name, nnp_err *err)
 {
 	char *p = NULL;
@@ -231,15 +246,7 @@ int nnp_model_set_name(nnp_model *m, const char *name, nnp_err *err)
 		if (!p)
 			return nnp_err_set(err, NNP_ENOMEM, "model: out of memory");
 	}
-	char *old = m->name;
-	m->name = p;
-	if (meta_fits(m, err)) {
-		m->name = old;
-		free(p);
-		return NNP_EUSAGE;
-	}
-	free(old);
-	return NNP_OK;
+	return set_meta_str(m, &m->name, p, err);
 }
 
 int nnp_model_set_provenance(nnp_model *m, const char *json_object, nnp_err *err)
@@ -275,15 +282,7 @@ int nnp_model_set_provenance(nnp_model *m, const char *json_object, nnp_err *err
 		if (!p)
 			return nnp_err_set(err, NNP_ENOMEM, "model: out of memory");
 	}
-	char *old = m->provenance;
-	m->provenance = p;
-	if (meta_fits(m, err)) {
-		m->provenance = old;
-		free(p);
-		return NNP_EUSAGE;
-	}
-	free(old);
-	return NNP_OK;
+	return set_meta_str(m, &m->provenance, p, err);
 }
 
 int nnp_model_set_classes(nnp_model *m, const char *const *names, size_t n, nnp_err *err)

@@ -1,8 +1,9 @@
-/* nnprune (private): large buffers that cost few page faults. */
+/* nnprune (private): large buffers that cost few page faults; freeing fields. */
 #ifndef NNPRUNE_MEM_H
 #define NNPRUNE_MEM_H
 
 #include <stddef.h>
+#include <stdlib.h>
 
 /*
  * Asks the kernel to back [p, p + n) with 2 MiB pages where it can (the
@@ -21,5 +22,13 @@ void nnp_mem_huge(void *p, size_t n);
  */
 void *nnp_malloc_huge(size_t n);
 void *nnp_calloc_huge(size_t n);
+
+/* free(p) and p = NULL, for an owner's pointer fields that must stay safe to
+ * free again (p is evaluated twice: a plain lvalue). */
+#define NNP_FREE(p) \
+	do { \
+		free(p); \
+		(p) = NULL; \
+	} while (0)
 
 #endif

@@ -148,6 +148,21 @@ static void expect_csv_fail(const char *text, const nnp_data_opts *o, const char
 	free(p);
 }
 
+/* Appends unit n times to b. */
+static void tb_repeat(nnp_tbuf *b, const char *unit, size_t n)
+{
+	size_t len = strlen(unit);
+	for (size_t i = 0; i < n; i++)
+		nnp_tb_putn(b, unit, len);
+}
+
+/* Each case[i][0] as a file fails with NNP_EINPUT and case[i][1] in the message. */
+static void expect_csv_fails(const char *const (*cases)[2], size_t n, const nnp_data_opts *o)
+{
+	for (size_t i = 0; i < n; i++)
+		expect_csv_fail(cases[i][0], o, cases[i][1]);
+}
+
 static void read_ok(const char *path, const nnp_data_opts *o, got_t *g)
 {
 	nnp_err err;
@@ -161,6 +176,15 @@ static void read_text(const char *text, const nnp_data_opts *o, got_t *g)
 	char *p = put_str("t.csv", text);
 	read_ok(p, o, g);
 	free(p);
+}
+
+/* read_text with neither a label nor a header: every field a feature. */
+static void read_plain(const char *text, got_t *g)
+{
+	nnp_data_opts o = NNP_DATA_OPTS_INIT;
+	o.label = NNP_LABEL_NONE;
+	o.header = NNP_HEADER_NO;
+	read_text(text, &o, g);
 }
 
 static void same_data(const got_t *a, const got_t *b)
@@ -258,6 +282,20 @@ static void test_csv_header_yes_no(void **state)
 	got_free(&g);
 }
 
+/* text read with o: two rows of two features x and labels y0, y1. */
+static void expect_two_rows(const char *text, const nnp_data_opts *o, const float x[4], int32_t y0,
+                            int32_t y1)
+{
+	got_t g;
+	read_text(text, o, &g);
+	assert_int_equal(g.rows, 2);
+	assert_int_equal(g.nf, 2);
+	assert_memory_equal(g.x, x, 4 * sizeof *x);
+	assert_int_equal(g.y[0], y0);
+	assert_int_equal(g.y[1], y1);
+	got_free(&g);
+}
+
 static void test_csv_label_modes(void **state)
 {
 	(void)state;
@@ -265,29 +303,15 @@ static void test_csv_label_modes(void **state)
 	got_t g;
 	const char *text = "f0,y,f2\n10,1,30\n11,2,31\n";
 
+	static const float ex_last[] = { 10, 1, 11, 2 }, ex_mid[] = { 10, 30, 11, 31 };
 	o.label = NNP_LABEL_LAST;
-	read_text(text, &o, &g);
-	float ex_last[] = { 10, 1, 11, 2 };
-	assert_memory_equal(g.x, ex_last, sizeof ex_last);
-	assert_int_equal(g.y[0], 30);
-	assert_int_equal(g.y[1], 31);
-	got_free(&g);
-
+	expect_two_rows(text, &o, ex_last, 30, 31);
 	o.label = NNP_LABEL_INDEX;
 	o.label_index = 1;
-	read_text(text, &o, &g);
-	float ex_mid[] = { 10, 30, 11, 31 };
-	assert_memory_equal(g.x, ex_mid, sizeof ex_mid);
-	assert_int_equal(g.y[0], 1);
-	assert_int_equal(g.y[1], 2);
-	got_free(&g);
-
+	expect_two_rows(text, &o, ex_mid, 1, 2);
 	o.label = NNP_LABEL_NAME;
 	o.label_name = "y";
-	read_text(text, &o, &g);
-	assert_memory_equal(g.x, ex_mid, sizeof ex_mid);
-	assert_int_equal(g.y[1], 2);
-	got_free(&g);
+	expect_two_rows(text, &o, ex_mid, 1, 2);
 
 	o.label = NNP_LABEL_NONE;
 	read_text(text, &o, &g);
@@ -455,11 +479,8 @@ static void test_csv_exact_values(void **state)
 	for (size_t i = 0; i < n; i++)
 		nnp_tb_printf(&b, "%s\"%s\"", i ? "," : "", number_cases[i]);
 	nnp_tb_putn(&b, "\n", 1);
-	nnp_data_opts o = NNP_DATA_OPTS_INIT;
-	o.label = NNP_LABEL_NONE;
-	o.header = NNP_HEADER_NO;
 	got_t g;
-	read_text(b.p, &o, &g);
+	read_plain(b.p, &g);
 	assert_int_equal(g.nf, n);
 	assert_int_equal(g.rows, 2);
 	for (size_t r = 0; r < 2; r++)
@@ -524,11 +545,8 @@ static void test_parse_number_random(void **state)
 		want[i] = ref(s);
 		nnp_tb_printf(&b, "%s%s", s, (i + 1) % cols ? "," : "\n");
 	}
-	nnp_data_opts o = NNP_DATA_OPTS_INIT;
-	o.label = NNP_LABEL_NONE;
-	o.header = NNP_HEADER_NO;
 	got_t g;
-	read_text(b.p, &o, &g);
+	read_plain(b.p, &g);
 	assert_int_equal(g.rows, rows);
 	for (size_t i = 0; i < rows * cols; i++)
 		assert_bits(g.x[i], want[i]);
@@ -630,31 +648,54 @@ static void test_csv_rejections(void **state)
 	pn = put("nul.csv", "a,b\n1,\0\n", 8);
 	expect_fail(pn, &o, NNP_EINPUT, "nul.csv:2:3: NUL byte");
 	free(pn);
-	expect_csv_fail("a,b,c\n1,2,3\n1,2\n", &o, "bad.csv:3:4: expected 3 fields as in line 1, found 2");
-	expect_csv_fail("a,b,c\n1,2,3\n1,2,3,4,5\n", &o,
-	                "bad.csv:3:7: expected 3 fields as in line 1, found 5");
-	expect_csv_fail("a,b,c\n1,2,3\n1,2.5\n", &o, "bad.csv:3:6: expected 3 fields as in line 1, found 2");
-	expect_csv_fail("a,b,c\n1,,3\n", &o, "bad.csv:2:3: empty field");
-	expect_csv_fail("a,b,c\n1,2,\n", &o, "bad.csv:2:5: empty field");
-	expect_csv_fail("a,b,c\n1,2,NA\n", &o, "bad.csv:2:5: missing value 'NA'");
-	expect_csv_fail("a,b,c\n1,nan,3\n", &o, "bad.csv:2:3: field 'nan' is not a finite number");
-	expect_csv_fail("a,b,c\n1,-inf,3\n", &o, "field '-inf' is not a finite number");
-	expect_csv_fail("a,b,c\n1,0x1F,3\n", &o, "bad.csv:2:3: field '0x1F' is hexadecimal");
-	expect_csv_fail("a,b,c\n1,1.5x,3\n", &o, "bad.csv:2:3: field '1.5x' is not a number");
-	expect_csv_fail("a,b,c\n1,12 ,3\n", &o, "field '12 ' is not a number");
-	expect_csv_fail("a,b,c\n1,1e999,3\n", &o, "bad.csv:2:3: field '1e999' is out of range");
-	/* Underflow is not out of range: it reads as 0, as strtod rounds it. */
-	expect_csv_fail("a,b,c\n1,1e999,3\n", &o, "field '1e999' is out of range");
-	expect_csv_fail("a,b,c\n1,3.5e38,3\n", &o, "bad.csv:2:3: field '3.5e38' is beyond the float32 range");
-	expect_csv_fail("1,3.5e38,3\n", &o, "bad.csv:1:3: field '3.5e38' is beyond the float32 range");
-	/* Above FLT_MAX as a double, though float rounding would give FLT_MAX. */
-	expect_csv_fail("1,340282356779733661637539395458142568447.9999,3\n", &o,
-	                "bad.csv:1:3: field '340282356779733661637539395458142568447....' is beyond");
-	expect_csv_fail("a,b,c\n1,2,3\n2.5,2,3\n", &o, "bad.csv:3:1: label 2.5 is not a whole number");
-	expect_csv_fail("a,b,c\n-1,2,3\n", &o, "bad.csv:2:1: label -1 is negative");
-	expect_csv_fail("a,b,c\n2000000,2,3\n", &o, "bad.csv:2:1: label 2000000 is over the limit of 1000000");
-	expect_csv_fail("a,b,c\ncat,2,3\n", &o, "bad.csv:2:1: label 'cat' is not a number");
-	expect_csv_fail("a,b,c\n,2,3\n", &o, "bad.csv:2:1: empty label");
+	/* Each: a file, the error it gets. */
+	static const char *const field_cases[][2] = {
+		{ "a,b,c\n1,2,3\n1,2\n",
+		  "bad.csv:3:4: expected 3 fields as in line 1, found 2" },
+		{ "a,b,c\n1,2,3\n1,2,3,4,5\n",
+		  "bad.csv:3:7: expected 3 fields as in line 1, found 5" },
+		{ "a,b,c\n1,2,3\n1,2.5\n",
+		  "bad.csv:3:6: expected 3 fields as in line 1, found 2" },
+		{ "a,b,c\n1,,3\n",
+		  "bad.csv:2:3: empty field" },
+		{ "a,b,c\n1,2,\n",
+		  "bad.csv:2:5: empty field" },
+		{ "a,b,c\n1,2,NA\n",
+		  "bad.csv:2:5: missing value 'NA'" },
+		{ "a,b,c\n1,nan,3\n",
+		  "bad.csv:2:3: field 'nan' is not a finite number" },
+		{ "a,b,c\n1,-inf,3\n",
+		  "field '-inf' is not a finite number" },
+		{ "a,b,c\n1,0x1F,3\n",
+		  "bad.csv:2:3: field '0x1F' is hexadecimal" },
+		{ "a,b,c\n1,1.5x,3\n",
+		  "bad.csv:2:3: field '1.5x' is not a number" },
+		{ "a,b,c\n1,12 ,3\n",
+		  "field '12 ' is not a number" },
+		{ "a,b,c\n1,1e999,3\n",
+		  "bad.csv:2:3: field '1e999' is out of range" },
+		/* Underflow is not out of range: it reads as 0, as strtod rounds it. */
+		{ "a,b,c\n1,1e999,3\n",
+		  "field '1e999' is out of range" },
+		{ "a,b,c\n1,3.5e38,3\n",
+		  "bad.csv:2:3: field '3.5e38' is beyond the float32 range" },
+		{ "1,3.5e38,3\n",
+		  "bad.csv:1:3: field '3.5e38' is beyond the float32 range" },
+		/* Above FLT_MAX as a double, though float rounding would give FLT_MAX. */
+		{ "1,340282356779733661637539395458142568447.9999,3\n",
+		  "bad.csv:1:3: field '340282356779733661637539395458142568447....' is beyond" },
+		{ "a,b,c\n1,2,3\n2.5,2,3\n",
+		  "bad.csv:3:1: label 2.5 is not a whole number" },
+		{ "a,b,c\n-1,2,3\n",
+		  "bad.csv:2:1: label -1 is negative" },
+		{ "a,b,c\n2000000,2,3\n",
+		  "bad.csv:2:1: label 2000000 is over the limit of 1000000" },
+		{ "a,b,c\ncat,2,3\n",
+		  "bad.csv:2:1: label 'cat' is not a number" },
+		{ "a,b,c\n,2,3\n",
+		  "bad.csv:2:1: empty label" },
+	};
+	expect_csv_fails(field_cases, sizeof field_cases / sizeof field_cases[0], &o);
 	o.n_classes = 10;
 	expect_csv_fail("a,b,c\n9,2,3\n12,2,3\n", &o, "bad.csv:3:1: label 12 is outside the model's 10 outputs");
 	expect_csv_fail("12,2,3\n", &o, "bad.csv:1:1: label 12 is outside the model's 10 outputs");
@@ -681,21 +722,19 @@ static void test_csv_rejections(void **state)
 	/* A field longer than the cap, on both paths. */
 	nnp_tbuf b = { 0 };
 	nnp_tb_putn(&b, "a,b\n1,", 6);
-	for (int i = 0; i < 5000; i++)
-		nnp_tb_putn(&b, "7", 1);
+	tb_repeat(&b, "7", 5000);
 	nnp_tb_putn(&b, "\n", 1);
 	expect_csv_fail(b.p, &o, "bad.csv:2:3: field longer than 4096 bytes");
 	b.len = 0;
 	nnp_tb_putn(&b, "a,b\n1,\"", 7);
-	for (int i = 0; i < 5000; i++)
-		nnp_tb_putn(&b, "\"\"", 2);
+	tb_repeat(&b, "\"\"", 5000);
 	nnp_tb_putn(&b, "\"\n", 2);
 	expect_csv_fail(b.p, &o, "bad.csv:2:3: field longer than 4096 bytes");
 	/* 4096 digits is still a field, and a number. */
 	b.len = 0;
 	nnp_tb_putn(&b, "a,b\n1,", 6);
-	for (int i = 0; i < 4096; i++)
-		nnp_tb_putn(&b, i < 4060 ? "0" : "1", 1);
+	tb_repeat(&b, "0", 4060);
+	tb_repeat(&b, "1", 4096 - 4060);
 	float want = ref(b.p + 6);
 	nnp_tb_putn(&b, "\n", 1);
 	read_text(b.p, &o, &g);
@@ -705,8 +744,7 @@ static void test_csv_rejections(void **state)
 
 	/* Over the column cap. */
 	b.len = 0;
-	for (unsigned i = 0; i <= NNP_MAX_COLUMNS; i++)
-		nnp_tb_putn(&b, "0,", 2);
+	tb_repeat(&b, "0,", NNP_MAX_COLUMNS + 1);
 	b.p[b.len - 1] = '\n';
 	o.header = NNP_HEADER_YES;
 	expect_csv_fail(b.p, &o, "bad.csv:1:2000001: more than 1000000 fields");
@@ -1004,12 +1042,22 @@ static void test_csv_integer_rows(void **state)
 	/* Errors in either row of a pair, reported by the one-row path. */
 	o.label = NNP_LABEL_FIRST;
 	o.n_classes = 4;
-	expect_csv_fail("1,2,3\n4,5,6\n3,8,9\n", &o, "bad.csv:2:1: label 4 is outside the model's 4");
-	expect_csv_fail("1,2,3\n3,5,6\n7,8,9\n", &o, "bad.csv:3:1: label 7 is outside the model's 4");
-	expect_csv_fail("1,2,3\n3,5,6\n3,8,9\n4,8,9\n", &o, "bad.csv:4:1: label 4 is outside the model's 4");
-	expect_csv_fail("1,2,3\n3,5,6\n3,8\n2,8,9\n", &o, "bad.csv:3:4: expected 3 fields as in line 1, found 2");
-	expect_csv_fail("1,2,3\n3,5,6\n3,8,9,1\n2,8,9\n", &o, "bad.csv:3:7: expected 3 fields as in line 1, found 4");
-	expect_csv_fail("1,2,3\n3,5,6\n3,8,9\n2,8,9.\n1,x,1\n", &o, "bad.csv:5:3: field 'x' is not a number");
+	/* Each: a file, the error it gets. */
+	static const char *const pair_cases[][2] = {
+		{ "1,2,3\n4,5,6\n3,8,9\n",
+		  "bad.csv:2:1: label 4 is outside the model's 4" },
+		{ "1,2,3\n3,5,6\n7,8,9\n",
+		  "bad.csv:3:1: label 7 is outside the model's 4" },
+		{ "1,2,3\n3,5,6\n3,8,9\n4,8,9\n",
+		  "bad.csv:4:1: label 4 is outside the model's 4" },
+		{ "1,2,3\n3,5,6\n3,8\n2,8,9\n",
+		  "bad.csv:3:4: expected 3 fields as in line 1, found 2" },
+		{ "1,2,3\n3,5,6\n3,8,9,1\n2,8,9\n",
+		  "bad.csv:3:7: expected 3 fields as in line 1, found 4" },
+		{ "1,2,3\n3,5,6\n3,8,9\n2,8,9.\n1,x,1\n",
+		  "bad.csv:5:3: field 'x' is not a number" },
+	};
+	expect_csv_fails(pair_cases, sizeof pair_cases / sizeof pair_cases[0], &o);
 	got_t g;
 	read_text("1,2,3\n3,5,6\n\n3,8,9\r\n2,8,9.5\n1,1,1\n", &o, &g);
 	assert_int_equal(g.rows, 5);
@@ -1464,6 +1512,51 @@ static void test_idx_rejections(void **state)
 
 /* ---- whole-file loading ----------------------------------------------- */
 
+static void test_dataset_load(void **state)
+{
+	(void)state;
+	const size_t rows = 3000, cols = 4;
+	csv_t c = make_csv(rows, cols, 3, 0);
+	char *p = put("d.csv", c.text, c.len);
+	nnp_data_opts o = NNP_DATA_OPTS_INIT;
+	nnp_dataset *d;
+	nnp_err err;
+	assert_int_equal(nnp_dataset_load(&d, p, &o, 0, &err), 0);
+	assert_int_equal(d->rows, rows);
+	assert_int_equal(d->features, cols);
+	assert_memory_equal(d->x, c.x, rows * cols * sizeof *c.x);
+	assert_memory_equal(d->y, c.y, rows * sizeof *c.y);
+	nnp_dataset_free(d);
+
+	/* Exactly enough memory, then one byte less. */
+	size_t need = rows * (cols * sizeof(float) + sizeof(int32_t));
+	assert_int_equal(nnp_dataset_load(&d, p, &o, need, &err), 0);
+	assert_int_equal(d->rows, rows);
+	nnp_dataset_free(d);
+	d = (nnp_dataset *)1;
+	assert_int_equal(nnp_dataset_load(&d, p, &o, need - 1, &err), NNP_ETOOBIG);
+	assert_null(d);
+	tu_expect_msg(&err, "d.csv: the rows need more than");
+
+	o.label = NNP_LABEL_NONE;
+	assert_int_equal(nnp_dataset_load(&d, p, &o, 0, &err), 0);
+	assert_null(d->y);
+	assert_int_equal(d->features, cols + 1);
+	assert_true(d->x[1] == c.x[0]);
+	nnp_dataset_free(d);
+	nnp_dataset_free(NULL);
+	nnp_reader_close(NULL);
+
+	char *e = put_str("e.csv", "a,b\n");
+	d = (nnp_dataset *)1;
+	assert_int_equal(nnp_dataset_load(&d, e, &o, 0, &err), NNP_EINPUT);
+	assert_null(d);
+	tu_expect_msg(&err, "e.csv: no data rows");
+	free(e);
+	free(p);
+	csv_free(&c);
+}
+
 /* max_rows ends the reader after that many rows: the rest is neither read
  * nor checked; counting agrees with loading. */
 static void test_max_rows(void **state)
@@ -1544,51 +1637,6 @@ static void test_max_rows(void **state)
 	assert_int_equal(n, NIMG);
 	free_pair(&ip);
 	free(b.p);
-	free(p);
-	csv_free(&c);
-}
-
-static void test_dataset_load(void **state)
-{
-	(void)state;
-	const size_t rows = 3000, cols = 4;
-	csv_t c = make_csv(rows, cols, 3, 0);
-	char *p = put("d.csv", c.text, c.len);
-	nnp_data_opts o = NNP_DATA_OPTS_INIT;
-	nnp_dataset *d;
-	nnp_err err;
-	assert_int_equal(nnp_dataset_load(&d, p, &o, 0, &err), 0);
-	assert_int_equal(d->rows, rows);
-	assert_int_equal(d->features, cols);
-	assert_memory_equal(d->x, c.x, rows * cols * sizeof *c.x);
-	assert_memory_equal(d->y, c.y, rows * sizeof *c.y);
-	nnp_dataset_free(d);
-
-	/* Exactly enough memory, then one byte less. */
-	size_t need = rows * (cols * sizeof(float) + sizeof(int32_t));
-	assert_int_equal(nnp_dataset_load(&d, p, &o, need, &err), 0);
-	assert_int_equal(d->rows, rows);
-	nnp_dataset_free(d);
-	d = (nnp_dataset *)1;
-	assert_int_equal(nnp_dataset_load(&d, p, &o, need - 1, &err), NNP_ETOOBIG);
-	assert_null(d);
-	tu_expect_msg(&err, "d.csv: the rows need more than");
-
-	o.label = NNP_LABEL_NONE;
-	assert_int_equal(nnp_dataset_load(&d, p, &o, 0, &err), 0);
-	assert_null(d->y);
-	assert_int_equal(d->features, cols + 1);
-	assert_true(d->x[1] == c.x[0]);
-	nnp_dataset_free(d);
-	nnp_dataset_free(NULL);
-	nnp_reader_close(NULL);
-
-	char *e = put_str("e.csv", "a,b\n");
-	d = (nnp_dataset *)1;
-	assert_int_equal(nnp_dataset_load(&d, e, &o, 0, &err), NNP_EINPUT);
-	assert_null(d);
-	tu_expect_msg(&err, "e.csv: no data rows");
-	free(e);
 	free(p);
 	csv_free(&c);
 }

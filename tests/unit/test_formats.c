@@ -210,16 +210,7 @@ static nnp_model *rich_model(void)
 
 static void assert_same_model(const nnp_model *a, const nnp_model *b)
 {
-	assert_int_equal(a->n_layers, b->n_layers);
-	for (size_t l = 0; l < a->n_layers; l++) {
-		const nnp_layer *x = &a->layers[l], *y = &b->layers[l];
-		assert_int_equal(x->in, y->in);
-		assert_int_equal(x->out, y->out);
-		assert_int_equal(x->act, y->act);
-		assert_true(x->alpha == y->alpha);
-		assert_memory_equal(x->w, y->w, x->in * x->out * sizeof(float));
-		assert_memory_equal(x->b, y->b, x->out * sizeof(float));
-	}
+	tu_assert_same_layers(a, b);
 	assert_int_equal(a->logits, b->logits);
 	assert_int_equal(nnp_model_has_prep(a), nnp_model_has_prep(b));
 	if (nnp_model_has_prep(a)) {

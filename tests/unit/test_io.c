@@ -38,8 +38,7 @@ static void expect_kind_no_temps(const char *dir, const char *path, mode_t kind)
 
 static void test_char_device_written_in_place(void **state)
 {
-	(void)state;
-	char *dir = tu_mkdtemp();
+	const char *dir = ((const tu_fixture *)*state)->dir;
 	char *dev = tu_path(dir, "null");
 	/* As root, a private /dev/null (1,3) in the scratch directory. */
 	const char *path = "/dev/null";
@@ -49,17 +48,15 @@ static void test_char_device_written_in_place(void **state)
 	assert_int_equal(nnp_write_file_atomic(path, "hello", 5, &err), NNP_OK);
 	expect_kind_no_temps(dir, path, S_IFCHR);
 	free(dev);
-	tu_rmtree_free(dir);
 }
 
 static void test_block_device_refused(void **state)
 {
-	(void)state;
 	if (geteuid() != 0) {
 		skip();
 		return;
 	}
-	char *dir = tu_mkdtemp();
+	const char *dir = ((const tu_fixture *)*state)->dir;
 	char *dev = tu_path(dir, "blk");
 	assert_int_equal(mknod(dev, S_IFBLK | 0600, makedev(7, 0)), 0);
 	nnp_err err;
@@ -67,13 +64,11 @@ static void test_block_device_refused(void **state)
 	tu_expect_msg(&err, "refusing to write there");
 	expect_kind_no_temps(dir, dev, S_IFBLK);
 	free(dev);
-	tu_rmtree_free(dir);
 }
 
 static void test_fifo_written_in_place(void **state)
 {
-	(void)state;
-	char *dir = tu_mkdtemp();
+	const char *dir = ((const tu_fixture *)*state)->dir;
 	char *fifo = tu_path(dir, "pipe");
 	assert_int_equal(mkfifo(fifo, 0600), 0);
 	pid_t pid = fork();
@@ -92,13 +87,11 @@ static void test_fifo_written_in_place(void **state)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	expect_kind_no_temps(dir, fifo, S_IFIFO);
 	free(fifo);
-	tu_rmtree_free(dir);
 }
 
 static void test_symlinks_followed(void **state)
 {
-	(void)state;
-	char *dir = tu_mkdtemp();
+	const char *dir = ((const tu_fixture *)*state)->dir;
 	char *target = tu_path(dir, "target"), *link = tu_path(dir, "link");
 	char *dangling = tu_path(dir, "dangling"), *made = tu_path(dir, "made");
 	tu_write(target, "old", 3);
@@ -126,13 +119,11 @@ static void test_symlinks_followed(void **state)
 	free(link);
 	free(dangling);
 	free(made);
-	tu_rmtree_free(dir);
 }
 
 static void test_identity_refuses_streams(void **state)
 {
-	(void)state;
-	char *dir = tu_mkdtemp();
+	const char *dir = ((const tu_fixture *)*state)->dir;
 	char *fifo = tu_path(dir, "pipe");
 	assert_int_equal(mkfifo(fifo, 0600), 0);
 	nnp_err err;
@@ -150,13 +141,11 @@ static void test_identity_refuses_streams(void **state)
 	assert_int_equal(nnp_model_load(&m, "/dev/urandom", NULL, &err), NNP_EINPUT);
 	assert_null(m);
 	free(fifo);
-	tu_rmtree_free(dir);
 }
 
 static void test_signal_removes_temps(void **state)
 {
-	(void)state;
-	char *dir = tu_mkdtemp();
+	const char *dir = ((const tu_fixture *)*state)->dir;
 	char *out = tu_path(dir, "out.bin");
 	int sigs[2] = { SIGINT, SIGTERM };
 	for (int k = 0; k < 2; k++) {
@@ -178,13 +167,11 @@ static void test_signal_removes_temps(void **state)
 		assert_int_equal(tu_count_names(dir, ".tmp."), 0);
 	}
 	free(out);
-	tu_rmtree_free(dir);
 }
 
 static void test_dir_lock(void **state)
 {
-	(void)state;
-	char *dir = tu_mkdtemp();
+	const char *dir = ((const tu_fixture *)*state)->dir;
 	char *stale = tu_path(dir, "m.json.tmp.0a1b2c"), *other = tu_path(dir, "m.json.tmp.zzz");
 	char *fresh = tu_path(dir, "n.bin.tmp.abcdef");
 	tu_write(stale, "x", 1);
@@ -238,7 +225,6 @@ static void test_dir_lock(void **state)
 	free(stale);
 	free(other);
 	free(fresh);
-	tu_rmtree_free(dir);
 }
 
 static void test_quote(void **state)
@@ -276,7 +262,6 @@ static void test_quote(void **state)
 
 static void test_json_ws(void **state)
 {
-	(void)state;
 	size_t at = 99;
 	const char ok[] = " {\t\"a\" :\r\n [1, \"x\\\"\\u0001\"]} ";
 	assert_int_equal(nnp_json_check_ws(ok, sizeof ok - 1, &at), 0);
@@ -300,7 +285,7 @@ static void test_json_ws(void **state)
 	assert_int_equal(nnp_model_from_json(&m, model, sizeof model - 1, "mem", &err), NNP_EINPUT);
 	assert_int_equal(nnp_model_from_bytes(&m, (const unsigned char *)model, sizeof model - 1,
 	                                      "mem", NULL, &err), NNP_EINPUT);
-	char *dir = tu_mkdtemp();
+	const char *dir = ((const tu_fixture *)*state)->dir;
 	char *path = tu_path(dir, "m.json");
 	tu_write(path, model, sizeof model - 1);
 	assert_int_equal(nnp_model_load(&m, path, NULL, &err), NNP_EINPUT);
@@ -311,21 +296,20 @@ static void test_json_ws(void **state)
 	                                      sizeof model - 2, "mem", NULL, &err), NNP_OK);
 	nnp_model_free(m);
 	free(path);
-	tu_rmtree_free(dir);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_char_device_written_in_place),
-		cmocka_unit_test(test_block_device_refused),
-		cmocka_unit_test(test_fifo_written_in_place),
-		cmocka_unit_test(test_symlinks_followed),
-		cmocka_unit_test(test_identity_refuses_streams),
-		cmocka_unit_test(test_signal_removes_temps),
-		cmocka_unit_test(test_dir_lock),
+		TU_DIR_TEST(test_char_device_written_in_place),
+		TU_DIR_TEST(test_block_device_refused),
+		TU_DIR_TEST(test_fifo_written_in_place),
+		TU_DIR_TEST(test_symlinks_followed),
+		TU_DIR_TEST(test_identity_refuses_streams),
+		TU_DIR_TEST(test_signal_removes_temps),
+		TU_DIR_TEST(test_dir_lock),
 		cmocka_unit_test(test_quote),
-		cmocka_unit_test(test_json_ws),
+		TU_DIR_TEST(test_json_ws),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -122,8 +122,7 @@ static char *write_csv(const char *dir, size_t rows)
 /* Every chunk of the file equals the same rows of the data in memory. */
 static void test_rows_stream_equals_memory(void **state)
 {
-	(void)state;
-	char *dir = tu_mkdtemp();
+	const char *dir = ((const tu_fixture *)*state)->dir;
 	char *path = write_csv(dir, 23);
 	nnp_data_opts o = NNP_DATA_OPTS_INIT;
 	o.header = NNP_HEADER_NO;
@@ -175,15 +174,13 @@ static void test_rows_stream_equals_memory(void **state)
 	tu_expect_msg(&err, "data row 3: label 2 is out of range");
 	nnp_rows_free(lr);
 	nnp_dataset_free(d);
-		free(path);
-	tu_rmtree_free(dir);
+	free(path);
 }
 
 /* A stamped file must keep its count and stamp to the end of the pass. */
 static void test_rows_stamp_and_count(void **state)
 {
-	(void)state;
-	char *dir = tu_mkdtemp();
+	const char *dir = ((const tu_fixture *)*state)->dir;
 	char *path = write_csv(dir, 10);
 	nnp_data_opts o = NNP_DATA_OPTS_INIT;
 	o.header = NNP_HEADER_NO;
@@ -226,7 +223,6 @@ static void test_rows_stamp_and_count(void **state)
 	assert_int_equal(nnp_rows_open(&r, &s, &err), NNP_EINPUT);
 	tu_expect_msg(&err, "changed while being read (calibration rows are read");
 		free(path);
-	tu_rmtree_free(dir);
 }
 
 int main(void)
@@ -234,8 +230,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pool_every_task_once_in_order),
 		cmocka_unit_test(test_pfor_one_off_and_limits),
-		cmocka_unit_test(test_rows_stream_equals_memory),
-		cmocka_unit_test(test_rows_stamp_and_count),
+		TU_DIR_TEST(test_rows_stream_equals_memory),
+		TU_DIR_TEST(test_rows_stamp_and_count),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

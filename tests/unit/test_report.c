@@ -261,6 +261,22 @@ static fixture *fx_default(void)
 	return fx_create(3, w, a, MEANS, NM, STDS, NS, 42);
 }
 
+/* cmocka setups: *state the fixture a test works on, freed by teardown_fx
+ * even when the test fails. */
+static int setup_default(void **state)
+{
+	*state = fx_default();
+	return 0;
+}
+
+static int teardown_fx(void **state)
+{
+	fx_free(*state);
+	return 0;
+}
+
+#define FX_TEST(test, setup) cmocka_unit_test_setup_teardown(test, setup, teardown_fx)
+
 /* Not inlined: GCC's -Wdangling-pointer at -O2 otherwise mistakes the text for
  * the local out-parameter that received it. */
 #if defined(__GNUC__)
@@ -278,6 +294,18 @@ static char *render(const fixture *f, nnp_report_kind kind, size_t *len)
 	if (len)
 		assert_int_equal(strlen(text), *len);
 	return text;
+}
+
+/* Kind k rendered from f and from g gives the same bytes; f's text (caller frees). */
+static char *render_same(const fixture *f, const fixture *g, nnp_report_kind k)
+{
+	size_t la, lb;
+	char *a = render(f, k, &la);
+	char *b = render(g, k, &lb);
+	assert_int_equal(la, lb);
+	assert_memory_equal(a, b, la);
+	free(b);
+	return a;
 }
 
 /* Non-overlapping occurrences. A plain loop: under ASan, strstr rescans the
@@ -354,65 +382,83 @@ static void cell_at(const char *line, size_t s, size_t e, char *out)
 	out[e - s] = '\0';
 }
 
+/* Row r of a table with the original first: the original, then candidate r - 1. */
+static const nnp_candidate *row_cand(const fixture *f, size_t r)
+{
+	return r == 0 ? &f->sw.original : &f->sw.c[r - 1];
+}
+
+/* The text table of f read back: its lines (header, rule, the original and
+ * each candidate, all as wide) and the column spans of the rule, under the
+ * nh column heads. */
+typedef struct table_doc {
+	char *text, *copy;
+	size_t len, n;
+	char *lines[256];
+	size_t s[20], e[20];
+	char c[256];
+} table_doc;
+
+/* Cell (row, col) of the table, blanks trimmed (valid until the next call). */
+static const char *table_cell(table_doc *t, size_t row, size_t col)
+{
+	cell_at(t->lines[row], t->s[col], t->e[col], t->c);
+	return t->c;
+}
+
+static void table_read(table_doc *t, const fixture *f, const char *const *heads, size_t nh)
+{
+	t->text = render(f, NNP_REPORT_TABLE, &t->len);
+	t->copy = dup_str(t->text);
+	t->n = split_lines(t->copy, t->lines, 256);
+	assert_int_equal(t->n, f->sw.n + 3);
+	for (size_t i = 0; i < t->n; i++)
+		assert_int_equal(strlen(t->lines[i]), strlen(t->lines[0]));
+	assert_int_equal(spans(t->lines[1], t->s, t->e, 20), nh);
+	for (size_t k = 0; k < nh; k++)
+		assert_string_equal(table_cell(t, 0, k), heads[k]);
+}
+
+static void table_free(table_doc *t)
+{
+	free(t->copy);
+	free(t->text);
+}
+
 static void test_table(void **state)
 {
-	(void)state;
-	fixture *f = fx_default();
+	fixture *f = *state;
 	/* A tiny gain rounds to no change, shown "+0.00", never "-0.00". */
 	f->sw.c[1].accuracy_drop = -0.001;
-	size_t len;
-	char *text = render(f, NNP_REPORT_TABLE, &len);
-	char *copy = dup_str(text);
-	char *lines[256] = { NULL };
-	size_t n = split_lines(copy, lines, 256);
-	assert_int_equal(n, f->sw.n + 3);
-	size_t w = strlen(lines[0]);
-	for (size_t i = 0; i < n; i++)
-		assert_int_equal(strlen(lines[i]), w);
-	size_t s[16], e[16];
-	size_t nc = spans(lines[1], s, e, 16);
-	assert_int_equal(nc, 15);
-	static const char *heads[15] = { "#", "mean", "std", "kept", "params", "nonzeros",
-	                                 "file bytes", "reduction", "accuracy", "drop", "loss",
-	                                 "agreement", "pareto", "floor", "note" };
-	char c[256];
-	for (size_t k = 0; k < nc; k++) {
-		cell_at(lines[0], s[k], e[k], c);
-		assert_string_equal(c, heads[k]);
-	}
+	static const char *const heads[15] = { "#", "mean", "std", "kept", "params", "nonzeros",
+		                               "file bytes", "reduction", "accuracy", "drop", "loss",
+		                               "agreement", "pareto", "floor", "note" };
+	table_doc t;
+	table_read(&t, f, heads, 15);
+	size_t n = t.n;
 	/* Right-aligned columns end at the span's last character. */
 	static const int right[] = { 0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 11 };
 	for (size_t row = 2; row < n; row++)
 		for (size_t k = 0; k < sizeof right / sizeof right[0]; k++)
-			assert_true(lines[row][e[right[k]] - 1] != ' ');
+			assert_true(t.lines[row][t.e[right[k]] - 1] != ' ');
 	for (size_t row = 2; row < n; row++) {
-		const nnp_candidate *cd = row == 2 ? &f->sw.original : &f->sw.c[row - 3];
+		const nnp_candidate *cd = row_cand(f, row - 2);
 		char want[128];
-		cell_at(lines[row], s[3], e[3], c);
-		assert_string_equal(c, kept_str(f, cd, "-"));
-		cell_at(lines[row], s[4], e[4], c);
+		assert_string_equal(table_cell(&t, row, 3), kept_str(f, cd, "-"));
 		snprintf(want, sizeof want, "%zu", cd->params);
-		assert_string_equal(c, want);
-		cell_at(lines[row], s[5], e[5], c);
+		assert_string_equal(table_cell(&t, row, 4), want);
 		snprintf(want, sizeof want, "%zu", cd->nonzeros);
-		assert_string_equal(c, cd->nonzeros ? want : "-");
-		cell_at(lines[row], s[6], e[6], c);
+		assert_string_equal(table_cell(&t, row, 5), cd->nonzeros ? want : "-");
 		snprintf(want, sizeof want, "%llu", (unsigned long long)cd->file_bytes);
-		assert_string_equal(c, cd->file_bytes ? want : "-");
-		cell_at(lines[row], s[8], e[8], c);
+		assert_string_equal(table_cell(&t, row, 6), cd->file_bytes ? want : "-");
 		snprintf(want, sizeof want, "%.2f%%", 100 * cd->accuracy);
-		assert_string_equal(c, want);
-		cell_at(lines[row], s[12], e[12], c);
-		assert_string_equal(c, shown_pareto(cd) ? "*" : "");
-		cell_at(lines[row], s[13], e[13], c);
-		assert_string_equal(c, cd->floor_hit ? "*" : "");
-		cell_at(lines[row], s[14], e[14], c);
+		assert_string_equal(table_cell(&t, row, 8), want);
+		assert_string_equal(table_cell(&t, row, 12), shown_pareto(cd) ? "*" : "");
+		assert_string_equal(table_cell(&t, row, 13), cd->floor_hit ? "*" : "");
 		if (row == 2) {
-			assert_string_equal(c, "original");
-			cell_at(lines[row], s[0], e[0], c);
-			assert_string_equal(c, "orig");
-			cell_at(lines[row], s[9], e[9], c);
-			assert_string_equal(c, "-");
+			assert_string_equal(table_cell(&t, row, 14), "original");
+			assert_string_equal(table_cell(&t, row, 0), "orig");
+			assert_string_equal(table_cell(&t, row, 9), "-");
 			continue;
 		}
 		size_t i = row - 3;
@@ -424,21 +470,19 @@ static void test_table(void **state)
 			snprintf(d, sizeof d, "%s= #%zu", f->info.best == i ? ", " : "", cd->same_as);
 			strcat(want, d);
 		}
-		assert_string_equal(c, want);
-		cell_at(lines[row], s[1], e[1], c);
+		assert_string_equal(table_cell(&t, row, 14), want);
 		snprintf(want, sizeof want, "%g", cd->mean_thr);
-		assert_string_equal(c, want);
-		cell_at(lines[row], s[9], e[9], c);
+		assert_string_equal(table_cell(&t, row, 1), want);
 		snprintf(want, sizeof want, "%+.2f", cd->accuracy_drop);
 		if (i == 1)
 			strcpy(want, "+0.00");
-		assert_string_equal(c, want);
+		assert_string_equal(table_cell(&t, row, 9), want);
 	}
 	/* The fixture has duplicates, a best and floor hits, so the notes above
 	 * were exercised. */
 	assert_true(f->sw.n_unique < f->sw.n);
 	assert_true(f->info.best != NNP_NO_DUP);
-	assert_true(f->sw.c[f->sw.n - 1].floor_hit && count_str(text, "best") == 1);
+	assert_true(f->sw.c[f->sw.n - 1].floor_hit && count_str(t.text, "best") == 1);
 
 	/* nnp_report_table prints the same bytes. */
 	FILE *fp = tmpfile();
@@ -446,14 +490,12 @@ static void test_table(void **state)
 	nnp_err err;
 	assert_int_equal(nnp_report_table(fp, &f->sw, &f->st, &f->info, &err), 0);
 	rewind(fp);
-	char *back = calloc(len + 2, 1);
-	assert_int_equal(fread(back, 1, len + 1, fp), len);
-	assert_string_equal(back, text);
+	char *back = calloc(t.len + 2, 1);
+	assert_int_equal(fread(back, 1, t.len + 1, fp), t.len);
+	assert_string_equal(back, t.text);
 	fclose(fp);
 	free(back);
-	free(copy);
-	free(text);
-	fx_free(f);
+	table_free(&t);
 }
 
 /* ---- JSON ---- */
@@ -545,8 +587,7 @@ static void check_model_json(const fixture *f, const cJSON *o, const nnp_candida
 
 static void test_json(void **state)
 {
-	(void)state;
-	fixture *f = fx_default();
+	fixture *f = *state;
 	f->info.fold = 0;
 	f->info.min_keep = 3;
 	char *text = render(f, NNP_REPORT_JSON, NULL);
@@ -604,7 +645,6 @@ static void test_json(void **state)
 	assert_jnull(j, "verdict");
 	cJSON_Delete(j);
 	free(text);
-	fx_free(f);
 }
 
 /* ---- CSV ---- */
@@ -645,31 +685,54 @@ static size_t csv_record(const char **pp, char **out, size_t max)
 	}
 }
 
-static void free_fields(char **f, size_t n)
+/* The report's CSV of f, read whole: record 0 the header, 1 the original,
+ * 1 + i candidate i; every record has n fields and nothing follows them. */
+typedef struct csv_doc {
+	char *text;
+	size_t rows;
+	char *(*rec)[32];
+} csv_doc;
+
+static csv_doc csv_read(const fixture *f, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		free(f[i]);
+	csv_doc d = { render(f, NNP_REPORT_CSV, NULL), f->sw.n + 2, NULL };
+	d.rec = calloc(d.rows, sizeof *d.rec);
+	assert_non_null(d.rec);
+	const char *p = d.text;
+	for (size_t r = 0; r < d.rows; r++)
+		assert_int_equal(csv_record(&p, d.rec[r], 32), n);
+	assert_int_equal(*p, '\0');
+	return d;
+}
+
+static void csv_free(csv_doc *d)
+{
+	for (size_t r = 0; r < d->rows; r++)
+		for (size_t k = 0; k < 32 && d->rec[r][k]; k++)
+			free(d->rec[r][k]);
+	free(d->rec);
+	free(d->text);
+}
+
+/* Fields from, from + 1, ... of a record are the n names. */
+static void expect_fields(char **fl, size_t from, const char *const *names, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		assert_string_equal(fl[from + k], names[k]);
 }
 
 static void test_csv(void **state)
 {
-	(void)state;
-	fixture *f = fx_default();
-	char *text = render(f, NNP_REPORT_CSV, NULL);
-	const char *p = text;
-	char *fl[32];
-	size_t n = csv_record(&p, fl, 32);
-	assert_int_equal(n, 18);
+	fixture *f = *state;
+	csv_doc d = csv_read(f, 18);
+	char **fl = d.rec[0];
 	assert_string_equal(fl[0], "candidate");
 	assert_string_equal(fl[3], "kept");
-	assert_string_equal(fl[15], "file");
-	assert_string_equal(fl[16], "nonzeros");
-	assert_string_equal(fl[17], "file_bytes");
-	free_fields(fl, n);
+	static const char *const tail[] = { "file", "nonzeros", "file_bytes" };
+	expect_fields(fl, 15, tail, 3);
 	for (size_t r = 0; r <= f->sw.n; r++) {
-		const nnp_candidate *c = r == 0 ? &f->sw.original : &f->sw.c[r - 1];
-		n = csv_record(&p, fl, 32);
-		assert_int_equal(n, 18);
+		const nnp_candidate *c = row_cand(f, r);
+		fl = d.rec[r + 1];
 		char want[64];
 		snprintf(want, sizeof want, "%zu", c->nonzeros);
 		assert_string_equal(fl[16], c->nonzeros ? want : "");
@@ -703,13 +766,10 @@ static void test_csv(void **state)
 			assert_string_equal(fl[14], want);
 		}
 		assert_string_equal(fl[15], c->file ? c->file : "");
-		free_fields(fl, n);
 	}
-	assert_int_equal(*p, '\0');
 	/* The hostile name was quoted, its quotes doubled. */
-	assert_non_null(strstr(text, "\"out/we<ird> & \"\"name\"\",x|y.json\""));
-	free(text);
-	fx_free(f);
+	assert_non_null(strstr(d.text, "\"out/we<ird> & \"\"name\"\",x|y.json\""));
+	csv_free(&d);
 }
 
 /* ---- Markdown ---- */
@@ -724,16 +784,10 @@ static size_t md_pipes(const char *line)
 	return n;
 }
 
-static void test_markdown(void **state)
+/* The Markdown of f has one table row for the header, the alignment, the
+ * original and each candidate, each with the given number of pipes. */
+static void expect_md_table(const fixture *f, const char *text, size_t pipes)
 {
-	(void)state;
-	fixture *f = fx_default();
-	char *text = render(f, NNP_REPORT_MD, NULL);
-	assert_non_null(strstr(text, "# nnprune report: mnist-mlp.json\n"));
-	assert_non_null(strstr(text, "- data: data/mnist-val.csv.gz (10000 rows)\n"));
-	assert_non_null(strstr(text, "- folding: on\n"));
-	assert_non_null(strstr(text, "- max drop: 1 point\n"));
-	assert_non_null(strstr(text, "(report.svg)"));
 	char *copy = dup_str(text);
 	char *lines[512];
 	size_t n = split_lines(copy, lines, 512), rows = 0;
@@ -741,9 +795,22 @@ static void test_markdown(void **state)
 		if (lines[i][0] != '|')
 			continue;
 		rows++;
-		assert_int_equal(md_pipes(lines[i]), 17); /* 16 columns */
+		assert_int_equal(md_pipes(lines[i]), pipes);
 	}
-	assert_int_equal(rows, f->sw.n + 3); /* header, alignment row, original, candidates */
+	assert_int_equal(rows, f->sw.n + 3);
+	free(copy);
+}
+
+static void test_markdown(void **state)
+{
+	fixture *f = *state;
+	char *text = render(f, NNP_REPORT_MD, NULL);
+	assert_non_null(strstr(text, "# nnprune report: mnist-mlp.json\n"));
+	assert_non_null(strstr(text, "- data: data/mnist-val.csv.gz (10000 rows)\n"));
+	assert_non_null(strstr(text, "- folding: on\n"));
+	assert_non_null(strstr(text, "- max drop: 1 point\n"));
+	assert_non_null(strstr(text, "(report.svg)"));
+	expect_md_table(f, text, 17); /* 16 columns */
 	assert_non_null(strstr(text, "out/we\\<ird\\> \\& \"name\",x\\|y.json"));
 	assert_non_null(strstr(text, "| ---: |"));
 	/* Markers are escaped: a bare '*' could start emphasis. */
@@ -757,9 +824,7 @@ static void test_markdown(void **state)
 		marks += shown_pareto(&f->sw.c[i]) + (f->sw.c[i].floor_hit != 0);
 	assert_int_equal(count_str(text, "\\*"), marks + 2); /* + the two in the notes */
 	assert_int_equal(count_str(text, " * "), 0);
-	free(copy);
 	free(text);
-	fx_free(f);
 }
 
 /* ---- SVG ---- */
@@ -866,8 +931,7 @@ static void check_xml(const char *text)
 
 static void test_svg_plot(void **state)
 {
-	(void)state;
-	fixture *f = fx_default();
+	fixture *f = *state;
 	f->info.model_name = "mnist <mlp> & \"friends\"";
 	char *text = render(f, NNP_REPORT_SVG, NULL);
 	check_xml(text);
@@ -903,13 +967,11 @@ static void test_svg_plot(void **state)
 	assert_true(front >= 2);
 	assert_non_null(strstr(text, " H "));
 	free(text);
-	fx_free(f);
 }
 
 static void test_svg_stats(void **state)
 {
-	(void)state;
-	fixture *f = fx_default();
+	fixture *f = *state;
 	char *text = render(f, NNP_REPORT_STATS_SVG, NULL);
 	check_xml(text);
 	assert_int_equal(count_str(text, "class=\"n\""), 120 + 60 + 30);
@@ -942,14 +1004,12 @@ static void test_svg_stats(void **state)
 	assert_non_null(strstr(text, "50001 neurons, 1 in 3 shown"));
 	free(text);
 	fx_free(g);
-	fx_free(f);
 }
 
 /* Hostile strings everywhere stay escaped; invalid UTF-8 and controls are replaced. */
 static void test_hostile_names(void **state)
 {
-	(void)state;
-	fixture *f = fx_default();
+	fixture *f = *state;
 	f->info.model_path = "m/<script>alert('x')</script>&amp;.json";
 	f->info.data_path = "d/\x01\xff\"bad\"\n.csv";
 	for (int k = 0; k < NNP_REPORT_KINDS; k++) {
@@ -975,7 +1035,6 @@ static void test_hostile_names(void **state)
 		}
 		free(text);
 	}
-	fx_free(f);
 }
 
 /* ---- determinism, edges, errors, files ---- */
@@ -985,17 +1044,8 @@ static void test_deterministic(void **state)
 	(void)state;
 	fixture *f = fx_default(), *g = fx_default();
 	for (int k = 0; k < NNP_REPORT_KINDS; k++) {
-		size_t la, lb, lc;
-		char *a = render(f, (nnp_report_kind)k, &la);
-		char *b = render(f, (nnp_report_kind)k, &lb);
-		char *c = render(g, (nnp_report_kind)k, &lc);
-		assert_int_equal(la, lb);
-		assert_memory_equal(a, b, la);
-		assert_int_equal(la, lc);
-		assert_memory_equal(a, c, la);
-		free(a);
-		free(b);
-		free(c);
+		free(render_same(f, f, (nnp_report_kind)k));
+		free(render_same(f, g, (nnp_report_kind)k));
 	}
 	fx_free(f);
 	fx_free(g);
@@ -1057,8 +1107,7 @@ static void expect_error(const fixture *f, int status, const char *msg)
 
 static void test_errors(void **state)
 {
-	(void)state;
-	fixture *f = fx_default();
+	fixture *f = *state;
 	size_t saved = f->info.best;
 	f->info.best = 99;
 	expect_error(f, NNP_EUSAGE, "best candidate 99 out of range (24)");
@@ -1089,7 +1138,6 @@ static void test_errors(void **state)
 	assert_null(text);
 	assert_null(nnp_report_file_name(NNP_REPORT_TABLE));
 	assert_string_equal(nnp_report_file_name(NNP_REPORT_STATS_SVG), "stats.svg");
-	fx_free(f);
 }
 
 static size_t dir_entries(const char *dir)
@@ -1106,8 +1154,7 @@ static size_t dir_entries(const char *dir)
 
 static void test_write(void **state)
 {
-	(void)state;
-	fixture *f = fx_default();
+	fixture *f = *state;
 	char *dir = tu_mkdtemp();
 	nnp_err err;
 	nnp_err_clear(&err);
@@ -1160,7 +1207,6 @@ static void test_write(void **state)
 	free(sub);
 	tu_rmtree(dir);
 	free(dir);
-	fx_free(f);
 }
 
 /* ---- the manifest, the previous run's files, --best ---- */
@@ -1186,8 +1232,7 @@ static int exists_in(const char *dir, const char *name)
 
 static void test_manifest(void **state)
 {
-	(void)state;
-	fixture *f = fx_default();
+	fixture *f = *state;
 	char *dir = tu_mkdtemp();
 	nnp_err err;
 	/* The run's model files: two in the directory (one in a subdirectory),
@@ -1309,7 +1354,6 @@ static void test_manifest(void **state)
 	free(other);
 	tu_rmtree(dir);
 	free(dir);
-	fx_free(f);
 }
 
 static void test_best_path(void **state)
@@ -1362,8 +1406,7 @@ static void test_best_path(void **state)
  * and against schema/nnprune.prune.v1.json (when python3-jsonschema is here). */
 static void test_prune_json(void **state)
 {
-	(void)state;
-	fixture *f = fx_default();
+	fixture *f = *state;
 	nnp_sweep one = f->sw;
 	one.n = 1;
 	one.c = &f->sw.c[5];
@@ -1425,7 +1468,6 @@ static void test_prune_json(void **state)
 	assert_int_equal(nnp_report_render_prune(&text, NULL, &one, &f->st, &f->info, "o", "bin",
 	                                         &err), NNP_EUSAGE);
 	assert_null(text);
-	fx_free(f);
 }
 
 /* ---- fine-tuning ---- */
@@ -1490,6 +1532,18 @@ static fixture *fx_ft(int pareto_only)
 	return f;
 }
 
+static int setup_ft(void **state)
+{
+	*state = fx_ft(1);
+	return 0;
+}
+
+static int setup_ft_all(void **state)
+{
+	*state = fx_ft(0);
+	return 0;
+}
+
 static void signed2(char *buf, size_t n, double x)
 {
 	snprintf(buf, n, "%+.2f", x);
@@ -1497,72 +1551,49 @@ static void signed2(char *buf, size_t n, double x)
 
 static void test_ft_table(void **state)
 {
-	(void)state;
-	fixture *f = fx_ft(1);
-	size_t len;
-	char *text = render(f, NNP_REPORT_TABLE, &len);
-	char *copy = dup_str(text);
-	char *lines[256] = { NULL };
-	size_t n = split_lines(copy, lines, 256);
-	assert_int_equal(n, f->sw.n + 3);
-	for (size_t i = 0; i < n; i++)
-		assert_int_equal(strlen(lines[i]), strlen(lines[0]));
-	size_t s[20], e[20];
-	size_t nc = spans(lines[1], s, e, 20);
-	assert_int_equal(nc, 18);
-	static const char *heads[18] = { "#", "mean", "std", "kept", "params", "nonzeros",
-	                                 "file bytes", "reduction", "accuracy", "drop", "loss",
-	                                 "agreement", "ft accuracy", "ft drop", "vs ft orig",
-	                                 "pareto", "floor", "note" };
-	char c[256], want[64];
-	for (size_t k = 0; k < nc; k++) {
-		cell_at(lines[0], s[k], e[k], c);
-		assert_string_equal(c, heads[k]);
-	}
+	fixture *f = *state;
+	static const char *const heads[18] = { "#", "mean", "std", "kept", "params", "nonzeros",
+		                               "file bytes", "reduction", "accuracy", "drop", "loss",
+		                               "agreement", "ft accuracy", "ft drop", "vs ft orig",
+		                               "pareto", "floor", "note" };
+	table_doc t;
+	table_read(&t, f, heads, 18);
+	size_t n = t.n;
+	char want[64];
 	size_t tuned = 0, not_tuned = 0;
 	for (size_t row = 2; row < n; row++) {
 		int orig = row == 2;
-		const nnp_candidate *cd = orig ? &f->sw.original : &f->sw.c[row - 3];
+		const nnp_candidate *cd = row_cand(f, row - 2);
 		/* The one-shot columns keep their places. */
-		cell_at(lines[row], s[8], e[8], c);
 		snprintf(want, sizeof want, "%.2f%%", 100 * cd->accuracy);
-		assert_string_equal(c, want);
-		cell_at(lines[row], s[15], e[15], c);
-		assert_string_equal(c, shown_pareto(cd) ? "*" : "");
-		cell_at(lines[row], s[12], e[12], c);
+		assert_string_equal(table_cell(&t, row, 8), want);
+		assert_string_equal(table_cell(&t, row, 15), shown_pareto(cd) ? "*" : "");
 		if (!cd->finetuned) {
 			not_tuned++;
-			assert_string_equal(c, "-");
-			cell_at(lines[row], s[13], e[13], c);
-			assert_string_equal(c, "-");
-			cell_at(lines[row], s[14], e[14], c);
-			assert_string_equal(c, "-");
+			assert_string_equal(table_cell(&t, row, 12), "-");
+			assert_string_equal(table_cell(&t, row, 13), "-");
+			assert_string_equal(table_cell(&t, row, 14), "-");
 			continue;
 		}
 		tuned++;
 		snprintf(want, sizeof want, "%.2f%%", 100 * cd->ft_accuracy);
-		assert_string_equal(c, want);
-		cell_at(lines[row], s[13], e[13], c);
+		assert_string_equal(table_cell(&t, row, 12), want);
 		signed2(want, sizeof want, 100 * (f->sw.original.accuracy - cd->ft_accuracy));
-		assert_string_equal(c, want);
-		cell_at(lines[row], s[14], e[14], c);
+		assert_string_equal(table_cell(&t, row, 13), want);
 		if (orig)
 			strcpy(want, "-");
 		else
 			signed2(want, sizeof want, 100 * (f->sw.original.ft_accuracy - cd->ft_accuracy));
-		assert_string_equal(c, want);
+		assert_string_equal(table_cell(&t, row, 14), want);
 	}
 	/* Both kinds of row were seen: --finetune-pareto leaves some out. */
 	assert_true(tuned >= 2 && not_tuned >= 2);
-	free(copy);
-	free(text);
-	fx_free(f);
+	table_free(&t);
 }
 
 static void test_ft_markdown(void **state)
 {
-	(void)state;
-	fixture *f = fx_ft(0);
+	fixture *f = *state;
 	char *text = render(f, NNP_REPORT_MD, NULL);
 	assert_non_null(strstr(text, "- max drop: 1 point (after fine-tuning)\n"));
 	assert_non_null(strstr(text, "- fine-tuning: 2 epochs on data/train.csv (lr 0.001, seed 7)\n"));
@@ -1575,42 +1606,24 @@ static void test_ft_markdown(void **state)
 	if (!strstr(text, want))
 		fail_msg("no \"%s\" in the Markdown", want);
 	assert_non_null(strstr(text, "vs ft orig: points lost against the original fine-tuned"));
-	char *copy = dup_str(text);
-	char *lines[512] = { NULL };
-	size_t n = split_lines(copy, lines, 512), rows = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (lines[i][0] != '|')
-			continue;
-		rows++;
-		assert_int_equal(md_pipes(lines[i]), 20); /* 19 columns */
-	}
-	assert_int_equal(rows, f->sw.n + 3);
+	expect_md_table(f, text, 20); /* 19 columns */
 	assert_non_null(strstr(text, "| ft accuracy | ft drop | vs ft orig |"));
-	free(copy);
 	free(text);
-	fx_free(f);
 }
 
 static void test_ft_csv(void **state)
 {
-	(void)state;
-	fixture *f = fx_ft(1);
-	char *text = render(f, NNP_REPORT_CSV, NULL);
-	const char *p = text;
-	char *fl[32];
-	size_t n = csv_record(&p, fl, 32);
-	assert_int_equal(n, 23);
-	static const char *tail[6] = { "file", "ft_accuracy", "ft_accuracy_drop",
-	                               "ft_accuracy_drop_vs_finetuned_original", "ft_loss",
-	                               "ft_file" };
-	for (size_t k = 0; k < 6; k++)
-		assert_string_equal(fl[15 + k], tail[k]);
-	free_fields(fl, n);
+	fixture *f = *state;
+	csv_doc d = csv_read(f, 23);
+	char **fl = d.rec[0];
+	static const char *const tail[] = { "file", "ft_accuracy", "ft_accuracy_drop",
+		                            "ft_accuracy_drop_vs_finetuned_original", "ft_loss",
+		                            "ft_file" };
+	expect_fields(fl, 15, tail, 6);
 	const nnp_candidate *o = &f->sw.original;
 	for (size_t r = 0; r <= f->sw.n; r++) {
-		const nnp_candidate *c = r == 0 ? o : &f->sw.c[r - 1];
-		n = csv_record(&p, fl, 32);
-		assert_int_equal(n, 23);
+		const nnp_candidate *c = row_cand(f, r);
+		fl = d.rec[r + 1];
 		/* The first 16 fields as without fine-tuning. */
 		assert_true(fabs(strtod(fl[7], NULL) - c->accuracy) < 1e-12);
 		assert_string_equal(fl[15], c->file ? c->file : "");
@@ -1626,13 +1639,10 @@ static void test_ft_csv(void **state)
 			assert_true(fabs(strtod(fl[19], NULL) - c->ft_loss) < 1e-12);
 			assert_string_equal(fl[20], c->ft_file);
 		}
-		free_fields(fl, n);
 	}
-	assert_int_equal(*p, '\0');
 	if (f->sw.c[3].finetuned)
-		assert_non_null(strstr(text, ",\"out/ft \"\"x\"\",y.json\"\n"));
-	free(text);
-	fx_free(f);
+		assert_non_null(strstr(d.text, ",\"out/ft \"\"x\"\",y.json\"\n"));
+	csv_free(&d);
 }
 
 static void check_ft_json(const cJSON *m, const nnp_candidate *c, const nnp_candidate *o,
@@ -1656,8 +1666,7 @@ static void check_ft_json(const cJSON *m, const nnp_candidate *c, const nnp_cand
 
 static void test_ft_json(void **state)
 {
-	(void)state;
-	fixture *f = fx_ft(1);
+	fixture *f = *state;
 	char *text = render(f, NNP_REPORT_JSON, NULL);
 	cJSON *j = cJSON_Parse(text);
 	assert_non_null(j);
@@ -1686,7 +1695,6 @@ static void test_ft_json(void **state)
 	assert_num(j, "best", (double)f->info.best);
 	cJSON_Delete(j);
 	free(text);
-	fx_free(f);
 }
 
 /* The recipe recorded: schedule, optimizer, learning-rate schedule and
@@ -1694,8 +1702,7 @@ static void test_ft_json(void **state)
  * distillation its member is null. */
 static void test_ft_recipe(void **state)
 {
-	(void)state;
-	fixture *f = fx_ft(1);
+	fixture *f = *state;
 	f->info.ft_schedule = "gradual";
 	f->info.ft_optimizer = "sgd";
 	f->info.ft_lr_schedule = "cosine";
@@ -1733,7 +1740,6 @@ static void test_ft_recipe(void **state)
 	text = render(f, NNP_REPORT_MD, NULL);
 	assert_non_null(strstr(text, "(lr 0.001, seed 7; sgd, cosine, oneshot)\n"));
 	free(text);
-	fx_free(f);
 }
 
 /* The number after `key="` in the element starting at p. */
@@ -1749,8 +1755,7 @@ static double attr_num(const char *p, const char *key)
 
 static void test_ft_svg(void **state)
 {
-	(void)state;
-	fixture *f = fx_ft(1);
+	fixture *f = *state;
 	char *text = render(f, NNP_REPORT_SVG, NULL);
 	check_xml(text);
 	size_t tuned = 0;
@@ -1782,7 +1787,6 @@ static void test_ft_svg(void **state)
 	assert_true(fabs(attr_num(ring, "cy") - attr_num(ft, "cy")) < 1e-9);
 	assert_true(fabs(attr_num(ring, "cx") - attr_num(ft, "cx")) < 1e-9);
 	free(text);
-	fx_free(f);
 }
 
 /* Fine-tuned fields are read only where `finetuned` is set: without it the
@@ -1803,14 +1807,9 @@ static void test_ft_ignored(void **state)
 	g->info.ft_data_path = "data/train.csv";
 	g->info.ft_lr = 0.5;
 	for (int k = 0; k < NNP_REPORT_KINDS; k++) {
-		size_t la, lb;
-		char *a = render(f, (nnp_report_kind)k, &la);
-		char *b = render(g, (nnp_report_kind)k, &lb);
-		assert_int_equal(la, lb);
-		assert_memory_equal(a, b, la);
+		char *a = render_same(f, g, (nnp_report_kind)k);
 		assert_null(strstr(a, "fine-tun"));
 		free(a);
-		free(b);
 	}
 	fx_free(f);
 	fx_free(g);
@@ -1821,15 +1820,10 @@ static void test_ft_deterministic_and_errors(void **state)
 	(void)state;
 	fixture *f = fx_ft(0), *g = fx_ft(0);
 	for (int k = 0; k < NNP_REPORT_KINDS; k++) {
-		size_t la, lb;
-		char *a = render(f, (nnp_report_kind)k, &la);
-		char *b = render(g, (nnp_report_kind)k, &lb);
-		assert_int_equal(la, lb);
-		assert_memory_equal(a, b, la);
+		char *a = render_same(f, g, (nnp_report_kind)k);
 		if (k == NNP_REPORT_SVG || k == NNP_REPORT_STATS_SVG)
 			check_xml(a);
 		free(a);
-		free(b);
 	}
 	/* Fine-tuned figures without an epoch count are inconsistent inputs,
 	 * whether the original or only a candidate carries them. */
@@ -1868,6 +1862,12 @@ static fixture *fx_budget(void)
 	return f;
 }
 
+static int setup_budget(void **state)
+{
+	*state = fx_budget();
+	return 0;
+}
+
 static void budget_of(const nnp_candidate *c, char *buf, size_t n)
 {
 	if (c->target_params)
@@ -1880,37 +1880,23 @@ static void budget_of(const nnp_candidate *c, char *buf, size_t n)
 
 static void test_budget_table_md(void **state)
 {
-	(void)state;
-	fixture *f = fx_budget();
-	char *text = render(f, NNP_REPORT_TABLE, NULL);
-	char *copy = dup_str(text);
-	char *lines[256] = { NULL };
-	size_t n = split_lines(copy, lines, 256);
-	assert_int_equal(n, f->sw.n + 3);
-	size_t s[16], e[16];
-	size_t nc = spans(lines[1], s, e, 16);
-	static const char *heads[] = { "#", "budget", "kept", "params", "nonzeros", "file bytes",
-	                               "reduction", "accuracy", "drop", "loss", "agreement",
-	                               "pareto", "note" };
-	assert_int_equal(nc, sizeof heads / sizeof heads[0]);
-	char c[256], want[128];
-	for (size_t k = 0; k < nc; k++) {
-		cell_at(lines[0], s[k], e[k], c);
-		assert_string_equal(c, heads[k]);
-	}
-	cell_at(lines[2], s[1], e[1], c);
-	assert_string_equal(c, "-");
+	fixture *f = *state;
+	static const char *const heads[] = { "#", "budget", "kept", "params", "nonzeros",
+		                             "file bytes", "reduction", "accuracy", "drop", "loss",
+		                             "agreement", "pareto", "note" };
+	table_doc t;
+	table_read(&t, f, heads, sizeof heads / sizeof heads[0]);
+	char want[128];
+	assert_string_equal(table_cell(&t, 2, 1), "-");
 	for (size_t i = 0; i < f->sw.n; i++) {
-		cell_at(lines[i + 3], s[1], e[1], c);
 		budget_of(&f->sw.c[i], want, sizeof want);
-		assert_string_equal(c, want);
+		assert_string_equal(table_cell(&t, i + 3, 1), want);
 	}
-	assert_non_null(strstr(text, "keep 0.1 "));
-	assert_non_null(strstr(text, "step 1 "));
-	free(copy);
-	free(text);
+	assert_non_null(strstr(t.text, "keep 0.1 "));
+	assert_non_null(strstr(t.text, "step 1 "));
+	table_free(&t);
 
-	text = render(f, NNP_REPORT_MD, NULL);
+	char *text = render(f, NNP_REPORT_MD, NULL);
 	assert_non_null(strstr(text, "\n- method: obs, compensation ls (ridge lambda 0.001 x "
 	                             "trace(C)/n)\n- calibration: data/calib.csv (5000 rows), not "
 	                             "the evaluation data\n- candidates: "));
@@ -1922,38 +1908,20 @@ static void test_budget_table_md(void **state)
 	budget_of(&f->sw.c[f->info.best], want, sizeof want);
 	snprintf(best, sizeof best, "- best: \\#%zu (%s): ", f->info.best, want);
 	assert_non_null(strstr(text, best));
-	copy = dup_str(text);
-	n = split_lines(copy, lines, 256);
-	size_t rows = 0;
-	for (size_t i = 0; i < n; i++)
-		if (lines[i][0] == '|') {
-			rows++;
-			assert_int_equal(md_pipes(lines[i]), 15); /* 14 columns */
-		}
-	assert_int_equal(rows, f->sw.n + 3);
-	free(copy);
+	expect_md_table(f, text, 15); /* 14 columns */
 	free(text);
-	fx_free(f);
 }
 
 static void test_budget_csv_json(void **state)
 {
-	(void)state;
-	fixture *f = fx_budget();
-	char *text = render(f, NNP_REPORT_CSV, NULL);
-	const char *p = text;
-	char *fl[32];
-	size_t n = csv_record(&p, fl, 32);
-	assert_int_equal(n, 21);
-	assert_string_equal(fl[15], "file");
-	assert_string_equal(fl[16], "keep");
-	assert_string_equal(fl[17], "allocation_step");
-	assert_string_equal(fl[18], "target_params");
-	free_fields(fl, n);
+	fixture *f = *state;
+	csv_doc d = csv_read(f, 21);
+	char **fl = d.rec[0];
+	static const char *const tail[] = { "file", "keep", "allocation_step", "target_params" };
+	expect_fields(fl, 15, tail, 4);
 	for (size_t r = 0; r <= f->sw.n; r++) {
-		const nnp_candidate *c = r == 0 ? &f->sw.original : &f->sw.c[r - 1];
-		n = csv_record(&p, fl, 32);
-		assert_int_equal(n, 21);
+		const nnp_candidate *c = row_cand(f, r);
+		fl = d.rec[r + 1];
 		assert_string_equal(fl[1], "");
 		assert_string_equal(fl[2], "");
 		char want[64] = "";
@@ -1968,11 +1936,10 @@ static void test_budget_csv_json(void **state)
 		if (r && c->target_params)
 			snprintf(want, sizeof want, "%zu", c->target_params);
 		assert_string_equal(fl[18], want);
-		free_fields(fl, n);
 	}
-	free(text);
+	csv_free(&d);
 
-	text = render(f, NNP_REPORT_JSON, NULL);
+	char *text = render(f, NNP_REPORT_JSON, NULL);
 	cJSON *j = cJSON_Parse(text);
 	assert_non_null(j);
 	assert_jstr(j, "method", "obs");
@@ -2006,13 +1973,11 @@ static void test_budget_csv_json(void **state)
 	}
 	cJSON_Delete(j);
 	free(text);
-	fx_free(f);
 }
 
 static void test_budget_svg(void **state)
 {
-	(void)state;
-	fixture *f = fx_budget();
+	fixture *f = *state;
 	char *text = render(f, NNP_REPORT_SVG, NULL);
 	check_xml(text);
 	assert_non_null(strstr(text, "<title>#0: keep 0.9: "));
@@ -2028,14 +1993,12 @@ static void test_budget_svg(void **state)
 	snprintf(want, sizeof want, "best #%zu: %s</text>", f->info.best, b);
 	assert_non_null(strstr(text, want));
 	free(text);
-	fx_free(f);
 }
 
 /* The rule states its calibration too; with a refit it names the method. */
 static void test_rule_calibration(void **state)
 {
-	(void)state;
-	fixture *f = fx_default();
+	fixture *f = *state;
 	char *text = render(f, NNP_REPORT_MD, NULL);
 	assert_non_null(strstr(text, "- folding: on\n- min\\_keep: 1\n- calibration: the "
 	                             "evaluation data itself"));
@@ -2071,7 +2034,6 @@ static void test_rule_calibration(void **state)
 	assert_non_null(strstr(text, "rows; rule + ls; min_keep 1; calibration = evaluation "
 	                             "data</text>"));
 	free(text);
-	fx_free(f);
 }
 
 /* report.html: the table holds the original and every candidate, both
@@ -2079,8 +2041,7 @@ static void test_rule_calibration(void **state)
  * Chromium is installed, the page as a browser builds it shows the rows. */
 static void test_html(void **state)
 {
-	(void)state;
-	fixture *f = fx_default();
+	fixture *f = *state;
 	f->info.model_name = "mnist <mlp> & \"friends\"";
 	char *text = NULL;
 	size_t len = 0;
@@ -2154,39 +2115,38 @@ static void test_html(void **state)
 	tu_rmtree(dir);
 	free(dir);
 	free(text);
-	fx_free(f);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_table),
-		cmocka_unit_test(test_json),
-		cmocka_unit_test(test_csv),
-		cmocka_unit_test(test_markdown),
-		cmocka_unit_test(test_svg_plot),
-		cmocka_unit_test(test_svg_stats),
-		cmocka_unit_test(test_hostile_names),
+		FX_TEST(test_table, setup_default),
+		FX_TEST(test_json, setup_default),
+		FX_TEST(test_csv, setup_default),
+		FX_TEST(test_markdown, setup_default),
+		FX_TEST(test_svg_plot, setup_default),
+		FX_TEST(test_svg_stats, setup_default),
+		FX_TEST(test_hostile_names, setup_default),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_edges),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_write),
-		cmocka_unit_test(test_manifest),
+		FX_TEST(test_errors, setup_default),
+		FX_TEST(test_write, setup_default),
+		FX_TEST(test_manifest, setup_default),
 		cmocka_unit_test(test_best_path),
-		cmocka_unit_test(test_prune_json),
-		cmocka_unit_test(test_ft_table),
-		cmocka_unit_test(test_ft_markdown),
-		cmocka_unit_test(test_ft_csv),
-		cmocka_unit_test(test_ft_json),
-		cmocka_unit_test(test_ft_recipe),
-		cmocka_unit_test(test_ft_svg),
+		FX_TEST(test_prune_json, setup_default),
+		FX_TEST(test_ft_table, setup_ft),
+		FX_TEST(test_ft_markdown, setup_ft_all),
+		FX_TEST(test_ft_csv, setup_ft),
+		FX_TEST(test_ft_json, setup_ft),
+		FX_TEST(test_ft_recipe, setup_ft),
+		FX_TEST(test_ft_svg, setup_ft),
 		cmocka_unit_test(test_ft_ignored),
 		cmocka_unit_test(test_ft_deterministic_and_errors),
-		cmocka_unit_test(test_budget_table_md),
-		cmocka_unit_test(test_budget_csv_json),
-		cmocka_unit_test(test_budget_svg),
-		cmocka_unit_test(test_rule_calibration),
-		cmocka_unit_test(test_html),
+		FX_TEST(test_budget_table_md, setup_budget),
+		FX_TEST(test_budget_csv_json, setup_budget),
+		FX_TEST(test_budget_svg, setup_budget),
+		FX_TEST(test_rule_calibration, setup_default),
+		FX_TEST(test_html, setup_default),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -281,15 +281,22 @@ static int setup_run(void **state)
 	return 0;
 }
 
-static nnp_reader *open_csv(const char *path, nnp_label_mode label)
+/* nnp_reader_open on a CSV without header, labels as given. */
+static int try_open_csv(const char *path, nnp_label_mode label, nnp_reader **r, nnp_err *err)
 {
 	nnp_data_opts o = NNP_DATA_OPTS_INIT;
 	o.header = NNP_HEADER_NO;
 	o.label = label;
-	nnp_reader *r = NULL;
+	*r = NULL;
+	nnp_err_clear(err);
+	return nnp_reader_open(r, path, &o, err);
+}
+
+static nnp_reader *open_csv(const char *path, nnp_label_mode label)
+{
+	nnp_reader *r;
 	nnp_err err;
-	nnp_err_clear(&err);
-	if (nnp_reader_open(&r, path, &o, &err))
+	if (try_open_csv(path, label, &r, &err))
 		fail_msg("nnp_reader_open: %s", err.msg);
 	return r;
 }
@@ -314,13 +321,13 @@ static void run_once(fixture *fx, size_t batch, unsigned threads, nnp_stats **s,
                      nnp_metrics *mt, uint64_t *conf, progress_log *log)
 {
 	nnp_reader *r = open_csv(fx->csv, NNP_LABEL_FIRST);
+	nnp_err err;
+	nnp_err_clear(&err);
 	nnp_run_opts o = NNP_RUN_OPTS_INIT;
 	o.batch = batch;
 	o.threads = threads;
 	o.progress = on_progress;
 	o.progress_ctx = log;
-	nnp_err err;
-	nnp_err_clear(&err);
 	int rc = nnp_run(fx->m, r, &o, s, mt, conf, &err);
 	if (rc)
 		fail_msg("nnp_run(batch %zu, threads %u): %s", batch, threads, err.msg);
@@ -517,13 +524,9 @@ static void test_run_unlabelled(void **state)
 static void expect_run_error(fixture *fx, const char *path, nnp_label_mode label,
                              const nnp_model *m, int status, const char *msg)
 {
-	nnp_data_opts o = NNP_DATA_OPTS_INIT;
-	o.header = NNP_HEADER_NO;
-	o.label = label;
-	nnp_reader *r = NULL;
+	nnp_reader *r;
 	nnp_err err;
-	nnp_err_clear(&err);
-	int rc = nnp_reader_open(&r, path, &o, &err);
+	int rc = try_open_csv(path, label, &r, &err);
 	if (rc == 0) {
 		nnp_stats *s = (nnp_stats *)fx;
 		nnp_metrics mt;
@@ -610,11 +613,10 @@ static void sample_source(nnp_stats_source *src)
 
 static void test_stats_file_round_trip(void **state)
 {
-	(void)state;
+	const char *dir = ((const tu_fixture *)*state)->dir;
 	tu_rng rng = {5};
 	nnp_err err;
 	nnp_err_clear(&err);
-	char *dir = tu_mkdtemp();
 	/* In the working directory, relative paths read back as written. */
 	char cwd[4096];
 	assert_non_null(getcwd(cwd, sizeof cwd));
@@ -724,7 +726,6 @@ static void test_stats_file_round_trip(void **state)
 	nnp_stats_source_free(&got);
 	nnp_stats_free(s);
 	assert_int_equal(chdir(cwd), 0);
-	tu_rmtree_free(dir);
 	free(path);
 }
 
@@ -732,11 +733,10 @@ static void test_stats_file_round_trip(void **state)
  * error about one of them can say where it came from. */
 static void test_stats_file_paths(void **state)
 {
-	(void)state;
+	const char *dir = ((const tu_fixture *)*state)->dir;
 	tu_rng rng = {6};
 	nnp_err err;
 	nnp_err_clear(&err);
-	char *dir = tu_mkdtemp();
 	char *sub = tu_path(dir, "sub");
 	assert_int_equal(mkdir(sub, 0755), 0);
 	char *path = tu_path(sub, "x.stats.json");
@@ -772,7 +772,6 @@ static void test_stats_file_paths(void **state)
 	nnp_stats_free(t);
 	nnp_stats_source_free(&got);
 	nnp_stats_free(s);
-	tu_rmtree_free(dir);
 	free(sub);
 	free(path);
 }
@@ -809,9 +808,8 @@ static void expect_load_error(const char *path, const char *text, const char *ms
 
 static void test_stats_file_errors(void **state)
 {
-	(void)state;
+	const char *dir = ((const tu_fixture *)*state)->dir;
 	tu_rng rng = {11};
-	char *dir = tu_mkdtemp();
 	char *path = tu_path(dir, "stats.json");
 	nnp_stats *s = sample_stats(&rng);
 	nnp_stats_source src;
@@ -831,34 +829,56 @@ static void test_stats_file_errors(void **state)
 	static const struct {
 		const char *from, *to, *msg;
 	} cases[] = {
-		{"\"std\": [0.5, ", "\"std\": [", "layers[1]: \"std\" must be an array of 5 numbers"},
-		{"\"std\": [0, ", "\"std\": [\"0\", ", "layers[0]: \"std\" must be an array of 3 numbers"},
-		{"\"std\": [0, ", "\"std\": [-1, ", "layers[0]: neuron 0: \"std\" is negative"},
-		{"\"std\": [0, ", "\"sd\": [0, ", "layers[0]: \"std\" must be an array of 3 numbers"},
-		{"\"model\": {", "\"modle\": {", "\"model\" is missing"},
-		{"\"crc32\": \"89abcdef\"", "\"crc32\": \"89abcdeg\"",
-		 "model: \"crc32\" must be 8 hex digits"},
-		{"\"crc32\": \"89abcdef\"", "\"crc32\": \"89abcde\"", "model: \"crc32\" must be 8 hex digits"},
-		{"\"crc32\": \"89abcdef\"", "\"crc32\": 12345678", "model: \"crc32\" must be a string"},
-		{"\"rows\": 1000", "\"rows\": \"1000\"", "data: \"rows\" must be a number"},
-		{"\"rows\": 1000", "\"rows\": 0", "data: \"rows\" must be at least 1"},
-		{"\"rows\": 1000", "\"rows\": 1.5", "data: \"rows\" must be a whole number"},
-		{"\"format\": \"nnprune-stats\"", "\"format\": \"other\"", "\"format\" must be"},
-		{"\"version\": 1", "\"version\": 2", "version 2 is not supported"},
-		{"\"layer\": 1,", "\"layer\": 2,", "layers[1]: \"layer\" is 2, expected 1"},
-		{"\"activation\": \"relu\"", "\"activation\": \"softmax\"",
-		 "layers[0]: \"activation\" \"softmax\" is not a hidden layer activation"},
-		{"\"neurons\": 3", "\"neurons\": 4", "layers[0]: \"mean\" must be an array of 4 numbers"},
-		{"\"labelled\": 1000", "\"labelled\": 1001", "metrics: \"labelled\" must be a whole"},
-		{"\"loss_kind\": \"cross_entropy\"", "\"loss_kind\": \"l1\"",
-		 "metrics: \"loss_kind\" must be"},
-		{"\"header\": \"yes\"", "\"header\": \"maybe\"", "data: options: \"header\" must be"},
-		{"\"label\": \"first\"", "\"label\": \"12x\"", "data: options: \"label\" must be"},
-		{"\"label\": \"first\"", "\"label\": \"name\"", "data: options: \"label_name\" is missing"},
-		{"\"delimiter\": \";\"", "\"delimiter\": \";;\"", "\"delimiter\" must be one character"},
-		{"\"format\"", "\"layers\": 5, \"format\"", "duplicate key \"layers\""},
-		{"\"layers\": [", "\"layers\": {", "invalid JSON"},
-		{"\n}\n", "\n}\n}", "invalid JSON"},
+		{ "\"std\": [0.5, ", "\"std\": [",
+		  "layers[1]: \"std\" must be an array of 5 numbers" },
+		{ "\"std\": [0, ", "\"std\": [\"0\", ",
+		  "layers[0]: \"std\" must be an array of 3 numbers" },
+		{ "\"std\": [0, ", "\"std\": [-1, ",
+		  "layers[0]: neuron 0: \"std\" is negative" },
+		{ "\"std\": [0, ", "\"sd\": [0, ",
+		  "layers[0]: \"std\" must be an array of 3 numbers" },
+		{ "\"model\": {", "\"modle\": {",
+		  "\"model\" is missing" },
+		{ "\"crc32\": \"89abcdef\"", "\"crc32\": \"89abcdeg\"",
+		  "model: \"crc32\" must be 8 hex digits" },
+		{ "\"crc32\": \"89abcdef\"", "\"crc32\": \"89abcde\"",
+		  "model: \"crc32\" must be 8 hex digits" },
+		{ "\"crc32\": \"89abcdef\"", "\"crc32\": 12345678",
+		  "model: \"crc32\" must be a string" },
+		{ "\"rows\": 1000", "\"rows\": \"1000\"",
+		  "data: \"rows\" must be a number" },
+		{ "\"rows\": 1000", "\"rows\": 0",
+		  "data: \"rows\" must be at least 1" },
+		{ "\"rows\": 1000", "\"rows\": 1.5",
+		  "data: \"rows\" must be a whole number" },
+		{ "\"format\": \"nnprune-stats\"", "\"format\": \"other\"",
+		  "\"format\" must be" },
+		{ "\"version\": 1", "\"version\": 2",
+		  "version 2 is not supported" },
+		{ "\"layer\": 1,", "\"layer\": 2,",
+		  "layers[1]: \"layer\" is 2, expected 1" },
+		{ "\"activation\": \"relu\"", "\"activation\": \"softmax\"",
+		  "layers[0]: \"activation\" \"softmax\" is not a hidden layer activation" },
+		{ "\"neurons\": 3", "\"neurons\": 4",
+		  "layers[0]: \"mean\" must be an array of 4 numbers" },
+		{ "\"labelled\": 1000", "\"labelled\": 1001",
+		  "metrics: \"labelled\" must be a whole" },
+		{ "\"loss_kind\": \"cross_entropy\"", "\"loss_kind\": \"l1\"",
+		  "metrics: \"loss_kind\" must be" },
+		{ "\"header\": \"yes\"", "\"header\": \"maybe\"",
+		  "data: options: \"header\" must be" },
+		{ "\"label\": \"first\"", "\"label\": \"12x\"",
+		  "data: options: \"label\" must be" },
+		{ "\"label\": \"first\"", "\"label\": \"name\"",
+		  "data: options: \"label_name\" is missing" },
+		{ "\"delimiter\": \";\"", "\"delimiter\": \";;\"",
+		  "\"delimiter\" must be one character" },
+		{ "\"format\"", "\"layers\": 5, \"format\"",
+		  "duplicate key \"layers\"" },
+		{ "\"layers\": [", "\"layers\": {",
+		  "invalid JSON" },
+		{ "\n}\n", "\n}\n}",
+		  "invalid JSON" },
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char *text = replace(good, cases[i].from, cases[i].to);
@@ -897,7 +917,6 @@ static void test_stats_file_errors(void **state)
 
 	free(good);
 	nnp_stats_free(s);
-	tu_rmtree_free(dir);
 	free(path);
 }
 
@@ -929,14 +948,14 @@ int main(void)
 		cmocka_unit_test(test_acc_matches_two_pass),
 		cmocka_unit_test(test_acc_large_offset),
 		cmocka_unit_test(test_stats_create_shape),
-		cmocka_unit_test(test_stats_file_round_trip),
-		cmocka_unit_test(test_stats_file_errors),
+		TU_DIR_TEST(test_stats_file_round_trip),
+		TU_DIR_TEST(test_stats_file_errors),
 		cmocka_unit_test_setup_teardown(test_run_invariance, setup_run, tu_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_run_dataset, setup_run, tu_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_run_metrics_only, setup_run, tu_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_run_unlabelled, setup_run, tu_fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_run_errors, setup_run, tu_fixture_teardown),
-		cmocka_unit_test(test_stats_file_paths),
+		TU_DIR_TEST(test_stats_file_paths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -661,49 +661,53 @@ static void check_opt_steps(const opt_case *c)
 	nnp_dataset_free(d);
 }
 
-/* Adam as `train` runs it (PyTorch's defaults, no weight decay): two steps an
- * epoch over two epochs, so the bias corrections 1 - beta^t run over t = 1..4. */
-static void test_step_adam(void **state)
+/* The optimizer cases of one test, run by test_opt_steps. */
+typedef struct opt_cases {
+	const opt_case *c;
+	size_t n;
+} opt_cases;
+
+static void test_opt_steps(void **state)
 {
-	(void)state;
-	opt_case c = { NNP_OPT_ADAM, 0.01f, 0.0f, 0.9f, 0.999f, 1e-8f, 0.0f, 1, 4, 2, 2 };
-	check_opt_steps(&c);
-	/* Other betas and an eps large enough to matter (gradients are ~0.01..0.3). */
-	opt_case c2 = { NNP_OPT_ADAM, 0.02f, 0.0f, 0.8f, 0.99f, 1e-2f, 0.0f, 1, 4, 2, 1 };
-	check_opt_steps(&c2);
+	const opt_cases *t = *state;
+	for (size_t i = 0; i < t->n; i++)
+		check_opt_steps(&t->c[i]);
 }
+
+/* Adam as `train` runs it (PyTorch's defaults, no weight decay): two steps an
+ * epoch over two epochs, so the bias corrections 1 - beta^t run over t = 1..4;
+ * then other betas and an eps large enough to matter (gradients are ~0.01..0.3). */
+static const opt_case adam_cases[] = {
+	{ NNP_OPT_ADAM, 0.01f, 0.0f, 0.9f, 0.999f, 1e-8f, 0.0f, 1, 4, 2, 2 },
+	{ NNP_OPT_ADAM, 0.02f, 0.0f, 0.8f, 0.99f, 1e-2f, 0.0f, 1, 4, 2, 1 },
+};
 
 /* --weight-decay with Adam: wd * w added to the weights' gradients (L2, not
  * decoupled), never to the biases; large enough to flip some directions. */
-static void test_step_adam_decay(void **state)
-{
-	(void)state;
-	opt_case c = { NNP_OPT_ADAM, 0.01f, 0.0f, 0.9f, 0.999f, 1e-8f, 0.5f, 1, 4, 2, 2 };
-	check_opt_steps(&c);
-}
+static const opt_case adam_decay_cases[] = {
+	{ NNP_OPT_ADAM, 0.01f, 0.0f, 0.9f, 0.999f, 1e-8f, 0.5f, 1, 4, 2, 2 },
+};
 
 /* --optimizer sgd: momentum 0.9 (default), 0.5 and none, with and without decay. */
-static void test_step_sgd(void **state)
-{
-	(void)state;
-	opt_case c = { NNP_OPT_SGD, 0.1f, 0.9f, 0.9f, 0.999f, 1e-8f, 0.0f, 1, 4, 2, 2 };
-	check_opt_steps(&c);
-	opt_case c0 = { NNP_OPT_SGD, 0.1f, 0.0f, 0.9f, 0.999f, 1e-8f, 0.0f, 1, 4, 3, 1 };
-	check_opt_steps(&c0);
-	opt_case cd = { NNP_OPT_SGD, 0.05f, 0.5f, 0.9f, 0.999f, 1e-8f, 0.3f, 1, 4, 3, 1 };
-	check_opt_steps(&cd);
-}
+static const opt_case sgd_cases[] = {
+	{ NNP_OPT_SGD, 0.1f, 0.9f, 0.9f, 0.999f, 1e-8f, 0.0f, 1, 4, 2, 2 },
+	{ NNP_OPT_SGD, 0.1f, 0.0f, 0.9f, 0.999f, 1e-8f, 0.0f, 1, 4, 3, 1 },
+	{ NNP_OPT_SGD, 0.05f, 0.5f, 0.9f, 0.999f, 1e-8f, 0.3f, 1, 4, 3, 1 },
+};
 
 /* Two threads, each computing half of a 16-row batch: the parts' gradients
  * are summed before the step, for both optimizers. */
-static void test_step_threads(void **state)
-{
-	(void)state;
-	opt_case a = { NNP_OPT_ADAM, 0.01f, 0.0f, 0.9f, 0.999f, 1e-8f, 0.1f, 2, 16, 2, 1 };
-	check_opt_steps(&a);
-	opt_case s = { NNP_OPT_SGD, 0.1f, 0.9f, 0.9f, 0.999f, 1e-8f, 0.1f, 2, 16, 2, 1 };
-	check_opt_steps(&s);
-}
+static const opt_case threads_cases[] = {
+	{ NNP_OPT_ADAM, 0.01f, 0.0f, 0.9f, 0.999f, 1e-8f, 0.1f, 2, 16, 2, 1 },
+	{ NNP_OPT_SGD, 0.1f, 0.9f, 0.9f, 0.999f, 1e-8f, 0.1f, 2, 16, 2, 1 },
+};
+
+/* The tests' states (cmocka's initial state is not const). */
+#define OPT_CASES(t) { t, sizeof t / sizeof t[0] }
+static opt_cases step_adam = OPT_CASES(adam_cases), step_adam_decay = OPT_CASES(adam_decay_cases),
+                 step_sgd = OPT_CASES(sgd_cases), step_threads = OPT_CASES(threads_cases);
+/* A cmocka test of test_opt_steps on one list, named after it. */
+#define OPT_TEST(name) { "test_" #name, test_opt_steps, NULL, NULL, &name }
 
 /* ------------------------------------------------------- reproducibility -- */
 
@@ -1580,10 +1584,10 @@ int main(void)
 		cmocka_unit_test(test_init_stats),
 		cmocka_unit_test(test_blobs_adam),
 		cmocka_unit_test(test_xor_sgd_mse),
-		cmocka_unit_test(test_step_adam),
-		cmocka_unit_test(test_step_adam_decay),
-		cmocka_unit_test(test_step_sgd),
-		cmocka_unit_test(test_step_threads),
+		OPT_TEST(step_adam),
+		OPT_TEST(step_adam_decay),
+		OPT_TEST(step_sgd),
+		OPT_TEST(step_threads),
 		cmocka_unit_test(test_stop_early),
 		cmocka_unit_test(test_deterministic),
 		cmocka_unit_test(test_uneven_parts),

@@ -124,6 +124,21 @@ void tu_assert_models_bitequal(const nnp_model *a, const nnp_model *b)
 	}
 }
 
+void tu_assert_same_layers(const nnp_model *a, const nnp_model *b)
+{
+	assert_int_equal(a->input_size, b->input_size);
+	assert_int_equal(a->n_layers, b->n_layers);
+	for (size_t l = 0; l < a->n_layers; l++) {
+		const nnp_layer *x = &a->layers[l], *y = &b->layers[l];
+		assert_int_equal(x->in, y->in);
+		assert_int_equal(x->out, y->out);
+		assert_int_equal(x->act, y->act);
+		assert_memory_equal(&x->alpha, &y->alpha, sizeof(float));
+		assert_memory_equal(x->w, y->w, x->in * x->out * sizeof(float));
+		assert_memory_equal(x->b, y->b, x->out * sizeof(float));
+	}
+}
+
 void tu_expect_case(const char *what, size_t i, int rc, const nnp_err *err, const char *want)
 {
 	if (!want) {

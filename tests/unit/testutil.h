@@ -79,6 +79,10 @@ void tu_expect_msg(const nnp_err *err, const char *want);
  * bias bits (neither may be NULL). */
 void tu_assert_models_bitequal(const nnp_model *a, const nnp_model *b);
 
+/* Fails the test unless a and b have the same input size and layers: shapes,
+ * activations, and the same bits of alpha, weights and biases. */
+void tu_assert_same_layers(const nnp_model *a, const nnp_model *b);
+
 /* The outcome of case i of a table (what names the table): with want NULL,
  * success; else NNP_EINPUT with want in the message. */
 void tu_expect_case(const char *what, size_t i, int rc, const nnp_err *err, const char *want);
