@@ -27,17 +27,26 @@ for L in j["layers"]:
 print(" ".join(out), biases)' cnt.json
 }
 
+# prune_counted OUT WHAT STDOUT COUNTS ARGS...: 'prune model.bin --method magnitude
+# ARGS -o OUT' exits 0, says STDOUT (WHAT it shows), and leaves COUNTS nonzero weights
+# per layer and biases, counted from the written model; OUT's JSON copy is OUT.json
+# (.bin replaced) for the provenance checks. Returns 1 without Python.
+prune_counted() {
+	local out=$1 what=$2 want_out=$3 want_counts=$4
+	shift 4
+	nnp prune model.bin --method magnitude "$@" -o "$out" -j 1
+	expect_rc "prune $*: exit 0" 0
+	expect_out "prune $*: $what" "$want_out"
+	need_py "prune $* against a count of the written model" || return 1
+	expect_eq "prune $*: nonzeros per layer, biases" "$want_counts" "$(counts_of "$out")"
+	nnp convert "$out" "${out%.bin}.json"
+}
+
 # --- shares per layer ---------------------------------------------------------------------
 # The model: 16 -> 32 -> 16 -> 3, weight layers of 512, 512 and 48 weights.
-nnp prune model.bin --method magnitude --sparsity 0.9/0.5/0 -o pl.bin -j 1
-expect_rc "prune --sparsity 0.9/0.5/0: exit 0" 0
-expect_out "prune per layer: the shares and the share of all the weights" \
-	"sparsity 0.9/0.5/0 per layer, 0.6688 of the weights"
-if need_py "per-layer shares against a count of the written model"; then
-	# round(0.9 * 512) = 461 and round(0.5 * 512) = 256 zeroed, none of 48:
-	# an independent count of every layer's nonzero weights.
-	expect_eq "nonzeros per layer = 512-461, 512-256, 48" "51 256 48 51" "$(counts_of pl.bin)"
-	nnp convert pl.bin pl.json
+# round(0.9 * 512) = 461 and round(0.5 * 512) = 256 zeroed, none of 48: 51 256 48 left.
+if prune_counted pl.bin "the shares and the share of all the weights" \
+	"sparsity 0.9/0.5/0 per layer, 0.6688 of the weights" "51 256 48 51" --sparsity 0.9/0.5/0; then
 	expect_eq "provenance: the shares per layer, scope layer" "[0.9, 0.5, 0] layer" \
 		"$(py pl.json '"%s %s" % (j["metadata"]["provenance"]["budget"]["layer_sparsity"], j["metadata"]["provenance"]["budget"]["scope"])')"
 	expect_eq "provenance: sparsity = the share of all the weights zeroed (717/1072)" \
@@ -76,15 +85,10 @@ expect_usage "per layer: prune still takes one candidate" "2 values; this comman
 	prune model.bin --method magnitude --sparsity 0.5,0.9/0.5/0 -o x.bin
 
 # --- --scope hidden: the output layer dense, the same share of every other layer ---------------
-nnp prune model.bin --method magnitude --sparsity 0.5 --scope hidden -o hid.bin -j 1
-expect_rc "prune --scope hidden: exit 0" 0
-expect_out "prune --scope hidden: says the output layer stays dense" \
-	"sparsity 0.5, output layer dense"
-if need_py "--scope hidden against a count of the written model"; then
-	# 0.5 of 1072 weights from the 1024 outside the output layer: 0.5 * 1072 / 1024
-	# = 0.5234375 of each, round(0.5234375 * 512) = 268 zeroed per layer, none of 48.
-	expect_eq "nonzeros per layer = 512-268, 512-268, 48" "244 244 48 51" "$(counts_of hid.bin)"
-	nnp convert hid.bin hid.json
+# 0.5 of 1072 weights from the 1024 outside the output layer: 0.5 * 1072 / 1024
+# = 0.5234375 of each, round(0.5234375 * 512) = 268 zeroed per layer, none of 48.
+if prune_counted hid.bin "says the output layer stays dense" "sparsity 0.5, output layer dense" \
+	"244 244 48 51" --sparsity 0.5 --scope hidden; then
 	expect_eq "provenance: scope hidden, sparsity 0.5" "hidden 0.5" \
 		"$(py hid.json '"%s %g" % (j["metadata"]["provenance"]["budget"]["scope"], j["metadata"]["provenance"]["budget"]["sparsity"])')"
 fi
