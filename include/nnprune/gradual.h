@@ -25,6 +25,7 @@
 
 #include <stddef.h>
 #include "nnprune/nnp.h"
+#include "nnprune/criteria.h"
 #include "nnprune/data.h"
 #include "nnprune/method.h"
 #include "nnprune/model.h"
@@ -51,7 +52,8 @@ typedef struct nnp_gradual_opts {
 	size_t steps;               /* T in 1..NNP_GRADUAL_MAX_STEPS */
 	size_t target;              /* unstructured: weights kept; structured: parameters */
 	int structured;             /* 0: magnitude; 1: neurons by method.method */
-	int global;                 /* magnitude: one ranking over all layers */
+	nnp_mag_scope scope;        /* magnitude: per layer, one ranking over all layers, or
+	                               the output layer dense (criteria.h) */
 	nnp_method_opts method;     /* structured: criterion (not the rule), compensation */
 	const nnp_dataset *calib;   /* structured: calibration rows (labels unused) */
 	const size_t *widths;       /* structured, may be NULL: the hidden widths to end at

@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "nnprune/nnp.h"
+#include "nnprune/criteria.h"
 #include "nnprune/data.h"
 #include "nnprune/model.h"
 #include "nnprune/train.h"
@@ -134,13 +135,16 @@ int nnp_lottery_prune_magnitude(const nnp_model *m, const uint8_t *const *mask, 
 
 /*
  * New mask keeping exactly `keep` (at most the weights mask keeps) of the
- * weights mask keeps, the largest |w| of m: with global one ranking over the
- * model; per layer, layer l keeps its share keep * (its weights / all
- * weights), rounded by largest remainders so that the shares add up to keep.
- * Errors: NNP_EUSAGE (keep more than mask keeps), NNP_ENOMEM.
+ * weights mask keeps, the largest |w| of m: with NNP_MAG_GLOBAL one ranking
+ * over the model; per layer, layer l keeps its share keep * (its weights /
+ * all weights), rounded by largest remainders so that the shares add up to
+ * keep; with NNP_MAG_HIDDEN the output layer keeps what mask keeps of it and
+ * the other layers share the rest per layer in the same way.
+ * Errors: NNP_EUSAGE (keep more than mask keeps; hidden: keep less than the
+ * output layer keeps, or no hidden layer), NNP_ENOMEM.
  */
 int nnp_mask_magnitude_to(const nnp_model *m, const uint8_t *const *mask, size_t keep,
-                          int global, uint8_t **next, nnp_err *err);
+                          nnp_mag_scope scope, uint8_t **next, nnp_err *err);
 
 /*
  * New mask: in each hidden layer, round(rate * alive) of the alive neurons

@@ -56,7 +56,7 @@ static int fit_sets(train_cfg *c, nnp_model **m, const nnp_dataset *train,
 	g.train = c->t;
 	g.train.model_takes_raw = 0;
 	g.steps = c->steps;
-	g.global = c->global;
+	g.scope = (nnp_mag_scope)c->scope;
 	size_t W = nnp_model_macs(*m);
 	g.target = W - (size_t)llround(c->sparsity * (double)W);
 	nnp_model *out = NULL;
@@ -319,8 +319,12 @@ static void finetune_help(void)
 	       "  --steps N             reach --sparsity in N steps on the cubic schedule\n"
 	       "                        of Zhu & Gupta, step t fine-tuning on the t-th of\n"
 	       "                        N parts of the rows (default 1: prune, then tune)\n"
-	       "  --scope layer|global  magnitude ranked per layer (each layer keeps its\n"
-	       "                        share) or over the whole model (default layer)\n"
+	       "  --scope layer|global|hidden\n"
+	       "                        magnitude ranked per layer (each layer keeps its\n"
+	       "                        share), over the whole model, or hidden: the\n"
+	       "                        output layer dense and every other layer at the\n"
+	       "                        same share, --sparsity being that of all the\n"
+	       "                        weights (default layer)\n"
 	       "  --regrow              train the model's zero weights too (by default\n"
 	       "                        they stay zero: a sparse model stays sparse)\n"
 	       TRAIN_COMMON_HELP_BASE TRAIN_LR_SCHEDULE_HELP("cosine") TRAIN_QUIET_HELP
@@ -347,9 +351,11 @@ static int finetune_opt(cli_parser *p, void *ctx, int id, const char *arg)
 	case T_TEACHER: c->teacher = arg; break;
 	case F_REGROW: a->regrow = 1; break;
 	case T_SCOPE:
-		if (strcmp(arg, "layer") && strcmp(arg, "global"))
-			return cli_usage_error(p, "--scope: '%s' is not layer or global", arg), -1;
-		c->global = !strcmp(arg, "global");
+		c->scope = !strcmp(arg, "layer") ? NNP_MAG_PER_LAYER
+		           : !strcmp(arg, "global") ? NNP_MAG_GLOBAL
+		           : !strcmp(arg, "hidden") ? NNP_MAG_HIDDEN : -1;
+		if (c->scope < 0)
+			return cli_usage_error(p, "--scope: '%s' is not layer, global or hidden", arg), -1;
 		break;
 	case T_STEPS:
 		if (cli_size(p, "--steps", arg, 1, NNP_GRADUAL_MAX_STEPS, &v))
@@ -402,7 +408,7 @@ int cmd_finetune(int argc, char **argv)
 		rc = prc > 0 ? NNP_EXIT_OK : NNP_EXIT_USAGE;
 		goto done;
 	}
-	if (!(c.sparsity > 0) && (c.steps != 1 || c.global)) {
+	if (!(c.sparsity > 0) && (c.steps != 1 || c.scope != NNP_MAG_PER_LAYER)) {
 		rc = cli_usage_error(&p, "--steps and --scope apply to --sparsity X");
 		goto done;
 	}
@@ -438,6 +444,13 @@ int cmd_finetune(int argc, char **argv)
 	}
 	if (!c.scale_set)
 		c.t.input_scale = cli_provenance_scale(m);
+	/* Refused before the data are read: more than the layers before the
+	 * output can give (the share prune --scope hidden gives each of them). */
+	double hidden_share;
+	if (c.scope == NNP_MAG_HIDDEN && nnp_mag_hidden_share(m, c.sparsity, &hidden_share, &err)) {
+		rc = cli_usage_error(&p, "%s", err.msg);
+		goto done;
+	}
 	c.t.model_takes_raw = 1;
 	/* A sparse model (magnitude) stays sparse, as in 'prune/sweep --finetune'. */
 	size_t zeros = 0;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "train_common.h"
+#include "nnprune/criteria.h"
 #include "nnprune/io.h"
 
 /* "1/255", "0.00392", "1e-3". */
@@ -164,7 +165,7 @@ void cli_train_add_fields(cJSON *o, const train_cfg *c, const char *data, const 
 	if (c->sparsity > 0) {
 		cJSON_AddNumberToObject(o, "sparsity", c->sparsity);
 		cJSON_AddNumberToObject(o, "steps", (double)c->steps);
-		cJSON_AddStringToObject(o, "scope", c->global ? "global" : "layer");
+		cJSON_AddStringToObject(o, "scope", nnp_mag_scope_name(c->scope));
 	}
 	cJSON_AddNumberToObject(o, "epochs", (double)rep->epochs_run);
 	cJSON_AddNumberToObject(o, "batch", (double)c->t.batch);

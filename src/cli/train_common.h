@@ -28,7 +28,7 @@ typedef struct train_cfg {
 	int lr_set, scale_set, quiet;
 	double sparsity;                 /* finetune --sparsity: 0 = none */
 	size_t steps;                    /* finetune --steps (gradual schedule) */
-	int global;                      /* finetune --scope global */
+	int scope;                       /* finetune --scope: nnp_mag_scope */
 } train_cfg;
 
 #define TRAIN_COMMON_OPTIONS                                                                   \

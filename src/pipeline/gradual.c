@@ -46,6 +46,16 @@ static int check_opts(const nnp_gradual_opts *o, const nnp_model *m, const nnp_d
 		return nnp_err_set(err, NNP_EUSAGE, "gradual pruning: the target (%zu %s) is above "
 		                   "the model's %zu", o->target,
 		                   o->structured ? "parameters" : "weights", b0);
+	if (!o->structured && o->scope == NNP_MAG_HIDDEN) {
+		if (m->n_layers < 2)
+			return nnp_err_set(err, NNP_EUSAGE,
+			                   "gradual pruning: the hidden scope needs a hidden layer");
+		size_t out_w = nnp_layer_nonzeros(&m->layers[m->n_layers - 1]);
+		if (o->target < out_w)
+			return nnp_err_set(err, NNP_EUSAGE, "gradual pruning: the target (%zu weights) "
+			                   "is below the output layer's %zu, which the hidden scope "
+			                   "keeps", o->target, out_w);
+	}
 	if (o->structured) {
 		if ((rc = nnp_method_check_opts(&o->method, err)) != 0)
 			return rc;
@@ -192,7 +202,7 @@ int nnp_gradual_run(nnp_model **out, const nnp_model *m, const nnp_dataset *trai
 		if (o->structured) {
 			rc = structured_step(&cur, b, s == o->steps, o, err);
 		} else {
-			rc = nnp_mask_magnitude_to(cur, (const uint8_t *const *)mask, b, o->global, next,
+			rc = nnp_mask_magnitude_to(cur, (const uint8_t *const *)mask, b, o->scope, next,
 			                           err);
 			uint8_t **sw = mask;
 			mask = next;

@@ -223,37 +223,56 @@ int nnp_lottery_prune_magnitude(const nnp_model *m, const uint8_t *const *mask, 
 }
 
 int nnp_mask_magnitude_to(const nnp_model *m, const uint8_t *const *mask, size_t keep,
-                          int global, uint8_t **next, nnp_err *err)
+                          nnp_mag_scope scope, uint8_t **next, nnp_err *err)
 {
-	size_t L = m->n_layers, total = nnp_model_macs(m), kept = 0;
+	size_t L = m->n_layers, kept = 0, total = 0, fixed = 0;
+	/* The hidden scope leaves the output layer as the mask has it: the
+	 * layers before it share what is left of keep. */
+	size_t n_share = scope == NNP_MAG_HIDDEN && L ? L - 1 : L;
+	if (scope == NNP_MAG_HIDDEN && L < 2)
+		return nnp_err_set(err, NNP_EUSAGE, "pruning: the hidden scope needs a hidden layer");
 	size_t *go = calloc(L, sizeof *go), *want = calloc(L, sizeof *want);
 	double *frac = calloc(L, sizeof *frac);
 	int rc = go && want && frac ? NNP_OK : nnp_err_set(err, NNP_ENOMEM, "pruning: out of memory");
-	for (size_t l = 0; l < L && !rc; l++)
-		kept += nnp_mask_kept(&m->layers[l], mask ? mask[l] : NULL);
+	for (size_t l = 0; l < L && !rc; l++) {
+		size_t has = nnp_mask_kept(&m->layers[l], mask ? mask[l] : NULL);
+		kept += has;
+		if (l < n_share)
+			total += m->layers[l].in * m->layers[l].out;
+		else
+			fixed += has;
+	}
 	if (!rc && keep > kept)
 		rc = nnp_err_set(err, NNP_EUSAGE,
 		                 "pruning: cannot keep %zu weights when only %zu are left", keep, kept);
-	if (!rc && global) {
+	if (!rc && keep < fixed)
+		rc = nnp_err_set(err, NNP_EUSAGE, "pruning: cannot keep %zu weights with the output "
+		                 "layer's %zu kept (hidden scope)", keep, fixed);
+	if (!rc && scope == NNP_MAG_GLOBAL) {
 		go[0] = kept - keep;
 	} else if (!rc) {
-		/* Largest remainders: layer l keeps its share keep * n_l / total,
-		 * the units left over go to the largest fractions (then lower l),
-		 * never more than it still has. */
-		size_t given = 0;
+		/* Largest remainders: layer l keeps its share (keep - fixed) * n_l /
+		 * total, the units left over go to the largest fractions (then lower
+		 * l), never more than it still has. */
+		size_t given = 0, share_keep = keep - fixed;
 		for (size_t l = 0; l < L; l++) {
 			const nnp_layer *Y = &m->layers[l];
-			double share = (double)keep * (double)(Y->in * Y->out) / (double)total;
 			size_t has = nnp_mask_kept(Y, mask ? mask[l] : NULL);
+			if (l >= n_share) {
+				want[l] = has;
+				frac[l] = -1.0;
+				continue;
+			}
+			double share = (double)share_keep * (double)(Y->in * Y->out) / (double)total;
 			want[l] = (size_t)floor(share);
 			if (want[l] > has)
 				want[l] = has;
 			frac[l] = want[l] < has ? share - floor(share) : -1.0;
 			given += want[l];
 		}
-		while (given < keep) {
+		while (given < share_keep) {
 			size_t best = L;
-			for (size_t l = 0; l < L; l++)
+			for (size_t l = 0; l < n_share; l++)
 				if (want[l] < nnp_mask_kept(&m->layers[l], mask ? mask[l] : NULL) &&
 				    (best == L || frac[l] > frac[best]))
 					best = l;
@@ -264,6 +283,7 @@ int nnp_mask_magnitude_to(const nnp_model *m, const uint8_t *const *mask, size_t
 		for (size_t l = 0; l < L; l++)
 			go[l] = nnp_mask_kept(&m->layers[l], mask ? mask[l] : NULL) - want[l];
 	}
+	int global = scope == NNP_MAG_GLOBAL;
 	if (!rc)
 		rc = mag_select(m, mask, global ? L : 0, global ? go[0] : 0, go, next, err);
 	free(go);

@@ -120,5 +120,18 @@ sum(len(l["weights_csr"]["values"]) if "weights_csr" in l else sum(1 for r in l[
 fi
 nnp finetune dense.bin train.csv --steps 3 -o x.bin
 expect_rc "finetune --steps without --sparsity: exit 2" 2
+# --scope hidden: the output layer's 36 weights stay, the 71 others of the
+# 107 split by size (128 and 192 of 320): 28.4 and 42.6 -> 28 and 43.
+nnp finetune dense.bin train.csv --sparsity 0.7 --scope hidden --steps 2 -j 1 -q -o hid.json
+expect_rc "finetune --sparsity --scope hidden: exit 0" 0
+if [ $HAVE_PY = 1 ]; then
+	expect_eq "finetune --scope hidden: nonzeros per layer 28, 43, 36; scope recorded" \
+		"[28, 43, 36] hidden" "$(py hid.json '
+" ".join([str([len(l["weights_csr"]["values"]) if "weights_csr" in l else sum(1 for r in l["weights"] for v in r if v != 0) for l in j["layers"]]), j["metadata"]["provenance"]["scope"]])')"
+fi
+nnp finetune dense.bin train.csv --sparsity 0.95 --scope hidden -o hid2.json
+expect_rc "finetune --scope hidden above the hidden layers' share: exit 2" 2
+expect_err "finetune --scope hidden too much: says why" "more than the 0.8989 of the weights outside"
+check "finetune --scope hidden too much: no file" test ! -e hid2.json
 
 finish

@@ -257,7 +257,7 @@ static void test_global_and_neurons(void **state)
 	assert_true(max_gone <= min_kept);
 	/* Exactly `keep` with the largest remainders per layer, and globally. */
 	for (int global = 0; global < 2; global++) {
-		assert_int_equal(nnp_mask_magnitude_to(m, (const uint8_t *const *)mk, 101, global, mk2,
+		assert_int_equal(nnp_mask_magnitude_to(m, (const uint8_t *const *)mk, 101, (nnp_mag_scope)global, mk2,
 		                                       &err), 0);
 		size_t k2 = 0;
 		for (size_t l = 0; l < 3; l++)
@@ -270,6 +270,39 @@ static void test_global_and_neurons(void **state)
 	}
 	assert_int_equal(nnp_mask_magnitude_to(m, (const uint8_t *const *)mk, kept + 1, 0, mk2, &err),
 	                 NNP_EUSAGE);
+	/* Hidden: the output layer's mask as it was, the two others share 101
+	 * less its kept weights by size (128 and 192 of 320), the larger
+	 * remainder first; each keeps its largest |w|. */
+	size_t has[3] = { 0, 0, 0 };
+	for (size_t l = 0; l < 3; l++)
+		for (size_t i = 0; i < m->layers[l].in * m->layers[l].out; i++)
+			has[l] += mk[l][i];
+	assert_int_equal(nnp_mask_magnitude_to(m, (const uint8_t *const *)mk, 101, NNP_MAG_HIDDEN,
+	                                       mk2, &err), 0);
+	assert_memory_equal(mk2[2], mk[2], m->layers[2].in * m->layers[2].out);
+	double sh0 = (double)(101 - has[2]) * 128.0 / 320.0, sh1 = (double)(101 - has[2]) * 192.0 / 320.0;
+	size_t want[2] = { (size_t)floor(sh0), (size_t)floor(sh1) };
+	if (want[0] + want[1] < 101 - has[2])
+		want[sh0 - floor(sh0) >= sh1 - floor(sh1) ? 0 : 1]++;
+	assert_int_equal(want[0] + want[1], 101 - has[2]);
+	for (size_t l = 0; l < 2; l++) {
+		size_t k2 = 0;
+		float gone = 0.0f, stay = INFINITY;
+		for (size_t i = 0; i < m->layers[l].in * m->layers[l].out; i++) {
+			float a = fabsf(m->layers[l].w[i]);
+			k2 += mk2[l][i];
+			if (mk2[l][i])
+				stay = fminf(stay, a);
+			else if (mk[l][i])
+				gone = fmaxf(gone, a);
+			if (!mk[l][i])
+				assert_int_equal(mk2[l][i], 0);
+		}
+		assert_int_equal(k2, want[l]);
+		assert_true(gone <= stay);
+	}
+	assert_int_equal(nnp_mask_magnitude_to(m, (const uint8_t *const *)mk, has[2] - 1,
+	                                       NNP_MAG_HIDDEN, mk2, &err), NNP_EUSAGE);
 	/* Neurons: 16 -> 16 - round(0.25 * 16) = 12, 12 -> 9. */
 	assert_int_equal(nnp_lottery_prune_neurons(m, NULL, 0.25, mk, &err), 0);
 	size_t alive[2] = { 0, 0 };
@@ -525,6 +558,22 @@ static void test_gradual_magnitude(void **state)
 	free(rep.s);
 	nnp_model_free(out);
 	out = NULL;
+	/* Hidden scope: the output layer's 36 weights all stay, the 54 others
+	 * go by size, 54 * 128/320 = 21.6 -> 22 and 54 * 192/320 = 32.4 -> 32. */
+	o.scope = NNP_MAG_HIDDEN;
+	assert_int_equal(nnp_gradual_run(&out, m, tr, va, &o, &rep, &err), 0);
+	assert_int_equal(rep.s[3].weights, 90);
+	assert_int_equal(nnp_layer_nonzeros(&out->layers[2]), 3 * 12);
+	assert_int_equal(nnp_layer_nonzeros(&out->layers[0]), 22);
+	assert_int_equal(nnp_layer_nonzeros(&out->layers[1]), 32);
+	free(rep.s);
+	nnp_model_free(out);
+	out = NULL;
+	o.target = 35;
+	assert_int_equal(nnp_gradual_run(&out, m, tr, va, &o, &rep, &err), NNP_EUSAGE);
+	assert_non_null(strstr(err.msg, "output layer's 36"));
+	o.target = 90;
+	o.scope = NNP_MAG_PER_LAYER;
 	/* Structured: the score criterion with its refit, to a parameter budget. */
 	o.structured = 1;
 	nnp_method_opts mo = NNP_METHOD_OPTS_INIT;
