@@ -175,10 +175,19 @@ static int gz_fail(const nnp_src *s, const char *what, nnp_err *err)
 	                   (unsigned long long)nnp_src_at(s, s->len), what);
 }
 
-/* Inflates into buf[len..cap): stops when full or at the end of the input. */
+/* Inflates into buf[len..cap): stops when full or at the end of the input.
+ * Damage met after this call added bytes is kept in gz_bad and reported by
+ * the next call: the bytes before it go to the reader first, so that an
+ * error in them (a bad field, a wrong header) is found whether the buffer
+ * reached the damage or not, and the message does not depend on its size. */
 static int gz_fill(nnp_src *s, nnp_err *err)
 {
-	while (s->len < s->cap) {
+	if (s->gz_bad[0])
+		return gz_fail(s, s->gz_bad, err);
+	size_t start = s->len;
+	const char *bad = NULL;
+	char why[sizeof s->gz_bad];
+	while (s->len < s->cap && !bad) {
 		if (s->z.avail_in == 0 && !s->raw_eof) {
 			size_t got;
 			int rc = raw_read(s, s->zin, s->zin_cap, &got, err);
@@ -188,15 +197,19 @@ static int gz_fill(nnp_src *s, nnp_err *err)
 			s->z.avail_in = (uInt)got;
 		}
 		if (s->z.avail_in == 0) {
-			if (!s->gz_member_end)
-				return gz_fail(s, "truncated gzip data (the file ends inside the stream)", err);
+			if (!s->gz_member_end) {
+				bad = "truncated gzip data (the file ends inside the stream)";
+				break;
+			}
 			s->eof = 1;
 			break;
 		}
 		if (s->gz_member_end) {
 			/* More bytes after a complete member: only another member may follow. */
-			if (s->z.next_in[0] != 0x1f)
-				return gz_fail(s, "bytes after the end of the gzip data", err);
+			if (s->z.next_in[0] != 0x1f) {
+				bad = "bytes after the end of the gzip data";
+				break;
+			}
 			inflateReset(&s->z);
 			s->gz_member_end = 0;
 		}
@@ -209,12 +222,16 @@ static int gz_fill(nnp_src *s, nnp_err *err)
 		if (zr == Z_STREAM_END)
 			s->gz_member_end = 1;
 		else if (!(zr == Z_OK || (zr == Z_BUF_ERROR && s->z.avail_in == 0))) {
-			char why[128];
 			snprintf(why, sizeof why, "invalid gzip data (%s)",
 			         zr == Z_MEM_ERROR ? "out of memory" : s->z.msg ? s->z.msg : "corrupt");
-			return gz_fail(s, why, err);
+			bad = why;
 		}
 	}
+	if (!bad)
+		return NNP_OK;
+	if (s->len == start)
+		return gz_fail(s, bad, err);
+	snprintf(s->gz_bad, sizeof s->gz_bad, "%s", bad);
 	return NNP_OK;
 }
 

@@ -41,6 +41,8 @@ typedef struct nnp_src {
 	uint64_t raw_read;     /* raw bytes taken from fd or memory */
 	int gz;                /* 1: the input is gzip */
 	int gz_member_end;     /* the last gzip member read is complete */
+	char gz_bad[128];      /* a gzip error met after bytes that came before it:
+	                        * reported by the next fill (empty: none) */
 	z_stream z;            /* inflate state when gz */
 	unsigned char *zin;    /* compressed bytes for inflate [zin_cap] */
 	size_t zin_cap;
@@ -68,7 +70,9 @@ void nnp_src_close(nnp_src *s);
  * Drops the bytes before buf[from] (moving the rest to the buffer start, and
  * pos with them), then reads until the buffer is full or the input ends.
  * *added receives the bytes read: 0 means the end of the input (s->eof set).
- * A truncated or corrupt .gz is NNP_EINPUT "path: byte N: ...".
+ * A truncated or corrupt .gz is NNP_EINPUT "path: byte N: ...", returned
+ * once every byte inflated before the damage has been handed out, so that
+ * the first error in the stream is the one reported whatever the buffer size.
  */
 int nnp_src_refill(nnp_src *s, size_t from, size_t *added, nnp_err *err);
 

@@ -1225,6 +1225,87 @@ static void fill_images(int signed_vals, int fractional)
 	}
 }
 
+/* Reads path with the smallest and with the default buffer: both must fail
+ * with the same status and message, which must contain sub. */
+static void expect_same_fail(const char *path, const nnp_data_opts *o, const char *sub)
+{
+	got_t g;
+	nnp_err small, whole;
+	assert_int_equal(slurp(path, o, 7, NNP_DATA_BUF_MIN, &g, &small), NNP_EINPUT);
+	got_free(&g);
+	assert_int_equal(slurp(path, o, 7, 0, &g, &whole), NNP_EINPUT);
+	got_free(&g);
+	assert_string_equal(small.msg, whole.msg);
+	tu_expect_msg(&whole, sub);
+}
+
+/* Damage in a gzip stream after good bytes: the reader sees those bytes
+ * first, so the first error in the stream is reported, whether the buffer
+ * reached the damage at once (the default, sized to a small file) or only
+ * after many refills (the smallest). */
+static void test_gzip_damage_after_rows(void **state)
+{
+	(void)state;
+	nnp_tbuf t = { 0 };
+	for (int i = 0; i < 4000; i++)
+		nnp_tb_printf(&t, "%d,%d,%d\n", i % 10, i, 2 * i);
+	size_t at_long = t.len;
+	nnp_tb_putc(&t, '1');
+	nnp_tb_putc(&t, ',');
+	for (int i = 0; i < 5000; i++)
+		nnp_tb_putc(&t, '7');
+	nnp_tb_printf(&t, ",1\n");
+	for (int i = 0; i < 2000; i++)
+		nnp_tb_printf(&t, "%d,%d,%d\n", i % 10, i, 2 * i);
+	assert_true(at_long > 4 * NNP_DATA_BUF_MIN);
+	nnp_data_opts o = NNP_DATA_OPTS_INIT;
+	/* The stream's CRC-32 (its last 8 bytes but 4) broken: the long field
+	 * on line 4001 comes first. */
+	char *p = put_gz("dmg.csv.gz", t.p, t.len);
+	size_t zlen;
+	unsigned char *z = tu_read(p, &zlen);
+	z[zlen - 8] ^= 1;
+	tu_write(p, z, zlen);
+	expect_same_fail(p, &o, "dmg.csv.gz:4001:3: field longer than 4096 bytes");
+	/* Cut short instead: the same. */
+	tu_write(p, z, zlen - 200);
+	expect_same_fail(p, &o, "dmg.csv.gz:4001:3: field longer than 4096 bytes");
+	free(z);
+	free(p);
+	/* Without the long field, the damage itself, at the same byte both ways. */
+	t.len = at_long;
+	p = put_gz("dmg2.csv.gz", t.p, t.len);
+	z = tu_read(p, &zlen);
+	z[zlen - 8] ^= 1;
+	tu_write(p, z, zlen);
+	expect_same_fail(p, &o, "invalid gzip data (incorrect data check)");
+	free(z);
+	free(p);
+	/* IDX: images cut short inside the gzip stream, labels with a wrong
+	 * magic: the images' header is good, so the labels' is checked first. */
+	uint32_t dims[3] = { 40, 28, 28 };
+	double *vals = calloc(40 * 28 * 28, sizeof *vals);
+	assert_non_null(vals);
+	for (size_t i = 0; i < 40 * 28 * 28; i++)
+		vals[i] = (double)((i * 131) % 256);
+	size_t ilen;
+	unsigned char *img = make_idx(0x08, 3, dims, vals, 40 * 28 * 28, &ilen);
+	assert_true(ilen > 2 * NNP_DATA_BUF_MIN);
+	char *pi = put_gz("dmg.idx.gz", img, ilen);
+	z = tu_read(pi, &zlen);
+	tu_write(pi, z, zlen / 2);
+	const unsigned char badlab[12] = { 0, 0, 0x07, 1, 0, 0, 0, 40 };
+	char *pl = put("dmgl.idx", badlab, sizeof badlab);
+	o.labels_path = pl;
+	expect_same_fail(pi, &o, "dmgl.idx: byte 2: unknown IDX type 0x07");
+	free(z);
+	free(img);
+	free(vals);
+	free(pi);
+	free(pl);
+	nnp_tb_free(&t);
+}
+
 typedef struct idx_pair {
 	char *img, *lab;
 	size_t img_len, lab_len;
@@ -1663,6 +1744,7 @@ int main(void)
 		cmocka_unit_test(test_error_sticks),
 		cmocka_unit_test(test_csv_batches),
 		cmocka_unit_test(test_csv_buffer_boundaries),
+		cmocka_unit_test(test_gzip_damage_after_rows),
 		cmocka_unit_test(test_csv_integer_rows),
 		cmocka_unit_test(test_csv_gzip_small_and_stdin),
 		cmocka_unit_test(test_buffers_sized_to_input),
