@@ -162,8 +162,6 @@ int cli_data_option(cli_parser *p, cli_data *d, int id, const char *arg);
  * (NNP_LABEL_AUTO) is said on stderr unless quiet, and recorded in o as
  * NNP_LABEL_NAME (the name borrowed from r) so the statistics file names it. */
 void cli_label_note(const nnp_reader *r, const char *path, nnp_data_opts *o, int quiet);
-/* Writes the options as in the statistics file ("first", "last", "3", "name:x"). */
-const char *cli_header_name(nnp_header_mode h);
 
 /* ---- shared by stats and eval (cmd_stats.c) ---- */
 struct cli_model;

@@ -381,13 +381,7 @@ int cli_data_option(cli_parser *p, cli_data *d, int id, const char *arg)
 		d->opts.labels_path = arg;
 		return 0;
 	case CLI_DATA_HEADER:
-		if (!strcmp(arg, "auto"))
-			d->opts.header = NNP_HEADER_AUTO;
-		else if (!strcmp(arg, "yes"))
-			d->opts.header = NNP_HEADER_YES;
-		else if (!strcmp(arg, "no"))
-			d->opts.header = NNP_HEADER_NO;
-		else {
+		if (nnp_header_parse(arg, &d->opts.header)) {
 			cli_usage_error(p, "--header: '%s' is not auto, yes or no", arg);
 			return -1;
 		}
@@ -450,11 +444,6 @@ void cli_label_note(const nnp_reader *r, const char *path, nnp_data_opts *o, int
 		        "(--label-col says otherwise)\n", path, col, name);
 	o->label = NNP_LABEL_NAME;
 	o->label_name = name;
-}
-
-const char *cli_header_name(nnp_header_mode h)
-{
-	return h == NNP_HEADER_YES ? "yes" : h == NNP_HEADER_NO ? "no" : "auto";
 }
 
 void cli_progress_init(cli_progress *pr, const char *what, int quiet)

@@ -11,12 +11,14 @@
 #include "nnprune/rows.h"
 #include "method_priv.h"
 #include "prune_priv.h"
+#include "names.h"
 
 /* Variant weights held at once while measuring sensitivities; more variants
  * than fit are measured in further passes. */
 #define MTH_EVAL_BYTES ((size_t)64 << 20)
 
 static const char *const comp_names[] = { "none", "fold", "ls" };
+static const nnp_names comps = NNP_NAMES(comp_names);
 
 const char *nnp_method_name(nnp_method m)
 {
@@ -53,17 +55,15 @@ static const nnp_criterion *crit(const nnp_method_ctx *c)
 
 const char *nnp_compensate_name(nnp_compensate c)
 {
-	return (unsigned)c <= NNP_COMP_LS ? comp_names[c] : NULL;
+	return nnp_names_of(&comps, (int)c);
 }
 
 int nnp_compensate_parse(const char *name, nnp_compensate *out)
 {
-	for (unsigned i = 0; i <= NNP_COMP_LS; i++)
-		if (name && strcmp(name, comp_names[i]) == 0) {
-			*out = (nnp_compensate)i;
-			return 0;
-		}
-	return -1;
+	int v = nnp_names_find(&comps, name);
+	if (v >= 0)
+		*out = (nnp_compensate)v;
+	return v < 0 ? -1 : 0;
 }
 
 int nnp_method_check_opts(const nnp_method_opts *o, nnp_err *err)
