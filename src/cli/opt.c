@@ -475,7 +475,7 @@ void cli_progress_end(cli_progress *pr)
 }
 
 /* "building candidates 3/40" and "fine-tuning 2/5 models" on stderr. */
-void cli_pipeline_progress(void *ctx, nnp_pipeline_stage st, size_t done, size_t total)
+static void pipeline_progress(void *ctx, nnp_pipeline_stage st, size_t done, size_t total)
 {
 	(void)ctx;
 	if (done == NNP_PROGRESS_END)
@@ -485,4 +485,15 @@ void cli_pipeline_progress(void *ctx, nnp_pipeline_stage st, size_t done, size_t
 	else
 		fprintf(stderr, "\rnnprune: fine-tuning: %zu/%zu models", done, total);
 	fflush(stderr);
+}
+
+int cli_pipeline_run(const cli_parser *p, nnp_pipeline **pl, const nnp_model *m,
+                     nnp_pipeline_opts *po, int quiet, nnp_err *err)
+{
+	if (!quiet && isatty(STDERR_FILENO))
+		po->progress = pipeline_progress;
+	int rc = nnp_pipeline_run(pl, m, po, err);
+	if (rc == NNP_EUSAGE)
+		return cli_usage_error(p, "%s", err->msg);
+	return rc ? cli_fail(err) : NNP_EXIT_OK;
 }

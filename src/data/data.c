@@ -608,11 +608,8 @@ done:
 
 void nnp_dataset_free(nnp_dataset *d)
 {
-	if (!d)
-		return;
-	free(d->x);
-	free(d->y);
-	free(d);
+	if (d)
+		NNP_FREE_ALL(d->x, d->y, d);
 }
 
 int nnp_reader_fill(nnp_reader *r, float *x, int32_t *labels, size_t max_rows, size_t *got,

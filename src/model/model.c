@@ -47,13 +47,9 @@ void nnp_model_free(nnp_model *m)
 {
 	if (!m)
 		return;
-	if (m->layers) {
-		for (size_t l = 0; l < m->n_layers; l++) {
-			free(m->layers[l].w);
-			free(m->layers[l].b);
-			free(m->layers[l].pre_offset);
-			free(m->layers[l].pre_scale);
-		}
+	for (size_t l = 0; m->layers && l < m->n_layers; l++) {
+		nnp_layer *L = &m->layers[l];
+		NNP_FREE_ALL(L->w, L->b, L->pre_offset, L->pre_scale);
 	}
 	free(m->layers);
 	free(m->name);

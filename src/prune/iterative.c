@@ -11,6 +11,7 @@
 #include "nnprune/stats.h"
 #include "grow.h"
 #include "names.h"
+#include "mem.h"
 
 static const char *const stop_names[] = { "running", "drop", "target", "min-neurons",
                                           "max-steps" };
@@ -25,12 +26,7 @@ void nnp_iter_trace_free(nnp_iter_trace *t)
 {
 	if (!t)
 		return;
-	free(t->neurons);
-	free(t->params);
-	free(t->accuracy);
-	free(t->correct);
-	free(t->finetuned);
-	free(t);
+	NNP_FREE_ALL(t->neurons, t->params, t->accuracy, t->correct, t->finetuned, t);
 }
 
 static int trace_grow(nnp_iter_trace *t)
