@@ -84,6 +84,24 @@ static double *flat_params(const nnp_model *m)
 	return p;
 }
 
+/* The double gradient of the mean loss over the n rows x/y at p, by central
+ * differences (p is restored). */
+static void ref_grad(const nnp_model *m, double *p, const float *x, const int32_t *y,
+                     size_t n, double *g)
+{
+	size_t P = nnp_model_params(m);
+	double h = 1e-6;
+	for (size_t i = 0; i < P; i++) {
+		double keep = p[i];
+		p[i] = keep + h;
+		double lp = ref_loss(m, p, x, y, n);
+		p[i] = keep - h;
+		double lm = ref_loss(m, p, x, y, n);
+		p[i] = keep;
+		g[i] = (lp - lm) / (2 * h);
+	}
+}
+
 /* Checks nnp_train_grad against central differences of the double model. */
 static void check_grad(size_t n_layers, const size_t *sizes, const nnp_act *acts, uint64_t seed)
 {
@@ -106,19 +124,12 @@ static void check_grad(size_t n_layers, const size_t *sizes, const nnp_act *acts
 	double *p = flat_params(m);
 	double ref = ref_loss(m, p, x, y, rows);
 	assert_true(fabs(loss - ref) <= 1e-5 * fmax(1.0, fabs(ref)));
-	double h = 1e-6, gmax = 0;
+	double gmax = 0;
 	double *fd = malloc(P * sizeof *fd);
 	assert_non_null(fd);
-	for (size_t i = 0; i < P; i++) {
-		double keep = p[i];
-		p[i] = keep + h;
-		double lp = ref_loss(m, p, x, y, rows);
-		p[i] = keep - h;
-		double lm = ref_loss(m, p, x, y, rows);
-		p[i] = keep;
-		fd[i] = (lp - lm) / (2 * h);
+	ref_grad(m, p, x, y, rows, fd);
+	for (size_t i = 0; i < P; i++)
 		gmax = fmax(gmax, fabs(fd[i]));
-	}
 	/* A gradient of all zeros would pass anything: make sure it is not. */
 	assert_true(gmax > 1e-3);
 	for (size_t i = 0; i < P; i++) {
@@ -534,23 +545,6 @@ typedef struct opt_case {
 	unsigned threads;
 	size_t batch, batches, epochs;  /* rows = batch * batches, in file order */
 } opt_case;
-
-/* The double gradient of the mean loss over rows [first, first + n) at p. */
-static void ref_grad(const nnp_model *m, double *p, const float *x, const int32_t *y,
-                     size_t n, double *g)
-{
-	size_t P = nnp_model_params(m);
-	double h = 1e-6;
-	for (size_t i = 0; i < P; i++) {
-		double keep = p[i];
-		p[i] = keep + h;
-		double lp = ref_loss(m, p, x, y, n);
-		p[i] = keep - h;
-		double lm = ref_loss(m, p, x, y, n);
-		p[i] = keep;
-		g[i] = (lp - lm) / (2 * h);
-	}
-}
 
 /* 1 where flat parameter i is a weight (decayed), 0 where it is a bias. */
 static int is_weight(const nnp_model *m, size_t i)
