@@ -94,6 +94,8 @@ typedef enum nnp_mag_scope {
 
 /* "layer", "global" or "hidden" (NULL for any other value). */
 const char *nnp_mag_scope_name(int scope);
+/* The scope of that name into *out: 0, or -1 for any other name (or NULL). */
+int nnp_mag_scope_parse(const char *name, nnp_mag_scope *out);
 
 /*
  * The hidden scope's rule (Gale et al.'s "uniform+" without its dense first

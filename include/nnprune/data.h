@@ -32,6 +32,10 @@ extern "C" {
 #endif
 
 typedef enum nnp_header_mode { NNP_HEADER_AUTO = 0, NNP_HEADER_YES, NNP_HEADER_NO } nnp_header_mode;
+/* "auto", "yes" or "no" (NULL for any other value). */
+const char *nnp_header_name(nnp_header_mode h);
+/* The mode of that name into *out: 0, or -1 for any other name (or NULL). */
+int nnp_header_parse(const char *name, nnp_header_mode *out);
 
 typedef enum nnp_label_mode {
 	NNP_LABEL_FIRST = 0,  /* label is the first column (Kaggle MNIST) */

@@ -112,9 +112,13 @@ int cli_fail(const nnp_err *err);
 /* nnp_dir_lock_take's on_wait for the commands with --no-wait: says on
  * stderr which run holds the output directory and that this one waits. */
 void cli_lock_wait(const char *dir, long pid, void *ctx);
-/* The pipeline's progress on stderr ("building candidates 3/40", "fine-tuning
- * 2/5 models"); set it only when stderr is a terminal. */
-void cli_pipeline_progress(void *ctx, nnp_pipeline_stage st, size_t done, size_t total);
+/* nnp_pipeline_run for sweep and prune, with its progress on stderr
+ * ("building candidates 3/40", "fine-tuning 2/5 models") when that is a
+ * terminal and quiet is 0. NNP_EXIT_OK, or an exit code after the message:
+ * an unreachable budget (NNP_EUSAGE) is the caller's number, said once with
+ * usage; any other error as cli_fail says it. */
+int cli_pipeline_run(const cli_parser *p, nnp_pipeline **pl, const nnp_model *m,
+                     nnp_pipeline_opts *po, int quiet, nnp_err *err);
 
 /* Data reader options shared by stats, eval, sweep, train, finetune. */
 typedef struct cli_data {
@@ -162,8 +166,6 @@ int cli_data_option(cli_parser *p, cli_data *d, int id, const char *arg);
  * (NNP_LABEL_AUTO) is said on stderr unless quiet, and recorded in o as
  * NNP_LABEL_NAME (the name borrowed from r) so the statistics file names it. */
 void cli_label_note(const nnp_reader *r, const char *path, nnp_data_opts *o, int quiet);
-/* Writes the options as in the statistics file ("first", "last", "3", "name:x"). */
-const char *cli_header_name(nnp_header_mode h);
 
 /* ---- shared by stats and eval (cmd_stats.c) ---- */
 struct cli_model;

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "cli_model.h"
@@ -443,16 +442,9 @@ int cmd_prune(int argc, char **argv)
 			goto done;
 		}
 	}
-	if (!c.quiet && !c.json && isatty(STDERR_FILENO))
-		po.progress = cli_pipeline_progress;
-	int mrc = nnp_pipeline_run(&pl, m, &po, &err);
-	if (mrc == NNP_EUSAGE) {
-		/* An unreachable budget is the caller's number, said once with usage. */
-		rc = cli_usage_error(&p, "%s", err.msg);
+	rc = cli_pipeline_run(&p, &pl, m, &po, c.quiet || c.json, &err);
+	if (rc)
 		goto done;
-	}
-	if (mrc)
-		goto fail;
 	if (c.ft.data) {
 		/* OUT is the fine-tuned model; its provenance says how it was pruned. */
 		if (nnp_pipeline_write(pl, 0, 1, c.out, &err))

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "cli_model.h"
@@ -489,16 +488,9 @@ int cmd_sweep(int argc, char **argv)
 		                    cli_format_pick(cfg.format, fi.format), inputs,
 		                    sizeof inputs / sizeof inputs[0], !cfg.no_wait, cli_lock_wait, NULL };
 	po.out = out;
-	if (!cfg.quiet && !cfg.json && isatty(STDERR_FILENO))
-		po.progress = cli_pipeline_progress;
-	int brc = nnp_pipeline_run(&pl, m, &po, &err);
-	if (brc == NNP_EUSAGE) {
-		/* An unreachable budget is the caller's number. */
-		rc = cli_usage_error(&p, "%s", err.msg);
+	rc = cli_pipeline_run(&p, &pl, m, &po, cfg.quiet || cfg.json, &err);
+	if (rc)
 		goto done;
-	}
-	if (brc)
-		goto fail;
 	for (size_t k = 0; k < pl->left.n; k++)
 		fprintf(stderr, "nnprune: note: %s/%s: left in place (changed since the previous run "
 		        "wrote it)\n", cfg.out_dir, pl->left.e[k].name);

@@ -381,13 +381,7 @@ int cli_data_option(cli_parser *p, cli_data *d, int id, const char *arg)
 		d->opts.labels_path = arg;
 		return 0;
 	case CLI_DATA_HEADER:
-		if (!strcmp(arg, "auto"))
-			d->opts.header = NNP_HEADER_AUTO;
-		else if (!strcmp(arg, "yes"))
-			d->opts.header = NNP_HEADER_YES;
-		else if (!strcmp(arg, "no"))
-			d->opts.header = NNP_HEADER_NO;
-		else {
+		if (nnp_header_parse(arg, &d->opts.header)) {
 			cli_usage_error(p, "--header: '%s' is not auto, yes or no", arg);
 			return -1;
 		}
@@ -452,11 +446,6 @@ void cli_label_note(const nnp_reader *r, const char *path, nnp_data_opts *o, int
 	o->label_name = name;
 }
 
-const char *cli_header_name(nnp_header_mode h)
-{
-	return h == NNP_HEADER_YES ? "yes" : h == NNP_HEADER_NO ? "no" : "auto";
-}
-
 void cli_progress_init(cli_progress *pr, const char *what, int quiet)
 {
 	pr->enabled = !quiet && isatty(STDERR_FILENO);
@@ -486,7 +475,7 @@ void cli_progress_end(cli_progress *pr)
 }
 
 /* "building candidates 3/40" and "fine-tuning 2/5 models" on stderr. */
-void cli_pipeline_progress(void *ctx, nnp_pipeline_stage st, size_t done, size_t total)
+static void pipeline_progress(void *ctx, nnp_pipeline_stage st, size_t done, size_t total)
 {
 	(void)ctx;
 	if (done == NNP_PROGRESS_END)
@@ -496,4 +485,15 @@ void cli_pipeline_progress(void *ctx, nnp_pipeline_stage st, size_t done, size_t
 	else
 		fprintf(stderr, "\rnnprune: fine-tuning: %zu/%zu models", done, total);
 	fflush(stderr);
+}
+
+int cli_pipeline_run(const cli_parser *p, nnp_pipeline **pl, const nnp_model *m,
+                     nnp_pipeline_opts *po, int quiet, nnp_err *err)
+{
+	if (!quiet && isatty(STDERR_FILENO))
+		po->progress = pipeline_progress;
+	int rc = nnp_pipeline_run(pl, m, po, err);
+	if (rc == NNP_EUSAGE)
+		return cli_usage_error(p, "%s", err->msg);
+	return rc ? cli_fail(err) : NNP_EXIT_OK;
 }

@@ -168,14 +168,10 @@ int cli_sparse_arg(const cli_parser *p, cli_sparse *s, int id, const char *arg)
 		return parse_shares(p, s, arg);
 	}
 	s->scope_set = 1;
-	if (!strcmp(arg, "layer"))
-		s->scope = NNP_MAG_PER_LAYER;
-	else if (!strcmp(arg, "global"))
-		s->scope = NNP_MAG_GLOBAL;
-	else if (!strcmp(arg, "hidden"))
-		s->scope = NNP_MAG_HIDDEN;
-	else
+	nnp_mag_scope scope;
+	if (nnp_mag_scope_parse(arg, &scope))
 		return cli_usage_error(p, "--scope: '%s' is not layer, global or hidden", arg), -1;
+	s->scope = (int)scope;
 	return 0;
 }
 

@@ -13,6 +13,23 @@
 
 #include "data_priv.h"
 #include "mem.h"
+#include "names.h"
+
+static const char *const header_names[] = { "auto", "yes", "no" };
+static const nnp_names headers = NNP_NAMES(header_names);
+
+const char *nnp_header_name(nnp_header_mode h)
+{
+	return nnp_names_of(&headers, (int)h);
+}
+
+int nnp_header_parse(const char *name, nnp_header_mode *out)
+{
+	int v = nnp_names_find(&headers, name);
+	if (v >= 0)
+		*out = (nnp_header_mode)v;
+	return v < 0 ? -1 : 0;
+}
 
 /* Compressed bytes handed to inflate at a time, at most. */
 #define NNP_ZIN_MAX (1u << 16)
@@ -269,7 +286,7 @@ int nnp_src_refill(nnp_src *s, size_t from, size_t *added, nnp_err *err)
 
 int nnp_data_opts_check(const nnp_data_opts *o, nnp_err *err)
 {
-	if (o->header != NNP_HEADER_AUTO && o->header != NNP_HEADER_YES && o->header != NNP_HEADER_NO)
+	if (!nnp_header_name(o->header))
 		return nnp_err_set(err, NNP_EUSAGE, "unknown header mode %d", (int)o->header);
 	if (o->label < NNP_LABEL_FIRST || o->label > NNP_LABEL_AUTO)
 		return nnp_err_set(err, NNP_EUSAGE, "unknown label mode %d", (int)o->label);
@@ -608,11 +625,8 @@ done:
 
 void nnp_dataset_free(nnp_dataset *d)
 {
-	if (!d)
-		return;
-	free(d->x);
-	free(d->y);
-	free(d);
+	if (d)
+		NNP_FREE_ALL(d->x, d->y, d);
 }
 
 int nnp_reader_fill(nnp_reader *r, float *x, int32_t *labels, size_t max_rows, size_t *got,

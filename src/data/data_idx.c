@@ -256,6 +256,17 @@ static int convert(const nnp_src *s, unsigned char type, size_t k, float *restri
 	return NNP_OK;
 }
 
+/* Refills s after its pos; a file that ends here is truncated (it should
+ * hold want bytes). */
+static int refill_more(nnp_src *s, uint64_t want, nnp_err *err)
+{
+	size_t added;
+	int rc = nnp_src_refill(s, s->pos, &added, err);
+	if (!rc && added == 0)
+		rc = truncated(s, want, err);
+	return rc;
+}
+
 /* Reads one image: its items may straddle refills of the buffer. */
 static int idx_row(nnp_reader *r, float *xo, nnp_err *err)
 {
@@ -265,12 +276,9 @@ static int idx_row(nnp_reader *r, float *xo, nnp_err *err)
 	while (left) {
 		size_t avail = (s->len - s->pos) / isz;
 		if (avail == 0) {
-			size_t added;
-			int rc = nnp_src_refill(s, s->pos, &added, err);
+			int rc = refill_more(s, r->idx.data_bytes, err);
 			if (rc)
 				return rc;
-			if (added == 0)
-				return truncated(s, r->idx.data_bytes, err);
 			continue;
 		}
 		size_t k = avail < left ? avail : left;
@@ -288,12 +296,9 @@ static int idx_label(nnp_reader *r, int32_t *y, nnp_err *err)
 {
 	nnp_src *s = &r->idx.lab;
 	if (s->pos == s->len) {
-		size_t added;
-		int rc = nnp_src_refill(s, s->pos, &added, err);
+		int rc = refill_more(s, r->idx.lab_bytes, err);
 		if (rc)
 			return rc;
-		if (added == 0)
-			return truncated(s, r->idx.lab_bytes, err);
 	}
 	unsigned v = s->buf[s->pos];
 	if (r->n_classes && v >= r->n_classes)

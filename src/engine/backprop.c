@@ -11,6 +11,7 @@
 #include "nnprune/backprop.h"
 #include "nnprune/train.h"
 #include "forward_priv.h"
+#include "mem.h"
 
 /* Every buffer starts on a cache line: SIMD loads stay aligned and two
  * threads never write the same line. */
@@ -65,9 +66,7 @@ void nnp_backprop_free(nnp_backprop *w)
 {
 	if (!w)
 		return;
-	free(w->mem);
-	free(w->z);
-	free(w->a);
+	NNP_FREE_ALL(w->mem, w->z, w->a);
 	memset(w, 0, sizeof *w);
 }
 

@@ -10,6 +10,7 @@
 
 #include "nnprune/forward.h"
 #include "forward_priv.h"
+#include "mem.h"
 
 /* Smallest probability the cross-entropy takes the log of: -log(1e-12) ~ 27.6
  * keeps the loss finite when a float softmax underflows to exactly 0. */
@@ -142,10 +143,7 @@ void nnp_csr_free(nnp_csr *c)
 {
 	if (!c)
 		return;
-	free(c->row_ptr);
-	free(c->cols);
-	free(c->vals);
-	free(c);
+	NNP_FREE_ALL(c->row_ptr, c->cols, c->vals, c);
 }
 
 size_t nnp_sparse_scratch(size_t in)
@@ -436,10 +434,7 @@ void nnp_forward_free(nnp_forward *f)
 	if (f->csr)
 		for (size_t l = 0; l < f->m->n_layers; l++)
 			nnp_csr_free(f->csr[l]);
-	free(f->out);
-	free(f->csr);
-	free(f->scratch);
-	free(f);
+	NNP_FREE_ALL(f->out, f->csr, f->scratch, f);
 }
 
 const float *nnp_forward_step(nnp_forward *f, size_t l, const float *x, size_t rows)

@@ -10,6 +10,7 @@
 #include "nnprune/stats.h"
 #include "forward_priv.h"
 #include "stats_priv.h"
+#include "mem.h"
 
 #define RUN_DEFAULT_BATCH NNP_RUN_BATCH
 /* A chunk holds this many batches per worker: one keeps every worker busy
@@ -25,11 +26,7 @@
 
 static void layer_stats_free(nnp_layer_stats *L)
 {
-	free(L->mean);
-	free(L->std);
-	free(L->min);
-	free(L->max);
-	free(L->zero_fraction);
+	NNP_FREE_ALL(L->mean, L->std, L->min, L->max, L->zero_fraction);
 }
 
 void nnp_stats_free(nnp_stats *s)
@@ -140,19 +137,9 @@ void nnp_acc_free(nnp_acc *a)
 	if (a->layers)
 		for (size_t l = 0; l < a->n_layers; l++) {
 			acc_layer *L = &a->layers[l];
-			free(L->mean);
-			free(L->m2);
-			free(L->min);
-			free(L->max);
-			free(L->zeros);
+			NNP_FREE_ALL(L->mean, L->m2, L->min, L->max, L->zeros);
 		}
-	free(a->layers);
-	free(a->bsum);
-	free(a->bm2);
-	free(a->bzero);
-	free(a->bmin);
-	free(a->bmax);
-	free(a);
+	NNP_FREE_ALL(a->layers, a->bsum, a->bm2, a->bzero, a->bmin, a->bmax, a);
 }
 
 int nnp_acc_create(nnp_acc **out, const nnp_model *m, nnp_err *err)

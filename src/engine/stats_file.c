@@ -118,11 +118,6 @@ static void sb_identity(sbuf *b, const char *path, uint64_t bytes, uint32_t crc)
 	          (unsigned long)crc);
 }
 
-static const char *header_name(nnp_header_mode h)
-{
-	return h == NNP_HEADER_YES ? "yes" : h == NNP_HEADER_NO ? "no" : "auto";
-}
-
 static void write_options(sbuf *b, const nnp_data_opts *o)
 {
 	char idx[32];
@@ -141,7 +136,7 @@ static void write_options(sbuf *b, const nnp_data_opts *o)
 	}
 	char delim[2] = {o->delimiter ? o->delimiter : ',', '\0'};
 	sb_puts(b, "    \"options\": {\"header\": ");
-	sb_str(b, header_name(o->header));
+	sb_str(b, nnp_header_name(o->header));
 	sb_puts(b, ", \"label\": ");
 	sb_str(b, label);
 	if (o->label == NNP_LABEL_NAME) {
@@ -522,13 +517,7 @@ static int parse_options(const jctx *c, const cJSON *data, nnp_stats_source *src
 		rc = get_string(c, opt, w, "header", &s);
 	if (rc)
 		return rc;
-	if (!strcmp(s, "auto"))
-		o->header = NNP_HEADER_AUTO;
-	else if (!strcmp(s, "yes"))
-		o->header = NNP_HEADER_YES;
-	else if (!strcmp(s, "no"))
-		o->header = NNP_HEADER_NO;
-	else
+	if (nnp_header_parse(s, &o->header))
 		return nnp_err_set(c->err, NNP_EINPUT, "%s: %s\"header\" must be \"auto\", \"yes\" or "
 		                   "\"no\"", c->path, w);
 	rc = parse_label(c, opt, o);

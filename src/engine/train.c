@@ -15,6 +15,8 @@
 #include "nnprune/parallel.h"
 #include "nnprune/train.h"
 #include "forward_priv.h"
+#include "names.h"
+#include "mem.h"
 
 /* A thread needs this many rows of a batch to itself to be worth its two
  * parallel loops a step. Measured on 784-512-256-128-10 over 60,000 rows, two
@@ -130,24 +132,22 @@ void nnp_model_init_random(nnp_model *m, uint64_t seed)
 
 /* ------------------------------------------------------------- options -- */
 
+static const char *const optimizer_names[] = { "adam", "sgd" };
+static const char *const schedule_names[] = { "constant", "cosine" };
+static const nnp_names optimizers = NNP_NAMES(optimizer_names);
+static const nnp_names schedules = NNP_NAMES(schedule_names);
+
 const char *nnp_optimizer_name(nnp_optimizer o)
 {
-	switch (o) {
-	case NNP_OPT_ADAM: return "adam";
-	case NNP_OPT_SGD: return "sgd";
-	default: return NULL;
-	}
+	return nnp_names_of(&optimizers, (int)o);
 }
 
 int nnp_optimizer_parse(const char *name, nnp_optimizer *out)
 {
-	if (!strcmp(name, "adam"))
-		*out = NNP_OPT_ADAM;
-	else if (!strcmp(name, "sgd"))
-		*out = NNP_OPT_SGD;
-	else
-		return -1;
-	return 0;
+	int v = nnp_names_find(&optimizers, name);
+	if (v >= 0)
+		*out = (nnp_optimizer)v;
+	return v < 0 ? -1 : 0;
 }
 
 float nnp_train_default_lr(nnp_optimizer o)
@@ -157,22 +157,15 @@ float nnp_train_default_lr(nnp_optimizer o)
 
 const char *nnp_lr_schedule_name(nnp_lr_schedule s)
 {
-	switch (s) {
-	case NNP_LR_CONSTANT: return "constant";
-	case NNP_LR_COSINE: return "cosine";
-	default: return NULL;
-	}
+	return nnp_names_of(&schedules, (int)s);
 }
 
 int nnp_lr_schedule_parse(const char *name, nnp_lr_schedule *out)
 {
-	if (!strcmp(name, "constant"))
-		*out = NNP_LR_CONSTANT;
-	else if (!strcmp(name, "cosine"))
-		*out = NNP_LR_COSINE;
-	else
-		return -1;
-	return 0;
+	int v = nnp_names_find(&schedules, name);
+	if (v >= 0)
+		*out = (nnp_lr_schedule)v;
+	return v < 0 ? -1 : 0;
 }
 
 double nnp_lr_at(nnp_lr_schedule s, double lr, uint64_t t, uint64_t S)
@@ -552,11 +545,7 @@ static void trainer_free(trainer *tr)
 			nnp_backprop_free(&tr->ws[t].tb);
 			free(tr->ws[t].dscr);
 		}
-	free(tr->ws);
-	free(tr->off);
-	free(tr->m1);
-	free(tr->m2);
-	free(tr->perm);
+	NNP_FREE_ALL(tr->ws, tr->off, tr->m1, tr->m2, tr->perm);
 }
 
 static float *alloc_floats(size_t n)

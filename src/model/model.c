@@ -13,30 +13,24 @@
 #include "nnprune/text.h"
 #include "model_priv.h"
 #include "mem.h"
+#include "names.h"
 
 static const char *const act_names[NNP_ACT_COUNT] = {
 	"linear", "relu", "leaky_relu", "sigmoid", "tanh", "softmax"
 };
+static const nnp_names act_table = NNP_NAMES(act_names);
 
 const char *nnp_act_name(nnp_act a)
 {
-	if ((int)a < 0 || (int)a >= NNP_ACT_COUNT)
-		return NULL;
-	return act_names[a];
+	return nnp_names_of(&act_table, (int)a);
 }
 
 int nnp_act_parse(const char *name, nnp_act *out)
 {
-	if (!name)
-		return -1;
-	for (int i = 0; i < NNP_ACT_COUNT; i++) {
-		if (strcmp(name, act_names[i]) == 0) {
-			if (out)
-				*out = (nnp_act)i;
-			return 0;
-		}
-	}
-	return -1;
+	int v = nnp_names_find(&act_table, name);
+	if (v >= 0 && out)
+		*out = (nnp_act)v;
+	return v < 0 ? -1 : 0;
 }
 
 
@@ -53,13 +47,9 @@ void nnp_model_free(nnp_model *m)
 {
 	if (!m)
 		return;
-	if (m->layers) {
-		for (size_t l = 0; l < m->n_layers; l++) {
-			free(m->layers[l].w);
-			free(m->layers[l].b);
-			free(m->layers[l].pre_offset);
-			free(m->layers[l].pre_scale);
-		}
+	for (size_t l = 0; m->layers && l < m->n_layers; l++) {
+		nnp_layer *L = &m->layers[l];
+		NNP_FREE_ALL(L->w, L->b, L->pre_offset, L->pre_scale);
 	}
 	free(m->layers);
 	free(m->name);

@@ -44,6 +44,7 @@
 #include "nnprune/text.h"
 #include "model_priv.h"
 #include "num.h"
+#include "mem.h"
 
 static int host_le(void)
 {
@@ -103,11 +104,7 @@ typedef struct bin_shape {
 
 static void shape_free(bin_shape *sh)
 {
-	free(sh->sizes);
-	free(sh->acts);
-	free(sh->alphas);
-	free(sh->enc);
-	free(sh->nnz);
+	NNP_FREE_ALL(sh->sizes, sh->acts, sh->alphas, sh->enc, sh->nnz);
 }
 
 static int src_read(bin_src *s, void *dst, size_t n)

@@ -157,10 +157,7 @@ typedef struct numdoc {
 
 static void numdoc_free(numdoc *d)
 {
-	free(d->skel);
-	free(d->vals);
-	free(d->rows);
-	free(d->cuts);
+	NNP_FREE_ALL(d->skel, d->vals, d->rows, d->cuts);
 	memset(d, 0, sizeof *d);
 }
 

@@ -22,6 +22,7 @@
 
 #include "onnx.pb-c.h"
 #include "model_priv.h"
+#include "mem.h"
 
 #define ONNX_FLOAT 1
 #define ONNX_DOUBLE 11
@@ -583,11 +584,7 @@ done:
 		free(ls[l].w);
 		free(ls[l].b);
 	}
-	free(ls);
-	free(p.a);
-	free(p.c);
-	free(r.cname);
-	free(r.ct);
+	NNP_FREE_ALL(ls, p.a, p.c, r.cname, r.ct);
 	onnx__model_proto__free_unpacked(mp, NULL);
 	return rc;
 }

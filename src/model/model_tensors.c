@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "model_priv.h"
+#include "mem.h"
 
 void nnpm_tensors_free(nnpm_tensor *t, size_t n)
 {
@@ -364,11 +365,7 @@ done:
 	nnp_model_free(m);
 	for (size_t l = 0; l < L; l++)
 		free(lp[l].prefix);
-	free(lp);
-	free(lw);
-	free(sizes);
-	free(acts);
-	free(alphas);
+	NNP_FREE_ALL(lp, lw, sizes, acts, alphas);
 	return rc;
 }
 

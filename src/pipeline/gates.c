@@ -11,6 +11,7 @@
 #include "nnprune/gates.h"
 #include "nnprune/model.h"
 #include "sweep_priv.h"
+#include "names.h"
 
 /* Tolerances of the comparisons (see gates.h). */
 #define DROP_EPS 1e-9
@@ -468,21 +469,24 @@ int nnp_gates_judge(const nnp_gates *g, const nnp_sweep *sw, nnp_gate_result *r,
 /* ---- --write ---- */
 
 static const char *const write_names[] = { "distinct", "all", "pareto", "best" };
+static const nnp_names writes = NNP_NAMES(write_names);
 
 int nnp_write_mode_parse(const char *text, nnp_write_mode *mode, nnp_err *err)
 {
-	for (int k = 0; k < 4; k++)
-		if (!strcmp(text, write_names[k])) {
-			*mode = (nnp_write_mode)k;
-			return NNP_OK;
-		}
-	return nnp_err_set(err, NNP_EUSAGE, "--write: '%.64s' is not one of distinct, all, pareto, "
-	                   "best", text);
+	int v = nnp_names_find(&writes, text);
+	char all[64];
+	if (v >= 0) {
+		*mode = (nnp_write_mode)v;
+		return NNP_OK;
+	}
+	return nnp_err_set(err, NNP_EUSAGE, "--write: '%.64s' is not one of %s", text,
+	                   nnp_names_join(&writes, ", ", all, sizeof all));
 }
 
 const char *nnp_write_mode_name(nnp_write_mode mode)
 {
-	return (unsigned)mode < 4 ? write_names[mode] : "?";
+	const char *name = nnp_names_of(&writes, (int)mode);
+	return name ? name : "?";
 }
 
 void nnp_write_plan(const nnp_sweep *sw, nnp_write_mode mode, size_t best, unsigned char *write)

@@ -12,6 +12,7 @@
 #include "nnprune/pipeline.h"
 #include "nnprune/prune.h"
 #include "pipeline_priv.h"
+#include "mem.h"
 
 #define PIPE_MAX_BUILT 100000u   /* candidates whose models are built one by one */
 
@@ -496,9 +497,7 @@ void nnp_pipeline_free(nnp_pipeline *p)
 	nnp_manifest_free(&p->left);
 	for (size_t i = 0; i < p->n_ft_jobs; i++)
 		nnp_model_free(p->ft_jobs[i].model);
-	free(p->ft_jobs);
-	free(p->ft_job_of);
-	free(p->ft_gradual_opts);
+	NNP_FREE_ALL(p->ft_jobs, p->ft_job_of, p->ft_gradual_opts);
 	nnp_dataset_free(p->ft_rows);
 	nnp_sweep_free(p->sw);
 	free(p->specs);

@@ -73,7 +73,8 @@ typedef struct sw_ws {
 
 typedef struct sw_run {
 	const nnp_model *m;
-	size_t L, block, maxw, chunk_blocks, n_threads;
+	size_t L, maxw, chunk_blocks, n_threads;
+	nnp_sweep_chunk ch;     /* the chunk being evaluated */
 	float **H;              /* [L] hidden outputs of the chunk, NULL where unused */
 	float **Z;              /* [L] pre-activations of the chunk, NULL where unused */
 	int32_t *opred;         /* [chunk] the original's argmax */
@@ -83,10 +84,6 @@ typedef struct sw_run {
 	sw_slot *tot;           /* [n_plans + 1] running totals */
 	sw_ws *ws;              /* [n_threads], one per worker of the pool */
 	nnp_pool *pool;
-	/* the chunk being evaluated */
-	const float *x;
-	const int32_t *y;
-	size_t rows, nblocks;
 } sw_run;
 
 /* ---- small helpers ---------------------------------------------------- */
@@ -329,11 +326,11 @@ static int chunk_alloc(sw_run *R, int streaming, size_t max_chunk_blocks)
 	size_t per_row = sizeof(int32_t) * 2 + (streaming ? m->input_size * sizeof(float) : 0);
 	for (size_t l = 0; l < R->L; l++)
 		per_row += (size_t)(need_h[l] + need_z[l]) * m->layers[l].out * sizeof(float);
-	size_t cb = SW_CHUNK_BYTES / per_row / R->block;
+	size_t cb = SW_CHUNK_BYTES / per_row / R->ch.block;
 	R->chunk_blocks = cb < 1 ? 1 : (cb > SW_MAX_CHUNK_BLOCKS ? SW_MAX_CHUNK_BLOCKS : cb);
 	if (max_chunk_blocks && R->chunk_blocks > max_chunk_blocks)
 		R->chunk_blocks = max_chunk_blocks;
-	size_t chunk = R->chunk_blocks * R->block, n;
+	size_t chunk = R->chunk_blocks * R->ch.block, n;
 	for (size_t l = 0; l < R->L; l++) {
 		if (!nnp_sweep_mul_ok(chunk, m->layers[l].out, &n))
 			goto done;
@@ -361,14 +358,14 @@ static int threads_alloc(sw_run *R, unsigned threads)
 		return NNP_ENOMEM;
 	R->n_threads = nnp_pool_size(R->pool);
 	R->ws = calloc(R->n_threads, sizeof *R->ws);
-	if (!R->ws || !nnp_sweep_mul_ok(R->block, R->maxw, &n))
+	if (!R->ws || !nnp_sweep_mul_ok(R->ch.block, R->maxw, &n))
 		return NNP_ENOMEM;
 	for (size_t t = 0; t < R->n_threads; t++) {
 		sw_ws *w = &R->ws[t];
 		w->a = falloc(n);
 		w->b = falloc(n);
 		w->g = falloc(n);
-		w->pred = malloc(R->block * sizeof *w->pred);
+		w->pred = malloc(R->ch.block * sizeof *w->pred);
 		if (!w->a || !w->b || !w->g || !w->pred)
 			return NNP_ENOMEM;
 	}
@@ -386,8 +383,8 @@ static int run_alloc(sw_run *R, const nnp_model *m, unsigned threads, int stream
 			R->maxw = m->layers[l].out;
 	/* The block size depends only on the model, never on the thread count. */
 	size_t widest = nnp_model_max_width(m);
-	R->block = SW_BLOCK_FLOATS / (widest ? widest : 1);
-	R->block = R->block > SW_BLOCK ? SW_BLOCK : (R->block ? R->block : 1);
+	R->ch.block = SW_BLOCK_FLOATS / (widest ? widest : 1);
+	R->ch.block = R->ch.block > SW_BLOCK ? SW_BLOCK : (R->ch.block ? R->ch.block : 1);
 	if (chunk_alloc(R, streaming, max_chunk_blocks) || threads_alloc(R, threads))
 		return nnp_err_set(err, NNP_ENOMEM, "sweep: out of memory for the evaluation buffers");
 	return NNP_OK;
@@ -408,12 +405,8 @@ static void run_free(sw_run *R)
 			plan_free(&R->plans[u]);
 	free(R->plans);
 	if (R->ws)
-		for (size_t t = 0; t < R->n_threads; t++) {
-			free(R->ws[t].a);
-			free(R->ws[t].b);
-			free(R->ws[t].g);
-			free(R->ws[t].pred);
-		}
+		for (size_t t = 0; t < R->n_threads; t++)
+			NNP_FREE_ALL(R->ws[t].a, R->ws[t].b, R->ws[t].g, R->ws[t].pred);
 	free(R->ws);
 	nnp_pool_free(R->pool);
 	free(R->opred);
@@ -423,18 +416,12 @@ static void run_free(sw_run *R)
 
 /* ---- the work of one task --------------------------------------------- */
 
-static size_t block_rows(const sw_run *R, size_t b)
-{
-	size_t r0 = b * R->block;
-	return R->rows - r0 < R->block ? R->rows - r0 : R->block;
-}
-
 /* The original on block b: scores it and keeps what the candidates need. */
 static void orig_block(sw_run *R, sw_ws *ws, size_t b)
 {
 	const nnp_model *m = R->m;
-	size_t r0 = b * R->block, n = block_rows(R, b);
-	const float *in = R->x + r0 * m->input_size;
+	size_t r0 = b * R->ch.block, n = nnp_sweep_chunk_rows(&R->ch, b);
+	const float *in = R->ch.x + r0 * m->input_size;
 	for (size_t l = 0; l < R->L; l++) {
 		const nnp_layer *L = &m->layers[l];
 		float *dst = R->H[l] ? R->H[l] + r0 * L->out : (l % 2 ? ws->b : ws->a);
@@ -447,7 +434,7 @@ static void orig_block(sw_run *R, sw_ws *ws, size_t b)
 	sw_slot *sl = &R->slots[b];
 	memset(sl, 0, sizeof *sl);
 	const nnp_layer *last = &m->layers[R->L - 1];
-	nnp_metrics_add(&sl->mt, nnp_score_kind(m), in, n, last->out, R->y ? R->y + r0 : NULL,
+	nnp_metrics_add(&sl->mt, nnp_score_kind(m), in, n, last->out, R->ch.y ? R->ch.y + r0 : NULL,
 	                R->opred + r0, NULL);
 	sl->agree = n;
 }
@@ -494,7 +481,7 @@ static void cand_block(sw_run *R, sw_ws *ws, size_t u, size_t b)
 {
 	const sw_plan *P = &R->plans[u];
 	const nnp_model *pm = P->pm;
-	size_t r0 = b * R->block, n = block_rows(R, b);
+	size_t r0 = b * R->ch.block, n = nnp_sweep_chunk_rows(&R->ch, b);
 	cand_first(R, P, ws, r0, n);
 	float *cur = ws->a, *nxt = ws->b;
 	for (size_t l = P->p + 1; l < R->L; l++) {
@@ -510,8 +497,8 @@ static void cand_block(sw_run *R, sw_ws *ws, size_t u, size_t b)
 	sw_slot *sl = &R->slots[(u + 1) * R->chunk_blocks + b];
 	memset(sl, 0, sizeof *sl);
 	const nnp_layer *last = &pm->layers[R->L - 1];
-	nnp_metrics_add(&sl->mt, nnp_score_kind(pm), cur, n, last->out, R->y ? R->y + r0 : NULL, ws->pred,
-	                NULL);
+	nnp_metrics_add(&sl->mt, nnp_score_kind(pm), cur, n, last->out, R->ch.y ? R->ch.y + r0 : NULL,
+	                ws->pred, NULL);
 	for (size_t r = 0; r < n; r++)
 		sl->agree += ws->pred[r] == R->opred[r0 + r];
 }
@@ -527,22 +514,19 @@ static void orig_task(void *ctx, size_t t, unsigned worker)
 static void cand_task(void *ctx, size_t t, unsigned worker)
 {
 	sw_run *R = ctx;
-	cand_block(R, &R->ws[worker], t / R->nblocks, t % R->nblocks);
+	cand_block(R, &R->ws[worker], t / R->ch.nblocks, t % R->ch.nblocks);
 }
 
 /* Evaluates every model on rows [0, rows) of x/y, then merges in block order. */
 static void run_chunk(void *ctx, const float *x, const int32_t *y, size_t rows)
 {
 	sw_run *R = ctx;
-	R->x = x;
-	R->y = y;
-	R->rows = rows;
-	R->nblocks = (rows + R->block - 1) / R->block;
+	nnp_sweep_chunk_set(&R->ch, x, y, rows);
 	nnp_pfor_job orig = { orig_task, NULL, R }, cand = { cand_task, NULL, R };
-	nnp_pool_for(R->pool, R->nblocks, &orig);
+	nnp_pool_for(R->pool, R->ch.nblocks, &orig);
 	if (R->n_plans)
-		nnp_pool_for(R->pool, R->n_plans * R->nblocks, &cand);
-	nnp_sweep_merge_slots(R->tot, R->slots, R->n_plans + 1, R->chunk_blocks, R->nblocks);
+		nnp_pool_for(R->pool, R->n_plans * R->ch.nblocks, &cand);
+	nnp_sweep_merge_slots(R->tot, R->slots, R->n_plans + 1, R->chunk_blocks, R->ch.nblocks);
 }
 
 /* ---- results ---------------------------------------------------------- */
@@ -602,7 +586,7 @@ int nnp_sweep_run_chunked(nnp_sweep **out, const nnp_model *m, const nnp_stats *
 		rc = run_alloc(&R, m, o->threads, d == NULL, max_chunk_blocks, err);
 	if (!rc)
 		rc = nnp_sweep_each_chunk(m, d, o->data_path, o->data_opts,
-		                          R.chunk_blocks * R.block, run_chunk, &R, err);
+		                          R.chunk_blocks * R.ch.block, run_chunk, &R, err);
 	if (!rc)
 		rc = finish(sw, &R, err);
 	run_free(&R);
@@ -628,11 +612,7 @@ void nnp_sweep_free(nnp_sweep *sw)
 		for (size_t i = 0; i < sw->n; i++)
 			nnp_model_free(sw->models[i]);
 	nnp_keep_free(sw->original.keep);
-	free(sw->original.file);
-	free(sw->original.ft_file);
-	free(sw->c);
-	free(sw->models);
-	free(sw);
+	NNP_FREE_ALL(sw->original.file, sw->original.ft_file, sw->c, sw->models, sw);
 }
 
 size_t nnp_sweep_select(const nnp_sweep *sw, double max_drop_pts, size_t *closest)

@@ -118,6 +118,20 @@ int nnp_sweep_find_dups(nnp_candidate *c, size_t n, size_t *n_unique)
 
 /* ---- results ---------------------------------------------------------- */
 
+void nnp_sweep_chunk_set(nnp_sweep_chunk *ch, const float *x, const int32_t *y, size_t rows)
+{
+	ch->x = x;
+	ch->y = y;
+	ch->rows = rows;
+	ch->nblocks = (rows + ch->block - 1) / ch->block;
+}
+
+size_t nnp_sweep_chunk_rows(const nnp_sweep_chunk *ch, size_t b)
+{
+	size_t r0 = b * ch->block;
+	return ch->rows - r0 < ch->block ? ch->rows - r0 : ch->block;
+}
+
 void nnp_sweep_merge_slots(nnp_sweep_slot *tot, const nnp_sweep_slot *slots, size_t n_models,
                            size_t chunk_blocks, size_t nblocks)
 {

@@ -18,6 +18,7 @@
 #include "nnprune/prune.h"
 #include "nnprune/rows.h"
 #include "sweep_priv.h"
+#include "mem.h"
 
 #define EV_ALIGN 64
 #define EV_CHUNK_BYTES ((size_t)32 << 20)   /* streamed rows held at once */
@@ -36,15 +37,12 @@ typedef struct ev_run {
 	const nnp_model *const *mod;  /* [nm]: 0 the original, then the distinct candidates */
 	size_t *cand;                 /* [nm] candidate index of model u >= 1 */
 	size_t nm;
-	size_t block, chunk_blocks, maxw, n_threads;
+	size_t chunk_blocks, maxw, n_threads;
+	nnp_sweep_chunk ch;           /* the chunk being evaluated */
 	ev_slot *slots;               /* [nm][chunk_blocks] */
 	ev_slot *tot;                 /* [nm] running totals */
 	ev_ws *ws;                    /* [n_threads], one per worker of the pool */
 	nnp_pool *pool;
-	/* the chunk being evaluated */
-	const float *x;
-	const int32_t *y;
-	size_t rows, nblocks;
 } ev_run;
 
 /* ---- checks ----------------------------------------------------------- */
@@ -113,18 +111,11 @@ static float *fbuf(size_t rows, size_t width)
 static void run_free(ev_run *R)
 {
 	if (R->ws)
-		for (size_t t = 0; t < R->n_threads; t++) {
-			free(R->ws[t].a);
-			free(R->ws[t].b);
-			free(R->ws[t].opred);
-			free(R->ws[t].pred);
-		}
+		for (size_t t = 0; t < R->n_threads; t++)
+			NNP_FREE_ALL(R->ws[t].a, R->ws[t].b, R->ws[t].opred, R->ws[t].pred);
 	free(R->ws);
 	nnp_pool_free(R->pool);
-	free(R->slots);
-	free(R->tot);
-	free((void *)R->mod);
-	free(R->cand);
+	NNP_FREE_ALL(R->slots, R->tot, (void *)R->mod, R->cand);
 }
 
 /* The models to run and the buffers; chunk_rows_hint: rows a chunk may hold
@@ -149,14 +140,14 @@ static int run_alloc(ev_run *R, const nnp_model *m, const nnp_model *const *mode
 		size_t w = nnp_model_max_width(models[i]);
 		R->maxw = w > R->maxw ? w : R->maxw;
 	}
-	R->block = o->block ? o->block : NNP_EVAL_BLOCK;
+	R->ch.block = o->block ? o->block : NNP_EVAL_BLOCK;
 	if (chunk_rows_hint) {
-		size_t nb = (chunk_rows_hint - 1) / R->block + 1;
+		size_t nb = (chunk_rows_hint - 1) / R->ch.block + 1;
 		R->chunk_blocks = nb < EV_MEM_CHUNK_BLOCKS ? nb : EV_MEM_CHUNK_BLOCKS;
 	} else {
 		/* Streaming holds a chunk's inputs: keep that near EV_CHUNK_BYTES. */
 		size_t row = m->input_size * sizeof(float) + sizeof(int32_t);
-		size_t cb = EV_CHUNK_BYTES / row / R->block;
+		size_t cb = EV_CHUNK_BYTES / row / R->ch.block;
 		R->chunk_blocks = cb < 1 ? 1 : (cb > EV_MAX_CHUNK_BLOCKS ? EV_MAX_CHUNK_BLOCKS : cb);
 	}
 	size_t ns;
@@ -176,10 +167,10 @@ static int run_alloc(ev_run *R, const nnp_model *m, const nnp_model *const *mode
 		goto nomem;
 	for (size_t k = 0; k < R->n_threads; k++) {
 		ev_ws *w = &R->ws[k];
-		w->a = fbuf(R->block, R->maxw);
-		w->b = fbuf(R->block, R->maxw);
-		w->opred = malloc(R->block * sizeof *w->opred);
-		w->pred = malloc(R->block * sizeof *w->pred);
+		w->a = fbuf(R->ch.block, R->maxw);
+		w->b = fbuf(R->ch.block, R->maxw);
+		w->opred = malloc(R->ch.block * sizeof *w->opred);
+		w->pred = malloc(R->ch.block * sizeof *w->pred);
 		if (!w->a || !w->b || !w->opred || !w->pred)
 			goto nomem;
 	}
@@ -209,10 +200,10 @@ static const float *forward(const nnp_model *p, const float *x, size_t n, ev_ws 
 
 static void eval_block(ev_run *R, ev_ws *ws, size_t b)
 {
-	size_t r0 = b * R->block;
-	size_t n = R->rows - r0 < R->block ? R->rows - r0 : R->block;
-	const float *x = R->x + r0 * R->mod[0]->input_size;
-	const int32_t *y = R->y ? R->y + r0 : NULL;
+	size_t r0 = b * R->ch.block;
+	size_t n = nnp_sweep_chunk_rows(&R->ch, b);
+	const float *x = R->ch.x + r0 * R->mod[0]->input_size;
+	const int32_t *y = R->ch.y ? R->ch.y + r0 : NULL;
 	for (size_t u = 0; u < R->nm; u++) {
 		const nnp_model *p = R->mod[u];
 		const float *out = forward(p, x, n, ws);
@@ -241,13 +232,10 @@ static void block_task(void *ctx, size_t b, unsigned worker)
 static void run_chunk(void *ctx, const float *x, const int32_t *y, size_t rows)
 {
 	ev_run *R = ctx;
-	R->x = x;
-	R->y = y;
-	R->rows = rows;
-	R->nblocks = (rows + R->block - 1) / R->block;
+	nnp_sweep_chunk_set(&R->ch, x, y, rows);
 	nnp_pfor_job job = { block_task, NULL, R };
-	nnp_pool_for(R->pool, R->nblocks, &job);
-	nnp_sweep_merge_slots(R->tot, R->slots, R->nm, R->chunk_blocks, R->nblocks);
+	nnp_pool_for(R->pool, R->ch.nblocks, &job);
+	nnp_sweep_merge_slots(R->tot, R->slots, R->nm, R->chunk_blocks, R->ch.nblocks);
 }
 
 /* ---- results ---------------------------------------------------------- */
@@ -304,7 +292,7 @@ static int evaluate(const nnp_model *m, const nnp_model *const *models, nnp_cand
 	memset(&R, 0, sizeof R);
 	rc = run_alloc(&R, m, models, c, n, o, d ? d->rows : 0, err);
 	if (!rc)
-		rc = nnp_sweep_each_chunk(m, d, path, dopts, R.chunk_blocks * R.block, run_chunk,
+		rc = nnp_sweep_each_chunk(m, d, path, dopts, R.chunk_blocks * R.ch.block, run_chunk,
 		                          &R, err);
 	if (!rc)
 		rc = finish(&R, c, n, orig, rows, err);

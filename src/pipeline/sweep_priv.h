@@ -27,6 +27,20 @@ typedef struct nnp_sweep_slot {
 	uint64_t agree;
 } nnp_sweep_slot;
 
+/* The chunk of rows an evaluation engine is working on, cut in blocks of
+ * block rows (block set once by the engine; the rest by nnp_sweep_chunk_set). */
+typedef struct nnp_sweep_chunk {
+	const float *x;       /* [rows][input_size] */
+	const int32_t *y;     /* [rows] labels, or NULL */
+	size_t rows, block, nblocks;
+} nnp_sweep_chunk;
+
+/* Points ch at rows x (labels y, or NULL) and counts its blocks. */
+void nnp_sweep_chunk_set(nnp_sweep_chunk *ch, const float *x, const int32_t *y, size_t rows);
+
+/* The rows of block b of ch: block, or fewer for the last. */
+size_t nnp_sweep_chunk_rows(const nnp_sweep_chunk *ch, size_t b);
+
 /* *out = a * b; 0 (and *out untouched) if that overflows, else 1. */
 int nnp_sweep_mul_ok(size_t a, size_t b, size_t *out);
 

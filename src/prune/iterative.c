@@ -10,24 +10,23 @@
 #include "nnprune/iterative.h"
 #include "nnprune/stats.h"
 #include "grow.h"
+#include "names.h"
+#include "mem.h"
+
+static const char *const stop_names[] = { "running", "drop", "target", "min-neurons",
+                                          "max-steps" };
+static const nnp_names stops = NNP_NAMES(stop_names);
 
 const char *nnp_iter_stop_name(nnp_iter_stop s)
 {
-	static const char *const names[] = { "running", "drop", "target", "min-neurons",
-	                                     "max-steps" };
-	return (unsigned)s <= NNP_ITER_MAX_STEPS ? names[s] : NULL;
+	return nnp_names_of(&stops, (int)s);
 }
 
 void nnp_iter_trace_free(nnp_iter_trace *t)
 {
 	if (!t)
 		return;
-	free(t->neurons);
-	free(t->params);
-	free(t->accuracy);
-	free(t->correct);
-	free(t->finetuned);
-	free(t);
+	NNP_FREE_ALL(t->neurons, t->params, t->accuracy, t->correct, t->finetuned, t);
 }
 
 static int trace_grow(nnp_iter_trace *t)

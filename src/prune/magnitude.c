@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
 #include "scores_priv.h"
 
 #define RADIX 65536u
@@ -126,10 +127,20 @@ static int select_layers(const nnp_model *m, const double *share, nnp_mag_cut *c
 	return NNP_OK;
 }
 
+static const char *const scope_names[] = { "layer", "global", "hidden" };
+static const nnp_names scopes = NNP_NAMES(scope_names);
+
 const char *nnp_mag_scope_name(int scope)
 {
-	return scope == NNP_MAG_PER_LAYER ? "layer" : scope == NNP_MAG_GLOBAL ? "global"
-	       : scope == NNP_MAG_HIDDEN ? "hidden" : NULL;
+	return nnp_names_of(&scopes, scope);
+}
+
+int nnp_mag_scope_parse(const char *name, nnp_mag_scope *out)
+{
+	int v = nnp_names_find(&scopes, name);
+	if (v >= 0)
+		*out = (nnp_mag_scope)v;
+	return v < 0 ? -1 : 0;
 }
 
 int nnp_mag_hidden_share(const nnp_model *m, double s, double *share, nnp_err *err)

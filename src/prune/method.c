@@ -11,12 +11,15 @@
 #include "nnprune/rows.h"
 #include "method_priv.h"
 #include "prune_priv.h"
+#include "names.h"
+#include "mem.h"
 
 /* Variant weights held at once while measuring sensitivities; more variants
  * than fit are measured in further passes. */
 #define MTH_EVAL_BYTES ((size_t)64 << 20)
 
 static const char *const comp_names[] = { "none", "fold", "ls" };
+static const nnp_names comps = NNP_NAMES(comp_names);
 
 const char *nnp_method_name(nnp_method m)
 {
@@ -53,17 +56,15 @@ static const nnp_criterion *crit(const nnp_method_ctx *c)
 
 const char *nnp_compensate_name(nnp_compensate c)
 {
-	return (unsigned)c <= NNP_COMP_LS ? comp_names[c] : NULL;
+	return nnp_names_of(&comps, (int)c);
 }
 
 int nnp_compensate_parse(const char *name, nnp_compensate *out)
 {
-	for (unsigned i = 0; i <= NNP_COMP_LS; i++)
-		if (name && strcmp(name, comp_names[i]) == 0) {
-			*out = (nnp_compensate)i;
-			return 0;
-		}
-	return -1;
+	int v = nnp_names_find(&comps, name);
+	if (v >= 0)
+		*out = (nnp_compensate)v;
+	return v < 0 ? -1 : 0;
 }
 
 int nnp_method_check_opts(const nnp_method_opts *o, nnp_err *err)
@@ -142,15 +143,8 @@ static void *alloc3(size_t a, size_t b, size_t size)
 
 static void entry_free(mth_entry *e)
 {
-	free(e->key);
-	free(e->mean);
-	free(e->var);
-	free(e->cov);
-	free(e->zmean);
-	free(e->cross);
-	free(e->zero);
-	free(e->taylor);
-	free(e->order);
+	NNP_FREE_ALL(e->key, e->mean, e->var, e->cov, e->zmean, e->cross, e->zero, e->taylor,
+	             e->order);
 }
 
 static int entry_alloc(mth_entry *e, size_t layer, size_t n, size_t m, int full, int grad,
@@ -186,14 +180,7 @@ static void ws_free(mth_ws *w, size_t L)
 	if (w->a)
 		for (size_t l = 0; l < L; l++)
 			free(w->a[l]);
-	free(w->z);
-	free(w->a);
-	free(w->g);
-	free(w->p);
-	free(w->q);
-	free(w->hd);
-	free(w->zd);
-	free(w->part);
+	NNP_FREE_ALL(w->z, w->a, w->g, w->p, w->q, w->hd, w->zd, w->part);
 }
 
 static int ws_alloc(mth_ws *w, const nnp_method_ctx *c)
@@ -238,24 +225,9 @@ void nnp_method_ctx_free(nnp_method_ctx *c)
 	if (c->ws)
 		for (unsigned t = 0; t < c->threads; t++)
 			ws_free(&c->ws[t], c->L);
-	free(c->orig);
-	free(c->work);
-	free(c->off);
-	free(c->soff);
-	free(c->count);
-	free(c->kept);
-	free(c->wl);
-	free(c->sa);
-	free(c->sw);
-	free(c->obs_work);
-	free(c->rank);
-	free(c->removed);
-	free(c->xcol);
-	free(c->bias);
-	free(c->rw);
-	free(c->acc);
-	free(c->shift);
-	free(c->ws);
+	NNP_FREE_ALL(c->orig, c->work, c->off, c->soff, c->count, c->kept, c->wl, c->sa, c->sw,
+	             c->obs_work, c->rank, c->removed, c->xcol, c->bias, c->rw, c->acc, c->shift,
+	             c->ws);
 	nnp_pool_free(c->pool);
 	free(c);
 }
@@ -284,18 +256,26 @@ static int check_model(const nnp_model *m, const nnp_method_opts *o, nnp_err *er
 	return NNP_OK;
 }
 
+int nnp_mth_check_rows(const nnp_model *m, const nnp_dataset *d, const char *who, nnp_err *err)
+{
+	if (!d || d->rows == 0 || !d->x)
+		return nnp_err_set(err, NNP_EINPUT, "%scalibration set: no rows", who);
+	if (d->features != m->input_size)
+		return nnp_err_set(err, NNP_EINPUT,
+		                   "%scalibration set: %zu features per row, the model takes %zu", who,
+		                   d->features, m->input_size);
+	return NNP_OK;
+}
+
 static int check_inputs(const nnp_model *m, const nnp_dataset *d, const nnp_method_opts *o,
                         nnp_err *err)
 {
 	int rc = check_model(m, o, err);
 	if (rc)
 		return rc;
-	if (!d || d->rows == 0 || !d->x)
-		return nnp_err_set(err, NNP_EINPUT, "calibration set: no rows");
-	if (d->features != m->input_size)
-		return nnp_err_set(err, NNP_EINPUT,
-		                   "calibration set: %zu features per row, the model takes %zu",
-		                   d->features, m->input_size);
+	rc = nnp_mth_check_rows(m, d, "", err);
+	if (rc)
+		return rc;
 	const nnp_criterion *cr = nnp_criterion_at((size_t)o->method);
 	if ((cr->needs & NNP_NEEDS_LABELS) && !d->y)
 		return nnp_err_set(err, NNP_EINPUT, "calibration set: the rows have no labels, and "
@@ -675,10 +655,7 @@ static int taylor_work(nnp_method_ctx *c, size_t l, mth_entry *e, nnp_err *err)
 	nnp_mth_rows_spec(c, &sp);
 	rc = nnp_mth_taylor(&tm, &sp, c->pool, c->batch, l, l + 1, sc, err);
 done:
-	free(ly);
-	free(w0);
-	free(b0);
-	free(sc);
+	NNP_FREE_ALL(ly, w0, b0, sc);
 	return rc;
 }
 
@@ -995,13 +972,7 @@ void nnp_alloc_free(nnp_alloc *a)
 {
 	if (!a)
 		return;
-	free(a->fraction);
-	free(a->grid_count);
-	free(a->sens);
-	free(a->counts);
-	free(a->params);
-	free(a->cost);
-	free(a);
+	NNP_FREE_ALL(a->fraction, a->grid_count, a->sens, a->counts, a->params, a->cost, a);
 }
 
 size_t nnp_alloc_pick(const nnp_alloc *a, size_t max_params)
@@ -1194,11 +1165,7 @@ static int build_path(const nnp_method_ctx *c, nnp_alloc *a, nnp_err *err)
 nomem:
 	rc = nnp_err_set(err, NNP_ENOMEM, "allocation: out of memory");
 done:
-	free(v.count);
-	free(v.sens);
-	free(v.n);
-	free(v.cur);
-	free(cc);
+	NNP_FREE_ALL(v.count, v.sens, v.n, v.cur, cc);
 	return rc;
 }
 

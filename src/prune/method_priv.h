@@ -203,4 +203,8 @@ void nnp_mth_rows_spec(const nnp_method_ctx *c, struct nnp_rows_spec *sp);
 /* Batches a streamed pass would like to hold at once (and two per thread). */
 #define MTH_CHUNK_BATCHES 8u
 
+/* The calibration rows d fit model m: some rows, as wide as m's input.
+ * NNP_EINPUT naming who's calibration set otherwise (who "" or "taylor: "). */
+int nnp_mth_check_rows(const nnp_model *m, const nnp_dataset *d, const char *who, nnp_err *err);
+
 #endif

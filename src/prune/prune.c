@@ -7,6 +7,7 @@
 
 #include "nnprune/prune.h"
 #include "prune_priv.h"
+#include "mem.h"
 
 /* A neuron the rule removed, ranked for the min_keep floor. */
 typedef struct rm_rank {
@@ -32,10 +33,7 @@ void nnp_keep_free(nnp_keep *k)
 	if (k->idx)
 		for (size_t l = 0; l < k->n_layers; l++)
 			free(k->idx[l]);
-	free(k->idx);
-	free(k->count);
-	free(k->floor_hit);
-	free(k);
+	NNP_FREE_ALL(k->idx, k->count, k->floor_hit, k);
 }
 
 nnp_keep *nnp_keep_alloc(size_t n_layers)

@@ -10,6 +10,7 @@
 #include "nnprune/forward.h"
 #include "nnprune/rows.h"
 #include "method_priv.h"
+#include "mem.h"
 
 typedef struct tay_job {
 	const nnp_model *m;
@@ -154,10 +155,7 @@ out:
 	if (J.ws)
 		for (unsigned t = 0; t < W; t++)
 			nnp_backprop_free(&J.ws[t]);
-	free(J.ws);
-	free(J.off);
-	free(J.part);
-	free(J.acc);
+	NNP_FREE_ALL(J.ws, J.off, J.part, J.acc);
 	return rc;
 }
 
@@ -172,12 +170,9 @@ int nnp_taylor_scores(const nnp_model *m, const nnp_dataset *d, unsigned threads
 	if (batch > NNP_METHOD_MAX_BATCH)
 		return nnp_err_set(err, NNP_EUSAGE, "taylor: batch of %zu rows: at most %u are allowed",
 		                   batch, NNP_METHOD_MAX_BATCH);
-	if (!d || d->rows == 0 || !d->x)
-		return nnp_err_set(err, NNP_EINPUT, "taylor: calibration set: no rows");
-	if (d->features != m->input_size)
-		return nnp_err_set(err, NNP_EINPUT,
-		                   "taylor: calibration set: %zu features per row, the model takes %zu",
-		                   d->features, m->input_size);
+	int rc = nnp_mth_check_rows(m, d, "taylor: ", err);
+	if (rc)
+		return rc;
 	if (!d->y)
 		return nnp_err_set(err, NNP_EINPUT, no_labels);
 	batch = batch ? batch : NNP_METHOD_BATCH;
@@ -192,7 +187,7 @@ int nnp_taylor_scores(const nnp_model *m, const nnp_dataset *d, unsigned threads
 	nnp_rows_spec sp = { 0 };
 	sp.data = d;
 	sp.chunk_rows = d->rows;
-	int rc = nnp_mth_taylor(m, &sp, pool, batch, 0, m->n_layers - 1, scores, err);
+	rc = nnp_mth_taylor(m, &sp, pool, batch, 0, m->n_layers - 1, scores, err);
 	nnp_pool_free(pool);
 	return rc;
 }

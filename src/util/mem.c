@@ -48,3 +48,9 @@ void *nnp_calloc_huge(size_t n)
 		memset(p, 0, n);
 	return p;
 }
+
+void nnp_free_all(void *const *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(p[i]);
+}

@@ -31,4 +31,11 @@ void *nnp_calloc_huge(size_t n);
 		(p) = NULL; \
 	} while (0)
 
+/* free() on each pointer given, in order: an owner's fields released in a
+ * row, one line instead of one free() a field. Each argument is evaluated
+ * once. */
+#define NNP_FREE_ALL(...) \
+	nnp_free_all((void *[]){ __VA_ARGS__ }, sizeof((void *[]){ __VA_ARGS__ }) / sizeof(void *))
+void nnp_free_all(void *const *p, size_t n);
+
 #endif

@@ -144,9 +144,7 @@ static void test_sparse_header(void **state)
 {
 	(void)state;
 	tu_rng r = { 78 };
-	const size_t sizes[] = { 12, 90, 70, 5 };
-	const nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_TANH, NNP_ACT_SOFTMAX };
-	nnp_model *m = tu_random_model(&r, 3, sizes, acts, 0.5);
+	nnp_model *m = tu_net(&r, "12 90:relu 70:tanh 5:softmax", 0.5);
 	const float off[] = { 0.5f }, sc[] = { 1.5f };
 	nnp_err err;
 	assert_int_equal(nnp_model_set_prep(m, off, 1, sc, 1, &err), NNP_OK);

@@ -80,9 +80,7 @@ static void test_random_prunes(void **state)
 {
 	(void)state;
 	tu_rng r = { 5 };
-	size_t sizes[] = { 4, 12, 3 };
-	nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_SOFTMAX };
-	nnp_model *m = tu_random_model(&r, 2, sizes, acts, 0.7);
+	nnp_model *m = tu_net(&r, "4 12:relu 3:softmax", 0.7);
 	nnp_dataset d = { 64, 4, NULL, NULL };
 	d.x = malloc(64 * 4 * sizeof(float));
 	assert_non_null(d.x);

@@ -171,6 +171,15 @@ static void init_cands(nnp_candidate *c, size_t n)
 	}
 }
 
+/* Frees a test's original m, its n candidate models and its rows d. */
+static void free_case(nnp_model *m, nnp_model **models, size_t n, nnp_dataset *d)
+{
+	for (size_t i = 0; i < n; i++)
+		nnp_model_free(models[i]);
+	nnp_model_free(m);
+	nnp_dataset_free(d);
+}
+
 /* ---- tests ------------------------------------------------------------ */
 
 static void test_against_reference(void **state)
@@ -205,10 +214,7 @@ static void test_against_reference(void **state)
 	            c[2].params == c[0].params && c[2].pareto == c[0].pareto);
 	/* Some candidate differs from the original: the test can see a mistake. */
 	assert_true(c[3].agreement < 1.0);
-	for (int i = 0; i < 5; i++)
-		nnp_model_free(models[i]);
-	nnp_model_free(m);
-	nnp_dataset_free(d);
+	free_case(m, models, 5, d);
 }
 
 /* A small block size: many blocks, partial last block, several chunks. */
@@ -239,10 +245,7 @@ static void test_small_blocks_and_threads(void **state)
 		assert_memory_equal(c, ref, sizeof c);
 		assert_memory_equal(&o1, &o0, sizeof o1);
 	}
-	for (int i = 0; i < 3; i++)
-		nnp_model_free(models[i]);
-	nnp_model_free(m);
-	nnp_dataset_free(d);
+	free_case(m, models, 3, d);
 }
 
 /* The rows written as CSV (%.9g reads back bit for bit) and streamed give
@@ -307,10 +310,7 @@ static void test_file_equals_memory(void **state)
 	free(csv);
 		free(path);
 	tu_rmtree_free(dir);
-	for (int i = 0; i < 2; i++)
-		nnp_model_free(models[i]);
-	nnp_model_free(m);
-	nnp_dataset_free(d);
+	free_case(m, models, 2, d);
 }
 
 /* Models from the pruning methods, and an unlabelled data set. */
@@ -343,10 +343,7 @@ static void test_method_models_unlabelled(void **state)
 	check_against_reference(m, models, u, 2, &uo, ev, NNP_EVAL_BLOCK);
 	assert_true(u[0].accuracy == 0.0 && u[0].accuracy_drop == 0.0 && u[0].loss == 0.0);
 	assert_true(u[0].agreement == c[0].agreement && u[1].agreement == c[1].agreement);
-	for (int i = 0; i < 2; i++)
-		nnp_model_free(models[i]);
-	nnp_model_free(m);
-	nnp_dataset_free(cal);
+	free_case(m, models, 2, cal);
 	nnp_dataset_free(ev);
 }
 

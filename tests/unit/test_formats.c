@@ -193,9 +193,7 @@ static void test_numpy(void **state)
 static nnp_model *rich_model(void)
 {
 	tu_rng r = { 7 };
-	size_t sizes[] = { 5, 7, 4, 3 };
-	nnp_act acts[] = { NNP_ACT_LEAKY_RELU, NNP_ACT_TANH, NNP_ACT_LINEAR };
-	nnp_model *m = tu_random_model(&r, 3, sizes, acts, 1.0);
+	nnp_model *m = tu_net(&r, "5 7:leaky_relu 4:tanh 3:linear", 1.0);
 	m->layers[0].alpha = 0.125f;
 	m->logits = 1;
 	float off[5] = { 1, 2, 3, 4, 5.5f }, sc = 1.0f / 255.0f;

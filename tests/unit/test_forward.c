@@ -99,17 +99,13 @@ static void test_forward_all_activations(void **state)
 		check_model(m, &rng, 50, batches[i]);
 	nnp_model_free(m);
 
-	static const size_t sizes2[] = {20, 32, 10};
-	static const nnp_act acts2[] = {NNP_ACT_TANH, NNP_ACT_SOFTMAX};
-	m = tu_random_model(&rng, 2, sizes2, acts2, 0.6);
+	m = tu_net(&rng, "20 32:tanh 10:softmax", 0.6);
 	for (size_t i = 0; i < 4; i++)
 		check_model(m, &rng, 70, batches[i]);
 	nnp_model_free(m);
 
 	/* A single layer: the output layer is the only one. */
-	static const size_t sizes3[] = {5, 3};
-	static const nnp_act acts3[] = {NNP_ACT_SIGMOID};
-	m = tu_random_model(&rng, 1, sizes3, acts3, 1.0);
+	m = tu_net(&rng, "5 3:sigmoid", 1.0);
 	check_model(m, &rng, 9, 4);
 	nnp_model_free(m);
 }
@@ -333,9 +329,7 @@ static void test_create_errors_and_threads(void **state)
 {
 	(void)state;
 	tu_rng rng = {1};
-	static const size_t sizes[] = {3, 2};
-	static const nnp_act acts[] = {NNP_ACT_LINEAR};
-	nnp_model *m = tu_random_model(&rng, 1, sizes, acts, 1);
+	nnp_model *m = tu_net(&rng, "3 2:linear", 1);
 	nnp_forward *f = (nnp_forward *)&rng;
 	nnp_err err;
 	nnp_err_clear(&err);

@@ -52,9 +52,7 @@ static void assert_same_weights(const nnp_model *a, const nnp_model *b)
 /* Weights drawn from few magnitudes, so that ties are many. */
 static nnp_model *tied_model(tu_rng *r)
 {
-	const size_t sizes[] = { 7, 9, 6, 4 };
-	const nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_TANH, NNP_ACT_SOFTMAX };
-	nnp_model *m = tu_random_model(r, 3, sizes, acts, 1.0);
+	nnp_model *m = tu_net(r, "7 9:relu 6:tanh 4:softmax", 1.0);
 	const float mags[] = { 0.25f, 0.5f, 0.75f, 1.0f, 0.125f };
 	for (size_t l = 0; l < m->n_layers; l++)
 		for (size_t i = 0; i < m->layers[l].in * m->layers[l].out; i++) {
@@ -72,9 +70,7 @@ static void test_magnitude_reference(void **state)
 	for (int trial = 0; trial < 6; trial++) {
 		nnp_model *m = trial % 2 ? tied_model(&r) : NULL;
 		if (!m) {
-			const size_t sizes[] = { 5, 8, 6, 3 };
-			const nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_RELU, NNP_ACT_SOFTMAX };
-			m = tu_random_model(&r, 3, sizes, acts, 1.0);
+			m = tu_net(&r, "5 8:relu 6:relu 3:softmax", 1.0);
 		}
 		const double shares[] = { 0.0, 0.1, 0.37, 0.5, 0.9, 1.0 };
 		for (size_t s = 0; s < 6; s++) {
@@ -215,9 +211,7 @@ static void test_l2_brute_force(void **state)
 {
 	(void)state;
 	tu_rng r = { 41 };
-	const size_t sizes[] = { 6, 10, 8, 3 };
-	const nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_RELU, NNP_ACT_SOFTMAX };
-	nnp_model *m = tu_random_model(&r, 3, sizes, acts, 1.0);
+	nnp_model *m = tu_net(&r, "6 10:relu 8:relu 3:softmax", 1.0);
 	nnp_dataset *d = data_new(&r, 40, 6, 3);
 	size_t counts[] = { 4, 5 };
 	nnp_model *p = NULL;
@@ -257,9 +251,7 @@ static void test_apoz_zero_shares(void **state)
 {
 	(void)state;
 	tu_rng r = { 42 };
-	const size_t sizes[] = { 5, 12, 3 };
-	const nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_SOFTMAX };
-	nnp_model *m = tu_random_model(&r, 2, sizes, acts, 1.0);
+	nnp_model *m = tu_net(&r, "5 12:relu 3:softmax", 1.0);
 	/* biases spread the shares of zeros */
 	for (size_t j = 0; j < 12; j++)
 		m->layers[0].b[j] = (float)(((double)j - 6.0) / 4.0);
@@ -432,9 +424,7 @@ static void test_taylor_finite_differences(void **state)
 		nnp_model_free(m);
 	}
 	{   /* mean squared error against the one-hot label */
-		const size_t sizes[] = { 3, 6, 2 };
-		const nnp_act acts[] = { NNP_ACT_TANH, NNP_ACT_SIGMOID };
-		nnp_model *m = tu_random_model(&r, 2, sizes, acts, 1.0);
+		nnp_model *m = tu_net(&r, "3 6:tanh 2:sigmoid", 1.0);
 		check_taylor(m, &r);
 		nnp_model_free(m);
 	}
@@ -444,9 +434,7 @@ static void test_taylor_needs_labels(void **state)
 {
 	(void)state;
 	tu_rng r = { 44 };
-	const size_t sizes[] = { 3, 5, 2 };
-	const nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_SOFTMAX };
-	nnp_model *m = tu_random_model(&r, 2, sizes, acts, 1.0);
+	nnp_model *m = tu_net(&r, "3 5:relu 2:softmax", 1.0);
 	nnp_dataset *d = data_new(&r, 9, 3, 2);
 	double s[5], *sc[1] = { s };
 	nnp_err err;
@@ -474,9 +462,7 @@ static void test_taylor_streamed(void **state)
 {
 	(void)state;
 	tu_rng r = { 45 };
-	const size_t sizes[] = { 5, 9, 7, 3 };
-	const nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_TANH, NNP_ACT_SOFTMAX };
-	nnp_model *m = tu_random_model(&r, 3, sizes, acts, 1.0);
+	nnp_model *m = tu_net(&r, "5 9:relu 7:tanh 3:softmax", 1.0);
 	nnp_dataset *d = data_new(&r, 61, 5, 3);
 	char *dir = tu_mkdtemp(), *path = tu_path(dir, "calib.csv");
 	size_t cap = 61 * 6 * 20, len = 0;

@@ -783,9 +783,7 @@ static void test_sequential_against_reference(void **state)
 {
 	(void)state;
 	tu_rng r = { 15 };
-	const size_t sizes[] = { 6, 10, 8, 3 };
-	const nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_RELU, NNP_ACT_SOFTMAX };
-	nnp_model *mod = tu_random_model(&r, 3, sizes, acts, 0.8);
+	nnp_model *mod = tu_net(&r, "6 10:relu 8:relu 3:softmax", 0.8);
 	nnp_dataset *d = make_data(&r, 90, 6, -1, 2);
 	const size_t cand[][2] = { { 6, 5 }, { 10, 4 }, { 7, 8 }, { 6, 5 }, { 3, 2 } };
 	for (int co = NNP_COMP_NONE; co <= NNP_COMP_LS; co++) {
@@ -820,9 +818,7 @@ static void test_keep_all_is_identity(void **state)
 {
 	(void)state;
 	tu_rng r = { 16 };
-	const size_t sizes[] = { 5, 7, 6, 4 };
-	const nnp_act acts[] = { NNP_ACT_TANH, NNP_ACT_LEAKY_RELU, NNP_ACT_LINEAR };
-	nnp_model *mod = tu_random_model(&r, 3, sizes, acts, 1.0);
+	nnp_model *mod = tu_net(&r, "5 7:tanh 6:leaky_relu 4:linear", 1.0);
 	nnp_dataset *d = make_data(&r, 40, 5, -1, 1);
 	const size_t counts[2] = { 7, 6 };
 	for (int me = NNP_METHOD_SCORE; me <= NNP_METHOD_OBS; me++) {
@@ -844,9 +840,7 @@ static void test_prune_keep_matches_prune_apply(void **state)
 {
 	(void)state;
 	tu_rng r = { 17 };
-	const size_t sizes[] = { 4, 6, 5, 2 };
-	const nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_SIGMOID, NNP_ACT_SOFTMAX };
-	nnp_model *mod = tu_random_model(&r, 3, sizes, acts, 1.0);
+	nnp_model *mod = tu_net(&r, "4 6:relu 5:sigmoid 2:softmax", 1.0);
 	nnp_dataset *d = make_data(&r, 30, 4, -1, 1);
 	size_t c0[] = { 0, 2, 5 }, c1[] = { 1, 2, 3, 4 };
 	size_t counts[] = { 3, 4 };
@@ -971,14 +965,29 @@ static void test_allocation_budget(void **state)
 
 /* ---- determinism ---------------------------------------------------------- */
 
+/* The network of the determinism and streaming tests and its 333 rows, which
+ * no chunk or thread split divides evenly. */
+static nnp_model *wide_case(tu_rng *r, nnp_dataset **d)
+{
+	nnp_model *mod = tu_net(r, "20 24:relu 16:tanh 5:softmax", 0.5);
+	*d = make_data(r, 333, 20, 0, 1);
+	return mod;
+}
+
+/* Two allocation paths are the same: sensitivities, length and counts. */
+static void assert_same_alloc(const nnp_alloc *a, const nnp_alloc *b)
+{
+	assert_memory_equal(a->sens, b->sens, 2 * a->n_grid * sizeof(double));
+	assert_int_equal(a->n, b->n);
+	assert_memory_equal(a->counts, b->counts, a->n * 2 * sizeof(size_t));
+}
+
 static void test_threads_determinism(void **state)
 {
 	(void)state;
 	tu_rng r = { 19 };
-	const size_t sizes[] = { 20, 24, 16, 5 };
-	const nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_TANH, NNP_ACT_SOFTMAX };
-	nnp_model *mod = tu_random_model(&r, 3, sizes, acts, 0.5);
-	nnp_dataset *d = make_data(&r, 333, 20, 0, 1);
+	nnp_dataset *d;
+	nnp_model *mod = wide_case(&r, &d);
 	const size_t counts[2] = { 11, 9 };
 	for (int me = NNP_METHOD_SCORE; me <= NNP_METHOD_OBS; me++) {
 		nnp_model *p[3] = { NULL, NULL, NULL };
@@ -993,9 +1002,7 @@ static void test_threads_determinism(void **state)
 		}
 		for (int i = 1; i < 3; i++) {
 			tu_assert_models_bitequal(p[0], p[i]);
-			assert_memory_equal(a[0]->sens, a[i]->sens, 2 * a[0]->n_grid * sizeof(double));
-			assert_int_equal(a[0]->n, a[i]->n);
-			assert_memory_equal(a[0]->counts, a[i]->counts, a[0]->n * 2 * sizeof(size_t));
+			assert_same_alloc(a[0], a[i]);
 		}
 		for (int i = 0; i < 3; i++) {
 			nnp_model_free(p[i]);
@@ -1057,9 +1064,7 @@ static void stream_vs_memory(const nnp_model *mod, const nnp_dataset *d, size_t 
 				tu_assert_models_bitequal(pm, ps);
 				assert_int_equal(nnp_method_ctx_allocate(cm, &am, &err), 0);
 				assert_int_equal(nnp_method_ctx_allocate(cs, &as, &err), 0);
-				assert_memory_equal(am->sens, as->sens, 2 * am->n_grid * sizeof(double));
-				assert_int_equal(am->n, as->n);
-				assert_memory_equal(am->counts, as->counts, am->n * 2 * sizeof(size_t));
+				assert_same_alloc(am, as);
 				nnp_model_free(pm);
 				nnp_model_free(ps);
 				nnp_alloc_free(am);
@@ -1078,10 +1083,8 @@ static void test_stream_matches_memory(void **state)
 {
 	(void)state;
 	tu_rng r = { 23 };
-	const size_t sizes[] = { 20, 24, 16, 5 };
-	const nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_TANH, NNP_ACT_SOFTMAX };
-	nnp_model *mod = tu_random_model(&r, 3, sizes, acts, 0.5);
-	nnp_dataset *d = make_data(&r, 333, 20, 0, 1);
+	nnp_dataset *d;
+	nnp_model *mod = wide_case(&r, &d);
 	char *dir = tu_mkdtemp(), *path = tu_path(dir, "calib.csv");
 	nnp_data_opts dopts = NNP_DATA_OPTS_INIT;
 	dopts.header = NNP_HEADER_NO;
@@ -1157,9 +1160,7 @@ static void test_bad_options(void **state)
 {
 	(void)state;
 	tu_rng r = { 20 };
-	const size_t sizes[] = { 3, 4, 2 };
-	const nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_SOFTMAX };
-	nnp_model *mod = tu_random_model(&r, 2, sizes, acts, 1.0);
+	nnp_model *mod = tu_net(&r, "3 4:relu 2:softmax", 1.0);
 	nnp_dataset *d = make_data(&r, 10, 3, -1, 1);
 	nnp_method_opts o = NNP_METHOD_OPTS_INIT;
 	nnp_method_ctx *c = NULL;
@@ -1237,9 +1238,7 @@ static void test_bad_options(void **state)
 	expect_err(nnp_method_check_opts(&b, &err), &err, NNP_EUSAGE, "compensation 9");
 
 	/* A model without a hidden layer. */
-	const size_t s1[] = { 3, 2 };
-	const nnp_act a1[] = { NNP_ACT_SOFTMAX };
-	nnp_model *flat = tu_random_model(&r, 1, s1, a1, 1.0);
+	nnp_model *flat = tu_net(&r, "3 2:softmax", 1.0);
 	expect_err(nnp_method_ctx_create(&c, flat, d, &o, &err), &err, NNP_EUSAGE,
 	           "no hidden layer");
 	nnp_model_free(flat);

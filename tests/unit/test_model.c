@@ -42,9 +42,7 @@ static void assert_same_meta(const nnp_model *a, const nnp_model *b)
 static nnp_model *small_model(uint64_t seed)
 {
 	tu_rng r = { seed };
-	size_t sizes[] = { 3, 4, 2 };
-	nnp_act acts[] = { NNP_ACT_LEAKY_RELU, NNP_ACT_SOFTMAX };
-	nnp_model *m = tu_random_model(&r, 2, sizes, acts, 2.0);
+	nnp_model *m = tu_net(&r, "3 4:leaky_relu 2:softmax", 2.0);
 	const char *classes[] = { "cat \"tabby\"", "d\xc3\xa9j\xc3\xa0 vu\n\t\\" };
 	assert_int_equal(nnp_model_set_name(m, "small\x01 model", NULL), 0);
 	assert_int_equal(nnp_model_set_classes(m, classes, 2, NULL), 0);
@@ -124,9 +122,7 @@ static void test_create_counts_clone(void **state)
 	nnp_model_free(NULL);
 
 	/* The input layer can be the widest. */
-	size_t s2[] = { 30, 2 };
-	nnp_act a2[] = { NNP_ACT_LINEAR };
-	m = tu_model(1, s2, a2);
+	m = tu_net(NULL, "30 2:linear", 0);
 	assert_int_equal(nnp_model_max_width(m), 30);
 	assert_int_equal(nnp_model_params(m), 62);
 	nnp_model_free(m);
@@ -163,9 +159,7 @@ static void test_create_errors(void **state)
 static void test_setters(void **state)
 {
 	(void)state;
-	size_t sizes[] = { 2, 3 };
-	nnp_act acts[] = { NNP_ACT_SOFTMAX };
-	nnp_model *m = tu_model(1, sizes, acts);
+	nnp_model *m = tu_net(NULL, "2 3:softmax", 0);
 	nnp_err err;
 	const char *three[] = { "x", "y", "z" };
 	assert_int_equal(nnp_model_set_classes(m, three, 2, &err), NNP_EUSAGE);
@@ -209,9 +203,7 @@ static void test_setters(void **state)
 static void test_validate(void **state)
 {
 	(void)state;
-	size_t sizes[] = { 5, 20, 256, 10 };
-	nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_TANH, NNP_ACT_SOFTMAX };
-	nnp_model *m = tu_model(3, sizes, acts);
+	nnp_model *m = tu_net(NULL, "5 20:relu 256:tanh 10:softmax", 0);
 	nnp_err err;
 	assert_int_equal(nnp_model_validate(m, "m.json", &err), 0);
 
@@ -347,9 +339,7 @@ static void test_roundtrip_random_bits(void **state)
 	(void)state;
 	/* Every finite float pattern class (denormals included) from random bits. */
 	tu_rng r = { 12345 };
-	size_t sizes[] = { 25, 40, 30 };
-	nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_LINEAR };
-	nnp_model *m = tu_model(2, sizes, acts);
+	nnp_model *m = tu_net(NULL, "25 40:relu 30:linear", 0);
 	for (size_t l = 0; l < 2; l++) {
 		nnp_layer *L = &m->layers[l];
 		for (size_t i = 0; i < L->in * L->out + L->out; i++) {
@@ -832,9 +822,7 @@ static void test_bin_layout(void **state)
 {
 	(void)state;
 	/* Check the documented layout byte by byte on a model without metadata. */
-	size_t sizes[] = { 2, 3, 1 };
-	nnp_act acts[] = { NNP_ACT_LEAKY_RELU, NNP_ACT_SIGMOID };
-	nnp_model *m = tu_model(2, sizes, acts);
+	nnp_model *m = tu_net(NULL, "2 3:leaky_relu 1:sigmoid", 0);
 	for (size_t i = 0; i < 6; i++)
 		m->layers[0].w[i] = (float)i + 0.5f;
 	m->layers[1].b[0] = -2.0f;

@@ -28,9 +28,7 @@ static int setup(void **state)
 {
 	fixture *fx = tu_fixture_new();
 	tu_rng rng = { 777 };
-	size_t sizes[4] = { 8, 16, 12, 3 };
-	nnp_act acts[3] = { NNP_ACT_RELU, NNP_ACT_RELU, NNP_ACT_SOFTMAX };
-	fx->m = tu_random_model(&rng, 3, sizes, acts, 0.7);
+	fx->m = tu_net(&rng, "8 16:relu 12:relu 3:softmax", 0.7);
 	fx->d = tu_dataset(ROWS, 8);
 	fx->cal = tu_dataset(ROWS, 8);
 	free(fx->cal->y);

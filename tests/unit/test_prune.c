@@ -252,9 +252,7 @@ static void test_apply_shapes_and_values(void **state)
 {
 	(void)state;
 	tu_rng rng = { 7 };
-	size_t sizes[4] = { 6, 5, 4, 3 };
-	nnp_act acts[3] = { NNP_ACT_LEAKY_RELU, NNP_ACT_TANH, NNP_ACT_SOFTMAX };
-	nnp_model *m = tu_random_model(&rng, 3, sizes, acts, 1.0);
+	nnp_model *m = tu_net(&rng, "6 5:leaky_relu 4:tanh 3:softmax", 1.0);
 	m->layers[0].alpha = 0.25f;
 	nnp_err err;
 	nnp_err_clear(&err);
@@ -310,9 +308,7 @@ static void test_apply_fold_bias(void **state)
 {
 	(void)state;
 	tu_rng rng = { 99 };
-	size_t sizes[4] = { 4, 6, 5, 2 };
-	nnp_act acts[3] = { NNP_ACT_RELU, NNP_ACT_SIGMOID, NNP_ACT_LINEAR };
-	nnp_model *m = tu_random_model(&rng, 3, sizes, acts, 1.0);
+	nnp_model *m = tu_net(&rng, "4 6:relu 5:sigmoid 2:linear", 1.0);
 	size_t widths[2] = { 6, 5 };
 	nnp_stats *s = make_stats(2, widths);
 	for (size_t l = 0; l < 2; l++)
@@ -410,9 +406,7 @@ static void test_fold_exact_for_constant_neurons(void **state)
 {
 	(void)state;
 	tu_rng rng = { 2024 };
-	size_t sizes[4] = { 5, 8, 6, 3 };
-	nnp_act acts[3] = { NNP_ACT_RELU, NNP_ACT_RELU, NNP_ACT_SOFTMAX };
-	nnp_model *m = tu_random_model(&rng, 3, sizes, acts, 1.0);
+	nnp_model *m = tu_net(&rng, "5 8:relu 6:relu 3:softmax", 1.0);
 	/* Layer 0: neurons 1 and 4 output their positive bias whatever the input,
 	 * neuron 3 is dead (0). Layer 1: neuron 2 outputs 0.5. */
 	size_t consts0[3] = { 1, 4, 3 };

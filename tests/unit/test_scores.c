@@ -60,9 +60,7 @@ static void reference(const nnp_model *m, double s, nnp_mag_scope scope, unsigne
 static nnp_model *model(tu_rng *r, int tied)
 {
 	static const float vals[] = { 0.0f, -0.0f, 0.25f, -0.25f, 0.5f, -1.0f, 1.0f, 3e-39f };
-	size_t sizes[] = { 13, 11, 7, 3 };
-	nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_RELU, NNP_ACT_LINEAR };
-	nnp_model *m = tu_random_model(r, 3, sizes, acts, 1.0);
+	nnp_model *m = tu_net(r, "13 11:relu 7:relu 3:linear", 1.0);
 	if (tied)
 		for (size_t l = 0; l < 3; l++)
 			for (size_t i = 0; i < m->layers[l].in * m->layers[l].out; i++)
@@ -164,9 +162,7 @@ static void test_apoz(void **state)
 {
 	(void)state;
 	tu_rng r = { 8 };
-	size_t sizes[] = { 6, 9, 5, 3 };
-	nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_TANH, NNP_ACT_SOFTMAX };
-	nnp_model *m = tu_random_model(&r, 3, sizes, acts, 1.0);
+	nnp_model *m = tu_net(&r, "6 9:relu 5:tanh 3:softmax", 1.0);
 	size_t rows = 300;
 	float *x = malloc(rows * 6 * sizeof *x);
 	for (size_t i = 0; i < rows * 6; i++)

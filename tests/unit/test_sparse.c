@@ -93,9 +93,7 @@ static void test_dense_unchanged(void **state)
 {
 	(void)state;
 	tu_rng r = { 11 };
-	size_t sizes[] = { 6, 4, 3 };
-	nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_LINEAR };
-	nnp_model *m = tu_random_model(&r, 2, sizes, acts, 1.0);
+	nnp_model *m = tu_net(&r, "6 4:relu 3:linear", 1.0);
 	m->layers[0].w[3] = 0.0f;  /* a few zeros do not make a layer sparse */
 	size_t len;
 	unsigned char *b = tu_model_bytes(m, NNP_FMT_BIN, &len);
@@ -153,10 +151,8 @@ static void test_csr32(void **state)
  */
 static nnp_model *fixture(void)
 {
-	size_t sizes[] = { 8, 4, 2 };
-	nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_LINEAR };
 	tu_rng r = { 3 };
-	nnp_model *m = tu_random_model(&r, 2, sizes, acts, 1.0);
+	nnp_model *m = tu_net(&r, "8 4:relu 2:linear", 1.0);
 	nnp_layer *L = &m->layers[0];
 	memset(L->w, 0, 32 * sizeof(float));
 	L->w[8 + 2] = 0.5f;
@@ -356,9 +352,7 @@ static void test_forward_sparse(void **state)
 {
 	(void)state;
 	tu_rng r = { 9 };
-	size_t sizes[] = { 100, 80, 70, 10 };
-	nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_TANH, NNP_ACT_SOFTMAX };
-	nnp_model *m = tu_random_model(&r, 3, sizes, acts, 0.3);
+	nnp_model *m = tu_net(&r, "100 80:relu 70:tanh 10:softmax", 0.3);
 	random_mask(&r, &m->layers[0], 0.03);
 	random_mask(&r, &m->layers[1], 0.5 * NNP_SPARSE_MAX_DENSITY);
 	random_mask(&r, &m->layers[2], 0.03);  /* stays dense: too few outputs */

@@ -212,9 +212,7 @@ static void test_acc_large_offset(void **state)
 	(void)state;
 	nnp_err err;
 	tu_rng rng = {99};
-	static const size_t sizes[] = {1, 4, 2};
-	static const nnp_act acts[] = {NNP_ACT_LINEAR, NNP_ACT_LINEAR};
-	nnp_model *m = tu_random_model(&rng, 2, sizes, acts, 1);
+	nnp_model *m = tu_net(&rng, "1 4:linear 2:linear", 1);
 	size_t rows = 5000;
 	float *a = malloc(rows * 4 * sizeof *a);
 	assert_non_null(a);
@@ -271,9 +269,7 @@ static int setup_run(void **state)
 {
 	fixture *fx = tu_fixture_new();
 	tu_rng rng = {2024};
-	static const size_t sizes[] = {6, 24, 12, 4};
-	static const nnp_act acts[] = {NNP_ACT_RELU, NNP_ACT_SIGMOID, NNP_ACT_SOFTMAX};
-	fx->m = tu_random_model(&rng, 3, sizes, acts, 0.7);
+	fx->m = tu_net(&rng, "6 24:relu 12:sigmoid 4:softmax", 0.7);
 	fx->d = tu_random_dataset(&rng, 1500, 6, -1, 1, 4);
 	fx->csv = tu_path(fx->dir, "val.csv");
 	write_csv(fx->csv, fx->d->x, fx->d->y, fx->d->rows, fx->d->features, NULL);

@@ -228,9 +228,7 @@ static int setup(void **state)
 {
 	fixture *fx = tu_fixture_new();
 	tu_rng rng = { 12345 };
-	size_t sizes[5] = { 12, 24, 16, 12, 5 };
-	nnp_act acts[4] = { NNP_ACT_RELU, NNP_ACT_TANH, NNP_ACT_RELU, NNP_ACT_SOFTMAX };
-	fx->m = tu_random_model(&rng, 4, sizes, acts, 0.6);
+	fx->m = tu_net(&rng, "12 24:relu 16:tanh 12:relu 5:softmax", 0.6);
 	nnp_layer *L0 = &fx->m->layers[0];
 	for (size_t j = 0; j < 24; j++) {
 		float k = j % 3 == 0 ? 0.02f * (float)(1 + j % 5) : 1.0f;
@@ -566,9 +564,7 @@ static void test_sweep_small_models(void **state)
 	nnp_sweep_opts o = opts_for(means, 2, stds, 2, 1, 2);
 
 	/* No hidden layer: every candidate is the original. */
-	size_t s1[2] = { 4, 3 };
-	nnp_act a1[1] = { NNP_ACT_LINEAR };
-	nnp_model *m = tu_random_model(&rng, 1, s1, a1, 1.0);
+	nnp_model *m = tu_net(&rng, "4 3:linear", 1.0);
 	nnp_stats *s = NULL;
 	assert_int_equal(nnp_stats_create(&s, m, &g_err), 0);
 	nnp_sweep *sw = NULL;
@@ -590,9 +586,7 @@ static void test_sweep_small_models(void **state)
 
 	/* One hidden layer, sigmoid output (MSE), unlabelled data: the second
 	 * formula reaches the output layer directly. */
-	size_t s2[3] = { 4, 6, 3 };
-	nnp_act a2[2] = { NNP_ACT_RELU, NNP_ACT_SIGMOID };
-	m = tu_random_model(&rng, 2, s2, a2, 1.0);
+	m = tu_net(&rng, "4 6:relu 3:sigmoid", 1.0);
 	s = stats_of(m, x, R);
 	s->layers[0].std[1] = 0;  /* only neuron 1 goes at std 0 */
 	s->layers[0].mean[1] = 0;

@@ -84,6 +84,24 @@ static double *flat_params(const nnp_model *m)
 	return p;
 }
 
+/* The double gradient of the mean loss over the n rows x/y at p, by central
+ * differences (p is restored). */
+static void ref_grad(const nnp_model *m, double *p, const float *x, const int32_t *y,
+                     size_t n, double *g)
+{
+	size_t P = nnp_model_params(m);
+	double h = 1e-6;
+	for (size_t i = 0; i < P; i++) {
+		double keep = p[i];
+		p[i] = keep + h;
+		double lp = ref_loss(m, p, x, y, n);
+		p[i] = keep - h;
+		double lm = ref_loss(m, p, x, y, n);
+		p[i] = keep;
+		g[i] = (lp - lm) / (2 * h);
+	}
+}
+
 /* Checks nnp_train_grad against central differences of the double model. */
 static void check_grad(size_t n_layers, const size_t *sizes, const nnp_act *acts, uint64_t seed)
 {
@@ -106,19 +124,12 @@ static void check_grad(size_t n_layers, const size_t *sizes, const nnp_act *acts
 	double *p = flat_params(m);
 	double ref = ref_loss(m, p, x, y, rows);
 	assert_true(fabs(loss - ref) <= 1e-5 * fmax(1.0, fabs(ref)));
-	double h = 1e-6, gmax = 0;
+	double gmax = 0;
 	double *fd = malloc(P * sizeof *fd);
 	assert_non_null(fd);
-	for (size_t i = 0; i < P; i++) {
-		double keep = p[i];
-		p[i] = keep + h;
-		double lp = ref_loss(m, p, x, y, rows);
-		p[i] = keep - h;
-		double lm = ref_loss(m, p, x, y, rows);
-		p[i] = keep;
-		fd[i] = (lp - lm) / (2 * h);
+	ref_grad(m, p, x, y, rows, fd);
+	for (size_t i = 0; i < P; i++)
 		gmax = fmax(gmax, fabs(fd[i]));
-	}
 	/* A gradient of all zeros would pass anything: make sure it is not. */
 	assert_true(gmax > 1e-3);
 	for (size_t i = 0; i < P; i++) {
@@ -261,9 +272,7 @@ static void test_grad_errors(void **state)
 {
 	(void)state;
 	tu_rng r = { 3 };
-	size_t s[] = { 2, 3 };
-	nnp_act a[] = { NNP_ACT_SOFTMAX };
-	nnp_model *m = tu_random_model(&r, 1, s, a, 1.0);
+	nnp_model *m = tu_net(&r, "2 3:softmax", 1.0);
 	float x[4] = { 0 }, g[9];
 	int32_t y[2] = { 0, 3 };
 	nnp_err err;
@@ -373,15 +382,22 @@ static double ref_accuracy(const nnp_model *m, const nnp_dataset *d)
 	return (double)hits / (double)d->rows;
 }
 
-static nnp_model *fresh(size_t n_layers, const size_t *sizes, const nnp_act *acts, uint64_t seed)
+/* A network of spec (tu_net) with the library's initialisation from seed. */
+static nnp_model *fresh(const char *spec, uint64_t seed)
 {
-	nnp_model *m = NULL;
-	nnp_err err;
-	nnp_err_clear(&err);
-	if (nnp_model_create(&m, sizes[0], n_layers, sizes + 1, acts, &err))
-		fail_msg("nnp_model_create: %s", err.msg);
+	nnp_model *m = tu_net(NULL, spec, 0);
 	nnp_model_init_random(m, seed);
 	return m;
+}
+
+/* nnp_train that must succeed. */
+static void train_ok(nnp_model *m, const nnp_dataset *d, const nnp_dataset *v,
+                     const nnp_train_opts *o, nnp_train_report *rep)
+{
+	nnp_err err;
+	nnp_err_clear(&err);
+	if (nnp_train(m, d, v, o, rep, &err))
+		fail_msg("nnp_train: %s", err.msg);
 }
 
 static double full_loss(const nnp_model *m, const nnp_dataset *d)
@@ -431,9 +447,7 @@ static void test_blobs_adam(void **state)
 {
 	(void)state;
 	nnp_dataset *tr = blobs(600, 5, 0.0, 1.0), *va = blobs(300, 6, 0.0, 1.0);
-	size_t s[] = { 2, 16, 3 };
-	nnp_act a[] = { NNP_ACT_RELU, NNP_ACT_SOFTMAX };
-	nnp_model *m = fresh(2, s, a, 1);
+	nnp_model *m = fresh("2 16:relu 3:softmax", 1);
 	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
 	cb_log lg = { 0 };
 	o.lr = 0.01f;
@@ -444,9 +458,7 @@ static void test_blobs_adam(void **state)
 	o.on_progress = on_progress;
 	o.ctx = &lg;
 	nnp_train_report rep;
-	nnp_err err;
-	nnp_err_clear(&err);
-	assert_int_equal(nnp_train(m, tr, va, &o, &rep, &err), NNP_OK);
+	train_ok(m, tr, va, &o, &rep);
 	assert_int_equal(lg.calls, 8);
 	assert_true(lg.val_ok);
 	assert_int_equal(lg.last_total, 600);
@@ -483,9 +495,7 @@ static void test_xor_sgd_mse(void **state)
 		d->x[2 * i + 1] = (float)v;
 		d->y[i] = (u > 0) != (v > 0);
 	}
-	size_t s[] = { 2, 16, 2 };
-	nnp_act a[] = { NNP_ACT_TANH, NNP_ACT_SIGMOID };
-	nnp_model *m = fresh(2, s, a, 4);
+	nnp_model *m = fresh("2 16:tanh 2:sigmoid", 4);
 	double before = full_loss(m, d);
 	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
 	o.optimizer = NNP_OPT_SGD;
@@ -493,9 +503,7 @@ static void test_xor_sgd_mse(void **state)
 	o.epochs = 30;
 	o.batch = 16;
 	nnp_train_report rep;
-	nnp_err err;
-	nnp_err_clear(&err);
-	assert_int_equal(nnp_train(m, d, NULL, &o, &rep, &err), NNP_OK);
+	train_ok(m, d, NULL, &o, &rep);
 	assert_false(rep.has_val);
 	assert_true(full_loss(m, d) < before / 4);
 	assert_true(ref_accuracy(m, d) >= 0.95);
@@ -507,9 +515,7 @@ static void test_stop_early(void **state)
 {
 	(void)state;
 	nnp_dataset *tr = blobs(90, 9, 0.0, 1.0);
-	size_t s[] = { 2, 4, 3 };
-	nnp_act a[] = { NNP_ACT_TANH, NNP_ACT_SOFTMAX };
-	nnp_model *m = fresh(2, s, a, 1);
+	nnp_model *m = fresh("2 4:tanh 3:softmax", 1);
 	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
 	cb_log lg = { 0 };
 	lg.stop_at = 2;
@@ -518,9 +524,7 @@ static void test_stop_early(void **state)
 	o.on_epoch = on_epoch;
 	o.ctx = &lg;
 	nnp_train_report rep;
-	nnp_err err;
-	nnp_err_clear(&err);
-	assert_int_equal(nnp_train(m, tr, NULL, &o, &rep, &err), NNP_OK);
+	train_ok(m, tr, NULL, &o, &rep);
 	assert_int_equal(lg.calls, 2);
 	assert_false(lg.val_ok);
 	assert_int_equal(rep.epochs_run, 2);
@@ -542,23 +546,6 @@ typedef struct opt_case {
 	size_t batch, batches, epochs;  /* rows = batch * batches, in file order */
 } opt_case;
 
-/* The double gradient of the mean loss over rows [first, first + n) at p. */
-static void ref_grad(const nnp_model *m, double *p, const float *x, const int32_t *y,
-                     size_t n, double *g)
-{
-	size_t P = nnp_model_params(m);
-	double h = 1e-6;
-	for (size_t i = 0; i < P; i++) {
-		double keep = p[i];
-		p[i] = keep + h;
-		double lp = ref_loss(m, p, x, y, n);
-		p[i] = keep - h;
-		double lm = ref_loss(m, p, x, y, n);
-		p[i] = keep;
-		g[i] = (lp - lm) / (2 * h);
-	}
-}
-
 /* 1 where flat parameter i is a weight (decayed), 0 where it is a bias. */
 static int is_weight(const nnp_model *m, size_t i)
 {
@@ -576,10 +563,8 @@ static void check_opt_steps(const opt_case *c)
 	/* 3-5-3, tanh then softmax: every segment has a 4-wide SIMD part and a
 	 * scalar tail (15 weights, 5 and 3 biases), and tanh has no flat
 	 * regions, so no gradient is exactly 0. */
-	size_t sz[] = { 3, 5, 3 };
-	nnp_act ac[] = { NNP_ACT_TANH, NNP_ACT_SOFTMAX };
 	tu_rng r = { 77 };
-	nnp_model *m = tu_random_model(&r, 2, sz, ac, 0.8);
+	nnp_model *m = tu_net(&r, "3 5:tanh 3:softmax", 0.8);
 	size_t rows = c->batch * c->batches, P = nnp_model_params(m);
 	nnp_dataset *d = tu_dataset(rows, 3);
 	for (size_t i = 0; i < rows * 3; i++)
@@ -630,9 +615,7 @@ static void check_opt_steps(const opt_case *c)
 	o.epochs = c->epochs;
 	o.shuffle = 0;
 	nnp_train_report rep;
-	nnp_err err;
-	nnp_err_clear(&err);
-	assert_int_equal(nnp_train(m, d, NULL, &o, &rep, &err), NNP_OK);
+	train_ok(m, d, NULL, &o, &rep);
 	assert_int_equal(rep.steps, t);
 	assert_int_equal(rep.threads, c->threads);
 	double *q = flat_params(m);
@@ -743,13 +726,8 @@ static nnp_dataset *teacher(size_t rows, size_t F, size_t K, uint64_t seed)
 static nnp_model *train_copy(const nnp_dataset *d, const nnp_dataset *v, nnp_train_opts *o,
                              nnp_train_report *rep)
 {
-	size_t s[] = { 20, 48, 24, 4 };
-	nnp_act a[] = { NNP_ACT_RELU, NNP_ACT_LEAKY_RELU, NNP_ACT_SOFTMAX };
-	nnp_model *m = fresh(3, s, a, 21);
-	nnp_err err;
-	nnp_err_clear(&err);
-	if (nnp_train(m, d, v, o, rep, &err))
-		fail_msg("nnp_train: %s", err.msg);
+	nnp_model *m = fresh("20 48:relu 24:leaky_relu 4:softmax", 21);
+	train_ok(m, d, v, o, rep);
 	return m;
 }
 
@@ -862,18 +840,16 @@ static void test_scale_folding(void **state)
 	nnp_dataset *raw = pixel_blobs(300, 41), *scaled = pixel_blobs(300, 41);
 	for (size_t i = 0; i < raw->rows * raw->features; i++)
 		scaled->x[i] = raw->x[i] * s;
-	size_t sz[] = { 2, 12, 3 };
-	nnp_act ac[] = { NNP_ACT_TANH, NNP_ACT_SOFTMAX };
-	nnp_model *a = fresh(2, sz, ac, 5), *b = fresh(2, sz, ac, 5);
+	nnp_model *a = fresh("2 12:tanh 3:softmax", 5), *b = fresh("2 12:tanh 3:softmax", 5);
 	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
 	nnp_err err;
 	nnp_err_clear(&err);
 	o.epochs = 2;
 	o.batch = 16;
 	o.input_scale = s;
-	assert_int_equal(nnp_train(a, raw, NULL, &o, NULL, &err), NNP_OK);
+	train_ok(a, raw, NULL, &o, NULL);
 	o.input_scale = 1.0f;
-	assert_int_equal(nnp_train(b, scaled, NULL, &o, NULL, &err), NNP_OK);
+	train_ok(b, scaled, NULL, &o, NULL);
 	/* Same trajectory: only W0 differs, by exactly the fold. */
 	for (size_t i = 0; i < 24; i++)
 		assert_true(a->layers[0].w[i] == b->layers[0].w[i] * s);
@@ -899,16 +875,14 @@ static void test_finetune(void **state)
 	(void)state;
 	const float s = 1.0f / 255.0f;
 	nnp_dataset *raw = pixel_blobs(600, 51);
-	size_t sz[] = { 2, 10, 8, 3 };
-	nnp_act ac[] = { NNP_ACT_RELU, NNP_ACT_SIGMOID, NNP_ACT_SOFTMAX };
-	nnp_model *m = fresh(3, sz, ac, 6);
+	nnp_model *m = fresh("2 10:relu 8:sigmoid 3:softmax", 6);
 	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
 	nnp_err err;
 	nnp_err_clear(&err);
 	o.epochs = 1;
 	o.batch = 32;
 	o.input_scale = s;
-	assert_int_equal(nnp_train(m, raw, NULL, &o, NULL, &err), NNP_OK);
+	train_ok(m, raw, NULL, &o, NULL);
 	double l0 = full_loss(m, raw);  /* m takes raw inputs now */
 
 	/* A tiny learning rate: the unfolded, refolded model computes the same
@@ -918,7 +892,7 @@ static void test_finetune(void **state)
 	o.model_takes_raw = 1;
 	o.optimizer = NNP_OPT_SGD;
 	o.lr = 1e-12f;
-	assert_int_equal(nnp_train(c, raw, NULL, &o, NULL, &err), NNP_OK);
+	train_ok(c, raw, NULL, &o, NULL);
 	assert_true(fabs(full_loss(c, raw) - l0) < 1e-5 * fmax(1.0, l0));
 	nnp_model_free(c);
 
@@ -926,11 +900,13 @@ static void test_finetune(void **state)
 	o.optimizer = NNP_OPT_ADAM;
 	o.lr = 0.01f;
 	o.epochs = 3;
-	assert_int_equal(nnp_train(m, raw, NULL, &o, NULL, &err), NNP_OK);
+	train_ok(m, raw, NULL, &o, NULL);
 	assert_int_equal(m->n_layers, 3);
 	assert_int_equal(m->input_size, 2);
+	const size_t sz[] = { 10, 8, 3 };
+	const nnp_act ac[] = { NNP_ACT_RELU, NNP_ACT_SIGMOID, NNP_ACT_SOFTMAX };
 	for (size_t l = 0; l < 3; l++) {
-		assert_int_equal(m->layers[l].out, sz[l + 1]);
+		assert_int_equal(m->layers[l].out, sz[l]);
 		assert_int_equal(m->layers[l].act, ac[l]);
 	}
 	double l1 = full_loss(m, raw);
@@ -940,7 +916,7 @@ static void test_finetune(void **state)
 	o.model_takes_raw = 1;
 	o.lr = 1e-4f;
 	o.epochs = 2;
-	assert_int_equal(nnp_train(m, raw, NULL, &o, NULL, &err), NNP_OK);
+	train_ok(m, raw, NULL, &o, NULL);
 	assert_true(full_loss(m, raw) < l1);
 	nnp_model_free(m);
 	nnp_dataset_free(raw);
@@ -962,9 +938,7 @@ static void test_bad_options(void **state)
 {
 	(void)state;
 	nnp_dataset *d = blobs(30, 1, 0.0, 1.0);
-	size_t s[] = { 2, 4, 3 };
-	nnp_act a[] = { NNP_ACT_RELU, NNP_ACT_SOFTMAX };
-	nnp_model *m = fresh(2, s, a, 1);
+	nnp_model *m = fresh("2 4:relu 3:softmax", 1);
 	nnp_train_opts o;
 	const nnp_train_opts def = NNP_TRAIN_OPTS_INIT;
 
@@ -1025,7 +999,7 @@ static void test_bad_options(void **state)
 	expect(m, d, NULL, &o, NNP_EINPUT, "training data has no rows");
 	d->rows = rows;
 	/* Nothing above touched the model. */
-	nnp_model *c = fresh(2, s, a, 1);
+	nnp_model *c = fresh("2 4:relu 3:softmax", 1);
 	assert_true(same_weights(m, c));
 	nnp_model_free(c);
 	nnp_model_free(m);
@@ -1039,9 +1013,7 @@ static void test_diverges(void **state)
 	nnp_dataset *d = teacher(200, 8, 3, 4);
 	for (size_t i = 0; i < 200 * 8; i++)
 		d->x[i] *= 1000.0f;
-	size_t s[] = { 8, 16, 3 };
-	nnp_act a[] = { NNP_ACT_LINEAR, NNP_ACT_LINEAR };
-	nnp_model *m = fresh(2, s, a, 1);
+	nnp_model *m = fresh("8 16:linear 3:linear", 1);
 	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
 	o.optimizer = NNP_OPT_SGD;
 	o.lr = 1e6f;
@@ -1254,13 +1226,12 @@ static nnp_model *clone(const nnp_model *m)
 static void test_masked_training(void **state)
 {
 	(void)state;
-	size_t s[] = { 6, 9, 7, 4 };
-	nnp_act a[] = { NNP_ACT_RELU, NNP_ACT_TANH, NNP_ACT_SOFTMAX };
+	const char *net = "6 9:relu 7:tanh 4:softmax";
 	nnp_dataset *d = rand_rows(40, 6, 4, 3);
 	for (int opt = 0; opt < 2; opt++)
 		for (unsigned th = 1; th <= 2; th++)
 			for (int sched = 0; sched < 2; sched++) {
-				nnp_model *m = fresh(3, s, a, 9), *ref = clone(m);
+				nnp_model *m = fresh(net, 9), *ref = clone(m);
 				uint8_t **mk = rand_mask(m, 17);
 				nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
 				o.optimizer = opt ? NNP_OPT_SGD : NNP_OPT_ADAM;
@@ -1277,9 +1248,7 @@ static void test_masked_training(void **state)
 				o.on_progress = watch_mask;
 				o.ctx = &mw;
 				nnp_train_report rep;
-				nnp_err err;
-				nnp_err_clear(&err);
-				assert_int_equal(nnp_train(m, d, NULL, &o, &rep, &err), NNP_OK);
+				train_ok(m, d, NULL, &o, &rep);
 				assert_int_equal(rep.threads, th);
 				assert_int_equal(mw.steps, 6);
 				assert_masked_zero(m, o.mask);
@@ -1287,7 +1256,7 @@ static void test_masked_training(void **state)
 				double diff = max_diff(m, ref);
 				assert_true(diff < 2e-5);
 				/* The weights moved: the comparison is not vacuous. */
-				nnp_model *init = fresh(3, s, a, 9);
+				nnp_model *init = fresh(net, 9);
 				assert_true(max_diff(m, init) > 1e-2);
 				nnp_model_free(init);
 				free_mask(mk, 3);
@@ -1321,19 +1290,16 @@ static void test_lr_schedule(void **state)
 static void test_rewind(void **state)
 {
 	(void)state;
-	size_t s[] = { 6, 9, 7, 4 };
-	nnp_act a[] = { NNP_ACT_RELU, NNP_ACT_TANH, NNP_ACT_SOFTMAX };
 	nnp_dataset *d = rand_rows(40, 6, 4, 5);
-	nnp_model *m = fresh(3, s, a, 11), *init = clone(m);
+	nnp_model *m = fresh("6 9:relu 7:tanh 4:softmax", 11), *init = clone(m);
 	uint8_t **mk = rand_mask(m, 19);
 	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
 	o.epochs = 3;
 	o.batch = 8;
 	o.input_scale = 1.0f / 3.0f;
-	nnp_err err;
-	nnp_err_clear(&err);
-	assert_int_equal(nnp_train(m, d, NULL, &o, NULL, &err), NNP_OK);
+	train_ok(m, d, NULL, &o, NULL);
 	assert_false(same_weights(m, init));
+	nnp_err err;
 	assert_int_equal(nnp_model_rewind(m, init, (const uint8_t *const *)mk, &err), NNP_OK);
 	const float zero = 0.0f;
 	for (size_t l = 0; l < 3; l++) {
@@ -1347,8 +1313,7 @@ static void test_rewind(void **state)
 	assert_int_equal(nnp_model_rewind(m, init, NULL, &err), NNP_OK);
 	assert_true(same_weights(m, init));
 	/* Another shape is refused, naming the layer; m is left alone. */
-	size_t s2[] = { 6, 9, 5, 4 };
-	nnp_model *other = fresh(3, s2, a, 1);
+	nnp_model *other = fresh("6 9:relu 5:tanh 4:softmax", 1);
 	assert_int_equal(nnp_model_rewind(m, other, NULL, &err), NNP_EINPUT);
 	assert_non_null(strstr(err.msg, "layer 2 is 7x9 in the model but 5x9"));
 	assert_true(same_weights(m, init));
@@ -1441,17 +1406,14 @@ static double ref_distill(const nnp_model *m, const double *p, const nnp_model *
 static void test_distill_training(void **state)
 {
 	(void)state;
-	size_t s[] = { 3, 5, 4 }, st[] = { 3, 6, 6, 4 };
-	nnp_act a[] = { NNP_ACT_TANH, NNP_ACT_SOFTMAX };
-	nnp_act at[] = { NNP_ACT_RELU, NNP_ACT_SIGMOID, NNP_ACT_SOFTMAX };
 	nnp_dataset *d = rand_rows(16, 3, 4, 7);
-	nnp_model *t = fresh(3, st, at, 4);
+	nnp_model *t = fresh("3 6:relu 6:sigmoid 4:softmax", 4);
 	for (size_t l = 0; l < 3; l++)  /* a confident teacher */
 		for (size_t i = 0; i < t->layers[l].in * t->layers[l].out; i++)
 			t->layers[l].w[i] *= 2.0f;
 	const double scale = 0.5, T = 2.5, alpha = 0.7, lr = 0.1;
 	for (unsigned th = 1; th <= 2; th++) {
-		nnp_model *m = fresh(2, s, a, 8), *before = clone(m);
+		nnp_model *m = fresh("3 5:tanh 4:softmax", 8), *before = clone(m);
 		nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
 		o.optimizer = NNP_OPT_SGD;
 		o.lr = (float)lr;
@@ -1466,9 +1428,7 @@ static void test_distill_training(void **state)
 		o.distill_t = (float)T;
 		o.distill_alpha = (float)alpha;
 		nnp_train_report rep;
-		nnp_err err;
-		nnp_err_clear(&err);
-		assert_int_equal(nnp_train(m, d, NULL, &o, &rep, &err), NNP_OK);
+		train_ok(m, d, NULL, &o, &rep);
 		double *p = flat_params(before), *pt = flat_params(t), *pa = flat_params(m);
 		/* The reported loss is the distillation loss at the starting weights. */
 		double l0 = ref_distill(before, p, t, pt, d, scale, T, alpha);
@@ -1502,10 +1462,9 @@ static void test_distill_training(void **state)
 static void test_distill_errors(void **state)
 {
 	(void)state;
-	size_t s[] = { 3, 5, 4 }, s2[] = { 3, 5, 3 };
-	nnp_act a[] = { NNP_ACT_TANH, NNP_ACT_SOFTMAX }, lin[] = { NNP_ACT_TANH, NNP_ACT_LINEAR };
 	nnp_dataset *d = rand_rows(16, 3, 3, 7);
-	nnp_model *m = fresh(2, s, a, 8), *t3 = fresh(2, s2, a, 1), *tl = fresh(2, s, lin, 1);
+	nnp_model *m = fresh("3 5:tanh 4:softmax", 8), *t3 = fresh("3 5:tanh 3:softmax", 1),
+	          *tl = fresh("3 5:tanh 4:linear", 1);
 	nnp_model *keep = clone(m);
 	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
 	nnp_err err;
@@ -1538,14 +1497,12 @@ static void test_deterministic_mask_distill(void **state)
 {
 	(void)state;
 	nnp_dataset *d = teacher(403, 20, 4, 41);
-	size_t s[] = { 20, 48, 24, 4 };
-	nnp_act a[] = { NNP_ACT_RELU, NNP_ACT_LEAKY_RELU, NNP_ACT_SOFTMAX };
-	nnp_model *t = fresh(3, s, a, 5);
+	nnp_model *t = fresh("20 48:relu 24:leaky_relu 4:softmax", 5);
 	for (unsigned th = 1; th <= 2; th++) {
 		nnp_model *r[2];
 		uint8_t **mk = NULL;
 		for (int k = 0; k < 2; k++) {
-			r[k] = fresh(3, s, a, 21);
+			r[k] = fresh("20 48:relu 24:leaky_relu 4:softmax", 21);
 			if (!mk)
 				mk = rand_mask(r[k], 3);
 			nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
@@ -1558,9 +1515,7 @@ static void test_deterministic_mask_distill(void **state)
 			o.distill_t = 2.0f;
 			o.distill_alpha = 0.5f;
 			o.lr_schedule = NNP_LR_COSINE;
-			nnp_err err;
-			nnp_err_clear(&err);
-			assert_int_equal(nnp_train(r[k], d, NULL, &o, NULL, &err), NNP_OK);
+			train_ok(r[k], d, NULL, &o, NULL);
 			assert_masked_zero(r[k], o.mask);
 		}
 		assert_true(same_weights(r[0], r[1]));

@@ -295,6 +295,31 @@ nnp_model *tu_random_model(tu_rng *r, size_t n_layers, const size_t *sizes,
 	return m;
 }
 
+#define TU_NET_MAX 16
+
+nnp_model *tu_net(tu_rng *r, const char *spec, double scale)
+{
+	size_t sizes[TU_NET_MAX + 1], n = 0;
+	nnp_act acts[TU_NET_MAX];
+	const char *p = spec;
+	char *end;
+	sizes[0] = strtoul(p, &end, 10);
+	for (p = end; *p == ' ' && n < TU_NET_MAX; n++) {
+		sizes[n + 1] = strtoul(p + 1, &end, 10);
+		if (*end != ':')
+			fail_msg("tu_net: \"%s\": no activation after layer %zu's width", spec, n);
+		size_t len = strcspn(end + 1, " ");
+		char name[32];
+		snprintf(name, sizeof name, "%.*s", (int)len, end + 1);
+		if (nnp_act_parse(name, &acts[n]))
+			fail_msg("tu_net: \"%s\": unknown activation \"%s\"", spec, name);
+		p = end + 1 + len;
+	}
+	if (*p || n == 0)
+		fail_msg("tu_net: \"%s\": expected \"IN W:ACT ...\"", spec);
+	return r ? tu_random_model(r, n, sizes, acts, scale) : tu_model(n, sizes, acts);
+}
+
 /* NNP_TEST_FILTER=PATTERN runs only the tests whose names match (cmocka's
  * '*' and '?' wildcards): the ThreadSanitizer job runs the thread-count
  * invariance tests alone. */

@@ -58,6 +58,13 @@ int tu_fixture_teardown(void **state);
 nnp_model *tu_random_model(tu_rng *r, size_t n_layers, const size_t *sizes,
                            const nnp_act *acts, double scale);
 
+/* A network from a spec "IN W1:ACT1 W2:ACT2 ...": the input width, then each
+ * layer's width and activation name (as in the model files), e.g.
+ * "5 9:relu 7:tanh 3:softmax". With r, weights and biases uniform in
+ * [-scale, scale] drawn as tu_random_model draws them; with r NULL, zeros
+ * (tu_model). Aborts the test on a malformed spec. */
+nnp_model *tu_net(tu_rng *r, const char *spec, double scale);
+
 /* A model's file bytes in fmt (malloc'd) and a model parsed from them (labels
  * "m.bin" / "m.json"); abort the test on failure. */
 unsigned char *tu_model_bytes(const nnp_model *m, nnp_format fmt, size_t *len);
