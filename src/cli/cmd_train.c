@@ -350,13 +350,13 @@ static int finetune_opt(cli_parser *p, void *ctx, int id, const char *arg)
 	switch (id) {
 	case T_TEACHER: c->teacher = arg; break;
 	case F_REGROW: a->regrow = 1; break;
-	case T_SCOPE:
-		c->scope = !strcmp(arg, "layer") ? NNP_MAG_PER_LAYER
-		           : !strcmp(arg, "global") ? NNP_MAG_GLOBAL
-		           : !strcmp(arg, "hidden") ? NNP_MAG_HIDDEN : -1;
-		if (c->scope < 0)
+	case T_SCOPE: {
+		nnp_mag_scope sc;
+		if (nnp_mag_scope_parse(arg, &sc))
 			return cli_usage_error(p, "--scope: '%s' is not layer, global or hidden", arg), -1;
+		c->scope = (int)sc;
 		break;
+	}
 	case T_STEPS:
 		if (cli_size(p, "--steps", arg, 1, NNP_GRADUAL_MAX_STEPS, &v))
 			return -1;
