@@ -84,6 +84,9 @@ void prune_ft_summary(const prune_cfg *c, const nnp_pipeline *pl, const char *mo
 	        nnp_optimizer_name(t->optimizer), (double)t->lr,
 	        nnp_lr_schedule_name(t->lr_schedule), t->epochs, t->epochs == 1 ? "" : "s",
 	        (unsigned long long)t->seed);
+	const nnp_train_opts t0 = NNP_TRAIN_OPTS_INIT;
+	if (t->batch != t0.batch)
+		fprintf(stderr, ", batch %zu", t->batch);
 	if (t->teacher)
 		fprintf(stderr, ", distilled from %s at T %g, alpha %g",
 		        c->ft.teacher ? c->ft.teacher : model_path, (double)t->distill_t,

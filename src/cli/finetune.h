@@ -31,7 +31,7 @@ int cli_parse_distill(const cli_parser *p, const char *text, float *t, float *al
 
 enum {
 	CLI_FT_DATA = 1400, CLI_FT_LABELS, CLI_FT_EPOCHS, CLI_FT_LR, CLI_FT_SEED, CLI_FT_OPT,
-	CLI_FT_LR_SCHEDULE, CLI_FT_DISTILL, CLI_FT_TEACHER, CLI_FT_SCHEDULE
+	CLI_FT_LR_SCHEDULE, CLI_FT_DISTILL, CLI_FT_TEACHER, CLI_FT_BATCH, CLI_FT_SCHEDULE
 };
 /* The entries, placed in each command's option table. */
 #define CLI_FINETUNE_OPTIONS                                                                \
@@ -39,12 +39,14 @@ enum {
 	{ "finetune-epochs", 0, 1, CLI_FT_EPOCHS }, { "finetune-lr", 0, 1, CLI_FT_LR },         \
 	{ "finetune-seed", 0, 1, CLI_FT_SEED }, { "optimizer", 0, 1, CLI_FT_OPT },              \
 	{ "lr-schedule", 0, 1, CLI_FT_LR_SCHEDULE }, { "distill", 0, 1, CLI_FT_DISTILL },      \
-	{ "teacher", 0, 1, CLI_FT_TEACHER }, { "schedule", 0, 1, CLI_FT_SCHEDULE }
+	{ "teacher", 0, 1, CLI_FT_TEACHER }, { "finetune-batch", 0, 1, CLI_FT_BATCH },            \
+	{ "schedule", 0, 1, CLI_FT_SCHEDULE }
 
 typedef struct cli_finetune {
 	const char *data, *labels;  /* --finetune DATA (NULL: no fine-tuning), its labels */
 	const char *option;         /* the first other option given, for a usage error */
 	uint64_t epochs, seed;
+	uint64_t batch;             /* rows per step */
 	double lr;                  /* NAN: nnp_finetune_default_lr */
 	nnp_optimizer optimizer;
 	nnp_lr_schedule lr_schedule;

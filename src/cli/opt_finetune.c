@@ -38,6 +38,8 @@ void cli_finetune_init(cli_finetune *f)
 	f->epochs = CLI_FT_DEFAULT_EPOCHS;
 	f->seed = CLI_FT_DEFAULT_SEED;
 	f->lr = NAN;
+	const nnp_train_opts t0 = NNP_TRAIN_OPTS_INIT;
+	f->batch = t0.batch;
 	f->optimizer = NNP_OPT_ADAM;
 	f->lr_schedule = NNP_FINETUNE_LR_SCHEDULE;
 }
@@ -51,7 +53,8 @@ int cli_finetune_arg(const cli_parser *p, cli_finetune *f, int id, const char *a
 {
 	static const char *const names[] = { "--finetune", "--finetune-labels", "--finetune-epochs",
 		                             "--finetune-lr", "--finetune-seed", "--optimizer",
-		                             "--lr-schedule", "--distill", "--teacher", "--schedule" };
+		                             "--lr-schedule", "--distill", "--teacher",
+		                             "--finetune-batch", "--schedule" };
 	const char *name = names[id - CLI_FT_DATA];
 	if (id != CLI_FT_DATA && !f->option)
 		f->option = name;
@@ -74,6 +77,7 @@ int cli_finetune_arg(const cli_parser *p, cli_finetune *f, int id, const char *a
 		f->distill = 1;
 		return cli_parse_distill(p, arg, &f->distill_t, &f->distill_alpha);
 	case CLI_FT_TEACHER: f->teacher = arg; return 0;
+	case CLI_FT_BATCH: return cli_size(p, name, arg, 1, NNP_TRAIN_MAX_BATCH, &f->batch);
 	default:
 		if (strcmp(arg, "oneshot") && strcmp(arg, "gradual"))
 			return cli_usage_error(p, "--schedule: '%s' is not oneshot or gradual", arg), -1;
@@ -104,6 +108,7 @@ int cli_finetune_train_opts(const cli_finetune *f, const nnp_model *teacher, nnp
 	t->optimizer = f->optimizer;
 	t->epochs = (size_t)f->epochs;
 	t->seed = f->seed;
+	t->batch = (size_t)f->batch;
 	t->lr = isnan(f->lr) ? nnp_finetune_default_lr(t->optimizer) : (float)f->lr;
 	t->lr_schedule = f->lr_schedule;
 	t->threads = 1;
@@ -133,11 +138,12 @@ void cli_finetune_help(void)
 	const nnp_train_opts t0 = NNP_TRAIN_OPTS_INIT;
 	printf("  --finetune DATA    fine-tune the slimmed model(s) and a copy of the original\n"
 	       "                     on labelled DATA, each as 'nnprune finetune -j 1' would\n"
-	       "                     (batch %zu, in the input scale its provenance records)\n"
+	       "                     (in the input scale its provenance records)\n"
 	       "  --finetune-labels FILE  IDX labels for --finetune\n"
 	       "  --finetune-epochs N     passes over DATA (default %d)\n"
 	       "  --finetune-lr X         learning rate (default %g for adam, %g for sgd)\n"
 	       "  --finetune-seed N       shuffling seed (default %d)\n"
+	       "  --finetune-batch N      rows per step (default %zu)\n"
 	       "  --optimizer adam|sgd    (default adam)\n"
 	       "  --lr-schedule S         constant, or cosine: decayed every step towards 0 over\n"
 	       "                          the run (default %s)\n"
@@ -149,8 +155,8 @@ void cli_finetune_help(void)
 	       "                          steps of the cubic schedule while fine-tuning, step t\n"
 	       "                          --finetune-epochs passes over the t-th of %u parts of\n"
 	       "                          DATA (as many passes as oneshot in all)\n",
-	       t0.batch, CLI_FT_DEFAULT_EPOCHS, (double)nnp_finetune_default_lr(NNP_OPT_ADAM),
-	       (double)nnp_finetune_default_lr(NNP_OPT_SGD), CLI_FT_DEFAULT_SEED,
+	       CLI_FT_DEFAULT_EPOCHS, (double)nnp_finetune_default_lr(NNP_OPT_ADAM),
+	       (double)nnp_finetune_default_lr(NNP_OPT_SGD), CLI_FT_DEFAULT_SEED, t0.batch,
 	       nnp_lr_schedule_name(NNP_FINETUNE_LR_SCHEDULE), NNP_GRADUAL_STEPS,
 	       NNP_GRADUAL_STEPS);
 }

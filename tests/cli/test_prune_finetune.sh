@@ -53,6 +53,14 @@ expect_eq "prune --finetune records the recipe" "adam cosine 2" \
 check "prune --finetune records lr 0.001" near "$(prov ft.bin lr)" 0.001
 expect_eq "prune --finetune: the previous step is the pruning" "prune obs" \
 	"$(prov ft.bin previous.operation) $(prov ft.bin previous.method)"
+# --finetune-batch: as finetune --batch, named in the recipe and the provenance.
+nnp prune $PR --target-params 40% $FT --finetune-batch 16 -o ftb.bin -j 1
+expect_rc "prune --finetune-batch 16: exit 0" 0
+expect_err "prune --finetune-batch: names the batch" "(adam, lr 0.001 cosine, 2 epochs, seed 0, batch 16)"
+nnp finetune slim.bin train.csv --epochs 2 --batch 16 -j 1 -q -o refb.bin
+expect_eq "prune --finetune-batch 16 = finetune --batch 16 of the slimmed model (weights)" \
+	"$(weights refb.bin)" "$(weights ftb.bin)"
+expect_eq "prune --finetune-batch 16 records it" "16" "$(prov ftb.bin batch)"
 # The control: the original fine-tuned the same way, as `finetune` does it.
 nnp finetune model.bin train.csv --epochs 2 -j 1 -q -o ctl.bin
 expect_eq "stderr: the pruned model's and the original's training accuracies, as finetune gives them" \

@@ -70,6 +70,16 @@ check "fine-tuned models identical for -j 1 and -j 2" cmp -s j1.sums j2.sums
 nnp sweep $GRID --finetune train.csv --finetune-epochs $EP -j 2 -q --mem-limit 1K
 check "report.json identical when the data is streamed" cmp -s j1.json pruned/report.json
 
+# ---- --finetune-batch reaches the training: as finetune --batch ----
+nnp sweep $GRID --finetune train.csv --finetune-epochs $EP --finetune-batch 16 -j 1 -q -o pb
+expect_rc "sweep --finetune-batch 16 runs" 0
+nnp finetune model.bin train.csv -o orig-ft16.bin --epochs $EP --batch 16 -j 1 -q
+check "--finetune-batch 16: original = nnprune finetune --batch 16" cmp -s orig-ft16.bin pb/model-ft$EP.bin
+check "--finetune-batch 16: another model than batch 64" test -n "$(cmp orig-ft.bin pb/model-ft$EP.bin)"
+nnp sweep $GRID --finetune train.csv --finetune-batch 0 -o bad1
+expect_rc "--finetune-batch 0: exit 2" 2
+expect_err "--finetune-batch 0: says why" "--finetune-batch"
+
 # ---- --finetune-pareto: only the Pareto candidates ----
 nnp sweep $GRID --finetune train.csv --finetune-epochs $EP --finetune-pareto -q -o pp
 expect_rc "sweep --finetune-pareto runs" 0
