@@ -56,7 +56,7 @@ static int fit_sets(train_cfg *c, nnp_model **m, const nnp_dataset *train,
 	g.train = c->t;
 	g.train.model_takes_raw = 0;
 	g.steps = c->steps;
-	g.scope = (nnp_mag_scope)c->scope;
+	g.scope = c->scope;
 	size_t W = nnp_model_macs(*m);
 	g.target = W - (size_t)llround(c->sparsity * (double)W);
 	nnp_model *out = NULL;
@@ -350,13 +350,10 @@ static int finetune_opt(cli_parser *p, void *ctx, int id, const char *arg)
 	switch (id) {
 	case T_TEACHER: c->teacher = arg; break;
 	case F_REGROW: a->regrow = 1; break;
-	case T_SCOPE: {
-		nnp_mag_scope sc;
-		if (nnp_mag_scope_parse(arg, &sc))
+	case T_SCOPE:
+		if (nnp_mag_scope_parse(arg, &c->scope))
 			return cli_usage_error(p, "--scope: '%s' is not layer, global or hidden", arg), -1;
-		c->scope = (int)sc;
 		break;
-	}
 	case T_STEPS:
 		if (cli_size(p, "--steps", arg, 1, NNP_GRADUAL_MAX_STEPS, &v))
 			return -1;

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cJSON.h>
 #include "cli.h"
+#include "nnprune/criteria.h"
 #include "nnprune/train.h"
 
 enum {
@@ -28,7 +29,7 @@ typedef struct train_cfg {
 	int lr_set, scale_set, quiet;
 	double sparsity;                 /* finetune --sparsity: 0 = none */
 	size_t steps;                    /* finetune --steps (gradual schedule) */
-	int scope;                       /* finetune --scope: nnp_mag_scope */
+	nnp_mag_scope scope;             /* finetune --scope */
 } train_cfg;
 
 #define TRAIN_COMMON_OPTIONS                                                                   \
