@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <zip.h>
 
 #include "model_priv.h"
+#include "zip_api.h"
 
 #define NPY_MAX_HEADER 10000u
 #define NPZ_MAX_MEMBERS 4096u
@@ -257,27 +257,31 @@ int nnpm_npy_read(nnp_model **out, const unsigned char *buf, size_t len, const c
 
 /* ---- .npz ---- */
 
-static int zip_fail(const char *label, zip_error_t *ze, nnp_err *err)
+static int zip_fail(const nnp_zip_api *lz, const char *label, zip_error_t *ze, nnp_err *err)
 {
 	return nnp_err_set(err, NNP_EINPUT, "%s: not a valid zip archive: %s", label,
-	                   zip_error_strerror(ze));
+	                   lz->error_strerror(ze));
 }
 
 int nnpm_npz_read(nnp_model **out, const unsigned char *buf, size_t len, const char *label,
                   const nnp_import_opts *o, int *assumed, nnp_err *err)
 {
-	zip_error_t ze;
-	zip_error_init(&ze);
 	*out = NULL;
-	zip_source_t *src = zip_source_buffer_create(buf, len, 0, &ze);
-	zip_t *za = src ? zip_open_from_source(src, ZIP_CHECKCONS | ZIP_RDONLY, &ze) : NULL;
+	const nnp_zip_api *lz;
+	int lrc = nnp_zip_api_get(&lz, label, NNP_EINPUT, err);
+	if (lrc)
+		return lrc;
+	zip_error_t ze;
+	lz->error_init(&ze);
+	zip_source_t *src = lz->source_buffer_create(buf, len, 0, &ze);
+	zip_t *za = src ? lz->open_from_source(src, ZIP_CHECKCONS | ZIP_RDONLY, &ze) : NULL;
 	if (!za) {
-		int rc = zip_fail(label, &ze, err);
-		zip_source_free(src);
-		zip_error_fini(&ze);
+		int rc = zip_fail(lz, label, &ze, err);
+		lz->source_free(src);
+		lz->error_fini(&ze);
 		return rc;
 	}
-	zip_int64_t n = zip_get_num_entries(za, 0);
+	zip_int64_t n = lz->get_num_entries(za, 0);
 	nnpm_tensor *t = NULL;
 	unsigned char *mem = NULL;
 	size_t k = 0;
@@ -290,8 +294,8 @@ int nnpm_npz_read(nnp_model **out, const unsigned char *buf, size_t len, const c
 		rc = nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", label);
 	for (zip_int64_t i = 0; i < n && !rc; i++) {
 		zip_stat_t st;
-		zip_stat_init(&st);
-		if (zip_stat_index(za, (zip_uint64_t)i, 0, &st) != 0 || !st.name) {
+		lz->stat_init(&st);
+		if (lz->stat_index(za, (zip_uint64_t)i, 0, &st) != 0 || !st.name) {
 			rc = nnp_err_set(err, NNP_EINPUT, "%s: member %lld: unreadable entry", label,
 			                 (long long)i);
 			break;
@@ -326,13 +330,13 @@ int nnpm_npz_read(nnp_model **out, const unsigned char *buf, size_t len, const c
 		if (rc)
 			break;
 		mem = malloc(st.size ? (size_t)st.size : 1);
-		zip_file_t *zf = mem ? zip_fopen_index(za, (zip_uint64_t)i, 0) : NULL;
-		zip_int64_t got = zf ? zip_fread(zf, mem, st.size) : -1;
+		zip_file_t *zf = mem ? lz->fopen_index(za, (zip_uint64_t)i, 0) : NULL;
+		zip_int64_t got = zf ? lz->fread(zf, mem, st.size) : -1;
 		char extra;
 		/* libzip checks the CRC at the end of the member. */
-		zip_int64_t more = zf && got == (zip_int64_t)st.size ? zip_fread(zf, &extra, 1) : -1;
+		zip_int64_t more = zf && got == (zip_int64_t)st.size ? lz->fread(zf, &extra, 1) : -1;
 		if (zf)
-			zip_fclose(zf);
+			lz->fclose(zf);
 		if (!mem) {
 			rc = nnp_err_set(err, NNP_ENOMEM, "%s: out of memory", label);
 			break;
@@ -354,8 +358,8 @@ int nnpm_npz_read(nnp_model **out, const unsigned char *buf, size_t len, const c
 			k++;
 	}
 	free(mem);
-	zip_discard(za);
-	zip_error_fini(&ze);
+	lz->discard(za);
+	lz->error_fini(&ze);
 	if (!rc)
 		rc = nnpm_model_from_tensors(out, t, k, NULL, o, assumed, label, err);
 	nnpm_tensors_free(t, k);
@@ -392,18 +396,22 @@ void nnpm_npy_put(nnpm_sink *s, const float *v, size_t rows, size_t cols, int tw
 int nnpm_npz_write(nnpm_sink *s, const nnp_model *m, const nnp_export_opts *o, nnp_err *err)
 {
 	(void)o;
+	const nnp_zip_api *lz;
+	int lrc = nnp_zip_api_get(&lz, "npz", NNP_EOUTPUT, err);
+	if (lrc)
+		return lrc;
 	zip_error_t ze;
-	zip_error_init(&ze);
-	zip_source_t *out = zip_source_buffer_create(NULL, 0, 0, &ze);
+	lz->error_init(&ze);
+	zip_source_t *out = lz->source_buffer_create(NULL, 0, 0, &ze);
 	zip_t *za = NULL;
 	int rc = NNP_OK;
 	if (out) {
-		zip_source_keep(out);
-		za = zip_open_from_source(out, ZIP_TRUNCATE, &ze);
+		lz->source_keep(out);
+		za = lz->open_from_source(out, ZIP_TRUNCATE, &ze);
 	}
 	if (!za) {
 		rc = nnp_err_set(err, NNP_ENOMEM, "npz: cannot create the archive: %s",
-		                 zip_error_strerror(&ze));
+		                 lz->error_strerror(&ze));
 		goto done;
 	}
 	for (size_t l = 0; l < m->n_layers && !rc; l++) {
@@ -417,41 +425,41 @@ int nnpm_npz_write(nnpm_sink *s, const nnp_model *m, const nnp_export_opts *o, n
 				nnpm_npy_put(&a, L->b, 1, L->out, 0);
 			char name[48];
 			snprintf(name, sizeof name, "%zu.%s.npy", 2 * l, part ? "bias" : "weight");
-			zip_source_t *z = a.failed ? NULL : zip_source_buffer(za, a.mem.p, a.len, 1);
-			zip_int64_t idx = z ? zip_file_add(za, name, z, ZIP_FL_ENC_UTF_8) : -1;
-			if (z && idx < 0)
-				zip_source_free(z);
-			if (!z)
+			zip_source_t *zm = a.failed ? NULL : lz->source_buffer(za, a.mem.p, a.len, 1);
+			zip_int64_t idx = zm ? lz->file_add(za, name, zm, ZIP_FL_ENC_UTF_8) : -1;
+			if (zm && idx < 0)
+				lz->source_free(zm);
+			if (!zm)
 				free(a.mem.p);
 			/* A fixed date (1980-01-01, the zip epoch): the same model gives the
 			 * same bytes, whenever it is written. */
-			if (idx < 0 || zip_set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_STORE, 0) ||
-			    zip_file_set_mtime(za, (zip_uint64_t)idx, NPZ_MTIME, 0))
+			if (idx < 0 || lz->set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_STORE, 0) ||
+			    lz->file_set_mtime(za, (zip_uint64_t)idx, NPZ_MTIME, 0))
 				rc = nnp_err_set(err, NNP_ENOMEM, "npz: cannot add %s", name);
 		}
 	}
-	if (!rc && zip_close(za) != 0)
+	if (!rc && lz->close(za) != 0)
 		rc = nnp_err_set(err, NNP_ENOMEM, "npz: cannot write the archive: %s",
-		                 zip_strerror(za));
+		                 lz->strerror(za));
 	else if (!rc)
 		za = NULL;
 	if (!rc) {
 		zip_stat_t st;
 		unsigned char chunk[65536];
-		if (zip_source_stat(out, &st) != 0 || zip_source_open(out) != 0) {
+		if (lz->source_stat(out, &st) != 0 || lz->source_open(out) != 0) {
 			rc = nnp_err_set(err, NNP_ENOMEM, "npz: cannot read the archive back");
 		} else {
 			zip_int64_t got;
-			while ((got = zip_source_read(out, chunk, sizeof chunk)) > 0)
+			while ((got = lz->source_read(out, chunk, sizeof chunk)) > 0)
 				nnpm_sink_put(s, chunk, (size_t)got);
-			zip_source_close(out);
+			lz->source_close(out);
 		}
 	}
 done:
 	if (za)
-		zip_discard(za);
-	zip_source_free(out);
-	zip_error_fini(&ze);
+		lz->discard(za);
+	lz->source_free(out);
+	lz->error_fini(&ze);
 	return rc;
 }
 
