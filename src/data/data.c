@@ -213,15 +213,11 @@ static int gz_fill(nnp_src *s, nnp_err *err)
 			s->z.next_in = s->zin;
 			s->z.avail_in = (uInt)got;
 		}
-		if (s->z.avail_in == 0) {
-			if (!s->gz_member_end) {
-				bad = "truncated gzip data (the file ends inside the stream)";
+		if (s->gz_member_end) {
+			if (s->z.avail_in == 0) {
+				s->eof = 1;
 				break;
 			}
-			s->eof = 1;
-			break;
-		}
-		if (s->gz_member_end) {
 			/* More bytes after a complete member: only another member may follow. */
 			if (s->z.next_in[0] != 0x1f) {
 				bad = "bytes after the end of the gzip data";
@@ -234,10 +230,16 @@ static int gz_fill(nnp_src *s, nnp_err *err)
 		s->z.next_out = s->buf + s->len;
 		s->z.avail_out = room > UINT_MAX ? UINT_MAX : (uInt)room;
 		uInt before = s->z.avail_out;
+		/* Called even with no input left: inflate may still hold output that
+		 * did not fit the last call's room, and it must all reach the reader
+		 * before the stream is called truncated. */
 		int zr = inflate(&s->z, Z_NO_FLUSH);
 		s->len += before - s->z.avail_out;
 		if (zr == Z_STREAM_END)
 			s->gz_member_end = 1;
+		else if ((zr == Z_OK || zr == Z_BUF_ERROR) && s->z.avail_in == 0 && s->raw_eof &&
+		         s->z.avail_out == before)
+			bad = "truncated gzip data (the file ends inside the stream)";
 		else if (!(zr == Z_OK || (zr == Z_BUF_ERROR && s->z.avail_in == 0))) {
 			snprintf(why, sizeof why, "invalid gzip data (%s)",
 			         zr == Z_MEM_ERROR ? "out of memory" : s->z.msg ? s->z.msg : "corrupt");

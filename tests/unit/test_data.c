@@ -1306,6 +1306,62 @@ static void test_gzip_damage_after_rows(void **state)
 	nnp_tb_free(&t);
 }
 
+/* The bytes zlib itself inflates from a gzip stream before it runs out of
+ * input: with all the room it wants, in one call (the reference for the
+ * truncation's offset, computed without the reader). */
+static size_t zlib_inflated(const unsigned char *z, size_t zlen, size_t room)
+{
+	unsigned char *out = malloc(room);
+	assert_non_null(out);
+	z_stream s;
+	memset(&s, 0, sizeof s);
+	assert_int_equal(inflateInit2(&s, 15 + 16), Z_OK);
+	s.next_in = (unsigned char *)z;
+	s.avail_in = (uInt)zlen;
+	s.next_out = out;
+	s.avail_out = (uInt)room;
+	int zr = inflate(&s, Z_NO_FLUSH);
+	assert_true(zr == Z_OK || zr == Z_BUF_ERROR);
+	size_t n = room - s.avail_out;
+	inflateEnd(&s);
+	free(out);
+	return n;
+}
+
+/* A gzip stream cut short where inflate still holds output the reader's
+ * buffer had no room for (long runs of one byte: a few input bytes make
+ * kilobytes): every byte inflated reaches the reader before the stream is
+ * called truncated, so the offset in the message is zlib's own count, with
+ * the smallest buffer and the default one, at every cut. */
+static void test_gzip_truncated_offset(void **state)
+{
+	(void)state;
+	uint32_t dims[1] = { 5 * NNP_DATA_BUF_MIN };
+	double *vals = calloc(dims[0], sizeof *vals);
+	assert_non_null(vals);
+	for (size_t i = 0; i < dims[0]; i++)
+		vals[i] = (double)(0xce ^ (i / 4000));
+	size_t ilen;
+	unsigned char *img = make_idx(0x08, 1, dims, vals, dims[0], &ilen);
+	char *p = put_gz("cut.idx.gz", img, ilen);
+	size_t zlen;
+	unsigned char *z = tu_read(p, &zlen);
+	nnp_data_opts o = NNP_DATA_OPTS_INIT;
+	o.label = NNP_LABEL_NONE;
+	/* From just after the 10-byte header to just before the 8-byte trailer. */
+	for (size_t cut = 12; cut + 8 < zlen; cut++) {
+		tu_write(p, z, cut);
+		size_t want = zlib_inflated(z, cut, ilen + 64);
+		char sub[96];
+		snprintf(sub, sizeof sub, "cut.idx.gz: byte %zu: truncated gzip data", want);
+		expect_same_fail(p, &o, sub);
+	}
+	free(z);
+	free(p);
+	free(img);
+	free(vals);
+}
+
 typedef struct idx_pair {
 	char *img, *lab;
 	size_t img_len, lab_len;
@@ -1745,6 +1801,7 @@ int main(void)
 		cmocka_unit_test(test_csv_batches),
 		cmocka_unit_test(test_csv_buffer_boundaries),
 		cmocka_unit_test(test_gzip_damage_after_rows),
+		cmocka_unit_test(test_gzip_truncated_offset),
 		cmocka_unit_test(test_csv_integer_rows),
 		cmocka_unit_test(test_csv_gzip_small_and_stdin),
 		cmocka_unit_test(test_buffers_sized_to_input),
