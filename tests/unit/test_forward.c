@@ -328,17 +328,16 @@ static void test_metrics_mse(void **state)
 static void test_create_errors_and_threads(void **state)
 {
 	(void)state;
-	tu_rng rng = {1};
-	nnp_model *m = tu_net(&rng, "3 2:linear", 1);
-	nnp_forward *f = (nnp_forward *)&rng;
+	tu_case *c = tu_case_net(1, "3 2:linear", 1);
+	nnp_forward *f = (nnp_forward *)&c->rng;
 	nnp_err err;
 	nnp_err_clear(&err);
-	assert_int_equal(nnp_forward_create(&f, m, 0, &err), NNP_EUSAGE);
+	assert_int_equal(nnp_forward_create(&f, c->m, 0, &err), NNP_EUSAGE);
 	assert_null(f);
 	tu_expect_msg(&err, "batch of 0 rows");
-	assert_int_equal(nnp_forward_create(&f, m, (size_t)1 << 40, &err), NNP_EUSAGE);
+	assert_int_equal(nnp_forward_create(&f, c->m, (size_t)1 << 40, &err), NNP_EUSAGE);
 	nnp_forward_free(NULL);
-	nnp_model_free(m);
+	tu_case_free(c);
 	assert_true(nnp_default_threads() >= 1);
 	nnp_blas_single_thread();
 }

@@ -782,56 +782,51 @@ static void check_against_ref(const nnp_model *p, const nnp_keep *kp, const ref_
 static void test_sequential_against_reference(void **state)
 {
 	(void)state;
-	tu_rng r = { 15 };
-	nnp_model *mod = tu_net(&r, "6 10:relu 8:relu 3:softmax", 0.8);
-	nnp_dataset *d = make_data(&r, 90, 6, -1, 2);
+	tu_case *tc = tu_case_new(15, "6 10:relu 8:relu 3:softmax", 0.8, 90, -1, 2, 0);
 	const size_t cand[][2] = { { 6, 5 }, { 10, 4 }, { 7, 8 }, { 6, 5 }, { 3, 2 } };
 	for (int co = NNP_COMP_NONE; co <= NNP_COMP_LS; co++) {
 		nnp_method_opts o = opts_of(NNP_METHOD_SCORE, (nnp_compensate)co, 2, 16);
 		nnp_method_ctx *c = NULL;
 		nnp_err err;
 		nnp_err_clear(&err);
-		assert_int_equal(nnp_method_ctx_create(&c, mod, d, &o, &err), 0);
+		assert_int_equal(nnp_method_ctx_create(&c, tc->m, tc->d, &o, &err), 0);
 		for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++) {
 			nnp_model *p = NULL, *q = NULL;
 			nnp_keep *kp = NULL;
 			assert_int_equal(nnp_method_ctx_prune(c, cand[i], &p, &kp, &err), 0);
 			ref_net R;
-			ref_prune(mod, d, cand[i], (nnp_compensate)co, o.lambda_rel, &R);
+			ref_prune(tc->m, tc->d, cand[i], (nnp_compensate)co, o.lambda_rel, &R);
 			check_against_ref(p, kp, &R);
 			ref_free(&R);
-			assert_int_equal(nnp_method_prune(&q, mod, d, &o, cand[i], NULL, &err), 0);
+			assert_int_equal(nnp_method_prune(&q, tc->m, tc->d, &o, cand[i], NULL, &err),
+			                 0);
 			tu_assert_models_bitequal(p, q);
-			assert_int_equal(nnp_model_params(p), nnp_method_params(mod, cand[i]));
+			assert_int_equal(nnp_model_params(p), nnp_method_params(tc->m, cand[i]));
 			nnp_model_free(p);
 			nnp_model_free(q);
 			nnp_keep_free(kp);
 		}
 		nnp_method_ctx_free(c);
 	}
-	nnp_model_free(mod);
-	nnp_dataset_free(d);
+	tu_case_free(tc);
 }
 
 /* Keeping every neuron returns the model unchanged, whatever the method. */
 static void test_keep_all_is_identity(void **state)
 {
 	(void)state;
-	tu_rng r = { 16 };
-	nnp_model *mod = tu_net(&r, "5 7:tanh 6:leaky_relu 4:linear", 1.0);
-	nnp_dataset *d = make_data(&r, 40, 5, -1, 1);
+	tu_case *c = tu_case_new(16, "5 7:tanh 6:leaky_relu 4:linear", 1.0, 40, -1, 1, 0);
 	const size_t counts[2] = { 7, 6 };
 	for (int me = NNP_METHOD_SCORE; me <= NNP_METHOD_OBS; me++) {
 		nnp_method_opts o = opts_of((nnp_method)me, NNP_COMP_LS, 1, 0);
 		nnp_model *p = NULL;
 		nnp_err err;
-		assert_int_equal(nnp_method_prune(&p, mod, d, &o, counts, NULL, &err), 0);
-		tu_assert_models_bitequal(p, mod);
-		assert_true(p->layers[1].alpha == mod->layers[1].alpha);
+		assert_int_equal(nnp_method_prune(&p, c->m, c->d, &o, counts, NULL, &err), 0);
+		tu_assert_models_bitequal(p, c->m);
+		assert_true(p->layers[1].alpha == c->m->layers[1].alpha);
 		nnp_model_free(p);
 	}
-	nnp_model_free(mod);
-	nnp_dataset_free(d);
+	tu_case_free(c);
 }
 
 /* The rule's kept sets through prune_keep: compensation none is exactly
@@ -839,9 +834,7 @@ static void test_keep_all_is_identity(void **state)
 static void test_prune_keep_matches_prune_apply(void **state)
 {
 	(void)state;
-	tu_rng r = { 17 };
-	nnp_model *mod = tu_net(&r, "4 6:relu 5:sigmoid 2:softmax", 1.0);
-	nnp_dataset *d = make_data(&r, 30, 4, -1, 1);
+	tu_case *tc = tu_case_new(17, "4 6:relu 5:sigmoid 2:softmax", 1.0, 30, -1, 1, 0);
 	size_t c0[] = { 0, 2, 5 }, c1[] = { 1, 2, 3, 4 };
 	size_t counts[] = { 3, 4 };
 	size_t *idx[] = { c0, c1 };
@@ -851,15 +844,14 @@ static void test_prune_keep_matches_prune_apply(void **state)
 	nnp_method_ctx *c = NULL;
 	nnp_model *p = NULL, *q = NULL;
 	nnp_err err;
-	assert_int_equal(nnp_method_ctx_create(&c, mod, d, &o, &err), 0);
+	assert_int_equal(nnp_method_ctx_create(&c, tc->m, tc->d, &o, &err), 0);
 	assert_int_equal(nnp_method_ctx_prune_keep(c, &k, &p, &err), 0);
-	assert_int_equal(nnp_prune_apply(&q, mod, &k, NULL, 0, &err), 0);
+	assert_int_equal(nnp_prune_apply(&q, tc->m, &k, NULL, 0, &err), 0);
 	tu_assert_models_bitequal(p, q);
 	nnp_model_free(p);
 	nnp_model_free(q);
 	nnp_method_ctx_free(c);
-	nnp_model_free(mod);
-	nnp_dataset_free(d);
+	tu_case_free(tc);
 }
 
 /* ---- allocation --------------------------------------------------------- */
@@ -1159,9 +1151,7 @@ static void expect_err(int rc, const nnp_err *err, int status, const char *needl
 static void test_bad_options(void **state)
 {
 	(void)state;
-	tu_rng r = { 20 };
-	nnp_model *mod = tu_net(&r, "3 4:relu 2:softmax", 1.0);
-	nnp_dataset *d = make_data(&r, 10, 3, -1, 1);
+	tu_case *tc = tu_case_new(20, "3 4:relu 2:softmax", 1.0, 10, -1, 1, 0);
 	nnp_method_opts o = NNP_METHOD_OPTS_INIT;
 	nnp_method_ctx *c = NULL;
 	nnp_model *p = NULL;
@@ -1172,23 +1162,23 @@ static void test_bad_options(void **state)
 	const double bad_keep[] = { 0.0, -0.1, 1.0000001, 2.0, NAN };
 	for (size_t i = 0; i < sizeof bad_keep / sizeof bad_keep[0]; i++) {
 		nnp_err_clear(&err);
-		expect_err(nnp_method_counts(mod, bad_keep[i], counts, &err), &err, NNP_EUSAGE,
+		expect_err(nnp_method_counts(tc->m, bad_keep[i], counts, &err), &err, NNP_EUSAGE,
 		           "keep fraction");
 	}
-	assert_int_equal(nnp_method_counts(mod, 1.0, counts, &err), 0);
+	assert_int_equal(nnp_method_counts(tc->m, 1.0, counts, &err), 0);
 	assert_int_equal(counts[0], 4);
-	assert_int_equal(nnp_method_counts(mod, 0.01, counts, &err), 0);
+	assert_int_equal(nnp_method_counts(tc->m, 0.01, counts, &err), 0);
 	assert_int_equal(counts[0], 1);
-	assert_int_equal(nnp_method_counts(mod, 0.6, counts, &err), 0);
+	assert_int_equal(nnp_method_counts(tc->m, 0.6, counts, &err), 0);
 	assert_int_equal(counts[0], 2);   /* round(2.4) */
 
 	/* Empty calibration set, wrong feature count. */
-	nnp_dataset empty = { 0, 3, d->x, NULL };
-	expect_err(nnp_method_ctx_create(&c, mod, &empty, &o, &err), &err, NNP_EINPUT, "no rows");
+	nnp_dataset empty = { 0, 3, tc->d->x, NULL };
+	expect_err(nnp_method_ctx_create(&c, tc->m, &empty, &o, &err), &err, NNP_EINPUT, "no rows");
 	assert_null(c);
-	expect_err(nnp_method_ctx_create(&c, mod, NULL, &o, &err), &err, NNP_EINPUT, "no rows");
-	nnp_dataset wide = { 2, 4, d->x, NULL };
-	expect_err(nnp_method_ctx_create(&c, mod, &wide, &o, &err), &err, NNP_EINPUT,
+	expect_err(nnp_method_ctx_create(&c, tc->m, NULL, &o, &err), &err, NNP_EINPUT, "no rows");
+	nnp_dataset wide = { 2, 4, tc->d->x, NULL };
+	expect_err(nnp_method_ctx_create(&c, tc->m, &wide, &o, &err), &err, NNP_EINPUT,
 	           "4 features per row, the model takes 3");
 	/* The same, streamed: a header only, four columns, a bad row, no file. */
 	char *dir = tu_mkdtemp(), *cp = tu_path(dir, "c.csv");
@@ -1196,17 +1186,17 @@ static void test_bad_options(void **state)
 	so.label = NNP_LABEL_NONE;
 	nnp_calib_stream cs_src = { cp, &so, 0, NULL };
 	tu_write(cp, "a,b,c\n", 6);
-	expect_err(nnp_method_ctx_create_stream(&c, mod, &cs_src, &o, &err), &err, NNP_EINPUT,
+	expect_err(nnp_method_ctx_create_stream(&c, tc->m, &cs_src, &o, &err), &err, NNP_EINPUT,
 	           "no data rows");
 	tu_write(cp, "1,2,3,4\n", 8);
-	expect_err(nnp_method_ctx_create_stream(&c, mod, &cs_src, &o, &err), &err, NNP_EINPUT,
+	expect_err(nnp_method_ctx_create_stream(&c, tc->m, &cs_src, &o, &err), &err, NNP_EINPUT,
 	           "4 feature columns (4 fields, no label column) but the model has 3 inputs");
 	tu_write(cp, "1,2,3\n4,x,6\n", 12);
-	expect_err(nnp_method_ctx_create_stream(&c, mod, &cs_src, &o, &err), &err, NNP_EINPUT,
+	expect_err(nnp_method_ctx_create_stream(&c, tc->m, &cs_src, &o, &err), &err, NNP_EINPUT,
 	           "c.csv:2:");
 	assert_null(c);
 	tu_rmtree(dir);
-	expect_err(nnp_method_ctx_create_stream(&c, mod, &cs_src, &o, &err), &err, NNP_EINPUT,
+	expect_err(nnp_method_ctx_create_stream(&c, tc->m, &cs_src, &o, &err), &err, NNP_EINPUT,
 	           "c.csv");
 	free(cp);
 	free(dir);
@@ -1214,7 +1204,8 @@ static void test_bad_options(void **state)
 	/* Options. */
 	nnp_method_opts b = o;
 	b.lambda_rel = 0;
-	expect_err(nnp_method_ctx_create(&c, mod, d, &b, &err), &err, NNP_EUSAGE, "ridge lambda");
+	expect_err(nnp_method_ctx_create(&c, tc->m, tc->d, &b, &err), &err, NNP_EUSAGE,
+	           "ridge lambda");
 	b = o;
 	b.lambda_rel = INFINITY;
 	expect_err(nnp_method_check_opts(&b, &err), &err, NNP_EUSAGE, "ridge lambda");
@@ -1238,13 +1229,13 @@ static void test_bad_options(void **state)
 	expect_err(nnp_method_check_opts(&b, &err), &err, NNP_EUSAGE, "compensation 9");
 
 	/* A model without a hidden layer. */
-	nnp_model *flat = tu_net(&r, "3 2:softmax", 1.0);
-	expect_err(nnp_method_ctx_create(&c, flat, d, &o, &err), &err, NNP_EUSAGE,
+	nnp_model *flat = tu_net(&tc->rng, "3 2:softmax", 1.0);
+	expect_err(nnp_method_ctx_create(&c, flat, tc->d, &o, &err), &err, NNP_EUSAGE,
 	           "no hidden layer");
 	nnp_model_free(flat);
 
 	/* Counts, the rule method, kept sets. */
-	assert_int_equal(nnp_method_ctx_create(&c, mod, d, &o, &err), 0);
+	assert_int_equal(nnp_method_ctx_create(&c, tc->m, tc->d, &o, &err), 0);
 	size_t zero[1] = { 0 }, five[1] = { 5 };
 	expect_err(nnp_method_ctx_prune(c, zero, &p, NULL, &err), &err, NNP_EUSAGE,
 	           "keeping 0 of 4 neurons");
@@ -1260,7 +1251,7 @@ static void test_bad_options(void **state)
 	c = NULL;
 	b = o;
 	b.method = NNP_METHOD_RULE;
-	assert_int_equal(nnp_method_ctx_create(&c, mod, d, &b, &err), 0);
+	assert_int_equal(nnp_method_ctx_create(&c, tc->m, tc->d, &b, &err), 0);
 	expect_err(nnp_method_ctx_prune(c, kc, &p, NULL, &err), &err, NNP_EUSAGE, "rule");
 	expect_err(nnp_method_ctx_allocate(c, &a, &err), &err, NNP_EUSAGE, "rule");
 	assert_null(a);
@@ -1268,9 +1259,9 @@ static void test_bad_options(void **state)
 	c = NULL;
 
 	/* Non-finite calibration rows (relu or tanh may squash them: linear keeps them). */
-	d->x[4] = NAN;
-	mod->layers[0].act = NNP_ACT_LINEAR;
-	expect_err(nnp_method_prune(&p, mod, d, &o, kc, NULL, &err), &err, NNP_EINPUT,
+	tc->d->x[4] = NAN;
+	tc->m->layers[0].act = NNP_ACT_LINEAR;
+	expect_err(nnp_method_prune(&p, tc->m, tc->d, &o, kc, NULL, &err), &err, NNP_EINPUT,
 	           "hidden layer 0: activations are not finite");
 	assert_null(p);
 
@@ -1287,8 +1278,7 @@ static void test_bad_options(void **state)
 	assert_string_equal(nnp_compensate_name(NNP_COMP_LS), "ls");
 	assert_null(nnp_method_name((nnp_method)nnp_criteria_count()));
 
-	nnp_model_free(mod);
-	nnp_dataset_free(d);
+	tu_case_free(tc);
 }
 
 int main(void)

@@ -211,25 +211,24 @@ static void test_acc_large_offset(void **state)
 {
 	(void)state;
 	nnp_err err;
-	tu_rng rng = {99};
-	nnp_model *m = tu_net(&rng, "1 4:linear 2:linear", 1);
+	tu_case *c = tu_case_net(99, "1 4:linear 2:linear", 1);
 	size_t rows = 5000;
 	float *a = malloc(rows * 4 * sizeof *a);
 	assert_non_null(a);
 	for (size_t r = 0; r < rows; r++) {
-		a[r * 4 + 0] = (float)(10000.0 + tu_uniform(&rng, -0.1, 0.1));
-		a[r * 4 + 1] = (float)(-3e5 + tu_uniform(&rng, -2, 2));
+		a[r * 4 + 0] = (float)(10000.0 + tu_uniform(&c->rng, -0.1, 0.1));
+		a[r * 4 + 1] = (float)(-3e5 + tu_uniform(&c->rng, -2, 2));
 		a[r * 4 + 2] = r % 4 == 0 ? 0.0f : 1.5f;  /* 1/4 zeros, known std */
 		a[r * 4 + 3] = 2.25f;                     /* constant: std exactly 0 */
 	}
 	ref_layer ref;
 	ref_compute(&ref, a, rows, 4);
 	nnp_acc *acc = NULL;
-	assert_int_equal(nnp_acc_create(&acc, m, &err), 0);
+	assert_int_equal(nnp_acc_create(&acc, c->m, &err), 0);
 	for (size_t off = 0; off < rows; off += 333)
 		nnp_acc_add_layer(acc, 0, a + off * 4, rows - off < 333 ? rows - off : 333);
 	nnp_stats *s = NULL;
-	assert_int_equal(nnp_stats_create(&s, m, &err), 0);
+	assert_int_equal(nnp_stats_create(&s, c->m, &err), 0);
 	nnp_acc_finish(acc, s);
 	compare_layer(&s->layers[0], &ref, 1e-9, 1e-6, 0);
 	const nnp_layer_stats *L = &s->layers[0];
@@ -242,7 +241,7 @@ static void test_acc_large_offset(void **state)
 	nnp_acc_free(acc);
 	ref_free(&ref);
 	free(a);
-	nnp_model_free(m);
+	tu_case_free(c);
 }
 
 /* ---------------------------------------------------------------- run */

@@ -271,17 +271,16 @@ static void test_backprop_activation_grads(void **state)
 static void test_grad_errors(void **state)
 {
 	(void)state;
-	tu_rng r = { 3 };
-	nnp_model *m = tu_net(&r, "2 3:softmax", 1.0);
+	tu_case *c = tu_case_net(3, "2 3:softmax", 1.0);
 	float x[4] = { 0 }, g[9];
 	int32_t y[2] = { 0, 3 };
 	nnp_err err;
 	nnp_err_clear(&err);
-	assert_int_equal(nnp_train_grad(m, x, y, 0, g, NULL, &err), NNP_EUSAGE);
+	assert_int_equal(nnp_train_grad(c->m, x, y, 0, g, NULL, &err), NNP_EUSAGE);
 	assert_non_null(strstr(err.msg, "rows must be between 1"));
-	assert_int_equal(nnp_train_grad(m, x, y, 2, g, NULL, &err), NNP_EINPUT);
+	assert_int_equal(nnp_train_grad(c->m, x, y, 2, g, NULL, &err), NNP_EINPUT);
 	assert_non_null(strstr(err.msg, "row 2: label 3 is out of range"));
-	nnp_model_free(m);
+	tu_case_free(c);
 }
 
 /* ---------------------------------------------------------------- init -- */

@@ -320,6 +320,32 @@ nnp_model *tu_net(tu_rng *r, const char *spec, double scale)
 	return r ? tu_random_model(r, n, sizes, acts, scale) : tu_model(n, sizes, acts);
 }
 
+tu_case *tu_case_net(uint64_t seed, const char *net, double scale)
+{
+	tu_case *c = calloc(1, sizeof *c);
+	assert_non_null(c);
+	c->rng.s = seed;
+	c->m = tu_net(&c->rng, net, scale);
+	return c;
+}
+
+tu_case *tu_case_new(uint64_t seed, const char *net, double scale, size_t rows, double lo,
+                     double hi, size_t classes)
+{
+	tu_case *c = tu_case_net(seed, net, scale);
+	c->d = tu_random_dataset(&c->rng, rows, c->m->input_size, lo, hi, classes);
+	return c;
+}
+
+void tu_case_free(tu_case *c)
+{
+	if (c) {
+		nnp_model_free(c->m);
+		nnp_dataset_free(c->d);
+	}
+	free(c);
+}
+
 /* NNP_TEST_FILTER=PATTERN runs only the tests whose names match (cmocka's
  * '*' and '?' wildcards): the ThreadSanitizer job runs the thread-count
  * invariance tests alone. */

@@ -90,6 +90,23 @@ void tu_assert_models_bitequal(const nnp_model *a, const nnp_model *b);
  * activations, and the same bits of alpha, weights and biases. */
 void tu_assert_same_layers(const nnp_model *a, const nnp_model *b);
 
+/* A test's network, its rows and what is left of their random stream, owned
+ * together so that one call frees them. */
+typedef struct tu_case {
+	tu_rng rng;       /* seeded with the case's seed, past m's and d's draws */
+	nnp_model *m;
+	nnp_dataset *d;   /* NULL from tu_case_net */
+} tu_case;
+/* rng = { seed } and m = tu_net(&rng, net, scale): the same draws as those
+ * two lines written out. Aborts the test on failure; free with tu_case_free. */
+tu_case *tu_case_net(uint64_t seed, const char *net, double scale);
+/* tu_case_net, then d = tu_random_dataset(&rng, rows, m's inputs, lo, hi,
+ * classes), drawn after the weights. */
+tu_case *tu_case_new(uint64_t seed, const char *net, double scale, size_t rows, double lo,
+                     double hi, size_t classes);
+/* Frees m, d and c; NULL is fine. */
+void tu_case_free(tu_case *c);
+
 /* The outcome of case i of a table (what names the table): with want NULL,
  * success; else NNP_EINPUT with want in the message. */
 void tu_expect_case(const char *what, size_t i, int rc, const nnp_err *err, const char *want);
