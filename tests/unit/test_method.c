@@ -60,6 +60,21 @@ static void gauss_solve(double *A, double *B, size_t k, size_t m)
 			B[r * m + j] /= A[r * k + r];
 }
 
+/* The ridge weights on the inputs K[0..k-1] of a covariance C (n x n) and a
+ * cross-covariance X (row stride ldx): B (k x m) = (C_KK + lam I)^-1 X_K, the
+ * m columns of X from its first; A (k x k) is scratch. */
+static void ridge_on(const double *C, size_t n, const double *X, size_t ldx, size_t m,
+                     const size_t *K, size_t k, double lam, double *A, double *B)
+{
+	for (size_t i = 0; i < k; i++) {
+		for (size_t j = 0; j < k; j++)
+			A[i * k + j] = C[K[i] * n + K[j]] + (i == j ? lam : 0);
+		for (size_t j = 0; j < m; j++)
+			B[i * m + j] = X[K[i] * ldx + j];
+	}
+	gauss_solve(A, B, k, m);
+}
+
 static nnp_dataset *make_data(tu_rng *r, size_t rows, size_t f, double lo, double hi)
 {
 	return tu_random_dataset(r, rows, f, lo, hi, 0);
@@ -263,13 +278,7 @@ static void test_refit_end_to_end(void **state)
 	double lam = NNP_METHOD_LAMBDA_REL * tr / n;
 	double A[k * k], B[k * m];
 	const size_t *K = kp->idx[0];
-	for (size_t i = 0; i < k; i++) {
-		for (size_t j = 0; j < k; j++)
-			A[i * k + j] = C[K[i] * n + K[j]] + (i == j ? lam : 0);
-		for (size_t j = 0; j < m; j++)
-			B[i * m + j] = X[K[i] * m + j];
-	}
-	gauss_solve(A, B, k, m);
+	ridge_on(C, n, X, m, m, K, k, lam, A, B);
 	const nnp_layer *P1 = &p->layers[1];
 	assert_int_equal(P1->in, k);
 	for (size_t j = 0; j < m; j++) {
@@ -391,12 +400,7 @@ static void test_sparse_refit_normal_equations(void **state)
 				else
 					assert_true(wf[j] == 0.0f);
 			double A[W * W], B[W];
-			for (size_t a = 0; a < k; a++) {
-				for (size_t b = 0; b < k; b++)
-					A[a * k + b] = C[K[a] * n + K[b]] + (a == b ? lam : 0);
-				B[a] = X[K[a] * m + i];
-			}
-			gauss_solve(A, B, k, 1);
+			ridge_on(C, n, X + i, m, 1, K, k, lam, A, B);
 			double bias = mz[i];
 			for (size_t a = 0; a < k; a++) {
 				assert_true(fabs(wf[K[a]] - B[a]) < 1e-4 * (1 + fabs(B[a])));
@@ -463,13 +467,7 @@ static double subset_obj(const double *C, const double *X, size_t n, size_t m, u
 	if (k == 0)
 		return 0;
 	double A[64], B[24];
-	for (size_t i = 0; i < k; i++) {
-		for (size_t j = 0; j < k; j++)
-			A[i * k + j] = C[idx[i] * n + idx[j]] + (i == j ? lam : 0);
-		for (size_t j = 0; j < m; j++)
-			B[i * m + j] = X[idx[i] * m + j];
-	}
-	gauss_solve(A, B, k, m);
+	ridge_on(C, n, X, m, m, idx, k, lam, A, B);
 	double s = 0;
 	for (size_t i = 0; i < k; i++)
 		for (size_t j = 0; j < m; j++)
@@ -693,13 +691,7 @@ static void ref_prune(const nnp_model *m, const nnp_dataset *d, const size_t *co
 				tr += C[j * n + j];
 			double lam = lambda_rel * tr / n;
 			double *A = malloc(k * k * sizeof *A), *B = malloc(k * mo * sizeof *B);
-			for (size_t i = 0; i < k; i++) {
-				for (size_t j = 0; j < k; j++)
-					A[i * k + j] = C[K[i] * n + K[j]] + (i == j ? lam : 0);
-				for (size_t j = 0; j < mo; j++)
-					B[i * mo + j] = X[K[i] * mo + j];
-			}
-			gauss_solve(A, B, k, mo);
+			ridge_on(C, n, X, mo, mo, K, k, lam, A, B);
 			for (size_t j = 0; j < mo; j++) {
 				nb[j] = mz[j];
 				for (size_t i = 0; i < k; i++) {

@@ -322,8 +322,7 @@ nnp_model *tu_net(tu_rng *r, const char *spec, double scale)
 
 tu_case *tu_case_net(uint64_t seed, const char *net, double scale)
 {
-	tu_case *c = calloc(1, sizeof *c);
-	assert_non_null(c);
+	tu_case *c = tu_case_of(NULL, NULL, NULL);
 	c->rng.s = seed;
 	c->m = tu_net(&c->rng, net, scale);
 	return c;
@@ -337,13 +336,30 @@ tu_case *tu_case_new(uint64_t seed, const char *net, double scale, size_t rows, 
 	return c;
 }
 
+tu_case *tu_case_of(nnp_model *m, nnp_dataset *d, nnp_dataset *held)
+{
+	tu_case *c = calloc(1, sizeof *c);
+	assert_non_null(c);
+	c->m = m;
+	c->d = d;
+	c->held = held;
+	return c;
+}
+
 void tu_case_free(tu_case *c)
 {
 	if (c) {
 		nnp_model_free(c->m);
 		nnp_dataset_free(c->d);
+		nnp_dataset_free(c->held);
 	}
 	free(c);
+}
+
+int tu_case_teardown(void **state)
+{
+	tu_case_free(*state);
+	return 0;
 }
 
 /* NNP_TEST_FILTER=PATTERN runs only the tests whose names match (cmocka's

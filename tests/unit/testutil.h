@@ -96,6 +96,7 @@ typedef struct tu_case {
 	tu_rng rng;       /* seeded with the case's seed, past m's and d's draws */
 	nnp_model *m;
 	nnp_dataset *d;   /* NULL from tu_case_net */
+	nnp_dataset *held; /* other rows a test adds (held out), or NULL */
 } tu_case;
 /* rng = { seed } and m = tu_net(&rng, net, scale): the same draws as those
  * two lines written out. Aborts the test on failure; free with tu_case_free. */
@@ -104,8 +105,13 @@ tu_case *tu_case_net(uint64_t seed, const char *net, double scale);
  * classes), drawn after the weights. */
 tu_case *tu_case_new(uint64_t seed, const char *net, double scale, size_t rows, double lo,
                      double hi, size_t classes);
-/* Frees m, d and c; NULL is fine. */
+/* A case that takes m, d and held (any may be NULL) as they are, rng 0, for
+ * networks and rows a test file makes its own way. */
+tu_case *tu_case_of(nnp_model *m, nnp_dataset *d, nnp_dataset *held);
+/* Frees m, d, held and c; NULL is fine. */
 void tu_case_free(tu_case *c);
+/* A cmocka teardown for a tu_case in *state (freed even when the test fails). */
+int tu_case_teardown(void **state);
 
 /* The outcome of case i of a table (what names the table): with want NULL,
  * success; else NNP_EINPUT with want in the message. */
