@@ -134,10 +134,9 @@ static void check_header(const nnp_model *m, size_t sparse_layers)
 	free(y);
 	free(xp);
 	free(yp);
-	tu_rmtree(dir);
 	free(h);
 	free(c);
-	free(dir);
+	tu_rmtree_free(dir);
 }
 
 static void test_sparse_header(void **state)

@@ -123,23 +123,24 @@ static void test_magnitude_reference(void **state)
 static void test_magnitude_errors(void **state)
 {
 	(void)state;
-	tu_rng r = { 32 };
-	nnp_model *m = tied_model(&r), *p = NULL;
+	tu_case *tc = tu_case_seed(32);
+	tc->m = tied_model(&tc->rng);
+	nnp_model *p = NULL;
 	nnp_err err;
 	const double bad[] = { -0.1, 1.5, NAN };
 	for (size_t i = 0; i < 3; i++) {
-		assert_int_equal(nnp_prune_magnitude(m, &bad[i], 1, NNP_MAG_GLOBAL, &p, NULL, &err),
+		assert_int_equal(nnp_prune_magnitude(tc->m, &bad[i], 1, NNP_MAG_GLOBAL, &p, NULL, &err),
 		                 NNP_EUSAGE);
 		assert_non_null(strstr(err.msg, "outside 0 to 1"));
 		assert_null(p);
 	}
 	const double per[] = { 0.1, 0.2, 2.0 };
-	assert_int_equal(nnp_prune_magnitude(m, per, 3, NNP_MAG_PER_LAYER, &p, NULL, &err),
+	assert_int_equal(nnp_prune_magnitude(tc->m, per, 3, NNP_MAG_PER_LAYER, &p, NULL, &err),
 	                 NNP_EUSAGE);
 	assert_non_null(strstr(err.msg, "layer 2"));
-	assert_int_equal(nnp_prune_magnitude(m, per, 3, NNP_MAG_GLOBAL, &p, NULL, &err),
+	assert_int_equal(nnp_prune_magnitude(tc->m, per, 3, NNP_MAG_GLOBAL, &p, NULL, &err),
 	                 NNP_EUSAGE);
-	assert_int_equal(nnp_prune_magnitude(m, per, 2, NNP_MAG_PER_LAYER, &p, NULL, &err),
+	assert_int_equal(nnp_prune_magnitude(tc->m, per, 2, NNP_MAG_PER_LAYER, &p, NULL, &err),
 	                 NNP_EUSAGE);
 	assert_null(p);
 	/* The row is unstructured: the context refuses it but for the refit of
@@ -151,13 +152,12 @@ static void test_magnitude_errors(void **state)
 	assert_false(nnp_criterion_by_thresholds("magnitude"));
 	assert_false(nnp_criterion_ranks(nnp_criterion_find("magnitude")));
 	assert_true(nnp_criterion_ranks(nnp_criterion_find("taylor")));
-	nnp_dataset *d = data_new(&r, 10, 7, 4);
+	tc->d = data_new(&tc->rng, 10, 7, 4);
 	nnp_method_ctx *c = NULL;
-	assert_int_equal(nnp_method_ctx_create(&c, m, d, &o, &err), NNP_EUSAGE);
+	assert_int_equal(nnp_method_ctx_create(&c, tc->m, tc->d, &o, &err), NNP_EUSAGE);
 	assert_non_null(strstr(err.msg, "magnitude zeroes single weights"));
 	assert_null(c);
-	nnp_dataset_free(d);
-	nnp_model_free(m);
+	tu_case_free(tc);
 }
 
 /* ---- the ranking rows through the method context ------------------------- */

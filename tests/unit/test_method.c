@@ -951,11 +951,9 @@ static void test_allocation_budget(void **state)
 
 /* The network of the determinism and streaming tests and its 333 rows, which
  * no chunk or thread split divides evenly. */
-static nnp_model *wide_case(tu_rng *r, nnp_dataset **d)
+static tu_case *wide_case(uint64_t seed)
 {
-	nnp_model *mod = tu_net(r, "20 24:relu 16:tanh 5:softmax", 0.5);
-	*d = make_data(r, 333, 20, 0, 1);
-	return mod;
+	return tu_case_new(seed, "20 24:relu 16:tanh 5:softmax", 0.5, 333, 0, 1, 0);
 }
 
 /* Two allocation paths are the same: sensitivities, length and counts. */
@@ -969,9 +967,7 @@ static void assert_same_alloc(const nnp_alloc *a, const nnp_alloc *b)
 static void test_threads_determinism(void **state)
 {
 	(void)state;
-	tu_rng r = { 19 };
-	nnp_dataset *d;
-	nnp_model *mod = wide_case(&r, &d);
+	tu_case *c = wide_case(19);
 	const size_t counts[2] = { 11, 9 };
 	for (int me = NNP_METHOD_SCORE; me <= NNP_METHOD_OBS; me++) {
 		nnp_model *p[3] = { NULL, NULL, NULL };
@@ -981,8 +977,8 @@ static void test_threads_determinism(void **state)
 			nnp_method_opts o = opts_of((nnp_method)me, NNP_COMP_LS, th[i], 16);
 			o.grid_step = 0.25;
 			nnp_err err;
-			assert_int_equal(nnp_method_prune(&p[i], mod, d, &o, counts, NULL, &err), 0);
-			assert_int_equal(nnp_method_allocate(&a[i], mod, d, &o, &err), 0);
+			assert_int_equal(nnp_method_prune(&p[i], c->m, c->d, &o, counts, NULL, &err), 0);
+			assert_int_equal(nnp_method_allocate(&a[i], c->m, c->d, &o, &err), 0);
 		}
 		for (int i = 1; i < 3; i++) {
 			tu_assert_models_bitequal(p[0], p[i]);
@@ -993,8 +989,7 @@ static void test_threads_determinism(void **state)
 			nnp_alloc_free(a[i]);
 		}
 	}
-	nnp_model_free(mod);
-	nnp_dataset_free(d);
+	tu_case_free(c);
 }
 
 /* ---- streamed calibration -------------------------------------------------- */
@@ -1066,37 +1061,35 @@ static void stream_vs_memory(const nnp_model *mod, const nnp_dataset *d, size_t 
 static void test_stream_matches_memory(void **state)
 {
 	(void)state;
-	tu_rng r = { 23 };
-	nnp_dataset *d;
-	nnp_model *mod = wide_case(&r, &d);
+	tu_case *c = wide_case(23);
 	char *dir = tu_mkdtemp(), *path = tu_path(dir, "calib.csv");
 	nnp_data_opts dopts = NNP_DATA_OPTS_INIT;
 	dopts.header = NNP_HEADER_NO;
 	dopts.label = NNP_LABEL_NONE;
 	const size_t counts[2] = { 11, 9 };
-	stream_vs_memory(mod, d, 333, path, &dopts, counts);
-	stream_vs_memory(mod, d, 256, path, &dopts, counts);
+	stream_vs_memory(c->m, c->d, 333, path, &dopts, counts);
+	stream_vs_memory(c->m, c->d, 256, path, &dopts, counts);
 	/* The first 200 rows, by max_rows, are the first 200 rows in memory. */
-	write_rows_csv(path, d, d->rows);
+	write_rows_csv(path, c->d, c->d->rows);
 	set_mtime(path, 1000);
 	nnp_method_opts o = opts_of(NNP_METHOD_OBS, NNP_COMP_LS, 2, 16);
 	nnp_data_opts first = dopts;
 	first.max_rows = 200;
 	nnp_calib_stream head_src = { path, &first, 0, NULL };
-	nnp_dataset head = *d;
+	nnp_dataset head = *c->d;
 	head.rows = 200;
 	nnp_model *pm = NULL, *ps = NULL;
 	nnp_err err;
 	nnp_method_ctx *cs = NULL;
-	assert_int_equal(nnp_method_prune(&pm, mod, &head, &o, counts, NULL, &err), 0);
-	assert_int_equal(nnp_method_ctx_create_stream(&cs, mod, &head_src, &o, &err), 0);
+	assert_int_equal(nnp_method_prune(&pm, c->m, &head, &o, counts, NULL, &err), 0);
+	assert_int_equal(nnp_method_ctx_create_stream(&cs, c->m, &head_src, &o, &err), 0);
 	assert_int_equal(nnp_method_ctx_rows(cs), 200);
 	assert_int_equal(nnp_method_ctx_prune(cs, counts, &ps, NULL, &err), 0);
 	tu_assert_models_bitequal(pm, ps);
 	nnp_model_free(pm);
 	nnp_model_free(ps);
 	/* Rewritten with the same rows, other values, after the context took it. */
-	nnp_dataset *d2 = make_data(&r, 333, 20, 0, 1);
+	nnp_dataset *d2 = make_data(&c->rng, 333, 20, 0, 1);
 	write_rows_csv(path, d2, d2->rows);
 	set_mtime(path, 2000);
 	nnp_model *pc = NULL;
@@ -1117,17 +1110,15 @@ static void test_stream_matches_memory(void **state)
 	nnp_file_stamp st;
 	assert_int_equal(nnp_file_stamp_get(path, &st, &err), 0);
 	nnp_calib_stream wrong = { path, &dopts, 300, &st };
-	assert_int_equal(nnp_method_ctx_create_stream(&cs, mod, &wrong, &o, &err), 0);
+	assert_int_equal(nnp_method_ctx_create_stream(&cs, c->m, &wrong, &o, &err), 0);
 	rc = nnp_method_ctx_prune(cs, other, &pc, NULL, &err);
 	assert_int_equal(rc, NNP_EINPUT);
 	assert_non_null(strstr(err.msg, "changed while being read: it had 300 calibration rows, "
 	                                "now more"));
 	nnp_method_ctx_free(cs);
-	tu_rmtree(dir);
 	free(path);
-	free(dir);
-	nnp_model_free(mod);
-	nnp_dataset_free(d);
+	tu_rmtree_free(dir);
+	tu_case_free(c);
 }
 
 /* ---- errors --------------------------------------------------------------- */

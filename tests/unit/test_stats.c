@@ -138,14 +138,14 @@ static void test_acc_matches_two_pass(void **state)
 {
 	(void)state;
 	nnp_err err;
-	tu_rng rng = {7};
-	nnp_model *m = tu_random_model(&rng, 4, net_sizes, net_acts, 0.5);
+	tu_case *c = tu_case_seed(7);
+	c->m = tu_random_model(&c->rng, 4, net_sizes, net_acts, 0.5);
 	size_t rows = 1000;
-	float *x = random_rows(&rng, rows, 10, -1, 2);
-	float **acts = forward_all(m, x, rows, NULL);
+	float *x = random_rows(&c->rng, rows, 10, -1, 2);
+	float **acts = forward_all(c->m, x, rows, NULL);
 	ref_layer ref[3];
 	for (size_t l = 0; l < 3; l++)
-		ref_compute(&ref[l], acts[l], rows, m->layers[l].out);
+		ref_compute(&ref[l], acts[l], rows, c->m->layers[l].out);
 
 	static const size_t batches[] = {1, 7, 256, 1000};
 	for (size_t bi = 0; bi < 4; bi++) {
@@ -153,18 +153,18 @@ static void test_acc_matches_two_pass(void **state)
 		 * as nnp_run's workers do. */
 		nnp_acc *a[3] = {NULL, NULL, NULL};
 		for (int k = 0; k < 3; k++)
-			assert_int_equal(nnp_acc_create(&a[k], m, &err), 0);
+			assert_int_equal(nnp_acc_create(&a[k], c->m, &err), 0);
 		size_t b = batches[bi], k = 0;
 		for (size_t off = 0; off < rows; off += b, k++) {
 			size_t n = rows - off < b ? rows - off : b;
 			for (size_t l = 0; l < 3; l++)
-				nnp_acc_add_layer(a[k % 3], l, acts[l] + off * m->layers[l].out, n);
+				nnp_acc_add_layer(a[k % 3], l, acts[l] + off * c->m->layers[l].out, n);
 		}
 		nnp_acc_merge(a[0], a[1]);
 		nnp_acc_merge(a[0], a[2]);
 		assert_int_equal(nnp_acc_rows(a[0]), rows);
 		nnp_stats *s = NULL;
-		assert_int_equal(nnp_stats_create(&s, m, &err), 0);
+		assert_int_equal(nnp_stats_create(&s, c->m, &err), 0);
 		assert_int_equal(s->n_layers, 3);
 		nnp_acc_finish(a[0], s);
 		assert_int_equal(s->rows, rows);
@@ -182,9 +182,9 @@ static void test_acc_matches_two_pass(void **state)
 	nnp_forward *f = NULL;
 	nnp_acc *acc = NULL;
 	nnp_stats *s = NULL;
-	assert_int_equal(nnp_forward_create(&f, m, rows, &err), 0);
-	assert_int_equal(nnp_acc_create(&acc, m, &err), 0);
-	assert_int_equal(nnp_stats_create(&s, m, &err), 0);
+	assert_int_equal(nnp_forward_create(&f, c->m, rows, &err), 0);
+	assert_int_equal(nnp_acc_create(&acc, c->m, &err), 0);
+	assert_int_equal(nnp_stats_create(&s, c->m, &err), 0);
 	nnp_forward_run(f, x, rows);
 	nnp_acc_add(acc, f, rows);
 	nnp_acc_finish(acc, s);
@@ -200,9 +200,9 @@ static void test_acc_matches_two_pass(void **state)
 	assert_true(zsum > 1);
 	for (size_t l = 0; l < 3; l++)
 		ref_free(&ref[l]);
-	free_acts(acts, m->n_layers);
+	free_acts(acts, c->m->n_layers);
 	free(x);
-	nnp_model_free(m);
+	tu_case_free(c);
 }
 
 /* A large mean with a tiny spread: a sum of squares would cancel, the
@@ -918,11 +918,11 @@ static void test_stats_file_errors(void **state)
 static void test_stats_create_shape(void **state)
 {
 	(void)state;
-	tu_rng rng = {3};
+	tu_case *c = tu_case_seed(3);
 	nnp_err err;
-	nnp_model *m = tu_random_model(&rng, 4, net_sizes, net_acts, 1);
+	c->m = tu_random_model(&c->rng, 4, net_sizes, net_acts, 1);
 	nnp_stats *s = NULL;
-	assert_int_equal(nnp_stats_create(&s, m, &err), 0);
+	assert_int_equal(nnp_stats_create(&s, c->m, &err), 0);
 	assert_int_equal(s->n_layers, 3);
 	assert_int_equal(s->layers[0].neurons, 300);
 	assert_int_equal(s->layers[1].neurons, 16);
@@ -930,11 +930,11 @@ static void test_stats_create_shape(void **state)
 	assert_true(s->layers[2].mean[11] == 0 && s->layers[2].zero_fraction[11] == 0);
 	nnp_stats_free(s);
 	nnp_stats_free(NULL);
-	nnp_model_free(m);
 	static const size_t bad[] = {0};
 	static const nnp_act ba[] = {NNP_ACT_RELU};
 	assert_int_equal(nnp_stats_alloc(&s, 1, bad, ba, &err), NNP_EUSAGE);
 	assert_null(s);
+	tu_case_free(c);
 }
 
 int main(void)

@@ -320,10 +320,16 @@ nnp_model *tu_net(tu_rng *r, const char *spec, double scale)
 	return r ? tu_random_model(r, n, sizes, acts, scale) : tu_model(n, sizes, acts);
 }
 
-tu_case *tu_case_net(uint64_t seed, const char *net, double scale)
+tu_case *tu_case_seed(uint64_t seed)
 {
 	tu_case *c = tu_case_of(NULL, NULL, NULL);
 	c->rng.s = seed;
+	return c;
+}
+
+tu_case *tu_case_net(uint64_t seed, const char *net, double scale)
+{
+	tu_case *c = tu_case_seed(seed);
 	c->m = tu_net(&c->rng, net, scale);
 	return c;
 }

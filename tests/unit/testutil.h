@@ -98,6 +98,9 @@ typedef struct tu_case {
 	nnp_dataset *d;   /* NULL from tu_case_net */
 	nnp_dataset *held; /* other rows a test adds (held out), or NULL */
 } tu_case;
+/* A case with rng = { seed } and nothing else yet, for a network and rows a
+ * test file draws its own way (into m, d, held). */
+tu_case *tu_case_seed(uint64_t seed);
 /* rng = { seed } and m = tu_net(&rng, net, scale): the same draws as those
  * two lines written out. Aborts the test on failure; free with tu_case_free. */
 tu_case *tu_case_net(uint64_t seed, const char *net, double scale);
