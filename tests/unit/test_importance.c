@@ -129,8 +129,8 @@ static void test_magnitude_errors(void **state)
 	nnp_err err;
 	const double bad[] = { -0.1, 1.5, NAN };
 	for (size_t i = 0; i < 3; i++) {
-		assert_int_equal(nnp_prune_magnitude(tc->m, &bad[i], 1, NNP_MAG_GLOBAL, &p, NULL, &err),
-		                 NNP_EUSAGE);
+		assert_int_equal(nnp_prune_magnitude(tc->m, &bad[i], 1, NNP_MAG_GLOBAL, &p, NULL,
+		                                     &err), NNP_EUSAGE);
 		assert_non_null(strstr(err.msg, "outside 0 to 1"));
 		assert_null(p);
 	}

@@ -445,8 +445,8 @@ static void on_progress(size_t epoch, uint64_t done, uint64_t total, void *ctx)
 static void test_blobs_adam(void **state)
 {
 	(void)state;
-	nnp_dataset *tr = blobs(600, 5, 0.0, 1.0), *va = blobs(300, 6, 0.0, 1.0);
-	nnp_model *m = fresh("2 16:relu 3:softmax", 1);
+	tu_case *c = tu_case_of(fresh("2 16:relu 3:softmax", 1), blobs(600, 5, 0.0, 1.0),
+	                        blobs(300, 6, 0.0, 1.0));
 	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
 	cb_log lg = { 0 };
 	o.lr = 0.01f;
@@ -457,7 +457,7 @@ static void test_blobs_adam(void **state)
 	o.on_progress = on_progress;
 	o.ctx = &lg;
 	nnp_train_report rep;
-	train_ok(m, tr, va, &o, &rep);
+	train_ok(c->m, c->d, c->held, &o, &rep);
 	assert_int_equal(lg.calls, 8);
 	assert_true(lg.val_ok);
 	assert_int_equal(lg.last_total, 600);
@@ -467,15 +467,13 @@ static void test_blobs_adam(void **state)
 	assert_int_equal(rep.steps, 8 * 19);
 	assert_false(rep.stopped_early);
 	assert_true(rep.has_val);
-	double acc = ref_accuracy(m, va);
+	double acc = ref_accuracy(c->m, c->held);
 	assert_true(acc >= 0.95);
 	/* The report's validation figures are the model's. */
 	assert_int_equal(rep.val.labelled, 300);
 	assert_true(fabs(nnp_metrics_accuracy(&rep.val) - acc) < 1e-9);
 	assert_true(rep.train_accuracy >= 0.9);
-	nnp_model_free(m);
-	nnp_dataset_free(tr);
-	nnp_dataset_free(va);
+	tu_case_free(c);
 }
 
 /* XOR of the quadrants, tanh then sigmoid with MSE, SGD with momentum. */
@@ -513,8 +511,7 @@ static void test_xor_sgd_mse(void **state)
 static void test_stop_early(void **state)
 {
 	(void)state;
-	nnp_dataset *tr = blobs(90, 9, 0.0, 1.0);
-	nnp_model *m = fresh("2 4:tanh 3:softmax", 1);
+	tu_case *c = tu_case_of(fresh("2 4:tanh 3:softmax", 1), blobs(90, 9, 0.0, 1.0), NULL);
 	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
 	cb_log lg = { 0 };
 	lg.stop_at = 2;
@@ -523,14 +520,13 @@ static void test_stop_early(void **state)
 	o.on_epoch = on_epoch;
 	o.ctx = &lg;
 	nnp_train_report rep;
-	train_ok(m, tr, NULL, &o, &rep);
+	train_ok(c->m, c->d, NULL, &o, &rep);
 	assert_int_equal(lg.calls, 2);
 	assert_false(lg.val_ok);
 	assert_int_equal(rep.epochs_run, 2);
 	assert_int_equal(rep.steps, 2);
 	assert_true(rep.stopped_early);
-	nnp_model_free(m);
-	nnp_dataset_free(tr);
+	tu_case_free(c);
 }
 
 /* ------------------------------------------------------ optimizer steps -- */
@@ -745,7 +741,7 @@ static void test_deterministic(void **state)
 {
 	(void)state;
 	/* 1003 rows: the last batch of each epoch is short (1003 = 15*64 + 43). */
-	nnp_dataset *d = teacher(1003, 20, 4, 31), *v = teacher(200, 20, 4, 32);
+	tu_case *c = tu_case_of(NULL, teacher(1003, 20, 4, 31), teacher(200, 20, 4, 32));
 	nnp_model *ref[3] = { NULL, NULL, NULL };
 	for (unsigned t = 1; t <= 2; t++) {
 		for (int opt = 0; opt < 2; opt++) {
@@ -762,8 +758,8 @@ static void test_deterministic(void **state)
 				o.lr = 0.1f;
 				o.weight_decay = 1e-3f;
 			}
-			nnp_model *a = train_copy(d, v, &o, &r1);
-			nnp_model *b = train_copy(d, v, &o, &r2);
+			nnp_model *a = train_copy(c->d, c->held, &o, &r1);
+			nnp_model *b = train_copy(c->d, c->held, &o, &r2);
 			assert_int_equal(r1.threads, t);
 			assert_true(same_weights(a, b));
 			assert_true(r1.train_loss == r2.train_loss);
@@ -773,7 +769,7 @@ static void test_deterministic(void **state)
 			if (opt == 0) {
 				/* Another seed shuffles differently. */
 				o.seed = 78;
-				b = train_copy(d, v, &o, &r2);
+				b = train_copy(c->d, c->held, &o, &r2);
 				assert_false(same_weights(a, b));
 				nnp_model_free(b);
 			}
@@ -783,7 +779,8 @@ static void test_deterministic(void **state)
 				/* Two threads sum in another order: close, not equal. */
 				ref[1] = a;
 				assert_false(same_weights(ref[0], a));
-				assert_true(fabs(full_loss(ref[0], d) - full_loss(a, d)) < 0.05);
+				assert_true(fabs(full_loss(ref[0], c->d) - full_loss(a, c->d)) <
+				            0.05);
 			} else {
 				nnp_model_free(a);
 			}
@@ -791,22 +788,22 @@ static void test_deterministic(void **state)
 	}
 	nnp_model_free(ref[0]);
 	nnp_model_free(ref[1]);
-	nnp_dataset_free(d);
-	nnp_dataset_free(v);
+	tu_case_free(c);
 }
 
 /* Three threads, and a last batch of one row: two of its three parts are empty. */
 static void test_uneven_parts(void **state)
 {
 	(void)state;
-	nnp_dataset *d = teacher(985, 20, 4, 33), *v = teacher(7, 20, 4, 34);
+	tu_case *tc = tu_case_of(NULL, teacher(985, 20, 4, 33), teacher(7, 20, 4, 34));
 	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
 	nnp_train_report r1, r2;
 	o.threads = 3;
 	o.batch = 24;  /* 985 = 41 * 24 + 1 */
 	o.epochs = 2;
 	o.lr = 0.01f;
-	nnp_model *a = train_copy(d, v, &o, &r1), *b = train_copy(d, v, &o, &r2);
+	nnp_model *a = train_copy(tc->d, tc->held, &o, &r1);
+	nnp_model *b = train_copy(tc->d, tc->held, &o, &r2);
 	assert_int_equal(r1.threads, 3);
 	assert_true(same_weights(a, b));
 	assert_int_equal(r1.steps, 2 * 42);
@@ -814,14 +811,13 @@ static void test_uneven_parts(void **state)
 	assert_true(r1.train_accuracy > 0.7);
 	/* More threads than 8-row shares of a batch: only as many as shares. */
 	o.threads = 8;
-	nnp_model *c = train_copy(d, v, &o, &r2);
+	nnp_model *c = train_copy(tc->d, tc->held, &o, &r2);
 	assert_int_equal(r2.threads, 3);
 	assert_true(same_weights(a, c));
 	nnp_model_free(a);
 	nnp_model_free(b);
 	nnp_model_free(c);
-	nnp_dataset_free(d);
-	nnp_dataset_free(v);
+	tu_case_free(tc);
 }
 
 /* ---------------------------------------------------- scale and finetune -- */
@@ -873,52 +869,51 @@ static void test_finetune(void **state)
 {
 	(void)state;
 	const float s = 1.0f / 255.0f;
-	nnp_dataset *raw = pixel_blobs(600, 51);
-	nnp_model *m = fresh("2 10:relu 8:sigmoid 3:softmax", 6);
+	tu_case *tc = tu_case_of(fresh("2 10:relu 8:sigmoid 3:softmax", 6), pixel_blobs(600, 51),
+	                         NULL);
 	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
 	nnp_err err;
 	nnp_err_clear(&err);
 	o.epochs = 1;
 	o.batch = 32;
 	o.input_scale = s;
-	train_ok(m, raw, NULL, &o, NULL);
-	double l0 = full_loss(m, raw);  /* m takes raw inputs now */
+	train_ok(tc->m, tc->d, NULL, &o, NULL);
+	double l0 = full_loss(tc->m, tc->d);  /* m takes raw inputs now */
 
 	/* A tiny learning rate: the unfolded, refolded model computes the same
 	 * function (had W0 not been unfolded, inputs would be scaled twice). */
 	nnp_model *c = NULL;
-	assert_int_equal(nnp_model_clone(&c, m, &err), NNP_OK);
+	assert_int_equal(nnp_model_clone(&c, tc->m, &err), NNP_OK);
 	o.model_takes_raw = 1;
 	o.optimizer = NNP_OPT_SGD;
 	o.lr = 1e-12f;
-	train_ok(c, raw, NULL, &o, NULL);
-	assert_true(fabs(full_loss(c, raw) - l0) < 1e-5 * fmax(1.0, l0));
+	train_ok(c, tc->d, NULL, &o, NULL);
+	assert_true(fabs(full_loss(c, tc->d) - l0) < 1e-5 * fmax(1.0, l0));
 	nnp_model_free(c);
 
 	/* A real finetune: same shape, lower loss. */
 	o.optimizer = NNP_OPT_ADAM;
 	o.lr = 0.01f;
 	o.epochs = 3;
-	train_ok(m, raw, NULL, &o, NULL);
-	assert_int_equal(m->n_layers, 3);
-	assert_int_equal(m->input_size, 2);
+	train_ok(tc->m, tc->d, NULL, &o, NULL);
+	assert_int_equal(tc->m->n_layers, 3);
+	assert_int_equal(tc->m->input_size, 2);
 	const size_t sz[] = { 10, 8, 3 };
 	const nnp_act ac[] = { NNP_ACT_RELU, NNP_ACT_SIGMOID, NNP_ACT_SOFTMAX };
 	for (size_t l = 0; l < 3; l++) {
-		assert_int_equal(m->layers[l].out, sz[l]);
-		assert_int_equal(m->layers[l].act, ac[l]);
+		assert_int_equal(tc->m->layers[l].out, sz[l]);
+		assert_int_equal(tc->m->layers[l].act, ac[l]);
 	}
-	double l1 = full_loss(m, raw);
+	double l1 = full_loss(tc->m, tc->d);
 	assert_true(l1 < 0.8 * l0);
 	/* And a plain finetune (scale 1) on the model as it is. */
 	o.input_scale = 1.0f;
 	o.model_takes_raw = 1;
 	o.lr = 1e-4f;
 	o.epochs = 2;
-	train_ok(m, raw, NULL, &o, NULL);
-	assert_true(full_loss(m, raw) < l1);
-	nnp_model_free(m);
-	nnp_dataset_free(raw);
+	train_ok(tc->m, tc->d, NULL, &o, NULL);
+	assert_true(full_loss(tc->m, tc->d) < l1);
+	tu_case_free(tc);
 }
 
 /* --------------------------------------------------------------- errors -- */
@@ -1405,11 +1400,11 @@ static double ref_distill(const nnp_model *m, const double *p, const nnp_model *
 static void test_distill_training(void **state)
 {
 	(void)state;
-	nnp_dataset *d = rand_rows(16, 3, 4, 7);
-	nnp_model *t = fresh("3 6:relu 6:sigmoid 4:softmax", 4);
+	tu_case *c = tu_case_of(fresh("3 6:relu 6:sigmoid 4:softmax", 4), rand_rows(16, 3, 4, 7),
+	                        NULL);
 	for (size_t l = 0; l < 3; l++)  /* a confident teacher */
-		for (size_t i = 0; i < t->layers[l].in * t->layers[l].out; i++)
-			t->layers[l].w[i] *= 2.0f;
+		for (size_t i = 0; i < c->m->layers[l].in * c->m->layers[l].out; i++)
+			c->m->layers[l].w[i] *= 2.0f;
 	const double scale = 0.5, T = 2.5, alpha = 0.7, lr = 0.1;
 	for (unsigned th = 1; th <= 2; th++) {
 		nnp_model *m = fresh("3 5:tanh 4:softmax", 8), *before = clone(m);
@@ -1423,14 +1418,14 @@ static void test_distill_training(void **state)
 		o.threads = th;
 		o.input_scale = (float)scale;
 		o.model_takes_raw = 0;
-		o.teacher = t;
+		o.teacher = c->m;
 		o.distill_t = (float)T;
 		o.distill_alpha = (float)alpha;
 		nnp_train_report rep;
-		train_ok(m, d, NULL, &o, &rep);
-		double *p = flat_params(before), *pt = flat_params(t), *pa = flat_params(m);
+		train_ok(m, c->d, NULL, &o, &rep);
+		double *p = flat_params(before), *pt = flat_params(c->m), *pa = flat_params(m);
 		/* The reported loss is the distillation loss at the starting weights. */
-		double l0 = ref_distill(before, p, t, pt, d, scale, T, alpha);
+		double l0 = ref_distill(before, p, c->m, pt, c->d, scale, T, alpha);
 		assert_true(fabs(rep.train_loss - l0) < 1e-5);
 		/* W0 came back folded (times the scale): unfold to compare. */
 		size_t n0 = before->layers[0].in * before->layers[0].out;
@@ -1441,9 +1436,9 @@ static void test_distill_training(void **state)
 			const double h = 1e-5;
 			double save = p[k];
 			p[k] = save + h;
-			double up = ref_distill(before, p, t, pt, d, scale, T, alpha);
+			double up = ref_distill(before, p, c->m, pt, c->d, scale, T, alpha);
 			p[k] = save - h;
-			double dn = ref_distill(before, p, t, pt, d, scale, T, alpha);
+			double dn = ref_distill(before, p, c->m, pt, c->d, scale, T, alpha);
 			p[k] = save;
 			double g = (up - dn) / (2 * h), moved = (save - pa[k]) / lr;
 			assert_true(fabs(moved - g) < 2e-4 + 1e-3 * fabs(g));
@@ -1454,8 +1449,7 @@ static void test_distill_training(void **state)
 		nnp_model_free(m);
 		nnp_model_free(before);
 	}
-	nnp_model_free(t);
-	nnp_dataset_free(d);
+	tu_case_free(c);
 }
 
 static void test_distill_errors(void **state)
@@ -1495,8 +1489,8 @@ static void test_distill_errors(void **state)
 static void test_deterministic_mask_distill(void **state)
 {
 	(void)state;
-	nnp_dataset *d = teacher(403, 20, 4, 41);
-	nnp_model *t = fresh("20 48:relu 24:leaky_relu 4:softmax", 5);
+	tu_case *c = tu_case_of(fresh("20 48:relu 24:leaky_relu 4:softmax", 5),
+	                        teacher(403, 20, 4, 41), NULL);
 	for (unsigned th = 1; th <= 2; th++) {
 		nnp_model *r[2];
 		uint8_t **mk = NULL;
@@ -1510,11 +1504,11 @@ static void test_deterministic_mask_distill(void **state)
 			o.seed = 9;
 			o.input_scale = 0.5f;
 			o.mask = (const uint8_t *const *)mk;
-			o.teacher = t;
+			o.teacher = c->m;
 			o.distill_t = 2.0f;
 			o.distill_alpha = 0.5f;
 			o.lr_schedule = NNP_LR_COSINE;
-			train_ok(r[k], d, NULL, &o, NULL);
+			train_ok(r[k], c->d, NULL, &o, NULL);
 			assert_masked_zero(r[k], o.mask);
 		}
 		assert_true(same_weights(r[0], r[1]));
@@ -1522,8 +1516,7 @@ static void test_deterministic_mask_distill(void **state)
 		nnp_model_free(r[0]);
 		nnp_model_free(r[1]);
 	}
-	nnp_model_free(t);
-	nnp_dataset_free(d);
+	tu_case_free(c);
 }
 
 int main(void)
