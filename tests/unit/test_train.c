@@ -931,35 +931,34 @@ static void expect(nnp_model *m, const nnp_dataset *d, const nnp_dataset *v,
 static void test_bad_options(void **state)
 {
 	(void)state;
-	nnp_dataset *d = blobs(30, 1, 0.0, 1.0);
-	nnp_model *m = fresh("2 4:relu 3:softmax", 1);
+	tu_case *tc = tu_case_of(fresh("2 4:relu 3:softmax", 1), blobs(30, 1, 0.0, 1.0), NULL);
 	nnp_train_opts o;
 	const nnp_train_opts def = NNP_TRAIN_OPTS_INIT;
 
 	o = def, o.epochs = 0;
-	expect(m, d, NULL, &o, NNP_EUSAGE, "--epochs must be between 1 and");
+	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--epochs must be between 1 and");
 	o = def, o.batch = 0;
-	expect(m, d, NULL, &o, NNP_EUSAGE, "--batch must be between 1 and");
+	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--batch must be between 1 and");
 	o = def, o.lr = 0.0f;
-	expect(m, d, NULL, &o, NNP_EUSAGE, "--lr must be a finite number > 0 (got 0)");
+	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--lr must be a finite number > 0 (got 0)");
 	o = def, o.lr = -1.0f;
-	expect(m, d, NULL, &o, NNP_EUSAGE, "(got -1)");
+	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "(got -1)");
 	o = def, o.lr = NAN;
-	expect(m, d, NULL, &o, NNP_EUSAGE, "--lr must be");
+	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--lr must be");
 	o = def, o.threads = 100000;
-	expect(m, d, NULL, &o, NNP_EUSAGE, "--threads must be at most");
+	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--threads must be at most");
 	o = def, o.input_scale = 0.0f;
-	expect(m, d, NULL, &o, NNP_EUSAGE, "--input-scale must be");
+	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--input-scale must be");
 	o = def, o.weight_decay = -0.1f;
-	expect(m, d, NULL, &o, NNP_EUSAGE, "--weight-decay must be");
+	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--weight-decay must be");
 	o = def, o.beta2 = 1.0f;
-	expect(m, d, NULL, &o, NNP_EUSAGE, "--beta2 must be in [0, 1)");
+	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--beta2 must be in [0, 1)");
 	o = def, o.eps = 0.0f;
-	expect(m, d, NULL, &o, NNP_EUSAGE, "--eps must be");
+	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--eps must be");
 	o = def, o.optimizer = NNP_OPT_SGD, o.momentum = 1.0f;
-	expect(m, d, NULL, &o, NNP_EUSAGE, "--momentum must be in [0, 1)");
+	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--momentum must be in [0, 1)");
 	o = def, o.optimizer = (nnp_optimizer)7;
-	expect(m, d, NULL, &o, NNP_EUSAGE, "unknown optimizer 7");
+	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "unknown optimizer 7");
 	/* The same checks without data. */
 	nnp_err err;
 	nnp_err_clear(&err);
@@ -970,59 +969,56 @@ static void test_bad_options(void **state)
 
 	/* Data problems. */
 	o = def;
-	expect(m, NULL, NULL, &o, NNP_EUSAGE, "no training data");
-	int32_t *y = d->y;
-	d->y = NULL;
-	expect(m, d, NULL, &o, NNP_EINPUT, "training data has no labels");
-	d->y = y;
-	nnp_dataset *v = blobs(10, 2, 0.0, 1.0);
-	v->features = 1;
-	expect(m, d, v, &o, NNP_EINPUT,
+	expect(tc->m, NULL, NULL, &o, NNP_EUSAGE, "no training data");
+	int32_t *y = tc->d->y;
+	tc->d->y = NULL;
+	expect(tc->m, tc->d, NULL, &o, NNP_EINPUT, "training data has no labels");
+	tc->d->y = y;
+	tc->held = blobs(10, 2, 0.0, 1.0);
+	tc->held->features = 1;
+	expect(tc->m, tc->d, tc->held, &o, NNP_EINPUT,
 	       "validation data has 1 features per row but the model takes 2 inputs");
-	v->features = 2;
-	v->y[4] = 3;
-	expect(m, d, v, &o, NNP_EINPUT, "validation data: row 5: label 3 is out of range");
-	v->y[4] = -1;
-	expect(m, d, v, &o, NNP_EINPUT, "label -1 is out of range");
-	v->y[4] = 0;
-	d->x[7] = NAN;
-	expect(m, d, NULL, &o, NNP_EINPUT, "training data: row 4: feature 2 is NaN");
-	d->x[7] = 0.0f;
-	size_t rows = d->rows;
-	d->rows = 0;
-	expect(m, d, NULL, &o, NNP_EINPUT, "training data has no rows");
-	d->rows = rows;
+	tc->held->features = 2;
+	tc->held->y[4] = 3;
+	expect(tc->m, tc->d, tc->held, &o, NNP_EINPUT,
+	       "validation data: row 5: label 3 is out of range");
+	tc->held->y[4] = -1;
+	expect(tc->m, tc->d, tc->held, &o, NNP_EINPUT, "label -1 is out of range");
+	tc->held->y[4] = 0;
+	tc->d->x[7] = NAN;
+	expect(tc->m, tc->d, NULL, &o, NNP_EINPUT, "training data: row 4: feature 2 is NaN");
+	tc->d->x[7] = 0.0f;
+	size_t rows = tc->d->rows;
+	tc->d->rows = 0;
+	expect(tc->m, tc->d, NULL, &o, NNP_EINPUT, "training data has no rows");
+	tc->d->rows = rows;
 	/* Nothing above touched the model. */
 	nnp_model *c = fresh("2 4:relu 3:softmax", 1);
-	assert_true(same_weights(m, c));
+	assert_true(same_weights(tc->m, c));
 	nnp_model_free(c);
-	nnp_model_free(m);
-	nnp_dataset_free(d);
-	nnp_dataset_free(v);
+	tu_case_free(tc);
 }
 
 static void test_diverges(void **state)
 {
 	(void)state;
-	nnp_dataset *d = teacher(200, 8, 3, 4);
+	tu_case *c = tu_case_of(fresh("8 16:linear 3:linear", 1), teacher(200, 8, 3, 4), NULL);
 	for (size_t i = 0; i < 200 * 8; i++)
-		d->x[i] *= 1000.0f;
-	nnp_model *m = fresh("8 16:linear 3:linear", 1);
+		c->d->x[i] *= 1000.0f;
 	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
 	o.optimizer = NNP_OPT_SGD;
 	o.lr = 1e6f;
 	o.batch = 10;
 	nnp_train_report rep;
-	expect(m, d, NULL, &o, NNP_EINPUT, "training diverged at epoch 1, batch ");
+	expect(c->m, c->d, NULL, &o, NNP_EINPUT, "training diverged at epoch 1, batch ");
 	nnp_err err;
 	nnp_err_clear(&err);
-	nnp_model_init_random(m, 1);
-	assert_int_equal(nnp_train(m, d, NULL, &o, &rep, &err), NNP_EINPUT);
+	nnp_model_init_random(c->m, 1);
+	assert_int_equal(nnp_train(c->m, c->d, NULL, &o, &rep, &err), NNP_EINPUT);
 	assert_non_null(strstr(err.msg, "; try a smaller --lr"));
 	assert_true(strstr(err.msg, "(loss is NaN)") || strstr(err.msg, "(loss is infinite)"));
 	assert_true(rep.steps < 20);
-	nnp_model_free(m);
-	nnp_dataset_free(d);
+	tu_case_free(c);
 }
 
 static void test_names(void **state)
