@@ -447,25 +447,29 @@ static void test_errors(void **state)
 	int rc;
 
 	init_cands(c, 2);
-	nnp_eval_opts o = { 300, 0 };
-	rc = nnp_evaluate_models(m, one, c, 1, d, &o, &orig, NULL, &err);
-	expect_err(rc, &err, NNP_EUSAGE, "300 threads, at most 256");
-	o = (nnp_eval_opts){ 1, 100000 };
-	rc = nnp_evaluate_models(m, one, c, 1, d, &o, &orig, NULL, &err);
-	expect_err(rc, &err, NNP_EUSAGE, "blocks of 100000 rows");
-
-	const nnp_model *bad_in[1] = { wide_in };
-	rc = nnp_evaluate_models(m, bad_in, c, 1, d, NULL, &orig, NULL, &err);
-	expect_err(rc, &err, NNP_EINPUT, "candidate 0 takes 7 inputs, the original 6");
-	const nnp_model *bad_out[2] = { good, wide_out };
-	rc = nnp_evaluate_models(m, bad_out, c, 2, d, NULL, &orig, NULL, &err);
-	expect_err(rc, &err, NNP_EINPUT, "candidate 1 has 5 softmax outputs, the original 4 softmax");
-	const nnp_model *bad_act[1] = { linear_out };
-	rc = nnp_evaluate_models(m, bad_act, c, 1, d, NULL, &orig, NULL, &err);
-	expect_err(rc, &err, NNP_EINPUT, "4 linear outputs, the original 4 softmax");
-	const nnp_model *none[2] = { NULL, NULL };
-	rc = nnp_evaluate_models(m, none, c, 1, d, NULL, &orig, NULL, &err);
-	expect_err(rc, &err, NNP_EUSAGE, "candidate 0 has no model");
+	const nnp_eval_opts many_threads = { 300, 0 }, huge_blocks = { 1, 100000 };
+	const nnp_model *bad_in[1] = { wide_in }, *bad_out[2] = { good, wide_out };
+	const nnp_model *bad_act[1] = { linear_out }, *none[2] = { NULL, NULL };
+	const struct {
+		const nnp_model *const *models;
+		size_t n;
+		const nnp_eval_opts *o;
+		int status;
+		const char *msg;
+	} bad[] = {
+		{ one, 1, &many_threads, NNP_EUSAGE, "300 threads, at most 256" },
+		{ one, 1, &huge_blocks, NNP_EUSAGE, "blocks of 100000 rows" },
+		{ bad_in, 1, NULL, NNP_EINPUT, "candidate 0 takes 7 inputs, the original 6" },
+		{ bad_out, 2, NULL, NNP_EINPUT,
+		  "candidate 1 has 5 softmax outputs, the original 4 softmax" },
+		{ bad_act, 1, NULL, NNP_EINPUT, "4 linear outputs, the original 4 softmax" },
+		{ none, 1, NULL, NNP_EUSAGE, "candidate 0 has no model" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		rc = nnp_evaluate_models(m, bad[i].models, c, bad[i].n, d, bad[i].o, &orig, NULL,
+		                         &err);
+		expect_err(rc, &err, bad[i].status, bad[i].msg);
+	}
 	c[0].same_as = 1;
 	rc = nnp_evaluate_models(m, one, c, 2, d, NULL, &orig, NULL, &err);
 	expect_err(rc, &err, NNP_EUSAGE, "candidate 0: same_as 1 is not an earlier distinct");

@@ -202,44 +202,42 @@ static void keep_dact(void *ctx, size_t layer, const float *a, const float *da, 
 static void test_backprop_activation_grads(void **state)
 {
 	(void)state;
-	size_t sizes[] = { 5, 7, 6, 4 };
-	nnp_act acts[] = { NNP_ACT_TANH, NNP_ACT_RELU, NNP_ACT_SOFTMAX };
-	tu_rng r = { 77 };
-	nnp_model *m = tu_random_model(&r, 3, sizes, acts, 0.8);
+	tu_case *c = tu_case_net(77, "5 7:tanh 6:relu 4:softmax", 0.8);
+	const size_t F = c->m->input_size, K = nnp_model_outputs(c->m);
 	enum { ROWS = 4 };
 	nnp_backprop b;
-	assert_int_equal(nnp_backprop_init(&b, m, ROWS, 0), NNP_OK);
+	assert_int_equal(nnp_backprop_init(&b, c->m, ROWS, 0), NNP_OK);
 	assert_null(b.grad);
-	for (size_t i = 0; i < ROWS * sizes[0]; i++)
-		b.x[i] = (float)tu_uniform(&r, -1.5, 1.5);
+	for (size_t i = 0; i < ROWS * F; i++)
+		b.x[i] = (float)tu_uniform(&c->rng, -1.5, 1.5);
 	for (size_t i = 0; i < ROWS; i++)
-		b.y[i] = (int32_t)(tu_next(&r) % sizes[3]);
+		b.y[i] = (int32_t)(tu_next(&c->rng) % K);
 	dact_rec rec;
 	for (size_t l = 0; l < 2; l++) {
-		rec.da[l] = malloc(ROWS * sizes[l + 1] * sizeof(float));
-		rec.a[l] = malloc(ROWS * sizes[l + 1] * sizeof(float));
+		rec.da[l] = malloc(ROWS * c->m->layers[l].out * sizeof(float));
+		rec.a[l] = malloc(ROWS * c->m->layers[l].out * sizeof(float));
 		assert_true(rec.da[l] && rec.a[l]);
 	}
 	double loss;
 	uint64_t hits;
-	nnp_backprop_forward(&b, m, ROWS);
+	nnp_backprop_forward(&b, c->m, ROWS);
 	/* inv_n = 1: each row's own loss, not the batch mean. */
-	nnp_backprop_loss(&b, m, ROWS, 1.0f, &loss, &hits);
-	nnp_backprop_backward(&b, m, ROWS, NULL, keep_dact, &rec);
-	double *p = flat_params(m), h = 1e-6, gmax = 0;
+	nnp_backprop_loss(&b, c->m, ROWS, 1.0f, &loss, &hits);
+	nnp_backprop_backward(&b, c->m, ROWS, NULL, keep_dact, &rec);
+	double *p = flat_params(c->m), h = 1e-6, gmax = 0;
 	size_t off = 0;
 	for (size_t l = 0; l < 2; l++) {
-		const nnp_layer *N = &m->layers[l + 1];
-		size_t bias = off + m->layers[l].in * m->layers[l].out + m->layers[l].out +
+		const nnp_layer *N = &c->m->layers[l + 1];
+		size_t bias = off + c->m->layers[l].in * c->m->layers[l].out + c->m->layers[l].out +
 		              N->in * N->out;
 		for (size_t row = 0; row < ROWS; row++) {
 			double dz[8];
 			for (size_t k = 0; k < N->out; k++) {
 				double keep = p[bias + k];
 				p[bias + k] = keep + h;
-				double lp = ref_loss(m, p, b.x + row * sizes[0], b.y + row, 1);
+				double lp = ref_loss(c->m, p, b.x + row * F, b.y + row, 1);
 				p[bias + k] = keep - h;
-				double lm = ref_loss(m, p, b.x + row * sizes[0], b.y + row, 1);
+				double lm = ref_loss(c->m, p, b.x + row * F, b.y + row, 1);
 				p[bias + k] = keep;
 				dz[k] = (lp - lm) / (2 * h);
 			}
@@ -256,7 +254,7 @@ static void test_backprop_activation_grads(void **state)
 				assert_true(rec.a[l][row * N->in + j] == b.a[l][row * N->in + j]);
 			}
 		}
-		off += m->layers[l].in * m->layers[l].out + m->layers[l].out;
+		off += c->m->layers[l].in * c->m->layers[l].out + c->m->layers[l].out;
 	}
 	assert_true(gmax > 1e-3);
 	for (size_t l = 0; l < 2; l++) {
@@ -265,7 +263,7 @@ static void test_backprop_activation_grads(void **state)
 	}
 	free(p);
 	nnp_backprop_free(&b);
-	nnp_model_free(m);
+	tu_case_free(c);
 }
 
 static void test_grad_errors(void **state)
@@ -299,42 +297,40 @@ static void moments(const float *v, size_t n, double *mean, double *sd)
 static void test_init_stats(void **state)
 {
 	(void)state;
-	size_t s[] = { 512, 512, 256, 10 };
-	nnp_act a[] = { NNP_ACT_RELU, NNP_ACT_TANH, NNP_ACT_SIGMOID };
-	tu_rng r = { 1 };
-	nnp_model *m = tu_random_model(&r, 3, s, a, 1.0);
-	nnp_model_init_random(m, 99);
+	const char *net = "512 512:relu 256:tanh 10:sigmoid";
+	tu_case *c = tu_case_net(1, net, 1.0);
+	nnp_model_init_random(c->m, 99);
 	double mean, sd;
 	/* He on the relu layer: std sqrt(2/in). */
-	moments(m->layers[0].w, 512 * 512, &mean, &sd);
+	moments(c->m->layers[0].w, 512 * 512, &mean, &sd);
 	double he = sqrt(2.0 / 512);
 	assert_true(fabs(sd - he) < 0.03 * he);
 	assert_true(fabs(mean) < 0.01 * he);
 	/* Normal, not uniform: about 68.3% within one standard deviation. */
 	size_t in1 = 0;
 	for (size_t i = 0; i < 512 * 512; i++)
-		in1 += fabs(m->layers[0].w[i]) < he;
+		in1 += fabs(c->m->layers[0].w[i]) < he;
 	double frac = (double)in1 / (512.0 * 512.0);
 	assert_true(fabs(frac - 0.6827) < 0.01);
 	/* Glorot on tanh and sigmoid layers: std sqrt(2/(in+out)). */
-	moments(m->layers[1].w, 512 * 256, &mean, &sd);
+	moments(c->m->layers[1].w, 512 * 256, &mean, &sd);
 	double gl = sqrt(2.0 / (512 + 256));
 	assert_true(fabs(sd - gl) < 0.03 * gl);
-	moments(m->layers[2].w, 256 * 10, &mean, &sd);
+	moments(c->m->layers[2].w, 256 * 10, &mean, &sd);
 	gl = sqrt(2.0 / (256 + 10));
 	assert_true(fabs(sd - gl) < 0.1 * gl);
 	for (size_t l = 0; l < 3; l++)
-		for (size_t i = 0; i < m->layers[l].out; i++)
-			assert_true(m->layers[l].b[i] == 0.0f);
+		for (size_t i = 0; i < c->m->layers[l].out; i++)
+			assert_true(c->m->layers[l].b[i] == 0.0f);
 	/* Same seed, same weights; another seed, other weights. */
-	nnp_model *m2 = tu_random_model(&r, 3, s, a, 1.0);
+	nnp_model *m2 = tu_net(&c->rng, net, 1.0);
 	nnp_model_init_random(m2, 99);
 	for (size_t l = 0; l < 3; l++)
-		assert_memory_equal(m->layers[l].w, m2->layers[l].w,
-		                    m->layers[l].in * m->layers[l].out * sizeof(float));
+		assert_memory_equal(c->m->layers[l].w, m2->layers[l].w,
+		                    c->m->layers[l].in * c->m->layers[l].out * sizeof(float));
 	nnp_model_init_random(m2, 100);
-	assert_memory_not_equal(m->layers[0].w, m2->layers[0].w, 512 * sizeof(float));
-	nnp_model_free(m);
+	assert_memory_not_equal(c->m->layers[0].w, m2->layers[0].w, 512 * sizeof(float));
+	tu_case_free(c);
 	nnp_model_free(m2);
 }
 
