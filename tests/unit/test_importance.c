@@ -512,9 +512,8 @@ static void test_taylor_streamed(void **state)
 	assert_non_null(strstr(err.msg, "no labels"));
 	assert_null(p);
 	nnp_method_ctx_free(cs);
-	tu_rmtree(dir);
 	free(path);
-	free(dir);
+	tu_rmtree_free(dir);
 	tu_case_free(c);
 }
 
