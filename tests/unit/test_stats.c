@@ -703,9 +703,8 @@ static void test_stats_file_round_trip(void **state)
 	tu_expect_msg(&err, "layer 1: a \"std\" value is not finite");
 	s->layers[1].std[2] = 1;
 	/* An unwritable place is an output error. */
-	char *bad = tu_path(dir, "missing/dir/x.json");
+	char *bad = tu_file(*state, "missing/dir/x.json");
 	assert_int_equal(nnp_stats_save(s, &src, bad, &err), NNP_EOUTPUT);
-	free(bad);
 
 	nnp_stats_free(s);
 
@@ -728,11 +727,10 @@ static void test_stats_file_round_trip(void **state)
  * error about one of them can say where it came from. */
 static void test_stats_file_paths(void **state)
 {
-	const char *dir = ((const tu_fixture *)*state)->dir;
 	tu_rng rng = {6};
 	nnp_err err;
 	nnp_err_clear(&err);
-	char *sub = tu_path(dir, "sub");
+	char *sub = tu_file(*state, "sub");
 	assert_int_equal(mkdir(sub, 0755), 0);
 	char *path = tu_path(sub, "x.stats.json");
 	nnp_stats *s = sample_stats(&rng), *t = NULL;
@@ -767,7 +765,6 @@ static void test_stats_file_paths(void **state)
 	nnp_stats_free(t);
 	nnp_stats_source_free(&got);
 	nnp_stats_free(s);
-	free(sub);
 	free(path);
 }
 
@@ -803,9 +800,8 @@ static void expect_load_error(const char *path, const char *text, const char *ms
 
 static void test_stats_file_errors(void **state)
 {
-	const char *dir = ((const tu_fixture *)*state)->dir;
 	tu_rng rng = {11};
-	char *path = tu_path(dir, "stats.json");
+	char *path = tu_file(*state, "stats.json");
 	nnp_stats *s = sample_stats(&rng);
 	nnp_stats_source src;
 	sample_source(&src);
@@ -904,15 +900,13 @@ static void test_stats_file_errors(void **state)
 	nnp_stats_source_free(&got);
 	free(num);
 
-	char *missing = tu_path(dir, "nope.json");
+	char *missing = tu_file(*state, "nope.json");
 	t = NULL;
 	assert_int_equal(nnp_stats_load(&t, &got, missing, &err), NNP_EINPUT);
 	tu_expect_msg(&err, "nope.json: cannot open");
-	free(missing);
 
 	free(good);
 	nnp_stats_free(s);
-	free(path);
 }
 
 static void test_stats_create_shape(void **state)

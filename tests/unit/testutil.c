@@ -252,6 +252,14 @@ tu_fixture *tu_fixture_new(void)
 	return fx;
 }
 
+char *tu_file(tu_fixture *fx, const char *name)
+{
+	char **files = realloc(fx->files, (fx->n_files + 1) * sizeof *files);
+	assert_non_null(files);
+	fx->files = files;
+	return fx->files[fx->n_files++] = tu_path(fx->dir, name);
+}
+
 int tu_setup_dir(void **state)
 {
 	*state = tu_fixture_new();
@@ -266,6 +274,9 @@ int tu_fixture_teardown(void **state)
 	nnp_dataset_free(fx->cal);
 	nnp_stats_free(fx->s);
 	free(fx->csv);
+	for (size_t i = 0; i < fx->n_files; i++)
+		free(fx->files[i]);
+	free(fx->files);
 	tu_rmtree_free(fx->dir);
 	free(fx);
 	return 0;

@@ -42,6 +42,8 @@ typedef struct tu_fixture {
 	nnp_stats *s;       /* statistics, or NULL */
 	char *dir;          /* a scratch directory */
 	char *csv;          /* a file in dir, or NULL */
+	char **files;       /* paths from tu_file */
+	size_t n_files;
 } tu_fixture;
 /* A fixture with its scratch directory made and nothing else yet. */
 tu_fixture *tu_fixture_new(void);
@@ -50,6 +52,9 @@ tu_fixture *tu_fixture_new(void);
 int tu_setup_dir(void **state);
 /* A cmocka teardown for a tu_fixture: frees all of it and removes dir. */
 int tu_fixture_teardown(void **state);
+/* The path of name in fx's scratch directory, owned by fx: freed by
+ * tu_fixture_teardown, even when the test fails. */
+char *tu_file(tu_fixture *fx, const char *name);
 /* A test run with a scratch directory: tu_setup_dir and tu_fixture_teardown. */
 #define TU_DIR_TEST(f) cmocka_unit_test_setup_teardown(f, tu_setup_dir, tu_fixture_teardown)
 
