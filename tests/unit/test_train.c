@@ -1276,38 +1276,38 @@ static void test_lr_schedule(void **state)
 static void test_rewind(void **state)
 {
 	(void)state;
-	nnp_dataset *d = rand_rows(40, 6, 4, 5);
-	nnp_model *m = fresh("6 9:relu 7:tanh 4:softmax", 11), *init = clone(m);
-	uint8_t **mk = rand_mask(m, 19);
+	tu_case *c = tu_case_of(fresh("6 9:relu 7:tanh 4:softmax", 11), rand_rows(40, 6, 4, 5),
+	                        NULL);
+	nnp_model *init = clone(c->m);
+	uint8_t **mk = rand_mask(c->m, 19);
 	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
 	o.epochs = 3;
 	o.batch = 8;
 	o.input_scale = 1.0f / 3.0f;
-	train_ok(m, d, NULL, &o, NULL);
-	assert_false(same_weights(m, init));
+	train_ok(c->m, c->d, NULL, &o, NULL);
+	assert_false(same_weights(c->m, init));
 	nnp_err err;
-	assert_int_equal(nnp_model_rewind(m, init, (const uint8_t *const *)mk, &err), NNP_OK);
+	assert_int_equal(nnp_model_rewind(c->m, init, (const uint8_t *const *)mk, &err), NNP_OK);
 	const float zero = 0.0f;
 	for (size_t l = 0; l < 3; l++) {
-		const nnp_layer *L = &m->layers[l], *I = &init->layers[l];
+		const nnp_layer *L = &c->m->layers[l], *I = &init->layers[l];
 		for (size_t i = 0; i < L->in * L->out; i++)
 			assert_memory_equal(&L->w[i], pruned((const uint8_t *const *)mk, l, i) ? &zero : &I->w[i],
 			                    sizeof(float));
 		assert_memory_equal(L->b, I->b, L->out * sizeof(float));
 	}
 	/* Without a mask: the initial model, bit for bit. */
-	assert_int_equal(nnp_model_rewind(m, init, NULL, &err), NNP_OK);
-	assert_true(same_weights(m, init));
+	assert_int_equal(nnp_model_rewind(c->m, init, NULL, &err), NNP_OK);
+	assert_true(same_weights(c->m, init));
 	/* Another shape is refused, naming the layer; m is left alone. */
 	nnp_model *other = fresh("6 9:relu 5:tanh 4:softmax", 1);
-	assert_int_equal(nnp_model_rewind(m, other, NULL, &err), NNP_EINPUT);
+	assert_int_equal(nnp_model_rewind(c->m, other, NULL, &err), NNP_EINPUT);
 	assert_non_null(strstr(err.msg, "layer 2 is 7x9 in the model but 5x9"));
-	assert_true(same_weights(m, init));
+	assert_true(same_weights(c->m, init));
 	nnp_model_free(other);
 	free_mask(mk, 3);
-	nnp_model_free(m);
 	nnp_model_free(init);
-	nnp_dataset_free(d);
+	tu_case_free(c);
 }
 
 /* The loss written out from the probabilities, and its gradient w.r.t. the
