@@ -134,27 +134,25 @@ static void check_header(const nnp_model *m, size_t sparse_layers)
 	free(y);
 	free(xp);
 	free(yp);
-	tu_rmtree(dir);
 	free(h);
 	free(c);
-	free(dir);
+	tu_rmtree_free(dir);
 }
 
 static void test_sparse_header(void **state)
 {
 	(void)state;
-	tu_rng r = { 78 };
-	nnp_model *m = tu_net(&r, "12 90:relu 70:tanh 5:softmax", 0.5);
+	tu_case *c = tu_case_net(78, "12 90:relu 70:tanh 5:softmax", 0.5);
 	const float off[] = { 0.5f }, sc[] = { 1.5f };
 	nnp_err err;
-	assert_int_equal(nnp_model_set_prep(m, off, 1, sc, 1, &err), NNP_OK);
-	check_header(m, 0);   /* dense: nothing changes */
+	assert_int_equal(nnp_model_set_prep(c->m, off, 1, sc, 1, &err), NNP_OK);
+	check_header(c->m, 0);   /* dense: nothing changes */
 	const double shares[] = { 0.2, 0.8, 0.95, 1.0 };
 	const size_t csr[] = { 0, 3, 3, 3 };
 	for (size_t s = 0; s < 4; s++) {
 		nnp_model *p = NULL;
-		assert_int_equal(nnp_prune_magnitude(m, &shares[s], 1, NNP_MAG_PER_LAYER, &p, NULL,
-		                                     &err), NNP_OK);
+		assert_int_equal(nnp_prune_magnitude(c->m, &shares[s], 1, NNP_MAG_PER_LAYER, &p,
+		                                     NULL, &err), NNP_OK);
 		p->layers[1].w[3] = p->layers[1].w[3] == 0.0f ? -0.0f : p->layers[1].w[3];
 		check_header(p, csr[s]);
 		nnp_model_free(p);
@@ -162,12 +160,13 @@ static void test_sparse_header(void **state)
 	/* only the hidden layers sparse, the output dense; logits */
 	const double per[] = { 0.9, 0.9, 0.0 };
 	nnp_model *p = NULL;
-	m->layers[2].act = NNP_ACT_LINEAR;
-	m->logits = 1;
-	assert_int_equal(nnp_prune_magnitude(m, per, 3, NNP_MAG_PER_LAYER, &p, NULL, &err), NNP_OK);
+	c->m->layers[2].act = NNP_ACT_LINEAR;
+	c->m->logits = 1;
+	assert_int_equal(nnp_prune_magnitude(c->m, per, 3, NNP_MAG_PER_LAYER, &p, NULL, &err),
+	                 NNP_OK);
 	check_header(p, 2);
 	nnp_model_free(p);
-	nnp_model_free(m);
+	tu_case_free(c);
 }
 
 int main(void)

@@ -79,13 +79,12 @@ static void test_random_is_a_fixed_permutation(void **state)
 static void test_random_prunes(void **state)
 {
 	(void)state;
-	tu_rng r = { 5 };
-	nnp_model *m = tu_net(&r, "4 12:relu 3:softmax", 0.7);
+	tu_case *c = tu_case_net(5, "4 12:relu 3:softmax", 0.7);
 	nnp_dataset d = { 64, 4, NULL, NULL };
 	d.x = malloc(64 * 4 * sizeof(float));
 	assert_non_null(d.x);
 	for (size_t i = 0; i < 64 * 4; i++)
-		d.x[i] = (float)tu_uniform(&r, -1, 1);
+		d.x[i] = (float)tu_uniform(&c->rng, -1, 1);
 	nnp_method_opts o = NNP_METHOD_OPTS_INIT;
 	assert_int_equal(nnp_method_parse("random", &o.method), 0);
 	o.compensate = NNP_COMP_NONE;
@@ -93,7 +92,7 @@ static void test_random_prunes(void **state)
 	nnp_model *p = NULL;
 	nnp_keep *k = NULL;
 	nnp_err err;
-	assert_int_equal(nnp_method_prune(&p, m, &d, &o, counts, &k, &err), NNP_OK);
+	assert_int_equal(nnp_method_prune(&p, c->m, &d, &o, counts, &k, &err), NNP_OK);
 	assert_int_equal(p->layers[0].out, 5);
 	size_t order[12];
 	nnp_crit_layer L = { .layer = 0, .n = 12, .m = 3 };
@@ -112,11 +111,11 @@ static void test_random_prunes(void **state)
 		assert_int_equal(k->idx[0][i], want[i]);
 	/* none: the kept rows of W1 and columns of W2 are copied as they were */
 	for (size_t i = 0; i < 5; i++)
-		assert_memory_equal(p->layers[0].w + i * 4, m->layers[0].w + want[i] * 4,
+		assert_memory_equal(p->layers[0].w + i * 4, c->m->layers[0].w + want[i] * 4,
 		                    4 * sizeof(float));
 	nnp_keep_free(k);
 	nnp_model_free(p);
-	nnp_model_free(m);
+	tu_case_free(c);
 	free(d.x);
 }
 

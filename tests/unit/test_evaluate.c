@@ -171,13 +171,39 @@ static void init_cands(nnp_candidate *c, size_t n)
 	}
 }
 
-/* Frees a test's original m, its n candidate models and its rows d. */
-static void free_case(nnp_model *m, nnp_model **models, size_t n, nnp_dataset *d)
+/* A test's original, its candidates and its labelled rows, owned together. */
+typedef struct eval_case {
+	tu_rng r;
+	nnp_model *m;
+	nnp_model *models[5];
+	size_t n;
+	nnp_dataset *d;
+} eval_case;
+
+/* The original (hidden widths 12 and 10), n candidates of hidden widths w[i]
+ * ({ 0, 0 }: an empty slot, for a duplicate), all with out_act, then rows
+ * labelled rows (none with 0), drawn from seed in that order. Free with
+ * free_case. */
+static eval_case make_case(uint64_t seed, nnp_act out_act, const size_t (*w)[2], size_t n,
+                           size_t rows)
 {
+	eval_case e = { { seed }, NULL, { NULL }, n, NULL };
+	assert_true(n <= 5);
+	e.m = make_model(&e.r, 12, 10, out_act);
 	for (size_t i = 0; i < n; i++)
-		nnp_model_free(models[i]);
-	nnp_model_free(m);
-	nnp_dataset_free(d);
+		if (w[i][0])
+			e.models[i] = make_model(&e.r, w[i][0], w[i][1], out_act);
+	if (rows)
+		e.d = make_data(&e.r, rows, 1);
+	return e;
+}
+
+static void free_case(eval_case *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		nnp_model_free(e->models[i]);
+	nnp_model_free(e->m);
+	nnp_dataset_free(e->d);
 }
 
 /* ---- tests ------------------------------------------------------------ */
@@ -185,28 +211,22 @@ static void free_case(nnp_model *m, nnp_model **models, size_t n, nnp_dataset *d
 static void test_against_reference(void **state)
 {
 	(void)state;
-	tu_rng r = { 7 };
-	nnp_model *m = make_model(&r, 12, 10, NNP_ACT_SOFTMAX);
-	nnp_model *models[5];
-	models[0] = make_model(&r, 6, 5, NNP_ACT_SOFTMAX);
-	models[1] = make_model(&r, 12, 3, NNP_ACT_SOFTMAX);
-	models[2] = NULL;                                   /* duplicate of 0 */
-	models[3] = make_model(&r, 2, 2, NNP_ACT_SOFTMAX);
-	models[4] = make_model(&r, 6, 5, NNP_ACT_SOFTMAX);  /* same size as 0 */
-	nnp_dataset *d = make_data(&r, 1000, 1);
+	/* 2: a duplicate of 0; 4: the same size as 0 */
+	static const size_t w[5][2] = { { 6, 5 }, { 12, 3 }, { 0, 0 }, { 2, 2 }, { 6, 5 } };
+	eval_case e = make_case(7, NNP_ACT_SOFTMAX, w, 5, 1000);
 	nnp_candidate c[5], orig;
 	init_cands(c, 5);
 	c[2].same_as = 0;
-	c[3].keep = (nnp_keep *)&r;   /* untouched fields stay as they were */
+	c[3].keep = (nnp_keep *)&e.r;   /* untouched fields stay as they were */
 	memset(&orig, 0, sizeof orig);
 	nnp_err err;
 	nnp_eval_opts o = NNP_EVAL_OPTS_INIT;
 	uint64_t rows = 0;
-	assert_int_equal(nnp_evaluate_models(m, (const nnp_model *const *)models, c, 5, d, &o, &orig,
-	                                     &rows, &err), 0);
+	assert_int_equal(nnp_evaluate_models(e.m, (const nnp_model *const *)e.models, c, 5, e.d, &o,
+	                                     &orig, &rows, &err), 0);
 	assert_int_equal(rows, 1000);
-	check_against_reference(m, models, c, 5, &orig, d, NNP_EVAL_BLOCK);
-	assert_ptr_equal(c[3].keep, &r);
+	check_against_reference(e.m, e.models, c, 5, &orig, e.d, NNP_EVAL_BLOCK);
+	assert_ptr_equal(c[3].keep, &e.r);
 	assert_true(isnan(c[3].mean_thr));
 	assert_int_equal(c[2].same_as, 0);
 	/* The duplicate has exactly its first's figures. */
@@ -214,38 +234,34 @@ static void test_against_reference(void **state)
 	            c[2].params == c[0].params && c[2].pareto == c[0].pareto);
 	/* Some candidate differs from the original: the test can see a mistake. */
 	assert_true(c[3].agreement < 1.0);
-	free_case(m, models, 5, d);
+	free_case(&e);
 }
 
 /* A small block size: many blocks, partial last block, several chunks. */
 static void test_small_blocks_and_threads(void **state)
 {
 	(void)state;
-	tu_rng r = { 11 };
-	nnp_model *m = make_model(&r, 12, 10, NNP_ACT_LINEAR);
-	nnp_model *models[3] = { make_model(&r, 9, 10, NNP_ACT_LINEAR),
-		                 make_model(&r, 4, 7, NNP_ACT_LINEAR),
-		                 make_model(&r, 12, 10, NNP_ACT_LINEAR) };
-	nnp_dataset *d = make_data(&r, 777, 1);
+	static const size_t w[3][2] = { { 9, 10 }, { 4, 7 }, { 12, 10 } };
+	eval_case e = make_case(11, NNP_ACT_LINEAR, w, 3, 777);
 	nnp_candidate ref[3], c[3], o0, o1;
 	nnp_err err;
 	init_cands(ref, 3);
 	init_cands(&o0, 1);
 	init_cands(&o1, 1);
 	nnp_eval_opts o = { 1, 7 };
-	assert_int_equal(nnp_evaluate_models(m, (const nnp_model *const *)models, ref, 3, d, &o,
-	                                     &o0, NULL, &err), 0);
-	check_against_reference(m, models, ref, 3, &o0, d, 7);
+	assert_int_equal(nnp_evaluate_models(e.m, (const nnp_model *const *)e.models, ref, 3, e.d,
+	                                     &o, &o0, NULL, &err), 0);
+	check_against_reference(e.m, e.models, ref, 3, &o0, e.d, 7);
 	assert_true(o0.loss > 0.0);   /* MSE against the one-hot labels */
 	for (unsigned t = 2; t <= 5; t++) {
 		init_cands(c, 3);
 		o.threads = t;
-		assert_int_equal(nnp_evaluate_models(m, (const nnp_model *const *)models, c, 3, d, &o,
-		                                     &o1, NULL, &err), 0);
+		assert_int_equal(nnp_evaluate_models(e.m, (const nnp_model *const *)e.models, c, 3,
+		                                     e.d, &o, &o1, NULL, &err), 0);
 		assert_memory_equal(c, ref, sizeof c);
 		assert_memory_equal(&o1, &o0, sizeof o1);
 	}
-	free_case(m, models, 3, d);
+	free_case(&e);
 }
 
 /* The rows written as CSV (%.9g reads back bit for bit) and streamed give
@@ -253,19 +269,17 @@ static void test_small_blocks_and_threads(void **state)
 static void test_file_equals_memory(void **state)
 {
 	(void)state;
-	tu_rng r = { 23 };
-	nnp_model *m = make_model(&r, 12, 10, NNP_ACT_SOFTMAX);
-	nnp_model *models[2] = { make_model(&r, 5, 10, NNP_ACT_SOFTMAX),
-		                 make_model(&r, 12, 4, NNP_ACT_SOFTMAX) };
-	nnp_dataset *d = make_data(&r, 3001, 1);
+	static const size_t w[2][2] = { { 5, 10 }, { 12, 4 } };
+	eval_case e = make_case(23, NNP_ACT_SOFTMAX, w, 2, 3001);
 	char *dir = tu_mkdtemp(), *path = tu_path(dir, "rows.csv");
-	size_t cap = d->rows * (IN + 1) * 20 + 1, len = 0;
+	size_t cap = e.d->rows * (IN + 1) * 20 + 1, len = 0;
 	char *csv = malloc(cap);
 	assert_non_null(csv);
-	for (size_t i = 0; i < d->rows; i++) {
-		len += (size_t)snprintf(csv + len, cap - len, "%d", (int)d->y[i]);
+	for (size_t i = 0; i < e.d->rows; i++) {
+		len += (size_t)snprintf(csv + len, cap - len, "%d", (int)e.d->y[i]);
 		for (size_t j = 0; j < IN; j++)
-			len += (size_t)snprintf(csv + len, cap - len, ",%.9g", (double)d->x[i * IN + j]);
+			len += (size_t)snprintf(csv + len, cap - len, ",%.9g",
+			                        (double)e.d->x[i * IN + j]);
 		len += (size_t)snprintf(csv + len, cap - len, "\n");
 	}
 	tu_write(path, csv, len);
@@ -278,29 +292,29 @@ static void test_file_equals_memory(void **state)
 	/* Block 3: streaming chunks hold 64 blocks, so 3001 rows take 16 chunks. */
 	nnp_eval_opts o = { 2, 3 };
 	uint64_t ra = 0, rb = 0;
-	assert_int_equal(nnp_evaluate_models(m, (const nnp_model *const *)models, a, 2, d, &o, &oa,
-	                                     &ra, &err), 0);
+	assert_int_equal(nnp_evaluate_models(e.m, (const nnp_model *const *)e.models, a, 2, e.d, &o,
+	                                     &oa, &ra, &err), 0);
 	nnp_data_opts dopts = NNP_DATA_OPTS_INIT;
 	dopts.header = NNP_HEADER_NO;
-	assert_int_equal(nnp_evaluate_models_file(m, (const nnp_model *const *)models, b, 2, path,
-	                                          &dopts, &o, &ob, &rb, &err), 0);
+	assert_int_equal(nnp_evaluate_models_file(e.m, (const nnp_model *const *)e.models, b, 2,
+	                                          path, &dopts, &o, &ob, &rb, &err), 0);
 	assert_int_equal(ra, 3001);
 	assert_int_equal(rb, 3001);
 	assert_memory_equal(a, b, sizeof a);
 	assert_memory_equal(&oa, &ob, sizeof oa);
-	check_against_reference(m, models, a, 2, &oa, d, 3);
+	check_against_reference(e.m, e.models, a, 2, &oa, e.d, 3);
 	/* Through a sweep, with a duplicate. */
 	nnp_sweep sw;
 	memset(&sw, 0, sizeof sw);
 	init_cands(&sw.original, 1);
 	nnp_candidate sc[3];
-	nnp_model *sm[3] = { models[0], NULL, models[1] };
+	nnp_model *sm[3] = { e.models[0], NULL, e.models[1] };
 	init_cands(sc, 3);
 	sc[1].same_as = 0;
 	sw.n = 3;
 	sw.c = sc;
 	sw.models = sm;
-	assert_int_equal(nnp_sweep_evaluate(&sw, m, NULL, path, &dopts, &o, &err), 0);
+	assert_int_equal(nnp_sweep_evaluate(&sw, e.m, NULL, path, &dopts, &o, &err), 0);
 	assert_int_equal(sw.n_unique, 2);
 	assert_int_equal(sw.rows, 3001);
 	assert_memory_equal(&sw.original, &oa, sizeof oa);
@@ -310,40 +324,42 @@ static void test_file_equals_memory(void **state)
 	free(csv);
 		free(path);
 	tu_rmtree_free(dir);
-	free_case(m, models, 2, d);
+	free_case(&e);
 }
 
 /* Models from the pruning methods, and an unlabelled data set. */
 static void test_method_models_unlabelled(void **state)
 {
 	(void)state;
-	tu_rng r = { 31 };
-	nnp_model *m = make_model(&r, 12, 10, NNP_ACT_SOFTMAX);
-	nnp_dataset *cal = make_data(&r, 400, 0), *ev = make_data(&r, 500, 1);
-	nnp_model *models[2] = { NULL, NULL };
+	/* no candidates drawn: the methods make them; d the calibration rows */
+	eval_case e = make_case(31, NNP_ACT_SOFTMAX, NULL, 0, 0);
+	e.d = make_data(&e.r, 400, 0);
+	e.n = 2;
+	nnp_dataset *ev = make_data(&e.r, 500, 1);
 	const size_t counts[2][2] = { { 6, 5 }, { 3, 2 } };
 	nnp_method_opts mo = NNP_METHOD_OPTS_INIT;
 	mo.threads = 1;
 	nnp_err err;
 	for (int i = 0; i < 2; i++)
-		assert_int_equal(nnp_method_prune(&models[i], m, cal, &mo, counts[i], NULL, &err), 0);
+		assert_int_equal(nnp_method_prune(&e.models[i], e.m, e.d, &mo, counts[i], NULL,
+		                                  &err), 0);
 	nnp_candidate c[2], orig;
 	init_cands(c, 2);
-	assert_int_equal(nnp_evaluate_models(m, (const nnp_model *const *)models, c, 2, ev, NULL,
-	                                     &orig, NULL, &err), 0);
-	check_against_reference(m, models, c, 2, &orig, ev, NNP_EVAL_BLOCK);
+	assert_int_equal(nnp_evaluate_models(e.m, (const nnp_model *const *)e.models, c, 2, ev,
+	                                     NULL, &orig, NULL, &err), 0);
+	check_against_reference(e.m, e.models, c, 2, &orig, ev, NNP_EVAL_BLOCK);
 	assert_int_equal(c[1].params, (6 + 1) * 3 + (3 + 1) * 2 + (2 + 1) * 4);
 	/* Without labels: no accuracy, but agreement still measured. */
 	free(ev->y);
 	ev->y = NULL;
 	nnp_candidate u[2], uo;
 	init_cands(u, 2);
-	assert_int_equal(nnp_evaluate_models(m, (const nnp_model *const *)models, u, 2, ev, NULL,
-	                                     &uo, NULL, &err), 0);
-	check_against_reference(m, models, u, 2, &uo, ev, NNP_EVAL_BLOCK);
+	assert_int_equal(nnp_evaluate_models(e.m, (const nnp_model *const *)e.models, u, 2, ev,
+	                                     NULL, &uo, NULL, &err), 0);
+	check_against_reference(e.m, e.models, u, 2, &uo, ev, NNP_EVAL_BLOCK);
 	assert_true(u[0].accuracy == 0.0 && u[0].accuracy_drop == 0.0 && u[0].loss == 0.0);
 	assert_true(u[0].agreement == c[0].agreement && u[1].agreement == c[1].agreement);
-	free_case(m, models, 2, cal);
+	free_case(&e);
 	nnp_dataset_free(ev);
 }
 
@@ -431,25 +447,29 @@ static void test_errors(void **state)
 	int rc;
 
 	init_cands(c, 2);
-	nnp_eval_opts o = { 300, 0 };
-	rc = nnp_evaluate_models(m, one, c, 1, d, &o, &orig, NULL, &err);
-	expect_err(rc, &err, NNP_EUSAGE, "300 threads, at most 256");
-	o = (nnp_eval_opts){ 1, 100000 };
-	rc = nnp_evaluate_models(m, one, c, 1, d, &o, &orig, NULL, &err);
-	expect_err(rc, &err, NNP_EUSAGE, "blocks of 100000 rows");
-
-	const nnp_model *bad_in[1] = { wide_in };
-	rc = nnp_evaluate_models(m, bad_in, c, 1, d, NULL, &orig, NULL, &err);
-	expect_err(rc, &err, NNP_EINPUT, "candidate 0 takes 7 inputs, the original 6");
-	const nnp_model *bad_out[2] = { good, wide_out };
-	rc = nnp_evaluate_models(m, bad_out, c, 2, d, NULL, &orig, NULL, &err);
-	expect_err(rc, &err, NNP_EINPUT, "candidate 1 has 5 softmax outputs, the original 4 softmax");
-	const nnp_model *bad_act[1] = { linear_out };
-	rc = nnp_evaluate_models(m, bad_act, c, 1, d, NULL, &orig, NULL, &err);
-	expect_err(rc, &err, NNP_EINPUT, "4 linear outputs, the original 4 softmax");
-	const nnp_model *none[2] = { NULL, NULL };
-	rc = nnp_evaluate_models(m, none, c, 1, d, NULL, &orig, NULL, &err);
-	expect_err(rc, &err, NNP_EUSAGE, "candidate 0 has no model");
+	const nnp_eval_opts many_threads = { 300, 0 }, huge_blocks = { 1, 100000 };
+	const nnp_model *bad_in[1] = { wide_in }, *bad_out[2] = { good, wide_out };
+	const nnp_model *bad_act[1] = { linear_out }, *none[2] = { NULL, NULL };
+	const struct {
+		const nnp_model *const *models;
+		size_t n;
+		const nnp_eval_opts *o;
+		int status;
+		const char *msg;
+	} bad[] = {
+		{ one, 1, &many_threads, NNP_EUSAGE, "300 threads, at most 256" },
+		{ one, 1, &huge_blocks, NNP_EUSAGE, "blocks of 100000 rows" },
+		{ bad_in, 1, NULL, NNP_EINPUT, "candidate 0 takes 7 inputs, the original 6" },
+		{ bad_out, 2, NULL, NNP_EINPUT,
+		  "candidate 1 has 5 softmax outputs, the original 4 softmax" },
+		{ bad_act, 1, NULL, NNP_EINPUT, "4 linear outputs, the original 4 softmax" },
+		{ none, 1, NULL, NNP_EUSAGE, "candidate 0 has no model" },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		rc = nnp_evaluate_models(m, bad[i].models, c, bad[i].n, d, bad[i].o, &orig, NULL,
+		                         &err);
+		expect_err(rc, &err, bad[i].status, bad[i].msg);
+	}
 	c[0].same_as = 1;
 	rc = nnp_evaluate_models(m, one, c, 2, d, NULL, &orig, NULL, &err);
 	expect_err(rc, &err, NNP_EUSAGE, "candidate 0: same_as 1 is not an earlier distinct");

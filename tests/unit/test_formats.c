@@ -120,7 +120,6 @@ static void assert_same_model(const nnp_model *a, const nnp_model *b);
 
 static void test_onnx(void **state)
 {
-	const char *dir = ((const tu_fixture *)*state)->dir;
 	nnp_model *m = load(FIX "gemm.onnx", NULL);
 	assert_int_equal(m->layers[1].act, NNP_ACT_SIGMOID);
 	assert_int_equal(m->layers[2].act, NNP_ACT_SOFTMAX);
@@ -143,7 +142,7 @@ static void test_onnx(void **state)
 	tu_expect_msg(&err, "op Elu");
 	tu_expect_msg(&err, "node 1");
 	/* Our export reads back identical, metadata included. */
-	char *p = tu_path(dir, "r.onnx");
+	char *p = tu_file(*state, "r.onnx");
 	nnp_model *r = rich_model();
 	assert_int_equal(nnp_model_save_opts(r, p, NNP_FMT_ONNX, NULL, &err), 0);
 	m = load(p, NULL);
@@ -155,7 +154,6 @@ static void test_onnx(void **state)
 	tu_write(p, "\xff\xff\xff\xff garbage", 12);
 	assert_int_equal(nnp_model_load_opts(&m, p, NULL, NULL, &err), NNP_EINPUT);
 	tu_expect_msg(&err, "not a valid ONNX");
-	free(p);
 }
 
 static void test_numpy(void **state)

@@ -88,54 +88,48 @@ static void check_model(nnp_model *m, tu_rng *rng, size_t rows, size_t batch)
 static void test_forward_all_activations(void **state)
 {
 	(void)state;
-	tu_rng rng = {42};
-	static const size_t sizes[] = {13, 17, 9, 11, 8, 6};
-	static const nnp_act acts[] = {NNP_ACT_RELU, NNP_ACT_LEAKY_RELU, NNP_ACT_SIGMOID,
-	                               NNP_ACT_TANH, NNP_ACT_LINEAR};
-	nnp_model *m = tu_random_model(&rng, 5, sizes, acts, 0.5);
-	m->layers[1].alpha = 0.2f;  /* a slope the default would not hide */
+	tu_case *c = tu_case_net(42, "13 17:relu 9:leaky_relu 11:sigmoid 8:tanh 6:linear", 0.5);
+	c->m->layers[1].alpha = 0.2f;  /* a slope the default would not hide */
 	static const size_t batches[] = {1, 3, 16, 64};
 	for (size_t i = 0; i < 4; i++)
-		check_model(m, &rng, 50, batches[i]);
-	nnp_model_free(m);
+		check_model(c->m, &c->rng, 50, batches[i]);
+	nnp_model_free(c->m);
 
-	m = tu_net(&rng, "20 32:tanh 10:softmax", 0.6);
+	c->m = tu_net(&c->rng, "20 32:tanh 10:softmax", 0.6);
 	for (size_t i = 0; i < 4; i++)
-		check_model(m, &rng, 70, batches[i]);
-	nnp_model_free(m);
+		check_model(c->m, &c->rng, 70, batches[i]);
+	nnp_model_free(c->m);
 
 	/* A single layer: the output layer is the only one. */
-	m = tu_net(&rng, "5 3:sigmoid", 1.0);
-	check_model(m, &rng, 9, 4);
-	nnp_model_free(m);
+	c->m = tu_net(&c->rng, "5 3:sigmoid", 1.0);
+	check_model(c->m, &c->rng, 9, 4);
+	tu_case_free(c);
 }
 
 /* Layer-at-a-time stepping gives exactly what a whole run gives. */
 static void test_forward_step(void **state)
 {
 	(void)state;
-	tu_rng rng = {8};
-	static const size_t sizes[] = {7, 9, 5, 3};
-	static const nnp_act acts[] = {NNP_ACT_RELU, NNP_ACT_TANH, NNP_ACT_SOFTMAX};
-	nnp_model *m = tu_random_model(&rng, 3, sizes, acts, 0.8);
+	tu_case *c = tu_case_net(8, "7 9:relu 5:tanh 3:softmax", 0.8);
 	nnp_err err;
 	nnp_forward *a = NULL, *b = NULL;
-	assert_int_equal(nnp_forward_create(&a, m, 10, &err), 0);
-	assert_int_equal(nnp_forward_create(&b, m, 10, &err), 0);
+	assert_int_equal(nnp_forward_create(&a, c->m, 10, &err), 0);
+	assert_int_equal(nnp_forward_create(&b, c->m, 10, &err), 0);
 	float x[70];
 	for (int i = 0; i < 70; i++)
-		x[i] = (float)tu_uniform(&rng, -1, 1);
+		x[i] = (float)tu_uniform(&c->rng, -1, 1);
 	const float *ya = nnp_forward_run(a, x, 10), *yb = NULL;
 	for (size_t l = 0; l < 3; l++) {
 		yb = nnp_forward_step(b, l, x, 10);
 		assert_ptr_equal(yb, nnp_forward_layer(b, l));
-		assert_memory_equal(yb, nnp_forward_layer(a, l), 10 * sizes[l + 1] * sizeof(float));
+		assert_memory_equal(yb, nnp_forward_layer(a, l),
+		                    10 * c->m->layers[l].out * sizeof(float));
 	}
 	assert_memory_equal(ya, yb, 30 * sizeof(float));
 	assert_null(nnp_forward_step(b, 3, x, 10));
 	nnp_forward_free(a);
 	nnp_forward_free(b);
-	nnp_model_free(m);
+	tu_case_free(c);
 }
 
 static void test_dense_bias_and_layout(void **state)
@@ -328,17 +322,16 @@ static void test_metrics_mse(void **state)
 static void test_create_errors_and_threads(void **state)
 {
 	(void)state;
-	tu_rng rng = {1};
-	nnp_model *m = tu_net(&rng, "3 2:linear", 1);
-	nnp_forward *f = (nnp_forward *)&rng;
+	tu_case *c = tu_case_net(1, "3 2:linear", 1);
+	nnp_forward *f = (nnp_forward *)&c->rng;
 	nnp_err err;
 	nnp_err_clear(&err);
-	assert_int_equal(nnp_forward_create(&f, m, 0, &err), NNP_EUSAGE);
+	assert_int_equal(nnp_forward_create(&f, c->m, 0, &err), NNP_EUSAGE);
 	assert_null(f);
 	tu_expect_msg(&err, "batch of 0 rows");
-	assert_int_equal(nnp_forward_create(&f, m, (size_t)1 << 40, &err), NNP_EUSAGE);
+	assert_int_equal(nnp_forward_create(&f, c->m, (size_t)1 << 40, &err), NNP_EUSAGE);
 	nnp_forward_free(NULL);
-	nnp_model_free(m);
+	tu_case_free(c);
 	assert_true(nnp_default_threads() >= 1);
 	nnp_blas_single_thread();
 }

@@ -141,6 +141,19 @@ static const row ROWS[] = {
 	{ 200, 700, 1000, D },   /* 5: drop 20 */
 };
 
+/* A cmocka setup and teardown: *state the hand-made sweep of ROWS. */
+static int setup_rows(void **state)
+{
+	*state = make(ROWS, 6);
+	return 0;
+}
+
+static int teardown_sweep(void **state)
+{
+	sweep_free_hand(*state);
+	return 0;
+}
+
 static void test_best(void **state)
 {
 	(void)state;
@@ -253,8 +266,7 @@ static void test_best(void **state)
 
 static void test_finetuned(void **state)
 {
-	(void)state;
-	nnp_sweep *sw = make(ROWS, 6);
+	nnp_sweep *sw = *state;
 	/* Fine-tuned: 1 (400) recovers to 89.6% (drop 0.4); 5 is not fine-tuned. */
 	static const int ft_correct[] = { 899, 896, 899, 896, 900, -1 };
 	sw->original.finetuned = 1;
@@ -288,13 +300,11 @@ static void test_finetuned(void **state)
 	assert_int_equal(r.closest, D);
 	assert_string_equal(r.message, "no candidate passes --max-drop 30 and --max-params 300 after "
 	                               "fine-tuning (no candidate was fine-tuned)");
-	sweep_free_hand(sw);
 }
 
 static void test_errors(void **state)
 {
-	(void)state;
-	nnp_sweep *sw = make(ROWS, 6);
+	nnp_sweep *sw = *state;
 	nnp_gate_result r;
 	nnp_err err;
 	sw->c[2].file_bytes = 0;
@@ -308,13 +318,11 @@ static void test_errors(void **state)
 	sw->c[1].same_as = 4;
 	assert_int_equal(nnp_gates_judge(&g, sw, &r, &err), NNP_EUSAGE);
 	assert_non_null(strstr(err.msg, "candidate 1: same_as 4"));
-	sweep_free_hand(sw);
 }
 
 static void test_write_plan(void **state)
 {
-	(void)state;
-	nnp_sweep *sw = make(ROWS, 6);
+	nnp_sweep *sw = *state;
 	sw->c[2].pareto = sw->c[1].pareto = sw->c[4].pareto = sw->c[5].pareto = 1;
 	sw->c[3].pareto = 1;  /* a duplicate marked by an older engine: still not written */
 	unsigned char w[6];
@@ -338,7 +346,6 @@ static void test_write_plan(void **state)
 	nnp_write_mode m;
 	assert_int_equal(nnp_write_mode_parse("Distinct", &m, &err), NNP_EUSAGE);
 	assert_string_equal(err.msg, "--write: 'Distinct' is not one of distinct, all, pareto, best");
-	sweep_free_hand(sw);
 }
 
 /* nnp_sweep_measure: nonzeros from the models, sizes from the files or the format. */
@@ -395,9 +402,12 @@ static void test_measure(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse),      cmocka_unit_test(test_best),
-		cmocka_unit_test(test_finetuned),  cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_write_plan), cmocka_unit_test(test_measure),
+		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_best),
+		cmocka_unit_test_setup_teardown(test_finetuned, setup_rows, teardown_sweep),
+		cmocka_unit_test_setup_teardown(test_errors, setup_rows, teardown_sweep),
+		cmocka_unit_test_setup_teardown(test_write_plan, setup_rows, teardown_sweep),
+		cmocka_unit_test(test_measure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

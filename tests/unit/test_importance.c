@@ -123,23 +123,24 @@ static void test_magnitude_reference(void **state)
 static void test_magnitude_errors(void **state)
 {
 	(void)state;
-	tu_rng r = { 32 };
-	nnp_model *m = tied_model(&r), *p = NULL;
+	tu_case *tc = tu_case_seed(32);
+	tc->m = tied_model(&tc->rng);
+	nnp_model *p = NULL;
 	nnp_err err;
 	const double bad[] = { -0.1, 1.5, NAN };
 	for (size_t i = 0; i < 3; i++) {
-		assert_int_equal(nnp_prune_magnitude(m, &bad[i], 1, NNP_MAG_GLOBAL, &p, NULL, &err),
-		                 NNP_EUSAGE);
+		assert_int_equal(nnp_prune_magnitude(tc->m, &bad[i], 1, NNP_MAG_GLOBAL, &p, NULL,
+		                                     &err), NNP_EUSAGE);
 		assert_non_null(strstr(err.msg, "outside 0 to 1"));
 		assert_null(p);
 	}
 	const double per[] = { 0.1, 0.2, 2.0 };
-	assert_int_equal(nnp_prune_magnitude(m, per, 3, NNP_MAG_PER_LAYER, &p, NULL, &err),
+	assert_int_equal(nnp_prune_magnitude(tc->m, per, 3, NNP_MAG_PER_LAYER, &p, NULL, &err),
 	                 NNP_EUSAGE);
 	assert_non_null(strstr(err.msg, "layer 2"));
-	assert_int_equal(nnp_prune_magnitude(m, per, 3, NNP_MAG_GLOBAL, &p, NULL, &err),
+	assert_int_equal(nnp_prune_magnitude(tc->m, per, 3, NNP_MAG_GLOBAL, &p, NULL, &err),
 	                 NNP_EUSAGE);
-	assert_int_equal(nnp_prune_magnitude(m, per, 2, NNP_MAG_PER_LAYER, &p, NULL, &err),
+	assert_int_equal(nnp_prune_magnitude(tc->m, per, 2, NNP_MAG_PER_LAYER, &p, NULL, &err),
 	                 NNP_EUSAGE);
 	assert_null(p);
 	/* The row is unstructured: the context refuses it but for the refit of
@@ -151,13 +152,12 @@ static void test_magnitude_errors(void **state)
 	assert_false(nnp_criterion_by_thresholds("magnitude"));
 	assert_false(nnp_criterion_ranks(nnp_criterion_find("magnitude")));
 	assert_true(nnp_criterion_ranks(nnp_criterion_find("taylor")));
-	nnp_dataset *d = data_new(&r, 10, 7, 4);
+	tc->d = data_new(&tc->rng, 10, 7, 4);
 	nnp_method_ctx *c = NULL;
-	assert_int_equal(nnp_method_ctx_create(&c, m, d, &o, &err), NNP_EUSAGE);
+	assert_int_equal(nnp_method_ctx_create(&c, tc->m, tc->d, &o, &err), NNP_EUSAGE);
 	assert_non_null(strstr(err.msg, "magnitude zeroes single weights"));
 	assert_null(c);
-	nnp_dataset_free(d);
-	nnp_model_free(m);
+	tu_case_free(tc);
 }
 
 /* ---- the ranking rows through the method context ------------------------- */
@@ -210,19 +210,17 @@ static nnp_keep *prune_with(const char *method, nnp_compensate comp, const nnp_m
 static void test_l2_brute_force(void **state)
 {
 	(void)state;
-	tu_rng r = { 41 };
-	nnp_model *m = tu_net(&r, "6 10:relu 8:relu 3:softmax", 1.0);
-	nnp_dataset *d = data_new(&r, 40, 6, 3);
+	tu_case *c = tu_case_new(41, "6 10:relu 8:relu 3:softmax", 1.0, 40, -1, 1, 3);
 	size_t counts[] = { 4, 5 };
 	nnp_model *p = NULL;
-	nnp_keep *k = prune_with("l2", NNP_COMP_NONE, m, d, counts, 2, &p);
+	nnp_keep *k = prune_with("l2", NNP_COMP_NONE, c->m, c->d, counts, 2, &p);
 	/* layer 0: norms of the rows of W0 */
 	double s0[10], s1[8];
 	size_t want0[4], want1[5];
 	for (size_t j = 0; j < 10; j++) {
 		double a = 0;
 		for (size_t i = 0; i < 6; i++)
-			a += (double)m->layers[0].w[j * 6 + i] * m->layers[0].w[j * 6 + i];
+			a += (double)c->m->layers[0].w[j * 6 + i] * c->m->layers[0].w[j * 6 + i];
 		s0[j] = sqrt(a);
 	}
 	ref_kept(s0, 10, 4, want0);
@@ -232,7 +230,7 @@ static void test_l2_brute_force(void **state)
 	for (size_t j = 0; j < 8; j++) {
 		double a = 0;
 		for (size_t t = 0; t < 4; t++) {
-			double w = m->layers[1].w[j * 10 + want0[t]];
+			double w = c->m->layers[1].w[j * 10 + want0[t]];
 			a += w * w;
 		}
 		s1[j] = sqrt(a);
@@ -243,23 +241,20 @@ static void test_l2_brute_force(void **state)
 	assert_int_equal(p->layers[1].out, 5);
 	nnp_keep_free(k);
 	nnp_model_free(p);
-	nnp_dataset_free(d);
-	nnp_model_free(m);
+	tu_case_free(c);
 }
 
 static void test_apoz_zero_shares(void **state)
 {
 	(void)state;
-	tu_rng r = { 42 };
-	nnp_model *m = tu_net(&r, "5 12:relu 3:softmax", 1.0);
+	tu_case *c = tu_case_new(42, "5 12:relu 3:softmax", 1.0, 200, -1, 1, 3);
 	/* biases spread the shares of zeros */
 	for (size_t j = 0; j < 12; j++)
-		m->layers[0].b[j] = (float)(((double)j - 6.0) / 4.0);
-	nnp_dataset *d = data_new(&r, 200, 5, 3);
+		c->m->layers[0].b[j] = (float)(((double)j - 6.0) / 4.0);
 	nnp_stats *st = NULL;
 	nnp_run_opts ro = NNP_RUN_OPTS_INIT;
 	nnp_err err;
-	assert_int_equal(nnp_run_dataset(m, d, &ro, &st, NULL, NULL, &err), NNP_OK);
+	assert_int_equal(nnp_run_dataset(c->m, c->d, &ro, &st, NULL, NULL, &err), NNP_OK);
 	double s[12];
 	for (size_t j = 0; j < 12; j++)
 		s[j] = 1.0 - st->layers[0].zero_fraction[j];
@@ -267,22 +262,21 @@ static void test_apoz_zero_shares(void **state)
 		size_t counts[] = { keep }, want[12];
 		ref_kept(s, 12, keep, want);
 		nnp_model *p = NULL;
-		nnp_keep *k = prune_with("apoz", NNP_COMP_FOLD, m, d, counts, 1, &p);
+		nnp_keep *k = prune_with("apoz", NNP_COMP_FOLD, c->m, c->d, counts, 1, &p);
 		assert_memory_equal(k->idx[0], want, keep * sizeof *want);
 		nnp_keep_free(k);
 		nnp_model_free(p);
 	}
 	/* tanh: refused with the layer named */
-	m->layers[0].act = NNP_ACT_TANH;
+	c->m->layers[0].act = NNP_ACT_TANH;
 	nnp_method_opts o = NNP_METHOD_OPTS_INIT;
 	assert_int_equal(nnp_method_parse("apoz", &o.method), 0);
 	nnp_model *p = NULL;
 	size_t counts[] = { 3 };
-	assert_int_equal(nnp_method_prune(&p, m, d, &o, counts, NULL, &err), NNP_EINPUT);
+	assert_int_equal(nnp_method_prune(&p, c->m, c->d, &o, counts, NULL, &err), NNP_EINPUT);
 	assert_non_null(strstr(err.msg, "hidden layer 0 is tanh"));
 	nnp_stats_free(st);
-	nnp_dataset_free(d);
-	nnp_model_free(m);
+	tu_case_free(c);
 }
 
 /* ---- taylor ---------------------------------------------------------------- */
@@ -433,26 +427,23 @@ static void test_taylor_finite_differences(void **state)
 static void test_taylor_needs_labels(void **state)
 {
 	(void)state;
-	tu_rng r = { 44 };
-	nnp_model *m = tu_net(&r, "3 5:relu 2:softmax", 1.0);
-	nnp_dataset *d = data_new(&r, 9, 3, 2);
+	tu_case *tc = tu_case_new(44, "3 5:relu 2:softmax", 1.0, 9, -1, 1, 2);
 	double s[5], *sc[1] = { s };
 	nnp_err err;
-	d->y[4] = 2;
-	assert_int_equal(nnp_taylor_scores(m, d, 1, 0, sc, &err), NNP_EINPUT);
+	tc->d->y[4] = 2;
+	assert_int_equal(nnp_taylor_scores(tc->m, tc->d, 1, 0, sc, &err), NNP_EINPUT);
 	assert_non_null(strstr(err.msg, "row 5: label 2 is out of range"));
-	int32_t *y = d->y;
-	d->y = NULL;
-	assert_int_equal(nnp_taylor_scores(m, d, 1, 0, sc, &err), NNP_EINPUT);
+	int32_t *y = tc->d->y;
+	tc->d->y = NULL;
+	assert_int_equal(nnp_taylor_scores(tc->m, tc->d, 1, 0, sc, &err), NNP_EINPUT);
 	assert_non_null(strstr(err.msg, "no labels"));
 	nnp_method_opts o = NNP_METHOD_OPTS_INIT;
 	assert_int_equal(nnp_method_parse("taylor", &o.method), 0);
 	nnp_method_ctx *c = NULL;
-	assert_int_equal(nnp_method_ctx_create(&c, m, d, &o, &err), NNP_EINPUT);
+	assert_int_equal(nnp_method_ctx_create(&c, tc->m, tc->d, &o, &err), NNP_EINPUT);
 	assert_non_null(strstr(err.msg, "method taylor needs them"));
-	d->y = y;
-	nnp_dataset_free(d);
-	nnp_model_free(m);
+	tc->d->y = y;
+	tu_case_free(tc);
 }
 
 /* Streamed calibration rows (labels in the first column) give the same
@@ -461,16 +452,15 @@ static void test_taylor_needs_labels(void **state)
 static void test_taylor_streamed(void **state)
 {
 	(void)state;
-	tu_rng r = { 45 };
-	nnp_model *m = tu_net(&r, "5 9:relu 7:tanh 3:softmax", 1.0);
-	nnp_dataset *d = data_new(&r, 61, 5, 3);
+	tu_case *c = tu_case_new(45, "5 9:relu 7:tanh 3:softmax", 1.0, 61, -1, 1, 3);
 	char *dir = tu_mkdtemp(), *path = tu_path(dir, "calib.csv");
 	size_t cap = 61 * 6 * 20, len = 0;
 	char *csv = malloc(cap);
 	for (size_t i = 0; i < 61; i++) {
-		len += (size_t)snprintf(csv + len, cap - len, "%d", (int)d->y[i]);
+		len += (size_t)snprintf(csv + len, cap - len, "%d", (int)c->d->y[i]);
 		for (size_t j = 0; j < 5; j++)
-			len += (size_t)snprintf(csv + len, cap - len, ",%.9g", (double)d->x[i * 5 + j]);
+			len += (size_t)snprintf(csv + len, cap - len, ",%.9g",
+			                        (double)c->d->x[i * 5 + j]);
 		len += (size_t)snprintf(csv + len, cap - len, "\n");
 	}
 	tu_write(path, csv, len);
@@ -485,8 +475,8 @@ static void test_taylor_streamed(void **state)
 	o.threads = 2;
 	nnp_err err;
 	nnp_method_ctx *cs = NULL, *cm = NULL;
-	assert_int_equal(nnp_method_ctx_create_stream(&cs, m, &src, &o, &err), NNP_OK);
-	assert_int_equal(nnp_method_ctx_create(&cm, m, d, &o, &err), NNP_OK);
+	assert_int_equal(nnp_method_ctx_create_stream(&cs, c->m, &src, &o, &err), NNP_OK);
+	assert_int_equal(nnp_method_ctx_create(&cm, c->m, c->d, &o, &err), NNP_OK);
 	const size_t counts[][2] = { { 4, 7 }, { 9, 3 }, { 5, 2 } };
 	for (size_t t = 0; t < 3; t++) {
 		nnp_model *ps = NULL, *pm = NULL;
@@ -510,23 +500,21 @@ static void test_taylor_streamed(void **state)
 	csv = malloc(cap);
 	for (size_t i = 0; i < 61; i++)
 		for (size_t j = 0; j < 5; j++)
-			len += (size_t)snprintf(csv + len, cap - len, "%.9g%s", (double)d->x[i * 5 + j],
-			                        j < 4 ? "," : "\n");
+			len += (size_t)snprintf(csv + len, cap - len, "%.9g%s",
+			                        (double)c->d->x[i * 5 + j], j < 4 ? "," : "\n");
 	tu_write(path, csv, len);
 	free(csv);
 	so.label = NNP_LABEL_NONE;
 	const size_t c0[2] = { 4, 7 };
 	nnp_model *p = NULL;
-	assert_int_equal(nnp_method_ctx_create_stream(&cs, m, &src, &o, &err), NNP_OK);
+	assert_int_equal(nnp_method_ctx_create_stream(&cs, c->m, &src, &o, &err), NNP_OK);
 	assert_int_equal(nnp_method_ctx_prune(cs, c0, &p, NULL, &err), NNP_EINPUT);
 	assert_non_null(strstr(err.msg, "no labels"));
 	assert_null(p);
 	nnp_method_ctx_free(cs);
-	tu_rmtree(dir);
 	free(path);
-	free(dir);
-	nnp_dataset_free(d);
-	nnp_model_free(m);
+	tu_rmtree_free(dir);
+	tu_case_free(c);
 }
 
 int main(void)

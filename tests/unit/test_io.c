@@ -39,7 +39,7 @@ static void expect_kind_no_temps(const char *dir, const char *path, mode_t kind)
 static void test_char_device_written_in_place(void **state)
 {
 	const char *dir = ((const tu_fixture *)*state)->dir;
-	char *dev = tu_path(dir, "null");
+	char *dev = tu_file(*state, "null");
 	/* As root, a private /dev/null (1,3) in the scratch directory. */
 	const char *path = "/dev/null";
 	if (geteuid() == 0 && mknod(dev, S_IFCHR | 0666, makedev(1, 3)) == 0)
@@ -47,7 +47,6 @@ static void test_char_device_written_in_place(void **state)
 	nnp_err err;
 	assert_int_equal(nnp_write_file_atomic(path, "hello", 5, &err), NNP_OK);
 	expect_kind_no_temps(dir, path, S_IFCHR);
-	free(dev);
 }
 
 static void test_block_device_refused(void **state)
@@ -69,7 +68,7 @@ static void test_block_device_refused(void **state)
 static void test_fifo_written_in_place(void **state)
 {
 	const char *dir = ((const tu_fixture *)*state)->dir;
-	char *fifo = tu_path(dir, "pipe");
+	char *fifo = tu_file(*state, "pipe");
 	assert_int_equal(mkfifo(fifo, 0600), 0);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
@@ -86,14 +85,13 @@ static void test_fifo_written_in_place(void **state)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	expect_kind_no_temps(dir, fifo, S_IFIFO);
-	free(fifo);
 }
 
 static void test_symlinks_followed(void **state)
 {
 	const char *dir = ((const tu_fixture *)*state)->dir;
-	char *target = tu_path(dir, "target"), *link = tu_path(dir, "link");
-	char *dangling = tu_path(dir, "dangling"), *made = tu_path(dir, "made");
+	char *target = tu_file(*state, "target"), *link = tu_file(*state, "link");
+	char *dangling = tu_file(*state, "dangling"), *made = tu_file(*state, "made");
 	tu_write(target, "old", 3);
 	assert_int_equal(symlink("target", link), 0);
 	nnp_err err;
@@ -115,16 +113,11 @@ static void test_symlinks_followed(void **state)
 	assert_int_equal(len, 3);
 	free(got);
 	assert_int_equal(tu_count_names(dir, ".tmp."), 0);
-	free(target);
-	free(link);
-	free(dangling);
-	free(made);
 }
 
 static void test_identity_refuses_streams(void **state)
 {
-	const char *dir = ((const tu_fixture *)*state)->dir;
-	char *fifo = tu_path(dir, "pipe");
+	char *fifo = tu_file(*state, "pipe");
 	assert_int_equal(mkfifo(fifo, 0600), 0);
 	nnp_err err;
 	uint64_t bytes;
@@ -140,13 +133,12 @@ static void test_identity_refuses_streams(void **state)
 	assert_int_equal(nnp_model_load(&m, "/dev/zero", NULL, &err), NNP_EINPUT);
 	assert_int_equal(nnp_model_load(&m, "/dev/urandom", NULL, &err), NNP_EINPUT);
 	assert_null(m);
-	free(fifo);
 }
 
 static void test_signal_removes_temps(void **state)
 {
 	const char *dir = ((const tu_fixture *)*state)->dir;
-	char *out = tu_path(dir, "out.bin");
+	char *out = tu_file(*state, "out.bin");
 	int sigs[2] = { SIGINT, SIGTERM };
 	for (int k = 0; k < 2; k++) {
 		pid_t pid = fork();
@@ -166,14 +158,13 @@ static void test_signal_removes_temps(void **state)
 		assert_int_equal(WEXITSTATUS(status), 128 + sigs[k]);
 		assert_int_equal(tu_count_names(dir, ".tmp."), 0);
 	}
-	free(out);
 }
 
 static void test_dir_lock(void **state)
 {
 	const char *dir = ((const tu_fixture *)*state)->dir;
-	char *stale = tu_path(dir, "m.json.tmp.0a1b2c"), *other = tu_path(dir, "m.json.tmp.zzz");
-	char *fresh = tu_path(dir, "n.bin.tmp.abcdef");
+	char *stale = tu_file(*state, "m.json.tmp.0a1b2c"), *other = tu_file(*state, "m.json.tmp.zzz");
+	char *fresh = tu_file(*state, "n.bin.tmp.abcdef");
 	tu_write(stale, "x", 1);
 	tu_write(other, "x", 1);
 	/* An hour old: left by a run that ended. */
@@ -222,9 +213,6 @@ static void test_dir_lock(void **state)
 	close(ready[1]);
 	close(release[0]);
 	close(release[1]);
-	free(stale);
-	free(other);
-	free(fresh);
 }
 
 static void test_quote(void **state)

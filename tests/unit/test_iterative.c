@@ -18,13 +18,6 @@
 
 enum { F = 4, K = 3 };
 
-static nnp_model *net(tu_rng *r)
-{
-	const size_t sizes[] = { F, 8, 6, K };
-	const nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_TANH, NNP_ACT_SOFTMAX };
-	return tu_random_model(r, 3, sizes, acts, 1.0);
-}
-
 /* Rows labelled by the model's own prediction: it starts at 100%. */
 static nnp_dataset *rows_of(tu_rng *r, const nnp_model *m, size_t rows)
 {
@@ -88,17 +81,40 @@ static void next_widths(size_t *w, size_t min)
 		w[1]--;
 }
 
+/* What a test starts from: the network of a seed, then calibration rows and
+ * held-out rows (none with held 0) drawn and labelled by the network. */
+typedef struct start {
+	uint64_t seed;
+	size_t cal, held;
+} start;
+
+/* A cmocka setup: *state a start on entry, its tu_case (m, d = the
+ * calibration rows, held) after. */
+static int setup(void **state)
+{
+	const start *s = *state;
+	tu_case *c = tu_case_net(s->seed, "4 8:relu 6:tanh 3:softmax", 1.0);
+	c->d = rows_of(&c->rng, c->m, s->cal);
+	if (s->held)
+		c->held = rows_of(&c->rng, c->m, s->held);
+	*state = c;
+	return 0;
+}
+
+/* Test f from the start of that seed and row counts, freed even when it fails. */
+#define ITER_TEST(f, seed, cal, held)                                       \
+	cmocka_unit_test_prestate_setup_teardown(f, setup, tu_case_teardown, \
+	                                         (&(start){ seed, cal, held }))
+
 static void test_min_neurons(void **state)
 {
-	(void)state;
-	tu_rng r = { 61 };
-	nnp_model *m = net(&r), *out = NULL;
-	nnp_dataset *cal = rows_of(&r, m, 60), *held = rows_of(&r, m, 50);
+	tu_case *c = *state;
+	nnp_model *out = NULL;
 	nnp_iter_opts o = opts("score", 1);
 	o.min_neurons = 2;
 	nnp_iter_trace *t = NULL;
 	nnp_err err;
-	assert_int_equal(nnp_prune_iterative(m, cal, held, &o, &out, &t, &err), NNP_OK);
+	assert_int_equal(nnp_prune_iterative(c->m, c->d, c->held, &o, &out, &t, &err), NNP_OK);
 	assert_int_equal(t->stop, NNP_ITER_MIN_NEURONS);
 	assert_int_equal(t->n, 1 + 6 + 4);
 	assert_int_equal(t->kept, t->n - 1);
@@ -114,21 +130,16 @@ static void test_min_neurons(void **state)
 	assert_int_equal(out->layers[1].out, 2);
 	assert_int_equal(t->rows, 50);
 	assert_true(t->accuracy[0] == 1.0);
-	assert_int_equal(t->correct[t->n - 1], correct_of(out, held));
+	assert_int_equal(t->correct[t->n - 1], correct_of(out, c->held));
 	nnp_iter_trace_free(t);
 	nnp_model_free(out);
-	nnp_dataset_free(cal);
-	nnp_dataset_free(held);
-	nnp_model_free(m);
 }
 
 /* One step is the one-shot prune of the layer with the most to spare. */
 static void test_first_step_is_one_shot(void **state)
 {
-	(void)state;
-	tu_rng r = { 62 };
-	nnp_model *m = net(&r), *out = NULL, *ref = NULL;
-	nnp_dataset *cal = rows_of(&r, m, 60);
+	tu_case *c = *state;
+	nnp_model *out = NULL, *ref = NULL;
 	const char *methods[] = { "score", "l2", "taylor", "obs" };
 	for (size_t i = 0; i < 4; i++) {
 		nnp_iter_opts o = opts(methods[i], 2);
@@ -137,11 +148,11 @@ static void test_first_step_is_one_shot(void **state)
 		o.step = 3;   /* shared 3:2 -> 2 from layer 0 (6 spare of 12), 1 from layer 1 */
 		nnp_iter_trace *t = NULL;
 		nnp_err err;
-		assert_int_equal(nnp_prune_iterative(m, cal, NULL, &o, &out, &t, &err), NNP_OK);
+		assert_int_equal(nnp_prune_iterative(c->m, c->d, NULL, &o, &out, &t, &err), NNP_OK);
 		assert_int_equal(t->stop, NNP_ITER_MAX_STEPS);
 		assert_true(isnan(t->accuracy[1]));
 		size_t counts[2] = { 6, 5 };
-		assert_int_equal(nnp_method_prune(&ref, m, cal, &o.method, counts, NULL, &err), NNP_OK);
+		assert_int_equal(nnp_method_prune(&ref, c->m, c->d, &o.method, counts, NULL, &err), NNP_OK);
 		for (size_t l = 0; l < 3; l++) {
 			assert_int_equal(out->layers[l].out, ref->layers[l].out);
 			assert_memory_equal(out->layers[l].w, ref->layers[l].w,
@@ -153,16 +164,12 @@ static void test_first_step_is_one_shot(void **state)
 		nnp_model_free(out);
 		nnp_iter_trace_free(t);
 	}
-	nnp_dataset_free(cal);
-	nnp_model_free(m);
 }
 
 static void test_target(void **state)
 {
-	(void)state;
-	tu_rng r = { 63 };
-	nnp_model *m = net(&r), *out = NULL;
-	nnp_dataset *cal = rows_of(&r, m, 60);
+	tu_case *c = *state;
+	nnp_model *out = NULL;
 	size_t w[2] = { 8, 6 }, steps = 0, target = params_of((size_t[]){ 5, 4 }) + 3;
 	while (params_of(w) > target) {
 		next_widths(w, 1);
@@ -172,7 +179,7 @@ static void test_target(void **state)
 	o.target_params = target;
 	nnp_iter_trace *t = NULL;
 	nnp_err err;
-	assert_int_equal(nnp_prune_iterative(m, cal, NULL, &o, &out, &t, &err), NNP_OK);
+	assert_int_equal(nnp_prune_iterative(c->m, c->d, NULL, &o, &out, &t, &err), NNP_OK);
 	assert_int_equal(t->stop, NNP_ITER_TARGET);
 	assert_int_equal(t->n, steps + 1);
 	assert_int_equal(nnp_model_params(out), params_of(w));
@@ -183,37 +190,33 @@ static void test_target(void **state)
 	/* as a share of the parameters: 50% */
 	o.target_params = 0;
 	o.target_percent = 50.0;
-	assert_int_equal(nnp_prune_iterative(m, cal, NULL, &o, &out, &t, &err), NNP_OK);
+	assert_int_equal(nnp_prune_iterative(c->m, c->d, NULL, &o, &out, &t, &err), NNP_OK);
 	assert_int_equal(t->stop, NNP_ITER_TARGET);
-	assert_true(2 * nnp_model_params(out) <= nnp_model_params(m));
-	assert_true(2 * t->params[t->n - 2] > nnp_model_params(m));
+	assert_true(2 * nnp_model_params(out) <= nnp_model_params(c->m));
+	assert_true(2 * t->params[t->n - 2] > nnp_model_params(c->m));
 	nnp_iter_trace_free(t);
 	nnp_model_free(out);
 	/* already met: the model itself */
 	o.target_percent = 100.0;
-	assert_int_equal(nnp_prune_iterative(m, cal, NULL, &o, &out, &t, &err), NNP_OK);
+	assert_int_equal(nnp_prune_iterative(c->m, c->d, NULL, &o, &out, &t, &err), NNP_OK);
 	assert_int_equal(t->n, 1);
-	assert_int_equal(nnp_model_params(out), nnp_model_params(m));
+	assert_int_equal(nnp_model_params(out), nnp_model_params(c->m));
 	nnp_iter_trace_free(t);
 	nnp_model_free(out);
-	nnp_dataset_free(cal);
-	nnp_model_free(m);
 }
 
 static void test_until_drop(void **state)
 {
-	(void)state;
-	tu_rng r = { 64 };
-	nnp_model *m = net(&r), *out = NULL;
-	nnp_dataset *cal = rows_of(&r, m, 80), *held = rows_of(&r, m, 100);
+	tu_case *c = *state;
+	nnp_model *out = NULL;
 	const double budgets[] = { 0.0, 4.0, 15.0 };
 	for (size_t b = 0; b < 3; b++) {
 		nnp_iter_opts o = opts("score", 1);
 		o.until_drop = budgets[b];
 		nnp_iter_trace *t = NULL;
 		nnp_err err;
-		assert_int_equal(nnp_prune_iterative(m, cal, held, &o, &out, &t, &err), NNP_OK);
-		uint64_t c0 = correct_of(m, held);
+		assert_int_equal(nnp_prune_iterative(c->m, c->d, c->held, &o, &out, &t, &err), NNP_OK);
+		uint64_t c0 = correct_of(c->m, c->held);
 		assert_int_equal(t->correct[0], c0);
 		for (size_t s = 0; s + 1 < t->n; s++)
 			assert_true(100.0 * ((double)c0 - (double)t->correct[s]) / 100.0 <= budgets[b]);
@@ -225,7 +228,7 @@ static void test_until_drop(void **state)
 			assert_int_equal(t->stop, NNP_ITER_MIN_NEURONS);
 		}
 		/* what is returned is the kept row's model */
-		assert_int_equal(correct_of(out, held), t->correct[t->kept]);
+		assert_int_equal(correct_of(out, c->held), t->correct[t->kept]);
 		assert_int_equal(out->layers[0].out, t->neurons[2 * t->kept]);
 		assert_int_equal(out->layers[1].out, t->neurons[2 * t->kept + 1]);
 		if (b == 0)
@@ -233,17 +236,11 @@ static void test_until_drop(void **state)
 		nnp_iter_trace_free(t);
 		nnp_model_free(out);
 	}
-	nnp_dataset_free(cal);
-	nnp_dataset_free(held);
-	nnp_model_free(m);
 }
 
 static void test_threads(void **state)
 {
-	(void)state;
-	tu_rng r = { 65 };
-	nnp_model *m = net(&r);
-	nnp_dataset *cal = rows_of(&r, m, 90), *held = rows_of(&r, m, 70);
+	tu_case *c = *state;
 	unsigned char *first = NULL;
 	size_t first_len = 0;
 	nnp_iter_trace *t1 = NULL;
@@ -255,7 +252,7 @@ static void test_threads(void **state)
 		nnp_model *out = NULL;
 		nnp_iter_trace *t = NULL;
 		nnp_err err;
-		assert_int_equal(nnp_prune_iterative(m, cal, held, &o, &out, &t, &err), NNP_OK);
+		assert_int_equal(nnp_prune_iterative(c->m, c->d, c->held, &o, &out, &t, &err), NNP_OK);
 		size_t len;
 		unsigned char *b = tu_model_bytes(out, NNP_FMT_BIN, &len);
 		if (!first) {
@@ -278,9 +275,6 @@ static void test_threads(void **state)
 	assert_int_equal(t1->neurons[3], 5);
 	free(first);
 	nnp_iter_trace_free(t1);
-	nnp_dataset_free(cal);
-	nnp_dataset_free(held);
-	nnp_model_free(m);
 }
 
 typedef struct ft_log {
@@ -308,10 +302,8 @@ static void progress(void *ctx, const nnp_iter_trace *t)
 
 static void test_finetune_hook_and_csv(void **state)
 {
-	(void)state;
-	tu_rng r = { 66 };
-	nnp_model *m = net(&r), *out = NULL;
-	nnp_dataset *cal = rows_of(&r, m, 60), *held = rows_of(&r, m, 40);
+	tu_case *c = *state;
+	nnp_model *out = NULL;
 	nnp_iter_opts o = opts("l2", 1);
 	o.max_steps = 7;
 	o.finetune_every = 3;
@@ -323,7 +315,7 @@ static void test_finetune_hook_and_csv(void **state)
 	o.progress_ctx = &calls;
 	nnp_iter_trace *t = NULL;
 	nnp_err err;
-	assert_int_equal(nnp_prune_iterative(m, cal, held, &o, &out, &t, &err), NNP_OK);
+	assert_int_equal(nnp_prune_iterative(c->m, c->d, c->held, &o, &out, &t, &err), NNP_OK);
 	assert_int_equal(lg.n, 2);
 	assert_int_equal(lg.steps[0], 3);
 	assert_int_equal(lg.steps[1], 6);
@@ -341,56 +333,49 @@ static void test_finetune_hook_and_csv(void **state)
 	char want[128];
 	snprintf(want, sizeof want,
 	         "step,params,accuracy,neurons_0,neurons_1,finetuned\n0,%zu,1.000000,8,6,0\n",
-	         nnp_model_params(m));
+	         nnp_model_params(c->m));
 	assert_memory_equal(csv, want, strlen(want));
 	for (size_t s = 0; s < t->n; s++)   /* the trace marks the steps fine-tuned */
 		assert_int_equal(t->finetuned[s], s == 3 || s == 6);
 	free(csv);
 	nnp_iter_trace_free(t);
 	nnp_model_free(out);
-	nnp_dataset_free(cal);
-	nnp_dataset_free(held);
-	nnp_model_free(m);
 }
 
 static void test_errors(void **state)
 {
-	(void)state;
-	tu_rng r = { 67 };
-	nnp_model *m = net(&r), *out = NULL;
-	nnp_dataset *cal = rows_of(&r, m, 20);
+	tu_case *c = *state;
+	nnp_model *out = NULL;
 	nnp_err err;
 	const char *no_rank[] = { "rule", "magnitude" };
 	for (size_t i = 0; i < 2; i++) {
 		nnp_iter_opts o = opts(no_rank[i], 1);
-		assert_int_equal(nnp_prune_iterative(m, cal, NULL, &o, &out, NULL, &err), NNP_EUSAGE);
+		assert_int_equal(nnp_prune_iterative(c->m, c->d, NULL, &o, &out, NULL, &err), NNP_EUSAGE);
 		assert_non_null(strstr(err.msg, "does not rank neurons"));
 	}
 	nnp_iter_opts o = opts("score", 1);
 	o.until_drop = 1.0;
-	assert_int_equal(nnp_prune_iterative(m, cal, NULL, &o, &out, NULL, &err), NNP_EUSAGE);
+	assert_int_equal(nnp_prune_iterative(c->m, c->d, NULL, &o, &out, NULL, &err), NNP_EUSAGE);
 	assert_non_null(strstr(err.msg, "held-out rows"));
 	o = opts("score", 1);
 	o.step_percent = 150;
-	assert_int_equal(nnp_prune_iterative(m, cal, NULL, &o, &out, NULL, &err), NNP_EUSAGE);
+	assert_int_equal(nnp_prune_iterative(c->m, c->d, NULL, &o, &out, NULL, &err), NNP_EUSAGE);
 	o = opts("score", 1);
 	o.finetune_every = 2;
-	assert_int_equal(nnp_prune_iterative(m, cal, NULL, &o, &out, NULL, &err), NNP_EUSAGE);
+	assert_int_equal(nnp_prune_iterative(c->m, c->d, NULL, &o, &out, NULL, &err), NNP_EUSAGE);
 	assert_null(out);
-	nnp_dataset_free(cal);
-	nnp_model_free(m);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_min_neurons),
-		cmocka_unit_test(test_first_step_is_one_shot),
-		cmocka_unit_test(test_target),
-		cmocka_unit_test(test_until_drop),
-		cmocka_unit_test(test_threads),
-		cmocka_unit_test(test_finetune_hook_and_csv),
-		cmocka_unit_test(test_errors),
+		ITER_TEST(test_min_neurons, 61, 60, 50),
+		ITER_TEST(test_first_step_is_one_shot, 62, 60, 0),
+		ITER_TEST(test_target, 63, 60, 0),
+		ITER_TEST(test_until_drop, 64, 80, 100),
+		ITER_TEST(test_threads, 65, 90, 70),
+		ITER_TEST(test_finetune_hook_and_csv, 66, 60, 40),
+		ITER_TEST(test_errors, 67, 20, 0),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

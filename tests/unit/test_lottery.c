@@ -43,6 +43,33 @@ static nnp_model *init_model(uint64_t seed)
 	return m;
 }
 
+/* What a test starts from: the initial network of a seed, training rows and
+ * validation rows (each none with 0 rows) of their own seeds. */
+typedef struct start {
+	uint64_t model_seed;
+	size_t train_rows;
+	uint64_t train_seed;
+	size_t val_rows;
+	uint64_t val_seed;
+} start;
+
+/* A cmocka setup: *state a start on entry, its tu_case after (m the initial
+ * network, d the training rows, held the validation rows). */
+static int setup(void **state)
+{
+	const start *s = *state;
+	*state = tu_case_of(init_model(s->model_seed),
+	                    s->train_rows ? clusters(s->train_rows, s->train_seed) : NULL,
+	                    s->val_rows ? clusters(s->val_rows, s->val_seed) : NULL);
+	return 0;
+}
+
+/* Test f from that start, freed even when it fails. */
+#define LOTTERY_TEST(f, model_seed, train_rows, train_seed, val_rows, val_seed)  \
+	cmocka_unit_test_prestate_setup_teardown(                                \
+		f, setup, tu_case_teardown,                                      \
+		(&(start){ model_seed, train_rows, train_seed, val_rows, val_seed }))
+
 /* round(v) with halves to even, computed independently of the library. */
 static size_t round_even(double v)
 {
@@ -162,9 +189,7 @@ static nnp_lottery_opts small_opts(void)
 
 static void test_rounds(void **state)
 {
-	(void)state;
-	nnp_dataset *tr = clusters(240, 1), *va = clusters(120, 2);
-	nnp_model *init = init_model(3);
+	tu_case *c = *state;
 	nnp_lottery_opts o = small_opts();
 	watch w;
 	memset(&w, 0, sizeof w);
@@ -173,16 +198,13 @@ static void test_rounds(void **state)
 	o.ctx = &w;
 	nnp_lottery *lt = NULL;
 	nnp_err err;
-	assert_int_equal(nnp_lottery_run(&lt, init, tr, va, &o, &err), 0);
+	assert_int_equal(nnp_lottery_run(&lt, c->m, c->d, c->held, &o, &err), 0);
 	assert_int_equal(lt->n, 5);
 	assert_int_equal(w.rounds_seen, 5);
 	/* The clusters are easy: the dense network learns them. */
 	assert_true(lt->r[0].accuracy > 0.9);
 	nnp_lottery_free(lt);
 	watch_free(&w);
-	nnp_model_free(init);
-	nnp_dataset_free(tr);
-	nnp_dataset_free(va);
 }
 
 /* m holds from's biases and kept weights bit for bit, +0 where mask prunes. */
@@ -203,50 +225,46 @@ static void assert_rewound(const nnp_model *m, const nnp_model *from, const uint
 /* Rewinding copies the initial weights and biases bit for bit. */
 static void test_rewind_exact(void **state)
 {
-	(void)state;
-	nnp_dataset *tr = clusters(120, 4);
-	nnp_model *init = init_model(5), *m = NULL;
+	tu_case *c = *state;
+	nnp_model *m = NULL;
 	nnp_err err;
 	for (size_t l = 0; l < 3; l++)   /* biases that are not all 0 */
-		for (size_t o = 0; o < init->layers[l].out; o++)
-			init->layers[l].b[o] = 0.01f * (float)(o + 1);
-	assert_int_equal(nnp_model_clone(&m, init, &err), 0);
+		for (size_t o = 0; o < c->m->layers[l].out; o++)
+			c->m->layers[l].b[o] = 0.01f * (float)(o + 1);
+	assert_int_equal(nnp_model_clone(&m, c->m, &err), 0);
 	nnp_train_opts t = NNP_TRAIN_OPTS_INIT;
 	t.epochs = 2;
 	t.batch = 16;
 	t.threads = 1;
-	assert_int_equal(nnp_train(m, tr, NULL, &t, NULL, &err), 0);
+	assert_int_equal(nnp_train(m, c->d, NULL, &t, NULL, &err), 0);
 	uint8_t *mk[3];
 	for (size_t l = 0; l < 3; l++)
 		mk[l] = malloc(m->layers[l].in * m->layers[l].out);
 	assert_int_equal(nnp_lottery_prune_magnitude(m, NULL, 0.5, -1.0, 0, mk, &err), 0);
-	assert_int_equal(nnp_model_rewind(m, init, (const uint8_t *const *)mk, &err), 0);
-	assert_rewound(m, init, (const uint8_t *const *)mk);
+	assert_int_equal(nnp_model_rewind(m, c->m, (const uint8_t *const *)mk, &err), 0);
+	assert_rewound(m, c->m, (const uint8_t *const *)mk);
 	for (size_t l = 0; l < 3; l++)
 		free(mk[l]);
 	nnp_model_free(m);
-	nnp_model_free(init);
-	nnp_dataset_free(tr);
 }
 
 /* Global scope keeps round(rate * all) fewer; neurons lose whole rows and columns. */
 static void test_global_and_neurons(void **state)
 {
-	(void)state;
-	nnp_model *m = init_model(9);
+	tu_case *c = *state;
 	nnp_err err;
 	uint8_t *mk[3], *mk2[3];
-	size_t W = nnp_model_macs(m);
+	size_t W = nnp_model_macs(c->m);
 	for (size_t l = 0; l < 3; l++) {
-		mk[l] = malloc(m->layers[l].in * m->layers[l].out);
-		mk2[l] = malloc(m->layers[l].in * m->layers[l].out);
+		mk[l] = malloc(c->m->layers[l].in * c->m->layers[l].out);
+		mk2[l] = malloc(c->m->layers[l].in * c->m->layers[l].out);
 	}
-	assert_int_equal(nnp_lottery_prune_magnitude(m, NULL, 0.4, -1.0, 1, mk, &err), 0);
+	assert_int_equal(nnp_lottery_prune_magnitude(c->m, NULL, 0.4, -1.0, 1, mk, &err), 0);
 	size_t kept = 0;
 	float max_gone = 0.0f, min_kept = INFINITY;
 	for (size_t l = 0; l < 3; l++)
-		for (size_t i = 0; i < m->layers[l].in * m->layers[l].out; i++) {
-			float a = fabsf(m->layers[l].w[i]);
+		for (size_t i = 0; i < c->m->layers[l].in * c->m->layers[l].out; i++) {
+			float a = fabsf(c->m->layers[l].w[i]);
 			kept += mk[l][i];
 			if (mk[l][i])
 				min_kept = fminf(min_kept, a);
@@ -257,29 +275,29 @@ static void test_global_and_neurons(void **state)
 	assert_true(max_gone <= min_kept);
 	/* Exactly `keep` with the largest remainders per layer, and globally. */
 	for (int global = 0; global < 2; global++) {
-		assert_int_equal(nnp_mask_magnitude_to(m, (const uint8_t *const *)mk, 101, (nnp_mag_scope)global, mk2,
+		assert_int_equal(nnp_mask_magnitude_to(c->m, (const uint8_t *const *)mk, 101, (nnp_mag_scope)global, mk2,
 		                                       &err), 0);
 		size_t k2 = 0;
 		for (size_t l = 0; l < 3; l++)
-			for (size_t i = 0; i < m->layers[l].in * m->layers[l].out; i++) {
+			for (size_t i = 0; i < c->m->layers[l].in * c->m->layers[l].out; i++) {
 				k2 += mk2[l][i];
 				if (!mk[l][i])
 					assert_int_equal(mk2[l][i], 0);
 			}
 		assert_int_equal(k2, 101);
 	}
-	assert_int_equal(nnp_mask_magnitude_to(m, (const uint8_t *const *)mk, kept + 1, 0, mk2, &err),
+	assert_int_equal(nnp_mask_magnitude_to(c->m, (const uint8_t *const *)mk, kept + 1, 0, mk2, &err),
 	                 NNP_EUSAGE);
 	/* Hidden: the output layer's mask as it was, the two others share 101
 	 * less its kept weights by size (128 and 192 of 320), the larger
 	 * remainder first; each keeps its largest |w|. */
 	size_t has[3] = { 0, 0, 0 };
 	for (size_t l = 0; l < 3; l++)
-		for (size_t i = 0; i < m->layers[l].in * m->layers[l].out; i++)
+		for (size_t i = 0; i < c->m->layers[l].in * c->m->layers[l].out; i++)
 			has[l] += mk[l][i];
-	assert_int_equal(nnp_mask_magnitude_to(m, (const uint8_t *const *)mk, 101, NNP_MAG_HIDDEN,
+	assert_int_equal(nnp_mask_magnitude_to(c->m, (const uint8_t *const *)mk, 101, NNP_MAG_HIDDEN,
 	                                       mk2, &err), 0);
-	assert_memory_equal(mk2[2], mk[2], m->layers[2].in * m->layers[2].out);
+	assert_memory_equal(mk2[2], mk[2], c->m->layers[2].in * c->m->layers[2].out);
 	double sh0 = (double)(101 - has[2]) * 128.0 / 320.0, sh1 = (double)(101 - has[2]) * 192.0 / 320.0;
 	size_t want[2] = { (size_t)floor(sh0), (size_t)floor(sh1) };
 	if (want[0] + want[1] < 101 - has[2])
@@ -288,8 +306,8 @@ static void test_global_and_neurons(void **state)
 	for (size_t l = 0; l < 2; l++) {
 		size_t k2 = 0;
 		float gone = 0.0f, stay = INFINITY;
-		for (size_t i = 0; i < m->layers[l].in * m->layers[l].out; i++) {
-			float a = fabsf(m->layers[l].w[i]);
+		for (size_t i = 0; i < c->m->layers[l].in * c->m->layers[l].out; i++) {
+			float a = fabsf(c->m->layers[l].w[i]);
 			k2 += mk2[l][i];
 			if (mk2[l][i])
 				stay = fminf(stay, a);
@@ -301,13 +319,13 @@ static void test_global_and_neurons(void **state)
 		assert_int_equal(k2, want[l]);
 		assert_true(gone <= stay);
 	}
-	assert_int_equal(nnp_mask_magnitude_to(m, (const uint8_t *const *)mk, has[2] - 1,
+	assert_int_equal(nnp_mask_magnitude_to(c->m, (const uint8_t *const *)mk, has[2] - 1,
 	                                       NNP_MAG_HIDDEN, mk2, &err), NNP_EUSAGE);
 	/* Neurons: 16 -> 16 - round(0.25 * 16) = 12, 12 -> 9. */
-	assert_int_equal(nnp_lottery_prune_neurons(m, NULL, 0.25, mk, &err), 0);
+	assert_int_equal(nnp_lottery_prune_neurons(c->m, NULL, 0.25, mk, &err), 0);
 	size_t alive[2] = { 0, 0 };
 	for (size_t l = 0; l < 2; l++) {
-		const nnp_layer *L = &m->layers[l], *N = &m->layers[l + 1];
+		const nnp_layer *L = &c->m->layers[l], *N = &c->m->layers[l + 1];
 		for (size_t o = 0; o < L->out; o++) {
 			size_t k = 0;
 			for (size_t j = 0; j < L->in; j++)
@@ -325,7 +343,6 @@ static void test_global_and_neurons(void **state)
 		free(mk[l]);
 		free(mk2[l]);
 	}
-	nnp_model_free(m);
 }
 
 /* Late rewinding: every round starts from the values recorded after epoch K
@@ -349,9 +366,8 @@ static int check_rewound(size_t round, const nnp_model *m, const uint8_t *const 
 
 static void test_late_rewind_exact(void **state)
 {
-	(void)state;
-	nnp_dataset *tr = clusters(240, 21), *va = clusters(90, 22);
-	nnp_model *init = init_model(23), *at_k = NULL, *at_end = NULL;
+	tu_case *c = *state;
+	nnp_model *at_k = NULL, *at_end = NULL;
 	nnp_lottery_opts o = small_opts();
 	o.rounds = 2;
 	o.rewind_epoch = 2;
@@ -359,15 +375,15 @@ static void test_late_rewind_exact(void **state)
 	nnp_err err;
 	nnp_train_opts t = o.train;
 	t.epochs = 2;
-	assert_int_equal(nnp_model_clone(&at_k, init, &err), 0);
-	assert_int_equal(nnp_train(at_k, tr, va, &t, NULL, &err), 0);
+	assert_int_equal(nnp_model_clone(&at_k, c->m, &err), 0);
+	assert_int_equal(nnp_train(at_k, c->d, c->held, &t, NULL, &err), 0);
 	/* K = 2 is neither the start nor the end of round 0's 3 epochs. */
 	t.epochs = 3;
-	assert_int_equal(nnp_model_clone(&at_end, init, &err), 0);
-	assert_int_equal(nnp_train(at_end, tr, va, &t, NULL, &err), 0);
-	size_t n0 = init->layers[0].in * init->layers[0].out, differ_init = 0, differ_end = 0;
+	assert_int_equal(nnp_model_clone(&at_end, c->m, &err), 0);
+	assert_int_equal(nnp_train(at_end, c->d, c->held, &t, NULL, &err), 0);
+	size_t n0 = c->m->layers[0].in * c->m->layers[0].out, differ_init = 0, differ_end = 0;
 	for (size_t i = 0; i < n0; i++) {
-		differ_init += at_k->layers[0].w[i] != init->layers[0].w[i];
+		differ_init += at_k->layers[0].w[i] != c->m->layers[0].w[i];
 		differ_end += at_k->layers[0].w[i] != at_end->layers[0].w[i];
 	}
 	assert_true(differ_init > n0 / 2 && differ_end > n0 / 2);
@@ -375,33 +391,29 @@ static void test_late_rewind_exact(void **state)
 	o.on_rewind = check_rewound;
 	o.ctx = &w;
 	nnp_lottery *lt = NULL;
-	assert_int_equal(nnp_lottery_run(&lt, init, tr, va, &o, &err), 0);
+	assert_int_equal(nnp_lottery_run(&lt, c->m, c->d, c->held, &o, &err), 0);
 	assert_int_equal(w.seen, 2);
 	nnp_lottery_free(lt);
 	nnp_model_free(at_k);
 	nnp_model_free(at_end);
-	nnp_model_free(init);
-	nnp_dataset_free(tr);
-	nnp_dataset_free(va);
 }
 
 /* --output-rate: the output layer ranked alone at its own rate, per layer
  * and beside the global ranking of the hidden layers. */
 static void test_output_rate(void **state)
 {
-	(void)state;
-	nnp_model *m = init_model(31);
+	tu_case *c = *state;
 	nnp_err err;
 	uint8_t *mk[3];
 	for (size_t l = 0; l < 3; l++)
-		mk[l] = malloc(m->layers[l].in * m->layers[l].out);
+		mk[l] = malloc(c->m->layers[l].in * c->m->layers[l].out);
 	for (int global = 0; global < 2; global++) {
-		assert_int_equal(nnp_lottery_prune_magnitude(m, NULL, 0.4, 0.2, global, mk, &err), 0);
+		assert_int_equal(nnp_lottery_prune_magnitude(c->m, NULL, 0.4, 0.2, global, mk, &err), 0);
 		size_t kept[3] = { 0, 0, 0 };
 		float max_gone[2] = { 0.0f, 0.0f }, min_kept[2] = { INFINITY, INFINITY };
 		for (size_t l = 0; l < 3; l++)
-			for (size_t i = 0; i < m->layers[l].in * m->layers[l].out; i++) {
-				float a = fabsf(m->layers[l].w[i]);
+			for (size_t i = 0; i < c->m->layers[l].in * c->m->layers[l].out; i++) {
+				float a = fabsf(c->m->layers[l].w[i]);
 				size_t g = l == 2;   /* the output layer ranks alone */
 				kept[l] += mk[l][i];
 				if (mk[l][i])
@@ -421,10 +433,9 @@ static void test_output_rate(void **state)
 		if (global)
 			assert_true(max_gone[0] <= min_kept[0]);
 	}
-	assert_int_equal(nnp_lottery_prune_magnitude(m, NULL, 0.4, 1.5, 0, mk, &err), NNP_EUSAGE);
+	assert_int_equal(nnp_lottery_prune_magnitude(c->m, NULL, 0.4, 1.5, 0, mk, &err), NNP_EUSAGE);
 	for (size_t l = 0; l < 3; l++)
 		free(mk[l]);
-	nnp_model_free(m);
 }
 
 static int keep_last(const nnp_lottery_round *r, const nnp_model *ticket,
@@ -442,9 +453,7 @@ static int keep_last(const nnp_lottery_round *r, const nnp_model *ticket,
 /* The same seed and thread count give the same tickets, controls and figures. */
 static void test_deterministic(void **state)
 {
-	(void)state;
-	nnp_dataset *tr = clusters(240, 11), *va = clusters(90, 12);
-	nnp_model *init = init_model(13);
+	tu_case *c = *state;
 	nnp_err err;
 	for (unsigned threads = 1; threads <= 2; threads++) {
 		nnp_lottery *lt[2] = { NULL, NULL };
@@ -459,7 +468,7 @@ static void test_deterministic(void **state)
 			o.global = 1;
 			o.on_round = keep_last;
 			o.ctx = &w[k];
-			assert_int_equal(nnp_lottery_run(&lt[k], init, tr, va, &o, &err), 0);
+			assert_int_equal(nnp_lottery_run(&lt[k], c->m, c->d, c->held, &o, &err), 0);
 		}
 		for (size_t i = 0; i < 3; i++) {
 			assert_memory_equal(&lt[0]->r[i].accuracy, &lt[1]->r[i].accuracy, sizeof(double));
@@ -477,31 +486,24 @@ static void test_deterministic(void **state)
 			watch_free(&w[k]);
 		}
 	}
-	nnp_model_free(init);
-	nnp_dataset_free(tr);
-	nnp_dataset_free(va);
 }
 
 static void test_bad_options(void **state)
 {
-	(void)state;
-	nnp_dataset *tr = clusters(30, 1);
-	nnp_model *init = init_model(1);
+	tu_case *c = *state;
 	nnp_lottery *lt = NULL;
 	nnp_err err;
 	nnp_lottery_opts o = small_opts();
 	o.rate = 1.0;
-	assert_int_equal(nnp_lottery_run(&lt, init, tr, tr, &o, &err), NNP_EUSAGE);
+	assert_int_equal(nnp_lottery_run(&lt, c->m, c->d, c->d, &o, &err), NNP_EUSAGE);
 	assert_non_null(strstr(err.msg, "--rate"));
 	o = small_opts();
 	o.rewind_epoch = 4;
 	assert_int_equal(nnp_lottery_check_opts(&o, &err), NNP_EUSAGE);
 	assert_non_null(strstr(err.msg, "--rewind-epoch"));
 	o = small_opts();
-	assert_int_equal(nnp_lottery_run(&lt, init, tr, NULL, &o, &err), NNP_EUSAGE);
+	assert_int_equal(nnp_lottery_run(&lt, c->m, c->d, NULL, &o, &err), NNP_EUSAGE);
 	assert_null(lt);
-	nnp_model_free(init);
-	nnp_dataset_free(tr);
 }
 
 /* The cubic schedule: its ends exactly, never increasing, the formula within rounding. */
@@ -527,16 +529,15 @@ static void test_gradual_budget(void **state)
 
 static void test_gradual_magnitude(void **state)
 {
-	(void)state;
-	nnp_dataset *tr = clusters(240, 21), *va = clusters(90, 22);
-	nnp_model *m = init_model(23), *out = NULL;
+	tu_case *c = *state;
+	nnp_model *out = NULL;
 	nnp_err err;
 	nnp_train_opts t = NNP_TRAIN_OPTS_INIT;
 	t.epochs = 3;
 	t.batch = 16;
 	t.threads = 1;
 	t.lr = 0.01f;
-	assert_int_equal(nnp_train(m, tr, NULL, &t, NULL, &err), 0);
+	assert_int_equal(nnp_train(c->m, c->d, NULL, &t, NULL, &err), 0);
 	nnp_gradual_opts o;
 	memset(&o, 0, sizeof o);
 	o.train = t;
@@ -544,9 +545,9 @@ static void test_gradual_magnitude(void **state)
 	o.steps = 4;
 	o.target = 90;
 	nnp_gradual_report rep;
-	assert_int_equal(nnp_gradual_run(&out, m, tr, va, &o, &rep, &err), 0);
+	assert_int_equal(nnp_gradual_run(&out, c->m, c->d, c->held, &o, &rep, &err), 0);
 	assert_int_equal(rep.n, 4);
-	size_t W = nnp_model_macs(m);
+	size_t W = nnp_model_macs(c->m);
 	for (size_t s = 0; s < 4; s++) {
 		assert_int_equal(rep.s[s].budget, nnp_gradual_budget(W, 90, s + 1, 4));
 		assert_int_equal(rep.s[s].weights, rep.s[s].budget);
@@ -561,7 +562,7 @@ static void test_gradual_magnitude(void **state)
 	/* Hidden scope: the output layer's 36 weights all stay, the 54 others
 	 * go by size, 54 * 128/320 = 21.6 -> 22 and 54 * 192/320 = 32.4 -> 32. */
 	o.scope = NNP_MAG_HIDDEN;
-	assert_int_equal(nnp_gradual_run(&out, m, tr, va, &o, &rep, &err), 0);
+	assert_int_equal(nnp_gradual_run(&out, c->m, c->d, c->held, &o, &rep, &err), 0);
 	assert_int_equal(rep.s[3].weights, 90);
 	assert_int_equal(nnp_layer_nonzeros(&out->layers[2]), 3 * 12);
 	assert_int_equal(nnp_layer_nonzeros(&out->layers[0]), 22);
@@ -570,7 +571,7 @@ static void test_gradual_magnitude(void **state)
 	nnp_model_free(out);
 	out = NULL;
 	o.target = 35;
-	assert_int_equal(nnp_gradual_run(&out, m, tr, va, &o, &rep, &err), NNP_EUSAGE);
+	assert_int_equal(nnp_gradual_run(&out, c->m, c->d, c->held, &o, &rep, &err), NNP_EUSAGE);
 	assert_non_null(strstr(err.msg, "output layer's 36"));
 	o.target = 90;
 	o.scope = NNP_MAG_PER_LAYER;
@@ -579,9 +580,9 @@ static void test_gradual_magnitude(void **state)
 	nnp_method_opts mo = NNP_METHOD_OPTS_INIT;
 	mo.threads = 1;
 	o.method = mo;
-	o.calib = tr;
-	o.target = nnp_model_params(m) / 2;
-	assert_int_equal(nnp_gradual_run(&out, m, tr, va, &o, &rep, &err), 0);
+	o.calib = c->d;
+	o.target = nnp_model_params(c->m) / 2;
+	assert_int_equal(nnp_gradual_run(&out, c->m, c->d, c->held, &o, &rep, &err), 0);
 	assert_true(nnp_model_params(out) <= o.target);
 	for (size_t s = 0; s < 4; s++)
 		assert_true(rep.s[s].params <= rep.s[s].budget);
@@ -590,10 +591,10 @@ static void test_gradual_magnitude(void **state)
 	/* Given final widths: every step within the schedule's budget from the
 	 * model's parameters to theirs, the last exactly at them. */
 	const size_t widths[2] = { 5, 7 };
-	const size_t pw = (F * 5 + 5) + (5 * 7 + 7) + (7 * K + K), p0 = nnp_model_params(m);
+	const size_t pw = (F * 5 + 5) + (5 * 7 + 7) + (7 * K + K), p0 = nnp_model_params(c->m);
 	o.widths = widths;
 	o.target = 0;   /* ignored with widths */
-	assert_int_equal(nnp_gradual_run(&out, m, tr, va, &o, &rep, &err), 0);
+	assert_int_equal(nnp_gradual_run(&out, c->m, c->d, c->held, &o, &rep, &err), 0);
 	assert_int_equal(out->layers[0].out, 5);
 	assert_int_equal(out->layers[1].out, 7);
 	assert_int_equal(nnp_model_params(out), pw);
@@ -607,27 +608,24 @@ static void test_gradual_magnitude(void **state)
 	nnp_model_free(out);
 	const size_t too_wide[2] = { 5, 13 };
 	o.widths = too_wide;
-	assert_int_equal(nnp_gradual_run(&out, m, tr, va, &o, NULL, &err), NNP_EUSAGE);
+	assert_int_equal(nnp_gradual_run(&out, c->m, c->d, c->held, &o, NULL, &err), NNP_EUSAGE);
 	o.widths = NULL;
-	o.target = nnp_model_params(m) + 1;
-	assert_int_equal(nnp_gradual_run(&out, m, tr, va, &o, NULL, &err), NNP_EUSAGE);
-	nnp_model_free(m);
-	nnp_dataset_free(tr);
-	nnp_dataset_free(va);
+	o.target = nnp_model_params(c->m) + 1;
+	assert_int_equal(nnp_gradual_run(&out, c->m, c->d, c->held, &o, NULL, &err), NNP_EUSAGE);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rounds),
-		cmocka_unit_test(test_rewind_exact),
-		cmocka_unit_test(test_late_rewind_exact),
-		cmocka_unit_test(test_output_rate),
-		cmocka_unit_test(test_global_and_neurons),
-		cmocka_unit_test(test_deterministic),
-		cmocka_unit_test(test_bad_options),
+		LOTTERY_TEST(test_rounds, 3, 240, 1, 120, 2),
+		LOTTERY_TEST(test_rewind_exact, 5, 120, 4, 0, 0),
+		LOTTERY_TEST(test_late_rewind_exact, 23, 240, 21, 90, 22),
+		LOTTERY_TEST(test_output_rate, 31, 0, 0, 0, 0),
+		LOTTERY_TEST(test_global_and_neurons, 9, 0, 0, 0, 0),
+		LOTTERY_TEST(test_deterministic, 13, 240, 11, 90, 12),
+		LOTTERY_TEST(test_bad_options, 1, 30, 1, 0, 0),
 		cmocka_unit_test(test_gradual_budget),
-		cmocka_unit_test(test_gradual_magnitude),
+		LOTTERY_TEST(test_gradual_magnitude, 23, 240, 21, 90, 22),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -60,6 +60,21 @@ static void gauss_solve(double *A, double *B, size_t k, size_t m)
 			B[r * m + j] /= A[r * k + r];
 }
 
+/* The ridge weights on the inputs K[0..k-1] of a covariance C (n x n) and a
+ * cross-covariance X (row stride ldx): B (k x m) = (C_KK + lam I)^-1 X_K, the
+ * m columns of X from its first; A (k x k) is scratch. */
+static void ridge_on(const double *C, size_t n, const double *X, size_t ldx, size_t m,
+                     const size_t *K, size_t k, double lam, double *A, double *B)
+{
+	for (size_t i = 0; i < k; i++) {
+		for (size_t j = 0; j < k; j++)
+			A[i * k + j] = C[K[i] * n + K[j]] + (i == j ? lam : 0);
+		for (size_t j = 0; j < m; j++)
+			B[i * m + j] = X[K[i] * ldx + j];
+	}
+	gauss_solve(A, B, k, m);
+}
+
 static nnp_dataset *make_data(tu_rng *r, size_t rows, size_t f, double lo, double hi)
 {
 	return tu_random_dataset(r, rows, f, lo, hi, 0);
@@ -263,13 +278,7 @@ static void test_refit_end_to_end(void **state)
 	double lam = NNP_METHOD_LAMBDA_REL * tr / n;
 	double A[k * k], B[k * m];
 	const size_t *K = kp->idx[0];
-	for (size_t i = 0; i < k; i++) {
-		for (size_t j = 0; j < k; j++)
-			A[i * k + j] = C[K[i] * n + K[j]] + (i == j ? lam : 0);
-		for (size_t j = 0; j < m; j++)
-			B[i * m + j] = X[K[i] * m + j];
-	}
-	gauss_solve(A, B, k, m);
+	ridge_on(C, n, X, m, m, K, k, lam, A, B);
 	const nnp_layer *P1 = &p->layers[1];
 	assert_int_equal(P1->in, k);
 	for (size_t j = 0; j < m; j++) {
@@ -391,12 +400,7 @@ static void test_sparse_refit_normal_equations(void **state)
 				else
 					assert_true(wf[j] == 0.0f);
 			double A[W * W], B[W];
-			for (size_t a = 0; a < k; a++) {
-				for (size_t b = 0; b < k; b++)
-					A[a * k + b] = C[K[a] * n + K[b]] + (a == b ? lam : 0);
-				B[a] = X[K[a] * m + i];
-			}
-			gauss_solve(A, B, k, 1);
+			ridge_on(C, n, X + i, m, 1, K, k, lam, A, B);
 			double bias = mz[i];
 			for (size_t a = 0; a < k; a++) {
 				assert_true(fabs(wf[K[a]] - B[a]) < 1e-4 * (1 + fabs(B[a])));
@@ -463,13 +467,7 @@ static double subset_obj(const double *C, const double *X, size_t n, size_t m, u
 	if (k == 0)
 		return 0;
 	double A[64], B[24];
-	for (size_t i = 0; i < k; i++) {
-		for (size_t j = 0; j < k; j++)
-			A[i * k + j] = C[idx[i] * n + idx[j]] + (i == j ? lam : 0);
-		for (size_t j = 0; j < m; j++)
-			B[i * m + j] = X[idx[i] * m + j];
-	}
-	gauss_solve(A, B, k, m);
+	ridge_on(C, n, X, m, m, idx, k, lam, A, B);
 	double s = 0;
 	for (size_t i = 0; i < k; i++)
 		for (size_t j = 0; j < m; j++)
@@ -693,13 +691,7 @@ static void ref_prune(const nnp_model *m, const nnp_dataset *d, const size_t *co
 				tr += C[j * n + j];
 			double lam = lambda_rel * tr / n;
 			double *A = malloc(k * k * sizeof *A), *B = malloc(k * mo * sizeof *B);
-			for (size_t i = 0; i < k; i++) {
-				for (size_t j = 0; j < k; j++)
-					A[i * k + j] = C[K[i] * n + K[j]] + (i == j ? lam : 0);
-				for (size_t j = 0; j < mo; j++)
-					B[i * mo + j] = X[K[i] * mo + j];
-			}
-			gauss_solve(A, B, k, mo);
+			ridge_on(C, n, X, mo, mo, K, k, lam, A, B);
 			for (size_t j = 0; j < mo; j++) {
 				nb[j] = mz[j];
 				for (size_t i = 0; i < k; i++) {
@@ -782,56 +774,51 @@ static void check_against_ref(const nnp_model *p, const nnp_keep *kp, const ref_
 static void test_sequential_against_reference(void **state)
 {
 	(void)state;
-	tu_rng r = { 15 };
-	nnp_model *mod = tu_net(&r, "6 10:relu 8:relu 3:softmax", 0.8);
-	nnp_dataset *d = make_data(&r, 90, 6, -1, 2);
+	tu_case *tc = tu_case_new(15, "6 10:relu 8:relu 3:softmax", 0.8, 90, -1, 2, 0);
 	const size_t cand[][2] = { { 6, 5 }, { 10, 4 }, { 7, 8 }, { 6, 5 }, { 3, 2 } };
 	for (int co = NNP_COMP_NONE; co <= NNP_COMP_LS; co++) {
 		nnp_method_opts o = opts_of(NNP_METHOD_SCORE, (nnp_compensate)co, 2, 16);
 		nnp_method_ctx *c = NULL;
 		nnp_err err;
 		nnp_err_clear(&err);
-		assert_int_equal(nnp_method_ctx_create(&c, mod, d, &o, &err), 0);
+		assert_int_equal(nnp_method_ctx_create(&c, tc->m, tc->d, &o, &err), 0);
 		for (size_t i = 0; i < sizeof cand / sizeof cand[0]; i++) {
 			nnp_model *p = NULL, *q = NULL;
 			nnp_keep *kp = NULL;
 			assert_int_equal(nnp_method_ctx_prune(c, cand[i], &p, &kp, &err), 0);
 			ref_net R;
-			ref_prune(mod, d, cand[i], (nnp_compensate)co, o.lambda_rel, &R);
+			ref_prune(tc->m, tc->d, cand[i], (nnp_compensate)co, o.lambda_rel, &R);
 			check_against_ref(p, kp, &R);
 			ref_free(&R);
-			assert_int_equal(nnp_method_prune(&q, mod, d, &o, cand[i], NULL, &err), 0);
+			assert_int_equal(nnp_method_prune(&q, tc->m, tc->d, &o, cand[i], NULL, &err),
+			                 0);
 			tu_assert_models_bitequal(p, q);
-			assert_int_equal(nnp_model_params(p), nnp_method_params(mod, cand[i]));
+			assert_int_equal(nnp_model_params(p), nnp_method_params(tc->m, cand[i]));
 			nnp_model_free(p);
 			nnp_model_free(q);
 			nnp_keep_free(kp);
 		}
 		nnp_method_ctx_free(c);
 	}
-	nnp_model_free(mod);
-	nnp_dataset_free(d);
+	tu_case_free(tc);
 }
 
 /* Keeping every neuron returns the model unchanged, whatever the method. */
 static void test_keep_all_is_identity(void **state)
 {
 	(void)state;
-	tu_rng r = { 16 };
-	nnp_model *mod = tu_net(&r, "5 7:tanh 6:leaky_relu 4:linear", 1.0);
-	nnp_dataset *d = make_data(&r, 40, 5, -1, 1);
+	tu_case *c = tu_case_new(16, "5 7:tanh 6:leaky_relu 4:linear", 1.0, 40, -1, 1, 0);
 	const size_t counts[2] = { 7, 6 };
 	for (int me = NNP_METHOD_SCORE; me <= NNP_METHOD_OBS; me++) {
 		nnp_method_opts o = opts_of((nnp_method)me, NNP_COMP_LS, 1, 0);
 		nnp_model *p = NULL;
 		nnp_err err;
-		assert_int_equal(nnp_method_prune(&p, mod, d, &o, counts, NULL, &err), 0);
-		tu_assert_models_bitequal(p, mod);
-		assert_true(p->layers[1].alpha == mod->layers[1].alpha);
+		assert_int_equal(nnp_method_prune(&p, c->m, c->d, &o, counts, NULL, &err), 0);
+		tu_assert_models_bitequal(p, c->m);
+		assert_true(p->layers[1].alpha == c->m->layers[1].alpha);
 		nnp_model_free(p);
 	}
-	nnp_model_free(mod);
-	nnp_dataset_free(d);
+	tu_case_free(c);
 }
 
 /* The rule's kept sets through prune_keep: compensation none is exactly
@@ -839,9 +826,7 @@ static void test_keep_all_is_identity(void **state)
 static void test_prune_keep_matches_prune_apply(void **state)
 {
 	(void)state;
-	tu_rng r = { 17 };
-	nnp_model *mod = tu_net(&r, "4 6:relu 5:sigmoid 2:softmax", 1.0);
-	nnp_dataset *d = make_data(&r, 30, 4, -1, 1);
+	tu_case *tc = tu_case_new(17, "4 6:relu 5:sigmoid 2:softmax", 1.0, 30, -1, 1, 0);
 	size_t c0[] = { 0, 2, 5 }, c1[] = { 1, 2, 3, 4 };
 	size_t counts[] = { 3, 4 };
 	size_t *idx[] = { c0, c1 };
@@ -851,15 +836,14 @@ static void test_prune_keep_matches_prune_apply(void **state)
 	nnp_method_ctx *c = NULL;
 	nnp_model *p = NULL, *q = NULL;
 	nnp_err err;
-	assert_int_equal(nnp_method_ctx_create(&c, mod, d, &o, &err), 0);
+	assert_int_equal(nnp_method_ctx_create(&c, tc->m, tc->d, &o, &err), 0);
 	assert_int_equal(nnp_method_ctx_prune_keep(c, &k, &p, &err), 0);
-	assert_int_equal(nnp_prune_apply(&q, mod, &k, NULL, 0, &err), 0);
+	assert_int_equal(nnp_prune_apply(&q, tc->m, &k, NULL, 0, &err), 0);
 	tu_assert_models_bitequal(p, q);
 	nnp_model_free(p);
 	nnp_model_free(q);
 	nnp_method_ctx_free(c);
-	nnp_model_free(mod);
-	nnp_dataset_free(d);
+	tu_case_free(tc);
 }
 
 /* ---- allocation --------------------------------------------------------- */
@@ -967,11 +951,9 @@ static void test_allocation_budget(void **state)
 
 /* The network of the determinism and streaming tests and its 333 rows, which
  * no chunk or thread split divides evenly. */
-static nnp_model *wide_case(tu_rng *r, nnp_dataset **d)
+static tu_case *wide_case(uint64_t seed)
 {
-	nnp_model *mod = tu_net(r, "20 24:relu 16:tanh 5:softmax", 0.5);
-	*d = make_data(r, 333, 20, 0, 1);
-	return mod;
+	return tu_case_new(seed, "20 24:relu 16:tanh 5:softmax", 0.5, 333, 0, 1, 0);
 }
 
 /* Two allocation paths are the same: sensitivities, length and counts. */
@@ -985,9 +967,7 @@ static void assert_same_alloc(const nnp_alloc *a, const nnp_alloc *b)
 static void test_threads_determinism(void **state)
 {
 	(void)state;
-	tu_rng r = { 19 };
-	nnp_dataset *d;
-	nnp_model *mod = wide_case(&r, &d);
+	tu_case *c = wide_case(19);
 	const size_t counts[2] = { 11, 9 };
 	for (int me = NNP_METHOD_SCORE; me <= NNP_METHOD_OBS; me++) {
 		nnp_model *p[3] = { NULL, NULL, NULL };
@@ -997,8 +977,8 @@ static void test_threads_determinism(void **state)
 			nnp_method_opts o = opts_of((nnp_method)me, NNP_COMP_LS, th[i], 16);
 			o.grid_step = 0.25;
 			nnp_err err;
-			assert_int_equal(nnp_method_prune(&p[i], mod, d, &o, counts, NULL, &err), 0);
-			assert_int_equal(nnp_method_allocate(&a[i], mod, d, &o, &err), 0);
+			assert_int_equal(nnp_method_prune(&p[i], c->m, c->d, &o, counts, NULL, &err), 0);
+			assert_int_equal(nnp_method_allocate(&a[i], c->m, c->d, &o, &err), 0);
 		}
 		for (int i = 1; i < 3; i++) {
 			tu_assert_models_bitequal(p[0], p[i]);
@@ -1009,8 +989,7 @@ static void test_threads_determinism(void **state)
 			nnp_alloc_free(a[i]);
 		}
 	}
-	nnp_model_free(mod);
-	nnp_dataset_free(d);
+	tu_case_free(c);
 }
 
 /* ---- streamed calibration -------------------------------------------------- */
@@ -1082,37 +1061,35 @@ static void stream_vs_memory(const nnp_model *mod, const nnp_dataset *d, size_t 
 static void test_stream_matches_memory(void **state)
 {
 	(void)state;
-	tu_rng r = { 23 };
-	nnp_dataset *d;
-	nnp_model *mod = wide_case(&r, &d);
+	tu_case *c = wide_case(23);
 	char *dir = tu_mkdtemp(), *path = tu_path(dir, "calib.csv");
 	nnp_data_opts dopts = NNP_DATA_OPTS_INIT;
 	dopts.header = NNP_HEADER_NO;
 	dopts.label = NNP_LABEL_NONE;
 	const size_t counts[2] = { 11, 9 };
-	stream_vs_memory(mod, d, 333, path, &dopts, counts);
-	stream_vs_memory(mod, d, 256, path, &dopts, counts);
+	stream_vs_memory(c->m, c->d, 333, path, &dopts, counts);
+	stream_vs_memory(c->m, c->d, 256, path, &dopts, counts);
 	/* The first 200 rows, by max_rows, are the first 200 rows in memory. */
-	write_rows_csv(path, d, d->rows);
+	write_rows_csv(path, c->d, c->d->rows);
 	set_mtime(path, 1000);
 	nnp_method_opts o = opts_of(NNP_METHOD_OBS, NNP_COMP_LS, 2, 16);
 	nnp_data_opts first = dopts;
 	first.max_rows = 200;
 	nnp_calib_stream head_src = { path, &first, 0, NULL };
-	nnp_dataset head = *d;
+	nnp_dataset head = *c->d;
 	head.rows = 200;
 	nnp_model *pm = NULL, *ps = NULL;
 	nnp_err err;
 	nnp_method_ctx *cs = NULL;
-	assert_int_equal(nnp_method_prune(&pm, mod, &head, &o, counts, NULL, &err), 0);
-	assert_int_equal(nnp_method_ctx_create_stream(&cs, mod, &head_src, &o, &err), 0);
+	assert_int_equal(nnp_method_prune(&pm, c->m, &head, &o, counts, NULL, &err), 0);
+	assert_int_equal(nnp_method_ctx_create_stream(&cs, c->m, &head_src, &o, &err), 0);
 	assert_int_equal(nnp_method_ctx_rows(cs), 200);
 	assert_int_equal(nnp_method_ctx_prune(cs, counts, &ps, NULL, &err), 0);
 	tu_assert_models_bitequal(pm, ps);
 	nnp_model_free(pm);
 	nnp_model_free(ps);
 	/* Rewritten with the same rows, other values, after the context took it. */
-	nnp_dataset *d2 = make_data(&r, 333, 20, 0, 1);
+	nnp_dataset *d2 = make_data(&c->rng, 333, 20, 0, 1);
 	write_rows_csv(path, d2, d2->rows);
 	set_mtime(path, 2000);
 	nnp_model *pc = NULL;
@@ -1133,17 +1110,15 @@ static void test_stream_matches_memory(void **state)
 	nnp_file_stamp st;
 	assert_int_equal(nnp_file_stamp_get(path, &st, &err), 0);
 	nnp_calib_stream wrong = { path, &dopts, 300, &st };
-	assert_int_equal(nnp_method_ctx_create_stream(&cs, mod, &wrong, &o, &err), 0);
+	assert_int_equal(nnp_method_ctx_create_stream(&cs, c->m, &wrong, &o, &err), 0);
 	rc = nnp_method_ctx_prune(cs, other, &pc, NULL, &err);
 	assert_int_equal(rc, NNP_EINPUT);
 	assert_non_null(strstr(err.msg, "changed while being read: it had 300 calibration rows, "
 	                                "now more"));
 	nnp_method_ctx_free(cs);
-	tu_rmtree(dir);
 	free(path);
-	free(dir);
-	nnp_model_free(mod);
-	nnp_dataset_free(d);
+	tu_rmtree_free(dir);
+	tu_case_free(c);
 }
 
 /* ---- errors --------------------------------------------------------------- */
@@ -1159,9 +1134,7 @@ static void expect_err(int rc, const nnp_err *err, int status, const char *needl
 static void test_bad_options(void **state)
 {
 	(void)state;
-	tu_rng r = { 20 };
-	nnp_model *mod = tu_net(&r, "3 4:relu 2:softmax", 1.0);
-	nnp_dataset *d = make_data(&r, 10, 3, -1, 1);
+	tu_case *tc = tu_case_new(20, "3 4:relu 2:softmax", 1.0, 10, -1, 1, 0);
 	nnp_method_opts o = NNP_METHOD_OPTS_INIT;
 	nnp_method_ctx *c = NULL;
 	nnp_model *p = NULL;
@@ -1172,23 +1145,23 @@ static void test_bad_options(void **state)
 	const double bad_keep[] = { 0.0, -0.1, 1.0000001, 2.0, NAN };
 	for (size_t i = 0; i < sizeof bad_keep / sizeof bad_keep[0]; i++) {
 		nnp_err_clear(&err);
-		expect_err(nnp_method_counts(mod, bad_keep[i], counts, &err), &err, NNP_EUSAGE,
+		expect_err(nnp_method_counts(tc->m, bad_keep[i], counts, &err), &err, NNP_EUSAGE,
 		           "keep fraction");
 	}
-	assert_int_equal(nnp_method_counts(mod, 1.0, counts, &err), 0);
+	assert_int_equal(nnp_method_counts(tc->m, 1.0, counts, &err), 0);
 	assert_int_equal(counts[0], 4);
-	assert_int_equal(nnp_method_counts(mod, 0.01, counts, &err), 0);
+	assert_int_equal(nnp_method_counts(tc->m, 0.01, counts, &err), 0);
 	assert_int_equal(counts[0], 1);
-	assert_int_equal(nnp_method_counts(mod, 0.6, counts, &err), 0);
+	assert_int_equal(nnp_method_counts(tc->m, 0.6, counts, &err), 0);
 	assert_int_equal(counts[0], 2);   /* round(2.4) */
 
 	/* Empty calibration set, wrong feature count. */
-	nnp_dataset empty = { 0, 3, d->x, NULL };
-	expect_err(nnp_method_ctx_create(&c, mod, &empty, &o, &err), &err, NNP_EINPUT, "no rows");
+	nnp_dataset empty = { 0, 3, tc->d->x, NULL };
+	expect_err(nnp_method_ctx_create(&c, tc->m, &empty, &o, &err), &err, NNP_EINPUT, "no rows");
 	assert_null(c);
-	expect_err(nnp_method_ctx_create(&c, mod, NULL, &o, &err), &err, NNP_EINPUT, "no rows");
-	nnp_dataset wide = { 2, 4, d->x, NULL };
-	expect_err(nnp_method_ctx_create(&c, mod, &wide, &o, &err), &err, NNP_EINPUT,
+	expect_err(nnp_method_ctx_create(&c, tc->m, NULL, &o, &err), &err, NNP_EINPUT, "no rows");
+	nnp_dataset wide = { 2, 4, tc->d->x, NULL };
+	expect_err(nnp_method_ctx_create(&c, tc->m, &wide, &o, &err), &err, NNP_EINPUT,
 	           "4 features per row, the model takes 3");
 	/* The same, streamed: a header only, four columns, a bad row, no file. */
 	char *dir = tu_mkdtemp(), *cp = tu_path(dir, "c.csv");
@@ -1196,17 +1169,17 @@ static void test_bad_options(void **state)
 	so.label = NNP_LABEL_NONE;
 	nnp_calib_stream cs_src = { cp, &so, 0, NULL };
 	tu_write(cp, "a,b,c\n", 6);
-	expect_err(nnp_method_ctx_create_stream(&c, mod, &cs_src, &o, &err), &err, NNP_EINPUT,
+	expect_err(nnp_method_ctx_create_stream(&c, tc->m, &cs_src, &o, &err), &err, NNP_EINPUT,
 	           "no data rows");
 	tu_write(cp, "1,2,3,4\n", 8);
-	expect_err(nnp_method_ctx_create_stream(&c, mod, &cs_src, &o, &err), &err, NNP_EINPUT,
+	expect_err(nnp_method_ctx_create_stream(&c, tc->m, &cs_src, &o, &err), &err, NNP_EINPUT,
 	           "4 feature columns (4 fields, no label column) but the model has 3 inputs");
 	tu_write(cp, "1,2,3\n4,x,6\n", 12);
-	expect_err(nnp_method_ctx_create_stream(&c, mod, &cs_src, &o, &err), &err, NNP_EINPUT,
+	expect_err(nnp_method_ctx_create_stream(&c, tc->m, &cs_src, &o, &err), &err, NNP_EINPUT,
 	           "c.csv:2:");
 	assert_null(c);
 	tu_rmtree(dir);
-	expect_err(nnp_method_ctx_create_stream(&c, mod, &cs_src, &o, &err), &err, NNP_EINPUT,
+	expect_err(nnp_method_ctx_create_stream(&c, tc->m, &cs_src, &o, &err), &err, NNP_EINPUT,
 	           "c.csv");
 	free(cp);
 	free(dir);
@@ -1214,7 +1187,8 @@ static void test_bad_options(void **state)
 	/* Options. */
 	nnp_method_opts b = o;
 	b.lambda_rel = 0;
-	expect_err(nnp_method_ctx_create(&c, mod, d, &b, &err), &err, NNP_EUSAGE, "ridge lambda");
+	expect_err(nnp_method_ctx_create(&c, tc->m, tc->d, &b, &err), &err, NNP_EUSAGE,
+	           "ridge lambda");
 	b = o;
 	b.lambda_rel = INFINITY;
 	expect_err(nnp_method_check_opts(&b, &err), &err, NNP_EUSAGE, "ridge lambda");
@@ -1238,13 +1212,13 @@ static void test_bad_options(void **state)
 	expect_err(nnp_method_check_opts(&b, &err), &err, NNP_EUSAGE, "compensation 9");
 
 	/* A model without a hidden layer. */
-	nnp_model *flat = tu_net(&r, "3 2:softmax", 1.0);
-	expect_err(nnp_method_ctx_create(&c, flat, d, &o, &err), &err, NNP_EUSAGE,
+	nnp_model *flat = tu_net(&tc->rng, "3 2:softmax", 1.0);
+	expect_err(nnp_method_ctx_create(&c, flat, tc->d, &o, &err), &err, NNP_EUSAGE,
 	           "no hidden layer");
 	nnp_model_free(flat);
 
 	/* Counts, the rule method, kept sets. */
-	assert_int_equal(nnp_method_ctx_create(&c, mod, d, &o, &err), 0);
+	assert_int_equal(nnp_method_ctx_create(&c, tc->m, tc->d, &o, &err), 0);
 	size_t zero[1] = { 0 }, five[1] = { 5 };
 	expect_err(nnp_method_ctx_prune(c, zero, &p, NULL, &err), &err, NNP_EUSAGE,
 	           "keeping 0 of 4 neurons");
@@ -1260,7 +1234,7 @@ static void test_bad_options(void **state)
 	c = NULL;
 	b = o;
 	b.method = NNP_METHOD_RULE;
-	assert_int_equal(nnp_method_ctx_create(&c, mod, d, &b, &err), 0);
+	assert_int_equal(nnp_method_ctx_create(&c, tc->m, tc->d, &b, &err), 0);
 	expect_err(nnp_method_ctx_prune(c, kc, &p, NULL, &err), &err, NNP_EUSAGE, "rule");
 	expect_err(nnp_method_ctx_allocate(c, &a, &err), &err, NNP_EUSAGE, "rule");
 	assert_null(a);
@@ -1268,9 +1242,9 @@ static void test_bad_options(void **state)
 	c = NULL;
 
 	/* Non-finite calibration rows (relu or tanh may squash them: linear keeps them). */
-	d->x[4] = NAN;
-	mod->layers[0].act = NNP_ACT_LINEAR;
-	expect_err(nnp_method_prune(&p, mod, d, &o, kc, NULL, &err), &err, NNP_EINPUT,
+	tc->d->x[4] = NAN;
+	tc->m->layers[0].act = NNP_ACT_LINEAR;
+	expect_err(nnp_method_prune(&p, tc->m, tc->d, &o, kc, NULL, &err), &err, NNP_EINPUT,
 	           "hidden layer 0: activations are not finite");
 	assert_null(p);
 
@@ -1287,8 +1261,7 @@ static void test_bad_options(void **state)
 	assert_string_equal(nnp_compensate_name(NNP_COMP_LS), "ls");
 	assert_null(nnp_method_name((nnp_method)nnp_criteria_count()));
 
-	nnp_model_free(mod);
-	nnp_dataset_free(d);
+	tu_case_free(tc);
 }
 
 int main(void)

@@ -994,13 +994,12 @@ static void test_bin_absurd_sizes(void **state)
 
 static void test_bin_truncation_and_flips(void **state)
 {
-	const char *dir = ((const tu_fixture *)*state)->dir;
 	nnp_model *m = small_model(3);
 	size_t len;
 	unsigned char *good = tu_model_bytes(m, NNP_FMT_BIN, &len);
 	unsigned char *b = malloc(len);
 	assert_non_null(b);
-	char *path = tu_path(dir, "cut.bin");
+	char *path = tu_file(*state, "cut.bin");
 	nnp_err err;
 	for (size_t cut = 0; cut < len; cut++) {
 		nnp_model *r = NULL;
@@ -1028,7 +1027,6 @@ static void test_bin_truncation_and_flips(void **state)
 			assert_true(err.msg[0] != '\0');
 		}
 	}
-	free(path);
 	free(b);
 	free(good);
 	nnp_model_free(m);
@@ -1039,8 +1037,8 @@ static void test_bin_truncation_and_flips(void **state)
 static void test_load_by_content(void **state)
 {
 	const char *dir = ((const tu_fixture *)*state)->dir;
-	char *jpath = tu_path(dir, "really-bin.json");
-	char *bpath = tu_path(dir, "really-json.bin");
+	char *jpath = tu_file(*state, "really-bin.json");
+	char *bpath = tu_file(*state, "really-json.bin");
 	nnp_model *m = small_model(5), *r = NULL;
 	nnp_file_info fi;
 	nnp_err err;
@@ -1079,7 +1077,7 @@ static void test_load_by_content(void **state)
 	nnp_model_free(r);
 
 	/* A BOM and leading blank lines are fine; columns count after the BOM. */
-	char *p = tu_path(dir, "bom.json");
+	char *p = tu_file(*state, "bom.json");
 	unsigned char *t = malloc(flen + 8);
 	assert_non_null(t);
 	memcpy(t, "\xef\xbb\xbf\n\n  ", 7);
@@ -1110,7 +1108,7 @@ static void test_load_by_content(void **state)
 	tu_expect_msg(&err, "bom.json: byte 0: file is 3 bytes, too short for the 32-byte header");
 	assert_int_equal(nnp_model_load(&r, dir, NULL, &err), NNP_EINPUT);
 	tu_expect_msg(&err, "is a directory");
-	char *missing = tu_path(dir, "missing.json");
+	char *missing = tu_file(*state, "missing.json");
 	assert_int_equal(nnp_model_load(&r, missing, NULL, &err), NNP_EINPUT);
 	tu_expect_msg(&err, "missing.json: cannot open: No such file or directory");
 	if (geteuid() != 0) {
@@ -1121,10 +1119,6 @@ static void test_load_by_content(void **state)
 		tu_expect_msg(&err, "cannot open: Permission denied");
 	}
 	assert_null(r);
-	free(missing);
-	free(p);
-	free(jpath);
-	free(bpath);
 	nnp_model_free(m);
 }
 
@@ -1132,7 +1126,7 @@ static void test_load_by_content(void **state)
 static void test_save_atomic(void **state)
 {
 	const char *dir = ((const tu_fixture *)*state)->dir;
-	char *path = tu_path(dir, "m.bin");
+	char *path = tu_file(*state, "m.bin");
 	nnp_model *m = small_model(9);
 	nnp_err err;
 	assert_int_equal(nnp_model_save(m, path, NNP_FMT_BIN, &err), 0);
@@ -1154,7 +1148,7 @@ static void test_save_atomic(void **state)
 	assert_null(buf);
 	m->layers[1].w[7] = 1.0f;
 
-	char *nodir = tu_path(dir, "no/such/dir/m.bin");
+	char *nodir = tu_file(*state, "no/such/dir/m.bin");
 	assert_int_equal(nnp_model_save(m, nodir, NNP_FMT_BIN, &err), NNP_EOUTPUT);
 	tu_expect_msg(&err, "no/such/dir/m.bin");
 	assert_int_equal(nnp_model_save(m, path, (nnp_format)7, &err), NNP_EUSAGE);
@@ -1170,8 +1164,6 @@ static void test_save_atomic(void **state)
 	tu_assert_same_layers(m, r);
 	nnp_model_free(r);
 	free(before);
-	free(nodir);
-	free(path);
 	nnp_model_free(m);
 }
 

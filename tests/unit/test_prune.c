@@ -251,22 +251,21 @@ static nnp_keep *keep_from(size_t n_layers, const size_t *counts, const size_t *
 static void test_apply_shapes_and_values(void **state)
 {
 	(void)state;
-	tu_rng rng = { 7 };
-	nnp_model *m = tu_net(&rng, "6 5:leaky_relu 4:tanh 3:softmax", 1.0);
-	m->layers[0].alpha = 0.25f;
+	tu_case *tc = tu_case_net(7, "6 5:leaky_relu 4:tanh 3:softmax", 1.0);
+	tc->m->layers[0].alpha = 0.25f;
 	nnp_err err;
 	nnp_err_clear(&err);
-	assert_int_equal(nnp_model_set_name(m, "net", &err), 0);
+	assert_int_equal(nnp_model_set_name(tc->m, "net", &err), 0);
 	const char *cls[3] = { "a", "b", "c" };
-	assert_int_equal(nnp_model_set_classes(m, cls, 3, &err), 0);
-	assert_int_equal(nnp_model_set_provenance(m, "{\"x\":1}", &err), 0);
+	assert_int_equal(nnp_model_set_classes(tc->m, cls, 3, &err), 0);
+	assert_int_equal(nnp_model_set_provenance(tc->m, "{\"x\":1}", &err), 0);
 
 	size_t k0[3] = { 0, 2, 4 }, k1[2] = { 1, 3 };
 	const size_t *idx[2] = { k0, k1 };
 	size_t counts[2] = { 3, 2 };
 	nnp_keep *k = keep_from(2, counts, idx);
 	nnp_model *p = NULL;
-	assert_int_equal(nnp_prune_apply(&p, m, k, NULL, 0, &err), 0);
+	assert_int_equal(nnp_prune_apply(&p, tc->m, k, NULL, 0, &err), 0);
 	assert_int_equal(p->n_layers, 3);
 	assert_int_equal(p->input_size, 6);
 	assert_int_equal(p->layers[0].in, 6);
@@ -277,21 +276,22 @@ static void test_apply_shapes_and_values(void **state)
 	assert_int_equal(p->layers[2].out, 3);
 	assert_true(p->layers[0].alpha == 0.25f);
 	for (size_t l = 0; l < 3; l++)
-		assert_int_equal(p->layers[l].act, m->layers[l].act);
+		assert_int_equal(p->layers[l].act, tc->m->layers[l].act);
 	for (size_t i = 0; i < 3; i++) {
 		for (size_t c = 0; c < 6; c++)
-			assert_true(p->layers[0].w[i * 6 + c] == m->layers[0].w[k0[i] * 6 + c]);
-		assert_true(p->layers[0].b[i] == m->layers[0].b[k0[i]]);
+			assert_true(p->layers[0].w[i * 6 + c] == tc->m->layers[0].w[k0[i] * 6 + c]);
+		assert_true(p->layers[0].b[i] == tc->m->layers[0].b[k0[i]]);
 	}
 	for (size_t i = 0; i < 2; i++) {
 		for (size_t c = 0; c < 3; c++)
-			assert_true(p->layers[1].w[i * 3 + c] == m->layers[1].w[k1[i] * 5 + k0[c]]);
-		assert_true(p->layers[1].b[i] == m->layers[1].b[k1[i]]);
+			assert_true(p->layers[1].w[i * 3 + c] ==
+			            tc->m->layers[1].w[k1[i] * 5 + k0[c]]);
+		assert_true(p->layers[1].b[i] == tc->m->layers[1].b[k1[i]]);
 	}
 	for (size_t i = 0; i < 3; i++) {
 		for (size_t c = 0; c < 2; c++)
-			assert_true(p->layers[2].w[i * 2 + c] == m->layers[2].w[i * 4 + k1[c]]);
-		assert_true(p->layers[2].b[i] == m->layers[2].b[i]);
+			assert_true(p->layers[2].w[i * 2 + c] == tc->m->layers[2].w[i * 4 + k1[c]]);
+		assert_true(p->layers[2].b[i] == tc->m->layers[2].b[i]);
 	}
 	assert_string_equal(p->name, "net");
 	assert_int_equal(p->n_classes, 3);
@@ -301,19 +301,18 @@ static void test_apply_shapes_and_values(void **state)
 	assert_int_equal(nnp_model_params(p), 6 * 3 + 3 + 3 * 2 + 2 + 2 * 3 + 3);
 	nnp_model_free(p);
 	nnp_keep_free(k);
-	nnp_model_free(m);
+	tu_case_free(tc);
 }
 
 static void test_apply_fold_bias(void **state)
 {
 	(void)state;
-	tu_rng rng = { 99 };
-	nnp_model *m = tu_net(&rng, "4 6:relu 5:sigmoid 2:linear", 1.0);
+	tu_case *c = tu_case_net(99, "4 6:relu 5:sigmoid 2:linear", 1.0);
 	size_t widths[2] = { 6, 5 };
 	nnp_stats *s = make_stats(2, widths);
 	for (size_t l = 0; l < 2; l++)
 		for (size_t j = 0; j < widths[l]; j++)
-			s->layers[l].mean[j] = tu_uniform(&rng, -2, 2);
+			s->layers[l].mean[j] = tu_uniform(&c->rng, -2, 2);
 	size_t k0[2] = { 1, 4 }, k1[3] = { 0, 2, 3 };
 	const size_t *idx[2] = { k0, k1 };
 	size_t counts[2] = { 2, 3 };
@@ -321,46 +320,48 @@ static void test_apply_fold_bias(void **state)
 	nnp_err err;
 	nnp_err_clear(&err);
 	nnp_model *p = NULL;
-	assert_int_equal(nnp_prune_apply(&p, m, k, s, 1, &err), 0);
+	assert_int_equal(nnp_prune_apply(&p, c->m, k, s, 1, &err), 0);
 	size_t r0[4] = { 0, 2, 3, 5 }, r1[2] = { 1, 4 };
 	for (size_t i = 0; i < 3; i++) {
-		long double e = m->layers[1].b[k1[i]];
+		long double e = c->m->layers[1].b[k1[i]];
 		for (size_t t = 0; t < 4; t++)
-			e += (long double)s->layers[0].mean[r0[t]] * m->layers[1].w[k1[i] * 6 + r0[t]];
+			e += (long double)s->layers[0].mean[r0[t]] *
+			     c->m->layers[1].w[k1[i] * 6 + r0[t]];
 		assert_float_equal(p->layers[1].b[i], (double)e, 1e-6 * (1 + fabsl(e)));
 	}
 	for (size_t i = 0; i < 2; i++) {
-		long double e = m->layers[2].b[i];
+		long double e = c->m->layers[2].b[i];
 		for (size_t t = 0; t < 2; t++)
-			e += (long double)s->layers[1].mean[r1[t]] * m->layers[2].w[i * 5 + r1[t]];
+			e += (long double)s->layers[1].mean[r1[t]] *
+			     c->m->layers[2].w[i * 5 + r1[t]];
 		assert_float_equal(p->layers[2].b[i], (double)e, 1e-6 * (1 + fabsl(e)));
 	}
 	/* Layer 0 has no hidden layer before it: its biases are copied. */
-	assert_true(p->layers[0].b[0] == m->layers[0].b[1]);
+	assert_true(p->layers[0].b[0] == c->m->layers[0].b[1]);
 	nnp_model_free(p);
 
 	/* Errors: folding without statistics, a kept set that does not fit. */
-	assert_int_equal(nnp_prune_apply(&p, m, k, NULL, 1, &err), NNP_EUSAGE);
+	assert_int_equal(nnp_prune_apply(&p, c->m, k, NULL, 1, &err), NNP_EUSAGE);
 	assert_null(p);
 	assert_non_null(strstr(err.msg, "folding needs the statistics"));
 	k->idx[1][2] = 5;
-	assert_int_equal(nnp_prune_apply(&p, m, k, s, 1, &err), NNP_EUSAGE);
+	assert_int_equal(nnp_prune_apply(&p, c->m, k, s, 1, &err), NNP_EUSAGE);
 	assert_non_null(strstr(err.msg, "layer 1: kept index 5"));
 	k->idx[1][2] = 2;
-	assert_int_equal(nnp_prune_apply(&p, m, k, s, 1, &err), NNP_EUSAGE);
+	assert_int_equal(nnp_prune_apply(&p, c->m, k, s, 1, &err), NNP_EUSAGE);
 	assert_non_null(strstr(err.msg, "out of order"));
 	k->idx[1][2] = 3;
 	k->n_layers = 1;
-	assert_int_equal(nnp_prune_apply(&p, m, k, s, 0, &err), NNP_EUSAGE);
+	assert_int_equal(nnp_prune_apply(&p, c->m, k, s, 0, &err), NNP_EUSAGE);
 	assert_non_null(strstr(err.msg, "kept set has 1 hidden layers, the model 2"));
 	k->n_layers = 2;
 	s->layers[1].neurons = 4;
-	assert_int_equal(nnp_prune_apply(&p, m, k, s, 1, &err), NNP_EUSAGE);
+	assert_int_equal(nnp_prune_apply(&p, c->m, k, s, 1, &err), NNP_EUSAGE);
 	assert_non_null(strstr(err.msg, "statistics: layer 1 has 4 neurons, the model 5"));
 	s->layers[1].neurons = 5;
 	nnp_keep_free(k);
 	nnp_stats_free(s);
-	nnp_model_free(m);
+	tu_case_free(c);
 }
 
 /* ---- folding is exact for constant neurons ---------------------------- */
@@ -405,23 +406,22 @@ static void ref_forward(const nnp_model *m, const float *x, double *out, double 
 static void test_fold_exact_for_constant_neurons(void **state)
 {
 	(void)state;
-	tu_rng rng = { 2024 };
-	nnp_model *m = tu_net(&rng, "5 8:relu 6:relu 3:softmax", 1.0);
+	tu_case *tc = tu_case_net(2024, "5 8:relu 6:relu 3:softmax", 1.0);
 	/* Layer 0: neurons 1 and 4 output their positive bias whatever the input,
 	 * neuron 3 is dead (0). Layer 1: neuron 2 outputs 0.5. */
 	size_t consts0[3] = { 1, 4, 3 };
 	float bias0[3] = { 0.7f, 1.3f, -0.4f };
 	for (size_t t = 0; t < 3; t++) {
-		memset(m->layers[0].w + consts0[t] * 5, 0, 5 * sizeof(float));
-		m->layers[0].b[consts0[t]] = bias0[t];
+		memset(tc->m->layers[0].w + consts0[t] * 5, 0, 5 * sizeof(float));
+		tc->m->layers[0].b[consts0[t]] = bias0[t];
 	}
-	memset(m->layers[1].w + 2 * 8, 0, 8 * sizeof(float));
-	m->layers[1].b[2] = 0.5f;
+	memset(tc->m->layers[1].w + 2 * 8, 0, 8 * sizeof(float));
+	tc->m->layers[1].b[2] = 0.5f;
 
 	enum { ROWS = 200 };
 	float *x = malloc(ROWS * 5 * sizeof(float));
 	for (size_t i = 0; i < ROWS * 5; i++)
-		x[i] = (float)tu_uniform(&rng, -1, 1);
+		x[i] = (float)tu_uniform(&tc->rng, -1, 1);
 	/* Statistics computed directly: two-pass mean and population std. */
 	size_t widths[2] = { 8, 6 };
 	nnp_stats *s = make_stats(2, widths);
@@ -431,7 +431,7 @@ static void test_fold_exact_for_constant_neurons(void **state)
 	for (size_t r = 0; r < ROWS; r++) {
 		rowh[0] = h[0] + r * 8;
 		rowh[1] = h[1] + r * 6;
-		ref_forward(m, x + r * 5, out, scratch, rowh);
+		ref_forward(tc->m, x + r * 5, out, scratch, rowh);
 	}
 	for (size_t l = 0; l < 2; l++) {
 		for (size_t j = 0; j < widths[l]; j++) {
@@ -466,11 +466,11 @@ static void test_fold_exact_for_constant_neurons(void **state)
 	nnp_err err;
 	nnp_err_clear(&err);
 	nnp_model *pf = NULL, *pn = NULL;
-	assert_int_equal(nnp_prune_apply(&pf, m, k, s, 1, &err), 0);
-	assert_int_equal(nnp_prune_apply(&pn, m, k, s, 0, &err), 0);
+	assert_int_equal(nnp_prune_apply(&pf, tc->m, k, s, 1, &err), 0);
+	assert_int_equal(nnp_prune_apply(&pn, tc->m, k, s, 0, &err), 0);
 	double o_ref[3], o_f[3], o_n[3], maxdiff_n = 0;
 	for (size_t r = 0; r < ROWS; r++) {
-		ref_forward(m, x + r * 5, o_ref, scratch, NULL);
+		ref_forward(tc->m, x + r * 5, o_ref, scratch, NULL);
 		ref_forward(pf, x + r * 5, o_f, scratch, NULL);
 		ref_forward(pn, x + r * 5, o_n, scratch, NULL);
 		for (size_t o = 0; o < 3; o++) {
@@ -488,7 +488,7 @@ static void test_fold_exact_for_constant_neurons(void **state)
 	free(h[1]);
 	free(x);
 	nnp_stats_free(s);
-	nnp_model_free(m);
+	tu_case_free(tc);
 }
 
 int main(void)

@@ -1205,8 +1205,7 @@ static void test_write(void **state)
 	free(want);
 	free(missing);
 	free(sub);
-	tu_rmtree(dir);
-	free(dir);
+	tu_rmtree_free(dir);
 }
 
 /* ---- the manifest, the previous run's files, --best ---- */
@@ -1350,10 +1349,8 @@ static void test_manifest(void **state)
 	free(ap);
 	free(op);
 	free(sub);
-	tu_rmtree(other);
-	free(other);
-	tu_rmtree(dir);
-	free(dir);
+	tu_rmtree_free(other);
+	tu_rmtree_free(dir);
 }
 
 static void test_best_path(void **state)
@@ -1398,8 +1395,7 @@ static void test_best_path(void **state)
 	rmdir(path);
 	free(path);
 	free(side);
-	tu_rmtree(dir);
-	free(dir);
+	tu_rmtree_free(dir);
 }
 
 /* prune --json: the one pruned model as report.json's, checked field by field
@@ -1460,8 +1456,7 @@ static void test_prune_json(void **state)
 		if (code != 77 && code != 127)  /* no jsonschema module / no python3 */
 			assert_int_equal(code, 0);
 		free(doc);
-		tu_rmtree(dir);
-		free(dir);
+		tu_rmtree_free(dir);
 		free(text);
 	}
 	one.n = 2;
@@ -2112,8 +2107,7 @@ static void test_html(void **state)
 		}
 	}
 	free(path);
-	tu_rmtree(dir);
-	free(dir);
+	tu_rmtree_free(dir);
 	free(text);
 }
 

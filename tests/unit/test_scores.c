@@ -161,19 +161,18 @@ static void test_unit_l2(void **state)
 static void test_apoz(void **state)
 {
 	(void)state;
-	tu_rng r = { 8 };
-	nnp_model *m = tu_net(&r, "6 9:relu 5:tanh 3:softmax", 1.0);
+	tu_case *c = tu_case_net(8, "6 9:relu 5:tanh 3:softmax", 1.0);
 	size_t rows = 300;
 	float *x = malloc(rows * 6 * sizeof *x);
 	for (size_t i = 0; i < rows * 6; i++)
-		x[i] = (float)tu_uniform(&r, -1, 1);
+		x[i] = (float)tu_uniform(&c->rng, -1, 1);
 	nnp_dataset d = { rows, 6, x, NULL };
 	nnp_run_opts ro = NNP_RUN_OPTS_INIT;
 	nnp_stats *st = NULL;
 	nnp_err err;
-	assert_int_equal(nnp_run_dataset(m, &d, &ro, &st, NULL, NULL, &err), NNP_OK);
+	assert_int_equal(nnp_run_dataset(c->m, &d, &ro, &st, NULL, NULL, &err), NNP_OK);
 	/* Zero shares by hand: a ReLU output is 0 exactly when W x + b <= 0. */
-	const nnp_layer *L = &m->layers[0];
+	const nnp_layer *L = &c->m->layers[0];
 	double score[9];
 	assert_int_equal(nnp_apoz_scores(st, 0, score, &err), NNP_OK);
 	size_t some = 0;
@@ -194,7 +193,7 @@ static void test_apoz(void **state)
 	assert_int_equal(nnp_apoz_scores(st, 2, score, &err), NNP_EUSAGE);
 	nnp_stats_free(st);
 	free(x);
-	nnp_model_free(m);
+	tu_case_free(c);
 }
 
 static void test_rank(void **state)

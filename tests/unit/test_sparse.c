@@ -92,21 +92,20 @@ static void test_round_trips(void **state)
 static void test_dense_unchanged(void **state)
 {
 	(void)state;
-	tu_rng r = { 11 };
-	nnp_model *m = tu_net(&r, "6 4:relu 3:linear", 1.0);
-	m->layers[0].w[3] = 0.0f;  /* a few zeros do not make a layer sparse */
+	tu_case *c = tu_case_net(11, "6 4:relu 3:linear", 1.0);
+	c->m->layers[0].w[3] = 0.0f;  /* a few zeros do not make a layer sparse */
 	size_t len;
-	unsigned char *b = tu_model_bytes(m, NNP_FMT_BIN, &len);
+	unsigned char *b = tu_model_bytes(c->m, NNP_FMT_BIN, &len);
 	assert_int_equal(tu_rd32(b + 8), 1);
-	assert_int_equal(len, 32 + 2 * 16 + 4 * nnp_model_params(m) + 4);
-	assert_memory_equal(b + 64 + 12, &m->layers[0].w[3], 4);
+	assert_int_equal(len, 32 + 2 * 16 + 4 * nnp_model_params(c->m) + 4);
+	assert_memory_equal(b + 64 + 12, &c->m->layers[0].w[3], 4);
 	free(b);
-	b = tu_model_bytes(m, NNP_FMT_JSON, &len);
+	b = tu_model_bytes(c->m, NNP_FMT_JSON, &len);
 	assert_non_null(strstr((const char *)b, "\"version\": 1,"));
 	assert_null(strstr((const char *)b, "weights_csr"));
 	free(b);
-	assert_int_equal(nnp_model_nonzeros(m), 24 + 12 - 1);
-	nnp_model_free(m);
+	assert_int_equal(nnp_model_nonzeros(c->m), 24 + 12 - 1);
+	tu_case_free(c);
 }
 
 /* Wide layers get 32-bit column indices. */
@@ -351,24 +350,23 @@ static void test_kernel(void **state)
 static void test_forward_sparse(void **state)
 {
 	(void)state;
-	tu_rng r = { 9 };
-	nnp_model *m = tu_net(&r, "100 80:relu 70:tanh 10:softmax", 0.3);
-	random_mask(&r, &m->layers[0], 0.03);
-	random_mask(&r, &m->layers[1], 0.5 * NNP_SPARSE_MAX_DENSITY);
-	random_mask(&r, &m->layers[2], 0.03);  /* stays dense: too few outputs */
+	tu_case *tc = tu_case_net(9, "100 80:relu 70:tanh 10:softmax", 0.3);
+	random_mask(&tc->rng, &tc->m->layers[0], 0.03);
+	random_mask(&tc->rng, &tc->m->layers[1], 0.5 * NNP_SPARSE_MAX_DENSITY);
+	random_mask(&tc->rng, &tc->m->layers[2], 0.03);  /* stays dense: too few outputs */
 	nnp_forward *f = NULL;
 	nnp_err err;
 	size_t rows = 150;
-	assert_int_equal(nnp_forward_create(&f, m, rows, &err), NNP_OK);
+	assert_int_equal(nnp_forward_create(&f, tc->m, rows, &err), NNP_OK);
 	assert_int_equal(nnp_forward_sparse_layers(f), 2);
 	float *x = malloc(rows * 100 * sizeof *x);
 	float *a = malloc(rows * 100 * sizeof *a), *b = malloc(rows * 100 * sizeof *b);
 	for (size_t i = 0; i < rows * 100; i++)
-		x[i] = (float)tu_uniform(&r, -1, 1);
+		x[i] = (float)tu_uniform(&tc->rng, -1, 1);
 	const float *y = nnp_forward_run(f, x, rows);
 	memcpy(a, x, rows * 100 * sizeof *a);
 	for (size_t l = 0; l < 3; l++) {
-		const nnp_layer *L = &m->layers[l];
+		const nnp_layer *L = &tc->m->layers[l];
 		nnp_dense(L, a, rows, b);
 		/* the layer alone, from the same inputs */
 		const float *ys = nnp_forward_layer(f, l);
@@ -396,7 +394,7 @@ static void test_forward_sparse(void **state)
 	free(a);
 	free(b);
 	nnp_forward_free(f);
-	nnp_model_free(m);
+	tu_case_free(tc);
 }
 
 int main(void)

@@ -138,14 +138,14 @@ static void test_acc_matches_two_pass(void **state)
 {
 	(void)state;
 	nnp_err err;
-	tu_rng rng = {7};
-	nnp_model *m = tu_random_model(&rng, 4, net_sizes, net_acts, 0.5);
+	tu_case *c = tu_case_seed(7);
+	c->m = tu_random_model(&c->rng, 4, net_sizes, net_acts, 0.5);
 	size_t rows = 1000;
-	float *x = random_rows(&rng, rows, 10, -1, 2);
-	float **acts = forward_all(m, x, rows, NULL);
+	float *x = random_rows(&c->rng, rows, 10, -1, 2);
+	float **acts = forward_all(c->m, x, rows, NULL);
 	ref_layer ref[3];
 	for (size_t l = 0; l < 3; l++)
-		ref_compute(&ref[l], acts[l], rows, m->layers[l].out);
+		ref_compute(&ref[l], acts[l], rows, c->m->layers[l].out);
 
 	static const size_t batches[] = {1, 7, 256, 1000};
 	for (size_t bi = 0; bi < 4; bi++) {
@@ -153,18 +153,18 @@ static void test_acc_matches_two_pass(void **state)
 		 * as nnp_run's workers do. */
 		nnp_acc *a[3] = {NULL, NULL, NULL};
 		for (int k = 0; k < 3; k++)
-			assert_int_equal(nnp_acc_create(&a[k], m, &err), 0);
+			assert_int_equal(nnp_acc_create(&a[k], c->m, &err), 0);
 		size_t b = batches[bi], k = 0;
 		for (size_t off = 0; off < rows; off += b, k++) {
 			size_t n = rows - off < b ? rows - off : b;
 			for (size_t l = 0; l < 3; l++)
-				nnp_acc_add_layer(a[k % 3], l, acts[l] + off * m->layers[l].out, n);
+				nnp_acc_add_layer(a[k % 3], l, acts[l] + off * c->m->layers[l].out, n);
 		}
 		nnp_acc_merge(a[0], a[1]);
 		nnp_acc_merge(a[0], a[2]);
 		assert_int_equal(nnp_acc_rows(a[0]), rows);
 		nnp_stats *s = NULL;
-		assert_int_equal(nnp_stats_create(&s, m, &err), 0);
+		assert_int_equal(nnp_stats_create(&s, c->m, &err), 0);
 		assert_int_equal(s->n_layers, 3);
 		nnp_acc_finish(a[0], s);
 		assert_int_equal(s->rows, rows);
@@ -182,9 +182,9 @@ static void test_acc_matches_two_pass(void **state)
 	nnp_forward *f = NULL;
 	nnp_acc *acc = NULL;
 	nnp_stats *s = NULL;
-	assert_int_equal(nnp_forward_create(&f, m, rows, &err), 0);
-	assert_int_equal(nnp_acc_create(&acc, m, &err), 0);
-	assert_int_equal(nnp_stats_create(&s, m, &err), 0);
+	assert_int_equal(nnp_forward_create(&f, c->m, rows, &err), 0);
+	assert_int_equal(nnp_acc_create(&acc, c->m, &err), 0);
+	assert_int_equal(nnp_stats_create(&s, c->m, &err), 0);
 	nnp_forward_run(f, x, rows);
 	nnp_acc_add(acc, f, rows);
 	nnp_acc_finish(acc, s);
@@ -200,9 +200,9 @@ static void test_acc_matches_two_pass(void **state)
 	assert_true(zsum > 1);
 	for (size_t l = 0; l < 3; l++)
 		ref_free(&ref[l]);
-	free_acts(acts, m->n_layers);
+	free_acts(acts, c->m->n_layers);
 	free(x);
-	nnp_model_free(m);
+	tu_case_free(c);
 }
 
 /* A large mean with a tiny spread: a sum of squares would cancel, the
@@ -211,25 +211,24 @@ static void test_acc_large_offset(void **state)
 {
 	(void)state;
 	nnp_err err;
-	tu_rng rng = {99};
-	nnp_model *m = tu_net(&rng, "1 4:linear 2:linear", 1);
+	tu_case *c = tu_case_net(99, "1 4:linear 2:linear", 1);
 	size_t rows = 5000;
 	float *a = malloc(rows * 4 * sizeof *a);
 	assert_non_null(a);
 	for (size_t r = 0; r < rows; r++) {
-		a[r * 4 + 0] = (float)(10000.0 + tu_uniform(&rng, -0.1, 0.1));
-		a[r * 4 + 1] = (float)(-3e5 + tu_uniform(&rng, -2, 2));
+		a[r * 4 + 0] = (float)(10000.0 + tu_uniform(&c->rng, -0.1, 0.1));
+		a[r * 4 + 1] = (float)(-3e5 + tu_uniform(&c->rng, -2, 2));
 		a[r * 4 + 2] = r % 4 == 0 ? 0.0f : 1.5f;  /* 1/4 zeros, known std */
 		a[r * 4 + 3] = 2.25f;                     /* constant: std exactly 0 */
 	}
 	ref_layer ref;
 	ref_compute(&ref, a, rows, 4);
 	nnp_acc *acc = NULL;
-	assert_int_equal(nnp_acc_create(&acc, m, &err), 0);
+	assert_int_equal(nnp_acc_create(&acc, c->m, &err), 0);
 	for (size_t off = 0; off < rows; off += 333)
 		nnp_acc_add_layer(acc, 0, a + off * 4, rows - off < 333 ? rows - off : 333);
 	nnp_stats *s = NULL;
-	assert_int_equal(nnp_stats_create(&s, m, &err), 0);
+	assert_int_equal(nnp_stats_create(&s, c->m, &err), 0);
 	nnp_acc_finish(acc, s);
 	compare_layer(&s->layers[0], &ref, 1e-9, 1e-6, 0);
 	const nnp_layer_stats *L = &s->layers[0];
@@ -242,7 +241,7 @@ static void test_acc_large_offset(void **state)
 	nnp_acc_free(acc);
 	ref_free(&ref);
 	free(a);
-	nnp_model_free(m);
+	tu_case_free(c);
 }
 
 /* ---------------------------------------------------------------- run */
@@ -704,9 +703,8 @@ static void test_stats_file_round_trip(void **state)
 	tu_expect_msg(&err, "layer 1: a \"std\" value is not finite");
 	s->layers[1].std[2] = 1;
 	/* An unwritable place is an output error. */
-	char *bad = tu_path(dir, "missing/dir/x.json");
+	char *bad = tu_file(*state, "missing/dir/x.json");
 	assert_int_equal(nnp_stats_save(s, &src, bad, &err), NNP_EOUTPUT);
-	free(bad);
 
 	nnp_stats_free(s);
 
@@ -729,11 +727,10 @@ static void test_stats_file_round_trip(void **state)
  * error about one of them can say where it came from. */
 static void test_stats_file_paths(void **state)
 {
-	const char *dir = ((const tu_fixture *)*state)->dir;
 	tu_rng rng = {6};
 	nnp_err err;
 	nnp_err_clear(&err);
-	char *sub = tu_path(dir, "sub");
+	char *sub = tu_file(*state, "sub");
 	assert_int_equal(mkdir(sub, 0755), 0);
 	char *path = tu_path(sub, "x.stats.json");
 	nnp_stats *s = sample_stats(&rng), *t = NULL;
@@ -768,7 +765,6 @@ static void test_stats_file_paths(void **state)
 	nnp_stats_free(t);
 	nnp_stats_source_free(&got);
 	nnp_stats_free(s);
-	free(sub);
 	free(path);
 }
 
@@ -804,9 +800,8 @@ static void expect_load_error(const char *path, const char *text, const char *ms
 
 static void test_stats_file_errors(void **state)
 {
-	const char *dir = ((const tu_fixture *)*state)->dir;
 	tu_rng rng = {11};
-	char *path = tu_path(dir, "stats.json");
+	char *path = tu_file(*state, "stats.json");
 	nnp_stats *s = sample_stats(&rng);
 	nnp_stats_source src;
 	sample_source(&src);
@@ -905,25 +900,23 @@ static void test_stats_file_errors(void **state)
 	nnp_stats_source_free(&got);
 	free(num);
 
-	char *missing = tu_path(dir, "nope.json");
+	char *missing = tu_file(*state, "nope.json");
 	t = NULL;
 	assert_int_equal(nnp_stats_load(&t, &got, missing, &err), NNP_EINPUT);
 	tu_expect_msg(&err, "nope.json: cannot open");
-	free(missing);
 
 	free(good);
 	nnp_stats_free(s);
-	free(path);
 }
 
 static void test_stats_create_shape(void **state)
 {
 	(void)state;
-	tu_rng rng = {3};
+	tu_case *c = tu_case_seed(3);
 	nnp_err err;
-	nnp_model *m = tu_random_model(&rng, 4, net_sizes, net_acts, 1);
+	c->m = tu_random_model(&c->rng, 4, net_sizes, net_acts, 1);
 	nnp_stats *s = NULL;
-	assert_int_equal(nnp_stats_create(&s, m, &err), 0);
+	assert_int_equal(nnp_stats_create(&s, c->m, &err), 0);
 	assert_int_equal(s->n_layers, 3);
 	assert_int_equal(s->layers[0].neurons, 300);
 	assert_int_equal(s->layers[1].neurons, 16);
@@ -931,11 +924,11 @@ static void test_stats_create_shape(void **state)
 	assert_true(s->layers[2].mean[11] == 0 && s->layers[2].zero_fraction[11] == 0);
 	nnp_stats_free(s);
 	nnp_stats_free(NULL);
-	nnp_model_free(m);
 	static const size_t bad[] = {0};
 	static const nnp_act ba[] = {NNP_ACT_RELU};
 	assert_int_equal(nnp_stats_alloc(&s, 1, bad, ba, &err), NNP_EUSAGE);
 	assert_null(s);
+	tu_case_free(c);
 }
 
 int main(void)

@@ -202,44 +202,42 @@ static void keep_dact(void *ctx, size_t layer, const float *a, const float *da, 
 static void test_backprop_activation_grads(void **state)
 {
 	(void)state;
-	size_t sizes[] = { 5, 7, 6, 4 };
-	nnp_act acts[] = { NNP_ACT_TANH, NNP_ACT_RELU, NNP_ACT_SOFTMAX };
-	tu_rng r = { 77 };
-	nnp_model *m = tu_random_model(&r, 3, sizes, acts, 0.8);
+	tu_case *c = tu_case_net(77, "5 7:tanh 6:relu 4:softmax", 0.8);
+	const size_t F = c->m->input_size, K = nnp_model_outputs(c->m);
 	enum { ROWS = 4 };
 	nnp_backprop b;
-	assert_int_equal(nnp_backprop_init(&b, m, ROWS, 0), NNP_OK);
+	assert_int_equal(nnp_backprop_init(&b, c->m, ROWS, 0), NNP_OK);
 	assert_null(b.grad);
-	for (size_t i = 0; i < ROWS * sizes[0]; i++)
-		b.x[i] = (float)tu_uniform(&r, -1.5, 1.5);
+	for (size_t i = 0; i < ROWS * F; i++)
+		b.x[i] = (float)tu_uniform(&c->rng, -1.5, 1.5);
 	for (size_t i = 0; i < ROWS; i++)
-		b.y[i] = (int32_t)(tu_next(&r) % sizes[3]);
+		b.y[i] = (int32_t)(tu_next(&c->rng) % K);
 	dact_rec rec;
 	for (size_t l = 0; l < 2; l++) {
-		rec.da[l] = malloc(ROWS * sizes[l + 1] * sizeof(float));
-		rec.a[l] = malloc(ROWS * sizes[l + 1] * sizeof(float));
+		rec.da[l] = malloc(ROWS * c->m->layers[l].out * sizeof(float));
+		rec.a[l] = malloc(ROWS * c->m->layers[l].out * sizeof(float));
 		assert_true(rec.da[l] && rec.a[l]);
 	}
 	double loss;
 	uint64_t hits;
-	nnp_backprop_forward(&b, m, ROWS);
+	nnp_backprop_forward(&b, c->m, ROWS);
 	/* inv_n = 1: each row's own loss, not the batch mean. */
-	nnp_backprop_loss(&b, m, ROWS, 1.0f, &loss, &hits);
-	nnp_backprop_backward(&b, m, ROWS, NULL, keep_dact, &rec);
-	double *p = flat_params(m), h = 1e-6, gmax = 0;
+	nnp_backprop_loss(&b, c->m, ROWS, 1.0f, &loss, &hits);
+	nnp_backprop_backward(&b, c->m, ROWS, NULL, keep_dact, &rec);
+	double *p = flat_params(c->m), h = 1e-6, gmax = 0;
 	size_t off = 0;
 	for (size_t l = 0; l < 2; l++) {
-		const nnp_layer *N = &m->layers[l + 1];
-		size_t bias = off + m->layers[l].in * m->layers[l].out + m->layers[l].out +
+		const nnp_layer *N = &c->m->layers[l + 1];
+		size_t bias = off + c->m->layers[l].in * c->m->layers[l].out + c->m->layers[l].out +
 		              N->in * N->out;
 		for (size_t row = 0; row < ROWS; row++) {
 			double dz[8];
 			for (size_t k = 0; k < N->out; k++) {
 				double keep = p[bias + k];
 				p[bias + k] = keep + h;
-				double lp = ref_loss(m, p, b.x + row * sizes[0], b.y + row, 1);
+				double lp = ref_loss(c->m, p, b.x + row * F, b.y + row, 1);
 				p[bias + k] = keep - h;
-				double lm = ref_loss(m, p, b.x + row * sizes[0], b.y + row, 1);
+				double lm = ref_loss(c->m, p, b.x + row * F, b.y + row, 1);
 				p[bias + k] = keep;
 				dz[k] = (lp - lm) / (2 * h);
 			}
@@ -256,7 +254,7 @@ static void test_backprop_activation_grads(void **state)
 				assert_true(rec.a[l][row * N->in + j] == b.a[l][row * N->in + j]);
 			}
 		}
-		off += m->layers[l].in * m->layers[l].out + m->layers[l].out;
+		off += c->m->layers[l].in * c->m->layers[l].out + c->m->layers[l].out;
 	}
 	assert_true(gmax > 1e-3);
 	for (size_t l = 0; l < 2; l++) {
@@ -265,23 +263,22 @@ static void test_backprop_activation_grads(void **state)
 	}
 	free(p);
 	nnp_backprop_free(&b);
-	nnp_model_free(m);
+	tu_case_free(c);
 }
 
 static void test_grad_errors(void **state)
 {
 	(void)state;
-	tu_rng r = { 3 };
-	nnp_model *m = tu_net(&r, "2 3:softmax", 1.0);
+	tu_case *c = tu_case_net(3, "2 3:softmax", 1.0);
 	float x[4] = { 0 }, g[9];
 	int32_t y[2] = { 0, 3 };
 	nnp_err err;
 	nnp_err_clear(&err);
-	assert_int_equal(nnp_train_grad(m, x, y, 0, g, NULL, &err), NNP_EUSAGE);
+	assert_int_equal(nnp_train_grad(c->m, x, y, 0, g, NULL, &err), NNP_EUSAGE);
 	assert_non_null(strstr(err.msg, "rows must be between 1"));
-	assert_int_equal(nnp_train_grad(m, x, y, 2, g, NULL, &err), NNP_EINPUT);
+	assert_int_equal(nnp_train_grad(c->m, x, y, 2, g, NULL, &err), NNP_EINPUT);
 	assert_non_null(strstr(err.msg, "row 2: label 3 is out of range"));
-	nnp_model_free(m);
+	tu_case_free(c);
 }
 
 /* ---------------------------------------------------------------- init -- */
@@ -300,42 +297,40 @@ static void moments(const float *v, size_t n, double *mean, double *sd)
 static void test_init_stats(void **state)
 {
 	(void)state;
-	size_t s[] = { 512, 512, 256, 10 };
-	nnp_act a[] = { NNP_ACT_RELU, NNP_ACT_TANH, NNP_ACT_SIGMOID };
-	tu_rng r = { 1 };
-	nnp_model *m = tu_random_model(&r, 3, s, a, 1.0);
-	nnp_model_init_random(m, 99);
+	const char *net = "512 512:relu 256:tanh 10:sigmoid";
+	tu_case *c = tu_case_net(1, net, 1.0);
+	nnp_model_init_random(c->m, 99);
 	double mean, sd;
 	/* He on the relu layer: std sqrt(2/in). */
-	moments(m->layers[0].w, 512 * 512, &mean, &sd);
+	moments(c->m->layers[0].w, 512 * 512, &mean, &sd);
 	double he = sqrt(2.0 / 512);
 	assert_true(fabs(sd - he) < 0.03 * he);
 	assert_true(fabs(mean) < 0.01 * he);
 	/* Normal, not uniform: about 68.3% within one standard deviation. */
 	size_t in1 = 0;
 	for (size_t i = 0; i < 512 * 512; i++)
-		in1 += fabs(m->layers[0].w[i]) < he;
+		in1 += fabs(c->m->layers[0].w[i]) < he;
 	double frac = (double)in1 / (512.0 * 512.0);
 	assert_true(fabs(frac - 0.6827) < 0.01);
 	/* Glorot on tanh and sigmoid layers: std sqrt(2/(in+out)). */
-	moments(m->layers[1].w, 512 * 256, &mean, &sd);
+	moments(c->m->layers[1].w, 512 * 256, &mean, &sd);
 	double gl = sqrt(2.0 / (512 + 256));
 	assert_true(fabs(sd - gl) < 0.03 * gl);
-	moments(m->layers[2].w, 256 * 10, &mean, &sd);
+	moments(c->m->layers[2].w, 256 * 10, &mean, &sd);
 	gl = sqrt(2.0 / (256 + 10));
 	assert_true(fabs(sd - gl) < 0.1 * gl);
 	for (size_t l = 0; l < 3; l++)
-		for (size_t i = 0; i < m->layers[l].out; i++)
-			assert_true(m->layers[l].b[i] == 0.0f);
+		for (size_t i = 0; i < c->m->layers[l].out; i++)
+			assert_true(c->m->layers[l].b[i] == 0.0f);
 	/* Same seed, same weights; another seed, other weights. */
-	nnp_model *m2 = tu_random_model(&r, 3, s, a, 1.0);
+	nnp_model *m2 = tu_net(&c->rng, net, 1.0);
 	nnp_model_init_random(m2, 99);
 	for (size_t l = 0; l < 3; l++)
-		assert_memory_equal(m->layers[l].w, m2->layers[l].w,
-		                    m->layers[l].in * m->layers[l].out * sizeof(float));
+		assert_memory_equal(c->m->layers[l].w, m2->layers[l].w,
+		                    c->m->layers[l].in * c->m->layers[l].out * sizeof(float));
 	nnp_model_init_random(m2, 100);
-	assert_memory_not_equal(m->layers[0].w, m2->layers[0].w, 512 * sizeof(float));
-	nnp_model_free(m);
+	assert_memory_not_equal(c->m->layers[0].w, m2->layers[0].w, 512 * sizeof(float));
+	tu_case_free(c);
 	nnp_model_free(m2);
 }
 
@@ -446,8 +441,8 @@ static void on_progress(size_t epoch, uint64_t done, uint64_t total, void *ctx)
 static void test_blobs_adam(void **state)
 {
 	(void)state;
-	nnp_dataset *tr = blobs(600, 5, 0.0, 1.0), *va = blobs(300, 6, 0.0, 1.0);
-	nnp_model *m = fresh("2 16:relu 3:softmax", 1);
+	tu_case *c = tu_case_of(fresh("2 16:relu 3:softmax", 1), blobs(600, 5, 0.0, 1.0),
+	                        blobs(300, 6, 0.0, 1.0));
 	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
 	cb_log lg = { 0 };
 	o.lr = 0.01f;
@@ -458,7 +453,7 @@ static void test_blobs_adam(void **state)
 	o.on_progress = on_progress;
 	o.ctx = &lg;
 	nnp_train_report rep;
-	train_ok(m, tr, va, &o, &rep);
+	train_ok(c->m, c->d, c->held, &o, &rep);
 	assert_int_equal(lg.calls, 8);
 	assert_true(lg.val_ok);
 	assert_int_equal(lg.last_total, 600);
@@ -468,15 +463,13 @@ static void test_blobs_adam(void **state)
 	assert_int_equal(rep.steps, 8 * 19);
 	assert_false(rep.stopped_early);
 	assert_true(rep.has_val);
-	double acc = ref_accuracy(m, va);
+	double acc = ref_accuracy(c->m, c->held);
 	assert_true(acc >= 0.95);
 	/* The report's validation figures are the model's. */
 	assert_int_equal(rep.val.labelled, 300);
 	assert_true(fabs(nnp_metrics_accuracy(&rep.val) - acc) < 1e-9);
 	assert_true(rep.train_accuracy >= 0.9);
-	nnp_model_free(m);
-	nnp_dataset_free(tr);
-	nnp_dataset_free(va);
+	tu_case_free(c);
 }
 
 /* XOR of the quadrants, tanh then sigmoid with MSE, SGD with momentum. */
@@ -514,8 +507,7 @@ static void test_xor_sgd_mse(void **state)
 static void test_stop_early(void **state)
 {
 	(void)state;
-	nnp_dataset *tr = blobs(90, 9, 0.0, 1.0);
-	nnp_model *m = fresh("2 4:tanh 3:softmax", 1);
+	tu_case *c = tu_case_of(fresh("2 4:tanh 3:softmax", 1), blobs(90, 9, 0.0, 1.0), NULL);
 	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
 	cb_log lg = { 0 };
 	lg.stop_at = 2;
@@ -524,14 +516,13 @@ static void test_stop_early(void **state)
 	o.on_epoch = on_epoch;
 	o.ctx = &lg;
 	nnp_train_report rep;
-	train_ok(m, tr, NULL, &o, &rep);
+	train_ok(c->m, c->d, NULL, &o, &rep);
 	assert_int_equal(lg.calls, 2);
 	assert_false(lg.val_ok);
 	assert_int_equal(rep.epochs_run, 2);
 	assert_int_equal(rep.steps, 2);
 	assert_true(rep.stopped_early);
-	nnp_model_free(m);
-	nnp_dataset_free(tr);
+	tu_case_free(c);
 }
 
 /* ------------------------------------------------------ optimizer steps -- */
@@ -746,7 +737,7 @@ static void test_deterministic(void **state)
 {
 	(void)state;
 	/* 1003 rows: the last batch of each epoch is short (1003 = 15*64 + 43). */
-	nnp_dataset *d = teacher(1003, 20, 4, 31), *v = teacher(200, 20, 4, 32);
+	tu_case *c = tu_case_of(NULL, teacher(1003, 20, 4, 31), teacher(200, 20, 4, 32));
 	nnp_model *ref[3] = { NULL, NULL, NULL };
 	for (unsigned t = 1; t <= 2; t++) {
 		for (int opt = 0; opt < 2; opt++) {
@@ -763,8 +754,8 @@ static void test_deterministic(void **state)
 				o.lr = 0.1f;
 				o.weight_decay = 1e-3f;
 			}
-			nnp_model *a = train_copy(d, v, &o, &r1);
-			nnp_model *b = train_copy(d, v, &o, &r2);
+			nnp_model *a = train_copy(c->d, c->held, &o, &r1);
+			nnp_model *b = train_copy(c->d, c->held, &o, &r2);
 			assert_int_equal(r1.threads, t);
 			assert_true(same_weights(a, b));
 			assert_true(r1.train_loss == r2.train_loss);
@@ -774,7 +765,7 @@ static void test_deterministic(void **state)
 			if (opt == 0) {
 				/* Another seed shuffles differently. */
 				o.seed = 78;
-				b = train_copy(d, v, &o, &r2);
+				b = train_copy(c->d, c->held, &o, &r2);
 				assert_false(same_weights(a, b));
 				nnp_model_free(b);
 			}
@@ -784,7 +775,8 @@ static void test_deterministic(void **state)
 				/* Two threads sum in another order: close, not equal. */
 				ref[1] = a;
 				assert_false(same_weights(ref[0], a));
-				assert_true(fabs(full_loss(ref[0], d) - full_loss(a, d)) < 0.05);
+				assert_true(fabs(full_loss(ref[0], c->d) - full_loss(a, c->d)) <
+				            0.05);
 			} else {
 				nnp_model_free(a);
 			}
@@ -792,22 +784,22 @@ static void test_deterministic(void **state)
 	}
 	nnp_model_free(ref[0]);
 	nnp_model_free(ref[1]);
-	nnp_dataset_free(d);
-	nnp_dataset_free(v);
+	tu_case_free(c);
 }
 
 /* Three threads, and a last batch of one row: two of its three parts are empty. */
 static void test_uneven_parts(void **state)
 {
 	(void)state;
-	nnp_dataset *d = teacher(985, 20, 4, 33), *v = teacher(7, 20, 4, 34);
+	tu_case *tc = tu_case_of(NULL, teacher(985, 20, 4, 33), teacher(7, 20, 4, 34));
 	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
 	nnp_train_report r1, r2;
 	o.threads = 3;
 	o.batch = 24;  /* 985 = 41 * 24 + 1 */
 	o.epochs = 2;
 	o.lr = 0.01f;
-	nnp_model *a = train_copy(d, v, &o, &r1), *b = train_copy(d, v, &o, &r2);
+	nnp_model *a = train_copy(tc->d, tc->held, &o, &r1);
+	nnp_model *b = train_copy(tc->d, tc->held, &o, &r2);
 	assert_int_equal(r1.threads, 3);
 	assert_true(same_weights(a, b));
 	assert_int_equal(r1.steps, 2 * 42);
@@ -815,14 +807,13 @@ static void test_uneven_parts(void **state)
 	assert_true(r1.train_accuracy > 0.7);
 	/* More threads than 8-row shares of a batch: only as many as shares. */
 	o.threads = 8;
-	nnp_model *c = train_copy(d, v, &o, &r2);
+	nnp_model *c = train_copy(tc->d, tc->held, &o, &r2);
 	assert_int_equal(r2.threads, 3);
 	assert_true(same_weights(a, c));
 	nnp_model_free(a);
 	nnp_model_free(b);
 	nnp_model_free(c);
-	nnp_dataset_free(d);
-	nnp_dataset_free(v);
+	tu_case_free(tc);
 }
 
 /* ---------------------------------------------------- scale and finetune -- */
@@ -874,52 +865,51 @@ static void test_finetune(void **state)
 {
 	(void)state;
 	const float s = 1.0f / 255.0f;
-	nnp_dataset *raw = pixel_blobs(600, 51);
-	nnp_model *m = fresh("2 10:relu 8:sigmoid 3:softmax", 6);
+	tu_case *tc = tu_case_of(fresh("2 10:relu 8:sigmoid 3:softmax", 6), pixel_blobs(600, 51),
+	                         NULL);
 	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
 	nnp_err err;
 	nnp_err_clear(&err);
 	o.epochs = 1;
 	o.batch = 32;
 	o.input_scale = s;
-	train_ok(m, raw, NULL, &o, NULL);
-	double l0 = full_loss(m, raw);  /* m takes raw inputs now */
+	train_ok(tc->m, tc->d, NULL, &o, NULL);
+	double l0 = full_loss(tc->m, tc->d);  /* m takes raw inputs now */
 
 	/* A tiny learning rate: the unfolded, refolded model computes the same
 	 * function (had W0 not been unfolded, inputs would be scaled twice). */
 	nnp_model *c = NULL;
-	assert_int_equal(nnp_model_clone(&c, m, &err), NNP_OK);
+	assert_int_equal(nnp_model_clone(&c, tc->m, &err), NNP_OK);
 	o.model_takes_raw = 1;
 	o.optimizer = NNP_OPT_SGD;
 	o.lr = 1e-12f;
-	train_ok(c, raw, NULL, &o, NULL);
-	assert_true(fabs(full_loss(c, raw) - l0) < 1e-5 * fmax(1.0, l0));
+	train_ok(c, tc->d, NULL, &o, NULL);
+	assert_true(fabs(full_loss(c, tc->d) - l0) < 1e-5 * fmax(1.0, l0));
 	nnp_model_free(c);
 
 	/* A real finetune: same shape, lower loss. */
 	o.optimizer = NNP_OPT_ADAM;
 	o.lr = 0.01f;
 	o.epochs = 3;
-	train_ok(m, raw, NULL, &o, NULL);
-	assert_int_equal(m->n_layers, 3);
-	assert_int_equal(m->input_size, 2);
+	train_ok(tc->m, tc->d, NULL, &o, NULL);
+	assert_int_equal(tc->m->n_layers, 3);
+	assert_int_equal(tc->m->input_size, 2);
 	const size_t sz[] = { 10, 8, 3 };
 	const nnp_act ac[] = { NNP_ACT_RELU, NNP_ACT_SIGMOID, NNP_ACT_SOFTMAX };
 	for (size_t l = 0; l < 3; l++) {
-		assert_int_equal(m->layers[l].out, sz[l]);
-		assert_int_equal(m->layers[l].act, ac[l]);
+		assert_int_equal(tc->m->layers[l].out, sz[l]);
+		assert_int_equal(tc->m->layers[l].act, ac[l]);
 	}
-	double l1 = full_loss(m, raw);
+	double l1 = full_loss(tc->m, tc->d);
 	assert_true(l1 < 0.8 * l0);
 	/* And a plain finetune (scale 1) on the model as it is. */
 	o.input_scale = 1.0f;
 	o.model_takes_raw = 1;
 	o.lr = 1e-4f;
 	o.epochs = 2;
-	train_ok(m, raw, NULL, &o, NULL);
-	assert_true(full_loss(m, raw) < l1);
-	nnp_model_free(m);
-	nnp_dataset_free(raw);
+	train_ok(tc->m, tc->d, NULL, &o, NULL);
+	assert_true(full_loss(tc->m, tc->d) < l1);
+	tu_case_free(tc);
 }
 
 /* --------------------------------------------------------------- errors -- */
@@ -937,35 +927,34 @@ static void expect(nnp_model *m, const nnp_dataset *d, const nnp_dataset *v,
 static void test_bad_options(void **state)
 {
 	(void)state;
-	nnp_dataset *d = blobs(30, 1, 0.0, 1.0);
-	nnp_model *m = fresh("2 4:relu 3:softmax", 1);
+	tu_case *tc = tu_case_of(fresh("2 4:relu 3:softmax", 1), blobs(30, 1, 0.0, 1.0), NULL);
 	nnp_train_opts o;
 	const nnp_train_opts def = NNP_TRAIN_OPTS_INIT;
 
 	o = def, o.epochs = 0;
-	expect(m, d, NULL, &o, NNP_EUSAGE, "--epochs must be between 1 and");
+	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--epochs must be between 1 and");
 	o = def, o.batch = 0;
-	expect(m, d, NULL, &o, NNP_EUSAGE, "--batch must be between 1 and");
+	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--batch must be between 1 and");
 	o = def, o.lr = 0.0f;
-	expect(m, d, NULL, &o, NNP_EUSAGE, "--lr must be a finite number > 0 (got 0)");
+	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--lr must be a finite number > 0 (got 0)");
 	o = def, o.lr = -1.0f;
-	expect(m, d, NULL, &o, NNP_EUSAGE, "(got -1)");
+	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "(got -1)");
 	o = def, o.lr = NAN;
-	expect(m, d, NULL, &o, NNP_EUSAGE, "--lr must be");
+	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--lr must be");
 	o = def, o.threads = 100000;
-	expect(m, d, NULL, &o, NNP_EUSAGE, "--threads must be at most");
+	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--threads must be at most");
 	o = def, o.input_scale = 0.0f;
-	expect(m, d, NULL, &o, NNP_EUSAGE, "--input-scale must be");
+	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--input-scale must be");
 	o = def, o.weight_decay = -0.1f;
-	expect(m, d, NULL, &o, NNP_EUSAGE, "--weight-decay must be");
+	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--weight-decay must be");
 	o = def, o.beta2 = 1.0f;
-	expect(m, d, NULL, &o, NNP_EUSAGE, "--beta2 must be in [0, 1)");
+	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--beta2 must be in [0, 1)");
 	o = def, o.eps = 0.0f;
-	expect(m, d, NULL, &o, NNP_EUSAGE, "--eps must be");
+	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--eps must be");
 	o = def, o.optimizer = NNP_OPT_SGD, o.momentum = 1.0f;
-	expect(m, d, NULL, &o, NNP_EUSAGE, "--momentum must be in [0, 1)");
+	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--momentum must be in [0, 1)");
 	o = def, o.optimizer = (nnp_optimizer)7;
-	expect(m, d, NULL, &o, NNP_EUSAGE, "unknown optimizer 7");
+	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "unknown optimizer 7");
 	/* The same checks without data. */
 	nnp_err err;
 	nnp_err_clear(&err);
@@ -976,59 +965,56 @@ static void test_bad_options(void **state)
 
 	/* Data problems. */
 	o = def;
-	expect(m, NULL, NULL, &o, NNP_EUSAGE, "no training data");
-	int32_t *y = d->y;
-	d->y = NULL;
-	expect(m, d, NULL, &o, NNP_EINPUT, "training data has no labels");
-	d->y = y;
-	nnp_dataset *v = blobs(10, 2, 0.0, 1.0);
-	v->features = 1;
-	expect(m, d, v, &o, NNP_EINPUT,
+	expect(tc->m, NULL, NULL, &o, NNP_EUSAGE, "no training data");
+	int32_t *y = tc->d->y;
+	tc->d->y = NULL;
+	expect(tc->m, tc->d, NULL, &o, NNP_EINPUT, "training data has no labels");
+	tc->d->y = y;
+	tc->held = blobs(10, 2, 0.0, 1.0);
+	tc->held->features = 1;
+	expect(tc->m, tc->d, tc->held, &o, NNP_EINPUT,
 	       "validation data has 1 features per row but the model takes 2 inputs");
-	v->features = 2;
-	v->y[4] = 3;
-	expect(m, d, v, &o, NNP_EINPUT, "validation data: row 5: label 3 is out of range");
-	v->y[4] = -1;
-	expect(m, d, v, &o, NNP_EINPUT, "label -1 is out of range");
-	v->y[4] = 0;
-	d->x[7] = NAN;
-	expect(m, d, NULL, &o, NNP_EINPUT, "training data: row 4: feature 2 is NaN");
-	d->x[7] = 0.0f;
-	size_t rows = d->rows;
-	d->rows = 0;
-	expect(m, d, NULL, &o, NNP_EINPUT, "training data has no rows");
-	d->rows = rows;
+	tc->held->features = 2;
+	tc->held->y[4] = 3;
+	expect(tc->m, tc->d, tc->held, &o, NNP_EINPUT,
+	       "validation data: row 5: label 3 is out of range");
+	tc->held->y[4] = -1;
+	expect(tc->m, tc->d, tc->held, &o, NNP_EINPUT, "label -1 is out of range");
+	tc->held->y[4] = 0;
+	tc->d->x[7] = NAN;
+	expect(tc->m, tc->d, NULL, &o, NNP_EINPUT, "training data: row 4: feature 2 is NaN");
+	tc->d->x[7] = 0.0f;
+	size_t rows = tc->d->rows;
+	tc->d->rows = 0;
+	expect(tc->m, tc->d, NULL, &o, NNP_EINPUT, "training data has no rows");
+	tc->d->rows = rows;
 	/* Nothing above touched the model. */
 	nnp_model *c = fresh("2 4:relu 3:softmax", 1);
-	assert_true(same_weights(m, c));
+	assert_true(same_weights(tc->m, c));
 	nnp_model_free(c);
-	nnp_model_free(m);
-	nnp_dataset_free(d);
-	nnp_dataset_free(v);
+	tu_case_free(tc);
 }
 
 static void test_diverges(void **state)
 {
 	(void)state;
-	nnp_dataset *d = teacher(200, 8, 3, 4);
+	tu_case *c = tu_case_of(fresh("8 16:linear 3:linear", 1), teacher(200, 8, 3, 4), NULL);
 	for (size_t i = 0; i < 200 * 8; i++)
-		d->x[i] *= 1000.0f;
-	nnp_model *m = fresh("8 16:linear 3:linear", 1);
+		c->d->x[i] *= 1000.0f;
 	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
 	o.optimizer = NNP_OPT_SGD;
 	o.lr = 1e6f;
 	o.batch = 10;
 	nnp_train_report rep;
-	expect(m, d, NULL, &o, NNP_EINPUT, "training diverged at epoch 1, batch ");
+	expect(c->m, c->d, NULL, &o, NNP_EINPUT, "training diverged at epoch 1, batch ");
 	nnp_err err;
 	nnp_err_clear(&err);
-	nnp_model_init_random(m, 1);
-	assert_int_equal(nnp_train(m, d, NULL, &o, &rep, &err), NNP_EINPUT);
+	nnp_model_init_random(c->m, 1);
+	assert_int_equal(nnp_train(c->m, c->d, NULL, &o, &rep, &err), NNP_EINPUT);
 	assert_non_null(strstr(err.msg, "; try a smaller --lr"));
 	assert_true(strstr(err.msg, "(loss is NaN)") || strstr(err.msg, "(loss is infinite)"));
 	assert_true(rep.steps < 20);
-	nnp_model_free(m);
-	nnp_dataset_free(d);
+	tu_case_free(c);
 }
 
 static void test_names(void **state)
@@ -1290,38 +1276,38 @@ static void test_lr_schedule(void **state)
 static void test_rewind(void **state)
 {
 	(void)state;
-	nnp_dataset *d = rand_rows(40, 6, 4, 5);
-	nnp_model *m = fresh("6 9:relu 7:tanh 4:softmax", 11), *init = clone(m);
-	uint8_t **mk = rand_mask(m, 19);
+	tu_case *c = tu_case_of(fresh("6 9:relu 7:tanh 4:softmax", 11), rand_rows(40, 6, 4, 5),
+	                        NULL);
+	nnp_model *init = clone(c->m);
+	uint8_t **mk = rand_mask(c->m, 19);
 	nnp_train_opts o = NNP_TRAIN_OPTS_INIT;
 	o.epochs = 3;
 	o.batch = 8;
 	o.input_scale = 1.0f / 3.0f;
-	train_ok(m, d, NULL, &o, NULL);
-	assert_false(same_weights(m, init));
+	train_ok(c->m, c->d, NULL, &o, NULL);
+	assert_false(same_weights(c->m, init));
 	nnp_err err;
-	assert_int_equal(nnp_model_rewind(m, init, (const uint8_t *const *)mk, &err), NNP_OK);
+	assert_int_equal(nnp_model_rewind(c->m, init, (const uint8_t *const *)mk, &err), NNP_OK);
 	const float zero = 0.0f;
 	for (size_t l = 0; l < 3; l++) {
-		const nnp_layer *L = &m->layers[l], *I = &init->layers[l];
+		const nnp_layer *L = &c->m->layers[l], *I = &init->layers[l];
 		for (size_t i = 0; i < L->in * L->out; i++)
 			assert_memory_equal(&L->w[i], pruned((const uint8_t *const *)mk, l, i) ? &zero : &I->w[i],
 			                    sizeof(float));
 		assert_memory_equal(L->b, I->b, L->out * sizeof(float));
 	}
 	/* Without a mask: the initial model, bit for bit. */
-	assert_int_equal(nnp_model_rewind(m, init, NULL, &err), NNP_OK);
-	assert_true(same_weights(m, init));
+	assert_int_equal(nnp_model_rewind(c->m, init, NULL, &err), NNP_OK);
+	assert_true(same_weights(c->m, init));
 	/* Another shape is refused, naming the layer; m is left alone. */
 	nnp_model *other = fresh("6 9:relu 5:tanh 4:softmax", 1);
-	assert_int_equal(nnp_model_rewind(m, other, NULL, &err), NNP_EINPUT);
+	assert_int_equal(nnp_model_rewind(c->m, other, NULL, &err), NNP_EINPUT);
 	assert_non_null(strstr(err.msg, "layer 2 is 7x9 in the model but 5x9"));
-	assert_true(same_weights(m, init));
+	assert_true(same_weights(c->m, init));
 	nnp_model_free(other);
 	free_mask(mk, 3);
-	nnp_model_free(m);
 	nnp_model_free(init);
-	nnp_dataset_free(d);
+	tu_case_free(c);
 }
 
 /* The loss written out from the probabilities, and its gradient w.r.t. the
@@ -1406,11 +1392,11 @@ static double ref_distill(const nnp_model *m, const double *p, const nnp_model *
 static void test_distill_training(void **state)
 {
 	(void)state;
-	nnp_dataset *d = rand_rows(16, 3, 4, 7);
-	nnp_model *t = fresh("3 6:relu 6:sigmoid 4:softmax", 4);
+	tu_case *c = tu_case_of(fresh("3 6:relu 6:sigmoid 4:softmax", 4), rand_rows(16, 3, 4, 7),
+	                        NULL);
 	for (size_t l = 0; l < 3; l++)  /* a confident teacher */
-		for (size_t i = 0; i < t->layers[l].in * t->layers[l].out; i++)
-			t->layers[l].w[i] *= 2.0f;
+		for (size_t i = 0; i < c->m->layers[l].in * c->m->layers[l].out; i++)
+			c->m->layers[l].w[i] *= 2.0f;
 	const double scale = 0.5, T = 2.5, alpha = 0.7, lr = 0.1;
 	for (unsigned th = 1; th <= 2; th++) {
 		nnp_model *m = fresh("3 5:tanh 4:softmax", 8), *before = clone(m);
@@ -1424,14 +1410,14 @@ static void test_distill_training(void **state)
 		o.threads = th;
 		o.input_scale = (float)scale;
 		o.model_takes_raw = 0;
-		o.teacher = t;
+		o.teacher = c->m;
 		o.distill_t = (float)T;
 		o.distill_alpha = (float)alpha;
 		nnp_train_report rep;
-		train_ok(m, d, NULL, &o, &rep);
-		double *p = flat_params(before), *pt = flat_params(t), *pa = flat_params(m);
+		train_ok(m, c->d, NULL, &o, &rep);
+		double *p = flat_params(before), *pt = flat_params(c->m), *pa = flat_params(m);
 		/* The reported loss is the distillation loss at the starting weights. */
-		double l0 = ref_distill(before, p, t, pt, d, scale, T, alpha);
+		double l0 = ref_distill(before, p, c->m, pt, c->d, scale, T, alpha);
 		assert_true(fabs(rep.train_loss - l0) < 1e-5);
 		/* W0 came back folded (times the scale): unfold to compare. */
 		size_t n0 = before->layers[0].in * before->layers[0].out;
@@ -1442,9 +1428,9 @@ static void test_distill_training(void **state)
 			const double h = 1e-5;
 			double save = p[k];
 			p[k] = save + h;
-			double up = ref_distill(before, p, t, pt, d, scale, T, alpha);
+			double up = ref_distill(before, p, c->m, pt, c->d, scale, T, alpha);
 			p[k] = save - h;
-			double dn = ref_distill(before, p, t, pt, d, scale, T, alpha);
+			double dn = ref_distill(before, p, c->m, pt, c->d, scale, T, alpha);
 			p[k] = save;
 			double g = (up - dn) / (2 * h), moved = (save - pa[k]) / lr;
 			assert_true(fabs(moved - g) < 2e-4 + 1e-3 * fabs(g));
@@ -1455,8 +1441,7 @@ static void test_distill_training(void **state)
 		nnp_model_free(m);
 		nnp_model_free(before);
 	}
-	nnp_model_free(t);
-	nnp_dataset_free(d);
+	tu_case_free(c);
 }
 
 static void test_distill_errors(void **state)
@@ -1496,8 +1481,8 @@ static void test_distill_errors(void **state)
 static void test_deterministic_mask_distill(void **state)
 {
 	(void)state;
-	nnp_dataset *d = teacher(403, 20, 4, 41);
-	nnp_model *t = fresh("20 48:relu 24:leaky_relu 4:softmax", 5);
+	tu_case *c = tu_case_of(fresh("20 48:relu 24:leaky_relu 4:softmax", 5),
+	                        teacher(403, 20, 4, 41), NULL);
 	for (unsigned th = 1; th <= 2; th++) {
 		nnp_model *r[2];
 		uint8_t **mk = NULL;
@@ -1511,11 +1496,11 @@ static void test_deterministic_mask_distill(void **state)
 			o.seed = 9;
 			o.input_scale = 0.5f;
 			o.mask = (const uint8_t *const *)mk;
-			o.teacher = t;
+			o.teacher = c->m;
 			o.distill_t = 2.0f;
 			o.distill_alpha = 0.5f;
 			o.lr_schedule = NNP_LR_COSINE;
-			train_ok(r[k], d, NULL, &o, NULL);
+			train_ok(r[k], c->d, NULL, &o, NULL);
 			assert_masked_zero(r[k], o.mask);
 		}
 		assert_true(same_weights(r[0], r[1]));
@@ -1523,8 +1508,7 @@ static void test_deterministic_mask_distill(void **state)
 		nnp_model_free(r[0]);
 		nnp_model_free(r[1]);
 	}
-	nnp_model_free(t);
-	nnp_dataset_free(d);
+	tu_case_free(c);
 }
 
 int main(void)

@@ -252,6 +252,14 @@ tu_fixture *tu_fixture_new(void)
 	return fx;
 }
 
+char *tu_file(tu_fixture *fx, const char *name)
+{
+	char **files = realloc(fx->files, (fx->n_files + 1) * sizeof *files);
+	assert_non_null(files);
+	fx->files = files;
+	return fx->files[fx->n_files++] = tu_path(fx->dir, name);
+}
+
 int tu_setup_dir(void **state)
 {
 	*state = tu_fixture_new();
@@ -266,6 +274,9 @@ int tu_fixture_teardown(void **state)
 	nnp_dataset_free(fx->cal);
 	nnp_stats_free(fx->s);
 	free(fx->csv);
+	for (size_t i = 0; i < fx->n_files; i++)
+		free(fx->files[i]);
+	free(fx->files);
 	tu_rmtree_free(fx->dir);
 	free(fx);
 	return 0;
@@ -318,6 +329,54 @@ nnp_model *tu_net(tu_rng *r, const char *spec, double scale)
 	if (*p || n == 0)
 		fail_msg("tu_net: \"%s\": expected \"IN W:ACT ...\"", spec);
 	return r ? tu_random_model(r, n, sizes, acts, scale) : tu_model(n, sizes, acts);
+}
+
+tu_case *tu_case_seed(uint64_t seed)
+{
+	tu_case *c = tu_case_of(NULL, NULL, NULL);
+	c->rng.s = seed;
+	return c;
+}
+
+tu_case *tu_case_net(uint64_t seed, const char *net, double scale)
+{
+	tu_case *c = tu_case_seed(seed);
+	c->m = tu_net(&c->rng, net, scale);
+	return c;
+}
+
+tu_case *tu_case_new(uint64_t seed, const char *net, double scale, size_t rows, double lo,
+                     double hi, size_t classes)
+{
+	tu_case *c = tu_case_net(seed, net, scale);
+	c->d = tu_random_dataset(&c->rng, rows, c->m->input_size, lo, hi, classes);
+	return c;
+}
+
+tu_case *tu_case_of(nnp_model *m, nnp_dataset *d, nnp_dataset *held)
+{
+	tu_case *c = calloc(1, sizeof *c);
+	assert_non_null(c);
+	c->m = m;
+	c->d = d;
+	c->held = held;
+	return c;
+}
+
+void tu_case_free(tu_case *c)
+{
+	if (c) {
+		nnp_model_free(c->m);
+		nnp_dataset_free(c->d);
+		nnp_dataset_free(c->held);
+	}
+	free(c);
+}
+
+int tu_case_teardown(void **state)
+{
+	tu_case_free(*state);
+	return 0;
 }
 
 /* NNP_TEST_FILTER=PATTERN runs only the tests whose names match (cmocka's

@@ -42,6 +42,8 @@ typedef struct tu_fixture {
 	nnp_stats *s;       /* statistics, or NULL */
 	char *dir;          /* a scratch directory */
 	char *csv;          /* a file in dir, or NULL */
+	char **files;       /* paths from tu_file */
+	size_t n_files;
 } tu_fixture;
 /* A fixture with its scratch directory made and nothing else yet. */
 tu_fixture *tu_fixture_new(void);
@@ -50,6 +52,9 @@ tu_fixture *tu_fixture_new(void);
 int tu_setup_dir(void **state);
 /* A cmocka teardown for a tu_fixture: frees all of it and removes dir. */
 int tu_fixture_teardown(void **state);
+/* The path of name in fx's scratch directory, owned by fx: freed by
+ * tu_fixture_teardown, even when the test fails. */
+char *tu_file(tu_fixture *fx, const char *name);
 /* A test run with a scratch directory: tu_setup_dir and tu_fixture_teardown. */
 #define TU_DIR_TEST(f) cmocka_unit_test_setup_teardown(f, tu_setup_dir, tu_fixture_teardown)
 
@@ -89,6 +94,32 @@ void tu_assert_models_bitequal(const nnp_model *a, const nnp_model *b);
 /* Fails the test unless a and b have the same input size and layers: shapes,
  * activations, and the same bits of alpha, weights and biases. */
 void tu_assert_same_layers(const nnp_model *a, const nnp_model *b);
+
+/* A test's network, its rows and what is left of their random stream, owned
+ * together so that one call frees them. */
+typedef struct tu_case {
+	tu_rng rng;       /* seeded with the case's seed, past m's and d's draws */
+	nnp_model *m;
+	nnp_dataset *d;   /* NULL from tu_case_net */
+	nnp_dataset *held; /* other rows a test adds (held out), or NULL */
+} tu_case;
+/* A case with rng = { seed } and nothing else yet, for a network and rows a
+ * test file draws its own way (into m, d, held). */
+tu_case *tu_case_seed(uint64_t seed);
+/* rng = { seed } and m = tu_net(&rng, net, scale): the same draws as those
+ * two lines written out. Aborts the test on failure; free with tu_case_free. */
+tu_case *tu_case_net(uint64_t seed, const char *net, double scale);
+/* tu_case_net, then d = tu_random_dataset(&rng, rows, m's inputs, lo, hi,
+ * classes), drawn after the weights. */
+tu_case *tu_case_new(uint64_t seed, const char *net, double scale, size_t rows, double lo,
+                     double hi, size_t classes);
+/* A case that takes m, d and held (any may be NULL) as they are, rng 0, for
+ * networks and rows a test file makes its own way. */
+tu_case *tu_case_of(nnp_model *m, nnp_dataset *d, nnp_dataset *held);
+/* Frees m, d, held and c; NULL is fine. */
+void tu_case_free(tu_case *c);
+/* A cmocka teardown for a tu_case in *state (freed even when the test fails). */
+int tu_case_teardown(void **state);
 
 /* The outcome of case i of a table (what names the table): with want NULL,
  * success; else NNP_EINPUT with want in the message. */
