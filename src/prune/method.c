@@ -256,17 +256,6 @@ static int check_model(const nnp_model *m, const nnp_method_opts *o, nnp_err *er
 	return NNP_OK;
 }
 
-int nnp_mth_check_rows(const nnp_model *m, const nnp_dataset *d, const char *who, nnp_err *err)
-{
-	if (!d || d->rows == 0 || !d->x)
-		return nnp_err_set(err, NNP_EINPUT, "%scalibration set: no rows", who);
-	if (d->features != m->input_size)
-		return nnp_err_set(err, NNP_EINPUT,
-		                   "%scalibration set: %zu features per row, the model takes %zu", who,
-		                   d->features, m->input_size);
-	return NNP_OK;
-}
-
 static int check_inputs(const nnp_model *m, const nnp_dataset *d, const nnp_method_opts *o,
                         nnp_err *err)
 {

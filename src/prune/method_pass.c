@@ -438,3 +438,15 @@ int nnp_mth_pass(nnp_method_ctx *c, int kind, size_t layer, const mth_variant *v
 	run_rows(&P);
 	return NNP_OK;
 }
+
+/* Here rather than in method.c: the Taylor scores (taylor.c) check their rows too. */
+int nnp_mth_check_rows(const nnp_model *m, const nnp_dataset *d, const char *who, nnp_err *err)
+{
+	if (!d || d->rows == 0 || !d->x)
+		return nnp_err_set(err, NNP_EINPUT, "%scalibration set: no rows", who);
+	if (d->features != m->input_size)
+		return nnp_err_set(err, NNP_EINPUT,
+		                   "%scalibration set: %zu features per row, the model takes %zu", who,
+		                   d->features, m->input_size);
+	return NNP_OK;
+}
