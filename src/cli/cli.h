@@ -26,6 +26,14 @@ typedef struct cli_opt {
 } cli_opt;
 
 /* Walks argv: options anywhere, "--" ends them, the rest are operands. */
+/* Given by the documentation generator (doc.c) to a command instead of NULL:
+ * the command's first cli_next records its option table and usage there and
+ * returns CLI_ERROR at once, so the command prints nothing and does no work. */
+typedef struct cli_probe {
+	const cli_opt *opts;
+	const char *usage;
+} cli_probe;
+
 typedef struct cli_parser {
 	int argc;
 	char **argv;
@@ -36,13 +44,15 @@ typedef struct cli_parser {
 	char **operands;       /* collected operands (points into argv) */
 	int n_operands;
 	int no_more_opts;
+	cli_probe *probe;      /* NULL, or where to record the tables (doc.c) */
 } cli_parser;
 
 enum { CLI_END = -1, CLI_ERROR = -2 };
 
-/* Prepares a parser over argv[1..argc-1] (argv[0] is the command name). */
+/* Prepares a parser over argv[1..argc-1] (argv[0] is the command name);
+ * probe: the command's own, NULL when it runs. */
 int cli_init(cli_parser *p, int argc, char **argv, const cli_opt *opts,
-             const char *cmd, const char *usage);
+             const char *cmd, const char *usage, cli_probe *probe);
 void cli_done(cli_parser *p);
 /* Next option id, CLI_END when all are read, CLI_ERROR after printing why. */
 int cli_next(cli_parser *p, const char **arg);
@@ -62,14 +72,6 @@ int cli_parse_cmd(cli_parser *p, int help_id, void (*help)(void),
                   int (*on)(cli_parser *p, void *ctx, int id, const char *arg), void *ctx,
                   int n, const char *what, int *rc);
 
-/* Set by the documentation generator (doc.c): the next cli_next records the
- * command's option table and usage here and returns CLI_ERROR at once, so a
- * command called with it set prints nothing and does no work. */
-typedef struct cli_probe {
-	const cli_opt *opts;
-	const char *usage;
-} cli_probe;
-extern cli_probe *cli_probing;
 
 /* The closest of n names to word (edit distance, '_' taken as '-'), or NULL
  * when none is close enough to be a likely typo. */
@@ -372,10 +374,10 @@ int cli_sparse_check(const cli_parser *p, cli_sparse *s, cli_method *me, const c
 void cli_sparse_spec(const cli_sparse *s, size_t k, nnp_spec *spec);
 void cli_sparse_free(cli_sparse *s);
 
-/* The command table (main.c), ended by a NULL name. */
+/* The command table (doc.c), ended by a NULL name. */
 typedef struct cli_command {
 	const char *name;
-	int (*fn)(int argc, char **argv);
+	int (*fn)(int argc, char **argv, cli_probe *probe);
 	const char *summary;
 } cli_command;
 extern const cli_command cli_commands[];
@@ -387,17 +389,17 @@ void cli_main_usage(FILE *fp);
 int cli_write_man(FILE *fp);
 
 /* The subcommands. argv[0] is the command name. Each returns an exit code. */
-int cmd_info(int argc, char **argv);
-int cmd_convert(int argc, char **argv);
-int cmd_stats(int argc, char **argv);
-int cmd_eval(int argc, char **argv);
-int cmd_sweep(int argc, char **argv);
-int cmd_prune(int argc, char **argv);
-int cmd_train(int argc, char **argv);
-int cmd_finetune(int argc, char **argv);
-int cmd_lottery(int argc, char **argv);
-int cmd_bench(int argc, char **argv);
-int cmd_completion(int argc, char **argv);
-int cmd_report(int argc, char **argv);
+int cmd_info(int argc, char **argv, cli_probe *probe);
+int cmd_convert(int argc, char **argv, cli_probe *probe);
+int cmd_stats(int argc, char **argv, cli_probe *probe);
+int cmd_eval(int argc, char **argv, cli_probe *probe);
+int cmd_sweep(int argc, char **argv, cli_probe *probe);
+int cmd_prune(int argc, char **argv, cli_probe *probe);
+int cmd_train(int argc, char **argv, cli_probe *probe);
+int cmd_finetune(int argc, char **argv, cli_probe *probe);
+int cmd_lottery(int argc, char **argv, cli_probe *probe);
+int cmd_bench(int argc, char **argv, cli_probe *probe);
+int cmd_completion(int argc, char **argv, cli_probe *probe);
+int cmd_report(int argc, char **argv, cli_probe *probe);
 
 #endif

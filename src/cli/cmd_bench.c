@@ -290,10 +290,10 @@ static int bench_parse_args(cli_parser *p, bench_cfg *c)
 	return 0;
 }
 
-int cmd_bench(int argc, char **argv)
+int cmd_bench(int argc, char **argv, cli_probe *probe)
 {
 	cli_parser p;
-	if (cli_init(&p, argc, argv, NULL, "bench", bench_usage))
+	if (cli_init(&p, argc, argv, NULL, "bench", bench_usage, probe))
 		return NNP_EXIT_INPUT;
 	bench_cfg c = { 10000, 1000000, NULL, NULL, { NNP_DATA_OPTS_INIT, 0, 0 }, 0 };
 	cli_data_init(&c.data);

@@ -57,13 +57,13 @@ static int eval_opt(cli_parser *p, void *ctx, int id, const char *arg)
 	return 0;
 }
 
-int cmd_eval(int argc, char **argv)
+int cmd_eval(int argc, char **argv, cli_probe *probe)
 {
 	static const cli_opt opts[] = { { "json", 0, 0, O_JSON }, { "confusion", 0, 0, O_CONFUSION },
 		                        { "help", 'h', 0, O_HELP }, CLI_DATA_OPTIONS_LABELLED,
 		                        CLI_MODEL_OPTIONS, { NULL, 0, 0, 0 } };
 	cli_parser p;
-	if (cli_init(&p, argc, argv, opts, "eval", eval_usage))
+	if (cli_init(&p, argc, argv, opts, "eval", eval_usage, probe))
 		return NNP_EXIT_INPUT;
 	eval_cfg c;
 	memset(&c, 0, sizeof c);

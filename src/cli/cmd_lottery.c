@@ -408,7 +408,7 @@ static int run(lot_cfg *c, nnp_model *init, nnp_dir_lock **lock, nnp_lottery **l
 	return rc;
 }
 
-int cmd_lottery(int argc, char **argv)
+int cmd_lottery(int argc, char **argv, cli_probe *probe)
 {
 	static const cli_opt opts[] = {
 		TRAIN_COMMON_OPTIONS, { "layers", 'l', 1, T_LAYERS }, { "init", 0, 1, L_INIT },
@@ -419,7 +419,7 @@ int cmd_lottery(int argc, char **argv)
 		{ "no-wait", 0, 0, L_NO_WAIT }, { NULL, 0, 0, 0 }
 	};
 	cli_parser p;
-	if (cli_init(&p, argc, argv, opts, "lottery", lottery_usage))
+	if (cli_init(&p, argc, argv, opts, "lottery", lottery_usage, probe))
 		return NNP_EXIT_INPUT;
 	lot_cfg c;
 	memset(&c, 0, sizeof c);

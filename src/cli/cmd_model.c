@@ -202,12 +202,12 @@ static void info_help(void)
 	       "  --json   print the same as JSON\n\n%s", info_usage, CLI_MODEL_HELP);
 }
 
-int cmd_info(int argc, char **argv)
+int cmd_info(int argc, char **argv, cli_probe *probe)
 {
 	static const cli_opt opts[] = { { "json", 0, 0, I_JSON }, { "help", 'h', 0, I_HELP },
 		                        CLI_MODEL_OPTIONS, { NULL, 0, 0, 0 } };
 	cli_parser p;
-	if (cli_init(&p, argc, argv, opts, "info", info_usage))
+	if (cli_init(&p, argc, argv, opts, "info", info_usage, probe))
 		return NNP_EXIT_INPUT;
 	info_cfg c = { .json = 0 };
 	cli_model_init(&c.mo);
@@ -340,7 +340,7 @@ static int convert_opt(cli_parser *p, void *ctx, int id, const char *arg)
 	return 0;
 }
 
-int cmd_convert(int argc, char **argv)
+int cmd_convert(int argc, char **argv, cli_probe *probe)
 {
 	static const cli_opt opts[] = { { "format", 'f', 1, C_FORMAT }, { "to", 0, 1, C_FORMAT },
 		                        { "prefix", 0, 1, C_PREFIX }, { "help", 'h', 0, C_HELP },
@@ -351,7 +351,7 @@ int cmd_convert(int argc, char **argv)
 	memset(&c, 0, sizeof c);
 	cli_model_data_init(&c.mo, &c.d);
 	cli_parser p;
-	if (cli_init(&p, argc, argv, opts, "convert", convert_usage))
+	if (cli_init(&p, argc, argv, opts, "convert", convert_usage, probe))
 		return NNP_EXIT_INPUT;
 	nnp_model *m = NULL;
 	int rc = NNP_EXIT_OK;

@@ -335,10 +335,10 @@ static char *provenance(const prune_cfg *c, const nnp_model *m, const char *mode
 	return nnp_provenance_prune(&pv);
 }
 
-int cmd_prune(int argc, char **argv)
+int cmd_prune(int argc, char **argv, cli_probe *probe)
 {
 	cli_parser p;
-	if (cli_init(&p, argc, argv, NULL, "prune", prune_usage))
+	if (cli_init(&p, argc, argv, NULL, "prune", prune_usage, probe))
 		return NNP_EXIT_INPUT;
 	const nnp_method_opts mo0 = NNP_METHOD_OPTS_INIT;
 	prune_cfg c;

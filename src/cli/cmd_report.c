@@ -62,7 +62,7 @@ static int report_opt(cli_parser *p, void *ctx, int id, const char *arg)
 	return 0;
 }
 
-int cmd_report(int argc, char **argv)
+int cmd_report(int argc, char **argv, cli_probe *probe)
 {
 	static const cli_opt opts[] = {
 		{ "merge", 0, 0, O_MERGE }, { "out", 'o', 1, O_OUT }, { "stats", 0, 1, O_STATS },
@@ -71,7 +71,7 @@ int cmd_report(int argc, char **argv)
 		{ "help", 'h', 0, O_HELP }, { NULL, 0, 0, 0 }
 	};
 	cli_parser p;
-	if (cli_init(&p, argc, argv, opts, "report", report_usage))
+	if (cli_init(&p, argc, argv, opts, "report", report_usage, probe))
 		return NNP_EXIT_INPUT;
 	report_cfg c;
 	memset(&c, 0, sizeof c);

@@ -274,7 +274,7 @@ done:
 	return rc;
 }
 
-int cmd_stats(int argc, char **argv)
+int cmd_stats(int argc, char **argv, cli_probe *probe)
 {
 	enum { O_OUT = 1, O_JSON, O_QUIET, O_HELP, O_ROWS, O_SHARD, O_MERGE };
 	static const cli_opt opts[] = { { "output", 'o', 1, O_OUT }, { "json", 0, 0, O_JSON },
@@ -287,7 +287,7 @@ int cmd_stats(int argc, char **argv)
 	int merge = 0, out_given = 0;
 	uint64_t first = 0, end = 0, shard_i = 0, shard_n = 0;
 	cli_parser p;
-	if (cli_init(&p, argc, argv, opts, "stats", stats_usage))
+	if (cli_init(&p, argc, argv, opts, "stats", stats_usage, probe))
 		return NNP_EXIT_INPUT;
 	cli_model mo;  /* weights files' activations (--output-kind: -o is the file) */
 	cli_data d;

@@ -323,10 +323,10 @@ static int shard_specs(nnp_pipeline_opts *po, uint64_t i, uint64_t n, size_t **m
 	return NNP_OK;
 }
 
-int cmd_sweep(int argc, char **argv)
+int cmd_sweep(int argc, char **argv, cli_probe *probe)
 {
 	cli_parser p;
-	if (cli_init(&p, argc, argv, NULL, "sweep", sweep_usage))
+	if (cli_init(&p, argc, argv, NULL, "sweep", sweep_usage, probe))
 		return NNP_EXIT_INPUT;
 	sweep_cfg cfg;
 	memset(&cfg, 0, sizeof cfg);

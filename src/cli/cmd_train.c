@@ -206,14 +206,14 @@ static int train_opt(cli_parser *p, void *ctx, int id, const char *arg)
 	return 0;
 }
 
-int cmd_train(int argc, char **argv)
+int cmd_train(int argc, char **argv, cli_probe *probe)
 {
 	static const cli_opt opts[] = { TRAIN_COMMON_OPTIONS, { "layers", 'l', 1, T_LAYERS },
 		                        { "activation", 'a', 1, T_ACT }, { "output-act", 0, 1, T_OUTPUT },
 		                        { "name", 0, 1, T_NAME }, { "classes", 0, 1, T_CLASSES },
 		                        { "save-init", 0, 1, T_SAVE_INIT }, { NULL, 0, 0, 0 } };
 	cli_parser p;
-	if (cli_init(&p, argc, argv, opts, "train", train_usage))
+	if (cli_init(&p, argc, argv, opts, "train", train_usage, probe))
 		return NNP_EXIT_INPUT;
 	train_cfg c;
 	cli_train_cfg_init(&c, NULL);
@@ -376,7 +376,7 @@ static int finetune_opt(cli_parser *p, void *ctx, int id, const char *arg)
 	return 0;
 }
 
-int cmd_finetune(int argc, char **argv)
+int cmd_finetune(int argc, char **argv, cli_probe *probe)
 {
 	static const cli_opt opts[] = { TRAIN_COMMON_OPTIONS, { "distill", 0, 1, T_DISTILL },
 		                        { "teacher", 0, 1, T_TEACHER }, { "sparsity", 0, 1, T_SPARSITY },
@@ -384,7 +384,7 @@ int cmd_finetune(int argc, char **argv)
 		                        { "regrow", 0, 0, F_REGROW },
 		                        CLI_MODEL_OPTIONS_BASE, { NULL, 0, 0, 0 } };
 	cli_parser p;
-	if (cli_init(&p, argc, argv, opts, "finetune", finetune_usage))
+	if (cli_init(&p, argc, argv, opts, "finetune", finetune_usage, probe))
 		return NNP_EXIT_INPUT;
 	cli_model mo;  /* MODEL's import options (--output-kind: -o is OUT) */
 	cli_model_init(&mo);

@@ -1,8 +1,10 @@
 /*
- * Documentation made from the program itself: the man page nnprune(1) and the
- * bash and zsh completion scripts. Both come from the command table, each
- * command's option table (read through cli_probing) and each command's --help
- * text, so there is no second copy of any text to drift.
+ * The command table, and the documentation made from the program itself: the
+ * top-level usage, the man page nnprune(1) and the bash and zsh completion
+ * scripts. They come from the command table, each command's option table
+ * (read through a cli_probe) and each command's --help text, so there is no
+ * second copy of any text to drift. The table lives here, beside what reads
+ * it, so that main.c only looks commands up and no file calls back into it.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -12,69 +14,39 @@
 
 #include "cli.h"
 
-cli_probe *cli_probing = NULL;
+/* ---- the command table, and the top-level usage made from it ---- */
 
-/* ---- "did you mean" ---- */
+const cli_command cli_commands[] = {
+	{ "info", cmd_info, "show a model's layers, sizes, costs and provenance" },
+	{ "convert", cmd_convert, "convert a model between the JSON and binary formats" },
+	{ "stats", cmd_stats, "measure every hidden neuron's activation statistics on data" },
+	{ "eval", cmd_eval, "accuracy, loss and confusion matrix of a model on data" },
+	{ "sweep", cmd_sweep, "prune by (mean, std) thresholds and report accuracy against size" },
+	{ "prune", cmd_prune, "prune one model to a budget (score, obs or rule) and write it" },
+	{ "train", cmd_train, "train a dense network on labelled data" },
+	{ "finetune", cmd_finetune, "continue training a (slimmed) model, keeping its shape" },
+	{ "lottery", cmd_lottery, "find lottery tickets: prune, rewind, retrain, against a control" },
+	{ "report", cmd_report, "merge the partial reports of a sharded sweep into one" },
+	{ "bench", cmd_bench, "measure parsing, forward, statistics and sweep speed" },
+	{ "completion", cmd_completion, "print a bash or zsh completion script" },
+	{ NULL, NULL, NULL }
+};
 
-static int same_char(char a, char b)
+void cli_main_usage(FILE *fp)
 {
-	if (a == '_')
-		a = '-';
-	if (b == '_')
-		b = '-';
-	return tolower((unsigned char)a) == tolower((unsigned char)b);
-}
-
-/* Edit distance with adjacent transpositions (optimal string alignment). */
-static size_t edit_distance(const char *a, size_t n, const char *b, size_t m)
-{
-	enum { MAXLEN = 64 };
-	if (n >= MAXLEN || m >= MAXLEN)
-		return (size_t)-1;
-	size_t d[MAXLEN][MAXLEN];
-	for (size_t i = 0; i <= n; i++)
-		d[i][0] = i;
-	for (size_t j = 0; j <= m; j++)
-		d[0][j] = j;
-	for (size_t i = 1; i <= n; i++)
-		for (size_t j = 1; j <= m; j++) {
-			size_t cost = !same_char(a[i - 1], b[j - 1]);
-			size_t v = d[i - 1][j] + 1;
-			if (d[i][j - 1] + 1 < v)
-				v = d[i][j - 1] + 1;
-			if (d[i - 1][j - 1] + cost < v)
-				v = d[i - 1][j - 1] + cost;
-			if (i > 1 && j > 1 && same_char(a[i - 1], b[j - 2]) &&
-			    same_char(a[i - 2], b[j - 1]) && d[i - 2][j - 2] + 1 < v)
-				v = d[i - 2][j - 2] + 1;
-			d[i][j] = v;
-		}
-	return d[n][m];
-}
-
-const char *cli_suggest(const char *word, size_t len, const char *const *names, size_t n)
-{
-	const char *best = NULL;
-	size_t best_d = (size_t)-1;
-	/* A typo costs about one edit in four letters; short words allow one. */
-	size_t limit = len <= 4 ? 1 : len <= 8 ? 2 : 3;
-	for (size_t i = 0; i < n; i++) {
-		size_t m = strlen(names[i]);
-		size_t d = edit_distance(word, len, names[i], m);
-		/* An abbreviation ("--max" for "--max-drop") is close too. */
-		if (len >= 3 && len < m) {
-			size_t k = 0;
-			while (k < len && same_char(word[k], names[i][k]))
-				k++;
-			if (k == len && limit < d)
-				d = limit;
-		}
-		if (d <= limit && d < best_d) {
-			best = names[i];
-			best_d = d;
-		}
-	}
-	return best;
+	fprintf(fp, "usage: nnprune COMMAND [options] [args]\n\n"
+	            "Makes trained dense networks smaller by removing hidden neurons whose\n"
+	            "activations barely vary, and reports accuracy against size.\n\n"
+	            "Commands:\n");
+	for (const cli_command *c = cli_commands; c->name; c++)
+		fprintf(fp, "  %-10s %s\n", c->name, c->summary);
+	fprintf(fp, "\nTypical use:\n"
+	            "  nnprune stats model.bin val.csv      # writes nnprune.stats.json\n"
+	            "  nnprune sweep --mean 0.1 --std 0.4   # slimmed models + report in pruned/\n\n"
+	            "'nnprune COMMAND --help' describes a command; 'nnprune --man' prints\n"
+	            "the manual page nnprune(1) made of them all.\n"
+	            "Exit codes: 0 success, 1 quality gate failed, 2 usage error,\n"
+	            "            3 invalid or unreadable input, 4 output could not be written.\n");
 }
 
 /* ---- what each command says about itself ---- */
@@ -102,7 +74,7 @@ static char *capture(const cli_command *c, const char *flag)
 		fclose(tmp);
 		return NULL;
 	}
-	c->fn(2, argv);
+	c->fn(2, argv, NULL);
 	fflush(stdout);
 	dup2(saved, STDOUT_FILENO);
 	close(saved);
@@ -137,9 +109,7 @@ static doc_cmd *doc_collect(size_t *n_out)
 		d[i].c = &cli_commands[i];
 		cli_probe probe = { NULL, NULL };
 		char *argv[3] = { (char *)d[i].c->name, (char *)"--help", NULL };
-		cli_probing = &probe;
-		d[i].c->fn(2, argv);
-		cli_probing = NULL;
+		d[i].c->fn(2, argv, &probe);
 		d[i].opts = probe.opts;
 		d[i].usage = probe.usage;
 		d[i].help = capture(d[i].c, "--help");
@@ -461,12 +431,12 @@ static int completion_opt(cli_parser *p, void *ctx, int id, const char *arg)
 	return 0;
 }
 
-int cmd_completion(int argc, char **argv)
+int cmd_completion(int argc, char **argv, cli_probe *probe)
 {
 	enum { O_HELP = 1 };
 	static const cli_opt opts[] = { { "help", 'h', 0, O_HELP }, { NULL, 0, 0, 0 } };
 	cli_parser p;
-	if (cli_init(&p, argc, argv, opts, "completion", completion_usage))
+	if (cli_init(&p, argc, argv, opts, "completion", completion_usage, probe))
 		return NNP_EXIT_INPUT;
 	int rc = cli_parse_opts(&p, NULL, O_HELP, completion_help, completion_opt, NULL);
 	if (rc) {

@@ -1,4 +1,5 @@
 /* Option parsing shared by every subcommand: strict, with honest messages. */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -12,8 +13,71 @@
 #include "nnprune/gates.h"
 #include "nnprune/io.h"
 
+/* ---- "did you mean" ---- */
+
+static int same_char(char a, char b)
+{
+	if (a == '_')
+		a = '-';
+	if (b == '_')
+		b = '-';
+	return tolower((unsigned char)a) == tolower((unsigned char)b);
+}
+
+/* Edit distance with adjacent transpositions (optimal string alignment). */
+static size_t edit_distance(const char *a, size_t n, const char *b, size_t m)
+{
+	enum { MAXLEN = 64 };
+	if (n >= MAXLEN || m >= MAXLEN)
+		return (size_t)-1;
+	size_t d[MAXLEN][MAXLEN];
+	for (size_t i = 0; i <= n; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= m; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= n; i++)
+		for (size_t j = 1; j <= m; j++) {
+			size_t cost = !same_char(a[i - 1], b[j - 1]);
+			size_t v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (d[i - 1][j - 1] + cost < v)
+				v = d[i - 1][j - 1] + cost;
+			if (i > 1 && j > 1 && same_char(a[i - 1], b[j - 2]) &&
+			    same_char(a[i - 2], b[j - 1]) && d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	return d[n][m];
+}
+
+const char *cli_suggest(const char *word, size_t len, const char *const *names, size_t n)
+{
+	const char *best = NULL;
+	size_t best_d = (size_t)-1;
+	/* A typo costs about one edit in four letters; short words allow one. */
+	size_t limit = len <= 4 ? 1 : len <= 8 ? 2 : 3;
+	for (size_t i = 0; i < n; i++) {
+		size_t m = strlen(names[i]);
+		size_t d = edit_distance(word, len, names[i], m);
+		/* An abbreviation ("--max" for "--max-drop") is close too. */
+		if (len >= 3 && len < m) {
+			size_t k = 0;
+			while (k < len && same_char(word[k], names[i][k]))
+				k++;
+			if (k == len && limit < d)
+				d = limit;
+		}
+		if (d <= limit && d < best_d) {
+			best = names[i];
+			best_d = d;
+		}
+	}
+	return best;
+}
+
 int cli_init(cli_parser *p, int argc, char **argv, const cli_opt *opts,
-             const char *cmd, const char *usage)
+             const char *cmd, const char *usage, cli_probe *probe)
 {
 	memset(p, 0, sizeof *p);
 	p->argc = argc;
@@ -22,6 +86,7 @@ int cli_init(cli_parser *p, int argc, char **argv, const cli_opt *opts,
 	p->opts = opts;
 	p->cmd = cmd;
 	p->usage = usage;
+	p->probe = probe;
 	p->operands = calloc((size_t)(argc > 0 ? argc : 1), sizeof *p->operands);
 	if (!p->operands) {
 		fprintf(stderr, "nnprune: out of memory\n");
@@ -50,9 +115,9 @@ int cli_usage_error(const cli_parser *p, const char *fmt, ...)
 int cli_next(cli_parser *p, const char **arg)
 {
 	*arg = NULL;
-	if (cli_probing) {
-		cli_probing->opts = p->opts;
-		cli_probing->usage = p->usage;
+	if (p->probe) {
+		p->probe->opts = p->opts;
+		p->probe->usage = p->usage;
 		return CLI_ERROR;
 	}
 	while (p->i < p->argc) {
