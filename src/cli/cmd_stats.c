@@ -15,16 +15,6 @@
 
 #define STATS_DEFAULT_OUT "nnprune.stats.json"
 
-void cli_print_metrics_line(const nnp_metrics *mt)
-{
-	if (mt->labelled)
-		printf("accuracy %.2f%%, %s %.4f on %llu labelled rows\n",
-		       100.0 * nnp_metrics_accuracy(mt), mt->mse ? "MSE" : "cross-entropy",
-		       nnp_metrics_loss(mt), (unsigned long long)mt->labelled);
-	else
-		printf("no labels: accuracy not measured\n");
-}
-
 /* Loads MODEL and opens DATA checked against it. */
 int cli_open_model_data(const char *model_path, const char *data_path, cli_data *d,
                            nnp_model **m, nnp_file_info *fi, nnp_reader **r, nnp_err *err,

@@ -1,4 +1,4 @@
-/* nnprune stats: the summary printed after a run (text or JSON). */
+/* nnprune stats: the summary printed after a run (text or JSON); eval's metrics line. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +7,17 @@
 
 #include "cli.h"
 #include "nnprune/stats.h"
+
+/* One line of accuracy and loss (stats' summary, and eval). */
+void cli_print_metrics_line(const nnp_metrics *mt)
+{
+	if (mt->labelled)
+		printf("accuracy %.2f%%, %s %.4f on %llu labelled rows\n",
+		       100.0 * nnp_metrics_accuracy(mt), mt->mse ? "MSE" : "cross-entropy",
+		       nnp_metrics_loss(mt), (unsigned long long)mt->labelled);
+	else
+		printf("no labels: accuracy not measured\n");
+}
 
 /* Reference thresholds shown in the summary, so the user sees what a sweep finds. */
 static const double ref_thr[][2] = { { 0.05, 0.1 }, { 0.1, 0.4 }, { 0.5, 1.0 } };
