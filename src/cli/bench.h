@@ -1,7 +1,8 @@
 /*
- * nnprune bench (private): what the bench's files share (cmd_bench.c, the
- * child-process launcher and the commands as a user runs them in
- * bench_launch.c, sparse layers in bench_sparse.c, training in bench_train.c).
+ * nnprune bench (private): what the bench's files share. cmd_bench.c runs
+ * the bench; below it, bench_figure.c times, records and judges a figure,
+ * bench_launch.c holds the child-process launcher and the commands as a user
+ * runs them, bench_sparse.c the sparse layers, bench_train.c the training.
  */
 #ifndef NNP_CLI_BENCH_H
 #define NNP_CLI_BENCH_H

@@ -31,32 +31,12 @@
 static const char bench_usage[] =
 	"nnprune bench [--rows N] [--big-rows N] [--model FILE] [--data FILE --labels FILE] [-j N]";
 
-double bench_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 typedef struct bench_cfg {
 	uint64_t rows, big_rows;
 	const char *model_path, *data_path;
 	cli_data data;
 	int json;
 } bench_cfg;
-
-void bench_figure(bench_out *o, const char *key, const char *label, double value,
-                  const char *unit, const char *note)
-{
-	cJSON_AddNumberToObject(o->root, key, value);
-	if (!o->json)
-		printf("  %-44s %12.3f %-8s %s\n", label, value, unit, note ? note : "");
-}
-
-void bench_verdict(char *buf, size_t n, int ok, const char *target)
-{
-	snprintf(buf, n, "(target %s: %s)", target, ok ? "met" : "NOT met");
-}
 
 static char *put_uint(char *p, unsigned v)
 {
