@@ -11,6 +11,8 @@
 /* Appends s escaped as XML character data or attribute text: &<>"' as
  * entities, control characters and invalid UTF-8 as U+FFFD. NULL as "-". */
 void nnp_rb_xml(nnp_tbuf *b, const char *s);
+/* What an invalid UTF-8 byte becomes in every escaped output: U+FFFD. */
+#define UTF8_REPLACEMENT "\xEF\xBF\xBD"
 
 /* Length of the valid UTF-8 sequence at s (1..4), 0 if invalid or NUL. */
 size_t nnp_utf8_seq(const unsigned char *s);
