@@ -931,30 +931,49 @@ static void test_bad_options(void **state)
 	nnp_train_opts o;
 	const nnp_train_opts def = NNP_TRAIN_OPTS_INIT;
 
-	o = def, o.epochs = 0;
-	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--epochs must be between 1 and");
-	o = def, o.batch = 0;
-	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--batch must be between 1 and");
-	o = def, o.lr = 0.0f;
-	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--lr must be a finite number > 0 (got 0)");
-	o = def, o.lr = -1.0f;
-	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "(got -1)");
-	o = def, o.lr = NAN;
-	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--lr must be");
-	o = def, o.threads = 100000;
-	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--threads must be at most");
-	o = def, o.input_scale = 0.0f;
-	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--input-scale must be");
-	o = def, o.weight_decay = -0.1f;
-	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--weight-decay must be");
-	o = def, o.beta2 = 1.0f;
-	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--beta2 must be in [0, 1)");
-	o = def, o.eps = 0.0f;
-	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--eps must be");
-	o = def, o.optimizer = NNP_OPT_SGD, o.momentum = 1.0f;
-	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "--momentum must be in [0, 1)");
-	o = def, o.optimizer = (nnp_optimizer)7;
-	expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, "unknown optimizer 7");
+	/* One option out of its range at a time, the rest the defaults: the field
+	 * at off (a float, a size_t or an unsigned) set to v, under optimizer opt,
+	 * and what the refusal says. */
+	enum { F32, SIZE, UINT };
+#define AT(field) offsetof(nnp_train_opts, field)
+	static const struct {
+		nnp_optimizer opt;
+		size_t off;
+		int type;
+		double v;
+		const char *want;
+	} bad[] = {
+		{ NNP_OPT_ADAM, AT(epochs), SIZE, 0, "--epochs must be between 1 and" },
+		{ NNP_OPT_ADAM, AT(batch), SIZE, 0, "--batch must be between 1 and" },
+		{ NNP_OPT_ADAM, AT(lr), F32, 0, "--lr must be a finite number > 0 (got 0)" },
+		{ NNP_OPT_ADAM, AT(lr), F32, -1, "(got -1)" },
+		{ NNP_OPT_ADAM, AT(lr), F32, NAN, "--lr must be" },
+		{ NNP_OPT_ADAM, AT(threads), UINT, 100000, "--threads must be at most" },
+		{ NNP_OPT_ADAM, AT(input_scale), F32, 0, "--input-scale must be" },
+		{ NNP_OPT_ADAM, AT(weight_decay), F32, -0.1, "--weight-decay must be" },
+		{ NNP_OPT_ADAM, AT(beta2), F32, 1, "--beta2 must be in [0, 1)" },
+		{ NNP_OPT_ADAM, AT(eps), F32, 0, "--eps must be" },
+		{ NNP_OPT_SGD, AT(momentum), F32, 1, "--momentum must be in [0, 1)" },
+		/* only the optimizer out of range: lr stays the default */
+		{ (nnp_optimizer)7, AT(lr), F32, NNP_TRAIN_ADAM_LR, "unknown optimizer 7" },
+	};
+#undef AT
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		o = def;
+		o.optimizer = bad[i].opt;
+		char *field = (char *)&o + bad[i].off;
+		if (bad[i].type == F32) {
+			float f = (float)bad[i].v;
+			memcpy(field, &f, sizeof f);
+		} else if (bad[i].type == SIZE) {
+			size_t z = (size_t)bad[i].v;
+			memcpy(field, &z, sizeof z);
+		} else {
+			unsigned u = (unsigned)bad[i].v;
+			memcpy(field, &u, sizeof u);
+		}
+		expect(tc->m, tc->d, NULL, &o, NNP_EUSAGE, bad[i].want);
+	}
 	/* The same checks without data. */
 	nnp_err err;
 	nnp_err_clear(&err);
