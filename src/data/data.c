@@ -18,18 +18,7 @@
 static const char *const header_names[] = { "auto", "yes", "no" };
 static const nnp_names headers = NNP_NAMES(header_names);
 
-const char *nnp_header_name(nnp_header_mode h)
-{
-	return nnp_names_of(&headers, (int)h);
-}
-
-int nnp_header_parse(const char *name, nnp_header_mode *out)
-{
-	int v = nnp_names_find(&headers, name);
-	if (v >= 0)
-		*out = (nnp_header_mode)v;
-	return v < 0 ? -1 : 0;
-}
+NNP_NAMES_FUNCS(nnp_header_mode, nnp_header, headers)  /* nnp_header_name, nnp_header_parse */
 
 /* Compressed bytes handed to inflate at a time, at most. */
 #define NNP_ZIN_MAX (1u << 16)

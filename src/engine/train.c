@@ -137,36 +137,14 @@ static const char *const schedule_names[] = { "constant", "cosine" };
 static const nnp_names optimizers = NNP_NAMES(optimizer_names);
 static const nnp_names schedules = NNP_NAMES(schedule_names);
 
-const char *nnp_optimizer_name(nnp_optimizer o)
-{
-	return nnp_names_of(&optimizers, (int)o);
-}
-
-int nnp_optimizer_parse(const char *name, nnp_optimizer *out)
-{
-	int v = nnp_names_find(&optimizers, name);
-	if (v >= 0)
-		*out = (nnp_optimizer)v;
-	return v < 0 ? -1 : 0;
-}
+NNP_NAMES_FUNCS(nnp_optimizer, nnp_optimizer, optimizers)  /* nnp_optimizer_name, _parse */
 
 float nnp_train_default_lr(nnp_optimizer o)
 {
 	return o == NNP_OPT_SGD ? NNP_TRAIN_SGD_LR : NNP_TRAIN_ADAM_LR;
 }
 
-const char *nnp_lr_schedule_name(nnp_lr_schedule s)
-{
-	return nnp_names_of(&schedules, (int)s);
-}
-
-int nnp_lr_schedule_parse(const char *name, nnp_lr_schedule *out)
-{
-	int v = nnp_names_find(&schedules, name);
-	if (v >= 0)
-		*out = (nnp_lr_schedule)v;
-	return v < 0 ? -1 : 0;
-}
+NNP_NAMES_FUNCS(nnp_lr_schedule, nnp_lr_schedule, schedules)  /* nnp_lr_schedule_name, _parse */
 
 double nnp_lr_at(nnp_lr_schedule s, double lr, uint64_t t, uint64_t S)
 {

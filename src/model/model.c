@@ -20,18 +20,7 @@ static const char *const act_names[NNP_ACT_COUNT] = {
 };
 static const nnp_names act_table = NNP_NAMES(act_names);
 
-const char *nnp_act_name(nnp_act a)
-{
-	return nnp_names_of(&act_table, (int)a);
-}
-
-int nnp_act_parse(const char *name, nnp_act *out)
-{
-	int v = nnp_names_find(&act_table, name);
-	if (v >= 0 && out)
-		*out = (nnp_act)v;
-	return v < 0 ? -1 : 0;
-}
+NNP_NAMES_FUNCS(nnp_act, nnp_act, act_table)  /* nnp_act_name, nnp_act_parse */
 
 
 static void free_classes(char **classes, size_t n)

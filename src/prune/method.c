@@ -54,18 +54,7 @@ static const nnp_criterion *crit(const nnp_method_ctx *c)
 	return nnp_criterion_at((size_t)c->o.method);
 }
 
-const char *nnp_compensate_name(nnp_compensate c)
-{
-	return nnp_names_of(&comps, (int)c);
-}
-
-int nnp_compensate_parse(const char *name, nnp_compensate *out)
-{
-	int v = nnp_names_find(&comps, name);
-	if (v >= 0)
-		*out = (nnp_compensate)v;
-	return v < 0 ? -1 : 0;
-}
+NNP_NAMES_FUNCS(nnp_compensate, nnp_compensate, comps)  /* nnp_compensate_name, _parse */
 
 int nnp_method_check_opts(const nnp_method_opts *o, nnp_err *err)
 {

@@ -24,4 +24,21 @@ int nnp_names_find(const nnp_names *t, const char *name);
  * ", "), into buf of cap bytes (cut short where it does not fit); returns buf. */
 const char *nnp_names_join(const nnp_names *t, const char *last, char *buf, size_t cap);
 
+/* Defines an enum's two public functions over its table, one body for every
+ * enum: PREFIX_name(T v), v's name or NULL; PREFIX_parse(name, T *out), 0 and
+ * *out set (unless out is NULL) for a name in the table, else -1 and *out
+ * untouched. */
+#define NNP_NAMES_FUNCS(T, prefix, table)                       \
+	const char *prefix##_name(T v)                          \
+	{                                                       \
+		return nnp_names_of(&(table), (int)v);          \
+	}                                                       \
+	int prefix##_parse(const char *name, T *out)            \
+	{                                                       \
+		int v = nnp_names_find(&(table), name);         \
+		if (v >= 0 && out)                              \
+			*out = (T)v;                            \
+		return v < 0 ? -1 : 0;                          \
+	}
+
 #endif

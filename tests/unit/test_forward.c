@@ -87,8 +87,7 @@ static void check_model(nnp_model *m, tu_rng *rng, size_t rows, size_t batch)
 
 static void test_forward_all_activations(void **state)
 {
-	(void)state;
-	tu_case *c = tu_case_net(42, "13 17:relu 9:leaky_relu 11:sigmoid 8:tanh 6:linear", 0.5);
+	tu_case *c = *state;
 	c->m->layers[1].alpha = 0.2f;  /* a slope the default would not hide */
 	static const size_t batches[] = {1, 3, 16, 64};
 	for (size_t i = 0; i < 4; i++)
@@ -103,14 +102,12 @@ static void test_forward_all_activations(void **state)
 	/* A single layer: the output layer is the only one. */
 	c->m = tu_net(&c->rng, "5 3:sigmoid", 1.0);
 	check_model(c->m, &c->rng, 9, 4);
-	tu_case_free(c);
 }
 
 /* Layer-at-a-time stepping gives exactly what a whole run gives. */
 static void test_forward_step(void **state)
 {
-	(void)state;
-	tu_case *c = tu_case_net(8, "7 9:relu 5:tanh 3:softmax", 0.8);
+	tu_case *c = *state;
 	nnp_err err;
 	nnp_forward *a = NULL, *b = NULL;
 	assert_int_equal(nnp_forward_create(&a, c->m, 10, &err), 0);
@@ -129,7 +126,6 @@ static void test_forward_step(void **state)
 	assert_null(nnp_forward_step(b, 3, x, 10));
 	nnp_forward_free(a);
 	nnp_forward_free(b);
-	tu_case_free(c);
 }
 
 static void test_dense_bias_and_layout(void **state)
@@ -339,9 +335,10 @@ static void test_create_errors_and_threads(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_forward_all_activations),
+		TU_NET_TEST(test_forward_all_activations, 42,
+		            "13 17:relu 9:leaky_relu 11:sigmoid 8:tanh 6:linear", 0.5),
 		cmocka_unit_test(test_metrics_nonfinite),
-		cmocka_unit_test(test_forward_step),
+		TU_NET_TEST(test_forward_step, 8, "7 9:relu 5:tanh 3:softmax", 0.8),
 		cmocka_unit_test(test_dense_bias_and_layout),
 		cmocka_unit_test(test_activation_edges),
 		cmocka_unit_test(test_activation_accuracy),

@@ -1,9 +1,11 @@
 /* Tests of the enum name tables (util/names.h) and of every public name/parse
  * pair built on them: each value's name, its parse back, and the refusals. */
+#include <ctype.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -43,8 +45,9 @@ static void test_table(void **state)
 	assert_string_equal(nnp_names_join(&one, " or ", buf, sizeof buf), "a");
 }
 
-/* One public pair: names[v] is value v's name, parses back to v; other
- * names (and NULL where the pair takes it) are refused, leaving *out. */
+/* One public pair: names[v] is value v's name, parses back to v, and is
+ * refused with its first letter capitalised (case matters); other names (and
+ * NULL where the pair takes it) are refused, leaving *out. */
 #define CHECK_PAIR(name_fn, parse_fn, type, ...) \
 	do { \
 		static const char *const want[] = { __VA_ARGS__ }; \
@@ -52,6 +55,11 @@ static void test_table(void **state)
 			assert_string_equal(name_fn((type)v), want[v]); \
 			type got = (type)-1; \
 			assert_int_equal(parse_fn(want[v], &got), 0); \
+			assert_int_equal(got, v); \
+			char upper[32]; \
+			snprintf(upper, sizeof upper, "%s", want[v]); \
+			upper[0] = (char)toupper((unsigned char)upper[0]); \
+			assert_int_equal(parse_fn(upper, &got), -1); \
 			assert_int_equal(got, v); \
 		} \
 		assert_null(name_fn((type)(sizeof want / sizeof *want))); \

@@ -274,9 +274,8 @@ static void test_prov_candidate(void **state)
  * the memory limit, or the path is no regular file. */
 static void test_rows_preload(void **state)
 {
-	(void)state;
-	char *dir = tu_mkdtemp();
-	char *p = tu_path(dir, "rows.csv");
+	tu_fixture *fx = *state;
+	char *p = tu_file(fx, "rows.csv");
 	char text[4096];
 	size_t len = 0;
 	tu_rng r = { 7 };
@@ -289,8 +288,7 @@ static void test_rows_preload(void **state)
 	o.label = NNP_LABEL_FIRST;
 	static const size_t fit[] = { 4, 5, 3 }, wide[] = { 6, 5, 3 }, few[] = { 4, 5, 2 };
 	static const nnp_act acts[] = { NNP_ACT_RELU, NNP_ACT_LINEAR };
-	nnp_model *m = tu_model(2, fit, acts), *mw = tu_model(2, wide, acts),
-	          *mf = tu_model(2, few, acts);
+	nnp_model *m = tu_model(2, fit, acts);
 	nnp_err err;
 	uint64_t bytes;
 	uint32_t crc;
@@ -313,26 +311,24 @@ static void test_rows_preload(void **state)
 	assert_memory_equal(d->y, plain->y, 60 * sizeof *d->y);
 	nnp_dataset_free(d);
 	/* Another feature count, a label past the outputs, no model: nothing. */
-	const nnp_model *misfits[] = { mw, mf, NULL };
+	const size_t *misfits[] = { wide, few, NULL };
 	for (int k = 0; k < 3; k++) {
-		assert_null(nnp_rows_preload_finish(nnp_rows_preload_start(p, &o, 1 << 20),
-		                                    misfits[k], &id, &too_big));
+		nnp_model *mis = misfits[k] ? tu_model(2, misfits[k], acts) : NULL;
+		assert_null(nnp_rows_preload_finish(nnp_rows_preload_start(p, &o, 1 << 20), mis, &id,
+		                                    &too_big));
 		assert_int_equal(too_big, 0);
+		nnp_model_free(mis);
 	}
 	/* Over the limit: nothing, and said so. */
 	assert_null(nnp_rows_preload_finish(nnp_rows_preload_start(p, &o, 100), m, &id, &too_big));
 	assert_int_equal(too_big, 1);
 	/* Not a regular file: not started; finishing nothing is nothing. */
-	assert_null(nnp_rows_preload_start(dir, &o, 1 << 20));
+	assert_null(nnp_rows_preload_start(fx->dir, &o, 1 << 20));
 	assert_null(nnp_rows_preload_finish(NULL, m, &id, &too_big));
 	assert_int_equal(too_big, 0);
 
 	nnp_dataset_free(plain);
 	nnp_model_free(m);
-	nnp_model_free(mw);
-	nnp_model_free(mf);
-	free(p);
-	tu_rmtree_free(dir);
 }
 
 static void test_write_and_errors(void **state)
@@ -438,7 +434,7 @@ int main(void)
 		cmocka_unit_test(test_prov_candidate),
 		cmocka_unit_test(test_write_and_errors),
 		cmocka_unit_test(test_write_modes),
-		cmocka_unit_test(test_rows_preload),
+		TU_DIR_TEST(test_rows_preload),
 	};
 	return cmocka_run_group_tests(tests, setup, tu_fixture_teardown);
 }

@@ -250,8 +250,7 @@ static nnp_keep *keep_from(size_t n_layers, const size_t *counts, const size_t *
 
 static void test_apply_shapes_and_values(void **state)
 {
-	(void)state;
-	tu_case *tc = tu_case_net(7, "6 5:leaky_relu 4:tanh 3:softmax", 1.0);
+	tu_case *tc = *state;
 	tc->m->layers[0].alpha = 0.25f;
 	nnp_err err;
 	nnp_err_clear(&err);
@@ -301,13 +300,11 @@ static void test_apply_shapes_and_values(void **state)
 	assert_int_equal(nnp_model_params(p), 6 * 3 + 3 + 3 * 2 + 2 + 2 * 3 + 3);
 	nnp_model_free(p);
 	nnp_keep_free(k);
-	tu_case_free(tc);
 }
 
 static void test_apply_fold_bias(void **state)
 {
-	(void)state;
-	tu_case *c = tu_case_net(99, "4 6:relu 5:sigmoid 2:linear", 1.0);
+	tu_case *c = *state;
 	size_t widths[2] = { 6, 5 };
 	nnp_stats *s = make_stats(2, widths);
 	for (size_t l = 0; l < 2; l++)
@@ -361,7 +358,6 @@ static void test_apply_fold_bias(void **state)
 	s->layers[1].neurons = 5;
 	nnp_keep_free(k);
 	nnp_stats_free(s);
-	tu_case_free(c);
 }
 
 /* ---- folding is exact for constant neurons ---------------------------- */
@@ -405,8 +401,7 @@ static void ref_forward(const nnp_model *m, const float *x, double *out, double 
 
 static void test_fold_exact_for_constant_neurons(void **state)
 {
-	(void)state;
-	tu_case *tc = tu_case_net(2024, "5 8:relu 6:relu 3:softmax", 1.0);
+	tu_case *tc = *state;
 	/* Layer 0: neurons 1 and 4 output their positive bias whatever the input,
 	 * neuron 3 is dead (0). Layer 1: neuron 2 outputs 0.5. */
 	size_t consts0[3] = { 1, 4, 3 };
@@ -488,7 +483,6 @@ static void test_fold_exact_for_constant_neurons(void **state)
 	free(h[1]);
 	free(x);
 	nnp_stats_free(s);
-	tu_case_free(tc);
 }
 
 int main(void)
@@ -498,9 +492,9 @@ int main(void)
 		cmocka_unit_test(test_rule_min_keep),
 		cmocka_unit_test(test_rule_errors),
 		cmocka_unit_test(test_keep_equal),
-		cmocka_unit_test(test_apply_shapes_and_values),
-		cmocka_unit_test(test_apply_fold_bias),
-		cmocka_unit_test(test_fold_exact_for_constant_neurons),
+		TU_NET_TEST(test_apply_shapes_and_values, 7, "6 5:leaky_relu 4:tanh 3:softmax", 1.0),
+		TU_NET_TEST(test_apply_fold_bias, 99, "4 6:relu 5:sigmoid 2:linear", 1.0),
+		TU_NET_TEST(test_fold_exact_for_constant_neurons, 2024, "5 8:relu 6:relu 3:softmax", 1.0),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

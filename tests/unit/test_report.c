@@ -1355,9 +1355,8 @@ static void test_manifest(void **state)
 
 static void test_best_path(void **state)
 {
-	(void)state;
-	char *dir = tu_mkdtemp();
-	char *path = tu_path(dir, "best.bin"), *side = tu_path(dir, "best.bin.nnprune.json");
+	char *path = tu_file(*state, "best.bin");
+	const char *dir = ((const tu_fixture *)*state)->dir;
 	nnp_err err;
 	int ours = -1, removed = -1;
 	/* Nothing there: go ahead. */
@@ -1393,9 +1392,6 @@ static void test_best_path(void **state)
 	assert_int_equal(nnp_mkdir(path, &err), 0);
 	assert_int_equal(nnp_best_check(path, &ours, &err), NNP_EOUTPUT);
 	rmdir(path);
-	free(path);
-	free(side);
-	tu_rmtree_free(dir);
 }
 
 /* prune --json: the one pruned model as report.json's, checked field by field
@@ -2126,7 +2122,7 @@ int main(void)
 		FX_TEST(test_errors, setup_default),
 		FX_TEST(test_write, setup_default),
 		FX_TEST(test_manifest, setup_default),
-		cmocka_unit_test(test_best_path),
+		TU_DIR_TEST(test_best_path),
 		FX_TEST(test_prune_json, setup_default),
 		FX_TEST(test_ft_table, setup_ft),
 		FX_TEST(test_ft_markdown, setup_ft_all),

@@ -160,8 +160,7 @@ static void test_unit_l2(void **state)
 
 static void test_apoz(void **state)
 {
-	(void)state;
-	tu_case *c = tu_case_net(8, "6 9:relu 5:tanh 3:softmax", 1.0);
+	tu_case *c = *state;
 	size_t rows = 300;
 	float *x = malloc(rows * 6 * sizeof *x);
 	for (size_t i = 0; i < rows * 6; i++)
@@ -193,7 +192,6 @@ static void test_apoz(void **state)
 	assert_int_equal(nnp_apoz_scores(st, 2, score, &err), NNP_EUSAGE);
 	nnp_stats_free(st);
 	free(x);
-	tu_case_free(c);
 }
 
 static void test_rank(void **state)
@@ -213,7 +211,7 @@ int main(void)
 		cmocka_unit_test(test_count),
 		cmocka_unit_test(test_magnitude_reference),
 		cmocka_unit_test(test_unit_l2),
-		cmocka_unit_test(test_apoz),
+		TU_NET_TEST(test_apoz, 8, "6 9:relu 5:tanh 3:softmax", 1.0),
 		cmocka_unit_test(test_rank),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

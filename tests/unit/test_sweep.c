@@ -551,28 +551,26 @@ static void test_sweep_streaming(void **state)
 static void test_sweep_small_models(void **state)
 {
 	(void)state;
-	tu_rng rng = { 5 };
 	enum { R = 300 };
-	float *x = malloc(R * 4 * sizeof(float));
-	int32_t *y = malloc(R * sizeof(int32_t));
-	for (size_t i = 0; i < R * 4; i++)
-		x[i] = (float)tu_uniform(&rng, -1, 1);
-	for (size_t r = 0; r < R; r++)
-		y[r] = (int32_t)(tu_next(&rng) % 3);
-	nnp_dataset d = { R, 4, x, y };
+	/* the rows, then each model, from one stream; freed together */
+	tu_case *c = tu_case_seed(5);
+	c->d = tu_random_dataset(&c->rng, R, 4, -1, 1, 3);
+	const float *x = c->d->x;
+	const int32_t *y = c->d->y;
+	nnp_dataset d = *c->d;  /* a copy the second case makes unlabelled */
 	double means[2] = { 0, 1e9 }, stds[2] = { 0, 1e9 };
 	nnp_sweep_opts o = opts_for(means, 2, stds, 2, 1, 2);
 
 	/* No hidden layer: every candidate is the original. */
-	nnp_model *m = tu_net(&rng, "4 3:linear", 1.0);
+	c->m = tu_net(&c->rng, "4 3:linear", 1.0);
 	nnp_stats *s = NULL;
-	assert_int_equal(nnp_stats_create(&s, m, &g_err), 0);
+	assert_int_equal(nnp_stats_create(&s, c->m, &g_err), 0);
 	nnp_sweep *sw = NULL;
-	assert_int_equal(nnp_sweep_run(&sw, m, s, &d, &o, &g_err), 0);
+	assert_int_equal(nnp_sweep_run(&sw, c->m, s, &d, &o, &g_err), 0);
 	assert_int_equal(sw->n_unique, 1);
 	int32_t pred[R];
 	nnp_metrics mt;
-	eval_model(m, x, y, R, &mt, pred);
+	eval_model(c->m, x, y, R, &mt, pred);
 	for (size_t i = 0; i < 4; i++) {
 		assert_true(sw->c[i].accuracy == nnp_metrics_accuracy(&mt));
 		assert_true(sw->c[i].loss == sw->original.loss);
@@ -582,20 +580,20 @@ static void test_sweep_small_models(void **state)
 	assert_true(sw->original.pareto);
 	nnp_sweep_free(sw);
 	nnp_stats_free(s);
-	nnp_model_free(m);
+	nnp_model_free(c->m);
 
 	/* One hidden layer, sigmoid output (MSE), unlabelled data: the second
 	 * formula reaches the output layer directly. */
-	m = tu_net(&rng, "4 6:relu 3:sigmoid", 1.0);
-	s = stats_of(m, x, R);
+	c->m = tu_net(&c->rng, "4 6:relu 3:sigmoid", 1.0);
+	s = stats_of(c->m, x, R);
 	s->layers[0].std[1] = 0;  /* only neuron 1 goes at std 0 */
 	s->layers[0].mean[1] = 0;
 	d.y = NULL;
-	assert_int_equal(nnp_sweep_run(&sw, m, s, &d, &o, &g_err), 0);
+	assert_int_equal(nnp_sweep_run(&sw, c->m, s, &d, &o, &g_err), 0);
 	assert_true(sw->c[3].keep->count[0] == 1);  /* (1e9, 1e9): the floor */
 	assert_true(sw->c[3].floor_hit);
 	assert_true(sw->c[0].keep->count[0] <= 5);  /* (0, 0): neuron 1 at least */
-	eval_model(m, x, NULL, R, &mt, pred);
+	eval_model(c->m, x, NULL, R, &mt, pred);
 	for (size_t i = 0; i < 4; i++) {
 		if (sw->c[i].same_as != NNP_NO_DUP)
 			continue;
@@ -612,9 +610,7 @@ static void test_sweep_small_models(void **state)
 	assert_true(sw->c[3].agreement < 1.0);
 	nnp_sweep_free(sw);
 	nnp_stats_free(s);
-	nnp_model_free(m);
-	free(x);
-	free(y);
+	tu_case_free(c);
 }
 
 static void test_sweep_errors(void **state)

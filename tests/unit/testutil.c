@@ -379,6 +379,13 @@ int tu_case_teardown(void **state)
 	return 0;
 }
 
+int tu_case_net_setup(void **state)
+{
+	const tu_net_spec *s = *state;
+	*state = tu_case_net(s->seed, s->net, s->scale);
+	return 0;
+}
+
 /* NNP_TEST_FILTER=PATTERN runs only the tests whose names match (cmocka's
  * '*' and '?' wildcards): the ThreadSanitizer job runs the thread-count
  * invariance tests alone. */

@@ -120,6 +120,19 @@ tu_case *tu_case_of(nnp_model *m, nnp_dataset *d, nnp_dataset *held);
 void tu_case_free(tu_case *c);
 /* A cmocka teardown for a tu_case in *state (freed even when the test fails). */
 int tu_case_teardown(void **state);
+/* What tu_case_net takes, for a test whose case a setup makes (so that the
+ * teardown frees it even when the test fails). */
+typedef struct tu_net_spec {
+	uint64_t seed;
+	const char *net;
+	double scale;
+} tu_net_spec;
+/* A cmocka setup: *state a tu_net_spec on entry, its tu_case_net after. */
+int tu_case_net_setup(void **state);
+/* Test f with *state = tu_case_net(seed, net, scale), freed by tu_case_teardown. */
+#define TU_NET_TEST(f, seed, net, scale)                                          \
+	cmocka_unit_test_prestate_setup_teardown(f, tu_case_net_setup, tu_case_teardown, \
+	                                         (&(tu_net_spec){ seed, net, scale }))
 
 /* The outcome of case i of a table (what names the table): with want NULL,
  * success; else NNP_EINPUT with want in the message. */
