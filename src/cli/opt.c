@@ -79,14 +79,8 @@ const char *cli_suggest(const char *word, size_t len, const char *const *names, 
 int cli_init(cli_parser *p, int argc, char **argv, const cli_opt *opts,
              const char *cmd, const char *usage, cli_probe *probe)
 {
-	memset(p, 0, sizeof *p);
-	p->argc = argc;
-	p->argv = argv;
-	p->i = 1;
-	p->opts = opts;
-	p->cmd = cmd;
-	p->usage = usage;
-	p->probe = probe;
+	*p = (cli_parser){ .argc = argc, .argv = argv, .i = 1, .opts = opts, .cmd = cmd,
+	                   .usage = usage, .probe = probe };
 	p->operands = calloc((size_t)(argc > 0 ? argc : 1), sizeof *p->operands);
 	if (!p->operands) {
 		fprintf(stderr, "nnprune: out of memory\n");

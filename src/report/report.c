@@ -106,6 +106,13 @@ static void rb_num(nnp_tbuf *b, double x, const char *nonfinite)
 	nnp_tb_printf(b, "%.12g", x);
 }
 
+/* `, "key": x` in a JSON object, x as rb_num writes it (null when not finite). */
+static void rb_member(nnp_tbuf *b, const char *key, double x)
+{
+	nnp_tb_printf(b, ", \"%s\": ", key);
+	rb_num(b, x, "null");
+}
+
 /* ---- shared pieces ---- */
 
 void nnp_report_info_init(nnp_report_info *info)
@@ -775,12 +782,9 @@ static void json_ft(nnp_tbuf *b, const nnp_candidate *c, int orig, const nnp_rep
 	}
 	nnp_tb_printf(b, "{\"epochs\": %zu, \"accuracy\": ", info->ft_epochs);
 	rb_num(b, c->ft_accuracy, "null");
-	nnp_tb_puts(b, ", \"loss\": ");
-	rb_num(b, c->ft_loss, "null");
-	nnp_tb_puts(b, ", \"accuracy_drop_points\": ");
-	rb_num(b, c->ft_drop, "null");
-	nnp_tb_puts(b, ", \"accuracy_drop_vs_finetuned_original_points\": ");
-	rb_num(b, orig ? 0 : c->ft_drop_vs_ft, "null");
+	rb_member(b, "loss", c->ft_loss);
+	rb_member(b, "accuracy_drop_points", c->ft_drop);
+	rb_member(b, "accuracy_drop_vs_finetuned_original_points", orig ? 0 : c->ft_drop_vs_ft);
 	nnp_tb_puts(b, ", \"file\": ");
 	rb_json_str(b, c->ft_file);
 	nnp_tb_putc(b, '}');
@@ -857,8 +861,7 @@ static void json_model(nnp_tbuf *b, const nnp_candidate *c, size_t i, int orig,
 		nnp_tb_printf(b, "\"index\": %zu, ", nnp_report_index(info, i));
 	nnp_tb_puts(b, "\"mean\": ");
 	rb_num(b, orig ? NAN : c->mean_thr, "null");
-	nnp_tb_puts(b, ", \"std\": ");
-	rb_num(b, orig ? NAN : c->std_thr, "null");
+	rb_member(b, "std", orig ? NAN : c->std_thr);
 	if (nnp_report_is_budget(info))
 		json_budget(b, c, orig);
 	nnp_tb_puts(b, ", \"kept\": [");
@@ -875,14 +878,10 @@ static void json_model(nnp_tbuf *b, const nnp_candidate *c, size_t i, int orig,
 	rb_count(b, c->file_bytes);
 	nnp_tb_printf(b, ", \"macs\": %zu, \"accuracy\": ", c->macs);
 	rb_num(b, c->accuracy, "null");
-	nnp_tb_puts(b, ", \"accuracy_drop_points\": ");
-	rb_num(b, c->accuracy_drop, "null");
-	nnp_tb_puts(b, ", \"loss\": ");
-	rb_num(b, c->loss, "null");
-	nnp_tb_puts(b, ", \"agreement\": ");
-	rb_num(b, c->agreement, "null");
-	nnp_tb_puts(b, ", \"reduction_percent\": ");
-	rb_num(b, c->reduction, "null");
+	rb_member(b, "accuracy_drop_points", c->accuracy_drop);
+	rb_member(b, "loss", c->loss);
+	rb_member(b, "agreement", c->agreement);
+	rb_member(b, "reduction_percent", c->reduction);
 	nnp_tb_printf(b, ", \"pareto\": %s, \"floor_hit\": %s, \"same_as\": ",
 	              nnp_report_pareto(c) ? "true" : "false", c->floor_hit ? "true" : "false");
 	rb_index(b, info, orig ? NNP_NO_DUP : c->same_as);
@@ -904,15 +903,13 @@ static void json_gates(nnp_tbuf *b, const nnp_report_info *info)
 		g.max_drop = info->max_drop;
 	nnp_tb_puts(b, "{\"max_drop_points\": ");
 	rb_num(b, g.max_drop, "null");
-	nnp_tb_puts(b, ", \"min_accuracy\": ");
-	rb_num(b, g.min_accuracy, "null");
+	rb_member(b, "min_accuracy", g.min_accuracy);
 	nnp_tb_puts(b, ", \"max_params\": ");
 	if (g.max_params != NNP_GATE_UNSET_COUNT)
 		nnp_tb_printf(b, "%zu", g.max_params);
 	else
 		nnp_tb_puts(b, "null");
-	nnp_tb_puts(b, ", \"max_params_percent\": ");
-	rb_num(b, g.max_params_pct, "null");
+	rb_member(b, "max_params_percent", g.max_params_pct);
 	nnp_tb_puts(b, ", \"max_bytes\": ");
 	if (g.max_bytes != NNP_GATE_UNSET_BYTES)
 		nnp_tb_printf(b, "%llu", (unsigned long long)g.max_bytes);
