@@ -25,7 +25,6 @@ typedef struct cli_opt {
 	int id;            /* returned by cli_next */
 } cli_opt;
 
-/* Walks argv: options anywhere, "--" ends them, the rest are operands. */
 /* Given by the documentation generator (doc.c) to a command instead of NULL:
  * the command's first cli_next records its option table and usage there and
  * returns CLI_ERROR at once, so the command prints nothing and does no work. */
@@ -34,6 +33,7 @@ typedef struct cli_probe {
 	const char *usage;
 } cli_probe;
 
+/* Walks argv: options anywhere, "--" ends them, the rest are operands. */
 typedef struct cli_parser {
 	int argc;
 	char **argv;
@@ -71,7 +71,6 @@ int cli_parse_opts(cli_parser *p, const cli_opt *opts, int help_id, void (*help)
 int cli_parse_cmd(cli_parser *p, int help_id, void (*help)(void),
                   int (*on)(cli_parser *p, void *ctx, int id, const char *arg), void *ctx,
                   int n, const char *what, int *rc);
-
 
 /* The closest of n names to word (edit distance, '_' taken as '-'), or NULL
  * when none is close enough to be a likely typo. */
@@ -169,7 +168,7 @@ int cli_data_option(cli_parser *p, cli_data *d, int id, const char *arg);
  * NNP_LABEL_NAME (the name borrowed from r) so the statistics file names it. */
 void cli_label_note(const nnp_reader *r, const char *path, nnp_data_opts *o, int quiet);
 
-/* ---- shared by stats and eval (cmd_stats.c) ---- */
+/* ---- shared by stats and eval (cmd_stats.c, cmd_stats_summary.c) ---- */
 struct cli_model;
 /* Loads MODEL and opens DATA checked against it. */
 int cli_open_model_data(const char *model_path, const char *data_path, cli_data *d,
@@ -183,7 +182,8 @@ int cli_run_shown(const nnp_model *m, nnp_reader *r, const cli_data *d, const ch
 /* The statistics' summary after stats: JSON on stdout, or text unless quiet
  * (cmd_stats_summary.c); an exit code. */
 int cli_stats_summary(const nnp_stats *s, const char *out, int json, int quiet);
-/* "accuracy A%, LOSS L on N labelled rows" (or "no labels") on stdout. */
+/* "accuracy A%, LOSS L on N labelled rows" (or "no labels") on stdout
+ * (cmd_stats_summary.c). */
 void cli_print_metrics_line(const nnp_metrics *mt);
 
 /* Progress on stderr, only when stderr is a terminal and not quiet. */

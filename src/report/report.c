@@ -1,4 +1,5 @@
-/* The sweep report: terminal table, Markdown, CSV, JSON, and the files. */
+/* The sweep report as text: terminal table, Markdown, CSV and JSON (the files
+ * are written by report_files.c). */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -8,7 +9,6 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "nnprune/io.h"
 #include "nnprune/model.h"
 #include "nnprune/report.h"
 #include "nnprune/criteria.h"

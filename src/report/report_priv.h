@@ -1,5 +1,7 @@
-/* Private to report.c and report_svg.c: text escaping and the two chart
- * renderers (the text buffer is src/util/textbuf.h). */
+/* Private to the report's files: the pieces every renderer shares
+ * (report_common.c) and the two chart renderers (report_svg.c), used by the
+ * text renderers (report.c) and the HTML page (report_html.c). The text
+ * buffer is src/util/textbuf.h. */
 #ifndef NNPRUNE_REPORT_PRIV_H
 #define NNPRUNE_REPORT_PRIV_H
 

@@ -581,6 +581,7 @@ static void test_sweep_small_models(void **state)
 	nnp_sweep_free(sw);
 	nnp_stats_free(s);
 	nnp_model_free(c->m);
+	c->m = NULL;   /* a failing tu_net below must not leave it to be freed twice */
 
 	/* One hidden layer, sigmoid output (MSE), unlabelled data: the second
 	 * formula reaches the output layer directly. */
