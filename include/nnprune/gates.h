@@ -88,8 +88,8 @@ typedef struct nnp_gate_result {
  * Judges every candidate of sw by g and picks the best.
  *
  * Figures judged: when the original or any candidate was fine-tuned
- * (`finetuned` set), the fine-tuned ones: accuracy ft_accuracy and drop
- * ft_drop (against the original before fine-tuning, as the report shows
+ * (`ft.done` set), the fine-tuned ones: accuracy ft.accuracy and drop
+ * ft.drop (against the original before fine-tuning, as the report shows
  * it), and a candidate that was not fine-tuned never passes. Otherwise
  * accuracy and accuracy_drop. Size gates judge params and file_bytes (a
  * --max-bytes gate needs file_bytes of every distinct candidate:

@@ -62,7 +62,7 @@ int nnp_manifest_add(nnp_manifest *m, const char *name, uint64_t bytes, nnp_err 
 
 /*
  * The manifest of a run that wrote its models and reports into dir: every
- * model file of sw (file and ft_file of the original and of each candidate,
+ * model file of sw (file and ft.file of the original and of each candidate,
  * each once) whose path lies inside dir (by its text: "dir/x.bin"), with its
  * size on disk now, then the six report files (report.md, report.csv,
  * report.svg, stats.svg, report.html, report.json) with NNP_MANIFEST_ANY_SIZE.

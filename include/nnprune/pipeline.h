@@ -311,7 +311,7 @@ typedef struct nnp_pipeline {
  * the candidates (nnp_sweep_measure in out.format), judges them by the gates
  * (the fine-tuned figures when fine-tuned) and writes the models the write
  * mode asks for with their provenance: a duplicate without a file of its own
- * gets its first's file name (c->file, c->ft_file).
+ * gets its first's file name (c->file, c->ft.file).
  * Results do not depend on the thread count. Errors: the sources', NNP_EUSAGE
  * for a specification that cannot be met (its label first), NNP_EOUTPUT.
  */

@@ -51,7 +51,7 @@ typedef struct nnp_report_info {
 	size_t best;              /* selected candidate (index into sw->c) or NNP_NO_DUP */
 	double max_drop;          /* the accuracy gate in points, or NAN when none was set */
 	const char *version;      /* tool version printed; NULL: NNP_VERSION */
-	/* Fine-tuning. When the original or any candidate has `finetuned` set,
+	/* Fine-tuning. When the original or any candidate has `ft.done` set,
 	 * every output gains the fine-tuned figures (table, Markdown and CSV
 	 * columns, a "finetune" object per model in JSON, hollow points in
 	 * report.svg), and `best` and `max_drop` are taken to judge the

@@ -20,12 +20,50 @@ extern "C" {
 
 #define NNP_NO_DUP ((size_t)-1)
 
-/* One point of the sweep (or the original model). */
+/* What a candidate is: which of its thr, budget and sparse members hold it. */
+typedef enum nnp_candidate_kind {
+	NNP_CAND_ORIGINAL,         /* the model as given: nothing removed */
+	NNP_CAND_THRESHOLDS,       /* the rule's pair (thr): nnp_sweep_run, --method rule */
+	NNP_CAND_BUDGET,           /* a neuron budget (budget): --method score|obs */
+	NNP_CAND_SPARSE            /* a share of weights zeroed (sparse): --method magnitude */
+} nnp_candidate_kind;
+
+/* One point of the sweep (or the original model): what it is (kind and the
+ * member it names; the members of the other kinds stay as their comments
+ * say and are ignored), what it measured, and what fine-tuning made of it. */
 typedef struct nnp_candidate {
-	double mean_thr, std_thr;  /* NAN for the original */
+	nnp_candidate_kind kind;
+	/* THRESHOLDS: |mean| <= thr.mean and std <= thr.std. NAN for every other
+	 * kind. */
+	struct {
+		double mean, std;
+	} thr;
+	/* BUDGET (built outside nnp_sweep_run). All zero for every other kind; a
+	 * budget candidate has one of them set (target_params with the step it
+	 * picked, if any). */
+	struct {
+		double keep_frac;      /* > 0: round(keep_frac * width) neurons kept per hidden layer */
+		size_t alloc_step;     /* > 0: the 1-based step of the allocation path */
+		size_t target_params;  /* > 0: the parameter budget that step was picked for */
+		int widths;            /* 1: the kept counts per hidden layer were given */
+	} budget;
+	/* SPARSE (unstructured): every neuron kept. All zero and NULL for every
+	 * other kind. */
+	struct {
+		double share;          /* > 0: this share of the weights set to zero */
+		int scope;             /* nnp_mag_scope: per layer, global or hidden */
+		const double *layers;  /* NULL, or one share per weight layer (borrowed from
+		                        * the specification; share is then the share of all
+		                        * the weights zeroed) */
+		size_t n_layers;
+	} sparse;
+
+	/* What it measured. */
 	nnp_keep *keep;            /* owned; NULL for the original */
 	size_t params, bytes, macs;  /* bytes: params as float32 */
 	size_t nonzeros;           /* weights that are not zero (nnp_model_nonzeros); 0: unknown */
+	size_t live_params;        /* SPARSE: params less the weights that are zero (set with
+	                            * the sizes; 0: not known): what it is judged by */
 	uint64_t file_bytes;       /* size of the model file (written, or as it would be); 0: unknown */
 	double accuracy;           /* fraction in [0,1] */
 	double loss;
@@ -36,34 +74,21 @@ typedef struct nnp_candidate {
 	int floor_hit;             /* 1: min_keep overrode the rule somewhere */
 	size_t same_as;            /* index of an earlier candidate with the same kept set, or NNP_NO_DUP */
 	char *file;                /* where the slimmed model was written, owned; NULL if not yet */
+
 	/* After fine-tuning (`sweep --finetune`, filled by the front end). All
 	 * zero and NULL otherwise, and then ignored by every reader. */
-	int finetuned;             /* 1: the ft_ fields below are set */
-	double ft_accuracy;        /* the fine-tuned model's accuracy, fraction in [0,1] */
-	double ft_loss;
-	double ft_drop;            /* (original - fine-tuned this) accuracy, in points */
-	double ft_drop_vs_ft;      /* (fine-tuned original - fine-tuned this), in points */
-	char *ft_file;             /* where the fine-tuned model was written, owned; or NULL */
-	/* The budget of a candidate of the output-aware methods (`sweep --method
-	 * score|obs`, built outside nnp_sweep_run; its mean_thr and std_thr are
-	 * NAN). All zero for a threshold candidate, and then ignored. */
-	double keep_frac;          /* > 0: round(keep_frac * width) neurons kept per hidden layer */
-	size_t alloc_step;         /* > 0: the 1-based step of the allocation path */
-	size_t target_params;      /* > 0: the parameter budget that step was picked for */
-	int widths;                /* 1: the kept counts per hidden layer were given */
-	/* Unstructured (`--method magnitude --sparsity`): every neuron kept. */
-	double sparsity;           /* > 0: this share of the weights set to zero */
-	int sparse_scope;          /*   nnp_mag_scope: per layer, global or hidden */
-	const double *sparse_layers; /*   NULL, or one share per weight layer (borrowed
-	                              *   from the specification; sparsity is then the
-	                              *   share of all the weights zeroed) */
-	size_t n_sparse_layers;
-	size_t live_params;        /*   params less the weights that are zero (set with
-	                              *   the sizes; 0: not known): what it is judged by */
+	struct {
+		int done;              /* 1: the members below are set */
+		double accuracy;       /* the fine-tuned model's accuracy, fraction in [0,1] */
+		double loss;
+		double drop;           /* (original - fine-tuned this) accuracy, in points */
+		double drop_vs_ft;     /* (fine-tuned original - fine-tuned this), in points */
+		char *file;            /* where the fine-tuned model was written, owned; or NULL */
+	} ft;
 } nnp_candidate;
 
 /* The size a candidate is judged by (reduction, Pareto front, --best, the
- * parameter gate): its params; for an unstructured candidate (sparsity > 0)
+ * parameter gate): its params; for an unstructured candidate (NNP_CAND_SPARSE)
  * its live_params, the weights set to zero counting as removed, when known. */
 size_t nnp_candidate_size(const nnp_candidate *c);
 /* Sets an unstructured candidate's nonzeros and live_params from its model

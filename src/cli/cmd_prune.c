@@ -326,8 +326,8 @@ static char *provenance(const prune_cfg *c, const nnp_model *m, const char *mode
 		pv.widths = c->widths.v;
 		pv.n_widths = c->widths.n_per;
 	}
-	if (k->target_params) {
-		pv.target_params = k->target_params;
+	if (k->budget.target_params) {
+		pv.target_params = k->budget.target_params;
 		pv.target_text = c->target.text;
 	}
 	nnp_prov_candidate(&pv, k, c->me.mo.grid_step);

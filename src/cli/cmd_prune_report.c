@@ -35,18 +35,18 @@ void prune_summary(const prune_cfg *c, const nnp_model *m, const char *model_pat
 		snprintf(budget, sizeof budget, "keep %g", c->keep);
 	else if (c->widths_text)
 		snprintf(budget, sizeof budget, "widths %.80s", c->widths_text);
-	else if (c->sp.text && k->sparse_layers) {
+	else if (c->sp.text && k->sparse.layers) {
 		char sh[64];
 		nnp_candidate_shares_text(sh, sizeof sh, k, '/');
 		snprintf(budget, sizeof budget, "sparsity %s per layer, %.4g of the weights", sh,
-		         k->sparsity);
+		         k->sparse.share);
 	} else if (c->sp.text)
-		snprintf(budget, sizeof budget, "sparsity %g, %s", k->sparsity,
-		         k->sparse_scope == NNP_MAG_GLOBAL ? "global"
-		         : k->sparse_scope ? "output layer dense" : "per layer");
-	else if (k->alloc_step)
+		snprintf(budget, sizeof budget, "sparsity %g, %s", k->sparse.share,
+		         k->sparse.scope == NNP_MAG_GLOBAL ? "global"
+		         : k->sparse.scope ? "output layer dense" : "per layer");
+	else if (k->budget.alloc_step)
 		snprintf(budget, sizeof budget, "target %s: allocation step %zu", c->target.text,
-		         k->alloc_step);
+		         k->budget.alloc_step);
 	else
 		snprintf(budget, sizeof budget, "target %s: already within", c->target.text);
 	if (c->sp.text) {
@@ -95,10 +95,10 @@ void prune_ft_summary(const prune_cfg *c, const nnp_pipeline *pl, const char *mo
 		fprintf(stderr, ", pruned gradually in %zu steps", pl->o.ft_gradual);
 	fprintf(stderr, "): training accuracy %.2f%%, the original fine-tuned the same way "
 	        "%.2f%%\n", 100.0 * jk->rep.train_accuracy, 100.0 * jo->rep.train_accuracy);
-	if (!isnan(k->ft_accuracy))
+	if (!isnan(k->ft.accuracy))
 		fprintf(stderr, "nnprune: accuracy after fine-tuning %.2f%%, the original fine-tuned "
 		        "the same way %.2f%%: %.2f points lower (%.2f below the original as it was)\n",
-		        100.0 * k->ft_accuracy, 100.0 * o->ft_accuracy, k->ft_drop_vs_ft, k->ft_drop);
+		        100.0 * k->ft.accuracy, 100.0 * o->ft.accuracy, k->ft.drop_vs_ft, k->ft.drop);
 }
 
 /* --best: the model OUT holds (the fine-tuned one after --finetune). */

@@ -168,10 +168,11 @@ static int write_plot(const char *path, const prune_iter *it, const prune_iter_r
 	sw->n = sw->n_unique = 1;
 	sw->rows = t->rows;
 	nnp_candidate *o = &sw->original, *c = &sw->c[0];
-	o->mean_thr = o->std_thr = c->mean_thr = c->std_thr = NAN;
+	o->thr.mean = o->thr.std = c->thr.mean = c->thr.std = NAN;
 	o->same_as = c->same_as = NNP_NO_DUP;
 	c->keep = k;
-	c->widths = 1;
+	c->kind = NNP_CAND_BUDGET;
+	c->budget.widths = 1;
 	o->params = t->params[0];
 	c->params = t->params[t->kept];
 	o->accuracy = t->accuracy[0];

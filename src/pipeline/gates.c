@@ -227,9 +227,9 @@ static judged figures(const nnp_candidate *c, int ft)
 {
 	judged j = { c->accuracy, c->accuracy_drop, nnp_candidate_size(c), c->file_bytes, 1 };
 	if (ft) {
-		j.ok = c->finetuned;
-		j.acc = c->finetuned ? c->ft_accuracy : -INFINITY;
-		j.drop = c->finetuned ? c->ft_drop : INFINITY;
+		j.ok = c->ft.done;
+		j.acc = c->ft.done ? c->ft.accuracy : -INFINITY;
+		j.drop = c->ft.done ? c->ft.drop : INFINITY;
 	}
 	return j;
 }
@@ -288,25 +288,25 @@ static nnp_gate first_gate(unsigned m)
 /* "mean 0.1, std 0.4", "keep 0.5", ...: how a message names a candidate. */
 static void name_candidate(char *buf, size_t size, size_t *len, const nnp_candidate *c)
 {
-	if (c->target_params)
-		cat(buf, size, len, "target %zu (allocation step %zu)", c->target_params,
-		    c->alloc_step);
-	else if (c->alloc_step)
-		cat(buf, size, len, "allocation step %zu", c->alloc_step);
-	else if (c->keep_frac > 0)
-		cat(buf, size, len, "keep %g", c->keep_frac);
-	else if (c->widths && c->keep) {
+	if (c->budget.target_params)
+		cat(buf, size, len, "target %zu (allocation step %zu)", c->budget.target_params,
+		    c->budget.alloc_step);
+	else if (c->budget.alloc_step)
+		cat(buf, size, len, "allocation step %zu", c->budget.alloc_step);
+	else if (c->budget.keep_frac > 0)
+		cat(buf, size, len, "keep %g", c->budget.keep_frac);
+	else if (c->budget.widths && c->keep) {
 		cat(buf, size, len, "widths ");
 		for (size_t l = 0; l < c->keep->n_layers; l++)
 			cat(buf, size, len, "%s%zu", l ? "-" : "", c->keep->count[l]);
-	} else if (c->sparsity > 0) {
+	} else if (c->sparse.share > 0) {
 		char sh[NNP_SHARES_TEXT_MAX];
 		nnp_candidate_shares_text(sh, sizeof sh, c, '/');
-		cat(buf, size, len, "sparsity %s%s%s", sh, c->sparse_scope ? " " : "",
-		    c->sparse_scope ? nnp_mag_scope_name(c->sparse_scope) : "");
+		cat(buf, size, len, "sparsity %s%s%s", sh, c->sparse.scope ? " " : "",
+		    c->sparse.scope ? nnp_mag_scope_name(c->sparse.scope) : "");
 	}
-	else if (isfinite(c->mean_thr) && isfinite(c->std_thr))
-		cat(buf, size, len, "mean %g, std %g", c->mean_thr, c->std_thr);
+	else if (isfinite(c->thr.mean) && isfinite(c->thr.std))
+		cat(buf, size, len, "mean %g, std %g", c->thr.mean, c->thr.std);
 	else
 		cat(buf, size, len, "candidate");
 }
@@ -316,9 +316,9 @@ static void name_candidate(char *buf, size_t size, size_t *len, const nnp_candid
 static const char *file_of(const nnp_sweep *sw, size_t i, int ft)
 {
 	const nnp_candidate *c = &sw->c[i];
-	const char *f = ft ? c->ft_file : c->file;
+	const char *f = ft ? c->ft.file : c->file;
 	if (!f && c->same_as != NNP_NO_DUP)
-		f = ft ? sw->c[c->same_as].ft_file : sw->c[c->same_as].file;
+		f = ft ? sw->c[c->same_as].ft.file : sw->c[c->same_as].file;
 	return f;
 }
 
@@ -330,7 +330,7 @@ static void message_best(nnp_gate_result *r, const nnp_sweep *sw, const judged *
 	cat(m, size, &len, "selected #%zu (", r->best);
 	name_candidate(m, size, &len, c);
 	cat(m, size, &len, "): %zu %sparameters (%.1f%% fewer)", nnp_candidate_size(c),
-	    c->sparsity > 0 ? "nonzero " : "", c->reduction);
+	    c->sparse.share > 0 ? "nonzero " : "", c->reduction);
 	if (c->file_bytes)
 		cat(m, size, &len, ", %llu bytes", (unsigned long long)c->file_bytes);
 	cat(m, size, &len, ", accuracy %.2f%% (drop %.2f points)%s", 100.0 * j->acc,
@@ -376,7 +376,7 @@ static void message_fail(nnp_gate_result *r, const nnp_sweep *sw, const nnp_gate
 			break;
 		case NNP_GATE_MAX_PARAMS:
 			cat(m, size, &len, "%zu %sparameters (over %.0f)", jc->params,
-			    c->sparsity > 0 ? "nonzero " : "",
+			    c->sparse.share > 0 ? "nonzero " : "",
 			    floor(params_limit(g, params0)));
 			break;
 		case NNP_GATE_MAX_BYTES:
@@ -397,13 +397,13 @@ int nnp_gates_judge(const nnp_gates *g, const nnp_sweep *sw, nnp_gate_result *r,
 {
 	memset(r, 0, sizeof *r);
 	r->best = r->closest = NNP_NO_DUP;
-	int ft = sw->original.finetuned;
+	int ft = sw->original.ft.done;
 	for (size_t i = 0; i < sw->n; i++) {
 		const nnp_candidate *c = &sw->c[i];
 		if (c->same_as != NNP_NO_DUP && c->same_as >= i)
 			return nnp_err_set(err, NNP_EUSAGE, "gates: candidate %zu: same_as %zu is not "
 			                   "an earlier candidate", i, c->same_as);
-		ft |= c->finetuned;
+		ft |= c->ft.done;
 	}
 	r->finetuned = ft;
 	if (!nnp_gates_any(g)) {

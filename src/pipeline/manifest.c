@@ -102,11 +102,11 @@ int nnp_manifest_of_run(nnp_manifest *m, const char *dir, const nnp_sweep *sw, n
 {
 	int rc = add_file(m, dir, sw->original.file, err);
 	if (!rc)
-		rc = add_file(m, dir, sw->original.ft_file, err);
+		rc = add_file(m, dir, sw->original.ft.file, err);
 	for (size_t i = 0; !rc && i < sw->n; i++) {
 		rc = add_file(m, dir, sw->c[i].file, err);
 		if (!rc)
-			rc = add_file(m, dir, sw->c[i].ft_file, err);
+			rc = add_file(m, dir, sw->c[i].ft.file, err);
 	}
 	for (size_t k = 0; !rc && k < sizeof report_files / sizeof report_files[0]; k++)
 		rc = nnp_manifest_add(m, report_files[k], NNP_MANIFEST_ANY_SIZE, err);

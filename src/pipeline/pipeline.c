@@ -40,10 +40,11 @@ static nnp_sweep *sweep_alloc(size_t n)
 		nnp_sweep_free(sw);
 		return NULL;
 	}
-	sw->original.mean_thr = sw->original.std_thr = NAN;
+	sw->original.kind = NNP_CAND_ORIGINAL;
+	sw->original.thr.mean = sw->original.thr.std = NAN;
 	sw->original.same_as = NNP_NO_DUP;
 	for (size_t i = 0; i < n; i++) {
-		sw->c[i].mean_thr = sw->c[i].std_thr = NAN;
+		sw->c[i].thr.mean = sw->c[i].thr.std = NAN;
 		sw->c[i].same_as = NNP_NO_DUP;
 	}
 	return sw;
@@ -103,9 +104,10 @@ static int build_rule(nnp_pipeline *p, const nnp_model *m, nnp_err *err)
 	int rc = sw ? NNP_OK : nnp_err_set(err, NNP_ENOMEM, "out of memory");
 	for (size_t i = 0; !rc && i < sw->n; i++) {
 		nnp_candidate *c = &sw->c[i];
-		c->mean_thr = o->specs[i].mean;
-		c->std_thr = o->specs[i].std;
-		rc = nnp_keep_rule(&c->keep, p->stats, c->mean_thr, c->std_thr, o->min_keep, err);
+		c->kind = NNP_CAND_THRESHOLDS;
+		c->thr.mean = o->specs[i].mean;
+		c->thr.std = o->specs[i].std;
+		rc = nnp_keep_rule(&c->keep, p->stats, c->thr.mean, c->thr.std, o->min_keep, err);
 		if (!rc)
 			c->floor_hit = nnp_keep_any_floor(c->keep);
 	}
@@ -170,10 +172,11 @@ static int build_method(nnp_pipeline *p, const nnp_model *m, nnp_err *err)
 			nnp_candidate *c = &sw->c[i];
 			const size_t *use = counts;
 			p->specs[i] = *s;
+			c->kind = NNP_CAND_BUDGET;
 			progress(o, i, n);
 			switch (s->kind) {
 			case NNP_SPEC_KEEP:
-				c->keep_frac = s->keep;
+				c->budget.keep_frac = s->keep;
 				rc = nnp_method_counts(m, s->keep, counts, err);
 				break;
 			case NNP_SPEC_ALLOC_STEP: {
@@ -183,14 +186,14 @@ static int build_method(nnp_pipeline *p, const nnp_model *m, nnp_err *err)
 					rc = spec_error(err, s, "beyond the allocation path's last step");
 					break;
 				}
-				c->alloc_step = st;
+				c->budget.alloc_step = st;
 				use = a->counts + (st - 1) * H;
 				break;
 			}
 			case NNP_SPEC_TARGET: {
 				size_t target = s->target_params;
 				size_t st = target >= params0 ? NNP_ALLOC_NONE : nnp_alloc_pick(a, target);
-				c->target_params = target;
+				c->budget.target_params = target;
 				if (target >= params0) {
 					/* Within budget already: every layer whole. */
 					for (size_t l = 0; l < H; l++)
@@ -202,13 +205,13 @@ static int build_method(nnp_pipeline *p, const nnp_model *m, nnp_err *err)
 					                 s->label ? s->label : "", s->label ? ": " : "", target,
 					                 a->n ? a->params[a->n - 1] : params0);
 				} else {
-					c->alloc_step = st + 1;
+					c->budget.alloc_step = st + 1;
 					use = a->counts + st * H;
 				}
 				break;
 			}
 			case NNP_SPEC_WIDTHS:
-				c->widths = 1;
+				c->budget.widths = 1;
 				use = s->widths;
 				break;
 			case NNP_SPEC_THRESHOLDS:
@@ -311,9 +314,10 @@ static int build_sparse(nnp_pipeline *p, const nnp_model *m, nnp_err *err)
 				rc = spec_error(err, s, "the sparsity is outside [0, 1]");
 		if (rc)
 			break;
-		c->sparse_scope = o->mag_scope;
-		c->sparse_layers = s->sparse_layers;
-		c->n_sparse_layers = s->sparse_layers ? n_share : 0;
+		c->kind = NNP_CAND_SPARSE;
+		c->sparse.scope = o->mag_scope;
+		c->sparse.layers = s->sparse_layers;
+		c->sparse.n_layers = s->sparse_layers ? n_share : 0;
 		if (!(c->keep = keep_all(m)))
 			rc = nnp_err_set(err, NNP_ENOMEM, "out of memory");
 		size_t removed = 0;
@@ -332,9 +336,9 @@ static int build_sparse(nnp_pipeline *p, const nnp_model *m, nnp_err *err)
 			rc = spec_error(err, s, what);
 		}
 		/* Per-layer shares: the share of all the weights they zero. */
-		c->sparsity = s->sparse_layers ? (double)removed / (double)mag_weights(m)
-		                               : s->sparsity;
-		if (!rc && !(c->sparsity > 0))
+		c->sparse.share = s->sparse_layers ? (double)removed / (double)mag_weights(m)
+		                                   : s->sparsity;
+		if (!rc && !(c->sparse.share > 0))
 			rc = spec_error(err, s, "the shares zero no weight");
 	}
 	nnp_method_ctx_free(ctx);

@@ -37,26 +37,26 @@ static void budget_name(char *buf, size_t size, const nnp_candidate *c,
 	const char *me = nnp_method_name(mo->method);
 	const char *co = nnp_compensate_name(mo->compensate);
 	if (nnp_method_by_thresholds(mo->method) && mo->compensate != NNP_COMP_LS)
-		snprintf(buf, size, "-m%.12g-s%.12g", c->mean_thr, c->std_thr);
+		snprintf(buf, size, "-m%.12g-s%.12g", c->thr.mean, c->thr.std);
 	else if (nnp_method_by_thresholds(mo->method))
-		snprintf(buf, size, "-%s-%s-m%.12g-s%.12g", me, co, c->mean_thr, c->std_thr);
-	else if (c->sparse_layers) {
+		snprintf(buf, size, "-%s-%s-m%.12g-s%.12g", me, co, c->thr.mean, c->thr.std);
+	else if (c->sparse.layers) {
 		int n = snprintf(buf, size, "-%s%s-s", me, mo->compensate == NNP_COMP_LS ? "-ls" : "");
 		if (n > 0 && (size_t)n < size)
 			nnp_candidate_shares_text(buf + n, size - (size_t)n, c, '_');
-	} else if (c->sparsity > 0)
+	} else if (c->sparse.share > 0)
 		snprintf(buf, size, "-%s%s-%s%.12g", me, mo->compensate == NNP_COMP_LS ? "-ls" : "",
-		         c->sparse_scope == NNP_MAG_GLOBAL ? "g" : c->sparse_scope ? "h" : "s", c->sparsity);
-	else if (c->target_params)
-		snprintf(buf, size, "-%s-%s-t%zu", me, co, c->target_params);
-	else if (c->alloc_step)
-		snprintf(buf, size, "-%s-%s-a%zu", me, co, c->alloc_step);
-	else if (c->widths) {
+		         c->sparse.scope == NNP_MAG_GLOBAL ? "g" : c->sparse.scope ? "h" : "s", c->sparse.share);
+	else if (c->budget.target_params)
+		snprintf(buf, size, "-%s-%s-t%zu", me, co, c->budget.target_params);
+	else if (c->budget.alloc_step)
+		snprintf(buf, size, "-%s-%s-a%zu", me, co, c->budget.alloc_step);
+	else if (c->budget.widths) {
 		int n = snprintf(buf, size, "-%s-%s-w", me, co);
 		for (size_t l = 0; n > 0 && (size_t)n < size && l < c->keep->n_layers; l++)
 			n += snprintf(buf + n, size - (size_t)n, "%s%zu", l ? "-" : "", c->keep->count[l]);
 	} else
-		snprintf(buf, size, "-%s-%s-k%.12g", me, co, c->keep_frac);
+		snprintf(buf, size, "-%s-%s-k%.12g", me, co, c->budget.keep_frac);
 }
 
 /* "dir/stem-m0.1-s0.4.bin"; with ft_epochs > 0 "dir/stem-m0.1-s0.4-ft2.bin", and
@@ -81,25 +81,25 @@ static char *candidate_path(const nnp_pipeline *p, const nnp_candidate *c, uint6
 
 void nnp_candidate_budget_text(char *buf, size_t size, const nnp_candidate *c)
 {
-	if (c->target_params)
-		snprintf(buf, size, "target %zu (allocation step %zu)", c->target_params,
-		         c->alloc_step);
-	else if (c->alloc_step)
-		snprintf(buf, size, "allocation step %zu", c->alloc_step);
-	else if (c->keep_frac > 0)
-		snprintf(buf, size, "keep %g", c->keep_frac);
-	else if (c->widths) {
+	if (c->budget.target_params)
+		snprintf(buf, size, "target %zu (allocation step %zu)", c->budget.target_params,
+		         c->budget.alloc_step);
+	else if (c->budget.alloc_step)
+		snprintf(buf, size, "allocation step %zu", c->budget.alloc_step);
+	else if (c->budget.keep_frac > 0)
+		snprintf(buf, size, "keep %g", c->budget.keep_frac);
+	else if (c->budget.widths) {
 		int n = snprintf(buf, size, "widths ");
 		for (size_t l = 0; n > 0 && (size_t)n < size && l < c->keep->n_layers; l++)
 			n += snprintf(buf + n, size - (size_t)n, "%s%zu", l ? "-" : "", c->keep->count[l]);
 	}
-	else if (c->sparsity > 0) {
+	else if (c->sparse.share > 0) {
 		char sh[NNP_SHARES_TEXT_MAX];
 		nnp_candidate_shares_text(sh, sizeof sh, c, '/');
-		snprintf(buf, size, "sparsity %s%s%s", sh, c->sparse_scope ? " " : "",
-		         c->sparse_scope ? nnp_mag_scope_name(c->sparse_scope) : "");
+		snprintf(buf, size, "sparsity %s%s%s", sh, c->sparse.scope ? " " : "",
+		         c->sparse.scope ? nnp_mag_scope_name(c->sparse.scope) : "");
 	} else
-		snprintf(buf, size, "mean %g, std %g", c->mean_thr, c->std_thr);
+		snprintf(buf, size, "mean %g, std %g", c->thr.mean, c->thr.std);
 }
 
 /* NNP_EOUTPUT if path names one of the inputs (NULL entries are skipped). */
@@ -130,15 +130,15 @@ char *nnp_pipeline_provenance(const nnp_pipeline *p, size_t i)
 			pv.lambda_rel = mo->lambda_rel;
 	}
 	if (nnp_method_by_thresholds(mo->method)) {
-		pv.mean_thr = c->mean_thr;
-		pv.std_thr = c->std_thr;
+		pv.mean_thr = c->thr.mean;
+		pv.std_thr = c->thr.std;
 		pv.fold = mo->compensate == NNP_COMP_FOLD;
 		pv.min_keep = p->o.min_keep;
 	} else {
-		pv.keep_frac = c->keep_frac > 0 ? c->keep_frac : NAN;
-		pv.target_params = c->target_params ? c->target_params : NNP_PROV_NONE;
+		pv.keep_frac = c->budget.keep_frac > 0 ? c->budget.keep_frac : NAN;
+		pv.target_params = c->budget.target_params ? c->budget.target_params : NNP_PROV_NONE;
 		nnp_prov_candidate(&pv, c, mo->grid_step);
-		if (c->widths) {
+		if (c->budget.widths) {
 			pv.widths = c->keep->count;
 			pv.n_widths = c->keep->n_layers;
 		}
@@ -285,7 +285,7 @@ static int drop_unplanned(nnp_pipeline *p, const unsigned char *plan, nnp_err *e
 {
 	for (size_t i = 0; i < p->sw->n; i++) {
 		nnp_candidate *c = &p->sw->c[i];
-		char **f[2] = { &c->file, &c->ft_file };
+		char **f[2] = { &c->file, &c->ft.file };
 		for (int k = 0; !plan[i] && k < 2; k++) {
 			if (*f[k] && remove(*f[k]) != 0)
 				return nnp_err_set(err, NNP_EOUTPUT, "%s: cannot remove", *f[k]);
@@ -305,7 +305,7 @@ static int share_files(nnp_sweep *sw, nnp_err *err)
 			continue;
 		const nnp_candidate *f = &sw->c[c->same_as];
 		if ((!c->file && f->file && !(c->file = strdup(f->file))) ||
-		    (!c->ft_file && f->ft_file && !(c->ft_file = strdup(f->ft_file))))
+		    (!c->ft.file && f->ft.file && !(c->ft.file = strdup(f->ft.file))))
 			return nnp_err_set(err, NNP_ENOMEM, "out of memory");
 	}
 	return NNP_OK;
@@ -486,12 +486,12 @@ static int ft_save(nnp_pipeline *p, const nnp_ft_job *j, size_t i, const char *p
 
 static void ft_scores(nnp_candidate *c, const nnp_ft_job *j, const nnp_candidate *o)
 {
-	c->finetuned = 1;
+	c->ft.done = 1;
 	/* Not scored (no evaluation rows): NAN, never a 0% that was not measured. */
-	c->ft_accuracy = j->mt.labelled ? nnp_metrics_accuracy(&j->mt) : NAN;
-	c->ft_loss = j->mt.labelled ? nnp_metrics_loss(&j->mt) : NAN;
-	c->ft_drop = 100.0 * (o->accuracy - c->ft_accuracy);
-	c->ft_drop_vs_ft = 100.0 * (o->ft_accuracy - c->ft_accuracy);
+	c->ft.accuracy = j->mt.labelled ? nnp_metrics_accuracy(&j->mt) : NAN;
+	c->ft.loss = j->mt.labelled ? nnp_metrics_loss(&j->mt) : NAN;
+	c->ft.drop = 100.0 * (o->accuracy - c->ft.accuracy);
+	c->ft.drop_vs_ft = 100.0 * (o->ft.accuracy - c->ft.accuracy);
 }
 
 /* Fills every candidate's fine-tuned figures and writes the fine-tuned models
@@ -501,7 +501,7 @@ static int ft_write(nnp_pipeline *p, nnp_err *err)
 	nnp_sweep *sw = p->sw;
 	nnp_candidate *o = &sw->original;
 	ft_scores(o, &p->ft_jobs[0], o);
-	o->ft_drop_vs_ft = 0;
+	o->ft.drop_vs_ft = 0;
 	for (size_t i = 0; i <= sw->n; i++) {
 		nnp_candidate *c = i == 0 ? o : &sw->c[i - 1];
 		size_t job = i == 0 ? 0 : p->ft_job_of[i - 1];
@@ -518,8 +518,8 @@ static int ft_write(nnp_pipeline *p, nnp_err *err)
 			free(path);
 			return rc;
 		}
-		free(c->ft_file);
-		c->ft_file = path;
+		free(c->ft.file);
+		c->ft.file = path;
 	}
 	return NNP_OK;
 }
@@ -584,7 +584,7 @@ int nnp_pipeline_ft_run(nnp_pipeline *p, const nnp_model *m, const nnp_dataset *
 		p->ft_jobs[p->n_ft_jobs].src = sw->models[i];
 		p->ft_jobs[p->n_ft_jobs].label = c->file;
 		/* A sparse candidate stays as sparse. */
-		p->ft_jobs[p->n_ft_jobs].keep_zeros = c->sparsity > 0;
+		p->ft_jobs[p->n_ft_jobs].keep_zeros = c->sparse.share > 0;
 		p->ft_job_of[i] = p->n_ft_jobs++;
 	}
 	if (p->o.ft_gradual) {

@@ -23,15 +23,15 @@ void nnp_prov_init(nnp_prov *p)
 
 void nnp_prov_candidate(nnp_prov *p, const nnp_candidate *c, double grid_step)
 {
-	if (c->alloc_step) {
-		p->alloc_step = c->alloc_step - 1;
+	if (c->budget.alloc_step) {
+		p->alloc_step = c->budget.alloc_step - 1;
 		p->grid_step = grid_step;
 	}
-	if (c->sparsity > 0) {
-		p->sparsity = c->sparsity;
-		p->sparse_scope = nnp_mag_scope_name(c->sparse_scope);
-		p->sparse_layers = c->sparse_layers;
-		p->n_sparse_layers = c->n_sparse_layers;
+	if (c->sparse.share > 0) {
+		p->sparsity = c->sparse.share;
+		p->sparse_scope = nnp_mag_scope_name(c->sparse.scope);
+		p->sparse_layers = c->sparse.layers;
+		p->n_sparse_layers = c->sparse.n_layers;
 	}
 }
 

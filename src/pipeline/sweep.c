@@ -173,10 +173,11 @@ static int build_candidates(nnp_sweep *sw, const nnp_model *m, const nnp_stats *
 		return nnp_err_set(err, NNP_ENOMEM, "sweep: out of memory for %zu candidates", sw->n);
 	for (size_t i = 0; i < sw->n; i++) {
 		nnp_candidate *c = &sw->c[i];
-		c->mean_thr = o->means[i / o->n_stds];
-		c->std_thr = o->stds[i % o->n_stds];
+		c->kind = NNP_CAND_THRESHOLDS;
+		c->thr.mean = o->means[i / o->n_stds];
+		c->thr.std = o->stds[i % o->n_stds];
 		c->same_as = NNP_NO_DUP;
-		int rc = nnp_keep_rule(&c->keep, s, c->mean_thr, c->std_thr, o->min_keep, err);
+		int rc = nnp_keep_rule(&c->keep, s, c->thr.mean, c->thr.std, o->min_keep, err);
 		if (rc)
 			return rc;
 		c->floor_hit = nnp_keep_any_floor(c->keep);
@@ -571,8 +572,9 @@ int nnp_sweep_run_chunked(nnp_sweep **out, const nnp_model *m, const nnp_stats *
 	nnp_sweep *sw = calloc(1, sizeof *sw);
 	if (!sw)
 		return nnp_err_set(err, NNP_ENOMEM, "sweep: out of memory");
-	sw->original.mean_thr = NAN;
-	sw->original.std_thr = NAN;
+	sw->original.kind = NNP_CAND_ORIGINAL;
+	sw->original.thr.mean = NAN;
+	sw->original.thr.std = NAN;
 	sw->original.same_as = NNP_NO_DUP;
 	nnp_sweep_set_sizes(&sw->original, m);
 	if (nnp_pool_create(&R.pool, nnp_threads_resolve(o->threads), 0, NULL)) {
@@ -606,13 +608,13 @@ void nnp_sweep_free(nnp_sweep *sw)
 		for (size_t i = 0; i < sw->n; i++) {
 			nnp_keep_free(sw->c[i].keep);
 			free(sw->c[i].file);
-			free(sw->c[i].ft_file);
+			free(sw->c[i].ft.file);
 		}
 	if (sw->models)
 		for (size_t i = 0; i < sw->n; i++)
 			nnp_model_free(sw->models[i]);
 	nnp_keep_free(sw->original.keep);
-	NNP_FREE_ALL(sw->original.file, sw->original.ft_file, sw->c, sw->models, sw);
+	NNP_FREE_ALL(sw->original.file, sw->original.ft.file, sw->c, sw->models, sw);
 }
 
 size_t nnp_sweep_select(const nnp_sweep *sw, double max_drop_pts, size_t *closest)

@@ -145,8 +145,8 @@ static char *str_dup(rd *r, const cJSON *o, const char *key)
 static void read_model(rd *r, const cJSON *o, nnp_candidate *c, uint32_t *crc,
                        const nnp_stats *s)
 {
-	c->mean_thr = num(r, o, "mean");
-	c->std_thr = num(r, o, "std");
+	c->thr.mean = num(r, o, "mean");
+	c->thr.std = num(r, o, "std");
 	c->same_as = NNP_NO_DUP;
 	c->params = (size_t)count(r, o, "params");
 	c->nonzeros = (size_t)count(r, o, "nonzeros");
@@ -167,21 +167,29 @@ static void read_model(rd *r, const cJSON *o, nnp_candidate *c, uint32_t *crc,
 		                    "(sparsity): merging them is not supported", r->part, r->index);
 	if (cJSON_IsObject(b)) {
 		const cJSON *k = cJSON_GetObjectItemCaseSensitive(b, "keep");
-		c->keep_frac = cJSON_IsNumber(k) ? k->valuedouble : 0;
-		c->target_params = (size_t)(cJSON_GetObjectItemCaseSensitive(b, "target_params")
-		                            ? count(r, b, "target_params") : 0);
-		c->alloc_step = (size_t)(cJSON_GetObjectItemCaseSensitive(b, "allocation_step")
-		                         ? count(r, b, "allocation_step") : 0);
-		c->widths = cJSON_GetObjectItemCaseSensitive(b, "widths") != NULL;
+		c->budget.keep_frac = cJSON_IsNumber(k) ? k->valuedouble : 0;
+		c->budget.target_params = cJSON_GetObjectItemCaseSensitive(b, "target_params")
+		                          ? (size_t)count(r, b, "target_params") : 0;
+		c->budget.alloc_step = cJSON_GetObjectItemCaseSensitive(b, "allocation_step")
+		                       ? (size_t)count(r, b, "allocation_step") : 0;
+		c->budget.widths = cJSON_GetObjectItemCaseSensitive(b, "widths") != NULL;
 	}
+	/* What the report wrote: a budget's members, else the rule's pair. */
+	if (!crc)
+		c->kind = NNP_CAND_ORIGINAL;
+	else if (c->budget.keep_frac > 0 || c->budget.target_params || c->budget.alloc_step ||
+	         c->budget.widths)
+		c->kind = NNP_CAND_BUDGET;
+	else
+		c->kind = NNP_CAND_THRESHOLDS;
 	const cJSON *ft = cJSON_GetObjectItemCaseSensitive(o, "finetune");
 	if (cJSON_IsObject(ft)) {
-		c->finetuned = 1;
-		c->ft_accuracy = num(r, ft, "accuracy");
-		c->ft_loss = num(r, ft, "loss");
-		c->ft_drop = num(r, ft, "accuracy_drop_points");
-		c->ft_drop_vs_ft = num(r, ft, "accuracy_drop_vs_finetuned_original_points");
-		c->ft_file = str_dup(r, ft, "file");
+		c->ft.done = 1;
+		c->ft.accuracy = num(r, ft, "accuracy");
+		c->ft.loss = num(r, ft, "loss");
+		c->ft.drop = num(r, ft, "accuracy_drop_points");
+		c->ft.drop_vs_ft = num(r, ft, "accuracy_drop_vs_finetuned_original_points");
+		c->ft.file = str_dup(r, ft, "file");
 	}
 	if (!crc)
 		return;  /* the original: no kept set */
@@ -345,7 +353,7 @@ static int rebuild_rule(nnp_candidate *c, uint32_t crc, size_t index, const nnp_
                         size_t min_keep, const char *part, nnp_err *err)
 {
 	nnp_keep *k = NULL;
-	int rc = nnp_keep_rule(&k, s, c->mean_thr, c->std_thr, min_keep, err);
+	int rc = nnp_keep_rule(&k, s, c->thr.mean, c->thr.std, min_keep, err);
 	if (rc)
 		return rc;
 	if (nnp_report_kept_crc(k) != crc) {
@@ -401,7 +409,7 @@ int nnp_report_merge(nnp_report_merged **out, const char *const *parts, size_t n
 	}
 	rd r = { parts[0], 0, err, NNP_OK };
 	read_model(&r, cJSON_GetObjectItemCaseSensitive(d, "original"), &m->sw->original, NULL, s);
-	m->sw->original.mean_thr = m->sw->original.std_thr = NAN;
+	m->sw->original.thr.mean = m->sw->original.thr.std = NAN;
 	if ((rc = r.rc))
 		goto done;
 	m->sw->rows = m->info.rows;
@@ -482,18 +490,18 @@ int nnp_report_merge(nnp_report_merged **out, const char *const *parts, size_t n
 			free(c[i].file);
 			c[i].file = f->file ? strdup(f->file) : NULL;
 		}
-		if (f->finetuned) {
-			c[i].finetuned = 1;
-			c[i].ft_accuracy = f->ft_accuracy;
-			c[i].ft_loss = f->ft_loss;
-			c[i].ft_drop = f->ft_drop;
-			c[i].ft_drop_vs_ft = f->ft_drop_vs_ft;
+		if (f->ft.done) {
+			c[i].ft.done = 1;
+			c[i].ft.accuracy = f->ft.accuracy;
+			c[i].ft.loss = f->ft.loss;
+			c[i].ft.drop = f->ft.drop;
+			c[i].ft.drop_vs_ft = f->ft.drop_vs_ft;
 			if (share) {
-				free(c[i].ft_file);
-				c[i].ft_file = f->ft_file ? strdup(f->ft_file) : NULL;
+				free(c[i].ft.file);
+				c[i].ft.file = f->ft.file ? strdup(f->ft.file) : NULL;
 			}
 		}
-		if (share && ((f->file && !c[i].file) || (f->ft_file && !c[i].ft_file))) {
+		if (share && ((f->file && !c[i].file) || (f->ft.file && !c[i].ft.file))) {
 			rc = nnp_err_set(err, NNP_ENOMEM, "out of memory");
 			goto done;
 		}

@@ -283,7 +283,7 @@ static void cell_text(cells *t, const nnp_candidate *c, int col, size_t i,
 		break;
 	case COL_MEAN:
 	case COL_STD: {
-		double v = col == COL_MEAN ? c->mean_thr : c->std_thr;
+		double v = col == COL_MEAN ? c->thr.mean : c->thr.std;
 		if (orig || !isfinite(v))
 			nnp_tb_putc(b, '-');
 		else
@@ -333,21 +333,21 @@ static void cell_text(cells *t, const nnp_candidate *c, int col, size_t i,
 		break;
 	case COL_AGREE: nnp_tb_printf(b, "%.2f%%", 100.0 * c->agreement); break;
 	case COL_FTACC:
-		if (c->finetuned)
-			nnp_tb_printf(b, "%.2f%%", 100.0 * c->ft_accuracy);
+		if (c->ft.done)
+			nnp_tb_printf(b, "%.2f%%", 100.0 * c->ft.accuracy);
 		else
 			nnp_tb_putc(b, '-');
 		break;
 	case COL_FTDROP:
 		/* The original's own figure is what fine-tuning alone did to it. */
-		if (c->finetuned)
-			fmt_signed(b, c->ft_drop);
+		if (c->ft.done)
+			fmt_signed(b, c->ft.drop);
 		else
 			nnp_tb_putc(b, '-');
 		break;
 	case COL_FTVS:
-		if (c->finetuned && !orig)
-			fmt_signed(b, c->ft_drop_vs_ft);
+		if (c->ft.done && !orig)
+			fmt_signed(b, c->ft.drop_vs_ft);
 		else
 			nnp_tb_putc(b, '-');
 		break;
@@ -531,13 +531,13 @@ static void md_best(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info *inf
 		nnp_tb_putc(b, ')');
 	}
 	nnp_tb_printf(b, ": %zu %sparameters (%.1f%% fewer), accuracy %.2f%% (drop ",
-	              nnp_candidate_size(c), c->sparsity > 0 ? "nonzero " : "", c->reduction,
+	              nnp_candidate_size(c), c->sparse.share > 0 ? "nonzero " : "", c->reduction,
 	              100.0 * c->accuracy);
 	fmt_signed(b, c->accuracy_drop);
 	nnp_tb_puts(b, " points)");
-	if (c->finetuned) {
-		nnp_tb_printf(b, ", fine-tuned %.2f%% (drop ", 100.0 * c->ft_accuracy);
-		fmt_signed(b, c->ft_drop);
+	if (c->ft.done) {
+		nnp_tb_printf(b, ", fine-tuned %.2f%% (drop ", 100.0 * c->ft.accuracy);
+		fmt_signed(b, c->ft.drop);
 		nnp_tb_puts(b, " points)");
 	}
 }
@@ -691,31 +691,31 @@ static void render_md(nnp_tbuf *b, const cells *t, const nnp_sweep *sw, const nn
  * model was not fine-tuned. */
 static void csv_ft(nnp_tbuf *b, const nnp_candidate *c, int orig)
 {
-	if (!c->finetuned) {
+	if (!c->ft.done) {
 		nnp_tb_puts(b, ",,,,,");
 		return;
 	}
-	const double v[4] = { c->ft_accuracy, c->ft_drop, orig ? 0 : c->ft_drop_vs_ft, c->ft_loss };
+	const double v[4] = { c->ft.accuracy, c->ft.drop, orig ? 0 : c->ft.drop_vs_ft, c->ft.loss };
 	for (int k = 0; k < 4; k++) {
 		nnp_tb_putc(b, ',');
 		rb_num(b, v[k], "");
 	}
 	nnp_tb_putc(b, ',');
-	rb_csv(b, c->ft_file);
+	rb_csv(b, c->ft.file);
 }
 
 /* The budget fields of one CSV row (methods other than the rule). */
 static void csv_budget(nnp_tbuf *b, const nnp_candidate *c, int orig)
 {
 	nnp_tb_putc(b, ',');
-	if (!orig && c->keep_frac > 0)
-		rb_num(b, c->keep_frac, "");
+	if (!orig && c->budget.keep_frac > 0)
+		rb_num(b, c->budget.keep_frac, "");
 	nnp_tb_putc(b, ',');
-	if (!orig && c->alloc_step)
-		nnp_tb_printf(b, "%zu", c->alloc_step);
+	if (!orig && c->budget.alloc_step)
+		nnp_tb_printf(b, "%zu", c->budget.alloc_step);
 	nnp_tb_putc(b, ',');
-	if (!orig && c->target_params)
-		nnp_tb_printf(b, "%zu", c->target_params);
+	if (!orig && c->budget.target_params)
+		nnp_tb_printf(b, "%zu", c->budget.target_params);
 }
 
 static void render_csv(nnp_tbuf *b, const nnp_sweep *sw, const nnp_stats *s,
@@ -738,9 +738,9 @@ static void render_csv(nnp_tbuf *b, const nnp_sweep *sw, const nnp_stats *s,
 			nnp_tb_puts(b, "original,,,");
 		else {
 			nnp_tb_printf(b, "%zu,", nnp_report_index(info, r - 1));
-			rb_num(b, c->mean_thr, "");
+			rb_num(b, c->thr.mean, "");
 			nnp_tb_putc(b, ',');
-			rb_num(b, c->std_thr, "");
+			rb_num(b, c->thr.std, "");
 			nnp_tb_putc(b, ',');
 		}
 		nnp_report_kept(b, c, s, "-");
@@ -776,17 +776,17 @@ static void render_csv(nnp_tbuf *b, const nnp_sweep *sw, const nnp_stats *s,
 static void json_ft(nnp_tbuf *b, const nnp_candidate *c, int orig, const nnp_report_info *info)
 {
 	nnp_tb_puts(b, ", \"finetune\": ");
-	if (!c->finetuned) {
+	if (!c->ft.done) {
 		nnp_tb_puts(b, "null");
 		return;
 	}
 	nnp_tb_printf(b, "{\"epochs\": %zu, \"accuracy\": ", info->ft_epochs);
-	rb_num(b, c->ft_accuracy, "null");
-	rb_member(b, "loss", c->ft_loss);
-	rb_member(b, "accuracy_drop_points", c->ft_drop);
-	rb_member(b, "accuracy_drop_vs_finetuned_original_points", orig ? 0 : c->ft_drop_vs_ft);
+	rb_num(b, c->ft.accuracy, "null");
+	rb_member(b, "loss", c->ft.loss);
+	rb_member(b, "accuracy_drop_points", c->ft.drop);
+	rb_member(b, "accuracy_drop_vs_finetuned_original_points", orig ? 0 : c->ft.drop_vs_ft);
 	nnp_tb_puts(b, ", \"file\": ");
-	rb_json_str(b, c->ft_file);
+	rb_json_str(b, c->ft.file);
 	nnp_tb_putc(b, '}');
 }
 
@@ -800,34 +800,34 @@ static void json_budget(nnp_tbuf *b, const nnp_candidate *c, int orig)
 	}
 	const char *sep = "";
 	nnp_tb_putc(b, '{');
-	if (c->keep_frac > 0) {
+	if (c->budget.keep_frac > 0) {
 		nnp_tb_puts(b, "\"keep\": ");
-		rb_num(b, c->keep_frac, "null");
+		rb_num(b, c->budget.keep_frac, "null");
 		sep = ", ";
 	}
-	if (c->sparsity > 0) {
+	if (c->sparse.share > 0) {
 		nnp_tb_puts(b, "\"sparsity\": ");
-		rb_num(b, c->sparsity, "null");
-		nnp_tb_printf(b, ", \"scope\": \"%s\"", nnp_mag_scope_name(c->sparse_scope));
-		if (c->sparse_layers) {
+		rb_num(b, c->sparse.share, "null");
+		nnp_tb_printf(b, ", \"scope\": \"%s\"", nnp_mag_scope_name(c->sparse.scope));
+		if (c->sparse.layers) {
 			nnp_tb_puts(b, ", \"layer_sparsity\": [");
-			for (size_t l = 0; l < c->n_sparse_layers; l++) {
+			for (size_t l = 0; l < c->sparse.n_layers; l++) {
 				nnp_tb_puts(b, l ? ", " : "");
-				rb_num(b, c->sparse_layers[l], "null");
+				rb_num(b, c->sparse.layers[l], "null");
 			}
 			nnp_tb_putc(b, ']');
 		}
 		sep = ", ";
 	}
-	if (c->target_params) {
-		nnp_tb_printf(b, "%s\"target_params\": %zu", sep, c->target_params);
+	if (c->budget.target_params) {
+		nnp_tb_printf(b, "%s\"target_params\": %zu", sep, c->budget.target_params);
 		sep = ", ";
 	}
-	if (c->alloc_step) {
-		nnp_tb_printf(b, "%s\"allocation_step\": %zu", sep, c->alloc_step);
+	if (c->budget.alloc_step) {
+		nnp_tb_printf(b, "%s\"allocation_step\": %zu", sep, c->budget.alloc_step);
 		sep = ", ";
 	}
-	if (c->widths && c->keep) {
+	if (c->budget.widths && c->keep) {
 		nnp_tb_printf(b, "%s\"widths\": [", sep);
 		for (size_t l = 0; l < c->keep->n_layers; l++)
 			nnp_tb_printf(b, "%s%zu", l ? ", " : "", c->keep->count[l]);
@@ -860,8 +860,8 @@ static void json_model(nnp_tbuf *b, const nnp_candidate *c, size_t i, int orig,
 	if (!orig)
 		nnp_tb_printf(b, "\"index\": %zu, ", nnp_report_index(info, i));
 	nnp_tb_puts(b, "\"mean\": ");
-	rb_num(b, orig ? NAN : c->mean_thr, "null");
-	rb_member(b, "std", orig ? NAN : c->std_thr);
+	rb_num(b, orig ? NAN : c->thr.mean, "null");
+	rb_member(b, "std", orig ? NAN : c->thr.std);
 	if (nnp_report_is_budget(info))
 		json_budget(b, c, orig);
 	nnp_tb_puts(b, ", \"kept\": [");

@@ -92,21 +92,21 @@ int nnp_report_is_plain(const nnp_report_info *info)
 
 void nnp_report_budget(nnp_tbuf *b, const nnp_candidate *c)
 {
-	if (c->target_params)
-		nnp_tb_printf(b, "target %zu (step %zu)", c->target_params, c->alloc_step);
-	else if (c->alloc_step)
-		nnp_tb_printf(b, "step %zu", c->alloc_step);
-	else if (c->keep_frac > 0)
-		nnp_tb_printf(b, "keep %g", c->keep_frac);
-	else if (c->widths)
+	if (c->budget.target_params)
+		nnp_tb_printf(b, "target %zu (step %zu)", c->budget.target_params, c->budget.alloc_step);
+	else if (c->budget.alloc_step)
+		nnp_tb_printf(b, "step %zu", c->budget.alloc_step);
+	else if (c->budget.keep_frac > 0)
+		nnp_tb_printf(b, "keep %g", c->budget.keep_frac);
+	else if (c->budget.widths)
 		nnp_tb_puts(b, "widths");
-	else if (c->sparsity > 0) {
+	else if (c->sparse.share > 0) {
 		char sh[NNP_SHARES_TEXT_MAX];
 		nnp_candidate_shares_text(sh, sizeof sh, c, '/');
-		nnp_tb_printf(b, "sparsity %s%s%s", sh, c->sparse_scope ? " " : "",
-		              c->sparse_scope ? nnp_mag_scope_name(c->sparse_scope) : "");
+		nnp_tb_printf(b, "sparsity %s%s%s", sh, c->sparse.scope ? " " : "",
+		              c->sparse.scope ? nnp_mag_scope_name(c->sparse.scope) : "");
 	} else
-		nnp_tb_printf(b, "mean %g, std %g", c->mean_thr, c->std_thr);
+		nnp_tb_printf(b, "mean %g, std %g", c->thr.mean, c->thr.std);
 }
 
 const char *nnp_report_title_name(const nnp_report_info *info)
@@ -156,17 +156,17 @@ size_t nnp_report_index(const nnp_report_info *info, size_t i)
 int nnp_report_has_sparse(const nnp_sweep *sw)
 {
 	for (size_t i = 0; i < sw->n; i++)
-		if (sw->c[i].sparsity > 0)
+		if (sw->c[i].sparse.share > 0)
 			return 1;
 	return 0;
 }
 
 int nnp_report_has_ft(const nnp_sweep *sw)
 {
-	if (sw->original.finetuned)
+	if (sw->original.ft.done)
 		return 1;
 	for (size_t i = 0; i < sw->n; i++)
-		if (sw->c[i].finetuned)
+		if (sw->c[i].ft.done)
 			return 1;
 	return 0;
 }

@@ -98,8 +98,8 @@ static void row(nnp_tbuf *b, const nnp_sweep *sw, const nnp_stats *s,
 	num_cell(b, 100.0 * c->accuracy, 2);
 	num_cell(b, orig ? 0 : c->accuracy_drop, 2);
 	if (ft) {
-		num_cell(b, c->finetuned ? 100.0 * c->ft_accuracy : NAN, 2);
-		num_cell(b, c->finetuned ? c->ft_drop : NAN, 2);
+		num_cell(b, c->ft.done ? 100.0 * c->ft.accuracy : NAN, 2);
+		num_cell(b, c->ft.done ? c->ft.drop : NAN, 2);
 	}
 	num_cell(b, c->loss, 4);
 	num_cell(b, orig ? 100 : 100.0 * c->agreement, 2);

@@ -327,10 +327,10 @@ static void ft_title(nnp_tbuf *b, const nnp_candidate *c, size_t i, int orig,
 {
 	title_start(b, c, i, orig);
 	nnp_tb_printf(b, " after %zu epoch%s of fine-tuning: accuracy %.2f%%, drop %.2f",
-	              info->ft_epochs, info->ft_epochs == 1 ? "" : "s", 100.0 * c->ft_accuracy,
-	              c->ft_drop);
+	              info->ft_epochs, info->ft_epochs == 1 ? "" : "s", 100.0 * c->ft.accuracy,
+	              c->ft.drop);
 	if (!orig)
-		nnp_tb_printf(b, ", %.2f against the fine-tuned original", c->ft_drop_vs_ft);
+		nnp_tb_printf(b, ", %.2f against the fine-tuned original", c->ft.drop_vs_ft);
 	nnp_tb_puts(b, "</title>");
 }
 
@@ -338,7 +338,7 @@ static void ft_title(nnp_tbuf *b, const nnp_candidate *c, size_t i, int orig,
  * since the gate judged that. */
 static double best_acc(const nnp_candidate *c)
 {
-	return c->finetuned ? c->ft_accuracy : c->accuracy;
+	return c->ft.done ? c->ft.accuracy : c->accuracy;
 }
 
 static void plot_ranges(axis *x, axis *y, const nnp_sweep *sw, const nnp_report_info *info)
@@ -353,9 +353,9 @@ static void plot_ranges(axis *x, axis *y, const nnp_sweep *sw, const nnp_report_
 			amin = fmin(amin, 100.0 * c->accuracy);
 			amax = fmax(amax, 100.0 * c->accuracy);
 		}
-		if (c->finetuned && isfinite(c->ft_accuracy)) {
-			amin = fmin(amin, 100.0 * c->ft_accuracy);
-			amax = fmax(amax, 100.0 * c->ft_accuracy);
+		if (c->ft.done && isfinite(c->ft.accuracy)) {
+			amin = fmin(amin, 100.0 * c->ft.accuracy);
+			amax = fmax(amax, 100.0 * c->ft.accuracy);
 		}
 	}
 	const nnp_report_trace *t = info->trace;
@@ -404,12 +404,12 @@ static void plot_ft_links(nnp_tbuf *b, const nnp_sweep *sw, const axis *x, const
 	nnp_tb_puts(b, "<g stroke=\"" C_LINK "\" stroke-width=\"1\">\n");
 	for (size_t i = 0; i < sw->n; i++) {
 		const nnp_candidate *c = &sw->c[i];
-		if (!c->finetuned || c->same_as != NNP_NO_DUP || !isfinite(c->accuracy) ||
-		    !isfinite(c->ft_accuracy))
+		if (!c->ft.done || c->same_as != NNP_NO_DUP || !isfinite(c->accuracy) ||
+		    !isfinite(c->ft.accuracy))
 			continue;
 		double px = ax_px(x, (double)nnp_candidate_size(c));
 		nnp_tb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\"/>\n", px,
-		              ax_px(y, 100.0 * c->accuracy), px, ax_px(y, 100.0 * c->ft_accuracy));
+		              ax_px(y, 100.0 * c->accuracy), px, ax_px(y, 100.0 * c->ft.accuracy));
 	}
 	nnp_tb_puts(b, "</g>\n");
 }
@@ -420,11 +420,11 @@ static void plot_ft_points(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_in
 {
 	for (size_t i = 0; i < sw->n; i++) {
 		const nnp_candidate *c = &sw->c[i];
-		if (!c->finetuned || !isfinite(c->ft_accuracy))
+		if (!c->ft.done || !isfinite(c->ft.accuracy))
 			continue;
 		nnp_tb_printf(b, "<circle class=\"ft\" cx=\"%.1f\" cy=\"%.1f\" r=\"4\" "
 		              "fill=\"none\" stroke=\"" C_FT "\" stroke-width=\"1.5\">",
-		              ax_px(x, (double)nnp_candidate_size(c)), ax_px(y, 100.0 * c->ft_accuracy));
+		              ax_px(x, (double)nnp_candidate_size(c)), ax_px(y, 100.0 * c->ft.accuracy));
 		ft_title(b, c, nnp_report_index(info, i), 0, info);
 		nnp_tb_puts(b, "</circle>\n");
 	}
@@ -539,7 +539,7 @@ static void plot_legend(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info 
 		nnp_tb_printf(b, "fine-tuned (%zu epoch%s)</text>\n", info->ft_epochs,
 		              info->ft_epochs == 1 ? "" : "s");
 	}
-	if (sw->original.finetuned) {
+	if (sw->original.ft.done) {
 		y += 22;
 		nnp_tb_printf(b, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\""
 		              C_FT "\" stroke-width=\"1.2\" stroke-dasharray=\"6 4\"/>", lx, y - 4,
@@ -574,10 +574,10 @@ static void plot_legend(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info 
 	y += 16;
 	nnp_tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555555\">"
 	              "accuracy %.2f%%</text>\n", lx, y, 100.0 * o->accuracy);
-	if (o->finetuned) {
+	if (o->ft.done) {
 		y += 16;
 		nnp_tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555555\">"
-		              "fine-tuned %.2f%%</text>\n", lx, y, 100.0 * o->ft_accuracy);
+		              "fine-tuned %.2f%%</text>\n", lx, y, 100.0 * o->ft.accuracy);
 	}
 	if (info->best == NNP_NO_DUP && !isnan(info->max_drop)) {
 		y += 22;
@@ -594,11 +594,11 @@ static void plot_legend(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info 
 		nnp_tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" fill=\"#555555\">"
 		              "accuracy %.2f%% (drop %.2f)</text>\n", lx, y, 100.0 * c->accuracy,
 		              c->accuracy_drop);
-		if (c->finetuned) {
+		if (c->ft.done) {
 			y += 16;
 			nnp_tb_printf(b, "<text x=\"%.1f\" y=\"%.1f\" font-size=\"11\" "
 			              "fill=\"#555555\">fine-tuned %.2f%% (drop %.2f)</text>\n", lx, y,
-			              100.0 * c->ft_accuracy, c->ft_drop);
+			              100.0 * c->ft.accuracy, c->ft.drop);
 		}
 	}
 	nnp_tb_puts(b, "</g>\n");
@@ -638,20 +638,20 @@ static void plot_heading(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info
 /* A candidate's thresholds or budget in a few characters, for a label. */
 static void short_budget(char *buf, size_t n, const nnp_candidate *c)
 {
-	if (c->target_params)
-		snprintf(buf, n, "target %zu", c->target_params);
-	else if (c->alloc_step)
-		snprintf(buf, n, "step %zu", c->alloc_step);
-	else if (c->keep_frac > 0)
-		snprintf(buf, n, "keep %g", c->keep_frac);
-	else if (c->widths)
+	if (c->budget.target_params)
+		snprintf(buf, n, "target %zu", c->budget.target_params);
+	else if (c->budget.alloc_step)
+		snprintf(buf, n, "step %zu", c->budget.alloc_step);
+	else if (c->budget.keep_frac > 0)
+		snprintf(buf, n, "keep %g", c->budget.keep_frac);
+	else if (c->budget.widths)
 		snprintf(buf, n, "widths");
-	else if (c->sparsity > 0 && n > 9) {
+	else if (c->sparse.share > 0 && n > 9) {
 		memcpy(buf, "sparsity ", 10);
 		nnp_candidate_shares_text(buf + 9, n - 9, c, '/');
 	}
 	else
-		snprintf(buf, n, "%g, %g", c->mean_thr, c->std_thr);
+		snprintf(buf, n, "%g, %g", c->thr.mean, c->thr.std);
 }
 
 /* The lower panel: the same sizes, accuracy only within a few points of the
@@ -669,8 +669,8 @@ static void plot_zoom(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info *i
 	for (size_t i = 0; i < sw->n; i++) {
 		if (isfinite(sw->c[i].accuracy))
 			hi = fmax(hi, 100.0 * sw->c[i].accuracy);
-		if (sw->c[i].finetuned && isfinite(sw->c[i].ft_accuracy))
-			hi = fmax(hi, 100.0 * sw->c[i].ft_accuracy);
+		if (sw->c[i].ft.done && isfinite(sw->c[i].ft.accuracy))
+			hi = fmax(hi, 100.0 * sw->c[i].ft.accuracy);
 	}
 	for (size_t k = 0; info->trace && k < info->trace->n; k++)
 		if (isfinite(info->trace->accuracy[k]))
@@ -761,8 +761,8 @@ void nnp_report_svg_plot(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info
 	const nnp_candidate *o = &sw->original;
 	double oy = ax_px(&y, 100.0 * o->accuracy);
 	hline(b, &x, oy, "#555555", "6 4");
-	int oft = o->finetuned && isfinite(o->ft_accuracy);
-	double fy = oft ? ax_px(&y, 100.0 * o->ft_accuracy) : 0;
+	int oft = o->ft.done && isfinite(o->ft.accuracy);
+	double fy = oft ? ax_px(&y, 100.0 * o->ft.accuracy) : 0;
 	if (oft)
 		hline(b, &x, fy, C_FT, "6 4");
 	if (!isnan(info->max_drop))
@@ -817,8 +817,8 @@ static thr *distinct_thresholds(const nnp_sweep *sw, size_t *n)
 		return NULL;
 	size_t k = 0;
 	for (size_t i = 0; i < sw->n; i++)
-		if (isfinite(sw->c[i].mean_thr) && isfinite(sw->c[i].std_thr))
-			t[k++] = (thr){ fabs(sw->c[i].mean_thr), sw->c[i].std_thr };
+		if (isfinite(sw->c[i].thr.mean) && isfinite(sw->c[i].thr.std))
+			t[k++] = (thr){ fabs(sw->c[i].thr.mean), sw->c[i].thr.std };
 	qsort(t, k, sizeof *t, pt_cmp);
 	size_t u = 0;
 	for (size_t i = 0; i < k; i++)
@@ -919,9 +919,9 @@ static void stats_panel(nnp_tbuf *b, const nnp_layer_stats *L, size_t li, const 
 		              removed ? C_REMOVED : C_CAND);
 	}
 	nnp_tb_puts(b, "</g>\n");
-	if (k && isfinite(sw->c[info->best].mean_thr)) {
+	if (k && isfinite(sw->c[info->best].thr.mean)) {
 		const nnp_candidate *c = &sw->c[info->best];
-		threshold_box(b, &x, &y, fabs(c->mean_thr), c->std_thr, C_PARETO, 1.8);
+		threshold_box(b, &x, &y, fabs(c->thr.mean), c->thr.std, C_PARETO, 1.8);
 	}
 	/* Dead neurons all sit on one point; say how many. */
 	size_t dead = 0;
@@ -977,8 +977,8 @@ static void stats_legend(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info
 		              "stroke=\"" C_PARETO "\" stroke-width=\"1.8\"/>", x, y + 1, y - 10,
 		              x + 14, y + 1);
 		text_open(b, x + 20, y, 12, NULL, "#222222");
-		nnp_tb_printf(b, "best: |mean| &lt;= %g, std &lt;= %g</text>\n", c->mean_thr,
-		              c->std_thr);
+		nnp_tb_printf(b, "best: |mean| &lt;= %g, std &lt;= %g</text>\n", c->thr.mean,
+		              c->thr.std);
 	}
 	nnp_tb_puts(b, "</g>\n");
 }

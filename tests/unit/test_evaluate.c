@@ -167,7 +167,7 @@ static void init_cands(nnp_candidate *c, size_t n)
 	memset(c, 0, n * sizeof *c);
 	for (size_t i = 0; i < n; i++) {
 		c[i].same_as = NNP_NO_DUP;
-		c[i].mean_thr = c[i].std_thr = NAN;
+		c[i].thr.mean = c[i].thr.std = NAN;
 	}
 }
 
@@ -227,7 +227,7 @@ static void test_against_reference(void **state)
 	assert_int_equal(rows, 1000);
 	check_against_reference(e.m, e.models, c, 5, &orig, e.d, NNP_EVAL_BLOCK);
 	assert_ptr_equal(c[3].keep, &e.r);
-	assert_true(isnan(c[3].mean_thr));
+	assert_true(isnan(c[3].thr.mean));
 	assert_int_equal(c[2].same_as, 0);
 	/* The duplicate has exactly its first's figures. */
 	assert_true(c[2].accuracy == c[0].accuracy && c[2].loss == c[0].loss &&

@@ -33,7 +33,7 @@ static nnp_sweep *make(const row *rows, size_t n)
 	assert_non_null(sw->c);
 	sw->original.params = 1000;
 	sw->original.accuracy = 0.9;
-	sw->original.mean_thr = sw->original.std_thr = NAN;
+	sw->original.thr.mean = sw->original.thr.std = NAN;
 	sw->original.same_as = D;
 	for (size_t i = 0; i < n; i++) {
 		nnp_candidate *c = &sw->c[i];
@@ -45,8 +45,9 @@ static nnp_sweep *make(const row *rows, size_t n)
 		c->reduction = 100.0 * (1000.0 - (double)c->params) / 1000.0;
 		c->file_bytes = rows[f].file_bytes;
 		c->same_as = rows[i].same_as;
-		c->mean_thr = 0.1 * (double)i;
-		c->std_thr = 0.5;
+		c->kind = NNP_CAND_THRESHOLDS;
+		c->thr.mean = 0.1 * (double)i;
+		c->thr.std = 0.5;
 	}
 	return sw;
 }
@@ -55,7 +56,7 @@ static void sweep_free_hand(nnp_sweep *sw)
 {
 	for (size_t i = 0; i < sw->n; i++) {
 		free(sw->c[i].file);
-		free(sw->c[i].ft_file);
+		free(sw->c[i].ft.file);
 	}
 	free(sw->c);
 	free(sw);
@@ -269,14 +270,14 @@ static void test_finetuned(void **state)
 	nnp_sweep *sw = *state;
 	/* Fine-tuned: 1 (400) recovers to 89.6% (drop 0.4); 5 is not fine-tuned. */
 	static const int ft_correct[] = { 899, 896, 899, 896, 900, -1 };
-	sw->original.finetuned = 1;
-	sw->original.ft_accuracy = 0.901;
+	sw->original.ft.done = 1;
+	sw->original.ft.accuracy = 0.901;
 	for (size_t i = 0; i < 6; i++) {
 		if (ft_correct[i] < 0)
 			continue;
-		sw->c[i].finetuned = 1;
-		sw->c[i].ft_accuracy = ft_correct[i] / 1000.0;
-		sw->c[i].ft_drop = (900 - ft_correct[i]) / 10.0;
+		sw->c[i].ft.done = 1;
+		sw->c[i].ft.accuracy = ft_correct[i] / 1000.0;
+		sw->c[i].ft.drop = (900 - ft_correct[i]) / 10.0;
 	}
 	nnp_gate_result r;
 	nnp_gates g = gates((const char *const[]){ "--max-drop", "0.5", NULL });
@@ -294,8 +295,8 @@ static void test_finetuned(void **state)
 	judge(&g, sw, &r);
 	assert_int_equal(r.closest, 1);
 	/* Only 5 left small enough, and it was not fine-tuned: no near miss. */
-	sw->c[1].finetuned = sw->c[3].finetuned = 0;
-	sw->c[0].finetuned = sw->c[2].finetuned = sw->c[4].finetuned = 0;
+	sw->c[1].ft.done = sw->c[3].ft.done = 0;
+	sw->c[0].ft.done = sw->c[2].ft.done = sw->c[4].ft.done = 0;
 	judge(&g, sw, &r);
 	assert_int_equal(r.closest, D);
 	assert_string_equal(r.message, "no candidate passes --max-drop 30 and --max-params 300 after "

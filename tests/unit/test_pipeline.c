@@ -102,7 +102,7 @@ static void test_method_equals_hand(void **state)
 	assert_true(st != NNP_ALLOC_NONE);
 	assert_int_equal(nnp_method_ctx_prune(ctx, a->counts + st * 2, &hand[2], &kept[2], &g_err),
 	                 0);
-	assert_int_equal(p->sw->c[2].alloc_step, st + 1);
+	assert_int_equal(p->sw->c[2].budget.alloc_step, st + 1);
 	assert_true(p->sw->c[2].params <= 150);
 	nnp_candidate c[3], orig;
 	memset(c, 0, sizeof c);
@@ -175,7 +175,7 @@ static void test_rule_equals_sweep(void **state)
 		assert_int_equal(a->params, b->params);
 		nnp_keep *k = NULL;
 		nnp_model *pm = NULL;
-		assert_int_equal(nnp_keep_rule(&k, fx->s, a->mean_thr, a->std_thr, 1, &g_err), 0);
+		assert_int_equal(nnp_keep_rule(&k, fx->s, a->thr.mean, a->thr.std, 1, &g_err), 0);
 		assert_int_equal(nnp_prune_apply(&pm, fx->m, k, fx->s, 1, &g_err), 0);
 		if (a->same_as == NNP_NO_DUP)
 			tu_assert_models_bitequal(nnp_pipeline_model(q, i), pm);
@@ -221,8 +221,8 @@ static void test_finetune_and_threads(void **state)
 	for (size_t i = 0; i < p[0]->n_ft_jobs; i++)
 		tu_assert_models_bitequal(p[0]->ft_jobs[i].model, p[1]->ft_jobs[i].model);
 	for (size_t i = 0; i < 2; i++) {
-		assert_true(p[0]->sw->c[i].finetuned);
-		assert_true(p[0]->sw->c[i].ft_accuracy == p[1]->sw->c[i].ft_accuracy);
+		assert_true(p[0]->sw->c[i].ft.done);
+		assert_true(p[0]->sw->c[i].ft.accuracy == p[1]->sw->c[i].ft.accuracy);
 		assert_true(p[0]->sw->c[i].accuracy == p[1]->sw->c[i].accuracy);
 	}
 	/* max_drop 100: everything qualifies; the smallest is the 0.4 one. */
@@ -241,10 +241,11 @@ static void test_prov_candidate(void **state)
 	static const double shares[3] = { 0.9, 0.5, 0 };
 	nnp_candidate c;
 	memset(&c, 0, sizeof c);
-	c.alloc_step = 4;
-	c.sparsity = 0.625;
-	c.sparse_layers = shares;
-	c.n_sparse_layers = 3;
+	c.kind = NNP_CAND_SPARSE;
+	c.budget.alloc_step = 4;
+	c.sparse.share = 0.625;
+	c.sparse.layers = shares;
+	c.sparse.n_layers = 3;
 	nnp_prov pv;
 	nnp_prov_init(&pv);
 	pv.method = "obs";

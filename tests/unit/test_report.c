@@ -121,8 +121,9 @@ static void fill_candidate(fixture *f, size_t i, double m, double s, tu_rng *r)
 	nnp_candidate *c = &f->sw.c[i];
 	const nnp_candidate *o = &f->sw.original;
 	size_t nh = f->st.n_layers;
-	c->mean_thr = m;
-	c->std_thr = s;
+	c->kind = NNP_CAND_THRESHOLDS;
+	c->thr.mean = m;
+	c->thr.std = s;
 	c->keep = keep_rule(&f->st, m, s);
 	c->params = params_of(nh, c->keep->count);
 	c->bytes = 4 * c->params + 64;
@@ -200,7 +201,7 @@ static fixture *fx_create(size_t nh, const size_t *widths, const nnp_act *acts,
 	assert_non_null(f);
 	fill_stats(&f->st, nh, widths, acts, &r);
 	nnp_candidate *o = &f->sw.original;
-	o->mean_thr = o->std_thr = NAN;
+	o->thr.mean = o->thr.std = NAN;
 	o->same_as = NNP_NO_DUP;
 	o->params = params_of(nh, widths);
 	o->bytes = 4 * o->params + 64;
@@ -237,9 +238,9 @@ static void fx_free(fixture *f)
 	for (size_t i = 0; i < f->sw.n; i++) {
 		nnp_keep_free(f->sw.c[i].keep);
 		free(f->sw.c[i].file);
-		free(f->sw.c[i].ft_file);
+		free(f->sw.c[i].ft.file);
 	}
-	free(f->sw.original.ft_file);
+	free(f->sw.original.ft.file);
 	free(f->sw.c);
 	for (size_t l = 0; l < f->st.n_layers; l++) {
 		free(f->st.layers[l].mean);
@@ -471,7 +472,7 @@ static void test_table(void **state)
 			strcat(want, d);
 		}
 		assert_string_equal(table_cell(&t, row, 14), want);
-		snprintf(want, sizeof want, "%g", cd->mean_thr);
+		snprintf(want, sizeof want, "%g", cd->thr.mean);
 		assert_string_equal(table_cell(&t, row, 1), want);
 		snprintf(want, sizeof want, "%+.2f", cd->accuracy_drop);
 		if (i == 1)
@@ -542,10 +543,10 @@ static void check_model_json(const fixture *f, const cJSON *o, const nnp_candida
 		assert_jnull(o, "std");
 		assert_jnull(o, "same_as");
 	} else {
-		assert_num(o, "mean", c->mean_thr);
-		assert_num(o, "std", c->std_thr);
+		assert_num(o, "mean", c->thr.mean);
+		assert_num(o, "std", c->thr.std);
 		/* Thresholds come back exactly, not just close. */
-		assert_true(cJSON_GetObjectItemCaseSensitive(o, "mean")->valuedouble == c->mean_thr);
+		assert_true(cJSON_GetObjectItemCaseSensitive(o, "mean")->valuedouble == c->thr.mean);
 		if (c->same_as == NNP_NO_DUP)
 			assert_jnull(o, "same_as");
 		else
@@ -745,8 +746,8 @@ static void test_csv(void **state)
 		} else {
 			snprintf(want, sizeof want, "%zu", r - 1);
 			assert_string_equal(fl[0], want);
-			assert_true(strtod(fl[1], NULL) == c->mean_thr);
-			assert_true(strtod(fl[2], NULL) == c->std_thr);
+			assert_true(strtod(fl[1], NULL) == c->thr.mean);
+			assert_true(strtod(fl[2], NULL) == c->thr.std);
 		}
 		assert_string_equal(fl[3], kept_str(f, c, "-"));
 		assert_int_equal(strtoull(fl[4], NULL, 10), c->params);
@@ -946,7 +947,7 @@ static void test_svg_plot(void **state)
 		if (!c->pareto || c->same_as != NNP_NO_DUP || 100.0 * c->accuracy < lo)
 			continue;
 		char label[64];
-		snprintf(label, sizeof label, ">%g, %g</text>", c->mean_thr, c->std_thr);
+		snprintf(label, sizeof label, ">%g, %g</text>", c->thr.mean, c->thr.std);
 		assert_non_null(strstr(text, label));
 	}
 	assert_non_null(strstr(text, "mnist &lt;mlp&gt; &amp; &quot;friends&quot;"));
@@ -1475,12 +1476,12 @@ static void test_prune_json(void **state)
 static void fx_finetune(fixture *f, int pareto_only, tu_rng *r)
 {
 	nnp_candidate *o = &f->sw.original;
-	o->finetuned = 1;
-	o->ft_accuracy = 0.9811;
-	o->ft_loss = 0.0655;
-	o->ft_drop = 100.0 * (o->accuracy - o->ft_accuracy);
-	o->ft_drop_vs_ft = 0;
-	o->ft_file = dup_str("out/orig-ft2.json");
+	o->ft.done = 1;
+	o->ft.accuracy = 0.9811;
+	o->ft.loss = 0.0655;
+	o->ft.drop = 100.0 * (o->accuracy - o->ft.accuracy);
+	o->ft.drop_vs_ft = 0;
+	o->ft.file = dup_str("out/orig-ft2.json");
 	f->info.ft_epochs = FT_EPOCHS;
 	f->info.ft_data_path = "data/train.csv";
 	f->info.ft_lr = 0.001;
@@ -1489,26 +1490,26 @@ static void fx_finetune(fixture *f, int pareto_only, tu_rng *r)
 		nnp_candidate *c = &f->sw.c[i];
 		if (pareto_only && !c->pareto)
 			continue;
-		c->finetuned = 1;
+		c->ft.done = 1;
 		if (c->same_as != NNP_NO_DUP) {
 			const nnp_candidate *d = &f->sw.c[c->same_as];
-			c->ft_accuracy = d->ft_accuracy;
-			c->ft_loss = d->ft_loss;
+			c->ft.accuracy = d->ft.accuracy;
+			c->ft.loss = d->ft.loss;
 		} else {
-			double gain = 0.6 * (o->ft_accuracy - c->accuracy) + tu_uniform(r, -0.001, 0.001);
-			c->ft_accuracy = round((c->accuracy + gain) * 10000) / 10000;
-			c->ft_loss = c->loss * 0.8;
+			double gain = 0.6 * (o->ft.accuracy - c->accuracy) + tu_uniform(r, -0.001, 0.001);
+			c->ft.accuracy = round((c->accuracy + gain) * 10000) / 10000;
+			c->ft.loss = c->loss * 0.8;
 		}
-		c->ft_drop = 100.0 * (o->accuracy - c->ft_accuracy);
-		c->ft_drop_vs_ft = 100.0 * (o->ft_accuracy - c->ft_accuracy);
+		c->ft.drop = 100.0 * (o->accuracy - c->ft.accuracy);
+		c->ft.drop_vs_ft = 100.0 * (o->ft.accuracy - c->ft.accuracy);
 		char name[64];
 		snprintf(name, sizeof name, "out/cand-%03zu-ft2.json", i);
-		c->ft_file = dup_str(i == 3 ? FT_HOSTILE : name);
+		c->ft.file = dup_str(i == 3 ? FT_HOSTILE : name);
 	}
 	f->info.best = NNP_NO_DUP;
 	for (size_t i = 0; i < f->sw.n; i++) {
 		const nnp_candidate *c = &f->sw.c[i];
-		if (!c->finetuned || c->ft_drop > f->info.max_drop)
+		if (!c->ft.done || c->ft.drop > f->info.max_drop)
 			continue;
 		if (f->info.best == NNP_NO_DUP || c->params < f->sw.c[f->info.best].params)
 			f->info.best = i;
@@ -1559,7 +1560,7 @@ static void test_ft_table(void **state)
 		snprintf(want, sizeof want, "%.2f%%", 100 * cd->accuracy);
 		assert_string_equal(table_cell(&t, row, 8), want);
 		assert_string_equal(table_cell(&t, row, 15), shown_pareto(cd) ? "*" : "");
-		if (!cd->finetuned) {
+		if (!cd->ft.done) {
 			not_tuned++;
 			assert_string_equal(table_cell(&t, row, 12), "-");
 			assert_string_equal(table_cell(&t, row, 13), "-");
@@ -1567,14 +1568,14 @@ static void test_ft_table(void **state)
 			continue;
 		}
 		tuned++;
-		snprintf(want, sizeof want, "%.2f%%", 100 * cd->ft_accuracy);
+		snprintf(want, sizeof want, "%.2f%%", 100 * cd->ft.accuracy);
 		assert_string_equal(table_cell(&t, row, 12), want);
-		signed2(want, sizeof want, 100 * (f->sw.original.accuracy - cd->ft_accuracy));
+		signed2(want, sizeof want, 100 * (f->sw.original.accuracy - cd->ft.accuracy));
 		assert_string_equal(table_cell(&t, row, 13), want);
 		if (orig)
 			strcpy(want, "-");
 		else
-			signed2(want, sizeof want, 100 * (f->sw.original.ft_accuracy - cd->ft_accuracy));
+			signed2(want, sizeof want, 100 * (f->sw.original.ft.accuracy - cd->ft.accuracy));
 		assert_string_equal(table_cell(&t, row, 14), want);
 	}
 	/* Both kinds of row were seen: --finetune-pareto leaves some out. */
@@ -1593,7 +1594,7 @@ static void test_ft_markdown(void **state)
 	snprintf(want, sizeof want, "- best: \\#%zu: %zu parameters (%.1f%% fewer), accuracy %.2f%% "
 	         "(drop %+.2f points), fine-tuned %.2f%% (drop %+.2f points)\n", f->info.best,
 	         b->params, b->reduction, 100 * b->accuracy, b->accuracy_drop,
-	         100 * b->ft_accuracy, b->ft_drop);
+	         100 * b->ft.accuracy, b->ft.drop);
 	if (!strstr(text, want))
 		fail_msg("no \"%s\" in the Markdown", want);
 	assert_non_null(strstr(text, "vs ft orig: points lost against the original fine-tuned"));
@@ -1618,20 +1619,20 @@ static void test_ft_csv(void **state)
 		/* The first 16 fields as without fine-tuning. */
 		assert_true(fabs(strtod(fl[7], NULL) - c->accuracy) < 1e-12);
 		assert_string_equal(fl[15], c->file ? c->file : "");
-		if (!c->finetuned) {
+		if (!c->ft.done) {
 			for (size_t k = 16; k < 21; k++)
 				assert_string_equal(fl[k], "");
 		} else {
-			assert_true(fabs(strtod(fl[16], NULL) - c->ft_accuracy) < 1e-12);
-			assert_true(fabs(strtod(fl[17], NULL) - 100 * (o->accuracy - c->ft_accuracy)) <
+			assert_true(fabs(strtod(fl[16], NULL) - c->ft.accuracy) < 1e-12);
+			assert_true(fabs(strtod(fl[17], NULL) - 100 * (o->accuracy - c->ft.accuracy)) <
 			            1e-9);
-			double vs = r == 0 ? 0 : 100 * (o->ft_accuracy - c->ft_accuracy);
+			double vs = r == 0 ? 0 : 100 * (o->ft.accuracy - c->ft.accuracy);
 			assert_true(fabs(strtod(fl[18], NULL) - vs) < 1e-9);
-			assert_true(fabs(strtod(fl[19], NULL) - c->ft_loss) < 1e-12);
-			assert_string_equal(fl[20], c->ft_file);
+			assert_true(fabs(strtod(fl[19], NULL) - c->ft.loss) < 1e-12);
+			assert_string_equal(fl[20], c->ft.file);
 		}
 	}
-	if (f->sw.c[3].finetuned)
+	if (f->sw.c[3].ft.done)
 		assert_non_null(strstr(d.text, ",\"out/ft \"\"x\"\",y.json\"\n"));
 	csv_free(&d);
 }
@@ -1641,18 +1642,18 @@ static void check_ft_json(const cJSON *m, const nnp_candidate *c, const nnp_cand
 {
 	const cJSON *ft = cJSON_GetObjectItemCaseSensitive(m, "finetune");
 	assert_non_null(ft);
-	if (!c->finetuned) {
+	if (!c->ft.done) {
 		assert_true(cJSON_IsNull(ft));
 		return;
 	}
 	assert_true(cJSON_IsObject(ft));
 	assert_num(ft, "epochs", FT_EPOCHS);
-	assert_num(ft, "accuracy", c->ft_accuracy);
-	assert_num(ft, "loss", c->ft_loss);
-	assert_num(ft, "accuracy_drop_points", 100 * (o->accuracy - c->ft_accuracy));
+	assert_num(ft, "accuracy", c->ft.accuracy);
+	assert_num(ft, "loss", c->ft.loss);
+	assert_num(ft, "accuracy_drop_points", 100 * (o->accuracy - c->ft.accuracy));
 	assert_num(ft, "accuracy_drop_vs_finetuned_original_points",
-	           orig ? 0 : 100 * (o->ft_accuracy - c->ft_accuracy));
-	assert_jstr(ft, "file", c->ft_file);
+	           orig ? 0 : 100 * (o->ft.accuracy - c->ft.accuracy));
+	assert_jstr(ft, "file", c->ft.file);
 }
 
 static void test_ft_json(void **state)
@@ -1671,7 +1672,7 @@ static void test_ft_json(void **state)
 		const cJSON *m = cJSON_GetArrayItem(cs, (int)i);
 		check_model_json(f, m, &f->sw.c[i], 0);
 		check_ft_json(m, &f->sw.c[i], o, 0);
-		nulls += !f->sw.c[i].finetuned;
+		nulls += !f->sw.c[i].ft.done;
 	}
 	assert_true(nulls > 0 && nulls < f->sw.n);
 	const cJSON *top = cJSON_GetObjectItemCaseSensitive(j, "finetune");
@@ -1751,7 +1752,7 @@ static void test_ft_svg(void **state)
 	check_xml(text);
 	size_t tuned = 0;
 	for (size_t i = 0; i < f->sw.n; i++)
-		tuned += f->sw.c[i].finetuned != 0;
+		tuned += f->sw.c[i].ft.done != 0;
 	assert_int_equal(count_str(text, "<circle class=\"ft\""), 2 * tuned);  /* both panels */
 	assert_int_equal(count_str(text, "<path class=\"ft\""), 1); /* the original */
 	assert_int_equal(count_str(text, "class=\"cand\""), 2 * f->sw.n);
@@ -1788,11 +1789,11 @@ static void test_ft_ignored(void **state)
 	fixture *f = fx_default(), *g = fx_default();
 	nnp_candidate *cs[2] = { &g->sw.original, &g->sw.c[4] };
 	for (size_t k = 0; k < 2; k++) {
-		cs[k]->ft_accuracy = 0.123;
-		cs[k]->ft_loss = 9;
-		cs[k]->ft_drop = 55;
-		cs[k]->ft_drop_vs_ft = -3;
-		cs[k]->ft_file = dup_str("out/never.json");
+		cs[k]->ft.accuracy = 0.123;
+		cs[k]->ft.loss = 9;
+		cs[k]->ft.drop = 55;
+		cs[k]->ft.drop_vs_ft = -3;
+		cs[k]->ft.file = dup_str("out/never.json");
 	}
 	g->info.ft_epochs = 3;
 	g->info.ft_data_path = "data/train.csv";
@@ -1820,7 +1821,7 @@ static void test_ft_deterministic_and_errors(void **state)
 	 * whether the original or only a candidate carries them. */
 	f->info.ft_epochs = 0;
 	expect_error(f, NNP_EUSAGE, "fine-tuned results but no epoch count");
-	f->sw.original.finetuned = 0;
+	f->sw.original.ft.done = 0;
 	expect_error(f, NNP_EUSAGE, "fine-tuned results but no epoch count");
 	fx_free(f);
 	fx_free(g);
@@ -1836,14 +1837,15 @@ static fixture *fx_budget(void)
 	fixture *f = fx_default();
 	for (size_t i = 0; i < f->sw.n; i++) {
 		nnp_candidate *c = &f->sw.c[i];
-		c->mean_thr = c->std_thr = NAN;
+		c->kind = NNP_CAND_BUDGET;
+		c->thr.mean = c->thr.std = NAN;
 		c->floor_hit = 0;
 		if (i < 5)
-			c->keep_frac = 0.9 - 0.2 * (double)i;
+			c->budget.keep_frac = 0.9 - 0.2 * (double)i;
 		else
-			c->alloc_step = i - 4;
+			c->budget.alloc_step = i - 4;
 		if (i + 2 >= f->sw.n)
-			c->target_params = 100000 + i;
+			c->budget.target_params = 100000 + i;
 	}
 	f->info.method = "obs";
 	f->info.compensate = "ls";
@@ -1861,12 +1863,12 @@ static int setup_budget(void **state)
 
 static void budget_of(const nnp_candidate *c, char *buf, size_t n)
 {
-	if (c->target_params)
-		snprintf(buf, n, "target %zu (step %zu)", c->target_params, c->alloc_step);
-	else if (c->alloc_step)
-		snprintf(buf, n, "step %zu", c->alloc_step);
+	if (c->budget.target_params)
+		snprintf(buf, n, "target %zu (step %zu)", c->budget.target_params, c->budget.alloc_step);
+	else if (c->budget.alloc_step)
+		snprintf(buf, n, "step %zu", c->budget.alloc_step);
 	else
-		snprintf(buf, n, "keep %g", c->keep_frac);
+		snprintf(buf, n, "keep %g", c->budget.keep_frac);
 }
 
 static void test_budget_table_md(void **state)
@@ -1916,16 +1918,16 @@ static void test_budget_csv_json(void **state)
 		assert_string_equal(fl[1], "");
 		assert_string_equal(fl[2], "");
 		char want[64] = "";
-		if (r && c->keep_frac > 0)
-			snprintf(want, sizeof want, "%.12g", c->keep_frac);
+		if (r && c->budget.keep_frac > 0)
+			snprintf(want, sizeof want, "%.12g", c->budget.keep_frac);
 		assert_string_equal(fl[16], want);
 		want[0] = '\0';
-		if (r && c->alloc_step)
-			snprintf(want, sizeof want, "%zu", c->alloc_step);
+		if (r && c->budget.alloc_step)
+			snprintf(want, sizeof want, "%zu", c->budget.alloc_step);
 		assert_string_equal(fl[17], want);
 		want[0] = '\0';
-		if (r && c->target_params)
-			snprintf(want, sizeof want, "%zu", c->target_params);
+		if (r && c->budget.target_params)
+			snprintf(want, sizeof want, "%zu", c->budget.target_params);
 		assert_string_equal(fl[18], want);
 	}
 	csv_free(&d);
@@ -1953,14 +1955,15 @@ static void test_budget_csv_json(void **state)
 		assert_jnull(o, "std");
 		const cJSON *b = cJSON_GetObjectItemCaseSensitive(o, "budget");
 		assert_true(cJSON_IsObject(b));
-		assert_int_equal(cJSON_GetArraySize(b), (c->keep_frac > 0) + (c->alloc_step > 0) +
-		                                        (c->target_params > 0));
-		if (c->keep_frac > 0)
-			assert_num(b, "keep", c->keep_frac);
-		if (c->alloc_step)
-			assert_num(b, "allocation_step", (double)c->alloc_step);
-		if (c->target_params)
-			assert_num(b, "target_params", (double)c->target_params);
+		assert_int_equal(cJSON_GetArraySize(b),
+		                 (c->budget.keep_frac > 0) + (c->budget.alloc_step > 0) +
+		                 (c->budget.target_params > 0));
+		if (c->budget.keep_frac > 0)
+			assert_num(b, "keep", c->budget.keep_frac);
+		if (c->budget.alloc_step)
+			assert_num(b, "allocation_step", (double)c->budget.alloc_step);
+		if (c->budget.target_params)
+			assert_num(b, "target_params", (double)c->budget.target_params);
 	}
 	cJSON_Delete(j);
 	free(text);

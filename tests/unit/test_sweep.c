@@ -374,14 +374,14 @@ static void check_sweep(const fixture *fx, const nnp_sweep *sw, const double *me
 	assert_true(sw->original.agreement == 1.0);
 	assert_int_equal(sw->original.params, nnp_model_params(fx->m));
 	assert_null(sw->original.keep);
-	assert_true(isnan(sw->original.mean_thr));
+	assert_true(isnan(sw->original.thr.mean));
 	size_t distinct = 0;
 	for (size_t i = 0; i < sw->n; i++) {
 		const nnp_candidate *c = &sw->c[i];
-		assert_true(c->mean_thr == means[i / ns]);
-		assert_true(c->std_thr == stds[i % ns]);
+		assert_true(c->thr.mean == means[i / ns]);
+		assert_true(c->thr.std == stds[i % ns]);
 		nnp_keep *k = NULL;
-		assert_int_equal(nnp_keep_rule(&k, fx->s, c->mean_thr, c->std_thr, 1, &g_err), 0);
+		assert_int_equal(nnp_keep_rule(&k, fx->s, c->thr.mean, c->thr.std, 1, &g_err), 0);
 		assert_true(nnp_keep_equal(k, c->keep));
 		assert_int_equal(c->floor_hit, nnp_keep_any_floor(k));
 		nnp_keep_free(k);
