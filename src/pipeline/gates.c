@@ -299,13 +299,13 @@ static void name_candidate(char *buf, size_t size, size_t *len, const nnp_candid
 		cat(buf, size, len, "widths ");
 		for (size_t l = 0; l < c->keep->n_layers; l++)
 			cat(buf, size, len, "%s%zu", l ? "-" : "", c->keep->count[l]);
-	} else if (c->sparse.share > 0) {
+	} else if (c->kind == NNP_CAND_SPARSE) {
 		char sh[NNP_SHARES_TEXT_MAX];
 		nnp_candidate_shares_text(sh, sizeof sh, c, '/');
 		cat(buf, size, len, "sparsity %s%s%s", sh, c->sparse.scope ? " " : "",
 		    c->sparse.scope ? nnp_mag_scope_name(c->sparse.scope) : "");
 	}
-	else if (isfinite(c->thr.mean) && isfinite(c->thr.std))
+	else if (c->kind == NNP_CAND_THRESHOLDS)
 		cat(buf, size, len, "mean %g, std %g", c->thr.mean, c->thr.std);
 	else
 		cat(buf, size, len, "candidate");
@@ -330,7 +330,7 @@ static void message_best(nnp_gate_result *r, const nnp_sweep *sw, const judged *
 	cat(m, size, &len, "selected #%zu (", r->best);
 	name_candidate(m, size, &len, c);
 	cat(m, size, &len, "): %zu %sparameters (%.1f%% fewer)", nnp_candidate_size(c),
-	    c->sparse.share > 0 ? "nonzero " : "", c->reduction);
+	    c->kind == NNP_CAND_SPARSE ? "nonzero " : "", c->reduction);
 	if (c->file_bytes)
 		cat(m, size, &len, ", %llu bytes", (unsigned long long)c->file_bytes);
 	cat(m, size, &len, ", accuracy %.2f%% (drop %.2f points)%s", 100.0 * j->acc,
@@ -376,7 +376,7 @@ static void message_fail(nnp_gate_result *r, const nnp_sweep *sw, const nnp_gate
 			break;
 		case NNP_GATE_MAX_PARAMS:
 			cat(m, size, &len, "%zu %sparameters (over %.0f)", jc->params,
-			    c->sparse.share > 0 ? "nonzero " : "",
+			    c->kind == NNP_CAND_SPARSE ? "nonzero " : "",
 			    floor(params_limit(g, params0)));
 			break;
 		case NNP_GATE_MAX_BYTES:

@@ -40,13 +40,14 @@ static void budget_name(char *buf, size_t size, const nnp_candidate *c,
 		snprintf(buf, size, "-m%.12g-s%.12g", c->thr.mean, c->thr.std);
 	else if (nnp_method_by_thresholds(mo->method))
 		snprintf(buf, size, "-%s-%s-m%.12g-s%.12g", me, co, c->thr.mean, c->thr.std);
-	else if (c->sparse.layers) {
+	else if (c->kind == NNP_CAND_SPARSE && c->sparse.layers) {
 		int n = snprintf(buf, size, "-%s%s-s", me, mo->compensate == NNP_COMP_LS ? "-ls" : "");
 		if (n > 0 && (size_t)n < size)
 			nnp_candidate_shares_text(buf + n, size - (size_t)n, c, '_');
-	} else if (c->sparse.share > 0)
+	} else if (c->kind == NNP_CAND_SPARSE)
 		snprintf(buf, size, "-%s%s-%s%.12g", me, mo->compensate == NNP_COMP_LS ? "-ls" : "",
-		         c->sparse.scope == NNP_MAG_GLOBAL ? "g" : c->sparse.scope ? "h" : "s", c->sparse.share);
+		         c->sparse.scope == NNP_MAG_GLOBAL ? "g" : c->sparse.scope ? "h" : "s",
+		         c->sparse.share);
 	else if (c->budget.target_params)
 		snprintf(buf, size, "-%s-%s-t%zu", me, co, c->budget.target_params);
 	else if (c->budget.alloc_step)
@@ -93,7 +94,7 @@ void nnp_candidate_budget_text(char *buf, size_t size, const nnp_candidate *c)
 		for (size_t l = 0; n > 0 && (size_t)n < size && l < c->keep->n_layers; l++)
 			n += snprintf(buf + n, size - (size_t)n, "%s%zu", l ? "-" : "", c->keep->count[l]);
 	}
-	else if (c->sparse.share > 0) {
+	else if (c->kind == NNP_CAND_SPARSE) {
 		char sh[NNP_SHARES_TEXT_MAX];
 		nnp_candidate_shares_text(sh, sizeof sh, c, '/');
 		snprintf(buf, size, "sparsity %s%s%s", sh, c->sparse.scope ? " " : "",
@@ -584,7 +585,7 @@ int nnp_pipeline_ft_run(nnp_pipeline *p, const nnp_model *m, const nnp_dataset *
 		p->ft_jobs[p->n_ft_jobs].src = sw->models[i];
 		p->ft_jobs[p->n_ft_jobs].label = c->file;
 		/* A sparse candidate stays as sparse. */
-		p->ft_jobs[p->n_ft_jobs].keep_zeros = c->sparse.share > 0;
+		p->ft_jobs[p->n_ft_jobs].keep_zeros = c->kind == NNP_CAND_SPARSE;
 		p->ft_job_of[i] = p->n_ft_jobs++;
 	}
 	if (p->o.ft_gradual) {

@@ -27,7 +27,7 @@ void nnp_prov_candidate(nnp_prov *p, const nnp_candidate *c, double grid_step)
 		p->alloc_step = c->budget.alloc_step - 1;
 		p->grid_step = grid_step;
 	}
-	if (c->sparse.share > 0) {
+	if (c->kind == NNP_CAND_SPARSE) {
 		p->sparsity = c->sparse.share;
 		p->sparse_scope = nnp_mag_scope_name(c->sparse.scope);
 		p->sparse_layers = c->sparse.layers;

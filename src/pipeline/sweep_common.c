@@ -145,7 +145,7 @@ void nnp_sweep_merge_slots(nnp_sweep_slot *tot, const nnp_sweep_slot *slots, siz
 
 size_t nnp_candidate_size(const nnp_candidate *c)
 {
-	return c->sparse.share > 0 && c->live_params ? c->live_params : c->params;
+	return c->kind == NNP_CAND_SPARSE && c->live_params ? c->live_params : c->params;
 }
 
 static double reduction(size_t params0, size_t size)
@@ -155,7 +155,7 @@ static double reduction(size_t params0, size_t size)
 
 void nnp_candidate_set_live(nnp_candidate *c, const nnp_model *p, size_t params0)
 {
-	if (!(c->sparse.share > 0))
+	if (c->kind != NNP_CAND_SPARSE)
 		return;
 	size_t weights = 0;
 	for (size_t l = 0; l < p->n_layers; l++)
@@ -170,9 +170,10 @@ void nnp_candidate_shares_text(char *buf, size_t size, const nnp_candidate *c, c
 	size_t len = 0;
 	if (size)
 		buf[0] = '\0';
+	if (c->kind != NNP_CAND_SPARSE)
+		return;
 	if (!c->sparse.layers) {
-		if (c->sparse.share > 0)
-			snprintf(buf, size, "%g", c->sparse.share);
+		snprintf(buf, size, "%g", c->sparse.share);
 		return;
 	}
 	for (size_t l = 0; l < c->sparse.n_layers && len < size; l++) {

@@ -531,7 +531,7 @@ static void md_best(nnp_tbuf *b, const nnp_sweep *sw, const nnp_report_info *inf
 		nnp_tb_putc(b, ')');
 	}
 	nnp_tb_printf(b, ": %zu %sparameters (%.1f%% fewer), accuracy %.2f%% (drop ",
-	              nnp_candidate_size(c), c->sparse.share > 0 ? "nonzero " : "", c->reduction,
+	              nnp_candidate_size(c), c->kind == NNP_CAND_SPARSE ? "nonzero " : "", c->reduction,
 	              100.0 * c->accuracy);
 	fmt_signed(b, c->accuracy_drop);
 	nnp_tb_puts(b, " points)");
@@ -805,7 +805,7 @@ static void json_budget(nnp_tbuf *b, const nnp_candidate *c, int orig)
 		rb_num(b, c->budget.keep_frac, "null");
 		sep = ", ";
 	}
-	if (c->sparse.share > 0) {
+	if (c->kind == NNP_CAND_SPARSE) {
 		nnp_tb_puts(b, "\"sparsity\": ");
 		rb_num(b, c->sparse.share, "null");
 		nnp_tb_printf(b, ", \"scope\": \"%s\"", nnp_mag_scope_name(c->sparse.scope));

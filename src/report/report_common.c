@@ -100,7 +100,7 @@ void nnp_report_budget(nnp_tbuf *b, const nnp_candidate *c)
 		nnp_tb_printf(b, "keep %g", c->budget.keep_frac);
 	else if (c->budget.widths)
 		nnp_tb_puts(b, "widths");
-	else if (c->sparse.share > 0) {
+	else if (c->kind == NNP_CAND_SPARSE) {
 		char sh[NNP_SHARES_TEXT_MAX];
 		nnp_candidate_shares_text(sh, sizeof sh, c, '/');
 		nnp_tb_printf(b, "sparsity %s%s%s", sh, c->sparse.scope ? " " : "",
@@ -156,7 +156,7 @@ size_t nnp_report_index(const nnp_report_info *info, size_t i)
 int nnp_report_has_sparse(const nnp_sweep *sw)
 {
 	for (size_t i = 0; i < sw->n; i++)
-		if (sw->c[i].sparse.share > 0)
+		if (sw->c[i].kind == NNP_CAND_SPARSE)
 			return 1;
 	return 0;
 }

@@ -646,7 +646,7 @@ static void short_budget(char *buf, size_t n, const nnp_candidate *c)
 		snprintf(buf, n, "keep %g", c->budget.keep_frac);
 	else if (c->budget.widths)
 		snprintf(buf, n, "widths");
-	else if (c->sparse.share > 0 && n > 9) {
+	else if (c->kind == NNP_CAND_SPARSE && n > 9) {
 		memcpy(buf, "sparsity ", 10);
 		nnp_candidate_shares_text(buf + 9, n - 9, c, '/');
 	}
@@ -817,7 +817,7 @@ static thr *distinct_thresholds(const nnp_sweep *sw, size_t *n)
 		return NULL;
 	size_t k = 0;
 	for (size_t i = 0; i < sw->n; i++)
-		if (isfinite(sw->c[i].thr.mean) && isfinite(sw->c[i].thr.std))
+		if (sw->c[i].kind == NNP_CAND_THRESHOLDS)
 			t[k++] = (thr){ fabs(sw->c[i].thr.mean), sw->c[i].thr.std };
 	qsort(t, k, sizeof *t, pt_cmp);
 	size_t u = 0;
@@ -919,7 +919,7 @@ static void stats_panel(nnp_tbuf *b, const nnp_layer_stats *L, size_t li, const 
 		              removed ? C_REMOVED : C_CAND);
 	}
 	nnp_tb_puts(b, "</g>\n");
-	if (k && isfinite(sw->c[info->best].thr.mean)) {
+	if (k && sw->c[info->best].kind == NNP_CAND_THRESHOLDS) {
 		const nnp_candidate *c = &sw->c[info->best];
 		threshold_box(b, &x, &y, fabs(c->thr.mean), c->thr.std, C_PARETO, 1.8);
 	}

@@ -103,6 +103,9 @@ static void test_method_equals_hand(void **state)
 	assert_int_equal(nnp_method_ctx_prune(ctx, a->counts + st * 2, &hand[2], &kept[2], &g_err),
 	                 0);
 	assert_int_equal(p->sw->c[2].budget.alloc_step, st + 1);
+	assert_int_equal(p->sw->original.kind, NNP_CAND_ORIGINAL);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(p->sw->c[i].kind, NNP_CAND_BUDGET);
 	assert_true(p->sw->c[2].params <= 150);
 	nnp_candidate c[3], orig;
 	memset(c, 0, sizeof c);
@@ -266,6 +269,53 @@ static void test_prov_candidate(void **state)
 	assert_non_null(j = nnp_provenance_prune(&pv));
 	assert_null(strstr(j, "budget"));
 	free(j);
+}
+
+/* The kind decides how a candidate is judged and named: only an unstructured
+ * one counts its zeroed weights as removed (live_params, set from its model's
+ * zeros) and has shares; the same figures on a budget candidate are ignored. */
+static void test_candidate_kind(void **state)
+{
+	(void)state;
+	static const double shares[2] = { 0.5, 0.25 };
+	/* 2-3-2: 6 + 3 + 6 + 2 = 17 parameters, 12 weights; 4 of them zero. */
+	nnp_model *m = NULL;
+	const size_t sizes[2] = { 3, 2 };
+	const nnp_act acts[2] = { NNP_ACT_RELU, NNP_ACT_LINEAR };
+	assert_int_equal(nnp_model_create(&m, 2, 2, sizes, acts, &g_err), 0);
+	for (size_t l = 0; l < 2; l++)
+		for (size_t j = 0; j < 6; j++)
+			m->layers[l].w[j] = j < 2 ? 0.0f : 1.0f;
+	nnp_candidate c;
+	memset(&c, 0, sizeof c);
+	c.kind = NNP_CAND_SPARSE;
+	c.params = 17;
+	c.sparse.share = 4.0 / 12.0;
+	nnp_candidate_set_live(&c, m, 34);
+	assert_int_equal(c.nonzeros, 8);
+	assert_int_equal(c.live_params, 13);
+	assert_float_equal(c.reduction, 100.0 * (34.0 - 13.0) / 34.0, 1e-12);
+	assert_int_equal(nnp_candidate_size(&c), 13);
+	char buf[NNP_SHARES_TEXT_MAX];
+	nnp_candidate_shares_text(buf, sizeof buf, &c, '/');
+	assert_string_equal(buf, "0.333333");
+	c.sparse.layers = shares;
+	c.sparse.n_layers = 2;
+	nnp_candidate_shares_text(buf, sizeof buf, &c, '_');
+	assert_string_equal(buf, "0.5_0.25");
+	/* The same members on a budget candidate: judged by its params. */
+	c.kind = NNP_CAND_BUDGET;
+	c.budget.keep_frac = 0.5;
+	assert_int_equal(nnp_candidate_size(&c), 17);
+	nnp_candidate_shares_text(buf, sizeof buf, &c, '/');
+	assert_string_equal(buf, "");
+	c.live_params = c.nonzeros = 0;
+	c.reduction = 0;
+	nnp_candidate_set_live(&c, m, 34);
+	assert_int_equal(c.live_params, 0);
+	assert_int_equal(c.nonzeros, 0);
+	assert_true(c.reduction == 0);
+	nnp_model_free(m);
 }
 
 /* Written models carry their provenance; an unreachable budget is refused
@@ -433,6 +483,7 @@ int main(void)
 		cmocka_unit_test(test_rule_equals_sweep),
 		cmocka_unit_test(test_finetune_and_threads),
 		cmocka_unit_test(test_prov_candidate),
+		cmocka_unit_test(test_candidate_kind),
 		cmocka_unit_test(test_write_and_errors),
 		cmocka_unit_test(test_write_modes),
 		TU_DIR_TEST(test_rows_preload),

@@ -375,9 +375,11 @@ static void check_sweep(const fixture *fx, const nnp_sweep *sw, const double *me
 	assert_int_equal(sw->original.params, nnp_model_params(fx->m));
 	assert_null(sw->original.keep);
 	assert_true(isnan(sw->original.thr.mean));
+	assert_int_equal(sw->original.kind, NNP_CAND_ORIGINAL);
 	size_t distinct = 0;
 	for (size_t i = 0; i < sw->n; i++) {
 		const nnp_candidate *c = &sw->c[i];
+		assert_int_equal(c->kind, NNP_CAND_THRESHOLDS);
 		assert_true(c->thr.mean == means[i / ns]);
 		assert_true(c->thr.std == stds[i % ns]);
 		nnp_keep *k = NULL;
