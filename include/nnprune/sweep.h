@@ -20,11 +20,13 @@ extern "C" {
 
 #define NNP_NO_DUP ((size_t)-1)
 
-/* What a candidate is: which of its thr, budget and sparse members hold it. */
+/* What a candidate is: which of its thr, budget and sparse members hold it.
+ * A zeroed candidate is the original. */
 typedef enum nnp_candidate_kind {
 	NNP_CAND_ORIGINAL,         /* the model as given: nothing removed */
-	NNP_CAND_THRESHOLDS,       /* the rule's pair (thr): nnp_sweep_run, --method rule */
-	NNP_CAND_BUDGET,           /* a neuron budget (budget): --method score|obs */
+	NNP_CAND_THRESHOLDS,       /* the rule's pair (thr): nnp_sweep_run, the rule's methods */
+	NNP_CAND_BUDGET,           /* a neuron budget (budget): --method score|obs, and the
+	                            * widths `prune --iterative` reached */
 	NNP_CAND_SPARSE            /* a share of weights zeroed (sparse): --method magnitude */
 } nnp_candidate_kind;
 
