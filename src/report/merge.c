@@ -182,6 +182,10 @@ static void read_model(rd *r, const cJSON *o, nnp_candidate *c, uint32_t *crc,
 		c->kind = NNP_CAND_BUDGET;
 	else
 		c->kind = NNP_CAND_THRESHOLDS;
+	/* Neither: it would be reported and judged as a pair of NaN thresholds. */
+	if (c->kind == NNP_CAND_THRESHOLDS && (isnan(c->thr.mean) || isnan(c->thr.std)) && !r->rc)
+		r->rc = nnp_err_set(r->err, NNP_EINPUT, "%s: candidate %zu: neither a budget nor the "
+		                    "rule's (mean, std) pair", r->part, r->index);
 	const cJSON *ft = cJSON_GetObjectItemCaseSensitive(o, "finetune");
 	if (cJSON_IsObject(ft)) {
 		c->ft.done = 1;

@@ -90,6 +90,16 @@ json.dump(j, open("other.json", "w"))'
 nnp report --merge part0.json other.json --stats s.json -q -o r3
 expect_rc "a part of another run: exit 3" 3
 expect_err "a part of another run: part and field named" "other.json: \"data\" differs from part0.json's"
+pyrun -c '
+import json
+j = json.load(open("part1.json")); j["candidates"][0]["mean"] = None
+json.dump(j, open("nothr.json", "w"))'
+nothr=$(py nothr.json 'j["candidates"][0]["index"]')
+nnp report --merge part0.json nothr.json --stats s.json -q -o r3b
+expect_rc "a candidate with neither thresholds nor a budget: exit 3" 3
+expect_err "a candidate with neither thresholds nor a budget: named" \
+	"nothr.json: candidate $nothr: neither a budget nor the rule's (mean, std) pair"
+check "... and nothing written" not test -e r3b/report.md
 nnp sweep $GRID --no-fold -q -o nofold
 nnp report --merge part0.json nofold/report.json --stats s.json -q -o r4
 expect_rc "a part with other options: exit 3" 3
