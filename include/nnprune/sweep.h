@@ -77,8 +77,9 @@ typedef struct nnp_candidate {
 	size_t same_as;            /* index of an earlier candidate with the same kept set, or NNP_NO_DUP */
 	char *file;                /* where the slimmed model was written, owned; NULL if not yet */
 
-	/* After fine-tuning (`sweep --finetune`, filled by the front end). All
-	 * zero and NULL otherwise, and then ignored by every reader. */
+	/* After fine-tuning (`sweep|prune --finetune`: set by the pipeline's
+	 * nnp_pipeline_ft_run, or read back by a report merge). All zero and NULL
+	 * otherwise (done 0), and then ignored by every reader. */
 	struct {
 		int done;              /* 1: the members below are set */
 		double accuracy;       /* the fine-tuned model's accuracy, fraction in [0,1] */
