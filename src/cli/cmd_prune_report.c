@@ -74,6 +74,16 @@ void prune_summary(const prune_cfg *c, const nnp_model *m, const char *model_pat
 	       p0 ? 100.0 * ((double)p0 - (double)p1) / (double)p0 : 0.0, before, after, c->out);
 }
 
+/* An accuracy drop in points as words: "0.30 points below", "0.60 points
+ * above" (a gain), or "level with" when it rounds to 0.00. */
+static void drop_words(char *buf, size_t n, double drop)
+{
+	if (fabs(drop) < 0.005)
+		snprintf(buf, n, "level with");
+	else
+		snprintf(buf, n, "%.2f points %s", fabs(drop), drop > 0 ? "below" : "above");
+}
+
 /* The fine-tuned model against the original fine-tuned the same way, on stderr. */
 void prune_ft_summary(const prune_cfg *c, const nnp_pipeline *pl, const char *model_path)
 {
@@ -95,10 +105,14 @@ void prune_ft_summary(const prune_cfg *c, const nnp_pipeline *pl, const char *mo
 		fprintf(stderr, ", pruned gradually in %zu steps", pl->o.ft_gradual);
 	fprintf(stderr, "): training accuracy %.2f%%, the original fine-tuned the same way "
 	        "%.2f%%\n", 100.0 * jk->rep.train_accuracy, 100.0 * jo->rep.train_accuracy);
-	if (!isnan(k->ft.accuracy))
+	if (!isnan(k->ft.accuracy)) {
+		char vs_ft[48], vs_orig[48];
+		drop_words(vs_ft, sizeof vs_ft, k->ft.drop_vs_ft);
+		drop_words(vs_orig, sizeof vs_orig, k->ft.drop);
 		fprintf(stderr, "nnprune: accuracy after fine-tuning %.2f%%, the original fine-tuned "
-		        "the same way %.2f%%: %.2f points lower (%.2f below the original as it was)\n",
-		        100.0 * k->ft.accuracy, 100.0 * o->ft.accuracy, k->ft.drop_vs_ft, k->ft.drop);
+		        "the same way %.2f%%: %s it (%s the original as it was)\n",
+		        100.0 * k->ft.accuracy, 100.0 * o->ft.accuracy, vs_ft, vs_orig);
+	}
 }
 
 /* --best: the model OUT holds (the fine-tuned one after --finetune). */

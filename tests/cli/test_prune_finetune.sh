@@ -42,6 +42,26 @@ nnp prune $PR --target-params 40% $FT -o ft.bin -j 2
 expect_rc "prune --finetune: exit 0" 0
 expect_err "prune --finetune: names the recipe" "(adam, lr 0.001 cosine, 2 epochs, seed 0)"
 accs=$(ft_accs)
+# With --eval, the comparison in words: 'X points below|above it' or 'level
+# with it', the direction that of the two accuracies it prints, never a
+# negative X (here the fine-tuned model ends above the original as it was).
+nnp prune $PR --target-params 40% $FT --eval val.csv -o fte.bin -j 2
+expect_rc "prune --finetune --eval: exit 0" 0
+expect_err "prune --finetune --eval: a gain said as one" "points above the original as it was)"
+if [ -n "$PY" ]; then
+	expect_eq "prune --finetune: the drop against the control in words" ok "$(pyrun -c '
+import re, sys
+m = re.search(r"after fine-tuning ([0-9.]+)%, the original fine-tuned the same way ([0-9.]+)%: "
+              r"(?:([0-9.]+) points (below|above)|level with) it \((?:[0-9.]+ points (?:below|above)"
+              r"|level with) the original as it was\)", open(sys.argv[1]).read())
+if not m: print("no match"); sys.exit()
+a, b = float(m.group(1)), float(m.group(2))
+if m.group(3) is None: print("ok" if abs(a - b) < 0.015 else "level, yet %g vs %g" % (a, b)); sys.exit()
+x, word = float(m.group(3)), m.group(4)
+want = "below" if a < b else "above"
+print("ok" if word == want and abs(x - abs(a - b)) < 0.015 else "%s %s for %g vs %g" % (x, word, a, b))
+' "$ERR")"
+fi
 nnp finetune slim.bin train.csv --epochs 2 -j 1 -q -o ref.bin
 expect_rc "finetune of the slimmed model: exit 0" 0
 expect_eq "prune --finetune = finetune -j 1 of the slimmed model (weights)" "$(weights ref.bin)" "$(weights ft.bin)"
